@@ -1,0 +1,525 @@
+#include "config.hpp"
+
+#include <sys/un.h>
+
+#include <toml++/toml.h>
+
+#include <cctype>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <span>
+#include <string_view>
+
+#include "toml_util.hpp"
+
+namespace routerd {
+
+namespace {
+
+using config_detail::printable;
+
+// The accepted keys of each table. Unknown-key checks and config_keys() both read these
+// lists, so the parser, the documentation test and the documentation cannot drift apart.
+constexpr std::string_view kDataplaneKeys[] = {"eal",   "socket",        "mbufs",
+                                               "burst", "idle_sleep_us", "presets_dir",
+                                               "log_level"};
+constexpr std::string_view kFibKeys[] = {"max_routes", "tbl8_groups", "max_next_hops"};
+constexpr std::string_view kIpv4Keys[] = {"drop_martians"};
+constexpr std::string_view kIcmpKeys[] = {"rate", "burst", "echo_reply"};
+constexpr std::string_view kArpKeys[] = {"reachable_time", "retrans_time_ms", "probes",
+                                         "queue_len", "max_entries"};
+constexpr std::string_view kPortKeys[] = {"name", "device", "preset", "mtu", "mac", "addresses"};
+constexpr std::string_view kRouteKeys[] = {"prefix", "via", "dev"};
+constexpr std::string_view kNeighbourKeys[] = {"address", "lladdr", "port"};
+
+struct Section {
+  std::string_view name;
+  std::span<const std::string_view> keys;
+  bool array;  // [[name]] rather than [name]
+};
+
+constexpr Section kSections[] = {
+    {"dataplane", kDataplaneKeys, false}, {"fib", kFibKeys, false},
+    {"ipv4", kIpv4Keys, false},           {"icmp", kIcmpKeys, false},
+    {"arp", kArpKeys, false},             {"port", kPortKeys, true},
+    {"route", kRouteKeys, true},          {"neighbour", kNeighbourKeys, true},
+};
+
+constexpr std::span<const std::string_view> section_keys(std::string_view name) {
+  for (const auto& s : kSections)
+    if (s.name == name) return s.keys;
+  return {};
+}
+
+constexpr std::string_view kLogLevels[] = {"trace", "debug", "info",    "warn",
+                                           "error", "critical", "off"};
+
+// Addresses that can never be a port's own (RFC 1122 3.2.1.3, RFC 5771, RFC 1112 4).
+struct Reserved {
+  Prefix4 net;
+  const char* what;
+};
+constexpr Reserved kReserved[] = {
+    {{Ipv4(0, 0, 0, 0), 8}, "\"this network\""},
+    {{Ipv4(127, 0, 0, 0), 8}, "loopback"},
+    {{Ipv4(224, 0, 0, 0), 4}, "multicast"},
+    {{Ipv4(240, 0, 0, 0), 4}, "reserved"},
+};
+
+std::string quoted(std::string_view s) { return "'" + printable(s) + "'"; }
+
+bool is_bare_key(std::string_view k) {
+  if (k.empty()) return false;
+  for (char c : k)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-')) return false;
+  return true;
+}
+
+// A key as the user would write it, so "a.b" = 1 is not mistaken for a nested key.
+std::string key_text(std::string_view k) {
+  return is_bare_key(k) ? std::string(k) : "\"" + printable(k) + "\"";
+}
+
+std::string join(const std::string& path, std::string_view key) {
+  return path.empty() ? key_text(key) : path + "." + key_text(key);
+}
+
+std::string indexed(const std::string& path, size_t i) {
+  return path + "[" + std::to_string(i) + "]";
+}
+
+// Interface-style subnets only: /31 (RFC 3021) and /32 have no network or broadcast address.
+std::optional<std::string> network_or_broadcast(Ipv4 a, const Prefix4& net) {
+  if (net.len > 30) return std::nullopt;
+  if (a == net.addr) return a.str() + " is the network address of " + net.str();
+  if (a == net.broadcast()) return a.str() + " is the broadcast address of " + net.str();
+  return std::nullopt;
+}
+
+bool valid_port_name(std::string_view s) {
+  if (s.empty() || s.size() > 15 || !std::isalpha(static_cast<unsigned char>(s[0]))) return false;
+  return is_bare_key(s);
+}
+
+bool valid_preset_name(std::string_view s) { return is_bare_key(s); }
+
+// DPDK names a device by what precedes the first comma ("net_tap0,iface=x" is net_tap0),
+// so two ports with the same name and different arguments are the same device.
+std::string_view device_name(std::string_view dev) { return dev.substr(0, dev.find(',')); }
+
+class Parser {
+ public:
+  explicit Parser(const std::string& file) : file_(file) {}
+
+  Config parse(const toml::table& root) {
+    Config c;
+    c.path = file_;
+    check_keys(root, "", {});
+    if (auto* t = section(root, "dataplane")) dataplane(*t, c);
+    if (auto* t = section(root, "fib")) fib(*t, c);
+    if (auto* t = section(root, "ipv4")) read_bool(*t, "ipv4", "drop_martians", c.drop_martians);
+    if (auto* t = section(root, "icmp")) icmp(*t, c);
+    if (auto* t = section(root, "arp")) arp(*t, c);
+    for_each_entry(root, "port", [&](const toml::table& t, const std::string& p) { port(t, p, c); });
+    for_each_entry(root, "route",
+                   [&](const toml::table& t, const std::string& p) { route(t, p, c); });
+    for_each_entry(root, "neighbour",
+                   [&](const toml::table& t, const std::string& p) { neighbour(t, p, c); });
+    return c;
+  }
+
+ private:
+  // One address owned by the router, for the duplicate and overlap checks.
+  struct Owned {
+    Ipv4 addr;
+    Prefix4 net;
+    std::string port;
+  };
+
+  [[noreturn]] void fail(const std::string& path, const std::string& problem) const {
+    throw ConfigError(printable(file_) + ": " + path + ": " + problem);
+  }
+
+  // At the top level (path empty) the keys are the section names.
+  void check_keys(const toml::table& t, const std::string& path,
+                  std::span<const std::string_view> allowed) const {
+    for (auto&& [k, v] : t) {
+      bool known = false;
+      if (path.empty()) {
+        for (const auto& s : kSections) known = known || s.name == k.str();
+      } else {
+        for (auto a : allowed) known = known || a == k.str();
+      }
+      if (!known) fail(join(path, k.str()), "unknown key");
+    }
+  }
+
+  const toml::table* section(const toml::table& root, std::string_view name) const {
+    const toml::node* n = root.get(name);
+    if (!n) return nullptr;
+    const toml::table* t = n->as_table();
+    if (!t) fail(std::string(name), "expected a table ([" + std::string(name) + "])");
+    check_keys(*t, std::string(name), section_keys(name));
+    return t;
+  }
+
+  template <typename F>
+  void for_each_entry(const toml::table& root, std::string_view name, F&& f) const {
+    const toml::node* n = root.get(name);
+    if (!n) return;
+    const toml::array* a = n->as_array();
+    if (!a) fail(std::string(name), "expected an array of tables ([[" + std::string(name) + "]])");
+    for (size_t i = 0; i < a->size(); ++i) {
+      std::string path = indexed(std::string(name), i);
+      const toml::table* t = (*a)[i].as_table();
+      if (!t) fail(path, "expected a table");
+      check_keys(*t, path, section_keys(name));
+      f(*t, path);
+    }
+  }
+
+  template <typename T>
+  bool read_int(const toml::table& t, const std::string& path, std::string_view key, int64_t lo,
+                int64_t hi, T& out) const {
+    const toml::node* n = t.get(key);
+    if (!n) return false;
+    const auto* v = n->as_integer();
+    if (!v) fail(join(path, key), "expected an integer");
+    int64_t x = v->get();
+    if (x < lo || x > hi)
+      fail(join(path, key), std::to_string(x) + " is out of range " + std::to_string(lo) + ".." +
+                                std::to_string(hi));
+    out = static_cast<T>(x);
+    return true;
+  }
+
+  bool read_bool(const toml::table& t, const std::string& path, std::string_view key,
+                 bool& out) const {
+    const toml::node* n = t.get(key);
+    if (!n) return false;
+    const auto* v = n->as_boolean();
+    if (!v) fail(join(path, key), "expected a boolean");
+    out = v->get();
+    return true;
+  }
+
+  std::optional<std::string> read_string(const toml::table& t, const std::string& path,
+                                         std::string_view key) const {
+    const toml::node* n = t.get(key);
+    if (!n) return std::nullopt;
+    const auto* v = n->as_string();
+    if (!v) fail(join(path, key), "expected a string");
+    return v->get();
+  }
+
+  std::string require_string(const toml::table& t, const std::string& path,
+                             std::string_view key) const {
+    auto s = read_string(t, path, key);
+    if (!s) fail(join(path, key), "missing (required)");
+    return *s;
+  }
+
+  std::vector<std::string> read_strings(const toml::table& t, const std::string& path,
+                                        std::string_view key) const {
+    std::vector<std::string> out;
+    const toml::node* n = t.get(key);
+    if (!n) return out;
+    const toml::array* a = n->as_array();
+    if (!a) fail(join(path, key), "expected an array of strings");
+    for (size_t i = 0; i < a->size(); ++i) {
+      const auto* s = (*a)[i].as_string();
+      if (!s) fail(indexed(join(path, key), i), "expected a string");
+      out.push_back(s->get());
+    }
+    return out;
+  }
+
+  Ipv4 address(const std::string& path, const std::string& s) const {
+    auto a = Ipv4::parse(s);
+    if (!a) fail(path, quoted(s) + " is not an IPv4 address");
+    return *a;
+  }
+
+  Mac unicast_mac(const std::string& path, const std::string& s) const {
+    auto m = Mac::parse(s);
+    if (!m) fail(path, quoted(s) + " is not a MAC address (xx:xx:xx:xx:xx:xx)");
+    if (m->is_multicast()) fail(path, m->str() + " is a multicast address");
+    if (m->is_zero()) fail(path, m->str() + " is the all-zeros address");
+    return *m;
+  }
+
+  const PortConfig& existing_port(const Config& c, const std::string& path,
+                                  const std::string& name) const {
+    const PortConfig* p = c.find_port(name);
+    if (!p) fail(path, "unknown port " + quoted(name));
+    return *p;
+  }
+
+  const Owned* owner_of(Ipv4 a) const {
+    for (const auto& o : owned_)
+      if (o.addr == a) return &o;
+    return nullptr;
+  }
+
+  static bool on_port_subnet(const PortConfig& p, Ipv4 a) {
+    for (const auto& [addr, net] : p.addresses)
+      if (net.contains(a)) return true;
+    return false;
+  }
+
+  // Shared by route.via and neighbour.address: a next hop on the link, not the router.
+  void check_on_link(const std::string& path, Ipv4 a, const PortConfig* port,
+                     const Config& c) const {
+    if (const Owned* o = owner_of(a)) fail(path, a.str() + " is an address of port " + o->port);
+    const PortConfig* found = nullptr;
+    if (port) {
+      if (on_port_subnet(*port, a)) found = port;
+    } else {
+      for (const auto& p : c.ports)
+        if (!found && on_port_subnet(p, a)) found = &p;
+    }
+    if (!found) {
+      fail(path, a.str() + (port ? " is not on a subnet of port " + port->name
+                                 : std::string(" is not on any port subnet")));
+    }
+    for (const auto& [addr, net] : found->addresses)
+      if (net.contains(a))
+        if (auto problem = network_or_broadcast(a, net)) fail(path, *problem);
+  }
+
+  void dataplane(const toml::table& t, Config& c) const {
+    const std::string path = "dataplane";
+    if (t.get("eal")) c.eal = read_strings(t, path, "eal");
+    if (auto s = read_string(t, path, "socket")) {
+      if (s->empty() || (*s)[0] != '/') fail(path + ".socket", quoted(*s) + " is not an absolute path");
+      // The control socket is AF_UNIX; sun_path holds the path and its terminating NUL.
+      constexpr size_t max_len = sizeof(sockaddr_un{}.sun_path) - 1;
+      if (s->size() > max_len)
+        fail(path + ".socket", "path is " + std::to_string(s->size()) +
+                                   " bytes, longer than the " + std::to_string(max_len) +
+                                   " a Unix socket allows");
+      c.socket = *s;
+    }
+    read_int(t, path, "mbufs", 1024, 16777216, c.mbufs);
+    read_int(t, path, "burst", 1, 64, c.burst);
+    read_int(t, path, "idle_sleep_us", 0, 100000, c.idle_sleep_us);
+    if (auto s = read_string(t, path, "presets_dir")) c.presets_dir = *s;
+    if (auto s = read_string(t, path, "log_level")) {
+      bool known = false;
+      std::string names;
+      for (auto l : kLogLevels) {
+        known = known || l == *s;
+        names += (names.empty() ? "" : ", ") + std::string(l);
+      }
+      if (!known) fail(path + ".log_level", quoted(*s) + " is not one of " + names);
+      c.log_level = *s;
+    }
+  }
+
+  void fib(const toml::table& t, Config& c) const {
+    read_int(t, "fib", "max_routes", 1, 16777216, c.max_routes);
+    // rte_fib's DIR-24-8 takes up to 2^24 tbl8 groups of 256 entries each; past 2^20 the
+    // table alone would be gigabytes, which is a typo rather than a plan.
+    read_int(t, "fib", "tbl8_groups", 1, 1 << 20, c.tbl8_groups);
+    read_int(t, "fib", "max_next_hops", 16, 1 << 24, c.max_next_hops);
+  }
+
+  void icmp(const toml::table& t, Config& c) const {
+    read_int(t, "icmp", "rate", 0, 1000000, c.icmp_rate);
+    read_int(t, "icmp", "burst", 1, 1000000, c.icmp_burst);
+    read_bool(t, "icmp", "echo_reply", c.echo_reply);
+  }
+
+  void arp(const toml::table& t, Config& c) const {
+    read_int(t, "arp", "reachable_time", 1, 86400, c.arp_reachable_s);
+    read_int(t, "arp", "retrans_time_ms", 100, 60000, c.arp_retrans_ms);
+    read_int(t, "arp", "probes", 1, 100, c.arp_probes);
+    read_int(t, "arp", "queue_len", 1, 256, c.arp_queue_len);
+    read_int(t, "arp", "max_entries", 16, 1048576, c.arp_max_entries);
+  }
+
+  void port(const toml::table& t, const std::string& path, Config& c) {
+    PortConfig p;
+    p.name = require_string(t, path, "name");
+    if (!valid_port_name(p.name))
+      fail(path + ".name", quoted(p.name) +
+                               " is not a port name (a letter, then up to 14 letters, digits, "
+                               "'_' or '-')");
+    for (size_t i = 0; i < c.ports.size(); ++i)
+      if (c.ports[i].name == p.name)
+        fail(path + ".name", "duplicate port name " + quoted(p.name) + " (also port[" +
+                                 std::to_string(i) + "])");
+
+    p.device = require_string(t, path, "device");
+    if (p.device.empty()) fail(path + ".device", "must not be empty");
+    for (const auto& other : c.ports)
+      if (device_name(other.device) == device_name(p.device))
+        fail(path + ".device", "device " + quoted(device_name(p.device)) +
+                                   " is also used by port " + other.name);
+
+    p.preset = read_string(t, path, "preset").value_or("default");
+    if (!valid_preset_name(p.preset))
+      fail(path + ".preset",
+           quoted(p.preset) + " is not a preset name (letters, digits, '_' and '-')");
+
+    read_int(t, path, "mtu", 68, 9000, p.mtu);
+    if (auto s = read_string(t, path, "mac")) p.mac = unicast_mac(path + ".mac", *s);
+
+    auto addresses = read_strings(t, path, "addresses");
+    for (size_t i = 0; i < addresses.size(); ++i)
+      p.addresses.push_back(interface_address(indexed(path + ".addresses", i), addresses[i], p));
+    c.ports.push_back(std::move(p));
+  }
+
+  std::pair<Ipv4, Prefix4> interface_address(const std::string& path, const std::string& s,
+                                             const PortConfig& p) {
+    Ipv4 a;
+    auto net = Prefix4::parse_interface(s, &a);
+    if (!net) fail(path, quoted(s) + " is not an IPv4 address with prefix length");
+    for (const auto& r : kReserved)
+      if (r.net.contains(a))
+        fail(path, a.str() + " is in " + r.net.str() + " (" + r.what + "), not usable on a port");
+    if (auto problem = network_or_broadcast(a, *net)) fail(path, *problem);
+    if (const Owned* o = owner_of(a))
+      fail(path, "duplicate address " + a.str() + " (also on port " + o->port + ")");
+    // A subnet on two ports would make the connected route ambiguous; on one port it is
+    // just a secondary address.
+    for (const auto& o : owned_)
+      if (o.port != p.name && o.net.overlaps(*net))
+        fail(path, "subnet " + net->str() + " overlaps " + o.net.str() + " on port " + o.port);
+    owned_.push_back({a, *net, p.name});
+    return {a, *net};
+  }
+
+  void route(const toml::table& t, const std::string& path, Config& c) {
+    RouteConfig r;
+    std::string prefix = require_string(t, path, "prefix");
+    auto via = read_string(t, path, "via");
+    auto dev = read_string(t, path, "dev");
+
+    auto parsed = Prefix4::parse(prefix);
+    if (!parsed) {
+      Ipv4 host;
+      if (Prefix4::parse_interface(prefix, &host))
+        fail(path + ".prefix", quoted(prefix) + " has host bits set");
+      fail(path + ".prefix", quoted(prefix) + " is not an IPv4 prefix");
+    }
+    r.prefix = *parsed;
+    if (auto it = routes_.find(r.prefix); it != routes_.end())
+      fail(path + ".prefix", "duplicate route " + r.prefix.str() + " (also route[" +
+                                 std::to_string(it->second) + "])");
+
+    if (!via && !dev) fail(path, "needs 'via', 'dev' or both");
+    const PortConfig* port = nullptr;
+    if (dev) {
+      port = &existing_port(c, path + ".dev", *dev);
+      r.dev = *dev;
+    }
+    if (via) {
+      r.via = address(path + ".via", *via);
+      check_on_link(path + ".via", *r.via, port, c);
+    }
+    routes_.emplace(r.prefix, c.routes.size());
+    c.routes.push_back(std::move(r));
+  }
+
+  void neighbour(const toml::table& t, const std::string& path, Config& c) {
+    NeighbourConfig n;
+    std::string addr = require_string(t, path, "address");
+    std::string lladdr = require_string(t, path, "lladdr");
+    n.port = require_string(t, path, "port");
+
+    n.address = address(path + ".address", addr);
+    n.lladdr = unicast_mac(path + ".lladdr", lladdr);
+    const PortConfig& port = existing_port(c, path + ".port", n.port);
+    if (auto it = neighbours_.find(n.address); it != neighbours_.end())
+      fail(path + ".address", "duplicate neighbour " + n.address.str() + " (also neighbour[" +
+                                  std::to_string(it->second) + "])");
+    check_on_link(path + ".address", n.address, &port, c);
+    neighbours_.emplace(n.address, c.neighbours.size());
+    c.neighbours.push_back(std::move(n));
+  }
+
+  std::string file_;
+  std::vector<Owned> owned_;
+  std::map<Prefix4, size_t> routes_;     // prefix -> index in [[route]]
+  std::map<Ipv4, size_t> neighbours_;    // address -> index in [[neighbour]]
+};
+
+}  // namespace
+
+namespace config_detail {
+
+std::string printable(std::string_view s) {
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(s.size());
+  for (char ch : s) {
+    auto u = static_cast<unsigned char>(ch);
+    if (u < 0x20 || u == 0x7f) {
+      out += "\\x";
+      out += hex[u >> 4];
+      out += hex[u & 15];
+    } else {
+      out += ch;
+    }
+  }
+  return out;
+}
+
+std::string read_text_file(const std::string& path) {
+  auto cannot_read = [&](int err) {
+    return ConfigError(printable(path) + ": cannot read: " + std::strerror(err));
+  };
+  std::unique_ptr<FILE, int (*)(FILE*)> f(std::fopen(path.c_str(), "rb"), &std::fclose);
+  if (!f) throw cannot_read(errno);
+  std::string text;
+  char buf[1 << 16];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, f.get())) > 0) text.append(buf, n);
+  // fopen() succeeds on a directory; the read is what fails (EISDIR).
+  if (std::ferror(f.get())) throw cannot_read(errno);
+  return text;
+}
+
+toml::table parse_toml(const std::string& text, const std::string& path) {
+  try {
+    return toml::parse(text, path);
+  } catch (const toml::parse_error& e) {
+    const auto& at = e.source().begin;
+    throw ConfigError(printable(path) + ":" + std::to_string(at.line) + ":" +
+                      std::to_string(at.column) + ": " + printable(e.description()));
+  }
+}
+
+}  // namespace config_detail
+
+const PortConfig* Config::find_port(const std::string& name) const {
+  for (const auto& p : ports)
+    if (p.name == name) return &p;
+  return nullptr;
+}
+
+Config parse_config(const std::string& text, const std::string& path_for_errors) {
+  toml::table root = config_detail::parse_toml(text, path_for_errors);
+  return Parser(path_for_errors).parse(root);
+}
+
+Config load_config(const std::string& path) {
+  return parse_config(config_detail::read_text_file(path), path);
+}
+
+const std::vector<std::string>& config_keys() {
+  static const std::vector<std::string> keys = [] {
+    std::vector<std::string> out;
+    for (const auto& s : kSections)
+      for (auto k : s.keys) out.push_back(std::string(s.name) + "." + std::string(k));
+    return out;
+  }();
+  return keys;
+}
+
+}  // namespace routerd

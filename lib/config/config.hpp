@@ -1,0 +1,91 @@
+// config: the routerd TOML configuration, parsed and fully validated up front.
+// load() either returns a complete Config or throws ConfigError naming the file, the key and
+// the problem; nothing is started until a Config exists.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "inet.hpp"
+
+namespace routerd {
+
+// One line: "<file>: <key path>: <problem>", e.g.
+// "routerd.toml: port[1].addresses[0]: '10.1.0.1/33' is not an IPv4 address with prefix length".
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct PortConfig {
+  std::string name;    // routerctl name, e.g. "p0": [A-Za-z][A-Za-z0-9_-]{0,14}
+  std::string device;  // vdev arguments ("net_tap0,iface=x") or a PCI address ("0000:03:00.0")
+  std::string preset;  // name of a file drivers-config/<preset>.toml (default "default")
+  uint16_t mtu = 1500;                   // 68..9000
+  std::optional<Mac> mac;                // unicast; none: keep the device's address
+  std::vector<std::pair<Ipv4, Prefix4>> addresses;  // (address, its subnet)
+};
+
+struct RouteConfig {
+  Prefix4 prefix;
+  std::optional<Ipv4> via;   // exactly one of via and dev is set...
+  std::string dev;           // ...except that both may be set (gateway on that port)
+};
+
+struct NeighbourConfig {
+  Ipv4 address;
+  Mac lladdr;
+  std::string port;
+};
+
+struct Config {
+  std::string path;  // the file it came from
+
+  // [dataplane]
+  std::vector<std::string> eal;   // EAL arguments used when the command line gives none
+  std::string socket = "/run/routerd/routerd.sock";
+  uint32_t mbufs = 16384;         // mbufs per NUMA socket in use
+  uint16_t burst = 32;            // 1..64
+  uint32_t idle_sleep_us = 0;     // 0: workers poll without pause
+  std::string presets_dir;        // empty: the installed or source drivers-config/
+  std::string log_level = "info";
+
+  // [fib]
+  uint32_t max_routes = 1u << 20;
+  uint32_t tbl8_groups = 1u << 14;
+  uint32_t max_next_hops = 1u << 16;
+
+  // [ipv4]
+  bool drop_martians = true;
+
+  // [icmp]
+  uint32_t icmp_rate = 1000;      // errors per second, all destinations together
+  uint32_t icmp_burst = 50;
+  bool echo_reply = true;
+
+  // [arp]
+  uint32_t arp_reachable_s = 60;  // dynamic entry lifetime before it is re-probed
+  uint32_t arp_retrans_ms = 1000; // at most one request per target per this interval
+  uint32_t arp_probes = 3;        // unanswered requests before the neighbour is failed
+  uint32_t arp_queue_len = 8;     // packets held per unresolved neighbour (oldest dropped)
+  uint32_t arp_max_entries = 4096;
+
+  std::vector<PortConfig> ports;
+  std::vector<RouteConfig> routes;
+  std::vector<NeighbourConfig> neighbours;
+
+  const PortConfig* find_port(const std::string& name) const;
+};
+
+// Parses and validates; throws ConfigError. Does not touch the system.
+Config load_config(const std::string& path);
+Config parse_config(const std::string& text, const std::string& path_for_errors);
+
+// Every key load_config accepts, as dotted paths ("dataplane.eal", "port.mtu"); the
+// documentation test checks docs/config.md names each one.
+const std::vector<std::string>& config_keys();
+
+}  // namespace routerd

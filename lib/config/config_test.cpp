@@ -1,0 +1,483 @@
+#include "config.hpp"
+
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+using namespace routerd;
+
+namespace {
+
+// The message parse_config throws for text, or "" when it accepts it.
+std::string error_of(const std::string& text) {
+  try {
+    parse_config(text, "t.toml");
+  } catch (const ConfigError& e) {
+    std::string msg = e.what();
+    CHECK(msg.find('\n') == std::string::npos);
+    return msg;
+  }
+  return "";
+}
+
+// Two ports with one subnet each, for the cross-reference checks.
+const std::string kTwoPorts = R"(
+[[port]]
+name = "p0"
+device = "net_tap0,iface=rtr-p0"
+addresses = ["10.1.0.1/24"]
+[[port]]
+name = "p1"
+device = "net_tap1,iface=rtr-p1"
+addresses = ["10.2.0.1/24"]
+)";
+
+const std::string kExample = R"(
+[dataplane]
+eal = ["-l", "0-1", "--no-huge", "-m", "1024", "--no-pci"]
+socket = "/run/routerd/routerd.sock"
+[[port]]
+name = "p0"
+device = "net_tap0,iface=rtr-p0"   # vdev arguments or a PCI address
+preset = "tap"                      # a file in drivers-config/
+mtu = 1500
+addresses = ["10.1.0.1/24"]
+[[route]]
+prefix = "10.9.0.0/16"
+via = "10.1.0.2"                    # or: dev = "p1"
+[[neighbour]]
+address = "10.1.0.2"
+lladdr = "02:00:00:00:01:02"
+port = "p0"
+)";
+
+std::string read_source_file(const std::string& rel) {
+  std::ifstream in(std::string(ROUTERD_SOURCE_ROOT) + "/" + rel);
+  REQUIRE(in);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+}  // namespace
+
+TEST_CASE("the documented example parses into the right values", "[config]") {
+  Config c = parse_config(kExample, "example.toml");
+  CHECK(c.path == "example.toml");
+  CHECK(c.eal == std::vector<std::string>{"-l", "0-1", "--no-huge", "-m", "1024", "--no-pci"});
+  CHECK(c.socket == "/run/routerd/routerd.sock");
+  REQUIRE(c.ports.size() == 1);
+  const PortConfig& p = c.ports[0];
+  CHECK(p.name == "p0");
+  CHECK(p.device == "net_tap0,iface=rtr-p0");
+  CHECK(p.preset == "tap");
+  CHECK(p.mtu == 1500);
+  CHECK_FALSE(p.mac);
+  REQUIRE(p.addresses.size() == 1);
+  CHECK(p.addresses[0].first == Ipv4(10, 1, 0, 1));
+  CHECK(p.addresses[0].second == *Prefix4::parse("10.1.0.0/24"));
+  REQUIRE(c.routes.size() == 1);
+  CHECK(c.routes[0].prefix == *Prefix4::parse("10.9.0.0/16"));
+  CHECK(c.routes[0].via == Ipv4(10, 1, 0, 2));
+  CHECK(c.routes[0].dev.empty());
+  REQUIRE(c.neighbours.size() == 1);
+  CHECK(c.neighbours[0].address == Ipv4(10, 1, 0, 2));
+  CHECK(c.neighbours[0].lladdr == *Mac::parse("02:00:00:00:01:02"));
+  CHECK(c.neighbours[0].port == "p0");
+  CHECK(c.find_port("p0") == &c.ports[0]);
+  CHECK(c.find_port("p1") == nullptr);
+}
+
+TEST_CASE("every section and key is read", "[config]") {
+  Config c = parse_config(R"(
+[dataplane]
+mbufs = 2048
+burst = 64
+idle_sleep_us = 100
+presets_dir = "/etc/routerd/presets"
+log_level = "debug"
+[fib]
+max_routes = 1000
+tbl8_groups = 256
+max_next_hops = 16
+[ipv4]
+drop_martians = false
+[icmp]
+rate = 0
+burst = 1
+echo_reply = false
+[arp]
+reachable_time = 30
+retrans_time_ms = 100
+probes = 5
+queue_len = 256
+max_entries = 16
+[[port]]
+name = "p0"
+device = "0000:03:00.0"
+mtu = 9000
+mac = "02:00:00:00:01:01"
+addresses = ["10.1.0.1/24", "10.1.1.1/24", "192.168.0.1/31"]
+[[port]]
+name = "uplink_2-b"
+device = "net_null0"
+[[route]]
+prefix = "0.0.0.0/0"
+via = "10.1.1.2"
+dev = "p0"
+[[route]]
+prefix = "10.50.0.0/16"
+dev = "uplink_2-b"
+)",
+                          "t.toml");
+  CHECK(c.mbufs == 2048);
+  CHECK(c.burst == 64);
+  CHECK(c.idle_sleep_us == 100);
+  CHECK(c.presets_dir == "/etc/routerd/presets");
+  CHECK(c.log_level == "debug");
+  CHECK(c.max_routes == 1000);
+  CHECK(c.tbl8_groups == 256);
+  CHECK(c.max_next_hops == 16);
+  CHECK_FALSE(c.drop_martians);
+  CHECK(c.icmp_rate == 0);
+  CHECK(c.icmp_burst == 1);
+  CHECK_FALSE(c.echo_reply);
+  CHECK(c.arp_reachable_s == 30);
+  CHECK(c.arp_retrans_ms == 100);
+  CHECK(c.arp_probes == 5);
+  CHECK(c.arp_queue_len == 256);
+  CHECK(c.arp_max_entries == 16);
+  REQUIRE(c.ports.size() == 2);
+  CHECK(c.ports[0].mtu == 9000);
+  CHECK(c.ports[0].mac == Mac::parse("02:00:00:00:01:01"));
+  CHECK(c.ports[0].addresses.size() == 3);  // secondaries on one port are fine
+  CHECK(c.ports[1].preset == "default");
+  CHECK(c.ports[1].addresses.empty());
+  REQUIRE(c.routes.size() == 2);
+  CHECK(c.routes[0].via == Ipv4(10, 1, 1, 2));
+  CHECK(c.routes[0].dev == "p0");
+  CHECK_FALSE(c.routes[1].via);
+  CHECK(c.routes[1].dev == "uplink_2-b");
+}
+
+TEST_CASE("absent sections keep the defaults", "[config]") {
+  Config c = parse_config("", "empty.toml");
+  Config d;
+  CHECK(c.path == "empty.toml");
+  CHECK(c.eal.empty());
+  CHECK(c.socket == d.socket);
+  CHECK(c.mbufs == d.mbufs);
+  CHECK(c.burst == d.burst);
+  CHECK(c.idle_sleep_us == d.idle_sleep_us);
+  CHECK(c.presets_dir.empty());
+  CHECK(c.log_level == "info");
+  CHECK(c.max_routes == d.max_routes);
+  CHECK(c.tbl8_groups == d.tbl8_groups);
+  CHECK(c.max_next_hops == d.max_next_hops);
+  CHECK(c.drop_martians);
+  CHECK(c.icmp_rate == d.icmp_rate);
+  CHECK(c.icmp_burst == d.icmp_burst);
+  CHECK(c.echo_reply);
+  CHECK(c.arp_reachable_s == d.arp_reachable_s);
+  CHECK(c.arp_retrans_ms == d.arp_retrans_ms);
+  CHECK(c.arp_probes == d.arp_probes);
+  CHECK(c.arp_queue_len == d.arp_queue_len);
+  CHECK(c.arp_max_entries == d.arp_max_entries);
+  CHECK(c.ports.empty());  // refused by routerd later, not by the parser
+  CHECK(c.routes.empty());
+  CHECK(c.neighbours.empty());
+
+  // Empty sections change nothing either.
+  Config e = parse_config("port = []\n[dataplane]\n[fib]\n[ipv4]\n[icmp]\n[arp]\n", "t.toml");
+  CHECK(e.mbufs == d.mbufs);
+  CHECK(e.ports.empty());
+}
+
+TEST_CASE("unknown keys are named with their full path", "[config]") {
+  CHECK(error_of("[dataplanee]\n") == "t.toml: dataplanee: unknown key");
+  CHECK(error_of("verbose = true\n") == "t.toml: verbose: unknown key");
+  CHECK(error_of("[dataplane]\nsockett = \"/x\"\n") == "t.toml: dataplane.sockett: unknown key");
+  CHECK(error_of("[arp]\nreachable_s = 5\n") == "t.toml: arp.reachable_s: unknown key");
+  CHECK(error_of(kTwoPorts + "mtuu = 1500\n") == "t.toml: port[1].mtuu: unknown key");
+  CHECK(error_of(kTwoPorts + "[[route]]\nprefix = \"10.9.0.0/16\"\ngw = \"10.1.0.2\"\n") ==
+        "t.toml: route[0].gw: unknown key");
+  CHECK(error_of(kTwoPorts + "[[neighbour]]\nmac = \"02:00:00:00:00:01\"\n") ==
+        "t.toml: neighbour[0].mac: unknown key");
+  // A quoted key is shown quoted, so it cannot pass for a nested one.
+  CHECK(error_of("[fib]\n\"max.routes\" = 1\n") == "t.toml: fib.\"max.routes\": unknown key");
+  // A typo is reported as such, not as the required key it replaced.
+  CHECK(error_of("[[port]]\nnmae = \"p0\"\ndevice = \"x\"\n") == "t.toml: port[0].nmae: unknown key");
+}
+
+TEST_CASE("values of the wrong type are rejected", "[config]") {
+  CHECK(error_of("[fib]\nmax_routes = \"many\"\n") == "t.toml: fib.max_routes: expected an integer");
+  CHECK(error_of("[fib]\nmax_routes = 1.5\n") == "t.toml: fib.max_routes: expected an integer");
+  CHECK(error_of("[ipv4]\ndrop_martians = 1\n") == "t.toml: ipv4.drop_martians: expected a boolean");
+  CHECK(error_of("[dataplane]\nsocket = 5\n") == "t.toml: dataplane.socket: expected a string");
+  CHECK(error_of("[dataplane]\neal = \"-l 0-1\"\n") ==
+        "t.toml: dataplane.eal: expected an array of strings");
+  CHECK(error_of("[dataplane]\neal = [\"-l\", 1]\n") == "t.toml: dataplane.eal[1]: expected a string");
+  CHECK(error_of("dataplane = 1\n") == "t.toml: dataplane: expected a table ([dataplane])");
+  CHECK(error_of("[port]\nname = \"p0\"\n") == "t.toml: port: expected an array of tables ([[port]])");
+  CHECK(error_of("route = [1]\n") == "t.toml: route[0]: expected a table");
+  CHECK(error_of("[[port]]\nname = \"p0\"\ndevice = \"x\"\naddresses = \"10.1.0.1/24\"\n") ==
+        "t.toml: port[0].addresses: expected an array of strings");
+}
+
+TEST_CASE("every key in config_keys() is read by the parser", "[config]") {
+  // A valid file with one entry of each array; each key in turn is then given a value of a
+  // type no key accepts, which only a parser that reads that key can notice.
+  std::map<std::string, std::map<std::string, std::string>> base = {
+      {"port", {{"name", "\"p0\""}, {"device", "\"net_null0\""},
+                {"addresses", "[\"10.1.0.1/24\"]"}}},
+      {"route", {{"prefix", "\"10.9.0.0/16\""}, {"via", "\"10.1.0.2\""}}},
+      {"neighbour",
+       {{"address", "\"10.1.0.2\""}, {"lladdr", "\"02:00:00:00:00:02\""}, {"port", "\"p0\""}}},
+  };
+  auto render = [](const std::map<std::string, std::map<std::string, std::string>>& m) {
+    std::string out;
+    for (const auto& [section, keys] : m) {
+      bool array = section == "port" || section == "route" || section == "neighbour";
+      out += array ? "[[" + section + "]]\n" : "[" + section + "]\n";
+      for (const auto& [k, v] : keys) out += k + " = " + v + "\n";
+    }
+    return out;
+  };
+  REQUIRE(error_of(render(base)) == "");
+  REQUIRE(config_keys().size() == 31);
+  for (const auto& key : config_keys()) {
+    INFO(key);
+    auto dot = key.find('.');
+    std::string section = key.substr(0, dot), name = key.substr(dot + 1);
+    auto m = base;
+    m[section][name] = "{ x = 1 }";
+    std::string err = error_of(render(m));
+    bool array = section == "port" || section == "route" || section == "neighbour";
+    std::string expect = "t.toml: " + section + (array ? "[0]." : ".") + name + ": expected ";
+    CHECK(err.rfind(expect, 0) == 0);
+  }
+}
+
+TEST_CASE("integers outside their range are rejected with the range", "[config]") {
+  CHECK(error_of("[[port]]\nname = \"p0\"\ndevice = \"x\"\nmtu = 10\n") ==
+        "t.toml: port[0].mtu: 10 is out of range 68..9000");
+  CHECK(error_of("[[port]]\nname = \"p0\"\ndevice = \"x\"\nmtu = 9001\n") ==
+        "t.toml: port[0].mtu: 9001 is out of range 68..9000");
+  CHECK(error_of("[[port]]\nname = \"p0\"\ndevice = \"x\"\nmtu = 68\n") == "");
+  CHECK(error_of("[dataplane]\nburst = 0\n") == "t.toml: dataplane.burst: 0 is out of range 1..64");
+  CHECK(error_of("[dataplane]\nmbufs = -1\n") ==
+        "t.toml: dataplane.mbufs: -1 is out of range 1024..16777216");
+  CHECK(error_of("[fib]\ntbl8_groups = 1048577\n") ==
+        "t.toml: fib.tbl8_groups: 1048577 is out of range 1..1048576");
+  CHECK(error_of("[fib]\nmax_next_hops = 2147483647\n") ==
+        "t.toml: fib.max_next_hops: 2147483647 is out of range 16..16777216");
+  CHECK(error_of("[icmp]\nburst = 0\n") == "t.toml: icmp.burst: 0 is out of range 1..1000000");
+  CHECK(error_of("[arp]\nretrans_time_ms = 99\n") ==
+        "t.toml: arp.retrans_time_ms: 99 is out of range 100..60000");
+  // Larger than any field type: no silent truncation.
+  CHECK(error_of("[arp]\nmax_entries = 4294967312\n") ==
+        "t.toml: arp.max_entries: 4294967312 is out of range 16..1048576");
+}
+
+TEST_CASE("dataplane strings are checked", "[config]") {
+  CHECK(error_of("[dataplane]\nsocket = \"routerd.sock\"\n") ==
+        "t.toml: dataplane.socket: 'routerd.sock' is not an absolute path");
+  CHECK(error_of("[dataplane]\nsocket = \"/" + std::string(107, 'a') + "\"\n")
+            .find("dataplane.socket: path is 108 bytes") != std::string::npos);
+  CHECK(error_of("[dataplane]\nsocket = \"/" + std::string(106, 'a') + "\"\n") == "");
+  CHECK(error_of("[dataplane]\nlog_level = \"verbose\"\n") ==
+        "t.toml: dataplane.log_level: 'verbose' is not one of trace, debug, info, warn, error, "
+        "critical, off");
+}
+
+TEST_CASE("TOML syntax errors carry line and column", "[config]") {
+  std::string err = error_of("[dataplane]\nburst = 32\nsocket = \n");
+  CHECK(err.rfind("t.toml:3:", 0) == 0);
+  CHECK(err.size() > std::string("t.toml:3:9: ").size());
+  CHECK(error_of("[fib]\n[fib]\n").rfind("t.toml:2:", 0) == 0);  // table defined twice
+}
+
+TEST_CASE("load_config reads files and reports unreadable ones", "[config]") {
+  CHECK_THROWS_WITH(load_config("/nonexistent/routerd.toml"),
+                    "/nonexistent/routerd.toml: cannot read: No such file or directory");
+  CHECK_THROWS_WITH(load_config("/"), "/: cannot read: Is a directory");
+
+  auto path = std::filesystem::temp_directory_path() /
+              ("routerd-config-test-" + std::to_string(getpid()) + ".toml");
+  {
+    std::ofstream out(path);
+    out << kExample << "[fib]\nmax_routes = \"x\"\n";
+  }
+  CHECK_THROWS_WITH(load_config(path.string()),
+                    path.string() + ": fib.max_routes: expected an integer");
+  {
+    std::ofstream out(path);
+    out << kExample;
+  }
+  Config c = load_config(path.string());
+  std::filesystem::remove(path);
+  CHECK(c.path == path.string());
+  CHECK(c.ports.size() == 1);
+}
+
+TEST_CASE("port names and devices are checked and unique", "[config]") {
+  CHECK(error_of("[[port]]\ndevice = \"x\"\n") == "t.toml: port[0].name: missing (required)");
+  CHECK(error_of("[[port]]\nname = \"p0\"\n") == "t.toml: port[0].device: missing (required)");
+  CHECK(error_of("[[port]]\nname = \"p0\"\ndevice = \"\"\n") ==
+        "t.toml: port[0].device: must not be empty");
+  for (const char* bad : {"0p", "", "p.0", "p 0", "abcdefghijklmnop"}) {
+    INFO(bad);
+    CHECK(error_of("[[port]]\nname = \"" + std::string(bad) + "\"\ndevice = \"x\"\n")
+              .rfind("t.toml: port[0].name: '" + std::string(bad) + "' is not a port name", 0) ==
+          0);
+  }
+  CHECK(error_of("[[port]]\nname = \"abcdefghijklmno\"\ndevice = \"x\"\n") == "");
+  CHECK(error_of(kTwoPorts + "[[port]]\nname = \"p0\"\ndevice = \"net_tap2\"\n") ==
+        "t.toml: port[2].name: duplicate port name 'p0' (also port[0])");
+  CHECK(error_of(kTwoPorts + "[[port]]\nname = \"p2\"\ndevice = \"net_tap1,iface=other\"\n") ==
+        "t.toml: port[2].device: device 'net_tap1' is also used by port p1");
+  CHECK(error_of("[[port]]\nname = \"p0\"\ndevice = \"x\"\npreset = \"../etc/x\"\n") ==
+        "t.toml: port[0].preset: '../etc/x' is not a preset name (letters, digits, '_' and '-')");
+}
+
+TEST_CASE("port MAC addresses must be unicast", "[config]") {
+  const std::string port = "[[port]]\nname = \"p0\"\ndevice = \"x\"\n";
+  CHECK(error_of(port + "mac = \"01:00:5e:00:00:01\"\n") ==
+        "t.toml: port[0].mac: 01:00:5e:00:00:01 is a multicast address");
+  CHECK(error_of(port + "mac = \"ff:ff:ff:ff:ff:ff\"\n") ==
+        "t.toml: port[0].mac: ff:ff:ff:ff:ff:ff is a multicast address");
+  CHECK(error_of(port + "mac = \"00:00:00:00:00:00\"\n") ==
+        "t.toml: port[0].mac: 00:00:00:00:00:00 is the all-zeros address");
+  CHECK(error_of(port + "mac = \"02:00:00:00:01\"\n") ==
+        "t.toml: port[0].mac: '02:00:00:00:01' is not a MAC address (xx:xx:xx:xx:xx:xx)");
+}
+
+TEST_CASE("port addresses are usable interface addresses", "[config]") {
+  auto with = [](const std::string& addrs) {
+    return error_of("[[port]]\nname = \"p0\"\ndevice = \"x\"\naddresses = [" + addrs + "]\n");
+  };
+  CHECK(with("\"10.1.0.1/33\"") ==
+        "t.toml: port[0].addresses[0]: '10.1.0.1/33' is not an IPv4 address with prefix length");
+  CHECK(with("\"10.1.0.1\"") ==
+        "t.toml: port[0].addresses[0]: '10.1.0.1' is not an IPv4 address with prefix length");
+  CHECK(with("\"10.1.0.0/24\"") ==
+        "t.toml: port[0].addresses[0]: 10.1.0.0 is the network address of 10.1.0.0/24");
+  CHECK(with("\"10.1.0.1/24\", \"10.1.0.255/24\"") ==
+        "t.toml: port[0].addresses[1]: 10.1.0.255 is the broadcast address of 10.1.0.0/24");
+  CHECK(with("\"10.1.0.0/31\", \"10.2.0.1/32\"") == "");  // RFC 3021, host routes
+  CHECK(with("\"127.0.0.1/8\"") ==
+        "t.toml: port[0].addresses[0]: 127.0.0.1 is in 127.0.0.0/8 (loopback), not usable on a "
+        "port");
+  CHECK(with("\"0.1.2.3/24\"").find("0.1.2.3 is in 0.0.0.0/8") != std::string::npos);
+  CHECK(with("\"224.0.0.5/24\"").find("224.0.0.5 is in 224.0.0.0/4 (multicast)") !=
+        std::string::npos);
+  CHECK(with("\"250.0.0.1/24\"").find("250.0.0.1 is in 240.0.0.0/4 (reserved)") !=
+        std::string::npos);
+}
+
+TEST_CASE("an address appears once in the whole file", "[config]") {
+  CHECK(error_of("[[port]]\nname = \"p0\"\ndevice = \"x\"\n"
+                 "addresses = [\"10.1.0.1/24\", \"10.1.0.1/25\"]\n") ==
+        "t.toml: port[0].addresses[1]: duplicate address 10.1.0.1 (also on port p0)");
+  CHECK(error_of(kTwoPorts + "[[port]]\nname = \"p2\"\ndevice = \"y\"\n"
+                             "addresses = [\"10.1.0.1/32\"]\n") ==
+        "t.toml: port[2].addresses[0]: duplicate address 10.1.0.1 (also on port p0)");
+}
+
+TEST_CASE("subnets of different ports may not overlap", "[config]") {
+  CHECK(error_of(kTwoPorts + "[[port]]\nname = \"p2\"\ndevice = \"y\"\n"
+                             "addresses = [\"10.1.0.5/16\"]\n") ==
+        "t.toml: port[2].addresses[0]: subnet 10.1.0.0/16 overlaps 10.1.0.0/24 on port p0");
+  CHECK(error_of(kTwoPorts + "[[port]]\nname = \"p2\"\ndevice = \"y\"\n"
+                             "addresses = [\"10.2.0.129/25\"]\n") ==
+        "t.toml: port[2].addresses[0]: subnet 10.2.0.128/25 overlaps 10.2.0.0/24 on port p1");
+  // The same subnet twice on one port is a secondary address, not a conflict.
+  CHECK(error_of("[[port]]\nname = \"p0\"\ndevice = \"x\"\n"
+                 "addresses = [\"10.1.0.1/24\", \"10.1.0.2/24\", \"10.1.0.129/25\"]\n") == "");
+}
+
+TEST_CASE("route prefixes must be prefixes", "[config]") {
+  auto route = [](const std::string& prefix) {
+    return error_of(kTwoPorts + "[[route]]\nprefix = \"" + prefix + "\"\ndev = \"p0\"\n");
+  };
+  CHECK(route("10.9.0.1/16") == "t.toml: route[0].prefix: '10.9.0.1/16' has host bits set");
+  CHECK(route("10.9.0.0/33") == "t.toml: route[0].prefix: '10.9.0.0/33' is not an IPv4 prefix");
+  CHECK(route("ten.nine/16") == "t.toml: route[0].prefix: 'ten.nine/16' is not an IPv4 prefix");
+  CHECK(route("10.9.0.0") == "t.toml: route[0].prefix: '10.9.0.0' is not an IPv4 prefix");
+  CHECK(route("0.0.0.0/0") == "");
+  CHECK(error_of(kTwoPorts + "[[route]]\ndev = \"p0\"\n") ==
+        "t.toml: route[0].prefix: missing (required)");
+  CHECK(error_of(kTwoPorts + "[[route]]\nprefix = \"10.9.0.0/16\"\n") ==
+        "t.toml: route[0]: needs 'via', 'dev' or both");
+  CHECK(error_of(kTwoPorts + "[[route]]\nprefix = \"10.9.0.0/16\"\ndev = \"p0\"\n"
+                             "[[route]]\nprefix = \"10.9.0.0/16\"\nvia = \"10.2.0.2\"\n") ==
+        "t.toml: route[1].prefix: duplicate route 10.9.0.0/16 (also route[0])");
+}
+
+TEST_CASE("routes and neighbours name existing ports", "[config]") {
+  CHECK(error_of(kTwoPorts +
+                 "[[route]]\nprefix = \"10.7.0.0/16\"\ndev = \"p0\"\n"
+                 "[[route]]\nprefix = \"10.8.0.0/16\"\ndev = \"p1\"\n"
+                 "[[route]]\nprefix = \"10.9.0.0/16\"\ndev = \"p7\"\n") ==
+        "t.toml: route[2].dev: unknown port 'p7'");
+  CHECK(error_of(kTwoPorts + "[[neighbour]]\naddress = \"10.1.0.2\"\n"
+                             "lladdr = \"02:00:00:00:01:02\"\nport = \"P0\"\n") ==
+        "t.toml: neighbour[0].port: unknown port 'P0'");
+}
+
+TEST_CASE("a gateway is on a port subnet", "[config]") {
+  auto route = [](const std::string& body) {
+    return error_of(kTwoPorts + "[[route]]\nprefix = \"10.9.0.0/16\"\n" + body);
+  };
+  CHECK(route("via = \"10.5.0.2\"\n") == "t.toml: route[0].via: 10.5.0.2 is not on any port subnet");
+  CHECK(route("via = \"10.2.0.2\"\n") == "");
+  CHECK(route("via = \"10.2.0.2\"\ndev = \"p1\"\n") == "");
+  // With dev, the gateway must be on that port, not just on some port.
+  CHECK(route("via = \"10.2.0.2\"\ndev = \"p0\"\n") ==
+        "t.toml: route[0].via: 10.2.0.2 is not on a subnet of port p0");
+  CHECK(route("via = \"10.2.0.1\"\n") == "t.toml: route[0].via: 10.2.0.1 is an address of port p1");
+  CHECK(route("via = \"10.2.0.255\"\n") ==
+        "t.toml: route[0].via: 10.2.0.255 is the broadcast address of 10.2.0.0/24");
+  CHECK(route("via = \"10.2.0.300\"\n") == "t.toml: route[0].via: '10.2.0.300' is not an IPv4 address");
+}
+
+TEST_CASE("neighbours are checked", "[config]") {
+  auto neigh = [](const std::string& addr, const std::string& mac, const std::string& port) {
+    return "[[neighbour]]\naddress = \"" + addr + "\"\nlladdr = \"" + mac + "\"\nport = \"" + port +
+           "\"\n";
+  };
+  const std::string mac = "02:00:00:00:01:02";
+  CHECK(error_of(kTwoPorts + neigh("10.1.0.2", mac, "p0") + neigh("10.2.0.2", mac, "p1")) == "");
+  CHECK(error_of(kTwoPorts + neigh("10.2.0.2", mac, "p0")) ==
+        "t.toml: neighbour[0].address: 10.2.0.2 is not on a subnet of port p0");
+  CHECK(error_of(kTwoPorts + neigh("10.1.0.2", mac, "p0") + neigh("10.1.0.2", mac, "p0")) ==
+        "t.toml: neighbour[1].address: duplicate neighbour 10.1.0.2 (also neighbour[0])");
+  CHECK(error_of(kTwoPorts + neigh("10.1.0.1", mac, "p0")) ==
+        "t.toml: neighbour[0].address: 10.1.0.1 is an address of port p0");
+  CHECK(error_of(kTwoPorts + neigh("10.1.0.2", "ff:ff:ff:ff:ff:ff", "p0")) ==
+        "t.toml: neighbour[0].lladdr: ff:ff:ff:ff:ff:ff is a multicast address");
+  CHECK(error_of(kTwoPorts + neigh("10.1.0", mac, "p0")) ==
+        "t.toml: neighbour[0].address: '10.1.0' is not an IPv4 address");
+  CHECK(error_of(kTwoPorts + "[[neighbour]]\naddress = \"10.1.0.2\"\nport = \"p0\"\n") ==
+        "t.toml: neighbour[0].lladdr: missing (required)");
+}
+
+TEST_CASE("errors stay on one line whatever the input holds", "[config]") {
+  CHECK(error_of("[[port]]\nname = \"p\\n0\"\ndevice = \"x\"\n") ==
+        "t.toml: port[0].name: 'p\\x0a0' is not a port name (a letter, then up to 14 letters, "
+        "digits, '_' or '-')");
+  CHECK(error_of("[fib]\n\"a\\nb\" = 1\n") == "t.toml: fib.\"a\\x0ab\": unknown key");
+}
+
+TEST_CASE("docs/config.md documents every key", "[config]") {
+  std::string doc = read_source_file("docs/config.md");
+  for (const auto& key : config_keys()) {
+    INFO(key);
+    CHECK(doc.find("`" + key + "`") != std::string::npos);
+  }
+}
