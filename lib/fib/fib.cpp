@@ -1,0 +1,124 @@
+#include "fib.hpp"
+
+#include <rte_errno.h>
+#include <rte_rib.h>
+
+#include <cstring>
+#include <vector>
+
+#include "inet.hpp"
+
+namespace routerd {
+
+namespace {
+
+struct Undo {
+  uint32_t prefix;
+  uint8_t len;
+  bool existed;
+  uint64_t old_nh;
+};
+
+std::string op_str(const FibOp& op) {
+  return Prefix4{Ipv4(op.prefix), op.len}.str();
+}
+
+}  // namespace
+
+Fib::Fib(const std::string& name, const Params& params) : params_(params) {
+  for (int i = 0; i < 2; ++i) {
+    rte_fib_conf conf;
+    std::memset(&conf, 0, sizeof conf);
+    conf.type = RTE_FIB_DIR24_8;
+    conf.default_nh = kNoRoute;
+    conf.max_routes = int(params.max_routes);
+    conf.dir24_8.nh_sz = RTE_FIB_DIR24_8_4B;
+    conf.dir24_8.num_tbl8 = params.tbl8_groups;
+    std::string n = name + (i ? "_b" : "_a");
+    copies_[i] = rte_fib_create(n.c_str(), params.socket, &conf);
+    if (!copies_[i]) {
+      int err = rte_errno;
+      if (i == 1) rte_fib_free(copies_[0]);
+      throw FibError("cannot create FIB '" + n + "' (" + std::to_string(params.max_routes) +
+                     " routes, " + std::to_string(params.tbl8_groups) + " tbl8 groups, about " +
+                     std::to_string(memory_bytes() >> 20) + " MiB for both copies): " +
+                     rte_strerror(err) + "; raise EAL -m or lower fib.max_routes/tbl8_groups");
+    }
+  }
+}
+
+Fib::~Fib() {
+  rte_fib_free(copies_[0]);
+  rte_fib_free(copies_[1]);
+}
+
+size_t Fib::memory_bytes() const {
+  // Per copy: tbl24 (2^24 4-byte entries), tbl8 groups (256 entries each) and RIB nodes.
+  size_t per = (size_t(1) << 24) * 4 + size_t(params_.tbl8_groups + 1) * 256 * 4 +
+               size_t(params_.max_routes) * 2 * 64;
+  return 2 * per;
+}
+
+uint32_t Fib::lookup(uint32_t ip) const {
+  uint64_t nh = kNoRoute;
+  rte_fib_lookup_bulk(copies_[active_.load(std::memory_order_relaxed)], &ip, &nh, 1);
+  return uint32_t(nh);
+}
+
+int64_t Fib::apply_to(rte_fib* fib, std::span<const FibOp> ops) {
+  int64_t delta = 0;
+  rte_rib* rib = rte_fib_get_rib(fib);
+  std::vector<Undo> undo;
+  undo.reserve(ops.size());
+  for (const FibOp& op : ops) {
+    rte_rib_node* node = rte_rib_lookup_exact(rib, op.prefix, op.len);
+    Undo u{op.prefix, op.len, node != nullptr, 0};
+    if (node) rte_rib_get_nh(node, &u.old_nh);
+    int rc;
+    if (op.remove) {
+      rc = node ? rte_fib_delete(fib, op.prefix, op.len) : 0;
+    } else if (op.nh > kMaxNextHop || op.nh == kNoRoute) {
+      rc = -EINVAL;
+    } else {
+      rc = rte_fib_add(fib, op.prefix, op.len, op.nh);
+    }
+    if (rc != 0) {
+      // Undo in reverse: each inverse either deletes what was added or restores a prefix
+      // that existed, neither of which needs a tbl8 group the batch did not free first.
+      for (auto it = undo.rbegin(); it != undo.rend(); ++it) {
+        int urc = it->existed ? rte_fib_add(fib, it->prefix, it->len, it->old_nh)
+                              : rte_fib_delete(fib, it->prefix, it->len);
+        if (urc != 0 && urc != -ENOENT)
+          throw std::logic_error("FIB undo failed for " + Prefix4{Ipv4(it->prefix), it->len}.str());
+      }
+      std::string why = rc == -ENOSPC ? "no free tbl8 group (raise fib.tbl8_groups)"
+                        : rc == -ENOMEM ? "FIB route limit reached (raise fib.max_routes)"
+                                        : std::string(rte_strerror(-rc));
+      throw FibError("cannot install " + op_str(op) + ": " + why);
+    }
+    undo.push_back(u);
+    if (op.remove && node) --delta;
+    if (!op.remove && !node) ++delta;
+  }
+  return delta;
+}
+
+void Fib::apply(std::span<const FibOp> ops, Qsbr& rcu) {
+  if (ops.empty()) return;
+  uint32_t active = active_.load(std::memory_order_relaxed);
+  uint32_t spare = active ^ 1;
+  int64_t delta = apply_to(copies_[spare], ops);  // throws with the table unchanged
+  active_.store(spare, std::memory_order_release);
+  // Readers that loaded the old copy before the switch finish their burst, report
+  // quiescent, and never see it again; only then may it be written.
+  rcu.synchronize();
+  try {
+    apply_to(copies_[active], ops);
+  } catch (const FibError& e) {
+    // Both copies held the same routes, so the same ops cannot fail here.
+    throw std::logic_error(std::string("FIB copies diverged: ") + e.what());
+  }
+  routes_ = size_t(int64_t(routes_) + delta);
+}
+
+}  // namespace routerd

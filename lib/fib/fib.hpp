@@ -1,0 +1,71 @@
+// fib: the IPv4 forwarding table workers look destinations up in (rte_fib DIR-24-8).
+// rte_fib in DPDK 22.11 frees and zeroes tbl8 groups under concurrent readers, so the table
+// is kept twice (left-right): a batch is applied to the copy no reader uses, readers are
+// switched to it, and only after a grace period is the other copy brought up to date.
+#pragma once
+
+#include <rte_fib.h>
+
+#include <atomic>
+#include <cstdint>
+#include <span>
+#include <stdexcept>
+#include <string>
+
+#include "rcu.hpp"
+
+namespace routerd {
+
+class FibError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct FibOp {
+  uint32_t prefix;   // host order, host bits zero
+  uint8_t len;
+  bool remove;       // delete the prefix; otherwise add or replace it with nh
+  uint32_t nh;
+};
+
+class Fib {
+ public:
+  static constexpr uint32_t kNoRoute = 0;  // what a lookup returns when nothing matches
+  static constexpr uint32_t kMaxNextHop = 0x7fffffff;  // 4-byte entries, top bit reserved
+
+  struct Params {
+    uint32_t max_routes;
+    uint32_t tbl8_groups;
+    int socket;
+  };
+
+  Fib(const std::string& name, const Params& params);
+  ~Fib();
+  Fib(const Fib&) = delete;
+  Fib& operator=(const Fib&) = delete;
+
+  // Reader side: the copy to use for this burst. Must not be held across a quiescent state.
+  rte_fib* reader() const { return copies_[active_.load(std::memory_order_acquire)]; }
+
+  // Writer side (one thread). Applies every op or none: on failure the table is unchanged
+  // and FibError says which op failed and why. Blocks for one grace period of `rcu`.
+  void apply(std::span<const FibOp> ops, Qsbr& rcu);
+
+  // Writer-side lookup on the current copy.
+  uint32_t lookup(uint32_t ip) const;
+  size_t routes() const { return routes_; }
+  size_t memory_bytes() const;
+  const Params& params() const { return params_; }
+
+ private:
+  // Applies ops to one copy and returns the change in route count; on failure undoes what
+  // it did to that copy and throws.
+  int64_t apply_to(rte_fib* fib, std::span<const FibOp> ops);
+
+  Params params_;
+  rte_fib* copies_[2] = {nullptr, nullptr};
+  std::atomic<uint32_t> active_{0};
+  size_t routes_ = 0;
+};
+
+}  // namespace routerd

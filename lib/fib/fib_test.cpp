@@ -1,0 +1,168 @@
+#include "fib.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <random>
+#include <thread>
+#include <vector>
+
+#include "inet.hpp"
+#include "test_eal.hpp"
+
+using namespace routerd;
+
+namespace {
+
+uint32_t ip(const char* s) { return Ipv4::parse(s)->v; }
+
+FibOp add(const char* prefix, uint32_t nh) {
+  auto p = *Prefix4::parse(prefix);
+  return FibOp{p.addr.v, p.len, false, nh};
+}
+FibOp del(const char* prefix) {
+  auto p = *Prefix4::parse(prefix);
+  return FibOp{p.addr.v, p.len, true, 0};
+}
+
+Fib::Params small() { return Fib::Params{1024, 64, SOCKET_ID_ANY}; }
+
+}  // namespace
+
+TEST_CASE("longest prefix match, replace and delete", "[fib]") {
+  testing::test_eal();
+  Qsbr q(1);
+  Fib fib("t_lpm", small());
+  std::vector<FibOp> ops = {add("0.0.0.0/0", 1), add("10.0.0.0/8", 2), add("10.1.0.0/16", 3),
+                            add("10.1.2.128/25", 4), add("10.1.2.200/32", 5)};
+  fib.apply(ops, q);
+  CHECK(fib.routes() == 5);
+  CHECK(fib.lookup(ip("8.8.8.8")) == 1);
+  CHECK(fib.lookup(ip("10.200.0.1")) == 2);
+  CHECK(fib.lookup(ip("10.1.2.3")) == 3);
+  CHECK(fib.lookup(ip("10.1.2.129")) == 4);
+  CHECK(fib.lookup(ip("10.1.2.200")) == 5);
+
+  FibOp replace = add("10.1.0.0/16", 7);
+  fib.apply({&replace, 1}, q);
+  CHECK(fib.routes() == 5);
+  CHECK(fib.lookup(ip("10.1.2.3")) == 7);
+  CHECK(fib.lookup(ip("10.1.2.200")) == 5);
+
+  std::vector<FibOp> dels = {del("10.1.2.200/32"), del("0.0.0.0/0")};
+  fib.apply(dels, q);
+  CHECK(fib.routes() == 3);
+  CHECK(fib.lookup(ip("10.1.2.200")) == 4);
+  CHECK(fib.lookup(ip("8.8.8.8")) == Fib::kNoRoute);
+  // Both copies must agree: a lookup through the reader copy sees the same answers.
+  uint32_t a = ip("10.1.2.200");
+  uint64_t nh = 0;
+  rte_fib_lookup_bulk(fib.reader(), &a, &nh, 1);
+  CHECK(nh == 4);
+}
+
+TEST_CASE("a batch that runs out of tbl8 groups changes nothing", "[fib]") {
+  testing::test_eal();
+  Qsbr q(1);
+  Fib fib("t_enospc", Fib::Params{1024, 64, SOCKET_ID_ANY});
+  std::vector<FibOp> base = {add("10.0.0.0/8", 1), add("10.0.0.1/32", 2)};
+  fib.apply(base, q);
+  // 64 groups, one in use: a batch asking for 70 more new /24s must fail as a whole.
+  std::vector<FibOp> big = {add("10.0.0.0/8", 9), del("10.0.0.1/32")};
+  for (uint32_t i = 1; i <= 70; ++i) big.push_back(FibOp{ip("11.0.0.1") + (i << 8), 32, false, 100 + i});
+  REQUIRE_THROWS_WITH(fib.apply(big, q), Catch::Contains("tbl8"));
+  CHECK(fib.routes() == 2);
+  CHECK(fib.lookup(ip("10.9.9.9")) == 1);
+  CHECK(fib.lookup(ip("10.0.0.1")) == 2);
+  CHECK(fib.lookup(ip("11.0.1.1")) == Fib::kNoRoute);
+  // The table still accepts a batch that fits.
+  std::vector<FibOp> fits(big.begin(), big.begin() + 20);
+  fib.apply(fits, q);
+  CHECK(fib.lookup(ip("10.9.9.9")) == 9);
+  CHECK(fib.lookup(ip("10.0.0.1")) == 9);
+}
+
+TEST_CASE("next hop ids outside the 31-bit range and 0 are rejected", "[fib]") {
+  testing::test_eal();
+  Qsbr q(1);
+  Fib fib("t_range", small());
+  FibOp big = add("10.0.0.0/8", 0x80000000u);
+  CHECK_THROWS_AS(fib.apply({&big, 1}, q), FibError);
+  FibOp zero = add("10.0.0.0/8", 0);
+  CHECK_THROWS_AS(fib.apply({&zero, 1}, q), FibError);
+  CHECK(fib.routes() == 0);
+}
+
+// Readers look up addresses inside a /24 whose more-specific routes the writer keeps
+// adding and deleting, so tbl8 groups are allocated, recycled (zeroed) and reused all the
+// time. With a single rte_fib a reader can see next hop 0 or another prefix's next hop;
+// through the left-right copies every answer must be one that was valid for the address.
+TEST_CASE("concurrent readers never see a zeroed or foreign tbl8 entry", "[fib][stress]") {
+  testing::test_eal();
+  constexpr uint32_t kReaders = 2;
+  Qsbr q(kReaders);
+  Fib fib("t_stress", Fib::Params{4096, 256, SOCKET_ID_ANY});
+  // Covering routes that never change: every address always has an answer.
+  std::vector<FibOp> base;
+  for (uint32_t s = 0; s < 16; ++s) base.push_back(FibOp{ip("20.0.0.0") + (s << 8), 24, false, 1000 + s});
+  fib.apply(base, q);
+
+  // Address 20.0.s.h may resolve to its /24 (1000+s) or to the churned /25 or /32 inside
+  // it, whose ids encode the subnet: /25 -> 2000+s, /32 -> 3000+s*256+h.
+  auto valid = [](uint32_t addr, uint64_t nh) {
+    uint32_t s = (addr >> 8) & 0xff, h = addr & 0xff;
+    return nh == 1000 + s || (h >= 128 && nh == 2000 + s) || nh == 3000 + s * 256 + h;
+  };
+
+  std::atomic<bool> stop{false};
+  std::atomic<uint64_t> lookups{0}, bad{0};
+  std::vector<std::thread> readers;
+  for (uint32_t r = 0; r < kReaders; ++r) {
+    q.register_reader(r);
+    readers.emplace_back([&, r] {
+      q.online(r);
+      std::mt19937 rng(r);
+      uint32_t addrs[32];
+      uint64_t nhs[32];
+      uint64_t n = 0, b = 0;
+      while (!stop.load(std::memory_order_relaxed)) {
+        for (auto& a : addrs) a = ip("20.0.0.0") + (rng() & 0xfff);
+        rte_fib_lookup_bulk(fib.reader(), addrs, nhs, 32);
+        for (int i = 0; i < 32; ++i) b += !valid(addrs[i], nhs[i]);
+        n += 32;
+        q.quiescent(r);
+      }
+      q.offline(r);
+      lookups += n;
+      bad += b;
+    });
+  }
+
+  std::mt19937 rng(42);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  uint64_t batches = 0;
+  while (std::chrono::steady_clock::now() < deadline) {
+    std::vector<FibOp> ops;
+    // Toggling one /25 many times in a batch recycles (zeroes) and reallocates the same
+    // tbl8 group: the exact window in which a single rte_fib returns next hop 0.
+    for (int i = 0; i < 32; ++i) ops.push_back(FibOp{ip("20.0.0.128"), 25, (i & 1) == 1, 2000});
+    for (int i = 0; i < 8; ++i) {
+      uint32_t s = rng() & 15, h = rng() & 0xff;
+      uint32_t net = ip("20.0.0.0") + (s << 8);
+      bool remove = rng() & 1;
+      if (rng() & 1)
+        ops.push_back(FibOp{net + 128, 25, remove, 2000 + s});
+      else
+        ops.push_back(FibOp{net + h, 32, remove, 3000 + s * 256 + h});
+    }
+    fib.apply(ops, q);
+    ++batches;
+  }
+  stop = true;
+  for (auto& t : readers) t.join();
+  INFO("lookups " << lookups.load() << ", batches " << batches);
+  CHECK(lookups.load() > 0);
+  CHECK(batches > 100);
+  CHECK(bad.load() == 0);
+}

@@ -1,0 +1,64 @@
+// fib/nexthop: resolved next-hop states and the table of slots workers read them through.
+// A published state is never modified: a change publishes a new state into the slot with a
+// release store, and the old one is freed only after an RCU grace period.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+
+#include "inet.hpp"
+
+namespace routerd {
+
+enum class NhKind : uint8_t {
+  forward,     // resolved neighbour: rewrite L2 and send on `port`
+  unresolved,  // neighbour `gateway` on `port` needs ARP: hand to control
+  glean,       // connected subnet on `port`: the destination itself needs ARP
+  local,       // an address of the router: deliver to control
+  broadcast,   // directed broadcast of a connected subnet: not forwarded
+};
+
+const char* nh_kind_name(NhKind k);
+
+struct alignas(64) NextHopState {
+  uint8_t l2[14];   // Ethernet header written as-is: dst, src, type IPv4 (forward only)
+  NhKind kind;
+  uint8_t reserved = 0;
+  uint16_t port;    // egress port
+  uint16_t mtu;     // IP MTU of the egress port
+  uint32_t id;      // slot index, for handing packets to control
+  Ipv4 gateway;     // the neighbour this state resolves (0 for glean, local, broadcast)
+};
+static_assert(sizeof(NextHopState) == 64, "one cache line per next hop");
+
+// Fixed array of slots indexed by the id stored in the FIB. Id 0 is the FIB's default: "no
+// route". Readers: get(); the single writer: publish().
+class NextHopTable {
+ public:
+  explicit NextHopTable(uint32_t size)
+      : size_(size), slots_(std::make_unique<std::atomic<const NextHopState*>[]>(size)) {}
+
+  uint32_t size() const { return size_; }
+  const NextHopState* get(uint32_t id) const {
+    return slots_[id].load(std::memory_order_acquire);
+  }
+  void publish(uint32_t id, const NextHopState* s) {
+    slots_[id].store(s, std::memory_order_release);
+  }
+
+ private:
+  uint32_t size_;
+  std::unique_ptr<std::atomic<const NextHopState*>[]> slots_;
+};
+
+// The 64-bit generation: bumped by the control thread after every published change, so a
+// reader that saw generation g before a lookup knows whether anything changed since.
+// 64 bits: at a million bumps per second it wraps after half a million years.
+struct alignas(64) Generation {
+  std::atomic<uint64_t> value{1};
+  uint64_t read() const { return value.load(std::memory_order_acquire); }
+  uint64_t bump() { return value.fetch_add(1, std::memory_order_acq_rel) + 1; }
+};
+
+}  // namespace routerd
