@@ -74,7 +74,7 @@ size_t icmp_build_error(const uint8_t* orig, size_t orig_len, const IcmpError& e
   ip->next_proto_id = IPPROTO_ICMP;
   ip->src_addr = rte_cpu_to_be_32(e.src.v);
   ip->dst_addr = oh->src_addr;
-  ip->hdr_checksum = rte_cpu_to_be_16(ipv4_header_checksum(ip));
+  ip->hdr_checksum = ipv4_header_checksum(ip);
 
   uint8_t* icmp_hdr = out + sizeof(rte_ipv4_hdr);
   icmp_hdr[0] = e.type;
@@ -83,7 +83,7 @@ size_t icmp_build_error(const uint8_t* orig, size_t orig_len, const IcmpError& e
   uint32_t rest = rte_cpu_to_be_32(e.rest);
   std::memcpy(icmp_hdr + 4, &rest, 4);
   std::memcpy(icmp_hdr + icmp::header_len, orig, quote);
-  uint16_t c = rte_cpu_to_be_16(icmp_checksum(icmp_hdr, icmp::header_len + quote));
+  uint16_t c = icmp_checksum(icmp_hdr, icmp::header_len + quote);
   std::memcpy(icmp_hdr + 2, &c, 2);
   return total;
 }
@@ -102,10 +102,10 @@ bool icmp_echo_to_reply(uint8_t* ip, size_t len) {
   h->time_to_live = 64;
   h->fragment_offset = 0;
   h->hdr_checksum = 0;
-  h->hdr_checksum = rte_cpu_to_be_16(ipv4_header_checksum(h));
+  h->hdr_checksum = ipv4_header_checksum(h);
   icmp_hdr[0] = icmp::echo_reply;
   icmp_hdr[2] = icmp_hdr[3] = 0;
-  uint16_t c = rte_cpu_to_be_16(icmp_checksum(icmp_hdr, len - ihl));
+  uint16_t c = icmp_checksum(icmp_hdr, len - ihl);
   std::memcpy(icmp_hdr + 2, &c, 2);
   return true;
 }

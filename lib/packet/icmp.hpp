@@ -62,7 +62,8 @@ struct PortAddress {
 };
 std::optional<Ipv4> icmp_select_source(std::span<const PortAddress> port_addrs, Ipv4 dst);
 
-// ICMP checksum over header and payload (RFC 792); the checksum field must be zero.
+// ICMP checksum over header and payload (RFC 792); the checksum field must be zero. In
+// network byte order already: store it as is.
 uint16_t icmp_checksum(const uint8_t* icmp, size_t len);
 
 }  // namespace routerd

@@ -99,7 +99,9 @@ inline void ipv4_decrement_ttl(rte_ipv4_hdr* ip) {
   ip->hdr_checksum = rte_cpu_to_be_16(uint16_t(~sum));
 }
 
-// Full header checksum, for headers the router writes (field must be zero on entry).
+// Full header checksum, for headers the router writes (field must be zero on entry). The
+// value is in network byte order already (rte_raw_cksum sums words as they lie in memory):
+// store it as is.
 inline uint16_t ipv4_header_checksum(const rte_ipv4_hdr* ip) {
   uint16_t c = rte_raw_cksum(ip, uint32_t(ip->version_ihl & 0xf) * 4);
   return c == 0xffff ? c : uint16_t(~c);
