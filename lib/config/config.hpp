@@ -54,8 +54,8 @@ struct Config {
   std::string log_level = "info";
 
   // [fib]
-  uint32_t max_routes = 1u << 20;
-  uint32_t tbl8_groups = 1u << 14;
+  uint32_t max_routes = 1u << 16;   // per FIB copy: ~94 MiB with 4096 tbl8 groups
+  uint32_t tbl8_groups = 1u << 12;
   uint32_t max_next_hops = 1u << 16;
 
   // [ipv4]
