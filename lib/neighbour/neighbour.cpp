@@ -198,6 +198,12 @@ void NeighbourTable::remove_port(uint16_t port, Effects& fx) {
   }
 }
 
+void NeighbourTable::clear(Effects& fx) {
+  for (auto& [ip, n] : map_) fx.failed.insert(fx.failed.end(), n.queue.begin(), n.queue.end());
+  map_.clear();
+  dynamic_ = 0;
+}
+
 const Neighbour* NeighbourTable::find(Ipv4 ip) const {
   auto it = map_.find(ip.v);
   return it == map_.end() ? nullptr : &it->second;

@@ -87,6 +87,8 @@ class NeighbourTable {
   void add_static(Ipv4 ip, uint16_t port, const Mac& mac, Effects& fx);
   // Removes any entry; its queued packets are reported as failed.
   bool remove(Ipv4 ip, Effects& fx);
+  // Removes every entry; queued packets are reported as failed (shutdown).
+  void clear(Effects& fx);
   // Removes every entry on a port (the port lost the subnet or stopped).
   void remove_port(uint16_t port, Effects& fx);
 

@@ -1,0 +1,132 @@
+#include "format.hpp"
+
+#include <fmt/format.h>
+
+namespace routerd {
+
+namespace {
+
+using nlohmann::json;
+
+std::string str(const json& j, const char* key) {
+  return j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : "";
+}
+
+std::string routes(const json& d) {
+  std::string out;
+  for (const auto& r : d) {
+    out += str(r, "prefix");
+    if (r.contains("via")) out += " via " + str(r, "via");
+    out += " dev " + str(r, "dev") + " proto " + str(r, "proto");
+    if (r.contains("src")) out += " src " + str(r, "src");
+    out += "\n";
+  }
+  return out;
+}
+
+std::string route_get(const json& d) {
+  std::string type = str(d, "type");
+  std::string out = str(d, "dst");
+  if (type == "unreachable") return out + " unreachable (no route)\n";
+  if (type == "local") out += " local dev " + str(d, "dev");
+  if (type == "broadcast") out += " broadcast (directed broadcasts are not forwarded)";
+  if (type == "unicast") {
+    if (d.contains("via")) out += " via " + str(d, "via");
+    out += " dev " + str(d, "dev");
+    if (d.contains("src")) out += " src " + str(d, "src");
+    out += " route " + str(d, "route") + " proto " + str(d, "proto");
+  }
+  if (d.contains("nexthop")) {
+    const json& n = d["nexthop"];
+    out += fmt::format("\n    nexthop {} {}", n.value("id", 0u), str(n, "state"));
+    if (n.contains("neighbour")) out += " neighbour " + str(n, "neighbour");
+    if (n.contains("lladdr")) out += " lladdr " + str(n, "lladdr");
+    if (n.contains("mtu")) out += fmt::format(" mtu {}", n["mtu"].get<unsigned>());
+  }
+  return out + "\n";
+}
+
+std::string neighbours(const json& d) {
+  std::string out;
+  for (const auto& n : d) {
+    out += str(n, "dst") + " dev " + str(n, "dev");
+    if (n.contains("lladdr")) out += " lladdr " + str(n, "lladdr");
+    out += " " + str(n, "state");
+    if (n.value("queued", 0u)) out += fmt::format(" queued {}", n["queued"].get<unsigned>());
+    out += "\n";
+  }
+  return out;
+}
+
+std::string addresses(const json& d) {
+  std::string out;
+  for (const auto& p : d) {
+    out += str(p, "dev") + ":";
+    for (const auto& a : p["addresses"]) out += " " + a.get<std::string>();
+    out += "\n";
+  }
+  return out;
+}
+
+std::string links(const json& d) {
+  std::string out;
+  for (const auto& l : d)
+    out += fmt::format("{}: {}: state {} mtu {} link/ether {}\n    {} ({}) rxq {} txq {}{}\n",
+                       l.value("port_id", 0u), str(l, "name"), str(l, "link"), l.value("mtu", 0u), str(l, "mac"),
+                       str(l, "device"), str(l, "driver"), l.value("rx_queues", 0u), l.value("tx_queues", 0u),
+                       l.value("speed_mbps", 0u) ? fmt::format(" speed {} Mb/s", l["speed_mbps"].get<unsigned>()) : "");
+  return out;
+}
+
+std::string stats(const json& d) {
+  std::string out = fmt::format("{:<10} {:>14} {:>14} {:>12} {:>12} {:>12}\n", "port", "rx_packets",
+                                "tx_packets", "dropped", "hw_imissed", "hw_ierrors");
+  for (const auto& p : d["ports"]) {
+    const json& hw = p["hw"];
+    out += fmt::format("{:<10} {:>14} {:>14} {:>12} {:>12} {:>12}\n", str(p, "name"), p.value("rx_packets", 0ull),
+                       p.value("tx_packets", 0ull), p.value("dropped", 0ull), hw.value("imissed", 0ull),
+                       hw.value("ierrors", 0ull));
+  }
+  auto section = [&](const char* title, const json& m) {
+    std::string s;
+    for (const auto& [k, v] : m.items())
+      if (v.get<uint64_t>()) s += fmt::format("  {:<28} {:>14}\n", k, v.get<uint64_t>());
+    out += fmt::format("{}:{}\n{}", title, s.empty() ? " none" : "", s);
+  };
+  section("drops", d["drops"]);
+  section("to control", d["punts"]);
+  section("events", d["events"]);
+  out += fmt::format("generation {}  routes {}  fib prefixes {}  next hops {}  neighbours {} ({} packets queued)\n",
+                     d.value("generation", 0ull), d.value("routes", 0ull), d.value("fib_prefixes", 0ull),
+                     d.value("next_hops", 0ull), d.value("neighbours", 0ull), d.value("neighbour_queued", 0ull));
+  for (const auto& w : d["workers"])
+    out += fmt::format("worker {}: {} polls, {} with packets\n", w.value("worker", 0u), w.value("polls", 0ull),
+                       w.value("busy_polls", 0ull));
+  return out;
+}
+
+}  // namespace
+
+std::string format_text(const std::vector<std::string>& argv, const json& data) {
+  const std::string obj = argv.empty() ? "" : argv[0];
+  const std::string act = argv.size() > 1 ? argv[1] : "show";
+  if (obj == "stats") return stats(data);
+  if (obj == "route" || obj == "r") {
+    if (act == "get") return route_get(data);
+    if (data.is_array()) return routes(data);
+  }
+  if (obj.rfind("neigh", 0) == 0 || obj == "n") {
+    if (data.is_array()) return neighbours(data);
+  }
+  if (obj.rfind("addr", 0) == 0 || obj == "a") {
+    if (data.is_array()) return addresses(data);
+    if (data.contains("removed_routes") && !data["removed_routes"].empty()) {
+      std::string out = "removed routes through this address:\n";
+      return out + routes(data["removed_routes"]);
+    }
+  }
+  if (obj == "link" || obj == "l") return links(data);
+  return "";
+}
+
+}  // namespace routerd

@@ -1,0 +1,181 @@
+// routerd: the daemon. Startup is ordered so that every object is destroyed in reverse on
+// any failure: EAL, mbuf pool, punt ring, dataplane state, ports, control, workers, API.
+#include <rte_eal.h>
+#include <rte_lcore.h>
+#include <signal.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
+#include <atomic>
+#include <cstdio>
+#include <memory>
+#include <vector>
+
+#include "config.hpp"
+#include "control.hpp"
+#include "dpdk.hpp"
+#include "port.hpp"
+#include "preset.hpp"
+#include "routerd_build.h"
+#include "server.hpp"
+#include "worker.hpp"
+
+using namespace routerd;
+
+namespace {
+
+std::atomic<bool> g_stop{false};
+
+void on_signal(int) { g_stop.store(true); }
+
+int worker_main(void* arg) {
+  static_cast<Worker*>(arg)->run();
+  return 0;
+}
+
+std::string presets_dir(const Config& cfg) {
+  if (!cfg.presets_dir.empty()) return cfg.presets_dir;
+  for (const char* d : {ROUTERD_PRESETS_DIR, ROUTERD_SOURCE_PRESETS_DIR})
+    if (FILE* f = std::fopen((std::string(d) + "/default.toml").c_str(), "r")) {
+      std::fclose(f);
+      return d;
+    }
+  return ROUTERD_PRESETS_DIR;
+}
+
+int run(const Config& cfg, const std::vector<Preset>& presets, std::vector<std::string> eal_args) {
+  for (const auto& p : cfg.ports) {
+    eal_args.push_back(port_device_is_vdev(p.device) ? "--vdev" : "-a");
+    eal_args.push_back(p.device);
+  }
+  Eal eal("routerd", eal_args);
+  spdlog::info("routerd {} starting; memory: {}", ROUTERD_VERSION, Eal::memory_mode());
+  if (rte_lcore_count() < 2)
+    throw std::runtime_error("routerd needs at least two lcores (EAL -l): one for control, one or more workers");
+  if (cfg.ports.empty()) throw std::runtime_error(cfg.path + ": no [[port]] configured");
+  const uint32_t workers = rte_lcore_count() - 1;
+  const int socket = int(rte_socket_id());
+
+  uint16_t max_mtu = 0;
+  for (const auto& p : cfg.ports) max_mtu = std::max(max_mtu, p.mtu);
+  Mempool pool = make_pktmbuf_pool("routerd_mbufs", cfg.mbufs, mbuf_data_room_for_mtu(max_mtu), socket);
+  Ring punt = make_ring("routerd_punt", 4096, sizeof(PuntEntry), socket, RING_F_SC_DEQ);
+
+  DataplaneParams dpp;
+  dpp.burst = cfg.burst;
+  dpp.idle_sleep_us = cfg.idle_sleep_us;
+  dpp.drop_martians = cfg.drop_martians;
+  dpp.icmp_rate = cfg.icmp_rate;
+  dpp.icmp_burst = cfg.icmp_burst;
+  Dataplane dp(dpp, workers, cfg.max_next_hops, Fib::Params{cfg.max_routes, cfg.tbl8_groups, socket}, punt.get());
+  spdlog::info("FIB: DIR-24-8, two copies, about {} MiB; {} next-hop slots", dp.fib.memory_bytes() >> 20,
+               cfg.max_next_hops);
+
+  std::vector<std::unique_ptr<Port>> ports;
+  std::vector<Control::PortRef> refs;
+  for (size_t i = 0; i < cfg.ports.size(); ++i) {
+    ports.push_back(std::make_unique<Port>(cfg.ports[i], presets[i], uint16_t(workers), pool.get()));
+    const Port& p = *ports.back();
+    refs.push_back(Control::PortRef{ports.back().get(), p.id(), p.name(), p.mac(), p.mtu()});
+  }
+  Control ctl(dp, cfg, refs, pool.get());
+  ctl.load(cfg);
+
+  // RX queues go round-robin over workers, so with symmetric queues (TAP) every queue,
+  // including the extra one paired with the control thread's TX queue, is polled.
+  std::vector<std::vector<Worker::RxQueue>> rx(workers);
+  for (const auto& p : ports)
+    for (uint16_t q = 0; q < p->queues().rx; ++q) rx[q % workers].push_back({p->id(), q});
+  std::vector<std::unique_ptr<Worker>> ws;
+  for (uint32_t w = 0; w < workers; ++w) ws.push_back(std::make_unique<Worker>(dp, w, rx[w], uint16_t(w)));
+
+  ApiServer api(cfg.socket, [&](const std::vector<std::string>& argv) { return ctl.call(argv); });
+
+  struct sigaction sa {};
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  uint32_t w = 0;
+  unsigned lcore;
+  RTE_LCORE_FOREACH_WORKER(lcore) {
+    std::string queues;
+    for (const auto& q : rx[w]) queues += fmt::format(" {}/{}", q.port, q.queue);
+    spdlog::info("worker {} on lcore {}: rx queues (port/queue){}, tx queue {}", w, lcore, queues, w);
+    if (rte_eal_remote_launch(worker_main, ws[w].get(), lcore) != 0)
+      throw std::runtime_error("cannot launch worker on lcore " + std::to_string(lcore));
+    ++w;
+  }
+  api.start();
+  spdlog::info("forwarding with {} worker(s); control socket {}", workers, cfg.socket);
+
+  ctl.run(g_stop);
+
+  spdlog::info("stopping");
+  dp.stop.store(true);
+  rte_eal_mp_wait_lcore();
+  spdlog::info("final counters: {}", ctl.stats_summary());
+  for (auto& p : ports) p->stop();
+  spdlog::info("ports stopped");
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // DPDK convention: routerd [EAL options] -- [routerd options]; without "--" every
+  // argument is a routerd option and the EAL options come from the config.
+  std::vector<std::string> eal_args, opts;
+  int dd = 0;
+  for (int i = 1; i < argc && !dd; ++i)
+    if (std::string(argv[i]) == "--") dd = i;
+  for (int i = 1; i < argc; ++i) {
+    if (!dd)
+      opts.push_back(argv[i]);
+    else if (i < dd)
+      eal_args.push_back(argv[i]);
+    else if (i > dd)
+      opts.push_back(argv[i]);
+  }
+
+  CLI::App app{"routerd: DPDK IPv4 router.\nUsage: routerd [EAL options --] -c FILE [--log-level L]", "routerd"};
+  std::string config_path, log_level;
+  app.add_option("-c,--config", config_path, "configuration file (TOML)")->required();
+  app.add_option("--log-level", log_level, "trace, debug, info, warn, error, critical or off (overrides the config)")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
+  app.set_version_flag("--version", ROUTERD_VERSION);
+  try {
+    std::vector<std::string> rev(opts.rbegin(), opts.rend());
+    app.parse(rev);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? 0 : 2;
+  }
+
+  auto console = spdlog::stderr_color_mt("routerd");
+  spdlog::set_default_logger(console);
+  spdlog::set_pattern("%Y-%m-%d %H:%M:%S.%e %^%l%$ %v");
+
+  Config cfg;
+  std::vector<Preset> presets;
+  try {
+    cfg = load_config(config_path);
+    std::string dir = presets_dir(cfg);
+    for (const auto& p : cfg.ports) presets.push_back(load_preset(dir, p.preset));
+  } catch (const ConfigError& e) {
+    std::fprintf(stderr, "routerd: %s\n", e.what());
+    return 2;
+  }
+  spdlog::set_level(spdlog::level::from_str(log_level.empty() ? cfg.log_level : log_level));
+  if (!eal_args.empty()) spdlog::info("EAL options from the command line replace dataplane.eal");
+
+  try {
+    return run(cfg, presets, eal_args.empty() ? cfg.eal : eal_args);
+  } catch (const std::exception& e) {
+    spdlog::critical("{}", e.what());
+    return 1;
+  }
+}

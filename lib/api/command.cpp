@@ -1,0 +1,193 @@
+#include "command.hpp"
+
+#include <map>
+
+namespace routerd {
+
+namespace {
+
+[[noreturn]] void fail(const std::string& cmd, const std::string& msg) {
+  throw CommandError(cmd + ": " + msg);
+}
+
+std::string q(const std::string& s) { return "'" + s + "'"; }
+
+Ipv4 parse_addr(const std::string& cmd, const std::string& what, const std::string& s) {
+  auto a = Ipv4::parse(s);
+  if (!a) fail(cmd, q(s) + " is not an IPv4 address (" + what + ")");
+  return *a;
+}
+
+// iproute2 accepts "default" and a bare address (a /32) where a prefix is expected.
+Prefix4 parse_prefix(const std::string& cmd, const std::string& s) {
+  if (s == "default") return Prefix4{Ipv4(0u), 0};
+  if (s.find('/') == std::string::npos) {
+    auto a = Ipv4::parse(s);
+    if (!a) fail(cmd, q(s) + " is not an IPv4 prefix");
+    return Prefix4{*a, 32};
+  }
+  Ipv4 host;
+  auto p = Prefix4::parse_interface(s, &host);
+  if (!p) fail(cmd, q(s) + " is not an IPv4 prefix");
+  if (p->addr != host) fail(cmd, q(s) + " has host bits set (did you mean " + p->str() + "?)");
+  return *p;
+}
+
+// Keyword arguments after the positional ones: "via X", "dev X", "lladdr X".
+std::map<std::string, std::string> keywords(const std::string& cmd, const std::vector<std::string>& w,
+                                            size_t from, std::initializer_list<const char*> allowed) {
+  std::map<std::string, std::string> kv;
+  for (size_t i = from; i < w.size(); i += 2) {
+    bool ok = false;
+    for (const char* a : allowed) ok |= w[i] == a;
+    if (!ok) fail(cmd, "unexpected " + q(w[i]));
+    if (i + 1 >= w.size()) fail(cmd, q(w[i]) + " needs a value");
+    if (kv.count(w[i])) fail(cmd, q(w[i]) + " given twice");
+    kv[w[i]] = w[i + 1];
+  }
+  return kv;
+}
+
+std::string object_name(const std::string& s) {
+  if (s == "addr" || s == "address" || s == "a") return "addr";
+  if (s == "route" || s == "r") return "route";
+  if (s == "neigh" || s == "neighbour" || s == "neighbor" || s == "n") return "neigh";
+  if (s == "link" || s == "l") return "link";
+  if (s == "stats") return "stats";
+  return "";
+}
+
+std::string action_name(const std::string& s) {
+  if (s == "del" || s == "delete") return "del";
+  if (s == "show" || s == "list" || s == "ls") return "show";
+  return s;
+}
+
+}  // namespace
+
+const std::vector<VerbHelp>& command_help() {
+  static const std::vector<VerbHelp> h = {
+      {"addr add", "ADDRESS/LEN dev PORT", "add an address (and its connected route) to a port"},
+      {"addr del", "ADDRESS/LEN dev PORT", "remove an address, its connected route and the routes through it"},
+      {"addr show", "[dev PORT]", "list port addresses"},
+      {"route add", "PREFIX via GATEWAY [dev PORT] | PREFIX dev PORT", "add a static route"},
+      {"route replace", "PREFIX via GATEWAY [dev PORT] | PREFIX dev PORT", "add or replace a static route"},
+      {"route del", "PREFIX", "delete a static route"},
+      {"route show", "", "list connected and static routes"},
+      {"route get", "ADDRESS", "show the route and next hop a packet to ADDRESS takes"},
+      {"neigh add", "ADDRESS lladdr MAC dev PORT", "add a static (permanent) neighbour"},
+      {"neigh del", "ADDRESS", "delete a neighbour"},
+      {"neigh show", "[dev PORT]", "list neighbours and their state"},
+      {"link show", "[PORT]", "list ports: MAC, MTU, link state, queues"},
+      {"stats", "", "packet counters per port, per drop reason, per lcore"},
+  };
+  return h;
+}
+
+Request parse_request(const std::vector<std::string>& w) {
+  if (w.empty()) throw CommandError("no command given (try: routerctl help)");
+  std::string obj = object_name(w[0]);
+  if (obj.empty()) throw CommandError("unknown object " + q(w[0]) + " (expected addr, route, neigh, link or stats)");
+  Request r;
+  if (obj == "stats") {
+    if (w.size() > 1) fail("stats", "unexpected " + q(w[1]));
+    r.verb = Verb::stats;
+    return r;
+  }
+  std::string act = w.size() > 1 ? action_name(w[1]) : "show";
+  std::string cmd = obj + " " + act;
+
+  if (obj == "addr") {
+    if (act == "show") {
+      auto kv = keywords(cmd, w, 2, {"dev"});
+      r.verb = Verb::addr_show;
+      r.dev = kv.count("dev") ? kv["dev"] : "";
+      return r;
+    }
+    if (act != "add" && act != "del") fail("addr", "unknown action " + q(w[1]) + " (add, del, show)");
+    if (w.size() < 3) fail(cmd, "missing ADDRESS/LEN");
+    Ipv4 host;
+    auto p = Prefix4::parse_interface(w[2], &host);
+    if (!p) fail(cmd, q(w[2]) + " is not an address with prefix length (e.g. 10.1.0.1/24)");
+    auto kv = keywords(cmd, w, 3, {"dev"});
+    if (!kv.count("dev")) fail(cmd, "missing 'dev PORT'");
+    r.verb = act == "add" ? Verb::addr_add : Verb::addr_del;
+    r.prefix = *p;
+    r.addr = host;
+    r.dev = kv["dev"];
+    return r;
+  }
+
+  if (obj == "route") {
+    if (act == "show") {
+      if (w.size() > 2) fail(cmd, "unexpected " + q(w[2]));
+      r.verb = Verb::route_show;
+      return r;
+    }
+    if (act == "get") {
+      if (w.size() != 3) fail(cmd, "expected: route get ADDRESS");
+      r.verb = Verb::route_get;
+      r.addr = parse_addr(cmd, "the destination", w[2]);
+      return r;
+    }
+    if (act == "del") {
+      if (w.size() < 3) fail(cmd, "missing PREFIX");
+      r.prefix = parse_prefix(cmd, w[2]);
+      // iproute2 lets "via" and "dev" narrow a delete; one route per prefix makes them checks.
+      auto kv = keywords(cmd, w, 3, {"via", "dev"});
+      if (kv.count("via")) r.via = parse_addr(cmd, "the gateway", kv["via"]);
+      r.dev = kv.count("dev") ? kv["dev"] : "";
+      r.verb = Verb::route_del;
+      return r;
+    }
+    if (act != "add" && act != "replace")
+      fail("route", "unknown action " + q(w[1]) + " (add, replace, del, show, get)");
+    if (w.size() < 3) fail(cmd, "missing PREFIX");
+    r.verb = act == "add" ? Verb::route_add : Verb::route_replace;
+    r.prefix = parse_prefix(cmd, w[2]);
+    auto kv = keywords(cmd, w, 3, {"via", "dev"});
+    if (!kv.count("via") && !kv.count("dev")) fail(cmd, "needs 'via GATEWAY' or 'dev PORT'");
+    if (kv.count("via")) r.via = parse_addr(cmd, "the gateway", kv["via"]);
+    r.dev = kv.count("dev") ? kv["dev"] : "";
+    return r;
+  }
+
+  if (obj == "neigh") {
+    if (act == "show") {
+      auto kv = keywords(cmd, w, 2, {"dev"});
+      r.verb = Verb::neigh_show;
+      r.dev = kv.count("dev") ? kv["dev"] : "";
+      return r;
+    }
+    if (act != "add" && act != "del") fail("neigh", "unknown action " + q(w[1]) + " (add, del, show)");
+    if (w.size() < 3) fail(cmd, "missing ADDRESS");
+    r.addr = parse_addr(cmd, "the neighbour", w[2]);
+    if (act == "del") {
+      auto kv = keywords(cmd, w, 3, {"dev"});
+      r.verb = Verb::neigh_del;
+      r.dev = kv.count("dev") ? kv["dev"] : "";
+      return r;
+    }
+    auto kv = keywords(cmd, w, 3, {"lladdr", "dev"});
+    if (!kv.count("lladdr")) fail(cmd, "missing 'lladdr MAC'");
+    if (!kv.count("dev")) fail(cmd, "missing 'dev PORT'");
+    auto mac = Mac::parse(kv["lladdr"]);
+    if (!mac) fail(cmd, q(kv["lladdr"]) + " is not a MAC address (e.g. 02:00:00:00:01:02)");
+    if (mac->is_multicast() || mac->is_zero()) fail(cmd, q(kv["lladdr"]) + " is not a unicast MAC address");
+    r.verb = Verb::neigh_add;
+    r.lladdr = *mac;
+    r.dev = kv["dev"];
+    return r;
+  }
+
+  // link
+  if (act != "show") fail("link", "unknown action " + q(w[1]) + " (show)");
+  size_t at = w.size() > 2 && w[2] == "dev" ? 3 : 2;  // "link show [dev] PORT"
+  if (w.size() > at + 1) fail(cmd, "unexpected " + q(w[at + 1]));
+  if (at == 3 && w.size() == 3) fail(cmd, "'dev' needs a value");
+  r.verb = Verb::link_show;
+  r.dev = w.size() > at ? w[at] : "";
+  return r;
+}
+
+}  // namespace routerd

@@ -1,0 +1,55 @@
+// api/command: the iproute2-like command grammar routerctl speaks, parsed in one place.
+// parse_request() turns the words after "routerctl" into a Request or throws CommandError
+// with one line that says what is wrong; it never looks at router state.
+#pragma once
+
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "inet.hpp"
+
+namespace routerd {
+
+class CommandError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+enum class Verb {
+  addr_add,
+  addr_del,
+  addr_show,
+  route_add,
+  route_replace,
+  route_del,
+  route_show,
+  route_get,
+  neigh_add,
+  neigh_del,
+  neigh_show,
+  link_show,
+  stats,
+};
+
+struct Request {
+  Verb verb = Verb::stats;
+  Prefix4 prefix;           // route add/replace/del; addr add/del: the subnet
+  Ipv4 addr;                // addr add/del: the address; route get, neigh add/del: the target
+  std::optional<Ipv4> via;  // route add/replace
+  std::string dev;          // port: required for addr add/del and neigh add, else a filter
+  Mac lladdr;               // neigh add
+};
+
+Request parse_request(const std::vector<std::string>& words);
+
+struct VerbHelp {
+  const char* command;  // "route add"
+  const char* args;     // "PREFIX via GW [dev PORT] | PREFIX dev PORT"
+  const char* what;
+};
+// Every command, for `routerctl help` and the test that checks docs/cli.md names each one.
+const std::vector<VerbHelp>& command_help();
+
+}  // namespace routerd

@@ -1,0 +1,445 @@
+// routerctl commands, executed on the control thread. Each validates everything before it
+// changes anything, and undoes its own change if the FIB cannot take the batch.
+#include <rte_ethdev.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "control.hpp"
+
+namespace routerd {
+
+namespace {
+
+[[noreturn]] void refuse(const std::string& cmd, const std::string& why) { throw CommandError(cmd + ": " + why); }
+
+const char* reserved_kind(Ipv4 a) {
+  uint8_t o = uint8_t(a.v >> 24);
+  if (o == 0) return "a \"this network\" address (0/8)";
+  if (o == 127) return "a loopback address (127/8)";
+  if (o >= 224 && o < 240) return "a multicast address (224/4)";
+  if (o >= 240) return "a reserved address (240/4)";
+  return nullptr;
+}
+
+}  // namespace
+
+nlohmann::json Control::execute(const Request& r) {
+  switch (r.verb) {
+    case Verb::addr_add: return addr_add(r);
+    case Verb::addr_del: return addr_del(r);
+    case Verb::addr_show: return addr_show(r);
+    case Verb::route_add: return route_set(r, false);
+    case Verb::route_replace: return route_set(r, true);
+    case Verb::route_del: return route_del(r);
+    case Verb::route_show: return route_show();
+    case Verb::route_get: return route_get(r);
+    case Verb::neigh_add: return neigh_add(r);
+    case Verb::neigh_del: return neigh_del(r);
+    case Verb::neigh_show: return neigh_show(r);
+    case Verb::link_show: return link_show(r);
+    case Verb::stats: return stats_json();
+  }
+  throw CommandError("unknown command");
+}
+
+void Control::load(const Config& cfg) {
+  auto run = [&](const std::string& where, std::vector<std::string> argv) {
+    try {
+      execute(parse_request(argv));
+    } catch (const CommandError& e) {
+      throw std::runtime_error(cfg.path + ": " + where + ": " + e.what());
+    }
+  };
+  for (size_t i = 0; i < cfg.ports.size(); ++i)
+    for (size_t j = 0; j < cfg.ports[i].addresses.size(); ++j) {
+      const auto& [a, sn] = cfg.ports[i].addresses[j];
+      run("port[" + std::to_string(i) + "].addresses[" + std::to_string(j) + "]",
+          {"addr", "add", a.str() + "/" + std::to_string(sn.len), "dev", cfg.ports[i].name});
+    }
+  for (size_t i = 0; i < cfg.neighbours.size(); ++i) {
+    const auto& n = cfg.neighbours[i];
+    run("neighbour[" + std::to_string(i) + "]",
+        {"neigh", "add", n.address.str(), "lladdr", n.lladdr.str(), "dev", n.port});
+  }
+  for (size_t i = 0; i < cfg.routes.size(); ++i) {
+    const auto& rt = cfg.routes[i];
+    std::vector<std::string> argv = {"route", "add", rt.prefix.str()};
+    if (rt.via) argv.insert(argv.end(), {"via", rt.via->str()});
+    if (!rt.dev.empty()) argv.insert(argv.end(), {"dev", rt.dev});
+    run("route[" + std::to_string(i) + "]", argv);
+  }
+}
+
+// ---------------------------------------------------------------- addresses
+
+nlohmann::json Control::addr_add(const Request& r) {
+  const std::string cmd = "addr add";
+  PortCtl* p = port_by_name(r.dev);
+  if (!p) refuse(cmd, "unknown port '" + r.dev + "'");
+  const Ipv4 a = r.addr;
+  const Prefix4 sn = r.prefix;
+  if (const char* k = reserved_kind(a)) refuse(cmd, a.str() + " is " + k);
+  if (sn.len <= 30 && a == sn.addr) refuse(cmd, a.str() + " is the network address of " + sn.str());
+  if (sn.len <= 30 && a == sn.broadcast()) refuse(cmd, a.str() + " is the broadcast address of " + sn.str());
+  uint16_t owner;
+  if (local_address_port(a, &owner)) refuse(cmd, a.str() + " is already an address of " + port_by_id(owner)->ref.name);
+  for (const auto& q : ports_) {
+    if (&q == p) continue;
+    for (const auto& pa : q.addrs)
+      if (pa.subnet.overlaps(sn))
+        refuse(cmd, sn.str() + " overlaps " + pa.subnet.str() + " on " + q.ref.name);
+  }
+  if (p->addrs.size() >= std::size(PortFastInfo{}.bcast))
+    refuse(cmd, "port " + p->ref.name + " already has the maximum of " +
+                    std::to_string(std::size(PortFastInfo{}.bcast)) + " addresses");
+  const Route* existing = rib_.find(sn);
+  if (existing && existing->proto == RouteProto::static_route)
+    refuse(cmd, "a static route for " + sn.str() + " exists; delete it first");
+
+  p->addrs.push_back(PortAddr{a, sn});
+  bool new_route = existing == nullptr;
+  if (new_route) rib_.set(Route{sn, RouteProto::connected, std::nullopt, p->ref.id, a});
+  publish_ifs();
+  sync(Prefix4{a, 32});
+  if (sn.len <= 30) sync(Prefix4{sn.broadcast(), 32});
+  sync_covered(sn);
+  try {
+    commit();
+  } catch (const FibError& e) {
+    p->addrs.pop_back();
+    if (new_route) rib_.erase(sn);
+    publish_ifs();
+    commit();
+    refuse(cmd, e.what());
+  }
+  spdlog::info("address {}/{} added to {}", a.str(), sn.len, p->ref.name);
+  return nlohmann::json::object();
+}
+
+nlohmann::json Control::addr_del(const Request& r) {
+  const std::string cmd = "addr del";
+  PortCtl* p = port_by_name(r.dev);
+  if (!p) refuse(cmd, "unknown port '" + r.dev + "'");
+  auto it = std::find_if(p->addrs.begin(), p->addrs.end(),
+                         [&](const PortAddr& pa) { return pa.addr == r.addr && pa.subnet == r.prefix; });
+  if (it == p->addrs.end())
+    refuse(cmd, r.addr.str() + "/" + std::to_string(r.prefix.len) + " is not an address of " + p->ref.name);
+  const PortAddr gone = *it;
+  p->addrs.erase(it);
+
+  // The connected route stays while another address of the port covers the subnet.
+  const PortAddr* other = nullptr;
+  for (const auto& pa : p->addrs)
+    if (pa.subnet == gone.subnet) other = &pa;
+  if (other)
+    rib_.set(Route{gone.subnet, RouteProto::connected, std::nullopt, p->ref.id, other->addr});
+  else
+    rib_.erase(gone.subnet);
+
+  // As in Linux, routes whose gateway is no longer on one of the port's subnets go too.
+  nlohmann::json removed = nlohmann::json::array();
+  std::vector<Prefix4> dead;
+  rib_.for_each([&](const Route& rt) {
+    if (rt.proto != RouteProto::static_route || !rt.via || rt.port != p->ref.id) return;
+    bool reachable = false;
+    for (const auto& pa : p->addrs) reachable |= pa.subnet.contains(*rt.via);
+    if (!reachable) dead.push_back(rt.prefix);
+  });
+  for (const auto& d : dead) {
+    removed.push_back(route_json(*rib_.find(d)));
+    rib_.erase(d);
+  }
+  publish_ifs();
+  sync(Prefix4{gone.addr, 32});
+  if (gone.subnet.len <= 30) sync(Prefix4{gone.subnet.broadcast(), 32});
+  sync_covered(gone.subnet);
+  for (const auto& d : dead) sync_covered(d);
+  // Removing routes only frees FIB space, so this commit cannot run out of it.
+  commit();
+
+  // Neighbours left off every subnet of the port can no longer be reached through it.
+  NeighbourTable::Effects fx;
+  std::vector<Ipv4> orphans;
+  for (const auto& [ip, n] : neigh_.entries()) {
+    if (n.port != p->ref.id) continue;
+    bool on_link = false;
+    for (const auto& pa : p->addrs) on_link |= pa.subnet.contains(Ipv4(ip));
+    if (!on_link) orphans.push_back(Ipv4(ip));
+  }
+  for (Ipv4 ip : orphans) neigh_.remove(ip, fx);
+  apply_neighbour_effects(fx, now_ms());
+  if (!dead.empty())
+    spdlog::info("address {}/{} removed from {}; {} routes through it removed", gone.addr.str(),
+                 gone.subnet.len, p->ref.name, dead.size());
+  return nlohmann::json{{"removed_routes", removed}};
+}
+
+nlohmann::json Control::addr_show(const Request& r) const {
+  if (!r.dev.empty() && !const_cast<Control*>(this)->port_by_name(r.dev))
+    refuse("addr show", "unknown port '" + r.dev + "'");
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& p : ports_) {
+    if (!r.dev.empty() && p.ref.name != r.dev) continue;
+    nlohmann::json addrs = nlohmann::json::array();
+    for (const auto& pa : p.addrs) addrs.push_back(pa.addr.str() + "/" + std::to_string(pa.subnet.len));
+    out.push_back({{"dev", p.ref.name}, {"addresses", addrs}});
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- routes
+
+nlohmann::json Control::route_json(const Route& rt) const {
+  nlohmann::json j = {{"prefix", rt.prefix.str()}};
+  if (rt.via) j["via"] = rt.via->str();
+  const PortCtl* p = port_by_id(rt.port);
+  j["dev"] = p ? p->ref.name : "?";
+  j["proto"] = route_proto_name(rt.proto);
+  if (rt.proto == RouteProto::connected) j["src"] = rt.src.str();
+  return j;
+}
+
+nlohmann::json Control::route_set(const Request& r, bool replace) {
+  const std::string cmd = replace ? "route replace" : "route add";
+  const Route* existing = rib_.find(r.prefix);
+  if (existing && existing->proto == RouteProto::connected)
+    refuse(cmd, r.prefix.str() + " is the connected route of " + port_by_id(existing->port)->ref.name +
+                    "; it follows the port's addresses");
+  if (existing && !replace) refuse(cmd, "a route for " + r.prefix.str() + " exists (use route replace)");
+  if (r.prefix.len == 32 && local_address_port(r.prefix.addr))
+    refuse(cmd, r.prefix.addr.str() + " is an address of this router");
+  if (!r.dev.empty() && !port_by_name(r.dev)) refuse(cmd, "unknown port '" + r.dev + "'");
+  Route nr;
+  nr.prefix = r.prefix;
+  nr.proto = RouteProto::static_route;
+  if (r.via) {
+    if (local_address_port(*r.via)) refuse(cmd, "gateway " + r.via->str() + " is an address of this router");
+    const PortCtl* gp = port_for_gateway(*r.via, r.dev);
+    if (!gp)
+      refuse(cmd, "gateway " + r.via->str() + " is not on a connected subnet" +
+                      (r.dev.empty() ? std::string() : " of " + r.dev));
+    nr.via = r.via;
+    nr.port = gp->ref.id;
+  } else {
+    nr.port = port_by_name(r.dev)->ref.id;
+  }
+  std::optional<Route> old;
+  if (existing) old = *existing;
+  rib_.set(nr);
+  try {
+    sync_covered(r.prefix);
+    commit();
+  } catch (const std::exception& e) {  // FibError, or CommandError for a full next-hop table
+    rollback();
+    if (old)
+      rib_.set(*old);
+    else
+      rib_.erase(r.prefix);
+    collect_unused_nexthops();
+    refuse(cmd, e.what());
+  }
+  return nlohmann::json::object();
+}
+
+nlohmann::json Control::route_del(const Request& r) {
+  const std::string cmd = "route del";
+  const Route* existing = rib_.find(r.prefix);
+  if (!existing) refuse(cmd, "no route for " + r.prefix.str());
+  if (existing->proto == RouteProto::connected)
+    refuse(cmd, r.prefix.str() + " is a connected route; delete the address instead");
+  if (r.via && existing->via != r.via) refuse(cmd, "the route for " + r.prefix.str() + " is not via " + r.via->str());
+  if (!r.dev.empty() && port_by_id(existing->port)->ref.name != r.dev)
+    refuse(cmd, "the route for " + r.prefix.str() + " does not use " + r.dev);
+  Route old = *existing;
+  rib_.erase(r.prefix);
+  try {
+    sync_covered(r.prefix);
+    commit();
+  } catch (const std::exception& e) {
+    rollback();
+    rib_.set(old);
+    collect_unused_nexthops();
+    refuse(cmd, e.what());
+  }
+  return nlohmann::json::object();
+}
+
+nlohmann::json Control::route_show() const {
+  nlohmann::json out = nlohmann::json::array();
+  for (const Route* rt : rib_.sorted()) out.push_back(route_json(*rt));
+  return out;
+}
+
+nlohmann::json Control::route_get(const Request& r) const {
+  const Ipv4 a = r.addr;
+  nlohmann::json j = {{"dst", a.str()}};
+  uint16_t lp;
+  uint32_t id = dp_.fib.lookup(a.v);
+  auto nh_json = [&](uint32_t nid) {
+    nlohmann::json n = {{"id", nid}};
+    const NextHopState* s = nid != Fib::kNoRoute ? nh_[nid].state : nullptr;
+    if (!s) return n;
+    n["state"] = nh_kind_name(s->kind);
+    if (s->kind == NhKind::forward) n["lladdr"] = Mac{{s->l2[0], s->l2[1], s->l2[2], s->l2[3], s->l2[4], s->l2[5]}}.str();
+    if (s->kind != NhKind::local && s->kind != NhKind::broadcast) n["mtu"] = s->mtu;
+    if (s->gateway.v) n["neighbour"] = s->gateway.str();
+    return n;
+  };
+  if (local_address_port(a, &lp)) {
+    j["type"] = "local";
+    j["dev"] = port_by_id(lp)->ref.name;
+    j["nexthop"] = nh_json(id);
+    return j;
+  }
+  if (is_subnet_broadcast(a)) {
+    j["type"] = "broadcast";
+    j["nexthop"] = nh_json(id);
+    return j;
+  }
+  const Route* rt = rib_.lookup(a);
+  if (!rt) {
+    j["type"] = "unreachable";
+    return j;
+  }
+  j["type"] = "unicast";
+  j["route"] = rt->prefix.str();
+  j["proto"] = route_proto_name(rt->proto);
+  if (rt->via) j["via"] = rt->via->str();
+  j["dev"] = port_by_id(rt->port)->ref.name;
+  if (auto src = icmp_select_source(port_addresses(rt->port), rt->via ? *rt->via : a)) j["src"] = src->str();
+  j["nexthop"] = nh_json(id);
+  return j;
+}
+
+// ---------------------------------------------------------------- neighbours
+
+nlohmann::json Control::neigh_add(const Request& r) {
+  const std::string cmd = "neigh add";
+  PortCtl* p = port_by_name(r.dev);
+  if (!p) refuse(cmd, "unknown port '" + r.dev + "'");
+  if (local_address_port(r.addr)) refuse(cmd, r.addr.str() + " is an address of this router");
+  bool on_link = false;
+  for (const auto& pa : p->addrs) on_link |= pa.subnet.contains(r.addr) && pa.subnet.broadcast() != r.addr;
+  if (!on_link) refuse(cmd, r.addr.str() + " is not on a subnet of " + p->ref.name);
+  NeighbourTable::Effects fx;
+  neigh_.add_static(r.addr, p->ref.id, r.lladdr, fx);
+  apply_neighbour_effects(fx, now_ms());
+  return nlohmann::json::object();
+}
+
+nlohmann::json Control::neigh_del(const Request& r) {
+  const Neighbour* n = neigh_.find(r.addr);
+  if (!n) refuse("neigh del", "no neighbour " + r.addr.str());
+  if (!r.dev.empty() && port_by_id(n->port)->ref.name != r.dev)
+    refuse("neigh del", "neighbour " + r.addr.str() + " is not on " + r.dev);
+  NeighbourTable::Effects fx;
+  neigh_.remove(r.addr, fx);
+  apply_neighbour_effects(fx, now_ms());
+  return nlohmann::json::object();
+}
+
+nlohmann::json Control::neigh_show(const Request& r) const {
+  if (!r.dev.empty() && !const_cast<Control*>(this)->port_by_name(r.dev))
+    refuse("neigh show", "unknown port '" + r.dev + "'");
+  std::vector<const Neighbour*> v;
+  for (const auto& [ip, n] : neigh_.entries()) v.push_back(&n);
+  std::sort(v.begin(), v.end(), [](const Neighbour* a, const Neighbour* b) { return a->ip < b->ip; });
+  nlohmann::json out = nlohmann::json::array();
+  for (const Neighbour* n : v) {
+    const PortCtl* p = port_by_id(n->port);
+    if (!r.dev.empty() && (!p || p->ref.name != r.dev)) continue;
+    nlohmann::json j = {{"dst", n->ip.str()}, {"dev", p ? p->ref.name : "?"}, {"state", neigh_state_name(n->state)},
+                        {"queued", n->queue.size()}};
+    if (n->usable()) j["lladdr"] = n->mac.str();
+    out.push_back(j);
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- links and counters
+
+nlohmann::json Control::link_show(const Request& r) const {
+  if (!r.dev.empty() && !const_cast<Control*>(this)->port_by_name(r.dev))
+    refuse("link show", "unknown port '" + r.dev + "'");
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& p : ports_) {
+    if (!r.dev.empty() && p.ref.name != r.dev) continue;
+    const Port* port = p.ref.port;
+    out.push_back({{"name", p.ref.name},
+                   {"port_id", p.ref.id},
+                   {"driver", port ? port->driver() : "?"},
+                   {"device", port ? port->device() : "?"},
+                   {"mac", p.ref.mac.str()},
+                   {"mtu", p.ref.mtu},
+                   {"link", port && port->link_up() ? "up" : "down"},
+                   {"speed_mbps", port ? port->link_speed_mbps() : 0},
+                   {"rx_queues", port ? port->queues().rx : 0},
+                   {"tx_queues", port ? port->queues().tx : 0}});
+  }
+  return out;
+}
+
+nlohmann::json Control::stats_json() const {
+  const uint32_t blocks = dp_.workers + 1;
+  auto sum = [&](auto pick) {
+    uint64_t s = 0;
+    for (uint32_t i = 0; i < blocks; ++i) s += pick(dp_.stats[i]);
+    return s;
+  };
+  nlohmann::json ports = nlohmann::json::array();
+  for (const auto& p : ports_) {
+    uint16_t id = p.ref.id;
+    nlohmann::json hw;
+    rte_eth_stats es;
+    if (rte_eth_stats_get(id, &es) == 0)
+      hw = {{"ipackets", es.ipackets}, {"opackets", es.opackets}, {"ibytes", es.ibytes},
+            {"obytes", es.obytes},     {"imissed", es.imissed},   {"ierrors", es.ierrors},
+            {"oerrors", es.oerrors},   {"rx_nombuf", es.rx_nombuf}};
+    ports.push_back({{"name", p.ref.name},
+                     {"rx_packets", sum([&](const LcoreStats& s) { return s.rx[id].get(); })},
+                     {"tx_packets", sum([&](const LcoreStats& s) { return s.tx[id].get(); })},
+                     {"dropped", sum([&](const LcoreStats& s) { return s.dropped[id].get(); })},
+                     {"hw", hw}});
+  }
+  nlohmann::json drops = nlohmann::json::object(), punts = nlohmann::json::object(),
+                 events = nlohmann::json::object();
+  for (size_t d = 0; d < kDropCount; ++d)
+    drops[std::string(drop_name(Drop(d)))] = sum([&](const LcoreStats& s) { return s.drop[d].get(); });
+  for (size_t p = 0; p < kPuntCount; ++p)
+    punts[std::string(punt_name(Punt(p)))] = sum([&](const LcoreStats& s) { return s.punt[p].get(); });
+  for (size_t e = 0; e < kEventCount; ++e)
+    events[std::string(event_name(Event(e)))] = sum([&](const LcoreStats& s) { return s.event[e].get(); });
+  nlohmann::json lcores = nlohmann::json::array();
+  for (uint32_t i = 0; i < dp_.workers; ++i)
+    lcores.push_back({{"worker", i}, {"polls", dp_.stats[i].polls.get()}, {"busy_polls", dp_.stats[i].busy_polls.get()}});
+  size_t nh_used = 0;
+  for (const auto& s : nh_) nh_used += s.used;
+  return {{"generation", dp_.generation.read()},
+          {"routes", rib_.size()},
+          {"fib_prefixes", dp_.fib.routes()},
+          {"next_hops", nh_used},
+          {"neighbours", neigh_.entries().size()},
+          {"neighbour_queued", neigh_.queued_packets()},
+          {"punt_ring_used", rte_ring_count(dp_.punt)},
+          {"reclaim_pending", reclaimer_.pending()},
+          {"ports", ports},
+          {"drops", drops},
+          {"punts", punts},
+          {"events", events},
+          {"workers", lcores}};
+}
+
+std::string Control::stats_summary() const {
+  nlohmann::json s = stats_json();
+  std::string out;
+  for (const auto& p : s["ports"])
+    out += fmt::format("{}: rx {} tx {} dropped {}; ", p["name"].get<std::string>(), p["rx_packets"].get<uint64_t>(),
+                       p["tx_packets"].get<uint64_t>(), p["dropped"].get<uint64_t>());
+  std::string reasons;
+  for (const auto& [k, v] : s["drops"].items())
+    if (v.get<uint64_t>()) reasons += fmt::format(" {}={}", k, v.get<uint64_t>());
+  return out + "drops:" + (reasons.empty() ? " none" : reasons);
+}
+
+}  // namespace routerd

@@ -1,0 +1,191 @@
+// control: the single writer of forwarding state, and the slow path.
+// Routes, addresses and neighbours change here only, in batches: the FIB and next-hop
+// states are rebuilt from them, published, the generation is bumped, and what was replaced
+// is freed after a grace period. A change that cannot be applied completely changes nothing.
+#pragma once
+
+#include <rte_mbuf.h>
+#include <rte_mempool.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <future>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+#include <tbb/concurrent_queue.h>
+
+#include "command.hpp"
+#include "config.hpp"
+#include "dataplane.hpp"
+#include "icmp.hpp"
+#include "neighbour.hpp"
+#include "port.hpp"
+#include "rib.hpp"
+
+namespace routerd {
+
+class Control {
+ public:
+  struct PortRef {
+    Port* port;  // started ethdev (not owned)
+    uint16_t id;
+    std::string name;
+    Mac mac;
+    uint16_t mtu;
+  };
+
+  Control(Dataplane& dp, const Config& cfg, std::vector<PortRef> ports, rte_mempool* pool);
+  ~Control();
+  Control(const Control&) = delete;
+  Control& operator=(const Control&) = delete;
+
+  // Applies the config's addresses, routes and static neighbours (startup; throws).
+  void load(const Config& cfg);
+
+  // The control loop; returns when `stop` becomes true.
+  void run(const std::atomic<bool>& stop);
+
+  // From any other thread: runs the command on the control thread and returns its result.
+  // Throws CommandError for a refused command (nothing changed).
+  nlohmann::json call(const std::vector<std::string>& argv);
+
+  // Control thread only (also used directly before run() starts and by tests).
+  nlohmann::json execute(const Request& r);
+  bool poll_once(uint64_t now_ms);  // one loop iteration: punts, commands, timers; false if idle
+  nlohmann::json stats_json() const;
+
+  // Counters summed over every lcore, for the final log line.
+  std::string stats_summary() const;
+
+ private:
+  // Next-hop slot bookkeeping. Keys: an adjacency (port, neighbour ip), a connected subnet
+  // on a port (glean), the router itself (local), a directed broadcast.
+  enum class NhType : uint8_t { adjacency, glean, local, broadcast };
+  struct NhKey {
+    NhType type;
+    uint16_t port;
+    uint32_t ip;
+    bool operator==(const NhKey&) const = default;
+  };
+  struct NhKeyHash {
+    size_t operator()(const NhKey& k) const noexcept {
+      return std::hash<uint64_t>{}(uint64_t(k.ip) << 24 ^ uint64_t(k.port) << 8 ^ uint64_t(k.type));
+    }
+  };
+  struct NhSlot {
+    NhKey key{};
+    uint32_t refs = 0;          // FIB prefixes pointing at it
+    NextHopState* state = nullptr;
+    bool used = false;
+  };
+  struct PortAddr {
+    Ipv4 addr;
+    Prefix4 subnet;
+  };
+  struct PortCtl {
+    PortRef ref;
+    std::vector<PortAddr> addrs;
+  };
+  // A FIB prefix changed during the current batch, for rollback.
+  struct Journal {
+    Prefix4 prefix;
+    uint32_t old_nh;
+    uint32_t new_nh;
+  };
+
+  // --- state derivation (control.cpp)
+  uint32_t nh_acquire(const NhKey& key);
+  NextHopState* nh_build(uint32_t id, const NhKey& key) const;
+  void nh_refresh(uint32_t id);
+  void nh_refresh_neighbour(Ipv4 ip);
+  uint32_t desired_nh(const Prefix4& p);
+  void sync(const Prefix4& p);
+  void sync_covered(const Prefix4& p);
+  void commit();    // applies the batch; throws FibError with everything rolled back
+  void rollback();  // undoes fib_state_ changes of the current batch
+  void collect_unused_nexthops();
+  void publish_ifs();
+
+  // --- lookups
+  PortCtl* port_by_name(const std::string& name);
+  PortCtl* port_by_id(uint16_t id);
+  const PortCtl* port_by_id(uint16_t id) const;
+  std::optional<Ipv4> local_address_port(Ipv4 a, uint16_t* port = nullptr) const;
+  bool is_subnet_broadcast(Ipv4 a) const;
+  const PortCtl* port_for_gateway(Ipv4 gw, const std::string& dev) const;
+  std::vector<PortAddress> port_addresses(uint16_t port) const;
+
+  // --- slow path (slowpath.cpp)
+  void handle_punt(const PuntEntry& e, uint64_t now_ms);
+  void handle_arp(rte_mbuf* m, uint16_t in_port, uint64_t now_ms);
+  void handle_local(rte_mbuf* m, uint16_t in_port, uint64_t now_ms);
+  void handle_unresolved(rte_mbuf* m, uint16_t in_port, uint64_t now_ms);
+  void send_icmp_error(rte_mbuf* orig, uint8_t type, uint8_t code, uint32_t rest, uint16_t in_port,
+                       std::optional<Ipv4> src, uint64_t now_ms);
+  void output(rte_mbuf* m, uint64_t now_ms);  // router-originated IP packet
+  void transmit(uint16_t port, rte_mbuf* m);
+  void send_arp_request(uint16_t port, Ipv4 target, const std::optional<Mac>& unicast);
+  void apply_neighbour_effects(NeighbourTable::Effects& fx, uint64_t now_ms);
+  bool icmp_bucket(uint64_t now_ms);
+  void drop(rte_mbuf* m, Drop d, uint16_t in_port);
+  void event(Event e, uint64_t n = 1);
+
+  // --- commands (commands.cpp)
+  nlohmann::json addr_add(const Request& r);
+  nlohmann::json addr_del(const Request& r);
+  nlohmann::json addr_show(const Request& r) const;
+  nlohmann::json route_set(const Request& r, bool replace);
+  nlohmann::json route_del(const Request& r);
+  nlohmann::json route_show() const;
+  nlohmann::json route_get(const Request& r) const;
+  nlohmann::json neigh_add(const Request& r);
+  nlohmann::json neigh_del(const Request& r);
+  nlohmann::json neigh_show(const Request& r) const;
+  nlohmann::json link_show(const Request& r) const;
+  nlohmann::json route_json(const Route& rt) const;
+  uint64_t now_ms() const;
+
+  Dataplane& dp_;
+  rte_mempool* pool_;
+  uint16_t ctl_txq_;
+  std::vector<PortCtl> ports_;
+  Rib rib_;
+  NeighbourTable neigh_;
+  Reclaimer reclaimer_;
+  const IfSnapshot* ifs_ = nullptr;
+
+  std::vector<NhSlot> nh_;
+  std::unordered_map<NhKey, uint32_t, NhKeyHash> nh_by_key_;
+  std::vector<uint32_t> nh_free_;
+  std::vector<uint32_t> nh_maybe_unused_;  // refs dropped to 0 or never taken: check at commit
+  uint32_t nh_next_ = 1;  // 0 is "no route"
+
+  std::unordered_map<Prefix4, uint32_t, Prefix4Hash> fib_state_;  // what the FIB holds
+  std::vector<FibOp> ops_;
+  std::vector<Journal> journal_;
+  bool dirty_ = false;  // something was published in this batch: bump the generation
+
+  // ICMP error token bucket (RFC 1812 4.3.2.8), in milli-tokens.
+  uint64_t icmp_tokens_ = 0, icmp_last_ms_ = 0;
+  uint32_t icmp_rate_, icmp_burst_;
+  bool echo_reply_;
+  uint16_t ip_id_ = 0;
+  uint64_t last_tick_ms_ = 0;
+  std::chrono::steady_clock::time_point epoch_;
+
+  struct Task {
+    std::vector<std::string> argv;
+    std::promise<nlohmann::json> result;
+  };
+  tbb::concurrent_queue<std::shared_ptr<Task>> tasks_;
+  std::atomic<bool> running_{true};  // false once run() returned: call() fails fast
+};
+
+}  // namespace routerd

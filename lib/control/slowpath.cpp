@@ -1,0 +1,349 @@
+// The slow path: packets workers hand over (ARP, packets for the router, ICMP errors,
+// packets waiting for ARP) and packets the router originates.
+#include <rte_arp.h>
+#include <rte_ethdev.h>
+#include <rte_ether.h>
+#include <rte_ip.h>
+#include <spdlog/spdlog.h>
+
+#include <cstring>
+
+#include "arp.hpp"
+#include "control.hpp"
+#include "ipv4.hpp"
+
+namespace routerd {
+
+namespace {
+// Who a packet held by the slow path belongs to, kept in the mbuf's application field:
+// transit packets still need their TTL decremented when released; router-made ones do not.
+constexpr uint32_t kTransit = 0x7472616e;     // "tran"
+constexpr uint32_t kOriginated = 0x6f726967;  // "orig"
+
+rte_ipv4_hdr* ip_of(rte_mbuf* m) { return rte_pktmbuf_mtod_offset(m, rte_ipv4_hdr*, RTE_ETHER_HDR_LEN); }
+
+void write_l2(rte_mbuf* m, const Mac& dst, const Mac& src) {
+  auto* eth = rte_pktmbuf_mtod(m, rte_ether_hdr*);
+  std::memcpy(eth->dst_addr.addr_bytes, dst.b.data(), 6);
+  std::memcpy(eth->src_addr.addr_bytes, src.b.data(), 6);
+  eth->ether_type = RTE_BE16(RTE_ETHER_TYPE_IPV4);
+}
+}  // namespace
+
+void Control::event(Event e, uint64_t n) { dp_.control_stats().event[size_t(e)].add(n); }
+
+void Control::drop(rte_mbuf* m, Drop d, uint16_t in_port) {
+  LcoreStats& st = dp_.control_stats();
+  if (in_port < kMaxPorts)
+    st.count_drop(d, in_port);
+  else
+    st.drop[size_t(d)].add();  // router-made packet: no input port to charge
+  rte_pktmbuf_free(m);
+}
+
+void Control::transmit(uint16_t port, rte_mbuf* m) {
+  if (rte_eth_tx_burst(port, ctl_txq_, &m, 1) == 1) {
+    dp_.control_stats().tx[port].add();
+  } else {
+    drop(m, Drop::tx_full, port);
+  }
+}
+
+bool Control::icmp_bucket(uint64_t now) {
+  if (icmp_rate_ == 0) return false;
+  // Milli-tokens: rate tokens per second is rate milli-tokens per millisecond.
+  uint64_t cap = uint64_t(icmp_burst_) * 1000;
+  icmp_tokens_ = std::min(cap, icmp_tokens_ + (now - icmp_last_ms_) * icmp_rate_);
+  icmp_last_ms_ = now;
+  if (icmp_tokens_ < 1000) return false;
+  icmp_tokens_ -= 1000;
+  return true;
+}
+
+void Control::handle_punt(const PuntEntry& e, uint64_t now) {
+  rte_mbuf* m = e.m;
+  switch (Punt(e.reason)) {
+    case Punt::arp:
+      handle_arp(m, e.in_port, now);
+      return;
+    case Punt::local:
+      handle_local(m, e.in_port, now);
+      return;
+    case Punt::unresolved:
+      handle_unresolved(m, e.in_port, now);
+      return;
+    case Punt::ttl_exceeded:
+      // RFC 1812 5.3.1 / RFC 792: Time Exceeded, code 0 (in transit).
+      send_icmp_error(m, icmp::time_exceeded, 0, 0, e.in_port, std::nullopt, now);
+      drop(m, Drop::ttl_exceeded, e.in_port);
+      return;
+    case Punt::no_route:
+      // RFC 1812 5.2.7.1: Network Unreachable when no route matches.
+      send_icmp_error(m, icmp::dest_unreachable, icmp::code_net_unreachable, 0, e.in_port,
+                      std::nullopt, now);
+      drop(m, Drop::no_route, e.in_port);
+      return;
+    case Punt::frag_needed:
+      // RFC 1191 4: the next-hop MTU goes in the low 16 bits of the second word.
+      send_icmp_error(m, icmp::dest_unreachable, icmp::code_frag_needed, e.aux & 0xffff,
+                      e.in_port, std::nullopt, now);
+      drop(m, Drop::frag_needed, e.in_port);
+      return;
+    case Punt::param_problem:
+      // RFC 1812 5.2.5 / RFC 792: the pointer names the offending octet.
+      send_icmp_error(m, icmp::param_problem, 0, (e.aux & 0xff) << 24, e.in_port, std::nullopt, now);
+      drop(m, Drop::bad_options, e.in_port);
+      return;
+    case Punt::count:
+      break;
+  }
+  drop(m, Drop::local_unhandled, e.in_port);
+}
+
+void Control::send_icmp_error(rte_mbuf* orig, uint8_t type, uint8_t code, uint32_t rest,
+                              uint16_t in_port, std::optional<Ipv4> src, uint64_t now) {
+  (void)in_port;
+  auto* eth = rte_pktmbuf_mtod(orig, rte_ether_hdr*);
+  const auto* ip = reinterpret_cast<const uint8_t*>(eth + 1);
+  size_t len = rte_pktmbuf_data_len(orig) - RTE_ETHER_HDR_LEN;
+  auto* h = reinterpret_cast<const rte_ipv4_hdr*>(ip);
+  Ipv4 s(rte_be_to_cpu_32(h->src_addr)), d(rte_be_to_cpu_32(h->dst_addr));
+  LcoreStats& st = dp_.control_stats();
+  if (!icmp_error_allowed(ip, len, rte_is_multicast_ether_addr(&eth->dst_addr), is_subnet_broadcast(d),
+                          is_subnet_broadcast(s))) {
+    st.drop[size_t(Drop::icmp_suppressed)].add();
+    return;
+  }
+  if (!icmp_bucket(now)) {
+    st.drop[size_t(Drop::icmp_rate_limited)].add();
+    return;
+  }
+  // RFC 1812 4.3.2.4: the source is an address of the interface the error leaves by, which
+  // is wherever the route back to the sender points.
+  if (!src) {
+    uint32_t id = dp_.fib.lookup(s.v);
+    const NextHopState* back = id != Fib::kNoRoute ? nh_[id].state : nullptr;
+    if (back && back->kind != NhKind::local && back->kind != NhKind::broadcast)
+      src = icmp_select_source(port_addresses(back->port), s);
+  }
+  if (!src) {
+    st.drop[size_t(Drop::icmp_no_source)].add();
+    return;
+  }
+  rte_mbuf* m = rte_pktmbuf_alloc(pool_);
+  if (!m) {
+    st.drop[size_t(Drop::no_mbuf)].add();
+    return;
+  }
+  auto* out = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(m, RTE_ETHER_HDR_LEN + icmp::max_error_len));
+  if (!out) {
+    rte_pktmbuf_free(m);
+    st.drop[size_t(Drop::no_mbuf)].add();
+    return;
+  }
+  size_t n = icmp_build_error(ip, len, IcmpError{type, code, rest, *src, ip_id_++},
+                              out + RTE_ETHER_HDR_LEN, icmp::max_error_len);
+  rte_pktmbuf_trim(m, uint16_t(icmp::max_error_len - n));
+  event(Event::icmp_error_sent);
+  if (type == icmp::time_exceeded) event(Event::icmp_time_exceeded_sent);
+  if (type == icmp::param_problem) event(Event::icmp_param_problem_sent);
+  if (type == icmp::dest_unreachable) {
+    switch (code) {
+      case icmp::code_net_unreachable: event(Event::icmp_net_unreachable_sent); break;
+      case icmp::code_host_unreachable: event(Event::icmp_host_unreachable_sent); break;
+      case icmp::code_frag_needed: event(Event::icmp_frag_needed_sent); break;
+      default: event(Event::icmp_port_unreachable_sent); break;
+    }
+  }
+  output(m, now);
+}
+
+void Control::output(rte_mbuf* m, uint64_t now) {
+  m->hash.usr = kOriginated;
+  Ipv4 d(rte_be_to_cpu_32(ip_of(m)->dst_addr));
+  uint32_t id = dp_.fib.lookup(d.v);
+  const NextHopState* s = id != Fib::kNoRoute ? nh_[id].state : nullptr;
+  if (!s) return drop(m, Drop::no_route, 0);
+  NeighbourTable::Effects fx;
+  switch (s->kind) {
+    case NhKind::forward:
+      std::memcpy(rte_pktmbuf_mtod(m, uint8_t*), s->l2, RTE_ETHER_HDR_LEN);
+      transmit(s->port, m);
+      return;
+    case NhKind::unresolved:
+      neigh_.resolve(s->gateway, s->port, m, now, fx);
+      break;
+    case NhKind::glean:
+      neigh_.resolve(d, s->port, m, now, fx);
+      break;
+    default:
+      return drop(m, Drop::local_unhandled, 0);
+  }
+  apply_neighbour_effects(fx, now);
+}
+
+void Control::handle_unresolved(rte_mbuf* m, uint16_t in_port, uint64_t now) {
+  m->hash.usr = kTransit;
+  Ipv4 d(rte_be_to_cpu_32(ip_of(m)->dst_addr));
+  // Look again rather than trust the id the worker saw: the route may have changed since.
+  uint32_t id = dp_.fib.lookup(d.v);
+  const NextHopState* s = id != Fib::kNoRoute ? nh_[id].state : nullptr;
+  NeighbourTable::Effects fx;
+  if (!s) {
+    send_icmp_error(m, icmp::dest_unreachable, icmp::code_net_unreachable, 0, in_port, std::nullopt, now);
+    return drop(m, Drop::no_route, in_port);
+  }
+  switch (s->kind) {
+    case NhKind::forward:
+      ipv4_decrement_ttl(ip_of(m));
+      std::memcpy(rte_pktmbuf_mtod(m, uint8_t*), s->l2, RTE_ETHER_HDR_LEN);
+      transmit(s->port, m);
+      return;
+    case NhKind::unresolved:
+      neigh_.resolve(s->gateway, s->port, m, now, fx);
+      break;
+    case NhKind::glean:
+      neigh_.resolve(d, s->port, m, now, fx);
+      break;
+    case NhKind::local:
+      return handle_local(m, in_port, now);
+    case NhKind::broadcast:
+      return drop(m, Drop::directed_broadcast, in_port);
+  }
+  apply_neighbour_effects(fx, now);
+}
+
+void Control::apply_neighbour_effects(NeighbourTable::Effects& fx, uint64_t now) {
+  for (const auto& r : fx.requests) send_arp_request(r.port, r.target, r.unicast);
+  // Queued packets go out before the resolved state is published, so they are not
+  // overtaken by packets the workers forward once they see it.
+  for (auto& rel : fx.released) {
+    const Neighbour* n = neigh_.find(rel.ip);
+    const PortCtl* p = n ? port_by_id(n->port) : nullptr;
+    for (rte_mbuf* m : rel.packets) {
+      if (!n || !n->usable() || !p) {
+        drop(m, Drop::neighbour_failed, m->port);
+        continue;
+      }
+      if (m->hash.usr == kTransit) {
+        auto* ip = ip_of(m);
+        if (ip->time_to_live <= 1) {  // cannot happen for worker punts; be safe anyway
+          drop(m, Drop::ttl_exceeded, m->port);
+          continue;
+        }
+        ipv4_decrement_ttl(ip);
+      }
+      write_l2(m, n->mac, p->ref.mac);
+      event(Event::neighbour_released);
+      transmit(n->port, m);
+    }
+  }
+  for (Ipv4 ip : fx.changed) {
+    const Neighbour* n = neigh_.find(ip);
+    event(n && n->usable() ? Event::neighbour_resolved : Event::neighbour_failed);
+    nh_refresh_neighbour(ip);
+    sync(Prefix4{ip, 32});
+  }
+  for (rte_mbuf* m : fx.failed) {
+    // RFC 1812 4.3.3.1 / RFC 4861 7.2.2: the last hop could not resolve the destination.
+    if (m->hash.usr == kTransit)
+      send_icmp_error(m, icmp::dest_unreachable, icmp::code_host_unreachable, 0, m->port,
+                      std::nullopt, now);
+    drop(m, Drop::neighbour_failed, m->port);
+  }
+  for (rte_mbuf* m : fx.overflowed) drop(m, Drop::neighbour_queue_overflow, m->port);
+  for (rte_mbuf* m : fx.table_full) drop(m, Drop::neighbour_table_full, m->port);
+  try {
+    commit();
+  } catch (const FibError& e) {
+    // The neighbour's host route is an optimisation: without it, its traffic goes through
+    // the slow path until the table has room.
+    spdlog::warn("neighbour host route not installed: {}", e.what());
+  }
+}
+
+void Control::send_arp_request(uint16_t port, Ipv4 target, const std::optional<Mac>& unicast) {
+  const PortCtl* p = port_by_id(port);
+  if (!p) return;
+  auto src = icmp_select_source(port_addresses(port), target);
+  if (!src) return;
+  rte_mbuf* m = rte_pktmbuf_alloc(pool_);
+  if (!m) {
+    dp_.control_stats().drop[size_t(Drop::no_mbuf)].add();
+    return;
+  }
+  auto* out = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(m, kMinFrameLen));
+  Mac bcast;
+  bcast.b.fill(0xff);
+  arp_build_frame(out, unicast ? *unicast : bcast, p->ref.mac, arp_request(p->ref.mac, *src, target));
+  event(Event::arp_request_sent);
+  transmit(port, m);
+}
+
+void Control::handle_arp(rte_mbuf* m, uint16_t in_port, uint64_t now) {
+  PortCtl* p = port_by_id(in_port);
+  std::optional<ArpPacket> a;
+  if (p && rte_pktmbuf_data_len(m) >= RTE_ETHER_HDR_LEN + kArpLen)
+    a = arp_parse(rte_pktmbuf_mtod_offset(m, const uint8_t*, RTE_ETHER_HDR_LEN),
+                  rte_pktmbuf_data_len(m) - RTE_ETHER_HDR_LEN);
+  if (!a) return drop(m, Drop::arp_invalid, in_port);
+  event(Event::arp_received);
+  bool target_ours = false, sender_on_link = false;
+  for (const auto& pa : p->addrs) {
+    target_ours |= pa.addr == a->tpa;
+    sender_on_link |= pa.subnet.contains(a->spa);
+  }
+  // A packet claiming one of our own addresses is a conflict or a loop: never learn it.
+  if (local_address_port(a->spa)) {
+    spdlog::warn("port {}: ARP from {} claims our address {}", p->ref.name, a->sha.str(), a->spa.str());
+    return drop(m, Drop::arp_invalid, in_port);
+  }
+  if (a->op == ArpPacket::request && target_ours) {
+    if (rte_mbuf* r = rte_pktmbuf_alloc(pool_)) {
+      auto* out = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(r, kMinFrameLen));
+      arp_build_frame(out, a->sha, p->ref.mac, arp_reply_to(*a, p->ref.mac));
+      event(Event::arp_reply_sent);
+      transmit(in_port, r);
+    } else {
+      dp_.control_stats().drop[size_t(Drop::no_mbuf)].add();
+    }
+  }
+  NeighbourTable::Effects fx;
+  // RFC 826 merge: refresh what we know; create entries only from exchanges with us.
+  if (sender_on_link && a->spa.v != 0) neigh_.learn(a->spa, a->sha, in_port, target_ours, now, fx);
+  rte_pktmbuf_free(m);
+  apply_neighbour_effects(fx, now);
+}
+
+void Control::handle_local(rte_mbuf* m, uint16_t in_port, uint64_t now) {
+  auto* ip = ip_of(m);
+  size_t ihl = size_t(ip->version_ihl & 0xf) * 4;
+  size_t total = rte_be_to_cpu_16(ip->total_length);
+  Ipv4 dst(rte_be_to_cpu_32(ip->dst_addr));
+  // No reassembly for the router's own traffic: nothing it serves needs fragments.
+  if (ipv4_is_fragment(ip) || rte_pktmbuf_data_len(m) < RTE_ETHER_HDR_LEN + total)
+    return drop(m, Drop::local_unhandled, in_port);
+  switch (ip->next_proto_id) {
+    case IPPROTO_ICMP: {
+      auto* icmp_hdr = reinterpret_cast<uint8_t*>(ip) + ihl;
+      if (echo_reply_ && total >= ihl + icmp::header_len && icmp_hdr[0] == icmp::echo_request &&
+          icmp_echo_to_reply(reinterpret_cast<uint8_t*>(ip), total)) {
+        event(Event::icmp_echo_reply_sent);
+        output(m, now);
+        return;
+      }
+      return drop(m, Drop::local_unhandled, in_port);
+    }
+    case IPPROTO_UDP:
+      // Nothing listens: Port Unreachable, which also ends a traceroute at the router.
+      send_icmp_error(m, icmp::dest_unreachable, icmp::code_port_unreachable, 0, in_port, dst, now);
+      return drop(m, Drop::local_unhandled, in_port);
+    case IPPROTO_TCP:
+      return drop(m, Drop::local_unhandled, in_port);
+    default:
+      send_icmp_error(m, icmp::dest_unreachable, icmp::code_protocol_unreachable, 0, in_port, dst, now);
+      return drop(m, Drop::local_unhandled, in_port);
+  }
+}
+
+}  // namespace routerd

@@ -1,0 +1,15 @@
+#include "dataplane.hpp"
+
+namespace routerd {
+
+Dataplane::Dataplane(const DataplaneParams& p, uint32_t nworkers, uint32_t next_hops,
+                     const Fib::Params& fp, rte_ring* punt_ring)
+    : params(p),
+      workers(nworkers),
+      rcu(nworkers),
+      fib("routerd_fib", fp),
+      nexthops(next_hops),
+      punt(punt_ring),
+      stats(std::make_unique<LcoreStats[]>(nworkers + 1)) {}
+
+}  // namespace routerd

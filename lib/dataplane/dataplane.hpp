@@ -1,0 +1,70 @@
+// dataplane: the state workers read and only the control thread writes.
+// Everything reachable from here is either immutable once published (interface snapshot,
+// next-hop states, FIB copy in use) or a single-writer counter block.
+#pragma once
+
+#include <rte_ring.h>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "fib.hpp"
+#include "inet.hpp"
+#include "nexthop.hpp"
+#include "rcu.hpp"
+#include "stats.hpp"
+
+namespace routerd {
+
+// What the fast path needs to know about an input port. Published as a whole; replaced
+// (never edited) when addresses change.
+struct PortFastInfo {
+  Mac mac;
+  bool enabled = false;
+  uint8_t nbcast = 0;
+  uint32_t bcast[8] = {};  // subnet broadcast addresses of this port (martian sources)
+};
+
+struct IfSnapshot {
+  PortFastInfo ports[kMaxPorts];
+};
+
+// A packet handed from a worker to the control thread.
+struct PuntEntry {
+  struct rte_mbuf* m;
+  uint32_t aux;     // frag_needed: MTU; param_problem: pointer
+  uint8_t reason;   // Punt
+  uint8_t pad;
+  uint16_t in_port;
+};
+static_assert(sizeof(PuntEntry) == 16);
+
+struct DataplaneParams {
+  uint16_t burst = 32;
+  uint32_t idle_sleep_us = 0;
+  bool drop_martians = true;
+  uint32_t icmp_rate = 1000;  // the control thread's bucket; workers pre-filter at 2x
+  uint32_t icmp_burst = 50;
+};
+
+struct Dataplane {
+  Dataplane(const DataplaneParams& p, uint32_t workers, uint32_t next_hops, const Fib::Params& fp,
+            rte_ring* punt_ring);
+
+  DataplaneParams params;
+  uint32_t workers;
+  Qsbr rcu;
+  Fib fib;
+  NextHopTable nexthops;
+  Generation generation;
+  std::atomic<const IfSnapshot*> ifs{nullptr};
+  rte_ring* punt;  // MP/SC, owned by the caller
+  std::atomic<bool> stop{false};
+  // Index: worker index, then one block for the control thread.
+  std::unique_ptr<LcoreStats[]> stats;
+  LcoreStats& control_stats() { return stats[workers]; }
+};
+
+}  // namespace routerd

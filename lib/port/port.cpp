@@ -1,0 +1,199 @@
+#include "port.hpp"
+
+#include <rte_errno.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cstring>
+#include <map>
+
+#include "dpdk.hpp"
+
+namespace routerd {
+
+namespace {
+
+const std::map<std::string, uint64_t>& rx_offload_bits() {
+  static const std::map<std::string, uint64_t> m = {
+      {"ipv4_cksum", RTE_ETH_RX_OFFLOAD_IPV4_CKSUM}, {"udp_cksum", RTE_ETH_RX_OFFLOAD_UDP_CKSUM},
+      {"tcp_cksum", RTE_ETH_RX_OFFLOAD_TCP_CKSUM},   {"scatter", RTE_ETH_RX_OFFLOAD_SCATTER},
+      {"rss_hash", RTE_ETH_RX_OFFLOAD_RSS_HASH},     {"vlan_strip", RTE_ETH_RX_OFFLOAD_VLAN_STRIP},
+      {"keep_crc", RTE_ETH_RX_OFFLOAD_KEEP_CRC},
+  };
+  return m;
+}
+
+const std::map<std::string, uint64_t>& tx_offload_bits() {
+  static const std::map<std::string, uint64_t> m = {
+      {"ipv4_cksum", RTE_ETH_TX_OFFLOAD_IPV4_CKSUM},
+      {"udp_cksum", RTE_ETH_TX_OFFLOAD_UDP_CKSUM},
+      {"tcp_cksum", RTE_ETH_TX_OFFLOAD_TCP_CKSUM},
+      {"mbuf_fast_free", RTE_ETH_TX_OFFLOAD_MBUF_FAST_FREE},
+      {"multi_segs", RTE_ETH_TX_OFFLOAD_MULTI_SEGS},
+  };
+  return m;
+}
+
+const std::map<std::string, uint64_t>& rss_bits() {
+  static const std::map<std::string, uint64_t> m = {
+      {"ipv4", RTE_ETH_RSS_IPV4},
+      {"frag_ipv4", RTE_ETH_RSS_FRAG_IPV4},
+      {"nonfrag_ipv4_tcp", RTE_ETH_RSS_NONFRAG_IPV4_TCP},
+      {"nonfrag_ipv4_udp", RTE_ETH_RSS_NONFRAG_IPV4_UDP},
+      {"nonfrag_ipv4_other", RTE_ETH_RSS_NONFRAG_IPV4_OTHER},
+      {"ipv6", RTE_ETH_RSS_IPV6},
+      {"tcp", RTE_ETH_RSS_TCP},
+      {"udp", RTE_ETH_RSS_UDP},
+      {"ip", RTE_ETH_RSS_IP},
+  };
+  return m;
+}
+
+// Asks for what the preset names, keeps what the device offers, logs the rest.
+uint64_t offloads(const std::string& port, const char* dir, const std::vector<std::string>& names,
+                  const std::map<std::string, uint64_t>& bits, uint64_t capa) {
+  uint64_t want = 0;
+  for (const auto& n : names) {
+    auto it = bits.find(n);
+    if (it == bits.end()) continue;  // the preset parser already rejected unknown names
+    if (it->second & capa)
+      want |= it->second;
+    else
+      spdlog::info("port {}: {} offload '{}' not supported by the device, not used", port, dir, n);
+  }
+  return want;
+}
+
+[[noreturn]] void fail(const std::string& port, const std::string& what, int rc) {
+  throw DpdkError("port " + port + ": " + what + ": " + rte_strerror(rc < 0 ? -rc : rc));
+}
+
+}  // namespace
+
+std::string port_device_name(const std::string& device) { return device.substr(0, device.find(',')); }
+
+bool port_device_is_vdev(const std::string& device) {
+  // PCI addresses are hex digits, ':' and '.'; vdev names start with a driver name.
+  std::string name = port_device_name(device);
+  return name.find_first_not_of("0123456789abcdefABCDEF:.") != std::string::npos;
+}
+
+PortQueues port_queue_layout(uint16_t workers, bool symmetric) {
+  PortQueues q;
+  q.tx = uint16_t(workers + 1);
+  q.rx = symmetric ? q.tx : workers;
+  return q;
+}
+
+uint16_t mbuf_data_room_for_mtu(uint16_t mtu) {
+  uint32_t frame = uint32_t(mtu) + RTE_ETHER_HDR_LEN + RTE_ETHER_CRC_LEN + 8;  // + VLAN slack
+  return uint16_t(std::max<uint32_t>(RTE_MBUF_DEFAULT_DATAROOM, frame) + RTE_PKTMBUF_HEADROOM);
+}
+
+Port::Port(const PortConfig& cfg, const Preset& preset, uint16_t workers, rte_mempool* pool)
+    : name_(cfg.name), device_(cfg.device), mtu_(cfg.mtu) {
+  std::string devname = port_device_name(cfg.device);
+  if (rte_eth_dev_get_port_by_name(devname.c_str(), &id_) != 0)
+    throw DpdkError("port " + name_ + ": device '" + devname + "' was not probed (check " +
+                    "port.device and that its driver is available)");
+  rte_eth_dev_info info;
+  if (int rc = rte_eth_dev_info_get(id_, &info); rc != 0) fail(name_, "cannot read device info", rc);
+  driver_ = info.driver_name ? info.driver_name : "?";
+  socket_ = rte_eth_dev_socket_id(id_);
+  if (socket_ < 0) socket_ = 0;
+
+  queues_ = port_queue_layout(workers, preset.symmetric_queues);
+  if (queues_.rx > info.max_rx_queues || queues_.tx > info.max_tx_queues)
+    throw DpdkError("port " + name_ + ": needs " + std::to_string(queues_.rx) + " RX and " +
+                    std::to_string(queues_.tx) + " TX queues (one per worker, plus one TX queue " +
+                    "for the control thread), device offers " + std::to_string(info.max_rx_queues) +
+                    "/" + std::to_string(info.max_tx_queues));
+
+  rte_eth_conf conf;
+  std::memset(&conf, 0, sizeof conf);
+  rx_offloads_ = offloads(name_, "rx", preset.rx_offloads, rx_offload_bits(), info.rx_offload_capa);
+  tx_offloads_ = offloads(name_, "tx", preset.tx_offloads, tx_offload_bits(), info.tx_offload_capa);
+  conf.rxmode.offloads = rx_offloads_;
+  conf.txmode.offloads = tx_offloads_;
+  conf.rxmode.mtu = cfg.mtu;
+  if (preset.rss && queues_.rx > 1) {
+    uint64_t hf = 0;
+    for (const auto& n : preset.rss_hash)
+      if (auto it = rss_bits().find(n); it != rss_bits().end()) hf |= it->second;
+    hf &= info.flow_type_rss_offloads;
+    if (hf) {
+      conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+      conf.rx_adv_conf.rss_conf.rss_hf = hf;
+    } else {
+      spdlog::warn("port {}: device supports none of the preset's RSS hash types; RX queues "
+                   "will not be balanced by RSS", name_);
+    }
+  }
+  if (int rc = rte_eth_dev_configure(id_, queues_.rx, queues_.tx, &conf); rc != 0)
+    fail(name_, "rte_eth_dev_configure", rc);
+
+  try {
+    if (cfg.mac) {
+      rte_ether_addr a;
+      std::memcpy(a.addr_bytes, cfg.mac->b.data(), 6);
+      if (int rc = rte_eth_dev_default_mac_addr_set(id_, &a); rc != 0) fail(name_, "cannot set MAC", rc);
+    }
+    if (int rc = rte_eth_dev_set_mtu(id_, cfg.mtu); rc != 0 && rc != -ENOTSUP)
+      fail(name_, "cannot set MTU " + std::to_string(cfg.mtu), rc);
+
+    uint16_t nrx = preset.rx_descriptors, ntx = preset.tx_descriptors;
+    if (int rc = rte_eth_dev_adjust_nb_rx_tx_desc(id_, &nrx, &ntx); rc != 0)
+      fail(name_, "cannot adjust descriptor counts", rc);
+    for (uint16_t q = 0; q < queues_.rx; ++q) {
+      rte_eth_rxconf rxc = info.default_rxconf;
+      rxc.offloads = rx_offloads_;
+      if (int rc = rte_eth_rx_queue_setup(id_, q, nrx, unsigned(socket_), &rxc, pool); rc != 0)
+        fail(name_, "RX queue " + std::to_string(q) + " setup", rc);
+    }
+    for (uint16_t q = 0; q < queues_.tx; ++q) {
+      rte_eth_txconf txc = info.default_txconf;
+      txc.offloads = tx_offloads_;
+      if (int rc = rte_eth_tx_queue_setup(id_, q, ntx, unsigned(socket_), &txc); rc != 0)
+        fail(name_, "TX queue " + std::to_string(q) + " setup", rc);
+    }
+    if (int rc = rte_eth_dev_start(id_); rc != 0) fail(name_, "cannot start", rc);
+    started_ = true;
+    rte_ether_addr a;
+    rte_eth_macaddr_get(id_, &a);
+    std::memcpy(mac_.b.data(), a.addr_bytes, 6);
+    uint16_t mtu = 0;
+    if (rte_eth_dev_get_mtu(id_, &mtu) == 0 && mtu != cfg.mtu)
+      spdlog::warn("port {}: asked for MTU {}, device reports {}", name_, cfg.mtu, mtu);
+    spdlog::info("port {}: {} ({}) id {} mac {} mtu {} rxq {} txq {} desc {}/{} socket {}", name_,
+                 device_, driver_, id_, mac_.str(), mtu_, queues_.rx, queues_.tx, nrx, ntx, socket_);
+  } catch (...) {
+    if (started_) rte_eth_dev_stop(id_);
+    rte_eth_dev_close(id_);
+    throw;
+  }
+}
+
+void Port::stop() {
+  if (started_) {
+    rte_eth_dev_stop(id_);
+    started_ = false;
+  }
+}
+
+Port::~Port() {
+  stop();
+  rte_eth_dev_close(id_);
+}
+
+bool Port::link_up() const {
+  rte_eth_link l;
+  return rte_eth_link_get_nowait(id_, &l) == 0 && l.link_status == RTE_ETH_LINK_UP;
+}
+
+uint32_t Port::link_speed_mbps() const {
+  rte_eth_link l;
+  if (rte_eth_link_get_nowait(id_, &l) != 0 || l.link_speed == RTE_ETH_SPEED_NUM_UNKNOWN) return 0;
+  return l.link_speed;
+}
+
+}  // namespace routerd

@@ -1,0 +1,112 @@
+// worker/forward: the per-packet stages of the IPv4 fast path, as inline functions that
+// give each packet a verdict: forward, drop with a reason, or hand to control with a reason.
+// They touch only the packet and immutable shared state; no locks, no allocation, no logs.
+#pragma once
+
+#include <rte_ether.h>
+#include <rte_ip.h>
+#include <rte_mbuf.h>
+
+#include <cstdint>
+#include <cstring>
+
+#include "dataplane.hpp"
+#include "ipv4.hpp"
+#include "nexthop.hpp"
+#include "stats.hpp"
+
+namespace routerd {
+
+struct Verdict {
+  enum Action : uint8_t { forward, drop, punt } action;
+  uint8_t reason;  // Drop or Punt, by action
+  uint32_t aux;
+};
+
+inline Verdict v_drop(Drop d) { return {Verdict::drop, uint8_t(d), 0}; }
+inline Verdict v_punt(Punt p, uint32_t aux = 0) { return {Verdict::punt, uint8_t(p), aux}; }
+constexpr Verdict kForward{Verdict::forward, 0, 0};
+
+inline bool mac_equal(const rte_ether_addr& a, const Mac& b) {
+  return std::memcmp(a.addr_bytes, b.b.data(), 6) == 0;
+}
+
+// Stage 1: L2 checks, RFC 1812 validation, address checks, options. On `forward` the
+// packet is a valid IPv4 datagram (padding trimmed) whose destination is in *dst.
+inline Verdict classify(rte_mbuf* m, const PortFastInfo& in, bool drop_martians, uint32_t* dst) {
+  uint32_t seg = rte_pktmbuf_data_len(m);
+  uint32_t len = rte_pktmbuf_pkt_len(m);
+  if (seg < RTE_ETHER_HDR_LEN) return v_drop(Drop::l2_too_short);
+  auto* eth = rte_pktmbuf_mtod(m, rte_ether_hdr*);
+  bool l2_group = rte_is_multicast_ether_addr(&eth->dst_addr);
+  // RFC 1812 5.3.4 (and plain Ethernet): a unicast frame for another station is not ours.
+  if (!l2_group && !mac_equal(eth->dst_addr, in.mac)) return v_drop(Drop::l2_other_host);
+  if (eth->ether_type == RTE_BE16(RTE_ETHER_TYPE_ARP)) return v_punt(Punt::arp);
+  if (eth->ether_type != RTE_BE16(RTE_ETHER_TYPE_IPV4)) return v_drop(Drop::ethertype_unsupported);
+
+  auto* ip = reinterpret_cast<rte_ipv4_hdr*>(eth + 1);
+  Ipv4Verdict iv = ipv4_validate(ip, seg - RTE_ETHER_HDR_LEN, len - RTE_ETHER_HDR_LEN,
+                                 m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK);
+  if (!iv.ok) return v_drop(iv.reason);
+  uint32_t total = rte_be_to_cpu_16(ip->total_length);
+  if (len - RTE_ETHER_HDR_LEN > total) {
+    // RFC 1812 5.2.2: link-layer padding is not part of the datagram.
+    if (rte_pktmbuf_trim(m, uint16_t(len - RTE_ETHER_HDR_LEN - total)) != 0)
+      return v_drop(Drop::ipv4_headers_split);
+  }
+
+  uint32_t s = rte_be_to_cpu_32(ip->src_addr);
+  uint32_t d = rte_be_to_cpu_32(ip->dst_addr);
+  Ipv4Verdict av = ipv4_check_addresses(s, d);
+  if (!av.ok) {
+    bool martian = av.reason == Drop::martian_source || av.reason == Drop::martian_destination ||
+                   av.reason == Drop::link_local;
+    if (drop_martians || !martian) return v_drop(av.reason);
+  }
+  // A subnet broadcast address never identifies a sender (RFC 1812 5.3.7).
+  for (uint8_t i = 0; i < in.nbcast; ++i)
+    if (s == in.bcast[i]) return v_drop(Drop::martian_source);
+  // 5.3.4: a link-layer broadcast must not be forwarded unless the IP destination is
+  // multicast, which was dropped above.
+  if (l2_group) return v_drop(Drop::l2_bcast_unicast_ip);
+  if (__builtin_expect(ip->version_ihl != RTE_IPV4_VHL_DEF, 0)) {
+    OptionsVerdict ov = ipv4_check_options(ip);
+    if (ov.kind == OptionsVerdict::source_route) return v_drop(Drop::source_route);
+    if (ov.kind == OptionsVerdict::malformed) return v_punt(Punt::param_problem, ov.pointer);
+  }
+  *dst = d;
+  return kForward;
+}
+
+// Stage 2: what the looked-up next hop means for this packet. On `forward` the caller
+// rewrites and sends it on nh->port.
+inline Verdict decide(const rte_mbuf* m, const NextHopState* nh) {
+  if (nh == nullptr) return v_punt(Punt::no_route);
+  auto* ip = rte_pktmbuf_mtod_offset(m, const rte_ipv4_hdr*, RTE_ETHER_HDR_LEN);
+  switch (nh->kind) {
+    case NhKind::local:
+      // RFC 1812 5.3.1: datagrams for the router are accepted whatever their TTL.
+      return v_punt(Punt::local);
+    case NhKind::broadcast:
+      return v_drop(Drop::directed_broadcast);
+    default:
+      break;
+  }
+  // 5.3.1: a router must not forward a datagram whose TTL would reach zero.
+  if (ip->time_to_live <= 1) return v_punt(Punt::ttl_exceeded);
+  if (nh->kind != NhKind::forward) return v_punt(Punt::unresolved, nh->id);
+  if (rte_be_to_cpu_16(ip->total_length) > nh->mtu) {
+    if (ipv4_df(ip)) return v_punt(Punt::frag_needed, nh->mtu);
+    return v_drop(Drop::fragmentation_unsupported);
+  }
+  return kForward;
+}
+
+// Stage 3: TTL and L2 rewrite for a packet `decide` said to forward.
+inline void rewrite(rte_mbuf* m, const NextHopState* nh) {
+  auto* eth = rte_pktmbuf_mtod(m, uint8_t*);
+  ipv4_decrement_ttl(reinterpret_cast<rte_ipv4_hdr*>(eth + RTE_ETHER_HDR_LEN));
+  std::memcpy(eth, nh->l2, RTE_ETHER_HDR_LEN);
+}
+
+}  // namespace routerd

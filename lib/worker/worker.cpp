@@ -1,0 +1,166 @@
+#include "worker.hpp"
+
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+#include <rte_fib.h>
+#include <rte_prefetch.h>
+#include <unistd.h>
+
+#include "forward.hpp"
+
+namespace routerd {
+
+Worker::Worker(Dataplane& dp, uint32_t index, std::vector<RxQueue> rx, uint16_t tx_queue)
+    : dp_(dp), index_(index), rx_(std::move(rx)), txq_(tx_queue), st_(dp.stats[index]) {
+  uint64_t rate = uint64_t(dp.params.icmp_rate) * 2;
+  token_max_ = rate ? uint64_t(dp.params.icmp_burst) * 2 : 0;
+  tokens_ = token_max_;
+  tsc_per_token_ = rate ? std::max<uint64_t>(1, rte_get_tsc_hz() / rate) : 1;
+  last_tsc_ = rte_rdtsc();
+}
+
+bool Worker::icmp_token() {
+  if (token_max_ == 0) return false;
+  if (tokens_ == 0) {
+    uint64_t now = rte_rdtsc();
+    uint64_t earned = (now - last_tsc_) / tsc_per_token_;
+    if (earned == 0) return false;
+    tokens_ = std::min(token_max_, earned);
+    last_tsc_ = now;
+  }
+  --tokens_;
+  return true;
+}
+
+void Worker::send(uint16_t port, rte_mbuf* m) {
+  TxBuf& b = tx_[port];
+  b.pkts[b.n++] = m;
+  dirty_ |= 1u << port;
+  if (b.n == kMaxBurst) flush_port(port);
+}
+
+void Worker::flush_port(uint16_t port) {
+  TxBuf& b = tx_[port];
+  uint16_t sent = b.n ? rte_eth_tx_burst(port, txq_, b.pkts, b.n) : 0;
+  st_.tx[port].add(sent);
+  if (sent < b.n) {
+    // The TX ring is full: drop rather than wait, and say so.
+    st_.drop[size_t(Drop::tx_full)].add(b.n - sent);
+    st_.dropped[port].add(b.n - sent);
+    rte_pktmbuf_free_bulk(b.pkts + sent, b.n - sent);
+  }
+  b.n = 0;
+  dirty_ &= ~(1u << port);
+}
+
+void Worker::flush() {
+  while (dirty_) flush_port(uint16_t(__builtin_ctz(dirty_)));
+  flush_punts();
+}
+
+void Worker::punt(rte_mbuf* m, const Verdict& v, uint16_t in_port) {
+  Punt p = Punt(v.reason);
+  bool wants_error = p == Punt::ttl_exceeded || p == Punt::no_route || p == Punt::frag_needed ||
+                     p == Punt::param_problem;
+  if (wants_error && !icmp_token()) {
+    static constexpr Drop kAs[] = {Drop::count, Drop::count, Drop::ttl_exceeded, Drop::no_route,
+                                   Drop::count, Drop::frag_needed, Drop::bad_options};
+    st_.count_drop(kAs[size_t(p)], in_port);
+    st_.drop[size_t(Drop::icmp_rate_limited)].add();
+    rte_pktmbuf_free(m);
+    return;
+  }
+  punts_[npunts_++] = PuntEntry{m, v.aux, v.reason, 0, in_port};
+}
+
+void Worker::flush_punts() {
+  if (!npunts_) return;
+  unsigned done = rte_ring_mp_enqueue_burst_elem(dp_.punt, punts_, sizeof(PuntEntry), npunts_, nullptr);
+  for (unsigned i = 0; i < done; ++i) st_.punt[punts_[i].reason].add();
+  for (unsigned i = done; i < npunts_; ++i) {
+    st_.count_drop(Drop::punt_ring_full, punts_[i].in_port);
+    rte_pktmbuf_free(punts_[i].m);
+  }
+  npunts_ = 0;
+}
+
+void Worker::process(uint16_t in_port, rte_mbuf** pkts, uint16_t n) {
+  const IfSnapshot* ifs = dp_.ifs.load(std::memory_order_acquire);
+  const PortFastInfo& in = ifs->ports[in_port];
+  const bool martians = dp_.params.drop_martians;
+  st_.rx[in_port].add(n);
+
+  uint32_t dst[kMaxBurst];
+  uint64_t nh[kMaxBurst];
+  rte_mbuf* cand[kMaxBurst];
+  uint16_t k = 0;
+  for (uint16_t i = 0; i < n; ++i) {
+    if (i + 1 < n) rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void*));
+    rte_mbuf* m = pkts[i];
+    Verdict v = classify(m, in, martians, &dst[k]);
+    if (__builtin_expect(v.action == Verdict::forward, 1)) {
+      cand[k++] = m;
+    } else if (v.action == Verdict::drop) {
+      st_.count_drop(Drop(v.reason), in_port);
+      rte_pktmbuf_free(m);
+    } else {
+      punt(m, v, in_port);
+    }
+  }
+  if (k == 0) return;
+
+  rte_fib_lookup_bulk(dp_.fib.reader(), dst, nh, k);
+  const uint32_t nh_size = dp_.nexthops.size();
+  for (uint16_t i = 0; i < k; ++i) {
+    rte_mbuf* m = cand[i];
+    const NextHopState* s =
+        nh[i] != Fib::kNoRoute && nh[i] < nh_size ? dp_.nexthops.get(uint32_t(nh[i])) : nullptr;
+    Verdict v = decide(m, s);
+    if (__builtin_expect(v.action == Verdict::forward, 1)) {
+      rewrite(m, s);
+      send(s->port, m);
+    } else if (v.action == Verdict::drop) {
+      st_.count_drop(Drop(v.reason), in_port);
+      rte_pktmbuf_free(m);
+    } else {
+      punt(m, v, in_port);
+    }
+  }
+}
+
+void Worker::run() {
+  dp_.rcu.register_reader(index_);
+  dp_.rcu.online(index_);
+  const uint16_t burst = std::min<uint16_t>(dp_.params.burst, kMaxBurst);
+  const uint32_t idle_sleep = dp_.params.idle_sleep_us;
+  uint32_t idle_loops = 0;
+  rte_mbuf* pkts[kMaxBurst];
+  while (!dp_.stop.load(std::memory_order_relaxed)) {
+    uint32_t got = 0;
+    for (const RxQueue& q : rx_) {
+      uint16_t n = rte_eth_rx_burst(q.port, q.queue, pkts, burst);
+      if (n == 0) continue;
+      got += n;
+      process(q.port, pkts, n);
+      flush();
+    }
+    st_.polls.add();
+    if (got) {
+      st_.busy_polls.add();
+      idle_loops = 0;
+    }
+    // Every pointer into shared state from this loop is dead here.
+    dp_.rcu.quiescent(index_);
+    if (!got && idle_sleep && ++idle_loops > 1000) {
+      // Offline while asleep, so a writer waiting for a grace period is not held up.
+      dp_.rcu.offline(index_);
+      usleep(idle_sleep);
+      dp_.rcu.online(index_);
+    }
+  }
+  flush();
+  dp_.rcu.offline(index_);
+  dp_.rcu.unregister_reader(index_);
+}
+
+}  // namespace routerd

@@ -1,0 +1,58 @@
+// worker: the poll loop of one forwarding lcore over its RX queues.
+// Reads only published, immutable state; reports an RCU quiescent state once per loop
+// after dropping every pointer into it; counts every packet it does not send.
+#pragma once
+
+#include <rte_mbuf.h>
+
+#include <cstdint>
+#include <vector>
+
+#include "dataplane.hpp"
+
+namespace routerd {
+
+class Worker {
+ public:
+  struct RxQueue {
+    uint16_t port;
+    uint16_t queue;
+  };
+  static constexpr uint16_t kMaxBurst = 64;
+
+  Worker(Dataplane& dp, uint32_t index, std::vector<RxQueue> rx, uint16_t tx_queue);
+
+  // The lcore entry point: polls until dp.stop is set.
+  void run();
+
+  // One received burst from in_port: classify, look up, decide, rewrite, buffer for TX or
+  // hand to control. Flushes nothing; flush() sends what is buffered. Public for tests.
+  void process(uint16_t in_port, rte_mbuf** pkts, uint16_t n);
+  void flush();
+
+ private:
+  struct TxBuf {
+    uint16_t n = 0;
+    rte_mbuf* pkts[kMaxBurst];
+  };
+  void send(uint16_t port, rte_mbuf* m);
+  void flush_port(uint16_t port);
+  void punt(rte_mbuf* m, const struct Verdict& v, uint16_t in_port);
+  void flush_punts();
+  bool icmp_token();
+
+  Dataplane& dp_;
+  uint32_t index_;
+  std::vector<RxQueue> rx_;
+  uint16_t txq_;
+  LcoreStats& st_;
+  uint32_t dirty_ = 0;  // ports with buffered TX (bit per port id)
+  TxBuf tx_[kMaxPorts];
+  PuntEntry punts_[kMaxBurst];
+  uint16_t npunts_ = 0;
+  // Pre-filter for packets that would make control send an ICMP error, so a flood of
+  // expiring TTLs cannot fill the punt ring; control applies the real limit.
+  uint64_t tokens_ = 0, token_max_ = 0, last_tsc_ = 0, tsc_per_token_ = 1;
+};
+
+}  // namespace routerd
