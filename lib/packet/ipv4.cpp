@@ -23,8 +23,9 @@ OptionsVerdict ipv4_check_options(const rte_ipv4_hdr* ip) {
     uint8_t len = h[i + 1];
     if (len < 2 || i + len > ihl) return {OptionsVerdict::malformed, uint8_t(i + 1)};
     if (type == kOptLsrr || type == kOptSsrr) {
-      // RFC 791: length at least 3 plus the pointer byte, pointer >= 4.
-      if (len < 3 || h[i + 2] < 4) return {OptionsVerdict::malformed, uint8_t(i + 2)};
+      // RFC 791: a route option has a pointer byte (so length >= 3) and the pointer is >= 4.
+      if (len < 3) return {OptionsVerdict::malformed, uint8_t(i + 1)};
+      if (h[i + 2] < 4) return {OptionsVerdict::malformed, uint8_t(i + 2)};
       source_routed = true;
     }
     i += len;
