@@ -15,9 +15,9 @@ void test_eal() {
   static std::once_flag once;
   std::call_once(once, [] {
     std::string prefix = "routerd-unit-" + std::to_string(getpid());
-    std::vector<std::string> args = {"unit-tests", "--no-huge", "-m", "768", "--no-pci",
-                                     "--no-shconf", "--no-telemetry", "--log-level", "notice",
-                                     "-l", "0", "--file-prefix", prefix};
+    std::vector<std::string> args = {
+        "unit-tests",  "--no-huge", "-m", "768", "--no-pci",      "--no-shconf", "--no-telemetry",
+        "--log-level", "notice",    "-l", "0",   "--file-prefix", prefix};
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     if (rte_eal_init(int(argv.size()), argv.data()) < 0)

@@ -71,10 +71,12 @@ std::string addresses(const json& d) {
 std::string links(const json& d) {
   std::string out;
   for (const auto& l : d)
-    out += fmt::format("{}: {}: state {} mtu {} link/ether {}\n    {} ({}) rxq {} txq {}{}\n",
-                       l.value("port_id", 0u), str(l, "name"), str(l, "link"), l.value("mtu", 0u), str(l, "mac"),
-                       str(l, "device"), str(l, "driver"), l.value("rx_queues", 0u), l.value("tx_queues", 0u),
-                       l.value("speed_mbps", 0u) ? fmt::format(" speed {} Mb/s", l["speed_mbps"].get<unsigned>()) : "");
+    out += fmt::format(
+        "{}: {}: state {} mtu {} link/ether {}\n    {} ({}) rxq {} txq {}{}\n",
+        l.value("port_id", 0u), str(l, "name"), str(l, "link"), l.value("mtu", 0u), str(l, "mac"),
+        str(l, "device"), str(l, "driver"), l.value("rx_queues", 0u), l.value("tx_queues", 0u),
+        l.value("speed_mbps", 0u) ? fmt::format(" speed {} Mb/s", l["speed_mbps"].get<unsigned>())
+                                  : "");
   return out;
 }
 
@@ -83,9 +85,10 @@ std::string stats(const json& d) {
                                 "tx_packets", "dropped", "hw_imissed", "hw_ierrors");
   for (const auto& p : d["ports"]) {
     const json& hw = p["hw"];
-    out += fmt::format("{:<10} {:>14} {:>14} {:>12} {:>12} {:>12}\n", str(p, "name"), p.value("rx_packets", 0ull),
-                       p.value("tx_packets", 0ull), p.value("dropped", 0ull), hw.value("imissed", 0ull),
-                       hw.value("ierrors", 0ull));
+    out +=
+        fmt::format("{:<10} {:>14} {:>14} {:>12} {:>12} {:>12}\n", str(p, "name"),
+                    p.value("rx_packets", 0ull), p.value("tx_packets", 0ull),
+                    p.value("dropped", 0ull), hw.value("imissed", 0ull), hw.value("ierrors", 0ull));
   }
   auto section = [&](const char* title, const json& m) {
     std::string s;
@@ -96,12 +99,14 @@ std::string stats(const json& d) {
   section("drops", d["drops"]);
   section("to control", d["punts"]);
   section("events", d["events"]);
-  out += fmt::format("generation {}  routes {}  fib prefixes {}  next hops {}  neighbours {} ({} packets queued)\n",
-                     d.value("generation", 0ull), d.value("routes", 0ull), d.value("fib_prefixes", 0ull),
-                     d.value("next_hops", 0ull), d.value("neighbours", 0ull), d.value("neighbour_queued", 0ull));
+  out += fmt::format(
+      "generation {}  routes {}  fib prefixes {}  next hops {}  neighbours {} ({} packets "
+      "queued)\n",
+      d.value("generation", 0ull), d.value("routes", 0ull), d.value("fib_prefixes", 0ull),
+      d.value("next_hops", 0ull), d.value("neighbours", 0ull), d.value("neighbour_queued", 0ull));
   for (const auto& w : d["workers"])
-    out += fmt::format("worker {}: {} polls, {} with packets\n", w.value("worker", 0u), w.value("polls", 0ull),
-                       w.value("busy_polls", 0ull));
+    out += fmt::format("worker {}: {} polls, {} with packets\n", w.value("worker", 0u),
+                       w.value("polls", 0ull), w.value("busy_polls", 0ull));
   return out;
 }
 

@@ -16,10 +16,10 @@ namespace {
 
 void print_help() {
   std::printf("usage: routerctl [-s SOCKET] [-j] COMMAND\n\ncommands:\n");
-  for (const auto& h : command_help())
-    std::printf("  %-14s %-48s %s\n", h.command, h.args, h.what);
-  std::printf("\n-j prints the daemon's JSON answer; the socket defaults to "
-              "/run/routerd/routerd.sock or $ROUTERD_SOCKET.\n");
+  for (const auto& h : command_help()) std::printf("  %-14s %-48s %s\n", h.command, h.args, h.what);
+  std::printf(
+      "\n-j prints the daemon's JSON answer; the socket defaults to "
+      "/run/routerd/routerd.sock or $ROUTERD_SOCKET.\n");
 }
 
 }  // namespace
@@ -78,7 +78,8 @@ int main(int argc, char** argv) {
     return 1;
   }
   if (!resp.value("ok", false)) {
-    std::fprintf(stderr, "routerctl: %s\n", resp.value("error", std::string("unknown error")).c_str());
+    std::fprintf(stderr, "routerctl: %s\n",
+                 resp.value("error", std::string("unknown error")).c_str());
     return 1;
   }
   const nlohmann::json& data = resp["data"];

@@ -27,7 +27,9 @@ namespace {
 
 std::atomic<bool> g_stop{false};
 
-void on_signal(int) { g_stop.store(true); }
+void on_signal(int) {
+  g_stop.store(true);
+}
 
 int worker_main(void* arg) {
   static_cast<Worker*>(arg)->run();
@@ -52,14 +54,16 @@ int run(const Config& cfg, const std::vector<Preset>& presets, std::vector<std::
   Eal eal("routerd", eal_args);
   spdlog::info("routerd {} starting; memory: {}", ROUTERD_VERSION, Eal::memory_mode());
   if (rte_lcore_count() < 2)
-    throw std::runtime_error("routerd needs at least two lcores (EAL -l): one for control, one or more workers");
+    throw std::runtime_error(
+        "routerd needs at least two lcores (EAL -l): one for control, one or more workers");
   if (cfg.ports.empty()) throw std::runtime_error(cfg.path + ": no [[port]] configured");
   const uint32_t workers = rte_lcore_count() - 1;
   const int socket = int(rte_socket_id());
 
   uint16_t max_mtu = 0;
   for (const auto& p : cfg.ports) max_mtu = std::max(max_mtu, p.mtu);
-  Mempool pool = make_pktmbuf_pool("routerd_mbufs", cfg.mbufs, mbuf_data_room_for_mtu(max_mtu), socket);
+  Mempool pool =
+      make_pktmbuf_pool("routerd_mbufs", cfg.mbufs, mbuf_data_room_for_mtu(max_mtu), socket);
   Ring punt = make_ring("routerd_punt", 4096, sizeof(PuntEntry), socket, RING_F_SC_DEQ);
 
   DataplaneParams dpp;
@@ -68,14 +72,16 @@ int run(const Config& cfg, const std::vector<Preset>& presets, std::vector<std::
   dpp.drop_martians = cfg.drop_martians;
   dpp.icmp_rate = cfg.icmp_rate;
   dpp.icmp_burst = cfg.icmp_burst;
-  Dataplane dp(dpp, workers, cfg.max_next_hops, Fib::Params{cfg.max_routes, cfg.tbl8_groups, socket}, punt.get());
-  spdlog::info("FIB: DIR-24-8, two copies, about {} MiB; {} next-hop slots", dp.fib.memory_bytes() >> 20,
-               cfg.max_next_hops);
+  Dataplane dp(dpp, workers, cfg.max_next_hops,
+               Fib::Params{cfg.max_routes, cfg.tbl8_groups, socket}, punt.get());
+  spdlog::info("FIB: DIR-24-8, two copies, about {} MiB; {} next-hop slots",
+               dp.fib.memory_bytes() >> 20, cfg.max_next_hops);
 
   std::vector<std::unique_ptr<Port>> ports;
   std::vector<Control::PortRef> refs;
   for (size_t i = 0; i < cfg.ports.size(); ++i) {
-    ports.push_back(std::make_unique<Port>(cfg.ports[i], presets[i], uint16_t(workers), pool.get()));
+    ports.push_back(
+        std::make_unique<Port>(cfg.ports[i], presets[i], uint16_t(workers), pool.get()));
     const Port& p = *ports.back();
     refs.push_back(Control::PortRef{ports.back().get(), p.id(), p.name(), p.mac(), p.mtu()});
   }
@@ -88,7 +94,8 @@ int run(const Config& cfg, const std::vector<Preset>& presets, std::vector<std::
   for (const auto& p : ports)
     for (uint16_t q = 0; q < p->queues().rx; ++q) rx[q % workers].push_back({p->id(), q});
   std::vector<std::unique_ptr<Worker>> ws;
-  for (uint32_t w = 0; w < workers; ++w) ws.push_back(std::make_unique<Worker>(dp, w, rx[w], uint16_t(w)));
+  for (uint32_t w = 0; w < workers; ++w)
+    ws.push_back(std::make_unique<Worker>(dp, w, rx[w], uint16_t(w)));
 
   ApiServer api(cfg.socket, [&](const std::vector<std::string>& argv) { return ctl.call(argv); });
 
@@ -104,7 +111,8 @@ int run(const Config& cfg, const std::vector<Preset>& presets, std::vector<std::
   RTE_LCORE_FOREACH_WORKER(lcore) {
     std::string queues;
     for (const auto& q : rx[w]) queues += fmt::format(" {}/{}", q.port, q.queue);
-    spdlog::info("worker {} on lcore {}: rx queues (port/queue){}, tx queue {}", w, lcore, queues, w);
+    spdlog::info("worker {} on lcore {}: rx queues (port/queue){}, tx queue {}", w, lcore, queues,
+                 w);
     if (rte_eal_remote_launch(worker_main, ws[w].get(), lcore) != 0)
       throw std::runtime_error("cannot launch worker on lcore " + std::to_string(lcore));
     ++w;
@@ -141,10 +149,13 @@ int main(int argc, char** argv) {
       opts.push_back(argv[i]);
   }
 
-  CLI::App app{"routerd: DPDK IPv4 router.\nUsage: routerd [EAL options --] -c FILE [--log-level L]", "routerd"};
+  CLI::App app{
+      "routerd: DPDK IPv4 router.\nUsage: routerd [EAL options --] -c FILE [--log-level L]",
+      "routerd"};
   std::string config_path, log_level;
   app.add_option("-c,--config", config_path, "configuration file (TOML)")->required();
-  app.add_option("--log-level", log_level, "trace, debug, info, warn, error, critical or off (overrides the config)")
+  app.add_option("--log-level", log_level,
+                 "trace, debug, info, warn, error, critical or off (overrides the config)")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
   app.set_version_flag("--version", ROUTERD_VERSION);
   try {

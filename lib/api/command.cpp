@@ -10,7 +10,9 @@ namespace {
   throw CommandError(cmd + ": " + msg);
 }
 
-std::string q(const std::string& s) { return "'" + s + "'"; }
+std::string q(const std::string& s) {
+  return "'" + s + "'";
+}
 
 Ipv4 parse_addr(const std::string& cmd, const std::string& what, const std::string& s) {
   auto a = Ipv4::parse(s);
@@ -34,8 +36,9 @@ Prefix4 parse_prefix(const std::string& cmd, const std::string& s) {
 }
 
 // Keyword arguments after the positional ones: "via X", "dev X", "lladdr X".
-std::map<std::string, std::string> keywords(const std::string& cmd, const std::vector<std::string>& w,
-                                            size_t from, std::initializer_list<const char*> allowed) {
+std::map<std::string, std::string> keywords(const std::string& cmd,
+                                            const std::vector<std::string>& w, size_t from,
+                                            std::initializer_list<const char*> allowed) {
   std::map<std::string, std::string> kv;
   for (size_t i = from; i < w.size(); i += 2) {
     bool ok = false;
@@ -68,10 +71,12 @@ std::string action_name(const std::string& s) {
 const std::vector<VerbHelp>& command_help() {
   static const std::vector<VerbHelp> h = {
       {"addr add", "ADDRESS/LEN dev PORT", "add an address (and its connected route) to a port"},
-      {"addr del", "ADDRESS/LEN dev PORT", "remove an address, its connected route and the routes through it"},
+      {"addr del", "ADDRESS/LEN dev PORT",
+       "remove an address, its connected route and the routes through it"},
       {"addr show", "[dev PORT]", "list port addresses"},
       {"route add", "PREFIX via GATEWAY [dev PORT] | PREFIX dev PORT", "add a static route"},
-      {"route replace", "PREFIX via GATEWAY [dev PORT] | PREFIX dev PORT", "add or replace a static route"},
+      {"route replace", "PREFIX via GATEWAY [dev PORT] | PREFIX dev PORT",
+       "add or replace a static route"},
       {"route del", "PREFIX", "delete a static route"},
       {"route show", "", "list connected and static routes"},
       {"route get", "ADDRESS", "show the route and next hop a packet to ADDRESS takes"},
@@ -87,7 +92,9 @@ const std::vector<VerbHelp>& command_help() {
 Request parse_request(const std::vector<std::string>& w) {
   if (w.empty()) throw CommandError("no command given (try: routerctl help)");
   std::string obj = object_name(w[0]);
-  if (obj.empty()) throw CommandError("unknown object " + q(w[0]) + " (expected addr, route, neigh, link or stats)");
+  if (obj.empty())
+    throw CommandError("unknown object " + q(w[0]) +
+                       " (expected addr, route, neigh, link or stats)");
   Request r;
   if (obj == "stats") {
     if (w.size() > 1) fail("stats", "unexpected " + q(w[1]));
@@ -104,7 +111,8 @@ Request parse_request(const std::vector<std::string>& w) {
       r.dev = kv.count("dev") ? kv["dev"] : "";
       return r;
     }
-    if (act != "add" && act != "del") fail("addr", "unknown action " + q(w[1]) + " (add, del, show)");
+    if (act != "add" && act != "del")
+      fail("addr", "unknown action " + q(w[1]) + " (add, del, show)");
     if (w.size() < 3) fail(cmd, "missing ADDRESS/LEN");
     Ipv4 host;
     auto p = Prefix4::parse_interface(w[2], &host);
@@ -159,7 +167,8 @@ Request parse_request(const std::vector<std::string>& w) {
       r.dev = kv.count("dev") ? kv["dev"] : "";
       return r;
     }
-    if (act != "add" && act != "del") fail("neigh", "unknown action " + q(w[1]) + " (add, del, show)");
+    if (act != "add" && act != "del")
+      fail("neigh", "unknown action " + q(w[1]) + " (add, del, show)");
     if (w.size() < 3) fail(cmd, "missing ADDRESS");
     r.addr = parse_addr(cmd, "the neighbour", w[2]);
     if (act == "del") {
@@ -173,7 +182,8 @@ Request parse_request(const std::vector<std::string>& w) {
     if (!kv.count("dev")) fail(cmd, "missing 'dev PORT'");
     auto mac = Mac::parse(kv["lladdr"]);
     if (!mac) fail(cmd, q(kv["lladdr"]) + " is not a MAC address (e.g. 02:00:00:00:01:02)");
-    if (mac->is_multicast() || mac->is_zero()) fail(cmd, q(kv["lladdr"]) + " is not a unicast MAC address");
+    if (mac->is_multicast() || mac->is_zero())
+      fail(cmd, q(kv["lladdr"]) + " is not a unicast MAC address");
     r.verb = Verb::neigh_add;
     r.lladdr = *mac;
     r.dev = kv["dev"];

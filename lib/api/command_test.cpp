@@ -40,19 +40,25 @@ TEST_CASE("bad commands say what is wrong in one line", "[api]") {
   using Catch::Contains;
   CHECK_THROWS_WITH(parse({"route", "add", "10.9.0.1/16", "via", "10.1.0.2"}),
                     Contains("host bits set") && Contains("10.9.0.0/16"));
-  CHECK_THROWS_WITH(parse({"route", "add", "10.9.0.0/33", "via", "10.1.0.2"}), Contains("not an IPv4 prefix"));
-  CHECK_THROWS_WITH(parse({"route", "add", "10.9.0.0/16"}), Contains("needs 'via GATEWAY' or 'dev PORT'"));
+  CHECK_THROWS_WITH(parse({"route", "add", "10.9.0.0/33", "via", "10.1.0.2"}),
+                    Contains("not an IPv4 prefix"));
+  CHECK_THROWS_WITH(parse({"route", "add", "10.9.0.0/16"}),
+                    Contains("needs 'via GATEWAY' or 'dev PORT'"));
   CHECK_THROWS_WITH(parse({"route", "add", "10.9.0.0/16", "via"}), Contains("needs a value"));
-  CHECK_THROWS_WITH(parse({"route", "add", "10.9.0.0/16", "via", "x"}), Contains("not an IPv4 address"));
-  CHECK_THROWS_WITH(parse({"route", "add", "10.9.0.0/16", "gw", "1.2.3.4"}), Contains("unexpected 'gw'"));
-  CHECK_THROWS_WITH(parse({"route", "add", "10.9.0.0/16", "dev", "a", "dev", "b"}), Contains("given twice"));
+  CHECK_THROWS_WITH(parse({"route", "add", "10.9.0.0/16", "via", "x"}),
+                    Contains("not an IPv4 address"));
+  CHECK_THROWS_WITH(parse({"route", "add", "10.9.0.0/16", "gw", "1.2.3.4"}),
+                    Contains("unexpected 'gw'"));
+  CHECK_THROWS_WITH(parse({"route", "add", "10.9.0.0/16", "dev", "a", "dev", "b"}),
+                    Contains("given twice"));
   CHECK_THROWS_WITH(parse({"route", "flush"}), Contains("unknown action 'flush'"));
   CHECK_THROWS_WITH(parse({"rout", "show"}), Contains("unknown object 'rout'"));
   CHECK_THROWS_WITH(parse({"neigh", "add", "10.1.0.9", "lladdr", "zz", "dev", "p0"}),
                     Contains("not a MAC address"));
   CHECK_THROWS_WITH(parse({"neigh", "add", "10.1.0.9", "lladdr", "ff:ff:ff:ff:ff:ff", "dev", "p0"}),
                     Contains("not a unicast MAC"));
-  CHECK_THROWS_WITH(parse({"neigh", "add", "10.1.0.9", "lladdr", "02:00:00:00:00:01"}), Contains("missing 'dev PORT'"));
+  CHECK_THROWS_WITH(parse({"neigh", "add", "10.1.0.9", "lladdr", "02:00:00:00:00:01"}),
+                    Contains("missing 'dev PORT'"));
   CHECK_THROWS_WITH(parse({"addr", "add", "10.1.0.1", "dev", "p0"}), Contains("prefix length"));
   CHECK_THROWS_WITH(parse({"addr", "add", "10.1.0.1/24"}), Contains("missing 'dev PORT'"));
   CHECK_THROWS_WITH(parse({"stats", "now"}), Contains("unexpected 'now'"));

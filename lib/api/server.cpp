@@ -22,7 +22,9 @@ namespace {
 
 constexpr size_t kMaxRequest = 1 << 20;
 
-std::string errstr() { return std::strerror(errno); }
+std::string errstr() {
+  return std::strerror(errno);
+}
 
 sockaddr_un make_addr(const std::string& path) {
   sockaddr_un a{};
@@ -62,13 +64,15 @@ bool write_all(int fd, const std::string& s) {
 
 }  // namespace
 
-ApiServer::ApiServer(const std::string& path, Handler handler) : path_(path), handler_(std::move(handler)) {
+ApiServer::ApiServer(const std::string& path, Handler handler)
+    : path_(path), handler_(std::move(handler)) {
   sockaddr_un addr = make_addr(path);
   std::filesystem::path dir = std::filesystem::path(path).parent_path();
   if (!dir.empty()) {
     std::error_code ec;
     std::filesystem::create_directories(dir, ec);
-    if (ec) throw std::runtime_error(dir.string() + ": cannot create socket directory: " + ec.message());
+    if (ec)
+      throw std::runtime_error(dir.string() + ": cannot create socket directory: " + ec.message());
   }
   // A socket file someone still answers on belongs to a running routerd: do not steal it.
   int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -80,7 +84,8 @@ ApiServer::ApiServer(const std::string& path, Handler handler) : path_(path), ha
   unlink(path.c_str());
   listen_fd_ = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (listen_fd_ < 0) throw std::runtime_error("socket: " + errstr());
-  if (bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || listen(listen_fd_, 16) != 0) {
+  if (bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+      listen(listen_fd_, 16) != 0) {
     std::string e = errstr();
     close(listen_fd_);
     throw std::runtime_error(path + ": cannot listen: " + e);
@@ -100,7 +105,9 @@ ApiServer::~ApiServer() {
   unlink(path_.c_str());
 }
 
-void ApiServer::start() { thread_ = std::thread([this] { loop(); }); }
+void ApiServer::start() {
+  thread_ = std::thread([this] { loop(); });
+}
 
 void ApiServer::loop() {
   for (;;) {
@@ -144,7 +151,8 @@ void ApiServer::serve(int fd) {
   write_all(fd, resp.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
 }
 
-nlohmann::json api_call(const std::string& path, const std::vector<std::string>& argv, int timeout_ms) {
+nlohmann::json api_call(const std::string& path, const std::vector<std::string>& argv,
+                        int timeout_ms) {
   sockaddr_un addr = make_addr(path);
   int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) throw std::runtime_error("socket: " + errstr());

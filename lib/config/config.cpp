@@ -23,14 +23,13 @@ using config_detail::printable;
 
 // The accepted keys of each table. Unknown-key checks and config_keys() both read these
 // lists, so the parser, the documentation test and the documentation cannot drift apart.
-constexpr std::string_view kDataplaneKeys[] = {"eal",   "socket",        "mbufs",
-                                               "burst", "idle_sleep_us", "presets_dir",
-                                               "log_level"};
+constexpr std::string_view kDataplaneKeys[] = {"eal",           "socket",      "mbufs",    "burst",
+                                               "idle_sleep_us", "presets_dir", "log_level"};
 constexpr std::string_view kFibKeys[] = {"max_routes", "tbl8_groups", "max_next_hops"};
 constexpr std::string_view kIpv4Keys[] = {"drop_martians"};
 constexpr std::string_view kIcmpKeys[] = {"rate", "burst", "echo_reply"};
-constexpr std::string_view kArpKeys[] = {"reachable_time", "retrans_time_ms", "probes",
-                                         "queue_len", "max_entries"};
+constexpr std::string_view kArpKeys[] = {"reachable_time", "retrans_time_ms", "probes", "queue_len",
+                                         "max_entries"};
 constexpr std::string_view kPortKeys[] = {"name", "device", "preset", "mtu", "mac", "addresses"};
 constexpr std::string_view kRouteKeys[] = {"prefix", "via", "dev"};
 constexpr std::string_view kNeighbourKeys[] = {"address", "lladdr", "port"};
@@ -42,10 +41,14 @@ struct Section {
 };
 
 constexpr Section kSections[] = {
-    {"dataplane", kDataplaneKeys, false}, {"fib", kFibKeys, false},
-    {"ipv4", kIpv4Keys, false},           {"icmp", kIcmpKeys, false},
-    {"arp", kArpKeys, false},             {"port", kPortKeys, true},
-    {"route", kRouteKeys, true},          {"neighbour", kNeighbourKeys, true},
+    {"dataplane", kDataplaneKeys, false},
+    {"fib", kFibKeys, false},
+    {"ipv4", kIpv4Keys, false},
+    {"icmp", kIcmpKeys, false},
+    {"arp", kArpKeys, false},
+    {"port", kPortKeys, true},
+    {"route", kRouteKeys, true},
+    {"neighbour", kNeighbourKeys, true},
 };
 
 constexpr std::span<const std::string_view> section_keys(std::string_view name) {
@@ -54,7 +57,7 @@ constexpr std::span<const std::string_view> section_keys(std::string_view name) 
   return {};
 }
 
-constexpr std::string_view kLogLevels[] = {"trace", "debug", "info",    "warn",
+constexpr std::string_view kLogLevels[] = {"trace", "debug",    "info", "warn",
                                            "error", "critical", "off"};
 
 // Addresses that can never be a port's own (RFC 1122 3.2.1.3, RFC 5771, RFC 1112 4).
@@ -69,7 +72,9 @@ constexpr Reserved kReserved[] = {
     {{Ipv4(240, 0, 0, 0), 4}, "reserved"},
 };
 
-std::string quoted(std::string_view s) { return "'" + printable(s) + "'"; }
+std::string quoted(std::string_view s) {
+  return "'" + printable(s) + "'";
+}
 
 bool is_bare_key(std::string_view k) {
   if (k.empty()) return false;
@@ -104,11 +109,15 @@ bool valid_port_name(std::string_view s) {
   return is_bare_key(s);
 }
 
-bool valid_preset_name(std::string_view s) { return is_bare_key(s); }
+bool valid_preset_name(std::string_view s) {
+  return is_bare_key(s);
+}
 
 // DPDK names a device by what precedes the first comma ("net_tap0,iface=x" is net_tap0),
 // so two ports with the same name and different arguments are the same device.
-std::string_view device_name(std::string_view dev) { return dev.substr(0, dev.find(',')); }
+std::string_view device_name(std::string_view dev) {
+  return dev.substr(0, dev.find(','));
+}
 
 class Parser {
  public:
@@ -123,7 +132,8 @@ class Parser {
     if (auto* t = section(root, "ipv4")) read_bool(*t, "ipv4", "drop_martians", c.drop_martians);
     if (auto* t = section(root, "icmp")) icmp(*t, c);
     if (auto* t = section(root, "arp")) arp(*t, c);
-    for_each_entry(root, "port", [&](const toml::table& t, const std::string& p) { port(t, p, c); });
+    for_each_entry(root, "port",
+                   [&](const toml::table& t, const std::string& p) { port(t, p, c); });
     for_each_entry(root, "route",
                    [&](const toml::table& t, const std::string& p) { route(t, p, c); });
     for_each_entry(root, "neighbour",
@@ -294,13 +304,13 @@ class Parser {
     const std::string path = "dataplane";
     if (t.get("eal")) c.eal = read_strings(t, path, "eal");
     if (auto s = read_string(t, path, "socket")) {
-      if (s->empty() || (*s)[0] != '/') fail(path + ".socket", quoted(*s) + " is not an absolute path");
+      if (s->empty() || (*s)[0] != '/')
+        fail(path + ".socket", quoted(*s) + " is not an absolute path");
       // The control socket is AF_UNIX; sun_path holds the path and its terminating NUL.
       constexpr size_t max_len = sizeof(sockaddr_un{}.sun_path) - 1;
       if (s->size() > max_len)
-        fail(path + ".socket", "path is " + std::to_string(s->size()) +
-                                   " bytes, longer than the " + std::to_string(max_len) +
-                                   " a Unix socket allows");
+        fail(path + ".socket", "path is " + std::to_string(s->size()) + " bytes, longer than the " +
+                                   std::to_string(max_len) + " a Unix socket allows");
       c.socket = *s;
     }
     read_int(t, path, "mbufs", 1024, 16777216, c.mbufs);
@@ -350,15 +360,15 @@ class Parser {
                                "'_' or '-')");
     for (size_t i = 0; i < c.ports.size(); ++i)
       if (c.ports[i].name == p.name)
-        fail(path + ".name", "duplicate port name " + quoted(p.name) + " (also port[" +
-                                 std::to_string(i) + "])");
+        fail(path + ".name",
+             "duplicate port name " + quoted(p.name) + " (also port[" + std::to_string(i) + "])");
 
     p.device = require_string(t, path, "device");
     if (p.device.empty()) fail(path + ".device", "must not be empty");
     for (const auto& other : c.ports)
       if (device_name(other.device) == device_name(p.device))
-        fail(path + ".device", "device " + quoted(device_name(p.device)) +
-                                   " is also used by port " + other.name);
+        fail(path + ".device",
+             "device " + quoted(device_name(p.device)) + " is also used by port " + other.name);
 
     p.preset = read_string(t, path, "preset").value_or("default");
     if (!valid_preset_name(p.preset))
@@ -445,8 +455,8 @@ class Parser {
 
   std::string file_;
   std::vector<Owned> owned_;
-  std::map<Prefix4, size_t> routes_;     // prefix -> index in [[route]]
-  std::map<Ipv4, size_t> neighbours_;    // address -> index in [[neighbour]]
+  std::map<Prefix4, size_t> routes_;   // prefix -> index in [[route]]
+  std::map<Ipv4, size_t> neighbours_;  // address -> index in [[neighbour]]
 };
 
 }  // namespace

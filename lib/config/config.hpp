@@ -21,18 +21,18 @@ class ConfigError : public std::runtime_error {
 };
 
 struct PortConfig {
-  std::string name;    // routerctl name, e.g. "p0": [A-Za-z][A-Za-z0-9_-]{0,14}
-  std::string device;  // vdev arguments ("net_tap0,iface=x") or a PCI address ("0000:03:00.0")
-  std::string preset;  // name of a file drivers-config/<preset>.toml (default "default")
-  uint16_t mtu = 1500;                   // 68..9000
-  std::optional<Mac> mac;                // unicast; none: keep the device's address
+  std::string name;        // routerctl name, e.g. "p0": [A-Za-z][A-Za-z0-9_-]{0,14}
+  std::string device;      // vdev arguments ("net_tap0,iface=x") or a PCI address ("0000:03:00.0")
+  std::string preset;      // name of a file drivers-config/<preset>.toml (default "default")
+  uint16_t mtu = 1500;     // 68..9000
+  std::optional<Mac> mac;  // unicast; none: keep the device's address
   std::vector<std::pair<Ipv4, Prefix4>> addresses;  // (address, its subnet)
 };
 
 struct RouteConfig {
   Prefix4 prefix;
-  std::optional<Ipv4> via;   // exactly one of via and dev is set...
-  std::string dev;           // ...except that both may be set (gateway on that port)
+  std::optional<Ipv4> via;  // exactly one of via and dev is set...
+  std::string dev;          // ...except that both may be set (gateway on that port)
 };
 
 struct NeighbourConfig {
@@ -45,16 +45,16 @@ struct Config {
   std::string path;  // the file it came from
 
   // [dataplane]
-  std::vector<std::string> eal;   // EAL arguments used when the command line gives none
+  std::vector<std::string> eal;  // EAL arguments used when the command line gives none
   std::string socket = "/run/routerd/routerd.sock";
-  uint32_t mbufs = 16384;         // mbufs per NUMA socket in use
-  uint16_t burst = 32;            // 1..64
-  uint32_t idle_sleep_us = 0;     // 0: workers poll without pause
-  std::string presets_dir;        // empty: the installed or source drivers-config/
+  uint32_t mbufs = 16384;      // mbufs per NUMA socket in use
+  uint16_t burst = 32;         // 1..64
+  uint32_t idle_sleep_us = 0;  // 0: workers poll without pause
+  std::string presets_dir;     // empty: the installed or source drivers-config/
   std::string log_level = "info";
 
   // [fib]
-  uint32_t max_routes = 1u << 16;   // per FIB copy: ~94 MiB with 4096 tbl8 groups
+  uint32_t max_routes = 1u << 16;  // per FIB copy: ~94 MiB with 4096 tbl8 groups
   uint32_t tbl8_groups = 1u << 12;
   uint32_t max_next_hops = 1u << 16;
 
@@ -62,15 +62,15 @@ struct Config {
   bool drop_martians = true;
 
   // [icmp]
-  uint32_t icmp_rate = 1000;      // errors per second, all destinations together
+  uint32_t icmp_rate = 1000;  // errors per second, all destinations together
   uint32_t icmp_burst = 50;
   bool echo_reply = true;
 
   // [arp]
-  uint32_t arp_reachable_s = 60;  // dynamic entry lifetime before it is re-probed
-  uint32_t arp_retrans_ms = 1000; // at most one request per target per this interval
-  uint32_t arp_probes = 3;        // unanswered requests before the neighbour is failed
-  uint32_t arp_queue_len = 8;     // packets held per unresolved neighbour (oldest dropped)
+  uint32_t arp_reachable_s = 60;   // dynamic entry lifetime before it is re-probed
+  uint32_t arp_retrans_ms = 1000;  // at most one request per target per this interval
+  uint32_t arp_probes = 3;         // unanswered requests before the neighbour is failed
+  uint32_t arp_queue_len = 8;      // packets held per unresolved neighbour (oldest dropped)
   uint32_t arp_max_entries = 4096;
 
   std::vector<PortConfig> ports;

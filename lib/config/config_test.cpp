@@ -211,19 +211,24 @@ TEST_CASE("unknown keys are named with their full path", "[config]") {
   // A quoted key is shown quoted, so it cannot pass for a nested one.
   CHECK(error_of("[fib]\n\"max.routes\" = 1\n") == "t.toml: fib.\"max.routes\": unknown key");
   // A typo is reported as such, not as the required key it replaced.
-  CHECK(error_of("[[port]]\nnmae = \"p0\"\ndevice = \"x\"\n") == "t.toml: port[0].nmae: unknown key");
+  CHECK(error_of("[[port]]\nnmae = \"p0\"\ndevice = \"x\"\n") ==
+        "t.toml: port[0].nmae: unknown key");
 }
 
 TEST_CASE("values of the wrong type are rejected", "[config]") {
-  CHECK(error_of("[fib]\nmax_routes = \"many\"\n") == "t.toml: fib.max_routes: expected an integer");
+  CHECK(error_of("[fib]\nmax_routes = \"many\"\n") ==
+        "t.toml: fib.max_routes: expected an integer");
   CHECK(error_of("[fib]\nmax_routes = 1.5\n") == "t.toml: fib.max_routes: expected an integer");
-  CHECK(error_of("[ipv4]\ndrop_martians = 1\n") == "t.toml: ipv4.drop_martians: expected a boolean");
+  CHECK(error_of("[ipv4]\ndrop_martians = 1\n") ==
+        "t.toml: ipv4.drop_martians: expected a boolean");
   CHECK(error_of("[dataplane]\nsocket = 5\n") == "t.toml: dataplane.socket: expected a string");
   CHECK(error_of("[dataplane]\neal = \"-l 0-1\"\n") ==
         "t.toml: dataplane.eal: expected an array of strings");
-  CHECK(error_of("[dataplane]\neal = [\"-l\", 1]\n") == "t.toml: dataplane.eal[1]: expected a string");
+  CHECK(error_of("[dataplane]\neal = [\"-l\", 1]\n") ==
+        "t.toml: dataplane.eal[1]: expected a string");
   CHECK(error_of("dataplane = 1\n") == "t.toml: dataplane: expected a table ([dataplane])");
-  CHECK(error_of("[port]\nname = \"p0\"\n") == "t.toml: port: expected an array of tables ([[port]])");
+  CHECK(error_of("[port]\nname = \"p0\"\n") ==
+        "t.toml: port: expected an array of tables ([[port]])");
   CHECK(error_of("route = [1]\n") == "t.toml: route[0]: expected a table");
   CHECK(error_of("[[port]]\nname = \"p0\"\ndevice = \"x\"\naddresses = \"10.1.0.1/24\"\n") ==
         "t.toml: port[0].addresses: expected an array of strings");
@@ -233,8 +238,8 @@ TEST_CASE("every key in config_keys() is read by the parser", "[config]") {
   // A valid file with one entry of each array; each key in turn is then given a value of a
   // type no key accepts, which only a parser that reads that key can notice.
   std::map<std::string, std::map<std::string, std::string>> base = {
-      {"port", {{"name", "\"p0\""}, {"device", "\"net_null0\""},
-                {"addresses", "[\"10.1.0.1/24\"]"}}},
+      {"port",
+       {{"name", "\"p0\""}, {"device", "\"net_null0\""}, {"addresses", "[\"10.1.0.1/24\"]"}}},
       {"route", {{"prefix", "\"10.9.0.0/16\""}, {"via", "\"10.1.0.2\""}}},
       {"neighbour",
        {{"address", "\"10.1.0.2\""}, {"lladdr", "\"02:00:00:00:00:02\""}, {"port", "\"p0\""}}},
@@ -420,10 +425,9 @@ TEST_CASE("route prefixes must be prefixes", "[config]") {
 }
 
 TEST_CASE("routes and neighbours name existing ports", "[config]") {
-  CHECK(error_of(kTwoPorts +
-                 "[[route]]\nprefix = \"10.7.0.0/16\"\ndev = \"p0\"\n"
-                 "[[route]]\nprefix = \"10.8.0.0/16\"\ndev = \"p1\"\n"
-                 "[[route]]\nprefix = \"10.9.0.0/16\"\ndev = \"p7\"\n") ==
+  CHECK(error_of(kTwoPorts + "[[route]]\nprefix = \"10.7.0.0/16\"\ndev = \"p0\"\n"
+                             "[[route]]\nprefix = \"10.8.0.0/16\"\ndev = \"p1\"\n"
+                             "[[route]]\nprefix = \"10.9.0.0/16\"\ndev = \"p7\"\n") ==
         "t.toml: route[2].dev: unknown port 'p7'");
   CHECK(error_of(kTwoPorts + "[[neighbour]]\naddress = \"10.1.0.2\"\n"
                              "lladdr = \"02:00:00:00:01:02\"\nport = \"P0\"\n") ==
@@ -434,7 +438,8 @@ TEST_CASE("a gateway is on a port subnet", "[config]") {
   auto route = [](const std::string& body) {
     return error_of(kTwoPorts + "[[route]]\nprefix = \"10.9.0.0/16\"\n" + body);
   };
-  CHECK(route("via = \"10.5.0.2\"\n") == "t.toml: route[0].via: 10.5.0.2 is not on any port subnet");
+  CHECK(route("via = \"10.5.0.2\"\n") ==
+        "t.toml: route[0].via: 10.5.0.2 is not on any port subnet");
   CHECK(route("via = \"10.2.0.2\"\n") == "");
   CHECK(route("via = \"10.2.0.2\"\ndev = \"p1\"\n") == "");
   // With dev, the gateway must be on that port, not just on some port.
@@ -443,7 +448,8 @@ TEST_CASE("a gateway is on a port subnet", "[config]") {
   CHECK(route("via = \"10.2.0.1\"\n") == "t.toml: route[0].via: 10.2.0.1 is an address of port p1");
   CHECK(route("via = \"10.2.0.255\"\n") ==
         "t.toml: route[0].via: 10.2.0.255 is the broadcast address of 10.2.0.0/24");
-  CHECK(route("via = \"10.2.0.300\"\n") == "t.toml: route[0].via: '10.2.0.300' is not an IPv4 address");
+  CHECK(route("via = \"10.2.0.300\"\n") ==
+        "t.toml: route[0].via: '10.2.0.300' is not an IPv4 address");
 }
 
 TEST_CASE("neighbours are checked", "[config]") {

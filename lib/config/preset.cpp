@@ -16,9 +16,8 @@ namespace {
 
 using config_detail::printable;
 
-constexpr std::string_view kKeys[] = {"rx_descriptors", "tx_descriptors", "symmetric_queues",
-                                      "rss",            "rss_hash",       "rx_offloads",
-                                      "tx_offloads"};
+constexpr std::string_view kKeys[] = {"rx_descriptors", "tx_descriptors", "symmetric_queues", "rss",
+                                      "rss_hash",       "rx_offloads",    "tx_offloads"};
 
 // Descriptor counts the driver is asked for; most drivers clamp or round further.
 constexpr int64_t kMinDescriptors = 64;
@@ -86,8 +85,8 @@ class PresetReader {
       if (!s) fail(path, "expected a string");
       const std::string& name = s->get();
       if (std::find(known.begin(), known.end(), name) == known.end())
-        fail(path, "unknown " + std::string(what) + " '" + printable(name) + "' (known: " +
-                       joined(known) + ")");
+        fail(path, "unknown " + std::string(what) + " '" + printable(name) +
+                       "' (known: " + joined(known) + ")");
       if (std::find(out.begin(), out.end(), name) != out.end())
         fail(path, "'" + name + "' is listed twice");
       out.push_back(name);
@@ -125,16 +124,21 @@ Preset load_preset(const std::string& dir, const std::string& name) {
 }
 
 const std::vector<std::string>& preset_rss_hash_names() {
-  static const std::vector<std::string> names = {
-      "ipv4", "frag_ipv4", "nonfrag_ipv4_tcp", "nonfrag_ipv4_udp", "nonfrag_ipv4_other",
-      "ipv6", "tcp",       "udp",              "ip"};
+  static const std::vector<std::string> names = {"ipv4",
+                                                 "frag_ipv4",
+                                                 "nonfrag_ipv4_tcp",
+                                                 "nonfrag_ipv4_udp",
+                                                 "nonfrag_ipv4_other",
+                                                 "ipv6",
+                                                 "tcp",
+                                                 "udp",
+                                                 "ip"};
   return names;
 }
 
 const std::vector<std::string>& preset_rx_offload_names() {
-  static const std::vector<std::string> names = {"ipv4_cksum", "udp_cksum",  "tcp_cksum",
-                                                 "scatter",    "rss_hash",   "vlan_strip",
-                                                 "keep_crc"};
+  static const std::vector<std::string> names = {"ipv4_cksum", "udp_cksum",  "tcp_cksum", "scatter",
+                                                 "rss_hash",   "vlan_strip", "keep_crc"};
   return names;
 }
 

@@ -67,8 +67,8 @@ TEST_CASE("every shipped preset loads", "[config]") {
     CHECK(p.path == entry.path().string());
     found.insert(name);
   }
-  CHECK(found == std::set<std::string>{"default", "tap", "null", "pcap", "ring", "memif",
-                                       "virtio-user"});
+  CHECK(found ==
+        std::set<std::string>{"default", "tap", "null", "pcap", "ring", "memif", "virtio-user"});
 }
 
 TEST_CASE("shipped presets carry the driver facts", "[config]") {
@@ -123,7 +123,8 @@ tx_offloads = ["mbuf_fast_free", "multi_segs"]
   CHECK(d.error_of("rx_descriptorz = 1024\n") == "rx_descriptorz: unknown key");
   CHECK(d.error_of("[rx]\n") == "rx: unknown key");
   CHECK(d.error_of("rx_descriptors = 63\n") == "rx_descriptors: 63 is out of range 64..32768");
-  CHECK(d.error_of("tx_descriptors = 65536\n") == "tx_descriptors: 65536 is out of range 64..32768");
+  CHECK(d.error_of("tx_descriptors = 65536\n") ==
+        "tx_descriptors: 65536 is out of range 64..32768");
   CHECK(d.error_of("rx_descriptors = \"1024\"\n") == "rx_descriptors: expected an integer");
   CHECK(d.error_of("rss = \"yes\"\n") == "rss: expected a boolean");
   CHECK(d.error_of("rx_offloads = \"scatter\"\n") == "rx_offloads: expected an array of strings");

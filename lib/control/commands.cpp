@@ -11,7 +11,9 @@ namespace routerd {
 
 namespace {
 
-[[noreturn]] void refuse(const std::string& cmd, const std::string& why) { throw CommandError(cmd + ": " + why); }
+[[noreturn]] void refuse(const std::string& cmd, const std::string& why) {
+  throw CommandError(cmd + ": " + why);
+}
 
 const char* reserved_kind(Ipv4 a) {
   uint8_t o = uint8_t(a.v >> 24);
@@ -26,19 +28,32 @@ const char* reserved_kind(Ipv4 a) {
 
 nlohmann::json Control::execute(const Request& r) {
   switch (r.verb) {
-    case Verb::addr_add: return addr_add(r);
-    case Verb::addr_del: return addr_del(r);
-    case Verb::addr_show: return addr_show(r);
-    case Verb::route_add: return route_set(r, false);
-    case Verb::route_replace: return route_set(r, true);
-    case Verb::route_del: return route_del(r);
-    case Verb::route_show: return route_show();
-    case Verb::route_get: return route_get(r);
-    case Verb::neigh_add: return neigh_add(r);
-    case Verb::neigh_del: return neigh_del(r);
-    case Verb::neigh_show: return neigh_show(r);
-    case Verb::link_show: return link_show(r);
-    case Verb::stats: return stats_json();
+    case Verb::addr_add:
+      return addr_add(r);
+    case Verb::addr_del:
+      return addr_del(r);
+    case Verb::addr_show:
+      return addr_show(r);
+    case Verb::route_add:
+      return route_set(r, false);
+    case Verb::route_replace:
+      return route_set(r, true);
+    case Verb::route_del:
+      return route_del(r);
+    case Verb::route_show:
+      return route_show();
+    case Verb::route_get:
+      return route_get(r);
+    case Verb::neigh_add:
+      return neigh_add(r);
+    case Verb::neigh_del:
+      return neigh_del(r);
+    case Verb::neigh_show:
+      return neigh_show(r);
+    case Verb::link_show:
+      return link_show(r);
+    case Verb::stats:
+      return stats_json();
   }
   throw CommandError("unknown command");
 }
@@ -81,9 +96,11 @@ nlohmann::json Control::addr_add(const Request& r) {
   const Prefix4 sn = r.prefix;
   if (const char* k = reserved_kind(a)) refuse(cmd, a.str() + " is " + k);
   if (sn.len <= 30 && a == sn.addr) refuse(cmd, a.str() + " is the network address of " + sn.str());
-  if (sn.len <= 30 && a == sn.broadcast()) refuse(cmd, a.str() + " is the broadcast address of " + sn.str());
+  if (sn.len <= 30 && a == sn.broadcast())
+    refuse(cmd, a.str() + " is the broadcast address of " + sn.str());
   uint16_t owner;
-  if (local_address_port(a, &owner)) refuse(cmd, a.str() + " is already an address of " + port_by_id(owner)->ref.name);
+  if (local_address_port(a, &owner))
+    refuse(cmd, a.str() + " is already an address of " + port_by_id(owner)->ref.name);
   for (const auto& q : ports_) {
     if (&q == p) continue;
     for (const auto& pa : q.addrs)
@@ -121,10 +138,12 @@ nlohmann::json Control::addr_del(const Request& r) {
   const std::string cmd = "addr del";
   PortCtl* p = port_by_name(r.dev);
   if (!p) refuse(cmd, "unknown port '" + r.dev + "'");
-  auto it = std::find_if(p->addrs.begin(), p->addrs.end(),
-                         [&](const PortAddr& pa) { return pa.addr == r.addr && pa.subnet == r.prefix; });
+  auto it = std::find_if(p->addrs.begin(), p->addrs.end(), [&](const PortAddr& pa) {
+    return pa.addr == r.addr && pa.subnet == r.prefix;
+  });
   if (it == p->addrs.end())
-    refuse(cmd, r.addr.str() + "/" + std::to_string(r.prefix.len) + " is not an address of " + p->ref.name);
+    refuse(cmd, r.addr.str() + "/" + std::to_string(r.prefix.len) + " is not an address of " +
+                    p->ref.name);
   const PortAddr gone = *it;
   p->addrs.erase(it);
 
@@ -182,7 +201,8 @@ nlohmann::json Control::addr_show(const Request& r) const {
   for (const auto& p : ports_) {
     if (!r.dev.empty() && p.ref.name != r.dev) continue;
     nlohmann::json addrs = nlohmann::json::array();
-    for (const auto& pa : p.addrs) addrs.push_back(pa.addr.str() + "/" + std::to_string(pa.subnet.len));
+    for (const auto& pa : p.addrs)
+      addrs.push_back(pa.addr.str() + "/" + std::to_string(pa.subnet.len));
     out.push_back({{"dev", p.ref.name}, {"addresses", addrs}});
   }
   return out;
@@ -204,9 +224,10 @@ nlohmann::json Control::route_set(const Request& r, bool replace) {
   const std::string cmd = replace ? "route replace" : "route add";
   const Route* existing = rib_.find(r.prefix);
   if (existing && existing->proto == RouteProto::connected)
-    refuse(cmd, r.prefix.str() + " is the connected route of " + port_by_id(existing->port)->ref.name +
-                    "; it follows the port's addresses");
-  if (existing && !replace) refuse(cmd, "a route for " + r.prefix.str() + " exists (use route replace)");
+    refuse(cmd, r.prefix.str() + " is the connected route of " +
+                    port_by_id(existing->port)->ref.name + "; it follows the port's addresses");
+  if (existing && !replace)
+    refuse(cmd, "a route for " + r.prefix.str() + " exists (use route replace)");
   if (r.prefix.len == 32 && local_address_port(r.prefix.addr))
     refuse(cmd, r.prefix.addr.str() + " is an address of this router");
   if (!r.dev.empty() && !port_by_name(r.dev)) refuse(cmd, "unknown port '" + r.dev + "'");
@@ -214,7 +235,8 @@ nlohmann::json Control::route_set(const Request& r, bool replace) {
   nr.prefix = r.prefix;
   nr.proto = RouteProto::static_route;
   if (r.via) {
-    if (local_address_port(*r.via)) refuse(cmd, "gateway " + r.via->str() + " is an address of this router");
+    if (local_address_port(*r.via))
+      refuse(cmd, "gateway " + r.via->str() + " is an address of this router");
     const PortCtl* gp = port_for_gateway(*r.via, r.dev);
     if (!gp)
       refuse(cmd, "gateway " + r.via->str() + " is not on a connected subnet" +
@@ -248,7 +270,8 @@ nlohmann::json Control::route_del(const Request& r) {
   if (!existing) refuse(cmd, "no route for " + r.prefix.str());
   if (existing->proto == RouteProto::connected)
     refuse(cmd, r.prefix.str() + " is a connected route; delete the address instead");
-  if (r.via && existing->via != r.via) refuse(cmd, "the route for " + r.prefix.str() + " is not via " + r.via->str());
+  if (r.via && existing->via != r.via)
+    refuse(cmd, "the route for " + r.prefix.str() + " is not via " + r.via->str());
   if (!r.dev.empty() && port_by_id(existing->port)->ref.name != r.dev)
     refuse(cmd, "the route for " + r.prefix.str() + " does not use " + r.dev);
   Route old = *existing;
@@ -281,7 +304,8 @@ nlohmann::json Control::route_get(const Request& r) const {
     const NextHopState* s = nid != Fib::kNoRoute ? nh_[nid].state : nullptr;
     if (!s) return n;
     n["state"] = nh_kind_name(s->kind);
-    if (s->kind == NhKind::forward) n["lladdr"] = Mac{{s->l2[0], s->l2[1], s->l2[2], s->l2[3], s->l2[4], s->l2[5]}}.str();
+    if (s->kind == NhKind::forward)
+      n["lladdr"] = Mac{{s->l2[0], s->l2[1], s->l2[2], s->l2[3], s->l2[4], s->l2[5]}}.str();
     if (s->kind != NhKind::local && s->kind != NhKind::broadcast) n["mtu"] = s->mtu;
     if (s->gateway.v) n["neighbour"] = s->gateway.str();
     return n;
@@ -307,7 +331,8 @@ nlohmann::json Control::route_get(const Request& r) const {
   j["proto"] = route_proto_name(rt->proto);
   if (rt->via) j["via"] = rt->via->str();
   j["dev"] = port_by_id(rt->port)->ref.name;
-  if (auto src = icmp_select_source(port_addresses(rt->port), rt->via ? *rt->via : a)) j["src"] = src->str();
+  if (auto src = icmp_select_source(port_addresses(rt->port), rt->via ? *rt->via : a))
+    j["src"] = src->str();
   j["nexthop"] = nh_json(id);
   return j;
 }
@@ -320,7 +345,8 @@ nlohmann::json Control::neigh_add(const Request& r) {
   if (!p) refuse(cmd, "unknown port '" + r.dev + "'");
   if (local_address_port(r.addr)) refuse(cmd, r.addr.str() + " is an address of this router");
   bool on_link = false;
-  for (const auto& pa : p->addrs) on_link |= pa.subnet.contains(r.addr) && pa.subnet.broadcast() != r.addr;
+  for (const auto& pa : p->addrs)
+    on_link |= pa.subnet.contains(r.addr) && pa.subnet.broadcast() != r.addr;
   if (!on_link) refuse(cmd, r.addr.str() + " is not on a subnet of " + p->ref.name);
   NeighbourTable::Effects fx;
   neigh_.add_static(r.addr, p->ref.id, r.lladdr, fx);
@@ -344,12 +370,15 @@ nlohmann::json Control::neigh_show(const Request& r) const {
     refuse("neigh show", "unknown port '" + r.dev + "'");
   std::vector<const Neighbour*> v;
   for (const auto& [ip, n] : neigh_.entries()) v.push_back(&n);
-  std::sort(v.begin(), v.end(), [](const Neighbour* a, const Neighbour* b) { return a->ip < b->ip; });
+  std::sort(v.begin(), v.end(),
+            [](const Neighbour* a, const Neighbour* b) { return a->ip < b->ip; });
   nlohmann::json out = nlohmann::json::array();
   for (const Neighbour* n : v) {
     const PortCtl* p = port_by_id(n->port);
     if (!r.dev.empty() && (!p || p->ref.name != r.dev)) continue;
-    nlohmann::json j = {{"dst", n->ip.str()}, {"dev", p ? p->ref.name : "?"}, {"state", neigh_state_name(n->state)},
+    nlohmann::json j = {{"dst", n->ip.str()},
+                        {"dev", p ? p->ref.name : "?"},
+                        {"state", neigh_state_name(n->state)},
                         {"queued", n->queue.size()}};
     if (n->usable()) j["lladdr"] = n->mac.str();
     out.push_back(j);
@@ -393,8 +422,8 @@ nlohmann::json Control::stats_json() const {
     nlohmann::json hw;
     rte_eth_stats es;
     if (rte_eth_stats_get(id, &es) == 0)
-      hw = {{"ipackets", es.ipackets}, {"opackets", es.opackets}, {"ibytes", es.ibytes},
-            {"obytes", es.obytes},     {"imissed", es.imissed},   {"ierrors", es.ierrors},
+      hw = {{"ipackets", es.ipackets}, {"opackets", es.opackets},  {"ibytes", es.ibytes},
+            {"obytes", es.obytes},     {"imissed", es.imissed},    {"ierrors", es.ierrors},
             {"oerrors", es.oerrors},   {"rx_nombuf", es.rx_nombuf}};
     ports.push_back({{"name", p.ref.name},
                      {"rx_packets", sum([&](const LcoreStats& s) { return s.rx[id].get(); })},
@@ -405,14 +434,19 @@ nlohmann::json Control::stats_json() const {
   nlohmann::json drops = nlohmann::json::object(), punts = nlohmann::json::object(),
                  events = nlohmann::json::object();
   for (size_t d = 0; d < kDropCount; ++d)
-    drops[std::string(drop_name(Drop(d)))] = sum([&](const LcoreStats& s) { return s.drop[d].get(); });
+    drops[std::string(drop_name(Drop(d)))] =
+        sum([&](const LcoreStats& s) { return s.drop[d].get(); });
   for (size_t p = 0; p < kPuntCount; ++p)
-    punts[std::string(punt_name(Punt(p)))] = sum([&](const LcoreStats& s) { return s.punt[p].get(); });
+    punts[std::string(punt_name(Punt(p)))] =
+        sum([&](const LcoreStats& s) { return s.punt[p].get(); });
   for (size_t e = 0; e < kEventCount; ++e)
-    events[std::string(event_name(Event(e)))] = sum([&](const LcoreStats& s) { return s.event[e].get(); });
+    events[std::string(event_name(Event(e)))] =
+        sum([&](const LcoreStats& s) { return s.event[e].get(); });
   nlohmann::json lcores = nlohmann::json::array();
   for (uint32_t i = 0; i < dp_.workers; ++i)
-    lcores.push_back({{"worker", i}, {"polls", dp_.stats[i].polls.get()}, {"busy_polls", dp_.stats[i].busy_polls.get()}});
+    lcores.push_back({{"worker", i},
+                      {"polls", dp_.stats[i].polls.get()},
+                      {"busy_polls", dp_.stats[i].busy_polls.get()}});
   size_t nh_used = 0;
   for (const auto& s : nh_) nh_used += s.used;
   return {{"generation", dp_.generation.read()},
@@ -434,8 +468,9 @@ std::string Control::stats_summary() const {
   nlohmann::json s = stats_json();
   std::string out;
   for (const auto& p : s["ports"])
-    out += fmt::format("{}: rx {} tx {} dropped {}; ", p["name"].get<std::string>(), p["rx_packets"].get<uint64_t>(),
-                       p["tx_packets"].get<uint64_t>(), p["dropped"].get<uint64_t>());
+    out += fmt::format("{}: rx {} tx {} dropped {}; ", p["name"].get<std::string>(),
+                       p["rx_packets"].get<uint64_t>(), p["tx_packets"].get<uint64_t>(),
+                       p["dropped"].get<uint64_t>());
   std::string reasons;
   for (const auto& [k, v] : s["drops"].items())
     if (v.get<uint64_t>()) reasons += fmt::format(" {}={}", k, v.get<uint64_t>());

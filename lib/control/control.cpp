@@ -270,7 +270,8 @@ void Control::sync_covered(const Prefix4& p) {
 
 void Control::rollback() {
   for (auto it = journal_.rbegin(); it != journal_.rend(); ++it) {
-    if (it->new_nh != Fib::kNoRoute && --nh_[it->new_nh].refs == 0) nh_maybe_unused_.push_back(it->new_nh);
+    if (it->new_nh != Fib::kNoRoute && --nh_[it->new_nh].refs == 0)
+      nh_maybe_unused_.push_back(it->new_nh);
     if (it->old_nh != Fib::kNoRoute) {
       fib_state_[it->prefix] = it->old_nh;
       nh_[it->old_nh].refs++;
@@ -309,7 +310,8 @@ void Control::publish_ifs() {
     f.mac = p.ref.mac;
     f.enabled = true;
     for (const auto& pa : p.addrs)
-      if (pa.subnet.len <= 30 && f.nbcast < std::size(f.bcast)) f.bcast[f.nbcast++] = pa.subnet.broadcast().v;
+      if (pa.subnet.len <= 30 && f.nbcast < std::size(f.bcast))
+        f.bcast[f.nbcast++] = pa.subnet.broadcast().v;
   }
   const IfSnapshot* old = ifs_;
   ifs_ = s;

@@ -18,8 +18,8 @@
 #include <unordered_map>
 #include <vector>
 
-#include <nlohmann/json.hpp>
 #include <tbb/concurrent_queue.h>
+#include <nlohmann/json.hpp>
 
 #include "command.hpp"
 #include "config.hpp"
@@ -81,7 +81,7 @@ class Control {
   };
   struct NhSlot {
     NhKey key{};
-    uint32_t refs = 0;          // FIB prefixes pointing at it
+    uint32_t refs = 0;  // FIB prefixes pointing at it
     NextHopState* state = nullptr;
     bool used = false;
   };
@@ -165,7 +165,7 @@ class Control {
   std::unordered_map<NhKey, uint32_t, NhKeyHash> nh_by_key_;
   std::vector<uint32_t> nh_free_;
   std::vector<uint32_t> nh_maybe_unused_;  // refs dropped to 0 or never taken: check at commit
-  uint32_t nh_next_ = 1;  // 0 is "no route"
+  uint32_t nh_next_ = 1;                   // 0 is "no route"
 
   std::unordered_map<Prefix4, uint32_t, Prefix4Hash> fib_state_;  // what the FIB holds
   std::vector<FibOp> ops_;

@@ -20,7 +20,9 @@ namespace {
 constexpr uint32_t kTransit = 0x7472616e;     // "tran"
 constexpr uint32_t kOriginated = 0x6f726967;  // "orig"
 
-rte_ipv4_hdr* ip_of(rte_mbuf* m) { return rte_pktmbuf_mtod_offset(m, rte_ipv4_hdr*, RTE_ETHER_HDR_LEN); }
+rte_ipv4_hdr* ip_of(rte_mbuf* m) {
+  return rte_pktmbuf_mtod_offset(m, rte_ipv4_hdr*, RTE_ETHER_HDR_LEN);
+}
 
 void write_l2(rte_mbuf* m, const Mac& dst, const Mac& src) {
   auto* eth = rte_pktmbuf_mtod(m, rte_ether_hdr*);
@@ -30,7 +32,9 @@ void write_l2(rte_mbuf* m, const Mac& dst, const Mac& src) {
 }
 }  // namespace
 
-void Control::event(Event e, uint64_t n) { dp_.control_stats().event[size_t(e)].add(n); }
+void Control::event(Event e, uint64_t n) {
+  dp_.control_stats().event[size_t(e)].add(n);
+}
 
 void Control::drop(rte_mbuf* m, Drop d, uint16_t in_port) {
   LcoreStats& st = dp_.control_stats();
@@ -85,13 +89,14 @@ void Control::handle_punt(const PuntEntry& e, uint64_t now) {
       return;
     case Punt::frag_needed:
       // RFC 1191 4: the next-hop MTU goes in the low 16 bits of the second word.
-      send_icmp_error(m, icmp::dest_unreachable, icmp::code_frag_needed, e.aux & 0xffff,
-                      e.in_port, std::nullopt, now);
+      send_icmp_error(m, icmp::dest_unreachable, icmp::code_frag_needed, e.aux & 0xffff, e.in_port,
+                      std::nullopt, now);
       drop(m, Drop::frag_needed, e.in_port);
       return;
     case Punt::param_problem:
       // RFC 1812 5.2.5 / RFC 792: the pointer names the offending octet.
-      send_icmp_error(m, icmp::param_problem, 0, (e.aux & 0xff) << 24, e.in_port, std::nullopt, now);
+      send_icmp_error(m, icmp::param_problem, 0, (e.aux & 0xff) << 24, e.in_port, std::nullopt,
+                      now);
       drop(m, Drop::bad_options, e.in_port);
       return;
     case Punt::count:
@@ -109,8 +114,8 @@ void Control::send_icmp_error(rte_mbuf* orig, uint8_t type, uint8_t code, uint32
   auto* h = reinterpret_cast<const rte_ipv4_hdr*>(ip);
   Ipv4 s(rte_be_to_cpu_32(h->src_addr)), d(rte_be_to_cpu_32(h->dst_addr));
   LcoreStats& st = dp_.control_stats();
-  if (!icmp_error_allowed(ip, len, rte_is_multicast_ether_addr(&eth->dst_addr), is_subnet_broadcast(d),
-                          is_subnet_broadcast(s))) {
+  if (!icmp_error_allowed(ip, len, rte_is_multicast_ether_addr(&eth->dst_addr),
+                          is_subnet_broadcast(d), is_subnet_broadcast(s))) {
     st.drop[size_t(Drop::icmp_suppressed)].add();
     return;
   }
@@ -135,7 +140,8 @@ void Control::send_icmp_error(rte_mbuf* orig, uint8_t type, uint8_t code, uint32
     st.drop[size_t(Drop::no_mbuf)].add();
     return;
   }
-  auto* out = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(m, RTE_ETHER_HDR_LEN + icmp::max_error_len));
+  auto* out =
+      reinterpret_cast<uint8_t*>(rte_pktmbuf_append(m, RTE_ETHER_HDR_LEN + icmp::max_error_len));
   if (!out) {
     rte_pktmbuf_free(m);
     st.drop[size_t(Drop::no_mbuf)].add();
@@ -149,10 +155,18 @@ void Control::send_icmp_error(rte_mbuf* orig, uint8_t type, uint8_t code, uint32
   if (type == icmp::param_problem) event(Event::icmp_param_problem_sent);
   if (type == icmp::dest_unreachable) {
     switch (code) {
-      case icmp::code_net_unreachable: event(Event::icmp_net_unreachable_sent); break;
-      case icmp::code_host_unreachable: event(Event::icmp_host_unreachable_sent); break;
-      case icmp::code_frag_needed: event(Event::icmp_frag_needed_sent); break;
-      default: event(Event::icmp_port_unreachable_sent); break;
+      case icmp::code_net_unreachable:
+        event(Event::icmp_net_unreachable_sent);
+        break;
+      case icmp::code_host_unreachable:
+        event(Event::icmp_host_unreachable_sent);
+        break;
+      case icmp::code_frag_needed:
+        event(Event::icmp_frag_needed_sent);
+        break;
+      default:
+        event(Event::icmp_port_unreachable_sent);
+        break;
     }
   }
   output(m, now);
@@ -190,7 +204,8 @@ void Control::handle_unresolved(rte_mbuf* m, uint16_t in_port, uint64_t now) {
   const NextHopState* s = id != Fib::kNoRoute ? nh_[id].state : nullptr;
   NeighbourTable::Effects fx;
   if (!s) {
-    send_icmp_error(m, icmp::dest_unreachable, icmp::code_net_unreachable, 0, in_port, std::nullopt, now);
+    send_icmp_error(m, icmp::dest_unreachable, icmp::code_net_unreachable, 0, in_port, std::nullopt,
+                    now);
     return drop(m, Drop::no_route, in_port);
   }
   switch (s->kind) {
@@ -275,7 +290,8 @@ void Control::send_arp_request(uint16_t port, Ipv4 target, const std::optional<M
   auto* out = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(m, kMinFrameLen));
   Mac bcast;
   bcast.b.fill(0xff);
-  arp_build_frame(out, unicast ? *unicast : bcast, p->ref.mac, arp_request(p->ref.mac, *src, target));
+  arp_build_frame(out, unicast ? *unicast : bcast, p->ref.mac,
+                  arp_request(p->ref.mac, *src, target));
   event(Event::arp_request_sent);
   transmit(port, m);
 }
@@ -295,7 +311,8 @@ void Control::handle_arp(rte_mbuf* m, uint16_t in_port, uint64_t now) {
   }
   // A packet claiming one of our own addresses is a conflict or a loop: never learn it.
   if (local_address_port(a->spa)) {
-    spdlog::warn("port {}: ARP from {} claims our address {}", p->ref.name, a->sha.str(), a->spa.str());
+    spdlog::warn("port {}: ARP from {} claims our address {}", p->ref.name, a->sha.str(),
+                 a->spa.str());
     return drop(m, Drop::arp_invalid, in_port);
   }
   if (a->op == ArpPacket::request && target_ours) {
@@ -341,7 +358,8 @@ void Control::handle_local(rte_mbuf* m, uint16_t in_port, uint64_t now) {
     case IPPROTO_TCP:
       return drop(m, Drop::local_unhandled, in_port);
     default:
-      send_icmp_error(m, icmp::dest_unreachable, icmp::code_protocol_unreachable, 0, in_port, dst, now);
+      send_icmp_error(m, icmp::dest_unreachable, icmp::code_protocol_unreachable, 0, in_port, dst,
+                      now);
       return drop(m, Drop::local_unhandled, in_port);
   }
 }

@@ -34,8 +34,8 @@ struct IfSnapshot {
 // A packet handed from a worker to the control thread.
 struct PuntEntry {
   struct rte_mbuf* m;
-  uint32_t aux;     // frag_needed: MTU; param_problem: pointer
-  uint8_t reason;   // Punt
+  uint32_t aux;    // frag_needed: MTU; param_problem: pointer
+  uint8_t reason;  // Punt
   uint8_t pad;
   uint16_t in_port;
 };

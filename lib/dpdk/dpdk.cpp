@@ -20,12 +20,17 @@ spdlog::level::level_enum level_from_rte(uint32_t l) {
   switch (l) {
     case RTE_LOG_EMERG:
     case RTE_LOG_ALERT:
-    case RTE_LOG_CRIT: return spdlog::level::critical;
-    case RTE_LOG_ERR: return spdlog::level::err;
-    case RTE_LOG_WARNING: return spdlog::level::warn;
+    case RTE_LOG_CRIT:
+      return spdlog::level::critical;
+    case RTE_LOG_ERR:
+      return spdlog::level::err;
+    case RTE_LOG_WARNING:
+      return spdlog::level::warn;
     case RTE_LOG_NOTICE:
-    case RTE_LOG_INFO: return spdlog::level::info;
-    default: return spdlog::level::debug;
+    case RTE_LOG_INFO:
+      return spdlog::level::info;
+    default:
+      return spdlog::level::debug;
   }
 }
 
@@ -58,10 +63,13 @@ Eal::Eal(const std::string& program, const std::vector<std::string>& args) {
   std::vector<char*> argv;
   for (auto& a : owned) argv.push_back(a.data());
   argv.push_back(nullptr);
-  if (rte_eal_init(int(owned.size()), argv.data()) < 0) throw_rte_error("EAL initialisation failed");
+  if (rte_eal_init(int(owned.size()), argv.data()) < 0)
+    throw_rte_error("EAL initialisation failed");
 }
 
-Eal::~Eal() { rte_eal_cleanup(); }
+Eal::~Eal() {
+  rte_eal_cleanup();
+}
 
 std::string Eal::memory_mode() {
   return rte_eal_has_hugepages() ? "hugepages" : "no-huge (anonymous memory, slower)";
@@ -73,7 +81,8 @@ Mempool make_pktmbuf_pool(const std::string& name, uint32_t n, uint16_t data_roo
   return Mempool(p);
 }
 
-Ring make_ring(const std::string& name, uint32_t count, uint32_t esize, int socket, unsigned flags) {
+Ring make_ring(const std::string& name, uint32_t count, uint32_t esize, int socket,
+               unsigned flags) {
   rte_ring* r = rte_ring_create_elem(name.c_str(), esize, count, socket, flags | RING_F_EXACT_SZ);
   if (!r) throw_rte_error("cannot create ring " + name);
   return Ring(r);

@@ -91,7 +91,7 @@ int64_t Fib::apply_to(rte_fib* fib, std::span<const FibOp> ops) {
         if (urc != 0 && urc != -ENOENT)
           throw std::logic_error("FIB undo failed for " + Prefix4{Ipv4(it->prefix), it->len}.str());
       }
-      std::string why = rc == -ENOSPC ? "no free tbl8 group (raise fib.tbl8_groups)"
+      std::string why = rc == -ENOSPC   ? "no free tbl8 group (raise fib.tbl8_groups)"
                         : rc == -ENOMEM ? "FIB route limit reached (raise fib.max_routes)"
                                         : std::string(rte_strerror(-rc));
       throw FibError("cannot install " + op_str(op) + ": " + why);

@@ -22,15 +22,15 @@ class FibError : public std::runtime_error {
 };
 
 struct FibOp {
-  uint32_t prefix;   // host order, host bits zero
+  uint32_t prefix;  // host order, host bits zero
   uint8_t len;
-  bool remove;       // delete the prefix; otherwise add or replace it with nh
+  bool remove;  // delete the prefix; otherwise add or replace it with nh
   uint32_t nh;
 };
 
 class Fib {
  public:
-  static constexpr uint32_t kNoRoute = 0;  // what a lookup returns when nothing matches
+  static constexpr uint32_t kNoRoute = 0;              // what a lookup returns when nothing matches
   static constexpr uint32_t kMaxNextHop = 0x7fffffff;  // 4-byte entries, top bit reserved
 
   struct Params {

@@ -3,7 +3,6 @@
 #include <catch2/catch.hpp>
 
 #include <atomic>
-#include <chrono>
 #include <random>
 #include <thread>
 #include <vector>
@@ -15,7 +14,9 @@ using namespace routerd;
 
 namespace {
 
-uint32_t ip(const char* s) { return Ipv4::parse(s)->v; }
+uint32_t ip(const char* s) {
+  return Ipv4::parse(s)->v;
+}
 
 FibOp add(const char* prefix, uint32_t nh) {
   auto p = *Prefix4::parse(prefix);
@@ -26,7 +27,9 @@ FibOp del(const char* prefix) {
   return FibOp{p.addr.v, p.len, true, 0};
 }
 
-Fib::Params small() { return Fib::Params{1024, 64, SOCKET_ID_ANY}; }
+Fib::Params small() {
+  return Fib::Params{1024, 64, SOCKET_ID_ANY};
+}
 
 }  // namespace
 
@@ -70,7 +73,8 @@ TEST_CASE("a batch that runs out of tbl8 groups changes nothing", "[fib]") {
   fib.apply(base, q);
   // 64 groups, one in use: a batch asking for 70 more new /24s must fail as a whole.
   std::vector<FibOp> big = {add("10.0.0.0/8", 9), del("10.0.0.1/32")};
-  for (uint32_t i = 1; i <= 70; ++i) big.push_back(FibOp{ip("11.0.0.1") + (i << 8), 32, false, 100 + i});
+  for (uint32_t i = 1; i <= 70; ++i)
+    big.push_back(FibOp{ip("11.0.0.1") + (i << 8), 32, false, 100 + i});
   REQUIRE_THROWS_WITH(fib.apply(big, q), Catch::Contains("tbl8"));
   CHECK(fib.routes() == 2);
   CHECK(fib.lookup(ip("10.9.9.9")) == 1);
@@ -105,7 +109,8 @@ TEST_CASE("concurrent readers never see a zeroed or foreign tbl8 entry", "[fib][
   Fib fib("t_stress", Fib::Params{4096, 256, SOCKET_ID_ANY});
   // Covering routes that never change: every address always has an answer.
   std::vector<FibOp> base;
-  for (uint32_t s = 0; s < 16; ++s) base.push_back(FibOp{ip("20.0.0.0") + (s << 8), 24, false, 1000 + s});
+  for (uint32_t s = 0; s < 16; ++s)
+    base.push_back(FibOp{ip("20.0.0.0") + (s << 8), 24, false, 1000 + s});
   fib.apply(base, q);
 
   // Address 20.0.s.h may resolve to its /24 (1000+s) or to the churned /25 or /32 inside
@@ -117,11 +122,13 @@ TEST_CASE("concurrent readers never see a zeroed or foreign tbl8 entry", "[fib][
 
   std::atomic<bool> stop{false};
   std::atomic<uint64_t> lookups{0}, bad{0};
+  std::atomic<uint32_t> readers_started{0};
   std::vector<std::thread> readers;
   for (uint32_t r = 0; r < kReaders; ++r) {
     q.register_reader(r);
     readers.emplace_back([&, r] {
       q.online(r);
+      readers_started++;
       std::mt19937 rng(r);
       uint32_t addrs[32];
       uint64_t nhs[32];
@@ -140,9 +147,10 @@ TEST_CASE("concurrent readers never see a zeroed or foreign tbl8 entry", "[fib][
   }
 
   std::mt19937 rng(42);
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  // A fixed amount of work, not a time budget: the machine may be busy.
+  while (readers_started.load() < kReaders) std::this_thread::yield();
   uint64_t batches = 0;
-  while (std::chrono::steady_clock::now() < deadline) {
+  for (; batches < 400; ++batches) {
     std::vector<FibOp> ops;
     // Toggling one /25 many times in a batch recycles (zeroes) and reallocates the same
     // tbl8 group: the exact window in which a single rte_fib returns next hop 0.
@@ -157,12 +165,10 @@ TEST_CASE("concurrent readers never see a zeroed or foreign tbl8 entry", "[fib][
         ops.push_back(FibOp{net + h, 32, remove, 3000 + s * 256 + h});
     }
     fib.apply(ops, q);
-    ++batches;
   }
   stop = true;
   for (auto& t : readers) t.join();
   INFO("lookups " << lookups.load() << ", batches " << batches);
   CHECK(lookups.load() > 0);
-  CHECK(batches > 100);
   CHECK(bad.load() == 0);
 }

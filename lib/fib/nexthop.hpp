@@ -22,13 +22,13 @@ enum class NhKind : uint8_t {
 const char* nh_kind_name(NhKind k);
 
 struct alignas(64) NextHopState {
-  uint8_t l2[14];   // Ethernet header written as-is: dst, src, type IPv4 (forward only)
+  uint8_t l2[14];  // Ethernet header written as-is: dst, src, type IPv4 (forward only)
   NhKind kind;
   uint8_t reserved = 0;
-  uint16_t port;    // egress port
-  uint16_t mtu;     // IP MTU of the egress port
-  uint32_t id;      // slot index, for handing packets to control
-  Ipv4 gateway;     // the neighbour this state resolves (0 for glean, local, broadcast)
+  uint16_t port;  // egress port
+  uint16_t mtu;   // IP MTU of the egress port
+  uint32_t id;    // slot index, for handing packets to control
+  Ipv4 gateway;   // the neighbour this state resolves (0 for glean, local, broadcast)
 };
 static_assert(sizeof(NextHopState) == 64, "one cache line per next hop");
 
@@ -40,9 +40,7 @@ class NextHopTable {
       : size_(size), slots_(std::make_unique<std::atomic<const NextHopState*>[]>(size)) {}
 
   uint32_t size() const { return size_; }
-  const NextHopState* get(uint32_t id) const {
-    return slots_[id].load(std::memory_order_acquire);
-  }
+  const NextHopState* get(uint32_t id) const { return slots_[id].load(std::memory_order_acquire); }
   void publish(uint32_t id, const NextHopState* s) {
     slots_[id].store(s, std::memory_order_release);
   }

@@ -56,7 +56,9 @@ std::optional<Prefix4> Prefix4::parse(std::string_view s) {
   return p;
 }
 
-std::string Prefix4::str() const { return addr.str() + "/" + std::to_string(len); }
+std::string Prefix4::str() const {
+  return addr.str() + "/" + std::to_string(len);
+}
 
 std::optional<Mac> Mac::parse(std::string_view s) {
   if (s.size() != 17) return std::nullopt;

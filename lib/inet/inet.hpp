@@ -25,7 +25,9 @@ struct Ipv4 {
   constexpr auto operator<=>(const Ipv4&) const = default;
 };
 
-constexpr uint32_t prefix_mask(unsigned len) { return len == 0 ? 0 : ~uint32_t(0) << (32 - len); }
+constexpr uint32_t prefix_mask(unsigned len) {
+  return len == 0 ? 0 : ~uint32_t(0) << (32 - len);
+}
 
 struct Prefix4 {
   Ipv4 addr;        // network address: host bits are always zero

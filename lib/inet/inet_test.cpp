@@ -51,8 +51,8 @@ TEST_CASE("Mac parses colon hex") {
   CHECK(m->str() == "02:00:00:00:01:0a");
   CHECK_FALSE(m->is_multicast());
   CHECK(Mac::parse("ff:ff:ff:ff:ff:ff")->is_multicast());
-  for (const char* bad : {"", "02:00:00:00:01", "02-00-00-00-01-02", "02:00:00:00:01:0g",
-                          "02:00:00:00:01:020"}) {
+  for (const char* bad :
+       {"", "02:00:00:00:01", "02-00-00-00-01-02", "02:00:00:00:01:0g", "02:00:00:00:01:020"}) {
     INFO(bad);
     CHECK_FALSE(Mac::parse(bad));
   }

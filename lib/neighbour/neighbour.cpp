@@ -4,11 +4,16 @@ namespace routerd {
 
 const char* neigh_state_name(NeighState s) {
   switch (s) {
-    case NeighState::incomplete: return "INCOMPLETE";
-    case NeighState::reachable: return "REACHABLE";
-    case NeighState::probe: return "PROBE";
-    case NeighState::failed: return "FAILED";
-    case NeighState::permanent: return "PERMANENT";
+    case NeighState::incomplete:
+      return "INCOMPLETE";
+    case NeighState::reachable:
+      return "REACHABLE";
+    case NeighState::probe:
+      return "PROBE";
+    case NeighState::failed:
+      return "FAILED";
+    case NeighState::permanent:
+      return "PERMANENT";
   }
   return "?";
 }

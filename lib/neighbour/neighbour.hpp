@@ -29,11 +29,11 @@ struct Neighbour {
   uint16_t port = 0;
   Mac mac;
   NeighState state = NeighState::incomplete;
-  uint64_t confirmed_ms = 0;   // last time the MAC was confirmed
+  uint64_t confirmed_ms = 0;  // last time the MAC was confirmed
   uint64_t last_request_ms = 0;
-  uint64_t next_ms = 0;        // next timer: retransmit, probe or expiry
-  uint32_t requests = 0;       // requests sent in the current attempt
-  std::deque<rte_mbuf*> queue; // packets waiting for the MAC, oldest first
+  uint64_t next_ms = 0;         // next timer: retransmit, probe or expiry
+  uint32_t requests = 0;        // requests sent in the current attempt
+  std::deque<rte_mbuf*> queue;  // packets waiting for the MAC, oldest first
 
   bool usable() const {
     return state == NeighState::reachable || state == NeighState::probe ||
@@ -45,7 +45,7 @@ class NeighbourTable {
  public:
   struct Params {
     uint64_t reachable_ms = 60000;
-    uint64_t retrans_ms = 1000;   // at most one request per target per interval
+    uint64_t retrans_ms = 1000;  // at most one request per target per interval
     uint32_t probes = 3;
     uint32_t queue_len = 8;
     uint32_t max_entries = 4096;  // dynamic entries (static ones are not counted)
@@ -64,10 +64,10 @@ class NeighbourTable {
   struct Effects {
     std::vector<ArpSend> requests;
     std::vector<Release> released;
-    std::vector<rte_mbuf*> failed;       // answer Host Unreachable, then free
-    std::vector<rte_mbuf*> overflowed;   // oldest queued packets pushed out: free, count
-    std::vector<rte_mbuf*> table_full;   // no room to resolve: free, count
-    std::vector<Ipv4> changed;           // usable() or MAC or port changed: republish
+    std::vector<rte_mbuf*> failed;      // answer Host Unreachable, then free
+    std::vector<rte_mbuf*> overflowed;  // oldest queued packets pushed out: free, count
+    std::vector<rte_mbuf*> table_full;  // no room to resolve: free, count
+    std::vector<Ipv4> changed;          // usable() or MAC or port changed: republish
   };
 
   explicit NeighbourTable(const Params& p) : p_(p) {}

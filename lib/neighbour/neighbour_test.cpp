@@ -6,7 +6,9 @@ using namespace routerd;
 
 namespace {
 
-rte_mbuf* pkt(uintptr_t n) { return reinterpret_cast<rte_mbuf*>(n * 64); }  // never dereferenced
+rte_mbuf* pkt(uintptr_t n) {
+  return reinterpret_cast<rte_mbuf*>(n * 64);
+}  // never dereferenced
 
 NeighbourTable::Params params() {
   NeighbourTable::Params p;
@@ -149,7 +151,8 @@ TEST_CASE("strangers cannot create entries; the table is bounded", "[neighbour]"
   CHECK(t.find(Ipv4(10, 1, 0, 98)) == nullptr);
 
   // Scanning a subnet: at most max_entries unresolved neighbours, the rest dropped.
-  for (uint32_t i = 0; i < 20; ++i) t.resolve(Ipv4(10, 2, 0, uint8_t(i + 1)), 1, pkt(100 + i), 0, fx);
+  for (uint32_t i = 0; i < 20; ++i)
+    t.resolve(Ipv4(10, 2, 0, uint8_t(i + 1)), 1, pkt(100 + i), 0, fx);
   CHECK(t.dynamic_count() == 8);
   CHECK(fx.table_full.size() == 12);
   CHECK(t.queued_packets() == 8);

@@ -12,15 +12,15 @@ namespace routerd {
 
 struct ArpPacket {
   enum Op : uint16_t { request = 1, reply = 2 } op;
-  Mac sha;  // sender hardware address
-  Ipv4 spa; // sender protocol address
+  Mac sha;   // sender hardware address
+  Ipv4 spa;  // sender protocol address
   Mac tha;
   Ipv4 tpa;
 };
 
-constexpr size_t kArpLen = 28;             // ARP body for Ethernet/IPv4
+constexpr size_t kArpLen = 28;  // ARP body for Ethernet/IPv4
 constexpr size_t kEtherHdrLen = 14;
-constexpr size_t kMinFrameLen = 60;        // without FCS; shorter frames are padded
+constexpr size_t kMinFrameLen = 60;  // without FCS; shorter frames are padded
 
 // `p` points at the ARP body (after the Ethernet header), len bytes readable.
 std::optional<ArpPacket> arp_parse(const uint8_t* p, size_t len);

@@ -18,8 +18,7 @@ namespace icmp {
 constexpr uint8_t echo_reply = 0, dest_unreachable = 3, redirect = 5, echo_request = 8,
                   time_exceeded = 11, param_problem = 12;
 constexpr uint8_t code_net_unreachable = 0, code_host_unreachable = 1,
-                  code_protocol_unreachable = 2, code_port_unreachable = 3,
-                  code_frag_needed = 4;
+                  code_protocol_unreachable = 2, code_port_unreachable = 3, code_frag_needed = 4;
 // RFC 1812 4.3.2.3: an error carries as much of the offending datagram as fits in 576 bytes.
 constexpr size_t max_error_len = 576;
 constexpr size_t header_len = 8;
@@ -36,9 +35,9 @@ bool icmp_error_allowed(const uint8_t* ip, size_t len, bool l2_multicast, bool d
 struct IcmpError {
   uint8_t type;
   uint8_t code;
-  uint32_t rest;   // the second word: MTU in the low 16 bits (Frag Needed), pointer << 24
-                   // (Parameter Problem), zero otherwise
-  Ipv4 src;        // an address of the interface the error leaves by (RFC 1812 4.3.2.4)
+  uint32_t rest;  // the second word: MTU in the low 16 bits (Frag Needed), pointer << 24
+                  // (Parameter Problem), zero otherwise
+  Ipv4 src;       // an address of the interface the error leaves by (RFC 1812 4.3.2.4)
   uint16_t ip_id;
 };
 

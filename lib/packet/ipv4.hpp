@@ -23,10 +23,10 @@ struct Ipv4Verdict {
 constexpr Ipv4Verdict kIpv4Ok{true, Drop::count};
 
 // RFC 1812 5.2.2: the checks that make a datagram unfit to forward. Version and IHL come
-// before the checksum because the checksum covers IHL*4 bytes. seg_len: bytes of the header present in the first segment; link_len: bytes from the
-// start of the IP header to the end of the frame. rx_cksum: the mbuf's
-// RTE_MBUF_F_RX_IP_CKSUM_* bits (the checksum is verified in software unless the NIC says
-// GOOD; BAD is trusted).
+// before the checksum because the checksum covers IHL*4 bytes. seg_len: bytes of the header present
+// in the first segment; link_len: bytes from the start of the IP header to the end of the frame.
+// rx_cksum: the mbuf's RTE_MBUF_F_RX_IP_CKSUM_* bits (the checksum is verified in software unless
+// the NIC says GOOD; BAD is trusted).
 inline Ipv4Verdict ipv4_validate(const rte_ipv4_hdr* ip, uint32_t seg_len, uint32_t link_len,
                                  uint64_t rx_cksum) {
   // (1) "The packet length reported by the Link Layer must be large enough to hold the
@@ -57,9 +57,9 @@ inline Ipv4Verdict ipv4_validate(const rte_ipv4_hdr* ip, uint32_t seg_len, uint3
 
 // Address classes by first octet, so the martian checks cost two table loads.
 namespace addr_class {
-constexpr uint8_t martian_src = 1;   // 0/8, 127/8, 224/4, 240/4 (incl. 255.255.255.255)
-constexpr uint8_t martian_dst = 2;   // 0/8, 127/8, 240/4 except 255.255.255.255
-constexpr uint8_t multicast = 4;     // 224/4
+constexpr uint8_t martian_src = 1;  // 0/8, 127/8, 224/4, 240/4 (incl. 255.255.255.255)
+constexpr uint8_t martian_dst = 2;  // 0/8, 127/8, 240/4 except 255.255.255.255
+constexpr uint8_t multicast = 4;    // 224/4
 }  // namespace addr_class
 
 struct FirstOctetTable {
@@ -108,7 +108,8 @@ inline uint16_t ipv4_header_checksum(const rte_ipv4_hdr* ip) {
 }
 
 inline bool ipv4_is_fragment(const rte_ipv4_hdr* ip) {
-  return (ip->fragment_offset & rte_cpu_to_be_16(RTE_IPV4_HDR_OFFSET_MASK | RTE_IPV4_HDR_MF_FLAG)) != 0;
+  return (ip->fragment_offset &
+          rte_cpu_to_be_16(RTE_IPV4_HDR_OFFSET_MASK | RTE_IPV4_HDR_MF_FLAG)) != 0;
 }
 inline bool ipv4_is_later_fragment(const rte_ipv4_hdr* ip) {
   return (ip->fragment_offset & rte_cpu_to_be_16(RTE_IPV4_HDR_OFFSET_MASK)) != 0;

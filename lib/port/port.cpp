@@ -70,7 +70,9 @@ uint64_t offloads(const std::string& port, const char* dir, const std::vector<st
 
 }  // namespace
 
-std::string port_device_name(const std::string& device) { return device.substr(0, device.find(',')); }
+std::string port_device_name(const std::string& device) {
+  return device.substr(0, device.find(','));
+}
 
 bool port_device_is_vdev(const std::string& device) {
   // PCI addresses are hex digits, ':' and '.'; vdev names start with a driver name.
@@ -97,7 +99,8 @@ Port::Port(const PortConfig& cfg, const Preset& preset, uint16_t workers, rte_me
     throw DpdkError("port " + name_ + ": device '" + devname + "' was not probed (check " +
                     "port.device and that its driver is available)");
   rte_eth_dev_info info;
-  if (int rc = rte_eth_dev_info_get(id_, &info); rc != 0) fail(name_, "cannot read device info", rc);
+  if (int rc = rte_eth_dev_info_get(id_, &info); rc != 0)
+    fail(name_, "cannot read device info", rc);
   driver_ = info.driver_name ? info.driver_name : "?";
   socket_ = rte_eth_dev_socket_id(id_);
   if (socket_ < 0) socket_ = 0;
@@ -125,8 +128,10 @@ Port::Port(const PortConfig& cfg, const Preset& preset, uint16_t workers, rte_me
       conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
       conf.rx_adv_conf.rss_conf.rss_hf = hf;
     } else {
-      spdlog::warn("port {}: device supports none of the preset's RSS hash types; RX queues "
-                   "will not be balanced by RSS", name_);
+      spdlog::warn(
+          "port {}: device supports none of the preset's RSS hash types; RX queues "
+          "will not be balanced by RSS",
+          name_);
     }
   }
   if (int rc = rte_eth_dev_configure(id_, queues_.rx, queues_.tx, &conf); rc != 0)
@@ -136,7 +141,8 @@ Port::Port(const PortConfig& cfg, const Preset& preset, uint16_t workers, rte_me
     if (cfg.mac) {
       rte_ether_addr a;
       std::memcpy(a.addr_bytes, cfg.mac->b.data(), 6);
-      if (int rc = rte_eth_dev_default_mac_addr_set(id_, &a); rc != 0) fail(name_, "cannot set MAC", rc);
+      if (int rc = rte_eth_dev_default_mac_addr_set(id_, &a); rc != 0)
+        fail(name_, "cannot set MAC", rc);
     }
     if (int rc = rte_eth_dev_set_mtu(id_, cfg.mtu); rc != 0 && rc != -ENOTSUP)
       fail(name_, "cannot set MTU " + std::to_string(cfg.mtu), rc);
@@ -165,7 +171,8 @@ Port::Port(const PortConfig& cfg, const Preset& preset, uint16_t workers, rte_me
     if (rte_eth_dev_get_mtu(id_, &mtu) == 0 && mtu != cfg.mtu)
       spdlog::warn("port {}: asked for MTU {}, device reports {}", name_, cfg.mtu, mtu);
     spdlog::info("port {}: {} ({}) id {} mac {} mtu {} rxq {} txq {} desc {}/{} socket {}", name_,
-                 device_, driver_, id_, mac_.str(), mtu_, queues_.rx, queues_.tx, nrx, ntx, socket_);
+                 device_, driver_, id_, mac_.str(), mtu_, queues_.rx, queues_.tx, nrx, ntx,
+                 socket_);
   } catch (...) {
     if (started_) rte_eth_dev_stop(id_);
     rte_eth_dev_close(id_);

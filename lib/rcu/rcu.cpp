@@ -9,7 +9,9 @@
 
 namespace routerd {
 
-void Qsbr::Free::operator()(rte_rcu_qsbr* p) const { std::free(p); }
+void Qsbr::Free::operator()(rte_rcu_qsbr* p) const {
+  std::free(p);
+}
 
 Qsbr::Qsbr(uint32_t max_readers) : max_readers_(max_readers) {
   if (max_readers == 0) throw std::invalid_argument("Qsbr needs at least one reader slot");
@@ -28,7 +30,9 @@ void Qsbr::register_reader(uint32_t id) {
     throw std::runtime_error("rte_rcu_qsbr_thread_register(" + std::to_string(id) + ") failed");
 }
 
-void Qsbr::unregister_reader(uint32_t id) { rte_rcu_qsbr_thread_unregister(v_.get(), id); }
+void Qsbr::unregister_reader(uint32_t id) {
+  rte_rcu_qsbr_thread_unregister(v_.get(), id);
+}
 
 void Reclaimer::retire(std::function<void()> destroy) {
   items_.push_back(Item{qsbr_.start(), std::move(destroy)});

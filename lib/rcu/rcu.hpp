@@ -55,8 +55,8 @@ class Reclaimer {
   ~Reclaimer() { drain(); }
 
   void retire(std::function<void()> destroy);
-  size_t poll();   // non-blocking; returns how many ran
-  void drain();    // waits for a grace period and runs everything
+  size_t poll();  // non-blocking; returns how many ran
+  void drain();   // waits for a grace period and runs everything
   size_t pending() const { return items_.size(); }
   uint64_t reclaimed() const { return reclaimed_; }
 

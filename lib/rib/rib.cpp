@@ -44,7 +44,8 @@ std::vector<const Route*> Rib::sorted() const {
   std::vector<const Route*> v;
   v.reserve(routes_.size());
   for (const auto& [p, r] : routes_) v.push_back(&r);
-  std::sort(v.begin(), v.end(), [](const Route* a, const Route* b) { return a->prefix < b->prefix; });
+  std::sort(v.begin(), v.end(),
+            [](const Route* a, const Route* b) { return a->prefix < b->prefix; });
   return v;
 }
 

@@ -31,7 +31,7 @@ class Rib {
   const Route* lookup(Ipv4 a) const;  // longest match
   // Longest match strictly shorter than p (what p's addresses fall back to without it).
   const Route* lookup_parent(const Prefix4& p) const;
-  void set(const Route& r);           // insert or replace
+  void set(const Route& r);  // insert or replace
   bool erase(const Prefix4& p);
   size_t size() const { return routes_.size(); }
   // Sorted by prefix address then length, for display.

@@ -25,9 +25,17 @@ constexpr std::string_view kEventNames[] = {
 };
 }  // namespace
 
-std::string_view drop_name(Drop d) { return kDropNames[size_t(d)]; }
-std::string_view drop_description(Drop d) { return kDropDescriptions[size_t(d)]; }
-std::string_view punt_name(Punt p) { return kPuntNames[size_t(p)]; }
-std::string_view event_name(Event e) { return kEventNames[size_t(e)]; }
+std::string_view drop_name(Drop d) {
+  return kDropNames[size_t(d)];
+}
+std::string_view drop_description(Drop d) {
+  return kDropDescriptions[size_t(d)];
+}
+std::string_view punt_name(Punt p) {
+  return kPuntNames[size_t(p)];
+}
+std::string_view event_name(Event e) {
+  return kEventNames[size_t(e)];
+}
 
 }  // namespace routerd

@@ -12,41 +12,41 @@ namespace routerd {
 
 // Why a packet was not forwarded by a worker or the control thread. Values index counters;
 // names are what `routerctl stats` and telemetry print.
-#define ROUTERD_DROP_REASONS(X)                                                                \
-  X(l2_too_short, "frame shorter than an Ethernet header")                                    \
-  X(l2_other_host, "unicast frame for another MAC address")                                   \
-  X(l2_bcast_unicast_ip, "L2 broadcast/multicast frame carrying a unicast IP destination")    \
-  X(ethertype_unsupported, "neither IPv4 nor ARP")                                            \
-  X(ipv4_too_short, "link length below 20 bytes (RFC 1812 5.2.2)")                            \
-  X(ipv4_bad_version, "IP version is not 4")                                                  \
-  X(ipv4_bad_ihl, "IHL below 5 or beyond the frame")                                          \
-  X(ipv4_bad_checksum, "header checksum wrong")                                               \
-  X(ipv4_bad_length, "total length below the header length")                                  \
-  X(ipv4_truncated, "frame shorter than the total length")                                    \
-  X(ipv4_headers_split, "IPv4 header not contiguous in the first segment")                    \
+#define ROUTERD_DROP_REASONS(X)                                                                  \
+  X(l2_too_short, "frame shorter than an Ethernet header")                                       \
+  X(l2_other_host, "unicast frame for another MAC address")                                      \
+  X(l2_bcast_unicast_ip, "L2 broadcast/multicast frame carrying a unicast IP destination")       \
+  X(ethertype_unsupported, "neither IPv4 nor ARP")                                               \
+  X(ipv4_too_short, "link length below 20 bytes (RFC 1812 5.2.2)")                               \
+  X(ipv4_bad_version, "IP version is not 4")                                                     \
+  X(ipv4_bad_ihl, "IHL below 5 or beyond the frame")                                             \
+  X(ipv4_bad_checksum, "header checksum wrong")                                                  \
+  X(ipv4_bad_length, "total length below the header length")                                     \
+  X(ipv4_truncated, "frame shorter than the total length")                                       \
+  X(ipv4_headers_split, "IPv4 header not contiguous in the first segment")                       \
   X(martian_source, "source in 0/8, 127/8, 224/4, 240/4 or a subnet broadcast (RFC 1812 5.3.7)") \
-  X(martian_destination, "destination in 0/8, 127/8 or 240/4 (RFC 1812 5.3.7)")               \
-  X(link_local, "169.254/16 source or destination (RFC 3927)")                                \
-  X(multicast_destination, "multicast destination (no multicast routing)")                    \
-  X(limited_broadcast, "255.255.255.255 is never forwarded (RFC 1812 5.3.5.1)")               \
-  X(directed_broadcast, "directed broadcast to a connected subnet (off, RFC 2644)")           \
-  X(source_route, "LSRR/SSRR option (dropped by default, RFC 7126)")                          \
-  X(ttl_exceeded, "TTL expired in transit")                                                   \
-  X(no_route, "no route to the destination")                                                  \
-  X(frag_needed, "larger than the egress MTU with DF set")                                    \
-  X(fragmentation_unsupported, "larger than the egress MTU, DF clear (not fragmented yet)")    \
-  X(bad_options, "malformed IPv4 options")                                                    \
-  X(neighbour_failed, "next hop did not answer ARP")                                          \
-  X(neighbour_queue_overflow, "oldest packet waiting for ARP replaced by a newer one")        \
-  X(neighbour_table_full, "no room for another unresolved neighbour")                         \
-  X(punt_ring_full, "control thread busy: slow-path ring full")                               \
-  X(tx_full, "TX queue full")                                                                 \
-  X(no_mbuf, "mbuf pool empty while building a reply")                                        \
-  X(local_unhandled, "addressed to the router, protocol not served")                          \
-  X(arp_invalid, "malformed or foreign ARP packet")                                           \
-  X(icmp_rate_limited, "ICMP error suppressed by the token bucket")                           \
-  X(icmp_suppressed, "ICMP error not allowed (about an ICMP error, fragment, broadcast...)")   \
-  X(icmp_no_source, "ICMP error not sent: egress port has no address")                        \
+  X(martian_destination, "destination in 0/8, 127/8 or 240/4 (RFC 1812 5.3.7)")                  \
+  X(link_local, "169.254/16 source or destination (RFC 3927)")                                   \
+  X(multicast_destination, "multicast destination (no multicast routing)")                       \
+  X(limited_broadcast, "255.255.255.255 is never forwarded (RFC 1812 5.3.5.1)")                  \
+  X(directed_broadcast, "directed broadcast to a connected subnet (off, RFC 2644)")              \
+  X(source_route, "LSRR/SSRR option (dropped by default, RFC 7126)")                             \
+  X(ttl_exceeded, "TTL expired in transit")                                                      \
+  X(no_route, "no route to the destination")                                                     \
+  X(frag_needed, "larger than the egress MTU with DF set")                                       \
+  X(fragmentation_unsupported, "larger than the egress MTU, DF clear (not fragmented yet)")      \
+  X(bad_options, "malformed IPv4 options")                                                       \
+  X(neighbour_failed, "next hop did not answer ARP")                                             \
+  X(neighbour_queue_overflow, "oldest packet waiting for ARP replaced by a newer one")           \
+  X(neighbour_table_full, "no room for another unresolved neighbour")                            \
+  X(punt_ring_full, "control thread busy: slow-path ring full")                                  \
+  X(tx_full, "TX queue full")                                                                    \
+  X(no_mbuf, "mbuf pool empty while building a reply")                                           \
+  X(local_unhandled, "addressed to the router, protocol not served")                             \
+  X(arp_invalid, "malformed or foreign ARP packet")                                              \
+  X(icmp_rate_limited, "ICMP error suppressed by the token bucket")                              \
+  X(icmp_suppressed, "ICMP error not allowed (about an ICMP error, fragment, broadcast...)")     \
+  X(icmp_no_source, "ICMP error not sent: egress port has no address")                           \
   X(port_down, "egress port stopped")
 
 enum class Drop : uint8_t {
@@ -57,13 +57,13 @@ enum class Drop : uint8_t {
 };
 
 // Packets a worker hands to the control thread, by reason.
-#define ROUTERD_PUNT_REASONS(X)                         \
-  X(arp, "ARP")                                         \
-  X(local, "addressed to the router")                   \
-  X(ttl_exceeded, "TTL expired: Time Exceeded")         \
-  X(no_route, "no route: Net Unreachable")              \
-  X(unresolved, "next hop needs ARP")                   \
-  X(frag_needed, "DF set and too big: Frag Needed")     \
+#define ROUTERD_PUNT_REASONS(X)                     \
+  X(arp, "ARP")                                     \
+  X(local, "addressed to the router")               \
+  X(ttl_exceeded, "TTL expired: Time Exceeded")     \
+  X(no_route, "no route: Net Unreachable")          \
+  X(unresolved, "next hop needs ARP")               \
+  X(frag_needed, "DF set and too big: Frag Needed") \
   X(param_problem, "bad options: Parameter Problem")
 
 enum class Punt : uint8_t {
@@ -74,20 +74,20 @@ enum class Punt : uint8_t {
 };
 
 // Control-plane events that are not drops.
-#define ROUTERD_EVENTS(X)                                 \
-  X(arp_request_sent, "ARP requests sent")               \
-  X(arp_reply_sent, "ARP replies sent")                  \
-  X(arp_received, "ARP packets received")                \
-  X(icmp_echo_reply_sent, "echo replies sent")           \
-  X(icmp_error_sent, "ICMP errors sent")                 \
-  X(icmp_time_exceeded_sent, "Time Exceeded sent")       \
-  X(icmp_net_unreachable_sent, "Net Unreachable sent")   \
-  X(icmp_host_unreachable_sent, "Host Unreachable sent") \
+#define ROUTERD_EVENTS(X)                                         \
+  X(arp_request_sent, "ARP requests sent")                        \
+  X(arp_reply_sent, "ARP replies sent")                           \
+  X(arp_received, "ARP packets received")                         \
+  X(icmp_echo_reply_sent, "echo replies sent")                    \
+  X(icmp_error_sent, "ICMP errors sent")                          \
+  X(icmp_time_exceeded_sent, "Time Exceeded sent")                \
+  X(icmp_net_unreachable_sent, "Net Unreachable sent")            \
+  X(icmp_host_unreachable_sent, "Host Unreachable sent")          \
   X(icmp_port_unreachable_sent, "Port/Protocol Unreachable sent") \
-  X(icmp_frag_needed_sent, "Frag Needed sent")           \
-  X(icmp_param_problem_sent, "Parameter Problem sent")   \
+  X(icmp_frag_needed_sent, "Frag Needed sent")                    \
+  X(icmp_param_problem_sent, "Parameter Problem sent")            \
   X(neighbour_released, "queued packets sent after ARP resolved") \
-  X(neighbour_resolved, "neighbours resolved")           \
+  X(neighbour_resolved, "neighbours resolved")                    \
   X(neighbour_failed, "neighbours failed")
 
 enum class Event : uint8_t {
@@ -111,7 +111,9 @@ std::string_view event_name(Event e);
 // reader sees a whole value and the program stays free of data races.
 class Counter {
  public:
-  void add(uint64_t n = 1) { v_.store(v_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
+  void add(uint64_t n = 1) {
+    v_.store(v_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+  }
   uint64_t get() const { return v_.load(std::memory_order_relaxed); }
 
  private:
@@ -119,14 +121,14 @@ class Counter {
 };
 
 struct alignas(64) LcoreStats {
-  std::array<Counter, kMaxPorts> rx{};        // packets received, by input port
-  std::array<Counter, kMaxPorts> tx{};        // packets sent, by output port
-  std::array<Counter, kMaxPorts> dropped{};   // packets dropped, by input port
-  std::array<Counter, kDropCount> drop{};     // packets dropped, by reason
-  std::array<Counter, kPuntCount> punt{};     // packets handed to control, by reason
-  std::array<Counter, kEventCount> event{};   // control-plane events
-  Counter polls;                              // poll loop iterations
-  Counter busy_polls;                         // iterations that received packets
+  std::array<Counter, kMaxPorts> rx{};       // packets received, by input port
+  std::array<Counter, kMaxPorts> tx{};       // packets sent, by output port
+  std::array<Counter, kMaxPorts> dropped{};  // packets dropped, by input port
+  std::array<Counter, kDropCount> drop{};    // packets dropped, by reason
+  std::array<Counter, kPuntCount> punt{};    // packets handed to control, by reason
+  std::array<Counter, kEventCount> event{};  // control-plane events
+  Counter polls;                             // poll loop iterations
+  Counter busy_polls;                        // iterations that received packets
 
   void count_drop(Drop d, uint16_t in_port, uint64_t n = 1) {
     drop[size_t(d)].add(n);

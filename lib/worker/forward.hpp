@@ -23,8 +23,12 @@ struct Verdict {
   uint32_t aux;
 };
 
-inline Verdict v_drop(Drop d) { return {Verdict::drop, uint8_t(d), 0}; }
-inline Verdict v_punt(Punt p, uint32_t aux = 0) { return {Verdict::punt, uint8_t(p), aux}; }
+inline Verdict v_drop(Drop d) {
+  return {Verdict::drop, uint8_t(d), 0};
+}
+inline Verdict v_punt(Punt p, uint32_t aux = 0) {
+  return {Verdict::punt, uint8_t(p), aux};
+}
 constexpr Verdict kForward{Verdict::forward, 0, 0};
 
 inline bool mac_equal(const rte_ether_addr& a, const Mac& b) {

@@ -63,8 +63,9 @@ void Worker::punt(rte_mbuf* m, const Verdict& v, uint16_t in_port) {
   bool wants_error = p == Punt::ttl_exceeded || p == Punt::no_route || p == Punt::frag_needed ||
                      p == Punt::param_problem;
   if (wants_error && !icmp_token()) {
-    static constexpr Drop kAs[] = {Drop::count, Drop::count, Drop::ttl_exceeded, Drop::no_route,
-                                   Drop::count, Drop::frag_needed, Drop::bad_options};
+    static constexpr Drop kAs[] = {Drop::count,      Drop::count, Drop::ttl_exceeded,
+                                   Drop::no_route,   Drop::count, Drop::frag_needed,
+                                   Drop::bad_options};
     st_.count_drop(kAs[size_t(p)], in_port);
     st_.drop[size_t(Drop::icmp_rate_limited)].add();
     rte_pktmbuf_free(m);
@@ -75,7 +76,8 @@ void Worker::punt(rte_mbuf* m, const Verdict& v, uint16_t in_port) {
 
 void Worker::flush_punts() {
   if (!npunts_) return;
-  unsigned done = rte_ring_mp_enqueue_burst_elem(dp_.punt, punts_, sizeof(PuntEntry), npunts_, nullptr);
+  unsigned done =
+      rte_ring_mp_enqueue_burst_elem(dp_.punt, punts_, sizeof(PuntEntry), npunts_, nullptr);
   for (unsigned i = 0; i < done; ++i) st_.punt[punts_[i].reason].add();
   for (unsigned i = done; i < npunts_; ++i) {
     st_.count_drop(Drop::punt_ring_full, punts_[i].in_port);

@@ -1,0 +1,225 @@
+#include "control.hpp"
+
+#include <rte_bus_vdev.h>
+
+#include <catch2/catch.hpp>
+
+#include "dpdk.hpp"
+#include "test_eal.hpp"
+
+using namespace routerd;
+using nlohmann::json;
+
+namespace {
+
+// A control thread over two real (net_null) ports, driven directly by commands.
+struct Rig {
+  Mempool pool;
+  Ring punt;
+  Dataplane dp;
+  std::vector<std::unique_ptr<Port>> ports;
+  std::unique_ptr<Control> ctl;
+
+  static int& serial() {
+    static int n = 0;
+    return n;
+  }
+
+  explicit Rig(uint32_t tbl8 = 64, uint32_t next_hops = 64)
+      : pool((testing::test_eal(), make_pktmbuf_pool("ctl_pool" + std::to_string(++serial()), 2048,
+                                                     RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY))),
+        punt(make_ring("ctl_punt" + std::to_string(serial()), 256, sizeof(PuntEntry), SOCKET_ID_ANY,
+                       RING_F_SC_DEQ)),
+        dp(DataplaneParams{}, 1, next_hops, Fib::Params{1024, tbl8, SOCKET_ID_ANY}, punt.get()) {
+    Config cfg;
+    std::vector<Control::PortRef> refs;
+    for (int i = 0; i < 2; ++i) {
+      std::string dev = "net_null_ctl" + std::to_string(serial()) + "_" + std::to_string(i);
+      REQUIRE(rte_vdev_init(dev.c_str(), nullptr) == 0);
+      PortConfig pc;
+      pc.name = "p" + std::to_string(i);
+      pc.device = dev;
+      pc.mtu = 1500;
+      ports.push_back(std::make_unique<Port>(pc, Preset{}, 1, pool.get()));
+      refs.push_back({ports.back().get(), ports.back()->id(), pc.name, ports.back()->mac(), 1500});
+    }
+    ctl = std::make_unique<Control>(dp, cfg, refs, pool.get());
+    run({"addr", "add", "10.1.0.1/24", "dev", "p0"});
+    run({"addr", "add", "10.2.0.1/24", "dev", "p1"});
+  }
+  ~Rig() {
+    ctl.reset();
+    for (auto& p : ports) {
+      std::string name = p->device();
+      p.reset();
+      rte_vdev_uninit(name.c_str());
+    }
+  }
+
+  json run(std::vector<std::string> argv) { return ctl->execute(parse_request(argv)); }
+  std::string fails(std::vector<std::string> argv) {
+    try {
+      run(argv);
+    } catch (const CommandError& e) {
+      return e.what();
+    }
+    return "";
+  }
+  uint32_t fib(const char* a) { return dp.fib.lookup(Ipv4::parse(a)->v); }
+  const NextHopState* nh(const char* a) {
+    uint32_t id = fib(a);
+    return id ? dp.nexthops.get(id) : nullptr;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("addresses install local, broadcast and connected entries", "[control]") {
+  Rig r;
+  REQUIRE(r.nh("10.1.0.1"));
+  CHECK(r.nh("10.1.0.1")->kind == NhKind::local);
+  CHECK(r.nh("10.1.0.255")->kind == NhKind::broadcast);
+  CHECK(r.nh("10.1.0.77")->kind == NhKind::glean);
+  CHECK(r.nh("10.1.0.77")->port == r.ports[0]->id());
+  CHECK(r.nh("10.3.0.1") == nullptr);
+  json rs = r.run({"route", "show"});
+  CHECK(rs.size() == 2);
+  CHECK(rs[0]["proto"] == "connected");
+}
+
+TEST_CASE("routes via a gateway follow the neighbour's resolution", "[control]") {
+  Rig r;
+  uint64_t g0 = r.dp.generation.read();
+  r.run({"route", "add", "10.9.0.0/16", "via", "10.2.0.2"});
+  CHECK(r.dp.generation.read() > g0);
+  REQUIRE(r.nh("10.9.1.1"));
+  CHECK(r.nh("10.9.1.1")->kind == NhKind::unresolved);
+  CHECK(r.nh("10.9.1.1")->gateway == Ipv4(10, 2, 0, 2));
+  uint32_t id = r.fib("10.9.1.1");
+  const NextHopState* before = r.dp.nexthops.get(id);
+
+  r.run({"neigh", "add", "10.2.0.2", "lladdr", "02:00:00:00:01:02", "dev", "p1"});
+  // Same slot, new immutable state: the FIB did not change, the state was republished.
+  CHECK(r.fib("10.9.1.1") == id);
+  const NextHopState* after = r.dp.nexthops.get(id);
+  CHECK(after != before);
+  CHECK(after->kind == NhKind::forward);
+  CHECK(std::memcmp(after->l2, "\x02\x00\x00\x00\x01\x02", 6) == 0);
+  CHECK(std::memcmp(after->l2 + 6, r.ports[1]->mac().b.data(), 6) == 0);
+  // The neighbour also gets a host route on its connected subnet.
+  CHECK(r.fib("10.2.0.2") == id);
+
+  json g = r.run({"route", "get", "10.9.1.1"});
+  CHECK(g["via"] == "10.2.0.2");
+  CHECK(g["dev"] == "p1");
+  CHECK(g["nexthop"]["state"] == "forward");
+}
+
+TEST_CASE("route replace switches the next hop; delete removes it", "[control]") {
+  Rig r;
+  r.run({"route", "add", "10.9.0.0/16", "via", "10.2.0.2"});
+  r.run({"route", "replace", "10.9.0.0/16", "via", "10.1.0.2"});
+  CHECK(r.nh("10.9.1.1")->gateway == Ipv4(10, 1, 0, 2));
+  CHECK(r.nh("10.9.1.1")->port == r.ports[0]->id());
+  r.run({"route", "del", "10.9.0.0/16"});
+  CHECK(r.fib("10.9.1.1") == Fib::kNoRoute);
+  r.run({"route", "replace", "10.9.0.0/16", "dev", "p1"});  // replace also adds
+  CHECK(r.nh("10.9.1.1")->kind == NhKind::glean);
+}
+
+TEST_CASE("refused commands change nothing", "[control]") {
+  Rig r;
+  r.run({"route", "add", "10.9.0.0/16", "via", "10.2.0.2"});
+  json routes = r.run({"route", "show"});
+  uint64_t gen = r.dp.generation.read();
+  using Catch::Contains;
+  CHECK_THAT(r.fails({"route", "add", "10.9.0.0/16", "via", "10.2.0.3"}),
+             Contains("exists (use route replace)"));
+  CHECK_THAT(r.fails({"route", "add", "10.8.0.0/16", "via", "10.77.0.1"}),
+             Contains("not on a connected subnet"));
+  CHECK_THAT(r.fails({"route", "add", "10.8.0.0/16", "via", "10.1.0.2", "dev", "p1"}),
+             Contains("not on a connected subnet of p1"));
+  CHECK_THAT(r.fails({"route", "add", "10.8.0.0/16", "via", "10.1.0.1"}),
+             Contains("address of this router"));
+  CHECK_THAT(r.fails({"route", "add", "10.8.0.0/16", "dev", "p9"}), Contains("unknown port 'p9'"));
+  CHECK_THAT(r.fails({"route", "del", "10.1.0.0/24"}), Contains("connected route"));
+  CHECK_THAT(r.fails({"route", "del", "10.123.0.0/16"}), Contains("no route for 10.123.0.0/16"));
+  CHECK_THAT(r.fails({"route", "del", "10.9.0.0/16", "via", "10.2.0.9"}), Contains("is not via"));
+  CHECK_THAT(r.fails({"addr", "add", "10.1.0.1/24", "dev", "p1"}),
+             Contains("already an address of p0"));
+  CHECK_THAT(r.fails({"addr", "add", "10.1.0.9/16", "dev", "p1"}),
+             Contains("overlaps 10.1.0.0/24 on p0"));
+  CHECK_THAT(r.fails({"addr", "add", "10.5.0.255/24", "dev", "p1"}), Contains("broadcast address"));
+  CHECK_THAT(r.fails({"addr", "add", "127.0.0.2/8", "dev", "p1"}), Contains("loopback"));
+  CHECK_THAT(r.fails({"addr", "del", "10.1.0.9/24", "dev", "p0"}),
+             Contains("not an address of p0"));
+  CHECK_THAT(r.fails({"neigh", "add", "10.5.0.9", "lladdr", "02:00:00:00:00:09", "dev", "p0"}),
+             Contains("not on a subnet of p0"));
+  CHECK_THAT(r.fails({"neigh", "del", "10.1.0.77"}), Contains("no neighbour"));
+  CHECK(r.run({"route", "show"}) == routes);
+  CHECK(r.dp.generation.read() == gen);
+}
+
+TEST_CASE("a route the FIB has no room for is refused and undone", "[control]") {
+  Rig r(/*tbl8=*/64);
+  // Each /32 in a fresh /24 needs one tbl8 group; the connected /24s with their local and
+  // broadcast /32s already use two.
+  std::string last_error;
+  int added = 0;
+  for (int i = 0; i < 100 && last_error.empty(); ++i) {
+    std::string p = "11.0." + std::to_string(i) + ".1/32";
+    last_error = r.fails({"route", "add", p, "via", "10.2.0.2"});
+    if (last_error.empty()) ++added;
+  }
+  CHECK_THAT(last_error, Catch::Contains("tbl8"));
+  CHECK(added >= 60);
+  // The refused route is neither in the RIB nor in the FIB; earlier ones still work.
+  std::string refused = "11.0." + std::to_string(added) + ".1";
+  CHECK(r.fib(refused.c_str()) == Fib::kNoRoute);
+  CHECK(r.run({"route", "show"}).size() == size_t(2 + added));
+  CHECK(r.nh("11.0.0.1")->gateway == Ipv4(10, 2, 0, 2));
+  // Deleting one frees room for another.
+  r.run({"route", "del", "11.0.0.1/32"});
+  CHECK(r.fails({"route", "add", refused + "/32", "via", "10.2.0.2"}).empty());
+}
+
+TEST_CASE("a full next-hop table refuses new gateways cleanly", "[control]") {
+  Rig r(/*tbl8=*/64, /*next_hops=*/16);
+  int added = 0;
+  std::string err;
+  for (int i = 2; i < 40 && err.empty(); ++i) {
+    err = r.fails({"route", "add", "12." + std::to_string(i) + ".0.0/16", "via",
+                   "10.2.0." + std::to_string(i)});
+    if (err.empty()) ++added;
+  }
+  CHECK_THAT(err, Catch::Contains("next-hop table full"));
+  CHECK(r.run({"route", "show"}).size() == size_t(2 + added));
+  // Routes through an existing gateway still fit.
+  CHECK(r.fails({"route", "add", "13.0.0.0/8", "via", "10.2.0.2"}).empty());
+}
+
+TEST_CASE("deleting an address removes the routes through it", "[control]") {
+  Rig r;
+  r.run({"route", "add", "10.9.0.0/16", "via", "10.2.0.2"});
+  r.run({"route", "add", "10.8.0.0/16", "via", "10.1.0.2"});
+  json out = r.run({"addr", "del", "10.2.0.1/24", "dev", "p1"});
+  REQUIRE(out["removed_routes"].size() == 1);
+  CHECK(out["removed_routes"][0]["prefix"] == "10.9.0.0/16");
+  CHECK(r.fib("10.9.1.1") == Fib::kNoRoute);
+  CHECK(r.fib("10.2.0.1") == Fib::kNoRoute);
+  CHECK(r.nh("10.8.1.1")->gateway == Ipv4(10, 1, 0, 2));
+}
+
+TEST_CASE("a neighbour's host route yields to a more specific static route", "[control]") {
+  Rig r;
+  r.run({"neigh", "add", "10.1.0.200", "lladdr", "02:00:00:00:00:c8", "dev", "p0"});
+  CHECK(r.nh("10.1.0.200")->kind == NhKind::forward);
+  // 10.1.0.128/25 now goes via a gateway: the host route must not bypass it.
+  r.run({"route", "add", "10.1.0.128/25", "via", "10.2.0.2"});
+  CHECK(r.nh("10.1.0.200")->gateway == Ipv4(10, 2, 0, 2));
+  r.run({"route", "del", "10.1.0.128/25"});
+  CHECK(r.nh("10.1.0.200")->kind == NhKind::forward);
+  CHECK(r.nh("10.1.0.200")->gateway == Ipv4(10, 1, 0, 200));
+  r.run({"neigh", "del", "10.1.0.200"});
+  CHECK(r.nh("10.1.0.200")->kind == NhKind::glean);
+}

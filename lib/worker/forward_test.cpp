@@ -1,0 +1,275 @@
+#include "forward.hpp"
+
+#include <rte_mbuf.h>
+
+#include <catch2/catch.hpp>
+
+#include <cstring>
+#include <vector>
+
+#include "dpdk.hpp"
+#include "test_eal.hpp"
+
+using namespace routerd;
+
+namespace {
+
+rte_mempool* pool() {
+  testing::test_eal();
+  static Mempool p = make_pktmbuf_pool("fwd_test", 1024, RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
+  return p.get();
+}
+
+const Mac kRouterMac = *Mac::parse("02:00:00:00:aa:01");
+const Mac kHostMac = *Mac::parse("02:00:00:00:00:02");
+
+// Reference RFC 1071 checksum, independent of the code under test.
+uint16_t ref_cksum(const uint8_t* p, size_t n) {
+  uint32_t s = 0;
+  for (size_t i = 0; i + 1 < n; i += 2) s += uint32_t(p[i]) << 8 | p[i + 1];
+  if (n & 1) s += uint32_t(p[n - 1]) << 8;
+  while (s >> 16) s = (s & 0xffff) + (s >> 16);
+  return uint16_t(~s);
+}
+
+struct Frame {
+  Mac dst = kRouterMac;
+  uint16_t ethertype = RTE_ETHER_TYPE_IPV4;
+  uint8_t ihl = 5, ttl = 64, proto = 17;
+  uint16_t frag = 0;  // flags+offset, host order
+  Ipv4 src = Ipv4(10, 1, 0, 2), dst_ip = Ipv4(10, 2, 0, 2);
+  size_t payload = 30;
+  std::vector<uint8_t> options;
+  size_t pad = 0;
+
+  rte_mbuf* build() const {
+    rte_mbuf* m = rte_pktmbuf_alloc(pool());
+    REQUIRE(m);
+    size_t ip_len = ihl * 4u + payload;
+    auto* p = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(m, uint16_t(14 + ip_len + pad)));
+    std::memset(p, 0, 14 + ip_len + pad);
+    std::memcpy(p, dst.b.data(), 6);
+    std::memcpy(p + 6, kHostMac.b.data(), 6);
+    p[12] = uint8_t(ethertype >> 8);
+    p[13] = uint8_t(ethertype);
+    uint8_t* ip = p + 14;
+    ip[0] = uint8_t(0x40 | ihl);
+    ip[2] = uint8_t(ip_len >> 8);
+    ip[3] = uint8_t(ip_len);
+    ip[6] = uint8_t(frag >> 8);
+    ip[7] = uint8_t(frag);
+    ip[8] = ttl;
+    ip[9] = proto;
+    for (int i = 0; i < 4; ++i) {
+      ip[12 + i] = uint8_t(src.v >> (24 - 8 * i));
+      ip[16 + i] = uint8_t(dst_ip.v >> (24 - 8 * i));
+    }
+    std::memcpy(ip + 20, options.data(), options.size());
+    uint16_t c = ref_cksum(ip, ihl * 4u);
+    ip[10] = uint8_t(c >> 8);
+    ip[11] = uint8_t(c);
+    return m;
+  }
+};
+
+PortFastInfo port_info() {
+  PortFastInfo pi;
+  pi.mac = kRouterMac;
+  pi.enabled = true;
+  pi.nbcast = 1;
+  pi.bcast[0] = Ipv4(10, 1, 0, 255).v;
+  return pi;
+}
+
+Verdict run_classify(const Frame& f, bool martians = true, uint32_t* dst_out = nullptr) {
+  rte_mbuf* m = f.build();
+  uint32_t dst = 0;
+  Verdict v = classify(m, port_info(), martians, &dst);
+  if (dst_out) *dst_out = dst;
+  rte_pktmbuf_free(m);
+  return v;
+}
+
+void check_drop(const Frame& f, Drop d) {
+  Verdict v = run_classify(f);
+  INFO("expected " << drop_name(d) << ", got action " << int(v.action) << " reason "
+                   << int(v.reason));
+  CHECK(v.action == Verdict::drop);
+  CHECK(Drop(v.reason) == d);
+}
+
+NextHopState state(NhKind kind, uint16_t mtu = 1500) {
+  NextHopState s{};
+  s.kind = kind;
+  s.port = 1;
+  s.mtu = mtu;
+  s.id = 7;
+  std::memcpy(s.l2, "\x02\x00\x00\x00\x01\x02\x02\x00\x00\x00\xaa\x02\x08\x00", 14);
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("classify forwards a valid unicast datagram", "[worker]") {
+  uint32_t dst = 0;
+  Verdict v = run_classify(Frame{}, true, &dst);
+  CHECK(v.action == Verdict::forward);
+  CHECK(dst == Ipv4(10, 2, 0, 2).v);
+}
+
+TEST_CASE("classify: L2 decisions", "[worker]") {
+  Frame other;
+  other.dst = *Mac::parse("02:00:00:00:99:99");
+  check_drop(other, Drop::l2_other_host);
+  Frame bcast;
+  bcast.dst = *Mac::parse("ff:ff:ff:ff:ff:ff");
+  check_drop(bcast, Drop::l2_bcast_unicast_ip);  // RFC 1812 5.3.4
+  Frame v6;
+  v6.ethertype = 0x86dd;
+  check_drop(v6, Drop::ethertype_unsupported);
+  Frame arp;
+  arp.ethertype = RTE_ETHER_TYPE_ARP;
+  arp.dst = *Mac::parse("ff:ff:ff:ff:ff:ff");
+  Verdict v = run_classify(arp);
+  CHECK(v.action == Verdict::punt);
+  CHECK(Punt(v.reason) == Punt::arp);
+
+  rte_mbuf* m = rte_pktmbuf_alloc(pool());
+  rte_pktmbuf_append(m, 10);
+  uint32_t d;
+  Verdict s = classify(m, port_info(), true, &d);
+  CHECK(Drop(s.reason) == Drop::l2_too_short);
+  rte_pktmbuf_free(m);
+}
+
+TEST_CASE("classify: RFC 1812 5.2.2 failures are silent drops", "[worker]") {
+  Frame ihl;
+  ihl.ihl = 4;
+  check_drop(ihl, Drop::ipv4_bad_ihl);
+  // A corrupted checksum: build, then flip a header byte.
+  rte_mbuf* m = Frame{}.build();
+  rte_pktmbuf_mtod(m, uint8_t*)[14 + 10] ^= 0x55;
+  uint32_t d;
+  CHECK(Drop(classify(m, port_info(), true, &d).reason) == Drop::ipv4_bad_checksum);
+  // The NIC's BAD verdict is trusted even when the bytes are right.
+  rte_pktmbuf_mtod(m, uint8_t*)[14 + 10] ^= 0x55;
+  m->ol_flags = RTE_MBUF_F_RX_IP_CKSUM_BAD;
+  CHECK(Drop(classify(m, port_info(), true, &d).reason) == Drop::ipv4_bad_checksum);
+  rte_pktmbuf_free(m);
+  // Total length beyond the frame.
+  m = Frame{}.build();
+  rte_pktmbuf_trim(m, 10);
+  CHECK(Drop(classify(m, port_info(), true, &d).reason) == Drop::ipv4_truncated);
+  rte_pktmbuf_free(m);
+}
+
+TEST_CASE("classify trims link-layer padding (RFC 1812 5.2.2)", "[worker]") {
+  Frame f;
+  f.payload = 8;  // a 28-byte datagram in a 60-byte frame
+  f.pad = 18;
+  rte_mbuf* m = f.build();
+  uint32_t d;
+  CHECK(classify(m, port_info(), true, &d).action == Verdict::forward);
+  CHECK(rte_pktmbuf_pkt_len(m) == 14 + 28);
+  rte_pktmbuf_free(m);
+}
+
+TEST_CASE("classify: martians, broadcasts, multicast", "[worker]") {
+  auto with_src = [](Ipv4 s) {
+    Frame f;
+    f.src = s;
+    return f;
+  };
+  auto with_dst = [](Ipv4 d) {
+    Frame f;
+    f.dst_ip = d;
+    return f;
+  };
+  check_drop(with_src(Ipv4(127, 0, 0, 1)), Drop::martian_source);
+  check_drop(with_src(Ipv4(0, 1, 2, 3)), Drop::martian_source);
+  check_drop(with_src(Ipv4(224, 0, 0, 1)), Drop::martian_source);
+  check_drop(with_src(Ipv4(10, 1, 0, 255)), Drop::martian_source);  // the port's subnet broadcast
+  check_drop(with_dst(Ipv4(0, 1, 2, 3)), Drop::martian_destination);
+  check_drop(with_dst(Ipv4(240, 0, 0, 1)), Drop::martian_destination);
+  check_drop(with_dst(Ipv4(255, 255, 255, 255)), Drop::limited_broadcast);
+  check_drop(with_dst(Ipv4(239, 1, 1, 1)), Drop::multicast_destination);
+  check_drop(with_dst(Ipv4(169, 254, 1, 1)), Drop::link_local);
+  // With the martian checks off, martians pass but broadcasts and multicast still do not.
+  CHECK(run_classify(with_src(Ipv4(127, 0, 0, 1)), false).action == Verdict::forward);
+  CHECK(Drop(run_classify(with_dst(Ipv4(255, 255, 255, 255)), false).reason) ==
+        Drop::limited_broadcast);
+}
+
+TEST_CASE("classify: IPv4 options", "[worker]") {
+  Frame rr;
+  rr.ihl = 6;
+  rr.options = {7, 3, 4, 0};  // Record Route with no room: well-formed, passes unchanged
+  CHECK(run_classify(rr).action == Verdict::forward);
+  Frame lsrr;
+  lsrr.ihl = 7;
+  lsrr.options = {0x83, 7, 4, 10, 2, 0, 2, 0};
+  check_drop(lsrr, Drop::source_route);  // RFC 7126
+  Frame bad;
+  bad.ihl = 6;
+  bad.options = {0x44, 0, 0, 0};  // timestamp with length 0
+  Verdict v = run_classify(bad);
+  CHECK(v.action == Verdict::punt);
+  CHECK(Punt(v.reason) == Punt::param_problem);
+  CHECK(v.aux == 21);  // pointer to the length byte
+}
+
+TEST_CASE("decide: next-hop kinds, TTL and MTU", "[worker]") {
+  rte_mbuf* m = Frame{}.build();
+  CHECK(Punt(decide(m, nullptr).reason) == Punt::no_route);
+  NextHopState fwd = state(NhKind::forward);
+  CHECK(decide(m, &fwd).action == Verdict::forward);
+  NextHopState unres = state(NhKind::unresolved);
+  Verdict v = decide(m, &unres);
+  CHECK(Punt(v.reason) == Punt::unresolved);
+  CHECK(v.aux == 7);
+  NextHopState glean = state(NhKind::glean);
+  CHECK(Punt(decide(m, &glean).reason) == Punt::unresolved);
+  NextHopState bc = state(NhKind::broadcast);
+  CHECK(Drop(decide(m, &bc).reason) == Drop::directed_broadcast);
+  rte_pktmbuf_free(m);
+
+  Frame ttl1;
+  ttl1.ttl = 1;
+  m = ttl1.build();
+  CHECK(Punt(decide(m, &fwd).reason) == Punt::ttl_exceeded);
+  NextHopState local = state(NhKind::local);
+  CHECK(Punt(decide(m, &local).reason) == Punt::local);  // RFC 1812 5.3.1: TTL 1 to us is fine
+  rte_pktmbuf_free(m);
+  Frame ttl0;
+  ttl0.ttl = 0;
+  m = ttl0.build();
+  CHECK(Punt(decide(m, &fwd).reason) == Punt::ttl_exceeded);
+  rte_pktmbuf_free(m);
+
+  Frame big;
+  big.payload = 1500 - 20;  // exactly the MTU: forwarded
+  m = big.build();
+  CHECK(decide(m, &fwd).action == Verdict::forward);
+  rte_pktmbuf_free(m);
+  big.payload += 1;  // one byte over
+  m = big.build();
+  CHECK(Drop(decide(m, &fwd).reason) == Drop::fragmentation_unsupported);
+  rte_pktmbuf_free(m);
+  big.frag = RTE_IPV4_HDR_DF_FLAG;
+  m = big.build();
+  v = decide(m, &fwd);
+  CHECK(Punt(v.reason) == Punt::frag_needed);
+  CHECK(v.aux == 1500);
+  rte_pktmbuf_free(m);
+}
+
+TEST_CASE("rewrite: TTL minus one, valid checksum, L2 from the next hop", "[worker]") {
+  rte_mbuf* m = Frame{}.build();
+  NextHopState fwd = state(NhKind::forward);
+  rewrite(m, &fwd);
+  const uint8_t* p = rte_pktmbuf_mtod(m, const uint8_t*);
+  CHECK(std::memcmp(p, fwd.l2, 14) == 0);
+  CHECK(p[14 + 8] == 63);
+  CHECK(ref_cksum(p + 14, 20) == 0);
+  rte_pktmbuf_free(m);
+}
