@@ -64,7 +64,7 @@ struct Frame {
       ip[12 + i] = uint8_t(src.v >> (24 - 8 * i));
       ip[16 + i] = uint8_t(dst_ip.v >> (24 - 8 * i));
     }
-    std::memcpy(ip + 20, options.data(), options.size());
+    if (!options.empty()) std::memcpy(ip + 20, options.data(), options.size());
     uint16_t c = ref_cksum(ip, ihl * 4u);
     ip[10] = uint8_t(c >> 8);
     ip[11] = uint8_t(c);
