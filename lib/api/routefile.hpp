@@ -1,0 +1,19 @@
+// api/routefile: route files, one `route add` (without the verb) per line.
+// Parsed in parallel (TBB) and sorted by prefix; the first bad line is reported with its
+// number and the file is then rejected as a whole.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "command.hpp"
+
+namespace routerd {
+
+// Blank lines and lines starting with '#' are skipped; CRLF line ends are accepted. Throws
+// CommandError("<name>:<line>: <problem>"), also for a prefix given on two lines.
+std::vector<RouteSpec> parse_route_text(std::string_view text, const std::string& name);
+std::vector<RouteSpec> parse_route_file(const std::string& path);
+
+}  // namespace routerd

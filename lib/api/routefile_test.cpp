@@ -1,0 +1,51 @@
+#include "routefile.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <string>
+
+using namespace routerd;
+
+TEST_CASE("route files: syntax of route add, comments, CRLF, sorted", "[api]") {
+  std::string text =
+      "# full table\r\n"
+      "10.9.0.0/16 via 10.1.0.2\r\n"
+      "\r\n"
+      "   10.8.0.0/16   dev p1  \n"
+      "default via 10.1.0.3 dev p0\n"
+      "10.7.0.1 via 10.1.0.2";  // no final newline, bare address = /32
+  auto v = parse_route_text(text, "t.routes");
+  REQUIRE(v.size() == 4);
+  CHECK(v[0].prefix.str() == "0.0.0.0/0");
+  CHECK(v[0].dev == "p0");
+  CHECK(v[0].line == 5);
+  CHECK(v[1].prefix.str() == "10.7.0.1/32");
+  CHECK(v[2].prefix.str() == "10.8.0.0/16");
+  CHECK_FALSE(v[2].via);
+  CHECK(v[3].via == Ipv4(10, 1, 0, 2));
+  CHECK(v[3].line == 2);
+}
+
+TEST_CASE("route files: the first bad line is named and nothing is returned", "[api]") {
+  using Catch::Contains;
+  std::string text;
+  for (int i = 0; i < 50000; ++i)
+    text +=
+        "10." + std::to_string(i / 256) + "." + std::to_string(i % 256) + ".0/24 via 10.1.0.2\n";
+  CHECK(parse_route_text(text, "big").size() == 50000);
+  std::string bad = text + "10.300.0.0/16 via 10.1.0.2\n" + text.substr(0, 100) + "x\n";
+  CHECK_THROWS_WITH(parse_route_text(bad, "big"),
+                    Contains("big:50001:") && Contains("not an IPv4 prefix"));
+  CHECK_THROWS_WITH(parse_route_text("10.0.0.0/8\n", "f"),
+                    Contains("f:1: needs 'via GATEWAY' or 'dev PORT'"));
+  CHECK_THROWS_WITH(parse_route_text("\n10.0.0.1/8 via 1.2.3.4\n", "f"),
+                    Contains("f:2:") && Contains("host bits"));
+  CHECK_THROWS_WITH(parse_route_text("10.0.0.0/8 via 1.2.3.4 via 1.2.3.5\n", "f"),
+                    Contains("given twice"));
+  CHECK_THROWS_WITH(parse_route_text("10.0.0.0/8 via 1.2.3.4 metric 5\n", "f"),
+                    Contains("unexpected 'metric'"));
+  CHECK_THROWS_WITH(
+      parse_route_text("10.0.0.0/8 dev p0\n11.0.0.0/8 dev p0\n10.0.0.0/8 via 1.2.3.4\n", "f"),
+      Contains("f:3: 10.0.0.0/8 already given on line 1"));
+  CHECK_THROWS_WITH(parse_route_file("/nonexistent/routes"), Contains("cannot read"));
+}

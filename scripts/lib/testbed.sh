@@ -1,0 +1,474 @@
+# shellcheck shell=bash
+# testbed.sh: the three-host testbed shared by test/integration/*.sh and scripts/demo.
+#
+#   h0 (10.1.0.2) --- p0 10.1.0.1 [ router ] 10.2.0.1 p1 --- h1 (10.2.0.2)
+#                                 10.3.0.1 p2 --- h2 (10.3.0.2)
+#
+# The router is routerd (default) with net_tap ports rtr-p0..2, or, with ROUTER_IMPL=linux,
+# a Linux network namespace forwarding between veth ports of the same names: the reference
+# that proves the traffic assertions of the tests themselves are right. Each host is a
+# network namespace whose eth0 is the router port's peer (the TAP itself, or the veth peer).
+#
+# Usage (from a test):
+#   source "$(dirname "$0")/../../scripts/lib/testbed.sh"
+#   tb_init                 # temp dir + cleanup trap; skips (77) when not root / no tun
+#   tb_start                # router + hosts, waits until every host pings its gateway
+#   tb_check "h0 pings h1" tb_ping 0 10.2.0.2 3
+#   tb_finish               # exit 0, or 1 when a check failed
+#
+# Environment:
+#   ROUTER_IMPL        routerd (default) | linux
+#   ROUTERD_BUILD_DIR  build directory holding app/routerd/routerd (default: build)
+#   ROUTERD, ROUTERCTL binaries (default: from ROUTERD_BUILD_DIR)
+#   TB_LOG_LEVEL       routerd --log-level (default: info)
+#   TB_PREFIX          namespace name prefix (default: rit<PID>)
+#   TB_KEEP=1          keep the temp dir (logs, config) after the run
+#   TB_EXTRA_TOML      TOML appended to the generated routerd config (e.g. "[fib]...")
+
+# --- constants --------------------------------------------------------------------------------
+TB_SKIP=77
+TB_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+ROUTER_IMPL=${ROUTER_IMPL:-routerd}
+ROUTERD_BUILD_DIR=${ROUTERD_BUILD_DIR:-build}
+case $ROUTERD_BUILD_DIR in /*) ;; *) ROUTERD_BUILD_DIR=$TB_REPO/$ROUTERD_BUILD_DIR ;; esac
+ROUTERD=${ROUTERD:-$ROUTERD_BUILD_DIR/app/routerd/routerd}
+ROUTERCTL=${ROUTERCTL:-$ROUTERD_BUILD_DIR/app/routerctl/routerctl}
+# python3 on PATH may lack scapy (pyenv); Debian's python3-scapy lives under /usr/bin/python3.
+TB_PY=${TB_PY:-/usr/bin/python3}
+TB_ID=${TB_ID:-$$}
+TB_PREFIX=${TB_PREFIX:-rit$TB_ID}
+TB_DIR=${TB_DIR:-/tmp/routerd-it.$TB_ID}
+TB_SOCK=$TB_DIR/routerd.sock
+TB_CONF=$TB_DIR/routerd.toml
+TB_LOG=$TB_DIR/routerd.stderr
+TB_NPORTS=3
+TB_HOSTS=("$TB_PREFIX-h0" "$TB_PREFIX-h1" "$TB_PREFIX-h2")
+TB_RTR_NS=$TB_PREFIX-rtr   # linux mode only
+TB_ROUTERD_PID=
+TB_ROUTERD_RC=
+TB_BG_PIDS=()
+TB_FAILS=0
+TB_CHECKS=0
+TB_INITED=0
+TB_CLEANUP_HOOKS=()
+
+# Addresses by port index.
+tb_router_ip() { echo "10.$(($1 + 1)).0.1"; }
+tb_host_ip() { echo "10.$(($1 + 1)).0.2"; }
+tb_port() { echo "p$1"; }
+tb_tap() { echo "rtr-p$1"; }
+
+# --- output -----------------------------------------------------------------------------------
+tb_say() { printf '%s\n' "$*"; }
+tb_info() { printf '  .. %s\n' "$*"; }
+tb_step() { printf '\n== %s\n' "$*"; }
+# Indents command output as evidence.
+tb_indent() { sed 's/^/     | /'; }
+
+tb_skip() {
+  tb_say "SKIP: $*"
+  exit $TB_SKIP
+}
+tb_die() {
+  tb_say "FAIL: $*"
+  exit 1
+}
+# Records a failed assertion and goes on; tb_finish turns it into exit 1.
+tb_fail() {
+  TB_FAILS=$((TB_FAILS + 1))
+  tb_say "  FAIL: $*"
+}
+tb_pass() { tb_say "  ok: $*"; }
+
+# tb_check DESC CMD...: runs CMD (which prints its own evidence) and records pass/fail.
+tb_check() {
+  local desc=$1
+  shift
+  TB_CHECKS=$((TB_CHECKS + 1))
+  tb_say "-- check: $desc"
+  if "$@"; then
+    tb_pass "$desc"
+  else
+    tb_fail "$desc"
+  fi
+}
+
+tb_finish() {
+  if ((TB_FAILS > 0)); then
+    tb_say ""
+    tb_say "RESULT: FAIL ($TB_FAILS of $TB_CHECKS checks failed)"
+    exit 1
+  fi
+  tb_say ""
+  tb_say "RESULT: PASS ($TB_CHECKS checks)"
+  exit 0
+}
+
+# tb_run_capture VAR CMD...: runs CMD with stdout+stderr into $VAR, returns CMD's status.
+tb_run_capture() {
+  local __var=$1 __out __rc=0
+  shift
+  __out=$("$@" 2>&1) || __rc=$?
+  printf -v "$__var" '%s' "$__out"
+  return $__rc
+}
+
+# tb_expect_match REGEX CMD...: CMD's combined output must match the extended REGEX (CMD's
+# exit status is ignored). Prints the output as evidence on mismatch.
+tb_expect_match() {
+  local re=$1 out
+  shift
+  tb_run_capture out "$@" || true
+  if grep -Eq -- "$re" <<<"$out"; then
+    grep -E -- "$re" <<<"$out" | head -3 | tb_indent
+    return 0
+  fi
+  tb_say "     expected /$re/ in the output of: $*"
+  tb_indent <<<"$out"
+  return 1
+}
+
+# tb_expect_ok CMD...: CMD must exit 0; its output is shown on failure.
+tb_expect_ok() {
+  local out rc=0
+  tb_run_capture out "$@" || rc=$?
+  if ((rc == 0)); then return 0; fi
+  tb_say "     command failed (exit $rc): $*"
+  tb_indent <<<"$out"
+  return 1
+}
+
+# tb_wait_until TIMEOUT_S CMD...: retries CMD (silently) every 0.2 s until it succeeds.
+tb_wait_until() {
+  local timeout=$1 deadline
+  shift
+  deadline=$((SECONDS + timeout))
+  while :; do
+    if "$@" >/dev/null 2>&1; then return 0; fi
+    ((SECONDS < deadline)) || return 1
+    sleep 0.2
+  done
+}
+
+# --- requirements -----------------------------------------------------------------------------
+tb_require_root() { [[ $(id -u) == 0 ]] || tb_skip "needs root (network namespaces)"; }
+
+tb_require_cmds() {
+  local c
+  for c in "$@"; do
+    command -v "$c" >/dev/null 2>&1 || tb_skip "missing command '$c' (run scripts/bootstrap)"
+  done
+}
+
+tb_require_scapy() {
+  [[ -x $TB_PY ]] && "$TB_PY" -c 'import scapy.all' >/dev/null 2>&1 ||
+    tb_skip "$TB_PY cannot import scapy (apt-get install python3-scapy)"
+}
+
+# Tests of routerd itself (routerctl, counters, config, shutdown) have no Linux reference.
+tb_require_routerd_mode() {
+  [[ $ROUTER_IMPL == routerd ]] || tb_skip "asserts routerd-specific behaviour (ROUTER_IMPL=$ROUTER_IMPL)"
+}
+
+tb_is_routerd() { [[ $ROUTER_IMPL == routerd ]]; }
+
+tb_require_binaries() {
+  local b
+  for b in "$ROUTERD" "$ROUTERCTL"; do
+    # Not a skip: a missing binary means the build is broken or was not run.
+    [[ -x $b ]] || tb_die "$b not found (run scripts/build, or set ROUTERD_BUILD_DIR)"
+  done
+}
+
+# tb_init: common preconditions, temp dir and the cleanup trap. Call first in every test.
+tb_init() {
+  tb_require_root
+  tb_require_cmds ip ping timeout jq sysctl
+  case $ROUTER_IMPL in
+    routerd)
+      [[ -c /dev/net/tun ]] || tb_skip "/dev/net/tun missing (net_tap needs it)"
+      tb_require_binaries
+      ;;
+    linux) ;;
+    *) tb_die "ROUTER_IMPL must be routerd or linux, not '$ROUTER_IMPL'" ;;
+  esac
+  rm -rf "$TB_DIR"
+  mkdir -p "$TB_DIR"
+  TB_INITED=1
+  # The cleanup may run from a signal trap while a redirected command (cmd >file) is in the
+  # foreground, with stdout still pointing at that file: keep the real ones to restore.
+  exec {TB_STDOUT}>&1 {TB_STDERR}>&2
+  trap tb_cleanup EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+  tb_say "testbed: impl=$ROUTER_IMPL prefix=$TB_PREFIX dir=$TB_DIR"
+}
+
+# --- cleanup ----------------------------------------------------------------------------------
+tb_on_cleanup() { TB_CLEANUP_HOOKS+=("$*"); }
+
+tb_kill_pid() {  # tb_kill_pid PID [grace_s]: TERM, then KILL after the grace period
+  local pid=$1 grace=${2:-5} i
+  [[ -n $pid ]] || return 0
+  kill -0 "$pid" 2>/dev/null || return 0
+  kill -TERM "$pid" 2>/dev/null || true
+  for ((i = 0; i < grace * 10; i++)); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid" 2>/dev/null || true; fi
+  wait "$pid" 2>/dev/null || true
+}
+
+tb_our_namespaces() {
+  ip netns list 2>/dev/null | awk '{print $1}' | grep -E "^${TB_PREFIX}-" || true
+}
+
+tb_cleanup() {
+  local rc=$? ns pid h i
+  trap - EXIT
+  trap '' INT TERM # a second signal must not cut the cleanup short
+  set +e
+  [[ $TB_INITED == 1 ]] || exit $rc
+  exec 1>&"$TB_STDOUT" 2>&"$TB_STDERR"
+  for h in "${TB_CLEANUP_HOOKS[@]}"; do eval "$h" >/dev/null 2>&1; done
+  for pid in "${TB_BG_PIDS[@]}"; do tb_kill_pid "$pid" 2; done
+  if [[ -n $TB_ROUTERD_PID ]]; then
+    tb_kill_pid "$TB_ROUTERD_PID" 10
+    TB_ROUTERD_PID=
+  fi
+  # Processes we started inside our namespaces (iperf3 servers, pings, tcpdump).
+  for ns in $(tb_our_namespaces); do
+    for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null; done
+  done
+  for ns in $(tb_our_namespaces); do ip netns del "$ns" 2>/dev/null; done
+  # Host-side veth ends not yet moved (linux mode) and TAPs a dead routerd left behind.
+  for ((i = 0; i < TB_NPORTS; i++)); do
+    ip link del "$TB_PREFIX-e$i" 2>/dev/null
+  done
+  if [[ $rc != 0 && $rc != "$TB_SKIP" && -s $TB_LOG ]]; then
+    tb_say ""
+    tb_say "--- routerd stderr (last 60 lines of $TB_LOG) ---"
+    tail -n 60 "$TB_LOG"
+  fi
+  if [[ ${TB_KEEP:-0} == 1 ]]; then
+    tb_say "kept $TB_DIR"
+  else
+    rm -rf "$TB_DIR"
+  fi
+  local left
+  left=$(tb_our_namespaces)
+  [[ -z $left ]] || tb_say "WARNING: namespaces left behind: $left"
+  exit $rc
+}
+
+# --- routerd ----------------------------------------------------------------------------------
+rctl() { "$ROUTERCTL" -s "$TB_SOCK" "$@"; }
+rctl_j() { "$ROUTERCTL" -s "$TB_SOCK" -j "$@"; }
+
+# tb_write_config [FILE] [EXTRA_TOML]: the standard three-port testbed config, plus EXTRA_TOML
+# appended verbatim.
+tb_write_config() {
+  local f=${1:-$TB_CONF} extra=${2:-} i
+  {
+    cat <<EOF
+[dataplane]
+eal = ["-l", "0-1", "--no-huge", "-m", "1024", "--no-pci", "--file-prefix", "rtrit$TB_ID", "--no-telemetry"]
+socket = "$TB_SOCK"
+EOF
+    for ((i = 0; i < TB_NPORTS; i++)); do
+      cat <<EOF
+
+[[port]]
+name = "$(tb_port $i)"
+device = "net_tap$i,iface=$(tb_tap $i)"
+preset = "tap"
+addresses = ["$(tb_router_ip $i)/24"]
+EOF
+    done
+    [[ -z $extra ]] || printf '\n%s\n' "$extra"
+    [[ -z ${TB_EXTRA_TOML:-} ]] || printf '\n%s\n' "$TB_EXTRA_TOML"
+  } >"$f"
+}
+
+tb_routerd_alive() { [[ -n $TB_ROUTERD_PID ]] && kill -0 "$TB_ROUTERD_PID" 2>/dev/null; }
+
+# tb_start_routerd: starts routerd on $TB_CONF (written if absent), waits for its socket, for
+# `routerctl link show` and for the TAP interfaces.
+tb_start_routerd() {
+  local i
+  [[ -f $TB_CONF ]] || tb_write_config "$TB_CONF"
+  for ((i = 0; i < TB_NPORTS; i++)); do
+    ! ip link show "$(tb_tap $i)" >/dev/null 2>&1 ||
+      tb_die "interface $(tb_tap $i) already exists (another routerd running?)"
+  done
+  tb_info "starting $ROUTERD -c $TB_CONF --log-level ${TB_LOG_LEVEL:-info}"
+  "$ROUTERD" -c "$TB_CONF" --log-level "${TB_LOG_LEVEL:-info}" \
+    >"$TB_DIR/routerd.stdout" 2>"$TB_LOG" </dev/null &
+  TB_ROUTERD_PID=$!
+  local deadline=$((SECONDS + 60))
+  until [[ -S $TB_SOCK ]] && rctl link show >/dev/null 2>&1; do
+    if ! tb_routerd_alive; then
+      TB_ROUTERD_RC=0
+      wait "$TB_ROUTERD_PID" || TB_ROUTERD_RC=$?
+      TB_ROUTERD_PID=
+      tb_die "routerd exited with status $TB_ROUTERD_RC during startup (its stderr follows)"
+    fi
+    ((SECONDS < deadline)) || tb_die "routerd socket $TB_SOCK not answering after 60 s (stderr follows)"
+    sleep 0.2
+  done
+  for ((i = 0; i < TB_NPORTS; i++)); do
+    tb_wait_until 10 ip link show "$(tb_tap $i)" || tb_die "routerd did not create $(tb_tap $i)"
+  done
+  tb_info "routerd up (pid $TB_ROUTERD_PID)"
+}
+
+# tb_stop_routerd [SIGNAL] [TIMEOUT_S]: signals routerd and waits; sets TB_ROUTERD_RC
+# (124 when it did not exit in time, after which it is killed).
+tb_stop_routerd() {
+  local sig=${1:-TERM} timeout=${2:-10} i
+  TB_ROUTERD_RC=
+  [[ -n $TB_ROUTERD_PID ]] || return 0
+  kill -"$sig" "$TB_ROUTERD_PID" 2>/dev/null || true
+  for ((i = 0; i < timeout * 10; i++)); do
+    tb_routerd_alive || break
+    sleep 0.1
+  done
+  if tb_routerd_alive; then
+    kill -KILL "$TB_ROUTERD_PID" 2>/dev/null || true
+    wait "$TB_ROUTERD_PID" 2>/dev/null || true
+    TB_ROUTERD_RC=124
+  else
+    TB_ROUTERD_RC=0
+    wait "$TB_ROUTERD_PID" || TB_ROUTERD_RC=$?
+  fi
+  TB_ROUTERD_PID=
+}
+
+# --- linux reference router -------------------------------------------------------------------
+tb_start_linux_router() {
+  local i
+  ip netns add "$TB_RTR_NS"
+  ip netns exec "$TB_RTR_NS" sysctl -qw net.ipv4.ip_forward=1 net.ipv4.icmp_ratelimit=0 \
+    net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+  ip -n "$TB_RTR_NS" link set lo up
+  for ((i = 0; i < TB_NPORTS; i++)); do
+    # The router end is created in its namespace; the host end appears in ours under a
+    # unique name and is then moved and renamed exactly like a routerd TAP.
+    ip link add "$(tb_tap $i)" netns "$TB_RTR_NS" type veth peer name "$TB_PREFIX-e$i"
+    ip -n "$TB_RTR_NS" addr add "$(tb_router_ip $i)/24" dev "$(tb_tap $i)"
+    ip -n "$TB_RTR_NS" link set "$(tb_tap $i)" up
+  done
+  tb_info "linux router namespace $TB_RTR_NS up"
+}
+
+# Name of the host-side interface of port i in our namespace before it is moved.
+tb_host_side_if() {
+  if tb_is_routerd; then tb_tap "$1"; else echo "$TB_PREFIX-e$1"; fi
+}
+
+# --- hosts ------------------------------------------------------------------------------------
+# hx I CMD...: runs CMD in host namespace I.
+hx() {
+  local i=$1
+  shift
+  ip netns exec "${TB_HOSTS[$i]}" "$@"
+}
+
+tb_setup_host() {
+  local i=$1 ns=${TB_HOSTS[$1]} ifc
+  ifc=$(tb_host_side_if "$i")
+  ip netns add "$ns"
+  # IPv6 off before the interface arrives, so it never gets a link-local address and stray
+  # router/neighbour solicitations stay out of the counters.
+  ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 \
+    net.ipv6.conf.default.disable_ipv6=1 net.ipv4.icmp_ratelimit=0
+  ip link set "$ifc" netns "$ns"
+  ip -n "$ns" link set "$ifc" name eth0
+  # The TAP PMD gives the kernel side of the TAP the port's own MAC; a host with its own
+  # address keeps `neigh show` and captures unambiguous (02:00:00:00:0I:02).
+  ip -n "$ns" link set eth0 address "$(printf '02:00:00:00:%02x:02' "$i")"
+  ip -n "$ns" addr add "$(tb_host_ip "$i")/24" dev eth0
+  ip -n "$ns" link set eth0 up
+  ip -n "$ns" link set lo up
+  ip -n "$ns" route add default via "$(tb_router_ip "$i")"
+}
+
+tb_wait_gateways() {
+  local i
+  for ((i = 0; i < TB_NPORTS; i++)); do
+    tb_wait_until 10 hx "$i" ping -c1 -W1 "$(tb_router_ip "$i")" ||
+      tb_die "h$i (${TB_HOSTS[$i]}) cannot ping its gateway $(tb_router_ip "$i") after 10 s"
+  done
+  tb_info "every host pings its gateway"
+}
+
+# tb_start: router (either kind) plus the three hosts, ready for traffic.
+tb_start() {
+  local i
+  if tb_is_routerd; then tb_start_routerd; else tb_start_linux_router; fi
+  for ((i = 0; i < TB_NPORTS; i++)); do tb_setup_host "$i"; done
+  tb_wait_gateways
+}
+
+# tb_bg LOGFILE CMD...: runs CMD in the background (stdout+stderr to LOGFILE); its pid is in
+# TB_LAST_PID and it is killed at cleanup. CMD may be a shell function.
+tb_bg() {
+  local log=$1
+  shift
+  "$@" >"$log" 2>&1 </dev/null &
+  TB_LAST_PID=$!
+  TB_BG_PIDS+=("$TB_LAST_PID")
+}
+
+# tb_bg_host LOGFILE I CMD...: like tb_bg, CMD (a program) in host namespace I, its output
+# line-buffered so the log can be watched while it runs. `ip netns exec` execs CMD, so
+# TB_LAST_PID is CMD's own pid.
+tb_bg_host() {
+  local log=$1 i=$2
+  shift 2
+  ip netns exec "${TB_HOSTS[$i]}" stdbuf -oL -eL "$@" >"$log" 2>&1 </dev/null &
+  TB_LAST_PID=$!
+  TB_BG_PIDS+=("$TB_LAST_PID")
+}
+
+tb_bg_stop() {  # tb_bg_stop PID: INT (so tools print their summary), then TERM/KILL
+  local pid=$1 i
+  kill -INT "$pid" 2>/dev/null || return 0
+  for ((i = 0; i < 30; i++)); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  tb_kill_pid "$pid" 2
+}
+
+# --- traffic helpers --------------------------------------------------------------------------
+# tb_ping I DST [COUNT]: ping from host I; 0% loss required. Prints the summary as evidence.
+tb_ping() {
+  local i=$1 dst=$2 n=${3:-5} out rc=0
+  tb_run_capture out hx "$i" ping -n -c "$n" -i 0.2 -W 2 "$dst" || rc=$?
+  if ((rc == 0)) && grep -q ' 0% packet loss' <<<"$out"; then
+    grep -E 'packet loss|rtt' <<<"$out" | tb_indent
+    return 0
+  fi
+  tb_say "     h$i ping $dst (exit $rc):"
+  tb_indent <<<"$out"
+  return 1
+}
+
+# tb_router_mac I: MAC address of router port I, as hosts see it.
+tb_router_mac() {
+  if tb_is_routerd; then
+    rctl_j link show "$(tb_port "$1")" | jq -r '.[0].mac'
+  else
+    ip -n "$TB_RTR_NS" -j link show "$(tb_tap "$1")" | jq -r '.[0].address'
+  fi
+}
+
+# --- routerd counters -------------------------------------------------------------------------
+# tb_stats FILE: saves `routerctl -j stats` into FILE.
+tb_stats() { rctl_j stats >"$1"; }
+# tb_stat FILE JQ-PATH: one number from a saved stats file (0 when absent).
+tb_stat() { jq -r "($2) // 0" "$1"; }
+# tb_stat_delta BEFORE AFTER JQ-PATH
+tb_stat_delta() { echo $(($(tb_stat "$2" "$3") - $(tb_stat "$1" "$3"))); }

@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# 10-config-errors: an invalid config makes routerd exit 2 at once with one line naming the
+# file and the key, before creating any interface.
+set -euo pipefail
+# shellcheck source=../../scripts/lib/testbed.sh
+source "$(dirname "$0")/../../scripts/lib/testbed.sh"
+tb_init
+tb_require_routerd_mode
+
+# Interface names unique to this run, so "no TAP was created" is unambiguous.
+IF0=rtc${TB_ID}a
+IF1=rtc${TB_ID}b
+tb_on_cleanup "ip link del $IF0; ip link del $IF1"
+
+# conf FILE PORT0-EXTRA PORT1-ADDRESSES TAIL: a two-port config with the given pieces.
+conf() {
+  cat >"$1" <<EOT
+[dataplane]
+eal = ["-l", "0-1", "--no-huge", "-m", "1024", "--no-pci", "--file-prefix", "rtrit$TB_ID", "--no-telemetry"]
+socket = "$TB_SOCK"
+
+[[port]]
+name = "p0"
+device = "net_tap0,iface=$IF0"
+preset = "tap"
+addresses = ["10.1.0.1/24"]
+$2
+
+[[port]]
+name = "p1"
+device = "net_tap1,iface=$IF1"
+preset = "tap"
+addresses = [$3]
+
+$4
+${TB_EXTRA_TOML:-}
+EOT
+}
+
+# bad_config NAME EXPECTED-KEY-REGEX: routerd on $TB_DIR/NAME.toml must exit 2 within 10 s
+# with one stderr line "<file>: <key>...", and no interface may appear.
+bad_config() {
+  local f=$TB_DIR/$1.toml key=$2 rc=0 t0 lines err ok=0
+  t0=$(date +%s%N)
+  timeout 20 "$ROUTERD" -c "$f" >"$TB_DIR/$1.out" 2>"$TB_DIR/$1.err" </dev/null || rc=$?
+  local ms=$((($(date +%s%N) - t0) / 1000000))
+  err=$(cat "$TB_DIR/$1.err")
+  lines=$(wc -l <"$TB_DIR/$1.err")
+  tb_say "     exit $rc after ${ms} ms; stderr ($lines lines): $err"
+  ((rc == 2)) || { tb_say "     expected exit status 2"; ok=1; }
+  ((ms < 10000)) || { tb_say "     expected to exit within 10 s"; ok=1; }
+  [[ $lines == 1 ]] || { tb_say "     expected exactly one stderr line:"; tb_indent <"$TB_DIR/$1.err"; ok=1; }
+  grep -Fq -- "$f" <<<"$err" || { tb_say "     the line does not name the file $f"; ok=1; }
+  grep -Eq -- "$key" <<<"$err" || { tb_say "     the line does not name the key /$key/"; ok=1; }
+  if ip link show "$IF0" >/dev/null 2>&1 || ip link show "$IF1" >/dev/null 2>&1; then
+    tb_say "     a TAP interface was created:"
+    ip -br link show | grep -E "$IF0|$IF1" | tb_indent
+    ok=1
+  fi
+  return $ok
+}
+
+conf "$TB_DIR/unknown-key.toml" 'mtuu = 1500' '"10.2.0.1/24"' ''
+tb_check "unknown key port[0].mtuu" bad_config unknown-key 'port\[0\]\.mtuu'
+
+conf "$TB_DIR/bad-prefix.toml" '' '"10.2.0.1/33"' ''
+tb_check "bad prefix length 10.2.0.1/33 in port[1].addresses[0]" bad_config bad-prefix 'port\[1\]\.addresses\[0\]'
+
+conf "$TB_DIR/route-host-bits.toml" '' '"10.2.0.1/24"' '[[route]]
+prefix = "10.9.0.1/16"
+via = "10.2.0.2"'
+tb_check "route prefix with host bits (route[0].prefix)" bad_config route-host-bits 'route\[0\]\.prefix'
+
+conf "$TB_DIR/unknown-port.toml" '' '"10.2.0.1/24"' '[[route]]
+prefix = "10.9.0.0/16"
+dev = "p7"'
+tb_check "unknown port p7 in route[0].dev" bad_config unknown-port 'route\[0\]\.dev'
+
+conf "$TB_DIR/unknown-neigh-port.toml" '' '"10.2.0.1/24"' '[[neighbour]]
+address = "10.1.0.9"
+lladdr = "02:00:00:00:01:09"
+port = "p7"'
+tb_check "unknown port p7 in neighbour[0].port" bad_config unknown-neigh-port 'neighbour\[0\]\.port'
+
+conf "$TB_DIR/duplicate-address.toml" '' '"10.1.0.1/24"' ''
+tb_check "duplicate address 10.1.0.1 on p1 (port[1].addresses[0])" bad_config duplicate-address 'port\[1\]\.addresses\[0\]'
+
+conf "$TB_DIR/syntax.toml" 'mtu = = 3' '"10.2.0.1/24"' ''
+tb_check "TOML syntax error gives file:line:col" bad_config syntax ':[0-9]+:[0-9]+'
+
+check_missing() {
+  local rc=0 err
+  err=$(timeout 20 "$ROUTERD" -c "$TB_DIR/missing.toml" 2>&1 >/dev/null </dev/null) || rc=$?
+  tb_say "     exit $rc; stderr: $err"
+  ((rc == 2)) && [[ $(wc -l <<<"$err") == 1 ]] && grep -q 'missing.toml' <<<"$err"
+}
+tb_check "missing config file: exit 2, one line naming the file" check_missing
+
+# Sanity: the same template with nothing wrong does start (so the failures above are the
+# keys', not the template's).
+check_good() {
+  conf "$TB_DIR/good.toml" '' '"10.2.0.1/24"' ''
+  "$ROUTERD" -c "$TB_DIR/good.toml" >/dev/null 2>"$TB_LOG" </dev/null &
+  TB_ROUTERD_PID=$!
+  if ! tb_wait_until 60 rctl link show; then
+    tb_say "     routerd did not come up on the good config:"
+    tail -20 "$TB_LOG" | tb_indent
+    return 1
+  fi
+  tb_say "     routerd answers on the good config; interfaces: $(ip -br link show | awk '{print $1}' | grep -E "$IF0|$IF1" | tr '\n' ' ')"
+  tb_stop_routerd TERM 10
+  tb_say "     and exits with $TB_ROUTERD_RC on SIGTERM"
+}
+tb_check "the template config without errors starts routerd" check_good
+tb_finish
