@@ -118,6 +118,11 @@ std::string format_text(const std::vector<std::string>& argv, const json& data) 
   if (obj == "stats") return stats(data);
   if (obj == "route" || obj == "r") {
     if (act == "get") return route_get(data);
+    if (act == "load")
+      return fmt::format("loaded {} routes ({} new, {} replaced) from {} in {:.2f} s\n",
+                         data.value("routes", 0ull), data.value("added", 0ull),
+                         data.value("replaced", 0ull), str(data, "file"),
+                         data.value("seconds", 0.0));
     if (data.is_array()) return routes(data);
   }
   if (obj.rfind("neigh", 0) == 0 || obj == "n") {

@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <iostream>
 
 #include "command.hpp"
@@ -63,6 +64,9 @@ int main(int argc, char** argv) {
     print_help();
     return words.empty() ? 2 : 0;
   }
+  // routerd reads route files itself, from its own working directory: send an absolute path.
+  if (words.size() == 3 && (words[0] == "route" || words[0] == "r") && words[1] == "load")
+    words[2] = std::filesystem::absolute(words[2]).string();
   // Refuse malformed commands here too, without needing the daemon.
   try {
     parse_request(words);

@@ -46,7 +46,8 @@ std::string presets_dir(const Config& cfg) {
   return ROUTERD_PRESETS_DIR;
 }
 
-int run(const Config& cfg, const std::vector<Preset>& presets, std::vector<std::string> eal_args) {
+int run(const Config& cfg, const std::vector<Preset>& presets, const std::vector<Control::RouteFile>& route_files,
+        std::vector<std::string> eal_args) {
   for (const auto& p : cfg.ports) {
     eal_args.push_back(port_device_is_vdev(p.device) ? "--vdev" : "-a");
     eal_args.push_back(p.device);
@@ -86,7 +87,7 @@ int run(const Config& cfg, const std::vector<Preset>& presets, std::vector<std::
     refs.push_back(Control::PortRef{ports.back().get(), p.id(), p.name(), p.mac(), p.mtu()});
   }
   Control ctl(dp, cfg, refs, pool.get());
-  ctl.load(cfg);
+  ctl.load(cfg, route_files);
 
   // RX queues go round-robin over workers, so with symmetric queues (TAP) every queue,
   // including the extra one paired with the control thread's TX queue, is polled.
@@ -172,19 +173,30 @@ int main(int argc, char** argv) {
 
   Config cfg;
   std::vector<Preset> presets;
+  std::vector<Control::RouteFile> route_files;
   try {
     cfg = load_config(config_path);
     std::string dir = presets_dir(cfg);
     for (const auto& p : cfg.ports) presets.push_back(load_preset(dir, p.preset));
+    // Route files are checked line by line before anything starts, like the config itself.
+    for (const auto& f : cfg.route_files) route_files.emplace_back(f, parse_route_file(f));
   } catch (const ConfigError& e) {
     std::fprintf(stderr, "routerd: %s\n", e.what());
+    return 2;
+  } catch (const CommandError& e) {
+    std::fprintf(stderr, "routerd: %s: route_files: %s\n", config_path.c_str(), e.what());
     return 2;
   }
   spdlog::set_level(spdlog::level::from_str(log_level.empty() ? cfg.log_level : log_level));
   if (!eal_args.empty()) spdlog::info("EAL options from the command line replace dataplane.eal");
 
   try {
-    return run(cfg, presets, eal_args.empty() ? cfg.eal : eal_args);
+    return run(cfg, presets, route_files, eal_args.empty() ? cfg.eal : eal_args);
+  } catch (const ConfigError& e) {
+    // Found once the ports exist (a gateway off every subnet, a FIB too small): still the
+    // config's fault, and everything started has been stopped again.
+    spdlog::critical("{}", e.what());
+    return 2;
   } catch (const std::exception& e) {
     spdlog::critical("{}", e.what());
     return 1;

@@ -20,10 +20,14 @@ Ipv4 parse_addr(const std::string& cmd, const std::string& what, const std::stri
   return *a;
 }
 
+std::string q(std::string_view s) {
+  return q(std::string(s));
+}
+
 // iproute2 accepts "default" and a bare address (a /32) where a prefix is expected.
-Prefix4 parse_prefix(const std::string& cmd, const std::string& s) {
+Prefix4 parse_prefix(const std::string& cmd, std::string_view s) {
   if (s == "default") return Prefix4{Ipv4(0u), 0};
-  if (s.find('/') == std::string::npos) {
+  if (s.find('/') == std::string_view::npos) {
     auto a = Ipv4::parse(s);
     if (!a) fail(cmd, q(s) + " is not an IPv4 prefix");
     return Prefix4{*a, 32};
@@ -50,6 +54,33 @@ std::map<std::string, std::string> keywords(const std::string& cmd,
   }
   return kv;
 }
+
+}  // namespace
+
+RouteSpec parse_route_spec(const std::string& cmd, std::span<const std::string_view> w) {
+  if (w.empty()) fail(cmd, "missing PREFIX");
+  RouteSpec r;
+  r.prefix = parse_prefix(cmd, w[0]);
+  bool have_dev = false;
+  for (size_t i = 1; i < w.size(); i += 2) {
+    bool via = w[i] == "via", dev = w[i] == "dev";
+    if (!via && !dev) fail(cmd, "unexpected " + q(w[i]));
+    if (i + 1 >= w.size()) fail(cmd, q(w[i]) + " needs a value");
+    if ((via && r.via) || (dev && have_dev)) fail(cmd, q(w[i]) + " given twice");
+    if (via) {
+      auto a = Ipv4::parse(w[i + 1]);
+      if (!a) fail(cmd, q(w[i + 1]) + " is not an IPv4 address (the gateway)");
+      r.via = *a;
+    } else {
+      r.dev = std::string(w[i + 1]);
+      have_dev = true;
+    }
+  }
+  if (!r.via && !have_dev) fail(cmd, "needs 'via GATEWAY' or 'dev PORT'");
+  return r;
+}
+
+namespace {
 
 std::string object_name(const std::string& s) {
   if (s == "addr" || s == "address" || s == "a") return "addr";
@@ -80,6 +111,8 @@ const std::vector<VerbHelp>& command_help() {
       {"route del", "PREFIX", "delete a static route"},
       {"route show", "", "list connected and static routes"},
       {"route get", "ADDRESS", "show the route and next hop a packet to ADDRESS takes"},
+      {"route load", "FILE",
+       "add or replace every route in FILE (one 'route add' per line) as one batch"},
       {"neigh add", "ADDRESS lladdr MAC dev PORT", "add a static (permanent) neighbour"},
       {"neigh del", "ADDRESS", "delete a neighbour"},
       {"neigh show", "[dev PORT]", "list neighbours and their state"},
@@ -148,15 +181,20 @@ Request parse_request(const std::vector<std::string>& w) {
       r.verb = Verb::route_del;
       return r;
     }
+    if (act == "load") {
+      if (w.size() != 3) fail(cmd, "expected: route load FILE");
+      r.verb = Verb::route_load;
+      r.path = w[2];
+      return r;
+    }
     if (act != "add" && act != "replace")
-      fail("route", "unknown action " + q(w[1]) + " (add, replace, del, show, get)");
-    if (w.size() < 3) fail(cmd, "missing PREFIX");
+      fail("route", "unknown action " + q(w[1]) + " (add, replace, del, show, get, load)");
+    std::vector<std::string_view> args(w.begin() + 2, w.end());
+    RouteSpec spec = parse_route_spec(cmd, args);
     r.verb = act == "add" ? Verb::route_add : Verb::route_replace;
-    r.prefix = parse_prefix(cmd, w[2]);
-    auto kv = keywords(cmd, w, 3, {"via", "dev"});
-    if (!kv.count("via") && !kv.count("dev")) fail(cmd, "needs 'via GATEWAY' or 'dev PORT'");
-    if (kv.count("via")) r.via = parse_addr(cmd, "the gateway", kv["via"]);
-    r.dev = kv.count("dev") ? kv["dev"] : "";
+    r.prefix = spec.prefix;
+    r.via = spec.via;
+    r.dev = spec.dev;
     return r;
   }
 

@@ -4,8 +4,10 @@
 #pragma once
 
 #include <optional>
+#include <span>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "inet.hpp"
@@ -26,6 +28,7 @@ enum class Verb {
   route_del,
   route_show,
   route_get,
+  route_load,
   neigh_add,
   neigh_del,
   neigh_show,
@@ -40,7 +43,19 @@ struct Request {
   std::optional<Ipv4> via;  // route add/replace
   std::string dev;          // port: required for addr add/del and neigh add, else a filter
   Mac lladdr;               // neigh add
+  std::string path;         // route load: an absolute file name
 };
+
+// What "route add" takes after the verb, and what one line of a route file holds:
+// PREFIX via GATEWAY [dev PORT] | PREFIX dev PORT.
+struct RouteSpec {
+  Prefix4 prefix;
+  std::optional<Ipv4> via;
+  std::string dev;
+  uint32_t line = 0;  // in a route file; 0 otherwise
+};
+// `cmd` prefixes error messages ("route add", "routes.txt:12"). Allocates only on error.
+RouteSpec parse_route_spec(const std::string& cmd, std::span<const std::string_view> words);
 
 Request parse_request(const std::vector<std::string>& words);
 

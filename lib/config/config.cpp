@@ -32,6 +32,8 @@ constexpr std::string_view kArpKeys[] = {"reachable_time", "retrans_time_ms", "p
                                          "max_entries"};
 constexpr std::string_view kPortKeys[] = {"name", "device", "preset", "mtu", "mac", "addresses"};
 constexpr std::string_view kRouteKeys[] = {"prefix", "via", "dev"};
+// Keys outside any table (TOML wants them before the first [section]).
+constexpr std::string_view kTopKeys[] = {"route_files"};
 constexpr std::string_view kNeighbourKeys[] = {"address", "lladdr", "port"};
 
 struct Section {
@@ -127,6 +129,15 @@ class Parser {
     Config c;
     c.path = file_;
     check_keys(root, "", {});
+    if (root.get("route_files")) {
+      // Relative names are relative to the config file, wherever routerd runs from.
+      size_t slash = file_.rfind('/');
+      std::string dir = slash == std::string::npos ? "" : file_.substr(0, slash + 1);
+      for (auto& f : read_strings(root, "", "route_files")) {
+        if (f.empty()) fail("route_files", "empty file name");
+        c.route_files.push_back(f[0] == '/' ? f : dir + f);
+      }
+    }
     if (auto* t = section(root, "dataplane")) dataplane(*t, c);
     if (auto* t = section(root, "fib")) fib(*t, c);
     if (auto* t = section(root, "ipv4")) read_bool(*t, "ipv4", "drop_martians", c.drop_martians);
@@ -160,6 +171,7 @@ class Parser {
       bool known = false;
       if (path.empty()) {
         for (const auto& s : kSections) known = known || s.name == k.str();
+        for (auto tk : kTopKeys) known = known || tk == k.str();
       } else {
         for (auto a : allowed) known = known || a == k.str();
       }
@@ -525,6 +537,7 @@ Config load_config(const std::string& path) {
 const std::vector<std::string>& config_keys() {
   static const std::vector<std::string> keys = [] {
     std::vector<std::string> out;
+    for (auto k : kTopKeys) out.push_back(std::string(k));
     for (const auto& s : kSections)
       for (auto k : s.keys) out.push_back(std::string(s.name) + "." + std::string(k));
     return out;

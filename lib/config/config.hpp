@@ -44,6 +44,9 @@ struct NeighbourConfig {
 struct Config {
   std::string path;  // the file it came from
 
+  // Route files (one `route add` per line) loaded at startup; relative to the config file.
+  std::vector<std::string> route_files;
+
   // [dataplane]
   std::vector<std::string> eal;  // EAL arguments used when the command line gives none
   std::string socket = "/run/routerd/routerd.sock";

@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <chrono>
 
 #include "control.hpp"
 
@@ -44,6 +45,8 @@ nlohmann::json Control::execute(const Request& r) {
       return route_show();
     case Verb::route_get:
       return route_get(r);
+    case Verb::route_load:
+      return route_load(parse_route_file(r.path), r.path);
     case Verb::neigh_add:
       return neigh_add(r);
     case Verb::neigh_del:
@@ -58,12 +61,12 @@ nlohmann::json Control::execute(const Request& r) {
   throw CommandError("unknown command");
 }
 
-void Control::load(const Config& cfg) {
+void Control::load(const Config& cfg, const std::vector<RouteFile>& route_files) {
   auto run = [&](const std::string& where, std::vector<std::string> argv) {
     try {
       execute(parse_request(argv));
     } catch (const CommandError& e) {
-      throw std::runtime_error(cfg.path + ": " + where + ": " + e.what());
+      throw ConfigError(cfg.path + ": " + where + ": " + e.what());
     }
   };
   for (size_t i = 0; i < cfg.ports.size(); ++i)
@@ -83,6 +86,12 @@ void Control::load(const Config& cfg) {
     if (rt.via) argv.insert(argv.end(), {"via", rt.via->str()});
     if (!rt.dev.empty()) argv.insert(argv.end(), {"dev", rt.dev});
     run("route[" + std::to_string(i) + "]", argv);
+  }  for (const auto& [path, specs] : route_files) {
+    try {
+      route_load(specs, path);
+    } catch (const CommandError& e) {
+      throw ConfigError(cfg.path + ": route_files: " + e.what());
+    }
   }
 }
 
@@ -286,6 +295,72 @@ nlohmann::json Control::route_del(const Request& r) {
     refuse(cmd, e.what());
   }
   return nlohmann::json::object();
+}
+
+nlohmann::json Control::route_load(const std::vector<RouteSpec>& specs, const std::string& source) {
+  auto t0 = std::chrono::steady_clock::now();
+  // Validate every line before changing anything, as route add would.
+  std::vector<Route> routes;
+  routes.reserve(specs.size());
+  for (const RouteSpec& s : specs) {
+    const std::string where = source + ":" + std::to_string(s.line);
+    const Route* existing = rib_.find(s.prefix);
+    if (existing && existing->proto == RouteProto::connected)
+      refuse(where,
+             s.prefix.str() + " is the connected route of " + port_by_id(existing->port)->ref.name);
+    if (s.prefix.len == 32 && local_address_port(s.prefix.addr))
+      refuse(where, s.prefix.addr.str() + " is an address of this router");
+    if (!s.dev.empty() && !port_by_name(s.dev)) refuse(where, "unknown port '" + s.dev + "'");
+    Route nr;
+    nr.prefix = s.prefix;
+    if (s.via) {
+      if (local_address_port(*s.via))
+        refuse(where, "gateway " + s.via->str() + " is an address of this router");
+      const PortCtl* gp = port_for_gateway(*s.via, s.dev);
+      if (!gp)
+        refuse(where, "gateway " + s.via->str() + " is not on a connected subnet" +
+                          (s.dev.empty() ? std::string() : " of " + s.dev));
+      nr.via = s.via;
+      nr.port = gp->ref.id;
+    } else {
+      nr.port = port_by_name(s.dev)->ref.id;
+    }
+    routes.push_back(nr);
+  }
+
+  std::vector<std::optional<Route>> old(routes.size());
+  rib_.reserve(rib_.size() + routes.size());
+  fib_state_.reserve(fib_state_.size() + routes.size());
+  size_t added = 0;
+  for (size_t i = 0; i < routes.size(); ++i) {
+    if (const Route* e = rib_.find(routes[i].prefix)) old[i] = *e;
+    added += !old[i];
+    rib_.set(routes[i]);
+  }
+  try {
+    for (const Route& rt : routes) sync(rt.prefix);
+    // Host routes of neighbours depend on their longest match: check each once.
+    for (const auto& [ip, n] : neigh_.entries()) sync(Prefix4{Ipv4(ip), 32});
+    commit();
+  } catch (const std::exception& e) {
+    rollback();
+    for (size_t i = routes.size(); i-- > 0;) {
+      if (old[i])
+        rib_.set(*old[i]);
+      else
+        rib_.erase(routes[i].prefix);
+    }
+    collect_unused_nexthops();
+    refuse(source, std::string(e.what()) + "; nothing from the file was applied");
+  }
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  spdlog::info("route load {}: {} routes ({} new, {} replaced) in {:.3f} s", source, routes.size(),
+               added, routes.size() - added, secs);
+  return {{"file", source},
+          {"routes", routes.size()},
+          {"added", added},
+          {"replaced", routes.size() - added},
+          {"seconds", secs}};
 }
 
 nlohmann::json Control::route_show() const {

@@ -323,8 +323,19 @@ void Control::publish_ifs() {
 // ---------------------------------------------------------------- loop and calls
 
 nlohmann::json Control::call(const std::vector<std::string>& argv) {
+  Request r = parse_request(argv);
+  if (r.verb == Verb::route_load) {
+    // Reading and parsing a large file happens here, on the caller's thread, so the
+    // control thread keeps serving the slow path until the batch is ready.
+    auto specs = std::make_shared<std::vector<RouteSpec>>(parse_route_file(r.path));
+    return submit([this, specs, path = r.path] { return route_load(*specs, path); });
+  }
+  return submit([this, r] { return execute(r); });
+}
+
+nlohmann::json Control::submit(std::function<nlohmann::json()> fn) {
   auto t = std::make_shared<Task>();
-  t->argv = argv;
+  t->fn = std::move(fn);
   auto fut = t->result.get_future();
   tasks_.push(t);
   // Wait in slices so a call racing with shutdown fails at once instead of timing out.
@@ -346,7 +357,7 @@ bool Control::poll_once(uint64_t now) {
   for (int i = 0; i < 8 && tasks_.try_pop(t); ++i) {
     busy = true;
     try {
-      t->result.set_value(execute(parse_request(t->argv)));
+      t->result.set_value(t->fn());
     } catch (...) {
       t->result.set_exception(std::current_exception());
     }

@@ -28,6 +28,7 @@
 #include "neighbour.hpp"
 #include "port.hpp"
 #include "rib.hpp"
+#include "routefile.hpp"
 
 namespace routerd {
 
@@ -46,8 +47,10 @@ class Control {
   Control(const Control&) = delete;
   Control& operator=(const Control&) = delete;
 
-  // Applies the config's addresses, routes and static neighbours (startup; throws).
-  void load(const Config& cfg);
+  // Applies the config's addresses, static neighbours, routes and the already parsed route
+  // files (startup). Throws ConfigError naming the config entry or file line.
+  using RouteFile = std::pair<std::string, std::vector<RouteSpec>>;
+  void load(const Config& cfg, const std::vector<RouteFile>& route_files);
 
   // The control loop; returns when `stop` becomes true.
   void run(const std::atomic<bool>& stop);
@@ -145,6 +148,7 @@ class Control {
   nlohmann::json route_del(const Request& r);
   nlohmann::json route_show() const;
   nlohmann::json route_get(const Request& r) const;
+  nlohmann::json route_load(const std::vector<RouteSpec>& specs, const std::string& source);
   nlohmann::json neigh_add(const Request& r);
   nlohmann::json neigh_del(const Request& r);
   nlohmann::json neigh_show(const Request& r) const;
@@ -180,8 +184,11 @@ class Control {
   uint64_t last_tick_ms_ = 0;
   std::chrono::steady_clock::time_point epoch_;
 
+  // Runs fn on the control thread and waits for its result (or exception).
+  nlohmann::json submit(std::function<nlohmann::json()> fn);
+
   struct Task {
-    std::vector<std::string> argv;
+    std::function<nlohmann::json()> fn;
     std::promise<nlohmann::json> result;
   };
   tbb::concurrent_queue<std::shared_ptr<Task>> tasks_;

@@ -223,3 +223,47 @@ TEST_CASE("a neighbour's host route yields to a more specific static route", "[c
   r.run({"neigh", "del", "10.1.0.200"});
   CHECK(r.nh("10.1.0.200")->kind == NhKind::glean);
 }
+
+TEST_CASE("route load applies a file as one batch, or nothing of it", "[control]") {
+  Rig r;  // the FIB holds 1024 prefixes
+  r.run({"route", "add", "10.9.0.0/16", "via", "10.2.0.2"});
+  std::string ok;
+  for (int i = 0; i < 500; ++i)
+    ok += "20." + std::to_string(i / 256) + "." + std::to_string(i % 256) + ".0/24 via 10.1.0.2\n";
+  ok += "10.9.0.0/16 via 10.1.0.3\n";  // replaces the existing route
+  REQUIRE(parse_route_text(ok, "ok.routes").size() == 501);
+  REQUIRE(r.run({"route", "show"}).size() == 3);
+  std::string too_many;
+  for (int i = 0; i < 1500; ++i)
+    too_many +=
+        "30." + std::to_string(i / 256) + "." + std::to_string(i % 256) + ".0/24 via 10.2.0.2\n";
+
+  SECTION("a file that fits is applied, replacing what it names") {
+    std::string path = "/tmp/routerd-ctl-test-ok.routes";
+    FILE* f = std::fopen(path.c_str(), "w");
+    std::fputs(ok.c_str(), f);
+    std::fclose(f);
+    json j = r.run({"route", "load", path});
+    CHECK(j["routes"] == 501);
+    CHECK(j["added"] == 500);
+    CHECK(j["replaced"] == 1);
+    CHECK(r.nh("20.1.2.3")->gateway == Ipv4(10, 1, 0, 2));
+    CHECK(r.nh("10.9.1.1")->gateway == Ipv4(10, 1, 0, 3));
+    std::remove(path.c_str());
+  }
+  SECTION("a file the FIB cannot hold changes nothing") {
+    std::string path = "/tmp/routerd-ctl-test-big.routes";
+    FILE* f = std::fopen(path.c_str(), "w");
+    std::fputs(too_many.c_str(), f);
+    std::fclose(f);
+    json before = r.run({"route", "show"});
+    uint64_t gen = r.dp.generation.read();
+    CHECK_THAT(r.fails({"route", "load", path}),
+               Catch::Contains("nothing from the file was applied"));
+    CHECK(r.run({"route", "show"}) == before);
+    CHECK(r.dp.generation.read() == gen);
+    CHECK(r.fib("30.0.0.1") == Fib::kNoRoute);
+    CHECK(r.nh("10.9.1.1")->gateway == Ipv4(10, 2, 0, 2));
+    std::remove(path.c_str());
+  }
+}

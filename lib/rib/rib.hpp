@@ -34,6 +34,7 @@ class Rib {
   void set(const Route& r);  // insert or replace
   bool erase(const Prefix4& p);
   size_t size() const { return routes_.size(); }
+  void reserve(size_t n) { routes_.reserve(n); }
   // Sorted by prefix address then length, for display.
   std::vector<const Route*> sorted() const;
   template <typename F>
