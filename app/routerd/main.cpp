@@ -46,8 +46,8 @@ std::string presets_dir(const Config& cfg) {
   return ROUTERD_PRESETS_DIR;
 }
 
-int run(const Config& cfg, const std::vector<Preset>& presets, const std::vector<Control::RouteFile>& route_files,
-        std::vector<std::string> eal_args) {
+int run(const Config& cfg, const std::vector<Preset>& presets,
+        const std::vector<Control::RouteFile>& route_files, std::vector<std::string> eal_args) {
   for (const auto& p : cfg.ports) {
     eal_args.push_back(port_device_is_vdev(p.device) ? "--vdev" : "-a");
     eal_args.push_back(p.device);
@@ -66,6 +66,8 @@ int run(const Config& cfg, const std::vector<Preset>& presets, const std::vector
   Mempool pool =
       make_pktmbuf_pool("routerd_mbufs", cfg.mbufs, mbuf_data_room_for_mtu(max_mtu), socket);
   Ring punt = make_ring("routerd_punt", 4096, sizeof(PuntEntry), socket, RING_F_SC_DEQ);
+  Ring ctl_tx =
+      make_ring("routerd_ctl_tx", 1024, sizeof(TxEntry), socket, RING_F_SP_ENQ | RING_F_SC_DEQ);
 
   DataplaneParams dpp;
   dpp.burst = cfg.burst;
@@ -74,7 +76,7 @@ int run(const Config& cfg, const std::vector<Preset>& presets, const std::vector
   dpp.icmp_rate = cfg.icmp_rate;
   dpp.icmp_burst = cfg.icmp_burst;
   Dataplane dp(dpp, workers, cfg.max_next_hops,
-               Fib::Params{cfg.max_routes, cfg.tbl8_groups, socket}, punt.get());
+               Fib::Params{cfg.max_routes, cfg.tbl8_groups, socket}, punt.get(), ctl_tx.get());
   spdlog::info("FIB: DIR-24-8, two copies, about {} MiB; {} next-hop slots",
                dp.fib.memory_bytes() >> 20, cfg.max_next_hops);
 
@@ -89,8 +91,7 @@ int run(const Config& cfg, const std::vector<Preset>& presets, const std::vector
   Control ctl(dp, cfg, refs, pool.get());
   ctl.load(cfg, route_files);
 
-  // RX queues go round-robin over workers, so with symmetric queues (TAP) every queue,
-  // including the extra one paired with the control thread's TX queue, is polled.
+  // RX queues go round-robin over workers, so every queue is polled.
   std::vector<std::vector<Worker::RxQueue>> rx(workers);
   for (const auto& p : ports)
     for (uint16_t q = 0; q < p->queues().rx; ++q) rx[q % workers].push_back({p->id(), q});
@@ -126,6 +127,9 @@ int run(const Config& cfg, const std::vector<Preset>& presets, const std::vector
   spdlog::info("stopping");
   dp.stop.store(true);
   rte_eal_mp_wait_lcore();
+  // Whatever the control thread queued after worker 0 stopped is not sent.
+  TxEntry left;
+  while (rte_ring_sc_dequeue_elem(ctl_tx.get(), &left, sizeof left) == 0) rte_pktmbuf_free(left.m);
   spdlog::info("final counters: {}", ctl.stats_summary());
   for (auto& p : ports) p->stop();
   spdlog::info("ports stopped");

@@ -86,7 +86,8 @@ void Control::load(const Config& cfg, const std::vector<RouteFile>& route_files)
     if (rt.via) argv.insert(argv.end(), {"via", rt.via->str()});
     if (!rt.dev.empty()) argv.insert(argv.end(), {"dev", rt.dev});
     run("route[" + std::to_string(i) + "]", argv);
-  }  for (const auto& [path, specs] : route_files) {
+  }
+  for (const auto& [path, specs] : route_files) {
     try {
       route_load(specs, path);
     } catch (const CommandError& e) {

@@ -23,7 +23,6 @@ NeighbourTable::Params neighbour_params(const Config& c) {
 Control::Control(Dataplane& dp, const Config& cfg, std::vector<PortRef> ports, rte_mempool* pool)
     : dp_(dp),
       pool_(pool),
-      ctl_txq_(uint16_t(dp.workers)),
       neigh_(neighbour_params(cfg)),
       reclaimer_(dp.rcu),
       nh_(dp.nexthops.size()),

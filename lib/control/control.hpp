@@ -158,7 +158,6 @@ class Control {
 
   Dataplane& dp_;
   rte_mempool* pool_;
-  uint16_t ctl_txq_;
   std::vector<PortCtl> ports_;
   Rib rib_;
   NeighbourTable neigh_;

@@ -16,6 +16,7 @@ namespace {
 struct Rig {
   Mempool pool;
   Ring punt;
+  Ring ctl_tx;
   Dataplane dp;
   std::vector<std::unique_ptr<Port>> ports;
   std::unique_ptr<Control> ctl;
@@ -30,7 +31,10 @@ struct Rig {
                                                      RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY))),
         punt(make_ring("ctl_punt" + std::to_string(serial()), 256, sizeof(PuntEntry), SOCKET_ID_ANY,
                        RING_F_SC_DEQ)),
-        dp(DataplaneParams{}, 1, next_hops, Fib::Params{1024, tbl8, SOCKET_ID_ANY}, punt.get()) {
+        ctl_tx(make_ring("ctl_tx" + std::to_string(serial()), 256, sizeof(TxEntry), SOCKET_ID_ANY,
+                         RING_F_SP_ENQ | RING_F_SC_DEQ)),
+        dp(DataplaneParams{}, 1, next_hops, Fib::Params{1024, tbl8, SOCKET_ID_ANY}, punt.get(),
+           ctl_tx.get()) {
     Config cfg;
     std::vector<Control::PortRef> refs;
     for (int i = 0; i < 2; ++i) {

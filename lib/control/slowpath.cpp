@@ -46,11 +46,9 @@ void Control::drop(rte_mbuf* m, Drop d, uint16_t in_port) {
 }
 
 void Control::transmit(uint16_t port, rte_mbuf* m) {
-  if (rte_eth_tx_burst(port, ctl_txq_, &m, 1) == 1) {
-    dp_.control_stats().tx[port].add();
-  } else {
-    drop(m, Drop::tx_full, port);
-  }
+  // Worker 0 sends it (and counts it as sent); ports have no queue of the control thread's.
+  TxEntry e{m, port, {0, 0, 0}};
+  if (rte_ring_sp_enqueue_elem(dp_.ctl_tx, &e, sizeof e) != 0) drop(m, Drop::tx_full, port);
 }
 
 bool Control::icmp_bucket(uint64_t now) {

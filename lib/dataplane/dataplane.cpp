@@ -3,13 +3,14 @@
 namespace routerd {
 
 Dataplane::Dataplane(const DataplaneParams& p, uint32_t nworkers, uint32_t next_hops,
-                     const Fib::Params& fp, rte_ring* punt_ring)
+                     const Fib::Params& fp, rte_ring* punt_ring, rte_ring* ctl_tx_ring)
     : params(p),
       workers(nworkers),
       rcu(nworkers),
       fib("routerd_fib", fp),
       nexthops(next_hops),
       punt(punt_ring),
+      ctl_tx(ctl_tx_ring),
       stats(std::make_unique<LcoreStats[]>(nworkers + 1)) {}
 
 }  // namespace routerd

@@ -31,6 +31,15 @@ struct IfSnapshot {
   PortFastInfo ports[kMaxPorts];
 };
 
+// A packet the control thread wants sent: worker 0 transmits it on its own TX queue, so
+// ports need no queue for the control thread (some devices, e.g. net_pcap, have one).
+struct TxEntry {
+  struct rte_mbuf* m;
+  uint16_t port;
+  uint16_t pad[3];
+};
+static_assert(sizeof(TxEntry) == 16);
+
 // A packet handed from a worker to the control thread.
 struct PuntEntry {
   struct rte_mbuf* m;
@@ -51,7 +60,7 @@ struct DataplaneParams {
 
 struct Dataplane {
   Dataplane(const DataplaneParams& p, uint32_t workers, uint32_t next_hops, const Fib::Params& fp,
-            rte_ring* punt_ring);
+            rte_ring* punt_ring, rte_ring* ctl_tx_ring);
 
   DataplaneParams params;
   uint32_t workers;
@@ -60,7 +69,8 @@ struct Dataplane {
   NextHopTable nexthops;
   Generation generation;
   std::atomic<const IfSnapshot*> ifs{nullptr};
-  rte_ring* punt;  // MP/SC, owned by the caller
+  rte_ring* punt;    // workers -> control, MP/SC, owned by the caller
+  rte_ring* ctl_tx;  // control -> worker 0, SP/SC, owned by the caller
   std::atomic<bool> stop{false};
   // Index: worker index, then one block for the control thread.
   std::unique_ptr<LcoreStats[]> stats;

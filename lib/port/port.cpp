@@ -81,9 +81,11 @@ bool port_device_is_vdev(const std::string& device) {
 }
 
 PortQueues port_queue_layout(uint16_t workers, bool symmetric) {
+  // One TX queue per worker (the control thread's packets go out through worker 0), one RX
+  // queue per worker; symmetric devices get as many RX as TX queues, which is the same.
   PortQueues q;
-  q.tx = uint16_t(workers + 1);
-  q.rx = symmetric ? q.tx : workers;
+  q.tx = workers;
+  q.rx = symmetric ? std::max(q.tx, workers) : workers;
   return q;
 }
 
@@ -108,9 +110,9 @@ Port::Port(const PortConfig& cfg, const Preset& preset, uint16_t workers, rte_me
   queues_ = port_queue_layout(workers, preset.symmetric_queues);
   if (queues_.rx > info.max_rx_queues || queues_.tx > info.max_tx_queues)
     throw DpdkError("port " + name_ + ": needs " + std::to_string(queues_.rx) + " RX and " +
-                    std::to_string(queues_.tx) + " TX queues (one per worker, plus one TX queue " +
-                    "for the control thread), device offers " + std::to_string(info.max_rx_queues) +
-                    "/" + std::to_string(info.max_tx_queues));
+                    std::to_string(queues_.tx) +
+                    " TX queues (one each per worker lcore), device offers " +
+                    std::to_string(info.max_rx_queues) + "/" + std::to_string(info.max_tx_queues));
 
   rte_eth_conf conf;
   std::memset(&conf, 0, sizeof conf);

@@ -23,7 +23,7 @@ bool port_device_is_vdev(const std::string& device);
 
 struct PortQueues {
   uint16_t rx;  // RX queues (>= workers; == tx when the preset asks for symmetric queues)
-  uint16_t tx;  // TX queues: one per worker plus one for the control thread
+  uint16_t tx;  // TX queues: one per worker (control's packets go out through worker 0)
 };
 PortQueues port_queue_layout(uint16_t workers, bool symmetric);
 

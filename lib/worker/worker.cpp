@@ -86,6 +86,12 @@ void Worker::flush_punts() {
   npunts_ = 0;
 }
 
+void Worker::drain_control_tx() {
+  TxEntry e[32];
+  unsigned n = rte_ring_sc_dequeue_burst_elem(dp_.ctl_tx, e, sizeof(TxEntry), 32, nullptr);
+  for (unsigned i = 0; i < n; ++i) send(e[i].port, e[i].m);
+}
+
 void Worker::process(uint16_t in_port, rte_mbuf** pkts, uint16_t n) {
   const IfSnapshot* ifs = dp_.ifs.load(std::memory_order_acquire);
   const PortFastInfo& in = ifs->ports[in_port];
@@ -146,6 +152,11 @@ void Worker::run() {
       process(q.port, pkts, n);
       flush();
     }
+    // The control thread's ARP, ICMP and released packets leave through worker 0's queues.
+    if (index_ == 0 && !rte_ring_empty(dp_.ctl_tx)) {
+      drain_control_tx();
+      flush();
+    }
     st_.polls.add();
     if (got) {
       st_.busy_polls.add();
@@ -160,6 +171,7 @@ void Worker::run() {
       dp_.rcu.online(index_);
     }
   }
+  if (index_ == 0) drain_control_tx();
   flush();
   dp_.rcu.offline(index_);
   dp_.rcu.unregister_reader(index_);

@@ -39,6 +39,7 @@ class Worker {
   void flush_port(uint16_t port);
   void punt(rte_mbuf* m, const struct Verdict& v, uint16_t in_port);
   void flush_punts();
+  void drain_control_tx();  // worker 0 only
   bool icmp_token();
 
   Dataplane& dp_;
