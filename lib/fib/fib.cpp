@@ -65,15 +65,15 @@ uint32_t Fib::lookup(uint32_t ip) const {
   return uint32_t(nh);
 }
 
-int64_t Fib::apply_to(rte_fib* fib, std::span<const FibOp> ops) {
+int64_t Fib::apply_to(rte_fib* fib, std::span<const FibOp> ops, bool undoable) {
   int64_t delta = 0;
   rte_rib* rib = rte_fib_get_rib(fib);
   std::vector<Undo> undo;
-  undo.reserve(ops.size());
+  if (undoable) undo.reserve(ops.size());
   for (const FibOp& op : ops) {
     rte_rib_node* node = rte_rib_lookup_exact(rib, op.prefix, op.len);
     Undo u{op.prefix, op.len, node != nullptr, 0};
-    if (node) rte_rib_get_nh(node, &u.old_nh);
+    if (node && undoable) rte_rib_get_nh(node, &u.old_nh);
     int rc;
     if (op.remove) {
       rc = node ? rte_fib_delete(fib, op.prefix, op.len) : 0;
@@ -96,7 +96,7 @@ int64_t Fib::apply_to(rte_fib* fib, std::span<const FibOp> ops) {
                                         : std::string(rte_strerror(-rc));
       throw FibError("cannot install " + op_str(op) + ": " + why);
     }
-    undo.push_back(u);
+    if (undoable) undo.push_back(u);
     if (op.remove && node) --delta;
     if (!op.remove && !node) ++delta;
   }
@@ -107,13 +107,13 @@ void Fib::apply(std::span<const FibOp> ops, Qsbr& rcu) {
   if (ops.empty()) return;
   uint32_t active = active_.load(std::memory_order_relaxed);
   uint32_t spare = active ^ 1;
-  int64_t delta = apply_to(copies_[spare], ops);  // throws with the table unchanged
+  int64_t delta = apply_to(copies_[spare], ops, true);  // throws with the table unchanged
   active_.store(spare, std::memory_order_release);
   // Readers that loaded the old copy before the switch finish their burst, report
   // quiescent, and never see it again; only then may it be written.
   rcu.synchronize();
   try {
-    apply_to(copies_[active], ops);
+    apply_to(copies_[active], ops, false);
   } catch (const FibError& e) {
     // Both copies held the same routes, so the same ops cannot fail here.
     throw std::logic_error(std::string("FIB copies diverged: ") + e.what());

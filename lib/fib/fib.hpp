@@ -60,7 +60,9 @@ class Fib {
  private:
   // Applies ops to one copy and returns the change in route count; on failure undoes what
   // it did to that copy and throws.
-  int64_t apply_to(rte_fib* fib, std::span<const FibOp> ops);
+  // `undoable` = false skips recording the previous state: for the second copy, which the
+  // same ops were already applied to successfully.
+  int64_t apply_to(rte_fib* fib, std::span<const FibOp> ops, bool undoable);
 
   Params params_;
   rte_fib* copies_[2] = {nullptr, nullptr};

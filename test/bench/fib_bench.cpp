@@ -1,0 +1,245 @@
+// fib-bench: the FIB alone, with a full table. Bulk lookup rate and cycles per lookup for
+// uniform and Zipf destinations, and insert/replace/delete rates through routerd's
+// left-right FIB (both copies, as routerd updates them) and through one raw rte_fib.
+// A benchmark, not a test: it prints figures and never fails on them.
+#include <rte_cycles.h>
+#include <rte_eal.h>
+#include <rte_fib.h>
+#include <rte_lcore.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "fib.hpp"
+#include "inet.hpp"
+#include "rcu.hpp"
+
+using namespace routerd;
+using nlohmann::json;
+
+namespace {
+
+struct Args {
+  std::string table;
+  std::string json_out;
+  bool huge = false;
+  uint32_t lookups = 1 << 20;  // distinct destinations per pattern
+  int rounds = 5;
+};
+
+std::vector<Prefix4> read_table(const std::string& path) {
+  gzFile f = gzopen(path.c_str(), "rb");  // also reads plain text
+  if (!f) throw std::runtime_error(path + ": cannot open");
+  std::vector<Prefix4> v;
+  char line[256];
+  while (gzgets(f, line, sizeof line)) {
+    std::string_view s(line);
+    while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' '))
+      s.remove_suffix(1);
+    if (s.empty() || s.find(':') != std::string_view::npos) continue;  // IPv6
+    s = s.substr(0, s.find(' '));                                      // "P via GW" route files
+    if (auto p = Prefix4::parse(s)) v.push_back(*p);
+  }
+  gzclose(f);
+  std::sort(v.begin(), v.end());
+  v.erase(std::unique(v.begin(), v.end()), v.end());
+  return v;
+}
+
+uint32_t nh_for(const Prefix4& p) {
+  return 1 + (p.addr.v * 2654435761u >> 8) % 4096;
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+struct LookupResult {
+  double mlookups_per_s, cycles_per_lookup;
+};
+
+LookupResult bench_lookups(rte_fib* fib, std::vector<uint32_t>& dst, int rounds) {
+  constexpr uint32_t kBulk = 32;  // a worker's burst
+  std::vector<uint64_t> nh(kBulk);
+  std::vector<double> rates, cycles;
+  uint64_t sink = 0;
+  for (int r = 0; r < rounds; ++r) {
+    uint64_t c0 = rte_rdtsc_precise();
+    auto t0 = std::chrono::steady_clock::now();
+    for (size_t i = 0; i + kBulk <= dst.size(); i += kBulk) {
+      rte_fib_lookup_bulk(fib, &dst[i], nh.data(), kBulk);
+      sink += nh[0];
+    }
+    uint64_t c1 = rte_rdtsc_precise();
+    double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    size_t n = dst.size() / kBulk * kBulk;
+    rates.push_back(double(n) / s / 1e6);
+    cycles.push_back(double(c1 - c0) / double(n));
+  }
+  if (sink == 42) std::puts("");  // keep the loop
+  return {median(rates), median(cycles)};
+}
+
+double rate_k(size_t n, double s) {
+  return double(n) / s / 1e3;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Args a;
+  for (int i = 1; i < argc; ++i) {
+    std::string s = argv[i];
+    auto next = [&]() -> std::string {
+      if (i + 1 >= argc) throw std::runtime_error(s + " needs a value");
+      return argv[++i];
+    };
+    if (s == "--table")
+      a.table = next();
+    else if (s == "--json")
+      a.json_out = next();
+    else if (s == "--huge")
+      a.huge = true;
+    else if (s == "--lookups")
+      a.lookups = uint32_t(std::stoul(next()));
+    else if (s == "--rounds")
+      a.rounds = std::stoi(next());
+    else {
+      std::fprintf(
+          stderr,
+          "usage: fib-bench --table FILE[.gz] [--json OUT] [--huge] [--lookups N] [--rounds N]\n");
+      return 2;
+    }
+  }
+  if (a.table.empty()) {
+    std::fprintf(stderr, "fib-bench: --table FILE is required\n");
+    return 2;
+  }
+  std::string prefix = "fibbench" + std::to_string(getpid());
+  std::vector<std::string> eal = {"fib-bench",      "-l",          "0",
+                                  "--file-prefix",  prefix,        "--no-pci",
+                                  "--no-telemetry", "--log-level", "notice"};
+  if (!a.huge)
+    eal.insert(eal.end(), {"--no-huge", "-m", "3072"});
+  else
+    eal.insert(eal.end(), {"--huge-unlink"});
+  std::vector<char*> ev;
+  for (auto& s : eal) ev.push_back(s.data());
+  if (rte_eal_init(int(ev.size()), ev.data()) < 0) {
+    std::fprintf(stderr, "fib-bench: EAL init failed\n");
+    return 1;
+  }
+
+  std::vector<Prefix4> table = read_table(a.table);
+  std::mt19937_64 rng(1);
+  // Destinations: uniform = a random host of a random prefix (cache-hostile); zipf = 4096
+  // such hosts drawn with a Zipf law, s = 1.1 (the trace generator's defaults).
+  auto random_host = [&](const Prefix4& p) {
+    uint32_t span = p.len == 32 ? 1 : uint32_t((uint64_t(1) << (32 - p.len)));
+    return p.addr.v + uint32_t(rng() % span);
+  };
+  std::vector<uint32_t> uniform(a.lookups), zipf(a.lookups), hot(4096);
+  for (auto& d : uniform) d = random_host(table[rng() % table.size()]);
+  for (auto& h : hot) h = random_host(table[rng() % table.size()]);
+  std::vector<double> cdf(hot.size());
+  double sum = 0;
+  for (size_t k = 0; k < hot.size(); ++k) cdf[k] = sum += 1.0 / std::pow(double(k + 1), 1.1);
+  std::uniform_real_distribution<double> u(0, sum);
+  for (auto& d : zipf) d = hot[std::lower_bound(cdf.begin(), cdf.end(), u(rng)) - cdf.begin()];
+
+  std::vector<FibOp> adds, replaces, deletes;
+  for (const auto& p : table) {
+    adds.push_back({p.addr.v, p.len, false, nh_for(p)});
+    replaces.push_back(
+        {p.addr.v, p.len, false, nh_for(p) % 4096 + 1 == nh_for(p) ? 4097 : nh_for(p) % 4096 + 1});
+    deletes.push_back({p.addr.v, p.len, true, 0});
+  }
+
+  json out = {{"table", a.table},
+              {"routes", table.size()},
+              {"memory", a.huge ? "hugepages" : "no-huge"},
+              {"tsc_hz", rte_get_tsc_hz()}};
+  Qsbr rcu(1);
+  Fib::Params fp{uint32_t(table.size() + 1024), 8192, int(rte_socket_id())};
+  {
+    Fib fib("bench_lr", fp);
+    auto time = [&](std::vector<FibOp>& ops) {
+      auto t0 = std::chrono::steady_clock::now();
+      fib.apply(ops, rcu);
+      return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    };
+    double t_add = time(adds);
+    LookupResult lu = bench_lookups(fib.reader(), uniform, a.rounds);
+    LookupResult lz = bench_lookups(fib.reader(), zipf, a.rounds);
+    double t_rep = time(replaces);
+    double t_del = time(deletes);
+    out["left_right"] = {{"insert_s", t_add},
+                         {"insert_k_per_s", rate_k(adds.size(), t_add)},
+                         {"replace_s", t_rep},
+                         {"replace_k_per_s", rate_k(replaces.size(), t_rep)},
+                         {"delete_s", t_del},
+                         {"delete_k_per_s", rate_k(deletes.size(), t_del)},
+                         {"memory_mib", fib.memory_bytes() >> 20}};
+    out["lookup"] = {
+        {"uniform", {{"mlookups_per_s", lu.mlookups_per_s}, {"cycles", lu.cycles_per_lookup}}},
+        {"zipf", {{"mlookups_per_s", lz.mlookups_per_s}, {"cycles", lz.cycles_per_lookup}}}};
+  }
+  {
+    // One rte_fib, the way routerd would use it without the second copy: the reference for
+    // what left-right costs on updates.
+    rte_fib_conf c;
+    std::memset(&c, 0, sizeof c);
+    c.type = RTE_FIB_DIR24_8;
+    c.max_routes = int(fp.max_routes);
+    c.dir24_8.nh_sz = RTE_FIB_DIR24_8_4B;
+    c.dir24_8.num_tbl8 = fp.tbl8_groups;
+    rte_fib* raw = rte_fib_create("bench_raw", int(rte_socket_id()), &c);
+    auto time = [&](const std::vector<FibOp>& ops) {
+      auto t0 = std::chrono::steady_clock::now();
+      for (const auto& op : ops)
+        op.remove ? rte_fib_delete(raw, op.prefix, op.len)
+                  : rte_fib_add(raw, op.prefix, op.len, op.nh);
+      return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    };
+    double t_add = time(adds), t_rep = time(replaces), t_del = time(deletes);
+    out["single_rte_fib"] = {
+        {"insert_s", t_add},  {"insert_k_per_s", rate_k(adds.size(), t_add)},
+        {"replace_s", t_rep}, {"replace_k_per_s", rate_k(replaces.size(), t_rep)},
+        {"delete_s", t_del},  {"delete_k_per_s", rate_k(deletes.size(), t_del)}};
+    rte_fib_free(raw);
+  }
+
+  const auto& lr = out["left_right"];
+  const auto& sr = out["single_rte_fib"];
+  std::printf("FIB micro-benchmark: %zu IPv4 routes, %s, TSC %.2f GHz\n\n", table.size(),
+              a.huge ? "hugepages" : "no-huge", double(rte_get_tsc_hz()) / 1e9);
+  std::printf("| lookups (bulk of 32) | Mlookups/s | cycles/lookup |\n|---|---:|---:|\n");
+  for (const char* p : {"uniform", "zipf"})
+    std::printf("| %s | %.1f | %.1f |\n", p, out["lookup"][p]["mlookups_per_s"].get<double>(),
+                out["lookup"][p]["cycles"].get<double>());
+  std::printf("\n| full table | left-right FIB (routerd) | one rte_fib |\n|---|---:|---:|\n");
+  for (const char* op : {"insert", "replace", "delete"}) {
+    std::string k = std::string(op) + "_k_per_s", s = std::string(op) + "_s";
+    std::printf("| %s | %.0f k routes/s (%.2f s) | %.0f k routes/s (%.2f s) |\n", op,
+                lr[k].get<double>(), lr[s].get<double>(), sr[k].get<double>(), sr[s].get<double>());
+  }
+  if (!a.json_out.empty()) {
+    FILE* f = std::fopen(a.json_out.c_str(), "w");
+    if (f) {
+      std::fputs(out.dump(2).c_str(), f);
+      std::fclose(f);
+    }
+  }
+  rte_eal_cleanup();
+  return 0;
+}
