@@ -24,7 +24,9 @@ struct PortFastInfo {
   Mac mac;
   bool enabled = false;
   uint8_t nbcast = 0;
-  uint32_t bcast[8] = {};  // subnet broadcast addresses of this port (martian sources)
+  // Subnet broadcast addresses of this port (martian sources); unused entries are 0, which
+  // the fast path may compare against harmlessly (0/8 sources are martian anyway).
+  uint32_t bcast[8] = {};
 };
 
 struct IfSnapshot {

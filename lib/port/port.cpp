@@ -139,11 +139,18 @@ Port::Port(const PortConfig& cfg, const Preset& preset, uint16_t workers, rte_me
   if (int rc = rte_eth_dev_configure(id_, queues_.rx, queues_.tx, &conf); rc != 0)
     fail(name_, "rte_eth_dev_configure", rc);
 
+  bool software_mac = false;
   try {
     if (cfg.mac) {
       rte_ether_addr a;
       std::memcpy(a.addr_bytes, cfg.mac->b.data(), 6);
-      if (int rc = rte_eth_dev_default_mac_addr_set(id_, &a); rc != 0)
+      int rc = rte_eth_dev_default_mac_addr_set(id_, &a);
+      // Some devices (net_pcap, net_null) cannot change their address. The router then uses
+      // the configured one itself, as source MAC and for its own L2 filter, and receives
+      // in promiscuous mode so frames for that address reach it.
+      if (rc == -ENOTSUP || rc == -EPERM)
+        software_mac = true;
+      else if (rc != 0)
         fail(name_, "cannot set MAC", rc);
     }
     if (int rc = rte_eth_dev_set_mtu(id_, cfg.mtu); rc != 0 && rc != -ENOTSUP)
@@ -166,9 +173,16 @@ Port::Port(const PortConfig& cfg, const Preset& preset, uint16_t workers, rte_me
     }
     if (int rc = rte_eth_dev_start(id_); rc != 0) fail(name_, "cannot start", rc);
     started_ = true;
-    rte_ether_addr a;
-    rte_eth_macaddr_get(id_, &a);
-    std::memcpy(mac_.b.data(), a.addr_bytes, 6);
+    if (software_mac) {
+      mac_ = *cfg.mac;
+      int rc = rte_eth_promiscuous_enable(id_);
+      spdlog::info("port {}: device cannot take MAC {}: routerd uses it in software{}", name_,
+                   mac_.str(), rc == 0 ? " with promiscuous RX" : " (promiscuous RX unavailable)");
+    } else {
+      rte_ether_addr a;
+      rte_eth_macaddr_get(id_, &a);
+      std::memcpy(mac_.b.data(), a.addr_bytes, 6);
+    }
     uint16_t mtu = 0;
     if (rte_eth_dev_get_mtu(id_, &mtu) == 0 && mtu != cfg.mtu)
       spdlog::warn("port {}: asked for MTU {}, device reports {}", name_, cfg.mtu, mtu);

@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include <cstring>
+#include <random>
 #include <vector>
 
 #include "dpdk.hpp"
@@ -272,4 +273,71 @@ TEST_CASE("rewrite: TTL minus one, valid checksum, L2 from the next hop", "[work
   CHECK(p[14 + 8] == 63);
   CHECK(ref_cksum(p + 14, 20) == 0);
   rte_pktmbuf_free(m);
+}
+
+TEST_CASE("classify_fast only ever agrees with classify", "[worker]") {
+  // Valid frames take the fast path.
+  {
+    rte_mbuf* m = Frame{}.build();
+    uint32_t d = 0;
+    CHECK(classify_fast(m, port_info(), mac48_of(kRouterMac), &d));
+    CHECK(d == Ipv4(10, 2, 0, 2).v);
+    rte_pktmbuf_free(m);
+  }
+  std::mt19937 rng(7);
+  const Ipv4 addrs[] = {Ipv4(10, 2, 0, 2),        Ipv4(8, 8, 8, 8),     Ipv4(127, 0, 0, 1),
+                        Ipv4(0, 1, 2, 3),         Ipv4(224, 0, 0, 5),   Ipv4(240, 0, 0, 1),
+                        Ipv4(255, 255, 255, 255), Ipv4(169, 254, 3, 4), Ipv4(10, 1, 0, 255),
+                        Ipv4(223, 255, 255, 255)};
+  const Mac macs[] = {kRouterMac, *Mac::parse("02:00:00:00:99:99"),
+                      *Mac::parse("ff:ff:ff:ff:ff:ff"), *Mac::parse("01:00:5e:00:00:05")};
+  int fast = 0, total = 0;
+  for (int iter = 0; iter < 20000; ++iter) {
+    Frame f;
+    f.dst = macs[rng() % 4 == 0 ? rng() % 4 : 0];
+    f.ethertype = rng() % 8 == 0 ? uint16_t(rng()) : uint16_t(RTE_ETHER_TYPE_IPV4);
+    f.ihl = rng() % 6 == 0 ? uint8_t(rng() % 16) : 5;
+    if (f.ihl > 5) f.options.assign((f.ihl - 5) * 4, uint8_t(rng() % 3 == 0 ? 0x44 : 1));
+    f.ttl = uint8_t(rng() % 4 == 0 ? rng() % 3 : 64);
+    f.src = rng() % 3 == 0 ? addrs[rng() % 10] : Ipv4(10, 1, 0, 2);
+    f.dst_ip = rng() % 3 == 0 ? addrs[rng() % 10] : Ipv4(10, 2, 0, 2);
+    f.payload = rng() % 64;
+    f.pad = rng() % 4 == 0 ? rng() % 20 : 0;
+    rte_mbuf* m = f.build();
+    uint8_t* p = rte_pktmbuf_mtod(m, uint8_t*);
+    switch (rng() % 10) {
+      case 0:
+        p[14 + rng() % 20] ^= uint8_t(1 + rng() % 255);
+        break;  // corrupt the header
+      case 1:
+        rte_pktmbuf_trim(m, uint16_t(std::min<uint32_t>(rte_pktmbuf_pkt_len(m), 1 + rng() % 40)));
+        break;
+      case 2:
+        m->ol_flags = RTE_MBUF_F_RX_IP_CKSUM_BAD;
+        break;
+      case 3:
+        m->ol_flags = RTE_MBUF_F_RX_IP_CKSUM_GOOD;
+        break;
+      default:
+        break;
+    }
+    PortFastInfo pi = port_info();
+    pi.nbcast = uint8_t(rng() % 4);
+    for (int b = 0; b < 8; ++b) pi.bcast[b] = b < pi.nbcast ? addrs[rng() % 10].v : 0;
+    uint32_t fd = 0, cd = 0;
+    bool is_fast = classify_fast(m, pi, mac48_of(kRouterMac), &fd);
+    Verdict v = classify(m, pi, true, &cd);
+    ++total;
+    if (is_fast) {
+      ++fast;
+      INFO("iteration " << iter << " exact action " << int(v.action) << " reason "
+                        << int(v.reason));
+      REQUIRE(v.action == Verdict::forward);
+      REQUIRE(fd == cd);
+    }
+    rte_pktmbuf_free(m);
+  }
+  // The generator must exercise both paths, or the test proves nothing.
+  CHECK(fast > total / 10);
+  CHECK(fast < total * 9 / 10);
 }

@@ -32,11 +32,26 @@ bool Worker::icmp_token() {
   return true;
 }
 
-void Worker::send(uint16_t port, rte_mbuf* m) {
+ROUTERD_ALWAYS_INLINE void Worker::send(uint16_t port, rte_mbuf* m) {
   TxBuf& b = tx_[port];
   b.pkts[b.n++] = m;
   dirty_ |= 1u << port;
   if (b.n == kMaxBurst) flush_port(port);
+}
+
+// Appends a run of packets for one port: the count stays in a register for the run instead
+// of being loaded and stored back per packet.
+ROUTERD_ALWAYS_INLINE void Worker::send_run(uint16_t port, rte_mbuf* const* m, uint16_t n) {
+  while (n) {
+    TxBuf& b = tx_[port];
+    uint16_t room = uint16_t(kMaxBurst - b.n), take = n < room ? n : room;
+    std::memcpy(b.pkts + b.n, m, take * sizeof(rte_mbuf*));
+    b.n = uint16_t(b.n + take);
+    dirty_ |= 1u << port;
+    if (b.n == kMaxBurst) flush_port(port);
+    m += take;
+    n = uint16_t(n - take);
+  }
 }
 
 void Worker::flush_port(uint16_t port) {
@@ -95,6 +110,7 @@ void Worker::drain_control_tx() {
 void Worker::process(uint16_t in_port, rte_mbuf** pkts, uint16_t n) {
   const IfSnapshot* ifs = dp_.ifs.load(std::memory_order_acquire);
   const PortFastInfo& in = ifs->ports[in_port];
+  const uint64_t mac48 = mac48_of(in.mac);
   const bool martians = dp_.params.drop_martians;
   st_.rx[in_port].add(n);
 
@@ -102,11 +118,15 @@ void Worker::process(uint16_t in_port, rte_mbuf** pkts, uint16_t n) {
   uint64_t nh[kMaxBurst];
   rte_mbuf* cand[kMaxBurst];
   uint16_t k = 0;
+  for (uint16_t i = 0; i < n; ++i) rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void*));
   for (uint16_t i = 0; i < n; ++i) {
-    if (i + 1 < n) rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void*));
     rte_mbuf* m = pkts[i];
+    if (__builtin_expect(classify_fast(m, in, mac48, &dst[k]), 1)) {
+      cand[k++] = m;
+      continue;
+    }
     Verdict v = classify(m, in, martians, &dst[k]);
-    if (__builtin_expect(v.action == Verdict::forward, 1)) {
+    if (v.action == Verdict::forward) {
       cand[k++] = m;
     } else if (v.action == Verdict::drop) {
       st_.count_drop(Drop(v.reason), in_port);
@@ -119,20 +139,41 @@ void Worker::process(uint16_t in_port, rte_mbuf** pkts, uint16_t n) {
 
   rte_fib_lookup_bulk(dp_.fib.reader(), dst, nh, k);
   const uint32_t nh_size = dp_.nexthops.size();
+  rte_mbuf* out[kMaxBurst];
+  uint16_t out_port[kMaxBurst];
+  uint16_t nout = 0;
   for (uint16_t i = 0; i < k; ++i) {
     rte_mbuf* m = cand[i];
     const NextHopState* s =
         nh[i] != Fib::kNoRoute && nh[i] < nh_size ? dp_.nexthops.get(uint32_t(nh[i])) : nullptr;
-    Verdict v = decide(m, s);
-    if (__builtin_expect(v.action == Verdict::forward, 1)) {
+    // Fast path: a resolved next hop, TTL to spare, fits the MTU.
+    auto* ip = rte_pktmbuf_mtod_offset(m, rte_ipv4_hdr*, RTE_ETHER_HDR_LEN);
+    if (__builtin_expect(s != nullptr && s->kind == NhKind::forward && ip->time_to_live > 1 &&
+                             rte_be_to_cpu_16(ip->total_length) <= s->mtu,
+                         1)) {
       rewrite(m, s);
-      send(s->port, m);
+      out[nout] = m;
+      out_port[nout++] = s->port;
+      continue;
+    }
+    Verdict v = decide(m, s);
+    if (v.action == Verdict::forward) {
+      rewrite(m, s);
+      out[nout] = m;
+      out_port[nout++] = s->port;
     } else if (v.action == Verdict::drop) {
       st_.count_drop(Drop(v.reason), in_port);
       rte_pktmbuf_free(m);
     } else {
       punt(m, v, in_port);
     }
+  }
+  // Hand the burst to the TX buffers in runs of one port (usually the whole burst).
+  for (uint16_t i = 0; i < nout;) {
+    uint16_t j = i + 1;
+    while (j < nout && out_port[j] == out_port[i]) ++j;
+    send_run(out_port[i], out + i, uint16_t(j - i));
+    i = j;
   }
 }
 

@@ -36,6 +36,7 @@ class Worker {
     rte_mbuf* pkts[kMaxBurst];
   };
   void send(uint16_t port, rte_mbuf* m);
+  void send_run(uint16_t port, rte_mbuf* const* m, uint16_t n);
   void flush_port(uint16_t port);
   void punt(rte_mbuf* m, const struct Verdict& v, uint16_t in_port);
   void flush_punts();
