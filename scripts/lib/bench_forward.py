@@ -1,0 +1,730 @@
+"""bench_forward: `scripts/bench forward`, routerd against a testpmd io baseline.
+
+For each destination pattern, in one run on one machine:
+  1. dpdk-testpmd, io forwarding, pcap (infinite_rx) in -> null out: the cost of the two
+     virtual devices alone, i.e. the ceiling any forwarder can reach on this testbed;
+  2. routerd with the full table loaded, same devices, same trace, one worker.
+Rates come from the DPDK telemetry socket of each process (/ethdev/stats of the null
+port's opackets, the pcap port's ipackets), sampled once per sample period after a
+warm-up; the medians and the ratio routerd / testpmd are reported.
+"""
+import datetime
+import hashlib
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+from bench_dpdk import BenchError, Memory, Telemetry, cleanup_prefix, stop_process
+
+PATTERNS = ["uniform", "zipf", "single"]
+DEFAULT_COUNT = {"uniform": 131072, "zipf": 131072, "single": 4096}
+TARGETS = {"uniform": 0.55, "zipf": 0.7, "single": 0.7}
+# The ingress port's MAC, set with port.mac; traces are addressed to it. net_pcap cannot
+# program an address, so routerd uses it in software (promiscuous RX); the run checks that
+# p0 reports it. testpmd's io mode forwards whatever the destination MAC.
+PORT_MAC = "02:00:00:00:aa:01"
+GATEWAYS = ["10.2.0.2", "10.2.0.3", "10.2.0.4", "10.2.0.5"]
+EXTRA_MBUFS = 16384
+MBUF_KIB = 2.5          # 2176-byte data room + 128-byte rte_mbuf + mempool overhead
+FIB_MB = 1152           # two full-table FIB copies, fib.max_routes = 1048576 (docs/config.md)
+MARGIN_MB = 512
+
+
+def log(msg):
+    print(f"bench: {msg}", file=sys.stderr, flush=True)
+
+
+def sh(cmd, **kw):
+    return subprocess.run(cmd, capture_output=True, text=True, **kw)
+
+
+# ----------------------------------------------------------------------------- machine
+
+def tsc_hz():
+    """(Hz, source). The kernel's TSC calibration, else /proc/cpuinfo's cpu MHz."""
+    r = sh(["dmesg"])
+    if r.returncode == 0:
+        refined = re.findall(r"tsc: Refined TSC clocksource calibration: ([\d.]+) MHz", r.stdout)
+        detected = re.findall(r"tsc: Detected ([\d.]+) MHz processor", r.stdout)
+        if refined:
+            return float(refined[-1]) * 1e6, "dmesg 'Refined TSC clocksource calibration'"
+        if detected:
+            return float(detected[-1]) * 1e6, "dmesg 'tsc: Detected ... MHz processor'"
+    with open("/proc/cpuinfo") as f:
+        mhz = [float(l.split(":")[1]) for l in f if l.startswith("cpu MHz")]
+    if mhz:
+        return mhz[0] * 1e6, "/proc/cpuinfo 'cpu MHz' (constant_tsc assumed)"
+    return None, "unknown"
+
+
+def machine_info(repo):
+    model = "?"
+    with open("/proc/cpuinfo") as f:
+        for l in f:
+            if l.startswith("model name"):
+                model = l.split(":", 1)[1].strip()
+                break
+    hz, src = tsc_hz()
+    commit = sh(["git", "-C", repo, "rev-parse", "--short", "HEAD"]).stdout.strip() or "?"
+    dirty = sh(["git", "--no-optional-locks", "-C", repo, "status", "--porcelain",
+                "--untracked-files=no"]).stdout.strip()
+    flags = ""
+    with open("/proc/cpuinfo") as f:
+        for l in f:
+            if l.startswith("flags"):
+                flags = l
+                break
+    return {
+        "cpu_model": model,
+        "nproc": os.cpu_count(),
+        "hypervisor": "hypervisor" in flags.split(),
+        "mem_total_kib": int(open("/proc/meminfo").readline().split()[1]),
+        "kernel": platform.release(),
+        "tsc_hz": hz,
+        "tsc_source": src,
+        "git_commit": commit,
+        "git_dirty": bool(dirty),
+        "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "testpmd": shutil.which("dpdk-testpmd"),
+    }
+
+
+# ----------------------------------------------------------------------------- traces
+
+def file_sha256(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def gen_trace_version(gen):
+    m = re.search(r"^VERSION = (\d+)", open(gen).read(), re.M)
+    return int(m.group(1)) if m else None
+
+
+def ensure_trace(repo, cache, pattern, count, seed, table, table_sha):
+    """Generates the trace of one pattern into the cache, or reuses a fresh one."""
+    gen = os.path.join(repo, "scripts", "gen-trace")
+    prefix = os.path.join(cache, f"{pattern}-n{count}-s{seed}")
+    meta_path = prefix + ".json"
+    fresh = False
+    if all(os.path.exists(prefix + e) for e in (".json", ".pcap", ".routes")):
+        try:
+            meta = json.load(open(meta_path))
+            fresh = (meta.get("version") == gen_trace_version(gen)
+                     and meta.get("table_sha256") == table_sha
+                     and meta.get("dst_mac") == PORT_MAC
+                     and meta.get("count") == count and meta.get("seed") == seed
+                     and os.path.getmtime(meta_path) >= os.path.getmtime(gen))
+        except (OSError, ValueError):
+            fresh = False
+    if not fresh:
+        log(f"generating the {pattern} trace ({count} packets) into {cache}")
+        os.makedirs(cache, exist_ok=True)
+        r = sh(["/usr/bin/python3", gen, "--pattern", pattern, "--count", str(count), "--seed",
+                str(seed), "--table", table, "--dst-mac", PORT_MAC, "--out", prefix])
+        if r.returncode != 0:
+            raise BenchError(f"gen-trace --pattern {pattern} failed: "
+                             f"{(r.stderr or r.stdout).strip().splitlines()[-1:]}")
+    meta = json.load(open(meta_path))
+    meta["cached"] = fresh
+    return prefix, meta
+
+
+# ----------------------------------------------------------------------------- sampling
+
+def cpu_times(pid):
+    """(machine busy ticks, steal ticks, ticks of pid, ticks of this process)."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    busy = v[0] + v[1] + v[2] + v[5] + v[6]       # user nice system irq softirq
+    steal = v[7] if len(v) > 7 else 0
+
+    def ticks(p):
+        try:
+            with open(f"/proc/{p}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            return int(fields[11]) + int(fields[12])  # utime stime
+        except (OSError, IndexError, ValueError):
+            return 0
+    return busy, steal, ticks(pid), ticks("self")
+
+
+def load_report(c0, c1, seconds):
+    """Average cores used by other processes, and steal, during the sampling."""
+    hz = os.sysconf("SC_CLK_TCK")
+    foreign = (c1[0] - c0[0]) - (c1[2] - c0[2]) - (c1[3] - c0[3])
+    return {"other_processes_cores": max(0.0, foreign / hz / seconds),
+            "steal_cores": (c1[1] - c0[1]) / hz / seconds}
+
+
+def wait_quiet(max_wait, what):
+    """Waits (up to max_wait s) until other processes use under 0.2 cores over 2 s: the
+    machine is shared, and a compile on the second core halves the rates."""
+    t0 = time.monotonic()
+    while True:
+        c0 = cpu_times(os.getpid())
+        time.sleep(2)
+        others = load_report(c0, cpu_times(os.getpid()), 2.0)["other_processes_cores"]
+        waited = time.monotonic() - t0
+        if others < 0.2 or waited >= max_wait:
+            if others >= 0.2:
+                log(f"{what}: the machine is still busy ({others:.2f} cores used by other "
+                    f"processes) after {waited:.0f} s: measuring anyway")
+            elif waited > 3:
+                log(f"{what}: waited {waited:.0f} s for other processes to finish")
+            return {"waited_seconds": waited, "other_processes_cores_before": others}
+        if waited < 3:
+            log(f"{what}: other processes use {others:.2f} cores: waiting up to {max_wait:.0f} s "
+                "for the machine to quieten")
+
+
+def measure(tel, in_port, out_port, warmup, samples, period, alive, what, pid=None):
+    """Waits for traffic, warms up, then samples both ports every period seconds."""
+    deadline = time.monotonic() + 30
+    while True:
+        _, st = tel.port_stats(in_port)
+        if st.get("ipackets", 0) > 0:
+            break
+        if not alive():
+            raise BenchError(f"{what} exited before receiving traffic")
+        if time.monotonic() > deadline:
+            raise BenchError(f"{what}: no packet received on port {in_port} within 30 s")
+        time.sleep(0.05)
+    time.sleep(warmup)
+
+    def read():
+        t_in, si = tel.port_stats(in_port)
+        t_out, so = tel.port_stats(out_port)
+        return {"t": (t_in + t_out) / 2, "in": si, "out": so}
+
+    prev = read()
+    c0 = cpu_times(pid or os.getpid())
+    first = prev["t"]
+    out = []
+    for i in range(samples):
+        target = prev["t"] + period
+        while (now := time.monotonic()) < target:
+            time.sleep(min(0.05, target - now))
+        if not alive():
+            raise BenchError(f"{what} exited during the measurement")
+        cur = read()
+        dt = cur["t"] - prev["t"]
+        out.append({
+            "seconds": dt,
+            "out_pps": (cur["out"]["opackets"] - prev["out"]["opackets"]) / dt,
+            "in_pps": (cur["in"]["ipackets"] - prev["in"]["ipackets"]) / dt,
+            "in_imissed": cur["in"].get("imissed", 0) - prev["in"].get("imissed", 0),
+            "in_rx_nombuf": cur["in"].get("rx_nombuf", 0) - prev["in"].get("rx_nombuf", 0),
+            "out_oerrors": cur["out"].get("oerrors", 0) - prev["out"].get("oerrors", 0),
+        })
+        prev = cur
+    return out, load_report(c0, cpu_times(pid or os.getpid()), prev["t"] - first)
+
+
+def pool(runs):
+    """One result from the runs (rounds) of one process kind: every sample pooled."""
+    samples = [s for r in runs for s in r["samples"]]
+    return {"runs": runs, "samples": samples, "dpdk_version": runs[0].get("dpdk_version"),
+            **summarize(samples)}
+
+
+def summarize(samples):
+    out = statistics.median(s["out_pps"] for s in samples)
+    inn = statistics.median(s["in_pps"] for s in samples)
+    return {"out_pps_median": out, "in_pps_median": inn,
+            "out_pps_min": min(s["out_pps"] for s in samples),
+            "out_pps_max": max(s["out_pps"] for s in samples)}
+
+
+# ----------------------------------------------------------------------------- testpmd
+
+def run_testpmd(ctx, pattern, tag, trace, mbufs, mem_mb):
+    prefix = f"rbench{os.getpid()}tp{tag}"
+    cleanup_prefix(prefix)
+    logf = os.path.join(ctx["logdir"], f"{tag}-testpmd.log")
+    cmd = ["dpdk-testpmd", "-l", "0-1", *ctx["mem"].eal_args(mem_mb), "--no-pci",
+           "--file-prefix", prefix,
+           "--vdev", f"net_pcap0,rx_pcap={trace}.pcap,infinite_rx=1",
+           "--vdev", "net_null0,no-rx=1",
+           "--", "--forward-mode=io", "--nb-cores=1", f"--total-num-mbufs={mbufs}",
+           "--auto-start", "--stats-period", "0"]
+    log(f"{tag}: testpmd io baseline")
+    quiet = wait_quiet(ctx["wait_quiet"], f"{tag} testpmd") if ctx["wait_quiet"] > 0 else None
+    ctx["mem"].ensure(mem_mb)
+    proc = None
+    tel = None
+    try:
+        with open(logf, "w") as lf:
+            lf.write(" ".join(cmd) + "\n")
+            lf.flush()
+            # Non-interactive testpmd forwards until a byte arrives on stdin: keep it open.
+            proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=lf, stderr=subprocess.STDOUT)
+        ctx["procs"].append(proc)
+        alive = lambda: proc.poll() is None
+        tel = Telemetry(prefix, timeout=60, alive=alive)
+        ids = {}
+        for pid in tel.query("/ethdev/list").get("/ethdev/list", []):
+            info = tel.query(f"/ethdev/info,{pid}").get("/ethdev/info", {})
+            ids[info.get("name", "")] = pid
+        if "net_pcap0" not in ids or "net_null0" not in ids:
+            raise BenchError(f"testpmd: ports not found in telemetry ({ids}); see {logf}")
+        samples, load = measure(tel, ids["net_pcap0"], ids["net_null0"], ctx["warmup"],
+                                ctx["samples"], ctx["period"], alive, "testpmd", proc.pid)
+        dpdk_version = tel.version
+    except BenchError as e:
+        raise BenchError(f"{e} (testpmd log: {logf}: {tail(logf)})")
+    finally:
+        if tel:
+            tel.close()
+        if proc is not None and proc.poll() is None:
+            try:
+                proc.stdin.write(b"\n")
+                proc.stdin.close()
+            except OSError:
+                pass
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                stop_process(proc, signal.SIGTERM)
+        if proc is not None:
+            ctx["procs"].remove(proc)
+        cleanup_prefix(prefix)
+    return {"command": cmd, "rc": proc.returncode, "log": logf, "dpdk_version": dpdk_version,
+            "samples": samples, "load": load, "quiet": quiet, **summarize(samples)}
+
+
+def tail(path, n=3):
+    try:
+        lines = [l.strip() for l in open(path, errors="replace") if l.strip()]
+    except OSError:
+        return "(no log)"
+    return " | ".join(lines[-n:])
+
+
+# ----------------------------------------------------------------------------- routerd
+
+def toml_str(s):
+    return json.dumps(s)
+
+
+def routerd_config(path, sock, prefix, eal_mem, trace, meta, mbufs):
+    eal = ["-l", "0-1", *eal_mem, "--no-pci", "--file-prefix", prefix]
+    lines = [
+        "# generated by scripts/bench forward",
+        f"route_files = [{toml_str(trace + '.routes')}]",
+        "",
+        "[dataplane]",
+        f"eal = [{', '.join(toml_str(a) for a in eal)}]",
+        f"socket = {toml_str(sock)}",
+        f"mbufs = {mbufs}",
+        "",
+        "[fib]",
+        "max_routes = 1048576",
+        "",
+        "# p0: the trace is addressed to this MAC (see bench_forward.PORT_MAC).",
+        "[[port]]",
+        'name = "p0"',
+        f"device = {toml_str('net_pcap0,rx_pcap=' + trace + '.pcap,infinite_rx=1')}",
+        'preset = "pcap"',
+        f"mac = {toml_str(meta['dst_mac'])}",
+        'addresses = ["10.1.0.1/24"]',
+        "",
+        "[[port]]",
+        'name = "p1"',
+        'device = "net_null0,no-rx=1"',
+        'preset = "null"',
+        'addresses = ["10.2.0.1/24"]',
+    ]
+    for i, gw in enumerate(GATEWAYS):
+        lines += ["", "[[neighbour]]", f"address = {toml_str(gw)}",
+                  f'lladdr = "02:00:00:00:cc:{int(gw.split(".")[3]):02x}"', 'port = "p1"']
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    return eal
+
+
+def routerctl(ctx, sock, *args, timeout=30):
+    r = sh([ctx["routerctl"], "-s", sock, "-j", *args], timeout=timeout)
+    if r.returncode != 0:
+        return None, (r.stderr or r.stdout).strip()
+    try:
+        return json.loads(r.stdout), None
+    except ValueError:
+        return None, f"not JSON: {r.stdout[:200]}"
+
+
+ROUTE_LOAD_RE = re.compile(r"route load (\S+): (\d+) routes \((\d+) new, (\d+) replaced\) in "
+                           r"([\d.]+) s")
+FINAL_RE = re.compile(r"final counters: (.*)$")
+
+
+def parse_final(line):
+    ports = {m.group(1): {"rx": int(m.group(2)), "tx": int(m.group(3)),
+                          "dropped": int(m.group(4))}
+             for m in re.finditer(r"(\S+): rx (\d+) tx (\d+) dropped (\d+);", line)}
+    drops = {}
+    m = re.search(r"drops:(.*)$", line)
+    if m:
+        for kv in m.group(1).split():
+            if "=" in kv:
+                k, v = kv.split("=", 1)
+                drops[k] = int(v)
+    return {"ports": ports, "drops": drops}
+
+
+def run_routerd(ctx, pattern, tag, trace, meta, mbufs, mem_mb):
+    prefix = f"rbench{os.getpid()}rd{tag}"
+    cleanup_prefix(prefix)
+    work = ctx["tmp"]
+    sock = os.path.join(work, f"{tag}.sock")
+    conf = os.path.join(work, f"{tag}-routerd.toml")
+    logf = os.path.join(ctx["logdir"], f"{tag}-routerd.log")
+    routerd_config(conf, sock, prefix, ctx["mem"].eal_args(mem_mb), trace, meta, mbufs)
+    shutil.copy(conf, os.path.join(ctx["logdir"], os.path.basename(conf)))
+    cmd = [ctx["routerd"], "-c", conf]
+    log(f"{tag}: routerd ({meta['routes']} routes)")
+    quiet = wait_quiet(ctx["wait_quiet"], f"{tag} routerd") if ctx["wait_quiet"] > 0 else None
+    ctx["mem"].ensure(mem_mb)
+    proc = None
+    tel = None
+    result = {"command": cmd, "config": conf, "log": logf, "quiet": quiet}
+    try:
+        with open(logf, "w") as lf:
+            t_start = time.monotonic()
+            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=lf,
+                                    stderr=subprocess.STDOUT)
+        ctx["procs"].append(proc)
+        alive = lambda: proc.poll() is None
+        # Ready: the control socket answers and every route is in.
+        deadline = time.monotonic() + 300
+        stats = None
+        while True:
+            if not alive():
+                raise BenchError(f"routerd exited with status {proc.returncode} during startup"
+                                 + ctx["mem"].hint())
+            stats, _ = routerctl(ctx, sock, "stats") if os.path.exists(sock) else (None, None)
+            if stats and stats.get("routes", 0) >= meta["routes"]:
+                break
+            if time.monotonic() > deadline:
+                raise BenchError("routerd: routes not loaded within 300 s")
+            time.sleep(0.2)
+        result["ready_seconds"] = time.monotonic() - t_start
+        m = None
+        for line in open(logf, errors="replace"):
+            m = ROUTE_LOAD_RE.search(line) or m
+        if m:
+            result["route_load"] = {"file": m.group(1), "routes": int(m.group(2)),
+                                    "seconds": float(m.group(5))}
+        links, err = routerctl(ctx, sock, "link", "show")
+        if links is None:
+            raise BenchError(f"routerctl link show: {err}")
+        by_name = {l["name"]: l for l in links}
+        result["links"] = links
+        if by_name["p0"]["mac"].lower() != meta["dst_mac"].lower():
+            raise BenchError(f"p0 has MAC {by_name['p0']['mac']}, the trace is addressed to "
+                             f"{meta['dst_mac']}: every packet would be dropped as l2_other_host")
+        tel = Telemetry(prefix, timeout=30, alive=alive)
+        result["dpdk_version"] = tel.version
+        samples, load = measure(tel, by_name["p0"]["port_id"], by_name["p1"]["port_id"],
+                                ctx["warmup"], ctx["samples"], ctx["period"], alive, "routerd",
+                                proc.pid)
+        result["samples"] = samples
+        result["load"] = load
+        result.update(summarize(samples))
+        # Accounting while forwarding (counters are read one after another while the worker
+        # runs, so a burst or two in flight shows as a small difference).
+        live, err = routerctl(ctx, sock, "stats")
+        if live is None:
+            raise BenchError(f"routerctl stats: {err}")
+        result["live_stats"] = live
+        result["live_accounting"] = accounting(live)
+        # Stop: SIGTERM; routerd logs its final counters once the workers have stopped.
+        t0 = time.monotonic()
+        rc = stop_process(proc, signal.SIGTERM, timeout=30)
+        result["stop_seconds"] = time.monotonic() - t0
+        result["rc"] = rc
+        final = None
+        for line in open(logf, errors="replace"):
+            fm = FINAL_RE.search(line.rstrip())
+            if fm:
+                final = parse_final(fm.group(1))
+        if rc != 0 or final is None:
+            raise BenchError(f"routerd did not stop cleanly on SIGTERM (status {rc}, final "
+                             f"counters line {'found' if final else 'missing'})")
+        result["final_counters"] = final
+        result["final_accounting"] = final_accounting(final, live)
+    except BenchError as e:
+        raise BenchError(f"{e} (routerd log: {logf}: {tail(logf)})")
+    except subprocess.TimeoutExpired as e:
+        raise BenchError(f"routerctl timed out: {e} (routerd log: {logf})")
+    finally:
+        if tel:
+            tel.close()
+        if proc is not None:
+            stop_process(proc, signal.SIGTERM, timeout=30)
+            ctx["procs"].remove(proc)
+        cleanup_prefix(prefix)
+    return result
+
+
+def accounting(st):
+    ports = {p["name"]: p for p in st["ports"]}
+    rx = ports["p0"]["rx_packets"]
+    tx = ports["p1"]["tx_packets"]
+    drops = sum(st["drops"].values())
+    punts = sum(st["punts"].values())
+    return {"p0_rx": rx, "p1_tx": tx, "drops": drops, "punts": punts,
+            "nonzero_drops": {k: v for k, v in st["drops"].items() if v},
+            "nonzero_punts": {k: v for k, v in st["punts"].items() if v},
+            "difference": rx - tx - drops - punts,
+            "p0_hw_ipackets": ports["p0"]["hw"].get("ipackets"),
+            "p1_hw_opackets": ports["p1"]["hw"].get("opackets")}
+
+
+def final_accounting(final, live):
+    """Exact check on the final counters (workers stopped). Punts are not in that line: the
+    live count is used (with static neighbours nothing should be punted at all)."""
+    p = final["ports"]
+    rx, tx = p["p0"]["rx"], p["p1"]["tx"]
+    drops = sum(final["drops"].values())
+    punts = sum(live["punts"].values())
+    return {"p0_rx": rx, "p1_tx": tx, "drops": drops, "punts_live": punts,
+            "nonzero_drops": {k: v for k, v in final["drops"].items() if v},
+            "unexplained": rx - tx - drops - punts}
+
+
+# ----------------------------------------------------------------------------- report
+
+def fmt_mpps(pps):
+    return f"{pps / 1e6:.2f}"
+
+
+def table(results, mem_mode):
+    rows = ["| pattern | testpmd io Mpps (median) | routerd Mpps (median) | ratio | "
+            "routerd cycles/packet | memory mode | unexplained packets |",
+            "|---|---|---|---|---|---|---|"]
+    for r in results:
+        cpp = f"{r['cycles_per_packet']:.0f}" if r.get("cycles_per_packet") else "n/a"
+        rows.append(f"| {r['pattern']} | {fmt_mpps(r['testpmd']['out_pps_median'])} | "
+                    f"{fmt_mpps(r['routerd']['out_pps_median'])} | {r['ratio']:.3f} | {cpp} | "
+                    f"{mem_mode} | {r['routerd']['unexplained']} |")
+    return "\n".join(rows)
+
+
+def plot(results, path, subtitle=""):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=100)
+    xs = list(range(len(results)))
+    ratios = [r["ratio"] for r in results]
+    bars = ax.bar(xs, ratios, width=0.6, color="#4878a8", label="routerd / testpmd io")
+    for x, r, b in zip(xs, results, bars):
+        t = TARGETS[r["pattern"]]
+        ax.hlines(t, x - 0.4, x + 0.4, colors="#c03030", linestyles="--", linewidth=1.5,
+                  label="target" if x == 0 else None)
+        ax.text(x + 0.4, t + 0.01, f"{t:.2f}", color="#c03030", ha="right", va="bottom",
+                fontsize=8)
+        h = b.get_height()
+        ax.text(x, h / 2, f"{r['ratio']:.2f}", ha="center", va="center", color="white",
+                fontsize=11, fontweight="bold")
+        ax.text(x, 0.02, f"{fmt_mpps(r['routerd']['out_pps_median'])} /\n"
+                f"{fmt_mpps(r['testpmd']['out_pps_median'])} Mpps", ha="center", va="bottom",
+                color="white", fontsize=7)
+    ax.set_xticks(xs, [r["pattern"] for r in results])
+    ax.set_xlim(-0.7, len(results) - 0.3)
+    ax.set_ylabel("routerd / testpmd io (median pps)")
+    ax.set_ylim(0, max(1.0, max(ratios) * 1.25, max(TARGETS.values()) * 1.25))
+    ax.set_title("routerd forwarding vs testpmd io (pcap in, null out, 1 worker)"
+                 + (f"\n{subtitle}" if subtitle else ""), fontsize=9)
+    ax.legend(loc="upper right", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+# ----------------------------------------------------------------------------- main
+
+def run(args, repo):
+    t_begin = time.monotonic()
+    if os.geteuid() != 0:
+        raise BenchError("must run as root (DPDK, hugepages)")
+    if not shutil.which("dpdk-testpmd"):
+        raise BenchError("dpdk-testpmd not found (Debian package dpdk; run scripts/bootstrap)")
+    patterns = [p.strip() for p in args.patterns.split(",") if p.strip()]
+    bad = [p for p in patterns if p not in PATTERNS]
+    if bad or not patterns:
+        raise BenchError(f"--patterns: unknown pattern(s) {bad}; choose from {PATTERNS}")
+    table_path = args.table or os.path.join(os.path.dirname(repo), "shared", "data",
+                                            "full-table-2024.txt.gz")
+    if not os.path.exists(table_path):
+        raise BenchError(f"route table {table_path} not found")
+    build = os.path.join(repo, args.build_dir) if not os.path.isabs(args.build_dir) \
+        else args.build_dir
+    routerd_bin = os.path.join(build, "app", "routerd", "routerd")
+    routerctl_bin = os.path.join(build, "app", "routerctl", "routerctl")
+    if not (os.path.exists(routerd_bin) and os.path.exists(routerctl_bin)):
+        log(f"{routerd_bin} missing: building with scripts/build")
+        r = subprocess.run([os.path.join(repo, "scripts", "build"), "--builddir", build],
+                           stdout=sys.stderr)
+        if r.returncode != 0 or not os.path.exists(routerd_bin):
+            raise BenchError("scripts/build failed: routerd is not built")
+
+    date = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    out = args.out or os.path.join(build, "bench", f"results-{date}")
+    os.makedirs(out, exist_ok=True)
+    cache = os.path.join(build, "bench", "traces")
+    tmp = tempfile.mkdtemp(prefix="routerd-bench.")
+    ctx = {"tmp": tmp, "logdir": os.path.join(out, "logs"), "procs": [],
+           "warmup": args.warmup, "samples": args.samples, "period": args.duration_per_sample,
+           "wait_quiet": args.wait_quiet}
+    os.makedirs(ctx["logdir"], exist_ok=True)
+    # A stable copy of the binaries: the build directory is rebuilt under our feet.
+    for name, src in (("routerd", routerd_bin), ("routerctl", routerctl_bin)):
+        dst = os.path.join(tmp, name)
+        shutil.copy2(src, dst)
+        if sh([dst, "--version"]).returncode != 0:
+            time.sleep(5)      # caught mid-link: try once more
+            shutil.copy2(src, dst)
+            if sh([dst, "--version"]).returncode != 0:
+                raise BenchError(f"{src} does not run (--version failed)")
+        ctx[name] = dst
+
+    counts = {p: args.count or DEFAULT_COUNT[p] for p in patterns}
+    max_mbufs = max(counts.values()) + EXTRA_MBUFS
+    pool_mb = int(max_mbufs * MBUF_KIB / 1024) + 1
+    routerd_mb = -(-(FIB_MB + pool_mb + MARGIN_MB) // 256) * 256
+    testpmd_mb = -(-(pool_mb + MARGIN_MB) // 256) * 256
+    mem = Memory(args.memory, routerd_mb)
+    ctx["mem"] = mem
+    machine = machine_info(repo)
+    results = []
+    old_handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+
+    def on_signal(signum, _frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    for s in old_handlers:
+        signal.signal(s, on_signal)
+    try:
+        mem.setup()
+        mode_text = "hugepages" if mem.mode == "hugepages" else f"no-huge (-m {routerd_mb})"
+        log(f"memory: {mem.mode}: {mem.detail}")
+        table_sha = file_sha256(table_path)
+        for p in patterns:
+            trace, meta = ensure_trace(repo, cache, p, counts[p], args.seed, table_path,
+                                       table_sha)
+            mbufs = meta["count"] + EXTRA_MBUFS
+            tps, rds = [], []
+            for k in range(args.rounds):
+                tag = p if args.rounds == 1 else f"{p}-r{k + 1}"
+                tps.append(run_testpmd(ctx, p, tag, trace, mbufs, testpmd_mb))
+                rds.append(run_routerd(ctx, p, tag, trace, meta, mbufs, routerd_mb))
+            tp, rd = pool(tps), pool(rds)
+            rd["unexplained"] = sum(r["final_accounting"]["unexplained"] for r in rds)
+            loads_p = [r["route_load"]["seconds"] for r in rds if "route_load" in r]
+            if loads_p:
+                rd["route_load_seconds"] = statistics.median(loads_p)
+            ratio = rd["out_pps_median"] / tp["out_pps_median"] if tp["out_pps_median"] else 0
+            cpp = machine["tsc_hz"] / rd["out_pps_median"] \
+                if machine["tsc_hz"] and rd["out_pps_median"] else None
+            tp_cpp = machine["tsc_hz"] / tp["out_pps_median"] \
+                if machine["tsc_hz"] and tp["out_pps_median"] else None
+            results.append({"pattern": p, "trace": meta, "testpmd": tp, "routerd": rd,
+                            "ratio": ratio, "target_ratio": TARGETS[p],
+                            "cycles_per_packet": cpp, "testpmd_cycles_per_packet": tp_cpp,
+                            "routerd_added_cycles_per_packet":
+                                cpp - tp_cpp if cpp and tp_cpp else None})
+            log(f"{p}: testpmd {fmt_mpps(tp['out_pps_median'])} Mpps, routerd "
+                f"{fmt_mpps(rd['out_pps_median'])} Mpps, ratio {ratio:.3f}")
+    except KeyboardInterrupt as e:
+        raise BenchError(f"interrupted ({e})")
+    finally:
+        for proc in list(ctx["procs"]):
+            stop_process(proc, signal.SIGTERM, timeout=10)
+        mem.release()
+        shutil.rmtree(tmp, ignore_errors=True)
+        for s, h in old_handlers.items():
+            signal.signal(s, h)
+
+    elapsed = time.monotonic() - t_begin
+    loads = [run["route_load"]["seconds"] for r in results for run in r["routerd"]["runs"]
+             if "route_load" in run]
+    doc = {
+        "machine": machine,
+        "memory": {"mode": mem.mode, "detail": mem.detail, "routerd_mb": routerd_mb,
+                   "testpmd_mb": testpmd_mb, "eal_args": mem.eal_args(routerd_mb)},
+        "parameters": {"patterns": patterns, "samples": args.samples,
+                       "duration_per_sample": args.duration_per_sample, "warmup": args.warmup,
+                       "rounds": args.rounds, "wait_quiet": args.wait_quiet,
+                       "seed": args.seed, "counts": counts, "table": table_path,
+                       "table_sha256": table_sha, "extra_mbufs": EXTRA_MBUFS},
+        "results": results,
+        "fib_load_seconds_median": statistics.median(loads) if loads else None,
+        "bench_seconds": elapsed,
+    }
+    json_path = os.path.join(out, "forward.json")
+    with open(json_path, "w") as f:
+        json.dump(doc, f, indent=1, default=str)
+        f.write("\n")
+    png_path = os.path.join(out, "forward.png")
+    plot_err = None
+    try:
+        plot(results, png_path, f"{machine['date'][:16].replace('T', ' ')}, commit "
+             f"{machine['git_commit']}, {mem.mode}, {args.samples} x "
+             f"{args.duration_per_sample:g} s samples"
+             + (f" x {args.rounds} rounds" if args.rounds > 1 else ""))
+    except Exception as e:  # noqa: BLE001 - the numbers matter more than the picture
+        plot_err = f"{type(e).__name__}: {e}"
+
+    print(f"## Forwarding benchmark, {machine['date']}\n")
+    dirty = " (+ uncommitted changes)" if machine["git_dirty"] else ""
+    print(f"commit {machine['git_commit']}{dirty}, {machine['cpu_model']}, {machine['nproc']} cores"
+          f"{' (VM)' if machine['hypervisor'] else ''}, "
+          f"{results[0]['routerd'].get('dpdk_version', '?') if results else '?'}\n")
+    print(table(results, mode_text))
+    print()
+    if loads:
+        print(f"FIB load ({results[0]['trace']['routes']} routes, routerd log `route load`): "
+              + ", ".join(f"{r['pattern']} {r['routerd']['route_load_seconds']:.2f} s"
+                          for r in results if "route_load_seconds" in r["routerd"])
+              + f"; median {statistics.median(loads):.2f} s")
+    print(f"Memory: {mem.mode} — {mem.detail}")
+    print(f"Samples: {args.samples} x {args.duration_per_sample} s after {args.warmup} s warm-up,"
+          f" per process, {args.rounds} round(s) of testpmd then routerd per pattern; "
+          "Mpps = null port opackets/s (DPDK telemetry), median.")
+    if machine["tsc_hz"]:
+        print(f"Cycles/packet: TSC {machine['tsc_hz'] / 1e6:.1f} MHz ({machine['tsc_source']}) / "
+              "routerd pps (the worker busy-polls its core).")
+    else:
+        print("Cycles/packet: n/a (TSC frequency unknown: no dmesg line, no cpu MHz)")
+    if all(r.get("routerd_added_cycles_per_packet") for r in results):
+        print("Cycles/packet of testpmd io (the devices alone): "
+              + ", ".join(f"{r['pattern']} {r['testpmd_cycles_per_packet']:.0f}" for r in results)
+              + "; routerd's own work is the difference: "
+              + ", ".join(f"{r['pattern']} {r['routerd_added_cycles_per_packet']:.0f}"
+                          for r in results) + ".")
+    busy = [(r["pattern"], kind, run["load"]) for r in results for kind in ("testpmd", "routerd")
+            for run in r[kind]["runs"] if "load" in run]
+    worst = max((l["other_processes_cores"] for _, _, l in busy), default=0)
+    worst_steal = max((l["steal_cores"] for _, _, l in busy), default=0)
+    print(f"Other load during sampling: at most {worst:.2f} cores used by other processes, "
+          f"{worst_steal:.2f} cores of steal time"
+          + (" -- WARNING: the machine was not quiet, these numbers are disturbed"
+             if worst > 0.25 or worst_steal > 0.25 else "") + ".")
+    print("Unexplained packets: final counters after SIGTERM, p0 rx - p1 tx - drops - punts.")
+    print(f"\nJSON: {json_path}\nPNG:  {png_path}"
+          + (f" (not written: {plot_err})" if plot_err else "")
+          + f"\nLogs: {ctx['logdir']}\nBench time: {elapsed:.0f} s")
+    return 0
