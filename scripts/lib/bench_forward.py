@@ -449,6 +449,22 @@ def run_routerd(ctx, pattern, tag, trace, meta, mbufs, mem_mb):
             raise BenchError(f"routerctl stats: {err}")
         result["live_stats"] = live
         result["live_accounting"] = accounting(live)
+        # The full table once more, through `routerctl route load` (a replace of every route)
+        # while the trace keeps flowing: the load time under traffic, and the forwarding
+        # rate while the control thread applies it.
+        out_id = by_name["p1"]["port_id"]
+        _, st0 = tel.port_stats(out_id)
+        t0 = time.monotonic()
+        res, err = routerctl(ctx, sock, "route", "load", trace + ".routes", timeout=120)
+        t1 = time.monotonic()
+        _, st1 = tel.port_stats(out_id)
+        result["live_route_load"] = {
+            "ok": res is not None, "error": err,
+            "routes": res.get("routes") if res else None,
+            "seconds": res.get("seconds") if res else None,
+            "routerctl_seconds": t1 - t0,
+            "forward_mpps_during": (st1["opackets"] - st0["opackets"]) / (t1 - t0) / 1e6,
+        }
         # Stop: SIGTERM; routerd logs its final counters once the workers have stopped.
         t0 = time.monotonic()
         rc = stop_process(proc, signal.SIGTERM, timeout=30)
@@ -700,6 +716,14 @@ def run(args, repo):
               + ", ".join(f"{r['pattern']} {r['routerd']['route_load_seconds']:.2f} s"
                           for r in results if "route_load_seconds" in r["routerd"])
               + f"; median {statistics.median(loads):.2f} s")
+    live = [run["live_route_load"] for r in results for run in r["routerd"]["runs"]
+            if run.get("live_route_load", {}).get("ok")]
+    if live:
+        print(f"Full-table reload while forwarding (`routerctl route load`, {live[0]['routes']} "
+              f"routes replaced): median {statistics.median(l['seconds'] for l in live):.2f} s in "
+              f"routerd, {statistics.median(l['routerctl_seconds'] for l in live):.2f} s for "
+              f"routerctl end to end; forwarding meanwhile: "
+              + ", ".join(f"{l['forward_mpps_during']:.1f}" for l in live) + " Mpps")
     print(f"Memory: {mem.mode} — {mem.detail}")
     print(f"Samples: {args.samples} x {args.duration_per_sample} s after {args.warmup} s warm-up,"
           f" per process, {args.rounds} round(s) of testpmd then routerd per pattern; "
