@@ -75,10 +75,18 @@ int run(const Config& cfg, const std::vector<Preset>& presets,
   dpp.drop_martians = cfg.drop_martians;
   dpp.icmp_rate = cfg.icmp_rate;
   dpp.icmp_burst = cfg.icmp_burst;
+  dpp.route_cache = cfg.route_cache;
+  dpp.route_cache_sets = cfg.route_cache_sets;
+  route_cache_keys(&dpp.route_cache_k1, &dpp.route_cache_k2);
   Dataplane dp(dpp, workers, cfg.max_next_hops,
                Fib::Params{cfg.max_routes, cfg.tbl8_groups, socket}, punt.get(), ctl_tx.get());
   spdlog::info("FIB: DIR-24-8, two copies, about {} MiB; {} next-hop slots",
                dp.fib.memory_bytes() >> 20, cfg.max_next_hops);
+  if (cfg.route_cache)
+    spdlog::info("route cache: {} sets x {} ways per worker ({} KiB each)", cfg.route_cache_sets,
+                 RouteCache::kWays, cfg.route_cache_sets * sizeof(RouteCacheSet) >> 10);
+  else
+    spdlog::info("route cache: off");
 
   std::vector<std::unique_ptr<Port>> ports;
   std::vector<Control::PortRef> refs;

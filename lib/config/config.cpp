@@ -27,6 +27,7 @@ constexpr std::string_view kDataplaneKeys[] = {"eal",           "socket",      "
                                                "idle_sleep_us", "presets_dir", "log_level"};
 constexpr std::string_view kFibKeys[] = {"max_routes", "tbl8_groups", "max_next_hops"};
 constexpr std::string_view kIpv4Keys[] = {"drop_martians"};
+constexpr std::string_view kRouteCacheKeys[] = {"enabled", "sets"};
 constexpr std::string_view kIcmpKeys[] = {"rate", "burst", "echo_reply"};
 constexpr std::string_view kArpKeys[] = {"reachable_time", "retrans_time_ms", "probes", "queue_len",
                                          "max_entries"};
@@ -48,6 +49,7 @@ constexpr Section kSections[] = {
     {"ipv4", kIpv4Keys, false},
     {"icmp", kIcmpKeys, false},
     {"arp", kArpKeys, false},
+    {"route_cache", kRouteCacheKeys, false},
     {"port", kPortKeys, true},
     {"route", kRouteKeys, true},
     {"neighbour", kNeighbourKeys, true},
@@ -143,6 +145,12 @@ class Parser {
     if (auto* t = section(root, "ipv4")) read_bool(*t, "ipv4", "drop_martians", c.drop_martians);
     if (auto* t = section(root, "icmp")) icmp(*t, c);
     if (auto* t = section(root, "arp")) arp(*t, c);
+    if (auto* t = section(root, "route_cache")) {
+      read_bool(*t, "route_cache", "enabled", c.route_cache);
+      read_int(*t, "route_cache", "sets", 2, 1 << 22, c.route_cache_sets);
+      if (c.route_cache_sets & (c.route_cache_sets - 1))
+        fail("route_cache.sets", std::to_string(c.route_cache_sets) + " is not a power of two");
+    }
     for_each_entry(root, "port",
                    [&](const toml::table& t, const std::string& p) { port(t, p, c); });
     for_each_entry(root, "route",

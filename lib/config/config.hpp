@@ -69,6 +69,10 @@ struct Config {
   uint32_t icmp_burst = 50;
   bool echo_reply = true;
 
+  // [route_cache]
+  bool route_cache = true;
+  uint32_t route_cache_sets = 4096;  // power of two, 3 entries per set
+
   // [arp]
   uint32_t arp_reachable_s = 60;   // dynamic entry lifetime before it is re-probed
   uint32_t arp_retrans_ms = 1000;  // at most one request per target per this interval

@@ -519,13 +519,30 @@ nlohmann::json Control::stats_json() const {
     events[std::string(event_name(Event(e)))] =
         sum([&](const LcoreStats& s) { return s.event[e].get(); });
   nlohmann::json lcores = nlohmann::json::array();
-  for (uint32_t i = 0; i < dp_.workers; ++i)
+  for (uint32_t i = 0; i < dp_.workers; ++i) {
+    const LcoreStats& s = dp_.stats[i];
     lcores.push_back({{"worker", i},
-                      {"polls", dp_.stats[i].polls.get()},
-                      {"busy_polls", dp_.stats[i].busy_polls.get()}});
+                      {"polls", s.polls.get()},
+                      {"busy_polls", s.busy_polls.get()},
+                      {"cache_hits", s.cache_hits.get()},
+                      {"cache_misses", s.cache_misses.get()},
+                      {"cache_stale", s.cache_stale.get()},
+                      {"cache_bypassed_bursts", s.cache_bypassed_bursts.get()}});
+  }
+  nlohmann::json cache = {
+      {"enabled", dp_.params.route_cache},
+      {"sets", dp_.params.route_cache ? dp_.params.route_cache_sets : 0},
+      {"hits", sum([](const LcoreStats& s) { return s.cache_hits.get(); })},
+      {"misses", sum([](const LcoreStats& s) { return s.cache_misses.get(); })},
+      {"stale", sum([](const LcoreStats& s) { return s.cache_stale.get(); })},
+      {"bypassed_bursts", sum([](const LcoreStats& s) { return s.cache_bypassed_bursts.get(); })}};
   size_t nh_used = 0;
   for (const auto& s : nh_) nh_used += s.used;
   return {{"generation", dp_.generation.read()},
+          {"commits", commits_},
+          {"route_updates", route_updates_},
+          {"invalidation", invalidation_json()},
+          {"route_cache", cache},
           {"routes", rib_.size()},
           {"fib_prefixes", dp_.fib.routes()},
           {"next_hops", nh_used},

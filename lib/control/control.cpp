@@ -1,5 +1,6 @@
 #include "control.hpp"
 
+#include <rte_cycles.h>
 #include <rte_ether.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
@@ -190,7 +191,7 @@ void Control::nh_refresh(uint32_t id) {
   s.state = fresh;
   dp_.nexthops.publish(id, fresh);
   // A worker may still be forwarding with the old state: free it after a grace period.
-  reclaimer_.retire([old] { delete old; });
+  retire_after_bump([old] { retire_free(old); });
   dirty_ = true;
 }
 
@@ -210,8 +211,8 @@ void Control::collect_unused_nexthops() {
     NextHopState* old = s.state;
     s = NhSlot{};
     // The id is reusable only once no worker can still hold it from a lookup.
-    reclaimer_.retire([this, old, id] {
-      delete old;
+    retire_after_bump([this, old, id] {
+      retire_free(old);
       nh_free_.push_back(id);
     });
   }
@@ -282,6 +283,31 @@ void Control::rollback() {
   ops_.clear();
 }
 
+void Control::retire_after_bump(std::function<void()> destroy) {
+  retired_.push_back(std::move(destroy));
+  dirty_ = true;
+}
+
+// Route caches keep next-hop pointers across quiescent states and trust them only while
+// their generation is current. So the generation is bumped first and only then are the
+// replaced objects queued for reclamation: a worker that has passed the grace period has
+// acquired the RCU token taken after the bump, so it sees the new generation and no
+// longer trusts entries that may point at them.
+void Control::bump_and_retire() {
+  if (dirty_) {
+    uint64_t g = dp_.generation.bump();
+    ++commits_;
+    pending_gens_.push_back({g, rte_rdtsc()});
+    if (pending_gens_.size() > 4096) {
+      pending_gens_.pop_front();
+      ++inval_unobserved_;
+    }
+  }
+  dirty_ = false;
+  for (auto& r : retired_) reclaimer_.retire(std::move(r));
+  retired_.clear();
+}
+
 void Control::commit() {
   if (!ops_.empty()) {
     try {
@@ -289,17 +315,16 @@ void Control::commit() {
     } catch (const FibError&) {
       rollback();
       collect_unused_nexthops();
-      if (dirty_) dp_.generation.bump();
-      dirty_ = false;
+      bump_and_retire();
       throw;
     }
     dirty_ = true;
+    route_updates_ += ops_.size();
   }
   ops_.clear();
   journal_.clear();
   collect_unused_nexthops();
-  if (dirty_) dp_.generation.bump();
-  dirty_ = false;
+  bump_and_retire();
 }
 
 void Control::publish_ifs() {
@@ -315,7 +340,7 @@ void Control::publish_ifs() {
   const IfSnapshot* old = ifs_;
   ifs_ = s;
   dp_.ifs.store(s, std::memory_order_release);
-  if (old) reclaimer_.retire([old] { delete old; });
+  if (old) retire_after_bump([old] { delete old; });
   dirty_ = true;
 }
 
@@ -369,10 +394,63 @@ bool Control::poll_once(uint64_t now) {
     apply_neighbour_effects(fx, now);
   }
   reclaimer_.poll();
+  measure_invalidation();
   return busy;
 }
 
+// A worker records the first time it reads each generation (worker.cpp). A commit has
+// reached every worker when each has seen it or a later one; the latency is the slowest.
+void Control::measure_invalidation() {
+  const uint64_t hz = rte_get_tsc_hz();
+  while (!pending_gens_.empty()) {
+    const GenCommit c = pending_gens_.front();
+    uint64_t worst = 0;
+    bool all = true;
+    for (uint32_t w = 0; w < dp_.workers && all; ++w) {
+      uint64_t first = UINT64_MAX;
+      for (const auto& slot : dp_.stats[w].gen_seen)
+        if (slot.gen.load(std::memory_order_acquire) >= c.gen)
+          first = std::min(first, slot.tsc.load(std::memory_order_relaxed));
+      if (first == UINT64_MAX)
+        all = false;
+      else
+        worst = std::max(worst, first > c.tsc ? first - c.tsc : 0);
+    }
+    if (!all) {
+      if (rte_rdtsc() - c.tsc < hz) return;  // try again on the next loop
+      ++inval_unobserved_;
+    } else {
+      auto ns = uint32_t(std::min<uint64_t>(worst * 1000000000 / hz, UINT32_MAX));
+      if (inval_ns_.size() < kLatencySamples)
+        inval_ns_.push_back(ns);
+      else
+        inval_ns_[inval_next_] = ns;
+      inval_next_ = (inval_next_ + 1) % kLatencySamples;
+    }
+    pending_gens_.pop_front();
+  }
+}
+
+nlohmann::json Control::invalidation_json() const {
+  std::vector<uint32_t> v = inval_ns_;
+  auto pct = [&](double q) -> uint64_t {
+    if (v.empty()) return 0;
+    size_t i = std::min(v.size() - 1, size_t(q * double(v.size())));
+    std::nth_element(v.begin(), v.begin() + ptrdiff_t(i), v.end());
+    return v[i];
+  };
+  uint64_t p50 = pct(0.50), p99 = pct(0.99);
+  uint64_t mx = v.empty() ? 0 : *std::max_element(v.begin(), v.end());
+  return {{"samples", v.size()},
+          {"p50_ns", p50},
+          {"p99_ns", p99},
+          {"max_ns", mx},
+          {"unobserved", inval_unobserved_}};
+}
+
 void Control::run(const std::atomic<bool>& stop) {
+  // Commits made before the workers started (startup load) would time worker startup.
+  pending_gens_.clear();
   while (!stop.load(std::memory_order_relaxed)) {
     // The control thread is not a poll-mode worker: when idle it sleeps briefly so it does
     // not take a core from the system (the slow path is latency-tolerant).

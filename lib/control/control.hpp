@@ -10,6 +10,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <future>
 #include <memory>
@@ -111,7 +112,9 @@ class Control {
   uint32_t desired_nh(const Prefix4& p);
   void sync(const Prefix4& p);
   void sync_covered(const Prefix4& p);
-  void commit();    // applies the batch; throws FibError with everything rolled back
+  void commit();  // applies the batch; throws FibError with everything rolled back
+  void retire_after_bump(std::function<void()> destroy);
+  void bump_and_retire();
   void rollback();  // undoes fib_state_ changes of the current batch
   void collect_unused_nexthops();
   void publish_ifs();
@@ -174,6 +177,22 @@ class Control {
   std::vector<FibOp> ops_;
   std::vector<Journal> journal_;
   bool dirty_ = false;  // something was published in this batch: bump the generation
+  std::vector<std::function<void()>> retired_;  // replaced objects, reclaimed after the bump
+  struct GenCommit {
+    uint64_t gen;
+    uint64_t tsc;
+  };
+  std::deque<GenCommit> pending_gens_;  // commits whose observation by workers is not yet timed
+  uint64_t route_updates_ = 0;          // FIB prefix changes applied
+  uint64_t commits_ = 0;                // generation bumps
+  // Invalidation latency: from a commit's generation bump to the last worker seeing it, in
+  // ns, for the most recent kLatencySamples commits (a ring).
+  static constexpr size_t kLatencySamples = 8192;
+  std::vector<uint32_t> inval_ns_;
+  size_t inval_next_ = 0;
+  uint64_t inval_unobserved_ = 0;  // not seen by every worker within a second
+  void measure_invalidation();
+  nlohmann::json invalidation_json() const;
 
   // ICMP error token bucket (RFC 1812 4.3.2.8), in milli-tokens.
   uint64_t icmp_tokens_ = 0, icmp_last_ms_ = 0;

@@ -58,6 +58,9 @@ struct DataplaneParams {
   bool drop_martians = true;
   uint32_t icmp_rate = 1000;  // the control thread's bucket; workers pre-filter at 2x
   uint32_t icmp_burst = 50;
+  bool route_cache = true;
+  uint32_t route_cache_sets = 4096;  // 3 ways each: 12,288 destinations, 256 KiB per worker
+  uint64_t route_cache_k1 = 0, route_cache_k2 = 0;  // hash secrets
 };
 
 struct Dataplane {

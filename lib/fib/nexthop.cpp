@@ -19,3 +19,14 @@ const char* nh_kind_name(NhKind k) {
 }
 
 }  // namespace routerd
+
+namespace routerd {
+
+void retire_free(const NextHopState* s) {
+  // volatile: the stores must happen although the object dies right after.
+  auto* p = reinterpret_cast<volatile uint8_t*>(const_cast<NextHopState*>(s));
+  for (size_t i = 0; i < sizeof(NextHopState); ++i) p[i] = kPoisonByte;
+  delete s;
+}
+
+}  // namespace routerd

@@ -21,6 +21,10 @@ enum class NhKind : uint8_t {
 
 const char* nh_kind_name(NhKind k);
 
+// What a retired state is filled with just before it is freed: a reader that (wrongly)
+// still used it would see kind 0xdd, which no NhKind has, and port 0xdddd.
+constexpr uint8_t kPoisonByte = 0xdd;
+
 struct alignas(64) NextHopState {
   uint8_t l2[14];  // Ethernet header written as-is: dst, src, type IPv4 (forward only)
   NhKind kind;
@@ -31,6 +35,9 @@ struct alignas(64) NextHopState {
   Ipv4 gateway;   // the neighbour this state resolves (0 for glean, local, broadcast)
 };
 static_assert(sizeof(NextHopState) == 64, "one cache line per next hop");
+
+// Frees a state after its grace period, poisoned first (see kPoisonByte).
+void retire_free(const NextHopState* s);
 
 // Fixed array of slots indexed by the id stored in the FIB. Id 0 is the FIB's default: "no
 // route". Readers: get(); the single writer: publish().

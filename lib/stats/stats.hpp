@@ -129,6 +129,20 @@ struct alignas(64) LcoreStats {
   std::array<Counter, kEventCount> event{};  // control-plane events
   Counter polls;                             // poll loop iterations
   Counter busy_polls;                        // iterations that received packets
+  Counter cache_hits;                        // route cache: answered from the cache
+  Counter cache_misses;                      // looked up in the FIB (stale ones included)
+  Counter cache_stale;                       // present, but from an older generation
+  Counter cache_bypassed_bursts;             // bursts that skipped a cache with a low hit rate
+
+  // When this lcore first saw each generation (TSC), so the control thread can time how
+  // long an update takes to reach every worker. Slot g % kGenSlots holds generation g.
+  static constexpr uint32_t kGenSlots = 64;
+  struct GenSeen {
+    std::atomic<uint64_t> gen{0};
+    std::atomic<uint64_t> tsc{0};
+  };
+  std::array<GenSeen, kGenSlots> gen_seen{};
+  uint64_t last_gen = 0;  // owner-only
 
   void count_drop(Drop d, uint16_t in_port, uint64_t n = 1) {
     drop[size_t(d)].add(n);

@@ -13,6 +13,7 @@
 #include "dataplane.hpp"
 #include "ipv4.hpp"
 #include "nexthop.hpp"
+#include "route_cache.hpp"
 #include "stats.hpp"
 
 namespace routerd {
@@ -128,6 +129,61 @@ inline uint64_t mac48_of(const Mac& m) {
   uint64_t v = 0;
   std::memcpy(&v, m.b.data(), 6);
   return v;
+}
+
+// What one burst did with the route cache.
+struct CacheTally {
+  uint32_t hits = 0, misses = 0, stale = 0;
+};
+
+// The next-hop state of a FIB answer: nullptr for "no route" (and for an id whose slot is
+// empty, which a reader can see only for an id the FIB no longer maps).
+ROUTERD_ALWAYS_INLINE const NextHopState* state_of(const Dataplane& dp, uint64_t id) {
+  return id != Fib::kNoRoute && id < dp.nexthops.size() ? dp.nexthops.get(uint32_t(id)) : nullptr;
+}
+
+// Stage 2: the next-hop states of k <= 64 destinations. With a cache: answered from it where it
+// holds the destination for generation `gen`, the rest from the FIB in one bulk lookup and
+// filled in. `gen` must have been read before this call (and before any FIB lookup whose
+// answer is cached): an entry then never claims a newer generation than its answer.
+// Nothing here allocates or waits; a state stays valid until the caller's next quiescent
+// state.
+ROUTERD_ALWAYS_INLINE void lookup_states(const Dataplane& dp, RouteCache* cache, uint64_t gen,
+                                         const uint32_t* dst, uint16_t k, const NextHopState** out,
+                                         CacheTally* t) {
+  uint64_t nh[64];
+  if (cache == nullptr) {
+    rte_fib_lookup_bulk(dp.fib.reader(), const_cast<uint32_t*>(dst), nh, k);
+    for (uint16_t i = 0; i < k; ++i) out[i] = state_of(dp, nh[i]);
+    return;
+  }
+  uint32_t miss_dst[64];
+  uint16_t miss_at[64];
+  uint16_t nm = 0;
+  uint32_t stale = 0;
+  for (uint16_t i = 0; i < k; ++i) cache->prefetch(dst[i]);
+  for (uint16_t i = 0; i < k; ++i) {
+    bool st = false;
+    const NextHopState* s = cache->lookup(dst[i], gen, &st);
+    out[i] = s;
+    miss_dst[nm] = dst[i];
+    miss_at[nm] = i;
+    nm = uint16_t(nm + (s == nullptr));  // branch-free append of a miss
+    stale += st;
+  }
+  if (nm) {
+    rte_fib_lookup_bulk(dp.fib.reader(), miss_dst, nh, nm);
+    for (uint16_t j = 0; j < nm; ++j) {
+      const NextHopState* s = state_of(dp, nh[j]);
+      out[miss_at[j]] = s;
+      // "No route" is not cached: it is rare on a router with a default route, and is
+      // handed to control anyway.
+      if (s) cache->fill(miss_dst[j], gen, s);
+    }
+  }
+  t->hits += k - nm;
+  t->misses += nm;
+  t->stale += stale;
 }
 
 // Stage 2: what the looked-up next hop means for this packet. On `forward` the caller

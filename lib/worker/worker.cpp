@@ -17,6 +17,21 @@ Worker::Worker(Dataplane& dp, uint32_t index, std::vector<RxQueue> rx, uint16_t 
   tokens_ = token_max_;
   tsc_per_token_ = rate ? std::max<uint64_t>(1, rte_get_tsc_hz() / rate) : 1;
   last_tsc_ = rte_rdtsc();
+  if (dp.params.route_cache)
+    cache_ = std::make_unique<RouteCache>(dp.params.route_cache_sets, dp.params.route_cache_k1,
+                                          dp.params.route_cache_k2, int(rte_socket_id()));
+}
+
+uint64_t Worker::observe_generation() {
+  uint64_t g = dp_.generation.read();
+  if (__builtin_expect(g != st_.last_gen, 0)) {
+    st_.last_gen = g;
+    auto& slot = st_.gen_seen[g % LcoreStats::kGenSlots];
+    // tsc before gen: a reader that matches gen then reads a tsc at least this new.
+    slot.tsc.store(rte_rdtsc(), std::memory_order_relaxed);
+    slot.gen.store(g, std::memory_order_release);
+  }
+  return g;
 }
 
 bool Worker::icmp_token() {
@@ -115,7 +130,6 @@ void Worker::process(uint16_t in_port, rte_mbuf** pkts, uint16_t n) {
   st_.rx[in_port].add(n);
 
   uint32_t dst[kMaxBurst];
-  uint64_t nh[kMaxBurst];
   rte_mbuf* cand[kMaxBurst];
   uint16_t k = 0;
   for (uint16_t i = 0; i < n; ++i) rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void*));
@@ -137,15 +151,40 @@ void Worker::process(uint16_t in_port, rte_mbuf** pkts, uint16_t n) {
   }
   if (k == 0) return;
 
-  rte_fib_lookup_bulk(dp_.fib.reader(), dst, nh, k);
-  const uint32_t nh_size = dp_.nexthops.size();
+  const uint64_t gen = observe_generation();
+  const NextHopState* nhs[kMaxBurst];
+  RouteCache* cache = cache_.get();
+  if (cache && bypass_left_) {
+    --bypass_left_;
+    st_.cache_bypassed_bursts.add();
+    cache = nullptr;
+  }
+  CacheTally t;
+  lookup_states(dp_, cache, gen, dst, k, nhs, &t);
+  if (cache) {
+    st_.cache_hits.add(t.hits);
+    st_.cache_misses.add(t.misses);
+    st_.cache_stale.add(t.stale);
+    probe_hits_ += t.hits;
+    probe_lookups_ += k;
+    if (++probe_bursts_ == kProbeBursts) {
+      // Stale misses count against the cache too: under heavy churn it is not earning its
+      // cost either.
+      if (probe_hits_ * 2 < probe_lookups_) {
+        bypass_left_ = bypass_len_;
+        bypass_len_ = std::min(bypass_len_ * 2, kMaxBypass);
+      } else {
+        bypass_len_ = kMinBypass;
+      }
+      probe_bursts_ = probe_lookups_ = probe_hits_ = 0;
+    }
+  }
   rte_mbuf* out[kMaxBurst];
   uint16_t out_port[kMaxBurst];
   uint16_t nout = 0;
   for (uint16_t i = 0; i < k; ++i) {
     rte_mbuf* m = cand[i];
-    const NextHopState* s =
-        nh[i] != Fib::kNoRoute && nh[i] < nh_size ? dp_.nexthops.get(uint32_t(nh[i])) : nullptr;
+    const NextHopState* s = nhs[i];
     // Fast path: a resolved next hop, TTL to spare, fits the MTU.
     auto* ip = rte_pktmbuf_mtod_offset(m, rte_ipv4_hdr*, RTE_ETHER_HDR_LEN);
     if (__builtin_expect(s != nullptr && s->kind == NhKind::forward && ip->time_to_live > 1 &&
@@ -198,6 +237,7 @@ void Worker::run() {
       drain_control_tx();
       flush();
     }
+    if (!got) observe_generation();  // an idle lcore still acknowledges updates
     st_.polls.add();
     if (got) {
       st_.busy_polls.add();

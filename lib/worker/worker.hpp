@@ -6,9 +6,11 @@
 #include <rte_mbuf.h>
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "dataplane.hpp"
+#include "route_cache.hpp"
 
 namespace routerd {
 
@@ -29,6 +31,17 @@ class Worker {
   // hand to control. Flushes nothing; flush() sends what is buffered. Public for tests.
   void process(uint16_t in_port, rte_mbuf** pkts, uint16_t n);
   void flush();
+
+  // Reads the generation for the next lookups and, when it changed, notes when this lcore
+  // first saw it (for the control thread's invalidation-latency figures).
+  uint64_t observe_generation();
+
+  // Route cache bypass: after kProbeBursts bursts the hit rate is checked; below half, the
+  // cache is skipped for a number of bursts that doubles on each failed probe (up to
+  // kMaxBypass) and resets when a probe succeeds.
+  static constexpr uint32_t kProbeBursts = 256;
+  static constexpr uint32_t kMinBypass = 1024, kMaxBypass = 65536;
+  bool cache_bypassed() const { return bypass_left_ != 0; }
 
  private:
   struct TxBuf {
@@ -55,6 +68,10 @@ class Worker {
   // Pre-filter for packets that would make control send an ICMP error, so a flood of
   // expiring TTLs cannot fill the punt ring; control applies the real limit.
   uint64_t tokens_ = 0, token_max_ = 0, last_tsc_ = 0, tsc_per_token_ = 1;
+
+  std::unique_ptr<RouteCache> cache_;  // null when route_cache.enabled is false
+  uint32_t probe_bursts_ = 0, probe_lookups_ = 0, probe_hits_ = 0;
+  uint32_t bypass_left_ = 0, bypass_len_ = kMinBypass;
 };
 
 }  // namespace routerd

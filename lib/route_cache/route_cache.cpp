@@ -1,0 +1,33 @@
+#include "route_cache.hpp"
+
+#include <rte_malloc.h>
+#include <sys/random.h>
+
+#include <stdexcept>
+#include <string>
+
+namespace routerd {
+
+RouteCache::RouteCache(uint32_t sets, uint64_t k1, uint64_t k2, int socket)
+    : nsets_(sets), k1_(k1 | 1), k2_(k2) {
+  if (sets < 2 || (sets & (sets - 1)) != 0)
+    throw std::invalid_argument("route cache sets must be a power of two >= 2");
+  shift_ = 64 - uint32_t(__builtin_ctz(sets));
+  sets_ = static_cast<RouteCacheSet*>(rte_zmalloc_socket("route_cache", bytes(), 64, socket));
+  if (!sets_)
+    throw std::runtime_error("cannot allocate a route cache of " + std::to_string(bytes()) +
+                             " bytes");
+}
+
+RouteCache::~RouteCache() {
+  rte_free(sets_);
+}
+
+void route_cache_keys(uint64_t* k1, uint64_t* k2) {
+  uint64_t k[2];
+  if (getrandom(k, sizeof k, 0) != ssize_t(sizeof k)) throw std::runtime_error("getrandom failed");
+  *k1 = k[0] | 1;
+  *k2 = k[1];
+}
+
+}  // namespace routerd

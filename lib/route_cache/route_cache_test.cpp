@@ -1,0 +1,93 @@
+#include "route_cache.hpp"
+
+#include <rte_memory.h>
+
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <map>
+#include <vector>
+
+#include "test_eal.hpp"
+
+using namespace routerd;
+
+namespace {
+NextHopState state(uint32_t id) {
+  NextHopState s{};
+  s.id = id;
+  return s;
+}
+}  // namespace
+
+TEST_CASE("a hit needs the generation the entry was filled in", "[route_cache]") {
+  testing::test_eal();
+  RouteCache c(1024, 0x9e3779b97f4a7c15ull, 42, SOCKET_ID_ANY);
+  NextHopState a = state(1), b = state(2);
+  bool stale = false;
+  CHECK(c.lookup(0x0a000001, 7, &stale) == nullptr);
+  CHECK_FALSE(stale);
+  c.fill(0x0a000001, 7, &a);
+  CHECK(c.lookup(0x0a000001, 7, &stale) == &a);
+  CHECK(c.lookup(0x0a000002, 7, &stale) == nullptr);
+  stale = false;
+  CHECK(c.lookup(0x0a000001, 8, &stale) == nullptr);  // the generation moved on
+  CHECK(stale);
+  c.fill(0x0a000001, 8, &b);  // refreshes the same way, not a second copy
+  CHECK(c.lookup(0x0a000001, 8, &stale) == &b);
+  CHECK(c.lookup(0x0a000001, 7, &stale) == nullptr);
+}
+
+TEST_CASE("a generation past 2^32 never revalidates an old entry", "[route_cache]") {
+  testing::test_eal();
+  RouteCache c(64, 12345, 678, SOCKET_ID_ANY);
+  NextHopState a = state(1);
+  const uint64_t g = 5;
+  c.fill(0x0b000001, g, &a);
+  bool stale = false;
+  // A 32-bit generation would wrap here and take the old entry for a current one.
+  CHECK(c.lookup(0x0b000001, g + (uint64_t(1) << 32), &stale) == nullptr);
+  CHECK(stale);
+  const uint64_t big = (uint64_t(1) << 32) - 2;
+  c.fill(0x0b000002, big, &a);
+  CHECK(c.lookup(0x0b000002, big, &stale) == &a);
+  for (uint64_t step = 1; step < 6; ++step)
+    CHECK(c.lookup(0x0b000002, big + step, &stale) == nullptr);
+}
+
+TEST_CASE("a set keeps its three most recent destinations", "[route_cache]") {
+  testing::test_eal();
+  RouteCache c(256, 0xdeadbeefcafef00dull, 99, SOCKET_ID_ANY);
+  // Find four destinations that share a set.
+  std::map<uint32_t, std::vector<uint32_t>> by_set;
+  std::vector<uint32_t> same;
+  for (uint32_t d = 1; same.empty(); ++d) {
+    auto& v = by_set[c.set_of(d)];
+    v.push_back(d);
+    if (v.size() == 4) same = v;
+  }
+  std::vector<NextHopState> st = {state(1), state(2), state(3), state(4)};
+  for (int i = 0; i < 4; ++i) c.fill(same[i], 3, &st[i]);
+  bool stale = false;
+  CHECK(c.lookup(same[0], 3, &stale) == nullptr);  // the oldest was replaced
+  for (int i = 1; i < 4; ++i) CHECK(c.lookup(same[i], 3, &stale) == &st[i]);
+}
+
+TEST_CASE("set placement depends on the secret keys", "[route_cache]") {
+  testing::test_eal();
+  uint64_t k1 = 0, k2 = 0, k3 = 0, k4 = 0;
+  route_cache_keys(&k1, &k2);
+  route_cache_keys(&k3, &k4);
+  CHECK((k1 & 1) == 1);
+  CHECK((k1 != k3 || k2 != k4));
+  RouteCache a(4096, k1, k2, SOCKET_ID_ANY), b(4096, k3, k4, SOCKET_ID_ANY);
+  int same = 0;
+  std::vector<uint32_t> load(4096);
+  for (uint32_t d = 0; d < 40960; ++d) {
+    same += a.set_of(0x0a000000 + d) == b.set_of(0x0a000000 + d);
+    load[a.set_of(0x0a000000 + d)]++;
+  }
+  CHECK(same < 40960 / 100);  // about 1 in 4096 by chance
+  // Sequential destinations spread over the sets: 10 per set on average.
+  CHECK(*std::max_element(load.begin(), load.end()) < 40);
+}
