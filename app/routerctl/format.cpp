@@ -116,6 +116,12 @@ std::string format_text(const std::vector<std::string>& argv, const json& data) 
   const std::string obj = argv.empty() ? "" : argv[0];
   const std::string act = argv.size() > 1 ? argv[1] : "show";
   if (obj == "stats") return stats(data);
+  if (obj == "batch")
+    return fmt::format(
+        "batch: {} changes ({} added, {} replaced, {} deleted), {} FIB prefixes "
+        "changed in {:.3f} s\n",
+        data.value("changes", 0ull), data.value("added", 0ull), data.value("replaced", 0ull),
+        data.value("deleted", 0ull), data.value("fib_changes", 0ull), data.value("seconds", 0.0));
   if (obj == "route" || obj == "r") {
     if (act == "get") return route_get(data);
     if (act == "load")

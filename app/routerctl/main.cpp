@@ -1,9 +1,12 @@
 // routerctl: sends one command to routerd over its Unix socket and prints the answer.
 // The daemon parses and validates the command, so the grammar lives in one place.
 #include <CLI/CLI.hpp>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 
 #include "command.hpp"
@@ -67,11 +70,43 @@ int main(int argc, char** argv) {
   // routerd reads route files itself, from its own working directory: send an absolute path.
   if (words.size() == 3 && (words[0] == "route" || words[0] == "r") && words[1] == "load")
     words[2] = std::filesystem::absolute(words[2]).string();
+  // A batch file is read here and its lines sent as they are: routerd parses them and
+  // reports errors by line number, which we prefix with the file name.
+  std::string batch_file;
+  if (!words.empty() && words[0] == "batch") {
+    if (words.size() != 2) {
+      std::fprintf(stderr, "routerctl: batch: expected: batch FILE\n");
+      return 2;
+    }
+    batch_file = words[1];
+    std::ifstream f;
+    std::istream* in = &std::cin;
+    if (batch_file != "-") {
+      f.open(batch_file);
+      if (!f) {
+        std::fprintf(stderr, "routerctl: %s: %s\n", batch_file.c_str(), std::strerror(errno));
+        return 1;
+      }
+      in = &f;
+    }
+    words.resize(1);
+    for (std::string line; std::getline(*in, line);) words.push_back(line);
+    if (in->bad()) {
+      std::fprintf(stderr, "routerctl: %s: read error\n", batch_file.c_str());
+      return 1;
+    }
+  }
+  auto fail_line = [&](const std::string& msg) {
+    if (!batch_file.empty())
+      std::fprintf(stderr, "routerctl: %s: %s\n", batch_file.c_str(), msg.c_str());
+    else
+      std::fprintf(stderr, "routerctl: %s\n", msg.c_str());
+  };
   // Refuse malformed commands here too, without needing the daemon.
   try {
     parse_request(words);
   } catch (const CommandError& e) {
-    std::fprintf(stderr, "routerctl: %s\n", e.what());
+    fail_line(e.what());
     return 2;
   }
   nlohmann::json resp;
@@ -82,8 +117,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   if (!resp.value("ok", false)) {
-    std::fprintf(stderr, "routerctl: %s\n",
-                 resp.value("error", std::string("unknown error")).c_str());
+    fail_line(resp.value("error", std::string("unknown error")));
     return 1;
   }
   const nlohmann::json& data = resp["data"];

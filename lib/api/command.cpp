@@ -88,6 +88,7 @@ std::string object_name(const std::string& s) {
   if (s == "neigh" || s == "neighbour" || s == "neighbor" || s == "n") return "neigh";
   if (s == "link" || s == "l") return "link";
   if (s == "stats") return "stats";
+  if (s == "batch") return "batch";
   return "";
 }
 
@@ -98,6 +99,20 @@ std::string action_name(const std::string& s) {
 }
 
 }  // namespace
+
+std::vector<std::string> split_command_line(std::string_view line) {
+  std::vector<std::string> words;
+  size_t i = 0;
+  while (i < line.size()) {
+    while (i < line.size() && (line[i] == ' ' || line[i] == '\t' || line[i] == '\r')) ++i;
+    if (i == line.size() || line[i] == '#') break;
+    size_t j = i;
+    while (j < line.size() && line[j] != ' ' && line[j] != '\t' && line[j] != '\r') ++j;
+    words.emplace_back(line.substr(i, j - i));
+    i = j;
+  }
+  return words;
+}
 
 const std::vector<VerbHelp>& command_help() {
   static const std::vector<VerbHelp> h = {
@@ -118,6 +133,9 @@ const std::vector<VerbHelp>& command_help() {
       {"neigh show", "[dev PORT]", "list neighbours and their state"},
       {"link show", "[PORT]", "list ports: MAC, MTU, link state, queues"},
       {"stats", "", "packet counters per port, per drop reason, per lcore"},
+      {"batch", "FILE",
+       "apply the route add/replace/del commands in FILE (one per line, '-' for stdin) as one "
+       "atomic batch"},
   };
   return h;
 }
@@ -127,8 +145,33 @@ Request parse_request(const std::vector<std::string>& w) {
   std::string obj = object_name(w[0]);
   if (obj.empty())
     throw CommandError("unknown object " + q(w[0]) +
-                       " (expected addr, route, neigh, link or stats)");
+                       " (expected addr, route, neigh, link, stats or batch)");
   Request r;
+  if (obj == "batch") {
+    // On the wire, argv is "batch" followed by the lines of the file, verbatim.
+    if (w.size() - 1 > kMaxBatchLines)
+      fail("batch", std::to_string(w.size() - 1) + " lines; at most " +
+                        std::to_string(kMaxBatchLines) + " per batch");
+    r.verb = Verb::batch;
+    for (size_t i = 1; i < w.size(); ++i) {
+      std::vector<std::string> words = split_command_line(w[i]);
+      if (words.empty()) continue;
+      const std::string where = "line " + std::to_string(i);
+      Request sub;
+      try {
+        sub = parse_request(words);
+      } catch (const CommandError& e) {
+        throw CommandError(where + ": " + e.what());
+      }
+      if (sub.verb != Verb::route_add && sub.verb != Verb::route_replace &&
+          sub.verb != Verb::route_del)
+        throw CommandError(where +
+                           ": only route add, route replace and route del may appear "
+                           "in a batch (they are applied as one atomic change)");
+      r.batch.push_back(BatchLine{uint32_t(i), std::move(sub)});
+    }
+    return r;
+  }
   if (obj == "stats") {
     if (w.size() > 1) fail("stats", "unexpected " + q(w[1]));
     r.verb = Verb::stats;

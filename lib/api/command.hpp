@@ -34,17 +34,34 @@ enum class Verb {
   neigh_show,
   link_show,
   stats,
+  batch,
 };
+
+struct BatchLine;
 
 struct Request {
   Verb verb = Verb::stats;
-  Prefix4 prefix;           // route add/replace/del; addr add/del: the subnet
-  Ipv4 addr;                // addr add/del: the address; route get, neigh add/del: the target
-  std::optional<Ipv4> via;  // route add/replace
-  std::string dev;          // port: required for addr add/del and neigh add, else a filter
-  Mac lladdr;               // neigh add
-  std::string path;         // route load: an absolute file name
+  Prefix4 prefix;                // route add/replace/del; addr add/del: the subnet
+  Ipv4 addr;                     // addr add/del: the address; route get, neigh add/del: the target
+  std::optional<Ipv4> via;       // route add/replace
+  std::string dev;               // port: required for addr add/del and neigh add, else a filter
+  Mac lladdr;                    // neigh add
+  std::string path;              // route load: an absolute file name
+  std::vector<BatchLine> batch;  // batch: the route changes, in file order
 };
+
+// One route change of a batch and the line (1-based) it came from.
+struct BatchLine {
+  uint32_t line;
+  Request req;  // route_add, route_replace or route_del
+};
+
+// Most lines one batch may hold (a batch is one JSON request and is applied atomically).
+constexpr size_t kMaxBatchLines = 1u << 20;
+
+// Splits a command line into words as a shell would for routerctl's grammar: on blanks;
+// '#' starts a comment.
+std::vector<std::string> split_command_line(std::string_view line);
 
 // What "route add" takes after the verb, and what one line of a route file holds:
 // PREFIX via GATEWAY [dev PORT] | PREFIX dev PORT.

@@ -92,3 +92,32 @@ TEST_CASE("docs/cli.md documents every command", "[api][docs]") {
     CHECK(doc.find(std::string("routerctl ") + h.command) != std::string::npos);
   }
 }
+
+TEST_CASE("batch: route changes only, errors by line number", "[command]") {
+  Request r = parse_request({"batch", "# comment", "", "route add 10.0.0.0/8 via 10.1.0.2",
+                             "  route replace 10.0.0.0/8 dev p1  # trailing", "r del 10.0.0.0/8"});
+  CHECK(r.verb == Verb::batch);
+  REQUIRE(r.batch.size() == 3);
+  CHECK(r.batch[0].line == 3);
+  CHECK(r.batch[0].req.verb == Verb::route_add);
+  CHECK(r.batch[1].line == 4);
+  CHECK(r.batch[1].req.verb == Verb::route_replace);
+  CHECK(r.batch[1].req.dev == "p1");
+  CHECK(r.batch[2].req.verb == Verb::route_del);
+  auto err = [](std::vector<std::string> w) {
+    try {
+      parse_request(w);
+    } catch (const CommandError& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  CHECK(err({"batch", "route add 10.0.0.0/8 via 10.1.0.2", "route add 10.0.0.1/8 via 10.1.0.2"})
+            .rfind("line 2: route add: ", 0) == 0);
+  CHECK(err({"batch", "stats"}) ==
+        "line 1: only route add, route replace and route del may appear in a batch (they are "
+        "applied as one atomic change)");
+  CHECK(err({"batch", "route load /x"}).rfind("line 1: only route", 0) == 0);
+  CHECK(err({"batch", "frobnicate"}).rfind("line 1: unknown object", 0) == 0);
+  CHECK(parse_request({"batch"}).batch.empty());
+}

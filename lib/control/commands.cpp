@@ -47,6 +47,8 @@ nlohmann::json Control::execute(const Request& r) {
       return route_get(r);
     case Verb::route_load:
       return route_load(parse_route_file(r.path), r.path);
+    case Verb::batch:
+      return route_batch(r);
     case Verb::neigh_add:
       return neigh_add(r);
     case Verb::neigh_del:
@@ -230,137 +232,166 @@ nlohmann::json Control::route_json(const Route& rt) const {
   return j;
 }
 
-nlohmann::json Control::route_set(const Request& r, bool replace) {
-  const std::string cmd = replace ? "route replace" : "route add";
+// Validates one route change against the RIB as the earlier changes of its batch left it,
+// applies it to the RIB and records what it replaced. Throws CommandError, prefixed with
+// `where`, changing nothing.
+void Control::rib_apply(const Request& r, const std::string& where, std::vector<RibUndo>& undo,
+                        BatchCounts& n) {
   const Route* existing = rib_.find(r.prefix);
+  if (r.verb == Verb::route_del) {
+    if (!existing) refuse(where, "no route for " + r.prefix.str());
+    if (existing->proto == RouteProto::connected)
+      refuse(where, r.prefix.str() + " is a connected route; delete the address instead");
+    if (r.via && existing->via != r.via)
+      refuse(where, "the route for " + r.prefix.str() + " is not via " + r.via->str());
+    if (!r.dev.empty() && port_by_id(existing->port)->ref.name != r.dev)
+      refuse(where, "the route for " + r.prefix.str() + " does not use " + r.dev);
+    undo.push_back(RibUndo{r.prefix, *existing});
+    rib_.erase(r.prefix);
+    ++n.deleted;
+    return;
+  }
+  const bool replace = r.verb == Verb::route_replace;
   if (existing && existing->proto == RouteProto::connected)
-    refuse(cmd, r.prefix.str() + " is the connected route of " +
-                    port_by_id(existing->port)->ref.name + "; it follows the port's addresses");
+    refuse(where, r.prefix.str() + " is the connected route of " +
+                      port_by_id(existing->port)->ref.name + "; it follows the port's addresses");
   if (existing && !replace)
-    refuse(cmd, "a route for " + r.prefix.str() + " exists (use route replace)");
+    refuse(where, "a route for " + r.prefix.str() + " exists (use route replace)");
   if (r.prefix.len == 32 && local_address_port(r.prefix.addr))
-    refuse(cmd, r.prefix.addr.str() + " is an address of this router");
-  if (!r.dev.empty() && !port_by_name(r.dev)) refuse(cmd, "unknown port '" + r.dev + "'");
+    refuse(where, r.prefix.addr.str() + " is an address of this router");
+  if (!r.dev.empty() && !port_by_name(r.dev)) refuse(where, "unknown port '" + r.dev + "'");
   Route nr;
   nr.prefix = r.prefix;
   nr.proto = RouteProto::static_route;
   if (r.via) {
     if (local_address_port(*r.via))
-      refuse(cmd, "gateway " + r.via->str() + " is an address of this router");
+      refuse(where, "gateway " + r.via->str() + " is an address of this router");
     const PortCtl* gp = port_for_gateway(*r.via, r.dev);
     if (!gp)
-      refuse(cmd, "gateway " + r.via->str() + " is not on a connected subnet" +
-                      (r.dev.empty() ? std::string() : " of " + r.dev));
+      refuse(where, "gateway " + r.via->str() + " is not on a connected subnet" +
+                        (r.dev.empty() ? std::string() : " of " + r.dev));
     nr.via = r.via;
     nr.port = gp->ref.id;
   } else {
     nr.port = port_by_name(r.dev)->ref.id;
   }
-  std::optional<Route> old;
-  if (existing) old = *existing;
+  undo.push_back(RibUndo{r.prefix, existing ? std::optional<Route>(*existing) : std::nullopt});
+  ++(existing ? n.replaced : n.added);
   rib_.set(nr);
+}
+
+void Control::rib_undo(const std::vector<RibUndo>& undo) {
+  for (auto it = undo.rbegin(); it != undo.rend(); ++it) {
+    if (it->old)
+      rib_.set(*it->old);
+    else
+      rib_.erase(it->prefix);
+  }
+}
+
+// Derives the FIB from the RIB changes of a batch and commits them as one change (one
+// generation bump). On failure the RIB is restored, nothing is published, and CommandError
+// says why, prefixed with `where` and followed by `suffix`.
+void Control::commit_routes(std::vector<RibUndo>& undo, const std::string& where,
+                            const std::string& suffix) {
   try {
-    sync_covered(r.prefix);
+    for (const RibUndo& u : undo) sync(u.prefix);
+    // Host routes of neighbours depend on their longest match: recheck those under a change
+    // (every neighbour once when the batch is large).
+    const auto& ns = neigh_.entries();
+    if (undo.size() <= 16) {
+      for (const auto& [ip, nb] : ns)
+        for (const RibUndo& u : undo)
+          if (u.prefix.contains(Ipv4(ip))) {
+            sync(Prefix4{Ipv4(ip), 32});
+            break;
+          }
+    } else {
+      for (const auto& [ip, nb] : ns) sync(Prefix4{Ipv4(ip), 32});
+    }
     commit();
   } catch (const std::exception& e) {  // FibError, or CommandError for a full next-hop table
     rollback();
-    if (old)
-      rib_.set(*old);
-    else
-      rib_.erase(r.prefix);
+    rib_undo(undo);
     collect_unused_nexthops();
-    refuse(cmd, e.what());
+    refuse(where, e.what() + suffix);
   }
+}
+
+nlohmann::json Control::route_set(const Request& r, bool replace) {
+  const std::string cmd = replace ? "route replace" : "route add";
+  std::vector<RibUndo> undo;
+  BatchCounts n;
+  rib_apply(r, cmd, undo, n);
+  commit_routes(undo, cmd, "");
   return nlohmann::json::object();
 }
 
 nlohmann::json Control::route_del(const Request& r) {
-  const std::string cmd = "route del";
-  const Route* existing = rib_.find(r.prefix);
-  if (!existing) refuse(cmd, "no route for " + r.prefix.str());
-  if (existing->proto == RouteProto::connected)
-    refuse(cmd, r.prefix.str() + " is a connected route; delete the address instead");
-  if (r.via && existing->via != r.via)
-    refuse(cmd, "the route for " + r.prefix.str() + " is not via " + r.via->str());
-  if (!r.dev.empty() && port_by_id(existing->port)->ref.name != r.dev)
-    refuse(cmd, "the route for " + r.prefix.str() + " does not use " + r.dev);
-  Route old = *existing;
-  rib_.erase(r.prefix);
-  try {
-    sync_covered(r.prefix);
-    commit();
-  } catch (const std::exception& e) {
-    rollback();
-    rib_.set(old);
-    collect_unused_nexthops();
-    refuse(cmd, e.what());
-  }
+  std::vector<RibUndo> undo;
+  BatchCounts n;
+  rib_apply(r, "route del", undo, n);
+  commit_routes(undo, "route del", "");
   return nlohmann::json::object();
+}
+
+nlohmann::json Control::route_batch(const Request& r) {
+  auto t0 = std::chrono::steady_clock::now();
+  std::vector<RibUndo> undo;
+  undo.reserve(r.batch.size());
+  BatchCounts n;
+  const uint64_t fib_before = route_updates_;
+  try {
+    for (const BatchLine& b : r.batch) {
+      static const char* const kVerb[] = {"route add", "route replace", "route del"};
+      const char* verb = kVerb[b.req.verb == Verb::route_add       ? 0
+                               : b.req.verb == Verb::route_replace ? 1
+                                                                   : 2];
+      rib_apply(b.req, "line " + std::to_string(b.line) + ": " + verb, undo, n);
+    }
+  } catch (const CommandError& e) {
+    rib_undo(undo);
+    throw CommandError(std::string(e.what()) + "; nothing in the batch was applied");
+  }
+  commit_routes(undo, "batch", "; nothing in the batch was applied");
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return {{"changes", r.batch.size()},
+          {"added", n.added},
+          {"replaced", n.replaced},
+          {"deleted", n.deleted},
+          {"fib_changes", route_updates_ - fib_before},
+          {"seconds", secs}};
 }
 
 nlohmann::json Control::route_load(const std::vector<RouteSpec>& specs, const std::string& source) {
   auto t0 = std::chrono::steady_clock::now();
-  // Validate every line before changing anything, as route add would.
-  std::vector<Route> routes;
-  routes.reserve(specs.size());
-  for (const RouteSpec& s : specs) {
-    const std::string where = source + ":" + std::to_string(s.line);
-    const Route* existing = rib_.find(s.prefix);
-    if (existing && existing->proto == RouteProto::connected)
-      refuse(where,
-             s.prefix.str() + " is the connected route of " + port_by_id(existing->port)->ref.name);
-    if (s.prefix.len == 32 && local_address_port(s.prefix.addr))
-      refuse(where, s.prefix.addr.str() + " is an address of this router");
-    if (!s.dev.empty() && !port_by_name(s.dev)) refuse(where, "unknown port '" + s.dev + "'");
-    Route nr;
-    nr.prefix = s.prefix;
-    if (s.via) {
-      if (local_address_port(*s.via))
-        refuse(where, "gateway " + s.via->str() + " is an address of this router");
-      const PortCtl* gp = port_for_gateway(*s.via, s.dev);
-      if (!gp)
-        refuse(where, "gateway " + s.via->str() + " is not on a connected subnet" +
-                          (s.dev.empty() ? std::string() : " of " + s.dev));
-      nr.via = s.via;
-      nr.port = gp->ref.id;
-    } else {
-      nr.port = port_by_name(s.dev)->ref.id;
-    }
-    routes.push_back(nr);
-  }
-
-  std::vector<std::optional<Route>> old(routes.size());
-  rib_.reserve(rib_.size() + routes.size());
-  fib_state_.reserve(fib_state_.size() + routes.size());
-  size_t added = 0;
-  for (size_t i = 0; i < routes.size(); ++i) {
-    if (const Route* e = rib_.find(routes[i].prefix)) old[i] = *e;
-    added += !old[i];
-    rib_.set(routes[i]);
-  }
+  std::vector<RibUndo> undo;
+  undo.reserve(specs.size());
+  rib_.reserve(rib_.size() + specs.size());
+  fib_state_.reserve(fib_state_.size() + specs.size());
+  BatchCounts n;
   try {
-    for (const Route& rt : routes) sync(rt.prefix);
-    // Host routes of neighbours depend on their longest match: check each once.
-    for (const auto& [ip, n] : neigh_.entries()) sync(Prefix4{Ipv4(ip), 32});
-    commit();
-  } catch (const std::exception& e) {
-    rollback();
-    for (size_t i = routes.size(); i-- > 0;) {
-      if (old[i])
-        rib_.set(*old[i]);
-      else
-        rib_.erase(routes[i].prefix);
+    for (const RouteSpec& s : specs) {
+      Request r;
+      r.verb = Verb::route_replace;
+      r.prefix = s.prefix;
+      r.via = s.via;
+      r.dev = s.dev;
+      rib_apply(r, source + ":" + std::to_string(s.line), undo, n);
     }
-    collect_unused_nexthops();
-    refuse(source, std::string(e.what()) + "; nothing from the file was applied");
+  } catch (const CommandError& e) {
+    rib_undo(undo);
+    throw CommandError(std::string(e.what()) + "; nothing from the file was applied");
   }
+  commit_routes(undo, source, "; nothing from the file was applied");
+  const size_t added = n.added;
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  spdlog::info("route load {}: {} routes ({} new, {} replaced) in {:.3f} s", source, routes.size(),
-               added, routes.size() - added, secs);
+  spdlog::info("route load {}: {} routes ({} new, {} replaced) in {:.3f} s", source, specs.size(),
+               added, specs.size() - added, secs);
   return {{"file", source},
-          {"routes", routes.size()},
+          {"routes", specs.size()},
           {"added", added},
-          {"replaced", routes.size() - added},
+          {"replaced", specs.size() - added},
           {"seconds", secs}};
 }
 

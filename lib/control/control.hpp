@@ -152,6 +152,20 @@ class Control {
   nlohmann::json route_show() const;
   nlohmann::json route_get(const Request& r) const;
   nlohmann::json route_load(const std::vector<RouteSpec>& specs, const std::string& source);
+  nlohmann::json route_batch(const Request& r);
+  // A RIB change of the current batch, for rollback.
+  struct RibUndo {
+    Prefix4 prefix;
+    std::optional<Route> old;
+  };
+  struct BatchCounts {
+    size_t added = 0, replaced = 0, deleted = 0;
+  };
+  void rib_apply(const Request& r, const std::string& where, std::vector<RibUndo>& undo,
+                 BatchCounts& n);
+  void rib_undo(const std::vector<RibUndo>& undo);  // newest first
+  void commit_routes(std::vector<RibUndo>& undo, const std::string& where,
+                     const std::string& suffix);
   nlohmann::json neigh_add(const Request& r);
   nlohmann::json neigh_del(const Request& r);
   nlohmann::json neigh_show(const Request& r) const;

@@ -271,3 +271,52 @@ TEST_CASE("route load applies a file as one batch, or nothing of it", "[control]
     std::remove(path.c_str());
   }
 }
+
+TEST_CASE("a batch applies its route changes in order, as one commit, or not at all", "[control]") {
+  Rig r(64, 256);
+  r.run({"route", "add", "10.9.0.0/16", "via", "10.2.0.2"});
+  r.run({"route", "add", "10.8.0.0/16", "via", "10.2.0.2"});
+
+  SECTION("in order: a delete then an add of the same prefix, one generation bump") {
+    uint64_t gen = r.dp.generation.read();
+    json j = r.run({"batch", "route del 10.9.0.0/16", "# moved", "",
+                    "route add 10.9.0.0/16 via 10.1.0.2", "route replace 10.8.0.0/16 via 10.1.0.3",
+                    "route add 10.7.0.0/16 dev p1"});
+    CHECK(j["added"] == 2);
+    CHECK(j["replaced"] == 1);
+    CHECK(j["deleted"] == 1);
+    CHECK(j["fib_changes"] == 3);
+    CHECK(r.dp.generation.read() == gen + 1);
+    CHECK(r.nh("10.9.1.1")->gateway == Ipv4(10, 1, 0, 2));
+    CHECK(r.nh("10.8.1.1")->gateway == Ipv4(10, 1, 0, 3));
+    CHECK(r.nh("10.7.1.1")->kind == NhKind::glean);
+  }
+  SECTION("a refused line names its number and changes nothing") {
+    json before = r.run({"route", "show"});
+    uint64_t gen = r.dp.generation.read();
+    CHECK(r.fails({"batch", "route del 10.9.0.0/16", "route replace 10.8.0.0/16 via 10.1.0.3",
+                   "route del 10.9.0.0/16"}) ==
+          "line 3: route del: no route for 10.9.0.0/16; nothing in the batch was applied");
+    CHECK(r.fails({"batch", "route add 10.6.0.0/16 via 10.1.0.2",
+                   "route add 10.5.0.0/16 via 10.99.0.1"}) ==
+          "line 2: route add: gateway 10.99.0.1 is not on a connected subnet; nothing in the "
+          "batch was applied");
+    CHECK(r.run({"route", "show"}) == before);
+    CHECK(r.dp.generation.read() == gen);
+    CHECK(r.nh("10.9.1.1")->gateway == Ipv4(10, 2, 0, 2));
+    CHECK(r.nh("10.8.1.1")->gateway == Ipv4(10, 2, 0, 2));
+    CHECK(r.fib("10.6.0.1") == Fib::kNoRoute);
+  }
+  SECTION("a batch the FIB cannot hold changes nothing") {
+    std::vector<std::string> argv = {"batch", "route del 10.9.0.0/16"};
+    for (int i = 0; i < 200; ++i)  // 200 /25s need 200 tbl8 groups; the rig has 64
+      argv.push_back("route add 30.0." + std::to_string(i) + ".0/25 via 10.2.0.2");
+    json before = r.run({"route", "show"});
+    uint64_t gen = r.dp.generation.read();
+    CHECK_THAT(r.fails(argv), Catch::Contains("nothing in the batch was applied"));
+    CHECK(r.run({"route", "show"}) == before);
+    CHECK(r.dp.generation.read() == gen);
+    CHECK(r.fib("30.0.0.1") == Fib::kNoRoute);
+    CHECK(r.nh("10.9.1.1")->gateway == Ipv4(10, 2, 0, 2));
+  }
+}
