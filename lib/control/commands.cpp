@@ -558,7 +558,9 @@ nlohmann::json Control::stats_json() const {
                       {"cache_hits", s.cache_hits.get()},
                       {"cache_misses", s.cache_misses.get()},
                       {"cache_stale", s.cache_stale.get()},
-                      {"cache_bypassed_bursts", s.cache_bypassed_bursts.get()}});
+                      {"cache_bypassed_bursts", s.cache_bypassed_bursts.get()},
+                      {"cache_runs_on", s.cache_runs_on.get()},
+                      {"cache_runs_off", s.cache_runs_off.get()}});
   }
   nlohmann::json cache = {
       {"enabled", dp_.params.route_cache},
@@ -566,7 +568,9 @@ nlohmann::json Control::stats_json() const {
       {"hits", sum([](const LcoreStats& s) { return s.cache_hits.get(); })},
       {"misses", sum([](const LcoreStats& s) { return s.cache_misses.get(); })},
       {"stale", sum([](const LcoreStats& s) { return s.cache_stale.get(); })},
-      {"bypassed_bursts", sum([](const LcoreStats& s) { return s.cache_bypassed_bursts.get(); })}};
+      {"bypassed_bursts", sum([](const LcoreStats& s) { return s.cache_bypassed_bursts.get(); })},
+      {"runs_on", sum([](const LcoreStats& s) { return s.cache_runs_on.get(); })},
+      {"runs_off", sum([](const LcoreStats& s) { return s.cache_runs_off.get(); })}};
   size_t nh_used = 0;
   for (const auto& s : nh_) nh_used += s.used;
   return {{"generation", dp_.generation.read()},

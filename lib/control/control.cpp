@@ -295,9 +295,11 @@ void Control::retire_after_bump(std::function<void()> destroy) {
 // longer trusts entries that may point at them.
 void Control::bump_and_retire() {
   if (dirty_) {
+    // The time is taken before the bump, so a latency is never understated.
+    const uint64_t t0 = rte_rdtsc();
     uint64_t g = dp_.generation.bump();
     ++commits_;
-    pending_gens_.push_back({g, rte_rdtsc()});
+    pending_gens_.push_back({g, t0});
     if (pending_gens_.size() > 4096) {
       pending_gens_.pop_front();
       ++inval_unobserved_;

@@ -16,6 +16,8 @@
 #include "rcu.hpp"
 #include "stats.hpp"
 
+struct rte_mbuf;  // at global scope: the members below must not declare routerd::rte_mbuf
+
 namespace routerd {
 
 // What the fast path needs to know about an input port. Published as a whole; replaced
@@ -59,7 +61,7 @@ struct DataplaneParams {
   uint32_t icmp_rate = 1000;  // the control thread's bucket; workers pre-filter at 2x
   uint32_t icmp_burst = 50;
   bool route_cache = true;
-  uint32_t route_cache_sets = 4096;  // 3 ways each: 12,288 destinations, 256 KiB per worker
+  uint32_t route_cache_sets = 4096;  // 4 ways each: 16,384 destinations, 256 KiB per worker
   uint64_t route_cache_k1 = 0, route_cache_k2 = 0;  // hash secrets
 };
 

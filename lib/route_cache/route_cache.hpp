@@ -1,26 +1,34 @@
 // route_cache: a per-lcore cache of destination -> next-hop state, valid only while the
-// generation it was filled in is current. Fixed size, 3-way set-associative, one cache line
+// generation it was filled in is current. Fixed size, 4-way set-associative, one cache line
 // per set; indexed by a hash keyed with per-process secrets; a miss never allocates.
 #pragma once
 
 #include <cstdint>
 #include <memory>
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 #include "nexthop.hpp"
 
 namespace routerd {
 
+// One cache line. The generation is per set, not per entry: an entry is valid only while the
+// set's generation is current, and the first fill after a bump empties the set (its other
+// entries were stale anyway). That leaves room for four ways and makes a lookup one 64-bit
+// compare and one 4-lane compare.
 struct alignas(64) RouteCacheSet {
-  uint32_t dst[3];
-  uint32_t victim;  // next way to replace (round robin)
-  uint64_t gen[3];  // 0: empty (the generation starts at 1)
-  const NextHopState* nh[3];
+  uint64_t gen;  // 0: never filled (the generation starts at 1)
+  uint32_t dst[4];
+  const NextHopState* nh[4];  // nullptr: an empty way
+  uint32_t victim;            // next way to replace (round robin)
 };
 static_assert(sizeof(RouteCacheSet) == 64, "one cache line per set");
 
 class RouteCache {
  public:
-  static constexpr uint32_t kWays = 3;
+  static constexpr uint32_t kWays = 4;
 
   // sets: a power of two. k1 (made odd) and k2 are the hash secrets.
   RouteCache(uint32_t sets, uint64_t k1, uint64_t k2, int socket);
@@ -32,32 +40,49 @@ class RouteCache {
   // set cannot be computed without k1 and k2, so an attacker cannot aim at one set. (CRC,
   // being affine, would not resist that whatever its seed.)
   uint32_t set_of(uint32_t dst) const { return uint32_t(((uint64_t(dst) ^ k2_) * k1_) >> shift_); }
-  void prefetch(uint32_t dst) const { __builtin_prefetch(&sets_[set_of(dst)]); }
+  void prefetch(uint32_t dst) const { prefetch_set(set_of(dst)); }
+  void prefetch_set(uint32_t set) const { __builtin_prefetch(&sets_[set]); }
 
   // The cached state for dst if it was filled in generation `gen`; else nullptr, with
   // *stale set when dst was present from an older generation.
   const NextHopState* lookup(uint32_t dst, uint64_t gen, bool* stale) const {
-    const RouteCacheSet& s = sets_[set_of(dst)];
-    for (uint32_t w = 0; w < kWays; ++w) {
-      if (s.dst[w] == dst && s.gen[w] != 0) {
-        if (s.gen[w] == gen) return s.nh[w];
-        *stale = true;
-      }
-    }
-    return nullptr;
+    return lookup_in(set_of(dst), dst, gen, stale);
+  }
+  // The same with the set already computed (the worker hashes once per packet).
+  const NextHopState* lookup_in(uint32_t set, uint32_t dst, uint64_t gen, bool* stale) const {
+    const RouteCacheSet& s = sets_[set];
+    uint32_t m = match(s, dst);
+    bool current = s.gen == gen;
+    *stale |= (m != 0) & !current;
+    const NextHopState* nh = s.nh[__builtin_ctz(m | 0x10) & 3];
+    return (m != 0) & current ? nh : nullptr;
   }
 
   // gen must be the generation read before the lookup that produced nh.
   void fill(uint32_t dst, uint64_t gen, const NextHopState* nh) {
-    RouteCacheSet& s = sets_[set_of(dst)];
-    uint32_t w = 0;
-    while (w < kWays && s.dst[w] != dst) ++w;  // refresh dst's way if present
-    if (w == kWays) {
-      w = s.victim;
-      s.victim = s.victim + 1 == kWays ? 0 : s.victim + 1;
+    fill_in(set_of(dst), dst, gen, nh);
+  }
+  void fill_in(uint32_t set, uint32_t dst, uint64_t gen, const NextHopState* nh) {
+    RouteCacheSet& s = sets_[set];
+    if (s.gen != gen) {
+      // Never move a set back to an older generation (a caller holding an old one): its
+      // entries would be wiped for an answer that is already out of date.
+      if (s.gen > gen) return;
+      s.gen = gen;
+      for (uint32_t w = 0; w < kWays; ++w) {
+        s.dst[w] = 0;
+        s.nh[w] = nullptr;
+      }
+    }
+    uint32_t m = match(s, dst);
+    uint32_t w;
+    if (m) {
+      w = uint32_t(__builtin_ctz(m));
+    } else {
+      w = s.victim & (kWays - 1);
+      s.victim = w + 1;
     }
     s.dst[w] = dst;
-    s.gen[w] = gen;
     s.nh[w] = nh;
   }
 
@@ -65,6 +90,20 @@ class RouteCache {
   size_t bytes() const { return size_t(nsets_) * sizeof(RouteCacheSet); }
 
  private:
+  // Bit w set when way w holds dst (an empty way never matches: its nh is nullptr, and an
+  // entry with a null nh is never returned anyway).
+  static uint32_t match(const RouteCacheSet& s, uint32_t dst) {
+#ifdef __SSE2__
+    __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s.dst));
+    __m128i eq = _mm_cmpeq_epi32(v, _mm_set1_epi32(int(dst)));
+    return uint32_t(_mm_movemask_ps(_mm_castsi128_ps(eq)));
+#else
+    uint32_t m = 0;
+    for (uint32_t w = 0; w < kWays; ++w) m |= uint32_t(s.dst[w] == dst) << w;
+    return m;
+#endif
+  }
+
   RouteCacheSet* sets_;
   uint32_t nsets_;
   uint32_t shift_;

@@ -55,22 +55,30 @@ TEST_CASE("a generation past 2^32 never revalidates an old entry", "[route_cache
     CHECK(c.lookup(0x0b000002, big + step, &stale) == nullptr);
 }
 
-TEST_CASE("a set keeps its three most recent destinations", "[route_cache]") {
+TEST_CASE("a set keeps its four most recent destinations", "[route_cache]") {
   testing::test_eal();
   RouteCache c(256, 0xdeadbeefcafef00dull, 99, SOCKET_ID_ANY);
-  // Find four destinations that share a set.
+  // Find five destinations that share a set.
   std::map<uint32_t, std::vector<uint32_t>> by_set;
   std::vector<uint32_t> same;
   for (uint32_t d = 1; same.empty(); ++d) {
     auto& v = by_set[c.set_of(d)];
     v.push_back(d);
-    if (v.size() == 4) same = v;
+    if (v.size() == 5) same = v;
   }
-  std::vector<NextHopState> st = {state(1), state(2), state(3), state(4)};
-  for (int i = 0; i < 4; ++i) c.fill(same[i], 3, &st[i]);
+  std::vector<NextHopState> st = {state(1), state(2), state(3), state(4), state(5)};
+  for (int i = 0; i < 5; ++i) c.fill(same[i], 3, &st[i]);
   bool stale = false;
   CHECK(c.lookup(same[0], 3, &stale) == nullptr);  // the oldest was replaced
-  for (int i = 1; i < 4; ++i) CHECK(c.lookup(same[i], 3, &stale) == &st[i]);
+  for (int i = 1; i < 5; ++i) CHECK(c.lookup(same[i], 3, &stale) == &st[i]);
+  // The first fill after a bump empties the set: nothing else in it is current any more.
+  c.fill(same[1], 4, &st[0]);
+  CHECK(c.lookup(same[1], 4, &stale) == &st[0]);
+  for (int i = 2; i < 5; ++i) CHECK(c.lookup(same[i], 4, &stale) == nullptr);
+  // A fill with an older generation than the set's changes nothing.
+  c.fill(same[2], 3, &st[2]);
+  CHECK(c.lookup(same[2], 3, &stale) == nullptr);
+  CHECK(c.lookup(same[1], 4, &stale) == &st[0]);
 }
 
 TEST_CASE("set placement depends on the secret keys", "[route_cache]") {

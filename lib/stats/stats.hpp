@@ -132,7 +132,9 @@ struct alignas(64) LcoreStats {
   Counter cache_hits;                        // route cache: answered from the cache
   Counter cache_misses;                      // looked up in the FIB (stale ones included)
   Counter cache_stale;                       // present, but from an older generation
-  Counter cache_bypassed_bursts;             // bursts that skipped a cache with a low hit rate
+  Counter cache_bypassed_bursts;             // bursts looked up without the cache (see Worker)
+  Counter cache_runs_on;                     // probes that chose to use the cache
+  Counter cache_runs_off;                    // probes that chose to step aside
 
   // When this lcore first saw each generation (TSC), so the control thread can time how
   // long an update takes to reach every worker. Slot g % kGenSlots holds generation g.

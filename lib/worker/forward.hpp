@@ -157,28 +157,33 @@ ROUTERD_ALWAYS_INLINE void lookup_states(const Dataplane& dp, RouteCache* cache,
     for (uint16_t i = 0; i < k; ++i) out[i] = state_of(dp, nh[i]);
     return;
   }
-  uint32_t miss_dst[64];
+  uint32_t set[64];
   uint16_t miss_at[64];
   uint16_t nm = 0;
   uint32_t stale = 0;
-  for (uint16_t i = 0; i < k; ++i) cache->prefetch(dst[i]);
+  for (uint16_t i = 0; i < k; ++i) {
+    set[i] = cache->set_of(dst[i]);
+    cache->prefetch_set(set[i]);
+  }
   for (uint16_t i = 0; i < k; ++i) {
     bool st = false;
-    const NextHopState* s = cache->lookup(dst[i], gen, &st);
+    const NextHopState* s = cache->lookup_in(set[i], dst[i], gen, &st);
     out[i] = s;
-    miss_dst[nm] = dst[i];
     miss_at[nm] = i;
     nm = uint16_t(nm + (s == nullptr));  // branch-free append of a miss
     stale += st;
   }
   if (nm) {
+    uint32_t miss_dst[64];
+    for (uint16_t j = 0; j < nm; ++j) miss_dst[j] = dst[miss_at[j]];
     rte_fib_lookup_bulk(dp.fib.reader(), miss_dst, nh, nm);
     for (uint16_t j = 0; j < nm; ++j) {
       const NextHopState* s = state_of(dp, nh[j]);
-      out[miss_at[j]] = s;
+      const uint16_t i = miss_at[j];
+      out[i] = s;
       // "No route" is not cached: it is rare on a router with a default route, and is
       // handed to control anyway.
-      if (s) cache->fill(miss_dst[j], gen, s);
+      if (s) cache->fill_in(set[i], dst[i], gen, s);
     }
   }
   t->hits += k - nm;

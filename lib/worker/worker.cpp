@@ -22,6 +22,23 @@ Worker::Worker(Dataplane& dp, uint32_t index, std::vector<RxQueue> rx, uint16_t 
                                           dp.params.route_cache_k2, int(rte_socket_id()));
 }
 
+void Worker::next_cache_mode() {
+  if (mode_ != CacheMode::probe) {
+    mode_ = CacheMode::probe;
+    mode_left_ = kProbeBursts;
+    probe_i_ = 0;
+    probe_cycles_[0] = probe_cycles_[1] = probe_pkts_[0] = probe_pkts_[1] = probe_hits_ = 0;
+    return;
+  }
+  // Cycles per packet with the cache (arm 0) against without (arm 1), cross-multiplied.
+  const bool hits_enough = probe_hits_ * 2 >= probe_pkts_[0];
+  const bool faster = probe_pkts_[0] && probe_pkts_[1] &&
+                      probe_cycles_[0] * probe_pkts_[1] < probe_cycles_[1] * probe_pkts_[0];
+  mode_ = hits_enough && faster ? CacheMode::on : CacheMode::off;
+  (mode_ == CacheMode::on ? st_.cache_runs_on : st_.cache_runs_off).add();
+  mode_left_ = kRunBursts;
+}
+
 uint64_t Worker::observe_generation() {
   uint64_t g = dp_.generation.read();
   if (__builtin_expect(g != st_.last_gen, 0)) {
@@ -153,31 +170,33 @@ void Worker::process(uint16_t in_port, rte_mbuf** pkts, uint16_t n) {
 
   const uint64_t gen = observe_generation();
   const NextHopState* nhs[kMaxBurst];
-  RouteCache* cache = cache_.get();
-  if (cache && bypass_left_) {
-    --bypass_left_;
-    st_.cache_bypassed_bursts.add();
-    cache = nullptr;
+  RouteCache* cache = nullptr;
+  uint32_t arm = 0;
+  if (cache_) {
+    if (mode_ == CacheMode::probe) {
+      arm = probe_i_++ & 1;
+      cache = arm ? nullptr : cache_.get();
+    } else if (mode_ == CacheMode::on) {
+      cache = cache_.get();
+    }
   }
   CacheTally t;
+  const uint64_t c0 = mode_ == CacheMode::probe ? rte_rdtsc() : 0;
   lookup_states(dp_, cache, gen, dst, k, nhs, &t);
-  if (cache) {
-    st_.cache_hits.add(t.hits);
-    st_.cache_misses.add(t.misses);
-    st_.cache_stale.add(t.stale);
-    probe_hits_ += t.hits;
-    probe_lookups_ += k;
-    if (++probe_bursts_ == kProbeBursts) {
-      // Stale misses count against the cache too: under heavy churn it is not earning its
-      // cost either.
-      if (probe_hits_ * 2 < probe_lookups_) {
-        bypass_left_ = bypass_len_;
-        bypass_len_ = std::min(bypass_len_ * 2, kMaxBypass);
-      } else {
-        bypass_len_ = kMinBypass;
-      }
-      probe_bursts_ = probe_lookups_ = probe_hits_ = 0;
+  if (cache_) {
+    if (mode_ == CacheMode::probe) {
+      probe_cycles_[arm] += rte_rdtsc() - c0;
+      probe_pkts_[arm] += k;
+      probe_hits_ += t.hits;
     }
+    if (cache) {
+      st_.cache_hits.add(t.hits);
+      st_.cache_misses.add(t.misses);
+      st_.cache_stale.add(t.stale);
+    } else {
+      st_.cache_bypassed_bursts.add();
+    }
+    if (--mode_left_ == 0) next_cache_mode();
   }
   rte_mbuf* out[kMaxBurst];
   uint16_t out_port[kMaxBurst];

@@ -36,12 +36,14 @@ class Worker {
   // first saw it (for the control thread's invalidation-latency figures).
   uint64_t observe_generation();
 
-  // Route cache bypass: after kProbeBursts bursts the hit rate is checked; below half, the
-  // cache is skipped for a number of bursts that doubles on each failed probe (up to
-  // kMaxBypass) and resets when a probe succeeds.
-  static constexpr uint32_t kProbeBursts = 256;
-  static constexpr uint32_t kMinBypass = 1024, kMaxBypass = 65536;
-  bool cache_bypassed() const { return bypass_left_ != 0; }
+  // The route cache steps aside where it does not pay, by measurement: for kProbeBursts
+  // bursts the worker alternates between looking up with and without it, timing the
+  // lookup stage (TSC), then uses the faster way for kRunBursts bursts and probes again. A
+  // hit rate under one half (random destinations) means off without comparing times.
+  static constexpr uint32_t kProbeBursts = 512;
+  static constexpr uint32_t kRunBursts = 16384;
+  enum class CacheMode : uint8_t { probe, on, off };
+  CacheMode cache_mode() const { return mode_; }
 
  private:
   struct TxBuf {
@@ -70,8 +72,12 @@ class Worker {
   uint64_t tokens_ = 0, token_max_ = 0, last_tsc_ = 0, tsc_per_token_ = 1;
 
   std::unique_ptr<RouteCache> cache_;  // null when route_cache.enabled is false
-  uint32_t probe_bursts_ = 0, probe_lookups_ = 0, probe_hits_ = 0;
-  uint32_t bypass_left_ = 0, bypass_len_ = kMinBypass;
+  void next_cache_mode();
+  CacheMode mode_ = CacheMode::probe;
+  uint32_t mode_left_ = kProbeBursts;  // bursts until the mode is reconsidered
+  uint32_t probe_i_ = 0;
+  uint64_t probe_cycles_[2] = {}, probe_pkts_[2] = {};  // [0]: with the cache, [1]: without
+  uint64_t probe_hits_ = 0;
 };
 
 }  // namespace routerd

@@ -19,7 +19,9 @@
 #include <string>
 #include <vector>
 
+#include "dataplane.hpp"
 #include "fib.hpp"
+#include "forward.hpp"
 #include "inet.hpp"
 #include "rcu.hpp"
 
@@ -88,6 +90,39 @@ LookupResult bench_lookups(rte_fib* fib, std::vector<uint32_t>& dst, int rounds)
   }
   if (sink == 42) std::puts("");  // keep the loop
   return {median(rates), median(cycles)};
+}
+
+// The worker's lookup stage (lookup_states: route cache, FIB, next-hop slot) plus the read of
+// each answer's port that forwarding needs, with or without a route cache.
+struct StageResult {
+  double off_cycles, on_cycles, hit_rate;
+};
+// Passes with and without the cache alternate (ABAB...) so drift on a shared machine hits
+// both alike; medians of each.
+StageResult bench_stage(Dataplane& dp, RouteCache& cache, std::vector<uint32_t>& dst, int rounds) {
+  constexpr uint16_t kBulk = 32;
+  std::vector<double> off, on;
+  uint64_t sink = 0, hits = 0, lookups = 0;
+  const NextHopState* out[kBulk];
+  auto pass = [&](RouteCache* c, CacheTally& t) {
+    uint64_t c0 = rte_rdtsc_precise();
+    for (size_t i = 0; i + kBulk <= dst.size(); i += kBulk) {
+      lookup_states(dp, c, dp.generation.read(), &dst[i], kBulk, out, &t);
+      for (uint16_t j = 0; j < kBulk; ++j) sink += out[j] ? out[j]->port : 0;
+    }
+    return double(rte_rdtsc_precise() - c0) / double(dst.size() / kBulk * kBulk);
+  };
+  CacheTally warm;
+  pass(&cache, warm);
+  for (int r = 0; r < rounds; ++r) {
+    CacheTally t;
+    off.push_back(pass(nullptr, t));
+    on.push_back(pass(&cache, t));
+    hits += t.hits;
+    lookups += t.hits + t.misses;
+  }
+  if (sink == 42) std::puts("");
+  return {median(off), median(on), lookups ? double(hits) / double(lookups) : 0};
 }
 
 double rate_k(size_t n, double s) {
@@ -195,6 +230,31 @@ int main(int argc, char** argv) {
         {"zipf", {{"mlookups_per_s", lz.mlookups_per_s}, {"cycles", lz.cycles_per_lookup}}}};
   }
   {
+    // The route cache in front of the FIB: what the worker's whole lookup stage costs with
+    // and without it, same destinations, same table.
+    Dataplane dp(DataplaneParams{}, 1, 8192, fp, nullptr, nullptr);
+    std::vector<NextHopState> states(4098);
+    for (uint32_t id = 1; id < states.size(); ++id) {
+      states[id].kind = NhKind::forward;
+      states[id].id = id;
+      states[id].port = uint16_t(id % 4);
+      dp.nexthops.publish(id, &states[id]);
+    }
+    dp.fib.apply(adds, dp.rcu);
+    uint64_t k1, k2;
+    route_cache_keys(&k1, &k2);
+    RouteCache cache(4096, k1, k2, int(rte_socket_id()));
+    json stage = json::object();
+    for (auto* pat : {&uniform, &zipf}) {
+      const char* name = pat == &uniform ? "uniform" : "zipf";
+      StageResult r = bench_stage(dp, cache, *pat, 2 * a.rounds + 1);
+      stage[name] = {{"cache_off_cycles", r.off_cycles},
+                     {"cache_on_cycles", r.on_cycles},
+                     {"hit_rate", r.hit_rate}};
+    }
+    out["lookup_stage"] = stage;
+  }
+  {
     // One rte_fib, the way routerd would use it without the second copy: the reference for
     // what left-right costs on updates.
     rte_fib_conf c;
@@ -227,6 +287,15 @@ int main(int argc, char** argv) {
   for (const char* p : {"uniform", "zipf"})
     std::printf("| %s | %.1f | %.1f |\n", p, out["lookup"][p]["mlookups_per_s"].get<double>(),
                 out["lookup"][p]["cycles"].get<double>());
+  std::printf(
+      "\n| lookup stage (burst of 32, cycles/packet) | cache off | cache on (4096 sets) | "
+      "hit rate | on/off speed |\n|---|---:|---:|---:|---:|\n");
+  for (const char* p : {"uniform", "zipf"}) {
+    const auto& st = out["lookup_stage"][p];
+    double off = st["cache_off_cycles"].get<double>(), on = st["cache_on_cycles"].get<double>();
+    std::printf("| %s | %.1f | %.1f | %.1f%% | %.2fx |\n", p, off, on,
+                100 * st["hit_rate"].get<double>(), off / on);
+  }
   std::printf("\n| full table | left-right FIB (routerd) | one rte_fib |\n|---|---:|---:|\n");
   for (const char* op : {"insert", "replace", "delete"}) {
     std::string k = std::string(op) + "_k_per_s", s = std::string(op) + "_s";
