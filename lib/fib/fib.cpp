@@ -62,7 +62,7 @@ size_t Fib::memory_bytes() const {
 uint32_t Fib::lookup(uint32_t ip) const {
   uint64_t nh = kNoRoute;
   rte_fib_lookup_bulk(copies_[active_.load(std::memory_order_relaxed)], &ip, &nh, 1);
-  return uint32_t(nh);
+  return decode(nh);
 }
 
 int64_t Fib::apply_to(rte_fib* fib, std::span<const FibOp> ops, bool undoable) {
@@ -80,7 +80,7 @@ int64_t Fib::apply_to(rte_fib* fib, std::span<const FibOp> ops, bool undoable) {
     } else if (op.nh > kMaxNextHop || op.nh == kNoRoute) {
       rc = -EINVAL;
     } else {
-      rc = rte_fib_add(fib, op.prefix, op.len, op.nh);
+      rc = rte_fib_add(fib, op.prefix, op.len, encode(op.nh, op.len));
     }
     if (rc != 0) {
       // Undo in reverse: each inverse either deletes what was added or restores a prefix

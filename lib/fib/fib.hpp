@@ -30,8 +30,20 @@ struct FibOp {
 
 class Fib {
  public:
-  static constexpr uint32_t kNoRoute = 0;              // what a lookup returns when nothing matches
-  static constexpr uint32_t kMaxNextHop = 0x7fffffff;  // 4-byte entries, top bit reserved
+  static constexpr uint32_t kNoRoute = 0;  // what a lookup returns when nothing matches
+  static constexpr uint32_t kIdBits = 24;
+  static constexpr uint32_t kMaxNextHop = (1u << kIdBits) - 1;
+
+  // What the table stores for next hop `nh` at prefix length `len`: prefixes longer than
+  // /24 carry their length above the id, so a more-specific never stores the same value as
+  // the prefix covering it. DPDK 22.11's dir24_8 skips its tbl8 reservation when a
+  // more-specific is added with its parent's value, but releases one when it is deleted;
+  // the counter underflows and every later tbl8 allocation fails (found by safety_test).
+  // Readers decode what they look up: one AND.
+  static uint64_t encode(uint32_t nh, uint8_t len) {
+    return len > 24 ? uint64_t(nh) | uint64_t(len - 24) << kIdBits : nh;
+  }
+  static uint32_t decode(uint64_t stored) { return uint32_t(stored) & kMaxNextHop; }
 
   struct Params {
     uint32_t max_routes;

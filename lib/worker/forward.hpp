@@ -138,8 +138,9 @@ struct CacheTally {
 
 // The next-hop state of a FIB answer: nullptr for "no route" (and for an id whose slot is
 // empty, which a reader can see only for an id the FIB no longer maps).
-ROUTERD_ALWAYS_INLINE const NextHopState* state_of(const Dataplane& dp, uint64_t id) {
-  return id != Fib::kNoRoute && id < dp.nexthops.size() ? dp.nexthops.get(uint32_t(id)) : nullptr;
+ROUTERD_ALWAYS_INLINE const NextHopState* state_of(const Dataplane& dp, uint64_t stored) {
+  const uint32_t id = Fib::decode(stored);
+  return id != Fib::kNoRoute && id < dp.nexthops.size() ? dp.nexthops.get(id) : nullptr;
 }
 
 // Stage 2: the next-hop states of k <= 64 destinations. With a cache: answered from it where it
