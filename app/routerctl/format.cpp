@@ -141,7 +141,11 @@ std::string format_text(const std::vector<std::string>& argv, const json& data) 
       return out + routes(data["removed_routes"]);
     }
   }
-  if (obj == "link" || obj == "l") return links(data);
+  if (obj == "link" || obj == "l") {
+    if (act == "set")
+      return data.contains("warning") ? "warning: " + str(data, "warning") + "\n" : "";
+    return links(data);
+  }
   return "";
 }
 

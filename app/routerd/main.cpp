@@ -80,6 +80,7 @@ int run(const Config& cfg, const std::vector<Preset>& presets,
   route_cache_keys(&dpp.route_cache_k1, &dpp.route_cache_k2);
   Dataplane dp(dpp, workers, cfg.max_next_hops,
                Fib::Params{cfg.max_routes, cfg.tbl8_groups, socket}, punt.get(), ctl_tx.get());
+  dp.pool = pool.get();
   spdlog::info("FIB: DIR-24-8, two copies, about {} MiB; {} next-hop slots",
                dp.fib.memory_bytes() >> 20, cfg.max_next_hops);
   if (cfg.route_cache)

@@ -1,5 +1,6 @@
 #include "command.hpp"
 
+#include <charconv>
 #include <map>
 
 namespace routerd {
@@ -57,17 +58,28 @@ std::map<std::string, std::string> keywords(const std::string& cmd,
 
 }  // namespace
 
+// RFC 791: every IPv4 link carries 68-byte datagrams; 65535 is the largest datagram.
+uint16_t parse_mtu(const std::string& cmd, std::string_view s) {
+  uint32_t v = 0;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || end != s.data() + s.size() || v < 68 || v > 65535)
+    fail(cmd, q(std::string(s)) + " is not an MTU (68..65535)");
+  return uint16_t(v);
+}
+
 RouteSpec parse_route_spec(const std::string& cmd, std::span<const std::string_view> w) {
   if (w.empty()) fail(cmd, "missing PREFIX");
   RouteSpec r;
   r.prefix = parse_prefix(cmd, w[0]);
   bool have_dev = false;
   for (size_t i = 1; i < w.size(); i += 2) {
-    bool via = w[i] == "via", dev = w[i] == "dev";
-    if (!via && !dev) fail(cmd, "unexpected " + q(w[i]));
+    bool via = w[i] == "via", dev = w[i] == "dev", mtu = w[i] == "mtu";
+    if (!via && !dev && !mtu) fail(cmd, "unexpected " + q(w[i]));
     if (i + 1 >= w.size()) fail(cmd, q(w[i]) + " needs a value");
-    if ((via && r.via) || (dev && have_dev)) fail(cmd, q(w[i]) + " given twice");
-    if (via) {
+    if ((via && r.via) || (dev && have_dev) || (mtu && r.mtu)) fail(cmd, q(w[i]) + " given twice");
+    if (mtu) {
+      r.mtu = parse_mtu(cmd, w[i + 1]);
+    } else if (via) {
       auto a = Ipv4::parse(w[i + 1]);
       if (!a) fail(cmd, q(w[i + 1]) + " is not an IPv4 address (the gateway)");
       r.via = *a;
@@ -120,8 +132,9 @@ const std::vector<VerbHelp>& command_help() {
       {"addr del", "ADDRESS/LEN dev PORT",
        "remove an address, its connected route and the routes through it"},
       {"addr show", "[dev PORT]", "list port addresses"},
-      {"route add", "PREFIX via GATEWAY [dev PORT] | PREFIX dev PORT", "add a static route"},
-      {"route replace", "PREFIX via GATEWAY [dev PORT] | PREFIX dev PORT",
+      {"route add", "PREFIX via GATEWAY [dev PORT] [mtu N] | PREFIX dev PORT [mtu N]",
+       "add a static route"},
+      {"route replace", "PREFIX via GATEWAY [dev PORT] [mtu N] | PREFIX dev PORT [mtu N]",
        "add or replace a static route"},
       {"route del", "PREFIX", "delete a static route"},
       {"route show", "", "list connected and static routes"},
@@ -132,6 +145,7 @@ const std::vector<VerbHelp>& command_help() {
       {"neigh del", "ADDRESS", "delete a neighbour"},
       {"neigh show", "[dev PORT]", "list neighbours and their state"},
       {"link show", "[PORT]", "list ports: MAC, MTU, link state, queues"},
+      {"link set", "PORT mtu N", "change a port's MTU at run time"},
       {"stats", "", "packet counters per port, per drop reason, per lcore"},
       {"batch", "FILE",
        "apply the route add/replace/del commands in FILE (one per line, '-' for stdin) as one "
@@ -238,6 +252,7 @@ Request parse_request(const std::vector<std::string>& w) {
     r.prefix = spec.prefix;
     r.via = spec.via;
     r.dev = spec.dev;
+    r.mtu = spec.mtu;
     return r;
   }
 
@@ -272,7 +287,17 @@ Request parse_request(const std::vector<std::string>& w) {
   }
 
   // link
-  if (act != "show") fail("link", "unknown action " + q(w[1]) + " (show)");
+  if (act == "set") {
+    // link set PORT mtu N (iproute2 also takes "dev PORT")
+    size_t at = w.size() > 2 && w[2] == "dev" ? 3 : 2;
+    if (w.size() <= at) fail(cmd, "missing PORT");
+    r.dev = w[at];
+    if (w.size() != at + 3 || w[at + 1] != "mtu") fail(cmd, "expected: link set PORT mtu N");
+    r.mtu = parse_mtu(cmd, w[at + 2]);
+    r.verb = Verb::link_set;
+    return r;
+  }
+  if (act != "show") fail("link", "unknown action " + q(w[1]) + " (show, set)");
   size_t at = w.size() > 2 && w[2] == "dev" ? 3 : 2;  // "link show [dev] PORT"
   if (w.size() > at + 1) fail(cmd, "unexpected " + q(w[at + 1]));
   if (at == 3 && w.size() == 3) fail(cmd, "'dev' needs a value");

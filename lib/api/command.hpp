@@ -33,6 +33,7 @@ enum class Verb {
   neigh_del,
   neigh_show,
   link_show,
+  link_set,
   stats,
   batch,
 };
@@ -44,6 +45,7 @@ struct Request {
   Prefix4 prefix;                // route add/replace/del; addr add/del: the subnet
   Ipv4 addr;                     // addr add/del: the address; route get, neigh add/del: the target
   std::optional<Ipv4> via;       // route add/replace
+  uint16_t mtu = 0;              // route add/replace: the route's MTU (0: none); link set
   std::string dev;               // port: required for addr add/del and neigh add, else a filter
   Mac lladdr;                    // neigh add
   std::string path;              // route load: an absolute file name
@@ -64,11 +66,12 @@ constexpr size_t kMaxBatchLines = 1u << 20;
 std::vector<std::string> split_command_line(std::string_view line);
 
 // What "route add" takes after the verb, and what one line of a route file holds:
-// PREFIX via GATEWAY [dev PORT] | PREFIX dev PORT.
+// PREFIX via GATEWAY [dev PORT] [mtu N] | PREFIX dev PORT [mtu N].
 struct RouteSpec {
   Prefix4 prefix;
   std::optional<Ipv4> via;
   std::string dev;
+  uint16_t mtu = 0;   // "mtu N"; 0: none
   uint32_t line = 0;  // in a route file; 0 otherwise
 };
 // `cmd` prefixes error messages ("route add", "routes.txt:12"). Allocates only on error.

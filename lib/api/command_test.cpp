@@ -121,3 +121,33 @@ TEST_CASE("batch: route changes only, errors by line number", "[command]") {
   CHECK(err({"batch", "frobnicate"}).rfind("line 1: unknown object", 0) == 0);
   CHECK(parse_request({"batch"}).batch.empty());
 }
+
+TEST_CASE("route mtu and link set mtu", "[api]") {
+  Request r = parse({"route", "add", "10.9.0.0/16", "via", "10.1.0.2", "mtu", "1400"});
+  CHECK(r.mtu == 1400);
+  r = parse({"route", "replace", "10.9.0.0/16", "mtu", "68", "dev", "p1"});
+  CHECK(r.mtu == 68);
+  CHECK(r.dev == "p1");
+  CHECK(parse({"route", "add", "10.9.0.0/16", "dev", "p1"}).mtu == 0);
+  r = parse({"link", "set", "p1", "mtu", "9000"});
+  CHECK(r.verb == Verb::link_set);
+  CHECK(r.dev == "p1");
+  CHECK(r.mtu == 9000);
+  CHECK(parse({"link", "set", "dev", "p1", "mtu", "1300"}).mtu == 1300);
+  auto err = [](std::initializer_list<const char*> w) {
+    try {
+      parse(w);
+    } catch (const CommandError& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  CHECK(err({"route", "add", "10.9.0.0/16", "dev", "p1", "mtu", "67"}) ==
+        "route add: '67' is not an MTU (68..65535)");
+  CHECK(err({"route", "add", "10.9.0.0/16", "dev", "p1", "mtu", "1400", "mtu", "1300"}) ==
+        "route add: 'mtu' given twice");
+  CHECK(err({"link", "set", "p1", "mtu", "65536"}) ==
+        "link set: '65536' is not an MTU (68..65535)");
+  CHECK(err({"link", "set", "p1", "mtu"}) == "link set: expected: link set PORT mtu N");
+  CHECK(err({"link", "set"}) == "link set: missing PORT");
+}

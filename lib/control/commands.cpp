@@ -57,6 +57,8 @@ nlohmann::json Control::execute(const Request& r) {
       return neigh_show(r);
     case Verb::link_show:
       return link_show(r);
+    case Verb::link_set:
+      return link_set(r);
     case Verb::stats:
       return stats_json();
   }
@@ -229,6 +231,7 @@ nlohmann::json Control::route_json(const Route& rt) const {
   j["dev"] = p ? p->ref.name : "?";
   j["proto"] = route_proto_name(rt.proto);
   if (rt.proto == RouteProto::connected) j["src"] = rt.src.str();
+  if (rt.mtu()) j["mtu"] = rt.mtu();
   return j;
 }
 
@@ -275,6 +278,7 @@ void Control::rib_apply(const Request& r, const std::string& where, std::vector<
   } else {
     nr.port = port_by_name(r.dev)->ref.id;
   }
+  if (r.mtu) nr.set_mtu(r.mtu);
   undo.push_back(RibUndo{r.prefix, existing ? std::optional<Route>(*existing) : std::nullopt});
   ++(existing ? n.replaced : n.added);
   rib_.set(nr);
@@ -377,6 +381,7 @@ nlohmann::json Control::route_load(const std::vector<RouteSpec>& specs, const st
       r.prefix = s.prefix;
       r.via = s.via;
       r.dev = s.dev;
+      r.mtu = s.mtu;
       rib_apply(r, source + ":" + std::to_string(s.line), undo, n);
     }
   } catch (const CommandError& e) {
@@ -438,6 +443,7 @@ nlohmann::json Control::route_get(const Request& r) const {
   j["proto"] = route_proto_name(rt->proto);
   if (rt->via) j["via"] = rt->via->str();
   j["dev"] = port_by_id(rt->port)->ref.name;
+  if (rt->mtu()) j["route_mtu"] = rt->mtu();
   if (auto src = icmp_select_source(port_addresses(rt->port), rt->via ? *rt->via : a))
     j["src"] = src->str();
   j["nexthop"] = nh_json(id);
@@ -494,6 +500,29 @@ nlohmann::json Control::neigh_show(const Request& r) const {
 }
 
 // ---------------------------------------------------------------- links and counters
+
+nlohmann::json Control::link_set(const Request& r) {
+  const std::string cmd = "link set";
+  PortCtl* p = port_by_name(r.dev);
+  if (!p) refuse(cmd, "unknown port '" + r.dev + "'");
+  const uint16_t old = p->ref.mtu;
+  std::string warning;
+  try {
+    warning = p->ref.port->set_mtu(r.mtu, pool_);
+  } catch (const std::runtime_error& e) {
+    refuse(cmd, p->ref.name + ": " + e.what());
+  }
+  if (!warning.empty()) spdlog::warn("{}: {}", p->ref.name, warning);
+  p->ref.mtu = r.mtu;
+  // Every next hop out of this port carries the MTU: republish them, one generation bump.
+  for (uint32_t id = 1; id < nh_next_; ++id)
+    if (nh_[id].used && nh_[id].key.port == p->ref.id) nh_refresh(id);
+  commit();
+  spdlog::info("{}: MTU {} -> {}", p->ref.name, old, r.mtu);
+  nlohmann::json j = {{"port", p->ref.name}, {"mtu", r.mtu}, {"old_mtu", old}};
+  if (!warning.empty()) j["warning"] = warning;
+  return j;
+}
 
 nlohmann::json Control::link_show(const Request& r) const {
   if (!r.dev.empty() && !const_cast<Control*>(this)->port_by_name(r.dev))
@@ -585,6 +614,8 @@ nlohmann::json Control::stats_json() const {
           {"neighbour_queued", neigh_.queued_packets()},
           {"punt_ring_used", rte_ring_count(dp_.punt)},
           {"reclaim_pending", reclaimer_.pending()},
+          {"fragmented", sum([](const LcoreStats& s) { return s.fragmented.get(); })},
+          {"fragments", sum([](const LcoreStats& s) { return s.fragments.get(); })},
           {"ports", ports},
           {"drops", drops},
           {"punts", punts},

@@ -128,6 +128,7 @@ NextHopState* Control::nh_build(uint32_t id, const NhKey& key) const {
   s->gateway = Ipv4(key.ip);
   const PortCtl* p = port_by_id(key.port);
   s->mtu = p ? p->ref.mtu : 0;
+  if (key.mtu && key.mtu < s->mtu) s->mtu = key.mtu;  // the smaller of route and port
   switch (key.type) {
     case NhType::local:
       s->kind = NhKind::local;
@@ -196,10 +197,10 @@ void Control::nh_refresh(uint32_t id) {
 }
 
 void Control::nh_refresh_neighbour(Ipv4 ip) {
-  for (const auto& p : ports_) {
-    auto it = nh_by_key_.find(NhKey{NhType::adjacency, p.ref.id, ip.v});
-    if (it != nh_by_key_.end()) nh_refresh(it->second);
-  }
+  // One state per (port, neighbour, route MTU): refresh every one for this neighbour.
+  for (uint32_t id = 1; id < nh_next_; ++id)
+    if (nh_[id].used && nh_[id].key.type == NhType::adjacency && nh_[id].key.ip == ip.v)
+      nh_refresh(id);
 }
 
 void Control::collect_unused_nexthops() {
@@ -230,8 +231,8 @@ uint32_t Control::desired_nh(const Prefix4& p) {
     if (is_subnet_broadcast(p.addr)) return nh_acquire(NhKey{NhType::broadcast, 0, 0});
   }
   if (const Route* r = rib_.find(p)) {
-    if (r->via) return nh_acquire(NhKey{NhType::adjacency, r->port, r->via->v});
-    return nh_acquire(NhKey{NhType::glean, r->port, 0});
+    if (r->via) return nh_acquire(NhKey{NhType::adjacency, r->port, r->via->v, r->mtu()});
+    return nh_acquire(NhKey{NhType::glean, r->port, 0, r->mtu()});
   }
   if (p.len == 32) {
     const Neighbour* n = neigh_.find(p.addr);

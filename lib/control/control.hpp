@@ -72,15 +72,18 @@ class Control {
   // Next-hop slot bookkeeping. Keys: an adjacency (port, neighbour ip), a connected subnet
   // on a port (glean), the router itself (local), a directed broadcast.
   enum class NhType : uint8_t { adjacency, glean, local, broadcast };
+  // Routes with their own MTU get their own next-hop state (the MTU is in the state).
   struct NhKey {
     NhType type;
     uint16_t port;
     uint32_t ip;
+    uint16_t mtu = 0;  // the route's MTU metric; 0: none
     bool operator==(const NhKey&) const = default;
   };
   struct NhKeyHash {
     size_t operator()(const NhKey& k) const noexcept {
-      return std::hash<uint64_t>{}(uint64_t(k.ip) << 24 ^ uint64_t(k.port) << 8 ^ uint64_t(k.type));
+      return std::hash<uint64_t>{}(uint64_t(k.ip) << 32 ^ uint64_t(k.mtu) << 16 ^
+                                   uint64_t(k.port) << 3 ^ uint64_t(k.type));
     }
   };
   struct NhSlot {
@@ -170,6 +173,7 @@ class Control {
   nlohmann::json neigh_del(const Request& r);
   nlohmann::json neigh_show(const Request& r) const;
   nlohmann::json link_show(const Request& r) const;
+  nlohmann::json link_set(const Request& r);
   nlohmann::json route_json(const Route& rt) const;
   uint64_t now_ms() const;
 

@@ -320,3 +320,33 @@ TEST_CASE("a batch applies its route changes in order, as one commit, or not at 
     CHECK(r.nh("10.9.1.1")->gateway == Ipv4(10, 2, 0, 2));
   }
 }
+
+TEST_CASE("route MTU metrics give next hops the smaller MTU; link set republishes", "[control]") {
+  Rig r;
+  r.run({"neigh", "add", "10.2.0.2", "lladdr", "02:00:00:00:02:02", "dev", "p1"});
+  r.run({"route", "add", "10.9.0.0/16", "via", "10.2.0.2", "mtu", "1400"});
+  r.run({"route", "add", "10.8.0.0/16", "via", "10.2.0.2"});
+  r.run({"route", "add", "10.7.0.0/16", "via", "10.2.0.2", "mtu", "9000"});
+  REQUIRE(r.nh("10.9.0.1"));
+  CHECK(r.nh("10.9.0.1")->mtu == 1400);
+  CHECK(r.nh("10.8.0.1")->mtu == 1500);  // no metric: the port's
+  CHECK(r.nh("10.7.0.1")->mtu == 1500);  // the smaller of route and port
+  CHECK(r.nh("10.9.0.1")->kind == NhKind::forward);
+  CHECK(r.nh("10.9.0.1") != r.nh("10.8.0.1"));  // a state of its own
+
+  uint64_t gen = r.dp.generation.read();
+  json j = r.run({"link", "set", "p1", "mtu", "1300"});
+  CHECK(j["mtu"] == 1300);
+  CHECK(r.dp.generation.read() == gen + 1);  // one batch
+  CHECK(r.nh("10.9.0.1")->mtu == 1300);
+  CHECK(r.nh("10.8.0.1")->mtu == 1300);
+  CHECK(r.run({"link", "show", "p1"})[0]["mtu"] == 1300);
+  // Larger than the packet buffers: refused, nothing changes.
+  CHECK_THAT(r.fails({"link", "set", "p1", "mtu", "9000"}), Catch::Contains("does not fit"));
+  CHECK(r.nh("10.8.0.1")->mtu == 1300);
+  // A replace without the metric drops it.
+  r.run({"route", "replace", "10.9.0.0/16", "via", "10.2.0.2"});
+  CHECK(r.nh("10.9.0.1")->mtu == 1300);
+  for (const auto& rt : r.run({"route", "show"}))
+    if (rt["prefix"] == "10.9.0.0/16") CHECK_FALSE(rt.contains("mtu"));
+}

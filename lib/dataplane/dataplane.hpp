@@ -16,6 +16,7 @@
 #include "rcu.hpp"
 #include "stats.hpp"
 
+struct rte_mempool;
 struct rte_mbuf;  // at global scope: the members below must not declare routerd::rte_mbuf
 
 namespace routerd {
@@ -76,8 +77,9 @@ struct Dataplane {
   NextHopTable nexthops;
   Generation generation;
   std::atomic<const IfSnapshot*> ifs{nullptr};
-  rte_ring* punt;    // workers -> control, MP/SC, owned by the caller
-  rte_ring* ctl_tx;  // control -> worker 0, SP/SC, owned by the caller
+  rte_ring* punt;               // workers -> control, MP/SC, owned by the caller
+  rte_ring* ctl_tx;             // control -> worker 0, SP/SC, owned by the caller
+  rte_mempool* pool = nullptr;  // packet buffers (fragments are allocated here), not owned
   std::atomic<bool> stop{false};
   // Index: worker index, then one block for the control thread.
   std::unique_ptr<LcoreStats[]> stats;

@@ -89,6 +89,23 @@ PortQueues port_queue_layout(uint16_t workers, bool symmetric) {
   return q;
 }
 
+std::string Port::set_mtu(uint16_t mtu, rte_mempool* pool) {
+  uint32_t room = rte_pktmbuf_data_room_size(pool);
+  uint32_t need = mbuf_data_room_for_mtu(mtu);
+  if (need > room && uint32_t(mtu) + RTE_ETHER_HDR_LEN + RTE_PKTMBUF_HEADROOM > room)
+    throw std::runtime_error("MTU " + std::to_string(mtu) + " does not fit the packet buffers (" +
+                             std::to_string(room - RTE_PKTMBUF_HEADROOM) +
+                             " bytes); give the port that mtu in the config and restart");
+  std::string warning;
+  if (int rc = rte_eth_dev_set_mtu(id_, mtu); rc != 0) {
+    std::string why = "the device refused MTU " + std::to_string(mtu) + ": " + rte_strerror(-rc);
+    if (mtu > mtu_) throw std::runtime_error(why);
+    warning = why + "; routerd enforces it on egress itself";
+  }
+  mtu_ = mtu;
+  return warning;
+}
+
 uint16_t mbuf_data_room_for_mtu(uint16_t mtu) {
   uint32_t frame = uint32_t(mtu) + RTE_ETHER_HDR_LEN + RTE_ETHER_CRC_LEN + 8;  // + VLAN slack
   return uint16_t(std::max<uint32_t>(RTE_MBUF_DEFAULT_DATAROOM, frame) + RTE_PKTMBUF_HEADROOM);

@@ -47,6 +47,12 @@ class Port {
   bool link_up() const;
   uint32_t link_speed_mbps() const;
   void stop();
+  // Changes the MTU at run time. Throws std::runtime_error (port unchanged) when a frame
+  // of that size would not fit the mbufs of `pool`, or when the device refuses a larger
+  // MTU. A device that cannot take a smaller MTU (net_null, net_pcap; a TAP whose netdev
+  // moved to another namespace) keeps its own: routerd enforces the smaller one on egress
+  // itself, which is always safe. Returns a warning for that case, else "".
+  std::string set_mtu(uint16_t mtu, rte_mempool* pool);
 
  private:
   uint16_t id_ = 0;

@@ -4,6 +4,18 @@
 
 namespace routerd {
 
+const std::shared_ptr<const RouteMetrics>& default_metrics() {
+  static const auto d = std::make_shared<const RouteMetrics>();
+  return d;
+}
+
+void Route::set_mtu(uint16_t mtu) {
+  if (metrics->mtu == mtu) return;
+  auto own = std::make_shared<RouteMetrics>(*metrics);
+  own->mtu = mtu;
+  metrics = std::move(own);
+}
+
 const char* route_proto_name(RouteProto p) {
   return p == RouteProto::connected ? "connected" : "static";
 }

@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -17,12 +18,25 @@ namespace routerd {
 enum class RouteProto : uint8_t { connected, static_route };
 const char* route_proto_name(RouteProto p);
 
+// Route metrics, read-only and shared by every route with the same values (nearly all use
+// the defaults); writing a metric gives the route its own copy first. The fast path never
+// reads these: next-hop states carry what they imply (the effective MTU).
+struct RouteMetrics {
+  uint16_t mtu = 0;  // 0: the egress port's MTU
+  bool operator==(const RouteMetrics&) const = default;
+};
+const std::shared_ptr<const RouteMetrics>& default_metrics();
+
 struct Route {
   Prefix4 prefix;
   RouteProto proto = RouteProto::static_route;
   std::optional<Ipv4> via;  // gateway; none: destinations are on the link (ARP for them)
   uint16_t port = 0;        // egress port
   Ipv4 src;                 // connected: the router's address on that subnet
+  std::shared_ptr<const RouteMetrics> metrics = default_metrics();
+
+  uint16_t mtu() const { return metrics->mtu; }
+  void set_mtu(uint16_t mtu);  // copy-on-write
 };
 
 class Rib {

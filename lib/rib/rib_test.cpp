@@ -38,3 +38,29 @@ TEST_CASE("longest match and parents", "[rib]") {
   CHECK(s[0]->prefix.str() == "0.0.0.0/0");
   CHECK(s[2]->prefix.str() == "10.1.2.3/32");
 }
+
+TEST_CASE("metrics are shared until written, then copied", "[rib]") {
+  Route a, b;
+  a.prefix = *Prefix4::parse("10.1.0.0/16");
+  b.prefix = *Prefix4::parse("10.2.0.0/16");
+  // Every route starts on the one read-only default block.
+  CHECK(a.metrics == default_metrics());
+  CHECK(b.metrics == default_metrics());
+  const RouteMetrics* shared = a.metrics.get();
+  a.set_mtu(1400);
+  CHECK(a.mtu() == 1400);
+  CHECK(a.metrics != default_metrics());  // a got its own copy...
+  CHECK(b.metrics.get() == shared);       // ...and nobody else saw the write
+  CHECK(default_metrics()->mtu == 0);
+  CHECK(b.mtu() == 0);
+  // A copy of a route shares its block until one of them writes.
+  Route c = a;
+  CHECK(c.metrics == a.metrics);
+  c.set_mtu(1300);
+  CHECK(a.mtu() == 1400);
+  CHECK(c.mtu() == 1300);
+  // Writing the value it already has copies nothing.
+  const RouteMetrics* own = c.metrics.get();
+  c.set_mtu(1300);
+  CHECK(c.metrics.get() == own);
+}

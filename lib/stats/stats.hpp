@@ -34,7 +34,7 @@ namespace routerd {
   X(ttl_exceeded, "TTL expired in transit")                                                      \
   X(no_route, "no route to the destination")                                                     \
   X(frag_needed, "larger than the egress MTU with DF set")                                       \
-  X(fragmentation_unsupported, "larger than the egress MTU, DF clear (not fragmented yet)")      \
+  X(fragment_failed, "larger than the egress MTU, DF clear, and no mbufs to fragment it")        \
   X(bad_options, "malformed IPv4 options")                                                       \
   X(neighbour_failed, "next hop did not answer ARP")                                             \
   X(neighbour_queue_overflow, "oldest packet waiting for ARP replaced by a newer one")           \
@@ -129,6 +129,8 @@ struct alignas(64) LcoreStats {
   std::array<Counter, kEventCount> event{};  // control-plane events
   Counter polls;                             // poll loop iterations
   Counter busy_polls;                        // iterations that received packets
+  Counter fragmented;                        // datagrams split to fit the egress MTU
+  Counter fragments;                         // fragments sent for them
   Counter cache_hits;                        // route cache: answered from the cache
   Counter cache_misses;                      // looked up in the FIB (stale ones included)
   Counter cache_stale;                       // present, but from an older generation

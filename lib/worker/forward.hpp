@@ -19,9 +19,9 @@
 namespace routerd {
 
 struct Verdict {
-  enum Action : uint8_t { forward, drop, punt } action;
+  enum Action : uint8_t { forward, drop, punt, fragment } action;
   uint8_t reason;  // Drop or Punt, by action
-  uint32_t aux;
+  uint32_t aux;    // punt: see PuntEntry; fragment: the MTU
 };
 
 inline Verdict v_drop(Drop d) {
@@ -193,7 +193,8 @@ ROUTERD_ALWAYS_INLINE void lookup_states(const Dataplane& dp, RouteCache* cache,
 }
 
 // Stage 2: what the looked-up next hop means for this packet. On `forward` the caller
-// rewrites and sends it on nh->port.
+// rewrites and sends it on nh->port; on `fragment` it decrements the TTL and sends it in
+// fragments of at most aux bytes.
 ROUTERD_ALWAYS_INLINE Verdict decide(const rte_mbuf* m, const NextHopState* nh) {
   if (nh == nullptr) return v_punt(Punt::no_route);
   auto* ip = rte_pktmbuf_mtod_offset(m, const rte_ipv4_hdr*, RTE_ETHER_HDR_LEN);
@@ -211,7 +212,7 @@ ROUTERD_ALWAYS_INLINE Verdict decide(const rte_mbuf* m, const NextHopState* nh) 
   if (nh->kind != NhKind::forward) return v_punt(Punt::unresolved, nh->id);
   if (rte_be_to_cpu_16(ip->total_length) > nh->mtu) {
     if (ipv4_df(ip)) return v_punt(Punt::frag_needed, nh->mtu);
-    return v_drop(Drop::fragmentation_unsupported);
+    return {Verdict::fragment, 0, nh->mtu};
   }
   return kForward;
 }

@@ -254,7 +254,9 @@ TEST_CASE("decide: next-hop kinds, TTL and MTU", "[worker]") {
   rte_pktmbuf_free(m);
   big.payload += 1;  // one byte over
   m = big.build();
-  CHECK(Drop(decide(m, &fwd).reason) == Drop::fragmentation_unsupported);
+  v = decide(m, &fwd);
+  CHECK(v.action == Verdict::fragment);  // DF clear: fragmented to the MTU
+  CHECK(v.aux == 1500);
   rte_pktmbuf_free(m);
   big.frag = RTE_IPV4_HDR_DF_FLAG;
   m = big.build();

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "forward.hpp"
+#include "fragment.hpp"
 
 namespace routerd {
 
@@ -98,6 +99,22 @@ void Worker::flush_port(uint16_t port) {
   }
   b.n = 0;
   dirty_ &= ~(1u << port);
+}
+
+void Worker::fragment(rte_mbuf* m, const NextHopState* s, uint16_t mtu, uint16_t in_port) {
+  // TTL first: every fragment carries the decremented TTL with its own checksum.
+  ipv4_decrement_ttl(rte_pktmbuf_mtod_offset(m, rte_ipv4_hdr*, RTE_ETHER_HDR_LEN));
+  rte_mbuf* frags[kMaxFragments];
+  int n = dp_.pool ? fragment_ipv4(m, mtu, s->l2, dp_.pool, frags) : -ENOMEM;
+  if (n <= 0) {
+    st_.count_drop(Drop::fragment_failed, in_port);
+    rte_pktmbuf_free(m);
+    return;
+  }
+  rte_pktmbuf_free(m);
+  st_.fragmented.add();
+  st_.fragments.add(uint64_t(n));
+  for (int i = 0; i < n; ++i) send(s->port, frags[i]);
 }
 
 void Worker::flush() {
@@ -219,6 +236,8 @@ void Worker::process(uint16_t in_port, rte_mbuf** pkts, uint16_t n) {
       rewrite(m, s);
       out[nout] = m;
       out_port[nout++] = s->port;
+    } else if (v.action == Verdict::fragment) {
+      fragment(m, s, uint16_t(v.aux), in_port);
     } else if (v.action == Verdict::drop) {
       st_.count_drop(Drop(v.reason), in_port);
       rte_pktmbuf_free(m);

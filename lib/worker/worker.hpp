@@ -54,6 +54,7 @@ class Worker {
   void send_run(uint16_t port, rte_mbuf* const* m, uint16_t n);
   void flush_port(uint16_t port);
   void punt(rte_mbuf* m, const struct Verdict& v, uint16_t in_port);
+  void fragment(rte_mbuf* m, const NextHopState* s, uint16_t mtu, uint16_t in_port);
   void flush_punts();
   void drain_control_tx();  // worker 0 only
   bool icmp_token();
