@@ -75,6 +75,7 @@ int run(const Config& cfg, const std::vector<Preset>& presets,
   dpp.drop_martians = cfg.drop_martians;
   dpp.icmp_rate = cfg.icmp_rate;
   dpp.icmp_burst = cfg.icmp_burst;
+  dpp.send_redirects = cfg.send_redirects;
   dpp.route_cache = cfg.route_cache;
   dpp.route_cache_sets = cfg.route_cache_sets;
   route_cache_keys(&dpp.route_cache_k1, &dpp.route_cache_k2);

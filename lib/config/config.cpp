@@ -26,7 +26,7 @@ using config_detail::printable;
 constexpr std::string_view kDataplaneKeys[] = {"eal",           "socket",      "mbufs",    "burst",
                                                "idle_sleep_us", "presets_dir", "log_level"};
 constexpr std::string_view kFibKeys[] = {"max_routes", "tbl8_groups", "max_next_hops"};
-constexpr std::string_view kIpv4Keys[] = {"drop_martians"};
+constexpr std::string_view kIpv4Keys[] = {"drop_martians", "send_redirects"};
 constexpr std::string_view kRouteCacheKeys[] = {"enabled", "sets"};
 constexpr std::string_view kIcmpKeys[] = {"rate", "burst", "echo_reply"};
 constexpr std::string_view kArpKeys[] = {"reachable_time", "retrans_time_ms", "probes", "queue_len",
@@ -142,7 +142,10 @@ class Parser {
     }
     if (auto* t = section(root, "dataplane")) dataplane(*t, c);
     if (auto* t = section(root, "fib")) fib(*t, c);
-    if (auto* t = section(root, "ipv4")) read_bool(*t, "ipv4", "drop_martians", c.drop_martians);
+    if (auto* t = section(root, "ipv4")) {
+      read_bool(*t, "ipv4", "drop_martians", c.drop_martians);
+      read_bool(*t, "ipv4", "send_redirects", c.send_redirects);
+    }
     if (auto* t = section(root, "icmp")) icmp(*t, c);
     if (auto* t = section(root, "arp")) arp(*t, c);
     if (auto* t = section(root, "route_cache")) {

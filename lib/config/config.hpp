@@ -63,6 +63,7 @@ struct Config {
 
   // [ipv4]
   bool drop_martians = true;
+  bool send_redirects = true;  // RFC 1812 5.2.7.2
 
   // [icmp]
   uint32_t icmp_rate = 1000;  // errors per second, all destinations together

@@ -7,6 +7,7 @@
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -136,6 +137,7 @@ class Control {
   void handle_arp(rte_mbuf* m, uint16_t in_port, uint64_t now_ms);
   void handle_local(rte_mbuf* m, uint16_t in_port, uint64_t now_ms);
   void handle_unresolved(rte_mbuf* m, uint16_t in_port, uint64_t now_ms);
+  void handle_redirect(rte_mbuf* m, uint32_t nh_id, uint16_t in_port, uint64_t now_ms);
   void send_icmp_error(rte_mbuf* orig, uint8_t type, uint8_t code, uint32_t rest, uint16_t in_port,
                        std::optional<Ipv4> src, uint64_t now_ms);
   void output(rte_mbuf* m, uint64_t now_ms);  // router-originated IP packet
@@ -211,6 +213,14 @@ class Control {
   uint64_t inval_unobserved_ = 0;  // not seen by every worker within a second
   void measure_invalidation();
   nlohmann::json invalidation_json() const;
+
+  // Last redirect per source, hashed into a fixed table (collisions only loosen the limit).
+  static constexpr uint32_t kRedirectSlotsLog2 = 10;
+  struct RedirectSlot {
+    uint32_t ip = 0;
+    uint64_t ms = 0;
+  };
+  std::array<RedirectSlot, 1u << kRedirectSlotsLog2> redirect_last_{};
 
   // ICMP error token bucket (RFC 1812 4.3.2.8), in milli-tokens.
   uint64_t icmp_tokens_ = 0, icmp_last_ms_ = 0;

@@ -91,6 +91,9 @@ void Control::handle_punt(const PuntEntry& e, uint64_t now) {
                       std::nullopt, now);
       drop(m, Drop::frag_needed, e.in_port);
       return;
+    case Punt::redirect:
+      handle_redirect(m, e.aux, e.in_port, now);
+      return;
     case Punt::param_problem:
       // RFC 1812 5.2.5 / RFC 792: the pointer names the offending octet.
       send_icmp_error(m, icmp::param_problem, 0, (e.aux & 0xff) << 24, e.in_port, std::nullopt,
@@ -101,6 +104,38 @@ void Control::handle_punt(const PuntEntry& e, uint64_t now) {
       break;
   }
   drop(m, Drop::local_unhandled, e.in_port);
+}
+
+void Control::handle_redirect(rte_mbuf* m, uint32_t nh_id, uint16_t in_port, uint64_t now) {
+  const NextHopState* s = nh_id < nh_.size() ? nh_[nh_id].state : nullptr;
+  if (!s || s->kind != NhKind::forward) {
+    // The next hop changed since the worker looked: let the packet take the normal path
+    // on its next trip; this one is dropped rather than forwarded on stale data.
+    drop(m, Drop::no_route, in_port);
+    return;
+  }
+  auto* ip = rte_pktmbuf_mtod_offset(m, rte_ipv4_hdr*, RTE_ETHER_HDR_LEN);
+  const Ipv4 src(rte_be_to_cpu_32(ip->src_addr));
+  // RFC 1812 5.2.7.2: only to a source on the subnet the packet came from, whose better
+  // first hop is on that subnet too; at most one per second per source (a small fixed
+  // table: memory stays bounded however many sources there are).
+  std::optional<Ipv4> our_addr;
+  if (const PortCtl* p = port_by_id(in_port))
+    for (const auto& pa : p->addrs)
+      if (pa.subnet.contains(src) && pa.subnet.contains(s->gateway)) our_addr = pa.addr;
+  auto& slot = redirect_last_[(src.v * 2654435761u) >> (32 - kRedirectSlotsLog2)];
+  if (our_addr && !(slot.ip == src.v && now - slot.ms < 1000)) {
+    slot = {src.v, now};
+    // Code 1: redirect for the host; the gateway goes in the second word.
+    send_icmp_error(m, icmp::redirect, 1, s->gateway.v, in_port, our_addr, now);
+  } else {
+    event(Event::redirect_suppressed);
+  }
+  // Forward it as the worker would have.
+  rte_ipv4_hdr* h = ip;
+  ipv4_decrement_ttl(h);
+  std::memcpy(rte_pktmbuf_mtod(m, uint8_t*), s->l2, RTE_ETHER_HDR_LEN);
+  transmit(s->port, m);
 }
 
 void Control::send_icmp_error(rte_mbuf* orig, uint8_t type, uint8_t code, uint32_t rest,
@@ -151,6 +186,7 @@ void Control::send_icmp_error(rte_mbuf* orig, uint8_t type, uint8_t code, uint32
   event(Event::icmp_error_sent);
   if (type == icmp::time_exceeded) event(Event::icmp_time_exceeded_sent);
   if (type == icmp::param_problem) event(Event::icmp_param_problem_sent);
+  if (type == icmp::redirect) event(Event::icmp_redirect_sent);
   if (type == icmp::dest_unreachable) {
     switch (code) {
       case icmp::code_net_unreachable:

@@ -59,6 +59,7 @@ struct DataplaneParams {
   uint16_t burst = 32;
   uint32_t idle_sleep_us = 0;
   bool drop_martians = true;
+  bool send_redirects = true;
   uint32_t icmp_rate = 1000;  // the control thread's bucket; workers pre-filter at 2x
   uint32_t icmp_burst = 50;
   bool route_cache = true;

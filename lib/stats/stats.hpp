@@ -57,14 +57,15 @@ enum class Drop : uint8_t {
 };
 
 // Packets a worker hands to the control thread, by reason.
-#define ROUTERD_PUNT_REASONS(X)                     \
-  X(arp, "ARP")                                     \
-  X(local, "addressed to the router")               \
-  X(ttl_exceeded, "TTL expired: Time Exceeded")     \
-  X(no_route, "no route: Net Unreachable")          \
-  X(unresolved, "next hop needs ARP")               \
-  X(frag_needed, "DF set and too big: Frag Needed") \
-  X(param_problem, "bad options: Parameter Problem")
+#define ROUTERD_PUNT_REASONS(X)                      \
+  X(arp, "ARP")                                      \
+  X(local, "addressed to the router")                \
+  X(ttl_exceeded, "TTL expired: Time Exceeded")      \
+  X(no_route, "no route: Net Unreachable")           \
+  X(unresolved, "next hop needs ARP")                \
+  X(frag_needed, "DF set and too big: Frag Needed")  \
+  X(param_problem, "bad options: Parameter Problem") \
+  X(redirect, "leaves by its input port: forwarded, Redirect sent")
 
 enum class Punt : uint8_t {
 #define X(name, desc) name,
@@ -74,20 +75,22 @@ enum class Punt : uint8_t {
 };
 
 // Control-plane events that are not drops.
-#define ROUTERD_EVENTS(X)                                         \
-  X(arp_request_sent, "ARP requests sent")                        \
-  X(arp_reply_sent, "ARP replies sent")                           \
-  X(arp_received, "ARP packets received")                         \
-  X(icmp_echo_reply_sent, "echo replies sent")                    \
-  X(icmp_error_sent, "ICMP errors sent")                          \
-  X(icmp_time_exceeded_sent, "Time Exceeded sent")                \
-  X(icmp_net_unreachable_sent, "Net Unreachable sent")            \
-  X(icmp_host_unreachable_sent, "Host Unreachable sent")          \
-  X(icmp_port_unreachable_sent, "Port/Protocol Unreachable sent") \
-  X(icmp_frag_needed_sent, "Frag Needed sent")                    \
-  X(icmp_param_problem_sent, "Parameter Problem sent")            \
-  X(neighbour_released, "queued packets sent after ARP resolved") \
-  X(neighbour_resolved, "neighbours resolved")                    \
+#define ROUTERD_EVENTS(X)                                                        \
+  X(arp_request_sent, "ARP requests sent")                                       \
+  X(arp_reply_sent, "ARP replies sent")                                          \
+  X(arp_received, "ARP packets received")                                        \
+  X(icmp_echo_reply_sent, "echo replies sent")                                   \
+  X(icmp_error_sent, "ICMP errors sent")                                         \
+  X(icmp_time_exceeded_sent, "Time Exceeded sent")                               \
+  X(icmp_net_unreachable_sent, "Net Unreachable sent")                           \
+  X(icmp_host_unreachable_sent, "Host Unreachable sent")                         \
+  X(icmp_port_unreachable_sent, "Port/Protocol Unreachable sent")                \
+  X(icmp_frag_needed_sent, "Frag Needed sent")                                   \
+  X(icmp_param_problem_sent, "Parameter Problem sent")                           \
+  X(icmp_redirect_sent, "Redirects sent")                                        \
+  X(redirect_suppressed, "Redirects not sent (per-host limit, source off-link)") \
+  X(neighbour_released, "queued packets sent after ARP resolved")                \
+  X(neighbour_resolved, "neighbours resolved")                                   \
   X(neighbour_failed, "neighbours failed")
 
 enum class Event : uint8_t {

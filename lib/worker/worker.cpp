@@ -16,6 +16,7 @@ Worker::Worker(Dataplane& dp, uint32_t index, std::vector<RxQueue> rx, uint16_t 
   uint64_t rate = uint64_t(dp.params.icmp_rate) * 2;
   token_max_ = rate ? uint64_t(dp.params.icmp_burst) * 2 : 0;
   tokens_ = token_max_;
+  redirects_ = dp.params.send_redirects;
   tsc_per_token_ = rate ? std::max<uint64_t>(1, rte_get_tsc_hz() / rate) : 1;
   last_tsc_ = rte_rdtsc();
   if (dp.params.route_cache)
@@ -224,7 +225,7 @@ void Worker::process(uint16_t in_port, rte_mbuf** pkts, uint16_t n) {
     // Fast path: a resolved next hop, TTL to spare, fits the MTU.
     auto* ip = rte_pktmbuf_mtod_offset(m, rte_ipv4_hdr*, RTE_ETHER_HDR_LEN);
     if (__builtin_expect(s != nullptr && s->kind == NhKind::forward && ip->time_to_live > 1 &&
-                             rte_be_to_cpu_16(ip->total_length) <= s->mtu,
+                             rte_be_to_cpu_16(ip->total_length) <= s->mtu && s->port != in_port,
                          1)) {
       rewrite(m, s);
       out[nout] = m;
@@ -232,6 +233,13 @@ void Worker::process(uint16_t in_port, rte_mbuf** pkts, uint16_t n) {
       continue;
     }
     Verdict v = decide(m, s);
+    if (v.action == Verdict::forward && s->port == in_port && redirects_ && icmp_token() &&
+        npunts_ < kMaxBurst) {
+      // RFC 1812 5.2.7.2: control forwards it and tells the source about the better next
+      // hop (it checks the source is on-link). Beyond the ICMP budget it is just forwarded.
+      punts_[npunts_++] = PuntEntry{m, s->id, uint8_t(Punt::redirect), 0, in_port};
+      continue;
+    }
     if (v.action == Verdict::forward) {
       rewrite(m, s);
       out[nout] = m;

@@ -71,6 +71,7 @@ class Worker {
   // Pre-filter for packets that would make control send an ICMP error, so a flood of
   // expiring TTLs cannot fill the punt ring; control applies the real limit.
   uint64_t tokens_ = 0, token_max_ = 0, last_tsc_ = 0, tsc_per_token_ = 1;
+  bool redirects_ = true;
 
   std::unique_ptr<RouteCache> cache_;  // null when route_cache.enabled is false
   void next_cache_mode();
