@@ -116,6 +116,33 @@ std::string format_text(const std::vector<std::string>& argv, const json& data) 
   const std::string obj = argv.empty() ? "" : argv[0];
   const std::string act = argv.size() > 1 ? argv[1] : "show";
   if (obj == "stats") return stats(data);
+  if (obj == "ping") {
+    std::string out =
+        fmt::format("PING {} from {}: {} data bytes{}\n", str(data, "dst"), str(data, "src"),
+                    data.value("size", 0), data.value("df", false) ? ", DF" : "");
+    for (const auto& r : data["results"]) {
+      const std::string res = r.value("result", std::string());
+      const int seq = r.value("seq", 0);
+      if (res == "reply")
+        out += fmt::format("{} bytes from {}: icmp_seq={} ttl={} time={:.3f} ms\n",
+                           r.value("bytes", 0), str(r, "from"), seq, r.value("ttl", 0),
+                           r.value("time_ms", 0.0));
+      else if (res == "local_error")
+        out += fmt::format("icmp_seq={} local error: message too long, mtu={}\n", seq,
+                           r.value("mtu", 0));
+      else if (res == "error" && r.contains("mtu"))
+        out += fmt::format("From {} icmp_seq={} Frag needed and DF set (mtu = {})\n",
+                           str(r, "from"), seq, r.value("mtu", 0));
+      else if (res == "error")
+        out += fmt::format("From {} icmp_seq={} ICMP type {} code {}\n", str(r, "from"), seq,
+                           r.value("type", 0), r.value("code", 0));
+      else
+        out += fmt::format("icmp_seq={} no answer within 1 s\n", seq);
+    }
+    out += fmt::format("{} packets transmitted, {} received\n", data.value("transmitted", 0),
+                       data.value("received", 0));
+    return out;
+  }
   if (obj == "batch")
     return fmt::format(
         "batch: {} changes ({} added, {} replaced, {} deleted), {} FIB prefixes "
@@ -123,7 +150,34 @@ std::string format_text(const std::vector<std::string>& argv, const json& data) 
         data.value("changes", 0ull), data.value("added", 0ull), data.value("replaced", 0ull),
         data.value("deleted", 0ull), data.value("fib_changes", 0ull), data.value("seconds", 0.0));
   if (obj == "route" || obj == "r") {
-    if (act == "get") return route_get(data);
+    if (act == "get") {
+      std::string out = route_get(data);
+      if (data.contains("exception")) {
+        const json& e = data["exception"];
+        out += "    cache";
+        if (e.contains("mtu"))
+          out += fmt::format(" mtu {} expires {}s", e.value("mtu", 0), e.value("mtu_expires_s", 0));
+        if (e.contains("gateway"))
+          out += fmt::format(" via {} expires {}s", str(e, "gateway"),
+                             e.value("gateway_expires_s", 0));
+        out += "\n";
+      }
+      return out;
+    }
+    if (act == "flush") return fmt::format("flushed {} exceptions\n", data.value("flushed", 0));
+    if (act == "show" && argv.size() > 2) {
+      std::string out;
+      for (const auto& e : data) {
+        out += str(e, "dst") + " (route " + str(e, "route") + ")";
+        if (e.contains("mtu"))
+          out += fmt::format(" mtu {} expires {}s", e.value("mtu", 0), e.value("mtu_expires_s", 0));
+        if (e.contains("gateway"))
+          out += fmt::format(" via {} expires {}s", str(e, "gateway"),
+                             e.value("gateway_expires_s", 0));
+        out += "\n";
+      }
+      return out;
+    }
     if (act == "load")
       return fmt::format("loaded {} routes ({} new, {} replaced) from {} in {:.2f} s\n",
                          data.value("routes", 0ull), data.value("added", 0ull),

@@ -101,6 +101,7 @@ std::string object_name(const std::string& s) {
   if (s == "link" || s == "l") return "link";
   if (s == "stats") return "stats";
   if (s == "batch") return "batch";
+  if (s == "ping") return "ping";
   return "";
 }
 
@@ -137,7 +138,8 @@ const std::vector<VerbHelp>& command_help() {
       {"route replace", "PREFIX via GATEWAY [dev PORT] [mtu N] | PREFIX dev PORT [mtu N]",
        "add or replace a static route"},
       {"route del", "PREFIX", "delete a static route"},
-      {"route show", "", "list connected and static routes"},
+      {"route show", "[cache]", "list connected and static routes; cache: the exceptions"},
+      {"route flush cache", "", "forget every learnt exception (path MTU, redirect)"},
       {"route get", "ADDRESS", "show the route and next hop a packet to ADDRESS takes"},
       {"route load", "FILE",
        "add or replace every route in FILE (one 'route add' per line) as one batch"},
@@ -147,6 +149,8 @@ const std::vector<VerbHelp>& command_help() {
       {"link show", "[PORT]", "list ports: MAC, MTU, link state, queues"},
       {"link set", "PORT mtu N", "change a port's MTU at run time"},
       {"stats", "", "packet counters per port, per drop reason, per lcore"},
+      {"ping", "ADDRESS [size N] [df] [count N]",
+       "send echo requests from the router and print the replies and errors"},
       {"batch", "FILE",
        "apply the route add/replace/del commands in FILE (one per line, '-' for stdin) as one "
        "atomic batch"},
@@ -159,7 +163,7 @@ Request parse_request(const std::vector<std::string>& w) {
   std::string obj = object_name(w[0]);
   if (obj.empty())
     throw CommandError("unknown object " + q(w[0]) +
-                       " (expected addr, route, neigh, link, stats or batch)");
+                       " (expected addr, route, neigh, link, stats, ping or batch)");
   Request r;
   if (obj == "batch") {
     // On the wire, argv is "batch" followed by the lines of the file, verbatim.
@@ -183,6 +187,37 @@ Request parse_request(const std::vector<std::string>& w) {
                            ": only route add, route replace and route del may appear "
                            "in a batch (they are applied as one atomic change)");
       r.batch.push_back(BatchLine{uint32_t(i), std::move(sub)});
+    }
+    return r;
+  }
+  if (obj == "ping") {
+    // ping ADDRESS [size N] [df] [count N]
+    if (w.size() < 2) fail("ping", "missing ADDRESS");
+    r.verb = Verb::ping;
+    r.addr = parse_addr("ping", "the destination", w[1]);
+    bool have_size = false, have_count = false;
+    for (size_t i = 2; i < w.size(); ++i) {
+      auto number = [&](const char* what, uint32_t lo, uint32_t hi) {
+        if (i + 1 >= w.size()) fail("ping", q(w[i]) + " needs a value");
+        const std::string& v = w[++i];
+        uint32_t n = 0;
+        auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+        if (ec != std::errc() || end != v.data() + v.size() || n < lo || n > hi)
+          fail("ping", q(v) + " is not a valid " + what + " (" + std::to_string(lo) + ".." +
+                           std::to_string(hi) + ")");
+        return n;
+      };
+      if (w[i] == "df" && !r.df) {
+        r.df = true;
+      } else if (w[i] == "size" && !have_size) {
+        r.size = uint16_t(number("size", 0, 65507));  // 65535 - IPv4 - ICMP headers
+        have_size = true;
+      } else if (w[i] == "count" && !have_count) {
+        r.count = uint16_t(number("count", 1, 100));
+        have_count = true;
+      } else {
+        fail("ping", "unexpected " + q(w[i]) + " (size N, df, count N, each once)");
+      }
     }
     return r;
   }
@@ -218,8 +253,17 @@ Request parse_request(const std::vector<std::string>& w) {
 
   if (obj == "route") {
     if (act == "show") {
+      if (w.size() == 3 && w[2] == "cache") {
+        r.verb = Verb::route_show_cache;
+        return r;
+      }
       if (w.size() > 2) fail(cmd, "unexpected " + q(w[2]));
       r.verb = Verb::route_show;
+      return r;
+    }
+    if (act == "flush") {
+      if (w.size() != 3 || w[2] != "cache") fail(cmd, "expected: route flush cache");
+      r.verb = Verb::route_flush_cache;
       return r;
     }
     if (act == "get") {
@@ -245,7 +289,7 @@ Request parse_request(const std::vector<std::string>& w) {
       return r;
     }
     if (act != "add" && act != "replace")
-      fail("route", "unknown action " + q(w[1]) + " (add, replace, del, show, get, load)");
+      fail("route", "unknown action " + q(w[1]) + " (add, replace, del, show, get, load, flush)");
     std::vector<std::string_view> args(w.begin() + 2, w.end());
     RouteSpec spec = parse_route_spec(cmd, args);
     r.verb = act == "add" ? Verb::route_add : Verb::route_replace;

@@ -27,6 +27,8 @@ enum class Verb {
   route_replace,
   route_del,
   route_show,
+  route_show_cache,
+  route_flush_cache,
   route_get,
   route_load,
   neigh_add,
@@ -34,6 +36,7 @@ enum class Verb {
   neigh_show,
   link_show,
   link_set,
+  ping,
   stats,
   batch,
 };
@@ -50,6 +53,9 @@ struct Request {
   Mac lladdr;                    // neigh add
   std::string path;              // route load: an absolute file name
   std::vector<BatchLine> batch;  // batch: the route changes, in file order
+  uint16_t size = 56;            // ping: ICMP payload bytes
+  bool df = false;               // ping: set Don't Fragment
+  uint16_t count = 3;            // ping: echo requests
 };
 
 // One route change of a batch and the line (1-based) it came from.

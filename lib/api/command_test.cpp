@@ -51,7 +51,8 @@ TEST_CASE("bad commands say what is wrong in one line", "[api]") {
                     Contains("unexpected 'gw'"));
   CHECK_THROWS_WITH(parse({"route", "add", "10.9.0.0/16", "dev", "a", "dev", "b"}),
                     Contains("given twice"));
-  CHECK_THROWS_WITH(parse({"route", "flush"}), Contains("unknown action 'flush'"));
+  CHECK_THROWS_WITH(parse({"route", "frob"}), Contains("unknown action 'frob'"));
+  CHECK_THROWS_WITH(parse({"route", "flush"}), Contains("expected: route flush cache"));
   CHECK_THROWS_WITH(parse({"rout", "show"}), Contains("unknown object 'rout'"));
   CHECK_THROWS_WITH(parse({"neigh", "add", "10.1.0.9", "lladdr", "zz", "dev", "p0"}),
                     Contains("not a MAC address"));

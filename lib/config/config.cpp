@@ -26,7 +26,9 @@ using config_detail::printable;
 constexpr std::string_view kDataplaneKeys[] = {"eal",           "socket",      "mbufs",    "burst",
                                                "idle_sleep_us", "presets_dir", "log_level"};
 constexpr std::string_view kFibKeys[] = {"max_routes", "tbl8_groups", "max_next_hops"};
-constexpr std::string_view kIpv4Keys[] = {"drop_martians", "send_redirects"};
+constexpr std::string_view kIpv4Keys[] = {"drop_martians", "send_redirects", "accept_redirects"};
+constexpr std::string_view kExceptionKeys[] = {"max_entries", "pmtu_min", "pmtu_expires",
+                                               "redirect_expires"};
 constexpr std::string_view kRouteCacheKeys[] = {"enabled", "sets"};
 constexpr std::string_view kIcmpKeys[] = {"rate", "burst", "echo_reply"};
 constexpr std::string_view kArpKeys[] = {"reachable_time", "retrans_time_ms", "probes", "queue_len",
@@ -50,6 +52,7 @@ constexpr Section kSections[] = {
     {"icmp", kIcmpKeys, false},
     {"arp", kArpKeys, false},
     {"route_cache", kRouteCacheKeys, false},
+    {"exceptions", kExceptionKeys, false},
     {"port", kPortKeys, true},
     {"route", kRouteKeys, true},
     {"neighbour", kNeighbourKeys, true},
@@ -145,9 +148,16 @@ class Parser {
     if (auto* t = section(root, "ipv4")) {
       read_bool(*t, "ipv4", "drop_martians", c.drop_martians);
       read_bool(*t, "ipv4", "send_redirects", c.send_redirects);
+      read_bool(*t, "ipv4", "accept_redirects", c.accept_redirects);
     }
     if (auto* t = section(root, "icmp")) icmp(*t, c);
     if (auto* t = section(root, "arp")) arp(*t, c);
+    if (auto* t = section(root, "exceptions")) {
+      read_int(*t, "exceptions", "max_entries", 16, 1 << 22, c.exc_max_entries);
+      read_int(*t, "exceptions", "pmtu_min", 68, 65535, c.pmtu_min);
+      read_int(*t, "exceptions", "pmtu_expires", 1, 86400, c.pmtu_expires_s);
+      read_int(*t, "exceptions", "redirect_expires", 1, 86400, c.redirect_expires_s);
+    }
     if (auto* t = section(root, "route_cache")) {
       read_bool(*t, "route_cache", "enabled", c.route_cache);
       read_int(*t, "route_cache", "sets", 2, 1 << 22, c.route_cache_sets);

@@ -63,7 +63,14 @@ struct Config {
 
   // [ipv4]
   bool drop_martians = true;
-  bool send_redirects = true;  // RFC 1812 5.2.7.2
+  bool send_redirects = true;     // RFC 1812 5.2.7.2
+  bool accept_redirects = false;  // for the router's own traffic (RFC 1812 5.2.7.2: off)
+
+  // [exceptions]: what the router learns from ICMP about destinations it sends to
+  uint32_t exc_max_entries = 4096;
+  uint32_t pmtu_min = 552;        // a PTB never lowers a path MTU below this
+  uint32_t pmtu_expires_s = 600;  // RFC 1191: 10 minutes
+  uint32_t redirect_expires_s = 300;
 
   // [icmp]
   uint32_t icmp_rate = 1000;  // errors per second, all destinations together

@@ -254,7 +254,7 @@ TEST_CASE("every key in config_keys() is read by the parser", "[config]") {
     return out;
   };
   REQUIRE(error_of(render(base)) == "");
-  REQUIRE(config_keys().size() == 35);
+  REQUIRE(config_keys().size() == 40);
   for (const auto& key : config_keys()) {
     INFO(key);
     auto dot = key.find('.');

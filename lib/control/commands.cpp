@@ -43,6 +43,13 @@ nlohmann::json Control::execute(const Request& r) {
       return route_del(r);
     case Verb::route_show:
       return route_show();
+    case Verb::route_show_cache:
+      return route_show_cache(now_ms());
+    case Verb::route_flush_cache:
+      return route_flush_cache();
+    case Verb::ping:
+      // Needs to wait for replies: Control::call runs it on the caller's thread.
+      throw CommandError("ping: only through the control socket");
     case Verb::route_get:
       return route_get(r);
     case Verb::route_load:
@@ -447,6 +454,10 @@ nlohmann::json Control::route_get(const Request& r) const {
   if (auto src = icmp_select_source(port_addresses(rt->port), rt->via ? *rt->via : a))
     j["src"] = src->str();
   j["nexthop"] = nh_json(id);
+  // find() may drop an expired entry: exceptions are control-thread state, and route get
+  // runs there, so the const_cast only lets a read tidy up.
+  if (const RouteException* e = const_cast<ExceptionTable&>(exc_).find(a.v, now_ms()))
+    j["exception"] = exception_json(*e, now_ms());
   return j;
 }
 
@@ -500,6 +511,41 @@ nlohmann::json Control::neigh_show(const Request& r) const {
 }
 
 // ---------------------------------------------------------------- links and counters
+
+nlohmann::json Control::exception_json(const RouteException& e, uint64_t now) const {
+  nlohmann::json j = {{"dst", Ipv4(e.dst).str()}, {"route", e.route.str()}};
+  if (e.metrics.mtu) {
+    j["mtu"] = e.metrics.mtu;
+    j["mtu_expires_s"] = (e.pmtu_expires_ms - now + 999) / 1000;
+  }
+  if (e.gateway) {
+    j["gateway"] = Ipv4(e.gateway).str();
+    j["gateway_expires_s"] = (e.redirect_expires_ms - now + 999) / 1000;
+  }
+  return j;
+}
+
+nlohmann::json Control::route_show_cache(uint64_t now) const {
+  nlohmann::json out = nlohmann::json::array();
+  // Oldest first; entries whose time is up are shown until the next expiry pass (100 ms).
+  exc_.for_each([&](const RouteException& e) {
+    RouteException live = e;
+    if (live.pmtu_expires_ms && now >= live.pmtu_expires_ms) live.metrics.mtu = 0;
+    if (live.redirect_expires_ms && now >= live.redirect_expires_ms) live.gateway = 0;
+    if (live.metrics.mtu || live.gateway) out.push_back(exception_json(live, now));
+  });
+  return out;
+}
+
+nlohmann::json Control::route_flush_cache() {
+  size_t n = exc_.size();
+  exc_.clear();
+  if (n) {
+    dirty_ = true;
+    commit();
+  }
+  return {{"flushed", n}};
+}
 
 nlohmann::json Control::link_set(const Request& r) {
   const std::string cmd = "link set";

@@ -5,7 +5,11 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <array>
 #include <cstring>
+#include <thread>
+
+#include "route_cache.hpp"
 
 namespace routerd {
 
@@ -21,17 +25,37 @@ NeighbourTable::Params neighbour_params(const Config& c) {
 }
 }  // namespace
 
+namespace {
+// Hash secrets for the exception table, so a sender of ICMP cannot aim at one bucket.
+uint64_t exception_key(int which) {
+  static const auto keys = [] {
+    std::array<uint64_t, 2> k{};
+    route_cache_keys(&k[0], &k[1]);
+    return k;
+  }();
+  return keys[size_t(which)];
+}
+}  // namespace
+
 Control::Control(Dataplane& dp, const Config& cfg, std::vector<PortRef> ports, rte_mempool* pool)
     : dp_(dp),
       pool_(pool),
       neigh_(neighbour_params(cfg)),
       reclaimer_(dp.rcu),
       nh_(dp.nexthops.size()),
+      exc_(cfg.exc_max_entries, exception_key(0), exception_key(1)),
+      accept_redirects_(cfg.accept_redirects),
+      pmtu_min_(uint16_t(cfg.pmtu_min)),
+      pmtu_expires_s_(cfg.pmtu_expires_s),
+      redirect_expires_s_(cfg.redirect_expires_s),
       icmp_rate_(cfg.icmp_rate),
       icmp_burst_(cfg.icmp_burst),
       echo_reply_(cfg.echo_reply),
       epoch_(std::chrono::steady_clock::now()) {
   for (auto& p : ports) ports_.push_back(PortCtl{std::move(p), {}});
+  // 64 buckets x 4 entries, at most 256 datagrams in reassembly, each kept 2 s at most.
+  frag_tbl_.reset(rte_ip_frag_table_create(64, 4, 256, rte_get_tsc_hz() * 2, SOCKET_ID_ANY));
+  if (!frag_tbl_) throw std::runtime_error("cannot create the reassembly table");
   icmp_tokens_ = uint64_t(icmp_burst_) * 1000;
   publish_ifs();
 }
@@ -44,6 +68,7 @@ Control::~Control() {
     for (rte_mbuf* m : *v) rte_pktmbuf_free(m);
   for (auto& r : fx.released)
     for (rte_mbuf* m : r.packets) rte_pktmbuf_free(m);
+  rte_ip_frag_free_death_row(&death_row_, 0);
   reclaimer_.drain();
   for (uint32_t id = 0; id < nh_.size(); ++id) {
     if (!nh_[id].state) continue;
@@ -351,6 +376,9 @@ void Control::publish_ifs() {
 
 nlohmann::json Control::call(const std::vector<std::string>& argv) {
   Request r = parse_request(argv);
+  // ping waits for replies on the caller's thread; the control thread only sends and
+  // receives.
+  if (r.verb == Verb::ping) return ping(r);
   if (r.verb == Verb::route_load) {
     // Reading and parsing a large file happens here, on the caller's thread, so the
     // control thread keeps serving the slow path until the batch is ready.
@@ -358,6 +386,72 @@ nlohmann::json Control::call(const std::vector<std::string>& argv) {
     return submit([this, specs, path = r.path] { return route_load(*specs, path); });
   }
   return submit([this, r] { return execute(r); });
+}
+
+nlohmann::json Control::ping(const Request& r) {
+  auto sess = std::make_shared<PingSession>();
+  uint16_t ident;
+  {
+    std::lock_guard<std::mutex> g(ping_mu_);
+    do ident = ++ping_ident_;
+    while (ident == 0 || pings_.count(ident));
+    pings_[ident] = sess;
+  }
+  struct Unregister {
+    Control* c;
+    uint16_t id;
+    ~Unregister() {
+      std::lock_guard<std::mutex> g(c->ping_mu_);
+      c->pings_.erase(id);
+    }
+  } unregister{this, ident};
+
+  const double tsc_per_ms = double(rte_get_tsc_hz()) / 1000.0;
+  nlohmann::json results = nlohmann::json::array();
+  uint32_t received = 0;
+  Ipv4 src;
+  for (uint16_t seq = 1; seq <= r.count; ++seq) {
+    auto t0 = std::chrono::steady_clock::now();
+    nlohmann::json sent = submit([=, this] { return ping_send(ident, seq, r.addr, r.size, r.df); });
+    if (sent.contains("error")) throw CommandError("ping: " + sent["error"].get<std::string>());
+    if (sent.contains("src")) src = *Ipv4::parse(sent["src"].get<std::string>());
+    nlohmann::json res = {{"seq", seq}};
+    if (sent.contains("local_error_mtu")) {
+      res["result"] = "local_error";
+      res["mtu"] = sent["local_error_mtu"];
+    } else {
+      res["result"] = "timeout";
+      // One second for the answer to this request; late ones for earlier requests are
+      // skipped.
+      while (std::chrono::steady_clock::now() - t0 < std::chrono::seconds(1)) {
+        PingEvent ev;
+        if (!sess->events.try_pop(ev)) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(1));
+          continue;
+        }
+        if (ev.seq != seq) continue;
+        res["from"] = ev.from.str();
+        if (ev.reply) {
+          res["result"] = "reply";
+          res["bytes"] = ev.bytes;
+          res["ttl"] = ev.ttl;
+          res["time_ms"] = double(rte_rdtsc() - ev.tsc) / tsc_per_ms;
+          ++received;
+        } else {
+          res["result"] = "error";
+          res["type"] = ev.type;
+          res["code"] = ev.code;
+          if (ev.type == icmp::dest_unreachable && ev.code == icmp::code_frag_needed)
+            res["mtu"] = ev.mtu;
+        }
+        break;
+      }
+    }
+    results.push_back(res);
+    if (seq < r.count) std::this_thread::sleep_until(t0 + std::chrono::milliseconds(500));
+  }
+  return {{"dst", r.addr.str()},    {"src", src.str()},     {"size", r.size},    {"df", r.df},
+          {"transmitted", r.count}, {"received", received}, {"results", results}};
 }
 
 nlohmann::json Control::submit(std::function<nlohmann::json()> fn) {
@@ -395,6 +489,10 @@ bool Control::poll_once(uint64_t now) {
     NeighbourTable::Effects fx;
     neigh_.tick(now, fx);
     apply_neighbour_effects(fx, now);
+    if (exc_.expire(now)) {
+      dirty_ = true;  // an exception ending is a change too
+      commit();
+    }
   }
   reclaimer_.poll();
   measure_invalidation();

@@ -4,6 +4,7 @@
 // is freed after a grace period. A change that cannot be applied completely changes nothing.
 #pragma once
 
+#include <rte_ip_frag.h>
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
 
@@ -15,6 +16,7 @@
 #include <functional>
 #include <future>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -26,6 +28,7 @@
 #include "command.hpp"
 #include "config.hpp"
 #include "dataplane.hpp"
+#include "exception.hpp"
 #include "icmp.hpp"
 #include "neighbour.hpp"
 #include "port.hpp"
@@ -176,6 +179,32 @@ class Control {
   nlohmann::json neigh_show(const Request& r) const;
   nlohmann::json link_show(const Request& r) const;
   nlohmann::json link_set(const Request& r);
+  nlohmann::json route_show_cache(uint64_t now) const;
+  nlohmann::json route_flush_cache();
+  nlohmann::json exception_json(const RouteException& e, uint64_t now) const;
+
+  // --- router-originated traffic and what ICMP teaches about it (slowpath.cpp)
+  struct PingEvent {
+    uint16_t seq;
+    bool reply;  // else an ICMP error about the request
+    Ipv4 from;
+    uint8_t ttl, type, code;
+    uint16_t mtu;    // Frag Needed
+    uint32_t bytes;  // reply: ICMP bytes
+    uint64_t tsc;    // reply: the send time echoed back
+  };
+  struct PingSession {
+    tbb::concurrent_queue<PingEvent> events;
+  };
+  nlohmann::json ping(const Request& r);  // API thread
+  nlohmann::json ping_send(uint16_t ident, uint16_t seq, Ipv4 dst, uint16_t size, bool df);
+  void handle_icmp_to_us(rte_mbuf* m, uint64_t now_ms);
+  void learn_pmtu(Ipv4 dst, uint16_t mtu, uint64_t now_ms);
+  void learn_redirect(Ipv4 dst, Ipv4 gateway, Ipv4 from, uint64_t now_ms);
+  // Sends a router-originated packet; returns 0, or the path MTU when DF is set and it is
+  // larger (nothing sent).
+  uint16_t output_originated(rte_mbuf* m, uint64_t now_ms);
+  uint16_t path_mtu(Ipv4 dst, const NextHopState* s, uint64_t now_ms);
   nlohmann::json route_json(const Route& rt) const;
   uint64_t now_ms() const;
 
@@ -213,6 +242,20 @@ class Control {
   uint64_t inval_unobserved_ = 0;  // not seen by every worker within a second
   void measure_invalidation();
   nlohmann::json invalidation_json() const;
+
+  ExceptionTable exc_;
+  // Reassembly of fragments addressed to the router (replies to its own pings).
+  struct FragTblFree {
+    void operator()(rte_ip_frag_tbl* t) const { rte_ip_frag_table_destroy(t); }
+  };
+  std::unique_ptr<rte_ip_frag_tbl, FragTblFree> frag_tbl_;
+  rte_ip_frag_death_row death_row_{};
+  bool accept_redirects_;
+  uint16_t pmtu_min_;
+  uint32_t pmtu_expires_s_, redirect_expires_s_;
+  std::mutex ping_mu_;  // ping sessions: API threads and the control thread
+  std::unordered_map<uint16_t, std::shared_ptr<PingSession>> pings_;
+  uint16_t ping_ident_ = 0;  // under ping_mu_
 
   // Last redirect per source, hashed into a fixed table (collisions only loosen the limit).
   static constexpr uint32_t kRedirectSlotsLog2 = 10;

@@ -4,12 +4,14 @@
 #include <rte_ethdev.h>
 #include <rte_ether.h>
 #include <rte_ip.h>
+#include <rte_ip_frag.h>
 #include <spdlog/spdlog.h>
 
 #include <cstring>
 
 #include "arp.hpp"
 #include "control.hpp"
+#include "fragment.hpp"
 #include "ipv4.hpp"
 
 namespace routerd {
@@ -206,6 +208,65 @@ void Control::send_icmp_error(rte_mbuf* orig, uint8_t type, uint8_t code, uint32
   output(m, now);
 }
 
+// The MTU for a packet the router sends to dst: the next hop's, lowered by a learnt path
+// MTU. (Forwarded traffic never looks at exceptions.)
+uint16_t Control::path_mtu(Ipv4 dst, const NextHopState* s, uint64_t now) {
+  uint16_t mtu = s ? s->mtu : 0;
+  if (const RouteException* e = exc_.find(dst.v, now))
+    if (e->metrics.mtu && (mtu == 0 || e->metrics.mtu < mtu)) mtu = e->metrics.mtu;
+  return mtu;
+}
+
+uint16_t Control::output_originated(rte_mbuf* m, uint64_t now) {
+  m->hash.usr = kOriginated;
+  rte_ipv4_hdr* ip = ip_of(m);
+  Ipv4 d(rte_be_to_cpu_32(ip->dst_addr));
+  uint32_t id = dp_.fib.lookup(d.v);
+  const NextHopState* s = id != Fib::kNoRoute ? nh_[id].state : nullptr;
+  if (!s) {
+    drop(m, Drop::no_route, 0);
+    return 0;
+  }
+  const RouteException* e = exc_.find(d.v, now);
+  const uint16_t mtu = path_mtu(d, s, now);
+  const uint16_t total = rte_be_to_cpu_16(ip->total_length);
+  if (mtu && total > mtu && ipv4_df(ip)) {
+    rte_pktmbuf_free(m);
+    return mtu;
+  }
+  // A learnt first hop (accept_redirects) replaces the route's gateway for this destination.
+  if (e && e->gateway && (s->kind == NhKind::forward || s->kind == NhKind::unresolved)) {
+    const Neighbour* n = neigh_.find(Ipv4(e->gateway));
+    const PortCtl* p = port_by_id(s->port);
+    if (n && n->usable() && p && n->port == s->port) {
+      uint8_t* l2 = rte_pktmbuf_mtod(m, uint8_t*);
+      std::memcpy(l2, n->mac.b.data(), 6);
+      std::memcpy(l2 + 6, p->ref.mac.b.data(), 6);
+      l2[12] = RTE_ETHER_TYPE_IPV4 >> 8;
+      l2[13] = RTE_ETHER_TYPE_IPV4 & 0xff;
+      transmit(s->port, m);
+    } else {
+      NeighbourTable::Effects fx;
+      neigh_.resolve(Ipv4(e->gateway), s->port, m, now, fx);
+      apply_neighbour_effects(fx, now);
+    }
+    return 0;
+  }
+  if (mtu && total > mtu && s->kind == NhKind::forward) {
+    rte_mbuf* frags[kMaxFragments];
+    int n = fragment_ipv4(m, mtu, s->l2, pool_, frags);
+    rte_pktmbuf_free(m);
+    if (n <= 0) {
+      dp_.control_stats().drop[size_t(Drop::fragment_failed)].add();
+      return 0;
+    }
+    for (int i = 0; i < n; ++i) transmit(s->port, frags[i]);
+    return 0;
+  }
+  output(m, now);
+  return 0;
+}
+
 void Control::output(rte_mbuf* m, uint64_t now) {
   m->hash.usr = kOriginated;
   Ipv4 d(rte_be_to_cpu_32(ip_of(m)->dst_addr));
@@ -228,6 +289,154 @@ void Control::output(rte_mbuf* m, uint64_t now) {
       return drop(m, Drop::local_unhandled, 0);
   }
   apply_neighbour_effects(fx, now);
+}
+
+nlohmann::json Control::ping_send(uint16_t ident, uint16_t seq, Ipv4 dst, uint16_t size, bool df) {
+  const uint64_t now = now_ms();
+  uint32_t id = dp_.fib.lookup(dst.v);
+  const NextHopState* s = id != Fib::kNoRoute ? nh_[id].state : nullptr;
+  if (!s) return {{"error", "no route to " + dst.str()}};
+  if (s->kind == NhKind::local || s->kind == NhKind::broadcast)
+    return {{"error", dst.str() + " is an address of this router or a broadcast"}};
+  const Ipv4 first_hop = s->gateway.v ? s->gateway : dst;
+  auto src = icmp_select_source(port_addresses(s->port), first_hop);
+  if (!src) return {{"error", "the egress port has no address"}};
+  const uint32_t ip_len = 20 + icmp::header_len + size;
+  const uint32_t room = rte_pktmbuf_data_room_size(pool_) - RTE_PKTMBUF_HEADROOM;
+  if (RTE_ETHER_HDR_LEN + ip_len > room)
+    return {{"error", "size " + std::to_string(size) +
+                          " does not fit the packet buffers (at most " +
+                          std::to_string(room - RTE_ETHER_HDR_LEN - 28) + ")"}};
+  rte_mbuf* m = rte_pktmbuf_alloc(pool_);
+  if (!m) return {{"error", "no packet buffer free"}};
+  auto* p = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(m, uint16_t(RTE_ETHER_HDR_LEN + ip_len)));
+  if (!p) {
+    rte_pktmbuf_free(m);
+    return {{"error", "no packet buffer free"}};
+  }
+  auto* ip = reinterpret_cast<rte_ipv4_hdr*>(p + RTE_ETHER_HDR_LEN);
+  std::memset(ip, 0, 20);
+  ip->version_ihl = RTE_IPV4_VHL_DEF;
+  ip->total_length = rte_cpu_to_be_16(uint16_t(ip_len));
+  ip->packet_id = rte_cpu_to_be_16(ip_id_++);
+  ip->fragment_offset = df ? RTE_BE16(RTE_IPV4_HDR_DF_FLAG) : 0;
+  ip->time_to_live = 64;
+  ip->next_proto_id = IPPROTO_ICMP;
+  ip->src_addr = rte_cpu_to_be_32(src->v);
+  ip->dst_addr = rte_cpu_to_be_32(dst.v);
+  ip->hdr_checksum = ipv4_header_checksum(ip);
+  uint8_t* ic = p + RTE_ETHER_HDR_LEN + 20;
+  std::memset(ic, 0, icmp::header_len + size);
+  ic[0] = icmp::echo_request;
+  ic[4] = uint8_t(ident >> 8);
+  ic[5] = uint8_t(ident);
+  ic[6] = uint8_t(seq >> 8);
+  ic[7] = uint8_t(seq);
+  // The send time rides in the payload and comes back in the reply, as with ping(8).
+  uint64_t tsc = rte_rdtsc();
+  std::memcpy(ic + icmp::header_len, &tsc, std::min<size_t>(size, sizeof tsc));
+  for (uint32_t i = sizeof tsc; i < size; ++i) ic[icmp::header_len + i] = uint8_t(i);
+  uint16_t c = icmp_checksum(ic, icmp::header_len + size);
+  std::memcpy(ic + 2, &c, 2);
+  nlohmann::json j = {{"src", src->str()}};
+  if (uint16_t mtu = output_originated(m, now)) j["local_error_mtu"] = mtu;
+  return j;
+}
+
+// An ICMP message to one of the router's addresses: echo replies and errors for its own
+// pings go to the waiting routerctl; errors about packets it sent teach path MTUs and
+// (when allowed) first hops. Only the quoted header decides what a message is about.
+void Control::handle_icmp_to_us(rte_mbuf* m, uint64_t now) {
+  auto* ip = ip_of(m);
+  const size_t ihl = size_t(ip->version_ihl & 0xf) * 4;
+  const size_t total = rte_be_to_cpu_16(ip->total_length);
+  const uint8_t* ic = reinterpret_cast<const uint8_t*>(ip) + ihl;
+  const Ipv4 from(rte_be_to_cpu_32(ip->src_addr));
+  auto session = [&](uint16_t ident) -> std::shared_ptr<PingSession> {
+    std::lock_guard<std::mutex> g(ping_mu_);
+    auto it = pings_.find(ident);
+    return it == pings_.end() ? nullptr : it->second;
+  };
+  if (ic[0] == icmp::echo_reply) {
+    uint16_t ident = uint16_t(ic[4] << 8 | ic[5]), seq = uint16_t(ic[6] << 8 | ic[7]);
+    if (auto s = session(ident)) {
+      PingEvent ev{seq, true, from, ip->time_to_live, 0, 0, 0, uint32_t(total - ihl), 0};
+      if (total - ihl >= icmp::header_len + 8) std::memcpy(&ev.tsc, ic + icmp::header_len, 8);
+      s->events.push(ev);
+    }
+    rte_pktmbuf_free(m);
+    return;
+  }
+  // An error quotes the offending header (RFC 792): it must be one the router sent.
+  const uint8_t* q = ic + icmp::header_len;
+  const size_t qlen = total - ihl - icmp::header_len;
+  if (total < ihl + icmp::header_len + 20 || (q[0] >> 4) != 4 || qlen < size_t(q[0] & 0xf) * 4) {
+    drop(m, Drop::local_unhandled, 0);
+    return;
+  }
+  const size_t qihl = size_t(q[0] & 0xf) * 4;
+  const Ipv4 qsrc(uint32_t(q[12]) << 24 | uint32_t(q[13]) << 16 | uint32_t(q[14]) << 8 | q[15]);
+  const Ipv4 qdst(uint32_t(q[16]) << 24 | uint32_t(q[17]) << 16 | uint32_t(q[18]) << 8 | q[19]);
+  if (!local_address_port(qsrc)) {  // not about our packet: nothing to learn
+    drop(m, Drop::local_unhandled, 0);
+    return;
+  }
+  const uint8_t type = ic[0], code = ic[1];
+  const uint16_t mtu = uint16_t(ic[6] << 8 | ic[7]);
+  if (q[9] == IPPROTO_ICMP && qlen >= qihl + 8 && q[qihl] == icmp::echo_request) {
+    uint16_t ident = uint16_t(q[qihl + 4] << 8 | q[qihl + 5]);
+    uint16_t seq = uint16_t(q[qihl + 6] << 8 | q[qihl + 7]);
+    if (auto s = session(ident))
+      s->events.push(PingEvent{seq, false, from, ip->time_to_live, type, code, mtu, 0, 0});
+  }
+  if (type == icmp::dest_unreachable && code == icmp::code_frag_needed) learn_pmtu(qdst, mtu, now);
+  if (type == icmp::redirect && (code == 1 || code == 0)) {
+    const Ipv4 gw(uint32_t(ic[4]) << 24 | uint32_t(ic[5]) << 16 | uint32_t(ic[6]) << 8 | ic[7]);
+    learn_redirect(qdst, gw, from, now);
+  }
+  rte_pktmbuf_free(m);
+}
+
+void Control::learn_pmtu(Ipv4 dst, uint16_t mtu, uint64_t now) {
+  const Route* rt = rib_.lookup(dst);
+  uint32_t id = dp_.fib.lookup(dst.v);
+  const NextHopState* s = id != Fib::kNoRoute ? nh_[id].state : nullptr;
+  const uint16_t cur = path_mtu(dst, s, now);
+  // RFC 1191: a report that would raise the path MTU (or carries none) is ignored; a very
+  // low one is raised to the floor, and then only if that still lowers it.
+  if (!rt || mtu == 0 || (cur && mtu >= cur)) {
+    event(Event::pmtu_ignored);
+    return;
+  }
+  mtu = std::max(mtu, pmtu_min_);
+  if (cur && mtu >= cur) {
+    event(Event::pmtu_ignored);
+    return;
+  }
+  RouteException& e = exc_.upsert(dst.v, *rt, now);
+  e.metrics.mtu = mtu;
+  e.pmtu_expires_ms = now + uint64_t(pmtu_expires_s_) * 1000;
+  event(Event::pmtu_learned);
+  dirty_ = true;
+  commit();
+}
+
+void Control::learn_redirect(Ipv4 dst, Ipv4 gw, Ipv4 from, uint64_t now) {
+  const Route* rt = rib_.lookup(dst);
+  // RFC 1122 3.2.2.2: only from the current first hop, naming a gateway on the same link.
+  const Ipv4 first = rt && rt->via ? *rt->via : dst;
+  const PortCtl* gp = rt ? port_for_gateway(gw, "") : nullptr;
+  if (!accept_redirects_ || !rt || from != first || !gp || gp->ref.id != rt->port ||
+      local_address_port(gw)) {
+    event(Event::redirect_ignored);
+    return;
+  }
+  RouteException& e = exc_.upsert(dst.v, *rt, now);
+  e.gateway = gw.v;
+  e.redirect_expires_ms = now + uint64_t(redirect_expires_s_) * 1000;
+  event(Event::redirect_learned);
+  dirty_ = true;
+  commit();
 }
 
 void Control::handle_unresolved(rte_mbuf* m, uint16_t in_port, uint64_t now) {
@@ -371,8 +580,24 @@ void Control::handle_local(rte_mbuf* m, uint16_t in_port, uint64_t now) {
   size_t ihl = size_t(ip->version_ihl & 0xf) * 4;
   size_t total = rte_be_to_cpu_16(ip->total_length);
   Ipv4 dst(rte_be_to_cpu_32(ip->dst_addr));
-  // No reassembly for the router's own traffic: nothing it serves needs fragments.
-  if (ipv4_is_fragment(ip) || rte_pktmbuf_data_len(m) < RTE_ETHER_HDR_LEN + total)
+  if (ipv4_is_fragment(ip)) {
+    // Replies to the router's own large pings come back in fragments. The table is small
+    // and fixed (kReassembly*), entries time out after two seconds: fragments cannot make
+    // the control thread hold more than that.
+    m->l2_len = RTE_ETHER_HDR_LEN;
+    m->l3_len = uint16_t(ihl);
+    rte_mbuf* whole =
+        rte_ipv4_frag_reassemble_packet(frag_tbl_.get(), &death_row_, m, rte_rdtsc(), ip);
+    rte_ip_frag_free_death_row(&death_row_, 0);
+    if (!whole) return;  // kept for later, or dropped by the table
+    if (rte_pktmbuf_linearize(whole) != 0) return drop(whole, Drop::local_unhandled, in_port);
+    m = whole;
+    ip = ip_of(m);
+    ip->hdr_checksum = 0;
+    ip->hdr_checksum = ipv4_header_checksum(ip);
+    total = rte_be_to_cpu_16(ip->total_length);
+  }
+  if (rte_pktmbuf_data_len(m) < RTE_ETHER_HDR_LEN + total)
     return drop(m, Drop::local_unhandled, in_port);
   switch (ip->next_proto_id) {
     case IPPROTO_ICMP: {
@@ -381,6 +606,12 @@ void Control::handle_local(rte_mbuf* m, uint16_t in_port, uint64_t now) {
           icmp_echo_to_reply(reinterpret_cast<uint8_t*>(ip), total)) {
         event(Event::icmp_echo_reply_sent);
         output(m, now);
+        return;
+      }
+      if (total >= ihl + icmp::header_len &&
+          (icmp_hdr[0] == icmp::echo_reply || icmp_hdr[0] == icmp::dest_unreachable ||
+           icmp_hdr[0] == icmp::redirect || icmp_hdr[0] == icmp::time_exceeded)) {
+        handle_icmp_to_us(m, now);
         return;
       }
       return drop(m, Drop::local_unhandled, in_port);

@@ -89,6 +89,10 @@ enum class Punt : uint8_t {
   X(icmp_param_problem_sent, "Parameter Problem sent")                           \
   X(icmp_redirect_sent, "Redirects sent")                                        \
   X(redirect_suppressed, "Redirects not sent (per-host limit, source off-link)") \
+  X(pmtu_learned, "path MTUs learnt from Frag Needed")                           \
+  X(pmtu_ignored, "Frag Needed that would not lower a path MTU")                 \
+  X(redirect_learned, "first hops learnt from redirects")                        \
+  X(redirect_ignored, "redirects not accepted")                                  \
   X(neighbour_released, "queued packets sent after ARP resolved")                \
   X(neighbour_resolved, "neighbours resolved")                                   \
   X(neighbour_failed, "neighbours failed")
