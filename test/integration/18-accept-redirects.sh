@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# 18-accept-redirects: with ipv4.accept_redirects = true, a redirect about a packet the
+# router itself sent (routerctl ping), from the current first hop, changes the first hop
+# for that destination; route get shows it. Forwarding is not affected.
+set -euo pipefail
+# shellcheck source=../../scripts/lib/testbed.sh
+source "$(dirname "$0")/../../scripts/lib/testbed.sh"
+tb_init
+tb_require_routerd_mode
+TB_EXTRA_TOML=$'[ipv4]\naccept_redirects = true'
+tb_start
+
+# A second host on p1's segment, 10.2.0.3 with 10.6.0.1 behind it, as a macvlan of h1's
+# interface (h1 itself cannot reach it directly: macvlan parents never can).
+NSC="$TB_PREFIX-h1c"
+ip netns add "$NSC"
+hx 1 ip link add mv1 link eth0 type macvlan mode bridge
+hx 1 ip link set mv1 netns "$NSC"
+ip -n "$NSC" link set mv1 address 02:00:00:00:01:03
+ip -n "$NSC" addr add 10.2.0.3/24 dev mv1
+ip -n "$NSC" link set mv1 up
+ip -n "$NSC" link set lo up
+ip -n "$NSC" addr add 10.6.0.1/32 dev lo
+ip -n "$NSC" route add default via 10.2.0.1
+# h1 is a Linux router that knows a better first hop for 10.6.0.0/24 on its own link, so it
+# answers traffic through it with a redirect.
+hx 1 sysctl -qw net.ipv4.ip_forward=1 net.ipv4.conf.all.send_redirects=1 \
+  net.ipv4.conf.eth0.send_redirects=1
+hx 1 ip route add 10.6.0.0/24 via 10.2.0.3
+rctl route add 10.6.0.0/24 via 10.2.0.2
+
+check_redirected() {
+  local out
+  out=$(rctl ping 10.6.0.1 count 1 2>&1) || true
+  tb_indent <<<"$out"
+  grep -q 'From 10.2.0.2 icmp_seq=1 ICMP type 5 code 1' <<<"$out"
+}
+tb_check "routerctl ping 10.6.0.1 via h1: h1 answers with a redirect to 10.2.0.3" check_redirected
+tb_check "route get 10.6.0.1 shows the learnt first hop 10.2.0.3" \
+  eval 'rctl route get 10.6.0.1 | tb_indent; rctl_j route get 10.6.0.1 | jq -e '\''.exception.gateway == "10.2.0.3" and .exception.gateway_expires_s > 290'\'' >/dev/null'
+tb_check "the router's next pings go straight to 10.2.0.3 and are answered" \
+  tb_expect_match '^64 bytes from 10\.6\.0\.1: icmp_seq=1' rctl ping 10.6.0.1 count 2
+tb_check "forwarded traffic still follows the route (via h1, a dead end here): h0 gets no reply" \
+  eval '! hx 0 ping -n -c1 -W 1 10.6.0.1 >/dev/null 2>&1'
+tb_check "stats: exactly one first hop learnt from a redirect" \
+  eval '(( $(rctl_j stats | jq .events.redirect_learned) == 1 ))'
+ip netns del "$NSC" 2>/dev/null || true
+tb_finish
