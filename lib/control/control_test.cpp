@@ -350,3 +350,89 @@ TEST_CASE("route MTU metrics give next hops the smaller MTU; link set republishe
   for (const auto& rt : r.run({"route", "show"}))
     if (rt["prefix"] == "10.9.0.0/16") CHECK_FALSE(rt.contains("mtu"));
 }
+
+namespace {
+// Fragmentation Needed from 10.2.0.2 to the router, quoting an ICMP packet the router sent
+// to `dst` (what a real or forged PTB about the router's own traffic looks like).
+rte_mbuf* ptb(rte_mempool* pool, uint32_t dst, uint16_t mtu) {
+  rte_mbuf* m = rte_pktmbuf_alloc(pool);
+  if (!m) return nullptr;
+  auto* p = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(m, 14 + 20 + 8 + 28));
+  std::memset(p, 0, 14 + 20 + 8 + 28);
+  p[12] = 0x08;
+  auto* ip = reinterpret_cast<rte_ipv4_hdr*>(p + 14);
+  ip->version_ihl = 0x45;
+  ip->total_length = rte_cpu_to_be_16(20 + 8 + 28);
+  ip->time_to_live = 64;
+  ip->next_proto_id = IPPROTO_ICMP;
+  ip->src_addr = rte_cpu_to_be_32(Ipv4(10, 2, 0, 2).v);
+  ip->dst_addr = rte_cpu_to_be_32(Ipv4(10, 2, 0, 1).v);
+  uint8_t* ic = p + 34;
+  ic[0] = 3;
+  ic[1] = 4;
+  ic[6] = uint8_t(mtu >> 8);
+  ic[7] = uint8_t(mtu);
+  uint8_t* q = ic + 8;  // the quoted header: router -> dst, ICMP
+  q[0] = 0x45;
+  q[9] = IPPROTO_ICMP;
+  uint32_t src = Ipv4(10, 2, 0, 1).v;
+  for (int i = 0; i < 4; ++i) {
+    q[12 + i] = uint8_t(src >> (24 - 8 * i));
+    q[16 + i] = uint8_t(dst >> (24 - 8 * i));
+  }
+  return m;
+}
+
+size_t rss_kib() {
+  FILE* f = std::fopen("/proc/self/statm", "r");
+  long pages = 0, rss = 0;
+  if (f) {
+    if (std::fscanf(f, "%ld %ld", &pages, &rss) != 2) rss = 0;
+    std::fclose(f);
+  }
+  return size_t(rss) * 4;
+}
+}  // namespace
+
+TEST_CASE("a flood of PTBs for many destinations keeps the exception pool at its size",
+          "[control]") {
+  Rig r;
+  r.run({"route", "add", "0.0.0.0/0", "via", "10.2.0.2"});
+#if defined(__SANITIZE_ADDRESS__)
+  const uint32_t n = 100000;  // the same path, fewer times: ASan is slow
+#else
+  const uint32_t n = 1000000;
+#endif
+  auto flood = [&](uint32_t from, uint32_t count) {
+    for (uint32_t i = from; i < from + count;) {
+      PuntEntry e[64];
+      unsigned k = 0;
+      for (; k < 64 && i < from + count; ++k, ++i) {
+        rte_mbuf* m = ptb(r.pool.get(), Ipv4(20, 0, 0, 0).v + i, 1000);
+        REQUIRE(m);
+        e[k] = PuntEntry{m, 0, uint8_t(Punt::local), 0, 1};
+      }
+      REQUIRE(rte_ring_enqueue_burst_elem(r.punt.get(), e, sizeof(PuntEntry), k, nullptr) == k);
+      r.ctl->poll_once(1000);
+    }
+  };
+  flood(0, 10000);  // warm up: the pool is full from here on
+  const size_t rss0 = rss_kib();
+  const json s0 = r.run({"stats"});
+  flood(10000, n);
+  const size_t rss1 = rss_kib();
+  const json s1 = r.run({"stats"});
+  const uint64_t learnt =
+      s1["events"]["pmtu_learned"].get<uint64_t>() - s0["events"]["pmtu_learned"].get<uint64_t>();
+  INFO("RSS " << rss0 << " -> " << rss1 << " KiB after " << n << " more PTBs");
+  CHECK(learnt == n);                                       // every one taken...
+  CHECK(r.run({"route", "show", "cache"}).size() == 4096);  // ...into a pool that stays full
+  CHECK(rss1 < rss0 + 2048);                                // and memory stays flat
+  // The newest destinations are there, the oldest were evicted.
+  CHECK(r.run({"route", "get", "20.0.0.3"}).count("exception") == 0);
+  json last = r.run({"route", "get", Ipv4(Ipv4(20, 0, 0, 0).v + 10000 + n - 1).str()});
+  REQUIRE(last.count("exception") == 1);
+  CHECK(last["exception"]["mtu"] == 1000);
+  // Forwarding is untouched: the route's next hop keeps the port's MTU.
+  CHECK(r.nh("20.0.0.3")->mtu == 1500);
+}
