@@ -110,6 +110,16 @@ std::string stats(const json& d) {
   return out;
 }
 
+// " mtu 1300 expires 597s via 10.2.0.3 expires 299s\n": an exception's learnt parts.
+std::string exception(const json& e) {
+  std::string out;
+  if (e.contains("mtu"))
+    out += fmt::format(" mtu {} expires {}s", e.value("mtu", 0), e.value("mtu_expires_s", 0));
+  if (e.contains("gateway"))
+    out += fmt::format(" via {} expires {}s", str(e, "gateway"), e.value("gateway_expires_s", 0));
+  return out + "\n";
+}
+
 }  // namespace
 
 std::string format_text(const std::vector<std::string>& argv, const json& data) {
@@ -152,30 +162,13 @@ std::string format_text(const std::vector<std::string>& argv, const json& data) 
   if (obj == "route" || obj == "r") {
     if (act == "get") {
       std::string out = route_get(data);
-      if (data.contains("exception")) {
-        const json& e = data["exception"];
-        out += "    cache";
-        if (e.contains("mtu"))
-          out += fmt::format(" mtu {} expires {}s", e.value("mtu", 0), e.value("mtu_expires_s", 0));
-        if (e.contains("gateway"))
-          out += fmt::format(" via {} expires {}s", str(e, "gateway"),
-                             e.value("gateway_expires_s", 0));
-        out += "\n";
-      }
+      if (data.contains("exception")) out += "    cache" + exception(data["exception"]);
       return out;
     }
     if (act == "flush") return fmt::format("flushed {} exceptions\n", data.value("flushed", 0));
     if (act == "show" && argv.size() > 2) {
       std::string out;
-      for (const auto& e : data) {
-        out += str(e, "dst") + " (route " + str(e, "route") + ")";
-        if (e.contains("mtu"))
-          out += fmt::format(" mtu {} expires {}s", e.value("mtu", 0), e.value("mtu_expires_s", 0));
-        if (e.contains("gateway"))
-          out += fmt::format(" via {} expires {}s", str(e, "gateway"),
-                             e.value("gateway_expires_s", 0));
-        out += "\n";
-      }
+      for (const auto& e : data) out += str(e, "dst") + " (route " + str(e, "route") + ")" + exception(e);
       return out;
     }
     if (act == "load")

@@ -394,21 +394,27 @@ tb_setup_host() {
   ip -n "$ns" route add default via "$(tb_router_ip "$i")"
 }
 
-# tb_add_host_b: a second host on p0's segment, namespace $TB_NS_B: a macvlan of h0's
-# interface with 10.1.0.3/24 and 10.7.0.1/32 on its loopback, default route via the router.
-# (A macvlan's parent cannot reach its children directly, so h0 still has to go through
-# the router to reach it: what a redirect test needs.)
+# tb_add_macvlan_host I NS MAC ADDR/LEN [LOOPBACK_ADDR]: a second host on port I's segment,
+# in namespace NS: a macvlan of host I's interface with ADDR/LEN (and LOOPBACK_ADDR/32 on
+# its loopback), default route via the router. A macvlan's parent cannot reach its children
+# directly, so host I still has to go through the router to reach it.
+tb_add_macvlan_host() {
+  local i=$1 ns=$2 mac=$3 addr=$4 lo=${5:-}
+  ip netns add "$ns"
+  hx "$i" ip link add "mv$i" link eth0 type macvlan mode bridge
+  hx "$i" ip link set "mv$i" netns "$ns"
+  ip -n "$ns" link set "mv$i" address "$mac"
+  ip -n "$ns" addr add "$addr" dev "mv$i"
+  ip -n "$ns" link set "mv$i" up
+  ip -n "$ns" link set lo up
+  [[ -z $lo ]] || ip -n "$ns" addr add "$lo/32" dev lo
+  ip -n "$ns" route add default via "$(tb_router_ip "$i")"
+}
+
+# tb_add_host_b: 10.1.0.3 on p0's segment, namespace $TB_NS_B, with 10.7.0.1 behind it.
 tb_add_host_b() {
   TB_NS_B="$TB_PREFIX-h0b"
-  ip netns add "$TB_NS_B"
-  hx 0 ip link add mv0 link eth0 type macvlan mode bridge
-  hx 0 ip link set mv0 netns "$TB_NS_B"
-  ip -n "$TB_NS_B" link set mv0 address 02:00:00:00:00:03
-  ip -n "$TB_NS_B" addr add 10.1.0.3/24 dev mv0
-  ip -n "$TB_NS_B" link set mv0 up
-  ip -n "$TB_NS_B" link set lo up
-  ip -n "$TB_NS_B" addr add 10.7.0.1/32 dev lo
-  ip -n "$TB_NS_B" route add default via 10.1.0.1
+  tb_add_macvlan_host 0 "$TB_NS_B" 02:00:00:00:00:03 10.1.0.3/24 10.7.0.1
 }
 
 tb_wait_gateways() {

@@ -10,18 +10,10 @@ tb_require_routerd_mode
 TB_EXTRA_TOML=$'[ipv4]\naccept_redirects = true'
 tb_start
 
-# A second host on p1's segment, 10.2.0.3 with 10.6.0.1 behind it, as a macvlan of h1's
-# interface (h1 itself cannot reach it directly: macvlan parents never can).
+# A second host on p1's segment, 10.2.0.3 with 10.6.0.1 behind it (h1 itself cannot
+# reach it directly: see tb_add_macvlan_host).
 NSC="$TB_PREFIX-h1c"
-ip netns add "$NSC"
-hx 1 ip link add mv1 link eth0 type macvlan mode bridge
-hx 1 ip link set mv1 netns "$NSC"
-ip -n "$NSC" link set mv1 address 02:00:00:00:01:03
-ip -n "$NSC" addr add 10.2.0.3/24 dev mv1
-ip -n "$NSC" link set mv1 up
-ip -n "$NSC" link set lo up
-ip -n "$NSC" addr add 10.6.0.1/32 dev lo
-ip -n "$NSC" route add default via 10.2.0.1
+tb_add_macvlan_host 1 "$NSC" 02:00:00:00:01:03 10.2.0.3/24 10.6.0.1
 # h1 is a Linux router that knows a better first hop for 10.6.0.0/24 on its own link, so it
 # answers traffic through it with a redirect.
 hx 1 sysctl -qw net.ipv4.ip_forward=1 net.ipv4.conf.all.send_redirects=1 \
