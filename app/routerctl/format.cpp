@@ -168,7 +168,8 @@ std::string format_text(const std::vector<std::string>& argv, const json& data) 
     if (act == "flush") return fmt::format("flushed {} exceptions\n", data.value("flushed", 0));
     if (act == "show" && argv.size() > 2) {
       std::string out;
-      for (const auto& e : data) out += str(e, "dst") + " (route " + str(e, "route") + ")" + exception(e);
+      for (const auto& e : data)
+        out += str(e, "dst") + " (route " + str(e, "route") + ")" + exception(e);
       return out;
     }
     if (act == "load")

@@ -427,7 +427,10 @@ TEST_CASE("a flood of PTBs for many destinations keeps the exception pool at its
   INFO("RSS " << rss0 << " -> " << rss1 << " KiB after " << n << " more PTBs");
   CHECK(learnt == n);                                       // every one taken...
   CHECK(r.run({"route", "show", "cache"}).size() == 4096);  // ...into a pool that stays full
-  CHECK(rss1 < rss0 + 2048);                                // and memory stays flat
+#if !defined(__SANITIZE_ADDRESS__)
+  // ASan keeps freed blocks in quarantine, so RSS says nothing there; its leak check does.
+  CHECK(rss1 < rss0 + 2048);  // and memory stays flat
+#endif
   // The newest destinations are there, the oldest were evicted.
   CHECK(r.run({"route", "get", "20.0.0.3"}).count("exception") == 0);
   json last = r.run({"route", "get", Ipv4(Ipv4(20, 0, 0, 0).v + 10000 + n - 1).str()});

@@ -44,7 +44,7 @@ rte_mbuf* datagram(uint16_t total, std::vector<uint8_t> options = {}, uint16_t f
   ip->next_proto_id = 17;
   ip->src_addr = rte_cpu_to_be_32(0x0a010002);
   ip->dst_addr = rte_cpu_to_be_32(0x0a020002);
-  std::memcpy(p + 14 + 20, options.data(), options.size());
+  if (!options.empty()) std::memcpy(p + 14 + 20, options.data(), options.size());
   for (uint32_t i = hl; i < total; ++i) p[14 + i] = uint8_t(i * 7);
   ip->hdr_checksum = 0;
   ip->hdr_checksum = rte_ipv4_cksum(ip);
