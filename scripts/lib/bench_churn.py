@@ -5,8 +5,9 @@ one worker; docs/performance.md), no testpmd: every figure here is routerd again
 in the same run.
 
 1. Cache on vs off, per pattern: --cache-pairs (3) pairs of routerd runs with
-   [route_cache] enabled = true, then false (ABAB...), no route changes; the on/off ratio
-   of each pair (runs next to each other share the machine's drift) and their median.
+   [route_cache] enabled = true and false, no route changes, the order alternating (on off,
+   off on, on off, ...); the on/off ratio of each pair (runs next to each other share the
+   machine's drift) and their median.
 2. Churn, per pattern and per --rates entry: one fresh routerd (cache per --route-cache,
    default on) per rate. After --warmup, --cycles times: one no-churn sample, then the
    generator is resumed and one churn sample taken, then it is paused; a last no-churn
@@ -930,7 +931,10 @@ def run(args, repo):
             if args.cache_pairs > 0:
                 on, off = [], []
                 for k in range(args.cache_pairs):
-                    for m, runs in ((True, on), (False, off)):
+                    # on, off, off, on, on, off, ...: which setting runs first in a pair
+                    # alternates, so an order effect cancels as well as a linear drift.
+                    order = ((True, on), (False, off))
+                    for m, runs in (order if k % 2 == 0 else order[::-1]):
                         tag = f"{p}-cache-{'on' if m else 'off'}-{k + 1}"
                         runs.append(with_retries(ctx, tag, lambda: cache_run(
                             ctx, p, tag, trace, meta, mbufs, routerd_mb, m)))
@@ -999,7 +1003,8 @@ def run(args, repo):
     print(f"commit {machine['git_commit']}{dirty}, {machine['cpu_model']}, {machine['nproc']} "
           f"cores{' (VM)' if machine['hypervisor'] else ''}, memory: {mem.mode}\n")
     if cache_results:
-        print(f"### Route cache on vs off (no churn; {args.cache_pairs} on/off pairs, ABAB)\n")
+        print(f"### Route cache on vs off (no churn; {args.cache_pairs} pairs, on off, off on, "
+              "...)\n")
         print(cache_table(cache_results))
         print()
     if churn_results:
