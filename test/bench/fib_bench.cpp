@@ -36,6 +36,7 @@ struct Args {
   bool huge = false;
   uint32_t lookups = 1 << 20;  // distinct destinations per pattern
   int rounds = 5;
+  int churn_batches = 51;
 };
 
 std::vector<Prefix4> read_table(const std::string& path) {
@@ -149,10 +150,13 @@ int main(int argc, char** argv) {
       a.lookups = uint32_t(std::stoul(next()));
     else if (s == "--rounds")
       a.rounds = std::stoi(next());
+    else if (s == "--churn-batches")
+      a.churn_batches = std::stoi(next());
     else {
       std::fprintf(
           stderr,
-          "usage: fib-bench --table FILE[.gz] [--json OUT] [--huge] [--lookups N] [--rounds N]\n");
+          "usage: fib-bench --table FILE[.gz] [--json OUT] [--huge] [--lookups N] [--rounds N]\n"
+          "                 [--churn-batches N]\n");
       return 2;
     }
   }
@@ -216,15 +220,34 @@ int main(int argc, char** argv) {
     double t_add = time(adds);
     LookupResult lu = bench_lookups(fib.reader(), uniform, a.rounds);
     LookupResult lz = bench_lookups(fib.reader(), zipf, a.rounds);
+    // Churn as routerd sees it: batches of 1000 replaces of random prefixes, each batch one
+    // apply; every replace changes the next hop (a prefix toggles between two). Random order
+    // defeats the caches that the sorted full-table passes enjoy.
+    {
+      std::vector<double> per_update;
+      std::vector<FibOp> batch;
+      std::vector<uint8_t> moved(table.size());
+      for (int b = 0; b < a.churn_batches; ++b) {
+        batch.clear();
+        for (int k = 0; k < 1000; ++k) {
+          size_t i = rng() % table.size();
+          batch.push_back(moved[i] ? adds[i] : replaces[i]);
+          moved[i] ^= 1;
+        }
+        double s = time(batch);
+        per_update.push_back(s / double(batch.size()) * 1e6);
+      }
+      out["left_right"]["churn_us_per_update"] = median(per_update);
+    }
     double t_rep = time(replaces);
     double t_del = time(deletes);
-    out["left_right"] = {{"insert_s", t_add},
-                         {"insert_k_per_s", rate_k(adds.size(), t_add)},
-                         {"replace_s", t_rep},
-                         {"replace_k_per_s", rate_k(replaces.size(), t_rep)},
-                         {"delete_s", t_del},
-                         {"delete_k_per_s", rate_k(deletes.size(), t_del)},
-                         {"memory_mib", fib.memory_bytes() >> 20}};
+    out["left_right"].update(json{{"insert_s", t_add},
+                                  {"insert_k_per_s", rate_k(adds.size(), t_add)},
+                                  {"replace_s", t_rep},
+                                  {"replace_k_per_s", rate_k(replaces.size(), t_rep)},
+                                  {"delete_s", t_del},
+                                  {"delete_k_per_s", rate_k(deletes.size(), t_del)},
+                                  {"memory_mib", fib.memory_bytes() >> 20}});
     out["lookup"] = {
         {"uniform", {{"mlookups_per_s", lu.mlookups_per_s}, {"cycles", lu.cycles_per_lookup}}},
         {"zipf", {{"mlookups_per_s", lz.mlookups_per_s}, {"cycles", lz.cycles_per_lookup}}}};
@@ -296,6 +319,8 @@ int main(int argc, char** argv) {
     std::printf("| %s | %.1f | %.1f | %.1f%% | %.2fx |\n", p, off, on,
                 100 * st["hit_rate"].get<double>(), off / on);
   }
+  std::printf("\nRandom churn, batches of 1000 replaces, left-right FIB: %.2f us per update\n",
+              lr["churn_us_per_update"].get<double>());
   std::printf("\n| full table | left-right FIB (routerd) | one rte_fib |\n|---|---:|---:|\n");
   for (const char* op : {"insert", "replace", "delete"}) {
     std::string k = std::string(op) + "_k_per_s", s = std::string(op) + "_s";
