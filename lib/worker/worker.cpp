@@ -38,7 +38,13 @@ void Worker::next_cache_mode() {
                       probe_cycles_[0] * probe_pkts_[1] < probe_cycles_[1] * probe_pkts_[0];
   mode_ = hits_enough && faster ? CacheMode::on : CacheMode::off;
   (mode_ == CacheMode::on ? st_.cache_runs_on : st_.cache_runs_off).add();
-  mode_left_ = kRunBursts;
+  if (mode_ == CacheMode::on) {
+    run_shift_ = 0;
+    mode_left_ = kRunBursts;
+  } else {
+    mode_left_ = kRunBursts << run_shift_;
+    run_shift_ = std::min(run_shift_ + 1, kMaxRunShift);
+  }
 }
 
 uint64_t Worker::observe_generation() {
@@ -214,6 +220,9 @@ void Worker::process(uint16_t in_port, rte_mbuf** pkts, uint16_t n) {
     } else {
       st_.cache_bypassed_bursts.add();
     }
+    // Random destinations show after a few bursts: no need to probe the whole length.
+    if (mode_ == CacheMode::probe && probe_i_ == kEarlyBursts && probe_hits_ * 2 < probe_pkts_[0])
+      mode_left_ = 1;
     if (--mode_left_ == 0) next_cache_mode();
   }
   rte_mbuf* out[kMaxBurst];

@@ -39,9 +39,14 @@ class Worker {
   // The route cache steps aside where it does not pay, by measurement: for kProbeBursts
   // bursts the worker alternates between looking up with and without it, timing the
   // lookup stage (TSC), then uses the faster way for kRunBursts bursts and probes again. A
-  // hit rate under one half (random destinations) means off without comparing times.
+  // hit rate under one half (random destinations) means off without comparing times, and
+  // is known after kEarlyBursts. Each "off" in a row doubles the next run, up to
+  // kMaxRunShift doublings, so a cache that keeps losing costs ever less probing; an "on"
+  // resets it.
   static constexpr uint32_t kProbeBursts = 512;
+  static constexpr uint32_t kEarlyBursts = 64;
   static constexpr uint32_t kRunBursts = 16384;
+  static constexpr uint32_t kMaxRunShift = 3;
   enum class CacheMode : uint8_t { probe, on, off };
   CacheMode cache_mode() const { return mode_; }
 
@@ -80,6 +85,7 @@ class Worker {
   uint32_t probe_i_ = 0;
   uint64_t probe_cycles_[2] = {}, probe_pkts_[2] = {};  // [0]: with the cache, [1]: without
   uint64_t probe_hits_ = 0;
+  uint32_t run_shift_ = 0;  // doublings of the next "off" run
 };
 
 }  // namespace routerd
