@@ -166,6 +166,20 @@ std::string format_text(const std::vector<std::string>& argv, const json& data) 
       return out;
     }
     if (act == "flush") return fmt::format("flushed {} exceptions\n", data.value("flushed", 0));
+    if (act == "summary") {
+      std::string out = fmt::format(
+          "{} routes ({} connected, {} static), {} FIB prefixes, {} next hops\n"
+          "generation {}, {} commits, {} route updates\nby prefix length:",
+          data.value("routes", 0ull), data.value("connected", 0ull), data.value("static", 0ull),
+          data.value("fib_prefixes", 0ull), data.value("next_hops", 0ull),
+          data.value("generation", 0ull), data.value("commits", 0ull),
+          data.value("route_updates", 0ull));
+      const json& by = data["by_length"];
+      for (int len = 0; len <= 32; ++len)
+        if (by.contains(std::to_string(len)))
+          out += fmt::format(" /{} {}", len, by[std::to_string(len)].get<uint64_t>());
+      return out + "\n";
+    }
     if (act == "show" && argv.size() > 2) {
       std::string out;
       for (const auto& e : data)

@@ -19,6 +19,7 @@
 #include "preset.hpp"
 #include "routerd_build.h"
 #include "server.hpp"
+#include "telemetry.hpp"
 #include "worker.hpp"
 
 using namespace routerd;
@@ -110,6 +111,8 @@ int run(const Config& cfg, const std::vector<Preset>& presets,
     ws.push_back(std::make_unique<Worker>(dp, w, rx[w], uint16_t(w)));
 
   ApiServer api(cfg.socket, [&](const std::vector<std::string>& argv) { return ctl.call(argv); });
+  // Answers /routerd/* on DPDK's telemetry socket (when EAL telemetry is on).
+  Telemetry telemetry([&](const std::vector<std::string>& argv) { return ctl.call(argv); });
 
   struct sigaction sa {};
   sa.sa_handler = on_signal;

@@ -140,6 +140,7 @@ const std::vector<VerbHelp>& command_help() {
       {"route del", "PREFIX", "delete a static route"},
       {"route show", "[cache]", "list connected and static routes; cache: the exceptions"},
       {"route flush cache", "", "forget every learnt exception (path MTU, redirect)"},
+      {"route summary", "", "route counts per prefix length, FIB prefixes, next hops, generation"},
       {"route get", "ADDRESS", "show the route and next hop a packet to ADDRESS takes"},
       {"route load", "FILE",
        "add or replace every route in FILE (one 'route add' per line) as one batch"},
@@ -259,6 +260,11 @@ Request parse_request(const std::vector<std::string>& w) {
       }
       if (w.size() > 2) fail(cmd, "unexpected " + q(w[2]));
       r.verb = Verb::route_show;
+      return r;
+    }
+    if (act == "summary") {
+      if (w.size() > 2) fail(cmd, "unexpected " + q(w[2]));
+      r.verb = Verb::route_summary;
       return r;
     }
     if (act == "flush") {

@@ -28,6 +28,7 @@ enum class Verb {
   route_del,
   route_show,
   route_show_cache,
+  route_summary,
   route_flush_cache,
   route_get,
   route_load,

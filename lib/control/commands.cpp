@@ -43,6 +43,8 @@ nlohmann::json Control::execute(const Request& r) {
       return route_del(r);
     case Verb::route_show:
       return route_show();
+    case Verb::route_summary:
+      return route_summary();
     case Verb::route_show_cache:
       return route_show_cache(now_ms());
     case Verb::route_flush_cache:
@@ -405,6 +407,26 @@ nlohmann::json Control::route_load(const std::vector<RouteSpec>& specs, const st
           {"added", added},
           {"replaced", specs.size() - added},
           {"seconds", secs}};
+}
+
+nlohmann::json Control::route_summary() const {
+  nlohmann::json by_len = nlohmann::json::object();
+  const auto& per_len = rib_.per_length();
+  for (size_t len = 0; len < per_len.size(); ++len)
+    if (per_len[len]) by_len[std::to_string(len)] = per_len[len];
+  size_t connected = 0;
+  rib_.for_each([&](const Route& rt) { connected += rt.proto == RouteProto::connected; });
+  size_t nh_used = 0;
+  for (const auto& s : nh_) nh_used += s.used;
+  return {{"routes", rib_.size()},
+          {"connected", connected},
+          {"static", rib_.size() - connected},
+          {"by_length", by_len},
+          {"fib_prefixes", dp_.fib.routes()},
+          {"next_hops", nh_used},
+          {"generation", dp_.generation.read()},
+          {"commits", commits_},
+          {"route_updates", route_updates_}};
 }
 
 nlohmann::json Control::route_show() const {

@@ -158,6 +158,7 @@ class Control {
   nlohmann::json route_set(const Request& r, bool replace);
   nlohmann::json route_del(const Request& r);
   nlohmann::json route_show() const;
+  nlohmann::json route_summary() const;
   nlohmann::json route_get(const Request& r) const;
   nlohmann::json route_load(const std::vector<RouteSpec>& specs, const std::string& source);
   nlohmann::json route_batch(const Request& r);

@@ -48,6 +48,7 @@ class Rib {
   void set(const Route& r);  // insert or replace
   bool erase(const Prefix4& p);
   size_t size() const { return routes_.size(); }
+  const std::array<uint32_t, 33>& per_length() const { return per_len_; }
   void reserve(size_t n) { routes_.reserve(n); }
   // Sorted by prefix address then length, for display.
   std::vector<const Route*> sorted() const;

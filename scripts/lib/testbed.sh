@@ -24,6 +24,7 @@
 #   TB_PREFIX          namespace name prefix (default: rit<PID>)
 #   TB_KEEP=1          keep the temp dir (logs, config) after the run
 #   TB_EXTRA_TOML      TOML appended to the generated routerd config (e.g. "[fib]...")
+#   TB_TELEMETRY=1     leave DPDK telemetry on (socket /var/run/dpdk/rtrit<ID>/dpdk_telemetry.v2)
 
 # --- constants --------------------------------------------------------------------------------
 TB_SKIP=77
@@ -273,7 +274,7 @@ tb_write_config() {
   {
     cat <<EOF
 [dataplane]
-eal = ["-l", "0-1", "--no-huge", "-m", "1024", "--no-pci", "--file-prefix", "rtrit$TB_ID", "--no-telemetry"]
+eal = ["-l", "0-1", "--no-huge", "-m", "1024", "--no-pci", "--file-prefix", "rtrit$TB_ID"$([[ ${TB_TELEMETRY:-0} == 1 ]] || printf ', "--no-telemetry"')]
 socket = "$TB_SOCK"
 EOF
     for ((i = 0; i < TB_NPORTS; i++)); do
