@@ -1,7 +1,9 @@
 // routerd: the daemon. Startup is ordered so that every object is destroyed in reverse on
 // any failure: EAL, mbuf pool, punt ring, dataplane state, ports, control, workers, API.
 #include <rte_eal.h>
+#include <rte_errno.h>
 #include <rte_lcore.h>
+#include <rte_pdump.h>
 #include <signal.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
@@ -37,6 +39,34 @@ int worker_main(void* arg) {
   return 0;
 }
 
+// Serves dpdk-dumpcap and dpdk-pdump, which capture routerd's ports from a secondary
+// process. Costs nothing until a capture starts (it then adds RX/TX callbacks to the
+// captured queues) and needs shared (hugepage) memory.
+struct PdumpServer {
+  bool on = false;
+  PdumpServer() {
+    const std::string dir = rte_eal_get_runtime_dir();
+    const std::string prefix = dir.substr(dir.find_last_of('/') + 1);
+    if (!rte_eal_has_hugepages()) {
+      spdlog::info(
+          "live capture (dpdk-dumpcap) unavailable: it needs hugepages, and routerd "
+          "runs with --no-huge");
+      return;
+    }
+    on = rte_pdump_init() == 0;
+    if (on)
+      spdlog::info("live capture: dpdk-dumpcap --file-prefix={} -i PORT_ID (routerctl link show)",
+                   prefix);
+    else
+      spdlog::warn("live capture unavailable: rte_pdump_init: {}", rte_strerror(rte_errno));
+  }
+  ~PdumpServer() {
+    if (on) rte_pdump_uninit();
+  }
+  PdumpServer(const PdumpServer&) = delete;
+  PdumpServer& operator=(const PdumpServer&) = delete;
+};
+
 std::string presets_dir(const Config& cfg) {
   if (!cfg.presets_dir.empty()) return cfg.presets_dir;
   for (const char* d : {ROUTERD_PRESETS_DIR, ROUTERD_SOURCE_PRESETS_DIR})
@@ -55,6 +85,7 @@ int run(const Config& cfg, const std::vector<Preset>& presets,
   }
   Eal eal("routerd", eal_args);
   spdlog::info("routerd {} starting; memory: {}", ROUTERD_VERSION, Eal::memory_mode());
+  PdumpServer pdump;
   if (rte_lcore_count() < 2)
     throw std::runtime_error(
         "routerd needs at least two lcores (EAL -l): one for control, one or more workers");

@@ -25,6 +25,8 @@
 #   TB_KEEP=1          keep the temp dir (logs, config) after the run
 #   TB_EXTRA_TOML      TOML appended to the generated routerd config (e.g. "[fib]...")
 #   TB_TELEMETRY=1     leave DPDK telemetry on (socket /var/run/dpdk/rtrit<ID>/dpdk_telemetry.v2)
+#   TB_HUGE=1          run routerd in hugepages (reserved by the caller), e.g. for secondary
+#                      processes such as dpdk-dumpcap; its map files are removed at cleanup
 
 # --- constants --------------------------------------------------------------------------------
 TB_SKIP=77
@@ -238,6 +240,12 @@ tb_cleanup() {
     tb_kill_pid "$TB_ROUTERD_PID" 10
     TB_ROUTERD_PID=
   fi
+  # Hugepage files keep their pages reserved after the process is gone.
+  if [[ ${TB_HUGE:-0} == 1 ]]; then
+    awk '$3 == "hugetlbfs" { print $2 }' /proc/mounts | while read -r m; do
+      rm -f "$m/rtrit${TB_ID}"map_* "$m/rtrit${TB_ID}"_* 2>/dev/null
+    done
+  fi
   # Processes we started inside our namespaces (iperf3 servers, pings, tcpdump).
   for ns in $(tb_our_namespaces); do
     for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null; done
@@ -274,7 +282,7 @@ tb_write_config() {
   {
     cat <<EOF
 [dataplane]
-eal = ["-l", "0-1", "--no-huge", "-m", "1024", "--no-pci", "--file-prefix", "rtrit$TB_ID"$([[ ${TB_TELEMETRY:-0} == 1 ]] || printf ', "--no-telemetry"')]
+eal = ["-l", "0-1"$([[ ${TB_HUGE:-0} == 1 ]] || printf ', "--no-huge"'), "-m", "1024", "--no-pci", "--file-prefix", "rtrit$TB_ID"$([[ ${TB_TELEMETRY:-0} == 1 ]] || printf ', "--no-telemetry"')]
 socket = "$TB_SOCK"
 EOF
     for ((i = 0; i < TB_NPORTS; i++)); do
