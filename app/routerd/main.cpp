@@ -17,6 +17,7 @@
 #include "config.hpp"
 #include "control.hpp"
 #include "dpdk.hpp"
+#include "metrics.hpp"
 #include "port.hpp"
 #include "preset.hpp"
 #include "routerd_build.h"
@@ -144,6 +145,10 @@ int run(const Config& cfg, const std::vector<Preset>& presets,
   ApiServer api(cfg.socket, [&](const std::vector<std::string>& argv) { return ctl.call(argv); });
   // Answers /routerd/* on DPDK's telemetry socket (when EAL telemetry is on).
   Telemetry telemetry([&](const std::vector<std::string>& argv) { return ctl.call(argv); });
+  std::unique_ptr<MetricsServer> metrics;
+  if (!cfg.metrics_listen.empty())
+    metrics = std::make_unique<MetricsServer>(
+        cfg.metrics_listen, [&](const std::vector<std::string>& argv) { return ctl.call(argv); });
 
   struct sigaction sa {};
   sa.sa_handler = on_signal;

@@ -36,7 +36,7 @@ constexpr std::string_view kArpKeys[] = {"reachable_time", "retrans_time_ms", "p
 constexpr std::string_view kPortKeys[] = {"name", "device", "preset", "mtu", "mac", "addresses"};
 constexpr std::string_view kRouteKeys[] = {"prefix", "via", "dev"};
 // Keys outside any table (TOML wants them before the first [section]).
-constexpr std::string_view kTopKeys[] = {"route_files"};
+constexpr std::string_view kTopKeys[] = {"route_files", "metrics_listen"};
 constexpr std::string_view kNeighbourKeys[] = {"address", "lladdr", "port"};
 
 struct Section {
@@ -142,6 +142,27 @@ class Parser {
         if (f.empty()) fail("route_files", "empty file name");
         c.route_files.push_back(f[0] == '/' ? f : dir + f);
       }
+    }
+    if (auto s = read_string(root, "", "metrics_listen")) {
+      // IPv4 address and port: the endpoint is meant for a local or management address.
+      const size_t colon = s->rfind(':');
+      std::optional<Ipv4> a =
+          colon == std::string::npos ? std::nullopt : Ipv4::parse(s->substr(0, colon));
+      uint32_t port = 0;
+      bool port_ok = false;
+      if (colon != std::string::npos && colon + 1 < s->size() && s->size() - colon - 1 <= 5) {
+        port_ok = true;
+        for (char ch : s->substr(colon + 1)) {
+          port_ok = port_ok && ch >= '0' && ch <= '9';
+          port = port * 10 + uint32_t(ch - '0');
+        }
+        port_ok = port_ok && port >= 1 && port <= 65535;
+      }
+      if (!a || !port_ok)
+        fail("metrics_listen", quoted(*s) +
+                                   " is not ADDRESS:PORT (an IPv4 address and a port "
+                                   "1-65535, e.g. \"127.0.0.1:9100\")");
+      c.metrics_listen = *s;
     }
     if (auto* t = section(root, "dataplane")) dataplane(*t, c);
     if (auto* t = section(root, "fib")) fib(*t, c);

@@ -47,6 +47,9 @@ struct Config {
   // Route files (one `route add` per line) loaded at startup; relative to the config file.
   std::vector<std::string> route_files;
 
+  // Prometheus metrics over HTTP ("ADDRESS:PORT"); empty: off.
+  std::string metrics_listen;
+
   // [dataplane]
   std::vector<std::string> eal;  // EAL arguments used when the command line gives none
   std::string socket = "/run/routerd/routerd.sock";

@@ -254,7 +254,7 @@ TEST_CASE("every key in config_keys() is read by the parser", "[config]") {
     return out;
   };
   REQUIRE(error_of(render(base)) == "");
-  REQUIRE(config_keys().size() == 40);
+  REQUIRE(config_keys().size() == 41);
   for (const auto& key : config_keys()) {
     INFO(key);
     auto dot = key.find('.');
@@ -487,6 +487,23 @@ TEST_CASE("docs/config.md documents every key", "[config]") {
     INFO(key);
     CHECK(doc.find("`" + key + "`") != std::string::npos);
   }
+}
+
+TEST_CASE("metrics_listen: an IPv4 address and a port, off by default", "[config]") {
+  CHECK(parse_config("[fib]\nmax_routes = 1024\n", "t.toml").metrics_listen.empty());
+  CHECK(parse_config("metrics_listen = \"127.0.0.1:9100\"\n", "t.toml").metrics_listen ==
+        "127.0.0.1:9100");
+  CHECK(parse_config("metrics_listen = \"0.0.0.0:65535\"\n", "t.toml").metrics_listen ==
+        "0.0.0.0:65535");
+  for (const char* bad : {"9100", "127.0.0.1", "127.0.0.1:", "127.0.0.1:0", "127.0.0.1:65536",
+                          "localhost:9100", "127.0.0.1:91a0", "127.0.0.1:9100000", ":9100"}) {
+    INFO(bad);
+    CHECK_THROWS_WITH(
+        parse_config(std::string("metrics_listen = \"") + bad + "\"\n", "t.toml"),
+        Catch::Contains("t.toml: metrics_listen:") && Catch::Contains("is not ADDRESS:PORT"));
+  }
+  CHECK_THROWS_WITH(parse_config("metrics_listen = 9100\n", "t.toml"),
+                    Catch::Contains("t.toml: metrics_listen:"));
 }
 
 TEST_CASE("route_files: top-level list, relative to the config file", "[config]") {

@@ -649,15 +649,18 @@ nlohmann::json Control::stats_json() const {
   nlohmann::json lcores = nlohmann::json::array();
   for (uint32_t i = 0; i < dp_.workers; ++i) {
     const LcoreStats& s = dp_.stats[i];
-    lcores.push_back({{"worker", i},
-                      {"polls", s.polls.get()},
-                      {"busy_polls", s.busy_polls.get()},
-                      {"cache_hits", s.cache_hits.get()},
-                      {"cache_misses", s.cache_misses.get()},
-                      {"cache_stale", s.cache_stale.get()},
-                      {"cache_bypassed_bursts", s.cache_bypassed_bursts.get()},
-                      {"cache_runs_on", s.cache_runs_on.get()},
-                      {"cache_runs_off", s.cache_runs_off.get()}});
+    const uint32_t lcore = s.lcore.load(std::memory_order_relaxed);
+    lcores.push_back(
+        {{"worker", i},
+         {"lcore", lcore == UINT32_MAX ? nlohmann::json(nullptr) : nlohmann::json(lcore)},
+         {"polls", s.polls.get()},
+         {"busy_polls", s.busy_polls.get()},
+         {"cache_hits", s.cache_hits.get()},
+         {"cache_misses", s.cache_misses.get()},
+         {"cache_stale", s.cache_stale.get()},
+         {"cache_bypassed_bursts", s.cache_bypassed_bursts.get()},
+         {"cache_runs_on", s.cache_runs_on.get()},
+         {"cache_runs_off", s.cache_runs_off.get()}});
   }
   nlohmann::json cache = {
       {"enabled", dp_.params.route_cache},

@@ -144,6 +144,7 @@ struct alignas(64) LcoreStats {
   Counter cache_bypassed_bursts;             // bursts looked up without the cache (see Worker)
   Counter cache_runs_on;                     // probes that chose to use the cache
   Counter cache_runs_off;                    // probes that chose to step aside
+  std::atomic<uint32_t> lcore{UINT32_MAX};   // the EAL lcore running this worker, once started
 
   // When this lcore first saw each generation (TSC), so the control thread can time how
   // long an update takes to reach every worker. Slot g % kGenSlots holds generation g.

@@ -3,6 +3,7 @@
 #include <rte_cycles.h>
 #include <rte_ethdev.h>
 #include <rte_fib.h>
+#include <rte_lcore.h>
 #include <rte_prefetch.h>
 #include <unistd.h>
 
@@ -272,6 +273,7 @@ void Worker::process(uint16_t in_port, rte_mbuf** pkts, uint16_t n) {
 }
 
 void Worker::run() {
+  st_.lcore.store(rte_lcore_id(), std::memory_order_relaxed);
   dp_.rcu.register_reader(index_);
   dp_.rcu.online(index_);
   const uint16_t burst = std::min<uint16_t>(dp_.params.burst, kMaxBurst);

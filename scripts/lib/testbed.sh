@@ -25,6 +25,7 @@
 #   TB_KEEP=1          keep the temp dir (logs, config) after the run
 #   TB_EXTRA_TOML      TOML appended to the generated routerd config (e.g. "[fib]...")
 #   TB_TELEMETRY=1     leave DPDK telemetry on (socket /var/run/dpdk/rtrit<ID>/dpdk_telemetry.v2)
+#   TB_TOP_TOML        top-level keys put before the first section (e.g. metrics_listen = ...)
 #   TB_HUGE=1          run routerd in hugepages (reserved by the caller), e.g. for secondary
 #                      processes such as dpdk-dumpcap; its map files are removed at cleanup
 
@@ -280,6 +281,7 @@ rctl_j() { "$ROUTERCTL" -s "$TB_SOCK" -j "$@"; }
 tb_write_config() {
   local f=${1:-$TB_CONF} extra=${2:-} i
   {
+    [[ -z ${TB_TOP_TOML:-} ]] || printf '%s\n\n' "$TB_TOP_TOML"
     cat <<EOF
 [dataplane]
 eal = ["-l", "0-1"$([[ ${TB_HUGE:-0} == 1 ]] || printf ', "--no-huge"'), "-m", "1024", "--no-pci", "--file-prefix", "rtrit$TB_ID"$([[ ${TB_TELEMETRY:-0} == 1 ]] || printf ', "--no-telemetry"')]
