@@ -207,7 +207,11 @@ int main(int argc, char** argv) {
       "routerd: DPDK IPv4 router.\nUsage: routerd [EAL options --] -c FILE [--log-level L]",
       "routerd"};
   std::string config_path, log_level;
+  bool check_only = false;
   app.add_option("-c,--config", config_path, "configuration file (TOML)")->required();
+  app.add_flag("--check", check_only,
+               "check the config, its presets and route files, then exit (0: fine, 2: not); "
+               "starts no DPDK");
   app.add_option("--log-level", log_level,
                  "trace, debug, info, warn, error, critical or off (overrides the config)")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
@@ -239,6 +243,14 @@ int main(int argc, char** argv) {
   } catch (const CommandError& e) {
     std::fprintf(stderr, "routerd: %s: route_files: %s\n", config_path.c_str(), e.what());
     return 2;
+  }
+  if (check_only) {
+    size_t routes = cfg.routes.size();
+    for (const auto& [f, specs] : route_files) routes += specs.size();
+    std::printf("%s: fine: %zu ports, %zu routes (%zu route files), %zu static neighbours\n",
+                config_path.c_str(), cfg.ports.size(), routes, route_files.size(),
+                cfg.neighbours.size());
+    return 0;
   }
   spdlog::set_level(spdlog::level::from_str(log_level.empty() ? cfg.log_level : log_level));
   if (!eal_args.empty()) spdlog::info("EAL options from the command line replace dataplane.eal");

@@ -112,4 +112,18 @@ check_good() {
   tb_say "     and exits with $TB_ROUTERD_RC on SIGTERM"
 }
 tb_check "the template config without errors starts routerd" check_good
+
+# --check: the same verdicts without starting anything.
+check_flag() {
+  local rc=0 out
+  out=$("$ROUTERD" -c "$TB_DIR/good.toml" --check 2>&1) || rc=$?
+  tb_say "     good: exit $rc: $out"
+  ((rc == 0)) && [[ $out == *"fine: 2 ports"* ]] || return 1
+  rc=0
+  out=$("$ROUTERD" -c "$TB_DIR/unknown-key.toml" --check 2>&1) || rc=$?
+  tb_say "     bad: exit $rc: $out"
+  ((rc == 2)) && [[ $out == *"mtuu"* ]] || return 1
+  ! ip link show "$IF0" >/dev/null 2>&1
+}
+tb_check "--check accepts the good config and refuses a bad one, creating nothing" check_flag
 tb_finish
