@@ -153,6 +153,22 @@ std::string format_text(const std::vector<std::string>& argv, const json& data) 
                        data.value("received", 0));
     return out;
   }
+  if (obj == "reload") {
+    std::string out = fmt::format(
+        "reloaded {}: addresses +{} -{}, neighbours set {} removed {}, routes +{} ~{} -{} in "
+        "{:.3f} s\n",
+        str(data, "file"), data.value("addresses_added", 0ull),
+        data.value("addresses_removed", 0ull), data.value("neighbours_set", 0ull),
+        data.value("neighbours_removed", 0ull), data.value("routes_added", 0ull),
+        data.value("routes_replaced", 0ull), data.value("routes_deleted", 0ull),
+        data.value("seconds", 0.0));
+    if (data.contains("restart_needed") && !data["restart_needed"].empty()) {
+      out += "changed but not applied until restart:";
+      for (const auto& k : data["restart_needed"]) out += " " + k.get<std::string>();
+      out += "\n";
+    }
+    return out;
+  }
   if (obj == "batch")
     return fmt::format(
         "batch: {} changes ({} added, {} replaced, {} deleted), {} FIB prefixes "

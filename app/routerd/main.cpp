@@ -10,8 +10,10 @@
 
 #include <CLI/CLI.hpp>
 #include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <memory>
+#include <thread>
 #include <vector>
 
 #include "config.hpp"
@@ -30,6 +32,12 @@ using namespace routerd;
 namespace {
 
 std::atomic<bool> g_stop{false};
+
+std::atomic<bool> g_reload{false};
+
+void on_reload_signal(int) {
+  g_reload.store(true);
+}
 
 void on_signal(int) {
   g_stop.store(true);
@@ -156,6 +164,32 @@ int run(const Config& cfg, const std::vector<Preset>& presets,
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
   signal(SIGPIPE, SIG_IGN);
+  struct sigaction hup {};
+  hup.sa_handler = on_reload_signal;
+  sigemptyset(&hup.sa_mask);
+  sigaction(SIGHUP, &hup, nullptr);
+  // SIGHUP re-reads the config, through the same path as `routerctl reload`; a signal
+  // handler can only set a flag, so this thread acts on it.
+  std::thread reloader([&ctl] {
+    while (!g_stop.load()) {
+      if (g_reload.exchange(false)) {
+        spdlog::info("SIGHUP: reloading the config");
+        try {
+          ctl.call({"reload"});
+        } catch (const std::exception& e) {
+          spdlog::error("{}", e.what());
+        }
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  });
+  struct JoinReloader {
+    std::thread& t;
+    ~JoinReloader() {
+      g_stop.store(true);
+      t.join();
+    }
+  } join_reloader{reloader};
 
   uint32_t w = 0;
   unsigned lcore;

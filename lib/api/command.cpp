@@ -100,6 +100,7 @@ std::string object_name(const std::string& s) {
   if (s == "neigh" || s == "neighbour" || s == "neighbor" || s == "n") return "neigh";
   if (s == "link" || s == "l") return "link";
   if (s == "stats") return "stats";
+  if (s == "reload") return "reload";
   if (s == "batch") return "batch";
   if (s == "ping") return "ping";
   return "";
@@ -140,6 +141,8 @@ const std::vector<VerbHelp>& command_help() {
       {"route del", "PREFIX", "delete a static route"},
       {"route show", "[cache]", "list connected and static routes; cache: the exceptions"},
       {"route flush cache", "", "forget every learnt exception (path MTU, redirect)"},
+      {"reload", "",
+       "re-read the config file and apply its changes to addresses, neighbours and routes"},
       {"route summary", "", "route counts per prefix length, FIB prefixes, next hops, generation"},
       {"route get", "ADDRESS", "show the route and next hop a packet to ADDRESS takes"},
       {"route load", "FILE",
@@ -187,7 +190,7 @@ Request parse_request(const std::vector<std::string>& w) {
         throw CommandError(where +
                            ": only route add, route replace and route del may appear "
                            "in a batch (they are applied as one atomic change)");
-      r.batch.push_back(BatchLine{uint32_t(i), std::move(sub)});
+      r.batch.push_back(BatchLine{uint32_t(i), std::move(sub), {}});
     }
     return r;
   }
@@ -225,6 +228,11 @@ Request parse_request(const std::vector<std::string>& w) {
   if (obj == "stats") {
     if (w.size() > 1) fail("stats", "unexpected " + q(w[1]));
     r.verb = Verb::stats;
+    return r;
+  }
+  if (obj == "reload") {
+    if (w.size() > 1) fail("reload", "unexpected " + q(w[1]));
+    r.verb = Verb::reload;
     return r;
   }
   std::string act = w.size() > 1 ? action_name(w[1]) : "show";

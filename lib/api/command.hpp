@@ -40,6 +40,7 @@ enum class Verb {
   ping,
   stats,
   batch,
+  reload,
 };
 
 struct BatchLine;
@@ -62,7 +63,8 @@ struct Request {
 // One route change of a batch and the line (1-based) it came from.
 struct BatchLine {
   uint32_t line;
-  Request req;  // route_add, route_replace or route_del
+  Request req;        // route_add, route_replace or route_del
+  std::string where;  // what errors name it by; empty: "line N"
 };
 
 // Most lines one batch may hold (a batch is one JSON request and is applied atomically).

@@ -43,6 +43,8 @@ nlohmann::json Control::execute(const Request& r) {
       return route_del(r);
     case Verb::route_show:
       return route_show();
+    case Verb::reload:
+      refuse("reload", "runs through Control::call (the file is read off the control thread)");
     case Verb::route_summary:
       return route_summary();
     case Verb::route_show_cache:
@@ -75,6 +77,8 @@ nlohmann::json Control::execute(const Request& r) {
 }
 
 void Control::load(const Config& cfg, const std::vector<RouteFile>& route_files) {
+  loaded_ = cfg;
+  loaded_files_ = route_files;
   auto run = [&](const std::string& where, std::vector<std::string> argv) {
     try {
       execute(parse_request(argv));
@@ -360,7 +364,8 @@ nlohmann::json Control::route_batch(const Request& r) {
       const char* verb = kVerb[b.req.verb == Verb::route_add       ? 0
                                : b.req.verb == Verb::route_replace ? 1
                                                                    : 2];
-      rib_apply(b.req, "line " + std::to_string(b.line) + ": " + verb, undo, n);
+      rib_apply(b.req, (b.where.empty() ? "line " + std::to_string(b.line) : b.where) + ": " + verb,
+                undo, n);
     }
   } catch (const CommandError& e) {
     rib_undo(undo);

@@ -40,6 +40,7 @@ uint64_t exception_key(int which) {
 Control::Control(Dataplane& dp, const Config& cfg, std::vector<PortRef> ports, rte_mempool* pool)
     : dp_(dp),
       pool_(pool),
+      config_path_(cfg.path),
       neigh_(neighbour_params(cfg)),
       reclaimer_(dp.rcu),
       nh_(dp.nexthops.size()),
@@ -379,6 +380,7 @@ nlohmann::json Control::call(const std::vector<std::string>& argv) {
   // ping waits for replies on the caller's thread; the control thread only sends and
   // receives.
   if (r.verb == Verb::ping) return ping(r);
+  if (r.verb == Verb::reload) return reload();
   if (r.verb == Verb::route_load) {
     // Reading and parsing a large file happens here, on the caller's thread, so the
     // control thread keeps serving the slow path until the batch is ready.

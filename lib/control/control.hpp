@@ -57,6 +57,12 @@ class Control {
   using RouteFile = std::pair<std::string, std::vector<RouteSpec>>;
   void load(const Config& cfg, const std::vector<RouteFile>& route_files);
 
+  // Re-reads the config this Control was loaded from (parsed on the caller's thread) and
+  // applies the difference in port addresses, static neighbours and routes ([[route]] and
+  // route_files) as one change: all of it or, with a CommandError, none. Keys that cannot
+  // change at run time are reported in the answer's "restart_needed", not applied.
+  nlohmann::json reload();
+
   // The control loop; returns when `stop` becomes true.
   void run(const std::atomic<bool>& stop);
 
@@ -159,6 +165,7 @@ class Control {
   nlohmann::json route_del(const Request& r);
   nlohmann::json route_show() const;
   nlohmann::json route_summary() const;
+  nlohmann::json reload_apply(const Config& next, const std::vector<RouteFile>& files);
   nlohmann::json route_get(const Request& r) const;
   nlohmann::json route_load(const std::vector<RouteSpec>& specs, const std::string& source);
   nlohmann::json route_batch(const Request& r);
@@ -213,6 +220,12 @@ class Control {
   rte_mempool* pool_;
   std::vector<PortCtl> ports_;
   Rib rib_;
+  // What the config put in place at load or the last reload: reload applies differences
+  // against this, so routes and neighbours added with routerctl stay unless the file names
+  // the same prefix or address.
+  const std::string config_path_;  // the file reload reads again
+  Config loaded_;
+  std::vector<RouteFile> loaded_files_;
   NeighbourTable neigh_;
   Reclaimer reclaimer_;
   const IfSnapshot* ifs_ = nullptr;

@@ -1,0 +1,256 @@
+// Config reload (SIGHUP, routerctl reload): the difference between the config applied last
+// and the file as it is now, for the parts that can change while forwarding: port
+// addresses, static neighbours, routes. All of it is applied or none of it.
+#include <fmt/ranges.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <set>
+#include <tuple>
+
+#include "control.hpp"
+
+namespace routerd {
+
+namespace {
+
+using AddrKey = std::tuple<std::string, uint32_t, uint8_t>;  // port, address, prefix length
+
+std::set<AddrKey> addresses_of(const Config& c) {
+  std::set<AddrKey> s;
+  for (const auto& p : c.ports)
+    for (const auto& [a, sn] : p.addresses) s.emplace(p.name, a.v, sn.len);
+  return s;
+}
+
+std::vector<std::string> addr_argv(const char* verb, const AddrKey& k) {
+  return {"addr", verb, Ipv4(std::get<1>(k)).str() + "/" + std::to_string(std::get<2>(k)), "dev",
+          std::get<0>(k)};
+}
+
+std::map<uint32_t, NeighbourConfig> neighbours_of(const Config& c) {
+  std::map<uint32_t, NeighbourConfig> m;
+  for (const auto& n : c.neighbours) m[n.address.v] = n;
+  return m;
+}
+
+bool same(const NeighbourConfig& a, const NeighbourConfig& b) {
+  return a.lladdr == b.lladdr && a.port == b.port;
+}
+
+std::vector<std::string> neigh_add_argv(const NeighbourConfig& n) {
+  return {"neigh", "add", n.address.str(), "lladdr", n.lladdr.str(), "dev", n.port};
+}
+
+// The routes a config asks for, as the startup load applies them: [[route]] entries, then
+// the route files in order, a later line replacing an earlier one for the same prefix.
+std::map<Prefix4, RouteSpec> routes_of(const Config& c,
+                                       const std::vector<Control::RouteFile>& files) {
+  std::map<Prefix4, RouteSpec> m;
+  for (const auto& r : c.routes) m[r.prefix] = RouteSpec{r.prefix, r.via, r.dev, 0, 0};
+  for (const auto& [path, specs] : files)
+    for (const auto& s : specs) m[s.prefix] = s;
+  return m;
+}
+
+bool same(const RouteSpec& a, const RouteSpec& b) {
+  return a.via == b.via && a.dev == b.dev && a.mtu == b.mtu;
+}
+
+// Keys that take effect only at startup (they size memory, name devices or start threads).
+std::vector<std::string> restart_needed(const Config& a, const Config& b) {
+  std::vector<std::string> v;
+  auto check = [&](bool differs, const char* key) {
+    if (differs) v.emplace_back(key);
+  };
+  check(a.metrics_listen != b.metrics_listen, "metrics_listen");
+  check(a.eal != b.eal, "dataplane.eal");
+  check(a.socket != b.socket, "dataplane.socket");
+  check(a.mbufs != b.mbufs, "dataplane.mbufs");
+  check(a.burst != b.burst, "dataplane.burst");
+  check(a.idle_sleep_us != b.idle_sleep_us, "dataplane.idle_sleep_us");
+  check(a.presets_dir != b.presets_dir, "dataplane.presets_dir");
+  check(a.log_level != b.log_level, "dataplane.log_level");
+  check(a.max_routes != b.max_routes, "fib.max_routes");
+  check(a.tbl8_groups != b.tbl8_groups, "fib.tbl8_groups");
+  check(a.max_next_hops != b.max_next_hops, "fib.max_next_hops");
+  check(a.drop_martians != b.drop_martians, "ipv4.drop_martians");
+  check(a.send_redirects != b.send_redirects, "ipv4.send_redirects");
+  check(a.accept_redirects != b.accept_redirects, "ipv4.accept_redirects");
+  check(a.exc_max_entries != b.exc_max_entries, "exceptions.max_entries");
+  check(a.pmtu_min != b.pmtu_min, "exceptions.pmtu_min");
+  check(a.pmtu_expires_s != b.pmtu_expires_s, "exceptions.pmtu_expires");
+  check(a.redirect_expires_s != b.redirect_expires_s, "exceptions.redirect_expires");
+  check(a.icmp_rate != b.icmp_rate, "icmp.rate");
+  check(a.icmp_burst != b.icmp_burst, "icmp.burst");
+  check(a.echo_reply != b.echo_reply, "icmp.echo_reply");
+  check(a.route_cache != b.route_cache, "route_cache.enabled");
+  check(a.route_cache_sets != b.route_cache_sets, "route_cache.sets");
+  check(a.arp_reachable_s != b.arp_reachable_s, "arp.reachable_time");
+  check(a.arp_retrans_ms != b.arp_retrans_ms, "arp.retrans_time_ms");
+  check(a.arp_probes != b.arp_probes, "arp.probes");
+  check(a.arp_queue_len != b.arp_queue_len, "arp.queue_len");
+  check(a.arp_max_entries != b.arp_max_entries, "arp.max_entries");
+  // Ports: everything but their addresses (MTU changes at run time with `link set`).
+  bool ports_differ = a.ports.size() != b.ports.size();
+  for (size_t i = 0; !ports_differ && i < a.ports.size(); ++i) {
+    const auto &x = a.ports[i], &y = b.ports[i];
+    ports_differ = x.name != y.name || x.device != y.device || x.preset != y.preset ||
+                   x.mtu != y.mtu || x.mac != y.mac;
+  }
+  check(ports_differ, "port (name, device, preset, mtu or mac)");
+  return v;
+}
+
+}  // namespace
+
+nlohmann::json Control::reload() {
+  // Read and validated here, off the control thread, like `route load`: a large route
+  // file does not hold up the slow path, and a bad file changes nothing.
+  auto next = std::make_shared<std::pair<Config, std::vector<RouteFile>>>();
+  try {
+    next->first = load_config(config_path_);
+    for (const auto& f : next->first.route_files) next->second.emplace_back(f, parse_route_file(f));
+  } catch (const ConfigError& e) {
+    throw CommandError(std::string("reload: ") + e.what() + "; nothing changed");
+  } catch (const CommandError& e) {
+    throw CommandError("reload: " + config_path_ + ": route_files: " + e.what() +
+                       "; nothing changed");
+  }
+  return submit([this, next] { return reload_apply(next->first, next->second); });
+}
+
+nlohmann::json Control::reload_apply(const Config& next, const std::vector<RouteFile>& files) {
+  const auto t0 = std::chrono::steady_clock::now();
+  auto run = [&](const std::vector<std::string>& argv) { execute(parse_request(argv)); };
+  // Each step that succeeded leaves how to take it back; a failure takes them back newest
+  // first, so the router ends as it was.
+  std::vector<std::function<void()>> undo;
+  size_t addr_added = 0, addr_removed = 0, neigh_set = 0, neigh_removed = 0;
+  size_t routes_added = 0, routes_replaced = 0, routes_deleted = 0;
+
+  const auto old_addrs = addresses_of(loaded_), new_addrs = addresses_of(next);
+  const auto old_neigh = neighbours_of(loaded_), new_neigh = neighbours_of(next);
+  const auto old_routes = routes_of(loaded_, loaded_files_), new_routes = routes_of(next, files);
+  try {
+    // New addresses first: new routes and neighbours may need their subnets.
+    for (const auto& k : new_addrs) {
+      if (old_addrs.count(k)) continue;
+      run(addr_argv("add", k));
+      undo.push_back([run, k] { run(addr_argv("del", k)); });
+      ++addr_added;
+    }
+    for (const auto& [ip, n] : new_neigh) {
+      auto it = old_neigh.find(ip);
+      if (it != old_neigh.end() && same(it->second, n)) continue;
+      run(neigh_add_argv(n));
+      if (it != old_neigh.end())
+        undo.push_back([run, o = it->second] { run(neigh_add_argv(o)); });
+      else
+        undo.push_back([run, ip = Ipv4(ip)] { run({"neigh", "del", ip.str()}); });
+      ++neigh_set;
+    }
+
+    // Routes: one batch, so one generation bump and atomic for packets; its inverse is
+    // built from the RIB as it is now.
+    Request fwd, inv;
+    fwd.verb = inv.verb = Verb::batch;
+    // Where a route came from, for errors: "FILE:LINE" or the config's [[route]].
+    std::map<Prefix4, std::string> source;
+    for (const auto& r : next.routes)
+      source[r.prefix] = config_path_ + ": [[route]] " + r.prefix.str();
+    for (const auto& [path, specs] : files)
+      for (const auto& sp : specs) source[sp.prefix] = path + ":" + std::to_string(sp.line);
+    auto line_of = [&source](const Prefix4& p, const RouteSpec* s, bool del) {
+      Request r;
+      r.verb = del ? Verb::route_del : Verb::route_replace;
+      r.prefix = p;
+      if (s) {
+        r.via = s->via;
+        r.dev = s->dev;
+        r.mtu = s->mtu;
+      }
+      auto it = source.find(p);
+      return BatchLine{uint32_t(s ? s->line : 0), r,
+                       it != source.end() ? it->second : "route " + p.str()};
+    };
+    auto restore_line = [&](const Prefix4& p) {
+      const Route* now = rib_.find(p);
+      if (now && now->proto == RouteProto::static_route) {
+        RouteSpec s{p, now->via, now->via ? "" : port_by_id(now->port)->ref.name, now->mtu(), 0};
+        return line_of(p, &s, false);
+      }
+      return line_of(p, nullptr, true);
+    };
+    for (const auto& [p, s] : old_routes) {
+      if (new_routes.count(p)) continue;
+      const Route* now = rib_.find(p);
+      if (!now || now->proto != RouteProto::static_route) continue;  // already gone
+      inv.batch.push_back(restore_line(p));
+      fwd.batch.push_back(line_of(p, nullptr, true));
+      ++routes_deleted;
+    }
+    for (const auto& [p, s] : new_routes) {
+      auto it = old_routes.find(p);
+      const Route* now = rib_.find(p);
+      if (it != old_routes.end() && same(it->second, s) && now) continue;
+      inv.batch.push_back(restore_line(p));
+      fwd.batch.push_back(line_of(p, &s, false));
+      ++(now ? routes_replaced : routes_added);
+    }
+    if (!fwd.batch.empty()) {
+      route_batch(fwd);
+      undo.push_back([this, inv] {
+        if (!inv.batch.empty()) route_batch(inv);
+      });
+    }
+
+    for (const auto& [ip, n] : old_neigh) {
+      if (new_neigh.count(ip) || !neigh_.find(Ipv4(ip))) continue;
+      run({"neigh", "del", Ipv4(ip).str()});
+      undo.push_back([run, o = n] { run(neigh_add_argv(o)); });
+      ++neigh_removed;
+    }
+    // Removed addresses last: removing one also removes the routes through it.
+    for (const auto& k : old_addrs) {
+      if (new_addrs.count(k)) continue;
+      run(addr_argv("del", k));
+      undo.push_back([run, k] { run(addr_argv("add", k)); });
+      ++addr_removed;
+    }
+  } catch (const std::exception& e) {
+    for (auto it = undo.rbegin(); it != undo.rend(); ++it) {
+      try {
+        (*it)();
+      } catch (const std::exception& u) {
+        spdlog::error("reload: could not take back a step: {}", u.what());
+      }
+    }
+    throw CommandError(std::string("reload: ") + e.what() + "; nothing changed");
+  }
+
+  const std::vector<std::string> restart = restart_needed(loaded_, next);
+  loaded_ = next;
+  loaded_files_ = files;
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  spdlog::info("reload {}: addresses +{} -{}, neighbours ~{} -{}, routes +{} ~{} -{} in {:.3f} s{}",
+               config_path_, addr_added, addr_removed, neigh_set, neigh_removed, routes_added,
+               routes_replaced, routes_deleted, secs,
+               restart.empty()
+                   ? ""
+                   : "; not applied until restart: " + fmt::format("{}", fmt::join(restart, ", ")));
+  return {{"file", config_path_},
+          {"addresses_added", addr_added},
+          {"addresses_removed", addr_removed},
+          {"neighbours_set", neigh_set},
+          {"neighbours_removed", neigh_removed},
+          {"routes_added", routes_added},
+          {"routes_replaced", routes_replaced},
+          {"routes_deleted", routes_deleted},
+          {"restart_needed", restart},
+          {"seconds", secs}};
+}
+
+}  // namespace routerd
