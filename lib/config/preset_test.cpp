@@ -67,9 +67,9 @@ TEST_CASE("every shipped preset loads", "[config]") {
     CHECK(p.path == entry.path().string());
     found.insert(name);
   }
-  CHECK(found ==
-        std::set<std::string>{"default", "tap", "null", "pcap", "ring", "memif", "virtio-user",
-                                        "ixgbe", "i40e", "ice", "mlx5", "virtio-pci", "vmxnet3"});
+  CHECK(found == std::set<std::string>{"default", "tap", "null", "pcap", "ring", "memif",
+                                       "virtio-user", "ixgbe", "i40e", "ice", "mlx5", "virtio-pci",
+                                       "vmxnet3"});
 }
 
 TEST_CASE("shipped presets carry the driver facts", "[config]") {

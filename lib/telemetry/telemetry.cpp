@@ -118,12 +118,15 @@ bool fill_leaf(rte_tel_data* c, const json& j) {
 }
 
 // A named container in dict d (containers only ever go into dicts: see key_of).
-bool add_container(rte_tel_data* d, const std::string& name, const json& v) {
+// `owned`: null in answers, where keep = 0 lets telemetry free the container once it has
+// sent the answer; otherwise the caller frees the containers listed there.
+bool add_container(rte_tel_data* d, const std::string& name, const json& v,
+                   std::vector<rte_tel_data*>* owned) {
   rte_tel_data* c = rte_tel_data_alloc();
   if (!c) return false;
   bool ok = fill_leaf(c, v);
-  // keep = 0: telemetry frees the container after sending the answer.
-  int rc = rte_tel_data_add_dict_container(d, tel_name(name).c_str(), c, 0);
+  int rc = rte_tel_data_add_dict_container(d, tel_name(name).c_str(), c, owned ? 1 : 0);
+  if (rc == 0 && owned) owned->push_back(c);
   if (rc != 0) {
     rte_tel_data_free(c);
     return false;
@@ -196,17 +199,17 @@ json Telemetry::answer(const Call& call, const std::string& request) {
   throw std::invalid_argument("unknown command " + cmd);
 }
 
-bool Telemetry::to_tel(const json& j, rte_tel_data* d) {
+bool Telemetry::to_tel(const json& j, rte_tel_data* d, std::vector<rte_tel_data*>* owned) {
   bool ok = true;
   if (j.is_object()) {
     rte_tel_data_start_dict(d);
     for (const auto& [k, v] : j.items())
-      ok &= v.is_structured() ? add_container(d, k, v) : add_scalar(d, k, v);
+      ok &= v.is_structured() ? add_container(d, k, v, owned) : add_scalar(d, k, v);
   } else if (j.is_array() && any_structured(j)) {
     rte_tel_data_start_dict(d);
     for (size_t i = 0; i < j.size(); ++i) {
       const std::string k = key_of(j[i], i);
-      ok &= j[i].is_structured() ? add_container(d, k, j[i]) : add_scalar(d, k, j[i]);
+      ok &= j[i].is_structured() ? add_container(d, k, j[i], owned) : add_scalar(d, k, j[i]);
     }
   } else if (j.is_array()) {
     ok &= scalar_array(d, j);

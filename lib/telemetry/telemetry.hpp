@@ -33,8 +33,11 @@ class Telemetry {
   // index), names of [A-Za-z0-9_] only, strings of at most 127 bytes, 256 dict and 512
   // array entries.
   // Numbers that are not unsigned 64-bit or 32-bit signed become strings; true/false 1/0.
-  // Returns false when something did not fit (the answer then says "truncated").
-  static bool to_tel(const nlohmann::json& j, rte_tel_data* d);
+  // Returns false when something did not fit (routerd then logs a warning).
+  // Nested containers are freed by telemetry after it sends the answer, unless `owned` is
+  // given: then they are listed there for the caller to free (tests, which send nothing).
+  static bool to_tel(const nlohmann::json& j, rte_tel_data* d,
+                     std::vector<rte_tel_data*>* owned = nullptr);
 
   // What the command answers, as JSON (before conversion); throws on an unknown command.
   static nlohmann::json answer(const Call& call, const std::string& cmd);

@@ -70,7 +70,9 @@ TEST_CASE("telemetry data stays within DPDK 22.11's limits", "[telemetry]") {
   auto convert = [](const json& j) {
     rte_tel_data* d = rte_tel_data_alloc();
     REQUIRE(d != nullptr);
-    bool ok = Telemetry::to_tel(j, d);
+    std::vector<rte_tel_data*> owned;
+    bool ok = Telemetry::to_tel(j, d, &owned);
+    for (auto* c : owned) rte_tel_data_free(c);
     rte_tel_data_free(d);
     return ok;
   };
