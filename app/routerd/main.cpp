@@ -2,6 +2,7 @@
 // any failure: EAL, mbuf pool, punt ring, dataplane state, ports, control, workers, API.
 #include <rte_eal.h>
 #include <rte_errno.h>
+#include <rte_ethdev.h>
 #include <rte_lcore.h>
 #include <rte_pdump.h>
 #include <signal.h>
@@ -12,6 +13,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <map>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -131,11 +133,30 @@ int run(const Config& cfg, const std::vector<Preset>& presets,
   else
     spdlog::info("route cache: off");
 
+  // A port receives into mbufs on its own NUMA socket: one pool per socket that has ports
+  // (dataplane.mbufs each), the main one serving the main lcore's socket.
+  std::map<int, Mempool> socket_pools;
+  auto pool_for = [&](const PortConfig& pc) -> rte_mempool* {
+    uint16_t id;
+    int s = rte_eth_dev_get_port_by_name(port_device_name(pc.device).c_str(), &id) == 0
+                ? rte_eth_dev_socket_id(id)
+                : socket;
+    if (s < 0 || s == socket) return pool.get();
+    auto it = socket_pools.find(s);
+    if (it == socket_pools.end()) {
+      it = socket_pools
+               .emplace(s, make_pktmbuf_pool("routerd_mbufs_s" + std::to_string(s), cfg.mbufs,
+                                             mbuf_data_room_for_mtu(max_mtu), s))
+               .first;
+      spdlog::info("mbuf pool on NUMA socket {} for its ports ({} mbufs)", s, cfg.mbufs);
+    }
+    return it->second.get();
+  };
   std::vector<std::unique_ptr<Port>> ports;
   std::vector<Control::PortRef> refs;
   for (size_t i = 0; i < cfg.ports.size(); ++i) {
-    ports.push_back(
-        std::make_unique<Port>(cfg.ports[i], presets[i], uint16_t(workers), pool.get()));
+    ports.push_back(std::make_unique<Port>(cfg.ports[i], presets[i], uint16_t(workers),
+                                           pool_for(cfg.ports[i])));
     const Port& p = *ports.back();
     refs.push_back(Control::PortRef{ports.back().get(), p.id(), p.name(), p.mac(), p.mtu()});
   }
