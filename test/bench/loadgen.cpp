@@ -31,7 +31,8 @@ struct Args {
   uint32_t src_ip = 0, dst_ip = 0, flows = 256;
   double seconds = 2, max_rate = 0;  // max_rate 0: the fastest this sender can go
   int steps = 6;
-  double loss = 0;  // tolerated loss ratio
+  double loss = 0;         // tolerated loss ratio
+  std::string start_file;  // wait for this file before sending (the router is ready)
 };
 
 struct Trial {
@@ -169,6 +170,8 @@ int main(int argc, char** argv) {
         a.steps = std::stoi(next());
       } else if (s == "--loss") {
         a.loss = std::stod(next());
+      } else if (s == "--start-file") {
+        a.start_file = next();
       } else {
         throw std::runtime_error("unknown option " + s);
       }
@@ -188,6 +191,13 @@ int main(int argc, char** argv) {
       rte_eth_link_get_nowait(a.tx_port, &l0);
       rte_eth_link_get_nowait(a.rx_port, &l1);
       if (l0.link_status && l1.link_status) break;
+      usleep(100000);
+    }
+    // A link can be up before the router has finished starting its port (vhost-user: when
+    // the frontend connects); packets sent then can be discarded by the port's own start,
+    // uncounted. So the caller says when the router is ready.
+    for (int i = 0; !a.start_file.empty() && access(a.start_file.c_str(), F_OK) != 0; ++i) {
+      if (i == 1200) throw std::runtime_error("no " + a.start_file + " after 120 s");
       usleep(100000);
     }
     // Every packet of every run, warm-up included: what the router's counters must match.
