@@ -72,35 +72,22 @@ lcores() {
   ((b > a))
 }
 tb_check "/routerd/lcores: worker 0 keeps polling" lcores
-routes() {
+# tel_expect CMD JQ: the command's answer, printed, must satisfy the jq condition.
+tel_expect() {
   local t
-  t=$(tel /routerd/routes)
+  t=$(tel "$1")
   tb_say "     $t"
-  jq -e '.routes == 3 and .connected == 3 and .by_length."24" == 3 and .next_hops >= 3' <<<"$t" >/dev/null
+  jq -e "$2" <<<"$t" >/dev/null
 }
-tb_check "/routerd/routes: 3 connected /24s" routes
+tb_check "/routerd/routes: 3 connected /24s" tel_expect /routerd/routes \
+  '.routes == 3 and .connected == 3 and .by_length."24" == 3 and .next_hops >= 3'
 rctl route add 192.0.2.0/25 via 10.2.0.2
-routes2() {
-  local t
-  t=$(tel /routerd/routes)
-  tb_say "     $t"
-  jq -e '.routes == 4 and .static == 1 and .by_length."25" == 1' <<<"$t" >/dev/null
-}
-tb_check "/routerd/routes follows a route add" routes2
-cache() {
-  local t
-  t=$(tel /routerd/cache)
-  tb_say "     $t"
-  jq -e '.enabled == 1 and (.hits + .misses + .bypassed_bursts) > 0 and .invalidation.p50_ns >= 0 and .commits >= 1' <<<"$t" >/dev/null
-}
-tb_check "/routerd/cache: counters and invalidation latency" cache
-neigh() {
-  local t
-  t=$(tel /routerd/neighbours)
-  tb_say "     $t"
-  jq -e '[.[] | select(.dst == "10.1.0.2" or .dst == "10.3.0.2")] | length == 2' <<<"$t" >/dev/null
-}
-tb_check "/routerd/neighbours: h0 and h2 resolved" neigh
+tb_check "/routerd/routes follows a route add" tel_expect /routerd/routes \
+  '.routes == 4 and .static == 1 and .by_length."25" == 1'
+tb_check "/routerd/cache: counters and invalidation latency" tel_expect /routerd/cache \
+  '.enabled == 1 and (.hits + .misses + .bypassed_bursts) > 0 and .invalidation.p50_ns >= 0 and .commits >= 1'
+tb_check "/routerd/neighbours: h0 and h2 resolved" tel_expect /routerd/neighbours \
+  '[.[] | select(.dst == "10.1.0.2" or .dst == "10.3.0.2")] | length == 2'
 tb_check "/routerd/neighbours,p2 filters by port" \
   bash -c "[[ \$(echo /routerd/neighbours,p2 | $TB_PY $(command -v dpdk-telemetry.py) -f rtrit$TB_ID | jq -c '[.\"/routerd/neighbours\"[].dev] | unique') == '[\"p2\"]' ]]"
 
