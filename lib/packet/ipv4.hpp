@@ -134,6 +134,23 @@ ROUTERD_ALWAYS_INLINE void ipv4_decrement_ttl(rte_ipv4_hdr* ip) {
   ip->hdr_checksum = rte_cpu_to_be_16(uint16_t(~sum));
 }
 
+// ipv4_decrement_ttl for a TTL of at least 1, as one 32-bit read-modify-write of the TTL,
+// protocol and checksum bytes (the same RFC 1624 eqn. 3 result, bit for bit: see the unit
+// test). On a little-endian CPU the checksum sits byte-swapped in bits 16-31 of that word;
+// one's-complement sums do not mind byte order, so m' - m, 0xfeff, becomes 0xfffe there.
+ROUTERD_ALWAYS_INLINE void ipv4_decrement_live_ttl(rte_ipv4_hdr* ip) {
+#if RTE_BYTE_ORDER == RTE_LITTLE_ENDIAN
+  uint32_t w;
+  std::memcpy(&w, &ip->time_to_live, 4);
+  uint64_t x = uint64_t(w ^ 0xffff0000u) + 0xfffe0000u - 1;  // ~HC + 0xfeff; TTL - 1
+  x = (x & 0xffffffffu) + ((x >> 32) << 16);                 // end-around carry
+  w = uint32_t(x) ^ 0xffff0000u;
+  std::memcpy(&ip->time_to_live, &w, 4);
+#else
+  ipv4_decrement_ttl(ip);
+#endif
+}
+
 // Full header checksum, for headers the router writes (field must be zero on entry). The
 // value is in network byte order already (rte_raw_cksum sums words as they lie in memory):
 // store it as is.

@@ -599,6 +599,31 @@ TEST_CASE("ipv4_decrement_ttl never writes 0xffff", "[packet]") {
   CHECK(ffff == 0);
 }
 
+TEST_CASE("ipv4_decrement_live_ttl writes exactly what ipv4_decrement_ttl writes", "[packet]") {
+  // Exhaustive over the checksum field, for the TTLs at the edges of its byte and protocol
+  // values that would show a carry or borrow leaking across bytes.
+  size_t compared = 0;
+  for (uint8_t ttl : {1, 2, 64, 128, 255})
+    for (uint8_t proto : {0, 1, 17, 255}) {
+      Bytes b = build_ipv4(Ip{.ttl = ttl, .proto = proto});
+      for (uint32_t c = 0; c <= 0xffff; ++c) {
+        Bytes want = b, got = b;
+        put16(&want[10], uint16_t(c));
+        put16(&got[10], uint16_t(c));
+        ipv4_decrement_ttl(hdr(want));
+        ipv4_decrement_live_ttl(hdr(got));
+        if (got != want) {
+          INFO("TTL " << int(ttl) << " protocol " << int(proto) << " checksum "
+                      << hex16(uint16_t(c)));
+          REQUIRE(hex16(get16(&got[10])) == hex16(get16(&want[10])));
+          REQUIRE(got == want);
+        }
+        ++compared;
+      }
+    }
+  CHECK(compared == 5 * 4 * 65536);
+}
+
 // ---------------------------------------------------------------- checksum and fragments
 
 TEST_CASE("ipv4_header_checksum computes the header checksum (DPDK in-memory form)", "[packet]") {

@@ -10,6 +10,10 @@
 #include <cstdint>
 #include <cstring>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include "dataplane.hpp"
 #include "ipv4.hpp"
 #include "nexthop.hpp"
@@ -84,51 +88,81 @@ ROUTERD_ALWAYS_INLINE Verdict classify(rte_mbuf* m, const PortFastInfo& in, bool
   return kForward;
 }
 
-// Stage 1, fast path: the common case evaluated as one combined condition, with one branch
-// per packet: a unicast IPv4 frame for this port, IHL 5, checksum right (or GOOD from the
+// What classify_fast needs of the input port, built once per burst.
+struct FastKey {
+  // Bytes 0-15 of the frame as the fast path wants them where kL2Bytes says: destination
+  // MAC = the port's, EtherType IPv4, version 4 with IHL 5.
+  alignas(16) uint8_t want[16];
+  static constexpr uint32_t kL2Bytes = 0x703f;  // bytes 0-5, 12, 13, 14
+  uint64_t mac48;                               // the same MAC, for the scalar build
+  uint32_t bcast0, bcast1;                      // subnet broadcasts (0 when unused)
+  uint32_t slow;  // nonzero: the port has more than two broadcasts, ask classify()
+};
+
+inline FastKey fast_key(const PortFastInfo& in) {
+  FastKey k{};
+  std::memcpy(k.want, in.mac.b.data(), 6);
+  k.want[12] = 0x08;
+  k.want[13] = 0x00;
+  k.want[14] = RTE_IPV4_VHL_DEF;
+  std::memcpy(&k.mac48, in.mac.b.data(), 6);
+  k.bcast0 = in.bcast[0];
+  k.bcast1 = in.bcast[1];
+  k.slow = in.nbcast > 2;
+  return k;
+}
+
+// 1 when a == b, else 0, without a flag-to-register round trip per comparison.
+ROUTERD_ALWAYS_INLINE uint64_t eq_bit(uint32_t a, uint32_t b) {
+  return (uint64_t(a ^ b) - 1) >> 63;
+}
+
+// Stage 1, fast path: the common case as one accumulated "bad" word and one branch per
+// packet: a unicast IPv4 frame for this port, IHL 5, checksum right (or GOOD from the
 // NIC), total length exactly the frame's, ordinary unicast addresses. True means classify()
 // would say `forward` with the same destination (a unit test holds it to that); false
-// means "ask classify()", which names the reason. `mac48` is the port MAC as loaded below.
-ROUTERD_ALWAYS_INLINE bool classify_fast(const rte_mbuf* m, const PortFastInfo& in, uint64_t mac48,
-                                         uint32_t* dst) {
+// means "ask classify()", which names the reason.
+ROUTERD_ALWAYS_INLINE bool classify_fast(const rte_mbuf* m, const FastKey& key, uint32_t* dst) {
   const uint8_t* p = rte_pktmbuf_mtod(m, const uint8_t*);
   // Reading 34 bytes is safe whatever data_len says: RX mbufs come from routerd's pool,
   // whose buffers are larger; the length test below rejects short frames. Scalar loads
   // (not an array) keep everything in registers.
-  uint64_t d0, h0, h1;
+  uint64_t h0, h1;
   uint32_t h2;
-  uint16_t et;
-  std::memcpy(&d0, p, 8);
-  std::memcpy(&et, p + 12, 2);
   std::memcpy(&h0, p + 14, 8);  // version/IHL, TOS, total length, id, fragment
   std::memcpy(&h1, p + 22, 8);  // TTL, protocol, checksum, source
   std::memcpy(&h2, p + 30, 4);  // destination
+#if defined(__SSE2__)
+  // Nine bytes of L2 and IP header compared at once.
+  const __m128i l2 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  const uint32_t same =
+      uint32_t(_mm_movemask_epi8(_mm_cmpeq_epi8(l2, *reinterpret_cast<const __m128i*>(key.want))));
+  uint64_t bad = ~same & FastKey::kL2Bytes;
+#else
+  uint64_t d0;
+  uint16_t et;
+  std::memcpy(&d0, p, 8);
+  std::memcpy(&et, p + 12, 2);
+  uint64_t bad = ((d0 ^ key.mac48) & 0xffffffffffffull) | (et ^ RTE_BE16(RTE_ETHER_TYPE_IPV4)) |
+                 ((h0 & 0xff) ^ RTE_IPV4_VHL_DEF);
+#endif
   const uint32_t total = rte_be_to_cpu_16(uint16_t(h0 >> 16));
   const uint32_t src = rte_be_to_cpu_32(uint32_t(h1 >> 32)), d = rte_be_to_cpu_32(h2);
-  // One's-complement sum of the header (RFC 1071), word size immaterial.
-  uint64_t sum = (h0 & 0xffffffff) + (h0 >> 32) + (h1 & 0xffffffff) + (h1 >> 32) + h2;
-  sum = (sum & 0xffffffff) + (sum >> 32);
-  sum = (sum & 0xffff) + (sum >> 16);
-  sum = (sum & 0xffff) + (sum >> 16);
+  // The one's-complement sum (RFC 1071) of a right header is 0xffff, that is, the plain sum
+  // of its words is a nonzero multiple of 0xffff (2^16 = 1 mod 0xffff, so 32-bit words do).
+  // Nonzero: byte 14 is 0x45 whenever the rest passes.
+  const uint64_t sum = (h0 & 0xffffffff) + (h0 >> 32) + (h1 & 0xffffffff) + (h1 >> 32) + h2;
   const uint64_t ck = m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK;
-  const bool sum_ok =
-      (ck == RTE_MBUF_F_RX_IP_CKSUM_GOOD) | ((ck != RTE_MBUF_F_RX_IP_CKSUM_BAD) & (sum == 0xffff));
-  const bool ok = (rte_pktmbuf_data_len(m) >= RTE_ETHER_HDR_LEN + sizeof(rte_ipv4_hdr)) &
-                  ((d0 & 0xffffffffffffull) == mac48) & (et == RTE_BE16(RTE_ETHER_TYPE_IPV4)) &
-                  ((h0 & 0xff) == 0x45) & (total >= sizeof(rte_ipv4_hdr)) &
-                  (total + RTE_ETHER_HDR_LEN == rte_pktmbuf_pkt_len(m)) & sum_ok &
-                  ((kFirstOctet.c[src >> 24] | kFirstOctet.c[d >> 24]) == 0) &
-                  ((src >> 16) != 0xa9fe) & ((d >> 16) != 0xa9fe) & (in.nbcast <= 2) &
-                  (src != in.bcast[0]) & (src != in.bcast[1]);
+  bad |= uint64_t(ck == RTE_MBUF_F_RX_IP_CKSUM_BAD) |
+         (uint64_t(ck != RTE_MBUF_F_RX_IP_CKSUM_GOOD) & uint64_t(sum % 0xffff != 0));
+  // pkt_len >= data_len >= 34 with pkt_len = total + 14 also gives total >= 20.
+  bad |= uint64_t(rte_pktmbuf_data_len(m) < RTE_ETHER_HDR_LEN + sizeof(rte_ipv4_hdr)) |
+         (rte_pktmbuf_pkt_len(m) ^ (total + RTE_ETHER_HDR_LEN));
+  bad |= kFirstOctet.c[src >> 24] | kFirstOctet.c[d >> 24];
+  bad |= eq_bit(src >> 16, 0xa9fe) | eq_bit(d >> 16, 0xa9fe) | eq_bit(src, key.bcast0) |
+         eq_bit(src, key.bcast1) | key.slow;
   *dst = d;
-  return ok;
-}
-
-// The port MAC as classify_fast compares it: the first 6 bytes of a little-endian load.
-inline uint64_t mac48_of(const Mac& m) {
-  uint64_t v = 0;
-  std::memcpy(&v, m.b.data(), 6);
-  return v;
+  return bad == 0;
 }
 
 // What one burst did with the route cache.
@@ -217,11 +251,25 @@ ROUTERD_ALWAYS_INLINE Verdict decide(const rte_mbuf* m, const NextHopState* nh) 
   return kForward;
 }
 
-// Stage 3: TTL and L2 rewrite for a packet `decide` said to forward.
+// Stage 3: TTL and L2 rewrite for a packet `decide` said to forward (so its TTL is above 1).
 ROUTERD_ALWAYS_INLINE void rewrite(rte_mbuf* m, const NextHopState* nh) {
   auto* eth = rte_pktmbuf_mtod(m, uint8_t*);
-  ipv4_decrement_ttl(reinterpret_cast<rte_ipv4_hdr*>(eth + RTE_ETHER_HDR_LEN));
+  ipv4_decrement_live_ttl(reinterpret_cast<rte_ipv4_hdr*>(eth + RTE_ETHER_HDR_LEN));
   std::memcpy(eth, nh->l2, RTE_ETHER_HDR_LEN);
 }
+
+// The Ethernet header of one next hop held in two registers, for a burst that all leaves
+// through it: two overlapping 8-byte stores per packet.
+struct L2Words {
+  uint64_t lo, hi;  // bytes 0-7 and 6-13
+  explicit L2Words(const NextHopState* nh) {
+    std::memcpy(&lo, nh->l2, 8);
+    std::memcpy(&hi, nh->l2 + 6, 8);
+  }
+  ROUTERD_ALWAYS_INLINE void write(uint8_t* eth) const {
+    std::memcpy(eth, &lo, 8);
+    std::memcpy(eth + 6, &hi, 8);
+  }
+};
 
 }  // namespace routerd

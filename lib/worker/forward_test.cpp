@@ -282,7 +282,7 @@ TEST_CASE("classify_fast only ever agrees with classify", "[worker]") {
   {
     rte_mbuf* m = Frame{}.build();
     uint32_t d = 0;
-    CHECK(classify_fast(m, port_info(), mac48_of(kRouterMac), &d));
+    CHECK(classify_fast(m, fast_key(port_info()), &d));
     CHECK(d == Ipv4(10, 2, 0, 2).v);
     rte_pktmbuf_free(m);
   }
@@ -327,7 +327,7 @@ TEST_CASE("classify_fast only ever agrees with classify", "[worker]") {
     pi.nbcast = uint8_t(rng() % 4);
     for (int b = 0; b < 8; ++b) pi.bcast[b] = b < pi.nbcast ? addrs[rng() % 10].v : 0;
     uint32_t fd = 0, cd = 0;
-    bool is_fast = classify_fast(m, pi, mac48_of(kRouterMac), &fd);
+    bool is_fast = classify_fast(m, fast_key(pi), &fd);
     Verdict v = classify(m, pi, true, &cd);
     ++total;
     if (is_fast) {

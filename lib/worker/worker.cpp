@@ -164,10 +164,96 @@ void Worker::drain_control_tx() {
   for (unsigned i = 0; i < n; ++i) send(e[i].port, e[i].m);
 }
 
+// Everything but the plain forward for one looked-up packet: the exact verdict, then a
+// redirect, a forward after all, a fragment, a drop or a punt.
+void Worker::finish(rte_mbuf* m, const NextHopState* s, uint16_t in_port, rte_mbuf** out,
+                    uint16_t* out_port, uint16_t& nout) {
+  Verdict v = decide(m, s);
+  if (v.action == Verdict::forward && s->port == in_port && redirects_ && icmp_token() &&
+      npunts_ < kMaxBurst) {
+    // RFC 1812 5.2.7.2: control forwards it and tells the source about the better next
+    // hop (it checks the source is on-link). Beyond the ICMP budget it is just forwarded.
+    punts_[npunts_++] = PuntEntry{m, s->id, uint8_t(Punt::redirect), 0, in_port};
+    return;
+  }
+  if (v.action == Verdict::forward) {
+    rewrite(m, s);
+    out[nout] = m;
+    out_port[nout++] = s->port;
+  } else if (v.action == Verdict::fragment) {
+    fragment(m, s, uint16_t(v.aux), in_port);
+  } else if (v.action == Verdict::drop) {
+    st_.count_drop(Drop(v.reason), in_port);
+    rte_pktmbuf_free(m);
+  } else {
+    punt(m, v, in_port);
+  }
+}
+
+// A burst whose packets all go to one destination (a flow's train of packets, usually),
+// through s, a plain forward to another port: the next hop's checks and Ethernet header
+// hoisted out of the loop.
+void Worker::forward_one_destination(uint16_t in_port, rte_mbuf* const* cand, uint16_t k,
+                                     const NextHopState* s) {
+  const L2Words l2(s);
+  const uint32_t max_len = uint32_t(s->mtu) + RTE_ETHER_HDR_LEN;
+  rte_mbuf* out[kMaxBurst];
+  uint16_t out_port[kMaxBurst];
+  uint16_t nout = 0;
+  for (uint16_t i = 0; i < k; ++i) {
+    rte_mbuf* m = cand[i];
+    auto* eth = rte_pktmbuf_mtod(m, uint8_t*);
+    auto* ip = reinterpret_cast<rte_ipv4_hdr*>(eth + RTE_ETHER_HDR_LEN);
+    if (__builtin_expect((ip->time_to_live > 1) & (rte_pktmbuf_pkt_len(m) <= max_len), 1)) {
+      ipv4_decrement_live_ttl(ip);
+      l2.write(eth);
+      out[nout++] = m;
+      continue;
+    }
+    finish(m, s, in_port, out, out_port, nout);
+  }
+  send_run(s->port, out, nout);  // finish() adds only packets for s->port
+}
+
+// Stage 2 for a burst of several destinations, with the route cache as the governor has it.
+ROUTERD_ALWAYS_INLINE void Worker::lookup_governed(const uint32_t* dst, uint16_t k, uint64_t gen,
+                                                   const NextHopState** nhs) {
+  RouteCache* cache = nullptr;
+  uint32_t arm = 0;
+  if (cache_) {
+    if (mode_ == CacheMode::probe) {
+      arm = probe_i_++ & 1;
+      cache = arm ? nullptr : cache_.get();
+    } else if (mode_ == CacheMode::on) {
+      cache = cache_.get();
+    }
+  }
+  CacheTally t;
+  const uint64_t c0 = mode_ == CacheMode::probe ? rte_rdtsc() : 0;
+  lookup_states(dp_, cache, gen, dst, k, nhs, &t);
+  if (!cache_) return;
+  if (mode_ == CacheMode::probe) {
+    probe_cycles_[arm] += rte_rdtsc() - c0;
+    probe_pkts_[arm] += k;
+    probe_hits_ += t.hits;
+  }
+  if (cache) {
+    st_.cache_hits.add(t.hits);
+    st_.cache_misses.add(t.misses);
+    st_.cache_stale.add(t.stale);
+  } else {
+    st_.cache_bypassed_bursts.add();
+  }
+  // Random destinations show after a few bursts: no need to probe the whole length.
+  if (mode_ == CacheMode::probe && probe_i_ == kEarlyBursts && probe_hits_ * 2 < probe_pkts_[0])
+    mode_left_ = 1;
+  if (--mode_left_ == 0) next_cache_mode();
+}
+
 void Worker::process(uint16_t in_port, rte_mbuf** pkts, uint16_t n) {
   const IfSnapshot* ifs = dp_.ifs.load(std::memory_order_acquire);
   const PortFastInfo& in = ifs->ports[in_port];
-  const uint64_t mac48 = mac48_of(in.mac);
+  const FastKey key = fast_key(in);
   const bool martians = dp_.params.drop_martians;
   st_.rx[in_port].add(n);
 
@@ -177,7 +263,7 @@ void Worker::process(uint16_t in_port, rte_mbuf** pkts, uint16_t n) {
   for (uint16_t i = 0; i < n; ++i) rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void*));
   for (uint16_t i = 0; i < n; ++i) {
     rte_mbuf* m = pkts[i];
-    if (__builtin_expect(classify_fast(m, in, mac48, &dst[k]), 1)) {
+    if (__builtin_expect(classify_fast(m, key, &dst[k]), 1)) {
       cand[k++] = m;
       continue;
     }
@@ -195,37 +281,23 @@ void Worker::process(uint16_t in_port, rte_mbuf** pkts, uint16_t n) {
 
   const uint64_t gen = observe_generation();
   const NextHopState* nhs[kMaxBurst];
-  RouteCache* cache = nullptr;
-  uint32_t arm = 0;
-  if (cache_) {
-    if (mode_ == CacheMode::probe) {
-      arm = probe_i_++ & 1;
-      cache = arm ? nullptr : cache_.get();
-    } else if (mode_ == CacheMode::on) {
-      cache = cache_.get();
+  uint32_t differ = 0;
+  for (uint16_t i = 1; i < k; ++i) differ |= dst[i] ^ dst[0];
+  if (differ == 0 && k > 1) {
+    // One FIB lookup for the burst; the route cache has nothing to add to it.
+    const NextHopState* s = nullptr;
+    CacheTally t;
+    lookup_states(dp_, nullptr, gen, dst, 1, &s, &t);
+    if (cache_) st_.cache_bypassed_bursts.add();
+    if (s != nullptr && s->kind == NhKind::forward && s->port != in_port) {
+      forward_one_destination(in_port, cand, k, s);
+      return;
     }
+    for (uint16_t i = 0; i < k; ++i) nhs[i] = s;
+  } else {
+    lookup_governed(dst, k, gen, nhs);
   }
-  CacheTally t;
-  const uint64_t c0 = mode_ == CacheMode::probe ? rte_rdtsc() : 0;
-  lookup_states(dp_, cache, gen, dst, k, nhs, &t);
-  if (cache_) {
-    if (mode_ == CacheMode::probe) {
-      probe_cycles_[arm] += rte_rdtsc() - c0;
-      probe_pkts_[arm] += k;
-      probe_hits_ += t.hits;
-    }
-    if (cache) {
-      st_.cache_hits.add(t.hits);
-      st_.cache_misses.add(t.misses);
-      st_.cache_stale.add(t.stale);
-    } else {
-      st_.cache_bypassed_bursts.add();
-    }
-    // Random destinations show after a few bursts: no need to probe the whole length.
-    if (mode_ == CacheMode::probe && probe_i_ == kEarlyBursts && probe_hits_ * 2 < probe_pkts_[0])
-      mode_left_ = 1;
-    if (--mode_left_ == 0) next_cache_mode();
-  }
+
   rte_mbuf* out[kMaxBurst];
   uint16_t out_port[kMaxBurst];
   uint16_t nout = 0;
@@ -242,26 +314,7 @@ void Worker::process(uint16_t in_port, rte_mbuf** pkts, uint16_t n) {
       out_port[nout++] = s->port;
       continue;
     }
-    Verdict v = decide(m, s);
-    if (v.action == Verdict::forward && s->port == in_port && redirects_ && icmp_token() &&
-        npunts_ < kMaxBurst) {
-      // RFC 1812 5.2.7.2: control forwards it and tells the source about the better next
-      // hop (it checks the source is on-link). Beyond the ICMP budget it is just forwarded.
-      punts_[npunts_++] = PuntEntry{m, s->id, uint8_t(Punt::redirect), 0, in_port};
-      continue;
-    }
-    if (v.action == Verdict::forward) {
-      rewrite(m, s);
-      out[nout] = m;
-      out_port[nout++] = s->port;
-    } else if (v.action == Verdict::fragment) {
-      fragment(m, s, uint16_t(v.aux), in_port);
-    } else if (v.action == Verdict::drop) {
-      st_.count_drop(Drop(v.reason), in_port);
-      rte_pktmbuf_free(m);
-    } else {
-      punt(m, v, in_port);
-    }
+    finish(m, s, in_port, out, out_port, nout);
   }
   // Hand the burst to the TX buffers in runs of one port (usually the whole burst).
   for (uint16_t i = 0; i < nout;) {
