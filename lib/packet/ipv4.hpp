@@ -138,6 +138,7 @@ ROUTERD_ALWAYS_INLINE void ipv4_decrement_ttl(rte_ipv4_hdr* ip) {
 // protocol and checksum bytes (the same RFC 1624 eqn. 3 result, bit for bit: see the unit
 // test). On a little-endian CPU the checksum sits byte-swapped in bits 16-31 of that word;
 // one's-complement sums do not mind byte order, so m' - m, 0xfeff, becomes 0xfffe there.
+// The sum is formed in the complement, as eqn. 3 does, so it never writes 0xffff.
 ROUTERD_ALWAYS_INLINE void ipv4_decrement_live_ttl(rte_ipv4_hdr* ip) {
 #if RTE_BYTE_ORDER == RTE_LITTLE_ENDIAN
   uint32_t w;

@@ -7,6 +7,7 @@
 #include <rte_ip.h>
 #include <rte_mbuf.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 
@@ -94,9 +95,13 @@ struct FastKey {
   // MAC = the port's, EtherType IPv4, version 4 with IHL 5.
   alignas(16) uint8_t want[16];
   static constexpr uint32_t kL2Bytes = 0x703f;  // bytes 0-5, 12, 13, 14
-  uint64_t mac48;                               // the same MAC, for the scalar build
-  uint32_t bcast0, bcast1;                      // subnet broadcasts (0 when unused)
-  uint32_t slow;  // nonzero: the port has more than two broadcasts, ask classify()
+  // Source and destination as [src, dst, src, src] (network order) are bad where, under
+  // amask, they equal awant: 169.254/16 twice, then the port's two subnet broadcasts.
+  alignas(16) uint32_t amask[4];
+  alignas(16) uint32_t awant[4];
+  uint64_t mac48;           // the MAC again, for the scalar build
+  uint32_t bcast0, bcast1;  // subnet broadcasts, host order (0 when unused)
+  uint32_t slow;            // nonzero: the port has more than two broadcasts, ask classify()
 };
 
 inline FastKey fast_key(const PortFastInfo& in) {
@@ -109,6 +114,11 @@ inline FastKey fast_key(const PortFastInfo& in) {
   k.bcast0 = in.bcast[0];
   k.bcast1 = in.bcast[1];
   k.slow = in.nbcast > 2;
+  k.amask[0] = k.amask[1] = rte_cpu_to_be_32(0xffff0000u);
+  k.awant[0] = k.awant[1] = rte_cpu_to_be_32(0xa9fe0000u);
+  k.amask[2] = k.amask[3] = 0xffffffffu;
+  k.awant[2] = rte_cpu_to_be_32(in.bcast[0]);
+  k.awant[3] = rte_cpu_to_be_32(in.bcast[1]);
   return k;
 }
 
@@ -117,27 +127,54 @@ ROUTERD_ALWAYS_INLINE uint64_t eq_bit(uint32_t a, uint32_t b) {
   return (uint64_t(a ^ b) - 1) >> 63;
 }
 
-// Stage 1, fast path: the common case as one accumulated "bad" word and one branch per
-// packet: a unicast IPv4 frame for this port, IHL 5, checksum right (or GOOD from the
-// NIC), total length exactly the frame's, ordinary unicast addresses. True means classify()
-// would say `forward` with the same destination (a unit test holds it to that); false
-// means "ask classify()", which names the reason.
+// What the RX checksum flags of a whole burst say, so the loop tests only what it must.
+enum class CkFlags : uint8_t {
+  none,   // every packet UNKNOWN (software devices): verify every sum
+  good,   // every packet GOOD (a NIC with RX checksum offload): no sums
+  mixed,  // anything else: per packet
+};
+
+inline CkFlags ck_flags_of(rte_mbuf* const* pkts, uint16_t n) {
+  uint64_t any = 0, all = RTE_MBUF_F_RX_IP_CKSUM_MASK;
+  for (uint16_t i = 0; i < n; ++i) {
+    const uint64_t f = pkts[i]->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK;
+    any |= f;
+    all &= f;
+  }
+  if (any == 0) return CkFlags::none;
+  if (any == RTE_MBUF_F_RX_IP_CKSUM_GOOD && all == RTE_MBUF_F_RX_IP_CKSUM_GOOD)
+    return CkFlags::good;
+  return CkFlags::mixed;
+}
+
+// Stage 1, fast path: the common case as one accumulated "bad" word, no branch: a unicast
+// IPv4 frame for this port, IHL 5, checksum right (or GOOD from the NIC), total length
+// exactly the frame's, ordinary unicast addresses. True means classify() would say
+// `forward` with the same destination (a unit test holds it to that); false means "ask
+// classify()", which names the reason. Ck must be what ck_flags_of says of m's burst.
+template <CkFlags Ck = CkFlags::mixed>
 ROUTERD_ALWAYS_INLINE bool classify_fast(const rte_mbuf* m, const FastKey& key, uint32_t* dst) {
   const uint8_t* p = rte_pktmbuf_mtod(m, const uint8_t*);
   // Reading 34 bytes is safe whatever data_len says: RX mbufs come from routerd's pool,
-  // whose buffers are larger; the length test below rejects short frames. Scalar loads
-  // (not an array) keep everything in registers.
+  // whose buffers are larger; the length test below rejects short frames.
   uint64_t h0, h1;
   uint32_t h2;
   std::memcpy(&h0, p + 14, 8);  // version/IHL, TOS, total length, id, fragment
   std::memcpy(&h1, p + 22, 8);  // TTL, protocol, checksum, source
   std::memcpy(&h2, p + 30, 4);  // destination
+  const uint32_t total = rte_be_to_cpu_16(uint16_t(h0 >> 16));
 #if defined(__SSE2__)
-  // Nine bytes of L2 and IP header compared at once.
+  // Nine bytes of L2 and IP header compared at once, then four address equalities.
   const __m128i l2 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
   const uint32_t same =
       uint32_t(_mm_movemask_epi8(_mm_cmpeq_epi8(l2, *reinterpret_cast<const __m128i*>(key.want))));
   uint64_t bad = ~same & FastKey::kL2Bytes;
+  const __m128i a = _mm_shuffle_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 18)),
+                                      _MM_SHUFFLE(2, 2, 3, 2));
+  const __m128i hit =
+      _mm_cmpeq_epi32(_mm_and_si128(a, *reinterpret_cast<const __m128i*>(key.amask)),
+                      *reinterpret_cast<const __m128i*>(key.awant));
+  bad |= uint32_t(_mm_movemask_ps(_mm_castsi128_ps(hit)));
 #else
   uint64_t d0;
   uint16_t et;
@@ -145,24 +182,97 @@ ROUTERD_ALWAYS_INLINE bool classify_fast(const rte_mbuf* m, const FastKey& key, 
   std::memcpy(&et, p + 12, 2);
   uint64_t bad = ((d0 ^ key.mac48) & 0xffffffffffffull) | (et ^ RTE_BE16(RTE_ETHER_TYPE_IPV4)) |
                  ((h0 & 0xff) ^ RTE_IPV4_VHL_DEF);
+  const uint32_t src = rte_be_to_cpu_32(uint32_t(h1 >> 32));
+  bad |= eq_bit(src >> 16, 0xa9fe) | eq_bit(rte_be_to_cpu_32(h2) >> 16, 0xa9fe) |
+         eq_bit(src, key.bcast0) | eq_bit(src, key.bcast1);
 #endif
-  const uint32_t total = rte_be_to_cpu_16(uint16_t(h0 >> 16));
-  const uint32_t src = rte_be_to_cpu_32(uint32_t(h1 >> 32)), d = rte_be_to_cpu_32(h2);
-  // The one's-complement sum (RFC 1071) of a right header is 0xffff, that is, the plain sum
-  // of its words is a nonzero multiple of 0xffff (2^16 = 1 mod 0xffff, so 32-bit words do).
-  // Nonzero: byte 14 is 0x45 whenever the rest passes.
-  const uint64_t sum = (h0 & 0xffffffff) + (h0 >> 32) + (h1 & 0xffffffff) + (h1 >> 32) + h2;
-  const uint64_t ck = m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK;
-  bad |= uint64_t(ck == RTE_MBUF_F_RX_IP_CKSUM_BAD) |
-         (uint64_t(ck != RTE_MBUF_F_RX_IP_CKSUM_GOOD) & uint64_t(sum % 0xffff != 0));
+  if constexpr (Ck != CkFlags::good) {
+    // The one's-complement sum (RFC 1071) of a right header is 0xffff, that is, the plain
+    // sum of its words is a nonzero multiple of 0xffff (2^16 = 1 mod 0xffff, so 32-bit
+    // words do). Nonzero: byte 14 is 0x45 whenever the rest passes.
+    const uint64_t sum = (h0 & 0xffffffff) + (h0 >> 32) + (h1 & 0xffffffff) + (h1 >> 32) + h2;
+    const uint64_t sum_bad = sum % 0xffff != 0;
+    if constexpr (Ck == CkFlags::none) {
+      bad |= sum_bad;
+    } else {
+      const uint64_t ck = m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK;
+      bad |= uint64_t(ck == RTE_MBUF_F_RX_IP_CKSUM_BAD) |
+             (uint64_t(ck != RTE_MBUF_F_RX_IP_CKSUM_GOOD) & sum_bad);
+    }
+  }
   // pkt_len >= data_len >= 34 with pkt_len = total + 14 also gives total >= 20.
-  bad |= uint64_t(rte_pktmbuf_data_len(m) < RTE_ETHER_HDR_LEN + sizeof(rte_ipv4_hdr)) |
+  bad |= ((uint64_t(rte_pktmbuf_data_len(m)) - (RTE_ETHER_HDR_LEN + sizeof(rte_ipv4_hdr))) >> 63) |
          (rte_pktmbuf_pkt_len(m) ^ (total + RTE_ETHER_HDR_LEN));
-  bad |= kFirstOctet.c[src >> 24] | kFirstOctet.c[d >> 24];
-  bad |= eq_bit(src >> 16, 0xa9fe) | eq_bit(d >> 16, 0xa9fe) | eq_bit(src, key.bcast0) |
-         eq_bit(src, key.bcast1) | key.slow;
-  *dst = d;
+  // The first octets of source (byte 26) and destination (byte 30).
+  bad |= kFirstOctet.c[p[26]] | kFirstOctet.c[p[30]] | key.slow;
+  *dst = rte_be_to_cpu_32(h2);
   return bad == 0;
+}
+
+// Stage 1 over a burst, fast path only: dst[i] for every packet, and a bit per packet that
+// classify_fast did not pass (for classify() to judge).
+template <CkFlags Ck>
+ROUTERD_ALWAYS_INLINE uint64_t classify_burst(rte_mbuf* const* pkts, uint16_t n, const FastKey& key,
+                                              uint32_t* dst) {
+  uint64_t slow = 0;
+  for (uint16_t i = 0; i < n; ++i) slow |= uint64_t(!classify_fast<Ck>(pkts[i], key, &dst[i])) << i;
+  return slow;
+}
+
+// A flow's train of packets: how many of pkts[0..n) have the first 34 bytes of pkts[0]
+// except the IP identification and checksum, its lengths, and a right checksum of their
+// own; counted from the start, stopping at the first that differs. For pkts[0] itself
+// classify_fast<Ck> must have said yes: each of the others then passes every check it
+// passed, with the same destination, and would get the same next hop. Ck must be none or
+// good (with mixed flags it answers 1).
+template <CkFlags Ck>
+ROUTERD_ALWAYS_INLINE uint16_t train_length(rte_mbuf* const* pkts, uint16_t n) {
+#if defined(__SSE2__)
+  if constexpr (Ck == CkFlags::mixed) return 1;
+  const uint8_t* p0 = rte_pktmbuf_mtod(pkts[0], const uint8_t*);
+  const __m128i a0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p0));
+  const __m128i b0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p0 + 16));
+  // Bytes 18-19 (identification) and 24-25 (checksum) may differ: they compare as equal.
+  const __m128i free_b = _mm_setr_epi8(0, 0, -1, -1, 0, 0, 0, 0, -1, -1, 0, 0, 0, 0, 0, 0);
+  uint16_t c0;
+  std::memcpy(&c0, p0 + 32, 2);
+  // pkt_len, data_len (and vlan_tci) of the mbuf: one 8-byte load from pkt_len on.
+  static_assert(offsetof(rte_mbuf, data_len) == offsetof(rte_mbuf, pkt_len) + 4);
+  const auto lens = [](const rte_mbuf* m) {
+    uint64_t v;
+    std::memcpy(&v, &m->pkt_len, 8);
+    return v & 0xffffffffffffull;
+  };
+  const uint64_t len0 = lens(pkts[0]);
+  // With everything else equal, a header's word sum differs from pkts[0]'s (a multiple of
+  // 0xffff) by the change in identification plus checksum (as little-endian words: a
+  // congruence mod 0xffff does not mind the byte order). So a right checksum is one whose
+  // id + checksum is congruent to pkts[0]'s.
+  const auto idck = [](const uint8_t* p) {
+    uint64_t v;
+    std::memcpy(&v, p + 18, 8);  // identification .. checksum
+    return (v & 0xffff) + (v >> 48);
+  };
+  const uint64_t t0 = idck(p0) + 2 * 0xffff;  // keeps the difference below non-negative
+  uint16_t i = 1;
+  for (; i < n; ++i) {
+    const rte_mbuf* m = pkts[i];
+    const uint8_t* p = rte_pktmbuf_mtod(m, const uint8_t*);
+    const __m128i a = _mm_cmpeq_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)), a0);
+    const __m128i b = _mm_cmpeq_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16)), b0);
+    uint16_t c;
+    std::memcpy(&c, p + 32, 2);
+    uint64_t bad = uint32_t(_mm_movemask_epi8(_mm_and_si128(a, _mm_or_si128(b, free_b)))) ^ 0xffff;
+    bad |= uint64_t(c ^ c0) | (lens(m) ^ len0);
+    if constexpr (Ck == CkFlags::none) bad |= (t0 - idck(p)) % 0xffff;
+    if (bad) break;
+  }
+  return i;
+#else
+  (void)pkts;
+  (void)n;
+  return 1;
+#endif
 }
 
 // What one burst did with the route cache.

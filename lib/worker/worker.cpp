@@ -166,15 +166,15 @@ void Worker::drain_control_tx() {
 
 // Everything but the plain forward for one looked-up packet: the exact verdict, then a
 // redirect, a forward after all, a fragment, a drop or a punt.
-void Worker::finish(rte_mbuf* m, const NextHopState* s, uint16_t in_port, rte_mbuf** out,
-                    uint16_t* out_port, uint16_t& nout) {
+uint16_t Worker::finish(rte_mbuf* m, const NextHopState* s, uint16_t in_port, rte_mbuf** out,
+                        uint16_t* out_port, uint16_t nout) {
   Verdict v = decide(m, s);
   if (v.action == Verdict::forward && s->port == in_port && redirects_ && icmp_token() &&
       npunts_ < kMaxBurst) {
     // RFC 1812 5.2.7.2: control forwards it and tells the source about the better next
     // hop (it checks the source is on-link). Beyond the ICMP budget it is just forwarded.
     punts_[npunts_++] = PuntEntry{m, s->id, uint8_t(Punt::redirect), 0, in_port};
-    return;
+    return nout;
   }
   if (v.action == Verdict::forward) {
     rewrite(m, s);
@@ -188,6 +188,7 @@ void Worker::finish(rte_mbuf* m, const NextHopState* s, uint16_t in_port, rte_mb
   } else {
     punt(m, v, in_port);
   }
+  return nout;
 }
 
 // A burst whose packets all go to one destination (a flow's train of packets, usually),
@@ -210,9 +211,37 @@ void Worker::forward_one_destination(uint16_t in_port, rte_mbuf* const* cand, ui
       out[nout++] = m;
       continue;
     }
-    finish(m, s, in_port, out, out_port, nout);
+    nout = finish(m, s, in_port, out, out_port, nout);
   }
   send_run(s->port, out, nout);  // finish() adds only packets for s->port
+}
+
+// A burst that is one flow's train (train_length): pkts[0] checked in full, the others
+// against it, one FIB lookup, and the whole burst rewritten and handed to TX as it came.
+// Returns false, having changed nothing, for anything else.
+template <CkFlags Ck>
+ROUTERD_ALWAYS_INLINE bool Worker::forward_train(uint16_t in_port, rte_mbuf** pkts, uint16_t n,
+                                                 const FastKey& key) {
+  uint32_t d;
+  if (!classify_fast<Ck>(pkts[0], key, &d) || train_length<Ck>(pkts, n) != n) return false;
+  const uint64_t gen = observe_generation();
+  const NextHopState* s = nullptr;
+  CacheTally t;
+  lookup_states(dp_, nullptr, gen, &d, 1, &s, &t);
+  const auto* ip0 = rte_pktmbuf_mtod_offset(pkts[0], const rte_ipv4_hdr*, RTE_ETHER_HDR_LEN);
+  // The packets share TTL and length, so one look at pkts[0] decides for all of them.
+  if (s == nullptr || s->kind != NhKind::forward || s->port == in_port || ip0->time_to_live <= 1 ||
+      rte_pktmbuf_pkt_len(pkts[0]) > uint32_t(s->mtu) + RTE_ETHER_HDR_LEN)
+    return false;
+  if (cache_) st_.cache_bypassed_bursts.add();
+  const L2Words l2(s);
+  for (uint16_t i = 0; i < n; ++i) {
+    auto* eth = rte_pktmbuf_mtod(pkts[i], uint8_t*);
+    ipv4_decrement_live_ttl(reinterpret_cast<rte_ipv4_hdr*>(eth + RTE_ETHER_HDR_LEN));
+    l2.write(eth);
+  }
+  send_run(s->port, pkts, n);
+  return true;
 }
 
 // Stage 2 for a burst of several destinations, with the route cache as the governor has it.
@@ -257,24 +286,47 @@ void Worker::process(uint16_t in_port, rte_mbuf** pkts, uint16_t n) {
   const bool martians = dp_.params.drop_martians;
   st_.rx[in_port].add(n);
 
-  uint32_t dst[kMaxBurst];
-  rte_mbuf* cand[kMaxBurst];
-  uint16_t k = 0;
+  // Stage 1 without a branch per packet, then classify() for the few it could not pass,
+  // compacting in place so that packets keep their order.
   for (uint16_t i = 0; i < n; ++i) rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void*));
-  for (uint16_t i = 0; i < n; ++i) {
-    rte_mbuf* m = pkts[i];
-    if (__builtin_expect(classify_fast(m, key, &dst[k]), 1)) {
-      cand[k++] = m;
-      continue;
-    }
-    Verdict v = classify(m, in, martians, &dst[k]);
-    if (v.action == Verdict::forward) {
-      cand[k++] = m;
-    } else if (v.action == Verdict::drop) {
-      st_.count_drop(Drop(v.reason), in_port);
-      rte_pktmbuf_free(m);
-    } else {
-      punt(m, v, in_port);
+  uint32_t dst[kMaxBurst];
+  uint64_t slow;
+  const CkFlags ck = ck_flags_of(pkts, n);
+  if (ck != CkFlags::mixed && n > 1 &&
+      (ck == CkFlags::none ? forward_train<CkFlags::none>(in_port, pkts, n, key)
+                           : forward_train<CkFlags::good>(in_port, pkts, n, key)))
+    return;
+  switch (ck) {
+    case CkFlags::none:
+      slow = classify_burst<CkFlags::none>(pkts, n, key, dst);
+      break;
+    case CkFlags::good:
+      slow = classify_burst<CkFlags::good>(pkts, n, key, dst);
+      break;
+    default:
+      slow = classify_burst<CkFlags::mixed>(pkts, n, key, dst);
+      break;
+  }
+  rte_mbuf** cand = pkts;
+  uint16_t k = n;
+  if (__builtin_expect(slow != 0, 0)) {
+    k = 0;
+    for (uint16_t i = 0; i < n; ++i) {
+      rte_mbuf* m = pkts[i];
+      if (!((slow >> i) & 1)) {
+        dst[k] = dst[i];
+        cand[k++] = m;
+        continue;
+      }
+      Verdict v = classify(m, in, martians, &dst[k]);
+      if (v.action == Verdict::forward) {
+        cand[k++] = m;
+      } else if (v.action == Verdict::drop) {
+        st_.count_drop(Drop(v.reason), in_port);
+        rte_pktmbuf_free(m);
+      } else {
+        punt(m, v, in_port);
+      }
     }
   }
   if (k == 0) return;
@@ -314,7 +366,7 @@ void Worker::process(uint16_t in_port, rte_mbuf** pkts, uint16_t n) {
       out_port[nout++] = s->port;
       continue;
     }
-    finish(m, s, in_port, out, out_port, nout);
+    nout = finish(m, s, in_port, out, out_port, nout);
   }
   // Hand the burst to the TX buffers in runs of one port (usually the whole burst).
   for (uint16_t i = 0; i < nout;) {

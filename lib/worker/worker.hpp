@@ -14,6 +14,9 @@
 
 namespace routerd {
 
+enum class CkFlags : uint8_t;  // forward.hpp
+struct FastKey;
+
 class Worker {
  public:
   struct RxQueue {
@@ -55,11 +58,14 @@ class Worker {
     uint16_t n = 0;
     rte_mbuf* pkts[kMaxBurst];
   };
+  template <CkFlags Ck>
+  bool forward_train(uint16_t in_port, rte_mbuf** pkts, uint16_t n, const FastKey& key);
   void lookup_governed(const uint32_t* dst, uint16_t k, uint64_t gen, const NextHopState** nhs);
   void forward_one_destination(uint16_t in_port, rte_mbuf* const* cand, uint16_t k,
                                const NextHopState* s);
-  void finish(rte_mbuf* m, const NextHopState* s, uint16_t in_port, rte_mbuf** out,
-              uint16_t* out_port, uint16_t& nout);
+  // Returns nout plus what it added to out.
+  uint16_t finish(rte_mbuf* m, const NextHopState* s, uint16_t in_port, rte_mbuf** out,
+                  uint16_t* out_port, uint16_t nout);
   void send(uint16_t port, rte_mbuf* m);
   void send_run(uint16_t port, rte_mbuf* const* m, uint16_t n);
   void flush_port(uint16_t port);
