@@ -6,6 +6,7 @@
 #include <rte_ether.h>
 #include <rte_ip.h>
 #include <rte_mbuf.h>
+#include <rte_prefetch.h>
 
 #include <cstddef>
 #include <cstdint>
@@ -134,9 +135,12 @@ enum class CkFlags : uint8_t {
   mixed,  // anything else: per packet
 };
 
-inline CkFlags ck_flags_of(rte_mbuf* const* pkts, uint16_t n) {
+// Also prefetches each packet's first data line: the flags sit in the mbuf line that
+// locates the data.
+ROUTERD_ALWAYS_INLINE CkFlags scan_burst(rte_mbuf* const* pkts, uint16_t n) {
   uint64_t any = 0, all = RTE_MBUF_F_RX_IP_CKSUM_MASK;
   for (uint16_t i = 0; i < n; ++i) {
+    rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void*));
     const uint64_t f = pkts[i]->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK;
     any |= f;
     all &= f;
@@ -151,7 +155,7 @@ inline CkFlags ck_flags_of(rte_mbuf* const* pkts, uint16_t n) {
 // IPv4 frame for this port, IHL 5, checksum right (or GOOD from the NIC), total length
 // exactly the frame's, ordinary unicast addresses. True means classify() would say
 // `forward` with the same destination (a unit test holds it to that); false means "ask
-// classify()", which names the reason. Ck must be what ck_flags_of says of m's burst.
+// classify()", which names the reason. Ck must be what scan_burst says of m's burst.
 template <CkFlags Ck = CkFlags::mixed>
 ROUTERD_ALWAYS_INLINE bool classify_fast(const rte_mbuf* m, const FastKey& key, uint32_t* dst) {
   const uint8_t* p = rte_pktmbuf_mtod(m, const uint8_t*);
@@ -219,45 +223,55 @@ ROUTERD_ALWAYS_INLINE uint64_t classify_burst(rte_mbuf* const* pkts, uint16_t n,
   return slow;
 }
 
-// A flow's train of packets: how many of pkts[0..n) have the first 34 bytes of pkts[0]
-// except the IP identification and checksum, its lengths, and a right checksum of their
-// own; counted from the start, stopping at the first that differs. For pkts[0] itself
-// classify_fast<Ck> must have said yes: each of the others then passes every check it
-// passed, with the same destination, and would get the same next hop. Ck must be none or
-// good (with mixed flags it answers 1).
-template <CkFlags Ck>
-ROUTERD_ALWAYS_INLINE uint16_t train_length(rte_mbuf* const* pkts, uint16_t n) {
+// A flow's train of packets, as the first packet of a burst defines it: a packet belongs
+// when its first 34 bytes are the first packet's except the IP identification and
+// checksum, its lengths are the same and its checksum is right. If classify_fast<Ck> said
+// yes to the first packet, each packet the train admits passes every check the first one
+// passed, with the same destination, TTL and length, so it gets the same next hop and the
+// same treatment. Ck must be none or good (with mixed flags it admits nothing).
+struct Train {
 #if defined(__SSE2__)
-  if constexpr (Ck == CkFlags::mixed) return 1;
-  const uint8_t* p0 = rte_pktmbuf_mtod(pkts[0], const uint8_t*);
-  const __m128i a0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p0));
-  const __m128i b0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p0 + 16));
-  // Bytes 18-19 (identification) and 24-25 (checksum) may differ: they compare as equal.
-  const __m128i free_b = _mm_setr_epi8(0, 0, -1, -1, 0, 0, 0, 0, -1, -1, 0, 0, 0, 0, 0, 0);
-  uint16_t c0;
-  std::memcpy(&c0, p0 + 32, 2);
+  __m128i a0, b0;  // bytes 0-15 and 16-31 of the first packet
+#endif
+  uint64_t len0;  // pkt_len and data_len of the first packet
+  uint64_t t0;    // its identification + checksum, plus 2 x 0xffff
+  uint16_t c0;    // its bytes 32-33
+
   // pkt_len, data_len (and vlan_tci) of the mbuf: one 8-byte load from pkt_len on.
-  static_assert(offsetof(rte_mbuf, data_len) == offsetof(rte_mbuf, pkt_len) + 4);
-  const auto lens = [](const rte_mbuf* m) {
+  static ROUTERD_ALWAYS_INLINE uint64_t lens(const rte_mbuf* m) {
+    static_assert(offsetof(rte_mbuf, data_len) == offsetof(rte_mbuf, pkt_len) + 4);
     uint64_t v;
     std::memcpy(&v, &m->pkt_len, 8);
     return v & 0xffffffffffffull;
-  };
-  const uint64_t len0 = lens(pkts[0]);
-  // With everything else equal, a header's word sum differs from pkts[0]'s (a multiple of
-  // 0xffff) by the change in identification plus checksum (as little-endian words: a
-  // congruence mod 0xffff does not mind the byte order). So a right checksum is one whose
-  // id + checksum is congruent to pkts[0]'s.
-  const auto idck = [](const uint8_t* p) {
+  }
+  // With everything else equal, a header's word sum differs from the first packet's (a
+  // multiple of 0xffff) by the change in identification plus checksum (as little-endian
+  // words: a congruence mod 0xffff does not mind the byte order). So a right checksum is
+  // one whose identification + checksum is congruent to the first packet's.
+  static ROUTERD_ALWAYS_INLINE uint64_t idck(const uint8_t* p) {
     uint64_t v;
     std::memcpy(&v, p + 18, 8);  // identification .. checksum
     return (v & 0xffff) + (v >> 48);
-  };
-  const uint64_t t0 = idck(p0) + 2 * 0xffff;  // keeps the difference below non-negative
-  uint16_t i = 1;
-  for (; i < n; ++i) {
-    const rte_mbuf* m = pkts[i];
+  }
+
+  explicit Train(const rte_mbuf* first) {
+    const uint8_t* p = rte_pktmbuf_mtod(first, const uint8_t*);
+#if defined(__SSE2__)
+    a0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    b0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16));
+#endif
+    std::memcpy(&c0, p + 32, 2);
+    len0 = lens(first);
+    t0 = idck(p) + 2 * 0xffff;  // keeps the difference in admits() non-negative
+  }
+
+  template <CkFlags Ck>
+  ROUTERD_ALWAYS_INLINE bool admits(const rte_mbuf* m) const {
+#if defined(__SSE2__)
+    if constexpr (Ck == CkFlags::mixed) return false;
     const uint8_t* p = rte_pktmbuf_mtod(m, const uint8_t*);
+    // Bytes 18-19 (identification) and 24-25 (checksum) may differ: they compare as equal.
+    const __m128i free_b = _mm_setr_epi8(0, 0, -1, -1, 0, 0, 0, 0, -1, -1, 0, 0, 0, 0, 0, 0);
     const __m128i a = _mm_cmpeq_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)), a0);
     const __m128i b = _mm_cmpeq_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16)), b0);
     uint16_t c;
@@ -265,15 +279,13 @@ ROUTERD_ALWAYS_INLINE uint16_t train_length(rte_mbuf* const* pkts, uint16_t n) {
     uint64_t bad = uint32_t(_mm_movemask_epi8(_mm_and_si128(a, _mm_or_si128(b, free_b)))) ^ 0xffff;
     bad |= uint64_t(c ^ c0) | (lens(m) ^ len0);
     if constexpr (Ck == CkFlags::none) bad |= (t0 - idck(p)) % 0xffff;
-    if (bad) break;
-  }
-  return i;
+    return bad == 0;
 #else
-  (void)pkts;
-  (void)n;
-  return 1;
+    (void)m;
+    return false;
 #endif
-}
+  }
+};
 
 // What one burst did with the route cache.
 struct CacheTally {

@@ -366,7 +366,7 @@ void set_ident(rte_mbuf* m, uint16_t id, bool fix) {
 
 }  // namespace
 
-TEST_CASE("train_length counts only packets that pass every check pkts[0] passed", "[worker]") {
+TEST_CASE("a Train admits only packets that pass every check its first packet passed", "[worker]") {
   std::mt19937 rng(11);
   const FastKey key = fast_key(port_info());
   int whole = 0, cut = 0;
@@ -408,8 +408,12 @@ TEST_CASE("train_length counts only packets that pass every check pkts[0] passed
     const bool first_ok = good ? classify_fast<CkFlags::good>(pkts[0], key, &d0)
                                : classify_fast<CkFlags::none>(pkts[0], key, &d0);
     if (first_ok) {
-      const uint16_t len = good ? train_length<CkFlags::good>(pkts.data(), n)
-                                : train_length<CkFlags::none>(pkts.data(), n);
+      // How forward_train walks a burst: from the first packet to the first not admitted.
+      const Train train(pkts[0]);
+      uint16_t len = 1;
+      while (len < n && (good ? train.admits<CkFlags::good>(pkts[len])
+                              : train.admits<CkFlags::none>(pkts[len])))
+        ++len;
       REQUIRE(len >= 1);
       REQUIRE(len <= n);
       if (len < j) FAIL("an untouched packet ended the train at " << len << " of " << n);

@@ -216,14 +216,18 @@ void Worker::forward_one_destination(uint16_t in_port, rte_mbuf* const* cand, ui
   send_run(s->port, out, nout);  // finish() adds only packets for s->port
 }
 
-// A burst that is one flow's train (train_length): pkts[0] checked in full, the others
-// against it, one FIB lookup, and the whole burst rewritten and handed to TX as it came.
-// Returns false, having changed nothing, for anything else.
+// The leading packets of a burst that form one flow's train (see Train) when at least
+// two do: the first checked in full, one FIB lookup, then each packet checked against
+// the first and rewritten in the same pass. Returns how many it forwarded (handed to TX
+// in order): 0, having changed nothing, when there is no such train or its next hop is
+// not a plain forward with the TTL and MTU to spare.
 template <CkFlags Ck>
-ROUTERD_ALWAYS_INLINE bool Worker::forward_train(uint16_t in_port, rte_mbuf** pkts, uint16_t n,
-                                                 const FastKey& key) {
+ROUTERD_ALWAYS_INLINE uint16_t Worker::forward_train(uint16_t in_port, rte_mbuf** pkts, uint16_t n,
+                                                     const FastKey& key) {
   uint32_t d;
-  if (!classify_fast<Ck>(pkts[0], key, &d) || train_length<Ck>(pkts, n) != n) return false;
+  if (!classify_fast<Ck>(pkts[0], key, &d)) return 0;
+  const Train train(pkts[0]);
+  if (!train.admits<Ck>(pkts[1])) return 0;
   const uint64_t gen = observe_generation();
   const NextHopState* s = nullptr;
   CacheTally t;
@@ -232,16 +236,18 @@ ROUTERD_ALWAYS_INLINE bool Worker::forward_train(uint16_t in_port, rte_mbuf** pk
   // The packets share TTL and length, so one look at pkts[0] decides for all of them.
   if (s == nullptr || s->kind != NhKind::forward || s->port == in_port || ip0->time_to_live <= 1 ||
       rte_pktmbuf_pkt_len(pkts[0]) > uint32_t(s->mtu) + RTE_ETHER_HDR_LEN)
-    return false;
+    return 0;
   if (cache_) st_.cache_bypassed_bursts.add();
   const L2Words l2(s);
-  for (uint16_t i = 0; i < n; ++i) {
+  uint16_t i = 0;
+  do {
     auto* eth = rte_pktmbuf_mtod(pkts[i], uint8_t*);
     ipv4_decrement_live_ttl(reinterpret_cast<rte_ipv4_hdr*>(eth + RTE_ETHER_HDR_LEN));
     l2.write(eth);
-  }
-  send_run(s->port, pkts, n);
-  return true;
+    ++i;
+  } while (i < n && (i == 1 || train.admits<Ck>(pkts[i])));
+  send_run(s->port, pkts, i);
+  return i;
 }
 
 // Stage 2 for a burst of several destinations, with the route cache as the governor has it.
@@ -286,16 +292,19 @@ void Worker::process(uint16_t in_port, rte_mbuf** pkts, uint16_t n) {
   const bool martians = dp_.params.drop_martians;
   st_.rx[in_port].add(n);
 
+  const CkFlags ck = scan_burst(pkts, n);
+  if (ck != CkFlags::mixed && n > 1) {
+    const uint16_t done = ck == CkFlags::none ? forward_train<CkFlags::none>(in_port, pkts, n, key)
+                                              : forward_train<CkFlags::good>(in_port, pkts, n, key);
+    pkts += done;
+    n = uint16_t(n - done);
+    if (n == 0) return;
+  }
+
   // Stage 1 without a branch per packet, then classify() for the few it could not pass,
   // compacting in place so that packets keep their order.
-  for (uint16_t i = 0; i < n; ++i) rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void*));
   uint32_t dst[kMaxBurst];
   uint64_t slow;
-  const CkFlags ck = ck_flags_of(pkts, n);
-  if (ck != CkFlags::mixed && n > 1 &&
-      (ck == CkFlags::none ? forward_train<CkFlags::none>(in_port, pkts, n, key)
-                           : forward_train<CkFlags::good>(in_port, pkts, n, key)))
-    return;
   switch (ck) {
     case CkFlags::none:
       slow = classify_burst<CkFlags::none>(pkts, n, key, dst);

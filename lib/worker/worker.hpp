@@ -59,7 +59,7 @@ class Worker {
     rte_mbuf* pkts[kMaxBurst];
   };
   template <CkFlags Ck>
-  bool forward_train(uint16_t in_port, rte_mbuf** pkts, uint16_t n, const FastKey& key);
+  uint16_t forward_train(uint16_t in_port, rte_mbuf** pkts, uint16_t n, const FastKey& key);
   void lookup_governed(const uint32_t* dst, uint16_t k, uint64_t gen, const NextHopState** nhs);
   void forward_one_destination(uint16_t in_port, rte_mbuf* const* cand, uint16_t k,
                                const NextHopState* s);
