@@ -27,6 +27,29 @@ std::string op_str(const FibOp& op) {
 
 }  // namespace
 
+namespace {
+
+// DPDK 22.11 keeps a dir24_8 table as a private struct whose cache-aligned last member is
+// tbl24 (after four 32-bit fields, the default next hop and two pointers: 40 bytes, so
+// at offset 64), with entries of nh_sz bytes holding next hop << 1 | "extended". Trusted
+// only when a route added to the fresh table shows up there as that says, and goes away
+// again when deleted.
+constexpr size_t kTbl24Offset = 64;
+
+const uint32_t* find_tbl24(rte_fib* fib) {
+  auto* t = reinterpret_cast<const uint32_t*>(static_cast<const uint8_t*>(rte_fib_get_dp(fib)) +
+                                              kTbl24Offset);
+  const uint32_t probe = 0x0a000000;  // 10.0.0.0/24
+  const uint32_t i = probe >> 8;
+  if (t[i] != 0 || t[i + 1] != 0) return nullptr;
+  if (rte_fib_add(fib, probe, 24, 0x2a5) != 0) return nullptr;
+  const bool seen = t[i] == 0x2a5u << 1 && t[i + 1] == 0 && t[i - 1] == 0;
+  const bool gone = rte_fib_delete(fib, probe, 24) == 0 && t[i] == 0;
+  return seen && gone ? t : nullptr;
+}
+
+}  // namespace
+
 Fib::Fib(const std::string& name, const Params& params) : params_(params) {
   for (int i = 0; i < 2; ++i) {
     rte_fib_conf conf;
@@ -47,6 +70,9 @@ Fib::Fib(const std::string& name, const Params& params) : params_(params) {
                      rte_strerror(err) + "; raise EAL -m or lower fib.max_routes/tbl8_groups");
     }
   }
+  tbl24_[0] = find_tbl24(copies_[0]);
+  tbl24_[1] = tbl24_[0] ? find_tbl24(copies_[1]) : nullptr;
+  if (!tbl24_[1]) tbl24_[0] = nullptr;
 }
 
 Fib::~Fib() {

@@ -59,6 +59,16 @@ class Fib {
   // Reader side: the copy to use for this burst. Must not be held across a quiescent state.
   rte_fib* reader() const { return copies_[active_.load(std::memory_order_acquire)]; }
 
+  // Reader side, for prefetching only: the tbl24 of the copy in use, where the entry for
+  // address a is tbl24[a >> 8]; nullptr when the startup self-check did not confirm where
+  // DPDK keeps it (its layout is private; a prefetch of a wrong address is harmless but
+  // useless). Prefetching these lines while a burst is still being classified overlaps
+  // their cache misses with that work, which is most of the cost of random destinations.
+  const uint32_t* tbl24_for_prefetch() const {
+    return tbl24_[active_.load(std::memory_order_relaxed)];
+  }
+  bool prefetch_enabled() const { return tbl24_[0] != nullptr; }
+
   // Writer side (one thread). Applies every op or none: on failure the table is unchanged
   // and FibError says which op failed and why. Blocks for one grace period of `rcu`.
   void apply(std::span<const FibOp> ops, Qsbr& rcu);
@@ -78,6 +88,7 @@ class Fib {
 
   Params params_;
   rte_fib* copies_[2] = {nullptr, nullptr};
+  const uint32_t* tbl24_[2] = {nullptr, nullptr};
   std::atomic<uint32_t> active_{0};
   size_t routes_ = 0;
 };

@@ -246,3 +246,29 @@ TEST_CASE("the trie warmer recognises this DPDK's rte_rib and leaves results unc
     REQUIRE(fib.lookup(a) == expect);
   }
 }
+
+TEST_CASE("the tbl24 the workers prefetch is where this DPDK keeps it, in both copies", "[fib]") {
+  testing::test_eal();
+  // Disabled would still be correct, only slower with random destinations: fail loudly so
+  // a DPDK upgrade that moves dir24_8's table is noticed.
+  Qsbr q(1);
+  Fib fib("t_t24", small());
+  REQUIRE(fib.prefetch_enabled());
+  std::vector<FibOp> ops = {add("0.0.0.0/0", 1), add("10.0.0.0/8", 2), add("10.1.0.0/16", 3),
+                            add("10.1.2.128/25", 4)};
+  fib.apply(ops, q);
+  // Each apply swaps the copy readers use: check both.
+  for (int round = 0; round < 2; ++round) {
+    const uint32_t* t = fib.tbl24_for_prefetch();
+    REQUIRE(t != nullptr);
+    for (const char* a : {"8.8.8.8", "10.200.0.1", "10.1.7.3"}) {
+      INFO(a);
+      const uint32_t e = t[ip(a) >> 8];
+      CHECK((e & 1) == 0);  // not extended: the entry holds the answer itself
+      CHECK(Fib::decode(e >> 1) == fib.lookup(ip(a)));
+    }
+    CHECK((t[ip("10.1.2.0") >> 8] & 1) == 1);  // the /25 made this /24 extended
+    FibOp again = add("10.0.0.0/8", 2);
+    fib.apply({&again, 1}, q);
+  }
+}

@@ -305,15 +305,17 @@ void Worker::process(uint16_t in_port, rte_mbuf** pkts, uint16_t n) {
   // compacting in place so that packets keep their order.
   uint32_t dst[kMaxBurst];
   uint64_t slow;
+  // With the route cache in use the FIB is read only for its misses.
+  const uint32_t* tbl24 = cache_ && mode_ == CacheMode::on ? nullptr : dp_.fib.tbl24_for_prefetch();
   switch (ck) {
     case CkFlags::none:
-      slow = classify_burst<CkFlags::none>(pkts, n, key, dst);
+      slow = classify_burst<CkFlags::none>(pkts, n, key, dst, tbl24);
       break;
     case CkFlags::good:
-      slow = classify_burst<CkFlags::good>(pkts, n, key, dst);
+      slow = classify_burst<CkFlags::good>(pkts, n, key, dst, tbl24);
       break;
     default:
-      slow = classify_burst<CkFlags::mixed>(pkts, n, key, dst);
+      slow = classify_burst<CkFlags::mixed>(pkts, n, key, dst, tbl24);
       break;
   }
   rte_mbuf** cand = pkts;

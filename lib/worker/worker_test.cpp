@@ -88,7 +88,7 @@ struct WorkerRig {
     }
   }
 
-  void run(std::vector<std::string> argv) { ctl->execute(parse_request(argv)); }
+  void run(const std::vector<std::string>& argv) { ctl->execute(parse_request(argv)); }
   uint16_t p0() const { return ports[0]->id(); }
   uint16_t p1() const { return ports[1]->id(); }
 
