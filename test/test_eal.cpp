@@ -19,6 +19,7 @@ void test_eal() {
         "unit-tests",  "--no-huge", "-m", "768", "--no-pci",      "--no-shconf", "--no-telemetry",
         "--log-level", "notice",    "-l", "0",   "--file-prefix", prefix};
     std::vector<char*> argv;
+    argv.reserve(args.size());
     for (auto& a : args) argv.push_back(a.data());
     if (rte_eal_init(int(argv.size()), argv.data()) < 0)
       throw std::runtime_error("test EAL init failed");

@@ -28,18 +28,17 @@ void print_help() {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+static int main_(int argc, char** argv) {
   // Options may follow the command ("routerctl route show -j"), as with iproute2.
   std::vector<std::string> words, opts;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
-    if (a == "-j" || a == "--json" || a == "-h" || a == "--help" || a == "--version") {
+    if (a == "-j" || a == "--json" || a == "-h" || a == "--help" || a == "--version" ||
+        a.rfind("--socket=", 0) == 0) {
       opts.push_back(a);
     } else if ((a == "-s" || a == "--socket") && i + 1 < argc) {
       opts.push_back(a);
-      opts.push_back(argv[++i]);
-    } else if (a.rfind("--socket=", 0) == 0) {
-      opts.push_back(a);
+      opts.emplace_back(argv[++i]);
     } else {
       words.push_back(a);
     }
@@ -127,4 +126,17 @@ int main(int argc, char** argv) {
   }
   std::cout << format_text(words, data);
   return 0;
+}
+
+// Anything not handled where it arose still ends with a message and exit status 1, not an
+// abort.
+int main(int argc, char** argv) {
+  try {
+    return main_(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s: %s\n", "routerctl", e.what());
+  } catch (...) {
+    std::fprintf(stderr, "%s: unexpected error\n", "routerctl");
+  }
+  return 1;
 }

@@ -91,7 +91,7 @@ std::string presets_dir(const Config& cfg) {
 int run(const Config& cfg, const std::vector<Preset>& presets,
         const std::vector<Control::RouteFile>& route_files, std::vector<std::string> eal_args) {
   for (const auto& p : cfg.ports) {
-    eal_args.push_back(port_device_is_vdev(p.device) ? "--vdev" : "-a");
+    eal_args.emplace_back(port_device_is_vdev(p.device) ? "--vdev" : "-a");
     eal_args.push_back(p.device);
   }
   Eal eal("routerd", eal_args);
@@ -242,7 +242,7 @@ int run(const Config& cfg, const std::vector<Preset>& presets,
 
 }  // namespace
 
-int main(int argc, char** argv) {
+static int main_(int argc, char** argv) {
   // DPDK convention: routerd [EAL options] -- [routerd options]; without "--" every
   // argument is a routerd option and the EAL options come from the config.
   std::vector<std::string> eal_args, opts;
@@ -250,12 +250,10 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc && !dd; ++i)
     if (std::string(argv[i]) == "--") dd = i;
   for (int i = 1; i < argc; ++i) {
-    if (!dd)
-      opts.push_back(argv[i]);
-    else if (i < dd)
-      eal_args.push_back(argv[i]);
-    else if (i > dd)
-      opts.push_back(argv[i]);
+    if (dd && i < dd)
+      eal_args.emplace_back(argv[i]);
+    else if (!dd || i > dd)
+      opts.emplace_back(argv[i]);
   }
 
   CLI::App app{
@@ -321,4 +319,17 @@ int main(int argc, char** argv) {
     spdlog::critical("{}", e.what());
     return 1;
   }
+}
+
+// Anything not handled where it arose still ends with a message and exit status 1, not an
+// abort.
+int main(int argc, char** argv) {
+  try {
+    return main_(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s: %s\n", "routerd", e.what());
+  } catch (...) {
+    std::fprintf(stderr, "%s: unexpected error\n", "routerd");
+  }
+  return 1;
 }

@@ -105,7 +105,7 @@ TEST_CASE("batch: route changes only, errors by line number", "[command]") {
   CHECK(r.batch[1].req.verb == Verb::route_replace);
   CHECK(r.batch[1].req.dev == "p1");
   CHECK(r.batch[2].req.verb == Verb::route_del);
-  auto err = [](std::vector<std::string> w) {
+  auto err = [](const std::vector<std::string>& w) {
     try {
       parse_request(w);
     } catch (const CommandError& e) {

@@ -579,7 +579,7 @@ Config load_config(const std::string& path) {
 const std::vector<std::string>& config_keys() {
   static const std::vector<std::string> keys = [] {
     std::vector<std::string> out;
-    for (auto k : kTopKeys) out.push_back(std::string(k));
+    for (auto k : kTopKeys) out.emplace_back(k);
     for (const auto& s : kSections)
       for (auto k : s.keys) out.push_back(std::string(s.name) + "." + std::string(k));
     return out;

@@ -248,8 +248,15 @@ TEST_CASE("every key in config_keys() is read by the parser", "[config]") {
     std::string out;
     for (const auto& [section, keys] : m) {
       bool array = section == "port" || section == "route" || section == "neighbour";
-      out += array ? "[[" + section + "]]\n" : "[" + section + "]\n";
-      for (const auto& [k, v] : keys) out += k + " = " + v + "\n";
+      out += array ? "[[" : "[";
+      out += section;
+      out += array ? "]]\n" : "]\n";
+      for (const auto& [k, v] : keys) {
+        out += k;
+        out += " = ";
+        out += v;
+        out += "\n";
+      }
     }
     return out;
   };
@@ -264,7 +271,10 @@ TEST_CASE("every key in config_keys() is read by the parser", "[config]") {
     m[section][name] = "{ x = 1 }";
     std::string err = error_of(render(m));
     bool array = section == "port" || section == "route" || section == "neighbour";
-    std::string expect = "t.toml: " + section + (array ? "[0]." : ".") + name + ": expected ";
+    std::string expect = "t.toml: " + section;
+    expect += array ? "[0]." : ".";
+    expect += name;
+    expect += ": expected ";
     CHECK(err.rfind(expect, 0) == 0);
   }
 }

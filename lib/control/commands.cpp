@@ -79,7 +79,7 @@ nlohmann::json Control::execute(const Request& r) {
 void Control::load(const Config& cfg, const std::vector<RouteFile>& route_files) {
   loaded_ = cfg;
   loaded_files_ = route_files;
-  auto run = [&](const std::string& where, std::vector<std::string> argv) {
+  auto run = [&](const std::string& where, const std::vector<std::string>& argv) {
     try {
       execute(parse_request(argv));
     } catch (const CommandError& e) {
@@ -211,7 +211,7 @@ nlohmann::json Control::addr_del(const Request& r) {
     if (n.port != p->ref.id) continue;
     bool on_link = false;
     for (const auto& pa : p->addrs) on_link |= pa.subnet.contains(Ipv4(ip));
-    if (!on_link) orphans.push_back(Ipv4(ip));
+    if (!on_link) orphans.emplace_back(ip);
   }
   for (Ipv4 ip : orphans) neigh_.remove(ip, fx);
   apply_neighbour_effects(fx, now_ms());

@@ -60,8 +60,8 @@ struct Rig {
     }
   }
 
-  json run(std::vector<std::string> argv) { return ctl->execute(parse_request(argv)); }
-  std::string fails(std::vector<std::string> argv) {
+  json run(const std::vector<std::string>& argv) { return ctl->execute(parse_request(argv)); }
+  std::string fails(const std::vector<std::string>& argv) {
     try {
       run(argv);
     } catch (const CommandError& e) {

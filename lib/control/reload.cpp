@@ -139,7 +139,7 @@ nlohmann::json Control::reload_apply(const Config& next, const std::vector<Route
     for (const auto& k : new_addrs) {
       if (old_addrs.count(k)) continue;
       run(addr_argv("add", k));
-      undo.push_back([run, k] { run(addr_argv("del", k)); });
+      undo.emplace_back([run, k] { run(addr_argv("del", k)); });
       ++addr_added;
     }
     for (const auto& [ip, n] : new_neigh) {
@@ -147,9 +147,9 @@ nlohmann::json Control::reload_apply(const Config& next, const std::vector<Route
       if (it != old_neigh.end() && same(it->second, n)) continue;
       run(neigh_add_argv(n));
       if (it != old_neigh.end())
-        undo.push_back([run, o = it->second] { run(neigh_add_argv(o)); });
+        undo.emplace_back([run, o = it->second] { run(neigh_add_argv(o)); });
       else
-        undo.push_back([run, ip = Ipv4(ip)] { run({"neigh", "del", ip.str()}); });
+        undo.emplace_back([run, ip = Ipv4(ip)] { run({"neigh", "del", ip.str()}); });
       ++neigh_set;
     }
 
@@ -202,7 +202,7 @@ nlohmann::json Control::reload_apply(const Config& next, const std::vector<Route
     }
     if (!fwd.batch.empty()) {
       route_batch(fwd);
-      undo.push_back([this, inv] {
+      undo.emplace_back([this, inv] {
         if (!inv.batch.empty()) route_batch(inv);
       });
     }
@@ -210,14 +210,14 @@ nlohmann::json Control::reload_apply(const Config& next, const std::vector<Route
     for (const auto& [ip, n] : old_neigh) {
       if (new_neigh.count(ip) || !neigh_.find(Ipv4(ip))) continue;
       run({"neigh", "del", Ipv4(ip).str()});
-      undo.push_back([run, o = n] { run(neigh_add_argv(o)); });
+      undo.emplace_back([run, o = n] { run(neigh_add_argv(o)); });
       ++neigh_removed;
     }
     // Removed addresses last: removing one also removes the routes through it.
     for (const auto& k : old_addrs) {
       if (new_addrs.count(k)) continue;
       run(addr_argv("del", k));
-      undo.push_back([run, k] { run(addr_argv("add", k)); });
+      undo.emplace_back([run, k] { run(addr_argv("add", k)); });
       ++addr_removed;
     }
   } catch (const std::exception& e) {

@@ -81,7 +81,7 @@ struct SafetyRig {
     }
   }
 
-  void run(std::vector<std::string> argv) { ctl->execute(parse_request(argv)); }
+  void run(const std::vector<std::string>& argv) { ctl->execute(parse_request(argv)); }
 };
 
 // Two gateways on p1 and one on p0, so a replace changes the port, the gateway or both.
@@ -403,7 +403,7 @@ RunStats churn(bool use_cache) {
   std::string first_refusal;
   // The next version's answers are published before seq says a change is under way, so a
   // reader never looks at a row the writer is still filling.
-  auto change = [&](std::vector<std::string> argv, const Model& next) {
+  auto change = [&](const std::vector<std::string>& argv, const Model& next) {
     ++version;
     bool differs = false;
     for (size_t a = 0; a < naddr; ++a) {
@@ -579,7 +579,7 @@ TEST_CASE("a cache entry from before a 2^32 generation step is not trusted", "[s
     got.mac_last = c.l2[5];
     return got;
   };
-  auto change = [&](std::vector<std::string> argv) {
+  auto change = [&](const std::vector<std::string>& argv) {
     rig.run(argv);
     rig.ctl->poll_once(now += 1000);
   };

@@ -61,6 +61,7 @@ Eal::Eal(const std::string& program, const std::vector<std::string>& args) {
   owned.push_back(program);
   owned.insert(owned.end(), args.begin(), args.end());
   std::vector<char*> argv;
+  argv.reserve(owned.size() + 1);
   for (auto& a : owned) argv.push_back(a.data());
   argv.push_back(nullptr);
   if (rte_eal_init(int(owned.size()), argv.data()) < 0)

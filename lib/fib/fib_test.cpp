@@ -155,6 +155,7 @@ TEST_CASE("concurrent readers never see a zeroed or foreign tbl8 entry", "[fib][
   uint64_t batches = 0;
   for (; batches < 400; ++batches) {
     std::vector<FibOp> ops;
+    ops.reserve(32);
     // Toggling one /25 many times in a batch recycles (zeroes) and reallocates the same
     // tbl8 group: the exact window in which a single rte_fib returns next hop 0.
     for (int i = 0; i < 32; ++i) ops.push_back(FibOp{ip("20.0.0.128"), 25, (i & 1) == 1, 2000});

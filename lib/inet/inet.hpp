@@ -22,6 +22,7 @@ struct Ipv4 {
 
   static std::optional<Ipv4> parse(std::string_view s);
   std::string str() const;
+  // NOLINTNEXTLINE(modernize-use-nullptr): clang-tidy 14 misreads a defaulted <=>
   constexpr auto operator<=>(const Ipv4&) const = default;
 };
 
@@ -42,6 +43,7 @@ struct Prefix4 {
   constexpr bool overlaps(const Prefix4& p) const { return contains(p) || p.contains(*this); }
   constexpr Ipv4 broadcast() const { return Ipv4(addr.v | ~prefix_mask(len)); }
   std::string str() const;
+  // NOLINTNEXTLINE(modernize-use-nullptr): clang-tidy 14 misreads a defaulted <=>
   constexpr auto operator<=>(const Prefix4&) const = default;
 };
 

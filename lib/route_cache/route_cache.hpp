@@ -55,7 +55,7 @@ class RouteCache {
     bool current = s.gen == gen;
     *stale |= (m != 0) & !current;
     const NextHopState* nh = s.nh[__builtin_ctz(m | 0x10) & 3];
-    return (m != 0) & current ? nh : nullptr;
+    return ((m != 0) & current) ? nh : nullptr;
   }
 
   // gen must be the generation read before the lookup that produced nh.

@@ -7,6 +7,8 @@
 #include <rte_prefetch.h>
 #include <unistd.h>
 
+#include <algorithm>
+
 #include "forward.hpp"
 #include "fragment.hpp"
 
@@ -86,7 +88,7 @@ ROUTERD_ALWAYS_INLINE void Worker::send_run(uint16_t port, rte_mbuf* const* m, u
   while (n) {
     TxBuf& b = tx_[port];
     uint16_t room = uint16_t(kMaxBurst - b.n), take = n < room ? n : room;
-    std::memcpy(b.pkts + b.n, m, take * sizeof(rte_mbuf*));
+    std::copy_n(m, take, b.pkts + b.n);
     b.n = uint16_t(b.n + take);
     dirty_ |= 1u << port;
     if (b.n == kMaxBurst) flush_port(port);

@@ -111,7 +111,7 @@ StageResult bench_stage(Dataplane& dp, RouteCache& cache, std::vector<uint32_t>&
       lookup_states(dp, c, dp.generation.read(), &dst[i], kBulk, out, &t);
       for (uint16_t j = 0; j < kBulk; ++j) sink += out[j] ? out[j]->port : 0;
     }
-    return double(rte_rdtsc_precise() - c0) / double(dst.size() / kBulk * kBulk);
+    return double(rte_rdtsc_precise() - c0) / double(dst.size() - dst.size() % kBulk);
   };
   CacheTally warm;
   pass(&cache, warm);
@@ -132,7 +132,7 @@ double rate_k(size_t n, double s) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+static int main_(int argc, char** argv) {
   Args a;
   for (int i = 1; i < argc; ++i) {
     std::string s = argv[i];
@@ -173,6 +173,7 @@ int main(int argc, char** argv) {
   else
     eal.insert(eal.end(), {"--huge-unlink"});
   std::vector<char*> ev;
+  ev.reserve(eal.size());
   for (auto& s : eal) ev.push_back(s.data());
   if (rte_eal_init(int(ev.size()), ev.data()) < 0) {
     std::fprintf(stderr, "fib-bench: EAL init failed\n");
@@ -336,4 +337,17 @@ int main(int argc, char** argv) {
   }
   rte_eal_cleanup();
   return 0;
+}
+
+// Anything not handled where it arose still ends with a message and exit status 1, not an
+// abort.
+int main(int argc, char** argv) {
+  try {
+    return main_(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s: %s\n", "fib-bench", e.what());
+  } catch (...) {
+    std::fprintf(stderr, "%s: unexpected error\n", "fib-bench");
+  }
+  return 1;
 }
