@@ -125,8 +125,11 @@ int run(const Config& cfg, const std::vector<Preset>& presets,
   Dataplane dp(dpp, workers, cfg.max_next_hops,
                Fib::Params{cfg.max_routes, cfg.tbl8_groups, socket}, punt.get(), ctl_tx.get());
   dp.pool = pool.get();
-  spdlog::info("FIB: DIR-24-8, two copies, about {} MiB; {} next-hop slots",
-               dp.fib.memory_bytes() >> 20, cfg.max_next_hops);
+  spdlog::info("FIB: DIR-24-8, two copies, about {} MiB; {} next-hop slots; tbl24 prefetch {}",
+               dp.fib.memory_bytes() >> 20, cfg.max_next_hops,
+               dp.fib.prefetch_enabled() ? "on"
+                                         : "off (this DPDK's table layout is not the "
+                                           "one routerd knows; lookups unaffected)");
   if (cfg.route_cache)
     spdlog::info("route cache: {} sets x {} ways per worker ({} KiB each)", cfg.route_cache_sets,
                  RouteCache::kWays, cfg.route_cache_sets * sizeof(RouteCacheSet) >> 10);
