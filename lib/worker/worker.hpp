@@ -31,7 +31,9 @@ class Worker {
   void run();
 
   // One received burst from in_port: classify, look up, decide, rewrite, buffer for TX or
-  // hand to control. Flushes nothing; flush() sends what is buffered. Public for tests.
+  // hand to control. Flushes nothing; flush() sends what is buffered. The array pkts is
+  // scratch: its entries are overwritten (every mbuf is still sent, dropped or punted). Public
+  // for tests.
   void process(uint16_t in_port, rte_mbuf** pkts, uint16_t n);
   void flush();
 
