@@ -4,63 +4,19 @@
 
 #include <catch2/catch.hpp>
 
+#include "control_rig.hpp"
 #include "dpdk.hpp"
-#include "test_eal.hpp"
 
 using namespace routerd;
 using nlohmann::json;
 
 namespace {
 
-// A control thread over two real (net_null) ports, driven directly by commands.
-struct Rig {
-  Mempool pool;
-  Ring punt;
-  Ring ctl_tx;
-  Dataplane dp;
-  std::vector<std::unique_ptr<Port>> ports;
-  std::unique_ptr<Control> ctl;
-
-  static int& serial() {
-    static int n = 0;
-    return n;
-  }
-
+// The shared rig, with the helpers these tests use.
+struct Rig : testing::ControlRig {
   explicit Rig(uint32_t tbl8 = 64, uint32_t next_hops = 64)
-      : pool((testing::test_eal(), make_pktmbuf_pool("ctl_pool" + std::to_string(++serial()), 2048,
-                                                     RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY))),
-        punt(make_ring("ctl_punt" + std::to_string(serial()), 256, sizeof(PuntEntry), SOCKET_ID_ANY,
-                       RING_F_SC_DEQ)),
-        ctl_tx(make_ring("ctl_tx" + std::to_string(serial()), 256, sizeof(TxEntry), SOCKET_ID_ANY,
-                         RING_F_SP_ENQ | RING_F_SC_DEQ)),
-        dp(DataplaneParams{}, 1, next_hops, Fib::Params{1024, tbl8, SOCKET_ID_ANY}, punt.get(),
-           ctl_tx.get()) {
-    Config cfg;
-    std::vector<Control::PortRef> refs;
-    for (int i = 0; i < 2; ++i) {
-      std::string dev = "net_null_ctl" + std::to_string(serial()) + "_" + std::to_string(i);
-      REQUIRE(rte_vdev_init(dev.c_str(), nullptr) == 0);
-      PortConfig pc;
-      pc.name = "p" + std::to_string(i);
-      pc.device = dev;
-      pc.mtu = 1500;
-      ports.push_back(std::make_unique<Port>(pc, Preset{}, 1, pool.get()));
-      refs.push_back({ports.back().get(), ports.back()->id(), pc.name, ports.back()->mac(), 1500});
-    }
-    ctl = std::make_unique<Control>(dp, cfg, refs, pool.get());
-    run({"addr", "add", "10.1.0.1/24", "dev", "p0"});
-    run({"addr", "add", "10.2.0.1/24", "dev", "p1"});
-  }
-  ~Rig() {
-    ctl.reset();
-    for (auto& p : ports) {
-      std::string name = p->device();
-      p.reset();
-      rte_vdev_uninit(name.c_str());
-    }
-  }
+      : ControlRig(Options{.readers = 1, .next_hops = next_hops, .tbl8 = tbl8}) {}
 
-  json run(const std::vector<std::string>& argv) { return ctl->execute(parse_request(argv)); }
   std::string fails(const std::vector<std::string>& argv) {
     try {
       run(argv);

@@ -4,7 +4,6 @@
 // what was valid for its address while the lookup ran; retired states are poisoned before
 // they are freed, and under ASan a reader touching one is reported as a use after free.
 #include <pthread.h>
-#include <rte_bus_vdev.h>
 #include <sched.h>
 #include <unistd.h>
 
@@ -24,6 +23,7 @@
 #include <vector>
 
 #include "control.hpp"
+#include "control_rig.hpp"
 #include "dpdk.hpp"
 #include "forward.hpp"
 #include "route_cache.hpp"
@@ -33,55 +33,10 @@ using namespace routerd;
 
 namespace {
 
-// Control over two net_null ports, with `readers` RCU reader slots (control_test's Rig
-// has one).
-struct SafetyRig {
-  Mempool pool;
-  Ring punt;
-  Ring ctl_tx;
-  Dataplane dp;
-  std::vector<std::unique_ptr<Port>> ports;
-  std::unique_ptr<Control> ctl;
-
-  static int& serial() {
-    static int n = 0;
-    return n;
-  }
-
+// Control over two net_null ports, with `readers` RCU reader slots.
+struct SafetyRig : testing::ControlRig {
   SafetyRig(uint32_t readers, uint32_t tbl8)
-      : pool((testing::test_eal(), make_pktmbuf_pool("sft_pool" + std::to_string(++serial()), 2048,
-                                                     RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY))),
-        punt(make_ring("sft_punt" + std::to_string(serial()), 256, sizeof(PuntEntry), SOCKET_ID_ANY,
-                       RING_F_SC_DEQ)),
-        ctl_tx(make_ring("sft_tx" + std::to_string(serial()), 256, sizeof(TxEntry), SOCKET_ID_ANY,
-                         RING_F_SP_ENQ | RING_F_SC_DEQ)),
-        dp(DataplaneParams{}, readers, 64, Fib::Params{1024, tbl8, SOCKET_ID_ANY}, punt.get(),
-           ctl_tx.get()) {
-    std::vector<Control::PortRef> refs;
-    for (int i = 0; i < 2; ++i) {
-      std::string dev = "net_null_sft" + std::to_string(serial()) + "_" + std::to_string(i);
-      REQUIRE(rte_vdev_init(dev.c_str(), nullptr) == 0);
-      PortConfig pc;
-      pc.name = "p" + std::to_string(i);
-      pc.device = dev;
-      pc.mtu = 1500;
-      ports.push_back(std::make_unique<Port>(pc, Preset{}, 1, pool.get()));
-      refs.push_back({ports.back().get(), ports.back()->id(), pc.name, ports.back()->mac(), 1500});
-    }
-    ctl = std::make_unique<Control>(dp, Config{}, refs, pool.get());
-    run({"addr", "add", "10.1.0.1/24", "dev", "p0"});
-    run({"addr", "add", "10.2.0.1/24", "dev", "p1"});
-  }
-  ~SafetyRig() {
-    ctl.reset();
-    for (auto& p : ports) {
-      std::string name = p->device();
-      p.reset();
-      rte_vdev_uninit(name.c_str());
-    }
-  }
-
-  void run(const std::vector<std::string>& argv) { ctl->execute(parse_request(argv)); }
+      : ControlRig(Options{.readers = readers, .next_hops = 64, .tbl8 = tbl8}) {}
 };
 
 // Two gateways on p1 and one on p0, so a replace changes the port, the gateway or both.

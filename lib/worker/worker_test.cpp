@@ -4,7 +4,6 @@
 // have become. Covers the train, single-destination and general paths and their mixes.
 #include "worker.hpp"
 
-#include <rte_bus_vdev.h>
 #include <rte_ethdev.h>
 
 #include <catch2/catch.hpp>
@@ -14,10 +13,8 @@
 #include <string>
 #include <vector>
 
-#include "control.hpp"
-#include "dpdk.hpp"
+#include "control_rig.hpp"
 #include "forward.hpp"
-#include "test_eal.hpp"
 
 using namespace routerd;
 
@@ -34,44 +31,12 @@ uint16_t ref_sum(const uint8_t* p, size_t n) {
   return uint16_t(s);
 }
 
-struct WorkerRig {
-  Mempool pool;
-  Ring punt;
-  Ring ctl_tx;
-  Dataplane dp;
-  std::vector<std::unique_ptr<Port>> ports;
-  std::vector<std::string> devices;
-  std::unique_ptr<Control> ctl;
+// The shared rig with p1 on net_ring, two neighbours on p1 and a route via each, and a
+// worker polling p0.
+struct WorkerRig : testing::ControlRig {
   std::unique_ptr<Worker> worker;
 
-  static int& serial() {
-    static int n = 0;
-    return n;
-  }
-
-  WorkerRig()
-      : pool((testing::test_eal(), make_pktmbuf_pool("wk_pool" + std::to_string(++serial()), 4096,
-                                                     RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY))),
-        punt(make_ring("wk_punt" + std::to_string(serial()), 256, sizeof(PuntEntry), SOCKET_ID_ANY,
-                       RING_F_SC_DEQ)),
-        ctl_tx(make_ring("wk_tx" + std::to_string(serial()), 256, sizeof(TxEntry), SOCKET_ID_ANY,
-                         RING_F_SP_ENQ | RING_F_SC_DEQ)),
-        dp(DataplaneParams{}, 1, 64, Fib::Params{1024, 64, SOCKET_ID_ANY}, punt.get(),
-           ctl_tx.get()) {
-    devices = {"net_null_wk" + std::to_string(serial()), "net_ring_wk" + std::to_string(serial())};
-    std::vector<Control::PortRef> refs;
-    for (int i = 0; i < 2; ++i) {
-      REQUIRE(rte_vdev_init(devices[i].c_str(), nullptr) == 0);
-      PortConfig pc;
-      pc.name = "p" + std::to_string(i);
-      pc.device = devices[i];
-      pc.mtu = 1500;
-      ports.push_back(std::make_unique<Port>(pc, Preset{}, 1, pool.get()));
-      refs.push_back({ports.back().get(), ports.back()->id(), pc.name, ports.back()->mac(), 1500});
-    }
-    ctl = std::make_unique<Control>(dp, Config{}, refs, pool.get());
-    run({"addr", "add", "10.1.0.1/24", "dev", "p0"});
-    run({"addr", "add", "10.2.0.1/24", "dev", "p1"});
+  WorkerRig() : ControlRig(Options{.mbufs = 4096, .p1_driver = "net_ring"}) {
     run({"neigh", "add", "10.2.0.2", "lladdr", kNbr2.str(), "dev", "p1"});
     run({"neigh", "add", "10.2.0.3", "lladdr", kNbr3.str(), "dev", "p1"});
     run({"route", "add", "10.9.0.0/16", "via", "10.2.0.2"});
@@ -81,14 +46,8 @@ struct WorkerRig {
   ~WorkerRig() {
     worker.reset();
     drain_punts();
-    ctl.reset();
-    for (size_t i = 0; i < ports.size(); ++i) {
-      ports[i].reset();
-      rte_vdev_uninit(devices[i].c_str());
-    }
   }
 
-  void run(const std::vector<std::string>& argv) { ctl->execute(parse_request(argv)); }
   uint16_t p0() const { return ports[0]->id(); }
   uint16_t p1() const { return ports[1]->id(); }
 

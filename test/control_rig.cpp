@@ -1,0 +1,55 @@
+#include "control_rig.hpp"
+
+#include <rte_bus_vdev.h>
+
+#include <catch2/catch.hpp>
+
+#include "command.hpp"
+#include "test_eal.hpp"
+
+namespace routerd::testing {
+
+namespace {
+int next_serial() {
+  static int n = 0;
+  return ++n;
+}
+}  // namespace
+
+ControlRig::ControlRig(const Options& o)
+    : tag((test_eal(), std::to_string(next_serial()))),
+      pool(make_pktmbuf_pool("rig_pool" + tag, o.mbufs, RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY)),
+      punt(make_ring("rig_punt" + tag, 256, sizeof(PuntEntry), SOCKET_ID_ANY, RING_F_SC_DEQ)),
+      ctl_tx(make_ring("rig_tx" + tag, 256, sizeof(TxEntry), SOCKET_ID_ANY,
+                       RING_F_SP_ENQ | RING_F_SC_DEQ)),
+      dp(DataplaneParams{}, o.readers, o.next_hops, Fib::Params{1024, o.tbl8, SOCKET_ID_ANY},
+         punt.get(), ctl_tx.get()) {
+  devices = {"net_null_rig" + tag + "_0", o.p1_driver + "_rig" + tag + "_1"};
+  std::vector<Control::PortRef> refs;
+  for (int i = 0; i < 2; ++i) {
+    REQUIRE(rte_vdev_init(devices[size_t(i)].c_str(), nullptr) == 0);
+    PortConfig pc;
+    pc.name = "p" + std::to_string(i);
+    pc.device = devices[size_t(i)];
+    pc.mtu = 1500;
+    ports.push_back(std::make_unique<Port>(pc, Preset{}, 1, pool.get()));
+    refs.push_back({ports.back().get(), ports.back()->id(), pc.name, ports.back()->mac(), 1500});
+  }
+  ctl = std::make_unique<Control>(dp, Config{}, refs, pool.get());
+  run({"addr", "add", "10.1.0.1/24", "dev", "p0"});
+  run({"addr", "add", "10.2.0.1/24", "dev", "p1"});
+}
+
+ControlRig::~ControlRig() {
+  ctl.reset();
+  for (size_t i = 0; i < ports.size(); ++i) {
+    ports[i].reset();
+    rte_vdev_uninit(devices[i].c_str());
+  }
+}
+
+nlohmann::json ControlRig::run(const std::vector<std::string>& argv) {
+  return ctl->execute(parse_request(argv));
+}
+
+}  // namespace routerd::testing
