@@ -80,18 +80,19 @@ const json& field(const json& j, const char* k) {
 
 std::string prometheus_text(const json& s) {
   Exposition e;
-  struct PortMetric {
+  // A counter of the stats JSON (key) and the metric family it becomes.
+  struct Metric {
     const char* key;
     const char* name;
     const char* help;
   };
-  static constexpr PortMetric kPort[] = {
+  static constexpr Metric kPort[] = {
       {"rx_packets", "routerd_port_rx_packets_total", "Packets routerd received on the port."},
       {"tx_packets", "routerd_port_tx_packets_total", "Packets routerd sent on the port."},
       {"dropped", "routerd_port_dropped_packets_total",
        "Packets received on the port that routerd dropped (any reason)."},
   };
-  static constexpr PortMetric kHw[] = {
+  static constexpr Metric kHw[] = {
       {"ipackets", "routerd_device_rx_packets_total", "Packets the device received (ethdev)."},
       {"opackets", "routerd_device_tx_packets_total", "Packets the device sent (ethdev)."},
       {"ibytes", "routerd_device_rx_bytes_total", "Bytes the device received (ethdev)."},
@@ -123,12 +124,7 @@ std::string prometheus_text(const json& s) {
            "Control-plane events (ARP, ICMP sent, neighbours, PMTU, redirects).");
   for (const auto& [k, v] : field(s, "events").items()) e.sample(v, {{"event", k}});
 
-  struct LcoreMetric {
-    const char* key;
-    const char* name;
-    const char* help;
-  };
-  static constexpr LcoreMetric kLcore[] = {
+  static constexpr Metric kLcore[] = {
       {"polls", "routerd_lcore_polls_total", "Poll loop iterations of the worker lcore."},
       {"busy_polls", "routerd_lcore_busy_polls_total",
        "Poll loop iterations that received packets."},
