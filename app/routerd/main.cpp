@@ -27,6 +27,7 @@
 #include "routerd_build.h"
 #include "server.hpp"
 #include "telemetry.hpp"
+#include "unmap_fence.hpp"
 #include "worker.hpp"
 
 using namespace routerd;
@@ -125,6 +126,13 @@ int run(const Config& cfg, const std::vector<Preset>& presets,
   Dataplane dp(dpp, workers, cfg.max_next_hops,
                Fib::Params{cfg.max_routes, cfg.tbl8_groups, socket}, punt.get(), ctl_tx.get());
   dp.pool = pool.get();
+  // Before any port exists: a memif peer may disconnect (and its PMD unmap the rings) at any
+  // moment after the port starts.
+  UnmapFence unmap_fence(dp.rcu);
+  if (!UnmapFence::active())
+    spdlog::warn(
+        "munmap is not interposed in this build: a memif peer that disconnects while "
+        "workers poll can crash routerd (DPDK 22.11 memif PMD)");
   spdlog::info("FIB: DIR-24-8, two copies, about {} MiB; {} next-hop slots; tbl24 prefetch {}",
                dp.fib.memory_bytes() >> 20, cfg.max_next_hops,
                dp.fib.prefetch_enabled() ? "on"

@@ -11,6 +11,7 @@
 
 #include "forward.hpp"
 #include "fragment.hpp"
+#include "unmap_fence.hpp"
 
 namespace routerd {
 
@@ -393,6 +394,7 @@ void Worker::process(uint16_t in_port, rte_mbuf** pkts, uint16_t n) {
 void Worker::run() {
   st_.lcore.store(rte_lcore_id(), std::memory_order_relaxed);
   dp_.rcu.register_reader(index_);
+  UnmapFence::this_thread_is_reader(true);
   dp_.rcu.online(index_);
   const uint16_t burst = std::min<uint16_t>(dp_.params.burst, kMaxBurst);
   const uint32_t idle_sleep = dp_.params.idle_sleep_us;
@@ -430,6 +432,7 @@ void Worker::run() {
   if (index_ == 0) drain_control_tx();
   flush();
   dp_.rcu.offline(index_);
+  UnmapFence::this_thread_is_reader(false);
   dp_.rcu.unregister_reader(index_);
 }
 
