@@ -122,7 +122,7 @@ int run(const Config& cfg, const std::vector<Preset>& presets,
   dpp.send_redirects = cfg.send_redirects;
   dpp.route_cache = cfg.route_cache;
   dpp.route_cache_sets = cfg.route_cache_sets;
-  route_cache_keys(&dpp.route_cache_k1, &dpp.route_cache_k2);
+  dpp.route_cache_keys = route_cache_keys();
   Dataplane dp(dpp, workers, cfg.max_next_hops,
                Fib::Params{cfg.max_routes, cfg.tbl8_groups, socket}, punt.get(), ctl_tx.get());
   dp.pool = pool.get();

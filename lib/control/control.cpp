@@ -28,12 +28,8 @@ NeighbourTable::Params neighbour_params(const Config& c) {
 namespace {
 // Hash secrets for the exception table, so a sender of ICMP cannot aim at one bucket.
 uint64_t exception_key(int which) {
-  static const auto keys = [] {
-    std::array<uint64_t, 2> k{};
-    route_cache_keys(&k[0], &k[1]);
-    return k;
-  }();
-  return keys[size_t(which)];
+  static const RouteCacheKeys keys = route_cache_keys();
+  return which == 0 ? keys.k1 : keys.k2;
 }
 }  // namespace
 

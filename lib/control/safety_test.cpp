@@ -324,10 +324,9 @@ RunStats churn(bool use_cache) {
   ReaderResult res[kReaders];
   std::vector<std::unique_ptr<RouteCache>> caches;
   for (uint32_t r = 0; r < kReaders; ++r) {
-    uint64_t k1, k2;
-    route_cache_keys(&k1, &k2);
-    caches.push_back(use_cache ? std::make_unique<RouteCache>(4096, k1, k2, SOCKET_ID_ANY)
-                               : nullptr);
+    caches.push_back(use_cache
+                         ? std::make_unique<RouteCache>(4096, route_cache_keys(), SOCKET_ID_ANY)
+                         : nullptr);
     res[r].errors.reserve(8);
     rig.dp.rcu.register_reader(r);
   }
@@ -506,7 +505,8 @@ TEST_CASE("a cache entry from before a 2^32 generation step is not trusted", "[s
   for (int g = 0; g < kNumGw; ++g)
     rig.run({"neigh", "add", kGateways[g].ip, "lladdr", gw_mac(g, 0), "dev", dev(g)});
   rig.run({"route", "add", "172.16.0.0/16", "via", kGateways[0].ip});
-  RouteCache cache(64, 0x9e3779b97f4a7c15ull, 7, SOCKET_ID_ANY);
+  RouteCache cache(64, RouteCacheKeys{0x9e3779b97f4a7c15ull, 7, 0x94d049bb133111ebull},
+                   SOCKET_ID_ANY);
   rig.dp.rcu.register_reader(0);
   uint64_t now = 0;
 

@@ -14,6 +14,7 @@
 #include "inet.hpp"
 #include "nexthop.hpp"
 #include "rcu.hpp"
+#include "route_cache.hpp"
 #include "stats.hpp"
 
 struct rte_mempool;
@@ -64,7 +65,7 @@ struct DataplaneParams {
   uint32_t icmp_burst = 50;
   bool route_cache = true;
   uint32_t route_cache_sets = 4096;  // 4 ways each: 16,384 destinations, 256 KiB per worker
-  uint64_t route_cache_k1 = 0, route_cache_k2 = 0;  // hash secrets
+  RouteCacheKeys route_cache_keys;   // hash secrets
 };
 
 struct Dataplane {

@@ -8,8 +8,8 @@
 
 namespace routerd {
 
-RouteCache::RouteCache(uint32_t sets, uint64_t k1, uint64_t k2, int socket)
-    : nsets_(sets), k1_(k1 | 1), k2_(k2) {
+RouteCache::RouteCache(uint32_t sets, const RouteCacheKeys& keys, int socket)
+    : nsets_(sets), k1_(keys.k1 | 1), k2_(keys.k2), k3_(keys.k3 | 1) {
   if (sets < 2 || (sets & (sets - 1)) != 0)
     throw std::invalid_argument("route cache sets must be a power of two >= 2");
   shift_ = 64 - uint32_t(__builtin_ctz(sets));
@@ -23,11 +23,10 @@ RouteCache::~RouteCache() {
   rte_free(sets_);
 }
 
-void route_cache_keys(uint64_t* k1, uint64_t* k2) {
-  uint64_t k[2];
+RouteCacheKeys route_cache_keys() {
+  uint64_t k[3];
   if (getrandom(k, sizeof k, 0) != ssize_t(sizeof k)) throw std::runtime_error("getrandom failed");
-  *k1 = k[0] | 1;
-  *k2 = k[1];
+  return RouteCacheKeys{k[0] | 1, k[1], k[2] | 1};
 }
 
 }  // namespace routerd

@@ -24,8 +24,8 @@ Worker::Worker(Dataplane& dp, uint32_t index, std::vector<RxQueue> rx, uint16_t 
   tsc_per_token_ = rate ? std::max<uint64_t>(1, rte_get_tsc_hz() / rate) : 1;
   last_tsc_ = rte_rdtsc();
   if (dp.params.route_cache)
-    cache_ = std::make_unique<RouteCache>(dp.params.route_cache_sets, dp.params.route_cache_k1,
-                                          dp.params.route_cache_k2, int(rte_socket_id()));
+    cache_ = std::make_unique<RouteCache>(dp.params.route_cache_sets, dp.params.route_cache_keys,
+                                          int(rte_socket_id()));
 }
 
 void Worker::next_cache_mode() {

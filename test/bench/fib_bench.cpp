@@ -265,9 +265,7 @@ static int main_(int argc, char** argv) {
       dp.nexthops.publish(id, &states[id]);
     }
     dp.fib.apply(adds, dp.rcu);
-    uint64_t k1, k2;
-    route_cache_keys(&k1, &k2);
-    RouteCache cache(4096, k1, k2, int(rte_socket_id()));
+    RouteCache cache(4096, route_cache_keys(), int(rte_socket_id()));
     json stage = json::object();
     for (auto* pat : {&uniform, &zipf}) {
       const char* name = pat == &uniform ? "uniform" : "zipf";
