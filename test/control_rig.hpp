@@ -29,7 +29,7 @@ struct ControlRig {
   Mempool pool;
   Ring punt;
   Ring ctl_tx;
-  Dataplane dp;
+  SharedState dp;
   std::vector<std::unique_ptr<Port>> ports;
   std::vector<std::string> devices;
   std::unique_ptr<Control> ctl;

@@ -483,7 +483,7 @@ nlohmann::json Control::route_get(const Request& r) const {
   j["nexthop"] = nh_json(id);
   // find() may drop an expired entry: exceptions are control-thread state, and route get
   // runs there, so the const_cast only lets a read tidy up.
-  if (const RouteException* e = const_cast<ExceptionTable&>(exc_).find(a.v, now_ms()))
+  if (const RouteException* e = const_cast<RouteExceptionTable&>(exc_).find(a.v, now_ms()))
     j["exception"] = exception_json(*e, now_ms());
   return j;
 }

@@ -33,7 +33,7 @@ uint64_t exception_key(int which) {
 }
 }  // namespace
 
-Control::Control(Dataplane& dp, const Config& cfg, std::vector<PortRef> ports, rte_mempool* pool)
+Control::Control(SharedState& dp, const Config& cfg, std::vector<PortRef> ports, rte_mempool* pool)
     : dp_(dp),
       pool_(pool),
       config_path_(cfg.path),

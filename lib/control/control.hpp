@@ -27,8 +27,8 @@
 
 #include "command.hpp"
 #include "config.hpp"
-#include "dataplane.hpp"
-#include "exception.hpp"
+#include "shared_state.hpp"
+#include "route_exception.hpp"
 #include "icmp.hpp"
 #include "neighbour.hpp"
 #include "port.hpp"
@@ -47,7 +47,7 @@ class Control {
     uint16_t mtu;
   };
 
-  Control(Dataplane& dp, const Config& cfg, std::vector<PortRef> ports, rte_mempool* pool);
+  Control(SharedState& dp, const Config& cfg, std::vector<PortRef> ports, rte_mempool* pool);
   ~Control();
   Control(const Control&) = delete;
   Control& operator=(const Control&) = delete;
@@ -216,7 +216,7 @@ class Control {
   nlohmann::json route_json(const Route& rt) const;
   uint64_t now_ms() const;
 
-  Dataplane& dp_;
+  SharedState& dp_;
   rte_mempool* pool_;
   std::vector<PortCtl> ports_;
   Rib rib_;
@@ -257,7 +257,7 @@ class Control {
   void measure_invalidation();
   nlohmann::json invalidation_json() const;
 
-  ExceptionTable exc_;
+  RouteExceptionTable exc_;
   // Reassembly of fragments addressed to the router (replies to its own pings).
   struct FragTblFree {
     void operator()(rte_ip_frag_tbl* t) const { rte_ip_frag_table_destroy(t); }

@@ -10,11 +10,10 @@
 #include <cstring>
 #include <optional>
 
+#include "compiler.hpp"
 #include "stats.hpp"
 
 namespace routerd {
-
-#define ROUTERD_ALWAYS_INLINE inline __attribute__((always_inline))
 
 // True when a 20-byte header, given as five 32-bit words, has a correct checksum. The
 // one's-complement sum does not depend on the word size (RFC 1071): a handful of adds where

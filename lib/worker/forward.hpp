@@ -16,7 +16,7 @@
 #include <emmintrin.h>
 #endif
 
-#include "dataplane.hpp"
+#include "shared_state.hpp"
 #include "ipv4.hpp"
 #include "nexthop.hpp"
 #include "route_cache.hpp"
@@ -298,7 +298,7 @@ struct CacheTally {
 
 // The next-hop state of a FIB answer: nullptr for "no route" (and for an id whose slot is
 // empty, which a reader can see only for an id the FIB no longer maps).
-ROUTERD_ALWAYS_INLINE const NextHopState* state_of(const Dataplane& dp, uint64_t stored) {
+ROUTERD_ALWAYS_INLINE const NextHopState* state_of(const SharedState& dp, uint64_t stored) {
   const uint32_t id = Fib::decode(stored);
   return id != Fib::kNoRoute && id < dp.nexthops.size() ? dp.nexthops.get(id) : nullptr;
 }
@@ -309,7 +309,7 @@ ROUTERD_ALWAYS_INLINE const NextHopState* state_of(const Dataplane& dp, uint64_t
 // answer is cached): an entry then never claims a newer generation than its answer.
 // Nothing here allocates or waits; a state stays valid until the caller's next quiescent
 // state.
-ROUTERD_ALWAYS_INLINE void lookup_states(const Dataplane& dp, RouteCache* cache, uint64_t gen,
+ROUTERD_ALWAYS_INLINE void lookup_states(const SharedState& dp, RouteCache* cache, uint64_t gen,
                                          const uint32_t* dst, uint16_t k, const NextHopState** out,
                                          CacheTally* t) {
   uint64_t nh[64];

@@ -15,7 +15,7 @@
 
 namespace routerd {
 
-Worker::Worker(Dataplane& dp, uint32_t index, std::vector<RxQueue> rx, uint16_t tx_queue)
+Worker::Worker(SharedState& dp, uint32_t index, std::vector<RxQueue> rx, uint16_t tx_queue)
     : dp_(dp), index_(index), rx_(std::move(rx)), txq_(tx_queue), st_(dp.stats[index]) {
   uint64_t rate = uint64_t(dp.params.icmp_rate) * 2;
   token_max_ = rate ? uint64_t(dp.params.icmp_burst) * 2 : 0;

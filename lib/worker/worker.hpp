@@ -9,7 +9,7 @@
 #include <memory>
 #include <vector>
 
-#include "dataplane.hpp"
+#include "shared_state.hpp"
 #include "route_cache.hpp"
 
 namespace routerd {
@@ -25,7 +25,7 @@ class Worker {
   };
   static constexpr uint16_t kMaxBurst = 64;
 
-  Worker(Dataplane& dp, uint32_t index, std::vector<RxQueue> rx, uint16_t tx_queue);
+  Worker(SharedState& dp, uint32_t index, std::vector<RxQueue> rx, uint16_t tx_queue);
 
   // The lcore entry point: polls until dp.stop is set.
   void run();
@@ -77,7 +77,7 @@ class Worker {
   void drain_control_tx();  // worker 0 only
   bool icmp_token();
 
-  Dataplane& dp_;
+  SharedState& dp_;
   uint32_t index_;
   std::vector<RxQueue> rx_;
   uint16_t txq_;

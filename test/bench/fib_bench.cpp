@@ -19,7 +19,7 @@
 #include <string>
 #include <vector>
 
-#include "dataplane.hpp"
+#include "shared_state.hpp"
 #include "fib.hpp"
 #include "forward.hpp"
 #include "inet.hpp"
@@ -100,7 +100,7 @@ struct StageResult {
 };
 // Passes with and without the cache alternate (ABAB...) so drift on a shared machine hits
 // both alike; medians of each.
-StageResult bench_stage(Dataplane& dp, RouteCache& cache, std::vector<uint32_t>& dst, int rounds) {
+StageResult bench_stage(SharedState& dp, RouteCache& cache, std::vector<uint32_t>& dst, int rounds) {
   constexpr uint16_t kBulk = 32;
   std::vector<double> off, on;
   uint64_t sink = 0, hits = 0, lookups = 0;
@@ -256,7 +256,7 @@ static int main_(int argc, char** argv) {
   {
     // The route cache in front of the FIB: what the worker's whole lookup stage costs with
     // and without it, same destinations, same table.
-    Dataplane dp(DataplaneParams{}, 1, 8192, fp, nullptr, nullptr);
+    SharedState dp(DataplaneParams{}, 1, 8192, fp, nullptr, nullptr);
     std::vector<NextHopState> states(4098);
     for (uint32_t id = 1; id < states.size(); ++id) {
       states[id].kind = NhKind::forward;

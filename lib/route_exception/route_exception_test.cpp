@@ -1,4 +1,4 @@
-#include "exception.hpp"
+#include "route_exception.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -15,7 +15,7 @@ Route route_of(const char* p, uint16_t mtu = 0) {
 }  // namespace
 
 TEST_CASE("exceptions: insert clones the route, update keeps one entry", "[exception]") {
-  ExceptionTable t(8, 0x9e3779b97f4a7c15ull, 7);
+  RouteExceptionTable t(8, 0x9e3779b97f4a7c15ull, 7);
   Route r = route_of("10.9.0.0/16", 1500);
   RouteException& e = t.upsert(0x0a090001, r, 1000);
   CHECK(e.route == r.prefix);
@@ -35,7 +35,7 @@ TEST_CASE("exceptions: insert clones the route, update keeps one entry", "[excep
 }
 
 TEST_CASE("exceptions expire on the clock, part by part", "[exception]") {
-  ExceptionTable t(8, 3, 4);
+  RouteExceptionTable t(8, 3, 4);
   Route r = route_of("10.9.0.0/16");
   RouteException& e = t.upsert(1, r, 0);
   e.metrics.mtu = 1300;
@@ -59,7 +59,7 @@ TEST_CASE("exceptions expire on the clock, part by part", "[exception]") {
 }
 
 TEST_CASE("exceptions: full table evicts the least recently updated", "[exception]") {
-  ExceptionTable t(4, 11, 12);
+  RouteExceptionTable t(4, 11, 12);
   Route r = route_of("10.9.0.0/16");
   for (uint32_t d = 1; d <= 4; ++d) t.upsert(d, r, d).pmtu_expires_ms = 1000000;
   t.upsert(1, r, 10);  // 1 is now the most recent; 2 is the oldest
@@ -71,7 +71,7 @@ TEST_CASE("exceptions: full table evicts the least recently updated", "[exceptio
 }
 
 TEST_CASE("a million PTBs for different destinations keep the table at its size", "[exception]") {
-  ExceptionTable t(4096, 0x1234567887654321ull, 99);
+  RouteExceptionTable t(4096, 0x1234567887654321ull, 99);
   Route r = route_of("0.0.0.0/0");
   const size_t cap = t.capacity();
   for (uint32_t d = 0; d < 1000000; ++d) {

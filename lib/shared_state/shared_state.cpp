@@ -1,8 +1,8 @@
-#include "dataplane.hpp"
+#include "shared_state.hpp"
 
 namespace routerd {
 
-Dataplane::Dataplane(const DataplaneParams& p, uint32_t nworkers, uint32_t next_hops,
+SharedState::SharedState(const DataplaneParams& p, uint32_t nworkers, uint32_t next_hops,
                      const Fib::Params& fp, rte_ring* punt_ring, rte_ring* ctl_tx_ring)
     : params(p),
       workers(nworkers),

@@ -1,4 +1,4 @@
-// dataplane: the state workers read and only the control thread writes.
+// shared_state: what workers read and only the control thread writes (not datapath code).
 // Everything reachable from here is either immutable once published (interface snapshot,
 // next-hop states, FIB copy in use) or a single-writer counter block.
 #pragma once
@@ -68,8 +68,8 @@ struct DataplaneParams {
   RouteCacheKeys route_cache_keys;   // hash secrets
 };
 
-struct Dataplane {
-  Dataplane(const DataplaneParams& p, uint32_t workers, uint32_t next_hops, const Fib::Params& fp,
+struct SharedState {
+  SharedState(const DataplaneParams& p, uint32_t workers, uint32_t next_hops, const Fib::Params& fp,
             rte_ring* punt_ring, rte_ring* ctl_tx_ring);
 
   DataplaneParams params;

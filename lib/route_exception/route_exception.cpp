@@ -1,8 +1,8 @@
-#include "exception.hpp"
+#include "route_exception.hpp"
 
 namespace routerd {
 
-ExceptionTable::ExceptionTable(uint32_t capacity, uint64_t k1, uint64_t k2)
+RouteExceptionTable::RouteExceptionTable(uint32_t capacity, uint64_t k1, uint64_t k2)
     : slots_(capacity ? capacity : 1), k1_(k1 | 1), k2_(k2) {
   // Twice as many buckets as entries, a power of two.
   uint32_t nb = 2;
@@ -13,26 +13,26 @@ ExceptionTable::ExceptionTable(uint32_t capacity, uint64_t k1, uint64_t k2)
   for (uint32_t i = uint32_t(slots_.size()); i-- > 0;) free_.push_back(i);
 }
 
-bool ExceptionTable::dead(const RouteException& e, uint64_t now) {
+bool RouteExceptionTable::dead(const RouteException& e, uint64_t now) {
   bool pmtu = e.pmtu_expires_ms && now < e.pmtu_expires_ms;
   bool redirect = e.redirect_expires_ms && now < e.redirect_expires_ms;
   return !pmtu && !redirect;
 }
 
-uint32_t ExceptionTable::lookup(uint32_t dst) const {
+uint32_t RouteExceptionTable::lookup(uint32_t dst) const {
   for (uint32_t i = buckets_[bucket_of(dst)]; i != kNil; i = slots_[i].chain)
     if (slots_[i].e.dst == dst) return i;
   return kNil;
 }
 
-void ExceptionTable::unlink_age(uint32_t i) {
+void RouteExceptionTable::unlink_age(uint32_t i) {
   Slot& s = slots_[i];
   (s.older != kNil ? slots_[s.older].newer : head_) = s.newer;
   (s.newer != kNil ? slots_[s.newer].older : tail_) = s.older;
   s.older = s.newer = kNil;
 }
 
-void ExceptionTable::push_newest(uint32_t i) {
+void RouteExceptionTable::push_newest(uint32_t i) {
   Slot& s = slots_[i];
   s.older = tail_;
   s.newer = kNil;
@@ -40,7 +40,7 @@ void ExceptionTable::push_newest(uint32_t i) {
   tail_ = i;
 }
 
-void ExceptionTable::remove(uint32_t i) {
+void RouteExceptionTable::remove(uint32_t i) {
   Slot& s = slots_[i];
   uint32_t* link = &buckets_[bucket_of(s.e.dst)];
   while (*link != i) link = &slots_[*link].chain;
@@ -51,7 +51,7 @@ void ExceptionTable::remove(uint32_t i) {
   --size_;
 }
 
-const RouteException* ExceptionTable::find(uint32_t dst, uint64_t now) {
+const RouteException* RouteExceptionTable::find(uint32_t dst, uint64_t now) {
   uint32_t i = lookup(dst);
   if (i == kNil) return nullptr;
   RouteException& e = slots_[i].e;
@@ -71,7 +71,7 @@ const RouteException* ExceptionTable::find(uint32_t dst, uint64_t now) {
   return &e;
 }
 
-RouteException& ExceptionTable::upsert(uint32_t dst, const Route& route, uint64_t now) {
+RouteException& RouteExceptionTable::upsert(uint32_t dst, const Route& route, uint64_t now) {
   uint32_t i = lookup(dst);
   if (i == kNil) {
     if (free_.empty()) {
@@ -98,14 +98,14 @@ RouteException& ExceptionTable::upsert(uint32_t dst, const Route& route, uint64_
   return slots_[i].e;
 }
 
-bool ExceptionTable::erase(uint32_t dst) {
+bool RouteExceptionTable::erase(uint32_t dst) {
   uint32_t i = lookup(dst);
   if (i == kNil) return false;
   remove(i);
   return true;
 }
 
-size_t ExceptionTable::expire(uint64_t now) {
+size_t RouteExceptionTable::expire(uint64_t now) {
   size_t n = 0;
   for (uint32_t i = head_; i != kNil;) {
     uint32_t next = slots_[i].newer;
@@ -118,7 +118,7 @@ size_t ExceptionTable::expire(uint64_t now) {
   return n;
 }
 
-void ExceptionTable::clear() {
+void RouteExceptionTable::clear() {
   while (head_ != kNil) remove(head_);
 }
 

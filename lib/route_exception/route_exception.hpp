@@ -1,4 +1,4 @@
-// exception: per-destination clones of a route, for traffic the router itself sends, learnt
+// route_exception: per-destination clones of a route, for traffic the router itself sends, learnt
 // from ICMP (RFC 1191 path MTU, RFC 792 redirects). A fixed pool: no allocation per entry,
 // narrow (32-bit) links, a keyed hash, oldest-first eviction when full; expiry on a clock
 // the caller passes in, so tests can use a fake one. Control-thread only.
@@ -20,10 +20,10 @@ struct RouteException {
   uint64_t updated_ms = 0;
 };
 
-class ExceptionTable {
+class RouteExceptionTable {
  public:
   // capacity >= 1; k1, k2: hash secrets, so a sender cannot aim at one bucket.
-  ExceptionTable(uint32_t capacity, uint64_t k1, uint64_t k2);
+  RouteExceptionTable(uint32_t capacity, uint64_t k1, uint64_t k2);
 
   // The live entry for dst, or nullptr. Parts that have expired read as unset; an entry
   // with nothing left is removed.
