@@ -162,6 +162,21 @@ const std::vector<VerbHelp>& command_help() {
   return h;
 }
 
+const char* verb_name(Verb v) {
+  static const char* const kNames[kVerbCount] = {"addr add",      "addr del",
+                                                 "addr show",     "route add",
+                                                 "route replace", "route del",
+                                                 "route show",    "route show cache",
+                                                 "route summary", "route flush cache",
+                                                 "route get",     "route load",
+                                                 "neigh add",     "neigh del",
+                                                 "neigh show",    "link show",
+                                                 "link set",      "ping",
+                                                 "stats",         "batch",
+                                                 "reload"};
+  return size_t(v) < kVerbCount ? kNames[size_t(v)] : "?";
+}
+
 Request parse_request(const std::vector<std::string>& w) {
   if (w.empty()) throw CommandError("no command given (try: routerctl help)");
   std::string obj = object_name(w[0]);

@@ -42,6 +42,8 @@ enum class Verb {
   batch,
   reload,
 };
+constexpr size_t kVerbCount = size_t(Verb::reload) + 1;
+const char* verb_name(Verb v);  // its words, e.g. "route add"
 
 struct BatchLine;
 

@@ -38,8 +38,8 @@ Control::Control(SharedState& dp, const Config& cfg, std::vector<PortRef> ports,
       pool_(pool),
       config_path_(cfg.path),
       neigh_(neighbour_params(cfg)),
-      reclaimer_(dp.rcu),
-      nh_(dp.nexthops.size()),
+      pub_(dp, dp.stats.get(), dp.workers,
+           [this](uint32_t id, const NhKey& key) { return nh_build(id, key); }),
       exc_(cfg.exc_max_entries, exception_key(0), exception_key(1)),
       accept_redirects_(cfg.accept_redirects),
       pmtu_min_(uint16_t(cfg.pmtu_min)),
@@ -54,6 +54,16 @@ Control::Control(SharedState& dp, const Config& cfg, std::vector<PortRef> ports,
   frag_tbl_.reset(rte_ip_frag_table_create(64, 4, 256, rte_get_tsc_hz() * 2, SOCKET_ID_ANY));
   if (!frag_tbl_) throw std::runtime_error("cannot create the reassembly table");
   icmp_tokens_ = uint64_t(icmp_burst_) * 1000;
+  register_addr_commands(commands_);
+  register_route_commands(commands_);
+  register_neigh_commands(commands_);
+  register_link_commands(commands_);
+  register_stats_commands(commands_);
+  register_ping_commands(commands_);
+  register_reload_commands(commands_);
+  for (size_t v = 0; v < kVerbCount; ++v)
+    if (!commands_.on_control[v] && !commands_.on_caller[v])
+      throw std::logic_error("routerctl verb " + std::to_string(v) + " has no handler");
   publish_ifs();
 }
 
@@ -66,14 +76,7 @@ Control::~Control() {
   for (auto& r : fx.released)
     for (rte_mbuf* m : r.packets) rte_pktmbuf_free(m);
   rte_ip_frag_free_death_row(&death_row_, 0);
-  reclaimer_.drain();
-  for (uint32_t id = 0; id < nh_.size(); ++id) {
-    if (!nh_[id].state) continue;
-    dp_.nexthops.publish(id, nullptr);
-    delete nh_[id].state;
-  }
-  dp_.ifs.store(nullptr, std::memory_order_release);
-  delete ifs_;
+  // pub_ frees what is published as it is destroyed (after this body).
   std::shared_ptr<Task> t;
   while (tasks_.try_pop(t))
     t->result.set_exception(std::make_exception_ptr(CommandError("routerd is shutting down")));
@@ -178,70 +181,6 @@ NextHopState* Control::nh_build(uint32_t id, const NhKey& key) const {
   return s;
 }
 
-uint32_t Control::nh_acquire(const NhKey& key) {
-  if (auto it = nh_by_key_.find(key); it != nh_by_key_.end()) return it->second;
-  uint32_t id;
-  if (!nh_free_.empty()) {
-    id = nh_free_.back();
-    nh_free_.pop_back();
-  } else if (nh_next_ < nh_.size()) {
-    id = nh_next_++;
-  } else {
-    throw CommandError("next-hop table full (" + std::to_string(nh_.size() - 1) +
-                       " slots; raise fib.max_next_hops)");
-  }
-  NhSlot& s = nh_[id];
-  s.key = key;
-  s.refs = 0;
-  s.used = true;
-  s.state = nh_build(id, key);
-  dp_.nexthops.publish(id, s.state);
-  nh_by_key_[key] = id;
-  nh_maybe_unused_.push_back(id);
-  return id;
-}
-
-void Control::nh_refresh(uint32_t id) {
-  NhSlot& s = nh_[id];
-  NextHopState* fresh = nh_build(id, s.key);
-  NextHopState* old = s.state;
-  bool same = std::memcmp(fresh->l2, old->l2, sizeof fresh->l2) == 0 && fresh->kind == old->kind &&
-              fresh->port == old->port && fresh->mtu == old->mtu && fresh->gateway == old->gateway;
-  if (same) {
-    delete fresh;
-    return;
-  }
-  s.state = fresh;
-  dp_.nexthops.publish(id, fresh);
-  // A worker may still be forwarding with the old state: free it after a grace period.
-  retire_after_bump([old] { retire_free(old); });
-  dirty_ = true;
-}
-
-void Control::nh_refresh_neighbour(Ipv4 ip) {
-  // One state per (port, neighbour, route MTU): refresh every one for this neighbour.
-  for (uint32_t id = 1; id < nh_next_; ++id)
-    if (nh_[id].used && nh_[id].key.type == NhType::adjacency && nh_[id].key.ip == ip.v)
-      nh_refresh(id);
-}
-
-void Control::collect_unused_nexthops() {
-  for (uint32_t id : nh_maybe_unused_) {
-    NhSlot& s = nh_[id];
-    if (!s.used || s.refs != 0) continue;
-    nh_by_key_.erase(s.key);
-    dp_.nexthops.publish(id, nullptr);
-    NextHopState* old = s.state;
-    s = NhSlot{};
-    // The id is reusable only once no worker can still hold it from a lookup.
-    retire_after_bump([this, old, id] {
-      retire_free(old);
-      nh_free_.push_back(id);
-    });
-  }
-  nh_maybe_unused_.clear();
-}
-
 // ---------------------------------------------------------------- FIB derivation
 
 // What the FIB should hold for prefix p: the router's own addresses first, then directed
@@ -249,39 +188,26 @@ void Control::collect_unused_nexthops() {
 // subnet, so traffic to hosts on a link is forwarded without a trip to control.
 uint32_t Control::desired_nh(const Prefix4& p) {
   if (p.len == 32) {
-    if (local_address_port(p.addr)) return nh_acquire(NhKey{NhType::local, 0, 0});
-    if (is_subnet_broadcast(p.addr)) return nh_acquire(NhKey{NhType::broadcast, 0, 0});
+    if (local_address_port(p.addr)) return pub_.acquire(NhKey{NhType::local, 0, 0});
+    if (is_subnet_broadcast(p.addr)) return pub_.acquire(NhKey{NhType::broadcast, 0, 0});
   }
   if (const Route* r = rib_.find(p)) {
-    if (r->via) return nh_acquire(NhKey{NhType::adjacency, r->port, r->via->v, r->mtu()});
-    return nh_acquire(NhKey{NhType::glean, r->port, 0, r->mtu()});
+    if (r->via) return pub_.acquire(NhKey{NhType::adjacency, r->port, r->via->v, r->mtu()});
+    return pub_.acquire(NhKey{NhType::glean, r->port, 0, r->mtu()});
   }
   if (p.len == 32) {
     const Neighbour* n = neigh_.find(p.addr);
     if (n && n->usable()) {
       const Route* lpm = rib_.lookup(p.addr);
       if (lpm && !lpm->via && lpm->port == n->port)
-        return nh_acquire(NhKey{NhType::adjacency, n->port, p.addr.v});
+        return pub_.acquire(NhKey{NhType::adjacency, n->port, p.addr.v});
     }
   }
   return Fib::kNoRoute;
 }
 
 void Control::sync(const Prefix4& p) {
-  uint32_t want = desired_nh(p);
-  auto it = fib_state_.find(p);
-  uint32_t have = it == fib_state_.end() ? Fib::kNoRoute : it->second;
-  if (want == have) return;
-  journal_.push_back(Journal{p, have, want});
-  if (want != Fib::kNoRoute) {
-    fib_state_[p] = want;
-    nh_[want].refs++;
-    ops_.push_back(FibOp{p.addr.v, p.len, false, want});
-  } else {
-    fib_state_.erase(it);
-    ops_.push_back(FibOp{p.addr.v, p.len, true, 0});
-  }
-  if (have != Fib::kNoRoute && --nh_[have].refs == 0) nh_maybe_unused_.push_back(have);
+  pub_.set_route(p, desired_nh(p));
 }
 
 void Control::sync_covered(const Prefix4& p) {
@@ -289,67 +215,6 @@ void Control::sync_covered(const Prefix4& p) {
   // A route change can move a neighbour in or out of its connected subnet's reach.
   for (const auto& [ip, n] : neigh_.entries())
     if (p.contains(Ipv4(ip))) sync(Prefix4{Ipv4(ip), 32});
-}
-
-void Control::rollback() {
-  for (auto it = journal_.rbegin(); it != journal_.rend(); ++it) {
-    if (it->new_nh != Fib::kNoRoute && --nh_[it->new_nh].refs == 0)
-      nh_maybe_unused_.push_back(it->new_nh);
-    if (it->old_nh != Fib::kNoRoute) {
-      fib_state_[it->prefix] = it->old_nh;
-      nh_[it->old_nh].refs++;
-    } else {
-      fib_state_.erase(it->prefix);
-    }
-  }
-  journal_.clear();
-  ops_.clear();
-}
-
-void Control::retire_after_bump(std::function<void()> destroy) {
-  retired_.push_back(std::move(destroy));
-  dirty_ = true;
-}
-
-// Route caches keep next-hop pointers across quiescent states and trust them only while
-// their generation is current. So the generation is bumped first and only then are the
-// replaced objects queued for reclamation: a worker that has passed the grace period has
-// acquired the RCU token taken after the bump, so it sees the new generation and no
-// longer trusts entries that may point at them.
-void Control::bump_and_retire() {
-  if (dirty_) {
-    // The time is taken before the bump, so a latency is never understated.
-    const uint64_t t0 = rte_rdtsc();
-    uint64_t g = dp_.generation.bump();
-    ++commits_;
-    pending_gens_.push_back({g, t0});
-    if (pending_gens_.size() > 4096) {
-      pending_gens_.pop_front();
-      ++inval_unobserved_;
-    }
-  }
-  dirty_ = false;
-  for (auto& r : retired_) reclaimer_.retire(std::move(r));
-  retired_.clear();
-}
-
-void Control::commit() {
-  if (!ops_.empty()) {
-    try {
-      dp_.fib.apply(ops_, dp_.rcu);
-    } catch (const FibError&) {
-      rollback();
-      collect_unused_nexthops();
-      bump_and_retire();
-      throw;
-    }
-    dirty_ = true;
-    route_updates_ += ops_.size();
-  }
-  ops_.clear();
-  journal_.clear();
-  collect_unused_nexthops();
-  bump_and_retire();
 }
 
 void Control::publish_ifs() {
@@ -362,94 +227,27 @@ void Control::publish_ifs() {
       if (pa.subnet.len <= 30 && f.nbcast < std::size(f.bcast))
         f.bcast[f.nbcast++] = pa.subnet.broadcast().v;
   }
-  const IfSnapshot* old = ifs_;
-  ifs_ = s;
-  dp_.ifs.store(s, std::memory_order_release);
-  if (old) retire_after_bump([old] { delete old; });
-  dirty_ = true;
+  pub_.replace_ifs(s);
+}
+
+const NextHopState* Control::resolve(Ipv4 dst) const {
+  return pub_.state(dp_.fib.lookup(dst.v));
 }
 
 // ---------------------------------------------------------------- loop and calls
 
 nlohmann::json Control::call(const std::vector<std::string>& argv) {
   Request r = parse_request(argv);
-  // ping waits for replies on the caller's thread; the control thread only sends and
-  // receives.
-  if (r.verb == Verb::ping) return ping(r);
-  if (r.verb == Verb::reload) return reload();
-  if (r.verb == Verb::route_load) {
-    // Reading and parsing a large file happens here, on the caller's thread, so the
-    // control thread keeps serving the slow path until the batch is ready.
-    auto specs = std::make_shared<std::vector<RouteSpec>>(parse_route_file(r.path));
-    return submit([this, specs, path = r.path] { return route_load(*specs, path); });
-  }
+  // Verbs that wait (ping) or read files (route load, reload) do that part here, on the
+  // caller's thread, and submit only the change: the control thread keeps serving the slow path.
+  if (Handler h = commands_.on_caller[size_t(r.verb)]) return (this->*h)(r);
   return submit([this, r] { return execute(r); });
 }
 
-nlohmann::json Control::ping(const Request& r) {
-  auto sess = std::make_shared<PingSession>();
-  uint16_t ident;
-  {
-    std::lock_guard<std::mutex> g(ping_mu_);
-    do ident = ++ping_ident_;
-    while (ident == 0 || pings_.count(ident));
-    pings_[ident] = sess;
-  }
-  struct Unregister {
-    Control* c;
-    uint16_t id;
-    ~Unregister() {
-      std::lock_guard<std::mutex> g(c->ping_mu_);
-      c->pings_.erase(id);
-    }
-  } unregister{this, ident};
-
-  const double tsc_per_ms = double(rte_get_tsc_hz()) / 1000.0;
-  nlohmann::json results = nlohmann::json::array();
-  uint32_t received = 0;
-  Ipv4 src;
-  for (uint16_t seq = 1; seq <= r.count; ++seq) {
-    auto t0 = std::chrono::steady_clock::now();
-    nlohmann::json sent = submit([=, this] { return ping_send(ident, seq, r.addr, r.size, r.df); });
-    if (sent.contains("error")) throw CommandError("ping: " + sent["error"].get<std::string>());
-    if (sent.contains("src")) src = *Ipv4::parse(sent["src"].get<std::string>());
-    nlohmann::json res = {{"seq", seq}};
-    if (sent.contains("local_error_mtu")) {
-      res["result"] = "local_error";
-      res["mtu"] = sent["local_error_mtu"];
-    } else {
-      res["result"] = "timeout";
-      // One second for the answer to this request; late ones for earlier requests are
-      // skipped.
-      while (std::chrono::steady_clock::now() - t0 < std::chrono::seconds(1)) {
-        PingEvent ev;
-        if (!sess->events.try_pop(ev)) {
-          std::this_thread::sleep_for(std::chrono::milliseconds(1));
-          continue;
-        }
-        if (ev.seq != seq) continue;
-        res["from"] = ev.from.str();
-        if (ev.reply) {
-          res["result"] = "reply";
-          res["bytes"] = ev.bytes;
-          res["ttl"] = ev.ttl;
-          res["time_ms"] = double(rte_rdtsc() - ev.tsc) / tsc_per_ms;
-          ++received;
-        } else {
-          res["result"] = "error";
-          res["type"] = ev.type;
-          res["code"] = ev.code;
-          if (ev.type == icmp::dest_unreachable && ev.code == icmp::code_frag_needed)
-            res["mtu"] = ev.mtu;
-        }
-        break;
-      }
-    }
-    results.push_back(res);
-    if (seq < r.count) std::this_thread::sleep_until(t0 + std::chrono::milliseconds(500));
-  }
-  return {{"dst", r.addr.str()},    {"src", src.str()},     {"size", r.size},    {"df", r.df},
-          {"transmitted", r.count}, {"received", received}, {"results", results}};
+nlohmann::json Control::execute(const Request& r) {
+  Handler h = commands_.on_control[size_t(r.verb)];
+  if (!h) throw CommandError(std::string(verb_name(r.verb)) + ": only through the control socket");
+  return (this->*h)(r);
 }
 
 nlohmann::json Control::submit(std::function<nlohmann::json()> fn) {
@@ -488,68 +286,16 @@ bool Control::poll_once(uint64_t now) {
     neigh_.tick(now, fx);
     apply_neighbour_effects(fx, now);
     if (exc_.expire(now)) {
-      dirty_ = true;  // an exception ending is a change too
-      commit();
+      pub_.touch();  // an exception ending is a change too
+      pub_.commit();
     }
   }
-  reclaimer_.poll();
-  measure_invalidation();
+  pub_.poll();
   return busy;
 }
 
-// A worker records the first time it reads each generation (worker.cpp). A commit has
-// reached every worker when each has seen it or a later one; the latency is the slowest.
-void Control::measure_invalidation() {
-  const uint64_t hz = rte_get_tsc_hz();
-  while (!pending_gens_.empty()) {
-    const GenCommit c = pending_gens_.front();
-    uint64_t worst = 0;
-    bool all = true;
-    for (uint32_t w = 0; w < dp_.workers && all; ++w) {
-      uint64_t first = UINT64_MAX;
-      for (const auto& slot : dp_.stats[w].gen_seen)
-        if (slot.gen.load(std::memory_order_acquire) >= c.gen)
-          first = std::min(first, slot.tsc.load(std::memory_order_relaxed));
-      if (first == UINT64_MAX)
-        all = false;
-      else
-        worst = std::max(worst, first > c.tsc ? first - c.tsc : 0);
-    }
-    if (!all) {
-      if (rte_rdtsc() - c.tsc < hz) return;  // try again on the next loop
-      ++inval_unobserved_;
-    } else {
-      auto ns = uint32_t(std::min<uint64_t>(worst * 1000000000 / hz, UINT32_MAX));
-      if (inval_ns_.size() < kLatencySamples)
-        inval_ns_.push_back(ns);
-      else
-        inval_ns_[inval_next_] = ns;
-      inval_next_ = (inval_next_ + 1) % kLatencySamples;
-    }
-    pending_gens_.pop_front();
-  }
-}
-
-nlohmann::json Control::invalidation_json() const {
-  std::vector<uint32_t> v = inval_ns_;
-  auto pct = [&](double q) -> uint64_t {
-    if (v.empty()) return 0;
-    size_t i = std::min(v.size() - 1, size_t(q * double(v.size())));
-    std::nth_element(v.begin(), v.begin() + ptrdiff_t(i), v.end());
-    return v[i];
-  };
-  uint64_t p50 = pct(0.50), p99 = pct(0.99);
-  uint64_t mx = v.empty() ? 0 : *std::max_element(v.begin(), v.end());
-  return {{"samples", v.size()},
-          {"p50_ns", p50},
-          {"p99_ns", p99},
-          {"max_ns", mx},
-          {"unobserved", inval_unobserved_}};
-}
-
 void Control::run(const std::atomic<bool>& stop) {
-  // Commits made before the workers started (startup load) would time worker startup.
-  pending_gens_.clear();
+  pub_.forget_latency_samples();
   while (!stop.load(std::memory_order_relaxed)) {
     // The control thread is not a poll-mode worker: when idle it sleeps briefly so it does
     // not take a core from the system (the slow path is latency-tolerant).

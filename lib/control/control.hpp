@@ -1,7 +1,8 @@
-// control: the single writer of forwarding state, and the slow path.
-// Routes, addresses and neighbours change here only, in batches: the FIB and next-hop
-// states are rebuilt from them, published, the generation is bumped, and what was replaced
-// is freed after a grace period. A change that cannot be applied completely changes nothing.
+// control: the coordinator over the RIB, neighbours, route exceptions, ports and the publisher.
+// It derives what the FIB and next hops should hold and hands that to lib/publish, which alone
+// changes what workers read; a command that cannot be applied completely changes nothing.
+// Files: control.cpp (derivation, loop), slowpath*.cpp (punted and router-made packets),
+// cmd_*.cpp (routerctl verbs, each registered beside its handler), reload.cpp.
 #pragma once
 
 #include <rte_ip_frag.h>
@@ -27,13 +28,14 @@
 
 #include "command.hpp"
 #include "config.hpp"
-#include "shared_state.hpp"
-#include "route_exception.hpp"
 #include "icmp.hpp"
 #include "neighbour.hpp"
 #include "port.hpp"
+#include "publisher.hpp"
 #include "rib.hpp"
+#include "route_exception.hpp"
 #include "routefile.hpp"
+#include "shared_state.hpp"
 
 namespace routerd {
 
@@ -79,29 +81,6 @@ class Control {
   std::string stats_summary() const;
 
  private:
-  // Next-hop slot bookkeeping. Keys: an adjacency (port, neighbour ip), a connected subnet
-  // on a port (glean), the router itself (local), a directed broadcast.
-  enum class NhType : uint8_t { adjacency, glean, local, broadcast };
-  // Routes with their own MTU get their own next-hop state (the MTU is in the state).
-  struct NhKey {
-    NhType type;
-    uint16_t port;
-    uint32_t ip;
-    uint16_t mtu = 0;  // the route's MTU metric; 0: none
-    bool operator==(const NhKey&) const = default;
-  };
-  struct NhKeyHash {
-    size_t operator()(const NhKey& k) const noexcept {
-      return std::hash<uint64_t>{}(uint64_t(k.ip) << 32 ^ uint64_t(k.mtu) << 16 ^
-                                   uint64_t(k.port) << 3 ^ uint64_t(k.type));
-    }
-  };
-  struct NhSlot {
-    NhKey key{};
-    uint32_t refs = 0;  // FIB prefixes pointing at it
-    NextHopState* state = nullptr;
-    bool used = false;
-  };
   struct PortAddr {
     Ipv4 addr;
     Prefix4 subnet;
@@ -110,27 +89,13 @@ class Control {
     PortRef ref;
     std::vector<PortAddr> addrs;
   };
-  // A FIB prefix changed during the current batch, for rollback.
-  struct Journal {
-    Prefix4 prefix;
-    uint32_t old_nh;
-    uint32_t new_nh;
-  };
-
-  // --- state derivation (control.cpp)
-  uint32_t nh_acquire(const NhKey& key);
+  // --- what the FIB and next hops should hold, handed to the publisher (control.cpp)
   NextHopState* nh_build(uint32_t id, const NhKey& key) const;
-  void nh_refresh(uint32_t id);
-  void nh_refresh_neighbour(Ipv4 ip);
   uint32_t desired_nh(const Prefix4& p);
-  void sync(const Prefix4& p);
+  void sync(const Prefix4& p);  // stages the FIB entry p should have now
   void sync_covered(const Prefix4& p);
-  void commit();  // applies the batch; throws FibError with everything rolled back
-  void retire_after_bump(std::function<void()> destroy);
-  void bump_and_retire();
-  void rollback();  // undoes fib_state_ changes of the current batch
-  void collect_unused_nexthops();
   void publish_ifs();
+  const NextHopState* resolve(Ipv4 dst) const;  // the FIB's answer, for the slow path
 
   // --- lookups
   PortCtl* port_by_name(const std::string& name);
@@ -141,7 +106,7 @@ class Control {
   const PortCtl* port_for_gateway(Ipv4 gw, const std::string& dev) const;
   std::vector<PortAddress> port_addresses(uint16_t port) const;
 
-  // --- slow path (slowpath.cpp)
+  // --- slow path (slowpath.cpp; send_icmp_error, output and send_via in originate.cpp)
   void handle_punt(const PuntEntry& e, uint64_t now_ms);
   void handle_arp(rte_mbuf* m, uint16_t in_port, uint64_t now_ms);
   void handle_local(rte_mbuf* m, uint16_t in_port, uint64_t now_ms);
@@ -150,6 +115,7 @@ class Control {
   void send_icmp_error(rte_mbuf* orig, uint8_t type, uint8_t code, uint32_t rest, uint16_t in_port,
                        std::optional<Ipv4> src, uint64_t now_ms);
   void output(rte_mbuf* m, uint64_t now_ms);  // router-originated IP packet
+  bool send_via(rte_mbuf* m, const NextHopState* s, Ipv4 dst, uint64_t now_ms);
   void transmit(uint16_t port, rte_mbuf* m);
   void send_arp_request(uint16_t port, Ipv4 target, const std::optional<Mac>& unicast);
   void apply_neighbour_effects(NeighbourTable::Effects& fx, uint64_t now_ms);
@@ -157,18 +123,31 @@ class Control {
   void drop(rte_mbuf* m, Drop d, uint16_t in_port);
   void event(Event e, uint64_t n = 1);
 
-  // --- commands (commands.cpp)
-  nlohmann::json addr_add(const Request& r);
-  nlohmann::json addr_del(const Request& r);
-  nlohmann::json addr_show(const Request& r) const;
-  nlohmann::json route_set(const Request& r, bool replace);
-  nlohmann::json route_del(const Request& r);
-  nlohmann::json route_show() const;
-  nlohmann::json route_summary() const;
-  nlohmann::json reload_apply(const Config& next, const std::vector<RouteFile>& files);
-  nlohmann::json route_get(const Request& r) const;
+  // --- routerctl verbs (cmd_*.cpp). Each file defines its handlers as specialisations of
+  // handle<>() and registers them in its register_*() beside them, so a verb touches only
+  // its file, its grammar row (lib/api) and its text format (routerctl).
+  template <Verb V>
+  nlohmann::json handle(const Request& r);
+  template <Verb V>
+  nlohmann::json handle_on_caller(const Request& r);
+  using Handler = nlohmann::json (Control::*)(const Request&);
+  struct CommandTable {
+    Handler on_control[kVerbCount] = {};  // runs on the control thread (execute)
+    Handler on_caller[kVerbCount] = {};   // runs on the caller's thread and submits its work
+  };
+  void register_addr_commands(CommandTable& t);
+  void register_route_commands(CommandTable& t);
+  void register_neigh_commands(CommandTable& t);
+  void register_link_commands(CommandTable& t);
+  void register_stats_commands(CommandTable& t);
+  void register_ping_commands(CommandTable& t);
+  void register_reload_commands(CommandTable& t);
+  CommandTable commands_;
+
+  // Shared by several verbs.
   nlohmann::json route_load(const std::vector<RouteSpec>& specs, const std::string& source);
   nlohmann::json route_batch(const Request& r);
+  nlohmann::json reload_apply(const Config& next, const std::vector<RouteFile>& files);
   // A RIB change of the current batch, for rollback.
   struct RibUndo {
     Prefix4 prefix;
@@ -182,16 +161,10 @@ class Control {
   void rib_undo(const std::vector<RibUndo>& undo);  // newest first
   void commit_routes(std::vector<RibUndo>& undo, const std::string& where,
                      const std::string& suffix);
-  nlohmann::json neigh_add(const Request& r);
-  nlohmann::json neigh_del(const Request& r);
-  nlohmann::json neigh_show(const Request& r) const;
-  nlohmann::json link_show(const Request& r) const;
-  nlohmann::json link_set(const Request& r);
-  nlohmann::json route_show_cache(uint64_t now) const;
-  nlohmann::json route_flush_cache();
+  nlohmann::json route_json(const Route& rt) const;
   nlohmann::json exception_json(const RouteException& e, uint64_t now) const;
 
-  // --- router-originated traffic and what ICMP teaches about it (slowpath.cpp)
+  // --- router-originated traffic and what ICMP teaches about it (originate.cpp, cmd_ping.cpp)
   struct PingEvent {
     uint16_t seq;
     bool reply;  // else an ICMP error about the request
@@ -204,7 +177,6 @@ class Control {
   struct PingSession {
     tbb::concurrent_queue<PingEvent> events;
   };
-  nlohmann::json ping(const Request& r);  // API thread
   nlohmann::json ping_send(uint16_t ident, uint16_t seq, Ipv4 dst, uint16_t size, bool df);
   void handle_icmp_to_us(rte_mbuf* m, uint64_t now_ms);
   void learn_pmtu(Ipv4 dst, uint16_t mtu, uint64_t now_ms);
@@ -213,7 +185,6 @@ class Control {
   // larger (nothing sent).
   uint16_t output_originated(rte_mbuf* m, uint64_t now_ms);
   uint16_t path_mtu(Ipv4 dst, const NextHopState* s, uint64_t now_ms);
-  nlohmann::json route_json(const Route& rt) const;
   uint64_t now_ms() const;
 
   SharedState& dp_;
@@ -227,35 +198,7 @@ class Control {
   Config loaded_;
   std::vector<RouteFile> loaded_files_;
   NeighbourTable neigh_;
-  Reclaimer reclaimer_;
-  const IfSnapshot* ifs_ = nullptr;
-
-  std::vector<NhSlot> nh_;
-  std::unordered_map<NhKey, uint32_t, NhKeyHash> nh_by_key_;
-  std::vector<uint32_t> nh_free_;
-  std::vector<uint32_t> nh_maybe_unused_;  // refs dropped to 0 or never taken: check at commit
-  uint32_t nh_next_ = 1;                   // 0 is "no route"
-
-  std::unordered_map<Prefix4, uint32_t, Prefix4Hash> fib_state_;  // what the FIB holds
-  std::vector<FibOp> ops_;
-  std::vector<Journal> journal_;
-  bool dirty_ = false;  // something was published in this batch: bump the generation
-  std::vector<std::function<void()>> retired_;  // replaced objects, reclaimed after the bump
-  struct GenCommit {
-    uint64_t gen;
-    uint64_t tsc;
-  };
-  std::deque<GenCommit> pending_gens_;  // commits whose observation by workers is not yet timed
-  uint64_t route_updates_ = 0;          // FIB prefix changes applied
-  uint64_t commits_ = 0;                // generation bumps
-  // Invalidation latency: from a commit's generation bump to the last worker seeing it, in
-  // ns, for the most recent kLatencySamples commits (a ring).
-  static constexpr size_t kLatencySamples = 8192;
-  std::vector<uint32_t> inval_ns_;
-  size_t inval_next_ = 0;
-  uint64_t inval_unobserved_ = 0;  // not seen by every worker within a second
-  void measure_invalidation();
-  nlohmann::json invalidation_json() const;
+  Publisher pub_;  // the only writer of what workers read
 
   RouteExceptionTable exc_;
   // Reassembly of fragments addressed to the router (replies to its own pings).

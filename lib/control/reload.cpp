@@ -1,6 +1,6 @@
-// Config reload (SIGHUP, routerctl reload): the difference between the config applied last
-// and the file as it is now, for the parts that can change while forwarding: port
-// addresses, static neighbours, routes. All of it is applied or none of it.
+// The config applied: at startup (load) and again on SIGHUP or routerctl reload, as the
+// difference between the config applied last and the file as it is now, for the parts that
+// can change while forwarding: port addresses, static neighbours, routes. All of it or none.
 #include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
@@ -105,6 +105,43 @@ std::vector<std::string> restart_needed(const Config& a, const Config& b) {
 }
 
 }  // namespace
+
+void Control::load(const Config& cfg, const std::vector<RouteFile>& route_files) {
+  loaded_ = cfg;
+  loaded_files_ = route_files;
+  auto run = [&](const std::string& where, const std::vector<std::string>& argv) {
+    try {
+      execute(parse_request(argv));
+    } catch (const CommandError& e) {
+      throw ConfigError(cfg.path + ": " + where + ": " + e.what());
+    }
+  };
+  for (size_t i = 0; i < cfg.ports.size(); ++i)
+    for (size_t j = 0; j < cfg.ports[i].addresses.size(); ++j) {
+      const auto& [a, sn] = cfg.ports[i].addresses[j];
+      run("port[" + std::to_string(i) + "].addresses[" + std::to_string(j) + "]",
+          {"addr", "add", a.str() + "/" + std::to_string(sn.len), "dev", cfg.ports[i].name});
+    }
+  for (size_t i = 0; i < cfg.neighbours.size(); ++i) {
+    const auto& n = cfg.neighbours[i];
+    run("neighbour[" + std::to_string(i) + "]",
+        {"neigh", "add", n.address.str(), "lladdr", n.lladdr.str(), "dev", n.port});
+  }
+  for (size_t i = 0; i < cfg.routes.size(); ++i) {
+    const auto& rt = cfg.routes[i];
+    std::vector<std::string> argv = {"route", "add", rt.prefix.str()};
+    if (rt.via) argv.insert(argv.end(), {"via", rt.via->str()});
+    if (!rt.dev.empty()) argv.insert(argv.end(), {"dev", rt.dev});
+    run("route[" + std::to_string(i) + "]", argv);
+  }
+  for (const auto& [path, specs] : route_files) {
+    try {
+      route_load(specs, path);
+    } catch (const CommandError& e) {
+      throw ConfigError(cfg.path + ": route_files: " + e.what());
+    }
+  }
+}
 
 nlohmann::json Control::reload() {
   // Read and validated here, off the control thread, like `route load`: a large route
@@ -251,6 +288,15 @@ nlohmann::json Control::reload_apply(const Config& next, const std::vector<Route
           {"routes_deleted", routes_deleted},
           {"restart_needed", restart},
           {"seconds", secs}};
+}
+
+template <>
+nlohmann::json Control::handle_on_caller<Verb::reload>(const Request&) {
+  return reload();
+}
+
+void Control::register_reload_commands(CommandTable& t) {
+  t.on_caller[size_t(Verb::reload)] = &Control::handle_on_caller<Verb::reload>;
 }
 
 }  // namespace routerd

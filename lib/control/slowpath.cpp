@@ -1,5 +1,5 @@
-// The slow path: packets workers hand over (ARP, packets for the router, ICMP errors,
-// packets waiting for ARP) and packets the router originates.
+// The slow path: packets workers hand over (ARP, packets for the router, ICMP errors to send,
+// packets waiting for ARP), and what neighbour changes set off.
 #include <rte_arp.h>
 #include <rte_ethdev.h>
 #include <rte_ether.h>
@@ -13,26 +13,11 @@
 #include "control.hpp"
 #include "fragment.hpp"
 #include "ipv4.hpp"
+#include "slowpath.hpp"
 
 namespace routerd {
 
-namespace {
-// Who a packet held by the slow path belongs to, kept in the mbuf's application field:
-// transit packets still need their TTL decremented when released; router-made ones do not.
-constexpr uint32_t kTransit = 0x7472616e;     // "tran"
-constexpr uint32_t kOriginated = 0x6f726967;  // "orig"
-
-rte_ipv4_hdr* ip_of(rte_mbuf* m) {
-  return rte_pktmbuf_mtod_offset(m, rte_ipv4_hdr*, RTE_ETHER_HDR_LEN);
-}
-
-void write_l2(rte_mbuf* m, const Mac& dst, const Mac& src) {
-  auto* eth = rte_pktmbuf_mtod(m, rte_ether_hdr*);
-  std::memcpy(eth->dst_addr.addr_bytes, dst.b.data(), 6);
-  std::memcpy(eth->src_addr.addr_bytes, src.b.data(), 6);
-  eth->ether_type = RTE_BE16(RTE_ETHER_TYPE_IPV4);
-}
-}  // namespace
+using namespace slowpath;
 
 void Control::event(Event e, uint64_t n) {
   dp_.control_stats().event[size_t(e)].add(n);
@@ -109,7 +94,7 @@ void Control::handle_punt(const PuntEntry& e, uint64_t now) {
 }
 
 void Control::handle_redirect(rte_mbuf* m, uint32_t nh_id, uint16_t in_port, uint64_t now) {
-  const NextHopState* s = nh_id < nh_.size() ? nh_[nh_id].state : nullptr;
+  const NextHopState* s = pub_.state(nh_id);
   if (!s || s->kind != NhKind::forward) {
     // The next hop changed since the worker looked: let the packet take the normal path
     // on its next trip; this one is dropped rather than forwarded on stale data.
@@ -140,335 +125,22 @@ void Control::handle_redirect(rte_mbuf* m, uint32_t nh_id, uint16_t in_port, uin
   transmit(s->port, m);
 }
 
-void Control::send_icmp_error(rte_mbuf* orig, uint8_t type, uint8_t code, uint32_t rest,
-                              uint16_t in_port, std::optional<Ipv4> src, uint64_t now) {
-  (void)in_port;
-  auto* eth = rte_pktmbuf_mtod(orig, rte_ether_hdr*);
-  const auto* ip = reinterpret_cast<const uint8_t*>(eth + 1);
-  size_t len = rte_pktmbuf_data_len(orig) - RTE_ETHER_HDR_LEN;
-  auto* h = reinterpret_cast<const rte_ipv4_hdr*>(ip);
-  Ipv4 s(rte_be_to_cpu_32(h->src_addr)), d(rte_be_to_cpu_32(h->dst_addr));
-  LcoreStats& st = dp_.control_stats();
-  if (!icmp_error_allowed(ip, len, rte_is_multicast_ether_addr(&eth->dst_addr),
-                          is_subnet_broadcast(d), is_subnet_broadcast(s))) {
-    st.drop[size_t(Drop::icmp_suppressed)].add();
-    return;
-  }
-  if (!icmp_bucket(now)) {
-    st.drop[size_t(Drop::icmp_rate_limited)].add();
-    return;
-  }
-  // RFC 1812 4.3.2.4: the source is an address of the interface the error leaves by, which
-  // is wherever the route back to the sender points.
-  if (!src) {
-    uint32_t id = dp_.fib.lookup(s.v);
-    const NextHopState* back = id != Fib::kNoRoute ? nh_[id].state : nullptr;
-    if (back && back->kind != NhKind::local && back->kind != NhKind::broadcast)
-      src = icmp_select_source(port_addresses(back->port), s);
-  }
-  if (!src) {
-    st.drop[size_t(Drop::icmp_no_source)].add();
-    return;
-  }
-  rte_mbuf* m = rte_pktmbuf_alloc(pool_);
-  if (!m) {
-    st.drop[size_t(Drop::no_mbuf)].add();
-    return;
-  }
-  auto* out =
-      reinterpret_cast<uint8_t*>(rte_pktmbuf_append(m, RTE_ETHER_HDR_LEN + icmp::max_error_len));
-  if (!out) {
-    rte_pktmbuf_free(m);
-    st.drop[size_t(Drop::no_mbuf)].add();
-    return;
-  }
-  size_t n = icmp_build_error(ip, len, IcmpError{type, code, rest, *src, ip_id_++},
-                              out + RTE_ETHER_HDR_LEN, icmp::max_error_len);
-  rte_pktmbuf_trim(m, uint16_t(icmp::max_error_len - n));
-  event(Event::icmp_error_sent);
-  if (type == icmp::time_exceeded) event(Event::icmp_time_exceeded_sent);
-  if (type == icmp::param_problem) event(Event::icmp_param_problem_sent);
-  if (type == icmp::redirect) event(Event::icmp_redirect_sent);
-  if (type == icmp::dest_unreachable) {
-    switch (code) {
-      case icmp::code_net_unreachable:
-        event(Event::icmp_net_unreachable_sent);
-        break;
-      case icmp::code_host_unreachable:
-        event(Event::icmp_host_unreachable_sent);
-        break;
-      case icmp::code_frag_needed:
-        event(Event::icmp_frag_needed_sent);
-        break;
-      default:
-        event(Event::icmp_port_unreachable_sent);
-        break;
-    }
-  }
-  output(m, now);
-}
-
-// The MTU for a packet the router sends to dst: the next hop's, lowered by a learnt path
-// MTU. (Forwarded traffic never looks at exceptions.)
-uint16_t Control::path_mtu(Ipv4 dst, const NextHopState* s, uint64_t now) {
-  uint16_t mtu = s ? s->mtu : 0;
-  if (const RouteException* e = exc_.find(dst.v, now))
-    if (e->metrics.mtu && (mtu == 0 || e->metrics.mtu < mtu)) mtu = e->metrics.mtu;
-  return mtu;
-}
-
-uint16_t Control::output_originated(rte_mbuf* m, uint64_t now) {
-  m->hash.usr = kOriginated;
-  rte_ipv4_hdr* ip = ip_of(m);
-  Ipv4 d(rte_be_to_cpu_32(ip->dst_addr));
-  uint32_t id = dp_.fib.lookup(d.v);
-  const NextHopState* s = id != Fib::kNoRoute ? nh_[id].state : nullptr;
-  if (!s) {
-    drop(m, Drop::no_route, 0);
-    return 0;
-  }
-  const RouteException* e = exc_.find(d.v, now);
-  const uint16_t mtu = path_mtu(d, s, now);
-  const uint16_t total = rte_be_to_cpu_16(ip->total_length);
-  if (mtu && total > mtu && ipv4_df(ip)) {
-    rte_pktmbuf_free(m);
-    return mtu;
-  }
-  // A learnt first hop (accept_redirects) replaces the route's gateway for this destination.
-  if (e && e->gateway && (s->kind == NhKind::forward || s->kind == NhKind::unresolved)) {
-    const Neighbour* n = neigh_.find(Ipv4(e->gateway));
-    const PortCtl* p = port_by_id(s->port);
-    if (n && n->usable() && p && n->port == s->port) {
-      uint8_t* l2 = rte_pktmbuf_mtod(m, uint8_t*);
-      std::memcpy(l2, n->mac.b.data(), 6);
-      std::memcpy(l2 + 6, p->ref.mac.b.data(), 6);
-      l2[12] = RTE_ETHER_TYPE_IPV4 >> 8;
-      l2[13] = RTE_ETHER_TYPE_IPV4 & 0xff;
-      transmit(s->port, m);
-    } else {
-      NeighbourTable::Effects fx;
-      neigh_.resolve(Ipv4(e->gateway), s->port, m, now, fx);
-      apply_neighbour_effects(fx, now);
-    }
-    return 0;
-  }
-  if (mtu && total > mtu && s->kind == NhKind::forward) {
-    rte_mbuf* frags[kMaxFragments];
-    int n = fragment_ipv4(m, mtu, s->l2, pool_, frags);
-    rte_pktmbuf_free(m);
-    if (n <= 0) {
-      dp_.control_stats().drop[size_t(Drop::fragment_failed)].add();
-      return 0;
-    }
-    for (int i = 0; i < n; ++i) transmit(s->port, frags[i]);
-    return 0;
-  }
-  output(m, now);
-  return 0;
-}
-
-void Control::output(rte_mbuf* m, uint64_t now) {
-  m->hash.usr = kOriginated;
-  Ipv4 d(rte_be_to_cpu_32(ip_of(m)->dst_addr));
-  uint32_t id = dp_.fib.lookup(d.v);
-  const NextHopState* s = id != Fib::kNoRoute ? nh_[id].state : nullptr;
-  if (!s) return drop(m, Drop::no_route, 0);
-  NeighbourTable::Effects fx;
-  switch (s->kind) {
-    case NhKind::forward:
-      std::memcpy(rte_pktmbuf_mtod(m, uint8_t*), s->l2, RTE_ETHER_HDR_LEN);
-      transmit(s->port, m);
-      return;
-    case NhKind::unresolved:
-      neigh_.resolve(s->gateway, s->port, m, now, fx);
-      break;
-    case NhKind::glean:
-      neigh_.resolve(d, s->port, m, now, fx);
-      break;
-    default:
-      return drop(m, Drop::local_unhandled, 0);
-  }
-  apply_neighbour_effects(fx, now);
-}
-
-nlohmann::json Control::ping_send(uint16_t ident, uint16_t seq, Ipv4 dst, uint16_t size, bool df) {
-  const uint64_t now = now_ms();
-  uint32_t id = dp_.fib.lookup(dst.v);
-  const NextHopState* s = id != Fib::kNoRoute ? nh_[id].state : nullptr;
-  if (!s) return {{"error", "no route to " + dst.str()}};
-  if (s->kind == NhKind::local || s->kind == NhKind::broadcast)
-    return {{"error", dst.str() + " is an address of this router or a broadcast"}};
-  const Ipv4 first_hop = s->gateway.v ? s->gateway : dst;
-  auto src = icmp_select_source(port_addresses(s->port), first_hop);
-  if (!src) return {{"error", "the egress port has no address"}};
-  const uint32_t ip_len = 20 + icmp::header_len + size;
-  const uint32_t room = rte_pktmbuf_data_room_size(pool_) - RTE_PKTMBUF_HEADROOM;
-  if (RTE_ETHER_HDR_LEN + ip_len > room)
-    return {{"error", "size " + std::to_string(size) +
-                          " does not fit the packet buffers (at most " +
-                          std::to_string(room - RTE_ETHER_HDR_LEN - 28) + ")"}};
-  rte_mbuf* m = rte_pktmbuf_alloc(pool_);
-  if (!m) return {{"error", "no packet buffer free"}};
-  auto* p = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(m, uint16_t(RTE_ETHER_HDR_LEN + ip_len)));
-  if (!p) {
-    rte_pktmbuf_free(m);
-    return {{"error", "no packet buffer free"}};
-  }
-  auto* ip = reinterpret_cast<rte_ipv4_hdr*>(p + RTE_ETHER_HDR_LEN);
-  std::memset(ip, 0, 20);
-  ip->version_ihl = RTE_IPV4_VHL_DEF;
-  ip->total_length = rte_cpu_to_be_16(uint16_t(ip_len));
-  ip->packet_id = rte_cpu_to_be_16(ip_id_++);
-  ip->fragment_offset = df ? RTE_BE16(RTE_IPV4_HDR_DF_FLAG) : 0;
-  ip->time_to_live = 64;
-  ip->next_proto_id = IPPROTO_ICMP;
-  ip->src_addr = rte_cpu_to_be_32(src->v);
-  ip->dst_addr = rte_cpu_to_be_32(dst.v);
-  ip->hdr_checksum = ipv4_header_checksum(ip);
-  uint8_t* ic = p + RTE_ETHER_HDR_LEN + 20;
-  std::memset(ic, 0, icmp::header_len + size);
-  ic[0] = icmp::echo_request;
-  ic[4] = uint8_t(ident >> 8);
-  ic[5] = uint8_t(ident);
-  ic[6] = uint8_t(seq >> 8);
-  ic[7] = uint8_t(seq);
-  // The send time rides in the payload and comes back in the reply, as with ping(8).
-  uint64_t tsc = rte_rdtsc();
-  std::memcpy(ic + icmp::header_len, &tsc, std::min<size_t>(size, sizeof tsc));
-  for (uint32_t i = sizeof tsc; i < size; ++i) ic[icmp::header_len + i] = uint8_t(i);
-  uint16_t c = icmp_checksum(ic, icmp::header_len + size);
-  std::memcpy(ic + 2, &c, 2);
-  nlohmann::json j = {{"src", src->str()}};
-  if (uint16_t mtu = output_originated(m, now)) j["local_error_mtu"] = mtu;
-  return j;
-}
-
-// An ICMP message to one of the router's addresses: echo replies and errors for its own
-// pings go to the waiting routerctl; errors about packets it sent teach path MTUs and
-// (when allowed) first hops. Only the quoted header decides what a message is about.
-void Control::handle_icmp_to_us(rte_mbuf* m, uint64_t now) {
-  auto* ip = ip_of(m);
-  const size_t ihl = size_t(ip->version_ihl & 0xf) * 4;
-  const size_t total = rte_be_to_cpu_16(ip->total_length);
-  const uint8_t* ic = reinterpret_cast<const uint8_t*>(ip) + ihl;
-  const Ipv4 from(rte_be_to_cpu_32(ip->src_addr));
-  auto session = [&](uint16_t ident) -> std::shared_ptr<PingSession> {
-    std::lock_guard<std::mutex> g(ping_mu_);
-    auto it = pings_.find(ident);
-    return it == pings_.end() ? nullptr : it->second;
-  };
-  if (ic[0] == icmp::echo_reply) {
-    uint16_t ident = uint16_t(ic[4] << 8 | ic[5]), seq = uint16_t(ic[6] << 8 | ic[7]);
-    if (auto s = session(ident)) {
-      PingEvent ev{seq, true, from, ip->time_to_live, 0, 0, 0, uint32_t(total - ihl), 0};
-      if (total - ihl >= icmp::header_len + 8) std::memcpy(&ev.tsc, ic + icmp::header_len, 8);
-      s->events.push(ev);
-    }
-    rte_pktmbuf_free(m);
-    return;
-  }
-  // An error quotes the offending header (RFC 792): it must be one the router sent.
-  const uint8_t* q = ic + icmp::header_len;
-  const size_t qlen = total - ihl - icmp::header_len;
-  if (total < ihl + icmp::header_len + 20 || (q[0] >> 4) != 4 || qlen < size_t(q[0] & 0xf) * 4) {
-    drop(m, Drop::local_unhandled, 0);
-    return;
-  }
-  const size_t qihl = size_t(q[0] & 0xf) * 4;
-  const Ipv4 qsrc(uint32_t(q[12]) << 24 | uint32_t(q[13]) << 16 | uint32_t(q[14]) << 8 | q[15]);
-  const Ipv4 qdst(uint32_t(q[16]) << 24 | uint32_t(q[17]) << 16 | uint32_t(q[18]) << 8 | q[19]);
-  if (!local_address_port(qsrc)) {  // not about our packet: nothing to learn
-    drop(m, Drop::local_unhandled, 0);
-    return;
-  }
-  const uint8_t type = ic[0], code = ic[1];
-  const uint16_t mtu = uint16_t(ic[6] << 8 | ic[7]);
-  if (q[9] == IPPROTO_ICMP && qlen >= qihl + 8 && q[qihl] == icmp::echo_request) {
-    uint16_t ident = uint16_t(q[qihl + 4] << 8 | q[qihl + 5]);
-    uint16_t seq = uint16_t(q[qihl + 6] << 8 | q[qihl + 7]);
-    if (auto s = session(ident))
-      s->events.push(PingEvent{seq, false, from, ip->time_to_live, type, code, mtu, 0, 0});
-  }
-  if (type == icmp::dest_unreachable && code == icmp::code_frag_needed) learn_pmtu(qdst, mtu, now);
-  if (type == icmp::redirect && (code == 1 || code == 0)) {
-    const Ipv4 gw(uint32_t(ic[4]) << 24 | uint32_t(ic[5]) << 16 | uint32_t(ic[6]) << 8 | ic[7]);
-    learn_redirect(qdst, gw, from, now);
-  }
-  rte_pktmbuf_free(m);
-}
-
-void Control::learn_pmtu(Ipv4 dst, uint16_t mtu, uint64_t now) {
-  const Route* rt = rib_.lookup(dst);
-  uint32_t id = dp_.fib.lookup(dst.v);
-  const NextHopState* s = id != Fib::kNoRoute ? nh_[id].state : nullptr;
-  const uint16_t cur = path_mtu(dst, s, now);
-  // RFC 1191: a report that would raise the path MTU (or carries none) is ignored; a very
-  // low one is raised to the floor, and then only if that still lowers it.
-  if (!rt || mtu == 0 || (cur && mtu >= cur)) {
-    event(Event::pmtu_ignored);
-    return;
-  }
-  mtu = std::max(mtu, pmtu_min_);
-  if (cur && mtu >= cur) {
-    event(Event::pmtu_ignored);
-    return;
-  }
-  RouteException& e = exc_.upsert(dst.v, *rt, now);
-  e.metrics.mtu = mtu;
-  e.pmtu_expires_ms = now + uint64_t(pmtu_expires_s_) * 1000;
-  event(Event::pmtu_learned);
-  dirty_ = true;
-  commit();
-}
-
-void Control::learn_redirect(Ipv4 dst, Ipv4 gw, Ipv4 from, uint64_t now) {
-  const Route* rt = rib_.lookup(dst);
-  // RFC 1122 3.2.2.2: only from the current first hop, naming a gateway on the same link.
-  const Ipv4 first = rt && rt->via ? *rt->via : dst;
-  const PortCtl* gp = rt ? port_for_gateway(gw, "") : nullptr;
-  if (!accept_redirects_ || !rt || from != first || !gp || gp->ref.id != rt->port ||
-      local_address_port(gw)) {
-    event(Event::redirect_ignored);
-    return;
-  }
-  RouteException& e = exc_.upsert(dst.v, *rt, now);
-  e.gateway = gw.v;
-  e.redirect_expires_ms = now + uint64_t(redirect_expires_s_) * 1000;
-  event(Event::redirect_learned);
-  dirty_ = true;
-  commit();
-}
-
 void Control::handle_unresolved(rte_mbuf* m, uint16_t in_port, uint64_t now) {
   m->hash.usr = kTransit;
   Ipv4 d(rte_be_to_cpu_32(ip_of(m)->dst_addr));
   // Look again rather than trust the id the worker saw: the route may have changed since.
-  uint32_t id = dp_.fib.lookup(d.v);
-  const NextHopState* s = id != Fib::kNoRoute ? nh_[id].state : nullptr;
-  NeighbourTable::Effects fx;
+  const NextHopState* s = resolve(d);
   if (!s) {
     send_icmp_error(m, icmp::dest_unreachable, icmp::code_net_unreachable, 0, in_port, std::nullopt,
                     now);
     return drop(m, Drop::no_route, in_port);
   }
-  switch (s->kind) {
-    case NhKind::forward:
-      ipv4_decrement_ttl(ip_of(m));
-      std::memcpy(rte_pktmbuf_mtod(m, uint8_t*), s->l2, RTE_ETHER_HDR_LEN);
-      transmit(s->port, m);
-      return;
-    case NhKind::unresolved:
-      neigh_.resolve(s->gateway, s->port, m, now, fx);
-      break;
-    case NhKind::glean:
-      neigh_.resolve(d, s->port, m, now, fx);
-      break;
-    case NhKind::local:
-      return handle_local(m, in_port, now);
-    case NhKind::broadcast:
-      return drop(m, Drop::directed_broadcast, in_port);
-  }
-  apply_neighbour_effects(fx, now);
+  // Resolved since the worker looked: forward it as the worker would have (queued packets
+  // get their TTL decremented when they are released).
+  if (s->kind == NhKind::forward) ipv4_decrement_ttl(ip_of(m));
+  if (send_via(m, s, d, now)) return;
+  if (s->kind == NhKind::local) return handle_local(m, in_port, now);
+  drop(m, Drop::directed_broadcast, in_port);
 }
 
 void Control::apply_neighbour_effects(NeighbourTable::Effects& fx, uint64_t now) {
@@ -499,8 +171,8 @@ void Control::apply_neighbour_effects(NeighbourTable::Effects& fx, uint64_t now)
   for (Ipv4 ip : fx.changed) {
     const Neighbour* n = neigh_.find(ip);
     event(n && n->usable() ? Event::neighbour_resolved : Event::neighbour_failed);
-    nh_refresh_neighbour(ip);
-    sync(Prefix4{ip, 32});
+    // One state per (port, neighbour, route MTU): the FIB does not change.
+    pub_.refresh_if([ip](const NhKey& k) { return k.type == NhType::adjacency && k.ip == ip.v; });
   }
   for (rte_mbuf* m : fx.failed) {
     // RFC 1812 4.3.3.1 / RFC 4861 7.2.2: the last hop could not resolve the destination.
@@ -512,10 +184,12 @@ void Control::apply_neighbour_effects(NeighbourTable::Effects& fx, uint64_t now)
   for (rte_mbuf* m : fx.overflowed) drop(m, Drop::neighbour_queue_overflow, m->port);
   for (rte_mbuf* m : fx.table_full) drop(m, Drop::neighbour_table_full, m->port);
   try {
-    commit();
+    for (Ipv4 ip : fx.changed) sync(Prefix4{ip, 32});
+    pub_.commit();
   } catch (const FibError& e) {
     // The neighbour's host route is an optimisation: without it, its traffic goes through
     // the slow path until the table has room.
+    pub_.rollback();
     spdlog::warn("neighbour host route not installed: {}", e.what());
   }
 }

@@ -21,11 +21,29 @@ struct Undo {
   uint64_t old_nh;
 };
 
+// Reverts a copy, newest first: each inverse either deletes what was added or restores a
+// prefix that existed, neither of which needs a tbl8 group the batch did not free first.
+void undo_all(rte_fib* fib, const std::vector<Undo>& undo) {
+  for (auto it = undo.rbegin(); it != undo.rend(); ++it) {
+    int urc = it->existed ? rte_fib_add(fib, it->prefix, it->len, it->old_nh)
+                          : rte_fib_delete(fib, it->prefix, it->len);
+    if (urc != 0 && urc != -ENOENT)
+      throw std::logic_error("FIB undo failed for " + Prefix4{Ipv4(it->prefix), it->len}.str());
+  }
+}
+
 std::string op_str(const FibOp& op) {
   return Prefix4{Ipv4(op.prefix), op.len}.str();
 }
 
 }  // namespace
+
+struct Fib::Pending {
+  std::vector<FibOp> ops;
+  std::vector<Undo> undo;  // emptied by flip(): from then on only catch_up() may follow
+  int64_t delta = 0;
+  bool flipped = false;
+};
 
 namespace {
 
@@ -50,7 +68,7 @@ const uint32_t* find_tbl24(rte_fib* fib) {
 
 }  // namespace
 
-Fib::Fib(const std::string& name, const Params& params) : params_(params) {
+Fib::Fib(const char* name, const Params& params) : params_(params) {
   for (int i = 0; i < 2; ++i) {
     rte_fib_conf conf;
     std::memset(&conf, 0, sizeof conf);
@@ -59,7 +77,7 @@ Fib::Fib(const std::string& name, const Params& params) : params_(params) {
     conf.max_routes = int(params.max_routes);
     conf.dir24_8.nh_sz = RTE_FIB_DIR24_8_4B;
     conf.dir24_8.num_tbl8 = params.tbl8_groups;
-    std::string n = name + (i ? "_b" : "_a");
+    std::string n = std::string(name) + (i ? "_b" : "_a");
     copies_[i] = rte_fib_create(n.c_str(), params.socket, &conf);
     if (!copies_[i]) {
       int err = rte_errno;
@@ -76,6 +94,7 @@ Fib::Fib(const std::string& name, const Params& params) : params_(params) {
 }
 
 Fib::~Fib() {
+  pending_.reset();
   rte_fib_free(copies_[0]);
   rte_fib_free(copies_[1]);
 }
@@ -93,7 +112,13 @@ uint32_t Fib::lookup(uint32_t ip) const {
   return decode(nh);
 }
 
-int64_t Fib::apply_to(rte_fib* fib, std::span<const FibOp> ops, bool undoable) {
+namespace {
+
+// Applies ops to one copy and returns the change in route count; on failure undoes what it
+// did to that copy and throws. Without `undo_out` (the second copy, which the same ops were
+// already applied to successfully) nothing is recorded and rte_fib does its own lookups.
+int64_t apply_to(rte_fib* fib, std::span<const FibOp> ops, std::vector<Undo>* undo_out) {
+  const bool undoable = undo_out != nullptr;
   int64_t delta = 0;
   rte_rib* rib = rte_fib_get_rib(fib);
   std::vector<Undo> undo;
@@ -112,20 +137,15 @@ int64_t Fib::apply_to(rte_fib* fib, std::span<const FibOp> ops, bool undoable) {
     if (op.remove) {
       rc = node || !undoable ? rte_fib_delete(fib, op.prefix, op.len) : 0;
       if (rc == -ENOENT && !undoable) rc = 0;
-    } else if (op.nh > kMaxNextHop || op.nh == kNoRoute) {
+    } else if (op.nh > Fib::kMaxNextHop || op.nh == Fib::kNoRoute) {
       rc = -EINVAL;
     } else {
-      rc = rte_fib_add(fib, op.prefix, op.len, encode(op.nh, op.len));
+      rc = rte_fib_add(fib, op.prefix, op.len, Fib::encode(op.nh, op.len));
     }
     if (rc != 0) {
       // Undo in reverse: each inverse either deletes what was added or restores a prefix
       // that existed, neither of which needs a tbl8 group the batch did not free first.
-      for (auto it = undo.rbegin(); it != undo.rend(); ++it) {
-        int urc = it->existed ? rte_fib_add(fib, it->prefix, it->len, it->old_nh)
-                              : rte_fib_delete(fib, it->prefix, it->len);
-        if (urc != 0 && urc != -ENOENT)
-          throw std::logic_error("FIB undo failed for " + Prefix4{Ipv4(it->prefix), it->len}.str());
-      }
+      undo_all(fib, undo);
       std::string why = rc == -ENOSPC   ? "no free tbl8 group (raise fib.tbl8_groups)"
                         : rc == -ENOMEM ? "FIB route limit reached (raise fib.max_routes)"
                                         : std::string(rte_strerror(-rc));
@@ -137,25 +157,59 @@ int64_t Fib::apply_to(rte_fib* fib, std::span<const FibOp> ops, bool undoable) {
       if (!op.remove && !node) ++delta;
     }
   }
+  if (undo_out) *undo_out = std::move(undo);
   return delta;
 }
 
-void Fib::apply(std::span<const FibOp> ops, Qsbr& rcu) {
-  if (ops.empty()) return;
-  uint32_t active = active_.load(std::memory_order_relaxed);
-  uint32_t spare = active ^ 1;
-  int64_t delta = apply_to(copies_[spare], ops, true);  // throws with the table unchanged
-  active_.store(spare, std::memory_order_release);
-  // Readers that loaded the old copy before the switch finish their burst, report
-  // quiescent, and never see it again; only then may it be written.
-  rcu.synchronize();
+}  // namespace
+
+void Fib::stage(std::span<const FibOp> ops) {
+  if (pending_) throw std::logic_error("Fib::stage: the previous batch is not caught up");
+  auto p = std::make_unique<Pending>();
+  const uint32_t spare = active_.load(std::memory_order_relaxed) ^ 1;
+  p->delta = apply_to(copies_[spare], ops, &p->undo);  // throws with the copy unchanged
+  p->ops.assign(ops.begin(), ops.end());
+  pending_ = std::move(p);
+}
+
+void Fib::abort() {
+  if (!pending_ || pending_->flipped) throw std::logic_error("Fib::abort: nothing staged");
+  undo_all(copies_[active_.load(std::memory_order_relaxed) ^ 1], pending_->undo);
+  pending_.reset();
+}
+
+void Fib::flip() {
+  if (!pending_ || pending_->flipped) throw std::logic_error("Fib::flip: nothing staged");
+  active_.store(active_.load(std::memory_order_relaxed) ^ 1, std::memory_order_release);
+  routes_ = size_t(int64_t(routes_) + pending_->delta);
+  pending_->flipped = true;
+  pending_->undo = {};
+}
+
+bool Fib::caught_up() const {
+  return !pending_;
+}
+
+void Fib::catch_up() {
+  if (!pending_ || !pending_->flipped) throw std::logic_error("Fib::catch_up: nothing flipped");
+  const uint32_t behind = active_.load(std::memory_order_relaxed) ^ 1;
   try {
-    apply_to(copies_[active], ops, false);
+    apply_to(copies_[behind], pending_->ops, nullptr);
   } catch (const FibError& e) {
     // Both copies held the same routes, so the same ops cannot fail here.
     throw std::logic_error(std::string("FIB copies diverged: ") + e.what());
   }
-  routes_ = size_t(int64_t(routes_) + delta);
+  pending_.reset();
+}
+
+void Fib::apply(std::span<const FibOp> ops, Qsbr& rcu) {
+  if (ops.empty()) return;
+  stage(ops);
+  flip();
+  // Readers that loaded the old copy before the flip finish their burst, report quiescent,
+  // and never see it again; only then may it be written.
+  rcu.synchronize();
+  catch_up();
 }
 
 }  // namespace routerd

@@ -1,18 +1,19 @@
 // fib: the IPv4 forwarding table workers look destinations up in (rte_fib DIR-24-8).
 // rte_fib in DPDK 22.11 frees and zeroes tbl8 groups under concurrent readers, so the table
-// is kept twice (left-right): a batch is applied to the copy no reader uses, readers are
-// switched to it, and only after a grace period is the other copy brought up to date.
+// is kept twice (left-right): a batch is staged on the copy no reader uses, readers are
+// flipped to it, and only after a grace period is the other copy caught up. The publisher
+// (lib/publish) drives the three steps; Fib itself never waits for readers.
 #pragma once
 
 #include <rte_fib.h>
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <stdexcept>
-#include <string>
 
-#include "rcu.hpp"
+#include "qsbr.hpp"  // apply() only
 
 namespace routerd {
 
@@ -51,7 +52,7 @@ class Fib {
     int socket;
   };
 
-  Fib(const std::string& name, const Params& params);
+  Fib(const char* name, const Params& params);
   ~Fib();
   Fib(const Fib&) = delete;
   Fib& operator=(const Fib&) = delete;
@@ -69,8 +70,20 @@ class Fib {
   }
   bool prefetch_enabled() const { return tbl24_[0] != nullptr; }
 
-  // Writer side (one thread). Applies every op or none: on failure the table is unchanged
-  // and FibError says which op failed and why. Blocks for one grace period of `rcu`.
+  // Writer side (one thread), in steps, so that one grace period can cover several tables:
+  //   stage(ops)  applies every op to the copy no reader uses, or none: on failure that copy
+  //               is unchanged and FibError says which op failed and why;
+  //   abort()     undoes a staged batch (another table of the same commit failed);
+  //   flip()      switches readers to the staged copy (one release store);
+  //   catch_up()  applies the batch to the copy readers left; only once every reader has
+  //               passed a quiescent state after flip().
+  // One batch at a time: stage() after flip() needs catch_up() first (caught_up()).
+  void stage(std::span<const FibOp> ops);
+  void abort();
+  void flip();
+  void catch_up();
+  bool caught_up() const;
+  // The four in a row, waiting for the grace period on `rcu`: for tests and tools.
   void apply(std::span<const FibOp> ops, Qsbr& rcu);
 
   // Writer-side lookup on the current copy.
@@ -80,13 +93,10 @@ class Fib {
   const Params& params() const { return params_; }
 
  private:
-  // Applies ops to one copy and returns the change in route count; on failure undoes what
-  // it did to that copy and throws.
-  // `undoable` = false skips recording the previous state: for the second copy, which the
-  // same ops were already applied to successfully.
-  int64_t apply_to(rte_fib* fib, std::span<const FibOp> ops, bool undoable);
+  struct Pending;  // the batch between stage() and catch_up(): ops and undo records
 
   Params params_;
+  std::unique_ptr<Pending> pending_;
   rte_fib* copies_[2] = {nullptr, nullptr};
   const uint32_t* tbl24_[2] = {nullptr, nullptr};
   std::atomic<uint32_t> active_{0};

@@ -57,13 +57,4 @@ class NextHopTable {
   std::unique_ptr<std::atomic<const NextHopState*>[]> slots_;
 };
 
-// The 64-bit generation: bumped by the control thread after every published change, so a
-// reader that saw generation g before a lookup knows whether anything changed since.
-// 64 bits: at a million bumps per second it wraps after half a million years.
-struct alignas(64) Generation {
-  std::atomic<uint64_t> value{1};
-  uint64_t read() const { return value.load(std::memory_order_acquire); }
-  uint64_t bump() { return value.fetch_add(1, std::memory_order_acq_rel) + 1; }
-};
-
 }  // namespace routerd

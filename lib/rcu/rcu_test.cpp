@@ -1,4 +1,5 @@
-#include "rcu.hpp"
+#include "qsbr.hpp"
+#include "reclaimer.hpp"
 
 #include <catch2/catch.hpp>
 

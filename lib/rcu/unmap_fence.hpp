@@ -4,7 +4,7 @@
 
 #include <cstdint>
 
-#include "rcu.hpp"
+#include "qsbr.hpp"
 
 namespace routerd {
 

@@ -3,12 +3,10 @@
 namespace routerd {
 
 SharedState::SharedState(const DataplaneParams& p, uint32_t nworkers, uint32_t next_hops,
-                     const Fib::Params& fp, rte_ring* punt_ring, rte_ring* ctl_tx_ring)
-    : params(p),
+                         const Fib::Params& fp, rte_ring* punt_ring, rte_ring* ctl_tx_ring)
+    : Published(nworkers, next_hops, fp),
+      params(p),
       workers(nworkers),
-      rcu(nworkers),
-      fib("routerd_fib", fp),
-      nexthops(next_hops),
       punt(punt_ring),
       ctl_tx(ctl_tx_ring),
       stats(std::make_unique<LcoreStats[]>(nworkers + 1)) {}

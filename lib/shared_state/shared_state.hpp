@@ -1,6 +1,7 @@
 // shared_state: what workers read and only the control thread writes (not datapath code).
-// Everything reachable from here is either immutable once published (interface snapshot,
-// next-hop states, FIB copy in use) or a single-writer counter block.
+// Everything reachable from here is either published (lib/publish: immutable once seen, freed
+// after a grace period), a ring with one producer side per thread, or a single-writer counter
+// block.
 #pragma once
 
 #include <rte_ring.h>
@@ -8,12 +9,8 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
-#include <vector>
 
-#include "fib.hpp"
-#include "inet.hpp"
-#include "nexthop.hpp"
-#include "rcu.hpp"
+#include "published.hpp"
 #include "route_cache.hpp"
 #include "stats.hpp"
 
@@ -21,21 +18,6 @@ struct rte_mempool;
 struct rte_mbuf;  // at global scope: the members below must not declare routerd::rte_mbuf
 
 namespace routerd {
-
-// What the fast path needs to know about an input port. Published as a whole; replaced
-// (never edited) when addresses change.
-struct PortFastInfo {
-  Mac mac;
-  bool enabled = false;
-  uint8_t nbcast = 0;
-  // Subnet broadcast addresses of this port (martian sources); unused entries are 0, which
-  // the fast path may compare against harmlessly (0/8 sources are martian anyway).
-  uint32_t bcast[8] = {};
-};
-
-struct IfSnapshot {
-  PortFastInfo ports[kMaxPorts];
-};
 
 // A packet the control thread wants sent: worker 0 transmits it on its own TX queue, so
 // ports need no queue for the control thread (some devices, e.g. net_pcap, have one).
@@ -68,17 +50,14 @@ struct DataplaneParams {
   RouteCacheKeys route_cache_keys;   // hash secrets
 };
 
-struct SharedState {
+// The published part (rcu, fib, nexthops, generation, ifs) is a base so that workers name
+// it as before; lib/publish is its only writer.
+struct SharedState : Published {
   SharedState(const DataplaneParams& p, uint32_t workers, uint32_t next_hops, const Fib::Params& fp,
-            rte_ring* punt_ring, rte_ring* ctl_tx_ring);
+              rte_ring* punt_ring, rte_ring* ctl_tx_ring);
 
   DataplaneParams params;
   uint32_t workers;
-  Qsbr rcu;
-  Fib fib;
-  NextHopTable nexthops;
-  Generation generation;
-  std::atomic<const IfSnapshot*> ifs{nullptr};
   rte_ring* punt;               // workers -> control, MP/SC, owned by the caller
   rte_ring* ctl_tx;             // control -> worker 0, SP/SC, owned by the caller
   rte_mempool* pool = nullptr;  // packet buffers (fragments are allocated here), not owned

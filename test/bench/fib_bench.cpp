@@ -19,11 +19,11 @@
 #include <string>
 #include <vector>
 
-#include "shared_state.hpp"
 #include "fib.hpp"
 #include "forward.hpp"
 #include "inet.hpp"
-#include "rcu.hpp"
+#include "qsbr.hpp"
+#include "shared_state.hpp"
 
 using namespace routerd;
 using nlohmann::json;
@@ -100,7 +100,8 @@ struct StageResult {
 };
 // Passes with and without the cache alternate (ABAB...) so drift on a shared machine hits
 // both alike; medians of each.
-StageResult bench_stage(SharedState& dp, RouteCache& cache, std::vector<uint32_t>& dst, int rounds) {
+StageResult bench_stage(SharedState& dp, RouteCache& cache, std::vector<uint32_t>& dst,
+                        int rounds) {
   constexpr uint16_t kBulk = 32;
   std::vector<double> off, on;
   uint64_t sink = 0, hits = 0, lookups = 0;

@@ -1,13 +1,11 @@
-// rcu: quiescent-state based reclamation for objects workers read without locks.
-// Readers report a quiescent state once per poll loop; the control thread frees a retired
-// object only after every online reader has reported since the object was retired.
+// rcu/qsbr: the quiescent-state variable workers report to and the control thread waits on.
+// Readers report once per poll loop, with no pointer into shared state held across the report;
+// a writer's token is past once every reader that was online at start() has reported.
 #pragma once
 
 #include <rte_rcu_qsbr.h>
 
 #include <cstdint>
-#include <deque>
-#include <functional>
 #include <memory>
 
 namespace routerd {
@@ -45,31 +43,6 @@ class Qsbr {
   };
   uint32_t max_readers_;
   std::unique_ptr<rte_rcu_qsbr, Free> v_;
-};
-
-// Deferred destruction, owned by the control thread. retire() queues a destructor behind a
-// grace period; poll() runs those whose grace period has ended, in retirement order.
-class Reclaimer {
- public:
-  explicit Reclaimer(Qsbr& qsbr) : qsbr_(qsbr) {}
-  Reclaimer(const Reclaimer&) = delete;
-  Reclaimer& operator=(const Reclaimer&) = delete;
-  ~Reclaimer() { drain(); }
-
-  void retire(std::function<void()> destroy);
-  size_t poll();  // non-blocking; returns how many ran
-  void drain();   // waits for a grace period and runs everything
-  size_t pending() const { return items_.size(); }
-  uint64_t reclaimed() const { return reclaimed_; }
-
- private:
-  struct Item {
-    uint64_t token;
-    std::function<void()> destroy;
-  };
-  Qsbr& qsbr_;
-  std::deque<Item> items_;
-  uint64_t reclaimed_ = 0;
 };
 
 }  // namespace routerd

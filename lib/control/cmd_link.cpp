@@ -1,0 +1,63 @@
+// routerctl link show|set: ports as ethdevs (driver, queues, link) and their MTU, which every
+// next hop out of the port carries.
+#include <rte_ethdev.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+
+#include "commands.hpp"
+#include "control.hpp"
+
+namespace routerd {
+
+template <>
+nlohmann::json Control::handle<Verb::link_set>(const Request& r) {
+  const std::string cmd = "link set";
+  PortCtl* p = port_by_name(r.dev);
+  if (!p) refuse(cmd, "unknown port '" + r.dev + "'");
+  const uint16_t old = p->ref.mtu;
+  std::string warning;
+  try {
+    warning = p->ref.port->set_mtu(r.mtu, pool_);
+  } catch (const std::runtime_error& e) {
+    refuse(cmd, p->ref.name + ": " + e.what());
+  }
+  if (!warning.empty()) spdlog::warn("{}: {}", p->ref.name, warning);
+  p->ref.mtu = r.mtu;
+  // Every next hop out of this port carries the MTU: republish them, one generation bump.
+  pub_.refresh_if([port = p->ref.id](const NhKey& k) { return k.port == port; });
+  pub_.commit();
+  spdlog::info("{}: MTU {} -> {}", p->ref.name, old, r.mtu);
+  nlohmann::json j = {{"port", p->ref.name}, {"mtu", r.mtu}, {"old_mtu", old}};
+  if (!warning.empty()) j["warning"] = warning;
+  return j;
+}
+
+template <>
+nlohmann::json Control::handle<Verb::link_show>(const Request& r) {
+  if (!r.dev.empty() && !port_by_name(r.dev)) refuse("link show", "unknown port '" + r.dev + "'");
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& p : ports_) {
+    if (!r.dev.empty() && p.ref.name != r.dev) continue;
+    const Port* port = p.ref.port;
+    out.push_back({{"name", p.ref.name},
+                   {"port_id", p.ref.id},
+                   {"driver", port ? port->driver() : "?"},
+                   {"device", port ? port->device() : "?"},
+                   {"mac", p.ref.mac.str()},
+                   {"mtu", p.ref.mtu},
+                   {"link", port && port->link_up() ? "up" : "down"},
+                   {"speed_mbps", port ? port->link_speed_mbps() : 0},
+                   {"rx_queues", port ? port->queues().rx : 0},
+                   {"tx_queues", port ? port->queues().tx : 0}});
+  }
+  return out;
+}
+
+void Control::register_link_commands(CommandTable& t) {
+  t.on_control[size_t(Verb::link_show)] = &Control::handle<Verb::link_show>;
+  t.on_control[size_t(Verb::link_set)] = &Control::handle<Verb::link_set>;
+}
+
+}  // namespace routerd

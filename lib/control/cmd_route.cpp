@@ -1,0 +1,339 @@
+// routerctl route ...: static routes (add, replace, del, batch, load) validated against the RIB
+// and committed as one batch each, and the views of routes, next hops and route exceptions.
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+
+#include "commands.hpp"
+#include "control.hpp"
+
+namespace routerd {
+
+nlohmann::json Control::route_json(const Route& rt) const {
+  nlohmann::json j = {{"prefix", rt.prefix.str()}};
+  if (rt.via) j["via"] = rt.via->str();
+  const PortCtl* p = port_by_id(rt.port);
+  j["dev"] = p ? p->ref.name : "?";
+  j["proto"] = route_proto_name(rt.proto);
+  if (rt.proto == RouteProto::connected) j["src"] = rt.src.str();
+  if (rt.mtu()) j["mtu"] = rt.mtu();
+  return j;
+}
+
+// Validates one route change against the RIB as the earlier changes of its batch left it,
+// applies it to the RIB and records what it replaced. Throws CommandError, prefixed with
+// `where`, changing nothing.
+void Control::rib_apply(const Request& r, const std::string& where, std::vector<RibUndo>& undo,
+                        BatchCounts& n) {
+  const Route* existing = rib_.find(r.prefix);
+  if (r.verb == Verb::route_del) {
+    if (!existing) refuse(where, "no route for " + r.prefix.str());
+    if (existing->proto == RouteProto::connected)
+      refuse(where, r.prefix.str() + " is a connected route; delete the address instead");
+    if (r.via && existing->via != r.via)
+      refuse(where, "the route for " + r.prefix.str() + " is not via " + r.via->str());
+    if (!r.dev.empty() && port_by_id(existing->port)->ref.name != r.dev)
+      refuse(where, "the route for " + r.prefix.str() + " does not use " + r.dev);
+    undo.push_back(RibUndo{r.prefix, *existing});
+    rib_.erase(r.prefix);
+    ++n.deleted;
+    return;
+  }
+  const bool replace = r.verb == Verb::route_replace;
+  if (existing && existing->proto == RouteProto::connected)
+    refuse(where, r.prefix.str() + " is the connected route of " +
+                      port_by_id(existing->port)->ref.name + "; it follows the port's addresses");
+  if (existing && !replace)
+    refuse(where, "a route for " + r.prefix.str() + " exists (use route replace)");
+  if (r.prefix.len == 32 && local_address_port(r.prefix.addr))
+    refuse(where, r.prefix.addr.str() + " is an address of this router");
+  if (!r.dev.empty() && !port_by_name(r.dev)) refuse(where, "unknown port '" + r.dev + "'");
+  Route nr;
+  nr.prefix = r.prefix;
+  nr.proto = RouteProto::static_route;
+  if (r.via) {
+    if (local_address_port(*r.via))
+      refuse(where, "gateway " + r.via->str() + " is an address of this router");
+    const PortCtl* gp = port_for_gateway(*r.via, r.dev);
+    if (!gp)
+      refuse(where, "gateway " + r.via->str() + " is not on a connected subnet" +
+                        (r.dev.empty() ? std::string() : " of " + r.dev));
+    nr.via = r.via;
+    nr.port = gp->ref.id;
+  } else {
+    nr.port = port_by_name(r.dev)->ref.id;
+  }
+  if (r.mtu) nr.set_mtu(r.mtu);
+  undo.push_back(RibUndo{r.prefix, existing ? std::optional<Route>(*existing) : std::nullopt});
+  ++(existing ? n.replaced : n.added);
+  rib_.set(nr);
+}
+
+void Control::rib_undo(const std::vector<RibUndo>& undo) {
+  for (auto it = undo.rbegin(); it != undo.rend(); ++it) {
+    if (it->old)
+      rib_.set(*it->old);
+    else
+      rib_.erase(it->prefix);
+  }
+}
+
+// Derives the FIB from the RIB changes of a batch and commits them as one change (one
+// generation bump). On failure the RIB is restored, nothing is published, and CommandError
+// says why, prefixed with `where` and followed by `suffix`.
+void Control::commit_routes(std::vector<RibUndo>& undo, const std::string& where,
+                            const std::string& suffix) {
+  try {
+    for (const RibUndo& u : undo) sync(u.prefix);
+    // Host routes of neighbours depend on their longest match: recheck those under a change
+    // (every neighbour once when the batch is large).
+    const auto& ns = neigh_.entries();
+    if (undo.size() <= 16) {
+      for (const auto& [ip, nb] : ns)
+        for (const RibUndo& u : undo)
+          if (u.prefix.contains(Ipv4(ip))) {
+            sync(Prefix4{Ipv4(ip), 32});
+            break;
+          }
+    } else {
+      for (const auto& [ip, nb] : ns) sync(Prefix4{Ipv4(ip), 32});
+    }
+    pub_.commit();
+  } catch (const FibError& e) {  // no room in the FIB or the next-hop table
+    pub_.rollback();
+    rib_undo(undo);
+    refuse(where, e.what() + suffix);
+  }
+}
+
+// route add, replace and del: a batch of one.
+template <>
+nlohmann::json Control::handle<Verb::route_add>(const Request& r) {
+  const std::string cmd = verb_name(r.verb);
+  std::vector<RibUndo> undo;
+  BatchCounts n;
+  rib_apply(r, cmd, undo, n);
+  commit_routes(undo, cmd, "");
+  return nlohmann::json::object();
+}
+
+template <>
+nlohmann::json Control::handle<Verb::route_replace>(const Request& r) {
+  return handle<Verb::route_add>(r);
+}
+
+template <>
+nlohmann::json Control::handle<Verb::route_del>(const Request& r) {
+  return handle<Verb::route_add>(r);
+}
+
+nlohmann::json Control::route_batch(const Request& r) {
+  auto t0 = std::chrono::steady_clock::now();
+  std::vector<RibUndo> undo;
+  undo.reserve(r.batch.size());
+  BatchCounts n;
+  const uint64_t fib_before = pub_.route_updates();
+  try {
+    for (const BatchLine& b : r.batch) {
+      static const char* const kVerb[] = {"route add", "route replace", "route del"};
+      const char* verb = kVerb[b.req.verb == Verb::route_add       ? 0
+                               : b.req.verb == Verb::route_replace ? 1
+                                                                   : 2];
+      rib_apply(b.req, (b.where.empty() ? "line " + std::to_string(b.line) : b.where) + ": " + verb,
+                undo, n);
+    }
+  } catch (const CommandError& e) {
+    rib_undo(undo);
+    throw CommandError(std::string(e.what()) + "; nothing in the batch was applied");
+  }
+  commit_routes(undo, "batch", "; nothing in the batch was applied");
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return {{"changes", r.batch.size()},
+          {"added", n.added},
+          {"replaced", n.replaced},
+          {"deleted", n.deleted},
+          {"fib_changes", pub_.route_updates() - fib_before},
+          {"seconds", secs}};
+}
+
+nlohmann::json Control::route_load(const std::vector<RouteSpec>& specs, const std::string& source) {
+  auto t0 = std::chrono::steady_clock::now();
+  std::vector<RibUndo> undo;
+  undo.reserve(specs.size());
+  rib_.reserve(rib_.size() + specs.size());
+  pub_.reserve(specs.size());
+  BatchCounts n;
+  try {
+    for (const RouteSpec& s : specs) {
+      Request r;
+      r.verb = Verb::route_replace;
+      r.prefix = s.prefix;
+      r.via = s.via;
+      r.dev = s.dev;
+      r.mtu = s.mtu;
+      rib_apply(r, source + ":" + std::to_string(s.line), undo, n);
+    }
+  } catch (const CommandError& e) {
+    rib_undo(undo);
+    throw CommandError(std::string(e.what()) + "; nothing from the file was applied");
+  }
+  commit_routes(undo, source, "; nothing from the file was applied");
+  const size_t added = n.added;
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  spdlog::info("route load {}: {} routes ({} new, {} replaced) in {:.3f} s", source, specs.size(),
+               added, specs.size() - added, secs);
+  return {{"file", source},
+          {"routes", specs.size()},
+          {"added", added},
+          {"replaced", specs.size() - added},
+          {"seconds", secs}};
+}
+
+template <>
+nlohmann::json Control::handle<Verb::route_summary>(const Request&) {
+  nlohmann::json by_len = nlohmann::json::object();
+  const auto& per_len = rib_.per_length();
+  for (size_t len = 0; len < per_len.size(); ++len)
+    if (per_len[len]) by_len[std::to_string(len)] = per_len[len];
+  size_t connected = 0;
+  rib_.for_each([&](const Route& rt) { connected += rt.proto == RouteProto::connected; });
+  return {{"routes", rib_.size()},
+          {"connected", connected},
+          {"static", rib_.size() - connected},
+          {"by_length", by_len},
+          {"fib_prefixes", dp_.fib.routes()},
+          {"next_hops", pub_.slots_used()},
+          {"generation", pub_.generation()},
+          {"commits", pub_.commits()},
+          {"route_updates", pub_.route_updates()}};
+}
+
+template <>
+nlohmann::json Control::handle<Verb::route_show>(const Request&) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const Route* rt : rib_.sorted()) out.push_back(route_json(*rt));
+  return out;
+}
+
+template <>
+nlohmann::json Control::handle<Verb::route_get>(const Request& r) {
+  const Ipv4 a = r.addr;
+  nlohmann::json j = {{"dst", a.str()}};
+  uint16_t lp;
+  uint32_t id = dp_.fib.lookup(a.v);
+  auto nh_json = [&](uint32_t nid) {
+    nlohmann::json n = {{"id", nid}};
+    const NextHopState* s = pub_.state(nid);
+    if (!s) return n;
+    n["state"] = nh_kind_name(s->kind);
+    if (s->kind == NhKind::forward)
+      n["lladdr"] = Mac{{s->l2[0], s->l2[1], s->l2[2], s->l2[3], s->l2[4], s->l2[5]}}.str();
+    if (s->kind != NhKind::local && s->kind != NhKind::broadcast) n["mtu"] = s->mtu;
+    if (s->gateway.v) n["neighbour"] = s->gateway.str();
+    return n;
+  };
+  if (local_address_port(a, &lp)) {
+    j["type"] = "local";
+    j["dev"] = port_by_id(lp)->ref.name;
+    j["nexthop"] = nh_json(id);
+    return j;
+  }
+  if (is_subnet_broadcast(a)) {
+    j["type"] = "broadcast";
+    j["nexthop"] = nh_json(id);
+    return j;
+  }
+  const Route* rt = rib_.lookup(a);
+  if (!rt) {
+    j["type"] = "unreachable";
+    return j;
+  }
+  j["type"] = "unicast";
+  j["route"] = rt->prefix.str();
+  j["proto"] = route_proto_name(rt->proto);
+  if (rt->via) j["via"] = rt->via->str();
+  j["dev"] = port_by_id(rt->port)->ref.name;
+  if (rt->mtu()) j["route_mtu"] = rt->mtu();
+  if (auto src = icmp_select_source(port_addresses(rt->port), rt->via ? *rt->via : a))
+    j["src"] = src->str();
+  j["nexthop"] = nh_json(id);
+  // find() may drop an expired entry: exceptions are control-thread state, and route get
+  // runs there.
+  if (const RouteException* e = exc_.find(a.v, now_ms()))
+    j["exception"] = exception_json(*e, now_ms());
+  return j;
+}
+
+nlohmann::json Control::exception_json(const RouteException& e, uint64_t now) const {
+  nlohmann::json j = {{"dst", Ipv4(e.dst).str()}, {"route", e.route.str()}};
+  if (e.metrics.mtu) {
+    j["mtu"] = e.metrics.mtu;
+    j["mtu_expires_s"] = (e.pmtu_expires_ms - now + 999) / 1000;
+  }
+  if (e.gateway) {
+    j["gateway"] = Ipv4(e.gateway).str();
+    j["gateway_expires_s"] = (e.redirect_expires_ms - now + 999) / 1000;
+  }
+  return j;
+}
+
+// route show cache, route flush cache: iproute2's names for the route exceptions.
+template <>
+nlohmann::json Control::handle<Verb::route_show_cache>(const Request&) {
+  const uint64_t now = now_ms();
+  nlohmann::json out = nlohmann::json::array();
+  // Oldest first; entries whose time is up are shown until the next expiry pass (100 ms).
+  exc_.for_each([&](const RouteException& e) {
+    RouteException live = e;
+    if (live.pmtu_expires_ms && now >= live.pmtu_expires_ms) live.metrics.mtu = 0;
+    if (live.redirect_expires_ms && now >= live.redirect_expires_ms) live.gateway = 0;
+    if (live.metrics.mtu || live.gateway) out.push_back(exception_json(live, now));
+  });
+  return out;
+}
+
+template <>
+nlohmann::json Control::handle<Verb::route_flush_cache>(const Request&) {
+  size_t n = exc_.size();
+  exc_.clear();
+  if (n) {
+    pub_.touch();
+    pub_.commit();
+  }
+  return {{"flushed", n}};
+}
+
+template <>
+nlohmann::json Control::handle<Verb::batch>(const Request& r) {
+  return route_batch(r);
+}
+
+template <>
+nlohmann::json Control::handle<Verb::route_load>(const Request& r) {
+  return route_load(parse_route_file(r.path), r.path);
+}
+
+// Reading and parsing a large file happens on the caller's thread, so the control thread keeps
+// serving the slow path until the batch is ready.
+template <>
+nlohmann::json Control::handle_on_caller<Verb::route_load>(const Request& r) {
+  auto specs = std::make_shared<std::vector<RouteSpec>>(parse_route_file(r.path));
+  return submit([this, specs, path = r.path] { return route_load(*specs, path); });
+}
+
+void Control::register_route_commands(CommandTable& t) {
+  t.on_control[size_t(Verb::route_add)] = &Control::handle<Verb::route_add>;
+  t.on_control[size_t(Verb::route_replace)] = &Control::handle<Verb::route_replace>;
+  t.on_control[size_t(Verb::route_del)] = &Control::handle<Verb::route_del>;
+  t.on_control[size_t(Verb::route_show)] = &Control::handle<Verb::route_show>;
+  t.on_control[size_t(Verb::route_summary)] = &Control::handle<Verb::route_summary>;
+  t.on_control[size_t(Verb::route_get)] = &Control::handle<Verb::route_get>;
+  t.on_control[size_t(Verb::route_show_cache)] = &Control::handle<Verb::route_show_cache>;
+  t.on_control[size_t(Verb::route_flush_cache)] = &Control::handle<Verb::route_flush_cache>;
+  t.on_control[size_t(Verb::batch)] = &Control::handle<Verb::batch>;
+  t.on_control[size_t(Verb::route_load)] = &Control::handle<Verb::route_load>;
+  t.on_caller[size_t(Verb::route_load)] = &Control::handle_on_caller<Verb::route_load>;
+}
+
+}  // namespace routerd

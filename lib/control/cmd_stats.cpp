@@ -1,0 +1,124 @@
+// routerctl stats: every counter summed over the lcores that own them, read without locks.
+#include <fmt/format.h>
+#include <rte_ethdev.h>
+
+#include <utility>
+
+#include "commands.hpp"
+#include "control.hpp"
+
+namespace routerd {
+
+namespace {
+// The route cache's counters, by the name they have in the totals ("hits") and, prefixed
+// "cache_", per worker.
+const std::pair<const char*, Counter LcoreStats::*> kCacheCounters[] = {
+    {"hits", &LcoreStats::cache_hits},
+    {"misses", &LcoreStats::cache_misses},
+    {"stale", &LcoreStats::cache_stale},
+    {"bypassed_bursts", &LcoreStats::cache_bypassed_bursts},
+    {"runs_on", &LcoreStats::cache_runs_on},
+    {"runs_off", &LcoreStats::cache_runs_off},
+};
+}  // namespace
+
+nlohmann::json Control::stats_json() const {
+  const uint32_t blocks = dp_.workers + 1;
+  auto sum = [&](auto pick) {
+    uint64_t s = 0;
+    for (uint32_t i = 0; i < blocks; ++i) s += pick(dp_.stats[i]);
+    return s;
+  };
+  nlohmann::json ports = nlohmann::json::array();
+  for (const auto& p : ports_) {
+    uint16_t id = p.ref.id;
+    nlohmann::json hw;
+    rte_eth_stats es;
+    if (rte_eth_stats_get(id, &es) == 0)
+      hw = {{"ipackets", es.ipackets}, {"opackets", es.opackets},  {"ibytes", es.ibytes},
+            {"obytes", es.obytes},     {"imissed", es.imissed},    {"ierrors", es.ierrors},
+            {"oerrors", es.oerrors},   {"rx_nombuf", es.rx_nombuf}};
+    ports.push_back({{"name", p.ref.name},
+                     {"rx_packets", sum([&](const LcoreStats& s) { return s.rx[id].get(); })},
+                     {"tx_packets", sum([&](const LcoreStats& s) { return s.tx[id].get(); })},
+                     {"dropped", sum([&](const LcoreStats& s) { return s.dropped[id].get(); })},
+                     {"hw", hw}});
+  }
+  nlohmann::json drops = nlohmann::json::object(), punts = nlohmann::json::object(),
+                 events = nlohmann::json::object();
+  for (size_t d = 0; d < kDropCount; ++d)
+    drops[std::string(drop_name(Drop(d)))] =
+        sum([&](const LcoreStats& s) { return s.drop[d].get(); });
+  for (size_t p = 0; p < kPuntCount; ++p)
+    punts[std::string(punt_name(Punt(p)))] =
+        sum([&](const LcoreStats& s) { return s.punt[p].get(); });
+  for (size_t e = 0; e < kEventCount; ++e)
+    events[std::string(event_name(Event(e)))] =
+        sum([&](const LcoreStats& s) { return s.event[e].get(); });
+  nlohmann::json lcores = nlohmann::json::array();
+  for (uint32_t i = 0; i < dp_.workers; ++i) {
+    const LcoreStats& s = dp_.stats[i];
+    const uint32_t lcore = s.lcore.load(std::memory_order_relaxed);
+    nlohmann::json w = {
+        {"worker", i},
+        {"lcore", lcore == UINT32_MAX ? nlohmann::json(nullptr) : nlohmann::json(lcore)},
+        {"polls", s.polls.get()},
+        {"busy_polls", s.busy_polls.get()}};
+    for (const auto& [name, counter] : kCacheCounters)
+      w[std::string("cache_") + name] = (s.*counter).get();
+    lcores.push_back(std::move(w));
+  }
+  nlohmann::json cache = {{"enabled", dp_.params.route_cache},
+                          {"sets", dp_.params.route_cache ? dp_.params.route_cache_sets : 0}};
+  for (const auto& [name, counter] : kCacheCounters)
+    cache[name] = sum([counter](const LcoreStats& s) { return (s.*counter).get(); });
+  const InvalidationStats inv = pub_.invalidation();
+  return {{"generation", pub_.generation()},
+          {"commits", pub_.commits()},
+          {"route_updates", pub_.route_updates()},
+          {"invalidation",
+           {{"samples", inv.samples},
+            {"p50_ns", inv.p50_ns},
+            {"p99_ns", inv.p99_ns},
+            {"max_ns", inv.max_ns},
+            {"unobserved", inv.unobserved}}},
+          {"route_cache", cache},
+          {"routes", rib_.size()},
+          {"fib_prefixes", dp_.fib.routes()},
+          {"next_hops", pub_.slots_used()},
+          {"neighbours", neigh_.entries().size()},
+          {"neighbour_queued", neigh_.queued_packets()},
+          {"punt_ring_used", rte_ring_count(dp_.punt)},
+          {"reclaim_pending", pub_.reclaim_pending()},
+          {"fragmented", sum([](const LcoreStats& s) { return s.fragmented.get(); })},
+          {"fragments", sum([](const LcoreStats& s) { return s.fragments.get(); })},
+          {"ports", ports},
+          {"drops", drops},
+          {"punts", punts},
+          {"events", events},
+          {"workers", lcores}};
+}
+
+std::string Control::stats_summary() const {
+  nlohmann::json s = stats_json();
+  std::string out;
+  for (const auto& p : s["ports"])
+    out += fmt::format("{}: rx {} tx {} dropped {}; ", p["name"].get<std::string>(),
+                       p["rx_packets"].get<uint64_t>(), p["tx_packets"].get<uint64_t>(),
+                       p["dropped"].get<uint64_t>());
+  std::string reasons;
+  for (const auto& [k, v] : s["drops"].items())
+    if (v.get<uint64_t>()) reasons += fmt::format(" {}={}", k, v.get<uint64_t>());
+  return out + "drops:" + (reasons.empty() ? " none" : reasons);
+}
+
+template <>
+nlohmann::json Control::handle<Verb::stats>(const Request&) {
+  return stats_json();
+}
+
+void Control::register_stats_commands(CommandTable& t) {
+  t.on_control[size_t(Verb::stats)] = &Control::handle<Verb::stats>;
+}
+
+}  // namespace routerd

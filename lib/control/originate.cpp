@@ -1,0 +1,273 @@
+// Packets the router itself sends (ICMP errors, echo replies, its own pings) and what ICMP
+// sent back to it teaches: path MTUs and, when allowed, better first hops (route exceptions).
+#include <rte_arp.h>
+#include <rte_ethdev.h>
+#include <rte_ether.h>
+#include <rte_ip.h>
+#include <rte_ip_frag.h>
+#include <spdlog/spdlog.h>
+
+#include <cstring>
+
+#include "arp.hpp"
+#include "control.hpp"
+#include "fragment.hpp"
+#include "ipv4.hpp"
+#include "slowpath.hpp"
+
+namespace routerd {
+
+using namespace slowpath;
+
+void Control::send_icmp_error(rte_mbuf* orig, uint8_t type, uint8_t code, uint32_t rest,
+                              uint16_t in_port, std::optional<Ipv4> src, uint64_t now) {
+  (void)in_port;
+  auto* eth = rte_pktmbuf_mtod(orig, rte_ether_hdr*);
+  const auto* ip = reinterpret_cast<const uint8_t*>(eth + 1);
+  size_t len = rte_pktmbuf_data_len(orig) - RTE_ETHER_HDR_LEN;
+  auto* h = reinterpret_cast<const rte_ipv4_hdr*>(ip);
+  Ipv4 s(rte_be_to_cpu_32(h->src_addr)), d(rte_be_to_cpu_32(h->dst_addr));
+  LcoreStats& st = dp_.control_stats();
+  if (!icmp_error_allowed(ip, len, rte_is_multicast_ether_addr(&eth->dst_addr),
+                          is_subnet_broadcast(d), is_subnet_broadcast(s))) {
+    st.drop[size_t(Drop::icmp_suppressed)].add();
+    return;
+  }
+  if (!icmp_bucket(now)) {
+    st.drop[size_t(Drop::icmp_rate_limited)].add();
+    return;
+  }
+  // RFC 1812 4.3.2.4: the source is an address of the interface the error leaves by, which
+  // is wherever the route back to the sender points.
+  if (!src) {
+    const NextHopState* back = resolve(s);
+    if (back && back->kind != NhKind::local && back->kind != NhKind::broadcast)
+      src = icmp_select_source(port_addresses(back->port), s);
+  }
+  if (!src) {
+    st.drop[size_t(Drop::icmp_no_source)].add();
+    return;
+  }
+  rte_mbuf* m = rte_pktmbuf_alloc(pool_);
+  if (!m) {
+    st.drop[size_t(Drop::no_mbuf)].add();
+    return;
+  }
+  auto* out =
+      reinterpret_cast<uint8_t*>(rte_pktmbuf_append(m, RTE_ETHER_HDR_LEN + icmp::max_error_len));
+  if (!out) {
+    rte_pktmbuf_free(m);
+    st.drop[size_t(Drop::no_mbuf)].add();
+    return;
+  }
+  size_t n = icmp_build_error(ip, len, IcmpError{type, code, rest, *src, ip_id_++},
+                              out + RTE_ETHER_HDR_LEN, icmp::max_error_len);
+  rte_pktmbuf_trim(m, uint16_t(icmp::max_error_len - n));
+  event(Event::icmp_error_sent);
+  if (type == icmp::time_exceeded) event(Event::icmp_time_exceeded_sent);
+  if (type == icmp::param_problem) event(Event::icmp_param_problem_sent);
+  if (type == icmp::redirect) event(Event::icmp_redirect_sent);
+  if (type == icmp::dest_unreachable) {
+    switch (code) {
+      case icmp::code_net_unreachable:
+        event(Event::icmp_net_unreachable_sent);
+        break;
+      case icmp::code_host_unreachable:
+        event(Event::icmp_host_unreachable_sent);
+        break;
+      case icmp::code_frag_needed:
+        event(Event::icmp_frag_needed_sent);
+        break;
+      default:
+        event(Event::icmp_port_unreachable_sent);
+        break;
+    }
+  }
+  output(m, now);
+}
+
+// The MTU for a packet the router sends to dst: the next hop's, lowered by a learnt path
+// MTU. (Forwarded traffic never looks at exceptions.)
+uint16_t Control::path_mtu(Ipv4 dst, const NextHopState* s, uint64_t now) {
+  uint16_t mtu = s ? s->mtu : 0;
+  if (const RouteException* e = exc_.find(dst.v, now))
+    if (e->metrics.mtu && (mtu == 0 || e->metrics.mtu < mtu)) mtu = e->metrics.mtu;
+  return mtu;
+}
+
+uint16_t Control::output_originated(rte_mbuf* m, uint64_t now) {
+  m->hash.usr = kOriginated;
+  rte_ipv4_hdr* ip = ip_of(m);
+  Ipv4 d(rte_be_to_cpu_32(ip->dst_addr));
+  const NextHopState* s = resolve(d);
+  if (!s) {
+    drop(m, Drop::no_route, 0);
+    return 0;
+  }
+  const RouteException* e = exc_.find(d.v, now);
+  const uint16_t mtu = path_mtu(d, s, now);
+  const uint16_t total = rte_be_to_cpu_16(ip->total_length);
+  if (mtu && total > mtu && ipv4_df(ip)) {
+    rte_pktmbuf_free(m);
+    return mtu;
+  }
+  // A learnt first hop (accept_redirects) replaces the route's gateway for this destination.
+  if (e && e->gateway && (s->kind == NhKind::forward || s->kind == NhKind::unresolved)) {
+    const Neighbour* n = neigh_.find(Ipv4(e->gateway));
+    const PortCtl* p = port_by_id(s->port);
+    if (n && n->usable() && p && n->port == s->port) {
+      uint8_t* l2 = rte_pktmbuf_mtod(m, uint8_t*);
+      std::memcpy(l2, n->mac.b.data(), 6);
+      std::memcpy(l2 + 6, p->ref.mac.b.data(), 6);
+      l2[12] = RTE_ETHER_TYPE_IPV4 >> 8;
+      l2[13] = RTE_ETHER_TYPE_IPV4 & 0xff;
+      transmit(s->port, m);
+    } else {
+      NeighbourTable::Effects fx;
+      neigh_.resolve(Ipv4(e->gateway), s->port, m, now, fx);
+      apply_neighbour_effects(fx, now);
+    }
+    return 0;
+  }
+  if (mtu && total > mtu && s->kind == NhKind::forward) {
+    rte_mbuf* frags[kMaxFragments];
+    int n = fragment_ipv4(m, mtu, s->l2, pool_, frags);
+    rte_pktmbuf_free(m);
+    if (n <= 0) {
+      dp_.control_stats().drop[size_t(Drop::fragment_failed)].add();
+      return 0;
+    }
+    for (int i = 0; i < n; ++i) transmit(s->port, frags[i]);
+    return 0;
+  }
+  output(m, now);
+  return 0;
+}
+
+void Control::output(rte_mbuf* m, uint64_t now) {
+  m->hash.usr = kOriginated;
+  Ipv4 d(rte_be_to_cpu_32(ip_of(m)->dst_addr));
+  const NextHopState* s = resolve(d);
+  if (!s) return drop(m, Drop::no_route, 0);
+  if (!send_via(m, s, d, now)) drop(m, Drop::local_unhandled, 0);
+}
+
+// Sends m toward dst by next hop s: its L2 header written and transmitted when the neighbour
+// is resolved, else queued for ARP. False when s is no way out (local, broadcast).
+bool Control::send_via(rte_mbuf* m, const NextHopState* s, Ipv4 dst, uint64_t now) {
+  NeighbourTable::Effects fx;
+  switch (s->kind) {
+    case NhKind::forward:
+      std::memcpy(rte_pktmbuf_mtod(m, uint8_t*), s->l2, RTE_ETHER_HDR_LEN);
+      transmit(s->port, m);
+      return true;
+    case NhKind::unresolved:
+      neigh_.resolve(s->gateway, s->port, m, now, fx);
+      break;
+    case NhKind::glean:
+      neigh_.resolve(dst, s->port, m, now, fx);
+      break;
+    case NhKind::local:
+    case NhKind::broadcast:
+      return false;
+  }
+  apply_neighbour_effects(fx, now);
+  return true;
+}
+
+// An ICMP message to one of the router's addresses: echo replies and errors for its own
+// pings go to the waiting routerctl; errors about packets it sent teach path MTUs and
+// (when allowed) first hops. Only the quoted header decides what a message is about.
+void Control::handle_icmp_to_us(rte_mbuf* m, uint64_t now) {
+  auto* ip = ip_of(m);
+  const size_t ihl = size_t(ip->version_ihl & 0xf) * 4;
+  const size_t total = rte_be_to_cpu_16(ip->total_length);
+  const uint8_t* ic = reinterpret_cast<const uint8_t*>(ip) + ihl;
+  const Ipv4 from(rte_be_to_cpu_32(ip->src_addr));
+  auto session = [&](uint16_t ident) -> std::shared_ptr<PingSession> {
+    std::lock_guard<std::mutex> g(ping_mu_);
+    auto it = pings_.find(ident);
+    return it == pings_.end() ? nullptr : it->second;
+  };
+  if (ic[0] == icmp::echo_reply) {
+    uint16_t ident = uint16_t(ic[4] << 8 | ic[5]), seq = uint16_t(ic[6] << 8 | ic[7]);
+    if (auto s = session(ident)) {
+      PingEvent ev{seq, true, from, ip->time_to_live, 0, 0, 0, uint32_t(total - ihl), 0};
+      if (total - ihl >= icmp::header_len + 8) std::memcpy(&ev.tsc, ic + icmp::header_len, 8);
+      s->events.push(ev);
+    }
+    rte_pktmbuf_free(m);
+    return;
+  }
+  // An error quotes the offending header (RFC 792): it must be one the router sent.
+  const uint8_t* q = ic + icmp::header_len;
+  const size_t qlen = total - ihl - icmp::header_len;
+  if (total < ihl + icmp::header_len + 20 || (q[0] >> 4) != 4 || qlen < size_t(q[0] & 0xf) * 4) {
+    drop(m, Drop::local_unhandled, 0);
+    return;
+  }
+  const size_t qihl = size_t(q[0] & 0xf) * 4;
+  const Ipv4 qsrc(uint32_t(q[12]) << 24 | uint32_t(q[13]) << 16 | uint32_t(q[14]) << 8 | q[15]);
+  const Ipv4 qdst(uint32_t(q[16]) << 24 | uint32_t(q[17]) << 16 | uint32_t(q[18]) << 8 | q[19]);
+  if (!local_address_port(qsrc)) {  // not about our packet: nothing to learn
+    drop(m, Drop::local_unhandled, 0);
+    return;
+  }
+  const uint8_t type = ic[0], code = ic[1];
+  const uint16_t mtu = uint16_t(ic[6] << 8 | ic[7]);
+  if (q[9] == IPPROTO_ICMP && qlen >= qihl + 8 && q[qihl] == icmp::echo_request) {
+    uint16_t ident = uint16_t(q[qihl + 4] << 8 | q[qihl + 5]);
+    uint16_t seq = uint16_t(q[qihl + 6] << 8 | q[qihl + 7]);
+    if (auto s = session(ident))
+      s->events.push(PingEvent{seq, false, from, ip->time_to_live, type, code, mtu, 0, 0});
+  }
+  if (type == icmp::dest_unreachable && code == icmp::code_frag_needed) learn_pmtu(qdst, mtu, now);
+  if (type == icmp::redirect && (code == 1 || code == 0)) {
+    const Ipv4 gw(uint32_t(ic[4]) << 24 | uint32_t(ic[5]) << 16 | uint32_t(ic[6]) << 8 | ic[7]);
+    learn_redirect(qdst, gw, from, now);
+  }
+  rte_pktmbuf_free(m);
+}
+
+void Control::learn_pmtu(Ipv4 dst, uint16_t mtu, uint64_t now) {
+  const Route* rt = rib_.lookup(dst);
+  const NextHopState* s = resolve(dst);
+  const uint16_t cur = path_mtu(dst, s, now);
+  // RFC 1191: a report that would raise the path MTU (or carries none) is ignored; a very
+  // low one is raised to the floor, and then only if that still lowers it.
+  if (!rt || mtu == 0 || (cur && mtu >= cur)) {
+    event(Event::pmtu_ignored);
+    return;
+  }
+  mtu = std::max(mtu, pmtu_min_);
+  if (cur && mtu >= cur) {
+    event(Event::pmtu_ignored);
+    return;
+  }
+  RouteException& e = exc_.upsert(dst.v, *rt, now);
+  e.metrics.mtu = mtu;
+  e.pmtu_expires_ms = now + uint64_t(pmtu_expires_s_) * 1000;
+  event(Event::pmtu_learned);
+  pub_.touch();
+  pub_.commit();
+}
+
+void Control::learn_redirect(Ipv4 dst, Ipv4 gw, Ipv4 from, uint64_t now) {
+  const Route* rt = rib_.lookup(dst);
+  // RFC 1122 3.2.2.2: only from the current first hop, naming a gateway on the same link.
+  const Ipv4 first = rt && rt->via ? *rt->via : dst;
+  const PortCtl* gp = rt ? port_for_gateway(gw, "") : nullptr;
+  if (!accept_redirects_ || !rt || from != first || !gp || gp->ref.id != rt->port ||
+      local_address_port(gw)) {
+    event(Event::redirect_ignored);
+    return;
+  }
+  RouteException& e = exc_.upsert(dst.v, *rt, now);
+  e.gateway = gw.v;
+  e.redirect_expires_ms = now + uint64_t(redirect_expires_s_) * 1000;
+  event(Event::redirect_learned);
+  pub_.touch();
+  pub_.commit();
+}
+
+}  // namespace routerd

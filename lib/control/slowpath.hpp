@@ -1,0 +1,31 @@
+// control/slowpath.hpp: what the slow-path files share about the packets they hold.
+// Internal to lib/control.
+#pragma once
+
+#include <rte_ether.h>
+#include <rte_ip.h>
+#include <rte_mbuf.h>
+
+#include <cstring>
+
+#include "inet.hpp"
+
+namespace routerd::slowpath {
+
+// Who a packet held by the slow path belongs to, kept in the mbuf's application field:
+// transit packets still need their TTL decremented when released; router-made ones do not.
+constexpr uint32_t kTransit = 0x7472616e;     // "tran"
+constexpr uint32_t kOriginated = 0x6f726967;  // "orig"
+
+inline rte_ipv4_hdr* ip_of(rte_mbuf* m) {
+  return rte_pktmbuf_mtod_offset(m, rte_ipv4_hdr*, RTE_ETHER_HDR_LEN);
+}
+
+inline void write_l2(rte_mbuf* m, const Mac& dst, const Mac& src) {
+  auto* eth = rte_pktmbuf_mtod(m, rte_ether_hdr*);
+  std::memcpy(eth->dst_addr.addr_bytes, dst.b.data(), 6);
+  std::memcpy(eth->src_addr.addr_bytes, src.b.data(), 6);
+  eth->ether_type = RTE_BE16(RTE_ETHER_TYPE_IPV4);
+}
+
+}  // namespace routerd::slowpath

@@ -1,0 +1,272 @@
+#include "publisher.hpp"
+
+#include <rte_cycles.h>
+
+#include <algorithm>
+#include <cstring>
+#include <string>
+
+namespace routerd {
+
+Publisher::Publisher(Published& pub, const LcoreStats* workers, uint32_t nworkers,
+                     StateBuilder build)
+    : pub_(pub),
+      workers_(workers),
+      nworkers_(nworkers),
+      build_(std::move(build)),
+      reclaimer_(pub.rcu),
+      slots_(pub.nexthops.size()) {}
+
+Publisher::~Publisher() {
+  // The workers have stopped: nothing reads the published state any more.
+  reclaimer_.drain();
+  for (uint32_t id = 0; id < slots_.size(); ++id) {
+    if (!slots_[id].state) continue;
+    pub_.nexthops.publish(id, nullptr);
+    delete slots_[id].state;
+  }
+  pub_.ifs.store(nullptr, std::memory_order_release);
+  delete ifs_;
+}
+
+// ---------------------------------------------------------------- next-hop slots
+
+uint32_t Publisher::acquire(const NhKey& key) {
+  if (auto it = by_key_.find(key); it != by_key_.end()) return it->second;
+  uint32_t id;
+  if (!free_.empty()) {
+    id = free_.back();
+    free_.pop_back();
+  } else if (next_ < slots_.size()) {
+    id = next_++;
+  } else {
+    throw FibError("next-hop table full (" + std::to_string(slots_.size() - 1) +
+                   " slots; raise fib.max_next_hops)");
+  }
+  Slot& s = slots_[id];
+  s.key = key;
+  s.refs = 0;
+  s.used = true;
+  s.state = build_(id, key);
+  ++used_;
+  pub_.nexthops.publish(id, s.state);
+  by_key_[key] = id;
+  maybe_unused_.push_back(id);
+  return id;
+}
+
+void Publisher::refresh_if(const std::function<bool(const NhKey&)>& match) {
+  for (uint32_t id = 1; id < next_; ++id) {
+    Slot& s = slots_[id];
+    if (!s.used || !match(s.key)) continue;
+    NextHopState* fresh = build_(id, s.key);
+    NextHopState* old = s.state;
+    if (std::memcmp(fresh->l2, old->l2, sizeof fresh->l2) == 0 && fresh->kind == old->kind &&
+        fresh->port == old->port && fresh->mtu == old->mtu && fresh->gateway == old->gateway) {
+      delete fresh;
+      continue;
+    }
+    s.state = fresh;
+    pub_.nexthops.publish(id, fresh);
+    // A worker may still be forwarding with the old state, or hold it in its route cache.
+    retire([old] { retire_free(old); });
+  }
+}
+
+// A slot whose last FIB reference went away is cleared; its id is reused only after a grace
+// period, so a worker can never hold an id that has come to mean something else.
+void Publisher::release_unused_slots() {
+  for (uint32_t id : maybe_unused_) {
+    Slot& s = slots_[id];
+    if (!s.used || s.refs != 0) continue;
+    by_key_.erase(s.key);
+    pub_.nexthops.publish(id, nullptr);
+    NextHopState* old = s.state;
+    s = Slot{};
+    --used_;
+    retire([this, old, id] {
+      retire_free(old);
+      free_.push_back(id);
+    });
+  }
+  maybe_unused_.clear();
+}
+
+// ---------------------------------------------------------------- FIB entries
+
+uint32_t Publisher::route(const Prefix4& p) const {
+  auto it = fib_.find(p);
+  return it == fib_.end() ? Fib::kNoRoute : it->second;
+}
+
+void Publisher::set_route(const Prefix4& p, uint32_t want) {
+  auto it = fib_.find(p);
+  const uint32_t have = it == fib_.end() ? Fib::kNoRoute : it->second;
+  if (want == have) return;
+  journal_.push_back(Journal{p, have, want});
+  if (want != Fib::kNoRoute) {
+    fib_[p] = want;
+    slots_[want].refs++;
+    ops_.push_back(FibOp{p.addr.v, p.len, false, want});
+  } else {
+    fib_.erase(it);
+    ops_.push_back(FibOp{p.addr.v, p.len, true, 0});
+  }
+  if (have != Fib::kNoRoute && --slots_[have].refs == 0) maybe_unused_.push_back(have);
+}
+
+void Publisher::reserve(size_t prefixes) {
+  fib_.reserve(fib_.size() + prefixes);
+}
+
+void Publisher::undo_staged() {
+  for (auto it = journal_.rbegin(); it != journal_.rend(); ++it) {
+    if (it->new_nh != Fib::kNoRoute && --slots_[it->new_nh].refs == 0)
+      maybe_unused_.push_back(it->new_nh);
+    if (it->old_nh != Fib::kNoRoute) {
+      fib_[it->prefix] = it->old_nh;
+      slots_[it->old_nh].refs++;
+    } else {
+      fib_.erase(it->prefix);
+    }
+  }
+  journal_.clear();
+  ops_.clear();
+}
+
+// ---------------------------------------------------------------- snapshots
+
+void Publisher::replace_ifs(IfSnapshot* fresh) {
+  const IfSnapshot* old = ifs_;
+  ifs_ = fresh;
+  pub_.ifs.store(fresh, std::memory_order_release);
+  if (old) retire([old] { delete old; });
+  dirty_ = true;
+}
+
+// ---------------------------------------------------------------- the commit
+
+void Publisher::retire(std::function<void()> destroy) {
+  retired_.push_back(std::move(destroy));
+  dirty_ = true;
+}
+
+// The copy readers left at the last flip is written only after a grace period, by the
+// reclaimer like any other deferred work. A commit that comes sooner waits for it here.
+void Publisher::settle_fib() {
+  if (!pub_.fib.caught_up()) reclaimer_.drain();
+}
+
+void Publisher::commit() {
+  if (!ops_.empty()) {
+    settle_fib();
+    try {
+      pub_.fib.stage(ops_);
+    } catch (const FibError&) {
+      undo_staged();
+      release_unused_slots();
+      finish();
+      throw;
+    }
+    pub_.fib.flip();
+    retire([this] { pub_.fib.catch_up(); });
+    route_updates_ += ops_.size();
+  }
+  ops_.clear();
+  journal_.clear();
+  release_unused_slots();
+  finish();
+}
+
+void Publisher::rollback() {
+  undo_staged();
+  release_unused_slots();
+  finish();
+}
+
+void Publisher::finish() {
+  if (!dirty_) return;  // retire() sets dirty_: nothing can be waiting without a bump
+  hand_over(bump());
+}
+
+Publisher::Bumped Publisher::bump() {
+  // The time is taken before the bump, so a latency is never understated.
+  const uint64_t t0 = rte_rdtsc();
+  const uint64_t g = pub_.generation.bump();
+  ++commits_;
+  dirty_ = false;
+  pending_gens_.push_back({g, t0});
+  if (pending_gens_.size() > 4096) {
+    pending_gens_.pop_front();
+    ++inval_unobserved_;
+  }
+  return Bumped{};
+}
+
+// Route caches keep next-hop pointers across quiescent states and trust them only while their
+// generation is current. So replaced objects are queued for reclamation only with proof of a
+// bump: a worker that has passed the grace period acquired the RCU token taken after the
+// bump, so it sees the new generation and no longer trusts entries that may point at them.
+void Publisher::hand_over(const Bumped&) {
+  for (auto& r : retired_) reclaimer_.retire(std::move(r));
+  retired_.clear();
+}
+
+// ---------------------------------------------------------------- reclamation and latency
+
+void Publisher::poll() {
+  reclaimer_.poll();
+  measure_invalidation();
+}
+
+// A worker records the first time it reads each generation (worker.cpp). A commit has
+// reached every worker when each has seen it or a later one; the latency is the slowest.
+void Publisher::measure_invalidation() {
+  const uint64_t hz = rte_get_tsc_hz();
+  while (!pending_gens_.empty()) {
+    const GenCommit c = pending_gens_.front();
+    uint64_t worst = 0;
+    bool all = true;
+    for (uint32_t w = 0; w < nworkers_ && all; ++w) {
+      uint64_t first = UINT64_MAX;
+      for (const auto& slot : workers_[w].gen_seen)
+        if (slot.gen.load(std::memory_order_acquire) >= c.gen)
+          first = std::min(first, slot.tsc.load(std::memory_order_relaxed));
+      if (first == UINT64_MAX)
+        all = false;
+      else
+        worst = std::max(worst, first > c.tsc ? first - c.tsc : 0);
+    }
+    if (!all) {
+      if (rte_rdtsc() - c.tsc < hz) return;  // try again on the next loop
+      ++inval_unobserved_;
+    } else {
+      auto ns = uint32_t(std::min<uint64_t>(worst * 1000000000 / hz, UINT32_MAX));
+      if (inval_ns_.size() < kLatencySamples)
+        inval_ns_.push_back(ns);
+      else
+        inval_ns_[inval_next_] = ns;
+      inval_next_ = (inval_next_ + 1) % kLatencySamples;
+    }
+    pending_gens_.pop_front();
+  }
+}
+
+InvalidationStats Publisher::invalidation() const {
+  std::vector<uint32_t> v = inval_ns_;
+  auto pct = [&](double q) -> uint64_t {
+    if (v.empty()) return 0;
+    size_t i = std::min(v.size() - 1, size_t(q * double(v.size())));
+    std::nth_element(v.begin(), v.begin() + ptrdiff_t(i), v.end());
+    return v[i];
+  };
+  InvalidationStats s;
+  s.samples = v.size();
+  s.p50_ns = pct(0.50);
+  s.p99_ns = pct(0.99);
+  s.max_ns = v.empty() ? 0 : *std::max_element(v.begin(), v.end());
+  s.unobserved = inval_unobserved_;
+  return s;
+}
+
+}  // namespace routerd

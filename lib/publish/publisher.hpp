@@ -1,0 +1,168 @@
+// publish/publisher: the one way forwarding state changes while workers read it.
+// A change stages FIB entries and replaces immutable objects; commit() applies the FIB batch
+// all or nothing, bumps the generation once, and only then retires what was replaced, freed
+// after a grace period. Control thread only.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <unordered_map>
+#include <vector>
+
+#include "fib.hpp"
+#include "inet.hpp"
+#include "nexthop.hpp"
+#include "published.hpp"
+#include "reclaimer.hpp"
+#include "stats.hpp"
+
+namespace routerd {
+
+// What a next-hop slot stands for. One slot (and one state) per distinct key, shared by every
+// FIB prefix that resolves the same way: an adjacency (port, neighbour), a connected subnet
+// on a port (glean), the router itself (local), a directed broadcast. Routes with their own
+// MTU get their own slot, since the MTU is in the state.
+enum class NhType : uint8_t { adjacency, glean, local, broadcast };
+struct NhKey {
+  NhType type;
+  uint16_t port;
+  uint32_t ip;
+  uint16_t mtu = 0;  // the route's MTU metric; 0: none
+  bool operator==(const NhKey&) const = default;
+};
+struct NhKeyHash {
+  size_t operator()(const NhKey& k) const noexcept {
+    return std::hash<uint64_t>{}(uint64_t(k.ip) << 32 ^ uint64_t(k.mtu) << 16 ^
+                                 uint64_t(k.port) << 3 ^ uint64_t(k.type));
+  }
+};
+
+// From a commit's generation bump to the last worker seeing it, over recent commits.
+struct InvalidationStats {
+  size_t samples = 0;
+  uint64_t p50_ns = 0, p99_ns = 0, max_ns = 0;
+  uint64_t unobserved = 0;  // not seen by every worker within a second
+};
+
+class Publisher {
+ public:
+  // Builds the state slot `id` should hold for `key` now. Called when a slot is taken and on
+  // refresh(); the publisher owns what it returns.
+  using StateBuilder = std::function<NextHopState*(uint32_t id, const NhKey& key)>;
+
+  // `workers` points at the workers' counter blocks, whose first-seen generations time
+  // invalidation.
+  Publisher(Published& pub, const LcoreStats* workers, uint32_t nworkers, StateBuilder build);
+  ~Publisher();  // the workers have stopped: frees everything still published or retired
+  Publisher(const Publisher&) = delete;
+  Publisher& operator=(const Publisher&) = delete;
+
+  // ---- next-hop slots
+  // The slot for key. A new one gets its state published at once (no FIB entry points at it
+  // yet); one nothing references by the end of the change is released at commit. Throws
+  // FibError when every slot is taken.
+  uint32_t acquire(const NhKey& key);
+  // Rebuilds the state of every slot whose key matches and publishes those that differ; the
+  // replaced states are retired after the next bump.
+  void refresh_if(const std::function<bool(const NhKey&)>& match);
+  const NextHopState* state(uint32_t id) const {
+    return id < slots_.size() ? slots_[id].state : nullptr;
+  }
+  size_t slots_used() const { return used_; }
+
+  // ---- FIB entries, staged until commit()
+  void set_route(const Prefix4& p, uint32_t nh);  // nh from acquire(); Fib::kNoRoute removes
+  uint32_t route(const Prefix4& p) const;         // what the FIB holds once staged ones commit
+  void reserve(size_t prefixes);
+
+  // ---- snapshots: published at once, the old one retired after the bump
+  void replace_ifs(IfSnapshot* fresh);
+
+  // Something workers see only through the generation changed (route exceptions).
+  void touch() { dirty_ = true; }
+
+  // ---- the one commit
+  // Applies the staged FIB entries as one batch, or none of them: on FibError everything
+  // staged is rolled back and the error rethrown. Either way, if anything was published
+  // the generation is bumped once, and only then are the replaced objects retired.
+  void commit();
+  // Drops the staged FIB entries (the caller's own change failed before it could commit);
+  // what was published meanwhile (states, snapshots) is still bumped and retired.
+  void rollback();
+
+  // Runs what is past its grace period and times invalidations; on every control loop.
+  void poll();
+  // Startup commits happen before workers run: they would time worker startup.
+  void forget_latency_samples() { pending_gens_.clear(); }
+
+  uint64_t generation() const { return pub_.generation.read(); }
+  uint64_t commits() const { return commits_; }
+  uint64_t route_updates() const { return route_updates_; }
+  size_t reclaim_pending() const { return reclaimer_.pending(); }
+  InvalidationStats invalidation() const;
+
+ private:
+  struct Slot {
+    NhKey key{};
+    uint32_t refs = 0;  // FIB prefixes pointing at it
+    NextHopState* state = nullptr;
+    bool used = false;
+  };
+  // A FIB prefix changed during the current change, for rollback.
+  struct Journal {
+    Prefix4 prefix;
+    uint32_t old_nh;
+    uint32_t new_nh;
+  };
+  // Proof that the generation was bumped: the only way to hand retired objects over.
+  class Bumped {
+    friend class Publisher;
+    Bumped() = default;
+  };
+
+  void retire(std::function<void()> destroy);  // after the next bump
+  void undo_staged();
+  void release_unused_slots();
+  void finish();  // bump if anything was published, then retire
+  Bumped bump();
+  void hand_over(const Bumped&);
+  void settle_fib();
+  void measure_invalidation();
+
+  Published& pub_;
+  const LcoreStats* workers_;
+  uint32_t nworkers_;
+  StateBuilder build_;
+  Reclaimer reclaimer_;
+
+  std::vector<Slot> slots_;
+  std::unordered_map<NhKey, uint32_t, NhKeyHash> by_key_;
+  std::vector<uint32_t> free_;
+  std::vector<uint32_t> maybe_unused_;  // refs dropped to 0 or never taken: check at commit
+  uint32_t next_ = 1;                   // 0 is "no route"
+  size_t used_ = 0;
+
+  std::unordered_map<Prefix4, uint32_t, Prefix4Hash> fib_;  // what the FIB holds
+  std::vector<FibOp> ops_;
+  std::vector<Journal> journal_;
+
+  const IfSnapshot* ifs_ = nullptr;
+
+  bool dirty_ = false;                          // published something: bump the generation
+  std::vector<std::function<void()>> retired_;  // replaced objects, retired after the bump
+
+  struct GenCommit {
+    uint64_t gen;
+    uint64_t tsc;
+  };
+  std::deque<GenCommit> pending_gens_;  // commits whose observation is not yet timed
+  uint64_t route_updates_ = 0;          // FIB prefix changes applied
+  uint64_t commits_ = 0;                // generation bumps
+  static constexpr size_t kLatencySamples = 8192;
+  std::vector<uint32_t> inval_ns_;  // a ring of the most recent kLatencySamples
+  size_t inval_next_ = 0;
+  uint64_t inval_unobserved_ = 0;
+};
+
+}  // namespace routerd

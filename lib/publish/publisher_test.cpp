@@ -1,0 +1,172 @@
+// The publish protocol's invariants, on the publisher alone: nothing replaced is handed to the
+// reclaimer before the generation bump, nothing is freed while a reader that could hold it has
+// not reported, a failed batch leaves no trace, and the generation is 64 bits wide.
+#include "publisher.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <cstring>
+#include <map>
+#include <vector>
+
+#include "test_eal.hpp"
+
+using namespace routerd;
+
+namespace {
+
+// The states a test's builder makes: what the key maps to, by key.ip (the MTU, so a test can
+// change what a slot should hold).
+struct Fixture {
+  bool eal = (testing::test_eal(), true);  // before anything that needs DPDK memory
+  Published pub{1, 16, Fib::Params{1024, 64, SOCKET_ID_ANY}};
+  LcoreStats workers[1];
+  std::map<uint32_t, uint16_t> mtu_of;
+  Publisher publisher{pub, workers, 1, [this](uint32_t id, const NhKey& k) {
+                        auto* s = new NextHopState{};
+                        s->id = id;
+                        s->kind = NhKind::forward;
+                        s->port = k.port;
+                        s->mtu = mtu_of[k.ip];
+                        s->gateway = Ipv4(k.ip);
+                        return s;
+                      }};
+  Fixture() { pub.rcu.register_reader(0); }
+  ~Fixture() {
+    pub.rcu.offline(0);
+    pub.rcu.unregister_reader(0);
+  }
+  static NhKey key(uint32_t ip) { return NhKey{NhType::adjacency, 0, ip}; }
+  static Prefix4 prefix(const char* s) { return *Prefix4::parse(s); }
+  // A worker's burst: online, one lookup, the state's contents copied, quiescent, offline.
+  NextHopState read(uint32_t dst) {
+    pub.rcu.online(0);
+    uint64_t nh = 0;
+    rte_fib_lookup_bulk(pub.fib.reader(), &dst, &nh, 1);
+    const NextHopState* s = pub.nexthops.get(Fib::decode(nh));
+    NextHopState copy{};
+    if (s) std::memcpy(static_cast<void*>(&copy), s, sizeof copy);
+    pub.rcu.quiescent(0);
+    pub.rcu.offline(0);
+    return copy;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("replaced objects reach the reclaimer only after the generation bump", "[publish]") {
+  Fixture f;
+  f.mtu_of[0x0a000002] = 1500;
+  const uint32_t id = f.publisher.acquire(Fixture::key(0x0a000002));
+  f.publisher.set_route(Fixture::prefix("10.9.0.0/16"), id);
+  f.publisher.commit();
+  const uint64_t g0 = f.publisher.generation();
+  CHECK(f.read(0x0a090001).mtu == 1500);
+  f.publisher.poll();  // the FIB copy readers left is caught up
+  REQUIRE(f.publisher.reclaim_pending() == 0);
+
+  // A worker holds the state (as its route cache would) and stays online without reporting.
+  f.pub.rcu.online(0);
+  const NextHopState* held = f.pub.nexthops.get(id);
+  f.mtu_of[0x0a000002] = 1400;
+  f.publisher.refresh_if([](const NhKey&) { return true; });
+  // Published at once, but nothing retired yet: the generation has not moved.
+  CHECK(f.pub.nexthops.get(id)->mtu == 1400);
+  CHECK(f.publisher.generation() == g0);
+  CHECK(f.publisher.reclaim_pending() == 0);
+
+  f.publisher.commit();
+  CHECK(f.publisher.generation() == g0 + 1);
+  CHECK(f.publisher.reclaim_pending() == 1);
+  // The reader has not reported: the old state is still intact (not poisoned, not freed).
+  f.publisher.poll();
+  CHECK(f.publisher.reclaim_pending() == 1);
+  CHECK(held->mtu == 1500);
+  CHECK(uint8_t(held->kind) != kPoisonByte);
+
+  f.pub.rcu.quiescent(0);
+  f.pub.rcu.offline(0);
+  f.publisher.poll();
+  CHECK(f.publisher.reclaim_pending() == 0);
+  CHECK(f.read(0x0a090001).mtu == 1400);
+}
+
+TEST_CASE("a batch the FIB cannot hold leaves entries, slots and readers as they were",
+          "[publish]") {
+  Fixture f;
+  f.mtu_of[0x0a000002] = 1500;
+  const uint32_t a = f.publisher.acquire(Fixture::key(0x0a000002));
+  f.publisher.set_route(Fixture::prefix("10.9.0.0/16"), a);
+  f.publisher.commit();
+  const size_t slots = f.publisher.slots_used();
+  const uint64_t updates = f.publisher.route_updates();
+
+  // 64 tbl8 groups: /32s in 70 different /24s cannot all be installed.
+  const uint32_t b = f.publisher.acquire(Fixture::key(0x0a000003));
+  f.publisher.set_route(Fixture::prefix("10.9.0.0/16"), b);
+  for (uint32_t i = 1; i <= 70; ++i)
+    f.publisher.set_route(Prefix4{Ipv4(0x0a010001 + (i << 8)), 32}, b);
+  CHECK_THROWS_AS(f.publisher.commit(), FibError);
+
+  CHECK(f.publisher.route(Fixture::prefix("10.9.0.0/16")) == a);
+  CHECK(f.publisher.route(Fixture::prefix("10.1.2.1/32")) == Fib::kNoRoute);
+  CHECK(f.publisher.route_updates() == updates);
+  CHECK(f.pub.fib.lookup(0x0a090001) == a);
+  CHECK(f.pub.fib.lookup(0x0a010201) == Fib::kNoRoute);
+  CHECK(f.read(0x0a090001).gateway == Ipv4(0x0a000002));
+  // The slot taken for the failed batch is released (its id reusable after a grace period).
+  CHECK(f.publisher.slots_used() == slots);
+  f.publisher.poll();
+  CHECK(f.publisher.reclaim_pending() == 0);
+
+  // And the table still takes a batch that fits.
+  f.publisher.set_route(Fixture::prefix("10.1.1.1/32"),
+                        f.publisher.acquire(Fixture::key(0x0a000003)));
+  f.publisher.commit();
+  CHECK(f.read(0x0a010101).gateway == Ipv4(0x0a000003));
+}
+
+TEST_CASE("both FIB copies agree once the grace period after a flip has passed", "[publish]") {
+  Fixture f;
+  f.mtu_of[1] = f.mtu_of[2] = 1500;
+  // A slot no entry uses is released at commit: each change acquires what it points at.
+  auto one = [&] { return f.publisher.acquire(Fixture::key(1)); };
+  auto two = [&] { return f.publisher.acquire(Fixture::key(2)); };
+  f.publisher.set_route(Fixture::prefix("10.0.0.0/8"), one());
+  f.publisher.commit();
+  // The copy readers left is caught up behind a grace period, like a free.
+  CHECK_FALSE(f.pub.fib.caught_up());
+  f.publisher.poll();
+  CHECK(f.pub.fib.caught_up());
+  // Back to back: the second commit catches the first up before staging.
+  f.publisher.set_route(Fixture::prefix("10.0.0.0/8"), two());
+  f.publisher.commit();
+  f.publisher.set_route(Fixture::prefix("10.1.0.0/16"), one());
+  f.publisher.commit();
+  f.publisher.poll();
+  for (int copy = 0; copy < 2; ++copy) {
+    CHECK(f.read(0x0a020001).gateway == Ipv4(2));
+    CHECK(f.read(0x0a010001).gateway == Ipv4(1));
+    // One unrelated change flips readers to the other copy.
+    f.publisher.set_route(Fixture::prefix("192.0.2.0/24"), copy == 0 ? one() : Fib::kNoRoute);
+    f.publisher.commit();
+    f.publisher.poll();
+  }
+}
+
+TEST_CASE("the generation counts past 2^32 and a commit that published nothing keeps it",
+          "[publish]") {
+  Fixture f;
+  f.publisher.commit();
+  const uint64_t g = f.publisher.generation();
+  f.publisher.commit();
+  CHECK(f.publisher.generation() == g);  // nothing published: workers keep their caches
+  f.pub.generation.value.store((uint64_t(1) << 32) - 1);
+  f.publisher.touch();
+  f.publisher.commit();
+  CHECK(f.publisher.generation() == uint64_t(1) << 32);
+  CHECK(uint32_t(f.publisher.generation()) == 0);
+  f.publisher.touch();
+  f.publisher.commit();
+  CHECK(f.publisher.generation() == (uint64_t(1) << 32) + 1);
+}
