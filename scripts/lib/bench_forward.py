@@ -22,7 +22,8 @@ import sys
 import tempfile
 import time
 
-from bench_dpdk import BenchError, Memory, Telemetry, cleanup_prefix, stop_process
+from bench_dpdk import (BenchError, Memory, Telemetry, bench_session, cleanup_prefix,
+                        stop_process)
 
 PATTERNS = ["uniform", "zipf", "single"]
 DEFAULT_COUNT = {"uniform": 131072, "zipf": 131072, "single": 4096}
@@ -666,15 +667,7 @@ def run(args, repo):
     ctx["mem"] = mem
     machine = machine_info(repo)
     results = []
-    old_handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
-
-    def on_signal(signum, _frame):
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    for s in old_handlers:
-        signal.signal(s, on_signal)
-    try:
-        mem.setup()
+    with bench_session(mem, tmp, ctx["procs"]):
         mode_text = "hugepages" if mem.mode == "hugepages" else f"no-huge (-m {routerd_mb})"
         log(f"memory: {mem.mode}: {mem.detail}")
         table_sha = file_sha256(table_path)
@@ -728,15 +721,6 @@ def run(args, repo):
                 f"{fmt_mpps(rd['out_pps_median'])} Mpps, ratio {ratio:.3f}"
                 + (f"; cache off {fmt_mpps(off['out_pps_median'])} Mpps, cache on/off "
                    f"{extra['cache_on_off']:.3f}" if off is not None else ""))
-    except KeyboardInterrupt as e:
-        raise BenchError(f"interrupted ({e})")
-    finally:
-        for proc in list(ctx["procs"]):
-            stop_process(proc, signal.SIGTERM, timeout=10)
-        mem.release()
-        shutil.rmtree(tmp, ignore_errors=True)
-        for s, h in old_handlers.items():
-            signal.signal(s, h)
 
     elapsed = time.monotonic() - t_begin
     loads = [run["route_load"]["seconds"] for r in results for run in r["routerd"]["runs"]
