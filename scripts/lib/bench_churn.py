@@ -889,16 +889,7 @@ def run(args, repo):
            "generator_cpu": args.generator_cpu, "settle": args.settle, "cycles": args.cycles,
            "retries": args.retries}
     os.makedirs(ctx["logdir"], exist_ok=True)
-    # A stable copy of the binaries: the build directory may be rebuilt under our feet.
-    for name, src in (("routerd", routerd_bin), ("routerctl", routerctl_bin)):
-        dst = os.path.join(tmp, name)
-        shutil.copy2(src, dst)
-        if bf.sh([dst, "--version"]).returncode != 0:
-            time.sleep(5)
-            shutil.copy2(src, dst)
-            if bf.sh([dst, "--version"]).returncode != 0:
-                raise BenchError(f"{src} does not run (--version failed)")
-        ctx[name] = dst
+    bf.copy_binaries(ctx, routerd=routerd_bin, routerctl=routerctl_bin)
     if args.update_mode == "batch" and rates and max(rates) > 0:
         h = bf.sh([ctx["routerctl"], "help"])
         if "batch" not in h.stdout + h.stderr:

@@ -49,6 +49,20 @@ def sh(cmd, **kw):
     return subprocess.run(cmd, capture_output=True, text=True, **kw)
 
 
+def copy_binaries(ctx, **bins):
+    """A stable copy of each binary (name=path) in ctx["tmp"], recorded as ctx[name]: the
+    build directory may be rebuilt under our feet while the bench runs."""
+    for name, src in bins.items():
+        dst = os.path.join(ctx["tmp"], name)
+        shutil.copy2(src, dst)
+        if sh([dst, "--version"]).returncode != 0:
+            time.sleep(5)      # caught mid-link: try once more
+            shutil.copy2(src, dst)
+            if sh([dst, "--version"]).returncode != 0:
+                raise BenchError(f"{src} does not run (--version failed)")
+        ctx[name] = dst
+
+
 # ----------------------------------------------------------------------------- machine
 
 def tsc_hz():
@@ -645,16 +659,7 @@ def run(args, repo):
            "warmup": args.warmup, "samples": args.samples, "period": args.duration_per_sample,
            "wait_quiet": args.wait_quiet}
     os.makedirs(ctx["logdir"], exist_ok=True)
-    # A stable copy of the binaries: the build directory is rebuilt under our feet.
-    for name, src in (("routerd", routerd_bin), ("routerctl", routerctl_bin)):
-        dst = os.path.join(tmp, name)
-        shutil.copy2(src, dst)
-        if sh([dst, "--version"]).returncode != 0:
-            time.sleep(5)      # caught mid-link: try once more
-            shutil.copy2(src, dst)
-            if sh([dst, "--version"]).returncode != 0:
-                raise BenchError(f"{src} does not run (--version failed)")
-        ctx[name] = dst
+    copy_binaries(ctx, routerd=routerd_bin, routerctl=routerctl_bin)
 
     counts = {p: args.count or DEFAULT_COUNT[p] for p in patterns}
     # [route_cache] enabled = true (True) / false (False); both: the two, every round.
