@@ -5,49 +5,17 @@
 #include <algorithm>
 #include <cstring>
 #include <set>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include "inet.hpp"
+#include "packet_test_util.hpp"
 #include "stats.hpp"
 
 using namespace routerd;
+using namespace routerd::testing;
 
 namespace {
-
-using Bytes = std::vector<uint8_t>;
-
-// RFC 1071 reference, independent of the code under test: one's-complement sum of
-// big-endian 16-bit words (odd byte padded on the right), folded but not complemented.
-uint16_t ref_sum(const uint8_t* p, size_t n) {
-  uint32_t s = 0;
-  for (size_t i = 0; i + 1 < n; i += 2) s += uint32_t(p[i]) << 8 | p[i + 1];
-  if (n % 2) s += uint32_t(p[n - 1]) << 8;
-  while (s >> 16) s = (s & 0xffff) + (s >> 16);
-  return uint16_t(s);
-}
-bool ref_ok(const uint8_t* p, size_t n) {
-  return ref_sum(p, n) == 0xffff;
-}
-
-uint16_t get16(const uint8_t* p) {
-  return uint16_t(p[0] << 8 | p[1]);
-}
-void put16(uint8_t* p, uint16_t v) {
-  p[0] = uint8_t(v >> 8);
-  p[1] = uint8_t(v);
-}
-void put32(uint8_t* p, uint32_t v) {
-  put16(p, uint16_t(v >> 16));
-  put16(p + 2, uint16_t(v));
-}
-
-std::string hex16(uint16_t v) {
-  std::ostringstream o;
-  o << "0x" << std::hex << v;
-  return o.str();
-}
 
 // Header length the reference checksum covers: IHL*4, at least 20, at most the buffer.
 size_t cksum_span(const Bytes& b) {

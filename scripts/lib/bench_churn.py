@@ -321,7 +321,8 @@ def generator_main(argv):
 # ----------------------------------------------------------------------------- bench side
 
 if __name__ != "__main__":
-    from bench_dpdk import BenchError, Memory, Telemetry, cleanup_prefix, stop_process
+    from bench_dpdk import (BenchError, Memory, Telemetry, bench_session, cleanup_prefix,
+                            stop_process)
     import bench_forward as bf
 
 PATTERNS = ["uniform", "zipf", "single"]
@@ -888,16 +889,7 @@ def run(args, repo):
            "generator_cpu": args.generator_cpu, "settle": args.settle, "cycles": args.cycles,
            "retries": args.retries}
     os.makedirs(ctx["logdir"], exist_ok=True)
-    # A stable copy of the binaries: the build directory may be rebuilt under our feet.
-    for name, src in (("routerd", routerd_bin), ("routerctl", routerctl_bin)):
-        dst = os.path.join(tmp, name)
-        shutil.copy2(src, dst)
-        if bf.sh([dst, "--version"]).returncode != 0:
-            time.sleep(5)
-            shutil.copy2(src, dst)
-            if bf.sh([dst, "--version"]).returncode != 0:
-                raise BenchError(f"{src} does not run (--version failed)")
-        ctx[name] = dst
+    bf.copy_binaries(ctx, routerd=routerd_bin, routerctl=routerctl_bin)
     if args.update_mode == "batch" and rates and max(rates) > 0:
         h = bf.sh([ctx["routerctl"], "help"])
         if "batch" not in h.stdout + h.stderr:
@@ -912,16 +904,8 @@ def run(args, repo):
     ctx["mem"] = mem
     machine = bf.machine_info(repo)
     cache_results, churn_results = [], []
-    old_handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
-
-    def on_signal(signum, _frame):
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    for s in old_handlers:
-        signal.signal(s, on_signal)
     churn_cache = args.route_cache == "on"
-    try:
-        mem.setup()
+    with bench_session(mem, tmp, ctx["procs"]):
         log(f"memory: {mem.mode}: {mem.detail}")
         table_sha = bf.file_sha256(table_path)
         for p in patterns:
@@ -972,15 +956,6 @@ def run(args, repo):
                         ctx, p, tag, trace, meta, mbufs, routerd_mb, rate, churn_cache))
                     res["pattern"] = p
                     churn_results.append(res)
-    except KeyboardInterrupt as e:
-        raise BenchError(f"interrupted ({e})")
-    finally:
-        for proc in list(ctx["procs"]):
-            stop_process(proc, signal.SIGTERM, timeout=10)
-        mem.release()
-        shutil.rmtree(tmp, ignore_errors=True)
-        for s, h in old_handlers.items():
-            signal.signal(s, h)
 
     elapsed = time.monotonic() - t_begin
     doc = {

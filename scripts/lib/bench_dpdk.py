@@ -6,11 +6,15 @@
   the machine back as it was afterwards.
 - Cleanup of what an EAL process leaves behind: /dev/hugepages/<prefix>map_* and
   /var/run/dpdk/<prefix>.
+- bench_session: the set-up and teardown around one whole bench run (signals, memory,
+  the processes started, the temporary directory).
 """
+import contextlib
 import glob
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -267,3 +271,37 @@ class Memory:
 
     def release(self):
         self._restore()
+
+
+# ----------------------------------------------------------------------------- session
+
+@contextlib.contextmanager
+def bench_session(mem, tmp, procs):
+    """The frame around one bench run (`scripts/bench forward`, `scripts/bench churn`).
+
+    On entry: SIGINT and SIGTERM raise KeyboardInterrupt, then mem.setup(). Inside, a
+    KeyboardInterrupt (^C or kill) becomes BenchError("interrupted (...)"). On the way out,
+    whatever happened (inside, or in mem.setup()): every process still in `procs` (the
+    list the run appends its Popens to and removes them from) is stopped, SIGTERM first;
+    mem.release() puts the machine's hugepages back; the directory `tmp` is removed; the
+    previous SIGINT and SIGTERM handlers are restored.
+    """
+    old_handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+
+    def on_signal(signum, _frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    for s in old_handlers:
+        signal.signal(s, on_signal)
+    try:
+        mem.setup()
+        yield
+    except KeyboardInterrupt as e:
+        raise BenchError(f"interrupted ({e})")
+    finally:
+        for proc in list(procs):
+            stop_process(proc, signal.SIGTERM, timeout=10)
+        mem.release()
+        shutil.rmtree(tmp, ignore_errors=True)
+        for s, h in old_handlers.items():
+            signal.signal(s, h)

@@ -22,7 +22,8 @@ import sys
 import tempfile
 import time
 
-from bench_dpdk import BenchError, Memory, Telemetry, cleanup_prefix, stop_process
+from bench_dpdk import (BenchError, Memory, Telemetry, bench_session, cleanup_prefix,
+                        stop_process)
 
 PATTERNS = ["uniform", "zipf", "single"]
 DEFAULT_COUNT = {"uniform": 131072, "zipf": 131072, "single": 4096}
@@ -46,6 +47,20 @@ def log(msg):
 
 def sh(cmd, **kw):
     return subprocess.run(cmd, capture_output=True, text=True, **kw)
+
+
+def copy_binaries(ctx, **bins):
+    """A stable copy of each binary (name=path) in ctx["tmp"], recorded as ctx[name]: the
+    build directory may be rebuilt under our feet while the bench runs."""
+    for name, src in bins.items():
+        dst = os.path.join(ctx["tmp"], name)
+        shutil.copy2(src, dst)
+        if sh([dst, "--version"]).returncode != 0:
+            time.sleep(5)      # caught mid-link: try once more
+            shutil.copy2(src, dst)
+            if sh([dst, "--version"]).returncode != 0:
+                raise BenchError(f"{src} does not run (--version failed)")
+        ctx[name] = dst
 
 
 # ----------------------------------------------------------------------------- machine
@@ -644,16 +659,7 @@ def run(args, repo):
            "warmup": args.warmup, "samples": args.samples, "period": args.duration_per_sample,
            "wait_quiet": args.wait_quiet}
     os.makedirs(ctx["logdir"], exist_ok=True)
-    # A stable copy of the binaries: the build directory is rebuilt under our feet.
-    for name, src in (("routerd", routerd_bin), ("routerctl", routerctl_bin)):
-        dst = os.path.join(tmp, name)
-        shutil.copy2(src, dst)
-        if sh([dst, "--version"]).returncode != 0:
-            time.sleep(5)      # caught mid-link: try once more
-            shutil.copy2(src, dst)
-            if sh([dst, "--version"]).returncode != 0:
-                raise BenchError(f"{src} does not run (--version failed)")
-        ctx[name] = dst
+    copy_binaries(ctx, routerd=routerd_bin, routerctl=routerctl_bin)
 
     counts = {p: args.count or DEFAULT_COUNT[p] for p in patterns}
     # [route_cache] enabled = true (True) / false (False); both: the two, every round.
@@ -666,15 +672,7 @@ def run(args, repo):
     ctx["mem"] = mem
     machine = machine_info(repo)
     results = []
-    old_handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
-
-    def on_signal(signum, _frame):
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    for s in old_handlers:
-        signal.signal(s, on_signal)
-    try:
-        mem.setup()
+    with bench_session(mem, tmp, ctx["procs"]):
         mode_text = "hugepages" if mem.mode == "hugepages" else f"no-huge (-m {routerd_mb})"
         log(f"memory: {mem.mode}: {mem.detail}")
         table_sha = file_sha256(table_path)
@@ -728,15 +726,6 @@ def run(args, repo):
                 f"{fmt_mpps(rd['out_pps_median'])} Mpps, ratio {ratio:.3f}"
                 + (f"; cache off {fmt_mpps(off['out_pps_median'])} Mpps, cache on/off "
                    f"{extra['cache_on_off']:.3f}" if off is not None else ""))
-    except KeyboardInterrupt as e:
-        raise BenchError(f"interrupted ({e})")
-    finally:
-        for proc in list(ctx["procs"]):
-            stop_process(proc, signal.SIGTERM, timeout=10)
-        mem.release()
-        shutil.rmtree(tmp, ignore_errors=True)
-        for s, h in old_handlers.items():
-            signal.signal(s, h)
 
     elapsed = time.monotonic() - t_begin
     loads = [run["route_load"]["seconds"] for r in results for run in r["routerd"]["runs"]

@@ -506,3 +506,15 @@ tb_stats() { rctl_j stats >"$1"; }
 tb_stat() { jq -r "($2) // 0" "$1"; }
 # tb_stat_delta BEFORE AFTER JQ-PATH
 tb_stat_delta() { echo $(($(tb_stat "$2" "$3") - $(tb_stat "$1" "$3"))); }
+# tb_stat_rose BEFORE AFTER MIN JQ-PATH...: every counter JQ-PATH rose by at least MIN between
+# two saved stats files. Prints each rise as evidence (all of them, also after a shortfall).
+tb_stat_rose() {
+  local before=$1 after=$2 min=$3 path d rc=0
+  shift 3
+  for path in "$@"; do
+    d=$(tb_stat_delta "$before" "$after" "$path")
+    tb_say "     ${path#.} rose by $d (expected >= $min)"
+    ((d >= min)) || rc=1
+  done
+  return $rc
+}
