@@ -147,9 +147,9 @@ nlohmann::json Control::handle<Verb::addr_show>(const Request& r) {
 }
 
 void Control::register_addr_commands(CommandTable& t) {
-  t.on_control[size_t(Verb::addr_add)] = &Control::handle<Verb::addr_add>;
-  t.on_control[size_t(Verb::addr_del)] = &Control::handle<Verb::addr_del>;
-  t.on_control[size_t(Verb::addr_show)] = &Control::handle<Verb::addr_show>;
+  t.control<Verb::addr_add>();
+  t.control<Verb::addr_del>();
+  t.control<Verb::addr_show>();
 }
 
 }  // namespace routerd

@@ -56,8 +56,8 @@ nlohmann::json Control::handle<Verb::link_show>(const Request& r) {
 }
 
 void Control::register_link_commands(CommandTable& t) {
-  t.on_control[size_t(Verb::link_show)] = &Control::handle<Verb::link_show>;
-  t.on_control[size_t(Verb::link_set)] = &Control::handle<Verb::link_set>;
+  t.control<Verb::link_show>();
+  t.control<Verb::link_set>();
 }
 
 }  // namespace routerd

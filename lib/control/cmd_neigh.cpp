@@ -61,9 +61,9 @@ nlohmann::json Control::handle<Verb::neigh_show>(const Request& r) {
 }
 
 void Control::register_neigh_commands(CommandTable& t) {
-  t.on_control[size_t(Verb::neigh_add)] = &Control::handle<Verb::neigh_add>;
-  t.on_control[size_t(Verb::neigh_del)] = &Control::handle<Verb::neigh_del>;
-  t.on_control[size_t(Verb::neigh_show)] = &Control::handle<Verb::neigh_show>;
+  t.control<Verb::neigh_add>();
+  t.control<Verb::neigh_del>();
+  t.control<Verb::neigh_show>();
 }
 
 }  // namespace routerd

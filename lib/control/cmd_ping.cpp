@@ -132,7 +132,7 @@ nlohmann::json Control::ping_send(uint16_t ident, uint16_t seq, Ipv4 dst, uint16
 }
 
 void Control::register_ping_commands(CommandTable& t) {
-  t.on_caller[size_t(Verb::ping)] = &Control::handle_on_caller<Verb::ping>;
+  t.caller<Verb::ping>();
 }
 
 }  // namespace routerd

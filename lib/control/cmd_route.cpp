@@ -323,17 +323,17 @@ nlohmann::json Control::handle_on_caller<Verb::route_load>(const Request& r) {
 }
 
 void Control::register_route_commands(CommandTable& t) {
-  t.on_control[size_t(Verb::route_add)] = &Control::handle<Verb::route_add>;
-  t.on_control[size_t(Verb::route_replace)] = &Control::handle<Verb::route_replace>;
-  t.on_control[size_t(Verb::route_del)] = &Control::handle<Verb::route_del>;
-  t.on_control[size_t(Verb::route_show)] = &Control::handle<Verb::route_show>;
-  t.on_control[size_t(Verb::route_summary)] = &Control::handle<Verb::route_summary>;
-  t.on_control[size_t(Verb::route_get)] = &Control::handle<Verb::route_get>;
-  t.on_control[size_t(Verb::route_show_cache)] = &Control::handle<Verb::route_show_cache>;
-  t.on_control[size_t(Verb::route_flush_cache)] = &Control::handle<Verb::route_flush_cache>;
-  t.on_control[size_t(Verb::batch)] = &Control::handle<Verb::batch>;
-  t.on_control[size_t(Verb::route_load)] = &Control::handle<Verb::route_load>;
-  t.on_caller[size_t(Verb::route_load)] = &Control::handle_on_caller<Verb::route_load>;
+  t.control<Verb::route_add>();
+  t.control<Verb::route_replace>();
+  t.control<Verb::route_del>();
+  t.control<Verb::route_show>();
+  t.control<Verb::route_summary>();
+  t.control<Verb::route_get>();
+  t.control<Verb::route_show_cache>();
+  t.control<Verb::route_flush_cache>();
+  t.control<Verb::batch>();
+  t.control<Verb::route_load>();
+  t.caller<Verb::route_load>();
 }
 
 }  // namespace routerd

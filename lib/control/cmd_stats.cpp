@@ -118,7 +118,7 @@ nlohmann::json Control::handle<Verb::stats>(const Request&) {
 }
 
 void Control::register_stats_commands(CommandTable& t) {
-  t.on_control[size_t(Verb::stats)] = &Control::handle<Verb::stats>;
+  t.control<Verb::stats>();
 }
 
 }  // namespace routerd

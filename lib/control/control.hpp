@@ -134,6 +134,14 @@ class Control {
   struct CommandTable {
     Handler on_control[kVerbCount] = {};  // runs on the control thread (execute)
     Handler on_caller[kVerbCount] = {};   // runs on the caller's thread and submits its work
+    template <Verb V>
+    void control() {
+      on_control[size_t(V)] = &Control::handle<V>;
+    }
+    template <Verb V>
+    void caller() {
+      on_caller[size_t(V)] = &Control::handle_on_caller<V>;
+    }
   };
   void register_addr_commands(CommandTable& t);
   void register_route_commands(CommandTable& t);

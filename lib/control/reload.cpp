@@ -296,7 +296,7 @@ nlohmann::json Control::handle_on_caller<Verb::reload>(const Request&) {
 }
 
 void Control::register_reload_commands(CommandTable& t) {
-  t.on_caller[size_t(Verb::reload)] = &Control::handle_on_caller<Verb::reload>;
+  t.caller<Verb::reload>();
 }
 
 }  // namespace routerd
