@@ -15,8 +15,14 @@
 
 namespace routerd {
 
-Worker::Worker(SharedState& dp, uint32_t index, std::vector<RxQueue> rx, uint16_t tx_queue)
-    : dp_(dp), index_(index), rx_(std::move(rx)), txq_(tx_queue), st_(dp.stats[index]) {
+Worker::Worker(SharedState& dp, uint32_t index, std::span<const RxQueue> rx, uint16_t tx_queue)
+    : dp_(dp),
+      index_(index),
+      rx_(std::make_unique<RxQueue[]>(rx.size())),
+      nrx_(uint32_t(rx.size())),
+      txq_(tx_queue),
+      st_(dp.stats[index]) {
+  std::copy(rx.begin(), rx.end(), rx_.get());
   uint64_t rate = uint64_t(dp.params.icmp_rate) * 2;
   token_max_ = rate ? uint64_t(dp.params.icmp_burst) * 2 : 0;
   tokens_ = token_max_;
@@ -402,7 +408,8 @@ void Worker::run() {
   rte_mbuf* pkts[kMaxBurst];
   while (!dp_.stop.load(std::memory_order_relaxed)) {
     uint32_t got = 0;
-    for (const RxQueue& q : rx_) {
+    for (uint32_t i = 0; i < nrx_; ++i) {
+      const RxQueue& q = rx_[i];
       uint16_t n = rte_eth_rx_burst(q.port, q.queue, pkts, burst);
       if (n == 0) continue;
       got += n;

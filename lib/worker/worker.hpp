@@ -7,10 +7,10 @@
 
 #include <cstdint>
 #include <memory>
-#include <vector>
+#include <span>
 
-#include "shared_state.hpp"
 #include "route_cache.hpp"
+#include "shared_state.hpp"
 
 namespace routerd {
 
@@ -25,7 +25,7 @@ class Worker {
   };
   static constexpr uint16_t kMaxBurst = 64;
 
-  Worker(SharedState& dp, uint32_t index, std::vector<RxQueue> rx, uint16_t tx_queue);
+  Worker(SharedState& dp, uint32_t index, std::span<const RxQueue> rx, uint16_t tx_queue);
 
   // The lcore entry point: polls until dp.stop is set.
   void run();
@@ -79,7 +79,8 @@ class Worker {
 
   SharedState& dp_;
   uint32_t index_;
-  std::vector<RxQueue> rx_;
+  std::unique_ptr<RxQueue[]> rx_;  // fixed at construction
+  uint32_t nrx_;
   uint16_t txq_;
   LcoreStats& st_;
   uint32_t dirty_ = 0;  // ports with buffered TX (bit per port id)
