@@ -4,7 +4,6 @@
 #pragma once
 
 #include <cstdint>
-#include <memory>
 
 #ifdef __SSE2__
 #include <emmintrin.h>
@@ -124,5 +123,10 @@ class RouteCache {
 
 // Random secrets for the hash, from the kernel's generator.
 RouteCacheKeys route_cache_keys();
+
+// What one burst's lookups did with the route cache.
+struct CacheTally {
+  uint32_t hits = 0, misses = 0, stale = 0;
+};
 
 }  // namespace routerd

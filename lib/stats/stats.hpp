@@ -141,7 +141,7 @@ struct alignas(64) LcoreStats {
   Counter cache_hits;                       // route cache: answered from the cache
   Counter cache_misses;                     // looked up in the FIB (stale ones included)
   Counter cache_stale;                      // present, but from an older generation
-  Counter cache_bypassed_bursts;            // bursts looked up without the cache (see Worker)
+  Counter cache_bypassed_bursts;            // bursts looked up without the cache (governor.hpp)
   Counter cache_runs_on;                    // probes that chose to use the cache
   Counter cache_runs_off;                   // probes that chose to step aside
   std::atomic<uint32_t> lcore{UINT32_MAX};  // the EAL lcore running this worker, once started

@@ -291,11 +291,6 @@ struct Train {
   }
 };
 
-// What one burst did with the route cache.
-struct CacheTally {
-  uint32_t hits = 0, misses = 0, stale = 0;
-};
-
 // The next-hop state of a FIB answer: nullptr for "no route" (and for an id whose slot is
 // empty, which a reader can see only for an id the FIB no longer maps).
 ROUTERD_ALWAYS_INLINE const NextHopState* state_of(const SharedState& dp, uint64_t stored) {

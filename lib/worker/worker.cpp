@@ -21,7 +21,8 @@ Worker::Worker(SharedState& dp, uint32_t index, std::span<const RxQueue> rx, uin
       rx_(std::make_unique<RxQueue[]>(rx.size())),
       nrx_(uint32_t(rx.size())),
       txq_(tx_queue),
-      st_(dp.stats[index]) {
+      st_(dp.stats[index]),
+      governor_(dp.params.route_cache, st_) {
   std::copy(rx.begin(), rx.end(), rx_.get());
   uint64_t rate = uint64_t(dp.params.icmp_rate) * 2;
   token_max_ = rate ? uint64_t(dp.params.icmp_burst) * 2 : 0;
@@ -32,29 +33,6 @@ Worker::Worker(SharedState& dp, uint32_t index, std::span<const RxQueue> rx, uin
   if (dp.params.route_cache)
     cache_ = std::make_unique<RouteCache>(dp.params.route_cache_sets, dp.params.route_cache_keys,
                                           int(rte_socket_id()));
-}
-
-void Worker::next_cache_mode() {
-  if (mode_ != CacheMode::probe) {
-    mode_ = CacheMode::probe;
-    mode_left_ = kProbeBursts;
-    probe_i_ = 0;
-    probe_cycles_[0] = probe_cycles_[1] = probe_pkts_[0] = probe_pkts_[1] = probe_hits_ = 0;
-    return;
-  }
-  // Cycles per packet with the cache (arm 0) against without (arm 1), cross-multiplied.
-  const bool hits_enough = probe_hits_ * 2 >= probe_pkts_[0];
-  const bool faster = probe_pkts_[0] && probe_pkts_[1] &&
-                      probe_cycles_[0] * probe_pkts_[1] < probe_cycles_[1] * probe_pkts_[0];
-  mode_ = hits_enough && faster ? CacheMode::on : CacheMode::off;
-  (mode_ == CacheMode::on ? st_.cache_runs_on : st_.cache_runs_off).add();
-  if (mode_ == CacheMode::on) {
-    run_shift_ = 0;
-    mode_left_ = kRunBursts;
-  } else {
-    mode_left_ = kRunBursts << run_shift_;
-    run_shift_ = std::min(run_shift_ + 1, kMaxRunShift);
-  }
 }
 
 uint64_t Worker::observe_generation() {
@@ -246,7 +224,7 @@ ROUTERD_ALWAYS_INLINE uint16_t Worker::forward_train(uint16_t in_port, rte_mbuf*
   if (s == nullptr || s->kind != NhKind::forward || s->port == in_port || ip0->time_to_live <= 1 ||
       rte_pktmbuf_pkt_len(pkts[0]) > uint32_t(s->mtu) + RTE_ETHER_HDR_LEN)
     return 0;
-  if (cache_) st_.cache_bypassed_bursts.add();
+  governor_.bypassed();
   const L2Words l2(s);
   uint16_t i = 0;
   do {
@@ -259,39 +237,14 @@ ROUTERD_ALWAYS_INLINE uint16_t Worker::forward_train(uint16_t in_port, rte_mbuf*
   return i;
 }
 
-// Stage 2 for a burst of several destinations, with the route cache as the governor has it.
+// Stage 2 for a burst of several destinations, with the route cache or without it as the
+// governor says.
 ROUTERD_ALWAYS_INLINE void Worker::lookup_governed(const uint32_t* dst, uint16_t k, uint64_t gen,
                                                    const NextHopState** nhs) {
-  RouteCache* cache = nullptr;
-  uint32_t arm = 0;
-  if (cache_) {
-    if (mode_ == CacheMode::probe) {
-      arm = probe_i_++ & 1;
-      cache = arm ? nullptr : cache_.get();
-    } else if (mode_ == CacheMode::on) {
-      cache = cache_.get();
-    }
-  }
+  RouteCache* cache = governor_.begin() ? cache_.get() : nullptr;
   CacheTally t;
-  const uint64_t c0 = mode_ == CacheMode::probe ? rte_rdtsc() : 0;
   lookup_states(dp_, cache, gen, dst, k, nhs, &t);
-  if (!cache_) return;
-  if (mode_ == CacheMode::probe) {
-    probe_cycles_[arm] += rte_rdtsc() - c0;
-    probe_pkts_[arm] += k;
-    probe_hits_ += t.hits;
-  }
-  if (cache) {
-    st_.cache_hits.add(t.hits);
-    st_.cache_misses.add(t.misses);
-    st_.cache_stale.add(t.stale);
-  } else {
-    st_.cache_bypassed_bursts.add();
-  }
-  // Random destinations show after a few bursts: no need to probe the whole length.
-  if (mode_ == CacheMode::probe && probe_i_ == kEarlyBursts && probe_hits_ * 2 < probe_pkts_[0])
-    mode_left_ = 1;
-  if (--mode_left_ == 0) next_cache_mode();
+  governor_.end(k, t);
 }
 
 void Worker::process(uint16_t in_port, rte_mbuf** pkts, uint16_t n) {
@@ -315,7 +268,7 @@ void Worker::process(uint16_t in_port, rte_mbuf** pkts, uint16_t n) {
   uint32_t dst[kMaxBurst];
   uint64_t slow;
   // With the route cache in use the FIB is read only for its misses.
-  const uint32_t* tbl24 = cache_ && mode_ == CacheMode::on ? nullptr : dp_.fib.tbl24_for_prefetch();
+  const uint32_t* tbl24 = governor_.on() ? nullptr : dp_.fib.tbl24_for_prefetch();
   switch (ck) {
     case CkFlags::none:
       slow = classify_burst<CkFlags::none>(pkts, n, key, dst, tbl24);
@@ -360,7 +313,7 @@ void Worker::process(uint16_t in_port, rte_mbuf** pkts, uint16_t n) {
     const NextHopState* s = nullptr;
     CacheTally t;
     lookup_states(dp_, nullptr, gen, dst, 1, &s, &t);
-    if (cache_) st_.cache_bypassed_bursts.add();
+    governor_.bypassed();
     if (s != nullptr && s->kind == NhKind::forward && s->port != in_port) {
       forward_one_destination(in_port, cand, k, s);
       return;

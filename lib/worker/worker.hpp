@@ -9,6 +9,7 @@
 #include <memory>
 #include <span>
 
+#include "governor.hpp"
 #include "route_cache.hpp"
 #include "shared_state.hpp"
 
@@ -41,19 +42,7 @@ class Worker {
   // first saw it (for the control thread's invalidation-latency figures).
   uint64_t observe_generation();
 
-  // The route cache steps aside where it does not pay, by measurement: for kProbeBursts
-  // bursts the worker alternates between looking up with and without it, timing the
-  // lookup stage (TSC), then uses the faster way for kRunBursts bursts and probes again. A
-  // hit rate under one half (random destinations) means off without comparing times, and
-  // is known after kEarlyBursts. Each "off" in a row doubles the next run, up to
-  // kMaxRunShift doublings, so a cache that keeps losing costs ever less probing; an "on"
-  // resets it.
-  static constexpr uint32_t kProbeBursts = 512;
-  static constexpr uint32_t kEarlyBursts = 64;
-  static constexpr uint32_t kRunBursts = 16384;
-  static constexpr uint32_t kMaxRunShift = 3;
-  enum class CacheMode : uint8_t { probe, on, off };
-  CacheMode cache_mode() const { return mode_; }
+  RouteCacheGovernor::Mode cache_mode() const { return governor_.mode(); }
 
  private:
   struct TxBuf {
@@ -93,13 +82,7 @@ class Worker {
   bool redirects_ = true;
 
   std::unique_ptr<RouteCache> cache_;  // null when route_cache.enabled is false
-  void next_cache_mode();
-  CacheMode mode_ = CacheMode::probe;
-  uint32_t mode_left_ = kProbeBursts;  // bursts until the mode is reconsidered
-  uint32_t probe_i_ = 0;
-  uint64_t probe_cycles_[2] = {}, probe_pkts_[2] = {};  // [0]: with the cache, [1]: without
-  uint64_t probe_hits_ = 0;
-  uint32_t run_shift_ = 0;  // doublings of the next "off" run
+  RouteCacheGovernor governor_;        // whether to look up with cache_, burst by burst
 };
 
 }  // namespace routerd
