@@ -17,6 +17,7 @@ namespace routerd {
 
 enum class CkFlags : uint8_t;  // forward.hpp
 struct FastKey;
+struct Verdict;
 
 class Worker {
  public:
@@ -52,15 +53,15 @@ class Worker {
   template <CkFlags Ck>
   uint16_t forward_train(uint16_t in_port, rte_mbuf** pkts, uint16_t n, const FastKey& key);
   void lookup_governed(const uint32_t* dst, uint16_t k, uint64_t gen, const NextHopState** nhs);
-  void forward_one_destination(uint16_t in_port, rte_mbuf* const* cand, uint16_t k,
-                               const NextHopState* s);
-  // Returns nout plus what it added to out.
-  uint16_t finish(rte_mbuf* m, const NextHopState* s, uint16_t in_port, rte_mbuf** out,
-                  uint16_t* out_port, uint16_t nout);
+  template <bool OneHop>
+  void forward_looked_up(uint16_t in_port, rte_mbuf* const* cand, uint16_t k,
+                         const NextHopState* const* nhs);
+  Verdict exact(const rte_mbuf* m, const NextHopState* s, uint16_t in_port);
+  void divert(rte_mbuf* m, const Verdict& v, const NextHopState* s, uint16_t in_port);
   void send(uint16_t port, rte_mbuf* m);
   void send_run(uint16_t port, rte_mbuf* const* m, uint16_t n);
   void flush_port(uint16_t port);
-  void punt(rte_mbuf* m, const struct Verdict& v, uint16_t in_port);
+  void punt(rte_mbuf* m, const Verdict& v, uint16_t in_port);
   void fragment(rte_mbuf* m, const NextHopState* s, uint16_t mtu, uint16_t in_port);
   void flush_punts();
   void drain_control_tx();  // worker 0 only
