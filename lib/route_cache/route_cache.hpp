@@ -3,16 +3,18 @@
 // per set; indexed by a hash keyed with per-process secrets; a miss never allocates.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
-#include <memory>
 
 #ifdef __SSE2__
 #include <emmintrin.h>
 #endif
 
-#include "nexthop.hpp"
-
 namespace routerd {
+
+// Only pointed to: the cache never looks inside a state, and without nexthop.hpp (and the
+// address types it brings) this header pulls in no STL containers.
+struct NextHopState;
 
 // One cache line. The generation is per set, not per entry: an entry is valid only while the
 // set's generation is current, and the first fill after a bump empties the set (its other
@@ -124,5 +126,10 @@ class RouteCache {
 
 // Random secrets for the hash, from the kernel's generator.
 RouteCacheKeys route_cache_keys();
+
+// What one burst's lookups did with the route cache.
+struct CacheTally {
+  uint32_t hits = 0, misses = 0, stale = 0;
+};
 
 }  // namespace routerd

@@ -8,6 +8,7 @@
 #include <map>
 #include <vector>
 
+#include "nexthop.hpp"
 #include "test_eal.hpp"
 
 using namespace routerd;

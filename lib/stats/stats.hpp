@@ -3,8 +3,8 @@
 // the fast path never touches a shared cache line or an atomic read-modify-write.
 #pragma once
 
-#include <array>
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <string_view>
 
@@ -128,23 +128,23 @@ class Counter {
 };
 
 struct alignas(64) LcoreStats {
-  std::array<Counter, kMaxPorts> rx{};       // packets received, by input port
-  std::array<Counter, kMaxPorts> tx{};       // packets sent, by output port
-  std::array<Counter, kMaxPorts> dropped{};  // packets dropped, by input port
-  std::array<Counter, kDropCount> drop{};    // packets dropped, by reason
-  std::array<Counter, kPuntCount> punt{};    // packets handed to control, by reason
-  std::array<Counter, kEventCount> event{};  // control-plane events
-  Counter polls;                             // poll loop iterations
-  Counter busy_polls;                        // iterations that received packets
-  Counter fragmented;                        // datagrams split to fit the egress MTU
-  Counter fragments;                         // fragments sent for them
-  Counter cache_hits;                        // route cache: answered from the cache
-  Counter cache_misses;                      // looked up in the FIB (stale ones included)
-  Counter cache_stale;                       // present, but from an older generation
-  Counter cache_bypassed_bursts;             // bursts looked up without the cache (see Worker)
-  Counter cache_runs_on;                     // probes that chose to use the cache
-  Counter cache_runs_off;                    // probes that chose to step aside
-  std::atomic<uint32_t> lcore{UINT32_MAX};   // the EAL lcore running this worker, once started
+  Counter rx[kMaxPorts];                    // packets received, by input port
+  Counter tx[kMaxPorts];                    // packets sent, by output port
+  Counter dropped[kMaxPorts];               // packets dropped, by input port
+  Counter drop[kDropCount];                 // packets dropped, by reason
+  Counter punt[kPuntCount];                 // packets handed to control, by reason
+  Counter event[kEventCount];               // control-plane events
+  Counter polls;                            // poll loop iterations
+  Counter busy_polls;                       // iterations that received packets
+  Counter fragmented;                       // datagrams split to fit the egress MTU
+  Counter fragments;                        // fragments sent for them
+  Counter cache_hits;                       // route cache: answered from the cache
+  Counter cache_misses;                     // looked up in the FIB (stale ones included)
+  Counter cache_stale;                      // present, but from an older generation
+  Counter cache_bypassed_bursts;            // bursts looked up without the cache (governor.hpp)
+  Counter cache_runs_on;                    // probes that chose to use the cache
+  Counter cache_runs_off;                   // probes that chose to step aside
+  std::atomic<uint32_t> lcore{UINT32_MAX};  // the EAL lcore running this worker, once started
 
   // When this lcore first saw each generation (TSC), so the control thread can time how
   // long an update takes to reach every worker. Slot g % kGenSlots holds generation g.
@@ -153,7 +153,7 @@ struct alignas(64) LcoreStats {
     std::atomic<uint64_t> gen{0};
     std::atomic<uint64_t> tsc{0};
   };
-  std::array<GenSeen, kGenSlots> gen_seen{};
+  GenSeen gen_seen[kGenSlots];
   uint64_t last_gen = 0;  // owner-only
 
   void count_drop(Drop d, uint16_t in_port, uint64_t n = 1) {

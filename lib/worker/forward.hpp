@@ -16,10 +16,10 @@
 #include <emmintrin.h>
 #endif
 
-#include "shared_state.hpp"
 #include "ipv4.hpp"
 #include "nexthop.hpp"
 #include "route_cache.hpp"
+#include "shared_state.hpp"
 #include "stats.hpp"
 
 namespace routerd {
@@ -37,6 +37,40 @@ inline Verdict v_punt(Punt p, uint32_t aux = 0) {
   return {Verdict::punt, uint8_t(p), aux};
 }
 constexpr Verdict kForward{Verdict::forward, 0, 0};
+
+// How a punt is counted when the worker drops it instead. A punt that would make control
+// send an ICMP error is refused once the worker's budget for those (Worker::icmp_token) is
+// spent, and is then counted under the drop reason that names the same condition.
+// Drop::count marks a punt that is never refused: no error is due, or (a redirect) the
+// packet is forwarded without one beyond the budget. A full punt ring drops every punt,
+// whatever its reason, as punt_ring_full.
+struct PuntAsDrop {
+  Punt punt;
+  Drop drop;
+};
+inline constexpr PuntAsDrop kIcmpRefusedAs[] = {
+    {Punt::arp, Drop::count},
+    {Punt::local, Drop::count},
+    {Punt::ttl_exceeded, Drop::ttl_exceeded},
+    {Punt::no_route, Drop::no_route},
+    {Punt::unresolved, Drop::count},
+    {Punt::frag_needed, Drop::frag_needed},
+    {Punt::param_problem, Drop::bad_options},
+    {Punt::redirect, Drop::count},
+};
+static_assert(sizeof(kIcmpRefusedAs) / sizeof(kIcmpRefusedAs[0]) == kPuntCount,
+              "one row per Punt value");
+static_assert(
+    [] {
+      for (size_t i = 0; i < kPuntCount; ++i)
+        if (kIcmpRefusedAs[i].punt != Punt(i)) return false;
+      return true;
+    }(),
+    "row i is Punt(i), so that the table can be indexed by the enum");
+
+ROUTERD_ALWAYS_INLINE Drop icmp_refused_as(Punt p) {
+  return kIcmpRefusedAs[size_t(p)].drop;
+}
 
 ROUTERD_ALWAYS_INLINE bool mac_equal(const rte_ether_addr& a, const Mac& b) {
   return std::memcmp(a.addr_bytes, b.b.data(), 6) == 0;
@@ -291,11 +325,6 @@ struct Train {
   }
 };
 
-// What one burst did with the route cache.
-struct CacheTally {
-  uint32_t hits = 0, misses = 0, stale = 0;
-};
-
 // The next-hop state of a FIB answer: nullptr for "no route" (and for an id whose slot is
 // empty, which a reader can see only for an id the FIB no longer maps).
 ROUTERD_ALWAYS_INLINE const NextHopState* state_of(const SharedState& dp, uint64_t stored) {
@@ -377,6 +406,27 @@ ROUTERD_ALWAYS_INLINE Verdict decide(const rte_mbuf* m, const NextHopState* nh) 
   return kForward;
 }
 
+// The forward decision every path through a burst shares: a packet m through nh that came in
+// on in_port is forwarded as it is exactly when forwards(m, forward_limit(nh, in_port))
+// holds, which is when decide() says `forward` (a unit test holds it to that) and nh does
+// not lead back out of in_port (that may call for a redirect). Every other packet needs its
+// exact verdict. In two halves, so that a burst with one next hop makes its half once.
+// Lengths are the frame's: past classify() a frame is exactly its datagram (padding trimmed,
+// truncation dropped), and the mbuf's length needs no byte swap.
+//
+// The next hop's half: the longest frame it forwards as it is, 0 for none (no frame past
+// classify() is that short).
+ROUTERD_ALWAYS_INLINE uint32_t forward_limit(const NextHopState* nh, uint16_t in_port) {
+  return nh != nullptr && nh->kind == NhKind::forward && nh->port != in_port
+             ? uint32_t(nh->mtu) + RTE_ETHER_HDR_LEN
+             : 0;
+}
+// The packet's half: a TTL to spare, and a frame within the limit.
+ROUTERD_ALWAYS_INLINE bool forwards(const rte_mbuf* m, uint32_t limit) {
+  const auto* ip = rte_pktmbuf_mtod_offset(m, const rte_ipv4_hdr*, RTE_ETHER_HDR_LEN);
+  return (ip->time_to_live > 1) & (rte_pktmbuf_pkt_len(m) <= limit);
+}
+
 // Stage 3: TTL and L2 rewrite for a packet `decide` said to forward (so its TTL is above 1).
 ROUTERD_ALWAYS_INLINE void rewrite(rte_mbuf* m, const NextHopState* nh) {
   auto* eth = rte_pktmbuf_mtod(m, uint8_t*);
@@ -387,7 +437,8 @@ ROUTERD_ALWAYS_INLINE void rewrite(rte_mbuf* m, const NextHopState* nh) {
 // The Ethernet header of one next hop held in two registers, for a burst that all leaves
 // through it: two overlapping 8-byte stores per packet.
 struct L2Words {
-  uint64_t lo, hi;  // bytes 0-7 and 6-13
+  uint64_t lo = 0, hi = 0;  // bytes 0-7 and 6-13
+  L2Words() = default;
   explicit L2Words(const NextHopState* nh) {
     std::memcpy(&lo, nh->l2, 8);
     std::memcpy(&hi, nh->l2 + 6, 8);
@@ -397,5 +448,12 @@ struct L2Words {
     std::memcpy(eth + 6, &hi, 8);
   }
 };
+
+// Stage 3 with the next hop's Ethernet header already in registers.
+ROUTERD_ALWAYS_INLINE void rewrite(rte_mbuf* m, const L2Words& l2) {
+  auto* eth = rte_pktmbuf_mtod(m, uint8_t*);
+  ipv4_decrement_live_ttl(reinterpret_cast<rte_ipv4_hdr*>(eth + RTE_ETHER_HDR_LEN));
+  l2.write(eth);
+}
 
 }  // namespace routerd

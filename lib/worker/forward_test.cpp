@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include <cstring>
+#include <iterator>
 #include <random>
 #include <vector>
 
@@ -275,6 +276,81 @@ TEST_CASE("rewrite: TTL minus one, valid checksum, L2 from the next hop", "[work
   CHECK(p[14 + 8] == 63);
   CHECK(ref_cksum(p + 14, 20) == 0);
   rte_pktmbuf_free(m);
+}
+
+TEST_CASE("rewrite with the header in registers writes what rewrite does", "[worker]") {
+  rte_mbuf* a = Frame{}.build();
+  rte_mbuf* b = Frame{}.build();
+  NextHopState fwd = state(NhKind::forward);
+  rewrite(a, &fwd);
+  rewrite(b, L2Words(&fwd));
+  REQUIRE(rte_pktmbuf_pkt_len(a) == rte_pktmbuf_pkt_len(b));
+  CHECK(std::memcmp(rte_pktmbuf_mtod(a, const uint8_t*), rte_pktmbuf_mtod(b, const uint8_t*),
+                    rte_pktmbuf_pkt_len(a)) == 0);
+  rte_pktmbuf_free(a);
+  rte_pktmbuf_free(b);
+}
+
+TEST_CASE("the forward decision passes exactly decide's forwards out of another port", "[worker]") {
+  const NhKind kinds[] = {NhKind::forward, NhKind::unresolved, NhKind::glean, NhKind::local,
+                          NhKind::broadcast};
+  int passed = 0, total = 0;
+  for (int kind = -1; kind < int(std::size(kinds)); ++kind) {
+    NextHopState st = state(kind < 0 ? NhKind::forward : kinds[kind], 1500);
+    const NextHopState* nh = kind < 0 ? nullptr : &st;  // -1: no route
+    for (uint8_t ttl : {0, 1, 2, 64, 255}) {
+      for (size_t total_len :
+           {size_t(20), size_t(576), size_t(1499), size_t(1500), size_t(1501), size_t(2000)}) {
+        for (uint16_t df : {uint16_t(0), uint16_t(RTE_IPV4_HDR_DF_FLAG)}) {
+          Frame f;
+          f.ttl = ttl;
+          f.payload = total_len - 20;
+          f.frag = df;
+          rte_mbuf* m = f.build();
+          const Verdict v = decide(m, nh);
+          for (uint16_t in_port : {uint16_t(0), uint16_t(1)}) {  // the next hop's port is 1
+            INFO("kind " << kind << " ttl " << int(ttl) << " length " << total_len << " df " << df
+                         << " in_port " << in_port);
+            const bool want = v.action == Verdict::forward && nh->port != in_port;
+            const bool got = forwards(m, forward_limit(nh, in_port));
+            CHECK(got == want);
+            passed += got;
+            ++total;
+          }
+          rte_pktmbuf_free(m);
+        }
+      }
+    }
+  }
+  CHECK(passed > 0);
+  CHECK(passed < total);
+}
+
+TEST_CASE("a punt the ICMP budget refuses is counted under the drop naming its condition",
+          "[worker]") {
+  // Indexed by the enum: row i is Punt(i) (also a static_assert in forward.hpp).
+  for (size_t i = 0; i < kPuntCount; ++i) {
+    INFO(punt_name(Punt(i)));
+    CHECK(kIcmpRefusedAs[i].punt == Punt(i));
+    CHECK(icmp_refused_as(Punt(i)) == kIcmpRefusedAs[i].drop);
+  }
+  // Every punt that asks control for an ICMP error maps to a named drop reason...
+  CHECK(icmp_refused_as(Punt::ttl_exceeded) == Drop::ttl_exceeded);
+  CHECK(icmp_refused_as(Punt::no_route) == Drop::no_route);
+  CHECK(icmp_refused_as(Punt::frag_needed) == Drop::frag_needed);
+  CHECK(icmp_refused_as(Punt::param_problem) == Drop::bad_options);
+  // ...and no other is ever refused.
+  for (Punt p : {Punt::arp, Punt::local, Punt::unresolved, Punt::redirect}) {
+    INFO(punt_name(p));
+    CHECK(icmp_refused_as(p) == Drop::count);
+  }
+  size_t named = 0;
+  for (const PuntAsDrop& row : kIcmpRefusedAs) {
+    if (row.drop == Drop::count) continue;
+    ++named;
+    CHECK_FALSE(drop_name(row.drop).empty());
+  }
+  CHECK(named == 4);
 }
 
 TEST_CASE("classify_fast only ever agrees with classify", "[worker]") {

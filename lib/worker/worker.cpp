@@ -15,8 +15,15 @@
 
 namespace routerd {
 
-Worker::Worker(SharedState& dp, uint32_t index, std::vector<RxQueue> rx, uint16_t tx_queue)
-    : dp_(dp), index_(index), rx_(std::move(rx)), txq_(tx_queue), st_(dp.stats[index]) {
+Worker::Worker(SharedState& dp, uint32_t index, std::span<const RxQueue> rx, uint16_t tx_queue)
+    : dp_(dp),
+      index_(index),
+      rx_(std::make_unique<RxQueue[]>(rx.size())),
+      nrx_(uint32_t(rx.size())),
+      txq_(tx_queue),
+      st_(dp.stats[index]),
+      governor_(dp.params.route_cache, st_) {
+  std::copy(rx.begin(), rx.end(), rx_.get());
   uint64_t rate = uint64_t(dp.params.icmp_rate) * 2;
   token_max_ = rate ? uint64_t(dp.params.icmp_burst) * 2 : 0;
   tokens_ = token_max_;
@@ -26,29 +33,6 @@ Worker::Worker(SharedState& dp, uint32_t index, std::vector<RxQueue> rx, uint16_
   if (dp.params.route_cache)
     cache_ = std::make_unique<RouteCache>(dp.params.route_cache_sets, dp.params.route_cache_keys,
                                           int(rte_socket_id()));
-}
-
-void Worker::next_cache_mode() {
-  if (mode_ != CacheMode::probe) {
-    mode_ = CacheMode::probe;
-    mode_left_ = kProbeBursts;
-    probe_i_ = 0;
-    probe_cycles_[0] = probe_cycles_[1] = probe_pkts_[0] = probe_pkts_[1] = probe_hits_ = 0;
-    return;
-  }
-  // Cycles per packet with the cache (arm 0) against without (arm 1), cross-multiplied.
-  const bool hits_enough = probe_hits_ * 2 >= probe_pkts_[0];
-  const bool faster = probe_pkts_[0] && probe_pkts_[1] &&
-                      probe_cycles_[0] * probe_pkts_[1] < probe_cycles_[1] * probe_pkts_[0];
-  mode_ = hits_enough && faster ? CacheMode::on : CacheMode::off;
-  (mode_ == CacheMode::on ? st_.cache_runs_on : st_.cache_runs_off).add();
-  if (mode_ == CacheMode::on) {
-    run_shift_ = 0;
-    mode_left_ = kRunBursts;
-  } else {
-    mode_left_ = kRunBursts << run_shift_;
-    run_shift_ = std::min(run_shift_ + 1, kMaxRunShift);
-  }
 }
 
 uint64_t Worker::observe_generation() {
@@ -133,15 +117,13 @@ void Worker::flush() {
   flush_punts();
 }
 
+// A packet for control, unless it would make control send an ICMP error and the worker's
+// budget for those is spent: then it is dropped, counted under the reason kIcmpRefusedAs
+// gives it and once more as rate limited.
 void Worker::punt(rte_mbuf* m, const Verdict& v, uint16_t in_port) {
-  Punt p = Punt(v.reason);
-  bool wants_error = p == Punt::ttl_exceeded || p == Punt::no_route || p == Punt::frag_needed ||
-                     p == Punt::param_problem;
-  if (wants_error && !icmp_token()) {
-    static constexpr Drop kAs[] = {Drop::count,      Drop::count, Drop::ttl_exceeded,
-                                   Drop::no_route,   Drop::count, Drop::frag_needed,
-                                   Drop::bad_options};
-    st_.count_drop(kAs[size_t(p)], in_port);
+  const Drop refused_as = icmp_refused_as(Punt(v.reason));
+  if (refused_as != Drop::count && !icmp_token()) {
+    st_.count_drop(refused_as, in_port);
     st_.drop[size_t(Drop::icmp_rate_limited)].add();
     rte_pktmbuf_free(m);
     return;
@@ -167,23 +149,21 @@ void Worker::drain_control_tx() {
   for (unsigned i = 0; i < n; ++i) send(e[i].port, e[i].m);
 }
 
-// Everything but the plain forward for one looked-up packet: the exact verdict, then a
-// redirect, a forward after all, a fragment, a drop or a punt.
-uint16_t Worker::finish(rte_mbuf* m, const NextHopState* s, uint16_t in_port, rte_mbuf** out,
-                        uint16_t* out_port, uint16_t nout) {
-  Verdict v = decide(m, s);
+// The exact verdict for a looked-up packet that forwards() did not pass: decide()'s, except
+// that a forward back out of its input port becomes a redirect within the ICMP budget (RFC
+// 1812 5.2.7.2: control forwards it and tells the source about the better next hop, having
+// checked that the source is on-link). Beyond the budget it is just forwarded.
+Verdict Worker::exact(const rte_mbuf* m, const NextHopState* s, uint16_t in_port) {
+  const Verdict v = decide(m, s);
   if (v.action == Verdict::forward && s->port == in_port && redirects_ && icmp_token() &&
-      npunts_ < kMaxBurst) {
-    // RFC 1812 5.2.7.2: control forwards it and tells the source about the better next
-    // hop (it checks the source is on-link). Beyond the ICMP budget it is just forwarded.
-    punts_[npunts_++] = PuntEntry{m, s->id, uint8_t(Punt::redirect), 0, in_port};
-    return nout;
-  }
-  if (v.action == Verdict::forward) {
-    rewrite(m, s);
-    out[nout] = m;
-    out_port[nout++] = s->port;
-  } else if (v.action == Verdict::fragment) {
+      npunts_ < kMaxBurst)
+    return v_punt(Punt::redirect, s->id);
+  return v;
+}
+
+// Every verdict but `forward`, whichever stage gave it, is carried out here and only here.
+void Worker::divert(rte_mbuf* m, const Verdict& v, const NextHopState* s, uint16_t in_port) {
+  if (v.action == Verdict::fragment) {
     fragment(m, s, uint16_t(v.aux), in_port);
   } else if (v.action == Verdict::drop) {
     st_.count_drop(Drop(v.reason), in_port);
@@ -191,39 +171,58 @@ uint16_t Worker::finish(rte_mbuf* m, const NextHopState* s, uint16_t in_port, rt
   } else {
     punt(m, v, in_port);
   }
-  return nout;
 }
 
-// A burst whose packets all go to one destination (a flow's train of packets, usually),
-// through s, a plain forward to another port: the next hop's checks and Ethernet header
-// hoisted out of the loop.
-void Worker::forward_one_destination(uint16_t in_port, rte_mbuf* const* cand, uint16_t k,
-                                     const NextHopState* s) {
-  const L2Words l2(s);
-  const uint32_t max_len = uint32_t(s->mtu) + RTE_ETHER_HDR_LEN;
+// Stages 2 and 3 for k looked-up packets, keeping their order: a packet the forward decision
+// passes is rewritten and buffered, any other gets its exact verdict. With OneHop every
+// packet goes through nhs[0], a next hop forward_limit() passes (the burst has one
+// destination, a TCP flow whose lengths vary, say): its half of the decision and its
+// Ethernet header are made once, and whatever is forwarded leaves as one run on its port.
+template <bool OneHop>
+ROUTERD_ALWAYS_INLINE void Worker::forward_looked_up(uint16_t in_port, rte_mbuf* const* cand,
+                                                     uint16_t k, const NextHopState* const* nhs) {
+  const NextHopState* const s0 = nhs[0];
+  const uint32_t limit0 = OneHop ? forward_limit(s0, in_port) : 0;
+  [[maybe_unused]] const L2Words l2 = OneHop ? L2Words(s0) : L2Words();
   rte_mbuf* out[kMaxBurst];
   uint16_t out_port[kMaxBurst];
   uint16_t nout = 0;
   for (uint16_t i = 0; i < k; ++i) {
     rte_mbuf* m = cand[i];
-    auto* eth = rte_pktmbuf_mtod(m, uint8_t*);
-    auto* ip = reinterpret_cast<rte_ipv4_hdr*>(eth + RTE_ETHER_HDR_LEN);
-    if (__builtin_expect((ip->time_to_live > 1) & (rte_pktmbuf_pkt_len(m) <= max_len), 1)) {
-      ipv4_decrement_live_ttl(ip);
-      l2.write(eth);
-      out[nout++] = m;
-      continue;
+    const NextHopState* s = OneHop ? s0 : nhs[i];
+    if (__builtin_expect(!forwards(m, OneHop ? limit0 : forward_limit(s, in_port)), 0)) {
+      const Verdict v = exact(m, s, in_port);
+      if (v.action != Verdict::forward) {
+        divert(m, v, s, in_port);
+        continue;
+      }
     }
-    nout = finish(m, s, in_port, out, out_port, nout);
+    if constexpr (OneHop) {
+      rewrite(m, l2);  // s is s0: the same header
+    } else {
+      rewrite(m, s);
+      out_port[nout] = s->port;
+    }
+    out[nout++] = m;
   }
-  send_run(s->port, out, nout);  // finish() adds only packets for s->port
+  if constexpr (OneHop) {
+    send_run(s0->port, out, nout);
+  } else {
+    // Hand the burst to the TX buffers in runs of one port (usually the whole burst).
+    for (uint16_t i = 0; i < nout;) {
+      uint16_t j = i + 1;
+      while (j < nout && out_port[j] == out_port[i]) ++j;
+      send_run(out_port[i], out + i, uint16_t(j - i));
+      i = j;
+    }
+  }
 }
 
 // The leading packets of a burst that form one flow's train (see Train) when at least
 // two do: the first checked in full, one FIB lookup, then each packet checked against
 // the first and rewritten in the same pass. Returns how many it forwarded (handed to TX
-// in order): 0, having changed nothing, when there is no such train or its next hop is
-// not a plain forward with the TTL and MTU to spare.
+// in order): 0, having changed nothing, when there is no such train or the forward
+// decision does not pass its first packet.
 template <CkFlags Ck>
 ROUTERD_ALWAYS_INLINE uint16_t Worker::forward_train(uint16_t in_port, rte_mbuf** pkts, uint16_t n,
                                                      const FastKey& key) {
@@ -235,57 +234,27 @@ ROUTERD_ALWAYS_INLINE uint16_t Worker::forward_train(uint16_t in_port, rte_mbuf*
   const NextHopState* s = nullptr;
   CacheTally t;
   lookup_states(dp_, nullptr, gen, &d, 1, &s, &t);
-  const auto* ip0 = rte_pktmbuf_mtod_offset(pkts[0], const rte_ipv4_hdr*, RTE_ETHER_HDR_LEN);
-  // The packets share TTL and length, so one look at pkts[0] decides for all of them.
-  if (s == nullptr || s->kind != NhKind::forward || s->port == in_port || ip0->time_to_live <= 1 ||
-      rte_pktmbuf_pkt_len(pkts[0]) > uint32_t(s->mtu) + RTE_ETHER_HDR_LEN)
-    return 0;
-  if (cache_) st_.cache_bypassed_bursts.add();
+  // The packets share TTL and length, so the decision on pkts[0] holds for all of them.
+  if (!forwards(pkts[0], forward_limit(s, in_port))) return 0;
+  governor_.bypassed();
   const L2Words l2(s);
   uint16_t i = 0;
   do {
-    auto* eth = rte_pktmbuf_mtod(pkts[i], uint8_t*);
-    ipv4_decrement_live_ttl(reinterpret_cast<rte_ipv4_hdr*>(eth + RTE_ETHER_HDR_LEN));
-    l2.write(eth);
+    rewrite(pkts[i], l2);
     ++i;
   } while (i < n && (i == 1 || train.admits<Ck>(pkts[i])));
   send_run(s->port, pkts, i);
   return i;
 }
 
-// Stage 2 for a burst of several destinations, with the route cache as the governor has it.
+// Stage 2 for a burst of several destinations, with the route cache or without it as the
+// governor says.
 ROUTERD_ALWAYS_INLINE void Worker::lookup_governed(const uint32_t* dst, uint16_t k, uint64_t gen,
                                                    const NextHopState** nhs) {
-  RouteCache* cache = nullptr;
-  uint32_t arm = 0;
-  if (cache_) {
-    if (mode_ == CacheMode::probe) {
-      arm = probe_i_++ & 1;
-      cache = arm ? nullptr : cache_.get();
-    } else if (mode_ == CacheMode::on) {
-      cache = cache_.get();
-    }
-  }
+  RouteCache* cache = governor_.begin() ? cache_.get() : nullptr;
   CacheTally t;
-  const uint64_t c0 = mode_ == CacheMode::probe ? rte_rdtsc() : 0;
   lookup_states(dp_, cache, gen, dst, k, nhs, &t);
-  if (!cache_) return;
-  if (mode_ == CacheMode::probe) {
-    probe_cycles_[arm] += rte_rdtsc() - c0;
-    probe_pkts_[arm] += k;
-    probe_hits_ += t.hits;
-  }
-  if (cache) {
-    st_.cache_hits.add(t.hits);
-    st_.cache_misses.add(t.misses);
-    st_.cache_stale.add(t.stale);
-  } else {
-    st_.cache_bypassed_bursts.add();
-  }
-  // Random destinations show after a few bursts: no need to probe the whole length.
-  if (mode_ == CacheMode::probe && probe_i_ == kEarlyBursts && probe_hits_ * 2 < probe_pkts_[0])
-    mode_left_ = 1;
-  if (--mode_left_ == 0) next_cache_mode();
+  governor_.end(k, t);
 }
 
 void Worker::process(uint16_t in_port, rte_mbuf** pkts, uint16_t n) {
@@ -309,7 +278,7 @@ void Worker::process(uint16_t in_port, rte_mbuf** pkts, uint16_t n) {
   uint32_t dst[kMaxBurst];
   uint64_t slow;
   // With the route cache in use the FIB is read only for its misses.
-  const uint32_t* tbl24 = cache_ && mode_ == CacheMode::on ? nullptr : dp_.fib.tbl24_for_prefetch();
+  const uint32_t* tbl24 = governor_.on() ? nullptr : dp_.fib.tbl24_for_prefetch();
   switch (ck) {
     case CkFlags::none:
       slow = classify_burst<CkFlags::none>(pkts, n, key, dst, tbl24);
@@ -332,15 +301,11 @@ void Worker::process(uint16_t in_port, rte_mbuf** pkts, uint16_t n) {
         cand[k++] = m;
         continue;
       }
-      Verdict v = classify(m, in, martians, &dst[k]);
-      if (v.action == Verdict::forward) {
+      const Verdict v = classify(m, in, martians, &dst[k]);
+      if (v.action == Verdict::forward)
         cand[k++] = m;
-      } else if (v.action == Verdict::drop) {
-        st_.count_drop(Drop(v.reason), in_port);
-        rte_pktmbuf_free(m);
-      } else {
-        punt(m, v, in_port);
-      }
+      else
+        divert(m, v, nullptr, in_port);
     }
   }
   if (k == 0) return;
@@ -351,44 +316,18 @@ void Worker::process(uint16_t in_port, rte_mbuf** pkts, uint16_t n) {
   for (uint16_t i = 1; i < k; ++i) differ |= dst[i] ^ dst[0];
   if (differ == 0 && k > 1) {
     // One FIB lookup for the burst; the route cache has nothing to add to it.
-    const NextHopState* s = nullptr;
     CacheTally t;
-    lookup_states(dp_, nullptr, gen, dst, 1, &s, &t);
-    if (cache_) st_.cache_bypassed_bursts.add();
-    if (s != nullptr && s->kind == NhKind::forward && s->port != in_port) {
-      forward_one_destination(in_port, cand, k, s);
+    lookup_states(dp_, nullptr, gen, dst, 1, nhs, &t);
+    governor_.bypassed();
+    if (forward_limit(nhs[0], in_port) != 0) {
+      forward_looked_up<true>(in_port, cand, k, nhs);
       return;
     }
-    for (uint16_t i = 0; i < k; ++i) nhs[i] = s;
+    for (uint16_t i = 1; i < k; ++i) nhs[i] = nhs[0];
   } else {
     lookup_governed(dst, k, gen, nhs);
   }
-
-  rte_mbuf* out[kMaxBurst];
-  uint16_t out_port[kMaxBurst];
-  uint16_t nout = 0;
-  for (uint16_t i = 0; i < k; ++i) {
-    rte_mbuf* m = cand[i];
-    const NextHopState* s = nhs[i];
-    // Fast path: a resolved next hop, TTL to spare, fits the MTU.
-    auto* ip = rte_pktmbuf_mtod_offset(m, rte_ipv4_hdr*, RTE_ETHER_HDR_LEN);
-    if (__builtin_expect(s != nullptr && s->kind == NhKind::forward && ip->time_to_live > 1 &&
-                             rte_be_to_cpu_16(ip->total_length) <= s->mtu && s->port != in_port,
-                         1)) {
-      rewrite(m, s);
-      out[nout] = m;
-      out_port[nout++] = s->port;
-      continue;
-    }
-    nout = finish(m, s, in_port, out, out_port, nout);
-  }
-  // Hand the burst to the TX buffers in runs of one port (usually the whole burst).
-  for (uint16_t i = 0; i < nout;) {
-    uint16_t j = i + 1;
-    while (j < nout && out_port[j] == out_port[i]) ++j;
-    send_run(out_port[i], out + i, uint16_t(j - i));
-    i = j;
-  }
+  forward_looked_up<false>(in_port, cand, k, nhs);
 }
 
 void Worker::run() {
@@ -402,7 +341,8 @@ void Worker::run() {
   rte_mbuf* pkts[kMaxBurst];
   while (!dp_.stop.load(std::memory_order_relaxed)) {
     uint32_t got = 0;
-    for (const RxQueue& q : rx_) {
+    for (uint32_t i = 0; i < nrx_; ++i) {
+      const RxQueue& q = rx_[i];
       uint16_t n = rte_eth_rx_burst(q.port, q.queue, pkts, burst);
       if (n == 0) continue;
       got += n;

@@ -7,15 +7,17 @@
 
 #include <cstdint>
 #include <memory>
-#include <vector>
+#include <span>
 
-#include "shared_state.hpp"
+#include "governor.hpp"
 #include "route_cache.hpp"
+#include "shared_state.hpp"
 
 namespace routerd {
 
 enum class CkFlags : uint8_t;  // forward.hpp
 struct FastKey;
+struct Verdict;
 
 class Worker {
  public:
@@ -25,7 +27,7 @@ class Worker {
   };
   static constexpr uint16_t kMaxBurst = 64;
 
-  Worker(SharedState& dp, uint32_t index, std::vector<RxQueue> rx, uint16_t tx_queue);
+  Worker(SharedState& dp, uint32_t index, std::span<const RxQueue> rx, uint16_t tx_queue);
 
   // The lcore entry point: polls until dp.stop is set.
   void run();
@@ -41,19 +43,7 @@ class Worker {
   // first saw it (for the control thread's invalidation-latency figures).
   uint64_t observe_generation();
 
-  // The route cache steps aside where it does not pay, by measurement: for kProbeBursts
-  // bursts the worker alternates between looking up with and without it, timing the
-  // lookup stage (TSC), then uses the faster way for kRunBursts bursts and probes again. A
-  // hit rate under one half (random destinations) means off without comparing times, and
-  // is known after kEarlyBursts. Each "off" in a row doubles the next run, up to
-  // kMaxRunShift doublings, so a cache that keeps losing costs ever less probing; an "on"
-  // resets it.
-  static constexpr uint32_t kProbeBursts = 512;
-  static constexpr uint32_t kEarlyBursts = 64;
-  static constexpr uint32_t kRunBursts = 16384;
-  static constexpr uint32_t kMaxRunShift = 3;
-  enum class CacheMode : uint8_t { probe, on, off };
-  CacheMode cache_mode() const { return mode_; }
+  RouteCacheGovernor::Mode cache_mode() const { return governor_.mode(); }
 
  private:
   struct TxBuf {
@@ -63,15 +53,15 @@ class Worker {
   template <CkFlags Ck>
   uint16_t forward_train(uint16_t in_port, rte_mbuf** pkts, uint16_t n, const FastKey& key);
   void lookup_governed(const uint32_t* dst, uint16_t k, uint64_t gen, const NextHopState** nhs);
-  void forward_one_destination(uint16_t in_port, rte_mbuf* const* cand, uint16_t k,
-                               const NextHopState* s);
-  // Returns nout plus what it added to out.
-  uint16_t finish(rte_mbuf* m, const NextHopState* s, uint16_t in_port, rte_mbuf** out,
-                  uint16_t* out_port, uint16_t nout);
+  template <bool OneHop>
+  void forward_looked_up(uint16_t in_port, rte_mbuf* const* cand, uint16_t k,
+                         const NextHopState* const* nhs);
+  Verdict exact(const rte_mbuf* m, const NextHopState* s, uint16_t in_port);
+  void divert(rte_mbuf* m, const Verdict& v, const NextHopState* s, uint16_t in_port);
   void send(uint16_t port, rte_mbuf* m);
   void send_run(uint16_t port, rte_mbuf* const* m, uint16_t n);
   void flush_port(uint16_t port);
-  void punt(rte_mbuf* m, const struct Verdict& v, uint16_t in_port);
+  void punt(rte_mbuf* m, const Verdict& v, uint16_t in_port);
   void fragment(rte_mbuf* m, const NextHopState* s, uint16_t mtu, uint16_t in_port);
   void flush_punts();
   void drain_control_tx();  // worker 0 only
@@ -79,7 +69,8 @@ class Worker {
 
   SharedState& dp_;
   uint32_t index_;
-  std::vector<RxQueue> rx_;
+  std::unique_ptr<RxQueue[]> rx_;  // fixed at construction
+  uint32_t nrx_;
   uint16_t txq_;
   LcoreStats& st_;
   uint32_t dirty_ = 0;  // ports with buffered TX (bit per port id)
@@ -92,13 +83,7 @@ class Worker {
   bool redirects_ = true;
 
   std::unique_ptr<RouteCache> cache_;  // null when route_cache.enabled is false
-  void next_cache_mode();
-  CacheMode mode_ = CacheMode::probe;
-  uint32_t mode_left_ = kProbeBursts;  // bursts until the mode is reconsidered
-  uint32_t probe_i_ = 0;
-  uint64_t probe_cycles_[2] = {}, probe_pkts_[2] = {};  // [0]: with the cache, [1]: without
-  uint64_t probe_hits_ = 0;
-  uint32_t run_shift_ = 0;  // doublings of the next "off" run
+  RouteCacheGovernor governor_;        // whether to look up with cache_, burst by burst
 };
 
 }  // namespace routerd
