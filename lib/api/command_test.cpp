@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include <fstream>
+#include <map>
 #include <sstream>
 
 using namespace routerd;
@@ -281,5 +282,46 @@ TEST_CASE("error messages, word for word", "[api]") {
       got = e.what();
     }
     CHECK(got == b.message);
+  }
+}
+
+TEST_CASE("the verb table: names, lookup, help", "[api]") {
+  CHECK(kVerbCount == 21);
+  CHECK(std::string(verb_name(Verb::addr_add)) == "addr add");
+  CHECK(std::string(verb_name(Verb::route_show_cache)) == "route show cache");
+  CHECK(std::string(verb_name(Verb::reload)) == "reload");
+  // What each verb needs after its words to parse; the others need nothing.
+  const std::map<Verb, std::string> args = {
+      {Verb::addr_add, "10.1.0.1/24 dev p0"},
+      {Verb::addr_del, "10.1.0.1/24 dev p0"},
+      {Verb::route_add, "10.9.0.0/16 dev p0"},
+      {Verb::route_replace, "10.9.0.0/16 dev p0"},
+      {Verb::route_del, "10.9.0.0/16"},
+      {Verb::route_get, "10.9.0.1"},
+      {Verb::route_load, "/x"},
+      {Verb::neigh_add, "10.1.0.9 lladdr 02:00:00:00:00:09 dev p0"},
+      {Verb::neigh_del, "10.1.0.9"},
+      {Verb::link_set, "p0 mtu 1500"},
+      {Verb::ping, "10.1.0.2"},
+  };
+  for (size_t v = 0; v < kVerbCount; ++v) {
+    std::string line = verb_name(Verb(v));
+    if (args.count(Verb(v))) line += " " + args.at(Verb(v));
+    INFO(line);
+    CHECK(parse_request(split_command_line(line)).verb == Verb(v));
+  }
+  // "route show [cache]" is one help line for two verbs.
+  CHECK(command_help().size() == kVerbCount - 1);
+  for (const auto& h : command_help()) CHECK(std::string(h.command) != "route show cache");
+}
+
+TEST_CASE("docs/cli.md documents every verb", "[api][docs]") {
+  std::ifstream f(std::string(ROUTERD_SOURCE_ROOT) + "/docs/cli.md");
+  REQUIRE(f);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  for (size_t v = 0; v < kVerbCount; ++v) {
+    INFO(verb_name(Verb(v)));
+    CHECK(ss.str().find(std::string("routerctl ") + verb_name(Verb(v))) != std::string::npos);
   }
 }
