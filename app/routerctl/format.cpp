@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <iterator>
+
 namespace routerd {
 
 namespace {
@@ -120,111 +122,152 @@ std::string exception(const json& e) {
   return out + "\n";
 }
 
+// Changes print nothing on success, as ip(8) does.
+std::string nothing(const json&) {
+  return "";
+}
+
+// addr add/del: the static routes deleting an address took with it.
+std::string addr_change(const json& d) {
+  if (!d.contains("removed_routes") || d["removed_routes"].empty()) return "";
+  return "removed routes through this address:\n" + routes(d["removed_routes"]);
+}
+
+std::string route_show_cache(const json& d) {
+  std::string out;
+  for (const auto& e : d) out += str(e, "dst") + " (route " + str(e, "route") + ")" + exception(e);
+  return out;
+}
+
+std::string route_summary(const json& d) {
+  std::string out = fmt::format(
+      "{} routes ({} connected, {} static), {} FIB prefixes, {} next hops\n"
+      "generation {}, {} commits, {} route updates\nby prefix length:",
+      d.value("routes", 0ull), d.value("connected", 0ull), d.value("static", 0ull),
+      d.value("fib_prefixes", 0ull), d.value("next_hops", 0ull), d.value("generation", 0ull),
+      d.value("commits", 0ull), d.value("route_updates", 0ull));
+  const json& by = d["by_length"];
+  for (int len = 0; len <= 32; ++len)
+    if (by.contains(std::to_string(len)))
+      out += fmt::format(" /{} {}", len, by[std::to_string(len)].get<uint64_t>());
+  return out + "\n";
+}
+
+std::string route_flush_cache(const json& d) {
+  return fmt::format("flushed {} exceptions\n", d.value("flushed", 0));
+}
+
+std::string route_get_with_cache(const json& d) {
+  std::string out = route_get(d);
+  if (d.contains("exception")) out += "    cache" + exception(d["exception"]);
+  return out;
+}
+
+std::string route_load(const json& d) {
+  return fmt::format("loaded {} routes ({} new, {} replaced) from {} in {:.2f} s\n",
+                     d.value("routes", 0ull), d.value("added", 0ull), d.value("replaced", 0ull),
+                     str(d, "file"), d.value("seconds", 0.0));
+}
+
+std::string link_set(const json& d) {
+  return d.contains("warning") ? "warning: " + str(d, "warning") + "\n" : "";
+}
+
+std::string ping(const json& d) {
+  std::string out = fmt::format("PING {} from {}: {} data bytes{}\n", str(d, "dst"), str(d, "src"),
+                                d.value("size", 0), d.value("df", false) ? ", DF" : "");
+  for (const auto& r : d["results"]) {
+    const std::string res = r.value("result", std::string());
+    const int seq = r.value("seq", 0);
+    if (res == "reply")
+      out +=
+          fmt::format("{} bytes from {}: icmp_seq={} ttl={} time={:.3f} ms\n", r.value("bytes", 0),
+                      str(r, "from"), seq, r.value("ttl", 0), r.value("time_ms", 0.0));
+    else if (res == "local_error")
+      out += fmt::format("icmp_seq={} local error: message too long, mtu={}\n", seq,
+                         r.value("mtu", 0));
+    else if (res == "error" && r.contains("mtu"))
+      out += fmt::format("From {} icmp_seq={} Frag needed and DF set (mtu = {})\n", str(r, "from"),
+                         seq, r.value("mtu", 0));
+    else if (res == "error")
+      out += fmt::format("From {} icmp_seq={} ICMP type {} code {}\n", str(r, "from"), seq,
+                         r.value("type", 0), r.value("code", 0));
+    else
+      out += fmt::format("icmp_seq={} no answer within 1 s\n", seq);
+  }
+  out += fmt::format("{} packets transmitted, {} received\n", d.value("transmitted", 0),
+                     d.value("received", 0));
+  return out;
+}
+
+std::string batch(const json& d) {
+  return fmt::format(
+      "batch: {} changes ({} added, {} replaced, {} deleted), {} FIB prefixes "
+      "changed in {:.3f} s\n",
+      d.value("changes", 0ull), d.value("added", 0ull), d.value("replaced", 0ull),
+      d.value("deleted", 0ull), d.value("fib_changes", 0ull), d.value("seconds", 0.0));
+}
+
+std::string reload(const json& d) {
+  std::string out = fmt::format(
+      "reloaded {}: addresses +{} -{}, neighbours set {} removed {}, routes +{} ~{} -{} in "
+      "{:.3f} s\n",
+      str(d, "file"), d.value("addresses_added", 0ull), d.value("addresses_removed", 0ull),
+      d.value("neighbours_set", 0ull), d.value("neighbours_removed", 0ull),
+      d.value("routes_added", 0ull), d.value("routes_replaced", 0ull),
+      d.value("routes_deleted", 0ull), d.value("seconds", 0.0));
+  if (d.contains("restart_needed") && !d["restart_needed"].empty()) {
+    out += "changed but not applied until restart:";
+    for (const auto& k : d["restart_needed"]) out += " " + k.get<std::string>();
+    out += "\n";
+  }
+  return out;
+}
+
+using Formatter = std::string (*)(const json& data);
+struct Format {
+  Verb verb;
+  Formatter text;
+};
+
+// One row per Verb, in Verb order, so a verb added to ROUTERD_VERBS without a format here
+// fails to compile.
+constexpr Format kFormats[] = {
+    {Verb::addr_add, addr_change},
+    {Verb::addr_del, addr_change},
+    {Verb::addr_show, addresses},
+    {Verb::route_add, nothing},
+    {Verb::route_replace, nothing},
+    {Verb::route_del, nothing},
+    {Verb::route_show, routes},
+    {Verb::route_show_cache, route_show_cache},
+    {Verb::route_summary, route_summary},
+    {Verb::route_flush_cache, route_flush_cache},
+    {Verb::route_get, route_get_with_cache},
+    {Verb::route_load, route_load},
+    {Verb::neigh_add, nothing},
+    {Verb::neigh_del, nothing},
+    {Verb::neigh_show, neighbours},
+    {Verb::link_show, links},
+    {Verb::link_set, link_set},
+    {Verb::ping, ping},
+    {Verb::stats, stats},
+    {Verb::batch, batch},
+    {Verb::reload, reload},
+};
+static_assert(std::size(kFormats) == kVerbCount, "every Verb needs a row in kFormats");
+static_assert(
+    [] {
+      for (size_t i = 0; i < std::size(kFormats); ++i)
+        if (size_t(kFormats[i].verb) != i) return false;
+      return true;
+    }(),
+    "kFormats rows must be in Verb order: format_text indexes them by Verb");
+
 }  // namespace
 
-std::string format_text(const std::vector<std::string>& argv, const json& data) {
-  const std::string obj = argv.empty() ? "" : argv[0];
-  const std::string act = argv.size() > 1 ? argv[1] : "show";
-  if (obj == "stats") return stats(data);
-  if (obj == "ping") {
-    std::string out =
-        fmt::format("PING {} from {}: {} data bytes{}\n", str(data, "dst"), str(data, "src"),
-                    data.value("size", 0), data.value("df", false) ? ", DF" : "");
-    for (const auto& r : data["results"]) {
-      const std::string res = r.value("result", std::string());
-      const int seq = r.value("seq", 0);
-      if (res == "reply")
-        out += fmt::format("{} bytes from {}: icmp_seq={} ttl={} time={:.3f} ms\n",
-                           r.value("bytes", 0), str(r, "from"), seq, r.value("ttl", 0),
-                           r.value("time_ms", 0.0));
-      else if (res == "local_error")
-        out += fmt::format("icmp_seq={} local error: message too long, mtu={}\n", seq,
-                           r.value("mtu", 0));
-      else if (res == "error" && r.contains("mtu"))
-        out += fmt::format("From {} icmp_seq={} Frag needed and DF set (mtu = {})\n",
-                           str(r, "from"), seq, r.value("mtu", 0));
-      else if (res == "error")
-        out += fmt::format("From {} icmp_seq={} ICMP type {} code {}\n", str(r, "from"), seq,
-                           r.value("type", 0), r.value("code", 0));
-      else
-        out += fmt::format("icmp_seq={} no answer within 1 s\n", seq);
-    }
-    out += fmt::format("{} packets transmitted, {} received\n", data.value("transmitted", 0),
-                       data.value("received", 0));
-    return out;
-  }
-  if (obj == "reload") {
-    std::string out = fmt::format(
-        "reloaded {}: addresses +{} -{}, neighbours set {} removed {}, routes +{} ~{} -{} in "
-        "{:.3f} s\n",
-        str(data, "file"), data.value("addresses_added", 0ull),
-        data.value("addresses_removed", 0ull), data.value("neighbours_set", 0ull),
-        data.value("neighbours_removed", 0ull), data.value("routes_added", 0ull),
-        data.value("routes_replaced", 0ull), data.value("routes_deleted", 0ull),
-        data.value("seconds", 0.0));
-    if (data.contains("restart_needed") && !data["restart_needed"].empty()) {
-      out += "changed but not applied until restart:";
-      for (const auto& k : data["restart_needed"]) out += " " + k.get<std::string>();
-      out += "\n";
-    }
-    return out;
-  }
-  if (obj == "batch")
-    return fmt::format(
-        "batch: {} changes ({} added, {} replaced, {} deleted), {} FIB prefixes "
-        "changed in {:.3f} s\n",
-        data.value("changes", 0ull), data.value("added", 0ull), data.value("replaced", 0ull),
-        data.value("deleted", 0ull), data.value("fib_changes", 0ull), data.value("seconds", 0.0));
-  if (obj == "route" || obj == "r") {
-    if (act == "get") {
-      std::string out = route_get(data);
-      if (data.contains("exception")) out += "    cache" + exception(data["exception"]);
-      return out;
-    }
-    if (act == "flush") return fmt::format("flushed {} exceptions\n", data.value("flushed", 0));
-    if (act == "summary") {
-      std::string out = fmt::format(
-          "{} routes ({} connected, {} static), {} FIB prefixes, {} next hops\n"
-          "generation {}, {} commits, {} route updates\nby prefix length:",
-          data.value("routes", 0ull), data.value("connected", 0ull), data.value("static", 0ull),
-          data.value("fib_prefixes", 0ull), data.value("next_hops", 0ull),
-          data.value("generation", 0ull), data.value("commits", 0ull),
-          data.value("route_updates", 0ull));
-      const json& by = data["by_length"];
-      for (int len = 0; len <= 32; ++len)
-        if (by.contains(std::to_string(len)))
-          out += fmt::format(" /{} {}", len, by[std::to_string(len)].get<uint64_t>());
-      return out + "\n";
-    }
-    if (act == "show" && argv.size() > 2) {
-      std::string out;
-      for (const auto& e : data)
-        out += str(e, "dst") + " (route " + str(e, "route") + ")" + exception(e);
-      return out;
-    }
-    if (act == "load")
-      return fmt::format("loaded {} routes ({} new, {} replaced) from {} in {:.2f} s\n",
-                         data.value("routes", 0ull), data.value("added", 0ull),
-                         data.value("replaced", 0ull), str(data, "file"),
-                         data.value("seconds", 0.0));
-    if (data.is_array()) return routes(data);
-  }
-  if (obj.rfind("neigh", 0) == 0 || obj == "n") {
-    if (data.is_array()) return neighbours(data);
-  }
-  if (obj.rfind("addr", 0) == 0 || obj == "a") {
-    if (data.is_array()) return addresses(data);
-    if (data.contains("removed_routes") && !data["removed_routes"].empty()) {
-      std::string out = "removed routes through this address:\n";
-      return out + routes(data["removed_routes"]);
-    }
-  }
-  if (obj == "link" || obj == "l") {
-    if (act == "set")
-      return data.contains("warning") ? "warning: " + str(data, "warning") + "\n" : "";
-    return links(data);
-  }
-  return "";
+std::string format_text(Verb verb, const json& data) {
+  return kFormats[size_t(verb)].text(data);
 }
 
 }  // namespace routerd

@@ -2,13 +2,15 @@
 #pragma once
 
 #include <string>
-#include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "command.hpp"
+
 namespace routerd {
 
-// argv: the command words as typed; data: the "data" member of the daemon's answer.
-std::string format_text(const std::vector<std::string>& argv, const nlohmann::json& data);
+// verb: what parse_request() made of the command; data: the "data" member of the daemon's
+// answer to it.
+std::string format_text(Verb verb, const nlohmann::json& data);
 
 }  // namespace routerd

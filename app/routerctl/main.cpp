@@ -101,9 +101,10 @@ static int main_(int argc, char** argv) {
     else
       std::fprintf(stderr, "routerctl: %s\n", msg.c_str());
   };
-  // Refuse malformed commands here too, without needing the daemon.
+  // Refuse malformed commands here too, without needing the daemon; the verb picks the format.
+  Verb verb;
   try {
-    parse_request(words);
+    verb = parse_request(words).verb;
   } catch (const CommandError& e) {
     fail_line(e.what());
     return 2;
@@ -124,7 +125,7 @@ static int main_(int argc, char** argv) {
     std::cout << data.dump(2) << "\n";
     return 0;
   }
-  std::cout << format_text(words, data);
+  std::cout << format_text(verb, data);
   return 0;
 }
 

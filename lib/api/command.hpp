@@ -1,8 +1,10 @@
-// api/command: the iproute2-like command grammar routerctl speaks, parsed in one place.
+// api/command: the iproute2-like command grammar routerctl speaks, one table row per verb.
 // parse_request() turns the words after "routerctl" into a Request or throws CommandError
 // with one line that says what is wrong; it never looks at router state.
 #pragma once
 
+#include <cstddef>
+#include <initializer_list>
 #include <optional>
 #include <span>
 #include <stdexcept>
@@ -19,31 +21,64 @@ class CommandError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-enum class Verb {
-  addr_add,
-  addr_del,
-  addr_show,
-  route_add,
-  route_replace,
-  route_del,
-  route_show,
-  route_show_cache,
-  route_summary,
-  route_flush_cache,
-  route_get,
-  route_load,
-  neigh_add,
-  neigh_del,
-  neigh_show,
-  link_show,
-  link_set,
-  ping,
-  stats,
-  batch,
-  reload,
-};
-constexpr size_t kVerbCount = size_t(Verb::reload) + 1;
-const char* verb_name(Verb v);  // its words, e.g. "route add"
+// Every command, one row each: X(enumerator, parser, words, synopsis, help).
+//   parser    fills the Request from the words after the object and action (command.cpp);
+//             nullptr: reached through another row's parser ("route show cache" through
+//             "route show", which shares its first two words)
+//   words     as typed, canonical forms: verb_name(), and (the first two) what
+//             parse_request() looks the row up by ("route flush cache": "route flush")
+//   synopsis  help  `routerctl help`; command_test checks docs/cli.md names every verb.
+//             help nullptr: covered by another row's line ("route show [cache]")
+// The Verb enum and the help list keep this order: lib/control may index tables by Verb.
+// Adding a verb: a row here, its parser, its handler in lib/control, its routerctl format.
+#define ROUTERD_VERBS(X)                                                                           \
+  X(addr_add, parse_addr_change, "addr add", "ADDRESS/LEN dev PORT",                               \
+    "add an address (and its connected route) to a port")                                          \
+  X(addr_del, parse_addr_change, "addr del", "ADDRESS/LEN dev PORT",                               \
+    "remove an address, its connected route and the routes through it")                            \
+  X(addr_show, parse_dev_filter, "addr show", "[dev PORT]", "list port addresses")                 \
+  X(route_add, parse_route_set, "route add",                                                       \
+    "PREFIX via GATEWAY [dev PORT] [mtu N] | PREFIX dev PORT [mtu N]", "add a static route")       \
+  X(route_replace, parse_route_set, "route replace",                                               \
+    "PREFIX via GATEWAY [dev PORT] [mtu N] | PREFIX dev PORT [mtu N]",                             \
+    "add or replace a static route")                                                               \
+  X(route_del, parse_route_del, "route del", "PREFIX", "delete a static route")                    \
+  X(route_show, parse_route_show, "route show", "[cache]",                                         \
+    "list connected and static routes; cache: the exceptions")                                     \
+  X(route_show_cache, nullptr, "route show cache", "", nullptr)                                    \
+  X(route_summary, parse_nothing, "route summary", "",                                             \
+    "route counts per prefix length, FIB prefixes, next hops, generation")                         \
+  X(route_flush_cache, parse_route_flush, "route flush cache", "",                                 \
+    "forget every learnt exception (path MTU, redirect)")                                          \
+  X(route_get, parse_route_get, "route get", "ADDRESS",                                            \
+    "show the route and next hop a packet to ADDRESS takes")                                       \
+  X(route_load, parse_route_load, "route load", "FILE",                                            \
+    "add or replace every route in FILE (one 'route add' per line) as one batch")                  \
+  X(neigh_add, parse_neigh_add, "neigh add", "ADDRESS lladdr MAC dev PORT",                        \
+    "add a static (permanent) neighbour")                                                          \
+  X(neigh_del, parse_neigh_del, "neigh del", "ADDRESS", "delete a neighbour")                      \
+  X(neigh_show, parse_dev_filter, "neigh show", "[dev PORT]", "list neighbours and their state")   \
+  X(link_show, parse_link_show, "link show", "[PORT]", "list ports: MAC, MTU, link state, queues") \
+  X(link_set, parse_link_set, "link set", "PORT mtu N", "change a port's MTU at run time")         \
+  X(ping, parse_ping, "ping", "ADDRESS [size N] [df] [count N]",                                   \
+    "send echo requests from the router and print the replies and errors")                         \
+  X(stats, parse_nothing, "stats", "", "packet counters per port, per drop reason, per lcore")     \
+  X(batch, parse_batch, "batch", "FILE",                                                           \
+    "apply the route add/replace/del commands in FILE (one per line, '-' for stdin) as one "       \
+    "atomic batch")                                                                                \
+  X(reload, parse_nothing, "reload", "",                                                           \
+    "re-read the config file and apply its changes to addresses, neighbours and routes")
+
+#define ROUTERD_VERB_ENUMERATOR_(name, parser, words, synopsis, help) name,
+enum class Verb { ROUTERD_VERBS(ROUTERD_VERB_ENUMERATOR_) };
+#undef ROUTERD_VERB_ENUMERATOR_
+
+#define ROUTERD_VERB_ONE_(name, parser, words, synopsis, help) 1,
+constexpr size_t kVerbCount = std::initializer_list<int>{ROUTERD_VERBS(ROUTERD_VERB_ONE_)}.size();
+#undef ROUTERD_VERB_ONE_
+
+// The verb's words in canonical form: "route add", "route show cache", "stats".
+const char* verb_name(Verb v);
 
 struct BatchLine;
 
@@ -95,7 +130,7 @@ struct VerbHelp {
   const char* args;     // "PREFIX via GW [dev PORT] | PREFIX dev PORT"
   const char* what;
 };
-// Every command, for `routerctl help` and the test that checks docs/cli.md names each one.
+// The ROUTERD_VERBS rows that have a help line, in table order: `routerctl help`.
 const std::vector<VerbHelp>& command_help();
 
 }  // namespace routerd

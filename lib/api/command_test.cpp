@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include <fstream>
+#include <map>
 #include <sstream>
 
 using namespace routerd;
@@ -151,4 +152,176 @@ TEST_CASE("route mtu and link set mtu", "[api]") {
         "link set: '65536' is not an MTU (68..65535)");
   CHECK(err({"link", "set", "p1", "mtu"}) == "link set: expected: link set PORT mtu N");
   CHECK(err({"link", "set"}) == "link set: missing PORT");
+}
+
+TEST_CASE("error messages, word for word", "[api]") {
+  // Captured from the if-chain parser the verb table replaced: scripts and the integration
+  // tests match these, so a change here is a change users see.
+  struct Bad {
+    std::vector<std::string> words;
+    const char* message;
+  };
+  const Bad bad[] = {
+      {{}, "no command given (try: routerctl help)"},
+      {{""}, "unknown object '' (expected addr, route, neigh, link, stats, ping or batch)"},
+      {{"rout", "show"},
+       "unknown object 'rout' (expected addr, route, neigh, link, stats, ping or batch)"},
+      {{"route add"},
+       "unknown object 'route add' (expected addr, route, neigh, link, stats, ping or batch)"},
+      {{"route", "add"}, "route add: missing PREFIX"},
+      {{"route", "show", "cache", "x"}, "route show: unexpected 'cache'"},
+      {{"route", "show", "x"}, "route show: unexpected 'x'"},
+      {{"route", "show", "dev", "p0"}, "route show: unexpected 'dev'"},
+      {{"route", "summary", "x"}, "route summary: unexpected 'x'"},
+      {{"route", "flush"}, "route flush: expected: route flush cache"},
+      {{"route", "get"}, "route get: expected: route get ADDRESS"},
+      {{"route", "get", "x"}, "route get: 'x' is not an IPv4 address (the destination)"},
+      {{"route", "load"}, "route load: expected: route load FILE"},
+      {{"route", "frob"},
+       "route: unknown action 'frob' (add, replace, del, show, get, load, flush)"},
+      {{"route", ""}, "route: unknown action '' (add, replace, del, show, get, load, flush)"},
+      {{"route", "add", "10.9.0.1/16", "via", "10.1.0.2"},
+       "route add: '10.9.0.1/16' has host bits set (did you mean 10.9.0.0/16?)"},
+      {{"route", "add", "10.9.0.0/33", "via", "10.1.0.2"},
+       "route add: '10.9.0.0/33' is not an IPv4 prefix"},
+      {{"route", "add", "10.9.0.0/16"}, "route add: needs 'via GATEWAY' or 'dev PORT'"},
+      {{"route", "add", "10.9.0.0/16", "via"}, "route add: 'via' needs a value"},
+      {{"route", "add", "10.9.0.0/16", "via", "x"},
+       "route add: 'x' is not an IPv4 address (the gateway)"},
+      {{"route", "add", "10.9.0.0/16", "gw", "1.2.3.4"}, "route add: unexpected 'gw'"},
+      {{"route", "add", "10.9.0.0/16", "dev", "a", "dev", "b"}, "route add: 'dev' given twice"},
+      {{"route", "add", "10.9.0.0/16", "via", "10.1.0.2", "via", "10.1.0.3"},
+       "route add: 'via' given twice"},
+      {{"route", "add", "10.9.0.0/16", "dev", "p1", "mtu", "67"},
+       "route add: '67' is not an MTU (68..65535)"},
+      {{"route", "add", "10.9.0.0/16", "dev", "p1", "mtu", "x"},
+       "route add: 'x' is not an MTU (68..65535)"},
+      {{"route", "add", "10.9.0.0/16", "dev", "p1", "mtu", "1400", "mtu", "1300"},
+       "route add: 'mtu' given twice"},
+      {{"route", "add", "x", "via", "10.1.0.2"}, "route add: 'x' is not an IPv4 prefix"},
+      {{"route", "replace"}, "route replace: missing PREFIX"},
+      {{"route", "del"}, "route del: missing PREFIX"},
+      {{"route", "del", "10.9.0.0/16", "via", "x"},
+       "route del: 'x' is not an IPv4 address (the gateway)"},
+      {{"route", "del", "10.9.0.0/16", "via"}, "route del: 'via' needs a value"},
+      {{"route", "del", "10.9.0.0/16", "mtu", "1400"}, "route del: unexpected 'mtu'"},
+      {{"route", "del", "10.9.0.1/16"},
+       "route del: '10.9.0.1/16' has host bits set (did you mean 10.9.0.0/16?)"},
+      {{"addr", "show", "dev"}, "addr show: 'dev' needs a value"},
+      {{"addr", "show", "x", "y"}, "addr show: unexpected 'x'"},
+      {{"addr", "list", "dev", "p0", "dev", "p1"}, "addr show: 'dev' given twice"},
+      {{"addr", "frob"}, "addr: unknown action 'frob' (add, del, show)"},
+      {{"addr", "add"}, "addr add: missing ADDRESS/LEN"},
+      {{"addr", "add", "10.1.0.1", "dev", "p0"},
+       "addr add: '10.1.0.1' is not an address with prefix length (e.g. 10.1.0.1/24)"},
+      {{"addr", "add", "10.1.0.1/24"}, "addr add: missing 'dev PORT'"},
+      {{"addr", "add", "10.1.0.1/24", "dev", "p0", "x", "y"}, "addr add: unexpected 'x'"},
+      {{"addr", "delete", "10.1.0.1/24", "dev"}, "addr del: 'dev' needs a value"},
+      {{"addr", "summary"}, "addr: unknown action 'summary' (add, del, show)"},
+      {{"neigh", "show", "lladdr", "x"}, "neigh show: unexpected 'lladdr'"},
+      {{"neigh", "frob"}, "neigh: unknown action 'frob' (add, del, show)"},
+      {{"neigh", "add"}, "neigh add: missing ADDRESS"},
+      {{"neigh", "add", "x"}, "neigh add: 'x' is not an IPv4 address (the neighbour)"},
+      {{"neigh", "add", "10.1.0.9"}, "neigh add: missing 'lladdr MAC'"},
+      {{"neigh", "add", "10.1.0.9", "lladdr", "02:00:00:00:00:09"},
+       "neigh add: missing 'dev PORT'"},
+      {{"neigh", "add", "10.1.0.9", "lladdr", "zz", "dev", "p0"},
+       "neigh add: 'zz' is not a MAC address (e.g. 02:00:00:00:01:02)"},
+      {{"neigh", "add", "10.1.0.9", "lladdr", "ff:ff:ff:ff:ff:ff", "dev", "p0"},
+       "neigh add: 'ff:ff:ff:ff:ff:ff' is not a unicast MAC address"},
+      {{"neigh", "add", "10.1.0.9", "lladdr", "00:00:00:00:00:00", "dev", "p0"},
+       "neigh add: '00:00:00:00:00:00' is not a unicast MAC address"},
+      {{"neigh", "add", "10.1.0.9", "lladdr", "02:00:00:00:00:09", "dev", "p0", "via", "x"},
+       "neigh add: unexpected 'via'"},
+      {{"neigh", "del"}, "neigh del: missing ADDRESS"},
+      {{"neigh", "del", "10.1.0.9", "lladdr", "x"}, "neigh del: unexpected 'lladdr'"},
+      {{"neigh", "delete", "x"}, "neigh del: 'x' is not an IPv4 address (the neighbour)"},
+      {{"link", "show", "dev"}, "link show: 'dev' needs a value"},
+      {{"link", "show", "p1", "p2"}, "link show: unexpected 'p2'"},
+      {{"link", "show", "dev", "p1", "x"}, "link show: unexpected 'x'"},
+      {{"link", "set"}, "link set: missing PORT"},
+      {{"link", "set", "p1"}, "link set: expected: link set PORT mtu N"},
+      {{"link", "set", "p1", "mtu", "65536"}, "link set: '65536' is not an MTU (68..65535)"},
+      {{"link", "add", "p1"}, "link: unknown action 'add' (show, set)"},
+      {{"stats", "now"}, "stats: unexpected 'now'"},
+      {{"reload", "now"}, "reload: unexpected 'now'"},
+      {{"ping"}, "ping: missing ADDRESS"},
+      {{"ping", "x"}, "ping: 'x' is not an IPv4 address (the destination)"},
+      {{"ping", "10.2.0.2", "size"}, "ping: 'size' needs a value"},
+      {{"ping", "10.2.0.2", "size", "65508"}, "ping: '65508' is not a valid size (0..65507)"},
+      {{"ping", "10.2.0.2", "size", "-1"}, "ping: '-1' is not a valid size (0..65507)"},
+      {{"ping", "10.2.0.2", "count", "0"}, "ping: '0' is not a valid count (1..100)"},
+      {{"ping", "10.2.0.2", "count", "101"}, "ping: '101' is not a valid count (1..100)"},
+      {{"ping", "10.2.0.2", "count", "x"}, "ping: 'x' is not a valid count (1..100)"},
+      {{"ping", "10.2.0.2", "df", "df"}, "ping: unexpected 'df' (size N, df, count N, each once)"},
+      {{"ping", "10.2.0.2", "size", "10", "size", "20"},
+       "ping: unexpected 'size' (size N, df, count N, each once)"},
+      {{"ping", "10.2.0.2", "ttl", "3"}, "ping: unexpected 'ttl' (size N, df, count N, each once)"},
+      {{"batch", "route add 10.0.0.0/8 via 10.1.0.2", "route add 10.0.0.1/8 via 10.1.0.2"},
+       "line 2: route add: '10.0.0.1/8' has host bits set (did you mean 10.0.0.0/8?)"},
+      {{"batch", "stats"},
+       "line 1: only route add, route replace and route del may appear in a batch (they are "
+       "applied as one atomic change)"},
+      {{"batch", "frobnicate"},
+       "line 1: unknown object 'frobnicate' (expected addr, route, neigh, link, stats, ping or "
+       "batch)"},
+      {{"batch", "batch route add 10.0.0.0/8 via 10.1.0.2"},
+       "line 1: line 1: only route add, route replace and route del may appear in a batch (they "
+       "are applied as one atomic change)"},
+      {{"STATS"},
+       "unknown object 'STATS' (expected addr, route, neigh, link, stats, ping or batch)"},
+      {{"Route", "show"},
+       "unknown object 'Route' (expected addr, route, neigh, link, stats, ping or batch)"},
+      {{"help"}, "unknown object 'help' (expected addr, route, neigh, link, stats, ping or batch)"},
+  };
+  for (const Bad& b : bad) {
+    std::string got;
+    try {
+      parse_request(b.words);
+    } catch (const CommandError& e) {
+      got = e.what();
+    }
+    CHECK(got == b.message);
+  }
+}
+
+TEST_CASE("the verb table: names, lookup, help", "[api]") {
+  CHECK(kVerbCount == 21);
+  CHECK(std::string(verb_name(Verb::addr_add)) == "addr add");
+  CHECK(std::string(verb_name(Verb::route_show_cache)) == "route show cache");
+  CHECK(std::string(verb_name(Verb::reload)) == "reload");
+  // What each verb needs after its words to parse; the others need nothing.
+  const std::map<Verb, std::string> args = {
+      {Verb::addr_add, "10.1.0.1/24 dev p0"},
+      {Verb::addr_del, "10.1.0.1/24 dev p0"},
+      {Verb::route_add, "10.9.0.0/16 dev p0"},
+      {Verb::route_replace, "10.9.0.0/16 dev p0"},
+      {Verb::route_del, "10.9.0.0/16"},
+      {Verb::route_get, "10.9.0.1"},
+      {Verb::route_load, "/x"},
+      {Verb::neigh_add, "10.1.0.9 lladdr 02:00:00:00:00:09 dev p0"},
+      {Verb::neigh_del, "10.1.0.9"},
+      {Verb::link_set, "p0 mtu 1500"},
+      {Verb::ping, "10.1.0.2"},
+  };
+  for (size_t v = 0; v < kVerbCount; ++v) {
+    std::string line = verb_name(Verb(v));
+    if (args.count(Verb(v))) line += " " + args.at(Verb(v));
+    INFO(line);
+    CHECK(parse_request(split_command_line(line)).verb == Verb(v));
+  }
+  // "route show [cache]" is one help line for two verbs.
+  CHECK(command_help().size() == kVerbCount - 1);
+  for (const auto& h : command_help()) CHECK(std::string(h.command) != "route show cache");
+}
+
+TEST_CASE("docs/cli.md documents every verb", "[api][docs]") {
+  std::ifstream f(std::string(ROUTERD_SOURCE_ROOT) + "/docs/cli.md");
+  REQUIRE(f);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  for (size_t v = 0; v < kVerbCount; ++v) {
+    INFO(verb_name(Verb(v)));
+    CHECK(ss.str().find(std::string("routerctl ") + verb_name(Verb(v))) != std::string::npos);
+  }
 }
