@@ -133,7 +133,7 @@ std::string addr_change(const json& d) {
   return "removed routes through this address:\n" + routes(d["removed_routes"]);
 }
 
-std::string route_show_cache(const json& d) {
+std::string route_show_exceptions(const json& d) {
   std::string out;
   for (const auto& e : d) out += str(e, "dst") + " (route " + str(e, "route") + ")" + exception(e);
   return out;
@@ -153,7 +153,7 @@ std::string route_summary(const json& d) {
   return out + "\n";
 }
 
-std::string route_flush_cache(const json& d) {
+std::string route_flush_exceptions(const json& d) {
   return fmt::format("flushed {} exceptions\n", d.value("flushed", 0));
 }
 
@@ -240,9 +240,9 @@ constexpr Format kFormats[] = {
     {Verb::route_replace, nothing},
     {Verb::route_del, nothing},
     {Verb::route_show, routes},
-    {Verb::route_show_cache, route_show_cache},
+    {Verb::route_show_exceptions, route_show_exceptions},
     {Verb::route_summary, route_summary},
-    {Verb::route_flush_cache, route_flush_cache},
+    {Verb::route_flush_exceptions, route_flush_exceptions},
     {Verb::route_get, route_get_with_cache},
     {Verb::route_load, route_load},
     {Verb::neigh_add, nothing},

@@ -159,7 +159,7 @@ void parse_route_del(Request& r, const std::string& cmd, Args a) {
 // "route show cache" is a verb of its own, but iproute2 spells it as an argument of show.
 void parse_route_show(Request& r, const std::string& cmd, Args a) {
   if (a.size() == 1 && a[0] == "cache") {
-    r.verb = Verb::route_show_cache;
+    r.verb = Verb::route_show_exceptions;
     return;
   }
   parse_nothing(r, cmd, a);

@@ -45,10 +45,10 @@ class CommandError : public std::runtime_error {
   X(route_del, parse_route_del, "route del", "PREFIX", "delete a static route")                    \
   X(route_show, parse_route_show, "route show", "[cache]",                                         \
     "list connected and static routes; cache: the exceptions")                                     \
-  X(route_show_cache, nullptr, "route show cache", "", nullptr)                                    \
+  X(route_show_exceptions, nullptr, "route show cache", "", nullptr)                               \
   X(route_summary, parse_nothing, "route summary", "",                                             \
     "route counts per prefix length, FIB prefixes, next hops, generation")                         \
-  X(route_flush_cache, parse_route_flush, "route flush cache", "",                                 \
+  X(route_flush_exceptions, parse_route_flush, "route flush cache", "",                            \
     "forget every learnt exception (path MTU, redirect)")                                          \
   X(route_get, parse_route_get, "route get", "ADDRESS",                                            \
     "show the route and next hop a packet to ADDRESS takes")                                       \

@@ -280,7 +280,7 @@ nlohmann::json Control::exception_json(const RouteException& e, uint64_t now) co
 
 // route show cache, route flush cache: iproute2's names for the route exceptions.
 template <>
-nlohmann::json Control::handle<Verb::route_show_cache>(const Request&) {
+nlohmann::json Control::handle<Verb::route_show_exceptions>(const Request&) {
   const uint64_t now = now_ms();
   nlohmann::json out = nlohmann::json::array();
   // Oldest first; entries whose time is up are shown until the next expiry pass (100 ms).
@@ -294,7 +294,7 @@ nlohmann::json Control::handle<Verb::route_show_cache>(const Request&) {
 }
 
 template <>
-nlohmann::json Control::handle<Verb::route_flush_cache>(const Request&) {
+nlohmann::json Control::handle<Verb::route_flush_exceptions>(const Request&) {
   size_t n = exc_.size();
   exc_.clear();
   if (n) {
@@ -329,8 +329,8 @@ void Control::register_route_commands(CommandTable& t) {
   t.control<Verb::route_show>();
   t.control<Verb::route_summary>();
   t.control<Verb::route_get>();
-  t.control<Verb::route_show_cache>();
-  t.control<Verb::route_flush_cache>();
+  t.control<Verb::route_show_exceptions>();
+  t.control<Verb::route_flush_exceptions>();
   t.control<Verb::batch>();
   t.control<Verb::route_load>();
   t.caller<Verb::route_load>();
