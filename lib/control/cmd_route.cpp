@@ -100,7 +100,7 @@ void Control::commit_routes(std::vector<RibUndo>& undo, const std::string& where
       for (const auto& [ip, nb] : ns) sync(Prefix4{Ipv4(ip), 32});
     }
     pub_.commit();
-  } catch (const FibError& e) {  // no room in the FIB or the next-hop table
+  } catch (const std::exception& e) {  // FibError: no room in the FIB or the next-hop table
     pub_.rollback();
     rib_undo(undo);
     refuse(where, e.what() + suffix);
@@ -136,10 +136,7 @@ nlohmann::json Control::route_batch(const Request& r) {
   const uint64_t fib_before = pub_.route_updates();
   try {
     for (const BatchLine& b : r.batch) {
-      static const char* const kVerb[] = {"route add", "route replace", "route del"};
-      const char* verb = kVerb[b.req.verb == Verb::route_add       ? 0
-                               : b.req.verb == Verb::route_replace ? 1
-                                                                   : 2];
+      const char* verb = verb_name(b.req.verb);
       rib_apply(b.req, (b.where.empty() ? "line " + std::to_string(b.line) : b.where) + ": " + verb,
                 undo, n);
     }

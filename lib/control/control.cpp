@@ -63,7 +63,8 @@ Control::Control(SharedState& dp, const Config& cfg, std::vector<PortRef> ports,
   register_reload_commands(commands_);
   for (size_t v = 0; v < kVerbCount; ++v)
     if (!commands_.on_control[v] && !commands_.on_caller[v])
-      throw std::logic_error("routerctl verb " + std::to_string(v) + " has no handler");
+      throw std::logic_error(std::string("routerctl verb '") + verb_name(Verb(v)) +
+                             "' has no handler");
   publish_ifs();
 }
 

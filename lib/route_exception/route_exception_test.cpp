@@ -14,7 +14,7 @@ Route route_of(const char* p, uint16_t mtu = 0) {
 }
 }  // namespace
 
-TEST_CASE("exceptions: insert clones the route, update keeps one entry", "[exception]") {
+TEST_CASE("exceptions: insert clones the route, update keeps one entry", "[route_exception]") {
   RouteExceptionTable t(8, 0x9e3779b97f4a7c15ull, 7);
   Route r = route_of("10.9.0.0/16", 1500);
   RouteException& e = t.upsert(0x0a090001, r, 1000);
@@ -34,7 +34,7 @@ TEST_CASE("exceptions: insert clones the route, update keeps one entry", "[excep
   CHECK(t.find(0x0a090002, 3000) == nullptr);
 }
 
-TEST_CASE("exceptions expire on the clock, part by part", "[exception]") {
+TEST_CASE("exceptions expire on the clock, part by part", "[route_exception]") {
   RouteExceptionTable t(8, 3, 4);
   Route r = route_of("10.9.0.0/16");
   RouteException& e = t.upsert(1, r, 0);
@@ -58,7 +58,7 @@ TEST_CASE("exceptions expire on the clock, part by part", "[exception]") {
   CHECK(t.size() == 0);
 }
 
-TEST_CASE("exceptions: full table evicts the least recently updated", "[exception]") {
+TEST_CASE("exceptions: full table evicts the least recently updated", "[route_exception]") {
   RouteExceptionTable t(4, 11, 12);
   Route r = route_of("10.9.0.0/16");
   for (uint32_t d = 1; d <= 4; ++d) t.upsert(d, r, d).pmtu_expires_ms = 1000000;
@@ -70,7 +70,8 @@ TEST_CASE("exceptions: full table evicts the least recently updated", "[exceptio
   for (uint32_t d : {1u, 3u, 4u, 5u}) CHECK(t.find(d, 20) != nullptr);
 }
 
-TEST_CASE("a million PTBs for different destinations keep the table at its size", "[exception]") {
+TEST_CASE("a million PTBs for different destinations keep the table at its size",
+          "[route_exception]") {
   RouteExceptionTable t(4096, 0x1234567887654321ull, 99);
   Route r = route_of("0.0.0.0/0");
   const size_t cap = t.capacity();
