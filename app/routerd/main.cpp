@@ -223,6 +223,17 @@ int run(const Config& cfg, const std::vector<Preset>& presets,
     }
   } join_reloader{reloader};
 
+  // Whatever ends this function from here on, a normal stop or an exception out of the
+  // control loop or a launch, stops and joins the workers before the state they read (ctl,
+  // dp, ports) is destroyed: a worker left running on freed state crashes in its RX burst.
+  struct StopWorkers {
+    SharedState& dp;
+    ~StopWorkers() {
+      dp.stop.store(true);
+      rte_eal_mp_wait_lcore();
+    }
+  } stop_workers{dp};
+
   uint32_t w = 0;
   unsigned lcore;
   RTE_LCORE_FOREACH_WORKER(lcore) {
@@ -241,7 +252,7 @@ int run(const Config& cfg, const std::vector<Preset>& presets,
 
   spdlog::info("stopping");
   dp.stop.store(true);
-  rte_eal_mp_wait_lcore();
+  rte_eal_mp_wait_lcore();  // stop_workers does it again on the way out: a no-op by then
   // Whatever the control thread queued after worker 0 stopped is not sent.
   TxEntry left;
   while (rte_ring_sc_dequeue_elem(ctl_tx.get(), &left, sizeof left) == 0) rte_pktmbuf_free(left.m);

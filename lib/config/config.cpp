@@ -191,6 +191,15 @@ class Parser {
                    [&](const toml::table& t, const std::string& p) { route(t, p, c); });
     for_each_entry(root, "neighbour",
                    [&](const toml::table& t, const std::string& p) { neighbour(t, p, c); });
+    // Every neighbour may take a next-hop slot of its own (its host route), besides the "no
+    // route", local and broadcast ids and one per connected subnet (8 addresses per port). A
+    // table smaller than that turns an ARP flood into "next-hop table full" errors.
+    const uint64_t need = uint64_t(c.arp_max_entries) + 3 + 8 * uint64_t(c.ports.size());
+    if (c.max_next_hops < need)
+      fail("fib.max_next_hops",
+           std::to_string(c.max_next_hops) + " is less than arp.max_entries (" +
+               std::to_string(c.arp_max_entries) + ") + 3 + 8 per port = " + std::to_string(need) +
+               ": every neighbour may need a next hop of its own");
     return c;
   }
 

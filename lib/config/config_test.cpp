@@ -104,7 +104,7 @@ log_level = "debug"
 [fib]
 max_routes = 1000
 tbl8_groups = 256
-max_next_hops = 16
+max_next_hops = 35
 [ipv4]
 drop_martians = false
 [icmp]
@@ -142,7 +142,7 @@ dev = "uplink_2-b"
   CHECK(c.log_level == "debug");
   CHECK(c.max_routes == 1000);
   CHECK(c.tbl8_groups == 256);
-  CHECK(c.max_next_hops == 16);
+  CHECK(c.max_next_hops == 35);
   CHECK_FALSE(c.drop_martians);
   CHECK(c.icmp_rate == 0);
   CHECK(c.icmp_burst == 1);
@@ -290,6 +290,11 @@ TEST_CASE("integers outside their range are rejected with the range", "[config]"
         "t.toml: dataplane.mbufs: -1 is out of range 1024..16777216");
   CHECK(error_of("[fib]\ntbl8_groups = 1048577\n") ==
         "t.toml: fib.tbl8_groups: 1048577 is out of range 1..1048576");
+  // 16 + 3 + 8 for one port is 27: a table of 26 cannot hold every neighbour's next hop.
+  CHECK(error_of("[fib]\nmax_next_hops = 26\n[arp]\nmax_entries = 16\n[[port]]\nname = \"p0\"\n"
+                 "device = \"net_null0\"\n") ==
+        "t.toml: fib.max_next_hops: 26 is less than arp.max_entries (16) + 3 + 8 per port = 27: "
+        "every neighbour may need a next hop of its own");
   CHECK(error_of("[fib]\nmax_next_hops = 2147483647\n") ==
         "t.toml: fib.max_next_hops: 2147483647 is out of range 16..16777216");
   CHECK(error_of("[icmp]\nburst = 0\n") == "t.toml: icmp.burst: 0 is out of range 1..1000000");

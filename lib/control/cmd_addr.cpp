@@ -55,12 +55,13 @@ nlohmann::json Control::handle<Verb::addr_add>(const Request& r) {
   bool new_route = existing == nullptr;
   if (new_route) rib_.set(Route{sn, RouteProto::connected, std::nullopt, p->ref.id, a});
   publish_ifs();
-  sync(Prefix4{a, 32});
-  if (sn.len <= 30) sync(Prefix4{sn.broadcast(), 32});
-  sync_covered(sn);
   try {
+    sync(Prefix4{a, 32});
+    if (sn.len <= 30) sync(Prefix4{sn.broadcast(), 32});
+    sync_covered(sn);
     pub_.commit();
-  } catch (const FibError& e) {
+  } catch (const FibError& e) {  // no room in the FIB or the next-hop table
+    pub_.rollback();
     p->addrs.pop_back();
     if (new_route) rib_.erase(sn);
     publish_ifs();
@@ -83,6 +84,8 @@ nlohmann::json Control::handle<Verb::addr_del>(const Request& r) {
     refuse(cmd, r.addr.str() + "/" + std::to_string(r.prefix.len) + " is not an address of " +
                     p->ref.name);
   const PortAddr gone = *it;
+  const auto at = it - p->addrs.begin();
+  const Route connected = *rib_.find(gone.subnet);
   p->addrs.erase(it);
 
   // The connected route stays while another address of the port covers the subnet.
@@ -96,24 +99,35 @@ nlohmann::json Control::handle<Verb::addr_del>(const Request& r) {
 
   // As in Linux, routes whose gateway is no longer on one of the port's subnets go too.
   nlohmann::json removed = nlohmann::json::array();
-  std::vector<Prefix4> dead;
+  std::vector<Route> dead;
   rib_.for_each([&](const Route& rt) {
     if (rt.proto != RouteProto::static_route || !rt.via || rt.port != p->ref.id) return;
     bool reachable = false;
     for (const auto& pa : p->addrs) reachable |= pa.subnet.contains(*rt.via);
-    if (!reachable) dead.push_back(rt.prefix);
+    if (!reachable) dead.push_back(rt);
   });
   for (const auto& d : dead) {
-    removed.push_back(route_json(*rib_.find(d)));
-    rib_.erase(d);
+    removed.push_back(route_json(d));
+    rib_.erase(d.prefix);
   }
   publish_ifs();
-  sync(Prefix4{gone.addr, 32});
-  if (gone.subnet.len <= 30) sync(Prefix4{gone.subnet.broadcast(), 32});
-  sync_covered(gone.subnet);
-  for (const auto& d : dead) sync_covered(d);
-  // Removing routes only frees FIB space, so this commit cannot run out of it.
-  pub_.commit();
+  try {
+    sync(Prefix4{gone.addr, 32});
+    if (gone.subnet.len <= 30) sync(Prefix4{gone.subnet.broadcast(), 32});
+    sync_covered(gone.subnet);
+    for (const auto& d : dead) sync_covered(d.prefix);
+    pub_.commit();
+  } catch (const FibError& e) {
+    // Removing mostly frees room, but the subnet may fall back to a route whose next hop
+    // has no slot yet: then the address, its connected route and its routes all stay.
+    pub_.rollback();
+    p->addrs.insert(p->addrs.begin() + at, gone);
+    rib_.set(connected);
+    for (const auto& d : dead) rib_.set(d);
+    publish_ifs();
+    pub_.commit();
+    refuse(cmd, e.what());
+  }
 
   // Neighbours left off every subnet of the port can no longer be reached through it.
   NeighbourTable::Effects fx;

@@ -264,11 +264,37 @@ nlohmann::json Control::submit(std::function<nlohmann::json()> fn) {
   throw CommandError("the control thread did not answer within 120 s");
 }
 
+// One packet or timer that fails must not end the loop: the workers would run on while the
+// control thread unwound. What failed is counted and logged.
+template <class F>
+void Control::guarded(const char* what, F&& f) {
+  try {
+    f();
+  } catch (const std::exception& e) {
+    pub_.rollback();  // whatever it had staged is not half-committed later
+    event(Event::control_error);
+    log_limited(what, e);
+  }
+}
+
+// At most one line a second, however fast a neighbour makes things fail.
+void Control::log_limited(const char* what, const std::exception& e) {
+  const uint64_t now = now_ms();
+  if (error_logged_ms_ != 0 && now - error_logged_ms_ < 1000) {
+    ++errors_unlogged_;
+    return;
+  }
+  spdlog::error("control: {}: {} ({} more like it since the last report)", what, e.what(),
+                errors_unlogged_);
+  error_logged_ms_ = now;
+  errors_unlogged_ = 0;
+}
+
 bool Control::poll_once(uint64_t now) {
   bool busy = false;
   PuntEntry punts[64];
   unsigned n = rte_ring_sc_dequeue_burst_elem(dp_.punt, punts, sizeof(PuntEntry), 64, nullptr);
-  for (unsigned i = 0; i < n; ++i) handle_punt(punts[i], now);
+  for (unsigned i = 0; i < n; ++i) guarded("a punted packet", [&] { handle_punt(punts[i], now); });
   busy |= n > 0;
 
   std::shared_ptr<Task> t;
@@ -283,29 +309,39 @@ bool Control::poll_once(uint64_t now) {
 
   if (now - last_tick_ms_ >= 100) {
     last_tick_ms_ = now;
-    NeighbourTable::Effects fx;
-    neigh_.tick(now, fx);
-    apply_neighbour_effects(fx, now);
-    if (exc_.expire(now)) {
-      pub_.touch();  // an exception ending is a change too
-      pub_.commit();
-    }
+    guarded("the neighbour timers", [&] {
+      NeighbourTable::Effects fx;
+      neigh_.tick(now, fx);
+      apply_neighbour_effects(fx, now);
+    });
+    guarded("the route exception timers", [&] {
+      if (exc_.expire(now)) {
+        pub_.touch();  // an exception ending is a change too
+        pub_.commit();
+      }
+    });
   }
   pub_.poll();
   return busy;
 }
 
 void Control::run(const std::atomic<bool>& stop) {
+  // However run() ends, callers waiting in submit() are answered at once, not after 120 s.
+  struct Closing {
+    Control& c;
+    ~Closing() {
+      c.running_ = false;
+      std::shared_ptr<Task> t;
+      while (c.tasks_.try_pop(t))
+        t->result.set_exception(std::make_exception_ptr(CommandError("routerd is shutting down")));
+    }
+  } closing{*this};
   pub_.forget_latency_samples();
   while (!stop.load(std::memory_order_relaxed)) {
     // The control thread is not a poll-mode worker: when idle it sleeps briefly so it does
     // not take a core from the system (the slow path is latency-tolerant).
     if (!poll_once(now_ms())) usleep(200);
   }
-  running_ = false;
-  std::shared_ptr<Task> t;
-  while (tasks_.try_pop(t))
-    t->result.set_exception(std::make_exception_ptr(CommandError("routerd is shutting down")));
 }
 
 }  // namespace routerd

@@ -120,6 +120,9 @@ class Control {
   void send_arp_request(uint16_t port, Ipv4 target, const std::optional<Mac>& unicast);
   void apply_neighbour_effects(NeighbourTable::Effects& fx, uint64_t now_ms);
   bool icmp_bucket(uint64_t now_ms);
+  template <class F>
+  void guarded(const char* what, F&& f);  // runs f; a failure is counted and logged, not thrown
+  void log_limited(const char* what, const std::exception& e);
   void drop(rte_mbuf* m, Drop d, uint16_t in_port);
   void event(Event e, uint64_t n = 1);
 
@@ -236,6 +239,7 @@ class Control {
   bool echo_reply_;
   uint16_t ip_id_ = 0;
   uint64_t last_tick_ms_ = 0;
+  uint64_t error_logged_ms_ = 0, errors_unlogged_ = 0;  // guarded(): rate-limited logging
   std::chrono::steady_clock::time_point epoch_;
 
   // Runs fn on the control thread and waits for its result (or exception).

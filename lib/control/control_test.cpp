@@ -4,6 +4,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "arp.hpp"
 #include "control_rig.hpp"
 #include "dpdk.hpp"
 
@@ -394,4 +395,82 @@ TEST_CASE("a flood of PTBs for many destinations keeps the exception pool at its
   CHECK(last["exception"]["mtu"] == 1000);
   // Forwarding is untouched: the route's next hop keeps the port's MTU.
   CHECK(r.nh("20.0.0.3")->mtu == 1500);
+}
+
+namespace {
+
+// An ARP request from `sender` (a host on p1's 10.2.0.0/24) for the router's 10.2.0.1, as a
+// worker hands it over.
+PuntEntry arp_from(rte_mempool* pool, Ipv4 sender, uint8_t mac_last) {
+  rte_mbuf* m = rte_pktmbuf_alloc(pool);
+  REQUIRE(m);
+  auto* out = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(m, kMinFrameLen));
+  const Mac mac{{0x02, 0x5b, 0, 0, 0, mac_last}};
+  Mac bcast;
+  bcast.b.fill(0xff);
+  arp_build_frame(out, bcast, mac, arp_request(mac, sender, Ipv4(10, 2, 0, 1)));
+  return PuntEntry{m, 0, uint8_t(Punt::arp), 0, 1};
+}
+
+}  // namespace
+
+// Issue 13, defect 1: a "next-hop table full" thrown while the control thread handled an ARP
+// from a new neighbour escaped poll_once and ended the control loop under running workers.
+TEST_CASE("a neighbour that finds the next-hop table full is kept without its host route",
+          "[control]") {
+  Rig r(/*tbl8=*/64, /*next_hops=*/16);
+  std::string err;
+  for (int i = 2; i < 40 && err.empty(); ++i)
+    err = r.fails({"route", "add", "12." + std::to_string(i) + ".0.0/16", "via",
+                   "10.2.0." + std::to_string(i)});
+  REQUIRE_THAT(err, Catch::Contains("next-hop table full"));
+  const json before = r.run({"stats"});
+  const uint32_t glean = r.fib("10.2.0.200");
+
+  for (uint8_t i = 0; i < 20; ++i) {
+    PuntEntry e = arp_from(r.pool.get(), Ipv4(10, 2, 0, uint8_t(200 + i)), i);
+    REQUIRE(rte_ring_enqueue_elem(r.punt.get(), &e, sizeof e) == 0);
+  }
+  REQUIRE_NOTHROW(r.ctl->poll_once(1000));
+
+  // Learnt and answered, but forwarded through the slow path: no slot for a host route.
+  const json neigh = r.run({"neigh", "show"});
+  size_t learnt = 0;
+  for (const auto& n : neigh) learnt += n["dst"].get<std::string>().rfind("10.2.0.2", 0) == 0;
+  CHECK(learnt == 20);
+  CHECK(r.fib("10.2.0.200") == glean);
+  const json after = r.run({"stats"});
+  CHECK(after["events"]["arp_reply_sent"].get<uint64_t>() ==
+        before["events"]["arp_reply_sent"].get<uint64_t>() + 20);
+  CHECK(after["events"]["neighbour_route_skipped"].get<uint64_t>() ==
+        before["events"]["neighbour_route_skipped"].get<uint64_t>() + 20);
+  CHECK(after["events"]["control_error"] == before["events"]["control_error"]);
+  // Room again (the slot is reusable after a grace period): the next neighbour change gets
+  // its host route.
+  r.run({"route", "del", "12.2.0.0/16"});
+  r.ctl->poll_once(2000);
+  r.run({"neigh", "add", "10.2.0.200", "lladdr", "02:5b:00:00:00:07", "dev", "p1"});
+  CHECK(r.fib("10.2.0.200") != glean);
+  CHECK(r.nh("10.2.0.200")->kind == NhKind::forward);
+}
+
+TEST_CASE("an address the FIB has no room for is refused and leaves nothing behind", "[control]") {
+  Rig r(/*tbl8=*/64);
+  // Each /32 in a fresh /24 takes a tbl8 group: fill them.
+  std::string err;
+  for (int i = 0; i < 100 && err.empty(); ++i)
+    err = r.fails({"route", "add", "12.0." + std::to_string(i) + ".1/32", "via", "10.2.0.2"});
+  REQUIRE_THAT(err, Catch::Contains("tbl8"));
+  const json addrs = r.run({"addr", "show"}), routes = r.run({"route", "show"});
+  const uint64_t gen = r.run({"route", "summary"})["generation"].get<uint64_t>();
+
+  CHECK_THAT(r.fails({"addr", "add", "10.3.0.1/24", "dev", "p0"}), Catch::Contains("tbl8"));
+  CHECK(r.run({"addr", "show"}) == addrs);
+  CHECK(r.run({"route", "show"}) == routes);
+  CHECK(r.run({"route", "get", "10.3.0.1"})["type"] == "unreachable");
+  CHECK(r.fib("10.3.0.1") == Fib::kNoRoute);
+  // The published interface snapshot was put back too (one bump for it, no FIB change).
+  CHECK(r.run({"route", "summary"})["generation"].get<uint64_t>() >= gen);
+  const IfSnapshot* ifs = r.dp.ifs.load();
+  CHECK(ifs->ports[0].nbcast == 1);
 }

@@ -190,7 +190,8 @@ void Control::apply_neighbour_effects(NeighbourTable::Effects& fx, uint64_t now)
     // The neighbour's host route is an optimisation: without it, its traffic goes through
     // the slow path until the table has room.
     pub_.rollback();
-    spdlog::warn("neighbour host route not installed: {}", e.what());
+    event(Event::neighbour_route_skipped);
+    log_limited("a neighbour's host route was not installed", e);
   }
 }
 

@@ -75,27 +75,29 @@ enum class Punt : uint8_t {
 };
 
 // Control-plane events that are not drops.
-#define ROUTERD_EVENTS(X)                                                        \
-  X(arp_request_sent, "ARP requests sent")                                       \
-  X(arp_reply_sent, "ARP replies sent")                                          \
-  X(arp_received, "ARP packets received")                                        \
-  X(icmp_echo_reply_sent, "echo replies sent")                                   \
-  X(icmp_error_sent, "ICMP errors sent")                                         \
-  X(icmp_time_exceeded_sent, "Time Exceeded sent")                               \
-  X(icmp_net_unreachable_sent, "Net Unreachable sent")                           \
-  X(icmp_host_unreachable_sent, "Host Unreachable sent")                         \
-  X(icmp_port_unreachable_sent, "Port/Protocol Unreachable sent")                \
-  X(icmp_frag_needed_sent, "Frag Needed sent")                                   \
-  X(icmp_param_problem_sent, "Parameter Problem sent")                           \
-  X(icmp_redirect_sent, "Redirects sent")                                        \
-  X(redirect_suppressed, "Redirects not sent (per-host limit, source off-link)") \
-  X(pmtu_learned, "path MTUs learnt from Frag Needed")                           \
-  X(pmtu_ignored, "Frag Needed that would not lower a path MTU")                 \
-  X(redirect_learned, "first hops learnt from redirects")                        \
-  X(redirect_ignored, "redirects not accepted")                                  \
-  X(neighbour_released, "queued packets sent after ARP resolved")                \
-  X(neighbour_resolved, "neighbours resolved")                                   \
-  X(neighbour_failed, "neighbours failed")
+#define ROUTERD_EVENTS(X)                                                                          \
+  X(arp_request_sent, "ARP requests sent")                                                         \
+  X(arp_reply_sent, "ARP replies sent")                                                            \
+  X(arp_received, "ARP packets received")                                                          \
+  X(icmp_echo_reply_sent, "echo replies sent")                                                     \
+  X(icmp_error_sent, "ICMP errors sent")                                                           \
+  X(icmp_time_exceeded_sent, "Time Exceeded sent")                                                 \
+  X(icmp_net_unreachable_sent, "Net Unreachable sent")                                             \
+  X(icmp_host_unreachable_sent, "Host Unreachable sent")                                           \
+  X(icmp_port_unreachable_sent, "Port/Protocol Unreachable sent")                                  \
+  X(icmp_frag_needed_sent, "Frag Needed sent")                                                     \
+  X(icmp_param_problem_sent, "Parameter Problem sent")                                             \
+  X(icmp_redirect_sent, "Redirects sent")                                                          \
+  X(redirect_suppressed, "Redirects not sent (per-host limit, source off-link)")                   \
+  X(pmtu_learned, "path MTUs learnt from Frag Needed")                                             \
+  X(pmtu_ignored, "Frag Needed that would not lower a path MTU")                                   \
+  X(redirect_learned, "first hops learnt from redirects")                                          \
+  X(redirect_ignored, "redirects not accepted")                                                    \
+  X(neighbour_released, "queued packets sent after ARP resolved")                                  \
+  X(neighbour_resolved, "neighbours resolved")                                                     \
+  X(neighbour_failed, "neighbours failed")                                                         \
+  X(neighbour_route_skipped, "neighbours left without a host route (no room in FIB or next hops)") \
+  X(control_error, "punted packets or timer runs the control thread could not finish")
 
 enum class Event : uint8_t {
 #define X(name, desc) name,
