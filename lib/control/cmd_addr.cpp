@@ -27,8 +27,7 @@ const char* reserved_kind(Ipv4 a) {
 template <>
 nlohmann::json Control::handle<Verb::addr_add>(const Request& r) {
   const std::string cmd = "addr add";
-  PortCtl* p = port_by_name(r.dev);
-  if (!p) refuse(cmd, "unknown port '" + r.dev + "'");
+  PortCtl* p = &port_named(cmd, r.dev);
   const Ipv4 a = r.addr;
   const Prefix4 sn = r.prefix;
   if (const char* k = reserved_kind(a)) refuse(cmd, a.str() + " is " + k);
@@ -75,8 +74,7 @@ nlohmann::json Control::handle<Verb::addr_add>(const Request& r) {
 template <>
 nlohmann::json Control::handle<Verb::addr_del>(const Request& r) {
   const std::string cmd = "addr del";
-  PortCtl* p = port_by_name(r.dev);
-  if (!p) refuse(cmd, "unknown port '" + r.dev + "'");
+  PortCtl* p = &port_named(cmd, r.dev);
   auto it = std::find_if(p->addrs.begin(), p->addrs.end(), [&](const PortAddr& pa) {
     return pa.addr == r.addr && pa.subnet == r.prefix;
   });
@@ -148,7 +146,7 @@ nlohmann::json Control::handle<Verb::addr_del>(const Request& r) {
 
 template <>
 nlohmann::json Control::handle<Verb::addr_show>(const Request& r) {
-  if (!r.dev.empty() && !port_by_name(r.dev)) refuse("addr show", "unknown port '" + r.dev + "'");
+  if (!r.dev.empty()) port_named("addr show", r.dev);
   nlohmann::json out = nlohmann::json::array();
   for (const auto& p : ports_) {
     if (!r.dev.empty() && p.ref.name != r.dev) continue;

@@ -14,8 +14,7 @@ namespace routerd {
 template <>
 nlohmann::json Control::handle<Verb::link_set>(const Request& r) {
   const std::string cmd = "link set";
-  PortCtl* p = port_by_name(r.dev);
-  if (!p) refuse(cmd, "unknown port '" + r.dev + "'");
+  PortCtl* p = &port_named(cmd, r.dev);
   const uint16_t old = p->ref.mtu;
   std::string warning;
   try {
@@ -36,7 +35,7 @@ nlohmann::json Control::handle<Verb::link_set>(const Request& r) {
 
 template <>
 nlohmann::json Control::handle<Verb::link_show>(const Request& r) {
-  if (!r.dev.empty() && !port_by_name(r.dev)) refuse("link show", "unknown port '" + r.dev + "'");
+  if (!r.dev.empty()) port_named("link show", r.dev);
   nlohmann::json out = nlohmann::json::array();
   for (const auto& p : ports_) {
     if (!r.dev.empty() && p.ref.name != r.dev) continue;

@@ -14,8 +14,7 @@ namespace routerd {
 template <>
 nlohmann::json Control::handle<Verb::neigh_add>(const Request& r) {
   const std::string cmd = "neigh add";
-  PortCtl* p = port_by_name(r.dev);
-  if (!p) refuse(cmd, "unknown port '" + r.dev + "'");
+  PortCtl* p = &port_named(cmd, r.dev);
   if (local_address_port(r.addr)) refuse(cmd, r.addr.str() + " is an address of this router");
   bool on_link = false;
   for (const auto& pa : p->addrs)
@@ -41,7 +40,7 @@ nlohmann::json Control::handle<Verb::neigh_del>(const Request& r) {
 
 template <>
 nlohmann::json Control::handle<Verb::neigh_show>(const Request& r) {
-  if (!r.dev.empty() && !port_by_name(r.dev)) refuse("neigh show", "unknown port '" + r.dev + "'");
+  if (!r.dev.empty()) port_named("neigh show", r.dev);
   std::vector<const Neighbour*> v;
   for (const auto& [ip, n] : neigh_.entries()) v.push_back(&n);
   std::sort(v.begin(), v.end(),

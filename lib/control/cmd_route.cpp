@@ -48,7 +48,7 @@ void Control::rib_apply(const Request& r, const std::string& where, std::vector<
     refuse(where, "a route for " + r.prefix.str() + " exists (use route replace)");
   if (r.prefix.len == 32 && local_address_port(r.prefix.addr))
     refuse(where, r.prefix.addr.str() + " is an address of this router");
-  if (!r.dev.empty() && !port_by_name(r.dev)) refuse(where, "unknown port '" + r.dev + "'");
+  if (!r.dev.empty()) port_named(where, r.dev);
   Route nr;
   nr.prefix = r.prefix;
   nr.proto = RouteProto::static_route;

@@ -97,6 +97,12 @@ Control::PortCtl* Control::port_by_name(const std::string& name) {
   return nullptr;
 }
 
+Control::PortCtl& Control::port_named(const std::string& cmd, const std::string& dev) {
+  PortCtl* p = port_by_name(dev);
+  if (!p) throw CommandError(cmd + ": unknown port '" + dev + "'");
+  return *p;
+}
+
 Control::PortCtl* Control::port_by_id(uint16_t id) {
   for (auto& p : ports_)
     if (p.ref.id == id) return &p;

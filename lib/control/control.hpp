@@ -99,6 +99,7 @@ class Control {
 
   // --- lookups
   PortCtl* port_by_name(const std::string& name);
+  PortCtl& port_named(const std::string& cmd, const std::string& dev);  // or refuses the command
   PortCtl* port_by_id(uint16_t id);
   const PortCtl* port_by_id(uint16_t id) const;
   std::optional<Ipv4> local_address_port(Ipv4 a, uint16_t* port = nullptr) const;
