@@ -15,12 +15,11 @@
 #include <stdexcept>
 
 #include "command.hpp"
+#include "line_io.hpp"
 
 namespace routerd {
 
 namespace {
-
-constexpr size_t kMaxRequest = 1 << 20;
 
 std::string errstr() {
   return std::strerror(errno);
@@ -32,34 +31,6 @@ sockaddr_un make_addr(const std::string& path) {
   if (path.size() >= sizeof a.sun_path) throw std::runtime_error(path + ": socket path too long");
   std::memcpy(a.sun_path, path.c_str(), path.size() + 1);
   return a;
-}
-
-// Reads until a newline, EOF, the size limit or the deadline.
-bool read_line(int fd, std::string& out, int timeout_ms) {
-  char buf[4096];
-  while (out.find('\n') == std::string::npos) {
-    pollfd p{fd, POLLIN, 0};
-    int r = poll(&p, 1, timeout_ms);
-    if (r <= 0) return false;
-    ssize_t n = read(fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return !out.empty();
-    out.append(buf, size_t(n));
-    if (out.size() > kMaxRequest) return false;
-  }
-  out.resize(out.find('\n'));
-  return true;
-}
-
-bool write_all(int fd, const std::string& s) {
-  size_t off = 0;
-  while (off < s.size()) {
-    ssize_t n = send(fd, s.data() + off, s.size() - off, MSG_NOSIGNAL);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    off += size_t(n);
-  }
-  return true;
 }
 
 }  // namespace
@@ -128,7 +99,8 @@ void ApiServer::loop() {
 void ApiServer::serve(int fd) {
   nlohmann::json resp;
   std::string line;
-  // A client that connects and says nothing must not hold the socket for others.
+  // A client that connects and says nothing, or sends its request a byte at a time, must not
+  // hold the socket for others: 5 s for the whole request line.
   if (!read_line(fd, line, 5000)) return;
   try {
     auto req = nlohmann::json::parse(line);
@@ -148,7 +120,8 @@ void ApiServer::serve(int fd) {
     spdlog::error("api: internal error: {}", e.what());
     resp = {{"ok", false}, {"error", std::string("internal error: ") + e.what()}};
   }
-  write_all(fd, resp.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
+  // Nor may one that never reads its answer: 5 s to take it.
+  write_all(fd, resp.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n", 5000);
 }
 
 nlohmann::json api_call(const std::string& path, const std::vector<std::string>& argv,
@@ -163,7 +136,7 @@ nlohmann::json api_call(const std::string& path, const std::vector<std::string>&
   }
   std::string req = nlohmann::json{{"argv", argv}}.dump() + "\n";
   std::string line;
-  bool ok = write_all(fd, req) && read_line(fd, line, timeout_ms);
+  bool ok = write_all(fd, req, timeout_ms) && read_line(fd, line, timeout_ms);
   close(fd);
   if (!ok) throw std::runtime_error("no answer from routerd at " + path);
   return nlohmann::json::parse(line);
