@@ -190,16 +190,6 @@ int run(const Config& cfg, const std::vector<Preset>& presets,
     metrics = std::make_unique<MetricsServer>(
         cfg.metrics_listen, [&](const std::vector<std::string>& argv) { return ctl.call(argv); });
 
-  struct sigaction sa {};
-  sa.sa_handler = on_signal;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
-  signal(SIGPIPE, SIG_IGN);
-  struct sigaction hup {};
-  hup.sa_handler = on_reload_signal;
-  sigemptyset(&hup.sa_mask);
-  sigaction(SIGHUP, &hup, nullptr);
   // SIGHUP re-reads the config, through the same path as `routerctl reload`; a signal
   // handler can only set a flag, so this thread acts on it.
   std::thread reloader([&ctl] {
@@ -264,7 +254,24 @@ int run(const Config& cfg, const std::vector<Preset>& presets,
 
 }  // namespace
 
+// First thing in main: a SIGHUP (systemctl reload) or SIGTERM that arrives while routerd
+// starts must not kill it with the default action. Both only set flags; a stop requested
+// during startup takes effect when the control loop starts, a reload once it can run.
+static void install_signal_handlers() {
+  struct sigaction sa {};
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+  struct sigaction hup {};
+  hup.sa_handler = on_reload_signal;
+  sigemptyset(&hup.sa_mask);
+  sigaction(SIGHUP, &hup, nullptr);
+}
+
 static int main_(int argc, char** argv) {
+  install_signal_handlers();
   // DPDK convention: routerd [EAL options] -- [routerd options]; without "--" every
   // argument is a routerd option and the EAL options come from the config.
   std::vector<std::string> eal_args, opts;

@@ -294,10 +294,6 @@ template <>
 nlohmann::json Control::handle<Verb::route_flush_exceptions>(const Request&) {
   size_t n = exc_.size();
   exc_.clear();
-  if (n) {
-    pub_.touch();
-    pub_.commit();
-  }
   return {{"flushed", n}};
 }
 

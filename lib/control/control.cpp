@@ -279,19 +279,20 @@ void Control::guarded(const char* what, F&& f) {
   } catch (const std::exception& e) {
     pub_.rollback();  // whatever it had staged is not half-committed later
     event(Event::control_error);
-    log_limited(what, e);
+    log_limited(std::string(what) + " failed", e.what());
   }
 }
 
-// At most one line a second, however fast a neighbour makes things fail.
-void Control::log_limited(const char* what, const std::exception& e) {
+// Every line a packet can cause goes through here: at most one a second, however fast a
+// neighbour sends, with the count of those not written.
+void Control::log_limited(const std::string& what, const std::string& why) {
   const uint64_t now = now_ms();
   if (error_logged_ms_ != 0 && now - error_logged_ms_ < 1000) {
     ++errors_unlogged_;
     return;
   }
-  spdlog::error("control: {}: {} ({} more like it since the last report)", what, e.what(),
-                errors_unlogged_);
+  spdlog::warn("control: {}: {} ({} more lines suppressed since the last one)", what, why,
+               errors_unlogged_);
   error_logged_ms_ = now;
   errors_unlogged_ = 0;
 }
@@ -320,12 +321,9 @@ bool Control::poll_once(uint64_t now) {
       neigh_.tick(now, fx);
       apply_neighbour_effects(fx, now);
     });
-    guarded("the route exception timers", [&] {
-      if (exc_.expire(now)) {
-        pub_.touch();  // an exception ending is a change too
-        pub_.commit();
-      }
-    });
+    // Route exceptions are read only by the router's own traffic: their changes publish
+    // nothing, so they bump no generation and flush no worker's cache.
+    exc_.expire(now);
   }
   pub_.poll();
   return busy;

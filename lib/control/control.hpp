@@ -123,7 +123,7 @@ class Control {
   bool icmp_bucket(uint64_t now_ms);
   template <class F>
   void guarded(const char* what, F&& f);  // runs f; a failure is counted and logged, not thrown
-  void log_limited(const char* what, const std::exception& e);
+  void log_limited(const std::string& what, const std::string& why);
   void drop(rte_mbuf* m, Drop d, uint16_t in_port);
   void event(Event e, uint64_t n = 1);
 

@@ -248,8 +248,6 @@ void Control::learn_pmtu(Ipv4 dst, uint16_t mtu, uint64_t now) {
   e.metrics.mtu = mtu;
   e.pmtu_expires_ms = now + uint64_t(pmtu_expires_s_) * 1000;
   event(Event::pmtu_learned);
-  pub_.touch();
-  pub_.commit();
 }
 
 void Control::learn_redirect(Ipv4 dst, Ipv4 gw, Ipv4 from, uint64_t now) {
@@ -266,8 +264,6 @@ void Control::learn_redirect(Ipv4 dst, Ipv4 gw, Ipv4 from, uint64_t now) {
   e.gateway = gw.v;
   e.redirect_expires_ms = now + uint64_t(redirect_expires_s_) * 1000;
   event(Event::redirect_learned);
-  pub_.touch();
-  pub_.commit();
 }
 
 }  // namespace routerd

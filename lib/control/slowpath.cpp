@@ -191,7 +191,7 @@ void Control::apply_neighbour_effects(NeighbourTable::Effects& fx, uint64_t now)
     // the slow path until the table has room.
     pub_.rollback();
     event(Event::neighbour_route_skipped);
-    log_limited("a neighbour's host route was not installed", e);
+    log_limited("a neighbour's host route was not installed", e.what());
   }
 }
 
@@ -229,8 +229,8 @@ void Control::handle_arp(rte_mbuf* m, uint16_t in_port, uint64_t now) {
   }
   // A packet claiming one of our own addresses is a conflict or a loop: never learn it.
   if (local_address_port(a->spa)) {
-    spdlog::warn("port {}: ARP from {} claims our address {}", p->ref.name, a->sha.str(),
-                 a->spa.str());
+    log_limited("port " + p->ref.name + ": ARP from " + a->sha.str(),
+                "it claims our address " + a->spa.str());
     return drop(m, Drop::arp_invalid, in_port);
   }
   if (a->op == ArpPacket::request && target_ours) {

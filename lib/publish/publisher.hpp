@@ -79,9 +79,6 @@ class Publisher {
   // ---- snapshots: published at once, the old one retired after the bump
   void replace_ifs(IfSnapshot* fresh);
 
-  // Something workers see only through the generation changed (route exceptions).
-  void touch() { dirty_ = true; }
-
   // ---- the one commit
   // Applies the staged FIB entries as one batch, or none of them: on FibError everything
   // staged is rolled back and the error rethrown. Either way, if anything was published

@@ -157,16 +157,17 @@ TEST_CASE("both FIB copies agree once the grace period after a flip has passed",
 TEST_CASE("the generation counts past 2^32 and a commit that published nothing keeps it",
           "[publish]") {
   Fixture f;
+  f.mtu_of[1] = 1500;
   f.publisher.commit();
   const uint64_t g = f.publisher.generation();
   f.publisher.commit();
   CHECK(f.publisher.generation() == g);  // nothing published: workers keep their caches
   f.pub.generation.value.store((uint64_t(1) << 32) - 1);
-  f.publisher.touch();
+  f.publisher.replace_ifs(new IfSnapshot{});
   f.publisher.commit();
   CHECK(f.publisher.generation() == uint64_t(1) << 32);
   CHECK(uint32_t(f.publisher.generation()) == 0);
-  f.publisher.touch();
+  f.publisher.set_route(Fixture::prefix("10.0.0.0/8"), f.publisher.acquire(Fixture::key(1)));
   f.publisher.commit();
   CHECK(f.publisher.generation() == (uint64_t(1) << 32) + 1);
 }
