@@ -151,15 +151,8 @@ void Publisher::retire(std::function<void()> destroy) {
   dirty_ = true;
 }
 
-// The copy readers left at the last flip is written only after a grace period, by the
-// reclaimer like any other deferred work. A commit that comes sooner waits for it here.
-void Publisher::settle_fib() {
-  if (!pub_.fib.caught_up()) reclaimer_.drain();
-}
-
 void Publisher::commit() {
   if (!ops_.empty()) {
-    settle_fib();
     try {
       pub_.fib.stage(ops_);
     } catch (const FibError&) {
@@ -169,7 +162,12 @@ void Publisher::commit() {
       throw;
     }
     pub_.fib.flip();
-    retire([this] { pub_.fib.catch_up(); });
+    // The copy readers left is written only once every reader has passed a quiescent state
+    // after the flip. Done here rather than deferred to the reclaimer: a deferred catch-up
+    // showed one invalid answer in 3 million under the TSan safety test, not yet explained.
+    pub_.rcu.synchronize();
+    pub_.fib.catch_up();
+    dirty_ = true;  // the FIB changed: route caches must not trust what they hold
     route_updates_ += ops_.size();
   }
   ops_.clear();

@@ -124,7 +124,6 @@ class Publisher {
   void finish();  // bump if anything was published, then retire
   Bumped bump();
   void hand_over(const Bumped&);
-  void settle_fib();
   void measure_invalidation();
 
   Published& pub_;
