@@ -26,19 +26,57 @@ struct alignas(64) Generation {
   uint64_t bump() { return value.fetch_add(1, std::memory_order_acq_rel) + 1; }
 };
 
+// Every subnet broadcast address of the router, on any port: none is a valid source
+// (RFC 1812 5.3.7), whichever port the packet came in on. `bits` is a one-hash filter of
+// them, so the fast path rejects without a loop: a clear bit means "not a broadcast"; a set
+// one means "ask classify()", which searches `addr`.
+struct BcastSet {
+  static constexpr uint32_t kBits = 4096;
+  static constexpr uint32_t kMax = kMaxPorts * 8;
+  uint64_t bits[kBits / 64] = {};
+  uint32_t n = 0;
+  uint32_t addr[kMax] = {};  // host order
+
+  static uint32_t slot(uint32_t a) { return (a * 0x9e3779b1u) >> 20; }
+  bool maybe(uint32_t a) const {
+    const uint32_t h = slot(a);
+    return (bits[h / 64] >> (h % 64)) & 1;
+  }
+  bool contains(uint32_t a) const {
+    if (!maybe(a)) return false;
+    for (uint32_t i = 0; i < n; ++i)
+      if (addr[i] == a) return true;
+    return false;
+  }
+  // False when full (kMax: eight per port, as many as a port may hold).
+  bool add(uint32_t a) {
+    if (contains(a)) return true;
+    if (n == kMax) return false;
+    addr[n++] = a;
+    const uint32_t h = slot(a);
+    bits[h / 64] |= uint64_t(1) << (h % 64);
+    return true;
+  }
+  static const BcastSet kEmpty;
+};
+inline const BcastSet BcastSet::kEmpty{};
+
 // What the fast path needs to know about an input port. Published as a whole; replaced
 // (never edited) when addresses change.
 struct PortFastInfo {
   Mac mac;
   bool enabled = false;
   uint8_t nbcast = 0;
-  // Subnet broadcast addresses of this port (martian sources); unused entries are 0, which
-  // the fast path may compare against harmlessly (0/8 sources are martian anyway).
+  // Subnet broadcast addresses of this port; unused entries are 0, which the fast path may
+  // compare against harmlessly (0/8 sources are martian anyway).
   uint32_t bcast[8] = {};
+  // Those of every port (this one's included), owned by the same IfSnapshot.
+  const BcastSet* all_bcast = &BcastSet::kEmpty;
 };
 
 struct IfSnapshot {
   PortFastInfo ports[kMaxPorts];
+  BcastSet bcast;
 };
 
 // Everything a worker reads that the control thread publishes.

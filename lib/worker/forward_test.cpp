@@ -191,6 +191,21 @@ TEST_CASE("classify: martians, broadcasts, multicast", "[worker]") {
   check_drop(with_src(Ipv4(0, 1, 2, 3)), Drop::martian_source);
   check_drop(with_src(Ipv4(224, 0, 0, 1)), Drop::martian_source);
   check_drop(with_src(Ipv4(10, 1, 0, 255)), Drop::martian_source);  // the port's subnet broadcast
+  {
+    // Another port's subnet broadcast is no sender either (RFC 1812 5.3.7), and the fast
+    // path must not pass it.
+    BcastSet all;
+    REQUIRE(all.add(Ipv4(10, 1, 0, 255).v));
+    REQUIRE(all.add(Ipv4(10, 3, 0, 255).v));
+    PortFastInfo pi = port_info();
+    pi.all_bcast = &all;
+    rte_mbuf* m = with_src(Ipv4(10, 3, 0, 255)).build();
+    uint32_t d = 0;
+    CHECK_FALSE(classify_fast(m, fast_key(pi), &d));
+    CHECK(Drop(classify(m, pi, true, &d).reason) == Drop::martian_source);
+    CHECK(classify(m, pi, false, &d).action == Verdict::drop);  // not a martian switch
+    rte_pktmbuf_free(m);
+  }
   check_drop(with_dst(Ipv4(0, 1, 2, 3)), Drop::martian_destination);
   check_drop(with_dst(Ipv4(240, 0, 0, 1)), Drop::martian_destination);
   check_drop(with_dst(Ipv4(255, 255, 255, 255)), Drop::limited_broadcast);
@@ -366,7 +381,8 @@ TEST_CASE("classify_fast only ever agrees with classify", "[worker]") {
   const Ipv4 addrs[] = {Ipv4(10, 2, 0, 2),        Ipv4(8, 8, 8, 8),     Ipv4(127, 0, 0, 1),
                         Ipv4(0, 1, 2, 3),         Ipv4(224, 0, 0, 5),   Ipv4(240, 0, 0, 1),
                         Ipv4(255, 255, 255, 255), Ipv4(169, 254, 3, 4), Ipv4(10, 1, 0, 255),
-                        Ipv4(223, 255, 255, 255)};
+                        Ipv4(223, 255, 255, 255), Ipv4(10, 3, 0, 255),  Ipv4(10, 9, 255, 255)};
+  constexpr size_t kAddrs = std::size(addrs);
   const Mac macs[] = {kRouterMac, *Mac::parse("02:00:00:00:99:99"),
                       *Mac::parse("ff:ff:ff:ff:ff:ff"), *Mac::parse("01:00:5e:00:00:05")};
   int fast = 0, total = 0;
@@ -377,8 +393,8 @@ TEST_CASE("classify_fast only ever agrees with classify", "[worker]") {
     f.ihl = rng() % 6 == 0 ? uint8_t(rng() % 16) : 5;
     if (f.ihl > 5) f.options.assign((f.ihl - 5) * 4, uint8_t(rng() % 3 == 0 ? 0x44 : 1));
     f.ttl = uint8_t(rng() % 4 == 0 ? rng() % 3 : 64);
-    f.src = rng() % 3 == 0 ? addrs[rng() % 10] : Ipv4(10, 1, 0, 2);
-    f.dst_ip = rng() % 3 == 0 ? addrs[rng() % 10] : Ipv4(10, 2, 0, 2);
+    f.src = rng() % 3 == 0 ? addrs[rng() % kAddrs] : Ipv4(10, 1, 0, 2);
+    f.dst_ip = rng() % 3 == 0 ? addrs[rng() % kAddrs] : Ipv4(10, 2, 0, 2);
     f.payload = rng() % 64;
     f.pad = rng() % 4 == 0 ? rng() % 20 : 0;
     rte_mbuf* m = f.build();
@@ -401,7 +417,12 @@ TEST_CASE("classify_fast only ever agrees with classify", "[worker]") {
     }
     PortFastInfo pi = port_info();
     pi.nbcast = uint8_t(rng() % 4);
-    for (int b = 0; b < 8; ++b) pi.bcast[b] = b < pi.nbcast ? addrs[rng() % 10].v : 0;
+    for (int b = 0; b < 8; ++b) pi.bcast[b] = b < pi.nbcast ? addrs[rng() % kAddrs].v : 0;
+    // Every port's broadcasts: this port's, and some of other ports'.
+    BcastSet all;
+    for (int b = 0; b < pi.nbcast; ++b) REQUIRE(all.add(pi.bcast[b]));
+    for (int b = int(rng() % 3); b > 0; --b) REQUIRE(all.add(addrs[rng() % kAddrs].v));
+    pi.all_bcast = &all;
     uint32_t fd = 0, cd = 0;
     bool is_fast = classify_fast(m, fast_key(pi), &fd);
     // The variants for bursts of one flag kind answer as the general one where they apply.

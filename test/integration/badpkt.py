@@ -17,6 +17,7 @@ reason each one must hit (RFC 1812 section 5.2.2 / 5.3.7):
     bad_length           ipv4_bad_length      total length 12, below the header length
     martian_source       martian_source       source 127.0.0.1
     martian_destination  martian_destination  destination 0.1.2.3
+    other_port_broadcast martian_source       source 10.3.0.255, another port's subnet broadcast
     valid                (forwarded)          a well-formed control packet
 """
 import argparse
@@ -33,6 +34,7 @@ PORTS = {
     "bad_length": 40006,
     "martian_source": 40007,
     "martian_destination": 40008,
+    "other_port_broadcast": 40009,
     "valid": 40099,
 }
 PAYLOAD = b"routerd-it-badpkt"
@@ -72,6 +74,8 @@ def build(kind, src, dst):
         return ip_bytes("127.0.0.1", dst, port)
     if kind == "martian_destination":
         return ip_bytes(src, "0.1.2.3", port)
+    if kind == "other_port_broadcast":
+        return ip_bytes("10.3.0.255", dst, port)
     raise ValueError(kind)
 
 
