@@ -23,6 +23,9 @@ struct ControlRig {
     // The vdev driver of p1: net_null, or net_ring to read back what is sent on it (its
     // TX ring is also its RX ring). p0 is always net_null.
     std::string p1_driver = "net_null";
+    // A config (TOML, ports named p0 and p1) applied with Control::load instead of the two
+    // default addresses, so tests can call reload_apply against it.
+    std::string config = {};
   };
 
   const std::string tag;  // makes this rig's DPDK object and device names unique
@@ -34,7 +37,8 @@ struct ControlRig {
   std::vector<std::string> devices;
   std::unique_ptr<Control> ctl;
 
-  // Ports p0 (10.1.0.1/24) and p1 (10.2.0.1/24), MTU 1500, default config.
+  // Ports p0 (10.1.0.1/24) and p1 (10.2.0.1/24), MTU 1500, default config; or, with
+  // Options::config, what that config says.
   explicit ControlRig(const Options& o);
   ~ControlRig();
   ControlRig(const ControlRig&) = delete;

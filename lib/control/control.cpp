@@ -53,6 +53,11 @@ Control::Control(SharedState& dp, const Config& cfg, std::vector<PortRef> ports,
   // 64 buckets x 4 entries, at most 256 datagrams in reassembly, each kept 2 s at most.
   frag_tbl_.reset(rte_ip_frag_table_create(64, 4, 256, rte_get_tsc_hz() * 2, SOCKET_ID_ANY));
   if (!frag_tbl_) throw std::runtime_error("cannot create the reassembly table");
+  // Reassembled datagrams come as mbuf chains; the slow path reads them whole, so each is
+  // copied into one buffer from here (IPv4's 64 KiB at most; the table holds 256).
+  static std::atomic<unsigned> instances{0};
+  big_pool_ =
+      make_pktmbuf_pool("ctl_big" + std::to_string(instances++), 31, UINT16_MAX, SOCKET_ID_ANY);
   icmp_tokens_ = uint64_t(icmp_burst_) * 1000;
   register_addr_commands(commands_);
   register_route_commands(commands_);
@@ -231,9 +236,13 @@ void Control::publish_ifs() {
     f.mac = p.ref.mac;
     f.enabled = true;
     for (const auto& pa : p.addrs)
-      if (pa.subnet.len <= 30 && f.nbcast < std::size(f.bcast))
+      if (pa.subnet.len <= 30 && f.nbcast < std::size(f.bcast)) {
         f.bcast[f.nbcast++] = pa.subnet.broadcast().v;
+        // Cannot fail: addr add holds each port to as many addresses as `bcast` has room.
+        s->bcast.add(pa.subnet.broadcast().v);
+      }
   }
+  for (auto& f : s->ports) f.all_bcast = &s->bcast;
   pub_.replace_ifs(s);
 }
 
@@ -324,6 +333,14 @@ bool Control::poll_once(uint64_t now) {
     // Route exceptions are read only by the router's own traffic: their changes publish
     // nothing, so they bump no generation and flush no worker's cache.
     exc_.expire(now);
+    // The reassembly table reclaims an expired entry only when a fragment lands in its
+    // bucket: without this sweep, fragments whose rest never came would hold mbufs forever.
+    // Each call stops when the death row is full: sweep until it finds nothing more.
+    const uint64_t tsc = rte_rdtsc();
+    do {
+      rte_ip_frag_free_death_row(&death_row_, 0);
+      rte_ip_frag_table_del_expired_entries(frag_tbl_.get(), &death_row_, tsc);
+    } while (death_row_.cnt != 0);
   }
   pub_.poll();
   return busy;

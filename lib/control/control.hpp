@@ -19,7 +19,10 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
+#include <string_view>
+#include <tuple>
 #include <unordered_map>
 #include <vector>
 
@@ -28,6 +31,7 @@
 
 #include "command.hpp"
 #include "config.hpp"
+#include "dpdk.hpp"
 #include "icmp.hpp"
 #include "neighbour.hpp"
 #include "port.hpp"
@@ -64,6 +68,10 @@ class Control {
   // route_files) as one change: all of it or, with a CommandError, none. Keys that cannot
   // change at run time are reported in the answer's "restart_needed", not applied.
   nlohmann::json reload();
+  // Tests only: called before each step of a reload with the step's name ("addr add",
+  // "neigh add", "routes", "neigh del", "addr del", "done"); true makes that step fail, so
+  // the undo of every earlier step can be checked.
+  std::function<bool(std::string_view)> reload_fault;
 
   // The control loop; returns when `stop` becomes true.
   void run(const std::atomic<bool>& stop);
@@ -75,6 +83,8 @@ class Control {
   // Control thread only (also used directly before run() starts and by tests).
   nlohmann::json execute(const Request& r);
   bool poll_once(uint64_t now_ms);  // one loop iteration: punts, commands, timers; false if idle
+  // What reload() submits: applies an already parsed config and its route files.
+  nlohmann::json reload_apply(const Config& next, const std::vector<RouteFile>& files);
   nlohmann::json stats_json() const;
 
   // Counters summed over every lcore, for the final log line.
@@ -112,7 +122,7 @@ class Control {
   void handle_arp(rte_mbuf* m, uint16_t in_port, uint64_t now_ms);
   void handle_local(rte_mbuf* m, uint16_t in_port, uint64_t now_ms);
   void handle_unresolved(rte_mbuf* m, uint16_t in_port, uint64_t now_ms);
-  void handle_redirect(rte_mbuf* m, uint32_t nh_id, uint16_t in_port, uint64_t now_ms);
+  void handle_redirect(rte_mbuf* m, uint16_t in_port, uint64_t now_ms);
   void send_icmp_error(rte_mbuf* orig, uint8_t type, uint8_t code, uint32_t rest, uint16_t in_port,
                        std::optional<Ipv4> src, uint64_t now_ms);
   void output(rte_mbuf* m, uint64_t now_ms);  // router-originated IP packet
@@ -159,7 +169,8 @@ class Control {
   // Shared by several verbs.
   nlohmann::json route_load(const std::vector<RouteSpec>& specs, const std::string& source);
   nlohmann::json route_batch(const Request& r);
-  nlohmann::json reload_apply(const Config& next, const std::vector<RouteFile>& files);
+  std::set<std::tuple<std::string, uint32_t, uint8_t>> live_addresses() const;
+  void fault(const char* step);  // throws when a test's reload_fault asks it to
   // A RIB change of the current batch, for rollback.
   struct RibUndo {
     Prefix4 prefix;
@@ -219,6 +230,7 @@ class Control {
   };
   std::unique_ptr<rte_ip_frag_tbl, FragTblFree> frag_tbl_;
   rte_ip_frag_death_row death_row_{};
+  Mempool big_pool_;  // one-segment copies of reassembled datagrams
   bool accept_redirects_;
   uint16_t pmtu_min_;
   uint32_t pmtu_expires_s_, redirect_expires_s_;

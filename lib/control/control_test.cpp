@@ -1,6 +1,12 @@
 #include "control.hpp"
 
 #include <rte_bus_vdev.h>
+#include <rte_ip.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <thread>
 
 #include <catch2/catch.hpp>
 
@@ -17,6 +23,8 @@ namespace {
 struct Rig : testing::ControlRig {
   explicit Rig(uint32_t tbl8 = 64, uint32_t next_hops = 64)
       : ControlRig(Options{.readers = 1, .next_hops = next_hops, .tbl8 = tbl8}) {}
+  explicit Rig(const std::string& config)
+      : ControlRig(Options{.readers = 1, .next_hops = 64, .tbl8 = 64, .config = config}) {}
 
   std::string fails(const std::vector<std::string>& argv) {
     try {
@@ -475,4 +483,232 @@ TEST_CASE("an address the FIB has no room for is refused and leaves nothing behi
   CHECK(r.run({"route", "summary"})["generation"].get<uint64_t>() >= gen);
   const IfSnapshot* ifs = r.dp.ifs.load();
   CHECK(ifs->ports[0].nbcast == 1);
+}
+
+namespace {
+
+// A config for the reload tests: p0 and p1 with `p1_addrs`, then `extra` TOML.
+std::string reload_config(const std::string& p1_addrs, const std::string& extra) {
+  return "[dataplane]\nsocket = \"/nonexistent/routerd.sock\"\n\n"
+         "[[port]]\nname = \"p0\"\ndevice = \"net_null_a\"\naddresses = [\"10.1.0.1/24\"]\n\n"
+         "[[port]]\nname = \"p1\"\ndevice = \"net_null_b\"\naddresses = [" +
+         p1_addrs + "]\n\n" + extra;
+}
+
+}  // namespace
+
+TEST_CASE("reload diffs against the live state; a failed one puts everything back",
+          "[control][reload]") {
+  const std::string first = reload_config(
+      R"("10.2.0.1/24", "10.20.0.1/24", "10.30.0.1/24")",
+      "[[neighbour]]\naddress = \"10.20.0.9\"\nlladdr = \"02:00:00:00:09:09\"\nport = \"p1\"\n\n"
+      "[[route]]\nprefix = \"192.0.2.0/24\"\nvia = \"10.20.0.3\"\n");
+  Rig r(first);
+  // Run-time edits: a route through a config address, and a config address removed.
+  r.run({"route", "add", "10.77.0.0/16", "via", "10.20.0.3"});
+  r.run({"addr", "del", "10.30.0.1/24", "dev", "p1"});
+  auto state = [&] {
+    json n = json::array();
+    for (const auto& e : r.run({"neigh", "show"}))
+      if (e.value("state", "") == "PERMANENT") n.push_back(e);
+    return json{
+        {"addrs", r.run({"addr", "show"})}, {"routes", r.run({"route", "show"})}, {"neigh", n}};
+  };
+  const json before = state();
+  REQUIRE(before["neigh"].size() == 1);
+  REQUIRE(r.fib("10.77.1.1") != Fib::kNoRoute);
+
+  // The next file drops 10.20.0.1/24 (and with it the run-time route), the neighbour, and
+  // moves 192.0.2.0/24; it also drops 10.30.0.1/24, which is already gone.
+  const Config next =
+      parse_config(reload_config(R"("10.2.0.1/24")",
+                                 "[[route]]\nprefix = \"192.0.2.0/24\"\nvia = \"10.2.0.3\"\n"),
+                   "next.toml");
+
+  // A failure at any step takes back every step before it, including what an address
+  // removal took with it.
+  for (const char* step : {"routes", "neigh del", "addr del", "done"}) {
+    INFO("failing at " << step);
+    r.ctl->reload_fault = [step](std::string_view s) { return s == step; };
+    try {
+      r.ctl->reload_apply(next, {});
+      FAIL("the reload did not reach '" << step << "' or did not fail there");
+    } catch (const CommandError& e) {
+      CHECK_THAT(e.what(), Catch::Contains("nothing changed"));
+    }
+    CHECK(state() == before);
+    // Published too, not only in the RIB (slot ids may differ: the same next hops).
+    REQUIRE(r.nh("10.77.1.1"));
+    CHECK(r.nh("10.77.1.1")->gateway == Ipv4(10, 20, 0, 3));
+    REQUIRE(r.nh("192.0.2.1"));
+    CHECK(r.nh("192.0.2.1")->gateway == Ipv4(10, 20, 0, 3));
+  }
+
+  // The same reload without a failure: 10.30.0.1/24 is not removed twice.
+  r.ctl->reload_fault = nullptr;
+  const json out = r.ctl->reload_apply(next, {});
+  CHECK(out["addresses_removed"] == 1);
+  CHECK(out["neighbours_removed"] == 1);
+  CHECK(out["routes_replaced"] == 1);
+  CHECK(r.run({"addr", "show", "dev", "p1"})[0]["addresses"] == json::array({"10.2.0.1/24"}));
+  CHECK(r.run({"route", "get", "192.0.2.1"})["via"] == "10.2.0.3");
+  CHECK(r.fib("10.77.1.1") == Fib::kNoRoute);  // its gateway's subnet went with the address
+  // And every later reload works: nothing left to do.
+  const json again = r.ctl->reload_apply(next, {});
+  CHECK(again["addresses_added"] == 0);
+  CHECK(again["addresses_removed"] == 0);
+  CHECK(again["routes_added"] == 0);
+  CHECK(again["routes_replaced"] == 0);
+  CHECK(again["routes_deleted"] == 0);
+}
+
+namespace {
+
+// One fragment of an echo request from 10.2.0.2 to the router (10.2.0.1) whose ICMP part
+// (header and payload) is `icmp`: bytes [off, off + len) of it, MF when more follow.
+rte_mbuf* echo_fragment(rte_mempool* pool, const std::vector<uint8_t>& icmp, size_t off, size_t len,
+                        uint16_t ident) {
+  rte_mbuf* m = rte_pktmbuf_alloc(pool);
+  REQUIRE(m);
+  auto* p = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(m, uint16_t(14 + 20 + len)));
+  REQUIRE(p);
+  std::memset(p, 0, 14 + 20);
+  p[12] = 0x08;
+  auto* ip = reinterpret_cast<rte_ipv4_hdr*>(p + 14);
+  ip->version_ihl = 0x45;
+  ip->total_length = rte_cpu_to_be_16(uint16_t(20 + len));
+  ip->packet_id = rte_cpu_to_be_16(ident);
+  const bool more = off + len < icmp.size();
+  ip->fragment_offset = rte_cpu_to_be_16(uint16_t((more ? RTE_IPV4_HDR_MF_FLAG : 0) | off / 8));
+  ip->time_to_live = 64;
+  ip->next_proto_id = IPPROTO_ICMP;
+  ip->src_addr = rte_cpu_to_be_32(Ipv4(10, 2, 0, 2).v);
+  ip->dst_addr = rte_cpu_to_be_32(Ipv4(10, 2, 0, 1).v);
+  ip->hdr_checksum = rte_ipv4_cksum(ip);
+  std::memcpy(p + 34, icmp.data() + off, len);
+  return m;
+}
+
+std::vector<uint8_t> echo_request(size_t payload) {
+  std::vector<uint8_t> v(8 + payload);
+  v[0] = 8;
+  v[4] = 0x12;
+  v[5] = 0x34;
+  for (size_t i = 8; i < v.size(); ++i) v[i] = uint8_t(i * 7);
+  const uint16_t c = uint16_t(~rte_raw_cksum(v.data(), v.size()));
+  std::memcpy(&v[2], &c, 2);
+  return v;
+}
+
+void punt_local(Rig& r, rte_mbuf* m) {
+  PuntEntry e{m, 0, uint8_t(Punt::local), 0, 1};
+  REQUIRE(rte_ring_enqueue_elem(r.punt.get(), &e, sizeof e) == 0);
+}
+
+}  // namespace
+
+TEST_CASE("a fragmented ping to the router is answered, in fragments that fit the MTU",
+          "[control]") {
+  Rig r;
+  r.run({"neigh", "add", "10.2.0.2", "lladdr", "02:00:00:00:02:02", "dev", "p1"});
+  for (size_t payload : {1600u, 2600u, 8000u}) {  // one mbuf, a chain, the largest chain
+    INFO("payload " << payload);
+    const std::vector<uint8_t> icmp = echo_request(payload);
+    for (size_t off = 0; off < icmp.size(); off += 1480)
+      punt_local(r, echo_fragment(r.pool.get(), icmp, off,
+                                  std::min<size_t>(1480, icmp.size() - off), uint16_t(payload)));
+    r.ctl->poll_once(1000);
+
+    // Read back what the router sent, and put the reply together again.
+    std::vector<uint8_t> reply(icmp.size());
+    size_t got = 0, frames = 0;
+    TxEntry t;
+    while (rte_ring_dequeue_elem(r.ctl_tx.get(), &t, sizeof t) == 0) {
+      ++frames;
+      CHECK(t.port == 1);
+      CHECK(rte_pktmbuf_pkt_len(t.m) <= 14 + 1500);
+      const auto* ip = rte_pktmbuf_mtod_offset(t.m, const rte_ipv4_hdr*, 14);
+      CHECK(rte_ipv4_cksum(ip) == 0);  // over a header whose checksum is right
+      const uint16_t fo = rte_be_to_cpu_16(ip->fragment_offset);
+      const size_t off = size_t(fo & RTE_IPV4_HDR_OFFSET_MASK) * 8;
+      const size_t len = rte_be_to_cpu_16(ip->total_length) - 20u;
+      REQUIRE(off + len <= reply.size());
+      std::memcpy(reply.data() + off, rte_pktmbuf_mtod_offset(t.m, const uint8_t*, 34), len);
+      got += len;
+      CHECK(rte_be_to_cpu_32(ip->dst_addr) == Ipv4(10, 2, 0, 2).v);
+      rte_pktmbuf_free(t.m);
+    }
+    CHECK(frames == (icmp.size() + 1479) / 1480);
+    REQUIRE(got == icmp.size());
+    CHECK(reply[0] == 0);  // echo reply
+    CHECK(std::equal(reply.begin() + 4, reply.end(), icmp.begin() + 4));
+    CHECK(rte_raw_cksum(reply.data(), reply.size()) == 0xffff);
+  }
+}
+
+TEST_CASE("fragments whose rest never comes are freed after the reassembly timeout", "[control]") {
+  Rig r;
+  const unsigned in_use0 = rte_mempool_in_use_count(r.pool.get());
+  const std::vector<uint8_t> icmp = echo_request(3000);
+  for (uint16_t id = 0; id < 200; ++id)
+    punt_local(r, echo_fragment(r.pool.get(), icmp, 0, 1480, id));
+  while (rte_ring_count(r.punt.get()) != 0) r.ctl->poll_once(1000);
+  const unsigned held = rte_mempool_in_use_count(r.pool.get()) - in_use0;
+  CHECK(held > 32);  // what the table had room for
+  // The table's timeout is two seconds of TSC time, whatever the control clock says.
+  std::this_thread::sleep_for(std::chrono::milliseconds(2200));
+  r.ctl->poll_once(5000);
+  CHECK(rte_mempool_in_use_count(r.pool.get()) == in_use0);
+}
+
+TEST_CASE("a redirect punt is judged by the route as it is now, not by the id it carries",
+          "[control]") {
+  Rig r;
+  r.run({"neigh", "add", "10.2.0.2", "lladdr", "02:00:00:00:02:02", "dev", "p1"});
+  r.run({"neigh", "add", "10.2.0.3", "lladdr", "02:00:00:00:02:03", "dev", "p1"});
+  r.run({"neigh", "add", "10.2.0.9", "lladdr", "02:00:00:00:02:09", "dev", "p1"});  // the sender
+  r.run({"route", "add", "12.0.0.0/8", "via", "10.2.0.2"});
+  r.run({"route", "add", "13.0.0.0/8", "via", "10.2.0.3"});
+  const uint32_t other = r.fib("13.0.0.1");
+  REQUIRE(other != r.fib("12.0.0.1"));
+  TxEntry t;
+  while (rte_ring_dequeue_elem(r.ctl_tx.get(), &t, sizeof t) == 0) rte_pktmbuf_free(t.m);  // ARP
+
+  // A packet from 10.2.0.9 to 12.0.0.1 in on p1, punted for a redirect with the id of
+  // another next hop: what a freed and reused slot looks like to the control thread.
+  rte_mbuf* m = rte_pktmbuf_alloc(r.pool.get());
+  REQUIRE(m);
+  auto* p = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(m, 14 + 20 + 8));
+  std::memset(p, 0, 14 + 20 + 8);
+  p[12] = 0x08;
+  auto* ip = reinterpret_cast<rte_ipv4_hdr*>(p + 14);
+  ip->version_ihl = 0x45;
+  ip->total_length = rte_cpu_to_be_16(28);
+  ip->time_to_live = 64;
+  ip->next_proto_id = IPPROTO_UDP;
+  ip->src_addr = rte_cpu_to_be_32(Ipv4(10, 2, 0, 9).v);
+  ip->dst_addr = rte_cpu_to_be_32(Ipv4(12, 0, 0, 1).v);
+  ip->hdr_checksum = rte_ipv4_cksum(ip);
+  PuntEntry e{m, other, uint8_t(Punt::redirect), 0, 1};
+  REQUIRE(rte_ring_enqueue_elem(r.punt.get(), &e, sizeof e) == 0);
+  r.ctl->poll_once(1000);
+
+  // Out come the redirect, naming 12/8's gateway, and the packet, to that gateway's MAC.
+  int redirects = 0, forwarded = 0;
+  while (rte_ring_dequeue_elem(r.ctl_tx.get(), &t, sizeof t) == 0) {
+    const auto* h = rte_pktmbuf_mtod_offset(t.m, const rte_ipv4_hdr*, 14);
+    const uint8_t* l4 = rte_pktmbuf_mtod_offset(t.m, const uint8_t*, 34);
+    if (h->next_proto_id == IPPROTO_ICMP && l4[0] == 5) {
+      ++redirects;
+      CHECK(Ipv4(uint32_t(l4[4]) << 24 | l4[5] << 16 | l4[6] << 8 | l4[7]) == Ipv4(10, 2, 0, 2));
+    } else {
+      ++forwarded;
+      CHECK(std::memcmp(rte_pktmbuf_mtod(t.m, const uint8_t*),
+                        Mac::parse("02:00:00:00:02:02")->b.data(), 6) == 0);
+      CHECK(h->time_to_live == 63);
+    }
+    rte_pktmbuf_free(t.m);
+  }
+  CHECK(redirects == 1);
+  CHECK(forwarded == 1);
 }

@@ -129,26 +129,36 @@ uint16_t Control::output_originated(rte_mbuf* m, uint64_t now) {
     }
     return 0;
   }
-  if (mtu && total > mtu && s->kind == NhKind::forward) {
-    rte_mbuf* frags[kMaxFragments];
-    int n = fragment_ipv4(m, mtu, s->l2, pool_, frags);
-    rte_pktmbuf_free(m);
-    if (n <= 0) {
-      dp_.control_stats().drop[size_t(Drop::fragment_failed)].add();
-      return 0;
-    }
-    for (int i = 0; i < n; ++i) transmit(s->port, frags[i]);
-    return 0;
-  }
   output(m, now);
   return 0;
 }
 
+// Everything the router sends goes out here: cut to the path MTU when it does not fit and
+// DF is clear (as transit traffic is, with the same code), then sent or queued for ARP.
 void Control::output(rte_mbuf* m, uint64_t now) {
   m->hash.usr = kOriginated;
-  Ipv4 d(rte_be_to_cpu_32(ip_of(m)->dst_addr));
+  const rte_ipv4_hdr* ip = ip_of(m);
+  Ipv4 d(rte_be_to_cpu_32(ip->dst_addr));
   const NextHopState* s = resolve(d);
   if (!s) return drop(m, Drop::no_route, 0);
+  const uint16_t mtu = path_mtu(d, s, now);
+  if (mtu && rte_be_to_cpu_16(ip->total_length) > mtu && s->kind != NhKind::local &&
+      s->kind != NhKind::broadcast) {
+    if (ipv4_df(ip)) return drop(m, Drop::frag_needed, 0);
+    rte_mbuf* frags[kMaxFragments];
+    // Each fragment gets m's L2 header; send_via writes the neighbour's when it is known.
+    const int n = fragment_ipv4(m, mtu, rte_pktmbuf_mtod(m, const uint8_t*), pool_, frags);
+    rte_pktmbuf_free(m);
+    if (n <= 0) {
+      dp_.control_stats().drop[size_t(Drop::fragment_failed)].add();
+      return;
+    }
+    for (int i = 0; i < n; ++i) {
+      frags[i]->hash.usr = kOriginated;
+      if (!send_via(frags[i], s, d, now)) drop(frags[i], Drop::local_unhandled, 0);
+    }
+    return;
+  }
   if (!send_via(m, s, d, now)) drop(m, Drop::local_unhandled, 0);
 }
 

@@ -1,6 +1,7 @@
-// The config applied: at startup (load) and again on SIGHUP or routerctl reload, as the
-// difference between the config applied last and the file as it is now, for the parts that
-// can change while forwarding: port addresses, static neighbours, routes. All of it or none.
+// The config applied: at startup (load) and again on SIGHUP or routerctl reload, for the
+// parts that can change while forwarding (port addresses, static neighbours, routes): what
+// the file names and the router lacks is added, what only the previous file named and the
+// router still has is removed. All of it or none.
 #include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
@@ -53,10 +54,6 @@ std::map<Prefix4, RouteSpec> routes_of(const Config& c,
   for (const auto& [path, specs] : files)
     for (const auto& s : specs) m[s.prefix] = s;
   return m;
-}
-
-bool same(const RouteSpec& a, const RouteSpec& b) {
-  return a.via == b.via && a.dev == b.dev && a.mtu == b.mtu;
 }
 
 // Keys that take effect only at startup (they size memory, name devices or start threads).
@@ -168,23 +165,35 @@ nlohmann::json Control::reload_apply(const Config& next, const std::vector<Route
   size_t addr_added = 0, addr_removed = 0, neigh_set = 0, neigh_removed = 0;
   size_t routes_added = 0, routes_replaced = 0, routes_deleted = 0;
 
+  // What the old config put in place tells what to remove; the live state tells what is
+  // already there. Run-time edits therefore never make a reload try to remove what is gone
+  // or skip adding what the file names and the router lacks.
   const auto old_addrs = addresses_of(loaded_), new_addrs = addresses_of(next);
   const auto old_neigh = neighbours_of(loaded_), new_neigh = neighbours_of(next);
   const auto old_routes = routes_of(loaded_, loaded_files_), new_routes = routes_of(next, files);
+  const auto live_addrs = live_addresses();
+  // A static neighbour as the file gives it, or nothing when the live entry differs.
+  auto live_neigh = [this](uint32_t ip) -> std::optional<NeighbourConfig> {
+    const Neighbour* n = neigh_.find(Ipv4(ip));
+    if (!n || n->state != NeighState::permanent) return std::nullopt;
+    return NeighbourConfig{Ipv4(ip), n->mac, port_by_id(n->port)->ref.name};
+  };
   try {
     // New addresses first: new routes and neighbours may need their subnets.
     for (const auto& k : new_addrs) {
-      if (old_addrs.count(k)) continue;
+      if (live_addrs.count(k)) continue;
+      fault("addr add");
       run(addr_argv("add", k));
       undo.emplace_back([run, k] { run(addr_argv("del", k)); });
       ++addr_added;
     }
     for (const auto& [ip, n] : new_neigh) {
-      auto it = old_neigh.find(ip);
-      if (it != old_neigh.end() && same(it->second, n)) continue;
+      const auto now = live_neigh(ip);
+      if (now && same(*now, n)) continue;
+      fault("neigh add");
       run(neigh_add_argv(n));
-      if (it != old_neigh.end())
-        undo.emplace_back([run, o = it->second] { run(neigh_add_argv(o)); });
+      if (now)
+        undo.emplace_back([run, o = *now] { run(neigh_add_argv(o)); });
       else
         undo.emplace_back([run, ip = Ipv4(ip)] { run({"neigh", "del", ip.str()}); });
       ++neigh_set;
@@ -230,14 +239,16 @@ nlohmann::json Control::reload_apply(const Config& next, const std::vector<Route
       ++routes_deleted;
     }
     for (const auto& [p, s] : new_routes) {
-      auto it = old_routes.find(p);
       const Route* now = rib_.find(p);
-      if (it != old_routes.end() && same(it->second, s) && now) continue;
+      if (now && now->proto == RouteProto::static_route && now->via == s.via &&
+          (s.dev.empty() || port_by_id(now->port)->ref.name == s.dev) && now->mtu() == s.mtu)
+        continue;
       inv.batch.push_back(restore_line(p));
       fwd.batch.push_back(line_of(p, &s, false));
       ++(now ? routes_replaced : routes_added);
     }
     if (!fwd.batch.empty()) {
+      fault("routes");
       route_batch(fwd);
       undo.emplace_back([this, inv] {
         if (!inv.batch.empty()) route_batch(inv);
@@ -245,18 +256,43 @@ nlohmann::json Control::reload_apply(const Config& next, const std::vector<Route
     }
 
     for (const auto& [ip, n] : old_neigh) {
-      if (new_neigh.count(ip) || !neigh_.find(Ipv4(ip))) continue;
+      const auto now = live_neigh(ip);
+      if (new_neigh.count(ip) || !now) continue;
+      fault("neigh del");
       run({"neigh", "del", Ipv4(ip).str()});
-      undo.emplace_back([run, o = n] { run(neigh_add_argv(o)); });
+      undo.emplace_back([run, o = *now] { run(neigh_add_argv(o)); });
       ++neigh_removed;
     }
-    // Removed addresses last: removing one also removes the routes through it.
+    // Removed addresses last: removing one also removes the routes through it and the
+    // static neighbours on it, so taking it back restores those too.
     for (const auto& k : old_addrs) {
-      if (new_addrs.count(k)) continue;
-      run(addr_argv("del", k));
-      undo.emplace_back([run, k] { run(addr_argv("add", k)); });
+      if (new_addrs.count(k) || !live_addrs.count(k)) continue;
+      std::vector<NeighbourConfig> statics;
+      for (const auto& [ip, n] : neigh_.entries())
+        if (n.state == NeighState::permanent && port_by_id(n.port)->ref.name == std::get<0>(k))
+          statics.push_back(NeighbourConfig{Ipv4(ip), n.mac, std::get<0>(k)});
+      fault("addr del");
+      const nlohmann::json out = execute(parse_request(addr_argv("del", k)));
+      Request back;
+      back.verb = Verb::batch;
+      for (const auto& rt : out.value("removed_routes", nlohmann::json::array())) {
+        Request r;
+        r.verb = Verb::route_replace;
+        r.prefix = *Prefix4::parse(rt.at("prefix").get<std::string>());
+        if (rt.contains("via")) r.via = Ipv4::parse(rt.at("via").get<std::string>());
+        r.dev = rt.at("dev").get<std::string>();
+        r.mtu = rt.value("mtu", uint16_t(0));
+        back.batch.push_back(BatchLine{0, r, "route " + r.prefix.str()});
+      }
+      undo.emplace_back([this, run, k, back, statics] {
+        run(addr_argv("add", k));
+        for (const auto& n : statics)
+          if (!neigh_.find(n.address)) run(neigh_add_argv(n));
+        if (!back.batch.empty()) route_batch(back);
+      });
       ++addr_removed;
     }
+    fault("done");
   } catch (const std::exception& e) {
     for (auto it = undo.rbegin(); it != undo.rend(); ++it) {
       try {
@@ -288,6 +324,18 @@ nlohmann::json Control::reload_apply(const Config& next, const std::vector<Route
           {"routes_deleted", routes_deleted},
           {"restart_needed", restart},
           {"seconds", secs}};
+}
+
+std::set<std::tuple<std::string, uint32_t, uint8_t>> Control::live_addresses() const {
+  std::set<AddrKey> s;
+  for (const auto& p : ports_)
+    for (const auto& pa : p.addrs) s.emplace(p.ref.name, pa.addr.v, pa.subnet.len);
+  return s;
+}
+
+void Control::fault(const char* step) {
+  if (reload_fault && reload_fault(step))
+    throw CommandError(std::string("injected failure before ") + step);
 }
 
 template <>

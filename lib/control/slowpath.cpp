@@ -79,7 +79,7 @@ void Control::handle_punt(const PuntEntry& e, uint64_t now) {
       drop(m, Drop::frag_needed, e.in_port);
       return;
     case Punt::redirect:
-      handle_redirect(m, e.aux, e.in_port, now);
+      handle_redirect(m, e.in_port, now);
       return;
     case Punt::param_problem:
       // RFC 1812 5.2.5 / RFC 792: the pointer names the offending octet.
@@ -93,15 +93,20 @@ void Control::handle_punt(const PuntEntry& e, uint64_t now) {
   drop(m, Drop::local_unhandled, e.in_port);
 }
 
-void Control::handle_redirect(rte_mbuf* m, uint32_t nh_id, uint16_t in_port, uint64_t now) {
-  const NextHopState* s = pub_.state(nh_id);
-  if (!s || s->kind != NhKind::forward) {
-    // The next hop changed since the worker looked: let the packet take the normal path
-    // on its next trip; this one is dropped rather than forwarded on stale data.
-    drop(m, Drop::no_route, in_port);
+void Control::handle_redirect(rte_mbuf* m, uint16_t in_port, uint64_t now) {
+  auto* ip = rte_pktmbuf_mtod_offset(m, rte_ipv4_hdr*, RTE_ETHER_HDR_LEN);
+  // Look again rather than trust the next-hop id the worker saw: while the packet waited
+  // in the ring, that slot may have been freed and given to another next hop.
+  const NextHopState* s = resolve(Ipv4(rte_be_to_cpu_32(ip->dst_addr)));
+  if (!s || s->kind != NhKind::forward || s->port != in_port) {
+    // The route changed since: the packet takes the path the FIB gives now, no redirect.
+    m->hash.usr = kTransit;
+    if (!s) return drop(m, Drop::no_route, in_port);
+    ipv4_decrement_ttl(ip);
+    if (!send_via(m, s, Ipv4(rte_be_to_cpu_32(ip->dst_addr)), now))
+      drop(m, Drop::local_unhandled, in_port);
     return;
   }
-  auto* ip = rte_pktmbuf_mtod_offset(m, rte_ipv4_hdr*, RTE_ETHER_HDR_LEN);
   const Ipv4 src(rte_be_to_cpu_32(ip->src_addr));
   // RFC 1812 5.2.7.2: only to a source on the subnet the packet came from, whose better
   // first hop is on that subnet too; at most one per second per source (a small fixed
@@ -265,7 +270,22 @@ void Control::handle_local(rte_mbuf* m, uint16_t in_port, uint64_t now) {
         rte_ipv4_frag_reassemble_packet(frag_tbl_.get(), &death_row_, m, rte_rdtsc(), ip);
     rte_ip_frag_free_death_row(&death_row_, 0);
     if (!whole) return;  // kept for later, or dropped by the table
-    if (rte_pktmbuf_linearize(whole) != 0) return drop(whole, Drop::local_unhandled, in_port);
+    if (whole->nb_segs > 1 && rte_pktmbuf_linearize(whole) != 0) {
+      // Larger than one pool buffer: copy into one that holds any IPv4 datagram.
+      const uint32_t len = rte_pktmbuf_pkt_len(whole);
+      rte_mbuf* flat = rte_pktmbuf_alloc(big_pool_.get());
+      char* to = flat && len <= rte_pktmbuf_tailroom(flat) ? rte_pktmbuf_append(flat, uint16_t(len))
+                                                           : nullptr;
+      if (!to) {
+        rte_pktmbuf_free(flat);
+        return drop(whole, Drop::no_mbuf, in_port);
+      }
+      const void* from = rte_pktmbuf_read(whole, 0, len, to);
+      if (from != to) std::memcpy(to, from, len);
+      flat->port = whole->port;
+      rte_pktmbuf_free(whole);
+      whole = flat;
+    }
     m = whole;
     ip = ip_of(m);
     ip->hdr_checksum = 0;

@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 #include <stdio.h>
 
+#include <algorithm>
 #include <cstring>
 
 namespace routerd {
@@ -77,7 +78,9 @@ std::string Eal::memory_mode() {
 }
 
 Mempool make_pktmbuf_pool(const std::string& name, uint32_t n, uint16_t data_room, int socket) {
-  rte_mempool* p = rte_pktmbuf_pool_create(name.c_str(), n, 256, 0, data_room, socket);
+  // DPDK refuses a per-lcore cache larger than n / 1.5: small pools get a smaller one.
+  const unsigned cache = std::min(256u, n * 2 / 3);
+  rte_mempool* p = rte_pktmbuf_pool_create(name.c_str(), n, cache, 0, data_room, socket);
   if (!p) throw_rte_error("cannot create mbuf pool " + name + " (" + std::to_string(n) + " mbufs)");
   return Mempool(p);
 }
