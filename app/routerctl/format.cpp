@@ -195,8 +195,11 @@ std::string ping(const json& d) {
     else
       out += fmt::format("icmp_seq={} no answer within 1 s\n", seq);
   }
-  out += fmt::format("{} packets transmitted, {} received\n", d.value("transmitted", 0),
+  out += fmt::format("{} packets transmitted, {} received", d.value("transmitted", 0),
                      d.value("received", 0));
+  if (d.value("ignored", 0u))
+    out += fmt::format(", {} other answers ignored", d["ignored"].get<uint64_t>());
+  out += "\n";
   return out;
 }
 

@@ -78,6 +78,10 @@ const Case kCases[] = {
     {Verb::ping,
      R"({"dst":"10.2.0.2","src":"10.2.0.1","size":100,"df":false,"transmitted":0,"received":0,"results":[]})",
      "PING 10.2.0.2 from 10.2.0.1: 100 data bytes\n0 packets transmitted, 0 received\n"},
+    {Verb::ping,
+     R"({"dst":"10.2.0.2","src":"10.2.0.1","size":56,"df":false,"transmitted":1,"received":1,"ignored":70,"results":[{"seq":1,"result":"reply","bytes":64,"from":"10.2.0.2","ttl":64,"time_ms":0.5}]})",
+     "PING 10.2.0.2 from 10.2.0.1: 56 data bytes\n64 bytes from 10.2.0.2: icmp_seq=1 ttl=64 "
+     "time=0.500 ms\n1 packets transmitted, 1 received, 70 other answers ignored\n"},
     {Verb::stats,
      R"({"ports":[{"name":"p0","rx_packets":123456789,"tx_packets":42,"dropped":7,"hw":{"imissed":1,"ierrors":0}},{"name":"p1","rx_packets":0,"tx_packets":0,"dropped":0,"hw":{"imissed":0,"ierrors":0}}],"drops":{"ttl_exceeded":3,"no_route":0},"punts":{},"events":{"arp_requests":12},"generation":6,"routes":4,"fib_prefixes":9,"next_hops":5,"neighbours":2,"neighbour_queued":1,"workers":[{"worker":1,"polls":1000,"busy_polls":10},{"worker":2,"polls":2000,"busy_polls":0}]})",
      "port           rx_packets     tx_packets      dropped   hw_imissed   hw_ierrors\np0          "

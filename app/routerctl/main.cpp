@@ -1,6 +1,7 @@
 // routerctl: sends one command to routerd over its Unix socket and prints the answer.
 // The daemon parses and validates the command, so the grammar lives in one place.
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -89,7 +90,23 @@ static int main_(int argc, char** argv) {
       in = &f;
     }
     words.resize(1);
-    for (std::string line; std::getline(*in, line);) words.push_back(line);
+    // Bounded as routerd bounds a request: `batch /dev/zero` ends with an error, not with
+    // all of memory (a line without an end would grow std::getline's string without limit).
+    std::string data;
+    char buf[1 << 16];
+    while (in->read(buf, sizeof buf) || in->gcount() > 0) {
+      data.append(buf, size_t(in->gcount()));
+      if (data.size() > kMaxRequestBytes) {
+        std::fprintf(stderr, "routerctl: %s: larger than %zu MiB, the most one batch may hold\n",
+                     batch_file.c_str(), kMaxRequestBytes >> 20);
+        return 1;
+      }
+    }
+    for (size_t at = 0; at < data.size();) {
+      const size_t nl = std::min(data.find('\n', at), data.size());
+      words.emplace_back(data, at, nl - at);
+      at = nl + 1;
+    }
     if (in->bad()) {
       std::fprintf(stderr, "routerctl: %s: read error\n", batch_file.c_str());
       return 1;
@@ -111,7 +128,8 @@ static int main_(int argc, char** argv) {
   }
   nlohmann::json resp;
   try {
-    resp = api_call(socket, words);
+    // As long as routerd may take: a command waits up to 120 s for the control thread.
+    resp = api_call(socket, words, 150000);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "routerctl: %s\n", e.what());
     return 1;

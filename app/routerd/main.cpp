@@ -8,11 +8,14 @@
 #include <signal.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 
 #include <CLI/CLI.hpp>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <thread>
@@ -270,6 +273,20 @@ static void install_signal_handlers() {
   sigaction(SIGHUP, &hup, nullptr);
 }
 
+// Every control and metrics connection and every device takes a descriptor. With the soft
+// limit (often 1024) a burst of clients ran routerd out of them (issue 13: `routerctl reload`
+// failed with EMFILE); with the hard limit, the servers' own connection caps come first.
+static void raise_fd_limit() {
+  rlimit l{};
+  if (getrlimit(RLIMIT_NOFILE, &l) != 0 || l.rlim_cur >= l.rlim_max) return;
+  const rlim_t was = l.rlim_cur;
+  l.rlim_cur = l.rlim_max;
+  if (setrlimit(RLIMIT_NOFILE, &l) == 0)
+    spdlog::info("open files limit raised from {} to {}", was, l.rlim_max);
+  else
+    spdlog::warn("cannot raise the open files limit from {}: {}", was, std::strerror(errno));
+}
+
 static int main_(int argc, char** argv) {
   install_signal_handlers();
   // DPDK convention: routerd [EAL options] -- [routerd options]; without "--" every
@@ -335,6 +352,7 @@ static int main_(int argc, char** argv) {
     return 0;
   }
   spdlog::set_level(spdlog::level::from_str(log_level.empty() ? cfg.log_level : log_level));
+  raise_fd_limit();
   if (!eal_args.empty()) spdlog::info("EAL options from the command line replace dataplane.eal");
 
   try {

@@ -12,8 +12,24 @@ namespace {
   throw CommandError(cmd + ": " + msg);
 }
 
+// A word quoted in an error: at most kExcerpt characters of it, anything unprintable as
+// \xNN. Route files are read as root, so an error must not echo a line of a file the caller
+// could not read (route load /etc/shadow).
+constexpr size_t kExcerpt = 20;
 std::string q(const std::string& s) {
-  return "'" + s + "'";
+  std::string out = "'";
+  for (size_t i = 0; i < s.size() && i < kExcerpt; ++i) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c < 0x7f) {
+      out += char(c);
+    } else {
+      static constexpr char hex[] = "0123456789abcdef";
+      out += "\\x";
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+  }
+  return out + (s.size() > kExcerpt ? "...'" : "'");
 }
 
 Ipv4 parse_ipv4(const std::string& cmd, const std::string& what, const std::string& s) {

@@ -45,7 +45,7 @@ TEST_CASE("a signal during the wait does not fail a read or a write", "[api]") {
   std::string got;
   std::atomic<bool> ok{false}, done{false};
   std::thread reader([&] {
-    ok = read_line(p.fd[0], got, 5000);
+    ok = read_line(p.fd[0], got, 5000, 1 << 20) == ReadResult::line;
     done = true;
   });
   // Signals while the reader waits, then the line.
@@ -70,7 +70,7 @@ TEST_CASE("a peer dribbling its line is cut off at the deadline for the whole li
   });
   std::string got;
   const auto t0 = std::chrono::steady_clock::now();
-  const bool ok = read_line(p.fd[0], got, 300);
+  const bool ok = read_line(p.fd[0], got, 300, 1 << 20) == ReadResult::line;
   const auto waited = std::chrono::steady_clock::now() - t0;
   stop = true;
   dribbler.join();

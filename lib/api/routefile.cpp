@@ -1,5 +1,9 @@
 #include "routefile.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <tbb/concurrent_vector.h>
 #include <tbb/parallel_for.h>
 #include <tbb/parallel_sort.h>
@@ -7,8 +11,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 
 namespace routerd {
 
@@ -85,11 +87,34 @@ std::vector<RouteSpec> parse_route_text(std::string_view text, const std::string
 }
 
 std::vector<RouteSpec> parse_route_file(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) throw CommandError(path + ": cannot read: " + std::strerror(errno));
-  std::ostringstream ss;
-  ss << f.rdbuf();
-  return parse_route_text(ss.str(), path);
+  // routerd reads route files as root on behalf of whoever may use the control socket: only
+  // regular files (not /dev/zero, a FIFO or a socket), of bounded size.
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+  if (fd < 0) throw CommandError(path + ": cannot read: " + std::strerror(errno));
+  struct Closer {
+    int fd;
+    ~Closer() { close(fd); }
+  } closer{fd};
+  struct stat st {};
+  if (fstat(fd, &st) != 0) throw CommandError(path + ": cannot read: " + std::strerror(errno));
+  if (!S_ISREG(st.st_mode)) throw CommandError(path + ": not a regular file");
+  if (uint64_t(st.st_size) > kMaxRouteFileBytes)
+    throw CommandError(path + ": " + std::to_string(st.st_size >> 20) +
+                       " MiB; route files are at most " + std::to_string(kMaxRouteFileBytes >> 20) +
+                       " MiB");
+  std::string text;
+  text.resize(size_t(st.st_size));
+  size_t got = 0;
+  // A file that grows while read is cut at the size it had: the cap holds either way.
+  while (got < text.size()) {
+    const ssize_t n = read(fd, text.data() + got, text.size() - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw CommandError(path + ": cannot read: " + std::strerror(errno));
+    if (n == 0) break;
+    got += size_t(n);
+  }
+  text.resize(got);
+  return parse_route_text(text, path);
 }
 
 }  // namespace routerd

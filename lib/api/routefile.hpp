@@ -3,6 +3,7 @@
 // number and the file is then rejected as a whole.
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -14,6 +15,9 @@ namespace routerd {
 // Blank lines and lines starting with '#' are skipped; CRLF line ends are accepted. Throws
 // CommandError("<name>:<line>: <problem>"), also for a prefix given on two lines.
 std::vector<RouteSpec> parse_route_text(std::string_view text, const std::string& name);
+// Only a regular file of at most kMaxRouteFileBytes; errors quote at most a short excerpt of
+// a line (the file may be one the caller could not read itself).
+constexpr size_t kMaxRouteFileBytes = size_t(256) << 20;  // a full table is about 20 MiB
 std::vector<RouteSpec> parse_route_file(const std::string& path);
 
 }  // namespace routerd

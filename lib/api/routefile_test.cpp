@@ -1,7 +1,11 @@
 #include "routefile.hpp"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
 
+#include <fstream>
 #include <string>
 
 using namespace routerd;
@@ -48,4 +52,43 @@ TEST_CASE("route files: the first bad line is named and nothing is returned", "[
       parse_route_text("10.0.0.0/8 dev p0\n11.0.0.0/8 dev p0\n10.0.0.0/8 via 1.2.3.4\n", "f"),
       Contains("f:3: 10.0.0.0/8 already given on line 1"));
   CHECK_THROWS_WITH(parse_route_file("/nonexistent/routes"), Contains("cannot read"));
+}
+
+// Issue 13, defect 14: routerd reads route files as root. `route load /etc/shadow` echoed the
+// file's first line in its error, and /dev/zero grew routerd's memory without bound.
+TEST_CASE("route files: only regular files of bounded size; errors quote a short excerpt",
+          "[api]") {
+  using Catch::Contains;
+  const std::string dir = "/tmp/routerd-routefile-test-" + std::to_string(getpid());
+  mkdir(dir.c_str(), 0700);
+  const std::string secret = dir + "/shadow";
+  const std::string line1 = "root:$y$j9T$SECRETSALTSECRETSALT$HASHHASHHASHHASHHASHHASH:19000:0:::";
+  std::ofstream(secret) << line1 << "\n";
+  std::string err;
+  try {
+    parse_route_file(secret);
+  } catch (const CommandError& e) {
+    err = e.what();
+  }
+  INFO(err);
+  CHECK_THAT(err, Contains(secret + ":1:"));
+  CHECK(err.find("SECRETSALT") == std::string::npos);  // at most the first 20 characters
+  CHECK_THAT(err, Contains("'root:$y$j9T$SECRETSA...'"));
+
+  CHECK_THROWS_WITH(parse_route_file("/dev/zero"), Contains("/dev/zero: not a regular file"));
+  const std::string fifo = dir + "/fifo";
+  REQUIRE(mkfifo(fifo.c_str(), 0600) == 0);
+  CHECK_THROWS_WITH(parse_route_file(fifo), Contains("not a regular file"));  // and no hang
+  CHECK_THROWS_WITH(parse_route_file(dir), Contains("not a regular file"));
+  const std::string huge = dir + "/huge";
+  {
+    std::ofstream(huge) << "";
+    REQUIRE(truncate(huge.c_str(), off_t(kMaxRouteFileBytes) + 1) == 0);  // sparse
+  }
+  CHECK_THROWS_WITH(parse_route_file(huge), Contains("route files are at most 256 MiB"));
+  // Unprintable bytes are escaped, not sent to the terminal.
+  std::ofstream(secret) << "\x1b[2J via 10.1.0.2\n";
+  CHECK_THROWS_WITH(parse_route_file(secret), Contains("'\\x1b[2J'"));
+  for (const auto& f : {secret, fifo, huge}) unlink(f.c_str());
+  rmdir(dir.c_str());
 }

@@ -3,6 +3,8 @@
 #include <rte_cycles.h>
 #include <rte_ip.h>
 
+#include <sys/random.h>
+
 #include <cstring>
 #include <thread>
 
@@ -12,6 +14,40 @@
 
 namespace routerd {
 
+namespace {
+
+uint16_t random_ident() {
+  uint16_t v = 0;
+  while (getrandom(&v, sizeof v, 0) != ssize_t(sizeof v)) {
+    // only EINTR is possible for two bytes from an initialised pool
+  }
+  return v;
+}
+
+}  // namespace
+
+void PingEvents::push(const PingEvent& e) {
+  std::lock_guard<std::mutex> g(mu_);
+  if (q_.size() >= kQueued) {
+    ++dropped_;
+    return;
+  }
+  q_.push_back(e);
+}
+
+bool PingEvents::try_pop(PingEvent& e) {
+  std::lock_guard<std::mutex> g(mu_);
+  if (q_.empty()) return false;
+  e = q_.front();
+  q_.pop_front();
+  return true;
+}
+
+uint64_t PingEvents::dropped() const {
+  std::lock_guard<std::mutex> g(mu_);
+  return dropped_;
+}
+
 // ping waits for replies on the caller's thread; the control thread only sends and receives.
 template <>
 nlohmann::json Control::handle_on_caller<Verb::ping>(const Request& r) {
@@ -19,7 +55,9 @@ nlohmann::json Control::handle_on_caller<Verb::ping>(const Request& r) {
   uint16_t ident;
   {
     std::lock_guard<std::mutex> g(ping_mu_);
-    do ident = ++ping_ident_;
+    // A counter would tell an off-path host the next session's ident (issue 13).
+    if (pings_.size() >= 1024) throw CommandError("ping: too many pings running");
+    do ident = random_ident();
     while (ident == 0 || pings_.count(ident));
     pings_[ident] = sess;
   }
@@ -35,6 +73,7 @@ nlohmann::json Control::handle_on_caller<Verb::ping>(const Request& r) {
   const double tsc_per_ms = double(rte_get_tsc_hz()) / 1000.0;
   nlohmann::json results = nlohmann::json::array();
   uint32_t received = 0;
+  uint64_t ignored = 0;  // answers to no request still awaited (late, duplicate, forged)
   Ipv4 src;
   for (uint16_t seq = 1; seq <= r.count; ++seq) {
     auto t0 = std::chrono::steady_clock::now();
@@ -55,7 +94,10 @@ nlohmann::json Control::handle_on_caller<Verb::ping>(const Request& r) {
           std::this_thread::sleep_for(std::chrono::milliseconds(1));
           continue;
         }
-        if (ev.seq != seq) continue;
+        if (ev.seq != seq) {
+          ++ignored;
+          continue;
+        }
         res["from"] = ev.from.str();
         if (ev.reply) {
           res["result"] = "reply";
@@ -76,8 +118,12 @@ nlohmann::json Control::handle_on_caller<Verb::ping>(const Request& r) {
     results.push_back(res);
     if (seq < r.count) std::this_thread::sleep_until(t0 + std::chrono::milliseconds(500));
   }
-  return {{"dst", r.addr.str()},    {"src", src.str()},     {"size", r.size},    {"df", r.df},
-          {"transmitted", r.count}, {"received", received}, {"results", results}};
+  // Whatever is still queued was never awaited either.
+  for (PingEvent ev; sess->events.try_pop(ev);) ++ignored;
+  ignored += sess->events.dropped();
+  return {{"dst", r.addr.str()}, {"src", src.str()},       {"size", r.size},
+          {"df", r.df},          {"transmitted", r.count}, {"received", received},
+          {"ignored", ignored},  {"results", results}};
 }
 
 nlohmann::json Control::ping_send(uint16_t ident, uint16_t seq, Ipv4 dst, uint16_t size, bool df) {

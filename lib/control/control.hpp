@@ -43,6 +43,32 @@
 
 namespace routerd {
 
+// ---- routerctl ping's sessions (cmd_ping.cpp); the control thread fills them
+// An answer to one of the router's own echo requests (routerctl ping).
+struct PingEvent {
+  uint16_t seq;
+  bool reply;  // else an ICMP error about the request
+  Ipv4 from;
+  uint8_t ttl, type, code;
+  uint16_t mtu;    // Frag Needed
+  uint32_t bytes;  // reply: ICMP bytes
+  uint64_t tsc;    // reply: the send time echoed back
+};
+// Answers wait here for the pinging thread. At most kQueued do; more are dropped and
+// counted, so a flood of replies carrying a session's ident costs no memory.
+class PingEvents {
+ public:
+  static constexpr size_t kQueued = 64;
+  void push(const PingEvent& e);  // control thread
+  bool try_pop(PingEvent& e);     // the pinging thread
+  uint64_t dropped() const;
+
+ private:
+  mutable std::mutex mu_;
+  std::deque<PingEvent> q_;
+  uint64_t dropped_ = 0;
+};
+
 class Control {
  public:
   struct PortRef {
@@ -188,17 +214,8 @@ class Control {
   nlohmann::json exception_json(const RouteException& e, uint64_t now) const;
 
   // --- router-originated traffic and what ICMP teaches about it (originate.cpp, cmd_ping.cpp)
-  struct PingEvent {
-    uint16_t seq;
-    bool reply;  // else an ICMP error about the request
-    Ipv4 from;
-    uint8_t ttl, type, code;
-    uint16_t mtu;    // Frag Needed
-    uint32_t bytes;  // reply: ICMP bytes
-    uint64_t tsc;    // reply: the send time echoed back
-  };
   struct PingSession {
-    tbb::concurrent_queue<PingEvent> events;
+    PingEvents events;
   };
   nlohmann::json ping_send(uint16_t ident, uint16_t seq, Ipv4 dst, uint16_t size, bool df);
   void handle_icmp_to_us(rte_mbuf* m, uint64_t now_ms);
@@ -235,8 +252,8 @@ class Control {
   uint16_t pmtu_min_;
   uint32_t pmtu_expires_s_, redirect_expires_s_;
   std::mutex ping_mu_;  // ping sessions: API threads and the control thread
+  // By ICMP ident, which is random: an off-path host cannot aim replies at a session.
   std::unordered_map<uint16_t, std::shared_ptr<PingSession>> pings_;
-  uint16_t ping_ident_ = 0;  // under ping_mu_
 
   // Last redirect per source, hashed into a fixed table (collisions only loosen the limit).
   static constexpr uint32_t kRedirectSlotsLog2 = 10;

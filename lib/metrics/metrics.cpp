@@ -1,15 +1,22 @@
 #include "metrics.hpp"
 
+#include <arpa/inet.h>
 #include <fmt/format.h>
-#include <httplib.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <spdlog/spdlog.h>
-
+#include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <map>
+#include <memory>
+#include <sstream>
 #include <stdexcept>
 
 namespace routerd {
@@ -198,45 +205,260 @@ std::string prometheus_text(const json& s) {
   return e.str();
 }
 
-MetricsServer::MetricsServer(const std::string& listen, Call call)
-    : call_(std::move(call)), http_(std::make_unique<httplib::Server>()) {
+// ---------------------------------------------------------------- the HTTP endpoint
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::string lower(std::string s) {
+  for (char& c : s) c = char(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+std::string trim(const std::string& s) {
+  const size_t a = s.find_first_not_of(" \t");
+  if (a == std::string::npos) return "";
+  return s.substr(a, s.find_last_not_of(" \t") - a + 1);
+}
+
+std::string response(int status, const char* reason, const std::string& type,
+                     const std::string& body, bool keep_alive, bool head = false,
+                     const char* extra = "") {
+  std::string r = fmt::format(
+      "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: {}\r\n{}\r\n",
+      status, reason, type, body.size(), keep_alive ? "keep-alive" : "close", extra);
+  if (!head) r += body;
+  return r;
+}
+
+std::string plain(int status, const char* reason, const std::string& body) {
+  return response(status, reason, "text/plain", body, false);
+}
+
+// Logs at most one line per 10 s for a condition that may repeat at the accept rate.
+struct LimitedLog {
+  Clock::time_point last{};
+  uint64_t count = 0;
+  void warn(const std::string& what) {
+    ++count;
+    const auto now = Clock::now();
+    if (last != Clock::time_point{} && now - last < std::chrono::seconds(10)) return;
+    spdlog::warn("metrics: {} ({} times since the last such line)", what, count);
+    last = now;
+    count = 0;
+  }
+};
+
+}  // namespace
+
+struct MetricsServer::Conn {
+  int fd;
+  std::string in, out;
+  size_t sent = 0;
+  Clock::time_point deadline;  // reading: the request's; writing: the answer's
+  Clock::time_point stall;     // writing: when the client must have taken more
+  unsigned served = 0;
+  bool close_after = false;
+  ~Conn() { close(fd); }
+};
+
+MetricsServer::MetricsServer(const std::string& listen, Call call) : call_(std::move(call)) {
   const size_t colon = listen.rfind(':');
   const std::string host = listen.substr(0, colon);
   const int port = std::stoi(listen.substr(colon + 1));
-  http_->Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
-    try {
-      res.set_content(prometheus_text(call_({"stats"})),
-                      "text/plain; version=0.0.4; charset=utf-8");
-    } catch (const std::exception& e) {
-      res.status = 503;
-      res.set_content(std::string("routerd: ") + e.what() + "\n", "text/plain");
-    }
-  });
-  http_->Get("/", [](const httplib::Request&, httplib::Response& res) {
-    res.set_content("routerd metrics: /metrics\n", "text/plain");
-  });
-  // Scrapes are one small request each: two threads are plenty and bound the cost.
-  http_->new_task_queue = [] { return new httplib::ThreadPool(2); };
-  // httplib sets SO_REUSEPORT by default, which would let a second routerd share the
-  // port and split the scrapes between them: a taken address must be an error.
-  http_->set_socket_options([](socket_t sock) {
-    int yes = 1;
-    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
-  });
-  if (!http_->bind_to_port(host, port))
-    throw std::runtime_error("metrics_listen " + listen + ": cannot listen (" +
-                             std::strerror(errno) + ")");
-  thread_ = std::thread([this] { http_->listen_after_bind(); });
-  // stop() does nothing to a server not yet running, so the destructor could otherwise
-  // wait forever on a listener that started just after it.
-  for (int i = 0; i < 5000 && !http_->is_running(); ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  auto fail = [&](const std::string& e) {
+    if (listen_fd_ >= 0) close(listen_fd_);
+    throw std::runtime_error("metrics_listen " + listen + ": cannot listen (" + e + ")");
+  };
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(uint16_t(port));
+  if (inet_pton(AF_INET, host.c_str(), &a.sin_addr) != 1) fail("not an IPv4 address");
+  listen_fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (listen_fd_ < 0) fail(std::strerror(errno));
+  // SO_REUSEADDR only: SO_REUSEPORT would let a second routerd share the port and split the
+  // scrapes between them, and a taken address must be an error.
+  int yes = 1;
+  setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  if (bind(listen_fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+      ::listen(listen_fd_, 64) != 0)
+    fail(std::strerror(errno));
+  wake_fd_ = eventfd(0, EFD_CLOEXEC);
+  if (wake_fd_ < 0) fail(std::strerror(errno));
+  thread_ = std::thread([this] { loop(); });
   spdlog::info("metrics: http://{}/metrics (Prometheus text format)", listen);
 }
 
 MetricsServer::~MetricsServer() {
-  http_->stop();
+  uint64_t one = 1;
+  if (write(wake_fd_, &one, sizeof one) < 0) spdlog::warn("metrics: cannot wake the thread");
   if (thread_.joinable()) thread_.join();
+  close(wake_fd_);
+  close(listen_fd_);
+}
+
+void MetricsServer::answer(Conn& c) {
+  const size_t end = c.in.find("\r\n\r\n");
+  std::istringstream head(c.in.substr(0, end));
+  c.in.erase(0, end + 4);
+  std::string line, method, target, version;
+  std::getline(head, line);
+  if (!line.empty() && line.back() == '\r') line.pop_back();
+  std::istringstream rl(line);
+  rl >> method >> target >> version;
+  if (method.empty() || target.empty() || version.rfind("HTTP/1.", 0) != 0) {
+    c.out = plain(400, "Bad Request", "bad request line\n");
+    c.close_after = true;
+    return;
+  }
+  std::map<std::string, std::string> h;
+  while (std::getline(head, line)) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    const size_t colon = line.find(':');
+    if (colon != std::string::npos)
+      h[lower(trim(line.substr(0, colon)))] = trim(line.substr(colon + 1));
+  }
+  // The endpoint takes no request bodies: one is refused before a byte of it is read.
+  if (h.count("transfer-encoding") || (h.count("content-length") && h["content-length"] != "0")) {
+    c.out = plain(413, "Payload Too Large", "routerd metrics: requests carry no body\n");
+    c.close_after = true;
+    return;
+  }
+  const bool head_only = method == "HEAD";
+  if (method != "GET" && !head_only) {
+    c.out = response(405, "Method Not Allowed", "text/plain", "GET or HEAD only\n", false, false,
+                     "Allow: GET, HEAD\r\n");
+    c.close_after = true;
+    return;
+  }
+  ++c.served;
+  const std::string conn = lower(h["connection"]);
+  const bool keep = c.served < kMetricsKeepAliveRequests &&
+                    (version == "HTTP/1.1" ? conn != "close" : conn == "keep-alive");
+  c.close_after = !keep;
+  const std::string path = target.substr(0, target.find('?'));
+  if (path == "/metrics") {
+    try {
+      c.out = response(200, "OK", "text/plain; version=0.0.4; charset=utf-8",
+                       prometheus_text(call_({"stats"})), keep, head_only);
+    } catch (const std::exception& e) {
+      c.out = response(503, "Service Unavailable", "text/plain",
+                       std::string("routerd: ") + e.what() + "\n", keep, head_only);
+    }
+  } else if (path == "/") {
+    c.out = response(200, "OK", "text/plain", "routerd metrics: /metrics\n", keep, head_only);
+  } else {
+    c.out = response(404, "Not Found", "text/plain", "not found; try /metrics\n", keep, head_only);
+  }
+}
+
+// One thread, non-blocking sockets, poll(): a client that is slow to send or to read holds
+// its own connection until its deadline, never the thread.
+void MetricsServer::loop() {
+  std::vector<std::unique_ptr<Conn>> conns;
+  Clock::time_point accept_after{};  // back-off after accept() ran out of descriptors
+  LimitedLog full_log, fd_log;
+  for (;;) {
+    const auto now = Clock::now();
+    std::vector<pollfd> p;
+    p.push_back({wake_fd_, POLLIN, 0});
+    p.push_back({now >= accept_after ? listen_fd_ : -1, POLLIN, 0});
+    auto next = now + std::chrono::seconds(60);
+    if (now < accept_after) next = std::min(next, accept_after);
+    for (const auto& c : conns) {
+      const bool writing = c->sent < c->out.size();
+      p.push_back({c->fd, short(writing ? POLLOUT : POLLIN), 0});
+      next = std::min(next, writing ? std::min(c->deadline, c->stall) : c->deadline);
+    }
+    const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(next - now).count();
+    if (poll(p.data(), p.size(), int(std::max<long long>(wait, 0) + 1)) < 0 && errno != EINTR) {
+      spdlog::error("metrics: poll: {}", std::strerror(errno));
+      return;
+    }
+    if (p[0].revents) return;
+    const auto t = Clock::now();
+    for (size_t i = 0; i < conns.size(); ++i) {
+      Conn& c = *conns[i];
+      const short ev = p[i + 2].revents;
+      bool drop = false;
+      if (c.sent < c.out.size()) {
+        if (ev & (POLLOUT | POLLERR | POLLHUP)) {
+          const ssize_t n =
+              send(c.fd, c.out.data() + c.sent, c.out.size() - c.sent, MSG_NOSIGNAL | MSG_DONTWAIT);
+          if (n > 0) {
+            c.sent += size_t(n);
+            c.stall = t + std::chrono::milliseconds(kMetricsStallMs);
+          } else if (n < 0 && errno != EAGAIN && errno != EINTR) {
+            drop = true;
+          }
+        }
+        if (c.sent == c.out.size()) {
+          if (c.close_after) {
+            drop = true;
+          } else {  // keep-alive: the next request gets its own deadline
+            c.out.clear();
+            c.sent = 0;
+            c.deadline = t + std::chrono::milliseconds(kMetricsRequestMs);
+          }
+        } else if (t >= c.stall || t >= c.deadline) {
+          drop = true;
+        }
+      } else if (ev & (POLLIN | POLLERR | POLLHUP)) {
+        char buf[4096];
+        const ssize_t n = recv(c.fd, buf, sizeof buf, MSG_DONTWAIT);
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) drop = true;
+        if (n > 0) c.in.append(buf, size_t(n));
+      }
+      // A complete request (perhaps pipelined behind the last one) is answered at once.
+      if (!drop && c.out.empty()) {
+        if (c.in.find("\r\n\r\n") != std::string::npos) {
+          answer(c);
+          c.deadline = t + std::chrono::milliseconds(kMetricsAnswerMs);
+          c.stall = t + std::chrono::milliseconds(kMetricsStallMs);
+        } else if (c.in.size() > kMetricsMaxHeaderBytes) {
+          c.out = plain(431, "Request Header Fields Too Large", "request headers too large\n");
+          c.close_after = true;
+          c.deadline = t + std::chrono::milliseconds(kMetricsAnswerMs);
+          c.stall = t + std::chrono::milliseconds(kMetricsStallMs);
+        } else if (t >= c.deadline) {
+          drop = true;  // idle, or too slow to send its request
+        }
+      }
+      if (drop) {
+        conns.erase(conns.begin() + long(i));
+        p.erase(p.begin() + long(i) + 2);
+        --i;
+      }
+    }
+    if (!(p[1].revents & POLLIN)) continue;
+    for (int k = 0; k < 64; ++k) {
+      const int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+      if (fd < 0) {
+        // Out of descriptors, the connection stays queued and poll() would report it again at
+        // once: leave the listener alone for 100 ms instead of spinning.
+        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+          fd_log.warn(std::string("accept: ") + std::strerror(errno) + "; retrying in 100 ms");
+          accept_after = Clock::now() + std::chrono::milliseconds(100);
+        }
+        break;
+      }
+      if (conns.size() >= kMetricsMaxConnections) {
+        full_log.warn(std::to_string(conns.size()) + " connections open: refused one");
+        const std::string r =
+            plain(503, "Service Unavailable", "routerd metrics: too many connections; try again\n");
+        if (send(fd, r.data(), r.size(), MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
+          // a client that cannot take 100 bytes loses the reason, not the refusal
+        }
+        close(fd);
+        continue;
+      }
+      auto c = std::make_unique<Conn>();
+      c->fd = fd;
+      c->deadline = Clock::now() + std::chrono::milliseconds(kMetricsRequestMs);
+      conns.push_back(std::move(c));
+    }
+  }
 }
 
 }  // namespace routerd

@@ -91,6 +91,13 @@ lcore_label() {
   [[ $l == 'routerd_lcore_polls_total{lcore="1"}'* ]]
 }
 tb_check "per-lcore counters carry the EAL lcore (1: the worker)" lcore_label
+post() {
+  local code
+  code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 -X POST --data-binary 'x' "http://127.0.0.1:$PORT/metrics")
+  tb_say "     POST /metrics with a body: HTTP $code"
+  [[ $code == 413 ]]
+}
+tb_check "a request with a body is refused with 413 (issue 13: the endpoint took any body)" post
 tb_check "routes, FIB prefixes and the generation are gauges" \
   bash -c "grep -q '^routerd_routes 3\$' $TB_DIR/m3.txt && grep -q '^# TYPE routerd_generation gauge' $TB_DIR/m3.txt"
 tb_finish
