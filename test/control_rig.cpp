@@ -35,7 +35,7 @@ ControlRig::ControlRig(const Options& o)
     ports.push_back(std::make_unique<Port>(pc, Preset{}, 1, pool.get()));
     refs.push_back({ports.back().get(), ports.back()->id(), pc.name, ports.back()->mac(), 1500});
   }
-  ctl = std::make_unique<Control>(dp, Config{}, refs, pool.get());
+  ctl = std::make_unique<Control>(dp, o.config, refs, pool.get());
   run({"addr", "add", "10.1.0.1/24", "dev", "p0"});
   run({"addr", "add", "10.2.0.1/24", "dev", "p1"});
 }

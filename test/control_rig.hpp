@@ -23,6 +23,7 @@ struct ControlRig {
     // The vdev driver of p1: net_null, or net_ring to read back what is sent on it (its
     // TX ring is also its RX ring). p0 is always net_null.
     std::string p1_driver = "net_null";
+    Config config = {};  // the rest of the config (limits, timers); ports come from the rig
   };
 
   const std::string tag;  // makes this rig's DPDK object and device names unique
