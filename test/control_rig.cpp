@@ -35,13 +35,13 @@ ControlRig::ControlRig(const Options& o)
     ports.push_back(std::make_unique<Port>(pc, Preset{}, 1, pool.get()));
     refs.push_back({ports.back().get(), ports.back()->id(), pc.name, ports.back()->mac(), 1500});
   }
-  if (o.config.empty()) {
-    ctl = std::make_unique<Control>(dp, Config{}, refs, pool.get());
+  if (o.config_toml.empty()) {
+    ctl = std::make_unique<Control>(dp, o.config, refs, pool.get());
     run({"addr", "add", "10.1.0.1/24", "dev", "p0"});
     run({"addr", "add", "10.2.0.1/24", "dev", "p1"});
     return;
   }
-  const Config cfg = parse_config(o.config, "rig" + tag + ".toml");
+  const Config cfg = parse_config(o.config_toml, "rig" + tag + ".toml");
   ctl = std::make_unique<Control>(dp, cfg, refs, pool.get());
   ctl->load(cfg, {});
 }

@@ -23,9 +23,10 @@ struct ControlRig {
     // The vdev driver of p1: net_null, or net_ring to read back what is sent on it (its
     // TX ring is also its RX ring). p0 is always net_null.
     std::string p1_driver = "net_null";
-    // A config (TOML, ports named p0 and p1) applied with Control::load instead of the two
-    // default addresses, so tests can call reload_apply against it.
-    std::string config = {};
+    Config config = {};  // the rest of the config (limits, timers); ports come from the rig
+    // A config file's text (ports named p0 and p1) applied with Control::load instead of
+    // `config` and the two default addresses, so tests can call reload_apply against it.
+    std::string config_toml = {};
   };
 
   const std::string tag;  // makes this rig's DPDK object and device names unique

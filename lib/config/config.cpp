@@ -27,12 +27,15 @@ constexpr std::string_view kDataplaneKeys[] = {"eal",           "socket",      "
                                                "idle_sleep_us", "presets_dir", "log_level"};
 constexpr std::string_view kFibKeys[] = {"max_routes", "tbl8_groups", "max_next_hops"};
 constexpr std::string_view kIpv4Keys[] = {"drop_martians", "send_redirects", "accept_redirects"};
-constexpr std::string_view kExceptionKeys[] = {"max_entries", "pmtu_min", "pmtu_expires",
-                                               "redirect_expires"};
+constexpr std::string_view kExceptionKeys[] = {"max_entries",      "pmtu_min",    "pmtu_expires",
+                                               "redirect_expires", "source_rate", "source_burst"};
 constexpr std::string_view kRouteCacheKeys[] = {"enabled", "sets"};
-constexpr std::string_view kIcmpKeys[] = {"rate", "burst", "echo_reply"};
-constexpr std::string_view kArpKeys[] = {"reachable_time", "retrans_time_ms", "probes", "queue_len",
-                                         "max_entries"};
+constexpr std::string_view kIcmpKeys[] = {"rate", "burst", "echo_reply", "source_rate",
+                                          "source_burst"};
+constexpr std::string_view kArpKeys[] = {
+    "reachable_time", "retrans_time_ms", "probes",         "queue_len",   "max_entries",
+    "max_unresolved", "queue_total",     "failed_time_ms", "locktime_ms", "resolve_rate",
+    "resolve_burst",  "source_rate",     "source_burst"};
 constexpr std::string_view kPortKeys[] = {"name", "device", "preset", "mtu", "mac", "addresses"};
 constexpr std::string_view kRouteKeys[] = {"prefix", "via", "dev"};
 // Keys outside any table (TOML wants them before the first [section]).
@@ -178,6 +181,8 @@ class Parser {
       read_int(*t, "exceptions", "pmtu_min", 68, 65535, c.pmtu_min);
       read_int(*t, "exceptions", "pmtu_expires", 1, 86400, c.pmtu_expires_s);
       read_int(*t, "exceptions", "redirect_expires", 1, 86400, c.redirect_expires_s);
+      read_int(*t, "exceptions", "source_rate", 0, 1000000, c.exc_source_rate);
+      read_int(*t, "exceptions", "source_burst", 1, 1000000, c.exc_source_burst);
     }
     if (auto* t = section(root, "route_cache")) {
       read_bool(*t, "route_cache", "enabled", c.route_cache);
@@ -191,6 +196,13 @@ class Parser {
                    [&](const toml::table& t, const std::string& p) { route(t, p, c); });
     for_each_entry(root, "neighbour",
                    [&](const toml::table& t, const std::string& p) { neighbour(t, p, c); });
+    // Packets waiting for ARP hold mbufs the ports need to receive: at most a quarter.
+    if (c.arp_queue_total > c.mbufs / 4)
+      fail("arp.queue_total", std::to_string(c.arp_queue_total) +
+                                  " is more than a quarter of dataplane.mbufs (" +
+                                  std::to_string(c.mbufs) +
+                                  "): packets waiting for ARP would "
+                                  "starve the ports of buffers");
     // Every neighbour may take a next-hop slot of its own (its host route), besides the "no
     // route", local and broadcast ids and one per connected subnet (8 addresses per port). A
     // table smaller than that turns an ARP flood into "next-hop table full" errors.
@@ -404,6 +416,8 @@ class Parser {
     read_int(t, "icmp", "rate", 0, 1000000, c.icmp_rate);
     read_int(t, "icmp", "burst", 1, 1000000, c.icmp_burst);
     read_bool(t, "icmp", "echo_reply", c.echo_reply);
+    read_int(t, "icmp", "source_rate", 0, 1000000, c.icmp_source_rate);
+    read_int(t, "icmp", "source_burst", 1, 1000000, c.icmp_source_burst);
   }
 
   void arp(const toml::table& t, Config& c) const {
@@ -412,6 +426,27 @@ class Parser {
     read_int(t, "arp", "probes", 1, 100, c.arp_probes);
     read_int(t, "arp", "queue_len", 1, 256, c.arp_queue_len);
     read_int(t, "arp", "max_entries", 16, 1048576, c.arp_max_entries);
+    // Left out, these two follow the keys they are bounded by.
+    if (!read_int(t, "arp", "max_unresolved", 1, 1048576, c.arp_max_unresolved))
+      c.arp_max_unresolved = std::min(c.arp_max_unresolved, c.arp_max_entries);
+    if (!read_int(t, "arp", "failed_time_ms", 100, 3600000, c.arp_failed_ms))
+      c.arp_failed_ms = std::max(c.arp_failed_ms, c.arp_retrans_ms);
+    read_int(t, "arp", "queue_total", 0, 1048576, c.arp_queue_total);
+    read_int(t, "arp", "locktime_ms", 0, 60000, c.arp_locktime_ms);
+    read_int(t, "arp", "resolve_rate", 1, 1000000, c.arp_resolve_rate);
+    read_int(t, "arp", "resolve_burst", 1, 1000000, c.arp_resolve_burst);
+    read_int(t, "arp", "source_rate", 0, 1000000, c.arp_source_rate);
+    read_int(t, "arp", "source_burst", 1, 1000000, c.arp_source_burst);
+    if (c.arp_max_unresolved > c.arp_max_entries)
+      fail("arp.max_unresolved", std::to_string(c.arp_max_unresolved) +
+                                     " is more than arp.max_entries (" +
+                                     std::to_string(c.arp_max_entries) + ")");
+    // A FAILED entry is what keeps new packets from asking again within retrans_time_ms
+    // (RFC 1122 2.3.2.1): it must live at least that long.
+    if (c.arp_failed_ms < c.arp_retrans_ms)
+      fail("arp.failed_time_ms", std::to_string(c.arp_failed_ms) +
+                                     " is less than arp.retrans_time_ms (" +
+                                     std::to_string(c.arp_retrans_ms) + ")");
   }
 
   void port(const toml::table& t, const std::string& path, Config& c) {

@@ -3,6 +3,7 @@
 // the problem; nothing is started until a Config exists.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <stdexcept>
@@ -74,10 +75,14 @@ struct Config {
   uint32_t pmtu_min = 552;        // a PTB never lowers a path MTU below this
   uint32_t pmtu_expires_s = 600;  // RFC 1191: 10 minutes
   uint32_t redirect_expires_s = 300;
+  uint32_t exc_source_rate = 10;  // PTBs/redirects considered per second per sender; 0: off
+  uint32_t exc_source_burst = 20;
 
   // [icmp]
   uint32_t icmp_rate = 1000;  // errors per second, all destinations together
   uint32_t icmp_burst = 50;
+  uint32_t icmp_source_rate = 100;  // errors per second to one destination; 0: no such limit
+  uint32_t icmp_source_burst = 20;
   bool echo_reply = true;
 
   // [route_cache]
@@ -90,6 +95,19 @@ struct Config {
   uint32_t arp_probes = 3;         // unanswered requests before the neighbour is failed
   uint32_t arp_queue_len = 8;      // packets held per unresolved neighbour (oldest dropped)
   uint32_t arp_max_entries = 4096;
+  uint32_t arp_max_unresolved = 256;  // INCOMPLETE + FAILED entries
+  uint32_t arp_queue_total = 0;       // packets waiting for ARP in all; 0: mbufs / 16
+  uint32_t arp_failed_ms = 3000;      // FAILED entry lifetime (>= retrans_time_ms)
+  uint32_t arp_locktime_ms = 1000;    // a MAC is not replaced this soon after its confirmation
+  uint32_t arp_resolve_rate = 1000;   // new resolutions per port per second
+  uint32_t arp_resolve_burst = 1000;
+  uint32_t arp_source_rate = 100;  // ARP packets per second per sender MAC; 0: no limit
+  uint32_t arp_source_burst = 100;
+
+  // arp.queue_total as it applies to a pool of pool_size buffers.
+  uint32_t arp_queue_total_for(uint32_t pool_size) const {
+    return arp_queue_total ? arp_queue_total : std::max<uint32_t>(pool_size / 16, 1);
+  }
 
   std::vector<PortConfig> ports;
   std::vector<RouteConfig> routes;

@@ -261,7 +261,7 @@ TEST_CASE("every key in config_keys() is read by the parser", "[config]") {
     return out;
   };
   REQUIRE(error_of(render(base)) == "");
-  REQUIRE(config_keys().size() == 41);
+  REQUIRE(config_keys().size() == 53);
   for (const auto& key : config_keys()) {
     INFO(key);
     auto dot = key.find('.');
@@ -303,6 +303,66 @@ TEST_CASE("integers outside their range are rejected with the range", "[config]"
   // Larger than any field type: no silent truncation.
   CHECK(error_of("[arp]\nmax_entries = 4294967312\n") ==
         "t.toml: arp.max_entries: 4294967312 is out of range 16..1048576");
+}
+
+TEST_CASE("the neighbour and per-source limits are read and checked", "[config]") {
+  Config d = parse_config("", "t.toml");
+  CHECK(d.arp_max_unresolved == 256);
+  CHECK(d.arp_queue_total == 0);
+  CHECK(d.arp_queue_total_for(16384) == 1024);  // sized from the pool: 1/16 of it
+  CHECK(d.arp_failed_ms == 3000);
+  CHECK(d.arp_locktime_ms == 1000);
+  CHECK(d.arp_resolve_rate == 1000);
+  CHECK(d.arp_source_rate == 100);
+  CHECK(d.icmp_source_rate == 100);
+  CHECK(d.icmp_source_burst == 20);
+  CHECK(d.exc_source_rate == 10);
+  Config c = parse_config(R"([arp]
+max_unresolved = 32
+queue_total = 200
+failed_time_ms = 1500
+locktime_ms = 0
+resolve_rate = 50
+resolve_burst = 10
+source_rate = 0
+source_burst = 7
+[icmp]
+source_rate = 5
+source_burst = 6
+[exceptions]
+source_rate = 0
+source_burst = 3
+)",
+                          "t.toml");
+  CHECK(c.arp_max_unresolved == 32);
+  CHECK(c.arp_queue_total_for(16384) == 200);
+  CHECK(c.arp_failed_ms == 1500);
+  CHECK(c.arp_locktime_ms == 0);
+  CHECK(c.arp_resolve_rate == 50);
+  CHECK(c.arp_resolve_burst == 10);
+  CHECK(c.arp_source_rate == 0);
+  CHECK(c.arp_source_burst == 7);
+  CHECK(c.icmp_source_rate == 5);
+  CHECK(c.icmp_source_burst == 6);
+  CHECK(c.exc_source_rate == 0);
+  CHECK(c.exc_source_burst == 3);
+  // Left out, the bounded keys follow what bounds them.
+  Config f = parse_config("[arp]\nmax_entries = 16\nretrans_time_ms = 5000\n", "t.toml");
+  CHECK(f.arp_max_unresolved == 16);
+  CHECK(f.arp_failed_ms == 5000);
+  CHECK(error_of("[arp]\nmax_entries = 16\nmax_unresolved = 17\n") ==
+        "t.toml: arp.max_unresolved: 17 is more than arp.max_entries (16)");
+  CHECK(error_of("[arp]\nfailed_time_ms = 999\n") ==
+        "t.toml: arp.failed_time_ms: 999 is less than arp.retrans_time_ms (1000)");
+  CHECK(error_of("[arp]\nqueue_total = 4097\n") ==
+        "t.toml: arp.queue_total: 4097 is more than a quarter of dataplane.mbufs (16384): packets "
+        "waiting for ARP would starve the ports of buffers");
+  CHECK(error_of("[arp]\nresolve_rate = 0\n") ==
+        "t.toml: arp.resolve_rate: 0 is out of range 1..1000000");
+  CHECK(error_of("[icmp]\nsource_burst = 0\n") ==
+        "t.toml: icmp.source_burst: 0 is out of range 1..1000000");
+  CHECK(error_of("[exceptions]\nsource_rate = -1\n") ==
+        "t.toml: exceptions.source_rate: -1 is out of range 0..1000000");
 }
 
 TEST_CASE("dataplane strings are checked", "[config]") {

@@ -14,14 +14,28 @@
 namespace routerd {
 
 namespace {
-NeighbourTable::Params neighbour_params(const Config& c) {
+NeighbourTable::Params neighbour_params(const Config& c, const rte_mempool* pool) {
   NeighbourTable::Params p;
   p.reachable_ms = uint64_t(c.arp_reachable_s) * 1000;
   p.retrans_ms = c.arp_retrans_ms;
   p.probes = c.arp_probes;
   p.queue_len = c.arp_queue_len;
   p.max_entries = c.arp_max_entries;
+  p.max_unresolved = std::min(c.arp_max_unresolved, c.arp_max_entries);
+  // Packets waiting for ARP hold buffers the ports receive into: a small share of the pool
+  // they come from (issue 13: 8 x 4,096 allowed was twice the pool).
+  p.queue_total = c.arp_queue_total_for(pool ? pool->size : c.mbufs);
+  p.failed_ms = std::max<uint64_t>(c.arp_failed_ms, c.arp_retrans_ms);
+  p.locktime_ms = c.arp_locktime_ms;
+  p.resolve_rate = c.arp_resolve_rate;
+  p.resolve_burst = c.arp_resolve_burst;
   return p;
+}
+
+// Fresh hash secrets for one per-source table.
+SourceLimiter source_limiter(uint32_t rate, uint32_t burst) {
+  const RouteCacheKeys k = route_cache_keys();
+  return SourceLimiter(rate, burst, k.k1, k.k2);
 }
 }  // namespace
 
@@ -37,7 +51,7 @@ Control::Control(SharedState& dp, const Config& cfg, std::vector<PortRef> ports,
     : dp_(dp),
       pool_(pool),
       config_path_(cfg.path),
-      neigh_(neighbour_params(cfg)),
+      neigh_(neighbour_params(cfg, pool)),
       pub_(dp, dp.stats.get(), dp.workers,
            [this](uint32_t id, const NhKey& key) { return nh_build(id, key); }),
       exc_(cfg.exc_max_entries, exception_key(0), exception_key(1)),
@@ -45,6 +59,9 @@ Control::Control(SharedState& dp, const Config& cfg, std::vector<PortRef> ports,
       pmtu_min_(uint16_t(cfg.pmtu_min)),
       pmtu_expires_s_(cfg.pmtu_expires_s),
       redirect_expires_s_(cfg.redirect_expires_s),
+      arp_limit_(source_limiter(cfg.arp_source_rate, cfg.arp_source_burst)),
+      icmp_limit_(source_limiter(cfg.icmp_source_rate, cfg.icmp_source_burst)),
+      learn_limit_(source_limiter(cfg.exc_source_rate, cfg.exc_source_burst)),
       icmp_rate_(cfg.icmp_rate),
       icmp_burst_(cfg.icmp_burst),
       echo_reply_(cfg.echo_reply),
@@ -77,7 +94,8 @@ Control::~Control() {
   // Workers have stopped: nothing reads the published state any more.
   NeighbourTable::Effects fx;
   neigh_.clear(fx);
-  for (auto* v : {&fx.failed, &fx.overflowed, &fx.table_full})
+  for (auto* v :
+       {&fx.failed, &fx.overflowed, &fx.table_full, &fx.queue_full, &fx.rate_limited, &fx.evicted})
     for (rte_mbuf* m : *v) rte_pktmbuf_free(m);
   for (auto& r : fx.released)
     for (rte_mbuf* m : r.packets) rte_pktmbuf_free(m);

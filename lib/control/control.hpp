@@ -36,6 +36,7 @@
 #include "neighbour.hpp"
 #include "port.hpp"
 #include "publisher.hpp"
+#include "ratelimit.hpp"
 #include "rib.hpp"
 #include "route_exception.hpp"
 #include "routefile.hpp"
@@ -219,7 +220,7 @@ class Control {
   };
   nlohmann::json ping_send(uint16_t ident, uint16_t seq, Ipv4 dst, uint16_t size, bool df);
   void handle_icmp_to_us(rte_mbuf* m, uint64_t now_ms);
-  void learn_pmtu(Ipv4 dst, uint16_t mtu, uint64_t now_ms);
+  void learn_pmtu(Ipv4 dst, uint16_t mtu, Ipv4 from, uint64_t now_ms);
   void learn_redirect(Ipv4 dst, Ipv4 gateway, Ipv4 from, uint64_t now_ms);
   // Sends a router-originated packet; returns 0, or the path MTU when DF is set and it is
   // larger (nothing sent).
@@ -262,6 +263,11 @@ class Control {
     uint64_t ms = 0;
   };
   std::array<RedirectSlot, 1u << kRedirectSlotsLog2> redirect_last_{};
+
+  // Per-source budgets (fixed hashed tables, lib/ratelimit): ARP by sender MAC, ICMP errors
+  // by their destination (the offending packet's source), PTBs and redirects by their sender.
+  // Each is checked before the shared budget, so one flooding source cannot spend it.
+  SourceLimiter arp_limit_, icmp_limit_, learn_limit_;
 
   // ICMP error token bucket (RFC 1812 4.3.2.8), in milli-tokens.
   uint64_t icmp_tokens_ = 0, icmp_last_ms_ = 0;

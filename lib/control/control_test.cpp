@@ -21,10 +21,11 @@ namespace {
 
 // The shared rig, with the helpers these tests use.
 struct Rig : testing::ControlRig {
-  explicit Rig(uint32_t tbl8 = 64, uint32_t next_hops = 64)
-      : ControlRig(Options{.readers = 1, .next_hops = next_hops, .tbl8 = tbl8}) {}
-  explicit Rig(const std::string& config)
-      : ControlRig(Options{.readers = 1, .next_hops = 64, .tbl8 = 64, .config = config}) {}
+  explicit Rig(uint32_t tbl8 = 64, uint32_t next_hops = 64, const Config& cfg = {})
+      : ControlRig(Options{.readers = 1, .next_hops = next_hops, .tbl8 = tbl8, .config = cfg}) {}
+  explicit Rig(const std::string& config_toml)
+      : ControlRig(Options{.readers = 1, .next_hops = 64, .tbl8 = 64, .config_toml = config_toml}) {
+  }
 
   std::string fails(const std::vector<std::string>& argv) {
     try {
@@ -361,7 +362,9 @@ size_t rss_kib() {
 
 TEST_CASE("a flood of PTBs for many destinations keeps the exception pool at its size",
           "[control]") {
-  Rig r;
+  Config cfg;
+  cfg.exc_source_rate = 0;  // every PTB taken: this measures the pool, not the sender's share
+  Rig r(64, 64, cfg);
   r.run({"route", "add", "0.0.0.0/0", "via", "10.2.0.2"});
 #if defined(__SANITIZE_ADDRESS__)
   const uint32_t n = 100000;  // the same path, fewer times: ASan is slow
@@ -409,17 +412,68 @@ TEST_CASE("a flood of PTBs for many destinations keeps the exception pool at its
 
 namespace {
 
-// An ARP request from `sender` (a host on p1's 10.2.0.0/24) for the router's 10.2.0.1, as a
-// worker hands it over.
-PuntEntry arp_from(rte_mempool* pool, Ipv4 sender, uint8_t mac_last) {
+// An ARP request (or reply) from `sender` (by default a host on p1's 10.2.0.0/24) for the
+// router's 10.2.0.1, as a worker hands it over; the MAC is 02:5b:00:00:HI:LO from `mac_id`.
+PuntEntry arp_from(rte_mempool* pool, Ipv4 sender, uint16_t mac_id,
+                   ArpPacket::Op op = ArpPacket::request, Ipv4 target = Ipv4(10, 2, 0, 1),
+                   uint16_t in_port = 1) {
   rte_mbuf* m = rte_pktmbuf_alloc(pool);
   REQUIRE(m);
   auto* out = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(m, kMinFrameLen));
-  const Mac mac{{0x02, 0x5b, 0, 0, 0, mac_last}};
-  Mac bcast;
-  bcast.b.fill(0xff);
-  arp_build_frame(out, bcast, mac, arp_request(mac, sender, Ipv4(10, 2, 0, 1)));
-  return PuntEntry{m, 0, uint8_t(Punt::arp), 0, 1};
+  const Mac mac{{0x02, 0x5b, 0, 0, uint8_t(mac_id >> 8), uint8_t(mac_id)}};
+  Mac dst;
+  dst.b.fill(0xff);
+  ArpPacket a = arp_request(mac, sender, target);
+  a.op = op;
+  arp_build_frame(out, dst, mac, a);
+  return PuntEntry{m, 0, uint8_t(Punt::arp), 0, in_port};
+}
+
+// An IPv4 ICMP echo request src -> dst (TTL 64) that arrived on p0, handed over by a worker
+// for `why` (default: its next hop needs ARP).
+PuntEntry ip_to(rte_mempool* pool, Ipv4 src, Ipv4 dst, Punt why = Punt::unresolved,
+                uint8_t ttl = 64) {
+  rte_mbuf* m = rte_pktmbuf_alloc(pool);
+  REQUIRE(m);
+  auto* p = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(m, 14 + 20 + 8));
+  std::memset(p, 0, 14 + 20 + 8);
+  p[12] = 0x08;
+  auto* ip = reinterpret_cast<rte_ipv4_hdr*>(p + 14);
+  ip->version_ihl = 0x45;
+  ip->total_length = rte_cpu_to_be_16(28);
+  ip->time_to_live = ttl;
+  ip->next_proto_id = IPPROTO_ICMP;
+  ip->src_addr = rte_cpu_to_be_32(src.v);
+  ip->dst_addr = rte_cpu_to_be_32(dst.v);
+  ip->hdr_checksum = rte_ipv4_cksum(ip);
+  p[34] = 8;  // echo request
+  m->port = 0;
+  return PuntEntry{m, 0, uint8_t(why), 0, 0};
+}
+
+// Hands entries to the control thread in ring-sized bursts, each followed by a loop turn.
+template <class Make>
+void punt_all(Rig& r, uint32_t n, uint64_t now, Make make) {
+  for (uint32_t i = 0; i < n;) {
+    unsigned k = 0;
+    for (; k < 64 && i < n; ++k, ++i) {
+      PuntEntry e = make(i);
+      REQUIRE(rte_ring_enqueue_elem(r.punt.get(), &e, sizeof e) == 0);
+    }
+    r.ctl->poll_once(now);
+    // Nothing drains the rig's control TX ring (no worker): empty it as worker 0 would.
+    TxEntry t[64];
+    unsigned got;
+    while ((got = rte_ring_dequeue_burst_elem(r.ctl_tx.get(), t, sizeof(TxEntry), 64, nullptr)))
+      for (unsigned j = 0; j < got; ++j) rte_pktmbuf_free(t[j].m);
+  }
+}
+
+uint64_t drops(const json& s, const char* name) {
+  return s["drops"][name].get<uint64_t>();
+}
+uint64_t events(const json& s, const char* name) {
+  return s["events"][name].get<uint64_t>();
 }
 
 }  // namespace
@@ -437,21 +491,27 @@ TEST_CASE("a neighbour that finds the next-hop table full is kept without its ho
   const json before = r.run({"stats"});
   const uint32_t glean = r.fib("10.2.0.200");
 
+  // 20 on-link hosts the router sends to (so it asks for them), then their replies.
   for (uint8_t i = 0; i < 20; ++i) {
-    PuntEntry e = arp_from(r.pool.get(), Ipv4(10, 2, 0, uint8_t(200 + i)), i);
+    PuntEntry e = ip_to(r.pool.get(), Ipv4(10, 1, 0, 2), Ipv4(10, 2, 0, uint8_t(200 + i)));
+    REQUIRE(rte_ring_enqueue_elem(r.punt.get(), &e, sizeof e) == 0);
+  }
+  REQUIRE_NOTHROW(r.ctl->poll_once(1000));
+  for (uint8_t i = 0; i < 20; ++i) {
+    PuntEntry e = arp_from(r.pool.get(), Ipv4(10, 2, 0, uint8_t(200 + i)), i, ArpPacket::reply);
     REQUIRE(rte_ring_enqueue_elem(r.punt.get(), &e, sizeof e) == 0);
   }
   REQUIRE_NOTHROW(r.ctl->poll_once(1000));
 
-  // Learnt and answered, but forwarded through the slow path: no slot for a host route.
+  // Resolved and sent, but forwarded through the slow path: no slot for a host route.
   const json neigh = r.run({"neigh", "show"});
   size_t learnt = 0;
   for (const auto& n : neigh) learnt += n["dst"].get<std::string>().rfind("10.2.0.2", 0) == 0;
   CHECK(learnt == 20);
   CHECK(r.fib("10.2.0.200") == glean);
   const json after = r.run({"stats"});
-  CHECK(after["events"]["arp_reply_sent"].get<uint64_t>() ==
-        before["events"]["arp_reply_sent"].get<uint64_t>() + 20);
+  CHECK(after["events"]["neighbour_released"].get<uint64_t>() ==
+        before["events"]["neighbour_released"].get<uint64_t>() + 20);
   CHECK(after["events"]["neighbour_route_skipped"].get<uint64_t>() ==
         before["events"]["neighbour_route_skipped"].get<uint64_t>() + 20);
   CHECK(after["events"]["control_error"] == before["events"]["control_error"]);
@@ -711,4 +771,150 @@ TEST_CASE("a redirect punt is judged by the route as it is now, not by the id it
   }
   CHECK(redirects == 1);
   CHECK(forwarded == 1);
+}
+
+// Issue 13, defect 2: one host sending 20,000 packets to 2,500 absent addresses of a
+// connected /16 had 13,315 packets queued for ARP, emptied the mbuf pool and stalled
+// forwarding. The rig's pool has 2,048 mbufs: before the fix the scan took them all.
+TEST_CASE("a scan of absent addresses holds a bounded share of the pool and the table",
+          "[control]") {
+  Rig r;
+  r.run({"addr", "add", "10.50.0.1/16", "dev", "p1"});
+  const json s0 = r.run({"stats"});
+  const uint32_t pool_size = r.pool.get()->size;
+  const uint32_t queue_total = pool_size / 16;  // the default arp.queue_total
+  uint32_t least_free = pool_size;
+  for (uint32_t round = 0; round < 8; ++round) {
+    punt_all(r, 2500, 1000, [&](uint32_t i) {
+      return ip_to(r.pool.get(), Ipv4(10, 1, 0, 2), Ipv4(Ipv4(10, 50, 1, 0).v + i));
+    });
+    least_free = std::min(least_free, rte_mempool_avail_count(r.pool.get()));
+  }
+  const json s1 = r.run({"stats"});
+  INFO(s1.dump());
+  CHECK(s1["neighbour_queued"].get<uint64_t>() <= queue_total);
+  CHECK(least_free + queue_total + 64 >= pool_size);  // held: the queues and one burst
+  CHECK(s1["neighbours"].get<uint64_t>() <= 256);     // arp.max_unresolved
+  // 1,000 new resolutions (the port's burst) asked; the other addresses dropped and counted.
+  CHECK(events(s1, "arp_request_sent") - events(s0, "arp_request_sent") == 1000);
+  // (Addresses 0..743 made way for newer ones in the first round and came back without a
+  // token in the seven others.)
+  CHECK(drops(s1, "neighbour_rate_limited") == 8 * 1500 + 7 * 744);
+  CHECK(events(s1, "neighbour_evictions") == 1000 - 256);
+  CHECK(drops(s1, "neighbour_queue_full") > 0);  // old scan packets made way for new ones
+  // The scan bumped no generation: none of it is forwarding state.
+  CHECK(s1["generation"] == s0["generation"]);
+
+  // A host on another port is still resolved at once, and its packet, queued in place of
+  // the oldest scan packet, goes out.
+  punt_all(r, 1, 1001,
+           [&](uint32_t) { return ip_to(r.pool.get(), Ipv4(10, 2, 0, 2), Ipv4(10, 1, 0, 77)); });
+  PuntEntry reply =
+      arp_from(r.pool.get(), Ipv4(10, 1, 0, 77), 77, ArpPacket::reply, Ipv4(10, 1, 0, 1), 0);
+  REQUIRE(rte_ring_enqueue_elem(r.punt.get(), &reply, sizeof reply) == 0);
+  r.ctl->poll_once(1002);
+  CHECK(r.nh("10.1.0.77")->kind == NhKind::forward);
+  const json s2 = r.run({"stats"});
+  CHECK(events(s2, "neighbour_released") == events(s1, "neighbour_released") + 1);
+}
+
+// Issue 13, defect 3: 5,000 ARP requests from random on-link senders made 4,093 REACHABLE
+// entries, each with a host route, a next hop and a generation bump.
+TEST_CASE("ARP from strangers is answered but creates no neighbour and no route", "[control]") {
+  Rig r;
+  r.run({"addr", "add", "10.50.0.1/16", "dev", "p1"});
+  const json s0 = r.run({"stats"});
+  // Requests for our address, and unsolicited replies to it, from 5,000 senders.
+  auto stranger = [&](uint32_t i, ArpPacket::Op op) {
+    rte_mbuf* m = rte_pktmbuf_alloc(r.pool.get());
+    REQUIRE(m);
+    auto* out = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(m, kMinFrameLen));
+    const Mac mac{{0x02, 0x5c, 0, uint8_t(i >> 16), uint8_t(i >> 8), uint8_t(i)}};
+    Mac bcast;
+    bcast.b.fill(0xff);
+    ArpPacket a = arp_request(mac, Ipv4(Ipv4(10, 50, 2, 0).v + i), Ipv4(10, 50, 0, 1));
+    a.op = op;
+    arp_build_frame(out, bcast, mac, a);
+    return PuntEntry{m, 0, uint8_t(Punt::arp), 0, 1};
+  };
+  punt_all(r, 5000, 1000, [&](uint32_t i) { return stranger(i, ArpPacket::request); });
+  punt_all(r, 5000, 1000, [&](uint32_t i) { return stranger(i + 5000, ArpPacket::reply); });
+  const json s1 = r.run({"stats"});
+  CHECK(events(s1, "arp_reply_sent") - events(s0, "arp_reply_sent") == 5000);
+  CHECK(s1["neighbours"] == 0);
+  CHECK(s1["generation"] == s0["generation"]);
+  CHECK(s1["next_hops"] == s0["next_hops"]);
+  CHECK(s1["fib_prefixes"] == s0["fib_prefixes"]);
+}
+
+// Issue 13, defect 8: 5,000 unsolicited replies for 10.2.0.2 replaced its MAC.
+TEST_CASE(
+    "forged replies for a neighbour are limited per sender and cannot replace its MAC "
+    "within the locktime",
+    "[control]") {
+  Rig r;
+  punt_all(r, 1, 1000,
+           [&](uint32_t) { return ip_to(r.pool.get(), Ipv4(10, 1, 0, 2), Ipv4(10, 2, 0, 2)); });
+  punt_all(r, 1, 1000, [&](uint32_t) {
+    return arp_from(r.pool.get(), Ipv4(10, 2, 0, 2), 2, ArpPacket::reply);
+  });
+  REQUIRE(r.nh("10.2.0.2")->kind == NhKind::forward);
+  REQUIRE(std::memcmp(r.nh("10.2.0.2")->l2, "\x02\x5b\x00\x00\x00\x02", 6) == 0);
+  const json s0 = r.run({"stats"});
+  // 5,000 replies from another MAC within the second after the real one.
+  punt_all(r, 5000, 1500, [&](uint32_t) {
+    return arp_from(r.pool.get(), Ipv4(10, 2, 0, 2), 0x666, ArpPacket::reply);
+  });
+  const json s1 = r.run({"stats"});
+  CHECK(std::memcmp(r.nh("10.2.0.2")->l2, "\x02\x5b\x00\x00\x00\x02", 6) == 0);
+  CHECK(r.run({"neigh", "show"})[0]["lladdr"] == "02:5b:00:00:00:02");
+  CHECK(s1["generation"] == s0["generation"]);
+  // The sender's share (arp.source_burst) was looked at; the rest dropped unread.
+  CHECK(drops(s1, "arp_rate_limited") - drops(s0, "arp_rate_limited") == 4900);
+  CHECK(events(s1, "arp_mac_locked") - events(s0, "arp_mac_locked") == 100);
+  // The real host's own answers are not held back by the flood (its own MAC, its own share).
+  punt_all(r, 1, 1600, [&](uint32_t) {
+    return arp_from(r.pool.get(), Ipv4(10, 2, 0, 2), 2, ArpPacket::reply);
+  });
+  CHECK(drops(r.run({"stats"}), "arp_rate_limited") == drops(s1, "arp_rate_limited"));
+}
+
+TEST_CASE("ICMP errors are limited per destination before the shared budget", "[control]") {
+  Rig r;
+  const json s0 = r.run({"stats"});
+  // 10.1.0.2 floods packets whose TTL runs out: it gets its share (icmp.source_burst, 20)...
+  punt_all(r, 1000, 1000, [&](uint32_t) {
+    return ip_to(r.pool.get(), Ipv4(10, 1, 0, 2), Ipv4(10, 2, 0, 9), Punt::ttl_exceeded, 1);
+  });
+  const json s1 = r.run({"stats"});
+  CHECK(events(s1, "icmp_time_exceeded_sent") - events(s0, "icmp_time_exceeded_sent") == 20);
+  CHECK(drops(s1, "icmp_source_limited") - drops(s0, "icmp_source_limited") == 980);
+  // ...and the shared budget (icmp.burst, 50) still has room for everyone else.
+  punt_all(r, 20, 1000, [&](uint32_t i) {
+    return ip_to(r.pool.get(), Ipv4(10, 1, 0, uint8_t(3 + i)), Ipv4(10, 2, 0, 9),
+                 Punt::ttl_exceeded, 1);
+  });
+  const json s2 = r.run({"stats"});
+  CHECK(events(s2, "icmp_time_exceeded_sent") - events(s1, "icmp_time_exceeded_sent") == 20);
+  CHECK(drops(s2, "icmp_rate_limited") == drops(s0, "icmp_rate_limited"));
+}
+
+TEST_CASE("PTBs are considered up to each sender's share", "[control]") {
+  Rig r;
+  r.run({"route", "add", "0.0.0.0/0", "via", "10.2.0.2"});
+  const json s0 = r.run({"stats"});
+  punt_all(r, 1000, 1000, [&](uint32_t i) {
+    return PuntEntry{ptb(r.pool.get(), Ipv4(20, 0, 0, 0).v + i, 1000), 0, uint8_t(Punt::local), 0,
+                     1};
+  });
+  const json s1 = r.run({"stats"});
+  CHECK(events(s1, "pmtu_learned") - events(s0, "pmtu_learned") == 20);  // source_burst
+  CHECK(events(s1, "icmp_learn_limited") - events(s0, "icmp_learn_limited") == 980);
+  CHECK(s1["generation"] == s0["generation"]);
+  // Two seconds later the sender has 20 more (10 per second, up to the burst).
+  punt_all(r, 100, 3000, [&](uint32_t i) {
+    return PuntEntry{ptb(r.pool.get(), Ipv4(21, 0, 0, 0).v + i, 1000), 0, uint8_t(Punt::local), 0,
+                     1};
+  });
+  CHECK(events(r.run({"stats"}), "pmtu_learned") - events(s1, "pmtu_learned") == 20);
 }

@@ -33,6 +33,12 @@ void Control::send_icmp_error(rte_mbuf* orig, uint8_t type, uint8_t code, uint32
     st.drop[size_t(Drop::icmp_suppressed)].add();
     return;
   }
+  // Per destination first (Linux: icmp_ratelimit per peer), then the shared budget (Linux:
+  // icmp_msgs_per_sec): a source flooding packets that earn errors spends only its own share.
+  if (!icmp_limit_.allow(s.v, now)) {
+    st.drop[size_t(Drop::icmp_source_limited)].add();
+    return;
+  }
   if (!icmp_bucket(now)) {
     st.drop[size_t(Drop::icmp_rate_limited)].add();
     return;
@@ -231,7 +237,8 @@ void Control::handle_icmp_to_us(rte_mbuf* m, uint64_t now) {
     if (auto s = session(ident))
       s->events.push(PingEvent{seq, false, from, ip->time_to_live, type, code, mtu, 0, 0});
   }
-  if (type == icmp::dest_unreachable && code == icmp::code_frag_needed) learn_pmtu(qdst, mtu, now);
+  if (type == icmp::dest_unreachable && code == icmp::code_frag_needed)
+    learn_pmtu(qdst, mtu, from, now);
   if (type == icmp::redirect && (code == 1 || code == 0)) {
     const Ipv4 gw(uint32_t(ic[4]) << 24 | uint32_t(ic[5]) << 16 | uint32_t(ic[6]) << 8 | ic[7]);
     learn_redirect(qdst, gw, from, now);
@@ -239,7 +246,12 @@ void Control::handle_icmp_to_us(rte_mbuf* m, uint64_t now) {
   rte_pktmbuf_free(m);
 }
 
-void Control::learn_pmtu(Ipv4 dst, uint16_t mtu, uint64_t now) {
+void Control::learn_pmtu(Ipv4 dst, uint16_t mtu, Ipv4 from, uint64_t now) {
+  // Per sender: forged PTBs from one source cost at most its share of lookups and updates.
+  if (!learn_limit_.allow(from.v, now)) {
+    event(Event::icmp_learn_limited);
+    return;
+  }
   const Route* rt = rib_.lookup(dst);
   const NextHopState* s = resolve(dst);
   const uint16_t cur = path_mtu(dst, s, now);
@@ -261,6 +273,10 @@ void Control::learn_pmtu(Ipv4 dst, uint16_t mtu, uint64_t now) {
 }
 
 void Control::learn_redirect(Ipv4 dst, Ipv4 gw, Ipv4 from, uint64_t now) {
+  if (!learn_limit_.allow(from.v, now)) {
+    event(Event::icmp_learn_limited);
+    return;
+  }
   const Route* rt = rib_.lookup(dst);
   // RFC 1122 3.2.2.2: only from the current first hop, naming a gateway on the same link.
   const Ipv4 first = rt && rt->via ? *rt->via : dst;

@@ -90,6 +90,18 @@ std::vector<std::string> restart_needed(const Config& a, const Config& b) {
   check(a.arp_probes != b.arp_probes, "arp.probes");
   check(a.arp_queue_len != b.arp_queue_len, "arp.queue_len");
   check(a.arp_max_entries != b.arp_max_entries, "arp.max_entries");
+  check(a.arp_max_unresolved != b.arp_max_unresolved, "arp.max_unresolved");
+  check(a.arp_queue_total != b.arp_queue_total, "arp.queue_total");
+  check(a.arp_failed_ms != b.arp_failed_ms, "arp.failed_time_ms");
+  check(a.arp_locktime_ms != b.arp_locktime_ms, "arp.locktime_ms");
+  check(a.arp_resolve_rate != b.arp_resolve_rate, "arp.resolve_rate");
+  check(a.arp_resolve_burst != b.arp_resolve_burst, "arp.resolve_burst");
+  check(a.arp_source_rate != b.arp_source_rate, "arp.source_rate");
+  check(a.arp_source_burst != b.arp_source_burst, "arp.source_burst");
+  check(a.icmp_source_rate != b.icmp_source_rate, "icmp.source_rate");
+  check(a.icmp_source_burst != b.icmp_source_burst, "icmp.source_burst");
+  check(a.exc_source_rate != b.exc_source_rate, "exceptions.source_rate");
+  check(a.exc_source_burst != b.exc_source_burst, "exceptions.source_burst");
   // Ports: everything but their addresses (MTU changes at run time with `link set`).
   bool ports_differ = a.ports.size() != b.ports.size();
   for (size_t i = 0; !ports_differ && i < a.ports.size(); ++i) {

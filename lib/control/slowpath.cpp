@@ -188,6 +188,11 @@ void Control::apply_neighbour_effects(NeighbourTable::Effects& fx, uint64_t now)
   }
   for (rte_mbuf* m : fx.overflowed) drop(m, Drop::neighbour_queue_overflow, m->port);
   for (rte_mbuf* m : fx.table_full) drop(m, Drop::neighbour_table_full, m->port);
+  for (rte_mbuf* m : fx.queue_full) drop(m, Drop::neighbour_queue_full, m->port);
+  for (rte_mbuf* m : fx.rate_limited) drop(m, Drop::neighbour_rate_limited, m->port);
+  for (rte_mbuf* m : fx.evicted) drop(m, Drop::neighbour_evicted, m->port);
+  if (fx.evictions) event(Event::neighbour_evictions, fx.evictions);
+  if (fx.mac_locked) event(Event::arp_mac_locked, fx.mac_locked);
   try {
     for (Ipv4 ip : fx.changed) sync(Prefix4{ip, 32});
     pub_.commit();
@@ -227,6 +232,11 @@ void Control::handle_arp(rte_mbuf* m, uint16_t in_port, uint64_t now) {
                   rte_pktmbuf_data_len(m) - RTE_ETHER_HDR_LEN);
   if (!a) return drop(m, Drop::arp_invalid, in_port);
   event(Event::arp_received);
+  // Per sender (the frame's source MAC): one host flooding ARP, forged replies say, is cut
+  // to its share before it costs a reply, a log line or a neighbour update.
+  uint64_t sender = 0;
+  std::memcpy(&sender, rte_pktmbuf_mtod(m, const rte_ether_hdr*)->src_addr.addr_bytes, 6);
+  if (!arp_limit_.allow(sender, now)) return drop(m, Drop::arp_rate_limited, in_port);
   bool target_ours = false, sender_on_link = false;
   for (const auto& pa : p->addrs) {
     target_ours |= pa.addr == a->tpa;
@@ -249,8 +259,12 @@ void Control::handle_arp(rte_mbuf* m, uint16_t in_port, uint64_t now) {
     }
   }
   NeighbourTable::Effects fx;
-  // RFC 826 merge: refresh what we know; create entries only from exchanges with us.
-  if (sender_on_link && a->spa.v != 0) neigh_.learn(a->spa, a->sha, in_port, target_ours, now, fx);
+  // RFC 826's merge rule: update an entry that exists; never create one from ARP, not even
+  // from a request for our address (RFC 826 would add the sender; Linux makes it STALE).
+  // Only the router's own need for a MAC creates an entry, so strangers cannot fill the
+  // table, add host routes or bump the generation; the price is one request and reply when
+  // the router first sends to a host that asked for it (docs/architecture.md, "Slow path").
+  if (sender_on_link && a->spa.v != 0) neigh_.learn(a->spa, a->sha, in_port, now, fx);
   rte_pktmbuf_free(m);
   apply_neighbour_effects(fx, now);
 }

@@ -39,12 +39,17 @@ namespace routerd {
   X(neighbour_failed, "next hop did not answer ARP")                                             \
   X(neighbour_queue_overflow, "oldest packet waiting for ARP replaced by a newer one")           \
   X(neighbour_table_full, "no room for another unresolved neighbour")                            \
+  X(neighbour_queue_full, "waiting for ARP: all queues together hold arp.queue_total packets")   \
+  X(neighbour_rate_limited, "new ARP resolution refused: the port's arp.resolve_rate is spent")  \
+  X(neighbour_evicted, "was waiting for ARP when its entry made way for a newer one")            \
   X(punt_ring_full, "control thread busy: slow-path ring full")                                  \
   X(tx_full, "TX queue full")                                                                    \
   X(no_mbuf, "mbuf pool empty while building a reply")                                           \
   X(local_unhandled, "addressed to the router, protocol not served")                             \
   X(arp_invalid, "malformed or foreign ARP packet")                                              \
+  X(arp_rate_limited, "ARP from a sender (MAC) over arp.source_rate")                            \
   X(icmp_rate_limited, "ICMP error suppressed by the token bucket")                              \
+  X(icmp_source_limited, "ICMP error suppressed: its destination is over icmp.source_rate")      \
   X(icmp_suppressed, "ICMP error not allowed (about an ICMP error, fragment, broadcast...)")     \
   X(icmp_no_source, "ICMP error not sent: egress port has no address")                           \
   X(port_down, "egress port stopped")
@@ -97,6 +102,9 @@ enum class Punt : uint8_t {
   X(neighbour_resolved, "neighbours resolved")                                                     \
   X(neighbour_failed, "neighbours failed")                                                         \
   X(neighbour_route_skipped, "neighbours left without a host route (no room in FIB or next hops)") \
+  X(neighbour_evictions, "neighbour entries evicted for newer ones (FAILED, INCOMPLETE, stale)")   \
+  X(arp_mac_locked, "ARP that would have replaced a MAC within arp.locktime_ms, ignored")          \
+  X(icmp_learn_limited, "PTBs and redirects ignored: their sender is over exceptions.source_rate") \
   X(control_error, "punted packets or timer runs the control thread could not finish")
 
 enum class Event : uint8_t {
