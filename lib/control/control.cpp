@@ -324,6 +324,14 @@ void Control::log_limited(const std::string& what, const std::string& why) {
   errors_unlogged_ = 0;
 }
 
+// What the reassembly table gave up (no room, timed out, a bad fragment) is freed and
+// counted, so a flood of fragments that never complete shows in the drop counters.
+void Control::free_reassembly_drops() {
+  if (death_row_.cnt == 0) return;
+  dp_.control_stats().drop[size_t(Drop::reassembly_dropped)].add(death_row_.cnt);
+  rte_ip_frag_free_death_row(&death_row_, 0);
+}
+
 bool Control::poll_once(uint64_t now) {
   bool busy = false;
   PuntEntry punts[64];
@@ -356,7 +364,7 @@ bool Control::poll_once(uint64_t now) {
     // Each call stops when the death row is full: sweep until it finds nothing more.
     const uint64_t tsc = rte_rdtsc();
     do {
-      rte_ip_frag_free_death_row(&death_row_, 0);
+      free_reassembly_drops();
       rte_ip_frag_table_del_expired_entries(frag_tbl_.get(), &death_row_, tsc);
     } while (death_row_.cnt != 0);
   }

@@ -197,7 +197,8 @@ class Control {
   nlohmann::json route_load(const std::vector<RouteSpec>& specs, const std::string& source);
   nlohmann::json route_batch(const Request& r);
   std::set<std::tuple<std::string, uint32_t, uint8_t>> live_addresses() const;
-  void fault(const char* step);  // throws when a test's reload_fault asks it to
+  void fault(const char* step);
+  void free_reassembly_drops();  // throws when a test's reload_fault asks it to
   // A RIB change of the current batch, for rollback.
   struct RibUndo {
     Prefix4 prefix;

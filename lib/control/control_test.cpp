@@ -709,16 +709,20 @@ TEST_CASE("a fragmented ping to the router is answered, in fragments that fit th
 TEST_CASE("fragments whose rest never comes are freed after the reassembly timeout", "[control]") {
   Rig r;
   const unsigned in_use0 = rte_mempool_in_use_count(r.pool.get());
+  auto dropped = [&] { return r.run({"stats"})["drops"]["reassembly_dropped"].get<uint64_t>(); };
+  const uint64_t dropped0 = dropped();
   const std::vector<uint8_t> icmp = echo_request(3000);
   for (uint16_t id = 0; id < 200; ++id)
     punt_local(r, echo_fragment(r.pool.get(), icmp, 0, 1480, id));
   while (rte_ring_count(r.punt.get()) != 0) r.ctl->poll_once(1000);
   const unsigned held = rte_mempool_in_use_count(r.pool.get()) - in_use0;
-  CHECK(held > 32);  // what the table had room for
+  CHECK(held > 32);                           // what the table had room for
+  CHECK(dropped() - dropped0 == 200 - held);  // the rest: counted, not silently freed
   // The table's timeout is two seconds of TSC time, whatever the control clock says.
   std::this_thread::sleep_for(std::chrono::milliseconds(2200));
   r.ctl->poll_once(5000);
   CHECK(rte_mempool_in_use_count(r.pool.get()) == in_use0);
+  CHECK(dropped() - dropped0 == 200);
 }
 
 TEST_CASE("a redirect punt is judged by the route as it is now, not by the id it carries",

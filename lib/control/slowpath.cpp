@@ -282,7 +282,7 @@ void Control::handle_local(rte_mbuf* m, uint16_t in_port, uint64_t now) {
     m->l3_len = uint16_t(ihl);
     rte_mbuf* whole =
         rte_ipv4_frag_reassemble_packet(frag_tbl_.get(), &death_row_, m, rte_rdtsc(), ip);
-    rte_ip_frag_free_death_row(&death_row_, 0);
+    free_reassembly_drops();
     if (!whole) return;  // kept for later, or dropped by the table
     if (whole->nb_segs > 1 && rte_pktmbuf_linearize(whole) != 0) {
       // Larger than one pool buffer: copy into one that holds any IPv4 datagram.

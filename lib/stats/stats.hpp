@@ -46,6 +46,7 @@ namespace routerd {
   X(tx_full, "TX queue full")                                                                    \
   X(no_mbuf, "mbuf pool empty while building a reply")                                           \
   X(local_unhandled, "addressed to the router, protocol not served")                             \
+  X(reassembly_dropped, "fragment to the router dropped: reassembly table full or timed out")    \
   X(arp_invalid, "malformed or foreign ARP packet")                                              \
   X(arp_rate_limited, "ARP from a sender (MAC) over arp.source_rate")                            \
   X(icmp_rate_limited, "ICMP error suppressed by the token bucket")                              \
