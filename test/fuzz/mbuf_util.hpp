@@ -33,7 +33,7 @@ class HeapFrame {
     rte_mbuf* m = rte_pktmbuf_alloc(pool);
     FUZZ_CHECK(m != nullptr, "mbuf pool empty: a target leaks mbufs");
     buf_[i].reset(new uint8_t[n]);
-    std::memcpy(buf_[i].get(), p, n);
+    if (n) std::memcpy(buf_[i].get(), p, n);   // p may be null when n is 0
     shinfo_[i].free_cb = [](void*, void*) {};  // the buffer is buf_[i]'s
     shinfo_[i].fcb_opaque = nullptr;
     rte_mbuf_ext_refcnt_set(&shinfo_[i], 1);
@@ -57,7 +57,7 @@ inline rte_mbuf* pool_frame(rte_mempool* pool, const uint8_t* p, size_t len, siz
     std::memset(rte_pktmbuf_mtod(m, uint8_t*), 0, std::min<size_t>(rte_pktmbuf_tailroom(m), 64));
     auto* d = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(m, uint16_t(n)));
     FUZZ_CHECK(d != nullptr, "a %zu-byte segment does not fit an mbuf", n);
-    std::memcpy(d, q, n);
+    if (n) std::memcpy(d, q, n);
     return m;
   };
   rte_mbuf* m = seg(p, split);
