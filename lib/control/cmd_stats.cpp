@@ -71,7 +71,7 @@ nlohmann::json Control::stats_json() const {
   nlohmann::json cache = {{"enabled", dp_.params.route_cache},
                           {"sets", dp_.params.route_cache ? dp_.params.route_cache_sets : 0}};
   for (const auto& [name, counter] : kCacheCounters)
-    cache[name] = sum([counter](const LcoreStats& s) { return (s.*counter).get(); });
+    cache[name] = sum([c = counter](const LcoreStats& s) { return (s.*c).get(); });
   const InvalidationStats inv = pub_.invalidation();
   return {{"generation", pub_.generation()},
           {"commits", pub_.commits()},

@@ -257,10 +257,11 @@ void Control::publish_ifs() {
       if (pa.subnet.len <= 30 && f.nbcast < std::size(f.bcast)) {
         f.bcast[f.nbcast++] = pa.subnet.broadcast().v;
         // Cannot fail: addr add holds each port to as many addresses as `bcast` has room.
-        s->bcast.add(pa.subnet.broadcast().v);
+        s->refused.add(pa.subnet.broadcast().v);
       }
+    for (const auto& pa : p.addrs) s->refused.add(pa.addr.v);
   }
-  for (auto& f : s->ports) f.all_bcast = &s->bcast;
+  for (auto& f : s->ports) f.refused_src = &s->refused;
   pub_.replace_ifs(s);
 }
 

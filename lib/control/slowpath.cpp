@@ -314,7 +314,9 @@ void Control::handle_local(rte_mbuf* m, uint16_t in_port, uint64_t now) {
       if (echo_reply_ && total >= ihl + icmp::header_len && icmp_hdr[0] == icmp::echo_request &&
           icmp_echo_to_reply(reinterpret_cast<uint8_t*>(ip), total)) {
         event(Event::icmp_echo_reply_sent);
-        output(m, now);
+        // The reply is as long as the request, which may have come in fragments: it leaves
+        // as the router's own traffic does, fragmented to the path MTU (DF is clear).
+        output_originated(m, now);
         return;
       }
       if (total >= ihl + icmp::header_len &&

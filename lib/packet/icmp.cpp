@@ -92,6 +92,8 @@ bool icmp_echo_to_reply(uint8_t* ip, size_t len) {
   if (len < sizeof(rte_ipv4_hdr)) return false;
   auto* h = reinterpret_cast<rte_ipv4_hdr*>(ip);
   size_t ihl = size_t(h->version_ihl & 0xf) * 4;
+  // Only an IPv4 header: with IHL < 5 the "ICMP header" would lie inside the IP header.
+  if ((h->version_ihl >> 4) != 4 || ihl < sizeof(rte_ipv4_hdr)) return false;
   if (h->next_proto_id != IPPROTO_ICMP || len < ihl + icmp::header_len) return false;
   uint8_t* icmp_hdr = ip + ihl;
   if (icmp_hdr[0] != icmp::echo_request || icmp_hdr[1] != 0) return false;

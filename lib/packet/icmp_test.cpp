@@ -352,6 +352,22 @@ TEST_CASE("icmp_echo_to_reply rejects what is not a well-formed echo request", "
     INFO("len " << len);
     CHECK(rejects(req, len));
   }
+  // Not an IPv4 header, checksums right (found by fuzz-icmp): version 5 or 6, and IHL 4,
+  // which would put the "ICMP header" on the destination address, made to look like one.
+  for (uint8_t vhl : {0x55, 0x65}) {
+    INFO("version/IHL " << hex16(vhl));
+    Bytes v = req;
+    v[0] = vhl;
+    ref_fill(v.data(), 20, 10);
+    CHECK(rejects(v, v.size()));
+  }
+  Bytes ihl4 = req;
+  ihl4[0] = 0x44;
+  ihl4[16] = icmp::echo_request;
+  ihl4[17] = 0;
+  ref_fill(ihl4.data() + 16, ihl4.size() - 16, 2);
+  REQUIRE(ref_ok(ihl4.data() + 16, ihl4.size() - 16));
+  CHECK(rejects(ihl4, ihl4.size()));
 }
 
 // ---------------------------------------------------------------- icmp_select_source

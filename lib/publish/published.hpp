@@ -26,13 +26,15 @@ struct alignas(64) Generation {
   uint64_t bump() { return value.fetch_add(1, std::memory_order_acq_rel) + 1; }
 };
 
-// Every subnet broadcast address of the router, on any port: none is a valid source
-// (RFC 1812 5.3.7), whichever port the packet came in on. `bits` is a one-hash filter of
-// them, so the fast path rejects without a loop: a clear bit means "not a broadcast"; a set
-// one means "ask classify()", which searches `addr`.
-struct BcastSet {
+// Sources no packet from the wire may carry, whichever port it came in on: every subnet
+// broadcast of the router (RFC 1812 5.3.7) and every address of its own (a packet "from"
+// the router that the router did not send is spoofed or looped; Linux drops it as a
+// martian too). `bits` is a one-hash filter of them, so the fast path rejects without a
+// loop: a clear bit means "not refused"; a set one means "ask classify()", which searches
+// `addr`.
+struct RefusedSources {
   static constexpr uint32_t kBits = 4096;
-  static constexpr uint32_t kMax = kMaxPorts * 8;
+  static constexpr uint32_t kMax = kMaxPorts * 16;  // 8 addresses a port, and their broadcasts
   uint64_t bits[kBits / 64] = {};
   uint32_t n = 0;
   uint32_t addr[kMax] = {};  // host order
@@ -48,7 +50,7 @@ struct BcastSet {
       if (addr[i] == a) return true;
     return false;
   }
-  // False when full (kMax: eight per port, as many as a port may hold).
+  // False when full (kMax: what the ports' addresses can demand).
   bool add(uint32_t a) {
     if (contains(a)) return true;
     if (n == kMax) return false;
@@ -57,9 +59,9 @@ struct BcastSet {
     bits[h / 64] |= uint64_t(1) << (h % 64);
     return true;
   }
-  static const BcastSet kEmpty;
+  static const RefusedSources kEmpty;
 };
-inline const BcastSet BcastSet::kEmpty{};
+inline const RefusedSources RefusedSources::kEmpty{};
 
 // What the fast path needs to know about an input port. Published as a whole; replaced
 // (never edited) when addresses change.
@@ -70,13 +72,14 @@ struct PortFastInfo {
   // Subnet broadcast addresses of this port; unused entries are 0, which the fast path may
   // compare against harmlessly (0/8 sources are martian anyway).
   uint32_t bcast[8] = {};
-  // Those of every port (this one's included), owned by the same IfSnapshot.
-  const BcastSet* all_bcast = &BcastSet::kEmpty;
+  // Every port's broadcasts and addresses (this one's included), owned by the same
+  // IfSnapshot.
+  const RefusedSources* refused_src = &RefusedSources::kEmpty;
 };
 
 struct IfSnapshot {
   PortFastInfo ports[kMaxPorts];
-  BcastSet bcast;
+  RefusedSources refused;
 };
 
 // Everything a worker reads that the control thread publishes.

@@ -12,47 +12,48 @@ namespace routerd {
 
 // Why a packet was not forwarded by a worker or the control thread. Values index counters;
 // names are what `routerctl stats` and telemetry print.
-#define ROUTERD_DROP_REASONS(X)                                                                  \
-  X(l2_too_short, "frame shorter than an Ethernet header")                                       \
-  X(l2_other_host, "unicast frame for another MAC address")                                      \
-  X(l2_bcast_unicast_ip, "L2 broadcast/multicast frame carrying a unicast IP destination")       \
-  X(ethertype_unsupported, "neither IPv4 nor ARP")                                               \
-  X(ipv4_too_short, "link length below 20 bytes (RFC 1812 5.2.2)")                               \
-  X(ipv4_bad_version, "IP version is not 4")                                                     \
-  X(ipv4_bad_ihl, "IHL below 5 or beyond the frame")                                             \
-  X(ipv4_bad_checksum, "header checksum wrong")                                                  \
-  X(ipv4_bad_length, "total length below the header length")                                     \
-  X(ipv4_truncated, "frame shorter than the total length")                                       \
-  X(ipv4_headers_split, "IPv4 header not contiguous in the first segment")                       \
-  X(martian_source, "source in 0/8, 127/8, 224/4, 240/4 or a subnet broadcast (RFC 1812 5.3.7)") \
-  X(martian_destination, "destination in 0/8, 127/8 or 240/4 (RFC 1812 5.3.7)")                  \
-  X(link_local, "169.254/16 source or destination (RFC 3927)")                                   \
-  X(multicast_destination, "multicast destination (no multicast routing)")                       \
-  X(limited_broadcast, "255.255.255.255 is never forwarded (RFC 1812 5.3.5.1)")                  \
-  X(directed_broadcast, "directed broadcast to a connected subnet (off, RFC 2644)")              \
-  X(source_route, "LSRR/SSRR option (dropped by default, RFC 7126)")                             \
-  X(ttl_exceeded, "TTL expired in transit")                                                      \
-  X(no_route, "no route to the destination")                                                     \
-  X(frag_needed, "larger than the egress MTU with DF set")                                       \
-  X(fragment_failed, "larger than the egress MTU, DF clear, and no mbufs to fragment it")        \
-  X(bad_options, "malformed IPv4 options")                                                       \
-  X(neighbour_failed, "next hop did not answer ARP")                                             \
-  X(neighbour_queue_overflow, "oldest packet waiting for ARP replaced by a newer one")           \
-  X(neighbour_table_full, "no room for another unresolved neighbour")                            \
-  X(neighbour_queue_full, "waiting for ARP: all queues together hold arp.queue_total packets")   \
-  X(neighbour_rate_limited, "new ARP resolution refused: the port's arp.resolve_rate is spent")  \
-  X(neighbour_evicted, "was waiting for ARP when its entry made way for a newer one")            \
-  X(punt_ring_full, "control thread busy: slow-path ring full")                                  \
-  X(tx_full, "TX queue full")                                                                    \
-  X(no_mbuf, "mbuf pool empty while building a reply")                                           \
-  X(local_unhandled, "addressed to the router, protocol not served")                             \
-  X(reassembly_dropped, "fragment to the router dropped: reassembly table full or timed out")    \
-  X(arp_invalid, "malformed or foreign ARP packet")                                              \
-  X(arp_rate_limited, "ARP from a sender (MAC) over arp.source_rate")                            \
-  X(icmp_rate_limited, "ICMP error suppressed by the token bucket")                              \
-  X(icmp_source_limited, "ICMP error suppressed: its destination is over icmp.source_rate")      \
-  X(icmp_suppressed, "ICMP error not allowed (about an ICMP error, fragment, broadcast...)")     \
-  X(icmp_no_source, "ICMP error not sent: egress port has no address")                           \
+#define ROUTERD_DROP_REASONS(X)                                                                    \
+  X(l2_too_short, "frame shorter than an Ethernet header")                                         \
+  X(l2_other_host, "unicast frame for another MAC address")                                        \
+  X(l2_bcast_unicast_ip, "L2 broadcast/multicast frame carrying a unicast IP destination")         \
+  X(ethertype_unsupported, "neither IPv4 nor ARP")                                                 \
+  X(ipv4_too_short, "link length below 20 bytes (RFC 1812 5.2.2)")                                 \
+  X(ipv4_bad_version, "IP version is not 4")                                                       \
+  X(ipv4_bad_ihl, "IHL below 5 or beyond the frame")                                               \
+  X(ipv4_bad_checksum, "header checksum wrong")                                                    \
+  X(ipv4_bad_length, "total length below the header length")                                       \
+  X(ipv4_truncated, "frame shorter than the total length")                                         \
+  X(ipv4_headers_split, "IPv4 header not contiguous in the first segment")                         \
+  X(martian_source,                                                                                \
+    "source in 0/8, 127/8, 224/4, 240/4, a subnet broadcast or the router's own (RFC 1812 5.3.7)") \
+  X(martian_destination, "destination in 0/8, 127/8 or 240/4 (RFC 1812 5.3.7)")                    \
+  X(link_local, "169.254/16 source or destination (RFC 3927)")                                     \
+  X(multicast_destination, "multicast destination (no multicast routing)")                         \
+  X(limited_broadcast, "255.255.255.255 is never forwarded (RFC 1812 5.3.5.1)")                    \
+  X(directed_broadcast, "directed broadcast to a connected subnet (off, RFC 2644)")                \
+  X(source_route, "LSRR/SSRR option (dropped by default, RFC 7126)")                               \
+  X(ttl_exceeded, "TTL expired in transit")                                                        \
+  X(no_route, "no route to the destination")                                                       \
+  X(frag_needed, "larger than the egress MTU with DF set")                                         \
+  X(fragment_failed, "larger than the egress MTU, DF clear, and no mbufs to fragment it")          \
+  X(bad_options, "malformed IPv4 options")                                                         \
+  X(neighbour_failed, "next hop did not answer ARP")                                               \
+  X(neighbour_queue_overflow, "oldest packet waiting for ARP replaced by a newer one")             \
+  X(neighbour_table_full, "no room for another unresolved neighbour")                              \
+  X(neighbour_queue_full, "waiting for ARP: all queues together hold arp.queue_total packets")     \
+  X(neighbour_rate_limited, "new ARP resolution refused: the port's arp.resolve_rate is spent")    \
+  X(neighbour_evicted, "was waiting for ARP when its entry made way for a newer one")              \
+  X(punt_ring_full, "control thread busy: slow-path ring full")                                    \
+  X(tx_full, "TX queue full")                                                                      \
+  X(no_mbuf, "mbuf pool empty while building a reply")                                             \
+  X(local_unhandled, "addressed to the router, protocol not served")                               \
+  X(reassembly_dropped, "fragment to the router dropped: reassembly table full or timed out")      \
+  X(arp_invalid, "malformed or foreign ARP packet")                                                \
+  X(arp_rate_limited, "ARP from a sender (MAC) over arp.source_rate")                              \
+  X(icmp_rate_limited, "ICMP error suppressed by the token bucket")                                \
+  X(icmp_source_limited, "ICMP error suppressed: its destination is over icmp.source_rate")        \
+  X(icmp_suppressed, "ICMP error not allowed (about an ICMP error, fragment, broadcast...)")       \
+  X(icmp_no_source, "ICMP error not sent: egress port has no address")                             \
   X(port_down, "egress port stopped")
 
 enum class Drop : uint8_t {

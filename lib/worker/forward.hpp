@@ -110,10 +110,10 @@ ROUTERD_ALWAYS_INLINE Verdict classify(rte_mbuf* m, const PortFastInfo& in, bool
     if (drop_martians || !martian) return v_drop(av.reason);
   }
   // A subnet broadcast address never identifies a sender (RFC 1812 5.3.7), whichever of
-  // the router's subnets it belongs to.
+  // the router's subnets it belongs to; nor does one of the router's own addresses.
   for (uint8_t i = 0; i < in.nbcast; ++i)
     if (s == in.bcast[i]) return v_drop(Drop::martian_source);
-  if (in.all_bcast->contains(s)) return v_drop(Drop::martian_source);
+  if (in.refused_src->contains(s)) return v_drop(Drop::martian_source);
   // 5.3.4: a link-layer broadcast must not be forwarded unless the IP destination is
   // multicast, which was dropped above.
   if (l2_group) return v_drop(Drop::l2_bcast_unicast_ip);
@@ -136,10 +136,10 @@ struct FastKey {
   // amask, they equal awant: 169.254/16 twice, then the port's two subnet broadcasts.
   alignas(16) uint32_t amask[4];
   alignas(16) uint32_t awant[4];
-  uint64_t mac48;              // the MAC again, for the scalar build
-  uint32_t bcast0, bcast1;     // subnet broadcasts, host order (0 when unused)
-  uint32_t slow;               // nonzero: the port has more than two broadcasts, ask classify()
-  const uint64_t* bcast_bits;  // BcastSet::bits of every port's broadcasts
+  uint64_t mac48;                // the MAC again, for the scalar build
+  uint32_t bcast0, bcast1;       // subnet broadcasts, host order (0 when unused)
+  uint32_t slow;                 // nonzero: the port has more than two broadcasts, ask classify()
+  const uint64_t* refused_bits;  // RefusedSources::bits of every port's broadcasts
 };
 
 inline FastKey fast_key(const PortFastInfo& in) {
@@ -152,7 +152,7 @@ inline FastKey fast_key(const PortFastInfo& in) {
   k.bcast0 = in.bcast[0];
   k.bcast1 = in.bcast[1];
   k.slow = in.nbcast > 2;
-  k.bcast_bits = in.all_bcast->bits;
+  k.refused_bits = in.refused_src->bits;
   k.amask[0] = k.amask[1] = rte_cpu_to_be_32(0xffff0000u);
   k.awant[0] = k.awant[1] = rte_cpu_to_be_32(0xa9fe0000u);
   k.amask[2] = k.amask[3] = 0xffffffffu;
@@ -247,9 +247,10 @@ ROUTERD_ALWAYS_INLINE bool classify_fast(const rte_mbuf* m, const FastKey& key, 
          (rte_pktmbuf_pkt_len(m) ^ (total + RTE_ETHER_HDR_LEN));
   // The first octets of source (byte 26) and destination (byte 30).
   bad |= kFirstOctet.c[p[26]] | kFirstOctet.c[p[30]] | key.slow;
-  // A source that may be any port's subnet broadcast (one L1-resident bit; see BcastSet).
-  const uint32_t bslot = BcastSet::slot(rte_be_to_cpu_32(uint32_t(h1 >> 32)));
-  bad |= (key.bcast_bits[bslot / 64] >> (bslot % 64)) & 1;
+  // A source that may be a broadcast or address of the router (one L1-resident bit; see
+  // RefusedSources).
+  const uint32_t bslot = RefusedSources::slot(rte_be_to_cpu_32(uint32_t(h1 >> 32)));
+  bad |= (key.refused_bits[bslot / 64] >> (bslot % 64)) & 1;
   *dst = rte_be_to_cpu_32(h2);
   return bad == 0;
 }

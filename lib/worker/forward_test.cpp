@@ -194,16 +194,21 @@ TEST_CASE("classify: martians, broadcasts, multicast", "[worker]") {
   {
     // Another port's subnet broadcast is no sender either (RFC 1812 5.3.7), and the fast
     // path must not pass it.
-    BcastSet all;
+    RefusedSources all;
     REQUIRE(all.add(Ipv4(10, 1, 0, 255).v));
     REQUIRE(all.add(Ipv4(10, 3, 0, 255).v));
+    REQUIRE(all.add(Ipv4(10, 3, 0, 1).v));  // an address of the router's
     PortFastInfo pi = port_info();
-    pi.all_bcast = &all;
+    pi.refused_src = &all;
     rte_mbuf* m = with_src(Ipv4(10, 3, 0, 255)).build();
     uint32_t d = 0;
     CHECK_FALSE(classify_fast(m, fast_key(pi), &d));
     CHECK(Drop(classify(m, pi, true, &d).reason) == Drop::martian_source);
     CHECK(classify(m, pi, false, &d).action == Verdict::drop);  // not a martian switch
+    rte_pktmbuf_free(m);
+    m = with_src(Ipv4(10, 3, 0, 1)).build();
+    CHECK_FALSE(classify_fast(m, fast_key(pi), &d));
+    CHECK(Drop(classify(m, pi, true, &d).reason) == Drop::martian_source);
     rte_pktmbuf_free(m);
   }
   check_drop(with_dst(Ipv4(0, 1, 2, 3)), Drop::martian_destination);
@@ -419,10 +424,10 @@ TEST_CASE("classify_fast only ever agrees with classify", "[worker]") {
     pi.nbcast = uint8_t(rng() % 4);
     for (int b = 0; b < 8; ++b) pi.bcast[b] = b < pi.nbcast ? addrs[rng() % kAddrs].v : 0;
     // Every port's broadcasts: this port's, and some of other ports'.
-    BcastSet all;
+    RefusedSources all;
     for (int b = 0; b < pi.nbcast; ++b) REQUIRE(all.add(pi.bcast[b]));
     for (int b = int(rng() % 3); b > 0; --b) REQUIRE(all.add(addrs[rng() % kAddrs].v));
-    pi.all_bcast = &all;
+    pi.refused_src = &all;
     uint32_t fd = 0, cd = 0;
     bool is_fast = classify_fast(m, fast_key(pi), &fd);
     // The variants for bursts of one flag kind answer as the general one where they apply.

@@ -21,17 +21,19 @@ declare -A REASON=(
   [martian_source]=martian_source
   [martian_destination]=martian_destination
   [other_port_broadcast]=martian_source
+  [own_address_source]=martian_source
 )
 declare -A PORT=(
   [bad_checksum]=40001 [bad_ihl]=40002 [bad_version]=40003 [truncated]=40004
   [too_short]=40005 [bad_length]=40006 [martian_source]=40007 [martian_destination]=40008
-  [other_port_broadcast]=40009
+  [other_port_broadcast]=40009 [own_address_source]=40010
 )
 KINDS=(bad_checksum bad_ihl bad_version truncated too_short bad_length martian_source martian_destination)
 # RFC 1812 5.3.7: no subnet broadcast of the router's is a valid source, including those of
-# ports other than the input one (p2's 10.3.0.255 arriving on p0). Linux forwards these
-# with rp_filter off, so the reference router is not held to it.
-if tb_is_routerd; then KINDS+=(other_port_broadcast); fi
+# ports other than the input one (p2's 10.3.0.255 arriving on p0); nor is an address of
+# the router's own (10.3.0.1). Linux forwards the first with rp_filter off, so the
+# reference router is not held to these.
+if tb_is_routerd; then KINDS+=(other_port_broadcast own_address_source); fi
 
 # The router's MAC on p0 as h0 learnt it by ARP.
 hx 0 ping -n -c1 -W 2 10.1.0.1 >/dev/null

@@ -18,6 +18,7 @@ reason each one must hit (RFC 1812 section 5.2.2 / 5.3.7):
     martian_source       martian_source       source 127.0.0.1
     martian_destination  martian_destination  destination 0.1.2.3
     other_port_broadcast martian_source       source 10.3.0.255, another port's subnet broadcast
+    own_address_source   martian_source       source 10.3.0.1, one of the router's addresses
     valid                (forwarded)          a well-formed control packet
 """
 import argparse
@@ -35,6 +36,7 @@ PORTS = {
     "martian_source": 40007,
     "martian_destination": 40008,
     "other_port_broadcast": 40009,
+    "own_address_source": 40010,
     "valid": 40099,
 }
 PAYLOAD = b"routerd-it-badpkt"
@@ -76,6 +78,8 @@ def build(kind, src, dst):
         return ip_bytes(src, "0.1.2.3", port)
     if kind == "other_port_broadcast":
         return ip_bytes("10.3.0.255", dst, port)
+    if kind == "own_address_source":
+        return ip_bytes("10.3.0.1", dst, port)
     raise ValueError(kind)
 
 

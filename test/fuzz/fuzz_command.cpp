@@ -1,0 +1,155 @@
+// Fuzz target: the control-socket request grammar. Input starting with '{' is a request line
+// as lib/api/server.cpp reads it (JSON {"argv": [...]}, then parse_request); anything else is
+// a command line as routerctl and batch files split it (split_command_line, parse_request).
+// Invariants: the only exceptions are nlohmann::json's (answered "not JSON") and
+// CommandError, with a message; the answer always serialises (the server replaces invalid UTF-8); a
+// parsed Request written back in canonical words (the harness's own formatter) parses to the same
+// Request, and so does its canonical form again (the grammar has a fixed point).
+#include <nlohmann/json.hpp>
+
+#include <string>
+#include <vector>
+
+#include "command.hpp"
+#include "fuzz_util.hpp"
+
+using namespace routerd;
+
+namespace {
+
+void add_words(std::vector<std::string>& w, const char* s) {
+  for (auto& x : split_command_line(s)) w.push_back(x);
+}
+
+std::vector<std::string> canonical(const Request& r) {
+  std::vector<std::string> w;
+  add_words(w, verb_name(r.verb));
+  auto dev = [&](bool always) {
+    if (always || !r.dev.empty()) {
+      w.push_back("dev");
+      w.push_back(r.dev);
+    }
+  };
+  switch (r.verb) {
+    case Verb::addr_add:
+    case Verb::addr_del:
+      w.push_back(r.addr.str() + "/" + std::to_string(r.prefix.len));
+      dev(true);
+      break;
+    case Verb::addr_show:
+    case Verb::neigh_show:
+    case Verb::link_show:
+      dev(false);
+      break;
+    case Verb::route_add:
+    case Verb::route_replace:
+    case Verb::route_del:
+      w.push_back(r.prefix.str());
+      if (r.via) {
+        w.push_back("via");
+        w.push_back(r.via->str());
+      }
+      dev(r.verb != Verb::route_del && !r.via);
+      if (r.mtu) {
+        w.push_back("mtu");
+        w.push_back(std::to_string(r.mtu));
+      }
+      break;
+    case Verb::route_get:
+      w.push_back(r.addr.str());
+      break;
+    case Verb::route_load:
+      w.push_back(r.path);
+      break;
+    case Verb::neigh_add:
+      w.insert(w.end(), {r.addr.str(), "lladdr", r.lladdr.str()});
+      dev(true);
+      break;
+    case Verb::neigh_del:
+      w.push_back(r.addr.str());
+      dev(false);
+      break;
+    case Verb::link_set:
+      w.insert(w.end(), {"dev", r.dev, "mtu", std::to_string(r.mtu)});
+      break;
+    case Verb::ping:
+      w.insert(w.end(),
+               {r.addr.str(), "size", std::to_string(r.size), "count", std::to_string(r.count)});
+      if (r.df) w.push_back("df");
+      break;
+    case Verb::batch:
+      for (const BatchLine& b : r.batch) {
+        std::string line;
+        for (const std::string& x : canonical(b.req)) line += (line.empty() ? "" : " ") + x;
+        w.push_back(line);
+      }
+      break;
+    default:
+      break;
+  }
+  return w;
+}
+
+bool same(const Request& a, const Request& b) {
+  if (a.verb != b.verb || a.prefix != b.prefix || a.addr != b.addr || a.via != b.via ||
+      a.mtu != b.mtu || a.dev != b.dev || a.lladdr != b.lladdr || a.path != b.path ||
+      a.size != b.size || a.df != b.df || a.count != b.count || a.batch.size() != b.batch.size())
+    return false;
+  for (size_t i = 0; i < a.batch.size(); ++i)
+    if (!same(a.batch[i].req, b.batch[i].req)) return false;
+  return true;
+}
+
+std::string join(const std::vector<std::string>& w) {
+  std::string s;
+  for (const auto& x : w) s += "[" + x + "]";
+  return s;
+}
+
+void check_round_trip(const Request& r) {
+  // A batch line holding a word with a blank or starting with '#' cannot be written back
+  // as a line; every other request can.
+  const std::vector<std::string> w = canonical(r);
+  Request again;
+  try {
+    again = parse_request(w);
+  } catch (const CommandError& e) {
+    FUZZ_CHECK(false, "the canonical form %s is refused: %s", join(w).c_str(), e.what());
+  }
+  FUZZ_CHECK(same(r, again), "%s parses to another request", join(w).c_str());
+  FUZZ_CHECK(canonical(again) == w, "no fixed point at %s", join(w).c_str());
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  const std::string line(reinterpret_cast<const char*>(data), size);
+  nlohmann::json resp;
+  try {
+    std::vector<std::string> argv;
+    if (!line.empty() && line[0] == '{') {
+      auto req = nlohmann::json::parse(line);  // what ApiServer::serve does, step by step
+      if (!req.is_object() || !req.contains("argv") || !req["argv"].is_array())
+        throw CommandError("bad request: expected {\"argv\": [...]}");
+      for (const auto& a : req["argv"]) {
+        if (!a.is_string()) throw CommandError("bad request: argv must hold strings");
+        argv.push_back(a.get<std::string>());
+      }
+    } else {
+      argv = split_command_line(line);
+    }
+    const Request r = parse_request(argv);
+    check_round_trip(r);
+    resp = {{"ok", true}, {"data", argv}};
+  } catch (const nlohmann::json::exception&) {
+    resp = {{"ok", false}, {"error", "bad request: not JSON"}};
+  } catch (const CommandError& e) {
+    const std::string what = e.what();
+    FUZZ_CHECK(!what.empty());
+    resp = {{"ok", false}, {"error", what}};
+  }
+  // Any other exception escapes and libFuzzer reports it as a crash.
+  const std::string out = resp.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  FUZZ_CHECK(!out.empty());
+  return 0;
+}

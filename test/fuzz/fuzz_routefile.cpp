@@ -1,0 +1,72 @@
+// Fuzz target: route files (lib/api/routefile), as `route load`, `batch` and the config's
+// route_files read them.
+// Invariants: only CommandError escapes, naming the file and a line that exists; an accepted
+// file gives routes sorted by prefix with no prefix twice, each with a gateway or a port and
+// an MTU of 0 or 68..65535, each from a line that exists; the routes written back one per
+// line parse to the same routes.
+#include <tbb/global_control.h>
+
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "fuzz_util.hpp"
+#include "routefile.hpp"
+
+using namespace routerd;
+
+namespace {
+
+std::string line_of(const RouteSpec& s) {
+  std::string l = s.prefix.str();
+  if (s.via) l += " via " + s.via->str();
+  if (!s.dev.empty() || !s.via) l += " dev " + s.dev;
+  if (s.mtu) l += " mtu " + std::to_string(s.mtu);
+  return l;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  // One thread: the machine is shared, and a crash must not depend on scheduling.
+  static tbb::global_control one(tbb::global_control::max_allowed_parallelism, 1);
+  const std::string_view text(reinterpret_cast<const char*>(data), size);
+  size_t lines = 0;
+  for (size_t i = 0; i < size;) {
+    ++lines;
+    const size_t nl = text.find('\n', i);
+    i = nl == std::string_view::npos ? size : nl + 1;
+  }
+  std::vector<RouteSpec> specs;
+  try {
+    specs = parse_route_text(text, "f");
+  } catch (const CommandError& e) {
+    const std::string what = e.what();
+    FUZZ_CHECK(what.rfind("f:", 0) == 0, "an error without the file name: %s", what.c_str());
+    const unsigned long n = std::strtoul(what.c_str() + 2, nullptr, 10);
+    FUZZ_CHECK(n >= 1 && n <= lines, "an error naming line %lu of %zu: %s", n, lines, what.c_str());
+    return 0;
+  }
+  std::string again;
+  for (size_t i = 0; i < specs.size(); ++i) {
+    const RouteSpec& s = specs[i];
+    FUZZ_CHECK(i == 0 || specs[i - 1].prefix < s.prefix, "not sorted, or a prefix twice");
+    FUZZ_CHECK(s.via || !s.dev.empty(), "a route with neither gateway nor port");
+    FUZZ_CHECK(s.mtu == 0 || s.mtu >= 68);
+    FUZZ_CHECK(s.line >= 1 && s.line <= lines, "route from line %u of %zu", s.line, lines);
+    FUZZ_CHECK((s.prefix.addr.v & ~prefix_mask(s.prefix.len)) == 0 && s.prefix.len <= 32);
+    again += line_of(s) + "\n";
+  }
+  std::vector<RouteSpec> back;
+  try {
+    back = parse_route_text(again, "g");
+  } catch (const CommandError& e) {
+    FUZZ_CHECK(false, "the routes written back are refused: %s", e.what());
+  }
+  FUZZ_CHECK(back.size() == specs.size());
+  for (size_t i = 0; i < back.size(); ++i)
+    FUZZ_CHECK(back[i].prefix == specs[i].prefix && back[i].via == specs[i].via &&
+                   back[i].dev == specs[i].dev && back[i].mtu == specs[i].mtu,
+               "route %zu changed when written back: %s", i, line_of(specs[i]).c_str());
+  return 0;
+}
