@@ -4,6 +4,8 @@
 # connections are refused clearly, large batches and a million-route `route show -j` get
 # through, route files must be regular files and errors do not echo them, the socket path is
 # never taken from a file that is not a stale socket, and the open-files limit is raised.
+# A million routes loaded, listed and batched: 90 s on an idle 2-core host.
+# it-timeout: 300
 set -euo pipefail
 # shellcheck source=../../scripts/lib/testbed.sh
 source "$(dirname "$0")/../../scripts/lib/testbed.sh"
