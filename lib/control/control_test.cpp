@@ -746,20 +746,10 @@ TEST_CASE("a redirect punt is judged by the route as it is now, not by the id it
 
   // A packet from 10.2.0.9 to 12.0.0.1 in on p1, punted for a redirect with the id of
   // another next hop: what a freed and reused slot looks like to the control thread.
-  rte_mbuf* m = rte_pktmbuf_alloc(r.pool.get());
-  REQUIRE(m);
-  auto* p = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(m, 14 + 20 + 8));
-  std::memset(p, 0, 14 + 20 + 8);
-  p[12] = 0x08;
-  auto* ip = reinterpret_cast<rte_ipv4_hdr*>(p + 14);
-  ip->version_ihl = 0x45;
-  ip->total_length = rte_cpu_to_be_16(28);
-  ip->time_to_live = 64;
-  ip->next_proto_id = IPPROTO_UDP;
-  ip->src_addr = rte_cpu_to_be_32(Ipv4(10, 2, 0, 9).v);
-  ip->dst_addr = rte_cpu_to_be_32(Ipv4(12, 0, 0, 1).v);
-  ip->hdr_checksum = rte_ipv4_cksum(ip);
-  PuntEntry e{m, other, uint8_t(Punt::redirect), 0, 1};
+  PuntEntry e = ip_to(r.pool.get(), Ipv4(10, 2, 0, 9), Ipv4(12, 0, 0, 1), Punt::redirect);
+  e.m->port = 1;
+  e.in_port = 1;
+  e.aux = other;
   REQUIRE(rte_ring_enqueue_elem(r.punt.get(), &e, sizeof e) == 0);
   r.ctl->poll_once(1000);
 
