@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "command.hpp"
+#include "fd_exhaustion.hpp"
 #include "line_io.hpp"
 
 using namespace routerd;
@@ -194,32 +195,16 @@ TEST_CASE("out of file descriptors, the accept loop backs off instead of spinnin
   srv.start();
   const int client = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   REQUIRE(client >= 0);
-  rlimit old{};
-  REQUIRE(getrlimit(RLIMIT_NOFILE, &old) == 0);
   // Fill the descriptor table up to a lowered limit, then connect: accept() gets EMFILE.
-  rlimit low = old;
-  low.rlim_cur = 256;
-  REQUIRE(setrlimit(RLIMIT_NOFILE, &low) == 0);
-  Fds fill;
-  for (int fd; (fd = dup(client)) >= 0;) fill.fds.push_back(fd);
-  REQUIRE(errno == EMFILE);
+  testing::FdExhaustion fill(client, 256);
+  REQUIRE(fill.exhausted());
   sockaddr_un a{};
   a.sun_family = AF_UNIX;
   std::strcpy(a.sun_path, path.c_str());
   REQUIRE(connect(client, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-  rusage u0{}, u1{};
-  getrusage(RUSAGE_SELF, &u0);
-  std::this_thread::sleep_for(std::chrono::seconds(1));
-  getrusage(RUSAGE_SELF, &u1);
-  auto cpu_us = [](const rusage& u) {
-    return (u.ru_utime.tv_sec + u.ru_stime.tv_sec) * 1000000L + u.ru_utime.tv_usec +
-           u.ru_stime.tv_usec;
-  };
-  const long used = cpu_us(u1) - cpu_us(u0);
+  const long used = testing::cpu_us_while_sleeping(std::chrono::seconds(1));
   // Descriptors back: the waiting connection is served.
-  for (int fd : fill.fds) close(fd);
-  fill.fds.clear();
-  REQUIRE(setrlimit(RLIMIT_NOFILE, &old) == 0);
+  REQUIRE(fill.release());
   INFO("CPU used while accept() failed for 1 s: " << used << " us");
   CHECK(used < 300000);  // a spinning loop uses the whole second
   const std::string req = "{\"argv\": [\"after\"]}\n";

@@ -17,6 +17,8 @@
 #include <thread>
 #include <vector>
 
+#include "fd_exhaustion.hpp"
+
 using namespace routerd;
 using nlohmann::json;
 
@@ -279,31 +281,17 @@ TEST_CASE("out of descriptors, the metrics accept loop backs off instead of spin
   MetricsServer srv("127.0.0.1:39521", stats_call);
   const int client = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   REQUIRE(client >= 0);
-  rlimit old{};
-  REQUIRE(getrlimit(RLIMIT_NOFILE, &old) == 0);
-  rlimit low = old;
-  low.rlim_cur = 256;
-  REQUIRE(setrlimit(RLIMIT_NOFILE, &low) == 0);
-  Fds fill;
-  for (int fd; (fd = dup(client)) >= 0;) fill.fds.push_back(fd);
-  REQUIRE(errno == EMFILE);
+  // Fill the descriptor table up to a lowered limit, then connect: accept() gets EMFILE.
+  testing::FdExhaustion fill(client, 256);
+  REQUIRE(fill.exhausted());
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_port = htons(39521);
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   REQUIRE(connect(client, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-  rusage u0{}, u1{};
-  getrusage(RUSAGE_SELF, &u0);
-  std::this_thread::sleep_for(std::chrono::seconds(1));
-  getrusage(RUSAGE_SELF, &u1);
-  auto cpu_us = [](const rusage& u) {
-    return (u.ru_utime.tv_sec + u.ru_stime.tv_sec) * 1000000L + u.ru_utime.tv_usec +
-           u.ru_stime.tv_usec;
-  };
-  const long used = cpu_us(u1) - cpu_us(u0);
-  for (int fd : fill.fds) close(fd);
-  fill.fds.clear();
-  REQUIRE(setrlimit(RLIMIT_NOFILE, &old) == 0);
+  const long used = testing::cpu_us_while_sleeping(std::chrono::seconds(1));
+  // Descriptors back: the waiting connection is served.
+  REQUIRE(fill.release());
   INFO("CPU used while accept() failed for 1 s: " << used << " us");
   CHECK(used < 300000);  // a spinning loop uses the whole second
   const std::string req = "GET / HTTP/1.1\r\nConnection: close\r\n\r\n";
