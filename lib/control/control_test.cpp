@@ -321,7 +321,9 @@ TEST_CASE("route MTU metrics give next hops the smaller MTU; link set republishe
 namespace {
 // Fragmentation Needed from 10.2.0.2 to the router, quoting an ICMP packet the router sent
 // to `dst` (what a real or forged PTB about the router's own traffic looks like).
-rte_mbuf* ptb(rte_mempool* pool, uint32_t dst, uint16_t mtu) {
+// An ICMP error from 10.2.0.2 to the router quoting an echo request qsrc -> qdst.
+rte_mbuf* icmp_error_to_us(rte_mempool* pool, uint8_t type, uint8_t code, uint32_t qsrc,
+                           uint32_t qdst, uint16_t mtu) {
   rte_mbuf* m = rte_pktmbuf_alloc(pool);
   if (!m) return nullptr;
   auto* p = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(m, 14 + 20 + 8 + 28));
@@ -335,19 +337,22 @@ rte_mbuf* ptb(rte_mempool* pool, uint32_t dst, uint16_t mtu) {
   ip->src_addr = rte_cpu_to_be_32(Ipv4(10, 2, 0, 2).v);
   ip->dst_addr = rte_cpu_to_be_32(Ipv4(10, 2, 0, 1).v);
   uint8_t* ic = p + 34;
-  ic[0] = 3;
-  ic[1] = 4;
+  ic[0] = type;
+  ic[1] = code;
   ic[6] = uint8_t(mtu >> 8);
   ic[7] = uint8_t(mtu);
   uint8_t* q = ic + 8;  // the quoted header: router -> dst, ICMP
   q[0] = 0x45;
   q[9] = IPPROTO_ICMP;
-  uint32_t src = Ipv4(10, 2, 0, 1).v;
   for (int i = 0; i < 4; ++i) {
-    q[12 + i] = uint8_t(src >> (24 - 8 * i));
-    q[16 + i] = uint8_t(dst >> (24 - 8 * i));
+    q[12 + i] = uint8_t(qsrc >> (24 - 8 * i));
+    q[16 + i] = uint8_t(qdst >> (24 - 8 * i));
   }
   return m;
+}
+
+rte_mbuf* ptb(rte_mempool* pool, uint32_t dst, uint16_t mtu) {
+  return icmp_error_to_us(pool, 3, 4, Ipv4(10, 2, 0, 1).v, dst, mtu);
 }
 
 size_t rss_kib() {
@@ -917,4 +922,33 @@ TEST_CASE("PTBs are considered up to each sender's share", "[control]") {
                      1};
   });
   CHECK(events(r.run({"stats"}), "pmtu_learned") - events(s1, "pmtu_learned") == 20);
+}
+
+TEST_CASE("ICMP errors about the router's own packets are counted, others' dropped as such",
+          "[control]") {
+  Rig r;
+  r.run({"route", "add", "0.0.0.0/0", "via", "10.2.0.2"});
+  const uint32_t us = Ipv4(10, 2, 0, 1).v, other = Ipv4(10, 1, 0, 2).v;
+  const json s0 = r.run({"stats"});
+  // About ours: a Frag Needed, a Time Exceeded, a Port Unreachable.
+  punt_all(r, 3, 1000, [&](uint32_t i) {
+    const uint8_t type[] = {3, 11, 3}, code[] = {4, 0, 3};
+    return PuntEntry{
+        icmp_error_to_us(r.pool.get(), type[i], code[i], us, Ipv4(20, 0, 0, 1).v, 1000), 0,
+        uint8_t(Punt::local), 0, 1};
+  });
+  const json s1 = r.run({"stats"});
+  CHECK(events(s1, "icmp_error_received") - events(s0, "icmp_error_received") == 3);
+  CHECK(events(s1, "pmtu_learned") - events(s0, "pmtu_learned") == 1);
+  CHECK(drops(s1, "local_unhandled") == drops(s0, "local_unhandled"));
+  // About a packet the router did not send: nothing to learn, and dropped as unhandled.
+  punt_all(r, 2, 1000, [&](uint32_t i) {
+    return PuntEntry{
+        icmp_error_to_us(r.pool.get(), i ? 11 : 3, i ? 0 : 4, other, Ipv4(20, 0, 0, 2).v, 1000), 0,
+        uint8_t(Punt::local), 0, 1};
+  });
+  const json s2 = r.run({"stats"});
+  CHECK(events(s2, "icmp_error_received") == events(s1, "icmp_error_received"));
+  CHECK(drops(s2, "local_unhandled") - drops(s1, "local_unhandled") == 2);
+  CHECK(events(s2, "pmtu_learned") == events(s1, "pmtu_learned"));
 }

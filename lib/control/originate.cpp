@@ -211,8 +211,10 @@ void Control::handle_icmp_to_us(rte_mbuf* m, uint64_t now) {
       PingEvent ev{seq, true, from, ip->time_to_live, 0, 0, 0, uint32_t(total - ihl), 0};
       if (total - ihl >= icmp::header_len + 8) std::memcpy(&ev.tsc, ic + icmp::header_len, 8);
       s->events.push(ev);
+      rte_pktmbuf_free(m);
+    } else {
+      drop(m, Drop::local_unhandled, 0);  // no ping of ours is waiting for it
     }
-    rte_pktmbuf_free(m);
     return;
   }
   // An error quotes the offending header (RFC 792): it must be one the router sent.
@@ -229,6 +231,7 @@ void Control::handle_icmp_to_us(rte_mbuf* m, uint64_t now) {
     drop(m, Drop::local_unhandled, 0);
     return;
   }
+  event(Event::icmp_error_received);
   const uint8_t type = ic[0], code = ic[1];
   const uint16_t mtu = uint16_t(ic[6] << 8 | ic[7]);
   if (q[9] == IPPROTO_ICMP && qlen >= qihl + 8 && q[qihl] == icmp::echo_request) {

@@ -96,6 +96,7 @@ enum class Punt : uint8_t {
   X(icmp_param_problem_sent, "Parameter Problem sent")                                             \
   X(icmp_redirect_sent, "Redirects sent")                                                          \
   X(redirect_suppressed, "Redirects not sent (per-host limit, source off-link)")                   \
+  X(icmp_error_received, "ICMP errors received about the router's own packets")                    \
   X(pmtu_learned, "path MTUs learnt from Frag Needed")                                             \
   X(pmtu_ignored, "Frag Needed that would not lower a path MTU")                                   \
   X(redirect_learned, "first hops learnt from redirects")                                          \
