@@ -253,3 +253,67 @@ TEST_CASE("fib6 TRIE: next-hop changes and short prefixes never run out", "[fib6
     CHECK(c->in_use == groups_for(48) + groups_for(64) + groups_for(128));
   }
 }
+
+// A second 22.11 hole, on the add path: a more-specific added with its parent's next hop is
+// not written to the table and reserves nothing (trie_modify() returns before rsvd_tbl8s +=
+// depth_diff). Changing its next hop later takes the replace path, which installs it with
+// tbl8 groups nobody reserved and ignores modify_dp()'s result: when the free list runs
+// dry, rte_fib6_add() returns 0 and lookups keep the old next hop. Storing a value that
+// says the prefix length (as Fib::encode() does for IPv4) means a more-specific never has
+// its parent's value, so every long prefix is reserved when added and failures are reported.
+TEST_CASE("fib6 TRIE: a next-hop change the add did not reserve for can fail silently",
+          "[fib6][dpdk-bug]") {
+  routerd::testing::test_eal();
+  auto enc = [](uint64_t nh, uint8_t len) { return len > 24 ? nh | uint64_t(len - 24) << 24 : nh; };
+  // 100 /48s under one /32 (2a00:111::/32, byte 4 = i): each needs a tbl8 group of its own.
+  auto more_specific = [](uint32_t i) {
+    Addr a = prefix(1, 48);
+    a[4] = uint8_t(i);
+    return a;
+  };
+  auto probe = [&](uint32_t i) {
+    Addr a = more_specific(i);
+    a[15] = 0x5a;
+    return a;
+  };
+  constexpr uint32_t kMore = 100;
+
+  SECTION("the parent's value: replaces report success and do nothing") {
+    Fib6 fib;
+    REQUIRE(fib.add(prefix(1, 32), 32, 5) == 0);
+    for (uint32_t i = 0; i < kMore; ++i) REQUIRE(fib.add(more_specific(i), 48, 5) == 0);
+    uint32_t silent = 0;
+    for (uint32_t i = 0; i < kMore; ++i) {
+      REQUIRE(fib.add(more_specific(i), 48, 6) == 0);  // always "success"
+      silent += fib.lookup(probe(i)) != 6;
+    }
+    INFO(silent << " of " << kMore << " next-hop changes returned 0 and were not applied");
+    CHECK(silent > 0);
+    if (auto c = fib.counters()) {
+      CHECK(c->reserved == 1);    // only the /32's group was ever reserved
+      CHECK(c->in_use == kTbl8);  // but every group is taken
+    }
+  }
+
+  SECTION("length-encoded values: the add that does not fit says so") {
+    Fib6 fib;
+    REQUIRE(fib.add(prefix(1, 32), 32, enc(5, 32)) == 0);
+    uint32_t added = 0;
+    for (uint32_t i = 0; i < kMore; ++i) {
+      int rc = fib.add(more_specific(i), 48, enc(5, 48));
+      if (rc == 0) {
+        ++added;
+        CHECK(fib.lookup(probe(i)) == enc(5, 48));
+      } else {
+        CHECK(rc == -ENOSPC);
+        CHECK(fib.lookup(probe(i)) == enc(5, 32));
+      }
+    }
+    // The /32 reserved 1, each /48 2 more: 1 + 2n >= 64 - 2 refuses the 32nd.
+    CHECK(added == 31);
+    for (uint32_t i = 0; i < added; ++i) {
+      REQUIRE(fib.add(more_specific(i), 48, enc(6, 48)) == 0);
+      CHECK(fib.lookup(probe(i)) == enc(6, 48));
+    }
+  }
+}
