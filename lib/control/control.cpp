@@ -290,6 +290,7 @@ nlohmann::json Control::submit(std::function<nlohmann::json()> fn) {
   t->fn = std::move(fn);
   auto fut = t->result.get_future();
   tasks_.push(t);
+  dp_.doorbell.ring();
   // Wait in slices so a call racing with shutdown fails at once instead of timing out.
   for (int i = 0; i < 1200; ++i) {
     if (fut.wait_for(std::chrono::milliseconds(100)) == std::future_status::ready) return fut.get();
@@ -386,9 +387,16 @@ void Control::run(const std::atomic<bool>& stop) {
   } closing{*this};
   pub_.forget_latency_samples();
   while (!stop.load(std::memory_order_relaxed)) {
-    // The control thread is not a poll-mode worker: when idle it sleeps briefly so it does
-    // not take a core from the system (the slow path is latency-tolerant).
-    if (!poll_once(now_ms())) usleep(200);
+    if (poll_once(now_ms())) continue;
+    // The control thread is not a poll-mode worker: when idle it sleeps until a worker punts
+    // or a caller submits (the doorbell), or the next timer tick. Sleeping a fixed 200 us
+    // instead cost most of a core on a 2-core VM (issue 13's soak), in context switches alone.
+    dp_.doorbell.prepare();
+    if (rte_ring_count(dp_.punt) != 0 || !tasks_.empty()) {
+      dp_.doorbell.cancel();
+      continue;
+    }
+    dp_.doorbell.wait(kIdleWaitMs);
   }
 }
 

@@ -257,6 +257,10 @@ class Control {
   // By ICMP ident, which is random: an off-path host cannot aim replies at a session.
   std::unordered_map<uint16_t, std::shared_ptr<PingSession>> pings_;
 
+  // The longest the idle control thread sleeps without being rung: its timers (neighbours,
+  // exceptions, reassembly, every 100 ms) and reclamation run at least this often.
+  static constexpr int kIdleWaitMs = 10;
+
   // Last redirect per source, hashed into a fixed table (collisions only loosen the limit).
   static constexpr uint32_t kRedirectSlotsLog2 = 10;
   struct RedirectSlot {

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <memory>
 
+#include "doorbell.hpp"
 #include "published.hpp"
 #include "route_cache.hpp"
 #include "stats.hpp"
@@ -62,6 +63,7 @@ struct SharedState : Published {
   rte_ring* ctl_tx;             // control -> worker 0, SP/SC, owned by the caller
   rte_mempool* pool = nullptr;  // packet buffers (fragments are allocated here), not owned
   std::atomic<bool> stop{false};
+  Doorbell doorbell;  // workers ring it after punting: the control thread sleeps when idle
   // Index: worker index, then one block for the control thread.
   std::unique_ptr<LcoreStats[]> stats;
   LcoreStats& control_stats() { return stats[workers]; }

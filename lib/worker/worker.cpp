@@ -136,6 +136,7 @@ void Worker::flush_punts() {
   unsigned done =
       rte_ring_mp_enqueue_burst_elem(dp_.punt, punts_, sizeof(PuntEntry), npunts_, nullptr);
   for (unsigned i = 0; i < done; ++i) st_.punt[punts_[i].reason].add();
+  if (done) dp_.doorbell.ring();
   for (unsigned i = done; i < npunts_; ++i) {
     st_.count_drop(Drop::punt_ring_full, punts_[i].in_port);
     rte_pktmbuf_free(punts_[i].m);
