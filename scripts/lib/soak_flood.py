@@ -27,6 +27,9 @@ KIND (what each frame is):
            packet from the sink).
   ttl1     UDP from --src to --sink (or a random host beyond the router) with TTL 1: transit
            traffic that expires at the router, which owes a rate-limited Time Exceeded.
+  null     the scan's UDP frames, but to a MAC address nobody has: the router drops them at
+           its first check (l2_other_host). The generator and the TAP pay what they pay for
+           any flood, the router's control thread nothing: the soak's second baseline.
 
 Meanwhile it reads what comes back on the same socket and counts it (ARP replies, ICMP by
 type/code), since the router's answers are part of what a flood provokes. At the end it
@@ -52,7 +55,9 @@ ETH_P_ARP = 0x0806
 PACKET_OUTGOING = 4
 BCAST = b"\xff" * 6
 FRAG_PAYLOAD = bytes(1000)
-KINDS = ("arp", "scan", "ptb", "frag", "icmperr", "ttl1")
+KINDS = ("arp", "scan", "ptb", "frag", "icmperr", "ttl1", "null")
+# A unicast MAC nobody on the link has: the router drops such frames at its first check.
+FOREIGN_MAC = b"\x02\x00\x00\x5e\xed\x01"
 
 
 def csum(b):
@@ -196,6 +201,13 @@ class Builder:
         inner = ipv4(self.sink, self.src, 17, udp(r.randrange(1024, 65536), r.randrange(1, 65536), b""),
                      ident=r.getrandbits(16))
         return self.ip_frame(ipv4(self.src, self.sink, 1, icmp(typ, code, rest, inner), ident=r.getrandbits(16)))
+
+    def f_null(self):
+        r = self.rng
+        return eth(FOREIGN_MAC, self.my, ETH_P_IP,
+                   ipv4(self.src, self.scan_net.pick(r), 17,
+                        udp(r.randrange(1024, 65536), r.randrange(1, 65536), b"soak-scan"),
+                        ident=r.getrandbits(16)))
 
     def f_ttl1(self):
         r = self.rng
