@@ -1,0 +1,265 @@
+#include "fib6.hpp"
+
+#include <rte_errno.h>
+
+#include <cstring>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace routerd {
+
+// What reverts one op of a staged batch.
+struct Fib6Undo {
+  Prefix6 prefix;
+  bool existed;
+  uint32_t old_nh;
+};
+
+namespace {
+
+std::string why(int rc) {
+  return rc == -ENOSPC   ? "no free tbl8 group (raise fib6.tbl8_groups)"
+         : rc == -ENOMEM ? "IPv6 FIB route limit reached (raise fib6.max_routes)"
+                         : std::string(rte_strerror(-rc));
+}
+
+}  // namespace
+
+struct Fib6::Pending {
+  std::vector<Fib6Op> ops;
+  std::vector<Fib6Undo> undo;  // emptied by flip()
+  bool rebuilt = false;        // stage() rebuilt the copy with the batch: abort() rebuilds again
+  bool flipped = false;
+};
+
+Fib6::Fib6(const char* name, const Params& params) : name_(name), params_(params) {
+  for (int i = 0; i < 2; ++i) {
+    copies_[i] = create(i);
+    if (!copies_[i]) {
+      const int err = rte_errno;
+      if (i == 1) rte_fib6_free(copies_[0]);
+      throw FibError(
+          "cannot create IPv6 FIB '" + name_ + "' (" + std::to_string(params.max_routes) +
+          " routes, " + std::to_string(params.tbl8_groups) + " tbl8 groups, about " +
+          std::to_string(memory_bytes() >> 20) + " MiB for both copies): " + rte_strerror(err) +
+          "; raise EAL -m or lower fib6.max_routes/tbl8_groups");
+    }
+  }
+}
+
+Fib6::~Fib6() {
+  rte_fib6_free(copies_[0]);
+  rte_fib6_free(copies_[1]);
+}
+
+rte_fib6* Fib6::create(int copy) {
+  // A rebuilt copy is made before the old one is freed, so each copy alternates two names.
+  rte_fib6_conf conf;
+  std::memset(&conf, 0, sizeof conf);
+  conf.type = RTE_FIB6_TRIE;
+  conf.default_nh = kNoRoute;
+  conf.max_routes = int(params_.max_routes);
+  conf.trie.nh_sz = RTE_FIB6_TRIE_4B;
+  conf.trie.num_tbl8 = params_.tbl8_groups;
+  const std::string n = name_ + (copy ? "_b" : "_a") + std::to_string(names_[copy]++ % 2);
+  return rte_fib6_create(n.c_str(), params_.socket, &conf);
+}
+
+size_t Fib6::memory_bytes() const {
+  // Per copy: tbl24 (2^24 4-byte entries), tbl8 groups (256 entries each), RIB nodes.
+  const size_t per = (size_t(1) << 24) * 4 + size_t(params_.tbl8_groups + 1) * 256 * 4 +
+                     size_t(params_.max_routes) * 2 * 96;
+  return 2 * per;
+}
+
+uint32_t Fib6::lookup(const Ipv6& ip) const {
+  uint8_t ips[1][RTE_FIB6_IPV6_ADDR_SIZE];
+  std::memcpy(ips[0], ip.b.data(), 16);
+  uint64_t nh = kNoRoute;
+  rte_fib6_lookup_bulk(copies_[active_.load(std::memory_order_relaxed)], ips, &nh, 1);
+  return decode(nh);
+}
+
+bool Fib6::due(int copy) const {
+  return double(leaked_[copy]) >= kRebuildAt * double(params_.tbl8_groups);
+}
+
+namespace {
+
+// Applies ops to one copy. With undo_out, records how to revert each op from `routes` (what
+// the copy holds); on failure it throws ApplyError carrying rte's code, with what it did
+// recorded in *undo_out for the caller to revert. Without it (catch-up of ops that already
+// succeeded on the other copy) deletes of absent prefixes are ignored. Adds to *leaked the
+// groups each delete may have leaked.
+struct ApplyError : FibError {
+  int rc;
+  ApplyError(const std::string& what, int code) : FibError(what), rc(code) {}
+};
+
+void undo_all(rte_fib6* fib, const std::vector<Fib6Undo>& undo, uint64_t* leaked) {
+  for (auto it = undo.rbegin(); it != undo.rend(); ++it) {
+    const int rc = it->existed ? rte_fib6_add(fib, it->prefix.addr.b.data(), it->prefix.len,
+                                              Fib6::encode(it->old_nh, it->prefix.len))
+                               : rte_fib6_delete(fib, it->prefix.addr.b.data(), it->prefix.len);
+    if (rc != 0 && rc != -ENOENT)
+      throw std::logic_error("IPv6 FIB undo failed for " + it->prefix.str() + ": " + why(rc));
+    if (!it->existed) *leaked += Fib6::groups_of(it->prefix.len);
+  }
+}
+
+void apply_to(rte_fib6* fib, std::span<const Fib6Op> ops, const std::map<Prefix6, uint32_t>& routes,
+              std::vector<Fib6Undo>* undo_out, uint64_t* leaked) {
+  std::vector<Fib6Undo> undo;
+  // Prefixes this batch already touched: their state is the batch's, not `routes`'.
+  std::map<Prefix6, bool> now_present;
+  for (const Fib6Op& op : ops) {
+    bool present;
+    uint32_t old_nh = 0;
+    if (auto t = now_present.find(op.prefix); t != now_present.end()) {
+      present = t->second;
+    } else {
+      auto r = routes.find(op.prefix);
+      present = r != routes.end();
+      if (present) old_nh = r->second;
+    }
+    int rc;
+    if (op.remove) {
+      rc = present || !undo_out ? rte_fib6_delete(fib, op.prefix.addr.b.data(), op.prefix.len) : 0;
+      if (rc == -ENOENT && !undo_out) rc = 0;
+    } else if (op.nh > Fib6::kMaxNextHop || op.nh == Fib6::kNoRoute || op.prefix.len > 128 ||
+               !(ipv6_mask(op.prefix.addr, op.prefix.len) == op.prefix.addr)) {
+      rc = -EINVAL;
+    } else {
+      rc = rte_fib6_add(fib, op.prefix.addr.b.data(), op.prefix.len,
+                        Fib6::encode(op.nh, op.prefix.len));
+    }
+    if (rc != 0) {
+      if (undo_out) *undo_out = std::move(undo);
+      throw ApplyError("cannot install " + op.prefix.str() + ": " + why(rc), rc);
+    }
+    if (op.remove && (present || !undo_out)) *leaked += Fib6::groups_of(op.prefix.len);
+    // Only the first touch of a prefix records its state before the batch; a later op on it
+    // is undone by undoing the earlier ones in reverse.
+    undo.push_back(Fib6Undo{op.prefix, present, old_nh});
+    now_present[op.prefix] = !op.remove;
+  }
+  if (undo_out) *undo_out = std::move(undo);
+}
+
+}  // namespace
+
+void Fib6::rebuild(int copy, std::span<const Fib6Op> extra) {
+  std::map<Prefix6, uint32_t> want = routes_;
+  for (const Fib6Op& op : extra) {
+    if (op.remove)
+      want.erase(op.prefix);
+    else
+      want[op.prefix] = op.nh;
+  }
+  rte_fib6* fresh = create(copy);
+  if (!fresh)
+    throw FibError("cannot rebuild IPv6 FIB '" + name_ + "': " + rte_strerror(rte_errno) +
+                   " (a rebuild needs room for a third copy for a moment; raise EAL -m)");
+  // Address order with each covering prefix before its more-specifics: the order that
+  // reserves the fewest tbl8 groups (217,715 for the 2024 table; 299,322 in the RIB's).
+  for (const auto& [p, nh] : want) {
+    const int rc = rte_fib6_add(fresh, p.addr.b.data(), p.len, encode(nh, p.len));
+    if (rc != 0) {
+      rte_fib6_free(fresh);
+      throw ApplyError("cannot install " + p.str() + " while rebuilding: " + why(rc), rc);
+    }
+  }
+  rte_fib6_free(copies_[copy]);
+  copies_[copy] = fresh;
+  leaked_[copy] = 0;
+  ++rebuilds_;
+}
+
+void Fib6::restore(int copy, const std::vector<Fib6Undo>& undo) {
+  // 22.11's delete can itself fail with -ENOSPC when the groups run short (it rewrites the
+  // covering path): then the copy, which has no readers, is rebuilt from routes_ instead.
+  try {
+    undo_all(copies_[copy], undo, &leaked_[copy]);
+  } catch (const std::logic_error&) {
+    rebuild(copy, {});
+  }
+}
+
+void Fib6::stage(std::span<const Fib6Op> ops) {
+  if (pending_) throw std::logic_error("Fib6::stage: the previous batch is not caught up");
+  auto p = std::make_unique<Pending>();
+  const int spare = int(active_.load(std::memory_order_relaxed) ^ 1);
+  // The spare copy has had no readers since the grace period before the last catch_up().
+  if (due(spare)) rebuild(spare, {});
+  try {
+    apply_to(copies_[spare], ops, routes_, &p->undo, &leaked_[spare]);
+  } catch (const ApplyError& e) {
+    restore(spare, p->undo);
+    if (e.rc != -ENOSPC) throw;
+    // Maybe only the leak: a fresh copy with the batch decides. If even that has no room,
+    // the batch is too big: the copy stays as apply_to() left it (undone), and the error is
+    // the batch's own.
+    const ApplyError first = e;
+    try {
+      rebuild(spare, ops);
+    } catch (const ApplyError&) {
+      throw first;
+    }
+    p->rebuilt = true;
+  }
+  p->ops.assign(ops.begin(), ops.end());
+  pending_ = std::move(p);
+}
+
+void Fib6::abort() {
+  if (!pending_ || pending_->flipped) throw std::logic_error("Fib6::abort: nothing staged");
+  const int spare = int(active_.load(std::memory_order_relaxed) ^ 1);
+  if (pending_->rebuilt)
+    rebuild(spare, {});
+  else
+    restore(spare, pending_->undo);
+  pending_.reset();
+}
+
+void Fib6::flip() {
+  if (!pending_ || pending_->flipped) throw std::logic_error("Fib6::flip: nothing staged");
+  active_.store(active_.load(std::memory_order_relaxed) ^ 1, std::memory_order_release);
+  for (const Fib6Op& op : pending_->ops) {
+    if (op.remove)
+      routes_.erase(op.prefix);
+    else
+      routes_[op.prefix] = op.nh;
+  }
+  pending_->flipped = true;
+  pending_->undo = {};
+}
+
+void Fib6::catch_up() {
+  if (!pending_ || !pending_->flipped) throw std::logic_error("Fib6::catch_up: nothing flipped");
+  const int behind = int(active_.load(std::memory_order_relaxed) ^ 1);
+  // routes_ already holds the batch: a rebuild needs no ops.
+  if (pending_->rebuilt || due(behind)) {
+    rebuild(behind, {});
+  } else {
+    try {
+      apply_to(copies_[behind], pending_->ops, routes_, nullptr, &leaked_[behind]);
+    } catch (const ApplyError& e) {
+      // The copies' leaks differ after a rebuild: this one may lack groups the other had.
+      if (e.rc != -ENOSPC)
+        throw std::logic_error(std::string("IPv6 FIB copies diverged: ") + e.what());
+      rebuild(behind, {});
+    }
+  }
+  pending_.reset();
+}
+
+void Fib6::apply(std::span<const Fib6Op> ops, Qsbr& rcu) {
+  if (ops.empty()) return;
+  stage(ops);
+  flip();
+  rcu.synchronize();
+  catch_up();
+}
+
+}  // namespace routerd

@@ -1,0 +1,104 @@
+// fib6: the IPv6 forwarding table workers look destinations up in (rte_fib6 TRIE), kept
+// twice (left-right) like fib.hpp's, and rebuilt around DPDK 22.11's reservation leak.
+// DPDK 22.11's rte_fib6 frees and zeroes tbl8 groups under readers (no RCU), and a delete
+// of a prefix longer than /24 never gives back its tbl8 reservation (lib/fib/fib6_trie_test):
+// churn alone would end in -ENOSPC on an empty table. So Fib6 keeps its routes itself and
+// rebuilds the copy no reader uses from them when its leak bound passes kRebuildAt of the
+// groups, or when a batch is refused for want of groups.
+#pragma once
+
+#include <rte_fib6.h>
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "fib.hpp"  // FibError
+#include "inet6.hpp"
+#include "qsbr.hpp"  // apply() only
+
+namespace routerd {
+
+struct Fib6Undo;
+
+struct Fib6Op {
+  Prefix6 prefix;  // host bits zero
+  bool remove;     // delete the prefix; otherwise add or replace it with nh
+  uint32_t nh;
+};
+
+class Fib6 {
+ public:
+  static constexpr uint32_t kNoRoute = 0;
+  static constexpr uint32_t kIdBits = 24;
+  static constexpr uint32_t kMaxNextHop = (1u << kIdBits) - 1;
+  // The share of tbl8 groups the leak bound may reach before the idle copy is rebuilt.
+  static constexpr double kRebuildAt = 0.75;
+
+  // As Fib::encode: a more-specific never stores its parent's value. DPDK 22.11's trie does
+  // not reserve for a more-specific added with its parent's value, and a later change of
+  // its next hop can then fail while returning 0. len - 24 <= 104 fits the 7 bits left of
+  // the 4-byte entry's 31.
+  static uint64_t encode(uint32_t nh, uint8_t len) {
+    return len > 24 ? uint64_t(nh) | uint64_t(len - 24) << kIdBits : nh;
+  }
+  static uint32_t decode(uint64_t stored) { return uint32_t(stored) & kMaxNextHop; }
+  // The tbl8 groups a prefix reserves at most (under a /24 or shorter cover), and so at most
+  // leaks when deleted: one per byte beyond the third.
+  static uint32_t groups_of(uint8_t len) { return len > 24 ? (len + 7) / 8 - 3 : 0; }
+
+  struct Params {
+    uint32_t max_routes;
+    uint32_t tbl8_groups;
+    int socket;
+  };
+
+  Fib6(const char* name, const Params& params);
+  ~Fib6();
+  Fib6(const Fib6&) = delete;
+  Fib6& operator=(const Fib6&) = delete;
+
+  // Reader side: the copy to use for this burst. Must not be held across a quiescent state.
+  rte_fib6* reader() const { return copies_[active_.load(std::memory_order_acquire)]; }
+
+  // Writer side (one thread), the steps and guarantees of Fib's: stage() applies every op to
+  // the copy no reader uses or none (FibError); abort(); flip(); catch_up() after every
+  // reader passed a quiescent state. stage() and catch_up() may rebuild the copy they write:
+  // it has no readers then.
+  void stage(std::span<const Fib6Op> ops);
+  void abort();
+  void flip();
+  void catch_up();
+  bool caught_up() const { return !pending_; }
+  void apply(std::span<const Fib6Op> ops, Qsbr& rcu);
+
+  uint32_t lookup(const Ipv6& ip) const;  // writer side, current copy
+  size_t routes() const { return routes_.size(); }
+  const Params& params() const { return params_; }
+  size_t memory_bytes() const;
+  // Copies rebuilt so far, and the current bound on the groups each copy leaked.
+  uint64_t rebuilds() const { return rebuilds_; }
+  uint64_t leak_bound(int copy) const { return leaked_[copy]; }
+
+ private:
+  struct Pending;
+  rte_fib6* create(int copy);
+  void rebuild(int copy, std::span<const Fib6Op> extra);
+  void restore(int copy, const std::vector<Fib6Undo>& undo);
+  bool due(int copy) const;
+
+  std::string name_;
+  Params params_;
+  std::unique_ptr<Pending> pending_;
+  rte_fib6* copies_[2] = {nullptr, nullptr};
+  uint64_t leaked_[2] = {0, 0};
+  uint32_t names_[2] = {0, 0};  // rte_fib6 names must be unique: see create()
+  std::atomic<uint32_t> active_{0};
+  std::map<Prefix6, uint32_t> routes_;  // what the active copy holds, in address order
+  uint64_t rebuilds_ = 0;
+};
+
+}  // namespace routerd
