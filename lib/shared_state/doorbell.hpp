@@ -1,6 +1,6 @@
 // doorbell: wakes the control thread when it sleeps. Workers ring it after punting, callers
-// after queueing a command; a ring costs a fenced load, and a write(2) only when the control
-// thread has announced that it is going to sleep (so at most one per sleep).
+// after queueing a command; a ring costs one atomic exchange, and a write(2) only when the
+// control thread has announced that it is going to sleep (so at most one per sleep).
 #pragma once
 
 #include <atomic>
@@ -17,18 +17,16 @@ class Doorbell {
 
   // Any thread, after making work visible (a ring enqueue, a queue push).
   void ring() noexcept {
-    // Orders the work before the check; the sleeper orders its announcement before its last
-    // look for work. One of the two sees the other (Dekker), so no wake-up is lost.
-    std::atomic_thread_fence(std::memory_order_seq_cst);
-    if (asleep_.load(std::memory_order_relaxed) && asleep_.exchange(false)) kick();
+    // Both sides exchange the same flag (acq_rel), so their exchanges are ordered: either
+    // ours comes second and sees the announcement (we kick), or the sleeper's comes second,
+    // reads our write and so sees the work we published before it. No wake-up is lost, and
+    // no fence is needed (which ThreadSanitizer could not follow).
+    if (asleep_.exchange(false, std::memory_order_acq_rel)) kick();
   }
 
   // The control thread: prepare(), look for work once more (cancel() if there is some), then
   // wait(). wait() returns when rung, after timeout_ms, or on a signal.
-  void prepare() noexcept {
-    asleep_.store(true, std::memory_order_relaxed);
-    std::atomic_thread_fence(std::memory_order_seq_cst);
-  }
+  void prepare() noexcept { asleep_.exchange(true, std::memory_order_acq_rel); }
   void cancel() noexcept { asleep_.store(false, std::memory_order_relaxed); }
   void wait(int timeout_ms) noexcept;
 
