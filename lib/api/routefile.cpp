@@ -17,12 +17,18 @@ namespace routerd {
 namespace {
 
 // Splits on spaces and tabs; at most 8 words (a route line has at most 5).
+// Any ASCII white space separates words: a CR left inside a line (a file edited on Windows,
+// then padded) must not end up in a port name (found by the routefile fuzz target).
+bool is_space(char c) {
+  return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
+}
+
 size_t split_words(std::string_view line, std::string_view* out, size_t max) {
   size_t n = 0, i = 0;
   while (i < line.size() && n < max) {
-    while (i < line.size() && (line[i] == ' ' || line[i] == '\t')) ++i;
+    while (i < line.size() && is_space(line[i])) ++i;
     size_t start = i;
-    while (i < line.size() && line[i] != ' ' && line[i] != '\t') ++i;
+    while (i < line.size() && !is_space(line[i])) ++i;
     if (i > start) out[n++] = line.substr(start, i - start);
   }
   return n;

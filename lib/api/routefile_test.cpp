@@ -30,6 +30,14 @@ TEST_CASE("route files: syntax of route add, comments, CRLF, sorted", "[api]") {
   CHECK(v[3].line == 2);
 }
 
+TEST_CASE("route files: a CR or other white space inside a line separates words", "[api]") {
+  // Found by the routefile fuzz target: "dev 0\r " made a port named "0\r".
+  auto v = parse_route_text("192.167.0.0/16 dev p0\r \n10.1.0.0/16\vdev\fp1\r\r\n", "t");
+  REQUIRE(v.size() == 2);
+  CHECK(v[0].dev == "p1");
+  CHECK(v[1].dev == "p0");
+}
+
 TEST_CASE("route files: the first bad line is named and nothing is returned", "[api]") {
   using Catch::Contains;
   std::string text;
