@@ -66,7 +66,10 @@ std::vector<RouteSpec> parse_route_text(std::string_view text, const std::string
             specs[i].line = uint32_t(i + 1);
             used[i] = 1;
           } catch (const CommandError& e) {
+            // Only the first bad line is reported, and no later line of this range can be
+            // it: stop here rather than throw once per line of a file of garbage.
             errors.push_back({i, e.what()});
+            break;
           }
         }
       });
