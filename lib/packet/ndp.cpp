@@ -23,12 +23,6 @@ void put32(uint8_t* p, uint32_t v) {
   p[3] = uint8_t(v);
 }
 
-uint32_t sum16(const uint8_t* p, size_t len, uint32_t acc) {
-  for (size_t i = 0; i + 1 < len; i += 2) acc += be16(p + i);
-  if (len & 1) acc += uint32_t(p[len - 1]) << 8;
-  return acc;
-}
-
 // Where the options start, and the least length, per type.
 size_t fixed_len(uint8_t type) {
   switch (type) {
@@ -76,16 +70,6 @@ size_t put_lla(uint8_t* p, uint8_t type, const Mac& mac) {
 }
 
 }  // namespace
-
-uint16_t icmp6_checksum(const Ipv6& src, const Ipv6& dst, const uint8_t* msg, size_t len) {
-  uint32_t acc = sum16(src.b.data(), 16, 0);
-  acc = sum16(dst.b.data(), 16, acc);
-  acc += uint32_t(len >> 16) + uint32_t(len & 0xffff);
-  acc += nd::kNextHeaderIcmp6;
-  acc = sum16(msg, len, acc);
-  while (acc >> 16) acc = (acc & 0xffff) + (acc >> 16);
-  return uint16_t(~acc);
-}
 
 std::optional<NdMessage> ndp_parse(const uint8_t* ip, size_t len) {
   if (len < nd::kIpv6HdrLen || (ip[0] >> 4) != 6) return std::nullopt;

@@ -8,6 +8,7 @@
 #include <optional>
 #include <span>
 
+#include "icmp6.hpp"  // icmp6_checksum
 #include "inet.hpp"
 #include "inet6.hpp"
 
@@ -27,10 +28,6 @@ constexpr uint8_t opt_mtu = 5;
 constexpr size_t kIpv6HdrLen = 40;
 constexpr uint8_t kNextHeaderIcmp6 = 58;
 }  // namespace nd
-
-// The ICMPv6 checksum of msg (len bytes, its checksum field included as it is) under the
-// IPv6 pseudo-header (RFC 8200 8.1): 0 when a received message's checksum is right.
-uint16_t icmp6_checksum(const Ipv6& src, const Ipv6& dst, const uint8_t* msg, size_t len);
 
 struct NdMessage {
   uint8_t type = 0;
