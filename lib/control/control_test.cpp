@@ -900,7 +900,14 @@ TEST_CASE("ICMP errors are limited per destination before the shared budget", "[
                  Punt::ttl_exceeded, 1);
   });
   const json s2 = r.run({"stats"});
-  CHECK(events(s2, "icmp_time_exceeded_sent") - events(s1, "icmp_time_exceeded_sent") == 20);
+  // The per-source buckets are a hashed table with a random key: a new source that lands in
+  // 10.1.0.2's slot (about 20 in 4096 per run) shares its spent bucket. So each of the 20 is
+  // either sent or limited by its source's slot, and none by the shared budget.
+  const uint64_t sent =
+      events(s2, "icmp_time_exceeded_sent") - events(s1, "icmp_time_exceeded_sent");
+  const uint64_t by_source = drops(s2, "icmp_source_limited") - drops(s1, "icmp_source_limited");
+  CHECK(sent + by_source == 20);
+  CHECK(sent >= 18);
   CHECK(drops(s2, "icmp_rate_limited") == drops(s0, "icmp_rate_limited"));
 }
 
