@@ -6,16 +6,12 @@
 #include <string>
 #include <vector>
 
+#include "packet_test_util.hpp"
+
 using namespace routerd;
+using routerd::testing::from_hex;
 
 namespace {
-
-std::vector<uint8_t> from_hex(const std::string& h) {
-  std::vector<uint8_t> v;
-  for (size_t i = 0; i + 1 < h.size(); i += 2)
-    v.push_back(uint8_t(std::stoul(h.substr(i, 2), nullptr, 16)));
-  return v;
-}
 
 // Written by scapy 2.5 (Debian 12): a UDP packet 2001:db8:1::2 -> 2001:db8:2::2 with hop
 // limit 1, and the Packet Too Big (MTU 1280) and Time Exceeded errors about it from

@@ -7,16 +7,13 @@
 #include <string>
 #include <vector>
 
+#include "packet_test_util.hpp"
+
 using namespace routerd;
+using routerd::testing::from_hex;
 
 namespace {
 
-std::vector<uint8_t> from_hex(const std::string& h) {
-  std::vector<uint8_t> v;
-  for (size_t i = 0; i + 1 < h.size(); i += 2)
-    v.push_back(uint8_t(std::stoul(h.substr(i, 2), nullptr, 16)));
-  return v;
-}
 Ipv6 a6(const char* s) {
   return *Ipv6::parse(s);
 }

@@ -1,4 +1,4 @@
-// Test-only helpers shared by the packet unit tests (ipv4_test.cpp, icmp_test.cpp): an RFC 1071
+// Test-only helpers shared by the packet unit tests (ipv4, icmp, ndp, icmp6): an RFC 1071
 // reference checksum written independently of the code under test, and big-endian byte
 // helpers for building and reading headers. Not part of the packet library.
 #pragma once
@@ -45,6 +45,14 @@ inline std::string hex16(uint16_t v) {
   std::ostringstream o;
   o << "0x" << std::hex << v;
   return o.str();
+}
+
+// Bytes from a hex string ("6000..."), for frames written by an independent tool (scapy).
+inline std::vector<uint8_t> from_hex(const std::string& h) {
+  std::vector<uint8_t> v;
+  for (size_t i = 0; i + 1 < h.size(); i += 2)
+    v.push_back(uint8_t(std::stoul(h.substr(i, 2), nullptr, 16)));
+  return v;
 }
 
 }  // namespace routerd::testing
