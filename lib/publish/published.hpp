@@ -7,6 +7,7 @@
 #include <cstdint>
 
 #include "fib.hpp"
+#include "fib6.hpp"
 #include "inet.hpp"
 #include "nexthop.hpp"
 #include "qsbr.hpp"
@@ -84,11 +85,12 @@ struct IfSnapshot {
 
 // Everything a worker reads that the control thread publishes.
 struct Published {
-  Published(uint32_t readers, uint32_t next_hops, const Fib::Params& fp)
-      : rcu(readers), fib("routerd_fib", fp), nexthops(next_hops) {}
+  Published(uint32_t readers, uint32_t next_hops, const Fib::Params& fp, const Fib6::Params& fp6)
+      : rcu(readers), fib("routerd_fib", fp), fib6("routerd_fib6", fp6), nexthops(next_hops) {}
 
   Qsbr rcu;  // one reader slot per worker
   Fib fib;
+  Fib6 fib6;
   NextHopTable nexthops;
   Generation generation;
   std::atomic<const IfSnapshot*> ifs{nullptr};

@@ -11,7 +11,9 @@
 #include <vector>
 
 #include "fib.hpp"
+#include "fib6.hpp"
 #include "inet.hpp"
+#include "inet6.hpp"
 #include "nexthop.hpp"
 #include "published.hpp"
 #include "reclaimer.hpp"
@@ -24,17 +26,22 @@ namespace routerd {
 // on a port (glean), the router itself (local), a directed broadcast. Routes with their own
 // MTU get their own slot, since the MTU is in the state.
 enum class NhType : uint8_t { adjacency, glean, local, broadcast };
+// IPv6 slots (family 6) are never shared with IPv4 ones: their states carry the IPv6
+// EtherType and neighbour.
 struct NhKey {
   NhType type;
   uint16_t port;
   uint32_t ip;
   uint16_t mtu = 0;  // the route's MTU metric; 0: none
+  uint8_t family = 4;
+  Ipv6 ip6{};  // family 6: the neighbour
   bool operator==(const NhKey&) const = default;
 };
 struct NhKeyHash {
   size_t operator()(const NhKey& k) const noexcept {
     return std::hash<uint64_t>{}(uint64_t(k.ip) << 32 ^ uint64_t(k.mtu) << 16 ^
-                                 uint64_t(k.port) << 3 ^ uint64_t(k.type));
+                                 uint64_t(k.port) << 3 ^ uint64_t(k.type)) ^
+           (k.family == 6 ? Ipv6Hash{}(k.ip6) * 3 : 0);
   }
 };
 
@@ -75,6 +82,9 @@ class Publisher {
   void set_route(const Prefix4& p, uint32_t nh);  // nh from acquire(); Fib::kNoRoute removes
   uint32_t route(const Prefix4& p) const;         // what the FIB holds once staged ones commit
   void reserve(size_t prefixes);
+  // The same for the IPv6 FIB; one commit applies both tables or neither.
+  void set_route(const Prefix6& p, uint32_t nh);
+  uint32_t route(const Prefix6& p) const;
 
   // ---- snapshots: published at once, the old one retired after the bump
   void replace_ifs(IfSnapshot* fresh);
@@ -107,8 +117,9 @@ class Publisher {
     bool used = false;
   };
   // A FIB prefix changed during the current change, for rollback.
+  template <class P>
   struct Journal {
-    Prefix4 prefix;
+    P prefix;
     uint32_t old_nh;
     uint32_t new_nh;
   };
@@ -139,9 +150,16 @@ class Publisher {
   uint32_t next_ = 1;                   // 0 is "no route"
   size_t used_ = 0;
 
+  void ref_changed(uint32_t have, uint32_t want);
+  template <class Map, class Journ>
+  void undo(Map& fib, Journ& journal);
+
   std::unordered_map<Prefix4, uint32_t, Prefix4Hash> fib_;  // what the FIB holds
   std::vector<FibOp> ops_;
-  std::vector<Journal> journal_;
+  std::vector<Journal<Prefix4>> journal_;
+  std::unordered_map<Prefix6, uint32_t, Prefix6Hash> fib6_;  // what the IPv6 FIB holds
+  std::vector<Fib6Op> ops6_;
+  std::vector<Journal<Prefix6>> journal6_;
 
   const IfSnapshot* ifs_ = nullptr;
 

@@ -1,8 +1,9 @@
-// rib: the control plane's IPv4 routes, one per prefix (connected or static).
+// rib: the control plane's routes of one family, one per prefix (connected or static).
 // Control-thread only; the FIB is derived from it. Longest-prefix match probes only the
 // prefix lengths that hold routes.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <memory>
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include "inet.hpp"
+#include "inet6.hpp"
 
 namespace routerd {
 
@@ -27,39 +29,98 @@ struct RouteMetrics {
 };
 const std::shared_ptr<const RouteMetrics>& default_metrics();
 
-struct Route {
-  Prefix4 prefix;
-  RouteProto proto = RouteProto::static_route;
-  std::optional<Ipv4> via;  // gateway; none: destinations are on the link (ARP for them)
-  uint16_t port = 0;        // egress port
-  Ipv4 src;                 // connected: the router's address on that subnet
-  std::shared_ptr<const RouteMetrics> metrics = default_metrics();
-
-  uint16_t mtu() const { return metrics->mtu; }
-  void set_mtu(uint16_t mtu);  // copy-on-write
+// What the templates below need of an address family.
+template <class A>
+struct Family;
+template <>
+struct Family<Ipv4> {
+  using Prefix = Prefix4;
+  using Hash = Prefix4Hash;
+  static constexpr int kBits = 32;
+  static Prefix4 prefix(Ipv4 a, int len) { return {Ipv4(a.v & prefix_mask(len)), uint8_t(len)}; }
+};
+template <>
+struct Family<Ipv6> {
+  using Prefix = Prefix6;
+  using Hash = Prefix6Hash;
+  static constexpr int kBits = 128;
+  static Prefix6 prefix(const Ipv6& a, int len) { return {ipv6_mask(a, unsigned(len)), uint8_t(len)}; }
 };
 
-class Rib {
+template <class A>
+struct BasicRoute {
+  typename Family<A>::Prefix prefix;
+  RouteProto proto = RouteProto::static_route;
+  std::optional<A> via;  // gateway; none: destinations are on the link (ARP/NDP for them)
+  uint16_t port = 0;     // egress port
+  A src{};               // connected: the router's address on that subnet
+  std::shared_ptr<const RouteMetrics> metrics = default_metrics();
+  uint16_t mtu() const { return metrics->mtu; }
+  void set_mtu(uint16_t mtu) {  // copy-on-write
+    if (metrics->mtu == mtu) return;
+    auto own = std::make_shared<RouteMetrics>(*metrics);
+    own->mtu = mtu;
+    metrics = std::move(own);
+  }
+};
+using Route = BasicRoute<Ipv4>;
+using Route6 = BasicRoute<Ipv6>;
+
+template <class A>
+class BasicRib {
  public:
-  const Route* find(const Prefix4& p) const;
-  const Route* lookup(Ipv4 a) const;  // longest match
+  using F = Family<A>;
+  using Prefix = typename F::Prefix;
+  using R = BasicRoute<A>;
+
+  const R* find(const Prefix& p) const {
+    auto it = routes_.find(p);
+    return it == routes_.end() ? nullptr : &it->second;
+  }
+  const R* lookup(const A& a) const {  // longest match
+    return longest(a, F::kBits);
+  }
   // Longest match strictly shorter than p (what p's addresses fall back to without it).
-  const Route* lookup_parent(const Prefix4& p) const;
-  void set(const Route& r);  // insert or replace
-  bool erase(const Prefix4& p);
+  const R* lookup_parent(const Prefix& p) const { return longest(p.addr, int(p.len) - 1); }
+  void set(const R& r) {  // insert or replace
+    auto [it, inserted] = routes_.insert_or_assign(r.prefix, r);
+    if (inserted) per_len_[r.prefix.len]++;
+  }
+  bool erase(const Prefix& p) {
+    if (!routes_.erase(p)) return false;
+    per_len_[p.len]--;
+    return true;
+  }
   size_t size() const { return routes_.size(); }
-  const std::array<uint32_t, 33>& per_length() const { return per_len_; }
+  const std::array<uint32_t, F::kBits + 1>& per_length() const { return per_len_; }
   void reserve(size_t n) { routes_.reserve(n); }
   // Sorted by prefix address then length, for display.
-  std::vector<const Route*> sorted() const;
-  template <typename F>
-  void for_each(F&& f) const {
+  std::vector<const R*> sorted() const {
+    std::vector<const R*> v;
+    v.reserve(routes_.size());
+    for (const auto& [p, r] : routes_) v.push_back(&r);
+    std::sort(v.begin(), v.end(), [](const R* a, const R* b) { return a->prefix < b->prefix; });
+    return v;
+  }
+  template <typename Fn>
+  void for_each(Fn&& f) const {
     for (const auto& [p, r] : routes_) f(r);
   }
 
  private:
-  std::unordered_map<Prefix4, Route, Prefix4Hash> routes_;
-  std::array<uint32_t, 33> per_len_{};
+  // Probes only the prefix lengths that hold routes, longest first.
+  const R* longest(const A& a, int from) const {
+    for (int len = from; len >= 0; --len) {
+      if (!per_len_[len]) continue;
+      if (const R* r = find(F::prefix(a, len))) return r;
+    }
+    return nullptr;
+  }
+
+  std::unordered_map<Prefix, R, typename F::Hash> routes_;
+  std::array<uint32_t, F::kBits + 1> per_len_{};
 };
+using Rib = BasicRib<Ipv4>;
+using Rib6 = BasicRib<Ipv6>;
 
 }  // namespace routerd

@@ -3,8 +3,9 @@
 namespace routerd {
 
 SharedState::SharedState(const DataplaneParams& p, uint32_t nworkers, uint32_t next_hops,
-                         const Fib::Params& fp, rte_ring* punt_ring, rte_ring* ctl_tx_ring)
-    : Published(nworkers, next_hops, fp),
+                         const Fib::Params& fp, const Fib6::Params& fp6, rte_ring* punt_ring,
+                         rte_ring* ctl_tx_ring)
+    : Published(nworkers, next_hops, fp, fp6),
       params(p),
       workers(nworkers),
       punt(punt_ring),

@@ -55,7 +55,7 @@ struct DataplaneParams {
 // it as before; lib/publish is its only writer.
 struct SharedState : Published {
   SharedState(const DataplaneParams& p, uint32_t workers, uint32_t next_hops, const Fib::Params& fp,
-              rte_ring* punt_ring, rte_ring* ctl_tx_ring);
+              const Fib6::Params& fp6, rte_ring* punt_ring, rte_ring* ctl_tx_ring);
 
   DataplaneParams params;
   uint32_t workers;

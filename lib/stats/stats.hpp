@@ -16,7 +16,7 @@ namespace routerd {
   X(l2_too_short, "frame shorter than an Ethernet header")                                         \
   X(l2_other_host, "unicast frame for another MAC address")                                        \
   X(l2_bcast_unicast_ip, "L2 broadcast/multicast frame carrying a unicast IP destination")         \
-  X(ethertype_unsupported, "neither IPv4 nor ARP")                                                 \
+  X(ethertype_unsupported, "neither IPv4, IPv6 nor ARP")                                           \
   X(ipv4_too_short, "link length below 20 bytes (RFC 1812 5.2.2)")                                 \
   X(ipv4_bad_version, "IP version is not 4")                                                       \
   X(ipv4_bad_ihl, "IHL below 5 or beyond the frame")                                               \
@@ -24,10 +24,17 @@ namespace routerd {
   X(ipv4_bad_length, "total length below the header length")                                       \
   X(ipv4_truncated, "frame shorter than the total length")                                         \
   X(ipv4_headers_split, "IPv4 header not contiguous in the first segment")                         \
+  X(ipv6_too_short, "frame shorter than an IPv6 header")                                          \
+  X(ipv6_bad_version, "IPv6 EtherType, IP version not 6")                                          \
+  X(ipv6_truncated, "frame shorter than the IPv6 payload length")                                  \
+  X(ipv6_bad_source, "IPv6 source multicast, unspecified or loopback (RFC 4291 2.5.2, 2.7)")       \
+  X(ipv6_bad_destination, "IPv6 destination unspecified, loopback or v4-mapped (RFC 4291)")        \
+  X(beyond_scope, "link-local source would leave its link (RFC 4007, ICMPv6 unreachable code 2)")  \
+  X(ndp_invalid, "malformed or foreign NDP message (RFC 4861 checks)")                             \
   X(martian_source,                                                                                \
     "source in 0/8, 127/8, 224/4, 240/4, a subnet broadcast or the router's own (RFC 1812 5.3.7)") \
   X(martian_destination, "destination in 0/8, 127/8 or 240/4 (RFC 1812 5.3.7)")                    \
-  X(link_local, "169.254/16 source or destination (RFC 3927)")                                     \
+  X(link_local, "169.254/16 (RFC 3927) or fe80::/10 destination not the router's own")             \
   X(multicast_destination, "multicast destination (no multicast routing)")                         \
   X(limited_broadcast, "255.255.255.255 is never forwarded (RFC 1812 5.3.5.1)")                    \
   X(directed_broadcast, "directed broadcast to a connected subnet (off, RFC 2644)")                \
@@ -72,7 +79,10 @@ enum class Drop : uint8_t {
   X(unresolved, "next hop needs ARP")                \
   X(frag_needed, "DF set and too big: Frag Needed")  \
   X(param_problem, "bad options: Parameter Problem") \
-  X(redirect, "leaves by its input port: forwarded, Redirect sent")
+  X(redirect, "leaves by its input port: forwarded, Redirect sent") \
+  X(ndp, "NDP or link-scope multicast for the router")               \
+  X(beyond_scope, "link-local source off its link: Unreachable 2")   \
+  X(hop_by_hop, "IPv6 Hop-by-Hop options: looked at by control")
 
 enum class Punt : uint8_t {
 #define X(name, desc) name,
@@ -96,6 +106,15 @@ enum class Punt : uint8_t {
   X(icmp_param_problem_sent, "Parameter Problem sent")                                             \
   X(icmp_redirect_sent, "Redirects sent")                                                          \
   X(redirect_suppressed, "Redirects not sent (per-host limit, source off-link)")                   \
+  X(ndp_solicit_sent, "Neighbor Solicitations sent")                                               \
+  X(ndp_advert_sent, "Neighbor Advertisements sent")                                               \
+  X(ndp_received, "NDP messages received")                                                         \
+  X(icmp6_echo_reply_sent, "ICMPv6 echo replies sent")                                             \
+  X(icmp6_error_sent, "ICMPv6 errors sent")                                                        \
+  X(icmp6_time_exceeded_sent, "ICMPv6 Time Exceeded sent")                                         \
+  X(icmp6_unreachable_sent, "ICMPv6 Destination Unreachable sent")                                 \
+  X(icmp6_too_big_sent, "ICMPv6 Packet Too Big sent")                                              \
+  X(icmp6_param_problem_sent, "ICMPv6 Parameter Problem sent")                                     \
   X(icmp_error_received, "ICMP errors received about the router's own packets")                    \
   X(pmtu_learned, "path MTUs learnt from Frag Needed")                                             \
   X(pmtu_ignored, "Frag Needed that would not lower a path MTU")                                   \

@@ -257,7 +257,8 @@ static int main_(int argc, char** argv) {
   {
     // The route cache in front of the FIB: what the worker's whole lookup stage costs with
     // and without it, same destinations, same table.
-    SharedState dp(DataplaneParams{}, 1, 8192, fp, nullptr, nullptr);
+    SharedState dp(DataplaneParams{}, 1, 8192, fp, Fib6::Params{1024, 64, int(rte_socket_id())},
+                   nullptr, nullptr);
     std::vector<NextHopState> states(4098);
     for (uint32_t id = 1; id < states.size(); ++id) {
       states[id].kind = NhKind::forward;

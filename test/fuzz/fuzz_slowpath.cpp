@@ -65,7 +65,8 @@ struct Rig {
         punt(make_ring("fz_punt", 256, sizeof(PuntEntry), SOCKET_ID_ANY, RING_F_SC_DEQ)),
         ctl_tx(make_ring("fz_tx", 1024, sizeof(TxEntry), SOCKET_ID_ANY,
                          RING_F_SP_ENQ | RING_F_SC_DEQ)),
-        dp(DataplaneParams{}, 1, 64, Fib::Params{1024, 64, SOCKET_ID_ANY}, punt.get(),
+        dp(DataplaneParams{}, 1, 64, Fib::Params{1024, 64, SOCKET_ID_ANY},
+           Fib6::Params{1024, 64, SOCKET_ID_ANY}, punt.get(),
            ctl_tx.get()) {
     std::vector<Control::PortRef> refs;
     for (int i = 0; i < 2; ++i) {
