@@ -16,6 +16,7 @@
 #include <emmintrin.h>
 #endif
 
+#include "inet6.hpp"
 #include "ipv4.hpp"
 #include "nexthop.hpp"
 #include "route_cache.hpp"
@@ -25,7 +26,8 @@
 namespace routerd {
 
 struct Verdict {
-  enum Action : uint8_t { forward, drop, punt, fragment } action;
+  // ipv6: classify() found an IPv6 frame; classify6() judges it.
+  enum Action : uint8_t { forward, drop, punt, fragment, ipv6 } action;
   uint8_t reason;  // Drop or Punt, by action
   uint32_t aux;    // punt: see PuntEntry; fragment: the MTU
 };
@@ -57,6 +59,9 @@ inline constexpr PuntAsDrop kIcmpRefusedAs[] = {
     {Punt::frag_needed, Drop::frag_needed},
     {Punt::param_problem, Drop::bad_options},
     {Punt::redirect, Drop::count},
+    {Punt::ndp, Drop::count},
+    {Punt::beyond_scope, Drop::beyond_scope},
+    {Punt::hop_by_hop, Drop::count},
 };
 static_assert(sizeof(kIcmpRefusedAs) / sizeof(kIcmpRefusedAs[0]) == kPuntCount,
               "one row per Punt value");
@@ -88,6 +93,7 @@ ROUTERD_ALWAYS_INLINE Verdict classify(rte_mbuf* m, const PortFastInfo& in, bool
   // RFC 1812 5.3.4 (and plain Ethernet): a unicast frame for another station is not ours.
   if (!l2_group && !mac_equal(eth->dst_addr, in.mac)) return v_drop(Drop::l2_other_host);
   if (eth->ether_type == RTE_BE16(RTE_ETHER_TYPE_ARP)) return v_punt(Punt::arp);
+  if (eth->ether_type == RTE_BE16(RTE_ETHER_TYPE_IPV6)) return {Verdict::ipv6, 0, 0};
   if (eth->ether_type != RTE_BE16(RTE_ETHER_TYPE_IPV4)) return v_drop(Drop::ethertype_unsupported);
 
   auto* ip = reinterpret_cast<rte_ipv4_hdr*>(eth + 1);
@@ -462,6 +468,77 @@ ROUTERD_ALWAYS_INLINE void rewrite(rte_mbuf* m, const L2Words& l2) {
   auto* eth = rte_pktmbuf_mtod(m, uint8_t*);
   ipv4_decrement_live_ttl(reinterpret_cast<rte_ipv4_hdr*>(eth + RTE_ETHER_HDR_LEN));
   l2.write(eth);
+}
+
+// ---------------------------------------------------------------- IPv6 (RFC 8200, RFC 4291)
+
+constexpr uint8_t kIpProtoHopByHop = 0;
+constexpr uint8_t kIpProtoIcmp6 = 58;
+
+// Stage 1 for a frame classify() found to be IPv6. On `forward` the packet is a whole IPv6
+// datagram (padding trimmed) whose destination is copied to dst. Link-scope multicast ICMPv6
+// (NDP, and echo to all-nodes) is handed to control, which checks it in full; other
+// multicast is not routed.
+ROUTERD_ALWAYS_INLINE Verdict classify6(rte_mbuf* m, const PortFastInfo& in, uint8_t* dst) {
+  const uint32_t seg = rte_pktmbuf_data_len(m);
+  const uint32_t len = rte_pktmbuf_pkt_len(m);
+  if (len < RTE_ETHER_HDR_LEN + sizeof(rte_ipv6_hdr)) return v_drop(Drop::ipv6_too_short);
+  if (seg < RTE_ETHER_HDR_LEN + sizeof(rte_ipv6_hdr)) return v_drop(Drop::ipv4_headers_split);
+  auto* eth = rte_pktmbuf_mtod(m, rte_ether_hdr*);
+  const bool l2_group = rte_is_multicast_ether_addr(&eth->dst_addr);
+  auto* ip = reinterpret_cast<rte_ipv6_hdr*>(eth + 1);
+  if ((reinterpret_cast<const uint8_t*>(ip)[0] >> 4) != 6) return v_drop(Drop::ipv6_bad_version);
+  const uint32_t total = sizeof(rte_ipv6_hdr) + rte_be_to_cpu_16(ip->payload_len);
+  if (total > len - RTE_ETHER_HDR_LEN) return v_drop(Drop::ipv6_truncated);
+  if (len - RTE_ETHER_HDR_LEN > total &&
+      rte_pktmbuf_trim(m, uint16_t(len - RTE_ETHER_HDR_LEN - total)) != 0)
+    return v_drop(Drop::ipv4_headers_split);
+  const Ipv6 src = Ipv6::from_bytes(ip->src_addr);
+  const Ipv6 d = Ipv6::from_bytes(ip->dst_addr);
+  if (d.is_multicast()) {
+    // Scope 1 (interface) and 2 (link): for the router, if it is ICMPv6 at all. A DAD
+    // solicitation comes from the unspecified address, so the source is left to control.
+    if ((d.b[1] & 0x0f) <= 2 && ip->proto == kIpProtoIcmp6 && !src.is_multicast())
+      return v_punt(Punt::ndp);
+    return v_drop(Drop::multicast_destination);
+  }
+  if (src.is_multicast() || src.is_unspecified() || src.is_loopback())
+    return v_drop(Drop::ipv6_bad_source);
+  if (d.is_unspecified() || d.is_loopback() || d.is_v4_mapped())
+    return v_drop(Drop::ipv6_bad_destination);
+  // RFC 4861 and plain Ethernet: a unicast datagram in a group frame is not forwarded.
+  if (l2_group) return v_drop(Drop::l2_bcast_unicast_ip);
+  (void)in;
+  std::memcpy(dst, ip->dst_addr, 16);
+  return kForward;
+}
+
+// Stage 2 for IPv6: what the looked-up next hop means. Hop-by-Hop options are looked at
+// by control (RFC 8200 4.3: the only header a router examines), after the checks every
+// forwarded packet passes.
+ROUTERD_ALWAYS_INLINE Verdict decide6(const rte_mbuf* m, const NextHopState* nh) {
+  auto* ip = rte_pktmbuf_mtod_offset(m, const rte_ipv6_hdr*, RTE_ETHER_HDR_LEN);
+  const bool dst_ll = ip->dst_addr[0] == 0xfe && (ip->dst_addr[1] & 0xc0) == 0x80;
+  if (nh != nullptr && nh->kind == NhKind::local) return v_punt(Punt::local);
+  // A link-local destination that is not the router's is on no link it may reach.
+  if (dst_ll) return v_drop(Drop::link_local);
+  if (nh == nullptr) return v_punt(Punt::no_route);
+  if (ip->hop_limits <= 1) return v_punt(Punt::ttl_exceeded);
+  // RFC 4007 9: a packet from a link-local source never leaves its link.
+  if (ip->src_addr[0] == 0xfe && (ip->src_addr[1] & 0xc0) == 0x80)
+    return v_punt(Punt::beyond_scope);
+  if (ip->proto == kIpProtoHopByHop) return v_punt(Punt::hop_by_hop);
+  if (nh->kind != NhKind::forward) return v_punt(Punt::unresolved, nh->id);
+  // RFC 8200 5: routers never fragment; the source learns the MTU from Packet Too Big.
+  if (rte_pktmbuf_pkt_len(m) - RTE_ETHER_HDR_LEN > nh->mtu) return v_punt(Punt::frag_needed, nh->mtu);
+  return kForward;
+}
+
+// Stage 3 for IPv6: hop limit and L2 rewrite (no checksum in the IPv6 header).
+ROUTERD_ALWAYS_INLINE void rewrite6(rte_mbuf* m, const NextHopState* nh) {
+  auto* eth = rte_pktmbuf_mtod(m, uint8_t*);
+  reinterpret_cast<rte_ipv6_hdr*>(eth + RTE_ETHER_HDR_LEN)->hop_limits--;
+  std::memcpy(eth, nh->l2, RTE_ETHER_HDR_LEN);
 }
 
 }  // namespace routerd

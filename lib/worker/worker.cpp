@@ -3,6 +3,7 @@
 #include <rte_cycles.h>
 #include <rte_ethdev.h>
 #include <rte_fib.h>
+#include <rte_fib6.h>
 #include <rte_lcore.h>
 #include <rte_prefetch.h>
 #include <unistd.h>
@@ -293,6 +294,8 @@ void Worker::process(uint16_t in_port, rte_mbuf** pkts, uint16_t n) {
   }
   rte_mbuf** cand = pkts;
   uint16_t k = n;
+  rte_mbuf* v6[kMaxBurst];
+  uint16_t n6 = 0;
   if (__builtin_expect(slow != 0, 0)) {
     k = 0;
     for (uint16_t i = 0; i < n; ++i) {
@@ -305,12 +308,25 @@ void Worker::process(uint16_t in_port, rte_mbuf** pkts, uint16_t n) {
       const Verdict v = classify(m, in, martians, &dst[k]);
       if (v.action == Verdict::forward)
         cand[k++] = m;
+      else if (v.action == Verdict::ipv6)
+        v6[n6++] = m;
       else
         divert(m, v, nullptr, in_port);
     }
+    // IPv6 goes after the burst's IPv4 packets: each family keeps its own order.
+    if (n6) {
+      if (k) process4_looked_up(in_port, cand, dst, k);
+      process6(in_port, in, v6, n6);
+      return;
+    }
   }
   if (k == 0) return;
+  process4_looked_up(in_port, cand, dst, k);
+}
 
+// Stages 2 and 3 for the burst's k classified IPv4 packets.
+ROUTERD_ALWAYS_INLINE void Worker::process4_looked_up(uint16_t in_port, rte_mbuf** cand,
+                                                      const uint32_t* dst, uint16_t k) {
   const uint64_t gen = observe_generation();
   const NextHopState* nhs[kMaxBurst];
   uint32_t differ = 0;
@@ -329,6 +345,36 @@ void Worker::process(uint16_t in_port, rte_mbuf** pkts, uint16_t n) {
     lookup_governed(dst, k, gen, nhs);
   }
   forward_looked_up<false>(in_port, cand, k, nhs);
+}
+
+// The IPv6 stages for n frames classify() found to be IPv6: one bulk lookup in the IPv6
+// FIB, then each packet's verdict. No route cache yet: every destination is looked up.
+void Worker::process6(uint16_t in_port, const PortFastInfo& in, rte_mbuf** pkts, uint16_t n) {
+  uint8_t dst[kMaxBurst][16];
+  rte_mbuf* cand[kMaxBurst];
+  uint16_t k = 0;
+  for (uint16_t i = 0; i < n; ++i) {
+    const Verdict v = classify6(pkts[i], in, dst[k]);
+    if (v.action == Verdict::forward)
+      cand[k++] = pkts[i];
+    else
+      divert(pkts[i], v, nullptr, in_port);
+  }
+  if (k == 0) return;
+  observe_generation();
+  uint64_t nh[kMaxBurst];
+  rte_fib6_lookup_bulk(dp_.fib6.reader(), dst, nh, k);
+  for (uint16_t i = 0; i < k; ++i) {
+    rte_mbuf* m = cand[i];
+    const NextHopState* s = state_of(dp_, nh[i]);
+    const Verdict v = decide6(m, s);
+    if (__builtin_expect(v.action != Verdict::forward, 0)) {
+      divert(m, v, s, in_port);
+      continue;
+    }
+    rewrite6(m, s);
+    send(s->port, m);
+  }
 }
 
 void Worker::run() {

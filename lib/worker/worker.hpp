@@ -37,6 +37,8 @@ class Worker {
   // scratch: its entries are overwritten (every mbuf is still sent, dropped or punted). Public
   // for tests.
   void process(uint16_t in_port, rte_mbuf** pkts, uint16_t n);
+  void process4_looked_up(uint16_t in_port, rte_mbuf** cand, const uint32_t* dst, uint16_t k);
+  void process6(uint16_t in_port, const PortFastInfo& in, rte_mbuf** pkts, uint16_t n);
   void flush();
 
   // Reads the generation for the next lookups and, when it changed, notes when this lcore

@@ -5,7 +5,10 @@
 // reads nothing past the frame (heap segments under ASan) and a forwarded frame is exactly
 // its datagram; a Train built on a fast-path packet admits only packets classify() forwards
 // the same way; forwards()/forward_limit() pass exactly what decide() forwards out of
-// another port.
+// another port. IPv6 frames (classify() says `ipv6`) go through classify6() and decide6():
+// a forwarded one is exactly its datagram, with the destination given, and decide6 forwards
+// only through a forward next hop, within its MTU, with hop limit to spare and no
+// link-local address.
 #include <algorithm>
 #include <cstdint>
 #include <vector>
@@ -130,6 +133,36 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
     case Verdict::fragment:
       FUZZ_CHECK(false, "classify never asks to fragment");
+      break;
+    case Verdict::ipv6: {
+      uint8_t d6[16] = {};
+      const Verdict v6 = classify6(m, pi, d6);
+      FUZZ_CHECK(v6.action != Verdict::fragment && v6.action != Verdict::ipv6);
+      if (v6.action == Verdict::punt)
+        FUZZ_CHECK(Punt(v6.reason) == Punt::ndp, "classify6 punts only NDP, not %d", int(v6.reason));
+      if (v6.action == Verdict::drop) FUZZ_CHECK(v6.reason < uint8_t(Drop::count));
+      if (v6.action != Verdict::forward) break;
+      const auto* ip = rte_pktmbuf_mtod_offset(m, const uint8_t*, RTE_ETHER_HDR_LEN);
+      FUZZ_CHECK(rte_pktmbuf_data_len(m) >= RTE_ETHER_HDR_LEN + 40u);
+      FUZZ_CHECK(rte_pktmbuf_pkt_len(m) == RTE_ETHER_HDR_LEN + 40u + (ip[4] << 8 | ip[5]),
+                 "IPv6 padding left");
+      FUZZ_CHECK(std::equal(d6, d6 + 16, ip + 24), "classify6 gave another destination");
+      NextHopState st{};
+      st.kind = NhKind(nh_kind < 5 ? nh_kind : 0);
+      st.mtu = nh_mtu;
+      st.port = nh_port;
+      st.id = 7;
+      const Verdict dv = decide6(m, nh_kind < 5 ? &st : nullptr);
+      if (dv.action == Verdict::forward) {
+        FUZZ_CHECK(nh_kind == uint8_t(NhKind::forward) && ip[7] > 1 &&
+                       rte_pktmbuf_pkt_len(m) - RTE_ETHER_HDR_LEN <= nh_mtu,
+                   "decide6 forwards what it must not");
+        FUZZ_CHECK(!Ipv6::from_bytes(ip + 8).is_link_local() &&
+                       !Ipv6::from_bytes(ip + 24).is_link_local(),
+                   "decide6 forwards a link-local address off its link");
+      }
+      break;
+    }
   }
 
   // A train on a fast-path packet, over a second packet: the first one patched.

@@ -1,0 +1,237 @@
+// The IPv6 stages of the fast path (classify6, decide6, rewrite6) on frames built here.
+#include <rte_mbuf.h>
+
+#include <catch2/catch.hpp>
+
+#include <cstring>
+#include <vector>
+
+#include "dpdk.hpp"
+#include "forward.hpp"
+#include "test_eal.hpp"
+
+using namespace routerd;
+
+namespace {
+
+rte_mempool* pool() {
+  testing::test_eal();
+  static Mempool p = make_pktmbuf_pool("fwd6_test", 256, RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
+  return p.get();
+}
+
+const Mac kRouterMac = *Mac::parse("02:00:00:00:aa:01");
+const Mac kHostMac = *Mac::parse("02:00:00:00:00:02");
+
+struct Frame6 {
+  Mac dst = kRouterMac;
+  uint8_t version = 6, hop_limit = 64, next_header = 17;
+  Ipv6 src = *Ipv6::parse("2001:db8:1::2");
+  Ipv6 dst_ip = *Ipv6::parse("2001:db8:2::2");
+  size_t payload = 30;
+  int length_delta = 0;  // added to the payload length field
+  size_t pad = 0;
+
+  rte_mbuf* build() const {
+    rte_mbuf* m = rte_pktmbuf_alloc(pool());
+    REQUIRE(m);
+    auto* p = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(m, uint16_t(14 + 40 + payload + pad)));
+    std::memset(p, 0, 14 + 40 + payload + pad);
+    std::memcpy(p, dst.b.data(), 6);
+    std::memcpy(p + 6, kHostMac.b.data(), 6);
+    p[12] = 0x86;
+    p[13] = 0xdd;
+    uint8_t* ip = p + 14;
+    ip[0] = uint8_t(version << 4);
+    const auto plen = uint16_t(int(payload) + length_delta);
+    ip[4] = uint8_t(plen >> 8);
+    ip[5] = uint8_t(plen);
+    ip[6] = next_header;
+    ip[7] = hop_limit;
+    std::memcpy(ip + 8, src.b.data(), 16);
+    std::memcpy(ip + 24, dst_ip.b.data(), 16);
+    return m;
+  }
+};
+
+PortFastInfo port_info() {
+  PortFastInfo pi;
+  pi.mac = kRouterMac;
+  pi.enabled = true;
+  return pi;
+}
+
+Verdict classify_frame(const Frame6& f, uint8_t* dst = nullptr) {
+  rte_mbuf* m = f.build();
+  uint8_t d[16] = {};
+  uint32_t d4 = 0;
+  Verdict v = classify(m, port_info(), true, &d4);
+  if (v.action == Verdict::ipv6) v = classify6(m, port_info(), d);
+  if (dst) std::memcpy(dst, d, 16);
+  rte_pktmbuf_free(m);
+  return v;
+}
+
+bool is_drop(const Verdict& v, Drop d) {
+  return v.action == Verdict::drop && v.reason == uint8_t(d);
+}
+bool is_punt(const Verdict& v, Punt p) {
+  return v.action == Verdict::punt && v.reason == uint8_t(p);
+}
+
+NextHopState state(NhKind kind, uint16_t port = 1, uint16_t mtu = 1500) {
+  NextHopState s{};
+  s.kind = kind;
+  s.port = port;
+  s.mtu = mtu;
+  s.family = 6;
+  s.id = 7;
+  std::memcpy(s.l2, kHostMac.b.data(), 6);
+  std::memcpy(s.l2 + 6, kRouterMac.b.data(), 6);
+  s.l2[12] = 0x86;
+  s.l2[13] = 0xdd;
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("classify6 passes a valid unicast datagram and gives its destination", "[worker][ipv6]") {
+  Frame6 f;
+  uint8_t d[16];
+  const Verdict v = classify_frame(f, d);
+  CHECK(v.action == Verdict::forward);
+  CHECK(Ipv6::from_bytes(d) == f.dst_ip);
+}
+
+TEST_CASE("classify6: RFC 8200 and RFC 4291 failures are counted drops", "[worker][ipv6]") {
+  Frame6 f;
+  SECTION("version") {
+    f.version = 4;
+    CHECK(is_drop(classify_frame(f), Drop::ipv6_bad_version));
+  }
+  SECTION("payload length beyond the frame") {
+    f.length_delta = 1;
+    CHECK(is_drop(classify_frame(f), Drop::ipv6_truncated));
+  }
+  SECTION("shorter than a header") {
+    rte_mbuf* m = rte_pktmbuf_alloc(pool());
+    auto* p = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(m, 14 + 39));
+    std::memset(p, 0, 14 + 39);
+    uint8_t d[16];
+    CHECK(is_drop(classify6(m, port_info(), d), Drop::ipv6_too_short));
+    rte_pktmbuf_free(m);
+  }
+  SECTION("multicast, unspecified and loopback sources") {
+    for (const char* s : {"ff02::1", "::", "::1"}) {
+      f.src = *Ipv6::parse(s);
+      INFO(s);
+      CHECK(is_drop(classify_frame(f), Drop::ipv6_bad_source));
+    }
+  }
+  SECTION("unspecified, loopback and v4-mapped destinations") {
+    for (const char* s : {"::", "::1", "::ffff:10.0.0.1"}) {
+      f.dst_ip = *Ipv6::parse(s);
+      INFO(s);
+      CHECK(is_drop(classify_frame(f), Drop::ipv6_bad_destination));
+    }
+  }
+  SECTION("a unicast destination in a group frame") {
+    f.dst = *Mac::parse("33:33:00:00:00:01");
+    CHECK(is_drop(classify_frame(f), Drop::l2_bcast_unicast_ip));
+  }
+}
+
+TEST_CASE("classify6: link-scope ICMPv6 multicast goes to control, other multicast is dropped",
+          "[worker][ipv6]") {
+  Frame6 f;
+  f.dst = *Mac::parse("33:33:ff:00:00:01");
+  f.dst_ip = *Ipv6::parse("ff02::1:ff00:1");
+  f.next_header = 58;
+  CHECK(is_punt(classify_frame(f), Punt::ndp));
+  SECTION("a DAD probe from the unspecified address too") {
+    f.src = Ipv6();
+    CHECK(is_punt(classify_frame(f), Punt::ndp));
+  }
+  SECTION("not ICMPv6") {
+    f.next_header = 17;
+    CHECK(is_drop(classify_frame(f), Drop::multicast_destination));
+  }
+  SECTION("site scope") {
+    f.dst_ip = *Ipv6::parse("ff05::2");
+    CHECK(is_drop(classify_frame(f), Drop::multicast_destination));
+  }
+}
+
+TEST_CASE("classify6 trims link-layer padding", "[worker][ipv6]") {
+  Frame6 f;
+  f.payload = 2;
+  f.pad = 10;
+  rte_mbuf* m = f.build();
+  uint8_t d[16];
+  CHECK(classify6(m, port_info(), d).action == Verdict::forward);
+  CHECK(rte_pktmbuf_pkt_len(m) == 14 + 40 + 2);
+  rte_pktmbuf_free(m);
+}
+
+TEST_CASE("decide6: next-hop kinds, hop limit, scope, Hop-by-Hop and MTU", "[worker][ipv6]") {
+  Frame6 f;
+  const NextHopState fwd = state(NhKind::forward);
+  auto decide_frame = [&](const NextHopState* s) {
+    rte_mbuf* m = f.build();
+    const Verdict v = decide6(m, s);
+    rte_pktmbuf_free(m);
+    return v;
+  };
+  CHECK(decide_frame(&fwd).action == Verdict::forward);
+  CHECK(is_punt(decide_frame(nullptr), Punt::no_route));
+  const NextHopState local = state(NhKind::local);
+  SECTION("the router's own: whatever the hop limit") {
+    f.hop_limit = 1;
+    CHECK(is_punt(decide_frame(&local), Punt::local));
+  }
+  SECTION("hop limit 1 and 0: Time Exceeded") {
+    for (uint8_t h : {uint8_t(1), uint8_t(0)}) {
+      f.hop_limit = h;
+      CHECK(is_punt(decide_frame(&fwd), Punt::ttl_exceeded));
+    }
+  }
+  SECTION("a link-local destination that is not the router's is dropped, route or not") {
+    f.dst_ip = *Ipv6::parse("fe80::2");
+    CHECK(is_drop(decide_frame(&fwd), Drop::link_local));
+    CHECK(is_drop(decide_frame(nullptr), Drop::link_local));
+    CHECK(is_punt(decide_frame(&local), Punt::local));
+  }
+  SECTION("a link-local source never leaves its link") {
+    f.src = *Ipv6::parse("fe80::2");
+    CHECK(is_punt(decide_frame(&fwd), Punt::beyond_scope));
+  }
+  SECTION("Hop-by-Hop options go to control") {
+    f.next_header = 0;
+    CHECK(is_punt(decide_frame(&fwd), Punt::hop_by_hop));
+  }
+  SECTION("unresolved and glean next hops go to control with the id") {
+    const NextHopState un = state(NhKind::unresolved);
+    const Verdict v = decide_frame(&un);
+    CHECK(is_punt(v, Punt::unresolved));
+    CHECK(v.aux == 7);
+  }
+  SECTION("larger than the MTU: Packet Too Big with the MTU, never fragmented") {
+    f.payload = 1500 - 40 + 1;
+    const Verdict v = decide_frame(&fwd);
+    CHECK(is_punt(v, Punt::frag_needed));
+    CHECK(v.aux == 1500);
+    f.payload = 1500 - 40;
+    CHECK(decide_frame(&fwd).action == Verdict::forward);
+  }
+}
+
+TEST_CASE("rewrite6: hop limit minus one, L2 from the next hop", "[worker][ipv6]") {
+  Frame6 f;
+  rte_mbuf* m = f.build();
+  const NextHopState s = state(NhKind::forward);
+  rewrite6(m, &s);
+  const auto* p = rte_pktmbuf_mtod(m, const uint8_t*);
+  CHECK(std::memcmp(p, s.l2, 14) == 0);
+  CHECK(p[14 + 7] == 63);
+  rte_pktmbuf_free(m);
+}
