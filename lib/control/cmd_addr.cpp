@@ -26,6 +26,7 @@ const char* reserved_kind(Ipv4 a) {
 
 template <>
 nlohmann::json Control::handle<Verb::addr_add>(const Request& r) {
+  if (r.family == 6) return addr_add6(r);
   const std::string cmd = "addr add";
   PortCtl* p = &port_named(cmd, r.dev);
   const Ipv4 a = r.addr;
@@ -73,6 +74,7 @@ nlohmann::json Control::handle<Verb::addr_add>(const Request& r) {
 
 template <>
 nlohmann::json Control::handle<Verb::addr_del>(const Request& r) {
+  if (r.family == 6) return addr_del6(r);
   const std::string cmd = "addr del";
   PortCtl* p = &port_named(cmd, r.dev);
   auto it = std::find_if(p->addrs.begin(), p->addrs.end(), [&](const PortAddr& pa) {
@@ -151,8 +153,14 @@ nlohmann::json Control::handle<Verb::addr_show>(const Request& r) {
   for (const auto& p : ports_) {
     if (!r.dev.empty() && p.ref.name != r.dev) continue;
     nlohmann::json addrs = nlohmann::json::array();
-    for (const auto& pa : p.addrs)
-      addrs.push_back(pa.addr.str() + "/" + std::to_string(pa.subnet.len));
+    if (r.family != 6)
+      for (const auto& pa : p.addrs)
+        addrs.push_back(pa.addr.str() + "/" + std::to_string(pa.subnet.len));
+    if (r.family != 4) {
+      for (const auto& pa : p.addrs6)
+        addrs.push_back(pa.addr.str() + "/" + std::to_string(pa.subnet.len));
+      addrs.push_back(p.ll.str() + "/64");
+    }
     out.push_back({{"dev", p.ref.name}, {"addresses", addrs}});
   }
   return out;

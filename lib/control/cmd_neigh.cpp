@@ -13,6 +13,7 @@ namespace routerd {
 
 template <>
 nlohmann::json Control::handle<Verb::neigh_add>(const Request& r) {
+  if (r.family == 6) return neigh_add6(r);
   const std::string cmd = "neigh add";
   PortCtl* p = &port_named(cmd, r.dev);
   if (local_address_port(r.addr)) refuse(cmd, r.addr.str() + " is an address of this router");
@@ -28,6 +29,7 @@ nlohmann::json Control::handle<Verb::neigh_add>(const Request& r) {
 
 template <>
 nlohmann::json Control::handle<Verb::neigh_del>(const Request& r) {
+  if (r.family == 6) return neigh_del6(r);
   const Neighbour* n = neigh_.find(r.addr);
   if (!n) refuse("neigh del", "no neighbour " + r.addr.str());
   if (!r.dev.empty() && port_by_id(n->port)->ref.name != r.dev)
@@ -48,14 +50,16 @@ nlohmann::json Control::handle<Verb::neigh_show>(const Request& r) {
   nlohmann::json out = nlohmann::json::array();
   for (const Neighbour* n : v) {
     const PortCtl* p = port_by_id(n->port);
-    if (!r.dev.empty() && (!p || p->ref.name != r.dev)) continue;
-    nlohmann::json j = {{"dst", n->ip.str()},
+    if (r.family == 6 || (!r.dev.empty() && (!p || p->ref.name != r.dev))) continue;
+    nlohmann::json j = {{"family", 4},
+                        {"dst", n->ip.str()},
                         {"dev", p ? p->ref.name : "?"},
                         {"state", neigh_state_name(n->state)},
                         {"queued", n->queue.size()}};
     if (n->usable()) j["lladdr"] = n->mac.str();
     out.push_back(j);
   }
+  if (r.family != 4) neigh_show6(r, out);
   return out;
 }
 

@@ -10,6 +10,7 @@
 
 #include "commands.hpp"
 #include "control.hpp"
+#include "icmp6.hpp"
 #include "ipv4.hpp"
 
 namespace routerd {
@@ -74,12 +75,15 @@ nlohmann::json Control::handle_on_caller<Verb::ping>(const Request& r) {
   nlohmann::json results = nlohmann::json::array();
   uint32_t received = 0;
   uint64_t ignored = 0;  // answers to no request still awaited (late, duplicate, forged)
-  Ipv4 src;
+  std::string src;
   for (uint16_t seq = 1; seq <= r.count; ++seq) {
     auto t0 = std::chrono::steady_clock::now();
-    nlohmann::json sent = submit([=, this] { return ping_send(ident, seq, r.addr, r.size, r.df); });
+    nlohmann::json sent = submit([=, this] {
+      return r.family == 6 ? ping_send6(ident, seq, r.addr6, r.size)
+                           : ping_send(ident, seq, r.addr, r.size, r.df);
+    });
     if (sent.contains("error")) throw CommandError("ping: " + sent["error"].get<std::string>());
-    if (sent.contains("src")) src = *Ipv4::parse(sent["src"].get<std::string>());
+    if (sent.contains("src")) src = sent["src"].get<std::string>();
     nlohmann::json res = {{"seq", seq}};
     if (sent.contains("local_error_mtu")) {
       res["result"] = "local_error";
@@ -98,7 +102,7 @@ nlohmann::json Control::handle_on_caller<Verb::ping>(const Request& r) {
           ++ignored;
           continue;
         }
-        res["from"] = ev.from.str();
+        res["from"] = ev.v6 ? ev.from6.str() : ev.from.str();
         if (ev.reply) {
           res["result"] = "reply";
           res["bytes"] = ev.bytes;
@@ -109,8 +113,9 @@ nlohmann::json Control::handle_on_caller<Verb::ping>(const Request& r) {
           res["result"] = "error";
           res["type"] = ev.type;
           res["code"] = ev.code;
-          if (ev.type == icmp::dest_unreachable && ev.code == icmp::code_frag_needed)
+          if (!ev.v6 && ev.type == icmp::dest_unreachable && ev.code == icmp::code_frag_needed)
             res["mtu"] = ev.mtu;
+          if (ev.v6 && ev.type == icmp6::packet_too_big) res["mtu"] = ev.mtu6;
         }
         break;
       }
@@ -121,9 +126,15 @@ nlohmann::json Control::handle_on_caller<Verb::ping>(const Request& r) {
   // Whatever is still queued was never awaited either.
   for (PingEvent ev; sess->events.try_pop(ev);) ++ignored;
   ignored += sess->events.dropped();
-  return {{"dst", r.addr.str()}, {"src", src.str()},       {"size", r.size},
-          {"df", r.df},          {"transmitted", r.count}, {"received", received},
-          {"ignored", ignored},  {"results", results}};
+  return {{"dst", r.family == 6 ? r.addr6.str() : r.addr.str()},
+          {"family", r.family == 6 ? 6 : 4},
+          {"src", src},
+          {"size", r.size},
+          {"df", r.df},
+          {"transmitted", r.count},
+          {"received", received},
+          {"ignored", ignored},
+          {"results", results}};
 }
 
 nlohmann::json Control::ping_send(uint16_t ident, uint16_t seq, Ipv4 dst, uint16_t size, bool df) {
@@ -175,6 +186,98 @@ nlohmann::json Control::ping_send(uint16_t ident, uint16_t seq, Ipv4 dst, uint16
   nlohmann::json j = {{"src", src->str()}};
   if (uint16_t mtu = output_originated(m, now)) j["local_error_mtu"] = mtu;
   return j;
+}
+
+// An ICMPv6 echo request from the router (routerd never fragments its own IPv6 packets: one
+// larger than the path's MTU is a local error, as ping -M do reports it).
+nlohmann::json Control::ping_send6(uint16_t ident, uint16_t seq, const Ipv6& dst, uint16_t size) {
+  const uint64_t now = now_ms();
+  const NextHopState* s = dst.is_link_local() ? nullptr : resolve6(dst);
+  if (!s) return {{"error", "no route to " + dst.str()}};
+  if (s->kind == NhKind::local) return {{"error", dst.str() + " is an address of this router"}};
+  const std::optional<Ipv6> src = select_source6(s->port, dst);
+  if (!src) return {{"error", "the egress port has no address"}};
+  const uint32_t ip_len = 40 + icmp6::header_len + size;
+  if (ip_len > s->mtu) return {{"src", src->str()}, {"local_error_mtu", s->mtu}};
+  const uint32_t room = rte_pktmbuf_data_room_size(pool_) - RTE_PKTMBUF_HEADROOM;
+  if (RTE_ETHER_HDR_LEN + ip_len > room)
+    return {{"error", "size " + std::to_string(size) + " does not fit the packet buffers"}};
+  rte_mbuf* m = rte_pktmbuf_alloc(pool_);
+  auto* p = m ? reinterpret_cast<uint8_t*>(
+                    rte_pktmbuf_append(m, uint16_t(RTE_ETHER_HDR_LEN + ip_len)))
+              : nullptr;
+  if (!p) {
+    rte_pktmbuf_free(m);
+    return {{"error", "no packet buffer free"}};
+  }
+  uint8_t* ip = p + RTE_ETHER_HDR_LEN;
+  std::memset(ip, 0, ip_len);
+  ip[0] = 0x60;
+  ip[4] = uint8_t((ip_len - 40) >> 8);
+  ip[5] = uint8_t(ip_len - 40);
+  ip[6] = icmp6::next_header;
+  ip[7] = 64;
+  std::memcpy(ip + 8, src->b.data(), 16);
+  std::memcpy(ip + 24, dst.b.data(), 16);
+  uint8_t* ic = ip + 40;
+  ic[0] = icmp6::echo_request;
+  ic[4] = uint8_t(ident >> 8);
+  ic[5] = uint8_t(ident);
+  ic[6] = uint8_t(seq >> 8);
+  ic[7] = uint8_t(seq);
+  const uint64_t tsc = rte_rdtsc();
+  std::memcpy(ic + icmp6::header_len, &tsc, std::min<size_t>(size, sizeof tsc));
+  for (uint32_t i = sizeof tsc; i < size; ++i) ic[icmp6::header_len + i] = uint8_t(i);
+  const uint16_t c = icmp6_checksum(*src, dst, ic, icmp6::header_len + size);
+  ic[2] = uint8_t(c >> 8);
+  ic[3] = uint8_t(c);
+  output6(m, s->port, now);
+  return {{"src", src->str()}};
+}
+
+std::shared_ptr<Control::PingSession> Control::ping_session(uint16_t ident) {
+  std::lock_guard<std::mutex> g(ping_mu_);
+  auto it = pings_.find(ident);
+  return it == pings_.end() ? nullptr : it->second;
+}
+
+// An ICMPv6 echo reply or error addressed to the router: handed to the routerctl ping it
+// answers (by ident; errors quote the request). Anything else is counted and dropped.
+void Control::handle_icmp6_to_us(rte_mbuf* m, uint64_t now) {
+  (void)now;
+  const auto* ip = rte_pktmbuf_mtod_offset(m, const uint8_t*, RTE_ETHER_HDR_LEN);
+  const size_t total = 40 + size_t(ip[4] << 8 | ip[5]);
+  const uint8_t* ic = ip + 40;
+  const Ipv6 from = Ipv6::from_bytes(ip + 8);
+  PingEvent ev{};
+  ev.v6 = true;
+  ev.from6 = from;
+  ev.ttl = ip[7];
+  ev.type = ic[0];
+  ev.code = ic[1];
+  uint16_t ident;
+  if (ic[0] == icmp6::echo_reply) {
+    if (total < 40 + icmp6::header_len + 8) return drop(m, Drop::local_unhandled, m->port);
+    ident = uint16_t(ic[4] << 8 | ic[5]);
+    ev.seq = uint16_t(ic[6] << 8 | ic[7]);
+    ev.reply = true;
+    ev.bytes = uint32_t(total - 40);
+    std::memcpy(&ev.tsc, ic + icmp6::header_len, 8);
+  } else {
+    // The quoted request: its IPv6 header, then the echo header with ident and sequence.
+    const uint8_t* q = ic + icmp6::header_len;
+    if (total < 40 + icmp6::header_len + 40 + 8 || q[6] != icmp6::next_header ||
+        q[40] != icmp6::echo_request) {
+      event(Event::icmp_error_received);
+      return drop(m, Drop::local_unhandled, m->port);
+    }
+    ident = uint16_t(q[44] << 8 | q[45]);
+    ev.seq = uint16_t(q[46] << 8 | q[47]);
+    ev.mtu6 = uint32_t(ic[4]) << 24 | uint32_t(ic[5]) << 16 | uint32_t(ic[6]) << 8 | ic[7];
+    event(Event::icmp_error_received);
+  }
+  if (auto sess = ping_session(ident)) sess->events.push(ev);
+  rte_pktmbuf_free(m);
 }
 
 void Control::register_ping_commands(CommandTable& t) {

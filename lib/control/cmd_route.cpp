@@ -11,7 +11,7 @@
 namespace routerd {
 
 nlohmann::json Control::route_json(const Route& rt) const {
-  nlohmann::json j = {{"prefix", rt.prefix.str()}};
+  nlohmann::json j = {{"family", 4}, {"prefix", rt.prefix.str()}};
   if (rt.via) j["via"] = rt.via->str();
   const PortCtl* p = port_by_id(rt.port);
   j["dev"] = p ? p->ref.name : "?";
@@ -24,8 +24,10 @@ nlohmann::json Control::route_json(const Route& rt) const {
 // Validates one route change against the RIB as the earlier changes of its batch left it,
 // applies it to the RIB and records what it replaced. Throws CommandError, prefixed with
 // `where`, changing nothing.
-void Control::rib_apply(const Request& r, const std::string& where, std::vector<RibUndo>& undo,
+void Control::rib_apply(const Request& r, const std::string& where, RibChanges& changes,
                         BatchCounts& n) {
+  if (r.family == 6) return rib_apply6(r, where, changes, n);
+  auto& undo = changes.v4;
   const Route* existing = rib_.find(r.prefix);
   if (r.verb == Verb::route_del) {
     if (!existing) refuse(where, "no route for " + r.prefix.str());
@@ -70,39 +72,49 @@ void Control::rib_apply(const Request& r, const std::string& where, std::vector<
   rib_.set(nr);
 }
 
-void Control::rib_undo(const std::vector<RibUndo>& undo) {
-  for (auto it = undo.rbegin(); it != undo.rend(); ++it) {
+void Control::rib_undo(const RibChanges& undo) {
+  // The families' RIBs are independent: each is undone newest first.
+  for (auto it = undo.v4.rbegin(); it != undo.v4.rend(); ++it) {
     if (it->old)
       rib_.set(*it->old);
     else
       rib_.erase(it->prefix);
+  }
+  for (auto it = undo.v6.rbegin(); it != undo.v6.rend(); ++it) {
+    if (it->old)
+      rib6_.set(*it->old);
+    else
+      rib6_.erase(it->prefix);
   }
 }
 
 // Derives the FIB from the RIB changes of a batch and commits them as one change (one
 // generation bump). On failure the RIB is restored, nothing is published, and CommandError
 // says why, prefixed with `where` and followed by `suffix`.
-void Control::commit_routes(std::vector<RibUndo>& undo, const std::string& where,
+void Control::commit_routes(RibChanges& changes, const std::string& where,
                             const std::string& suffix) {
-  try {
-    for (const RibUndo& u : undo) sync(u.prefix);
-    // Host routes of neighbours depend on their longest match: recheck those under a change
-    // (every neighbour once when the batch is large).
-    const auto& ns = neigh_.entries();
+  // Host routes of neighbours depend on their longest match: recheck those under a change
+  // (every neighbour once when the batch is large).
+  auto recheck = [this](const auto& undo, const auto& neighbours, auto host) {
+    for (const auto& u : undo) sync(u.prefix);
     if (undo.size() <= 16) {
-      for (const auto& [ip, nb] : ns)
-        for (const RibUndo& u : undo)
-          if (u.prefix.contains(Ipv4(ip))) {
-            sync(Prefix4{Ipv4(ip), 32});
+      for (const auto& [ip, nb] : neighbours)
+        for (const auto& u : undo)
+          if (u.prefix.contains(ip)) {
+            sync(host(ip));
             break;
           }
     } else {
-      for (const auto& [ip, nb] : ns) sync(Prefix4{Ipv4(ip), 32});
+      for (const auto& [ip, nb] : neighbours) sync(host(ip));
     }
+  };
+  try {
+    recheck(changes.v4, neigh_.entries(), [](Ipv4 ip) { return Prefix4{ip, 32}; });
+    recheck(changes.v6, neigh6_.entries(), [](const Ipv6& ip) { return Prefix6{ip, 128}; });
     pub_.commit();
   } catch (const std::exception& e) {  // FibError: no room in the FIB or the next-hop table
     pub_.rollback();
-    rib_undo(undo);
+    rib_undo(changes);
     refuse(where, e.what() + suffix);
   }
 }
@@ -111,7 +123,7 @@ void Control::commit_routes(std::vector<RibUndo>& undo, const std::string& where
 template <>
 nlohmann::json Control::handle<Verb::route_add>(const Request& r) {
   const std::string cmd = verb_name(r.verb);
-  std::vector<RibUndo> undo;
+  RibChanges undo;
   BatchCounts n;
   rib_apply(r, cmd, undo, n);
   commit_routes(undo, cmd, "");
@@ -130,8 +142,7 @@ nlohmann::json Control::handle<Verb::route_del>(const Request& r) {
 
 nlohmann::json Control::route_batch(const Request& r) {
   auto t0 = std::chrono::steady_clock::now();
-  std::vector<RibUndo> undo;
-  undo.reserve(r.batch.size());
+  RibChanges undo;
   BatchCounts n;
   const uint64_t fib_before = pub_.route_updates();
   try {
@@ -156,8 +167,8 @@ nlohmann::json Control::route_batch(const Request& r) {
 
 nlohmann::json Control::route_load(const std::vector<RouteSpec>& specs, const std::string& source) {
   auto t0 = std::chrono::steady_clock::now();
-  std::vector<RibUndo> undo;
-  undo.reserve(specs.size());
+  RibChanges undo;
+  undo.v4.reserve(specs.size());
   rib_.reserve(rib_.size() + specs.size());
   pub_.reserve(specs.size());
   BatchCounts n;
@@ -165,8 +176,11 @@ nlohmann::json Control::route_load(const std::vector<RouteSpec>& specs, const st
     for (const RouteSpec& s : specs) {
       Request r;
       r.verb = Verb::route_replace;
+      r.family = s.family;
       r.prefix = s.prefix;
       r.via = s.via;
+      r.prefix6 = s.prefix6;
+      r.via6 = s.via6;
       r.dev = s.dev;
       r.mtu = s.mtu;
       rib_apply(r, source + ":" + std::to_string(s.line), undo, n);
@@ -200,6 +214,7 @@ nlohmann::json Control::handle<Verb::route_summary>(const Request&) {
           {"static", rib_.size() - connected},
           {"by_length", by_len},
           {"fib_prefixes", dp_.fib.routes()},
+          {"ipv6", route_summary6()},
           {"next_hops", pub_.slots_used()},
           {"generation", pub_.generation()},
           {"commits", pub_.commits()},
@@ -207,14 +222,18 @@ nlohmann::json Control::handle<Verb::route_summary>(const Request&) {
 }
 
 template <>
-nlohmann::json Control::handle<Verb::route_show>(const Request&) {
+nlohmann::json Control::handle<Verb::route_show>(const Request& r) {
   nlohmann::json out = nlohmann::json::array();
-  for (const Route* rt : rib_.sorted()) out.push_back(route_json(*rt));
+  if (r.family != 6)
+    for (const Route* rt : rib_.sorted()) out.push_back(route_json(*rt));
+  if (r.family != 4)
+    for (const Route6* rt : rib6_.sorted()) out.push_back(route_json(*rt));
   return out;
 }
 
 template <>
 nlohmann::json Control::handle<Verb::route_get>(const Request& r) {
+  if (r.family == 6) return route_get6(r);
   const Ipv4 a = r.addr;
   nlohmann::json j = {{"dst", a.str()}};
   uint16_t lp;

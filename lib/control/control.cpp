@@ -32,6 +32,26 @@ NeighbourTable::Params neighbour_params(const Config& c, const rte_mempool* pool
   return p;
 }
 
+NeighbourTable6::Params ndp_params(const Config& c, const rte_mempool* pool) {
+  NeighbourTable6::Params p;
+  const NeighbourTable::Params arp = neighbour_params(c, pool);
+  // Bounds and budgets are the [arp] ones: one set of limits for both families' tables.
+  p.queue_len = arp.queue_len;
+  p.max_entries = arp.max_entries;
+  p.max_unresolved = arp.max_unresolved;
+  p.queue_total = arp.queue_total;
+  p.locktime_ms = arp.locktime_ms;
+  p.resolve_rate = arp.resolve_rate;
+  p.resolve_burst = arp.resolve_burst;
+  p.reachable_ms = c.ndp_reachable_ms;
+  p.retrans_ms = c.ndp_retrans_ms;
+  p.probes = c.ndp_probes;
+  p.failed_ms = std::max<uint64_t>(arp.failed_ms, c.ndp_retrans_ms);
+  p.delay_ms = c.ndp_delay_ms;
+  p.stale_ms = c.ndp_stale_ms;
+  return p;
+}
+
 // Fresh hash secrets for one per-source table.
 SourceLimiter source_limiter(uint32_t rate, uint32_t burst) {
   const RouteCacheKeys k = route_cache_keys();
@@ -52,6 +72,7 @@ Control::Control(SharedState& dp, const Config& cfg, std::vector<PortRef> ports,
       pool_(pool),
       config_path_(cfg.path),
       neigh_(neighbour_params(cfg, pool)),
+      neigh6_(ndp_params(cfg, pool)),
       pub_(dp, dp.stats.get(), dp.workers,
            [this](uint32_t id, const NhKey& key) { return nh_build(id, key); }),
       exc_(cfg.exc_max_entries, exception_key(0), exception_key(1)),
@@ -64,6 +85,8 @@ Control::Control(SharedState& dp, const Config& cfg, std::vector<PortRef> ports,
       learn_limit_(source_limiter(cfg.exc_source_rate, cfg.exc_source_burst)),
       icmp_rate_(cfg.icmp_rate),
       icmp_burst_(cfg.icmp_burst),
+      icmp6_rate_(cfg.icmp6_rate),
+      icmp6_burst_(cfg.icmp6_burst),
       echo_reply_(cfg.echo_reply),
       epoch_(std::chrono::steady_clock::now()) {
   for (auto& p : ports) ports_.push_back(PortCtl{std::move(p), {}});
@@ -76,6 +99,8 @@ Control::Control(SharedState& dp, const Config& cfg, std::vector<PortRef> ports,
   big_pool_ =
       make_pktmbuf_pool("ctl_big" + std::to_string(instances++), 31, UINT16_MAX, SOCKET_ID_ANY);
   icmp_tokens_ = uint64_t(icmp_burst_) * 1000;
+  icmp6_tokens_ = uint64_t(icmp6_burst_) * 1000;
+  for (auto& p : ports_) set_link_local(p, std::nullopt);
   register_addr_commands(commands_);
   register_route_commands(commands_);
   register_neigh_commands(commands_);
@@ -92,13 +117,19 @@ Control::Control(SharedState& dp, const Config& cfg, std::vector<PortRef> ports,
 
 Control::~Control() {
   // Workers have stopped: nothing reads the published state any more.
+  auto free_all = [](auto& fx) {
+    for (auto* v :
+         {&fx.failed, &fx.overflowed, &fx.table_full, &fx.queue_full, &fx.rate_limited, &fx.evicted})
+      for (rte_mbuf* m : *v) rte_pktmbuf_free(m);
+    for (auto& r : fx.released)
+      for (rte_mbuf* m : r.packets) rte_pktmbuf_free(m);
+  };
   NeighbourTable::Effects fx;
   neigh_.clear(fx);
-  for (auto* v :
-       {&fx.failed, &fx.overflowed, &fx.table_full, &fx.queue_full, &fx.rate_limited, &fx.evicted})
-    for (rte_mbuf* m : *v) rte_pktmbuf_free(m);
-  for (auto& r : fx.released)
-    for (rte_mbuf* m : r.packets) rte_pktmbuf_free(m);
+  free_all(fx);
+  NeighbourTable6::Effects fx6;
+  neigh6_.clear(fx6);
+  free_all(fx6);
   rte_ip_frag_free_death_row(&death_row_, 0);
   // pub_ frees what is published as it is destroyed (after this body).
   std::shared_ptr<Task> t;
@@ -181,6 +212,8 @@ NextHopState* Control::nh_build(uint32_t id, const NhKey& key) const {
   s->id = id;
   s->port = key.port;
   s->gateway = Ipv4(key.ip);
+  s->family = key.family;
+  s->gateway6 = key.ip6;
   const PortCtl* p = port_by_id(key.port);
   s->mtu = p ? p->ref.mtu : 0;
   if (key.mtu && key.mtu < s->mtu) s->mtu = key.mtu;  // the smaller of route and port
@@ -195,6 +228,19 @@ NextHopState* Control::nh_build(uint32_t id, const NhKey& key) const {
       s->kind = NhKind::glean;
       break;
     case NhType::adjacency: {
+      if (key.family == 6) {
+        const auto* n = neigh6_.find(key.ip6);
+        if (p && n && n->usable() && n->port == key.port) {
+          s->kind = NhKind::forward;
+          std::memcpy(s->l2, n->mac.b.data(), 6);
+          std::memcpy(s->l2 + 6, p->ref.mac.b.data(), 6);
+          s->l2[12] = RTE_ETHER_TYPE_IPV6 >> 8;
+          s->l2[13] = RTE_ETHER_TYPE_IPV6 & 0xff;
+        } else {
+          s->kind = NhKind::unresolved;
+        }
+        break;
+      }
       const Neighbour* n = neigh_.find(Ipv4(key.ip));
       if (p && n && n->usable() && n->port == key.port) {
         s->kind = NhKind::forward;
@@ -357,6 +403,9 @@ bool Control::poll_once(uint64_t now) {
       NeighbourTable::Effects fx;
       neigh_.tick(now, fx);
       apply_neighbour_effects(fx, now);
+      NeighbourTable6::Effects fx6;
+      neigh6_.tick(now, fx6);
+      apply_neighbour_effects(fx6, now);
     });
     // Route exceptions are read only by the router's own traffic: their changes publish
     // nothing, so they bump no generation and flush no worker's cache.

@@ -54,6 +54,9 @@ struct PingEvent {
   uint16_t mtu;    // Frag Needed
   uint32_t bytes;  // reply: ICMP bytes
   uint64_t tsc;    // reply: the send time echoed back
+  Ipv6 from6{};    // an ICMPv6 answer: its source (then `from` is unused)
+  bool v6 = false;
+  uint32_t mtu6 = 0;  // Packet Too Big
 };
 // Answers wait here for the pinging thread. At most kQueued do; more are dropped and
 // counted, so a flood of replies carrying a session's ident costs no memory.
@@ -122,9 +125,15 @@ class Control {
     Ipv4 addr;
     Prefix4 subnet;
   };
+  struct PortAddr6 {
+    Ipv6 addr;
+    Prefix6 subnet;
+  };
   struct PortCtl {
     PortRef ref;
     std::vector<PortAddr> addrs;
+    Ipv6 ll;  // link-local address: configured, or EUI-64 of the MAC
+    std::vector<PortAddr6> addrs6;
   };
   // --- what the FIB and next hops should hold, handed to the publisher (control.cpp)
   NextHopState* nh_build(uint32_t id, const NhKey& key) const;
@@ -134,6 +143,26 @@ class Control {
   void publish_ifs();
   const NextHopState* resolve(Ipv4 dst) const;  // the FIB's answer, for the slow path
 
+  // --- IPv6 (control6.cpp): derivation, punts, NDP, ICMPv6
+  uint32_t desired_nh(const Prefix6& p);
+  void sync(const Prefix6& p);
+  void sync_covered(const Prefix6& p);
+  const NextHopState* resolve6(const Ipv6& dst) const;
+  bool local_address6(const Ipv6& a, uint16_t* port = nullptr) const;
+  std::optional<Ipv6> select_source6(uint16_t port, const Ipv6& dst) const;
+  void set_link_local(PortCtl& p, const std::optional<Ipv6>& configured);
+  void handle_punt6(const PuntEntry& e, uint64_t now_ms);
+  void handle_local6(rte_mbuf* m, uint16_t in_port, uint64_t now_ms);
+  void handle_ndp(rte_mbuf* m, uint16_t in_port, uint64_t now_ms);
+  void handle_unresolved6(rte_mbuf* m, uint16_t in_port, uint64_t now_ms);
+  void handle_hop_by_hop(rte_mbuf* m, uint16_t in_port, uint64_t now_ms);
+  void send_via6(rte_mbuf* m, const NextHopState* s, const Ipv6& dst, uint64_t now_ms);
+  void output6(rte_mbuf* m, uint16_t port, uint64_t now_ms);
+  bool icmp6_bucket(uint64_t now_ms);
+  void send_icmp6_error(rte_mbuf* orig, uint8_t type, uint8_t code, uint32_t param,
+                        uint16_t in_port, uint64_t now_ms);
+  void send_ns(uint16_t port, const Ipv6& target, const std::optional<Mac>& unicast);
+  void apply_neighbour_effects(NeighbourTable6::Effects& fx, uint64_t now_ms);
   // --- lookups
   PortCtl* port_by_name(const std::string& name);
   PortCtl& port_named(const std::string& cmd, const std::string& dev);  // or refuses the command
@@ -204,15 +233,32 @@ class Control {
     Prefix4 prefix;
     std::optional<Route> old;
   };
+  struct RibUndo6 {
+    Prefix6 prefix;
+    std::optional<Route6> old;
+  };
+  // The RIB changes of one batch, both families: committed together, one generation bump.
+  struct RibChanges {
+    std::vector<RibUndo> v4;
+    std::vector<RibUndo6> v6;
+  };
   struct BatchCounts {
     size_t added = 0, replaced = 0, deleted = 0;
   };
-  void rib_apply(const Request& r, const std::string& where, std::vector<RibUndo>& undo,
-                 BatchCounts& n);
-  void rib_undo(const std::vector<RibUndo>& undo);  // newest first
-  void commit_routes(std::vector<RibUndo>& undo, const std::string& where,
-                     const std::string& suffix);
+  void rib_apply(const Request& r, const std::string& where, RibChanges& undo, BatchCounts& n);
+  void rib_apply6(const Request& r, const std::string& where, RibChanges& undo, BatchCounts& n);
+  void rib_undo(const RibChanges& undo);  // newest first
+  void commit_routes(RibChanges& undo, const std::string& where, const std::string& suffix);
   nlohmann::json route_json(const Route& rt) const;
+  nlohmann::json route_json(const Route6& rt) const;
+  // The IPv6 halves of the addr, route and neigh verbs (cmd6.cpp).
+  nlohmann::json addr_add6(const Request& r);
+  nlohmann::json addr_del6(const Request& r);
+  nlohmann::json neigh_add6(const Request& r);
+  nlohmann::json neigh_del6(const Request& r);
+  void neigh_show6(const Request& r, nlohmann::json& out) const;
+  nlohmann::json route_get6(const Request& r);
+  nlohmann::json route_summary6() const;
   nlohmann::json exception_json(const RouteException& e, uint64_t now) const;
 
   // --- router-originated traffic and what ICMP teaches about it (originate.cpp, cmd_ping.cpp)
@@ -220,6 +266,9 @@ class Control {
     PingEvents events;
   };
   nlohmann::json ping_send(uint16_t ident, uint16_t seq, Ipv4 dst, uint16_t size, bool df);
+  nlohmann::json ping_send6(uint16_t ident, uint16_t seq, const Ipv6& dst, uint16_t size);
+  void handle_icmp6_to_us(rte_mbuf* m, uint64_t now_ms);
+  std::shared_ptr<PingSession> ping_session(uint16_t ident);
   void handle_icmp_to_us(rte_mbuf* m, uint64_t now_ms);
   void learn_pmtu(Ipv4 dst, uint16_t mtu, Ipv4 from, uint64_t now_ms);
   void learn_redirect(Ipv4 dst, Ipv4 gateway, Ipv4 from, uint64_t now_ms);
@@ -240,6 +289,8 @@ class Control {
   Config loaded_;
   std::vector<RouteFile> loaded_files_;
   NeighbourTable neigh_;
+  Rib6 rib6_;
+  NeighbourTable6 neigh6_;
   Publisher pub_;  // the only writer of what workers read
 
   RouteExceptionTable exc_;
@@ -277,6 +328,8 @@ class Control {
   // ICMP error token bucket (RFC 1812 4.3.2.8), in milli-tokens.
   uint64_t icmp_tokens_ = 0, icmp_last_ms_ = 0;
   uint32_t icmp_rate_, icmp_burst_;
+  uint64_t icmp6_tokens_ = 0, icmp6_last_ms_ = 0;  // [ipv6] icmp_rate's bucket
+  uint32_t icmp6_rate_, icmp6_burst_;
   bool echo_reply_;
   uint16_t ip_id_ = 0;
   uint64_t last_tick_ms_ = 0;

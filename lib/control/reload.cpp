@@ -52,12 +52,35 @@ std::map<Prefix4, RouteSpec> routes_of(const Config& c,
   std::map<Prefix4, RouteSpec> m;
   for (const auto& r : c.routes) m[r.prefix] = RouteSpec{r.prefix, r.via, r.dev, 0, 0};
   for (const auto& [path, specs] : files)
-    for (const auto& s : specs) m[s.prefix] = s;
+    for (const auto& s : specs)
+      if (s.family != 6) m[s.prefix] = s;
   return m;
 }
 
+// The IPv6 parts of a config and its route files, as text, to tell whether they changed:
+// reload does not apply IPv6 changes yet and says so in restart_needed.
+std::string ipv6_parts(const Config& c, const std::vector<Control::RouteFile>& files) {
+  std::string s;
+  for (const auto& p : c.ports) {
+    s += p.name + (p.link_local ? " ll " + p.link_local->str() : "");
+    for (const auto& [a, sn] : p.addresses6) s += " " + a.str() + "/" + std::to_string(sn.len);
+    s += ";";
+  }
+  for (const auto& n : c.neighbours6) s += n.address.str() + " " + n.lladdr.str() + " " + n.port + ";";
+  for (const auto& r : c.routes6)
+    s += r.prefix.str() + " " + (r.via ? r.via->str() : "") + " " + r.dev + ";";
+  for (const auto& [path, specs] : files)
+    for (const auto& sp : specs)
+      if (sp.family == 6)
+        s += sp.prefix6.str() + " " + (sp.via6 ? sp.via6->str() : "") + " " + sp.dev + " " +
+             std::to_string(sp.mtu) + ";";
+  return s;
+}
+
 // Keys that take effect only at startup (they size memory, name devices or start threads).
-std::vector<std::string> restart_needed(const Config& a, const Config& b) {
+std::vector<std::string> restart_needed(const Config& a, const Config& b,
+                                        const std::vector<Control::RouteFile>& fa,
+                                        const std::vector<Control::RouteFile>& fb) {
   std::vector<std::string> v;
   auto check = [&](bool differs, const char* key) {
     if (differs) v.emplace_back(key);
@@ -110,6 +133,18 @@ std::vector<std::string> restart_needed(const Config& a, const Config& b) {
                    x.mtu != y.mtu || x.mac != y.mac;
   }
   check(ports_differ, "port (name, device, preset, mtu or mac)");
+  check(ipv6_parts(a, fa) != ipv6_parts(b, fb),
+        "IPv6 addresses, link_local, routes or neighbours (reload applies IPv4 only)");
+  check(a.fib6_max_routes != b.fib6_max_routes, "fib6.max_routes");
+  check(a.fib6_tbl8_groups != b.fib6_tbl8_groups, "fib6.tbl8_groups");
+  check(a.ipv6_send_redirects != b.ipv6_send_redirects, "ipv6.send_redirects");
+  check(a.ipv6_accept_redirects != b.ipv6_accept_redirects, "ipv6.accept_redirects");
+  check(a.icmp6_rate != b.icmp6_rate, "ipv6.icmp_rate");
+  check(a.icmp6_burst != b.icmp6_burst, "ipv6.icmp_burst");
+  check(a.ndp_reachable_ms != b.ndp_reachable_ms || a.ndp_retrans_ms != b.ndp_retrans_ms ||
+            a.ndp_probes != b.ndp_probes || a.ndp_delay_ms != b.ndp_delay_ms ||
+            a.ndp_stale_ms != b.ndp_stale_ms,
+        "ndp");
   return v;
 }
 
@@ -125,12 +160,35 @@ void Control::load(const Config& cfg, const std::vector<RouteFile>& route_files)
       throw ConfigError(cfg.path + ": " + where + ": " + e.what());
     }
   };
-  for (size_t i = 0; i < cfg.ports.size(); ++i)
+  // Every port has its link-local address from the start (RFC 4291 2.1), whatever else.
+  for (const auto& pc : cfg.ports)
+    if (PortCtl* p = port_by_name(pc.name)) set_link_local(*p, pc.link_local);
+  for (const auto& p : ports_) sync(Prefix6{p.ll, 128});
+  pub_.commit();
+  for (size_t i = 0; i < cfg.ports.size(); ++i) {
     for (size_t j = 0; j < cfg.ports[i].addresses.size(); ++j) {
       const auto& [a, sn] = cfg.ports[i].addresses[j];
       run("port[" + std::to_string(i) + "].addresses[" + std::to_string(j) + "]",
           {"addr", "add", a.str() + "/" + std::to_string(sn.len), "dev", cfg.ports[i].name});
     }
+    for (size_t j = 0; j < cfg.ports[i].addresses6.size(); ++j) {
+      const auto& [a, sn] = cfg.ports[i].addresses6[j];
+      run("port[" + std::to_string(i) + "].addresses (IPv6 " + std::to_string(j) + ")",
+          {"addr", "add", a.str() + "/" + std::to_string(sn.len), "dev", cfg.ports[i].name});
+    }
+  }
+  for (size_t i = 0; i < cfg.neighbours6.size(); ++i) {
+    const auto& n = cfg.neighbours6[i];
+    run("neighbour (IPv6 " + std::to_string(i) + ")",
+        {"neigh", "add", n.address.str(), "lladdr", n.lladdr.str(), "dev", n.port});
+  }
+  for (size_t i = 0; i < cfg.routes6.size(); ++i) {
+    const auto& rt = cfg.routes6[i];
+    std::vector<std::string> argv = {"route", "add", rt.prefix.str()};
+    if (rt.via) argv.insert(argv.end(), {"via", rt.via->str()});
+    if (!rt.dev.empty()) argv.insert(argv.end(), {"dev", rt.dev});
+    run("route (IPv6 " + std::to_string(i) + ")", argv);
+  }
   for (size_t i = 0; i < cfg.neighbours.size(); ++i) {
     const auto& n = cfg.neighbours[i];
     run("neighbour[" + std::to_string(i) + "]",
@@ -316,7 +374,7 @@ nlohmann::json Control::reload_apply(const Config& next, const std::vector<Route
     throw CommandError(std::string("reload: ") + e.what() + "; nothing changed");
   }
 
-  const std::vector<std::string> restart = restart_needed(loaded_, next);
+  const std::vector<std::string> restart = restart_needed(loaded_, next, loaded_files_, files);
   loaded_ = next;
   loaded_files_ = files;
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -51,6 +51,8 @@ bool Control::icmp_bucket(uint64_t now) {
 
 void Control::handle_punt(const PuntEntry& e, uint64_t now) {
   rte_mbuf* m = e.m;
+  if (rte_pktmbuf_mtod(m, const rte_ether_hdr*)->ether_type == RTE_BE16(RTE_ETHER_TYPE_IPV6))
+    return handle_punt6(e, now);
   switch (Punt(e.reason)) {
     case Punt::arp:
       handle_arp(m, e.in_port, now);
@@ -87,6 +89,9 @@ void Control::handle_punt(const PuntEntry& e, uint64_t now) {
                       now);
       drop(m, Drop::bad_options, e.in_port);
       return;
+    case Punt::ndp:  // IPv6 only
+    case Punt::beyond_scope:
+    case Punt::hop_by_hop:
     case Punt::count:
       break;
   }

@@ -21,11 +21,12 @@ inline rte_ipv4_hdr* ip_of(rte_mbuf* m) {
   return rte_pktmbuf_mtod_offset(m, rte_ipv4_hdr*, RTE_ETHER_HDR_LEN);
 }
 
-inline void write_l2(rte_mbuf* m, const Mac& dst, const Mac& src) {
+inline void write_l2(rte_mbuf* m, const Mac& dst, const Mac& src,
+                     uint16_t ether_type = RTE_ETHER_TYPE_IPV4) {
   auto* eth = rte_pktmbuf_mtod(m, rte_ether_hdr*);
   std::memcpy(eth->dst_addr.addr_bytes, dst.b.data(), 6);
   std::memcpy(eth->src_addr.addr_bytes, src.b.data(), 6);
-  eth->ether_type = RTE_BE16(RTE_ETHER_TYPE_IPV4);
+  eth->ether_type = rte_cpu_to_be_16(ether_type);
 }
 
 }  // namespace routerd::slowpath

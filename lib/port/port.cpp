@@ -190,6 +190,11 @@ Port::Port(const PortConfig& cfg, const Preset& preset, uint16_t workers, rte_me
     }
     if (int rc = rte_eth_dev_start(id_); rc != 0) fail(name_, "cannot start", rc);
     started_ = true;
+    // IPv6 Neighbor Discovery arrives in solicited-node groups (33:33:ff:xx:xx:xx), one per
+    // address: every group is received rather than a filter kept per address.
+    if (int rc = rte_eth_allmulticast_enable(id_); rc != 0 && rc != -ENOTSUP)
+      spdlog::warn("port {}: cannot receive all multicast ({}): IPv6 neighbour discovery needs it",
+                   name_, rte_strerror(-rc));
     if (software_mac) {
       mac_ = *cfg.mac;
       int rc = rte_eth_promiscuous_enable(id_);

@@ -1,0 +1,294 @@
+// The IPv6 halves of routerctl's addr, route and neigh verbs: the same rules as IPv4's
+// (cmd_addr.cpp, cmd_route.cpp, cmd_neigh.cpp), over the IPv6 RIB and neighbour table, and
+// committed through the same publisher, so a batch of both families is one change.
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "commands.hpp"
+#include "control.hpp"
+
+namespace routerd {
+
+namespace {
+// Addresses a port may hold besides its link-local one.
+constexpr size_t kMaxAddrs6 = 8;
+}  // namespace
+
+nlohmann::json Control::route_json(const Route6& rt) const {
+  nlohmann::json j = {{"family", 6}, {"prefix", rt.prefix.str()}};
+  if (rt.via) j["via"] = rt.via->str();
+  const PortCtl* p = port_by_id(rt.port);
+  j["dev"] = p ? p->ref.name : "?";
+  j["proto"] = route_proto_name(rt.proto);
+  if (rt.proto == RouteProto::connected) j["src"] = rt.src.str();
+  if (rt.mtu()) j["mtu"] = rt.mtu();
+  return j;
+}
+
+// ---------------------------------------------------------------- addr
+
+nlohmann::json Control::addr_add6(const Request& r) {
+  const std::string cmd = "addr add";
+  PortCtl* p = &port_named(cmd, r.dev);
+  const Ipv6 a = r.addr6;
+  const Prefix6 sn = r.prefix6;
+  uint16_t owner;
+  if (local_address6(a, &owner))
+    refuse(cmd, a.str() + " is already an address of " + port_by_id(owner)->ref.name);
+  for (const auto& q : ports_) {
+    if (&q == p) continue;
+    for (const auto& pa : q.addrs6)
+      if (pa.subnet.overlaps(sn))
+        refuse(cmd, sn.str() + " overlaps " + pa.subnet.str() + " on " + q.ref.name);
+  }
+  if (p->addrs6.size() >= kMaxAddrs6)
+    refuse(cmd, "port " + p->ref.name + " already has the maximum of " +
+                    std::to_string(kMaxAddrs6) + " IPv6 addresses");
+  const Route6* existing = rib6_.find(sn);
+  if (existing && existing->proto == RouteProto::static_route)
+    refuse(cmd, "a static route for " + sn.str() + " exists; delete it first");
+
+  p->addrs6.push_back(PortAddr6{a, sn});
+  const bool new_route = existing == nullptr;
+  if (new_route) rib6_.set(Route6{sn, RouteProto::connected, std::nullopt, p->ref.id, a});
+  try {
+    sync(Prefix6{a, 128});
+    sync_covered(sn);
+    pub_.commit();
+  } catch (const FibError& e) {
+    pub_.rollback();
+    p->addrs6.pop_back();
+    if (new_route) rib6_.erase(sn);
+    refuse(cmd, e.what());
+  }
+  spdlog::info("address {}/{} added to {}", a.str(), sn.len, p->ref.name);
+  return nlohmann::json::object();
+}
+
+nlohmann::json Control::addr_del6(const Request& r) {
+  const std::string cmd = "addr del";
+  PortCtl* p = &port_named(cmd, r.dev);
+  auto it = std::find_if(p->addrs6.begin(), p->addrs6.end(), [&](const PortAddr6& pa) {
+    return pa.addr == r.addr6 && pa.subnet == r.prefix6;
+  });
+  if (it == p->addrs6.end())
+    refuse(cmd, r.addr6.str() + "/" + std::to_string(r.prefix6.len) + " is not an address of " +
+                    p->ref.name);
+  const PortAddr6 gone = *it;
+  const auto at = it - p->addrs6.begin();
+  const Route6 connected = *rib6_.find(gone.subnet);
+  p->addrs6.erase(it);
+  const PortAddr6* other = nullptr;
+  for (const auto& pa : p->addrs6)
+    if (pa.subnet == gone.subnet) other = &pa;
+  if (other)
+    rib6_.set(Route6{gone.subnet, RouteProto::connected, std::nullopt, p->ref.id, other->addr});
+  else
+    rib6_.erase(gone.subnet);
+
+  // As in Linux, static routes whose (global) gateway is no longer on the port's subnets
+  // go too; link-local gateways stay reachable while the port is up.
+  nlohmann::json removed = nlohmann::json::array();
+  std::vector<Route6> dead;
+  rib6_.for_each([&](const Route6& rt) {
+    if (rt.proto != RouteProto::static_route || !rt.via || rt.port != p->ref.id ||
+        rt.via->is_link_local())
+      return;
+    bool reachable = false;
+    for (const auto& pa : p->addrs6) reachable |= pa.subnet.contains(*rt.via);
+    if (!reachable) dead.push_back(rt);
+  });
+  for (const auto& d : dead) {
+    removed.push_back(route_json(d));
+    rib6_.erase(d.prefix);
+  }
+  try {
+    sync(Prefix6{gone.addr, 128});
+    sync_covered(gone.subnet);
+    for (const auto& d : dead) sync_covered(d.prefix);
+    pub_.commit();
+  } catch (const FibError& e) {
+    pub_.rollback();
+    p->addrs6.insert(p->addrs6.begin() + at, gone);
+    rib6_.set(connected);
+    for (const auto& d : dead) rib6_.set(d);
+    pub_.commit();
+    refuse(cmd, e.what());
+  }
+  NeighbourTable6::Effects fx;
+  std::vector<Ipv6> orphans;
+  for (const auto& [ip, n] : neigh6_.entries()) {
+    if (n.port != p->ref.id || ip.is_link_local()) continue;
+    bool on_link = false;
+    for (const auto& pa : p->addrs6) on_link |= pa.subnet.contains(ip);
+    if (!on_link) orphans.push_back(ip);
+  }
+  for (const Ipv6& ip : orphans) neigh6_.remove(ip, fx);
+  apply_neighbour_effects(fx, now_ms());
+  return nlohmann::json{{"removed_routes", removed}};
+}
+
+// ---------------------------------------------------------------- route
+
+void Control::rib_apply6(const Request& r, const std::string& where, RibChanges& changes,
+                         BatchCounts& n) {
+  const Prefix6& pf = r.prefix6;
+  const Route6* existing = rib6_.find(pf);
+  if (r.verb == Verb::route_del) {
+    if (!existing) refuse(where, "no route for " + pf.str());
+    if (existing->proto == RouteProto::connected)
+      refuse(where, pf.str() + " is a connected route; delete the address instead");
+    if (r.via6 && existing->via != r.via6)
+      refuse(where, "the route for " + pf.str() + " is not via " + r.via6->str());
+    if (!r.dev.empty() && port_by_id(existing->port)->ref.name != r.dev)
+      refuse(where, "the route for " + pf.str() + " does not use " + r.dev);
+    changes.v6.push_back(RibUndo6{pf, *existing});
+    rib6_.erase(pf);
+    ++n.deleted;
+    return;
+  }
+  const bool replace = r.verb == Verb::route_replace;
+  if (existing && existing->proto == RouteProto::connected)
+    refuse(where, pf.str() + " is the connected route of " + port_by_id(existing->port)->ref.name +
+                      "; it follows the port's addresses");
+  if (existing && !replace) refuse(where, "a route for " + pf.str() + " exists (use route replace)");
+  if (pf.addr.is_link_local() || pf.addr.is_multicast())
+    refuse(where, pf.str() + " is link-local or multicast: not routed");
+  if (pf.len == 128 && local_address6(pf.addr))
+    refuse(where, pf.addr.str() + " is an address of this router");
+  if (!r.dev.empty()) port_named(where, r.dev);
+  Route6 nr;
+  nr.prefix = pf;
+  nr.proto = RouteProto::static_route;
+  if (r.via6) {
+    const Ipv6& gw = *r.via6;
+    if (local_address6(gw)) refuse(where, "gateway " + gw.str() + " is an address of this router");
+    if (gw.is_link_local()) {
+      // Link-local addresses mean something only with their link (RFC 4007).
+      if (r.dev.empty()) refuse(where, "a link-local gateway (" + gw.str() + ") needs dev PORT");
+      nr.port = port_by_name(r.dev)->ref.id;
+    } else {
+      const PortCtl* best = nullptr;
+      int best_len = -1;
+      for (const auto& p : ports_) {
+        if (!r.dev.empty() && p.ref.name != r.dev) continue;
+        for (const auto& pa : p.addrs6)
+          if (pa.subnet.contains(gw) && pa.subnet.len > best_len) {
+            best = &p;
+            best_len = pa.subnet.len;
+          }
+      }
+      if (!best)
+        refuse(where, "gateway " + gw.str() + " is not on a connected subnet" +
+                          (r.dev.empty() ? std::string() : " of " + r.dev));
+      nr.port = best->ref.id;
+    }
+    nr.via = gw;
+  } else {
+    nr.port = port_by_name(r.dev)->ref.id;
+  }
+  if (r.mtu) nr.set_mtu(r.mtu);
+  changes.v6.push_back(RibUndo6{pf, existing ? std::optional<Route6>(*existing) : std::nullopt});
+  ++(existing ? n.replaced : n.added);
+  rib6_.set(nr);
+}
+
+nlohmann::json Control::route_get6(const Request& r) {
+  const Ipv6 a = r.addr6;
+  nlohmann::json j = {{"dst", a.str()}, {"family", 6}};
+  const uint32_t id = dp_.fib6.lookup(a);
+  nlohmann::json nh = {{"id", id}};
+  if (const NextHopState* s = pub_.state(id)) {
+    nh["state"] = nh_kind_name(s->kind);
+    if (s->kind == NhKind::forward)
+      nh["lladdr"] = Mac{{s->l2[0], s->l2[1], s->l2[2], s->l2[3], s->l2[4], s->l2[5]}}.str();
+    if (s->kind != NhKind::local) nh["mtu"] = s->mtu;
+    if (!s->gateway6.is_unspecified()) nh["neighbour"] = s->gateway6.str();
+  }
+  uint16_t lp;
+  if (local_address6(a, &lp)) {
+    j["type"] = "local";
+    j["dev"] = port_by_id(lp)->ref.name;
+    j["nexthop"] = nh;
+    return j;
+  }
+  const Route6* rt = a.is_link_local() ? nullptr : rib6_.lookup(a);
+  if (!rt) {
+    j["type"] = "unreachable";
+    return j;
+  }
+  j["type"] = "unicast";
+  j["route"] = route_json(*rt);
+  const PortCtl* p = port_by_id(rt->port);
+  j["dev"] = p ? p->ref.name : "?";
+  if (rt->via) j["via"] = rt->via->str();
+  if (p) j["src"] = select_source6(p->ref.id, a).value_or(Ipv6()).str();
+  j["nexthop"] = nh;
+  return j;
+}
+
+nlohmann::json Control::route_summary6() const {
+  nlohmann::json by_len = nlohmann::json::object();
+  const auto& per_len = rib6_.per_length();
+  for (size_t len = 0; len < per_len.size(); ++len)
+    if (per_len[len]) by_len[std::to_string(len)] = per_len[len];
+  size_t connected = 0;
+  rib6_.for_each([&](const Route6& rt) { connected += rt.proto == RouteProto::connected; });
+  return {{"routes", rib6_.size()},
+          {"connected", connected},
+          {"static", rib6_.size() - connected},
+          {"by_length", by_len},
+          {"fib_prefixes", dp_.fib6.routes()},
+          {"fib_rebuilds", dp_.fib6.rebuilds()}};
+}
+
+// ---------------------------------------------------------------- neigh
+
+nlohmann::json Control::neigh_add6(const Request& r) {
+  const std::string cmd = "neigh add";
+  PortCtl* p = &port_named(cmd, r.dev);
+  const Ipv6& a = r.addr6;
+  if (local_address6(a)) refuse(cmd, a.str() + " is an address of this router");
+  if (a.is_multicast() || a.is_unspecified() || a.is_loopback())
+    refuse(cmd, a.str() + " is not a unicast address");
+  bool on_link = a.is_link_local();
+  for (const auto& pa : p->addrs6) on_link |= pa.subnet.contains(a);
+  if (!on_link) refuse(cmd, a.str() + " is not link-local nor on a subnet of " + p->ref.name);
+  NeighbourTable6::Effects fx;
+  neigh6_.add_static(a, p->ref.id, r.lladdr, fx);
+  apply_neighbour_effects(fx, now_ms());
+  return nlohmann::json::object();
+}
+
+nlohmann::json Control::neigh_del6(const Request& r) {
+  const auto* n = neigh6_.find(r.addr6);
+  if (!n) refuse("neigh del", "no neighbour " + r.addr6.str());
+  if (!r.dev.empty() && port_by_id(n->port)->ref.name != r.dev)
+    refuse("neigh del", "neighbour " + r.addr6.str() + " is not on " + r.dev);
+  NeighbourTable6::Effects fx;
+  neigh6_.remove(r.addr6, fx);
+  apply_neighbour_effects(fx, now_ms());
+  return nlohmann::json::object();
+}
+
+void Control::neigh_show6(const Request& r, nlohmann::json& out) const {
+  using N = std::remove_cvref_t<decltype(neigh6_.entries().begin()->second)>;
+  std::vector<const N*> v;
+  for (const auto& [ip, n] : neigh6_.entries()) v.push_back(&n);
+  std::sort(v.begin(), v.end(), [](const N* a, const N* b) { return a->ip < b->ip; });
+  for (const N* n : v) {
+    const PortCtl* p = port_by_id(n->port);
+    if (!r.dev.empty() && (!p || p->ref.name != r.dev)) continue;
+    nlohmann::json j = {{"family", 6},
+                        {"dst", n->ip.str()},
+                        {"dev", p ? p->ref.name : "?"},
+                        {"state", neigh_state_name(n->state)},
+                        {"queued", n->queue.size()}};
+    if (n->usable()) j["lladdr"] = n->mac.str();
+    if (n->router) j["router"] = true;
+    out.push_back(j);
+  }
+}
+
+}  // namespace routerd

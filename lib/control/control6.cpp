@@ -1,0 +1,507 @@
+// IPv6 in the control thread: what the IPv6 FIB should hold, Neighbor Discovery (RFC 4861),
+// the router's ICMPv6 (echo, errors under RFC 4443's rules and rate limit), and the packets
+// workers hand over for either. The IPv4 counterparts are in control.cpp and slowpath.cpp.
+#include <rte_ether.h>
+#include <rte_ip.h>
+#include <spdlog/spdlog.h>
+
+#include <cstring>
+
+#include "commands.hpp"
+#include "control.hpp"
+#include "icmp6.hpp"
+#include "ndp.hpp"
+#include "slowpath.hpp"
+
+namespace routerd {
+
+using namespace slowpath;
+
+namespace {
+
+rte_ipv6_hdr* ip6_of(rte_mbuf* m) {
+  return rte_pktmbuf_mtod_offset(m, rte_ipv6_hdr*, RTE_ETHER_HDR_LEN);
+}
+
+Ipv6 src6(rte_mbuf* m) {
+  return Ipv6::from_bytes(ip6_of(m)->src_addr);
+}
+
+Ipv6 dst6(rte_mbuf* m) {
+  return Ipv6::from_bytes(ip6_of(m)->dst_addr);
+}
+
+// The 64-bit key per-source limiters take for an IPv6 address.
+uint64_t key_of(const Ipv6& a) {
+  return Ipv6Hash{}(a);
+}
+
+const Ipv6 kAllNodes = Ipv6::of(0xff02, 0, 0, 0, 0, 0, 0, 1);
+const Ipv6 kAllRouters = Ipv6::of(0xff02, 0, 0, 0, 0, 0, 0, 2);
+
+}  // namespace
+
+// ---------------------------------------------------------------- addresses
+
+bool Control::local_address6(const Ipv6& a, uint16_t* port) const {
+  for (const auto& p : ports_) {
+    bool ours = p.ll == a;
+    for (const auto& pa : p.addrs6) ours |= pa.addr == a;
+    if (ours) {
+      if (port) *port = p.ref.id;
+      return true;
+    }
+  }
+  return false;
+}
+
+// An address of port `port` for a packet to dst: the link-local one for link-local
+// destinations (RFC 6724 rule 2, scope), else the global address sharing the longest prefix
+// with dst (rule 8), else any global address of the router, else the link-local one.
+std::optional<Ipv6> Control::select_source6(uint16_t port, const Ipv6& dst) const {
+  const PortCtl* p = port_by_id(port);
+  if (!p) return std::nullopt;
+  if (dst.is_link_local() || dst.is_multicast()) return p->ll;
+  const PortAddr6* best = nullptr;
+  for (const auto& pa : p->addrs6)
+    if (!best || common_prefix_len(pa.addr, dst) > common_prefix_len(best->addr, dst)) best = &pa;
+  if (best) return best->addr;
+  for (const auto& q : ports_)
+    if (!q.addrs6.empty()) return q.addrs6.front().addr;
+  return p->ll;
+}
+
+void Control::set_link_local(PortCtl& p, const std::optional<Ipv6>& configured) {
+  p.ll = configured ? *configured : Ipv6::link_local_eui64(p.ref.mac);
+}
+
+// ---------------------------------------------------------------- FIB derivation
+
+// As for IPv4: the router's own addresses (link-local ones included: a packet to them is
+// delivered whichever port it came in on, the worker never forwards to fe80::/10), then
+// the RIB route, then a resolved neighbour on a connected subnet.
+uint32_t Control::desired_nh(const Prefix6& p) {
+  if (p.len == 128 && local_address6(p.addr))
+    return pub_.acquire(NhKey{NhType::local, 0, 0, 0, 6, {}});
+  if (const Route6* r = rib6_.find(p)) {
+    if (r->via) return pub_.acquire(NhKey{NhType::adjacency, r->port, 0, r->mtu(), 6, *r->via});
+    return pub_.acquire(NhKey{NhType::glean, r->port, 0, r->mtu(), 6, {}});
+  }
+  if (p.len == 128 && !p.addr.is_link_local()) {
+    const auto* n = neigh6_.find(p.addr);
+    if (n && n->usable()) {
+      const Route6* lpm = rib6_.lookup(p.addr);
+      if (lpm && !lpm->via && lpm->port == n->port)
+        return pub_.acquire(NhKey{NhType::adjacency, n->port, 0, 0, 6, p.addr});
+    }
+  }
+  return Fib6::kNoRoute;
+}
+
+void Control::sync(const Prefix6& p) {
+  pub_.set_route(p, desired_nh(p));
+}
+
+void Control::sync_covered(const Prefix6& p) {
+  sync(p);
+  for (const auto& [ip, n] : neigh6_.entries())
+    if (p.contains(ip)) sync(Prefix6{ip, 128});
+}
+
+const NextHopState* Control::resolve6(const Ipv6& dst) const {
+  return pub_.state(dp_.fib6.lookup(dst));
+}
+
+// ---------------------------------------------------------------- punts
+
+void Control::handle_punt6(const PuntEntry& e, uint64_t now) {
+  rte_mbuf* m = e.m;
+  const uint16_t in = e.in_port;
+  switch (Punt(e.reason)) {
+    case Punt::ndp:
+    case Punt::local:
+      return handle_local6(m, in, now);
+    case Punt::unresolved:
+      return handle_unresolved6(m, in, now);
+    case Punt::ttl_exceeded:
+      // RFC 4443 3.3: code 0, hop limit exceeded in transit.
+      send_icmp6_error(m, icmp6::time_exceeded, 0, 0, in, now);
+      return drop(m, Drop::ttl_exceeded, in);
+    case Punt::no_route:
+      send_icmp6_error(m, icmp6::dest_unreachable, icmp6::code_no_route, 0, in, now);
+      return drop(m, Drop::no_route, in);
+    case Punt::beyond_scope:
+      send_icmp6_error(m, icmp6::dest_unreachable, icmp6::code_beyond_scope, 0, in, now);
+      return drop(m, Drop::beyond_scope, in);
+    case Punt::frag_needed:
+      // RFC 8200 5 / RFC 4443 3.2: the MTU of the next hop's link.
+      send_icmp6_error(m, icmp6::packet_too_big, 0, e.aux, in, now);
+      return drop(m, Drop::frag_needed, in);
+    case Punt::hop_by_hop:
+      return handle_hop_by_hop(m, in, now);
+    default:
+      return drop(m, Drop::local_unhandled, in);
+  }
+}
+
+// Hop-by-Hop options: no option routerd serves (Router Alert carries MLD, and routerd has no
+// multicast routing) changes how the packet is forwarded, so it is forwarded as the worker
+// would, from here (RFC 8200 4.3 lets a router skip the header's options).
+void Control::handle_hop_by_hop(rte_mbuf* m, uint16_t in_port, uint64_t now) {
+  m->hash.usr = kTransit;
+  const Ipv6 d = dst6(m);
+  const NextHopState* s = resolve6(d);
+  if (!s) {
+    send_icmp6_error(m, icmp6::dest_unreachable, icmp6::code_no_route, 0, in_port, now);
+    return drop(m, Drop::no_route, in_port);
+  }
+  if (s->kind == NhKind::local) return handle_local6(m, in_port, now);
+  if (rte_pktmbuf_pkt_len(m) - RTE_ETHER_HDR_LEN > s->mtu) {
+    send_icmp6_error(m, icmp6::packet_too_big, 0, s->mtu, in_port, now);
+    return drop(m, Drop::frag_needed, in_port);
+  }
+  send_via6(m, s, d, now);
+}
+
+void Control::handle_unresolved6(rte_mbuf* m, uint16_t in_port, uint64_t now) {
+  m->hash.usr = kTransit;
+  const Ipv6 d = dst6(m);
+  // Look again: the route may have changed while the packet waited in the ring.
+  const NextHopState* s = resolve6(d);
+  if (!s) {
+    send_icmp6_error(m, icmp6::dest_unreachable, icmp6::code_no_route, 0, in_port, now);
+    return drop(m, Drop::no_route, in_port);
+  }
+  if (s->kind == NhKind::local) return handle_local6(m, in_port, now);
+  send_via6(m, s, d, now);
+}
+
+// A packet (transit: hop limit not yet decremented) through state s towards dst. Queued
+// packets get their hop limit decremented when they are released.
+void Control::send_via6(rte_mbuf* m, const NextHopState* s, const Ipv6& dst, uint64_t now) {
+  NeighbourTable6::Effects fx;
+  switch (s->kind) {
+    case NhKind::forward:
+      if (m->hash.usr == kTransit) ip6_of(m)->hop_limits--;
+      std::memcpy(rte_pktmbuf_mtod(m, uint8_t*), s->l2, RTE_ETHER_HDR_LEN);
+      return transmit(s->port, m);
+    case NhKind::unresolved:
+      neigh6_.resolve(s->gateway6, s->port, m, now, fx);
+      break;
+    case NhKind::glean:
+      neigh6_.resolve(dst, s->port, m, now, fx);
+      break;
+    default:
+      return drop(m, Drop::local_unhandled, m->port);
+  }
+  apply_neighbour_effects(fx, now);
+}
+
+// A router-made datagram (IPv6 header onwards, Ethernet room in front) to its destination:
+// link-local and multicast destinations leave by `port`, others as the FIB says.
+void Control::output6(rte_mbuf* m, uint16_t port, uint64_t now) {
+  m->hash.usr = kOriginated;
+  const Ipv6 d = dst6(m);
+  const PortCtl* p = port_by_id(port);
+  if (d.is_multicast()) {
+    if (!p) return drop(m, Drop::port_down, kMaxPorts);
+    write_l2(m, d.multicast_mac(), p->ref.mac, RTE_ETHER_TYPE_IPV6);
+    return transmit(port, m);
+  }
+  if (d.is_link_local()) {
+    if (!p) return drop(m, Drop::port_down, kMaxPorts);
+    const auto* n = neigh6_.find(d);
+    if (n && n->usable() && n->port == port) {
+      write_l2(m, n->mac, p->ref.mac, RTE_ETHER_TYPE_IPV6);
+      return transmit(port, m);
+    }
+    NeighbourTable6::Effects fx;
+    neigh6_.resolve(d, port, m, now, fx);
+    return apply_neighbour_effects(fx, now);
+  }
+  const NextHopState* s = resolve6(d);
+  if (!s) return drop(m, Drop::no_route, kMaxPorts);
+  send_via6(m, s, d, now);
+}
+
+// ---------------------------------------------------------------- ICMPv6 errors
+
+bool Control::icmp6_bucket(uint64_t now) {
+  if (icmp6_rate_ == 0) return false;
+  const uint64_t cap = uint64_t(icmp6_burst_) * 1000;
+  icmp6_tokens_ = std::min(cap, icmp6_tokens_ + (now - icmp6_last_ms_) * icmp6_rate_);
+  icmp6_last_ms_ = now;
+  if (icmp6_tokens_ < 1000) return false;
+  icmp6_tokens_ -= 1000;
+  return true;
+}
+
+// RFC 4443 2.4: never about an error, a multicast or unspecified source, or (but for Packet
+// Too Big) a multicast destination; limited per destination and in all (2.4 f). The source
+// is the router's address on the port the offending packet came in by (RFC 4443 2.2).
+void Control::send_icmp6_error(rte_mbuf* orig, uint8_t type, uint8_t code, uint32_t param,
+                               uint16_t in_port, uint64_t now) {
+  auto* eth = rte_pktmbuf_mtod(orig, rte_ether_hdr*);
+  const auto* ip = reinterpret_cast<const uint8_t*>(eth + 1);
+  const size_t len = rte_pktmbuf_data_len(orig) - RTE_ETHER_HDR_LEN;
+  LcoreStats& st = dp_.control_stats();
+  if (!icmp6_error_allowed(ip, len, type, code, rte_is_multicast_ether_addr(&eth->dst_addr))) {
+    st.drop[size_t(Drop::icmp_suppressed)].add();
+    return;
+  }
+  const Ipv6 to = src6(orig);
+  if (!icmp_limit_.allow(key_of(to), now)) {
+    st.drop[size_t(Drop::icmp_source_limited)].add();
+    return;
+  }
+  if (!icmp6_bucket(now)) {
+    st.drop[size_t(Drop::icmp_rate_limited)].add();
+    return;
+  }
+  const std::optional<Ipv6> src = select_source6(in_port, to);
+  if (!src) {
+    st.drop[size_t(Drop::icmp_no_source)].add();
+    return;
+  }
+  rte_mbuf* m = rte_pktmbuf_alloc(pool_);
+  auto* out = m ? reinterpret_cast<uint8_t*>(
+                      rte_pktmbuf_append(m, uint16_t(RTE_ETHER_HDR_LEN + icmp6::min_mtu)))
+                : nullptr;
+  if (!out) {
+    rte_pktmbuf_free(m);
+    st.drop[size_t(Drop::no_mbuf)].add();
+    return;
+  }
+  const size_t n =
+      icmp6_build_error(ip, len, type, code, param, *src, out + RTE_ETHER_HDR_LEN, icmp6::min_mtu);
+  if (n == 0) {
+    rte_pktmbuf_free(m);
+    st.drop[size_t(Drop::icmp_suppressed)].add();
+    return;
+  }
+  rte_pktmbuf_trim(m, uint16_t(icmp6::min_mtu - n));
+  event(Event::icmp6_error_sent);
+  switch (type) {
+    case icmp6::time_exceeded:
+      event(Event::icmp6_time_exceeded_sent);
+      break;
+    case icmp6::dest_unreachable:
+      event(Event::icmp6_unreachable_sent);
+      break;
+    case icmp6::packet_too_big:
+      event(Event::icmp6_too_big_sent);
+      break;
+    default:
+      event(Event::icmp6_param_problem_sent);
+      break;
+  }
+  // Back by the port it came in on when the offender is on that link (link-local source),
+  // else the way the FIB leads back.
+  output6(m, in_port, now);
+}
+
+// ---------------------------------------------------------------- to the router
+
+void Control::handle_local6(rte_mbuf* m, uint16_t in_port, uint64_t now) {
+  auto* ip = ip6_of(m);
+  const size_t len = rte_pktmbuf_data_len(m) - RTE_ETHER_HDR_LEN;
+  const size_t total = sizeof(rte_ipv6_hdr) + rte_be_to_cpu_16(ip->payload_len);
+  if (total > len) return drop(m, Drop::local_unhandled, in_port);
+  const Ipv6 d = dst6(m);
+  // Multicast here is link scope (the worker passes nothing else): the groups the router
+  // belongs to are all-nodes, all-routers and the solicited-node groups of its addresses.
+  if (d.is_multicast() && d != kAllNodes && d != kAllRouters) {
+    bool ours = false;
+    for (const auto& p : ports_) {
+      ours |= p.ll.solicited_node() == d;
+      for (const auto& pa : p.addrs6) ours |= pa.addr.solicited_node() == d;
+    }
+    if (!ours) return drop(m, Drop::multicast_destination, in_port);
+  }
+  if (ip->proto != icmp6::next_header) {
+    if (ip->proto == IPPROTO_UDP && !d.is_multicast()) {
+      // Nothing listens: Port Unreachable, which also ends a traceroute at the router.
+      send_icmp6_error(m, icmp6::dest_unreachable, icmp6::code_port_unreachable, 0, in_port, now);
+    }
+    return drop(m, Drop::local_unhandled, in_port);
+  }
+  const uint8_t* ic = reinterpret_cast<const uint8_t*>(ip) + sizeof(rte_ipv6_hdr);
+  const size_t icmp_len = total - sizeof(rte_ipv6_hdr);
+  if (icmp_len < icmp6::header_len) return drop(m, Drop::local_unhandled, in_port);
+  const uint8_t type = ic[0];
+  if (type >= nd::router_solicit && type <= nd::redirect) return handle_ndp(m, in_port, now);
+  if (type == icmp6::echo_request && echo_reply_) {
+    const Ipv6 s = src6(m);
+    if (icmp6_checksum(s, d, ic, icmp_len) != 0 || s.is_unspecified())
+      return drop(m, Drop::local_unhandled, in_port);
+    // The reply comes from the address pinged; for a group, from the port's own address.
+    const Ipv6 from = d.is_multicast() ? select_source6(in_port, s).value_or(Ipv6()) : d;
+    std::memcpy(ip->src_addr, from.b.data(), 16);
+    std::memcpy(ip->dst_addr, s.b.data(), 16);
+    ip->hop_limits = 64;
+    auto* w = reinterpret_cast<uint8_t*>(ip) + sizeof(rte_ipv6_hdr);
+    w[0] = icmp6::echo_reply;
+    w[2] = w[3] = 0;
+    const uint16_t ck = icmp6_checksum(from, s, w, icmp_len);
+    w[2] = uint8_t(ck >> 8);
+    w[3] = uint8_t(ck);
+    rte_pktmbuf_trim(m, uint16_t(len - total));
+    event(Event::icmp6_echo_reply_sent);
+    return output6(m, in_port, now);
+  }
+  if (type == icmp6::echo_reply || type == icmp6::dest_unreachable ||
+      type == icmp6::packet_too_big || type == icmp6::time_exceeded) {
+    if (icmp6_checksum(src6(m), d, ic, icmp_len) != 0) return drop(m, Drop::local_unhandled, in_port);
+    return handle_icmp6_to_us(m, now);
+  }
+  return drop(m, Drop::local_unhandled, in_port);
+}
+
+void Control::handle_ndp(rte_mbuf* m, uint16_t in_port, uint64_t now) {
+  PortCtl* p = port_by_id(in_port);
+  const auto* ip = reinterpret_cast<const uint8_t*>(ip6_of(m));
+  const std::optional<NdMessage> msg =
+      p ? ndp_parse(ip, rte_pktmbuf_data_len(m) - RTE_ETHER_HDR_LEN) : std::nullopt;
+  if (!msg) return drop(m, Drop::ndp_invalid, in_port);
+  event(Event::ndp_received);
+  uint64_t sender = 0;
+  std::memcpy(&sender, rte_pktmbuf_mtod(m, const rte_ether_hdr*)->src_addr.addr_bytes, 6);
+  if (!arp_limit_.allow(sender, now)) return drop(m, Drop::arp_rate_limited, in_port);
+  // A message claiming one of the router's addresses is a conflict or a loop: never learn it.
+  if (local_address6(msg->src)) return drop(m, Drop::ndp_invalid, in_port);
+  // A neighbour is on this link when its address is link-local or in one of the port's
+  // subnets; nothing else is learnt from it.
+  bool on_link = msg->src.is_link_local();
+  for (const auto& pa : p->addrs6) on_link |= pa.subnet.contains(msg->src);
+  NeighbourTable6::Effects fx;
+  switch (msg->type) {
+    case nd::neighbor_solicit: {
+      bool target_ours = p->ll == msg->target;
+      for (const auto& pa : p->addrs6) target_ours |= pa.addr == msg->target;
+      if (!target_ours) break;
+      if (on_link && msg->source_lla && !msg->src.is_unspecified())
+        neigh6_.solicit_from(msg->src, *msg->source_lla, in_port, now, fx);
+      // RFC 4861 7.2.4: to the soliciting address, or to all nodes for a DAD probe (whose
+      // source is unspecified), without S then.
+      const bool dad = msg->src.is_unspecified();
+      const Ipv6 to = dad ? kAllNodes : msg->src;
+      std::optional<Mac> to_mac =
+          dad ? std::optional<Mac>(kAllNodes.multicast_mac()) : msg->source_lla;
+      if (!to_mac) {
+        if (const auto* n = neigh6_.find(msg->src); n && n->usable()) to_mac = n->mac;
+      }
+      if (!to_mac) {
+        // No link-layer address to answer to (RFC 4861 7.2.4 allows resolving first); the
+        // sender will retry with its option.
+        break;
+      }
+      if (rte_mbuf* r = rte_pktmbuf_alloc(pool_)) {
+        auto* out = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(r, uint16_t(kNdMaxFrame)));
+        const size_t n = ndp_build_na(out, p->ref.mac, msg->target, to, *to_mac, msg->target, true,
+                                      !dad, true);
+        rte_pktmbuf_trim(r, uint16_t(kNdMaxFrame - n));
+        event(Event::ndp_advert_sent);
+        transmit(in_port, r);
+      } else {
+        dp_.control_stats().drop[size_t(Drop::no_mbuf)].add();
+      }
+      break;
+    }
+    case nd::neighbor_advert:
+      if (local_address6(msg->target)) {
+        log_limited("port " + p->ref.name + ": NA from " + msg->src.str(),
+                    "it claims our address " + msg->target.str());
+        break;
+      }
+      neigh6_.advert(msg->target, msg->target_lla, msg->solicited, msg->override_flag, msg->router,
+                     in_port, now, fx);
+      break;
+    case nd::router_solicit:
+    case nd::redirect:
+      if (on_link && msg->source_lla && !msg->src.is_unspecified())
+        neigh6_.solicit_from(msg->src, *msg->source_lla, in_port, now, fx);
+      break;
+    default:  // router advertisements from other routers: routerd configures none from them
+      break;
+  }
+  rte_pktmbuf_free(m);
+  apply_neighbour_effects(fx, now);
+}
+
+// ---------------------------------------------------------------- neighbours
+
+void Control::send_ns(uint16_t port, const Ipv6& target, const std::optional<Mac>& unicast) {
+  const PortCtl* p = port_by_id(port);
+  if (!p) return;
+  const std::optional<Ipv6> src = select_source6(port, target);
+  if (!src) return;
+  rte_mbuf* m = rte_pktmbuf_alloc(pool_);
+  auto* out = m ? reinterpret_cast<uint8_t*>(rte_pktmbuf_append(m, uint16_t(kNdMaxFrame))) : nullptr;
+  if (!out) {
+    rte_pktmbuf_free(m);
+    dp_.control_stats().drop[size_t(Drop::no_mbuf)].add();
+    return;
+  }
+  const size_t n = unicast ? ndp_build_ns(out, p->ref.mac, *src, target, &target, &*unicast)
+                           : ndp_build_ns(out, p->ref.mac, *src, target);
+  rte_pktmbuf_trim(m, uint16_t(kNdMaxFrame - n));
+  event(Event::ndp_solicit_sent);
+  transmit(port, m);
+}
+
+void Control::apply_neighbour_effects(NeighbourTable6::Effects& fx, uint64_t now) {
+  for (const auto& r : fx.requests) send_ns(r.port, r.target, r.unicast);
+  for (auto& rel : fx.released) {
+    const auto* n = neigh6_.find(rel.ip);
+    const PortCtl* p = n ? port_by_id(n->port) : nullptr;
+    for (rte_mbuf* m : rel.packets) {
+      if (!n || !n->usable() || !p) {
+        drop(m, Drop::neighbour_failed, m->port);
+        continue;
+      }
+      if (m->hash.usr == kTransit) {
+        auto* ip = ip6_of(m);
+        if (ip->hop_limits <= 1) {
+          drop(m, Drop::ttl_exceeded, m->port);
+          continue;
+        }
+        ip->hop_limits--;
+      }
+      write_l2(m, n->mac, p->ref.mac, RTE_ETHER_TYPE_IPV6);
+      event(Event::neighbour_released);
+      transmit(n->port, m);
+    }
+  }
+  for (const Ipv6& ip : fx.changed) {
+    const auto* n = neigh6_.find(ip);
+    event(n && n->usable() ? Event::neighbour_resolved : Event::neighbour_failed);
+    pub_.refresh_if([ip](const NhKey& k) {
+      return k.family == 6 && k.type == NhType::adjacency && k.ip6 == ip;
+    });
+  }
+  for (rte_mbuf* m : fx.failed) {
+    // RFC 4443 3.1 / RFC 4861 7.2.2: code 3, address unreachable.
+    if (m->hash.usr == kTransit)
+      send_icmp6_error(m, icmp6::dest_unreachable, icmp6::code_address_unreachable, 0, m->port,
+                       now);
+    drop(m, Drop::neighbour_failed, m->port);
+  }
+  for (rte_mbuf* m : fx.overflowed) drop(m, Drop::neighbour_queue_overflow, m->port);
+  for (rte_mbuf* m : fx.table_full) drop(m, Drop::neighbour_table_full, m->port);
+  for (rte_mbuf* m : fx.queue_full) drop(m, Drop::neighbour_queue_full, m->port);
+  for (rte_mbuf* m : fx.rate_limited) drop(m, Drop::neighbour_rate_limited, m->port);
+  for (rte_mbuf* m : fx.evicted) drop(m, Drop::neighbour_evicted, m->port);
+  if (fx.evictions) event(Event::neighbour_evictions, fx.evictions);
+  if (fx.mac_locked) event(Event::arp_mac_locked, fx.mac_locked);
+  try {
+    for (const Ipv6& ip : fx.changed)
+      if (!ip.is_link_local()) sync(Prefix6{ip, 128});
+    pub_.commit();
+  } catch (const FibError& e) {
+    pub_.rollback();
+    event(Event::neighbour_route_skipped);
+    log_limited("a neighbour's host route was not installed", e.what());
+  }
+}
+
+}  // namespace routerd

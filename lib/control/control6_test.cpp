@@ -1,0 +1,241 @@
+// IPv6 in the control thread: addresses and routes through the publisher, NDP both ways,
+// echo and errors, with frames built by lib/packet and read back from the TX ring.
+#include <rte_ip.h>
+
+#include <catch2/catch.hpp>
+
+#include <cstring>
+#include <vector>
+
+#include "control_rig.hpp"
+#include "icmp6.hpp"
+#include "ndp.hpp"
+
+using namespace routerd;
+using nlohmann::json;
+
+namespace {
+
+struct Rig6 : testing::ControlRig {
+  Rig6() : ControlRig(Options{.readers = 1, .next_hops = 64, .tbl8 = 64}) {
+    run({"addr", "add", "2001:db8:1::1/64", "dev", "p0"});
+    run({"addr", "add", "2001:db8:2::1/64", "dev", "p1"});
+  }
+  std::string fails(const std::vector<std::string>& argv) {
+    try {
+      run(argv);
+    } catch (const CommandError& e) {
+      return e.what();
+    }
+    return "";
+  }
+  const NextHopState* nh(const char* a) {
+    const uint32_t id = dp.fib6.lookup(*Ipv6::parse(a));
+    return id ? dp.nexthops.get(id) : nullptr;
+  }
+  // Hands a frame to control as a worker would and returns what control sent.
+  std::vector<std::vector<uint8_t>> punt(const std::vector<uint8_t>& frame, Punt why,
+                                         uint16_t port, uint64_t now = 1000) {
+    rte_mbuf* m = rte_pktmbuf_alloc(pool.get());
+    REQUIRE(m);
+    std::memcpy(rte_pktmbuf_append(m, uint16_t(frame.size())), frame.data(), frame.size());
+    m->port = port;
+    PuntEntry e{m, 0, uint8_t(why), 0, port};
+    REQUIRE(rte_ring_enqueue_elem(punt.get(), &e, sizeof e) == 0);
+    ctl->poll_once(now);
+    return sent();
+  }
+  std::vector<std::vector<uint8_t>> sent() {
+    std::vector<std::vector<uint8_t>> out;
+    TxEntry t;
+    while (rte_ring_dequeue_elem(ctl_tx.get(), &t, sizeof t) == 0) {
+      const auto* p = rte_pktmbuf_mtod(t.m, const uint8_t*);
+      out.emplace_back(p, p + rte_pktmbuf_data_len(t.m));
+      rte_pktmbuf_free(t.m);
+    }
+    return out;
+  }
+};
+
+const Mac kHost = *Mac::parse("02:00:00:00:01:02");
+
+std::vector<uint8_t> frame(size_t n) {
+  return std::vector<uint8_t>(n);
+}
+
+}  // namespace
+
+TEST_CASE("IPv6 addresses install local and connected entries; bad ones are refused",
+          "[control][ipv6]") {
+  Rig6 r;
+  CHECK(r.nh("2001:db8:1::1")->kind == NhKind::local);
+  CHECK(r.nh("2001:db8:1::1")->family == 6);
+  CHECK(r.nh("2001:db8:1::77")->kind == NhKind::glean);
+  CHECK(r.nh("2001:db8:1::77")->port == r.ports[0]->id());
+  CHECK(r.nh("2001:db8:9::1") == nullptr);
+  CHECK(r.fails({"addr", "add", "2001:db8:1::5/64", "dev", "p1"}).find("overlaps") !=
+        std::string::npos);
+  CHECK(r.fails({"addr", "add", "2001:db8:1::1/64", "dev", "p0"}).find("already") !=
+        std::string::npos);
+  const json show = r.run({"addr", "show", "dev", "p0"});
+  const std::string all = show.dump();
+  CHECK(all.find("2001:db8:1::1/64") != std::string::npos);
+  CHECK(all.find("10.1.0.1/24") != std::string::npos);
+}
+
+TEST_CASE("an IPv6 route via a gateway resolves with NDP and then forwards", "[control][ipv6]") {
+  Rig6 r;
+  r.run({"route", "add", "2001:db8:77::/48", "via", "2001:db8:2::2"});
+  const NextHopState* s = r.nh("2001:db8:77::5");
+  REQUIRE(s);
+  CHECK(s->kind == NhKind::unresolved);
+  CHECK(s->gateway6 == *Ipv6::parse("2001:db8:2::2"));
+
+  // A packet to the route makes control ask for the gateway: a multicast NS on p1.
+  std::vector<uint8_t> pkt = frame(14 + 40 + 8);
+  pkt[12] = 0x86;
+  pkt[13] = 0xdd;
+  pkt[14] = 0x60;
+  pkt[14 + 5] = 8;
+  pkt[14 + 6] = 17;
+  pkt[14 + 7] = 64;
+  const Ipv6 src = *Ipv6::parse("2001:db8:1::2"), dst = *Ipv6::parse("2001:db8:77::5");
+  std::memcpy(&pkt[14 + 8], src.b.data(), 16);
+  std::memcpy(&pkt[14 + 24], dst.b.data(), 16);
+  auto out = r.punt(pkt, Punt::unresolved, r.ports[0]->id());
+  REQUIRE(out.size() == 1);
+  auto ns = ndp_parse(out[0].data() + 14, out[0].size() - 14);
+  REQUIRE(ns);
+  CHECK(ns->type == nd::neighbor_solicit);
+  CHECK(ns->target == *Ipv6::parse("2001:db8:2::2"));
+  CHECK(ns->dst == ns->target.solicited_node());
+  const Mac p1 = *ns->source_lla;
+
+  // The solicited answer resolves it: the queued packet leaves with hop limit 63, and the
+  // next hop forwards with the IPv6 EtherType.
+  uint8_t na[kNdMaxFrame];
+  const size_t n = ndp_build_na(na, kHost, *Ipv6::parse("2001:db8:2::2"), ns->src, p1,
+                                *Ipv6::parse("2001:db8:2::2"), false, true, true);
+  const json s0 = r.run({"stats"});
+  out = r.punt(std::vector<uint8_t>(na, na + n), Punt::local, r.ports[1]->id());
+  REQUIRE(out.size() == 1);
+  CHECK(std::memcmp(out[0].data(), kHost.b.data(), 6) == 0);
+  CHECK(out[0][14 + 7] == 63);
+  s = r.nh("2001:db8:77::5");
+  REQUIRE(s);
+  CHECK(s->kind == NhKind::forward);
+  CHECK(s->l2[12] == 0x86);
+  CHECK(s->l2[13] == 0xdd);
+  CHECK(std::memcmp(s->l2, kHost.b.data(), 6) == 0);
+  const json neigh = r.run({"neigh", "show"});
+  bool reachable = false;
+  for (const auto& e : neigh)
+    reachable |= e["family"] == 6 && e["dst"] == "2001:db8:2::2" && e["state"] == "REACHABLE";
+  CHECK(reachable);
+  CHECK(r.run({"stats"})["generation"].get<uint64_t>() > s0["generation"].get<uint64_t>());
+}
+
+TEST_CASE("a solicitation for the router's address is answered with its MAC", "[control][ipv6]") {
+  Rig6 r;
+  uint8_t ns[kNdMaxFrame];
+  const Ipv6 host = *Ipv6::parse("2001:db8:1::2"), ours = *Ipv6::parse("2001:db8:1::1");
+  const size_t n = ndp_build_ns(ns, kHost, host, ours);
+  auto out = r.punt(std::vector<uint8_t>(ns, ns + n), Punt::ndp, r.ports[0]->id());
+  REQUIRE(out.size() == 1);
+  auto na = ndp_parse(out[0].data() + 14, out[0].size() - 14);
+  REQUIRE(na);
+  CHECK(na->type == nd::neighbor_advert);
+  CHECK(na->target == ours);
+  CHECK(na->dst == host);
+  CHECK(na->solicited);
+  CHECK(na->router);
+  CHECK(std::memcmp(out[0].data(), kHost.b.data(), 6) == 0);
+  SECTION("a solicitation for someone else's address is not answered") {
+    const size_t m = ndp_build_ns(ns, kHost, host, *Ipv6::parse("2001:db8:1::9"));
+    CHECK(r.punt(std::vector<uint8_t>(ns, ns + m), Punt::ndp, r.ports[0]->id()).empty());
+  }
+  SECTION("a malformed one is counted") {
+    std::vector<uint8_t> bad(ns, ns + n);
+    bad.back() ^= 1;  // checksum
+    const json s0 = r.run({"stats"});
+    CHECK(r.punt(bad, Punt::ndp, r.ports[0]->id()).empty());
+    const json s1 = r.run({"stats"});
+    CHECK(s1["drops"]["ndp_invalid"].get<uint64_t>() == s0["drops"]["ndp_invalid"].get<uint64_t>() + 1);
+  }
+}
+
+TEST_CASE("echo to the router is answered; hop limit 1 and no route earn ICMPv6 errors",
+          "[control][ipv6]") {
+  Rig6 r;
+  const Ipv6 host = *Ipv6::parse("2001:db8:1::2");
+  // The host must be resolvable for the answers to leave: a static neighbour.
+  r.run({"neigh", "add", "2001:db8:1::2", "lladdr", "02:00:00:00:01:02", "dev", "p0"});
+  auto icmp_frame = [&](const Ipv6& to, uint8_t type, uint8_t hop) {
+    std::vector<uint8_t> f = frame(14 + 40 + 16);
+    f[12] = 0x86;
+    f[13] = 0xdd;
+    f[14] = 0x60;
+    f[14 + 5] = 16;
+    f[14 + 6] = 58;
+    f[14 + 7] = hop;
+    std::memcpy(&f[14 + 8], host.b.data(), 16);
+    std::memcpy(&f[14 + 24], to.b.data(), 16);
+    f[54] = type;
+    f[58] = 0x12;  // ident
+    const uint16_t ck = icmp6_checksum(host, to, &f[54], 16);
+    f[56] = uint8_t(ck >> 8);
+    f[57] = uint8_t(ck);
+    return f;
+  };
+  auto out = r.punt(icmp_frame(*Ipv6::parse("2001:db8:2::1"), icmp6::echo_request, 64), Punt::local,
+                    r.ports[0]->id());
+  REQUIRE(out.size() == 1);
+  const uint8_t* ip = out[0].data() + 14;
+  CHECK(ip[40] == icmp6::echo_reply);
+  CHECK(Ipv6::from_bytes(ip + 8) == *Ipv6::parse("2001:db8:2::1"));
+  CHECK(Ipv6::from_bytes(ip + 24) == host);
+  CHECK(icmp6_checksum(Ipv6::from_bytes(ip + 8), host, ip + 40, out[0].size() - 54) == 0);
+
+  out = r.punt(icmp_frame(*Ipv6::parse("2001:db8:2::9"), icmp6::echo_request, 1),
+               Punt::ttl_exceeded, r.ports[0]->id());
+  REQUIRE(out.size() == 1);
+  ip = out[0].data() + 14;
+  CHECK(ip[40] == icmp6::time_exceeded);
+  CHECK(Ipv6::from_bytes(ip + 8) == *Ipv6::parse("2001:db8:1::1"));  // the input port's address
+
+  out = r.punt(icmp_frame(*Ipv6::parse("2001:db8:99::9"), icmp6::echo_request, 64), Punt::no_route,
+               r.ports[0]->id());
+  REQUIRE(out.size() == 1);
+  CHECK(out[0][14 + 40] == icmp6::dest_unreachable);
+  CHECK(out[0][14 + 41] == icmp6::code_no_route);
+
+  out = r.punt(icmp_frame(*Ipv6::parse("2001:db8:2::9"), icmp6::echo_request, 64),
+               Punt::beyond_scope, r.ports[0]->id());
+  REQUIRE(out.size() == 1);
+  CHECK(out[0][14 + 41] == icmp6::code_beyond_scope);
+}
+
+TEST_CASE("a batch mixing families is one commit, or nothing of it", "[control][ipv6]") {
+  Rig6 r;
+  const uint64_t g0 = r.run({"stats"})["generation"];
+  Request b;
+  b.verb = Verb::batch;
+  auto line = [](const std::vector<std::string>& w) {
+    std::vector<std::string> argv = w;
+    return parse_request(argv);
+  };
+  b.batch.push_back({1, line({"route", "add", "2001:db8:50::/48", "via", "2001:db8:2::2"}), ""});
+  b.batch.push_back({2, line({"route", "add", "10.50.0.0/16", "via", "10.2.0.2"}), ""});
+  r.ctl->execute(b);
+  CHECK(r.run({"stats"})["generation"].get<uint64_t>() == g0 + 1);
+  CHECK(r.nh("2001:db8:50::1") != nullptr);
+
+  // A bad IPv6 line undoes the IPv4 one before it.
+  Request bad;
+  bad.verb = Verb::batch;
+  bad.batch.push_back({1, line({"route", "add", "10.60.0.0/16", "via", "10.2.0.2"}), ""});
+  bad.batch.push_back({2, line({"route", "add", "2001:db8:60::/48", "via", "2001:db8:9::2"}), ""});
+  CHECK_THROWS_WITH(r.ctl->execute(bad), Catch::Contains("nothing in the batch was applied"));
+  CHECK(r.run({"stats"})["generation"].get<uint64_t>() == g0 + 1);
+  CHECK(r.dp.fib.lookup(Ipv4(10, 60, 0, 1).v) == Fib::kNoRoute);
+}
