@@ -37,7 +37,8 @@ PORT_MAC = "02:00:00:00:aa:01"
 GATEWAYS = ["10.2.0.2", "10.2.0.3", "10.2.0.4", "10.2.0.5"]
 EXTRA_MBUFS = 16384
 MBUF_KIB = 2.5          # 2176-byte data room + 128-byte rte_mbuf + mempool overhead
-FIB_MB = 1152           # two full-table FIB copies, fib.max_routes = 1048576 (docs/config.md)
+FIB_MB = 1152 + 672     # two full-table FIB copies, fib.max_routes = 1048576 (docs/config.md),
+#                         and two IPv6 ones at the fib6 defaults (320 MiB each, plus its RIB)
 MARGIN_MB = 512
 
 

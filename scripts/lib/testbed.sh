@@ -28,6 +28,9 @@
 #   TB_TOP_TOML        top-level keys put before the first section (e.g. metrics_listen = ...)
 #   TB_HUGE=1          run routerd in hugepages (reserved by the caller), e.g. for secondary
 #                      processes such as dpdk-dumpcap; its map files are removed at cleanup
+#   TB_IPV6=1          dual-stack: router ports also get 2001:db8:I+1::1/64 and hosts
+#                      2001:db8:I+1::2/64 with a default route to it (otherwise hosts run
+#                      without IPv6, so no stray solicitation shows in the counters)
 
 # --- constants --------------------------------------------------------------------------------
 TB_SKIP=77
@@ -59,6 +62,9 @@ TB_CLEANUP_HOOKS=()
 # Addresses by port index.
 tb_router_ip() { echo "10.$(($1 + 1)).0.1"; }
 tb_host_ip() { echo "10.$(($1 + 1)).0.2"; }
+tb_router_ip6() { echo "2001:db8:$(($1 + 1))::1"; }
+tb_host_ip6() { echo "2001:db8:$(($1 + 1))::2"; }
+tb_ipv6() { [[ ${TB_IPV6:-0} == 1 ]]; }
 tb_port() { echo "p$1"; }
 tb_tap() { echo "rtr-p$1"; }
 
@@ -284,7 +290,7 @@ tb_write_config() {
     [[ -z ${TB_TOP_TOML:-} ]] || printf '%s\n\n' "$TB_TOP_TOML"
     cat <<EOF
 [dataplane]
-eal = ["-l", "0-1"$([[ ${TB_HUGE:-0} == 1 ]] || printf ', "--no-huge"'), "-m", "1024", "--no-pci", "--file-prefix", "rtrit$TB_ID"$([[ ${TB_TELEMETRY:-0} == 1 ]] || printf ', "--no-telemetry"')]
+eal = ["-l", "0-1"$([[ ${TB_HUGE:-0} == 1 ]] || printf ', "--no-huge"'), "-m", "2048", "--no-pci", "--file-prefix", "rtrit$TB_ID"$([[ ${TB_TELEMETRY:-0} == 1 ]] || printf ', "--no-telemetry"')]
 socket = "$TB_SOCK"
 EOF
     for ((i = 0; i < TB_NPORTS; i++)); do
@@ -294,7 +300,7 @@ EOF
 name = "$(tb_port $i)"
 device = "net_tap$i,iface=$(tb_tap $i)"
 preset = "tap"
-addresses = ["$(tb_router_ip $i)/24"]
+addresses = ["$(tb_router_ip $i)/24"$(tb_ipv6 && printf ', "%s/64"' "$(tb_router_ip6 $i)")]
 EOF
     done
     [[ -z $extra ]] || printf '\n%s\n' "$extra"
@@ -360,14 +366,20 @@ tb_stop_routerd() {
 tb_start_linux_router() {
   local i
   ip netns add "$TB_RTR_NS"
-  ip netns exec "$TB_RTR_NS" sysctl -qw net.ipv4.ip_forward=1 net.ipv4.icmp_ratelimit=0 \
-    net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+  if tb_ipv6; then
+    ip netns exec "$TB_RTR_NS" sysctl -qw net.ipv4.ip_forward=1 net.ipv4.icmp_ratelimit=0 \
+      net.ipv6.conf.all.forwarding=1 net.ipv6.conf.default.accept_dad=0 net.ipv6.icmp.ratelimit=0
+  else
+    ip netns exec "$TB_RTR_NS" sysctl -qw net.ipv4.ip_forward=1 net.ipv4.icmp_ratelimit=0 \
+      net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+  fi
   ip -n "$TB_RTR_NS" link set lo up
   for ((i = 0; i < TB_NPORTS; i++)); do
     # The router end is created in its namespace; the host end appears in ours under a
     # unique name and is then moved and renamed exactly like a routerd TAP.
     ip link add "$(tb_tap $i)" netns "$TB_RTR_NS" type veth peer name "$TB_PREFIX-e$i"
     ip -n "$TB_RTR_NS" addr add "$(tb_router_ip $i)/24" dev "$(tb_tap $i)"
+    ! tb_ipv6 || ip -n "$TB_RTR_NS" addr add "$(tb_router_ip6 $i)/64" dev "$(tb_tap $i)" nodad
     ip -n "$TB_RTR_NS" link set "$(tb_tap $i)" up
   done
   tb_info "linux router namespace $TB_RTR_NS up"
@@ -390,10 +402,18 @@ tb_setup_host() {
   local i=$1 ns=${TB_HOSTS[$1]} ifc
   ifc=$(tb_host_side_if "$i")
   ip netns add "$ns"
-  # IPv6 off before the interface arrives, so it never gets a link-local address and stray
-  # router/neighbour solicitations stay out of the counters.
-  ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 \
-    net.ipv6.conf.default.disable_ipv6=1 net.ipv4.icmp_ratelimit=0
+  if tb_ipv6; then
+    # No duplicate address detection: addresses are usable at once. No SLAAC from the
+    # router's advertisements either: the test sets the addresses.
+    ip netns exec "$ns" sysctl -qw net.ipv6.conf.default.accept_dad=0 \
+      net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_ra=0 \
+      net.ipv4.icmp_ratelimit=0 net.ipv6.icmp.ratelimit=0
+  else
+    # IPv6 off before the interface arrives, so it never gets a link-local address and stray
+    # router/neighbour solicitations stay out of the counters.
+    ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 \
+      net.ipv6.conf.default.disable_ipv6=1 net.ipv4.icmp_ratelimit=0
+  fi
   ip link set "$ifc" netns "$ns"
   ip -n "$ns" link set "$ifc" name eth0
   # The TAP PMD gives the kernel side of the TAP the port's own MAC; a host with its own
@@ -403,6 +423,10 @@ tb_setup_host() {
   ip -n "$ns" link set eth0 up
   ip -n "$ns" link set lo up
   ip -n "$ns" route add default via "$(tb_router_ip "$i")"
+  if tb_ipv6; then
+    ip -n "$ns" addr add "$(tb_host_ip6 "$i")/64" dev eth0 nodad
+    ip -n "$ns" -6 route add default via "$(tb_router_ip6 "$i")"
+  fi
 }
 
 # tb_add_macvlan_host I NS MAC ADDR/LEN [LOOPBACK_ADDR]: a second host on port I's segment,
@@ -433,6 +457,8 @@ tb_wait_gateways() {
   for ((i = 0; i < TB_NPORTS; i++)); do
     tb_wait_until 10 hx "$i" ping -c1 -W1 "$(tb_router_ip "$i")" ||
       tb_die "h$i (${TB_HOSTS[$i]}) cannot ping its gateway $(tb_router_ip "$i") after 10 s"
+    ! tb_ipv6 || tb_wait_until 10 hx "$i" ping -6 -c1 -W1 "$(tb_router_ip6 "$i")" ||
+      tb_die "h$i (${TB_HOSTS[$i]}) cannot ping its gateway $(tb_router_ip6 "$i") after 10 s"
   done
   tb_info "every host pings its gateway"
 }

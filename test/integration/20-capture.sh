@@ -9,7 +9,7 @@ tb_require_routerd_mode
 tb_require_root
 tb_require_cmds dpdk-dumpcap
 tb_require_scapy
-if ! huge=$("$TB_REPO/scripts/hugepages" --mb 1024 2>&1); then
+if ! huge=$("$TB_REPO/scripts/hugepages" --mb 2048 2>&1); then
   tb_skip "live capture needs hugepages and they cannot be reserved here: $huge"
 fi
 export TB_HUGE=1

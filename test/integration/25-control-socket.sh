@@ -15,7 +15,7 @@ tb_init
 # Room for a full table: 1,048,576 FIB prefixes (two copies of about 500 MiB in DPDK memory).
 write_big_config() {
   tb_write_config "$1" $'[fib]\nmax_routes = 1100000\ntbl8_groups = 1024'
-  sed -i 's/"-m", "1024"/"-m", "2560"/' "$1"
+  sed -i 's/"-m", "2048"/"-m", "3072"/' "$1"
 }
 
 tb_step "dataplane.socket: only a stale socket is replaced"

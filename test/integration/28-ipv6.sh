@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# 28-ipv6: dual-stack forwarding. Hosts on three ports reach each other over IPv6 (ping -6,
+# traceroute -6), the router answers pings to its global and link-local addresses, resolves
+# neighbours with NDP, sends Time Exceeded, No Route and Packet Too Big, never forwards a
+# link-local source off its link, and takes IPv6 routes at run time (one mixed batch is one
+# generation bump). Also runs against the Linux reference (ROUTER_IMPL=linux) for the
+# traffic checks.
+set -euo pipefail
+# shellcheck source=../../scripts/lib/testbed.sh
+source "$(dirname "$0")/../../scripts/lib/testbed.sh"
+tb_init
+tb_require_cmds traceroute tracepath
+export TB_IPV6=1
+tb_start
+
+tb_check "h0 -> h1 (2001:db8:2::2): 5 pings, 0% loss" tb_ping 0 2001:db8:2::2 5
+tb_check "h2 -> h1 (2001:db8:2::2): 5 pings, 0% loss" tb_ping 2 2001:db8:2::2 5
+tb_check "h1 -> h0 (2001:db8:1::2): 5 pings, 0% loss" tb_ping 1 2001:db8:1::2 5
+tb_check "h0 -> the router's address on p2 (2001:db8:3::1): 3 pings, 0% loss" \
+  tb_ping 0 2001:db8:3::1 3
+
+# The router's link-local address on p0, as h0 learnt it from NDP.
+router_ll() {
+  hx 0 ip -6 -j neigh show dev eth0 | jq -r '.[] | select(.dst | startswith("fe80:")) | .dst' |
+    head -n1
+}
+ping_ll() {
+  local ll
+  ll=$(router_ll)
+  [[ -n $ll ]] || { tb_say "     h0 has no link-local neighbour (the router)"; return 1; }
+  tb_ping 0 "$ll%eth0" 3
+}
+if tb_is_routerd; then
+  # Something to the link-local address first, so h0 has it as a neighbour.
+  hx 0 ping -6 -c1 -W1 ff02::2%eth0 >/dev/null 2>&1 || true
+  tb_check "h0 -> the router's link-local address: 3 pings, 0% loss" ping_ll
+fi
+
+check_trace6() {
+  local out hop1 hop2 last
+  tb_run_capture out hx 0 timeout 30 traceroute -6 -n -q1 -w1 "$@" 2001:db8:2::2 || true
+  tb_indent <<<"$out"
+  hop1=$(awk '$1 == "1" {print $2}' <<<"$out")
+  hop2=$(awk '$1 == "2" {print $2}' <<<"$out")
+  last=$(awk '$1 ~ /^[0-9]+$/ {n = $1} END {print n}' <<<"$out")
+  [[ $hop1 == 2001:db8:1::1 && $hop2 == 2001:db8:2::2 && $last == 2 ]] && return 0
+  tb_say "     expected hop 1 = 2001:db8:1::1, hop 2 = 2001:db8:2::2, 2 hops; got '$hop1' '$hop2' $last"
+  return 1
+}
+tb_check "traceroute -6 (UDP) h0 -> h1: 2001:db8:1::1 then 2001:db8:2::2" check_trace6
+tb_check "traceroute -6 -I (ICMPv6) h0 -> h1: 2001:db8:1::1 then 2001:db8:2::2" check_trace6 -I
+
+tb_check "hop limit 1: Time Exceeded from 2001:db8:1::1" \
+  tb_expect_match 'From 2001:db8:1::1.*[Tt]ime exceeded' hx 0 ping -6 -n -c1 -W2 -t 1 2001:db8:2::2
+tb_check "no route (2001:db8:99::1): Destination unreachable, no route" \
+  tb_expect_match 'From 2001:db8:1::1.*(No route|[Uu]nreachable)' \
+  hx 0 ping -6 -n -c1 -W2 2001:db8:99::1
+
+if tb_is_routerd; then
+  # Packet Too Big: p1 (towards h1) gets a 1400-byte MTU; h0 sends 1452-byte datagrams.
+  rctl link set p1 mtu 1400
+  hx 1 ip link set eth0 mtu 1400
+  tb_check "1452-byte ping to h1 over a 1400-byte link: Packet too big, mtu=1400" \
+    tb_expect_match 'From 2001:db8:1::1.*[Pp]acket too big.*mtu ?= ?1400' \
+    hx 0 ping -6 -n -c1 -W2 -M do -s 1404 2001:db8:2::2
+  check_tracepath() {
+    local out
+    tb_run_capture out hx 0 timeout 30 tracepath -6 -n 2001:db8:2::2 || true
+    tb_indent <<<"$out"
+    grep -Eq 'pmtu 1400' <<<"$out" && grep -Eq 'reached' <<<"$out"
+  }
+  tb_check "tracepath -6 h0 -> h1 finds pmtu 1400 and reaches it" check_tracepath
+  tb_check "after PTB: 1400-byte pings (fragmented by h0) get through" tb_ping 0 2001:db8:2::2 3
+
+  neigh_reachable() {
+    local out
+    out=$(rctl_j neigh show)
+    jq -e '.[] | select(.family == 6 and .dst == "2001:db8:2::2" and .state == "REACHABLE"
+           and .lladdr == "02:00:00:00:01:02")' <<<"$out" >/dev/null && {
+      jq -c '.[] | select(.family == 6)' <<<"$out" | tb_indent
+      return 0
+    }
+    tb_indent <<<"$out"
+    return 1
+  }
+  hx 0 ping -6 -c1 -W1 2001:db8:2::2 >/dev/null 2>&1 || true
+  tb_check "neigh show: 2001:db8:2::2 REACHABLE at h1's MAC (learnt with NDP)" neigh_reachable
+  tb_check "neigh show -6 lists only IPv6 neighbours" \
+    bash -c "$(declare -f rctl rctl_j); ROUTERCTL='$ROUTERCTL' TB_SOCK='$TB_SOCK' \
+      rctl_j -6 neigh show | jq -e 'length > 0 and all(.[]; .family == 6)'"
+
+  # Routes at run time: h1 holds 2001:db8:77::1 on its loopback.
+  hx 1 ip -6 addr add 2001:db8:77::1/128 dev lo
+  tb_check "before the route: 2001:db8:77::1 is unreachable" \
+    tb_expect_match '(No route|[Uu]nreachable)' hx 0 ping -6 -n -c1 -W2 2001:db8:77::1
+  gen_before=$(rctl_j route summary | jq .generation)
+  printf 'route add 2001:db8:77::/48 via 2001:db8:2::2\nroute add 10.77.0.0/16 via 10.2.0.2\n' \
+    >"$TB_DIR/mixed.batch"
+  tb_check "a batch of one IPv6 and one IPv4 route is accepted" \
+    tb_expect_ok rctl batch "$TB_DIR/mixed.batch"
+  gen_after=$(rctl_j route summary | jq .generation)
+  one_bump() {
+    tb_say "     generation $gen_before -> $gen_after"
+    ((gen_after == gen_before + 1))
+  }
+  tb_check "the mixed batch was one generation bump" one_bump
+  tb_check "route get 2001:db8:77::1: via 2001:db8:2::2 dev p1" \
+    tb_expect_match '2001:db8:2::2.*p1|p1.*2001:db8:2::2' rctl route get 2001:db8:77::1
+  tb_check "after the route: h0 -> 2001:db8:77::1, 0% loss" tb_ping 0 2001:db8:77::1 3
+  rctl route del 2001:db8:77::/48
+  tb_check "after route del: unreachable again" \
+    tb_expect_match '(No route|[Uu]nreachable)' hx 0 ping -6 -n -c1 -W2 2001:db8:77::1
+  tb_check "route show -6 lists the connected IPv6 subnets" \
+    tb_expect_match '2001:db8:3::/64' rctl -6 route show
+  tb_check "a link-local gateway without dev is refused" \
+    tb_expect_match 'link-local gateway.*dev' rctl route add 2001:db8:88::/48 via fe80::2
+
+  # A link-local source must not leave its link: h0 sends to h1 from its link-local address.
+  echo "{}" >"$TB_DIR/zero"
+  tb_stats "$TB_DIR/s0"
+  hx 0 "$TB_PY" - "$(tb_router_mac 0)" <<'PY' >/dev/null 2>&1 || true
+import sys
+from scapy.all import Ether, IPv6, ICMPv6EchoRequest, UDP, Raw, sendp
+mac = sys.argv[1]
+f = [Ether(dst=mac) / IPv6(src="fe80::99", dst="2001:db8:2::2") / ICMPv6EchoRequest()]
+# Payload length beyond the frame, and a multicast source: dropped and counted.
+bad = Ether(dst=mac) / IPv6(src="2001:db8:1::2", dst="2001:db8:2::2", plen=200) / UDP() / Raw(b"x" * 8)
+f += [bad, Ether(dst=mac) / IPv6(src="ff02::1", dst="2001:db8:2::2") / UDP()]
+sendp(f, iface="eth0", verbose=False)
+PY
+  sleep 0.5
+  tb_stats "$TB_DIR/s1"
+  tb_check "link-local source, truncated payload, multicast source: counted" \
+    tb_stat_rose "$TB_DIR/s0" "$TB_DIR/s1" 1 '.drops.beyond_scope' '.drops.ipv6_truncated' \
+    '.drops.ipv6_bad_source'
+  tb_check "ICMPv6 errors and NDP show in the event counters" \
+    tb_stat_rose "$TB_DIR/zero" "$TB_DIR/s1" 1 '.events.icmp6_time_exceeded_sent' \
+    '.events.icmp6_too_big_sent' '.events.ndp_solicit_sent' '.events.ndp_advert_sent'
+fi
+tb_finish
