@@ -615,6 +615,9 @@ class Parser {
                        std::to_string(kMaxPortAddresses) + " IPv6 addresses");
         p.addresses6.push_back(interface_address6(ap, addresses[i], path, p));
       } else {
+        if (p.addresses.size() == kMaxPortAddresses)
+          fail(ap, "port " + p.name + " already has the maximum of " +
+                       std::to_string(kMaxPortAddresses) + " IPv4 addresses");
         p.addresses.push_back(interface_address(ap, addresses[i], p));
       }
     }

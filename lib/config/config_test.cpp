@@ -482,6 +482,18 @@ TEST_CASE("port addresses are usable interface addresses", "[config]") {
         std::string::npos);
 }
 
+TEST_CASE("a port holds at most 8 IPv4 addresses", "[config]") {
+  // routerctl addr add refuses a ninth at run time (PortFastInfo has room for 8 subnet
+  // broadcasts); the file is held to the same limit before anything starts.
+  std::string eight;
+  for (int i = 1; i <= 8; ++i) eight += ", \"10." + std::to_string(i) + ".0.1/24\"";
+  const std::string port =
+      "[[port]]\nname = \"p0\"\ndevice = \"x\"\naddresses = [\"2001:db8:1::1/64\"";
+  CHECK(error_of(port + eight + "]\n") == "");
+  CHECK(error_of(port + eight + ", \"10.9.0.1/24\"]\n") ==
+        "t.toml: port[0].addresses[9]: port p0 already has the maximum of 8 IPv4 addresses");
+}
+
 TEST_CASE("an address appears once in the whole file", "[config]") {
   CHECK(error_of("[[port]]\nname = \"p0\"\ndevice = \"x\"\n"
                  "addresses = [\"10.1.0.1/24\", \"10.1.0.1/25\"]\n") ==
