@@ -26,7 +26,12 @@ using config_detail::printable;
 constexpr std::string_view kDataplaneKeys[] = {"eal",           "socket",      "mbufs",    "burst",
                                                "idle_sleep_us", "presets_dir", "log_level"};
 constexpr std::string_view kFibKeys[] = {"max_routes", "tbl8_groups", "max_next_hops"};
+constexpr std::string_view kFib6Keys[] = {"max_routes", "tbl8_groups"};
 constexpr std::string_view kIpv4Keys[] = {"drop_martians", "send_redirects", "accept_redirects"};
+constexpr std::string_view kIpv6Keys[] = {"send_redirects", "accept_redirects", "icmp_rate",
+                                          "icmp_burst"};
+constexpr std::string_view kNdpKeys[] = {"reachable_ms", "retrans_ms", "probes", "delay_ms",
+                                         "stale_ms"};
 constexpr std::string_view kExceptionKeys[] = {"max_entries",      "pmtu_min",    "pmtu_expires",
                                                "redirect_expires", "source_rate", "source_burst"};
 constexpr std::string_view kRouteCacheKeys[] = {"enabled", "sets"};
@@ -36,7 +41,8 @@ constexpr std::string_view kArpKeys[] = {
     "reachable_time", "retrans_time_ms", "probes",         "queue_len",   "max_entries",
     "max_unresolved", "queue_total",     "failed_time_ms", "locktime_ms", "resolve_rate",
     "resolve_burst",  "source_rate",     "source_burst"};
-constexpr std::string_view kPortKeys[] = {"name", "device", "preset", "mtu", "mac", "addresses"};
+constexpr std::string_view kPortKeys[] = {"name", "device",    "preset",    "mtu",
+                                          "mac",  "addresses", "link_local"};
 constexpr std::string_view kRouteKeys[] = {"prefix", "via", "dev"};
 // Keys outside any table (TOML wants them before the first [section]).
 constexpr std::string_view kTopKeys[] = {"route_files", "metrics_listen"};
@@ -51,9 +57,12 @@ struct Section {
 constexpr Section kSections[] = {
     {"dataplane", kDataplaneKeys, false},
     {"fib", kFibKeys, false},
+    {"fib6", kFib6Keys, false},
     {"ipv4", kIpv4Keys, false},
+    {"ipv6", kIpv6Keys, false},
     {"icmp", kIcmpKeys, false},
     {"arp", kArpKeys, false},
+    {"ndp", kNdpKeys, false},
     {"route_cache", kRouteCacheKeys, false},
     {"exceptions", kExceptionKeys, false},
     {"port", kPortKeys, true},
@@ -81,6 +90,40 @@ constexpr Reserved kReserved[] = {
     {{Ipv4(224, 0, 0, 0), 4}, "multicast"},
     {{Ipv4(240, 0, 0, 0), 4}, "reserved"},
 };
+
+// IPv6 addresses that are never a port's global address nor a next hop (RFC 4291 2.5.2,
+// 2.5.3, 2.5.5.2, 2.7); link-local ones have keys of their own (port.link_local).
+struct Reserved6 {
+  Prefix6 net;
+  const char* what;
+};
+constexpr Reserved6 kReserved6[] = {
+    {{Ipv6(), 128}, "unspecified"},
+    {{Ipv6::of(0, 0, 0, 0, 0, 0, 0, 1), 128}, "loopback"},
+    {{Ipv6::of(0, 0, 0, 0, 0, 0xffff, 0, 0), 96}, "IPv4-mapped"},
+    {{Ipv6::of(0xff00, 0, 0, 0, 0, 0, 0, 0), 8}, "multicast"},
+};
+constexpr Prefix6 kLinkLocal10{Ipv6::of(0xfe80, 0, 0, 0, 0, 0, 0, 0), 10};
+constexpr Prefix6 kLinkLocal64{Ipv6::of(0xfe80, 0, 0, 0, 0, 0, 0, 0), 64};
+
+std::optional<std::string> reserved6(const Ipv6& a) {
+  for (const auto& r : kReserved6)
+    if (r.net.contains(a)) return a.str() + " is in " + r.net.str() + " (" + r.what + ")";
+  return std::nullopt;
+}
+
+// The Subnet-Router anycast address (RFC 4291 2.6.1), the prefix with a zero interface
+// identifier, belongs to every router on the link: it is no one's own address and no next
+// hop. /127 (RFC 6164 6) and /128 have none.
+std::optional<std::string> subnet_router_anycast(const Ipv6& a, const Prefix6& net) {
+  if (net.len >= 127 || a != net.addr) return std::nullopt;
+  return a.str() + " is the subnet-router anycast address of " + net.str();
+}
+
+// Strings with a ':' are IPv6: no IPv4 address or prefix holds one.
+bool looks_ipv6(std::string_view s) {
+  return s.find(':') != std::string_view::npos;
+}
 
 std::string quoted(std::string_view s) {
   return "'" + printable(s) + "'";
@@ -169,13 +212,21 @@ class Parser {
     }
     if (auto* t = section(root, "dataplane")) dataplane(*t, c);
     if (auto* t = section(root, "fib")) fib(*t, c);
+    if (auto* t = section(root, "fib6")) fib6(*t, c);
     if (auto* t = section(root, "ipv4")) {
       read_bool(*t, "ipv4", "drop_martians", c.drop_martians);
       read_bool(*t, "ipv4", "send_redirects", c.send_redirects);
       read_bool(*t, "ipv4", "accept_redirects", c.accept_redirects);
     }
+    if (auto* t = section(root, "ipv6")) {
+      read_bool(*t, "ipv6", "send_redirects", c.ipv6_send_redirects);
+      read_bool(*t, "ipv6", "accept_redirects", c.ipv6_accept_redirects);
+      read_int(*t, "ipv6", "icmp_rate", 0, 1000000, c.icmp6_rate);
+      read_int(*t, "ipv6", "icmp_burst", 1, 1000000, c.icmp6_burst);
+    }
     if (auto* t = section(root, "icmp")) icmp(*t, c);
     if (auto* t = section(root, "arp")) arp(*t, c);
+    if (auto* t = section(root, "ndp")) ndp(*t, c);
     if (auto* t = section(root, "exceptions")) {
       read_int(*t, "exceptions", "max_entries", 16, 1 << 22, c.exc_max_entries);
       read_int(*t, "exceptions", "pmtu_min", 68, 65535, c.pmtu_min);
@@ -203,14 +254,17 @@ class Parser {
                                   std::to_string(c.mbufs) +
                                   "): packets waiting for ARP would "
                                   "starve the ports of buffers");
-    // Every neighbour may take a next-hop slot of its own (its host route), besides the "no
-    // route", local and broadcast ids and one per connected subnet (8 addresses per port). A
-    // table smaller than that turns an ARP flood into "next-hop table full" errors.
-    const uint64_t need = uint64_t(c.arp_max_entries) + 3 + 8 * uint64_t(c.ports.size());
+    // Every neighbour, ARP's and NDP's (both tables hold up to arp.max_entries), may take a
+    // next-hop slot of its own (its host route), besides the "no route", local and broadcast
+    // ids and one per connected subnet: 8 IPv4 and 8 IPv6 addresses per port, and fe80::/64.
+    // A table smaller than that turns an ARP or NS flood into "next-hop table full" errors.
+    constexpr uint64_t per_port = 2 * kMaxPortAddresses + 1;
+    const uint64_t need = 2 * uint64_t(c.arp_max_entries) + 3 + per_port * uint64_t(c.ports.size());
     if (c.max_next_hops < need)
       fail("fib.max_next_hops",
-           std::to_string(c.max_next_hops) + " is less than arp.max_entries (" +
-               std::to_string(c.arp_max_entries) + ") + 3 + 8 per port = " + std::to_string(need) +
+           std::to_string(c.max_next_hops) + " is less than 2 * arp.max_entries (ARP and NDP, " +
+               std::to_string(c.arp_max_entries) + " each) + 3 + " + std::to_string(per_port) +
+               " per port = " + std::to_string(need) +
                ": every neighbour may need a next hop of its own");
     return c;
   }
@@ -220,6 +274,11 @@ class Parser {
   struct Owned {
     Ipv4 addr;
     Prefix4 net;
+    std::string port;
+  };
+  struct Owned6 {
+    Ipv6 addr;
+    Prefix6 net;
     std::string port;
   };
 
@@ -328,6 +387,14 @@ class Parser {
     return *a;
   }
 
+  // role: "gateway" or "neighbour", for the error.
+  Ipv6 address6(const std::string& path, const std::string& s, const char* role) const {
+    auto a = Ipv6::parse(s);
+    if (!a) fail(path, quoted(s) + " is not an IPv6 address");
+    if (auto r = reserved6(*a)) fail(path, *r + ", not usable as a " + role);
+    return *a;
+  }
+
   Mac unicast_mac(const std::string& path, const std::string& s) const {
     auto m = Mac::parse(s);
     if (!m) fail(path, quoted(s) + " is not a MAC address (xx:xx:xx:xx:xx:xx)");
@@ -355,6 +422,18 @@ class Parser {
     return false;
   }
 
+  const Owned6* owner_of6(const Ipv6& a) const {
+    for (const auto& o : owned6_)
+      if (o.addr == a) return &o;
+    return nullptr;
+  }
+
+  static bool on_port_subnet6(const PortConfig& p, const Ipv6& a) {
+    for (const auto& [addr, net] : p.addresses6)
+      if (net.contains(a)) return true;
+    return false;
+  }
+
   // Shared by route.via and neighbour.address: a next hop on the link, not the router.
   void check_on_link(const std::string& path, Ipv4 a, const PortConfig* port,
                      const Config& c) const {
@@ -373,6 +452,37 @@ class Parser {
     for (const auto& [addr, net] : found->addresses)
       if (net.contains(a))
         if (auto problem = network_or_broadcast(a, net)) fail(path, *problem);
+  }
+
+  // check_on_link for a global IPv6 next hop: on a subnet of port (of any port without one).
+  void check_on_link6(const std::string& path, const Ipv6& a, const PortConfig* port,
+                      const Config& c) const {
+    if (const Owned6* o = owner_of6(a)) fail(path, a.str() + " is an address of port " + o->port);
+    const PortConfig* found = nullptr;
+    if (port) {
+      if (on_port_subnet6(*port, a)) found = port;
+    } else {
+      for (const auto& p : c.ports)
+        if (!found && on_port_subnet6(p, a)) found = &p;
+    }
+    if (!found) {
+      fail(path, a.str() + (port ? " is not on a subnet of port " + port->name
+                                 : std::string(" is not on any port subnet")));
+    }
+    for (const auto& [addr, net] : found->addresses6)
+      if (net.contains(a))
+        if (auto problem = subnet_router_anycast(a, net)) fail(path, *problem);
+  }
+
+  // A link-local next hop is on whichever link it is named with; it only must not be the
+  // port's own link-local address (configured, or the EUI-64 of a configured MAC).
+  void check_link_local_peer(const std::string& path, const Ipv6& a, const PortConfig& port) const {
+    if (auto problem = subnet_router_anycast(a, kLinkLocal64)) fail(path, *problem);
+    if (port.link_local && *port.link_local == a)
+      fail(path, a.str() + " is the link-local address of port " + port.name);
+    if (!port.link_local && port.mac && Ipv6::link_local_eui64(*port.mac) == a)
+      fail(path, a.str() + " is the link-local address of port " + port.name +
+                     " (the EUI-64 of its MAC)");
   }
 
   void dataplane(const toml::table& t, Config& c) const {
@@ -410,6 +520,22 @@ class Parser {
     // table alone would be gigabytes, which is a typo rather than a plan.
     read_int(t, "fib", "tbl8_groups", 1, 1 << 20, c.tbl8_groups);
     read_int(t, "fib", "max_next_hops", 16, 1 << 24, c.max_next_hops);
+  }
+
+  void fib6(const toml::table& t, Config& c) const {
+    read_int(t, "fib6", "max_routes", 1, 16777216, c.fib6_max_routes);
+    // A group is 1 KiB with 4-byte next hops: 2^20 are 1 GiB per copy, two copies. More is
+    // a typo rather than a plan (the 2024 full table reserves about 218,000 in DPDK 22.11).
+    read_int(t, "fib6", "tbl8_groups", 1, 1 << 20, c.fib6_tbl8_groups);
+  }
+
+  void ndp(const toml::table& t, Config& c) const {
+    // RFC 4861 6.3.2: an advertised BaseReachableTime is at most MAX_REACHABLE_TIME, 1 hour.
+    read_int(t, "ndp", "reachable_ms", 1000, 3600000, c.ndp_reachable_ms);
+    read_int(t, "ndp", "retrans_ms", 100, 60000, c.ndp_retrans_ms);
+    read_int(t, "ndp", "probes", 1, 10, c.ndp_probes);
+    read_int(t, "ndp", "delay_ms", 100, 60000, c.ndp_delay_ms);
+    read_int(t, "ndp", "stale_ms", 1000, 86400000, c.ndp_stale_ms);
   }
 
   void icmp(const toml::table& t, Config& c) const {
@@ -476,10 +602,62 @@ class Parser {
     read_int(t, path, "mtu", 68, 9000, p.mtu);
     if (auto s = read_string(t, path, "mac")) p.mac = unicast_mac(path + ".mac", *s);
 
+    if (auto s = read_string(t, path, "link_local"))
+      p.link_local = link_local_address(path + ".link_local", *s);
+
+    // One list for both families, told apart by the ':' only IPv6 has.
     auto addresses = read_strings(t, path, "addresses");
-    for (size_t i = 0; i < addresses.size(); ++i)
-      p.addresses.push_back(interface_address(indexed(path + ".addresses", i), addresses[i], p));
+    for (size_t i = 0; i < addresses.size(); ++i) {
+      const std::string ap = indexed(path + ".addresses", i);
+      if (looks_ipv6(addresses[i])) {
+        if (p.addresses6.size() == kMaxPortAddresses)
+          fail(ap, "port " + p.name + " already has the maximum of " +
+                       std::to_string(kMaxPortAddresses) + " IPv6 addresses");
+        p.addresses6.push_back(interface_address6(ap, addresses[i], path, p));
+      } else {
+        if (p.addresses.size() == kMaxPortAddresses)
+          fail(ap, "port " + p.name + " already has the maximum of " +
+                       std::to_string(kMaxPortAddresses) + " IPv4 addresses");
+        p.addresses.push_back(interface_address(ap, addresses[i], p));
+      }
+    }
     c.ports.push_back(std::move(p));
+  }
+
+  Ipv6 link_local_address(const std::string& path, const std::string& s) const {
+    auto a = Ipv6::parse(s);
+    if (!a) {
+      const size_t slash = s.find('/');
+      if (slash != std::string::npos && Ipv6::parse(s.substr(0, slash)))
+        fail(path, quoted(s) +
+                       " has a prefix length: give the address alone (a link-local "
+                       "address is always in fe80::/64)");
+      fail(path, quoted(s) + " is not an IPv6 address");
+    }
+    // RFC 4291 2.5.6: fe80::/10 with the next 54 bits zero.
+    if (!kLinkLocal64.contains(*a)) fail(path, a->str() + " is not in fe80::/64 (link-local)");
+    if (auto problem = subnet_router_anycast(*a, kLinkLocal64)) fail(path, *problem);
+    return *a;
+  }
+
+  std::pair<Ipv6, Prefix6> interface_address6(const std::string& path, const std::string& s,
+                                              const std::string& port_path, const PortConfig& p) {
+    Ipv6 a;
+    auto net = Prefix6::parse_interface(s, &a);
+    if (!net) fail(path, quoted(s) + " is not an IPv6 address with prefix length");
+    if (net->len == 0) fail(path, quoted(s) + ": prefix length 0 is out of range 1..128");
+    if (auto r = reserved6(a)) fail(path, *r + ", not usable on a port");
+    if (kLinkLocal10.contains(a))
+      fail(path, a.str() + " is in " + kLinkLocal10.str() + " (link-local): set it with " +
+                     port_path + ".link_local, not in addresses");
+    if (auto problem = subnet_router_anycast(a, *net)) fail(path, *problem);
+    if (const Owned6* o = owner_of6(a))
+      fail(path, "duplicate address " + a.str() + " (also on port " + o->port + ")");
+    for (const auto& o : owned6_)
+      if (o.port != p.name && o.net.overlaps(*net))
+        fail(path, "subnet " + net->str() + " overlaps " + o.net.str() + " on port " + o.port);
+    owned6_.push_back({a, *net, p.name});
+    return {a, *net};
   }
 
   std::pair<Ipv4, Prefix4> interface_address(const std::string& path, const std::string& s,
@@ -502,11 +680,19 @@ class Parser {
     return {a, *net};
   }
 
+  // The index of the [[route]] or [[neighbour]] being read: every one read before it was
+  // accepted into one of the two lists, or parsing would have stopped.
+  static size_t route_index(const Config& c) { return c.routes.size() + c.routes6.size(); }
+  static size_t neighbour_index(const Config& c) {
+    return c.neighbours.size() + c.neighbours6.size();
+  }
+
   void route(const toml::table& t, const std::string& path, Config& c) {
     RouteConfig r;
     std::string prefix = require_string(t, path, "prefix");
     auto via = read_string(t, path, "via");
     auto dev = read_string(t, path, "dev");
+    if (looks_ipv6(prefix)) return route6(path, prefix, via, dev, c);
 
     auto parsed = Prefix4::parse(prefix);
     if (!parsed) {
@@ -527,11 +713,53 @@ class Parser {
       r.dev = *dev;
     }
     if (via) {
+      if (Ipv6::parse(*via))
+        fail(path + ".via", quoted(*via) + " is IPv6 but prefix " + quoted(prefix) + " is IPv4");
       r.via = address(path + ".via", *via);
       check_on_link(path + ".via", *r.via, port, c);
     }
-    routes_.emplace(r.prefix, c.routes.size());
+    routes_.emplace(r.prefix, route_index(c));
     c.routes.push_back(std::move(r));
+  }
+
+  void route6(const std::string& path, const std::string& prefix,
+              const std::optional<std::string>& via, const std::optional<std::string>& dev,
+              Config& c) {
+    Route6Config r;
+    auto parsed = Prefix6::parse(prefix);
+    if (!parsed) {
+      Ipv6 host;
+      if (Prefix6::parse_interface(prefix, &host))
+        fail(path + ".prefix", quoted(prefix) + " has host bits set");
+      fail(path + ".prefix", quoted(prefix) + " is not an IPv6 prefix");
+    }
+    r.prefix = *parsed;
+    if (auto it = routes6_.find(r.prefix); it != routes6_.end())
+      fail(path + ".prefix", "duplicate route " + r.prefix.str() + " (also route[" +
+                                 std::to_string(it->second) + "])");
+
+    if (!via && !dev) fail(path, "needs 'via', 'dev' or both");
+    const PortConfig* port = nullptr;
+    if (dev) {
+      port = &existing_port(c, path + ".dev", *dev);
+      r.dev = *dev;
+    }
+    if (via) {
+      if (Ipv4::parse(*via))
+        fail(path + ".via", quoted(*via) + " is IPv4 but prefix " + quoted(prefix) + " is IPv6");
+      r.via = address6(path + ".via", *via, "gateway");
+      if (kLinkLocal10.contains(*r.via)) {
+        // fe80::/64 is on every link: only the port says which one (RFC 4291 2.5.6).
+        if (!port)
+          fail(path + ".via",
+               r.via->str() + " is link-local: a link-local gateway needs dev (its port)");
+        check_link_local_peer(path + ".via", *r.via, *port);
+      } else {
+        check_on_link6(path + ".via", *r.via, port, c);
+      }
+    }
+    routes6_.emplace(r.prefix, route_index(c));
+    c.routes6.push_back(std::move(r));
   }
 
   void neighbour(const toml::table& t, const std::string& path, Config& c) {
@@ -539,6 +767,7 @@ class Parser {
     std::string addr = require_string(t, path, "address");
     std::string lladdr = require_string(t, path, "lladdr");
     n.port = require_string(t, path, "port");
+    if (looks_ipv6(addr)) return neighbour6(path, addr, lladdr, n.port, c);
 
     n.address = address(path + ".address", addr);
     n.lladdr = unicast_mac(path + ".lladdr", lladdr);
@@ -547,14 +776,40 @@ class Parser {
       fail(path + ".address", "duplicate neighbour " + n.address.str() + " (also neighbour[" +
                                   std::to_string(it->second) + "])");
     check_on_link(path + ".address", n.address, &port, c);
-    neighbours_.emplace(n.address, c.neighbours.size());
+    neighbours_.emplace(n.address, neighbour_index(c));
     c.neighbours.push_back(std::move(n));
+  }
+
+  void neighbour6(const std::string& path, const std::string& addr, const std::string& lladdr,
+                  const std::string& port_name, Config& c) {
+    Neighbour6Config n;
+    n.address = address6(path + ".address", addr, "neighbour");
+    n.lladdr = unicast_mac(path + ".lladdr", lladdr);
+    n.port = port_name;
+    const PortConfig& port = existing_port(c, path + ".port", n.port);
+    // A link-local address is unique on its link only: the same one may be on two ports.
+    const bool link_local = kLinkLocal10.contains(n.address);
+    const std::pair<Ipv6, std::string> key{n.address, link_local ? n.port : ""};
+    if (auto it = neighbours6_.find(key); it != neighbours6_.end())
+      fail(path + ".address", "duplicate neighbour " + n.address.str() +
+                                  (link_local ? " on port " + n.port : "") + " (also neighbour[" +
+                                  std::to_string(it->second) + "])");
+    if (link_local)
+      check_link_local_peer(path + ".address", n.address, port);
+    else
+      check_on_link6(path + ".address", n.address, &port, c);
+    neighbours6_.emplace(key, neighbour_index(c));
+    c.neighbours6.push_back(std::move(n));
   }
 
   std::string file_;
   std::vector<Owned> owned_;
   std::map<Prefix4, size_t> routes_;   // prefix -> index in [[route]]
   std::map<Ipv4, size_t> neighbours_;  // address -> index in [[neighbour]]
+  std::vector<Owned6> owned6_;         // global addresses only
+  std::map<Prefix6, size_t> routes6_;  // prefix -> index in [[route]]
+  // (address, port if link-local else "") -> index in [[neighbour]]
+  std::map<std::pair<Ipv6, std::string>, size_t> neighbours6_;
 };
 
 }  // namespace

@@ -11,8 +11,13 @@
 #include <vector>
 
 #include "inet.hpp"
+#include "inet6.hpp"
 
 namespace routerd {
+
+// Most addresses of each family in one port's `addresses` (link-local not counted): what
+// `routerctl addr add` allows a port at run time (PortFastInfo::bcast has room for 8).
+constexpr size_t kMaxPortAddresses = 8;
 
 // One line: "<file>: <key path>: <problem>", e.g.
 // "routerd.toml: port[1].addresses[0]: '10.1.0.1/33' is not an IPv4 address with prefix length".
@@ -27,7 +32,10 @@ struct PortConfig {
   std::string preset;      // name of a file drivers-config/<preset>.toml (default "default")
   uint16_t mtu = 1500;     // 68..9000
   std::optional<Mac> mac;  // unicast; none: keep the device's address
-  std::vector<std::pair<Ipv4, Prefix4>> addresses;  // (address, its subnet)
+  std::vector<std::pair<Ipv4, Prefix4>> addresses;   // (address, its subnet)
+  std::vector<std::pair<Ipv6, Prefix6>> addresses6;  // IPv6 entries of the same `addresses` list
+  std::optional<Ipv6> link_local;  // key `link_local`, in fe80::/64; none: EUI-64 of the MAC
+                                   // (decided at runtime)
 };
 
 struct RouteConfig {
@@ -38,6 +46,20 @@ struct RouteConfig {
 
 struct NeighbourConfig {
   Ipv4 address;
+  Mac lladdr;
+  std::string port;
+};
+
+// A [[route]] whose prefix is IPv6. A link-local via (fe80::/10) always comes with dev.
+struct Route6Config {
+  Prefix6 prefix;
+  std::optional<Ipv6> via;
+  std::string dev;
+};
+
+// A [[neighbour]] whose address is IPv6: global on a subnet of port, or link-local.
+struct Neighbour6Config {
+  Ipv6 address;
   Mac lladdr;
   std::string port;
 };
@@ -65,10 +87,20 @@ struct Config {
   uint32_t tbl8_groups = 1u << 12;
   uint32_t max_next_hops = 1u << 16;
 
+  // [fib6]: the IPv6 table (rte_fib6 TRIE), kept twice like the IPv4 one
+  uint32_t fib6_max_routes = 1u << 18;   // full table (160,147 prefixes) with margin
+  uint32_t fib6_tbl8_groups = 1u << 16;  // the full table needs 38,096 groups (measured)
+
   // [ipv4]
   bool drop_martians = true;
   bool send_redirects = true;     // RFC 1812 5.2.7.2
   bool accept_redirects = false;  // for the router's own traffic (RFC 1812 5.2.7.2: off)
+
+  // [ipv6]
+  bool ipv6_send_redirects = true;     // RFC 4861 8.2
+  bool ipv6_accept_redirects = false;  // for the router's own traffic
+  uint32_t icmp6_rate = 1000;          // key ipv6.icmp_rate: ICMPv6 errors per second
+  uint32_t icmp6_burst = 50;           // key ipv6.icmp_burst
 
   // [exceptions]: what the router learns from ICMP about destinations it sends to
   uint32_t exc_max_entries = 4096;
@@ -104,6 +136,13 @@ struct Config {
   uint32_t arp_source_rate = 100;  // ARP packets per second per sender MAC; 0: no limit
   uint32_t arp_source_burst = 100;
 
+  // [ndp]: the IPv6 neighbour timers (RFC 4861 10); the [arp] size limits apply to both
+  uint32_t ndp_reachable_ms = 30000;  // RFC 4861 REACHABLE_TIME
+  uint32_t ndp_retrans_ms = 1000;     // RetransTimer
+  uint32_t ndp_probes = 3;            // MAX_MULTICAST_SOLICIT / MAX_UNICAST_SOLICIT
+  uint32_t ndp_delay_ms = 5000;       // DELAY_FIRST_PROBE_TIME
+  uint32_t ndp_stale_ms = 60000;      // an unused STALE entry is forgotten after this
+
   // arp.queue_total as it applies to a pool of pool_size buffers.
   uint32_t arp_queue_total_for(uint32_t pool_size) const {
     return arp_queue_total ? arp_queue_total : std::max<uint32_t>(pool_size / 16, 1);
@@ -112,6 +151,8 @@ struct Config {
   std::vector<PortConfig> ports;
   std::vector<RouteConfig> routes;
   std::vector<NeighbourConfig> neighbours;
+  std::vector<Route6Config> routes6;          // [[route]] whose prefix is IPv6
+  std::vector<Neighbour6Config> neighbours6;  // [[neighbour]] whose address is IPv6
 
   const PortConfig* find_port(const std::string& name) const;
 };

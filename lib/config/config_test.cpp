@@ -104,7 +104,7 @@ log_level = "debug"
 [fib]
 max_routes = 1000
 tbl8_groups = 256
-max_next_hops = 35
+max_next_hops = 69
 [ipv4]
 drop_martians = false
 [icmp]
@@ -142,7 +142,7 @@ dev = "uplink_2-b"
   CHECK(c.log_level == "debug");
   CHECK(c.max_routes == 1000);
   CHECK(c.tbl8_groups == 256);
-  CHECK(c.max_next_hops == 35);
+  CHECK(c.max_next_hops == 69);
   CHECK_FALSE(c.drop_martians);
   CHECK(c.icmp_rate == 0);
   CHECK(c.icmp_burst == 1);
@@ -191,10 +191,27 @@ TEST_CASE("absent sections keep the defaults", "[config]") {
   CHECK(c.ports.empty());  // refused by routerd later, not by the parser
   CHECK(c.routes.empty());
   CHECK(c.neighbours.empty());
+  CHECK(c.routes6.empty());
+  CHECK(c.neighbours6.empty());
+  // The IPv6 defaults are the ones docs/config.md gives.
+  CHECK(c.fib6_max_routes == 262144);
+  CHECK(c.fib6_tbl8_groups == 65536);
+  CHECK(c.ipv6_send_redirects);
+  CHECK_FALSE(c.ipv6_accept_redirects);
+  CHECK(c.icmp6_rate == 1000);
+  CHECK(c.icmp6_burst == 50);
+  CHECK(c.ndp_reachable_ms == 30000);
+  CHECK(c.ndp_retrans_ms == 1000);
+  CHECK(c.ndp_probes == 3);
+  CHECK(c.ndp_delay_ms == 5000);
+  CHECK(c.ndp_stale_ms == 60000);
 
   // Empty sections change nothing either.
-  Config e = parse_config("port = []\n[dataplane]\n[fib]\n[ipv4]\n[icmp]\n[arp]\n", "t.toml");
+  Config e = parse_config(
+      "port = []\n[dataplane]\n[fib]\n[ipv4]\n[icmp]\n[arp]\n[fib6]\n[ipv6]\n[ndp]\n", "t.toml");
   CHECK(e.mbufs == d.mbufs);
+  CHECK(e.fib6_tbl8_groups == d.fib6_tbl8_groups);
+  CHECK(e.ndp_probes == d.ndp_probes);
   CHECK(e.ports.empty());
 }
 
@@ -261,7 +278,7 @@ TEST_CASE("every key in config_keys() is read by the parser", "[config]") {
     return out;
   };
   REQUIRE(error_of(render(base)) == "");
-  REQUIRE(config_keys().size() == 53);
+  REQUIRE(config_keys().size() == 65);
   for (const auto& key : config_keys()) {
     INFO(key);
     auto dot = key.find('.');
@@ -290,11 +307,15 @@ TEST_CASE("integers outside their range are rejected with the range", "[config]"
         "t.toml: dataplane.mbufs: -1 is out of range 1024..16777216");
   CHECK(error_of("[fib]\ntbl8_groups = 1048577\n") ==
         "t.toml: fib.tbl8_groups: 1048577 is out of range 1..1048576");
-  // 16 + 3 + 8 for one port is 27: a table of 26 cannot hold every neighbour's next hop.
-  CHECK(error_of("[fib]\nmax_next_hops = 26\n[arp]\nmax_entries = 16\n[[port]]\nname = \"p0\"\n"
-                 "device = \"net_null0\"\n") ==
-        "t.toml: fib.max_next_hops: 26 is less than arp.max_entries (16) + 3 + 8 per port = 27: "
-        "every neighbour may need a next hop of its own");
+  // 2 * 16 + 3 + 17 for one port is 52: a table of 51 cannot hold every neighbour's next hop,
+  // ARP's and NDP's.
+  const std::string one_port =
+      "[arp]\nmax_entries = 16\n[[port]]\nname = \"p0\"\n"
+      "device = \"net_null0\"\n";
+  CHECK(error_of("[fib]\nmax_next_hops = 51\n" + one_port) ==
+        "t.toml: fib.max_next_hops: 51 is less than 2 * arp.max_entries (ARP and NDP, 16 each) + "
+        "3 + 17 per port = 52: every neighbour may need a next hop of its own");
+  CHECK(error_of("[fib]\nmax_next_hops = 52\n" + one_port) == "");
   CHECK(error_of("[fib]\nmax_next_hops = 2147483647\n") ==
         "t.toml: fib.max_next_hops: 2147483647 is out of range 16..16777216");
   CHECK(error_of("[icmp]\nburst = 0\n") == "t.toml: icmp.burst: 0 is out of range 1..1000000");
@@ -461,6 +482,18 @@ TEST_CASE("port addresses are usable interface addresses", "[config]") {
         std::string::npos);
 }
 
+TEST_CASE("a port holds at most 8 IPv4 addresses", "[config]") {
+  // routerctl addr add refuses a ninth at run time (PortFastInfo has room for 8 subnet
+  // broadcasts); the file is held to the same limit before anything starts.
+  std::string eight;
+  for (int i = 1; i <= 8; ++i) eight += ", \"10." + std::to_string(i) + ".0.1/24\"";
+  const std::string port =
+      "[[port]]\nname = \"p0\"\ndevice = \"x\"\naddresses = [\"2001:db8:1::1/64\"";
+  CHECK(error_of(port + eight + "]\n") == "");
+  CHECK(error_of(port + eight + ", \"10.9.0.1/24\"]\n") ==
+        "t.toml: port[0].addresses[9]: port p0 already has the maximum of 8 IPv4 addresses");
+}
+
 TEST_CASE("an address appears once in the whole file", "[config]") {
   CHECK(error_of("[[port]]\nname = \"p0\"\ndevice = \"x\"\n"
                  "addresses = [\"10.1.0.1/24\", \"10.1.0.1/25\"]\n") ==
@@ -595,4 +628,407 @@ TEST_CASE("route_files: top-level list, relative to the config file", "[config]"
                     Catch::Contains("empty file name"));
   CHECK_THROWS_WITH(parse_config("route_file = [\"a\"]\n", "t.toml"),
                     Catch::Contains("t.toml: route_file: unknown key"));
+}
+
+// ---- IPv6 (issue 14) ----
+
+namespace {
+
+// Two dual-stack ports; p0 has a configured link-local address and p1 a MAC, so its
+// link-local address is the EUI-64 one, fe80::ff:fe00:201.
+const std::string kTwoPorts6 = R"(
+[[port]]
+name = "p0"
+device = "net_tap0,iface=rtr-p0"
+addresses = ["10.1.0.1/24", "2001:db8:1::1/64"]
+link_local = "fe80::1"
+[[port]]
+name = "p1"
+device = "net_tap1,iface=rtr-p1"
+mac = "02:00:00:00:02:01"
+addresses = ["10.2.0.1/24", "2001:db8:2::1/64"]
+)";
+
+std::string neigh_entry(const std::string& addr, const std::string& port,
+                        const std::string& mac = "02:00:00:00:01:02") {
+  return "[[neighbour]]\naddress = \"" + addr + "\"\nlladdr = \"" + mac + "\"\nport = \"" + port +
+         "\"\n";
+}
+
+Ipv6 ip6(const char* s) {
+  auto a = Ipv6::parse(s);
+  REQUIRE(a);
+  return *a;
+}
+
+Prefix6 net6(const char* s) {
+  auto p = Prefix6::parse(s);
+  REQUIRE(p);
+  return *p;
+}
+
+}  // namespace
+
+TEST_CASE("a dual-stack config parses into exactly the expected values", "[config][ipv6]") {
+  Config c = parse_config(R"(
+[fib6]
+max_routes = 300000
+tbl8_groups = 262144
+[ipv6]
+send_redirects = false
+accept_redirects = true
+icmp_rate = 10
+icmp_burst = 5
+[ndp]
+reachable_ms = 20000
+retrans_ms = 500
+probes = 5
+delay_ms = 2000
+stale_ms = 120000
+[[port]]
+name = "p0"
+device = "net_tap0"
+mac = "02:00:00:00:01:01"
+link_local = "fe80::1"
+addresses = ["10.1.0.1/24", "2001:DB8:1:0::1/64", "2001:db8:1::5/64", "2001:db8:100::/127",
+             "2001:db8:200::7/128"]
+[[port]]
+name = "p1"
+device = "net_tap1"
+addresses = ["2001:db8:2::1/64"]
+[[route]]
+prefix = "2001:db8:9::/48"
+via = "2001:db8:1::2"
+[[route]]
+prefix = "10.9.0.0/16"
+via = "10.1.0.2"
+[[route]]
+prefix = "::/0"
+via = "fe80::2"
+dev = "p1"
+[[route]]
+prefix = "2001:db8:7::/48"
+dev = "p1"
+[[route]]
+prefix = "2001:db8:8::/48"
+via = "2001:db8:2::9"
+dev = "p1"
+[[neighbour]]
+address = "2001:db8:1::2"
+lladdr = "02:00:00:00:01:02"
+port = "p0"
+[[neighbour]]
+address = "fe80::2"
+lladdr = "02:00:00:00:01:03"
+port = "p0"
+[[neighbour]]
+address = "fe80::2"
+lladdr = "02:00:00:00:02:03"
+port = "p1"
+[[neighbour]]
+address = "10.1.0.2"
+lladdr = "02:00:00:00:01:02"
+port = "p0"
+)",
+                          "t.toml");
+  CHECK(c.fib6_max_routes == 300000);
+  CHECK(c.fib6_tbl8_groups == 262144);
+  CHECK_FALSE(c.ipv6_send_redirects);
+  CHECK(c.ipv6_accept_redirects);
+  CHECK(c.icmp6_rate == 10);
+  CHECK(c.icmp6_burst == 5);
+  CHECK(c.ndp_reachable_ms == 20000);
+  CHECK(c.ndp_retrans_ms == 500);
+  CHECK(c.ndp_probes == 5);
+  CHECK(c.ndp_delay_ms == 2000);
+  CHECK(c.ndp_stale_ms == 120000);
+  // The IPv4 values of the same sections are untouched.
+  CHECK(c.send_redirects);
+  CHECK_FALSE(c.accept_redirects);
+  CHECK(c.icmp_rate == 1000);
+
+  REQUIRE(c.ports.size() == 2);
+  const PortConfig& p0 = c.ports[0];
+  REQUIRE(p0.addresses.size() == 1);
+  CHECK(p0.addresses[0].first == Ipv4(10, 1, 0, 1));
+  using A6 = std::pair<Ipv6, Prefix6>;
+  CHECK(p0.addresses6 ==
+        std::vector<A6>{
+            {Ipv6::of(0x2001, 0xdb8, 1, 0, 0, 0, 0, 1), net6("2001:db8:1::/64")},
+            {Ipv6::of(0x2001, 0xdb8, 1, 0, 0, 0, 0, 5), net6("2001:db8:1::/64")},
+            {Ipv6::of(0x2001, 0xdb8, 0x100, 0, 0, 0, 0, 0), net6("2001:db8:100::/127")},
+            {Ipv6::of(0x2001, 0xdb8, 0x200, 0, 0, 0, 0, 7), net6("2001:db8:200::7/128")}});
+  CHECK(p0.link_local == Ipv6::of(0xfe80, 0, 0, 0, 0, 0, 0, 1));
+  const PortConfig& p1 = c.ports[1];
+  CHECK(p1.addresses.empty());
+  CHECK(p1.addresses6 == std::vector<A6>{{ip6("2001:db8:2::1"), net6("2001:db8:2::/64")}});
+  CHECK_FALSE(p1.link_local);  // EUI-64 of the MAC, at runtime
+
+  REQUIRE(c.routes.size() == 1);
+  CHECK(c.routes[0].prefix == *Prefix4::parse("10.9.0.0/16"));
+  REQUIRE(c.routes6.size() == 4);
+  CHECK(c.routes6[0].prefix == net6("2001:db8:9::/48"));
+  CHECK(c.routes6[0].via == ip6("2001:db8:1::2"));
+  CHECK(c.routes6[0].dev.empty());
+  CHECK(c.routes6[1].prefix == Prefix6{});  // ::/0
+  CHECK(c.routes6[1].via == ip6("fe80::2"));
+  CHECK(c.routes6[1].dev == "p1");
+  CHECK(c.routes6[2].prefix == net6("2001:db8:7::/48"));
+  CHECK_FALSE(c.routes6[2].via);
+  CHECK(c.routes6[2].dev == "p1");
+  CHECK(c.routes6[3].via == ip6("2001:db8:2::9"));
+  CHECK(c.routes6[3].dev == "p1");
+
+  REQUIRE(c.neighbours.size() == 1);
+  CHECK(c.neighbours[0].address == Ipv4(10, 1, 0, 2));
+  REQUIRE(c.neighbours6.size() == 3);
+  CHECK(c.neighbours6[0].address == ip6("2001:db8:1::2"));
+  CHECK(c.neighbours6[0].lladdr == *Mac::parse("02:00:00:00:01:02"));
+  CHECK(c.neighbours6[0].port == "p0");
+  // One link-local address on two links is two neighbours.
+  CHECK(c.neighbours6[1].address == ip6("fe80::2"));
+  CHECK(c.neighbours6[1].lladdr == *Mac::parse("02:00:00:00:01:03"));
+  CHECK(c.neighbours6[1].port == "p0");
+  CHECK(c.neighbours6[2].address == ip6("fe80::2"));
+  CHECK(c.neighbours6[2].lladdr == *Mac::parse("02:00:00:00:02:03"));
+  CHECK(c.neighbours6[2].port == "p1");
+}
+
+TEST_CASE("IPv6 port addresses are usable global interface addresses", "[config][ipv6]") {
+  auto with = [](const std::string& addrs) {
+    return error_of("[[port]]\nname = \"p0\"\ndevice = \"x\"\naddresses = [" + addrs + "]\n");
+  };
+  const std::string at = "t.toml: port[0].addresses[0]: ";
+  CHECK(with("\"2001:db8::1/129\"") ==
+        at + "'2001:db8::1/129' is not an IPv6 address with prefix length");
+  CHECK(with("\"2001:db8::1\"") == at + "'2001:db8::1' is not an IPv6 address with prefix length");
+  CHECK(with("\"2001:db8:::1/64\"") ==
+        at + "'2001:db8:::1/64' is not an IPv6 address with prefix length");
+  CHECK(with("\"2001:db8::1/0\"") ==
+        at + "'2001:db8::1/0': prefix length 0 is out of range 1..128");
+  CHECK(with("\"::/64\"") == at + ":: is in ::/128 (unspecified), not usable on a port");
+  CHECK(with("\"::1/128\"") == at + "::1 is in ::1/128 (loopback), not usable on a port");
+  CHECK(with("\"::ffff:10.1.0.1/120\"") ==
+        at + "::ffff:10.1.0.1 is in ::ffff:0.0.0.0/96 (IPv4-mapped), not usable on a port");
+  CHECK(with("\"ff02::1/64\"") == at + "ff02::1 is in ff00::/8 (multicast), not usable on a port");
+  CHECK(with("\"fe80::1/64\"") ==
+        at + "fe80::1 is in fe80::/10 (link-local): set it with port[0].link_local, not in "
+             "addresses");
+  CHECK(with("\"febf::1/64\"").find("febf::1 is in fe80::/10 (link-local)") != std::string::npos);
+  CHECK(with("\"2001:db8:1::/64\"") ==
+        at + "2001:db8:1:: is the subnet-router anycast address of 2001:db8:1::/64");
+  // /127 (RFC 6164) and /128 have no subnet-router anycast address.
+  CHECK(with("\"2001:db8:1::/127\", \"2001:db8:2::/128\", \"2001:db8:3::1/1\"") == "");
+  // The address family of each entry decides the rules: IPv4's stay as they were.
+  CHECK(with("\"2001:db8:1::1/64\", \"10.1.0.0/24\"") ==
+        "t.toml: port[0].addresses[1]: 10.1.0.0 is the network address of 10.1.0.0/24");
+}
+
+TEST_CASE("a port holds at most 8 IPv6 addresses", "[config][ipv6]") {
+  std::string eight;
+  for (int i = 1; i <= 8; ++i) eight += ", \"2001:db8:" + std::to_string(i) + "::1/64\"";
+  const std::string port = "[[port]]\nname = \"p0\"\ndevice = \"x\"\naddresses = [\"10.1.0.1/24\"";
+  CHECK(error_of(port + eight + "]\n") == "");
+  CHECK(error_of(port + eight + ", \"2001:db8:9::1/64\"]\n") ==
+        "t.toml: port[0].addresses[9]: port p0 already has the maximum of 8 IPv6 addresses");
+  // The limit is per port: another port has its own 8.
+  CHECK(error_of(port + eight + "]\n[[port]]\nname = \"p1\"\ndevice = \"y\"\n" +
+                 "addresses = [\"2001:db8:a::1/64\"]\n") == "");
+  Config c = parse_config(port + eight + "]\n", "t.toml");
+  CHECK(c.ports[0].addresses6.size() == kMaxPortAddresses);
+}
+
+TEST_CASE("an IPv6 address appears once and subnets of ports do not overlap", "[config][ipv6]") {
+  CHECK(error_of("[[port]]\nname = \"p0\"\ndevice = \"x\"\n"
+                 "addresses = [\"2001:db8:1::1/64\", \"2001:db8:1::1/96\"]\n") ==
+        "t.toml: port[0].addresses[1]: duplicate address 2001:db8:1::1 (also on port p0)");
+  CHECK(error_of(kTwoPorts6 + "[[port]]\nname = \"p2\"\ndevice = \"y\"\n"
+                              "addresses = [\"2001:db8:1:0:0::1/128\"]\n") ==
+        "t.toml: port[2].addresses[0]: duplicate address 2001:db8:1::1 (also on port p0)");
+  CHECK(error_of(kTwoPorts6 + "[[port]]\nname = \"p2\"\ndevice = \"y\"\n"
+                              "addresses = [\"2001:db8::5/32\"]\n") ==
+        "t.toml: port[2].addresses[0]: subnet 2001:db8::/32 overlaps 2001:db8:1::/64 on port p0");
+  CHECK(error_of(kTwoPorts6 + "[[port]]\nname = \"p2\"\ndevice = \"y\"\n"
+                              "addresses = [\"2001:db8:2::8:1/112\"]\n") ==
+        "t.toml: port[2].addresses[0]: subnet 2001:db8:2::8:0/112 overlaps 2001:db8:2::/64 on port "
+        "p1");
+  // Secondary addresses and subnets on one port are fine, and so is one link-local address
+  // on every port.
+  CHECK(
+      error_of("[[port]]\nname = \"p0\"\ndevice = \"x\"\nlink_local = \"fe80::1\"\n"
+               "addresses = [\"2001:db8:1::1/64\", \"2001:db8:1::2/64\", \"2001:db8:1::1:1/112\"]\n"
+               "[[port]]\nname = \"p1\"\ndevice = \"y\"\nlink_local = \"fe80::1\"\n") == "");
+}
+
+TEST_CASE("port.link_local is a link-local unicast address in fe80::/64", "[config][ipv6]") {
+  auto with = [](const std::string& ll) {
+    return error_of("[[port]]\nname = \"p0\"\ndevice = \"x\"\nlink_local = \"" + ll + "\"\n");
+  };
+  const std::string at = "t.toml: port[0].link_local: ";
+  CHECK(with("fe80::1") == "");
+  CHECK(with("fe80::ff:fe00:101") == "");
+  CHECK(parse_config("[[port]]\nname = \"p0\"\ndevice = \"x\"\nlink_local = \"FE80::0:1\"\n", "t")
+            .ports[0]
+            .link_local == Ipv6::of(0xfe80, 0, 0, 0, 0, 0, 0, 1));
+  CHECK(with("2001:db8::1") == at + "2001:db8::1 is not in fe80::/64 (link-local)");
+  CHECK(with("fe80:1::1") == at + "fe80:1::1 is not in fe80::/64 (link-local)");
+  CHECK(with("febf::1") == at + "febf::1 is not in fe80::/64 (link-local)");
+  CHECK(with("ff02::1") == at + "ff02::1 is not in fe80::/64 (link-local)");
+  CHECK(with("fe80::") == at + "fe80:: is the subnet-router anycast address of fe80::/64");
+  CHECK(with("fe80::1/64") == at + "'fe80::1/64' has a prefix length: give the address alone (a "
+                                   "link-local address is always in fe80::/64)");
+  CHECK(with("fe80::g") == at + "'fe80::g' is not an IPv6 address");
+  CHECK(with("") == at + "'' is not an IPv6 address");
+}
+
+TEST_CASE("IPv6 route prefixes must be prefixes, once each", "[config][ipv6]") {
+  auto route = [](const std::string& prefix) {
+    return error_of(kTwoPorts6 + "[[route]]\nprefix = \"" + prefix + "\"\ndev = \"p0\"\n");
+  };
+  CHECK(route("2001:db8::1/32") == "t.toml: route[0].prefix: '2001:db8::1/32' has host bits set");
+  CHECK(route("2001:db8::/129") ==
+        "t.toml: route[0].prefix: '2001:db8::/129' is not an IPv6 prefix");
+  CHECK(route("2001:db8::") == "t.toml: route[0].prefix: '2001:db8::' is not an IPv6 prefix");
+  CHECK(route("::/0") == "");
+  CHECK(error_of(kTwoPorts6 + "[[route]]\nprefix = \"2001:db8:9::/48\"\n") ==
+        "t.toml: route[0]: needs 'via', 'dev' or both");
+  CHECK(error_of(kTwoPorts6 + "[[route]]\nprefix = \"2001:db8:9::/48\"\ndev = \"p7\"\n") ==
+        "t.toml: route[0].dev: unknown port 'p7'");
+  // The index named is the entry's in the file, whichever family each entry has.
+  const std::string three =
+      "[[route]]\nprefix = \"2001:db8::/32\"\ndev = \"p0\"\n"
+      "[[route]]\nprefix = \"10.9.0.0/16\"\ndev = \"p0\"\n";
+  CHECK(error_of(kTwoPorts6 + three + "[[route]]\nprefix = \"2001:DB8:0::/32\"\ndev = \"p1\"\n") ==
+        "t.toml: route[2].prefix: duplicate route 2001:db8::/32 (also route[0])");
+  CHECK(error_of(kTwoPorts6 + three + "[[route]]\nprefix = \"10.9.0.0/16\"\ndev = \"p1\"\n") ==
+        "t.toml: route[2].prefix: duplicate route 10.9.0.0/16 (also route[1])");
+}
+
+TEST_CASE("an IPv6 gateway is of the prefix's family and on the link", "[config][ipv6]") {
+  auto route = [](const std::string& body) {
+    return error_of(kTwoPorts6 +
+                    "[[route]]\nprefix = \"10.7.0.0/16\"\ndev = \"p0\"\n"
+                    "[[route]]\nprefix = \"2001:db8:7::/48\"\ndev = \"p0\"\n"
+                    "[[route]]\nprefix = \"2001:db8::/32\"\n" +
+                    body);
+  };
+  const std::string at = "t.toml: route[2].via: ";
+  CHECK(route("via = \"10.0.0.1\"\n") ==
+        at + "'10.0.0.1' is IPv4 but prefix '2001:db8::/32' is IPv6");
+  CHECK(error_of(kTwoPorts6 + "[[route]]\nprefix = \"10.9.0.0/16\"\nvia = \"2001:db8:1::2\"\n") ==
+        "t.toml: route[0].via: '2001:db8:1::2' is IPv6 but prefix '10.9.0.0/16' is IPv4");
+  CHECK(route("via = \"2001:db8:1::2\"\n") == "");
+  CHECK(route("via = \"2001:db8:2::2\"\ndev = \"p1\"\n") == "");
+  CHECK(route("via = \"2001:db8:2::2\"\ndev = \"p0\"\n") ==
+        at + "2001:db8:2::2 is not on a subnet of port p0");
+  CHECK(route("via = \"2001:db8:5::2\"\n") == at + "2001:db8:5::2 is not on any port subnet");
+  CHECK(route("via = \"2001:db8:2::1\"\n") == at + "2001:db8:2::1 is an address of port p1");
+  CHECK(route("via = \"2001:db8:2::\"\n") ==
+        at + "2001:db8:2:: is the subnet-router anycast address of 2001:db8:2::/64");
+  CHECK(route("via = \"ff02::2\"\ndev = \"p0\"\n") ==
+        at + "ff02::2 is in ff00::/8 (multicast), not usable as a gateway");
+  CHECK(route("via = \"::\"\n") == at + ":: is in ::/128 (unspecified), not usable as a gateway");
+  CHECK(route("via = \"2001:db8::zz\"\n") == at + "'2001:db8::zz' is not an IPv6 address");
+  CHECK(route("via = \"gw\"\n") == at + "'gw' is not an IPv6 address");
+  // Link-local: only dev says which link; then any address but the port's own will do.
+  CHECK(route("via = \"fe80::2\"\n") ==
+        at + "fe80::2 is link-local: a link-local gateway needs dev (its port)");
+  CHECK(route("via = \"fe80::2\"\ndev = \"p0\"\n") == "");
+  CHECK(route("via = \"fe80::1\"\ndev = \"p1\"\n") == "");
+  CHECK(route("via = \"fe80::1\"\ndev = \"p0\"\n") ==
+        at + "fe80::1 is the link-local address of port p0");
+  CHECK(route("via = \"fe80::ff:fe00:201\"\ndev = \"p1\"\n") ==
+        at + "fe80::ff:fe00:201 is the link-local address of port p1 (the EUI-64 of its MAC)");
+  CHECK(route("via = \"fe80::\"\ndev = \"p1\"\n") ==
+        at + "fe80:: is the subnet-router anycast address of fe80::/64");
+}
+
+TEST_CASE("IPv6 neighbours are checked", "[config][ipv6]") {
+  CHECK(error_of(kTwoPorts6 + neigh_entry("2001:db8:1::2", "p0") +
+                 neigh_entry("2001:db8:2::2", "p1") + neigh_entry("fe80::2", "p0") +
+                 neigh_entry("fe80::2", "p1") + neigh_entry("fe80::1", "p1")) == "");
+  CHECK(error_of(kTwoPorts6 + neigh_entry("2001:db8:2::2", "p0")) ==
+        "t.toml: neighbour[0].address: 2001:db8:2::2 is not on a subnet of port p0");
+  CHECK(error_of(kTwoPorts6 + neigh_entry("2001:db8:1::1", "p0")) ==
+        "t.toml: neighbour[0].address: 2001:db8:1::1 is an address of port p0");
+  CHECK(error_of(kTwoPorts6 + neigh_entry("2001:db8:1::", "p0")) ==
+        "t.toml: neighbour[0].address: 2001:db8:1:: is the subnet-router anycast address of "
+        "2001:db8:1::/64");
+  CHECK(error_of(kTwoPorts6 + neigh_entry("fe80::1", "p0")) ==
+        "t.toml: neighbour[0].address: fe80::1 is the link-local address of port p0");
+  CHECK(error_of(kTwoPorts6 + neigh_entry("fe80::ff:fe00:201", "p1")) ==
+        "t.toml: neighbour[0].address: fe80::ff:fe00:201 is the link-local address of port p1 "
+        "(the EUI-64 of its MAC)");
+  CHECK(error_of(kTwoPorts6 + neigh_entry("ff02::1", "p0")) ==
+        "t.toml: neighbour[0].address: ff02::1 is in ff00::/8 (multicast), not usable as a "
+        "neighbour");
+  CHECK(error_of(kTwoPorts6 + neigh_entry("::ffff:10.1.0.2", "p0")) ==
+        "t.toml: neighbour[0].address: ::ffff:10.1.0.2 is in ::ffff:0.0.0.0/96 (IPv4-mapped), not "
+        "usable as a neighbour");
+  CHECK(error_of(kTwoPorts6 + neigh_entry("2001:db8:1::2::", "p0")) ==
+        "t.toml: neighbour[0].address: '2001:db8:1::2::' is not an IPv6 address");
+  CHECK(error_of(kTwoPorts6 + neigh_entry("2001:db8:1::2", "p0", "33:33:00:00:00:01")) ==
+        "t.toml: neighbour[0].lladdr: 33:33:00:00:00:01 is a multicast address");
+  CHECK(error_of(kTwoPorts6 + neigh_entry("2001:db8:1::2", "p9")) ==
+        "t.toml: neighbour[0].port: unknown port 'p9'");
+  // Duplicates name the entry's index in the file, either family before it.
+  CHECK(error_of(kTwoPorts6 + neigh_entry("10.1.0.2", "p0") + neigh_entry("2001:db8:1::2", "p0") +
+                 neigh_entry("2001:db8:1:0::2", "p0")) ==
+        "t.toml: neighbour[2].address: duplicate neighbour 2001:db8:1::2 (also neighbour[1])");
+  CHECK(error_of(kTwoPorts6 + neigh_entry("2001:db8:1::2", "p0") + neigh_entry("10.1.0.2", "p0") +
+                 neigh_entry("10.1.0.2", "p0")) ==
+        "t.toml: neighbour[2].address: duplicate neighbour 10.1.0.2 (also neighbour[1])");
+  CHECK(error_of(kTwoPorts6 + neigh_entry("fe80::2", "p0") + neigh_entry("fe80::2", "p0")) ==
+        "t.toml: neighbour[1].address: duplicate neighbour fe80::2 on port p0 (also neighbour[0])");
+}
+
+TEST_CASE("[fib6], [ipv6] and [ndp] values are range-checked", "[config][ipv6]") {
+  CHECK(error_of("[fib6]\nmax_routes = 0\n") ==
+        "t.toml: fib6.max_routes: 0 is out of range 1..16777216");
+  CHECK(error_of("[fib6]\nmax_routes = 16777217\n") ==
+        "t.toml: fib6.max_routes: 16777217 is out of range 1..16777216");
+  CHECK(error_of("[fib6]\ntbl8_groups = 1048577\n") ==
+        "t.toml: fib6.tbl8_groups: 1048577 is out of range 1..1048576");
+  CHECK(error_of("[fib6]\ntbl8_groups = 0\n") ==
+        "t.toml: fib6.tbl8_groups: 0 is out of range 1..1048576");
+  CHECK(error_of("[fib6]\nmax_routes = 16777216\ntbl8_groups = 1048576\n") == "");
+  CHECK(error_of("[ipv6]\nsend_redirects = 1\n") ==
+        "t.toml: ipv6.send_redirects: expected a boolean");
+  CHECK(error_of("[ipv6]\nicmp_rate = -1\n") ==
+        "t.toml: ipv6.icmp_rate: -1 is out of range 0..1000000");
+  CHECK(error_of("[ipv6]\nicmp_burst = 0\n") ==
+        "t.toml: ipv6.icmp_burst: 0 is out of range 1..1000000");
+  CHECK(error_of("[ipv6]\nicmp_rate = 0\n") == "");  // no ICMPv6 errors at all
+  CHECK(error_of("[ipv6]\nrate = 5\n") == "t.toml: ipv6.rate: unknown key");
+  CHECK(error_of("[ndp]\nreachable_ms = 999\n") ==
+        "t.toml: ndp.reachable_ms: 999 is out of range 1000..3600000");
+  CHECK(error_of("[ndp]\nreachable_ms = 3600001\n") ==
+        "t.toml: ndp.reachable_ms: 3600001 is out of range 1000..3600000");
+  CHECK(error_of("[ndp]\nretrans_ms = 99\n") ==
+        "t.toml: ndp.retrans_ms: 99 is out of range 100..60000");
+  CHECK(error_of("[ndp]\nprobes = 0\n") == "t.toml: ndp.probes: 0 is out of range 1..10");
+  CHECK(error_of("[ndp]\nprobes = 11\n") == "t.toml: ndp.probes: 11 is out of range 1..10");
+  CHECK(error_of("[ndp]\ndelay_ms = 99\n") ==
+        "t.toml: ndp.delay_ms: 99 is out of range 100..60000");
+  CHECK(error_of("[ndp]\nstale_ms = 999\n") ==
+        "t.toml: ndp.stale_ms: 999 is out of range 1000..86400000");
+  CHECK(error_of("[ndp]\nreachable_ms = 3600000\nretrans_ms = 60000\nprobes = 10\n"
+                 "delay_ms = 60000\nstale_ms = 86400000\n") == "");
+}
+
+TEST_CASE("the example in docs/config.md parses, with both families", "[config][ipv6]") {
+  const std::string doc = read_source_file("docs/config.md");
+  const size_t begin = doc.find("```toml\n");
+  REQUIRE(begin != std::string::npos);
+  const size_t end = doc.find("```", begin + 8);
+  REQUIRE(end != std::string::npos);
+  Config c = parse_config(doc.substr(begin + 8, end - begin - 8), "example.toml");
+  REQUIRE(c.ports.size() == 2);
+  CHECK_FALSE(c.ports[0].addresses.empty());
+  CHECK_FALSE(c.ports[0].addresses6.empty());
+  CHECK(c.ports[0].link_local);
+  CHECK_FALSE(c.routes.empty());
+  CHECK_FALSE(c.routes6.empty());
+  CHECK_FALSE(c.neighbours.empty());
+  CHECK_FALSE(c.neighbours6.empty());
 }
