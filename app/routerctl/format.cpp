@@ -14,6 +14,11 @@ std::string str(const json& j, const char* key) {
   return j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : "";
 }
 
+// IPv6 text always has a colon: answers about IPv6 objects need no "family" to be told apart.
+bool is_v6(const std::string& addr) {
+  return addr.find(':') != std::string::npos;
+}
+
 std::string routes(const json& d) {
   std::string out;
   for (const auto& r : d) {
@@ -37,6 +42,9 @@ std::string route_get(const json& d) {
     out += " dev " + str(d, "dev");
     if (d.contains("src")) out += " src " + str(d, "src");
     out += " route " + str(d, "route") + " proto " + str(d, "proto");
+  } else if (type != "local" && type != "broadcast" && !type.empty()) {
+    out += " " + type;  // a kind newer than this routerctl (IPv6: multicast): say it as is
+    if (d.contains("dev")) out += " dev " + str(d, "dev");
   }
   if (d.contains("nexthop")) {
     const json& n = d["nexthop"];
@@ -53,6 +61,7 @@ std::string neighbours(const json& d) {
   for (const auto& n : d) {
     out += str(n, "dst") + " dev " + str(n, "dev");
     if (n.contains("lladdr")) out += " lladdr " + str(n, "lladdr");
+    if (n.value("router", false)) out += " router";  // NDP's R flag, where ip(8) shows it
     out += " " + str(n, "state");
     if (n.value("queued", 0u)) out += fmt::format(" queued {}", n["queued"].get<unsigned>());
     out += "\n";
@@ -64,7 +73,19 @@ std::string addresses(const json& d) {
   std::string out;
   for (const auto& p : d) {
     out += str(p, "dev") + ":";
-    for (const auto& a : p["addresses"]) out += " " + a.get<std::string>();
+    for (const auto& a : p["addresses"]) {
+      if (a.is_string()) {  // how IPv4-only routerd answered
+        out += " " + a.get<std::string>();
+        continue;
+      }
+      // {"address": "2001:db8:1::1/64", "family": 6, "scope": "global"}; iproute2's own
+      // JSON spells it {"local": "2001:db8:1::1", "prefixlen": 64}: either is understood.
+      std::string addr = a.contains("address") ? str(a, "address") : str(a, "local");
+      if (addr.find('/') == std::string::npos && a.contains("prefixlen"))
+        addr += fmt::format("/{}", a["prefixlen"].get<unsigned>());
+      out += " " + addr;
+      if (str(a, "scope") == "link") out += " scope link";
+    }
     out += "\n";
   }
   return out;
@@ -147,7 +168,7 @@ std::string route_summary(const json& d) {
       d.value("fib_prefixes", 0ull), d.value("next_hops", 0ull), d.value("generation", 0ull),
       d.value("commits", 0ull), d.value("route_updates", 0ull));
   const json& by = d["by_length"];
-  for (int len = 0; len <= 32; ++len)
+  for (int len = 0; len <= 128; ++len)
     if (by.contains(std::to_string(len)))
       out += fmt::format(" /{} {}", len, by[std::to_string(len)].get<uint64_t>());
   return out + "\n";
@@ -174,6 +195,7 @@ std::string link_set(const json& d) {
 }
 
 std::string ping(const json& d) {
+  const bool v6 = is_v6(str(d, "dst"));
   std::string out = fmt::format("PING {} from {}: {} data bytes{}\n", str(d, "dst"), str(d, "src"),
                                 d.value("size", 0), d.value("df", false) ? ", DF" : "");
   for (const auto& r : d["results"]) {
@@ -186,12 +208,15 @@ std::string ping(const json& d) {
     else if (res == "local_error")
       out += fmt::format("icmp_seq={} local error: message too long, mtu={}\n", seq,
                          r.value("mtu", 0));
+    else if (res == "error" && r.contains("mtu") && v6)  // as ping(8) words them
+      out += fmt::format("From {} icmp_seq={} Packet too big: mtu={}\n", str(r, "from"), seq,
+                         r.value("mtu", 0));
     else if (res == "error" && r.contains("mtu"))
       out += fmt::format("From {} icmp_seq={} Frag needed and DF set (mtu = {})\n", str(r, "from"),
                          seq, r.value("mtu", 0));
     else if (res == "error")
-      out += fmt::format("From {} icmp_seq={} ICMP type {} code {}\n", str(r, "from"), seq,
-                         r.value("type", 0), r.value("code", 0));
+      out += fmt::format("From {} icmp_seq={} {} type {} code {}\n", str(r, "from"), seq,
+                         v6 ? "ICMPv6" : "ICMP", r.value("type", 0), r.value("code", 0));
     else
       out += fmt::format("icmp_seq={} no answer within 1 s\n", seq);
   }

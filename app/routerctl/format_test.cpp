@@ -120,3 +120,67 @@ TEST_CASE("format_text has a case for every verb", "[routerctl]") {
     CHECK(found);
   }
 }
+
+namespace {
+
+// IPv6 answers, and IPv4 ones in the dual-stack shape (objects with "family"): IPv4 text
+// must come out as it did before.
+const Case kCases6[] = {
+    {Verb::route_show,
+     R"([{"prefix":"10.1.0.0/24","family":4,"dev":"p0","proto":"connected","src":"10.1.0.1"},{"prefix":"2001:db8:1::/64","family":6,"dev":"p0","proto":"connected","src":"2001:db8:1::1"},{"prefix":"2001:db8::/32","family":6,"via":"fe80::2","dev":"p1","proto":"static"},{"prefix":"::/0","family":6,"via":"2001:db8:1::fe","dev":"p0","proto":"static"}])",
+     "10.1.0.0/24 dev p0 proto connected src 10.1.0.1\n2001:db8:1::/64 dev p0 proto connected src "
+     "2001:db8:1::1\n2001:db8::/32 via fe80::2 dev p1 proto static\n::/0 via 2001:db8:1::fe dev "
+     "p0 proto static\n"},
+    {Verb::route_get,
+     R"({"dst":"2001:db8:9::1","family":6,"type":"unicast","via":"fe80::2","dev":"p1","src":"2001:db8:2::1","route":"2001:db8::/32","proto":"static","nexthop":{"id":9,"state":"forward","neighbour":"fe80::2","lladdr":"02:00:00:00:01:02","mtu":1500}})",
+     "2001:db8:9::1 via fe80::2 dev p1 src 2001:db8:2::1 route 2001:db8::/32 proto static\n    "
+     "nexthop 9 forward neighbour fe80::2 lladdr 02:00:00:00:01:02 mtu 1500\n"},
+    {Verb::route_get,
+     R"({"dst":"2001:db8:1::1","family":6,"type":"local","dev":"p0","nexthop":{"id":1,"state":"local"}})",
+     "2001:db8:1::1 local dev p0\n    nexthop 1 local\n"},
+    {Verb::route_get, R"({"dst":"2001:db8:99::1","family":6,"type":"unreachable"})",
+     "2001:db8:99::1 unreachable (no route)\n"},
+    {Verb::route_get, R"({"dst":"ff02::1","family":6,"type":"multicast"})", "ff02::1 multicast\n"},
+    {Verb::route_get,
+     R"({"dst":"2001:db8:2::9","family":6,"type":"unicast","dev":"p1","src":"2001:db8:2::1","route":"2001:db8:2::/64","proto":"connected","nexthop":{"id":4,"state":"glean"}})",
+     "2001:db8:2::9 dev p1 src 2001:db8:2::1 route 2001:db8:2::/64 proto connected\n    nexthop "
+     "4 glean\n"},
+    {Verb::neigh_show,
+     R"([{"dst":"10.1.0.9","family":4,"dev":"p0","lladdr":"02:00:00:00:00:09","state":"PERMANENT","queued":0},{"dst":"2001:db8:1::2","family":6,"dev":"p0","lladdr":"02:00:00:00:00:02","state":"STALE","queued":0},{"dst":"2001:db8:1::7","family":6,"dev":"p0","state":"INCOMPLETE","queued":2},{"dst":"fe80::1","family":6,"dev":"p1","lladdr":"02:00:00:00:01:01","state":"REACHABLE","router":true,"queued":0},{"dst":"fe80::3","family":6,"dev":"p1","lladdr":"02:00:00:00:01:03","state":"DELAY","router":false},{"dst":"fe80::4","family":6,"dev":"p1","lladdr":"02:00:00:00:01:04","state":"PROBE"},{"dst":"2001:db8:2::5","family":6,"dev":"p1","state":"FAILED"}])",
+     "10.1.0.9 dev p0 lladdr 02:00:00:00:00:09 PERMANENT\n2001:db8:1::2 dev p0 lladdr "
+     "02:00:00:00:00:02 STALE\n2001:db8:1::7 dev p0 INCOMPLETE queued 2\nfe80::1 dev p1 lladdr "
+     "02:00:00:00:01:01 router REACHABLE\nfe80::3 dev p1 lladdr 02:00:00:00:01:03 DELAY\nfe80::4 "
+     "dev p1 lladdr 02:00:00:00:01:04 PROBE\n2001:db8:2::5 dev p1 FAILED\n"},
+    {Verb::addr_show,
+     R"([{"dev":"p0","addresses":[{"address":"10.1.0.1/24","family":4,"scope":"global"},{"address":"2001:db8:1::1/64","family":6,"scope":"global"},{"address":"fe80::1/64","family":6,"scope":"link"}]},{"dev":"p1","addresses":[]}])",
+     "p0: 10.1.0.1/24 2001:db8:1::1/64 fe80::1/64 scope link\np1:\n"},
+    {Verb::addr_show,
+     R"([{"dev":"p0","addresses":[{"local":"2001:db8:1::1","prefixlen":64,"family":6,"scope":"global"},{"local":"fe80::200:ff:fe00:1","prefixlen":64,"family":6,"scope":"link"}]}])",
+     "p0: 2001:db8:1::1/64 fe80::200:ff:fe00:1/64 scope link\n"},
+    {Verb::addr_del,
+     R"({"removed_routes":[{"prefix":"2001:db8:9::/48","family":6,"via":"2001:db8:1::2","dev":"p0","proto":"static"}]})",
+     "removed routes through this address:\n2001:db8:9::/48 via 2001:db8:1::2 dev p0 proto "
+     "static\n"},
+    {Verb::route_show_exceptions,
+     R"([{"dst":"2001:db8:5::2","family":6,"route":"2001:db8:5::/64","mtu":1400,"mtu_expires_s":597}])",
+     "2001:db8:5::2 (route 2001:db8:5::/64) mtu 1400 expires 597s\n"},
+    {Verb::route_summary,
+     R"({"routes":3,"connected":2,"static":1,"by_length":{"0":1,"64":2,"128":1},"fib_prefixes":4,"next_hops":3,"generation":2,"commits":2,"route_updates":4})",
+     "3 routes (2 connected, 1 static), 4 FIB prefixes, 3 next hops\ngeneration 2, 2 commits, 4 "
+     "route updates\nby prefix length: /0 1 /64 2 /128 1\n"},
+    {Verb::ping,
+     R"({"dst":"2001:db8:5::2","src":"2001:db8:2::1","size":1452,"df":false,"transmitted":4,"received":1,"results":[{"seq":1,"result":"reply","bytes":1460,"from":"2001:db8:5::2","ttl":63,"time_ms":0.25},{"seq":2,"result":"error","from":"2001:db8:2::2","mtu":1400,"type":2,"code":0},{"seq":3,"result":"error","from":"2001:db8:2::2","type":1,"code":0},{"seq":4,"result":"local_error","mtu":1400}]})",
+     "PING 2001:db8:5::2 from 2001:db8:2::1: 1452 data bytes\n1460 bytes from 2001:db8:5::2: "
+     "icmp_seq=1 ttl=63 time=0.250 ms\nFrom 2001:db8:2::2 icmp_seq=2 Packet too big: "
+     "mtu=1400\nFrom 2001:db8:2::2 icmp_seq=3 ICMPv6 type 1 code 0\nicmp_seq=4 local error: "
+     "message too long, mtu=1400\n4 packets transmitted, 1 received\n"},
+};
+
+}  // namespace
+
+TEST_CASE("format_text prints IPv6 answers and dual-stack IPv4 ones", "[routerctl]") {
+  for (const Case& c : kCases6) {
+    INFO(verb_name(c.verb) << " " << c.data);
+    CHECK(format_text(c.verb, nlohmann::json::parse(c.data)) == c.expected);
+  }
+}

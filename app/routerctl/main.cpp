@@ -20,22 +20,27 @@ using namespace routerd;
 namespace {
 
 void print_help() {
-  std::printf("usage: routerctl [-s SOCKET] [-j] COMMAND\n\ncommands:\n");
+  std::printf("usage: routerctl [-s SOCKET] [-j] [-4|-6] COMMAND\n\ncommands:\n");
   for (const auto& h : command_help()) std::printf("  %-14s %-48s %s\n", h.command, h.args, h.what);
   std::printf(
-      "\n-j prints the daemon's JSON answer; the socket defaults to "
-      "/run/routerd/routerd.sock or $ROUTERD_SOCKET.\n");
+      "\n-j prints the daemon's JSON answer; -4 or -6 shows one family (addr, route and neigh\n"
+      "show, route summary); the socket defaults to /run/routerd/routerd.sock or "
+      "$ROUTERD_SOCKET.\n");
 }
 
 }  // namespace
 
 static int main_(int argc, char** argv) {
   // Options may follow the command ("routerctl route show -j"), as with iproute2.
-  std::vector<std::string> words, opts;
+  // -4 and -6 are routerd's to check (the filter of a show, the family of an address):
+  // they go to it as the first words, where parse_request() takes them.
+  std::vector<std::string> words, opts, family;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
-    if (a == "-j" || a == "--json" || a == "-h" || a == "--help" || a == "--version" ||
-        a.rfind("--socket=", 0) == 0) {
+    if (a == "-4" || a == "-6") {
+      family.push_back(a);
+    } else if (a == "-j" || a == "--json" || a == "-h" || a == "--help" || a == "--version" ||
+               a.rfind("--socket=", 0) == 0) {
       opts.push_back(a);
     } else if ((a == "-s" || a == "--socket") && i + 1 < argc) {
       opts.push_back(a);
@@ -63,6 +68,10 @@ static int main_(int argc, char** argv) {
     int rc = app.exit(e);
     return rc == 0 ? 0 : 2;
   }
+  if (words.empty() && !family.empty()) {
+    std::fprintf(stderr, "routerctl: no command after %s\n", family.back().c_str());
+    return 2;
+  }
   if (words.empty() || words[0] == "help") {
     print_help();
     return words.empty() ? 2 : 0;
@@ -74,6 +83,16 @@ static int main_(int argc, char** argv) {
   // reports errors by line number, which we prefix with the file name.
   std::string batch_file;
   if (!words.empty() && words[0] == "batch") {
+    if (!family.empty()) {  // refused before the file is read
+      std::vector<std::string> w = family;
+      w.emplace_back("batch");
+      try {
+        parse_request(w);
+      } catch (const CommandError& e) {
+        std::fprintf(stderr, "routerctl: %s\n", e.what());
+      }
+      return 2;
+    }
     if (words.size() != 2) {
       std::fprintf(stderr, "routerctl: batch: expected: batch FILE\n");
       return 2;
@@ -112,6 +131,7 @@ static int main_(int argc, char** argv) {
       return 1;
     }
   }
+  words.insert(words.begin(), family.begin(), family.end());
   auto fail_line = [&](const std::string& msg) {
     if (!batch_file.empty())
       std::fprintf(stderr, "routerctl: %s: %s\n", batch_file.c_str(), msg.c_str());

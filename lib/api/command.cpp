@@ -32,12 +32,6 @@ std::string q(const std::string& s) {
   return out + (s.size() > kExcerpt ? "...'" : "'");
 }
 
-Ipv4 parse_ipv4(const std::string& cmd, const std::string& what, const std::string& s) {
-  auto a = Ipv4::parse(s);
-  if (!a) fail(cmd, q(s) + " is not an IPv4 address (" + what + ")");
-  return *a;
-}
-
 std::string q(std::string_view s) {
   return q(std::string(s));
 }
@@ -74,39 +68,155 @@ std::map<std::string, std::string> keywords(const std::string& cmd, Args w,
   return kv;
 }
 
+// IPv6 text always holds a colon and IPv4 text never does: the word alone says which
+// family the user meant, so a typo gets the error of its own family.
+bool has_colon(std::string_view s) {
+  return s.find(':') != std::string_view::npos;
+}
+
+std::string family_name(uint8_t family) {
+  return family == 6 ? "IPv6" : "IPv4";
+}
+
+// "-6 given but 10.0.0.0/8 is IPv4": a -4/-6 that contradicts the address typed.
+void check_family(const std::string& cmd, uint8_t want, uint8_t got, const std::string& what) {
+  if (want && want != got)
+    fail(cmd, "-" + std::to_string(want) + " given but " + what + " is " + family_name(got));
+}
+
+// Why an IPv6 address cannot be a host's (neighbour, gateway, ping target, router
+// address); nullptr when it can. Link-local is the caller's business: allowed in some places.
+const char* not_unicast(const Ipv6& a) {
+  if (a.is_unspecified()) return "the unspecified address";
+  if (a.is_loopback()) return "the loopback address";
+  if (a.is_multicast()) return "a multicast address";
+  if (a.is_v4_mapped()) return "an IPv4-mapped address (give the IPv4 address itself)";
+  return nullptr;
+}
+
+// An address of either family: 4 fills *v4, 6 fills *v6. hint: the family expected (0: none),
+// which only words without a colon leave open, and only for the error message.
+uint8_t parse_any_addr(const std::string& cmd, const std::string& what, std::string_view s,
+                       uint8_t hint, Ipv4* v4, Ipv6* v6) {
+  if (has_colon(s)) {
+    auto a = Ipv6::parse(s);
+    if (!a) fail(cmd, q(s) + " is not an IPv6 address (" + what + ")");
+    *v6 = *a;
+    return 6;
+  }
+  auto a = Ipv4::parse(s);
+  if (!a) fail(cmd, q(s) + " is not an " + family_name(hint) + " address (" + what + ")");
+  *v4 = *a;
+  return 4;
+}
+
+// The IPv6 form of parse_prefix: "::/0", "2001:db8::/32", a bare address (a /128).
+Prefix6 parse_prefix6(const std::string& cmd, std::string_view s) {
+  if (s.find('/') == std::string_view::npos) {
+    auto a = Ipv6::parse(s);
+    if (!a) fail(cmd, q(s) + " is not an IPv6 prefix");
+    return Prefix6{*a, 128};
+  }
+  Ipv6 host;
+  auto p = Prefix6::parse_interface(s, &host);
+  if (!p) fail(cmd, q(s) + " is not an IPv6 prefix");
+  if (p->addr != host) fail(cmd, q(s) + " has host bits set (did you mean " + p->str() + "?)");
+  return *p;
+}
+
+// A route prefix of either family into spec (family, prefix or prefix6). "default" is left
+// with family 0 unless `want` names one: the gateway, if any, decides (iproute2 does the same).
+void parse_route_prefix(const std::string& cmd, std::string_view s, uint8_t want, RouteSpec& r) {
+  if (s == "default") {
+    r.family = want;
+    return;
+  }
+  if (has_colon(s) || (want == 6 && Ipv4::parse(s.substr(0, s.find('/'))) == std::nullopt)) {
+    r.prefix6 = parse_prefix6(cmd, s);
+    r.family = 6;
+  } else {
+    r.prefix = parse_prefix(cmd, s);
+    r.family = 4;
+  }
+  check_family(cmd, want, r.family, route_prefix_str(r));
+}
+
+// A gateway word of either family into r (via or via6), which must match the family of the
+// prefix, when that is known.
+void parse_gateway(const std::string& cmd, std::string_view s, uint8_t want, RouteSpec& r) {
+  Ipv4 v4;
+  Ipv6 v6;
+  const uint8_t fam = parse_any_addr(cmd, "the gateway", s, r.family ? r.family : want, &v4, &v6);
+  const std::string gw = fam == 6 ? v6.str() : v4.str();
+  if (r.family && r.family != fam)
+    fail(cmd, "gateway " + gw + " is " + family_name(fam) + " but " + route_prefix_str(r) + " is " +
+                  family_name(r.family));
+  check_family(cmd, want, fam, "gateway " + gw);
+  if (fam == 6) {
+    if (const char* why = not_unicast(v6)) fail(cmd, "gateway " + gw + " is " + why);
+    r.via6 = v6;
+  } else {
+    r.via = v4;
+  }
+  r.family = fam;
+}
+
 }  // namespace
 
+std::string route_prefix_str(const RouteSpec& s) {
+  return s.family == 6 ? s.prefix6.str() : s.prefix.str();
+}
+
+bool route_prefix_less(const RouteSpec& a, const RouteSpec& b) {
+  if (a.family != b.family) return a.family < b.family;
+  return a.family == 6 ? a.prefix6 < b.prefix6 : a.prefix < b.prefix;
+}
+
+bool same_route_prefix(const RouteSpec& a, const RouteSpec& b) {
+  return a.family == b.family && (a.family == 6 ? a.prefix6 == b.prefix6 : a.prefix == b.prefix);
+}
+
 // RFC 791: every IPv4 link carries 68-byte datagrams; 65535 is the largest datagram.
-uint16_t parse_mtu(const std::string& cmd, std::string_view s) {
+// RFC 8200 5: every IPv6 link carries 1280 bytes; routes and ports never go below it.
+uint16_t parse_mtu(const std::string& cmd, std::string_view s, uint8_t family = 4) {
+  const uint32_t lo = family == 6 ? 1280 : 68;
   uint32_t v = 0;
   auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || end != s.data() + s.size() || v < 68 || v > 65535)
-    fail(cmd, q(std::string(s)) + " is not an MTU (68..65535)");
+  if (ec != std::errc() || end != s.data() + s.size() || v < lo || v > 65535)
+    fail(cmd, q(std::string(s)) + (family == 6 ? " is not an IPv6 MTU (" : " is not an MTU (") +
+                  std::to_string(lo) + "..65535)");
   return uint16_t(v);
 }
 
-RouteSpec parse_route_spec(const std::string& cmd, std::span<const std::string_view> w) {
+RouteSpec parse_route_spec(const std::string& cmd, std::span<const std::string_view> w,
+                           uint8_t want) {
   if (w.empty()) fail(cmd, "missing PREFIX");
   RouteSpec r;
-  r.prefix = parse_prefix(cmd, w[0]);
+  parse_route_prefix(cmd, w[0], want, r);
   bool have_dev = false;
+  std::string_view mtu_word;
   for (size_t i = 1; i < w.size(); i += 2) {
     bool via = w[i] == "via", dev = w[i] == "dev", mtu = w[i] == "mtu";
     if (!via && !dev && !mtu) fail(cmd, "unexpected " + q(w[i]));
     if (i + 1 >= w.size()) fail(cmd, q(w[i]) + " needs a value");
-    if ((via && r.via) || (dev && have_dev) || (mtu && r.mtu)) fail(cmd, q(w[i]) + " given twice");
+    if ((via && (r.via || r.via6)) || (dev && have_dev) || (mtu && r.mtu))
+      fail(cmd, q(w[i]) + " given twice");
     if (mtu) {
-      r.mtu = parse_mtu(cmd, w[i + 1]);
+      r.mtu = parse_mtu(cmd, w[i + 1], r.family);
+      mtu_word = w[i + 1];
     } else if (via) {
-      auto a = Ipv4::parse(w[i + 1]);
-      if (!a) fail(cmd, q(w[i + 1]) + " is not an IPv4 address (the gateway)");
-      r.via = *a;
+      parse_gateway(cmd, w[i + 1], want, r);
     } else {
       r.dev = std::string(w[i + 1]);
       have_dev = true;
     }
   }
-  if (!r.via && !have_dev) fail(cmd, "needs 'via GATEWAY' or 'dev PORT'");
+  if (!r.via && !r.via6 && !have_dev) fail(cmd, "needs 'via GATEWAY' or 'dev PORT'");
+  if (r.family == 0) r.family = 4;  // "default dev p1": IPv4, as it was before IPv6
+  // "default mtu 1000 via fe80::1": the family came after the MTU was read.
+  if (r.family == 6 && r.mtu && r.mtu < 1280) parse_mtu(cmd, mtu_word, 6);
+  if (r.via6 && r.via6->is_link_local() && !have_dev)
+    fail(cmd, "a link-local gateway (" + r.via6->str() + ") needs dev PORT");
   return r;
 }
 
@@ -134,16 +244,57 @@ void parse_nothing(Request&, const std::string& cmd, Args a) {
   if (!a.empty()) fail(cmd, "unexpected " + q(a[0]));
 }
 
+// The target of route get, neigh add/del, ping, of either family, into r.addr or r.addr6;
+// r.family: the -4/-6 given, then the family of the address.
+void parse_target(Request& r, const std::string& cmd, const std::string& what, std::string_view s) {
+  const uint8_t fam = parse_any_addr(cmd, what, s, r.family, &r.addr, &r.addr6);
+  check_family(cmd, r.family, fam, fam == 6 ? r.addr6.str() : r.addr.str());
+  r.family = fam;
+}
+
+// An IPv6 router address with its subnet: a global unicast host address. Link-local ones
+// are not set by hand: every port has exactly one, from the config (RFC 4291 2.5.6, 2.8).
+void parse_addr6(Request& r, const std::string& cmd, const std::string& s) {
+  Ipv6 host;
+  auto p = Prefix6::parse_interface(s, &host);
+  if (!p) fail(cmd, q(s) + " is not an address with prefix length (e.g. 2001:db8:1::1/64)");
+  const std::string text = host.str() + "/" + std::to_string(p->len);
+  check_family(cmd, r.family, 6, text);
+  if (host.is_link_local())
+    fail(cmd, text +
+                  " is link-local: a port's link-local address is set with the config key "
+                  "link_local (default: the EUI-64 address of its MAC), not with addr add/del");
+  if (const char* why = not_unicast(host)) fail(cmd, text + " is " + why);
+  // RFC 4291 2.6.1: the all-zeros host is the subnet's Subnet-Router anycast address (a /127
+  // or /128 has no such address: RFC 6164).
+  if (host == p->addr && p->len < 127) {
+    Ipv6 first = p->addr;
+    first.b[15] |= 1;
+    fail(cmd, text + " is the Subnet-Router anycast address of " + p->str() +
+                  ", not a host address (did you mean " + first.str() + "/" +
+                  std::to_string(p->len) + "?)");
+  }
+  r.family = 6;
+  r.prefix6 = *p;
+  r.addr6 = host;
+}
+
 // addr add/del ADDRESS/LEN dev PORT
 void parse_addr_change(Request& r, const std::string& cmd, Args a) {
   if (a.empty()) fail(cmd, "missing ADDRESS/LEN");
   Ipv4 host;
   auto p = Prefix4::parse_interface(a[0], &host);
-  if (!p) fail(cmd, q(a[0]) + " is not an address with prefix length (e.g. 10.1.0.1/24)");
+  if (has_colon(a[0]) || (!p && r.family == 6)) {
+    parse_addr6(r, cmd, a[0]);
+  } else {
+    if (!p) fail(cmd, q(a[0]) + " is not an address with prefix length (e.g. 10.1.0.1/24)");
+    check_family(cmd, r.family, 4, host.str() + "/" + std::to_string(p->len));
+    r.family = 4;
+    r.prefix = *p;
+    r.addr = host;
+  }
   auto kv = keywords(cmd, a.subspan(1), {"dev"});
   if (!kv.count("dev")) fail(cmd, "missing 'dev PORT'");
-  r.prefix = *p;
-  r.addr = host;
   r.dev = kv["dev"];
 }
 
@@ -156,19 +307,28 @@ void parse_dev_filter(Request& r, const std::string& cmd, Args a) {
 // route add/replace: what a route file line holds.
 void parse_route_set(Request& r, const std::string& cmd, Args a) {
   std::vector<std::string_view> words(a.begin(), a.end());
-  RouteSpec spec = parse_route_spec(cmd, words);
+  RouteSpec spec = parse_route_spec(cmd, words, r.family);
+  r.family = spec.family;
   r.prefix = spec.prefix;
   r.via = spec.via;
+  r.prefix6 = spec.prefix6;
+  r.via6 = spec.via6;
   r.dev = spec.dev;
   r.mtu = spec.mtu;
 }
 
 void parse_route_del(Request& r, const std::string& cmd, Args a) {
   if (a.empty()) fail(cmd, "missing PREFIX");
-  r.prefix = parse_prefix(cmd, a[0]);
+  RouteSpec spec;
+  parse_route_prefix(cmd, a[0], r.family, spec);
   // iproute2 lets "via" and "dev" narrow a delete; one route per prefix makes them checks.
   auto kv = keywords(cmd, a.subspan(1), {"via", "dev"});
-  if (kv.count("via")) r.via = parse_ipv4(cmd, "the gateway", kv["via"]);
+  if (kv.count("via")) parse_gateway(cmd, kv["via"], r.family, spec);
+  r.family = spec.family ? spec.family : 4;  // "route del default": IPv4 unless -6 or via
+  r.prefix = spec.prefix;
+  r.prefix6 = spec.prefix6;
+  r.via = spec.via;
+  r.via6 = spec.via6;
   r.dev = kv.count("dev") ? kv["dev"] : "";
 }
 
@@ -187,7 +347,7 @@ void parse_route_flush(Request&, const std::string& cmd, Args a) {
 
 void parse_route_get(Request& r, const std::string& cmd, Args a) {
   if (a.size() != 1) fail(cmd, "expected: route get ADDRESS");
-  r.addr = parse_ipv4(cmd, "the destination", a[0]);
+  parse_target(r, cmd, "the destination", a[0]);
 }
 
 void parse_route_load(Request& r, const std::string& cmd, Args a) {
@@ -197,7 +357,10 @@ void parse_route_load(Request& r, const std::string& cmd, Args a) {
 
 void parse_neigh_add(Request& r, const std::string& cmd, Args a) {
   if (a.empty()) fail(cmd, "missing ADDRESS");
-  r.addr = parse_ipv4(cmd, "the neighbour", a[0]);
+  parse_target(r, cmd, "the neighbour", a[0]);
+  if (r.family == 6)  // link-local is fine: dev says which link
+    if (const char* why = not_unicast(r.addr6))
+      fail(cmd, "neighbour " + r.addr6.str() + " is " + why);
   auto kv = keywords(cmd, a.subspan(1), {"lladdr", "dev"});
   if (!kv.count("lladdr")) fail(cmd, "missing 'lladdr MAC'");
   if (!kv.count("dev")) fail(cmd, "missing 'dev PORT'");
@@ -211,9 +374,15 @@ void parse_neigh_add(Request& r, const std::string& cmd, Args a) {
 
 void parse_neigh_del(Request& r, const std::string& cmd, Args a) {
   if (a.empty()) fail(cmd, "missing ADDRESS");
-  r.addr = parse_ipv4(cmd, "the neighbour", a[0]);
+  parse_target(r, cmd, "the neighbour", a[0]);
+  if (r.family == 6)
+    if (const char* why = not_unicast(r.addr6))
+      fail(cmd, "neighbour " + r.addr6.str() + " is " + why);
   auto kv = keywords(cmd, a.subspan(1), {"dev"});
   r.dev = kv.count("dev") ? kv["dev"] : "";
+  // fe80::2 may be a neighbour on every port at once: the address alone names none of them.
+  if (r.family == 6 && r.addr6.is_link_local() && r.dev.empty())
+    fail(cmd, "a link-local neighbour (" + r.addr6.str() + ") needs dev PORT");
 }
 
 // link show [[dev] PORT]
@@ -233,10 +402,18 @@ void parse_link_set(Request& r, const std::string& cmd, Args a) {
   r.mtu = parse_mtu(cmd, a[at + 2]);
 }
 
-// ping ADDRESS [size N] [df] [count N]
+// ping ADDRESS [size N] [df] [count N]; df is IPv4's alone.
 void parse_ping(Request& r, const std::string& cmd, Args a) {
   if (a.empty()) fail(cmd, "missing ADDRESS");
-  r.addr = parse_ipv4(cmd, "the destination", a[0]);
+  parse_target(r, cmd, "the destination", a[0]);
+  const bool v6 = r.family == 6;
+  if (v6) {
+    if (const char* why = not_unicast(r.addr6))
+      fail(cmd, "destination " + r.addr6.str() + " is " + why);
+    if (r.addr6.is_link_local())
+      fail(cmd, "destination " + r.addr6.str() +
+                    " is link-local, and ping takes no port to send from; ping a global address");
+  }
   bool have_size = false, have_count = false;
   for (size_t i = 1; i < a.size(); ++i) {
     auto number = [&](const char* what, uint32_t lo, uint32_t hi) {
@@ -249,16 +426,23 @@ void parse_ping(Request& r, const std::string& cmd, Args a) {
                       std::to_string(hi) + ")");
       return n;
     };
-    if (a[i] == "df" && !r.df) {
+    if (a[i] == "df" && v6) {
+      fail(cmd,
+           "df is IPv4-only: IPv6 routers never fragment (a packet larger than the path MTU "
+           "gets Packet Too Big)");
+    } else if (a[i] == "df" && !r.df) {
       r.df = true;
     } else if (a[i] == "size" && !have_size) {
-      r.size = uint16_t(number("size", 0, 65507));  // 65535 - IPv4 - ICMP headers
+      // The largest datagram less the headers: 65535 - 20 - 8 for IPv4; IPv6's payload
+      // length (65535) counts the 8-byte ICMPv6 header but not the IPv6 header.
+      r.size = uint16_t(v6 ? number("size", 0, 65527) : number("size", 0, 65507));
       have_size = true;
     } else if (a[i] == "count" && !have_count) {
       r.count = uint16_t(number("count", 1, 100));
       have_count = true;
     } else {
-      fail(cmd, "unexpected " + q(a[i]) + " (size N, df, count N, each once)");
+      fail(cmd, "unexpected " + q(a[i]) +
+                    (v6 ? " (size N, count N, each once)" : " (size N, df, count N, each once)"));
     }
   }
 }
@@ -363,8 +547,46 @@ const std::vector<VerbHelp>& command_help() {
   return h;
 }
 
-Request parse_request(const std::vector<std::string>& w) {
-  if (w.empty()) throw CommandError("no command given (try: routerctl help)");
+bool takes_family_filter(Verb v) {
+  return v == Verb::addr_show || v == Verb::route_show || v == Verb::route_show_exceptions ||
+         v == Verb::route_summary || v == Verb::neigh_show;
+}
+
+namespace {
+
+// The verbs whose words hold an address: a -4/-6 must agree with it.
+bool takes_address(Verb v) {
+  switch (v) {
+    case Verb::addr_add:
+    case Verb::addr_del:
+    case Verb::route_add:
+    case Verb::route_replace:
+    case Verb::route_del:
+    case Verb::route_get:
+    case Verb::neigh_add:
+    case Verb::neigh_del:
+    case Verb::ping:
+      return true;
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
+Request parse_request(const std::vector<std::string>& all) {
+  // iproute2's family options come before the object: "-6 route show".
+  uint8_t family = 0;
+  size_t first = 0;
+  for (; first < all.size() && (all[first] == "-4" || all[first] == "-6"); ++first) {
+    const uint8_t f = all[first] == "-4" ? 4 : 6;
+    if (family && family != f) throw CommandError("-4 and -6 given together (give one or neither)");
+    family = f;
+  }
+  const Args w = Args(all).subspan(first);
+  if (w.empty())
+    throw CommandError(family ? "no command after -" + std::to_string(family)
+                              : "no command given (try: routerctl help)");
   const Row* row = nullptr;
   std::string cmd;  // what errors start with: "route add", "stats"
   size_t args = 1;  // where the words after the object and action start (none: "route")
@@ -381,9 +603,14 @@ Request parse_request(const std::vector<std::string>& w) {
                          " (expected addr, route, neigh, link, stats, ping or batch)");
     cmd = w[0];
   }
+  if (family && !takes_family_filter(row->verb) && !takes_address(row->verb))
+    fail(cmd, "-" + std::to_string(family) +
+                  " does not apply (it filters addr, route and neigh show and route summary, "
+                  "or names the family of a command's address)");
   Request r;
   r.verb = row->verb;
-  row->parse(r, cmd, Args(w).subspan(args));
+  r.family = family;  // the filter, or what the address given must be
+  row->parse(r, cmd, w.subspan(args));
   return r;
 }
 

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "inet.hpp"
+#include "inet6.hpp"
 
 namespace routerd {
 
@@ -82,6 +83,8 @@ const char* verb_name(Verb v);
 
 struct BatchLine;
 
+// Addresses of either family: family says which fields hold them. IPv4 commands fill
+// prefix/addr/via exactly as before IPv6 existed; IPv6 ones fill prefix6/addr6/via6 instead.
 struct Request {
   Verb verb = Verb::stats;
   Prefix4 prefix;                // route add/replace/del; addr add/del: the subnet
@@ -95,7 +98,18 @@ struct Request {
   uint16_t size = 56;            // ping: ICMP payload bytes
   bool df = false;               // ping: set Don't Fragment
   uint16_t count = 3;            // ping: echo requests
+  // 4 or 6: the family of the addresses given (6: the *6 fields hold them). The verbs that
+  // takes_family_filter(): the -4/-6 filter (0: both families). Others: 0.
+  uint8_t family = 0;
+  Prefix6 prefix6{};           // route add/replace/del; addr add/del: the subnet
+  Ipv6 addr6{};                // addr add/del: the address; route get, neigh add/del, ping
+  std::optional<Ipv6> via6{};  // route add/replace/del
 };
+
+// The verbs -4/-6 filter (addr show, route show [cache], route summary, neigh show): their
+// Request::family is the filter. Verbs that take an address accept a -4/-6 that matches it;
+// every other verb refuses one.
+bool takes_family_filter(Verb v);
 
 // One route change of a batch and the line (1-based) it came from.
 struct BatchLine {
@@ -113,16 +127,33 @@ std::vector<std::string> split_command_line(std::string_view line);
 
 // What "route add" takes after the verb, and what one line of a route file holds:
 // PREFIX via GATEWAY [dev PORT] [mtu N] | PREFIX dev PORT [mtu N].
+// family 4: prefix and via hold the route; 6: prefix6 and via6 do (an IPv6 route with a
+// link-local gateway always has a dev).
 struct RouteSpec {
   Prefix4 prefix;
   std::optional<Ipv4> via;
   std::string dev;
   uint16_t mtu = 0;   // "mtu N"; 0: none
   uint32_t line = 0;  // in a route file; 0 otherwise
+  uint8_t family = 4;
+  Prefix6 prefix6{};
+  std::optional<Ipv6> via6{};
 };
 // `cmd` prefixes error messages ("route add", "routes.txt:12"). Allocates only on error.
-RouteSpec parse_route_spec(const std::string& cmd, std::span<const std::string_view> words);
+// The family of the route is that of its prefix; "default" is IPv4 unless `family` (the
+// -4/-6 given, 0: none) or an IPv6 gateway says otherwise. A gateway of the other family,
+// a -4/-6 that contradicts the prefix, or a link-local gateway without dev is refused.
+RouteSpec parse_route_spec(const std::string& cmd, std::span<const std::string_view> words,
+                           uint8_t family = 0);
+// Strict weak order over routes of both families, by prefix: IPv4 (by address, then length)
+// before IPv6 (likewise). Two specs are equivalent exactly when they are for the same prefix.
+bool route_prefix_less(const RouteSpec& a, const RouteSpec& b);
+bool same_route_prefix(const RouteSpec& a, const RouteSpec& b);
+// The route's prefix as text ("10.0.0.0/8", "2001:db8::/32").
+std::string route_prefix_str(const RouteSpec& s);
 
+// words: what follows "routerctl", options removed except -4 and -6, which (as in iproute2)
+// come first: "-6 route show".
 Request parse_request(const std::vector<std::string>& words);
 
 struct VerbHelp {

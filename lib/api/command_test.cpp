@@ -325,3 +325,366 @@ TEST_CASE("docs/cli.md documents every verb", "[api][docs]") {
     CHECK(ss.str().find(std::string("routerctl ") + verb_name(Verb(v))) != std::string::npos);
   }
 }
+
+namespace {
+
+std::string error_of(const std::vector<std::string>& w) {
+  try {
+    parse_request(w);
+  } catch (const CommandError& e) {
+    return e.what();
+  }
+  return "(accepted)";
+}
+
+Ipv6 v6(const char* s) {
+  return *Ipv6::parse(s);
+}
+
+Prefix6 p6(const char* s) {
+  return *Prefix6::parse(s);
+}
+
+}  // namespace
+
+TEST_CASE("IPv4 commands say family 4 and leave the IPv6 fields alone", "[api][command]") {
+  for (const char* line :
+       {"addr add 10.1.0.1/24 dev p0", "addr del 10.1.0.1/24 dev p0", "route add default dev p1",
+        "route replace 10.9.0.0/16 via 10.1.0.2", "route del 10.9.0.0/16", "route del default",
+        "route get 10.9.0.1", "neigh add 10.1.0.9 lladdr 02:00:00:00:00:09 dev p0",
+        "neigh del 10.1.0.9", "ping 10.2.0.2 df"}) {
+    INFO(line);
+    const Request r = parse_request(split_command_line(line));
+    CHECK(r.family == 4);
+    CHECK(r.prefix6 == Prefix6{});
+    CHECK(r.addr6 == Ipv6{});
+    CHECK_FALSE(r.via6);
+  }
+  CHECK(parse({"route", "add", "default", "dev", "p1"}).prefix.str() == "0.0.0.0/0");
+  for (const char* line : {"addr show", "route show", "route show cache", "route summary",
+                           "neigh show", "link show", "stats", "reload", "route load /x"}) {
+    INFO(line);
+    CHECK(parse_request(split_command_line(line)).family == 0);
+  }
+}
+
+TEST_CASE("IPv6 addresses, routes, neighbours, route get and ping", "[api][command]") {
+  Request r = parse({"addr", "add", "2001:db8:1::1/64", "dev", "p0"});
+  CHECK(r.verb == Verb::addr_add);
+  CHECK(r.family == 6);
+  CHECK(r.addr6 == v6("2001:db8:1::1"));
+  CHECK(r.prefix6 == p6("2001:db8:1::/64"));
+  CHECK(r.dev == "p0");
+  CHECK(r.prefix == Prefix4{});
+  r = parse({"addr", "del", "2001:DB8:1:0::1/64", "dev", "p0"});
+  CHECK(r.verb == Verb::addr_del);
+  CHECK(r.addr6 == v6("2001:db8:1::1"));
+  // RFC 6164: on a /127 both addresses are hosts.
+  CHECK(parse({"addr", "add", "2001:db8:1::/127", "dev", "p0"}).addr6 == v6("2001:db8:1::"));
+  CHECK(parse({"a", "add", "2001:db8:1::5/128", "dev", "p0"}).prefix6 == p6("2001:db8:1::5/128"));
+
+  r = parse({"route", "add", "2001:db8::/32", "via", "fe80::2", "dev", "p1"});
+  CHECK(r.verb == Verb::route_add);
+  CHECK(r.family == 6);
+  CHECK(r.prefix6 == p6("2001:db8::/32"));
+  CHECK(r.via6 == v6("fe80::2"));
+  CHECK_FALSE(r.via);
+  CHECK(r.dev == "p1");
+  r = parse({"route", "add", "2001:db8::/32", "dev", "p1"});
+  CHECK(r.family == 6);
+  CHECK_FALSE(r.via6);
+  CHECK(r.dev == "p1");
+  r = parse({"route", "replace", "2001:db8::/32", "via", "2001:db8:1::2", "mtu", "1280"});
+  CHECK(r.verb == Verb::route_replace);
+  CHECK(r.via6 == v6("2001:db8:1::2"));  // a global gateway: the port is the one it is on
+  CHECK(r.dev.empty());
+  CHECK(r.mtu == 1280);
+  CHECK(parse({"route", "add", "2001:db8::5", "dev", "p1"}).prefix6 == p6("2001:db8::5/128"));
+  CHECK(parse({"route", "add", "::/0", "via", "2001:db8:1::2"}).prefix6 == p6("::/0"));
+  // "default" takes the gateway's family, or -6's; alone it stays IPv4.
+  r = parse({"route", "add", "default", "via", "fe80::1", "dev", "p1"});
+  CHECK(r.family == 6);
+  CHECK(r.prefix6 == p6("::/0"));
+  r = parse({"-6", "route", "replace", "default", "dev", "p1"});
+  CHECK(r.family == 6);
+  CHECK(r.prefix6 == p6("::/0"));
+  r = parse({"route", "add", "default", "mtu", "1500", "via", "fe80::1", "dev", "p1"});
+  CHECK(r.family == 6);
+  CHECK(r.mtu == 1500);
+
+  r = parse({"route", "del", "2001:db8::/32"});
+  CHECK(r.verb == Verb::route_del);
+  CHECK(r.family == 6);
+  CHECK(r.prefix6 == p6("2001:db8::/32"));
+  r = parse({"route", "del", "2001:db8::/32", "via", "fe80::2"});  // a check: no dev needed
+  CHECK(r.via6 == v6("fe80::2"));
+  r = parse({"-6", "route", "del", "default"});
+  CHECK(r.family == 6);
+  CHECK(r.prefix6 == p6("::/0"));
+  CHECK(parse({"route", "del", "default", "via", "2001:db8:1::2"}).family == 6);
+
+  r = parse({"route", "get", "2001:db8::1"});
+  CHECK(r.verb == Verb::route_get);
+  CHECK(r.family == 6);
+  CHECK(r.addr6 == v6("2001:db8::1"));
+  CHECK(parse({"route", "get", "fe80::1"}).addr6 == v6("fe80::1"));
+
+  r = parse({"neigh", "add", "fe80::2", "lladdr", "02:00:00:00:01:02", "dev", "p1"});
+  CHECK(r.verb == Verb::neigh_add);
+  CHECK(r.family == 6);
+  CHECK(r.addr6 == v6("fe80::2"));
+  CHECK(r.lladdr.str() == "02:00:00:00:01:02");
+  CHECK(r.dev == "p1");
+  r = parse({"neigh", "del", "2001:db8::2"});
+  CHECK(r.verb == Verb::neigh_del);
+  CHECK(r.addr6 == v6("2001:db8::2"));
+  CHECK(r.dev.empty());
+  r = parse({"n", "delete", "fe80::2", "dev", "p1"});
+  CHECK(r.addr6 == v6("fe80::2"));
+  CHECK(r.dev == "p1");
+
+  r = parse({"ping", "2001:db8::2"});
+  CHECK(r.verb == Verb::ping);
+  CHECK(r.family == 6);
+  CHECK(r.addr6 == v6("2001:db8::2"));
+  CHECK(r.size == 56);
+  CHECK(r.count == 3);
+  CHECK_FALSE(r.df);
+  r = parse({"ping", "2001:db8::2", "size", "65527", "count", "7"});
+  CHECK(r.size == 65527);
+  CHECK(r.count == 7);
+}
+
+TEST_CASE("-4 and -6: the filter of a show, the family of an address", "[api][command]") {
+  Request r = parse({"-6", "route", "show"});
+  CHECK(r.verb == Verb::route_show);
+  CHECK(r.family == 6);
+  CHECK(parse({"-4", "route"}).family == 4);
+  CHECK(parse({"-6", "route", "show", "cache"}).verb == Verb::route_show_exceptions);
+  CHECK(parse({"-6", "route", "show", "cache"}).family == 6);
+  CHECK(parse({"-6", "route", "summary"}).family == 6);
+  r = parse({"-4", "addr", "show", "dev", "p0"});
+  CHECK(r.family == 4);
+  CHECK(r.dev == "p0");
+  CHECK(parse({"-6", "neigh", "show"}).family == 6);
+  CHECK(parse({"-6", "-6", "neigh"}).family == 6);
+  // On a command with an address, a -4/-6 that agrees is accepted and changes nothing.
+  CHECK(parse({"-4", "route", "add", "10.9.0.0/16", "dev", "p1"}).family == 4);
+  CHECK(parse({"-6", "route", "add", "2001:db8::/32", "dev", "p1"}).prefix6 == p6("2001:db8::/32"));
+  CHECK(parse({"-6", "addr", "add", "2001:db8:1::1/64", "dev", "p0"}).family == 6);
+  CHECK(parse({"-4", "ping", "10.2.0.2"}).family == 4);
+  CHECK(parse({"-6", "neigh", "del", "2001:db8::2"}).family == 6);
+  CHECK(parse({"-6", "route", "get", "2001:db8::2"}).family == 6);
+  for (size_t v = 0; v < kVerbCount; ++v) {
+    const bool show = Verb(v) == Verb::addr_show || Verb(v) == Verb::route_show ||
+                      Verb(v) == Verb::route_show_exceptions || Verb(v) == Verb::route_summary ||
+                      Verb(v) == Verb::neigh_show;
+    CHECK(takes_family_filter(Verb(v)) == show);
+  }
+}
+
+TEST_CASE("IPv6 errors, word for word", "[api][command]") {
+  struct Bad {
+    std::vector<std::string> words;
+    const char* message;
+  };
+  const Bad bad[] = {
+      // routes: families mixed, link-local gateways, host bits, MTUs
+      {{"route", "add", "2001:db8::/32", "via", "10.0.0.1"},
+       "route add: gateway 10.0.0.1 is IPv4 but 2001:db8::/32 is IPv6"},
+      {{"route", "add", "10.0.0.0/8", "via", "2001:db8::1"},
+       "route add: gateway 2001:db8::1 is IPv6 but 10.0.0.0/8 is IPv4"},
+      {{"route", "replace", "2001:db8::/32", "via", "10.0.0.1", "dev", "p1"},
+       "route replace: gateway 10.0.0.1 is IPv4 but 2001:db8::/32 is IPv6"},
+      {{"route", "del", "2001:db8::/32", "via", "10.0.0.1"},
+       "route del: gateway 10.0.0.1 is IPv4 but 2001:db8::/32 is IPv6"},
+      {{"route", "add", "2001:db8::/32", "via", "fe80::2"},
+       "route add: a link-local gateway (fe80::2) needs dev PORT"},
+      {{"route", "replace", "default", "via", "FE80::2", "mtu", "1400"},
+       "route replace: a link-local gateway (fe80::2) needs dev PORT"},
+      {{"route", "add", "2001:db8::1/32", "via", "fe80::2", "dev", "p1"},
+       "route add: '2001:db8::1/32' has host bits set (did you mean 2001:db8::/32?)"},
+      {{"route", "del", "2001:db8:1::1/64"},
+       "route del: '2001:db8:1::1/64' has host bits set (did you mean 2001:db8:1::/64?)"},
+      {{"route", "add", "2001:db8::/129", "dev", "p1"},
+       "route add: '2001:db8::/129' is not an IPv6 prefix"},
+      {{"route", "add", "2001:db8:::/32", "dev", "p1"},
+       "route add: '2001:db8:::/32' is not an IPv6 prefix"},
+      {{"route", "add", "2001:db8::/032", "dev", "p1"},
+       "route add: '2001:db8::/032' is not an IPv6 prefix"},
+      {{"route", "add", "2001:db8::/32", "via", "fe80::x", "dev", "p1"},
+       "route add: 'fe80::x' is not an IPv6 address (the gateway)"},
+      {{"route", "add", "2001:db8::/32", "via", "x"},
+       "route add: 'x' is not an IPv6 address (the gateway)"},
+      {{"route", "add", "2001:db8::/32", "via", "ff02::2", "dev", "p1"},
+       "route add: gateway ff02::2 is a multicast address"},
+      {{"route", "add", "2001:db8::/32", "via", "::", "dev", "p1"},
+       "route add: gateway :: is the unspecified address"},
+      {{"route", "add", "2001:db8::/32", "via", "::1"},
+       "route add: gateway ::1 is the loopback address"},
+      {{"route", "add", "2001:db8::/32", "via", "::ffff:10.1.0.2"},
+       "route add: gateway ::ffff:10.1.0.2 is an IPv4-mapped address (give the IPv4 address "
+       "itself)"},
+      {{"route", "add", "2001:db8::/32", "via", "fe80::2", "via", "fe80::3", "dev", "p1"},
+       "route add: 'via' given twice"},
+      {{"route", "add", "2001:db8::/32", "dev", "p1", "mtu", "1279"},
+       "route add: '1279' is not an IPv6 MTU (1280..65535)"},
+      {{"route", "add", "2001:db8::/32", "dev", "p1", "mtu", "65536"},
+       "route add: '65536' is not an IPv6 MTU (1280..65535)"},
+      {{"route", "add", "default", "mtu", "1000", "via", "fe80::1", "dev", "p1"},
+       "route add: '1000' is not an IPv6 MTU (1280..65535)"},
+      {{"route", "add", "2001:db8::/32"}, "route add: needs 'via GATEWAY' or 'dev PORT'"},
+      // -4/-6 against the address given
+      {{"-6", "route", "add", "10.0.0.0/8", "dev", "p1"},
+       "route add: -6 given but 10.0.0.0/8 is IPv4"},
+      {{"-4", "route", "add", "2001:db8::/32", "dev", "p1"},
+       "route add: -4 given but 2001:db8::/32 is IPv6"},
+      {{"-6", "route", "add", "default", "via", "10.0.0.1"},
+       "route add: gateway 10.0.0.1 is IPv4 but ::/0 is IPv6"},
+      {{"-4", "route", "add", "default", "via", "fe80::1", "dev", "p1"},
+       "route add: gateway fe80::1 is IPv6 but 0.0.0.0/0 is IPv4"},
+      {{"-6", "route", "add", "x", "dev", "p1"}, "route add: 'x' is not an IPv6 prefix"},
+      {{"-6", "route", "del", "10.0.0.0/8"}, "route del: -6 given but 10.0.0.0/8 is IPv4"},
+      {{"-6", "route", "get", "10.0.0.1"}, "route get: -6 given but 10.0.0.1 is IPv4"},
+      {{"-4", "route", "get", "2001:db8::1"}, "route get: -4 given but 2001:db8::1 is IPv6"},
+      {{"-6", "route", "get", "x"}, "route get: 'x' is not an IPv6 address (the destination)"},
+      {{"route", "get", "2001:db8::g"},
+       "route get: '2001:db8::g' is not an IPv6 address (the destination)"},
+      {{"-4", "addr", "add", "2001:db8:1::1/64", "dev", "p0"},
+       "addr add: -4 given but 2001:db8:1::1/64 is IPv6"},
+      {{"-6", "addr", "add", "10.1.0.1/24", "dev", "p0"},
+       "addr add: -6 given but 10.1.0.1/24 is IPv4"},
+      {{"-6", "addr", "add", "x", "dev", "p0"},
+       "addr add: 'x' is not an address with prefix length (e.g. 2001:db8:1::1/64)"},
+      {{"-4", "neigh", "add", "fe80::2", "lladdr", "02:00:00:00:01:02", "dev", "p1"},
+       "neigh add: -4 given but fe80::2 is IPv6"},
+      {{"-6", "ping", "10.2.0.2"}, "ping: -6 given but 10.2.0.2 is IPv4"},
+      {{"-4", "-6", "route", "show"}, "-4 and -6 given together (give one or neither)"},
+      {{"-6"}, "no command after -6"},
+      {{"-4", "-4"}, "no command after -4"},
+      {{"-6", "stats"},
+       "stats: -6 does not apply (it filters addr, route and neigh show and route summary, or "
+       "names the family of a command's address)"},
+      {{"-4", "link", "show"},
+       "link show: -4 does not apply (it filters addr, route and neigh show and route summary, "
+       "or names the family of a command's address)"},
+      {{"-6", "route", "flush", "cache"},
+       "route flush: -6 does not apply (it filters addr, route and neigh show and route summary, "
+       "or names the family of a command's address)"},
+      {{"-6", "route", "load", "/x"},
+       "route load: -6 does not apply (it filters addr, route and neigh show and route summary, "
+       "or names the family of a command's address)"},
+      {{"-6", "batch", "route add 2001:db8::/32 dev p1"},
+       "batch: -6 does not apply (it filters addr, route and neigh show and route summary, or "
+       "names the family of a command's address)"},
+      {{"-6", "reload"},
+       "reload: -6 does not apply (it filters addr, route and neigh show and route summary, or "
+       "names the family of a command's address)"},
+      {{"route", "show", "-6"}, "route show: unexpected '-6'"},  // routerctl moves it first
+      {{"-6", "frob"},
+       "unknown object 'frob' (expected addr, route, neigh, link, stats, ping or batch)"},
+      // addresses
+      {{"addr", "add", "fe80::1/64", "dev", "p0"},
+       "addr add: fe80::1/64 is link-local: a port's link-local address is set with the config "
+       "key link_local (default: the EUI-64 address of its MAC), not with addr add/del"},
+      {{"addr", "del", "fe80::1/64", "dev", "p0"},
+       "addr del: fe80::1/64 is link-local: a port's link-local address is set with the config "
+       "key link_local (default: the EUI-64 address of its MAC), not with addr add/del"},
+      {{"addr", "add", "ff02::1/64", "dev", "p0"}, "addr add: ff02::1/64 is a multicast address"},
+      {{"addr", "add", "::/0", "dev", "p0"}, "addr add: ::/0 is the unspecified address"},
+      {{"addr", "add", "::1/128", "dev", "p0"}, "addr add: ::1/128 is the loopback address"},
+      {{"addr", "add", "::ffff:10.1.0.1/120", "dev", "p0"},
+       "addr add: ::ffff:10.1.0.1/120 is an IPv4-mapped address (give the IPv4 address itself)"},
+      {{"addr", "add", "2001:db8:1::/64", "dev", "p0"},
+       "addr add: 2001:db8:1::/64 is the Subnet-Router anycast address of 2001:db8:1::/64, not a "
+       "host address (did you mean 2001:db8:1::1/64?)"},
+      {{"addr", "add", "2001:db8:1::1", "dev", "p0"},
+       "addr add: '2001:db8:1::1' is not an address with prefix length (e.g. "
+       "2001:db8:1::1/64)"},
+      {{"addr", "add", "2001:db8:1::1/129", "dev", "p0"},
+       "addr add: '2001:db8:1::1/129' is not an address with prefix length (e.g. "
+       "2001:db8:1::1/64)"},
+      {{"addr", "add", "2001:db8:1::1/64"}, "addr add: missing 'dev PORT'"},
+      // neighbours
+      {{"neigh", "add", "ff02::1", "lladdr", "02:00:00:00:01:02", "dev", "p1"},
+       "neigh add: neighbour ff02::1 is a multicast address"},
+      {{"neigh", "add", "::", "lladdr", "02:00:00:00:01:02", "dev", "p1"},
+       "neigh add: neighbour :: is the unspecified address"},
+      {{"neigh", "add", "2001:db8::2", "lladdr", "02:00:00:00:01:02"},
+       "neigh add: missing 'dev PORT'"},
+      {{"neigh", "add", "2001:db8::2", "lladdr", "33:33:00:00:00:01", "dev", "p1"},
+       "neigh add: '33:33:00:00:00:01' is not a unicast MAC address"},
+      {{"neigh", "add", "2001:db8::zz", "lladdr", "02:00:00:00:01:02", "dev", "p1"},
+       "neigh add: '2001:db8::zz' is not an IPv6 address (the neighbour)"},
+      {{"neigh", "del", "fe80::2"}, "neigh del: a link-local neighbour (fe80::2) needs dev PORT"},
+      {{"neigh", "del", "ff02::1:ff00:2", "dev", "p1"},
+       "neigh del: neighbour ff02::1:ff00:2 is a multicast address"},
+      // ping
+      {{"ping", "2001:db8::2", "df"},
+       "ping: df is IPv4-only: IPv6 routers never fragment (a packet larger than the path MTU "
+       "gets Packet Too Big)"},
+      {{"ping", "2001:db8::2", "size", "1400", "df", "count", "2"},
+       "ping: df is IPv4-only: IPv6 routers never fragment (a packet larger than the path MTU "
+       "gets Packet Too Big)"},
+      {{"ping", "2001:db8::2", "size", "65528"}, "ping: '65528' is not a valid size (0..65527)"},
+      {{"ping", "2001:db8::2", "count", "101"}, "ping: '101' is not a valid count (1..100)"},
+      {{"ping", "2001:db8::2", "ttl", "3"}, "ping: unexpected 'ttl' (size N, count N, each once)"},
+      {{"ping", "ff02::1"}, "ping: destination ff02::1 is a multicast address"},
+      {{"ping", "::1"}, "ping: destination ::1 is the loopback address"},
+      {{"ping", "fe80::2"},
+       "ping: destination fe80::2 is link-local, and ping takes no port to send from; ping a "
+       "global address"},
+      {{"ping", "2001:db8::2::"}, "ping: '2001:db8::2::' is not an IPv6 address (the destination)"},
+      // batch lines are parsed as commands
+      {{"batch", "route add 2001:db8::/32 dev p1", "route add 2001:db8::/32 via 10.1.0.2"},
+       "line 2: route add: gateway 10.1.0.2 is IPv4 but 2001:db8::/32 is IPv6"},
+      {{"batch", "-6 route add 10.0.0.0/8 dev p1"},
+       "line 1: route add: -6 given but 10.0.0.0/8 is IPv4"},
+      {{"batch", "-6 route show"},
+       "line 1: only route add, route replace and route del may appear in a batch (they are "
+       "applied as one atomic change)"},
+  };
+  for (const Bad& b : bad) {
+    std::string line;
+    for (const auto& w : b.words) line += "[" + w + "]";
+    INFO(line);
+    CHECK(error_of(b.words) == b.message);
+  }
+}
+
+TEST_CASE("batch: IPv6 and IPv4 route changes in one batch", "[api][command]") {
+  Request r = parse_request({"batch", "route add 2001:db8::/32 via fe80::2 dev p1",
+                             "route add 10.9.0.0/16 via 10.1.0.2",
+                             "-6 route replace default dev p1", "route del 2001:db8:5::/48"});
+  REQUIRE(r.batch.size() == 4);
+  CHECK(r.batch[0].req.family == 6);
+  CHECK(r.batch[0].req.via6 == v6("fe80::2"));
+  CHECK(r.batch[1].req.family == 4);
+  CHECK(r.batch[2].req.verb == Verb::route_replace);
+  CHECK(r.batch[2].req.prefix6 == p6("::/0"));
+  CHECK(r.batch[3].req.verb == Verb::route_del);
+  CHECK(r.batch[3].req.prefix6 == p6("2001:db8:5::/48"));
+}
+
+TEST_CASE("every verb with an address takes an IPv6 one", "[api][command]") {
+  const std::map<Verb, std::string> args = {
+      {Verb::addr_add, "2001:db8:1::1/64 dev p0"},
+      {Verb::addr_del, "2001:db8:1::1/64 dev p0"},
+      {Verb::route_add, "2001:db8::/32 via fe80::2 dev p0"},
+      {Verb::route_replace, "2001:db8::/32 dev p0"},
+      {Verb::route_del, "2001:db8::/32"},
+      {Verb::route_get, "2001:db8::1"},
+      {Verb::neigh_add, "fe80::2 lladdr 02:00:00:00:00:09 dev p0"},
+      {Verb::neigh_del, "2001:db8:1::9"},
+      {Verb::ping, "2001:db8:1::2"},
+  };
+  for (const auto& [verb, a] : args) {
+    const std::string line = std::string(verb_name(verb)) + " " + a;
+    INFO(line);
+    const Request r = parse_request(split_command_line(line));
+    CHECK(r.verb == verb);
+    CHECK(r.family == 6);
+    CHECK(parse_request(split_command_line("-6 " + line)).family == 6);
+    CHECK(error_of(split_command_line("-4 " + line)).find("-4 given but ") != std::string::npos);
+  }
+}

@@ -85,13 +85,17 @@ std::vector<RouteSpec> parse_route_text(std::string_view text, const std::string
     if (used[i]) out.push_back(std::move(specs[i]));
   // Address order is also the fastest order to fill a DIR-24-8 table in (measured: 0.18 s
   // for the full table against 0.22 s in file order and 0.54 s longest prefix first).
+  // IPv4 routes come first, then IPv6 ones, each in address order; a prefix of one family
+  // never equals one of the other (10.0.0.0/8 and ::a00:0/8 are different routes).
   tbb::parallel_sort(out.begin(), out.end(), [](const RouteSpec& a, const RouteSpec& b) {
-    return a.prefix != b.prefix ? a.prefix < b.prefix : a.line < b.line;
+    if (route_prefix_less(a, b)) return true;
+    return !route_prefix_less(b, a) && a.line < b.line;
   });
   for (size_t i = 1; i < out.size(); ++i)
-    if (out[i].prefix == out[i - 1].prefix)
-      throw CommandError(name + ":" + std::to_string(out[i].line) + ": " + out[i].prefix.str() +
-                         " already given on line " + std::to_string(out[i - 1].line));
+    if (same_route_prefix(out[i], out[i - 1]))
+      throw CommandError(name + ":" + std::to_string(out[i].line) + ": " +
+                         route_prefix_str(out[i]) + " already given on line " +
+                         std::to_string(out[i - 1].line));
   return out;
 }
 

@@ -1,6 +1,6 @@
-// api/routefile: route files, one `route add` (without the verb) per line.
-// Parsed in parallel (TBB) and sorted by prefix; the first bad line is reported with its
-// number and the file is then rejected as a whole.
+// api/routefile: route files, one `route add` (without the verb) per line, either family.
+// Parsed in parallel (TBB) and sorted by prefix, IPv4 before IPv6; the first bad line is
+// reported with its number and the file is then rejected as a whole.
 #pragma once
 
 #include <cstddef>

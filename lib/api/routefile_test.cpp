@@ -5,12 +5,27 @@
 
 #include <catch2/catch.hpp>
 
+#include <cstdio>
 #include <fstream>
 #include <string>
 
 using namespace routerd;
 
-TEST_CASE("route files: syntax of route add, comments, CRLF, sorted", "[api]") {
+namespace {
+
+std::string hex(int i) {
+  char b[8];
+  std::snprintf(b, sizeof b, "%x", i);
+  return b;
+}
+
+std::string fmt_v4(int i) {
+  return "10." + std::to_string(i / 256) + "." + std::to_string(i % 256) + ".0/24 via 10.1.0.2\n";
+}
+
+}  // namespace
+
+TEST_CASE("route files: syntax of route add, comments, CRLF, sorted", "[api][routefile]") {
   std::string text =
       "# full table\r\n"
       "10.9.0.0/16 via 10.1.0.2\r\n"
@@ -30,7 +45,8 @@ TEST_CASE("route files: syntax of route add, comments, CRLF, sorted", "[api]") {
   CHECK(v[3].line == 2);
 }
 
-TEST_CASE("route files: a CR or other white space inside a line separates words", "[api]") {
+TEST_CASE("route files: a CR or other white space inside a line separates words",
+          "[api][routefile]") {
   // Found by the routefile fuzz target: "dev 0\r " made a port named "0\r".
   auto v = parse_route_text("192.167.0.0/16 dev p0\r \n10.1.0.0/16\vdev\fp1\r\r\n", "t");
   REQUIRE(v.size() == 2);
@@ -38,7 +54,7 @@ TEST_CASE("route files: a CR or other white space inside a line separates words"
   CHECK(v[1].dev == "p0");
 }
 
-TEST_CASE("route files: the first bad line is named and nothing is returned", "[api]") {
+TEST_CASE("route files: the first bad line is named and nothing is returned", "[api][routefile]") {
   using Catch::Contains;
   std::string text;
   for (int i = 0; i < 50000; ++i)
@@ -65,7 +81,7 @@ TEST_CASE("route files: the first bad line is named and nothing is returned", "[
 // Issue 13, defect 14: routerd reads route files as root. `route load /etc/shadow` echoed the
 // file's first line in its error, and /dev/zero grew routerd's memory without bound.
 TEST_CASE("route files: only regular files of bounded size; errors quote a short excerpt",
-          "[api]") {
+          "[api][routefile]") {
   using Catch::Contains;
   const std::string dir = "/tmp/routerd-routefile-test-" + std::to_string(getpid());
   mkdir(dir.c_str(), 0700);
@@ -99,4 +115,96 @@ TEST_CASE("route files: only regular files of bounded size; errors quote a short
   CHECK_THROWS_WITH(parse_route_file(secret), Contains("'\\x1b[2J'"));
   for (const auto& f : {secret, fifo, huge}) unlink(f.c_str());
   rmdir(dir.c_str());
+}
+
+TEST_CASE("route files: IPv6 lines, mixed with IPv4, sorted IPv4 first", "[api][routefile]") {
+  const std::string text =
+      "2001:db8::/32 via fe80::2 dev p1\n"
+      "10.0.0.0/8 via 10.1.0.2\n"
+      "# a00::/8 and 10.0.0.0/8 have the same bits and length: different routes all the same\n"
+      "a00::/8 dev p1 mtu 1280\r\n"
+      "default via fe80::1 dev p1\n"  // the gateway makes it ::/0
+      "default via 10.1.0.3\n"        // and this one 0.0.0.0/0
+      "2001:db8:5::1 via 2001:db8:1::2\n"
+      "  2001:db8:4::/48\tdev p0  \n";
+  auto v = parse_route_text(text, "mixed.routes");
+  REQUIRE(v.size() == 7);
+  CHECK(v[0].family == 4);
+  CHECK(v[0].prefix.str() == "0.0.0.0/0");
+  CHECK(v[0].line == 6);
+  CHECK(v[1].family == 4);
+  CHECK(v[1].prefix.str() == "10.0.0.0/8");
+  CHECK(v[2].family == 6);
+  CHECK(v[2].prefix6.str() == "::/0");
+  CHECK(v[2].via6 == Ipv6::parse("fe80::1"));
+  CHECK(v[2].dev == "p1");
+  CHECK(v[3].prefix6.str() == "a00::/8");
+  CHECK(v[3].mtu == 1280);
+  CHECK_FALSE(v[3].via6);
+  CHECK(v[4].prefix6.str() == "2001:db8::/32");
+  CHECK(v[4].line == 1);
+  CHECK(v[5].prefix6.str() == "2001:db8:4::/48");
+  CHECK(v[5].dev == "p0");
+  CHECK(v[6].prefix6.str() == "2001:db8:5::1/128");
+  CHECK(v[6].via6 == Ipv6::parse("2001:db8:1::2"));
+  CHECK(v[6].dev.empty());
+  for (const auto& s : v)
+    if (s.family == 6) {
+      CHECK(s.prefix == Prefix4{});
+      CHECK_FALSE(s.via);
+    }
+}
+
+TEST_CASE("route files: IPv6 errors name the line; duplicates within a family only",
+          "[api][routefile]") {
+  using Catch::Contains;
+  auto err = [](const std::string& text) {
+    try {
+      parse_route_text(text, "f");
+    } catch (const CommandError& e) {
+      return std::string(e.what());
+    }
+    return std::string("(accepted)");
+  };
+  CHECK(err("2001:db8::/32 dev p0\n10.0.0.0/8 dev p0\n2001:db8:0::/32 via fe80::1 dev p1\n") ==
+        "f:3: 2001:db8::/32 already given on line 1");
+  CHECK(err("default dev p0\n-\n") == "f:2: '-' is not an IPv4 prefix");
+  CHECK(err("default via fe80::1 dev p0\n::/0 dev p1\n") == "f:2: ::/0 already given on line 1");
+  CHECK(err("default via 10.1.0.2\n::/0 dev p1\n0.0.0.0/0 dev p0\n") ==
+        "f:3: 0.0.0.0/0 already given on line 1");
+  CHECK(err("10.0.0.0/8 dev p0\n2001:db8::/32 via 10.1.0.2\n") ==
+        "f:2: gateway 10.1.0.2 is IPv4 but 2001:db8::/32 is IPv6");
+  CHECK(err("10.0.0.0/8 via 2001:db8::1\n") ==
+        "f:1: gateway 2001:db8::1 is IPv6 but 10.0.0.0/8 is IPv4");
+  CHECK(err("2001:db8::/32 via fe80::2\n") == "f:1: a link-local gateway (fe80::2) needs dev PORT");
+  CHECK(err("2001:db8::1/32 dev p1\n") ==
+        "f:1: '2001:db8::1/32' has host bits set (did you mean 2001:db8::/32?)");
+  CHECK(err("2001:db8::/32 dev p1 mtu 1200\n") == "f:1: '1200' is not an IPv6 MTU (1280..65535)");
+  CHECK(err("2001:db8::/32 via ff02::1 dev p1\n") == "f:1: gateway ff02::1 is a multicast address");
+  CHECK(err("2001:zz8::/32 dev p1\n") == "f:1: '2001:zz8::/32' is not an IPv6 prefix");
+  // Unprintable bytes in an IPv6-looking word are escaped like any other.
+  CHECK(err("2001:db8::\x1b/32 dev p1\n") == "f:1: '2001:db8::\\x1b/32' is not an IPv6 prefix");
+}
+
+TEST_CASE("route files: a large file of both families parses in parallel, first error wins",
+          "[api][routefile]") {
+  std::string text;
+  for (int i = 0; i < 30000; ++i) {
+    text += fmt_v4(i);
+    text += "2001:db8:" + hex(i) + "::/48 via fe80::1 dev p1\n";
+  }
+  auto v = parse_route_text(text, "big");
+  REQUIRE(v.size() == 60000);
+  for (size_t i = 1; i < v.size(); ++i) REQUIRE(route_prefix_less(v[i - 1], v[i]));
+  CHECK(v[29999].family == 4);
+  CHECK(v[30000].family == 6);
+  CHECK(v[30000].prefix6.str() == "2001:db8::/48");
+  CHECK(v[59999].prefix6.str() == "2001:db8:752f::/48");
+  // A bad IPv6 line late in the file and a bad IPv4 line after it: the earlier one is named.
+  std::string bad = text + "2001:db8::1/48 dev p1\n" + "10.0.0.1/8 dev p1\n";
+  CHECK_THROWS_WITH(parse_route_text(bad, "big"),
+                    Catch::StartsWith("big:60001: '2001:db8::1/48' has host bits set"));
+  // A prefix given twice far apart, across thousands of lines of the other family.
+  CHECK_THROWS_WITH(parse_route_text(text + "2001:db8:3039::/48 dev p0\n", "big"),
+                    Catch::Equals("big:60001: 2001:db8:3039::/48 already given on line 24692"));
 }
