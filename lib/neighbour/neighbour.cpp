@@ -8,6 +8,10 @@ const char* neigh_state_name(NeighState s) {
       return "INCOMPLETE";
     case NeighState::reachable:
       return "REACHABLE";
+    case NeighState::stale:
+      return "STALE";
+    case NeighState::delay:
+      return "DELAY";
     case NeighState::probe:
       return "PROBE";
     case NeighState::failed:
@@ -18,7 +22,8 @@ const char* neigh_state_name(NeighState s) {
   return "?";
 }
 
-void NeighbourTable::unlist(Neighbour& n) {
+template <class Addr>
+void BasicNeighbourTable<Addr>::unlist(Entry& n) {
   if (n.lru < 0) return;
   Lru& l = lists_[n.lru];
   (n.lru_prev ? n.lru_prev->lru_next : l.head) = n.lru_next;
@@ -28,7 +33,8 @@ void NeighbourTable::unlist(Neighbour& n) {
   --l.n;
 }
 
-void NeighbourTable::relist(Neighbour& n) {
+template <class Addr>
+void BasicNeighbourTable<Addr>::relist(Entry& n) {
   int8_t want = -1;
   switch (n.state) {
     case NeighState::failed:
@@ -37,8 +43,12 @@ void NeighbourTable::relist(Neighbour& n) {
     case NeighState::incomplete:
       want = kIncomplete;
       break;
-    case NeighState::probe:  // routerd's STALE: lifetime over, being re-confirmed
-      want = kStale;
+    case NeighState::stale:  // NDP
+    case NeighState::delay:  // NDP
+    case NeighState::probe:  // ARP: routerd's STALE, lifetime over, being re-confirmed
+      // An entry nothing uses (NDP: learnt from a solicitation) goes first: it costs the
+      // router nothing to forget it.
+      want = n.used ? kStale : kUnused;
       break;
     case NeighState::reachable:
     case NeighState::permanent:
@@ -56,31 +66,35 @@ void NeighbourTable::relist(Neighbour& n) {
   ++l.n;
 }
 
-void NeighbourTable::drain(Neighbour& n, std::vector<rte_mbuf*>& to) {
+template <class Addr>
+void BasicNeighbourTable<Addr>::drain(Entry& n, std::vector<rte_mbuf*>& to) {
   to.insert(to.end(), n.queue.begin(), n.queue.end());
   queued_ -= n.queue.size();
   n.queue.clear();
 }
 
-bool NeighbourTable::evict_oldest(List l, Effects& fx) {
-  Neighbour* v = lists_[l].head;
+template <class Addr>
+bool BasicNeighbourTable<Addr>::evict_oldest(List l, Effects& fx) {
+  Entry* v = lists_[l].head;
   if (!v) return false;
   drain(*v, fx.evicted);  // dropped without Host Unreachable: eviction happens under load
   if (v->usable()) fx.changed.push_back(v->ip);
   ++fx.evictions;
-  erase(map_.find(v->ip.v));
+  erase(map_.find(v->ip));
   return true;
 }
 
 // Room for one more unresolved entry: within max_unresolved (the oldest FAILED, else the
 // oldest INCOMPLETE makes way, so a scan cannot keep a real host from being asked for) and
-// within max_entries (then a stale entry may go too). Reachable entries never do.
-bool NeighbourTable::make_room(Effects& fx) {
+// within max_entries (then an unused STALE entry (NDP), then a stale entry may go too).
+// Reachable entries never do.
+template <class Addr>
+bool BasicNeighbourTable<Addr>::make_room(Effects& fx) {
   if (unresolved_count() >= p_.max_unresolved && !evict_oldest(kFailed, fx) &&
       !evict_oldest(kIncomplete, fx))
     return false;
-  if (dynamic_ >= p_.max_entries && !evict_oldest(kFailed, fx) && !evict_oldest(kIncomplete, fx) &&
-      !evict_oldest(kStale, fx))
+  if (dynamic_ >= p_.max_entries && !evict_oldest(kFailed, fx) && !evict_oldest(kUnused, fx) &&
+      !evict_oldest(kIncomplete, fx) && !evict_oldest(kStale, fx))
     return false;
   return true;
 }
@@ -88,14 +102,15 @@ bool NeighbourTable::make_room(Effects& fx) {
 // Queues pkt on n: at most queue_len per entry (beyond it the entry's own oldest packet
 // makes way, as RFC 4861 7.2.2 does) and queue_total in all (beyond it the oldest packet of
 // the entry asking longest makes way: a scan's old packets go before a new host's first).
-void NeighbourTable::enqueue(Neighbour& n, rte_mbuf* pkt, Effects& fx) {
+template <class Addr>
+void BasicNeighbourTable<Addr>::enqueue(Entry& n, rte_mbuf* pkt, Effects& fx) {
   if (n.queue.size() >= p_.queue_len) {
     fx.overflowed.push_back(n.queue.front());
     n.queue.pop_front();
     --queued_;
   } else if (queued_ >= p_.queue_total) {
     // Only INCOMPLETE entries hold packets; at most max_unresolved of them to walk.
-    Neighbour* v = lists_[kIncomplete].head;
+    Entry* v = lists_[kIncomplete].head;
     while (v && v->queue.empty()) v = v->lru_next;
     if (!v) {
       fx.queue_full.push_back(pkt);
@@ -109,28 +124,54 @@ void NeighbourTable::enqueue(Neighbour& n, rte_mbuf* pkt, Effects& fx) {
   ++queued_;
 }
 
-TokenBucket& NeighbourTable::port_budget(uint16_t port) {
+template <class Addr>
+TokenBucket& BasicNeighbourTable<Addr>::port_budget(uint16_t port) {
   if (budgets_.size() <= port)
     budgets_.resize(size_t(port) + 1, TokenBucket(p_.resolve_rate, p_.resolve_burst));
   return budgets_[port];
 }
 
-void NeighbourTable::send_request(Neighbour& n, uint64_t now_ms, Effects& fx, bool unicast) {
-  fx.requests.push_back(ArpSend{n.port, n.ip, unicast ? std::optional<Mac>(n.mac) : std::nullopt});
+template <class Addr>
+void BasicNeighbourTable<Addr>::send_request(Entry& n, uint64_t now_ms, Effects& fx, bool unicast) {
+  fx.requests.push_back(Request{n.port, n.ip, unicast ? std::optional<Mac>(n.mac) : std::nullopt});
   n.last_request_ms = now_ms;
   n.requests++;
   n.next_ms = now_ms + p_.retrans_ms;
 }
 
-void NeighbourTable::make_usable(Neighbour& n, const Mac& mac, uint64_t now_ms, bool moved,
-                                 Effects& fx) {
-  bool changed = !n.usable() || n.mac != mac || moved;
-  n.mac = mac;
-  n.state = NeighState::reachable;
+// Puts n in state st (not INCOMPLETE, PROBE or FAILED, which send or drain) with its timer.
+template <class Addr>
+void BasicNeighbourTable<Addr>::enter(Entry& n, NeighState st, uint64_t now_ms) {
+  n.state = st;
   relist(n);
-  n.confirmed_ms = now_ms;
   n.requests = 0;
-  n.next_ms = now_ms + p_.reachable_ms;
+  switch (st) {
+    case NeighState::reachable:
+      n.next_ms = now_ms + p_.reachable_ms;
+      break;
+    case NeighState::stale:
+      // RFC 4861 7.3.3: a packet sent to a STALE entry starts DELAY. The workers forward
+      // through published next hops without telling the table, so a used entry goes DELAY
+      // at the next tick; an unused one is forgotten after stale_ms (Linux's gc_stale_time).
+      n.next_ms = n.used ? now_ms : now_ms + p_.stale_ms;
+      break;
+    case NeighState::delay:
+      n.next_ms = now_ms + p_.delay_ms;
+      break;
+    default:
+      break;
+  }
+}
+
+// The MAC (and port) of n are set, or confirmed, in state st; the queue goes out.
+template <class Addr>
+void BasicNeighbourTable<Addr>::set_mac(Entry& n, const Mac& mac, uint16_t port, NeighState st,
+                                        uint64_t now_ms, Effects& fx) {
+  const bool changed = !n.usable() || n.mac != mac || n.port != port;
+  n.mac = mac;
+  n.port = port;
+  enter(n, st, now_ms);
+  n.confirmed_ms = now_ms;
   if (changed) fx.changed.push_back(n.ip);
   if (!n.queue.empty()) {
     fx.released.push_back(Release{n.ip, {}});
@@ -138,7 +179,19 @@ void NeighbourTable::make_usable(Neighbour& n, const Mac& mac, uint64_t now_ms, 
   }
 }
 
-void NeighbourTable::fail(Neighbour& n, uint64_t now_ms, Effects& fx) {
+// A usable entry's MAC or port set or confirmed within locktime_ms is not replaced.
+template <class Addr>
+bool BasicNeighbourTable<Addr>::locked(const Entry& n, const Mac& mac, uint16_t port,
+                                       uint64_t now_ms, Effects& fx) const {
+  if (n.usable() && (n.mac != mac || n.port != port) && now_ms < n.confirmed_ms + p_.locktime_ms) {
+    ++fx.mac_locked;
+    return true;
+  }
+  return false;
+}
+
+template <class Addr>
+void BasicNeighbourTable<Addr>::fail(Entry& n, uint64_t now_ms, Effects& fx) {
   bool was_usable = n.usable();
   n.state = NeighState::failed;
   relist(n);
@@ -150,15 +203,18 @@ void NeighbourTable::fail(Neighbour& n, uint64_t now_ms, Effects& fx) {
   if (was_usable) fx.changed.push_back(n.ip);
 }
 
-void NeighbourTable::erase(std::unordered_map<uint32_t, Neighbour>::iterator it) {
+template <class Addr>
+void BasicNeighbourTable<Addr>::erase(typename Map::iterator it) {
   unlist(it->second);
   queued_ -= it->second.queue.size();  // callers drain first; keep the count right anyway
   if (it->second.state != NeighState::permanent) --dynamic_;
   map_.erase(it);
 }
 
-void NeighbourTable::resolve(Ipv4 ip, uint16_t port, rte_mbuf* pkt, uint64_t now_ms, Effects& fx) {
-  auto it = map_.find(ip.v);
+template <class Addr>
+void BasicNeighbourTable<Addr>::resolve(Addr ip, uint16_t port, rte_mbuf* pkt, uint64_t now_ms,
+                                        Effects& fx) {
+  auto it = map_.find(ip);
   if (it == map_.end()) {
     // A new resolution broadcasts a request: the port's budget bounds what a scan of
     // absent addresses costs the link and the control thread.
@@ -170,18 +226,24 @@ void NeighbourTable::resolve(Ipv4 ip, uint16_t port, rte_mbuf* pkt, uint64_t now
       fx.table_full.push_back(pkt);
       return;
     }
-    Neighbour fresh;
+    Entry fresh;
     fresh.ip = ip;
     fresh.port = port;
-    Neighbour& n = map_.emplace(ip.v, std::move(fresh)).first->second;
+    fresh.used = true;
+    Entry& n = map_.emplace(ip, std::move(fresh)).first->second;
     ++dynamic_;
     relist(n);
     send_request(n, now_ms, fx, false);
     enqueue(n, pkt, fx);
     return;
   }
-  Neighbour& n = it->second;
+  Entry& n = it->second;
+  n.used = true;
+  relist(n);  // an unused STALE entry (NDP) now counts as used
   if (n.usable()) {
+    // RFC 4861 7.3.3: "the first time a node sends a packet to a neighbor whose entry is
+    // STALE, the sender changes the state to DELAY".
+    if (n.state == NeighState::stale) enter(n, NeighState::delay, now_ms);
     // The worker handed this over before it saw the published state: send it now.
     fx.released.push_back(Release{ip, {pkt}});
     return;
@@ -205,24 +267,125 @@ void NeighbourTable::resolve(Ipv4 ip, uint16_t port, rte_mbuf* pkt, uint64_t now
   enqueue(n, pkt, fx);  // incomplete
 }
 
-void NeighbourTable::learn(Ipv4 ip, const Mac& mac, uint16_t port, uint64_t now_ms, Effects& fx) {
+template <class Addr>
+void BasicNeighbourTable<Addr>::learn(Addr ip, const Mac& mac, uint16_t port, uint64_t now_ms,
+                                      Effects& fx) requires(!kNdp) {
   if (mac.is_multicast() || mac.is_zero()) return;
-  auto it = map_.find(ip.v);
+  auto it = map_.find(ip);
   if (it == map_.end()) return;
-  Neighbour& n = it->second;
+  Entry& n = it->second;
   if (n.state == NeighState::permanent) return;  // static entries are not overridden
-  const bool moved = n.port != port;
-  if (n.usable() && (n.mac != mac || moved) && now_ms < n.confirmed_ms + p_.locktime_ms) {
-    ++fx.mac_locked;
-    return;
-  }
-  n.port = port;
-  make_usable(n, mac, now_ms, moved, fx);
+  if (locked(n, mac, port, now_ms, fx)) return;
+  set_mac(n, mac, port, NeighState::reachable, now_ms, fx);
 }
 
-void NeighbourTable::tick(uint64_t now_ms, Effects& fx) {
+template <class Addr>
+void BasicNeighbourTable<Addr>::advert(Addr ip, std::optional<Mac> tlla, bool solicited,
+                                       bool override_, bool router, uint16_t port, uint64_t now_ms,
+                                       Effects& fx) requires kNdp {
+  if (tlla && (tlla->is_multicast() || tlla->is_zero())) return;
+  auto it = map_.find(ip);
+  // "If no entry exists, the advertisement SHOULD be silently discarded": strangers cannot
+  // fill the table.
+  if (it == map_.end()) return;
+  Entry& n = it->second;
+  if (n.state == NeighState::permanent) return;  // static entries are not overridden
+  if (n.state == NeighState::incomplete || n.state == NeighState::failed) {
+    // "If the target's Neighbor Cache entry is in the INCOMPLETE state when the
+    // advertisement is received ... If the link layer has addresses and no Target
+    // Link-Layer Address option is included, the receiving node SHOULD silently discard the
+    // received advertisement. Otherwise, the receiving node performs the following steps:
+    // - It records the link-layer address in the Neighbor Cache entry. - If the
+    // advertisement's Solicited flag is set, the state of the entry is set to REACHABLE;
+    // otherwise, it is set to STALE. - It sets the IsRouter flag in the cache entry based
+    // on the Router flag in the received advertisement. - It sends any packets queued for
+    // the neighbor awaiting address resolution." FAILED (Linux's state, not the RFC's) holds
+    // no address it trusts: the same.
+    if (!tlla) return;
+    n.router = router;
+    set_mac(n, *tlla, port, solicited ? NeighState::reachable : NeighState::stale, now_ms, fx);
+    return;
+  }
+  // Without a TLLA nothing names the link-layer address: an NA from another port does not
+  // confirm this one.
+  if (!tlla && port != n.port) return;
+  const bool differs = tlla && (*tlla != n.mac || port != n.port);
+  if (differs && !override_) {
+    // "I. If the Override flag is clear and the supplied link-layer address differs from
+    // that in the cache, then ... a. If the state of the entry is REACHABLE, set it to
+    // STALE, but do not update the entry in any other way. b. Otherwise, the received
+    // advertisement should be ignored and MUST NOT update the cache."
+    if (n.state == NeighState::reachable) enter(n, NeighState::stale, now_ms);
+    return;
+  }
+  // "II. If the Override flag is set, or the supplied link-layer address is the same as
+  // that in the cache, or no Target Link-Layer Address option was supplied": the address
+  // is inserted if it differs (routerd: not within locktime_ms, as for ARP); solicited:
+  // REACHABLE; unsolicited with a new address: STALE; otherwise the state stays.
+  if (differs) {
+    if (locked(n, *tlla, port, now_ms, fx)) return;
+    n.router = router;
+    set_mac(n, *tlla, port, solicited ? NeighState::reachable : NeighState::stale, now_ms, fx);
+    return;
+  }
+  n.router = router;
+  if (solicited) {
+    n.confirmed_ms = now_ms;
+    enter(n, NeighState::reachable, now_ms);
+  }
+}
+
+template <class Addr>
+void BasicNeighbourTable<Addr>::solicit_from(Addr ip, const Mac& slla, uint16_t port,
+                                             uint64_t now_ms, Effects& fx) requires kNdp {
+  if (slla.is_multicast() || slla.is_zero()) return;
+  auto it = map_.find(ip);
+  if (it == map_.end()) {
+    // 7.2.3: "If an entry does not already exist, the node SHOULD create a new one and set
+    // its reachability state to STALE". Room comes only from FAILED and unused STALE
+    // entries, never from what the router resolves or uses.
+    if (dynamic_ >= p_.max_entries && !evict_oldest(kFailed, fx) && !evict_oldest(kUnused, fx)) {
+      ++fx.not_learnt;
+      return;
+    }
+    Entry fresh;
+    fresh.ip = ip;
+    fresh.port = port;
+    Entry& n = map_.emplace(ip, std::move(fresh)).first->second;
+    ++dynamic_;
+    set_mac(n, slla, port, NeighState::stale, now_ms, fx);
+    return;
+  }
+  Entry& n = it->second;
+  if (n.state == NeighState::permanent) return;
+  if (n.state == NeighState::incomplete || n.state == NeighState::failed) {
+    set_mac(n, slla, port, NeighState::stale, now_ms, fx);  // 7.2.3: and send the queue
+    return;
+  }
+  // "If an entry already exists, and the cached link-layer address differs from the one in
+  // the received Source Link-Layer option, the cached address should be replaced by the
+  // received address, and the entry's reachability state MUST be set to STALE." The same
+  // address changes nothing.
+  if (slla == n.mac && port == n.port) return;
+  if (locked(n, slla, port, now_ms, fx)) return;
+  set_mac(n, slla, port, NeighState::stale, now_ms, fx);
+}
+
+template <class Addr>
+bool BasicNeighbourTable<Addr>::use(Addr ip) {
+  auto it = map_.find(ip);
+  if (it == map_.end()) return false;
+  Entry& n = it->second;
+  if (!n.used && n.state == NeighState::stale) n.next_ms = 0;  // DELAY at the next tick
+  n.used = true;
+  relist(n);
+  return true;
+}
+
+template <class Addr>
+void BasicNeighbourTable<Addr>::tick(uint64_t now_ms, Effects& fx) {
   for (auto it = map_.begin(); it != map_.end();) {
-    Neighbour& n = it->second;
+    Entry& n = it->second;
     if (n.state == NeighState::permanent || now_ms < n.next_ms) {
       ++it;
       continue;
@@ -236,7 +399,32 @@ void NeighbourTable::tick(uint64_t now_ms, Effects& fx) {
         ++it;
         break;
       case NeighState::reachable:
-        // Lifetime over: keep forwarding with the known MAC while asking it directly.
+        if constexpr (kNdp) {
+          // 7.3.3: "When ReachableTime milliseconds have passed since receipt of the last
+          // reachability confirmation for a neighbor, the Neighbor Cache entry's state
+          // changes from REACHABLE to STALE." Nothing to republish: still usable.
+          enter(n, NeighState::stale, now_ms);
+        } else {
+          // Lifetime over: keep forwarding with the known MAC while asking it directly.
+          n.state = NeighState::probe;
+          relist(n);
+          n.requests = 0;
+          send_request(n, now_ms, fx, true);
+        }
+        ++it;
+        break;
+      case NeighState::stale:  // NDP only
+        if (n.used) {
+          enter(n, NeighState::delay, now_ms);
+          ++it;
+        } else {
+          fx.changed.push_back(n.ip);
+          erase(it++);
+        }
+        break;
+      case NeighState::delay:  // NDP only
+        // 7.3.3: "If the entry is still in the DELAY state when the timer expires, the
+        // entry's state changes to PROBE" and a unicast solicitation goes out.
         n.state = NeighState::probe;
         relist(n);
         n.requests = 0;
@@ -247,6 +435,19 @@ void NeighbourTable::tick(uint64_t now_ms, Effects& fx) {
         if (n.requests < p_.probes) {
           send_request(n, now_ms, fx, true);
           ++it;
+        } else if constexpr (kNdp) {
+          // 7.3.3: "If no response is received after waiting RetransTimer milliseconds after
+          // sending the MAX_UNICAST_SOLICIT solicitations, retransmissions cease and the
+          // entry SHOULD be deleted." Kept FAILED for failed_ms, as after a failed
+          // resolution, unless the unresolved entries are at their limit: then deleted, so
+          // max_unresolved holds (failures cannot take room the way new entries do).
+          if (unresolved_count() < p_.max_unresolved) {
+            fail(n, now_ms, fx);
+            ++it;
+          } else {
+            fx.changed.push_back(n.ip);
+            erase(it++);
+          }
         } else {
           fx.changed.push_back(n.ip);
           erase(it++);
@@ -262,16 +463,17 @@ void NeighbourTable::tick(uint64_t now_ms, Effects& fx) {
   }
 }
 
-void NeighbourTable::add_static(Ipv4 ip, uint16_t port, const Mac& mac, Effects& fx) {
-  auto it = map_.find(ip.v);
+template <class Addr>
+void BasicNeighbourTable<Addr>::add_static(Addr ip, uint16_t port, const Mac& mac, Effects& fx) {
+  auto it = map_.find(ip);
   if (it == map_.end()) {
-    Neighbour n;
+    Entry n;
     n.ip = ip;
-    it = map_.emplace(ip.v, std::move(n)).first;
+    it = map_.emplace(ip, std::move(n)).first;
   } else if (it->second.state != NeighState::permanent) {
     --dynamic_;
   }
-  Neighbour& n = it->second;
+  Entry& n = it->second;
   bool changed = !n.usable() || n.mac != mac || n.port != port;
   n.port = port;
   n.mac = mac;
@@ -285,8 +487,9 @@ void NeighbourTable::add_static(Ipv4 ip, uint16_t port, const Mac& mac, Effects&
   }
 }
 
-bool NeighbourTable::remove(Ipv4 ip, Effects& fx) {
-  auto it = map_.find(ip.v);
+template <class Addr>
+bool BasicNeighbourTable<Addr>::remove(Addr ip, Effects& fx) {
+  auto it = map_.find(ip);
   if (it == map_.end()) return false;
   drain(it->second, fx.failed);
   if (it->second.usable()) fx.changed.push_back(ip);
@@ -294,7 +497,8 @@ bool NeighbourTable::remove(Ipv4 ip, Effects& fx) {
   return true;
 }
 
-void NeighbourTable::remove_port(uint16_t port, Effects& fx) {
+template <class Addr>
+void BasicNeighbourTable<Addr>::remove_port(uint16_t port, Effects& fx) {
   for (auto it = map_.begin(); it != map_.end();) {
     if (it->second.port != port) {
       ++it;
@@ -306,7 +510,8 @@ void NeighbourTable::remove_port(uint16_t port, Effects& fx) {
   }
 }
 
-void NeighbourTable::clear(Effects& fx) {
+template <class Addr>
+void BasicNeighbourTable<Addr>::clear(Effects& fx) {
   for (auto& [ip, n] : map_) drain(n, fx.failed);
   map_.clear();
   for (Lru& l : lists_) l = Lru{};
@@ -314,9 +519,13 @@ void NeighbourTable::clear(Effects& fx) {
   queued_ = 0;
 }
 
-const Neighbour* NeighbourTable::find(Ipv4 ip) const {
-  auto it = map_.find(ip.v);
+template <class Addr>
+const typename BasicNeighbourTable<Addr>::Entry* BasicNeighbourTable<Addr>::find(Addr ip) const {
+  auto it = map_.find(ip);
   return it == map_.end() ? nullptr : &it->second;
 }
+
+template class BasicNeighbourTable<Ipv4>;
+template class BasicNeighbourTable<Ipv6>;
 
 }  // namespace routerd

@@ -1,17 +1,22 @@
-// neighbour: the ARP state machine (RFC 826, RFC 1122 2.3.2.1) with bounded memory: bounded
-// entries, unresolved entries, packets held per entry and in all, and new resolutions per
-// port and second; only the router's own need for a MAC creates an entry. It never sends or
-// frees anything itself: each call fills Effects with the requests to send and the packets
-// to release, fail or drop, so time and I/O stay with the caller.
+// neighbour: the ARP state machine (RFC 826, RFC 1122 2.3.2.1) and IPv6 Neighbor
+// Unreachability Detection (RFC 4861 7.2, 7.3), one template over the address, with bounded
+// memory: bounded entries, unresolved entries, packets held per entry and in all, and new
+// resolutions per port and second; a stranger can neither create an ARP entry nor displace
+// an entry the router uses. It never sends or frees anything itself: each call fills
+// Effects with the requests to send and the packets to release, fail or drop, so time and
+// I/O stay with the caller.
 #pragma once
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <optional>
+#include <type_traits>
 #include <unordered_map>
 #include <vector>
 
 #include "inet.hpp"
+#include "inet6.hpp"
 #include "ratelimit.hpp"
 
 struct rte_mbuf;
@@ -21,17 +26,25 @@ namespace routerd {
 enum class NeighState : uint8_t {
   incomplete,  // request sent, packets queued
   reachable,   // MAC confirmed within reachable_ms
+  stale,       // NDP: reachability unknown; used as is (RFC 4861 7.3.2)
+  delay,       // NDP: a stale entry in use; probed after delay_ms unless confirmed first
   probe,       // lifetime over: still used while unicast requests re-confirm it
-  failed,      // no answer: packets get Host Unreachable until the next attempt
+  failed,      // no answer: packets get Host (Address) Unreachable until the next attempt
   permanent,   // static: never ages
 };
 const char* neigh_state_name(NeighState s);
 
-struct Neighbour {
-  Ipv4 ip;
+template <class Addr>
+struct BasicNeighbour {
+  Addr ip;
   uint16_t port = 0;
   Mac mac;
   NeighState state = NeighState::incomplete;
+  bool router = false;  // NDP: the neighbour's last NA had the R flag (RFC 4861 7.2.5)
+  // A next hop depends on the entry: resolve() created or used it (or use() said so). NDP
+  // re-confirms a used entry that went stale; an unused one is forgotten after stale_ms.
+  // ARP entries are always used (only resolve() creates them).
+  bool used = false;
   uint64_t confirmed_ms = 0;  // last time the MAC was set or confirmed (locktime counts from it)
   uint64_t last_request_ms = 0;
   uint64_t next_ms = 0;         // next timer: retransmit, probe or expiry
@@ -39,18 +52,44 @@ struct Neighbour {
   std::deque<rte_mbuf*> queue;  // packets waiting for the MAC, oldest first
 
   bool usable() const {
-    return state == NeighState::reachable || state == NeighState::probe ||
+    return state == NeighState::reachable || state == NeighState::stale ||
+           state == NeighState::delay || state == NeighState::probe ||
            state == NeighState::permanent;
   }
 
-  // NeighbourTable's eviction lists (oldest first); not for other readers.
-  Neighbour* lru_prev = nullptr;
-  Neighbour* lru_next = nullptr;
+  // BasicNeighbourTable's eviction lists (oldest first); not for other readers.
+  BasicNeighbour* lru_prev = nullptr;
+  BasicNeighbour* lru_next = nullptr;
   int8_t lru = -1;  // which list, or -1
 };
+using Neighbour = BasicNeighbour<Ipv4>;
+using Neighbour6 = BasicNeighbour<Ipv6>;
 
-class NeighbourTable {
+// Hashes of the table's key, the address itself.
+struct NeighbourIpv4Hash {
+  size_t operator()(Ipv4 a) const noexcept { return std::hash<uint32_t>{}(a.v); }
+};
+template <class Addr>
+struct NeighbourHash;
+template <>
+struct NeighbourHash<Ipv4> {
+  using type = NeighbourIpv4Hash;
+};
+template <>
+struct NeighbourHash<Ipv6> {
+  using type = Ipv6Hash;
+};
+
+// Ipv4: ARP. Ipv6: NDP, which adds STALE and DELAY, FAILED after a failed re-confirmation,
+// and entries learnt from a neighbour's own solicitation (see docs/architecture.md,
+// "Neighbor Discovery").
+template <class Addr>
+class BasicNeighbourTable {
  public:
+  static constexpr bool kNdp = std::is_same_v<Addr, Ipv6>;
+  using Entry = BasicNeighbour<Addr>;
+  using Map = std::unordered_map<Addr, Entry, typename NeighbourHash<Addr>::type>;
+
   struct Params {
     uint64_t reachable_ms = 60000;
     uint64_t retrans_ms = 1000;  // at most one request per target per interval
@@ -63,94 +102,136 @@ class NeighbourTable {
     uint64_t locktime_ms = 1000;    // a MAC set or confirmed this recently is not replaced
     uint32_t resolve_rate = 1000;   // new resolutions (broadcast requests) per port per second
     uint32_t resolve_burst = 1000;
+    uint64_t delay_ms = 5000;   // NDP: DELAY_FIRST_PROBE_TIME (unused by ARP)
+    uint64_t stale_ms = 60000;  // NDP: an unused STALE entry is forgotten after this (ARP: unused)
   };
 
-  struct ArpSend {
+  // ARP: a request. NDP: a Neighbor Solicitation, to the target's solicited-node group
+  // unless unicast is set.
+  struct Request {
     uint16_t port;
-    Ipv4 target;
-    std::optional<Mac> unicast;  // re-confirming a known MAC: unicast, else broadcast
+    Addr target;
+    std::optional<Mac> unicast;  // re-confirming a known MAC: unicast, else broadcast/multicast
   };
+  using ArpSend = Request;
+  using Solicit = Request;
   struct Release {
-    Ipv4 ip;
+    Addr ip;
     std::vector<rte_mbuf*> packets;  // send these to the neighbour's MAC, in order
   };
 
   struct Effects {
-    std::vector<ArpSend> requests;
+    std::vector<Request> requests;
     std::vector<Release> released;
-    std::vector<rte_mbuf*> failed;        // answer Host Unreachable, then free
+    std::vector<rte_mbuf*> failed;        // answer Host (NDP: Address) Unreachable, then free
     std::vector<rte_mbuf*> overflowed;    // oldest queued packets pushed out: free, count
     std::vector<rte_mbuf*> table_full;    // no room to resolve: free, count
     std::vector<rte_mbuf*> queue_full;    // pushed out: all queues together at queue_total
     std::vector<rte_mbuf*> rate_limited;  // the port's new-resolution budget is spent
     std::vector<rte_mbuf*> evicted;       // held by an entry evicted for a newer one
-    std::vector<Ipv4> changed;            // usable() or MAC or port changed: republish
+    std::vector<Addr> changed;            // usable() or MAC or port changed: republish
     uint32_t evictions = 0;               // entries evicted to make room
     uint32_t mac_locked = 0;              // MAC changes refused within locktime_ms
+    uint32_t not_learnt = 0;  // NDP: a solicitation's sender not recorded, no room (count)
   };
 
-  explicit NeighbourTable(const Params& p) : p_(p) {}
-  ~NeighbourTable() = default;
-  NeighbourTable(const NeighbourTable&) = delete;  // entries link to each other
-  NeighbourTable& operator=(const NeighbourTable&) = delete;
+  explicit BasicNeighbourTable(const Params& p) : p_(p) {}
+  ~BasicNeighbourTable() = default;
+  BasicNeighbourTable(const BasicNeighbourTable&) = delete;  // entries link to each other
+  BasicNeighbourTable& operator=(const BasicNeighbourTable&) = delete;
 
-  // A packet needs `ip` resolved on `port`: the only way an entry is created. A new
-  // resolution takes a token from the port's budget, and room from FAILED, then INCOMPLETE,
-  // then stale (PROBE) entries, oldest first, when the table or the unresolved entries are
-  // at their limit. Reachable and static entries are never evicted.
-  void resolve(Ipv4 ip, uint16_t port, rte_mbuf* pkt, uint64_t now_ms, Effects& fx);
+  // A packet needs `ip` resolved on `port`: the only way an ARP entry is created. A new
+  // resolution takes a token from the port's budget, and room from FAILED, then unused
+  // STALE (NDP), then INCOMPLETE, then stale (ARP: PROBE; NDP: used STALE, DELAY, PROBE)
+  // entries, oldest first, when the table or the unresolved entries are at their limit.
+  // Reachable and static entries are never evicted. NDP: a STALE entry releases the packet
+  // and goes DELAY (RFC 4861 7.3.3). The entry is marked used.
+  void resolve(Addr ip, uint16_t port, rte_mbuf* pkt, uint64_t now_ms, Effects& fx);
 
-  // An ARP packet from (ip, mac) arrived on port. It updates an entry that exists (RFC 826's
-  // merge rule; an INCOMPLETE entry is one the router is asking for) and never creates one,
-  // so strangers cannot fill the table (see docs/architecture.md). A different MAC or port
-  // is refused within locktime_ms of the entry's last confirmation (Linux's locktime): the
-  // first answer wins, and a flood of forged replies can flip it at most once per locktime.
-  void learn(Ipv4 ip, const Mac& mac, uint16_t port, uint64_t now_ms, Effects& fx);
+  // ARP only. An ARP packet from (ip, mac) arrived on port. It updates an entry that exists
+  // (RFC 826's merge rule; an INCOMPLETE entry is one the router is asking for) and never
+  // creates one, so strangers cannot fill the table (see docs/architecture.md). A different
+  // MAC or port is refused within locktime_ms of the entry's last confirmation (Linux's
+  // locktime): the first answer wins, and a flood of forged replies can flip it at most once
+  // per locktime.
+  void learn(Addr ip, const Mac& mac, uint16_t port, uint64_t now_ms, Effects& fx) requires(!kNdp);
+
+  // NDP only. A Neighbor Advertisement for ip arrived on port: RFC 4861 7.2.5. It never
+  // creates an entry. INCOMPLETE (and FAILED): needs a TLLA, then REACHABLE if solicited,
+  // else STALE, and the queue is released. Otherwise a different MAC (or port) is taken
+  // only with the Override flag and, as for ARP, not within locktime_ms of the last
+  // confirmation; without Override it only turns REACHABLE into STALE. Static entries are
+  // left alone.
+  void advert(Addr ip, std::optional<Mac> tlla, bool solicited, bool override_, bool router,
+              uint16_t port, uint64_t now_ms, Effects& fx) requires kNdp;
+
+  // NDP only. An NS, RS or redirect from ip carried its link-layer address (RFC 4861 7.2.3,
+  // 7.3.3): a new entry is STALE and unused; an existing one takes a different MAC (or
+  // port) as STALE, subject to locktime_ms; INCOMPLETE (and FAILED) become STALE and release
+  // their queue. A new entry takes room only from FAILED and unused STALE entries: a flood
+  // of solicitations from distinct addresses cannot displace an entry the router resolves
+  // or uses. Without room the sender is not recorded (fx.not_learnt).
+  void solicit_from(Addr ip, const Mac& slla, uint16_t port, uint64_t now_ms,
+                    Effects& fx) requires kNdp;
+
+  // A next hop now depends on ip (for example a route via it): the entry is marked used,
+  // so NDP re-confirms it when it goes stale instead of forgetting it. False: no entry.
+  bool use(Addr ip);
 
   // Runs timers due at now_ms.
   void tick(uint64_t now_ms, Effects& fx);
 
   // Static entries. add replaces any dynamic entry and releases what it held.
-  void add_static(Ipv4 ip, uint16_t port, const Mac& mac, Effects& fx);
+  void add_static(Addr ip, uint16_t port, const Mac& mac, Effects& fx);
   // Removes any entry; its queued packets are reported as failed.
-  bool remove(Ipv4 ip, Effects& fx);
+  bool remove(Addr ip, Effects& fx);
   // Removes every entry; queued packets are reported as failed (shutdown).
   void clear(Effects& fx);
   // Removes every entry on a port (the port lost the subnet or stopped).
   void remove_port(uint16_t port, Effects& fx);
 
-  const Neighbour* find(Ipv4 ip) const;
-  const std::unordered_map<uint32_t, Neighbour>& entries() const { return map_; }
+  const Entry* find(Addr ip) const;
+  const Map& entries() const { return map_; }
   size_t dynamic_count() const { return dynamic_; }
   size_t unresolved_count() const { return lists_[kFailed].n + lists_[kIncomplete].n; }
+  size_t unused_count() const { return lists_[kUnused].n; }  // NDP: unused STALE entries
   size_t queued_packets() const { return queued_; }
 
  private:
-  // Eviction candidates, each list oldest first.
-  enum List : int8_t { kFailed, kIncomplete, kStale, kLists };
+  // Eviction candidates, each list oldest first. kUnused (NDP only) holds STALE entries
+  // nothing uses; kStale the stale entries that are used.
+  enum List : int8_t { kFailed, kUnused, kIncomplete, kStale, kLists };
   struct Lru {
-    Neighbour* head = nullptr;
-    Neighbour* tail = nullptr;
+    Entry* head = nullptr;
+    Entry* tail = nullptr;
     size_t n = 0;
   };
-  void relist(Neighbour& n);  // after a state change: moves n to its state's list
-  void unlist(Neighbour& n);
+  void relist(Entry& n);  // after a state change: moves n to its state's list
+  void unlist(Entry& n);
   bool make_room(Effects& fx);
   bool evict_oldest(List l, Effects& fx);
-  void enqueue(Neighbour& n, rte_mbuf* pkt, Effects& fx);
-  void drain(Neighbour& n, std::vector<rte_mbuf*>& to);
-  void make_usable(Neighbour& n, const Mac& mac, uint64_t now_ms, bool moved, Effects& fx);
-  void fail(Neighbour& n, uint64_t now_ms, Effects& fx);
-  void send_request(Neighbour& n, uint64_t now_ms, Effects& fx, bool unicast);
-  void erase(std::unordered_map<uint32_t, Neighbour>::iterator it);
+  void enqueue(Entry& n, rte_mbuf* pkt, Effects& fx);
+  void drain(Entry& n, std::vector<rte_mbuf*>& to);
+  void set_mac(Entry& n, const Mac& mac, uint16_t port, NeighState st, uint64_t now_ms,
+               Effects& fx);
+  void enter(Entry& n, NeighState st, uint64_t now_ms);
+  bool locked(const Entry& n, const Mac& mac, uint16_t port, uint64_t now_ms, Effects& fx) const;
+  void fail(Entry& n, uint64_t now_ms, Effects& fx);
+  void send_request(Entry& n, uint64_t now_ms, Effects& fx, bool unicast);
+  void erase(typename Map::iterator it);
   TokenBucket& port_budget(uint16_t port);
 
   Params p_;
-  std::unordered_map<uint32_t, Neighbour> map_;  // node-based: entries never move
+  Map map_;  // node-based: entries never move
   size_t dynamic_ = 0;
   size_t queued_ = 0;
   Lru lists_[kLists];
   std::vector<TokenBucket> budgets_;  // by port id, grown to the highest port resolved on
 };
+
+using NeighbourTable = BasicNeighbourTable<Ipv4>;   // ARP
+using NeighbourTable6 = BasicNeighbourTable<Ipv6>;  // NDP
+extern template class BasicNeighbourTable<Ipv4>;
+extern template class BasicNeighbourTable<Ipv6>;
 
 }  // namespace routerd

@@ -333,3 +333,644 @@ TEST_CASE("removing a port fails what its neighbours held", "[neighbour]") {
   CHECK(t.find(kGw) == nullptr);
   CHECK(t.find(Ipv4(10, 2, 0, 2)) != nullptr);
 }
+
+// ---- NDP: the same table over Ipv6, RFC 4861 7.2 and 7.3 ----
+
+namespace {
+
+NeighbourTable6::Params params6() {
+  NeighbourTable6::Params p;
+  p.reachable_ms = 30000;
+  p.retrans_ms = 1000;
+  p.probes = 3;
+  p.queue_len = 4;
+  p.max_entries = 8;
+  p.max_unresolved = 8;
+  p.queue_total = 64;
+  p.failed_ms = 5000;
+  p.locktime_ms = 1000;
+  p.resolve_rate = 1000;
+  p.resolve_burst = 1000;
+  p.delay_ms = 5000;
+  p.stale_ms = 60000;
+  return p;
+}
+
+const Ipv6 kGw6 = Ipv6::of(0x2001, 0xdb8, 1, 0, 0, 0, 0, 2);
+const Ipv6 kLl6 = Ipv6::of(0xfe80, 0, 0, 0, 0, 0, 0, 2);
+Ipv6 host6(uint32_t i) {
+  return Ipv6::of(0x2001, 0xdb8, 2, 0, 0, 0, uint16_t(i >> 16), uint16_t(i));
+}
+
+// kGw6 resolved at `at`: solicited NA with kMac, Router flag set.
+void reachable6(NeighbourTable6& t, uint64_t at, NeighbourTable6::Effects& fx) {
+  t.resolve(kGw6, 0, pkt(1), at, fx);
+  t.advert(kGw6, kMac, true, true, true, 0, at, fx);
+}
+
+}  // namespace
+
+TEST_CASE("state names, old and new", "[neighbour][ndp]") {
+  CHECK(std::string(neigh_state_name(NeighState::incomplete)) == "INCOMPLETE");
+  CHECK(std::string(neigh_state_name(NeighState::reachable)) == "REACHABLE");
+  CHECK(std::string(neigh_state_name(NeighState::stale)) == "STALE");
+  CHECK(std::string(neigh_state_name(NeighState::delay)) == "DELAY");
+  CHECK(std::string(neigh_state_name(NeighState::probe)) == "PROBE");
+  CHECK(std::string(neigh_state_name(NeighState::failed)) == "FAILED");
+  CHECK(std::string(neigh_state_name(NeighState::permanent)) == "PERMANENT");
+}
+
+TEST_CASE("NDP: a first packet sends a multicast NS; unanswered, the queue fails",
+          "[neighbour][ndp]") {
+  NeighbourTable6 t(params6());
+  NeighbourTable6::Effects fx;
+  t.resolve(kGw6, 0, pkt(1), 0, fx);
+  t.resolve(kGw6, 0, pkt(2), 10, fx);
+  REQUIRE(fx.requests.size() == 1);
+  CHECK(fx.requests[0].target == kGw6);
+  CHECK(fx.requests[0].port == 0);
+  CHECK_FALSE(fx.requests[0].unicast);  // to the solicited-node group
+  const Neighbour6* n = t.find(kGw6);
+  REQUIRE(n);
+  CHECK(n->state == NeighState::incomplete);
+  CHECK(n->used);
+  CHECK_FALSE(n->usable());
+  CHECK(n->queue.size() == 2);
+  // MAX_MULTICAST_SOLICIT (probes) solicitations, RetransTimer apart.
+  for (uint64_t ms = 0; ms <= 2999; ms += 100) t.tick(ms, fx);
+  CHECK(fx.requests.size() == 3);
+  for (const auto& r : fx.requests) CHECK_FALSE(r.unicast);
+  CHECK(fx.failed.empty());
+  t.tick(3000, fx);
+  CHECK(fx.failed == std::vector<rte_mbuf*>{pkt(1), pkt(2)});  // Address Unreachable
+  CHECK(t.find(kGw6)->state == NeighState::failed);
+  CHECK(fx.changed.empty());  // never usable: nothing to republish
+  CHECK(t.queued_packets() == 0);
+  t.tick(3000 + 5000, fx);
+  CHECK(t.find(kGw6) == nullptr);
+  CHECK(t.dynamic_count() == 0);
+}
+
+TEST_CASE("NDP: a solicited NA completes resolution and releases the queue in order",
+          "[neighbour][ndp]") {
+  NeighbourTable6 t(params6());
+  NeighbourTable6::Effects fx;
+  for (uintptr_t i = 1; i <= 3; ++i) t.resolve(kGw6, 0, pkt(i), 0, fx);
+  NeighbourTable6::Effects fx2;
+  t.advert(kGw6, kMac, true, false, true, 0, 400, fx2);
+  REQUIRE(fx2.released.size() == 1);
+  CHECK(fx2.released[0].ip == kGw6);
+  CHECK(fx2.released[0].packets == std::vector<rte_mbuf*>{pkt(1), pkt(2), pkt(3)});
+  CHECK(fx2.changed == std::vector<Ipv6>{kGw6});
+  const Neighbour6* n = t.find(kGw6);
+  CHECK(n->state == NeighState::reachable);
+  CHECK(n->mac == kMac);
+  CHECK(n->router);
+  CHECK(t.queued_packets() == 0);
+  CHECK(t.unresolved_count() == 0);
+}
+
+TEST_CASE("NDP: REACHABLE, STALE, DELAY, PROBE and back, for a used entry", "[neighbour][ndp]") {
+  NeighbourTable6 t(params6());
+  NeighbourTable6::Effects fx;
+  reachable6(t, 0, fx);
+  NeighbourTable6::Effects fx2;
+  t.tick(29999, fx2);
+  CHECK(t.find(kGw6)->state == NeighState::reachable);
+  t.tick(30000, fx2);  // ReachableTime since the confirmation
+  CHECK(t.find(kGw6)->state == NeighState::stale);
+  CHECK(fx2.requests.empty());
+  // The workers forward through its next hop without telling the table: a used STALE entry
+  // goes DELAY at the next tick.
+  t.tick(31000, fx2);
+  CHECK(t.find(kGw6)->state == NeighState::delay);
+  CHECK(fx2.requests.empty());
+  t.tick(35999, fx2);
+  CHECK(t.find(kGw6)->state == NeighState::delay);
+  t.tick(36000, fx2);  // delay_ms later, no confirmation: PROBE, a unicast NS
+  CHECK(t.find(kGw6)->state == NeighState::probe);
+  REQUIRE(fx2.requests.size() == 1);
+  CHECK(fx2.requests[0].target == kGw6);
+  CHECK(fx2.requests[0].unicast == kMac);
+  CHECK(t.find(kGw6)->usable());  // forwarding goes on meanwhile
+  CHECK(fx2.changed.empty());     // STALE, DELAY, PROBE: all usable, same MAC
+
+  SECTION("a solicited NA (no TLLA needed) makes it REACHABLE again") {
+    NeighbourTable6::Effects fx3;
+    t.advert(kGw6, std::nullopt, true, false, true, 0, 36100, fx3);
+    CHECK(t.find(kGw6)->state == NeighState::reachable);
+    CHECK(fx3.changed.empty());
+    t.tick(36100 + 29999, fx3);
+    CHECK(t.find(kGw6)->state == NeighState::reachable);
+    t.tick(36100 + 30000, fx3);
+    CHECK(t.find(kGw6)->state == NeighState::stale);
+    CHECK(fx3.requests.empty());
+  }
+  SECTION("a confirmation in DELAY saves the probe") {
+    NeighbourTable6 u(params6());
+    NeighbourTable6::Effects fy;
+    reachable6(u, 0, fy);
+    u.tick(30000, fy);
+    u.tick(31000, fy);
+    REQUIRE(u.find(kGw6)->state == NeighState::delay);
+    NeighbourTable6::Effects fy2;
+    u.advert(kGw6, kMac, true, false, true, 0, 32000, fy2);
+    CHECK(u.find(kGw6)->state == NeighState::reachable);
+    u.tick(36000, fy2);
+    CHECK(fy2.requests.empty());
+  }
+  SECTION("silence: FAILED after the probes, reported; the next packet asks afresh") {
+    NeighbourTable6::Effects fx3;
+    for (uint64_t ms = 36250; ms <= 38999; ms += 250) t.tick(ms, fx3);
+    CHECK(fx3.requests.size() == 2);  // 37000 and 38000: MAX_UNICAST_SOLICIT (3) in all
+    for (const auto& r : fx3.requests) CHECK(r.unicast == kMac);
+    CHECK(t.find(kGw6)->state == NeighState::probe);
+    CHECK(fx3.changed.empty());
+    t.tick(39000, fx3);
+    CHECK(t.find(kGw6)->state == NeighState::failed);
+    CHECK_FALSE(t.find(kGw6)->usable());
+    CHECK(fx3.changed == std::vector<Ipv6>{kGw6});  // the caller withdraws the next hop
+    // A new packet starts a new resolution, multicast; unanswered, it fails the packet
+    // (the caller answers Address Unreachable).
+    NeighbourTable6::Effects fx4;
+    t.resolve(kGw6, 0, pkt(7), 39000, fx4);
+    REQUIRE(fx4.requests.size() == 1);
+    CHECK_FALSE(fx4.requests[0].unicast);
+    CHECK(t.find(kGw6)->state == NeighState::incomplete);
+    for (uint64_t ms = 40000; ms <= 42000; ms += 1000) t.tick(ms, fx4);
+    CHECK(fx4.requests.size() == 3);
+    CHECK(fx4.failed == std::vector<rte_mbuf*>{pkt(7)});
+    CHECK(fx4.changed.empty());
+  }
+  SECTION("a FAILED entry is forgotten after failed_ms") {
+    NeighbourTable6::Effects fx3;
+    for (uint64_t ms = 37000; ms <= 39000; ms += 1000) t.tick(ms, fx3);
+    REQUIRE(t.find(kGw6)->state == NeighState::failed);
+    t.tick(39000 + 4999, fx3);
+    CHECK(t.find(kGw6) != nullptr);
+    t.tick(39000 + 5000, fx3);
+    CHECK(t.find(kGw6) == nullptr);
+    CHECK(t.dynamic_count() == 0);
+    CHECK(t.unresolved_count() == 0);
+  }
+}
+
+TEST_CASE("NDP: a packet to a STALE entry goes out at once and starts DELAY", "[neighbour][ndp]") {
+  NeighbourTable6 t(params6());
+  NeighbourTable6::Effects fx;
+  t.solicit_from(kLl6, kMac, 0, 0, fx);  // a neighbour's NS: STALE, unused
+  REQUIRE(t.find(kLl6)->state == NeighState::stale);
+  CHECK_FALSE(t.find(kLl6)->used);
+  NeighbourTable6::Effects fx2;
+  t.resolve(kLl6, 0, pkt(1), 100, fx2);
+  REQUIRE(fx2.released.size() == 1);
+  CHECK(fx2.released[0].packets == std::vector<rte_mbuf*>{pkt(1)});
+  CHECK(fx2.requests.empty());
+  CHECK(t.find(kLl6)->state == NeighState::delay);
+  CHECK(t.find(kLl6)->used);
+  CHECK(t.unused_count() == 0);
+  t.tick(5099, fx2);
+  CHECK(t.find(kLl6)->state == NeighState::delay);
+  t.tick(5100, fx2);
+  CHECK(t.find(kLl6)->state == NeighState::probe);
+  REQUIRE(fx2.requests.size() == 1);
+  CHECK(fx2.requests[0].unicast == kMac);
+  // Packets to DELAY and PROBE entries go out at once too.
+  NeighbourTable6::Effects fx3;
+  t.resolve(kLl6, 0, pkt(2), 5200, fx3);
+  CHECK(fx3.released.size() == 1);
+  CHECK(t.find(kLl6)->state == NeighState::probe);
+}
+
+TEST_CASE("NDP: used and unused STALE entries", "[neighbour][ndp]") {
+  NeighbourTable6 t(params6());
+  NeighbourTable6::Effects fx;
+  const Ipv6 x = host6(1);
+  t.solicit_from(x, kMac2, 0, 0, fx);  // learnt from its NS; nothing sends to it
+  reachable6(t, 0, fx);                // kGw6: a next hop
+  CHECK(fx.changed == std::vector<Ipv6>{x, kGw6});
+  CHECK(t.unused_count() == 1);
+  NeighbourTable6::Effects fx2;
+  for (uint64_t ms = 0; ms < 60000; ms += 1000) t.tick(ms, fx2);
+  // kGw6 went STALE at 30 s and is being re-confirmed; x was never asked for.
+  for (const auto& r : fx2.requests) CHECK(r.target == kGw6);
+  CHECK(fx2.requests.size() == 3);
+  CHECK(t.find(x)->state == NeighState::stale);
+  CHECK(fx2.changed == std::vector<Ipv6>{kGw6});  // kGw6's probes failed at 39 s
+  NeighbourTable6::Effects fx3;
+  t.tick(59999, fx3);
+  CHECK(t.find(x) != nullptr);
+  t.tick(60000, fx3);  // stale_ms without use: forgotten, and its next hop withdrawn
+  CHECK(t.find(x) == nullptr);
+  CHECK(fx3.changed == std::vector<Ipv6>{x});
+  CHECK(fx3.requests.empty());
+  CHECK(t.unused_count() == 0);
+
+  SECTION("use() makes an unused STALE entry a next hop: DELAY at the next tick") {
+    NeighbourTable6 u(params6());
+    NeighbourTable6::Effects fy;
+    u.solicit_from(x, kMac2, 0, 0, fy);
+    u.tick(100, fy);
+    CHECK(u.find(x)->state == NeighState::stale);
+    CHECK(u.use(x));
+    CHECK_FALSE(u.use(kGw6));
+    CHECK(u.unused_count() == 0);
+    u.tick(101, fy);
+    CHECK(u.find(x)->state == NeighState::delay);
+    u.tick(5101, fy);
+    CHECK(u.find(x)->state == NeighState::probe);
+    REQUIRE(fy.requests.size() == 1);
+    CHECK(fy.requests[0].unicast == kMac2);
+  }
+}
+
+// RFC 4861 7.2.5 (and appendix C): what an NA does to an entry that is not INCOMPLETE,
+// for each state that applies, every flag combination and TLLA (none, same, different).
+TEST_CASE("NDP: RFC 4861 7.2.5, row by row", "[neighbour][ndp]") {
+  enum Tlla { none, same, different };
+  enum Outcome {
+    stale_if_reachable,  // I.a: REACHABLE becomes STALE, nothing else changes; I.b otherwise
+    reachable,           // II: solicited
+    stale,               // II: unsolicited, new address
+    kept,                // II: unsolicited, same or no address: state unchanged (R flag recorded)
+  };
+  struct Row {
+    bool s, o;
+    Tlla tlla;
+    Outcome out;
+    bool mac_updated;
+  };
+  const Row rows[] = {
+      {false, false, none, kept, false},
+      {false, false, same, kept, false},
+      {false, false, different, stale_if_reachable, false},
+      {false, true, none, kept, false},
+      {false, true, same, kept, false},
+      {false, true, different, stale, true},
+      {true, false, none, reachable, false},
+      {true, false, same, reachable, false},
+      {true, false, different, stale_if_reachable, false},
+      {true, true, none, reachable, false},
+      {true, true, same, reachable, false},
+      {true, true, different, reachable, true},
+  };
+  const NeighState starts[] = {NeighState::reachable, NeighState::stale, NeighState::delay,
+                               NeighState::probe};
+  for (NeighState start : starts) {
+    for (const Row& r : rows) {
+      CAPTURE(neigh_state_name(start), r.s, r.o, int(r.tlla));
+      NeighbourTable6 t(params6());
+      NeighbourTable6::Effects fx;
+      reachable6(t, 0, fx);  // Router flag set
+      uint64_t now = 0;
+      if (start != NeighState::reachable) now = 30000;  // STALE
+      if (start == NeighState::delay || start == NeighState::probe) now = 31000;
+      if (start == NeighState::probe) now = 36000;
+      for (uint64_t ms = 30000; ms <= now; ms += 1000) t.tick(ms, fx);
+      REQUIRE(t.find(kGw6)->state == start);
+      now += 500;                                      // before any further timer...
+      if (start == NeighState::reachable) now = 2000;  // ...and past the locktime
+      std::optional<Mac> tlla;
+      if (r.tlla == same) tlla = kMac;
+      if (r.tlla == different) tlla = kMac2;
+      NeighbourTable6::Effects e;
+      t.advert(kGw6, tlla, r.s, r.o, false, 0, now, e);
+      const Neighbour6* n = t.find(kGw6);
+      NeighState want = start;
+      switch (r.out) {
+        case kept:
+          break;
+        case stale_if_reachable:
+          if (start == NeighState::reachable) want = NeighState::stale;
+          break;
+        case reachable:
+          want = NeighState::reachable;
+          break;
+        case stale:
+          want = NeighState::stale;
+          break;
+      }
+      CHECK(n->state == want);
+      CHECK(n->mac == (r.mac_updated ? kMac2 : kMac));
+      // The IsRouter flag is set from the NA whenever case II applies; never in case I.
+      CHECK(n->router == (r.out == stale_if_reachable));
+      CHECK(e.changed.size() == (r.mac_updated ? 1u : 0u));
+      CHECK(e.mac_locked == 0);
+      CHECK(e.requests.empty());
+    }
+  }
+}
+
+TEST_CASE("NDP: an NA for an INCOMPLETE entry", "[neighbour][ndp]") {
+  NeighbourTable6 t(params6());
+  NeighbourTable6::Effects fx;
+  t.resolve(kGw6, 0, pkt(1), 0, fx);
+  t.resolve(kGw6, 0, pkt(2), 0, fx);
+
+  SECTION("without a TLLA it is discarded, whatever the flags") {
+    NeighbourTable6::Effects e;
+    for (int f = 0; f < 8; ++f)
+      t.advert(kGw6, std::nullopt, (f & 1) != 0, (f & 2) != 0, (f & 4) != 0, 0, 10, e);
+    CHECK(t.find(kGw6)->state == NeighState::incomplete);
+    CHECK(t.find(kGw6)->queue.size() == 2);
+    CHECK(e.changed.empty());
+    CHECK(e.released.empty());
+  }
+  SECTION("solicited: REACHABLE, queue sent") {
+    NeighbourTable6::Effects e;
+    t.advert(kGw6, kMac, true, false, false, 0, 10, e);
+    CHECK(t.find(kGw6)->state == NeighState::reachable);
+    CHECK(t.find(kGw6)->mac == kMac);
+    CHECK_FALSE(t.find(kGw6)->router);
+    REQUIRE(e.released.size() == 1);
+    CHECK(e.released[0].packets == std::vector<rte_mbuf*>{pkt(1), pkt(2)});
+    CHECK(e.changed == std::vector<Ipv6>{kGw6});
+  }
+  SECTION("unsolicited: STALE, queue sent; used, so DELAY at the next tick") {
+    NeighbourTable6::Effects e;
+    t.advert(kGw6, kMac, false, true, true, 0, 10, e);
+    CHECK(t.find(kGw6)->state == NeighState::stale);
+    CHECK(t.find(kGw6)->router);
+    REQUIRE(e.released.size() == 1);
+    CHECK(e.changed == std::vector<Ipv6>{kGw6});
+    t.tick(11, e);
+    CHECK(t.find(kGw6)->state == NeighState::delay);
+  }
+  SECTION("a FAILED entry is treated like an INCOMPLETE one") {
+    NeighbourTable6::Effects e;
+    for (uint64_t ms = 1000; ms <= 3000; ms += 1000) t.tick(ms, e);
+    REQUIRE(t.find(kGw6)->state == NeighState::failed);
+    t.advert(kGw6, std::nullopt, true, true, false, 0, 3100, e);
+    CHECK(t.find(kGw6)->state == NeighState::failed);
+    t.advert(kGw6, kMac, true, false, false, 0, 3200, e);
+    CHECK(t.find(kGw6)->state == NeighState::reachable);
+    CHECK(e.changed == std::vector<Ipv6>{kGw6});
+  }
+}
+
+// As for ARP (issue 13, defects 3 and 8): NAs nobody asked for create nothing, and a
+// flood of overriding NAs flips a MAC at most once per locktime.
+TEST_CASE("NDP: NAs never create entries; overrides respect the locktime", "[neighbour][ndp]") {
+  NeighbourTable6 t(params6());
+  NeighbourTable6::Effects fx;
+  for (uint32_t i = 0; i < 100; ++i) t.advert(host6(i), kMac, true, true, true, 0, i, fx);
+  CHECK(t.entries().empty());
+  CHECK(fx.changed.empty());
+
+  reachable6(t, 1000, fx);
+  NeighbourTable6::Effects e;
+  for (uint64_t ms = 1000; ms < 2000; ms += 10) t.advert(kGw6, kMac2, true, true, false, 0, ms, e);
+  t.advert(kGw6, kMac, true, true, false, 1, 1500, e);  // nor another port
+  CHECK(t.find(kGw6)->mac == kMac);
+  CHECK(t.find(kGw6)->port == 0);
+  CHECK(e.mac_locked == 101);
+  CHECK(e.changed.empty());
+  t.advert(kGw6, kMac2, false, true, false, 0, 2000, e);  // past it: override, unsolicited
+  CHECK(t.find(kGw6)->mac == kMac2);
+  CHECK(t.find(kGw6)->state == NeighState::stale);
+  CHECK(e.changed == std::vector<Ipv6>{kGw6});
+  // An NA without TLLA from another port confirms nothing.
+  t.advert(kGw6, std::nullopt, true, false, false, 1, 2100, e);
+  CHECK(t.find(kGw6)->state == NeighState::stale);
+}
+
+TEST_CASE("NDP: a solicitation's source link-layer address (7.2.3)", "[neighbour][ndp]") {
+  NeighbourTable6 t(params6());
+  NeighbourTable6::Effects fx;
+
+  SECTION("no entry: a STALE, unused one, reported") {
+    t.solicit_from(kLl6, kMac, 2, 0, fx);
+    const Neighbour6* n = t.find(kLl6);
+    REQUIRE(n);
+    CHECK(n->state == NeighState::stale);
+    CHECK(n->mac == kMac);
+    CHECK(n->port == 2);
+    CHECK_FALSE(n->used);
+    CHECK_FALSE(n->router);
+    CHECK(fx.changed == std::vector<Ipv6>{kLl6});
+    CHECK(fx.requests.empty());
+    CHECK(t.dynamic_count() == 1);
+    CHECK(t.unresolved_count() == 0);
+    // The same address again: nothing changes, no timer restarts.
+    NeighbourTable6::Effects e;
+    t.solicit_from(kLl6, kMac, 2, 30000, e);
+    CHECK(e.changed.empty());
+    t.tick(60000, e);
+    CHECK(t.find(kLl6) == nullptr);
+  }
+  SECTION("a different address: replaced, STALE, except within the locktime") {
+    reachable6(t, 0, fx);
+    NeighbourTable6::Effects e;
+    t.solicit_from(kGw6, kMac2, 0, 500, e);
+    CHECK(e.mac_locked == 1);
+    CHECK(t.find(kGw6)->mac == kMac);
+    CHECK(t.find(kGw6)->state == NeighState::reachable);
+    t.solicit_from(kGw6, kMac2, 0, 1000, e);
+    CHECK(t.find(kGw6)->mac == kMac2);
+    CHECK(t.find(kGw6)->state == NeighState::stale);
+    CHECK(e.changed == std::vector<Ipv6>{kGw6});
+    // Still used (resolve() created it): re-confirmed from the next tick.
+    t.tick(1001, e);
+    CHECK(t.find(kGw6)->state == NeighState::delay);
+    // The same address in any usable state changes nothing (7.2.3).
+    NeighbourTable6::Effects e2;
+    t.solicit_from(kGw6, kMac2, 0, 2000, e2);
+    CHECK(t.find(kGw6)->state == NeighState::delay);
+    CHECK(e2.changed.empty());
+  }
+  SECTION("INCOMPLETE: STALE with the address, the queue sent") {
+    t.resolve(kGw6, 0, pkt(1), 0, fx);
+    t.resolve(kGw6, 0, pkt(2), 0, fx);
+    NeighbourTable6::Effects e;
+    t.solicit_from(kGw6, kMac, 0, 100, e);
+    CHECK(t.find(kGw6)->state == NeighState::stale);
+    REQUIRE(e.released.size() == 1);
+    CHECK(e.released[0].packets == std::vector<rte_mbuf*>{pkt(1), pkt(2)});
+    CHECK(e.changed == std::vector<Ipv6>{kGw6});
+    CHECK(t.unresolved_count() == 0);
+    CHECK(t.queued_packets() == 0);
+  }
+  SECTION("multicast or zero addresses are ignored") {
+    t.solicit_from(kLl6, *Mac::parse("33:33:00:00:00:01"), 0, 0, fx);
+    t.solicit_from(kLl6, Mac{}, 0, 0, fx);
+    CHECK(t.entries().empty());
+  }
+}
+
+TEST_CASE("NDP: static entries are PERMANENT and NDP messages leave them alone",
+          "[neighbour][ndp]") {
+  NeighbourTable6 t(params6());
+  NeighbourTable6::Effects fx;
+  t.resolve(kGw6, 0, pkt(1), 0, fx);
+  NeighbourTable6::Effects fx2;
+  t.add_static(kGw6, 0, kMac, fx2);
+  REQUIRE(fx2.released.size() == 1);
+  CHECK(t.dynamic_count() == 0);
+  NeighbourTable6::Effects fx3;
+  t.advert(kGw6, kMac2, true, true, true, 0, 10000, fx3);
+  t.advert(kGw6, kMac2, false, false, true, 0, 10000, fx3);
+  t.solicit_from(kGw6, kMac2, 1, 10000, fx3);
+  t.tick(10'000'000, fx3);
+  const Neighbour6* n = t.find(kGw6);
+  CHECK(n->state == NeighState::permanent);
+  CHECK(n->mac == kMac);
+  CHECK(n->port == 0);
+  CHECK(fx3.changed.empty());
+  CHECK(fx3.requests.empty());
+  NeighbourTable6::Effects fx4;
+  t.resolve(kGw6, 0, pkt(2), 10'000'001, fx4);
+  CHECK(fx4.released.size() == 1);
+  CHECK(t.find(kGw6)->state == NeighState::permanent);
+}
+
+// An NS flood from distinct addresses (the ARP request flood of issue 13, defect 3, in
+// IPv6): the table stays at max_entries and the flood displaces only its own entries.
+TEST_CASE("NDP: a flood of NS from distinct addresses stays within the bounds",
+          "[neighbour][ndp]") {
+  NeighbourTable6::Params p = params6();
+  p.max_entries = 8;
+  p.max_unresolved = 4;
+  p.queue_len = 4;
+  p.queue_total = 10;
+  p.resolve_rate = 100;
+  p.resolve_burst = 8;
+  NeighbourTable6 t(p);
+  NeighbourTable6::Effects fx;
+  reachable6(t, 0, fx);                                                 // a REACHABLE next hop
+  for (uintptr_t i = 2; i < 9; ++i) t.resolve(kLl6, 0, pkt(i), 0, fx);  // INCOMPLETE, queue full
+  const Ipv6 used = Ipv6::of(0x2001, 0xdb8, 1, 0, 0, 0, 0, 3);
+  t.solicit_from(used, kMac2, 0, 0, fx);  // STALE, then used: a next hop
+  t.resolve(used, 0, pkt(9), 0, fx);
+  REQUIRE(t.find(used)->state == NeighState::delay);
+  REQUIRE(t.queued_packets() == 4);
+
+  NeighbourTable6::Effects e;
+  for (uint32_t i = 0; i < 10000; ++i) {
+    t.solicit_from(host6(i), kMac, 1, 1 + i / 10, e);
+    REQUIRE(t.dynamic_count() <= p.max_entries);
+  }
+  CHECK(t.dynamic_count() == p.max_entries);  // full, and never more
+  CHECK(t.unused_count() == 5);               // the flood's own entries, the newest five
+  CHECK(t.find(host6(9999)) != nullptr);
+  CHECK(t.find(host6(9994)) == nullptr);
+  CHECK(e.evictions == 10000 - 5);  // each newer sender took an older one's place
+  CHECK(e.not_learnt == 0);
+  // Nothing the router resolves or uses made way for a stranger.
+  CHECK(t.find(kGw6)->state == NeighState::reachable);
+  CHECK(t.find(used)->state == NeighState::delay);
+  CHECK(t.find(kLl6)->state == NeighState::incomplete);
+  CHECK(t.find(kLl6)->queue.size() == 4);
+  CHECK(e.evicted.empty());
+  CHECK(e.requests.empty());  // and it cost the link nothing
+
+  // The flood goes on, now with a scan of absent addresses through port 1 and the timers
+  // running: every bound holds at every step, every packet is accounted for.
+  NeighbourTable6::Effects e2;
+  uintptr_t k = 100;
+  for (uint32_t i = 0; i < 10000; ++i) {
+    const uint64_t now = 1001 + i;
+    t.solicit_from(host6(20000 + i), kMac, 1, now, e2);
+    if (i % 5 == 0) t.resolve(host6(1'000'000 + i), 1, pkt(k++), now, e2);  // 200/s
+    if (i % 100 == 0) t.tick(now, e2);
+    REQUIRE(t.dynamic_count() <= p.max_entries);
+    REQUIRE(t.unresolved_count() <= p.max_unresolved);
+    REQUIRE(t.queued_packets() <= p.queue_total);
+    for (const auto& [ip, n] : t.entries()) REQUIRE(n.queue.size() <= p.queue_len);
+  }
+  CHECK(t.dynamic_count() == p.max_entries);
+  CHECK(t.find(kGw6)->state == NeighState::reachable);
+  size_t released = 0;
+  for (const auto& r : e2.released) released += r.packets.size();
+  CHECK(released == 0);  // nobody answered
+  // The scan's 2,000 packets and the 4 kLl6 held.
+  CHECK(e2.rate_limited.size() + e2.table_full.size() + e2.evicted.size() + e2.queue_full.size() +
+            e2.overflowed.size() + e2.failed.size() + t.queued_packets() ==
+        2000 + 4);
+  CHECK(e2.rate_limited.size() >= 2000 - 8 - 1000);  // the port's budget: 100 a second
+}
+
+TEST_CASE("NDP: a full table evicts FAILED, unused STALE, INCOMPLETE, then stale entries",
+          "[neighbour][ndp]") {
+  NeighbourTable6::Params p = params6();
+  p.max_entries = 5;
+  p.max_unresolved = 5;
+  NeighbourTable6 t(p);
+  NeighbourTable6::Effects fx;
+  const Ipv6 a = host6(10), b = host6(11), c = host6(12), d = host6(13), u = host6(14);
+  // a: REACHABLE; b: used, gone stale (DELAY); c: FAILED; d: INCOMPLETE; u: unused STALE.
+  t.resolve(b, 0, pkt(2), 0, fx);
+  t.advert(b, kMac2, true, false, false, 0, 0, fx);
+  t.resolve(a, 0, pkt(1), 10000, fx);
+  t.advert(a, kMac, true, false, false, 0, 10000, fx);
+  t.resolve(c, 0, pkt(3), 27000, fx);
+  for (uint64_t ms = 28000; ms <= 30001; ms += 1000) t.tick(ms, fx);
+  t.tick(30001, fx);
+  t.resolve(d, 0, pkt(4), 30001, fx);
+  t.solicit_from(u, kMac, 0, 30001, fx);
+  REQUIRE(t.find(a)->state == NeighState::reachable);
+  REQUIRE(t.find(b)->state == NeighState::delay);
+  REQUIRE(t.find(c)->state == NeighState::failed);
+  REQUIRE(t.find(d)->state == NeighState::incomplete);
+  REQUIRE(t.find(u)->state == NeighState::stale);
+  REQUIRE(t.dynamic_count() == 5);
+
+  NeighbourTable6::Effects e1, e2, e3, e4, e5;
+  t.resolve(host6(20), 0, pkt(5), 30002, e1);
+  CHECK(t.find(c) == nullptr);
+  t.resolve(host6(21), 0, pkt(6), 30002, e2);
+  CHECK(t.find(u) == nullptr);  // nothing used it
+  CHECK(e2.changed == std::vector<Ipv6>{u});
+  t.resolve(host6(22), 0, pkt(7), 30002, e3);
+  CHECK(t.find(d) == nullptr);
+  CHECK(e3.evicted == std::vector<rte_mbuf*>{pkt(4)});
+  CHECK(t.find(b) != nullptr);
+  t.advert(host6(20), kMac, true, false, false, 0, 30003, e4);
+  t.advert(host6(21), kMac, true, false, false, 0, 30003, e4);
+  t.advert(host6(22), kMac, true, false, false, 0, 30003, e4);
+  t.resolve(host6(23), 0, pkt(8), 30004, e4);
+  CHECK(t.find(b) == nullptr);  // the used stale entry, last
+  CHECK(e4.changed.back() == b);
+  t.advert(host6(23), kMac, true, false, false, 0, 30005, e4);
+  // REACHABLE entries only: a new resolution is refused, and so is a stranger's NS.
+  t.resolve(host6(24), 0, pkt(9), 30006, e5);
+  CHECK(e5.table_full == std::vector<rte_mbuf*>{pkt(9)});
+  t.solicit_from(host6(25), kMac, 0, 30006, e5);
+  CHECK(e5.not_learnt == 1);
+  CHECK(t.find(host6(25)) == nullptr);
+  CHECK(t.find(a)->state == NeighState::reachable);
+  CHECK(t.dynamic_count() == 5);
+}
+
+TEST_CASE("NDP: removing a port fails what its neighbours held", "[neighbour][ndp]") {
+  NeighbourTable6 t(params6());
+  NeighbourTable6::Effects fx;
+  t.resolve(kGw6, 0, pkt(1), 0, fx);
+  t.solicit_from(kLl6, kMac, 1, 0, fx);
+  NeighbourTable6::Effects fx2;
+  t.remove_port(0, fx2);
+  CHECK(fx2.failed == std::vector<rte_mbuf*>{pkt(1)});
+  CHECK(t.find(kGw6) == nullptr);
+  CHECK(t.find(kLl6) != nullptr);
+  NeighbourTable6::Effects fx3;
+  CHECK(t.remove(kLl6, fx3));
+  CHECK(fx3.changed == std::vector<Ipv6>{kLl6});
+  CHECK(t.entries().empty());
+}
+
+TEST_CASE("NDP: a failed re-confirmation never takes the unresolved entries past their limit",
+          "[neighbour][ndp]") {
+  NeighbourTable6::Params p = params6();
+  p.max_unresolved = 1;
+  p.failed_ms = 20000;
+  NeighbourTable6 t(p);
+  NeighbourTable6::Effects fx;
+  reachable6(t, 0, fx);
+  t.resolve(kLl6, 0, pkt(2), 30000, fx);  // the one unresolved entry allowed
+  for (uint64_t ms = 30000; ms <= 39000; ms += 1000) t.tick(ms, fx);
+  // kLl6 failed at 33000; kGw6's probes failed at 39000: deleted (RFC 4861 7.3.3), not FAILED.
+  REQUIRE(t.find(kLl6) != nullptr);
+  CHECK(t.find(kLl6)->state == NeighState::failed);
+  CHECK(t.find(kGw6) == nullptr);
+  CHECK(t.unresolved_count() == 1);
+  CHECK(fx.changed.back() == kGw6);
+}
