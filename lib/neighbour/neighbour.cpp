@@ -268,8 +268,8 @@ void BasicNeighbourTable<Addr>::resolve(Addr ip, uint16_t port, rte_mbuf* pkt, u
 }
 
 template <class Addr>
-void BasicNeighbourTable<Addr>::learn(Addr ip, const Mac& mac, uint16_t port, uint64_t now_ms,
-                                      Effects& fx) requires(!kNdp) {
+void BasicNeighbourTable<Addr>::arp_merge(Addr ip, const Mac& mac, uint16_t port, uint64_t now_ms,
+                                          Effects& fx) {
   if (mac.is_multicast() || mac.is_zero()) return;
   auto it = map_.find(ip);
   if (it == map_.end()) return;
@@ -280,9 +280,9 @@ void BasicNeighbourTable<Addr>::learn(Addr ip, const Mac& mac, uint16_t port, ui
 }
 
 template <class Addr>
-void BasicNeighbourTable<Addr>::advert(Addr ip, std::optional<Mac> tlla, bool solicited,
-                                       bool override_, bool router, uint16_t port, uint64_t now_ms,
-                                       Effects& fx) requires kNdp {
+void BasicNeighbourTable<Addr>::na_received(Addr ip, std::optional<Mac> tlla, bool solicited,
+                                            bool override_, bool router, uint16_t port,
+                                            uint64_t now_ms, Effects& fx) {
   if (tlla && (tlla->is_multicast() || tlla->is_zero())) return;
   auto it = map_.find(ip);
   // "If no entry exists, the advertisement SHOULD be silently discarded": strangers cannot
@@ -336,8 +336,8 @@ void BasicNeighbourTable<Addr>::advert(Addr ip, std::optional<Mac> tlla, bool so
 }
 
 template <class Addr>
-void BasicNeighbourTable<Addr>::solicit_from(Addr ip, const Mac& slla, uint16_t port,
-                                             uint64_t now_ms, Effects& fx) requires kNdp {
+void BasicNeighbourTable<Addr>::slla_received(Addr ip, const Mac& slla, uint16_t port,
+                                              uint64_t now_ms, Effects& fx) {
   if (slla.is_multicast() || slla.is_zero()) return;
   auto it = map_.find(ip);
   if (it == map_.end()) {

@@ -154,7 +154,9 @@ class BasicNeighbourTable {
   // MAC or port is refused within locktime_ms of the entry's last confirmation (Linux's
   // locktime): the first answer wins, and a flood of forged replies can flip it at most once
   // per locktime.
-  void learn(Addr ip, const Mac& mac, uint16_t port, uint64_t now_ms, Effects& fx) requires(!kNdp);
+  void learn(Addr ip, const Mac& mac, uint16_t port, uint64_t now_ms, Effects& fx) requires(!kNdp) {
+    arp_merge(ip, mac, port, now_ms, fx);
+  }
 
   // NDP only. A Neighbor Advertisement for ip arrived on port: RFC 4861 7.2.5. It never
   // creates an entry. INCOMPLETE (and FAILED): needs a TLLA, then REACHABLE if solicited,
@@ -163,7 +165,9 @@ class BasicNeighbourTable {
   // confirmation; without Override it only turns REACHABLE into STALE. Static entries are
   // left alone.
   void advert(Addr ip, std::optional<Mac> tlla, bool solicited, bool override_, bool router,
-              uint16_t port, uint64_t now_ms, Effects& fx) requires kNdp;
+              uint16_t port, uint64_t now_ms, Effects& fx) requires kNdp {
+    na_received(ip, tlla, solicited, override_, router, port, now_ms, fx);
+  }
 
   // NDP only. An NS, RS or redirect from ip carried its link-layer address (RFC 4861 7.2.3,
   // 7.3.3): a new entry is STALE and unused; an existing one takes a different MAC (or
@@ -172,7 +176,9 @@ class BasicNeighbourTable {
   // of solicitations from distinct addresses cannot displace an entry the router resolves
   // or uses. Without room the sender is not recorded (fx.not_learnt).
   void solicit_from(Addr ip, const Mac& slla, uint16_t port, uint64_t now_ms,
-                    Effects& fx) requires kNdp;
+                    Effects& fx) requires kNdp {
+    slla_received(ip, slla, port, now_ms, fx);
+  }
 
   // A next hop now depends on ip (for example a route via it): the entry is marked used,
   // so NDP re-confirms it when it goes stale instead of forgetting it. False: no entry.
@@ -198,6 +204,13 @@ class BasicNeighbourTable {
   size_t queued_packets() const { return queued_; }
 
  private:
+  // The bodies of learn, advert and solicit_from, out of line for every Addr (clang 14
+  // cannot match out-of-line definitions of constrained members).
+  void arp_merge(Addr ip, const Mac& mac, uint16_t port, uint64_t now_ms, Effects& fx);
+  void na_received(Addr ip, std::optional<Mac> tlla, bool solicited, bool override_, bool router,
+                   uint16_t port, uint64_t now_ms, Effects& fx);
+  void slla_received(Addr ip, const Mac& slla, uint16_t port, uint64_t now_ms, Effects& fx);
+
   // Eviction candidates, each list oldest first. kUnused (NDP only) holds STALE entries
   // nothing uses; kStale the stale entries that are used.
   enum List : int8_t { kFailed, kUnused, kIncomplete, kStale, kLists };
