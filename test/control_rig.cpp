@@ -23,8 +23,7 @@ ControlRig::ControlRig(const Options& o)
       ctl_tx(make_ring("rig_tx" + tag, 256, sizeof(TxEntry), SOCKET_ID_ANY,
                        RING_F_SP_ENQ | RING_F_SC_DEQ)),
       dp(DataplaneParams{}, o.readers, o.next_hops, Fib::Params{1024, o.tbl8, SOCKET_ID_ANY},
-         Fib6::Params{1024, o.tbl8, SOCKET_ID_ANY},
-         punt.get(), ctl_tx.get()) {
+         Fib6::Params{1024, o.tbl8, SOCKET_ID_ANY}, punt.get(), ctl_tx.get()) {
   devices = {"net_null_rig" + tag + "_0", o.p1_driver + "_rig" + tag + "_1"};
   std::vector<Control::PortRef> refs;
   for (int i = 0; i < 2; ++i) {

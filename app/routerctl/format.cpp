@@ -74,8 +74,9 @@ std::string addresses(const json& d) {
   for (const auto& p : d) {
     out += str(p, "dev") + ":";
     for (const auto& a : p["addresses"]) {
-      if (a.is_string()) {  // how IPv4-only routerd answered
-        out += " " + a.get<std::string>();
+      if (a.is_string()) {  // what routerd answers: "10.1.0.1/24", "fe80::1/64"
+        const std::string s = a.get<std::string>();
+        out += " " + s + (s.rfind("fe80:", 0) == 0 ? " scope link" : "");
         continue;
       }
       // {"address": "2001:db8:1::1/64", "family": 6, "scope": "global"}; iproute2's own

@@ -139,10 +139,9 @@ int run(const Config& cfg, const std::vector<Preset>& presets,
   dpp.route_cache = cfg.route_cache;
   dpp.route_cache_sets = cfg.route_cache_sets;
   dpp.route_cache_keys = route_cache_keys();
-  SharedState dp(dpp, workers, cfg.max_next_hops,
-                 Fib::Params{cfg.max_routes, cfg.tbl8_groups, socket},
-                 Fib6::Params{1u << 18, 1u << 16, socket}, punt.get(),
-                 ctl_tx.get());
+  SharedState dp(
+      dpp, workers, cfg.max_next_hops, Fib::Params{cfg.max_routes, cfg.tbl8_groups, socket},
+      Fib6::Params{cfg.fib6_max_routes, cfg.fib6_tbl8_groups, socket}, punt.get(), ctl_tx.get());
   dp.pool = pool.get();
   // Before any port exists: a memif peer may disconnect (and its PMD unmap the rings) at any
   // moment after the port starts.

@@ -195,7 +195,7 @@ TEST_CASE("absent sections keep the defaults", "[config]") {
   CHECK(c.neighbours6.empty());
   // The IPv6 defaults are the ones docs/config.md gives.
   CHECK(c.fib6_max_routes == 262144);
-  CHECK(c.fib6_tbl8_groups == 65536);
+  CHECK(c.fib6_tbl8_groups == 262144);
   CHECK(c.ipv6_send_redirects);
   CHECK_FALSE(c.ipv6_accept_redirects);
   CHECK(c.icmp6_rate == 1000);

@@ -11,8 +11,8 @@
 namespace routerd {
 
 namespace {
-// Addresses a port may hold besides its link-local one.
-constexpr size_t kMaxAddrs6 = 8;
+// IPv6 addresses a port may hold besides its link-local one: the config's limit.
+constexpr size_t kMaxAddrs6 = kMaxPortAddresses;
 }  // namespace
 
 nlohmann::json Control::route_json(const Route6& rt) const {
@@ -152,7 +152,8 @@ void Control::rib_apply6(const Request& r, const std::string& where, RibChanges&
   if (existing && existing->proto == RouteProto::connected)
     refuse(where, pf.str() + " is the connected route of " + port_by_id(existing->port)->ref.name +
                       "; it follows the port's addresses");
-  if (existing && !replace) refuse(where, "a route for " + pf.str() + " exists (use route replace)");
+  if (existing && !replace)
+    refuse(where, "a route for " + pf.str() + " exists (use route replace)");
   if (pf.addr.is_link_local() || pf.addr.is_multicast())
     refuse(where, pf.str() + " is link-local or multicast: not routed");
   if (pf.len == 128 && local_address6(pf.addr))

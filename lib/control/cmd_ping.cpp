@@ -203,9 +203,9 @@ nlohmann::json Control::ping_send6(uint16_t ident, uint16_t seq, const Ipv6& dst
   if (RTE_ETHER_HDR_LEN + ip_len > room)
     return {{"error", "size " + std::to_string(size) + " does not fit the packet buffers"}};
   rte_mbuf* m = rte_pktmbuf_alloc(pool_);
-  auto* p = m ? reinterpret_cast<uint8_t*>(
-                    rte_pktmbuf_append(m, uint16_t(RTE_ETHER_HDR_LEN + ip_len)))
-              : nullptr;
+  auto* p =
+      m ? reinterpret_cast<uint8_t*>(rte_pktmbuf_append(m, uint16_t(RTE_ETHER_HDR_LEN + ip_len)))
+        : nullptr;
   if (!p) {
     rte_pktmbuf_free(m);
     return {{"error", "no packet buffer free"}};

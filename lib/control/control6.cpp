@@ -84,12 +84,18 @@ uint32_t Control::desired_nh(const Prefix6& p) {
   if (p.len == 128 && local_address6(p.addr))
     return pub_.acquire(NhKey{NhType::local, 0, 0, 0, 6, {}});
   if (const Route6* r = rib6_.find(p)) {
-    if (r->via) return pub_.acquire(NhKey{NhType::adjacency, r->port, 0, r->mtu(), 6, *r->via});
+    if (r->via) {
+      neigh6_.use(*r->via);  // a gateway learnt from its own NS is re-confirmed from now on
+      return pub_.acquire(NhKey{NhType::adjacency, r->port, 0, r->mtu(), 6, *r->via});
+    }
     return pub_.acquire(NhKey{NhType::glean, r->port, 0, r->mtu(), 6, {}});
   }
+  // Only neighbours the router uses get a host route: one that merely sent an NS (RFC 4861
+  // 7.2.3 records it STALE) must not cost a FIB entry and a generation bump, or a flood of
+  // solicitations would churn the FIB (issue 13's ARP lesson).
   if (p.len == 128 && !p.addr.is_link_local()) {
     const auto* n = neigh6_.find(p.addr);
-    if (n && n->usable()) {
+    if (n && n->usable() && n->used) {
       const Route6* lpm = rib6_.lookup(p.addr);
       if (lpm && !lpm->via && lpm->port == n->port)
         return pub_.acquire(NhKey{NhType::adjacency, n->port, 0, 0, 6, p.addr});
@@ -190,6 +196,9 @@ void Control::send_via6(rte_mbuf* m, const NextHopState* s, const Ipv6& dst, uin
       break;
     case NhKind::glean:
       neigh6_.resolve(dst, s->port, m, now, fx);
+      // A STALE entry learnt from the host's own solicitation is usable at once, and now
+      // used: it gets its host route, so the next packets do not come here.
+      if (const auto* n = neigh6_.find(dst); n && n->usable()) fx.changed.push_back(dst);
       break;
     default:
       return drop(m, Drop::local_unhandled, m->port);
@@ -351,7 +360,8 @@ void Control::handle_local6(rte_mbuf* m, uint16_t in_port, uint64_t now) {
   }
   if (type == icmp6::echo_reply || type == icmp6::dest_unreachable ||
       type == icmp6::packet_too_big || type == icmp6::time_exceeded) {
-    if (icmp6_checksum(src6(m), d, ic, icmp_len) != 0) return drop(m, Drop::local_unhandled, in_port);
+    if (icmp6_checksum(src6(m), d, ic, icmp_len) != 0)
+      return drop(m, Drop::local_unhandled, in_port);
     return handle_icmp6_to_us(m, now);
   }
   return drop(m, Drop::local_unhandled, in_port);
@@ -397,8 +407,8 @@ void Control::handle_ndp(rte_mbuf* m, uint16_t in_port, uint64_t now) {
       }
       if (rte_mbuf* r = rte_pktmbuf_alloc(pool_)) {
         auto* out = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(r, uint16_t(kNdMaxFrame)));
-        const size_t n = ndp_build_na(out, p->ref.mac, msg->target, to, *to_mac, msg->target, true,
-                                      !dad, true);
+        const size_t n =
+            ndp_build_na(out, p->ref.mac, msg->target, to, *to_mac, msg->target, true, !dad, true);
         rte_pktmbuf_trim(r, uint16_t(kNdMaxFrame - n));
         event(Event::ndp_advert_sent);
         transmit(in_port, r);
@@ -436,7 +446,8 @@ void Control::send_ns(uint16_t port, const Ipv6& target, const std::optional<Mac
   const std::optional<Ipv6> src = select_source6(port, target);
   if (!src) return;
   rte_mbuf* m = rte_pktmbuf_alloc(pool_);
-  auto* out = m ? reinterpret_cast<uint8_t*>(rte_pktmbuf_append(m, uint16_t(kNdMaxFrame))) : nullptr;
+  auto* out =
+      m ? reinterpret_cast<uint8_t*>(rte_pktmbuf_append(m, uint16_t(kNdMaxFrame))) : nullptr;
   if (!out) {
     rte_pktmbuf_free(m);
     dp_.control_stats().drop[size_t(Drop::no_mbuf)].add();
@@ -493,6 +504,7 @@ void Control::apply_neighbour_effects(NeighbourTable6::Effects& fx, uint64_t now
   for (rte_mbuf* m : fx.evicted) drop(m, Drop::neighbour_evicted, m->port);
   if (fx.evictions) event(Event::neighbour_evictions, fx.evictions);
   if (fx.mac_locked) event(Event::arp_mac_locked, fx.mac_locked);
+  if (fx.not_learnt) event(Event::ndp_not_learnt, fx.not_learnt);
   try {
     for (const Ipv6& ip : fx.changed)
       if (!ip.is_link_local()) sync(Prefix6{ip, 128});

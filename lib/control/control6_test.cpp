@@ -34,8 +34,8 @@ struct Rig6 : testing::ControlRig {
     return id ? dp.nexthops.get(id) : nullptr;
   }
   // Hands a frame to control as a worker would and returns what control sent.
-  std::vector<std::vector<uint8_t>> punt(const std::vector<uint8_t>& frame, Punt why,
-                                         uint16_t port, uint64_t now = 1000) {
+  std::vector<std::vector<uint8_t>> hand(const std::vector<uint8_t>& frame, Punt why, uint16_t port,
+                                         uint64_t now = 1000) {
     rte_mbuf* m = rte_pktmbuf_alloc(pool.get());
     REQUIRE(m);
     std::memcpy(rte_pktmbuf_append(m, uint16_t(frame.size())), frame.data(), frame.size());
@@ -102,7 +102,7 @@ TEST_CASE("an IPv6 route via a gateway resolves with NDP and then forwards", "[c
   const Ipv6 src = *Ipv6::parse("2001:db8:1::2"), dst = *Ipv6::parse("2001:db8:77::5");
   std::memcpy(&pkt[14 + 8], src.b.data(), 16);
   std::memcpy(&pkt[14 + 24], dst.b.data(), 16);
-  auto out = r.punt(pkt, Punt::unresolved, r.ports[0]->id());
+  auto out = r.hand(pkt, Punt::unresolved, r.ports[0]->id());
   REQUIRE(out.size() == 1);
   auto ns = ndp_parse(out[0].data() + 14, out[0].size() - 14);
   REQUIRE(ns);
@@ -117,7 +117,7 @@ TEST_CASE("an IPv6 route via a gateway resolves with NDP and then forwards", "[c
   const size_t n = ndp_build_na(na, kHost, *Ipv6::parse("2001:db8:2::2"), ns->src, p1,
                                 *Ipv6::parse("2001:db8:2::2"), false, true, true);
   const json s0 = r.run({"stats"});
-  out = r.punt(std::vector<uint8_t>(na, na + n), Punt::local, r.ports[1]->id());
+  out = r.hand(std::vector<uint8_t>(na, na + n), Punt::local, r.ports[1]->id());
   REQUIRE(out.size() == 1);
   CHECK(std::memcmp(out[0].data(), kHost.b.data(), 6) == 0);
   CHECK(out[0][14 + 7] == 63);
@@ -140,7 +140,7 @@ TEST_CASE("a solicitation for the router's address is answered with its MAC", "[
   uint8_t ns[kNdMaxFrame];
   const Ipv6 host = *Ipv6::parse("2001:db8:1::2"), ours = *Ipv6::parse("2001:db8:1::1");
   const size_t n = ndp_build_ns(ns, kHost, host, ours);
-  auto out = r.punt(std::vector<uint8_t>(ns, ns + n), Punt::ndp, r.ports[0]->id());
+  auto out = r.hand(std::vector<uint8_t>(ns, ns + n), Punt::ndp, r.ports[0]->id());
   REQUIRE(out.size() == 1);
   auto na = ndp_parse(out[0].data() + 14, out[0].size() - 14);
   REQUIRE(na);
@@ -152,15 +152,16 @@ TEST_CASE("a solicitation for the router's address is answered with its MAC", "[
   CHECK(std::memcmp(out[0].data(), kHost.b.data(), 6) == 0);
   SECTION("a solicitation for someone else's address is not answered") {
     const size_t m = ndp_build_ns(ns, kHost, host, *Ipv6::parse("2001:db8:1::9"));
-    CHECK(r.punt(std::vector<uint8_t>(ns, ns + m), Punt::ndp, r.ports[0]->id()).empty());
+    CHECK(r.hand(std::vector<uint8_t>(ns, ns + m), Punt::ndp, r.ports[0]->id()).empty());
   }
   SECTION("a malformed one is counted") {
     std::vector<uint8_t> bad(ns, ns + n);
     bad.back() ^= 1;  // checksum
     const json s0 = r.run({"stats"});
-    CHECK(r.punt(bad, Punt::ndp, r.ports[0]->id()).empty());
+    CHECK(r.hand(bad, Punt::ndp, r.ports[0]->id()).empty());
     const json s1 = r.run({"stats"});
-    CHECK(s1["drops"]["ndp_invalid"].get<uint64_t>() == s0["drops"]["ndp_invalid"].get<uint64_t>() + 1);
+    CHECK(s1["drops"]["ndp_invalid"].get<uint64_t>() ==
+          s0["drops"]["ndp_invalid"].get<uint64_t>() + 1);
   }
 }
 
@@ -187,7 +188,7 @@ TEST_CASE("echo to the router is answered; hop limit 1 and no route earn ICMPv6 
     f[57] = uint8_t(ck);
     return f;
   };
-  auto out = r.punt(icmp_frame(*Ipv6::parse("2001:db8:2::1"), icmp6::echo_request, 64), Punt::local,
+  auto out = r.hand(icmp_frame(*Ipv6::parse("2001:db8:2::1"), icmp6::echo_request, 64), Punt::local,
                     r.ports[0]->id());
   REQUIRE(out.size() == 1);
   const uint8_t* ip = out[0].data() + 14;
@@ -196,20 +197,20 @@ TEST_CASE("echo to the router is answered; hop limit 1 and no route earn ICMPv6 
   CHECK(Ipv6::from_bytes(ip + 24) == host);
   CHECK(icmp6_checksum(Ipv6::from_bytes(ip + 8), host, ip + 40, out[0].size() - 54) == 0);
 
-  out = r.punt(icmp_frame(*Ipv6::parse("2001:db8:2::9"), icmp6::echo_request, 1),
+  out = r.hand(icmp_frame(*Ipv6::parse("2001:db8:2::9"), icmp6::echo_request, 1),
                Punt::ttl_exceeded, r.ports[0]->id());
   REQUIRE(out.size() == 1);
   ip = out[0].data() + 14;
   CHECK(ip[40] == icmp6::time_exceeded);
   CHECK(Ipv6::from_bytes(ip + 8) == *Ipv6::parse("2001:db8:1::1"));  // the input port's address
 
-  out = r.punt(icmp_frame(*Ipv6::parse("2001:db8:99::9"), icmp6::echo_request, 64), Punt::no_route,
+  out = r.hand(icmp_frame(*Ipv6::parse("2001:db8:99::9"), icmp6::echo_request, 64), Punt::no_route,
                r.ports[0]->id());
   REQUIRE(out.size() == 1);
   CHECK(out[0][14 + 40] == icmp6::dest_unreachable);
   CHECK(out[0][14 + 41] == icmp6::code_no_route);
 
-  out = r.punt(icmp_frame(*Ipv6::parse("2001:db8:2::9"), icmp6::echo_request, 64),
+  out = r.hand(icmp_frame(*Ipv6::parse("2001:db8:2::9"), icmp6::echo_request, 64),
                Punt::beyond_scope, r.ports[0]->id());
   REQUIRE(out.size() == 1);
   CHECK(out[0][14 + 41] == icmp6::code_beyond_scope);

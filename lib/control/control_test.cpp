@@ -616,7 +616,7 @@ TEST_CASE("reload diffs against the live state; a failed one puts everything bac
   CHECK(out["addresses_removed"] == 1);
   CHECK(out["neighbours_removed"] == 1);
   CHECK(out["routes_replaced"] == 1);
-  CHECK(r.run({"addr", "show", "dev", "p1"})[0]["addresses"] == json::array({"10.2.0.1/24"}));
+  CHECK(r.run({"-4", "addr", "show", "dev", "p1"})[0]["addresses"] == json::array({"10.2.0.1/24"}));
   CHECK(r.run({"route", "get", "192.0.2.1"})["via"] == "10.2.0.3");
   CHECK(r.fib("10.77.1.1") == Fib::kNoRoute);  // its gateway's subnet went with the address
   // And every later reload works: nothing left to do.

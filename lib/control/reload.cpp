@@ -66,7 +66,8 @@ std::string ipv6_parts(const Config& c, const std::vector<Control::RouteFile>& f
     for (const auto& [a, sn] : p.addresses6) s += " " + a.str() + "/" + std::to_string(sn.len);
     s += ";";
   }
-  for (const auto& n : c.neighbours6) s += n.address.str() + " " + n.lladdr.str() + " " + n.port + ";";
+  for (const auto& n : c.neighbours6)
+    s += n.address.str() + " " + n.lladdr.str() + " " + n.port + ";";
   for (const auto& r : c.routes6)
     s += r.prefix.str() + " " + (r.via ? r.via->str() : "") + " " + r.dev + ";";
   for (const auto& [path, specs] : files)

@@ -30,11 +30,11 @@ struct alignas(64) NextHopState {
   uint8_t l2[14];  // Ethernet header written as-is: dst, src, type IPv4 or IPv6 (forward only)
   NhKind kind;
   uint8_t family = 4;  // 4: in the IPv4 FIB; 6: in the IPv6 FIB (gateway6 is the neighbour)
-  uint16_t port;  // egress port
-  uint16_t mtu;   // IP MTU of the egress port
-  uint32_t id;    // slot index, for handing packets to control
-  Ipv4 gateway;   // the neighbour this state resolves (0 for glean, local, broadcast)
-  Ipv6 gateway6;  // family 6: the same
+  uint16_t port;       // egress port
+  uint16_t mtu;        // IP MTU of the egress port
+  uint32_t id;         // slot index, for handing packets to control
+  Ipv4 gateway;        // the neighbour this state resolves (0 for glean, local, broadcast)
+  Ipv6 gateway6;       // family 6: the same
 };
 static_assert(sizeof(NextHopState) == 64, "one cache line per next hop");
 

@@ -19,7 +19,7 @@ namespace {
 // change what a slot should hold).
 struct Fixture {
   bool eal = (testing::test_eal(), true);  // before anything that needs DPDK memory
-  Published pub{1, 16, Fib::Params{1024, 64, SOCKET_ID_ANY}};
+  Published pub{1, 16, Fib::Params{1024, 64, SOCKET_ID_ANY}, Fib6::Params{1024, 64, SOCKET_ID_ANY}};
   LcoreStats workers[1];
   std::map<uint32_t, uint16_t> mtu_of;
   Publisher publisher{pub, workers, 1, [this](uint32_t id, const NhKey& k) {

@@ -44,7 +44,9 @@ struct Family<Ipv6> {
   using Prefix = Prefix6;
   using Hash = Prefix6Hash;
   static constexpr int kBits = 128;
-  static Prefix6 prefix(const Ipv6& a, int len) { return {ipv6_mask(a, unsigned(len)), uint8_t(len)}; }
+  static Prefix6 prefix(const Ipv6& a, int len) {
+    return {ipv6_mask(a, unsigned(len)), uint8_t(len)};
+  }
 };
 
 template <class A>

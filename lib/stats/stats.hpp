@@ -24,7 +24,7 @@ namespace routerd {
   X(ipv4_bad_length, "total length below the header length")                                       \
   X(ipv4_truncated, "frame shorter than the total length")                                         \
   X(ipv4_headers_split, "IPv4 header not contiguous in the first segment")                         \
-  X(ipv6_too_short, "frame shorter than an IPv6 header")                                          \
+  X(ipv6_too_short, "frame shorter than an IPv6 header")                                           \
   X(ipv6_bad_version, "IPv6 EtherType, IP version not 6")                                          \
   X(ipv6_truncated, "frame shorter than the IPv6 payload length")                                  \
   X(ipv6_bad_source, "IPv6 source multicast, unspecified or loopback (RFC 4291 2.5.2, 2.7)")       \
@@ -71,17 +71,17 @@ enum class Drop : uint8_t {
 };
 
 // Packets a worker hands to the control thread, by reason.
-#define ROUTERD_PUNT_REASONS(X)                      \
-  X(arp, "ARP")                                      \
-  X(local, "addressed to the router")                \
-  X(ttl_exceeded, "TTL expired: Time Exceeded")      \
-  X(no_route, "no route: Net Unreachable")           \
-  X(unresolved, "next hop needs ARP")                \
-  X(frag_needed, "DF set and too big: Frag Needed")  \
-  X(param_problem, "bad options: Parameter Problem") \
+#define ROUTERD_PUNT_REASONS(X)                                     \
+  X(arp, "ARP")                                                     \
+  X(local, "addressed to the router")                               \
+  X(ttl_exceeded, "TTL expired: Time Exceeded")                     \
+  X(no_route, "no route: Net Unreachable")                          \
+  X(unresolved, "next hop needs ARP")                               \
+  X(frag_needed, "DF set and too big: Frag Needed")                 \
+  X(param_problem, "bad options: Parameter Problem")                \
   X(redirect, "leaves by its input port: forwarded, Redirect sent") \
-  X(ndp, "NDP or link-scope multicast for the router")               \
-  X(beyond_scope, "link-local source off its link: Unreachable 2")   \
+  X(ndp, "NDP or link-scope multicast for the router")              \
+  X(beyond_scope, "link-local source off its link: Unreachable 2")  \
   X(hop_by_hop, "IPv6 Hop-by-Hop options: looked at by control")
 
 enum class Punt : uint8_t {
@@ -109,6 +109,7 @@ enum class Punt : uint8_t {
   X(ndp_solicit_sent, "Neighbor Solicitations sent")                                               \
   X(ndp_advert_sent, "Neighbor Advertisements sent")                                               \
   X(ndp_received, "NDP messages received")                                                         \
+  X(ndp_not_learnt, "NDP senders not recorded: no FAILED or unused STALE entry to make room")      \
   X(icmp6_echo_reply_sent, "ICMPv6 echo replies sent")                                             \
   X(icmp6_error_sent, "ICMPv6 errors sent")                                                        \
   X(icmp6_time_exceeded_sent, "ICMPv6 Time Exceeded sent")                                         \

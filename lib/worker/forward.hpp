@@ -530,7 +530,8 @@ ROUTERD_ALWAYS_INLINE Verdict decide6(const rte_mbuf* m, const NextHopState* nh)
   if (ip->proto == kIpProtoHopByHop) return v_punt(Punt::hop_by_hop);
   if (nh->kind != NhKind::forward) return v_punt(Punt::unresolved, nh->id);
   // RFC 8200 5: routers never fragment; the source learns the MTU from Packet Too Big.
-  if (rte_pktmbuf_pkt_len(m) - RTE_ETHER_HDR_LEN > nh->mtu) return v_punt(Punt::frag_needed, nh->mtu);
+  if (rte_pktmbuf_pkt_len(m) - RTE_ETHER_HDR_LEN > nh->mtu)
+    return v_punt(Punt::frag_needed, nh->mtu);
   return kForward;
 }
 

@@ -126,9 +126,12 @@ TEST_CASE("classify: L2 decisions", "[worker]") {
   Frame bcast;
   bcast.dst = *Mac::parse("ff:ff:ff:ff:ff:ff");
   check_drop(bcast, Drop::l2_bcast_unicast_ip);  // RFC 1812 5.3.4
-  Frame v6;
+  Frame lldp;
+  lldp.ethertype = 0x88cc;
+  check_drop(lldp, Drop::ethertype_unsupported);
+  Frame v6;  // judged by classify6 (forward6_test.cpp)
   v6.ethertype = 0x86dd;
-  check_drop(v6, Drop::ethertype_unsupported);
+  CHECK(run_classify(v6).action == Verdict::ipv6);
   Frame arp;
   arp.ethertype = RTE_ETHER_TYPE_ARP;
   arp.dst = *Mac::parse("ff:ff:ff:ff:ff:ff");
@@ -359,8 +362,10 @@ TEST_CASE("a punt the ICMP budget refuses is counted under the drop naming its c
   CHECK(icmp_refused_as(Punt::no_route) == Drop::no_route);
   CHECK(icmp_refused_as(Punt::frag_needed) == Drop::frag_needed);
   CHECK(icmp_refused_as(Punt::param_problem) == Drop::bad_options);
+  CHECK(icmp_refused_as(Punt::beyond_scope) == Drop::beyond_scope);
   // ...and no other is ever refused.
-  for (Punt p : {Punt::arp, Punt::local, Punt::unresolved, Punt::redirect}) {
+  for (Punt p :
+       {Punt::arp, Punt::local, Punt::unresolved, Punt::redirect, Punt::ndp, Punt::hop_by_hop}) {
     INFO(punt_name(p));
     CHECK(icmp_refused_as(p) == Drop::count);
   }
@@ -370,7 +375,7 @@ TEST_CASE("a punt the ICMP budget refuses is counted under the drop naming its c
     ++named;
     CHECK_FALSE(drop_name(row.drop).empty());
   }
-  CHECK(named == 4);
+  CHECK(named == 5);
 }
 
 TEST_CASE("classify_fast only ever agrees with classify", "[worker]") {

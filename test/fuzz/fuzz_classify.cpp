@@ -139,7 +139,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       const Verdict v6 = classify6(m, pi, d6);
       FUZZ_CHECK(v6.action != Verdict::fragment && v6.action != Verdict::ipv6);
       if (v6.action == Verdict::punt)
-        FUZZ_CHECK(Punt(v6.reason) == Punt::ndp, "classify6 punts only NDP, not %d", int(v6.reason));
+        FUZZ_CHECK(Punt(v6.reason) == Punt::ndp, "classify6 punts only NDP, not %d",
+                   int(v6.reason));
       if (v6.action == Verdict::drop) FUZZ_CHECK(v6.reason < uint8_t(Drop::count));
       if (v6.action != Verdict::forward) break;
       const auto* ip = rte_pktmbuf_mtod_offset(m, const uint8_t*, RTE_ETHER_HDR_LEN);
@@ -157,9 +158,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         FUZZ_CHECK(nh_kind == uint8_t(NhKind::forward) && ip[7] > 1 &&
                        rte_pktmbuf_pkt_len(m) - RTE_ETHER_HDR_LEN <= nh_mtu,
                    "decide6 forwards what it must not");
-        FUZZ_CHECK(!Ipv6::from_bytes(ip + 8).is_link_local() &&
-                       !Ipv6::from_bytes(ip + 24).is_link_local(),
-                   "decide6 forwards a link-local address off its link");
+        FUZZ_CHECK(
+            !Ipv6::from_bytes(ip + 8).is_link_local() && !Ipv6::from_bytes(ip + 24).is_link_local(),
+            "decide6 forwards a link-local address off its link");
       }
       break;
     }

@@ -66,8 +66,7 @@ struct Rig {
         ctl_tx(make_ring("fz_tx", 1024, sizeof(TxEntry), SOCKET_ID_ANY,
                          RING_F_SP_ENQ | RING_F_SC_DEQ)),
         dp(DataplaneParams{}, 1, 64, Fib::Params{1024, 64, SOCKET_ID_ANY},
-           Fib6::Params{1024, 64, SOCKET_ID_ANY}, punt.get(),
-           ctl_tx.get()) {
+           Fib6::Params{1024, 64, SOCKET_ID_ANY}, punt.get(), ctl_tx.get()) {
     std::vector<Control::PortRef> refs;
     for (int i = 0; i < 2; ++i) {
       const std::string dev = "net_null_fz" + std::to_string(i);
