@@ -136,6 +136,7 @@ int run(const Config& cfg, const std::vector<Preset>& presets,
   dpp.icmp_rate = cfg.icmp_rate;
   dpp.icmp_burst = cfg.icmp_burst;
   dpp.send_redirects = cfg.send_redirects;
+  dpp.send_redirects6 = cfg.ipv6_send_redirects;
   dpp.route_cache = cfg.route_cache;
   dpp.route_cache_sets = cfg.route_cache_sets;
   dpp.route_cache_keys = route_cache_keys();
@@ -155,6 +156,10 @@ int run(const Config& cfg, const std::vector<Preset>& presets,
                dp.fib.prefetch_enabled() ? "on"
                                          : "off (this DPDK's table layout is not the "
                                            "one routerd knows; lookups unaffected)");
+  spdlog::info(
+      "IPv6 FIB: TRIE, two copies, about {} MiB ({} routes, {} tbl8 groups); no route "
+      "cache for IPv6 yet",
+      dp.fib6.memory_bytes() >> 20, cfg.fib6_max_routes, cfg.fib6_tbl8_groups);
   if (cfg.route_cache)
     spdlog::info("route cache: {} sets x {} ways per worker ({} KiB each)", cfg.route_cache_sets,
                  RouteCache::kWays, cfg.route_cache_sets * sizeof(RouteCacheSet) >> 10);

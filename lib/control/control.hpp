@@ -156,6 +156,7 @@ class Control {
   void handle_ndp(rte_mbuf* m, uint16_t in_port, uint64_t now_ms);
   void handle_unresolved6(rte_mbuf* m, uint16_t in_port, uint64_t now_ms);
   void handle_hop_by_hop(rte_mbuf* m, uint16_t in_port, uint64_t now_ms);
+  void handle_redirect6(rte_mbuf* m, uint16_t in_port, uint64_t now_ms);
   void send_via6(rte_mbuf* m, const NextHopState* s, const Ipv6& dst, uint64_t now_ms);
   void output6(rte_mbuf* m, uint16_t port, uint64_t now_ms);
   bool icmp6_bucket(uint64_t now_ms);
@@ -225,7 +226,7 @@ class Control {
   // Shared by several verbs.
   nlohmann::json route_load(const std::vector<RouteSpec>& specs, const std::string& source);
   nlohmann::json route_batch(const Request& r);
-  std::set<std::tuple<std::string, uint32_t, uint8_t>> live_addresses() const;
+  std::set<std::pair<std::string, std::string>> live_addresses() const;  // port, "addr/len"
   void fault(const char* step);
   void free_reassembly_drops();  // throws when a test's reload_fault asks it to
   // A RIB change of the current batch, for rollback.

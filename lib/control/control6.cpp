@@ -145,6 +145,8 @@ void Control::handle_punt6(const PuntEntry& e, uint64_t now) {
       return drop(m, Drop::frag_needed, in);
     case Punt::hop_by_hop:
       return handle_hop_by_hop(m, in, now);
+    case Punt::redirect:
+      return handle_redirect6(m, in, now);
     default:
       return drop(m, Drop::local_unhandled, in);
   }
@@ -166,6 +168,58 @@ void Control::handle_hop_by_hop(rte_mbuf* m, uint16_t in_port, uint64_t now) {
     send_icmp6_error(m, icmp6::packet_too_big, 0, s->mtu, in_port, now);
     return drop(m, Drop::frag_needed, in_port);
   }
+  send_via6(m, s, d, now);
+}
+
+// A packet that leaves by the port it came in on (RFC 4861 8.2): forwarded, and its source,
+// when it is on that link, told about the better first hop: the destination itself when it
+// is on the link, else the next router, which must be named by its link-local address (a
+// host could not tell routers apart otherwise; Linux does not redirect to a global one
+// either). At most one redirect per second per source (a small fixed table).
+void Control::handle_redirect6(rte_mbuf* m, uint16_t in_port, uint64_t now) {
+  m->hash.usr = kTransit;
+  const Ipv6 d = dst6(m), s6 = src6(m);
+  // Look again: the slot the worker saw may have been freed and reused since.
+  const NextHopState* s = resolve6(d);
+  if (!s) {
+    send_icmp6_error(m, icmp6::dest_unreachable, icmp6::code_no_route, 0, in_port, now);
+    return drop(m, Drop::no_route, in_port);
+  }
+  const PortCtl* p = port_by_id(in_port);
+  if (s->kind == NhKind::forward && s->port == in_port && p) {
+    bool on_link = s6.is_link_local();
+    for (const auto& pa : p->addrs6) on_link |= pa.subnet.contains(s6);
+    const Ipv6 target = s->gateway6 == d ? d : s->gateway6;
+    auto& slot = redirect_last_[uint32_t(key_of(s6) * 2654435761u) >> (32 - kRedirectSlotsLog2)];
+    const auto tag = uint32_t(key_of(s6));
+    if (on_link && (target == d || target.is_link_local()) &&
+        !(slot.ip == tag && now - slot.ms < 1000)) {
+      slot = {tag, now};
+      if (rte_mbuf* r = rte_pktmbuf_alloc(pool_)) {
+        auto* out =
+            reinterpret_cast<uint8_t*>(rte_pktmbuf_append(r, uint16_t(kNdRedirectMaxFrame)));
+        const Mac to_mac = [&] {
+          Mac x;
+          std::memcpy(x.b.data(), rte_pktmbuf_mtod(m, const rte_ether_hdr*)->src_addr.addr_bytes,
+                      6);
+          return x;
+        }();
+        const Mac target_mac{{s->l2[0], s->l2[1], s->l2[2], s->l2[3], s->l2[4], s->l2[5]}};
+        const size_t n =
+            ndp_build_redirect(out, p->ref.mac, p->ll, s6, to_mac, target, d, &target_mac,
+                               rte_pktmbuf_mtod_offset(m, const uint8_t*, RTE_ETHER_HDR_LEN),
+                               rte_pktmbuf_data_len(m) - RTE_ETHER_HDR_LEN);
+        rte_pktmbuf_trim(r, uint16_t(kNdRedirectMaxFrame - n));
+        event(Event::icmp_redirect_sent);
+        transmit(in_port, r);
+      } else {
+        dp_.control_stats().drop[size_t(Drop::no_mbuf)].add();
+      }
+    } else {
+      event(Event::redirect_suppressed);
+    }
+  }
+  if (s->kind == NhKind::local) return handle_local6(m, in_port, now);
   send_via6(m, s, d, now);
 }
 

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <vector>
 
+#include "config.hpp"
 #include "control_rig.hpp"
 #include "icmp6.hpp"
 #include "ndp.hpp"
@@ -239,4 +240,120 @@ TEST_CASE("a batch mixing families is one commit, or nothing of it", "[control][
   CHECK_THROWS_WITH(r.ctl->execute(bad), Catch::Contains("nothing in the batch was applied"));
   CHECK(r.run({"stats"})["generation"].get<uint64_t>() == g0 + 1);
   CHECK(r.dp.fib.lookup(Ipv4(10, 60, 0, 1).v) == Fib::kNoRoute);
+}
+
+TEST_CASE("a packet back out of its input port is forwarded and its source redirected",
+          "[control][ipv6]") {
+  Rig6 r;
+  r.run({"neigh", "add", "fe80::3", "lladdr", "02:00:00:00:00:03", "dev", "p0"});
+  r.run({"neigh", "add", "2001:db8:1::2", "lladdr", "02:00:00:00:01:02", "dev", "p0"});
+  r.run({"route", "add", "2001:db8:70::/48", "via", "fe80::3", "dev", "p0"});
+  r.run({"neigh", "add", "2001:db8:1::4", "lladdr", "02:00:00:00:00:04", "dev", "p0"});
+  r.run({"route", "add", "2001:db8:71::/48", "via", "2001:db8:1::4"});
+  auto packet = [](const char* to) {
+    std::vector<uint8_t> f = frame(14 + 40 + 16);
+    std::memcpy(f.data() + 6, kHost.b.data(), 6);
+    f[12] = 0x86;
+    f[13] = 0xdd;
+    f[14] = 0x60;
+    f[14 + 5] = 16;
+    f[14 + 6] = 17;
+    f[14 + 7] = 64;
+    const Ipv6 s = *Ipv6::parse("2001:db8:1::2"), d = *Ipv6::parse(to);
+    std::memcpy(&f[14 + 8], s.b.data(), 16);
+    std::memcpy(&f[14 + 24], d.b.data(), 16);
+    return f;
+  };
+  const json s0 = r.run({"stats"});
+  auto out = r.hand(packet("2001:db8:70::1"), Punt::redirect, r.ports[0]->id());
+  REQUIRE(out.size() == 2);
+  auto red = ndp_parse(out[0].data() + 14, out[0].size() - 14);
+  REQUIRE(red);
+  CHECK(red->type == nd::redirect);
+  CHECK(red->target == *Ipv6::parse("fe80::3"));
+  CHECK(red->redirect_dst == *Ipv6::parse("2001:db8:70::1"));
+  CHECK(red->dst == *Ipv6::parse("2001:db8:1::2"));
+  CHECK(red->src.is_link_local());
+  CHECK(red->target_lla == *Mac::parse("02:00:00:00:00:03"));
+  CHECK(std::memcmp(out[0].data(), kHost.b.data(), 6) == 0);
+  // ...and the packet itself goes on to the better first hop, hop limit decremented.
+  CHECK(std::memcmp(out[1].data(), Mac::parse("02:00:00:00:00:03")->b.data(), 6) == 0);
+  CHECK(out[1][14 + 7] == 63);
+  SECTION("at most one redirect per second per source") {
+    out = r.hand(packet("2001:db8:70::2"), Punt::redirect, r.ports[0]->id(), 1500);
+    CHECK(out.size() == 1);
+    out = r.hand(packet("2001:db8:70::2"), Punt::redirect, r.ports[0]->id(), 2100);
+    CHECK(out.size() == 2);
+  }
+  SECTION("a router named by a global address is not a redirect target (RFC 4861 8.2)") {
+    out = r.hand(packet("2001:db8:71::1"), Punt::redirect, r.ports[0]->id(), 5000);
+    REQUIRE(out.size() == 1);
+    CHECK(out[0][14 + 7] == 63);
+    const json s1 = r.run({"stats"});
+    CHECK(s1["events"]["redirect_suppressed"].get<uint64_t>() >=
+          s0["events"]["redirect_suppressed"].get<uint64_t>() + 1);
+  }
+}
+
+namespace {
+
+std::string config6(const std::string& p1_extra_addrs, const std::string& extra) {
+  return "[dataplane]\nsocket = \"/nonexistent/routerd.sock\"\n\n"
+         "[[port]]\nname = \"p0\"\ndevice = \"net_null_a\"\n"
+         "addresses = [\"10.1.0.1/24\", \"2001:db8:1::1/64\"]\n\n"
+         "[[port]]\nname = \"p1\"\ndevice = \"net_null_b\"\n"
+         "addresses = [\"10.2.0.1/24\"" +
+         p1_extra_addrs + "]\n\n" + extra;
+}
+
+}  // namespace
+
+TEST_CASE("reload applies IPv6 addresses, neighbours and routes, or takes them all back",
+          "[control][reload][ipv6]") {
+  testing::ControlRig r(testing::ControlRig::Options{
+      .readers = 1, .next_hops = 64, .tbl8 = 64, .config_toml = config6("", "")});
+  auto fib6 = [&](const char* a) { return r.dp.fib6.lookup(*Ipv6::parse(a)); };
+  auto addrs = [&](const char* dev) {
+    return r.run({"-6", "addr", "show", "dev", dev})[0]["addresses"].dump();
+  };
+  const Config next = parse_config(
+      config6(", \"2001:db8:2::1/64\"",
+              "[[neighbour]]\naddress = \"2001:db8:2::9\"\nlladdr = \"02:00:00:00:09:09\"\n"
+              "port = \"p1\"\n\n"
+              "[[route]]\nprefix = \"2001:db8:70::/48\"\nvia = \"2001:db8:2::9\"\n\n"
+              "[[route]]\nprefix = \"2001:db8:71::/48\"\nvia = \"fe80::7\"\ndev = \"p1\"\n\n"
+              "[[route]]\nprefix = \"10.70.0.0/16\"\nvia = \"10.2.0.9\"\n"),
+      "next.toml");
+  const std::string before = addrs("p1");
+  const uint64_t g0 = r.run({"stats"})["generation"];
+  for (const char* step : {"neigh add", "routes", "done"}) {
+    INFO("failing at " << step);
+    r.ctl->reload_fault = [step](std::string_view s) { return s == step; };
+    CHECK_THROWS_WITH(r.ctl->reload_apply(next, {}), Catch::Contains("nothing changed"));
+    CHECK(addrs("p1") == before);
+    CHECK(fib6("2001:db8:70::1") == Fib6::kNoRoute);
+    CHECK(r.run({"neigh", "show"}).dump().find("2001:db8:2::9") == std::string::npos);
+  }
+  r.ctl->reload_fault = nullptr;
+  const json out = r.ctl->reload_apply(next, {});
+  CHECK(out["addresses_added"] == 1);
+  CHECK(out["neighbours_set"] == 1);
+  CHECK(out["routes_added"] == 3);
+  CHECK(addrs("p1").find("2001:db8:2::1/64") != std::string::npos);
+  CHECK(fib6("2001:db8:70::1") != Fib6::kNoRoute);
+  CHECK(fib6("2001:db8:71::1") != Fib6::kNoRoute);
+  CHECK(r.dp.fib.lookup(Ipv4(10, 70, 0, 1).v) != Fib::kNoRoute);
+  CHECK(r.run({"stats"})["generation"].get<uint64_t>() > g0);
+  // Nothing left to do the second time; and back to the first file removes it all.
+  const json again = r.ctl->reload_apply(next, {});
+  CHECK(again["addresses_added"] == 0);
+  CHECK(again["routes_added"] == 0);
+  CHECK(again["routes_replaced"] == 0);
+  const json back = r.ctl->reload_apply(parse_config(config6("", ""), "first.toml"), {});
+  CHECK(back["addresses_removed"] == 1);
+  CHECK(back["neighbours_removed"] == 1);
+  CHECK(back["routes_deleted"] == 3);
+  CHECK(fib6("2001:db8:70::1") == Fib6::kNoRoute);
+  CHECK(fib6("2001:db8:71::1") == Fib6::kNoRoute);
+  CHECK(addrs("p1") == before);
 }

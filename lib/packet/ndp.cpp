@@ -1,5 +1,6 @@
 #include "ndp.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 namespace routerd {
@@ -199,6 +200,31 @@ size_t ndp_build_ra(uint8_t* out, const Mac& mac, const Ipv6& src, const Ipv6& d
     put32(o + 8, prefixes[i].preferred_lifetime);
     std::memcpy(o + 16, prefixes[i].prefix.addr.b.data(), 16);
     len += 32;
+  }
+  return finish(out, dst_mac, mac, src, dst, len);
+}
+
+size_t ndp_build_redirect(uint8_t* out, const Mac& mac, const Ipv6& src, const Ipv6& dst,
+                          const Mac& dst_mac, const Ipv6& target, const Ipv6& redirect_dst,
+                          const Mac* target_mac, const uint8_t* orig, size_t orig_len) {
+  uint8_t* msg = out + 14 + nd::kIpv6HdrLen;
+  std::memset(msg, 0, 40);
+  msg[0] = nd::redirect;
+  std::memcpy(msg + 8, target.b.data(), 16);
+  std::memcpy(msg + 24, redirect_dst.b.data(), 16);
+  size_t len = 40;
+  if (target_mac) len += put_lla(msg + len, nd::opt_target_lla, *target_mac);
+  // The Redirected Header option: 8 bytes of header, then the packet cut to whole 8-byte
+  // units within the minimum MTU (RFC 4861 4.6.3).
+  const size_t room = 1280 - nd::kIpv6HdrLen - len - 8;
+  const size_t quote = std::min(orig_len, room) / 8 * 8;
+  if (quote) {
+    uint8_t* o = msg + len;
+    std::memset(o, 0, 8);
+    o[0] = nd::opt_redirected_header;
+    o[1] = uint8_t((8 + quote) / 8);
+    std::memcpy(o + 8, orig, quote);
+    len += 8 + quote;
   }
   return finish(out, dst_mac, mac, src, dst, len);
 }

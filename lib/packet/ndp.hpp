@@ -70,6 +70,16 @@ size_t ndp_build_na(uint8_t* out, const Mac& mac, const Ipv6& src, const Ipv6& d
                     const Mac& dst_mac, const Ipv6& target, bool router, bool solicited,
                     bool override_flag);
 
+// A Redirect (RFC 4861 4.5, 8.2) from the router's link-local src to the offending packet's
+// source dst at dst_mac: `target` is the better first hop (a router's link-local address,
+// or redirect_dst itself when it is on the link), with the target's link-layer option when
+// known and as much of the offending packet (orig, orig_len bytes from its IPv6 header) as
+// keeps the whole message within 1,280 bytes. out must hold kNdRedirectMaxFrame bytes.
+constexpr size_t kNdRedirectMaxFrame = 14 + 1280;
+size_t ndp_build_redirect(uint8_t* out, const Mac& mac, const Ipv6& src, const Ipv6& dst,
+                          const Mac& dst_mac, const Ipv6& target, const Ipv6& redirect_dst,
+                          const Mac* target_mac, const uint8_t* orig, size_t orig_len);
+
 struct RaPrefix {
   Prefix6 prefix;
   uint32_t valid_lifetime, preferred_lifetime;  // seconds

@@ -29,6 +29,7 @@ Worker::Worker(SharedState& dp, uint32_t index, std::span<const RxQueue> rx, uin
   token_max_ = rate ? uint64_t(dp.params.icmp_burst) * 2 : 0;
   tokens_ = token_max_;
   redirects_ = dp.params.send_redirects;
+  redirects6_ = dp.params.send_redirects6;
   tsc_per_token_ = rate ? std::max<uint64_t>(1, rte_get_tsc_hz() / rate) : 1;
   last_tsc_ = rte_rdtsc();
   if (dp.params.route_cache)
@@ -370,6 +371,13 @@ void Worker::process6(uint16_t in_port, const PortFastInfo& in, rte_mbuf** pkts,
     const Verdict v = decide6(m, s);
     if (__builtin_expect(v.action != Verdict::forward, 0)) {
       divert(m, v, s, in_port);
+      continue;
+    }
+    // Back out of its input port: control forwards it and tells the source about the better
+    // first hop (RFC 4861 8.2), within the ICMP budget; beyond it, it is just forwarded.
+    if (__builtin_expect(s->port == in_port, 0) && redirects6_ && npunts_ < kMaxBurst &&
+        icmp_token()) {
+      punt(m, v_punt(Punt::redirect, s->id), in_port);
       continue;
     }
     rewrite6(m, s);

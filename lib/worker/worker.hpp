@@ -83,6 +83,7 @@ class Worker {
   // expiring TTLs cannot fill the punt ring; control applies the real limit.
   uint64_t tokens_ = 0, token_max_ = 0, last_tsc_ = 0, tsc_per_token_ = 1;
   bool redirects_ = true;
+  bool redirects6_ = true;
 
   std::unique_ptr<RouteCache> cache_;  // null when route_cache.enabled is false
   RouteCacheGovernor governor_;        // whether to look up with cache_, burst by burst
