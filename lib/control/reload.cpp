@@ -17,71 +17,75 @@ namespace routerd {
 
 namespace {
 
-using AddrKey = std::tuple<std::string, uint32_t, uint8_t>;  // port, address, prefix length
+// Both families, as the text routerctl takes ("10.1.0.1/24", "2001:db8:1::1/64"): the
+// steps below run routerctl verbs, so one diff serves IPv4 and IPv6.
+using AddrKey = std::pair<std::string, std::string>;  // port, address/length
 
 std::set<AddrKey> addresses_of(const Config& c) {
   std::set<AddrKey> s;
-  for (const auto& p : c.ports)
-    for (const auto& [a, sn] : p.addresses) s.emplace(p.name, a.v, sn.len);
+  for (const auto& p : c.ports) {
+    for (const auto& [a, sn] : p.addresses)
+      s.emplace(p.name, a.str() + "/" + std::to_string(sn.len));
+    for (const auto& [a, sn] : p.addresses6)
+      s.emplace(p.name, a.str() + "/" + std::to_string(sn.len));
+  }
   return s;
 }
 
 std::vector<std::string> addr_argv(const char* verb, const AddrKey& k) {
-  return {"addr", verb, Ipv4(std::get<1>(k)).str() + "/" + std::to_string(std::get<2>(k)), "dev",
-          std::get<0>(k)};
+  return {"addr", verb, k.second, "dev", k.first};
 }
 
-std::map<uint32_t, NeighbourConfig> neighbours_of(const Config& c) {
-  std::map<uint32_t, NeighbourConfig> m;
-  for (const auto& n : c.neighbours) m[n.address.v] = n;
+// A static neighbour of either family, keyed by its address's text.
+struct StaticNeighbour {
+  std::string address;
+  Mac lladdr;
+  std::string port;
+  bool operator==(const StaticNeighbour&) const = default;
+};
+
+std::map<std::string, StaticNeighbour> neighbours_of(const Config& c) {
+  std::map<std::string, StaticNeighbour> m;
+  for (const auto& n : c.neighbours) m[n.address.str()] = {n.address.str(), n.lladdr, n.port};
+  for (const auto& n : c.neighbours6) m[n.address.str()] = {n.address.str(), n.lladdr, n.port};
   return m;
 }
 
-bool same(const NeighbourConfig& a, const NeighbourConfig& b) {
-  return a.lladdr == b.lladdr && a.port == b.port;
+std::vector<std::string> neigh_add_argv(const StaticNeighbour& n) {
+  return {"neigh", "add", n.address, "lladdr", n.lladdr.str(), "dev", n.port};
 }
 
-std::vector<std::string> neigh_add_argv(const NeighbourConfig& n) {
-  return {"neigh", "add", n.address.str(), "lladdr", n.lladdr.str(), "dev", n.port};
+// A route of either family as a batch line takes it.
+struct RouteLine {
+  uint8_t family = 4;
+  std::string prefix;  // text: the map key
+  std::string via;     // empty: none
+  std::string dev;
+  uint16_t mtu = 0;
+  uint32_t line = 0;
+};
+
+RouteLine route_line(const RouteSpec& s) {
+  if (s.family == 6) return {6, s.prefix6.str(), s.via6 ? s.via6->str() : "", s.dev, s.mtu, s.line};
+  return {4, s.prefix.str(), s.via ? s.via->str() : "", s.dev, s.mtu, s.line};
 }
 
 // The routes a config asks for, as the startup load applies them: [[route]] entries, then
 // the route files in order, a later line replacing an earlier one for the same prefix.
-std::map<Prefix4, RouteSpec> routes_of(const Config& c,
-                                       const std::vector<Control::RouteFile>& files) {
-  std::map<Prefix4, RouteSpec> m;
-  for (const auto& r : c.routes) m[r.prefix] = RouteSpec{r.prefix, r.via, r.dev, 0, 0};
+std::map<std::string, RouteLine> routes_of(const Config& c,
+                                           const std::vector<Control::RouteFile>& files) {
+  std::map<std::string, RouteLine> m;
+  for (const auto& r : c.routes)
+    m[r.prefix.str()] = {4, r.prefix.str(), r.via ? r.via->str() : "", r.dev, 0, 0};
+  for (const auto& r : c.routes6)
+    m[r.prefix.str()] = {6, r.prefix.str(), r.via ? r.via->str() : "", r.dev, 0, 0};
   for (const auto& [path, specs] : files)
-    for (const auto& s : specs)
-      if (s.family != 6) m[s.prefix] = s;
+    for (const auto& sp : specs) m[route_line(sp).prefix] = route_line(sp);
   return m;
 }
 
-// The IPv6 parts of a config and its route files, as text, to tell whether they changed:
-// reload does not apply IPv6 changes yet and says so in restart_needed.
-std::string ipv6_parts(const Config& c, const std::vector<Control::RouteFile>& files) {
-  std::string s;
-  for (const auto& p : c.ports) {
-    s += p.name + (p.link_local ? " ll " + p.link_local->str() : "");
-    for (const auto& [a, sn] : p.addresses6) s += " " + a.str() + "/" + std::to_string(sn.len);
-    s += ";";
-  }
-  for (const auto& n : c.neighbours6)
-    s += n.address.str() + " " + n.lladdr.str() + " " + n.port + ";";
-  for (const auto& r : c.routes6)
-    s += r.prefix.str() + " " + (r.via ? r.via->str() : "") + " " + r.dev + ";";
-  for (const auto& [path, specs] : files)
-    for (const auto& sp : specs)
-      if (sp.family == 6)
-        s += sp.prefix6.str() + " " + (sp.via6 ? sp.via6->str() : "") + " " + sp.dev + " " +
-             std::to_string(sp.mtu) + ";";
-  return s;
-}
-
 // Keys that take effect only at startup (they size memory, name devices or start threads).
-std::vector<std::string> restart_needed(const Config& a, const Config& b,
-                                        const std::vector<Control::RouteFile>& fa,
-                                        const std::vector<Control::RouteFile>& fb) {
+std::vector<std::string> restart_needed(const Config& a, const Config& b) {
   std::vector<std::string> v;
   auto check = [&](bool differs, const char* key) {
     if (differs) v.emplace_back(key);
@@ -131,11 +135,9 @@ std::vector<std::string> restart_needed(const Config& a, const Config& b,
   for (size_t i = 0; !ports_differ && i < a.ports.size(); ++i) {
     const auto &x = a.ports[i], &y = b.ports[i];
     ports_differ = x.name != y.name || x.device != y.device || x.preset != y.preset ||
-                   x.mtu != y.mtu || x.mac != y.mac;
+                   x.mtu != y.mtu || x.mac != y.mac || x.link_local != y.link_local;
   }
-  check(ports_differ, "port (name, device, preset, mtu or mac)");
-  check(ipv6_parts(a, fa) != ipv6_parts(b, fb),
-        "IPv6 addresses, link_local, routes or neighbours (reload applies IPv4 only)");
+  check(ports_differ, "port (name, device, preset, mtu, mac or link_local)");
   check(a.fib6_max_routes != b.fib6_max_routes, "fib6.max_routes");
   check(a.fib6_tbl8_groups != b.fib6_tbl8_groups, "fib6.tbl8_groups");
   check(a.ipv6_send_redirects != b.ipv6_send_redirects, "ipv6.send_redirects");
@@ -243,11 +245,35 @@ nlohmann::json Control::reload_apply(const Config& next, const std::vector<Route
   const auto old_neigh = neighbours_of(loaded_), new_neigh = neighbours_of(next);
   const auto old_routes = routes_of(loaded_, loaded_files_), new_routes = routes_of(next, files);
   const auto live_addrs = live_addresses();
-  // A static neighbour as the file gives it, or nothing when the live entry differs.
-  auto live_neigh = [this](uint32_t ip) -> std::optional<NeighbourConfig> {
-    const Neighbour* n = neigh_.find(Ipv4(ip));
+  // A static neighbour as the live table has it, or nothing when it is not static.
+  auto live_neigh = [this](const std::string& text) -> std::optional<StaticNeighbour> {
+    if (auto a4 = Ipv4::parse(text)) {
+      const Neighbour* n = neigh_.find(*a4);
+      if (!n || n->state != NeighState::permanent) return std::nullopt;
+      return StaticNeighbour{text, n->mac, port_by_id(n->port)->ref.name};
+    }
+    const auto* n = neigh6_.find(*Ipv6::parse(text));
     if (!n || n->state != NeighState::permanent) return std::nullopt;
-    return NeighbourConfig{Ipv4(ip), n->mac, port_by_id(n->port)->ref.name};
+    return StaticNeighbour{text, n->mac, port_by_id(n->port)->ref.name};
+  };
+  // The static route the RIB holds for a prefix (either family), as a RouteLine.
+  auto live_route = [this](const RouteLine& key) -> std::optional<RouteLine> {
+    auto line = [this](const auto& rt, uint8_t fam) {
+      return RouteLine{fam,
+                       rt.prefix.str(),
+                       rt.via ? rt.via->str() : "",
+                       port_by_id(rt.port)->ref.name,
+                       rt.mtu(),
+                       0};
+    };
+    if (key.family == 6) {
+      const Route6* rt = rib6_.find(*Prefix6::parse(key.prefix));
+      if (!rt || rt->proto != RouteProto::static_route) return std::nullopt;
+      return line(*rt, 6);
+    }
+    const Route* rt = rib_.find(*Prefix4::parse(key.prefix));
+    if (!rt || rt->proto != RouteProto::static_route) return std::nullopt;
+    return line(*rt, 4);
   };
   try {
     // New addresses first: new routes and neighbours may need their subnets.
@@ -260,62 +286,57 @@ nlohmann::json Control::reload_apply(const Config& next, const std::vector<Route
     }
     for (const auto& [ip, n] : new_neigh) {
       const auto now = live_neigh(ip);
-      if (now && same(*now, n)) continue;
+      if (now && *now == n) continue;
       fault("neigh add");
       run(neigh_add_argv(n));
       if (now)
         undo.emplace_back([run, o = *now] { run(neigh_add_argv(o)); });
       else
-        undo.emplace_back([run, ip = Ipv4(ip)] { run({"neigh", "del", ip.str()}); });
+        undo.emplace_back([run, ip, port = n.port] { run({"neigh", "del", ip, "dev", port}); });
       ++neigh_set;
     }
 
-    // Routes: one batch, so one generation bump and atomic for packets; its inverse is
-    // built from the RIB as it is now.
+    // Routes: one batch (both families), so one generation bump and atomic for packets; its
+    // inverse is built from the RIB as it is now.
     Request fwd, inv;
     fwd.verb = inv.verb = Verb::batch;
     // Where a route came from, for errors: "FILE:LINE" or the config's [[route]].
-    std::map<Prefix4, std::string> source;
+    std::map<std::string, std::string> source;
     for (const auto& r : next.routes)
-      source[r.prefix] = config_path_ + ": [[route]] " + r.prefix.str();
+      source[r.prefix.str()] = config_path_ + ": [[route]] " + r.prefix.str();
+    for (const auto& r : next.routes6)
+      source[r.prefix.str()] = config_path_ + ": [[route]] " + r.prefix.str();
     for (const auto& [path, specs] : files)
-      for (const auto& sp : specs) source[sp.prefix] = path + ":" + std::to_string(sp.line);
-    auto line_of = [&source](const Prefix4& p, const RouteSpec* s, bool del) {
-      Request r;
-      r.verb = del ? Verb::route_del : Verb::route_replace;
-      r.prefix = p;
-      if (s) {
-        r.via = s->via;
-        r.dev = s->dev;
-        r.mtu = s->mtu;
+      for (const auto& sp : specs)
+        source[route_line(sp).prefix] = path + ":" + std::to_string(sp.line);
+    // A batch line through the grammar routerctl uses, so either family parses as typed.
+    auto line_of = [&source](const RouteLine& r, bool del) {
+      std::vector<std::string> w = {"route", del ? "del" : "replace", r.prefix};
+      if (!del) {
+        if (!r.via.empty()) w.insert(w.end(), {"via", r.via});
+        if (!r.dev.empty()) w.insert(w.end(), {"dev", r.dev});
+        if (r.mtu) w.insert(w.end(), {"mtu", std::to_string(r.mtu)});
       }
-      auto it = source.find(p);
-      return BatchLine{uint32_t(s ? s->line : 0), r,
-                       it != source.end() ? it->second : "route " + p.str()};
+      auto it = source.find(r.prefix);
+      return BatchLine{r.line, parse_request(w),
+                       it != source.end() ? it->second : "route " + r.prefix};
     };
-    auto restore_line = [&](const Prefix4& p) {
-      const Route* now = rib_.find(p);
-      if (now && now->proto == RouteProto::static_route) {
-        RouteSpec s{p, now->via, now->via ? "" : port_by_id(now->port)->ref.name, now->mtu(), 0};
-        return line_of(p, &s, false);
-      }
-      return line_of(p, nullptr, true);
+    auto restore_line = [&](const RouteLine& key) {
+      const auto now = live_route(key);
+      return now ? line_of(*now, false) : line_of(key, true);
     };
-    for (const auto& [p, s] : old_routes) {
-      if (new_routes.count(p)) continue;
-      const Route* now = rib_.find(p);
-      if (!now || now->proto != RouteProto::static_route) continue;  // already gone
-      inv.batch.push_back(restore_line(p));
-      fwd.batch.push_back(line_of(p, nullptr, true));
+    for (const auto& [p, r] : old_routes) {
+      if (new_routes.count(p) || !live_route(r)) continue;  // kept, or already gone
+      inv.batch.push_back(restore_line(r));
+      fwd.batch.push_back(line_of(r, true));
       ++routes_deleted;
     }
-    for (const auto& [p, s] : new_routes) {
-      const Route* now = rib_.find(p);
-      if (now && now->proto == RouteProto::static_route && now->via == s.via &&
-          (s.dev.empty() || port_by_id(now->port)->ref.name == s.dev) && now->mtu() == s.mtu)
+    for (const auto& [p, r] : new_routes) {
+      const auto now = live_route(r);
+      if (now && now->via == r.via && (r.dev.empty() || now->dev == r.dev) && now->mtu == r.mtu)
         continue;
-      inv.batch.push_back(restore_line(p));
-      fwd.batch.push_back(line_of(p, &s, false));
+      inv.batch.push_back(restore_line(r));
+      fwd.batch.push_back(line_of(r, false));
       ++(now ? routes_replaced : routes_added);
     }
     if (!fwd.batch.empty()) {
@@ -330,7 +351,7 @@ nlohmann::json Control::reload_apply(const Config& next, const std::vector<Route
       const auto now = live_neigh(ip);
       if (new_neigh.count(ip) || !now) continue;
       fault("neigh del");
-      run({"neigh", "del", Ipv4(ip).str()});
+      run({"neigh", "del", ip, "dev", now->port});
       undo.emplace_back([run, o = *now] { run(neigh_add_argv(o)); });
       ++neigh_removed;
     }
@@ -338,27 +359,30 @@ nlohmann::json Control::reload_apply(const Config& next, const std::vector<Route
     // static neighbours on it, so taking it back restores those too.
     for (const auto& k : old_addrs) {
       if (new_addrs.count(k) || !live_addrs.count(k)) continue;
-      std::vector<NeighbourConfig> statics;
-      for (const auto& [ip, n] : neigh_.entries())
-        if (n.state == NeighState::permanent && port_by_id(n.port)->ref.name == std::get<0>(k))
-          statics.push_back(NeighbourConfig{Ipv4(ip), n.mac, std::get<0>(k)});
+      std::vector<StaticNeighbour> statics;
+      auto keep_statics = [&](const auto& table) {
+        for (const auto& [ip, n] : table.entries())
+          if (n.state == NeighState::permanent && port_by_id(n.port)->ref.name == k.first)
+            statics.push_back(StaticNeighbour{ip.str(), n.mac, k.first});
+      };
+      keep_statics(neigh_);
+      keep_statics(neigh6_);
       fault("addr del");
       const nlohmann::json out = execute(parse_request(addr_argv("del", k)));
       Request back;
       back.verb = Verb::batch;
       for (const auto& rt : out.value("removed_routes", nlohmann::json::array())) {
-        Request r;
-        r.verb = Verb::route_replace;
-        r.prefix = *Prefix4::parse(rt.at("prefix").get<std::string>());
-        if (rt.contains("via")) r.via = Ipv4::parse(rt.at("via").get<std::string>());
+        RouteLine r;
+        r.prefix = rt.at("prefix").get<std::string>();
+        r.via = rt.value("via", std::string());
         r.dev = rt.at("dev").get<std::string>();
         r.mtu = rt.value("mtu", uint16_t(0));
-        back.batch.push_back(BatchLine{0, r, "route " + r.prefix.str()});
+        back.batch.push_back(line_of(r, false));
       }
-      undo.emplace_back([this, run, k, back, statics] {
+      undo.emplace_back([this, run, k, back, statics, live_neigh] {
         run(addr_argv("add", k));
         for (const auto& n : statics)
-          if (!neigh_.find(n.address)) run(neigh_add_argv(n));
+          if (!live_neigh(n.address)) run(neigh_add_argv(n));
         if (!back.batch.empty()) route_batch(back);
       });
       ++addr_removed;
@@ -375,7 +399,7 @@ nlohmann::json Control::reload_apply(const Config& next, const std::vector<Route
     throw CommandError(std::string("reload: ") + e.what() + "; nothing changed");
   }
 
-  const std::vector<std::string> restart = restart_needed(loaded_, next, loaded_files_, files);
+  const std::vector<std::string> restart = restart_needed(loaded_, next);
   loaded_ = next;
   loaded_files_ = files;
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -397,10 +421,14 @@ nlohmann::json Control::reload_apply(const Config& next, const std::vector<Route
           {"seconds", secs}};
 }
 
-std::set<std::tuple<std::string, uint32_t, uint8_t>> Control::live_addresses() const {
+std::set<std::pair<std::string, std::string>> Control::live_addresses() const {
   std::set<AddrKey> s;
-  for (const auto& p : ports_)
-    for (const auto& pa : p.addrs) s.emplace(p.ref.name, pa.addr.v, pa.subnet.len);
+  for (const auto& p : ports_) {
+    for (const auto& pa : p.addrs)
+      s.emplace(p.ref.name, pa.addr.str() + "/" + std::to_string(pa.subnet.len));
+    for (const auto& pa : p.addrs6)
+      s.emplace(p.ref.name, pa.addr.str() + "/" + std::to_string(pa.subnet.len));
+  }
   return s;
 }
 
