@@ -676,7 +676,7 @@ max_routes = 300000
 tbl8_groups = 262144
 [ipv6]
 send_redirects = false
-accept_redirects = true
+accept_redirects = false
 icmp_rate = 10
 icmp_burst = 5
 [ndp]
@@ -734,7 +734,7 @@ port = "p0"
   CHECK(c.fib6_max_routes == 300000);
   CHECK(c.fib6_tbl8_groups == 262144);
   CHECK_FALSE(c.ipv6_send_redirects);
-  CHECK(c.ipv6_accept_redirects);
+  CHECK_FALSE(c.ipv6_accept_redirects);
   CHECK(c.icmp6_rate == 10);
   CHECK(c.icmp6_burst == 5);
   CHECK(c.ndp_reachable_ms == 20000);
@@ -1031,4 +1031,10 @@ TEST_CASE("the example in docs/config.md parses, with both families", "[config][
   CHECK_FALSE(c.routes6.empty());
   CHECK_FALSE(c.neighbours.empty());
   CHECK_FALSE(c.neighbours6.empty());
+}
+
+TEST_CASE("ipv6.accept_redirects = true is refused, not ignored", "[config][ipv6]") {
+  CHECK_THROWS_WITH(
+      parse_config("[ipv6]\naccept_redirects = true\n", "t.toml"),
+      Catch::Contains("ipv6.accept_redirects") && Catch::Contains("not supported yet"));
 }
