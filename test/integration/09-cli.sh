@@ -80,13 +80,17 @@ tb_check "neigh show -j: 10.2.0.2 learnt on p1 with h1's MAC $H1MAC, REACHABLE" 
   rctl_j neigh show
 
 # --- addr ---
-tb_check "addr show -j: one address per port" json_check \
+tb_check "addr show -4 -j: one IPv4 address per port" json_check \
   '(map({(.dev): .addresses}) | add) == {"p0":["10.1.0.1/24"],"p1":["10.2.0.1/24"],"p2":["10.3.0.1/24"]}' \
-  rctl_j addr show
+  rctl_j -4 addr show
+# Every port has its link-local IPv6 address, IPv6 configured or not (RFC 4291 2.1).
+tb_check "addr show -6 -j: each port has one fe80::/64 address" json_check \
+  'length == 3 and all(.[]; (.addresses | length) == 1 and (.addresses[0] | startswith("fe80:")))' \
+  rctl_j -6 addr show
 tb_check "addr add 10.4.0.1/24 dev p0" tb_expect_ok rctl addr add 10.4.0.1/24 dev p0
 tb_check "addr show -j dev p0 lists 10.1.0.1/24 and 10.4.0.1/24" json_check \
   'length == 1 and .[0].dev == "p0" and (.[0].addresses | sort) == ["10.1.0.1/24","10.4.0.1/24"]' \
-  rctl_j addr show dev p0
+  rctl_j -4 addr show dev p0
 tb_check "addr show (text) lists 10.4.0.1/24" tb_expect_match '10\.4\.0\.1/24' rctl addr show
 tb_check "route show -j has the connected route 10.4.0.0/24 dev p0" json_check \
   'any(.[]; .prefix == "10.4.0.0/24" and .dev == "p0" and .proto == "connected")' rctl_j route show
@@ -96,7 +100,7 @@ tb_check "addr add 10.2.0.5/24 dev p0 (overlaps p1's subnet) is refused" \
   eval '! rctl addr add 10.2.0.5/24 dev p0 2>&1 | tb_indent'
 tb_check "addr del 10.4.0.1/24 dev p0" tb_expect_ok rctl addr del 10.4.0.1/24 dev p0
 tb_check "addr show -j dev p0 is back to 10.1.0.1/24" json_check \
-  '.[0].addresses == ["10.1.0.1/24"]' rctl_j addr show dev p0
+  '.[0].addresses == ["10.1.0.1/24"]' rctl_j -4 addr show dev p0
 tb_check "route show -j no longer has 10.4.0.0/24" json_check \
   'all(.[]; .prefix != "10.4.0.0/24")' rctl_j route show
 tb_check "ping 10.4.0.1 from h0 now gets Net Unreachable" \

@@ -16,7 +16,7 @@ tb_on_cleanup "ip link del $IF0; ip link del $IF1"
 conf() {
   cat >"$1" <<EOT
 [dataplane]
-eal = ["-l", "0-1", "--no-huge", "-m", "1024", "--no-pci", "--file-prefix", "rtrit$TB_ID", "--no-telemetry"]
+eal = ["-l", "0-1", "--no-huge", "-m", "2048", "--no-pci", "--file-prefix", "rtrit$TB_ID", "--no-telemetry"]
 socket = "$TB_SOCK"
 
 [[port]]

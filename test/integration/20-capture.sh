@@ -50,8 +50,10 @@ tb_step "forwarding after the capture"
 tb_check "h0 still reaches h2" tb_ping 0 10.3.0.2 5
 no_drops() {
   local d
-  d=$(rctl_j stats | jq '[.drops | to_entries[] | select(.key != "ethertype_unsupported") | .value] | add')
-  tb_say "     drops other than ethertype_unsupported (IPv6 from the hosts): $d"
+  # The hosts' own IPv6 chatter (MLD reports to ff02::16) is multicast routerd does not route.
+  d=$(rctl_j stats | jq '[.drops | to_entries[] |
+    select(.key != "ethertype_unsupported" and .key != "multicast_destination") | .value] | add')
+  tb_say "     drops other than the hosts' IPv6 multicast: $d"
   ((d == 0))
 }
 tb_check "no packet was dropped" no_drops
