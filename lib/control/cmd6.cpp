@@ -230,18 +230,10 @@ nlohmann::json Control::route_get6(const Request& r) {
 }
 
 nlohmann::json Control::route_summary6() const {
-  nlohmann::json by_len = nlohmann::json::object();
-  const auto& per_len = rib6_.per_length();
-  for (size_t len = 0; len < per_len.size(); ++len)
-    if (per_len[len]) by_len[std::to_string(len)] = per_len[len];
-  size_t connected = 0;
-  rib6_.for_each([&](const Route6& rt) { connected += rt.proto == RouteProto::connected; });
-  return {{"routes", rib6_.size()},
-          {"connected", connected},
-          {"static", rib6_.size() - connected},
-          {"by_length", by_len},
-          {"fib_prefixes", dp_.fib6.routes()},
-          {"fib_rebuilds", dp_.fib6.rebuilds()}};
+  nlohmann::json j = rib_summary(rib6_);
+  j["fib_prefixes"] = dp_.fib6.routes();
+  j["fib_rebuilds"] = dp_.fib6.rebuilds();
+  return j;
 }
 
 // ---------------------------------------------------------------- neigh

@@ -201,24 +201,32 @@ nlohmann::json Control::route_load(const std::vector<RouteSpec>& specs, const st
           {"seconds", secs}};
 }
 
-template <>
-nlohmann::json Control::handle<Verb::route_summary>(const Request&) {
+template <class A>
+nlohmann::json rib_summary(const BasicRib<A>& rib) {
   nlohmann::json by_len = nlohmann::json::object();
-  const auto& per_len = rib_.per_length();
+  const auto& per_len = rib.per_length();
   for (size_t len = 0; len < per_len.size(); ++len)
     if (per_len[len]) by_len[std::to_string(len)] = per_len[len];
   size_t connected = 0;
-  rib_.for_each([&](const Route& rt) { connected += rt.proto == RouteProto::connected; });
-  return {{"routes", rib_.size()},
+  rib.for_each([&](const auto& rt) { connected += rt.proto == RouteProto::connected; });
+  return {{"routes", rib.size()},
           {"connected", connected},
-          {"static", rib_.size() - connected},
-          {"by_length", by_len},
-          {"fib_prefixes", dp_.fib.routes()},
-          {"ipv6", route_summary6()},
-          {"next_hops", pub_.slots_used()},
-          {"generation", pub_.generation()},
-          {"commits", pub_.commits()},
-          {"route_updates", pub_.route_updates()}};
+          {"static", rib.size() - connected},
+          {"by_length", by_len}};
+}
+template nlohmann::json rib_summary(const BasicRib<Ipv4>&);
+template nlohmann::json rib_summary(const BasicRib<Ipv6>&);
+
+template <>
+nlohmann::json Control::handle<Verb::route_summary>(const Request&) {
+  nlohmann::json j = rib_summary(rib_);
+  j.update(nlohmann::json{{"fib_prefixes", dp_.fib.routes()},
+                          {"ipv6", route_summary6()},
+                          {"next_hops", pub_.slots_used()},
+                          {"generation", pub_.generation()},
+                          {"commits", pub_.commits()},
+                          {"route_updates", pub_.route_updates()}});
+  return j;
 }
 
 template <>

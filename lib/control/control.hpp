@@ -187,6 +187,8 @@ class Control {
   void transmit(uint16_t port, rte_mbuf* m);
   void send_arp_request(uint16_t port, Ipv4 target, const std::optional<Mac>& unicast);
   void apply_neighbour_effects(NeighbourTable::Effects& fx, uint64_t now_ms);
+  template <class Fx>
+  void drop_unsent(Fx& fx);
   bool icmp_bucket(uint64_t now_ms);
   template <class F>
   void guarded(const char* what, F&& f);  // runs f; a failure is counted and logged, not thrown

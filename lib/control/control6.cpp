@@ -551,13 +551,7 @@ void Control::apply_neighbour_effects(NeighbourTable6::Effects& fx, uint64_t now
                        now);
     drop(m, Drop::neighbour_failed, m->port);
   }
-  for (rte_mbuf* m : fx.overflowed) drop(m, Drop::neighbour_queue_overflow, m->port);
-  for (rte_mbuf* m : fx.table_full) drop(m, Drop::neighbour_table_full, m->port);
-  for (rte_mbuf* m : fx.queue_full) drop(m, Drop::neighbour_queue_full, m->port);
-  for (rte_mbuf* m : fx.rate_limited) drop(m, Drop::neighbour_rate_limited, m->port);
-  for (rte_mbuf* m : fx.evicted) drop(m, Drop::neighbour_evicted, m->port);
-  if (fx.evictions) event(Event::neighbour_evictions, fx.evictions);
-  if (fx.mac_locked) event(Event::arp_mac_locked, fx.mac_locked);
+  drop_unsent(fx);
   if (fx.not_learnt) event(Event::ndp_not_learnt, fx.not_learnt);
   try {
     for (const Ipv6& ip : fx.changed)

@@ -191,13 +191,7 @@ void Control::apply_neighbour_effects(NeighbourTable::Effects& fx, uint64_t now)
                       std::nullopt, now);
     drop(m, Drop::neighbour_failed, m->port);
   }
-  for (rte_mbuf* m : fx.overflowed) drop(m, Drop::neighbour_queue_overflow, m->port);
-  for (rte_mbuf* m : fx.table_full) drop(m, Drop::neighbour_table_full, m->port);
-  for (rte_mbuf* m : fx.queue_full) drop(m, Drop::neighbour_queue_full, m->port);
-  for (rte_mbuf* m : fx.rate_limited) drop(m, Drop::neighbour_rate_limited, m->port);
-  for (rte_mbuf* m : fx.evicted) drop(m, Drop::neighbour_evicted, m->port);
-  if (fx.evictions) event(Event::neighbour_evictions, fx.evictions);
-  if (fx.mac_locked) event(Event::arp_mac_locked, fx.mac_locked);
+  drop_unsent(fx);
   try {
     for (Ipv4 ip : fx.changed) sync(Prefix4{ip, 32});
     pub_.commit();
@@ -209,6 +203,20 @@ void Control::apply_neighbour_effects(NeighbourTable::Effects& fx, uint64_t now)
     log_limited("a neighbour's host route was not installed", e.what());
   }
 }
+
+// What a neighbour table gave up on (either family): freed and counted by reason.
+template <class Fx>
+void Control::drop_unsent(Fx& fx) {
+  for (rte_mbuf* m : fx.overflowed) drop(m, Drop::neighbour_queue_overflow, m->port);
+  for (rte_mbuf* m : fx.table_full) drop(m, Drop::neighbour_table_full, m->port);
+  for (rte_mbuf* m : fx.queue_full) drop(m, Drop::neighbour_queue_full, m->port);
+  for (rte_mbuf* m : fx.rate_limited) drop(m, Drop::neighbour_rate_limited, m->port);
+  for (rte_mbuf* m : fx.evicted) drop(m, Drop::neighbour_evicted, m->port);
+  if (fx.evictions) event(Event::neighbour_evictions, fx.evictions);
+  if (fx.mac_locked) event(Event::arp_mac_locked, fx.mac_locked);
+}
+template void Control::drop_unsent(NeighbourTable::Effects&);
+template void Control::drop_unsent(NeighbourTable6::Effects&);
 
 void Control::send_arp_request(uint16_t port, Ipv4 target, const std::optional<Mac>& unicast) {
   const PortCtl* p = port_by_id(port);
