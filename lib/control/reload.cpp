@@ -292,7 +292,9 @@ nlohmann::json Control::reload_apply(const Config& next, const std::vector<Route
       if (now)
         undo.emplace_back([run, o = *now] { run(neigh_add_argv(o)); });
       else
-        undo.emplace_back([run, ip, port = n.port] { run({"neigh", "del", ip, "dev", port}); });
+        undo.emplace_back([run, addr = ip, port = n.port] {
+          run({"neigh", "del", addr, "dev", port});
+        });
       ++neigh_set;
     }
 
