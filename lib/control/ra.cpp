@@ -124,17 +124,17 @@ bool Control::dad_hook(uint16_t port, const NdMessage& m, const uint8_t* eth_src
 
 void Control::dad_show(const PortCtl& p, nlohmann::json& out) const {
   nlohmann::json failed = nlohmann::json::array(), tentative = nlohmann::json::array();
-  auto with_len = [&](const Ipv6& a) {
-    if (a == p.ll) return a.str() + "/64";
-    for (const auto& pa : p.addrs6)
-      if (pa.addr == a) return a.str() + "/" + std::to_string(pa.subnet.len);
-    return a.str();
+  // The port's addresses as they are now (an entry of a deleted one lives until the tick).
+  auto mark = [&](const Ipv6& a, uint8_t len) {
+    for (const auto& e : dad_) {
+      if (e.port != p.ref.id || e.addr != a) continue;
+      const std::string s = a.str() + "/" + std::to_string(len);
+      if (e.state == DadState::failed) failed.push_back(s);
+      if (e.state == DadState::tentative) tentative.push_back(s);
+    }
   };
-  for (const auto& e : dad_) {
-    if (e.port != p.ref.id) continue;
-    if (e.state == DadState::failed) failed.push_back(with_len(e.addr));
-    if (e.state == DadState::tentative) tentative.push_back(with_len(e.addr));
-  }
+  for (const auto& pa : p.addrs6) mark(pa.addr, pa.subnet.len);
+  mark(p.ll, 64);
   if (!failed.empty()) out["dad_failed"] = failed;
   if (!tentative.empty()) out["tentative"] = tentative;
 }

@@ -286,6 +286,7 @@ TEST_CASE("DAD: an NA for a tentative address makes it a duplicate, never used a
 
   // Deleting it and adding it again runs DAD again.
   r.run({"addr", "del", "2001:db8:1::1/64", "dev", "p0"});
+  CHECK(!r.run({"addr", "show", "dev", "p0"})[0].contains("dad_failed"));
   r.tick(2600);
   r.run({"addr", "add", "2001:db8:1::1/64", "dev", "p0"});
   out = r.tick(2700);
