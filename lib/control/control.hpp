@@ -185,6 +185,9 @@ class Control {
   void ra_solicited(uint16_t port, const NdMessage& rs, uint64_t now_ms);
   bool dad_hook(uint16_t port, const NdMessage& m, const uint8_t* eth_src);  // true: consumed
   bool dad_failed(uint16_t port, const Ipv6& a) const;
+  // An address of the router that DAD did not find duplicate: local in the FIB, and NDP
+  // messages from or about it are a conflict. A duplicate one belongs to the other node.
+  bool in_use6(const Ipv6& a) const;
   void dad_show(const PortCtl& p, nlohmann::json& out) const;
   void dad_tick(uint64_t now_ms);
   void send_ra(const PortCtl& p, const Ipv6& dst, const Mac& dst_mac, uint16_t lifetime);

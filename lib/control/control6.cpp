@@ -87,8 +87,7 @@ void Control::set_link_local(PortCtl& p, const std::optional<Ipv6>& configured) 
 // delivered whichever port it came in on, the worker never forwards to fe80::/10), then
 // the RIB route, then a resolved neighbour on a connected subnet.
 uint32_t Control::desired_nh(const Prefix6& p) {
-  if (p.len == 128 && local_address6(p.addr))
-    return pub_.acquire(NhKey{NhType::local, 0, 0, 0, 6, {}});
+  if (p.len == 128 && in_use6(p.addr)) return pub_.acquire(NhKey{NhType::local, 0, 0, 0, 6, {}});
   if (const Route6* r = rib6_.find(p)) {
     if (r->via) {
       neigh6_.use(*r->via);  // a gateway learnt from its own NS is re-confirmed from now on
@@ -389,7 +388,7 @@ void Control::handle_ndp(rte_mbuf* m, uint16_t in_port, uint64_t now) {
     return;
   }
   // A message claiming one of the router's addresses is a conflict or a loop: never learn it.
-  if (local_address6(msg->src)) return drop(m, Drop::ndp_invalid, in_port);
+  if (in_use6(msg->src)) return drop(m, Drop::ndp_invalid, in_port);
   // A neighbour is on this link when its address is link-local or in one of the port's
   // subnets; nothing else is learnt from it.
   bool on_link = msg->src.is_link_local();
@@ -429,7 +428,7 @@ void Control::handle_ndp(rte_mbuf* m, uint16_t in_port, uint64_t now) {
       break;
     }
     case nd::neighbor_advert:
-      if (local_address6(msg->target)) {
+      if (in_use6(msg->target)) {
         log_limited("port " + p->ref.name + ": NA from " + msg->src.str(),
                     "it claims our address " + msg->target.str());
         break;

@@ -50,6 +50,11 @@ bool Control::dad_failed(uint16_t port, const Ipv6& a) const {
   return false;
 }
 
+bool Control::in_use6(const Ipv6& a) const {
+  uint16_t port;
+  return local_address6(a, &port) && !dad_failed(port, a);
+}
+
 // New addresses (startup, `addr add`, a new link-local one) are found here, by comparing the
 // ports' addresses with what DAD knows, so no command needs a hook; an address deleted and
 // added again between two ticks keeps its earlier result.
@@ -105,13 +110,24 @@ bool Control::dad_hook(uint16_t port, const NdMessage& m, const uint8_t* eth_src
   auto it = std::find_if(dad_.begin(), dad_.end(),
                          [&](const DadEntry& e) { return e.port == port && e.addr == m.target; });
   if (it == dad_.end()) return false;
-  if (it->state == DadState::failed) return true;
+  // A duplicate is not defended (its NSs go unanswered), and the other node's NAs for it
+  // are learnt like any neighbour's.
+  if (it->state == DadState::failed) return m.type == nd::neighbor_solicit;
   // Our own frame, looped back by the link: nothing to learn, nothing to answer.
   if (std::memcmp(eth_src, p->ref.mac.b.data(), 6) == 0) return true;
   if (it->state != DadState::tentative) return false;
   if (m.type == nd::neighbor_solicit && !m.src.is_unspecified()) return false;
   it->state = DadState::failed;
   event(Event::ndp_dad_failed);
+  // It is the other node's now: its local /128 goes, so packets for it follow the connected
+  // subnet to that node (as Linux, which installs no local route for such an address).
+  try {
+    sync(Prefix6{m.target, 128});
+    pub_.commit();
+  } catch (const FibError& e) {
+    pub_.rollback();
+    log_limited("the local route of duplicate " + m.target.str() + " stays", e.what());
+  }
   Mac from;
   std::memcpy(from.b.data(), eth_src, 6);
   spdlog::error(

@@ -243,6 +243,10 @@ TEST_CASE("DAD: an NA for a tentative address makes it a duplicate, never used a
   n = ndp_build_na(f, kHost, dup, kAllNodes, kAllNodes.multicast_mac(), dup, false, false, true);
   CHECK(r.hand(f, n, r.p0(), 1200).empty());
   CHECK(r.event("ndp_dad_failed") == 1);
+  // It is the other node's: no longer local, its packets follow the connected subnet.
+  const uint32_t id = r.dp.fib6.lookup(dup);
+  REQUIRE(id);
+  CHECK(r.dp.nexthops.get(id)->kind == NhKind::glean);
   r.tick(2100);  // DAD of the others is over
 
   const json p0 = r.run({"addr", "show", "dev", "p0"})[0];
