@@ -77,6 +77,11 @@ std::string addresses(const json& d) {
       if (a.is_string()) {  // what routerd answers: "10.1.0.1/24", "fe80::1/64"
         const std::string s = a.get<std::string>();
         out += " " + s + (s.rfind("fe80:", 0) == 0 ? " scope link" : "");
+        // DAD's marks (RFC 4862 5.4), as ip(8) shows them.
+        for (const char* mark : {"tentative", "dad_failed"})
+          if (p.contains(mark))
+            for (const auto& t : p[mark])
+              if (t == a) out += mark == std::string("tentative") ? " tentative" : " dadfailed";
         continue;
       }
       // {"address": "2001:db8:1::1/64", "family": 6, "scope": "global"}; iproute2's own

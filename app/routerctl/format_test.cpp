@@ -157,6 +157,10 @@ const Case kCases6[] = {
     {Verb::addr_show,
      R"([{"dev":"p0","addresses":[{"local":"2001:db8:1::1","prefixlen":64,"family":6,"scope":"global"},{"local":"fe80::200:ff:fe00:1","prefixlen":64,"family":6,"scope":"link"}]}])",
      "p0: 2001:db8:1::1/64 fe80::200:ff:fe00:1/64 scope link\n"},
+    {Verb::addr_show,
+     R"([{"dev":"p2","addresses":["10.3.0.1/24","2001:db8:3::5/64","2001:db8:3::6/64","fe80::1/64"],"dad_failed":["2001:db8:3::5/64"],"tentative":["2001:db8:3::6/64","fe80::1/64"]}])",
+     "p2: 10.3.0.1/24 2001:db8:3::5/64 dadfailed 2001:db8:3::6/64 tentative fe80::1/64 scope "
+     "link tentative\n"},
     {Verb::addr_del,
      R"({"removed_routes":[{"prefix":"2001:db8:9::/48","family":6,"via":"2001:db8:1::2","dev":"p0","proto":"static"}]})",
      "removed routes through this address:\n2001:db8:9::/48 via 2001:db8:1::2 dev p0 proto "

@@ -29,7 +29,8 @@ constexpr std::string_view kFibKeys[] = {"max_routes", "tbl8_groups", "max_next_
 constexpr std::string_view kFib6Keys[] = {"max_routes", "tbl8_groups"};
 constexpr std::string_view kIpv4Keys[] = {"drop_martians", "send_redirects", "accept_redirects"};
 constexpr std::string_view kIpv6Keys[] = {"send_redirects", "accept_redirects", "icmp_rate",
-                                          "icmp_burst"};
+                                          "icmp_burst",     "ra_interval_s",    "ra_lifetime_s",
+                                          "ra_mtu"};
 constexpr std::string_view kNdpKeys[] = {"reachable_ms", "retrans_ms", "probes", "delay_ms",
                                          "stale_ms"};
 constexpr std::string_view kExceptionKeys[] = {"max_entries",      "pmtu_min",    "pmtu_expires",
@@ -41,8 +42,8 @@ constexpr std::string_view kArpKeys[] = {
     "reachable_time", "retrans_time_ms", "probes",         "queue_len",   "max_entries",
     "max_unresolved", "queue_total",     "failed_time_ms", "locktime_ms", "resolve_rate",
     "resolve_burst",  "source_rate",     "source_burst"};
-constexpr std::string_view kPortKeys[] = {"name", "device",    "preset",    "mtu",
-                                          "mac",  "addresses", "link_local"};
+constexpr std::string_view kPortKeys[] = {"name", "device",    "preset",     "mtu",
+                                          "mac",  "addresses", "link_local", "ra"};
 constexpr std::string_view kRouteKeys[] = {"prefix", "via", "dev"};
 // Keys outside any table (TOML wants them before the first [section]).
 constexpr std::string_view kTopKeys[] = {"route_files", "metrics_listen"};
@@ -228,6 +229,15 @@ class Parser {
              "true is not supported yet (IPv6 redirects are sent, not learnt)");
       read_int(*t, "ipv6", "icmp_rate", 0, 1000000, c.icmp6_rate);
       read_int(*t, "ipv6", "icmp_burst", 1, 1000000, c.icmp6_burst);
+      // RFC 4861 6.2.1: MaxRtrAdvInterval 4..1800 s; AdvDefaultLifetime 0 (not a default
+      // router) or MaxRtrAdvInterval..9000 s, by default 3 x MaxRtrAdvInterval.
+      read_int(*t, "ipv6", "ra_interval_s", 4, 1800, c.ra_interval_s);
+      c.ra_lifetime_s = 3 * c.ra_interval_s;
+      read_int(*t, "ipv6", "ra_lifetime_s", 0, 9000, c.ra_lifetime_s);
+      if (c.ra_lifetime_s != 0 && c.ra_lifetime_s < c.ra_interval_s)
+        fail("ipv6.ra_lifetime_s", "must be 0 or at least ipv6.ra_interval_s (" +
+                                       std::to_string(c.ra_interval_s) + ", RFC 4861 6.2.1)");
+      read_bool(*t, "ipv6", "ra_mtu", c.ra_mtu);
     }
     if (auto* t = section(root, "icmp")) icmp(*t, c);
     if (auto* t = section(root, "arp")) arp(*t, c);
@@ -609,6 +619,7 @@ class Parser {
 
     if (auto s = read_string(t, path, "link_local"))
       p.link_local = link_local_address(path + ".link_local", *s);
+    read_bool(t, path, "ra", p.ra);
 
     // One list for both families, told apart by the ':' only IPv6 has.
     auto addresses = read_strings(t, path, "addresses");

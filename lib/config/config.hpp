@@ -36,6 +36,7 @@ struct PortConfig {
   std::vector<std::pair<Ipv6, Prefix6>> addresses6;  // IPv6 entries of the same `addresses` list
   std::optional<Ipv6> link_local;  // key `link_local`, in fe80::/64; none: EUI-64 of the MAC
                                    // (decided at runtime)
+  bool ra = false;  // key `ra`: send Router Advertisements on this port (RFC 4861 6.2)
 };
 
 struct RouteConfig {
@@ -102,6 +103,10 @@ struct Config {
   bool ipv6_accept_redirects = false;  // for the router's own traffic
   uint32_t icmp6_rate = 1000;          // key ipv6.icmp_rate: ICMPv6 errors per second
   uint32_t icmp6_burst = 50;           // key ipv6.icmp_burst
+  // Router Advertisements on ports with `ra = true` (RFC 4861 6.2.1)
+  uint32_t ra_interval_s = 600;   // MaxRtrAdvInterval; MinRtrAdvInterval is a third of it (>= 3 s)
+  uint32_t ra_lifetime_s = 1800;  // AdvDefaultLifetime; default 3 x ra_interval_s
+  bool ra_mtu = true;             // include the MTU option (the port's MTU)
 
   // [exceptions]: what the router learns from ICMP about destinations it sends to
   uint32_t exc_max_entries = 4096;

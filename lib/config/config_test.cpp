@@ -278,7 +278,7 @@ TEST_CASE("every key in config_keys() is read by the parser", "[config]") {
     return out;
   };
   REQUIRE(error_of(render(base)) == "");
-  REQUIRE(config_keys().size() == 65);
+  REQUIRE(config_keys().size() == 69);
   for (const auto& key : config_keys()) {
     INFO(key);
     auto dot = key.find('.');
@@ -1037,4 +1037,36 @@ TEST_CASE("ipv6.accept_redirects = true is refused, not ignored", "[config][ipv6
   CHECK_THROWS_WITH(
       parse_config("[ipv6]\naccept_redirects = true\n", "t.toml"),
       Catch::Contains("ipv6.accept_redirects") && Catch::Contains("not supported yet"));
+}
+
+TEST_CASE("Router Advertisement keys: per port switch and RFC 4861 6.2.1 ranges",
+          "[config][ipv6][ra]") {
+  const Config d = parse_config("", "t");
+  CHECK(d.ra_interval_s == 600);
+  CHECK(d.ra_lifetime_s == 1800);
+  CHECK(d.ra_mtu);
+  const Config c = parse_config(
+      "[ipv6]\nra_interval_s = 30\nra_mtu = false\n[[port]]\nname = \"p0\"\ndevice = \"x\"\n"
+      "ra = true\n[[port]]\nname = \"p1\"\ndevice = \"y\"\n",
+      "t");
+  CHECK(c.ra_interval_s == 30);
+  CHECK(c.ra_lifetime_s == 90);  // 3 x the interval when not given
+  CHECK_FALSE(c.ra_mtu);
+  CHECK(c.ports[0].ra);
+  CHECK_FALSE(c.ports[1].ra);
+  CHECK(parse_config("[ipv6]\nra_lifetime_s = 0\n", "t").ra_lifetime_s == 0);
+  CHECK(parse_config("[ipv6]\nra_interval_s = 10\nra_lifetime_s = 9000\n", "t").ra_lifetime_s ==
+        9000);
+  CHECK(error_of("[ipv6]\nra_interval_s = 3\n") ==
+        "t.toml: ipv6.ra_interval_s: 3 is out of range 4..1800");
+  CHECK(error_of("[ipv6]\nra_interval_s = 1801\n") ==
+        "t.toml: ipv6.ra_interval_s: 1801 is out of range 4..1800");
+  CHECK(error_of("[ipv6]\nra_lifetime_s = 9001\n") ==
+        "t.toml: ipv6.ra_lifetime_s: 9001 is out of range 0..9000");
+  CHECK(error_of("[ipv6]\nra_lifetime_s = 100\n") ==
+        "t.toml: ipv6.ra_lifetime_s: must be 0 or at least ipv6.ra_interval_s (600, RFC 4861 "
+        "6.2.1)");
+  CHECK(error_of("[ipv6]\nra_mtu = 1\n") == "t.toml: ipv6.ra_mtu: expected a boolean");
+  CHECK(error_of("[[port]]\nname = \"p0\"\ndevice = \"x\"\nra = \"yes\"\n") ==
+        "t.toml: port[0].ra: expected a boolean");
 }

@@ -162,6 +162,7 @@ nlohmann::json Control::handle<Verb::addr_show>(const Request& r) {
       addrs.push_back(p.ll.str() + "/64");
     }
     out.push_back({{"dev", p.ref.name}, {"addresses", addrs}});
+    if (r.family != 4) dad_show(p, out.back());
   }
   return out;
 }

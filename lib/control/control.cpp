@@ -101,6 +101,7 @@ Control::Control(SharedState& dp, const Config& cfg, std::vector<PortRef> ports,
   icmp_tokens_ = uint64_t(icmp_burst_) * 1000;
   icmp6_tokens_ = uint64_t(icmp6_burst_) * 1000;
   for (auto& p : ports_) set_link_local(p, std::nullopt);
+  ra_init(cfg);
   register_addr_commands(commands_);
   register_route_commands(commands_);
   register_neigh_commands(commands_);
@@ -407,6 +408,7 @@ bool Control::poll_once(uint64_t now) {
       neigh6_.tick(now, fx6);
       apply_neighbour_effects(fx6, now);
     });
+    guarded("router advertisements and DAD", [&] { ra_tick(now); });
     // Route exceptions are read only by the router's own traffic: their changes publish
     // nothing, so they bump no generation and flush no worker's cache.
     exc_.expire(now);

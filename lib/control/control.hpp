@@ -44,6 +44,8 @@
 
 namespace routerd {
 
+struct NdMessage;
+
 // ---- routerctl ping's sessions (cmd_ping.cpp); the control thread fills them
 // An answer to one of the router's own echo requests (routerctl ping).
 struct PingEvent {
@@ -164,6 +166,36 @@ class Control {
                         uint16_t in_port, uint64_t now_ms);
   void send_ns(uint16_t port, const Ipv6& target, const std::optional<Mac>& unicast);
   void apply_neighbour_effects(NeighbourTable6::Effects& fx, uint64_t now_ms);
+  // --- Router Advertisements (RFC 4861 6.2) and DAD of the router's own addresses
+  // (RFC 4862 5.4): ra.cpp. ra_tick runs in the 100 ms tick; the others are handle_ndp's hooks.
+  struct RaPort {
+    bool on = false;
+    uint32_t sent = 0;     // unsolicited RAs since it was turned on
+    uint64_t next_ms = 0;  // the next multicast RA
+    uint64_t last_ms = 0;  // the last RA of any kind (MIN_DELAY_BETWEEN_RAS)
+  };
+  enum class DadState : uint8_t { tentative, ok, failed };
+  struct DadEntry {
+    Ipv6 addr;
+    uint16_t port;
+    DadState state;
+    uint64_t deadline_ms;  // tentative until then
+  };
+  void ra_init(const Config& cfg);
+  void ra_tick(uint64_t now_ms);
+  void ra_solicited(uint16_t port, const NdMessage& rs, uint64_t now_ms);
+  bool dad_hook(uint16_t port, const NdMessage& m, const uint8_t* eth_src);  // true: consumed
+  bool dad_failed(uint16_t port, const Ipv6& a) const;
+  // An address of the router that DAD did not find duplicate: local in the FIB, and NDP
+  // messages from or about it are a conflict. A duplicate one belongs to the other node.
+  bool in_use6(const Ipv6& a) const;
+  void dad_show(const PortCtl& p, nlohmann::json& out) const;
+  void dad_tick(uint64_t now_ms);
+  void send_ra(const PortCtl& p, const Ipv6& dst, const Mac& dst_mac, uint16_t lifetime);
+  const Config& ra_config() const;
+  Config ra_boot_;          // the constructor's config, until load() gives loaded_
+  std::vector<RaPort> ra_;  // by index in ports_
+  std::vector<DadEntry> dad_;
   // --- lookups
   PortCtl* port_by_name(const std::string& name);
   PortCtl& port_named(const std::string& cmd, const std::string& dev);  // or refuses the command

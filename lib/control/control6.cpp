@@ -61,14 +61,20 @@ bool Control::local_address6(const Ipv6& a, uint16_t* port) const {
 std::optional<Ipv6> Control::select_source6(uint16_t port, const Ipv6& dst) const {
   const PortCtl* p = port_by_id(port);
   if (!p) return std::nullopt;
-  if (dst.is_link_local() || dst.is_multicast()) return p->ll;
+  // A duplicate address (DAD, ra.cpp) is never a source.
+  const std::optional<Ipv6> ll =
+      dad_failed(port, p->ll) ? std::nullopt : std::optional<Ipv6>(p->ll);
+  if (dst.is_link_local() || dst.is_multicast()) return ll;
   const PortAddr6* best = nullptr;
   for (const auto& pa : p->addrs6)
-    if (!best || common_prefix_len(pa.addr, dst) > common_prefix_len(best->addr, dst)) best = &pa;
+    if (!dad_failed(port, pa.addr) &&
+        (!best || common_prefix_len(pa.addr, dst) > common_prefix_len(best->addr, dst)))
+      best = &pa;
   if (best) return best->addr;
   for (const auto& q : ports_)
-    if (!q.addrs6.empty()) return q.addrs6.front().addr;
-  return p->ll;
+    for (const auto& pa : q.addrs6)
+      if (!dad_failed(q.ref.id, pa.addr)) return pa.addr;
+  return ll;
 }
 
 void Control::set_link_local(PortCtl& p, const std::optional<Ipv6>& configured) {
@@ -81,8 +87,7 @@ void Control::set_link_local(PortCtl& p, const std::optional<Ipv6>& configured) 
 // delivered whichever port it came in on, the worker never forwards to fe80::/10), then
 // the RIB route, then a resolved neighbour on a connected subnet.
 uint32_t Control::desired_nh(const Prefix6& p) {
-  if (p.len == 128 && local_address6(p.addr))
-    return pub_.acquire(NhKey{NhType::local, 0, 0, 0, 6, {}});
+  if (p.len == 128 && in_use6(p.addr)) return pub_.acquire(NhKey{NhType::local, 0, 0, 0, 6, {}});
   if (const Route6* r = rib6_.find(p)) {
     if (r->via) {
       neigh6_.use(*r->via);  // a gateway learnt from its own NS is re-confirmed from now on
@@ -431,8 +436,13 @@ void Control::handle_ndp(rte_mbuf* m, uint16_t in_port, uint64_t now) {
   uint64_t sender = 0;
   std::memcpy(&sender, rte_pktmbuf_mtod(m, const rte_ether_hdr*)->src_addr.addr_bytes, 6);
   if (!arp_limit_.allow(sender, now)) return drop(m, Drop::arp_rate_limited, in_port);
+  // Another node claiming a tentative address of ours (DAD, ra.cpp).
+  if (dad_hook(in_port, *msg, rte_pktmbuf_mtod(m, const rte_ether_hdr*)->src_addr.addr_bytes)) {
+    rte_pktmbuf_free(m);
+    return;
+  }
   // A message claiming one of the router's addresses is a conflict or a loop: never learn it.
-  if (local_address6(msg->src)) return drop(m, Drop::ndp_invalid, in_port);
+  if (in_use6(msg->src)) return drop(m, Drop::ndp_invalid, in_port);
   // A neighbour is on this link when its address is link-local or in one of the port's
   // subnets; nothing else is learnt from it.
   bool on_link = msg->src.is_link_local();
@@ -472,7 +482,7 @@ void Control::handle_ndp(rte_mbuf* m, uint16_t in_port, uint64_t now) {
       break;
     }
     case nd::neighbor_advert:
-      if (local_address6(msg->target)) {
+      if (in_use6(msg->target)) {
         log_limited("port " + p->ref.name + ": NA from " + msg->src.str(),
                     "it claims our address " + msg->target.str());
         break;
@@ -484,6 +494,7 @@ void Control::handle_ndp(rte_mbuf* m, uint16_t in_port, uint64_t now) {
     case nd::redirect:
       if (on_link && msg->source_lla && !msg->src.is_unspecified())
         neigh6_.solicit_from(msg->src, *msg->source_lla, in_port, now, fx);
+      if (msg->type == nd::router_solicit) ra_solicited(in_port, *msg, now);  // ra.cpp
       break;
     default:  // router advertisements from other routers: routerd configures none from them
       break;

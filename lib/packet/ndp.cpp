@@ -195,7 +195,7 @@ size_t ndp_build_ra(uint8_t* out, const Mac& mac, const Ipv6& src, const Ipv6& d
     o[0] = nd::opt_prefix_info;
     o[1] = 4;
     o[2] = prefixes[i].prefix.len;
-    o[3] = 0x80 | 0x40;  // on-link, autonomous (SLAAC)
+    o[3] = uint8_t(0x80 | (prefixes[i].autonomous ? 0x40 : 0));  // on-link, autonomous (SLAAC)
     put32(o + 4, prefixes[i].valid_lifetime);
     put32(o + 8, prefixes[i].preferred_lifetime);
     std::memcpy(o + 16, prefixes[i].prefix.addr.b.data(), 16);

@@ -83,10 +83,11 @@ size_t ndp_build_redirect(uint8_t* out, const Mac& mac, const Ipv6& src, const I
 struct RaPrefix {
   Prefix6 prefix;
   uint32_t valid_lifetime, preferred_lifetime;  // seconds
+  bool autonomous = true;  // A flag: hosts may form addresses in it (SLAAC needs a /64)
 };
 // A Router Advertisement from src (link-local) to dst (ff02::1 or a soliciting host) with a
 // source link-layer option, the MTU option when mtu != 0, and a Prefix Information option
-// (on-link, autonomous) per prefix; at most kMaxRaPrefixes.
+// (on-link; autonomous as the prefix says) per prefix; at most kMaxRaPrefixes.
 constexpr size_t kMaxRaPrefixes = 16;
 size_t ndp_build_ra(uint8_t* out, const Mac& mac, const Ipv6& src, const Ipv6& dst,
                     const Mac& dst_mac, uint16_t router_lifetime, uint32_t mtu,

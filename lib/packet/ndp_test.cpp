@@ -140,7 +140,7 @@ TEST_CASE("a Router Advertisement carries its prefixes, MTU and link-layer addre
           "[packet][ndp]") {
   uint8_t out[kNdMaxFrame];
   const RaPrefix pfx[] = {{*Prefix6::parse("2001:db8:1::/64"), 2592000, 604800},
-                          {*Prefix6::parse("2001:db8:2::/64"), 86400, 14400}};
+                          {*Prefix6::parse("2001:db8:2::/48"), 86400, 14400, false}};
   const Ipv6 all = a6("ff02::1");
   const size_t n = ndp_build_ra(out, kMac, Ipv6::link_local_eui64(kMac), all, all.multicast_mac(),
                                 1800, 1500, pfx);
@@ -159,6 +159,8 @@ TEST_CASE("a Router Advertisement carries its prefixes, MTU and link-layer addre
   const uint8_t* o = out + 14 + 40 + 16 + 8 + 8;
   CHECK((o[0] == 3 && o[1] == 4 && o[2] == 64 && o[3] == 0xc0));
   CHECK(Ipv6::from_bytes(o + 16) == a6("2001:db8:1::"));
+  // The second: on-link only (L without A), as for a prefix SLAAC cannot fill.
+  CHECK((o[32] == 3 && o[34] == 48 && o[35] == 0x80));
   // From a global source: discarded (RFC 4861 6.1.2).
   const size_t n2 =
       ndp_build_ra(out, kMac, a6("2001:db8::1"), all, all.multicast_mac(), 1800, 0, {});

@@ -108,6 +108,8 @@ enum class Punt : uint8_t {
   X(redirect_suppressed, "Redirects not sent (per-host limit, source off-link)")                   \
   X(ndp_solicit_sent, "Neighbor Solicitations sent")                                               \
   X(ndp_advert_sent, "Neighbor Advertisements sent")                                               \
+  X(ndp_ra_sent, "Router Advertisements sent (port.ra)")                                           \
+  X(ndp_dad_failed, "own IPv6 addresses found duplicate (DAD, RFC 4862 5.4)")                      \
   X(ndp_received, "NDP messages received")                                                         \
   X(ndp_not_learnt, "NDP senders not recorded: no FAILED or unused STALE entry to make room")      \
   X(icmp6_echo_reply_sent, "ICMPv6 echo replies sent")                                             \

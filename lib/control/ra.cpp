@@ -1,0 +1,251 @@
+// Router Advertisements (RFC 4861 6.2) on ports with `ra = true`, and Duplicate Address
+// Detection (RFC 4862 5.4) of the router's own IPv6 addresses. Both run from the control
+// thread's 100 ms tick and from handle_ndp's hooks; neither changes the FIB.
+#include <rte_ether.h>
+#include <rte_random.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "control.hpp"
+#include "ndp.hpp"
+
+namespace routerd {
+
+namespace {
+
+// RFC 4861 10, router constants.
+constexpr uint64_t kMaxInitialRtrAdvertIntervalMs = 16000;
+constexpr uint32_t kMaxInitialRtrAdvertisements = 3;
+constexpr uint64_t kMinDelayBetweenRasMs = 3000;
+// RFC 4861 6.2.1's AdvValidLifetime and AdvPreferredLifetime defaults: 30 and 7 days.
+constexpr uint32_t kValidLifetime = 2592000, kPreferredLifetime = 604800;
+
+const Ipv6 kAllNodes = Ipv6::of(0xff02, 0, 0, 0, 0, 0, 0, 1);
+
+uint64_t random_between(uint64_t lo, uint64_t hi) {
+  return lo + rte_rand_max(hi - lo + 1);
+}
+
+}  // namespace
+
+void Control::ra_init(const Config& cfg) {
+  ra_boot_ = cfg;
+  ra_.assign(ports_.size(), RaPort{});
+}
+
+// load() and reload keep loaded_; a Control that was never loaded (tests) has only what its
+// constructor was given. Reading it on every tick makes a reload's `ra` changes take effect.
+const Config& Control::ra_config() const {
+  return loaded_.ports.empty() ? ra_boot_ : loaded_;
+}
+
+// ---------------------------------------------------------------- DAD
+
+bool Control::dad_failed(uint16_t port, const Ipv6& a) const {
+  for (const auto& e : dad_)
+    if (e.port == port && e.addr == a) return e.state == DadState::failed;
+  return false;
+}
+
+bool Control::in_use6(const Ipv6& a) const {
+  uint16_t port;
+  return local_address6(a, &port) && !dad_failed(port, a);
+}
+
+// New addresses (startup, `addr add`, a new link-local one) are found here, by comparing the
+// ports' addresses with what DAD knows, so no command needs a hook; an address deleted and
+// added again between two ticks keeps its earlier result.
+void Control::dad_tick(uint64_t now) {
+  std::erase_if(dad_, [&](const DadEntry& e) {
+    const PortCtl* p = port_by_id(e.port);
+    if (!p) return true;
+    if (p->ll == e.addr) return false;
+    for (const auto& pa : p->addrs6)
+      if (pa.addr == e.addr) return false;
+    return true;
+  });
+  const uint64_t wait = ra_config().ndp_retrans_ms;  // RetransTimer
+  for (const auto& p : ports_) {
+    std::vector<Ipv6> addrs{p.ll};
+    for (const auto& pa : p.addrs6) addrs.push_back(pa.addr);
+    for (const Ipv6& a : addrs) {
+      const bool known = std::any_of(dad_.begin(), dad_.end(), [&](const DadEntry& e) {
+        return e.port == p.ref.id && e.addr == a;
+      });
+      if (known) continue;
+      // DupAddrDetectTransmits = 1: one solicitation from the unspecified address to the
+      // address's solicited-node group, without a source link-layer option (RFC 4862 5.4.2).
+      dad_.push_back(DadEntry{a, p.ref.id, DadState::tentative, now + wait});
+      rte_mbuf* m = rte_pktmbuf_alloc(pool_);
+      auto* out =
+          m ? reinterpret_cast<uint8_t*>(rte_pktmbuf_append(m, uint16_t(kNdMaxFrame))) : nullptr;
+      if (!out) {
+        // Nothing was sent: the address is taken as unique (as with DupAddrDetectTransmits 0).
+        rte_pktmbuf_free(m);
+        dp_.control_stats().drop[size_t(Drop::no_mbuf)].add();
+        dad_.back().state = DadState::ok;
+        continue;
+      }
+      const size_t n = ndp_build_ns(out, p.ref.mac, Ipv6{}, a);
+      rte_pktmbuf_trim(m, uint16_t(kNdMaxFrame - n));
+      event(Event::ndp_solicit_sent);
+      transmit(p.ref.id, m);
+    }
+  }
+  for (auto& e : dad_)
+    if (e.state == DadState::tentative && now >= e.deadline_ms) e.state = DadState::ok;
+}
+
+// RFC 4862 5.4.3, 5.4.4: while an address is tentative, an NA for it or a DAD probe (NS from
+// the unspecified address) for it from another node means someone else has it. Our own
+// probe, looped back by the link, carries our MAC and is ignored. A duplicate address is not
+// defended afterwards: its NSs go unanswered, its NAs are not logged again.
+bool Control::dad_hook(uint16_t port, const NdMessage& m, const uint8_t* eth_src) {
+  if (m.type != nd::neighbor_solicit && m.type != nd::neighbor_advert) return false;
+  const PortCtl* p = port_by_id(port);
+  if (!p) return false;
+  auto it = std::find_if(dad_.begin(), dad_.end(),
+                         [&](const DadEntry& e) { return e.port == port && e.addr == m.target; });
+  if (it == dad_.end()) return false;
+  // A duplicate is not defended (its NSs go unanswered), and the other node's NAs for it
+  // are learnt like any neighbour's.
+  if (it->state == DadState::failed) return m.type == nd::neighbor_solicit;
+  // Our own frame, looped back by the link: nothing to learn, nothing to answer.
+  if (std::memcmp(eth_src, p->ref.mac.b.data(), 6) == 0) return true;
+  if (it->state != DadState::tentative) return false;
+  if (m.type == nd::neighbor_solicit && !m.src.is_unspecified()) return false;
+  it->state = DadState::failed;
+  event(Event::ndp_dad_failed);
+  // It is the other node's now: its local /128 goes, so packets for it follow the connected
+  // subnet to that node (as Linux, which installs no local route for such an address).
+  try {
+    sync(Prefix6{m.target, 128});
+    pub_.commit();
+  } catch (const FibError& e) {
+    pub_.rollback();
+    log_limited("the local route of duplicate " + m.target.str() + " stays", e.what());
+  }
+  Mac from;
+  std::memcpy(from.b.data(), eth_src, 6);
+  spdlog::error(
+      "port {}: {} is a duplicate address ({} from {} during DAD, RFC 4862 5.4): it is not "
+      "used as a source; remove it (routerctl addr del) and fix the conflict",
+      p->ref.name, m.target.str(),
+      m.type == nd::neighbor_advert ? "Neighbor Advertisement" : "DAD probe", from.str());
+  return true;
+}
+
+void Control::dad_show(const PortCtl& p, nlohmann::json& out) const {
+  nlohmann::json failed = nlohmann::json::array(), tentative = nlohmann::json::array();
+  // The port's addresses as they are now (an entry of a deleted one lives until the tick).
+  auto mark = [&](const Ipv6& a, uint8_t len) {
+    for (const auto& e : dad_) {
+      if (e.port != p.ref.id || e.addr != a) continue;
+      const std::string s = a.str() + "/" + std::to_string(len);
+      if (e.state == DadState::failed) failed.push_back(s);
+      if (e.state == DadState::tentative) tentative.push_back(s);
+    }
+  };
+  for (const auto& pa : p.addrs6) mark(pa.addr, pa.subnet.len);
+  mark(p.ll, 64);
+  if (!failed.empty()) out["dad_failed"] = failed;
+  if (!tentative.empty()) out["tentative"] = tentative;
+}
+
+// ---------------------------------------------------------------- Router Advertisements
+
+// From the port's link-local address (RFC 4861 6.1.2), with its MAC, its MTU and a Prefix
+// Information option per subnet: autonomous only for /64s, which SLAAC can fill (RFC 4862
+// 5.5.3 ignores others), on-link for all.
+void Control::send_ra(const PortCtl& p, const Ipv6& dst, const Mac& dst_mac, uint16_t lifetime) {
+  std::vector<RaPrefix> prefixes;
+  for (const auto& pa : p.addrs6) {
+    const bool seen = std::any_of(prefixes.begin(), prefixes.end(),
+                                  [&](const RaPrefix& r) { return r.prefix == pa.subnet; });
+    if (!seen)
+      prefixes.push_back(
+          RaPrefix{pa.subnet, kValidLifetime, kPreferredLifetime, pa.subnet.len == 64});
+  }
+  rte_mbuf* m = rte_pktmbuf_alloc(pool_);
+  auto* out =
+      m ? reinterpret_cast<uint8_t*>(rte_pktmbuf_append(m, uint16_t(kNdMaxFrame))) : nullptr;
+  if (!out) {
+    rte_pktmbuf_free(m);
+    dp_.control_stats().drop[size_t(Drop::no_mbuf)].add();
+    return;
+  }
+  const uint32_t mtu = ra_config().ra_mtu ? p.ref.mtu : 0;
+  const size_t n = ndp_build_ra(out, p.ref.mac, p.ll, dst, dst_mac, lifetime, mtu, prefixes);
+  rte_pktmbuf_trim(m, uint16_t(kNdMaxFrame - n));
+  event(Event::ndp_ra_sent);
+  transmit(p.ref.id, m);
+}
+
+// RFC 4861 6.2.4: unsolicited RAs at random times in [MinRtrAdvInterval, MaxRtrAdvInterval],
+// the first MAX_INITIAL_RTR_ADVERTISEMENTS at most MAX_INITIAL_RTR_ADVERT_INTERVAL apart.
+// They wait for the link-local address to pass DAD; a port whose link-local address is a
+// duplicate sends none (RFC 4862 5.4.5).
+void Control::ra_tick(uint64_t now) {
+  dad_tick(now);
+  const Config& c = ra_config();
+  const auto lifetime = uint16_t(c.ra_lifetime_s);
+  const uint64_t max_ms = uint64_t(c.ra_interval_s) * 1000;
+  const uint64_t min_ms = std::max<uint64_t>(kMinDelayBetweenRasMs, max_ms * 33 / 100);
+  ra_.resize(ports_.size());
+  for (size_t i = 0; i < ports_.size(); ++i) {
+    const PortCtl& p = ports_[i];
+    RaPort& s = ra_[i];
+    const PortConfig* pc = c.find_port(p.ref.name);
+    const bool want = pc && pc->ra;
+    if (want != s.on) {
+      // RFC 4861 6.2.5: a port that stops advertising says so with Router Lifetime 0.
+      if (!want && s.sent > 0 && !dad_failed(p.ref.id, p.ll))
+        send_ra(p, kAllNodes, kAllNodes.multicast_mac(), 0);
+      s = RaPort{};
+      s.on = want;
+      s.next_ms = now;
+    }
+    if (!s.on || now < s.next_ms) continue;
+    const bool ll_ready = std::any_of(dad_.begin(), dad_.end(), [&](const DadEntry& e) {
+      return e.port == p.ref.id && e.addr == p.ll && e.state == DadState::ok;
+    });
+    if (!ll_ready) continue;
+    send_ra(p, kAllNodes, kAllNodes.multicast_mac(), lifetime);
+    s.last_ms = now;
+    if (s.sent < kMaxInitialRtrAdvertisements) ++s.sent;
+    uint64_t wait = random_between(min_ms, max_ms);
+    if (s.sent < kMaxInitialRtrAdvertisements)
+      wait = std::min(wait, kMaxInitialRtrAdvertIntervalMs);
+    s.next_ms = now + wait;
+  }
+}
+
+// RFC 4861 6.2.6: a solicitation is answered, unicast when it gave its link-layer address,
+// at most once per MIN_DELAY_BETWEEN_RAS per port; one that comes sooner brings the next
+// multicast RA forward to the end of that delay, so the host still hears one soon.
+void Control::ra_solicited(uint16_t port, const NdMessage& rs, uint64_t now) {
+  const PortCtl* p = port_by_id(port);
+  if (!p) return;
+  const size_t i = size_t(p - ports_.data());
+  if (i >= ra_.size() || !ra_[i].on) return;
+  RaPort& s = ra_[i];
+  const bool ll_ready = std::any_of(dad_.begin(), dad_.end(), [&](const DadEntry& e) {
+    return e.port == port && e.addr == p->ll && e.state == DadState::ok;
+  });
+  if (!ll_ready) return;  // the first unsolicited RA follows as soon as it is
+  if (s.last_ms != 0 && now < s.last_ms + kMinDelayBetweenRasMs) {
+    s.next_ms = std::min(s.next_ms, s.last_ms + kMinDelayBetweenRasMs);
+    return;
+  }
+  s.last_ms = now;
+  const auto lifetime = uint16_t(ra_config().ra_lifetime_s);
+  if (rs.source_lla && !rs.src.is_unspecified())
+    send_ra(*p, rs.src, *rs.source_lla, lifetime);
+  else
+    send_ra(*p, kAllNodes, kAllNodes.multicast_mac(), lifetime);
+}
+
+}  // namespace routerd
