@@ -7,6 +7,12 @@ For each destination pattern, in one run on one machine:
 Rates come from the DPDK telemetry socket of each process (/ethdev/stats of the null
 port's opackets, the pcap port's ipackets), sampled once per sample period after a
 warm-up; the medians and the ratio routerd / testpmd are reported.
+
+--family 6 (issue 14): the same with an IPv6 trace and the full IPv6 table, and DPDK's
+l3fwd example as a second reference in the same run (run_l3fwd, build_l3fwd): built
+from the dpdk-doc package's source with only its table sizes and mbuf count raised so
+the full table and the whole trace fit, --lookup fib (rte_fib6 trie, bulk lookups, the
+structure routerd uses) and/or --lookup lpm (rte_lpm6), routes from --rule_ipv6.
 """
 import datetime
 import hashlib
@@ -35,11 +41,17 @@ CACHE_TARGETS = {"zipf": 1.1, "uniform": 0.97}
 # p0 reports it. testpmd's io mode forwards whatever the destination MAC.
 PORT_MAC = "02:00:00:00:aa:01"
 GATEWAYS = ["10.2.0.2", "10.2.0.3", "10.2.0.4", "10.2.0.5"]
+GATEWAYS6 = ["2001:db8:2::2", "2001:db8:2::3", "2001:db8:2::4", "2001:db8:2::5"]
 EXTRA_MBUFS = 16384
 MBUF_KIB = 2.5          # 2176-byte data room + 128-byte rte_mbuf + mempool overhead
 FIB_MB = 1152 + 672     # two full-table FIB copies, fib.max_routes = 1048576 (docs/config.md),
 #                         and two IPv6 ones at the fib6 defaults (320 MiB each, plus its RIB)
 MARGIN_MB = 512
+# --family 6: the IPv4 FIB at its defaults (94 MiB a copy) and the two fib6 copies.
+FIB6_MB = 2 * 94 + 672
+# l3fwd, patched (build_l3fwd): LPM6 or FIB6 with 2^18 rules and 2^18 tbl8 groups.
+L3FWD_TABLE_MB = 1024
+L3FWD_LOOKUPS = ["fib", "lpm"]
 
 
 def log(msg):
@@ -130,10 +142,10 @@ def gen_trace_version(gen):
     return int(m.group(1)) if m else None
 
 
-def ensure_trace(repo, cache, pattern, count, seed, table, table_sha):
+def ensure_trace(repo, cache, pattern, count, seed, table, table_sha, family=4):
     """Generates the trace of one pattern into the cache, or reuses a fresh one."""
     gen = os.path.join(repo, "scripts", "gen-trace")
-    prefix = os.path.join(cache, f"{pattern}-n{count}-s{seed}")
+    prefix = os.path.join(cache, f"{'v6-' if family == 6 else ''}{pattern}-n{count}-s{seed}")
     meta_path = prefix + ".json"
     fresh = False
     if all(os.path.exists(prefix + e) for e in (".json", ".pcap", ".routes")):
@@ -143,14 +155,16 @@ def ensure_trace(repo, cache, pattern, count, seed, table, table_sha):
                      and meta.get("table_sha256") == table_sha
                      and meta.get("dst_mac") == PORT_MAC
                      and meta.get("count") == count and meta.get("seed") == seed
+                     and meta.get("family", 4) == family
                      and os.path.getmtime(meta_path) >= os.path.getmtime(gen))
         except (OSError, ValueError):
             fresh = False
     if not fresh:
-        log(f"generating the {pattern} trace ({count} packets) into {cache}")
+        log(f"generating the IPv{family} {pattern} trace ({count} packets) into {cache}")
         os.makedirs(cache, exist_ok=True)
-        r = sh(["/usr/bin/python3", gen, "--pattern", pattern, "--count", str(count), "--seed",
-                str(seed), "--table", table, "--dst-mac", PORT_MAC, "--out", prefix])
+        r = sh(["/usr/bin/python3", gen, "--pattern", pattern, "--family", str(family),
+                "--count", str(count), "--seed", str(seed), "--table", table,
+                "--dst-mac", PORT_MAC, "--out", prefix])
         if r.returncode != 0:
             raise BenchError(f"gen-trace --pattern {pattern} failed: "
                              f"{(r.stderr or r.stdout).strip().splitlines()[-1:]}")
@@ -207,9 +221,10 @@ def wait_quiet(max_wait, what):
                 "for the machine to quieten")
 
 
-def measure(tel, in_port, out_port, warmup, samples, period, alive, what, pid=None):
+def measure(tel, in_port, out_port, warmup, samples, period, alive, what, pid=None,
+            start_timeout=30):
     """Waits for traffic, warms up, then samples both ports every period seconds."""
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + start_timeout
     while True:
         _, st = tel.port_stats(in_port)
         if st.get("ipackets", 0) > 0:
@@ -217,7 +232,8 @@ def measure(tel, in_port, out_port, warmup, samples, period, alive, what, pid=No
         if not alive():
             raise BenchError(f"{what} exited before receiving traffic")
         if time.monotonic() > deadline:
-            raise BenchError(f"{what}: no packet received on port {in_port} within 30 s")
+            raise BenchError(f"{what}: no packet received on port {in_port} within "
+                             f"{start_timeout} s")
         time.sleep(0.05)
     time.sleep(warmup)
 
@@ -322,6 +338,146 @@ def run_testpmd(ctx, pattern, tag, trace, mbufs, mem_mb):
             "samples": samples, "load": load, "quiet": quiet, **summarize(samples)}
 
 
+# ----------------------------------------------------------------------------- l3fwd
+
+L3FWD_SRC = "/usr/share/dpdk/examples"     # Debian package dpdk-doc: the examples' source
+# What build_l3fwd changes in l3fwd (22.11), and why; nothing else is touched:
+#   LPM6: 1024 rules, 2^16 tbl8 groups -> 2^18 and 2^18 (the full IPv6 table is 160k
+#         prefixes; routerd's [fib6] defaults are 2^18 / 2^18 too);
+#   FIB6: 65535 routes, 2^15 tbl8 groups -> 2^18 and 2^18 (same reason);
+#   NB_MBUF: at least 8192 -> at least the trace + 16384 (net_pcap infinite_rx holds the
+#            whole trace in mbufs, as with testpmd --total-num-mbufs and routerd mbufs);
+#   Rx offloads: IPv4/TCP/UDP checksum -> none (net_pcap and net_null offer none, and
+#            rte_eth_dev_configure refuses what a port cannot do; IPv6 has no header
+#            checksum and l3fwd never reads the flags on the IPv6 path).
+L3FWD_PATCHES = [
+    ("l3fwd/l3fwd_lpm.c", "#define IPV6_L3FWD_LPM_MAX_RULES         1024",
+     "#define IPV6_L3FWD_LPM_MAX_RULES         (1 << 18)"),
+    ("l3fwd/l3fwd_lpm.c", "#define IPV6_L3FWD_LPM_NUMBER_TBL8S (1 << 16)",
+     "#define IPV6_L3FWD_LPM_NUMBER_TBL8S (1 << 18)"),
+    ("l3fwd/l3fwd_fib.c", "config.max_routes = (1 << 16) - 1;", "config.max_routes = 1 << 18;"),
+    ("l3fwd/l3fwd_fib.c", "config.trie.num_tbl8 = (1 << 15);", "config.trie.num_tbl8 = 1 << 18;"),
+    ("l3fwd/main.c", "(unsigned)8192)", "(unsigned)@MBUFS@)"),
+    ("l3fwd/main.c", ".offloads = RTE_ETH_RX_OFFLOAD_CHECKSUM,", ".offloads = 0,"),
+]
+
+
+def build_l3fwd(build, mbufs):
+    """Builds (or reuses) the patched l3fwd for a pool of mbufs; returns the binary."""
+    if not os.path.isfile(os.path.join(L3FWD_SRC, "l3fwd", "main.c")):
+        raise BenchError(f"l3fwd source not found in {L3FWD_SRC}/l3fwd (apt-get install "
+                         "dpdk-doc), or use --l3fwd none")
+    h = hashlib.sha256(repr((L3FWD_PATCHES, mbufs)).encode())
+    for root, _, files in os.walk(os.path.join(L3FWD_SRC, "l3fwd")):
+        for f in sorted(files):
+            h.update(f.encode() + file_sha256(os.path.join(root, f)).encode())
+    top = os.path.join(build, "bench", f"l3fwd-{h.hexdigest()[:12]}")
+    binary = os.path.join(top, "l3fwd", "build", "l3fwd-shared")
+    if os.path.exists(binary):
+        return binary
+    log(f"building DPDK's l3fwd (patched table sizes, {mbufs} mbufs) in {top}")
+    shutil.rmtree(top, ignore_errors=True)
+    for d in ("l3fwd", "common"):
+        shutil.copytree(os.path.join(L3FWD_SRC, d), os.path.join(top, d))
+    for rel, old, new in L3FWD_PATCHES:
+        path = os.path.join(top, rel)
+        text = open(path).read()
+        if text.count(old) != 1:
+            raise BenchError(f"l3fwd: cannot patch {rel}: '{old}' found {text.count(old)} times")
+        with open(path, "w") as f:
+            f.write(text.replace(old, new.replace("@MBUFS@", str(mbufs))))
+    # Shared: the static link wants libsystemd.a, which Debian does not ship.
+    r = sh(["make", "-C", os.path.join(top, "l3fwd"), "shared"])
+    if r.returncode != 0 or not os.path.exists(binary):
+        raise BenchError(f"l3fwd build failed: {(r.stderr or r.stdout).strip()[-300:]}")
+    return binary
+
+
+def l3fwd_rules(ctx, trace, meta):
+    """l3fwd --rule_ipv6 (every route of the trace's route file, to port 1, the null
+    port) and --rule_ipv4 (l3fwd reads rule files only when given both: one route)."""
+    v6 = os.path.join(ctx["tmp"], os.path.basename(trace) + ".l3fwd6")
+    v4 = os.path.join(ctx["tmp"], "l3fwd4.rules")
+    if not os.path.exists(v6):
+        n = 0
+        with open(trace + ".routes") as src, open(v6, "w") as dst:
+            for line in src:
+                if line.startswith("#") or not line.strip():
+                    continue
+                dst.write(f"R{line.split()[0]} 1\n")
+                n += 1
+        if n != meta["routes"]:
+            raise BenchError(f"l3fwd rules: {n} routes written, the trace has {meta['routes']}")
+        with open(v4, "w") as f:
+            f.write("R198.18.0.0/24 1\n")
+    return v4, v6
+
+
+def run_l3fwd(ctx, lookup, tag, trace, meta, mem_mb):
+    prefix = f"rbench{os.getpid()}l3{lookup}{tag}"
+    cleanup_prefix(prefix)
+    logf = os.path.join(ctx["logdir"], f"{tag}-l3fwd-{lookup}.log")
+    v4, v6 = l3fwd_rules(ctx, trace, meta)
+    # One lcore (1, the main one) polls both ports, like routerd's one worker and testpmd
+    # --nb-cores=1. l3fwd wants a Tx queue per lcore, and net_pcap has only one, hence -l 1.
+    # Software ptype parsing: net_pcap sets none.
+    cmd = [ctx["l3fwd"], "-l", "1", *ctx["mem"].eal_args(mem_mb), "--no-pci",
+           "--file-prefix", prefix,
+           "--vdev", f"net_pcap0,rx_pcap={trace}.pcap,infinite_rx=1",
+           "--vdev", "net_null0,no-rx=1",
+           "--", "-p", "0x3", "--config", "(0,0,1),(1,0,1)", f"--lookup={lookup}",
+           "--parse-ptype", f"--rule_ipv4={v4}", f"--rule_ipv6={v6}",
+           "--eth-dest=1,02:00:00:00:cc:02"]
+    log(f"{tag}: l3fwd --lookup={lookup} ({meta['routes']} IPv6 routes)")
+    quiet = wait_quiet(ctx["wait_quiet"], f"{tag} l3fwd") if ctx["wait_quiet"] > 0 else None
+    ctx["mem"].ensure(mem_mb)
+    proc = None
+    tel = None
+    t_start = time.monotonic()
+    try:
+        with open(logf, "w") as lf:
+            lf.write(" ".join(cmd) + "\n")
+            lf.flush()
+            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=lf,
+                                    stderr=subprocess.STDOUT)
+        ctx["procs"].append(proc)
+        alive = lambda: proc.poll() is None
+        tel = Telemetry(prefix, timeout=60, alive=alive)
+        ids = {}
+        for pid in tel.query("/ethdev/list").get("/ethdev/list", []):
+            info = tel.query(f"/ethdev/info,{pid}").get("/ethdev/info", {})
+            ids[info.get("name", "")] = pid
+        if "net_pcap0" not in ids or "net_null0" not in ids:
+            raise BenchError(f"l3fwd: ports not found in telemetry ({ids}); see {logf}")
+        # The table is loaded before the ports start: the first packet marks the end of it.
+        samples, load = measure(tel, ids["net_pcap0"], ids["net_null0"], ctx["warmup"],
+                                ctx["samples"], ctx["period"], alive, f"l3fwd {lookup}",
+                                proc.pid, start_timeout=300)
+        dpdk_version = tel.version
+    except BenchError as e:
+        raise BenchError(f"{e} (l3fwd log: {logf}: {tail(logf)})")
+    finally:
+        if tel:
+            tel.close()
+        if proc is not None:
+            stop_process(proc, signal.SIGTERM, timeout=30)
+            ctx["procs"].remove(proc)
+        cleanup_prefix(prefix)
+    added = 0     # l3fwd prints one line per route it adds
+    for line in open(logf, errors="replace"):
+        w = line.split()
+        if line.startswith(("LPM: Adding route", "FIB: Adding route")) and len(w) > 3 \
+                and ":" in w[3]:
+            added += 1
+    if added != meta["routes"]:
+        raise BenchError(f"l3fwd {lookup}: {added} IPv6 routes added, the trace has "
+                         f"{meta['routes']} (log: {logf})")
+    return {"command": cmd, "rc": proc.returncode, "log": logf, "lookup": lookup,
+            "dpdk_version": dpdk_version, "routes_added_ipv6": added,
+            "start_to_end_seconds": time.monotonic() - t_start,
+            "samples": samples, "load": load, "quiet": quiet, **summarize(samples)}
+
+
 def tail(path, n=3):
     try:
         lines = [l.strip() for l in open(path, errors="replace") if l.strip()]
@@ -338,7 +494,10 @@ def toml_str(s):
 
 def routerd_config(path, sock, prefix, eal_mem, trace, meta, mbufs, route_cache=None,
                    generator="scripts/bench forward"):
-    """route_cache: None (no [route_cache] table: routerd's default), True or False."""
+    """route_cache: None (no [route_cache] table: routerd's default), True or False.
+    An IPv6 trace (meta family 6) gets IPv6 port addresses and neighbours, the IPv4 FIB
+    at its default size and [fib6] at its defaults (room for the full IPv6 table)."""
+    v6 = meta.get("family", 4) == 6
     eal = ["-l", "0-1", *eal_mem, "--no-pci", "--file-prefix", prefix]
     lines = [
         f"# generated by {generator}",
@@ -349,9 +508,7 @@ def routerd_config(path, sock, prefix, eal_mem, trace, meta, mbufs, route_cache=
         f"socket = {toml_str(sock)}",
         f"mbufs = {mbufs}",
         "",
-        "[fib]",
-        "max_routes = 1048576",
-        "",
+        *(["[fib]", "max_routes = 1048576", ""] if not v6 else []),
         *([] if route_cache is None else
           ["[route_cache]", f"enabled = {'true' if route_cache else 'false'}", ""]),
         "# p0: the trace is addressed to this MAC (see bench_forward.PORT_MAC).",
@@ -360,17 +517,18 @@ def routerd_config(path, sock, prefix, eal_mem, trace, meta, mbufs, route_cache=
         f"device = {toml_str('net_pcap0,rx_pcap=' + trace + '.pcap,infinite_rx=1')}",
         'preset = "pcap"',
         f"mac = {toml_str(meta['dst_mac'])}",
-        'addresses = ["10.1.0.1/24"]',
+        'addresses = ["2001:db8:1::1/64"]' if v6 else 'addresses = ["10.1.0.1/24"]',
         "",
         "[[port]]",
         'name = "p1"',
         'device = "net_null0,no-rx=1"',
         'preset = "null"',
-        'addresses = ["10.2.0.1/24"]',
+        'addresses = ["2001:db8:2::1/64"]' if v6 else 'addresses = ["10.2.0.1/24"]',
     ]
-    for i, gw in enumerate(GATEWAYS):
+    for i, gw in enumerate(GATEWAYS6 if v6 else GATEWAYS):
+        last = int(gw.rsplit(":", 1)[1], 16) if v6 else int(gw.split(".")[3])
         lines += ["", "[[neighbour]]", f"address = {toml_str(gw)}",
-                  f'lladdr = "02:00:00:00:cc:{int(gw.split(".")[3]):02x}"', 'port = "p1"']
+                  f'lladdr = "02:00:00:00:cc:{last:02x}"', 'port = "p1"']
     with open(path, "w") as f:
         f.write("\n".join(lines) + "\n")
     return eal
@@ -439,7 +597,8 @@ def run_routerd(ctx, pattern, tag, trace, meta, mbufs, mem_mb, route_cache=None)
                 raise BenchError(f"routerd exited with status {proc.returncode} during startup"
                                  + ctx["mem"].hint())
             stats, _ = routerctl(ctx, sock, "stats") if os.path.exists(sock) else (None, None)
-            if stats and stats.get("routes", 0) >= meta["routes"]:
+            routes_key = "routes6" if meta.get("family", 4) == 6 else "routes"
+            if stats and stats.get(routes_key, 0) >= meta["routes"]:
                 break
             if time.monotonic() > deadline:
                 raise BenchError("routerd: routes not loaded within 300 s")
@@ -568,6 +727,20 @@ def table(results, mem_mode):
     return "\n".join(rows)
 
 
+def l3fwd_table(results, lookups):
+    rows = ["| pattern | testpmd io Mpps | routerd Mpps | "
+            + " | ".join(f"l3fwd {lk} Mpps | l3fwd {lk} / testpmd | routerd / l3fwd {lk}"
+                         for lk in lookups) + " |",
+            "|---|---|---|" + "---|---|---|" * len(lookups)]
+    for r in results:
+        rows.append(f"| {r['pattern']} | {fmt_mpps(r['testpmd']['out_pps_median'])} | "
+                    f"{fmt_mpps(r['routerd']['out_pps_median'])} | "
+                    + " | ".join(f"{fmt_mpps(r['l3fwd'][lk]['out_pps_median'])} | "
+                                 f"{r['l3fwd_ratio'][lk]:.3f} | {r['routerd_over_l3fwd'][lk]:.3f}"
+                                 for lk in lookups) + " |")
+    return "\n".join(rows)
+
+
 def cache_table(results):
     rows = ["| pattern | routerd cache on Mpps | routerd cache off Mpps | cache on/off "
             "(median of rounds) | per round | target | ratio to testpmd, on / off | "
@@ -601,7 +774,12 @@ def plot(results, path, subtitle=""):
     ratios = [r["ratio"] for r in results]
     bars = ax.bar(xs, ratios, width=0.6, color="#4878a8", label="routerd / testpmd io")
     for x, r, b in zip(xs, results, bars):
-        t = TARGETS[r["pattern"]]
+        t = r.get("target_ratio")
+        if t is None:
+            h = b.get_height()
+            ax.text(x, h / 2, f"{r['ratio']:.2f}", ha="center", va="center", color="white",
+                    fontsize=11, fontweight="bold")
+            continue
         ax.hlines(t, x - 0.4, x + 0.4, colors="#c03030", linestyles="--", linewidth=1.5,
                   label="target" if x == 0 else None)
         ax.text(x + 0.4, t + 0.01, f"{t:.2f}", color="#c03030", ha="right", va="bottom",
@@ -662,15 +840,26 @@ def run(args, repo):
     os.makedirs(ctx["logdir"], exist_ok=True)
     copy_binaries(ctx, routerd=routerd_bin, routerctl=routerctl_bin)
 
+    family = getattr(args, "family", 4)
+    lookups = [x.strip() for x in getattr(args, "l3fwd", "none").split(",") if x.strip()]
+    lookups = [] if lookups == ["none"] or family != 6 else lookups
+    if any(x not in L3FWD_LOOKUPS for x in lookups):
+        raise BenchError(f"--l3fwd: choose from {L3FWD_LOOKUPS} or none")
+    if family == 6 and args.route_cache != "on":
+        raise BenchError("--family 6: routerd has no IPv6 route cache yet, so there is no "
+                         "cache on/off comparison (leave --route-cache at on)")
     counts = {p: args.count or DEFAULT_COUNT[p] for p in patterns}
     # [route_cache] enabled = true (True) / false (False); both: the two, every round.
     cache_modes = {"on": [True], "off": [False], "both": [True, False]}[args.route_cache]
     max_mbufs = max(counts.values()) + EXTRA_MBUFS
     pool_mb = int(max_mbufs * MBUF_KIB / 1024) + 1
-    routerd_mb = -(-(FIB_MB + pool_mb + MARGIN_MB) // 256) * 256
+    routerd_mb = -(-((FIB6_MB if family == 6 else FIB_MB) + pool_mb + MARGIN_MB) // 256) * 256
     testpmd_mb = -(-(pool_mb + MARGIN_MB) // 256) * 256
-    mem = Memory(args.memory, routerd_mb)
+    l3fwd_mb = -(-(L3FWD_TABLE_MB + pool_mb + MARGIN_MB) // 256) * 256
+    mem = Memory(args.memory, max(routerd_mb, l3fwd_mb if lookups else 0))
     ctx["mem"] = mem
+    if lookups:
+        ctx["l3fwd"] = build_l3fwd(build, max_mbufs)
     machine = machine_info(repo)
     results = []
     with bench_session(mem, tmp, ctx["procs"]):
@@ -679,9 +868,10 @@ def run(args, repo):
         table_sha = file_sha256(table_path)
         for p in patterns:
             trace, meta = ensure_trace(repo, cache, p, counts[p], args.seed, table_path,
-                                       table_sha)
+                                       table_sha, family)
             mbufs = meta["count"] + EXTRA_MBUFS
             tps, by_mode = [], {m: [] for m in cache_modes}
+            l3 = {lk: [] for lk in lookups}
             for k in range(args.rounds):
                 tag = p if args.rounds == 1 else f"{p}-r{k + 1}"
                 tps.append(run_testpmd(ctx, p, tag, trace, mbufs, testpmd_mb))
@@ -690,6 +880,9 @@ def run(args, repo):
                 for m in (cache_modes if k % 2 == 0 else cache_modes[::-1]):
                     by_mode[m].append(run_routerd(ctx, p, tag if m else f"{tag}-nocache", trace,
                                                   meta, mbufs, routerd_mb, m))
+                # --family 6: l3fwd after routerd, the lookups in turn, every round.
+                for lk in (lookups if k % 2 == 0 else lookups[::-1]):
+                    l3[lk].append(run_l3fwd(ctx, lk, tag, trace, meta, l3fwd_mb))
             rds = by_mode[cache_modes[0]]
             offs = by_mode[False] if len(cache_modes) > 1 else []
             tp, rd = pool(tps), pool(rds)
@@ -707,6 +900,14 @@ def run(args, repo):
             tp_cpp = machine["tsc_hz"] / tp["out_pps_median"] \
                 if machine["tsc_hz"] and tp["out_pps_median"] else None
             extra = {}
+            if lookups:
+                extra["l3fwd"] = {lk: pool(l3[lk]) for lk in lookups}
+                extra["routerd_over_l3fwd"] = {
+                    lk: rd["out_pps_median"] / extra["l3fwd"][lk]["out_pps_median"]
+                    if extra["l3fwd"][lk]["out_pps_median"] else 0 for lk in lookups}
+                extra["l3fwd_ratio"] = {
+                    lk: extra["l3fwd"][lk]["out_pps_median"] / tp["out_pps_median"]
+                    if tp["out_pps_median"] else 0 for lk in lookups}
             if off is not None:
                 extra = {"routerd_cache_off": off,
                          "ratio_cache_off": off["out_pps_median"] / tp["out_pps_median"]
@@ -717,16 +918,21 @@ def run(args, repo):
                                                for a, b in zip(rds, offs)],
                          "cache_on_off_pooled": rd["out_pps_median"] / off["out_pps_median"]}
                 extra["cache_on_off"] = statistics.median(extra["cache_pair_ratios"])
-            results.append({"pattern": p, "trace": meta, "testpmd": tp, "routerd": rd,
+            results.append({"pattern": p, "family": family, "trace": meta, "testpmd": tp,
+                            "routerd": rd,
                             "route_cache": args.route_cache != "off", **extra,
-                            "ratio": ratio, "target_ratio": TARGETS[p],
+                            "ratio": ratio,
+                            "target_ratio": TARGETS[p] if family == 4 else None,
                             "cycles_per_packet": cpp, "testpmd_cycles_per_packet": tp_cpp,
                             "routerd_added_cycles_per_packet":
                                 cpp - tp_cpp if cpp and tp_cpp else None})
             log(f"{p}: testpmd {fmt_mpps(tp['out_pps_median'])} Mpps, routerd "
                 f"{fmt_mpps(rd['out_pps_median'])} Mpps, ratio {ratio:.3f}"
                 + (f"; cache off {fmt_mpps(off['out_pps_median'])} Mpps, cache on/off "
-                   f"{extra['cache_on_off']:.3f}" if off is not None else ""))
+                   f"{extra['cache_on_off']:.3f}" if off is not None else "")
+                + "".join(f"; l3fwd {lk} {fmt_mpps(extra['l3fwd'][lk]['out_pps_median'])} Mpps"
+                          f" (routerd/l3fwd {extra['routerd_over_l3fwd'][lk]:.3f})"
+                          for lk in lookups))
 
     elapsed = time.monotonic() - t_begin
     loads = [run["route_load"]["seconds"] for r in results for run in r["routerd"]["runs"]
@@ -734,8 +940,11 @@ def run(args, repo):
     doc = {
         "machine": machine,
         "memory": {"mode": mem.mode, "detail": mem.detail, "routerd_mb": routerd_mb,
-                   "testpmd_mb": testpmd_mb, "eal_args": mem.eal_args(routerd_mb)},
-        "parameters": {"patterns": patterns, "samples": args.samples,
+                   "testpmd_mb": testpmd_mb, "l3fwd_mb": l3fwd_mb if lookups else None,
+                   "eal_args": mem.eal_args(routerd_mb)},
+        "parameters": {"family": family, "l3fwd": lookups,
+                       "l3fwd_patches": [list(x) for x in L3FWD_PATCHES] if lookups else None,
+                       "patterns": patterns, "samples": args.samples,
                        "duration_per_sample": args.duration_per_sample, "warmup": args.warmup,
                        "rounds": args.rounds, "wait_quiet": args.wait_quiet,
                        "route_cache": args.route_cache,
@@ -745,11 +954,11 @@ def run(args, repo):
         "fib_load_seconds_median": statistics.median(loads) if loads else None,
         "bench_seconds": elapsed,
     }
-    json_path = os.path.join(out, "forward.json")
+    json_path = os.path.join(out, "forward6.json" if family == 6 else "forward.json")
     with open(json_path, "w") as f:
         json.dump(doc, f, indent=1, default=str)
         f.write("\n")
-    png_path = os.path.join(out, "forward.png")
+    png_path = os.path.join(out, "forward6.png" if family == 6 else "forward.png")
     plot_err = None
     try:
         plot(results, png_path, f"{machine['date'][:16].replace('T', ' ')}, commit "
@@ -759,14 +968,27 @@ def run(args, repo):
     except Exception as e:  # noqa: BLE001 - the numbers matter more than the picture
         plot_err = f"{type(e).__name__}: {e}"
 
-    print(f"## Forwarding benchmark, {machine['date']}\n")
+    print(f"## Forwarding benchmark{', IPv6' if family == 6 else ''}, {machine['date']}\n")
     dirty = " (+ uncommitted changes)" if machine["git_dirty"] else ""
     print(f"commit {machine['git_commit']}{dirty}, {machine['cpu_model']}, {machine['nproc']} cores"
           f"{' (VM)' if machine['hypervisor'] else ''}, "
           f"{results[0]['routerd'].get('dpdk_version', '?') if results else '?'}\n")
     print(table(results, mode_text))
     print()
-    if args.route_cache == "both":
+    if lookups:
+        print(l3fwd_table(results, lookups))
+        print()
+        print("l3fwd: DPDK 22.11 examples/l3fwd from the dpdk-doc package, built by the bench "
+              "with only LPM6/FIB6 sizes (2^18 rules, 2^18 tbl8 groups) and its mbuf minimum "
+              "raised and its Rx checksum offload request dropped (the vdevs have none); one "
+              "lcore polls both ports; --parse-ptype; every IPv6 route of the "
+              "trace to port 1 (--rule_ipv6). It rewrites the Ethernet header but leaves the "
+              "IPv6 hop limit alone; routerd decrements it.")
+    if family == 6:
+        print("IPv6 has no route cache in routerd yet: no cache on/off comparison.")
+    if family == 6:
+        pass
+    elif args.route_cache == "both":
         print(cache_table(results))
         print()
         print("Route cache: every round ran routerd with [route_cache] enabled = true and "

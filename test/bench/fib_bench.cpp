@@ -1,10 +1,12 @@
 // fib-bench: the FIB alone, with a full table. Bulk lookup rate and cycles per lookup for
 // uniform and Zipf destinations, and insert/replace/delete rates through routerd's
 // left-right FIB (both copies, as routerd updates them) and through one raw rte_fib.
+// --family 6: the same for the IPv6 table through Fib6 (rte_fib6 trie, both copies).
 // A benchmark, not a test: it prints figures and never fails on them.
 #include <rte_cycles.h>
 #include <rte_eal.h>
 #include <rte_fib.h>
+#include <rte_fib6.h>
 #include <rte_lcore.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -20,8 +22,10 @@
 #include <vector>
 
 #include "fib.hpp"
+#include "fib6.hpp"
 #include "forward.hpp"
 #include "inet.hpp"
+#include "inet6.hpp"
 #include "qsbr.hpp"
 #include "shared_state.hpp"
 
@@ -37,6 +41,7 @@ struct Args {
   uint32_t lookups = 1 << 20;  // distinct destinations per pattern
   int rounds = 5;
   int churn_batches = 51;
+  int family = 4;
 };
 
 std::vector<Prefix4> read_table(const std::string& path) {
@@ -131,6 +136,151 @@ double rate_k(size_t n, double s) {
   return double(n) / s / 1e3;
 }
 
+std::vector<Prefix6> read_table6(const std::string& path) {
+  gzFile f = gzopen(path.c_str(), "rb");
+  if (!f) throw std::runtime_error(path + ": cannot open");
+  std::vector<Prefix6> v;
+  char line[256];
+  while (gzgets(f, line, sizeof line)) {
+    std::string_view s(line);
+    while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' '))
+      s.remove_suffix(1);
+    if (s.empty() || s.find(':') == std::string_view::npos) continue;  // IPv4
+    s = s.substr(0, s.find(' '));                                      // "P via GW" route files
+    auto p = Prefix6::parse(s);
+    // routerd refuses link-local and multicast prefixes (and a default route is no table's)
+    if (p && p->len > 0 && !p->addr.is_link_local() && !p->addr.is_multicast()) v.push_back(*p);
+  }
+  gzclose(f);
+  std::sort(v.begin(), v.end());
+  v.erase(std::unique(v.begin(), v.end()), v.end());
+  return v;
+}
+
+uint32_t nh_for6(const Prefix6& p) {
+  uint32_t h = 0;
+  for (uint8_t b : p.addr.b) h = h * 31 + b;
+  return 1 + (h * 2654435761u >> 8) % 4096;
+}
+
+LookupResult bench_lookups6(rte_fib6* fib, std::vector<Ipv6>& dst, int rounds) {
+  constexpr uint32_t kBulk = 32;  // a worker's burst, one rte_fib6_lookup_bulk as in process6
+  static_assert(sizeof(Ipv6) == 16);
+  std::vector<uint64_t> nh(kBulk);
+  std::vector<double> rates, cycles;
+  uint64_t sink = 0;
+  for (int r = 0; r < rounds; ++r) {
+    uint64_t c0 = rte_rdtsc_precise();
+    auto t0 = std::chrono::steady_clock::now();
+    for (size_t i = 0; i + kBulk <= dst.size(); i += kBulk) {
+      rte_fib6_lookup_bulk(fib, reinterpret_cast<uint8_t(*)[16]>(dst[i].b.data()), nh.data(),
+                           kBulk);
+      sink += nh[0];
+    }
+    uint64_t c1 = rte_rdtsc_precise();
+    double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    size_t n = dst.size() / kBulk * kBulk;
+    rates.push_back(double(n) / s / 1e6);
+    cycles.push_back(double(c1 - c0) / double(n));
+  }
+  if (sink == 42) std::puts("");
+  return {median(rates), median(cycles)};
+}
+
+// --family 6: the full IPv6 table through routerd's Fib6 at its default size ([fib6]
+// max_routes and tbl8_groups 2^18), lookups as the worker does them, and full-table
+// insert/replace/delete as one Fib6::apply each (the control thread's path for a route file).
+int bench6(const Args& a) {
+  std::vector<Prefix6> table = read_table6(a.table);
+  if (table.empty()) throw std::runtime_error(a.table + ": no IPv6 prefix");
+  std::mt19937_64 rng(1);
+  auto random_host = [&](const Prefix6& p) {
+    Ipv6 h = p.addr;
+    for (int bit = p.len; bit < 128; ++bit)
+      if (rng() & 1) h.b[size_t(bit / 8)] |= uint8_t(0x80u >> (bit % 8));
+    return h;
+  };
+  std::vector<Ipv6> uniform(a.lookups), zipf(a.lookups), hot(4096);
+  for (auto& d : uniform) d = random_host(table[rng() % table.size()]);
+  for (auto& h : hot) h = random_host(table[rng() % table.size()]);
+  std::vector<double> cdf(hot.size());
+  double sum = 0;
+  for (size_t k = 0; k < hot.size(); ++k) cdf[k] = sum += 1.0 / std::pow(double(k + 1), 1.1);
+  std::uniform_real_distribution<double> u(0, sum);
+  for (auto& d : zipf) d = hot[std::lower_bound(cdf.begin(), cdf.end(), u(rng)) - cdf.begin()];
+
+  std::vector<Fib6Op> adds, replaces, deletes;
+  for (const auto& p : table) {
+    uint32_t nh = nh_for6(p);
+    adds.push_back({p, false, nh});
+    replaces.push_back({p, false, nh % 4096 + 1});
+    deletes.push_back({p, true, 0});
+  }
+  Qsbr rcu(1);
+  Fib6::Params fp{1u << 18, 1u << 18, int(rte_socket_id())};
+  Fib6 fib("bench_lr6", fp);
+  auto time = [&](std::vector<Fib6Op>& ops) {
+    auto t0 = std::chrono::steady_clock::now();
+    fib.apply(ops, rcu);
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  };
+  std::vector<double> t_add, t_rep, t_del;
+  LookupResult lu{}, lz{};
+  for (int r = 0; r < 3; ++r) {  // the full table in and out three times: medians
+    t_add.push_back(time(adds));
+    if (r == 0) {
+      lu = bench_lookups6(fib.reader(), uniform, a.rounds);
+      lz = bench_lookups6(fib.reader(), zipf, a.rounds);
+    }
+    t_rep.push_back(time(replaces));
+    t_del.push_back(time(deletes));
+  }
+  json out = {{"family", 6},
+              {"table", a.table},
+              {"routes", table.size()},
+              {"memory", a.huge ? "hugepages" : "no-huge"},
+              {"tsc_hz", rte_get_tsc_hz()},
+              {"fib6_params", {{"max_routes", fp.max_routes}, {"tbl8_groups", fp.tbl8_groups}}},
+              {"rebuilds", fib.rebuilds()},
+              {"memory_mib", fib.memory_bytes() >> 20}};
+  out["lookup"] = {
+      {"uniform", {{"mlookups_per_s", lu.mlookups_per_s}, {"cycles", lu.cycles_per_lookup}}},
+      {"zipf", {{"mlookups_per_s", lz.mlookups_per_s}, {"cycles", lz.cycles_per_lookup}}}};
+  out["left_right"] = {{"insert_s", median(t_add)}, {"replace_s", median(t_rep)},
+                       {"delete_s", median(t_del)}, {"insert_s_all", t_add},
+                       {"replace_s_all", t_rep},    {"delete_s_all", t_del}};
+  std::printf(
+      "FIB6 micro-benchmark: %zu IPv6 routes, Fib6 max_routes %u tbl8_groups %u, %s, "
+      "TSC %.2f GHz\n\n",
+      table.size(), fp.max_routes, fp.tbl8_groups, a.huge ? "hugepages" : "no-huge",
+      double(rte_get_tsc_hz()) / 1e9);
+  std::printf(
+      "| lookups (rte_fib6_lookup_bulk, 32) | Mlookups/s | cycles/lookup |\n|---|---:|---:|\n");
+  for (const char* p : {"uniform", "zipf"})
+    std::printf("| %s | %.1f | %.1f |\n", p, out["lookup"][p]["mlookups_per_s"].get<double>(),
+                out["lookup"][p]["cycles"].get<double>());
+  std::printf(
+      "\n| full table, one Fib6::apply (both copies) | median of 3 | runs |\n|---|---:|---|\n");
+  for (const char* op : {"insert", "replace", "delete"}) {
+    std::string k = std::string(op) + "_s";
+    const auto& all = out["left_right"][k + "_all"];
+    std::printf("| %s | %.3f s (%.0f k routes/s) | %.3f, %.3f, %.3f |\n", op,
+                out["left_right"][k].get<double>(),
+                rate_k(table.size(), out["left_right"][k].get<double>()), all[0].get<double>(),
+                all[1].get<double>(), all[2].get<double>());
+  }
+  std::printf("\nFib6 rebuilds: %llu; memory %zu MiB\n", (unsigned long long)fib.rebuilds(),
+              fib.memory_bytes() >> 20);
+  if (!a.json_out.empty()) {
+    FILE* f = std::fopen(a.json_out.c_str(), "w");
+    if (f) {
+      std::fputs(out.dump(2).c_str(), f);
+      std::fclose(f);
+    }
+  }
+  return 0;
+}
+
 }  // namespace
 
 static int main_(int argc, char** argv) {
@@ -153,11 +303,14 @@ static int main_(int argc, char** argv) {
       a.rounds = std::stoi(next());
     else if (s == "--churn-batches")
       a.churn_batches = std::stoi(next());
+    else if (s == "--family" && i + 1 < argc &&
+             (std::string(argv[i + 1]) == "4" || std::string(argv[i + 1]) == "6"))
+      a.family = std::stoi(next());
     else {
       std::fprintf(
           stderr,
           "usage: fib-bench --table FILE[.gz] [--json OUT] [--huge] [--lookups N] [--rounds N]\n"
-          "                 [--churn-batches N]\n");
+          "                 [--churn-batches N] [--family 4|6]\n");
       return 2;
     }
   }
@@ -181,6 +334,11 @@ static int main_(int argc, char** argv) {
     return 1;
   }
 
+  if (a.family == 6) {
+    int rc = bench6(a);
+    rte_eal_cleanup();
+    return rc;
+  }
   std::vector<Prefix4> table = read_table(a.table);
   std::mt19937_64 rng(1);
   // Destinations: uniform = a random host of a random prefix (cache-hostile); zipf = 4096
