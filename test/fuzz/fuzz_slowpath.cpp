@@ -14,6 +14,7 @@
 // input port (p0 02:00:00:00:aa:01, p1 02:00:00:00:aa:02); bit 1: address the frame to that
 // port's MAC (so that one input fits either port).
 #include <rte_bus_vdev.h>
+#include <rte_fib6.h>
 
 #include <cstdio>
 #include <cstring>
@@ -26,7 +27,9 @@
 #include "dpdk.hpp"
 #include "forward.hpp"
 #include "fuzz_util.hpp"
+#include "icmp6.hpp"
 #include "mbuf_util.hpp"
+#include "ndp.hpp"
 #include "packet_test_util.hpp"
 #include "port.hpp"
 #include "slowpath.hpp"
@@ -86,7 +89,10 @@ struct Rig {
           "route add default via 10.2.0.2", "route add 10.9.0.0/16 via 10.1.0.3 mtu 1300",
           "route add 10.8.0.0/16 via 10.2.0.3",
           "neigh add 10.2.0.2 lladdr 02:00:00:00:02:02 dev p1",
-          "neigh add 10.1.0.2 lladdr 02:00:00:00:01:02 dev p0"})
+          "neigh add 10.1.0.2 lladdr 02:00:00:00:01:02 dev p0", "addr add 2001:db8:1::1/64 dev p0",
+          "addr add 2001:db8:2::1/64 dev p1", "route add 2001:db8:9::/48 via 2001:db8:2::2",
+          "route add 2001:db8:8::/48 via fe80::3 dev p0",
+          "neigh add 2001:db8:2::2 lladdr 02:00:00:00:02:02 dev p1"})
       ctl->execute(parse_request(split_command_line(line)));
   }
 };
@@ -110,6 +116,21 @@ void check_sent(Rig& r) {
       const uint16_t et = get16(p + 12);
       if (et == 0x0806) {
         FUZZ_CHECK(len == kMinFrameLen && arp_parse(p + 14, len - 14).has_value(), "bad ARP sent");
+      } else if (et == 0x86dd) {
+        FUZZ_CHECK(len >= 54, "a %u-byte IPv6 frame sent", len);
+        const uint8_t* ip = p + 14;
+        FUZZ_CHECK((ip[0] >> 4) == 6, "IPv6 EtherType, version %u", ip[0] >> 4);
+        FUZZ_CHECK(40u + get16(ip + 4) + 14 == len, "payload length %u in a %u-byte frame",
+                   get16(ip + 4), len);
+        FUZZ_CHECK(len - 14 <= 1500, "a %u-byte IPv6 datagram sent on a 1500-byte port", len - 14);
+        FUZZ_CHECK(ip[7] > 0, "sent with hop limit 0");
+        // What the router made itself (ICMPv6, NDP) carries a right checksum.
+        if (ip[6] == 58 && m->hash.usr != slowpath::kTransit)
+          FUZZ_CHECK(icmp6_checksum(Ipv6::from_bytes(ip + 8), Ipv6::from_bytes(ip + 24), ip + 40,
+                                    len - 54) == 0,
+                     "the router sent ICMPv6 with a wrong checksum");
+        if (ip[6] == 58 && m->hash.usr != slowpath::kTransit && ip[40] >= 133 && ip[40] <= 137)
+          FUZZ_CHECK(ndp_parse(ip, len - 14).has_value(), "the router sent an invalid NDP message");
       } else {
         FUZZ_CHECK(et == 0x0800, "ethertype %04x sent", et);
         FUZZ_CHECK(len >= 34);
@@ -145,7 +166,17 @@ void inject(Rig& r, int port, bool to_port, const uint8_t* p, size_t len) {
   uint32_t dst = 0;
   Verdict v = classify(m, ifs->ports[in], true, &dst);
   const NextHopState* s = nullptr;
-  if (v.action == Verdict::forward) {
+  if (v.action == Verdict::ipv6) {
+    uint8_t d6[16];
+    v = classify6(m, ifs->ports[in], d6);
+    if (v.action == Verdict::forward) {
+      uint64_t nh = 0;
+      rte_fib6_lookup_bulk(r.dp.fib6.reader(), &d6, &nh, 1);
+      s = state_of(r.dp, nh);
+      v = decide6(m, s);
+      if (v.action == Verdict::forward && s->port == in) v = v_punt(Punt::redirect, s->id);
+    }
+  } else if (v.action == Verdict::forward) {
     CacheTally t{};
     lookup_states(r.dp, nullptr, 0, &dst, 1, &s, &t);
     v = decide(m, s);
@@ -188,7 +219,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
              "an exception escaped a packet handler (see the log line above)");
   // Reassembly (256 datagrams of at most 8 fragments) and ARP queues (8 packets for each of
   // at most ~510 neighbours on the two /24s) are all the control thread may keep.
-  FUZZ_CHECK(rte_mempool_in_use_count(r.pool.get()) < 256 * 8 + 512 * 8 + 64, "%u mbufs held",
+  // The IPv6 neighbour table holds its queues under the same caps as ARP's.
+  FUZZ_CHECK(rte_mempool_in_use_count(r.pool.get()) < 256 * 8 + 2 * 512 * 8 + 64, "%u mbufs held",
              rte_mempool_in_use_count(r.pool.get()));
   return 0;
 }
