@@ -9,7 +9,7 @@ set -euo pipefail
 # shellcheck source=../../scripts/lib/testbed.sh
 source "$(dirname "$0")/../../scripts/lib/testbed.sh"
 tb_init
-tb_require_cmds traceroute tracepath
+tb_require_cmds traceroute tracepath iperf3
 export TB_IPV6=1
 tb_start
 
@@ -49,6 +49,19 @@ check_trace6() {
 }
 tb_check "traceroute -6 (UDP) h0 -> h1: 2001:db8:1::1 then 2001:db8:2::2" check_trace6
 tb_check "traceroute -6 -I (ICMPv6) h0 -> h1: 2001:db8:1::1 then 2001:db8:2::2" check_trace6 -I
+
+# TCP over IPv6 beside IPv4's (the hosts are dual-stack).
+tb_bg_host "$TB_DIR/iperf3-server.log" 2 iperf3 -s -1 -B 2001:db8:3::2
+tb_wait_until 10 eval "hx 2 ss -ltn | grep -q '2001:db8:3::2\]:5201'" ||
+  tb_die "iperf3 server did not start: $(cat "$TB_DIR/iperf3-server.log")"
+check_iperf6() {
+  local rc=0 bps
+  hx 0 timeout 60 iperf3 -c 2001:db8:3::2 -t 3 -J >"$TB_DIR/iperf3.json" 2>&1 || rc=$?
+  bps=$(jq -r '.end.sum_received.bits_per_second // 0' "$TB_DIR/iperf3.json" 2>/dev/null || echo 0)
+  tb_say "     h0 -> h2 TCP over IPv6: $(awk -v b="$bps" 'BEGIN {printf "%.1f", b / 1e6}') Mbit/s (exit $rc)"
+  ((rc == 0)) && awk -v b="$bps" 'BEGIN {exit !(b > 0)}'
+}
+tb_check "iperf3 -c 2001:db8:3::2 -t 3 from h0: completes with nonzero throughput" check_iperf6
 
 tb_check "hop limit 1: Time Exceeded from 2001:db8:1::1" \
   tb_expect_match 'From 2001:db8:1::1.*[Tt]ime exceeded' hx 0 ping -6 -n -c1 -W2 -t 1 2001:db8:2::2
@@ -118,6 +131,32 @@ if tb_is_routerd; then
   tb_check "route get 2001:db8:77::1: via 2001:db8:2::2 dev p1" \
     tb_expect_match '2001:db8:2::2.*p1|p1.*2001:db8:2::2' rctl route get 2001:db8:77::1
   tb_check "after the route: h0 -> 2001:db8:77::1, 0% loss" tb_ping 0 2001:db8:77::1 3
+  # Replaces under a ping: the route flips between h1's global and link-local addresses
+  # (the same host), 20 times during 150 pings at 50 per second; nothing may be lost.
+  ll1=$(hx 1 ip -6 -j addr show dev eth0 scope link | jq -r '.[0].addr_info[0].local')
+  replaces() {
+    local i
+    for ((i = 0; i < 20; i++)); do
+      if ((i % 2)); then
+        rctl route replace 2001:db8:77::/48 via 2001:db8:2::2
+      else
+        rctl route replace 2001:db8:77::/48 via "$ll1" dev p1
+      fi
+      sleep 0.1
+    done
+  }
+  replaces_under_ping() {
+    local out rc=0
+    tb_bg_host "$TB_DIR/ping6.log" 0 ping -6 -n -i 0.02 -c 150 2001:db8:77::1
+    local pid=$TB_LAST_PID
+    replaces >/dev/null
+    wait "$pid" || rc=$?
+    out=$(cat "$TB_DIR/ping6.log")
+    grep -E 'packet loss' <<<"$out" | tb_indent
+    ((rc == 0)) && grep -q ' 0% packet loss' <<<"$out"
+  }
+  tb_check "20 route replaces (via $ll1 dev p1 / via 2001:db8:2::2) under ping -6: 0% loss" \
+    replaces_under_ping
   rctl route del 2001:db8:77::/48
   tb_check "after route del: unreachable again" \
     tb_expect_match '(No route|[Uu]nreachable)' hx 0 ping -6 -n -c1 -W2 2001:db8:77::1
@@ -144,6 +183,26 @@ PY
   tb_check "link-local source, truncated payload, multicast source: counted" \
     tb_stat_rose "$TB_DIR/s0" "$TB_DIR/s1" 1 '.drops.beyond_scope' '.drops.ipv6_truncated' \
     '.drops.ipv6_bad_source'
+  # An ICMPv6 error flood: 3,000 packets with hop limit 1 as fast as scapy sends them. The
+  # errors are held to the token bucket (ipv6.icmp_rate 1000/s, burst 50), the rest counted.
+  tb_stats "$TB_DIR/f0"
+  hx 0 "$TB_PY" - "$(tb_router_mac 0)" <<'PY' >/dev/null 2>&1 || true
+import sys
+from scapy.all import Ether, IPv6, UDP, sendp
+mac = sys.argv[1]
+sendp([Ether(dst=mac) / IPv6(src="2001:db8:1::2", dst="2001:db8:2::2", hlim=1) / UDP(dport=33434 + i % 100)
+       for i in range(3000)], iface="eth0", verbose=False)
+PY
+  sleep 0.5
+  tb_stats "$TB_DIR/f1"
+  flood_limited() {
+    local sent limited secs
+    sent=$(tb_stat_delta "$TB_DIR/f0" "$TB_DIR/f1" '.events.icmp6_time_exceeded_sent')
+    limited=$(tb_stat_delta "$TB_DIR/f0" "$TB_DIR/f1" '.drops.icmp_rate_limited + .drops.icmp_source_limited')
+    tb_say "     3000 packets with hop limit 1: $sent Time Exceeded sent, $limited suppressed by the limits"
+    ((sent > 0 && sent < 3000 && limited > 0))
+  }
+  tb_check "an ICMPv6 error flood is rate-limited" flood_limited
   tb_check "ICMPv6 errors and NDP show in the event counters" \
     tb_stat_rose "$TB_DIR/zero" "$TB_DIR/s1" 1 '.events.icmp6_time_exceeded_sent' \
     '.events.icmp6_too_big_sent' '.events.ndp_solicit_sent' '.events.ndp_advert_sent'
