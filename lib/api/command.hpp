@@ -43,7 +43,8 @@ class CommandError : public std::runtime_error {
   X(route_replace, parse_route_set, "route replace",                                               \
     "PREFIX via GATEWAY [dev PORT] [mtu N] | PREFIX dev PORT [mtu N]",                             \
     "add or replace a static route")                                                               \
-  X(route_del, parse_route_del, "route del", "PREFIX", "delete a static route")                    \
+  X(route_del, parse_route_del, "route del", "PREFIX [via GATEWAY] [dev PORT]",                    \
+    "delete a static route")                                                                       \
   X(route_show, parse_route_show, "route show", "[cache]",                                         \
     "list connected and static routes; cache: the exceptions")                                     \
   X(route_show_exceptions, nullptr, "route show cache", "", nullptr)                               \
@@ -57,12 +58,13 @@ class CommandError : public std::runtime_error {
     "add or replace every route in FILE (one 'route add' per line) as one batch")                  \
   X(neigh_add, parse_neigh_add, "neigh add", "ADDRESS lladdr MAC dev PORT",                        \
     "add a static (permanent) neighbour")                                                          \
-  X(neigh_del, parse_neigh_del, "neigh del", "ADDRESS", "delete a neighbour")                      \
+  X(neigh_del, parse_neigh_del, "neigh del", "ADDRESS [dev PORT]",                                 \
+    "delete a neighbour (an IPv6 link-local one needs dev)")                                       \
   X(neigh_show, parse_dev_filter, "neigh show", "[dev PORT]", "list neighbours and their state")   \
   X(link_show, parse_link_show, "link show", "[PORT]", "list ports: MAC, MTU, link state, queues") \
   X(link_set, parse_link_set, "link set", "PORT mtu N", "change a port's MTU at run time")         \
   X(ping, parse_ping, "ping", "ADDRESS [size N] [df] [count N]",                                   \
-    "send echo requests from the router and print the replies and errors")                         \
+    "send echo requests from the router and print the replies and errors (df: IPv4 only)")         \
   X(stats, parse_nothing, "stats", "", "packet counters per port, per drop reason, per lcore")     \
   X(batch, parse_batch, "batch", "FILE",                                                           \
     "apply the route add/replace/del commands in FILE (one per line, '-' for stdin) as one "       \

@@ -23,7 +23,11 @@ void add_words(std::vector<std::string>& w, const char* s) {
 
 std::vector<std::string> canonical(const Request& r) {
   std::vector<std::string> w;
+  // The -4/-6 filter of a show; elsewhere the address says the family.
+  if (takes_family_filter(r.verb) && r.family) w.push_back(r.family == 6 ? "-6" : "-4");
   add_words(w, verb_name(r.verb));
+  const bool v6 = r.family == 6;
+  const std::string target = v6 ? r.addr6.str() : r.addr.str();
   auto dev = [&](bool always) {
     if (always || !r.dev.empty()) {
       w.push_back("dev");
@@ -33,7 +37,7 @@ std::vector<std::string> canonical(const Request& r) {
   switch (r.verb) {
     case Verb::addr_add:
     case Verb::addr_del:
-      w.push_back(r.addr.str() + "/" + std::to_string(r.prefix.len));
+      w.push_back(target + "/" + std::to_string(v6 ? r.prefix6.len : r.prefix.len));
       dev(true);
       break;
     case Verb::addr_show:
@@ -44,37 +48,36 @@ std::vector<std::string> canonical(const Request& r) {
     case Verb::route_add:
     case Verb::route_replace:
     case Verb::route_del:
-      w.push_back(r.prefix.str());
-      if (r.via) {
+      w.push_back(v6 ? r.prefix6.str() : r.prefix.str());
+      if (r.via || r.via6) {
         w.push_back("via");
-        w.push_back(r.via->str());
+        w.push_back(r.via ? r.via->str() : r.via6->str());
       }
-      dev(r.verb != Verb::route_del && !r.via);
+      dev(r.verb != Verb::route_del && !r.via && !r.via6);
       if (r.mtu) {
         w.push_back("mtu");
         w.push_back(std::to_string(r.mtu));
       }
       break;
     case Verb::route_get:
-      w.push_back(r.addr.str());
+      w.push_back(target);
       break;
     case Verb::route_load:
       w.push_back(r.path);
       break;
     case Verb::neigh_add:
-      w.insert(w.end(), {r.addr.str(), "lladdr", r.lladdr.str()});
+      w.insert(w.end(), {target, "lladdr", r.lladdr.str()});
       dev(true);
       break;
     case Verb::neigh_del:
-      w.push_back(r.addr.str());
+      w.push_back(target);
       dev(false);
       break;
     case Verb::link_set:
       w.insert(w.end(), {"dev", r.dev, "mtu", std::to_string(r.mtu)});
       break;
     case Verb::ping:
-      w.insert(w.end(),
-               {r.addr.str(), "size", std::to_string(r.size), "count", std::to_string(r.count)});
+      w.insert(w.end(), {target, "size", std::to_string(r.size), "count", std::to_string(r.count)});
       if (r.df) w.push_back("df");
       break;
     case Verb::batch:
@@ -93,7 +96,9 @@ std::vector<std::string> canonical(const Request& r) {
 bool same(const Request& a, const Request& b) {
   if (a.verb != b.verb || a.prefix != b.prefix || a.addr != b.addr || a.via != b.via ||
       a.mtu != b.mtu || a.dev != b.dev || a.lladdr != b.lladdr || a.path != b.path ||
-      a.size != b.size || a.df != b.df || a.count != b.count || a.batch.size() != b.batch.size())
+      a.size != b.size || a.df != b.df || a.count != b.count || a.family != b.family ||
+      a.prefix6 != b.prefix6 || a.addr6 != b.addr6 || a.via6 != b.via6 ||
+      a.batch.size() != b.batch.size())
     return false;
   for (size_t i = 0; i < a.batch.size(); ++i)
     if (!same(a.batch[i].req, b.batch[i].req)) return false;

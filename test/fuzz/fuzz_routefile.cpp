@@ -1,9 +1,10 @@
 // Fuzz target: route files (lib/api/routefile), as `route load`, `batch` and the config's
 // route_files read them.
 // Invariants: only CommandError escapes, naming the file and a line that exists; an accepted
-// file gives routes sorted by prefix with no prefix twice, each with a gateway or a port and
-// an MTU of 0 or 68..65535, each from a line that exists; the routes written back one per
-// line parse to the same routes.
+// file gives routes sorted by prefix (IPv4 first) with no prefix twice, each with a gateway or
+// a port, only its own family's fields, no host bits, an MTU of 0 or 68..65535 (IPv6:
+// 1280..), a port for a link-local gateway, each from a line that exists; the routes written
+// back one per line parse to the same routes.
 #include <tbb/global_control.h>
 
 #include <cstdlib>
@@ -18,9 +19,10 @@ using namespace routerd;
 namespace {
 
 std::string line_of(const RouteSpec& s) {
-  std::string l = s.prefix.str();
+  std::string l = route_prefix_str(s);
   if (s.via) l += " via " + s.via->str();
-  if (!s.dev.empty() || !s.via) l += " dev " + s.dev;
+  if (s.via6) l += " via " + s.via6->str();
+  if (!s.dev.empty() || (!s.via && !s.via6)) l += " dev " + s.dev;
   if (s.mtu) l += " mtu " + std::to_string(s.mtu);
   return l;
 }
@@ -50,11 +52,21 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string again;
   for (size_t i = 0; i < specs.size(); ++i) {
     const RouteSpec& s = specs[i];
-    FUZZ_CHECK(i == 0 || specs[i - 1].prefix < s.prefix, "not sorted, or a prefix twice");
-    FUZZ_CHECK(s.via || !s.dev.empty(), "a route with neither gateway nor port");
-    FUZZ_CHECK(s.mtu == 0 || s.mtu >= 68);
+    FUZZ_CHECK(i == 0 || route_prefix_less(specs[i - 1], s), "not sorted, or a prefix twice");
+    FUZZ_CHECK(s.via || s.via6 || !s.dev.empty(), "a route with neither gateway nor port");
+    FUZZ_CHECK(s.mtu == 0 || s.mtu >= (s.family == 6 ? 1280 : 68));
     FUZZ_CHECK(s.line >= 1 && s.line <= lines, "route from line %u of %zu", s.line, lines);
-    FUZZ_CHECK((s.prefix.addr.v & ~prefix_mask(s.prefix.len)) == 0 && s.prefix.len <= 32);
+    if (s.family == 4) {
+      FUZZ_CHECK((s.prefix.addr.v & ~prefix_mask(s.prefix.len)) == 0 && s.prefix.len <= 32);
+      FUZZ_CHECK(!s.via6 && s.prefix6 == Prefix6{}, "an IPv4 route with IPv6 fields");
+    } else {
+      FUZZ_CHECK(s.family == 6, "family %u", unsigned(s.family));
+      FUZZ_CHECK(ipv6_mask(s.prefix6.addr, s.prefix6.len) == s.prefix6.addr &&
+                 s.prefix6.len <= 128);
+      FUZZ_CHECK(!s.via && s.prefix == Prefix4{}, "an IPv6 route with IPv4 fields");
+      FUZZ_CHECK(!s.via6 || !s.via6->is_link_local() || !s.dev.empty(),
+                 "a link-local gateway without a port");
+    }
     again += line_of(s) + "\n";
   }
   std::vector<RouteSpec> back;
@@ -65,8 +77,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   FUZZ_CHECK(back.size() == specs.size());
   for (size_t i = 0; i < back.size(); ++i)
-    FUZZ_CHECK(back[i].prefix == specs[i].prefix && back[i].via == specs[i].via &&
-                   back[i].dev == specs[i].dev && back[i].mtu == specs[i].mtu,
+    FUZZ_CHECK(back[i].family == specs[i].family && back[i].prefix == specs[i].prefix &&
+                   back[i].via == specs[i].via && back[i].prefix6 == specs[i].prefix6 &&
+                   back[i].via6 == specs[i].via6 && back[i].dev == specs[i].dev &&
+                   back[i].mtu == specs[i].mtu,
                "route %zu changed when written back: %s", i, line_of(specs[i]).c_str());
   return 0;
 }
