@@ -20,7 +20,13 @@ router_ll() {  # the router's link-local address on p0
   rctl_j -6 addr show dev p0 | jq -r '.[0].addresses[] | select(startswith("fe80:"))' |
     cut -d/ -f1
 }
+none_tentative() {
+  rctl_j addr show | jq -e 'all(.[]; has("tentative") | not)' >/dev/null
+}
+# DAD takes DupAddrDetectTransmits x RetransTimer (1 s) after the port comes up, and the
+# hosts may answer their first pings before it ends: wait for it, then look for failures.
 no_dad_marks() {
+  tb_wait_until 10 none_tentative || true
   rctl addr show | tb_indent
   rctl_j addr show | jq -e 'all(.[]; (has("dad_failed") or has("tentative")) | not)' >/dev/null
 }
