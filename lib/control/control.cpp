@@ -29,6 +29,7 @@ NeighbourTable::Params neighbour_params(const Config& c, const rte_mempool* pool
   p.locktime_ms = c.arp_locktime_ms;
   p.resolve_rate = c.arp_resolve_rate;
   p.resolve_burst = c.arp_resolve_burst;
+  p.randomize_reachable = true;  // as Linux does for ARP too (neigh_rand_reach_time)
   return p;
 }
 
@@ -49,6 +50,7 @@ NeighbourTable6::Params ndp_params(const Config& c, const rte_mempool* pool) {
   p.failed_ms = std::max<uint64_t>(arp.failed_ms, c.ndp_retrans_ms);
   p.delay_ms = c.ndp_delay_ms;
   p.stale_ms = c.ndp_stale_ms;
+  p.randomize_reachable = true;
   return p;
 }
 

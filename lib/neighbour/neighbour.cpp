@@ -139,6 +139,16 @@ void BasicNeighbourTable<Addr>::send_request(Entry& n, uint64_t now_ms, Effects&
   n.next_ms = now_ms + p_.retrans_ms;
 }
 
+template <class Addr>
+uint64_t BasicNeighbourTable<Addr>::reachable_period() {
+  if (!p_.randomize_reachable) return p_.reachable_ms;
+  rng_ ^= rng_ << 13;
+  rng_ ^= rng_ >> 7;
+  rng_ ^= rng_ << 17;
+  // MIN_RANDOM_FACTOR 0.5 .. MAX_RANDOM_FACTOR 1.5, in thousandths.
+  return p_.reachable_ms / 2 + p_.reachable_ms * (rng_ % 1001) / 1000;
+}
+
 // Puts n in state st (not INCOMPLETE, PROBE or FAILED, which send or drain) with its timer.
 template <class Addr>
 void BasicNeighbourTable<Addr>::enter(Entry& n, NeighState st, uint64_t now_ms) {
@@ -147,7 +157,7 @@ void BasicNeighbourTable<Addr>::enter(Entry& n, NeighState st, uint64_t now_ms) 
   n.requests = 0;
   switch (st) {
     case NeighState::reachable:
-      n.next_ms = now_ms + p_.reachable_ms;
+      n.next_ms = now_ms + reachable_period();
       break;
     case NeighState::stale:
       // RFC 4861 7.3.3: a packet sent to a STALE entry starts DELAY. The workers forward

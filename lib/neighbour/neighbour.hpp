@@ -104,6 +104,10 @@ class BasicNeighbourTable {
     uint32_t resolve_burst = 1000;
     uint64_t delay_ms = 5000;   // NDP: DELAY_FIRST_PROBE_TIME (unused by ARP)
     uint64_t stale_ms = 60000;  // NDP: an unused STALE entry is forgotten after this (ARP: unused)
+    // RFC 4861 6.3.2: each REACHABLE period is drawn uniformly from 0.5..1.5 x reachable_ms,
+    // so neighbours confirmed together do not all expire, and probe, together. Off: exactly
+    // reachable_ms (tests that step the clock).
+    bool randomize_reachable = false;
   };
 
   // ARP: a request. NDP: a Neighbor Solicitation, to the target's solicited-node group
@@ -135,7 +139,8 @@ class BasicNeighbourTable {
     uint32_t not_learnt = 0;  // NDP: a solicitation's sender not recorded, no room (count)
   };
 
-  explicit BasicNeighbourTable(const Params& p) : p_(p) {}
+  explicit BasicNeighbourTable(const Params& p)
+      : p_(p), rng_(0x9e3779b97f4a7c15ull ^ (uint64_t(reinterpret_cast<uintptr_t>(this)) << 7)) {}
   ~BasicNeighbourTable() = default;
   BasicNeighbourTable(const BasicNeighbourTable&) = delete;  // entries link to each other
   BasicNeighbourTable& operator=(const BasicNeighbourTable&) = delete;
@@ -234,7 +239,10 @@ class BasicNeighbourTable {
   void erase(typename Map::iterator it);
   TokenBucket& port_budget(uint16_t port);
 
+  uint64_t reachable_period();
+
   Params p_;
+  uint64_t rng_;  // xorshift state for reachable_period(); never 0
   Map map_;  // node-based: entries never move
   size_t dynamic_ = 0;
   size_t queued_ = 0;

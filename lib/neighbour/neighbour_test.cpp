@@ -2,6 +2,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+
 using namespace routerd;
 
 namespace {
@@ -973,4 +975,37 @@ TEST_CASE("NDP: a failed re-confirmation never takes the unresolved entries past
   CHECK(t.find(kGw6) == nullptr);
   CHECK(t.unresolved_count() == 1);
   CHECK(fx.changed.back() == kGw6);
+}
+
+TEST_CASE("NDP: ReachableTime is drawn from 0.5 to 1.5 x the base for each confirmation",
+          "[neighbour][ndp]") {
+  NeighbourTable6::Params p = params6();
+  p.max_entries = 512;
+  p.max_unresolved = 512;
+  p.queue_total = 1024;
+  p.randomize_reachable = true;
+  NeighbourTable6 t(p);
+  uint64_t lo = UINT64_MAX, hi = 0, below = 0, above = 0;
+  const uint64_t at = 1000;
+  for (uint32_t i = 1; i <= 400; ++i) {
+    NeighbourTable6::Effects fx;
+    t.resolve(host6(i), 0, pkt(i), at, fx);
+    t.advert(host6(i), kMac, false, true, true, 0, at, fx);
+    const Neighbour6* n = t.find(host6(i));
+    REQUIRE(n->state == NeighState::reachable);
+    const uint64_t period = n->next_ms - at;
+    lo = std::min(lo, period);
+    hi = std::max(hi, period);
+    below += period < p.reachable_ms;
+    above += period > p.reachable_ms;
+  }
+  INFO("periods " << lo << " .. " << hi << " ms; " << below << " below the base, " << above
+                  << " above");
+  CHECK(lo >= p.reachable_ms / 2);
+  CHECK(hi <= p.reachable_ms * 3 / 2);
+  // Spread over the range, not clustered: 400 draws leave no fifth of it empty by chance.
+  CHECK(lo < p.reachable_ms * 7 / 10);
+  CHECK(hi > p.reachable_ms * 13 / 10);
+  CHECK(below > 150);
+  CHECK(above > 150);
 }
