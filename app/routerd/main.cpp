@@ -139,6 +139,7 @@ int run(const Config& cfg, const std::vector<Preset>& presets,
   dpp.send_redirects6 = cfg.ipv6_send_redirects;
   dpp.route_cache = cfg.route_cache;
   dpp.route_cache_sets = cfg.route_cache_sets;
+  dpp.route_cache6_sets = cfg.route_cache6_sets;
   dpp.route_cache_keys = route_cache_keys();
   SharedState dp(
       dpp, workers, cfg.max_next_hops, Fib::Params{cfg.max_routes, cfg.tbl8_groups, socket},
@@ -156,13 +157,15 @@ int run(const Config& cfg, const std::vector<Preset>& presets,
                dp.fib.prefetch_enabled() ? "on"
                                          : "off (this DPDK's table layout is not the "
                                            "one routerd knows; lookups unaffected)");
-  spdlog::info(
-      "IPv6 FIB: TRIE, two copies, about {} MiB ({} routes, {} tbl8 groups); no route "
-      "cache for IPv6 yet",
-      dp.fib6.memory_bytes() >> 20, cfg.fib6_max_routes, cfg.fib6_tbl8_groups);
+  spdlog::info("IPv6 FIB: TRIE, two copies, about {} MiB ({} routes, {} tbl8 groups)",
+               dp.fib6.memory_bytes() >> 20, cfg.fib6_max_routes, cfg.fib6_tbl8_groups);
   if (cfg.route_cache)
-    spdlog::info("route cache: {} sets x {} ways per worker ({} KiB each)", cfg.route_cache_sets,
-                 RouteCache::kWays, cfg.route_cache_sets * sizeof(RouteCacheSet) >> 10);
+    spdlog::info(
+        "route cache: IPv4 {} sets x {} ways ({} KiB), IPv6 {} sets x {} ways ({} KiB), per "
+        "worker",
+        cfg.route_cache_sets, RouteCache::kWays, cfg.route_cache_sets * sizeof(RouteCacheSet) >> 10,
+        cfg.route_cache6_sets, RouteCache6::kWays,
+        cfg.route_cache6_sets * sizeof(RouteCache6Set) >> 10);
   else
     spdlog::info("route cache: off");
 

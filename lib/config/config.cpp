@@ -255,6 +255,9 @@ class Parser {
       read_int(*t, "route_cache", "sets", 2, 1 << 22, c.route_cache_sets);
       if (c.route_cache_sets & (c.route_cache_sets - 1))
         fail("route_cache.sets", std::to_string(c.route_cache_sets) + " is not a power of two");
+      read_int(*t, "route_cache", "sets6", 2, 1 << 22, c.route_cache6_sets);
+      if (c.route_cache6_sets & (c.route_cache6_sets - 1))
+        fail("route_cache.sets6", std::to_string(c.route_cache6_sets) + " is not a power of two");
     }
     for_each_entry(root, "port",
                    [&](const toml::table& t, const std::string& p) { port(t, p, c); });

@@ -125,7 +125,8 @@ struct Config {
 
   // [route_cache]
   bool route_cache = true;
-  uint32_t route_cache_sets = 4096;  // power of two, 4 entries per set
+  uint32_t route_cache_sets = 4096;   // power of two, 4 entries per set
+  uint32_t route_cache6_sets = 4096;  // power of two, 2 IPv6 entries per set
 
   // [arp]
   uint32_t arp_reachable_s = 60;   // dynamic entry lifetime before it is re-probed

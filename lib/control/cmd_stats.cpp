@@ -10,15 +10,15 @@
 namespace routerd {
 
 namespace {
-// The route cache's counters, by the name they have in the totals ("hits") and, prefixed
-// "cache_", per worker.
-const std::pair<const char*, Counter LcoreStats::*> kCacheCounters[] = {
-    {"hits", &LcoreStats::cache_hits},
-    {"misses", &LcoreStats::cache_misses},
-    {"stale", &LcoreStats::cache_stale},
-    {"bypassed_bursts", &LcoreStats::cache_bypassed_bursts},
-    {"runs_on", &LcoreStats::cache_runs_on},
-    {"runs_off", &LcoreStats::cache_runs_off},
+// A route cache's counters, by the name they have in the totals ("hits") and, prefixed
+// "cache_" (IPv4) or "cache6_" (IPv6), per worker.
+const std::pair<const char*, Counter CacheCounters::*> kCacheCounters[] = {
+    {"hits", &CacheCounters::hits},
+    {"misses", &CacheCounters::misses},
+    {"stale", &CacheCounters::stale},
+    {"bypassed_bursts", &CacheCounters::bypassed_bursts},
+    {"runs_on", &CacheCounters::runs_on},
+    {"runs_off", &CacheCounters::runs_off},
 };
 }  // namespace
 
@@ -64,14 +64,20 @@ nlohmann::json Control::stats_json() const {
         {"lcore", lcore == UINT32_MAX ? nlohmann::json(nullptr) : nlohmann::json(lcore)},
         {"polls", s.polls.get()},
         {"busy_polls", s.busy_polls.get()}};
-    for (const auto& [name, counter] : kCacheCounters)
-      w[std::string("cache_") + name] = (s.*counter).get();
+    for (const auto& [name, counter] : kCacheCounters) {
+      w[std::string("cache_") + name] = (s.cache.*counter).get();
+      w[std::string("cache6_") + name] = (s.cache6.*counter).get();
+    }
     lcores.push_back(std::move(w));
   }
   nlohmann::json cache = {{"enabled", dp_.params.route_cache},
                           {"sets", dp_.params.route_cache ? dp_.params.route_cache_sets : 0}};
-  for (const auto& [name, counter] : kCacheCounters)
-    cache[name] = sum([c = counter](const LcoreStats& s) { return (s.*c).get(); });
+  nlohmann::json cache6 = {{"enabled", dp_.params.route_cache},
+                           {"sets", dp_.params.route_cache ? dp_.params.route_cache6_sets : 0}};
+  for (const auto& [name, counter] : kCacheCounters) {
+    cache[name] = sum([c = counter](const LcoreStats& s) { return (s.cache.*c).get(); });
+    cache6[name] = sum([c = counter](const LcoreStats& s) { return (s.cache6.*c).get(); });
+  }
   const InvalidationStats inv = pub_.invalidation();
   return {{"generation", pub_.generation()},
           {"commits", pub_.commits()},
@@ -83,6 +89,7 @@ nlohmann::json Control::stats_json() const {
             {"max_ns", inv.max_ns},
             {"unobserved", inv.unobserved}}},
           {"route_cache", cache},
+          {"route_cache6", cache6},
           {"routes", rib_.size()},
           {"fib_prefixes", dp_.fib.routes()},
           {"next_hops", pub_.slots_used()},

@@ -113,6 +113,7 @@ std::vector<std::string> restart_needed(const Config& a, const Config& b) {
   check(a.echo_reply != b.echo_reply, "icmp.echo_reply");
   check(a.route_cache != b.route_cache, "route_cache.enabled");
   check(a.route_cache_sets != b.route_cache_sets, "route_cache.sets");
+  check(a.route_cache6_sets != b.route_cache6_sets, "route_cache.sets6");
   check(a.arp_reachable_s != b.arp_reachable_s, "arp.reachable_time");
   check(a.arp_retrans_ms != b.arp_retrans_ms, "arp.retrans_time_ms");
   check(a.arp_probes != b.arp_probes, "arp.probes");

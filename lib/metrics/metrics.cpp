@@ -135,14 +135,19 @@ std::string prometheus_text(const json& s) {
       {"polls", "routerd_lcore_polls_total", "Poll loop iterations of the worker lcore."},
       {"busy_polls", "routerd_lcore_busy_polls_total",
        "Poll loop iterations that received packets."},
-      {"cache_hits", "routerd_route_cache_hits_total", "Lookups answered by the route cache."},
-      {"cache_misses", "routerd_route_cache_misses_total",
+  };
+  // Keys without their prefix: "cache_" (IPv4) or "cache6_" (IPv6) per worker.
+  static constexpr Metric kCache[] = {
+      {"hits", "routerd_route_cache_hits_total", "Lookups answered by the route cache."},
+      {"misses", "routerd_route_cache_misses_total",
        "Lookups through the cache that went to the FIB (stale ones included)."},
-      {"cache_stale", "routerd_route_cache_stale_total",
+      {"stale", "routerd_route_cache_stale_total",
        "Cache entries found but from an older generation."},
-      {"cache_bypassed_bursts", "routerd_route_cache_bypassed_bursts_total",
+      {"bypassed_bursts", "routerd_route_cache_bypassed_bursts_total",
        "Bursts looked up without the route cache."},
   };
+  static constexpr std::pair<const char*, const char*> kCacheFamilies[] = {{"cache_", "ipv4"},
+                                                                           {"cache6_", "ipv6"}};
   const json& workers = field(s, "workers");
   auto lcore_of = [](const json& w) {
     const json& l = field(w, "lcore");
@@ -153,12 +158,23 @@ std::string prometheus_text(const json& s) {
     e.family(m.name, "counter", m.help);
     for (const auto& w : workers) e.sample(field(w, m.key), {{"lcore", lcore_of(w)}});
   }
+  auto cache_key = [](const char* prefix, const char* key) { return std::string(prefix) + key; };
+  for (const auto& m : kCache) {
+    e.family(m.name, "counter", m.help);
+    for (const auto& w : workers)
+      for (const auto& [prefix, fam] : kCacheFamilies)
+        e.sample(field(w, cache_key(prefix, m.key).c_str()),
+                 {{"lcore", lcore_of(w)}, {"family", fam}});
+  }
   e.family("routerd_route_cache_decisions_total", "counter",
            "The worker's own choices to use the route cache or step aside.");
-  for (const auto& w : workers) {
-    e.sample(field(w, "cache_runs_on"), {{"lcore", lcore_of(w)}, {"choice", "on"}});
-    e.sample(field(w, "cache_runs_off"), {{"lcore", lcore_of(w)}, {"choice", "off"}});
-  }
+  for (const auto& w : workers)
+    for (const auto& [prefix, fam] : kCacheFamilies) {
+      e.sample(field(w, cache_key(prefix, "runs_on").c_str()),
+               {{"lcore", lcore_of(w)}, {"family", fam}, {"choice", "on"}});
+      e.sample(field(w, cache_key(prefix, "runs_off").c_str()),
+               {{"lcore", lcore_of(w)}, {"family", fam}, {"choice", "off"}});
+    }
   e.family("routerd_route_cache_enabled", "gauge", "1 when the route cache is configured on.");
   e.sample(field(field(s, "route_cache"), "enabled"));
 

@@ -56,7 +56,9 @@ json sample_stats() {
                                 {"busy_polls", 9},
                                 {"cache_hits", 21},
                                 {"cache_runs_on", 1},
-                                {"cache_runs_off", 2}}})}};
+                                {"cache_runs_off", 2},
+                                {"cache6_hits", 5},
+                                {"cache6_runs_on", 3}}})}};
 }
 
 }  // namespace
@@ -79,8 +81,10 @@ TEST_CASE("Prometheus exposition of routerd's counters", "[metrics]") {
   has("routerd_punted_packets_total{reason=\"arp\"} 3");
   has("routerd_events_total{event=\"arp_received\"} 3");
   has("routerd_lcore_polls_total{lcore=\"1\"} 99");
-  has("routerd_route_cache_hits_total{lcore=\"1\"} 21");
-  has("routerd_route_cache_decisions_total{lcore=\"1\",choice=\"off\"} 2");
+  has("routerd_route_cache_hits_total{lcore=\"1\",family=\"ipv4\"} 21");
+  has("routerd_route_cache_hits_total{lcore=\"1\",family=\"ipv6\"} 5");
+  has("routerd_route_cache_decisions_total{lcore=\"1\",family=\"ipv4\",choice=\"off\"} 2");
+  has("routerd_route_cache_decisions_total{lcore=\"1\",family=\"ipv6\",choice=\"on\"} 3");
   has("routerd_route_cache_enabled 1");
   has("# TYPE routerd_routes gauge");
   has("routerd_routes 4");

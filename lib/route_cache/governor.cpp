@@ -17,7 +17,7 @@ void RouteCacheGovernor::next_mode() {
   const bool faster = probe_pkts_[0] && probe_pkts_[1] &&
                       probe_cycles_[0] * probe_pkts_[1] < probe_cycles_[1] * probe_pkts_[0];
   mode_ = hits_enough && faster ? Mode::on : Mode::off;
-  (mode_ == Mode::on ? st_.cache_runs_on : st_.cache_runs_off).add();
+  (mode_ == Mode::on ? st_.runs_on : st_.runs_off).add();
   if (mode_ == Mode::on) {
     run_shift_ = 0;
     left_ = kRunBursts;

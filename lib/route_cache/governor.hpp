@@ -29,8 +29,8 @@ class RouteCacheGovernor {
   enum class Mode : uint8_t { probe, on, off };
 
   // enabled: the worker has a route cache. Without one every burst is looked up without it
-  // and nothing is counted. st: the worker's counters (cache_*).
-  RouteCacheGovernor(bool enabled, LcoreStats& st) : enabled_(enabled), st_(st) {}
+  // and nothing is counted. st: that cache's counters in the worker's LcoreStats.
+  RouteCacheGovernor(bool enabled, CacheCounters& st) : enabled_(enabled), st_(st) {}
 
   Mode mode() const { return mode_; }
   // While on, the FIB is read only for the cache's misses, so prefetching FIB lines for
@@ -60,11 +60,11 @@ class RouteCacheGovernor {
       probe_hits_ += t.hits;
     }
     if (with) {
-      st_.cache_hits.add(t.hits);
-      st_.cache_misses.add(t.misses);
-      st_.cache_stale.add(t.stale);
+      st_.hits.add(t.hits);
+      st_.misses.add(t.misses);
+      st_.stale.add(t.stale);
     } else {
-      st_.cache_bypassed_bursts.add();
+      st_.bypassed_bursts.add();
     }
     // Random destinations show after a few bursts: no need to probe the whole length.
     if (mode_ == Mode::probe && probe_i_ == kEarlyBursts && probe_hits_ * 2 < probe_pkts_[0])
@@ -74,14 +74,14 @@ class RouteCacheGovernor {
   // A burst the worker looked up without asking (one destination: a single FIB lookup, which
   // the cache cannot improve on).
   ROUTERD_ALWAYS_INLINE void bypassed() {
-    if (enabled_) st_.cache_bypassed_bursts.add();
+    if (enabled_) st_.bypassed_bursts.add();
   }
 
  private:
   void next_mode();
 
   bool enabled_;
-  LcoreStats& st_;
+  CacheCounters& st_;
   Mode mode_ = Mode::probe;
   uint32_t left_ = kProbeBursts;  // bursts until the mode is reconsidered
   uint32_t probe_i_ = 0;

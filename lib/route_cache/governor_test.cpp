@@ -50,7 +50,7 @@ uint32_t run_length(RouteCacheGovernor& g, const Traffic& tr, uint32_t* used = n
 
 struct Rig {
   std::unique_ptr<LcoreStats> st = std::make_unique<LcoreStats>();
-  RouteCacheGovernor g{true, *st};
+  RouteCacheGovernor g{true, st->cache};
 };
 
 }  // namespace
@@ -63,12 +63,12 @@ TEST_CASE("governor: a probe alternates, then the faster way runs", "[route_cach
   CHECK(used == RouteCacheGovernor::kProbeBursts / 2);
   CHECK(r.g.mode() == Mode::on);
   CHECK(r.g.on());
-  CHECK(r.st->cache_runs_on.get() == 1);
-  CHECK(r.st->cache_runs_off.get() == 0);
-  CHECK(r.st->cache_hits.get() == uint64_t(used) * kK);
-  CHECK(r.st->cache_misses.get() == 0);
-  CHECK(r.st->cache_stale.get() == used);
-  CHECK(r.st->cache_bypassed_bursts.get() == RouteCacheGovernor::kProbeBursts - used);
+  CHECK(r.st->cache.runs_on.get() == 1);
+  CHECK(r.st->cache.runs_off.get() == 0);
+  CHECK(r.st->cache.hits.get() == uint64_t(used) * kK);
+  CHECK(r.st->cache.misses.get() == 0);
+  CHECK(r.st->cache.stale.get() == used);
+  CHECK(r.st->cache.bypassed_bursts.get() == RouteCacheGovernor::kProbeBursts - used);
 
   // On: every burst with the cache, for one run, then a probe again.
   used = 0;
@@ -80,17 +80,17 @@ TEST_CASE("governor: a probe alternates, then the faster way runs", "[route_cach
   // The cache stops paying: the probe says off, and an off run never uses it.
   CHECK(run_length(r.g, kCacheLoses) == RouteCacheGovernor::kProbeBursts);
   CHECK(r.g.mode() == Mode::off);
-  CHECK(r.st->cache_runs_off.get() == 1);
-  const uint64_t bypassed = r.st->cache_bypassed_bursts.get();
+  CHECK(r.st->cache.runs_off.get() == 1);
+  const uint64_t bypassed = r.st->cache.bypassed_bursts.get();
   used = 0;
   CHECK(run_length(r.g, kCacheLoses, &used) == RouteCacheGovernor::kRunBursts);
   CHECK(used == 0);
-  CHECK(r.st->cache_bypassed_bursts.get() == bypassed + RouteCacheGovernor::kRunBursts);
+  CHECK(r.st->cache.bypassed_bursts.get() == bypassed + RouteCacheGovernor::kRunBursts);
 
   // It pays again: back on after one probe.
   CHECK(run_length(r.g, kCachePays) == RouteCacheGovernor::kProbeBursts);
   CHECK(r.g.mode() == Mode::on);
-  CHECK(r.st->cache_runs_on.get() == 2);
+  CHECK(r.st->cache.runs_on.get() == 2);
 }
 
 TEST_CASE("governor: each off in a row doubles the next run, up to a cap; on resets it",
@@ -102,7 +102,7 @@ TEST_CASE("governor: each off in a row doubles the next run, up to a cap; on res
     REQUIRE(r.g.mode() == Mode::off);
     CHECK(run_length(r.g, kCacheLoses) == want);
   }
-  CHECK(r.st->cache_runs_off.get() == 5);
+  CHECK(r.st->cache.runs_off.get() == 5);
   CHECK(run_length(r.g, kCachePays) == RouteCacheGovernor::kProbeBursts);
   REQUIRE(r.g.mode() == Mode::on);
   CHECK(run_length(r.g, kCachePays) == run);
@@ -116,8 +116,8 @@ TEST_CASE("governor: a low hit rate means off early, however fast the hits", "[r
   const Traffic random{kK / 2 - 1, 1, 1000};  // just under one half
   CHECK(run_length(r.g, random) == RouteCacheGovernor::kEarlyBursts);
   CHECK(r.g.mode() == Mode::off);
-  CHECK(r.st->cache_runs_off.get() == 1);
-  CHECK(r.st->cache_runs_on.get() == 0);
+  CHECK(r.st->cache.runs_off.get() == 1);
+  CHECK(r.st->cache.runs_on.get() == 0);
 
   // Exactly one half is enough when the cache is faster; a tie in time is not.
   Rig half;
@@ -130,14 +130,14 @@ TEST_CASE("governor: a low hit rate means off early, however fast the hits", "[r
 
 TEST_CASE("governor: without a route cache nothing is used or counted", "[route_cache]") {
   auto st = std::make_unique<LcoreStats>();
-  RouteCacheGovernor g(false, *st);
+  RouteCacheGovernor g(false, st->cache);
   uint32_t used = 0;
   CHECK(run_length(g, kCachePays, &used, 100000) == 100000);
   CHECK(used == 0);
   g.bypassed();
   CHECK(g.mode() == Mode::probe);
   CHECK_FALSE(g.on());
-  CHECK(st->cache_hits.get() == 0);
-  CHECK(st->cache_bypassed_bursts.get() == 0);
-  CHECK(st->cache_runs_on.get() + st->cache_runs_off.get() == 0);
+  CHECK(st->cache.hits.get() == 0);
+  CHECK(st->cache.bypassed_bursts.get() == 0);
+  CHECK(st->cache.runs_on.get() + st->cache.runs_off.get() == 0);
 }

@@ -1,10 +1,12 @@
-// route_cache: a per-lcore cache of destination -> next-hop state, valid only while the
-// generation it was filled in is current. Fixed size, 4-way set-associative, one cache line
-// per set; indexed by a hash keyed with per-process secrets; a miss never allocates.
+// route_cache: per-lcore caches of destination -> next-hop state (IPv4: 4 ways, IPv6: 2 ways
+// of 128-bit keys), valid only while the generation they were filled in is current. Fixed
+// size, one cache line per set, indexed by hashes keyed with per-process secrets; a miss
+// never allocates.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 
 #ifdef __SSE2__
 #include <emmintrin.h>
@@ -28,9 +30,11 @@ struct alignas(64) RouteCacheSet {
 };
 static_assert(sizeof(RouteCacheSet) == 64, "one cache line per set");
 
-// Hash secrets: k1 and k3 multiply (odd), k2 is XORed in first.
+// Hash secrets: k1 and k3 multiply (odd), k2 is XORed in first; w are added to the four
+// 32-bit words of an IPv6 destination before they are multiplied in pairs.
 struct RouteCacheKeys {
   uint64_t k1 = 1, k2 = 0, k3 = 1;
+  uint32_t w[4] = {};
 };
 
 class RouteCache {
@@ -122,6 +126,104 @@ class RouteCache {
   uint32_t nsets_;
   uint32_t shift_;
   uint64_t k1_, k2_, k3_;
+};
+
+// The IPv6 sibling: one cache line holds the set's generation and two 128-bit
+// destinations with their states. (Four ways would take two lines per lookup; a second way
+// already absorbs the collisions of a keyed hash, and the lines saved hold more sets.)
+struct alignas(64) RouteCache6Set {
+  uint64_t gen;  // 0: never filled
+  uint32_t victim;
+  uint32_t pad;
+  uint8_t dst[2][16];
+  const NextHopState* nh[2];
+};
+static_assert(sizeof(RouteCache6Set) == 64, "one cache line per set");
+
+class RouteCache6 {
+ public:
+  static constexpr uint32_t kWays = 2;
+
+  RouteCache6(uint32_t sets, const RouteCacheKeys& keys, int socket);
+  ~RouteCache6();
+  RouteCache6(const RouteCache6&) = delete;
+  RouteCache6& operator=(const RouteCache6&) = delete;
+
+  // NH (UMAC's pair-multiply hash: keyed, almost universal over the four words), then the
+  // IPv4 cache's fold and second multiply, so the set bits depend on every word.
+  uint32_t set_of(const uint8_t* dst) const {
+    uint32_t x[4];
+    std::memcpy(x, dst, 16);
+    const uint64_t h = uint64_t(uint32_t(x[0] + w_[0])) * uint32_t(x[1] + w_[1]) +
+                       uint64_t(uint32_t(x[2] + w_[2])) * uint32_t(x[3] + w_[3]);
+    const uint64_t g = (h ^ k2_) * k1_;
+    return uint32_t(((g ^ (g >> 32)) * k3_) >> shift_);
+  }
+  void prefetch_set(uint32_t set) const { __builtin_prefetch(&sets_[set]); }
+
+  // The cached state for dst if it was filled in generation `gen`; else nullptr, with
+  // *stale set when dst was present from an older generation.
+  const NextHopState* lookup(const uint8_t* dst, uint64_t gen, bool* stale) const {
+    return lookup_in(set_of(dst), dst, gen, stale);
+  }
+  const NextHopState* lookup_in(uint32_t set, const uint8_t* dst, uint64_t gen,
+                                bool* stale) const {
+    const RouteCache6Set& s = sets_[set];
+    const uint32_t m = match(s, dst);
+    const bool current = s.gen == gen;
+    *stale |= (m != 0) & !current;
+    const NextHopState* nh = s.nh[(m >> 1) & 1];
+    return ((m != 0) & current) ? nh : nullptr;
+  }
+
+  // gen must be the generation read before the lookup that produced nh.
+  void fill(const uint8_t* dst, uint64_t gen, const NextHopState* nh) {
+    fill_in(set_of(dst), dst, gen, nh);
+  }
+  void fill_in(uint32_t set, const uint8_t* dst, uint64_t gen, const NextHopState* nh) {
+    RouteCache6Set& s = sets_[set];
+    if (s.gen != gen) {
+      if (s.gen > gen) return;  // as in RouteCache::fill_in
+      s.gen = gen;
+      std::memset(s.dst, 0, sizeof s.dst);
+      s.nh[0] = s.nh[1] = nullptr;
+    }
+    const uint32_t m = match(s, dst);
+    uint32_t w;
+    if (m) {
+      w = (m >> 1) & 1;
+    } else {
+      w = s.victim & 1;
+      s.victim = w + 1;
+    }
+    std::memcpy(s.dst[w], dst, 16);
+    s.nh[w] = nh;
+  }
+
+  uint32_t sets() const { return nsets_; }
+  size_t bytes() const { return size_t(nsets_) * sizeof(RouteCache6Set); }
+
+ private:
+  // Bit w set when way w holds dst (an empty way is all zeros, which no forwarded
+  // destination is: the unspecified address is dropped in classify6; and its nh is null).
+  static uint32_t match(const RouteCache6Set& s, const uint8_t* dst) {
+#ifdef __SSE2__
+    const __m128i d = _mm_loadu_si128(reinterpret_cast<const __m128i*>(dst));
+    const __m128i* ways = reinterpret_cast<const __m128i*>(s.dst);
+    const uint32_t e0 = uint32_t(_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_load_si128(ways), d)));
+    const uint32_t e1 = uint32_t(_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_load_si128(ways + 1), d)));
+    return uint32_t(e0 == 0xffff) | uint32_t(e1 == 0xffff) << 1;
+#else
+    return uint32_t(std::memcmp(s.dst[0], dst, 16) == 0) |
+           uint32_t(std::memcmp(s.dst[1], dst, 16) == 0) << 1;
+#endif
+  }
+
+  RouteCache6Set* sets_;
+  uint32_t nsets_;
+  uint32_t shift_;
+  uint64_t k1_, k2_, k3_;
+  uint32_t w_[4];
 };
 
 // Random secrets for the hash, from the kernel's generator.

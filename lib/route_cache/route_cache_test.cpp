@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <array>
 #include <map>
 #include <vector>
 
@@ -121,4 +122,91 @@ TEST_CASE("arithmetic progressions of destinations spread over the sets, whateve
   std::vector<uint32_t> load(4096);
   for (uint32_t i = 0; i < 40960; ++i) load[fixed.set_of(0x0a000000 + i)]++;
   CHECK(*std::max_element(load.begin(), load.end()) < 40);
+}
+
+namespace {
+std::array<uint8_t, 16> v6(uint64_t hi, uint64_t lo) {
+  std::array<uint8_t, 16> a{};
+  for (int i = 0; i < 8; ++i) {
+    a[size_t(i)] = uint8_t(hi >> (56 - 8 * i));
+    a[size_t(8 + i)] = uint8_t(lo >> (56 - 8 * i));
+  }
+  return a;
+}
+}  // namespace
+
+TEST_CASE("IPv6 cache: a hit needs all 128 bits and the generation", "[route_cache][ipv6]") {
+  testing::test_eal();
+  RouteCache6 c(1024, route_cache_keys(), SOCKET_ID_ANY);
+  NextHopState a = state(1), b = state(2);
+  const auto d = v6(0x20010db800000001ull, 0x1);
+  bool stale = false;
+  CHECK(c.lookup(d.data(), 3, &stale) == nullptr);
+  c.fill(d.data(), 3, &a);
+  CHECK(c.lookup(d.data(), 3, &stale) == &a);
+  CHECK_FALSE(stale);
+  // Any one bit different is another destination.
+  for (int bit = 0; bit < 128; ++bit) {
+    auto e = d;
+    e[size_t(bit / 8)] ^= uint8_t(0x80 >> (bit % 8));
+    INFO("bit " << bit);
+    CHECK(c.lookup(e.data(), 3, &stale) == nullptr);
+  }
+  CHECK_FALSE(stale);
+  CHECK(c.lookup(d.data(), 4, &stale) == nullptr);  // the generation moved on
+  CHECK(stale);
+  c.fill(d.data(), 4, &b);
+  CHECK(c.lookup(d.data(), 4, &stale) == &b);
+  c.fill(d.data(), 3, &a);  // an older generation's answer changes nothing
+  CHECK(c.lookup(d.data(), 4, &stale) == &b);
+}
+
+TEST_CASE("IPv6 cache: a set keeps its two most recent destinations", "[route_cache][ipv6]") {
+  testing::test_eal();
+  RouteCache6 c(64, route_cache_keys(), SOCKET_ID_ANY);
+  std::map<uint32_t, std::vector<std::array<uint8_t, 16>>> by_set;
+  std::vector<std::array<uint8_t, 16>> same;
+  for (uint64_t i = 1; same.empty(); ++i) {
+    auto d = v6(0x20010db8ull << 32, i);
+    auto& v = by_set[c.set_of(d.data())];
+    v.push_back(d);
+    if (v.size() == 3) same = v;
+  }
+  std::vector<NextHopState> st = {state(1), state(2), state(3)};
+  for (int i = 0; i < 3; ++i) c.fill(same[size_t(i)].data(), 9, &st[size_t(i)]);
+  bool stale = false;
+  CHECK(c.lookup(same[0].data(), 9, &stale) == nullptr);  // the oldest was replaced
+  CHECK(c.lookup(same[1].data(), 9, &stale) == &st[1]);
+  CHECK(c.lookup(same[2].data(), 9, &stale) == &st[2]);
+  // Refilling a present destination updates its way, not a second copy.
+  c.fill(same[1].data(), 9, &st[0]);
+  CHECK(c.lookup(same[1].data(), 9, &stale) == &st[0]);
+  CHECK(c.lookup(same[2].data(), 9, &stale) == &st[2]);
+}
+
+TEST_CASE("IPv6 cache: structured destinations spread over the sets, whatever the keys",
+          "[route_cache][ipv6]") {
+  testing::test_eal();
+  // 40,960 destinations over 4,096 sets (10 per set on average): hosts of one /64 counting
+  // up, one host per /64 or per /48, and strides in the interface identifier.
+  struct Pattern {
+    uint64_t hi, lo, hi_step, lo_step;
+  };
+  const Pattern patterns[] = {{0x20010db800000000ull, 1, 0, 1},
+                              {0x20010db800000000ull, 1, 1, 0},
+                              {0x20010db800000000ull, 1, 1ull << 16, 0},
+                              {0x2a00145000000000ull, 0, 0, 1ull << 32},
+                              {0x2a00145000000000ull, 0x0200000000000001ull, 0, 256},
+                              {0x2001000000000000ull, 0, 1ull << 32, 1}};
+  for (int round = 0; round < 20; ++round) {
+    RouteCache6 c(4096, route_cache_keys(), SOCKET_ID_ANY);
+    for (const Pattern& p : patterns) {
+      std::vector<uint32_t> load(4096);
+      for (uint64_t i = 0; i < 40960; ++i)
+        load[c.set_of(v6(p.hi + i * p.hi_step, p.lo + i * p.lo_step).data())]++;
+      const uint32_t worst = *std::max_element(load.begin(), load.end());
+      INFO("pattern " << std::hex << p.hi << " " << p.lo << ": fullest set " << std::dec << worst);
+      CHECK(worst < 40);
+    }
+  }
 }

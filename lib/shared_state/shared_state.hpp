@@ -48,7 +48,8 @@ struct DataplaneParams {
   uint32_t icmp_rate = 1000;    // the control thread's bucket; workers pre-filter at 2x
   uint32_t icmp_burst = 50;
   bool route_cache = true;
-  uint32_t route_cache_sets = 4096;  // 4 ways each: 16,384 destinations, 256 KiB per worker
+  uint32_t route_cache_sets = 4096;   // 4 ways each: 16,384 destinations, 256 KiB per worker
+  uint32_t route_cache6_sets = 4096;  // 2 ways each: 8,192 destinations, 256 KiB per worker
   RouteCacheKeys route_cache_keys;   // hash secrets
 };
 

@@ -162,6 +162,16 @@ class Counter {
   std::atomic<uint64_t> v_{0};
 };
 
+// One route cache's counters (one per family and worker).
+struct CacheCounters {
+  Counter hits;             // answered from the cache
+  Counter misses;           // looked up in the FIB (stale ones included)
+  Counter stale;            // present, but from an older generation
+  Counter bypassed_bursts;  // bursts looked up without the cache (governor.hpp)
+  Counter runs_on;          // probes that chose to use the cache
+  Counter runs_off;         // probes that chose to step aside
+};
+
 struct alignas(64) LcoreStats {
   Counter rx[kMaxPorts];                    // packets received, by input port
   Counter tx[kMaxPorts];                    // packets sent, by output port
@@ -173,12 +183,8 @@ struct alignas(64) LcoreStats {
   Counter busy_polls;                       // iterations that received packets
   Counter fragmented;                       // datagrams split to fit the egress MTU
   Counter fragments;                        // fragments sent for them
-  Counter cache_hits;                       // route cache: answered from the cache
-  Counter cache_misses;                     // looked up in the FIB (stale ones included)
-  Counter cache_stale;                      // present, but from an older generation
-  Counter cache_bypassed_bursts;            // bursts looked up without the cache (governor.hpp)
-  Counter cache_runs_on;                    // probes that chose to use the cache
-  Counter cache_runs_off;                   // probes that chose to step aside
+  CacheCounters cache;                      // the IPv4 route cache
+  CacheCounters cache6;                     // the IPv6 route cache
   std::atomic<uint32_t> lcore{UINT32_MAX};  // the EAL lcore running this worker, once started
 
   // When this lcore first saw each generation (TSC), so the control thread can time how

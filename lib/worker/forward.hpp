@@ -346,18 +346,40 @@ ROUTERD_ALWAYS_INLINE const NextHopState* state_of(const SharedState& dp, uint64
   return id != Fib::kNoRoute && id < dp.nexthops.size() ? dp.nexthops.get(id) : nullptr;
 }
 
-// Stage 2: the next-hop states of k <= 64 destinations. With a cache: answered from it where it
-// holds the destination for generation `gen`, the rest from the FIB in one bulk lookup and
-// filled in. `gen` must have been read before this call (and before any FIB lookup whose
-// answer is cached): an entry then never claims a newer generation than its answer.
-// Nothing here allocates or waits; a state stays valid until the caller's next quiescent
-// state.
-ROUTERD_ALWAYS_INLINE void lookup_states(const SharedState& dp, RouteCache* cache, uint64_t gen,
-                                         const uint32_t* dst, uint16_t k, const NextHopState** out,
-                                         CacheTally* t) {
+// An IPv6 destination as rte_fib6_lookup_bulk reads it (uint8_t[16], network order).
+struct Dst6 {
+  uint8_t b[16];
+};
+static_assert(sizeof(Dst6) == 16);
+
+ROUTERD_ALWAYS_INLINE uint32_t cache_key(uint32_t d) {
+  return d;
+}
+ROUTERD_ALWAYS_INLINE const uint8_t* cache_key(const Dst6& d) {
+  return d.b;
+}
+ROUTERD_ALWAYS_INLINE void fib_lookup_bulk(const SharedState& dp, uint32_t* dst, uint64_t* nh,
+                                           uint16_t k) {
+  rte_fib_lookup_bulk(dp.fib.reader(), dst, nh, k);
+}
+ROUTERD_ALWAYS_INLINE void fib_lookup_bulk(const SharedState& dp, Dst6* dst, uint64_t* nh,
+                                           uint16_t k) {
+  rte_fib6_lookup_bulk(dp.fib6.reader(), reinterpret_cast<uint8_t(*)[16]>(dst), nh, k);
+}
+
+// Stage 2: the next-hop states of k <= 64 destinations (Key: uint32_t with RouteCache, Dst6
+// with RouteCache6). With a cache: answered from it where it holds the destination for
+// generation `gen`, the rest from the FIB in one bulk lookup and filled in. `gen` must have
+// been read before this call (and before any FIB lookup whose answer is cached): an entry
+// then never claims a newer generation than its answer. Nothing here allocates or waits; a
+// state stays valid until the caller's next quiescent state.
+template <class Cache, class Key>
+ROUTERD_ALWAYS_INLINE void lookup_states_in(const SharedState& dp, Cache* cache, uint64_t gen,
+                                            const Key* dst, uint16_t k,
+                                            const NextHopState** out, CacheTally* t) {
   uint64_t nh[64];
   if (cache == nullptr) {
-    rte_fib_lookup_bulk(dp.fib.reader(), const_cast<uint32_t*>(dst), nh, k);
+    fib_lookup_bulk(dp, const_cast<Key*>(dst), nh, k);
     for (uint16_t i = 0; i < k; ++i) out[i] = state_of(dp, nh[i]);
     return;
   }
@@ -366,33 +388,44 @@ ROUTERD_ALWAYS_INLINE void lookup_states(const SharedState& dp, RouteCache* cach
   uint16_t nm = 0;
   uint32_t stale = 0;
   for (uint16_t i = 0; i < k; ++i) {
-    set[i] = cache->set_of(dst[i]);
+    set[i] = cache->set_of(cache_key(dst[i]));
     cache->prefetch_set(set[i]);
   }
   for (uint16_t i = 0; i < k; ++i) {
     bool st = false;
-    const NextHopState* s = cache->lookup_in(set[i], dst[i], gen, &st);
+    const NextHopState* s = cache->lookup_in(set[i], cache_key(dst[i]), gen, &st);
     out[i] = s;
     miss_at[nm] = i;
     nm = uint16_t(nm + (s == nullptr));  // branch-free append of a miss
     stale += st;
   }
   if (nm) {
-    uint32_t miss_dst[64];
+    Key miss_dst[64];
     for (uint16_t j = 0; j < nm; ++j) miss_dst[j] = dst[miss_at[j]];
-    rte_fib_lookup_bulk(dp.fib.reader(), miss_dst, nh, nm);
+    fib_lookup_bulk(dp, miss_dst, nh, nm);
     for (uint16_t j = 0; j < nm; ++j) {
       const NextHopState* s = state_of(dp, nh[j]);
       const uint16_t i = miss_at[j];
       out[i] = s;
       // "No route" is not cached: it is rare on a router with a default route, and is
       // handed to control anyway.
-      if (s) cache->fill_in(set[i], dst[i], gen, s);
+      if (s) cache->fill_in(set[i], cache_key(dst[i]), gen, s);
     }
   }
   t->hits += k - nm;
   t->misses += nm;
   t->stale += stale;
+}
+
+ROUTERD_ALWAYS_INLINE void lookup_states(const SharedState& dp, RouteCache* cache, uint64_t gen,
+                                         const uint32_t* dst, uint16_t k, const NextHopState** out,
+                                         CacheTally* t) {
+  lookup_states_in(dp, cache, gen, dst, k, out, t);
+}
+ROUTERD_ALWAYS_INLINE void lookup_states6(const SharedState& dp, RouteCache6* cache, uint64_t gen,
+                                          const Dst6* dst, uint16_t k, const NextHopState** out,
+                                          CacheTally* t) {
+  lookup_states_in(dp, cache, gen, dst, k, out, t);
 }
 
 // Stage 2: what the looked-up next hop means for this packet. On `forward` the caller

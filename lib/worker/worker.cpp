@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
 
 #include "forward.hpp"
 #include "fragment.hpp"
@@ -23,7 +24,8 @@ Worker::Worker(SharedState& dp, uint32_t index, std::span<const RxQueue> rx, uin
       nrx_(uint32_t(rx.size())),
       txq_(tx_queue),
       st_(dp.stats[index]),
-      governor_(dp.params.route_cache, st_) {
+      governor_(dp.params.route_cache, st_.cache),
+      governor6_(dp.params.route_cache, st_.cache6) {
   std::copy(rx.begin(), rx.end(), rx_.get());
   uint64_t rate = uint64_t(dp.params.icmp_rate) * 2;
   token_max_ = rate ? uint64_t(dp.params.icmp_burst) * 2 : 0;
@@ -32,9 +34,12 @@ Worker::Worker(SharedState& dp, uint32_t index, std::span<const RxQueue> rx, uin
   redirects6_ = dp.params.send_redirects6;
   tsc_per_token_ = rate ? std::max<uint64_t>(1, rte_get_tsc_hz() / rate) : 1;
   last_tsc_ = rte_rdtsc();
-  if (dp.params.route_cache)
+  if (dp.params.route_cache) {
     cache_ = std::make_unique<RouteCache>(dp.params.route_cache_sets, dp.params.route_cache_keys,
                                           int(rte_socket_id()));
+    cache6_ = std::make_unique<RouteCache6>(dp.params.route_cache6_sets,
+                                            dp.params.route_cache_keys, int(rte_socket_id()));
+  }
 }
 
 uint64_t Worker::observe_generation() {
@@ -208,16 +213,20 @@ ROUTERD_ALWAYS_INLINE void Worker::forward_looked_up(uint16_t in_port, rte_mbuf*
     }
     out[nout++] = m;
   }
-  if constexpr (OneHop) {
+  if constexpr (OneHop)
     send_run(s0->port, out, nout);
-  } else {
-    // Hand the burst to the TX buffers in runs of one port (usually the whole burst).
-    for (uint16_t i = 0; i < nout;) {
-      uint16_t j = i + 1;
-      while (j < nout && out_port[j] == out_port[i]) ++j;
-      send_run(out_port[i], out + i, uint16_t(j - i));
-      i = j;
-    }
+  else
+    send_runs(out, out_port, nout);
+}
+
+// Hands n rewritten packets to the TX buffers in runs of one port (usually the whole burst).
+ROUTERD_ALWAYS_INLINE void Worker::send_runs(rte_mbuf* const* out, const uint16_t* out_port,
+                                             uint16_t n) {
+  for (uint16_t i = 0; i < n;) {
+    uint16_t j = i + 1;
+    while (j < n && out_port[j] == out_port[i]) ++j;
+    send_run(out_port[i], out + i, uint16_t(j - i));
+    i = j;
   }
 }
 
@@ -348,26 +357,48 @@ ROUTERD_ALWAYS_INLINE void Worker::process4_looked_up(uint16_t in_port, rte_mbuf
   forward_looked_up<false>(in_port, cand, k, nhs);
 }
 
-// The IPv6 stages for n frames classify() found to be IPv6: one bulk lookup in the IPv6
-// FIB, then each packet's verdict. No route cache yet: every destination is looked up.
+// The IPv6 stages for n frames classify() found to be IPv6: classify6, the next hops (one
+// FIB lookup when the burst has one destination, else through the route cache as
+// governor6_ says), then each packet's verdict, and the forwarded ones to TX in runs.
 void Worker::process6(uint16_t in_port, const PortFastInfo& in, rte_mbuf** pkts, uint16_t n) {
-  uint8_t dst[kMaxBurst][16];
+  Dst6 dst[kMaxBurst];
   rte_mbuf* cand[kMaxBurst];
   uint16_t k = 0;
   for (uint16_t i = 0; i < n; ++i) {
-    const Verdict v = classify6(pkts[i], in, dst[k]);
+    const Verdict v = classify6(pkts[i], in, dst[k].b);
     if (v.action == Verdict::forward)
       cand[k++] = pkts[i];
     else
       divert(pkts[i], v, nullptr, in_port);
   }
   if (k == 0) return;
-  observe_generation();
-  uint64_t nh[kMaxBurst];
-  rte_fib6_lookup_bulk(dp_.fib6.reader(), dst, nh, k);
+  const uint64_t gen = observe_generation();
+  const NextHopState* nhs[kMaxBurst];
+  uint64_t differ = 0;
+  uint64_t d0[2];
+  std::memcpy(d0, dst[0].b, 16);
+  for (uint16_t i = 1; i < k; ++i) {
+    uint64_t di[2];
+    std::memcpy(di, dst[i].b, 16);
+    differ |= (di[0] ^ d0[0]) | (di[1] ^ d0[1]);
+  }
+  CacheTally t;
+  if (differ == 0) {
+    // One destination (or one packet): a single FIB lookup, which no cache improves on.
+    lookup_states6(dp_, nullptr, gen, dst, 1, nhs, &t);
+    for (uint16_t i = 1; i < k; ++i) nhs[i] = nhs[0];
+    governor6_.bypassed();
+  } else {
+    RouteCache6* cache = governor6_.begin() ? cache6_.get() : nullptr;
+    lookup_states6(dp_, cache, gen, dst, k, nhs, &t);
+    governor6_.end(k, t);
+  }
+  rte_mbuf* out[kMaxBurst];
+  uint16_t out_port[kMaxBurst];
+  uint16_t nout = 0;
   for (uint16_t i = 0; i < k; ++i) {
     rte_mbuf* m = cand[i];
-    const NextHopState* s = state_of(dp_, nh[i]);
+    const NextHopState* s = nhs[i];
     const Verdict v = decide6(m, s);
     if (__builtin_expect(v.action != Verdict::forward, 0)) {
       divert(m, v, s, in_port);
@@ -381,8 +412,10 @@ void Worker::process6(uint16_t in_port, const PortFastInfo& in, rte_mbuf** pkts,
       continue;
     }
     rewrite6(m, s);
-    send(s->port, m);
+    out[nout] = m;
+    out_port[nout++] = s->port;
   }
+  send_runs(out, out_port, nout);
 }
 
 void Worker::run() {

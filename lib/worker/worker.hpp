@@ -46,6 +46,7 @@ class Worker {
   uint64_t observe_generation();
 
   RouteCacheGovernor::Mode cache_mode() const { return governor_.mode(); }
+  RouteCacheGovernor::Mode cache6_mode() const { return governor6_.mode(); }
 
  private:
   struct TxBuf {
@@ -55,6 +56,7 @@ class Worker {
   template <CkFlags Ck>
   uint16_t forward_train(uint16_t in_port, rte_mbuf** pkts, uint16_t n, const FastKey& key);
   void lookup_governed(const uint32_t* dst, uint16_t k, uint64_t gen, const NextHopState** nhs);
+  void send_runs(rte_mbuf* const* out, const uint16_t* out_port, uint16_t n);
   template <bool OneHop>
   void forward_looked_up(uint16_t in_port, rte_mbuf* const* cand, uint16_t k,
                          const NextHopState* const* nhs);
@@ -85,8 +87,10 @@ class Worker {
   bool redirects_ = true;
   bool redirects6_ = true;
 
-  std::unique_ptr<RouteCache> cache_;  // null when route_cache.enabled is false
-  RouteCacheGovernor governor_;        // whether to look up with cache_, burst by burst
+  std::unique_ptr<RouteCache> cache_;    // null when route_cache.enabled is false
+  std::unique_ptr<RouteCache6> cache6_;  // the same for IPv6
+  RouteCacheGovernor governor_;          // whether to look up with cache_, burst by burst
+  RouteCacheGovernor governor6_;         // and with cache6_: each family measures its own
 };
 
 }  // namespace routerd

@@ -263,3 +263,107 @@ TEST_CASE("worker: mixed bursts keep their order and account for every packet", 
   CHECK(trains > 500);
   CHECK(generals > 500);
 }
+
+namespace {
+
+// One IPv6/UDP frame from the host on p0 to dst.
+rte_mbuf* build6(rte_mempool* mp, const Mac& dst_mac, const Ipv6& dst, uint8_t hop_limit = 64) {
+  rte_mbuf* m = rte_pktmbuf_alloc(mp);
+  REQUIRE(m);
+  auto* p = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(m, 14 + 40 + 16));
+  REQUIRE(p);
+  std::memset(p, 0, 14 + 40 + 16);
+  std::memcpy(p, dst_mac.b.data(), 6);
+  std::memcpy(p + 6, kHost.b.data(), 6);
+  p[12] = 0x86;
+  p[13] = 0xdd;
+  uint8_t* ip = p + 14;
+  ip[0] = 0x60;
+  ip[5] = 16;  // payload length
+  ip[6] = 17;
+  ip[7] = hop_limit;
+  const Ipv6 src = *Ipv6::parse("2001:db8:1::2");
+  std::memcpy(ip + 8, src.b.data(), 16);
+  std::memcpy(ip + 24, dst.b.data(), 16);
+  return m;
+}
+
+Expect expect_forwarded6(rte_mbuf* m, const Mac& nbr, const Mac& port_mac) {
+  const uint8_t* p = rte_pktmbuf_mtod(m, const uint8_t*);
+  std::vector<uint8_t> b(p, p + rte_pktmbuf_pkt_len(m));
+  std::memcpy(b.data(), nbr.b.data(), 6);
+  std::memcpy(b.data() + 6, port_mac.b.data(), 6);
+  b[14 + 7] = uint8_t(b[14 + 7] - 1);
+  return {m, b};
+}
+
+}  // namespace
+
+TEST_CASE("worker: IPv6 bursts go through the route cache and see a route change at once",
+          "[worker][ipv6]") {
+  WorkerRig rig;
+  rig.run({"addr", "add", "2001:db8:1::1/64", "dev", "p0"});
+  rig.run({"addr", "add", "2001:db8:2::1/64", "dev", "p1"});
+  rig.run({"neigh", "add", "2001:db8:2::2", "lladdr", kNbr2.str(), "dev", "p1"});
+  rig.run({"neigh", "add", "2001:db8:2::3", "lladdr", kNbr3.str(), "dev", "p1"});
+  rig.run({"route", "add", "2001:db8:90::/48", "via", "2001:db8:2::2"});
+  const Mac p0mac = rig.ports[0]->mac(), p1mac = rig.ports[1]->mac();
+  const LcoreStats& st = rig.dp.stats[0];
+  uint64_t in = 0;
+
+  // Bursts of 32 packets to 16 destinations: the governor probes, so every other burst is
+  // looked up through the IPv6 cache (100 bursts stay inside the 512-burst probe).
+  auto bursts = [&](int count, const Mac& nbr) {
+    for (int b = 0; b < count; ++b) {
+      std::vector<rte_mbuf*> burst;
+      std::vector<Expect> want;
+      for (uint16_t i = 0; i < 32; ++i) {
+        Ipv6 d = *Ipv6::parse("2001:db8:90::");
+        d.b[15] = uint8_t(i % 16 + 1);
+        d.b[7] = uint8_t(b % 3);
+        burst.push_back(build6(rig.pool.get(), p0mac, d));
+        want.push_back(expect_forwarded6(burst.back(), nbr, p1mac));
+      }
+      rig.worker->process(rig.p0(), burst.data(), uint16_t(burst.size()));
+      rig.worker->flush();
+      auto sent = rig.sent();
+      INFO("burst " << b);
+      check_sent(sent, want);
+      for (rte_mbuf* m : sent) rte_pktmbuf_free(m);
+      in += 32;
+    }
+  };
+  bursts(100, kNbr2);
+  CHECK(rig.worker->cache6_mode() == RouteCacheGovernor::Mode::probe);
+  const uint64_t hits = st.cache6.hits.get();
+  CHECK(hits > 40 * 32);  // 50 bursts through the cache, 48 destinations in all
+  CHECK(st.cache6.misses.get() >= 48);
+  CHECK(st.cache.hits.get() == 0);  // the IPv4 cache saw nothing
+
+  // The route now leads to the other neighbour: the very next bursts follow it, and the
+  // cache's entries, from the older generation, count as stale.
+  rig.run({"route", "replace", "2001:db8:90::/48", "via", "2001:db8:2::3"});
+  bursts(4, kNbr3);
+  CHECK(st.cache6.stale.get() > 0);
+
+  // One destination in the whole burst: one FIB lookup, the cache bypassed.
+  const uint64_t bypassed = st.cache6.bypassed_bursts.get();
+  {
+    std::vector<rte_mbuf*> burst;
+    std::vector<Expect> want;
+    for (int i = 0; i < 8; ++i) {
+      burst.push_back(build6(rig.pool.get(), p0mac, *Ipv6::parse("2001:db8:90::7")));
+      want.push_back(expect_forwarded6(burst.back(), kNbr3, p1mac));
+    }
+    rig.worker->process(rig.p0(), burst.data(), uint16_t(burst.size()));
+    rig.worker->flush();
+    auto sent = rig.sent();
+    check_sent(sent, want);
+    for (rte_mbuf* m : sent) rte_pktmbuf_free(m);
+    in += 8;
+  }
+  CHECK(st.cache6.bypassed_bursts.get() == bypassed + 1);
+  CHECK(st.rx[rig.p0()].get() == in);
+  CHECK(st.tx[rig.p1()].get() == in);
+  CHECK(rig.drops() == 0);
+}

@@ -28,6 +28,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   FUZZ_CHECK(c.burst >= 1 && c.burst <= 64 && c.mbufs >= 1024);
   FUZZ_CHECK(c.route_cache_sets >= 2 && (c.route_cache_sets & (c.route_cache_sets - 1)) == 0);
+  FUZZ_CHECK(c.route_cache6_sets >= 2 && (c.route_cache6_sets & (c.route_cache6_sets - 1)) == 0);
   FUZZ_CHECK(c.pmtu_min >= 68 && c.pmtu_min <= 65535 && c.arp_queue_len >= 1);
   FUZZ_CHECK(!c.socket.empty() && c.socket[0] == '/');
   std::set<std::string> names;
