@@ -2,6 +2,7 @@
 
 #include <rte_errno.h>
 
+#include <algorithm>
 #include <cstring>
 #include <stdexcept>
 #include <string>
@@ -108,28 +109,40 @@ void undo_all(rte_fib6* fib, const std::vector<Fib6Undo>& undo, uint64_t* leaked
   }
 }
 
+// The first entry of m not before p, given that every entry before `from` is before p: a walk
+// when the batch is dense in m (a full table load), a search when it is sparse (one route).
+template <class Map, class It>
+It seek(Map& m, It from, const Prefix6& p, bool walk) {
+  if (!walk) return m.lower_bound(p);
+  while (from != m.end() && from->first < p) ++from;
+  return from;
+}
+
+bool dense(size_t ops, size_t routes) {
+  return ops * 16 >= routes;
+}
+
+// ops must be net_ops()'s: one per prefix, in address order.
 void apply_to(rte_fib6* fib, std::span<const Fib6Op> ops, const std::map<Prefix6, uint32_t>& routes,
               std::vector<Fib6Undo>* undo_out, uint64_t* leaked) {
   std::vector<Fib6Undo> undo;
-  // Prefixes this batch already touched: their state is the batch's, not `routes`'.
-  std::map<Prefix6, bool> now_present;
+  if (undo_out) undo.reserve(ops.size());
+  // ops and routes are both in address order: one merged walk finds each prefix's state
+  // before the batch (a catch-up, with no undo to record, needs none).
+  auto r = routes.begin();
+  const bool walk = dense(ops.size(), routes.size());
   for (const Fib6Op& op : ops) {
-    bool present;
+    bool present = false;
     uint32_t old_nh = 0;
-    if (auto t = now_present.find(op.prefix); t != now_present.end()) {
-      present = t->second;
-    } else {
-      auto r = routes.find(op.prefix);
-      present = r != routes.end();
+    if (undo_out) {
+      r = seek(routes, r, op.prefix, walk);
+      present = r != routes.end() && r->first == op.prefix;
       if (present) old_nh = r->second;
     }
     int rc;
     if (op.remove) {
       rc = present || !undo_out ? rte_fib6_delete(fib, op.prefix.addr.b.data(), op.prefix.len) : 0;
       if (rc == -ENOENT && !undo_out) rc = 0;
-    } else if (op.nh > Fib6::kMaxNextHop || op.nh == Fib6::kNoRoute || op.prefix.len > 128 ||
-               !(ipv6_mask(op.prefix.addr, op.prefix.len) == op.prefix.addr)) {
-      rc = -EINVAL;
     } else {
       rc = rte_fib6_add(fib, op.prefix.addr.b.data(), op.prefix.len,
                         Fib6::encode(op.nh, op.prefix.len));
@@ -139,12 +152,32 @@ void apply_to(rte_fib6* fib, std::span<const Fib6Op> ops, const std::map<Prefix6
       throw ApplyError("cannot install " + op.prefix.str() + ": " + why(rc), rc);
     }
     if (op.remove && (present || !undo_out)) *leaked += Fib6::groups_of(op.prefix.len);
-    // Only the first touch of a prefix records its state before the batch; a later op on it
-    // is undone by undoing the earlier ones in reverse.
-    undo.push_back(Fib6Undo{op.prefix, present, old_nh});
-    now_present[op.prefix] = !op.remove;
+    if (undo_out) undo.push_back(Fib6Undo{op.prefix, present, old_nh});
   }
   if (undo_out) *undo_out = std::move(undo);
+}
+
+// A batch as the copies apply it: every op checked, then only the last op on each prefix
+// (what the batch leaves; no reader sees a copy between two ops of one batch), in address
+// order with each covering prefix before its more-specifics. That order walks the trie's
+// tbl24 sequentially and reserves the fewest tbl8 groups (see rebuild()); the RIB hands
+// routes over in hash order.
+std::vector<Fib6Op> net_ops(std::span<const Fib6Op> ops) {
+  for (const Fib6Op& op : ops)
+    if (op.prefix.len > 128 || !(ipv6_mask(op.prefix.addr, op.prefix.len) == op.prefix.addr) ||
+        (!op.remove && (op.nh > Fib6::kMaxNextHop || op.nh == Fib6::kNoRoute)))
+      throw ApplyError("cannot install " + op.prefix.str() + ": " + why(-EINVAL), -EINVAL);
+  std::vector<Fib6Op> net(ops.begin(), ops.end());
+  std::stable_sort(net.begin(), net.end(),
+                   [](const Fib6Op& a, const Fib6Op& b) { return a.prefix < b.prefix; });
+  // Keep the last of each run of equal prefixes.
+  size_t out = 0;
+  for (size_t i = 0; i < net.size(); ++i) {
+    if (i + 1 < net.size() && net[i + 1].prefix == net[i].prefix) continue;
+    net[out++] = net[i];
+  }
+  net.resize(out);
+  return net;
 }
 
 }  // namespace
@@ -186,9 +219,11 @@ void Fib6::restore(int copy, const std::vector<Fib6Undo>& undo) {
   }
 }
 
-void Fib6::stage(std::span<const Fib6Op> ops) {
+void Fib6::stage(std::span<const Fib6Op> batch) {
   if (pending_) throw std::logic_error("Fib6::stage: the previous batch is not caught up");
   auto p = std::make_unique<Pending>();
+  p->ops = net_ops(batch);
+  const std::span<const Fib6Op> ops(p->ops);
   const int spare = int(active_.load(std::memory_order_relaxed) ^ 1);
   // The spare copy has had no readers since the grace period before the last catch_up().
   if (due(spare)) rebuild(spare, {});
@@ -208,7 +243,6 @@ void Fib6::stage(std::span<const Fib6Op> ops) {
     }
     p->rebuilt = true;
   }
-  p->ops.assign(ops.begin(), ops.end());
   pending_ = std::move(p);
 }
 
@@ -225,11 +259,16 @@ void Fib6::abort() {
 void Fib6::flip() {
   if (!pending_ || pending_->flipped) throw std::logic_error("Fib6::flip: nothing staged");
   active_.store(active_.load(std::memory_order_relaxed) ^ 1, std::memory_order_release);
+  // The ops are in address order: each lands at or after the previous one's place.
+  auto at = routes_.begin();
+  const bool walk = dense(pending_->ops.size(), routes_.size());
   for (const Fib6Op& op : pending_->ops) {
-    if (op.remove)
-      routes_.erase(op.prefix);
-    else
-      routes_[op.prefix] = op.nh;
+    at = seek(routes_, at, op.prefix, walk);
+    if (op.remove) {
+      if (at != routes_.end() && at->first == op.prefix) at = routes_.erase(at);
+    } else {
+      at = routes_.insert_or_assign(at, op.prefix, op.nh);
+    }
   }
   pending_->flipped = true;
   pending_->undo = {};

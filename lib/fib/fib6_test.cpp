@@ -234,3 +234,39 @@ TEST_CASE("Fib6: concurrent readers never see a zeroed, foreign or freed entry",
   CHECK(bad.load() == 0);
   CHECK(fib.rebuilds() > 0);  // the churn went through rebuilds while readers read
 }
+
+TEST_CASE("Fib6: a batch leaves each prefix as its last op says, on both copies", "[fib]") {
+  testing::test_eal();
+  Qsbr q(1);
+  Fib6 fib("t6_net", Fib6::Params{1024, 64, SOCKET_ID_ANY});
+  fib.apply(std::vector<Fib6Op>{add6("2001:db8:7::/48", 7)}, q);
+  // Several ops on one prefix, in an order no address sort would give.
+  std::vector<Fib6Op> ops = {add6("2001:db8:2::/48", 1), add6("2001:db8:1::/48", 2),
+                             del6("2001:db8:2::/48"),    add6("2001:db8:2::/48", 3),
+                             del6("2001:db8:1::/48"),    add6("2001:db8:1:5::/64", 4),
+                             del6("2001:db8:7::/48"),    add6("2001:db8:7::/48", 8),
+                             add6("2001:db8:9::/48", 9), del6("2001:db8:9::/48")};
+  for (int pass = 0; pass < 2; ++pass) {
+    INFO("pass " << pass << " (the second reads the other copy)");
+    if (pass == 0)
+      fib.apply(ops, q);
+    else
+      fib.apply(std::vector<Fib6Op>{add6("2001:db8:ff::/48", 5)}, q);
+    CHECK(fib.lookup(a6("2001:db8:2::1")) == 3);
+    CHECK(fib.lookup(a6("2001:db8:1::1")) == 0);
+    CHECK(fib.lookup(a6("2001:db8:1:5::1")) == 4);
+    CHECK(fib.lookup(a6("2001:db8:7::1")) == 8);
+    CHECK(fib.lookup(a6("2001:db8:9::1")) == 0);
+  }
+  CHECK(fib.routes() == 4);
+
+  // One bad op refuses the whole batch before either copy is touched.
+  std::vector<Fib6Op> bad = {add6("2001:db8:3::/48", 3), Fib6Op{*Prefix6::parse("2001:db8:4::/48"),
+                                                                false, Fib6::kNoRoute}};
+  CHECK_THROWS_WITH(fib.apply(bad, q), Catch::Contains("2001:db8:4::/48"));
+  CHECK(fib.caught_up());
+  CHECK(fib.lookup(a6("2001:db8:3::1")) == 0);
+  CHECK(fib.routes() == 4);
+  fib.apply(std::vector<Fib6Op>{add6("2001:db8:3::/48", 3)}, q);
+  CHECK(fib.lookup(a6("2001:db8:3::1")) == 3);
+}

@@ -910,14 +910,14 @@ def run(args, repo):
                     lk: extra["l3fwd"][lk]["out_pps_median"] / tp["out_pps_median"]
                     if tp["out_pps_median"] else 0 for lk in lookups}
             if off is not None:
-                extra = {"routerd_cache_off": off,
-                         "ratio_cache_off": off["out_pps_median"] / tp["out_pps_median"]
-                         if tp["out_pps_median"] else 0,
-                         # per round (on and off run back to back), then the median:
-                         # neighbours in time share this machine's drift
-                         "cache_pair_ratios": [a["out_pps_median"] / b["out_pps_median"]
-                                               for a, b in zip(rds, offs)],
-                         "cache_on_off_pooled": rd["out_pps_median"] / off["out_pps_median"]}
+                extra |= {"routerd_cache_off": off,
+                          "ratio_cache_off": off["out_pps_median"] / tp["out_pps_median"]
+                          if tp["out_pps_median"] else 0,
+                          # per round (on and off run back to back), then the median:
+                          # neighbours in time share this machine's drift
+                          "cache_pair_ratios": [a["out_pps_median"] / b["out_pps_median"]
+                                                for a, b in zip(rds, offs)],
+                          "cache_on_off_pooled": rd["out_pps_median"] / off["out_pps_median"]}
                 extra["cache_on_off"] = statistics.median(extra["cache_pair_ratios"])
             results.append({"pattern": p, "family": family, "trace": meta, "testpmd": tp,
                             "routerd": rd,
