@@ -41,6 +41,8 @@ nlohmann::json Control::stats_json() const {
     ports.push_back({{"name", p.ref.name},
                      {"rx_packets", sum([&](const LcoreStats& s) { return s.rx[id].get(); })},
                      {"tx_packets", sum([&](const LcoreStats& s) { return s.tx[id].get(); })},
+                     {"tx_originated",
+                      sum([&](const LcoreStats& s) { return s.originated[id].get(); })},
                      {"dropped", sum([&](const LcoreStats& s) { return s.dropped[id].get(); })},
                      {"hw", hw}});
   }
@@ -115,9 +117,9 @@ std::string Control::stats_summary() const {
   nlohmann::json s = stats_json();
   std::string out;
   for (const auto& p : s["ports"])
-    out += fmt::format("{}: rx {} tx {} dropped {}; ", p["name"].get<std::string>(),
+    out += fmt::format("{}: rx {} tx {} originated {} dropped {}; ", p["name"].get<std::string>(),
                        p["rx_packets"].get<uint64_t>(), p["tx_packets"].get<uint64_t>(),
-                       p["dropped"].get<uint64_t>());
+                       p["tx_originated"].get<uint64_t>(), p["dropped"].get<uint64_t>());
   std::string reasons;
   for (const auto& [k, v] : s["drops"].items())
     if (v.get<uint64_t>()) reasons += fmt::format(" {}={}", k, v.get<uint64_t>());

@@ -96,6 +96,8 @@ std::string prometheus_text(const json& s) {
   static constexpr Metric kPort[] = {
       {"rx_packets", "routerd_port_rx_packets_total", "Packets routerd received on the port."},
       {"tx_packets", "routerd_port_tx_packets_total", "Packets routerd sent on the port."},
+      {"tx_originated", "routerd_port_tx_originated_packets_total",
+       "Of the packets sent, those the router made itself (ARP, NDP, ICMP, RAs)."},
       {"dropped", "routerd_port_dropped_packets_total",
        "Packets received on the port that routerd dropped (any reason)."},
   };

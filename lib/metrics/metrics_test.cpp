@@ -44,6 +44,7 @@ json sample_stats() {
       {"ports", json::array({{{"name", "p0"},
                               {"rx_packets", 26},
                               {"tx_packets", 24},
+                              {"tx_originated", 3},
                               {"dropped", 2},
                               {"hw", {{"ipackets", 28}, {"obytes", 2500}}}},
                              {{"name", "we\"ird"}, {"rx_packets", 1}, {"hw", nullptr}}})},
@@ -72,6 +73,7 @@ TEST_CASE("Prometheus exposition of routerd's counters", "[metrics]") {
   has("# TYPE routerd_port_rx_packets_total counter");
   has("routerd_port_rx_packets_total{port=\"p0\"} 26");
   has("routerd_port_tx_packets_total{port=\"p0\"} 24");
+  has("routerd_port_tx_originated_packets_total{port=\"p0\"} 3");
   has("routerd_port_dropped_packets_total{port=\"p0\"} 2");
   has("routerd_device_rx_packets_total{port=\"p0\"} 28");
   has("routerd_device_tx_bytes_total{port=\"p0\"} 2500");

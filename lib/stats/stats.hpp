@@ -175,6 +175,7 @@ struct CacheCounters {
 struct alignas(64) LcoreStats {
   Counter rx[kMaxPorts];                    // packets received, by input port
   Counter tx[kMaxPorts];                    // packets sent, by output port
+  Counter originated[kMaxPorts];            // of those, the control thread's own (ARP, NDP, ICMP)
   Counter dropped[kMaxPorts];               // packets dropped, by input port
   Counter drop[kDropCount];                 // packets dropped, by reason
   Counter punt[kPuntCount];                 // packets handed to control, by reason

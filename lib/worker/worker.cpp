@@ -154,7 +154,10 @@ void Worker::flush_punts() {
 void Worker::drain_control_tx() {
   TxEntry e[32];
   unsigned n = rte_ring_sc_dequeue_burst_elem(dp_.ctl_tx, e, sizeof(TxEntry), 32, nullptr);
-  for (unsigned i = 0; i < n; ++i) send(e[i].port, e[i].m);
+  for (unsigned i = 0; i < n; ++i) {
+    st_.originated[e[i].port].add();
+    send(e[i].port, e[i].m);
+  }
 }
 
 // The exact verdict for a looked-up packet that forwards() did not pass: decide()'s, except

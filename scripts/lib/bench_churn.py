@@ -555,7 +555,8 @@ class Routerd:
         self.result["final_accounting"] = {
             "p0_rx": p["p0"]["rx"], "p1_tx": p["p1"]["tx"], "p0_dropped": p["p0"]["dropped"],
             "nonzero_drops": {k: v for k, v in final["drops"].items() if v},
-            "unexplained": p["p0"]["rx"] - p["p1"]["tx"] - p["p0"]["dropped"]}
+            "unexplained": p["p0"]["rx"] - (p["p1"]["tx"] - p["p1"].get("originated", 0))
+            - p["p0"]["dropped"]}
         cleanup_prefix(self.prefix)
 
     def abort(self):
