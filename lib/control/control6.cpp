@@ -5,11 +5,13 @@
 #include <rte_ip.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "commands.hpp"
 #include "control.hpp"
 #include "icmp6.hpp"
+#include "ipv6_ext.hpp"
 #include "ndp.hpp"
 #include "slowpath.hpp"
 
@@ -157,11 +159,35 @@ void Control::handle_punt6(const PuntEntry& e, uint64_t now) {
   }
 }
 
-// Hop-by-Hop options: no option routerd serves (Router Alert carries MLD, and routerd has no
-// multicast routing) changes how the packet is forwarded, so it is forwarded as the worker
-// would, from here (RFC 8200 4.3 lets a router skip the header's options).
+// Hop-by-Hop options (RFC 8200 4.3), walked by lib/packet/ipv6_ext before the packet is
+// forwarded as the worker would: a malformed header earns Parameter Problem code 0 and an
+// unrecognised option what its type's high bits ask for (RFC 8200 4.2); both are dropped.
+// Router Alert (RFC 2711) changes nothing for a router without multicast routing (its MLD
+// and RSVP are for others): the packet is forwarded, and counted.
 void Control::handle_hop_by_hop(rte_mbuf* m, uint16_t in_port, uint64_t now) {
   m->hash.usr = kTransit;
+  // A Hop-by-Hop header is at most 2,048 bytes: this prefix holds all of it, in one piece
+  // even when the frame came in several segments (the walk is bounded by the packet's own
+  // length, so a longer packet cut here is never taken for a short one).
+  uint8_t copy[icmp6::ip6_header_len + 2048];
+  const uint32_t avail = rte_pktmbuf_pkt_len(m) - RTE_ETHER_HDR_LEN;
+  const uint32_t n = std::min<uint32_t>(avail, sizeof copy);
+  const auto* ip = static_cast<const uint8_t*>(rte_pktmbuf_read(m, RTE_ETHER_HDR_LEN, n, copy));
+  const HbhVerdict v = ip ? ipv6_hop_by_hop(ip, n) : HbhVerdict{HbhAction::malformed};
+  switch (v.action) {
+    case HbhAction::forward:
+      break;
+    case HbhAction::malformed:
+      send_icmp6_error(m, icmp6::param_problem, icmp6::code_erroneous_header, v.pointer, in_port,
+                       now);
+      return drop(m, Drop::ipv6_bad_ext_header, in_port);
+    case HbhAction::unrecognized:
+      send_icmp6_error(m, icmp6::param_problem, icmp6::code_unrecognized_option, v.pointer, in_port,
+                       now);
+      return drop(m, Drop::ipv6_option_discard, in_port);
+    case HbhAction::discard:
+      return drop(m, Drop::ipv6_option_discard, in_port);
+  }
   const Ipv6 d = dst6(m);
   const NextHopState* s = resolve6(d);
   if (!s) {
@@ -173,6 +199,7 @@ void Control::handle_hop_by_hop(rte_mbuf* m, uint16_t in_port, uint64_t now) {
     send_icmp6_error(m, icmp6::packet_too_big, 0, s->mtu, in_port, now);
     return drop(m, Drop::frag_needed, in_port);
   }
+  if (v.router_alert) event(Event::ipv6_router_alert_forwarded);
   send_via6(m, s, d, now);
 }
 

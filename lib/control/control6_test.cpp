@@ -11,6 +11,7 @@
 #include "control_rig.hpp"
 #include "icmp6.hpp"
 #include "ndp.hpp"
+#include "packet_test_util.hpp"
 
 using namespace routerd;
 using nlohmann::json;
@@ -226,10 +227,7 @@ TEST_CASE("a batch mixing families is one commit, or nothing of it", "[control][
   const uint64_t g0 = r.run({"stats"})["generation"];
   Request b;
   b.verb = Verb::batch;
-  auto line = [](const std::vector<std::string>& w) {
-    std::vector<std::string> argv = w;
-    return parse_request(argv);
-  };
+  auto line = [](const std::vector<std::string>& w) { return parse_request(w); };
   b.batch.push_back({1, line({"route", "add", "2001:db8:50::/48", "via", "2001:db8:2::2"}), ""});
   b.batch.push_back({2, line({"route", "add", "10.50.0.0/16", "via", "10.2.0.2"}), ""});
   r.ctl->execute(b);
@@ -360,4 +358,82 @@ TEST_CASE("reload applies IPv6 addresses, neighbours and routes, or takes them a
   CHECK(fib6("2001:db8:70::1") == Fib6::kNoRoute);
   CHECK(fib6("2001:db8:71::1") == Fib6::kNoRoute);
   CHECK(addrs("p1") == before);
+}
+
+TEST_CASE("Hop-by-Hop options: Router Alert forwarded, unrecognised and malformed ones dropped",
+          "[control][ipv6][ipv6_ext]") {
+  Rig6 r;
+  r.run({"neigh", "add", "2001:db8:1::2", "lladdr", "02:00:00:00:00:02", "dev", "p0"});
+  r.run({"neigh", "add", "2001:db8:2::2", "lladdr", "02:00:00:00:01:02", "dev", "p1"});
+  // scapy 2.5: UDP 2001:db8:1::2 -> 2001:db8:2::2 behind IPv6ExtHdrHopByHop with
+  // [RouterAlert(value=0)], and with [Pad1(), HBHOptUnknown(otype=0x9e, optdata=b"ab")]; and
+  // the Parameter Problem (code 2, pointer 43) from 2001:db8:1::1 about the second
+  // (lib/packet/ipv6_ext_test.cpp has the same packets).
+  const auto ra = testing::from_hex(
+      "600000000017004020010db800010000000000000000000220010db8000200000000000000000002110005020000"
+      "01009c409ca4000fba1b726f7574657264");
+  const auto unknown = testing::from_hex(
+      "600000000017004020010db800010000000000000000000220010db80002000000000000000000021100009e0261"
+      "62009c409ca4000fba1b726f7574657264");
+  const auto param_problem = testing::from_hex(
+      "6000000000473a4020010db800010000000000000000000120010db80001000000000000000000020402c9a30000"
+      "002b600000000017004020010db800010000000000000000000220010db800020000000000000000000211000"
+      "09e026162009c409ca4000fba1b726f7574657264");
+  const Mac router0 = r.ports[0]->mac();
+  auto eth = [&](const std::vector<uint8_t>& ip) {
+    std::vector<uint8_t> f(14);
+    std::memcpy(f.data(), router0.b.data(), 6);
+    std::memcpy(f.data() + 6, Mac::parse("02:00:00:00:00:02")->b.data(), 6);
+    f[12] = 0x86;
+    f[13] = 0xdd;
+    f.insert(f.end(), ip.begin(), ip.end());
+    return f;
+  };
+  auto count = [&](const char* group, const char* name) {
+    return r.run({"stats"})[group][name].get<uint64_t>();
+  };
+  const uint16_t p0 = r.ports[0]->id();
+
+  SECTION("Router Alert: forwarded unchanged but for the hop limit, and counted") {
+    const uint64_t before = count("events", "ipv6_router_alert_forwarded");
+    const auto out = r.hand(eth(ra), Punt::hop_by_hop, p0);
+    REQUIRE(out.size() == 1);
+    CHECK(std::memcmp(out[0].data(), Mac::parse("02:00:00:00:01:02")->b.data(), 6) == 0);
+    auto want = ra;
+    want[7] = 63;
+    CHECK(std::vector<uint8_t>(out[0].begin() + 14, out[0].end()) == want);
+    CHECK(count("events", "ipv6_router_alert_forwarded") == before + 1);
+  }
+  SECTION("action 10: dropped, Parameter Problem code 2 at the option type, as scapy builds it") {
+    const uint64_t before = count("drops", "ipv6_option_discard");
+    const auto out = r.hand(eth(unknown), Punt::hop_by_hop, p0);
+    REQUIRE(out.size() == 1);
+    CHECK(std::memcmp(out[0].data(), Mac::parse("02:00:00:00:00:02")->b.data(), 6) == 0);
+    CHECK(std::vector<uint8_t>(out[0].begin() + 14, out[0].end()) == param_problem);
+    CHECK(count("drops", "ipv6_option_discard") == before + 1);
+  }
+  SECTION("action 01: dropped silently") {
+    auto silent = unknown;
+    silent[43] = 0x5e;
+    const uint64_t before = count("drops", "ipv6_option_discard");
+    const uint64_t pp = count("events", "icmp6_param_problem_sent");
+    CHECK(r.hand(eth(silent), Punt::hop_by_hop, p0).empty());
+    CHECK(count("drops", "ipv6_option_discard") == before + 1);
+    CHECK(count("events", "icmp6_param_problem_sent") == pp);
+  }
+  SECTION("an option past the header's end: Parameter Problem code 0 at its length byte") {
+    auto bad = unknown;
+    bad[44] = 5;
+    const uint64_t before = count("drops", "ipv6_bad_ext_header");
+    const auto out = r.hand(eth(bad), Punt::hop_by_hop, p0);
+    REQUIRE(out.size() == 1);
+    const uint8_t* ip = out[0].data() + 14;
+    CHECK(ip[40] == icmp6::param_problem);
+    CHECK(ip[41] == icmp6::code_erroneous_header);
+    CHECK(testing::get32(ip + 44) == 44);
+    CHECK(Ipv6::from_bytes(ip + 24) == *Ipv6::parse("2001:db8:1::2"));
+    CHECK(icmp6_checksum(Ipv6::from_bytes(ip + 8), Ipv6::from_bytes(ip + 24), ip + 40,
+                         out[0].size() - 54) == 0);
+    CHECK(count("drops", "ipv6_bad_ext_header") == before + 1);
+  }
 }

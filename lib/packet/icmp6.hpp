@@ -15,7 +15,9 @@ constexpr uint8_t dest_unreachable = 1, packet_too_big = 2, time_exceeded = 3, p
                   echo_request = 128, echo_reply = 129;
 constexpr uint8_t code_no_route = 0, code_admin_prohibited = 1, code_beyond_scope = 2,
                   code_address_unreachable = 3, code_port_unreachable = 4;
-constexpr uint8_t code_unrecognized_option = 2;  // Parameter Problem
+// Parameter Problem (RFC 4443 3.4).
+constexpr uint8_t code_erroneous_header = 0, code_unrecognized_next_header = 1,
+                  code_unrecognized_option = 2;
 constexpr size_t min_mtu = 1280;  // RFC 8200 5: no error is longer than this (RFC 4443 2.4 c)
 constexpr size_t ip6_header_len = 40, header_len = 8;
 constexpr uint8_t next_header = 58;

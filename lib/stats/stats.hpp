@@ -29,6 +29,10 @@ namespace routerd {
   X(ipv6_truncated, "frame shorter than the IPv6 payload length")                                  \
   X(ipv6_bad_source, "IPv6 source multicast, unspecified or loopback (RFC 4291 2.5.2, 2.7)")       \
   X(ipv6_bad_destination, "IPv6 destination unspecified, loopback or v4-mapped (RFC 4291)")        \
+  X(ipv6_bad_ext_header,                                                                           \
+    "malformed IPv6 Hop-by-Hop header or option (RFC 8200 4.3): Parameter Problem code 0")         \
+  X(ipv6_option_discard,                                                                           \
+    "unrecognised Hop-by-Hop option whose type says discard (RFC 8200 4.2; code 2 for 1x types)")  \
   X(beyond_scope, "link-local source would leave its link (RFC 4007, ICMPv6 unreachable code 2)")  \
   X(ndp_invalid, "malformed or foreign NDP message (RFC 4861 checks)")                             \
   X(martian_source,                                                                                \
@@ -118,6 +122,7 @@ enum class Punt : uint8_t {
   X(icmp6_unreachable_sent, "ICMPv6 Destination Unreachable sent")                                 \
   X(icmp6_too_big_sent, "ICMPv6 Packet Too Big sent")                                              \
   X(icmp6_param_problem_sent, "ICMPv6 Parameter Problem sent")                                     \
+  X(ipv6_router_alert_forwarded, "IPv6 packets with a Router Alert option forwarded (RFC 2711)")   \
   X(icmp_error_received, "ICMP errors received about the router's own packets")                    \
   X(pmtu_learned, "path MTUs learnt from Frag Needed")                                             \
   X(pmtu_ignored, "Frag Needed that would not lower a path MTU")                                   \
