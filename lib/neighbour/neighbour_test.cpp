@@ -990,7 +990,7 @@ TEST_CASE("NDP: ReachableTime is drawn from 0.5 to 1.5 x the base for each confi
   for (uint32_t i = 1; i <= 400; ++i) {
     NeighbourTable6::Effects fx;
     t.resolve(host6(i), 0, pkt(i), at, fx);
-    t.advert(host6(i), kMac, false, true, true, 0, at, fx);
+    t.advert(host6(i), kMac, true, true, false, 0, at, fx);  // solicited, override
     const Neighbour6* n = t.find(host6(i));
     REQUIRE(n->state == NeighState::reachable);
     const uint64_t period = n->next_ms - at;

@@ -8,6 +8,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cstring>
 #include <random>
 #include <string>
@@ -41,6 +42,9 @@ struct WorkerRig : testing::ControlRig {
     run({"neigh", "add", "10.2.0.3", "lladdr", kNbr3.str(), "dev", "p1"});
     run({"route", "add", "10.9.0.0/16", "via", "10.2.0.2"});
     run({"route", "add", "10.8.0.0/16", "via", "10.2.0.3"});
+    // Real secrets, as routerd draws them: the default keys leave the cache's hash
+    // degenerate (every IPv6 destination that differs only in its last word in one set).
+    dp.params.route_cache_keys = route_cache_keys();
     worker = std::make_unique<Worker>(dp, 0, std::vector<Worker::RxQueue>{{p0(), 0}}, 0);
   }
   ~WorkerRig() {
@@ -291,8 +295,9 @@ rte_mbuf* build6(rte_mempool* mp, const Mac& dst_mac, const Ipv6& dst, uint8_t h
 Expect expect_forwarded6(rte_mbuf* m, const Mac& nbr, const Mac& port_mac) {
   const uint8_t* p = rte_pktmbuf_mtod(m, const uint8_t*);
   std::vector<uint8_t> b(p, p + rte_pktmbuf_pkt_len(m));
-  std::memcpy(b.data(), nbr.b.data(), 6);
-  std::memcpy(b.data() + 6, port_mac.b.data(), 6);
+  REQUIRE(b.size() >= 14 + 40);
+  std::copy_n(nbr.b.begin(), 6, b.begin());
+  std::copy_n(port_mac.b.begin(), 6, b.begin() + 6);
   b[14 + 7] = uint8_t(b[14 + 7] - 1);
   return {m, b};
 }
