@@ -3,10 +3,6 @@
 // neighbours through Control. Every answer a reader gets is checked against the history of
 // what was valid for its address while the lookup ran; retired states are poisoned before
 // they are freed, and under ASan a reader touching one is reported as a use after free.
-#include <pthread.h>
-#include <sched.h>
-#include <unistd.h>
-
 #include <fmt/core.h>
 #include <catch2/catch.hpp>
 
@@ -27,9 +23,12 @@
 #include "dpdk.hpp"
 #include "forward.hpp"
 #include "route_cache.hpp"
+#include "safety_util.hpp"
 #include "test_eal.hpp"
 
 using namespace routerd;
+using testing::AnswerHistory;
+using testing::Seen;
 
 namespace {
 
@@ -130,28 +129,6 @@ struct Model {
   }
 };
 
-// What a reader copied out of a state before its quiescent report.
-struct Seen {
-  uint8_t kind_byte;
-  uint16_t port, mtu;
-  uint32_t gateway;
-  uint8_t l2[14];
-};
-
-Seen copy_state(const NextHopState* s) {
-  Seen c{};
-  std::memcpy(&c.kind_byte, &s->kind, 1);
-  c.port = s->port;
-  c.mtu = s->mtu;
-  c.gateway = s->gateway.v;
-  std::memcpy(c.l2, s->l2, sizeof c.l2);
-  return c;
-}
-
-bool poisoned(const Seen& c) {
-  return c.kind_byte == kPoisonByte || c.port == 0xdddd || c.gateway == 0xddddddddu;
-}
-
 // Maps what a reader saw to an answer number; kUnknown for anything no version allowed.
 struct AnswerKey {
   std::array<uint32_t, kNumGw> gw;
@@ -161,7 +138,8 @@ struct AnswerKey {
 
   uint8_t classify(const Seen& c) const {
     for (int g = 0; g < kNumGw; ++g) {
-      if (c.gateway != gw[size_t(g)] || c.port != port[size_t(g)] || c.mtu != 1500) continue;
+      if (c.family != 4 || c.gateway != gw[size_t(g)] || c.port != port[size_t(g)] || c.mtu != 1500)
+        continue;
       if (c.kind_byte == uint8_t(NhKind::unresolved)) return answer_unresolved(g);
       if (c.kind_byte != uint8_t(NhKind::forward)) return kUnknown;
       if (std::memcmp(c.l2 + 6, src[size_t(g)].b.data(), 6) != 0 || c.l2[12] != 0x08 ||
@@ -200,8 +178,7 @@ constexpr uint16_t kBurst = 32;
 
 // One reader: the worker loop's read side, minus packets.
 void reader_loop(SafetyRig& rig, uint32_t id, RouteCache* cache, const Universe& u,
-                 const AnswerKey& key, const std::vector<uint8_t>& hist,
-                 const std::atomic<uint64_t>& seq, const std::atomic<bool>& stop,
+                 const AnswerKey& key, const AnswerHistory& hist, const std::atomic<bool>& stop,
                  ReaderResult& res) {
   const size_t naddr = u.addrs.size();
   uint64_t x = 0x9e3779b97f4a7c15ull * (id + 1);  // xorshift: cheap and reproducible
@@ -210,15 +187,7 @@ void reader_loop(SafetyRig& rig, uint32_t id, RouteCache* cache, const Universe&
   const NextHopState* out[kBurst];
   Seen seen[kBurst];
   bool none[kBurst];
-  // Threads inherit the affinity EAL gave this thread (-l 0): all three would share core 0
-  // and interleave only at preemption, and the control thread would spin through whole
-  // scheduler slices waiting for a grace period from a reader queued behind it. Readers
-  // take the other cores.
-  cpu_set_t others;
-  CPU_ZERO(&others);
-  const long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-  for (long c = ncpu > 1 ? 1 : 0; c < ncpu && c < CPU_SETSIZE; ++c) CPU_SET(int(c), &others);
-  pthread_setaffinity_np(pthread_self(), sizeof others, &others);
+  testing::leave_control_core();
   rig.dp.rcu.online(id);
   while (!stop.load(std::memory_order_relaxed)) {
     for (uint16_t i = 0; i < kBurst; ++i) {
@@ -230,27 +199,23 @@ void reader_loop(SafetyRig& rig, uint32_t id, RouteCache* cache, const Universe&
     }
     // seq before the generation: an answer the cache holds for this generation is then
     // valid at a version no older than seq says.
-    const uint64_t s0 = seq.load(std::memory_order_acquire);
+    const uint64_t s0 = hist.mark();
     const uint64_t gen = rig.dp.generation.read();
     CacheTally t;
     lookup_states(rig.dp, cache, gen, dst, kBurst, out, &t);
     for (uint16_t i = 0; i < kBurst; ++i) {
       none[i] = out[i] == nullptr;
-      seen[i] = none[i] ? Seen{} : copy_state(out[i]);
+      seen[i] = none[i] ? Seen{} : testing::copy_state(out[i]);
     }
-    // The answers were found through acquire loads (FIB copy, next-hop slot) sequenced
-    // before this one: whatever change published them, s1 is at least its odd seq. (A
-    // published state never changes, so where the field copies land does not matter.)
-    const uint64_t s1 = seq.load(std::memory_order_acquire);
+    // A published state never changes, so where the field copies land does not matter.
+    const uint64_t s1 = hist.mark();
     // Every pointer from this burst is dead here.
     rig.dp.rcu.quiescent(id);
 
-    // Seq 2v: version v is in force; 2v-1: the change to version v is being applied.
-    const uint64_t lo = s0 / 2, hi = (s1 + 1) / 2;
     for (uint16_t i = 0; i < kBurst; ++i) {
       uint8_t a = kNoRoute;
       if (!none[i]) {
-        if (poisoned(seen[i])) {
+        if (testing::poisoned(seen[i])) {
           ++res.poisoned;
           continue;
         }
@@ -261,23 +226,21 @@ void reader_loop(SafetyRig& rig, uint32_t id, RouteCache* cache, const Universe&
         a = key.classify(seen[i]);
       }
       res.no_route += a == kNoRoute;
-      bool ok = false;
-      for (uint64_t v = lo; v <= hi && !ok; ++v) ok = hist[v * naddr + which[i]] == a;
-      if (!ok) {
+      if (!hist.valid(s0, s1, which[i], a)) {
         ++res.invalid;
         if (res.errors.size() < 8)
           res.errors.push_back(Ipv4(dst[i]).str() + ": answer " + std::to_string(a) +
                                " (kind byte " + std::to_string(seen[i].kind_byte) + ", gateway " +
                                Ipv4(seen[i].gateway).str() + ") not valid in versions " +
-                               std::to_string(lo) + ".." + std::to_string(hi) + ", expected " +
-                               std::to_string(hist[hi * naddr + which[i]]));
+                               std::to_string(s0 / 2) + ".." + std::to_string((s1 + 1) / 2) +
+                               ", expected " + std::to_string(hist.newest(s1, which[i])));
       }
     }
     res.lookups += kBurst;
     res.hits += t.hits;
     res.misses += t.misses;
     res.stale += t.stale;
-    if (s0 != s1 || (s0 & 1)) res.overlapped.fetch_add(1, std::memory_order_relaxed);
+    if (AnswerHistory::overlapped(s0, s1)) res.overlapped.fetch_add(1, std::memory_order_relaxed);
     // Two cores for three threads: a reader preempted while online holds the control thread
     // in its grace-period wait for a whole scheduler slice. Offline, it holds nothing, as
     // an idle worker does while it sleeps.
@@ -317,9 +280,8 @@ RunStats churn(bool use_cache) {
   // entries from then on.
   rig.dp.generation.value.store((uint64_t(1) << 32) - 64);
 
-  std::vector<uint8_t> hist((kMaxVersions + 1) * naddr);
-  for (size_t a = 0; a < naddr; ++a) hist[a] = model.answer(u.addrs[a]);
-  std::atomic<uint64_t> seq{0};
+  AnswerHistory hist(naddr, kMaxVersions);
+  hist.start([&](size_t a) { return model.answer(u.addrs[a]); });
   std::atomic<bool> stop{false};
   ReaderResult res[kReaders];
   std::vector<std::unique_ptr<RouteCache>> caches;
@@ -334,43 +296,24 @@ RunStats churn(bool use_cache) {
   RunStats st;
   st.gen_start = rig.dp.generation.read();
   std::vector<std::thread> readers;
-  // Threads are joined whatever happens, so a failing REQUIRE cannot leave them running.
-  struct Joiner {
-    std::atomic<bool>& stop;
-    std::vector<std::thread>& threads;
-    ~Joiner() {
-      stop = true;
-      for (auto& t : threads)
-        if (t.joinable()) t.join();
-    }
-  } joiner{stop, readers};
+  testing::JoinOnExit joiner(stop, readers);
   for (uint32_t r = 0; r < kReaders; ++r)
     readers.emplace_back(reader_loop, std::ref(rig), r, caches[r].get(), std::cref(u),
-                         std::cref(key), std::cref(hist), std::cref(seq), std::cref(stop),
-                         std::ref(res[r]));
+                         std::cref(key), std::cref(hist), std::cref(stop), std::ref(res[r]));
 
   const auto t0 = std::chrono::steady_clock::now();
   auto elapsed = [&] {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   };
-  uint64_t version = 0;
   std::string first_refusal;
-  // The next version's answers are published before seq says a change is under way, so a
-  // reader never looks at a row the writer is still filling.
   auto change = [&](const std::vector<std::string>& argv, const Model& next) {
-    ++version;
-    bool differs = false;
-    for (size_t a = 0; a < naddr; ++a) {
-      hist[version * naddr + a] = next.answer(u.addrs[a]);
-      differs |= hist[version * naddr + a] != hist[(version - 1) * naddr + a];
-    }
-    seq.store(2 * version - 1, std::memory_order_release);
+    const bool differs = hist.begin_change([&](size_t a) { return next.answer(u.addrs[a]); });
     try {
       rig.ctl->execute(parse_request(argv));
     } catch (const CommandError& e) {
       if (st.refused++ == 0) first_refusal = e.what();
     }
-    seq.store(2 * version, std::memory_order_release);
+    hist.end_change();
     for (int b = 0; b < kBlocks; ++b)
       st.tbl8_allocs += model.subs_in_block(b) == 0 && next.subs_in_block(b) > 0;
     model = next;
@@ -402,7 +345,7 @@ RunStats churn(bool use_cache) {
         return false;
     return st.effective >= 300 && st.tbl8_allocs >= 3 * kTbl8 && elapsed() >= 1.0;
   };
-  while (version + 2 * kSubs.size() < kMaxVersions && !enough() && elapsed() < 30) {
+  while (hist.room(2 * kSubs.size()) && !enough() && elapsed() < 30) {
     const uint32_t op = rng() % 100;
     const Prefix4 p = u.prefixes[pick(u.prefixes.size())];
     if (op < 40) {
@@ -522,13 +465,13 @@ TEST_CASE("a cache entry from before a 2^32 generation step is not trusted", "[s
     const NextHopState* s = nullptr;
     rig.dp.rcu.online(0);
     lookup_states(rig.dp, &cache, rig.dp.generation.read(), &d, 1, &s, &got.t);
-    Seen c = s ? copy_state(s) : Seen{};
+    Seen c = s ? testing::copy_state(s) : Seen{};
     rig.dp.rcu.quiescent(0);
     rig.dp.rcu.offline(0);
     // Checked offline: a failure unwinds into Control's destructor, which waits for a grace
     // period.
     REQUIRE(s != nullptr);
-    REQUIRE_FALSE(poisoned(c));
+    REQUIRE_FALSE(testing::poisoned(c));
     REQUIRE(c.kind_byte == uint8_t(NhKind::forward));
     got.gateway = c.gateway;
     got.mac_last = c.l2[5];
