@@ -75,6 +75,7 @@ Control::Control(SharedState& dp, const Config& cfg, std::vector<PortRef> ports,
       neigh6_(ndp_params(cfg, pool)),
       pub_(dp, dp.stats.get(), dp.workers,
            [this](uint32_t id, const NhKey& key) { return nh_build(id, key); }),
+      // NOLINTNEXTLINE(bugprone-throw-keyword-missing): a table of route exceptions, no throwable
       exc_(cfg.exc_max_entries, exception_key(0), exception_key(1)),
       accept_redirects_(cfg.accept_redirects),
       pmtu_min_(uint16_t(cfg.pmtu_min)),

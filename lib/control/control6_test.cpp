@@ -226,10 +226,7 @@ TEST_CASE("a batch mixing families is one commit, or nothing of it", "[control][
   const uint64_t g0 = r.run({"stats"})["generation"];
   Request b;
   b.verb = Verb::batch;
-  auto line = [](const std::vector<std::string>& w) {
-    std::vector<std::string> argv = w;
-    return parse_request(argv);
-  };
+  auto line = [](const std::vector<std::string>& w) { return parse_request(w); };
   b.batch.push_back({1, line({"route", "add", "2001:db8:50::/48", "via", "2001:db8:2::2"}), ""});
   b.batch.push_back({2, line({"route", "add", "10.50.0.0/16", "via", "10.2.0.2"}), ""});
   r.ctl->execute(b);
