@@ -19,12 +19,19 @@ bool is_v6(const std::string& addr) {
   return addr.find(':') != std::string::npos;
 }
 
+// A type other than unicast comes first, as ip-route(8) prints it: "blackhole 10.9.0.0/16".
+std::string route_type_prefix(const json& r) {
+  const std::string type = str(r, "type");
+  return type.empty() || type == "unicast" ? "" : type + " ";
+}
+
 std::string routes(const json& d) {
   std::string out;
   for (const auto& r : d) {
-    out += str(r, "prefix");
+    out += route_type_prefix(r) + str(r, "prefix");
     if (r.contains("via")) out += " via " + str(r, "via");
-    out += " dev " + str(r, "dev") + " proto " + str(r, "proto");
+    if (r.contains("dev")) out += " dev " + str(r, "dev");
+    out += " proto " + str(r, "proto");
     if (r.contains("src")) out += " src " + str(r, "src");
     out += "\n";
   }
@@ -34,15 +41,18 @@ std::string routes(const json& d) {
 std::string route_get(const json& d) {
   std::string type = str(d, "type");
   std::string out = str(d, "dst");
-  if (type == "unreachable") return out + " unreachable (no route)\n";
+  if (type == "none") return out + " no route (network unreachable)\n";
   if (type == "local") out += " local dev " + str(d, "dev");
+  if (type == "blackhole" || type == "prohibit" || type == "unreachable")
+    out += " " + type + " route " + str(d, "route") + " proto " + str(d, "proto");
   if (type == "broadcast") out += " broadcast (directed broadcasts are not forwarded)";
   if (type == "unicast") {
     if (d.contains("via")) out += " via " + str(d, "via");
     out += " dev " + str(d, "dev");
     if (d.contains("src")) out += " src " + str(d, "src");
     out += " route " + str(d, "route") + " proto " + str(d, "proto");
-  } else if (type != "local" && type != "broadcast" && !type.empty()) {
+  } else if (type != "local" && type != "broadcast" && type != "blackhole" && type != "prohibit" &&
+             type != "unreachable" && !type.empty()) {
     out += " " + type;  // a kind newer than this routerctl (IPv6: multicast): say it as is
     if (d.contains("dev")) out += " dev " + str(d, "dev");
   }

@@ -161,6 +161,25 @@ void parse_gateway(const std::string& cmd, std::string_view s, uint8_t want, Rou
   r.family = fam;
 }
 
+// ip-route(8)'s [TYPE] before PREFIX: the type it names, or unicast when w[0] is not one (it
+// is then the prefix). A word followed by another that is no keyword, and that cannot be a
+// prefix (no digit first, no colon), was meant as a type: "local 10.0.0.0/8".
+RouteType take_route_type(const std::string& cmd, std::span<const std::string_view>& w) {
+  if (w.empty()) fail(cmd, "missing PREFIX");
+  const auto t = parse_route_type(w[0]);
+  if (!t) {
+    const std::string_view s = w[0];
+    const bool then_prefix = w.size() > 1 && w[1] != "via" && w[1] != "dev" && w[1] != "mtu";
+    if (then_prefix && !s.empty() && s != "default" && !has_colon(s) &&
+        !(s[0] >= '0' && s[0] <= '9'))
+      fail(cmd, "unknown route type " + q(s) + " (" + std::string(kRouteTypeNames) + ")");
+    return RouteType::unicast;
+  }
+  w = w.subspan(1);
+  if (w.empty()) fail(cmd, "missing PREFIX after " + q(std::string(route_type_name(*t))));
+  return *t;
+}
+
 }  // namespace
 
 std::string route_prefix_str(const RouteSpec& s) {
@@ -190,14 +209,18 @@ uint16_t parse_mtu(const std::string& cmd, std::string_view s, uint8_t family = 
 
 RouteSpec parse_route_spec(const std::string& cmd, std::span<const std::string_view> w,
                            uint8_t want) {
-  if (w.empty()) fail(cmd, "missing PREFIX");
   RouteSpec r;
+  r.type = take_route_type(cmd, w);
   parse_route_prefix(cmd, w[0], want, r);
   bool have_dev = false;
   std::string_view mtu_word;
   for (size_t i = 1; i < w.size(); i += 2) {
     bool via = w[i] == "via", dev = w[i] == "dev", mtu = w[i] == "mtu";
     if (!via && !dev && !mtu) fail(cmd, "unexpected " + q(w[i]));
+    // Linux: "Gateway, device and multipath can not be specified for this route type".
+    if (route_type_rejects(r.type))
+      fail(cmd, q(w[i]) + " does not apply to " + std::string(route_type_article(r.type)) + " " +
+                    std::string(route_type_name(r.type)) + " route (its packets leave by no port)");
     if (i + 1 >= w.size()) fail(cmd, q(w[i]) + " needs a value");
     if ((via && (r.via || r.via6)) || (dev && have_dev) || (mtu && r.mtu))
       fail(cmd, q(w[i]) + " given twice");
@@ -211,7 +234,8 @@ RouteSpec parse_route_spec(const std::string& cmd, std::span<const std::string_v
       have_dev = true;
     }
   }
-  if (!r.via && !r.via6 && !have_dev) fail(cmd, "needs 'via GATEWAY' or 'dev PORT'");
+  if (!route_type_rejects(r.type) && !r.via && !r.via6 && !have_dev)
+    fail(cmd, "needs 'via GATEWAY' or 'dev PORT'");
   if (r.family == 0) r.family = 4;  // "default dev p1": IPv4, as it was before IPv6
   // "default mtu 1000 via fe80::1": the family came after the MTU was read.
   if (r.family == 6 && r.mtu && r.mtu < 1280) parse_mtu(cmd, mtu_word, 6);
@@ -315,13 +339,20 @@ void parse_route_set(Request& r, const std::string& cmd, Args a) {
   r.via6 = spec.via6;
   r.dev = spec.dev;
   r.mtu = spec.mtu;
+  r.type = spec.type;
 }
 
 void parse_route_del(Request& r, const std::string& cmd, Args a) {
-  if (a.empty()) fail(cmd, "missing PREFIX");
+  std::vector<std::string_view> words(a.begin(), a.end());
+  std::span<const std::string_view> w(words);
+  // iproute2 lets a type, "via" and "dev" narrow a delete; one route per prefix makes them
+  // checks.
+  const bool typed = !w.empty() && parse_route_type(w[0]).has_value();
+  r.type = take_route_type(cmd, w);
+  r.type_given = typed;
+  a = a.subspan(typed ? 1 : 0);
   RouteSpec spec;
   parse_route_prefix(cmd, a[0], r.family, spec);
-  // iproute2 lets "via" and "dev" narrow a delete; one route per prefix makes them checks.
   auto kv = keywords(cmd, a.subspan(1), {"via", "dev"});
   if (kv.count("via")) parse_gateway(cmd, kv["via"], r.family, spec);
   r.family = spec.family ? spec.family : 4;  // "route del default": IPv4 unless -6 or via

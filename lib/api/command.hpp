@@ -14,6 +14,7 @@
 
 #include "inet.hpp"
 #include "inet6.hpp"
+#include "route_type.hpp"
 
 namespace routerd {
 
@@ -39,11 +40,14 @@ class CommandError : public std::runtime_error {
     "remove an address, its connected route and the routes through it")                            \
   X(addr_show, parse_dev_filter, "addr show", "[dev PORT]", "list port addresses")                 \
   X(route_add, parse_route_set, "route add",                                                       \
-    "PREFIX via GATEWAY [dev PORT] [mtu N] | PREFIX dev PORT [mtu N]", "add a static route")       \
+    "PREFIX via GATEWAY [dev PORT] [mtu N] | PREFIX dev PORT [mtu N] | "                           \
+    "{blackhole|prohibit|unreachable} PREFIX",                                                     \
+    "add a static route")                                                                          \
   X(route_replace, parse_route_set, "route replace",                                               \
-    "PREFIX via GATEWAY [dev PORT] [mtu N] | PREFIX dev PORT [mtu N]",                             \
+    "PREFIX via GATEWAY [dev PORT] [mtu N] | PREFIX dev PORT [mtu N] | "                           \
+    "{blackhole|prohibit|unreachable} PREFIX",                                                     \
     "add or replace a static route")                                                               \
-  X(route_del, parse_route_del, "route del", "PREFIX [via GATEWAY] [dev PORT]",                    \
+  X(route_del, parse_route_del, "route del", "[TYPE] PREFIX [via GATEWAY] [dev PORT]",             \
     "delete a static route")                                                                       \
   X(route_show, parse_route_show, "route show", "[cache]",                                         \
     "list connected and static routes; cache: the exceptions")                                     \
@@ -106,6 +110,9 @@ struct Request {
   Prefix6 prefix6{};           // route add/replace/del; addr add/del: the subnet
   Ipv6 addr6{};                // addr add/del: the address; route get, neigh add/del, ping
   std::optional<Ipv6> via6{};  // route add/replace/del
+  // route add/replace: the route's type; route del: what it must be, when type_given.
+  RouteType type = RouteType::unicast;
+  bool type_given = false;
 };
 
 // The verbs -4/-6 filter (addr show, route show [cache], route summary, neigh show): their
@@ -128,7 +135,8 @@ constexpr size_t kMaxBatchLines = 1u << 20;
 std::vector<std::string> split_command_line(std::string_view line);
 
 // What "route add" takes after the verb, and what one line of a route file holds:
-// PREFIX via GATEWAY [dev PORT] [mtu N] | PREFIX dev PORT [mtu N].
+// [unicast] PREFIX via GATEWAY [dev PORT] [mtu N] | [unicast] PREFIX dev PORT [mtu N] |
+// {blackhole|prohibit|unreachable} PREFIX (ip-route(8): the type comes before the prefix).
 // family 4: prefix and via hold the route; 6: prefix6 and via6 do (an IPv6 route with a
 // link-local gateway always has a dev).
 struct RouteSpec {
@@ -140,11 +148,13 @@ struct RouteSpec {
   uint8_t family = 4;
   Prefix6 prefix6{};
   std::optional<Ipv6> via6{};
+  RouteType type = RouteType::unicast;  // not unicast: no via, dev or mtu
 };
 // `cmd` prefixes error messages ("route add", "routes.txt:12"). Allocates only on error.
 // The family of the route is that of its prefix; "default" is IPv4 unless `family` (the
 // -4/-6 given, 0: none) or an IPv6 gateway says otherwise. A gateway of the other family,
-// a -4/-6 that contradicts the prefix, or a link-local gateway without dev is refused.
+// a -4/-6 that contradicts the prefix, a link-local gateway without dev, or a via, dev or
+// mtu on a route type that rejects is refused.
 RouteSpec parse_route_spec(const std::string& cmd, std::span<const std::string_view> words,
                            uint8_t family = 0);
 // Strict weak order over routes of both families, by prefix: IPv4 (by address, then length)

@@ -688,3 +688,74 @@ TEST_CASE("every verb with an address takes an IPv6 one", "[api][command]") {
     CHECK(error_of(split_command_line("-4 " + line)).find("-4 given but ") != std::string::npos);
   }
 }
+
+TEST_CASE("route types: ip-route(8)'s TYPE before the prefix, either family", "[api][route-type]") {
+  Request r = parse({"route", "add", "blackhole", "10.9.0.0/16"});
+  CHECK(r.verb == Verb::route_add);
+  CHECK(r.type == RouteType::blackhole);
+  CHECK(r.family == 4);
+  CHECK(r.prefix.str() == "10.9.0.0/16");
+  CHECK_FALSE(r.via);
+  CHECK(r.dev.empty());
+  r = parse({"route", "add", "prohibit", "2001:db8:99::/48"});
+  CHECK(r.type == RouteType::prohibit);
+  CHECK(r.family == 6);
+  CHECK(r.prefix6.str() == "2001:db8:99::/48");
+  r = parse({"route", "replace", "unreachable", "10.8.0.0/16"});
+  CHECK(r.verb == Verb::route_replace);
+  CHECK(r.type == RouteType::unreachable);
+  r = parse({"-6", "route", "add", "blackhole", "default"});
+  CHECK(r.family == 6);
+  CHECK(r.prefix6.len == 0);
+  CHECK(parse({"route", "add", "blackhole", "default"}).family == 4);
+  // unicast is the default, and may be said.
+  r = parse({"route", "add", "unicast", "10.9.0.0/16", "via", "10.1.0.2"});
+  CHECK(r.type == RouteType::unicast);
+  CHECK(r.via == Ipv4(10, 1, 0, 2));
+  CHECK(parse({"route", "add", "10.9.0.0/16", "dev", "p0"}).type == RouteType::unicast);
+  // del: a type given narrows it (checked against the route); none given checks nothing.
+  r = parse({"route", "del", "prohibit", "2001:db8:99::/48"});
+  CHECK(r.verb == Verb::route_del);
+  CHECK(r.type_given);
+  CHECK(r.type == RouteType::prohibit);
+  CHECK(r.family == 6);
+  CHECK_FALSE(parse({"route", "del", "10.9.0.0/16"}).type_given);
+  // In a batch, as typed.
+  r = parse({"batch", "route add blackhole 10.9.0.0/16", "route del unreachable 2001:db8:8::/48"});
+  REQUIRE(r.batch.size() == 2);
+  CHECK(r.batch[0].req.type == RouteType::blackhole);
+  CHECK(r.batch[1].req.type == RouteType::unreachable);
+  CHECK(r.batch[1].req.type_given);
+}
+
+TEST_CASE("route types: a gateway, port or MTU on a reject route is refused by name",
+          "[api][route-type]") {
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"route", "add", "blackhole", "10.9.0.0/16", "via", "10.1.0.2"},
+       "route add: 'via' does not apply to a blackhole route (its packets leave by no port)"},
+      {{"route", "add", "prohibit", "2001:db8::/32", "dev", "p0"},
+       "route add: 'dev' does not apply to a prohibit route (its packets leave by no port)"},
+      {{"route", "replace", "unreachable", "10.9.0.0/16", "mtu", "1400"},
+       "route replace: 'mtu' does not apply to an unreachable route (its packets leave by no "
+       "port)"},
+      {{"route", "add", "blackhole"}, "route add: missing PREFIX after 'blackhole'"},
+      {{"route", "add", "blackhole", "10.9.0.1/16"},
+       "route add: '10.9.0.1/16' has host bits set (did you mean 10.9.0.0/16?)"},
+      {{"route", "add", "blakhole", "10.9.0.0/16"},
+       "route add: unknown route type 'blakhole' (unicast, blackhole, prohibit, unreachable)"},
+      {{"route", "add", "local", "10.9.0.0/16"},
+       "route add: unknown route type 'local' (unicast, blackhole, prohibit, unreachable)"},
+      {{"route", "del", "throw", "10.9.0.0/16"},
+       "route del: unknown route type 'throw' (unicast, blackhole, prohibit, unreachable)"},
+      {{"route", "del", "blackhole"}, "route del: missing PREFIX after 'blackhole'"},
+      {{"-4", "route", "add", "blackhole", "2001:db8::/32"},
+       "route add: -4 given but 2001:db8::/32 is IPv6"},
+  };
+  for (const auto& [argv, want] : cases) {
+    INFO(want);
+    CHECK_THROWS_WITH(parse_request(argv), want);
+  }
+  // A word that is no type where the prefix goes keeps the prefix's error.
+  CHECK_THROWS_WITH(parse({"route", "add", "x", "via", "10.1.0.2"}),
+                    "route add: 'x' is not an IPv4 prefix");
+}

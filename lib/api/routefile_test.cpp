@@ -208,3 +208,24 @@ TEST_CASE("route files: a large file of both families parses in parallel, first 
   CHECK_THROWS_WITH(parse_route_text(text + "2001:db8:3039::/48 dev p0\n", "big"),
                     Catch::Equals("big:60001: 2001:db8:3039::/48 already given on line 24692"));
 }
+
+TEST_CASE("route files: route types, either family", "[api][routefile][route-type]") {
+  auto v = parse_route_text(
+      "blackhole 10.9.0.0/16\nprohibit 2001:db8:99::/48\nunreachable 10.8.0.0/16\n"
+      "10.7.0.0/16 via 10.1.0.2\n",
+      "t");
+  REQUIRE(v.size() == 4);
+  CHECK(v[0].prefix.str() == "10.7.0.0/16");
+  CHECK(v[0].type == RouteType::unicast);
+  CHECK(v[1].prefix.str() == "10.8.0.0/16");
+  CHECK(v[1].type == RouteType::unreachable);
+  CHECK(v[2].type == RouteType::blackhole);
+  CHECK(v[3].family == 6);
+  CHECK(v[3].type == RouteType::prohibit);
+  CHECK_FALSE(v[3].via6);
+  using Catch::Contains;
+  CHECK_THROWS_WITH(parse_route_text("blackhole 10.9.0.0/16 via 10.1.0.2\n", "f"),
+                    Contains("f:1: 'via' does not apply to a blackhole route"));
+  CHECK_THROWS_WITH(parse_route_text("10.0.0.0/8 dev p0\nblackhole 10.0.0.0/8\n", "f"),
+                    Contains("f:2: 10.0.0.0/8 already given on line 1"));
+}

@@ -44,7 +44,7 @@ constexpr std::string_view kArpKeys[] = {
     "resolve_burst",  "source_rate",     "source_burst"};
 constexpr std::string_view kPortKeys[] = {"name", "device",    "preset",     "mtu",
                                           "mac",  "addresses", "link_local", "ra"};
-constexpr std::string_view kRouteKeys[] = {"prefix", "via", "dev"};
+constexpr std::string_view kRouteKeys[] = {"prefix", "via", "dev", "type"};
 // Keys outside any table (TOML wants them before the first [section]).
 constexpr std::string_view kTopKeys[] = {"route_files", "metrics_listen"};
 constexpr std::string_view kNeighbourKeys[] = {"address", "lladdr", "port"};
@@ -706,12 +706,32 @@ class Parser {
     return c.neighbours.size() + c.neighbours6.size();
   }
 
+  // route.type: ip-route(8)'s TYPE. One that rejects (blackhole, prohibit, unreachable) sends
+  // nothing anywhere, so a gateway or port given with it is a mistake, not a detail.
+  RouteType route_type(const toml::table& t, const std::string& path,
+                       const std::optional<std::string>& via,
+                       const std::optional<std::string>& dev) const {
+    const auto s = read_string(t, path, "type");
+    if (!s) return RouteType::unicast;
+    const auto type = parse_route_type(*s);
+    if (!type)
+      fail(path + ".type",
+           quoted(*s) + " is not a route type (" + std::string(kRouteTypeNames) + ")");
+    if (route_type_rejects(*type) && (via || dev))
+      fail(path + (via ? ".via" : ".dev"), std::string(route_type_article(*type)) + " " + *s +
+                                               " route has no " + (via ? "gateway" : "port") +
+                                               " (its packets leave by no port): remove " +
+                                               (via ? "via" : "dev"));
+    return *type;
+  }
+
   void route(const toml::table& t, const std::string& path, Config& c) {
     RouteConfig r;
     std::string prefix = require_string(t, path, "prefix");
     auto via = read_string(t, path, "via");
     auto dev = read_string(t, path, "dev");
-    if (looks_ipv6(prefix)) return route6(path, prefix, via, dev, c);
+    const RouteType type = route_type(t, path, via, dev);
+    if (looks_ipv6(prefix)) return route6(path, prefix, via, dev, type, c);
 
     auto parsed = Prefix4::parse(prefix);
     if (!parsed) {
@@ -725,7 +745,8 @@ class Parser {
       fail(path + ".prefix", "duplicate route " + r.prefix.str() + " (also route[" +
                                  std::to_string(it->second) + "])");
 
-    if (!via && !dev) fail(path, "needs 'via', 'dev' or both");
+    r.type = type;
+    if (!via && !dev && type == RouteType::unicast) fail(path, "needs 'via', 'dev' or both");
     const PortConfig* port = nullptr;
     if (dev) {
       port = &existing_port(c, path + ".dev", *dev);
@@ -743,8 +764,9 @@ class Parser {
 
   void route6(const std::string& path, const std::string& prefix,
               const std::optional<std::string>& via, const std::optional<std::string>& dev,
-              Config& c) {
+              RouteType type, Config& c) {
     Route6Config r;
+    r.type = type;
     auto parsed = Prefix6::parse(prefix);
     if (!parsed) {
       Ipv6 host;
@@ -757,7 +779,7 @@ class Parser {
       fail(path + ".prefix", "duplicate route " + r.prefix.str() + " (also route[" +
                                  std::to_string(it->second) + "])");
 
-    if (!via && !dev) fail(path, "needs 'via', 'dev' or both");
+    if (!via && !dev && type == RouteType::unicast) fail(path, "needs 'via', 'dev' or both");
     const PortConfig* port = nullptr;
     if (dev) {
       port = &existing_port(c, path + ".dev", *dev);

@@ -12,6 +12,7 @@
 
 #include "inet.hpp"
 #include "inet6.hpp"
+#include "route_type.hpp"
 
 namespace routerd {
 
@@ -41,8 +42,9 @@ struct PortConfig {
 
 struct RouteConfig {
   Prefix4 prefix;
-  std::optional<Ipv4> via;  // exactly one of via and dev is set...
-  std::string dev;          // ...except that both may be set (gateway on that port)
+  std::optional<Ipv4> via;              // exactly one of via and dev is set...
+  std::string dev;                      // ...except that both may be set (gateway on that port)
+  RouteType type = RouteType::unicast;  // key `type`; not unicast: neither via nor dev
 };
 
 struct NeighbourConfig {
@@ -56,6 +58,7 @@ struct Route6Config {
   Prefix6 prefix;
   std::optional<Ipv6> via;
   std::string dev;
+  RouteType type = RouteType::unicast;
 };
 
 // A [[neighbour]] whose address is IPv6: global on a subnet of port, or link-local.

@@ -278,7 +278,7 @@ TEST_CASE("every key in config_keys() is read by the parser", "[config]") {
     return out;
   };
   REQUIRE(error_of(render(base)) == "");
-  REQUIRE(config_keys().size() == 69);
+  REQUIRE(config_keys().size() == 70);
   for (const auto& key : config_keys()) {
     INFO(key);
     auto dot = key.find('.');
@@ -1069,4 +1069,45 @@ TEST_CASE("Router Advertisement keys: per port switch and RFC 4861 6.2.1 ranges"
   CHECK(error_of("[ipv6]\nra_mtu = 1\n") == "t.toml: ipv6.ra_mtu: expected a boolean");
   CHECK(error_of("[[port]]\nname = \"p0\"\ndevice = \"x\"\nra = \"yes\"\n") ==
         "t.toml: port[0].ra: expected a boolean");
+}
+
+TEST_CASE("[[route]] type: blackhole, prohibit, unreachable, without via or dev",
+          "[config][route-type]") {
+  const Config c =
+      parse_config(kTwoPorts6 +
+                       "[[route]]\nprefix = \"10.9.0.0/16\"\ntype = \"blackhole\"\n"
+                       "[[route]]\nprefix = \"2001:db8:99::/48\"\ntype = \"prohibit\"\n"
+                       "[[route]]\nprefix = \"10.8.0.0/16\"\ntype = \"unreachable\"\n"
+                       "[[route]]\nprefix = \"10.7.0.0/16\"\ntype = \"unicast\"\n"
+                       "dev = \"p0\"\n",
+                   "t.toml");
+  REQUIRE(c.routes.size() == 3);
+  CHECK(c.routes[0].type == RouteType::blackhole);
+  CHECK_FALSE(c.routes[0].via);
+  CHECK(c.routes[0].dev.empty());
+  CHECK(c.routes[1].type == RouteType::unreachable);
+  CHECK(c.routes[2].type == RouteType::unicast);
+  REQUIRE(c.routes6.size() == 1);
+  CHECK(c.routes6[0].type == RouteType::prohibit);
+
+  CHECK(error_of(kTwoPorts6 + "[[route]]\nprefix = \"10.9.0.0/16\"\ntype = \"blakhole\"\n") ==
+        "t.toml: route[0].type: 'blakhole' is not a route type (unicast, blackhole, prohibit, "
+        "unreachable)");
+  CHECK(error_of(kTwoPorts6 + "[[route]]\nprefix = \"10.9.0.0/16\"\ntype = 3\n") ==
+        "t.toml: route[0].type: expected a string");
+  CHECK(
+      error_of(kTwoPorts6 +
+               "[[route]]\nprefix = \"10.9.0.0/16\"\ntype = \"blackhole\"\nvia = \"10.1.0.2\"\n") ==
+      "t.toml: route[0].via: a blackhole route has no gateway (its packets leave by no port): "
+      "remove via");
+  CHECK(error_of(kTwoPorts6 +
+                 "[[route]]\nprefix = \"2001:db8::/32\"\ntype = \"unreachable\"\ndev = \"p0\"\n") ==
+        "t.toml: route[0].dev: an unreachable route has no port (its packets leave by no port): "
+        "remove dev");
+  // unicast still needs its way out; a duplicate prefix is one whatever the types.
+  CHECK(error_of(kTwoPorts6 + "[[route]]\nprefix = \"10.9.0.0/16\"\ntype = \"unicast\"\n") ==
+        "t.toml: route[0]: needs 'via', 'dev' or both");
+  CHECK(error_of(kTwoPorts6 + "[[route]]\nprefix = \"10.9.0.0/16\"\ndev = \"p0\"\n"
+                              "[[route]]\nprefix = \"10.9.0.0/16\"\ntype = \"prohibit\"\n") ==
+        "t.toml: route[1].prefix: duplicate route 10.9.0.0/16 (also route[0])");
 }

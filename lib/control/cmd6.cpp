@@ -16,11 +16,8 @@ constexpr size_t kMaxAddrs6 = kMaxPortAddresses;
 }  // namespace
 
 nlohmann::json Control::route_json(const Route6& rt) const {
-  nlohmann::json j = {{"family", 6}, {"prefix", rt.prefix.str()}};
-  if (rt.via) j["via"] = rt.via->str();
   const PortCtl* p = port_by_id(rt.port);
-  j["dev"] = p ? p->ref.name : "?";
-  j["proto"] = route_proto_name(rt.proto);
+  nlohmann::json j = route_json_common(rt, p ? p->ref.name : "?");
   if (rt.proto == RouteProto::connected) j["src"] = rt.src.str();
   if (rt.mtu()) j["mtu"] = rt.mtu();
   return j;
@@ -139,9 +136,11 @@ void Control::rib_apply6(const Request& r, const std::string& where, RibChanges&
     if (!existing) refuse(where, "no route for " + pf.str());
     if (existing->proto == RouteProto::connected)
       refuse(where, pf.str() + " is a connected route; delete the address instead");
+    check_del_type(where, r, existing->type, pf.str());
     if (r.via6 && existing->via != r.via6)
       refuse(where, "the route for " + pf.str() + " is not via " + r.via6->str());
-    if (!r.dev.empty() && port_by_id(existing->port)->ref.name != r.dev)
+    if (!r.dev.empty() &&
+        (route_type_rejects(existing->type) || port_by_id(existing->port)->ref.name != r.dev))
       refuse(where, "the route for " + pf.str() + " does not use " + r.dev);
     changes.v6.push_back(RibUndo6{pf, *existing});
     rib6_.erase(pf);
@@ -162,7 +161,10 @@ void Control::rib_apply6(const Request& r, const std::string& where, RibChanges&
   Route6 nr;
   nr.prefix = pf;
   nr.proto = RouteProto::static_route;
-  if (r.via6) {
+  nr.type = r.type;
+  if (route_type_rejects(r.type)) {
+    // No gateway, no port (the grammar refuses via, dev and mtu for these types).
+  } else if (r.via6) {
     const Ipv6& gw = *r.via6;
     if (local_address6(gw)) refuse(where, "gateway " + gw.str() + " is an address of this router");
     if (gw.is_link_local()) {
@@ -204,7 +206,7 @@ nlohmann::json Control::route_get6(const Request& r) {
     nh["state"] = nh_kind_name(s->kind);
     if (s->kind == NhKind::forward)
       nh["lladdr"] = Mac{{s->l2[0], s->l2[1], s->l2[2], s->l2[3], s->l2[4], s->l2[5]}}.str();
-    if (s->kind != NhKind::local) nh["mtu"] = s->mtu;
+    if (s->kind != NhKind::local && !nh_rejects(s->kind)) nh["mtu"] = s->mtu;
     if (!s->gateway6.is_unspecified()) nh["neighbour"] = s->gateway6.str();
   }
   uint16_t lp;
@@ -216,11 +218,17 @@ nlohmann::json Control::route_get6(const Request& r) {
   }
   const Route6* rt = a.is_link_local() ? nullptr : rib6_.lookup(a);
   if (!rt) {
-    j["type"] = "unreachable";
+    j["type"] = "none";  // as IPv4's: no route matches
     return j;
   }
-  j["type"] = "unicast";
-  j["route"] = route_json(*rt);
+  // As IPv4's answer: the route's prefix and proto beside its type.
+  j["type"] = route_type_name(rt->type);
+  j["route"] = rt->prefix.str();
+  j["proto"] = route_proto_name(rt->proto);
+  if (route_type_rejects(rt->type)) {
+    j["nexthop"] = nh;
+    return j;
+  }
   const PortCtl* p = port_by_id(rt->port);
   j["dev"] = p ? p->ref.name : "?";
   if (rt->via) j["via"] = rt->via->str();

@@ -25,6 +25,19 @@ uint16_t random_ident() {
   return v;
 }
 
+// What the router's own packet to dst meets at a reject route: nothing is sent, and ping
+// says why, as Linux's ping does from connect() (EINVAL, EACCES, EHOSTUNREACH).
+std::string reject_error(NhKind k, const std::string& dst) {
+  switch (k) {
+    case NhKind::blackhole:
+      return dst + " matches a blackhole route: nothing is sent";
+    case NhKind::prohibit:
+      return dst + " matches a prohibit route: administratively prohibited, nothing is sent";
+    default:
+      return dst + " matches an unreachable route: no route to host, nothing is sent";
+  }
+}
+
 }  // namespace
 
 void PingEvents::push(const PingEvent& e) {
@@ -141,6 +154,7 @@ nlohmann::json Control::ping_send(uint16_t ident, uint16_t seq, Ipv4 dst, uint16
   const uint64_t now = now_ms();
   const NextHopState* s = resolve(dst);
   if (!s) return {{"error", "no route to " + dst.str()}};
+  if (nh_rejects(s->kind)) return {{"error", reject_error(s->kind, dst.str())}};
   if (s->kind == NhKind::local || s->kind == NhKind::broadcast)
     return {{"error", dst.str() + " is an address of this router or a broadcast"}};
   const Ipv4 first_hop = s->gateway.v ? s->gateway : dst;
@@ -194,6 +208,7 @@ nlohmann::json Control::ping_send6(uint16_t ident, uint16_t seq, const Ipv6& dst
   const uint64_t now = now_ms();
   const NextHopState* s = dst.is_link_local() ? nullptr : resolve6(dst);
   if (!s) return {{"error", "no route to " + dst.str()}};
+  if (nh_rejects(s->kind)) return {{"error", reject_error(s->kind, dst.str())}};
   if (s->kind == NhKind::local) return {{"error", dst.str() + " is an address of this router"}};
   const std::optional<Ipv6> src = select_source6(s->port, dst);
   if (!src) return {{"error", "the egress port has no address"}};

@@ -4,21 +4,42 @@
 
 #include <algorithm>
 #include <chrono>
+#include <type_traits>
 
 #include "commands.hpp"
 #include "control.hpp"
 
 namespace routerd {
 
-nlohmann::json Control::route_json(const Route& rt) const {
-  nlohmann::json j = {{"family", 4}, {"prefix", rt.prefix.str()}};
+// Either family: {"type", "family", "prefix", ["via"], ["dev"], "proto", ...}. A route that
+// rejects has no via nor dev, as `ip route` shows "blackhole 10.9.0.0/16".
+template <class R>
+nlohmann::json route_json_common(const R& rt, const std::string& dev) {
+  nlohmann::json j = {{"type", route_type_name(rt.type)},
+                      {"family", std::is_same_v<R, Route6> ? 6 : 4},
+                      {"prefix", rt.prefix.str()}};
   if (rt.via) j["via"] = rt.via->str();
-  const PortCtl* p = port_by_id(rt.port);
-  j["dev"] = p ? p->ref.name : "?";
+  if (!route_type_rejects(rt.type)) j["dev"] = dev;
   j["proto"] = route_proto_name(rt.proto);
+  return j;
+}
+template nlohmann::json route_json_common(const Route&, const std::string&);
+template nlohmann::json route_json_common(const Route6&, const std::string&);
+
+nlohmann::json Control::route_json(const Route& rt) const {
+  const PortCtl* p = port_by_id(rt.port);
+  nlohmann::json j = route_json_common(rt, p ? p->ref.name : "?");
   if (rt.proto == RouteProto::connected) j["src"] = rt.src.str();
   if (rt.mtu()) j["mtu"] = rt.mtu();
   return j;
+}
+
+// ip route del checks a type given too.
+void check_del_type(const std::string& where, const Request& r, RouteType have,
+                    const std::string& prefix) {
+  if (r.type_given && r.type != have)
+    refuse(where, "the route for " + prefix + " is " + std::string(route_type_name(have)) +
+                      ", not " + std::string(route_type_name(r.type)));
 }
 
 // Validates one route change against the RIB as the earlier changes of its batch left it,
@@ -33,9 +54,11 @@ void Control::rib_apply(const Request& r, const std::string& where, RibChanges& 
     if (!existing) refuse(where, "no route for " + r.prefix.str());
     if (existing->proto == RouteProto::connected)
       refuse(where, r.prefix.str() + " is a connected route; delete the address instead");
+    check_del_type(where, r, existing->type, r.prefix.str());
     if (r.via && existing->via != r.via)
       refuse(where, "the route for " + r.prefix.str() + " is not via " + r.via->str());
-    if (!r.dev.empty() && port_by_id(existing->port)->ref.name != r.dev)
+    if (!r.dev.empty() &&
+        (route_type_rejects(existing->type) || port_by_id(existing->port)->ref.name != r.dev))
       refuse(where, "the route for " + r.prefix.str() + " does not use " + r.dev);
     undo.push_back(RibUndo{r.prefix, *existing});
     rib_.erase(r.prefix);
@@ -54,7 +77,10 @@ void Control::rib_apply(const Request& r, const std::string& where, RibChanges& 
   Route nr;
   nr.prefix = r.prefix;
   nr.proto = RouteProto::static_route;
-  if (r.via) {
+  nr.type = r.type;
+  if (route_type_rejects(r.type)) {
+    // No gateway, no port (the grammar refuses via, dev and mtu for these types).
+  } else if (r.via) {
     if (local_address_port(*r.via))
       refuse(where, "gateway " + r.via->str() + " is an address of this router");
     const PortCtl* gp = port_for_gateway(*r.via, r.dev);
@@ -183,6 +209,7 @@ nlohmann::json Control::route_load(const std::vector<RouteSpec>& specs, const st
       r.via6 = s.via6;
       r.dev = s.dev;
       r.mtu = s.mtu;
+      r.type = s.type;
       rib_apply(r, source + ":" + std::to_string(s.line), undo, n);
     }
   } catch (const CommandError& e) {
@@ -253,7 +280,8 @@ nlohmann::json Control::handle<Verb::route_get>(const Request& r) {
     n["state"] = nh_kind_name(s->kind);
     if (s->kind == NhKind::forward)
       n["lladdr"] = Mac{{s->l2[0], s->l2[1], s->l2[2], s->l2[3], s->l2[4], s->l2[5]}}.str();
-    if (s->kind != NhKind::local && s->kind != NhKind::broadcast) n["mtu"] = s->mtu;
+    if (s->kind != NhKind::local && s->kind != NhKind::broadcast && !nh_rejects(s->kind))
+      n["mtu"] = s->mtu;
     if (s->gateway.v) n["neighbour"] = s->gateway.str();
     return n;
   };
@@ -270,12 +298,17 @@ nlohmann::json Control::handle<Verb::route_get>(const Request& r) {
   }
   const Route* rt = rib_.lookup(a);
   if (!rt) {
-    j["type"] = "unreachable";
+    // Not a route type: nothing matches (Net Unreachable), unlike an unreachable route.
+    j["type"] = "none";
     return j;
   }
-  j["type"] = "unicast";
+  j["type"] = route_type_name(rt->type);
   j["route"] = rt->prefix.str();
   j["proto"] = route_proto_name(rt->proto);
+  if (route_type_rejects(rt->type)) {
+    j["nexthop"] = nh_json(id);
+    return j;
+  }
   if (rt->via) j["via"] = rt->via->str();
   j["dev"] = port_by_id(rt->port)->ref.name;
   if (rt->mtu()) j["route_mtu"] = rt->mtu();

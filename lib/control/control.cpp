@@ -77,6 +77,7 @@ Control::Control(SharedState& dp, const Config& cfg, std::vector<PortRef> ports,
       neigh6_(ndp_params(cfg, pool)),
       pub_(dp, dp.stats.get(), dp.workers,
            [this](uint32_t id, const NhKey& key) { return nh_build(id, key); }),
+      // NOLINTNEXTLINE(bugprone-throw-keyword-missing): a table of route exceptions, no throwable
       exc_(cfg.exc_max_entries, exception_key(0), exception_key(1)),
       accept_redirects_(cfg.accept_redirects),
       pmtu_min_(uint16_t(cfg.pmtu_min)),
@@ -217,10 +218,22 @@ NextHopState* Control::nh_build(uint32_t id, const NhKey& key) const {
   s->gateway = Ipv4(key.ip);
   s->family = key.family;
   s->gateway6 = key.ip6;
-  const PortCtl* p = port_by_id(key.port);
+  // A reject slot (port 0 in its key) leads to no port: no MTU.
+  const bool rejects = key.type == NhType::blackhole || key.type == NhType::prohibit ||
+                       key.type == NhType::unreachable;
+  const PortCtl* p = rejects ? nullptr : port_by_id(key.port);
   s->mtu = p ? p->ref.mtu : 0;
   if (key.mtu && key.mtu < s->mtu) s->mtu = key.mtu;  // the smaller of route and port
   switch (key.type) {
+    case NhType::blackhole:
+      s->kind = NhKind::blackhole;
+      break;
+    case NhType::prohibit:
+      s->kind = NhKind::prohibit;
+      break;
+    case NhType::unreachable:
+      s->kind = NhKind::unreachable;
+      break;
     case NhType::local:
       s->kind = NhKind::local;
       break;
@@ -262,6 +275,13 @@ NextHopState* Control::nh_build(uint32_t id, const NhKey& key) const {
 
 // ---------------------------------------------------------------- FIB derivation
 
+NhKey Control::reject_key(RouteType t, uint8_t family) {
+  const NhType type = t == RouteType::blackhole  ? NhType::blackhole
+                      : t == RouteType::prohibit ? NhType::prohibit
+                                                 : NhType::unreachable;
+  return NhKey{type, 0, 0, 0, family, {}};
+}
+
 // What the FIB should hold for prefix p: the router's own addresses first, then directed
 // broadcasts, then the RIB route, then (for a /32) a resolved neighbour on a connected
 // subnet, so traffic to hosts on a link is forwarded without a trip to control.
@@ -271,6 +291,7 @@ uint32_t Control::desired_nh(const Prefix4& p) {
     if (is_subnet_broadcast(p.addr)) return pub_.acquire(NhKey{NhType::broadcast, 0, 0});
   }
   if (const Route* r = rib_.find(p)) {
+    if (route_type_rejects(r->type)) return pub_.acquire(reject_key(r->type, 4));
     if (r->via) return pub_.acquire(NhKey{NhType::adjacency, r->port, r->via->v, r->mtu()});
     return pub_.acquire(NhKey{NhType::glean, r->port, 0, r->mtu()});
   }
@@ -278,7 +299,8 @@ uint32_t Control::desired_nh(const Prefix4& p) {
     const Neighbour* n = neigh_.find(p.addr);
     if (n && n->usable()) {
       const Route* lpm = rib_.lookup(p.addr);
-      if (lpm && !lpm->via && lpm->port == n->port)
+      // Not under a reject route, whose port (0) means nothing.
+      if (lpm && lpm->type == RouteType::unicast && !lpm->via && lpm->port == n->port)
         return pub_.acquire(NhKey{NhType::adjacency, n->port, p.addr.v});
     }
   }

@@ -139,6 +139,7 @@ class Control {
   };
   // --- what the FIB and next hops should hold, handed to the publisher (control.cpp)
   NextHopState* nh_build(uint32_t id, const NhKey& key) const;
+  static NhKey reject_key(RouteType t, uint8_t family);  // one shared slot per type and family
   uint32_t desired_nh(const Prefix4& p);
   void sync(const Prefix4& p);  // stages the FIB entry p should have now
   void sync_covered(const Prefix4& p);
@@ -159,6 +160,7 @@ class Control {
   void handle_unresolved6(rte_mbuf* m, uint16_t in_port, uint64_t now_ms);
   void handle_hop_by_hop(rte_mbuf* m, uint16_t in_port, uint64_t now_ms);
   void handle_redirect6(rte_mbuf* m, uint16_t in_port, uint64_t now_ms);
+  void reject6(rte_mbuf* m, NhKind k, uint16_t in_port, uint64_t now_ms);  // as reject()
   void send_via6(rte_mbuf* m, const NextHopState* s, const Ipv6& dst, uint64_t now_ms);
   void output6(rte_mbuf* m, uint16_t port, uint64_t now_ms);
   bool icmp6_bucket(uint64_t now_ms);
@@ -212,6 +214,10 @@ class Control {
   void handle_local(rte_mbuf* m, uint16_t in_port, uint64_t now_ms);
   void handle_unresolved(rte_mbuf* m, uint16_t in_port, uint64_t now_ms);
   void handle_redirect(rte_mbuf* m, uint16_t in_port, uint64_t now_ms);
+  // A packet whose route rejects it (nh_rejects(k)), as Linux's ip_error(): one that came in
+  // (in_port < kMaxPorts) gets the kind's ICMP error (none for blackhole); the router's own
+  // (in_port kMaxPorts) is only dropped. Counted under the kind's drop reason either way.
+  void reject(rte_mbuf* m, NhKind k, uint16_t in_port, uint64_t now_ms);
   void send_icmp_error(rte_mbuf* orig, uint8_t type, uint8_t code, uint32_t rest, uint16_t in_port,
                        std::optional<Ipv4> src, uint64_t now_ms);
   void output(rte_mbuf* m, uint64_t now_ms);  // router-originated IP packet

@@ -91,6 +91,7 @@ void Control::set_link_local(PortCtl& p, const std::optional<Ipv6>& configured) 
 uint32_t Control::desired_nh(const Prefix6& p) {
   if (p.len == 128 && in_use6(p.addr)) return pub_.acquire(NhKey{NhType::local, 0, 0, 0, 6, {}});
   if (const Route6* r = rib6_.find(p)) {
+    if (route_type_rejects(r->type)) return pub_.acquire(reject_key(r->type, 6));
     if (r->via) {
       neigh6_.use(*r->via);  // a gateway learnt from its own NS is re-confirmed from now on
       return pub_.acquire(NhKey{NhType::adjacency, r->port, 0, r->mtu(), 6, *r->via});
@@ -104,7 +105,7 @@ uint32_t Control::desired_nh(const Prefix6& p) {
     const auto* n = neigh6_.find(p.addr);
     if (n && n->usable() && n->used) {
       const Route6* lpm = rib6_.lookup(p.addr);
-      if (lpm && !lpm->via && lpm->port == n->port)
+      if (lpm && lpm->type == RouteType::unicast && !lpm->via && lpm->port == n->port)
         return pub_.acquire(NhKey{NhType::adjacency, n->port, 0, 0, 6, p.addr});
     }
   }
@@ -152,10 +153,32 @@ void Control::handle_punt6(const PuntEntry& e, uint64_t now) {
       return drop(m, Drop::frag_needed, in);
     case Punt::hop_by_hop:
       return handle_hop_by_hop(m, in, now);
+    case Punt::prohibited:
+      return reject6(m, NhKind::prohibit, in, now);
+    case Punt::unreachable:
+      return reject6(m, NhKind::unreachable, in, now);
     case Punt::redirect:
       return handle_redirect6(m, in, now);
     default:
       return drop(m, Drop::local_unhandled, in);
+  }
+}
+
+void Control::reject6(rte_mbuf* m, NhKind k, uint16_t in_port, uint64_t now) {
+  const bool transit = in_port < kMaxPorts;
+  switch (k) {
+    case NhKind::prohibit:
+      // RFC 4443 3.1: code 1, communication with the destination administratively prohibited.
+      if (transit)
+        send_icmp6_error(m, icmp6::dest_unreachable, icmp6::code_admin_prohibited, 0, in_port, now);
+      return drop(m, Drop::prohibited, in_port);
+    case NhKind::unreachable:
+      // Code 0, no route to destination, as Linux answers for an unreachable route.
+      if (transit)
+        send_icmp6_error(m, icmp6::dest_unreachable, icmp6::code_no_route, 0, in_port, now);
+      return drop(m, Drop::unreachable, in_port);
+    default:  // blackhole: silently
+      return drop(m, Drop::blackhole, in_port);
   }
 }
 
@@ -195,6 +218,7 @@ void Control::handle_hop_by_hop(rte_mbuf* m, uint16_t in_port, uint64_t now) {
     return drop(m, Drop::no_route, in_port);
   }
   if (s->kind == NhKind::local) return handle_local6(m, in_port, now);
+  if (nh_rejects(s->kind)) return reject6(m, s->kind, in_port, now);
   if (rte_pktmbuf_pkt_len(m) - RTE_ETHER_HDR_LEN > s->mtu) {
     send_icmp6_error(m, icmp6::packet_too_big, 0, s->mtu, in_port, now);
     return drop(m, Drop::frag_needed, in_port);
@@ -217,6 +241,7 @@ void Control::handle_redirect6(rte_mbuf* m, uint16_t in_port, uint64_t now) {
     send_icmp6_error(m, icmp6::dest_unreachable, icmp6::code_no_route, 0, in_port, now);
     return drop(m, Drop::no_route, in_port);
   }
+  if (nh_rejects(s->kind)) return reject6(m, s->kind, in_port, now);
   const PortCtl* p = port_by_id(in_port);
   if (s->kind == NhKind::forward && s->port == in_port && p) {
     bool on_link = s6.is_link_local();
@@ -265,6 +290,7 @@ void Control::handle_unresolved6(rte_mbuf* m, uint16_t in_port, uint64_t now) {
     return drop(m, Drop::no_route, in_port);
   }
   if (s->kind == NhKind::local) return handle_local6(m, in_port, now);
+  if (nh_rejects(s->kind)) return reject6(m, s->kind, in_port, now);
   send_via6(m, s, d, now);
 }
 
@@ -286,6 +312,10 @@ void Control::send_via6(rte_mbuf* m, const NextHopState* s, const Ipv6& dst, uin
       // used: it gets its host route, so the next packets do not come here.
       if (const auto* n = neigh6_.find(dst); n && n->usable()) fx.changed.push_back(dst);
       break;
+    case NhKind::blackhole:
+    case NhKind::prohibit:
+    case NhKind::unreachable:
+      return reject6(m, s->kind, m->hash.usr == kTransit ? m->port : uint16_t(kMaxPorts), now);
     default:
       return drop(m, Drop::local_unhandled, m->port);
   }

@@ -437,3 +437,87 @@ TEST_CASE("Hop-by-Hop options: Router Alert forwarded, unrecognised and malforme
     CHECK(count("drops", "ipv6_bad_ext_header") == before + 1);
   }
 }
+
+TEST_CASE("IPv6 reject routes: ICMPv6 administratively prohibited, no route, or nothing",
+          "[control][ipv6][route-type]") {
+  Rig6 r;
+  const Ipv6 host = *Ipv6::parse("2001:db8:1::2");
+  r.run({"neigh", "add", "2001:db8:1::2", "lladdr", "02:00:00:00:01:02", "dev", "p0"});
+  r.run({"route", "add", "blackhole", "2001:db8:90::/48"});
+  r.run({"route", "add", "prohibit", "2001:db8:91::/48"});
+  r.run({"route", "add", "unreachable", "2001:db8:92::/48"});
+  r.sent();
+  REQUIRE(r.nh("2001:db8:90::1"));
+  CHECK(r.nh("2001:db8:90::1")->kind == NhKind::blackhole);
+  CHECK(r.nh("2001:db8:90::1")->family == 6);
+  CHECK(r.nh("2001:db8:91::1")->kind == NhKind::prohibit);
+  CHECK(r.nh("2001:db8:92::1")->kind == NhKind::unreachable);
+  CHECK(r.fails({"route", "add", "blackhole", "fe80::/64"}).find("link-local") !=
+        std::string::npos);
+
+  json g = r.run({"route", "get", "2001:db8:91::7"});
+  CHECK(g["type"] == "prohibit");
+  CHECK(g["route"] == "2001:db8:91::/48");
+  CHECK(g["nexthop"]["state"] == "prohibit");
+  CHECK(r.run({"route", "get", "2001:db8:99::1"})["type"] == "none");
+  bool shown = false;
+  for (const auto& j : r.run({"-6", "route", "show"}))
+    if (j["prefix"] == "2001:db8:90::/48") {
+      shown = true;
+      CHECK(j["type"] == "blackhole");
+      CHECK(j["family"] == 6);
+      CHECK_FALSE(j.contains("dev"));
+    }
+  CHECK(shown);
+
+  auto udp_to = [&](const char* to, uint8_t hop = 64) {
+    std::vector<uint8_t> f = frame(14 + 40 + 8);
+    f[12] = 0x86;
+    f[13] = 0xdd;
+    f[14] = 0x60;
+    f[14 + 5] = 8;
+    f[14 + 6] = 17;
+    f[14 + 7] = hop;
+    std::memcpy(&f[14 + 8], host.b.data(), 16);
+    std::memcpy(&f[14 + 24], Ipv6::parse(to)->b.data(), 16);
+    return f;
+  };
+  const json s0 = r.run({"stats"});
+  auto out = r.hand(udp_to("2001:db8:91::1"), Punt::prohibited, r.ports[0]->id());
+  REQUIRE(out.size() == 1);
+  const uint8_t* ip = out[0].data() + 14;
+  CHECK(ip[6] == icmp6::next_header);
+  CHECK(Ipv6::from_bytes(ip + 24) == host);
+  CHECK(ip[40] == icmp6::dest_unreachable);
+  CHECK(ip[41] == icmp6::code_admin_prohibited);  // RFC 4443 3.1: code 1
+  CHECK(icmp6_checksum(Ipv6::from_bytes(ip + 8), host, ip + 40, out[0].size() - 54) == 0);
+
+  out = r.hand(udp_to("2001:db8:92::1", 1), Punt::unreachable, r.ports[0]->id());
+  REQUIRE(out.size() == 1);
+  CHECK(out[0][14 + 40] == icmp6::dest_unreachable);
+  CHECK(out[0][14 + 41] == icmp6::code_no_route);  // code 0, as Linux
+  // Punted for NDP, but the route is a reject route by the time control looks.
+  CHECK(r.hand(udp_to("2001:db8:90::1"), Punt::unresolved, r.ports[0]->id()).empty());
+  out = r.hand(udp_to("2001:db8:91::1"), Punt::unresolved, r.ports[0]->id());
+  REQUIRE(out.size() == 1);
+  CHECK(out[0][14 + 41] == icmp6::code_admin_prohibited);
+  // Hop-by-Hop to a reject route: the route's answer, never a Packet Too Big with MTU 0.
+  auto hbh = udp_to("2001:db8:92::1");
+  hbh[14 + 6] = 0;       // Hop-by-Hop options...
+  hbh[14 + 40] = 59;     // ...then No Next Header (RFC 8200 4.7)
+  hbh[14 + 40 + 2] = 1;  // PadN over the header's last 6 bytes
+  hbh[14 + 40 + 3] = 4;
+  out = r.hand(hbh, Punt::hop_by_hop, r.ports[0]->id());
+  REQUIRE(out.size() == 1);
+  CHECK(out[0][14 + 40] == icmp6::dest_unreachable);
+  CHECK(out[0][14 + 41] == icmp6::code_no_route);
+
+  const json s1 = r.run({"stats"});
+  auto drops = [](const json& s, const char* n) { return s["drops"][n].get<uint64_t>(); };
+  CHECK(drops(s1, "prohibited") - drops(s0, "prohibited") == 2);
+  CHECK(drops(s1, "unreachable") - drops(s0, "unreachable") == 2);
+  CHECK(drops(s1, "blackhole") - drops(s0, "blackhole") == 1);
+  CHECK(s1["events"]["icmp6_unreachable_sent"].get<uint64_t>() -
+            s0["events"]["icmp6_unreachable_sent"].get<uint64_t>() ==
+        4);
+}

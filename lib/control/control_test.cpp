@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <future>
 #include <thread>
 
 #include <catch2/catch.hpp>
@@ -553,7 +554,7 @@ TEST_CASE("an address the FIB has no room for is refused and leaves nothing behi
   CHECK_THAT(r.fails({"addr", "add", "10.3.0.1/24", "dev", "p0"}), Catch::Contains("tbl8"));
   CHECK(r.run({"addr", "show"}) == addrs);
   CHECK(r.run({"route", "show"}) == routes);
-  CHECK(r.run({"route", "get", "10.3.0.1"})["type"] == "unreachable");
+  CHECK(r.run({"route", "get", "10.3.0.1"})["type"] == "none");
   CHECK(r.fib("10.3.0.1") == Fib::kNoRoute);
   // The published interface snapshot was put back too (one bump for it, no FIB change).
   CHECK(r.run({"route", "summary"})["generation"].get<uint64_t>() >= gen);
@@ -968,4 +969,181 @@ TEST_CASE("ICMP errors about the router's own packets are counted, others' dropp
   CHECK(events(s2, "icmp_error_received") == events(s1, "icmp_error_received"));
   CHECK(drops(s2, "local_unhandled") - drops(s1, "local_unhandled") == 2);
   CHECK(events(s2, "pmtu_learned") == events(s1, "pmtu_learned"));
+}
+
+namespace {
+
+// What control sent (its TX ring, as worker 0 would take it), each frame as bytes.
+std::vector<std::vector<uint8_t>> sent_frames(Rig& r) {
+  std::vector<std::vector<uint8_t>> out;
+  TxEntry t;
+  while (rte_ring_dequeue_elem(r.ctl_tx.get(), &t, sizeof t) == 0) {
+    const auto* p = rte_pktmbuf_mtod(t.m, const uint8_t*);
+    out.emplace_back(p, p + rte_pktmbuf_data_len(t.m));
+    rte_pktmbuf_free(t.m);
+  }
+  return out;
+}
+
+// Hands one packet to control as a worker would, runs one loop turn, returns what it sent.
+std::vector<std::vector<uint8_t>> punt_one(Rig& r, PuntEntry e, uint64_t now = 1000) {
+  REQUIRE(rte_ring_enqueue_elem(r.punt.get(), &e, sizeof e) == 0);
+  r.ctl->poll_once(now);
+  return sent_frames(r);
+}
+
+}  // namespace
+
+TEST_CASE("reject routes: one shared next hop per type, shown and looked up by type",
+          "[control][route-type]") {
+  Rig r;
+  const uint64_t g0 = r.dp.generation.read();
+  const json slots0 = r.run({"route", "summary"})["next_hops"];
+  r.run({"route", "add", "blackhole", "10.9.0.0/16"});
+  r.run({"route", "add", "blackhole", "10.6.0.0/16"});
+  r.run({"route", "add", "prohibit", "10.8.0.0/16"});
+  r.run({"route", "add", "unreachable", "10.7.0.0/16"});
+  CHECK(r.dp.generation.read() > g0);
+  REQUIRE(r.nh("10.9.1.1"));
+  CHECK(r.nh("10.9.1.1")->kind == NhKind::blackhole);
+  CHECK(r.nh("10.8.1.1")->kind == NhKind::prohibit);
+  CHECK(r.nh("10.7.1.1")->kind == NhKind::unreachable);
+  // One state per kind: two blackhole prefixes share it.
+  CHECK(r.fib("10.9.1.1") == r.fib("10.6.1.1"));
+  CHECK(r.fib("10.9.1.1") != r.fib("10.8.1.1"));
+  CHECK(r.nh("10.9.1.1")->mtu == 0);
+
+  json show = r.run({"route", "show"});
+  auto find = [&](const std::string& prefix) {
+    for (const auto& j : show)
+      if (j["prefix"] == prefix) return j;
+    return json();
+  };
+  CHECK(find("10.9.0.0/16") ==
+        json{{"type", "blackhole"}, {"family", 4}, {"prefix", "10.9.0.0/16"}, {"proto", "static"}});
+  CHECK(find("10.8.0.0/16")["type"] == "prohibit");
+  CHECK(find("10.7.0.0/16")["type"] == "unreachable");
+  CHECK(find("10.1.0.0/24")["type"] == "unicast");
+
+  json g = r.run({"route", "get", "10.8.3.4"});
+  CHECK(g["type"] == "prohibit");
+  CHECK(g["route"] == "10.8.0.0/16");
+  CHECK(g["proto"] == "static");
+  CHECK(g["nexthop"]["state"] == "prohibit");
+  CHECK_FALSE(g.contains("dev"));
+  CHECK_FALSE(g["nexthop"].contains("mtu"));
+  // No route at all is not the unreachable type.
+  CHECK(r.run({"route", "get", "10.99.0.1"})["type"] == "none");
+
+  using Catch::Contains;
+  CHECK_THAT(r.fails({"route", "del", "prohibit", "10.9.0.0/16"}),
+             Contains("the route for 10.9.0.0/16 is blackhole, not prohibit"));
+  CHECK_THAT(r.fails({"route", "del", "10.9.0.0/16", "dev", "p0"}), Contains("does not use p0"));
+  CHECK_THAT(r.fails({"route", "add", "blackhole", "10.9.0.0/16"}), Contains("use route replace"));
+  CHECK_THAT(r.fails({"route", "add", "blackhole", "10.1.0.0/24"}), Contains("connected route"));
+  CHECK_THAT(r.fails({"route", "add", "blackhole", "10.1.0.1/32"}),
+             Contains("address of this router"));
+  // Replace between types and to a gateway and back; delete by type.
+  r.run({"route", "replace", "10.9.0.0/16", "via", "10.2.0.2"});
+  CHECK(r.nh("10.9.1.1")->kind == NhKind::unresolved);
+  r.run({"route", "replace", "unreachable", "10.9.0.0/16"});
+  CHECK(r.nh("10.9.1.1")->kind == NhKind::unreachable);
+  CHECK(r.fib("10.9.1.1") == r.fib("10.7.1.1"));
+  r.run({"route", "del", "unreachable", "10.9.0.0/16"});
+  CHECK(r.fib("10.9.1.1") == Fib::kNoRoute);
+  r.run({"route", "del", "blackhole", "10.6.0.0/16"});
+  r.run({"route", "del", "10.8.0.0/16"});
+  r.run({"route", "del", "10.7.0.0/16"});
+  // Every reject slot is released once no prefix uses it.
+  CHECK(r.run({"route", "summary"})["next_hops"] == slots0);
+}
+
+TEST_CASE("a blackhole inside a connected subnet holds against its neighbours' host routes",
+          "[control][route-type]") {
+  Rig r;
+  r.run({"route", "add", "blackhole", "10.2.0.128/25"});
+  r.run({"neigh", "add", "10.2.0.130", "lladdr", "02:00:00:00:02:82", "dev", "p1"});
+  r.run({"neigh", "add", "10.2.0.5", "lladdr", "02:00:00:00:02:05", "dev", "p1"});
+  CHECK(r.nh("10.2.0.130")->kind == NhKind::blackhole);
+  CHECK(r.nh("10.2.0.5")->kind == NhKind::forward);
+}
+
+TEST_CASE("reject routes: control answers with the type's ICMP, or nothing for blackhole",
+          "[control][route-type]") {
+  Rig r;
+  // The sender 10.1.0.2 is resolved, so the errors leave at once.
+  r.run({"neigh", "add", "10.1.0.2", "lladdr", "02:00:00:00:01:02", "dev", "p0"});
+  r.run({"route", "add", "blackhole", "10.9.0.0/16"});
+  r.run({"route", "add", "prohibit", "10.8.0.0/16"});
+  r.run({"route", "add", "unreachable", "10.7.0.0/16"});
+  sent_frames(r);
+  const Ipv4 host(10, 1, 0, 2);
+  auto icmp_of = [](const std::vector<uint8_t>& f) {
+    const auto* ip = reinterpret_cast<const rte_ipv4_hdr*>(f.data() + 14);
+    CHECK(ip->next_proto_id == IPPROTO_ICMP);
+    CHECK(Ipv4(rte_be_to_cpu_32(ip->dst_addr)) == Ipv4(10, 1, 0, 2));
+    CHECK(Ipv4(rte_be_to_cpu_32(ip->src_addr)) == Ipv4(10, 1, 0, 1));
+    // The quoted header is the offending packet's, TTL untouched.
+    CHECK(f[14 + 20 + 8 + 8] == 64);
+    return std::pair<int, int>(f[14 + 20], f[14 + 20 + 1]);
+  };
+  const json s0 = r.run({"stats"});
+  // prohibit: Destination Unreachable, code 13 (RFC 1812 5.2.7.1).
+  auto out = punt_one(r, ip_to(r.pool.get(), host, Ipv4(10, 8, 0, 1), Punt::prohibited));
+  REQUIRE(out.size() == 1);
+  CHECK(icmp_of(out[0]) == std::pair<int, int>(3, 13));
+  // unreachable: Host Unreachable, code 1, as Linux.
+  out = punt_one(r, ip_to(r.pool.get(), host, Ipv4(10, 7, 0, 1), Punt::unreachable));
+  REQUIRE(out.size() == 1);
+  CHECK(icmp_of(out[0]) == std::pair<int, int>(3, 1));
+  // A packet punted for ARP whose route became a reject route meanwhile is judged by the
+  // route as it is now: blackhole sends nothing, prohibit sends its error.
+  out = punt_one(r, ip_to(r.pool.get(), host, Ipv4(10, 9, 0, 1), Punt::unresolved));
+  CHECK(out.empty());
+  out = punt_one(r, ip_to(r.pool.get(), host, Ipv4(10, 8, 0, 1), Punt::unresolved));
+  REQUIRE(out.size() == 1);
+  CHECK(icmp_of(out[0]) == std::pair<int, int>(3, 13));
+  // TTL 1 (the worker punts it for the route, which it looks at first): the route's error.
+  out = punt_one(r, ip_to(r.pool.get(), host, Ipv4(10, 7, 0, 1), Punt::unreachable, 1));
+  REQUIRE(out.size() == 1);
+  CHECK(out[0][14 + 20] == 3);
+  const json s1 = r.run({"stats"});
+  CHECK(drops(s1, "prohibited") - drops(s0, "prohibited") == 2);
+  CHECK(drops(s1, "unreachable") - drops(s0, "unreachable") == 2);
+  CHECK(drops(s1, "blackhole") - drops(s0, "blackhole") == 1);
+  CHECK(events(s1, "icmp_prohibited_sent") - events(s0, "icmp_prohibited_sent") == 2);
+  CHECK(events(s1, "icmp_host_unreachable_sent") - events(s0, "icmp_host_unreachable_sent") == 2);
+  CHECK(events(s1, "icmp_port_unreachable_sent") == events(s0, "icmp_port_unreachable_sent"));
+
+  // The router's own error to a source behind a blackhole route goes nowhere either.
+  r.run({"route", "add", "blackhole", "10.50.0.0/16"});
+  sent_frames(r);
+  out = punt_one(r, ip_to(r.pool.get(), Ipv4(10, 50, 0, 1), Ipv4(10, 99, 0, 1), Punt::no_route));
+  CHECK(out.empty());
+  CHECK(drops(r.run({"stats"}), "blackhole") - drops(s1, "blackhole") == 1);
+}
+
+TEST_CASE("routerctl ping to a reject route fails at once, saying which", "[control][route-type]") {
+  Rig r;
+  r.run({"route", "add", "blackhole", "10.9.0.0/16"});
+  r.run({"route", "add", "prohibit", "10.8.0.0/16"});
+  r.run({"route", "add", "unreachable", "2001:db8:7::/48"});
+  sent_frames(r);
+  auto ping = [&](const char* dst) {
+    auto f = std::async(std::launch::async, [&r, dst] { return r.ctl->call({"ping", dst}); });
+    while (f.wait_for(std::chrono::milliseconds(1)) != std::future_status::ready)
+      r.ctl->poll_once(1000);
+    try {
+      f.get();
+    } catch (const CommandError& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  CHECK(ping("10.9.0.1") == "ping: 10.9.0.1 matches a blackhole route: nothing is sent");
+  CHECK(ping("10.8.0.1") ==
+        "ping: 10.8.0.1 matches a prohibit route: administratively prohibited, nothing is sent");
+  CHECK(ping("2001:db8:7::1") ==
+        "ping: 2001:db8:7::1 matches an unreachable route: no route to host, nothing is sent");
+  CHECK(sent_frames(r).empty());
 }

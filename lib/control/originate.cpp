@@ -84,6 +84,9 @@ void Control::send_icmp_error(rte_mbuf* orig, uint8_t type, uint8_t code, uint32
       case icmp::code_frag_needed:
         event(Event::icmp_frag_needed_sent);
         break;
+      case icmp::code_admin_prohibited:
+        event(Event::icmp_prohibited_sent);
+        break;
       default:
         event(Event::icmp_port_unreachable_sent);
         break;
@@ -147,6 +150,8 @@ void Control::output(rte_mbuf* m, uint64_t now) {
   Ipv4 d(rte_be_to_cpu_32(ip->dst_addr));
   const NextHopState* s = resolve(d);
   if (!s) return drop(m, Drop::no_route, 0);
+  // An error or reply to a source behind a reject route is dropped too (no error about it).
+  if (nh_rejects(s->kind)) return reject(m, s->kind, kMaxPorts, now);
   const uint16_t mtu = path_mtu(d, s, now);
   if (mtu && rte_be_to_cpu_16(ip->total_length) > mtu && s->kind != NhKind::local &&
       s->kind != NhKind::broadcast) {
@@ -169,7 +174,7 @@ void Control::output(rte_mbuf* m, uint64_t now) {
 }
 
 // Sends m toward dst by next hop s: its L2 header written and transmitted when the neighbour
-// is resolved, else queued for ARP. False when s is no way out (local, broadcast).
+// is resolved, else queued for ARP. False when s is no way out (local, broadcast, rejects).
 bool Control::send_via(rte_mbuf* m, const NextHopState* s, Ipv4 dst, uint64_t now) {
   NeighbourTable::Effects fx;
   switch (s->kind) {
@@ -185,6 +190,9 @@ bool Control::send_via(rte_mbuf* m, const NextHopState* s, Ipv4 dst, uint64_t no
       break;
     case NhKind::local:
     case NhKind::broadcast:
+    case NhKind::blackhole:  // callers reject() these first
+    case NhKind::prohibit:
+    case NhKind::unreachable:
       return false;
   }
   apply_neighbour_effects(fx, now);
@@ -260,7 +268,7 @@ void Control::learn_pmtu(Ipv4 dst, uint16_t mtu, Ipv4 from, uint64_t now) {
   const uint16_t cur = path_mtu(dst, s, now);
   // RFC 1191: a report that would raise the path MTU (or carries none) is ignored; a very
   // low one is raised to the floor, and then only if that still lowers it.
-  if (!rt || mtu == 0 || (cur && mtu >= cur)) {
+  if (!rt || route_type_rejects(rt->type) || mtu == 0 || (cur && mtu >= cur)) {
     event(Event::pmtu_ignored);
     return;
   }
@@ -284,8 +292,8 @@ void Control::learn_redirect(Ipv4 dst, Ipv4 gw, Ipv4 from, uint64_t now) {
   // RFC 1122 3.2.2.2: only from the current first hop, naming a gateway on the same link.
   const Ipv4 first = rt && rt->via ? *rt->via : dst;
   const PortCtl* gp = rt ? port_for_gateway(gw, "") : nullptr;
-  if (!accept_redirects_ || !rt || from != first || !gp || gp->ref.id != rt->port ||
-      local_address_port(gw)) {
+  if (!accept_redirects_ || !rt || route_type_rejects(rt->type) || from != first || !gp ||
+      gp->ref.id != rt->port || local_address_port(gw)) {
     event(Event::redirect_ignored);
     return;
   }

@@ -63,11 +63,24 @@ struct RouteLine {
   std::string dev;
   uint16_t mtu = 0;
   uint32_t line = 0;
+  RouteType type = RouteType::unicast;  // a change of type alone is a replace
 };
 
 RouteLine route_line(const RouteSpec& s) {
-  if (s.family == 6) return {6, s.prefix6.str(), s.via6 ? s.via6->str() : "", s.dev, s.mtu, s.line};
-  return {4, s.prefix.str(), s.via ? s.via->str() : "", s.dev, s.mtu, s.line};
+  if (s.family == 6)
+    return {6, s.prefix6.str(), s.via6 ? s.via6->str() : "", s.dev, s.mtu, s.line, s.type};
+  return {4, s.prefix.str(), s.via ? s.via->str() : "", s.dev, s.mtu, s.line, s.type};
+}
+
+// The argv that adds a [[route]] of either family: "route add [TYPE] PREFIX [via X] [dev P]".
+template <class R>
+std::vector<std::string> route_add_argv(const R& rt) {
+  std::vector<std::string> argv = {"route", "add"};
+  if (route_type_rejects(rt.type)) argv.emplace_back(route_type_name(rt.type));
+  argv.push_back(rt.prefix.str());
+  if (rt.via) argv.insert(argv.end(), {"via", rt.via->str()});
+  if (!rt.dev.empty()) argv.insert(argv.end(), {"dev", rt.dev});
+  return argv;
 }
 
 // The routes a config asks for, as the startup load applies them: [[route]] entries, then
@@ -76,9 +89,9 @@ std::map<std::string, RouteLine> routes_of(const Config& c,
                                            const std::vector<Control::RouteFile>& files) {
   std::map<std::string, RouteLine> m;
   for (const auto& r : c.routes)
-    m[r.prefix.str()] = {4, r.prefix.str(), r.via ? r.via->str() : "", r.dev, 0, 0};
+    m[r.prefix.str()] = {4, r.prefix.str(), r.via ? r.via->str() : "", r.dev, 0, 0, r.type};
   for (const auto& r : c.routes6)
-    m[r.prefix.str()] = {6, r.prefix.str(), r.via ? r.via->str() : "", r.dev, 0, 0};
+    m[r.prefix.str()] = {6, r.prefix.str(), r.via ? r.via->str() : "", r.dev, 0, 0, r.type};
   for (const auto& [path, specs] : files)
     for (const auto& sp : specs) m[route_line(sp).prefix] = route_line(sp);
   return m;
@@ -186,25 +199,15 @@ void Control::load(const Config& cfg, const std::vector<RouteFile>& route_files)
     run("neighbour (IPv6 " + std::to_string(i) + ")",
         {"neigh", "add", n.address.str(), "lladdr", n.lladdr.str(), "dev", n.port});
   }
-  for (size_t i = 0; i < cfg.routes6.size(); ++i) {
-    const auto& rt = cfg.routes6[i];
-    std::vector<std::string> argv = {"route", "add", rt.prefix.str()};
-    if (rt.via) argv.insert(argv.end(), {"via", rt.via->str()});
-    if (!rt.dev.empty()) argv.insert(argv.end(), {"dev", rt.dev});
-    run("route (IPv6 " + std::to_string(i) + ")", argv);
-  }
+  for (size_t i = 0; i < cfg.routes6.size(); ++i)
+    run("route (IPv6 " + std::to_string(i) + ")", route_add_argv(cfg.routes6[i]));
   for (size_t i = 0; i < cfg.neighbours.size(); ++i) {
     const auto& n = cfg.neighbours[i];
     run("neighbour[" + std::to_string(i) + "]",
         {"neigh", "add", n.address.str(), "lladdr", n.lladdr.str(), "dev", n.port});
   }
-  for (size_t i = 0; i < cfg.routes.size(); ++i) {
-    const auto& rt = cfg.routes[i];
-    std::vector<std::string> argv = {"route", "add", rt.prefix.str()};
-    if (rt.via) argv.insert(argv.end(), {"via", rt.via->str()});
-    if (!rt.dev.empty()) argv.insert(argv.end(), {"dev", rt.dev});
-    run("route[" + std::to_string(i) + "]", argv);
-  }
+  for (size_t i = 0; i < cfg.routes.size(); ++i)
+    run("route[" + std::to_string(i) + "]", route_add_argv(cfg.routes[i]));
   for (const auto& [path, specs] : route_files) {
     try {
       route_load(specs, path);
@@ -263,9 +266,10 @@ nlohmann::json Control::reload_apply(const Config& next, const std::vector<Route
       return RouteLine{fam,
                        rt.prefix.str(),
                        rt.via ? rt.via->str() : "",
-                       port_by_id(rt.port)->ref.name,
+                       route_type_rejects(rt.type) ? "" : port_by_id(rt.port)->ref.name,
                        rt.mtu(),
-                       0};
+                       0,
+                       rt.type};
     };
     if (key.family == 6) {
       const Route6* rt = rib6_.find(*Prefix6::parse(key.prefix));
@@ -314,7 +318,9 @@ nlohmann::json Control::reload_apply(const Config& next, const std::vector<Route
         source[route_line(sp).prefix] = path + ":" + std::to_string(sp.line);
     // A batch line through the grammar routerctl uses, so either family parses as typed.
     auto line_of = [&source](const RouteLine& r, bool del) {
-      std::vector<std::string> w = {"route", del ? "del" : "replace", r.prefix};
+      std::vector<std::string> w = {"route", del ? "del" : "replace"};
+      if (!del && route_type_rejects(r.type)) w.emplace_back(route_type_name(r.type));
+      w.push_back(r.prefix);
       if (!del) {
         if (!r.via.empty()) w.insert(w.end(), {"via", r.via});
         if (!r.dev.empty()) w.insert(w.end(), {"dev", r.dev});
@@ -336,7 +342,8 @@ nlohmann::json Control::reload_apply(const Config& next, const std::vector<Route
     }
     for (const auto& [p, r] : new_routes) {
       const auto now = live_route(r);
-      if (now && now->via == r.via && (r.dev.empty() || now->dev == r.dev) && now->mtu == r.mtu)
+      if (now && now->type == r.type && now->via == r.via && (r.dev.empty() || now->dev == r.dev) &&
+          now->mtu == r.mtu)
         continue;
       inv.batch.push_back(restore_line(r));
       fwd.batch.push_back(line_of(r, false));

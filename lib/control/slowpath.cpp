@@ -89,6 +89,10 @@ void Control::handle_punt(const PuntEntry& e, uint64_t now) {
                       now);
       drop(m, Drop::bad_options, e.in_port);
       return;
+    case Punt::prohibited:
+      return reject(m, NhKind::prohibit, e.in_port, now);
+    case Punt::unreachable:
+      return reject(m, NhKind::unreachable, e.in_port, now);
     case Punt::ndp:  // IPv6 only
     case Punt::beyond_scope:
     case Punt::hop_by_hop:
@@ -96,6 +100,26 @@ void Control::handle_punt(const PuntEntry& e, uint64_t now) {
       break;
   }
   drop(m, Drop::local_unhandled, e.in_port);
+}
+
+void Control::reject(rte_mbuf* m, NhKind k, uint16_t in_port, uint64_t now) {
+  const bool transit = in_port < kMaxPorts;
+  switch (k) {
+    case NhKind::prohibit:
+      // RFC 1812 5.2.7.1: code 13, the router administratively filters the destination.
+      if (transit)
+        send_icmp_error(m, icmp::dest_unreachable, icmp::code_admin_prohibited, 0, in_port,
+                        std::nullopt, now);
+      return drop(m, Drop::prohibited, in_port);
+    case NhKind::unreachable:
+      // Host Unreachable, as Linux answers for an unreachable route (EHOSTUNREACH).
+      if (transit)
+        send_icmp_error(m, icmp::dest_unreachable, icmp::code_host_unreachable, 0, in_port,
+                        std::nullopt, now);
+      return drop(m, Drop::unreachable, in_port);
+    default:  // blackhole: silently
+      return drop(m, Drop::blackhole, in_port);
+  }
 }
 
 void Control::handle_redirect(rte_mbuf* m, uint16_t in_port, uint64_t now) {
@@ -107,6 +131,7 @@ void Control::handle_redirect(rte_mbuf* m, uint16_t in_port, uint64_t now) {
     // The route changed since: the packet takes the path the FIB gives now, no redirect.
     m->hash.usr = kTransit;
     if (!s) return drop(m, Drop::no_route, in_port);
+    if (nh_rejects(s->kind)) return reject(m, s->kind, in_port, now);
     ipv4_decrement_ttl(ip);
     if (!send_via(m, s, Ipv4(rte_be_to_cpu_32(ip->dst_addr)), now))
       drop(m, Drop::local_unhandled, in_port);
@@ -147,6 +172,7 @@ void Control::handle_unresolved(rte_mbuf* m, uint16_t in_port, uint64_t now) {
   }
   // Resolved since the worker looked: forward it as the worker would have (queued packets
   // get their TTL decremented when they are released).
+  if (nh_rejects(s->kind)) return reject(m, s->kind, in_port, now);
   if (s->kind == NhKind::forward) ipv4_decrement_ttl(ip_of(m));
   if (send_via(m, s, d, now)) return;
   if (s->kind == NhKind::local) return handle_local(m, in_port, now);

@@ -14,6 +14,12 @@ const char* nh_kind_name(NhKind k) {
       return "local";
     case NhKind::broadcast:
       return "broadcast";
+    case NhKind::blackhole:
+      return "blackhole";
+    case NhKind::prohibit:
+      return "prohibit";
+    case NhKind::unreachable:
+      return "unreachable";
   }
   return "?";
 }

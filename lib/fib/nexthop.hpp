@@ -18,9 +18,19 @@ enum class NhKind : uint8_t {
   glean,       // connected subnet on `port`: the destination itself needs ARP
   local,       // an address of the router: deliver to control
   broadcast,   // directed broadcast of a connected subnet: not forwarded
+  // Reject routes (RouteType): one shared state per kind and family, no port, no gateway.
+  blackhole,    // dropped, no ICMP
+  prohibit,     // control sends Administratively Prohibited (ICMP 3/13, ICMPv6 1/1)
+  unreachable,  // control sends Host Unreachable (ICMP 3/1) or No Route (ICMPv6 1/0)
 };
 
-const char* nh_kind_name(NhKind k);
+const char* nh_kind_name(NhKind k);  // the reject kinds as iproute2 names their route types
+
+// Packets through this kind never leave the router: they are dropped, or answered with an
+// ICMP error by control.
+constexpr bool nh_rejects(NhKind k) {
+  return k == NhKind::blackhole || k == NhKind::prohibit || k == NhKind::unreachable;
+}
 
 // What a retired state is filled with just before it is freed: a reader that (wrongly)
 // still used it would see kind 0xdd, which no NhKind has, and port 0xdddd.
@@ -33,7 +43,7 @@ struct alignas(64) NextHopState {
   uint16_t port;       // egress port
   uint16_t mtu;        // IP MTU of the egress port
   uint32_t id;         // slot index, for handing packets to control
-  Ipv4 gateway;        // the neighbour this state resolves (0 for glean, local, broadcast)
+  Ipv4 gateway;        // the neighbour this state resolves (0 for glean, local, broadcast, rejects)
   Ipv6 gateway6;       // family 6: the same
 };
 static_assert(sizeof(NextHopState) == 64, "one cache line per next hop");

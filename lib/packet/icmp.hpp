@@ -19,6 +19,8 @@ constexpr uint8_t echo_reply = 0, dest_unreachable = 3, redirect = 5, echo_reque
                   time_exceeded = 11, param_problem = 12;
 constexpr uint8_t code_net_unreachable = 0, code_host_unreachable = 1,
                   code_protocol_unreachable = 2, code_port_unreachable = 3, code_frag_needed = 4;
+// RFC 1812 5.2.7.1: Communication Administratively Prohibited.
+constexpr uint8_t code_admin_prohibited = 13;
 // RFC 1812 4.3.2.3: an error carries as much of the offending datagram as fits in 576 bytes.
 constexpr size_t max_error_len = 576;
 constexpr size_t header_len = 8;

@@ -23,9 +23,18 @@ namespace routerd {
 
 // What a next-hop slot stands for. One slot (and one state) per distinct key, shared by every
 // FIB prefix that resolves the same way: an adjacency (port, neighbour), a connected subnet
-// on a port (glean), the router itself (local), a directed broadcast. Routes with their own
-// MTU get their own slot, since the MTU is in the state.
-enum class NhType : uint8_t { adjacency, glean, local, broadcast };
+// on a port (glean), the router itself (local), a directed broadcast, a reject route type
+// (blackhole, prohibit, unreachable: one slot per type and family, port 0). Routes with their
+// own MTU get their own slot, since the MTU is in the state.
+enum class NhType : uint8_t {
+  adjacency,
+  glean,
+  local,
+  broadcast,
+  blackhole,
+  prohibit,
+  unreachable
+};
 // IPv6 slots (family 6) are never shared with IPv4 ones: their states carry the IPv6
 // EtherType and neighbour.
 struct NhKey {

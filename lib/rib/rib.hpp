@@ -14,6 +14,7 @@
 
 #include "inet.hpp"
 #include "inet6.hpp"
+#include "route_type.hpp"
 
 namespace routerd {
 
@@ -57,6 +58,8 @@ struct BasicRoute {
   uint16_t port = 0;     // egress port
   A src{};               // connected: the router's address on that subnet
   std::shared_ptr<const RouteMetrics> metrics = default_metrics();
+  // Not unicast (static routes only): no via, no port, no metrics; packets are rejected.
+  RouteType type = RouteType::unicast;
   uint16_t mtu() const { return metrics->mtu; }
   void set_mtu(uint16_t mtu) {  // copy-on-write
     if (metrics->mtu == mtu) return;

@@ -45,6 +45,9 @@ namespace routerd {
   X(source_route, "LSRR/SSRR option (dropped by default, RFC 7126)")                               \
   X(ttl_exceeded, "TTL expired in transit")                                                        \
   X(no_route, "no route to the destination")                                                       \
+  X(blackhole, "matched a blackhole route: dropped without ICMP")                                  \
+  X(prohibited, "matched a prohibit route (ICMP administratively prohibited)")                     \
+  X(unreachable, "matched an unreachable route (ICMP host unreachable, ICMPv6 no route)")          \
   X(frag_needed, "larger than the egress MTU with DF set")                                         \
   X(fragment_failed, "larger than the egress MTU, DF clear, and no mbufs to fragment it")          \
   X(bad_options, "malformed IPv4 options")                                                         \
@@ -86,7 +89,9 @@ enum class Drop : uint8_t {
   X(redirect, "leaves by its input port: forwarded, Redirect sent") \
   X(ndp, "NDP or link-scope multicast for the router")              \
   X(beyond_scope, "link-local source off its link: Unreachable 2")  \
-  X(hop_by_hop, "IPv6 Hop-by-Hop options: looked at by control")
+  X(hop_by_hop, "IPv6 Hop-by-Hop options: looked at by control")    \
+  X(prohibited, "prohibit route: Administratively Prohibited")      \
+  X(unreachable, "unreachable route: Host Unreachable")
 
 enum class Punt : uint8_t {
 #define X(name, desc) name,
@@ -107,6 +112,7 @@ enum class Punt : uint8_t {
   X(icmp_host_unreachable_sent, "Host Unreachable sent")                                           \
   X(icmp_port_unreachable_sent, "Port/Protocol Unreachable sent")                                  \
   X(icmp_frag_needed_sent, "Frag Needed sent")                                                     \
+  X(icmp_prohibited_sent, "Communication Administratively Prohibited sent")                        \
   X(icmp_param_problem_sent, "Parameter Problem sent")                                             \
   X(icmp_redirect_sent, "Redirects sent")                                                          \
   X(redirect_suppressed, "Redirects not sent (per-host limit, source off-link)")                   \

@@ -62,6 +62,8 @@ inline constexpr PuntAsDrop kIcmpRefusedAs[] = {
     {Punt::ndp, Drop::count},
     {Punt::beyond_scope, Drop::beyond_scope},
     {Punt::hop_by_hop, Drop::count},
+    {Punt::prohibited, Drop::prohibited},
+    {Punt::unreachable, Drop::unreachable},
 };
 static_assert(sizeof(kIcmpRefusedAs) / sizeof(kIcmpRefusedAs[0]) == kPuntCount,
               "one row per Punt value");
@@ -428,6 +430,13 @@ ROUTERD_ALWAYS_INLINE void lookup_states6(const SharedState& dp, RouteCache6* ca
   lookup_states_in(dp, cache, gen, dst, k, out, t);
 }
 
+// A reject route's verdict (nh_rejects(k)). Like "no route" it comes before the TTL check:
+// Linux answers from the route lookup too (ip_error(), ip6_pkt_prohibit()).
+ROUTERD_ALWAYS_INLINE Verdict reject_verdict(NhKind k) {
+  if (k == NhKind::blackhole) return v_drop(Drop::blackhole);
+  return v_punt(k == NhKind::prohibit ? Punt::prohibited : Punt::unreachable);
+}
+
 // Stage 2: what the looked-up next hop means for this packet. On `forward` the caller
 // rewrites and sends it on nh->port; on `fragment` it decrements the TTL and sends it in
 // fragments of at most aux bytes.
@@ -440,6 +449,10 @@ ROUTERD_ALWAYS_INLINE Verdict decide(const rte_mbuf* m, const NextHopState* nh) 
       return v_punt(Punt::local);
     case NhKind::broadcast:
       return v_drop(Drop::directed_broadcast);
+    case NhKind::blackhole:
+    case NhKind::prohibit:
+    case NhKind::unreachable:
+      return reject_verdict(nh->kind);
     default:
       break;
   }
@@ -556,6 +569,7 @@ ROUTERD_ALWAYS_INLINE Verdict decide6(const rte_mbuf* m, const NextHopState* nh)
   // A link-local destination that is not the router's is on no link it may reach.
   if (dst_ll) return v_drop(Drop::link_local);
   if (nh == nullptr) return v_punt(Punt::no_route);
+  if (nh_rejects(nh->kind)) return reject_verdict(nh->kind);
   if (ip->hop_limits <= 1) return v_punt(Punt::ttl_exceeded);
   // RFC 4007 9: a packet from a link-local source never leaves its link.
   if (ip->src_addr[0] == 0xfe && (ip->src_addr[1] & 0xc0) == 0x80)

@@ -215,6 +215,19 @@ TEST_CASE("decide6: next-hop kinds, hop limit, scope, Hop-by-Hop and MTU", "[wor
     CHECK(is_punt(v, Punt::unresolved));
     CHECK(v.aux == 7);
   }
+  SECTION("reject routes: blackhole dropped, prohibit and unreachable to control, any hop limit") {
+    const NextHopState bh = state(NhKind::blackhole), pro = state(NhKind::prohibit),
+                       un = state(NhKind::unreachable);
+    for (uint8_t h : {uint8_t(64), uint8_t(1)}) {
+      f.hop_limit = h;
+      CHECK(is_drop(decide_frame(&bh), Drop::blackhole));
+      CHECK(is_punt(decide_frame(&pro), Punt::prohibited));
+      CHECK(is_punt(decide_frame(&un), Punt::unreachable));
+    }
+    // A link-local destination is dropped as such first, as with no route.
+    f.dst_ip = *Ipv6::parse("fe80::2");
+    CHECK(is_drop(decide_frame(&pro), Drop::link_local));
+  }
   SECTION("larger than the MTU: Packet Too Big with the MTU, never fragmented") {
     f.payload = 1500 - 40 + 1;
     const Verdict v = decide_frame(&fwd);

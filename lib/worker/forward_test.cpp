@@ -290,6 +290,32 @@ TEST_CASE("decide: next-hop kinds, TTL and MTU", "[worker]") {
   rte_pktmbuf_free(m);
 }
 
+TEST_CASE("decide: reject routes drop or go to control for their ICMP, whatever the TTL",
+          "[worker][route-type]") {
+  for (uint8_t ttl : {uint8_t(64), uint8_t(1)}) {
+    INFO("ttl " << int(ttl));
+    Frame f;
+    f.ttl = ttl;
+    rte_mbuf* m = f.build();
+    const NextHopState bh = state(NhKind::blackhole);
+    const Verdict v = decide(m, &bh);
+    CHECK(v.action == Verdict::drop);
+    CHECK(Drop(v.reason) == Drop::blackhole);
+    const NextHopState pro = state(NhKind::prohibit);
+    CHECK(decide(m, &pro).action == Verdict::punt);
+    CHECK(Punt(decide(m, &pro).reason) == Punt::prohibited);
+    const NextHopState un = state(NhKind::unreachable);
+    CHECK(decide(m, &un).action == Verdict::punt);
+    CHECK(Punt(decide(m, &un).reason) == Punt::unreachable);
+    // The shared forward decision never lets them through, whatever their port and MTU.
+    for (const NextHopState* s : {&bh, &pro, &un}) CHECK(forward_limit(s, 3) == 0);
+    rte_pktmbuf_free(m);
+  }
+  // Beyond the worker's ICMP budget, the two that earn an error are dropped under their names.
+  CHECK(icmp_refused_as(Punt::prohibited) == Drop::prohibited);
+  CHECK(icmp_refused_as(Punt::unreachable) == Drop::unreachable);
+}
+
 TEST_CASE("rewrite: TTL minus one, valid checksum, L2 from the next hop", "[worker]") {
   rte_mbuf* m = Frame{}.build();
   NextHopState fwd = state(NhKind::forward);
@@ -363,6 +389,8 @@ TEST_CASE("a punt the ICMP budget refuses is counted under the drop naming its c
   CHECK(icmp_refused_as(Punt::frag_needed) == Drop::frag_needed);
   CHECK(icmp_refused_as(Punt::param_problem) == Drop::bad_options);
   CHECK(icmp_refused_as(Punt::beyond_scope) == Drop::beyond_scope);
+  CHECK(icmp_refused_as(Punt::prohibited) == Drop::prohibited);
+  CHECK(icmp_refused_as(Punt::unreachable) == Drop::unreachable);
   // ...and no other is ever refused.
   for (Punt p :
        {Punt::arp, Punt::local, Punt::unresolved, Punt::redirect, Punt::ndp, Punt::hop_by_hop}) {
@@ -375,7 +403,7 @@ TEST_CASE("a punt the ICMP budget refuses is counted under the drop naming its c
     ++named;
     CHECK_FALSE(drop_name(row.drop).empty());
   }
-  CHECK(named == 5);
+  CHECK(named == 7);
 }
 
 TEST_CASE("classify_fast only ever agrees with classify", "[worker]") {

@@ -82,6 +82,19 @@ lladdr = "02:00:00:00:01:09"
 port = "p7"'
 tb_check "unknown port p7 in neighbour[0].port" bad_config unknown-neigh-port 'neighbour\[0\]\.port'
 
+conf "$TB_DIR/unknown-route-type.toml" '' '"10.2.0.1/24"' '[[route]]
+prefix = "10.9.0.0/16"
+type = "blakhole"'
+tb_check "unknown route type 'blakhole' (route[0].type)" bad_config unknown-route-type \
+  "route\[0\]\.type: 'blakhole' is not a route type \(unicast, blackhole, prohibit, unreachable\)"
+
+conf "$TB_DIR/blackhole-via.toml" '' '"10.2.0.1/24"' '[[route]]
+prefix = "2001:db8:9::/48"
+type = "prohibit"
+dev = "p1"'
+tb_check "a prohibit route with dev (route[0].dev)" bad_config blackhole-via \
+  'route\[0\]\.dev: a prohibit route has no port'
+
 conf "$TB_DIR/duplicate-address.toml" '' '"10.1.0.1/24"' ''
 tb_check "duplicate address 10.1.0.1 on p1 (port[1].addresses[0])" bad_config duplicate-address 'port\[1\]\.addresses\[0\]'
 
