@@ -13,12 +13,9 @@ namespace {
 // A route cache's counters, by the name they have in the totals ("hits") and, prefixed
 // "cache_" (IPv4) or "cache6_" (IPv6), per worker.
 const std::pair<const char*, Counter CacheCounters::*> kCacheCounters[] = {
-    {"hits", &CacheCounters::hits},
-    {"misses", &CacheCounters::misses},
-    {"stale", &CacheCounters::stale},
-    {"bypassed_bursts", &CacheCounters::bypassed_bursts},
-    {"runs_on", &CacheCounters::runs_on},
-    {"runs_off", &CacheCounters::runs_off},
+    {"hits", &CacheCounters::hits},       {"misses", &CacheCounters::misses},
+    {"stale", &CacheCounters::stale},     {"bypassed_bursts", &CacheCounters::bypassed_bursts},
+    {"runs_on", &CacheCounters::runs_on}, {"runs_off", &CacheCounters::runs_off},
 };
 }  // namespace
 
@@ -38,13 +35,13 @@ nlohmann::json Control::stats_json() const {
       hw = {{"ipackets", es.ipackets}, {"opackets", es.opackets},  {"ibytes", es.ibytes},
             {"obytes", es.obytes},     {"imissed", es.imissed},    {"ierrors", es.ierrors},
             {"oerrors", es.oerrors},   {"rx_nombuf", es.rx_nombuf}};
-    ports.push_back({{"name", p.ref.name},
-                     {"rx_packets", sum([&](const LcoreStats& s) { return s.rx[id].get(); })},
-                     {"tx_packets", sum([&](const LcoreStats& s) { return s.tx[id].get(); })},
-                     {"tx_originated",
-                      sum([&](const LcoreStats& s) { return s.originated[id].get(); })},
-                     {"dropped", sum([&](const LcoreStats& s) { return s.dropped[id].get(); })},
-                     {"hw", hw}});
+    ports.push_back(
+        {{"name", p.ref.name},
+         {"rx_packets", sum([&](const LcoreStats& s) { return s.rx[id].get(); })},
+         {"tx_packets", sum([&](const LcoreStats& s) { return s.tx[id].get(); })},
+         {"tx_originated", sum([&](const LcoreStats& s) { return s.originated[id].get(); })},
+         {"dropped", sum([&](const LcoreStats& s) { return s.dropped[id].get(); })},
+         {"hw", hw}});
   }
   nlohmann::json drops = nlohmann::json::object(), punts = nlohmann::json::object(),
                  events = nlohmann::json::object();

@@ -261,8 +261,8 @@ TEST_CASE("Fib6: a batch leaves each prefix as its last op says, on both copies"
   CHECK(fib.routes() == 4);
 
   // One bad op refuses the whole batch before either copy is touched.
-  std::vector<Fib6Op> bad = {add6("2001:db8:3::/48", 3), Fib6Op{*Prefix6::parse("2001:db8:4::/48"),
-                                                                false, Fib6::kNoRoute}};
+  std::vector<Fib6Op> bad = {add6("2001:db8:3::/48", 3),
+                             Fib6Op{*Prefix6::parse("2001:db8:4::/48"), false, Fib6::kNoRoute}};
   CHECK_THROWS_WITH(fib.apply(bad, q), Catch::Contains("2001:db8:4::/48"));
   CHECK(fib.caught_up());
   CHECK(fib.lookup(a6("2001:db8:3::1")) == 0);

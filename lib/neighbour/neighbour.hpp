@@ -243,7 +243,7 @@ class BasicNeighbourTable {
 
   Params p_;
   uint64_t rng_;  // xorshift state for reachable_period(); never 0
-  Map map_;  // node-based: entries never move
+  Map map_;       // node-based: entries never move
   size_t dynamic_ = 0;
   size_t queued_ = 0;
   Lru lists_[kLists];

@@ -166,8 +166,7 @@ class RouteCache6 {
   const NextHopState* lookup(const uint8_t* dst, uint64_t gen, bool* stale) const {
     return lookup_in(set_of(dst), dst, gen, stale);
   }
-  const NextHopState* lookup_in(uint32_t set, const uint8_t* dst, uint64_t gen,
-                                bool* stale) const {
+  const NextHopState* lookup_in(uint32_t set, const uint8_t* dst, uint64_t gen, bool* stale) const {
     const RouteCache6Set& s = sets_[set];
     const uint32_t m = match(s, dst);
     const bool current = s.gen == gen;

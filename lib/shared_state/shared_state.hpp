@@ -50,7 +50,7 @@ struct DataplaneParams {
   bool route_cache = true;
   uint32_t route_cache_sets = 4096;   // 4 ways each: 16,384 destinations, 256 KiB per worker
   uint32_t route_cache6_sets = 4096;  // 2 ways each: 8,192 destinations, 256 KiB per worker
-  RouteCacheKeys route_cache_keys;   // hash secrets
+  RouteCacheKeys route_cache_keys;    // hash secrets
 };
 
 // The published part (rcu, fib, nexthops, generation, ifs) is a base so that workers name

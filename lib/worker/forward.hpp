@@ -377,8 +377,8 @@ ROUTERD_ALWAYS_INLINE void fib_lookup_bulk(const SharedState& dp, Dst6* dst, uin
 // state stays valid until the caller's next quiescent state.
 template <class Cache, class Key>
 ROUTERD_ALWAYS_INLINE void lookup_states_in(const SharedState& dp, Cache* cache, uint64_t gen,
-                                            const Key* dst, uint16_t k,
-                                            const NextHopState** out, CacheTally* t) {
+                                            const Key* dst, uint16_t k, const NextHopState** out,
+                                            CacheTally* t) {
   uint64_t nh[64];
   if (cache == nullptr) {
     fib_lookup_bulk(dp, const_cast<Key*>(dst), nh, k);

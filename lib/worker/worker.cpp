@@ -37,8 +37,8 @@ Worker::Worker(SharedState& dp, uint32_t index, std::span<const RxQueue> rx, uin
   if (dp.params.route_cache) {
     cache_ = std::make_unique<RouteCache>(dp.params.route_cache_sets, dp.params.route_cache_keys,
                                           int(rte_socket_id()));
-    cache6_ = std::make_unique<RouteCache6>(dp.params.route_cache6_sets,
-                                            dp.params.route_cache_keys, int(rte_socket_id()));
+    cache6_ = std::make_unique<RouteCache6>(dp.params.route_cache6_sets, dp.params.route_cache_keys,
+                                            int(rte_socket_id()));
   }
 }
 
