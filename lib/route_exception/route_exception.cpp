@@ -2,7 +2,8 @@
 
 namespace routerd {
 
-RouteExceptionTable::RouteExceptionTable(uint32_t capacity, uint64_t k1, uint64_t k2)
+template <class K>
+BasicRouteExceptionTable<K>::BasicRouteExceptionTable(uint32_t capacity, uint64_t k1, uint64_t k2)
     : slots_(capacity ? capacity : 1), k1_(k1 | 1), k2_(k2) {
   // Twice as many buckets as entries, a power of two.
   uint32_t nb = 2;
@@ -13,26 +14,30 @@ RouteExceptionTable::RouteExceptionTable(uint32_t capacity, uint64_t k1, uint64_
   for (uint32_t i = uint32_t(slots_.size()); i-- > 0;) free_.push_back(i);
 }
 
-bool RouteExceptionTable::dead(const RouteException& e, uint64_t now) {
+template <class K>
+bool BasicRouteExceptionTable<K>::dead(const Entry& e, uint64_t now) {
   bool pmtu = e.pmtu_expires_ms && now < e.pmtu_expires_ms;
   bool redirect = e.redirect_expires_ms && now < e.redirect_expires_ms;
   return !pmtu && !redirect;
 }
 
-uint32_t RouteExceptionTable::lookup(uint32_t dst) const {
+template <class K>
+uint32_t BasicRouteExceptionTable<K>::lookup(const K& dst) const {
   for (uint32_t i = buckets_[bucket_of(dst)]; i != kNil; i = slots_[i].chain)
     if (slots_[i].e.dst == dst) return i;
   return kNil;
 }
 
-void RouteExceptionTable::unlink_age(uint32_t i) {
+template <class K>
+void BasicRouteExceptionTable<K>::unlink_age(uint32_t i) {
   Slot& s = slots_[i];
   (s.older != kNil ? slots_[s.older].newer : head_) = s.newer;
   (s.newer != kNil ? slots_[s.newer].older : tail_) = s.older;
   s.older = s.newer = kNil;
 }
 
-void RouteExceptionTable::push_newest(uint32_t i) {
+template <class K>
+void BasicRouteExceptionTable<K>::push_newest(uint32_t i) {
   Slot& s = slots_[i];
   s.older = tail_;
   s.newer = kNil;
@@ -40,7 +45,8 @@ void RouteExceptionTable::push_newest(uint32_t i) {
   tail_ = i;
 }
 
-void RouteExceptionTable::remove(uint32_t i) {
+template <class K>
+void BasicRouteExceptionTable<K>::remove(uint32_t i) {
   Slot& s = slots_[i];
   uint32_t* link = &buckets_[bucket_of(s.e.dst)];
   while (*link != i) link = &slots_[*link].chain;
@@ -51,10 +57,12 @@ void RouteExceptionTable::remove(uint32_t i) {
   --size_;
 }
 
-const RouteException* RouteExceptionTable::find(uint32_t dst, uint64_t now) {
+template <class K>
+const typename BasicRouteExceptionTable<K>::Entry* BasicRouteExceptionTable<K>::find(const K& dst,
+                                                                                     uint64_t now) {
   uint32_t i = lookup(dst);
   if (i == kNil) return nullptr;
-  RouteException& e = slots_[i].e;
+  Entry& e = slots_[i].e;
   if (dead(e, now)) {
     remove(i);
     return nullptr;
@@ -66,12 +74,14 @@ const RouteException* RouteExceptionTable::find(uint32_t dst, uint64_t now) {
   }
   if (e.redirect_expires_ms && now >= e.redirect_expires_ms) {
     e.redirect_expires_ms = 0;
-    e.gateway = 0;
+    e.gateway = K{};
   }
   return &e;
 }
 
-RouteException& RouteExceptionTable::upsert(uint32_t dst, const Route& route, uint64_t now) {
+template <class K>
+typename BasicRouteExceptionTable<K>::Entry& BasicRouteExceptionTable<K>::upsert(
+    const K& dst, const RouteT& route, uint64_t now) {
   uint32_t i = lookup(dst);
   if (i == kNil) {
     if (free_.empty()) {
@@ -82,7 +92,7 @@ RouteException& RouteExceptionTable::upsert(uint32_t dst, const Route& route, ui
     free_.pop_back();
     Slot& s = slots_[i];
     s.used = true;
-    s.e = RouteException{};
+    s.e = Entry{};
     s.e.dst = dst;
     s.e.route = route.prefix;
     s.e.metrics = *route.metrics;  // the clone's own copy
@@ -98,14 +108,16 @@ RouteException& RouteExceptionTable::upsert(uint32_t dst, const Route& route, ui
   return slots_[i].e;
 }
 
-bool RouteExceptionTable::erase(uint32_t dst) {
+template <class K>
+bool BasicRouteExceptionTable<K>::erase(const K& dst) {
   uint32_t i = lookup(dst);
   if (i == kNil) return false;
   remove(i);
   return true;
 }
 
-size_t RouteExceptionTable::expire(uint64_t now) {
+template <class K>
+size_t BasicRouteExceptionTable<K>::expire(uint64_t now) {
   size_t n = 0;
   for (uint32_t i = head_; i != kNil;) {
     uint32_t next = slots_[i].newer;
@@ -118,8 +130,12 @@ size_t RouteExceptionTable::expire(uint64_t now) {
   return n;
 }
 
-void RouteExceptionTable::clear() {
+template <class K>
+void BasicRouteExceptionTable<K>::clear() {
   while (head_ != kNil) remove(head_);
 }
+
+template class BasicRouteExceptionTable<uint32_t>;
+template class BasicRouteExceptionTable<Ipv6>;
 
 }  // namespace routerd

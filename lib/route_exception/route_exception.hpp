@@ -1,37 +1,74 @@
 // route_exception: per-destination clones of a route, for traffic the router itself sends, learnt
-// from ICMP (RFC 1191 path MTU, RFC 792 redirects). A fixed pool: no allocation per entry,
-// narrow (32-bit) links, a keyed hash, oldest-first eviction when full; expiry on a clock
-// the caller passes in, so tests can use a fake one. Control-thread only.
+// from ICMP (RFC 1191 / RFC 8201 path MTU, RFC 792 / RFC 4861 redirects). A fixed pool: no
+// allocation per entry, narrow (32-bit) links, a keyed hash, oldest-first eviction when full;
+// expiry on a clock the caller passes in, so tests can use a fake one. Control-thread only.
+// One template serves both families: the key is an IPv4 address (host order) or an IPv6 one.
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 #include <vector>
 
+#include "inet6.hpp"
 #include "rib.hpp"
 
 namespace routerd {
 
-struct RouteException {
-  uint32_t dst = 0;      // host order
-  Prefix4 route;         // the route this one was cloned from
-  RouteMetrics metrics;  // its own copy (mtu: the learnt path MTU, 0: none)
-  uint32_t gateway = 0;  // learnt first hop (redirect), 0: none
-  uint64_t pmtu_expires_ms = 0, redirect_expires_ms = 0;  // 0: not set
-  uint64_t updated_ms = 0;
+// What the table needs of a key type: the route it clones, "no gateway", and a keyed hash.
+template <class K>
+struct ExceptionKey;
+template <>
+struct ExceptionKey<uint32_t> {  // IPv4, host order
+  using Prefix = Prefix4;
+  using Route = routerd::Route;
+  static uint64_t hash(uint32_t dst, uint64_t k1, uint64_t k2) { return (uint64_t(dst) ^ k2) * k1; }
+};
+template <>
+struct ExceptionKey<Ipv6> {
+  using Prefix = Prefix6;
+  using Route = Route6;
+  // NH (UMAC's pair-multiply hash, as lib/route_cache's IPv6 sets) over the four 32-bit
+  // words with secrets derived from k1 and k2, then the IPv4 key's multiply: every word
+  // reaches the bucket bits, and no sender can aim at one bucket without the secrets.
+  static uint64_t hash(const Ipv6& dst, uint64_t k1, uint64_t k2) {
+    uint32_t x[4];
+    std::memcpy(x, dst.b.data(), 16);
+    const uint64_t h =
+        uint64_t(uint32_t(x[0] + uint32_t(k2))) * uint32_t(x[1] + uint32_t(k2 >> 32)) +
+        uint64_t(uint32_t(x[2] + uint32_t(k1 >> 17))) * uint32_t(x[3] + uint32_t(k1 >> 43));
+    return ((h ^ (h >> 29)) ^ k2) * k1;
+  }
 };
 
-class RouteExceptionTable {
+template <class K>
+struct BasicRouteException {
+  K dst{};                                 // IPv4: host order
+  typename ExceptionKey<K>::Prefix route;  // the route this one was cloned from
+  RouteMetrics metrics;                    // its own copy (mtu: the learnt path MTU, 0: none)
+  K gateway{};                             // learnt first hop (redirect); K{}: none
+  uint64_t pmtu_expires_ms = 0, redirect_expires_ms = 0;  // 0: not set
+  uint64_t updated_ms = 0;
+  bool has_gateway() const { return !(gateway == K{}); }
+};
+using RouteException = BasicRouteException<uint32_t>;
+using RouteException6 = BasicRouteException<Ipv6>;
+
+template <class K>
+class BasicRouteExceptionTable {
  public:
+  using Entry = BasicRouteException<K>;
+  using RouteT = typename ExceptionKey<K>::Route;
+
   // capacity >= 1; k1, k2: hash secrets, so a sender cannot aim at one bucket.
-  RouteExceptionTable(uint32_t capacity, uint64_t k1, uint64_t k2);
+  BasicRouteExceptionTable(uint32_t capacity, uint64_t k1, uint64_t k2);
 
   // The live entry for dst, or nullptr. Parts that have expired read as unset; an entry
   // with nothing left is removed.
-  const RouteException* find(uint32_t dst, uint64_t now_ms);
+  const Entry* find(const K& dst, uint64_t now_ms);
   // The entry for dst, created (a clone of `route`, metrics copied) when absent, evicting
   // the least recently updated entry when full. Marks it updated now.
-  RouteException& upsert(uint32_t dst, const Route& route, uint64_t now_ms);
-  bool erase(uint32_t dst);
+  Entry& upsert(const K& dst, const RouteT& route, uint64_t now_ms);
+  bool erase(const K& dst);
   size_t expire(uint64_t now_ms);  // removes dead entries; returns how many
   void clear();
 
@@ -46,19 +83,19 @@ class RouteExceptionTable {
  private:
   static constexpr uint32_t kNil = UINT32_MAX;
   struct Slot {
-    RouteException e;
+    Entry e;
     uint32_t chain = kNil;                // next in the hash bucket
     uint32_t older = kNil, newer = kNil;  // age list, oldest at head_
     bool used = false;
   };
-  uint32_t bucket_of(uint32_t dst) const {
-    return uint32_t(((uint64_t(dst) ^ k2_) * k1_) >> shift_);
+  uint32_t bucket_of(const K& dst) const {
+    return uint32_t(ExceptionKey<K>::hash(dst, k1_, k2_) >> shift_);
   }
-  static bool dead(const RouteException& e, uint64_t now);
+  static bool dead(const Entry& e, uint64_t now);
   void unlink_age(uint32_t i);
   void push_newest(uint32_t i);
   void remove(uint32_t i);
-  uint32_t lookup(uint32_t dst) const;
+  uint32_t lookup(const K& dst) const;
 
   std::vector<Slot> slots_;
   std::vector<uint32_t> buckets_;
@@ -69,5 +106,10 @@ class RouteExceptionTable {
   size_t size_ = 0;
   uint64_t evictions_ = 0;
 };
+
+using RouteExceptionTable = BasicRouteExceptionTable<uint32_t>;
+using RouteExceptionTable6 = BasicRouteExceptionTable<Ipv6>;
+extern template class BasicRouteExceptionTable<uint32_t>;
+extern template class BasicRouteExceptionTable<Ipv6>;
 
 }  // namespace routerd
