@@ -222,11 +222,6 @@ class Parser {
     if (auto* t = section(root, "ipv6")) {
       read_bool(*t, "ipv6", "send_redirects", c.ipv6_send_redirects);
       read_bool(*t, "ipv6", "accept_redirects", c.ipv6_accept_redirects);
-      // Refused rather than ignored: the router does not learn first hops for its own IPv6
-      // traffic yet (issue 14), and a switch that silently does nothing misleads.
-      if (c.ipv6_accept_redirects)
-        fail("ipv6.accept_redirects",
-             "true is not supported yet (IPv6 redirects are sent, not learnt)");
       read_int(*t, "ipv6", "icmp_rate", 0, 1000000, c.icmp6_rate);
       read_int(*t, "ipv6", "icmp_burst", 1, 1000000, c.icmp6_burst);
       // RFC 4861 6.2.1: MaxRtrAdvInterval 4..1800 s; AdvDefaultLifetime 0 (not a default

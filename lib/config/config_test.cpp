@@ -1033,10 +1033,13 @@ TEST_CASE("the example in docs/config.md parses, with both families", "[config][
   CHECK_FALSE(c.neighbours6.empty());
 }
 
-TEST_CASE("ipv6.accept_redirects = true is refused, not ignored", "[config][ipv6]") {
-  CHECK_THROWS_WITH(
-      parse_config("[ipv6]\naccept_redirects = true\n", "t.toml"),
-      Catch::Contains("ipv6.accept_redirects") && Catch::Contains("not supported yet"));
+TEST_CASE("ipv6.accept_redirects: off by default, true accepted, a non-boolean refused",
+          "[config][ipv6]") {
+  CHECK_FALSE(parse_config("", "t.toml").ipv6_accept_redirects);
+  CHECK(parse_config("[ipv6]\naccept_redirects = true\n", "t.toml").ipv6_accept_redirects);
+  CHECK_FALSE(parse_config("[ipv6]\naccept_redirects = false\n", "t.toml").ipv6_accept_redirects);
+  CHECK_THROWS_WITH(parse_config("[ipv6]\naccept_redirects = 1\n", "t.toml"),
+                    Catch::Contains("ipv6.accept_redirects"));
 }
 
 TEST_CASE("Router Advertisement keys: per port switch and RFC 4861 6.2.1 ranges",

@@ -234,6 +234,9 @@ nlohmann::json Control::route_get6(const Request& r) {
   if (rt->via) j["via"] = rt->via->str();
   if (p) j["src"] = select_source6(p->ref.id, a).value_or(Ipv6()).str();
   j["nexthop"] = nh;
+  // What the router's own packets to a use instead (originate6.cpp), as IPv4's answer shows.
+  if (const RouteException6* e = exc6_.find(a, now_ms()))
+    j["exception"] = exception_json(*e, now_ms());
   return j;
 }
 

@@ -202,8 +202,9 @@ nlohmann::json Control::ping_send(uint16_t ident, uint16_t seq, Ipv4 dst, uint16
   return j;
 }
 
-// An ICMPv6 echo request from the router (routerd never fragments its own IPv6 packets: one
-// larger than the path's MTU is a local error, as ping -M do reports it).
+// An ICMPv6 echo request from the router. routerd never fragments its own IPv6 packets: one
+// larger than the path MTU (the next hop's, or a smaller one a Packet Too Big taught) is a
+// local error, nothing sent, as Linux's ping -M do reports it ("message too long, mtu=1280").
 nlohmann::json Control::ping_send6(uint16_t ident, uint16_t seq, const Ipv6& dst, uint16_t size) {
   const uint64_t now = now_ms();
   const NextHopState* s = dst.is_link_local() ? nullptr : resolve6(dst);
@@ -213,7 +214,8 @@ nlohmann::json Control::ping_send6(uint16_t ident, uint16_t seq, const Ipv6& dst
   const std::optional<Ipv6> src = select_source6(s->port, dst);
   if (!src) return {{"error", "the egress port has no address"}};
   const uint32_t ip_len = 40 + icmp6::header_len + size;
-  if (ip_len > s->mtu) return {{"src", src->str()}, {"local_error_mtu", s->mtu}};
+  if (const uint32_t mtu = path_mtu6(dst, s, now); mtu && ip_len > mtu)
+    return {{"src", src->str()}, {"local_error_mtu", mtu}};
   const uint32_t room = rte_pktmbuf_data_room_size(pool_) - RTE_PKTMBUF_HEADROOM;
   if (RTE_ETHER_HDR_LEN + ip_len > room)
     return {{"error", "size " + std::to_string(size) + " does not fit the packet buffers"}};
@@ -257,9 +259,10 @@ std::shared_ptr<Control::PingSession> Control::ping_session(uint16_t ident) {
 }
 
 // An ICMPv6 echo reply or error addressed to the router: handed to the routerctl ping it
-// answers (by ident; errors quote the request). Anything else is counted and dropped.
+// answers (by ident; errors quote the request), and a Packet Too Big about any packet the
+// router sent (the quoted source is one of its addresses) teaches a path MTU. Anything else
+// is counted and dropped.
 void Control::handle_icmp6_to_us(rte_mbuf* m, uint64_t now) {
-  (void)now;
   const auto* ip = rte_pktmbuf_mtod_offset(m, const uint8_t*, RTE_ETHER_HDR_LEN);
   const size_t total = 40 + size_t(ip[4] << 8 | ip[5]);
   const uint8_t* ic = ip + 40;
@@ -279,17 +282,27 @@ void Control::handle_icmp6_to_us(rte_mbuf* m, uint64_t now) {
     ev.bytes = uint32_t(total - 40);
     std::memcpy(&ev.tsc, ic + icmp6::header_len, 8);
   } else {
-    // The quoted request: its IPv6 header, then the echo header with ident and sequence.
+    // The quoted packet: its IPv6 header, then (for a ping) the echo header with ident and
+    // sequence.
     const uint8_t* q = ic + icmp6::header_len;
+    // As for IPv4 (RFC 4443 2.4 e is RFC 792's rule): only the quoted header says what an
+    // error is about, and it must be a packet the router sent.
+    if (total < 40 + icmp6::header_len + 40 || !local_address6(Ipv6::from_bytes(q + 8)))
+      return drop(m, Drop::local_unhandled, m->port);
+    event(Event::icmp_error_received);
+    if (ic[0] == icmp6::packet_too_big) {
+      const uint32_t mtu =
+          uint32_t(ic[4]) << 24 | uint32_t(ic[5]) << 16 | uint32_t(ic[6]) << 8 | ic[7];
+      learn_pmtu6(Ipv6::from_bytes(q + 24), mtu, from, now);
+    }
     if (total < 40 + icmp6::header_len + 40 + 8 || q[6] != icmp6::next_header ||
         q[40] != icmp6::echo_request) {
-      event(Event::icmp_error_received);
-      return drop(m, Drop::local_unhandled, m->port);
+      rte_pktmbuf_free(m);  // about another packet of ours: nothing waits for it
+      return;
     }
     ident = uint16_t(q[44] << 8 | q[45]);
     ev.seq = uint16_t(q[46] << 8 | q[47]);
     ev.mtu6 = uint32_t(ic[4]) << 24 | uint32_t(ic[5]) << 16 | uint32_t(ic[6]) << 8 | ic[7];
-    event(Event::icmp_error_received);
   }
   if (auto sess = ping_session(ident)) sess->events.push(ev);
   rte_pktmbuf_free(m);

@@ -322,38 +322,61 @@ nlohmann::json Control::handle<Verb::route_get>(const Request& r) {
   return j;
 }
 
-nlohmann::json Control::exception_json(const RouteException& e, uint64_t now) const {
-  nlohmann::json j = {{"dst", Ipv4(e.dst).str()}, {"route", e.route.str()}};
+namespace {
+// Either family: {"dst", "family", "route", ["mtu", "mtu_expires_s"], ["gateway",
+// "gateway_expires_s"]}, the learnt parts that are still live at `now`.
+template <class K, class Str>
+nlohmann::json exception_json_of(const BasicRouteException<K>& e, uint64_t now, Str str) {
+  nlohmann::json j = {
+      {"dst", str(e.dst)}, {"family", std::is_same_v<K, Ipv6> ? 6 : 4}, {"route", e.route.str()}};
   if (e.metrics.mtu) {
     j["mtu"] = e.metrics.mtu;
     j["mtu_expires_s"] = (e.pmtu_expires_ms - now + 999) / 1000;
   }
-  if (e.gateway) {
-    j["gateway"] = Ipv4(e.gateway).str();
+  if (e.has_gateway()) {
+    j["gateway"] = str(e.gateway);
     j["gateway_expires_s"] = (e.redirect_expires_ms - now + 999) / 1000;
   }
   return j;
 }
 
-// route show cache, route flush cache: iproute2's names for the route exceptions.
+// Oldest first; entries whose time is up are shown until the next expiry pass (100 ms).
+template <class Table, class Json>
+void show_exceptions(const Table& t, uint64_t now, nlohmann::json& out, Json json) {
+  t.for_each([&](const auto& e) {
+    auto live = e;
+    if (live.pmtu_expires_ms && now >= live.pmtu_expires_ms) live.metrics.mtu = 0;
+    if (live.redirect_expires_ms && now >= live.redirect_expires_ms) live.gateway = {};
+    if (live.metrics.mtu || live.has_gateway()) out.push_back(json(live));
+  });
+}
+}  // namespace
+
+nlohmann::json Control::exception_json(const RouteException& e, uint64_t now) const {
+  return exception_json_of(e, now, [](uint32_t a) { return Ipv4(a).str(); });
+}
+
+nlohmann::json Control::exception_json(const RouteException6& e, uint64_t now) const {
+  return exception_json_of(e, now, [](const Ipv6& a) { return a.str(); });
+}
+
+// route show cache, route flush cache: iproute2's names for the route exceptions. Show
+// takes -4/-6; flush empties both families' pools.
 template <>
-nlohmann::json Control::handle<Verb::route_show_exceptions>(const Request&) {
+nlohmann::json Control::handle<Verb::route_show_exceptions>(const Request& r) {
   const uint64_t now = now_ms();
   nlohmann::json out = nlohmann::json::array();
-  // Oldest first; entries whose time is up are shown until the next expiry pass (100 ms).
-  exc_.for_each([&](const RouteException& e) {
-    RouteException live = e;
-    if (live.pmtu_expires_ms && now >= live.pmtu_expires_ms) live.metrics.mtu = 0;
-    if (live.redirect_expires_ms && now >= live.redirect_expires_ms) live.gateway = 0;
-    if (live.metrics.mtu || live.gateway) out.push_back(exception_json(live, now));
-  });
+  auto json = [&](const auto& e) { return exception_json(e, now); };
+  if (r.family != 6) show_exceptions(exc_, now, out, json);
+  if (r.family != 4) show_exceptions(exc6_, now, out, json);
   return out;
 }
 
 template <>
 nlohmann::json Control::handle<Verb::route_flush_exceptions>(const Request&) {
-  size_t n = exc_.size();
+  const size_t n = exc_.size() + exc6_.size();
   exc_.clear();
+  exc6_.clear();
   return {{"flushed", n}};
 }
 

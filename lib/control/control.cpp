@@ -79,7 +79,10 @@ Control::Control(SharedState& dp, const Config& cfg, std::vector<PortRef> ports,
            [this](uint32_t id, const NhKey& key) { return nh_build(id, key); }),
       // NOLINTNEXTLINE(bugprone-throw-keyword-missing): a table of route exceptions, no throwable
       exc_(cfg.exc_max_entries, exception_key(0), exception_key(1)),
+      // NOLINTNEXTLINE(bugprone-throw-keyword-missing): as exc_
+      exc6_(cfg.exc_max_entries, exception_key(1), exception_key(0)),
       accept_redirects_(cfg.accept_redirects),
+      accept_redirects6_(cfg.ipv6_accept_redirects),
       pmtu_min_(uint16_t(cfg.pmtu_min)),
       pmtu_expires_s_(cfg.pmtu_expires_s),
       redirect_expires_s_(cfg.redirect_expires_s),
@@ -436,6 +439,7 @@ bool Control::poll_once(uint64_t now) {
     // Route exceptions are read only by the router's own traffic: their changes publish
     // nothing, so they bump no generation and flush no worker's cache.
     exc_.expire(now);
+    exc6_.expire(now);
     // The reassembly table reclaims an expired entry only when a fragment lands in its
     // bucket: without this sweep, fragments whose rest never came would hold mbufs forever.
     // Each call stops when the death row is full: sweep until it finds nothing more.

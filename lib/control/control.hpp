@@ -301,6 +301,7 @@ class Control {
   nlohmann::json route_get6(const Request& r);
   nlohmann::json route_summary6() const;
   nlohmann::json exception_json(const RouteException& e, uint64_t now) const;
+  nlohmann::json exception_json(const RouteException6& e, uint64_t now) const;
 
   // --- router-originated traffic and what ICMP teaches about it (originate.cpp, cmd_ping.cpp)
   struct PingSession {
@@ -313,6 +314,16 @@ class Control {
   void handle_icmp_to_us(rte_mbuf* m, uint64_t now_ms);
   void learn_pmtu(Ipv4 dst, uint16_t mtu, Ipv4 from, uint64_t now_ms);
   void learn_redirect(Ipv4 dst, Ipv4 gateway, Ipv4 from, uint64_t now_ms);
+  // IPv6 (originate6.cpp): a Packet Too Big about the router's own packet to dst (RFC 8201),
+  // and a Redirect (RFC 4861 8.1, 8.3) that came in on port from the link-layer sender.
+  void learn_pmtu6(const Ipv6& dst, uint32_t mtu, const Ipv6& from, uint64_t now_ms);
+  void learn_redirect6(const NdMessage& msg, uint16_t port, const Mac& sender, uint64_t now_ms,
+                       NeighbourTable6::Effects& fx);
+  // The MTU for a router-made IPv6 packet to dst: the next hop's, lowered by a learnt PMTU.
+  uint32_t path_mtu6(const Ipv6& dst, const NextHopState* s, uint64_t now_ms);
+  // A router-made packet to a global dst by s, through the first hop a redirect taught
+  // (when there is one). False when there is none: the caller sends it by s.
+  bool send_redirected6(rte_mbuf* m, const NextHopState* s, const Ipv6& dst, uint64_t now_ms);
   // Sends a router-originated packet; returns 0, or the path MTU when DF is set and it is
   // larger (nothing sent).
   uint16_t output_originated(rte_mbuf* m, uint64_t now_ms);
@@ -334,7 +345,10 @@ class Control {
   NeighbourTable6 neigh6_;
   Publisher pub_;  // the only writer of what workers read
 
+  // One pool per family, each exceptions.max_entries: a flood of forged PTBs of one family
+  // cannot evict what the other learnt.
   RouteExceptionTable exc_;
+  RouteExceptionTable6 exc6_;
   // Reassembly of fragments addressed to the router (replies to its own pings).
   struct FragTblFree {
     void operator()(rte_ip_frag_tbl* t) const { rte_ip_frag_table_destroy(t); }
@@ -343,6 +357,7 @@ class Control {
   rte_ip_frag_death_row death_row_{};
   Mempool big_pool_;  // one-segment copies of reassembled datagrams
   bool accept_redirects_;
+  bool accept_redirects6_;  // [ipv6] accept_redirects
   uint16_t pmtu_min_;
   uint32_t pmtu_expires_s_, redirect_expires_s_;
   std::mutex ping_mu_;  // ping sessions: API threads and the control thread

@@ -346,6 +346,16 @@ void Control::output6(rte_mbuf* m, uint16_t port, uint64_t now) {
   }
   const NextHopState* s = resolve6(d);
   if (!s) return drop(m, Drop::no_route, kMaxPorts);
+  if (s->kind == NhKind::forward || s->kind == NhKind::unresolved || s->kind == NhKind::glean) {
+    // The router never fragments its own IPv6 packets (ping refuses a size that does not fit
+    // the path MTU before building it; ICMPv6 errors are at most 1,280 bytes, the lowest
+    // path MTU there is): what is left is an echo reply larger than a path MTU learnt since
+    // the request came in, dropped and counted, as a host with IPV6_DONTFRAG would.
+    if (const uint32_t mtu = path_mtu6(d, s, now);
+        mtu && rte_pktmbuf_pkt_len(m) - RTE_ETHER_HDR_LEN > mtu)
+      return drop(m, Drop::frag_needed, kMaxPorts);
+    if (send_redirected6(m, s, d, now)) return;
+  }
   send_via6(m, s, d, now);
 }
 
@@ -486,9 +496,16 @@ void Control::handle_local6(rte_mbuf* m, uint16_t in_port, uint64_t now) {
 void Control::handle_ndp(rte_mbuf* m, uint16_t in_port, uint64_t now) {
   PortCtl* p = port_by_id(in_port);
   const auto* ip = reinterpret_cast<const uint8_t*>(ip6_of(m));
-  const std::optional<NdMessage> msg =
-      p ? ndp_parse(ip, rte_pktmbuf_data_len(m) - RTE_ETHER_HDR_LEN) : std::nullopt;
-  if (!msg) return drop(m, Drop::ndp_invalid, in_port);
+  const size_t ip_len = rte_pktmbuf_data_len(m) - RTE_ETHER_HDR_LEN;
+  const std::optional<NdMessage> msg = p ? ndp_parse(ip, ip_len) : std::nullopt;
+  if (!msg) {
+    // A redirect failing RFC 4861 8.1's checks (hop limit, code, source, target) is also a
+    // redirect not accepted: counted where accepted ones are.
+    if (ip_len > nd::kIpv6HdrLen && ip[6] == nd::kNextHeaderIcmp6 &&
+        ip[nd::kIpv6HdrLen] == nd::redirect)
+      event(Event::redirect6_ignored);
+    return drop(m, Drop::ndp_invalid, in_port);
+  }
   event(Event::ndp_received);
   uint64_t sender = 0;
   std::memcpy(&sender, rte_pktmbuf_mtod(m, const rte_ether_hdr*)->src_addr.addr_bytes, 6);
@@ -552,6 +569,12 @@ void Control::handle_ndp(rte_mbuf* m, uint16_t in_port, uint64_t now) {
       if (on_link && msg->source_lla && !msg->src.is_unspecified())
         neigh6_.solicit_from(msg->src, *msg->source_lla, in_port, now, fx);
       if (msg->type == nd::router_solicit) ra_solicited(in_port, *msg, now);  // ra.cpp
+      if (msg->type == nd::redirect) {  // about the router's own traffic (originate6.cpp)
+        Mac l2_src;
+        std::memcpy(l2_src.b.data(), rte_pktmbuf_mtod(m, const rte_ether_hdr*)->src_addr.addr_bytes,
+                    6);
+        learn_redirect6(*msg, in_port, l2_src, now, fx);
+      }
       break;
     default:  // router advertisements from other routers: routerd configures none from them
       break;

@@ -5,6 +5,8 @@
 #include <catch2/catch.hpp>
 
 #include <cstring>
+#include <future>
+#include <thread>
 #include <vector>
 
 #include "config.hpp"
@@ -19,7 +21,8 @@ using nlohmann::json;
 namespace {
 
 struct Rig6 : testing::ControlRig {
-  Rig6() : ControlRig(Options{.readers = 1, .next_hops = 64, .tbl8 = 64}) {
+  explicit Rig6(const Config& cfg = {})
+      : ControlRig(Options{.readers = 1, .next_hops = 64, .tbl8 = 64, .config = cfg}) {
     run({"addr", "add", "2001:db8:1::1/64", "dev", "p0"});
     run({"addr", "add", "2001:db8:2::1/64", "dev", "p1"});
     // The first timer tick probes the addresses (DAD, ra_test.cpp tests it); these tests look
@@ -520,4 +523,291 @@ TEST_CASE("IPv6 reject routes: ICMPv6 administratively prohibited, no route, or 
   CHECK(s1["events"]["icmp6_unreachable_sent"].get<uint64_t>() -
             s0["events"]["icmp6_unreachable_sent"].get<uint64_t>() ==
         4);
+}
+
+// ---------------------------------------------------------------- route exceptions (issue 14)
+
+namespace {
+
+const Ipv6 kRtr2 = *Ipv6::parse("2001:db8:2::1");  // the router's address on p1
+const Mac kGw = *Mac::parse("02:00:00:00:00:02");  // fe80::2, the route's first hop
+const Mac kBetter = *Mac::parse("02:00:00:00:00:03");
+
+uint64_t ev(const json& stats, const char* name) {
+  return stats["events"][name].get<uint64_t>();
+}
+
+// An ICMPv6 error from `from` to the router quoting an echo request qsrc -> qdst.
+std::vector<uint8_t> icmp6_error_to_us(uint8_t type, uint32_t param, const Ipv6& from,
+                                       const Ipv6& qsrc, const Ipv6& qdst) {
+  const size_t plen = 8 + 40 + 8;
+  std::vector<uint8_t> f = frame(14 + 40 + plen);
+  std::memcpy(f.data() + 6, kGw.b.data(), 6);
+  f[12] = 0x86;
+  f[13] = 0xdd;
+  f[14] = 0x60;
+  f[14 + 5] = uint8_t(plen);
+  f[14 + 6] = 58;
+  f[14 + 7] = 64;
+  std::memcpy(&f[14 + 8], from.b.data(), 16);
+  std::memcpy(&f[14 + 24], kRtr2.b.data(), 16);
+  uint8_t* ic = &f[54];
+  ic[0] = type;
+  testing::put32(ic + 4, param);
+  uint8_t* q = ic + 8;
+  q[0] = 0x60;
+  q[5] = 8;
+  q[6] = 58;
+  q[7] = 64;
+  std::memcpy(q + 8, qsrc.b.data(), 16);
+  std::memcpy(q + 24, qdst.b.data(), 16);
+  q[40] = icmp6::echo_request;
+  const uint16_t ck = icmp6_checksum(from, kRtr2, ic, plen);
+  ic[2] = uint8_t(ck >> 8);
+  ic[3] = uint8_t(ck);
+  return f;
+}
+
+std::vector<uint8_t> ptb6(uint32_t mtu, const char* qdst = "2001:db8:9::5",
+                          const Ipv6& qsrc = kRtr2) {
+  return icmp6_error_to_us(icmp6::packet_too_big, mtu, *Ipv6::parse("fe80::2"), qsrc,
+                           *Ipv6::parse(qdst));
+}
+
+// A Redirect from (src, l2_src) to the router: packets to dst should go to target.
+std::vector<uint8_t> redirect6(const char* src, const Mac& l2_src, const char* target,
+                               const char* dst, const Mac* target_lla = &kBetter) {
+  uint8_t out[kNdRedirectMaxFrame];
+  uint8_t orig[48] = {0x60};
+  const size_t n =
+      ndp_build_redirect(out, l2_src, *Ipv6::parse(src), kRtr2, kHost, *Ipv6::parse(target),
+                         *Ipv6::parse(dst), target_lla, orig, sizeof orig);
+  return {out, out + n};
+}
+
+// An echo request from a host beyond the route to the router (in on p1): its reply is a
+// router-made packet to that host.
+std::vector<uint8_t> echo_from_beyond(size_t payload = 8) {
+  const Ipv6 s = *Ipv6::parse("2001:db8:9::5");
+  std::vector<uint8_t> f = frame(14 + 40 + 8 + payload);
+  f[12] = 0x86;
+  f[13] = 0xdd;
+  f[14] = 0x60;
+  f[14 + 4] = uint8_t((8 + payload) >> 8);
+  f[14 + 5] = uint8_t(8 + payload);
+  f[14 + 6] = 58;
+  f[14 + 7] = 60;
+  std::memcpy(&f[14 + 8], s.b.data(), 16);
+  std::memcpy(&f[14 + 24], kRtr2.b.data(), 16);
+  f[54] = icmp6::echo_request;
+  const uint16_t ck = icmp6_checksum(s, kRtr2, &f[54], 8 + payload);
+  f[56] = uint8_t(ck >> 8);
+  f[57] = uint8_t(ck);
+  return f;
+}
+
+// The rig with 2001:db8:9::/48 via fe80::2 on p1 (resolved).
+void route_beyond(Rig6& r, const char* via = "fe80::2") {
+  r.run({"neigh", "add", "fe80::2", "lladdr", "02:00:00:00:00:02", "dev", "p1"});
+  r.run({"route", "add", "2001:db8:9::/48", "via", via, "dev", "p1"});
+}
+
+json route_get(Rig6& r, const char* a = "2001:db8:9::5") {
+  return r.run({"route", "get", a});
+}
+
+}  // namespace
+
+TEST_CASE(
+    "a Packet Too Big about the router's packet teaches a path MTU: floor 1280, only "
+    "lowered, shown, flushed and expired",
+    "[control][ipv6][route_exception]") {
+  Rig6 r;
+  route_beyond(r);
+  const uint16_t p1 = r.ports[1]->id();
+  const json s0 = r.run({"stats"});
+  CHECK(route_get(r).count("exception") == 0);
+
+  r.hand(ptb6(1400), Punt::local, p1);
+  json g = route_get(r);
+  REQUIRE(g.count("exception") == 1);
+  CHECK(g["exception"]["mtu"] == 1400);
+  CHECK(g["exception"]["family"] == 6);
+  CHECK(g["exception"]["dst"] == "2001:db8:9::5");
+  CHECK(g["exception"]["route"] == "2001:db8:9::/48");
+  CHECK(g["exception"]["mtu_expires_s"].get<int>() > 590);  // exceptions.pmtu_expires: 600 s
+  CHECK(g["exception"]["mtu_expires_s"].get<int>() <= 601);
+  CHECK_FALSE(g["exception"].contains("gateway"));
+  // Only the destination quoted: its neighbours in the same /48 keep the port's MTU.
+  CHECK(route_get(r, "2001:db8:9::6").count("exception") == 0);
+  // Forwarding is untouched: no generation bump, the route's next hop keeps the link MTU.
+  json s1 = r.run({"stats"});
+  CHECK(s1["generation"] == s0["generation"]);
+  CHECK(r.nh("2001:db8:9::5")->mtu == 1500);
+  CHECK(ev(s1, "pmtu6_learned") == ev(s0, "pmtu6_learned") + 1);
+  CHECK(ev(s1, "icmp_error_received") == ev(s0, "icmp_error_received") + 1);
+
+  // A higher report never raises it.
+  r.hand(ptb6(1480), Punt::local, p1);
+  CHECK(route_get(r)["exception"]["mtu"] == 1400);
+  json s2 = r.run({"stats"});
+  CHECK(ev(s2, "pmtu6_ignored") == ev(s1, "pmtu6_ignored") + 1);
+  // A report below the IPv6 minimum sets the minimum; one at it again changes nothing.
+  r.hand(ptb6(600), Punt::local, p1);
+  CHECK(route_get(r)["exception"]["mtu"] == 1280);
+  r.hand(ptb6(1000), Punt::local, p1);
+  CHECK(route_get(r)["exception"]["mtu"] == 1280);
+  json s3 = r.run({"stats"});
+  CHECK(ev(s3, "pmtu6_learned") == ev(s0, "pmtu6_learned") + 2);
+  CHECK(ev(s3, "pmtu6_ignored") == ev(s0, "pmtu6_ignored") + 2);
+
+  // About somebody else's packet (the quoted source is not the router's): nothing learnt.
+  r.hand(ptb6(1300, "2001:db8:9::7", *Ipv6::parse("2001:db8:1::2")), Punt::local, p1);
+  CHECK(route_get(r, "2001:db8:9::7").count("exception") == 0);
+  CHECK(ev(r.run({"stats"}), "icmp_error_received") == ev(s3, "icmp_error_received"));
+  // Nor for a destination no route leads to.
+  r.hand(ptb6(1300, "2001:db8:77::1"), Punt::local, p1);
+  CHECK(route_get(r, "2001:db8:77::1").count("exception") == 0);
+
+  // route show cache lists both families, -4 and -6 pick one.
+  r.hand(ptb6(1300, "2001:db8:9::8"), Punt::local, p1);
+  json all = r.run({"route", "show", "cache"});
+  REQUIRE(all.size() == 2);
+  CHECK(all[0]["dst"] == "2001:db8:9::5");
+  CHECK(all[1]["dst"] == "2001:db8:9::8");
+  CHECK(all[1]["mtu"] == 1300);
+  CHECK(r.run({"-4", "route", "show", "cache"}).empty());
+  CHECK(r.run({"-6", "route", "show", "cache"}).size() == 2);
+
+  SECTION("route flush cache empties it") {
+    CHECK(r.run({"route", "flush", "cache"})["flushed"] == 2);
+    CHECK(route_get(r).count("exception") == 0);
+    CHECK(r.run({"route", "show", "cache"}).empty());
+  }
+  SECTION("after exceptions.pmtu_expires the entry is gone") {
+    r.ctl->poll_once(1000 + 600000 + 100);  // a timer tick past the expiry
+    CHECK(route_get(r).count("exception") == 0);
+    CHECK(r.run({"route", "show", "cache"}).empty());
+  }
+}
+
+TEST_CASE("the router's own IPv6 packets keep to a learnt path MTU",
+          "[control][ipv6][route_exception]") {
+  Rig6 r;
+  route_beyond(r);
+  const uint16_t p1 = r.ports[1]->id();
+  r.hand(ptb6(1280), Punt::local, p1);
+  REQUIRE(route_get(r)["exception"]["mtu"] == 1280);
+
+  SECTION("ping larger than the path MTU: a local error, nothing sent") {
+    auto f = std::async(std::launch::async, [&r] {
+      return r.ctl->call({"ping", "2001:db8:9::5", "size", "1300", "count", "1"});
+    });
+    while (f.wait_for(std::chrono::milliseconds(0)) != std::future_status::ready)
+      r.ctl->poll_once(2000);
+    const json a = f.get();
+    REQUIRE(a["results"].size() == 1);
+    CHECK(a["results"][0]["result"] == "local_error");
+    CHECK(a["results"][0]["mtu"] == 1280);
+    CHECK(r.sent().empty());
+  }
+  SECTION("an echo reply larger than the path MTU is not sent; one that fits is") {
+    const json s0 = r.run({"stats"});
+    CHECK(r.hand(echo_from_beyond(1300), Punt::local, p1).empty());
+    CHECK(r.run({"stats"})["drops"]["frag_needed"].get<uint64_t>() ==
+          s0["drops"]["frag_needed"].get<uint64_t>() + 1);
+    const auto out = r.hand(echo_from_beyond(1200), Punt::local, p1);
+    REQUIRE(out.size() == 1);
+    CHECK(out[0].size() == 14 + 40 + 8 + 1200);
+    CHECK(std::memcmp(out[0].data(), kGw.b.data(), 6) == 0);
+  }
+}
+
+TEST_CASE("IPv6 redirects about the router's own traffic: learnt only when accepted and valid",
+          "[control][ipv6][route_exception]") {
+  SECTION("ipv6.accept_redirects off (the default): counted, ignored") {
+    Rig6 r;
+    route_beyond(r);
+    const json s0 = r.run({"stats"});
+    r.hand(redirect6("fe80::2", kGw, "fe80::3", "2001:db8:9::5"), Punt::local, r.ports[1]->id());
+    CHECK(route_get(r).count("exception") == 0);
+    const json s1 = r.run({"stats"});
+    CHECK(ev(s1, "redirect6_ignored") == ev(s0, "redirect6_ignored") + 1);
+    CHECK(ev(s1, "redirect6_learned") == ev(s0, "redirect6_learned"));
+    // The echo reply still goes to the route's first hop.
+    const auto out = r.hand(echo_from_beyond(), Punt::local, r.ports[1]->id());
+    REQUIRE(out.size() == 1);
+    CHECK(std::memcmp(out[0].data(), kGw.b.data(), 6) == 0);
+  }
+  Config cfg;
+  cfg.ipv6_accept_redirects = true;
+  SECTION("on: a valid redirect from the first hop moves the router's own packets") {
+    Rig6 r(cfg);
+    route_beyond(r);
+    const uint16_t p1 = r.ports[1]->id();
+    const json s0 = r.run({"stats"});
+    r.hand(redirect6("fe80::2", kGw, "fe80::3", "2001:db8:9::5"), Punt::local, p1);
+    json g = route_get(r);
+    REQUIRE(g.count("exception") == 1);
+    CHECK(g["exception"]["gateway"] == "fe80::3");
+    CHECK(g["exception"]["gateway_expires_s"].get<int>() > 290);  // exceptions.redirect_expires
+    CHECK_FALSE(g["exception"].contains("mtu"));
+    CHECK(g["via"] == "fe80::2");  // the route itself is unchanged (RFC 4861 8: hosts only)
+    const json s1 = r.run({"stats"});
+    CHECK(ev(s1, "redirect6_learned") == ev(s0, "redirect6_learned") + 1);
+    CHECK(s1["generation"] == s0["generation"]);
+    // The target's link-layer option went into the neighbour cache: the reply leaves at once,
+    // to the better first hop.
+    auto out = r.hand(echo_from_beyond(), Punt::local, p1);
+    REQUIRE(out.size() == 1);
+    CHECK(std::memcmp(out[0].data(), kBetter.b.data(), 6) == 0);
+    CHECK(out[0][14 + 40] == icmp6::echo_reply);
+    // Other destinations of the route keep its first hop; the new first hop may redirect again.
+    r.hand(redirect6("fe80::2", kGw, "fe80::4", "2001:db8:9::5"), Punt::local, p1);
+    CHECK(route_get(r)["exception"]["gateway"] == "fe80::3");  // fe80::2 is no longer first
+    r.hand(redirect6("fe80::3", kBetter, "2001:db8:9::5", "2001:db8:9::5"), Punt::local, p1);
+    CHECK(route_get(r)["exception"]["gateway"] == "2001:db8:9::5");  // on-link, says fe80::3
+    CHECK(r.run({"route", "show", "cache"}).size() == 1);
+    CHECK(r.run({"route", "flush", "cache"})["flushed"] == 1);
+    CHECK(route_get(r).count("exception") == 0);
+  }
+  SECTION("on: redirects failing RFC 4861 8.1 are ignored and counted") {
+    Rig6 r(cfg);
+    route_beyond(r);
+    const uint16_t p1 = r.ports[1]->id();
+    const json s0 = r.run({"stats"});
+    // Not from the current first hop.
+    r.hand(redirect6("fe80::7", *Mac::parse("02:00:00:00:00:07"), "fe80::3", "2001:db8:9::5"),
+           Punt::local, p1);
+    // Hop limit 254: it crossed a router.
+    auto bad_hop = redirect6("fe80::2", kGw, "fe80::3", "2001:db8:9::5");
+    bad_hop[14 + 7] = 254;
+    r.hand(bad_hop, Punt::local, p1);
+    // Code 1.
+    auto bad_code = redirect6("fe80::2", kGw, "fe80::3", "2001:db8:9::5");
+    bad_code[14 + 41] = 1;
+    r.hand(bad_code, Punt::local, p1);
+    // A global target that is not the destination.
+    r.hand(redirect6("fe80::2", kGw, "2001:db8:2::9", "2001:db8:9::5"), Punt::local, p1);
+    // In on another port than the route's.
+    r.hand(redirect6("fe80::2", kGw, "fe80::3", "2001:db8:9::5"), Punt::local, r.ports[0]->id());
+    // For a destination no route with a gateway leads to (on-link).
+    r.hand(redirect6("fe80::2", kGw, "fe80::3", "2001:db8:2::9"), Punt::local, p1);
+    CHECK(r.run({"route", "show", "cache"}).empty());
+    const json s1 = r.run({"stats"});
+    CHECK(ev(s1, "redirect6_ignored") == ev(s0, "redirect6_ignored") + 6);
+    CHECK(ev(s1, "redirect6_learned") == ev(s0, "redirect6_learned"));
+  }
+  SECTION("on: a route via a global gateway takes redirects from the node it resolved to") {
+    Rig6 r(cfg);
+    r.run({"neigh", "add", "2001:db8:2::2", "lladdr", "02:00:00:00:00:02", "dev", "p1"});
+    r.run({"route", "add", "2001:db8:9::/48", "via", "2001:db8:2::2"});
+    const uint16_t p1 = r.ports[1]->id();
+    // Its link-local address, but another link-layer address: not the first hop.
+    r.hand(redirect6("fe80::2", *Mac::parse("02:00:00:00:00:07"), "fe80::3", "2001:db8:9::5"),
+           Punt::local, p1);
+    CHECK(route_get(r).count("exception") == 0);
+    r.hand(redirect6("fe80::2", kGw, "fe80::3", "2001:db8:9::5"), Punt::local, p1);
+    CHECK(route_get(r)["exception"]["gateway"] == "fe80::3");
+  }
 }

@@ -134,6 +134,10 @@ enum class Punt : uint8_t {
   X(pmtu_ignored, "Frag Needed that would not lower a path MTU")                                   \
   X(redirect_learned, "first hops learnt from redirects")                                          \
   X(redirect_ignored, "redirects not accepted")                                                    \
+  X(pmtu6_learned, "IPv6 path MTUs learnt from Packet Too Big")                                    \
+  X(pmtu6_ignored, "Packet Too Big that would not lower a path MTU")                               \
+  X(redirect6_learned, "IPv6 first hops learnt from Redirects (ipv6.accept_redirects)")            \
+  X(redirect6_ignored, "IPv6 Redirects to the router not accepted (off, or failing RFC 4861 8.1)") \
   X(neighbour_released, "queued packets sent after ARP resolved")                                  \
   X(neighbour_resolved, "neighbours resolved")                                                     \
   X(neighbour_failed, "neighbours failed")                                                         \
