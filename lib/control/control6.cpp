@@ -38,9 +38,6 @@ uint64_t key_of(const Ipv6& a) {
   return Ipv6Hash{}(a);
 }
 
-const Ipv6 kAllNodes = Ipv6::of(0xff02, 0, 0, 0, 0, 0, 0, 1);
-const Ipv6 kAllRouters = Ipv6::of(0xff02, 0, 0, 0, 0, 0, 0, 2);
-
 }  // namespace
 
 // ---------------------------------------------------------------- addresses

@@ -23,8 +23,6 @@ constexpr uint64_t kMinDelayBetweenRasMs = 3000;
 // RFC 4861 6.2.1's AdvValidLifetime and AdvPreferredLifetime defaults: 30 and 7 days.
 constexpr uint32_t kValidLifetime = 2592000, kPreferredLifetime = 604800;
 
-const Ipv6 kAllNodes = Ipv6::of(0xff02, 0, 0, 0, 0, 0, 0, 1);
-
 uint64_t random_between(uint64_t lo, uint64_t hi) {
   return lo + rte_rand_max(hi - lo + 1);
 }

@@ -15,7 +15,6 @@ using nlohmann::json;
 namespace {
 
 const Mac kHost = *Mac::parse("02:00:00:00:01:02");
-const Ipv6 kAllNodes = *Ipv6::parse("ff02::1");
 const Ipv6 kHostLl = *Ipv6::parse("fe80::99");
 
 // p0 advertises (a /64 and a /48), p1 does not.

@@ -12,18 +12,19 @@
 
 namespace routerd {
 
-namespace {
-
-struct Undo {
+// How to revert one op on one copy (not in the anonymous namespace: Fib::Pending holds them).
+struct Fib4Undo {
   uint32_t prefix;
   uint8_t len;
   bool existed;
   uint64_t old_nh;
 };
 
+namespace {
+
 // Reverts a copy, newest first: each inverse either deletes what was added or restores a
 // prefix that existed, neither of which needs a tbl8 group the batch did not free first.
-void undo_all(rte_fib* fib, const std::vector<Undo>& undo) {
+void undo_all(rte_fib* fib, const std::vector<Fib4Undo>& undo) {
   for (auto it = undo.rbegin(); it != undo.rend(); ++it) {
     int urc = it->existed ? rte_fib_add(fib, it->prefix, it->len, it->old_nh)
                           : rte_fib_delete(fib, it->prefix, it->len);
@@ -40,7 +41,7 @@ std::string op_str(const FibOp& op) {
 
 struct Fib::Pending {
   std::vector<FibOp> ops;
-  std::vector<Undo> undo;  // emptied by flip(): from then on only catch_up() may follow
+  std::vector<Fib4Undo> undo;  // emptied by flip(): from then on only catch_up() may follow
   int64_t delta = 0;
   bool flipped = false;
 };
@@ -117,11 +118,11 @@ namespace {
 // Applies ops to one copy and returns the change in route count; on failure undoes what it
 // did to that copy and throws. Without `undo_out` (the second copy, which the same ops were
 // already applied to successfully) nothing is recorded and rte_fib does its own lookups.
-int64_t apply_to(rte_fib* fib, std::span<const FibOp> ops, std::vector<Undo>* undo_out) {
+int64_t apply_to(rte_fib* fib, std::span<const FibOp> ops, std::vector<Fib4Undo>* undo_out) {
   const bool undoable = undo_out != nullptr;
   int64_t delta = 0;
   rte_rib* rib = rte_fib_get_rib(fib);
-  std::vector<Undo> undo;
+  std::vector<Fib4Undo> undo;
   if (undoable) undo.reserve(ops.size());
   for (size_t i = 0; i < ops.size(); ++i) {
     // Each rte_fib call walks the trie from the root, one dependent miss per level on a
@@ -131,7 +132,7 @@ int64_t apply_to(rte_fib* fib, std::span<const FibOp> ops, std::vector<Undo>* un
     const FibOp& op = ops[i];
     // The second copy needs no undo record: its lookups are left to rte_fib itself.
     rte_rib_node* node = undoable ? rte_rib_lookup_exact(rib, op.prefix, op.len) : nullptr;
-    Undo u{op.prefix, op.len, node != nullptr, 0};
+    Fib4Undo u{op.prefix, op.len, node != nullptr, 0};
     if (node) rte_rib_get_nh(node, &u.old_nh);
     int rc;
     if (op.remove) {

@@ -78,6 +78,10 @@ struct Ipv6 {
   constexpr auto operator<=>(const Ipv6&) const = default;
 };
 
+// RFC 4291 2.7.1's link-scope groups every node (routers: both) listens to.
+inline constexpr Ipv6 kAllNodes = Ipv6::of(0xff02, 0, 0, 0, 0, 0, 0, 1);
+inline constexpr Ipv6 kAllRouters = Ipv6::of(0xff02, 0, 0, 0, 0, 0, 0, 2);
+
 // addr with every bit beyond the first len cleared.
 constexpr Ipv6 ipv6_mask(const Ipv6& addr, unsigned len) {
   Ipv6 r = addr;
