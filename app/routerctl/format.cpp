@@ -109,13 +109,22 @@ std::string addresses(const json& d) {
 
 std::string links(const json& d) {
   std::string out;
-  for (const auto& l : d)
+  for (const auto& l : d) {
     out += fmt::format(
         "{}: {}: state {} mtu {} link/ether {}\n    {} ({}) rxq {} txq {}{}\n",
         l.value("port_id", 0u), str(l, "name"), str(l, "link"), l.value("mtu", 0u), str(l, "mac"),
         str(l, "device"), str(l, "driver"), l.value("rx_queues", 0u), l.value("tx_queues", 0u),
         l.value("speed_mbps", 0u) ? fmt::format(" speed {} Mb/s", l["speed_mbps"].get<unsigned>())
                                   : "");
+    // How the port receives multicast: "filter" is exact, the other modes wider (the reason
+    // says why the filter was not used).
+    if (l.contains("multicast") && l["multicast"].is_object()) {
+      const json& m = l["multicast"];
+      const std::string why = str(m, "reason");
+      out += fmt::format("    multicast {} ({} groups){}\n", str(m, "mode"), m.value("groups", 0u),
+                         why.empty() ? "" : ": " + why);
+    }
+  }
   return out;
 }
 

@@ -59,6 +59,7 @@ nlohmann::json Control::addr_add6(const Request& r) {
     if (new_route) rib6_.erase(sn);
     refuse(cmd, e.what());
   }
+  sync_rx_groups(*p);
   spdlog::info("address {}/{} added to {}", a.str(), sn.len, p->ref.name);
   return nlohmann::json::object();
 }
@@ -113,6 +114,7 @@ nlohmann::json Control::addr_del6(const Request& r) {
     pub_.commit();
     refuse(cmd, e.what());
   }
+  sync_rx_groups(*p);
   NeighbourTable6::Effects fx;
   std::vector<Ipv6> orphans;
   for (const auto& [ip, n] : neigh6_.entries()) {

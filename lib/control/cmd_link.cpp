@@ -1,5 +1,5 @@
-// routerctl link show|set: ports as ethdevs (driver, queues, link) and their MTU, which every
-// next hop out of the port carries.
+// routerctl link show|set: ports as ethdevs (driver, queues, link, how they receive multicast)
+// and their MTU, which every next hop out of the port carries.
 #include <rte_ethdev.h>
 #include <spdlog/spdlog.h>
 
@@ -10,6 +10,14 @@
 #include "control.hpp"
 
 namespace routerd {
+
+nlohmann::json rx_multicast_json(const Port* port) {
+  if (!port) return nullptr;
+  const RxMulticast& m = port->rx_multicast();
+  nlohmann::json j = {{"mode", rx_multicast_mode_name(m.mode)}, {"groups", m.groups}};
+  if (!m.why.empty()) j["reason"] = m.why;
+  return j;
+}
 
 template <>
 nlohmann::json Control::handle<Verb::link_set>(const Request& r) {
@@ -49,7 +57,8 @@ nlohmann::json Control::handle<Verb::link_show>(const Request& r) {
                    {"link", port && port->link_up() ? "up" : "down"},
                    {"speed_mbps", port ? port->link_speed_mbps() : 0},
                    {"rx_queues", port ? port->queues().rx : 0},
-                   {"tx_queues", port ? port->queues().tx : 0}});
+                   {"tx_queues", port ? port->queues().tx : 0},
+                   {"multicast", rx_multicast_json(port)}});
   }
   return out;
 }

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "command.hpp"
+#include "port.hpp"
 #include "rib.hpp"
 
 namespace routerd {
@@ -26,5 +27,9 @@ nlohmann::json route_json_common(const R& rt, const std::string& dev);
 // route del TYPE PREFIX: refuses the delete when the type given is not the route's `have`.
 void check_del_type(const std::string& where, const Request& r, RouteType have,
                     const std::string& prefix);
+
+// How a port receives multicast, for link show and stats (cmd_link.cpp): {"mode", "groups",
+// "reason" when the mode is not the exact filter}; null without a device.
+nlohmann::json rx_multicast_json(const Port* port);
 
 }  // namespace routerd

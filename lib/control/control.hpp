@@ -154,6 +154,9 @@ class Control {
   bool local_address6(const Ipv6& a, uint16_t* port = nullptr) const;
   std::optional<Ipv6> select_source6(uint16_t port, const Ipv6& dst) const;
   void set_link_local(PortCtl& p, const std::optional<Ipv6>& configured);
+  // Points the port's multicast reception at the groups its IPv6 addresses need (lib/port
+  // ipv6_rx_groups); called wherever the set of addresses changes.
+  void sync_rx_groups(PortCtl& p);
   void handle_punt6(const PuntEntry& e, uint64_t now_ms);
   void handle_local6(rte_mbuf* m, uint16_t in_port, uint64_t now_ms);
   void handle_ndp(rte_mbuf* m, uint16_t in_port, uint64_t now_ms);

@@ -73,6 +73,16 @@ std::optional<Ipv6> Control::select_source6(uint16_t port, const Ipv6& dst) cons
 
 void Control::set_link_local(PortCtl& p, const std::optional<Ipv6>& configured) {
   p.ll = configured ? *configured : Ipv6::link_local_eui64(p.ref.mac);
+  sync_rx_groups(p);
+}
+
+// Every address, tentative and duplicate ones too: DAD listens on the solicited-node group
+// of the address it tests (RFC 4862 5.4.2), and a duplicate stays configured.
+void Control::sync_rx_groups(PortCtl& p) {
+  if (!p.ref.port) return;
+  std::vector<Ipv6> addrs{p.ll};
+  for (const auto& pa : p.addrs6) addrs.push_back(pa.addr);
+  p.ref.port->set_rx_groups(ipv6_rx_groups(addrs));
 }
 
 // ---------------------------------------------------------------- FIB derivation

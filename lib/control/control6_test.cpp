@@ -1,5 +1,6 @@
 // IPv6 in the control thread: addresses and routes through the publisher, NDP both ways,
 // echo and errors, with frames built by lib/packet and read back from the TX ring.
+#include <rte_ethdev.h>
 #include <rte_ip.h>
 
 #include <catch2/catch.hpp>
@@ -90,6 +91,45 @@ TEST_CASE("IPv6 addresses install local and connected entries; bad ones are refu
   const std::string all = show.dump();
   CHECK(all.find("2001:db8:1::1/64") != std::string::npos);
   CHECK(all.find("10.1.0.1/24") != std::string::npos);
+}
+
+TEST_CASE("a port's multicast groups follow its IPv6 addresses", "[control][ipv6][multicast]") {
+  Rig6 r;
+  auto mc = [&](const char* port) { return r.run({"link", "show", port})[0]["multicast"]; };
+  auto groups = [&](const char* port) { return mc(port)["groups"].get<size_t>(); };
+  // p0: all-nodes, all-routers, and the solicited-node groups of fe80::<EUI-64> and
+  // 2001:db8:1::1 (distinct unless the MAC ends in 00:00:01).
+  const Mac m0 = r.ports[0]->mac();
+  const bool ll_shares = m0.b[3] == 0 && m0.b[4] == 0 && m0.b[5] == 1;
+  const size_t n0 = ll_shares ? 3 : 4;
+  CHECK(groups("p0") == n0);
+  CHECK(r.ports[0]->rx_multicast().groups == n0);
+  r.run({"addr", "add", "2001:db8:1::ab:cdef/64", "dev", "p0"});
+  CHECK(groups("p0") == n0 + 1);
+  // The same low 24 bits: the same group, not one more.
+  r.run({"addr", "add", "2001:db8:1:0:1::ab:cdef/64", "dev", "p0"});
+  CHECK(groups("p0") == n0 + 1);
+  r.run({"addr", "del", "2001:db8:1::ab:cdef/64", "dev", "p0"});
+  CHECK(groups("p0") == n0 + 1);  // the other address still needs the group
+  r.run({"addr", "del", "2001:db8:1:0:1::ab:cdef/64", "dev", "p0"});
+  CHECK(groups("p0") == n0);
+  // A refused address changes nothing.
+  CHECK(r.fails({"addr", "add", "2001:db8:2::9/64", "dev", "p0"}).find("overlaps") !=
+        std::string::npos);
+  CHECK(groups("p0") == n0);
+  // IPv4 addresses need no group.
+  r.run({"addr", "add", "10.9.0.1/24", "dev", "p0"});
+  CHECK(groups("p0") == n0);
+  // net_null (DPDK 22.11) has no multicast filter but takes all-multicast: the first
+  // fallback, with its reason.
+  const json j = mc("p0");
+  CHECK(j["mode"] == "allmulticast");
+  CHECK(j["reason"] == "the device has no multicast filter");
+  CHECK(r.ports[0]->rx_multicast().mode == RxMulticastMode::allmulticast);
+  CHECK(rte_eth_allmulticast_get(r.ports[0]->id()) == 1);
+  // stats carries the same.
+  const json st = r.run({"stats"});
+  CHECK(st["ports"][0]["multicast"] == j);
 }
 
 TEST_CASE("an IPv6 route via a gateway resolves with NDP and then forwards", "[control][ipv6]") {

@@ -123,6 +123,21 @@ std::string prometheus_text(const json& s) {
     for (const auto& p : ports)
       e.sample(field(field(p, "hw"), m.key), {{"port", field(p, "name").get<std::string>()}});
   }
+  // How each port receives multicast (routerctl link show): an info-style gauge, 1 for the
+  // mode in effect, and the number of groups routerd wants.
+  e.family("routerd_port_multicast_mode", "gauge",
+           "1 for how the port receives multicast: filter (exact), allmulticast, promiscuous or "
+           "none (left to the device).");
+  for (const auto& p : ports)
+    if (const json& mode = field(field(p, "multicast"), "mode"); mode.is_string())
+      e.sample(1,
+               {{"port", field(p, "name").get<std::string>()}, {"mode", mode.get<std::string>()}});
+  e.family("routerd_port_multicast_groups", "gauge",
+           "Link-layer multicast groups routerd receives on the port (IPv6 all-nodes, "
+           "all-routers and the solicited-node group of each address).");
+  for (const auto& p : ports)
+    e.sample(field(field(p, "multicast"), "groups"),
+             {{"port", field(p, "name").get<std::string>()}});
 
   e.family("routerd_dropped_packets_total", "counter", "Packets routerd dropped, by reason.");
   for (const auto& [k, v] : field(s, "drops").items()) e.sample(v, {{"reason", k}});

@@ -46,7 +46,8 @@ json sample_stats() {
                               {"tx_packets", 24},
                               {"tx_originated", 3},
                               {"dropped", 2},
-                              {"hw", {{"ipackets", 28}, {"obytes", 2500}}}},
+                              {"hw", {{"ipackets", 28}, {"obytes", 2500}}},
+                              {"multicast", {{"mode", "filter"}, {"groups", 4}}}},
                              {{"name", "we\"ird"}, {"rx_packets", 1}, {"hw", nullptr}}})},
       {"drops", {{"no_route", 5}, {"ttl_exceeded", 0}}},
       {"punts", {{"arp", 3}}},
@@ -78,6 +79,10 @@ TEST_CASE("Prometheus exposition of routerd's counters", "[metrics]") {
   has("routerd_device_rx_packets_total{port=\"p0\"} 28");
   has("routerd_device_tx_bytes_total{port=\"p0\"} 2500");
   has("routerd_port_rx_packets_total{port=\"we\\\"ird\"} 1");  // label values escaped
+  has("# TYPE routerd_port_multicast_mode gauge");
+  has("routerd_port_multicast_mode{port=\"p0\",mode=\"filter\"} 1");
+  has("routerd_port_multicast_groups{port=\"p0\"} 4");
+  CHECK(t.find("routerd_port_multicast_groups{port=\"we") == std::string::npos);  // none given
   has("routerd_dropped_packets_total{reason=\"no_route\"} 5");
   has("routerd_dropped_packets_total{reason=\"ttl_exceeded\"} 0");
   has("routerd_punted_packets_total{reason=\"arp\"} 3");

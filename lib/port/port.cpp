@@ -70,6 +70,106 @@ uint64_t offloads(const std::string& port, const char* dir, const std::vector<st
 
 }  // namespace
 
+std::vector<Mac> ipv6_rx_groups(const std::vector<Ipv6>& addrs) {
+  std::vector<Mac> g = {Mac{{0x33, 0x33, 0, 0, 0, 1}}, Mac{{0x33, 0x33, 0, 0, 0, 2}}};
+  for (const Ipv6& a : addrs) g.push_back(a.solicited_node().multicast_mac());
+  std::sort(g.begin(), g.end(), [](const Mac& x, const Mac& y) { return x.b < y.b; });
+  g.erase(std::unique(g.begin(), g.end()), g.end());
+  return g;
+}
+
+const char* rx_multicast_mode_name(RxMulticastMode m) {
+  switch (m) {
+    case RxMulticastMode::filter:
+      return "filter";
+    case RxMulticastMode::allmulticast:
+      return "allmulticast";
+    case RxMulticastMode::promiscuous:
+      return "promiscuous";
+    case RxMulticastMode::none:
+      break;
+  }
+  return "none";
+}
+
+RxMulticast choose_rx_multicast(const std::vector<Mac>& groups, bool promiscuous_on,
+                                const RxMulticastOps& ops) {
+  RxMulticast r;
+  r.groups = groups.size();
+  if (promiscuous_on) {
+    r.mode = RxMulticastMode::promiscuous;
+    r.why = "the port is promiscuous already (the device cannot take its MAC)";
+    return r;
+  }
+  int rc = ops.set_filter(groups);
+  if (rc == 0) {
+    r.mode = RxMulticastMode::filter;
+    return r;
+  }
+  std::string why = rc == -ENOTSUP
+                        ? std::string("the device has no multicast filter")
+                        : "the device refused a multicast filter of " +
+                              std::to_string(groups.size()) + " groups: " + rte_strerror(-rc);
+  if (rc = ops.allmulticast(); rc == 0) {
+    r.mode = RxMulticastMode::allmulticast;
+    r.why = why;
+    return r;
+  }
+  why += std::string(", nor all-multicast reception: ") + rte_strerror(-rc);
+  if (rc = ops.promiscuous(); rc == 0) {
+    r.mode = RxMulticastMode::promiscuous;
+    r.why = why;
+    return r;
+  }
+  r.why = why + ", nor promiscuous reception: " + rte_strerror(-rc);
+  return r;
+}
+
+void Port::set_rx_groups(const std::vector<Mac>& groups) {
+  if (rx_groups_set_ && groups == rx_groups_) return;
+  const RxMulticastOps ops{[this](const std::vector<Mac>& g) {
+                             std::vector<rte_ether_addr> a(g.size());
+                             for (size_t i = 0; i < g.size(); ++i)
+                               std::memcpy(a[i].addr_bytes, g[i].b.data(), 6);
+                             return rte_eth_dev_set_mc_addr_list(id_, a.data(), uint32_t(a.size()));
+                           },
+                           [this] {
+                             int rc = allmulti_on_ ? 0 : rte_eth_allmulticast_enable(id_);
+                             allmulti_on_ |= rc == 0;
+                             return rc;
+                           },
+                           [this] {
+                             int rc = promisc_on_ ? 0 : rte_eth_promiscuous_enable(id_);
+                             promisc_on_ |= rc == 0;
+                             return rc;
+                           }};
+  RxMulticast next = choose_rx_multicast(groups, software_promiscuous_, ops);
+  // A wider mode an earlier list needed (one too long for the filter) goes once the filter
+  // holds the list again, so the device stops passing up groups nobody listens to.
+  if (allmulti_on_ && next.mode != RxMulticastMode::allmulticast &&
+      rte_eth_allmulticast_disable(id_) == 0)
+    allmulti_on_ = false;
+  if (promisc_on_ && next.mode != RxMulticastMode::promiscuous &&
+      rte_eth_promiscuous_disable(id_) == 0)
+    promisc_on_ = false;
+  const bool changed = !rx_groups_set_ || next.mode != rx_mc_.mode || next.why != rx_mc_.why;
+  rx_groups_ = groups;
+  rx_groups_set_ = true;
+  rx_mc_ = next;
+  if (!changed) return;
+  if (next.mode == RxMulticastMode::filter)
+    spdlog::info("port {}: multicast RX through the device's filter ({} groups)", name_,
+                 next.groups);
+  else if (next.mode == RxMulticastMode::none)
+    spdlog::warn(
+        "port {}: multicast RX left to the device: {}; IPv6 neighbour discovery works only if "
+        "it passes multicast by itself",
+        name_, next.why);
+  else
+    spdlog::info("port {}: multicast RX {}: {}", name_, rx_multicast_mode_name(next.mode),
+                 next.why);
+}
+
 std::string port_device_name(const std::string& device) {
   return device.substr(0, device.find(','));
 }
@@ -190,14 +290,12 @@ Port::Port(const PortConfig& cfg, const Preset& preset, uint16_t workers, rte_me
     }
     if (int rc = rte_eth_dev_start(id_); rc != 0) fail(name_, "cannot start", rc);
     started_ = true;
-    // IPv6 Neighbor Discovery arrives in solicited-node groups (33:33:ff:xx:xx:xx), one per
-    // address: every group is received rather than a filter kept per address.
-    if (int rc = rte_eth_allmulticast_enable(id_); rc != 0 && rc != -ENOTSUP)
-      spdlog::warn("port {}: cannot receive all multicast ({}): IPv6 neighbour discovery needs it",
-                   name_, rte_strerror(-rc));
+    // Multicast groups (IPv6 neighbour discovery) come with the addresses: the control
+    // thread sets them with set_rx_groups as it gives the port its link-local address.
     if (software_mac) {
       mac_ = *cfg.mac;
       int rc = rte_eth_promiscuous_enable(id_);
+      software_promiscuous_ = rc == 0;
       spdlog::info("port {}: device cannot take MAC {}: routerd uses it in software{}", name_,
                    mac_.str(), rc == 0 ? " with promiscuous RX" : " (promiscuous RX unavailable)");
     } else {

@@ -1,17 +1,20 @@
 // port: one started DPDK ethdev, configured from its [[port]] section and preset.
 // Construction configures and starts it (dropping, with a log line, offloads the device
-// lacks); destruction stops and closes it, so no path leaves a port running.
+// lacks); destruction stops and closes it, so no path leaves a port running. Multicast
+// reception follows set_rx_groups: an exact filter where the device takes one, else wider.
 #pragma once
 
 #include <rte_ethdev.h>
 #include <rte_mempool.h>
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
 #include "config.hpp"
 #include "inet.hpp"
+#include "inet6.hpp"
 #include "preset.hpp"
 
 namespace routerd {
@@ -26,6 +29,43 @@ struct PortQueues {
   uint16_t tx;  // TX queues: one per worker (control's packets go out through worker 0)
 };
 PortQueues port_queue_layout(uint16_t workers, bool symmetric);
+
+// ---- multicast reception
+// The link-layer groups a port must receive for its IPv6 addresses (the link-local one
+// included): all-nodes 33:33:00:00:00:01, all-routers 33:33:00:00:00:02 (RFC 4291 2.8: a
+// router listens there) and the solicited-node group of each address, 33:33:ff and its low
+// 24 bits (RFC 4291 2.7.1, RFC 2464 7). Sorted, without duplicates. IPv4 needs none: routerd
+// joins no IPv4 group (it neither routes multicast nor speaks a multicast protocol).
+std::vector<Mac> ipv6_rx_groups(const std::vector<Ipv6>& addrs);
+
+// How a port receives those groups: `filter` is exact (the device drops other groups);
+// the others take every group (allmulticast) or every frame (promiscuous), and routerd's
+// own checks drop what is not its own. `none`: the device accepts no setting at all, so it
+// delivers multicast or not by itself. (net_tap takes any list and filters nothing;
+// net_null and net_ring have no filter and take all-multicast.)
+enum class RxMulticastMode : uint8_t { filter, allmulticast, promiscuous, none };
+const char* rx_multicast_mode_name(RxMulticastMode m);
+
+struct RxMulticast {
+  RxMulticastMode mode = RxMulticastMode::none;
+  size_t groups = 0;  // the groups routerd wants (in the device's filter when mode is filter)
+  std::string why;    // why the mode is not `filter` ("" when it is)
+  bool operator==(const RxMulticast&) const = default;
+};
+
+// The device operations the choice needs, with ethdev's return convention (0 or -errno).
+struct RxMulticastOps {
+  std::function<int(const std::vector<Mac>&)> set_filter;  // replaces the device's list
+  std::function<int()> allmulticast;                       // enables all-multicast RX
+  std::function<int()> promiscuous;                        // enables promiscuous RX
+};
+
+// Tries the exact filter, then all-multicast, then promiscuous reception, and stops at the
+// first the device accepts: a driver without a filter (-ENOTSUP) or with too small a one
+// (-ENOSPC, -EINVAL...) still receives neighbour discovery. `promiscuous_on`: the port
+// already receives every frame (a MAC the device cannot take), so nothing is asked of it.
+RxMulticast choose_rx_multicast(const std::vector<Mac>& groups, bool promiscuous_on,
+                                const RxMulticastOps& ops);
 
 class Port {
  public:
@@ -53,6 +93,11 @@ class Port {
   // moved to another namespace) keeps its own: routerd enforces the smaller one on egress
   // itself, which is always safe. Returns a warning for that case, else "".
   std::string set_mtu(uint16_t mtu, rte_mempool* pool);
+  // Makes the port receive exactly these link-layer groups where the device can (see
+  // choose_rx_multicast), and turns off a wider mode it no longer needs. The same list
+  // again changes nothing. Logs the mode when it (or the reason for it) changes.
+  void set_rx_groups(const std::vector<Mac>& groups);
+  const RxMulticast& rx_multicast() const { return rx_mc_; }
 
  private:
   uint16_t id_ = 0;
@@ -63,6 +108,11 @@ class Port {
   PortQueues queues_{};
   uint64_t rx_offloads_ = 0, tx_offloads_ = 0;
   bool started_ = false;
+  bool software_promiscuous_ = false;              // promiscuous for a MAC the device cannot take
+  bool allmulti_on_ = false, promisc_on_ = false;  // enabled by set_rx_groups
+  bool rx_groups_set_ = false;
+  std::vector<Mac> rx_groups_;
+  RxMulticast rx_mc_;
 };
 
 // Buffer size an mbuf needs to hold a whole frame of this IP MTU in one segment.

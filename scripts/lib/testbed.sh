@@ -452,6 +452,22 @@ tb_add_host_b() {
   tb_add_macvlan_host 0 "$TB_NS_B" 02:00:00:00:00:03 10.1.0.3/24 10.7.0.1
 }
 
+# tb_add_host_b6: tb_add_host_b, dual-stack (needs TB_IPV6=1): 2001:db8:1::3/64 on its
+# macvlan, 2001:db8:7::1 on its loopback, default route via 2001:db8:1::1. Waits until its
+# link-local address has passed DAD and sets TB_B_LL to it.
+tb_add_host_b6() {
+  tb_add_host_b
+  ip -n "$TB_NS_B" addr add 2001:db8:1::3/64 dev mv0 nodad
+  ip -n "$TB_NS_B" addr add 2001:db8:7::1/128 dev lo
+  ip -n "$TB_NS_B" -6 route add default via "$(tb_router_ip6 0)"
+  b_ll() {
+    ip -n "$TB_NS_B" -6 -j addr show dev mv0 scope link |
+      jq -r '.[0].addr_info[] | select(.local != null and .scope == "link" and ((.tentative // false) | not)) | .local' | head -n1
+  }
+  tb_wait_until 5 eval '[[ -n $(b_ll) ]]' || tb_die "h0b has no usable link-local address"
+  TB_B_LL=$(b_ll)
+}
+
 tb_wait_gateways() {
   local i
   for ((i = 0; i < TB_NPORTS; i++)); do
