@@ -33,11 +33,6 @@ Ipv6 dst6(rte_mbuf* m) {
   return Ipv6::from_bytes(ip6_of(m)->dst_addr);
 }
 
-// The 64-bit key per-source limiters take for an IPv6 address.
-uint64_t key_of(const Ipv6& a) {
-  return Ipv6Hash{}(a);
-}
-
 }  // namespace
 
 // ---------------------------------------------------------------- addresses

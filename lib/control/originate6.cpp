@@ -14,12 +14,6 @@ namespace routerd {
 
 using namespace slowpath;
 
-namespace {
-uint64_t key_of(const Ipv6& a) {
-  return Ipv6Hash{}(a);
-}
-}  // namespace
-
 uint32_t Control::path_mtu6(const Ipv6& dst, const NextHopState* s, uint64_t now) {
   uint32_t mtu = s ? s->mtu : 0;
   if (const RouteException6* e = exc6_.find(dst, now))

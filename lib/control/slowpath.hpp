@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "inet.hpp"
+#include "inet6.hpp"
 
 namespace routerd::slowpath {
 
@@ -27,6 +28,12 @@ inline void write_l2(rte_mbuf* m, const Mac& dst, const Mac& src,
   std::memcpy(eth->dst_addr.addr_bytes, dst.b.data(), 6);
   std::memcpy(eth->src_addr.addr_bytes, src.b.data(), 6);
   eth->ether_type = rte_cpu_to_be_16(ether_type);
+}
+
+// The 64-bit key per-source limiters (lib/ratelimit) take for an IPv6 address. Here, not in
+// each file: the unity build compiles control6.cpp and originate6.cpp as one unit.
+inline uint64_t key_of(const Ipv6& a) {
+  return Ipv6Hash{}(a);
 }
 
 }  // namespace routerd::slowpath
