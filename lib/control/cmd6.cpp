@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <tuple>
 
 #include "commands.hpp"
 #include "control.hpp"
@@ -116,14 +117,14 @@ nlohmann::json Control::addr_del6(const Request& r) {
   }
   sync_rx_groups(*p);
   NeighbourTable6::Effects fx;
-  std::vector<Ipv6> orphans;
-  for (const auto& [ip, n] : neigh6_.entries()) {
-    if (n.port != p->ref.id || ip.is_link_local()) continue;
+  std::vector<ScopedIpv6> orphans;
+  for (const auto& [key, n] : neigh6_.entries()) {
+    if (n.port != p->ref.id || n.ip.is_link_local()) continue;
     bool on_link = false;
-    for (const auto& pa : p->addrs6) on_link |= pa.subnet.contains(ip);
-    if (!on_link) orphans.push_back(ip);
+    for (const auto& pa : p->addrs6) on_link |= pa.subnet.contains(n.ip);
+    if (!on_link) orphans.push_back(key);
   }
-  for (const Ipv6& ip : orphans) neigh6_.remove(ip, fx);
+  for (const ScopedIpv6& key : orphans) neigh6_.remove(key, fx);
   apply_neighbour_effects(fx, now_ms());
   return nlohmann::json{{"removed_routes", removed}};
 }
@@ -267,13 +268,19 @@ nlohmann::json Control::neigh_add6(const Request& r) {
   return nlohmann::json::object();
 }
 
+// A link-local neighbour is named by its address and port (the grammar requires dev for
+// it): the same address on another port is another neighbour, left alone.
 nlohmann::json Control::neigh_del6(const Request& r) {
-  const auto* n = neigh6_.find(r.addr6);
-  if (!n) refuse("neigh del", "no neighbour " + r.addr6.str());
+  const std::string cmd = "neigh del";
+  const bool scoped = r.addr6.is_link_local();
+  const uint16_t port = scoped ? port_named(cmd, r.dev).ref.id : 0;
+  const ScopedIpv6 key = NeighbourTable6::key_of(r.addr6, port);
+  const auto* n = neigh6_.find(key);
+  if (!n) refuse(cmd, "no neighbour " + r.addr6.str() + (scoped ? " on " + r.dev : ""));
   if (!r.dev.empty() && port_by_id(n->port)->ref.name != r.dev)
-    refuse("neigh del", "neighbour " + r.addr6.str() + " is not on " + r.dev);
+    refuse(cmd, "neighbour " + r.addr6.str() + " is not on " + r.dev);
   NeighbourTable6::Effects fx;
-  neigh6_.remove(r.addr6, fx);
+  neigh6_.remove(key, fx);
   apply_neighbour_effects(fx, now_ms());
   return nlohmann::json::object();
 }
@@ -281,8 +288,11 @@ nlohmann::json Control::neigh_del6(const Request& r) {
 void Control::neigh_show6(const Request& r, nlohmann::json& out) const {
   using N = std::remove_cvref_t<decltype(neigh6_.entries().begin()->second)>;
   std::vector<const N*> v;
-  for (const auto& [ip, n] : neigh6_.entries()) v.push_back(&n);
-  std::sort(v.begin(), v.end(), [](const N* a, const N* b) { return a->ip < b->ip; });
+  for (const auto& [key, n] : neigh6_.entries()) v.push_back(&n);
+  // By address, then port: a link-local address may be a neighbour on several ports.
+  std::sort(v.begin(), v.end(), [](const N* a, const N* b) {
+    return std::tie(a->ip, a->port) < std::tie(b->ip, b->port);
+  });
   for (const N* n : v) {
     const PortCtl* p = port_by_id(n->port);
     if (!r.dev.empty() && (!p || p->ref.name != r.dev)) continue;

@@ -124,14 +124,14 @@ void Control::commit_routes(RibChanges& changes, const std::string& where,
   auto recheck = [this](const auto& undo, const auto& neighbours, auto host) {
     for (const auto& u : undo) sync(u.prefix);
     if (undo.size() <= 16) {
-      for (const auto& [ip, nb] : neighbours)
+      for (const auto& [key, nb] : neighbours)
         for (const auto& u : undo)
-          if (u.prefix.contains(ip)) {
-            sync(host(ip));
+          if (u.prefix.contains(nb.ip)) {
+            sync(host(nb.ip));
             break;
           }
     } else {
-      for (const auto& [ip, nb] : neighbours) sync(host(ip));
+      for (const auto& [key, nb] : neighbours) sync(host(nb.ip));
     }
   };
   try {

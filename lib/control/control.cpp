@@ -248,7 +248,7 @@ NextHopState* Control::nh_build(uint32_t id, const NhKey& key) const {
       break;
     case NhType::adjacency: {
       if (key.family == 6) {
-        const auto* n = neigh6_.find(key.ip6);
+        const auto* n = neigh6_.find(key.ip6, key.port);  // a link-local one: this port's
         if (p && n && n->usable() && n->port == key.port) {
           s->kind = NhKind::forward;
           std::memcpy(s->l2, n->mac.b.data(), 6);

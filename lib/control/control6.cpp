@@ -95,7 +95,7 @@ uint32_t Control::desired_nh(const Prefix6& p) {
   if (const Route6* r = rib6_.find(p)) {
     if (route_type_rejects(r->type)) return pub_.acquire(reject_key(r->type, 6));
     if (r->via) {
-      neigh6_.use(*r->via);  // a gateway learnt from its own NS is re-confirmed from now on
+      neigh6_.use(*r->via, r->port);  // one learnt from its own NS is re-confirmed from now on
       return pub_.acquire(NhKey{NhType::adjacency, r->port, 0, r->mtu(), 6, *r->via});
     }
     return pub_.acquire(NhKey{NhType::glean, r->port, 0, r->mtu(), 6, {}});
@@ -104,7 +104,7 @@ uint32_t Control::desired_nh(const Prefix6& p) {
   // 7.2.3 records it STALE) must not cost a FIB entry and a generation bump, or a flood of
   // solicitations would churn the FIB (issue 13's ARP lesson).
   if (p.len == 128 && !p.addr.is_link_local()) {
-    const auto* n = neigh6_.find(p.addr);
+    const auto* n = neigh6_.find(NeighbourTable6::key_of(p.addr, 0));  // global: any port
     if (n && n->usable() && n->used) {
       const Route6* lpm = rib6_.lookup(p.addr);
       if (lpm && lpm->type == RouteType::unicast && !lpm->via && lpm->port == n->port)
@@ -120,8 +120,9 @@ void Control::sync(const Prefix6& p) {
 
 void Control::sync_covered(const Prefix6& p) {
   sync(p);
-  for (const auto& [ip, n] : neigh6_.entries())
-    if (p.contains(ip)) sync(Prefix6{ip, 128});
+  // Link-local neighbours get no host route (desired_nh), and no prefix covers them.
+  for (const auto& [key, n] : neigh6_.entries())
+    if (p.contains(n.ip) && !n.ip.is_link_local()) sync(Prefix6{n.ip, 128});
 }
 
 const NextHopState* Control::resolve6(const Ipv6& dst) const {
@@ -312,7 +313,8 @@ void Control::send_via6(rte_mbuf* m, const NextHopState* s, const Ipv6& dst, uin
       neigh6_.resolve(dst, s->port, m, now, fx);
       // A STALE entry learnt from the host's own solicitation is usable at once, and now
       // used: it gets its host route, so the next packets do not come here.
-      if (const auto* n = neigh6_.find(dst); n && n->usable()) fx.changed.push_back(dst);
+      if (const auto* n = neigh6_.find(dst, s->port); n && n->usable())
+        fx.changed.push_back(NeighbourTable6::key_of(*n));
       break;
     case NhKind::blackhole:
     case NhKind::prohibit:
@@ -337,7 +339,7 @@ void Control::output6(rte_mbuf* m, uint16_t port, uint64_t now) {
   }
   if (d.is_link_local()) {
     if (!p) return drop(m, Drop::port_down, kMaxPorts);
-    const auto* n = neigh6_.find(d);
+    const auto* n = neigh6_.find(d, port);  // this link's d (RFC 4007)
     if (n && n->usable() && n->port == port) {
       write_l2(m, n->mac, p->ref.mac, RTE_ETHER_TYPE_IPV6);
       return transmit(port, m);
@@ -538,7 +540,8 @@ void Control::handle_ndp(rte_mbuf* m, uint16_t in_port, uint64_t now) {
       std::optional<Mac> to_mac =
           dad ? std::optional<Mac>(kAllNodes.multicast_mac()) : msg->source_lla;
       if (!to_mac) {
-        if (const auto* n = neigh6_.find(msg->src); n && n->usable()) to_mac = n->mac;
+        if (const auto* n = neigh6_.find(msg->src, in_port); n && n->usable() && n->port == in_port)
+          to_mac = n->mac;
       }
       if (!to_mac) {
         // No link-layer address to answer to (RFC 4861 7.2.4 allows resolving first); the
@@ -610,7 +613,7 @@ void Control::send_ns(uint16_t port, const Ipv6& target, const std::optional<Mac
 void Control::apply_neighbour_effects(NeighbourTable6::Effects& fx, uint64_t now) {
   for (const auto& r : fx.requests) send_ns(r.port, r.target, r.unicast);
   for (auto& rel : fx.released) {
-    const auto* n = neigh6_.find(rel.ip);
+    const auto* n = neigh6_.find(rel.key);
     const PortCtl* p = n ? port_by_id(n->port) : nullptr;
     for (rte_mbuf* m : rel.packets) {
       if (!n || !n->usable() || !p) {
@@ -630,11 +633,13 @@ void Control::apply_neighbour_effects(NeighbourTable6::Effects& fx, uint64_t now
       transmit(n->port, m);
     }
   }
-  for (const Ipv6& ip : fx.changed) {
-    const auto* n = neigh6_.find(ip);
+  for (const ScopedIpv6& key : fx.changed) {
+    const auto* n = neigh6_.find(key);
     event(n && n->usable() ? Event::neighbour_resolved : Event::neighbour_failed);
-    pub_.refresh_if([ip](const NhKey& k) {
-      return k.family == 6 && k.type == NhType::adjacency && k.ip6 == ip;
+    // A link-local neighbour is the next hop of its own port's slots only.
+    pub_.refresh_if([key](const NhKey& k) {
+      return k.family == 6 && k.type == NhType::adjacency && k.ip6 == key.ip &&
+             (key.zone == ScopedIpv6::kNoZone || k.port == key.zone);
     });
   }
   for (rte_mbuf* m : fx.failed) {
@@ -647,8 +652,8 @@ void Control::apply_neighbour_effects(NeighbourTable6::Effects& fx, uint64_t now
   drop_unsent(fx);
   if (fx.not_learnt) event(Event::ndp_not_learnt, fx.not_learnt);
   try {
-    for (const Ipv6& ip : fx.changed)
-      if (!ip.is_link_local()) sync(Prefix6{ip, 128});
+    for (const ScopedIpv6& key : fx.changed)
+      if (!key.ip.is_link_local()) sync(Prefix6{key.ip, 128});
     pub_.commit();
   } catch (const FibError& e) {
     pub_.rollback();

@@ -7,6 +7,7 @@
 
 #include <cstring>
 #include <future>
+#include <map>
 #include <thread>
 #include <vector>
 
@@ -57,14 +58,17 @@ struct Rig6 : testing::ControlRig {
   }
   std::vector<std::vector<uint8_t>> sent() {
     std::vector<std::vector<uint8_t>> out;
+    sent_ports.clear();
     TxEntry t;
     while (rte_ring_dequeue_elem(ctl_tx.get(), &t, sizeof t) == 0) {
+      sent_ports.push_back(t.port);
       const auto* p = rte_pktmbuf_mtod(t.m, const uint8_t*);
       out.emplace_back(p, p + rte_pktmbuf_data_len(t.m));
       rte_pktmbuf_free(t.m);
     }
     return out;
   }
+  std::vector<uint16_t> sent_ports;  // the port of each frame the last sent() returned
 };
 
 const Mac kHost = *Mac::parse("02:00:00:00:01:02");
@@ -849,5 +853,175 @@ TEST_CASE("IPv6 redirects about the router's own traffic: learnt only when accep
     CHECK(route_get(r).count("exception") == 0);
     r.hand(redirect6("fe80::2", kGw, "fe80::3", "2001:db8:9::5"), Punt::local, p1);
     CHECK(route_get(r)["exception"]["gateway"] == "fe80::3");
+  }
+}
+
+namespace {
+
+// An IPv6/UDP frame from 2001:db8:9::2 to `to`, as a worker would punt it.
+std::vector<uint8_t> udp6_to(const char* to) {
+  std::vector<uint8_t> f = frame(14 + 40 + 8);
+  f[12] = 0x86;
+  f[13] = 0xdd;
+  f[14] = 0x60;
+  f[14 + 5] = 8;
+  f[14 + 6] = 17;
+  f[14 + 7] = 64;
+  const Ipv6 s = *Ipv6::parse("2001:db8:1::2"), d = *Ipv6::parse(to);
+  std::memcpy(&f[14 + 8], s.b.data(), 16);
+  std::memcpy(&f[14 + 24], d.b.data(), 16);
+  return f;
+}
+
+// The "neigh show" entries for address a: port name -> the entry.
+std::map<std::string, json> neigh_of(Rig6& r, const char* a) {
+  std::map<std::string, json> m;
+  for (const auto& e : r.run({"neigh", "show"}))
+    if (e["dst"] == a) m[e["dev"].get<std::string>()] = e;
+  return m;
+}
+
+}  // namespace
+
+TEST_CASE("one link-local address on two ports is two neighbours (RFC 4007)",
+          "[control][ipv6][neighbour]") {
+  Rig6 r;
+  const uint16_t p0 = r.ports[0]->id(), p1 = r.ports[1]->id();
+  const Ipv6 gw = *Ipv6::parse("fe80::2");
+  const Mac a = *Mac::parse("02:00:00:00:0a:02"), b = *Mac::parse("02:00:00:00:0b:02");
+  r.run({"route", "add", "2001:db8:a::/48", "via", "fe80::2", "dev", "p0"});
+  r.run({"route", "add", "2001:db8:b::/48", "via", "fe80::2", "dev", "p1"});
+  const NextHopState* sa = r.nh("2001:db8:a::1");
+  const NextHopState* sb = r.nh("2001:db8:b::1");
+  REQUIRE(sa);
+  REQUIRE(sb);
+  CHECK(sa->id != sb->id);
+  CHECK(sa->port == p0);
+  CHECK(sb->port == p1);
+  CHECK(sa->kind == NhKind::unresolved);
+  CHECK(sb->kind == NhKind::unresolved);
+
+  // A packet for each route: one NS for fe80::2 on each port, two INCOMPLETE entries.
+  auto out = r.hand(udp6_to("2001:db8:a::5"), Punt::unresolved, p1, 1000);
+  REQUIRE(out.size() == 1);
+  CHECK(r.sent_ports == std::vector<uint16_t>{p0});
+  auto ns = ndp_parse(out[0].data() + 14, out[0].size() - 14);
+  REQUIRE(ns);
+  CHECK(ns->type == nd::neighbor_solicit);
+  CHECK(ns->target == gw);
+  out = r.hand(udp6_to("2001:db8:b::5"), Punt::unresolved, p0, 1000);
+  REQUIRE(out.size() == 1);
+  CHECK(r.sent_ports == std::vector<uint16_t>{p1});
+  auto n = neigh_of(r, "fe80::2");
+  REQUIRE(n.size() == 2);
+  CHECK(n["p0"]["state"] == "INCOMPLETE");
+  CHECK(n["p1"]["state"] == "INCOMPLETE");
+
+  // fe80::2 answers on p0 with MAC a: only p0's entry, only the route via p0, and only the
+  // packet waiting on p0 goes out.
+  auto na_from = [&](const Mac& mac, uint16_t port, uint64_t now, bool solicited = true) {
+    const Mac router = port == p0 ? r.ports[0]->mac() : r.ports[1]->mac();
+    uint8_t na[kNdMaxFrame];
+    const size_t len = ndp_build_na(na, mac, gw, Ipv6::link_local_eui64(router), router, gw, true,
+                                    solicited, true);
+    return r.hand(std::vector<uint8_t>(na, na + len), Punt::ndp, port, now);
+  };
+  out = na_from(a, p0, 1100);
+  REQUIRE(out.size() == 1);
+  CHECK(r.sent_ports == std::vector<uint16_t>{p0});
+  CHECK(std::memcmp(out[0].data(), a.b.data(), 6) == 0);
+  sa = r.nh("2001:db8:a::1");
+  sb = r.nh("2001:db8:b::1");
+  CHECK(sa->kind == NhKind::forward);
+  CHECK(std::memcmp(sa->l2, a.b.data(), 6) == 0);
+  CHECK(sb->kind == NhKind::unresolved);
+  n = neigh_of(r, "fe80::2");
+  CHECK(n["p0"]["state"] == "REACHABLE");
+  CHECK(n["p0"]["lladdr"] == a.str());
+  CHECK(n["p1"]["state"] == "INCOMPLETE");
+
+  // ...and on p1 with MAC b: p1's entry, and p0's keeps a (no locktime refusal: another
+  // neighbour, not a change of this one's MAC).
+  const json s0 = r.run({"stats"});
+  out = na_from(b, p1, 1200);
+  REQUIRE(out.size() == 1);
+  CHECK(r.sent_ports == std::vector<uint16_t>{p1});
+  CHECK(std::memcmp(out[0].data(), b.b.data(), 6) == 0);
+  CHECK(r.run({"stats"})["events"]["arp_mac_locked"].get<uint64_t>() ==
+        s0["events"]["arp_mac_locked"].get<uint64_t>());
+  sa = r.nh("2001:db8:a::1");
+  sb = r.nh("2001:db8:b::1");
+  REQUIRE(sa->kind == NhKind::forward);
+  REQUIRE(sb->kind == NhKind::forward);
+  CHECK(std::memcmp(sa->l2, a.b.data(), 6) == 0);
+  CHECK(std::memcmp(sb->l2, b.b.data(), 6) == 0);
+  CHECK(std::memcmp(sa->l2 + 6, r.ports[0]->mac().b.data(), 6) == 0);
+  CHECK(std::memcmp(sb->l2 + 6, r.ports[1]->mac().b.data(), 6) == 0);
+  n = neigh_of(r, "fe80::2");
+  REQUIRE(n.size() == 2);
+  CHECK(n["p0"]["lladdr"] == a.str());
+  CHECK(n["p1"]["lladdr"] == b.str());
+  CHECK(n["p1"]["state"] == "REACHABLE");
+  const json ga = r.run({"route", "get", "2001:db8:a::1"});
+  const json gb = r.run({"route", "get", "2001:db8:b::1"});
+  CHECK(ga["dev"] == "p0");
+  CHECK(ga["nexthop"]["lladdr"] == a.str());
+  CHECK(ga["nexthop"]["neighbour"] == "fe80::2");
+  CHECK(gb["dev"] == "p1");
+  CHECK(gb["nexthop"]["lladdr"] == b.str());
+
+  SECTION("an NA with a new MAC on one port changes that port's neighbour only") {
+    const Mac c = *Mac::parse("02:00:00:00:0c:02");
+    na_from(c, p1, 5000, false);  // unsolicited, override: STALE with the new MAC
+    n = neigh_of(r, "fe80::2");
+    CHECK(n["p1"]["lladdr"] == c.str());
+    // STALE, and DELAY at once at the same poll's tick: a route uses it (RFC 4861 7.3.3).
+    CHECK(n["p1"]["state"] == "DELAY");
+    CHECK(n["p0"]["lladdr"] == a.str());
+    CHECK(n["p0"]["state"] == "REACHABLE");
+    CHECK(std::memcmp(r.nh("2001:db8:b::1")->l2, c.b.data(), 6) == 0);
+    CHECK(std::memcmp(r.nh("2001:db8:a::1")->l2, a.b.data(), 6) == 0);
+  }
+  SECTION("an NS from fe80::2 on one port updates that port's neighbour only") {
+    const Mac c = *Mac::parse("02:00:00:00:0c:02");
+    uint8_t nsf[kNdMaxFrame];
+    const size_t len =
+        ndp_build_ns(nsf, c, gw, Ipv6::link_local_eui64(r.ports[0]->mac()));  // for our LL
+    out = r.hand(std::vector<uint8_t>(nsf, nsf + len), Punt::ndp, p0, 5000);
+    REQUIRE(out.size() == 1);  // the NA, to c on p0
+    CHECK(r.sent_ports == std::vector<uint16_t>{p0});
+    CHECK(std::memcmp(out[0].data(), c.b.data(), 6) == 0);
+    n = neigh_of(r, "fe80::2");
+    CHECK(n["p0"]["lladdr"] == c.str());
+    CHECK(n["p0"]["state"] == "DELAY");  // STALE, then DELAY: used by the route via p0
+    CHECK(n["p1"]["lladdr"] == b.str());
+    CHECK(n["p1"]["state"] == "REACHABLE");
+  }
+  SECTION("deleting one leaves the other; a link-local neighbour is named with its port") {
+    CHECK(r.fails({"neigh", "del", "fe80::2"}).find("needs dev") != std::string::npos);
+    r.run({"neigh", "del", "fe80::2", "dev", "p1"});
+    n = neigh_of(r, "fe80::2");
+    REQUIRE(n.size() == 1);
+    CHECK(n.count("p0") == 1);
+    CHECK(r.nh("2001:db8:b::1")->kind == NhKind::unresolved);
+    CHECK(r.nh("2001:db8:a::1")->kind == NhKind::forward);
+    CHECK(r.fails({"neigh", "del", "fe80::2", "dev", "p1"}) ==
+          "neigh del: no neighbour fe80::2 on p1");
+    // Traffic via p0 still goes straight to a.
+    out = r.hand(udp6_to("2001:db8:a::6"), Punt::unresolved, p1, 5000);
+    REQUIRE(out.size() == 1);
+    CHECK(r.sent_ports == std::vector<uint16_t>{p0});
+    CHECK(std::memcmp(out[0].data(), a.b.data(), 6) == 0);
+  }
+  SECTION("a static neighbour on one port leaves the other's learnt one alone") {
+    const Mac c = *Mac::parse("02:00:00:00:0c:02");
+    r.run({"neigh", "add", "fe80::2", "lladdr", c.str(), "dev", "p1"});
+    n = neigh_of(r, "fe80::2");
+    CHECK(n["p1"]["state"] == "PERMANENT");
+    CHECK(n["p1"]["lladdr"] == c.str());
+    CHECK(n["p0"]["state"] == "REACHABLE");
+    CHECK(n["p0"]["lladdr"] == a.str());
+    CHECK(std::memcmp(r.nh("2001:db8:b::1")->l2, c.b.data(), 6) == 0);
+    CHECK(std::memcmp(r.nh("2001:db8:a::1")->l2, a.b.data(), 6) == 0);
   }
 }

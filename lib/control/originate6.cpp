@@ -67,7 +67,7 @@ void Control::learn_redirect6(const NdMessage& msg, uint16_t port, const Mac& se
   const Ipv6 first = !usable_route ? Ipv6() : old && old->has_gateway() ? old->gateway : *rt->via;
   bool from_first = usable_route && msg.src == first;
   if (usable_route && !from_first && !first.is_link_local()) {
-    const auto* n = neigh6_.find(first);
+    const auto* n = neigh6_.find(first, port);
     from_first = n && n->usable() && n->port == port && n->mac == sender;
   }
   if (!from_first || local_address6(msg.target) || local_address6(dst)) {
@@ -89,7 +89,7 @@ bool Control::send_redirected6(rte_mbuf* m, const NextHopState* s, const Ipv6& d
   if (!e || !e->has_gateway()) return false;
   const PortCtl* p = port_by_id(s->port);
   if (!p) return false;
-  const auto* n = neigh6_.find(e->gateway);
+  const auto* n = neigh6_.find(e->gateway, s->port);  // a link-local gateway: this port's
   if (n && n->usable() && n->port == s->port) {
     write_l2(m, n->mac, p->ref.mac, RTE_ETHER_TYPE_IPV6);
     transmit(s->port, m);

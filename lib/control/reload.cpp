@@ -36,7 +36,8 @@ std::vector<std::string> addr_argv(const char* verb, const AddrKey& k) {
   return {"addr", verb, k.second, "dev", k.first};
 }
 
-// A static neighbour of either family, keyed by its address's text.
+// A static neighbour of either family, keyed by its address's text and, for an IPv6
+// link-local address (one per link, RFC 4007), its port: "fe80::2%p1".
 struct StaticNeighbour {
   std::string address;
   Mac lladdr;
@@ -47,7 +48,10 @@ struct StaticNeighbour {
 std::map<std::string, StaticNeighbour> neighbours_of(const Config& c) {
   std::map<std::string, StaticNeighbour> m;
   for (const auto& n : c.neighbours) m[n.address.str()] = {n.address.str(), n.lladdr, n.port};
-  for (const auto& n : c.neighbours6) m[n.address.str()] = {n.address.str(), n.lladdr, n.port};
+  for (const auto& n : c.neighbours6) {
+    const std::string zone = n.address.is_link_local() ? "%" + n.port : "";
+    m[n.address.str() + zone] = {n.address.str(), n.lladdr, n.port};
+  }
   return m;
 }
 
@@ -249,14 +253,19 @@ nlohmann::json Control::reload_apply(const Config& next, const std::vector<Route
   const auto old_neigh = neighbours_of(loaded_), new_neigh = neighbours_of(next);
   const auto old_routes = routes_of(loaded_, loaded_files_), new_routes = routes_of(next, files);
   const auto live_addrs = live_addresses();
-  // A static neighbour as the live table has it, or nothing when it is not static.
-  auto live_neigh = [this](const std::string& text) -> std::optional<StaticNeighbour> {
+  // A static neighbour as the live table has it, or nothing when it is not static. The port
+  // names a link-local neighbour's link; other addresses are found on any port.
+  auto live_neigh = [this](const std::string& text,
+                           const std::string& port) -> std::optional<StaticNeighbour> {
     if (auto a4 = Ipv4::parse(text)) {
       const Neighbour* n = neigh_.find(*a4);
       if (!n || n->state != NeighState::permanent) return std::nullopt;
       return StaticNeighbour{text, n->mac, port_by_id(n->port)->ref.name};
     }
-    const auto* n = neigh6_.find(*Ipv6::parse(text));
+    const Ipv6 a6 = *Ipv6::parse(text);
+    const PortCtl* p = port_by_name(port);
+    if (a6.is_link_local() && !p) return std::nullopt;
+    const auto* n = neigh6_.find(a6, p ? p->ref.id : 0);
     if (!n || n->state != NeighState::permanent) return std::nullopt;
     return StaticNeighbour{text, n->mac, port_by_id(n->port)->ref.name};
   };
@@ -289,15 +298,15 @@ nlohmann::json Control::reload_apply(const Config& next, const std::vector<Route
       undo.emplace_back([run, k] { run(addr_argv("del", k)); });
       ++addr_added;
     }
-    for (const auto& [ip, n] : new_neigh) {
-      const auto now = live_neigh(ip);
+    for (const auto& [key, n] : new_neigh) {
+      const auto now = live_neigh(n.address, n.port);
       if (now && *now == n) continue;
       fault("neigh add");
       run(neigh_add_argv(n));
       if (now)
         undo.emplace_back([run, o = *now] { run(neigh_add_argv(o)); });
       else
-        undo.emplace_back([run, addr = ip, port = n.port] {
+        undo.emplace_back([run, addr = n.address, port = n.port] {
           run({"neigh", "del", addr, "dev", port});
         });
       ++neigh_set;
@@ -357,11 +366,11 @@ nlohmann::json Control::reload_apply(const Config& next, const std::vector<Route
       });
     }
 
-    for (const auto& [ip, n] : old_neigh) {
-      const auto now = live_neigh(ip);
-      if (new_neigh.count(ip) || !now) continue;
+    for (const auto& [key, n] : old_neigh) {
+      const auto now = live_neigh(n.address, n.port);
+      if (new_neigh.count(key) || !now) continue;
       fault("neigh del");
-      run({"neigh", "del", ip, "dev", now->port});
+      run({"neigh", "del", n.address, "dev", now->port});
       undo.emplace_back([run, o = *now] { run(neigh_add_argv(o)); });
       ++neigh_removed;
     }
@@ -371,9 +380,9 @@ nlohmann::json Control::reload_apply(const Config& next, const std::vector<Route
       if (new_addrs.count(k) || !live_addrs.count(k)) continue;
       std::vector<StaticNeighbour> statics;
       auto keep_statics = [&](const auto& table) {
-        for (const auto& [ip, n] : table.entries())
+        for (const auto& [key, n] : table.entries())
           if (n.state == NeighState::permanent && port_by_id(n.port)->ref.name == k.first)
-            statics.push_back(StaticNeighbour{ip.str(), n.mac, k.first});
+            statics.push_back(StaticNeighbour{n.ip.str(), n.mac, k.first});
       };
       keep_statics(neigh_);
       keep_statics(neigh6_);
@@ -392,7 +401,7 @@ nlohmann::json Control::reload_apply(const Config& next, const std::vector<Route
       undo.emplace_back([this, run, k, back, statics, live_neigh] {
         run(addr_argv("add", k));
         for (const auto& n : statics)
-          if (!live_neigh(n.address)) run(neigh_add_argv(n));
+          if (!live_neigh(n.address, n.port)) run(neigh_add_argv(n));
         if (!back.batch.empty()) route_batch(back);
       });
       ++addr_removed;

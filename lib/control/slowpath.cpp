@@ -184,7 +184,7 @@ void Control::apply_neighbour_effects(NeighbourTable::Effects& fx, uint64_t now)
   // Queued packets go out before the resolved state is published, so they are not
   // overtaken by packets the workers forward once they see it.
   for (auto& rel : fx.released) {
-    const Neighbour* n = neigh_.find(rel.ip);
+    const Neighbour* n = neigh_.find(rel.key);
     const PortCtl* p = n ? port_by_id(n->port) : nullptr;
     for (rte_mbuf* m : rel.packets) {
       if (!n || !n->usable() || !p) {

@@ -30,7 +30,8 @@ inline void write_l2(rte_mbuf* m, const Mac& dst, const Mac& src,
   eth->ether_type = rte_cpu_to_be_16(ether_type);
 }
 
-// The 64-bit key per-source limiters take for an IPv6 address.
+// The 64-bit key per-source limiters (lib/ratelimit) take for an IPv6 address. Here, not in
+// each file: the unity build compiles control6.cpp and originate6.cpp as one unit.
 inline uint64_t key_of(const Ipv6& a) {
   return Ipv6Hash{}(a);
 }

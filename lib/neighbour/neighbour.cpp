@@ -78,9 +78,9 @@ bool BasicNeighbourTable<Addr>::evict_oldest(List l, Effects& fx) {
   Entry* v = lists_[l].head;
   if (!v) return false;
   drain(*v, fx.evicted);  // dropped without Host Unreachable: eviction happens under load
-  if (v->usable()) fx.changed.push_back(v->ip);
+  if (v->usable()) fx.changed.push_back(key_of(*v));
   ++fx.evictions;
-  erase(map_.find(v->ip));
+  erase(map_.find(key_of(*v)));
   return true;
 }
 
@@ -182,9 +182,9 @@ void BasicNeighbourTable<Addr>::set_mac(Entry& n, const Mac& mac, uint16_t port,
   n.port = port;
   enter(n, st, now_ms);
   n.confirmed_ms = now_ms;
-  if (changed) fx.changed.push_back(n.ip);
+  if (changed) fx.changed.push_back(key_of(n));
   if (!n.queue.empty()) {
-    fx.released.push_back(Release{n.ip, {}});
+    fx.released.push_back(Release{key_of(n), {}});
     drain(n, fx.released.back().packets);
   }
 }
@@ -210,7 +210,7 @@ void BasicNeighbourTable<Addr>::fail(Entry& n, uint64_t now_ms, Effects& fx) {
   // request went out, so a new packet cannot trigger more than one per interval.
   n.next_ms = now_ms + p_.failed_ms;
   drain(n, fx.failed);
-  if (was_usable) fx.changed.push_back(n.ip);
+  if (was_usable) fx.changed.push_back(key_of(n));
 }
 
 template <class Addr>
@@ -224,7 +224,8 @@ void BasicNeighbourTable<Addr>::erase(typename Map::iterator it) {
 template <class Addr>
 void BasicNeighbourTable<Addr>::resolve(Addr ip, uint16_t port, rte_mbuf* pkt, uint64_t now_ms,
                                         Effects& fx) {
-  auto it = map_.find(ip);
+  const Key key = key_of(ip, port);
+  auto it = map_.find(key);
   if (it == map_.end()) {
     // A new resolution broadcasts a request: the port's budget bounds what a scan of
     // absent addresses costs the link and the control thread.
@@ -240,7 +241,7 @@ void BasicNeighbourTable<Addr>::resolve(Addr ip, uint16_t port, rte_mbuf* pkt, u
     fresh.ip = ip;
     fresh.port = port;
     fresh.used = true;
-    Entry& n = map_.emplace(ip, std::move(fresh)).first->second;
+    Entry& n = map_.emplace(key, std::move(fresh)).first->second;
     ++dynamic_;
     relist(n);
     send_request(n, now_ms, fx, false);
@@ -255,7 +256,7 @@ void BasicNeighbourTable<Addr>::resolve(Addr ip, uint16_t port, rte_mbuf* pkt, u
     // STALE, the sender changes the state to DELAY".
     if (n.state == NeighState::stale) enter(n, NeighState::delay, now_ms);
     // The worker handed this over before it saw the published state: send it now.
-    fx.released.push_back(Release{ip, {pkt}});
+    fx.released.push_back(Release{key, {pkt}});
     return;
   }
   if (n.state == NeighState::failed) {
@@ -281,7 +282,7 @@ template <class Addr>
 void BasicNeighbourTable<Addr>::arp_merge(Addr ip, const Mac& mac, uint16_t port, uint64_t now_ms,
                                           Effects& fx) {
   if (mac.is_multicast() || mac.is_zero()) return;
-  auto it = map_.find(ip);
+  auto it = map_.find(key_of(ip, port));
   if (it == map_.end()) return;
   Entry& n = it->second;
   if (n.state == NeighState::permanent) return;  // static entries are not overridden
@@ -294,7 +295,8 @@ void BasicNeighbourTable<Addr>::na_received(Addr ip, std::optional<Mac> tlla, bo
                                             bool override_, bool router, uint16_t port,
                                             uint64_t now_ms, Effects& fx) {
   if (tlla && (tlla->is_multicast() || tlla->is_zero())) return;
-  auto it = map_.find(ip);
+  // A link-local target names the entry of this port only (RFC 4007).
+  auto it = map_.find(key_of(ip, port));
   // "If no entry exists, the advertisement SHOULD be silently discarded": strangers cannot
   // fill the table.
   if (it == map_.end()) return;
@@ -349,7 +351,8 @@ template <class Addr>
 void BasicNeighbourTable<Addr>::slla_received(Addr ip, const Mac& slla, uint16_t port,
                                               uint64_t now_ms, Effects& fx) {
   if (slla.is_multicast() || slla.is_zero()) return;
-  auto it = map_.find(ip);
+  const Key key = key_of(ip, port);
+  auto it = map_.find(key);
   if (it == map_.end()) {
     // 7.2.3: "If an entry does not already exist, the node SHOULD create a new one and set
     // its reachability state to STALE". Room comes only from FAILED and unused STALE
@@ -361,7 +364,7 @@ void BasicNeighbourTable<Addr>::slla_received(Addr ip, const Mac& slla, uint16_t
     Entry fresh;
     fresh.ip = ip;
     fresh.port = port;
-    Entry& n = map_.emplace(ip, std::move(fresh)).first->second;
+    Entry& n = map_.emplace(key, std::move(fresh)).first->second;
     ++dynamic_;
     set_mac(n, slla, port, NeighState::stale, now_ms, fx);
     return;
@@ -382,8 +385,8 @@ void BasicNeighbourTable<Addr>::slla_received(Addr ip, const Mac& slla, uint16_t
 }
 
 template <class Addr>
-bool BasicNeighbourTable<Addr>::use(Addr ip) {
-  auto it = map_.find(ip);
+bool BasicNeighbourTable<Addr>::use(const Key& k) {
+  auto it = map_.find(k);
   if (it == map_.end()) return false;
   Entry& n = it->second;
   if (!n.used && n.state == NeighState::stale) n.next_ms = 0;  // DELAY at the next tick
@@ -428,7 +431,7 @@ void BasicNeighbourTable<Addr>::tick(uint64_t now_ms, Effects& fx) {
           enter(n, NeighState::delay, now_ms);
           ++it;
         } else {
-          fx.changed.push_back(n.ip);
+          fx.changed.push_back(it->first);
           erase(it++);
         }
         break;
@@ -455,11 +458,11 @@ void BasicNeighbourTable<Addr>::tick(uint64_t now_ms, Effects& fx) {
             fail(n, now_ms, fx);
             ++it;
           } else {
-            fx.changed.push_back(n.ip);
+            fx.changed.push_back(it->first);
             erase(it++);
           }
         } else {
-          fx.changed.push_back(n.ip);
+          fx.changed.push_back(it->first);
           erase(it++);
         }
         break;
@@ -475,11 +478,12 @@ void BasicNeighbourTable<Addr>::tick(uint64_t now_ms, Effects& fx) {
 
 template <class Addr>
 void BasicNeighbourTable<Addr>::add_static(Addr ip, uint16_t port, const Mac& mac, Effects& fx) {
-  auto it = map_.find(ip);
+  const Key key = key_of(ip, port);
+  auto it = map_.find(key);
   if (it == map_.end()) {
     Entry n;
     n.ip = ip;
-    it = map_.emplace(ip, std::move(n)).first;
+    it = map_.emplace(key, std::move(n)).first;
   } else if (it->second.state != NeighState::permanent) {
     --dynamic_;
   }
@@ -490,19 +494,19 @@ void BasicNeighbourTable<Addr>::add_static(Addr ip, uint16_t port, const Mac& ma
   n.state = NeighState::permanent;
   relist(n);
   n.requests = 0;
-  if (changed) fx.changed.push_back(ip);
+  if (changed) fx.changed.push_back(key);
   if (!n.queue.empty()) {
-    fx.released.push_back(Release{ip, {}});
+    fx.released.push_back(Release{key, {}});
     drain(n, fx.released.back().packets);
   }
 }
 
 template <class Addr>
-bool BasicNeighbourTable<Addr>::remove(Addr ip, Effects& fx) {
-  auto it = map_.find(ip);
+bool BasicNeighbourTable<Addr>::remove(const Key& k, Effects& fx) {
+  auto it = map_.find(k);
   if (it == map_.end()) return false;
   drain(it->second, fx.failed);
-  if (it->second.usable()) fx.changed.push_back(ip);
+  if (it->second.usable()) fx.changed.push_back(k);
   erase(it);
   return true;
 }
@@ -515,14 +519,14 @@ void BasicNeighbourTable<Addr>::remove_port(uint16_t port, Effects& fx) {
       continue;
     }
     drain(it->second, fx.failed);
-    if (it->second.usable()) fx.changed.push_back(it->second.ip);
+    if (it->second.usable()) fx.changed.push_back(it->first);
     erase(it++);
   }
 }
 
 template <class Addr>
 void BasicNeighbourTable<Addr>::clear(Effects& fx) {
-  for (auto& [ip, n] : map_) drain(n, fx.failed);
+  for (auto& [key, n] : map_) drain(n, fx.failed);
   map_.clear();
   for (Lru& l : lists_) l = Lru{};
   dynamic_ = 0;
@@ -530,8 +534,9 @@ void BasicNeighbourTable<Addr>::clear(Effects& fx) {
 }
 
 template <class Addr>
-const typename BasicNeighbourTable<Addr>::Entry* BasicNeighbourTable<Addr>::find(Addr ip) const {
-  auto it = map_.find(ip);
+const typename BasicNeighbourTable<Addr>::Entry* BasicNeighbourTable<Addr>::find(
+    const Key& k) const {
+  auto it = map_.find(k);
   return it == map_.end() ? nullptr : &it->second;
 }
 

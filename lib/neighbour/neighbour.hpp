@@ -2,9 +2,9 @@
 // Unreachability Detection (RFC 4861 7.2, 7.3), one template over the address, with bounded
 // memory: bounded entries, unresolved entries, packets held per entry and in all, and new
 // resolutions per port and second; a stranger can neither create an ARP entry nor displace
-// an entry the router uses. It never sends or frees anything itself: each call fills
-// Effects with the requests to send and the packets to release, fail or drop, so time and
-// I/O stay with the caller.
+// an entry the router uses; an IPv6 link-local address is one neighbour per port (RFC 4007).
+// It never sends or frees anything itself: each call fills Effects with the requests to
+// send and the packets to release, fail or drop, so time and I/O stay with the caller.
 #pragma once
 
 #include <cstdint>
@@ -65,19 +65,43 @@ struct BasicNeighbour {
 using Neighbour = BasicNeighbour<Ipv4>;
 using Neighbour6 = BasicNeighbour<Ipv6>;
 
-// Hashes of the table's key, the address itself.
+// The table's key. IPv4: the address. IPv6: the address and its zone (RFC 4007). A
+// link-local address is unique only on its link (every link may have its fe80::1), so its
+// zone is the port: the same address on two ports is two neighbours, and a message on one
+// port never touches the other's entry. Any other address is unique: its zone is kNoZone,
+// so its entry is found whatever the port and may move between ports (subject to the
+// locktime), as before. The port is the zone rather than part of every key so that IPv4,
+// and global IPv6, keep their one-entry-per-address rules.
+struct ScopedIpv6 {
+  static constexpr uint16_t kNoZone = 0xffff;
+  Ipv6 ip;
+  uint16_t zone = kNoZone;
+  bool operator==(const ScopedIpv6&) const = default;
+  auto operator<=>(const ScopedIpv6&) const = default;
+};
+struct ScopedIpv6Hash {
+  size_t operator()(const ScopedIpv6& k) const noexcept {
+    return Ipv6Hash{}(k.ip) ^ (size_t(k.zone) * 0x9e3779b97f4a7c15ull);
+  }
+};
 struct NeighbourIpv4Hash {
   size_t operator()(Ipv4 a) const noexcept { return std::hash<uint32_t>{}(a.v); }
 };
 template <class Addr>
-struct NeighbourHash;
+struct NeighbourKey;
 template <>
-struct NeighbourHash<Ipv4> {
-  using type = NeighbourIpv4Hash;
+struct NeighbourKey<Ipv4> {
+  using type = Ipv4;
+  using hash = NeighbourIpv4Hash;
+  static Ipv4 of(Ipv4 ip, uint16_t /*port*/) { return ip; }
 };
 template <>
-struct NeighbourHash<Ipv6> {
-  using type = Ipv6Hash;
+struct NeighbourKey<Ipv6> {
+  using type = ScopedIpv6;
+  using hash = ScopedIpv6Hash;
+  static ScopedIpv6 of(const Ipv6& ip, uint16_t port) {
+    return ScopedIpv6{ip, ip.is_link_local() ? port : ScopedIpv6::kNoZone};
+  }
 };
 
 // Ipv4: ARP. Ipv6: NDP, which adds STALE and DELAY, FAILED after a failed re-confirmation,
@@ -88,7 +112,12 @@ class BasicNeighbourTable {
  public:
   static constexpr bool kNdp = std::is_same_v<Addr, Ipv6>;
   using Entry = BasicNeighbour<Addr>;
-  using Map = std::unordered_map<Addr, Entry, typename NeighbourHash<Addr>::type>;
+  // Ipv4, or ScopedIpv6 (see NeighbourKey): what names an entry.
+  using Key = typename NeighbourKey<Addr>::type;
+  using Map = std::unordered_map<Key, Entry, typename NeighbourKey<Addr>::hash>;
+  // The key of ip seen on (or sent to) port: the port counts only for IPv6 link-local.
+  static Key key_of(const Addr& ip, uint16_t port) { return NeighbourKey<Addr>::of(ip, port); }
+  static Key key_of(const Entry& n) { return key_of(n.ip, n.port); }
 
   struct Params {
     uint64_t reachable_ms = 60000;
@@ -120,7 +149,7 @@ class BasicNeighbourTable {
   using ArpSend = Request;
   using Solicit = Request;
   struct Release {
-    Addr ip;
+    Key key;
     std::vector<rte_mbuf*> packets;  // send these to the neighbour's MAC, in order
   };
 
@@ -133,7 +162,7 @@ class BasicNeighbourTable {
     std::vector<rte_mbuf*> queue_full;    // pushed out: all queues together at queue_total
     std::vector<rte_mbuf*> rate_limited;  // the port's new-resolution budget is spent
     std::vector<rte_mbuf*> evicted;       // held by an entry evicted for a newer one
-    std::vector<Addr> changed;            // usable() or MAC or port changed: republish
+    std::vector<Key> changed;             // usable() or MAC or port changed: republish
     uint32_t evictions = 0;               // entries evicted to make room
     uint32_t mac_locked = 0;              // MAC changes refused within locktime_ms
     uint32_t not_learnt = 0;  // NDP: a solicitation's sender not recorded, no room (count)
@@ -150,7 +179,8 @@ class BasicNeighbourTable {
   // STALE (NDP), then INCOMPLETE, then stale (ARP: PROBE; NDP: used STALE, DELAY, PROBE)
   // entries, oldest first, when the table or the unresolved entries are at their limit.
   // Reachable and static entries are never evicted. NDP: a STALE entry releases the packet
-  // and goes DELAY (RFC 4861 7.3.3). The entry is marked used.
+  // and goes DELAY (RFC 4861 7.3.3). The entry is marked used. Every call names its entry
+  // by key_of(ip, port): a link-local IPv6 ip on another port is another neighbour.
   void resolve(Addr ip, uint16_t port, rte_mbuf* pkt, uint64_t now_ms, Effects& fx);
 
   // ARP only. An ARP packet from (ip, mac) arrived on port. It updates an entry that exists
@@ -164,11 +194,11 @@ class BasicNeighbourTable {
   }
 
   // NDP only. A Neighbor Advertisement for ip arrived on port: RFC 4861 7.2.5. It never
-  // creates an entry. INCOMPLETE (and FAILED): needs a TLLA, then REACHABLE if solicited,
-  // else STALE, and the queue is released. Otherwise a different MAC (or port) is taken
-  // only with the Override flag and, as for ARP, not within locktime_ms of the last
-  // confirmation; without Override it only turns REACHABLE into STALE. Static entries are
-  // left alone.
+  // creates an entry (for a link-local ip: an entry on this port). INCOMPLETE (and
+  // FAILED): needs a TLLA, then REACHABLE if solicited, else STALE, and the queue is
+  // released. Otherwise a different MAC (or port) is taken only with the Override flag and,
+  // as for ARP, not within locktime_ms of the last confirmation; without Override it only
+  // turns REACHABLE into STALE. Static entries are left alone.
   void advert(Addr ip, std::optional<Mac> tlla, bool solicited, bool override_, bool router,
               uint16_t port, uint64_t now_ms, Effects& fx) requires kNdp {
     na_received(ip, tlla, solicited, override_, router, port, now_ms, fx);
@@ -176,7 +206,8 @@ class BasicNeighbourTable {
 
   // NDP only. An NS, RS or redirect from ip carried its link-layer address (RFC 4861 7.2.3,
   // 7.3.3): a new entry is STALE and unused; an existing one takes a different MAC (or
-  // port) as STALE, subject to locktime_ms; INCOMPLETE (and FAILED) become STALE and release
+  // port: a global ip's entry may move, a link-local one's never does) as STALE, subject
+  // to locktime_ms; INCOMPLETE (and FAILED) become STALE and release
   // their queue. A new entry takes room only from FAILED and unused STALE entries: a flood
   // of solicitations from distinct addresses cannot displace an entry the router resolves
   // or uses. Without room the sender is not recorded (fx.not_learnt).
@@ -185,23 +216,26 @@ class BasicNeighbourTable {
     slla_received(ip, slla, port, now_ms, fx);
   }
 
-  // A next hop now depends on ip (for example a route via it): the entry is marked used,
+  // A next hop now depends on the entry (for example a route via it): it is marked used,
   // so NDP re-confirms it when it goes stale instead of forgetting it. False: no entry.
-  bool use(Addr ip);
+  bool use(const Key& k);
+  bool use(const Addr& ip, uint16_t port) { return use(key_of(ip, port)); }
 
   // Runs timers due at now_ms.
   void tick(uint64_t now_ms, Effects& fx);
 
-  // Static entries. add replaces any dynamic entry and releases what it held.
+  // Static entries. add replaces the dynamic entry of key_of(ip, port) and releases what it
+  // held.
   void add_static(Addr ip, uint16_t port, const Mac& mac, Effects& fx);
-  // Removes any entry; its queued packets are reported as failed.
-  bool remove(Addr ip, Effects& fx);
+  // Removes the entry; its queued packets are reported as failed.
+  bool remove(const Key& k, Effects& fx);
   // Removes every entry; queued packets are reported as failed (shutdown).
   void clear(Effects& fx);
   // Removes every entry on a port (the port lost the subnet or stopped).
   void remove_port(uint16_t port, Effects& fx);
 
-  const Entry* find(Addr ip) const;
+  const Entry* find(const Key& k) const;
+  const Entry* find(const Addr& ip, uint16_t port) const { return find(key_of(ip, port)); }
   const Map& entries() const { return map_; }
   size_t dynamic_count() const { return dynamic_; }
   size_t unresolved_count() const { return lists_[kFailed].n + lists_[kIncomplete].n; }

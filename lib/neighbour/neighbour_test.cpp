@@ -364,6 +364,14 @@ Ipv6 host6(uint32_t i) {
   return Ipv6::of(0x2001, 0xdb8, 2, 0, 0, 0, uint16_t(i >> 16), uint16_t(i));
 }
 
+// The addresses of changed entries, in order.
+std::vector<Ipv6> ips(const std::vector<ScopedIpv6>& keys) {
+  std::vector<Ipv6> v;
+  v.reserve(keys.size());
+  for (const auto& k : keys) v.push_back(k.ip);
+  return v;
+}
+
 // kGw6 resolved at `at`: solicited NA with kMac, Router flag set.
 void reachable6(NeighbourTable6& t, uint64_t at, NeighbourTable6::Effects& fx) {
   t.resolve(kGw6, 0, pkt(1), at, fx);
@@ -392,7 +400,7 @@ TEST_CASE("NDP: a first packet sends a multicast NS; unanswered, the queue fails
   CHECK(fx.requests[0].target == kGw6);
   CHECK(fx.requests[0].port == 0);
   CHECK_FALSE(fx.requests[0].unicast);  // to the solicited-node group
-  const Neighbour6* n = t.find(kGw6);
+  const Neighbour6* n = t.find(kGw6, 0);
   REQUIRE(n);
   CHECK(n->state == NeighState::incomplete);
   CHECK(n->used);
@@ -405,11 +413,11 @@ TEST_CASE("NDP: a first packet sends a multicast NS; unanswered, the queue fails
   CHECK(fx.failed.empty());
   t.tick(3000, fx);
   CHECK(fx.failed == std::vector<rte_mbuf*>{pkt(1), pkt(2)});  // Address Unreachable
-  CHECK(t.find(kGw6)->state == NeighState::failed);
+  CHECK(t.find(kGw6, 0)->state == NeighState::failed);
   CHECK(fx.changed.empty());  // never usable: nothing to republish
   CHECK(t.queued_packets() == 0);
   t.tick(3000 + 5000, fx);
-  CHECK(t.find(kGw6) == nullptr);
+  CHECK(t.find(kGw6, 0) == nullptr);
   CHECK(t.dynamic_count() == 0);
 }
 
@@ -421,10 +429,10 @@ TEST_CASE("NDP: a solicited NA completes resolution and releases the queue in or
   NeighbourTable6::Effects fx2;
   t.advert(kGw6, kMac, true, false, true, 0, 400, fx2);
   REQUIRE(fx2.released.size() == 1);
-  CHECK(fx2.released[0].ip == kGw6);
+  CHECK(fx2.released[0].key.ip == kGw6);
   CHECK(fx2.released[0].packets == std::vector<rte_mbuf*>{pkt(1), pkt(2), pkt(3)});
-  CHECK(fx2.changed == std::vector<Ipv6>{kGw6});
-  const Neighbour6* n = t.find(kGw6);
+  CHECK(ips(fx2.changed) == std::vector<Ipv6>{kGw6});
+  const Neighbour6* n = t.find(kGw6, 0);
   CHECK(n->state == NeighState::reachable);
   CHECK(n->mac == kMac);
   CHECK(n->router);
@@ -438,34 +446,34 @@ TEST_CASE("NDP: REACHABLE, STALE, DELAY, PROBE and back, for a used entry", "[ne
   reachable6(t, 0, fx);
   NeighbourTable6::Effects fx2;
   t.tick(29999, fx2);
-  CHECK(t.find(kGw6)->state == NeighState::reachable);
+  CHECK(t.find(kGw6, 0)->state == NeighState::reachable);
   t.tick(30000, fx2);  // ReachableTime since the confirmation
-  CHECK(t.find(kGw6)->state == NeighState::stale);
+  CHECK(t.find(kGw6, 0)->state == NeighState::stale);
   CHECK(fx2.requests.empty());
   // The workers forward through its next hop without telling the table: a used STALE entry
   // goes DELAY at the next tick.
   t.tick(31000, fx2);
-  CHECK(t.find(kGw6)->state == NeighState::delay);
+  CHECK(t.find(kGw6, 0)->state == NeighState::delay);
   CHECK(fx2.requests.empty());
   t.tick(35999, fx2);
-  CHECK(t.find(kGw6)->state == NeighState::delay);
+  CHECK(t.find(kGw6, 0)->state == NeighState::delay);
   t.tick(36000, fx2);  // delay_ms later, no confirmation: PROBE, a unicast NS
-  CHECK(t.find(kGw6)->state == NeighState::probe);
+  CHECK(t.find(kGw6, 0)->state == NeighState::probe);
   REQUIRE(fx2.requests.size() == 1);
   CHECK(fx2.requests[0].target == kGw6);
   CHECK(fx2.requests[0].unicast == kMac);
-  CHECK(t.find(kGw6)->usable());  // forwarding goes on meanwhile
-  CHECK(fx2.changed.empty());     // STALE, DELAY, PROBE: all usable, same MAC
+  CHECK(t.find(kGw6, 0)->usable());  // forwarding goes on meanwhile
+  CHECK(fx2.changed.empty());        // STALE, DELAY, PROBE: all usable, same MAC
 
   SECTION("a solicited NA (no TLLA needed) makes it REACHABLE again") {
     NeighbourTable6::Effects fx3;
     t.advert(kGw6, std::nullopt, true, false, true, 0, 36100, fx3);
-    CHECK(t.find(kGw6)->state == NeighState::reachable);
+    CHECK(t.find(kGw6, 0)->state == NeighState::reachable);
     CHECK(fx3.changed.empty());
     t.tick(36100 + 29999, fx3);
-    CHECK(t.find(kGw6)->state == NeighState::reachable);
+    CHECK(t.find(kGw6, 0)->state == NeighState::reachable);
     t.tick(36100 + 30000, fx3);
-    CHECK(t.find(kGw6)->state == NeighState::stale);
+    CHECK(t.find(kGw6, 0)->state == NeighState::stale);
     CHECK(fx3.requests.empty());
   }
   SECTION("a confirmation in DELAY saves the probe") {
@@ -474,10 +482,10 @@ TEST_CASE("NDP: REACHABLE, STALE, DELAY, PROBE and back, for a used entry", "[ne
     reachable6(u, 0, fy);
     u.tick(30000, fy);
     u.tick(31000, fy);
-    REQUIRE(u.find(kGw6)->state == NeighState::delay);
+    REQUIRE(u.find(kGw6, 0)->state == NeighState::delay);
     NeighbourTable6::Effects fy2;
     u.advert(kGw6, kMac, true, false, true, 0, 32000, fy2);
-    CHECK(u.find(kGw6)->state == NeighState::reachable);
+    CHECK(u.find(kGw6, 0)->state == NeighState::reachable);
     u.tick(36000, fy2);
     CHECK(fy2.requests.empty());
   }
@@ -486,19 +494,19 @@ TEST_CASE("NDP: REACHABLE, STALE, DELAY, PROBE and back, for a used entry", "[ne
     for (uint64_t ms = 36250; ms <= 38999; ms += 250) t.tick(ms, fx3);
     CHECK(fx3.requests.size() == 2);  // 37000 and 38000: MAX_UNICAST_SOLICIT (3) in all
     for (const auto& r : fx3.requests) CHECK(r.unicast == kMac);
-    CHECK(t.find(kGw6)->state == NeighState::probe);
+    CHECK(t.find(kGw6, 0)->state == NeighState::probe);
     CHECK(fx3.changed.empty());
     t.tick(39000, fx3);
-    CHECK(t.find(kGw6)->state == NeighState::failed);
-    CHECK_FALSE(t.find(kGw6)->usable());
-    CHECK(fx3.changed == std::vector<Ipv6>{kGw6});  // the caller withdraws the next hop
+    CHECK(t.find(kGw6, 0)->state == NeighState::failed);
+    CHECK_FALSE(t.find(kGw6, 0)->usable());
+    CHECK(ips(fx3.changed) == std::vector<Ipv6>{kGw6});  // the caller withdraws the next hop
     // A new packet starts a new resolution, multicast; unanswered, it fails the packet
     // (the caller answers Address Unreachable).
     NeighbourTable6::Effects fx4;
     t.resolve(kGw6, 0, pkt(7), 39000, fx4);
     REQUIRE(fx4.requests.size() == 1);
     CHECK_FALSE(fx4.requests[0].unicast);
-    CHECK(t.find(kGw6)->state == NeighState::incomplete);
+    CHECK(t.find(kGw6, 0)->state == NeighState::incomplete);
     for (uint64_t ms = 40000; ms <= 42000; ms += 1000) t.tick(ms, fx4);
     CHECK(fx4.requests.size() == 3);
     CHECK(fx4.failed == std::vector<rte_mbuf*>{pkt(7)});
@@ -507,11 +515,11 @@ TEST_CASE("NDP: REACHABLE, STALE, DELAY, PROBE and back, for a used entry", "[ne
   SECTION("a FAILED entry is forgotten after failed_ms") {
     NeighbourTable6::Effects fx3;
     for (uint64_t ms = 37000; ms <= 39000; ms += 1000) t.tick(ms, fx3);
-    REQUIRE(t.find(kGw6)->state == NeighState::failed);
+    REQUIRE(t.find(kGw6, 0)->state == NeighState::failed);
     t.tick(39000 + 4999, fx3);
-    CHECK(t.find(kGw6) != nullptr);
+    CHECK(t.find(kGw6, 0) != nullptr);
     t.tick(39000 + 5000, fx3);
-    CHECK(t.find(kGw6) == nullptr);
+    CHECK(t.find(kGw6, 0) == nullptr);
     CHECK(t.dynamic_count() == 0);
     CHECK(t.unresolved_count() == 0);
   }
@@ -521,27 +529,27 @@ TEST_CASE("NDP: a packet to a STALE entry goes out at once and starts DELAY", "[
   NeighbourTable6 t(params6());
   NeighbourTable6::Effects fx;
   t.solicit_from(kLl6, kMac, 0, 0, fx);  // a neighbour's NS: STALE, unused
-  REQUIRE(t.find(kLl6)->state == NeighState::stale);
-  CHECK_FALSE(t.find(kLl6)->used);
+  REQUIRE(t.find(kLl6, 0)->state == NeighState::stale);
+  CHECK_FALSE(t.find(kLl6, 0)->used);
   NeighbourTable6::Effects fx2;
   t.resolve(kLl6, 0, pkt(1), 100, fx2);
   REQUIRE(fx2.released.size() == 1);
   CHECK(fx2.released[0].packets == std::vector<rte_mbuf*>{pkt(1)});
   CHECK(fx2.requests.empty());
-  CHECK(t.find(kLl6)->state == NeighState::delay);
-  CHECK(t.find(kLl6)->used);
+  CHECK(t.find(kLl6, 0)->state == NeighState::delay);
+  CHECK(t.find(kLl6, 0)->used);
   CHECK(t.unused_count() == 0);
   t.tick(5099, fx2);
-  CHECK(t.find(kLl6)->state == NeighState::delay);
+  CHECK(t.find(kLl6, 0)->state == NeighState::delay);
   t.tick(5100, fx2);
-  CHECK(t.find(kLl6)->state == NeighState::probe);
+  CHECK(t.find(kLl6, 0)->state == NeighState::probe);
   REQUIRE(fx2.requests.size() == 1);
   CHECK(fx2.requests[0].unicast == kMac);
   // Packets to DELAY and PROBE entries go out at once too.
   NeighbourTable6::Effects fx3;
   t.resolve(kLl6, 0, pkt(2), 5200, fx3);
   CHECK(fx3.released.size() == 1);
-  CHECK(t.find(kLl6)->state == NeighState::probe);
+  CHECK(t.find(kLl6, 0)->state == NeighState::probe);
 }
 
 TEST_CASE("NDP: used and unused STALE entries", "[neighbour][ndp]") {
@@ -550,21 +558,21 @@ TEST_CASE("NDP: used and unused STALE entries", "[neighbour][ndp]") {
   const Ipv6 x = host6(1);
   t.solicit_from(x, kMac2, 0, 0, fx);  // learnt from its NS; nothing sends to it
   reachable6(t, 0, fx);                // kGw6: a next hop
-  CHECK(fx.changed == std::vector<Ipv6>{x, kGw6});
+  CHECK(ips(fx.changed) == std::vector<Ipv6>{x, kGw6});
   CHECK(t.unused_count() == 1);
   NeighbourTable6::Effects fx2;
   for (uint64_t ms = 0; ms < 60000; ms += 1000) t.tick(ms, fx2);
   // kGw6 went STALE at 30 s and is being re-confirmed; x was never asked for.
   for (const auto& r : fx2.requests) CHECK(r.target == kGw6);
   CHECK(fx2.requests.size() == 3);
-  CHECK(t.find(x)->state == NeighState::stale);
-  CHECK(fx2.changed == std::vector<Ipv6>{kGw6});  // kGw6's probes failed at 39 s
+  CHECK(t.find(x, 0)->state == NeighState::stale);
+  CHECK(ips(fx2.changed) == std::vector<Ipv6>{kGw6});  // kGw6's probes failed at 39 s
   NeighbourTable6::Effects fx3;
   t.tick(59999, fx3);
-  CHECK(t.find(x) != nullptr);
+  CHECK(t.find(x, 0) != nullptr);
   t.tick(60000, fx3);  // stale_ms without use: forgotten, and its next hop withdrawn
-  CHECK(t.find(x) == nullptr);
-  CHECK(fx3.changed == std::vector<Ipv6>{x});
+  CHECK(t.find(x, 0) == nullptr);
+  CHECK(ips(fx3.changed) == std::vector<Ipv6>{x});
   CHECK(fx3.requests.empty());
   CHECK(t.unused_count() == 0);
 
@@ -573,14 +581,14 @@ TEST_CASE("NDP: used and unused STALE entries", "[neighbour][ndp]") {
     NeighbourTable6::Effects fy;
     u.solicit_from(x, kMac2, 0, 0, fy);
     u.tick(100, fy);
-    CHECK(u.find(x)->state == NeighState::stale);
-    CHECK(u.use(x));
-    CHECK_FALSE(u.use(kGw6));
+    CHECK(u.find(x, 0)->state == NeighState::stale);
+    CHECK(u.use(x, 0));
+    CHECK_FALSE(u.use(kGw6, 0));
     CHECK(u.unused_count() == 0);
     u.tick(101, fy);
-    CHECK(u.find(x)->state == NeighState::delay);
+    CHECK(u.find(x, 0)->state == NeighState::delay);
     u.tick(5101, fy);
-    CHECK(u.find(x)->state == NeighState::probe);
+    CHECK(u.find(x, 0)->state == NeighState::probe);
     REQUIRE(fy.requests.size() == 1);
     CHECK(fy.requests[0].unicast == kMac2);
   }
@@ -629,7 +637,7 @@ TEST_CASE("NDP: RFC 4861 7.2.5, row by row", "[neighbour][ndp]") {
       if (start == NeighState::delay || start == NeighState::probe) now = 31000;
       if (start == NeighState::probe) now = 36000;
       for (uint64_t ms = 30000; ms <= now; ms += 1000) t.tick(ms, fx);
-      REQUIRE(t.find(kGw6)->state == start);
+      REQUIRE(t.find(kGw6, 0)->state == start);
       now += 500;                                      // before any further timer...
       if (start == NeighState::reachable) now = 2000;  // ...and past the locktime
       std::optional<Mac> tlla;
@@ -637,7 +645,7 @@ TEST_CASE("NDP: RFC 4861 7.2.5, row by row", "[neighbour][ndp]") {
       if (r.tlla == different) tlla = kMac2;
       NeighbourTable6::Effects e;
       t.advert(kGw6, tlla, r.s, r.o, false, 0, now, e);
-      const Neighbour6* n = t.find(kGw6);
+      const Neighbour6* n = t.find(kGw6, 0);
       NeighState want = start;
       switch (r.out) {
         case kept:
@@ -673,40 +681,40 @@ TEST_CASE("NDP: an NA for an INCOMPLETE entry", "[neighbour][ndp]") {
     NeighbourTable6::Effects e;
     for (int f = 0; f < 8; ++f)
       t.advert(kGw6, std::nullopt, (f & 1) != 0, (f & 2) != 0, (f & 4) != 0, 0, 10, e);
-    CHECK(t.find(kGw6)->state == NeighState::incomplete);
-    CHECK(t.find(kGw6)->queue.size() == 2);
+    CHECK(t.find(kGw6, 0)->state == NeighState::incomplete);
+    CHECK(t.find(kGw6, 0)->queue.size() == 2);
     CHECK(e.changed.empty());
     CHECK(e.released.empty());
   }
   SECTION("solicited: REACHABLE, queue sent") {
     NeighbourTable6::Effects e;
     t.advert(kGw6, kMac, true, false, false, 0, 10, e);
-    CHECK(t.find(kGw6)->state == NeighState::reachable);
-    CHECK(t.find(kGw6)->mac == kMac);
-    CHECK_FALSE(t.find(kGw6)->router);
+    CHECK(t.find(kGw6, 0)->state == NeighState::reachable);
+    CHECK(t.find(kGw6, 0)->mac == kMac);
+    CHECK_FALSE(t.find(kGw6, 0)->router);
     REQUIRE(e.released.size() == 1);
     CHECK(e.released[0].packets == std::vector<rte_mbuf*>{pkt(1), pkt(2)});
-    CHECK(e.changed == std::vector<Ipv6>{kGw6});
+    CHECK(ips(e.changed) == std::vector<Ipv6>{kGw6});
   }
   SECTION("unsolicited: STALE, queue sent; used, so DELAY at the next tick") {
     NeighbourTable6::Effects e;
     t.advert(kGw6, kMac, false, true, true, 0, 10, e);
-    CHECK(t.find(kGw6)->state == NeighState::stale);
-    CHECK(t.find(kGw6)->router);
+    CHECK(t.find(kGw6, 0)->state == NeighState::stale);
+    CHECK(t.find(kGw6, 0)->router);
     REQUIRE(e.released.size() == 1);
-    CHECK(e.changed == std::vector<Ipv6>{kGw6});
+    CHECK(ips(e.changed) == std::vector<Ipv6>{kGw6});
     t.tick(11, e);
-    CHECK(t.find(kGw6)->state == NeighState::delay);
+    CHECK(t.find(kGw6, 0)->state == NeighState::delay);
   }
   SECTION("a FAILED entry is treated like an INCOMPLETE one") {
     NeighbourTable6::Effects e;
     for (uint64_t ms = 1000; ms <= 3000; ms += 1000) t.tick(ms, e);
-    REQUIRE(t.find(kGw6)->state == NeighState::failed);
+    REQUIRE(t.find(kGw6, 0)->state == NeighState::failed);
     t.advert(kGw6, std::nullopt, true, true, false, 0, 3100, e);
-    CHECK(t.find(kGw6)->state == NeighState::failed);
+    CHECK(t.find(kGw6, 0)->state == NeighState::failed);
     t.advert(kGw6, kMac, true, false, false, 0, 3200, e);
-    CHECK(t.find(kGw6)->state == NeighState::reachable);
-    CHECK(e.changed == std::vector<Ipv6>{kGw6});
+    CHECK(t.find(kGw6, 0)->state == NeighState::reachable);
+    CHECK(ips(e.changed) == std::vector<Ipv6>{kGw6});
   }
 }
 
@@ -723,17 +731,17 @@ TEST_CASE("NDP: NAs never create entries; overrides respect the locktime", "[nei
   NeighbourTable6::Effects e;
   for (uint64_t ms = 1000; ms < 2000; ms += 10) t.advert(kGw6, kMac2, true, true, false, 0, ms, e);
   t.advert(kGw6, kMac, true, true, false, 1, 1500, e);  // nor another port
-  CHECK(t.find(kGw6)->mac == kMac);
-  CHECK(t.find(kGw6)->port == 0);
+  CHECK(t.find(kGw6, 0)->mac == kMac);
+  CHECK(t.find(kGw6, 0)->port == 0);
   CHECK(e.mac_locked == 101);
   CHECK(e.changed.empty());
   t.advert(kGw6, kMac2, false, true, false, 0, 2000, e);  // past it: override, unsolicited
-  CHECK(t.find(kGw6)->mac == kMac2);
-  CHECK(t.find(kGw6)->state == NeighState::stale);
-  CHECK(e.changed == std::vector<Ipv6>{kGw6});
+  CHECK(t.find(kGw6, 0)->mac == kMac2);
+  CHECK(t.find(kGw6, 0)->state == NeighState::stale);
+  CHECK(ips(e.changed) == std::vector<Ipv6>{kGw6});
   // An NA without TLLA from another port confirms nothing.
   t.advert(kGw6, std::nullopt, true, false, false, 1, 2100, e);
-  CHECK(t.find(kGw6)->state == NeighState::stale);
+  CHECK(t.find(kGw6, 0)->state == NeighState::stale);
 }
 
 TEST_CASE("NDP: a solicitation's source link-layer address (7.2.3)", "[neighbour][ndp]") {
@@ -742,14 +750,14 @@ TEST_CASE("NDP: a solicitation's source link-layer address (7.2.3)", "[neighbour
 
   SECTION("no entry: a STALE, unused one, reported") {
     t.solicit_from(kLl6, kMac, 2, 0, fx);
-    const Neighbour6* n = t.find(kLl6);
+    const Neighbour6* n = t.find(kLl6, 2);
     REQUIRE(n);
     CHECK(n->state == NeighState::stale);
     CHECK(n->mac == kMac);
     CHECK(n->port == 2);
     CHECK_FALSE(n->used);
     CHECK_FALSE(n->router);
-    CHECK(fx.changed == std::vector<Ipv6>{kLl6});
+    CHECK(ips(fx.changed) == std::vector<Ipv6>{kLl6});
     CHECK(fx.requests.empty());
     CHECK(t.dynamic_count() == 1);
     CHECK(t.unresolved_count() == 0);
@@ -758,26 +766,26 @@ TEST_CASE("NDP: a solicitation's source link-layer address (7.2.3)", "[neighbour
     t.solicit_from(kLl6, kMac, 2, 30000, e);
     CHECK(e.changed.empty());
     t.tick(60000, e);
-    CHECK(t.find(kLl6) == nullptr);
+    CHECK(t.find(kLl6, 2) == nullptr);
   }
   SECTION("a different address: replaced, STALE, except within the locktime") {
     reachable6(t, 0, fx);
     NeighbourTable6::Effects e;
     t.solicit_from(kGw6, kMac2, 0, 500, e);
     CHECK(e.mac_locked == 1);
-    CHECK(t.find(kGw6)->mac == kMac);
-    CHECK(t.find(kGw6)->state == NeighState::reachable);
+    CHECK(t.find(kGw6, 0)->mac == kMac);
+    CHECK(t.find(kGw6, 0)->state == NeighState::reachable);
     t.solicit_from(kGw6, kMac2, 0, 1000, e);
-    CHECK(t.find(kGw6)->mac == kMac2);
-    CHECK(t.find(kGw6)->state == NeighState::stale);
-    CHECK(e.changed == std::vector<Ipv6>{kGw6});
+    CHECK(t.find(kGw6, 0)->mac == kMac2);
+    CHECK(t.find(kGw6, 0)->state == NeighState::stale);
+    CHECK(ips(e.changed) == std::vector<Ipv6>{kGw6});
     // Still used (resolve() created it): re-confirmed from the next tick.
     t.tick(1001, e);
-    CHECK(t.find(kGw6)->state == NeighState::delay);
+    CHECK(t.find(kGw6, 0)->state == NeighState::delay);
     // The same address in any usable state changes nothing (7.2.3).
     NeighbourTable6::Effects e2;
     t.solicit_from(kGw6, kMac2, 0, 2000, e2);
-    CHECK(t.find(kGw6)->state == NeighState::delay);
+    CHECK(t.find(kGw6, 0)->state == NeighState::delay);
     CHECK(e2.changed.empty());
   }
   SECTION("INCOMPLETE: STALE with the address, the queue sent") {
@@ -785,10 +793,10 @@ TEST_CASE("NDP: a solicitation's source link-layer address (7.2.3)", "[neighbour
     t.resolve(kGw6, 0, pkt(2), 0, fx);
     NeighbourTable6::Effects e;
     t.solicit_from(kGw6, kMac, 0, 100, e);
-    CHECK(t.find(kGw6)->state == NeighState::stale);
+    CHECK(t.find(kGw6, 0)->state == NeighState::stale);
     REQUIRE(e.released.size() == 1);
     CHECK(e.released[0].packets == std::vector<rte_mbuf*>{pkt(1), pkt(2)});
-    CHECK(e.changed == std::vector<Ipv6>{kGw6});
+    CHECK(ips(e.changed) == std::vector<Ipv6>{kGw6});
     CHECK(t.unresolved_count() == 0);
     CHECK(t.queued_packets() == 0);
   }
@@ -813,7 +821,7 @@ TEST_CASE("NDP: static entries are PERMANENT and NDP messages leave them alone",
   t.advert(kGw6, kMac2, false, false, true, 0, 10000, fx3);
   t.solicit_from(kGw6, kMac2, 1, 10000, fx3);
   t.tick(10'000'000, fx3);
-  const Neighbour6* n = t.find(kGw6);
+  const Neighbour6* n = t.find(kGw6, 0);
   CHECK(n->state == NeighState::permanent);
   CHECK(n->mac == kMac);
   CHECK(n->port == 0);
@@ -822,7 +830,7 @@ TEST_CASE("NDP: static entries are PERMANENT and NDP messages leave them alone",
   NeighbourTable6::Effects fx4;
   t.resolve(kGw6, 0, pkt(2), 10'000'001, fx4);
   CHECK(fx4.released.size() == 1);
-  CHECK(t.find(kGw6)->state == NeighState::permanent);
+  CHECK(t.find(kGw6, 0)->state == NeighState::permanent);
 }
 
 // An NS flood from distinct addresses (the ARP request flood of issue 13, defect 3, in
@@ -843,7 +851,7 @@ TEST_CASE("NDP: a flood of NS from distinct addresses stays within the bounds",
   const Ipv6 used = Ipv6::of(0x2001, 0xdb8, 1, 0, 0, 0, 0, 3);
   t.solicit_from(used, kMac2, 0, 0, fx);  // STALE, then used: a next hop
   t.resolve(used, 0, pkt(9), 0, fx);
-  REQUIRE(t.find(used)->state == NeighState::delay);
+  REQUIRE(t.find(used, 0)->state == NeighState::delay);
   REQUIRE(t.queued_packets() == 4);
 
   NeighbourTable6::Effects e;
@@ -853,15 +861,15 @@ TEST_CASE("NDP: a flood of NS from distinct addresses stays within the bounds",
   }
   CHECK(t.dynamic_count() == p.max_entries);  // full, and never more
   CHECK(t.unused_count() == 5);               // the flood's own entries, the newest five
-  CHECK(t.find(host6(9999)) != nullptr);
-  CHECK(t.find(host6(9994)) == nullptr);
+  CHECK(t.find(host6(9999), 0) != nullptr);
+  CHECK(t.find(host6(9994), 0) == nullptr);
   CHECK(e.evictions == 10000 - 5);  // each newer sender took an older one's place
   CHECK(e.not_learnt == 0);
   // Nothing the router resolves or uses made way for a stranger.
-  CHECK(t.find(kGw6)->state == NeighState::reachable);
-  CHECK(t.find(used)->state == NeighState::delay);
-  CHECK(t.find(kLl6)->state == NeighState::incomplete);
-  CHECK(t.find(kLl6)->queue.size() == 4);
+  CHECK(t.find(kGw6, 0)->state == NeighState::reachable);
+  CHECK(t.find(used, 0)->state == NeighState::delay);
+  CHECK(t.find(kLl6, 0)->state == NeighState::incomplete);
+  CHECK(t.find(kLl6, 0)->queue.size() == 4);
   CHECK(e.evicted.empty());
   CHECK(e.requests.empty());  // and it cost the link nothing
 
@@ -880,7 +888,7 @@ TEST_CASE("NDP: a flood of NS from distinct addresses stays within the bounds",
     for (const auto& [ip, n] : t.entries()) REQUIRE(n.queue.size() <= p.queue_len);
   }
   CHECK(t.dynamic_count() == p.max_entries);
-  CHECK(t.find(kGw6)->state == NeighState::reachable);
+  CHECK(t.find(kGw6, 0)->state == NeighState::reachable);
   size_t released = 0;
   for (const auto& r : e2.released) released += r.packets.size();
   CHECK(released == 0);  // nobody answered
@@ -909,37 +917,37 @@ TEST_CASE("NDP: a full table evicts FAILED, unused STALE, INCOMPLETE, then stale
   t.tick(30001, fx);
   t.resolve(d, 0, pkt(4), 30001, fx);
   t.solicit_from(u, kMac, 0, 30001, fx);
-  REQUIRE(t.find(a)->state == NeighState::reachable);
-  REQUIRE(t.find(b)->state == NeighState::delay);
-  REQUIRE(t.find(c)->state == NeighState::failed);
-  REQUIRE(t.find(d)->state == NeighState::incomplete);
-  REQUIRE(t.find(u)->state == NeighState::stale);
+  REQUIRE(t.find(a, 0)->state == NeighState::reachable);
+  REQUIRE(t.find(b, 0)->state == NeighState::delay);
+  REQUIRE(t.find(c, 0)->state == NeighState::failed);
+  REQUIRE(t.find(d, 0)->state == NeighState::incomplete);
+  REQUIRE(t.find(u, 0)->state == NeighState::stale);
   REQUIRE(t.dynamic_count() == 5);
 
   NeighbourTable6::Effects e1, e2, e3, e4, e5;
   t.resolve(host6(20), 0, pkt(5), 30002, e1);
-  CHECK(t.find(c) == nullptr);
+  CHECK(t.find(c, 0) == nullptr);
   t.resolve(host6(21), 0, pkt(6), 30002, e2);
-  CHECK(t.find(u) == nullptr);  // nothing used it
-  CHECK(e2.changed == std::vector<Ipv6>{u});
+  CHECK(t.find(u, 0) == nullptr);  // nothing used it
+  CHECK(ips(e2.changed) == std::vector<Ipv6>{u});
   t.resolve(host6(22), 0, pkt(7), 30002, e3);
-  CHECK(t.find(d) == nullptr);
+  CHECK(t.find(d, 0) == nullptr);
   CHECK(e3.evicted == std::vector<rte_mbuf*>{pkt(4)});
-  CHECK(t.find(b) != nullptr);
+  CHECK(t.find(b, 0) != nullptr);
   t.advert(host6(20), kMac, true, false, false, 0, 30003, e4);
   t.advert(host6(21), kMac, true, false, false, 0, 30003, e4);
   t.advert(host6(22), kMac, true, false, false, 0, 30003, e4);
   t.resolve(host6(23), 0, pkt(8), 30004, e4);
-  CHECK(t.find(b) == nullptr);  // the used stale entry, last
-  CHECK(e4.changed.back() == b);
+  CHECK(t.find(b, 0) == nullptr);  // the used stale entry, last
+  CHECK(e4.changed.back().ip == b);
   t.advert(host6(23), kMac, true, false, false, 0, 30005, e4);
   // REACHABLE entries only: a new resolution is refused, and so is a stranger's NS.
   t.resolve(host6(24), 0, pkt(9), 30006, e5);
   CHECK(e5.table_full == std::vector<rte_mbuf*>{pkt(9)});
   t.solicit_from(host6(25), kMac, 0, 30006, e5);
   CHECK(e5.not_learnt == 1);
-  CHECK(t.find(host6(25)) == nullptr);
-  CHECK(t.find(a)->state == NeighState::reachable);
+  CHECK(t.find(host6(25), 0) == nullptr);
+  CHECK(t.find(a, 0)->state == NeighState::reachable);
   CHECK(t.dynamic_count() == 5);
 }
 
@@ -951,11 +959,11 @@ TEST_CASE("NDP: removing a port fails what its neighbours held", "[neighbour][nd
   NeighbourTable6::Effects fx2;
   t.remove_port(0, fx2);
   CHECK(fx2.failed == std::vector<rte_mbuf*>{pkt(1)});
-  CHECK(t.find(kGw6) == nullptr);
-  CHECK(t.find(kLl6) != nullptr);
+  CHECK(t.find(kGw6, 0) == nullptr);
+  CHECK(t.find(kLl6, 1) != nullptr);
   NeighbourTable6::Effects fx3;
-  CHECK(t.remove(kLl6, fx3));
-  CHECK(fx3.changed == std::vector<Ipv6>{kLl6});
+  CHECK(t.remove(NeighbourTable6::key_of(kLl6, 1), fx3));
+  CHECK(ips(fx3.changed) == std::vector<Ipv6>{kLl6});
   CHECK(t.entries().empty());
 }
 
@@ -970,11 +978,11 @@ TEST_CASE("NDP: a failed re-confirmation never takes the unresolved entries past
   t.resolve(kLl6, 0, pkt(2), 30000, fx);  // the one unresolved entry allowed
   for (uint64_t ms = 30000; ms <= 39000; ms += 1000) t.tick(ms, fx);
   // kLl6 failed at 33000; kGw6's probes failed at 39000: deleted (RFC 4861 7.3.3), not FAILED.
-  REQUIRE(t.find(kLl6) != nullptr);
-  CHECK(t.find(kLl6)->state == NeighState::failed);
-  CHECK(t.find(kGw6) == nullptr);
+  REQUIRE(t.find(kLl6, 0) != nullptr);
+  CHECK(t.find(kLl6, 0)->state == NeighState::failed);
+  CHECK(t.find(kGw6, 0) == nullptr);
   CHECK(t.unresolved_count() == 1);
-  CHECK(fx.changed.back() == kGw6);
+  CHECK(fx.changed.back().ip == kGw6);
 }
 
 TEST_CASE("NDP: ReachableTime is drawn from 0.5 to 1.5 x the base for each confirmation",
@@ -991,7 +999,7 @@ TEST_CASE("NDP: ReachableTime is drawn from 0.5 to 1.5 x the base for each confi
     NeighbourTable6::Effects fx;
     t.resolve(host6(i), 0, pkt(i), at, fx);
     t.advert(host6(i), kMac, true, true, false, 0, at, fx);  // solicited, override
-    const Neighbour6* n = t.find(host6(i));
+    const Neighbour6* n = t.find(host6(i), 0);
     REQUIRE(n->state == NeighState::reachable);
     const uint64_t period = n->next_ms - at;
     lo = std::min(lo, period);
@@ -1008,4 +1016,100 @@ TEST_CASE("NDP: ReachableTime is drawn from 0.5 to 1.5 x the base for each confi
   CHECK(hi > p.reachable_ms * 13 / 10);
   CHECK(below > 150);
   CHECK(above > 150);
+}
+
+TEST_CASE("NDP: a link-local address is one neighbour per port (RFC 4007 zones)",
+          "[neighbour][ndp]") {
+  NeighbourTable6 t(params6());
+  NeighbourTable6::Effects fx;
+  t.resolve(kLl6, 0, pkt(1), 0, fx);
+  t.resolve(kLl6, 1, pkt(2), 0, fx);
+  REQUIRE(fx.requests.size() == 2);  // one NS on each link
+  CHECK(fx.requests[0].port == 0);
+  CHECK(fx.requests[1].port == 1);
+  CHECK(t.entries().size() == 2);
+  CHECK(t.dynamic_count() == 2);
+  REQUIRE(t.find(kLl6, 0));
+  REQUIRE(t.find(kLl6, 1));
+  CHECK(t.find(kLl6, 0) != t.find(kLl6, 1));
+  CHECK(t.find(kLl6, 2) == nullptr);
+
+  // The NA on port 0 completes port 0's entry and releases its packet only.
+  NeighbourTable6::Effects e;
+  t.advert(kLl6, kMac, true, true, true, 0, 100, e);
+  REQUIRE(e.released.size() == 1);
+  CHECK(e.released[0].key == NeighbourTable6::key_of(kLl6, 0));
+  CHECK(e.released[0].packets == std::vector<rte_mbuf*>{pkt(1)});
+  CHECK(e.changed == std::vector<ScopedIpv6>{{kLl6, 0}});
+  CHECK(t.find(kLl6, 0)->state == NeighState::reachable);
+  CHECK(t.find(kLl6, 0)->mac == kMac);
+  CHECK(t.find(kLl6, 1)->state == NeighState::incomplete);
+  CHECK(t.find(kLl6, 1)->queue.size() == 1);
+
+  // Port 1's neighbour has another MAC: its own NA, no locktime (a different neighbour),
+  // and port 0's entry keeps its MAC.
+  NeighbourTable6::Effects e2;
+  t.advert(kLl6, kMac2, true, true, false, 1, 200, e2);
+  CHECK(e2.mac_locked == 0);
+  CHECK(e2.changed == std::vector<ScopedIpv6>{{kLl6, 1}});
+  CHECK(t.find(kLl6, 1)->mac == kMac2);
+  CHECK(t.find(kLl6, 1)->port == 1);
+  CHECK(t.find(kLl6, 0)->mac == kMac);
+  CHECK(t.find(kLl6, 0)->port == 0);
+  CHECK(t.find(kLl6, 0)->router);
+  CHECK_FALSE(t.find(kLl6, 1)->router);
+
+  // An NA on a port without an entry creates nothing; an NS there creates that port's.
+  NeighbourTable6::Effects e3;
+  t.advert(kLl6, kMac, true, true, false, 2, 300, e3);
+  CHECK(t.find(kLl6, 2) == nullptr);
+  t.solicit_from(kLl6, kMac, 2, 300, e3);
+  REQUIRE(t.find(kLl6, 2));
+  CHECK(t.find(kLl6, 2)->state == NeighState::stale);
+  CHECK(t.entries().size() == 3);
+  // An unsolicited override NA on port 1, after the locktime: port 1's entry only.
+  const Mac kMac3 = *Mac::parse("02:00:00:00:00:33");
+  t.advert(kLl6, kMac3, false, true, false, 1, 5000, e3);
+  CHECK(t.find(kLl6, 1)->mac == kMac3);
+  CHECK(t.find(kLl6, 1)->state == NeighState::stale);
+  CHECK(t.find(kLl6, 0)->mac == kMac);
+  CHECK(t.find(kLl6, 0)->state == NeighState::reachable);
+  CHECK(t.find(kLl6, 2)->mac == kMac);
+
+  // A static entry on port 1 replaces port 1's only.
+  NeighbourTable6::Effects e4;
+  t.add_static(kLl6, 1, kMac2, e4);
+  CHECK(t.find(kLl6, 1)->state == NeighState::permanent);
+  CHECK(t.find(kLl6, 0)->state == NeighState::reachable);
+  CHECK(t.dynamic_count() == 2);
+
+  // Deleting one leaves the others; removing a port removes its own.
+  NeighbourTable6::Effects e5;
+  CHECK(t.remove(NeighbourTable6::key_of(kLl6, 1), e5));
+  CHECK(e5.changed == std::vector<ScopedIpv6>{{kLl6, 1}});
+  CHECK_FALSE(t.remove(NeighbourTable6::key_of(kLl6, 1), e5));
+  CHECK(t.find(kLl6, 1) == nullptr);
+  CHECK(t.find(kLl6, 0)->mac == kMac);
+  t.remove_port(2, e5);
+  CHECK(t.find(kLl6, 2) == nullptr);
+  CHECK(t.find(kLl6, 0) != nullptr);
+  CHECK(t.entries().size() == 1);
+}
+
+TEST_CASE("NDP: a global address is one neighbour whatever the port", "[neighbour][ndp]") {
+  NeighbourTable6 t(params6());
+  NeighbourTable6::Effects fx;
+  CHECK(NeighbourTable6::key_of(kGw6, 0) == NeighbourTable6::key_of(kGw6, 3));
+  CHECK_FALSE(NeighbourTable6::key_of(kLl6, 0) == NeighbourTable6::key_of(kLl6, 3));
+  reachable6(t, 0, fx);
+  t.resolve(kGw6, 1, pkt(2), 10, fx);  // the known entry: no second one
+  CHECK(t.entries().size() == 1);
+  CHECK(t.find(kGw6, 1) == t.find(kGw6, 0));
+  // After the locktime an override NA from another port moves it, as before.
+  NeighbourTable6::Effects e;
+  t.advert(kGw6, kMac2, true, true, false, 1, 2000, e);
+  CHECK(t.entries().size() == 1);
+  CHECK(t.find(kGw6, 0)->port == 1);
+  CHECK(t.find(kGw6, 0)->mac == kMac2);
+  CHECK(e.changed == std::vector<ScopedIpv6>{NeighbourTable6::key_of(kGw6, 1)});
 }
