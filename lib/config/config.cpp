@@ -268,16 +268,20 @@ class Parser {
                                   "): packets waiting for ARP would "
                                   "starve the ports of buffers");
     // Every neighbour, ARP's and NDP's (both tables hold up to arp.max_entries), may take a
-    // next-hop slot of its own (its host route), besides the "no route", local and broadcast
-    // ids and one per connected subnet: 8 IPv4 and 8 IPv6 addresses per port, and fe80::/64.
-    // A table smaller than that turns an ARP or NS flood into "next-hop table full" errors.
+    // next-hop slot of its own (its host route), besides the fixed ids (below) and one per
+    // connected subnet: 8 IPv4 and 8 IPv6 addresses per port, and fe80::/64. A table
+    // smaller than that turns an ARP or NS flood into "next-hop table full" errors.
+    // Fixed: "no route", local (IPv4, IPv6), IPv4 broadcast, and blackhole, prohibit and
+    // unreachable per family.
+    constexpr uint64_t fixed = 1 + 2 + 1 + 3 * 2;
     constexpr uint64_t per_port = 2 * kMaxPortAddresses + 1;
-    const uint64_t need = 2 * uint64_t(c.arp_max_entries) + 3 + per_port * uint64_t(c.ports.size());
+    const uint64_t need =
+        2 * uint64_t(c.arp_max_entries) + fixed + per_port * uint64_t(c.ports.size());
     if (c.max_next_hops < need)
       fail("fib.max_next_hops",
            std::to_string(c.max_next_hops) + " is less than 2 * arp.max_entries (ARP and NDP, " +
-               std::to_string(c.arp_max_entries) + " each) + 3 + " + std::to_string(per_port) +
-               " per port = " + std::to_string(need) +
+               std::to_string(c.arp_max_entries) + " each) + " + std::to_string(fixed) + " + " +
+               std::to_string(per_port) + " per port = " + std::to_string(need) +
                ": every neighbour may need a next hop of its own");
     return c;
   }

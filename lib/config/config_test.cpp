@@ -104,7 +104,7 @@ log_level = "debug"
 [fib]
 max_routes = 1000
 tbl8_groups = 256
-max_next_hops = 69
+max_next_hops = 76
 [ipv4]
 drop_martians = false
 [icmp]
@@ -142,7 +142,7 @@ dev = "uplink_2-b"
   CHECK(c.log_level == "debug");
   CHECK(c.max_routes == 1000);
   CHECK(c.tbl8_groups == 256);
-  CHECK(c.max_next_hops == 69);
+  CHECK(c.max_next_hops == 76);
   CHECK_FALSE(c.drop_martians);
   CHECK(c.icmp_rate == 0);
   CHECK(c.icmp_burst == 1);
@@ -307,15 +307,15 @@ TEST_CASE("integers outside their range are rejected with the range", "[config]"
         "t.toml: dataplane.mbufs: -1 is out of range 1024..16777216");
   CHECK(error_of("[fib]\ntbl8_groups = 1048577\n") ==
         "t.toml: fib.tbl8_groups: 1048577 is out of range 1..1048576");
-  // 2 * 16 + 3 + 17 for one port is 52: a table of 51 cannot hold every neighbour's next hop,
-  // ARP's and NDP's.
+  // 2 * 16 + 10 + 17 for one port is 59: a table of 58 cannot hold every neighbour's next
+  // hop, ARP's and NDP's, with the fixed ones (reject routes' included).
   const std::string one_port =
       "[arp]\nmax_entries = 16\n[[port]]\nname = \"p0\"\n"
       "device = \"net_null0\"\n";
-  CHECK(error_of("[fib]\nmax_next_hops = 51\n" + one_port) ==
-        "t.toml: fib.max_next_hops: 51 is less than 2 * arp.max_entries (ARP and NDP, 16 each) + "
-        "3 + 17 per port = 52: every neighbour may need a next hop of its own");
-  CHECK(error_of("[fib]\nmax_next_hops = 52\n" + one_port) == "");
+  CHECK(error_of("[fib]\nmax_next_hops = 58\n" + one_port) ==
+        "t.toml: fib.max_next_hops: 58 is less than 2 * arp.max_entries (ARP and NDP, 16 each) + "
+        "10 + 17 per port = 59: every neighbour may need a next hop of its own");
+  CHECK(error_of("[fib]\nmax_next_hops = 59\n" + one_port) == "");
   CHECK(error_of("[fib]\nmax_next_hops = 2147483647\n") ==
         "t.toml: fib.max_next_hops: 2147483647 is out of range 16..16777216");
   CHECK(error_of("[icmp]\nburst = 0\n") == "t.toml: icmp.burst: 0 is out of range 1..1000000");
