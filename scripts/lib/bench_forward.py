@@ -13,6 +13,10 @@ l3fwd example as a second reference in the same run (run_l3fwd, build_l3fwd): bu
 from the dpdk-doc package's source with only its table sizes and mbuf count raised so
 the full table and the whole trace fit, --lookup fib (rte_fib6 trie, bulk lookups, the
 structure routerd uses) and/or --lookup lpm (rte_lpm6), routes from --rule_ipv6.
+
+--family 46 (issue 14): a dual-stack trace (gen-trace --family 46: IPv4 and IPv6 packets
+alternating) with both full tables in one route file; routerd gets both families'
+addresses and neighbours, l3fwd both rule files (its IPv4 table sizes raised as well).
 """
 import datetime
 import hashlib
@@ -53,6 +57,9 @@ MARGIN_MB = 512
 FIB6_MB = 2 * 94 + 672
 # l3fwd, patched (build_l3fwd): LPM6 or FIB6 with 2^18 rules and 2^18 tbl8 groups.
 L3FWD_TABLE_MB = 1024
+# --family 46: l3fwd's IPv4 LPM or FIB with 2^20 rules and 2^16 tbl8 groups as well
+# (64 MiB tbl24 + 64 MiB tbl8 + the rules or RIB).
+L3FWD_TABLE4_MB = 512
 L3FWD_LOOKUPS = ["fib", "lpm"]
 
 
@@ -147,7 +154,8 @@ def gen_trace_version(gen):
 def ensure_trace(repo, cache, pattern, count, seed, table, table_sha, family=4):
     """Generates the trace of one pattern into the cache, or reuses a fresh one."""
     gen = os.path.join(repo, "scripts", "gen-trace")
-    prefix = os.path.join(cache, f"{'v6-' if family == 6 else ''}{pattern}-n{count}-s{seed}")
+    prefix = os.path.join(cache, f"{'' if family == 4 else f'v{family}-'}{pattern}-n{count}"
+                          f"-s{seed}")
     meta_path = prefix + ".json"
     fresh = False
     if all(os.path.exists(prefix + e) for e in (".json", ".pcap", ".routes")):
@@ -162,7 +170,8 @@ def ensure_trace(repo, cache, pattern, count, seed, table, table_sha, family=4):
         except (OSError, ValueError):
             fresh = False
     if not fresh:
-        log(f"generating the IPv{family} {pattern} trace ({count} packets) into {cache}")
+        log(f"generating the {family_text(family)} {pattern} trace ({count} packets) into "
+            f"{cache}")
         os.makedirs(cache, exist_ok=True)
         r = sh(["/usr/bin/python3", gen, "--pattern", pattern, "--family", str(family),
                 "--count", str(count), "--seed", str(seed), "--table", table,
@@ -173,6 +182,10 @@ def ensure_trace(repo, cache, pattern, count, seed, table, table_sha, family=4):
     meta = json.load(open(meta_path))
     meta["cached"] = fresh
     return prefix, meta
+
+
+def family_text(family):
+    return {4: "IPv4", 6: "IPv6", 46: "mixed IPv4 + IPv6"}[family]
 
 
 # ----------------------------------------------------------------------------- sampling
@@ -362,14 +375,33 @@ L3FWD_PATCHES = [
     ("l3fwd/main.c", "(unsigned)8192)", "(unsigned)@MBUFS@)"),
     ("l3fwd/main.c", ".offloads = RTE_ETH_RX_OFFLOAD_CHECKSUM,", ".offloads = 0,"),
 ]
+# --family 46 adds these: the full IPv4 table is 901,899 prefixes (routerd: fib.max_routes
+# 2^20); LPM 1024 rules, 2^8 tbl8 groups and FIB 2^16 routes, 2^15 tbl8 groups -> 2^20
+# rules and 2^16 groups. Single-family runs keep the build without them (their figures
+# stay comparable with earlier ones).
+L3FWD_PATCHES4 = [
+    ("l3fwd/l3fwd_lpm.c", "#define IPV4_L3FWD_LPM_MAX_RULES         1024",
+     "#define IPV4_L3FWD_LPM_MAX_RULES         (1 << 20)"),
+    ("l3fwd/l3fwd_lpm.c", "#define IPV4_L3FWD_LPM_NUMBER_TBL8S (1 << 8)",
+     "#define IPV4_L3FWD_LPM_NUMBER_TBL8S (1 << 16)"),
+    ("l3fwd/l3fwd_fib.c", "config_ipv4.max_routes = (1 << 16);",
+     "config_ipv4.max_routes = 1 << 20;"),
+    ("l3fwd/l3fwd_fib.c", "config_ipv4.dir24_8.num_tbl8 = (1 << 15);",
+     "config_ipv4.dir24_8.num_tbl8 = 1 << 16;"),
+]
 
 
-def build_l3fwd(build, mbufs):
+def l3fwd_patches(family):
+    return L3FWD_PATCHES + (L3FWD_PATCHES4 if family == 46 else [])
+
+
+def build_l3fwd(build, mbufs, family=6):
     """Builds (or reuses) the patched l3fwd for a pool of mbufs; returns the binary."""
+    patches = l3fwd_patches(family)
     if not os.path.isfile(os.path.join(L3FWD_SRC, "l3fwd", "main.c")):
         raise BenchError(f"l3fwd source not found in {L3FWD_SRC}/l3fwd (apt-get install "
                          "dpdk-doc), or use --l3fwd none")
-    h = hashlib.sha256(repr((L3FWD_PATCHES, mbufs)).encode())
+    h = hashlib.sha256(repr((patches, mbufs)).encode())
     for root, _, files in os.walk(os.path.join(L3FWD_SRC, "l3fwd")):
         for f in sorted(files):
             h.update(f.encode() + file_sha256(os.path.join(root, f)).encode())
@@ -381,7 +413,7 @@ def build_l3fwd(build, mbufs):
     shutil.rmtree(top, ignore_errors=True)
     for d in ("l3fwd", "common"):
         shutil.copytree(os.path.join(L3FWD_SRC, d), os.path.join(top, d))
-    for rel, old, new in L3FWD_PATCHES:
+    for rel, old, new in patches:
         path = os.path.join(top, rel)
         text = open(path).read()
         if text.count(old) != 1:
@@ -395,23 +427,36 @@ def build_l3fwd(build, mbufs):
     return binary
 
 
+def l3fwd_expected(meta):
+    """(IPv4, IPv6) routes l3fwd must add for a trace."""
+    if meta.get("family", 4) == 46:
+        return meta["routes4"], meta["routes6"]
+    return 1, meta["routes"]
+
+
 def l3fwd_rules(ctx, trace, meta):
-    """l3fwd --rule_ipv6 (every route of the trace's route file, to port 1, the null
-    port) and --rule_ipv4 (l3fwd reads rule files only when given both: one route)."""
-    v6 = os.path.join(ctx["tmp"], os.path.basename(trace) + ".l3fwd6")
-    v4 = os.path.join(ctx["tmp"], "l3fwd4.rules")
+    """l3fwd --rule_ipv6 and --rule_ipv4: every route of the trace's route file of that
+    family, to port 1 (the null port). An IPv6 trace has no IPv4 route, but l3fwd reads
+    rule files only when given both: its IPv4 file gets one route outside the trace."""
+    base = os.path.join(ctx["tmp"], os.path.basename(trace))
+    v4, v6 = base + ".l3fwd4", base + ".l3fwd6"
     if not os.path.exists(v6):
-        n = 0
-        with open(trace + ".routes") as src, open(v6, "w") as dst:
+        n = {4: 0, 6: 0}
+        with open(trace + ".routes") as src, open(v4, "w") as d4, open(v6, "w") as d6:
             for line in src:
                 if line.startswith("#") or not line.strip():
                     continue
-                dst.write(f"R{line.split()[0]} 1\n")
-                n += 1
-        if n != meta["routes"]:
-            raise BenchError(f"l3fwd rules: {n} routes written, the trace has {meta['routes']}")
-        with open(v4, "w") as f:
-            f.write("R198.18.0.0/24 1\n")
+                prefix = line.split()[0]
+                fam = 6 if ":" in prefix else 4
+                (d6 if fam == 6 else d4).write(f"R{prefix} 1\n")
+                n[fam] += 1
+            if n[4] == 0:
+                d4.write("R198.18.0.0/24 1\n")
+                n[4] = 1
+        want = l3fwd_expected(meta)
+        if (n[4], n[6]) != want:
+            raise BenchError(f"l3fwd rules: {n[4]} IPv4 and {n[6]} IPv6 routes written, the "
+                             f"trace has {want[0]} and {want[1]}")
     return v4, v6
 
 
@@ -430,7 +475,8 @@ def run_l3fwd(ctx, lookup, tag, trace, meta, mem_mb):
            "--", "-p", "0x3", "--config", "(0,0,1),(1,0,1)", f"--lookup={lookup}",
            "--parse-ptype", f"--rule_ipv4={v4}", f"--rule_ipv6={v6}",
            "--eth-dest=1,02:00:00:00:cc:02"]
-    log(f"{tag}: l3fwd --lookup={lookup} ({meta['routes']} IPv6 routes)")
+    want4, want6 = l3fwd_expected(meta)
+    log(f"{tag}: l3fwd --lookup={lookup} ({want4} IPv4, {want6} IPv6 routes)")
     quiet = wait_quiet(ctx["wait_quiet"], f"{tag} l3fwd") if ctx["wait_quiet"] > 0 else None
     ctx["mem"].ensure(mem_mb)
     proc = None
@@ -465,17 +511,17 @@ def run_l3fwd(ctx, lookup, tag, trace, meta, mem_mb):
             stop_process(proc, signal.SIGTERM, timeout=30)
             ctx["procs"].remove(proc)
         cleanup_prefix(prefix)
-    added = 0     # l3fwd prints one line per route it adds
+    added = {4: 0, 6: 0}     # l3fwd prints one line per route it adds
     for line in open(logf, errors="replace"):
         w = line.split()
-        if line.startswith(("LPM: Adding route", "FIB: Adding route")) and len(w) > 3 \
-                and ":" in w[3]:
-            added += 1
-    if added != meta["routes"]:
-        raise BenchError(f"l3fwd {lookup}: {added} IPv6 routes added, the trace has "
-                         f"{meta['routes']} (log: {logf})")
+        if line.startswith(("LPM: Adding route", "FIB: Adding route")) and len(w) > 3:
+            added[6 if ":" in w[3] else 4] += 1
+    if (added[4], added[6]) != (want4, want6):
+        raise BenchError(f"l3fwd {lookup}: {added[4]} IPv4 and {added[6]} IPv6 routes added, "
+                         f"the trace has {want4} and {want6} (log: {logf})")
     return {"command": cmd, "rc": proc.returncode, "log": logf, "lookup": lookup,
-            "dpdk_version": dpdk_version, "routes_added_ipv6": added,
+            "dpdk_version": dpdk_version, "routes_added_ipv4": added[4],
+            "routes_added_ipv6": added[6],
             "start_to_end_seconds": time.monotonic() - t_start,
             "samples": samples, "load": load, "quiet": quiet, **summarize(samples)}
 
@@ -498,8 +544,15 @@ def routerd_config(path, sock, prefix, eal_mem, trace, meta, mbufs, route_cache=
                    generator="scripts/bench forward"):
     """route_cache: None (no [route_cache] table: routerd's default), True or False.
     An IPv6 trace (meta family 6) gets IPv6 port addresses and neighbours, the IPv4 FIB
-    at its default size and [fib6] at its defaults (room for the full IPv6 table)."""
-    v6 = meta.get("family", 4) == 6
+    at its default size and [fib6] at its defaults (room for the full IPv6 table). A
+    mixed trace (46) gets both families' addresses and neighbours, [fib] sized for the
+    full IPv4 table and [fib6] at its defaults."""
+    family = meta.get("family", 4)
+    v6 = family == 6
+    addr0 = {4: ["10.1.0.1/24"], 6: ["2001:db8:1::1/64"],
+             46: ["10.1.0.1/24", "2001:db8:1::1/64"]}[family]
+    addr1 = {4: ["10.2.0.1/24"], 6: ["2001:db8:2::1/64"],
+             46: ["10.2.0.1/24", "2001:db8:2::1/64"]}[family]
     eal = ["-l", "0-1", *eal_mem, "--no-pci", "--file-prefix", prefix]
     lines = [
         f"# generated by {generator}",
@@ -519,16 +572,17 @@ def routerd_config(path, sock, prefix, eal_mem, trace, meta, mbufs, route_cache=
         f"device = {toml_str('net_pcap0,rx_pcap=' + trace + '.pcap,infinite_rx=1')}",
         'preset = "pcap"',
         f"mac = {toml_str(meta['dst_mac'])}",
-        'addresses = ["2001:db8:1::1/64"]' if v6 else 'addresses = ["10.1.0.1/24"]',
+        f"addresses = [{', '.join(toml_str(x) for x in addr0)}]",
         "",
         "[[port]]",
         'name = "p1"',
         'device = "net_null0,no-rx=1"',
         'preset = "null"',
-        'addresses = ["2001:db8:2::1/64"]' if v6 else 'addresses = ["10.2.0.1/24"]',
+        f"addresses = [{', '.join(toml_str(x) for x in addr1)}]",
     ]
-    for i, gw in enumerate(GATEWAYS6 if v6 else GATEWAYS):
-        last = int(gw.rsplit(":", 1)[1], 16) if v6 else int(gw.split(".")[3])
+    gws = {4: GATEWAYS, 6: GATEWAYS6, 46: GATEWAYS + GATEWAYS6}[family]
+    for gw in gws:
+        last = int(gw.rsplit(":", 1)[1], 16) if ":" in gw else int(gw.split(".")[3])
         lines += ["", "[[neighbour]]", f"address = {toml_str(gw)}",
                   f'lladdr = "02:00:00:00:cc:{last:02x}"', 'port = "p1"']
     with open(path, "w") as f:
@@ -567,6 +621,14 @@ def parse_final(line):
     return {"ports": ports, "drops": drops}
 
 
+def routes_wanted(meta):
+    """(routerctl stats key, routes) that must be in before measuring."""
+    family = meta.get("family", 4)
+    if family == 46:
+        return [("routes", meta["routes4"]), ("routes6", meta["routes6"])]
+    return [("routes6" if family == 6 else "routes", meta["routes"])]
+
+
 def run_routerd(ctx, pattern, tag, trace, meta, mbufs, mem_mb, route_cache=None):
     prefix = f"rbench{os.getpid()}rd{tag}"
     cleanup_prefix(prefix)
@@ -601,8 +663,7 @@ def run_routerd(ctx, pattern, tag, trace, meta, mbufs, mem_mb, route_cache=None)
                 raise BenchError(f"routerd exited with status {proc.returncode} during startup"
                                  + ctx["mem"].hint())
             stats, _ = routerctl(ctx, sock, "stats") if os.path.exists(sock) else (None, None)
-            routes_key = "routes6" if meta.get("family", 4) == 6 else "routes"
-            if stats and stats.get(routes_key, 0) >= meta["routes"]:
+            if stats and all(stats.get(k, 0) >= n for k, n in routes_wanted(meta)):
                 break
             if time.monotonic() > deadline:
                 raise BenchError("routerd: routes not loaded within 300 s")
@@ -753,12 +814,14 @@ def cache_table(results):
     for r in results:
         if "routerd_cache_off" not in r:
             continue
-        v6 = r.get("family", 4) == 6
-        t = (CACHE6_TARGETS if v6 else CACHE_TARGETS).get(r["pattern"])
+        family = r.get("family", 4)
+        t = {4: CACHE_TARGETS, 6: CACHE6_TARGETS}.get(family, {}).get(r["pattern"])
         verdict = "none" if t is None else \
             f"{t:.2f}: {'met' if r['cache_on_off'] >= t else '**not met**'}"
-        key = "route_cache6" if v6 else "route_cache"
-        hits = [run.get("live_stats", {}).get(key, {}) for run in r["routerd"]["runs"]]
+        keys = {4: ["route_cache"], 6: ["route_cache6"],
+                46: ["route_cache", "route_cache6"]}[family]
+        hits = [run.get("live_stats", {}).get(key, {}) for run in r["routerd"]["runs"]
+                for key in keys]
         h = sum(x.get("hits", 0) for x in hits)
         m = sum(x.get("misses", 0) + x.get("stale", 0) for x in hits)
         hr = f"{h / (h + m):.3f}" if h + m else "n/a"
@@ -848,7 +911,7 @@ def run(args, repo):
 
     family = getattr(args, "family", 4)
     lookups = [x.strip() for x in getattr(args, "l3fwd", "none").split(",") if x.strip()]
-    lookups = [] if lookups == ["none"] or family != 6 else lookups
+    lookups = [] if lookups == ["none"] or family == 4 else lookups
     if any(x not in L3FWD_LOOKUPS for x in lookups):
         raise BenchError(f"--l3fwd: choose from {L3FWD_LOOKUPS} or none")
     counts = {p: args.count or DEFAULT_COUNT[p] for p in patterns}
@@ -856,13 +919,15 @@ def run(args, repo):
     cache_modes = {"on": [True], "off": [False], "both": [True, False]}[args.route_cache]
     max_mbufs = max(counts.values()) + EXTRA_MBUFS
     pool_mb = int(max_mbufs * MBUF_KIB / 1024) + 1
+    # FIB_MB covers both families' full tables: --family 4 and 46.
     routerd_mb = -(-((FIB6_MB if family == 6 else FIB_MB) + pool_mb + MARGIN_MB) // 256) * 256
     testpmd_mb = -(-(pool_mb + MARGIN_MB) // 256) * 256
-    l3fwd_mb = -(-(L3FWD_TABLE_MB + pool_mb + MARGIN_MB) // 256) * 256
+    l3fwd_mb = -(-(L3FWD_TABLE_MB + (L3FWD_TABLE4_MB if family == 46 else 0) + pool_mb
+                   + MARGIN_MB) // 256) * 256
     mem = Memory(args.memory, max(routerd_mb, l3fwd_mb if lookups else 0))
     ctx["mem"] = mem
     if lookups:
-        ctx["l3fwd"] = build_l3fwd(build, max_mbufs)
+        ctx["l3fwd"] = build_l3fwd(build, max_mbufs, family)
     machine = machine_info(repo)
     results = []
     with bench_session(mem, tmp, ctx["procs"]):
@@ -883,7 +948,7 @@ def run(args, repo):
                 for m in (cache_modes if k % 2 == 0 else cache_modes[::-1]):
                     by_mode[m].append(run_routerd(ctx, p, tag if m else f"{tag}-nocache", trace,
                                                   meta, mbufs, routerd_mb, m))
-                # --family 6: l3fwd after routerd, the lookups in turn, every round.
+                # --family 6 and 46: l3fwd after routerd, the lookups in turn, every round.
                 for lk in (lookups if k % 2 == 0 else lookups[::-1]):
                     l3[lk].append(run_l3fwd(ctx, lk, tag, trace, meta, l3fwd_mb))
             rds = by_mode[cache_modes[0]]
@@ -946,7 +1011,8 @@ def run(args, repo):
                    "testpmd_mb": testpmd_mb, "l3fwd_mb": l3fwd_mb if lookups else None,
                    "eal_args": mem.eal_args(routerd_mb)},
         "parameters": {"family": family, "l3fwd": lookups,
-                       "l3fwd_patches": [list(x) for x in L3FWD_PATCHES] if lookups else None,
+                       "l3fwd_patches": [list(x) for x in l3fwd_patches(family)]
+                       if lookups else None,
                        "patterns": patterns, "samples": args.samples,
                        "duration_per_sample": args.duration_per_sample, "warmup": args.warmup,
                        "rounds": args.rounds, "wait_quiet": args.wait_quiet,
@@ -957,11 +1023,12 @@ def run(args, repo):
         "fib_load_seconds_median": statistics.median(loads) if loads else None,
         "bench_seconds": elapsed,
     }
-    json_path = os.path.join(out, "forward6.json" if family == 6 else "forward.json")
+    suffix = "" if family == 4 else str(family)
+    json_path = os.path.join(out, f"forward{suffix}.json")
     with open(json_path, "w") as f:
         json.dump(doc, f, indent=1, default=str)
         f.write("\n")
-    png_path = os.path.join(out, "forward6.png" if family == 6 else "forward.png")
+    png_path = os.path.join(out, f"forward{suffix}.png")
     plot_err = None
     try:
         plot(results, png_path, f"{machine['date'][:16].replace('T', ' ')}, commit "
@@ -971,7 +1038,8 @@ def run(args, repo):
     except Exception as e:  # noqa: BLE001 - the numbers matter more than the picture
         plot_err = f"{type(e).__name__}: {e}"
 
-    print(f"## Forwarding benchmark{', IPv6' if family == 6 else ''}, {machine['date']}\n")
+    title = {4: "", 6: ", IPv6", 46: ", mixed IPv4 + IPv6 (50/50, alternating)"}[family]
+    print(f"## Forwarding benchmark{title}, {machine['date']}\n")
     dirty = " (+ uncommitted changes)" if machine["git_dirty"] else ""
     print(f"commit {machine['git_commit']}{dirty}, {machine['cpu_model']}, {machine['nproc']} cores"
           f"{' (VM)' if machine['hypervisor'] else ''}, "
@@ -981,12 +1049,21 @@ def run(args, repo):
     if lookups:
         print(l3fwd_table(results, lookups))
         print()
-        print("l3fwd: DPDK 22.11 examples/l3fwd from the dpdk-doc package, built by the bench "
-              "with only LPM6/FIB6 sizes (2^18 rules, 2^18 tbl8 groups) and its mbuf minimum "
-              "raised and its Rx checksum offload request dropped (the vdevs have none); one "
-              "lcore polls both ports; --parse-ptype; every IPv6 route of the "
-              "trace to port 1 (--rule_ipv6). It rewrites the Ethernet header but leaves the "
-              "IPv6 hop limit alone; routerd decrements it.")
+        if family == 46:
+            print("l3fwd: DPDK 22.11 examples/l3fwd from the dpdk-doc package, built by the "
+                  "bench with only LPM6/FIB6 sizes (2^18 rules, 2^18 tbl8 groups), LPM/FIB "
+                  "IPv4 sizes (2^20 rules, 2^16 tbl8 groups) and its mbuf minimum raised and "
+                  "its Rx checksum offload request dropped (the vdevs have none); one lcore "
+                  "polls both ports; --parse-ptype; every route of the trace to port 1 "
+                  "(--rule_ipv4 and --rule_ipv6). It decrements the IPv4 TTL (RFC 1812 "
+                  "checks) but leaves the IPv6 hop limit alone; routerd decrements both.")
+        else:
+            print("l3fwd: DPDK 22.11 examples/l3fwd from the dpdk-doc package, built by the "
+                  "bench with only LPM6/FIB6 sizes (2^18 rules, 2^18 tbl8 groups) and its mbuf "
+                  "minimum raised and its Rx checksum offload request dropped (the vdevs have "
+                  "none); one lcore polls both ports; --parse-ptype; every IPv6 route of the "
+                  "trace to port 1 (--rule_ipv6). It rewrites the Ethernet header but leaves "
+                  "the IPv6 hop limit alone; routerd decrements it.")
     if args.route_cache == "both":
         print(cache_table(results))
         print()
