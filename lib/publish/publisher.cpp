@@ -140,8 +140,9 @@ void Publisher::set_route(const Prefix6& p, uint32_t want) {
   ref_changed(have, want);
 }
 
-void Publisher::reserve(size_t prefixes) {
-  fib_.reserve(fib_.size() + prefixes);
+void Publisher::reserve(size_t prefixes4, size_t prefixes6) {
+  if (prefixes4) fib_.reserve(fib_.size() + prefixes4);
+  if (prefixes6) fib6_.reserve(fib6_.size() + prefixes6);
 }
 
 template <class Map, class Journ>

@@ -90,7 +90,8 @@ class Publisher {
   // ---- FIB entries, staged until commit()
   void set_route(const Prefix4& p, uint32_t nh);  // nh from acquire(); Fib::kNoRoute removes
   uint32_t route(const Prefix4& p) const;         // what the FIB holds once staged ones commit
-  void reserve(size_t prefixes);
+  // Room for this many more prefixes of each family, before a large change (a table load).
+  void reserve(size_t prefixes4, size_t prefixes6);
   // The same for the IPv6 FIB; one commit applies both tables or neither.
   void set_route(const Prefix6& p, uint32_t nh);
   uint32_t route(const Prefix6& p) const;
