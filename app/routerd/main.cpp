@@ -29,6 +29,7 @@
 #include "preset.hpp"
 #include "routerd_build.h"
 #include "server.hpp"
+#include "spare_core.hpp"
 #include "telemetry.hpp"
 #include "unmap_fence.hpp"
 #include "worker.hpp"
@@ -141,6 +142,7 @@ int run(const Config& cfg, const std::vector<Preset>& presets,
   dpp.route_cache_sets = cfg.route_cache_sets;
   dpp.route_cache6_sets = cfg.route_cache6_sets;
   dpp.route_cache_keys = route_cache_keys();
+  IdleLcore idle;  // outlives dp, which keeps a pointer to it
   SharedState dp(
       dpp, workers, cfg.max_next_hops, Fib::Params{cfg.max_routes, cfg.tbl8_groups, socket},
       Fib6::Params{cfg.fib6_max_routes, cfg.fib6_tbl8_groups, socket}, punt.get(), ctl_tx.get());
@@ -197,6 +199,9 @@ int run(const Config& cfg, const std::vector<Preset>& presets,
     refs.push_back(Control::PortRef{ports.back().get(), p.id(), p.name(), p.mac(), p.mtu()});
   }
   Control ctl(dp, cfg, refs, pool.get());
+  // Until the workers are launched their lcores are idle: a full IPv6 table fills its two
+  // copies side by side. Later loads find no idle lcore (unless one has no worker).
+  dp.fib6.set_spare_core(&idle);
   ctl.load(cfg, route_files);
 
   // RX queues go round-robin over workers, so every queue is polled.

@@ -247,6 +247,7 @@ nlohmann::json Control::route_summary6() const {
   nlohmann::json j = rib_summary(rib6_);
   j["fib_prefixes"] = dp_.fib6.routes();
   j["fib_rebuilds"] = dp_.fib6.rebuilds();
+  j["fib_parallel_fills"] = dp_.fib6.parallel_fills();
   return j;
 }
 

@@ -98,6 +98,7 @@ nlohmann::json Control::stats_json() const {
           {"routes6", rib6_.size()},
           {"fib6_prefixes", dp_.fib6.routes()},
           {"fib6_rebuilds", dp_.fib6.rebuilds()},
+          {"fib6_parallel_fills", dp_.fib6.parallel_fills()},
           {"neighbours6", neigh6_.entries().size()},
           {"neighbour6_queued", neigh6_.queued_packets()},
           {"punt_ring_used", rte_ring_count(dp_.punt)},

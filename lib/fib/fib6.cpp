@@ -6,7 +6,10 @@
 #include <cstring>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
+
+#include "spare_core.hpp"
 
 namespace routerd {
 
@@ -28,10 +31,46 @@ std::string why(int rc) {
 }  // namespace
 
 struct Fib6::Pending {
+  struct Free {
+    void operator()(rte_fib6* f) const { rte_fib6_free(f); }
+  };
   std::vector<Fib6Op> ops;
   std::vector<Fib6Undo> undo;  // emptied by flip()
   bool rebuilt = false;        // stage() rebuilt the copy with the batch: abort() rebuilds again
   bool flipped = false;
+  // The whole table after the batch, filled on the spare core: catch_up() puts it in place
+  // of the copy readers left instead of applying the batch there.
+  std::unique_ptr<rte_fib6, Free> fresh;
+};
+
+// A copy being filled on the spare core while stage() writes the other. Its destructor waits
+// for the job, so no exit from stage() leaves it running on memory about to be freed.
+struct Fib6::Fill {
+  std::vector<std::pair<Prefix6, uint32_t>> want;  // address order, covers first
+  rte_fib6* fib = nullptr;
+  int rc = 0;
+  SpareCore* core = nullptr;  // while the job may run
+
+  Fill() = default;
+  Fill(const Fill&) = delete;
+  Fill& operator=(const Fill&) = delete;
+  ~Fill() {
+    finish();
+    if (fib) rte_fib6_free(fib);
+  }
+  void finish() {
+    if (core) core->wait();
+    core = nullptr;
+  }
+  void run() {
+    for (const auto& [p, nh] : want) {
+      const int r = rte_fib6_add(fib, p.addr.b.data(), p.len, Fib6::encode(nh, p.len));
+      if (r != 0) {
+        rc = r;
+        return;
+      }
+    }
+  }
 };
 
 Fib6::Fib6(const char* name, const Params& params) : name_(name), params_(params) {
@@ -63,7 +102,13 @@ rte_fib6* Fib6::create(int copy) {
   conf.max_routes = int(params_.max_routes);
   conf.trie.nh_sz = RTE_FIB6_TRIE_4B;
   conf.trie.num_tbl8 = params_.tbl8_groups;
-  const std::string n = name_ + (copy ? "_b" : "_a") + std::to_string(names_[copy]++ % 2);
+  // Up to three of one copy live at once (the copy, a rebuild or fill meant to replace it, a
+  // rebuild after a refused batch): a name still in use is skipped. Short names: rte_rib6
+  // names its node pool after the table, within a mempool name's 26 characters.
+  std::string n;
+  do {
+    n = name_ + (copy ? "_b" : "_a") + std::to_string(names_[copy]++ % 64);
+  } while (rte_fib6_find_existing(n.c_str()) != nullptr);
   return rte_fib6_create(n.c_str(), params_.socket, &conf);
 }
 
@@ -84,6 +129,12 @@ uint32_t Fib6::lookup(const Ipv6& ip) const {
 
 bool Fib6::due(int copy) const {
   return double(leaked_[copy]) >= kRebuildAt * double(params_.tbl8_groups);
+}
+
+bool Fib6::wide(size_t ops) const {
+  // Filling a copy from scratch costs about one add per route; catching it up, one per op.
+  // Worth a second core only for a batch of most of the table, and not for a small one.
+  return ops >= 4096 && ops * 2 >= routes_.size();
 }
 
 namespace {
@@ -219,12 +270,38 @@ void Fib6::restore(int copy, const std::vector<Fib6Undo>& undo) {
   }
 }
 
+void Fib6::start_fill(Fill& f, int copy, std::span<const Fib6Op> ops) {
+  // routes_ and ops are both in address order: one merged walk gives the table after the
+  // batch in the order rebuild() adds it.
+  f.want.reserve(routes_.size() + ops.size());
+  auto r = routes_.begin();
+  for (const Fib6Op& op : ops) {
+    for (; r != routes_.end() && r->first < op.prefix; ++r)
+      f.want.emplace_back(r->first, r->second);
+    if (r != routes_.end() && r->first == op.prefix) ++r;
+    if (!op.remove) f.want.emplace_back(op.prefix, op.nh);
+  }
+  for (; r != routes_.end(); ++r) f.want.emplace_back(r->first, r->second);
+  f.fib = create(copy);
+  if (!f.fib) return;  // no room for a third copy now: catch up as usual
+  Fill* fp = &f;
+  if (spare_core_->start([fp] { fp->run(); })) {
+    f.core = spare_core_;
+  } else {
+    rte_fib6_free(f.fib);
+    f.fib = nullptr;
+  }
+}
+
 void Fib6::stage(std::span<const Fib6Op> batch) {
   if (pending_) throw std::logic_error("Fib6::stage: the previous batch is not caught up");
   auto p = std::make_unique<Pending>();
   p->ops = net_ops(batch);
   const std::span<const Fib6Op> ops(p->ops);
   const int spare = int(active_.load(std::memory_order_relaxed) ^ 1);
+  // Every way out of stage() waits for the fill first (Fill's destructor).
+  Fill fill;
+  if (spare_core_ && wide(ops.size())) start_fill(fill, spare ^ 1, ops);
   // The spare copy has had no readers since the grace period before the last catch_up().
   if (due(spare)) rebuild(spare, {});
   try {
@@ -243,6 +320,10 @@ void Fib6::stage(std::span<const Fib6Op> batch) {
     }
     p->rebuilt = true;
   }
+  fill.finish();
+  // A fill that failed (a refused batch is refused on the copy above first) leaves the
+  // catch-up to the usual path.
+  if (fill.fib && fill.rc == 0) p->fresh.reset(std::exchange(fill.fib, nullptr));
   pending_ = std::move(p);
 }
 
@@ -278,7 +359,12 @@ void Fib6::catch_up() {
   if (!pending_ || !pending_->flipped) throw std::logic_error("Fib6::catch_up: nothing flipped");
   const int behind = int(active_.load(std::memory_order_relaxed) ^ 1);
   // routes_ already holds the batch: a rebuild needs no ops.
-  if (pending_->rebuilt || due(behind)) {
+  if (pending_->fresh) {
+    rte_fib6_free(copies_[behind]);
+    copies_[behind] = pending_->fresh.release();
+    leaked_[behind] = 0;
+    ++parallel_fills_;
+  } else if (pending_->rebuilt || due(behind)) {
     rebuild(behind, {});
   } else {
     try {

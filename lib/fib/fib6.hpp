@@ -23,6 +23,7 @@
 namespace routerd {
 
 struct Fib6Undo;
+class SpareCore;
 
 struct Fib6Op {
   Prefix6 prefix;  // host bits zero
@@ -79,16 +80,25 @@ class Fib6 {
   size_t routes() const { return routes_.size(); }
   const Params& params() const { return params_; }
   size_t memory_bytes() const;
+  // A batch that touches most of the table (a full table load) has the copy readers use now
+  // refilled from scratch on this core meanwhile, instead of caught up after the grace
+  // period: the two fills run side by side. nullptr (the default): always one after another.
+  void set_spare_core(SpareCore* core) { spare_core_ = core; }
+  // Batches whose second copy was filled on the spare core.
+  uint64_t parallel_fills() const { return parallel_fills_; }
   // Copies rebuilt so far, and the current bound on the groups each copy leaked.
   uint64_t rebuilds() const { return rebuilds_; }
   uint64_t leak_bound(int copy) const { return leaked_[copy]; }
 
  private:
   struct Pending;
+  struct Fill;
   rte_fib6* create(int copy);
+  void start_fill(Fill& f, int copy, std::span<const Fib6Op> ops);
   void rebuild(int copy, std::span<const Fib6Op> extra);
   void restore(int copy, const std::vector<Fib6Undo>& undo);
   bool due(int copy) const;
+  bool wide(size_t ops) const;
 
   std::string name_;
   Params params_;
@@ -99,6 +109,8 @@ class Fib6 {
   std::atomic<uint32_t> active_{0};
   std::map<Prefix6, uint32_t> routes_;  // what the active copy holds, in address order
   uint64_t rebuilds_ = 0;
+  SpareCore* spare_core_ = nullptr;
+  uint64_t parallel_fills_ = 0;
 };
 
 }  // namespace routerd

@@ -7,6 +7,7 @@
 #include <thread>
 #include <vector>
 
+#include "spare_core.hpp"
 #include "test_eal.hpp"
 
 using namespace routerd;
@@ -269,4 +270,116 @@ TEST_CASE("Fib6: a batch leaves each prefix as its last op says, on both copies"
   CHECK(fib.routes() == 4);
   fib.apply(std::vector<Fib6Op>{add6("2001:db8:3::/48", 3)}, q);
   CHECK(fib.lookup(a6("2001:db8:3::1")) == 3);
+}
+
+namespace {
+
+// Random prefixes of /16 to /48 under 2400::/8, next hops 1..50.
+std::vector<Fib6Op> random_table(std::mt19937& rng, size_t n) {
+  std::vector<Fib6Op> ops;
+  for (size_t i = 0; i < n; ++i) {
+    Ipv6 a{};
+    a.b[0] = 0x24;
+    for (int k = 1; k < 8; ++k) a.b[size_t(k)] = uint8_t(rng());
+    const auto len = uint8_t(16 + rng() % 33);
+    ops.push_back(Fib6Op{Prefix6{ipv6_mask(a, len), len}, false, uint32_t(1 + rng() % 50)});
+  }
+  return ops;
+}
+
+// Every prefix's first and last address and random ones: the two tables answer alike.
+void check_same(const Fib6& fib, const Fib6& ref, const std::vector<Fib6Op>& ops,
+                std::mt19937& rng) {
+  size_t differ = 0;
+  for (const Fib6Op& op : ops) {
+    Ipv6 last = op.prefix.addr;
+    for (int bit = op.prefix.len; bit < 128; ++bit)
+      last.b[size_t(bit / 8)] |= uint8_t(0x80 >> (bit % 8));
+    differ += fib.lookup(op.prefix.addr) != ref.lookup(op.prefix.addr);
+    differ += fib.lookup(last) != ref.lookup(last);
+  }
+  for (int i = 0; i < 20000; ++i) {
+    Ipv6 a{};
+    a.b[0] = 0x24;
+    for (size_t k = 1; k < 16; ++k) a.b[k] = uint8_t(rng());
+    differ += fib.lookup(a) != ref.lookup(a);
+  }
+  CHECK(differ == 0);
+}
+
+// Flips readers to the other copy with a change no check looks at, so lookup() reads it.
+void flip_to_other(Fib6& fib, Qsbr& q) {
+  static uint32_t nh = 1;
+  std::vector<Fib6Op> op = {add6("3fff::/16", nh++ % 50 + 1)};
+  fib.apply(op, q);
+}
+
+struct RefusingCore : SpareCore {
+  int offered = 0;
+  bool start(std::function<void()>) override {
+    ++offered;
+    return false;
+  }
+  void wait() override {}
+};
+
+}  // namespace
+
+TEST_CASE("Fib6: a full-table batch fills the copy readers leave on a spare core", "[fib]") {
+  testing::test_eal();
+  Qsbr q(1);
+  std::mt19937 rng(20261203);
+  SpareThread core;
+  Fib6 fib("t6_fill", Fib6::Params{1 << 14, 1 << 15, SOCKET_ID_ANY});
+  Fib6 ref("t6_fillref", Fib6::Params{1 << 14, 1 << 15, SOCKET_ID_ANY});
+  fib.set_spare_core(&core);
+
+  std::vector<Fib6Op> table = random_table(rng, 10000);
+  fib.apply(table, q);
+  ref.apply(table, q);
+  CHECK(fib.parallel_fills() == 1);
+  CHECK(fib.routes() == ref.routes());
+  check_same(fib, ref, table, rng);
+  flip_to_other(fib, q);
+  flip_to_other(ref, q);
+  check_same(fib, ref, table, rng);  // the copy the spare core filled
+  CHECK(fib.parallel_fills() == 1);  // one route changed: caught up as usual
+
+  // Most of the table again: every next hop changes, every other prefix goes.
+  std::vector<Fib6Op> again;
+  for (size_t i = 0; i < table.size(); ++i)
+    again.push_back(i % 2 ? Fib6Op{table[i].prefix, true, 0}
+                          : Fib6Op{table[i].prefix, false, table[i].nh % 50 + 1});
+  fib.apply(again, q);
+  ref.apply(again, q);
+  CHECK(fib.parallel_fills() == 2);
+  CHECK(fib.routes() == ref.routes());
+  check_same(fib, ref, table, rng);
+  flip_to_other(fib, q);
+  flip_to_other(ref, q);
+  check_same(fib, ref, table, rng);
+
+  SECTION("a batch the table has no room for is refused on both copies") {
+    const size_t before = fib.routes();
+    std::vector<Fib6Op> big = random_table(rng, 40000);  // over max_routes
+    CHECK_THROWS_AS(fib.apply(big, q), FibError);
+    CHECK(fib.routes() == before);
+    CHECK(fib.parallel_fills() == 2);
+    check_same(fib, ref, table, rng);
+    flip_to_other(fib, q);
+    flip_to_other(ref, q);
+    check_same(fib, ref, table, rng);
+  }
+  SECTION("with no core free the batch is caught up after the grace period") {
+    RefusingCore busy;
+    fib.set_spare_core(&busy);
+    fib.apply(table, q);
+    ref.apply(table, q);
+    CHECK(busy.offered == 1);
+    CHECK(fib.parallel_fills() == 2);
+    check_same(fib, ref, table, rng);
+    flip_to_other(fib, q);
+    flip_to_other(ref, q);
+    check_same(fib, ref, table, rng);
+  }
 }

@@ -213,6 +213,8 @@ std::string prometheus_text(const json& s) {
        "Prefixes installed in the IPv6 FIB."},
       {"fib6_rebuilds", "routerd_ipv6_fib_rebuilds_total", "counter",
        "IPv6 FIB copies rebuilt to return DPDK 22.11's leaked tbl8 groups."},
+      {"fib6_parallel_fills", "routerd_ipv6_fib_parallel_fills_total", "counter",
+       "IPv6 table loads whose second FIB copy was filled on an idle lcore."},
       {"neighbours6", "routerd_ipv6_neighbours", "gauge", "IPv6 neighbour (NDP) entries."},
       {"neighbour6_queued", "routerd_ipv6_neighbour_queued_packets", "gauge",
        "Packets waiting for NDP resolution."},

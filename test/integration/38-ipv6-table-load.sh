@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# 38-ipv6-table-load: a route file of 6,000 IPv6 prefixes loaded at startup fills the FIB's
+# two copies side by side (the second on the worker's lcore before the worker starts), and
+# both copies then answer every sampled prefix with its own gateway: the one the load
+# staged, and, after one more route flips readers over, the one filled on the idle lcore.
+# Traffic goes through both copies too.
+set -euo pipefail
+# shellcheck source=../../scripts/lib/testbed.sh
+source "$(dirname "$0")/../../scripts/lib/testbed.sh"
+tb_init
+tb_require_routerd_mode
+tb_require_cmds jq
+export TB_IPV6=1
+N=6000
+ROUTES=$TB_DIR/v6.routes
+# Prefix i: 2400:I/32 split as 2400:HI:LO00::/40; even ones via h1, odd ones via h0.
+gw_of() { (($1 % 2)) && echo 2001:db8:1::2 || echo 2001:db8:2::2; }
+pfx_of() { printf '2400:%x:%x00::/40' $(($1 >> 8)) $(($1 & 255)); }
+addr_of() { printf '2400:%x:%x00::1' $(($1 >> 8)) $(($1 & 255)); }
+{
+  echo "# 38-ipv6-table-load: $N prefixes"
+  for ((i = 0; i < N; i++)); do echo "$(pfx_of $i) via $(gw_of $i)"; done
+} >"$ROUTES"
+TB_TOP_TOML="route_files = [\"$ROUTES\"]"
+# Small tables, so a third copy fits in the test's 2 GiB of EAL memory.
+TB_EXTRA_TOML=$'[fib6]\nmax_routes = 16384\ntbl8_groups = 16384'
+tb_start
+
+tb_check "the load line says $N routes" \
+  tb_expect_match "route load $ROUTES: $N routes \\($N new, 0 replaced\\)" cat "$TB_LOG"
+tb_check "stats: routes6 >= $N, fib6_parallel_fills 1" \
+  tb_expect_match '^1$' bash -c "$ROUTERCTL -s $TB_SOCK -j stats | jq '(.routes6 >= $N and .fib6_parallel_fills == 1) | if . then 1 else 0 end'"
+
+# Sample every 97th prefix (62 of them), the first and the last.
+SAMPLE=(0 $(seq 97 97 $((N - 1))) $((N - 1)))
+check_sample() {
+  local i want got bad=0
+  for i in "${SAMPLE[@]}"; do
+    want=$(gw_of "$i")
+    got=$(rctl_j -6 route get "$(addr_of "$i")" | jq -r '.nexthop.neighbour // .nexthop.gateway // empty')
+    if [[ $got != "$want" ]]; then
+      tb_say "     $(addr_of "$i"): FIB says '$got', want $want"
+      bad=$((bad + 1))
+    fi
+  done
+  tb_say "     ${#SAMPLE[@]} sampled prefixes, $bad wrong"
+  ((bad == 0))
+}
+tb_check "the copy the load staged: ${#SAMPLE[@]} sampled prefixes via their own gateway" check_sample
+hx 1 ip -6 addr add "$(addr_of 4)/128" dev lo
+tb_check "h0 -> $(addr_of 4) (via h1), 0% loss" tb_ping 0 "$(addr_of 4)" 3
+# One more route: readers flip to the copy the idle lcore filled.
+rctl route add 2001:db8:77::/48 via 2001:db8:2::2
+tb_check "the copy filled on the idle lcore: ${#SAMPLE[@]} sampled prefixes via their own gateway" \
+  check_sample
+tb_check "h0 -> $(addr_of 4) (via h1) on that copy, 0% loss" tb_ping 0 "$(addr_of 4)" 3
+tb_check "fib6_parallel_fills still 1 after a one-route change" \
+  tb_expect_match '^1$' bash -c "$ROUTERCTL -s $TB_SOCK -j stats | jq .fib6_parallel_fills"
+tb_finish
