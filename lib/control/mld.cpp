@@ -111,11 +111,13 @@ void Control::mld_tick(uint64_t now) {
         if (r.group == g) return;
       records.push_back({type, g});
     };
+    // One draw per round: the changes sent together are retransmitted together.
+    const uint64_t next = now + mld_random_ms(1, mld::kUnsolicitedReportIntervalMs);
     for (auto& c : s.changes) {
       if (now < c.next_ms) continue;
       add(c.join ? mld::change_to_exclude : mld::change_to_include, c.group);
       --c.left;
-      c.next_ms = now + mld_random_ms(1, mld::kUnsolicitedReportIntervalMs);
+      c.next_ms = next;
     }
     std::erase_if(s.changes, [](const MldChange& c) { return c.left == 0; });
     if (s.general_due && now >= *s.general_due) {
