@@ -5,6 +5,8 @@
 #include <catch2/catch.hpp>
 
 #include "command.hpp"
+#include "mld.hpp"
+#include "ndp.hpp"
 #include "test_eal.hpp"
 
 namespace routerd::testing {
@@ -56,6 +58,13 @@ ControlRig::~ControlRig() {
 
 nlohmann::json ControlRig::run(const std::vector<std::string>& argv) {
   return ctl->execute(parse_request(argv));
+}
+
+bool is_ipv6_startup(const uint8_t* f, size_t n) {
+  if (n < 14 + 40 || f[12] != 0x86 || f[13] != 0xdd) return false;
+  if (mld_parse_report(f + 14, n - 14)) return true;
+  const auto nd = ndp_parse(f + 14, n - 14);
+  return nd && nd->type == nd::neighbor_solicit && nd->src.is_unspecified();
 }
 
 }  // namespace routerd::testing

@@ -48,4 +48,9 @@ struct ControlRig {
   nlohmann::json run(const std::vector<std::string>& argv);
 };
 
+// The router's own IPv6 start-up traffic in a frame it sent: a DAD probe (an NS from ::) or
+// an MLD Report or Done. Tests about other traffic skip these, wherever the random DAD delay
+// and the MLD retransmissions put them.
+bool is_ipv6_startup(const uint8_t* frame, size_t len);
+
 }  // namespace routerd::testing

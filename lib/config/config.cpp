@@ -30,7 +30,7 @@ constexpr std::string_view kFib6Keys[] = {"max_routes", "tbl8_groups"};
 constexpr std::string_view kIpv4Keys[] = {"drop_martians", "send_redirects", "accept_redirects"};
 constexpr std::string_view kIpv6Keys[] = {"send_redirects", "accept_redirects", "icmp_rate",
                                           "icmp_burst",     "ra_interval_s",    "ra_lifetime_s",
-                                          "ra_mtu"};
+                                          "ra_mtu",         "dad_transmits"};
 constexpr std::string_view kNdpKeys[] = {"reachable_ms", "retrans_ms", "probes", "delay_ms",
                                          "stale_ms"};
 constexpr std::string_view kExceptionKeys[] = {"max_entries",      "pmtu_min",    "pmtu_expires",
@@ -233,6 +233,8 @@ class Parser {
         fail("ipv6.ra_lifetime_s", "must be 0 or at least ipv6.ra_interval_s (" +
                                        std::to_string(c.ra_interval_s) + ", RFC 4861 6.2.1)");
       read_bool(*t, "ipv6", "ra_mtu", c.ra_mtu);
+      // RFC 4862 5.1 DupAddrDetectTransmits; 0 turns DAD off (addresses usable at once).
+      read_int(*t, "ipv6", "dad_transmits", 0, 10, c.dad_transmits);
     }
     if (auto* t = section(root, "icmp")) icmp(*t, c);
     if (auto* t = section(root, "arp")) arp(*t, c);

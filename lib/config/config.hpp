@@ -110,6 +110,7 @@ struct Config {
   uint32_t ra_interval_s = 600;   // MaxRtrAdvInterval; MinRtrAdvInterval is a third of it (>= 3 s)
   uint32_t ra_lifetime_s = 1800;  // AdvDefaultLifetime; default 3 x ra_interval_s
   bool ra_mtu = true;             // include the MTU option (the port's MTU)
+  uint32_t dad_transmits = 1;     // DupAddrDetectTransmits (RFC 4862 5.1); 0: no DAD
 
   // [exceptions]: what the router learns from ICMP about destinations it sends to
   uint32_t exc_max_entries = 4096;

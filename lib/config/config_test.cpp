@@ -278,7 +278,7 @@ TEST_CASE("every key in config_keys() is read by the parser", "[config]") {
     return out;
   };
   REQUIRE(error_of(render(base)) == "");
-  REQUIRE(config_keys().size() == 70);
+  REQUIRE(config_keys().size() == 71);
   for (const auto& key : config_keys()) {
     INFO(key);
     auto dot = key.find('.');
@@ -1072,6 +1072,16 @@ TEST_CASE("Router Advertisement keys: per port switch and RFC 4861 6.2.1 ranges"
   CHECK(error_of("[ipv6]\nra_mtu = 1\n") == "t.toml: ipv6.ra_mtu: expected a boolean");
   CHECK(error_of("[[port]]\nname = \"p0\"\ndevice = \"x\"\nra = \"yes\"\n") ==
         "t.toml: port[0].ra: expected a boolean");
+}
+
+TEST_CASE("ipv6.dad_transmits: DupAddrDetectTransmits, 0 turns DAD off", "[config][ipv6]") {
+  CHECK(parse_config("", "t").dad_transmits == 1);
+  CHECK(parse_config("[ipv6]\ndad_transmits = 0\n", "t").dad_transmits == 0);
+  CHECK(parse_config("[ipv6]\ndad_transmits = 3\n", "t").dad_transmits == 3);
+  CHECK(error_of("[ipv6]\ndad_transmits = 11\n") ==
+        "t.toml: ipv6.dad_transmits: 11 is out of range 0..10");
+  CHECK(error_of("[ipv6]\ndad_transmits = -1\n") ==
+        "t.toml: ipv6.dad_transmits: -1 is out of range 0..10");
 }
 
 TEST_CASE("[[route]] type: blackhole, prohibit, unreachable, without via or dev",

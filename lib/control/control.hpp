@@ -45,6 +45,7 @@
 namespace routerd {
 
 struct NdMessage;
+struct MldRecord;
 
 // ---- routerctl ping's sessions (cmd_ping.cpp); the control thread fills them
 // An answer to one of the router's own echo requests (routerctl ping).
@@ -184,13 +185,20 @@ class Control {
     Ipv6 addr;
     uint16_t port;
     DadState state;
-    uint64_t deadline_ms;  // tentative until then
+    uint64_t start_ms;     // it joins its solicited-node group, and the first probe goes
+    uint64_t deadline_ms;  // tentative: the next probe, or with none left the end of DAD
+    uint32_t probes_left;
   };
   void ra_init(const Config& cfg);
   void ra_tick(uint64_t now_ms);
   void ra_solicited(uint16_t port, const NdMessage& rs, uint64_t now_ms);
   bool dad_hook(uint16_t port, const NdMessage& m, const uint8_t* eth_src);  // true: consumed
   bool dad_failed(uint16_t port, const Ipv6& a) const;
+  // RFC 4862 5.4: an address is assigned once DAD found it unique (at once with
+  // ipv6.dad_transmits 0). Until then it is tentative: never a source, no NA for it, no
+  // packet delivered to it; a duplicate stays unassigned.
+  bool assigned6(uint16_t port, const Ipv6& a) const;
+  bool tentative6(uint16_t port, const Ipv6& a) const;
   // An address of the router that DAD did not find duplicate: local in the FIB, and NDP
   // messages from or about it are a conflict. A duplicate one belongs to the other node.
   bool in_use6(const Ipv6& a) const;
@@ -201,6 +209,28 @@ class Control {
   Config ra_boot_;          // the constructor's config, until load() gives loaded_
   std::vector<RaPort> ra_;  // by index in ports_
   std::vector<DadEntry> dad_;
+  std::vector<uint8_t> dad_port_seen_;  // by index in ports_: its addresses at init were found
+  // --- MLD as a listener (RFC 3810, RFC 2710 compatibility): mld.cpp. The groups a port
+  // listens on are reported when they are joined (with the DAD delay, before the probe) and
+  // left, kRobustness times, and on Queries after a random part of their response delay.
+  struct MldChange {
+    Ipv6 group;
+    bool join;
+    uint32_t left;  // transmissions still to send
+    uint64_t next_ms;
+  };
+  struct MldPort {
+    std::vector<Ipv6> listening;  // as reported
+    std::vector<MldChange> changes;
+    std::optional<uint64_t> general_due;                  // the answer to a General Query
+    std::vector<std::pair<Ipv6, uint64_t>> specific_due;  // answers to group-specific ones
+    uint64_t v1_until_ms = 0;  // an MLDv1 querier was heard: MLDv1 messages until then
+  };
+  std::vector<MldPort> mld_;  // by index in ports_
+  std::vector<Ipv6> mld_groups(const PortCtl& p, uint64_t now_ms) const;
+  void mld_tick(uint64_t now_ms);
+  void mld_send(const PortCtl& p, const std::vector<MldRecord>& records, bool v1);
+  void handle_mld(rte_mbuf* m, uint16_t in_port, uint64_t now_ms);
   // --- lookups
   PortCtl* port_by_name(const std::string& name);
   PortCtl& port_named(const std::string& cmd, const std::string& dev);  // or refuses the command

@@ -55,19 +55,20 @@ bool Control::local_address6(const Ipv6& a, uint16_t* port) const {
 std::optional<Ipv6> Control::select_source6(uint16_t port, const Ipv6& dst) const {
   const PortCtl* p = port_by_id(port);
   if (!p) return std::nullopt;
-  // A duplicate address (DAD, ra.cpp) is never a source.
-  const std::optional<Ipv6> ll =
-      dad_failed(port, p->ll) ? std::nullopt : std::optional<Ipv6>(p->ll);
+  // Only assigned addresses are sources (RFC 4862 5.4): neither a tentative one (DAD,
+  // ra.cpp) nor a duplicate. While the link-local one is tentative, link-local and
+  // multicast destinations get no source at all: what needs one waits.
+  const std::optional<Ipv6> ll = assigned6(port, p->ll) ? std::optional<Ipv6>(p->ll) : std::nullopt;
   if (dst.is_link_local() || dst.is_multicast()) return ll;
   const PortAddr6* best = nullptr;
   for (const auto& pa : p->addrs6)
-    if (!dad_failed(port, pa.addr) &&
+    if (assigned6(port, pa.addr) &&
         (!best || common_prefix_len(pa.addr, dst) > common_prefix_len(best->addr, dst)))
       best = &pa;
   if (best) return best->addr;
   for (const auto& q : ports_)
     for (const auto& pa : q.addrs6)
-      if (!dad_failed(q.ref.id, pa.addr)) return pa.addr;
+      if (assigned6(q.ref.id, pa.addr)) return pa.addr;
   return ll;
 }
 
@@ -92,6 +93,10 @@ void Control::sync_rx_groups(PortCtl& p) {
 // the RIB route, then a resolved neighbour on a connected subnet.
 uint32_t Control::desired_nh(const Prefix6& p) {
   if (p.len == 128 && in_use6(p.addr)) return pub_.acquire(NhKey{NhType::local, 0, 0, 0, 6, {}});
+  // RFC 4862 5.4: packets to a tentative address are not accepted. Silently dropped, not
+  // sent on to the subnet: resolving it would solicit our own address from a unicast source.
+  if (uint16_t port = 0; p.len == 128 && local_address6(p.addr, &port) && tentative6(port, p.addr))
+    return pub_.acquire(reject_key(RouteType::blackhole, 6));
   if (const Route6* r = rib6_.find(p)) {
     if (route_type_rejects(r->type)) return pub_.acquire(reject_key(r->type, 6));
     if (r->via) {
@@ -252,7 +257,8 @@ void Control::handle_redirect6(rte_mbuf* m, uint16_t in_port, uint64_t now) {
     const Ipv6 target = s->gateway6 == d ? d : s->gateway6;
     auto& slot = redirect_last_[uint32_t(key_of(s6) * 2654435761u) >> (32 - kRedirectSlotsLog2)];
     const auto tag = uint32_t(key_of(s6));
-    if (on_link && (target == d || target.is_link_local()) &&
+    // A Redirect comes from the link-local address, so not while it is tentative.
+    if (on_link && (target == d || target.is_link_local()) && assigned6(in_port, p->ll) &&
         !(slot.ip == tag && now - slot.ms < 1000)) {
       slot = {tag, now};
       if (rte_mbuf* r = rte_pktmbuf_alloc(pool_)) {
@@ -457,6 +463,8 @@ void Control::handle_local6(rte_mbuf* m, uint16_t in_port, uint64_t now) {
     }
     if (!ours) return drop(m, Drop::multicast_destination, in_port);
   }
+  // MLD Queries come behind a Hop-by-Hop header with Router Alert (mld.cpp).
+  if (ip->proto == ipv6_ext::hop_by_hop && d.is_multicast()) return handle_mld(m, in_port, now);
   if (ip->proto != icmp6::next_header) {
     if (ip->proto == IPPROTO_UDP && !d.is_multicast()) {
       // Nothing listens: Port Unreachable, which also ends a traceroute at the router.
@@ -473,8 +481,11 @@ void Control::handle_local6(rte_mbuf* m, uint16_t in_port, uint64_t now) {
     const Ipv6 s = src6(m);
     if (icmp6_checksum(s, d, ic, icmp_len) != 0 || s.is_unspecified())
       return drop(m, Drop::local_unhandled, in_port);
-    // The reply comes from the address pinged; for a group, from the port's own address.
-    const Ipv6 from = d.is_multicast() ? select_source6(in_port, s).value_or(Ipv6()) : d;
+    // The reply comes from the address pinged; for a group, from the port's own address,
+    // and not at all while it is tentative.
+    const std::optional<Ipv6> src = d.is_multicast() ? select_source6(in_port, s) : d;
+    if (!src) return drop(m, Drop::icmp_no_source, in_port);
+    const Ipv6 from = *src;
     std::memcpy(ip->src_addr, from.b.data(), 16);
     std::memcpy(ip->dst_addr, s.b.data(), 16);
     ip->hop_limits = 64;
@@ -530,7 +541,9 @@ void Control::handle_ndp(rte_mbuf* m, uint16_t in_port, uint64_t now) {
     case nd::neighbor_solicit: {
       bool target_ours = p->ll == msg->target;
       for (const auto& pa : p->addrs6) target_ours |= pa.addr == msg->target;
-      if (!target_ours) break;
+      // Only an assigned address is answered for (RFC 4862 5.4.3; dad_hook took the
+      // tentative ones DAD knows, this also covers one added since the last tick).
+      if (!target_ours || !assigned6(in_port, msg->target)) break;
       if (on_link && msg->source_lla && !msg->src.is_unspecified())
         neigh6_.solicit_from(msg->src, *msg->source_lla, in_port, now, fx);
       // RFC 4861 7.2.4: to the soliciting address, or to all nodes for a DAD probe (whose

@@ -31,8 +31,9 @@ struct Rig : testing::ControlRig {
       : ControlRig(Options{.readers = 1, .next_hops = 64, .tbl8 = 64, .config_toml = config_toml}) {
     skip_dad_probes();
   }
-  // The first timer tick probes the link-local addresses (DAD, ra.cpp); these tests read
-  // what the router sends afterwards, so that tick runs here and its frames are freed.
+  // The first timer tick finds the link-local addresses (DAD, ra.cpp); these tests read
+  // what the router sends afterwards: that tick runs here, and its probes and MLD Reports,
+  // whenever their random delay puts them, are skipped by the readers (is_ipv6_startup).
   void skip_dad_probes() {
     ctl->poll_once(100);
     TxEntry t;
@@ -703,6 +704,11 @@ TEST_CASE("a fragmented ping to the router is answered, in fragments that fit th
     size_t got = 0, frames = 0;
     TxEntry t;
     while (rte_ring_dequeue_elem(r.ctl_tx.get(), &t, sizeof t) == 0) {
+      if (testing::is_ipv6_startup(rte_pktmbuf_mtod(t.m, const uint8_t*),
+                                   rte_pktmbuf_data_len(t.m))) {
+        rte_pktmbuf_free(t.m);
+        continue;
+      }
       ++frames;
       CHECK(t.port == 1);
       CHECK(rte_pktmbuf_pkt_len(t.m) <= 14 + 1500);
@@ -737,12 +743,19 @@ TEST_CASE("fragments whose rest never comes are freed after the reassembly timeo
   for (uint16_t id = 0; id < 200; ++id)
     punt_local(r, echo_fragment(r.pool.get(), icmp, 0, 1480, id));
   while (rte_ring_count(r.punt.get()) != 0) r.ctl->poll_once(1000);
+  // What the ticks sent (the ports' DAD probes and MLD Reports) is not what is counted here.
+  auto drain_tx = [&] {
+    TxEntry t;
+    while (rte_ring_dequeue_elem(r.ctl_tx.get(), &t, sizeof t) == 0) rte_pktmbuf_free(t.m);
+  };
+  drain_tx();
   const unsigned held = rte_mempool_in_use_count(r.pool.get()) - in_use0;
   CHECK(held > 32);                           // what the table had room for
   CHECK(dropped() - dropped0 == 200 - held);  // the rest: counted, not silently freed
   // The table's timeout is two seconds of TSC time, whatever the control clock says.
   std::this_thread::sleep_for(std::chrono::milliseconds(2200));
   r.ctl->poll_once(5000);
+  drain_tx();
   CHECK(rte_mempool_in_use_count(r.pool.get()) == in_use0);
   CHECK(dropped() - dropped0 == 200);
 }
@@ -772,6 +785,11 @@ TEST_CASE("a redirect punt is judged by the route as it is now, not by the id it
   // Out come the redirect, naming 12/8's gateway, and the packet, to that gateway's MAC.
   int redirects = 0, forwarded = 0;
   while (rte_ring_dequeue_elem(r.ctl_tx.get(), &t, sizeof t) == 0) {
+    if (testing::is_ipv6_startup(rte_pktmbuf_mtod(t.m, const uint8_t*),
+                                 rte_pktmbuf_data_len(t.m))) {
+      rte_pktmbuf_free(t.m);
+      continue;
+    }
     const auto* h = rte_pktmbuf_mtod_offset(t.m, const rte_ipv4_hdr*, 14);
     const uint8_t* l4 = rte_pktmbuf_mtod_offset(t.m, const uint8_t*, 34);
     if (h->next_proto_id == IPPROTO_ICMP && l4[0] == 5) {
@@ -979,7 +997,8 @@ std::vector<std::vector<uint8_t>> sent_frames(Rig& r) {
   TxEntry t;
   while (rte_ring_dequeue_elem(r.ctl_tx.get(), &t, sizeof t) == 0) {
     const auto* p = rte_pktmbuf_mtod(t.m, const uint8_t*);
-    out.emplace_back(p, p + rte_pktmbuf_data_len(t.m));
+    if (!testing::is_ipv6_startup(p, rte_pktmbuf_data_len(t.m)))
+      out.emplace_back(p, p + rte_pktmbuf_data_len(t.m));
     rte_pktmbuf_free(t.m);
   }
   return out;

@@ -20,6 +20,8 @@ namespace {
 constexpr uint64_t kMaxInitialRtrAdvertIntervalMs = 16000;
 constexpr uint32_t kMaxInitialRtrAdvertisements = 3;
 constexpr uint64_t kMinDelayBetweenRasMs = 3000;
+// RFC 4861 10, host constant, which RFC 4862 5.4.2 borrows for the delay before DAD.
+constexpr uint64_t kMaxRtrSolicitationDelayMs = 1000;
 // RFC 4861 6.2.1's AdvValidLifetime and AdvPreferredLifetime defaults: 30 and 7 days.
 constexpr uint32_t kValidLifetime = 2592000, kPreferredLifetime = 604800;
 
@@ -48,14 +50,30 @@ bool Control::dad_failed(uint16_t port, const Ipv6& a) const {
   return false;
 }
 
+// An address DAD has not seen yet (added since the last tick) is tentative too, unless DAD
+// is off.
+bool Control::assigned6(uint16_t port, const Ipv6& a) const {
+  for (const auto& e : dad_)
+    if (e.port == port && e.addr == a) return e.state == DadState::ok;
+  return ra_config().dad_transmits == 0;
+}
+
+bool Control::tentative6(uint16_t port, const Ipv6& a) const {
+  for (const auto& e : dad_)
+    if (e.port == port && e.addr == a) return e.state == DadState::tentative;
+  return ra_config().dad_transmits != 0;
+}
+
 bool Control::in_use6(const Ipv6& a) const {
   uint16_t port;
-  return local_address6(a, &port) && !dad_failed(port, a);
+  return local_address6(a, &port) && assigned6(port, a);
 }
 
 // New addresses (startup, `addr add`, a new link-local one) are found here, by comparing the
 // ports' addresses with what DAD knows, so no command needs a hook; an address deleted and
-// added again between two ticks keeps its earlier result.
+// added again between two ticks keeps its earlier result. Each tick: new addresses are
+// found, MLD reports their groups (mld.cpp), then the due probes go, so a group is always
+// reported before the probe that needs it (RFC 4862 5.4.2).
 void Control::dad_tick(uint64_t now) {
   std::erase_if(dad_, [&](const DadEntry& e) {
     const PortCtl* p = port_by_id(e.port);
@@ -65,8 +83,17 @@ void Control::dad_tick(uint64_t now) {
       if (pa.addr == e.addr) return false;
     return true;
   });
-  const uint64_t wait = ra_config().ndp_retrans_ms;  // RetransTimer
-  for (const auto& p : ports_) {
+  const Config& c = ra_config();
+  const uint64_t wait = c.ndp_retrans_ms;  // RetransTimer
+  dad_port_seen_.resize(ports_.size());
+  for (size_t i = 0; i < ports_.size(); ++i) {
+    const PortCtl& p = ports_[i];
+    // RFC 4862 5.4.2: the addresses a port has when it comes up join their groups and are
+    // probed after a random delay in [0, MAX_RTR_SOLICITATION_DELAY], so routers restarted
+    // together do not probe (and report) at once; one added later is probed at once.
+    const bool init = !dad_port_seen_[i];
+    dad_port_seen_[i] = 1;
+    const uint64_t start = init ? now + random_between(0, kMaxRtrSolicitationDelayMs) : now;
     std::vector<Ipv6> addrs{p.ll};
     for (const auto& pa : p.addrs6) addrs.push_back(pa.addr);
     for (const Ipv6& a : addrs) {
@@ -74,27 +101,47 @@ void Control::dad_tick(uint64_t now) {
         return e.port == p.ref.id && e.addr == a;
       });
       if (known) continue;
-      // DupAddrDetectTransmits = 1: one solicitation from the unspecified address to the
-      // address's solicited-node group, without a source link-layer option (RFC 4862 5.4.2).
-      dad_.push_back(DadEntry{a, p.ref.id, DadState::tentative, now + wait});
-      rte_mbuf* m = rte_pktmbuf_alloc(pool_);
-      auto* out =
-          m ? reinterpret_cast<uint8_t*>(rte_pktmbuf_append(m, uint16_t(kNdMaxFrame))) : nullptr;
-      if (!out) {
-        // Nothing was sent: the address is taken as unique (as with DupAddrDetectTransmits 0).
-        rte_pktmbuf_free(m);
-        dp_.control_stats().drop[size_t(Drop::no_mbuf)].add();
-        dad_.back().state = DadState::ok;
-        continue;
-      }
-      const size_t n = ndp_build_ns(out, p.ref.mac, Ipv6{}, a);
-      rte_pktmbuf_trim(m, uint16_t(kNdMaxFrame - n));
-      event(Event::ndp_solicit_sent);
-      transmit(p.ref.id, m);
+      dad_.push_back(DadEntry{a, p.ref.id, c.dad_transmits ? DadState::tentative : DadState::ok,
+                              start, start, c.dad_transmits});
     }
   }
-  for (auto& e : dad_)
-    if (e.state == DadState::tentative && now >= e.deadline_ms) e.state = DadState::ok;
+  mld_tick(now);
+  std::vector<Ipv6> assigned;
+  for (auto& e : dad_) {
+    if (e.state != DadState::tentative || now < e.deadline_ms) continue;
+    if (e.probes_left == 0) {
+      e.state = DadState::ok;
+      assigned.push_back(e.addr);
+      continue;
+    }
+    const PortCtl* p = port_by_id(e.port);
+    --e.probes_left;
+    e.deadline_ms = now + wait;
+    // DupAddrDetectTransmits solicitations, RetransTimer apart, from the unspecified address
+    // to the address's solicited-node group, without a source link-layer option (5.4.2).
+    rte_mbuf* m = rte_pktmbuf_alloc(pool_);
+    auto* out =
+        m ? reinterpret_cast<uint8_t*>(rte_pktmbuf_append(m, uint16_t(kNdMaxFrame))) : nullptr;
+    if (!out) {
+      // Not sent: counted, and the address waits as if it had been (no answer can come).
+      rte_pktmbuf_free(m);
+      dp_.control_stats().drop[size_t(Drop::no_mbuf)].add();
+      continue;
+    }
+    const size_t n = ndp_build_ns(out, p->ref.mac, Ipv6{}, e.addr);
+    rte_pktmbuf_trim(m, uint16_t(kNdMaxFrame - n));
+    event(Event::ndp_solicit_sent);
+    transmit(p->ref.id, m);
+  }
+  if (assigned.empty()) return;
+  // Assigned now: its local /128 (a tentative address had a blackhole one, desired_nh).
+  try {
+    for (const Ipv6& a : assigned) sync(Prefix6{a, 128});
+    pub_.commit();
+  } catch (const FibError& e) {
+    pub_.rollback();
+    log_limited("the local route of a new IPv6 address waits", e.what());
+  }
 }
 
 // RFC 4862 5.4.3, 5.4.4: while an address is tentative, an NA for it or a DAD probe (NS from
@@ -114,7 +161,10 @@ bool Control::dad_hook(uint16_t port, const NdMessage& m, const uint8_t* eth_src
   // Our own frame, looped back by the link: nothing to learn, nothing to answer.
   if (std::memcmp(eth_src, p->ref.mac.b.data(), 6) == 0) return true;
   if (it->state != DadState::tentative) return false;
-  if (m.type == nd::neighbor_solicit && !m.src.is_unspecified()) return false;
+  // RFC 4862 5.4.3: an NS for a tentative target from a unicast source is address
+  // resolution or a reachability probe for an address that is not ours yet: silently
+  // discarded, neither answered nor learnt from.
+  if (m.type == nd::neighbor_solicit && !m.src.is_unspecified()) return true;
   it->state = DadState::failed;
   event(Event::ndp_dad_failed);
   // It is the other node's now: its local /128 goes, so packets for it follow the connected
@@ -140,12 +190,9 @@ void Control::dad_show(const PortCtl& p, nlohmann::json& out) const {
   nlohmann::json failed = nlohmann::json::array(), tentative = nlohmann::json::array();
   // The port's addresses as they are now (an entry of a deleted one lives until the tick).
   auto mark = [&](const Ipv6& a, uint8_t len) {
-    for (const auto& e : dad_) {
-      if (e.port != p.ref.id || e.addr != a) continue;
-      const std::string s = a.str() + "/" + std::to_string(len);
-      if (e.state == DadState::failed) failed.push_back(s);
-      if (e.state == DadState::tentative) tentative.push_back(s);
-    }
+    const std::string s = a.str() + "/" + std::to_string(len);
+    if (dad_failed(p.ref.id, a)) failed.push_back(s);
+    if (tentative6(p.ref.id, a)) tentative.push_back(s);
   };
   for (const auto& pa : p.addrs6) mark(pa.addr, pa.subnet.len);
   mark(p.ll, 64);

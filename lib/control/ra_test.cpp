@@ -3,10 +3,12 @@
 // control sends is read back from its TX ring and parsed by lib/packet.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cstring>
 #include <vector>
 
 #include "control_rig.hpp"
+#include "mld.hpp"
 #include "ndp.hpp"
 
 using namespace routerd;
@@ -32,6 +34,7 @@ struct Sent {
   uint16_t port;
   std::vector<uint8_t> f;
   std::optional<NdMessage> nd() const { return ndp_parse(f.data() + 14, f.size() - 14); }
+  std::optional<MldReport> mld() const { return mld_parse_report(f.data() + 14, f.size() - 14); }
 };
 
 struct PrefixOpt {
@@ -112,7 +115,44 @@ struct RaRig : testing::ControlRig {
     return hand(f, 14 + 40 + len, port, now);
   }
   uint64_t event(const char* name) { return run({"stats"})["events"][name].get<uint64_t>(); }
+  bool tentative() {
+    return run({"addr", "show", "dev", "p0"})[0].contains("tentative") ||
+           run({"addr", "show", "dev", "p1"})[0].contains("tentative");
+  }
+  // Ticks every 100 ms from `from` until no address is tentative (the random delay of at
+  // most 1 s, then RetransTimer); returns that time, and what was sent on the way in *out.
+  uint64_t settle(uint64_t from, std::vector<Sent>* out = nullptr) {
+    for (uint64_t now = from;; now += 100) {
+      auto s = tick(now);
+      if (out) out->insert(out->end(), s.begin(), s.end());
+      if (!tentative()) return now;
+      REQUIRE(now < from + 2500);
+    }
+  }
 };
+
+// What the router sent but its DAD probes and MLD Reports (whenever their delays put them).
+std::vector<Sent> answers(const std::vector<Sent>& v) {
+  std::vector<Sent> out;
+  for (const auto& s : v)
+    if (!testing::is_ipv6_startup(s.f.data(), s.f.size())) out.push_back(s);
+  return out;
+}
+
+// The probes and the MLD Reports among frames.
+std::vector<Sent> probes(const std::vector<Sent>& v) {
+  std::vector<Sent> out;
+  for (const auto& s : v)
+    if (auto m = s.nd(); m && m->type == nd::neighbor_solicit && m->src.is_unspecified())
+      out.push_back(s);
+  return out;
+}
+std::vector<Sent> reports(const std::vector<Sent>& v) {
+  std::vector<Sent> out;
+  for (const auto& s : v)
+    if (s.mld()) out.push_back(s);
+  return out;
+}
 
 std::vector<Sent> ras(const std::vector<Sent>& v) {
   std::vector<Sent> out;
@@ -123,37 +163,129 @@ std::vector<Sent> ras(const std::vector<Sent>& v) {
 
 }  // namespace
 
-TEST_CASE("DAD probes every own address once, from ::, before RAs start", "[control][ipv6][ra]") {
+TEST_CASE("DAD probes every own address once, from ::, after a random delay, before RAs start",
+          "[control][ipv6][ra]") {
   RaRig r;
-  const auto probes = r.tick(1000);
+  std::vector<std::pair<uint64_t, Sent>> sent;
+  for (uint64_t now = 1000; now <= 3500; now += 100) {
+    // An RS at 1.5 s finds the link-local address tentative (its probe is at 1 s or later):
+    // not answered, and the RA check below sees no RA before DAD is over.
+    for (auto& s : now == 1500 ? r.solicit(r.p0(), now) : r.tick(now)) sent.emplace_back(now, s);
+    if (now == 1000) CHECK(r.run({"addr", "show", "dev", "p0"})[0]["tentative"].size() == 3);
+  }
   std::vector<Ipv6> targets;
-  for (const auto& s : probes) {
+  uint64_t probe_at[2] = {0, 0};
+  for (const auto& [at, s] : sent) {
     auto m = s.nd();
-    REQUIRE(m);
-    CHECK(m->type == nd::neighbor_solicit);
+    if (!m || m->type != nd::neighbor_solicit) continue;
     CHECK(m->src.is_unspecified());
     CHECK(!m->source_lla);
     CHECK(m->dst == m->target.solicited_node());
     targets.push_back(m->target);
+    // RFC 4862 5.4.2: the addresses a port comes up with wait a random delay within
+    // [0, MAX_RTR_SOLICITATION_DELAY] (1 s) from the first tick, the same for the port.
+    const size_t i = s.port == r.p0() ? 0 : 1;
+    CHECK(at >= 1000);
+    CHECK(at <= 2000);
+    if (probe_at[i] == 0) probe_at[i] = at;
+    CHECK(at == probe_at[i]);
   }
   // p0: link-local and two globals; p1: link-local and one global.
   CHECK(targets.size() == 5);
   CHECK(std::count(targets.begin(), targets.end(), *Ipv6::parse("2001:db8:7::1")) == 1);
+  // RetransTimer (1 s) after its probe p0's link-local address is in use: p0's first RA.
+  std::vector<uint64_t> ra_at;
+  for (const auto& [at, s] : sent)
+    if (auto m = s.nd(); m && m->type == nd::router_advert) ra_at.push_back(at);
+  REQUIRE(ra_at.size() == 1);
+  CHECK(ra_at[0] == probe_at[0] + 1000);
+  CHECK(!r.tentative());
+}
+
+TEST_CASE("a tentative address is not assigned: no source, no NA, no delivery (RFC 4862 5.4)",
+          "[control][ipv6][ra]") {
+  RaRig r;
+  r.tick(1000);  // every address tentative, its probe at most 1 s away
+  const Ipv6 a = *Ipv6::parse("2001:db8:1::1");
   CHECK(r.run({"addr", "show", "dev", "p0"})[0]["tentative"].size() == 3);
-  // An RS while the link-local address is tentative is not answered yet.
-  CHECK(ras(r.solicit(r.p0(), 1500)).empty());
-  // RetransTimer (1 s) later the addresses are in use and p0 sends its first RA.
-  const auto first = ras(r.tick(2100));
-  REQUIRE(first.size() == 1);
-  CHECK(first[0].port == r.p0());
-  CHECK(!r.run({"addr", "show", "dev", "p0"})[0].contains("tentative"));
+  // Not a source: the router has no assigned address, so none for p0's subnet.
+  CHECK(r.run({"route", "get", "2001:db8:1::5"})["src"] == "::");
+  // Not delivered: its /128 drops what comes for it, instead of the local entry.
+  const NextHopState* nh = r.dp.nexthops.get(r.dp.fib6.lookup(a));
+  REQUIRE(nh);
+  CHECK(nh->kind == NhKind::blackhole);
+  // An NS for it from a unicast source (address resolution) is silently ignored (5.4.3).
+  uint8_t f[kNdMaxFrame];
+  size_t n = ndp_build_ns(f, kHost, *Ipv6::parse("2001:db8:1::2"), a);
+  auto out = r.hand(f, n, r.p0(), 1100);
+  for (const auto& s : out) CHECK(!(s.nd() && s.nd()->type == nd::neighbor_advert));
+  CHECK(r.event("ndp_advert_sent") == 0);
+  CHECK(r.event("ndp_dad_failed") == 0);
+
+  SECTION("once DAD is over it is a source, answered for and local") {
+    const uint64_t t = r.settle(1200);
+    CHECK(r.run({"route", "get", "2001:db8:1::5"})["src"] == "2001:db8:1::1");
+    CHECK(r.dp.nexthops.get(r.dp.fib6.lookup(a))->kind == NhKind::local);
+    out = r.hand(f, n, r.p0(), t + 100);
+    REQUIRE(out.size() == 1);
+    CHECK(out[0].nd()->type == nd::neighbor_advert);
+    CHECK(out[0].nd()->src == a);
+  }
+  SECTION("an NS for it from :: (another node's DAD) makes it a duplicate") {
+    n = ndp_build_ns(f, kHost, Ipv6{}, a);
+    out = r.hand(f, n, r.p0(), 1200);
+    for (const auto& s : out) CHECK(!(s.nd() && s.nd()->type == nd::neighbor_advert));
+    CHECK(r.event("ndp_dad_failed") == 1);
+    r.settle(1300);
+    CHECK(r.run({"addr", "show", "dev", "p0"})[0]["dad_failed"] ==
+          json::array({"2001:db8:1::1/64"}));
+    CHECK(r.run({"route", "get", "2001:db8:1::5"})["src"] == "2001:db8:7::1");
+  }
+}
+
+TEST_CASE("while the link-local address is tentative, an echo to all-nodes gets no reply",
+          "[control][ipv6][ra]") {
+  RaRig r;
+  r.run({"neigh", "add", "fe80::99", "lladdr", "02:00:00:00:01:02", "dev", "p0"});
+  r.tick(1000);
+  // An echo request from the host to ff02::1.
+  std::vector<uint8_t> f(14 + 40 + 8);
+  const Ipv6 dst = kAllNodes;
+  const Mac dmac = dst.multicast_mac();
+  std::memcpy(f.data(), dmac.b.data(), 6);
+  std::memcpy(f.data() + 6, kHost.b.data(), 6);
+  f[12] = 0x86;
+  f[13] = 0xdd;
+  uint8_t* ip = f.data() + 14;
+  ip[0] = 0x60;
+  ip[5] = 8;
+  ip[6] = 58;
+  ip[7] = 64;
+  std::memcpy(ip + 8, kHostLl.b.data(), 16);
+  std::memcpy(ip + 24, dst.b.data(), 16);
+  ip[40] = 128;
+  const uint16_t ck = icmp6_checksum(kHostLl, dst, ip + 40, 8);
+  ip[42] = uint8_t(ck >> 8);
+  ip[43] = uint8_t(ck);
+  auto echo_replies = [](const std::vector<Sent>& v) {
+    std::vector<Sent> out;
+    for (const auto& s : v)
+      if (s.f.size() >= 14 + 41 && s.f[14 + 6] == 58 && s.f[14 + 40] == 129) out.push_back(s);
+    return out;
+  };
+  CHECK(echo_replies(r.hand(f.data(), f.size(), r.p0(), 1100)).empty());
+  const uint64_t t = r.settle(1200);
+  const auto out = echo_replies(r.hand(f.data(), f.size(), r.p0(), t + 100));
+  REQUIRE(out.size() == 1);
+  CHECK(Ipv6::from_bytes(out[0].f.data() + 14 + 8) == Ipv6::link_local_eui64(r.ports[0]->mac()));
 }
 
 TEST_CASE("an RS is answered with the port's prefixes, MTU and lifetime, at most every 3 s",
           "[control][ipv6][ra]") {
   RaRig r;
-  r.tick(1000);
-  REQUIRE(ras(r.tick(2100)).size() == 1);  // the first unsolicited one, at 2.1 s
+  std::vector<Sent> start;
+  r.settle(1000, &start);
+  REQUIRE(ras(start).size() == 1);  // the first unsolicited one, when DAD is over (<= 3.1 s)
   const uint64_t sent0 = r.event("ndp_ra_sent");
 
   auto out = ras(r.solicit(r.p0(), 6000));
@@ -203,8 +335,13 @@ TEST_CASE("unsolicited RAs follow RFC 4861 6.2.4's schedule; turning ra off ends
           "[control][ipv6][ra]") {
   RaRig r;
   std::vector<uint64_t> at;
+  uint64_t ll_probe = 0;
+  const Ipv6 ll = Ipv6::link_local_eui64(r.ports[0]->mac());
   for (uint64_t now = 1000; now <= 400000; now += 100) {
-    for (const auto& s : ras(r.tick(now))) {
+    const auto out = r.tick(now);
+    for (const auto& s : probes(out))
+      if (s.nd()->target == ll) ll_probe = now;
+    for (const auto& s : ras(out)) {
       CHECK(s.port == r.p0());
       CHECK(s.nd()->dst == kAllNodes);
       CHECK(s.nd()->router_lifetime == 90);
@@ -212,7 +349,8 @@ TEST_CASE("unsolicited RAs follow RFC 4861 6.2.4's schedule; turning ra off ends
     }
   }
   REQUIRE(at.size() >= 14);  // 400 s at most 30 s apart
-  CHECK(at[0] == 2000);      // as soon as DAD of the link-local address is over
+  REQUIRE(ll_probe >= 1000);
+  CHECK(at[0] == ll_probe + 1000);  // as soon as DAD of the link-local address is over
   for (size_t i = 1; i < at.size(); ++i) {
     const uint64_t gap = at[i] - at[i - 1];
     CHECK(gap >= 9900);  // MinRtrAdvInterval: 0.33 x 30 s
@@ -237,16 +375,17 @@ TEST_CASE("DAD: an NA for a tentative address makes it a duplicate, never used a
   uint8_t f[kNdMaxFrame];
   // Our own probe looped back by the link (our MAC) is no conflict.
   size_t n = ndp_build_ns(f, r.ports[1]->mac(), Ipv6{}, *Ipv6::parse("2001:db8:2::1"));
-  CHECK(r.hand(f, n, r.p1(), 1100).empty());
+  CHECK(answers(r.hand(f, n, r.p1(), 1100)).empty());
   // Another node's answer for 2001:db8:1::1.
   n = ndp_build_na(f, kHost, dup, kAllNodes, kAllNodes.multicast_mac(), dup, false, false, true);
-  CHECK(r.hand(f, n, r.p0(), 1200).empty());
+  CHECK(answers(r.hand(f, n, r.p0(), 1200)).empty());
   CHECK(r.event("ndp_dad_failed") == 1);
   // It is the other node's: no longer local, its packets follow the connected subnet.
   const uint32_t id = r.dp.fib6.lookup(dup);
   REQUIRE(id);
   CHECK(r.dp.nexthops.get(id)->kind == NhKind::glean);
-  r.tick(2100);  // DAD of the others is over
+  const uint64_t t =
+      r.settle(1300) - 2000;  // DAD of the others is over (>= 2 s): t + 2200 is later
 
   const json p0 = r.run({"addr", "show", "dev", "p0"})[0];
   CHECK(p0["dad_failed"] == json::array({"2001:db8:1::1/64"}));
@@ -255,10 +394,10 @@ TEST_CASE("DAD: an NA for a tentative address makes it a duplicate, never used a
 
   // It is not defended: an NS for it goes unanswered.
   n = ndp_build_ns(f, kHost, *Ipv6::parse("2001:db8:1::2"), dup);
-  CHECK(r.hand(f, n, r.p0(), 2200).empty());
+  CHECK(r.hand(f, n, r.p0(), t + 2200).empty());
   // The router's own solicitations on p0 come from its other address.
   n = ndp_build_ns(f, kHost, *Ipv6::parse("2001:db8:1::2"), *Ipv6::parse("2001:db8:7::1"));
-  auto out = r.hand(f, n, r.p0(), 2300);  // answered: the NA is from 2001:db8:7::1 itself
+  auto out = r.hand(f, n, r.p0(), t + 2300);  // answered: the NA is from 2001:db8:7::1 itself
   REQUIRE(out.size() == 1);
   r.run({"route", "add", "2001:db8:99::/48", "via", "2001:db8:1::5"});
   std::vector<uint8_t> pkt(14 + 40 + 8);
@@ -276,7 +415,7 @@ TEST_CASE("DAD: an NA for a tentative address makes it a duplicate, never used a
   m->port = r.p1();
   PuntEntry e{m, 0, uint8_t(Punt::unresolved), 0, r.p1()};
   REQUIRE(rte_ring_enqueue_elem(r.punt.get(), &e, sizeof e) == 0);
-  out = r.tick(2400);
+  out = r.tick(t + 2400);
   REQUIRE(out.size() == 1);
   CHECK(out[0].nd()->type == nd::neighbor_solicit);
   CHECK(out[0].nd()->src == *Ipv6::parse("2001:db8:7::1"));
@@ -284,18 +423,208 @@ TEST_CASE("DAD: an NA for a tentative address makes it a duplicate, never used a
   // An NA for an address that passed DAD does not make it a duplicate.
   n = ndp_build_na(f, kHost, *Ipv6::parse("2001:db8:2::1"), kAllNodes, kAllNodes.multicast_mac(),
                    *Ipv6::parse("2001:db8:2::1"), false, false, true);
-  r.hand(f, n, r.p1(), 2500);
+  r.hand(f, n, r.p1(), t + 2500);
   CHECK(r.event("ndp_dad_failed") == 1);
 
   // Deleting it and adding it again runs DAD again.
   r.run({"addr", "del", "2001:db8:1::1/64", "dev", "p0"});
   CHECK(!r.run({"addr", "show", "dev", "p0"})[0].contains("dad_failed"));
-  r.tick(2600);
+  r.tick(t + 2600);
   r.run({"addr", "add", "2001:db8:1::1/64", "dev", "p0"});
-  out = r.tick(2700);
+  out = r.tick(t + 2700);
   REQUIRE(out.size() == 1);
   CHECK(out[0].nd()->target == dup);
   CHECK(out[0].nd()->src.is_unspecified());
-  r.tick(3800);
+  r.tick(t + 3800);
   CHECK(!r.run({"addr", "show", "dev", "p0"})[0].contains("dad_failed"));
+}
+
+namespace {
+
+// A Query from a querier (fe80::99) on the link: v2 (28 bytes) or v1 (24), hop limit 1,
+// Router Alert, to dst about group (:: for a General Query), Maximum Response Code `code`.
+std::vector<uint8_t> mld_query(const Ipv6& dst, const Ipv6& group, bool v2, uint16_t code,
+                               const Ipv6& src = kHostLl) {
+  const size_t mlen = v2 ? 28 : 24;
+  std::vector<uint8_t> f(14 + 40 + 8 + mlen);
+  const Mac dmac = dst.multicast_mac();
+  std::memcpy(f.data(), dmac.b.data(), 6);
+  std::memcpy(f.data() + 6, kHost.b.data(), 6);
+  f[12] = 0x86;
+  f[13] = 0xdd;
+  uint8_t* p = f.data() + 14;
+  p[0] = 0x60;
+  p[5] = uint8_t(8 + mlen);
+  p[6] = 0;  // Hop-by-Hop
+  p[7] = 1;
+  std::memcpy(p + 8, src.b.data(), 16);
+  std::memcpy(p + 24, dst.b.data(), 16);
+  const uint8_t hbh[8] = {58, 0, 5, 2, 0, 0, 1, 0};  // Router Alert (MLD), PadN
+  std::memcpy(p + 40, hbh, 8);
+  uint8_t* m = p + 48;
+  m[0] = mld::query;
+  m[4] = uint8_t(code >> 8);
+  m[5] = uint8_t(code);
+  std::memcpy(m + 8, group.b.data(), 16);
+  if (v2) m[25] = 125;
+  const uint16_t ck = icmp6_checksum(src, dst, m, mlen);
+  m[2] = uint8_t(ck >> 8);
+  m[3] = uint8_t(ck);
+  return f;
+}
+
+std::vector<Ipv6> groups_of(const MldReport& r) {
+  std::vector<Ipv6> g;
+  for (const auto& rec : r.records) g.push_back(rec.group);
+  std::sort(g.begin(), g.end(), [](const Ipv6& a, const Ipv6& b) { return a.b < b.b; });
+  return g;
+}
+
+}  // namespace
+
+TEST_CASE("MLD: a port's groups are reported before its probes, twice, from :: while tentative",
+          "[control][ipv6][mld]") {
+  RaRig r;
+  std::vector<std::pair<uint64_t, Sent>> sent;
+  for (uint64_t now = 1000; now <= 3500; now += 100)
+    for (auto& s : r.tick(now)) sent.emplace_back(now, s);
+  const Ipv6 ll = Ipv6::link_local_eui64(r.ports[0]->mac());
+  std::vector<Ipv6> expect{kAllRouters, *Ipv6::parse("ff05::2"), ll.solicited_node(),
+                           Ipv6::parse("2001:db8:1::1")->solicited_node()};
+  std::sort(expect.begin(), expect.end(), [](const Ipv6& a, const Ipv6& b) { return a.b < b.b; });
+  expect.erase(std::unique(expect.begin(), expect.end()), expect.end());  // 1::1 and 7::1 share
+  size_t first_probe = sent.size(), first_report = sent.size();
+  std::vector<std::pair<uint64_t, MldReport>> p0_reports;
+  for (size_t i = 0; i < sent.size(); ++i) {
+    const Sent& s = sent[i].second;
+    if (s.port != r.p0()) continue;
+    if (auto m = s.nd(); m && m->type == nd::neighbor_solicit && first_probe == sent.size())
+      first_probe = i;
+    if (auto rep = s.mld()) {
+      if (first_report == sent.size()) first_report = i;
+      p0_reports.emplace_back(sent[i].first, *rep);
+    }
+  }
+  REQUIRE(first_probe < sent.size());
+  REQUIRE(first_report < first_probe);  // the join goes before the probe that needs it
+  CHECK(sent[first_report].first == sent[first_probe].first);  // in the same tick
+  // Robustness Variable 2: the join and one retransmission within 1 s.
+  for (const auto& [at, rep] : p0_reports)
+    UNSCOPED_INFO("report at " << at << " from " << rep.src.str() << " records "
+                               << rep.records.size() << " first type " << int(rep.records[0].type));
+  REQUIRE(p0_reports.size() == 2);
+  CHECK(p0_reports[1].first > p0_reports[0].first);
+  CHECK(p0_reports[1].first <= p0_reports[0].first + 1000);
+  for (const auto& [at, rep] : p0_reports) {
+    CHECK(rep.type == mld::report_v2);
+    CHECK(rep.dst == mld::kAllMldv2Routers);
+    CHECK(rep.hop_limit == 1);
+    CHECK(rep.router_alert);
+    CHECK(rep.src.is_unspecified());  // the link-local address is tentative still
+    CHECK(groups_of(rep) == expect);  // never ff02::1
+    for (const auto& rec : rep.records) CHECK(rec.type == mld::change_to_exclude);
+  }
+  size_t frames = 0;
+  for (const auto& [at, s] : sent) frames += s.mld() ? 1 : 0;
+  CHECK(frames == 4);  // two per port
+  CHECK(r.event("mld_reports_sent") == 4);
+
+  SECTION("a removed address's group is left, twice, from the link-local address") {
+    const Ipv6 ll1 = Ipv6::link_local_eui64(r.ports[1]->mac());
+    const Ipv6 g = Ipv6::parse("2001:db8:2::1")->solicited_node();
+    if (g == ll1.solicited_node()) return;  // a MAC ending 00:00:01 shares it
+    r.run({"addr", "del", "2001:db8:2::1/64", "dev", "p1"});
+    std::vector<MldReport> leaves;
+    for (uint64_t now = 3600; now <= 5000; now += 100)
+      for (const auto& s : reports(r.tick(now))) leaves.push_back(*s.mld());
+    REQUIRE(leaves.size() == 2);
+    for (const auto& rep : leaves) {
+      CHECK(rep.src == ll1);
+      REQUIRE(rep.records.size() == 1);
+      CHECK(rep.records[0].type == mld::change_to_include);
+      CHECK(rep.records[0].group == g);
+    }
+  }
+}
+
+TEST_CASE("MLD Queries are answered within their Maximum Response Delay", "[control][ipv6][mld]") {
+  RaRig r;
+  const uint64_t t0 = r.settle(1000) + 1100;  // the unsolicited reports are over
+  for (uint64_t now = t0 - 1000; now <= t0; now += 100) r.tick(now);
+  const Ipv6 ll = Ipv6::link_local_eui64(r.ports[0]->mac());
+  const uint64_t before = r.event("mld_reports_sent");
+  // ff02::2, ff05::2, and the solicited-node groups of fe80::<EUI-64> and 2001:db8:1::1
+  // (which 2001:db8:7::1 shares; the first too if the MAC ends in 00:00:01).
+  const size_t n_groups =
+      ll.solicited_node() == Ipv6::parse("2001:db8:1::1")->solicited_node() ? 3 : 4;
+
+  // A General Query (MLDv2, 1 s): one Report of every group, at most 1 s (+ a tick) later.
+  auto q = mld_query(kAllNodes, Ipv6{}, true, 1000);
+  std::vector<std::pair<uint64_t, MldReport>> got;
+  for (const auto& s : reports(r.hand(q.data(), q.size(), r.p0(), t0 + 100)))
+    got.emplace_back(t0 + 100, *s.mld());
+  for (uint64_t now = t0 + 200; now <= t0 + 2500; now += 100)
+    for (const auto& s : reports(r.tick(now))) got.emplace_back(now, *s.mld());
+  CHECK(r.event("mld_queries_received") == 1);
+  REQUIRE(got.size() == 1);
+  CHECK(got[0].first <= t0 + 100 + 1000 + 100);
+  const MldReport& rep = got[0].second;
+  CHECK(rep.src == ll);
+  CHECK(rep.records.size() == n_groups);
+  for (const auto& rec : rep.records) {
+    CHECK(rec.type == mld::mode_is_exclude);
+    CHECK(rec.group != kAllNodes);
+  }
+  CHECK(r.event("mld_reports_sent") == before + 1);
+
+  uint64_t now = t0 + 2600;
+  auto answer = [&](const std::vector<uint8_t>& frame) {
+    std::vector<MldReport> out;
+    for (const auto& s : reports(r.hand(frame.data(), frame.size(), r.p0(), now)))
+      out.push_back(*s.mld());
+    for (int i = 0; i < 3; ++i)
+      for (const auto& s : reports(r.tick(now += 100))) out.push_back(*s.mld());
+    now += 100;
+    return out;
+  };
+  const Ipv6 g = ll.solicited_node();
+  SECTION("a group-specific Query, delay 0: that group at once") {
+    auto out = answer(mld_query(g, g, true, 0));
+    REQUIRE(out.size() == 1);
+    REQUIRE(out[0].records.size() == 1);
+    CHECK(out[0].records[0].group == g);
+    CHECK(out[0].records[0].type == mld::mode_is_exclude);
+  }
+  SECTION("a Query about a group the router does not listen on: nothing") {
+    const Ipv6 other = *Ipv6::parse("ff02::1:ff99:9999");
+    // Sent to all-nodes (to the group itself it would not even reach the router).
+    CHECK(answer(mld_query(kAllNodes, other, true, 0)).empty());
+    CHECK(r.event("mld_queries_received") == 2);
+  }
+  SECTION("an MLDv1 Query: MLDv1 Reports, one per group, each to its group") {
+    auto out = answer(mld_query(kAllNodes, Ipv6{}, false, 0));
+    REQUIRE(out.size() == n_groups);
+    for (const auto& rr : out) {
+      CHECK(rr.type == mld::report_v1);
+      CHECK(rr.dst == rr.records.at(0).group);
+      CHECK(rr.hop_limit == 1);
+      CHECK(rr.router_alert);
+    }
+  }
+  SECTION("not a Query: from a global address, or a flipped checksum") {
+    CHECK(answer(mld_query(kAllNodes, Ipv6{}, true, 0, *Ipv6::parse("2001:db8:1::9"))).empty());
+    auto bad = mld_query(kAllNodes, Ipv6{}, true, 0);
+    bad[14 + 48 + 6] ^= 0x10;  // a reserved byte: the checksum no longer matches
+    CHECK(answer(bad).empty());
+    CHECK(r.event("mld_queries_received") == 1);
+  }
+  SECTION("a flood of Queries: still one Report per tick at most") {
+    std::vector<MldReport> out;
+    for (int i = 0; i < 50; ++i) {
+      auto f = mld_query(kAllNodes, Ipv6{}, true, 0);
+      for (const auto& s : reports(r.hand(f.data(), f.size(), r.p0(), now)))
+        out.push_back(*s.mld());
+    }
+    CHECK(out.size() <= 1);
+  }
 }

@@ -32,10 +32,17 @@ using testing::Seen;
 
 namespace {
 
-// Control over two net_null ports, with `readers` RCU reader slots.
+// Control over two net_null ports, with `readers` RCU reader slots. DAD is off: these tests
+// count generations exactly, and a link-local address becoming assigned is a commit of its own.
+Config safety_config() {
+  Config c;
+  c.dad_transmits = 0;
+  return c;
+}
 struct SafetyRig : testing::ControlRig {
   SafetyRig(uint32_t readers, uint32_t tbl8)
-      : ControlRig(Options{.readers = readers, .next_hops = 64, .tbl8 = tbl8}) {}
+      : ControlRig(Options{
+            .readers = readers, .next_hops = 64, .tbl8 = tbl8, .config = safety_config()}) {}
 };
 
 // Two gateways on p1 and one on p0, so a replace changes the port, the gateway or both.

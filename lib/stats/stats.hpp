@@ -121,6 +121,8 @@ enum class Punt : uint8_t {
   X(ndp_ra_sent, "Router Advertisements sent (port.ra)")                                           \
   X(ndp_dad_failed, "own IPv6 addresses found duplicate (DAD, RFC 4862 5.4)")                      \
   X(ndp_received, "NDP messages received")                                                         \
+  X(mld_reports_sent, "MLD Reports and Done messages sent for the router's groups (RFC 3810)")     \
+  X(mld_queries_received, "valid MLD Queries received (RFC 3810 5.1, RFC 2710)")                   \
   X(ndp_not_learnt, "NDP senders not recorded: no FAILED or unused STALE entry to make room")      \
   X(icmp6_echo_reply_sent, "ICMPv6 echo replies sent")                                             \
   X(icmp6_error_sent, "ICMPv6 errors sent")                                                        \

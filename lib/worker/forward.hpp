@@ -542,9 +542,11 @@ ROUTERD_ALWAYS_INLINE Verdict classify6(rte_mbuf* m, const PortFastInfo& in, uin
   const Ipv6 src = Ipv6::from_bytes(ip->src_addr);
   const Ipv6 d = Ipv6::from_bytes(ip->dst_addr);
   if (d.is_multicast()) {
-    // Scope 1 (interface) and 2 (link): for the router, if it is ICMPv6 at all. A DAD
-    // solicitation comes from the unspecified address, so the source is left to control.
-    if ((d.b[1] & 0x0f) <= 2 && ip->proto == kIpProtoIcmp6 && !src.is_multicast())
+    // Scope 1 (interface) and 2 (link): for the router, if it is ICMPv6 at all, or may be
+    // (MLD Queries come behind a Hop-by-Hop header, RFC 3810 5). A DAD solicitation comes
+    // from the unspecified address, so the source is left to control.
+    if ((d.b[1] & 0x0f) <= 2 && (ip->proto == kIpProtoIcmp6 || ip->proto == kIpProtoHopByHop) &&
+        !src.is_multicast())
       return v_punt(Punt::ndp);
     return v_drop(Drop::multicast_destination);
   }

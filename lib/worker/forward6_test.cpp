@@ -152,6 +152,11 @@ TEST_CASE("classify6: link-scope ICMPv6 multicast goes to control, other multica
     f.src = Ipv6();
     CHECK(is_punt(classify_frame(f), Punt::ndp));
   }
+  SECTION("behind a Hop-by-Hop header (MLD Queries): control looks") {
+    f.dst_ip = kAllNodes;
+    f.next_header = 0;
+    CHECK(is_punt(classify_frame(f), Punt::ndp));
+  }
   SECTION("not ICMPv6") {
     f.next_header = 17;
     CHECK(is_drop(classify_frame(f), Drop::multicast_destination));
