@@ -47,7 +47,9 @@ struct Fib6::Pending {
 // for the job, so no exit from stage() leaves it running on memory about to be freed.
 struct Fib6::Fill {
   std::vector<std::pair<Prefix6, uint32_t>> want;  // address order, covers first
-  rte_fib6* fib = nullptr;
+  std::string name;
+  Fib6::Params params{};
+  rte_fib6* fib = nullptr;  // created by the job: its memset is off the writer's path too
   int rc = 0;
   SpareCore* core = nullptr;  // while the job may run
 
@@ -63,6 +65,11 @@ struct Fib6::Fill {
     core = nullptr;
   }
   void run() {
+    fib = Fib6::create_named(name, params);
+    if (!fib) {
+      rc = -ENOMEM;  // no room for a third copy now: the catch-up runs as usual
+      return;
+    }
     for (const auto& [p, nh] : want) {
       const int r = rte_fib6_add(fib, p.addr.b.data(), p.len, Fib6::encode(nh, p.len));
       if (r != 0) {
@@ -93,15 +100,7 @@ Fib6::~Fib6() {
   rte_fib6_free(copies_[1]);
 }
 
-rte_fib6* Fib6::create(int copy) {
-  // A rebuilt copy is made before the old one is freed, so each copy alternates two names.
-  rte_fib6_conf conf;
-  std::memset(&conf, 0, sizeof conf);
-  conf.type = RTE_FIB6_TRIE;
-  conf.default_nh = kNoRoute;
-  conf.max_routes = int(params_.max_routes);
-  conf.trie.nh_sz = RTE_FIB6_TRIE_4B;
-  conf.trie.num_tbl8 = params_.tbl8_groups;
+std::string Fib6::fresh_name(int copy) {
   // Up to three of one copy live at once (the copy, a rebuild or fill meant to replace it, a
   // rebuild after a refused batch): a name still in use is skipped. Short names: rte_rib6
   // names its node pool after the table, within a mempool name's 26 characters.
@@ -109,7 +108,22 @@ rte_fib6* Fib6::create(int copy) {
   do {
     n = name_ + (copy ? "_b" : "_a") + std::to_string(names_[copy]++ % 64);
   } while (rte_fib6_find_existing(n.c_str()) != nullptr);
-  return rte_fib6_create(n.c_str(), params_.socket, &conf);
+  return n;
+}
+
+rte_fib6* Fib6::create_named(const std::string& name, const Params& params) {
+  rte_fib6_conf conf;
+  std::memset(&conf, 0, sizeof conf);
+  conf.type = RTE_FIB6_TRIE;
+  conf.default_nh = kNoRoute;
+  conf.max_routes = int(params.max_routes);
+  conf.trie.nh_sz = RTE_FIB6_TRIE_4B;
+  conf.trie.num_tbl8 = params.tbl8_groups;
+  return rte_fib6_create(name.c_str(), params.socket, &conf);
+}
+
+rte_fib6* Fib6::create(int copy) {
+  return create_named(fresh_name(copy), params_);
 }
 
 size_t Fib6::memory_bytes() const {
@@ -282,15 +296,10 @@ void Fib6::start_fill(Fill& f, int copy, std::span<const Fib6Op> ops) {
     if (!op.remove) f.want.emplace_back(op.prefix, op.nh);
   }
   for (; r != routes_.end(); ++r) f.want.emplace_back(r->first, r->second);
-  f.fib = create(copy);
-  if (!f.fib) return;  // no room for a third copy now: catch up as usual
+  f.name = fresh_name(copy);
+  f.params = params_;
   Fill* fp = &f;
-  if (spare_core_->start([fp] { fp->run(); })) {
-    f.core = spare_core_;
-  } else {
-    rte_fib6_free(f.fib);
-    f.fib = nullptr;
-  }
+  if (spare_core_->start([fp] { fp->run(); })) f.core = spare_core_;
 }
 
 void Fib6::stage(std::span<const Fib6Op> batch) {

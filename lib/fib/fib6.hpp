@@ -93,6 +93,8 @@ class Fib6 {
  private:
   struct Pending;
   struct Fill;
+  std::string fresh_name(int copy);
+  static rte_fib6* create_named(const std::string& name, const Params& params);
   rte_fib6* create(int copy);
   void start_fill(Fill& f, int copy, std::span<const Fib6Op> ops);
   void rebuild(int copy, std::span<const Fib6Op> extra);
