@@ -256,6 +256,9 @@ class Control {
   void output(rte_mbuf* m, uint64_t now_ms);  // router-originated IP packet
   bool send_via(rte_mbuf* m, const NextHopState* s, Ipv4 dst, uint64_t now_ms);
   void transmit(uint16_t port, rte_mbuf* m);
+  // A frame of len bytes in a fresh mbuf (m), or nullptr with the shortage counted as a
+  // no_mbuf drop: where every packet the control thread builds starts.
+  uint8_t* new_frame(rte_mbuf*& m, size_t len);
   void send_arp_request(uint16_t port, Ipv4 target, const std::optional<Mac>& unicast);
   void apply_neighbour_effects(NeighbourTable::Effects& fx, uint64_t now_ms);
   template <class Fx>

@@ -261,9 +261,8 @@ void Control::handle_redirect6(rte_mbuf* m, uint16_t in_port, uint64_t now) {
     if (on_link && (target == d || target.is_link_local()) && assigned6(in_port, p->ll) &&
         !(slot.ip == tag && now - slot.ms < 1000)) {
       slot = {tag, now};
-      if (rte_mbuf* r = rte_pktmbuf_alloc(pool_)) {
-        auto* out =
-            reinterpret_cast<uint8_t*>(rte_pktmbuf_append(r, uint16_t(kNdRedirectMaxFrame)));
+      rte_mbuf* r;
+      if (uint8_t* out = new_frame(r, kNdRedirectMaxFrame)) {
         const Mac to_mac = [&] {
           Mac x;
           std::memcpy(x.b.data(), rte_pktmbuf_mtod(m, const rte_ether_hdr*)->src_addr.addr_bytes,
@@ -278,8 +277,6 @@ void Control::handle_redirect6(rte_mbuf* m, uint16_t in_port, uint64_t now) {
         rte_pktmbuf_trim(r, uint16_t(kNdRedirectMaxFrame - n));
         event(Event::icmp_redirect_sent);
         transmit(in_port, r);
-      } else {
-        dp_.control_stats().drop[size_t(Drop::no_mbuf)].add();
       }
     } else {
       event(Event::redirect_suppressed);
@@ -408,15 +405,9 @@ void Control::send_icmp6_error(rte_mbuf* orig, uint8_t type, uint8_t code, uint3
     st.drop[size_t(Drop::icmp_no_source)].add();
     return;
   }
-  rte_mbuf* m = rte_pktmbuf_alloc(pool_);
-  auto* out = m ? reinterpret_cast<uint8_t*>(
-                      rte_pktmbuf_append(m, uint16_t(RTE_ETHER_HDR_LEN + icmp6::min_mtu)))
-                : nullptr;
-  if (!out) {
-    rte_pktmbuf_free(m);
-    st.drop[size_t(Drop::no_mbuf)].add();
-    return;
-  }
+  rte_mbuf* m;
+  uint8_t* out = new_frame(m, RTE_ETHER_HDR_LEN + icmp6::min_mtu);
+  if (!out) return;
   const size_t n =
       icmp6_build_error(ip, len, type, code, param, *src, out + RTE_ETHER_HDR_LEN, icmp6::min_mtu);
   if (n == 0) {
@@ -561,15 +552,13 @@ void Control::handle_ndp(rte_mbuf* m, uint16_t in_port, uint64_t now) {
         // sender will retry with its option.
         break;
       }
-      if (rte_mbuf* r = rte_pktmbuf_alloc(pool_)) {
-        auto* out = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(r, uint16_t(kNdMaxFrame)));
+      rte_mbuf* r;
+      if (uint8_t* out = new_frame(r, kNdMaxFrame)) {
         const size_t n =
             ndp_build_na(out, p->ref.mac, msg->target, to, *to_mac, msg->target, true, !dad, true);
         rte_pktmbuf_trim(r, uint16_t(kNdMaxFrame - n));
         event(Event::ndp_advert_sent);
         transmit(in_port, r);
-      } else {
-        dp_.control_stats().drop[size_t(Drop::no_mbuf)].add();
       }
       break;
     }
@@ -608,14 +597,9 @@ void Control::send_ns(uint16_t port, const Ipv6& target, const std::optional<Mac
   if (!p) return;
   const std::optional<Ipv6> src = select_source6(port, target);
   if (!src) return;
-  rte_mbuf* m = rte_pktmbuf_alloc(pool_);
-  auto* out =
-      m ? reinterpret_cast<uint8_t*>(rte_pktmbuf_append(m, uint16_t(kNdMaxFrame))) : nullptr;
-  if (!out) {
-    rte_pktmbuf_free(m);
-    dp_.control_stats().drop[size_t(Drop::no_mbuf)].add();
-    return;
-  }
+  rte_mbuf* m;
+  uint8_t* out = new_frame(m, kNdMaxFrame);
+  if (!out) return;
   const size_t n = unicast ? ndp_build_ns(out, p->ref.mac, *src, target, &target, &*unicast)
                            : ndp_build_ns(out, p->ref.mac, *src, target);
   rte_pktmbuf_trim(m, uint16_t(kNdMaxFrame - n));

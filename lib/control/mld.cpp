@@ -50,14 +50,9 @@ void Control::mld_send(const PortCtl& p, const std::vector<MldRecord>& records, 
   const Ipv6 src = assigned6(p.ref.id, p.ll) ? p.ll : Ipv6{};
   const size_t per_frame = v1 ? 1 : mld::kMaxRecords;
   for (size_t i = 0; i < records.size(); i += per_frame) {
-    rte_mbuf* m = rte_pktmbuf_alloc(pool_);
-    auto* out =
-        m ? reinterpret_cast<uint8_t*>(rte_pktmbuf_append(m, uint16_t(mld::kMaxFrame))) : nullptr;
-    if (!out) {
-      rte_pktmbuf_free(m);
-      dp_.control_stats().drop[size_t(Drop::no_mbuf)].add();
-      return;
-    }
+    rte_mbuf* m;
+    uint8_t* out = new_frame(m, mld::kMaxFrame);
+    if (!out) return;
     size_t n;
     if (v1) {
       // RFC 2710 compatibility (RFC 3810 8.3.2): a Report per group, Done for a leave.

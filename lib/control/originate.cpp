@@ -54,18 +54,9 @@ void Control::send_icmp_error(rte_mbuf* orig, uint8_t type, uint8_t code, uint32
     st.drop[size_t(Drop::icmp_no_source)].add();
     return;
   }
-  rte_mbuf* m = rte_pktmbuf_alloc(pool_);
-  if (!m) {
-    st.drop[size_t(Drop::no_mbuf)].add();
-    return;
-  }
-  auto* out =
-      reinterpret_cast<uint8_t*>(rte_pktmbuf_append(m, RTE_ETHER_HDR_LEN + icmp::max_error_len));
-  if (!out) {
-    rte_pktmbuf_free(m);
-    st.drop[size_t(Drop::no_mbuf)].add();
-    return;
-  }
+  rte_mbuf* m;
+  uint8_t* out = new_frame(m, RTE_ETHER_HDR_LEN + icmp::max_error_len);
+  if (!out) return;
   size_t n = icmp_build_error(ip, len, IcmpError{type, code, rest, *src, ip_id_++},
                               out + RTE_ETHER_HDR_LEN, icmp::max_error_len);
   rte_pktmbuf_trim(m, uint16_t(icmp::max_error_len - n));

@@ -119,15 +119,10 @@ void Control::dad_tick(uint64_t now) {
     e.deadline_ms = now + wait;
     // DupAddrDetectTransmits solicitations, RetransTimer apart, from the unspecified address
     // to the address's solicited-node group, without a source link-layer option (5.4.2).
-    rte_mbuf* m = rte_pktmbuf_alloc(pool_);
-    auto* out =
-        m ? reinterpret_cast<uint8_t*>(rte_pktmbuf_append(m, uint16_t(kNdMaxFrame))) : nullptr;
-    if (!out) {
-      // Not sent: counted, and the address waits as if it had been (no answer can come).
-      rte_pktmbuf_free(m);
-      dp_.control_stats().drop[size_t(Drop::no_mbuf)].add();
-      continue;
-    }
+    rte_mbuf* m;
+    uint8_t* out = new_frame(m, kNdMaxFrame);
+    // Not sent: counted, and the address waits as if it had been (no answer can come).
+    if (!out) continue;
     const size_t n = ndp_build_ns(out, p->ref.mac, Ipv6{}, e.addr);
     rte_pktmbuf_trim(m, uint16_t(kNdMaxFrame - n));
     event(Event::ndp_solicit_sent);
@@ -214,14 +209,9 @@ void Control::send_ra(const PortCtl& p, const Ipv6& dst, const Mac& dst_mac, uin
       prefixes.push_back(
           RaPrefix{pa.subnet, kValidLifetime, kPreferredLifetime, pa.subnet.len == 64});
   }
-  rte_mbuf* m = rte_pktmbuf_alloc(pool_);
-  auto* out =
-      m ? reinterpret_cast<uint8_t*>(rte_pktmbuf_append(m, uint16_t(kNdMaxFrame))) : nullptr;
-  if (!out) {
-    rte_pktmbuf_free(m);
-    dp_.control_stats().drop[size_t(Drop::no_mbuf)].add();
-    return;
-  }
+  rte_mbuf* m;
+  uint8_t* out = new_frame(m, kNdMaxFrame);
+  if (!out) return;
   const uint32_t mtu = ra_config().ra_mtu ? p.ref.mtu : 0;
   const size_t n = ndp_build_ra(out, p.ref.mac, p.ll, dst, dst_mac, lifetime, mtu, prefixes);
   rte_pktmbuf_trim(m, uint16_t(kNdMaxFrame - n));

@@ -32,6 +32,17 @@ void Control::drop(rte_mbuf* m, Drop d, uint16_t in_port) {
   rte_pktmbuf_free(m);
 }
 
+uint8_t* Control::new_frame(rte_mbuf*& m, size_t len) {
+  m = rte_pktmbuf_alloc(pool_);
+  auto* out = m ? reinterpret_cast<uint8_t*>(rte_pktmbuf_append(m, uint16_t(len))) : nullptr;
+  if (!out) {
+    rte_pktmbuf_free(m);  // a pool whose buffers are smaller than len, or none left
+    m = nullptr;
+    dp_.control_stats().drop[size_t(Drop::no_mbuf)].add();
+  }
+  return out;
+}
+
 void Control::transmit(uint16_t port, rte_mbuf* m) {
   // Worker 0 sends it (and counts it as sent); ports have no queue of the control thread's.
   TxEntry e{m, port, {0, 0, 0}};
@@ -249,12 +260,9 @@ void Control::send_arp_request(uint16_t port, Ipv4 target, const std::optional<M
   if (!p) return;
   auto src = icmp_select_source(port_addresses(port), target);
   if (!src) return;
-  rte_mbuf* m = rte_pktmbuf_alloc(pool_);
-  if (!m) {
-    dp_.control_stats().drop[size_t(Drop::no_mbuf)].add();
-    return;
-  }
-  auto* out = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(m, kMinFrameLen));
+  rte_mbuf* m;
+  uint8_t* out = new_frame(m, kMinFrameLen);
+  if (!out) return;
   Mac bcast;
   bcast.b.fill(0xff);
   arp_build_frame(out, unicast ? *unicast : bcast, p->ref.mac,
@@ -288,13 +296,11 @@ void Control::handle_arp(rte_mbuf* m, uint16_t in_port, uint64_t now) {
     return drop(m, Drop::arp_invalid, in_port);
   }
   if (a->op == ArpPacket::request && target_ours) {
-    if (rte_mbuf* r = rte_pktmbuf_alloc(pool_)) {
-      auto* out = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(r, kMinFrameLen));
+    rte_mbuf* r;
+    if (uint8_t* out = new_frame(r, kMinFrameLen)) {
       arp_build_frame(out, a->sha, p->ref.mac, arp_reply_to(*a, p->ref.mac));
       event(Event::arp_reply_sent);
       transmit(in_port, r);
-    } else {
-      dp_.control_stats().drop[size_t(Drop::no_mbuf)].add();
     }
   }
   NeighbourTable::Effects fx;
