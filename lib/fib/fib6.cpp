@@ -36,7 +36,9 @@ struct Fib6::Pending {
 
 Fib6::Fib6(const char* name, const Params& params) : name_(name), params_(params) {
   for (int i = 0; i < 2; ++i) {
-    copies_[i] = create(i);
+    const uint32_t* t24 = nullptr;
+    copies_[i] = create(i, &t24);
+    tbl24_[i].store(t24, std::memory_order_relaxed);
     if (!copies_[i]) {
       const int err = rte_errno;
       if (i == 1) rte_fib6_free(copies_[0]);
@@ -54,7 +56,30 @@ Fib6::~Fib6() {
   rte_fib6_free(copies_[1]);
 }
 
-rte_fib6* Fib6::create(int copy) {
+namespace {
+
+// DPDK 22.11 keeps a trie as a private struct whose cache-aligned last member is tbl24
+// (after three 32-bit fields, the default next hop, the next-hop size, two pointers and a
+// 32-bit field: 52 bytes, so at offset 64), indexed by the address's first three bytes, with
+// entries of nh_sz bytes holding next hop << 1 | "extended". Trusted only when a /24 added to
+// the fresh, empty table shows up there as that says, and goes away again when deleted.
+constexpr size_t kTrieTbl24Offset = 64;
+
+const uint32_t* find_tbl24_6(rte_fib6* fib) {
+  auto* t = reinterpret_cast<const uint32_t*>(static_cast<const uint8_t*>(rte_fib6_get_dp(fib)) +
+                                              kTrieTbl24Offset);
+  uint8_t probe[RTE_FIB6_IPV6_ADDR_SIZE] = {0x3f, 0xfe, 0x42};  // 3ffe:4200::/24
+  const uint32_t i = 0x3ffe42;
+  if (t[i] != 0 || t[i + 1] != 0 || t[i - 1] != 0) return nullptr;
+  if (rte_fib6_add(fib, probe, 24, 0x2a5) != 0) return nullptr;
+  const bool seen = t[i] == 0x2a5u << 1 && t[i + 1] == 0 && t[i - 1] == 0;
+  const bool gone = rte_fib6_delete(fib, probe, 24) == 0 && t[i] == 0;
+  return seen && gone ? t : nullptr;
+}
+
+}  // namespace
+
+rte_fib6* Fib6::create(int copy, const uint32_t** tbl24) {
   // A rebuilt copy is made before the old one is freed, so each copy alternates two names.
   rte_fib6_conf conf;
   std::memset(&conf, 0, sizeof conf);
@@ -64,7 +89,9 @@ rte_fib6* Fib6::create(int copy) {
   conf.trie.nh_sz = RTE_FIB6_TRIE_4B;
   conf.trie.num_tbl8 = params_.tbl8_groups;
   const std::string n = name_ + (copy ? "_b" : "_a") + std::to_string(names_[copy]++ % 2);
-  return rte_fib6_create(n.c_str(), params_.socket, &conf);
+  rte_fib6* fib = rte_fib6_create(n.c_str(), params_.socket, &conf);
+  *tbl24 = fib ? find_tbl24_6(fib) : nullptr;
+  return fib;
 }
 
 size_t Fib6::memory_bytes() const {
@@ -190,7 +217,8 @@ void Fib6::rebuild(int copy, std::span<const Fib6Op> extra) {
     else
       want[op.prefix] = op.nh;
   }
-  rte_fib6* fresh = create(copy);
+  const uint32_t* t24 = nullptr;
+  rte_fib6* fresh = create(copy, &t24);
   if (!fresh)
     throw FibError("cannot rebuild IPv6 FIB '" + name_ + "': " + rte_strerror(rte_errno) +
                    " (a rebuild needs room for a third copy for a moment; raise EAL -m)");
@@ -205,6 +233,8 @@ void Fib6::rebuild(int copy, std::span<const Fib6Op> extra) {
   }
   rte_fib6_free(copies_[copy]);
   copies_[copy] = fresh;
+  // Published with the copy; a reader only ever prefetches through it.
+  tbl24_[copy].store(t24, std::memory_order_relaxed);
   leaked_[copy] = 0;
   ++rebuilds_;
 }

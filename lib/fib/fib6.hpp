@@ -64,6 +64,19 @@ class Fib6 {
   // Reader side: the copy to use for this burst. Must not be held across a quiescent state.
   rte_fib6* reader() const { return copies_[active_.load(std::memory_order_acquire)]; }
 
+  // Reader side, for prefetching only: the trie's tbl24 in the copy in use, where the entry
+  // for address a is tbl24[a[0] << 16 | a[1] << 8 | a[2]]; nullptr when the self-check made
+  // as the copy was created did not confirm where DPDK keeps it (as Fib::tbl24_for_prefetch:
+  // the layout is private, and a prefetch of a wrong address is harmless but useless). A
+  // lookup's first cache miss is that entry; fetching it while the burst is still being
+  // classified overlaps the misses of a burst's random destinations.
+  static uint32_t tbl24_index(const uint8_t* a) {
+    return uint32_t(a[0]) << 16 | uint32_t(a[1]) << 8 | a[2];
+  }
+  const uint32_t* tbl24_for_prefetch() const {
+    return tbl24_[active_.load(std::memory_order_relaxed)].load(std::memory_order_relaxed);
+  }
+
   // Writer side (one thread), the steps and guarantees of Fib's: stage() applies every op to
   // the copy no reader uses or none (FibError); abort(); flip(); catch_up() after every
   // reader passed a quiescent state. stage() and catch_up() may rebuild the copy they write:
@@ -85,7 +98,7 @@ class Fib6 {
 
  private:
   struct Pending;
-  rte_fib6* create(int copy);
+  rte_fib6* create(int copy, const uint32_t** tbl24);
   void rebuild(int copy, std::span<const Fib6Op> extra);
   void restore(int copy, const std::vector<Fib6Undo>& undo);
   bool due(int copy) const;
@@ -94,6 +107,7 @@ class Fib6 {
   Params params_;
   std::unique_ptr<Pending> pending_;
   rte_fib6* copies_[2] = {nullptr, nullptr};
+  std::atomic<const uint32_t*> tbl24_[2] = {nullptr, nullptr};  // see tbl24_for_prefetch()
   uint64_t leaked_[2] = {0, 0};
   uint32_t names_[2] = {0, 0};  // rte_fib6 names must be unique: see create()
   std::atomic<uint32_t> active_{0};
