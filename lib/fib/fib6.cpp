@@ -36,9 +36,9 @@ struct Fib6::Pending {
 
 Fib6::Fib6(const char* name, const Params& params) : name_(name), params_(params) {
   for (int i = 0; i < 2; ++i) {
-    const uint32_t* t24 = nullptr;
-    copies_[i] = create(i, &t24);
-    tbl24_[i].store(t24, std::memory_order_relaxed);
+    probe_leak_ = 0;
+    copies_[i] = create(i, &view_[i]);
+    leaked_[i] = probe_leak_;
     if (!copies_[i]) {
       const int err = rte_errno;
       if (i == 1) rte_fib6_free(copies_[0]);
@@ -58,29 +58,53 @@ Fib6::~Fib6() {
 
 namespace {
 
-// DPDK 22.11 keeps a trie as a private struct whose cache-aligned last member is tbl24
-// (after three 32-bit fields, the default next hop, the next-hop size, two pointers and a
-// 32-bit field: 52 bytes, so at offset 64), indexed by the address's first three bytes, with
-// entries of nh_sz bytes holding next hop << 1 | "extended". Trusted only when a /24 added to
-// the fresh, empty table shows up there as that says, and goes away again when deleted.
+// DPDK 22.11 keeps a trie as a private struct (lib/fib/trie.h, struct rte_trie_tbl): the
+// number of tbl8 groups at offset 0, the tbl8 pointer at 32 (after three 32-bit fields, the
+// default next hop and the next-hop size), and as its cache-aligned last member tbl24, at
+// offset 64 (after the pool pointer and a 32-bit field: 52 bytes). Trusted only when, in the
+// fresh, empty table, a /24 shows up in tbl24 as Fib6::TrieView says and goes away again when
+// deleted, and a /32 makes its tbl24 entry extended with its next hop at byte 3's place in
+// that group. DPDK 22.11 never gives back the tbl8 reservation of a deleted prefix longer
+// than /24 (fib6.hpp): *leaked counts the /32's.
+constexpr size_t kTrieGroupsOffset = 0;
+constexpr size_t kTrieTbl8Offset = 32;
 constexpr size_t kTrieTbl24Offset = 64;
 
-const uint32_t* find_tbl24_6(rte_fib6* fib) {
-  auto* t = reinterpret_cast<const uint32_t*>(static_cast<const uint8_t*>(rte_fib6_get_dp(fib)) +
-                                              kTrieTbl24Offset);
+Fib6::TrieView find_trie6(rte_fib6* fib, uint32_t groups, uint64_t* leaked) {
+  const auto* dp = static_cast<const uint8_t*>(rte_fib6_get_dp(fib));
+  Fib6::TrieView v;
+  uint32_t n = 0;
+  std::memcpy(&n, dp + kTrieGroupsOffset, 4);
+  uint64_t tbl8 = 0;
+  std::memcpy(&tbl8, dp + kTrieTbl8Offset, 8);
+  const auto* t = reinterpret_cast<const uint32_t*>(dp + kTrieTbl24Offset);
+  if (n != groups || tbl8 == 0) return {};
   uint8_t probe[RTE_FIB6_IPV6_ADDR_SIZE] = {0x3f, 0xfe, 0x42};  // 3ffe:4200::/24
   const uint32_t i = 0x3ffe42;
-  if (t[i] != 0 || t[i + 1] != 0 || t[i - 1] != 0) return nullptr;
-  if (rte_fib6_add(fib, probe, 24, 0x2a5) != 0) return nullptr;
+  if (t[i] != 0 || t[i + 1] != 0 || t[i - 1] != 0) return {};
+  if (rte_fib6_add(fib, probe, 24, 0x2a5) != 0) return {};
   const bool seen = t[i] == 0x2a5u << 1 && t[i + 1] == 0 && t[i - 1] == 0;
   const bool gone = rte_fib6_delete(fib, probe, 24) == 0 && t[i] == 0;
-  return seen && gone ? t : nullptr;
+  if (!seen || !gone) return {};
+  probe[2] = 0x43;  // 3ffe:4300::/32
+  if (rte_fib6_add(fib, probe, 32, 0x2a6) != 0) return {};
+  ++*leaked;
+  const uint32_t e = t[0x3ffe43];
+  const auto* g = reinterpret_cast<const uint32_t*>(tbl8);
+  const bool ext = (e & 1) != 0 && (e >> 1) < groups && g[(e >> 1) * 256] == 0x2a6u << 1 &&
+                   g[(e >> 1) * 256 + 1] == 0;
+  if (rte_fib6_delete(fib, probe, 32) != 0 || !ext) return {};
+  v.tbl24 = t;
+  v.tbl8 = g;
+  v.groups = groups;
+  return v;
 }
 
 }  // namespace
 
-rte_fib6* Fib6::create(int copy, const uint32_t** tbl24) {
-  // A rebuilt copy is made before the old one is freed, so each copy alternates two names.
+rte_fib6* Fib6::create(int copy, TrieView* view) {
+  // A rebuilt copy is made before the old one is freed, and a failed rebuild may be followed by
+  // another while the copy stays: a name is never used twice.
   rte_fib6_conf conf;
   std::memset(&conf, 0, sizeof conf);
   conf.type = RTE_FIB6_TRIE;
@@ -88,9 +112,9 @@ rte_fib6* Fib6::create(int copy, const uint32_t** tbl24) {
   conf.max_routes = int(params_.max_routes);
   conf.trie.nh_sz = RTE_FIB6_TRIE_4B;
   conf.trie.num_tbl8 = params_.tbl8_groups;
-  const std::string n = name_ + (copy ? "_b" : "_a") + std::to_string(names_[copy]++ % 2);
+  const std::string n = name_ + (copy ? "_b" : "_a") + std::to_string(names_[copy]++);
   rte_fib6* fib = rte_fib6_create(n.c_str(), params_.socket, &conf);
-  *tbl24 = fib ? find_tbl24_6(fib) : nullptr;
+  *view = fib ? find_trie6(fib, params_.tbl8_groups, &probe_leak_) : TrieView{};
   return fib;
 }
 
@@ -217,8 +241,9 @@ void Fib6::rebuild(int copy, std::span<const Fib6Op> extra) {
     else
       want[op.prefix] = op.nh;
   }
-  const uint32_t* t24 = nullptr;
-  rte_fib6* fresh = create(copy, &t24);
+  TrieView view;
+  probe_leak_ = 0;
+  rte_fib6* fresh = create(copy, &view);
   if (!fresh)
     throw FibError("cannot rebuild IPv6 FIB '" + name_ + "': " + rte_strerror(rte_errno) +
                    " (a rebuild needs room for a third copy for a moment; raise EAL -m)");
@@ -233,9 +258,8 @@ void Fib6::rebuild(int copy, std::span<const Fib6Op> extra) {
   }
   rte_fib6_free(copies_[copy]);
   copies_[copy] = fresh;
-  // Published with the copy; a reader only ever prefetches through it.
-  tbl24_[copy].store(t24, std::memory_order_relaxed);
-  leaked_[copy] = 0;
+  view_[copy] = view;  // no reader uses this copy
+  leaked_[copy] = probe_leak_;
   ++rebuilds_;
 }
 

@@ -142,6 +142,21 @@ TEST_CASE("Fib6: the tbl24 the workers prefetch is where this DPDK keeps it, in 
     }
     const Ipv6 under48 = a6("2001:db8:1::1");
     CHECK((t[Fib6::tbl24_index(under48.b.data())] & 1) == 1);  // the /48
+    // The walk through the tbl8 groups the workers prefetch ends at each lookup's answer.
+    const Fib6::TrieView& v = fib.trie_for_prefetch();
+    REQUIRE(v.tbl8 != nullptr);
+    CHECK(v.groups == 64);
+    for (const char* s : {"2001:db8:1::1", "2001:db8:1:ffff::1", "2001:db8:2::1", "3000::1"}) {
+      INFO(s);
+      const Ipv6 a = a6(s);
+      uint32_t e = v.tbl24[Fib6::tbl24_index(a.b.data())];
+      for (size_t byte = 3; (e & 1) != 0; ++byte) {
+        REQUIRE(byte < 16);
+        REQUIRE((e >> 1) < v.groups);
+        e = v.tbl8[(e >> 1) * 256 + a.b[byte]];
+      }
+      CHECK(Fib6::decode(e >> 1) == fib.lookup(a));
+    }
     std::vector<Fib6Op> again = {add6("2001::/16", 2)};
     fib.apply(again, q);
   }
