@@ -266,13 +266,17 @@ ROUTERD_ALWAYS_INLINE bool classify_fast(const rte_mbuf* m, const FastKey& key, 
 // Stage 1 over a burst, fast path only: dst[i] for every packet, and a bit per packet that
 // classify_fast did not pass (for classify() to judge). With tbl24 (Fib::tbl24_for_prefetch)
 // it starts fetching each destination's FIB line as soon as it is known.
+// With `cache` instead, the burst is to be looked up through that route cache, and it
+// fetches each destination's cache set instead.
 template <CkFlags Ck>
 ROUTERD_ALWAYS_INLINE uint64_t classify_burst(rte_mbuf* const* pkts, uint16_t n, const FastKey& key,
-                                              uint32_t* dst, const uint32_t* tbl24) {
+                                              uint32_t* dst, const uint32_t* tbl24,
+                                              const RouteCache* cache = nullptr) {
   uint64_t slow = 0;
   for (uint16_t i = 0; i < n; ++i) {
     slow |= uint64_t(!classify_fast<Ck>(pkts[i], key, &dst[i])) << i;
     if (tbl24) rte_prefetch0(tbl24 + (dst[i] >> 8));
+    if (cache) cache->prefetch(dst[i]);
   }
   return slow;
 }
