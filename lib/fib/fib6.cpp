@@ -30,6 +30,52 @@ std::string why(int rc) {
 
 }  // namespace
 
+namespace {
+
+// DPDK 22.11 keeps a trie as a private struct (lib/fib/trie.h, struct rte_trie_tbl): the
+// number of tbl8 groups at offset 0, the tbl8 pointer at 32 (after three 32-bit fields, the
+// default next hop and the next-hop size), and as its cache-aligned last member tbl24, at
+// offset 64 (after the pool pointer and a 32-bit field: 52 bytes). Trusted only when, in the
+// fresh, empty table, a /24 shows up in tbl24 as Fib6::TrieView says and goes away again when
+// deleted, and a /32 makes its tbl24 entry extended with its next hop at byte 3's place in
+// that group. DPDK 22.11 never gives back the tbl8 reservation of a deleted prefix longer
+// than /24 (fib6.hpp): *leaked counts the /32's.
+constexpr size_t kTrieGroupsOffset = 0;
+constexpr size_t kTrieTbl8Offset = 32;
+constexpr size_t kTrieTbl24Offset = 64;
+
+Fib6::TrieView find_trie6(rte_fib6* fib, uint32_t groups, uint64_t* leaked) {
+  const auto* dp = static_cast<const uint8_t*>(rte_fib6_get_dp(fib));
+  Fib6::TrieView v;
+  uint32_t n = 0;
+  std::memcpy(&n, dp + kTrieGroupsOffset, 4);
+  uint64_t tbl8 = 0;
+  std::memcpy(&tbl8, dp + kTrieTbl8Offset, 8);
+  const auto* t = reinterpret_cast<const uint32_t*>(dp + kTrieTbl24Offset);
+  if (n != groups || tbl8 == 0) return {};
+  uint8_t probe[RTE_FIB6_IPV6_ADDR_SIZE] = {0x3f, 0xfe, 0x42};  // 3ffe:4200::/24
+  const uint32_t i = 0x3ffe42;
+  if (t[i] != 0 || t[i + 1] != 0 || t[i - 1] != 0) return {};
+  if (rte_fib6_add(fib, probe, 24, 0x2a5) != 0) return {};
+  const bool seen = t[i] == 0x2a5u << 1 && t[i + 1] == 0 && t[i - 1] == 0;
+  const bool gone = rte_fib6_delete(fib, probe, 24) == 0 && t[i] == 0;
+  if (!seen || !gone) return {};
+  probe[2] = 0x43;  // 3ffe:4300::/32
+  if (rte_fib6_add(fib, probe, 32, 0x2a6) != 0) return {};
+  ++*leaked;
+  const uint32_t e = t[0x3ffe43];
+  const auto* g = reinterpret_cast<const uint32_t*>(tbl8);
+  const bool ext = (e & 1) != 0 && (e >> 1) < groups && g[(e >> 1) * 256] == 0x2a6u << 1 &&
+                   g[(e >> 1) * 256 + 1] == 0;
+  if (rte_fib6_delete(fib, probe, 32) != 0 || !ext) return {};
+  v.tbl24 = t;
+  v.tbl8 = g;
+  v.groups = groups;
+  return v;
+}
+
+}  // namespace
+
 struct Fib6::Pending {
   struct Free {
     void operator()(rte_fib6* f) const { rte_fib6_free(f); }
@@ -41,6 +87,8 @@ struct Fib6::Pending {
   // The whole table after the batch, filled on the spare core: catch_up() puts it in place
   // of the copy readers left instead of applying the batch there.
   std::unique_ptr<rte_fib6, Free> fresh;
+  TrieView fresh_view;      // its self-check's answer (see trie_for_prefetch)
+  uint64_t fresh_leak = 0;  // and what that self-check leaked
 };
 
 // A copy being filled on the spare core while stage() writes the other. Its destructor waits
@@ -50,6 +98,8 @@ struct Fib6::Fill {
   std::string name;
   Fib6::Params params{};
   rte_fib6* fib = nullptr;  // created by the job: its memset is off the writer's path too
+  TrieView view;
+  uint64_t leak = 0;
   int rc = 0;
   SpareCore* core = nullptr;  // while the job may run
 
@@ -65,7 +115,7 @@ struct Fib6::Fill {
     core = nullptr;
   }
   void run() {
-    fib = Fib6::create_named(name, params);
+    fib = Fib6::create_named(name, params, &view, &leak);
     if (!fib) {
       rc = -ENOMEM;  // no room for a third copy now: the catch-up runs as usual
       return;
@@ -82,7 +132,9 @@ struct Fib6::Fill {
 
 Fib6::Fib6(const char* name, const Params& params) : name_(name), params_(params) {
   for (int i = 0; i < 2; ++i) {
-    copies_[i] = create(i);
+    probe_leak_ = 0;
+    copies_[i] = create(i, &view_[i]);
+    leaked_[i] = probe_leak_;
     if (!copies_[i]) {
       const int err = rte_errno;
       if (i == 1) rte_fib6_free(copies_[0]);
@@ -101,17 +153,13 @@ Fib6::~Fib6() {
 }
 
 std::string Fib6::fresh_name(int copy) {
-  // Up to three of one copy live at once (the copy, a rebuild or fill meant to replace it, a
-  // rebuild after a refused batch): a name still in use is skipped. Short names: rte_rib6
-  // names its node pool after the table, within a mempool name's 26 characters.
-  std::string n;
-  do {
-    n = name_ + (copy ? "_b" : "_a") + std::to_string(names_[copy]++ % 64);
-  } while (rte_fib6_find_existing(n.c_str()) != nullptr);
-  return n;
+  // A rebuilt or refilled copy is made before the old one is freed, and a failed rebuild may
+  // be followed by another while the copy stays: a name is never used twice.
+  return name_ + (copy ? "_b" : "_a") + std::to_string(names_[copy]++);
 }
 
-rte_fib6* Fib6::create_named(const std::string& name, const Params& params) {
+rte_fib6* Fib6::create_named(const std::string& name, const Params& params, TrieView* view,
+                             uint64_t* leaked) {
   rte_fib6_conf conf;
   std::memset(&conf, 0, sizeof conf);
   conf.type = RTE_FIB6_TRIE;
@@ -119,11 +167,13 @@ rte_fib6* Fib6::create_named(const std::string& name, const Params& params) {
   conf.max_routes = int(params.max_routes);
   conf.trie.nh_sz = RTE_FIB6_TRIE_4B;
   conf.trie.num_tbl8 = params.tbl8_groups;
-  return rte_fib6_create(name.c_str(), params.socket, &conf);
+  rte_fib6* fib = rte_fib6_create(name.c_str(), params.socket, &conf);
+  *view = fib ? find_trie6(fib, params.tbl8_groups, leaked) : TrieView{};
+  return fib;
 }
 
-rte_fib6* Fib6::create(int copy) {
-  return create_named(fresh_name(copy), params_);
+rte_fib6* Fib6::create(int copy, TrieView* view) {
+  return create_named(fresh_name(copy), params_, view, &probe_leak_);
 }
 
 size_t Fib6::memory_bytes() const {
@@ -255,7 +305,9 @@ void Fib6::rebuild(int copy, std::span<const Fib6Op> extra) {
     else
       want[op.prefix] = op.nh;
   }
-  rte_fib6* fresh = create(copy);
+  TrieView view;
+  probe_leak_ = 0;
+  rte_fib6* fresh = create(copy, &view);
   if (!fresh)
     throw FibError("cannot rebuild IPv6 FIB '" + name_ + "': " + rte_strerror(rte_errno) +
                    " (a rebuild needs room for a third copy for a moment; raise EAL -m)");
@@ -270,7 +322,8 @@ void Fib6::rebuild(int copy, std::span<const Fib6Op> extra) {
   }
   rte_fib6_free(copies_[copy]);
   copies_[copy] = fresh;
-  leaked_[copy] = 0;
+  view_[copy] = view;  // no reader uses this copy
+  leaked_[copy] = probe_leak_;
   ++rebuilds_;
 }
 
@@ -332,7 +385,11 @@ void Fib6::stage(std::span<const Fib6Op> batch) {
   fill.finish();
   // A fill that failed (a refused batch is refused on the copy above first) leaves the
   // catch-up to the usual path.
-  if (fill.fib && fill.rc == 0) p->fresh.reset(std::exchange(fill.fib, nullptr));
+  if (fill.fib && fill.rc == 0) {
+    p->fresh.reset(std::exchange(fill.fib, nullptr));
+    p->fresh_view = fill.view;
+    p->fresh_leak = fill.leak;
+  }
   pending_ = std::move(p);
 }
 
@@ -371,7 +428,8 @@ void Fib6::catch_up() {
   if (pending_->fresh) {
     rte_fib6_free(copies_[behind]);
     copies_[behind] = pending_->fresh.release();
-    leaked_[behind] = 0;
+    view_[behind] = pending_->fresh_view;  // no reader uses this copy
+    leaked_[behind] = pending_->fresh_leak;
     ++parallel_fills_;
   } else if (pending_->rebuilt || due(behind)) {
     rebuild(behind, {});

@@ -65,6 +65,30 @@ class Fib6 {
   // Reader side: the copy to use for this burst. Must not be held across a quiescent state.
   rte_fib6* reader() const { return copies_[active_.load(std::memory_order_acquire)]; }
 
+  // Reader side, for prefetching only: where the copy in use keeps its trie, whose layout
+  // is private to DPDK: tbl24, indexed by the address's first three bytes (tbl24_index),
+  // then tbl8 groups of 256 entries, each level indexed by the next byte; an entry is
+  // next hop << 1, or group << 1 | 1 ("extended": go on one level down). All null when the
+  // self-check made as the copy was created did not confirm that layout (as for
+  // Fib::tbl24_for_prefetch, a prefetch through a wrong address is harmless but useless;
+  // `groups` bounds every tbl8 index a reader computes). A lookup walks these levels one
+  // dependent read after another, each a cache miss for a random destination; fetching
+  // them for a whole burst side by side, ahead of rte_fib6_lookup_bulk, overlaps the misses.
+  // The view of a copy changes only when that copy is rebuilt, which it is only while no
+  // reader uses it.
+  struct TrieView {
+    const uint32_t* tbl24 = nullptr;
+    const uint32_t* tbl8 = nullptr;
+    uint32_t groups = 0;
+  };
+  static uint32_t tbl24_index(const uint8_t* a) {
+    return uint32_t(a[0]) << 16 | uint32_t(a[1]) << 8 | a[2];
+  }
+  const TrieView& trie_for_prefetch() const {
+    return view_[active_.load(std::memory_order_relaxed)];
+  }
+  const uint32_t* tbl24_for_prefetch() const { return trie_for_prefetch().tbl24; }
+
   // Writer side (one thread), the steps and guarantees of Fib's: stage() applies every op to
   // the copy no reader uses or none (FibError); abort(); flip(); catch_up() after every
   // reader passed a quiescent state. stage() and catch_up() may rebuild the copy they write:
@@ -94,8 +118,9 @@ class Fib6 {
   struct Pending;
   struct Fill;
   std::string fresh_name(int copy);
-  static rte_fib6* create_named(const std::string& name, const Params& params);
-  rte_fib6* create(int copy);
+  static rte_fib6* create_named(const std::string& name, const Params& params, TrieView* view,
+                                uint64_t* leaked);
+  rte_fib6* create(int copy, TrieView* view);
   void start_fill(Fill& f, int copy, std::span<const Fib6Op> ops);
   void rebuild(int copy, std::span<const Fib6Op> extra);
   void restore(int copy, const std::vector<Fib6Undo>& undo);
@@ -106,7 +131,9 @@ class Fib6 {
   Params params_;
   std::unique_ptr<Pending> pending_;
   rte_fib6* copies_[2] = {nullptr, nullptr};
+  TrieView view_[2];  // see trie_for_prefetch()
   uint64_t leaked_[2] = {0, 0};
+  uint64_t probe_leak_ = 0;     // what create()'s self-check leaked (one group), for leaked_
   uint32_t names_[2] = {0, 0};  // rte_fib6 names must be unique: see create()
   std::atomic<uint32_t> active_{0};
   std::map<Prefix6, uint32_t> routes_;  // what the active copy holds, in address order

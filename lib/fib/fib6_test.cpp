@@ -109,6 +109,58 @@ TEST_CASE("Fib6: churn of long prefixes outlives DPDK 22.11's reservation leak",
   CHECK(fib.routes() == 3);
   CHECK(fib.lookup(a6("2001:db8:ffff::1")) == 1);
   CHECK(fib.lookup(a6("2001:db8:1::1")) == 2);
+  // A rebuilt copy is located again: the workers' prefetch table is its own.
+  for (int round = 0; round < 2; ++round) {
+    const uint32_t* t = fib.tbl24_for_prefetch();
+    REQUIRE(t != nullptr);
+    const Ipv6 a = a6("2001:db8:ffff::1");
+    CHECK((t[Fib6::tbl24_index(a.b.data())] & 1) == 1);  // the /32 made 2001:0d:: extended
+    std::vector<Fib6Op> again = {add6("2001:db8::/32", 1)};
+    fib.apply(again, q);
+  }
+}
+
+TEST_CASE("Fib6: the tbl24 the workers prefetch is where this DPDK keeps it, in both copies",
+          "[fib]") {
+  testing::test_eal();
+  // Disabled would still be correct, only slower with random destinations: fail loudly so
+  // a DPDK upgrade that moves the trie's table is noticed.
+  Qsbr q(1);
+  Fib6 fib("t6_t24", Fib6::Params{1024, 64, SOCKET_ID_ANY});
+  std::vector<Fib6Op> ops = {add6("::/0", 1), add6("2001::/16", 2), add6("2400:cb00::/24", 3),
+                             add6("2001:db8:1::/48", 4)};
+  fib.apply(ops, q);
+  // Each apply swaps the copy readers use: check both.
+  for (int round = 0; round < 2; ++round) {
+    const uint32_t* t = fib.tbl24_for_prefetch();
+    REQUIRE(t != nullptr);
+    for (const char* s : {"3000::1", "2001:4860::8888", "2400:cb00:2048::1"}) {
+      INFO(s);
+      const Ipv6 a = a6(s);
+      const uint32_t e = t[Fib6::tbl24_index(a.b.data())];
+      CHECK((e & 1) == 0);  // not extended: the entry holds the answer itself
+      CHECK(Fib6::decode(e >> 1) == fib.lookup(a6(s)));
+    }
+    const Ipv6 under48 = a6("2001:db8:1::1");
+    CHECK((t[Fib6::tbl24_index(under48.b.data())] & 1) == 1);  // the /48
+    // The walk through the tbl8 groups the workers prefetch ends at each lookup's answer.
+    const Fib6::TrieView& v = fib.trie_for_prefetch();
+    REQUIRE(v.tbl8 != nullptr);
+    CHECK(v.groups == 64);
+    for (const char* s : {"2001:db8:1::1", "2001:db8:1:ffff::1", "2001:db8:2::1", "3000::1"}) {
+      INFO(s);
+      const Ipv6 a = a6(s);
+      uint32_t e = v.tbl24[Fib6::tbl24_index(a.b.data())];
+      for (size_t byte = 3; (e & 1) != 0; ++byte) {
+        REQUIRE(byte < 16);
+        REQUIRE((e >> 1) < v.groups);
+        e = v.tbl8[(e >> 1) * 256 + a.b[byte]];
+      }
+      CHECK(Fib6::decode(e >> 1) == fib.lookup(a));
+    }
+    std::vector<Fib6Op> again = {add6("2001::/16", 2)};
+    fib.apply(again, q);
+  }
 }
 
 TEST_CASE("Fib6: a batch too big for the groups is refused and changes nothing", "[fib]") {

@@ -37,6 +37,13 @@ class RouteCacheGovernor {
   // every destination would be wasted.
   bool on() const { return enabled_ && mode_ == Mode::on; }
 
+  // What the next begin() will say, without starting anything: so that the burst's first
+  // stage can fetch what that lookup will read (the cache sets, or the FIB's lines) and each
+  // probe arm is timed with its own memory fetched ahead alike.
+  bool next_uses_cache() const {
+    return enabled_ && (mode_ == Mode::on || (mode_ == Mode::probe && (probe_i_ & 1) == 0));
+  }
+
   // Before a governed lookup: whether this burst looks up with the cache.
   ROUTERD_ALWAYS_INLINE bool begin() {
     if (!enabled_) return false;

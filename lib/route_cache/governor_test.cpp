@@ -141,3 +141,27 @@ TEST_CASE("governor: without a route cache nothing is used or counted", "[route_
   CHECK(st->cache.bypassed_bursts.get() == 0);
   CHECK(st->cache.runs_on.get() + st->cache.runs_off.get() == 0);
 }
+
+TEST_CASE("governor: next_uses_cache foretells every begin(), in every mode", "[route_cache]") {
+  Rig r;
+  // Through a probe that the cache wins, its run, the next probe that it loses and the off
+  // run after it: each burst's begin() says what next_uses_cache() said just before.
+  const Traffic phases[] = {kCachePays, kCachePays, kCacheLoses, kCacheLoses};
+  uint32_t checked = 0, with = 0;
+  for (const Traffic& tr : phases) {
+    const Mode m = r.g.mode();
+    while (r.g.mode() == m) {
+      const bool foretold = r.g.next_uses_cache();
+      REQUIRE(burst(r.g, tr) == foretold);
+      with += foretold;
+      ++checked;
+    }
+  }
+  CHECK(r.g.mode() == Mode::probe);
+  CHECK(with > RouteCacheGovernor::kRunBursts);  // the on run
+  CHECK(checked > 2 * RouteCacheGovernor::kRunBursts);
+  // Without a cache nothing is ever foretold.
+  std::unique_ptr<LcoreStats> st = std::make_unique<LcoreStats>();
+  RouteCacheGovernor off{false, st->cache};
+  CHECK_FALSE(off.next_uses_cache());
+}

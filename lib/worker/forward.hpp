@@ -266,13 +266,17 @@ ROUTERD_ALWAYS_INLINE bool classify_fast(const rte_mbuf* m, const FastKey& key, 
 // Stage 1 over a burst, fast path only: dst[i] for every packet, and a bit per packet that
 // classify_fast did not pass (for classify() to judge). With tbl24 (Fib::tbl24_for_prefetch)
 // it starts fetching each destination's FIB line as soon as it is known.
+// With `cache` instead, the burst is to be looked up through that route cache, and it
+// fetches each destination's cache set instead.
 template <CkFlags Ck>
 ROUTERD_ALWAYS_INLINE uint64_t classify_burst(rte_mbuf* const* pkts, uint16_t n, const FastKey& key,
-                                              uint32_t* dst, const uint32_t* tbl24) {
+                                              uint32_t* dst, const uint32_t* tbl24,
+                                              const RouteCache* cache = nullptr) {
   uint64_t slow = 0;
   for (uint16_t i = 0; i < n; ++i) {
     slow |= uint64_t(!classify_fast<Ck>(pkts[i], key, &dst[i])) << i;
     if (tbl24) rte_prefetch0(tbl24 + (dst[i] >> 8));
+    if (cache) cache->prefetch(dst[i]);
   }
   return slow;
 }
@@ -369,30 +373,67 @@ ROUTERD_ALWAYS_INLINE void fib_lookup_bulk(const SharedState& dp, Dst6* dst, uin
   rte_fib6_lookup_bulk(dp.fib6.reader(), reinterpret_cast<uint8_t(*)[16]>(dst), nh, k);
 }
 
+// Before an uncached bulk lookup of k <= 64 IPv6 destinations whose tbl24 entries were
+// prefetched (see Fib6::TrieView): walks their tries level by level side by side, reading
+// each level's entries (fetched a round earlier) and prefetching the next level's, so that the
+// lookup's dependent reads, one address at a time, find their lines in cache. Reads only;
+// an index outside the groups ends that walk.
+ROUTERD_ALWAYS_INLINE void trie_warm(const Fib6::TrieView& v, const Dst6* dst, uint16_t k) {
+  uint32_t at[64];  // tbl8 index of each walking destination's entry at this level
+  uint8_t who[64];  // which destination
+  uint32_t m = 0;
+  for (uint16_t i = 0; i < k; ++i) {
+    const uint32_t e = v.tbl24[Fib6::tbl24_index(dst[i].b)];
+    if ((e & 1) && (e >> 1) < v.groups) {
+      at[m] = (e >> 1) * 256 + dst[i].b[3];
+      who[m++] = uint8_t(i);
+      rte_prefetch0(v.tbl8 + at[m - 1]);
+    }
+  }
+  for (uint32_t byte = 4; m != 0 && byte < 16; ++byte) {
+    uint32_t m2 = 0;
+    for (uint32_t q = 0; q < m; ++q) {
+      const uint32_t e = v.tbl8[at[q]];
+      if ((e & 1) && (e >> 1) < v.groups) {
+        at[m2] = (e >> 1) * 256 + dst[who[q]].b[byte];
+        who[m2] = who[q];
+        rte_prefetch0(v.tbl8 + at[m2]);
+        ++m2;
+      }
+    }
+    m = m2;
+  }
+}
+
 // Stage 2: the next-hop states of k <= 64 destinations (Key: uint32_t with RouteCache, Dst6
 // with RouteCache6). With a cache: answered from it where it holds the destination for
 // generation `gen`, the rest from the FIB in one bulk lookup and filled in. `gen` must have
 // been read before this call (and before any FIB lookup whose answer is cached): an entry
 // then never claims a newer generation than its answer. Nothing here allocates or waits; a
 // state stays valid until the caller's next quiescent state.
+// With `sets` the caller has already hashed (and prefetched) each destination's set.
 template <class Cache, class Key>
 ROUTERD_ALWAYS_INLINE void lookup_states_in(const SharedState& dp, Cache* cache, uint64_t gen,
                                             const Key* dst, uint16_t k, const NextHopState** out,
-                                            CacheTally* t) {
+                                            CacheTally* t, const uint32_t* sets = nullptr) {
   uint64_t nh[64];
   if (cache == nullptr) {
     fib_lookup_bulk(dp, const_cast<Key*>(dst), nh, k);
     for (uint16_t i = 0; i < k; ++i) out[i] = state_of(dp, nh[i]);
     return;
   }
-  uint32_t set[64];
+  uint32_t own[64];
+  const uint32_t* set = sets;
+  if (set == nullptr) {
+    for (uint16_t i = 0; i < k; ++i) {
+      own[i] = cache->set_of(cache_key(dst[i]));
+      cache->prefetch_set(own[i]);
+    }
+    set = own;
+  }
   uint16_t miss_at[64];
   uint16_t nm = 0;
   uint32_t stale = 0;
-  for (uint16_t i = 0; i < k; ++i) {
-    set[i] = cache->set_of(cache_key(dst[i]));
-    cache->prefetch_set(set[i]);
-  }
   for (uint16_t i = 0; i < k; ++i) {
     bool st = false;
     const NextHopState* s = cache->lookup_in(set[i], cache_key(dst[i]), gen, &st);
@@ -426,8 +467,8 @@ ROUTERD_ALWAYS_INLINE void lookup_states(const SharedState& dp, RouteCache* cach
 }
 ROUTERD_ALWAYS_INLINE void lookup_states6(const SharedState& dp, RouteCache6* cache, uint64_t gen,
                                           const Dst6* dst, uint16_t k, const NextHopState** out,
-                                          CacheTally* t) {
-  lookup_states_in(dp, cache, gen, dst, k, out, t);
+                                          CacheTally* t, const uint32_t* sets = nullptr) {
+  lookup_states_in(dp, cache, gen, dst, k, out, t, sets);
 }
 
 // A reject route's verdict (nh_rejects(k)). Like "no route" it comes before the TTL check:
@@ -584,11 +625,97 @@ ROUTERD_ALWAYS_INLINE Verdict decide6(const rte_mbuf* m, const NextHopState* nh)
   return kForward;
 }
 
+// What classify6_fast needs of the input port, built once per burst: bytes 0-15 of the frame
+// as the fast path wants them where kL2Bytes says (destination MAC = the port's, EtherType
+// IPv6).
+struct FastKey6 {
+  alignas(16) uint8_t want[16];
+  static constexpr uint32_t kL2Bytes = 0x303f;  // bytes 0-5, 12, 13
+  uint64_t mac48;                               // the MAC again, for the scalar build
+};
+
+inline FastKey6 fast_key6(const PortFastInfo& in) {
+  FastKey6 k{};
+  std::memcpy(k.want, in.mac.b.data(), 6);
+  k.want[12] = 0x86;
+  k.want[13] = 0xdd;
+  std::memcpy(&k.mac48, in.mac.b.data(), 6);
+  return k;
+}
+
+// Stage 1 and the packet's half of stage 2 for IPv6, fast path: the common case as one
+// accumulated "bad" word, no branch. True means: classify() says ipv6, classify6() says
+// `forward` with the same destination (copied to *dst) and trims nothing, and decide6()
+// says `forward` for any next hop of kind forward whose MTU the datagram fits (the frame is
+// unicast to this port, version 6, exactly as long as its payload length says, hop limit
+// above 1, no Hop-by-Hop header, and neither address multicast, link-local or in ::/64,
+// which holds ::, ::1 and the v4-mapped block). So a packet it passes is forwarded exactly
+// when forwards6(m, forward_limit(nh, in_port)) holds; a unit test holds it to that. False
+// means "ask classify6() and decide6()", which name the reason. *dst is written either way.
+// Reading 54 bytes is safe whatever data_len says (as for classify_fast: RX mbufs come from
+// routerd's pool); the length tests reject short frames.
+ROUTERD_ALWAYS_INLINE bool classify6_fast(const rte_mbuf* m, const FastKey6& key, Dst6* dst) {
+  const uint8_t* p = rte_pktmbuf_mtod(m, const uint8_t*);
+  uint64_t h0, s_hi, d_hi;
+  std::memcpy(&h0, p + 14, 8);    // version .. flow label, payload length, next header, hop limit
+  std::memcpy(&s_hi, p + 22, 8);  // the source's first half
+  std::memcpy(&d_hi, p + 38, 8);  // the destination's
+#if defined(__SSE2__)
+  const __m128i l2 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  const uint32_t same =
+      uint32_t(_mm_movemask_epi8(_mm_cmpeq_epi8(l2, *reinterpret_cast<const __m128i*>(key.want))));
+  uint64_t bad = ~same & FastKey6::kL2Bytes;
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(dst->b),
+                   _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 38)));
+#else
+  uint64_t d0;
+  uint16_t et;
+  std::memcpy(&d0, p, 8);
+  std::memcpy(&et, p + 12, 2);
+  uint64_t bad = ((d0 ^ key.mac48) & 0xffffffffffffull) | (et ^ RTE_BE16(RTE_ETHER_TYPE_IPV6));
+  std::memcpy(dst->b, p + 38, 16);
+#endif
+  bad |= (h0 & 0xf0) ^ 0x60;  // version 6 (the high nibble of byte 14)
+  const uint32_t payload = rte_be_to_cpu_16(uint16_t(h0 >> 32));
+  // pkt_len = payload + 54: neither truncated nor padded (and at least a header long);
+  // data_len >= 54: the header is in the first segment.
+  bad |= rte_pktmbuf_pkt_len(m) ^ (payload + RTE_ETHER_HDR_LEN + sizeof(rte_ipv6_hdr));
+  bad |= (uint64_t(rte_pktmbuf_data_len(m)) - (RTE_ETHER_HDR_LEN + sizeof(rte_ipv6_hdr))) >> 63;
+  const uint64_t next = (h0 >> 48) & 0xff, hops = h0 >> 56;
+  bad |= uint64_t(next == kIpProtoHopByHop) | ((hops - 2) >> 63);  // hop limit 0 or 1: bit 63
+  const uint64_t s = rte_be_to_cpu_64(s_hi), d = rte_be_to_cpu_64(d_hi);
+  // ff00::/8 is the top byte 0xff, fe80::/10 the top ten bits 0x3fa.
+  bad |= uint64_t((s >> 56) == 0xff) | uint64_t((s >> 54) == 0x3fa) | uint64_t(s == 0);
+  bad |= uint64_t((d >> 56) == 0xff) | uint64_t((d >> 54) == 0x3fa) | uint64_t(d == 0);
+  return bad == 0;
+}
+
+// The packet's half of the IPv6 forward decision for a packet classify6_fast passed (see
+// forward_limit for the next hop's half): the frame fits the next hop's MTU.
+ROUTERD_ALWAYS_INLINE bool forwards6(const rte_mbuf* m, uint32_t limit) {
+  return rte_pktmbuf_pkt_len(m) <= limit;
+}
+
 // Stage 3 for IPv6: hop limit and L2 rewrite (no checksum in the IPv6 header).
 ROUTERD_ALWAYS_INLINE void rewrite6(rte_mbuf* m, const NextHopState* nh) {
   auto* eth = rte_pktmbuf_mtod(m, uint8_t*);
   reinterpret_cast<rte_ipv6_hdr*>(eth + RTE_ETHER_HDR_LEN)->hop_limits--;
   std::memcpy(eth, nh->l2, RTE_ETHER_HDR_LEN);
+}
+
+// Stage 3 for IPv6 with the next hop's Ethernet header already in registers.
+ROUTERD_ALWAYS_INLINE void rewrite6(rte_mbuf* m, const L2Words& l2) {
+  auto* eth = rte_pktmbuf_mtod(m, uint8_t*);
+  reinterpret_cast<rte_ipv6_hdr*>(eth + RTE_ETHER_HDR_LEN)->hop_limits--;
+  l2.write(eth);
+}
+
+// Whether a frame's EtherType says IPv6 (14 bytes are readable in any RX mbuf: see
+// classify_fast), to send a burst whose first frame is IPv6 to the IPv6 stage first.
+ROUTERD_ALWAYS_INLINE bool ethertype_ipv6(const rte_mbuf* m) {
+  uint16_t et;
+  std::memcpy(&et, rte_pktmbuf_mtod(m, const uint8_t*) + 12, 2);
+  return et == RTE_BE16(RTE_ETHER_TYPE_IPV6);
 }
 
 }  // namespace routerd

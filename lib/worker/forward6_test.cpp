@@ -4,6 +4,8 @@
 #include <catch2/catch.hpp>
 
 #include <cstring>
+#include <iterator>
+#include <random>
 #include <vector>
 
 #include "dpdk.hpp"
@@ -252,4 +254,90 @@ TEST_CASE("rewrite6: hop limit minus one, L2 from the next hop", "[worker][ipv6]
   CHECK(std::memcmp(p, s.l2, 14) == 0);
   CHECK(p[14 + 7] == 63);
   rte_pktmbuf_free(m);
+}
+
+TEST_CASE("classify6_fast only ever agrees with classify, classify6 and decide6",
+          "[worker][ipv6]") {
+  const FastKey6 key = fast_key6(port_info());
+  {
+    rte_mbuf* m = Frame6{}.build();
+    Dst6 d{};
+    CHECK(classify6_fast(m, key, &d));
+    CHECK(Ipv6::from_bytes(d.b) == Frame6{}.dst_ip);
+    rte_pktmbuf_free(m);
+  }
+  std::mt19937 rng(11);
+  const char* const addrs[] = {"2001:db8:2::2",   "2001:db8:1::2", "::",      "::1",
+                               "::ffff:10.0.0.1", "::10.0.0.1",    "ff02::1", "ff05::2",
+                               "fe80::2",         "febf::1",       "fec0::1", "ff02::1:ff00:1",
+                               "64:ff9b::1",      "0:0:0:1::1"};
+  constexpr size_t kAddrs = std::size(addrs);
+  const Mac macs[] = {kRouterMac, *Mac::parse("02:00:00:00:99:99"),
+                      *Mac::parse("ff:ff:ff:ff:ff:ff"), *Mac::parse("33:33:00:00:00:01")};
+  // Next hops: forward out of port 1 (with two MTUs), forward back out of the input port 0,
+  // and the kinds that are never forwarded as they are.
+  const NextHopState hops[] = {state(NhKind::forward),    state(NhKind::forward, 1, 1280),
+                               state(NhKind::forward, 0), state(NhKind::local),
+                               state(NhKind::unresolved), state(NhKind::blackhole),
+                               state(NhKind::prohibit),   state(NhKind::unreachable)};
+  int fast = 0, total = 0, forwarded = 0;
+  for (int iter = 0; iter < 20000; ++iter) {
+    Frame6 f;
+    f.dst = macs[rng() % 4 == 0 ? rng() % 4 : 0];
+    f.version = rng() % 10 == 0 ? uint8_t(rng() % 16) : 6;
+    f.hop_limit = uint8_t(rng() % 4 == 0 ? rng() % 3 : 64);
+    f.next_header = rng() % 6 == 0 ? uint8_t(rng() % 3 == 0 ? 0 : 58) : 17;
+    f.src = *Ipv6::parse(rng() % 3 == 0 ? addrs[rng() % kAddrs] : "2001:db8:1::2");
+    f.dst_ip = *Ipv6::parse(rng() % 3 == 0 ? addrs[rng() % kAddrs] : "2001:db8:2::2");
+    f.payload = rng() % 4 == 0 ? 1240 + rng() % 40 : rng() % 64;
+    f.pad = rng() % 5 == 0 ? rng() % 20 : 0;
+    f.length_delta = rng() % 8 == 0 ? int(rng() % 5) - 2 : 0;
+    rte_mbuf* m = f.build();
+    uint8_t* p = rte_pktmbuf_mtod(m, uint8_t*);
+    switch (rng() % 8) {
+      case 0:
+        p[12 + rng() % 2] ^= uint8_t(1 + rng() % 255);  // another EtherType
+        break;
+      case 1:
+        p[14 + rng() % 40] ^= uint8_t(1 << (rng() % 8));  // one bit of the header
+        break;
+      case 2:
+        rte_pktmbuf_trim(m, uint16_t(std::min<uint32_t>(rte_pktmbuf_pkt_len(m), 1 + rng() % 30)));
+        break;
+      default:
+        break;
+    }
+    Dst6 fd{};
+    const bool is_fast = classify6_fast(m, key, &fd);
+    // The exact path, as a burst without classify6_fast would take it.
+    uint32_t d4 = 0;
+    uint8_t cd[16] = {};
+    Verdict v = classify(m, port_info(), true, &d4);
+    if (v.action == Verdict::ipv6) v = classify6(m, port_info(), cd);
+    ++total;
+    if (!is_fast) {
+      rte_pktmbuf_free(m);
+      continue;
+    }
+    ++fast;
+    INFO("iteration " << iter << " exact action " << int(v.action) << " reason " << int(v.reason));
+    REQUIRE(v.action == Verdict::forward);
+    REQUIRE(std::memcmp(fd.b, cd, 16) == 0);
+    // For every next hop, the two halves of the fast decision say forward exactly when
+    // decide6 does and the next hop does not lead back out of the input port (0).
+    for (const NextHopState& s : hops) {
+      const bool got = forwards6(m, forward_limit(&s, 0));
+      const Verdict dv = decide6(m, &s);
+      INFO("kind " << int(s.kind) << " port " << s.port << " mtu " << s.mtu);
+      REQUIRE(got == (dv.action == Verdict::forward && s.port != 0));
+      forwarded += got;
+    }
+    REQUIRE_FALSE(forwards6(m, forward_limit(nullptr, 0)));
+    rte_pktmbuf_free(m);
+  }
+  // The generator must exercise both paths, and both answers of the decision.
+  CHECK(fast > total / 10);
+  CHECK(fast < total * 9 / 10);
+  CHECK(forwarded > 0);
+  CHECK(forwarded < fast * 8);
 }

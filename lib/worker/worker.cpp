@@ -275,11 +275,17 @@ ROUTERD_ALWAYS_INLINE void Worker::lookup_governed(const uint32_t* dst, uint16_t
 void Worker::process(uint16_t in_port, rte_mbuf** pkts, uint16_t n) {
   const IfSnapshot* ifs = dp_.ifs.load(std::memory_order_acquire);
   const PortFastInfo& in = ifs->ports[in_port];
-  const FastKey key = fast_key(in);
   const bool martians = dp_.params.drop_martians;
   st_.rx[in_port].add(n);
 
   const CkFlags ck = scan_burst(pkts, n);
+  // A burst that starts with IPv6 is most likely all IPv6: its own stage 1 takes it, rather
+  // than the IPv4 one failing on every packet first.
+  if (ethertype_ipv6(pkts[0])) {
+    process6(in_port, in, pkts, n);
+    return;
+  }
+  const FastKey key = fast_key(in);
   if (ck != CkFlags::mixed && n > 1) {
     const uint16_t done = ck == CkFlags::none ? forward_train<CkFlags::none>(in_port, pkts, n, key)
                                               : forward_train<CkFlags::good>(in_port, pkts, n, key);
@@ -292,17 +298,21 @@ void Worker::process(uint16_t in_port, rte_mbuf** pkts, uint16_t n) {
   // compacting in place so that packets keep their order.
   uint32_t dst[kMaxBurst];
   uint64_t slow;
-  // With the route cache in use the FIB is read only for its misses.
-  const uint32_t* tbl24 = governor_.on() ? nullptr : dp_.fib.tbl24_for_prefetch();
+  // Through the route cache the FIB is read only for its misses: stage 1 fetches the cache
+  // sets instead of the FIB's lines. While probing too, so that the governor compares the
+  // two ways each with its own memory fetched as early (with only the FIB's lines fetched
+  // during stage 1, the cache arm alone paid its misses inside the timed lookup).
+  const RouteCache* warm = governor_.next_uses_cache() ? cache_.get() : nullptr;
+  const uint32_t* tbl24 = warm ? nullptr : dp_.fib.tbl24_for_prefetch();
   switch (ck) {
     case CkFlags::none:
-      slow = classify_burst<CkFlags::none>(pkts, n, key, dst, tbl24);
+      slow = classify_burst<CkFlags::none>(pkts, n, key, dst, tbl24, warm);
       break;
     case CkFlags::good:
-      slow = classify_burst<CkFlags::good>(pkts, n, key, dst, tbl24);
+      slow = classify_burst<CkFlags::good>(pkts, n, key, dst, tbl24, warm);
       break;
     default:
-      slow = classify_burst<CkFlags::mixed>(pkts, n, key, dst, tbl24);
+      slow = classify_burst<CkFlags::mixed>(pkts, n, key, dst, tbl24, warm);
       break;
   }
   rte_mbuf** cand = pkts;
@@ -360,27 +370,90 @@ ROUTERD_ALWAYS_INLINE void Worker::process4_looked_up(uint16_t in_port, rte_mbuf
   forward_looked_up<false>(in_port, cand, k, nhs);
 }
 
-// The IPv6 stages for n frames classify() found to be IPv6: classify6, the next hops (one
-// FIB lookup when the burst has one destination, else through the route cache as
-// governor6_ says), then each packet's verdict, and the forwarded ones to TX in runs.
+// The exact verdict for an IPv6 packet the forward decision did not pass (classify6_fast did
+// not pass it, or its next hop's half of the decision failed): decide6()'s, carried out.
+// True when the packet is to be forwarded after all. A packet back out of its input port is
+// handed to control, which forwards it and tells the source about the better first hop (RFC
+// 4861 8.2), within the ICMP budget; beyond it, it is just forwarded.
+bool Worker::exact6(rte_mbuf* m, const NextHopState* s, uint16_t in_port) {
+  const Verdict v = decide6(m, s);
+  if (v.action != Verdict::forward) {
+    divert(m, v, s, in_port);
+    return false;
+  }
+  if (s->port == in_port && redirects6_ && npunts_ < kMaxBurst && icmp_token()) {
+    punt(m, v_punt(Punt::redirect, s->id), in_port);
+    return false;
+  }
+  return true;
+}
+
+// The IPv6 stages for the frames of a burst from its first IPv6 frame on (process() sends
+// the whole burst here when it starts with one), or for the frames classify() found to be
+// IPv6. Stage 1 is classify6_fast over all of them without a branch per packet; the few it
+// does not pass get classify() (the IPv4 ones among them go through the IPv4 stages first:
+// each family keeps its own order) and classify6(). Then the next hops (one FIB lookup when
+// the burst has one destination, else through the route cache as governor6_ says), the
+// forward decision in two halves as for IPv4, and the forwarded packets to TX in runs.
 void Worker::process6(uint16_t in_port, const PortFastInfo& in, rte_mbuf** pkts, uint16_t n) {
+  const FastKey6 key = fast_key6(in);
   Dst6 dst[kMaxBurst];
-  rte_mbuf* cand[kMaxBurst];
-  uint16_t k = 0;
-  // The cache sets are prefetched as destinations come out of classify6, a loop ahead of
-  // their lookup (prefetched only there, the set's first read stalled: perf, zipf).
+  uint32_t set[kMaxBurst];
+  // The cache sets are hashed and prefetched as destinations come out of stage 1, a loop
+  // ahead of their lookup (prefetched only there, the set's first read stalled: perf, zipf).
   RouteCache6* const warm =
       governor6_.mode() != RouteCacheGovernor::Mode::off ? cache6_.get() : nullptr;
+  // Likewise each destination's tbl24 entry in the trie, unless the cache answers (nearly)
+  // every lookup: with random destinations the first miss of every lookup overlaps the rest
+  // of the burst's stage 1 instead of stalling the bulk lookup one address at a time.
+  const Fib6::TrieView& trie = dp_.fib6.trie_for_prefetch();
+  const uint32_t* const tbl24 = governor6_.on() ? nullptr : trie.tbl24;
+  uint64_t slow = 0;
   for (uint16_t i = 0; i < n; ++i) {
-    const Verdict v = classify6(pkts[i], in, dst[k].b);
-    if (v.action == Verdict::forward) {
-      if (warm) warm->prefetch_set(warm->set_of(dst[k].b));
-      cand[k++] = pkts[i];
-    } else {
-      divert(pkts[i], v, nullptr, in_port);
+    slow |= uint64_t(!classify6_fast(pkts[i], key, &dst[i])) << i;
+    if (warm) {
+      set[i] = warm->set_of(dst[i].b);
+      warm->prefetch_set(set[i]);
     }
+    if (tbl24) rte_prefetch0(tbl24 + Fib6::tbl24_index(dst[i].b));
   }
-  if (k == 0) return;
+  rte_mbuf** cand = pkts;
+  uint16_t k = n;
+  uint64_t exact = 0;  // bit i: candidate i needs decide6()'s exact verdict
+  if (__builtin_expect(slow != 0, 0)) {
+    // Compacted in place, keeping order.
+    rte_mbuf* cand4[kMaxBurst];
+    uint32_t dst4[kMaxBurst];
+    uint16_t k4 = 0;
+    k = 0;
+    for (uint16_t i = 0; i < n; ++i) {
+      rte_mbuf* m = pkts[i];
+      if (!((slow >> i) & 1)) {
+        dst[k] = dst[i];
+        if (warm) set[k] = set[i];
+        cand[k++] = m;
+        continue;
+      }
+      Verdict v = classify(m, in, dp_.params.drop_martians, &dst4[k4]);
+      if (v.action == Verdict::forward) {
+        cand4[k4++] = m;
+        continue;
+      }
+      if (v.action == Verdict::ipv6) v = classify6(m, in, dst[k].b);
+      if (v.action != Verdict::forward) {
+        divert(m, v, nullptr, in_port);
+        continue;
+      }
+      if (warm) {
+        set[k] = warm->set_of(dst[k].b);
+        warm->prefetch_set(set[k]);
+      }
+      exact |= uint64_t(1) << k;
+      cand[k++] = m;
+    }
+    if (k4) process4_looked_up(in_port, cand4, dst4, k4);
+    if (k == 0) return;
+  }
   const uint64_t gen = observe_generation();
   const NextHopState* nhs[kMaxBurst];
   uint64_t differ = 0;
@@ -395,11 +468,31 @@ void Worker::process6(uint16_t in_port, const PortFastInfo& in, rte_mbuf** pkts,
   if (differ == 0) {
     // One destination (or one packet): a single FIB lookup, which no cache improves on.
     lookup_states6(dp_, nullptr, gen, dst, 1, nhs, &t);
-    for (uint16_t i = 1; i < k; ++i) nhs[i] = nhs[0];
     governor6_.bypassed();
+    const NextHopState* const s0 = nhs[0];
+    const uint32_t limit0 = forward_limit(s0, in_port);
+    if (limit0 != 0) {
+      // The next hop's half of the decision and its Ethernet header made once; what is
+      // forwarded leaves as one run on its port.
+      const L2Words l2(s0);
+      rte_mbuf* out[kMaxBurst];
+      uint16_t nout = 0;
+      for (uint16_t i = 0; i < k; ++i) {
+        rte_mbuf* m = cand[i];
+        if (__builtin_expect(((exact >> i) & 1) | !forwards6(m, limit0), 0) &&
+            !exact6(m, s0, in_port))
+          continue;
+        rewrite6(m, l2);
+        out[nout++] = m;
+      }
+      send_run(s0->port, out, nout);
+      return;
+    }
+    for (uint16_t i = 1; i < k; ++i) nhs[i] = s0;
   } else {
     RouteCache6* cache = governor6_.begin() ? cache6_.get() : nullptr;
-    lookup_states6(dp_, cache, gen, dst, k, nhs, &t);
+    if (cache == nullptr && tbl24) trie_warm(trie, dst, k);
+    lookup_states6(dp_, cache, gen, dst, k, nhs, &t, warm ? set : nullptr);
     governor6_.end(k, t);
   }
   rte_mbuf* out[kMaxBurst];
@@ -408,18 +501,9 @@ void Worker::process6(uint16_t in_port, const PortFastInfo& in, rte_mbuf** pkts,
   for (uint16_t i = 0; i < k; ++i) {
     rte_mbuf* m = cand[i];
     const NextHopState* s = nhs[i];
-    const Verdict v = decide6(m, s);
-    if (__builtin_expect(v.action != Verdict::forward, 0)) {
-      divert(m, v, s, in_port);
+    if (__builtin_expect(((exact >> i) & 1) | !forwards6(m, forward_limit(s, in_port)), 0) &&
+        !exact6(m, s, in_port))
       continue;
-    }
-    // Back out of its input port: control forwards it and tells the source about the better
-    // first hop (RFC 4861 8.2), within the ICMP budget; beyond it, it is just forwarded.
-    if (__builtin_expect(s->port == in_port, 0) && redirects6_ && npunts_ < kMaxBurst &&
-        icmp_token()) {
-      punt(m, v_punt(Punt::redirect, s->id), in_port);
-      continue;
-    }
     rewrite6(m, s);
     out[nout] = m;
     out_port[nout++] = s->port;

@@ -61,6 +61,7 @@ class Worker {
   void forward_looked_up(uint16_t in_port, rte_mbuf* const* cand, uint16_t k,
                          const NextHopState* const* nhs);
   Verdict exact(const rte_mbuf* m, const NextHopState* s, uint16_t in_port);
+  bool exact6(rte_mbuf* m, const NextHopState* s, uint16_t in_port);
   void divert(rte_mbuf* m, const Verdict& v, const NextHopState* s, uint16_t in_port);
   void send(uint16_t port, rte_mbuf* m);
   void send_run(uint16_t port, rte_mbuf* const* m, uint16_t n);

@@ -372,3 +372,89 @@ TEST_CASE("worker: IPv6 bursts go through the route cache and see a route change
   CHECK(st.tx[rig.p1()].get() == in);
   CHECK(rig.drops() == 0);
 }
+
+TEST_CASE("worker: bursts of both families keep each family's order, whichever comes first",
+          "[worker][ipv6]") {
+  WorkerRig rig;
+  rig.run({"addr", "add", "2001:db8:1::1/64", "dev", "p0"});
+  rig.run({"addr", "add", "2001:db8:2::1/64", "dev", "p1"});
+  rig.run({"neigh", "add", "2001:db8:2::2", "lladdr", kNbr2.str(), "dev", "p1"});
+  rig.run({"neigh", "add", "2001:db8:2::3", "lladdr", kNbr3.str(), "dev", "p1"});
+  rig.run({"route", "add", "2001:db8:90::/48", "via", "2001:db8:2::2"});
+  rig.run({"route", "add", "2001:db8:80::/48", "via", "2001:db8:2::3"});
+  const Mac p0mac = rig.ports[0]->mac(), p1mac = rig.ports[1]->mac();
+  std::mt19937 rng(9);
+  uint64_t in = 0, forwarded = 0;
+  size_t v6_first = 0, v4_first = 0;
+  for (int iter = 0; iter < 3000; ++iter) {
+    const uint16_t n = uint16_t(1 + rng() % 32);
+    const unsigned v4_share = rng() % 3;  // none, some, half of the packets IPv4
+    std::vector<rte_mbuf*> burst;
+    std::vector<Expect> want4, want6;
+    for (uint16_t i = 0; i < n; ++i) {
+      if (rng() % 4 < v4_share) {
+        Pkt k;
+        k.dst_mac = p0mac;
+        k.id = uint16_t(rng());
+        const bool ttl_out = rng() % 8 == 0;
+        if (ttl_out) k.ttl = 1;
+        burst.push_back(k.build(rig.pool.get()));
+        if (!ttl_out) want4.push_back(expect_forwarded(burst.back(), kNbr2, p1mac));
+        continue;
+      }
+      Ipv6 d = *Ipv6::parse("2001:db8:90::");
+      d.b[15] = uint8_t(rng() % 8 + 1);
+      const Mac* nbr = &kNbr2;
+      bool fwd = true;
+      uint8_t hop_limit = 64;
+      Mac l2 = p0mac;
+      size_t pad = 0;
+      switch (rng() % 8) {
+        case 0:  // another destination and next hop
+          d.b[5] = 0x80;
+          nbr = &kNbr3;
+          break;
+        case 1:  // hop limit 1: handed to control (or dropped by the ICMP budget)
+          hop_limit = 1;
+          fwd = false;
+          break;
+        case 2:  // no route: handed to control
+          d.b[5] = 0x70;
+          fwd = false;
+          break;
+        case 3:  // for another station
+          l2 = kHost;
+          fwd = false;
+          break;
+        case 4:  // padded: trimmed and forwarded
+          pad = 1 + rng() % 20;
+          break;
+        default:
+          break;
+      }
+      rte_mbuf* m = build6(rig.pool.get(), l2, d, hop_limit);
+      if (fwd) want6.push_back(expect_forwarded6(m, *nbr, p1mac));
+      if (pad) REQUIRE(rte_pktmbuf_append(m, uint16_t(pad)));
+      burst.push_back(m);
+    }
+    (rte_pktmbuf_mtod(burst[0], const uint8_t*)[12] == 0x86 ? v6_first : v4_first)++;
+    rig.worker->process(rig.p0(), burst.data(), n);
+    rig.worker->flush();
+    auto sent = rig.sent();
+    // The burst's IPv4 packets leave first, then its IPv6 ones, each in arrival order.
+    std::vector<Expect> want = want4;
+    want.insert(want.end(), want6.begin(), want6.end());
+    INFO("iteration " << iter << ": " << n << " packets");
+    check_sent(sent, want);
+    for (rte_mbuf* m : sent) rte_pktmbuf_free(m);
+    rig.drain_punts();
+    in += n;
+    forwarded += want.size();
+  }
+  const LcoreStats& st = rig.dp.stats[0];
+  CHECK(st.rx[rig.p0()].get() == in);
+  CHECK(st.tx[rig.p1()].get() == forwarded);
+  CHECK(in == forwarded + rig.drops() + rig.punts());
+  CHECK(v6_first > 1000);
+  CHECK(v4_first > 300);
+}
