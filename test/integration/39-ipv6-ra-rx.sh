@@ -8,6 +8,7 @@
 # when no RA was seen for 3.5 s, are each answered within MAX_RA_DELAY_TIME (0.5 s, plus a
 # margin for the taps), and not all at once (6.2.6): the delays are read from a tcpdump
 # capture on h0. routerd only.
+# it-timeout: 180
 set -euo pipefail
 # shellcheck source=../../scripts/lib/testbed.sh
 source "$(dirname "$0")/../../scripts/lib/testbed.sh"
