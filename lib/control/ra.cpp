@@ -310,7 +310,12 @@ void Control::ra_solicited(uint16_t port, const NdMessage& rs, uint64_t now) {
     at = s.last_ms + kMinDelayBetweenRasMs + delay;
     unicast = false;
   }
-  if (s.next_ms <= at) return;  // the unsolicited RA comes first
+  if (s.next_ms <= at) {
+    // The next unsolicited RA comes first: it is the answer, sent when it is due from here,
+    // at the poll's precision rather than the tick's.
+    at = std::max(now, s.next_ms);
+    unicast = false;
+  }
   s.answer_ms = at;
   s.answer_ip = unicast ? std::optional<Ipv6>(rs.src) : std::nullopt;
   s.answer_mac = unicast ? rs.source_lla : std::nullopt;
@@ -318,7 +323,8 @@ void Control::ra_solicited(uint16_t port, const NdMessage& rs, uint64_t now) {
 }
 
 // Run from poll_once, not the 100 ms tick, so the delay drawn is the delay kept. A multicast
-// answer restarts the unsolicited schedule, as if it were one (6.2.6).
+// answer restarts the unsolicited schedule, as if it were one (6.2.6), and counts among the
+// first MAX_INITIAL_RTR_ADVERTISEMENTS (hosts heard it as well).
 void Control::ra_answer(uint64_t now) {
   const auto lifetime = uint16_t(ra_config().ra_lifetime_s);
   ra_answer_due_ = 0;
@@ -336,6 +342,7 @@ void Control::ra_answer(uint64_t now) {
       send_ra(p, *s.answer_ip, *s.answer_mac, lifetime);
     } else {
       send_ra(p, kAllNodes, kAllNodes.multicast_mac(), lifetime);
+      if (s.sent < kMaxInitialRtrAdvertisements) ++s.sent;
       s.next_ms = now + ra_next_wait(s);
     }
     s.last_ms = now;

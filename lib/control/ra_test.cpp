@@ -413,6 +413,43 @@ TEST_CASE("RSs are answered after a random delay within [0, MAX_RA_DELAY_TIME]",
   CHECK(std::unique(delays.begin(), delays.end()) - delays.begin() >= 4);
 }
 
+TEST_CASE("an unsolicited RA due before the delay is over is the answer", "[control][ipv6][ra]") {
+  rte_srand(6206);
+  // ra_interval_s 4: unsolicited RAs every 3..4 s, so an RS 3 s after one often finds the
+  // next due within its delay.
+  RaRig r(ra_config(true, 4));
+  uint64_t now = r.settle(1000), last_ra = now;
+  size_t multicast_first = 0, unicast_first = 0;
+  for (int k = 0; k < 20; ++k) {
+    // Polled all along, as the control thread is: the unsolicited RAs go when they are due.
+    while (now < last_ra + 3000 + 37 * uint64_t(k % 10)) {
+      now += 10;
+      if (!ras(r.tick(now)).empty()) last_ra = now;
+    }
+    const uint64_t t = now += 10;
+    std::vector<std::pair<uint64_t, Sent>> out;
+    for (auto& s : ras(r.solicit(r.p0(), t))) out.emplace_back(t, s);
+    for (auto& x : ras(r.poll_until(t + 10, t + 600))) out.push_back(x);
+    now = t + 600;
+    // Answered within MAX_RA_DELAY_TIME, one way or the other, and once.
+    REQUIRE(!out.empty());
+    CHECK(out[0].first <= t + 500);
+    if (out[0].second.nd()->dst == kAllNodes) {
+      // The unsolicited RA answered: no unicast one as well.
+      ++multicast_first;
+      CHECK(out.size() == 1);
+    } else {
+      // The unicast answer came first; the unsolicited one may follow on its own schedule.
+      ++unicast_first;
+      CHECK(out[0].second.nd()->dst == kHostLl);
+    }
+    last_ra = out.back().first;
+  }
+  // Both cases came up (the draws are fixed by the seed).
+  CHECK(multicast_first > 0);
+  CHECK(unicast_first > 0);
+}
+
 TEST_CASE("unsolicited RAs follow RFC 4861 6.2.4's schedule; turning ra off ends with lifetime 0",
           "[control][ipv6][ra]") {
   RaRig r;
