@@ -15,7 +15,9 @@ source "$(dirname "$0")/../../scripts/lib/testbed.sh"
 tb_init
 tb_require_routerd_mode
 tb_require_scapy
-tb_require_cmds tcpdump
+tb_require_cmds tcpdump curl
+MPORT=$((20000 + TB_ID % 20000))
+export TB_TOP_TOML="metrics_listen = \"127.0.0.1:$MPORT\""
 export TB_IPV6=1
 tb_write_config "$TB_CONF" "[ipv6]
 ra_interval_s = 60"
@@ -90,6 +92,15 @@ metrics_have() {
   grep -q '^ndp_ra_received=' <<<"$m" && grep -q '^ndp_ra_inconsistent=1$' <<<"$m"
 }
 tb_check "stats JSON has ndp_ra_received and ndp_ra_inconsistent" metrics_have
+prometheus_has() {
+  local m
+  m=$(curl -sf --max-time 5 "http://127.0.0.1:$MPORT/metrics" | grep 'event="ndp_ra_' || true)
+  tb_indent <<<"$m"
+  grep -q '^routerd_events_total{event="ndp_ra_inconsistent"} 1$' <<<"$m" &&
+    grep -q '^routerd_events_total{event="ndp_ra_received"} ' <<<"$m"
+}
+tb_wait_until 5 prometheus_has >/dev/null || true
+tb_check "the Prometheus endpoint has both (routerd_events_total)" prometheus_has
 
 # --- Router Solicitations: answered after a random delay of at most 0.5 s
 PCAP=$TB_DIR/rs.pcap
