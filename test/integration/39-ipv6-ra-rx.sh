@@ -65,8 +65,9 @@ hx 0 "${RA[@]}" ra --iface eth0 --src fe80::78 --mac "$MAC_A" --no-slla
 hx 0 "${RA[@]}" ra --iface eth0 --src fe80::79 --mac "$MAC_A" --hlim 254
 sleep 1
 tb_stats "$TB_DIR/s1"
-tb_check "an RA without the option creates nothing" eval '[[ -z $(neigh_line fe80::78) ]]'
-tb_check "an RA with hop limit 254 creates nothing" eval '[[ -z $(neigh_line fe80::79) ]]'
+no_entry() { [[ -z $(neigh_line "$1") ]]; }
+tb_check "an RA without the option creates nothing" no_entry fe80::78
+tb_check "an RA with hop limit 254 creates nothing" no_entry fe80::79
 check_counts() {
   local got inv
   got=$(tb_stat_delta "$TB_DIR/s0" "$TB_DIR/s1" .events.ndp_ra_received)
