@@ -415,6 +415,10 @@ bool Control::poll_once(uint64_t now) {
   for (unsigned i = 0; i < n; ++i) guarded("a punted packet", [&] { handle_punt(punts[i], now); });
   busy |= n > 0;
 
+  // Answers to Router Solicitations keep their random delay to the poll, not the tick.
+  if (ra_answer_due_ != 0 && now >= ra_answer_due_)
+    guarded("router advertisements", [&] { ra_answer(now); });
+
   std::shared_ptr<Task> t;
   for (int i = 0; i < 8 && tasks_.try_pop(t); ++i) {
     busy = true;

@@ -179,6 +179,12 @@ class Control {
     uint32_t sent = 0;     // unsolicited RAs since it was turned on
     uint64_t next_ms = 0;  // the next multicast RA
     uint64_t last_ms = 0;  // the last RA of any kind (MIN_DELAY_BETWEEN_RAS)
+    // The answer to Router Solicitations (RFC 4861 6.2.6): when it is due (0: none), and
+    // where, when a single host asked with its link-layer address (else all nodes).
+    uint64_t answer_ms = 0;
+    std::optional<Ipv6> answer_ip;
+    std::optional<Mac> answer_mac;
+    uint64_t inconsistent_logged_ms = 0;  // the last inconsistent RA logged (6.2.7)
   };
   enum class DadState : uint8_t { tentative, ok, failed };
   struct DadEntry {
@@ -192,6 +198,12 @@ class Control {
   void ra_init(const Config& cfg);
   void ra_tick(uint64_t now_ms);
   void ra_solicited(uint16_t port, const NdMessage& rs, uint64_t now_ms);
+  void ra_answer(uint64_t now_ms);  // the solicited RAs due at now_ms (poll_once)
+  void ra_received(uint16_t port, const NdMessage& ra, uint64_t now_ms,
+                   NeighbourTable6::Effects& fx);
+  std::string ra_inconsistency(const PortCtl& p, const NdMessage& ra) const;
+  bool ra_ll_ready(const PortCtl& p) const;
+  uint64_t ra_next_wait(const RaPort& s) const;
   bool dad_hook(uint16_t port, const NdMessage& m, const uint8_t* eth_src);  // true: consumed
   bool dad_failed(uint16_t port, const Ipv6& a) const;
   // RFC 4862 5.4: an address is assigned once DAD found it unique (at once with
@@ -206,8 +218,9 @@ class Control {
   void dad_tick(uint64_t now_ms);
   void send_ra(const PortCtl& p, const Ipv6& dst, const Mac& dst_mac, uint16_t lifetime);
   const Config& ra_config() const;
-  Config ra_boot_;          // the constructor's config, until load() gives loaded_
-  std::vector<RaPort> ra_;  // by index in ports_
+  Config ra_boot_;              // the constructor's config, until load() gives loaded_
+  std::vector<RaPort> ra_;      // by index in ports_
+  uint64_t ra_answer_due_ = 0;  // the earliest RaPort::answer_ms, or 0
   std::vector<DadEntry> dad_;
   std::vector<uint8_t> dad_port_seen_;  // by index in ports_: its addresses at init were found
   // --- MLD as a listener (RFC 3810, RFC 2710 compatibility): mld.cpp. The groups a port

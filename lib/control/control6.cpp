@@ -575,7 +575,11 @@ void Control::handle_ndp(rte_mbuf* m, uint16_t in_port, uint64_t now) {
     case nd::redirect:
       if (on_link && msg->source_lla && !msg->src.is_unspecified())
         neigh6_.solicit_from(msg->src, *msg->source_lla, in_port, now, fx);
-      if (msg->type == nd::router_solicit) ra_solicited(in_port, *msg, now);  // ra.cpp
+      if (msg->type == nd::router_solicit) {
+        // RFC 4861 6.2.6: whoever solicits is a host (its entry's IsRouter becomes false).
+        if (!msg->src.is_unspecified()) neigh6_.set_router(msg->src, in_port, false);
+        ra_solicited(in_port, *msg, now);  // ra.cpp
+      }
       if (msg->type == nd::redirect) {  // about the router's own traffic (originate6.cpp)
         Mac l2_src;
         std::memcpy(l2_src.b.data(), rte_pktmbuf_mtod(m, const rte_ether_hdr*)->src_addr.addr_bytes,
@@ -583,7 +587,10 @@ void Control::handle_ndp(rte_mbuf* m, uint16_t in_port, uint64_t now) {
         learn_redirect6(*msg, in_port, l2_src, now, fx);
       }
       break;
-    default:  // router advertisements from other routers: routerd configures none from them
+    case nd::router_advert:  // from another router: its neighbour entry only (ra.cpp)
+      ra_received(in_port, *msg, now, fx);
+      break;
+    default:
       break;
   }
   rte_pktmbuf_free(m);

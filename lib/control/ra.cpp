@@ -1,6 +1,8 @@
-// Router Advertisements (RFC 4861 6.2) on ports with `ra = true`, and Duplicate Address
-// Detection (RFC 4862 5.4) of the router's own IPv6 addresses. Both run from the control
-// thread's 100 ms tick and from handle_ndp's hooks; neither changes the FIB.
+// Router Advertisements (RFC 4861 6.2) on ports with `ra = true`, RAs from other routers
+// (6.3.4: their neighbour entries; 6.2.7: checked against ours), and Duplicate Address
+// Detection (RFC 4862 5.4) of the router's own IPv6 addresses. They run from the control
+// thread's 100 ms tick, its poll (answers to solicitations) and handle_ndp's hooks; what
+// they change in the FIB goes through sync() (DAD) and the neighbour effects (RAs).
 #include <rte_ether.h>
 #include <rte_random.h>
 #include <spdlog/spdlog.h>
@@ -20,10 +22,14 @@ namespace {
 constexpr uint64_t kMaxInitialRtrAdvertIntervalMs = 16000;
 constexpr uint32_t kMaxInitialRtrAdvertisements = 3;
 constexpr uint64_t kMinDelayBetweenRasMs = 3000;
+constexpr uint64_t kMaxRaDelayTimeMs = 500;
 // RFC 4861 10, host constant, which RFC 4862 5.4.2 borrows for the delay before DAD.
 constexpr uint64_t kMaxRtrSolicitationDelayMs = 1000;
 // RFC 4861 6.2.1's AdvValidLifetime and AdvPreferredLifetime defaults: 30 and 7 days.
 constexpr uint32_t kValidLifetime = 2592000, kPreferredLifetime = 604800;
+// An inconsistent RA from another router is counted every time, logged at most this often
+// per port: a misconfigured neighbour keeps sending them.
+constexpr uint64_t kInconsistentLogMs = 60000;
 
 uint64_t random_between(uint64_t lo, uint64_t hi) {
   return lo + rte_rand_max(hi - lo + 1);
@@ -219,16 +225,30 @@ void Control::send_ra(const PortCtl& p, const Ipv6& dst, const Mac& dst_mac, uin
   transmit(p.ref.id, m);
 }
 
-// RFC 4861 6.2.4: unsolicited RAs at random times in [MinRtrAdvInterval, MaxRtrAdvInterval],
-// the first MAX_INITIAL_RTR_ADVERTISEMENTS at most MAX_INITIAL_RTR_ADVERT_INTERVAL apart.
-// They wait for the link-local address to pass DAD; a port whose link-local address is a
-// duplicate sends none (RFC 4862 5.4.5).
+bool Control::ra_ll_ready(const PortCtl& p) const {
+  return std::any_of(dad_.begin(), dad_.end(), [&](const DadEntry& e) {
+    return e.port == p.ref.id && e.addr == p.ll && e.state == DadState::ok;
+  });
+}
+
+// RFC 4861 6.2.4: the wait before the next unsolicited RA, random in [MinRtrAdvInterval,
+// MaxRtrAdvInterval], the first MAX_INITIAL_RTR_ADVERTISEMENTS at most
+// MAX_INITIAL_RTR_ADVERT_INTERVAL apart.
+uint64_t Control::ra_next_wait(const RaPort& s) const {
+  const uint64_t max_ms = uint64_t(ra_config().ra_interval_s) * 1000;
+  const uint64_t min_ms = std::max<uint64_t>(kMinDelayBetweenRasMs, max_ms * 33 / 100);
+  uint64_t wait = random_between(min_ms, max_ms);
+  if (s.sent < kMaxInitialRtrAdvertisements) wait = std::min(wait, kMaxInitialRtrAdvertIntervalMs);
+  return wait;
+}
+
+// RFC 4861 6.2.4: unsolicited RAs at random times (ra_next_wait). They wait for the
+// link-local address to pass DAD; a port whose link-local address is a duplicate sends none
+// (RFC 4862 5.4.5).
 void Control::ra_tick(uint64_t now) {
   dad_tick(now);
   const Config& c = ra_config();
   const auto lifetime = uint16_t(c.ra_lifetime_s);
-  const uint64_t max_ms = uint64_t(c.ra_interval_s) * 1000;
-  const uint64_t min_ms = std::max<uint64_t>(kMinDelayBetweenRasMs, max_ms * 33 / 100);
   ra_.resize(ports_.size());
   for (size_t i = 0; i < ports_.size(); ++i) {
     const PortCtl& p = ports_[i];
@@ -244,43 +264,138 @@ void Control::ra_tick(uint64_t now) {
       s.next_ms = now;
     }
     if (!s.on || now < s.next_ms) continue;
-    const bool ll_ready = std::any_of(dad_.begin(), dad_.end(), [&](const DadEntry& e) {
-      return e.port == p.ref.id && e.addr == p.ll && e.state == DadState::ok;
-    });
-    if (!ll_ready) continue;
+    if (!ra_ll_ready(p)) continue;
     send_ra(p, kAllNodes, kAllNodes.multicast_mac(), lifetime);
     s.last_ms = now;
+    s.answer_ms = 0;  // a multicast RA answers every pending solicitation too
     if (s.sent < kMaxInitialRtrAdvertisements) ++s.sent;
-    uint64_t wait = random_between(min_ms, max_ms);
-    if (s.sent < kMaxInitialRtrAdvertisements)
-      wait = std::min(wait, kMaxInitialRtrAdvertIntervalMs);
-    s.next_ms = now + wait;
+    s.next_ms = now + ra_next_wait(s);
   }
 }
 
-// RFC 4861 6.2.6: a solicitation is answered, unicast when it gave its link-layer address,
-// at most once per MIN_DELAY_BETWEEN_RAS per port; one that comes sooner brings the next
-// multicast RA forward to the end of that delay, so the host still hears one soon.
+// RFC 4861 6.2.6: a solicitation is answered after a random delay in [0, MAX_RA_DELAY_TIME]
+// (so routers on one link do not answer at once), unicast when it gave its link-layer
+// address. Answers are at most one per MIN_DELAY_BETWEEN_RAS per port (routerd counts unicast
+// ones too, so a flood of solicitations cannot make it a flood of RAs): a solicitation within
+// that time of the last RA is answered by a multicast RA that long after it, plus the delay;
+// those that come while an answer is pending share it, multicast then, the delay counting
+// from the first. When the next unsolicited RA is due before the answer would be, it is the
+// answer.
 void Control::ra_solicited(uint16_t port, const NdMessage& rs, uint64_t now) {
   const PortCtl* p = port_by_id(port);
   if (!p) return;
   const size_t i = size_t(p - ports_.data());
   if (i >= ra_.size() || !ra_[i].on) return;
   RaPort& s = ra_[i];
-  const bool ll_ready = std::any_of(dad_.begin(), dad_.end(), [&](const DadEntry& e) {
-    return e.port == port && e.addr == p->ll && e.state == DadState::ok;
-  });
-  if (!ll_ready) return;  // the first unsolicited RA follows as soon as it is
-  if (s.last_ms != 0 && now < s.last_ms + kMinDelayBetweenRasMs) {
-    s.next_ms = std::min(s.next_ms, s.last_ms + kMinDelayBetweenRasMs);
+  if (!ra_ll_ready(*p)) return;  // the first unsolicited RA follows as soon as it is
+  if (s.answer_ms != 0) {
+    s.answer_ip.reset();
+    s.answer_mac.reset();
     return;
   }
-  s.last_ms = now;
+  const uint64_t delay = random_between(0, kMaxRaDelayTimeMs);
+  uint64_t at = now + delay;
+  bool unicast = rs.source_lla && !rs.src.is_unspecified();
+  if (s.last_ms != 0 && now < s.last_ms + kMinDelayBetweenRasMs) {
+    at = s.last_ms + kMinDelayBetweenRasMs + delay;
+    unicast = false;
+  }
+  if (s.next_ms <= at) {
+    // The next unsolicited RA comes first: it is the answer, sent when it is due from here,
+    // at the poll's precision rather than the tick's.
+    at = std::max(now, s.next_ms);
+    unicast = false;
+  }
+  s.answer_ms = at;
+  s.answer_ip = unicast ? std::optional<Ipv6>(rs.src) : std::nullopt;
+  s.answer_mac = unicast ? rs.source_lla : std::nullopt;
+  ra_answer_due_ = ra_answer_due_ == 0 ? at : std::min(ra_answer_due_, at);
+}
+
+// Run from poll_once, not the 100 ms tick, so the delay drawn is the delay kept. A multicast
+// answer restarts the unsolicited schedule, as if it were one (6.2.6), and counts among the
+// first MAX_INITIAL_RTR_ADVERTISEMENTS (hosts heard it as well).
+void Control::ra_answer(uint64_t now) {
   const auto lifetime = uint16_t(ra_config().ra_lifetime_s);
-  if (rs.source_lla && !rs.src.is_unspecified())
-    send_ra(*p, rs.src, *rs.source_lla, lifetime);
-  else
-    send_ra(*p, kAllNodes, kAllNodes.multicast_mac(), lifetime);
+  ra_answer_due_ = 0;
+  for (size_t i = 0; i < ra_.size() && i < ports_.size(); ++i) {
+    RaPort& s = ra_[i];
+    if (s.answer_ms == 0) continue;
+    if (now < s.answer_ms) {
+      ra_answer_due_ = ra_answer_due_ == 0 ? s.answer_ms : std::min(ra_answer_due_, s.answer_ms);
+      continue;
+    }
+    s.answer_ms = 0;
+    const PortCtl& p = ports_[i];
+    if (!s.on || !ra_ll_ready(p)) continue;
+    if (s.answer_ip && s.answer_mac) {
+      send_ra(p, *s.answer_ip, *s.answer_mac, lifetime);
+    } else {
+      send_ra(p, kAllNodes, kAllNodes.multicast_mac(), lifetime);
+      if (s.sent < kMaxInitialRtrAdvertisements) ++s.sent;
+      s.next_ms = now + ra_next_wait(s);
+    }
+    s.last_ms = now;
+  }
+}
+
+// ---------------------------------------------------------------- RAs from other routers
+
+// RFC 4861 6.2.7: what another router advertises on a link this port advertises on should
+// agree with what routerd says; a value left unspecified (0) by either side agrees with
+// anything. Empty: consistent; else what differs, for the log.
+std::string Control::ra_inconsistency(const PortCtl& p, const NdMessage& ra) const {
+  std::string out;
+  auto differ = [&](const std::string& what, uint64_t theirs, uint64_t ours) {
+    out += (out.empty() ? "" : ", ") + what + " " + std::to_string(theirs) + " (ours " +
+           std::to_string(ours) + ")";
+  };
+  auto both_set = [](uint64_t a, uint64_t b) { return a != 0 && b != 0 && a != b; };
+  if (both_set(ra.cur_hop_limit, nd::kRaCurHopLimit))
+    differ("Cur Hop Limit", ra.cur_hop_limit, nd::kRaCurHopLimit);
+  if (ra.managed) differ("M flag", 1, 0);
+  if (ra.other) differ("O flag", 1, 0);
+  if (both_set(ra.reachable_time, nd::kRaReachableTime))
+    differ("Reachable Time", ra.reachable_time, nd::kRaReachableTime);
+  if (both_set(ra.retrans_timer, nd::kRaRetransTimer))
+    differ("Retrans Timer", ra.retrans_timer, nd::kRaRetransTimer);
+  if (ra.mtu && ra_config().ra_mtu && *ra.mtu != p.ref.mtu) differ("MTU", *ra.mtu, p.ref.mtu);
+  for (size_t k = 0; k < ra.n_prefixes; ++k) {
+    const RaPrefix& x = ra.prefixes[k];
+    const bool ours = std::any_of(p.addrs6.begin(), p.addrs6.end(),
+                                  [&](const PortAddr6& pa) { return pa.subnet == x.prefix; });
+    if (!ours) continue;
+    if (x.valid_lifetime != kValidLifetime)
+      differ(x.prefix.str() + " valid lifetime", x.valid_lifetime, kValidLifetime);
+    if (x.preferred_lifetime != kPreferredLifetime)
+      differ(x.prefix.str() + " preferred lifetime", x.preferred_lifetime, kPreferredLifetime);
+  }
+  return out;
+}
+
+// A valid RA (ndp_parse: RFC 4861 6.1.2) from another router. routerd is a router: it takes
+// no prefix, MTU, hop limit or default route from it. What it does take is the neighbour
+// (6.3.4): the source link-layer option creates a STALE entry or replaces a different
+// address (STALE again), as an NS's does (7.2.3), and the entry, new or not, is a router's;
+// without the option nothing is created. On a port that advertises too, the RA is checked
+// against routerd's own (6.2.7).
+void Control::ra_received(uint16_t port, const NdMessage& ra, uint64_t now,
+                          NeighbourTable6::Effects& fx) {
+  event(Event::ndp_ra_received);
+  if (ra.source_lla) neigh6_.solicit_from(ra.src, *ra.source_lla, port, now, fx);
+  neigh6_.set_router(ra.src, port, true);
+  const PortCtl* p = port_by_id(port);
+  const size_t i = p ? size_t(p - ports_.data()) : ra_.size();
+  if (i >= ra_.size() || !ra_[i].on) return;
+  const std::string why = ra_inconsistency(*p, ra);
+  if (why.empty()) return;
+  event(Event::ndp_ra_inconsistent);
+  RaPort& s = ra_[i];
+  if (s.inconsistent_logged_ms != 0 && now - s.inconsistent_logged_ms < kInconsistentLogMs) return;
+  s.inconsistent_logged_ms = now;
+  log_limited("port " + p->ref.name + ": Router Advertisement from " + ra.src.str() +
+                  " is inconsistent with ours (RFC 4861 6.2.7)",
+              why);
 }
 
 }  // namespace routerd

@@ -1,6 +1,7 @@
 // Router Advertisements and DAD of the router's own addresses (ra.cpp) on the control rig:
 // frames are handed over as a worker would, the clock is the one poll_once is given, and what
 // control sends is read back from its TX ring and parsed by lib/packet.
+#include <rte_random.h>
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -20,9 +21,10 @@ const Mac kHost = *Mac::parse("02:00:00:00:01:02");
 const Ipv6 kHostLl = *Ipv6::parse("fe80::99");
 
 // p0 advertises (a /64 and a /48), p1 does not.
-std::string ra_config(bool p0_ra = true) {
+std::string ra_config(bool p0_ra = true, int interval_s = 30) {
   return std::string("[dataplane]\nsocket = \"/nonexistent/routerd.sock\"\n\n") +
-         "[ipv6]\nra_interval_s = 30\n\n"
+         "[ipv6]\nra_interval_s = " + std::to_string(interval_s) +
+         "\n\n"
          "[[port]]\nname = \"p0\"\ndevice = \"net_null_a\"\n"
          "addresses = [\"2001:db8:1::1/64\", \"2001:db8:7::1/48\"]\nra = " +
          (p0_ra ? "true" : "false") +
@@ -114,7 +116,22 @@ struct RaRig : testing::ControlRig {
     rs[3] = uint8_t(ck);
     return hand(f, 14 + 40 + len, port, now);
   }
+  // Polls every 10 ms up to `to` (the control thread polls about that often when idle):
+  // the frames sent, and when.
+  std::vector<std::pair<uint64_t, Sent>> poll_until(uint64_t from, uint64_t to) {
+    std::vector<std::pair<uint64_t, Sent>> out;
+    for (uint64_t now = from; now <= to; now += 10)
+      for (auto& s : tick(now)) out.emplace_back(now, s);
+    return out;
+  }
   uint64_t event(const char* name) { return run({"stats"})["events"][name].get<uint64_t>(); }
+  uint64_t dropped(const char* name) { return run({"stats"})["drops"][name].get<uint64_t>(); }
+  // The IPv6 neighbour a on port dev, as `neigh show` gives it, or null.
+  json neighbour(const Ipv6& a, const std::string& dev) {
+    for (const auto& e : run({"neigh", "show"}))
+      if (e["family"] == 6 && e["dst"] == a.str() && e["dev"] == dev) return e;
+    return nullptr;
+  }
   bool tentative() {
     return run({"addr", "show", "dev", "p0"})[0].contains("tentative") ||
            run({"addr", "show", "dev", "p1"})[0].contains("tentative");
@@ -158,6 +175,12 @@ std::vector<Sent> ras(const std::vector<Sent>& v) {
   std::vector<Sent> out;
   for (const auto& s : v)
     if (auto m = s.nd(); m && m->type == nd::router_advert) out.push_back(s);
+  return out;
+}
+std::vector<std::pair<uint64_t, Sent>> ras(const std::vector<std::pair<uint64_t, Sent>>& v) {
+  std::vector<std::pair<uint64_t, Sent>> out;
+  for (const auto& [at, s] : v)
+    if (auto m = s.nd(); m && m->type == nd::router_advert) out.emplace_back(at, s);
   return out;
 }
 
@@ -285,22 +308,28 @@ TEST_CASE("an RS is answered with the port's prefixes, MTU and lifetime, at most
   RaRig r;
   std::vector<Sent> start;
   r.settle(1000, &start);
-  REQUIRE(ras(start).size() == 1);  // the first unsolicited one, when DAD is over (<= 3.1 s)
+  REQUIRE(ras(start).size() == 1);  // the first unsolicited one, when DAD is over (<= 3 s)
   const uint64_t sent0 = r.event("ndp_ra_sent");
 
-  auto out = ras(r.solicit(r.p0(), 6000));
-  REQUIRE(out.size() == 1);
-  const auto ra = out[0].nd();
-  CHECK(out[0].port == r.p0());
+  // RFC 4861 6.2.6: after a random delay of at most MAX_RA_DELAY_TIME (0.5 s).
+  std::vector<std::pair<uint64_t, Sent>> got;
+  for (auto& s : ras(r.solicit(r.p0(), 6000))) got.emplace_back(6000, s);
+  for (auto& x : ras(r.poll_until(6010, 6600))) got.push_back(x);
+  REQUIRE(got.size() == 1);
+  const uint64_t answered = got[0].first;
+  CHECK(answered <= 6500);
+  const Sent& first = got[0].second;
+  const auto ra = first.nd();
+  CHECK(first.port == r.p0());
   CHECK(ra->dst == kHostLl);  // unicast: the RS gave its link-layer address
-  CHECK(std::memcmp(out[0].f.data(), kHost.b.data(), 6) == 0);
+  CHECK(std::memcmp(first.f.data(), kHost.b.data(), 6) == 0);
   CHECK(ra->src == Ipv6::link_local_eui64(r.ports[0]->mac()));
   CHECK(ra->src.is_link_local());
   CHECK(ra->router_lifetime == 90);  // 3 x ra_interval_s
   REQUIRE(ra->mtu);
   CHECK(*ra->mtu == 1500);
   CHECK(ra->source_lla == r.ports[0]->mac());
-  const auto pfx = prefixes_of(out[0].f);
+  const auto pfx = prefixes_of(first.f);
   REQUIRE(pfx.size() == 2);
   CHECK(pfx[0].prefix == *Ipv6::parse("2001:db8:1::"));
   CHECK(pfx[0].len == 64);
@@ -309,26 +338,116 @@ TEST_CASE("an RS is answered with the port's prefixes, MTU and lifetime, at most
   CHECK(pfx[0].preferred == 604800);
   CHECK(pfx[1].prefix == *Ipv6::parse("2001:db8:7::"));
   CHECK(pfx[1].len == 48);
-  CHECK(pfx[1].flags == 0x80);  // on-link only: SLAAC needs a /64
+  CHECK(pfx[1].flags == 0x80);   // on-link only: SLAAC needs a /64
+  REQUIRE(ra->n_prefixes == 2);  // ndp_parse keeps them as well
+  CHECK(ra->prefixes[1].prefix == *Prefix6::parse("2001:db8:7::/48"));
+  CHECK(!ra->prefixes[1].autonomous);
   CHECK(r.event("ndp_ra_sent") == sent0 + 1);
 
   SECTION("a port without ra = true stays silent") {
-    CHECK(ras(r.solicit(r.p1(), 6000)).empty());
+    CHECK(ras(r.solicit(r.p1(), 7000)).empty());
+    CHECK(ras(r.poll_until(7010, 8000)).empty());
   }
-  SECTION("a second RS within 3 s is answered by a multicast RA when the 3 s are over") {
+  SECTION("RSs within 3 s of an RA share one multicast RA, 3 s after it plus the delay") {
     CHECK(ras(r.solicit(r.p0(), 7000)).empty());
     CHECK(ras(r.solicit(r.p0(), 8900)).empty());
-    out = ras(r.tick(9000));
+    const auto out = ras(r.poll_until(8910, answered + 3600));
     REQUIRE(out.size() == 1);
-    CHECK(out[0].nd()->dst == kAllNodes);
-    CHECK(std::memcmp(out[0].f.data(), kAllNodes.multicast_mac().b.data(), 6) == 0);
+    CHECK(out[0].first >= answered + 3000);
+    CHECK(out[0].first <= answered + 3500);
+    CHECK(out[0].second.nd()->dst == kAllNodes);
+    CHECK(std::memcmp(out[0].second.f.data(), kAllNodes.multicast_mac().b.data(), 6) == 0);
     CHECK(r.event("ndp_ra_sent") == sent0 + 2);
   }
   SECTION("an RS from :: gets a multicast answer") {
-    out = ras(r.solicit(r.p0(), 6000 + 3000, /*with_lla=*/false));
+    const uint64_t t = answered + 3000;
+    auto out = ras(r.solicit(r.p0(), t, /*with_lla=*/false));
+    for (auto& x : ras(r.poll_until(t + 10, t + 600))) out.push_back(x.second);
     REQUIRE(out.size() == 1);
     CHECK(out[0].nd()->dst == kAllNodes);
   }
+  SECTION("two RSs before the answer share it, multicast") {
+    const uint64_t t = answered + 3000;
+    auto out = ras(r.solicit(r.p0(), t));
+    if (out.empty()) {  // a delay of 0 answers the first at once; else the second joins it
+      CHECK(ras(r.solicit(r.p0(), t)).empty());
+      for (auto& x : ras(r.poll_until(t + 10, t + 600))) out.push_back(x.second);
+      REQUIRE(out.size() == 1);
+      CHECK(out[0].nd()->dst == kAllNodes);
+    }
+    CHECK(r.event("ndp_ra_sent") == sent0 + 2);
+  }
+}
+
+TEST_CASE("RSs are answered after a random delay within [0, MAX_RA_DELAY_TIME]",
+          "[control][ipv6][ra]") {
+  rte_srand(4861);                 // the delays are drawn from rte_rand: the same ones every run
+  RaRig r(ra_config(true, 1800));  // unsolicited RAs ten minutes apart, after the first three
+  std::vector<Sent> start;
+  uint64_t last = r.settle(1000, &start);
+  size_t unsolicited = ras(start).size();
+  for (uint64_t now = last + 100; unsolicited < 3; now += 100) {
+    REQUIRE(now < 60000);
+    unsolicited += ras(r.tick(now)).size();
+    last = now;
+  }
+  std::vector<uint64_t> delays;
+  for (int k = 0; k < 12; ++k) {
+    const uint64_t t = last + 3000 + 10 * uint64_t(k);  // 3 s after the last RA
+    auto out = ras(r.solicit(r.p0(), t));
+    uint64_t at = t;
+    if (out.empty()) {
+      const auto later = ras(r.poll_until(t + 10, t + 600));
+      REQUIRE(later.size() == 1);
+      at = later[0].first;
+      out.push_back(later[0].second);
+    }
+    REQUIRE(out.size() == 1);
+    CHECK(out[0].nd()->dst == kHostLl);
+    delays.push_back(at - t);
+    CHECK(at - t <= 500);
+    last = at;
+  }
+  // Random: not one fixed delay (10 ms steps of 0..500 ms, twelve draws).
+  std::sort(delays.begin(), delays.end());
+  CHECK(std::unique(delays.begin(), delays.end()) - delays.begin() >= 4);
+}
+
+TEST_CASE("an unsolicited RA due before the delay is over is the answer", "[control][ipv6][ra]") {
+  rte_srand(6206);
+  // ra_interval_s 4: unsolicited RAs every 3..4 s, so an RS 3 s after one often finds the
+  // next due within its delay.
+  RaRig r(ra_config(true, 4));
+  uint64_t now = r.settle(1000), last_ra = now;
+  size_t multicast_first = 0, unicast_first = 0;
+  for (int k = 0; k < 20; ++k) {
+    // Polled all along, as the control thread is: the unsolicited RAs go when they are due.
+    while (now < last_ra + 3000 + 37 * uint64_t(k % 10)) {
+      now += 10;
+      if (!ras(r.tick(now)).empty()) last_ra = now;
+    }
+    const uint64_t t = now += 10;
+    std::vector<std::pair<uint64_t, Sent>> out;
+    for (auto& s : ras(r.solicit(r.p0(), t))) out.emplace_back(t, s);
+    for (auto& x : ras(r.poll_until(t + 10, t + 600))) out.push_back(x);
+    now = t + 600;
+    // Answered within MAX_RA_DELAY_TIME, one way or the other, and once.
+    REQUIRE(!out.empty());
+    CHECK(out[0].first <= t + 500);
+    if (out[0].second.nd()->dst == kAllNodes) {
+      // The unsolicited RA answered: no unicast one as well.
+      ++multicast_first;
+      CHECK(out.size() == 1);
+    } else {
+      // The unicast answer came first; the unsolicited one may follow on its own schedule.
+      ++unicast_first;
+      CHECK(out[0].second.nd()->dst == kHostLl);
+    }
+    last_ra = out.back().first;
+  }
+  // Both cases came up (the draws are fixed by the seed).
+  CHECK(multicast_first > 0);
+  CHECK(unicast_first > 0);
 }
 
 TEST_CASE("unsolicited RAs follow RFC 4861 6.2.4's schedule; turning ra off ends with lifetime 0",
@@ -627,4 +746,235 @@ TEST_CASE("MLD Queries are answered within their Maximum Response Delay", "[cont
     }
     CHECK(out.size() <= 1);
   }
+}
+
+namespace {
+
+const Mac kRtrA = *Mac::parse("02:00:00:00:0a:0a");
+const Mac kRtrB = *Mac::parse("02:00:00:00:0b:0b");
+const Ipv6 kRtrLl = *Ipv6::parse("fe80::77");
+
+// An RA from another router, as valid as RFC 4861 6.1.2 asks unless a field says otherwise.
+struct RaFrame {
+  Ipv6 src = kRtrLl;
+  Mac mac = kRtrA;
+  uint8_t hop_limit = 255, code = 0, cur_hop_limit = 64, flags = 0;
+  bool slla = true, bad_checksum = false;
+  uint32_t reachable = 0, retrans = 0;
+  std::optional<uint32_t> mtu;
+  std::vector<RaPrefix> prefixes;
+  size_t icmp_len = 0;  // != 0: the message cut to this length (checksummed as such)
+
+  std::vector<uint8_t> build() const {
+    std::vector<uint8_t> m(16);
+    m[0] = nd::router_advert;
+    m[1] = code;
+    m[4] = cur_hop_limit;
+    m[5] = flags;
+    m[6] = 0x07;  // Router Lifetime 1800 s
+    m[7] = 0x08;
+    auto put32 = [](uint8_t* p, uint32_t v) {
+      p[0] = uint8_t(v >> 24);
+      p[1] = uint8_t(v >> 16);
+      p[2] = uint8_t(v >> 8);
+      p[3] = uint8_t(v);
+    };
+    put32(&m[8], reachable);
+    put32(&m[12], retrans);
+    if (slla) {
+      m.insert(m.end(), {nd::opt_source_lla, 1});
+      m.insert(m.end(), mac.b.begin(), mac.b.end());
+    }
+    if (mtu) {
+      const size_t o = m.size();
+      m.resize(o + 8);
+      m[o] = nd::opt_mtu;
+      m[o + 1] = 1;
+      put32(&m[o + 4], *mtu);
+    }
+    for (const RaPrefix& p : prefixes) {
+      const size_t o = m.size();
+      m.resize(o + 32);
+      m[o] = nd::opt_prefix_info;
+      m[o + 1] = 4;
+      m[o + 2] = p.prefix.len;
+      m[o + 3] = 0xc0;
+      put32(&m[o + 4], p.valid_lifetime);
+      put32(&m[o + 8], p.preferred_lifetime);
+      std::memcpy(&m[o + 16], p.prefix.addr.b.data(), 16);
+    }
+    if (icmp_len) m.resize(icmp_len);
+    const uint16_t ck = icmp6_checksum(src, kAllNodes, m.data(), m.size());
+    m[2] = uint8_t(ck >> 8);
+    m[3] = uint8_t(ck ^ (bad_checksum ? 0x5a : 0));
+    std::vector<uint8_t> f(14 + 40 + m.size());
+    const Mac dmac = kAllNodes.multicast_mac();
+    std::memcpy(f.data(), dmac.b.data(), 6);
+    std::memcpy(f.data() + 6, mac.b.data(), 6);
+    f[12] = 0x86;
+    f[13] = 0xdd;
+    f[14] = 0x60;
+    f[14 + 4] = uint8_t(m.size() >> 8);
+    f[14 + 5] = uint8_t(m.size());
+    f[14 + 6] = 58;
+    f[14 + 7] = hop_limit;
+    std::memcpy(&f[14 + 8], src.b.data(), 16);
+    std::memcpy(&f[14 + 24], kAllNodes.b.data(), 16);
+    std::memcpy(&f[14 + 40], m.data(), m.size());
+    return f;
+  }
+};
+
+std::vector<Sent> hand_ra(RaRig& r, const RaFrame& ra, uint16_t port, uint64_t now) {
+  const auto f = ra.build();
+  return r.hand(f.data(), f.size(), port, now);
+}
+
+}  // namespace
+
+TEST_CASE("an RA's source link-layer option makes its source a STALE router neighbour",
+          "[control][ipv6][ra]") {
+  RaRig r;
+  const uint64_t t = r.settle(1000);
+  // On p1 (no ra = true: nothing to compare with).
+  CHECK(answers(hand_ra(r, RaFrame{}, r.p1(), t + 100)).empty());
+  CHECK(r.event("ndp_ra_received") == 1);
+  json n = r.neighbour(kRtrLl, "p1");
+  REQUIRE(n.is_object());
+  CHECK(n["state"] == "STALE");
+  CHECK(n["lladdr"] == kRtrA.str());
+  CHECK(n["router"] == true);
+  CHECK(r.neighbour(kRtrLl, "p0").is_null());  // link-local: p1's neighbour only
+
+  SECTION("another link-layer address replaces it, STALE and a router still") {
+    RaFrame b;
+    b.mac = kRtrB;
+    hand_ra(r, b, r.p1(), t + 2000);  // past the locktime (1 s)
+    n = r.neighbour(kRtrLl, "p1");
+    CHECK(n["state"] == "STALE");
+    CHECK(n["lladdr"] == kRtrB.str());
+    CHECK(n["router"] == true);
+    CHECK(r.event("ndp_ra_received") == 2);
+  }
+  SECTION("an RS from it says it is a host (RFC 4861 6.2.6); an RA, a router again") {
+    // The rig's RS comes from fe80::99: make that the router's address first.
+    RaFrame h;
+    h.src = kHostLl;
+    h.mac = kHost;
+    hand_ra(r, h, r.p1(), t + 200);
+    CHECK(r.neighbour(kHostLl, "p1")["router"] == true);
+    r.solicit(r.p1(), t + 300);
+    CHECK(!r.neighbour(kHostLl, "p1").contains("router"));
+    h.slla = false;  // without the option too: the entry exists
+    hand_ra(r, h, r.p1(), t + 400);
+    CHECK(r.neighbour(kHostLl, "p1")["router"] == true);
+    CHECK(r.neighbour(kHostLl, "p1")["lladdr"] == kHost.str());
+  }
+}
+
+TEST_CASE("an RA without a source link-layer option creates no neighbour", "[control][ipv6][ra]") {
+  RaRig r;
+  const uint64_t t = r.settle(1000);
+  RaFrame ra;
+  ra.slla = false;
+  hand_ra(r, ra, r.p1(), t + 100);
+  CHECK(r.event("ndp_ra_received") == 1);
+  CHECK(r.neighbour(kRtrLl, "p1").is_null());
+  CHECK(r.run({"-6", "neigh", "show"}).empty());
+}
+
+TEST_CASE("an invalid RA (RFC 4861 6.1.2) is dropped and changes nothing", "[control][ipv6][ra]") {
+  RaRig r;
+  const uint64_t t = r.settle(1000);
+  const uint64_t invalid0 = r.dropped("ndp_invalid");
+  RaFrame ra;
+  SECTION("hop limit 254") {
+    ra.hop_limit = 254;
+  }
+  SECTION("a global source") {
+    ra.src = *Ipv6::parse("2001:db8:2::77");
+  }
+  SECTION("a bad checksum") {
+    ra.bad_checksum = true;
+  }
+  SECTION("code 1") {
+    ra.code = 1;
+  }
+  SECTION("12 bytes, shorter than an RA") {
+    ra.slla = false;
+    ra.icmp_len = 12;
+  }
+  SECTION("an option running past the end") {
+    ra.icmp_len = 16 + 6;  // the source link-layer option cut short
+  }
+  SECTION("a Prefix Information option of the wrong length") {
+    ra.prefixes.push_back(RaPrefix{*Prefix6::parse("2001:db8:2::/64"), 100, 50});
+    auto f = ra.build();
+    f[14 + 40 + 16 + 8 + 1] = 3;  // 3 units instead of 4 (the rest is a 1-unit option)
+    f[14 + 40 + 16 + 8 + 24] = 99;
+    f[14 + 40 + 16 + 8 + 25] = 1;
+    f[14 + 40 + 2] = f[14 + 40 + 3] = 0;
+    const uint16_t ck = icmp6_checksum(kRtrLl, kAllNodes, &f[14 + 40], f.size() - 54);
+    f[14 + 40 + 2] = uint8_t(ck >> 8);
+    f[14 + 40 + 3] = uint8_t(ck);
+    r.hand(f.data(), f.size(), r.p1(), t + 100);
+    CHECK(r.dropped("ndp_invalid") == invalid0 + 1);
+    CHECK(r.event("ndp_ra_received") == 0);
+    CHECK(r.neighbour(kRtrLl, "p1").is_null());
+    return;
+  }
+  CHECK(answers(hand_ra(r, ra, r.p1(), t + 100)).empty());
+  CHECK(r.dropped("ndp_invalid") == invalid0 + 1);
+  CHECK(r.event("ndp_ra_received") == 0);
+  CHECK(r.run({"-6", "neigh", "show"}).empty());
+  // The same RA, valid, is taken.
+  hand_ra(r, RaFrame{}, r.p1(), t + 200);
+  CHECK(r.event("ndp_ra_received") == 1);
+  CHECK(r.neighbour(kRtrLl, "p1")["state"] == "STALE");
+}
+
+TEST_CASE("RAs inconsistent with ours on an ra = true port are counted (RFC 4861 6.2.7)",
+          "[control][ipv6][ra]") {
+  RaRig r;
+  uint64_t t = r.settle(1000);
+  // What p0 advertises itself: Cur Hop Limit 64, no flags, MTU 1500, 30/7 days.
+  RaFrame same;
+  same.mtu = 1500;
+  same.prefixes = {RaPrefix{*Prefix6::parse("2001:db8:1::/64"), 2592000, 604800},
+                   RaPrefix{*Prefix6::parse("2001:db8:99::/64"), 3600, 1800}};  // not ours
+  auto in = [&](const RaFrame& f, uint16_t port) {
+    hand_ra(r, f, port, t += 100);
+    return r.event("ndp_ra_inconsistent");
+  };
+  CHECK(in(same, r.p0()) == 0);
+  RaFrame unspecified = same;
+  unspecified.cur_hop_limit = 0;  // unspecified: agrees with anything
+  unspecified.reachable = 30000;  // routerd leaves Reachable Time and Retrans Timer unspecified
+  unspecified.retrans = 1000;
+  unspecified.mtu.reset();
+  CHECK(in(unspecified, r.p0()) == 0);
+  CHECK(r.event("ndp_ra_received") == 2);
+
+  RaFrame hop = same;
+  hop.cur_hop_limit = 32;
+  CHECK(in(hop, r.p0()) == 1);
+  CHECK(in(hop, r.p1()) == 1);  // p1 does not advertise: nothing to be inconsistent with
+  RaFrame m = same;
+  m.flags = 0x80;
+  CHECK(in(m, r.p0()) == 2);
+  RaFrame o = same;
+  o.flags = 0x40;
+  CHECK(in(o, r.p0()) == 3);
+  RaFrame mtu = same;
+  mtu.mtu = 1400;
+  CHECK(in(mtu, r.p0()) == 4);
+  RaFrame valid = same;
+  valid.prefixes[0].valid_lifetime = 86400;
+  CHECK(in(valid, r.p0()) == 5);
+  RaFrame preferred = same;
+  preferred.prefixes[0].preferred_lifetime = 3600;
+  CHECK(in(preferred, r.p0()) == 6);
+  // Its neighbour entry is learnt all the same.
+  CHECK(r.neighbour(kRtrLl, "p0")["router"] == true);
+  CHECK(r.event("ndp_ra_received") == 9);
 }

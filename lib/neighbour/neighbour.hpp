@@ -40,7 +40,7 @@ struct BasicNeighbour {
   uint16_t port = 0;
   Mac mac;
   NeighState state = NeighState::incomplete;
-  bool router = false;  // NDP: the neighbour's last NA had the R flag (RFC 4861 7.2.5)
+  bool router = false;  // NDP: IsRouter, from the last NA's R flag, an RA or an RS (RFC 4861)
   // A next hop depends on the entry: resolve() created or used it (or use() said so). NDP
   // re-confirms a used entry that went stale; an unused one is forgotten after stale_ms.
   // ARP entries are always used (only resolve() creates them).
@@ -214,6 +214,16 @@ class BasicNeighbourTable {
   void solicit_from(Addr ip, const Mac& slla, uint16_t port, uint64_t now_ms,
                     Effects& fx) requires kNdp {
     slla_received(ip, slla, port, now_ms, fx);
+  }
+
+  // NDP only. The IsRouter flag of ip's entry on port, if there is one: true for the source
+  // of a Router Advertisement (RFC 4861 6.3.4), false for that of a Router Solicitation
+  // (6.2.6). Nothing else changes and nothing is created. False: no entry.
+  bool set_router(const Addr& ip, uint16_t port, bool router) requires kNdp {
+    auto it = map_.find(key_of(ip, port));
+    if (it == map_.end()) return false;
+    it->second.router = router;
+    return true;
   }
 
   // A next hop now depends on the entry (for example a route via it): it is marked used,

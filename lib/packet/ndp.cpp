@@ -103,6 +103,15 @@ std::optional<NdMessage> ndp_parse(const uint8_t* ip, size_t len) {
     } else if (type == nd::opt_mtu) {
       if (units != 1) return std::nullopt;
       m.mtu = be32(o + 4);
+    } else if (type == nd::opt_prefix_info && m.type == nd::router_advert) {  // 4.6.2
+      if (units != 4 || o[2] > 128) return std::nullopt;
+      if (m.n_prefixes < kMaxRaPrefixes) {
+        RaPrefix& p = m.prefixes[m.n_prefixes++];
+        p.prefix = Prefix6{ipv6_mask(Ipv6::from_bytes(o + 16), o[2]), o[2]};
+        p.autonomous = o[3] & 0x40;
+        p.valid_lifetime = be32(o + 4);
+        p.preferred_lifetime = be32(o + 8);
+      }
     }
     off += olen;  // other options (prefix information, redirected header, ...) are skipped
   }
@@ -178,8 +187,10 @@ size_t ndp_build_ra(uint8_t* out, const Mac& mac, const Ipv6& src, const Ipv6& d
   uint8_t* msg = out + 14 + nd::kIpv6HdrLen;
   std::memset(msg, 0, 16);
   msg[0] = nd::router_advert;
-  msg[4] = 64;  // the hop limit hosts should use (RFC 8200's recommended default)
+  msg[4] = nd::kRaCurHopLimit;  // the hop limit hosts should use
   put16(msg + 6, router_lifetime);
+  put32(msg + 8, nd::kRaReachableTime);
+  put32(msg + 12, nd::kRaRetransTimer);
   size_t len = 16 + put_lla(msg + 16, nd::opt_source_lla, mac);
   if (mtu) {
     uint8_t* o = msg + len;

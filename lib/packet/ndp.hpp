@@ -3,6 +3,7 @@
 // returns can be acted on; ndp_build_* write whole frames with a correct ICMPv6 checksum.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -27,7 +28,18 @@ constexpr uint8_t opt_redirected_header = 4;
 constexpr uint8_t opt_mtu = 5;
 constexpr size_t kIpv6HdrLen = 40;
 constexpr uint8_t kNextHeaderIcmp6 = 58;
+// What routerd's RAs say in their fixed part (ndp_build_ra): Cur Hop Limit 64 (RFC 8200's
+// recommended default), M and O clear, Reachable Time and Retrans Timer 0 (unspecified).
+constexpr uint8_t kRaCurHopLimit = 64;
+constexpr uint32_t kRaReachableTime = 0, kRaRetransTimer = 0;
 }  // namespace nd
+
+struct RaPrefix {
+  Prefix6 prefix;
+  uint32_t valid_lifetime = 0, preferred_lifetime = 0;  // seconds
+  bool autonomous = true;  // A flag: hosts may form addresses in it (SLAAC needs a /64)
+};
+constexpr size_t kMaxRaPrefixes = 16;
 
 struct NdMessage {
   uint8_t type = 0;
@@ -45,6 +57,10 @@ struct NdMessage {
   uint16_t router_lifetime = 0;                    // seconds
   uint32_t reachable_time = 0, retrans_timer = 0;  // milliseconds
   std::optional<uint32_t> mtu;
+  // RA: its Prefix Information options (RFC 4861 4.6.2), the first kMaxRaPrefixes of them,
+  // host bits cleared; a router compares their lifetimes with its own (6.2.7).
+  std::array<RaPrefix, kMaxRaPrefixes> prefixes{};
+  size_t n_prefixes = 0;
 };
 
 // `ip6` points at an IPv6 header, len bytes readable (the frame after the Ethernet header).
@@ -53,7 +69,9 @@ struct NdMessage {
 // the type's minimum length, every option of non-zero length inside the message, and each
 // type's own rules (targets not multicast, no source link-layer option from the unspecified
 // address, an unspecified NS source only towards a solicited-node group, an NA to a multicast
-// address not solicited, RAs and redirects from link-local sources). Anything else: nullopt.
+// address not solicited, RAs and redirects from link-local sources, link-layer and MTU
+// options of one unit, Prefix Information options of four with a length <= 128). Anything
+// else: nullopt.
 std::optional<NdMessage> ndp_parse(const uint8_t* ip6, size_t len);
 
 // Frames (Ethernet, IPv6 with hop limit 255, ICMPv6), written into out, which must hold
@@ -80,15 +98,9 @@ size_t ndp_build_redirect(uint8_t* out, const Mac& mac, const Ipv6& src, const I
                           const Mac& dst_mac, const Ipv6& target, const Ipv6& redirect_dst,
                           const Mac* target_mac, const uint8_t* orig, size_t orig_len);
 
-struct RaPrefix {
-  Prefix6 prefix;
-  uint32_t valid_lifetime, preferred_lifetime;  // seconds
-  bool autonomous = true;  // A flag: hosts may form addresses in it (SLAAC needs a /64)
-};
 // A Router Advertisement from src (link-local) to dst (ff02::1 or a soliciting host) with a
 // source link-layer option, the MTU option when mtu != 0, and a Prefix Information option
 // (on-link; autonomous as the prefix says) per prefix; at most kMaxRaPrefixes.
-constexpr size_t kMaxRaPrefixes = 16;
 size_t ndp_build_ra(uint8_t* out, const Mac& mac, const Ipv6& src, const Ipv6& dst,
                     const Mac& dst_mac, uint16_t router_lifetime, uint32_t mtu,
                     std::span<const RaPrefix> prefixes);

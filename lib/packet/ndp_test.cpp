@@ -161,6 +161,36 @@ TEST_CASE("a Router Advertisement carries its prefixes, MTU and link-layer addre
   CHECK(Ipv6::from_bytes(o + 16) == a6("2001:db8:1::"));
   // The second: on-link only (L without A), as for a prefix SLAAC cannot fill.
   CHECK((o[32] == 3 && o[34] == 48 && o[35] == 0x80));
+  // ndp_parse keeps them, for the consistency check of RAs from other routers (6.2.7).
+  REQUIRE(m->n_prefixes == 2);
+  CHECK(m->prefixes[0].prefix == *Prefix6::parse("2001:db8:1::/64"));
+  CHECK(m->prefixes[0].valid_lifetime == 2592000);
+  CHECK(m->prefixes[0].preferred_lifetime == 604800);
+  CHECK(m->prefixes[0].autonomous);
+  CHECK(m->prefixes[1].prefix == *Prefix6::parse("2001:db8:2::/48"));
+  CHECK(m->prefixes[1].valid_lifetime == 86400);
+  CHECK(!m->prefixes[1].autonomous);
+  CHECK(m->reachable_time == 0);
+  CHECK(m->retrans_timer == 0);
+  CHECK((!m->managed && !m->other));
+  // A Prefix Information option of 3 units, or with a prefix length over 128: malformed.
+  std::vector<uint8_t> bad(out + 14, out + n);
+  auto reparse = [&](std::initializer_list<std::pair<size_t, uint8_t>> edits) {
+    std::vector<uint8_t> b = bad;
+    for (const auto& [at, v] : edits) b[at] = v;
+    b[40 + 2] = b[40 + 3] = 0;
+    const uint16_t ck = icmp6_checksum(Ipv6::from_bytes(&b[8]), all, &b[40], b.size() - 40);
+    b[40 + 2] = uint8_t(ck >> 8);
+    b[40 + 3] = uint8_t(ck);
+    return ndp_parse(b.data(), b.size());
+  };
+  const size_t opt = 40 + 16 + 8 + 8;
+  CHECK(reparse({{opt + 2, 64}}));  // unchanged: still valid
+  CHECK_FALSE(reparse({{opt + 2, 129}}));
+  // 3 units, the 8 bytes left made an option of their own (type 0, one unit): only the
+  // prefix option's length is wrong.
+  CHECK(reparse({{opt + 24, 0}, {opt + 25, 1}}));
+  CHECK_FALSE(reparse({{opt + 1, 3}, {opt + 24, 0}, {opt + 25, 1}}));
   // From a global source: discarded (RFC 4861 6.1.2).
   const size_t n2 =
       ndp_build_ra(out, kMac, a6("2001:db8::1"), all, all.multicast_mac(), 1800, 0, {});

@@ -119,6 +119,8 @@ enum class Punt : uint8_t {
   X(ndp_solicit_sent, "Neighbor Solicitations sent")                                               \
   X(ndp_advert_sent, "Neighbor Advertisements sent")                                               \
   X(ndp_ra_sent, "Router Advertisements sent (port.ra)")                                           \
+  X(ndp_ra_received, "valid Router Advertisements received from other routers")                    \
+  X(ndp_ra_inconsistent, "received RAs inconsistent with ours on a port.ra port (RFC 4861 6.2.7)") \
   X(ndp_dad_failed, "own IPv6 addresses found duplicate (DAD, RFC 4862 5.4)")                      \
   X(ndp_received, "NDP messages received")                                                         \
   X(mld_reports_sent, "MLD Reports and Done messages sent for the router's groups (RFC 3810)")     \

@@ -2,8 +2,9 @@
 // IPv6 packet punted to it (issue 14: each new parser joins the harness).
 // Invariants: nothing shorter than an IPv6 header parses; an accepted message has hop limit
 // 255, a right ICMPv6 checksum, a source that is not multicast and satisfies its type's
-// RFC 4861 rules; an NS or NA rebuilt from the parsed fields (and the input's MAC) parses
-// back to the same fields.
+// RFC 4861 rules, and prefixes only if it is an RA (at most kMaxRaPrefixes, no host bits);
+// an NS or NA rebuilt from the parsed fields (and the input's MAC) parses back to the same
+// fields.
 #include <cstring>
 #include <vector>
 
@@ -29,6 +30,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     FUZZ_CHECK(!m->target.is_multicast());
   if (m->src.is_unspecified()) FUZZ_CHECK(!m->source_lla, "an SLLA from ::");
   if (m->type == nd::neighbor_advert && m->dst.is_multicast()) FUZZ_CHECK(!m->solicited);
+  FUZZ_CHECK(m->n_prefixes <= kMaxRaPrefixes);
+  if (m->type != nd::router_advert) FUZZ_CHECK(m->n_prefixes == 0, "prefixes outside an RA");
+  for (size_t i = 0; i < m->n_prefixes; ++i)
+    FUZZ_CHECK(m->prefixes[i].prefix.len <= 128 &&
+                   ipv6_mask(m->prefixes[i].prefix.addr, m->prefixes[i].prefix.len) ==
+                       m->prefixes[i].prefix.addr,
+               "an RA prefix with host bits or a length over 128");
 
   uint8_t out[kNdMaxFrame + 64];
   std::memset(out, 0xa5, sizeof out);
