@@ -342,7 +342,8 @@ static int main_(int argc, char** argv) {
   }
 
   CLI::App app{
-      "routerd: DPDK IPv4 and IPv6 router.\nUsage: routerd [EAL options --] -c FILE [--log-level L]",
+      "routerd: DPDK IPv4 and IPv6 router.\nUsage: routerd [EAL options --] -c FILE [--log-level "
+      "L]",
       "routerd"};
   std::string config_path, log_level;
   bool check_only = false;
