@@ -95,9 +95,7 @@ struct Fib6::Pending {
 // for the job, so no exit from stage() leaves it running on memory about to be freed.
 struct Fib6::Fill {
   std::vector<std::pair<Prefix6, uint32_t>> want;  // address order, covers first
-  std::string name;
-  Fib6::Params params{};
-  rte_fib6* fib = nullptr;  // created by the job: its memset is off the writer's path too
+  rte_fib6* fib = nullptr;                         // created by the writer: see start_fill()
   TrieView view;
   uint64_t leak = 0;
   int rc = 0;
@@ -115,11 +113,6 @@ struct Fib6::Fill {
     core = nullptr;
   }
   void run() {
-    fib = Fib6::create_named(name, params, &view, &leak);
-    if (!fib) {
-      rc = -ENOMEM;  // no room for a third copy now: the catch-up runs as usual
-      return;
-    }
     for (const auto& [p, nh] : want) {
       const int r = rte_fib6_add(fib, p.addr.b.data(), p.len, Fib6::encode(nh, p.len));
       if (r != 0) {
@@ -349,10 +342,18 @@ void Fib6::start_fill(Fill& f, int copy, std::span<const Fib6Op> ops) {
     if (!op.remove) f.want.emplace_back(op.prefix, op.nh);
   }
   for (; r != routes_.end(); ++r) f.want.emplace_back(r->first, r->second);
-  f.name = fresh_name(copy);
-  f.params = params_;
+  // Created here, not by the job: DPDK 22.11 creates and frees tables under its tailq lock,
+  // which ThreadSanitizer cannot see, and the writer may rebuild (create and free) its own
+  // copy meanwhile. The job then touches only this table.
+  f.fib = create_named(fresh_name(copy), params_, &f.view, &f.leak);
+  if (!f.fib) return;  // no room for a third copy now: the catch-up runs as usual
   Fill* fp = &f;
-  if (spare_core_->start([fp] { fp->run(); })) f.core = spare_core_;
+  if (spare_core_->start([fp] { fp->run(); })) {
+    f.core = spare_core_;
+  } else {
+    rte_fib6_free(f.fib);
+    f.fib = nullptr;
+  }
 }
 
 void Fib6::stage(std::span<const Fib6Op> batch) {
