@@ -20,10 +20,11 @@ struct Member {
   bool alive;       // a dead member keeps its index (and its place in the list) but no bucket
 };
 
-// 64 buckets per member, rounded up to a power of two, at most kMaxBuckets: enough that a
-// weight-1 member among weight-256 ones still gets a bucket in most groups, and a share is
-// exact to within 1/64 of a member's even share. 0 members gets the one-member size (the
-// table is then all kNone). More than kMaxMembers throws std::invalid_argument.
+// 64 buckets per member, rounded up to a power of two, at most kMaxBuckets (reached at 64
+// members): a member's traffic share is then exact to within 1/64 of an even share, and a
+// member of weight 4 or more always gets a bucket (its share is at least weight/4 buckets).
+// 0 members gets the one-member size (the table is then all kNone). More than kMaxMembers
+// throws std::invalid_argument.
 uint32_t bucket_count(size_t members);
 
 // The group's new table: `buckets` entries (a power of two, 1..kMaxBuckets), each an index
@@ -38,8 +39,8 @@ uint32_t bucket_count(size_t members);
 // members get 0. An alive member gets 0 only when e_i < 1. The round-ups go first to members
 // that already hold ceil(e_i) buckets in the (resized) prev, then by largest remainder, ties
 // to the lowest index. Plain largest remainder would sometimes take a bucket from a member
-// whose share just GREW (when a third member leaves, the round-up can pass from one of the
-// two others to the other one), moving flows nobody asked to move.
+// whose share just GREW: 1:1:181 over 256 buckets is 2:1:253; without the second member,
+// 1:181 would be 1:255 and the first member would lose a bucket (here it keeps 2: 2:254).
 //
 // Resizing. With prev of M entries and N != M: if N > M, bucket b starts as prev[b & (M-1)]
 // (a flow in bucket hash & (N-1) was in hash & (M-1): its member is unchanged); if N < M, it
@@ -61,8 +62,9 @@ uint32_t bucket_count(size_t members);
 // so the members are interleaved across the table, not in blocks. Deterministic: the same
 // arguments always give the same table. O(buckets + prev + members log members) time.
 //
-// Bad arguments (more than kMaxMembers members, a weight outside 1..kMaxWeight, a size that
-// is not a power of two or exceeds kMaxBuckets) throw std::invalid_argument.
+// Call it ecmp::fill: with std::vector arguments an unqualified fill also finds std::fill
+// through ADL. Bad arguments (more than kMaxMembers members, a weight outside 1..kMaxWeight, a size
+// that is not a power of two or exceeds kMaxBuckets) throw std::invalid_argument.
 std::vector<uint8_t> fill(const std::vector<Member>& members, const std::vector<uint8_t>& prev,
                           uint32_t buckets);
 

@@ -125,6 +125,15 @@ TEST_CASE("bucket count: 64 per member, a power of two, at most 4096", "[ecmp]")
     CHECK(b < 2 * 64 * n);
     CHECK(b <= kMaxBuckets);
   }
+  // Weight 4 or more: a share of at least one bucket, so at least one bucket.
+  std::mt19937 rng(9);
+  for (int trial = 0; trial < 1000; ++trial) {
+    const size_t n = 1 + rng() % kMaxMembers;
+    std::vector<Member> ms(n, Member{kMaxWeight, true});
+    const size_t light = rng() % n;
+    ms[light].weight = 4;
+    CHECK(counts_of(ecmp::fill(ms, {}, bucket_count(n)), n)[light] >= 1);
+  }
   CHECK(bucket_count(0) == bucket_count(1));
   CHECK_THROWS_AS(bucket_count(kMaxMembers + 1), std::invalid_argument);
 }
@@ -223,6 +232,22 @@ TEST_CASE("removing a member moves only its buckets", "[ecmp]") {
         if (prev[b] != kNone) CHECK(after[b] == prev[b]);
       }
     }
+  }
+  SECTION("a member whose share grew keeps its rounded-up bucket") {
+    // 1:1:181 over 256 buckets: exact shares 1.40, 1.40 and 253.2; the floors leave one
+    // bucket, and the tied remainders give it to the first member: 2, 1, 253.
+    const std::vector<Member> ms{{1, true}, {1, true}, {181, true}};
+    const Table before = ecmp::fill(ms, {}, 256);
+    REQUIRE(counts_of(before, 3) == std::vector<uint32_t>{2, 1, 253});
+    // Without the second: 1.41 and 254.59. Largest remainder alone would round the second up
+    // (1 and 255), taking a bucket from the first although its share grew; 2 and 254 are
+    // just as close to the shares.
+    const std::vector<Member> left{{1, true}, {181, true}};
+    Table prev = before;
+    for (auto& v : prev) v = v == 1 ? kNone : v == 2 ? 1 : v;
+    const Table after = ecmp::fill(left, prev, 256);
+    CHECK(counts_of(after, 2) == std::vector<uint32_t>{2, 254});
+    CHECK(moved(prev, after) == 1);
   }
   SECTION("one of many: the rule holds, and no more than plain largest remainder moves") {
     for (int trial = 0; trial < 1000; ++trial) {
