@@ -249,6 +249,23 @@ TEST_CASE("removing a member moves only its buckets", "[ecmp]") {
     CHECK(counts_of(after, 2) == std::vector<uint32_t>{2, 254});
     CHECK(moved(prev, after) == 1);
   }
+  SECTION("unless the shares leave no choice") {
+    // 2:3:3:3:137 over 32 buckets (148): shares 0.43, 0.65 x 3 and 29.6; floors 0,0,0,0,29
+    // leave 3 buckets for the three largest remainders, the 3s: 0:1:1:1:29.
+    const std::vector<Member> ms{{2, true}, {3, true}, {3, true}, {3, true}, {137, true}};
+    const Table before = ecmp::fill(ms, {}, 32);
+    REQUIRE(counts_of(before, 5) == std::vector<uint32_t>{0, 1, 1, 1, 29});
+    // Without the 2 (146): 0.66 x 3 and 30.03. The 137 must get 30, so one of the 3s loses
+    // its bucket although the member that left had none: the one move is forced.
+    const std::vector<Member> left(ms.begin() + 1, ms.end());
+    Table prev = before;
+    for (auto& v : prev) v = v == 0 ? kNone : uint8_t(v - 1);
+    const Table after = ecmp::fill(left, prev, 32);
+    check_shares(left, after);
+    check_minimal(left, prev, after);
+    CHECK(counts_of(after, 4)[3] == 30);
+    CHECK(moved(prev, after) == 1);
+  }
   SECTION("one of many: the rule holds, and no more than plain largest remainder moves") {
     for (int trial = 0; trial < 1000; ++trial) {
       const size_t n = 2 + rng() % 20;
