@@ -13,18 +13,19 @@
 namespace routerd::ecmp {
 
 // The secret. The lead draws it from random bytes at startup or takes it from config; any
-// value, zero included, gives a good hash (the multipliers below are fixed, see mix).
+// value, zero included, gives a well-spread hash (the multipliers below are fixed); only a
+// secret one keeps others from choosing flows that collide.
 struct FlowKey {
   uint64_t k0, k1;
 };
 
 // Why not CRC (or Toeplitz) with a seed: both are affine over GF(2), h_seed(x) = L(x) ^ c(seed),
-// so two routers with different seeds see bucket choices that differ by a constant XOR. The
-// flows a first router sent to one bucket all share some hash bits, and the second router,
-// seeing only those flows, sends them all to the same few buckets of its own: polarisation.
-// Here the key goes in through XOR before multiplies; their carries make the output a
-// non-linear function of key and tuple together, so the second router's choice among the
-// first router's flows is as good as random (flow_hash_test checks 50% agreement on 2 buckets).
+// so two routers with different seeds make bucket choices that differ by a constant XOR: the
+// flows the first router sent to bucket i all reach the second in bucket i ^ c, and the
+// second router's other next hops get none of them (polarisation). Here the key goes in through XOR
+// before multiplies; their carries make the output a non-linear function of key and tuple together,
+// so the second router's choice among the first router's flows is as good as random (flow_hash_test
+// checks 50% agreement on 2 buckets).
 //
 // Buckets are picked with hash & (buckets - 1): the low bits must be as good as the high
 // ones. Each is a low bit of the last product XOR a high one, which depends on every input bit.
