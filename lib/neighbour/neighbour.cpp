@@ -202,7 +202,6 @@ bool BasicNeighbourTable<Addr>::locked(const Entry& n, const Mac& mac, uint16_t 
 
 template <class Addr>
 void BasicNeighbourTable<Addr>::fail(Entry& n, uint64_t now_ms, Effects& fx) {
-  bool was_usable = n.usable();
   n.state = NeighState::failed;
   relist(n);
   n.requests = 0;
@@ -210,7 +209,9 @@ void BasicNeighbourTable<Addr>::fail(Entry& n, uint64_t now_ms, Effects& fx) {
   // request went out, so a new packet cannot trigger more than one per interval.
   n.next_ms = now_ms + p_.failed_ms;
   drain(n, fx.failed);
-  if (was_usable) fx.changed.push_back(key_of(n));
+  // Reported even when it never resolved: an ECMP member is taken out of its group when
+  // its resolution fails, not only when a resolved neighbour stops answering.
+  fx.changed.push_back(key_of(n));
 }
 
 template <class Addr>
@@ -230,11 +231,11 @@ void BasicNeighbourTable<Addr>::resolve(Addr ip, uint16_t port, rte_mbuf* pkt, u
     // A new resolution broadcasts a request: the port's budget bounds what a scan of
     // absent addresses costs the link and the control thread.
     if (!port_budget(port).take(now_ms)) {
-      fx.rate_limited.push_back(pkt);
+      if (pkt) fx.rate_limited.push_back(pkt);
       return;
     }
     if (!make_room(fx)) {
-      fx.table_full.push_back(pkt);
+      if (pkt) fx.table_full.push_back(pkt);
       return;
     }
     Entry fresh;
@@ -245,7 +246,7 @@ void BasicNeighbourTable<Addr>::resolve(Addr ip, uint16_t port, rte_mbuf* pkt, u
     ++dynamic_;
     relist(n);
     send_request(n, now_ms, fx, false);
-    enqueue(n, pkt, fx);
+    if (pkt) enqueue(n, pkt, fx);
     return;
   }
   Entry& n = it->second;
@@ -256,26 +257,26 @@ void BasicNeighbourTable<Addr>::resolve(Addr ip, uint16_t port, rte_mbuf* pkt, u
     // STALE, the sender changes the state to DELAY".
     if (n.state == NeighState::stale) enter(n, NeighState::delay, now_ms);
     // The worker handed this over before it saw the published state: send it now.
-    fx.released.push_back(Release{key, {pkt}});
+    if (pkt) fx.released.push_back(Release{key, {pkt}});
     return;
   }
   if (n.state == NeighState::failed) {
     if (now_ms - n.last_request_ms < p_.retrans_ms) {
-      fx.failed.push_back(pkt);
+      if (pkt) fx.failed.push_back(pkt);
       return;
     }
     if (!port_budget(port).take(now_ms)) {
-      fx.rate_limited.push_back(pkt);
+      if (pkt) fx.rate_limited.push_back(pkt);
       return;
     }
     n.state = NeighState::incomplete;
     relist(n);
     n.port = port;
-    enqueue(n, pkt, fx);
+    if (pkt) enqueue(n, pkt, fx);
     send_request(n, now_ms, fx, false);
     return;
   }
-  enqueue(n, pkt, fx);  // incomplete
+  if (pkt) enqueue(n, pkt, fx);  // incomplete
 }
 
 template <class Addr>

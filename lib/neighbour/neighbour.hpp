@@ -162,7 +162,7 @@ class BasicNeighbourTable {
     std::vector<rte_mbuf*> queue_full;    // pushed out: all queues together at queue_total
     std::vector<rte_mbuf*> rate_limited;  // the port's new-resolution budget is spent
     std::vector<rte_mbuf*> evicted;       // held by an entry evicted for a newer one
-    std::vector<Key> changed;             // usable() or MAC or port changed: republish
+    std::vector<Key> changed;             // usable() or MAC or port changed, or FAILED: republish
     uint32_t evictions = 0;               // entries evicted to make room
     uint32_t mac_locked = 0;              // MAC changes refused within locktime_ms
     uint32_t not_learnt = 0;  // NDP: a solicitation's sender not recorded, no room (count)
@@ -181,6 +181,7 @@ class BasicNeighbourTable {
   // Reachable and static entries are never evicted. NDP: a STALE entry releases the packet
   // and goes DELAY (RFC 4861 7.3.3). The entry is marked used. Every call names its entry
   // by key_of(ip, port): a link-local IPv6 ip on another port is another neighbour.
+  // pkt may be nullptr: a probe with nothing to hold (an ECMP member out of its group).
   void resolve(Addr ip, uint16_t port, rte_mbuf* pkt, uint64_t now_ms, Effects& fx);
 
   // ARP only. An ARP packet from (ip, mac) arrived on port. It updates an entry that exists
