@@ -1,6 +1,9 @@
 #include "control_rig.hpp"
 
 #include <rte_bus_vdev.h>
+#include <rte_ip.h>
+
+#include <cstring>
 
 #include <catch2/catch.hpp>
 
@@ -65,6 +68,39 @@ bool is_ipv6_startup(const uint8_t* f, size_t n) {
   if (mld_parse_report(f + 14, n - 14)) return true;
   const auto nd = ndp_parse(f + 14, n - 14);
   return nd && nd->type == nd::neighbor_solicit && nd->src.is_unspecified();
+}
+
+PuntEntry arp_from(rte_mempool* pool, Ipv4 sender, uint16_t mac_id, ArpPacket::Op op, Ipv4 target,
+                   uint16_t in_port) {
+  rte_mbuf* m = rte_pktmbuf_alloc(pool);
+  REQUIRE(m);
+  auto* out = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(m, kMinFrameLen));
+  const Mac mac{{0x02, 0x5b, 0, 0, uint8_t(mac_id >> 8), uint8_t(mac_id)}};
+  Mac dst;
+  dst.b.fill(0xff);
+  ArpPacket a = arp_request(mac, sender, target);
+  a.op = op;
+  arp_build_frame(out, dst, mac, a);
+  return PuntEntry{m, 0, uint8_t(Punt::arp), 0, in_port};
+}
+
+PuntEntry ip_to(rte_mempool* pool, Ipv4 src, Ipv4 dst, Punt why, uint8_t ttl) {
+  rte_mbuf* m = rte_pktmbuf_alloc(pool);
+  REQUIRE(m);
+  auto* p = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(m, 14 + 20 + 8));
+  std::memset(p, 0, 14 + 20 + 8);
+  p[12] = 0x08;
+  auto* ip = reinterpret_cast<rte_ipv4_hdr*>(p + 14);
+  ip->version_ihl = 0x45;
+  ip->total_length = rte_cpu_to_be_16(28);
+  ip->time_to_live = ttl;
+  ip->next_proto_id = IPPROTO_ICMP;
+  ip->src_addr = rte_cpu_to_be_32(src.v);
+  ip->dst_addr = rte_cpu_to_be_32(dst.v);
+  ip->hdr_checksum = rte_ipv4_cksum(ip);
+  p[34] = 8;  // echo request
+  m->port = 0;
+  return PuntEntry{m, 0, uint8_t(why), 0, 0};
 }
 
 }  // namespace routerd::testing

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "arp.hpp"
 #include "control.hpp"
 #include "dpdk.hpp"
 
@@ -47,6 +48,16 @@ struct ControlRig {
 
   nlohmann::json run(const std::vector<std::string>& argv);
 };
+
+// An ARP request (or reply) from `sender` (by default a host on p1's 10.2.0.0/24) for the
+// router's 10.2.0.1, as a worker hands it over; the MAC is 02:5b:00:00:HI:LO from `mac_id`.
+PuntEntry arp_from(rte_mempool* pool, Ipv4 sender, uint16_t mac_id,
+                   ArpPacket::Op op = ArpPacket::request, Ipv4 target = Ipv4(10, 2, 0, 1),
+                   uint16_t in_port = 1);
+// An IPv4 ICMP echo request src -> dst (TTL 64) that arrived on p0, handed over by a worker
+// for `why` (default: its next hop needs ARP).
+PuntEntry ip_to(rte_mempool* pool, Ipv4 src, Ipv4 dst, Punt why = Punt::unresolved,
+                uint8_t ttl = 64);
 
 // The router's own IPv6 start-up traffic in a frame it sent: a DAD probe (an NS from ::) or
 // an MLD Report or Done. Tests about other traffic skip these, wherever the random DAD delay

@@ -34,6 +34,17 @@ std::string routes(const json& d) {
     out += " proto " + str(r, "proto");
     if (r.contains("src")) out += " src " + str(r, "src");
     out += "\n";
+    // ECMP, as ip-route(8) prints a multipath route, with each member's state and share.
+    if (r.contains("nexthops"))
+      for (const auto& n : r["nexthops"]) {
+        out += "\tnexthop via " + str(n, "via") + " dev " + str(n, "dev") +
+               fmt::format(" weight {}", n.value("weight", 1u));
+        if (n.contains("state")) out += " " + str(n, "state");
+        if (n.contains("buckets")) out += fmt::format(" buckets {}", n["buckets"].get<unsigned>());
+        if (n.contains("packets"))
+          out += fmt::format(" packets {}", n["packets"].get<unsigned long long>());
+        out += "\n";
+      }
   }
   return out;
 }

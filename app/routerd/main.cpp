@@ -142,6 +142,14 @@ int run(const Config& cfg, const std::vector<Preset>& presets,
   dpp.route_cache_sets = cfg.route_cache_sets;
   dpp.route_cache6_sets = cfg.route_cache6_sets;
   dpp.route_cache_keys = route_cache_keys();
+  // Random unless configured: two routerd in a row must not split flows the same way.
+  if (cfg.ecmp_hash_key) {
+    dpp.flow_key = ecmp::FlowKey{(*cfg.ecmp_hash_key)[0], (*cfg.ecmp_hash_key)[1]};
+  } else {
+    const RouteCacheKeys r = route_cache_keys();  // getrandom()
+    dpp.flow_key = ecmp::FlowKey{r.k2, (uint64_t(r.w[0]) << 32 | r.w[1]) ^ r.k1};
+  }
+  dpp.ecmp_use_rss = cfg.ecmp_use_rss;
   IdleLcore idle;  // outlives dp, which keeps a pointer to it
   SharedState dp(
       dpp, workers, cfg.max_next_hops, Fib::Params{cfg.max_routes, cfg.tbl8_groups, socket},

@@ -169,7 +169,8 @@ RouteType take_route_type(const std::string& cmd, std::span<const std::string_vi
   const auto t = parse_route_type(w[0]);
   if (!t) {
     const std::string_view s = w[0];
-    const bool then_prefix = w.size() > 1 && w[1] != "via" && w[1] != "dev" && w[1] != "mtu";
+    const bool then_prefix =
+        w.size() > 1 && w[1] != "via" && w[1] != "dev" && w[1] != "mtu" && w[1] != "nexthop";
     if (then_prefix && !s.empty() && s != "default" && !has_colon(s) &&
         !(s[0] >= '0' && s[0] <= '9'))
       fail(cmd, "unknown route type " + q(s) + " (" + std::string(kRouteTypeNames) + ")");
@@ -207,6 +208,56 @@ uint16_t parse_mtu(const std::string& cmd, std::string_view s, uint8_t family = 
   return uint16_t(v);
 }
 
+namespace {
+
+uint16_t parse_weight(const std::string& cmd, std::string_view s) {
+  uint32_t v = 0;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || end != s.data() + s.size() || v < 1 || v > kMaxNexthopWeight)
+    fail(cmd, "weight " + q(std::string(s)) + " is not 1.." + std::to_string(kMaxNexthopWeight));
+  return uint16_t(v);
+}
+
+// "nexthop via GATEWAY [dev PORT] [weight N]" from w[i] (the word after "nexthop") up to the
+// next "nexthop", "mtu" or the end; returns where it stopped.
+size_t parse_nexthop(const std::string& cmd, std::span<const std::string_view> w, size_t i,
+                     uint8_t want, RouteSpec& r) {
+  const std::string what = "nexthop " + std::to_string(r.nexthops.size() + 1);
+  NexthopSpec nh;
+  bool have_weight = false;
+  RouteSpec gw;  // parse_gateway's family checks against the route's
+  gw.family = r.family;
+  gw.prefix = r.prefix;
+  gw.prefix6 = r.prefix6;
+  for (; i < w.size() && w[i] != "nexthop" && w[i] != "mtu"; i += 2) {
+    const bool via = w[i] == "via", dev = w[i] == "dev", weight = w[i] == "weight";
+    if (!via && !dev && !weight) fail(cmd, what + ": unexpected " + q(w[i]));
+    if (i + 1 >= w.size()) fail(cmd, what + ": " + q(w[i]) + " needs a value");
+    if ((via && (gw.via || gw.via6)) || (dev && !nh.dev.empty()) || (weight && have_weight))
+      fail(cmd, what + ": " + q(w[i]) + " given twice");
+    if (via) {
+      parse_gateway(cmd, w[i + 1], want, gw);
+    } else if (dev) {
+      nh.dev = std::string(w[i + 1]);
+    } else {
+      nh.weight = parse_weight(cmd, w[i + 1]);
+      have_weight = true;
+    }
+  }
+  // Linux accepts "nexthop dev PORT" (a connected path); routerd's groups balance over
+  // gateways, whose neighbours tell it which paths are alive.
+  if (!gw.via && !gw.via6) fail(cmd, what + " needs 'via GATEWAY'");
+  if (gw.via6 && gw.via6->is_link_local() && nh.dev.empty())
+    fail(cmd, what + ": a link-local gateway (" + gw.via6->str() + ") needs dev PORT");
+  r.family = gw.family;
+  nh.via = gw.via;
+  nh.via6 = gw.via6;
+  r.nexthops.push_back(std::move(nh));
+  return i;
+}
+
+}  // namespace
+
 RouteSpec parse_route_spec(const std::string& cmd, std::span<const std::string_view> w,
                            uint8_t want) {
   RouteSpec r;
@@ -214,7 +265,18 @@ RouteSpec parse_route_spec(const std::string& cmd, std::span<const std::string_v
   parse_route_prefix(cmd, w[0], want, r);
   bool have_dev = false;
   std::string_view mtu_word;
-  for (size_t i = 1; i < w.size(); i += 2) {
+  for (size_t i = 1; i < w.size();) {
+    if (w[i] == "nexthop") {
+      if (route_type_rejects(r.type))
+        fail(cmd, "\"nexthop\" does not apply to " + std::string(route_type_article(r.type)) + " " +
+                      std::string(route_type_name(r.type)) + " route");
+      if (r.via || r.via6 || have_dev)
+        fail(cmd, "give every gateway and port in its own 'nexthop', not before them");
+      if (r.nexthops.size() == kMaxNexthops)
+        fail(cmd, "more than " + std::to_string(kMaxNexthops) + " nexthops");
+      i = parse_nexthop(cmd, w, i + 1, want, r);
+      continue;
+    }
     bool via = w[i] == "via", dev = w[i] == "dev", mtu = w[i] == "mtu";
     if (!via && !dev && !mtu) fail(cmd, "unexpected " + q(w[i]));
     // Linux: "Gateway, device and multipath can not be specified for this route type".
@@ -224,6 +286,8 @@ RouteSpec parse_route_spec(const std::string& cmd, std::span<const std::string_v
     if (i + 1 >= w.size()) fail(cmd, q(w[i]) + " needs a value");
     if ((via && (r.via || r.via6)) || (dev && have_dev) || (mtu && r.mtu))
       fail(cmd, q(w[i]) + " given twice");
+    if (!mtu && !r.nexthops.empty())
+      fail(cmd, "give every gateway and port in its own 'nexthop', not after them");
     if (mtu) {
       r.mtu = parse_mtu(cmd, w[i + 1], r.family);
       mtu_word = w[i + 1];
@@ -233,8 +297,26 @@ RouteSpec parse_route_spec(const std::string& cmd, std::span<const std::string_v
       r.dev = std::string(w[i + 1]);
       have_dev = true;
     }
+    i += 2;
   }
-  if (!route_type_rejects(r.type) && !r.via && !r.via6 && !have_dev)
+  if (r.nexthops.size() == 1) {
+    // One nexthop is a plain route (ip route add P nexthop via G: the same); its weight
+    // means nothing alone.
+    NexthopSpec only = std::move(r.nexthops[0]);
+    r.nexthops.clear();
+    r.via = only.via;
+    r.via6 = only.via6;
+    r.dev = std::move(only.dev);
+    have_dev = !r.dev.empty();
+  }
+  for (size_t a = 0; a < r.nexthops.size(); ++a)
+    for (size_t b = 0; b < a; ++b) {
+      const NexthopSpec &x = r.nexthops[a], &y = r.nexthops[b];
+      if (x.via == y.via && x.via6 == y.via6 && (x.dev == y.dev || x.dev.empty() || y.dev.empty()))
+        fail(cmd, "nexthop " + std::to_string(b + 1) + " and nexthop " + std::to_string(a + 1) +
+                      " are the same gateway (give it one nexthop with the sum of the weights)");
+    }
+  if (!route_type_rejects(r.type) && !r.via && !r.via6 && !have_dev && r.nexthops.empty())
     fail(cmd, "needs 'via GATEWAY' or 'dev PORT'");
   if (r.family == 0) r.family = 4;  // "default dev p1": IPv4, as it was before IPv6
   // "default mtu 1000 via fe80::1": the family came after the MTU was read.
@@ -340,6 +422,7 @@ void parse_route_set(Request& r, const std::string& cmd, Args a) {
   r.dev = spec.dev;
   r.mtu = spec.mtu;
   r.type = spec.type;
+  r.nexthops = std::move(spec.nexthops);
 }
 
 void parse_route_del(Request& r, const std::string& cmd, Args a) {
@@ -376,9 +459,47 @@ void parse_route_flush(Request&, const std::string& cmd, Args a) {
   if (a.size() != 1 || a[0] != "cache") fail(cmd, "expected: route flush cache");
 }
 
+// route get ADDRESS [from SRC] [proto udp|tcp|sctp|icmp|N] [sport N] [dport N]
+// [flowlabel N]: the flow picks the member of an ECMP route.
 void parse_route_get(Request& r, const std::string& cmd, Args a) {
-  if (a.size() != 1) fail(cmd, "expected: route get ADDRESS");
+  if (a.empty())
+    fail(cmd, "expected: route get ADDRESS [from SRC] [proto P] [sport N] [dport N] [flowlabel N]");
   parse_target(r, cmd, "the destination", a[0]);
+  auto kv = keywords(cmd, a.subspan(1), {"from", "proto", "sport", "dport", "flowlabel"});
+  auto number = [&](const char* key, uint32_t hi) {
+    const std::string& v = kv[key];
+    uint32_t n = 0;
+    auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+    if (ec != std::errc() || end != v.data() + v.size() || n > hi)
+      fail(cmd, std::string(key) + " " + q(v) + " is not 0.." + std::to_string(hi));
+    return n;
+  };
+  if (kv.count("from")) {
+    Ipv4 v4;
+    Ipv6 v6;
+    const uint8_t fam = parse_any_addr(cmd, "the source", kv["from"], r.family, &v4, &v6);
+    if (fam != r.family)
+      fail(cmd, "source " + kv["from"] + " and destination are of different families");
+    r.flow.src = v4;
+    r.flow.src6 = v6;
+  }
+  if (kv.count("proto")) {
+    const std::string& p = kv["proto"];
+    r.flow.proto = p == "tcp"    ? 6
+                   : p == "udp"  ? 17
+                   : p == "sctp" ? 132
+                   : p == "icmp" ? (r.family == 6 ? 58 : 1)
+                                 : uint8_t(number("proto", 255));
+  }
+  if (kv.count("sport")) r.flow.sport = uint16_t(number("sport", 65535));
+  if (kv.count("dport")) r.flow.dport = uint16_t(number("dport", 65535));
+  if (kv.count("flowlabel")) {
+    if (r.family != 6) fail(cmd, "flowlabel is IPv6's");
+    r.flow.flowlabel = number("flowlabel", 0xfffff);
+  }
+  if ((r.flow.sport || r.flow.dport) && r.flow.proto != 6 && r.flow.proto != 17 &&
+      r.flow.proto != 132 && r.flow.proto != 136)
+    fail(cmd, "sport and dport need proto tcp, udp or sctp");
 }
 
 void parse_route_load(Request& r, const std::string& cmd, Args a) {

@@ -91,6 +91,17 @@ struct BatchLine;
 
 // Addresses of either family: family says which fields hold them. IPv4 commands fill
 // prefix/addr/via exactly as before IPv6 existed; IPv6 ones fill prefix6/addr6/via6 instead.
+// One next hop of an ECMP route ("nexthop via GATEWAY [dev PORT] [weight N]", ip-route(8)):
+// via (family 4) or via6 (6), and its weight, 1-256.
+struct NexthopSpec {
+  std::optional<Ipv4> via;
+  std::optional<Ipv6> via6;
+  std::string dev;
+  uint16_t weight = 1;
+};
+constexpr size_t kMaxNexthops = 64;
+constexpr uint16_t kMaxNexthopWeight = 256;
+
 struct Request {
   Verb verb = Verb::stats;
   Prefix4 prefix;                // route add/replace/del; addr add/del: the subnet
@@ -113,6 +124,17 @@ struct Request {
   // route add/replace: the route's type; route del: what it must be, when type_given.
   RouteType type = RouteType::unicast;
   bool type_given = false;
+  // route add/replace: an ECMP route's next hops (two or more; via, via6 and dev unset).
+  std::vector<NexthopSpec> nexthops;
+  // route get: the flow whose ECMP member to show ([from SRC] [proto P] [sport N] [dport N]
+  // [flowlabel N]); the source and ports are 0 when not given.
+  struct Flow {
+    Ipv4 src;
+    Ipv6 src6{};
+    uint8_t proto = 0;
+    uint16_t sport = 0, dport = 0;
+    uint32_t flowlabel = 0;
+  } flow;
 };
 
 // The verbs -4/-6 filter (addr show, route show [cache], route summary, neigh show): their
@@ -136,6 +158,7 @@ std::vector<std::string> split_command_line(std::string_view line);
 
 // What "route add" takes after the verb, and what one line of a route file holds:
 // [unicast] PREFIX via GATEWAY [dev PORT] [mtu N] | [unicast] PREFIX dev PORT [mtu N] |
+// [unicast] PREFIX [mtu N] nexthop via GATEWAY [dev PORT] [weight N] nexthop ... (ECMP) |
 // {blackhole|prohibit|unreachable} PREFIX (ip-route(8): the type comes before the prefix).
 // family 4: prefix and via hold the route; 6: prefix6 and via6 do (an IPv6 route with a
 // link-local gateway always has a dev).
@@ -149,6 +172,7 @@ struct RouteSpec {
   Prefix6 prefix6{};
   std::optional<Ipv6> via6{};
   RouteType type = RouteType::unicast;  // not unicast: no via, dev or mtu
+  std::vector<NexthopSpec> nexthops;    // ECMP: two or more; via, via6 and dev unset
 };
 // `cmd` prefixes error messages ("route add", "routes.txt:12"). Allocates only on error.
 // The family of the route is that of its prefix; "default" is IPv4 unless `family` (the

@@ -174,7 +174,9 @@ TEST_CASE("error messages, word for word", "[api]") {
       {{"route", "show", "dev", "p0"}, "route show: unexpected 'dev'"},
       {{"route", "summary", "x"}, "route summary: unexpected 'x'"},
       {{"route", "flush"}, "route flush: expected: route flush cache"},
-      {{"route", "get"}, "route get: expected: route get ADDRESS"},
+      {{"route", "get"},
+       "route get: expected: route get ADDRESS [from SRC] [proto P] [sport N] [dport N] "
+       "[flowlabel N]"},
       {{"route", "get", "x"}, "route get: 'x' is not an IPv4 address (the destination)"},
       {{"route", "load"}, "route load: expected: route load FILE"},
       {{"route", "frob"},

@@ -44,7 +44,9 @@ constexpr std::string_view kArpKeys[] = {
     "resolve_burst",  "source_rate",     "source_burst"};
 constexpr std::string_view kPortKeys[] = {"name", "device",    "preset",     "mtu",
                                           "mac",  "addresses", "link_local", "ra"};
-constexpr std::string_view kRouteKeys[] = {"prefix", "via", "dev", "type"};
+constexpr std::string_view kRouteKeys[] = {"prefix", "via", "dev", "type", "nexthops"};
+constexpr std::string_view kNexthopKeys[] = {"via", "dev", "weight"};
+constexpr std::string_view kEcmpKeys[] = {"hash_key", "use_rss"};
 // Keys outside any table (TOML wants them before the first [section]).
 constexpr std::string_view kTopKeys[] = {"route_files", "metrics_listen"};
 constexpr std::string_view kNeighbourKeys[] = {"address", "lladdr", "port"};
@@ -65,6 +67,7 @@ constexpr Section kSections[] = {
     {"arp", kArpKeys, false},
     {"ndp", kNdpKeys, false},
     {"route_cache", kRouteCacheKeys, false},
+    {"ecmp", kEcmpKeys, false},
     {"exceptions", kExceptionKeys, false},
     {"port", kPortKeys, true},
     {"route", kRouteKeys, true},
@@ -255,6 +258,10 @@ class Parser {
       read_int(*t, "route_cache", "sets6", 2, 1 << 22, c.route_cache6_sets);
       if (c.route_cache6_sets & (c.route_cache6_sets - 1))
         fail("route_cache.sets6", std::to_string(c.route_cache6_sets) + " is not a power of two");
+    }
+    if (auto* t = section(root, "ecmp")) {
+      read_bool(*t, "ecmp", "use_rss", c.ecmp_use_rss);
+      if (auto k = read_string(*t, "ecmp", "hash_key")) c.ecmp_hash_key = hash_key(*k);
     }
     for_each_entry(root, "port",
                    [&](const toml::table& t, const std::string& p) { port(t, p, c); });
@@ -707,6 +714,48 @@ class Parser {
     return c.neighbours.size() + c.neighbours6.size();
   }
 
+  // ecmp.hash_key: 32 hex digits, the flow hash's 128-bit secret.
+  std::array<uint64_t, 2> hash_key(const std::string& s) const {
+    if (s.size() != 32 || s.find_first_not_of("0123456789abcdefABCDEF") != std::string::npos)
+      fail("ecmp.hash_key", quoted(s) + " is not 32 hexadecimal digits (a 128-bit key)");
+    std::array<uint64_t, 2> k{};
+    for (size_t i = 0; i < 2; ++i) k[i] = std::stoull(s.substr(i * 16, 16), nullptr, 16);
+    if (k[0] == 0 && k[1] == 0) fail("ecmp.hash_key", "an all-zero key is no secret");
+    return k;
+  }
+
+  // route.nexthops: [{ via = "...", dev = "...", weight = N }, ...], two to 64 of them;
+  // each is checked as a lone gateway would be by read(via, dev).
+  template <class A, class Read>
+  std::vector<NexthopConfig<A>> nexthops(const toml::table& t, const std::string& path,
+                                         Read&& read) const {
+    std::vector<NexthopConfig<A>> out;
+    const toml::node* n = t.get("nexthops");
+    if (!n) return out;
+    const toml::array* a = n->as_array();
+    const std::string key = join(path, "nexthops");
+    if (!a) fail(key, "expected an array of tables ({ via = \"...\", weight = N })");
+    if (a->size() < 2 || a->size() > 64)
+      fail(key, std::to_string(a->size()) + " next hops: an ECMP route has 2 to 64");
+    for (size_t i = 0; i < a->size(); ++i) {
+      const std::string at = indexed(key, i);
+      const toml::table* e = (*a)[i].as_table();
+      if (!e) fail(at, "expected a table ({ via = \"...\", weight = N })");
+      check_keys(*e, at, kNexthopKeys);
+      NexthopConfig<A> h;
+      const std::string via = require_string(*e, at, "via");
+      if (auto dev = read_string(*e, at, "dev")) h.dev = *dev;
+      read_int(*e, at, "weight", 1, 256, h.weight);
+      h.via = read(at, via, h.dev);
+      for (const auto& o : out)
+        if (o.via == h.via && (o.dev == h.dev || o.dev.empty() || h.dev.empty()))
+          fail(at + ".via", h.via.str() + " is named twice (give it one next hop with the sum " +
+                                "of the weights)");
+      out.push_back(std::move(h));
+    }
+    return out;
+  }
+
   // route.type: ip-route(8)'s TYPE. One that rejects (blackhole, prohibit, unreachable) sends
   // nothing anywhere, so a gateway or port given with it is a mistake, not a detail.
   RouteType route_type(const toml::table& t, const std::string& path,
@@ -732,7 +781,7 @@ class Parser {
     auto via = read_string(t, path, "via");
     auto dev = read_string(t, path, "dev");
     const RouteType type = route_type(t, path, via, dev);
-    if (looks_ipv6(prefix)) return route6(path, prefix, via, dev, type, c);
+    if (looks_ipv6(prefix)) return route6(t, path, prefix, via, dev, type, c);
 
     auto parsed = Prefix4::parse(prefix);
     if (!parsed) {
@@ -747,7 +796,18 @@ class Parser {
                                  std::to_string(it->second) + "])");
 
     r.type = type;
-    if (!via && !dev && type == RouteType::unicast) fail(path, "needs 'via', 'dev' or both");
+    r.nexthops = nexthops<Ipv4>(
+        t, path, [&](const std::string& at, const std::string& v, const std::string& d) {
+          const PortConfig* port = d.empty() ? nullptr : &existing_port(c, at + ".dev", d);
+          if (Ipv6::parse(v))
+            fail(at + ".via", quoted(v) + " is IPv6 but prefix " + quoted(prefix) + " is IPv4");
+          const Ipv4 gw = address(at + ".via", v);
+          check_on_link(at + ".via", gw, port, c);
+          return gw;
+        });
+    check_nexthops(path, !r.nexthops.empty(), via, dev, type);
+    if (!via && !dev && type == RouteType::unicast && r.nexthops.empty())
+      fail(path, "needs 'via', 'dev' or both");
     const PortConfig* port = nullptr;
     if (dev) {
       port = &existing_port(c, path + ".dev", *dev);
@@ -763,7 +823,21 @@ class Parser {
     c.routes.push_back(std::move(r));
   }
 
-  void route6(const std::string& path, const std::string& prefix,
+  // nexthops replace via and dev, and a reject type has neither.
+  void check_nexthops(const std::string& path, bool have, const std::optional<std::string>& via,
+                      const std::optional<std::string>& dev, RouteType type) const {
+    if (!have) return;
+    if (via || dev)
+      fail(path + (via ? ".via" : ".dev"),
+           "give the gateways and ports in 'nexthops' only (remove " +
+               std::string(via ? "via" : "dev") + ")");
+    if (route_type_rejects(type))
+      fail(path + ".nexthops", std::string(route_type_article(type)) + " " +
+                                   std::string(route_type_name(type)) +
+                                   " route has no next hops (its packets leave by no port)");
+  }
+
+  void route6(const toml::table& t, const std::string& path, const std::string& prefix,
               const std::optional<std::string>& via, const std::optional<std::string>& dev,
               RouteType type, Config& c) {
     Route6Config r;
@@ -780,7 +854,25 @@ class Parser {
       fail(path + ".prefix", "duplicate route " + r.prefix.str() + " (also route[" +
                                  std::to_string(it->second) + "])");
 
-    if (!via && !dev && type == RouteType::unicast) fail(path, "needs 'via', 'dev' or both");
+    r.nexthops = nexthops<Ipv6>(
+        t, path, [&](const std::string& at, const std::string& v, const std::string& d) {
+          const PortConfig* port = d.empty() ? nullptr : &existing_port(c, at + ".dev", d);
+          if (Ipv4::parse(v))
+            fail(at + ".via", quoted(v) + " is IPv4 but prefix " + quoted(prefix) + " is IPv6");
+          const Ipv6 gw = address6(at + ".via", v, "gateway");
+          if (kLinkLocal10.contains(gw)) {
+            if (!port)
+              fail(at + ".via",
+                   gw.str() + " is link-local: a link-local gateway needs dev (its port)");
+            check_link_local_peer(at + ".via", gw, *port);
+          } else {
+            check_on_link6(at + ".via", gw, port, c);
+          }
+          return gw;
+        });
+    check_nexthops(path, !r.nexthops.empty(), via, dev, type);
+    if (!via && !dev && type == RouteType::unicast && r.nexthops.empty())
+      fail(path, "needs 'via', 'dev' or both");
     const PortConfig* port = nullptr;
     if (dev) {
       port = &existing_port(c, path + ".dev", *dev);

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <stdexcept>
@@ -40,11 +41,20 @@ struct PortConfig {
   bool ra = false;  // key `ra`: send Router Advertisements on this port (RFC 4861 6.2)
 };
 
+// One of a [[route]]'s `nexthops` (ECMP): a gateway, optionally its port, and its weight.
+template <class A>
+struct NexthopConfig {
+  A via;
+  std::string dev;
+  uint16_t weight = 1;
+};
+
 struct RouteConfig {
   Prefix4 prefix;
   std::optional<Ipv4> via;              // exactly one of via and dev is set...
   std::string dev;                      // ...except that both may be set (gateway on that port)
   RouteType type = RouteType::unicast;  // key `type`; not unicast: neither via nor dev
+  std::vector<NexthopConfig<Ipv4>> nexthops;  // ECMP: two or more; then neither via nor dev
 };
 
 struct NeighbourConfig {
@@ -59,6 +69,7 @@ struct Route6Config {
   std::optional<Ipv6> via;
   std::string dev;
   RouteType type = RouteType::unicast;
+  std::vector<NexthopConfig<Ipv6>> nexthops;
 };
 
 // A [[neighbour]] whose address is IPv6: global on a subnet of port, or link-local.
@@ -127,6 +138,10 @@ struct Config {
   uint32_t icmp_source_burst = 20;
   bool echo_reply = true;
 
+  // [ecmp]: the flow hash's secret (none: random at startup) and whether a port's RSS hash
+  // stands in for routerd's own hash.
+  std::optional<std::array<uint64_t, 2>> ecmp_hash_key;
+  bool ecmp_use_rss = true;
   // [route_cache]
   bool route_cache = true;
   uint32_t route_cache_sets = 4096;   // power of two, 4 entries per set

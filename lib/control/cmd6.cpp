@@ -21,6 +21,7 @@ nlohmann::json Control::route_json(const Route6& rt) const {
   nlohmann::json j = route_json_common(rt, p ? p->ref.name : "?");
   if (rt.proto == RouteProto::connected) j["src"] = rt.src.str();
   if (rt.mtu()) j["mtu"] = rt.mtu();
+  if (rt.paths) paths_json(rt, j);
   return j;
 }
 
@@ -90,13 +91,18 @@ nlohmann::json Control::addr_del6(const Request& r) {
   // go too; link-local gateways stay reachable while the port is up.
   nlohmann::json removed = nlohmann::json::array();
   std::vector<Route6> dead;
+  auto reachable = [&](uint16_t port, const Ipv6& gw) {
+    if (port != p->ref.id || gw.is_link_local()) return true;
+    bool on = false;
+    for (const auto& pa : p->addrs6) on |= pa.subnet.contains(gw);
+    return on;
+  };
   rib6_.for_each([&](const Route6& rt) {
-    if (rt.proto != RouteProto::static_route || !rt.via || rt.port != p->ref.id ||
-        rt.via->is_link_local())
-      return;
-    bool reachable = false;
-    for (const auto& pa : p->addrs6) reachable |= pa.subnet.contains(*rt.via);
-    if (!reachable) dead.push_back(rt);
+    if (rt.proto != RouteProto::static_route || !rt.via) return;
+    bool ok = reachable(rt.port, *rt.via);
+    if (rt.paths)
+      for (const auto& path : *rt.paths) ok &= reachable(path.port, path.via);
+    if (!ok) dead.push_back(rt);
   });
   for (const auto& d : dead) {
     removed.push_back(route_json(d));
@@ -140,7 +146,7 @@ void Control::rib_apply6(const Request& r, const std::string& where, RibChanges&
     if (existing->proto == RouteProto::connected)
       refuse(where, pf.str() + " is a connected route; delete the address instead");
     check_del_type(where, r, existing->type, pf.str());
-    if (r.via6 && existing->via != r.via6)
+    if (r.via6 && !route_uses_gateway(*existing, *r.via6))
       refuse(where, "the route for " + pf.str() + " is not via " + r.via6->str());
     if (!r.dev.empty() &&
         (route_type_rejects(existing->type) || port_by_id(existing->port)->ref.name != r.dev))
@@ -167,30 +173,11 @@ void Control::rib_apply6(const Request& r, const std::string& where, RibChanges&
   nr.type = r.type;
   if (route_type_rejects(r.type)) {
     // No gateway, no port (the grammar refuses via, dev and mtu for these types).
+  } else if (!r.nexthops.empty()) {
+    set_paths(nr, r, where);
   } else if (r.via6) {
-    const Ipv6& gw = *r.via6;
-    if (local_address6(gw)) refuse(where, "gateway " + gw.str() + " is an address of this router");
-    if (gw.is_link_local()) {
-      // Link-local addresses mean something only with their link (RFC 4007).
-      if (r.dev.empty()) refuse(where, "a link-local gateway (" + gw.str() + ") needs dev PORT");
-      nr.port = port_by_name(r.dev)->ref.id;
-    } else {
-      const PortCtl* best = nullptr;
-      int best_len = -1;
-      for (const auto& p : ports_) {
-        if (!r.dev.empty() && p.ref.name != r.dev) continue;
-        for (const auto& pa : p.addrs6)
-          if (pa.subnet.contains(gw) && pa.subnet.len > best_len) {
-            best = &p;
-            best_len = pa.subnet.len;
-          }
-      }
-      if (!best)
-        refuse(where, "gateway " + gw.str() + " is not on a connected subnet" +
-                          (r.dev.empty() ? std::string() : " of " + r.dev));
-      nr.port = best->ref.id;
-    }
-    nr.via = gw;
+    nr.via = *r.via6;
+    nr.port = gateway_port(where, *r.via6, r.dev);
   } else {
     nr.port = port_by_name(r.dev)->ref.id;
   }
@@ -203,7 +190,9 @@ void Control::rib_apply6(const Request& r, const std::string& where, RibChanges&
 nlohmann::json Control::route_get6(const Request& r) {
   const Ipv6 a = r.addr6;
   nlohmann::json j = {{"dst", a.str()}, {"family", 6}};
-  const uint32_t id = dp_.fib6.lookup(a);
+  uint32_t id = dp_.fib6.lookup(a);
+  const bool group = pub_.state(id) && pub_.state(id)->kind == NhKind::group;
+  if (group) id = flow_member(r, id, j);  // the member this flow takes
   nlohmann::json nh = {{"id", id}};
   if (const NextHopState* s = pub_.state(id)) {
     nh["state"] = nh_kind_name(s->kind);
@@ -232,9 +221,9 @@ nlohmann::json Control::route_get6(const Request& r) {
     j["nexthop"] = nh;
     return j;
   }
-  const PortCtl* p = port_by_id(rt->port);
+  const PortCtl* p = port_by_id(group ? pub_.key(id).port : rt->port);
   j["dev"] = p ? p->ref.name : "?";
-  if (rt->via) j["via"] = rt->via->str();
+  if (rt->via) j["via"] = group ? pub_.key(id).ip6.str() : rt->via->str();
   if (p) j["src"] = select_source6(p->ref.id, a).value_or(Ipv6()).str();
   j["nexthop"] = nh;
   // What the router's own packets to a use instead (originate6.cpp), as IPv4's answer shows.

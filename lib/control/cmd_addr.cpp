@@ -100,11 +100,19 @@ nlohmann::json Control::handle<Verb::addr_del>(const Request& r) {
   // As in Linux, routes whose gateway is no longer on one of the port's subnets go too.
   nlohmann::json removed = nlohmann::json::array();
   std::vector<Route> dead;
+  // An ECMP route goes when any of its gateways does (its set is what was asked for).
+  auto reachable = [&](uint16_t port, Ipv4 gw) {
+    if (port != p->ref.id) return true;
+    bool on = false;
+    for (const auto& pa : p->addrs) on |= pa.subnet.contains(gw);
+    return on;
+  };
   rib_.for_each([&](const Route& rt) {
-    if (rt.proto != RouteProto::static_route || !rt.via || rt.port != p->ref.id) return;
-    bool reachable = false;
-    for (const auto& pa : p->addrs) reachable |= pa.subnet.contains(*rt.via);
-    if (!reachable) dead.push_back(rt);
+    if (rt.proto != RouteProto::static_route || !rt.via) return;
+    bool ok = reachable(rt.port, *rt.via);
+    if (rt.paths)
+      for (const auto& path : *rt.paths) ok &= reachable(path.port, path.via);
+    if (!ok) dead.push_back(rt);
   });
   for (const auto& d : dead) {
     removed.push_back(route_json(d));

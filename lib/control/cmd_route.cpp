@@ -31,6 +31,7 @@ nlohmann::json Control::route_json(const Route& rt) const {
   nlohmann::json j = route_json_common(rt, p ? p->ref.name : "?");
   if (rt.proto == RouteProto::connected) j["src"] = rt.src.str();
   if (rt.mtu()) j["mtu"] = rt.mtu();
+  if (rt.paths) paths_json(rt, j);
   return j;
 }
 
@@ -41,6 +42,71 @@ void check_del_type(const std::string& where, const Request& r, RouteType have,
     refuse(where, "the route for " + prefix + " is " + std::string(route_type_name(have)) +
                       ", not " + std::string(route_type_name(r.type)));
 }
+
+uint16_t Control::gateway_port(const std::string& where, Ipv4 gw, const std::string& dev) {
+  if (local_address_port(gw))
+    refuse(where, "gateway " + gw.str() + " is an address of this router");
+  const PortCtl* gp = port_for_gateway(gw, dev);
+  if (!gp)
+    refuse(where, "gateway " + gw.str() + " is not on a connected subnet" +
+                      (dev.empty() ? std::string() : " of " + dev));
+  return gp->ref.id;
+}
+
+uint16_t Control::gateway_port(const std::string& where, const Ipv6& gw, const std::string& dev) {
+  if (local_address6(gw)) refuse(where, "gateway " + gw.str() + " is an address of this router");
+  if (gw.is_link_local()) {
+    // Link-local addresses mean something only with their link (RFC 4007).
+    if (dev.empty()) refuse(where, "a link-local gateway (" + gw.str() + ") needs dev PORT");
+    return port_named(where, dev).ref.id;
+  }
+  const PortCtl* best = nullptr;
+  int best_len = -1;
+  for (const auto& p : ports_) {
+    if (!dev.empty() && p.ref.name != dev) continue;
+    for (const auto& pa : p.addrs6)
+      if (pa.subnet.contains(gw) && pa.subnet.len > best_len) {
+        best = &p;
+        best_len = pa.subnet.len;
+      }
+  }
+  if (!best)
+    refuse(where, "gateway " + gw.str() + " is not on a connected subnet" +
+                      (dev.empty() ? std::string() : " of " + dev));
+  return best->ref.id;
+}
+
+// An ECMP route's next hops from the request, each checked as a lone gateway would be.
+template <class R>
+void Control::set_paths(R& nr, const Request& r, const std::string& where) {
+  using A = std::remove_cvref_t<decltype(nr.via.value())>;
+  auto paths = std::make_shared<std::vector<BasicPath<A>>>();
+  for (size_t i = 0; i < r.nexthops.size(); ++i) {
+    const NexthopSpec& h = r.nexthops[i];
+    const std::string at = where + ": nexthop " + std::to_string(i + 1);
+    if (!h.dev.empty()) port_named(at, h.dev);
+    BasicPath<A> p;
+    if constexpr (std::is_same_v<A, Ipv6>)
+      p.via = *h.via6;
+    else
+      p.via = *h.via;
+    p.port = gateway_port(at, p.via, h.dev);
+    p.weight = h.weight;
+    for (const auto& q : *paths)
+      if (q.via == p.via && q.port == p.port)
+        refuse(where, "gateway " + p.via.str() + " is named twice (give it one nexthop with the " +
+                          "sum of the weights)");
+    paths->push_back(p);
+  }
+  std::sort(paths->begin(), paths->end(), [](const auto& a, const auto& b) {
+    return std::tie(a.port, a.via) < std::tie(b.port, b.via);
+  });
+  nr.via = paths->front().via;
+  nr.port = paths->front().port;
+  nr.paths = std::move(paths);
+}
+template void Control::set_paths(Route&, const Request&, const std::string&);
+template void Control::set_paths(Route6&, const Request&, const std::string&);
 
 // Validates one route change against the RIB as the earlier changes of its batch left it,
 // applies it to the RIB and records what it replaced. Throws CommandError, prefixed with
@@ -55,7 +121,7 @@ void Control::rib_apply(const Request& r, const std::string& where, RibChanges& 
     if (existing->proto == RouteProto::connected)
       refuse(where, r.prefix.str() + " is a connected route; delete the address instead");
     check_del_type(where, r, existing->type, r.prefix.str());
-    if (r.via && existing->via != r.via)
+    if (r.via && !route_uses_gateway(*existing, *r.via))
       refuse(where, "the route for " + r.prefix.str() + " is not via " + r.via->str());
     if (!r.dev.empty() &&
         (route_type_rejects(existing->type) || port_by_id(existing->port)->ref.name != r.dev))
@@ -80,15 +146,11 @@ void Control::rib_apply(const Request& r, const std::string& where, RibChanges& 
   nr.type = r.type;
   if (route_type_rejects(r.type)) {
     // No gateway, no port (the grammar refuses via, dev and mtu for these types).
+  } else if (!r.nexthops.empty()) {
+    set_paths(nr, r, where);
   } else if (r.via) {
-    if (local_address_port(*r.via))
-      refuse(where, "gateway " + r.via->str() + " is an address of this router");
-    const PortCtl* gp = port_for_gateway(*r.via, r.dev);
-    if (!gp)
-      refuse(where, "gateway " + r.via->str() + " is not on a connected subnet" +
-                        (r.dev.empty() ? std::string() : " of " + r.dev));
     nr.via = r.via;
-    nr.port = gp->ref.id;
+    nr.port = gateway_port(where, *r.via, r.dev);
   } else {
     nr.port = port_by_name(r.dev)->ref.id;
   }
@@ -219,6 +281,7 @@ nlohmann::json Control::route_load(const std::vector<RouteSpec>& specs, const st
       r.dev = s.dev;
       r.mtu = s.mtu;
       r.type = s.type;
+      r.nexthops = s.nexthops;
       where.resize(where_len);
       where += std::to_string(s.line);
       rib_apply(r, where, undo, n);
@@ -320,11 +383,17 @@ nlohmann::json Control::handle<Verb::route_get>(const Request& r) {
     j["nexthop"] = nh_json(id);
     return j;
   }
-  if (rt->via) j["via"] = rt->via->str();
-  j["dev"] = port_by_id(rt->port)->ref.name;
+  Ipv4 via = rt->via.value_or(Ipv4());
+  uint16_t port = rt->port;
+  if (const NextHopState* s = pub_.state(id); s && s->kind == NhKind::group) {
+    id = flow_member(r, id, j);  // the member this flow takes
+    via = Ipv4(pub_.key(id).ip);
+    port = pub_.key(id).port;
+  }
+  if (rt->via) j["via"] = via.str();
+  j["dev"] = port_by_id(port)->ref.name;
   if (rt->mtu()) j["route_mtu"] = rt->mtu();
-  if (auto src = icmp_select_source(port_addresses(rt->port), rt->via ? *rt->via : a))
-    j["src"] = src->str();
+  if (auto src = icmp_select_source(port_addresses(port), rt->via ? via : a)) j["src"] = src->str();
   j["nexthop"] = nh_json(id);
   // find() may drop an expired entry: exceptions are control-thread state, and route get
   // runs there.

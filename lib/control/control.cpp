@@ -246,6 +246,9 @@ NextHopState* Control::nh_build(uint32_t id, const NhKey& key) const {
     case NhType::glean:
       s->kind = NhKind::glean;
       break;
+    case NhType::group:  // the publisher builds group states itself (acquire_group)
+      s->kind = NhKind::unresolved;
+      break;
     case NhType::adjacency: {
       if (key.family == 6) {
         const auto* n = neigh6_.find(key.ip6, key.port);  // a link-local one: this port's
@@ -261,6 +264,7 @@ NextHopState* Control::nh_build(uint32_t id, const NhKey& key) const {
         break;
       }
       const Neighbour* n = neigh_.find(Ipv4(key.ip));
+      s->dead = (n && n->state == NeighState::failed) || dead4_.count(key.ip);
       if (p && n && n->usable() && n->port == key.port) {
         s->kind = NhKind::forward;
         std::memcpy(s->l2, n->mac.b.data(), 6);
@@ -295,6 +299,14 @@ uint32_t Control::desired_nh(const Prefix4& p) {
   }
   if (const Route* r = rib_.find(p)) {
     if (route_type_rejects(r->type)) return pub_.acquire(reject_key(r->type, 4));
+    if (r->paths) {
+      std::vector<GroupMember> ms;
+      for (const auto& path : *r->paths)
+        ms.push_back(
+            {pub_.acquire(NhKey{NhType::adjacency, path.port, path.via.v, r->mtu()}), path.weight});
+      // Seeded from the group the prefix has now: a changed set moves only what it must.
+      return pub_.acquire_group(std::move(ms), 4, pub_.route(p));
+    }
     if (r->via) return pub_.acquire(NhKey{NhType::adjacency, r->port, r->via->v, r->mtu()});
     return pub_.acquire(NhKey{NhType::glean, r->port, 0, r->mtu()});
   }
@@ -339,8 +351,28 @@ void Control::publish_ifs() {
   pub_.replace_ifs(s);
 }
 
-const NextHopState* Control::resolve(Ipv4 dst) const {
-  return pub_.state(dp_.fib.lookup(dst.v));
+const NextHopState* Control::resolve(Ipv4 dst, rte_mbuf* m) const {
+  return group_pick(pub_.state(dp_.fib.lookup(dst.v)), m, dst.v * 0x9e3779b1u);
+}
+
+// A group's member for the packet m (its flow, as a worker hashes it without RSS: the slow
+// path's packets have lost their RSS hash), or without one for `fallback`, a hash of the
+// destination; any other state as it is.
+const NextHopState* Control::group_pick(const NextHopState* s, rte_mbuf* m,
+                                        uint32_t fallback) const {
+  if (!s || s->kind != NhKind::group) return s;
+  uint32_t h = fallback;
+  if (m && rte_pktmbuf_data_len(m) >= RTE_ETHER_HDR_LEN + sizeof(rte_ipv4_hdr)) {
+    const auto* eth = rte_pktmbuf_mtod(m, const uint8_t*);
+    const uint32_t l3 = rte_pktmbuf_data_len(m) - RTE_ETHER_HDR_LEN;
+    if (s->family == 6 && l3 >= sizeof(rte_ipv6_hdr))
+      h = ecmp::flow_hash6(dp_.params.flow_key,
+                           reinterpret_cast<const rte_ipv6_hdr*>(eth + RTE_ETHER_HDR_LEN), l3);
+    else if (s->family == 4)
+      h = ecmp::flow_hash4(dp_.params.flow_key,
+                           reinterpret_cast<const rte_ipv4_hdr*>(eth + RTE_ETHER_HDR_LEN), l3);
+  }
+  return pub_.state(s->group->pick(h));
 }
 
 // ---------------------------------------------------------------- loop and calls
@@ -440,6 +472,7 @@ bool Control::poll_once(uint64_t now) {
       apply_neighbour_effects(fx6, now);
     });
     guarded("router advertisements and DAD", [&] { ra_tick(now); });
+    guarded("probing dead ECMP members", [&] { probe_dead_members(now); });
     // Route exceptions are read only by the router's own traffic: their changes publish
     // nothing, so they bump no generation and flush no worker's cache.
     exc_.expire(now);

@@ -24,6 +24,7 @@
 #include <string_view>
 #include <tuple>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include <tbb/concurrent_queue.h>
@@ -145,13 +146,30 @@ class Control {
   void sync(const Prefix4& p);  // stages the FIB entry p should have now
   void sync_covered(const Prefix4& p);
   void publish_ifs();
-  const NextHopState* resolve(Ipv4 dst) const;  // the FIB's answer, for the slow path
+  // The FIB's answer for the slow path; for an ECMP group, the member m's flow takes (or,
+  // without a packet, one picked by the destination).
+  const NextHopState* resolve(Ipv4 dst, rte_mbuf* m = nullptr) const;
+  const NextHopState* group_pick(const NextHopState* s, rte_mbuf* m, uint32_t fallback) const;
+  // ECMP liveness: gateways of group members whose resolution failed. They stay out of their
+  // groups, and are probed once a second, until they answer (ecmp.cpp).
+  std::unordered_set<uint32_t> dead4_;
+  std::unordered_set<ScopedIpv6, ScopedIpv6Hash> dead6_;
+  uint64_t dead_probe_ms_ = 0;
+  bool group_gateway(uint8_t family, uint16_t port, const Ipv6& ip6, uint32_t ip4) const;
+  void note_liveness(Ipv4 ip, const Neighbour* n);
+  void note_liveness(const ScopedIpv6& key, const Neighbour6* n);
+  void probe_dead_members(uint64_t now_ms);
+  nlohmann::json groups_json(uint8_t family) const;
+  nlohmann::json group_json(uint32_t id) const;
+  uint32_t flow_member(const Request& r, uint32_t gid, nlohmann::json& j) const;
+  template <class R>
+  void paths_json(const R& rt, nlohmann::json& j) const;
 
   // --- IPv6 (control6.cpp): derivation, punts, NDP, ICMPv6
   uint32_t desired_nh(const Prefix6& p);
   void sync(const Prefix6& p);
   void sync_covered(const Prefix6& p);
-  const NextHopState* resolve6(const Ipv6& dst) const;
+  const NextHopState* resolve6(const Ipv6& dst, rte_mbuf* m = nullptr) const;
   bool local_address6(const Ipv6& a, uint16_t* port = nullptr) const;
   std::optional<Ipv6> select_source6(uint16_t port, const Ipv6& dst) const;
   void set_link_local(PortCtl& p, const std::optional<Ipv6>& configured);
@@ -339,6 +357,11 @@ class Control {
   void rib_apply6(const Request& r, const std::string& where, RibChanges& undo, BatchCounts& n);
   void rib_undo(const RibChanges& undo);  // newest first
   void commit_routes(RibChanges& undo, const std::string& where, const std::string& suffix);
+  // A gateway's port (dev narrows it; a link-local IPv6 one needs it), or CommandError.
+  uint16_t gateway_port(const std::string& where, Ipv4 gw, const std::string& dev);
+  uint16_t gateway_port(const std::string& where, const Ipv6& gw, const std::string& dev);
+  template <class R>
+  void set_paths(R& nr, const Request& r, const std::string& where);
   nlohmann::json route_json(const Route& rt) const;
   nlohmann::json route_json(const Route6& rt) const;
   // The IPv6 halves of the addr, route and neigh verbs (cmd6.cpp).

@@ -99,6 +99,15 @@ uint32_t Control::desired_nh(const Prefix6& p) {
     return pub_.acquire(reject_key(RouteType::blackhole, 6));
   if (const Route6* r = rib6_.find(p)) {
     if (route_type_rejects(r->type)) return pub_.acquire(reject_key(r->type, 6));
+    if (r->paths) {
+      std::vector<GroupMember> ms;
+      for (const auto& path : *r->paths) {
+        neigh6_.use(path.via, path.port);
+        ms.push_back({pub_.acquire(NhKey{NhType::adjacency, path.port, 0, r->mtu(), 6, path.via}),
+                      path.weight});
+      }
+      return pub_.acquire_group(std::move(ms), 6, pub_.route(p));
+    }
     if (r->via) {
       neigh6_.use(*r->via, r->port);  // one learnt from its own NS is re-confirmed from now on
       return pub_.acquire(NhKey{NhType::adjacency, r->port, 0, r->mtu(), 6, *r->via});
@@ -130,8 +139,8 @@ void Control::sync_covered(const Prefix6& p) {
     if (p.contains(n.ip) && !n.ip.is_link_local()) sync(Prefix6{n.ip, 128});
 }
 
-const NextHopState* Control::resolve6(const Ipv6& dst) const {
-  return pub_.state(dp_.fib6.lookup(dst));
+const NextHopState* Control::resolve6(const Ipv6& dst, rte_mbuf* m) const {
+  return group_pick(pub_.state(dp_.fib6.lookup(dst)), m, uint32_t(Ipv6Hash{}(dst)));
 }
 
 // ---------------------------------------------------------------- punts
@@ -220,7 +229,7 @@ void Control::handle_hop_by_hop(rte_mbuf* m, uint16_t in_port, uint64_t now) {
       return drop(m, Drop::ipv6_option_discard, in_port);
   }
   const Ipv6 d = dst6(m);
-  const NextHopState* s = resolve6(d);
+  const NextHopState* s = resolve6(d, m);
   if (!s) {
     send_icmp6_error(m, icmp6::dest_unreachable, icmp6::code_no_route, 0, in_port, now);
     return drop(m, Drop::no_route, in_port);
@@ -244,7 +253,7 @@ void Control::handle_redirect6(rte_mbuf* m, uint16_t in_port, uint64_t now) {
   m->hash.usr = kTransit;
   const Ipv6 d = dst6(m), s6 = src6(m);
   // Look again: the slot the worker saw may have been freed and reused since.
-  const NextHopState* s = resolve6(d);
+  const NextHopState* s = resolve6(d, m);
   if (!s) {
     send_icmp6_error(m, icmp6::dest_unreachable, icmp6::code_no_route, 0, in_port, now);
     return drop(m, Drop::no_route, in_port);
@@ -290,7 +299,7 @@ void Control::handle_unresolved6(rte_mbuf* m, uint16_t in_port, uint64_t now) {
   m->hash.usr = kTransit;
   const Ipv6 d = dst6(m);
   // Look again: the route may have changed while the packet waited in the ring.
-  const NextHopState* s = resolve6(d);
+  const NextHopState* s = resolve6(d, m);
   if (!s) {
     send_icmp6_error(m, icmp6::dest_unreachable, icmp6::code_no_route, 0, in_port, now);
     return drop(m, Drop::no_route, in_port);
@@ -351,7 +360,7 @@ void Control::output6(rte_mbuf* m, uint16_t port, uint64_t now) {
     neigh6_.resolve(d, port, m, now, fx);
     return apply_neighbour_effects(fx, now);
   }
-  const NextHopState* s = resolve6(d);
+  const NextHopState* s = resolve6(d, m);
   if (!s) return drop(m, Drop::no_route, kMaxPorts);
   if (s->kind == NhKind::forward || s->kind == NhKind::unresolved || s->kind == NhKind::glean) {
     // The router never fragments its own IPv6 packets (ping refuses a size that does not fit
@@ -640,6 +649,7 @@ void Control::apply_neighbour_effects(NeighbourTable6::Effects& fx, uint64_t now
   for (const ScopedIpv6& key : fx.changed) {
     const auto* n = neigh6_.find(key);
     event(n && n->usable() ? Event::neighbour_resolved : Event::neighbour_failed);
+    note_liveness(key, n);
     // A link-local neighbour is the next hop of its own port's slots only.
     pub_.refresh_if([key](const NhKey& k) {
       return k.family == 6 && k.type == NhType::adjacency && k.ip6 == key.ip &&

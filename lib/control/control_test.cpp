@@ -18,6 +18,8 @@
 
 using namespace routerd;
 using nlohmann::json;
+using testing::arp_from;
+using testing::ip_to;
 
 namespace {
 
@@ -429,45 +431,6 @@ TEST_CASE("a flood of PTBs for many destinations keeps the exception pool at its
 }
 
 namespace {
-
-// An ARP request (or reply) from `sender` (by default a host on p1's 10.2.0.0/24) for the
-// router's 10.2.0.1, as a worker hands it over; the MAC is 02:5b:00:00:HI:LO from `mac_id`.
-PuntEntry arp_from(rte_mempool* pool, Ipv4 sender, uint16_t mac_id,
-                   ArpPacket::Op op = ArpPacket::request, Ipv4 target = Ipv4(10, 2, 0, 1),
-                   uint16_t in_port = 1) {
-  rte_mbuf* m = rte_pktmbuf_alloc(pool);
-  REQUIRE(m);
-  auto* out = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(m, kMinFrameLen));
-  const Mac mac{{0x02, 0x5b, 0, 0, uint8_t(mac_id >> 8), uint8_t(mac_id)}};
-  Mac dst;
-  dst.b.fill(0xff);
-  ArpPacket a = arp_request(mac, sender, target);
-  a.op = op;
-  arp_build_frame(out, dst, mac, a);
-  return PuntEntry{m, 0, uint8_t(Punt::arp), 0, in_port};
-}
-
-// An IPv4 ICMP echo request src -> dst (TTL 64) that arrived on p0, handed over by a worker
-// for `why` (default: its next hop needs ARP).
-PuntEntry ip_to(rte_mempool* pool, Ipv4 src, Ipv4 dst, Punt why = Punt::unresolved,
-                uint8_t ttl = 64) {
-  rte_mbuf* m = rte_pktmbuf_alloc(pool);
-  REQUIRE(m);
-  auto* p = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(m, 14 + 20 + 8));
-  std::memset(p, 0, 14 + 20 + 8);
-  p[12] = 0x08;
-  auto* ip = reinterpret_cast<rte_ipv4_hdr*>(p + 14);
-  ip->version_ihl = 0x45;
-  ip->total_length = rte_cpu_to_be_16(28);
-  ip->time_to_live = ttl;
-  ip->next_proto_id = IPPROTO_ICMP;
-  ip->src_addr = rte_cpu_to_be_32(src.v);
-  ip->dst_addr = rte_cpu_to_be_32(dst.v);
-  ip->hdr_checksum = rte_ipv4_cksum(ip);
-  p[34] = 8;  // echo request
-  m->port = 0;
-  return PuntEntry{m, 0, uint8_t(why), 0, 0};
-}
 
 // Hands entries to the control thread in ring-sized bursts, each followed by a loop turn.
 template <class Make>

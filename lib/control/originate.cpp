@@ -99,7 +99,7 @@ uint16_t Control::output_originated(rte_mbuf* m, uint64_t now) {
   m->hash.usr = kOriginated;
   rte_ipv4_hdr* ip = ip_of(m);
   Ipv4 d(rte_be_to_cpu_32(ip->dst_addr));
-  const NextHopState* s = resolve(d);
+  const NextHopState* s = resolve(d, m);
   if (!s) {
     drop(m, Drop::no_route, 0);
     return 0;
@@ -139,7 +139,7 @@ void Control::output(rte_mbuf* m, uint64_t now) {
   m->hash.usr = kOriginated;
   const rte_ipv4_hdr* ip = ip_of(m);
   Ipv4 d(rte_be_to_cpu_32(ip->dst_addr));
-  const NextHopState* s = resolve(d);
+  const NextHopState* s = resolve(d, m);
   if (!s) return drop(m, Drop::no_route, 0);
   // An error or reply to a source behind a reject route is dropped too (no error about it).
   if (nh_rejects(s->kind)) return reject(m, s->kind, kMaxPorts, now);
@@ -184,6 +184,7 @@ bool Control::send_via(rte_mbuf* m, const NextHopState* s, Ipv4 dst, uint64_t no
     case NhKind::blackhole:  // callers reject() these first
     case NhKind::prohibit:
     case NhKind::unreachable:
+    case NhKind::group:  // resolve() picks a member first
       return false;
   }
   apply_neighbour_effects(fx, now);

@@ -68,12 +68,49 @@ struct RouteLine {
   uint16_t mtu = 0;
   uint32_t line = 0;
   RouteType type = RouteType::unicast;  // a change of type alone is a replace
+  struct Nh {
+    std::string via, dev;  // dev empty: as the gateway's subnet says
+    uint16_t weight = 1;
+  };
+  std::vector<Nh> nh;  // ECMP
+  // The words "nexthop via X [dev P] weight W" for each next hop.
+  void nh_words(std::vector<std::string>& w) const {
+    for (const Nh& h : nh) {
+      w.insert(w.end(), {"nexthop", "via", h.via});
+      if (!h.dev.empty()) w.insert(w.end(), {"dev", h.dev});
+      w.insert(w.end(), {"weight", std::to_string(h.weight)});
+    }
+  }
+  // The live route (`this`) has what `want` asks: each next hop, with a dev where one is named.
+  bool same_nexthops(const RouteLine& want) const {
+    if (nh.size() != want.nh.size()) return false;
+    for (const Nh& w : want.nh) {
+      bool found = false;
+      for (const Nh& h : nh)
+        found |= h.via == w.via && h.weight == w.weight && (w.dev.empty() || h.dev == w.dev);
+      if (!found) return false;
+    }
+    return true;
+  }
 };
 
 RouteLine route_line(const RouteSpec& s) {
-  if (s.family == 6)
-    return {6, s.prefix6.str(), s.via6 ? s.via6->str() : "", s.dev, s.mtu, s.line, s.type};
-  return {4, s.prefix.str(), s.via ? s.via->str() : "", s.dev, s.mtu, s.line, s.type};
+  RouteLine r =
+      s.family == 6
+          ? RouteLine{6, s.prefix6.str(), s.via6 ? s.via6->str() : "", s.dev, s.mtu, s.line, s.type,
+                      {}}
+          : RouteLine{4, s.prefix.str(), s.via ? s.via->str() : "", s.dev, s.mtu, s.line, s.type,
+                      {}};
+  for (const NexthopSpec& h : s.nexthops)
+    r.nh.push_back({h.via6 ? h.via6->str() : h.via ? h.via->str() : "", h.dev, h.weight});
+  return r;
+}
+
+template <class R>
+RouteLine config_line(const R& r, uint8_t family) {
+  RouteLine l{family, r.prefix.str(), r.via ? r.via->str() : "", r.dev, 0, 0, r.type, {}};
+  for (const auto& h : r.nexthops) l.nh.push_back({h.via.str(), h.dev, h.weight});
+  return l;
 }
 
 // The argv that adds a [[route]] of either family: "route add [TYPE] PREFIX [via X] [dev P]".
@@ -84,6 +121,7 @@ std::vector<std::string> route_add_argv(const R& rt) {
   argv.push_back(rt.prefix.str());
   if (rt.via) argv.insert(argv.end(), {"via", rt.via->str()});
   if (!rt.dev.empty()) argv.insert(argv.end(), {"dev", rt.dev});
+  config_line(rt, 4).nh_words(argv);
   return argv;
 }
 
@@ -92,10 +130,8 @@ std::vector<std::string> route_add_argv(const R& rt) {
 std::map<std::string, RouteLine> routes_of(const Config& c,
                                            const std::vector<Control::RouteFile>& files) {
   std::map<std::string, RouteLine> m;
-  for (const auto& r : c.routes)
-    m[r.prefix.str()] = {4, r.prefix.str(), r.via ? r.via->str() : "", r.dev, 0, 0, r.type};
-  for (const auto& r : c.routes6)
-    m[r.prefix.str()] = {6, r.prefix.str(), r.via ? r.via->str() : "", r.dev, 0, 0, r.type};
+  for (const auto& r : c.routes) m[r.prefix.str()] = config_line(r, 4);
+  for (const auto& r : c.routes6) m[r.prefix.str()] = config_line(r, 6);
   for (const auto& [path, specs] : files)
     for (const auto& sp : specs) m[route_line(sp).prefix] = route_line(sp);
   return m;
@@ -272,13 +308,21 @@ nlohmann::json Control::reload_apply(const Config& next, const std::vector<Route
   // The static route the RIB holds for a prefix (either family), as a RouteLine.
   auto live_route = [this](const RouteLine& key) -> std::optional<RouteLine> {
     auto line = [this](const auto& rt, uint8_t fam) {
-      return RouteLine{fam,
-                       rt.prefix.str(),
-                       rt.via ? rt.via->str() : "",
-                       route_type_rejects(rt.type) ? "" : port_by_id(rt.port)->ref.name,
-                       rt.mtu(),
-                       0,
-                       rt.type};
+      RouteLine l{fam,
+                  rt.prefix.str(),
+                  rt.via ? rt.via->str() : "",
+                  route_type_rejects(rt.type) ? "" : port_by_id(rt.port)->ref.name,
+                  rt.mtu(),
+                  0,
+                  rt.type,
+                  {}};
+      if (rt.paths) {
+        l.via.clear();
+        l.dev.clear();
+        for (const auto& p : *rt.paths)
+          l.nh.push_back({p.via.str(), port_by_id(p.port)->ref.name, p.weight});
+      }
+      return l;
     };
     if (key.family == 6) {
       const Route6* rt = rib6_.find(*Prefix6::parse(key.prefix));
@@ -334,6 +378,7 @@ nlohmann::json Control::reload_apply(const Config& next, const std::vector<Route
         if (!r.via.empty()) w.insert(w.end(), {"via", r.via});
         if (!r.dev.empty()) w.insert(w.end(), {"dev", r.dev});
         if (r.mtu) w.insert(w.end(), {"mtu", std::to_string(r.mtu)});
+        r.nh_words(w);
       }
       auto it = source.find(r.prefix);
       return BatchLine{r.line, parse_request(w),
@@ -352,7 +397,7 @@ nlohmann::json Control::reload_apply(const Config& next, const std::vector<Route
     for (const auto& [p, r] : new_routes) {
       const auto now = live_route(r);
       if (now && now->type == r.type && now->via == r.via && (r.dev.empty() || now->dev == r.dev) &&
-          now->mtu == r.mtu)
+          now->mtu == r.mtu && now->same_nexthops(r))
         continue;
       inv.batch.push_back(restore_line(r));
       fwd.batch.push_back(line_of(r, false));
@@ -394,8 +439,11 @@ nlohmann::json Control::reload_apply(const Config& next, const std::vector<Route
         RouteLine r;
         r.prefix = rt.at("prefix").get<std::string>();
         r.via = rt.value("via", std::string());
-        r.dev = rt.at("dev").get<std::string>();
+        r.dev = rt.value("dev", std::string());
         r.mtu = rt.value("mtu", uint16_t(0));
+        for (const auto& h : rt.value("nexthops", nlohmann::json::array()))
+          r.nh.push_back({h.at("via").get<std::string>(), h.at("dev").get<std::string>(),
+                          h.at("weight").get<uint16_t>()});
         back.batch.push_back(line_of(r, false));
       }
       undo.emplace_back([this, run, k, back, statics, live_neigh] {

@@ -137,7 +137,7 @@ void Control::handle_redirect(rte_mbuf* m, uint16_t in_port, uint64_t now) {
   auto* ip = rte_pktmbuf_mtod_offset(m, rte_ipv4_hdr*, RTE_ETHER_HDR_LEN);
   // Look again rather than trust the next-hop id the worker saw: while the packet waited
   // in the ring, that slot may have been freed and given to another next hop.
-  const NextHopState* s = resolve(Ipv4(rte_be_to_cpu_32(ip->dst_addr)));
+  const NextHopState* s = resolve(Ipv4(rte_be_to_cpu_32(ip->dst_addr)), m);
   if (!s || s->kind != NhKind::forward || s->port != in_port) {
     // The route changed since: the packet takes the path the FIB gives now, no redirect.
     m->hash.usr = kTransit;
@@ -175,7 +175,7 @@ void Control::handle_unresolved(rte_mbuf* m, uint16_t in_port, uint64_t now) {
   m->hash.usr = kTransit;
   Ipv4 d(rte_be_to_cpu_32(ip_of(m)->dst_addr));
   // Look again rather than trust the id the worker saw: the route may have changed since.
-  const NextHopState* s = resolve(d);
+  const NextHopState* s = resolve(d, m);
   if (!s) {
     send_icmp_error(m, icmp::dest_unreachable, icmp::code_net_unreachable, 0, in_port, std::nullopt,
                     now);
@@ -218,6 +218,7 @@ void Control::apply_neighbour_effects(NeighbourTable::Effects& fx, uint64_t now)
   for (Ipv4 ip : fx.changed) {
     const Neighbour* n = neigh_.find(ip);
     event(n && n->usable() ? Event::neighbour_resolved : Event::neighbour_failed);
+    note_liveness(ip, n);
     // One state per (port, neighbour, route MTU): the FIB does not change.
     pub_.refresh_if([ip](const NhKey& k) { return k.type == NhType::adjacency && k.ip == ip.v; });
   }

@@ -1,5 +1,7 @@
 #include "nexthop.hpp"
 
+#include <new>
+
 namespace routerd {
 
 const char* nh_kind_name(NhKind k) {
@@ -20,6 +22,8 @@ const char* nh_kind_name(NhKind k) {
       return "prohibit";
     case NhKind::unreachable:
       return "unreachable";
+    case NhKind::group:
+      return "group";
   }
   return "?";
 }
@@ -28,10 +32,31 @@ const char* nh_kind_name(NhKind k) {
 
 namespace routerd {
 
+namespace {
+// volatile: the stores must happen although the object dies right after.
+void poison(const void* obj, size_t n) {
+  auto* p = static_cast<volatile uint8_t*>(const_cast<void*>(obj));
+  for (size_t i = 0; i < n; ++i) p[i] = kPoisonByte;
+}
+}  // namespace
+
+NhGroup* NhGroup::make(uint32_t buckets) {
+  void* mem = ::operator new(sizeof(NhGroup) + buckets, std::align_val_t(64));
+  auto* g = new (mem) NhGroup{};
+  g->mask = buckets - 1;
+  return g;
+}
+
+void NhGroup::destroy(const NhGroup* g) {
+  if (!g) return;
+  poison(g, sizeof(NhGroup) + g->mask + 1);
+  ::operator delete(const_cast<NhGroup*>(g), std::align_val_t(64));
+}
+
 void retire_free(const NextHopState* s) {
-  // volatile: the stores must happen although the object dies right after.
-  auto* p = reinterpret_cast<volatile uint8_t*>(const_cast<NextHopState*>(s));
-  for (size_t i = 0; i < sizeof(NextHopState); ++i) p[i] = kPoisonByte;
+  const NhGroup* g = s->group;
+  poison(s, sizeof(NextHopState));
+  NhGroup::destroy(g);
   delete s;
 }
 

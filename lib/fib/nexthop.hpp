@@ -22,6 +22,9 @@ enum class NhKind : uint8_t {
   blackhole,    // dropped, no ICMP
   prohibit,     // control sends Administratively Prohibited (ICMP 3/13, ICMPv6 1/1)
   unreachable,  // control sends Host Unreachable (ICMP 3/1) or No Route (ICMPv6 1/0)
+  // ECMP: the packet's flow picks one member slot out of `group` (pick_member); every other
+  // kind is the packet's own next hop.
+  group,
 };
 
 const char* nh_kind_name(NhKind k);  // the reject kinds as iproute2 names their route types
@@ -36,6 +39,23 @@ constexpr bool nh_rejects(NhKind k) {
 // still used it would see kind 0xdd, which no NhKind has, and port 0xdddd.
 constexpr uint8_t kPoisonByte = 0xdd;
 
+// An ECMP group's published table: immutable, owned by the group's NextHopState and freed
+// with it. A flow hashes to a bucket, the bucket names a member, the member a next-hop slot;
+// members are slots rather than states so that a member's neighbour changing its MAC
+// republishes only that member's state. Allocated with its buckets after it (make()).
+struct NhGroup {
+  static constexpr uint32_t kMaxMembers = 64;
+  uint32_t mask;     // buckets - 1 (a power of two, at most 4096)
+  uint16_t members;  // member_id[0 .. members-1]
+  uint16_t alive;    // members with buckets
+  uint32_t member_id[kMaxMembers];
+  const uint8_t* buckets() const { return reinterpret_cast<const uint8_t*>(this + 1); }
+  uint8_t* buckets() { return reinterpret_cast<uint8_t*>(this + 1); }
+  uint32_t pick(uint32_t hash) const { return member_id[buckets()[hash & mask]]; }
+  static NhGroup* make(uint32_t buckets);
+  static void destroy(const NhGroup* g);
+};
+
 struct alignas(64) NextHopState {
   uint8_t l2[14];  // Ethernet header written as-is: dst, src, type IPv4 or IPv6 (forward only)
   NhKind kind;
@@ -45,10 +65,15 @@ struct alignas(64) NextHopState {
   uint32_t id;         // slot index, for handing packets to control
   Ipv4 gateway;        // the neighbour this state resolves (0 for glean, local, broadcast, rejects)
   Ipv6 gateway6;       // family 6: the same
+  // The neighbour's resolution failed: an ECMP group gives this member no buckets until it
+  // answers again (its state is still `unresolved`).
+  bool dead = false;
+  const NhGroup* group = nullptr;  // kind group only: owned, freed with this state
 };
 static_assert(sizeof(NextHopState) == 64, "one cache line per next hop");
 
-// Frees a state after its grace period, poisoned first (see kPoisonByte).
+// Frees a state (and a group's table) after its grace period, poisoned first (see
+// kPoisonByte).
 void retire_free(const NextHopState* s);
 
 // Fixed array of slots indexed by the id stored in the FIB. Id 0 is the FIB's default: "no

@@ -215,6 +215,11 @@ std::string prometheus_text(const json& s) {
        "IPv6 FIB copies rebuilt to return DPDK 22.11's leaked tbl8 groups."},
       {"fib6_parallel_fills", "routerd_ipv6_fib_parallel_fills_total", "counter",
        "IPv6 table loads whose second FIB copy was filled on an idle lcore."},
+      {"ecmp_groups", "routerd_ecmp_groups", "gauge", "ECMP next-hop groups in use."},
+      {"ecmp_member_downs", "routerd_ecmp_member_downs_total", "counter",
+       "Group members taken out of their buckets (gateway resolution failed)."},
+      {"ecmp_member_ups", "routerd_ecmp_member_ups_total", "counter",
+       "Group members put back into their buckets (gateway answered again)."},
       {"neighbours6", "routerd_ipv6_neighbours", "gauge", "IPv6 neighbour (NDP) entries."},
       {"neighbour6_queued", "routerd_ipv6_neighbour_queued_packets", "gauge",
        "Packets waiting for NDP resolution."},
@@ -235,6 +240,16 @@ std::string prometheus_text(const json& s) {
     e.sample(field(s, m.key));
   }
 
+  e.family("routerd_ecmp_member_packets_total", "counter",
+           "Packets ECMP groups sent through each member next hop.");
+  if (s.contains("ecmp"))
+    for (const char* fam : {"ipv4", "ipv6"})
+      for (const auto& g : s["ecmp"].value(fam, json::array()))
+        for (const auto& m : g["members"])
+          e.sample(m["packets"], {{"family", fam == std::string("ipv4") ? "4" : "6"},
+                                  {"group", std::to_string(g["id"].get<uint32_t>())},
+                                  {"via", m["via"].get<std::string>()},
+                                  {"dev", m["dev"].get<std::string>()}});
   const json& inv = field(s, "invalidation");
   e.family("routerd_invalidation_latency_seconds", "gauge",
            "From a commit to every worker seeing its generation, over the last 8192 commits.");

@@ -4,7 +4,10 @@
 
 #include <algorithm>
 #include <cstring>
+#include <stdexcept>
 #include <string>
+
+#include "buckets.hpp"
 
 namespace routerd {
 
@@ -23,7 +26,7 @@ Publisher::~Publisher() {
   for (uint32_t id = 0; id < slots_.size(); ++id) {
     if (!slots_[id].state) continue;
     pub_.nexthops.publish(id, nullptr);
-    delete slots_[id].state;
+    retire_free(slots_[id].state);
   }
   pub_.ifs.store(nullptr, std::memory_order_release);
   delete ifs_;
@@ -31,8 +34,7 @@ Publisher::~Publisher() {
 
 // ---------------------------------------------------------------- next-hop slots
 
-uint32_t Publisher::acquire(const NhKey& key) {
-  if (auto it = by_key_.find(key); it != by_key_.end()) return it->second;
+uint32_t Publisher::take_slot() {
   uint32_t id;
   if (!free_.empty()) {
     id = free_.back();
@@ -43,6 +45,14 @@ uint32_t Publisher::acquire(const NhKey& key) {
     throw FibError("next-hop table full (" + std::to_string(slots_.size() - 1) +
                    " slots; raise fib.max_next_hops)");
   }
+  return id;
+}
+
+uint32_t Publisher::acquire(const NhKey& key) {
+  if (key.type == NhType::group)
+    throw std::invalid_argument("acquire: a group needs acquire_group");
+  if (auto it = by_key_.find(key); it != by_key_.end()) return it->second;
+  const uint32_t id = take_slot();
   Slot& s = slots_[id];
   s.key = key;
   s.refs = 0;
@@ -56,31 +66,151 @@ uint32_t Publisher::acquire(const NhKey& key) {
 }
 
 void Publisher::refresh_if(const std::function<bool(const NhKey&)>& match) {
+  std::vector<uint32_t> groups;  // whose members' liveness changed
   for (uint32_t id = 1; id < next_; ++id) {
     Slot& s = slots_[id];
-    if (!s.used || !match(s.key)) continue;
+    if (!s.used || s.is_group() || !match(s.key)) continue;
     NextHopState* fresh = build_(id, s.key);
     NextHopState* old = s.state;
     if (std::memcmp(fresh->l2, old->l2, sizeof fresh->l2) == 0 && fresh->kind == old->kind &&
         fresh->port == old->port && fresh->mtu == old->mtu && fresh->gateway == old->gateway &&
-        fresh->gateway6 == old->gateway6) {
+        fresh->gateway6 == old->gateway6 && fresh->dead == old->dead) {
       delete fresh;
       continue;
+    }
+    if (fresh->dead != old->dead) {
+      groups.insert(groups.end(), s.groups.begin(), s.groups.end());
+      (fresh->dead ? member_downs_ : member_ups_) += s.groups.size();
     }
     s.state = fresh;
     pub_.nexthops.publish(id, fresh);
     // A worker may still be forwarding with the old state, or hold it in its route cache.
     retire([old] { retire_free(old); });
   }
+  std::sort(groups.begin(), groups.end());
+  groups.erase(std::unique(groups.begin(), groups.end()), groups.end());
+  for (uint32_t g : groups) rebuild_group(g);
+}
+
+// ---------------------------------------------------------------- ECMP groups
+
+uint32_t Publisher::acquire_group(std::vector<GroupMember> members, uint8_t family, uint32_t seed) {
+  std::sort(members.begin(), members.end());
+  if (members.empty() || members.size() > NhGroup::kMaxMembers)
+    throw std::invalid_argument("a group has 1 to " + std::to_string(NhGroup::kMaxMembers) +
+                                " members");
+  for (size_t i = 0; i < members.size(); ++i) {
+    const GroupMember& m = members[i];
+    if (m.id == 0 || m.id >= next_ || !slots_[m.id].used || slots_[m.id].is_group())
+      throw std::invalid_argument("a group member must be a next-hop slot");
+    if (m.weight < 1 || m.weight > ecmp::kMaxWeight)
+      throw std::invalid_argument("a member's weight is 1 to 256");
+    if (i && members[i - 1].id == m.id)
+      throw std::invalid_argument("a group names each next hop once");
+  }
+  auto key = std::make_pair(family, members);
+  if (auto it = groups_by_set_.find(key); it != groups_by_set_.end()) return it->second;
+  const uint32_t id = take_slot();
+  Slot& s = slots_[id];
+  s.key = NhKey{NhType::group, 0, 0, 0, family, {}};
+  s.refs = 0;
+  s.used = true;
+  s.members = std::move(members);
+  // The seed's buckets, renamed to this group's member indexes; a member the seed had and
+  // this group has not leaves its buckets for the fill to hand out (kNone).
+  std::vector<uint8_t> prev;
+  if (seed && seed < next_ && slots_[seed].is_group()) {
+    const Slot& o = slots_[seed];
+    std::vector<uint8_t> rename(o.members.size(), ecmp::kNone);
+    for (size_t i = 0; i < o.members.size(); ++i)
+      for (size_t j = 0; j < s.members.size(); ++j)
+        if (s.members[j].id == o.members[i].id) rename[i] = uint8_t(j);
+    prev.reserve(o.buckets.size());
+    for (uint8_t b : o.buckets) prev.push_back(b < rename.size() ? rename[b] : ecmp::kNone);
+  }
+  s.state = build_group(id, s, prev, s.buckets);
+  for (const GroupMember& m : s.members) {
+    slots_[m.id].refs++;
+    slots_[m.id].groups.push_back(id);
+  }
+  ++used_;
+  pub_.nexthops.publish(id, s.state);
+  groups_by_set_.emplace(std::move(key), id);
+  maybe_unused_.push_back(id);
+  return id;
+}
+
+// A group's state: its members' slots and a bucket table filled from `prev` (resilient:
+// only what must move moves). A member whose state says dead gets no buckets, unless every
+// member is dead: then they all keep theirs, so that traffic still asks for resolution and
+// is answered Host Unreachable as for a lone next hop.
+NextHopState* Publisher::build_group(uint32_t id, const Slot& s, const std::vector<uint8_t>& prev,
+                                     std::vector<uint8_t>& table) const {
+  std::vector<ecmp::Member> ms;
+  ms.reserve(s.members.size());
+  bool any = false;
+  for (const GroupMember& m : s.members) {
+    const NextHopState* st = slots_[m.id].state;
+    const bool alive = st && !st->dead;
+    any |= alive;
+    ms.push_back(ecmp::Member{m.weight, alive});
+  }
+  if (!any)
+    for (auto& m : ms) m.alive = true;
+  // Never smaller than the table it starts from: halving folds two buckets into one, and a
+  // flow whose two halves had different members would move although its member stayed.
+  const uint32_t nb = std::max<uint32_t>(ecmp::bucket_count(ms.size()), uint32_t(prev.size()));
+  table = ecmp::fill(ms, prev, nb);
+  NhGroup* g = NhGroup::make(nb);
+  g->members = uint16_t(s.members.size());
+  uint16_t alive = 0;
+  for (size_t i = 0; i < s.members.size(); ++i) {
+    g->member_id[i] = s.members[i].id;
+    alive = uint16_t(alive + ms[i].alive);
+  }
+  g->alive = any ? alive : 0;
+  std::memcpy(g->buckets(), table.data(), nb);
+  auto* st = new NextHopState{};
+  st->kind = NhKind::group;
+  st->family = s.key.family;
+  st->id = id;
+  st->group = g;
+  return st;
+}
+
+void Publisher::rebuild_group(uint32_t id) {
+  Slot& s = slots_[id];
+  std::vector<uint8_t> table;
+  NextHopState* fresh = build_group(id, s, s.buckets, table);
+  NextHopState* old = s.state;
+  if (table == s.buckets && fresh->group->alive == old->group->alive) {
+    retire_free(fresh);
+    return;
+  }
+  s.buckets = std::move(table);
+  s.state = fresh;
+  pub_.nexthops.publish(id, fresh);
+  retire([old] { retire_free(old); });
 }
 
 // A slot whose last FIB reference went away is cleared; its id is reused only after a grace
 // period, so a worker can never hold an id that has come to mean something else.
 void Publisher::release_unused_slots() {
-  for (uint32_t id : maybe_unused_) {
+  // By index: a group released here may leave members unused, appended as it goes.
+  for (size_t i = 0; i < maybe_unused_.size(); ++i) {
+    const uint32_t id = maybe_unused_[i];
     Slot& s = slots_[id];
     if (!s.used || s.refs != 0) continue;
-    by_key_.erase(s.key);
+    if (s.is_group()) {
+      groups_by_set_.erase(std::make_pair(s.key.family, s.members));
+      for (const GroupMember& m : s.members) {
+        Slot& ms = slots_[m.id];
+        std::erase(ms.groups, id);
+        if (--ms.refs == 0) maybe_unused_.push_back(m.id);
+      }
+    } else {
+      by_key_.erase(s.key);
+    }
     pub_.nexthops.publish(id, nullptr);
     NextHopState* old = s.state;
     s = Slot{};

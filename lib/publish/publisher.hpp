@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <map>
 #include <unordered_map>
 #include <vector>
 
@@ -27,6 +28,7 @@ namespace routerd {
 // (blackhole, prohibit, unreachable: one slot per type and family, port 0). Routes with their
 // own MTU get their own slot, since the MTU is in the state.
 enum class NhType : uint8_t {
+  group,  // an ECMP group (acquire_group): its members are slots of the other types
   adjacency,
   glean,
   local,
@@ -61,6 +63,14 @@ struct InvalidationStats {
   uint64_t unobserved = 0;  // not seen by every worker within a second
 };
 
+// One member of an ECMP group: a next-hop slot (adjacency or glean) and its weight (1-256).
+struct GroupMember {
+  uint32_t id;
+  uint16_t weight;
+  bool operator==(const GroupMember&) const = default;
+  bool operator<(const GroupMember& o) const { return id != o.id ? id < o.id : weight < o.weight; }
+};
+
 class Publisher {
  public:
   // Builds the state slot `id` should hold for `key` now. Called when a slot is taken and on
@@ -85,6 +95,34 @@ class Publisher {
   const NextHopState* state(uint32_t id) const {
     return id < slots_.size() ? slots_[id].state : nullptr;
   }
+  // The key a slot stands for (type group for a group slot).
+  const NhKey& key(uint32_t id) const { return slots_[id].key; }
+
+  // ---- ECMP groups
+  // The group slot for this member set (1 to 64 members, distinct slots from acquire(),
+  // weights 1-256): shared by every route with the same set and family, released like any
+  // slot when no FIB entry uses it. A new group holds a reference on each member, and its
+  // buckets start from those of `seed` (the group slot the route had before, or 0), so a
+  // route whose set changes moves only the flows it must. Throws FibError (table full) or
+  // std::invalid_argument (a bad set).
+  uint32_t acquire_group(std::vector<GroupMember> members, uint8_t family, uint32_t seed = 0);
+  // A group slot's members (sorted by slot) and bucket table (member index per bucket);
+  // nullptr for any other slot.
+  const std::vector<GroupMember>* group_members(uint32_t id) const {
+    return id < slots_.size() && slots_[id].is_group() ? &slots_[id].members : nullptr;
+  }
+  const std::vector<uint8_t>& group_buckets(uint32_t id) const { return slots_[id].buckets; }
+  // Group slots in use, and the groups a member slot belongs to.
+  size_t groups_used() const { return groups_by_set_.size(); }
+  const std::vector<uint32_t>& groups_of(uint32_t member) const { return slots_[member].groups; }
+  // Calls f(id) for every group slot in use.
+  template <class F>
+  void for_each_group(F&& f) const {
+    for (const auto& [k, id] : groups_by_set_) f(id);
+  }
+  // Members taken out of (or put back into) their groups' buckets since startup.
+  uint64_t member_downs() const { return member_downs_; }
+  uint64_t member_ups() const { return member_ups_; }
   size_t slots_used() const { return used_; }
 
   // ---- FIB entries, staged until commit()
@@ -122,10 +160,18 @@ class Publisher {
  private:
   struct Slot {
     NhKey key{};
-    uint32_t refs = 0;  // FIB prefixes pointing at it
+    uint32_t refs = 0;  // FIB prefixes (and groups) pointing at it
     NextHopState* state = nullptr;
     bool used = false;
+    std::vector<GroupMember> members;  // a group: its members, sorted by id
+    std::vector<uint8_t> buckets;      // a group: the published bucket table
+    std::vector<uint32_t> groups;      // a member: the group slots holding it
+    bool is_group() const { return used && key.type == NhType::group; }
   };
+  uint32_t take_slot();
+  NextHopState* build_group(uint32_t id, const Slot& s, const std::vector<uint8_t>& prev,
+                            std::vector<uint8_t>& table) const;
+  void rebuild_group(uint32_t id);
   // A FIB prefix changed during the current change, for rollback.
   template <class P>
   struct Journal {
@@ -155,6 +201,8 @@ class Publisher {
 
   std::vector<Slot> slots_;
   std::unordered_map<NhKey, uint32_t, NhKeyHash> by_key_;
+  std::map<std::pair<uint8_t, std::vector<GroupMember>>, uint32_t> groups_by_set_;
+  uint64_t member_downs_ = 0, member_ups_ = 0;
   std::vector<uint32_t> free_;
   std::vector<uint32_t> maybe_unused_;  // refs dropped to 0 or never taken: check at commit
   uint32_t next_ = 1;                   // 0 is "no route"

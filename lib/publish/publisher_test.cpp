@@ -7,6 +7,7 @@
 
 #include <cstring>
 #include <map>
+#include <set>
 #include <vector>
 
 #include "test_eal.hpp"
@@ -22,10 +23,12 @@ struct Fixture {
   Published pub{1, 16, Fib::Params{1024, 64, SOCKET_ID_ANY}, Fib6::Params{1024, 64, SOCKET_ID_ANY}};
   LcoreStats workers[1];
   std::map<uint32_t, uint16_t> mtu_of;
+  std::set<uint32_t> dead;  // gateways whose resolution failed (ECMP liveness)
   Publisher publisher{pub, workers, 1, [this](uint32_t id, const NhKey& k) {
                         auto* s = new NextHopState{};
                         s->id = id;
-                        s->kind = NhKind::forward;
+                        s->kind = dead.count(k.ip) ? NhKind::unresolved : NhKind::forward;
+                        s->dead = dead.count(k.ip) != 0;
                         s->port = k.port;
                         s->mtu = mtu_of[k.ip];
                         s->gateway = Ipv4(k.ip);
@@ -167,4 +170,128 @@ TEST_CASE("the generation counts past 2^32 and a commit that published nothing k
   f.publisher.set_route(Fixture::prefix("10.0.0.0/8"), f.publisher.acquire(Fixture::key(1)));
   f.publisher.commit();
   CHECK(f.publisher.generation() == (uint64_t(1) << 32) + 1);
+}
+
+namespace {
+// Buckets per member slot id in a group's published table.
+std::map<uint32_t, uint32_t> shares(const Publisher& p, uint32_t group) {
+  std::map<uint32_t, uint32_t> n;
+  const auto& members = *p.group_members(group);
+  for (uint8_t b : p.group_buckets(group)) n[members.at(b).id]++;
+  return n;
+}
+// The member slot id each bucket names.
+std::vector<uint32_t> owners(const Publisher& p, uint32_t group) {
+  std::vector<uint32_t> v;
+  const auto& members = *p.group_members(group);
+  for (uint8_t b : p.group_buckets(group)) v.push_back(members.at(b).id);
+  return v;
+}
+}  // namespace
+
+TEST_CASE(
+    "ECMP groups: shared by member set, published whole, resilient, released with their "
+    "last route",
+    "[publish][ecmp]") {
+  Fixture f;
+  for (uint32_t ip : {2u, 3u, 4u}) f.mtu_of[ip] = 1500;
+  const uint32_t a = f.publisher.acquire(Fixture::key(2));
+  const uint32_t b = f.publisher.acquire(Fixture::key(3));
+  const uint32_t c = f.publisher.acquire(Fixture::key(4));
+  const uint32_t g = f.publisher.acquire_group({{a, 1}, {b, 1}, {c, 2}}, 4);
+  // The same set in another order is the same group.
+  CHECK(f.publisher.acquire_group({{c, 2}, {a, 1}, {b, 1}}, 4) == g);
+  CHECK(f.publisher.acquire_group({{a, 1}, {b, 1}, {c, 1}}, 4) != g);  // other weights
+  f.publisher.set_route(Fixture::prefix("10.9.0.0/16"), g);
+  f.publisher.set_route(Fixture::prefix("10.8.0.0/16"), g);
+  f.publisher.commit();
+  CHECK(f.publisher.groups_used() == 1);  // the 1:1:1 one had no route: released
+  CHECK(f.publisher.groups_of(a) == std::vector<uint32_t>{g});
+
+  // Readers find the group in the FIB; its table names the members by weight.
+  CHECK(f.read(0x0a090001).kind == NhKind::group);
+  const NextHopState* gs = f.pub.nexthops.get(g);
+  REQUIRE(gs->group != nullptr);
+  const uint32_t nb = gs->group->mask + 1;
+  CHECK(nb == f.publisher.group_buckets(g).size());
+  auto n = shares(f.publisher, g);
+  CHECK(std::abs(double(n[a]) - nb / 4.0) < 1);
+  CHECK(std::abs(double(n[b]) - nb / 4.0) < 1);
+  CHECK(std::abs(double(n[c]) - nb / 2.0) < 1);
+  for (uint32_t h = 0; h < 5000; ++h) {
+    const uint32_t id = gs->group->pick(h * 2654435761u);
+    CHECK((id == a || id == b || id == c));
+  }
+
+  // b's gateway stops answering: only b's buckets move, to a and c by their weights.
+  const auto before = owners(f.publisher, g);
+  f.dead.insert(3);
+  f.publisher.refresh_if([](const NhKey&) { return true; });
+  f.publisher.commit();
+  CHECK(f.publisher.member_downs() == 1);
+  const auto after = owners(f.publisher, g);
+  REQUIRE(after.size() == before.size());
+  size_t moved = 0;
+  for (size_t i = 0; i < after.size(); ++i) {
+    CHECK(after[i] != b);
+    if (before[i] != b) CHECK(after[i] == before[i]);
+    moved += after[i] != before[i];
+  }
+  CHECK(moved == n[b]);
+  CHECK(f.pub.nexthops.get(g)->group->alive == 2);
+  n = shares(f.publisher, g);
+  CHECK(std::abs(double(n[a]) - nb / 3.0) < 1);
+
+  // It answers again: it takes back its share, and only that many buckets move.
+  f.dead.erase(3);
+  f.publisher.refresh_if([](const NhKey&) { return true; });
+  f.publisher.commit();
+  CHECK(f.publisher.member_ups() == 1);
+  const auto back = owners(f.publisher, g);
+  size_t moved_back = 0;
+  for (size_t i = 0; i < back.size(); ++i) moved_back += back[i] != after[i];
+  n = shares(f.publisher, g);
+  CHECK(moved_back == n[b]);
+  CHECK(std::abs(double(n[b]) - nb / 4.0) < 1);
+
+  // A route whose set loses c, seeded from the group it had: only c's buckets move.
+  const auto full = owners(f.publisher, g);
+  const uint32_t g2 = f.publisher.acquire_group({{a, 1}, {b, 1}}, 4, g);
+  f.publisher.set_route(Fixture::prefix("10.9.0.0/16"), g2);
+  f.publisher.commit();
+  const auto two = owners(f.publisher, g2);
+  REQUIRE(two.size() == full.size());  // not shrunk: halving would move flows
+  for (size_t i = 0; i < two.size(); ++i)
+    if (full[i] != c) CHECK(two[i] == full[i]);
+
+  // Every member dead: they all keep buckets, so traffic still asks for resolution.
+  f.dead = {2, 3};
+  f.publisher.refresh_if([](const NhKey&) { return true; });
+  f.publisher.commit();
+  CHECK(f.pub.nexthops.get(g2)->group->alive == 0);
+  CHECK(shares(f.publisher, g2).size() == 2);
+
+  // The last routes go: the groups and then their members are released.
+  f.publisher.set_route(Fixture::prefix("10.9.0.0/16"), Fib::kNoRoute);
+  f.publisher.set_route(Fixture::prefix("10.8.0.0/16"), Fib::kNoRoute);
+  f.publisher.commit();
+  CHECK(f.publisher.groups_used() == 0);
+  CHECK(f.publisher.slots_used() == 0);
+  CHECK(f.publisher.group_members(g) == nullptr);
+}
+
+TEST_CASE("ECMP groups: a bad member set is refused and changes nothing", "[publish][ecmp]") {
+  Fixture f;
+  const uint32_t a = f.publisher.acquire(Fixture::key(2));
+  const size_t used = f.publisher.slots_used();
+  CHECK_THROWS_AS(f.publisher.acquire_group({}, 4), std::invalid_argument);
+  CHECK_THROWS_AS(f.publisher.acquire_group({{a, 1}, {a, 2}}, 4), std::invalid_argument);
+  CHECK_THROWS_AS(f.publisher.acquire_group({{a, 0}}, 4), std::invalid_argument);
+  CHECK_THROWS_AS(f.publisher.acquire_group({{a, 257}}, 4), std::invalid_argument);
+  CHECK_THROWS_AS(f.publisher.acquire_group({{a, 1}, {15, 1}}, 4), std::invalid_argument);
+  CHECK_THROWS_AS(f.publisher.acquire(NhKey{NhType::group, 0, 0}), std::invalid_argument);
+  CHECK(f.publisher.slots_used() == used);
+  CHECK(f.publisher.groups_used() == 0);
+  f.publisher.commit();
+  CHECK(f.publisher.slots_used() == 0);
 }

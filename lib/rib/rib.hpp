@@ -50,6 +50,15 @@ struct Family<Ipv6> {
   }
 };
 
+// One next hop of an ECMP route: a gateway, its port and its weight (1-256).
+template <class A>
+struct BasicPath {
+  A via;
+  uint16_t port = 0;
+  uint16_t weight = 1;
+  bool operator==(const BasicPath&) const = default;
+};
+
 template <class A>
 struct BasicRoute {
   typename Family<A>::Prefix prefix;
@@ -60,6 +69,10 @@ struct BasicRoute {
   std::shared_ptr<const RouteMetrics> metrics = default_metrics();
   // Not unicast (static routes only): no via, no port, no metrics; packets are rejected.
   RouteType type = RouteType::unicast;
+  // ECMP: the next hops (two or more, sorted, shared read-only by copies of the route); via
+  // and port then hold the first of them, for what needs one gateway (the first hop of the
+  // router's own packets when no flow picks one, a gateway check on address removal).
+  std::shared_ptr<const std::vector<BasicPath<A>>> paths{};
   uint16_t mtu() const { return metrics->mtu; }
   void set_mtu(uint16_t mtu) {  // copy-on-write
     if (metrics->mtu == mtu) return;
@@ -68,6 +81,14 @@ struct BasicRoute {
     metrics = std::move(own);
   }
 };
+// Whether gw is the route's gateway, or one of them.
+template <class A>
+bool route_uses_gateway(const BasicRoute<A>& r, const A& gw) {
+  if (!r.paths) return r.via == gw;
+  for (const auto& p : *r.paths)
+    if (p.via == gw) return true;
+  return false;
+}
 using Route = BasicRoute<Ipv4>;
 using Route6 = BasicRoute<Ipv6>;
 

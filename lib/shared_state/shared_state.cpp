@@ -10,6 +10,9 @@ SharedState::SharedState(const DataplaneParams& p, uint32_t nworkers, uint32_t n
       workers(nworkers),
       punt(punt_ring),
       ctl_tx(ctl_tx_ring),
-      stats(std::make_unique<LcoreStats[]>(nworkers + 1)) {}
+      stats(std::make_unique<LcoreStats[]>(nworkers + 1)) {
+  for (uint32_t i = 0; i <= nworkers; ++i)
+    stats[i].via_group = std::make_unique<Counter[]>(next_hops);
+}
 
 }  // namespace routerd

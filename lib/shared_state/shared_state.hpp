@@ -11,6 +11,7 @@
 #include <memory>
 
 #include "doorbell.hpp"
+#include "flow_hash.hpp"
 #include "published.hpp"
 #include "route_cache.hpp"
 #include "stats.hpp"
@@ -51,6 +52,10 @@ struct DataplaneParams {
   uint32_t route_cache_sets = 4096;   // 4 ways each: 16,384 destinations, 256 KiB per worker
   uint32_t route_cache6_sets = 4096;  // 2 ways each: 8,192 destinations, 256 KiB per worker
   RouteCacheKeys route_cache_keys;    // hash secrets
+  // ECMP: the flow hash's secret (random at startup unless configured), and whether a NIC's
+  // RSS hash stands in for it when the port delivers one.
+  ecmp::FlowKey flow_key{0x9e3779b97f4a7c15ull, 0xc2b2ae3d27d4eb4full};
+  bool ecmp_use_rss = true;
 };
 
 // The published part (rcu, fib, nexthops, generation, ifs) is a base so that workers name

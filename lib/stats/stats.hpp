@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string_view>
 
 namespace routerd {
@@ -206,6 +207,8 @@ struct alignas(64) LcoreStats {
   CacheCounters cache;                      // the IPv4 route cache
   CacheCounters cache6;                     // the IPv6 route cache
   std::atomic<uint32_t> lcore{UINT32_MAX};  // the EAL lcore running this worker, once started
+  // Packets an ECMP group sent to each next-hop slot (index: slot id; SharedState sizes it).
+  std::unique_ptr<Counter[]> via_group;
 
   // When this lcore first saw each generation (TSC), so the control thread can time how
   // long an update takes to reach every worker. Slot g % kGenSlots holds generation g.

@@ -169,6 +169,7 @@ const std::vector<std::pair<std::string, std::string>>& Telemetry::commands() {
       {"/routerd/routes", "Routes by prefix length, FIB prefixes, next hops, generation"},
       {"/routerd/cache", "Route cache counters and invalidation latency"},
       {"/routerd/neighbours", "Neighbours and their state. Parameter: a port name"},
+      {"/routerd/ecmp", "ECMP groups: members, weights, states, buckets, packets"},
   };
   return k;
 }
@@ -190,6 +191,14 @@ json Telemetry::answer(const Call& call, const std::string& request) {
     out["invalidation"] = s["invalidation"];
     out["generation"] = s["generation"];
     out["commits"] = s["commits"];
+    return require_no_params(cmd, params, out);
+  }
+  if (cmd == "/routerd/ecmp") {
+    json s = call({"stats"});
+    json out = s["ecmp"];
+    out["groups"] = s["ecmp_groups"];
+    out["member_downs"] = s["ecmp_member_downs"];
+    out["member_ups"] = s["ecmp_member_ups"];
     return require_no_params(cmd, params, out);
   }
   if (cmd == "/routerd/neighbours") {

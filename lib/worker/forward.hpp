@@ -16,6 +16,7 @@
 #include <emmintrin.h>
 #endif
 
+#include "flow_hash.hpp"
 #include "inet6.hpp"
 #include "ipv4.hpp"
 #include "nexthop.hpp"
@@ -350,6 +351,36 @@ struct Train {
 ROUTERD_ALWAYS_INLINE const NextHopState* state_of(const SharedState& dp, uint64_t stored) {
   const uint32_t id = Fib::decode(stored);
   return id != Fib::kNoRoute && id < dp.nexthops.size() ? dp.nexthops.get(id) : nullptr;
+}
+
+// ---------------------------------------------------------------- ECMP
+
+// The flow hash of a classified IPv4 packet: the NIC's RSS hash, keyed, when the port
+// delivered one and `rss` allows it, else routerd's own. A fragment always gets routerd's
+// L3-only hash, whatever the NIC did (NICs hash a first fragment with its ports and the
+// rest without), so a datagram's fragments never split across paths.
+ROUTERD_ALWAYS_INLINE uint32_t flow_hash4(const rte_mbuf* m, const ecmp::FlowKey& key, bool rss) {
+  auto* ip = rte_pktmbuf_mtod_offset(m, const rte_ipv4_hdr*, RTE_ETHER_HDR_LEN);
+  const bool frag = (ip->fragment_offset & RTE_BE16(0x3fff)) != 0;
+  if (rss && (m->ol_flags & RTE_MBUF_F_RX_RSS_HASH) && !frag)
+    return ecmp::mix_rss(key, m->hash.rss);
+  return ecmp::flow_hash4(key, ip, rte_pktmbuf_data_len(m) - RTE_ETHER_HDR_LEN);
+}
+// IPv6: a Fragment header straight after the fixed one makes it a fragment.
+ROUTERD_ALWAYS_INLINE uint32_t flow_hash6(const rte_mbuf* m, const ecmp::FlowKey& key, bool rss) {
+  auto* ip = rte_pktmbuf_mtod_offset(m, const rte_ipv6_hdr*, RTE_ETHER_HDR_LEN);
+  if (rss && (m->ol_flags & RTE_MBUF_F_RX_RSS_HASH) && ip->proto != IPPROTO_FRAGMENT)
+    return ecmp::mix_rss(key, m->hash.rss);
+  return ecmp::flow_hash6(key, ip, rte_pktmbuf_data_len(m) - RTE_ETHER_HDR_LEN);
+}
+// The member of group state g that a flow hashing to h takes, counted in st. nullptr when
+// the member's slot has just been released (the reader then sees "no route" and control,
+// as for any empty slot, decides again with the current tables).
+ROUTERD_ALWAYS_INLINE const NextHopState* group_member(const SharedState& dp, LcoreStats& st,
+                                                       const NextHopState* g, uint32_t h) {
+  const uint32_t id = g->group->pick(h);
+  st.via_group[id].add();
+  return dp.nexthops.get(id);
 }
 
 // An IPv6 destination as rte_fib6_lookup_bulk reads it (uint8_t[16], network order).

@@ -202,10 +202,19 @@ ROUTERD_ALWAYS_INLINE void Worker::forward_looked_up(uint16_t in_port, rte_mbuf*
     rte_mbuf* m = cand[i];
     const NextHopState* s = OneHop ? s0 : nhs[i];
     if (__builtin_expect(!forwards(m, OneHop ? limit0 : forward_limit(s, in_port)), 0)) {
-      const Verdict v = exact(m, s, in_port);
-      if (v.action != Verdict::forward) {
-        divert(m, v, s, in_port);
-        continue;
+      // An ECMP group fails the next hop's half of the decision (it is no next hop itself):
+      // its member for this flow is decided here, off the path single next hops take.
+      bool pass = false;
+      if (!OneHop && s != nullptr && s->kind == NhKind::group) {
+        s = group_member(dp_, st_, s, flow_hash4(m, dp_.params.flow_key, dp_.params.ecmp_use_rss));
+        pass = forwards(m, forward_limit(s, in_port));
+      }
+      if (!pass) {
+        const Verdict v = exact(m, s, in_port);
+        if (v.action != Verdict::forward) {
+          divert(m, v, s, in_port);
+          continue;
+        }
       }
     }
     if constexpr (OneHop) {
@@ -501,9 +510,13 @@ void Worker::process6(uint16_t in_port, const PortFastInfo& in, rte_mbuf** pkts,
   for (uint16_t i = 0; i < k; ++i) {
     rte_mbuf* m = cand[i];
     const NextHopState* s = nhs[i];
-    if (__builtin_expect(((exact >> i) & 1) | !forwards6(m, forward_limit(s, in_port)), 0) &&
-        !exact6(m, s, in_port))
-      continue;
+    if (__builtin_expect(((exact >> i) & 1) | !forwards6(m, forward_limit(s, in_port)), 0)) {
+      // As for IPv4: a group's member is picked off the single next hop's path.
+      if (s != nullptr && s->kind == NhKind::group)
+        s = group_member(dp_, st_, s, flow_hash6(m, dp_.params.flow_key, dp_.params.ecmp_use_rss));
+      if ((((exact >> i) & 1) | !forwards6(m, forward_limit(s, in_port))) && !exact6(m, s, in_port))
+        continue;
+    }
     rewrite6(m, s);
     out[nout] = m;
     out_port[nout++] = s->port;

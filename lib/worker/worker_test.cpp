@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cstring>
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -457,4 +458,117 @@ TEST_CASE("worker: bursts of both families keep each family's order, whichever c
   CHECK(in == forwarded + rig.drops() + rig.punts());
   CHECK(v6_first > 1000);
   CHECK(v4_first > 300);
+}
+
+TEST_CASE("worker: an ECMP group spreads flows as route get says, fragments on one path",
+          "[worker][ecmp]") {
+  WorkerRig rig;
+  rig.run({"route", "add", "10.7.0.0/16", "nexthop", "via", "10.2.0.2", "nexthop", "via",
+           "10.2.0.3", "weight", "3"});
+  rig.run({"addr", "add", "2001:db8:1::1/64", "dev", "p0"});
+  rig.run({"addr", "add", "2001:db8:2::1/64", "dev", "p1"});
+  rig.run({"neigh", "add", "2001:db8:2::2", "lladdr", kNbr2.str(), "dev", "p1"});
+  rig.run({"neigh", "add", "2001:db8:2::3", "lladdr", kNbr3.str(), "dev", "p1"});
+  rig.run({"route", "add", "2001:db8:70::/48", "nexthop", "via", "2001:db8:2::2", "nexthop", "via",
+           "2001:db8:2::3"});
+  const Mac p0mac = rig.ports[0]->mac(), p1mac = rig.ports[1]->mac();
+  auto mac_of = [](const std::string& via) {
+    return via == "10.2.0.2" || via == "2001:db8:2::2" ? kNbr2 : kNbr3;
+  };
+
+  // IPv4: 64 bursts of 32 UDP flows (one destination per burst, which the single-destination
+  // path would send as one run without the group). Each packet leaves by the member route
+  // get names for its flow.
+  uint64_t sent4 = 0, to3 = 0;
+  for (int b = 0; b < 64; ++b) {
+    std::vector<rte_mbuf*> burst;
+    std::vector<Expect> want;
+    for (uint16_t i = 0; i < 32; ++i) {
+      Pkt k;
+      k.dst_mac = p0mac;
+      k.dst = Ipv4(10, 7, 0, uint8_t(b)).v;
+      k.sport = uint16_t(b * 32 + i);
+      const std::string via =
+          rig.run({"route", "get", Ipv4(k.dst).str(), "from", "10.1.0.2", "proto", "udp", "sport",
+                   std::to_string(k.sport), "dport", "0"})["via"];
+      to3 += via == "10.2.0.3";
+      burst.push_back(k.build(rig.pool.get()));
+      want.push_back(expect_forwarded(burst.back(), mac_of(via), p1mac));
+    }
+    rig.worker->process(rig.p0(), burst.data(), uint16_t(burst.size()));
+    rig.worker->flush();
+    auto sent = rig.sent();
+    INFO("burst " << b);
+    check_sent(sent, want);
+    for (rte_mbuf* m : sent) rte_pktmbuf_free(m);
+    sent4 += 32;
+  }
+  CHECK(std::abs(double(to3) / double(sent4) - 0.75) < 0.05);
+
+  // The fragments of one datagram: the first carries the ports, the others do not (their
+  // payload is anything). All leave by one member, whatever their "ports" look like.
+  std::set<std::string> frag_macs;
+  for (uint16_t f = 0; f < 8; ++f) {
+    Pkt k;
+    k.dst_mac = p0mac;
+    k.dst = Ipv4(10, 7, 3, 3).v;
+    k.id = 0x1234;
+    k.sport = uint16_t(f * 4099);  // later fragments: payload bytes, not ports
+    rte_mbuf* m = k.build(rig.pool.get());
+    auto* ip = rte_pktmbuf_mtod_offset(m, rte_ipv4_hdr*, 14);
+    ip->fragment_offset = rte_cpu_to_be_16(uint16_t((f < 7 ? RTE_IPV4_HDR_MF_FLAG : 0) | f * 4));
+    ip->hdr_checksum = 0;
+    ip->hdr_checksum = rte_ipv4_cksum(ip);
+    rte_mbuf* one[1] = {m};
+    rig.worker->process(rig.p0(), one, 1);
+    rig.worker->flush();
+    auto sent = rig.sent();
+    REQUIRE(sent.size() == 1);
+    Mac to;
+    std::memcpy(to.b.data(), rte_pktmbuf_mtod(sent[0], const uint8_t*), 6);
+    frag_macs.insert(to.str());
+    rte_pktmbuf_free(sent[0]);
+    sent4 += 1;
+  }
+  CHECK(frag_macs.size() == 1);
+
+  // IPv6: flows differ by source port (bytes 0-1 of the UDP header).
+  uint64_t sent6 = 0;
+  std::set<std::string> used6;
+  for (int b = 0; b < 16; ++b) {
+    std::vector<rte_mbuf*> burst;
+    std::vector<Expect> want;
+    for (uint16_t i = 0; i < 32; ++i) {
+      const uint16_t sport = uint16_t(b * 32 + i);
+      rte_mbuf* m = build6(rig.pool.get(), p0mac, *Ipv6::parse("2001:db8:70::9"));
+      uint8_t* udp = rte_pktmbuf_mtod_offset(m, uint8_t*, 14 + 40);
+      udp[0] = uint8_t(sport >> 8);
+      udp[1] = uint8_t(sport);
+      const std::string via =
+          rig.run({"route", "get", "2001:db8:70::9", "from", "2001:db8:1::2", "proto", "udp",
+                   "sport", std::to_string(sport), "dport", "0"})["via"];
+      used6.insert(via);
+      burst.push_back(m);
+      want.push_back(expect_forwarded6(m, mac_of(via), p1mac));
+    }
+    rig.worker->process(rig.p0(), burst.data(), uint16_t(burst.size()));
+    rig.worker->flush();
+    auto sent = rig.sent();
+    INFO("IPv6 burst " << b);
+    check_sent(sent, want);
+    for (rte_mbuf* m : sent) rte_pktmbuf_free(m);
+    sent6 += 32;
+  }
+  CHECK(used6.size() == 2);
+
+  // Every packet counted against the member it took, and shown per member.
+  uint64_t counted = 0;
+  const nlohmann::json st = rig.run({"stats"});
+  for (const char* fam : {"ipv4", "ipv6"})
+    for (const auto& g : st["ecmp"][fam])
+      for (const auto& m : g["members"]) counted += m["packets"].get<uint64_t>();
+  CHECK(counted == sent4 + sent6);
+  CHECK(rig.dp.stats[0].tx[rig.p1()].get() == sent4 + sent6);
+  CHECK(rig.drops() == 0);
+  CHECK(rig.punts() == 0);
 }
