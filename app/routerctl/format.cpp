@@ -67,6 +67,12 @@ std::string route_get(const json& d) {
     out += " " + type;  // a kind newer than this routerctl (IPv6: multicast): say it as is
     if (d.contains("dev")) out += " dev " + str(d, "dev");
   }
+  if (d.contains("group")) {
+    const json& g = d["group"];
+    out += fmt::format("\n    group {} bucket {} of {} ({} next hops, {} alive)", g.value("id", 0u),
+                       g.value("bucket", 0u), g.value("buckets", 0u), g.value("members", 0u),
+                       g.value("alive", 0u));
+  }
   if (d.contains("nexthop")) {
     const json& n = d["nexthop"];
     out += fmt::format("\n    nexthop {} {}", n.value("id", 0u), str(n, "state"));

@@ -248,3 +248,25 @@ TEST_CASE("link show prints how each port receives multicast, and why when not f
         "    net_null1 (net_null) rxq 1 txq 1\n"
         "    multicast allmulticast (3 groups): the device has no multicast filter\n");
 }
+
+TEST_CASE("route show and route get print ECMP routes as ip-route(8) does, with each member",
+          "[routerctl][ecmp]") {
+  const char* show =
+      R"([{"type":"unicast","family":4,"prefix":"10.9.0.0/16","proto":"static","group":12,)"
+      R"("nexthops":[{"via":"10.2.0.2","dev":"p1","weight":1,"state":"alive","buckets":32,)"
+      R"("packets":25012},{"via":"10.3.0.2","dev":"p2","weight":3,"state":"dead","buckets":0,)"
+      R"("packets":7}]}])";
+  CHECK(format_text(Verb::route_show, nlohmann::json::parse(show)) ==
+        "10.9.0.0/16 proto static\n"
+        "\tnexthop via 10.2.0.2 dev p1 weight 1 alive buckets 32 packets 25012\n"
+        "\tnexthop via 10.3.0.2 dev p2 weight 3 dead buckets 0 packets 7\n");
+  const char* get =
+      R"({"dst":"10.9.7.7","type":"unicast","via":"10.3.0.2","dev":"p2","src":"10.3.0.1",)"
+      R"("route":"10.9.0.0/16","proto":"static","group":{"id":12,"bucket":77,"buckets":128,)"
+      R"("members":2,"alive":2},"nexthop":{"id":9,"state":"forward","neighbour":"10.3.0.2",)"
+      R"("lladdr":"02:00:00:00:02:02","mtu":1500}})";
+  CHECK(format_text(Verb::route_get, nlohmann::json::parse(get)) ==
+        "10.9.7.7 via 10.3.0.2 dev p2 src 10.3.0.1 route 10.9.0.0/16 proto static\n"
+        "    group 12 bucket 77 of 128 (2 next hops, 2 alive)\n"
+        "    nexthop 9 forward neighbour 10.3.0.2 lladdr 02:00:00:00:02:02 mtu 1500\n");
+}

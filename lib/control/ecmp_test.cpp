@@ -193,6 +193,7 @@ TEST_CASE("ECMP: replacing the set moves only the flows of the member that left"
   r.run({"route", "add", "10.9.0.0/16", "nexthop", "via", "10.1.0.2", "nexthop", "via", "10.2.0.2",
          "nexthop", "via", "10.2.0.3"});
   std::vector<std::string> before;
+  before.reserve(1000);
   for (int i = 0; i < 1000; ++i) before.push_back(r.via_of("10.9.3.3", uint16_t(i)));
   r.run({"route", "replace", "10.9.0.0/16", "nexthop", "via", "10.1.0.2", "nexthop", "via",
          "10.2.0.2"});
@@ -210,6 +211,7 @@ TEST_CASE("ECMP: replacing the set moves only the flows of the member that left"
   CHECK(gone > 250);  // about a third
   // And a member joining takes only its share from the others.
   std::vector<std::string> two;
+  two.reserve(1000);
   for (int i = 0; i < 1000; ++i) two.push_back(r.via_of("10.9.3.3", uint16_t(i)));
   r.run({"route", "replace", "10.9.0.0/16", "nexthop", "via", "10.1.0.2", "nexthop", "via",
          "10.2.0.2", "nexthop", "via", "10.2.0.4"});
