@@ -52,16 +52,20 @@ std::vector<RouteSpec> parse_route_text(std::string_view text, const std::string
   tbb::concurrent_vector<std::pair<size_t, std::string>> errors;
   tbb::parallel_for(
       tbb::blocked_range<size_t>(0, starts.size(), 4096), [&](const tbb::blocked_range<size_t>& r) {
-        std::string_view words[8];
+        // The longest line: [TYPE] PREFIX mtu N, then 64 x "nexthop via G dev P weight W",
+        // and room for a 65th, which the grammar refuses by name.
+        constexpr size_t kMaxWords = 4 + (kMaxNexthops + 1) * 7;
+        std::string_view words[kMaxWords + 1];
         for (size_t i = r.begin(); i != r.end(); ++i) {
           size_t end = i + 1 < starts.size() ? starts[i + 1] : text.size();
           std::string_view line = text.substr(starts[i], end - starts[i]);
           while (!line.empty() && (line.back() == '\n' || line.back() == '\r'))
             line.remove_suffix(1);
-          size_t n = split_words(line, words, 8);
+          size_t n = split_words(line, words, kMaxWords + 1);
           if (n == 0 || words[0][0] == '#') continue;
           try {
-            if (n == 8) throw CommandError(name + ":" + std::to_string(i + 1) + ": too many words");
+            if (n > kMaxWords)
+              throw CommandError(name + ":" + std::to_string(i + 1) + ": too many words");
             specs[i] = parse_route_spec(name + ":" + std::to_string(i + 1), {words, n});
             specs[i].line = uint32_t(i + 1);
             used[i] = 1;

@@ -229,3 +229,25 @@ TEST_CASE("route files: route types, either family", "[api][routefile][route-typ
   CHECK_THROWS_WITH(parse_route_text("10.0.0.0/8 dev p0\nblackhole 10.0.0.0/8\n", "f"),
                     Contains("f:2: 10.0.0.0/8 already given on line 1"));
 }
+
+TEST_CASE("route files: ECMP lines, up to 64 nexthops with dev and weight",
+          "[api][routefile][ecmp]") {
+  std::string line = "10.9.0.0/16 mtu 1400";
+  for (int i = 0; i < 64; ++i)
+    line += " nexthop via 10.2." + std::to_string(i) + ".2 dev p1 weight " + std::to_string(i + 1);
+  auto v = parse_route_text(
+      "2001:db8::/32 nexthop via fe80::1 dev p0 nexthop via fe80::2 dev p1\n" + line + "\n", "t");
+  REQUIRE(v.size() == 2);
+  CHECK(v[0].prefix.str() == "10.9.0.0/16");
+  REQUIRE(v[0].nexthops.size() == 64);
+  CHECK(v[0].mtu == 1400);
+  CHECK(v[0].nexthops[63].via == Ipv4(10, 2, 63, 2));
+  CHECK(v[0].nexthops[63].weight == 64);
+  CHECK(v[0].nexthops[63].dev == "p1");
+  CHECK_FALSE(v[0].via);
+  REQUIRE(v[1].nexthops.size() == 2);
+  CHECK(v[1].nexthops[1].via6 == Ipv6::parse("fe80::2"));
+  // A 65th is refused by the grammar, with the line named.
+  CHECK_THROWS_WITH(parse_route_text(line + " nexthop via 10.3.0.2\n", "t"),
+                    Catch::Contains("t:1: more than 64 nexthops"));
+}

@@ -1124,3 +1124,62 @@ TEST_CASE("[[route]] type: blackhole, prohibit, unreachable, without via or dev"
                               "[[route]]\nprefix = \"10.9.0.0/16\"\ntype = \"prohibit\"\n") ==
         "t.toml: route[1].prefix: duplicate route 10.9.0.0/16 (also route[0])");
 }
+
+TEST_CASE("[[route]] nexthops: ECMP routes in the config, checked as routerctl checks them",
+          "[config][ecmp]") {
+  const Config c = parse_config(kTwoPorts6 + R"(
+[ecmp]
+hash_key = "00112233445566778899aabbccddeeff"
+use_rss = false
+[[route]]
+prefix = "10.9.0.0/16"
+nexthops = [{ via = "10.1.0.2" }, { via = "10.2.0.2", dev = "p1", weight = 3 }]
+[[route]]
+prefix = "2001:db8:9::/48"
+nexthops = [{ via = "fe80::2", dev = "p1" }, { via = "2001:db8:1::2", weight = 256 }]
+)",
+                                "t.toml");
+  REQUIRE(c.routes.size() == 1);
+  REQUIRE(c.routes[0].nexthops.size() == 2);
+  CHECK(c.routes[0].nexthops[1].via == Ipv4(10, 2, 0, 2));
+  CHECK(c.routes[0].nexthops[1].dev == "p1");
+  CHECK(c.routes[0].nexthops[1].weight == 3);
+  CHECK(c.routes[0].nexthops[0].weight == 1);
+  REQUIRE(c.routes6.size() == 1);
+  CHECK(c.routes6[0].nexthops[1].weight == 256);
+  REQUIRE(c.ecmp_hash_key);
+  CHECK((*c.ecmp_hash_key)[0] == 0x0011223344556677ull);
+  CHECK((*c.ecmp_hash_key)[1] == 0x8899aabbccddeeffull);
+  CHECK_FALSE(c.ecmp_use_rss);
+
+  auto route = [](const std::string& body) {
+    return error_of(kTwoPorts6 + "[[route]]\nprefix = \"10.9.0.0/16\"\n" + body);
+  };
+  CHECK(route("nexthops = [{ via = \"10.1.0.2\" }]\n") ==
+        "t.toml: route[0].nexthops: 1 next hops: an ECMP route has 2 to 64");
+  CHECK(route("nexthops = [{ via = \"10.1.0.2\" }, { via = \"10.2.0.2\", weight = 0 }]\n") ==
+        "t.toml: route[0].nexthops[1].weight: 0 is out of range 1..256");
+  CHECK(route("nexthops = [{ via = \"10.1.0.2\" }, { via = \"10.1.0.2\", weight = 2 }]\n") ==
+        "t.toml: route[0].nexthops[1].via: 10.1.0.2 is named twice (give it one next hop with the "
+        "sum of the weights)");
+  CHECK(route("nexthops = [{ via = \"10.1.0.2\" }, { via = \"10.7.0.2\" }]\n")
+            .find("route[0].nexthops[1].via: ") != std::string::npos);
+  CHECK(route("nexthops = [{ via = \"10.1.0.2\" }, { dev = \"p1\" }]\n") ==
+        "t.toml: route[0].nexthops[1].via: missing (required)");
+  CHECK(route("nexthops = [{ via = \"10.1.0.2\" }, { via = \"10.2.0.2\", mtu = 9 }]\n") ==
+        "t.toml: route[0].nexthops[1].mtu: unknown key");
+  CHECK(
+      route("via = \"10.1.0.2\"\nnexthops = [{ via = \"10.1.0.2\" }, { via = \"10.2.0.2\" }]\n") ==
+      "t.toml: route[0].via: give the gateways and ports in 'nexthops' only (remove via)");
+  CHECK(route("nexthops = [{ via = \"fe80::2\" }, { via = \"10.2.0.2\" }]\n") ==
+        "t.toml: route[0].nexthops[0].via: 'fe80::2' is IPv6 but prefix '10.9.0.0/16' is IPv4");
+  CHECK(error_of(kTwoPorts6 +
+                 "[[route]]\nprefix = \"2001:db8:9::/48\"\n"
+                 "nexthops = [{ via = \"fe80::2\" }, { via = \"2001:db8:1::2\" }]\n") ==
+        "t.toml: route[0].nexthops[0].via: fe80::2 is link-local: a link-local gateway needs dev "
+        "(its port)");
+  CHECK(error_of(kTwoPorts6 + "[ecmp]\nhash_key = \"0011\"\n") ==
+        "t.toml: ecmp.hash_key: '0011' is not 32 hexadecimal digits (a 128-bit key)");
+  CHECK(error_of(kTwoPorts6 + "[ecmp]\nhash_key = \"00000000000000000000000000000000\"\n") ==
+        "t.toml: ecmp.hash_key: an all-zero key is no secret");
+}

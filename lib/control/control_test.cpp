@@ -603,6 +603,46 @@ TEST_CASE("reload diffs against the live state; a failed one puts everything bac
   CHECK(again["routes_deleted"] == 0);
 }
 
+TEST_CASE("reload applies ECMP [[route]]s: changed members or weights replace, the same keep",
+          "[control][reload][ecmp]") {
+  auto cfg = [](const std::string& nexthops) {
+    return reload_config(R"("10.2.0.1/24")",
+                         "[[route]]\nprefix = \"192.0.2.0/24\"\nnexthops = " + nexthops + "\n");
+  };
+  const std::string two = R"([{ via = "10.1.0.2" }, { via = "10.2.0.2", weight = 3 }])";
+  Rig r(cfg(two));
+  auto ecmp = [&] {
+    for (const auto& e : r.run({"route", "show"}))
+      if (e["prefix"] == "192.0.2.0/24") return e;
+    return json();
+  };
+  REQUIRE(ecmp()["nexthops"].size() == 2);
+  CHECK(r.nh("192.0.2.1")->kind == NhKind::group);
+  const uint32_t group = r.fib("192.0.2.1");
+
+  // The same file: nothing to do (dev given or not, the members are the same).
+  json out = r.ctl->reload_apply(parse_config(cfg(two), "t.toml"), {});
+  CHECK(out["routes_replaced"] == 0);
+  CHECK(r.fib("192.0.2.1") == group);
+  // Other weights: replaced, as one route.
+  out = r.ctl->reload_apply(
+      parse_config(cfg(R"([{ via = "10.1.0.2", weight = 2 }, { via = "10.2.0.2", weight = 3 }])"),
+                   "t.toml"),
+      {});
+  CHECK(out["routes_replaced"] == 1);
+  CHECK(ecmp()["nexthops"][0]["weight"] == 2);
+  // A plain route again.
+  out = r.ctl->reload_apply(parse_config(reload_config(R"("10.2.0.1/24")",
+                                                       "[[route]]\nprefix = \"192.0.2.0/24\"\n"
+                                                       "via = \"10.2.0.2\"\n"),
+                                         "t.toml"),
+                            {});
+  CHECK(out["routes_replaced"] == 1);
+  CHECK(ecmp()["via"] == "10.2.0.2");
+  CHECK_FALSE(ecmp().contains("nexthops"));
+  CHECK(r.run({"stats"})["ecmp_groups"] == 0);
+}
+
 namespace {
 
 // One fragment of an echo request from 10.2.0.2 to the router (10.2.0.1) whose ICMP part
