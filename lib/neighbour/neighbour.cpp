@@ -449,19 +449,17 @@ void BasicNeighbourTable<Addr>::tick(uint64_t now_ms, Effects& fx) {
         if (n.requests < p_.probes) {
           send_request(n, now_ms, fx, true);
           ++it;
-        } else if constexpr (kNdp) {
-          // 7.3.3: "If no response is received after waiting RetransTimer milliseconds after
-          // sending the MAX_UNICAST_SOLICIT solicitations, retransmissions cease and the
-          // entry SHOULD be deleted." Kept FAILED for failed_ms, as after a failed
-          // resolution, unless the unresolved entries are at their limit: then deleted, so
-          // max_unresolved holds (failures cannot take room the way new entries do).
-          if (unresolved_count() < p_.max_unresolved) {
-            fail(n, now_ms, fx);
-            ++it;
-          } else {
-            fx.changed.push_back(it->first);
-            erase(it++);
-          }
+        } else if (unresolved_count() < p_.max_unresolved) {
+          // NDP 7.3.3: "If no response is received after waiting RetransTimer milliseconds
+          // after sending the MAX_UNICAST_SOLICIT solicitations, retransmissions cease and
+          // the entry SHOULD be deleted." Either family keeps it FAILED for failed_ms, as
+          // after a failed resolution (Linux's ARP goes PROBE -> FAILED too): a deleted
+          // entry would make the next packet start a fresh broadcast resolution, and an
+          // ECMP member would hold its flows' packets through it instead of leaving its
+          // group at once. At the unresolved limit it is deleted, so max_unresolved holds
+          // (failures cannot take room the way new entries do).
+          fail(n, now_ms, fx);
+          ++it;
         } else {
           fx.changed.push_back(it->first);
           erase(it++);

@@ -138,12 +138,18 @@ TEST_CASE("aging re-confirms with unicast requests, keeps forwarding meanwhile",
     CHECK(t.find(kGw)->state == NeighState::reachable);
     CHECK(fx3.changed.empty());  // same MAC: nothing to republish
   }
-  SECTION("silence removes it after the probes") {
+  SECTION("silence makes it FAILED after the probes, then forgets it") {
     NeighbourTable::Effects fx3;
     for (uint64_t ms = 30000; ms <= 33000; ms += 500) t.tick(ms, fx3);
     CHECK(fx3.requests.size() == 2);
-    CHECK(t.find(kGw) == nullptr);
+    // FAILED, as Linux's ARP: a new packet within failed_ms is answered Host Unreachable
+    // rather than held for a fresh broadcast resolution.
+    REQUIRE(t.find(kGw) != nullptr);
+    CHECK(t.find(kGw)->state == NeighState::failed);
     CHECK(fx3.changed == std::vector<Ipv4>{kGw});
+    NeighbourTable::Effects fx4;
+    t.tick(33000 + params().failed_ms, fx4);
+    CHECK(t.find(kGw) == nullptr);
   }
 }
 
