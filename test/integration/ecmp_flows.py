@@ -22,6 +22,7 @@ import json
 import os
 import resource
 import select
+import signal
 import socket
 import struct
 import sys
@@ -52,6 +53,13 @@ def send(args):
             s.setsockopt(socket.IPPROTO_IPV6, 23, 0)  # IPV6_MTU_DISCOVER = IPV6_PMTUDISC_DONT
         s.bind((src or ("::" if fam == socket.AF_INET6 else "0.0.0.0"), p))
         socks.append(s)
+    # A background job of a non-interactive shell starts with SIGINT ignored: take it back (and
+    # TERM), so that tb_bg_stop's INT ends the loop with the summary printed.
+    def stop(*_):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
     gap = 1.0 / args.pps
     sent = [0] * len(socks)
     t_next = time.monotonic()
