@@ -188,15 +188,25 @@ BG=$TB_LAST_PID
 hx 3 ip link set dev eth0 arp off
 t0=$SECONDS
 dead() {
-  local t
-  if tb_wait_until 15 eval '[[ $(member_state 10.9.0.0/16 10.4.0.2) == dead ]]'; then
+  local t st last='' seq=''
+  # The states the member goes through, with the time since h3 went silent: evidence of how
+  # long its flows were neither delivered nor moved (while "unresolved" they wait for ARP).
+  while ((SECONDS - t0 <= 15)); do
+    st=$(member_state 10.9.0.0/16 10.4.0.2)
+    [[ $st == "$last" ]] || { seq+=" $st@$((SECONDS - t0))s"; last=$st; }
+    [[ $st != dead ]] || break
+    sleep 0.2
+  done
+  tb_stats "$TB_DIR/s-dead"
+  tb_say "     states of 10.4.0.2:$seq; drops.neighbour_queue_overflow +$(tb_stat_delta "$TB_DIR/s-d0" "$TB_DIR/s-dead" .drops.neighbour_queue_overflow)"
+  if [[ $st == dead ]]; then
     t=$((SECONDS - t0))
     rctl_j route show | jq -c '.[] | select(.prefix == "10.9.0.0/16") | .nexthops | map({via, state, buckets})' | tb_indent
     grep 'ecmp: gateway 10.4.0.2' "$TB_LOG" | tail -1 | tb_indent
-    tb_say "     dead after ${t} s (reachable_time 2 s: stale within 3 s, then 3 probes 250 ms apart)"
+    tb_say "     dead after ${t} s (reachable_time 2 s: probed within 3 s, 3 probes 250 ms apart)"
     ((t <= 8)) && grep -q 'ecmp: gateway 10.4.0.2 does not answer ARP' "$TB_LOG"
   else
-    tb_say "     10.4.0.2 still '$(member_state 10.9.0.0/16 10.4.0.2)' after 15 s"
+    tb_say "     10.4.0.2 still '$st' after 15 s"
     rctl -4 neigh show | tb_indent
     return 1
   fi
