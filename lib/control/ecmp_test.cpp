@@ -267,3 +267,26 @@ TEST_CASE("ECMP: a member whose gateway stops answering ARP leaves its group unt
   CHECK(rt["nexthops"][1]["buckets"].get<uint32_t>() > 0);
   CHECK(r.run({"stats"})["ecmp_member_ups"] == 1);
 }
+
+TEST_CASE("ECMP: a batch mixing families and ECMP lines is one commit, or nothing",
+          "[control][ecmp]") {
+  EcmpRig r;
+  r.run({"addr", "add", "2001:db8:1::1/64", "dev", "p0"});
+  r.run({"addr", "add", "2001:db8:2::1/64", "dev", "p1"});
+  const uint64_t g0 = r.dp.generation.read();
+  const json j = r.run({"batch", "route add 10.9.0.0/16 nexthop via 10.1.0.2 nexthop via 10.2.0.2",
+                        "route add 2001:db8:9::/48 nexthop via 2001:db8:1::2 nexthop via fe80::9 "
+                        "dev p1 weight 4",
+                        "route add 10.8.0.0/16 via 10.2.0.2"});
+  CHECK(j["added"] == 3);
+  CHECK(r.dp.generation.read() == g0 + 1);
+  CHECK(r.run({"stats"})["ecmp_groups"] == 2);
+  // A bad ECMP line refuses the whole batch, naming its line.
+  CHECK_THAT(r.fails({"batch", "route del 10.8.0.0/16",
+                      "route replace 10.9.0.0/16 nexthop via 10.2.0.2 weight 300 nexthop via "
+                      "10.1.0.2"}),
+             Catch::Contains("line 2"));
+  CHECK(r.dp.generation.read() == g0 + 1);
+  CHECK_FALSE(r.route("10.8.0.0/16").is_null());
+  CHECK(r.route("10.9.0.0/16")["nexthops"][0]["weight"] == 1);
+}
