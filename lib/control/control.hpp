@@ -362,6 +362,8 @@ class Control {
   uint16_t gateway_port(const std::string& where, const Ipv6& gw, const std::string& dev);
   template <class R>
   void set_paths(R& nr, const Request& r, const std::string& where);
+  std::shared_ptr<const std::vector<BasicPath<Ipv4>>> last_paths4_;
+  std::shared_ptr<const std::vector<BasicPath<Ipv6>>> last_paths6_;
   nlohmann::json route_json(const Route& rt) const;
   nlohmann::json route_json(const Route6& rt) const;
   // The IPv6 halves of the addr, route and neigh verbs (cmd6.cpp).
