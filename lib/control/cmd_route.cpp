@@ -111,7 +111,8 @@ void Control::set_paths(R& nr, const Request& r, const std::string& where) {
       return last_paths6_;
     else
       return last_paths4_;
-  }();
+  }
+  ();
   if (last && *last == *paths) {
     nr.paths = last;
   } else {
