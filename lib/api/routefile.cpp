@@ -16,7 +16,12 @@ namespace routerd {
 
 namespace {
 
-// Splits on spaces and tabs; at most 8 words (a route line has at most 5).
+// The most words a route line can have: [TYPE] PREFIX, kMaxNexthops times "nexthop via G
+// dev P weight W" (7 words), "mtu N". A longer line is refused before it is parsed. (It was
+// 7 words, which refused every ECMP line with a weight or more than two next hops.)
+constexpr size_t kMaxRouteWords = 2 + 7 * kMaxNexthops + 2;
+
+// Splits on spaces and tabs; at most max words.
 // Any ASCII white space separates words: a CR left inside a line (a file edited on Windows,
 // then padded) must not end up in a port name (found by the routefile fuzz target).
 bool is_space(char c) {
@@ -52,16 +57,17 @@ std::vector<RouteSpec> parse_route_text(std::string_view text, const std::string
   tbb::concurrent_vector<std::pair<size_t, std::string>> errors;
   tbb::parallel_for(
       tbb::blocked_range<size_t>(0, starts.size(), 4096), [&](const tbb::blocked_range<size_t>& r) {
-        std::string_view words[8];
+        std::string_view words[kMaxRouteWords + 1];
         for (size_t i = r.begin(); i != r.end(); ++i) {
           size_t end = i + 1 < starts.size() ? starts[i + 1] : text.size();
           std::string_view line = text.substr(starts[i], end - starts[i]);
           while (!line.empty() && (line.back() == '\n' || line.back() == '\r'))
             line.remove_suffix(1);
-          size_t n = split_words(line, words, 8);
+          size_t n = split_words(line, words, kMaxRouteWords + 1);
           if (n == 0 || words[0][0] == '#') continue;
           try {
-            if (n == 8) throw CommandError(name + ":" + std::to_string(i + 1) + ": too many words");
+            if (n > kMaxRouteWords)
+              throw CommandError(name + ":" + std::to_string(i + 1) + ": too many words");
             specs[i] = parse_route_spec(name + ":" + std::to_string(i + 1), {words, n});
             specs[i].line = uint32_t(i + 1);
             used[i] = 1;
