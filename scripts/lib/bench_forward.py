@@ -1228,6 +1228,8 @@ def run(args, repo):
                   "trace to port 1 (--rule_ipv6). It rewrites the Ethernet header but leaves "
                   "the IPv6 hop limit alone; routerd decrements it.")
     if any("ecmp_over_single" in r for r in results):
+        if lookups:
+            print()
         print(ecmp_table(results))
         print()
         print(f"ECMP: routerd with every route through one {ECMP_NEXTHOPS}-way group (gen-trace "
