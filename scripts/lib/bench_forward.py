@@ -17,6 +17,12 @@ structure routerd uses) and/or --lookup lpm (rte_lpm6), routes from --rule_ipv6.
 --family 46 (issue 14): a dual-stack trace (gen-trace --family 46: IPv4 and IPv6 packets
 alternating) with both full tables in one route file; routerd gets both families'
 addresses and neighbours, l3fwd both rule files (its IPv4 table sizes raised as well).
+
+Patterns ecmp and ecmp-zipf (issue 15): the packets of uniform (zipf), and the full table
+with every route through one 8-way ECMP group (gen-trace --nexthops 8, 8 static
+neighbours on p1). Each round runs testpmd, then routerd with that table and routerd with
+the pattern's single-next-hop table (uniform's or zipf's own route file, same trace),
+in alternating order; the figure is the median over the rounds of ECMP / single.
 """
 import datetime
 import hashlib
@@ -35,8 +41,14 @@ import time
 from bench_dpdk import (BenchError, Memory, Telemetry, bench_session, cleanup_prefix,
                         stop_process)
 
-PATTERNS = ["uniform", "zipf", "single"]
-DEFAULT_COUNT = {"uniform": 131072, "zipf": 131072, "single": 4096}
+PATTERNS = ["uniform", "zipf", "single", "ecmp", "ecmp-zipf"]
+# ECMP patterns (issue 15): the destinations of the base pattern, every route via one group
+# of ECMP_NEXTHOPS gateways, compared with the base pattern's single-next-hop routes.
+ECMP_BASE = {"ecmp": "uniform", "ecmp-zipf": "zipf"}
+ECMP_NEXTHOPS = 8
+ECMP_TARGET = 0.9       # routerd ECMP / routerd single next hop, same trace, same run
+DEFAULT_COUNT = {"uniform": 131072, "zipf": 131072, "single": 4096, "ecmp": 131072,
+                 "ecmp-zipf": 131072}
 TARGETS = {"uniform": 0.55, "zipf": 0.7, "single": 0.7}
 # Route cache on / off, same pattern (docs/performance.md, "Route churn and the route cache").
 CACHE_TARGETS = {"zipf": 1.1, "uniform": 0.97}
@@ -151,11 +163,12 @@ def gen_trace_version(gen):
     return int(m.group(1)) if m else None
 
 
-def ensure_trace(repo, cache, pattern, count, seed, table, table_sha, family=4):
-    """Generates the trace of one pattern into the cache, or reuses a fresh one."""
+def ensure_trace(repo, cache, pattern, count, seed, table, table_sha, family=4, nexthops=1):
+    """Generates the trace of one pattern into the cache, or reuses a fresh one. nexthops > 1:
+    the same packets, every route an ECMP route through that many gateways."""
     gen = os.path.join(repo, "scripts", "gen-trace")
     prefix = os.path.join(cache, f"{'' if family == 4 else f'v{family}-'}{pattern}-n{count}"
-                          f"-s{seed}")
+                          f"-s{seed}{f'-nh{nexthops}' if nexthops > 1 else ''}")
     meta_path = prefix + ".json"
     fresh = False
     if all(os.path.exists(prefix + e) for e in (".json", ".pcap", ".routes")):
@@ -166,16 +179,17 @@ def ensure_trace(repo, cache, pattern, count, seed, table, table_sha, family=4):
                      and meta.get("dst_mac") == PORT_MAC
                      and meta.get("count") == count and meta.get("seed") == seed
                      and meta.get("family", 4) == family
+                     and meta.get("nexthops", 1) == nexthops
                      and os.path.getmtime(meta_path) >= os.path.getmtime(gen))
         except (OSError, ValueError):
             fresh = False
     if not fresh:
-        log(f"generating the {family_text(family)} {pattern} trace ({count} packets) into "
-            f"{cache}")
+        log(f"generating the {family_text(family)} {pattern} trace ({count} packets"
+            f"{f', {nexthops}-way ECMP routes' if nexthops > 1 else ''}) into {cache}")
         os.makedirs(cache, exist_ok=True)
         r = sh(["/usr/bin/python3", gen, "--pattern", pattern, "--family", str(family),
                 "--count", str(count), "--seed", str(seed), "--table", table,
-                "--dst-mac", PORT_MAC, "--out", prefix])
+                "--dst-mac", PORT_MAC, "--nexthops", str(nexthops), "--out", prefix])
         if r.returncode != 0:
             raise BenchError(f"gen-trace --pattern {pattern} failed: "
                              f"{(r.stderr or r.stdout).strip().splitlines()[-1:]}")
@@ -580,7 +594,7 @@ def routerd_config(path, sock, prefix, eal_mem, trace, meta, mbufs, route_cache=
         'preset = "null"',
         f"addresses = [{', '.join(toml_str(x) for x in addr1)}]",
     ]
-    gws = {4: GATEWAYS, 6: GATEWAYS6, 46: GATEWAYS + GATEWAYS6}[family]
+    gws = trace_gateways(meta)
     for gw in gws:
         last = int(gw.rsplit(":", 1)[1], 16) if ":" in gw else int(gw.split(".")[3])
         lines += ["", "[[neighbour]]", f"address = {toml_str(gw)}",
@@ -588,6 +602,64 @@ def routerd_config(path, sock, prefix, eal_mem, trace, meta, mbufs, route_cache=
     with open(path, "w") as f:
         f.write("\n".join(lines) + "\n")
     return eal
+
+
+def trace_gateways(meta):
+    """The gateways the trace's routes use (gen-trace's JSON; 8 with --nexthops 8), each
+    to get a static neighbour on p1."""
+    family = meta.get("family", 4)
+    g = meta.get("gateways")
+    if family == 46 and isinstance(g, dict):
+        return g["4"] + g["6"]
+    if isinstance(g, list):
+        return g
+    return {4: GATEWAYS, 6: GATEWAYS6, 46: GATEWAYS + GATEWAYS6}[family]
+
+
+def ecmp_check(meta, live):
+    """With an ECMP route file: routerd must hold one group per family of exactly the trace's
+    gateways, all alive, and every member must have carried packets. Returns what the bench
+    records (members, packets, spread); raises BenchError otherwise (the figures would not
+    measure ECMP)."""
+    n = meta.get("nexthops", 1)
+    if n <= 1:
+        return None
+    fams = {4: ["ipv4"], 6: ["ipv6"], 46: ["ipv4", "ipv6"]}[meta.get("family", 4)]
+    out = {"groups": live.get("ecmp_groups"), "nexthops": n}
+    for fam in fams:
+        groups = live.get("ecmp", {}).get(fam, [])
+        if len(groups) != 1:
+            raise BenchError(f"routerd has {len(groups)} {fam} ECMP groups, the route file "
+                             "makes one")
+        members = groups[0]["members"]
+        vias = sorted(m["via"] for m in members)
+        want = sorted(g for g in trace_gateways(meta) if (":" in g) == (fam == "ipv6"))
+        if vias != want:
+            raise BenchError(f"routerd's {fam} ECMP group has members {vias}, the route file "
+                             f"{want}")
+        bad = [m["via"] for m in members if m["state"] != "alive" or m["packets"] == 0]
+        if bad:
+            raise BenchError(f"ECMP members not alive or without packets: {bad} "
+                             f"({members})")
+        packets = [m["packets"] for m in members]
+        out[fam] = {"buckets": groups[0]["buckets"],
+                    "members": [{k: m[k] for k in ("via", "state", "buckets", "packets")}
+                                for m in members],
+                    "packets": sum(packets),
+                    "max_over_min": max(packets) / min(packets)}
+    return out
+
+
+def peak_rss_kib(pid):
+    """VmHWM of a process (KiB): its peak resident set, heap included, hugepages not."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
 
 
 def routerctl(ctx, sock, *args, timeout=30):
@@ -669,6 +741,7 @@ def run_routerd(ctx, pattern, tag, trace, meta, mbufs, mem_mb, route_cache=None)
                 raise BenchError("routerd: routes not loaded within 300 s")
             time.sleep(0.2)
         result["ready_seconds"] = time.monotonic() - t_start
+        result["peak_rss_kib_after_load"] = peak_rss_kib(proc.pid)
         m = None
         for line in open(logf, errors="replace"):
             m = ROUTE_LOAD_RE.search(line) or m
@@ -698,6 +771,9 @@ def run_routerd(ctx, pattern, tag, trace, meta, mbufs, mem_mb, route_cache=None)
             raise BenchError(f"routerctl stats: {err}")
         result["live_stats"] = live
         result["live_accounting"] = accounting(live)
+        ecmp = ecmp_check(meta, live)
+        if ecmp is not None:
+            result["ecmp"] = ecmp
         rc_stats = live.get("route_cache")
         if route_cache is not None and rc_stats is not None \
                 and bool(rc_stats.get("enabled")) != route_cache:
@@ -719,6 +795,7 @@ def run_routerd(ctx, pattern, tag, trace, meta, mbufs, mem_mb, route_cache=None)
             "routerctl_seconds": t1 - t0,
             "forward_mpps_during": (st1["opackets"] - st0["opackets"]) / (t1 - t0) / 1e6,
         }
+        result["peak_rss_kib"] = peak_rss_kib(proc.pid)
         # Stop: SIGTERM; routerd logs its final counters once the workers have stopped.
         t0 = time.monotonic()
         rc = stop_process(proc, signal.SIGTERM, timeout=30)
@@ -803,6 +880,42 @@ def l3fwd_table(results, lookups):
                     + " | ".join(f"{fmt_mpps(r['l3fwd'][lk]['out_pps_median'])} | "
                                  f"{r['l3fwd_ratio'][lk]:.3f} | {r['routerd_over_l3fwd'][lk]:.3f}"
                                  for lk in lookups) + " |")
+    return "\n".join(rows)
+
+
+def ecmp_table(results):
+    rows = ["| pattern | testpmd io Mpps | routerd single next hop Mpps | routerd ECMP Mpps | "
+            "ECMP / single (median of rounds) | per round | target | cycles/packet single / "
+            "ECMP / added | members max/min | FIB load single / ECMP (s) | peak RSS single / "
+            "ECMP (MiB) |",
+            "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in results:
+        if "ecmp_over_single" not in r:
+            continue
+        one, rd = r["routerd_single"], r["routerd"]
+        t = r["ecmp_target"]
+        verdict = f"{t:.2f}: {'met' if r['ecmp_over_single'] >= t else '**not met**'}"
+        if r.get("ecmp_added_cycles_per_packet") is not None:
+            cyc = (f"{r['single_cycles_per_packet']:.0f} / {r['cycles_per_packet']:.0f} / "
+                   f"{r['ecmp_added_cycles_per_packet']:+.0f}")
+        else:
+            cyc = "n/a"
+        spread = [fam["max_over_min"] for e in r["ecmp_members"] if e
+                  for k, fam in e.items() if isinstance(fam, dict)]
+        sp = f"{max(spread):.3f}" if spread else "n/a"
+
+        def load(x):
+            return f"{x['route_load_seconds']:.2f}" if "route_load_seconds" in x else "n/a"
+
+        def rss(x):
+            v = [run.get("peak_rss_kib") for run in x["runs"] if run.get("peak_rss_kib")]
+            return f"{max(v) / 1024:.0f}" if v else "n/a"
+        rows.append(f"| {r['pattern']} | {fmt_mpps(r['testpmd']['out_pps_median'])} | "
+                    f"{fmt_mpps(one['out_pps_median'])} | {fmt_mpps(rd['out_pps_median'])} | "
+                    f"{r['ecmp_over_single']:.3f} | "
+                    + ", ".join(f"{x:.3f}" for x in r["ecmp_pair_ratios"])
+                    + f" | {verdict} | {cyc} | {sp} | {load(one)} / {load(rd)} | "
+                    f"{rss(one)} / {rss(rd)} |")
     return "\n".join(rows)
 
 
@@ -917,6 +1030,10 @@ def run(args, repo):
     counts = {p: args.count or DEFAULT_COUNT[p] for p in patterns}
     # [route_cache] enabled = true (True) / false (False); both: the two, every round.
     cache_modes = {"on": [True], "off": [False], "both": [True, False]}[args.route_cache]
+    ecmp_patterns = [p for p in patterns if p in ECMP_BASE]
+    if ecmp_patterns and len(cache_modes) > 1:
+        raise BenchError(f"--route-cache both does not combine with {ecmp_patterns} (they "
+                         "compare ECMP with single next hops, with the cache on or off)")
     max_mbufs = max(counts.values()) + EXTRA_MBUFS
     pool_mb = int(max_mbufs * MBUF_KIB / 1024) + 1
     # FIB_MB covers both families' full tables: --family 4 and 46.
@@ -935,17 +1052,37 @@ def run(args, repo):
         log(f"memory: {mem.mode}: {mem.detail}")
         table_sha = file_sha256(table_path)
         for p in patterns:
-            trace, meta = ensure_trace(repo, cache, p, counts[p], args.seed, table_path,
-                                       table_sha, family)
+            base = ECMP_BASE.get(p)
+            trace, meta = ensure_trace(repo, cache, base or p, counts[p], args.seed, table_path,
+                                       table_sha, family, ECMP_NEXTHOPS if base else 1)
+            if base:
+                # The single-next-hop twin: the base pattern's own files (shared cache entry).
+                trace1, meta1 = ensure_trace(repo, cache, base, counts[p], args.seed,
+                                             table_path, table_sha, family)
+                if file_sha256(trace + ".pcap") != file_sha256(trace1 + ".pcap"):
+                    raise BenchError(f"{p}: the ECMP and single-next-hop traces differ "
+                                     f"({trace}.pcap, {trace1}.pcap)")
             mbufs = meta["count"] + EXTRA_MBUFS
             tps, by_mode = [], {m: [] for m in cache_modes}
+            singles = []
             l3 = {lk: [] for lk in lookups}
             for k in range(args.rounds):
                 tag = p if args.rounds == 1 else f"{p}-r{k + 1}"
                 tps.append(run_testpmd(ctx, p, tag, trace, mbufs, testpmd_mb))
+                if base:
+                    # ECMP and single next hop back to back, which one first alternating from
+                    # round to round (an order effect cancels with drift).
+                    m = cache_modes[0]
+                    for ecmp in ([True, False] if k % 2 == 0 else [False, True]):
+                        if ecmp:
+                            by_mode[m].append(run_routerd(ctx, p, tag, trace, meta, mbufs,
+                                                          routerd_mb, m))
+                        else:
+                            singles.append(run_routerd(ctx, p, f"{tag}-single", trace1, meta1,
+                                                       mbufs, routerd_mb, m))
                 # --route-cache both: cache on and off in every round, which one first
                 # alternating from round to round (an order effect cancels with drift).
-                for m in (cache_modes if k % 2 == 0 else cache_modes[::-1]):
+                for m in ([] if base else cache_modes if k % 2 == 0 else cache_modes[::-1]):
                     by_mode[m].append(run_routerd(ctx, p, tag if m else f"{tag}-nocache", trace,
                                                   meta, mbufs, routerd_mb, m))
                 # --family 6 and 46: l3fwd after routerd, the lookups in turn, every round.
@@ -986,11 +1123,35 @@ def run(args, repo):
                                                 for a, b in zip(rds, offs)],
                           "cache_on_off_pooled": rd["out_pps_median"] / off["out_pps_median"]}
                 extra["cache_on_off"] = statistics.median(extra["cache_pair_ratios"])
+            if base:
+                one = pool(singles)
+                one["unexplained"] = sum(r["final_accounting"]["unexplained"] for r in singles)
+                loads1 = [r["route_load"]["seconds"] for r in singles if "route_load" in r]
+                if loads1:
+                    one["route_load_seconds"] = statistics.median(loads1)
+                cpp1 = machine["tsc_hz"] / one["out_pps_median"] \
+                    if machine["tsc_hz"] and one["out_pps_median"] else None
+                pairs = [a["out_pps_median"] / b["out_pps_median"] if b["out_pps_median"] else 0
+                         for a, b in zip(rds, singles)]
+                extra |= {"ecmp_base": base, "nexthops": ECMP_NEXTHOPS,
+                          "routerd_single": one,
+                          "ratio_single": one["out_pps_median"] / tp["out_pps_median"]
+                          if tp["out_pps_median"] else 0,
+                          "single_cycles_per_packet": cpp1,
+                          # per round (the two run back to back), then the median
+                          "ecmp_pair_ratios": pairs,
+                          "ecmp_over_single": statistics.median(pairs),
+                          "ecmp_over_single_pooled": rd["out_pps_median"] / one["out_pps_median"]
+                          if one["out_pps_median"] else 0,
+                          "ecmp_target": ECMP_TARGET,
+                          "ecmp_members": [r.get("ecmp") for r in rds]}
+            if base and cpp and extra["single_cycles_per_packet"]:
+                extra["ecmp_added_cycles_per_packet"] = cpp - extra["single_cycles_per_packet"]
             results.append({"pattern": p, "family": family, "trace": meta, "testpmd": tp,
                             "routerd": rd,
                             "route_cache": args.route_cache != "off", **extra,
                             "ratio": ratio,
-                            "target_ratio": TARGETS[p] if family == 4 else None,
+                            "target_ratio": TARGETS.get(p) if family == 4 else None,
                             "cycles_per_packet": cpp, "testpmd_cycles_per_packet": tp_cpp,
                             "routerd_added_cycles_per_packet":
                                 cpp - tp_cpp if cpp and tp_cpp else None})
@@ -998,6 +1159,8 @@ def run(args, repo):
                 f"{fmt_mpps(rd['out_pps_median'])} Mpps, ratio {ratio:.3f}"
                 + (f"; cache off {fmt_mpps(off['out_pps_median'])} Mpps, cache on/off "
                    f"{extra['cache_on_off']:.3f}" if off is not None else "")
+                + (f"; single next hop {fmt_mpps(extra['routerd_single']['out_pps_median'])} "
+                   f"Mpps, ECMP/single {extra['ecmp_over_single']:.3f}" if base else "")
                 + "".join(f"; l3fwd {lk} {fmt_mpps(extra['l3fwd'][lk]['out_pps_median'])} Mpps"
                           f" (routerd/l3fwd {extra['routerd_over_l3fwd'][lk]:.3f})"
                           for lk in lookups))
@@ -1064,6 +1227,18 @@ def run(args, repo):
                   "none); one lcore polls both ports; --parse-ptype; every IPv6 route of the "
                   "trace to port 1 (--rule_ipv6). It rewrites the Ethernet header but leaves "
                   "the IPv6 hop limit alone; routerd decrements it.")
+    if any("ecmp_over_single" in r for r in results):
+        if lookups:
+            print()
+        print(ecmp_table(results))
+        print()
+        print(f"ECMP: routerd with every route through one {ECMP_NEXTHOPS}-way group (gen-trace "
+              f"--nexthops {ECMP_NEXTHOPS}, {ECMP_NEXTHOPS} static neighbours) against routerd "
+              "with the base pattern's single-next-hop routes, same trace; every round ran "
+              "both back to back, ECMP first in odd rounds; ECMP/single = median over the "
+              "rounds of their ratio; added cycles = the difference of cycles/packet "
+              "(medians); members max/min = packets of the busiest / the idlest member.")
+        print()
     if args.route_cache == "both":
         print(cache_table(results))
         print()
