@@ -63,6 +63,15 @@ nlohmann::json ControlRig::run(const std::vector<std::string>& argv) {
   return ctl->execute(parse_request(argv));
 }
 
+std::string ControlRig::fails(const std::vector<std::string>& argv) {
+  try {
+    run(argv);
+  } catch (const CommandError& e) {
+    return e.what();
+  }
+  return "";
+}
+
 bool is_ipv6_startup(const uint8_t* f, size_t n) {
   if (n < 14 + 40 || f[12] != 0x86 || f[13] != 0xdd) return false;
   if (mld_parse_report(f + 14, n - 14)) return true;

@@ -47,6 +47,8 @@ struct ControlRig {
   ControlRig& operator=(const ControlRig&) = delete;
 
   nlohmann::json run(const std::vector<std::string>& argv);
+  // The refusal's message, or "" when the command was applied.
+  std::string fails(const std::vector<std::string>& argv);
 };
 
 // An ARP request (or reply) from `sender` (by default a host on p1's 10.2.0.0/24) for the

@@ -38,14 +38,6 @@ struct Rig6 : testing::ControlRig {
     ctl->poll_once(100);
     sent();
   }
-  std::string fails(const std::vector<std::string>& argv) {
-    try {
-      run(argv);
-    } catch (const CommandError& e) {
-      return e.what();
-    }
-    return "";
-  }
   const NextHopState* nh(const char* a) {
     const uint32_t id = dp.fib6.lookup(*Ipv6::parse(a));
     return id ? dp.nexthops.get(id) : nullptr;

@@ -42,14 +42,6 @@ struct Rig : testing::ControlRig {
     while (rte_ring_dequeue_elem(ctl_tx.get(), &t, sizeof t) == 0) rte_pktmbuf_free(t.m);
   }
 
-  std::string fails(const std::vector<std::string>& argv) {
-    try {
-      run(argv);
-    } catch (const CommandError& e) {
-      return e.what();
-    }
-    return "";
-  }
   uint32_t fib(const char* a) { return dp.fib.lookup(Ipv4::parse(a)->v); }
   const NextHopState* nh(const char* a) {
     uint32_t id = fib(a);

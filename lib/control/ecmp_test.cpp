@@ -26,14 +26,6 @@ struct EcmpRig : testing::ControlRig {
     TxEntry t;
     while (rte_ring_dequeue_elem(ctl_tx.get(), &t, sizeof t) == 0) rte_pktmbuf_free(t.m);
   }
-  std::string fails(const std::vector<std::string>& argv) {
-    try {
-      run(argv);
-    } catch (const CommandError& e) {
-      return e.what();
-    }
-    return "";
-  }
   // Which gateway route get says a UDP flow from 10.1.0.2:sport takes.
   std::string via_of(const std::string& dst, uint16_t sport, const std::string& src = "10.1.0.2") {
     return run({"route", "get", dst, "from", src, "proto", "udp", "sport", std::to_string(sport),
