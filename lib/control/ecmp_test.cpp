@@ -282,3 +282,59 @@ TEST_CASE("ECMP: a batch mixing families and ECMP lines is one commit, or nothin
   CHECK_FALSE(r.route("10.8.0.0/16").is_null());
   CHECK(r.route("10.9.0.0/16")["nexthops"][0]["weight"] == 1);
 }
+
+TEST_CASE(
+    "ECMP: a route's new weights or members republish its group, not its FIB entry; a "
+    "refused batch restores them",
+    "[control][ecmp]") {
+  EcmpRig r;
+  r.run({"addr", "add", "2001:db8:1::1/64", "dev", "p0"});
+  r.run({"addr", "add", "2001:db8:2::1/64", "dev", "p1"});
+  r.run(
+      {"route", "add", "10.9.0.0/16", "nexthop", "via", "10.1.0.2", "nexthop", "via", "10.2.0.2"});
+  r.run({"route", "add", "2001:db8:9::/48", "nexthop", "via", "2001:db8:1::2", "nexthop", "via",
+         "2001:db8:2::2"});
+  const json g4 = r.route("10.9.0.0/16")["group"];
+  const json g6 = r.route("2001:db8:9::/48", 6)["group"];
+  auto updates = [&] { return r.run({"stats"})["route_updates"].get<uint64_t>(); };
+  const uint64_t u0 = updates();
+  const uint64_t gen0 = r.dp.generation.read();
+
+  // Weights 1:3, and a third member for IPv6: the same groups, no FIB change, one bump each.
+  r.run({"route", "replace", "10.9.0.0/16", "nexthop", "via", "10.1.0.2", "nexthop", "via",
+         "10.2.0.2", "weight", "3"});
+  r.run({"route", "replace", "2001:db8:9::/48", "nexthop", "via", "2001:db8:1::2", "nexthop", "via",
+         "2001:db8:2::2", "nexthop", "via", "2001:db8:2::3"});
+  CHECK(updates() == u0);
+  CHECK(r.dp.generation.read() == gen0 + 2);
+  CHECK(r.route("10.9.0.0/16")["group"] == g4);
+  CHECK(r.route("2001:db8:9::/48", 6)["group"] == g6);
+  CHECK(r.route("10.9.0.0/16")["nexthops"][1]["weight"] == 3);
+  CHECK(r.route("2001:db8:9::/48", 6)["nexthops"].size() == 3);
+  auto n = spread(r, "10.9.3.3", 1000);
+  CHECK(std::abs(n["10.2.0.2"] / 1000.0 - 0.75) < 0.06);
+
+  // A batch that the FIB refuses (more /25s than tbl8 groups) restores the weights too.
+  std::vector<std::string> batch{"batch",
+                                 "route replace 10.9.0.0/16 nexthop via 10.1.0.2 weight 5 nexthop "
+                                 "via 10.2.0.2"};
+  for (int i = 0; i < 80; ++i)
+    batch.push_back("route add 10.77." + std::to_string(i) + ".0/25 via 10.1.0.2");
+  CHECK_THAT(r.fails(batch), Catch::Contains("tbl8"));
+  CHECK(r.route("10.9.0.0/16")["nexthops"][0]["weight"] == 1);
+  CHECK(r.route("10.9.0.0/16")["group"] == g4);
+  n = spread(r, "10.9.3.3", 1000);
+  CHECK(std::abs(n["10.2.0.2"] / 1000.0 - 0.75) < 0.06);
+  CHECK(updates() == u0);
+
+  // Another route with the same set shares the group; changing one of them gives it a group
+  // of its own and leaves the other alone.
+  r.run({"route", "add", "10.8.0.0/16", "nexthop", "via", "10.1.0.2", "nexthop", "via", "10.2.0.2",
+         "weight", "3"});
+  CHECK(r.route("10.8.0.0/16")["group"] == g4);
+  r.run({"route", "replace", "10.8.0.0/16", "nexthop", "via", "10.1.0.2"});
+  CHECK(r.route("10.8.0.0/16")["group"].is_null());
+  CHECK(r.route("10.9.0.0/16")["group"] == g4);
+  CHECK(r.route("10.9.0.0/16")["nexthops"][1]["weight"] == 3);
+  CHECK(r.run({"stats"})["ecmp_groups"] == 2);
+}

@@ -94,22 +94,47 @@ void Publisher::refresh_if(const std::function<bool(const NhKey&)>& match) {
 
 // ---------------------------------------------------------------- ECMP groups
 
-uint32_t Publisher::acquire_group(std::vector<GroupMember> members, uint8_t family, uint32_t seed) {
+void Publisher::check_members(std::vector<GroupMember>& members, uint32_t next,
+                              const std::vector<Slot>& slots) {
   std::sort(members.begin(), members.end());
   if (members.empty() || members.size() > NhGroup::kMaxMembers)
     throw std::invalid_argument("a group has 1 to " + std::to_string(NhGroup::kMaxMembers) +
                                 " members");
   for (size_t i = 0; i < members.size(); ++i) {
     const GroupMember& m = members[i];
-    if (m.id == 0 || m.id >= next_ || !slots_[m.id].used || slots_[m.id].is_group())
+    if (m.id == 0 || m.id >= next || !slots[m.id].used || slots[m.id].is_group())
       throw std::invalid_argument("a group member must be a next-hop slot");
     if (m.weight < 1 || m.weight > ecmp::kMaxWeight)
       throw std::invalid_argument("a member's weight is 1 to 256");
     if (i && members[i - 1].id == m.id)
       throw std::invalid_argument("a group names each next hop once");
   }
+}
+
+std::vector<uint8_t> Publisher::renamed(const Slot& from, const std::vector<GroupMember>& to) {
+  std::vector<uint8_t> rename(from.members.size(), ecmp::kNone);
+  for (size_t i = 0; i < from.members.size(); ++i)
+    for (size_t j = 0; j < to.size(); ++j)
+      if (to[j].id == from.members[i].id) rename[i] = uint8_t(j);
+  std::vector<uint8_t> prev;
+  prev.reserve(from.buckets.size());
+  for (uint8_t b : from.buckets) prev.push_back(b < rename.size() ? rename[b] : ecmp::kNone);
+  return prev;
+}
+
+uint32_t Publisher::acquire_group(std::vector<GroupMember> members, uint8_t family, uint32_t seed) {
+  check_members(members, next_, slots_);
   auto key = std::make_pair(family, members);
   if (auto it = groups_by_set_.find(key); it != groups_by_set_.end()) return it->second;
+  const bool seeded = seed && seed < next_ && slots_[seed].is_group();
+  if (seeded && slots_[seed].refs == 1 && slots_[seed].key.family == family) {
+    // The route is the seed's only user: change the group, not the route.
+    Slot& s = slots_[seed];
+    regrouped_.push_back({seed, s.members, s.buckets});
+    const std::vector<uint8_t> prev = renamed(s, members);
+    rekey(seed, std::move(members), prev);
+    return seed;
+  }
   const uint32_t id = take_slot();
   Slot& s = slots_[id];
   s.key = NhKey{NhType::group, 0, 0, 0, family, {}};
@@ -119,15 +144,7 @@ uint32_t Publisher::acquire_group(std::vector<GroupMember> members, uint8_t fami
   // The seed's buckets, renamed to this group's member indexes; a member the seed had and
   // this group has not leaves its buckets for the fill to hand out (kNone).
   std::vector<uint8_t> prev;
-  if (seed && seed < next_ && slots_[seed].is_group()) {
-    const Slot& o = slots_[seed];
-    std::vector<uint8_t> rename(o.members.size(), ecmp::kNone);
-    for (size_t i = 0; i < o.members.size(); ++i)
-      for (size_t j = 0; j < s.members.size(); ++j)
-        if (s.members[j].id == o.members[i].id) rename[i] = uint8_t(j);
-    prev.reserve(o.buckets.size());
-    for (uint8_t b : o.buckets) prev.push_back(b < rename.size() ? rename[b] : ecmp::kNone);
-  }
+  if (seeded) prev = renamed(slots_[seed], s.members);
   s.state = build_group(id, s, prev, s.buckets);
   for (const GroupMember& m : s.members) {
     slots_[m.id].refs++;
@@ -138,6 +155,37 @@ uint32_t Publisher::acquire_group(std::vector<GroupMember> members, uint8_t fami
   groups_by_set_.emplace(std::move(key), id);
   maybe_unused_.push_back(id);
   return id;
+}
+
+void Publisher::rekey(uint32_t id, std::vector<GroupMember> members,
+                      const std::vector<uint8_t>& prev) {
+  Slot& s = slots_[id];
+  auto has = [](const std::vector<GroupMember>& v, uint32_t m) {
+    return std::any_of(v.begin(), v.end(), [m](const GroupMember& x) { return x.id == m; });
+  };
+  // Joiners are referenced before leavers are dropped: a member in both is never at zero.
+  for (const GroupMember& m : members)
+    if (!has(s.members, m.id)) {
+      slots_[m.id].refs++;
+      slots_[m.id].groups.push_back(id);
+    }
+  for (const GroupMember& m : s.members)
+    if (!has(members, m.id)) {
+      Slot& ms = slots_[m.id];
+      std::erase(ms.groups, id);
+      if (--ms.refs == 0) maybe_unused_.push_back(m.id);
+    }
+  groups_by_set_.erase(std::make_pair(s.key.family, s.members));
+  s.members = std::move(members);
+  groups_by_set_.emplace(std::make_pair(s.key.family, s.members), id);
+  std::vector<uint8_t> table;
+  NextHopState* fresh = build_group(id, s, prev, table);
+  NextHopState* old = s.state;
+  s.buckets = std::move(table);
+  s.state = fresh;
+  pub_.nexthops.publish(id, fresh);
+  // Route caches may hold the old object: it goes after the bump and a grace period.
+  retire([old] { retire_free(old); });
 }
 
 // A group's state: its members' slots and a bucket table filled from `prev` (resilient:
@@ -293,6 +341,10 @@ void Publisher::undo(Map& fib, Journ& journal) {
 void Publisher::undo_staged() {
   undo(fib_, journal_);
   undo(fib6_, journal6_);
+  // Newest first: a group changed twice in one change ends with its first set and table.
+  for (auto it = regrouped_.rbegin(); it != regrouped_.rend(); ++it)
+    rekey(it->id, std::move(it->members), it->buckets);
+  regrouped_.clear();
   ops_.clear();
   ops6_.clear();
 }
@@ -348,6 +400,7 @@ void Publisher::commit() {
   journal_.clear();
   ops6_.clear();
   journal6_.clear();
+  regrouped_.clear();
   release_unused_slots();
   finish();
 }

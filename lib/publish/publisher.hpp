@@ -105,6 +105,13 @@ class Publisher {
   // buckets start from those of `seed` (the group slot the route had before, or 0), so a
   // route whose set changes moves only the flows it must. Throws FibError (table full) or
   // std::invalid_argument (a bad set).
+  //
+  // When no group has the new set and the route is the seed's only user, the seed itself
+  // takes the new set: a new group object is published under the same slot id, so the
+  // route's FIB entry is not rewritten (a member or weight change costs one bump, no FIB
+  // batch). commit() keeps it; rollback() or a failed commit() restores the old set and
+  // table. Call it only for the prefix whose FIB entry is `seed` and set that prefix to
+  // the id it returns in the same change.
   uint32_t acquire_group(std::vector<GroupMember> members, uint8_t family, uint32_t seed = 0);
   // A group slot's members (sorted by slot) and bucket table (member index per bucket);
   // nullptr for any other slot.
@@ -172,6 +179,20 @@ class Publisher {
   NextHopState* build_group(uint32_t id, const Slot& s, const std::vector<uint8_t>& prev,
                             std::vector<uint8_t>& table) const;
   void rebuild_group(uint32_t id);
+  static void check_members(std::vector<GroupMember>& members, uint32_t next,
+                            const std::vector<Slot>& slots);
+  // `from`'s bucket table in the member indexes of `to` (kNone for members `to` lacks).
+  static std::vector<uint8_t> renamed(const Slot& from, const std::vector<GroupMember>& to);
+  // Gives group slot id a new member set, its buckets filled from prev (in the new set's
+  // indexes), and publishes it under the same id.
+  void rekey(uint32_t id, std::vector<GroupMember> members, const std::vector<uint8_t>& prev);
+  // Groups given a new set in place during the current change, for rollback.
+  struct Regrouped {
+    uint32_t id;
+    std::vector<GroupMember> members;
+    std::vector<uint8_t> buckets;
+  };
+  std::vector<Regrouped> regrouped_;
   // A FIB prefix changed during the current change, for rollback.
   template <class P>
   struct Journal {

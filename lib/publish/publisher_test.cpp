@@ -5,6 +5,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cstring>
 #include <map>
 #include <set>
@@ -294,4 +295,78 @@ TEST_CASE("ECMP groups: a bad member set is refused and changes nothing", "[publ
   CHECK(f.publisher.groups_used() == 0);
   f.publisher.commit();
   CHECK(f.publisher.slots_used() == 0);
+}
+
+TEST_CASE(
+    "ECMP groups: a route that is its group's only user changes the group in place, not its "
+    "FIB entry; rollback restores the set and table",
+    "[publish][ecmp]") {
+  Fixture f;
+  for (uint32_t ip : {2u, 3u, 4u}) f.mtu_of[ip] = 1500;
+  const uint32_t a = f.publisher.acquire(Fixture::key(2));
+  const uint32_t b = f.publisher.acquire(Fixture::key(3));
+  const uint32_t c = f.publisher.acquire(Fixture::key(4));
+  const Prefix4 p = Fixture::prefix("10.9.0.0/16");
+  const uint32_t g = f.publisher.acquire_group({{a, 1}, {b, 1}, {c, 1}}, 4);
+  f.publisher.set_route(p, g);
+  f.publisher.commit();
+  const auto three = owners(f.publisher, g);
+  const NextHopState* old_state = f.pub.nexthops.get(g);
+  const uint64_t updates = f.publisher.route_updates();
+  const uint64_t gen = f.publisher.generation();
+
+  // New weights: the same slot, a new object, no FIB write, one bump.
+  CHECK(f.publisher.acquire_group({{a, 1}, {b, 1}, {c, 2}}, 4, g) == g);
+  f.publisher.set_route(p, g);
+  f.publisher.commit();
+  CHECK(f.publisher.route_updates() == updates);
+  CHECK(f.publisher.generation() == gen + 1);
+  CHECK(f.pub.nexthops.get(g) != old_state);
+  CHECK(f.publisher.group_members(g)->at(2).weight == 2);
+  auto n = shares(f.publisher, g);
+  const double nb = double(f.publisher.group_buckets(g).size());
+  CHECK(std::abs(double(n[c]) - nb / 2) < 1);
+  // Only c's surplus moved: a and b each gave up the buckets c gained.
+  const auto weighted = owners(f.publisher, g);
+  size_t moved = 0;
+  for (size_t i = 0; i < weighted.size(); ++i) {
+    if (weighted[i] != three[i]) CHECK(weighted[i] == c);
+    moved += weighted[i] != three[i];
+  }
+  CHECK(moved == n[c] - size_t(std::count(three.begin(), three.end(), c)));
+  CHECK(f.read(0x0a090001).kind == NhKind::group);
+
+  // A member leaves: still the same slot; the member's reference goes with it.
+  CHECK(f.publisher.acquire_group({{a, 1}, {b, 1}}, 4, g) == g);
+  f.publisher.set_route(p, g);
+  f.publisher.commit();
+  CHECK(f.publisher.route_updates() == updates);
+  CHECK(f.publisher.groups_of(c).empty());
+  CHECK(f.pub.nexthops.get(c) == nullptr);  // unpublished, freed after the grace period
+  CHECK(f.publisher.slots_used() == 3);     // a, b and the group: c was released
+
+  // A change that is rolled back leaves the set and every bucket as they were.
+  const auto two = owners(f.publisher, g);
+  const uint32_t d = f.publisher.acquire(Fixture::key(4));
+  CHECK(f.publisher.acquire_group({{a, 1}, {d, 3}}, 4, g) == g);
+  CHECK(f.publisher.group_members(g)->size() == 2);
+  f.publisher.rollback();
+  CHECK(owners(f.publisher, g) == two);
+  CHECK(*f.publisher.group_members(g) == std::vector<GroupMember>{{a, 1}, {b, 1}});
+  CHECK(f.publisher.groups_of(b) == std::vector<uint32_t>{g});
+  CHECK(f.publisher.slots_used() == 3);  // d, taken for the change, was released
+  CHECK(f.pub.nexthops.get(g)->group->members == 2);
+
+  // A group two routes share is not changed under the other one: the changed route gets
+  // a group of its own.
+  const Prefix4 q = Fixture::prefix("10.8.0.0/16");
+  f.publisher.set_route(q, g);
+  f.publisher.commit();
+  const uint32_t g2 = f.publisher.acquire_group({{a, 2}, {b, 1}}, 4, g);
+  CHECK(g2 != g);
+  f.publisher.set_route(q, g2);
+  f.publisher.commit();
+  CHECK(*f.publisher.group_members(g) == std::vector<GroupMember>{{a, 1}, {b, 1}});
+  CHECK(f.publisher.groups_used() == 2);
+  CHECK(f.publisher.route_updates() == updates + 2);
 }
