@@ -50,10 +50,12 @@ void ecmp_reader(testing::ControlRig& rig, uint32_t id, const std::atomic<bool>&
     const uint64_t gen = rig.dp.generation.read();
     CacheTally t;
     lookup_states(rig.dp, nullptr, gen, dst, kBurst, out, &t);
+    uint32_t picked[kBurst];
+    uint16_t npicked = 0;
     for (uint16_t i = 0; i < kBurst; ++i) {
       const NextHopState* s = out[i];
       if (s && s->kind == NhKind::group) {
-        s = group_member(rig.dp, rig.dp.stats[id], s, uint32_t(x >> 32) * (i + 1));
+        s = group_member(rig.dp, s, uint32_t(x >> 32) * (i + 1), picked, npicked);
         res.picks.fetch_add(1, std::memory_order_relaxed);
       }
       if (!s) {
@@ -70,6 +72,7 @@ void ecmp_reader(testing::ControlRig& rig, uint32_t id, const std::atomic<bool>&
       for (uint32_t g : gw) known |= seen.gateway == g;
       if (!known) res.foreign.fetch_add(1, std::memory_order_relaxed);
     }
+    count_members(rig.dp.stats[id], picked, npicked);
     res.lookups.fetch_add(kBurst, std::memory_order_relaxed);
     rig.dp.rcu.quiescent(id);
     if ((++bursts & 15) == 15) {

@@ -198,6 +198,8 @@ ROUTERD_ALWAYS_INLINE void Worker::forward_looked_up(uint16_t in_port, rte_mbuf*
   rte_mbuf* out[kMaxBurst];
   uint16_t out_port[kMaxBurst];
   uint16_t nout = 0;
+  uint32_t picked[kMaxBurst];
+  uint16_t npicked = 0;
   for (uint16_t i = 0; i < k; ++i) {
     rte_mbuf* m = cand[i];
     const NextHopState* s = OneHop ? s0 : nhs[i];
@@ -206,7 +208,8 @@ ROUTERD_ALWAYS_INLINE void Worker::forward_looked_up(uint16_t in_port, rte_mbuf*
       // its member for this flow is decided here, off the path single next hops take.
       bool pass = false;
       if (!OneHop && s != nullptr && s->kind == NhKind::group) {
-        s = group_member(dp_, st_, s, flow_hash4(m, dp_.params.flow_key, dp_.params.ecmp_use_rss));
+        s = group_member(dp_, s, flow_hash4(m, dp_.params.flow_key, dp_.params.ecmp_use_rss),
+                         picked, npicked);
         pass = forwards(m, forward_limit(s, in_port));
       }
       if (!pass) {
@@ -225,10 +228,12 @@ ROUTERD_ALWAYS_INLINE void Worker::forward_looked_up(uint16_t in_port, rte_mbuf*
     }
     out[nout++] = m;
   }
-  if constexpr (OneHop)
+  if constexpr (OneHop) {
     send_run(s0->port, out, nout);
-  else
+  } else {
+    count_members(st_, picked, npicked);
     send_runs(out, out_port, nout);
+  }
 }
 
 // Hands n rewritten packets to the TX buffers in runs of one port (usually the whole burst).
@@ -507,13 +512,16 @@ void Worker::process6(uint16_t in_port, const PortFastInfo& in, rte_mbuf** pkts,
   rte_mbuf* out[kMaxBurst];
   uint16_t out_port[kMaxBurst];
   uint16_t nout = 0;
+  uint32_t picked[kMaxBurst];
+  uint16_t npicked = 0;
   for (uint16_t i = 0; i < k; ++i) {
     rte_mbuf* m = cand[i];
     const NextHopState* s = nhs[i];
     if (__builtin_expect(((exact >> i) & 1) | !forwards6(m, forward_limit(s, in_port)), 0)) {
       // As for IPv4: a group's member is picked off the single next hop's path.
       if (s != nullptr && s->kind == NhKind::group)
-        s = group_member(dp_, st_, s, flow_hash6(m, dp_.params.flow_key, dp_.params.ecmp_use_rss));
+        s = group_member(dp_, s, flow_hash6(m, dp_.params.flow_key, dp_.params.ecmp_use_rss),
+                         picked, npicked);
       if ((((exact >> i) & 1) | !forwards6(m, forward_limit(s, in_port))) && !exact6(m, s, in_port))
         continue;
     }
@@ -521,6 +529,7 @@ void Worker::process6(uint16_t in_port, const PortFastInfo& in, rte_mbuf** pkts,
     out[nout] = m;
     out_port[nout++] = s->port;
   }
+  count_members(st_, picked, npicked);
   send_runs(out, out_port, nout);
 }
 
