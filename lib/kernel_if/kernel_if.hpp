@@ -25,7 +25,7 @@ struct KernelError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// A named network namespace as `ip netns` knows it (/run/netns/NAME). ensure() creates it
+// A named network namespace as `ip netns` knows it (/run/netns/NAME). ensure_netns creates it
 // when missing, so `ip netns exec NAME ...` and the daemons started there find it; routerd
 // never deletes one (a daemon may be running in it). An empty name is routerd's own.
 void ensure_netns(const std::string& name);
