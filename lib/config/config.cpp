@@ -1,11 +1,14 @@
 #include "config.hpp"
 
+#include <netinet/in.h>
 #include <sys/un.h>
 
 #include <toml++/toml.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <charconv>
 #include <cstdio>
 #include <cstring>
 #include <map>
@@ -47,6 +50,8 @@ constexpr std::string_view kPortKeys[] = {"name", "device",    "preset",     "mt
 constexpr std::string_view kRouteKeys[] = {"prefix", "via", "dev", "type", "nexthops"};
 constexpr std::string_view kNexthopKeys[] = {"via", "dev", "weight"};
 constexpr std::string_view kEcmpKeys[] = {"hash_key", "use_rss"};
+constexpr std::string_view kControlPlaneKeys[] = {"enabled",     "netns",     "allow",
+                                                  "follow_link", "punt_rate", "punt_burst"};
 // Keys outside any table (TOML wants them before the first [section]).
 constexpr std::string_view kTopKeys[] = {"route_files", "metrics_listen"};
 constexpr std::string_view kNeighbourKeys[] = {"address", "lladdr", "port"};
@@ -68,6 +73,7 @@ constexpr Section kSections[] = {
     {"ndp", kNdpKeys, false},
     {"route_cache", kRouteCacheKeys, false},
     {"ecmp", kEcmpKeys, false},
+    {"control_plane", kControlPlaneKeys, false},
     {"exceptions", kExceptionKeys, false},
     {"port", kPortKeys, true},
     {"route", kRouteKeys, true},
@@ -262,6 +268,29 @@ class Parser {
     if (auto* t = section(root, "ecmp")) {
       read_bool(*t, "ecmp", "use_rss", c.ecmp_use_rss);
       if (auto k = read_string(*t, "ecmp", "hash_key")) c.ecmp_hash_key = hash_key(*k);
+    }
+    if (auto* t = section(root, "control_plane")) {
+      read_bool(*t, "control_plane", "enabled", c.cp_enabled);
+      if (auto ns = read_string(*t, "control_plane", "netns")) {
+        // What `ip netns` accepts as a file name under /run/netns.
+        if (ns->empty() || ns->size() > 64 || *ns == "." || *ns == ".." ||
+            ns->find('/') != std::string::npos)
+          fail("control_plane.netns", quoted(*ns) +
+                                          " is not a namespace name (1-64 characters, "
+                                          "no '/', not . or ..)");
+        c.cp_netns = *ns;
+      }
+      if (t->get("allow")) {
+        c.cp_allow_names = read_strings(*t, "control_plane", "allow");
+        try {
+          c.cp_allow = punt_rules(c.cp_allow_names);
+        } catch (const std::invalid_argument& e) {
+          fail("control_plane.allow", e.what());
+        }
+      }
+      read_bool(*t, "control_plane", "follow_link", c.cp_follow_link);
+      read_int(*t, "control_plane", "punt_rate", 1, 10000000, c.cp_punt_rate);
+      read_int(*t, "control_plane", "punt_burst", 1, 10000000, c.cp_punt_burst);
     }
     for_each_entry(root, "port",
                    [&](const toml::table& t, const std::string& p) { port(t, p, c); });
@@ -1007,6 +1036,60 @@ Config parse_config(const std::string& text, const std::string& path_for_errors)
 
 Config load_config(const std::string& path) {
   return parse_config(config_detail::read_text_file(path), path);
+}
+
+std::vector<PuntRule> punt_rules(const std::vector<std::string>& names) {
+  std::vector<PuntRule> out;
+  auto number = [](const std::string& name, std::string_view digits, uint32_t lo, uint32_t hi) {
+    uint32_t v = 0;
+    const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), v);
+    if (ec != std::errc() || end != digits.data() + digits.size() || v < lo || v > hi)
+      throw std::invalid_argument("\"" + name + "\": the number must be " + std::to_string(lo) +
+                                  ".." + std::to_string(hi));
+    return v;
+  };
+  for (const std::string& n : names) {
+    if (n == "bgp") {
+      out.push_back({IPPROTO_TCP, 179});
+    } else if (n == "ospf") {
+      out.push_back({89, 0});
+    } else if (n == "bfd") {  // RFC 5881 single hop, its echo, RFC 5883 multihop
+      for (uint16_t port : {3784, 3785, 4784}) out.push_back({IPPROTO_UDP, port});
+    } else if (n == "ssh") {
+      out.push_back({IPPROTO_TCP, 22});
+    } else if (n == "icmp") {
+      out.push_back({IPPROTO_ICMP, 0});
+    } else if (n == "vrrp") {
+      out.push_back({112, 0});
+    } else if (n == "ldp") {
+      out.push_back({IPPROTO_TCP, 646});
+      out.push_back({IPPROTO_UDP, 646});
+    } else if (n == "rip") {
+      out.push_back({IPPROTO_UDP, 520});
+    } else if (n == "ripng") {
+      out.push_back({IPPROTO_UDP, 521});
+    } else if (n.starts_with("tcp:")) {
+      out.push_back({IPPROTO_TCP, uint16_t(number(n, std::string_view(n).substr(4), 1, 65535))});
+    } else if (n.starts_with("udp:")) {
+      out.push_back({IPPROTO_UDP, uint16_t(number(n, std::string_view(n).substr(4), 1, 65535))});
+    } else if (n.starts_with("proto:")) {
+      const uint32_t p = number(n, std::string_view(n).substr(6), 0, 255);
+      if (p == IPPROTO_TCP || p == IPPROTO_UDP || p == IPPROTO_ICMP || p == IPPROTO_ICMPV6)
+        throw std::invalid_argument("\"" + n +
+                                    "\": name TCP and UDP ports (tcp:N, udp:N) and "
+                                    "ICMP (icmp) rather than the whole protocol");
+      out.push_back({uint8_t(p), 0});
+    } else {
+      throw std::invalid_argument("\"" + n +
+                                  "\" is not a service: bgp, ospf, bfd, ssh, icmp, vrrp, ldp, "
+                                  "rip, ripng, tcp:N, udp:N or proto:N");
+    }
+  }
+  std::sort(out.begin(), out.end(), [](const PuntRule& a, const PuntRule& b) {
+    return a.proto != b.proto ? a.proto < b.proto : a.port < b.port;
+  });
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
 }
 
 const std::vector<std::string>& config_keys() {

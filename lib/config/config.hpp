@@ -79,6 +79,20 @@ struct Neighbour6Config {
   std::string port;
 };
 
+// One entry of [control_plane] allow: packets for the router with this IP protocol (and,
+// for TCP and UDP, this port at either end; 0: any) go to the port's kernel interface.
+// IPPROTO_ICMP stands for ICMPv6 too.
+struct PuntRule {
+  uint8_t proto;
+  uint16_t port;
+  bool operator==(const PuntRule&) const = default;
+};
+// The rules of allow-list names: "bgp" (TCP 179), "ospf" (IP protocol 89), "bfd" (UDP 3784,
+// 3785, 4784), "ssh" (TCP 22), "icmp", "vrrp" (112), "ldp" (TCP and UDP 646), "rip" (UDP
+// 520), "ripng" (UDP 521), "tcp:N", "udp:N", "proto:N". Throws std::invalid_argument naming
+// what is wrong with an unknown or malformed name.
+std::vector<PuntRule> punt_rules(const std::vector<std::string>& names);
+
 struct Config {
   std::string path;  // the file it came from
 
@@ -142,6 +156,15 @@ struct Config {
   // stands in for routerd's own hash.
   std::optional<std::array<uint64_t, 2>> ecmp_hash_key;
   bool ecmp_use_rss = true;
+  // [control_plane] (docs/config.md): a kernel interface per port in namespace cp_netns
+  // ("": routerd's own), and the traffic for the router that is handed to it.
+  bool cp_enabled = false;
+  std::string cp_netns;
+  std::vector<std::string> cp_allow_names{"bgp", "ospf", "bfd", "ssh", "icmp"};
+  std::vector<PuntRule> cp_allow = punt_rules(cp_allow_names);
+  bool cp_follow_link = true;     // kernel interfaces go down with their port's link
+  uint32_t cp_punt_rate = 10000;  // frames per second each way; a flood beyond is dropped
+  uint32_t cp_punt_burst = 1000;
   // [route_cache]
   bool route_cache = true;
   uint32_t route_cache_sets = 4096;   // power of two, 4 entries per set

@@ -1,5 +1,6 @@
 #include "config.hpp"
 
+#include <netinet/in.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
@@ -278,7 +279,7 @@ TEST_CASE("every key in config_keys() is read by the parser", "[config]") {
     return out;
   };
   REQUIRE(error_of(render(base)) == "");
-  REQUIRE(config_keys().size() == 74);
+  REQUIRE(config_keys().size() == 80);
   for (const auto& key : config_keys()) {
     INFO(key);
     auto dot = key.find('.');
@@ -1182,4 +1183,46 @@ nexthops = [{ via = "fe80::2", dev = "p1" }, { via = "2001:db8:1::2", weight = 2
         "t.toml: ecmp.hash_key: '0011' is not 32 hexadecimal digits (a 128-bit key)");
   CHECK(error_of(kTwoPorts6 + "[ecmp]\nhash_key = \"00000000000000000000000000000000\"\n") ==
         "t.toml: ecmp.hash_key: an all-zero key is no secret");
+}
+
+TEST_CASE("[control_plane]: the allow list by service names, and what is refused",
+          "[config][control_plane]") {
+  SECTION("defaults: off, BGP, OSPF, BFD, SSH and ICMP") {
+    Config c;
+    CHECK_FALSE(c.cp_enabled);
+    CHECK(c.cp_netns.empty());
+    CHECK(c.cp_allow == std::vector<PuntRule>{{IPPROTO_ICMP, 0},
+                                              {IPPROTO_TCP, 22},
+                                              {IPPROTO_TCP, 179},
+                                              {IPPROTO_UDP, 3784},
+                                              {IPPROTO_UDP, 3785},
+                                              {IPPROTO_UDP, 4784},
+                                              {89, 0}});
+  }
+  SECTION("a file that names services and ports") {
+    const Config c = parse_config(
+        "[control_plane]\nenabled = true\nnetns = \"cp\"\nallow = [\"bgp\", \"tcp:8080\", "
+        "\"udp:53\", \"proto:47\", \"bgp\"]\npunt_rate = 500\n",
+        "t.toml");
+    CHECK(c.cp_enabled);
+    CHECK(c.cp_netns == "cp");
+    CHECK(c.cp_punt_rate == 500);
+    CHECK(c.cp_allow == std::vector<PuntRule>{
+                            {IPPROTO_TCP, 179}, {IPPROTO_TCP, 8080}, {IPPROTO_UDP, 53}, {47, 0}});
+  }
+  SECTION("bad names and namespaces are refused with the reason") {
+    CHECK(error_of("[control_plane]\nallow = [\"bgpp\"]\n") ==
+          "t.toml: control_plane.allow: \"bgpp\" is not a service: bgp, ospf, bfd, ssh, icmp, "
+          "vrrp, ldp, rip, ripng, tcp:N, udp:N or proto:N");
+    CHECK(error_of("[control_plane]\nallow = [\"tcp:0\"]\n") ==
+          "t.toml: control_plane.allow: \"tcp:0\": the number must be 1..65535");
+    CHECK(error_of("[control_plane]\nallow = [\"udp:70000\"]\n") ==
+          "t.toml: control_plane.allow: \"udp:70000\": the number must be 1..65535");
+    CHECK_THAT(error_of("[control_plane]\nallow = [\"proto:6\"]\n"),
+               Catch::Contains("rather than the whole protocol"));
+    CHECK_THAT(error_of("[control_plane]\nnetns = \"a/b\"\n"),
+               Catch::Contains("control_plane.netns: 'a/b' is not a namespace name"));
+    CHECK_THAT(error_of("[control_plane]\nnetns = \"\"\n"),
+               Catch::Contains("is not a namespace name"));
+  }
 }
