@@ -141,6 +141,14 @@ std::string links(const json& d) {
       out += fmt::format("    multicast {} ({} groups){}\n", str(m, "mode"), m.value("groups", 0u),
                          why.empty() ? "" : ": " + why);
     }
+    // Its kernel interface ([control_plane]), as `ip -n NS link` names it.
+    if (l.contains("kernel") && l["kernel"].is_object()) {
+      const json& k = l["kernel"];
+      const std::string ns = str(k, "netns");
+      out += fmt::format("    kernel {} ifindex {}{} state {} addresses {}\n", str(k, "name"),
+                         k.value("ifindex", 0), ns.empty() ? "" : " netns " + ns, str(k, "link"),
+                         k.value("addresses", 0u));
+    }
   }
   return out;
 }

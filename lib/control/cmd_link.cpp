@@ -58,7 +58,8 @@ nlohmann::json Control::handle<Verb::link_show>(const Request& r) {
                    {"speed_mbps", port ? port->link_speed_mbps() : 0},
                    {"rx_queues", port ? port->queues().rx : 0},
                    {"tx_queues", port ? port->queues().tx : 0},
-                   {"multicast", rx_multicast_json(port)}});
+                   {"multicast", rx_multicast_json(port)},
+                   {"kernel", kernel_json(p.ref.id)}});
   }
   return out;
 }

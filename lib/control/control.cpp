@@ -120,6 +120,7 @@ Control::Control(SharedState& dp, const Config& cfg, std::vector<PortRef> ports,
       throw std::logic_error(std::string("routerctl verb '") + verb_name(Verb(v)) +
                              "' has no handler");
   publish_ifs();
+  kernel_init(cfg);
 }
 
 Control::~Control() {
@@ -447,6 +448,8 @@ bool Control::poll_once(uint64_t now) {
   for (unsigned i = 0; i < n; ++i) guarded("a punted packet", [&] { handle_punt(punts[i], now); });
   busy |= n > 0;
 
+  busy |= kernel_poll(now);
+
   // Answers to Router Solicitations keep their random delay to the poll, not the tick.
   if (ra_answer_due_ != 0 && now >= ra_answer_due_)
     guarded("router advertisements", [&] { ra_answer(now); });
@@ -473,6 +476,7 @@ bool Control::poll_once(uint64_t now) {
     });
     guarded("router advertisements and DAD", [&] { ra_tick(now); });
     guarded("probing dead ECMP members", [&] { probe_dead_members(now); });
+    guarded("mirroring the ports onto their kernel interfaces", [&] { kernel_sync(); });
     // Route exceptions are read only by the router's own traffic: their changes publish
     // nothing, so they bump no generation and flush no worker's cache.
     exc_.expire(now);
@@ -512,7 +516,7 @@ void Control::run(const std::atomic<bool>& stop) {
       dp_.doorbell.cancel();
       continue;
     }
-    dp_.doorbell.wait(kIdleWaitMs);
+    dp_.doorbell.wait(kIdleWaitMs, kernel_fds_);
   }
 }
 

@@ -438,6 +438,33 @@ class Control {
   // By ICMP ident, which is random: an off-path host cannot aim replies at a session.
   std::unordered_map<uint16_t, std::shared_ptr<PingSession>> pings_;
 
+  // ---- control-plane interfaces (kernel.cpp; [control_plane], issue 16): a kernel TAP
+  // per port mirroring its MAC, MTU, link and addresses; packets for the router that the
+  // allow list names go to it, and what the kernel sends goes out the port.
+  struct KernelIfs;
+  struct KernelIfsFree {
+    void operator()(KernelIfs* k) const;  // kernel.cpp, where KernelIfs is complete
+  };
+  std::unique_ptr<KernelIfs, KernelIfsFree> kifs_;
+  std::vector<PuntRule> cp_allow_;
+  TokenBucket to_kernel_limit_, from_kernel_limit_;
+  void kernel_init(const Config& cfg);
+  // Mirrors what changed since the last call onto the kernel interfaces (every tick).
+  void kernel_sync();
+  // Reads what the kernel sent, at most a burst per interface, and sends it out the ports.
+  bool kernel_poll(uint64_t now_ms);
+  bool kernel_allows(uint8_t proto, uint16_t sport, uint16_t dport) const;
+  // Hands a copy of the frame to in_port's kernel interface; counts what it could not.
+  bool kernel_copy(const rte_mbuf* m, uint16_t in_port, uint64_t now_ms);
+  // The same, then frees m (the packet was for the kernel only).
+  void to_kernel(rte_mbuf* m, uint16_t in_port, uint64_t now_ms);
+  // Whether a TCP/UDP/other packet for the router goes to the kernel (and is consumed).
+  bool kernel_takes(rte_mbuf* m, uint8_t proto, const uint8_t* l4, size_t l4_len, uint16_t in_port,
+                    uint64_t now_ms);
+  bool cp_enabled() const { return kifs_ != nullptr; }
+  nlohmann::json kernel_json(uint16_t port) const;  // link show: the port's kernel interface
+  std::vector<int> kernel_fds_;  // the TAPs: what the kernel sends wakes the idle thread
+
   // The longest the idle control thread sleeps without being rung: its timers (neighbours,
   // exceptions, reassembly, every 100 ms) and reclamation run at least this often.
   static constexpr int kIdleWaitMs = 10;

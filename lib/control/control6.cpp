@@ -466,6 +466,10 @@ void Control::handle_local6(rte_mbuf* m, uint16_t in_port, uint64_t now) {
   // MLD Queries come behind a Hop-by-Hop header with Router Alert (mld.cpp).
   if (ip->proto == ipv6_ext::hop_by_hop && d.is_multicast()) return handle_mld(m, in_port, now);
   if (ip->proto != icmp6::next_header) {
+    const uint8_t* l4 = reinterpret_cast<const uint8_t*>(ip) + sizeof(rte_ipv6_hdr);
+    if (!d.is_multicast() &&
+        kernel_takes(m, ip->proto, l4, total - sizeof(rte_ipv6_hdr), in_port, now))
+      return;
     if (ip->proto == IPPROTO_UDP && !d.is_multicast()) {
       // Nothing listens: Port Unreachable, which also ends a traceroute at the router.
       send_icmp6_error(m, icmp6::dest_unreachable, icmp6::code_port_unreachable, 0, in_port, now);
@@ -476,7 +480,15 @@ void Control::handle_local6(rte_mbuf* m, uint16_t in_port, uint64_t now) {
   const size_t icmp_len = total - sizeof(rte_ipv6_hdr);
   if (icmp_len < icmp6::header_len) return drop(m, Drop::local_unhandled, in_port);
   const uint8_t type = ic[0];
-  if (type >= nd::router_solicit && type <= nd::redirect) return handle_ndp(m, in_port, now);
+  if (type >= nd::router_solicit && type <= nd::redirect) {
+    // As ARP: the kernel interface resolves from copies of solicitations and adverts.
+    if (cp_enabled() && (type == nd::neighbor_solicit || type == nd::neighbor_advert))
+      kernel_copy(m, in_port, now);
+    return handle_ndp(m, in_port, now);
+  }
+  if (cp_enabled() && !(type == icmp6::echo_request && echo_reply_) &&
+      kernel_allows(IPPROTO_ICMPV6, 0, 0))
+    kernel_copy(m, in_port, now);
   if (type == icmp6::echo_request && echo_reply_) {
     const Ipv6 s = src6(m);
     if (icmp6_checksum(s, d, ic, icmp_len) != 0 || s.is_unspecified())

@@ -66,6 +66,8 @@ void Control::handle_punt(const PuntEntry& e, uint64_t now) {
     return handle_punt6(e, now);
   switch (Punt(e.reason)) {
     case Punt::arp:
+      // The kernel interface's stack resolves its own neighbours from the copies.
+      if (cp_enabled()) kernel_copy(m, e.in_port, now);
       handle_arp(m, e.in_port, now);
       return;
     case Punt::local:
@@ -354,9 +356,15 @@ void Control::handle_local(rte_mbuf* m, uint16_t in_port, uint64_t now) {
   }
   if (rte_pktmbuf_data_len(m) < RTE_ETHER_HDR_LEN + total)
     return drop(m, Drop::local_unhandled, in_port);
+  const uint8_t* l4 = reinterpret_cast<const uint8_t*>(ip) + ihl;
   switch (ip->next_proto_id) {
     case IPPROTO_ICMP: {
       auto* icmp_hdr = reinterpret_cast<uint8_t*>(ip) + ihl;
+      // routerd answers echo itself; anything else may be the kernel's (its own pings'
+      // replies, errors about its sessions), so the kernel gets a copy when allowed.
+      if (cp_enabled() && total >= ihl + icmp::header_len &&
+          !(echo_reply_ && icmp_hdr[0] == icmp::echo_request) && kernel_allows(IPPROTO_ICMP, 0, 0))
+        kernel_copy(m, in_port, now);
       if (echo_reply_ && total >= ihl + icmp::header_len && icmp_hdr[0] == icmp::echo_request &&
           icmp_echo_to_reply(reinterpret_cast<uint8_t*>(ip), total)) {
         event(Event::icmp_echo_reply_sent);
@@ -374,12 +382,15 @@ void Control::handle_local(rte_mbuf* m, uint16_t in_port, uint64_t now) {
       return drop(m, Drop::local_unhandled, in_port);
     }
     case IPPROTO_UDP:
+      if (kernel_takes(m, IPPROTO_UDP, l4, total - ihl, in_port, now)) return;
       // Nothing listens: Port Unreachable, which also ends a traceroute at the router.
       send_icmp_error(m, icmp::dest_unreachable, icmp::code_port_unreachable, 0, in_port, dst, now);
       return drop(m, Drop::local_unhandled, in_port);
     case IPPROTO_TCP:
+      if (kernel_takes(m, IPPROTO_TCP, l4, total - ihl, in_port, now)) return;
       return drop(m, Drop::local_unhandled, in_port);
     default:
+      if (kernel_takes(m, ip->next_proto_id, l4, total - ihl, in_port, now)) return;
       send_icmp_error(m, icmp::dest_unreachable, icmp::code_protocol_unreachable, 0, in_port, dst,
                       now);
       return drop(m, Drop::local_unhandled, in_port);

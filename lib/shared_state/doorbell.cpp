@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstdint>
+#include <iterator>
 #include <system_error>
 
 namespace routerd {
@@ -26,8 +27,16 @@ void Doorbell::kick() noexcept {
 }
 
 void Doorbell::wait(int timeout_ms) noexcept {
-  pollfd p{fd_, POLLIN, 0};
-  poll(&p, 1, timeout_ms);  // EINTR is a wake-up like any other: the caller polls again
+  wait(timeout_ms, {});
+}
+
+void Doorbell::wait(int timeout_ms, const std::vector<int>& fds) noexcept {
+  pollfd p[1 + kMaxExtraFds];
+  p[0] = pollfd{fd_, POLLIN, 0};
+  nfds_t used = 1;
+  for (int fd : fds)
+    if (used < std::size(p)) p[used++] = pollfd{fd, POLLIN, 0};
+  poll(p, used, timeout_ms);  // EINTR is a wake-up like any other: the caller polls again
   uint64_t v;
   [[maybe_unused]] ssize_t n = read(fd_, &v, sizeof v);  // EAGAIN: nothing to drain
   asleep_.store(false, std::memory_order_relaxed);

@@ -4,7 +4,9 @@
 #pragma once
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
+#include <vector>
 
 namespace routerd {
 
@@ -29,6 +31,9 @@ class Doorbell {
   void prepare() noexcept { asleep_.exchange(true, std::memory_order_acq_rel); }
   void cancel() noexcept { asleep_.store(false, std::memory_order_relaxed); }
   void wait(int timeout_ms) noexcept;
+  // The same, also woken when one of `fds` is readable (the kernel interfaces' TAPs).
+  void wait(int timeout_ms, const std::vector<int>& fds) noexcept;
+  static constexpr size_t kMaxExtraFds = 64;  // beyond, the timeout still polls them
 
   uint64_t wakeups() const { return wakeups_.load(std::memory_order_relaxed); }
 

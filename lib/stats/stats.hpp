@@ -62,6 +62,10 @@ namespace routerd {
   X(tx_full, "TX queue full")                                                                      \
   X(no_mbuf, "mbuf pool empty while building a reply")                                             \
   X(local_unhandled, "addressed to the router, protocol not served")                               \
+  X(cp_denied, "for the router, not in control_plane.allow (control-plane interfaces on)")         \
+  X(cp_rate_limited, "for a kernel interface (or from one), over control_plane.punt_rate")         \
+  X(cp_kernel_full, "for a kernel interface whose queue was full")                                 \
+  X(cp_bad_frame, "from a kernel interface: too short, too long for the port, or no mbuf")         \
   X(reassembly_dropped, "fragment to the router dropped: reassembly table full or timed out")      \
   X(arp_invalid, "malformed or foreign ARP packet")                                                \
   X(arp_rate_limited, "ARP from a sender (MAC) over arp.source_rate")                              \
@@ -150,7 +154,10 @@ enum class Punt : uint8_t {
   X(neighbour_evictions, "neighbour entries evicted for newer ones (FAILED, INCOMPLETE, stale)")   \
   X(arp_mac_locked, "ARP that would have replaced a MAC within arp.locktime_ms, ignored")          \
   X(icmp_learn_limited, "PTBs and redirects ignored: their sender is over exceptions.source_rate") \
-  X(control_error, "punted packets or timer runs the control thread could not finish")
+  X(control_error, "punted packets or timer runs the control thread could not finish")             \
+  X(punt_kernel, "packets for the router handed to the ports' kernel interfaces")                  \
+  X(from_kernel, "frames the kernel interfaces sent, out their ports")                             \
+  X(from_kernel_suppressed, "ARP replies and NAs from the kernel not sent: routerd answers")
 
 enum class Event : uint8_t {
 #define X(name, desc) name,
