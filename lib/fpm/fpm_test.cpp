@@ -97,6 +97,7 @@ nhmsg* nexthop(Nl& nl, bool add, uint8_t family, uint32_t id) {
 
 void put_group(Nl& nl, const std::vector<std::pair<uint32_t, uint8_t>>& members) {
   std::vector<nexthop_grp> g;
+  g.reserve(members.size());
   for (auto [id, w] : members) g.push_back(nexthop_grp{id, w, 0, 0});
   mnl_attr_put(nl.cur(), NHA_GROUP, g.size() * sizeof(nexthop_grp), g.data());
 }
