@@ -302,6 +302,33 @@ std::string reload(const json& d) {
   return out;
 }
 
+// fpm show: the session as `show fpm counters` would, one fact per line.
+std::string fpm_show(const json& d) {
+  const json& m = d["messages"];
+  std::string out = fmt::format("fpm {} ({})\n", str(d, "listen"),
+                                d.value("connected", false)
+                                    ? "peer " + str(d, "peer") + ", connected " +
+                                          std::to_string(d.value("connected_for_s", 0ull)) + " s"
+                                    : std::string("no peer"));
+  out += fmt::format(
+      "  messages: route add {} del {}, nexthop add {} del {}, ignored {}; frames {}\n",
+      m.value("route_add", 0ull), m.value("route_del", 0ull), m.value("nexthop_add", 0ull),
+      m.value("nexthop_del", 0ull), m.value("ignored", 0ull), d.value("frames", 0ull));
+  out += fmt::format("  routes: {} IPv4 {} IPv6 held, {} IPv4 {} IPv6 installed, {} next hops\n",
+                     d["routes"].value("ipv4", 0ull), d["routes"].value("ipv6", 0ull),
+                     d["installed"].value("ipv4", 0ull), d["installed"].value("ipv6", 0ull),
+                     d.value("nexthops", 0ull));
+  out += fmt::format(
+      "  resync: {}, stale {}, swept {}; connects {}, refused {}, errors {}, unusable {}, "
+      "batches {} (failed {})\n",
+      str(d, "resync"), d.value("stale", 0ull), d.value("swept", 0ull), d.value("connects", 0ull),
+      d.value("refused", 0ull), d.value("errors", 0ull), d.value("unusable", 0ull),
+      d.value("batches", 0ull), d.value("batch_failures", 0ull));
+  if (d.contains("last_error")) out += "  last error: " + str(d, "last_error") + "\n";
+  if (d.contains("last_unusable")) out += "  last unusable: " + str(d, "last_unusable") + "\n";
+  return out;
+}
+
 using Formatter = std::string (*)(const json& data);
 struct Format {
   Verb verb;
@@ -332,6 +359,7 @@ constexpr Format kFormats[] = {
     {Verb::stats, stats},
     {Verb::batch, batch},
     {Verb::reload, reload},
+    {Verb::fpm_show, fpm_show},
 };
 static_assert(std::size(kFormats) == kVerbCount, "every Verb needs a row in kFormats");
 static_assert(

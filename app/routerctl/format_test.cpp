@@ -142,6 +142,22 @@ const Case
                  "reloaded /etc/routerd/routerd.conf: addresses +0 -0, neighbours set 0 removed 0, "
                  "routes +0 "
                  "~0 -0 in 0.001 s\n"},
+                {Verb::fpm_show,
+                 R"({"listen":"127.0.0.1:2620","connected":true,"peer":"127.0.0.1:40312",)"
+                 R"("connected_for_s":42,"connects":2,"refused":0,"frames":22,"messages":{"route_add":12,)"
+                 R"("route_del":2,"nexthop_add":9,"nexthop_del":1,"ignored":0},"routes":{"ipv4":8,"ipv6":4},)"
+                 R"("installed":{"ipv4":6,"ipv6":4},"nexthops":8,"batches":14,"batch_failures":0,)"
+                 R"("unusable":1,"errors":0,"resync":"done","stale":0,"swept":1,)"
+                 R"x("last_unusable":"10.9.0.0/16: IPv6 gateway for an IPv4 prefix (RFC 5549: not supported yet)"})x",
+                 "fpm 127.0.0.1:2620 (peer 127.0.0.1:40312, connected 42 s)\n"
+                 "  messages: route add 12 del 2, nexthop add 9 del 1, ignored 0; frames 22\n"
+                 "  routes: 8 IPv4 4 IPv6 held, 6 IPv4 4 IPv6 installed, 8 next hops\n"
+                 "  resync: done, stale 0, swept 1; connects 2, refused 0, errors 0, unusable 1, "
+                 "batches 14 "
+                 "(failed 0)\n"
+                 "  last unusable: 10.9.0.0/16: IPv6 gateway for an IPv4 prefix (RFC 5549: not "
+                 "supported "
+                 "yet)\n"},
 };
 
 }  // namespace

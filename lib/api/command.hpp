@@ -74,7 +74,9 @@ class CommandError : public std::runtime_error {
     "apply the route add/replace/del commands in FILE (one per line, '-' for stdin) as one "       \
     "atomic batch")                                                                                \
   X(reload, parse_nothing, "reload", "",                                                           \
-    "re-read the config file and apply its changes to addresses, neighbours and routes")
+    "re-read the config file and apply its changes to addresses, neighbours and routes")           \
+  X(fpm_show, parse_nothing, "fpm show", "",                                                       \
+    "the FPM session with zebra: peer, messages, routes held and installed, resync")
 
 #define ROUTERD_VERB_ENUMERATOR_(name, parser, words, synopsis, help) name,
 enum class Verb { ROUTERD_VERBS(ROUTERD_VERB_ENUMERATOR_) };

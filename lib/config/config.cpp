@@ -50,8 +50,9 @@ constexpr std::string_view kPortKeys[] = {"name", "device",    "preset",     "mt
 constexpr std::string_view kRouteKeys[] = {"prefix", "via", "dev", "type", "nexthops"};
 constexpr std::string_view kNexthopKeys[] = {"via", "dev", "weight"};
 constexpr std::string_view kEcmpKeys[] = {"hash_key", "use_rss"};
-constexpr std::string_view kControlPlaneKeys[] = {"enabled",     "netns",     "allow",
-                                                  "follow_link", "punt_rate", "punt_burst"};
+constexpr std::string_view kControlPlaneKeys[] = {"enabled",     "netns",       "allow",
+                                                  "follow_link", "punt_rate",   "punt_burst",
+                                                  "fpm_listen",  "fpm_sweep_s", "fpm_hold_s"};
 // Keys outside any table (TOML wants them before the first [section]).
 constexpr std::string_view kTopKeys[] = {"route_files", "metrics_listen"};
 constexpr std::string_view kNeighbourKeys[] = {"address", "lladdr", "port"};
@@ -291,6 +292,19 @@ class Parser {
       read_bool(*t, "control_plane", "follow_link", c.cp_follow_link);
       read_int(*t, "control_plane", "punt_rate", 1, 10000000, c.cp_punt_rate);
       read_int(*t, "control_plane", "punt_burst", 1, 10000000, c.cp_punt_burst);
+      if (auto l = read_string(*t, "control_plane", "fpm_listen")) {
+        if (!parse_endpoint(*l))
+          fail("control_plane.fpm_listen",
+               quoted(*l) + " is not ADDRESS:PORT (IPv4, or [IPv6]:PORT; port 1-65535)");
+        c.fpm_listen = *l;
+      }
+      read_int(*t, "control_plane", "fpm_sweep_s", 1, 3600, c.fpm_sweep_s);
+      read_int(*t, "control_plane", "fpm_hold_s", 0, 86400, c.fpm_hold_s);
+      // zebra names interfaces by ifindex: only the kernel interfaces map them to ports.
+      if (!c.fpm_listen.empty() && !c.cp_enabled)
+        fail("control_plane.fpm_listen",
+             "needs control_plane.enabled = true (zebra's routes "
+             "name the ports' kernel interfaces)");
     }
     for_each_entry(root, "port",
                    [&](const toml::table& t, const std::string& p) { port(t, p, c); });
@@ -1036,6 +1050,30 @@ Config parse_config(const std::string& text, const std::string& path_for_errors)
 
 Config load_config(const std::string& path) {
   return parse_config(config_detail::read_text_file(path), path);
+}
+
+std::optional<Endpoint> parse_endpoint(std::string_view s) {
+  const size_t colon = s.rfind(':');
+  if (colon == std::string_view::npos || colon + 1 >= s.size()) return std::nullopt;
+  uint32_t port = 0;
+  const std::string_view digits = s.substr(colon + 1);
+  const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), port);
+  if (ec != std::errc() || end != digits.data() + digits.size() || port < 1 || port > 65535)
+    return std::nullopt;
+  const std::string_view host = s.substr(0, colon);
+  Endpoint e;
+  e.port = uint16_t(port);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+    auto a = Ipv6::parse(host.substr(1, host.size() - 2));
+    if (!a) return std::nullopt;
+    e.family = 6;
+    e.addr6 = *a;
+  } else {
+    auto a = Ipv4::parse(host);
+    if (!a) return std::nullopt;
+    e.addr4 = *a;
+  }
+  return e;
 }
 
 std::vector<PuntRule> punt_rules(const std::vector<std::string>& names) {

@@ -9,6 +9,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "inet.hpp"
@@ -93,6 +94,15 @@ struct PuntRule {
 // what is wrong with an unknown or malformed name.
 std::vector<PuntRule> punt_rules(const std::vector<std::string>& names);
 
+// "ADDR:PORT" or "[IPv6]:PORT", port 1-65535; nullopt when malformed.
+struct Endpoint {
+  uint8_t family = 4;
+  Ipv4 addr4;
+  Ipv6 addr6;
+  uint16_t port = 0;
+};
+std::optional<Endpoint> parse_endpoint(std::string_view s);
+
 struct Config {
   std::string path;  // the file it came from
 
@@ -165,6 +175,12 @@ struct Config {
   bool cp_follow_link = true;     // kernel interfaces go down with their port's link
   uint32_t cp_punt_rate = 10000;  // frames per second each way; a flood beyond is dropped
   uint32_t cp_punt_burst = 1000;
+  // FPM server for FRR's zebra (dplane_fpm_nl): "ADDR:PORT" ("[v6]:port"), opened in cp_netns;
+  // empty: none. Routes not replayed within fpm_sweep_s of the replay going quiet are
+  // removed; with no client for fpm_hold_s (0: forever) every FPM route is.
+  std::string fpm_listen;
+  uint32_t fpm_sweep_s = 30;
+  uint32_t fpm_hold_s = 0;
   // [route_cache]
   bool route_cache = true;
   uint32_t route_cache_sets = 4096;   // power of two, 4 entries per set

@@ -279,7 +279,7 @@ TEST_CASE("every key in config_keys() is read by the parser", "[config]") {
     return out;
   };
   REQUIRE(error_of(render(base)) == "");
-  REQUIRE(config_keys().size() == 80);
+  REQUIRE(config_keys().size() == 83);
   for (const auto& key : config_keys()) {
     INFO(key);
     auto dot = key.find('.');
@@ -1224,5 +1224,13 @@ TEST_CASE("[control_plane]: the allow list by service names, and what is refused
                Catch::Contains("control_plane.netns: 'a/b' is not a namespace name"));
     CHECK_THAT(error_of("[control_plane]\nnetns = \"\"\n"),
                Catch::Contains("is not a namespace name"));
+    CHECK_THAT(error_of("[control_plane]\nfpm_listen = \"127.0.0.1\"\n"),
+               Catch::Contains("control_plane.fpm_listen: '127.0.0.1' is not ADDRESS:PORT"));
+    CHECK_THAT(error_of("[control_plane]\nfpm_listen = \"::1:2620\"\n"),
+               Catch::Contains("is not ADDRESS:PORT"));
+    CHECK(error_of("[control_plane]\nenabled = true\nfpm_listen = \"[::1]:2620\"\n").empty());
+    CHECK_THAT(error_of("[control_plane]\nfpm_listen = \"[::1]:2620\"\n"),
+               Catch::Contains("needs control_plane.enabled = true"));
+    CHECK(parse_endpoint("127.0.0.1:2620")->port == 2620);
   }
 }

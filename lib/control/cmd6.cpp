@@ -49,7 +49,7 @@ nlohmann::json Control::addr_add6(const Request& r) {
     refuse(cmd, "a static route for " + sn.str() + " exists; delete it first");
 
   p->addrs6.push_back(PortAddr6{a, sn});
-  const bool new_route = existing == nullptr;
+  const bool new_route = existing == nullptr || existing->proto == RouteProto::daemon;
   if (new_route) rib6_.set(Route6{sn, RouteProto::connected, std::nullopt, p->ref.id, a});
   try {
     sync(Prefix6{a, 128});
@@ -58,7 +58,7 @@ nlohmann::json Control::addr_add6(const Request& r) {
   } catch (const FibError& e) {
     pub_.rollback();
     p->addrs6.pop_back();
-    if (new_route) rib6_.erase(sn);
+    if (new_route) rib_erase_own(sn);
     refuse(cmd, e.what());
   }
   sync_rx_groups(*p);
@@ -85,7 +85,7 @@ nlohmann::json Control::addr_del6(const Request& r) {
   if (other)
     rib6_.set(Route6{gone.subnet, RouteProto::connected, std::nullopt, p->ref.id, other->addr});
   else
-    rib6_.erase(gone.subnet);
+    rib_erase_own(gone.subnet);
 
   // As in Linux, static routes whose (global) gateway is no longer on the port's subnets
   // go too; link-local gateways stay reachable while the port is up.
@@ -143,6 +143,9 @@ void Control::rib_apply6(const Request& r, const std::string& where, RibChanges&
   const Route6* existing = rib6_.find(pf);
   if (r.verb == Verb::route_del) {
     if (!existing) refuse(where, "no route for " + pf.str());
+    if (existing->proto == RouteProto::daemon)
+      refuse(where, pf.str() + " is a " + rtproto_name(existing->rtproto) +
+                        " route from the routing daemon; withdraw it there");
     if (existing->proto == RouteProto::connected)
       refuse(where, pf.str() + " is a connected route; delete the address instead");
     check_del_type(where, r, existing->type, pf.str());
@@ -152,7 +155,7 @@ void Control::rib_apply6(const Request& r, const std::string& where, RibChanges&
         (route_type_rejects(existing->type) || port_by_id(existing->port)->ref.name != r.dev))
       refuse(where, "the route for " + pf.str() + " does not use " + r.dev);
     changes.v6.push_back(RibUndo6{pf, *existing});
-    rib6_.erase(pf);
+    rib_erase_own(pf);
     ++n.deleted;
     return;
   }
@@ -160,7 +163,7 @@ void Control::rib_apply6(const Request& r, const std::string& where, RibChanges&
   if (existing && existing->proto == RouteProto::connected)
     refuse(where, pf.str() + " is the connected route of " + port_by_id(existing->port)->ref.name +
                       "; it follows the port's addresses");
-  if (existing && !replace)
+  if (existing && !replace && existing->proto != RouteProto::daemon)
     refuse(where, "a route for " + pf.str() + " exists (use route replace)");
   if (pf.addr.is_link_local() || pf.addr.is_multicast())
     refuse(where, pf.str() + " is link-local or multicast: not routed");
@@ -216,7 +219,8 @@ nlohmann::json Control::route_get6(const Request& r) {
   // As IPv4's answer: the route's prefix and proto beside its type.
   j["type"] = route_type_name(rt->type);
   j["route"] = rt->prefix.str();
-  j["proto"] = route_proto_name(rt->proto);
+  j["proto"] =
+      rt->proto == RouteProto::daemon ? rtproto_name(rt->rtproto) : route_proto_name(rt->proto);
   if (route_type_rejects(rt->type)) {
     j["nexthop"] = nh;
     return j;

@@ -52,7 +52,8 @@ nlohmann::json Control::handle<Verb::addr_add>(const Request& r) {
     refuse(cmd, "a static route for " + sn.str() + " exists; delete it first");
 
   p->addrs.push_back(PortAddr{a, sn});
-  bool new_route = existing == nullptr;
+  // A routing daemon's route for the subnet gives way, and comes back with the address.
+  bool new_route = existing == nullptr || existing->proto == RouteProto::daemon;
   if (new_route) rib_.set(Route{sn, RouteProto::connected, std::nullopt, p->ref.id, a});
   publish_ifs();
   try {
@@ -63,7 +64,7 @@ nlohmann::json Control::handle<Verb::addr_add>(const Request& r) {
   } catch (const FibError& e) {  // no room in the FIB or the next-hop table
     pub_.rollback();
     p->addrs.pop_back();
-    if (new_route) rib_.erase(sn);
+    if (new_route) rib_erase_own(sn);
     publish_ifs();
     pub_.commit();
     refuse(cmd, e.what());
@@ -95,7 +96,7 @@ nlohmann::json Control::handle<Verb::addr_del>(const Request& r) {
   if (other)
     rib_.set(Route{gone.subnet, RouteProto::connected, std::nullopt, p->ref.id, other->addr});
   else
-    rib_.erase(gone.subnet);
+    rib_erase_own(gone.subnet);
 
   // As in Linux, routes whose gateway is no longer on one of the port's subnets go too.
   nlohmann::json removed = nlohmann::json::array();

@@ -20,7 +20,14 @@ nlohmann::json route_json_common(const R& rt, const std::string& dev) {
                       {"prefix", rt.prefix.str()}};
   if (rt.via) j["via"] = rt.via->str();
   if (!route_type_rejects(rt.type)) j["dev"] = dev;
-  j["proto"] = route_proto_name(rt.proto);
+  // A daemon's route shows as the daemon's protocol ("bgp"), as `ip route` does, and says it
+  // came from the routing daemon.
+  if (rt.proto == RouteProto::daemon) {
+    j["proto"] = rtproto_name(rt.rtproto);
+    j["origin"] = "fpm";
+  } else {
+    j["proto"] = route_proto_name(rt.proto);
+  }
   return j;
 }
 template nlohmann::json route_json_common(const Route&, const std::string&);
@@ -133,6 +140,9 @@ void Control::rib_apply(const Request& r, const std::string& where, RibChanges& 
   const Route* existing = rib_.find(r.prefix);
   if (r.verb == Verb::route_del) {
     if (!existing) refuse(where, "no route for " + r.prefix.str());
+    if (existing->proto == RouteProto::daemon)
+      refuse(where, r.prefix.str() + " is a " + rtproto_name(existing->rtproto) +
+                        " route from the routing daemon; withdraw it there");
     if (existing->proto == RouteProto::connected)
       refuse(where, r.prefix.str() + " is a connected route; delete the address instead");
     check_del_type(where, r, existing->type, r.prefix.str());
@@ -142,7 +152,7 @@ void Control::rib_apply(const Request& r, const std::string& where, RibChanges& 
         (route_type_rejects(existing->type) || port_by_id(existing->port)->ref.name != r.dev))
       refuse(where, "the route for " + r.prefix.str() + " does not use " + r.dev);
     undo.push_back(RibUndo{r.prefix, *existing});
-    rib_.erase(r.prefix);
+    rib_erase_own(r.prefix);
     ++n.deleted;
     return;
   }
@@ -150,7 +160,8 @@ void Control::rib_apply(const Request& r, const std::string& where, RibChanges& 
   if (existing && existing->proto == RouteProto::connected)
     refuse(where, r.prefix.str() + " is the connected route of " +
                       port_by_id(existing->port)->ref.name + "; it follows the port's addresses");
-  if (existing && !replace)
+  // The router's own route wins over a daemon's, which comes back when this one goes.
+  if (existing && !replace && existing->proto != RouteProto::daemon)
     refuse(where, "a route for " + r.prefix.str() + " exists (use route replace)");
   if (r.prefix.len == 32 && local_address_port(r.prefix.addr))
     refuse(where, r.prefix.addr.str() + " is an address of this router");
@@ -393,7 +404,8 @@ nlohmann::json Control::handle<Verb::route_get>(const Request& r) {
   }
   j["type"] = route_type_name(rt->type);
   j["route"] = rt->prefix.str();
-  j["proto"] = route_proto_name(rt->proto);
+  j["proto"] =
+      rt->proto == RouteProto::daemon ? rtproto_name(rt->rtproto) : route_proto_name(rt->proto);
   if (route_type_rejects(rt->type)) {
     j["nexthop"] = nh_json(id);
     return j;

@@ -115,12 +115,14 @@ Control::Control(SharedState& dp, const Config& cfg, std::vector<PortRef> ports,
   register_stats_commands(commands_);
   register_ping_commands(commands_);
   register_reload_commands(commands_);
+  register_fpm_commands(commands_);
   for (size_t v = 0; v < kVerbCount; ++v)
     if (!commands_.on_control[v] && !commands_.on_caller[v])
       throw std::logic_error(std::string("routerctl verb '") + verb_name(Verb(v)) +
                              "' has no handler");
   publish_ifs();
   kernel_init(cfg);
+  fpm_init(cfg);
 }
 
 Control::~Control() {
@@ -449,6 +451,7 @@ bool Control::poll_once(uint64_t now) {
   busy |= n > 0;
 
   busy |= kernel_poll(now);
+  guarded("the FPM session", [&] { busy |= fpm_poll(now); });
 
   // Answers to Router Solicitations keep their random delay to the poll, not the tick.
   if (ra_answer_due_ != 0 && now >= ra_answer_due_)
@@ -477,6 +480,7 @@ bool Control::poll_once(uint64_t now) {
     guarded("router advertisements and DAD", [&] { ra_tick(now); });
     guarded("probing dead ECMP members", [&] { probe_dead_members(now); });
     guarded("mirroring the ports onto their kernel interfaces", [&] { kernel_sync(); });
+    guarded("the FPM sweep", [&] { fpm_tick(now); });
     // Route exceptions are read only by the router's own traffic: their changes publish
     // nothing, so they bump no generation and flush no worker's cache.
     exc_.expire(now);

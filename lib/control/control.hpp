@@ -33,6 +33,7 @@
 #include "command.hpp"
 #include "config.hpp"
 #include "dpdk.hpp"
+#include "fpm.hpp"
 #include "icmp.hpp"
 #include "neighbour.hpp"
 #include "port.hpp"
@@ -462,6 +463,47 @@ class Control {
   bool kernel_takes(rte_mbuf* m, uint8_t proto, const uint8_t* l4, size_t l4_len, uint16_t in_port,
                     uint64_t now_ms);
   bool cp_enabled() const { return kifs_ != nullptr; }
+  int kernel_fd(size_t port_index) const;       // the TAP of ports_[port_index]
+  int kernel_ifindex(size_t port_index) const;  // its interface index in the namespace
+
+  // ---- the FPM server (fpm_server.cpp; control_plane.fpm_listen, issue 16 part 2)
+  struct Fpm;
+  struct FpmFree {
+    void operator()(Fpm* f) const;
+  };
+  std::unique_ptr<Fpm, FpmFree> fpm_;
+  uint64_t fpm_sweep_ms_ = 30000, fpm_hold_ms_ = 0;
+  std::optional<Route> fpm_scratch4_;
+  std::optional<Route6> fpm_scratch6_;
+  template <class A>
+  struct FpmHop {
+    A via{};
+    bool has_via = false;
+    uint16_t port = 0;
+    uint16_t weight = 1;
+  };
+  void fpm_init(const Config& cfg);
+  void fpm_fds();  // the fds the idle wait polls: TAPs, the listener, the client
+  bool fpm_poll(uint64_t now_ms);
+  void fpm_tick(uint64_t now_ms);
+  void fpm_close(const std::string& why);
+  void fpm_apply(std::vector<fpm::Message>& msgs, uint64_t now_ms);
+  template <class P>
+  void fpm_apply_prefix(const P& p, RibChanges& changes);
+  void fpm_nexthop_users(uint32_t id, std::vector<Prefix4>& v4, std::vector<Prefix6>& v6);
+  template <class A>
+  std::vector<FpmHop<A>> fpm_paths(const fpm::RouteMsg& m, bool& blackhole, std::string& why);
+  template <class R>
+  std::optional<R> fpm_route(const fpm::RouteMsg& m, std::string& why);
+  std::optional<uint16_t> port_of_ifindex(uint32_t ifindex) const;
+  // The daemon's route for p as the RIB would hold it, if zebra asked for one.
+  const Route* fpm_find(const Prefix4& p);
+  const Route6* fpm_find(const Prefix6& p);
+  // Erases the router's own route at p; a daemon's route for p takes its place.
+  void rib_erase_own(const Prefix4& p);
+  void rib_erase_own(const Prefix6& p);
+  nlohmann::json fpm_json() const;
+  void register_fpm_commands(CommandTable& t);
   nlohmann::json kernel_json(uint16_t port) const;  // link show: the port's kernel interface
   std::vector<int> kernel_fds_;  // the TAPs: what the kernel sends wakes the idle thread
 

@@ -55,6 +55,9 @@ void Control::kernel_init(const Config& cfg) {
     if (!cfg.cp_netns.empty()) kif::ensure_netns(cfg.cp_netns);
     std::unique_ptr<KernelIfs, KernelIfsFree> k(new KernelIfs(cfg.cp_netns));
     k->follow_link = cfg.cp_follow_link;
+    // A new namespace's loopback is down, without 127.0.0.1 or ::1: daemons there (zebra's
+    // FPM connection, vtysh) need it. Its index is 1 in every namespace.
+    if (!cfg.cp_netns.empty()) k->rtnl.set_up(1, true);
     for (const auto& p : ports_) {
       k->ports.push_back(
           KernelIfs::Mirror{kif::Tap::create(cfg.cp_netns, p.ref.name, p.ref.mac, p.ref.mtu),
@@ -230,6 +233,14 @@ bool Control::kernel_poll(uint64_t now_ms) {
 }  // namespace routerd
 
 namespace routerd {
+
+int Control::kernel_fd(size_t i) const {
+  return kifs_->ports[i].tap.fd();
+}
+
+int Control::kernel_ifindex(size_t i) const {
+  return kifs_->ports[i].tap.ifindex();
+}
 
 nlohmann::json Control::kernel_json(uint16_t port) const {
   const PortCtl* p = port_by_id(port);

@@ -18,8 +18,13 @@
 
 namespace routerd {
 
-enum class RouteProto : uint8_t { connected, static_route };
+// daemon: from a routing daemon (FPM); the route's rtproto says which (186 bgp, ...). The
+// router's own routes (connected, static) always win over a daemon's for the same prefix.
+enum class RouteProto : uint8_t { connected, static_route, daemon };
 const char* route_proto_name(RouteProto p);
+// iproute2's and FRR's names for rtm_protocol values ("bgp" for 186, "ospf" for 188, "static"
+// for FRR's staticd, 196); "proto-N" for one without a name.
+std::string rtproto_name(uint8_t rtproto);
 
 // Route metrics, read-only and shared by every route with the same values (nearly all use
 // the defaults); writing a metric gives the route its own copy first. The fast path never
@@ -73,6 +78,7 @@ struct BasicRoute {
   // and port then hold the first of them, for what needs one gateway (the first hop of the
   // router's own packets when no flow picks one, a gateway check on address removal).
   std::shared_ptr<const std::vector<BasicPath<A>>> paths{};
+  uint8_t rtproto = 0;  // daemon routes: the daemon's rtm_protocol (last: aggregate inits)
   uint16_t mtu() const { return metrics->mtu; }
   void set_mtu(uint16_t mtu) {  // copy-on-write
     if (metrics->mtu == mtu) return;

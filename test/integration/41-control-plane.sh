@@ -60,12 +60,13 @@ tb_check "link set mtu 1400: p1 in $CP has MTU 1400" \
 
 step "services in $CP, reached through the ports"
 LOG=$TB_DIR/peer.log
-for a in 0.0.0.0 ::; do
-  tb_bg "$TB_DIR/serve-179-$a.err" ip netns exec "$CP" "${PEER[@]}" serve tcp "$a" 179 "$LOG"
-  tb_bg "$TB_DIR/serve-8080-$a.err" ip netns exec "$CP" "${PEER[@]}" serve tcp "$a" 8080 "$LOG"
-done
+# One dual-stack socket per port (:: takes IPv4 too): a 0.0.0.0 one beside it would race it
+# for the port, and the loser's bind fails.
+tb_bg "$TB_DIR/serve-179.err" ip netns exec "$CP" "${PEER[@]}" serve tcp :: 179 "$LOG"
+tb_bg "$TB_DIR/serve-8080.err" ip netns exec "$CP" "${PEER[@]}" serve tcp :: 8080 "$LOG"
 tb_bg "$TB_DIR/serve-5000.err" ip netns exec "$CP" "${PEER[@]}" serve udp :: 5000 "$LOG"
-tb_wait_until 5 eval "cp ss -ltn | grep -q ':179 '" || tb_die "the listeners did not start"
+tb_wait_until 5 eval "cp ss -ltn | grep -q ':179 ' && cp ss -ltn | grep -q ':8080 ' && cp ss -lun | grep -q ':5000 '" ||
+  tb_die "the listeners did not start: $(cat "$TB_DIR"/serve-*.err)"
 tb_check "h0 -> 10.1.0.1:179 (TCP, BGP): answered by the listener in $CP" \
   tb_expect_ok hx 0 "${PEER[@]}" send tcp 10.1.0.1 179 hello-v4
 tb_check "h1 -> 10.1.0.1:179 across the router (the port's address, not the arrival port's)" \
