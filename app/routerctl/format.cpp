@@ -221,7 +221,15 @@ std::string route_summary(const json& d) {
   for (int len = 0; len <= 128; ++len)
     if (by.contains(std::to_string(len)))
       out += fmt::format(" /{} {}", len, by[std::to_string(len)].get<uint64_t>());
-  return out + "\n";
+  out += "\n";
+  // Routes from a routing daemon (FPM), by protocol.
+  if (d.contains("daemon") && d["daemon"].is_object() && !d["daemon"].empty()) {
+    out += "from the routing daemon:";
+    for (const auto& [proto, n] : d["daemon"].items())
+      out += fmt::format(" {} {}", proto, n.get<uint64_t>());
+    out += "\n";
+  }
+  return out;
 }
 
 std::string route_flush_exceptions(const json& d) {

@@ -229,6 +229,11 @@ const Case kCases6[] = {
      R"({"routes":3,"connected":2,"static":1,"by_length":{"0":1,"64":2,"128":1},"fib_prefixes":4,"next_hops":3,"generation":2,"commits":2,"route_updates":4})",
      "3 routes (2 connected, 1 static), 4 FIB prefixes, 3 next hops\ngeneration 2, 2 commits, 4 "
      "route updates\nby prefix length: /0 1 /64 2 /128 1\n"},
+    {Verb::route_summary,
+     R"({"routes":6,"connected":2,"static":1,"daemon":{"bgp":2,"static":1},"by_length":{"24":6},)"
+     R"("fib_prefixes":9,"next_hops":4,"generation":7,"commits":7,"route_updates":9})",
+     "6 routes (2 connected, 1 static), 9 FIB prefixes, 4 next hops\ngeneration 7, 7 commits, 9 "
+     "route updates\nby prefix length: /24 6\nfrom the routing daemon: bgp 2 static 1\n"},
     {Verb::ping,
      R"({"dst":"2001:db8:5::2","src":"2001:db8:2::1","size":1452,"df":false,"transmitted":4,"received":1,"results":[{"seq":1,"result":"reply","bytes":1460,"from":"2001:db8:5::2","ttl":63,"time_ms":0.25},{"seq":2,"result":"error","from":"2001:db8:2::2","mtu":1400,"type":2,"code":0},{"seq":3,"result":"error","from":"2001:db8:2::2","type":1,"code":0},{"seq":4,"result":"local_error","mtu":1400}]})",
      "PING 2001:db8:5::2 from 2001:db8:2::1: 1452 data bytes\n1460 bytes from 2001:db8:5::2: "

@@ -452,6 +452,11 @@ void parse_route_show(Request& r, const std::string& cmd, Args a) {
     r.verb = Verb::route_show_exceptions;
     return;
   }
+  if (!a.empty() && a[0] == "proto") {
+    if (a.size() != 2) fail(cmd, "expected: route show proto NAME");
+    r.proto = a[1];
+    return;
+  }
   parse_nothing(r, cmd, a);
 }
 

@@ -49,8 +49,8 @@ class CommandError : public std::runtime_error {
     "add or replace a static route")                                                               \
   X(route_del, parse_route_del, "route del", "[TYPE] PREFIX [via GATEWAY] [dev PORT]",             \
     "delete a static route")                                                                       \
-  X(route_show, parse_route_show, "route show", "[cache]",                                         \
-    "list connected and static routes; cache: the exceptions")                                     \
+  X(route_show, parse_route_show, "route show", "[cache | proto NAME]",                            \
+    "list routes (connected, static, a routing daemon's); cache: the exceptions")                  \
   X(route_show_exceptions, nullptr, "route show cache", "", nullptr)                               \
   X(route_summary, parse_nothing, "route summary", "",                                             \
     "route counts per prefix length, FIB prefixes, next hops, generation")                         \
@@ -111,6 +111,7 @@ struct Request {
   std::optional<Ipv4> via;       // route add/replace
   uint16_t mtu = 0;              // route add/replace: the route's MTU (0: none); link set
   std::string dev;               // port: required for addr add/del and neigh add, else a filter
+  std::string proto;             // route show proto NAME: connected, static, bgp, ospf, ...
   Mac lladdr;                    // neigh add
   std::string path;              // route load: an absolute file name
   std::vector<BatchLine> batch;  // batch: the route changes, in file order

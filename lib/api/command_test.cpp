@@ -124,6 +124,16 @@ TEST_CASE("batch: route changes only, errors by line number", "[command]") {
   CHECK(parse_request({"batch"}).batch.empty());
 }
 
+TEST_CASE("route show proto NAME filters by protocol", "[api]") {
+  const Request r = parse_request({"route", "show", "proto", "bgp"});
+  CHECK(r.verb == Verb::route_show);
+  CHECK(r.proto == "bgp");
+  CHECK(parse_request({"-6", "route", "show", "proto", "static"}).family == 6);
+  CHECK_THROWS_WITH(parse_request({"route", "show", "proto"}),
+                    "route show: expected: route show proto NAME");
+  CHECK_THROWS_WITH(parse_request({"route", "show", "bgp"}), "route show: unexpected 'bgp'");
+}
+
 TEST_CASE("route mtu and link set mtu", "[api]") {
   Request r = parse({"route", "add", "10.9.0.0/16", "via", "10.1.0.2", "mtu", "1400"});
   CHECK(r.mtu == 1400);

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <map>
 #include <type_traits>
 
 #include "commands.hpp"
@@ -334,11 +335,17 @@ nlohmann::json rib_summary(const BasicRib<A>& rib) {
   const auto& per_len = rib.per_length();
   for (size_t len = 0; len < per_len.size(); ++len)
     if (per_len[len]) by_len[std::to_string(len)] = per_len[len];
-  size_t connected = 0;
-  rib.for_each([&](const auto& rt) { connected += rt.proto == RouteProto::connected; });
+  size_t connected = 0, own_static = 0;
+  std::map<std::string, size_t> by_proto;  // routing daemons' by their protocol's name
+  rib.for_each([&](const auto& rt) {
+    connected += rt.proto == RouteProto::connected;
+    own_static += rt.proto == RouteProto::static_route;
+    if (rt.proto == RouteProto::daemon) by_proto[rtproto_name(rt.rtproto)]++;
+  });
   return {{"routes", rib.size()},
           {"connected", connected},
-          {"static", rib.size() - connected},
+          {"static", own_static},
+          {"daemon", nlohmann::json(by_proto)},
           {"by_length", by_len}};
 }
 template nlohmann::json rib_summary(const BasicRib<Ipv4>&);
@@ -359,10 +366,14 @@ nlohmann::json Control::handle<Verb::route_summary>(const Request&) {
 template <>
 nlohmann::json Control::handle<Verb::route_show>(const Request& r) {
   nlohmann::json out = nlohmann::json::array();
+  // proto NAME: "connected", "static" (routerd's own and FRR staticd's alike), "bgp", ...
+  auto keep = [&](const nlohmann::json& j) { return r.proto.empty() || j["proto"] == r.proto; };
   if (r.family != 6)
-    for (const Route* rt : rib_.sorted()) out.push_back(route_json(*rt));
+    for (const Route* rt : rib_.sorted())
+      if (auto j = route_json(*rt); keep(j)) out.push_back(std::move(j));
   if (r.family != 4)
-    for (const Route6* rt : rib6_.sorted()) out.push_back(route_json(*rt));
+    for (const Route6* rt : rib6_.sorted())
+      if (auto j = route_json(*rt); keep(j)) out.push_back(std::move(j));
   return out;
 }
 

@@ -89,6 +89,10 @@ tb_check "h0 pings 10.50.0.1 through the FPM route" tb_ping 0 10.50.0.1 3
 tb_check "h0 pings 2001:db8:50::1 through the FPM route" \
   tb_expect_match ' 0% packet loss' hx 0 ping -n -c3 -i 0.2 -W 2 2001:db8:50::1
 fpm | jq -c '{messages, routes, installed, nexthops}' | tb_indent
+tb_check "route show proto static: the daemon's routes (origin fpm) and no connected one" \
+  eval "rctl_j route show proto static | jq -e 'length >= 5 and all(.[]; .proto == \"static\")' >/dev/null"
+tb_check "route summary counts the daemon's routes by protocol (3 IPv4, 2 IPv6 static)" \
+  eval "rctl_j route summary | jq -e '.daemon.static == 3 and .ipv6.daemon.static == 2' >/dev/null"
 tb_check "zebra's link-local fe80::/64 routes are not taken (never routed)" \
   eval "! rctl_j -6 route show | jq -e '.[] | select(.prefix | startswith(\"fe80\"))' >/dev/null"
 
