@@ -141,6 +141,15 @@ def run_round(ctx, framing, stream, meta, tag, mem_mb):
             ["ip", "netns", "exec", netns, "/usr/bin/python3", ctx["fpm_stream"], "send",
              FPM_LISTEN, head, stream], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             stderr=subprocess.PIPE, text=True)
+        perf = None
+        if ctx["perf"] > 0 and tag == ctx["perf_tag"]:
+            # The control thread is routerd's main thread (tid == pid): it reads the socket,
+            # decodes, and commits to the RIB and both FIB copies.
+            data = os.path.join(ctx["out"], f"{tag}-perf.data")
+            perf = subprocess.Popen(["perf", "record", "-F", "999", "-g", "-t", str(proc.pid),
+                                     "-o", data, "--", "sleep", str(ctx["perf"])],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            result["perf_data"] = data
         timeline = []
         t_start = time.monotonic()
         deadline = t_start + ctx["timeout"]
@@ -205,6 +214,15 @@ def run_round(ctx, framing, stream, meta, tag, mem_mb):
         routerctl(ctx, sock, "stats")
         result["stats_seconds"] = time.monotonic() - t0
         result["peak_rss_kib"] = peak_rss_kib(proc.pid)
+        if perf is not None:
+            perf.wait(timeout=ctx["perf"] + 30)
+            rep = subprocess.run(["perf", "report", "-i", result["perf_data"], "--no-children",
+                                  "--sort", "symbol", "--stdio", "-g", "none",
+                                  "--percent-limit", "0.5"], capture_output=True, text=True)
+            with open(result["perf_data"] + ".txt", "w") as f:
+                f.write(rep.stdout)
+            result["perf_top"] = [l.strip() for l in rep.stdout.splitlines()
+                                  if l.strip() and not l.startswith("#")][:25]
         sender.stdin.close()
         sender.wait(timeout=10)
         rc = stop_process(proc, signal.SIGTERM, timeout=30)
@@ -275,7 +293,8 @@ def run(args, repo):
     tmp = tempfile.mkdtemp(prefix="routerd-bench.")
     ctx = {"tmp": tmp, "logdir": os.path.join(out, "logs"), "procs": [],
            "wait_quiet": args.wait_quiet, "poll": args.poll_ms / 1000.0,
-           "timeout": args.timeout,
+           "timeout": args.timeout, "out": out, "perf": args.perf,
+           "perf_tag": f"{framings[0]}-r1",
            "fpm_stream": os.path.join(repo, "scripts", "lib", "fpm_stream.py")}
     os.makedirs(ctx["logdir"], exist_ok=True)
     copy_binaries(ctx, routerd=routerd_bin, routerctl=routerctl_bin)
