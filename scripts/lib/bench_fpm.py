@@ -146,7 +146,9 @@ def run_round(ctx, framing, stream, meta, tag, mem_mb):
             # The control thread is routerd's main thread (tid == pid): it reads the socket,
             # decodes, and commits to the RIB and both FIB copies.
             data = os.path.join(ctx["out"], f"{tag}-perf.data")
-            perf = subprocess.Popen(["perf", "record", "-F", "999", "-g", "-t", str(proc.pid),
+            # routerd has no frame pointers: DWARF unwinding, at a rate that keeps it small.
+            perf = subprocess.Popen(["perf", "record", "-F", "499", "--call-graph",
+                                     "dwarf,16384", "-t", str(proc.pid),
                                      "-o", data, "--", "sleep", str(ctx["perf"])],
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             result["perf_data"] = data
@@ -162,6 +164,8 @@ def run_round(ctx, framing, stream, meta, tag, mem_mb):
             timeline.append([round(t1, 4), st["routes"] - base4, st["routes6"] - base6])
             if st["routes"] >= want4 and st["routes6"] >= want6:
                 t_done = t1
+                if perf is not None and perf.poll() is None:
+                    perf.send_signal(signal.SIGINT)    # the profile covers the load only
                 break
             if proc.poll() is not None:
                 raise BenchError(f"routerd exited with status {proc.returncode} during the "
@@ -216,13 +220,18 @@ def run_round(ctx, framing, stream, meta, tag, mem_mb):
         result["peak_rss_kib"] = peak_rss_kib(proc.pid)
         if perf is not None:
             perf.wait(timeout=ctx["perf"] + 30)
-            rep = subprocess.run(["perf", "report", "-i", result["perf_data"], "--no-children",
-                                  "--sort", "symbol", "--stdio", "-g", "none",
-                                  "--percent-limit", "0.5"], capture_output=True, text=True)
-            with open(result["perf_data"] + ".txt", "w") as f:
-                f.write(rep.stdout)
-            result["perf_top"] = [l.strip() for l in rep.stdout.splitlines()
-                                  if l.strip() and not l.startswith("#")][:25]
+            reports = {}
+            for kind in ("--no-children", "--children"):
+                rep = subprocess.run(["perf", "report", "-i", result["perf_data"], kind,
+                                      "--sort", "symbol", "--stdio", "-g", "none",
+                                      "--percent-limit", "0.5"], capture_output=True, text=True)
+                reports[kind] = rep.stdout
+                with open(result["perf_data"] + kind.replace("--", ".") + ".txt", "w") as f:
+                    f.write(rep.stdout)
+            result["perf_self"] = [l.strip()[:160] for l in reports["--no-children"].splitlines()
+                                   if l.strip() and not l.startswith("#")][:30]
+            result["perf_children"] = [l.strip()[:160] for l in reports["--children"].splitlines()
+                                       if l.strip() and not l.startswith("#")][:60]
         sender.stdin.close()
         sender.wait(timeout=10)
         rc = stop_process(proc, signal.SIGTERM, timeout=30)
