@@ -45,6 +45,16 @@ def log(msg):
     print(f"bench: {msg}", file=sys.stderr, flush=True)
 
 
+def thread_ticks(pid, tid):
+    """utime + stime of one thread (clock ticks), 0 when it is gone."""
+    try:
+        with open(f"/proc/{pid}/task/{tid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
 def routerd_config(path, sock, prefix, eal_mem, netns):
     eal = ["-l", "0-1", *eal_mem, "--no-pci", "--file-prefix", prefix]
     lines = [
@@ -137,6 +147,7 @@ def run_round(ctx, framing, stream, meta, tag, mem_mb):
         result["rib_before"] = {"ipv4": base4, "ipv6": base6}
         # The sender: in the control namespace, like zebra.
         c0 = cpu_times(proc.pid)
+        ct0 = thread_ticks(proc.pid, proc.pid)
         sender = subprocess.Popen(
             ["ip", "netns", "exec", netns, "/usr/bin/python3", ctx["fpm_stream"], "send",
              FPM_LISTEN, head, stream], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -179,6 +190,7 @@ def run_round(ctx, framing, stream, meta, tag, mem_mb):
                                  f"{st['routes6'] - base6} of {meta['routes6']} IPv6")
             time.sleep(max(0.0, ctx["poll"] - (time.monotonic() - t0)))
         c1 = cpu_times(proc.pid)
+        ct1 = thread_ticks(proc.pid, proc.pid)
         line = sender.stdout.readline()
         try:
             sent = json.loads(line)
@@ -192,6 +204,13 @@ def run_round(ctx, framing, stream, meta, tag, mem_mb):
             "send_seconds": sent["last_byte"] - sent["first_byte"],
             "polls": len(timeline), "timeline": timeline,
             "routerd_cores": (c1[2] - c0[2]) / hz / (t_done - t_start),
+            # The control thread (routerd's main thread) alone: on a shared machine, the
+            # routes per second of its own CPU time say what an idle core would do.
+            "control_cpu_seconds": (ct1 - ct0) / hz,
+            "routes_per_control_cpu_s": routes / ((ct1 - ct0) / hz) if ct1 > ct0 else None,
+            # When the IPv4 part (sent first) was all in: its rate, and the IPv6 part's.
+            "ipv4_done_seconds": next((x[0] - sent["first_byte"] for x in timeline
+                                       if x[1] >= meta["routes4"]), None),
             "load": load_report(c0, c1, t_done - t_start),
         })
         fpm, err = routerctl(ctx, sock, "fpm", "show")
@@ -249,7 +268,9 @@ def run_round(ctx, framing, stream, meta, tag, mem_mb):
         cleanup_prefix(prefix)
         subprocess.run(["ip", "netns", "del", netns], capture_output=True)
     log(f"{tag}: {result['routes']} routes in {result['seconds']:.3f} s: "
-        f"{result['routes_per_s']:,.0f} routes/s (sent in {result['send_seconds']:.3f} s; "
+        f"{result['routes_per_s']:,.0f} routes/s (sent in {result['send_seconds']:.3f} s; IPv4 "
+        f"all in at {result['ipv4_done_seconds'] or 0:.3f} s; control thread "
+        f"{result['control_cpu_seconds']:.2f} CPU s; "
         f"peak RSS {result['peak_rss_kib'] / 1024:.0f} MiB; other processes "
         f"{result['load']['other_processes_cores']:.2f} cores)")
     return result
@@ -257,17 +278,19 @@ def run_round(ctx, framing, stream, meta, tag, mem_mb):
 
 def table(results, mem_mode):
     rows = ["| framing | rounds | routes | routes/s per round | median routes/s | target | "
-            "peak RSS (MiB) | batches | batch failures | unusable | other processes (cores) |",
-            "|---|---|---|---|---|---|---|---|---|---|---|"]
+            "routes per control-thread CPU s (median) | peak RSS (MiB) | batches | "
+            "batch failures | unusable | other processes (cores) |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in results:
         runs = r["runs"]
         f = runs[-1]["fpm_show"]
         rates = ", ".join(f"{x['routes_per_s']:,.0f}" for x in runs)
+        cpu = statistics.median(x["routes_per_control_cpu_s"] or 0 for x in runs)
         loads = ", ".join(f"{x['load']['other_processes_cores']:.2f}" for x in runs)
         rows.append(
             f"| {r['framing']} | {len(runs)} | {runs[0]['routes']:,} | {rates} | "
             f"{r['routes_per_s_median']:,.0f} | {TARGET:,} "
-            f"({'met' if r['routes_per_s_median'] >= TARGET else 'not met'}) | "
+            f"({'met' if r['routes_per_s_median'] >= TARGET else 'not met'}) | {cpu:,.0f} | "
             f"{max(x['peak_rss_kib'] for x in runs) / 1024:,.0f} | "
             f"{', '.join(str(x['fpm_show']['batches']) for x in runs)} | "
             f"{f['batch_failures']} | {f['unusable']} | "
