@@ -26,10 +26,11 @@ Next hops (ids fixed): 1 = 10.1.0.2 on p0, 2 = 10.2.0.2 on p1, 3 = group {1, 2};
 uses, by i % 4: single p0, single p1, single p0, the group (a quarter of the routes ECMP).
 
 As a program (run inside the control namespace with `ip netns exec NS`):
-  fpm_stream.py send HOST:PORT HEAD_FILE ROUTES_FILE
+  fpm_stream.py send HOST:PORT HEAD_FILE ROUTES_FILE [HEAD2 ROUTES2 ...]
 connects, writes HEAD_FILE then ROUTES_FILE as fast as the socket takes them, prints one
 JSON line {"connected", "first_byte", "last_byte", "bytes"} (CLOCK_MONOTONIC seconds, the
-same clock as the bench's), then keeps the connection open until stdin closes (a closed
+same clock as the bench's); each further pair is sent, and its line printed, when a line
+arrives on stdin; then it keeps the connection open until stdin closes (a closed
 connection would start routerd's hold timer).
 """
 import gzip
@@ -110,13 +111,42 @@ def newgroup(nh_id, members):
     return nlmsg(RTM_NEWNEXTHOP, NLM_F_REQUEST | NLM_F_CREATE | NLM_F_REPLACE, body)
 
 
-def nexthop_bytes(ifindex):
+# --traffic (bench_fpm): the trace comes in on p0 (net_pcap), so every next hop is on p1;
+# the update stream (ids + UPDATE_SHIFT) moves every route to other gateways there.
+NEXTHOPS_P1 = [(1, AF_INET, "10.2.0.2", 1), (2, AF_INET, "10.2.0.3", 1),
+               (4, AF_INET6, "2001:db8:2::2", 1), (5, AF_INET6, "2001:db8:2::3", 1)]
+UPDATE_SHIFT = 10
+NEXTHOPS_UPDATE = [(11, AF_INET, "10.2.0.4", 1), (12, AF_INET, "10.2.0.5", 1),
+                   (14, AF_INET6, "2001:db8:2::4", 1), (15, AF_INET6, "2001:db8:2::5", 1)]
+GROUPS_UPDATE = [(13, [11, 12]), (16, [14, 15])]
+
+
+def nexthop_bytes(ifindex, nexthops=None, groups=None):
     """The next hops and groups, one frame each as zebra sends them, for the kernel
     interface indexes ifindex[0] (p0) and ifindex[1] (p1)."""
     out = [fpm_frame([newnexthop(i, fam, ipaddress.ip_address(gw).packed, ifindex[port])])
-           for i, fam, gw, port in NEXTHOPS]
-    out += [fpm_frame([newgroup(i, members)]) for i, members in GROUPS]
+           for i, fam, gw, port in (nexthops or NEXTHOPS)]
+    out += [fpm_frame([newgroup(i, members)]) for i, members in (groups or GROUPS)]
     return b"".join(out)
+
+
+def shift_nexthops(src, dst, delta):
+    """Copies a route stream with every RTA_NH_ID raised by delta (RTA_NH_ID is each
+    message's last attribute: its last 4 bytes)."""
+    data = bytearray(open(src, "rb").read())
+    off = 0
+    while off < len(data):
+        flen = struct.unpack_from("!H", data, off + 2)[0]
+        m, end = off + 4, off + flen
+        while m < end:
+            n = struct.unpack_from("=I", data, m)[0]
+            nh = struct.unpack_from("=I", data, m + n - 4)[0]
+            struct.pack_into("=I", data, m + n - 4, nh + delta)
+            m += (n + 3) & ~3
+        off = end
+    with open(dst + ".tmp", "wb") as f:
+        f.write(data)
+    os.replace(dst + ".tmp", dst)
 
 
 def read_table(path):
@@ -216,31 +246,35 @@ def ensure_stream(cache, table, table_sha, framing, log=lambda m: None):
     return base + ".bin", meta
 
 
-def send(endpoint, head_path, routes_path):
+def send(endpoint, files):
     host, _, port = endpoint.rpartition(":")
     s = socket.create_connection((host.strip("[]"), int(port)))
     connected = time.monotonic()
-    total = 0
-    first = None
-    with open(head_path, "rb") as h, open(routes_path, "rb") as r:
-        for f in (h, r):
-            while True:
-                chunk = f.read(1 << 20)
-                if not chunk:
-                    break
-                if first is None:
-                    first = time.monotonic()
-                s.sendall(chunk)
-                total += len(chunk)
-    last = time.monotonic()
-    print(json.dumps({"connected": connected, "first_byte": first, "last_byte": last,
-                      "bytes": total}), flush=True)
+    for k in range(0, len(files), 2):
+        if k and not sys.stdin.readline():    # the next pair when the bench says so
+            break
+        total = 0
+        first = None
+        for path in files[k:k + 2]:
+            with open(path, "rb") as f:
+                while True:
+                    chunk = f.read(1 << 20)
+                    if not chunk:
+                        break
+                    if first is None:
+                        first = time.monotonic()
+                    s.sendall(chunk)
+                    total += len(chunk)
+        last = time.monotonic()
+        print(json.dumps({"connected": connected, "first_byte": first, "last_byte": last,
+                          "bytes": total}), flush=True)
     sys.stdin.read()     # the bench closes our stdin when it is done
     s.close()
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 5 or sys.argv[1] != "send":
-        print("usage: fpm_stream.py send HOST:PORT HEAD_FILE ROUTES_FILE", file=sys.stderr)
+    if len(sys.argv) < 5 or len(sys.argv) % 2 == 0 or sys.argv[1] != "send":
+        print("usage: fpm_stream.py send HOST:PORT HEAD_FILE ROUTES_FILE [HEAD2 ROUTES2...]",
+              file=sys.stderr)
         sys.exit(2)
-    send(*sys.argv[2:])
+    send(sys.argv[2], sys.argv[3:])
