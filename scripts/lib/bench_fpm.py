@@ -102,17 +102,40 @@ def routerd_config(path, sock, prefix, eal_mem, netns, mbufs, trace=None):
         f.write("\n".join(lines) + "\n")
 
 
-def rate(tel, port, seconds):
-    """Packets per second out of a port over seconds."""
+def threads(pid):
+    """{thread name: CPU ticks} of a process's threads (a name's threads summed)."""
+    out = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            name = open(f"/proc/{pid}/task/{tid}/comm").read().strip()
+        except OSError:
+            continue
+        out[name] = out.get(name, 0) + thread_ticks(pid, tid)
+    return out
+
+
+def thread_cores(pid, t0, t1, seconds):
+    """{thread name: cores used} between two threads() readings, the busy ones."""
+    hz = os.sysconf("SC_CLK_TCK")
+    return {k: round((t1.get(k, 0) - v) / hz / seconds, 3) for k, v in t0.items()
+            if t1.get(k, 0) - v > 0}
+
+
+def rate(tel, port, seconds, pid):
+    """(packets per second out of a port over seconds, the process's threads' cores)."""
+    th0 = threads(pid)
     t0, a = tel.port_stats(port)
     time.sleep(seconds)
     t1, b = tel.port_stats(port)
-    return (b["opackets"] - a["opackets"]) / (t1 - t0)
+    return (b["opackets"] - a["opackets"]) / (t1 - t0), thread_cores(pid, th0, threads(pid),
+                                                                    t1 - t0)
 
 
-def no_update_rate(tel, port, samples):
-    rates = [rate(tel, port, 1.0) for _ in range(samples)]
-    return {"samples_pps": rates, "pps_median": statistics.median(rates)}
+def no_update_rate(tel, port, samples, pid):
+    got = [rate(tel, port, 1.0, pid) for _ in range(samples)]
+    rates = [g[0] for g in got]
+    return {"samples_pps": rates, "pps_median": statistics.median(rates),
+            "thread_cores": [g[1] for g in got]}
 
 
 def run_round(ctx, framing, stream, meta, tag, mem_mb):
@@ -281,7 +304,8 @@ def run_round(ctx, framing, stream, meta, tag, mem_mb):
         result["stats_seconds"] = time.monotonic() - t0
         result["fib6"] = {k: st.get(k) for k in ("fib6_rebuilds", "fib6_parallel_fills")}
         if traffic:
-            result["traffic"] = traffic_phase(ctx, sock, sender, tel, out_port, routes)
+            result["traffic"] = traffic_phase(ctx, sock, sender, tel, out_port, routes,
+                                              proc.pid)
         result["peak_rss_kib"] = peak_rss_kib(proc.pid)
         if perf is not None:
             perf.wait(timeout=ctx["perf"] + 30)
@@ -324,14 +348,16 @@ def run_round(ctx, framing, stream, meta, tag, mem_mb):
     return result
 
 
-def traffic_phase(ctx, sock, sender, tel, out_port, routes):
+def traffic_phase(ctx, sock, sender, tel, out_port, routes, pid):
     """With the table in: the no-update rate, a full-table update with the rate during it,
     and the no-update rate after."""
-    out = {"before": no_update_rate(tel, out_port, ctx["samples"])}
+    out = {"before": no_update_rate(tel, out_port, ctx["samples"], pid)}
     st, err = routerctl(ctx, sock, "stats")
     if st is None:
         raise BenchError(f"routerctl stats: {err}")
     ru0 = st["route_updates"]
+    th0 = threads(pid)
+    c0 = cpu_times(pid)
     t0, a = tel.port_stats(out_port)
     sender.stdin.write("next\n")
     sender.stdin.flush()
@@ -349,6 +375,8 @@ def traffic_phase(ctx, sock, sender, tel, out_port, routes):
                              f"{ctx['timeout']} s")
         time.sleep(max(0.0, ctx["poll"] - (time.monotonic() - t_poll)))
     t1, b = tel.port_stats(out_port)
+    out["during_thread_cores"] = thread_cores(pid, th0, threads(pid), t1 - t0)
+    out["during_load"] = load_report(c0, cpu_times(pid), t1 - t0)
     sent = json.loads(sender.stdout.readline())
     secs = t_ans - sent["first_byte"]
     during = (b["opackets"] - a["opackets"]) / (t1 - t0)
@@ -356,13 +384,31 @@ def traffic_phase(ctx, sock, sender, tel, out_port, routes):
             "update_routes_per_s": routes / secs, "update_sent": sent,
             "route_updates": st["route_updates"] - ru0,
             "during_pps": during, "during_seconds": t1 - t0}
-    out["after"] = no_update_rate(tel, out_port, ctx["samples"])
+    out["after"] = no_update_rate(tel, out_port, ctx["samples"], pid)
     base = out["before"]["pps_median"]
     out["during_over_before"] = during / base if base else None
+    # The machine drifts: against the mean of the no-update rates before and after too.
+    mean = (base + out["after"]["pps_median"]) / 2
+    out["during_over_before_after_mean"] = during / mean if mean else None
+    # On a machine with as many cores as routerd has lcores, the update's control thread
+    # and other processes take the worker's core from it: packets per second of the
+    # worker's own CPU time say what a dedicated core would do.
+    def per_core(pps, cores):
+        w = sum(v for k, v in cores.items() if k.startswith("rte-worker"))
+        return pps / w if w > 0 else None
+    nb = [per_core(p, c) for p, c in zip(out["before"]["samples_pps"],
+                                         out["before"]["thread_cores"])]
+    nb = [x for x in nb if x]
+    nd = per_core(during, out["during_thread_cores"])
+    out["before_pps_per_worker_core"] = statistics.median(nb) if nb else None
+    out["during_pps_per_worker_core"] = nd
+    out["during_over_before_per_worker_core"] = nd / out["before_pps_per_worker_core"] \
+        if nd and nb else None
     log(f"update of every route: {routes / secs:,.0f} routes/s; forwarding "
         f"{base / 1e6:.3f} Mpps before, {during / 1e6:.3f} during "
         f"({out['during_over_before'] or 0:.3f}x), "
-        f"{out['after']['pps_median'] / 1e6:.3f} after")
+        f"{out['after']['pps_median'] / 1e6:.3f} after; threads during: "
+        f"{out['during_thread_cores']}; before: {out['before']['thread_cores'][-1]}")
     return out
 
 
@@ -389,19 +435,27 @@ def table(results, mem_mode):
         rows += ["", "With traffic (one worker; mixed IPv4 + IPv6 uniform trace): a full-table "
                  "update of installed routes",
                  "",
-                 "| framing | update routes/s per round | median | forwarding before (Mpps) | "
-                 "during / before per round | median | target |",
-                 "|---|---|---|---|---|---|---|"]
+                 "| framing | update routes/s per round | median | forwarding before / after "
+                 "(Mpps) | during / before per round | median | during / mean(before, after) "
+                 "median | same, per worker CPU second (median) | worker cores during | target |",
+                 "|---|---|---|---|---|---|---|---|---|---|"]
         for r in results:
             t = [x["traffic"] for x in r["runs"]]
             ups = [x["update_routes_per_s"] for x in t]
             ratios = [x["during_over_before"] or 0 for x in t]
             ups_t = ", ".join(f"{u:,.0f}" for u in ups)
-            before_t = ", ".join(f"{x['before']['pps_median'] / 1e6:.3f}" for x in t)
+            before_t = ", ".join(f"{x['before']['pps_median'] / 1e6:.2f} / "
+                                 f"{x['after']['pps_median'] / 1e6:.2f}" for x in t)
+            mean_q = statistics.median(x["during_over_before_after_mean"] or 0 for x in t)
+            core_q = statistics.median(x["during_over_before_per_worker_core"] or 0 for x in t)
+            wcores = ", ".join(
+                f"{sum(v for k, v in x['during_thread_cores'].items() if k.startswith('rte-worker')):.2f}"
+                for x in t)
             ratios_t = ", ".join(f"{q:.3f}" for q in ratios)
             rows.append(
                 f"| {r['framing']} | {ups_t} | {statistics.median(ups):,.0f} | {before_t} | "
-                f"{ratios_t} | {statistics.median(ratios):.3f} | {FORWARD_TARGET} |")
+                f"{ratios_t} | {statistics.median(ratios):.3f} | {mean_q:.3f} | {core_q:.3f} | "
+                f"{wcores} | {FORWARD_TARGET} |")
     return "\n".join(rows) + f"\n\nMemory: {mem_mode}."
 
 
