@@ -45,7 +45,8 @@ FIB_MB = 1152 + 672     # bench_forward.FIB_MB: two full-table IPv4 FIB copies +
 MARGIN_MB = 512
 MBUFS = 8192
 NEIGHBOURS = [("10.1.0.2", "p0"), ("2001:db8:1::2", "p0")] \
-    + [(f"10.2.0.{i}", "p1") for i in range(2, 6)] + [(f"2001:db8:2::{i}", "p1") for i in range(2, 6)]
+    + [(f"10.2.0.{i}", "p1") for i in range(2, 6)] \
+    + [(f"2001:db8:2::{i}", "p1") for i in range(2, 6)]
 FORWARD_TARGET = 0.9    # forwarding during the update / without updates
 FPM_LISTEN = "127.0.0.1:2620"
 
@@ -394,7 +395,7 @@ def traffic_phase(ctx, sock, sender, tel, out_port, routes, pid):
     # and other processes take the worker's core from it: packets per second of the
     # worker's own CPU time say what a dedicated core would do.
     def per_core(pps, cores):
-        w = sum(v for k, v in cores.items() if k.startswith("rte-worker"))
+        w = worker_cores(cores)
         return pps / w if w > 0 else None
     nb = [per_core(p, c) for p, c in zip(out["before"]["samples_pps"],
                                          out["before"]["thread_cores"])]
@@ -410,6 +411,10 @@ def traffic_phase(ctx, sock, sender, tel, out_port, routes, pid):
         f"{out['after']['pps_median'] / 1e6:.3f} after; threads during: "
         f"{out['during_thread_cores']}; before: {out['before']['thread_cores'][-1]}")
     return out
+
+
+def worker_cores(cores):
+    return sum(v for k, v in cores.items() if k.startswith("rte-worker"))
 
 
 def table(results, mem_mode):
@@ -448,9 +453,7 @@ def table(results, mem_mode):
                                  f"{x['after']['pps_median'] / 1e6:.2f}" for x in t)
             mean_q = statistics.median(x["during_over_before_after_mean"] or 0 for x in t)
             core_q = statistics.median(x["during_over_before_per_worker_core"] or 0 for x in t)
-            wcores = ", ".join(
-                f"{sum(v for k, v in x['during_thread_cores'].items() if k.startswith('rte-worker')):.2f}"
-                for x in t)
+            wcores = ", ".join(f"{worker_cores(x['during_thread_cores']):.2f}" for x in t)
             ratios_t = ", ".join(f"{q:.3f}" for q in ratios)
             rows.append(
                 f"| {r['framing']} | {ups_t} | {statistics.median(ups):,.0f} | {before_t} | "
