@@ -335,16 +335,13 @@ nlohmann::json rib_summary(const BasicRib<A>& rib) {
   const auto& per_len = rib.per_length();
   for (size_t len = 0; len < per_len.size(); ++len)
     if (per_len[len]) by_len[std::to_string(len)] = per_len[len];
-  size_t connected = 0, own_static = 0;
   std::map<std::string, size_t> by_proto;  // routing daemons' by their protocol's name
-  rib.for_each([&](const auto& rt) {
-    connected += rt.proto == RouteProto::connected;
-    own_static += rt.proto == RouteProto::static_route;
-    if (rt.proto == RouteProto::daemon) by_proto[rtproto_name(rt.rtproto)]++;
-  });
+  const auto& per = rib.daemon_per_protocol();
+  for (size_t p = 0; p < per.size(); ++p)
+    if (per[p]) by_proto[rtproto_name(uint8_t(p))] += per[p];
   return {{"routes", rib.size()},
-          {"connected", connected},
-          {"static", own_static},
+          {"connected", rib.count(RouteProto::connected)},
+          {"static", rib.count(RouteProto::static_route)},
           {"daemon", nlohmann::json(by_proto)},
           {"by_length", by_len}};
 }

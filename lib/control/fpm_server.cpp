@@ -586,11 +586,9 @@ void Control::fpm_tick(uint64_t now) {
 nlohmann::json Control::fpm_json() const {
   if (!fpm_) return nullptr;
   const uint64_t now = now_ms();
-  size_t installed4 = 0, installed6 = 0;
-  for (const auto& [p, r] : fpm_->routes4)
-    if (const Route* rt = rib_.find(p); rt && rt->proto == RouteProto::daemon) ++installed4;
-  for (const auto& [p, r] : fpm_->routes6)
-    if (const Route6* rt = rib6_.find(p); rt && rt->proto == RouteProto::daemon) ++installed6;
+  // Counted by the RIBs as routes come and go: this must not walk a full table.
+  const size_t installed4 = rib_.count(RouteProto::daemon);
+  const size_t installed6 = rib6_.count(RouteProto::daemon);
   nlohmann::json j = {
       {"listen", fpm_->listen},
       {"connected", fpm_->client_fd >= 0},

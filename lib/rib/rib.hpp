@@ -115,14 +115,28 @@ class BasicRib {
   // Longest match strictly shorter than p (what p's addresses fall back to without it).
   const R* lookup_parent(const Prefix& p) const { return longest(p.addr, int(p.len) - 1); }
   void set(const R& r) {  // insert or replace
-    auto [it, inserted] = routes_.insert_or_assign(r.prefix, r);
-    if (inserted) per_len_[r.prefix.len]++;
+    auto it = routes_.find(r.prefix);
+    if (it == routes_.end()) {
+      routes_.emplace(r.prefix, r);
+      per_len_[r.prefix.len]++;
+    } else {
+      uncount(it->second);
+      it->second = r;
+    }
+    count(r, 1);
   }
   bool erase(const Prefix& p) {
-    if (!routes_.erase(p)) return false;
+    auto it = routes_.find(p);
+    if (it == routes_.end()) return false;
+    uncount(it->second);
+    routes_.erase(it);
     per_len_[p.len]--;
     return true;
   }
+  // Routes by source, and a routing daemon's by its protocol: kept as routes come and go,
+  // so a summary or `fpm show` never walks a full table on the control thread.
+  size_t count(RouteProto p) const { return per_proto_[size_t(p)]; }
+  const std::array<uint32_t, 256>& daemon_per_protocol() const { return per_rtproto_; }
   size_t size() const { return routes_.size(); }
   const std::array<uint32_t, F::kBits + 1>& per_length() const { return per_len_; }
   void reserve(size_t n) { routes_.reserve(n); }
@@ -149,8 +163,16 @@ class BasicRib {
     return nullptr;
   }
 
+  void count(const R& r, int d) {
+    per_proto_[size_t(r.proto)] += uint32_t(d);
+    if (r.proto == RouteProto::daemon) per_rtproto_[r.rtproto] += uint32_t(d);
+  }
+  void uncount(const R& r) { count(r, -1); }
+
   std::unordered_map<Prefix, R, typename F::Hash> routes_;
   std::array<uint32_t, F::kBits + 1> per_len_{};
+  std::array<uint32_t, 3> per_proto_{};
+  std::array<uint32_t, 256> per_rtproto_{};
 };
 using Rib = BasicRib<Ipv4>;
 using Rib6 = BasicRib<Ipv6>;

@@ -64,3 +64,34 @@ TEST_CASE("metrics are shared until written, then copied", "[rib]") {
   c.set_mtu(1300);
   CHECK(c.metrics.get() == own);
 }
+
+TEST_CASE("routes are counted by source and daemon protocol as they come and go", "[rib]") {
+  Rib rib;
+  auto route = [](const char* p, RouteProto proto, uint8_t rtproto = 0) {
+    Route r;
+    r.prefix = *Prefix4::parse(p);
+    r.proto = proto;
+    r.rtproto = rtproto;
+    return r;
+  };
+  rib.set(route("10.1.0.0/24", RouteProto::connected));
+  rib.set(route("10.9.0.0/16", RouteProto::static_route));
+  rib.set(route("10.50.0.0/16", RouteProto::daemon, 186));
+  rib.set(route("10.60.0.0/16", RouteProto::daemon, 186));
+  rib.set(route("10.70.0.0/16", RouteProto::daemon, 188));
+  CHECK(rib.count(RouteProto::connected) == 1);
+  CHECK(rib.count(RouteProto::static_route) == 1);
+  CHECK(rib.count(RouteProto::daemon) == 3);
+  CHECK(rib.daemon_per_protocol()[186] == 2);
+  CHECK(rib.daemon_per_protocol()[188] == 1);
+  // Replacing moves the count from the old source to the new one.
+  rib.set(route("10.50.0.0/16", RouteProto::static_route));
+  CHECK(rib.count(RouteProto::daemon) == 2);
+  CHECK(rib.count(RouteProto::static_route) == 2);
+  CHECK(rib.daemon_per_protocol()[186] == 1);
+  CHECK(rib.erase(*Prefix4::parse("10.70.0.0/16")));
+  CHECK_FALSE(rib.erase(*Prefix4::parse("10.70.0.0/16")));
+  CHECK(rib.daemon_per_protocol()[188] == 0);
+  CHECK(rib.count(RouteProto::daemon) == 1);
+  CHECK(rib.size() == 4);
+}
