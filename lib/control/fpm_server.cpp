@@ -541,19 +541,21 @@ bool Control::fpm_poll(uint64_t now) {
 void Control::fpm_tick(uint64_t now) {
   if (!fpm_) return;
   std::vector<fpm::Message> dels;
+  // A delete for p, as zebra would send it.
+  auto del = [&dels](const auto& p) {
+    fpm::RouteMsg d;
+    if constexpr (std::is_same_v<std::remove_cvref_t<decltype(p)>, Prefix6>) {
+      d.family = AF_INET6;
+      d.prefix6 = p;
+    } else {
+      d.family = AF_INET;
+      d.prefix4 = p;
+    }
+    dels.emplace_back(std::move(d));
+  };
   if (fpm_->resync && fpm_->client_fd >= 0 && now - fpm_->last_msg_ms >= fpm_sweep_ms_) {
-    for (const auto& p : fpm_->stale4) {
-      fpm::RouteMsg r;
-      r.family = AF_INET;
-      r.prefix4 = p;
-      dels.emplace_back(std::move(r));
-    }
-    for (const auto& p : fpm_->stale6) {
-      fpm::RouteMsg r;
-      r.family = AF_INET6;
-      r.prefix6 = p;
-      dels.emplace_back(std::move(r));
-    }
+    for (const auto& p : fpm_->stale4) del(p);
+    for (const auto& p : fpm_->stale6) del(p);
     fpm_->swept += dels.size();
     fpm_->resync = false;
     fpm_->last_resync_ms = now;
@@ -562,18 +564,8 @@ void Control::fpm_tick(uint64_t now) {
   } else if (fpm_->client_fd < 0 && fpm_hold_ms_ != 0 && fpm_->disconnected_ms != 0 &&
              now - fpm_->disconnected_ms >= fpm_hold_ms_ &&
              !(fpm_->routes4.empty() && fpm_->routes6.empty())) {
-    for (const auto& [p, r] : fpm_->routes4) {
-      fpm::RouteMsg d;
-      d.family = AF_INET;
-      d.prefix4 = p;
-      dels.emplace_back(std::move(d));
-    }
-    for (const auto& [p, r] : fpm_->routes6) {
-      fpm::RouteMsg d;
-      d.family = AF_INET6;
-      d.prefix6 = p;
-      dels.emplace_back(std::move(d));
-    }
+    for (const auto& [p, r] : fpm_->routes4) del(p);
+    for (const auto& [p, r] : fpm_->routes6) del(p);
     spdlog::warn("fpm: no zebra for {} s (fpm_hold_s): its {} routes removed", fpm_hold_ms_ / 1000,
                  dels.size());
   }
