@@ -986,16 +986,9 @@ def plot(results, path, subtitle=""):
 
 # ----------------------------------------------------------------------------- main
 
-def run(args, repo):
-    t_begin = time.monotonic()
-    if os.geteuid() != 0:
-        raise BenchError("must run as root (DPDK, hugepages)")
-    if not shutil.which("dpdk-testpmd"):
-        raise BenchError("dpdk-testpmd not found (Debian package dpdk; run scripts/bootstrap)")
-    patterns = [p.strip() for p in args.patterns.split(",") if p.strip()]
-    bad = [p for p in patterns if p not in PATTERNS]
-    if bad or not patterns:
-        raise BenchError(f"--patterns: unknown pattern(s) {bad}; choose from {PATTERNS}")
+def table_and_binaries(args, repo):
+    """The route table, the build directory and routerd/routerctl in it (built if missing);
+    shared by every bench subcommand that runs routerd on the full table."""
     table_path = args.table or os.path.join(os.path.dirname(repo), "shared", "data",
                                             "full-table-2024.txt.gz")
     if not os.path.exists(table_path):
@@ -1010,6 +1003,19 @@ def run(args, repo):
                            stdout=sys.stderr)
         if r.returncode != 0 or not os.path.exists(routerd_bin):
             raise BenchError("scripts/build failed: routerd is not built")
+    return table_path, build, routerd_bin, routerctl_bin
+
+def run(args, repo):
+    t_begin = time.monotonic()
+    if os.geteuid() != 0:
+        raise BenchError("must run as root (DPDK, hugepages)")
+    if not shutil.which("dpdk-testpmd"):
+        raise BenchError("dpdk-testpmd not found (Debian package dpdk; run scripts/bootstrap)")
+    patterns = [p.strip() for p in args.patterns.split(",") if p.strip()]
+    bad = [p for p in patterns if p not in PATTERNS]
+    if bad or not patterns:
+        raise BenchError(f"--patterns: unknown pattern(s) {bad}; choose from {PATTERNS}")
+    table_path, build, routerd_bin, routerctl_bin = table_and_binaries(args, repo)
 
     date = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     out = args.out or os.path.join(build, "bench", f"results-{date}")

@@ -37,7 +37,7 @@ import time
 from bench_dpdk import BenchError, Memory, Telemetry, bench_session, cleanup_prefix, stop_process
 from bench_forward import (EXTRA_MBUFS, PORT_MAC, copy_binaries, cpu_times, ensure_trace,
                            file_sha256, load_report, machine_info, peak_rss_kib, routerctl,
-                           tail, toml_str, wait_quiet)
+                           table_and_binaries, tail, toml_str, wait_quiet)
 import fpm_stream
 
 TARGET = 500_000        # routes/s (issue 16, "Speed")
@@ -469,20 +469,7 @@ def run(args, repo):
     framings = [x.strip() for x in args.framing.split(",") if x.strip()]
     if not framings or any(x not in fpm_stream.FRAMINGS for x in framings):
         raise BenchError(f"--framing: choose from {list(fpm_stream.FRAMINGS)}")
-    table_path = args.table or os.path.join(os.path.dirname(repo), "shared", "data",
-                                            "full-table-2024.txt.gz")
-    if not os.path.exists(table_path):
-        raise BenchError(f"route table {table_path} not found")
-    build = os.path.join(repo, args.build_dir) if not os.path.isabs(args.build_dir) \
-        else args.build_dir
-    routerd_bin = os.path.join(build, "app", "routerd", "routerd")
-    routerctl_bin = os.path.join(build, "app", "routerctl", "routerctl")
-    if not (os.path.exists(routerd_bin) and os.path.exists(routerctl_bin)):
-        log(f"{routerd_bin} missing: building with scripts/build")
-        r = subprocess.run([os.path.join(repo, "scripts", "build"), "--builddir", build],
-                           stdout=sys.stderr)
-        if r.returncode != 0 or not os.path.exists(routerd_bin):
-            raise BenchError("scripts/build failed: routerd is not built")
+    table_path, build, routerd_bin, routerctl_bin = table_and_binaries(args, repo)
     date = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     out = args.out or os.path.join(build, "bench", f"fpm-{date}")
     os.makedirs(out, exist_ok=True)
