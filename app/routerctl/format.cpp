@@ -310,31 +310,65 @@ std::string reload(const json& d) {
   return out;
 }
 
+// What fpm show and mirror show have in common: the routes a daemon asked for.
+std::string feed_lines(const json& d, const std::string& extra) {
+  const json& m = d["messages"];
+  std::string out = fmt::format(
+      "  messages: route add {} del {}, nexthop add {} del {}, ignored {}{}\n",
+      m.value("route_add", 0ull), m.value("route_del", 0ull), m.value("nexthop_add", 0ull),
+      m.value("nexthop_del", 0ull), m.value("ignored", 0ull), extra);
+  out += fmt::format("  routes: {} IPv4 {} IPv6 held, {} IPv4 {} IPv6 installed, {} next hops\n",
+                     d["routes"].value("ipv4", 0ull), d["routes"].value("ipv6", 0ull),
+                     d["installed"].value("ipv4", 0ull), d["installed"].value("ipv6", 0ull),
+                     d.value("nexthops", 0ull));
+  return out;
+}
+
+std::string feed_errors(const json& d) {
+  std::string out;
+  if (d.contains("last_error")) out += "  last error: " + str(d, "last_error") + "\n";
+  if (d.contains("last_unusable")) out += "  last unusable: " + str(d, "last_unusable") + "\n";
+  return out;
+}
+
 // fpm show: the session as `show fpm counters` would, one fact per line.
 std::string fpm_show(const json& d) {
-  const json& m = d["messages"];
   std::string out = fmt::format("fpm {} ({})\n", str(d, "listen"),
                                 d.value("connected", false)
                                     ? "peer " + str(d, "peer") + ", connected " +
                                           std::to_string(d.value("connected_for_s", 0ull)) + " s"
                                     : std::string("no peer"));
-  out += fmt::format(
-      "  messages: route add {} del {}, nexthop add {} del {}, ignored {}; frames {}\n",
-      m.value("route_add", 0ull), m.value("route_del", 0ull), m.value("nexthop_add", 0ull),
-      m.value("nexthop_del", 0ull), m.value("ignored", 0ull), d.value("frames", 0ull));
-  out += fmt::format("  routes: {} IPv4 {} IPv6 held, {} IPv4 {} IPv6 installed, {} next hops\n",
-                     d["routes"].value("ipv4", 0ull), d["routes"].value("ipv6", 0ull),
-                     d["installed"].value("ipv4", 0ull), d["installed"].value("ipv6", 0ull),
-                     d.value("nexthops", 0ull));
+  out += feed_lines(d, fmt::format("; frames {}", d.value("frames", 0ull)));
   out += fmt::format(
       "  resync: {}, stale {}, swept {}; connects {}, refused {}, errors {}, unusable {}, "
       "batches {} (failed {})\n",
       str(d, "resync"), d.value("stale", 0ull), d.value("swept", 0ull), d.value("connects", 0ull),
       d.value("refused", 0ull), d.value("errors", 0ull), d.value("unusable", 0ull),
       d.value("batches", 0ull), d.value("batch_failures", 0ull));
-  if (d.contains("last_error")) out += "  last error: " + str(d, "last_error") + "\n";
-  if (d.contains("last_unusable")) out += "  last unusable: " + str(d, "last_unusable") + "\n";
-  return out;
+  return out + feed_errors(d);
+}
+
+// mirror show: the kernel route mirror, the same facts as fpm show where they are the same.
+std::string mirror_show(const json& d) {
+  const std::string protocols =
+      d["protocols"].is_string() ? d["protocols"].get<std::string>() : [&] {
+        std::string p;
+        for (const auto& x : d["protocols"]) p += (p.empty() ? "" : " ") + x.get<std::string>();
+        return p;
+      }();
+  const std::string ns = str(d, "netns");
+  std::string out =
+      fmt::format("kernel routes: table {} of {}, protocols: {}{}\n", d.value("table", 0u),
+                  ns.empty() ? "routerd's namespace" : "netns " + ns, protocols,
+                  d.value("dumping", false) ? " (dumping)" : "");
+  out += feed_lines(d, fmt::format("; datagrams {}", d.value("datagrams", 0ull)));
+  out += fmt::format(
+      "  resync: {}, stale {}, swept {}; resyncs {}, overruns {} (receive buffer {} MiB), "
+      "unusable {}, batches {} (failed {})\n",
+      str(d, "resync"), d.value("stale", 0ull), d.value("swept", 0ull), d.value("resyncs", 0ull),
+      d.value("overruns", 0ull), d.value("receive_buffer", 0ull) >> 20, d.value("unusable", 0ull),
+      d.value("batches", 0ull), d.value("batch_failures", 0ull));
+  return out + feed_errors(d);
 }
 
 using Formatter = std::string (*)(const json& data);
@@ -368,6 +402,7 @@ constexpr Format kFormats[] = {
     {Verb::batch, batch},
     {Verb::reload, reload},
     {Verb::fpm_show, fpm_show},
+    {Verb::mirror_show, mirror_show},
 };
 static_assert(std::size(kFormats) == kVerbCount, "every Verb needs a row in kFormats");
 static_assert(

@@ -158,6 +158,32 @@ const Case
                  "  last unusable: 10.9.0.0/16: IPv6 gateway for an IPv4 prefix (RFC 5549: not "
                  "supported "
                  "yet)\n"},
+                {Verb::mirror_show,
+                 R"({"netns":"cp","table":254,"protocols":["static","bird","static"],)"
+                 R"("receive_buffer":536870912,"dumping":false,"datagrams":40,"overruns":1,)"
+                 R"("resyncs":2,"flush_events":0,"messages":{"route_add":30,"route_del":3,)"
+                 R"("nexthop_add":0,"nexthop_del":0,"ignored":7},"routes":{"ipv4":20,"ipv6":5},)"
+                 R"("installed":{"ipv4":20,"ipv6":5},"nexthops":0,"batches":9,"batch_failures":0,)"
+                 R"("unusable":0,"resync":"done","stale":0,"swept":2})",
+                 "kernel routes: table 254 of netns cp, protocols: static bird static\n"
+                 "  messages: route add 30 del 3, nexthop add 0 del 0, ignored 7; datagrams 40\n"
+                 "  routes: 20 IPv4 5 IPv6 held, 20 IPv4 5 IPv6 installed, 0 next hops\n"
+                 "  resync: done, stale 0, swept 2; resyncs 2, overruns 1 (receive buffer 512 "
+                 "MiB), unusable 0, batches 9 (failed 0)\n"},
+                {Verb::mirror_show,
+                 R"({"netns":"","table":100,"protocols":"all but kernel",)"
+                 R"("receive_buffer":536870912,"dumping":true,"datagrams":4,"overruns":0,)"
+                 R"("resyncs":1,"flush_events":0,"messages":{"route_add":3,"route_del":0,)"
+                 R"("nexthop_add":0,"nexthop_del":0,"ignored":0},"routes":{"ipv4":3,"ipv6":0},)"
+                 R"("installed":{"ipv4":3,"ipv6":0},"nexthops":0,"batches":1,"batch_failures":0,)"
+                 R"("unusable":0,"resync":"replaying","stale":0,"swept":0,"last_error":"x"})",
+                 "kernel routes: table 100 of routerd's namespace, protocols: all but kernel "
+                 "(dumping)\n"
+                 "  messages: route add 3 del 0, nexthop add 0 del 0, ignored 0; datagrams 4\n"
+                 "  routes: 3 IPv4 0 IPv6 held, 3 IPv4 0 IPv6 installed, 0 next hops\n"
+                 "  resync: replaying, stale 0, swept 0; resyncs 1, overruns 0 (receive buffer 512 "
+                 "MiB), unusable 0, batches 1 (failed 0)\n"
+                 "  last error: x\n"},
 };
 
 }  // namespace

@@ -671,6 +671,7 @@ constexpr Object kObjects[] = {
     {"neigh", "neighbour neighbor n", "add, del, show"},
     {"link", "l", "show, set"},
     {"fpm", "", "show"},
+    {"mirror", "", "show"},
 };
 
 const Object* find_object(std::string_view s) {
@@ -758,7 +759,7 @@ Request parse_request(const std::vector<std::string>& all) {
     row = find_row(w[0], "");
     if (!row)
       throw CommandError("unknown object " + q(w[0]) +
-                         " (expected addr, route, neigh, link, fpm, stats, ping or batch)");
+                         " (expected addr, route, neigh, link, fpm, mirror, stats, ping or batch)");
     cmd = w[0];
   }
   if (family && !takes_family_filter(row->verb) && !takes_address(row->verb))

@@ -76,7 +76,10 @@ class CommandError : public std::runtime_error {
   X(reload, parse_nothing, "reload", "",                                                           \
     "re-read the config file and apply its changes to addresses, neighbours and routes")           \
   X(fpm_show, parse_nothing, "fpm show", "",                                                       \
-    "the FPM session with zebra: peer, messages, routes held and installed, resync")
+    "the FPM session with zebra: peer, messages, routes held and installed, resync")               \
+  X(mirror_show, parse_nothing, "mirror show", "",                                                 \
+    "the kernel route mirror (BIRD): table, protocols, messages, routes held and installed, "      \
+    "resyncs")
 
 #define ROUTERD_VERB_ENUMERATOR_(name, parser, words, synopsis, help) name,
 enum class Verb { ROUTERD_VERBS(ROUTERD_VERB_ENUMERATOR_) };

@@ -173,11 +173,14 @@ TEST_CASE("error messages, word for word", "[api]") {
   };
   const Bad bad[] = {
       {{}, "no command given (try: routerctl help)"},
-      {{""}, "unknown object '' (expected addr, route, neigh, link, fpm, stats, ping or batch)"},
+      {{""},
+       "unknown object '' (expected addr, route, neigh, link, fpm, mirror, stats, ping or batch)"},
       {{"rout", "show"},
-       "unknown object 'rout' (expected addr, route, neigh, link, fpm, stats, ping or batch)"},
+       "unknown object 'rout' (expected addr, route, neigh, link, fpm, mirror, stats, ping or "
+       "batch)"},
       {{"route add"},
-       "unknown object 'route add' (expected addr, route, neigh, link, fpm, stats, ping or batch)"},
+       "unknown object 'route add' (expected addr, route, neigh, link, fpm, mirror, stats, ping or "
+       "batch)"},
       {{"route", "add"}, "route add: missing PREFIX"},
       {{"route", "show", "cache", "x"}, "route show: unexpected 'cache'"},
       {{"route", "show", "x"}, "route show: unexpected 'x'"},
@@ -275,18 +278,22 @@ TEST_CASE("error messages, word for word", "[api]") {
        "line 1: only route add, route replace and route del may appear in a batch (they are "
        "applied as one atomic change)"},
       {{"batch", "frobnicate"},
-       "line 1: unknown object 'frobnicate' (expected addr, route, neigh, link, fpm, stats, ping "
+       "line 1: unknown object 'frobnicate' (expected addr, route, neigh, link, fpm, mirror, "
+       "stats, ping "
        "or "
        "batch)"},
       {{"batch", "batch route add 10.0.0.0/8 via 10.1.0.2"},
        "line 1: line 1: only route add, route replace and route del may appear in a batch (they "
        "are applied as one atomic change)"},
       {{"STATS"},
-       "unknown object 'STATS' (expected addr, route, neigh, link, fpm, stats, ping or batch)"},
+       "unknown object 'STATS' (expected addr, route, neigh, link, fpm, mirror, stats, ping or "
+       "batch)"},
       {{"Route", "show"},
-       "unknown object 'Route' (expected addr, route, neigh, link, fpm, stats, ping or batch)"},
+       "unknown object 'Route' (expected addr, route, neigh, link, fpm, mirror, stats, ping or "
+       "batch)"},
       {{"help"},
-       "unknown object 'help' (expected addr, route, neigh, link, fpm, stats, ping or batch)"},
+       "unknown object 'help' (expected addr, route, neigh, link, fpm, mirror, stats, ping or "
+       "batch)"},
   };
   for (const Bad& b : bad) {
     std::string got;
@@ -300,7 +307,7 @@ TEST_CASE("error messages, word for word", "[api]") {
 }
 
 TEST_CASE("the verb table: names, lookup, help", "[api]") {
-  CHECK(kVerbCount == 22);
+  CHECK(kVerbCount == 23);
   CHECK(std::string(verb_name(Verb::addr_add)) == "addr add");
   CHECK(std::string(verb_name(Verb::route_show_exceptions)) == "route show cache");
   CHECK(std::string(verb_name(Verb::reload)) == "reload");
@@ -596,7 +603,8 @@ TEST_CASE("IPv6 errors, word for word", "[api][command]") {
        "names the family of a command's address)"},
       {{"route", "show", "-6"}, "route show: unexpected '-6'"},  // routerctl moves it first
       {{"-6", "frob"},
-       "unknown object 'frob' (expected addr, route, neigh, link, fpm, stats, ping or batch)"},
+       "unknown object 'frob' (expected addr, route, neigh, link, fpm, mirror, stats, ping or "
+       "batch)"},
       // addresses
       {{"addr", "add", "fe80::1/64", "dev", "p0"},
        "addr add: fe80::1/64 is link-local: a port's link-local address is set with the config "

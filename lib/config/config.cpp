@@ -50,9 +50,18 @@ constexpr std::string_view kPortKeys[] = {"name", "device",    "preset",     "mt
 constexpr std::string_view kRouteKeys[] = {"prefix", "via", "dev", "type", "nexthops"};
 constexpr std::string_view kNexthopKeys[] = {"via", "dev", "weight"};
 constexpr std::string_view kEcmpKeys[] = {"hash_key", "use_rss"};
-constexpr std::string_view kControlPlaneKeys[] = {"enabled",     "netns",       "allow",
-                                                  "follow_link", "punt_rate",   "punt_burst",
-                                                  "fpm_listen",  "fpm_sweep_s", "fpm_hold_s"};
+constexpr std::string_view kControlPlaneKeys[] = {"enabled",
+                                                  "netns",
+                                                  "allow",
+                                                  "follow_link",
+                                                  "punt_rate",
+                                                  "punt_burst",
+                                                  "fpm_listen",
+                                                  "fpm_sweep_s",
+                                                  "fpm_hold_s",
+                                                  "kernel_routes",
+                                                  "kernel_routes_table",
+                                                  "kernel_routes_protocols"};
 // Keys outside any table (TOML wants them before the first [section]).
 constexpr std::string_view kTopKeys[] = {"route_files", "metrics_listen"};
 constexpr std::string_view kNeighbourKeys[] = {"address", "lladdr", "port"};
@@ -305,6 +314,34 @@ class Parser {
         fail("control_plane.fpm_listen",
              "needs control_plane.enabled = true (zebra's routes "
              "name the ports' kernel interfaces)");
+      read_bool(*t, "control_plane", "kernel_routes", c.kernel_routes);
+      // 0 is no table, 255 the kernel's local table: its own addresses, never routes to copy.
+      read_int(*t, "control_plane", "kernel_routes_table", 1, 254, c.kernel_routes_table);
+      if (t->get("kernel_routes_protocols")) {
+        c.kernel_routes_protocols.clear();
+        const auto names = read_strings(*t, "control_plane", "kernel_routes_protocols");
+        if (names.empty())
+          fail("control_plane.kernel_routes_protocols",
+               "is empty: no route would be mirrored (leave it out for all but proto kernel)");
+        for (size_t i = 0; i < names.size(); ++i) {
+          const auto v = rtproto_numbers(names[i]);
+          if (v.empty())
+            fail(indexed("control_plane.kernel_routes_protocols", i),
+                 quoted(names[i]) + " is not a route protocol (a name as `ip route` prints it, " +
+                     "like bird, bgp, ospf, static, boot, or a number 0-255)");
+          c.kernel_routes_protocols.insert(c.kernel_routes_protocols.end(), v.begin(), v.end());
+        }
+      }
+      if (c.kernel_routes && !c.cp_enabled)
+        fail("control_plane.kernel_routes",
+             "needs control_plane.enabled = true (the kernel's routes name the ports' kernel "
+             "interfaces)");
+      // zebra installs into the kernel what it sends over FPM: both would give every route
+      // twice, from two sources that disagree while one lags.
+      if (c.kernel_routes && !c.fpm_listen.empty())
+        fail("control_plane.kernel_routes",
+             "and fpm_listen are both set: use one (FRR: fpm_listen; BIRD or anything that "
+             "installs into the kernel: kernel_routes)");
     }
     for_each_entry(root, "port",
                    [&](const toml::table& t, const std::string& p) { port(t, p, c); });

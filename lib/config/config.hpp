@@ -181,6 +181,12 @@ struct Config {
   std::string fpm_listen;
   uint32_t fpm_sweep_s = 30;
   uint32_t fpm_hold_s = 0;
+  // The kernel route mirror (BIRD, or anything that installs into cp_netns's kernel): the
+  // routes of one table, of these rtm_protocol values (empty: all but proto kernel, the
+  // kernel's own connected routes).
+  bool kernel_routes = false;
+  uint32_t kernel_routes_table = 254;  // main
+  std::vector<uint8_t> kernel_routes_protocols;
   // [route_cache]
   bool route_cache = true;
   uint32_t route_cache_sets = 4096;   // power of two, 4 entries per set

@@ -279,7 +279,7 @@ TEST_CASE("every key in config_keys() is read by the parser", "[config]") {
     return out;
   };
   REQUIRE(error_of(render(base)) == "");
-  REQUIRE(config_keys().size() == 83);
+  REQUIRE(config_keys().size() == 86);
   for (const auto& key : config_keys()) {
     INFO(key);
     auto dot = key.find('.');
@@ -1232,5 +1232,38 @@ TEST_CASE("[control_plane]: the allow list by service names, and what is refused
     CHECK_THAT(error_of("[control_plane]\nfpm_listen = \"[::1]:2620\"\n"),
                Catch::Contains("needs control_plane.enabled = true"));
     CHECK(parse_endpoint("127.0.0.1:2620")->port == 2620);
+  }
+  SECTION("the kernel route mirror: table, protocols by name or number, and what conflicts") {
+    const Config d =
+        parse_config("[control_plane]\nenabled = true\nkernel_routes = true\n", "t.toml");
+    CHECK(d.kernel_routes);
+    CHECK(d.kernel_routes_table == 254);
+    CHECK(d.kernel_routes_protocols.empty());  // all but proto kernel
+    const Config c = parse_config(
+        "[control_plane]\nenabled = true\nkernel_routes = true\nkernel_routes_table = 100\n"
+        "kernel_routes_protocols = [\"bird\", \"static\", \"42\", \"proto-250\"]\n",
+        "t.toml");
+    CHECK(c.kernel_routes_table == 100);
+    // "static" is the kernel's (4) and FRR staticd's (196), as `ip route` names both.
+    CHECK(c.kernel_routes_protocols == std::vector<uint8_t>{12, 4, 196, 42, 250});
+    CHECK_THAT(error_of("[control_plane]\nenabled = true\nkernel_routes = true\n"
+                        "kernel_routes_protocols = [\"birdd\"]\n"),
+               Catch::Contains("control_plane.kernel_routes_protocols[0]: 'birdd' is not a "
+                               "route protocol"));
+    CHECK_THAT(error_of("[control_plane]\nenabled = true\nkernel_routes = true\n"
+                        "kernel_routes_protocols = [\"256\"]\n"),
+               Catch::Contains("is not a route protocol"));
+    CHECK_THAT(error_of("[control_plane]\nenabled = true\nkernel_routes_protocols = []\n"),
+               Catch::Contains("control_plane.kernel_routes_protocols: is empty"));
+    CHECK_THAT(error_of("[control_plane]\nenabled = true\nkernel_routes_table = 255\n"),
+               Catch::Contains("control_plane.kernel_routes_table"));
+    CHECK_THAT(error_of("[control_plane]\nkernel_routes = true\n"),
+               Catch::Contains("control_plane.kernel_routes: needs control_plane.enabled = true"));
+    CHECK_THAT(error_of("[control_plane]\nenabled = true\nkernel_routes = true\n"
+                        "fpm_listen = \"127.0.0.1:2620\"\n"),
+               Catch::Contains("and fpm_listen are both set: use one"));
+    CHECK(rtproto_numbers("bgp") == std::vector<uint8_t>{186});
+    CHECK(rtproto_numbers("proto-7") == std::vector<uint8_t>{7});
+    CHECK(rtproto_numbers("").empty());
   }
 }

@@ -18,7 +18,7 @@ constexpr size_t kMaxAddrs6 = kMaxPortAddresses;
 
 nlohmann::json Control::route_json(const Route6& rt) const {
   const PortCtl* p = port_by_id(rt.port);
-  nlohmann::json j = route_json_common(rt, p ? p->ref.name : "?");
+  nlohmann::json j = route_json_common(rt, p ? p->ref.name : "?", feed_origin());
   if (rt.proto == RouteProto::connected) j["src"] = rt.src.str();
   if (rt.mtu()) j["mtu"] = rt.mtu();
   if (rt.paths) paths_json(rt, j);

@@ -15,7 +15,7 @@ namespace routerd {
 // Either family: {"type", "family", "prefix", ["via"], ["dev"], "proto", ...}. A route that
 // rejects has no via nor dev, as `ip route` shows "blackhole 10.9.0.0/16".
 template <class R>
-nlohmann::json route_json_common(const R& rt, const std::string& dev) {
+nlohmann::json route_json_common(const R& rt, const std::string& dev, const char* origin) {
   nlohmann::json j = {{"type", route_type_name(rt.type)},
                       {"family", std::is_same_v<R, Route6> ? 6 : 4},
                       {"prefix", rt.prefix.str()}};
@@ -25,18 +25,18 @@ nlohmann::json route_json_common(const R& rt, const std::string& dev) {
   // came from the routing daemon.
   if (rt.proto == RouteProto::daemon) {
     j["proto"] = rtproto_name(rt.rtproto);
-    j["origin"] = "fpm";
+    j["origin"] = origin;
   } else {
     j["proto"] = route_proto_name(rt.proto);
   }
   return j;
 }
-template nlohmann::json route_json_common(const Route&, const std::string&);
-template nlohmann::json route_json_common(const Route6&, const std::string&);
+template nlohmann::json route_json_common(const Route&, const std::string&, const char*);
+template nlohmann::json route_json_common(const Route6&, const std::string&, const char*);
 
 nlohmann::json Control::route_json(const Route& rt) const {
   const PortCtl* p = port_by_id(rt.port);
-  nlohmann::json j = route_json_common(rt, p ? p->ref.name : "?");
+  nlohmann::json j = route_json_common(rt, p ? p->ref.name : "?", feed_origin());
   if (rt.proto == RouteProto::connected) j["src"] = rt.src.str();
   if (rt.mtu()) j["mtu"] = rt.mtu();
   if (rt.paths) paths_json(rt, j);

@@ -20,9 +20,10 @@ nlohmann::json rib_summary(const BasicRib<A>& rib);
   throw CommandError(cmd + ": " + why);
 }
 
-// route show/get's JSON of a route of either family (cmd_route.cpp); dev: its port's name.
+// route show/get's JSON of a route of either family (cmd_route.cpp); dev: its port's name;
+// origin: where a daemon's route came from ("fpm", "kernel").
 template <class R>
-nlohmann::json route_json_common(const R& rt, const std::string& dev);
+nlohmann::json route_json_common(const R& rt, const std::string& dev, const char* origin);
 
 // route del TYPE PREFIX: refuses the delete when the type given is not the route's `have`.
 void check_del_type(const std::string& where, const Request& r, RouteType have,

@@ -116,6 +116,7 @@ Control::Control(SharedState& dp, const Config& cfg, std::vector<PortRef> ports,
   register_ping_commands(commands_);
   register_reload_commands(commands_);
   register_fpm_commands(commands_);
+  register_mirror_commands(commands_);
   for (size_t v = 0; v < kVerbCount; ++v)
     if (!commands_.on_control[v] && !commands_.on_caller[v])
       throw std::logic_error(std::string("routerctl verb '") + verb_name(Verb(v)) +
@@ -123,6 +124,7 @@ Control::Control(SharedState& dp, const Config& cfg, std::vector<PortRef> ports,
   publish_ifs();
   kernel_init(cfg);
   fpm_init(cfg);
+  mirror_init(cfg);
 }
 
 Control::~Control() {
@@ -452,6 +454,7 @@ bool Control::poll_once(uint64_t now) {
 
   busy |= kernel_poll(now);
   guarded("the FPM session", [&] { busy |= fpm_poll(now); });
+  guarded("the kernel route mirror", [&] { busy |= mirror_poll(now); });
 
   // Answers to Router Solicitations keep their random delay to the poll, not the tick.
   if (ra_answer_due_ != 0 && now >= ra_answer_due_)

@@ -466,44 +466,66 @@ class Control {
   int kernel_fd(size_t port_index) const;       // the TAP of ports_[port_index]
   int kernel_ifindex(size_t port_index) const;  // its interface index in the namespace
 
-  // ---- the FPM server (fpm_server.cpp; control_plane.fpm_listen, issue 16 part 2)
+  // ---- routes from a routing daemon (route_feed.cpp): FRR's zebra over FPM (fpm_server.cpp,
+  // control_plane.fpm_listen) or the kernel route mirror (route_mirror.cpp,
+  // control_plane.kernel_routes); the configuration allows one of them.
+  struct RouteFeed;
+  RouteFeed* feed_ = nullptr;  // the one configured, or none
+  std::optional<Route> feed_scratch4_;
+  std::optional<Route6> feed_scratch6_;
+  template <class A>
+  struct FeedHop {
+    A via{};
+    bool has_via = false;
+    uint16_t port = 0;
+    uint16_t weight = 1;
+  };
+  // Applies a poll's messages as one batch; routes of tables other than `table` are ignored.
+  void feed_apply(std::vector<fpm::Message>& msgs, uint32_t table, uint64_t now_ms);
+  template <class P>
+  void feed_apply_prefix(const P& p, RibChanges& changes);
+  void feed_nexthop_users(uint32_t id, std::vector<Prefix4>& v4, std::vector<Prefix6>& v6);
+  template <class A>
+  std::vector<FeedHop<A>> feed_paths(const fpm::RouteMsg& m, bool& blackhole, std::string& why);
+  template <class R>
+  std::optional<R> feed_route(const fpm::RouteMsg& m, std::string& why);
+  size_t feed_remove(bool stale_only, uint64_t now_ms);
+  nlohmann::json feed_json() const;
+  std::optional<uint16_t> port_of_ifindex(uint32_t ifindex) const;
+  // The daemon's route for p as the RIB would hold it, if the daemon asked for one.
+  const Route* feed_find(const Prefix4& p);
+  const Route6* feed_find(const Prefix6& p);
+  // Erases the router's own route at p; a daemon's route for p takes its place.
+  void rib_erase_own(const Prefix4& p);
+  void rib_erase_own(const Prefix6& p);
+  const char* feed_origin() const;
+
   struct Fpm;
   struct FpmFree {
     void operator()(Fpm* f) const;
   };
   std::unique_ptr<Fpm, FpmFree> fpm_;
   uint64_t fpm_sweep_ms_ = 30000, fpm_hold_ms_ = 0;
-  std::optional<Route> fpm_scratch4_;
-  std::optional<Route6> fpm_scratch6_;
-  template <class A>
-  struct FpmHop {
-    A via{};
-    bool has_via = false;
-    uint16_t port = 0;
-    uint16_t weight = 1;
-  };
   void fpm_init(const Config& cfg);
-  void fpm_fds();  // the fds the idle wait polls: TAPs, the listener, the client
+  void fpm_fds();  // the fds the idle wait polls: TAPs, the listener, the client, the mirror
   bool fpm_poll(uint64_t now_ms);
   void fpm_tick(uint64_t now_ms);
   void fpm_close(const std::string& why);
-  void fpm_apply(std::vector<fpm::Message>& msgs, uint64_t now_ms);
-  template <class P>
-  void fpm_apply_prefix(const P& p, RibChanges& changes);
-  void fpm_nexthop_users(uint32_t id, std::vector<Prefix4>& v4, std::vector<Prefix6>& v6);
-  template <class A>
-  std::vector<FpmHop<A>> fpm_paths(const fpm::RouteMsg& m, bool& blackhole, std::string& why);
-  template <class R>
-  std::optional<R> fpm_route(const fpm::RouteMsg& m, std::string& why);
-  std::optional<uint16_t> port_of_ifindex(uint32_t ifindex) const;
-  // The daemon's route for p as the RIB would hold it, if zebra asked for one.
-  const Route* fpm_find(const Prefix4& p);
-  const Route6* fpm_find(const Prefix6& p);
-  // Erases the router's own route at p; a daemon's route for p takes its place.
-  void rib_erase_own(const Prefix4& p);
-  void rib_erase_own(const Prefix6& p);
   nlohmann::json fpm_json() const;
   void register_fpm_commands(CommandTable& t);
+
+  struct Mirror;
+  struct MirrorFree {
+    void operator()(Mirror* m) const;
+  };
+  std::unique_ptr<Mirror, MirrorFree> mirror_;
+  void mirror_init(const Config& cfg);
+  bool mirror_poll(uint64_t now_ms);
+  void mirror_start_resync(const std::string& why);
+  void mirror_filter(std::vector<fpm::Message>& msgs);
+  nlohmann::json mirror_json() const;
+  void register_mirror_commands(CommandTable& t);
+  int mirror_fd() const;
   nlohmann::json kernel_json(uint16_t port) const;  // link show: the port's kernel interface
   std::vector<int> kernel_fds_;  // the TAPs: what the kernel sends wakes the idle thread
 

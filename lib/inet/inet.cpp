@@ -1,5 +1,6 @@
 #include "inet.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cstdio>
 
@@ -78,6 +79,68 @@ std::string Mac::str() const {
   std::snprintf(buf, sizeof buf, "%02x:%02x:%02x:%02x:%02x:%02x", b[0], b[1], b[2], b[3], b[4],
                 b[5]);
   return buf;
+}
+
+std::string rtproto_name(uint8_t rtproto) {
+  switch (rtproto) {
+    case 2:
+      return "kernel";
+    case 3:
+      return "boot";
+    case 4:
+      return "static";
+    case 11:
+      return "zebra";
+    case 12:
+      return "bird";
+    case 16:
+      return "dhcp";
+    case 42:
+      return "babel";
+    case 186:
+      return "bgp";
+    case 187:
+      return "isis";
+    case 188:
+      return "ospf";
+    case 189:
+      return "rip";
+    case 190:
+      return "ripng";
+    case 191:
+      return "nhrp";
+    case 192:
+      return "eigrp";
+    case 193:
+      return "ldp";
+    case 194:
+      return "sharp";
+    case 195:
+      return "pbr";
+    case 196:
+      return "static";  // FRR's staticd
+    case 197:
+      return "openfabric";
+    case 198:
+      return "srte";
+    default:
+      return "proto-" + std::to_string(rtproto);
+  }
+}
+
+std::vector<uint8_t> rtproto_numbers(std::string_view name) {
+  std::vector<uint8_t> out;
+  std::string_view digits = name.substr(name.starts_with("proto-") ? 6 : 0);
+  unsigned v = 0;
+  if (!digits.empty() && digits.size() <= 3 &&
+      std::all_of(digits.begin(), digits.end(), [](char ch) { return ch >= '0' && ch <= '9'; })) {
+    for (char ch : digits) v = v * 10 + unsigned(ch - '0');
+    if (v <= 255) out.push_back(uint8_t(v));
+    return out;
+  }
+  for (unsigned i = 0; i < 256; ++i)
+    if (rtproto_name(uint8_t(i)) == name) out.push_back(uint8_t(i));
+  return out;
 }
 
 }  // namespace routerd

@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace routerd {
 
@@ -62,5 +63,12 @@ struct Prefix4Hash {
     return std::hash<uint64_t>{}(uint64_t(p.addr.v) << 8 | p.len);
   }
 };
+
+// iproute2's and FRR's names for rtm_protocol values ("bgp" for 186, "ospf" for 188, "static"
+// for FRR's staticd, 196); "proto-N" for one without a name.
+std::string rtproto_name(uint8_t rtproto);
+// The values a protocol name or number stands for: "static" is both the kernel's (4) and
+// FRR's staticd (196); "proto-N" and "N" are N. Empty for a name that is none of these.
+std::vector<uint8_t> rtproto_numbers(std::string_view name);
 
 }  // namespace routerd

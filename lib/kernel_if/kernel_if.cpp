@@ -12,6 +12,7 @@
 #include <linux/if_arp.h>
 #include <linux/if_tun.h>
 #include <linux/magic.h>
+#include <linux/nexthop.h>
 #include <linux/rtnetlink.h>
 #include <sched.h>
 #include <sys/ioctl.h>
@@ -407,6 +408,72 @@ void Rtnl::del_addr(int ifindex, const Ipv6& addr, uint8_t len) {
   Msg m(RTM_DELADDR);
   addr_msg(m, AF_INET6, ifindex, len, addr.b.data(), addr.b.size());
   request(m.nlh, "del " + describe(ifindex, addr.str(), len), EADDRNOTAVAIL, ENOENT);
+}
+
+RouteMonitor::RouteMonitor(const std::string& netns, int rcvbuf) : netns_(netns) {
+  const std::string where = "route monitor" + (netns.empty() ? "" : " in netns " + netns);
+  in_netns(netns, [&] {
+    nl_ = mnl_socket_open2(NETLINK_ROUTE, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (nl_ == nullptr) fail(where + ": socket", errno);
+  });
+  const int fd = mnl_socket_get_fd(nl_);
+  try {
+    if (::setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf) != 0 &&
+        ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf) != 0)
+      fail(where + ": SO_RCVBUF", errno);
+    socklen_t len = sizeof rcvbuf_;
+    ::getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf_, &len);
+    if (mnl_socket_bind(nl_, 0, MNL_SOCKET_AUTOPID) < 0) fail(where + ": bind", errno);
+    // Links and IPv4 addresses too: the kernel removes IPv4 routes through a link that goes
+    // down, or an address that goes, without a notification of its own.
+    for (unsigned group :
+         {unsigned(RTNLGRP_IPV4_ROUTE), unsigned(RTNLGRP_IPV6_ROUTE), unsigned(RTNLGRP_NEXTHOP),
+          unsigned(RTNLGRP_LINK), unsigned(RTNLGRP_IPV4_IFADDR)})
+      if (mnl_socket_setsockopt(nl_, NETLINK_ADD_MEMBERSHIP, &group, sizeof group) < 0)
+        fail(where + ": join group " + std::to_string(group), errno);
+  } catch (...) {
+    mnl_socket_close(nl_);
+    throw;
+  }
+  seq_ = static_cast<uint32_t>(::time(nullptr));
+}
+
+RouteMonitor::~RouteMonitor() {
+  if (nl_ != nullptr) mnl_socket_close(nl_);
+}
+
+int RouteMonitor::fd() const {
+  return mnl_socket_get_fd(nl_);
+}
+
+uint32_t RouteMonitor::request_dump(uint16_t type, uint8_t family) {
+  Msg m(type, NLM_F_REQUEST | NLM_F_DUMP);
+  m.nlh->nlmsg_seq = ++seq_;
+  if (type == RTM_GETNEXTHOP) {
+    auto* nh = static_cast<struct nhmsg*>(mnl_nlmsg_put_extra_header(m.nlh, sizeof(nhmsg)));
+    nh->nh_family = family;
+  } else {
+    auto* rtm = static_cast<struct rtmsg*>(mnl_nlmsg_put_extra_header(m.nlh, sizeof(rtmsg)));
+    rtm->rtm_family = family;
+  }
+  if (mnl_socket_sendto(nl_, m.nlh, m.nlh->nlmsg_len) < 0)
+    fail("route monitor: dump request", errno);
+  return seq_;
+}
+
+size_t RouteMonitor::recv(void* buf, size_t cap, bool& overrun) {
+  overrun = false;
+  for (;;) {
+    const ssize_t n = mnl_socket_recvfrom(nl_, buf, cap);
+    if (n >= 0) return size_t(n);
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
+    if (errno == ENOBUFS) {
+      overrun = true;
+      return 0;
+    }
+    fail("route monitor: recv", errno);
+  }
 }
 
 }  // namespace routerd::kif

@@ -108,4 +108,36 @@ class Rtnl {
   int exchange(struct nlmsghdr* nlh);
 };
 
+// A route netlink socket (libmnl) in one namespace that hears its IPv4 and IPv6 route and
+// next-hop changes (and link and IPv4 address changes, which flush routes silently), non-blocking,
+// with a receive buffer sized for a full table's burst (a smaller one overruns while BIRD loads a
+// table, as VPP's linux-cp found). Dumps are asked for on the same socket, one at a time, so
+// changes and dump answers arrive in the kernel's order.
+class RouteMonitor {
+ public:
+  // rcvbuf: bytes asked for; as root past rmem_max (SO_RCVBUFFORCE), else what rmem_max
+  // allows. Throws KernelError when the socket cannot be made or subscribed.
+  RouteMonitor(const std::string& netns, int rcvbuf);
+  ~RouteMonitor();
+  RouteMonitor(const RouteMonitor&) = delete;
+  RouteMonitor& operator=(const RouteMonitor&) = delete;
+
+  // Asks for a dump: type RTM_GETROUTE (family AF_INET or AF_INET6) or RTM_GETNEXTHOP
+  // (AF_UNSPEC). Its answers carry the returned sequence number and end in NLMSG_DONE (or
+  // NLMSG_ERROR, for a kernel without next-hop objects).
+  uint32_t request_dump(uint16_t type, uint8_t family);
+  // One datagram of whole netlink messages into buf: its length, or 0 when nothing waits.
+  // Sets overrun (and returns 0) when the kernel dropped notifications for want of buffer
+  // (ENOBUFS): from then on only a new dump tells the table. Throws on other errors.
+  size_t recv(void* buf, size_t cap, bool& overrun);
+  int fd() const;
+  int rcvbuf() const { return rcvbuf_; }  // what the kernel granted (it doubles the request)
+
+ private:
+  struct mnl_socket* nl_ = nullptr;
+  uint32_t seq_ = 0;
+  int rcvbuf_ = 0;
+  std::string netns_;
+};
+
 }  // namespace routerd::kif

@@ -22,9 +22,6 @@ namespace routerd {
 // router's own routes (connected, static) always win over a daemon's for the same prefix.
 enum class RouteProto : uint8_t { connected, static_route, daemon };
 const char* route_proto_name(RouteProto p);
-// iproute2's and FRR's names for rtm_protocol values ("bgp" for 186, "ospf" for 188, "static"
-// for FRR's staticd, 196); "proto-N" for one without a name.
-std::string rtproto_name(uint8_t rtproto);
 
 // Route metrics, read-only and shared by every route with the same values (nearly all use
 // the defaults); writing a metric gives the route its own copy first. The fast path never

@@ -1,0 +1,490 @@
+// Daemon routes from a route feed (route_feed.hpp): a message becomes a RIB route through the
+// next hops it names and the ports' kernel interfaces; each poll's messages are one batch
+// (one commit, one generation bump), never over the router's own connected or static routes:
+// those win, and a daemon route they hide comes back when they go.
+#include <linux/rtnetlink.h>
+#include <netinet/in.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "control.hpp"
+#include "route_feed.hpp"
+
+namespace routerd {
+
+namespace {
+
+RouteType route_type_of(uint8_t rtm_type) {
+  switch (rtm_type) {
+    case RTN_BLACKHOLE:
+      return RouteType::blackhole;
+    case RTN_UNREACHABLE:
+      return RouteType::unreachable;
+    case RTN_PROHIBIT:
+      return RouteType::prohibit;
+    default:
+      return RouteType::unicast;
+  }
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- resolution
+
+// The port of a kernel interface index, from the control-plane interfaces.
+std::optional<uint16_t> Control::port_of_ifindex(uint32_t ifindex) const {
+  for (size_t i = 0; i < ports_.size(); ++i)
+    if (kifs_ && uint32_t(kernel_ifindex(i)) == ifindex) return ports_[i].ref.id;
+  return std::nullopt;
+}
+
+// The paths a route message means: its own, or those of the next hop (group) it names.
+// Empty with *why set when it cannot be used; blackhole set for a blackhole next hop.
+template <class A>
+std::vector<Control::FeedHop<A>> Control::feed_paths(const fpm::RouteMsg& m, bool& blackhole,
+                                                     std::string& why) {
+  constexpr bool v6 = std::is_same_v<A, Ipv6>;
+  std::vector<fpm::Path> in;
+  if (m.nh_id != 0) {
+    auto it = feed_->nexthops.find(m.nh_id);
+    if (it == feed_->nexthops.end()) {
+      why = "next hop " + std::to_string(m.nh_id) + " unknown";
+      return {};
+    }
+    auto single = [&](const fpm::NexthopMsg& n, uint16_t weight) {
+      if (n.blackhole) blackhole = true;
+      fpm::Path p;
+      p.gw_family = n.gw_family;
+      p.gw4 = n.gw4;
+      p.gw6 = n.gw6;
+      p.ifindex = n.ifindex;
+      p.weight = weight;
+      p.onlink = n.onlink;
+      in.push_back(p);
+    };
+    if (it->second.group.empty()) {
+      single(it->second, 1);
+    } else {
+      for (const fpm::GroupMember& g : it->second.group) {
+        auto m2 = feed_->nexthops.find(g.id);
+        if (m2 == feed_->nexthops.end()) {
+          why =
+              "group " + std::to_string(m.nh_id) + ": member " + std::to_string(g.id) + " unknown";
+          return {};
+        }
+        single(m2->second, g.weight);
+      }
+    }
+  } else {
+    in = m.paths;
+  }
+  if (blackhole) return {};
+  std::vector<FeedHop<A>> out;
+  for (const fpm::Path& p : in) {
+    FeedHop<A> bp{};
+    bp.weight = p.weight;
+    const uint8_t want = v6 ? AF_INET6 : AF_INET;
+    if (p.gw_family != 0 && p.gw_family != want) {
+      why = v6 ? "IPv4 gateway for an IPv6 prefix"
+               : "IPv6 gateway for an IPv4 prefix (RFC 5549: not supported yet)";
+      return {};
+    }
+    const std::optional<uint16_t> port = p.ifindex ? port_of_ifindex(p.ifindex) : std::nullopt;
+    if (p.ifindex && !port) {
+      why = "interface " + std::to_string(p.ifindex) + " is not a port's kernel interface";
+      return {};
+    }
+    if (p.gw_family == 0) {
+      if (!port) {
+        why = "neither gateway nor interface";
+        return {};
+      }
+      bp.port = *port;
+    } else {
+      A gw;
+      if constexpr (v6)
+        gw = p.gw6;
+      else
+        gw = p.gw4;
+      bp.via = gw;
+      bp.has_via = true;
+      if (port) {
+        bp.port = *port;
+      } else {
+        // No interface: the port whose subnet holds the gateway.
+        try {
+          bp.port = gateway_port(feed_->origin, gw, "");
+        } catch (const std::exception& e) {
+          why = e.what();
+          return {};
+        }
+      }
+    }
+    out.push_back(bp);
+  }
+  if (out.empty()) why = "no path";
+  return out;
+}
+
+// The RIB route a message asks for, or nullopt (why set) when it cannot be installed.
+template <class R>
+std::optional<R> Control::feed_route(const fpm::RouteMsg& m, std::string& why) {
+  using A = std::remove_cvref_t<decltype(*R{}.via)>;
+  R r;
+  if constexpr (std::is_same_v<A, Ipv6>)
+    r.prefix = m.prefix6;
+  else
+    r.prefix = m.prefix4;
+  r.proto = RouteProto::daemon;
+  r.rtproto = m.protocol;
+  r.type = route_type_of(m.type);
+  if (m.type != RTN_UNICAST && !route_type_rejects(r.type)) {
+    why = "route type " + std::to_string(m.type) + " not supported";
+    return std::nullopt;
+  }
+  if (route_type_rejects(r.type)) return r;
+  bool blackhole = false;
+  std::vector<FeedHop<A>> hops = feed_paths<A>(m, blackhole, why);
+  if (blackhole) {
+    r.type = RouteType::blackhole;
+    return r;
+  }
+  if (hops.empty()) return std::nullopt;
+  if (hops.size() == 1) {
+    if (hops[0].has_via) r.via = hops[0].via;
+    r.port = hops[0].port;
+  } else {
+    std::vector<BasicPath<A>> paths;
+    for (const auto& h : hops) {
+      if (!h.has_via) {
+        why = "a multipath member without a gateway";
+        return std::nullopt;
+      }
+      paths.push_back(BasicPath<A>{h.via, h.port, h.weight});
+    }
+    std::sort(paths.begin(), paths.end(), [](const auto& a, const auto& b) {
+      return std::tie(a.port, a.via) < std::tie(b.port, b.via);
+    });
+    r.via = paths[0].via;
+    r.port = paths[0].port;
+    r.paths = std::make_shared<const std::vector<BasicPath<A>>>(std::move(paths));
+  }
+  if (m.mtu) r.set_mtu(uint16_t(std::min<uint32_t>(m.mtu, 65535)));
+  return r;
+}
+
+const Route* Control::feed_find(const Prefix4& p) {
+  if (!feed_) return nullptr;
+  auto it = feed_->routes4.find(p);
+  if (it == feed_->routes4.end()) return nullptr;
+  std::string why;
+  feed_scratch4_ = feed_route<Route>(it->second, why);
+  return feed_scratch4_ ? &*feed_scratch4_ : nullptr;
+}
+
+const Route6* Control::feed_find(const Prefix6& p) {
+  if (!feed_) return nullptr;
+  auto it = feed_->routes6.find(p);
+  if (it == feed_->routes6.end()) return nullptr;
+  std::string why;
+  feed_scratch6_ = feed_route<Route6>(it->second, why);
+  return feed_scratch6_ ? &*feed_scratch6_ : nullptr;
+}
+
+void Control::rib_erase_own(const Prefix4& p) {
+  rib_.erase(p);
+  if (const Route* d = feed_find(p)) rib_.set(*d);
+}
+
+void Control::rib_erase_own(const Prefix6& p) {
+  rib6_.erase(p);
+  if (const Route6* d = feed_find(p)) rib6_.set(*d);
+}
+
+// ---------------------------------------------------------------- applying messages
+
+// Makes the RIB hold what the daemon asked for p (or nothing), unless the router's own route
+// holds p: then only the request is kept. Records what the RIB had for rollback.
+template <class P>
+void Control::feed_apply_prefix(const P& p, RibChanges& changes) {
+  constexpr bool v6 = std::is_same_v<P, Prefix6>;
+  auto& rib = [this]() -> auto& {
+    if constexpr (v6)
+      return rib6_;
+    else
+      return rib_;
+  }
+  ();
+  auto& routes = [this]() -> auto& {
+    if constexpr (v6)
+      return feed_->routes6;
+    else
+      return feed_->routes4;
+  }
+  ();
+  using R = std::remove_cvref_t<decltype(*rib.find(p))>;
+  const R* existing = rib.find(p);
+  if (existing && existing->proto != RouteProto::daemon) return;  // the router's own wins
+  std::optional<R> want;
+  if (auto it = routes.find(p); it != routes.end()) {
+    std::string why;
+    want = feed_route<R>(it->second, why);
+    if (!want) {
+      ++feed_->unusable;
+      feed_->last_unusable = p.str() + ": " + why;
+    }
+  }
+  if (!existing && !want) return;
+  if (existing && want && existing->type == want->type && existing->via == want->via &&
+      existing->port == want->port && existing->rtproto == want->rtproto &&
+      existing->mtu() == want->mtu() &&
+      (existing->paths == want->paths ||
+       (existing->paths && want->paths && *existing->paths == *want->paths)))
+    return;  // a replay of what is installed: nothing to publish
+  auto old = existing ? std::optional<R>(*existing) : std::nullopt;
+  if constexpr (v6)
+    changes.v6.push_back(RibUndo6{p, old});
+  else
+    changes.v4.push_back(RibUndo{p, old});
+  if (want)
+    rib.set(*want);
+  else
+    rib.erase(p);
+}
+
+void Control::feed_nexthop_users(uint32_t id, std::vector<Prefix4>& v4, std::vector<Prefix6>& v6) {
+  std::vector<uint32_t> ids{id};
+  for (const auto& [gid, n] : feed_->nexthops)
+    for (const auto& m : n.group)
+      if (m.id == id) ids.push_back(gid);
+  for (uint32_t i : ids) {
+    if (auto it = feed_->users4.find(i); it != feed_->users4.end()) {
+      std::vector<Prefix4> still;
+      for (const auto& p : it->second)
+        if (auto r = feed_->routes4.find(p); r != feed_->routes4.end() && r->second.nh_id == i)
+          still.push_back(p);
+      v4.insert(v4.end(), still.begin(), still.end());
+      it->second = std::move(still);
+    }
+    if (auto it = feed_->users6.find(i); it != feed_->users6.end()) {
+      std::vector<Prefix6> still;
+      for (const auto& p : it->second)
+        if (auto r = feed_->routes6.find(p); r != feed_->routes6.end() && r->second.nh_id == i)
+          still.push_back(p);
+      v6.insert(v6.end(), still.begin(), still.end());
+      it->second = std::move(still);
+    }
+  }
+}
+
+namespace {
+
+// Whether r (for a by_priority feed) is about the route the kernel uses for its prefix, and so
+// goes on to the RIB; a route behind it goes to or leaves the shadow instead. A delete of the
+// used route brings the best shadowed one forward: r becomes its add.
+template <class Routes, class Shadow, class P>
+bool through_shadow(Routes& routes, Shadow& shadow, const P& p, fpm::RouteMsg& r) {
+  auto put = [](std::vector<fpm::RouteMsg>& v, fpm::RouteMsg&& m) {
+    for (auto& x : v)
+      if (x.priority == m.priority) {
+        x = std::move(m);
+        return;
+      }
+    v.push_back(std::move(m));
+  };
+  auto cur = routes.find(p);
+  if (r.add) {
+    if (cur == routes.end() || cur->second.priority == r.priority) return true;
+    if (r.priority < cur->second.priority) {
+      put(shadow[p], std::move(cur->second));
+      return true;
+    }
+    put(shadow[p], std::move(r));
+    return false;
+  }
+  auto sh = shadow.find(p);
+  if (cur != routes.end() && cur->second.priority == r.priority) {
+    if (sh == shadow.end()) return true;
+    auto best =
+        std::min_element(sh->second.begin(), sh->second.end(),
+                         [](const auto& a, const auto& b) { return a.priority < b.priority; });
+    r = std::move(*best);
+    sh->second.erase(best);
+    if (sh->second.empty()) shadow.erase(sh);
+    return true;
+  }
+  if (sh != shadow.end()) {
+    std::erase_if(sh->second, [&](const fpm::RouteMsg& x) { return x.priority == r.priority; });
+    if (sh->second.empty()) shadow.erase(sh);
+  }
+  return false;
+}
+
+}  // namespace
+
+void Control::feed_apply(std::vector<fpm::Message>& msgs, uint32_t table, uint64_t now) {
+  if (msgs.empty()) return;
+  RibChanges changes;
+  std::vector<Prefix4> touched4;
+  std::vector<Prefix6> touched6;
+  for (fpm::Message& msg : msgs) {
+    if (auto* r = std::get_if<fpm::RouteMsg>(&msg)) {
+      // zebra's default VRF is the main table; others are VRFs routerd does not have. (zebra's
+      // deletes name no table.)
+      if (!feed_->sweeping && r->table != table && r->table != RT_TABLE_UNSPEC) {
+        ++feed_->ignored;
+        continue;
+      }
+      ++(r->add ? feed_->route_adds : feed_->route_dels);
+      if (r->family == AF_INET) {
+        const Prefix4 p = r->prefix4;
+        if (feed_->by_priority && !feed_->sweeping &&
+            !through_shadow(feed_->routes4, feed_->shadow4, p, *r))
+          continue;
+        if (r->add) {
+          if (r->nh_id) feed_->users4[r->nh_id].push_back(p);
+          feed_->routes4[p] = std::move(*r);
+        } else {
+          feed_->routes4.erase(p);
+        }
+        feed_->stale4.erase(p);
+        touched4.push_back(p);
+      } else {
+        const Prefix6 p = r->prefix6;
+        // zebra and the kernel have the link's fe80::/64 as a connected route: never routed.
+        if (p.addr.is_link_local() || p.addr.is_multicast()) {
+          ++feed_->ignored;
+          continue;
+        }
+        if (feed_->by_priority && !feed_->sweeping &&
+            !through_shadow(feed_->routes6, feed_->shadow6, p, *r))
+          continue;
+        if (r->add) {
+          if (r->nh_id) feed_->users6[r->nh_id].push_back(p);
+          feed_->routes6[p] = std::move(*r);
+        } else {
+          feed_->routes6.erase(p);
+        }
+        feed_->stale6.erase(p);
+        touched6.push_back(p);
+      }
+    } else if (auto* n = std::get_if<fpm::NexthopMsg>(&msg)) {
+      ++(n->add ? feed_->nh_adds : feed_->nh_dels);
+      if (n->add) {
+        const uint32_t id = n->id;
+        feed_->nexthops[id] = std::move(*n);
+        // Routes through it (or a group holding it) follow the new next hop.
+        feed_nexthop_users(id, touched4, touched6);
+      } else {
+        feed_->nexthops.erase(n->id);
+      }
+    } else {
+      ++feed_->ignored;
+    }
+  }
+  std::sort(touched4.begin(), touched4.end());
+  touched4.erase(std::unique(touched4.begin(), touched4.end()), touched4.end());
+  std::sort(touched6.begin(), touched6.end());
+  touched6.erase(std::unique(touched6.begin(), touched6.end()), touched6.end());
+  for (const auto& p : touched4) feed_apply_prefix(p, changes);
+  for (const auto& p : touched6) feed_apply_prefix(p, changes);
+  feed_->last_msg_ms = now;
+  if (changes.v4.empty() && changes.v6.empty()) return;
+  ++feed_->batches;
+  try {
+    commit_routes(changes, feed_->origin, "");
+  } catch (const std::exception& e) {
+    // The RIB is as it was; the requests stay, and are tried again with the next change
+    // of their prefix or a reconnect's replay.
+    ++feed_->batch_failures;
+    feed_->last_error = e.what();
+    log_limited(std::string(feed_->origin) + ": a batch of " +
+                    std::to_string(changes.v4.size() + changes.v6.size()) + " route changes",
+                e.what());
+  }
+}
+
+// Removes what the feed holds as if the daemon had sent the deletes: only the stale (a resync
+// has ended: those were not sent again) or everything (the daemon is gone for good).
+size_t Control::feed_remove(bool stale_only, uint64_t now) {
+  std::vector<fpm::Message> dels;
+  auto del = [&dels](const auto& p) {
+    fpm::RouteMsg d;
+    if constexpr (std::is_same_v<std::remove_cvref_t<decltype(p)>, Prefix6>) {
+      d.family = AF_INET6;
+      d.prefix6 = p;
+    } else {
+      d.family = AF_INET;
+      d.prefix4 = p;
+    }
+    dels.emplace_back(std::move(d));
+  };
+  // A stale route with another behind it (kernel): that one takes its place.
+  auto replace = [&dels](auto& shadow, const auto& p) {
+    auto sh = shadow.find(p);
+    if (sh == shadow.end()) return false;
+    auto best =
+        std::min_element(sh->second.begin(), sh->second.end(),
+                         [](const auto& a, const auto& b) { return a.priority < b.priority; });
+    dels.emplace_back(std::move(*best));
+    sh->second.erase(best);
+    if (sh->second.empty()) shadow.erase(sh);
+    return true;
+  };
+  if (stale_only) {
+    for (const auto& p : feed_->stale4)
+      if (!replace(feed_->shadow4, p)) del(p);
+    for (const auto& p : feed_->stale6)
+      if (!replace(feed_->shadow6, p)) del(p);
+    feed_->swept += dels.size();
+    feed_->resync = false;
+    feed_->last_resync_ms = now;
+  } else {
+    for (const auto& [p, r] : feed_->routes4) del(p);
+    for (const auto& [p, r] : feed_->routes6) del(p);
+    feed_->shadow4.clear();
+    feed_->shadow6.clear();
+  }
+  const size_t n = dels.size();
+  const uint64_t adds_before = feed_->route_adds, dels_before = feed_->route_dels;
+  feed_->sweeping = true;  // as they are: past the shadow
+  feed_apply(dels, 0, now);
+  feed_->sweeping = false;
+  // Removals of routerd's own doing, not the daemon's messages.
+  feed_->route_adds = adds_before;
+  feed_->route_dels = dels_before;
+  return n;
+}
+
+const char* Control::feed_origin() const {
+  return feed_ ? feed_->origin : "fpm";
+}
+
+// What `fpm show` and `mirror show` have in common.
+nlohmann::json Control::feed_json() const {
+  // Counted by the RIBs as routes come and go: this must not walk a full table.
+  nlohmann::json j = {
+      {"messages",
+       {{"route_add", feed_->route_adds},
+        {"route_del", feed_->route_dels},
+        {"nexthop_add", feed_->nh_adds},
+        {"nexthop_del", feed_->nh_dels},
+        {"ignored", feed_->ignored}}},
+      {"routes", {{"ipv4", feed_->routes4.size()}, {"ipv6", feed_->routes6.size()}}},
+      {"installed",
+       {{"ipv4", rib_.count(RouteProto::daemon)}, {"ipv6", rib6_.count(RouteProto::daemon)}}},
+      {"nexthops", feed_->nexthops.size()},
+      {"batches", feed_->batches},
+      {"batch_failures", feed_->batch_failures},
+      {"unusable", feed_->unusable},
+      {"resync", feed_->resync ? "replaying" : "done"},
+      {"stale", feed_->stale4.size() + feed_->stale6.size()},
+      {"swept", feed_->swept}};
+  if (!feed_->last_error.empty()) j["last_error"] = feed_->last_error;
+  if (!feed_->last_unusable.empty()) j["last_unusable"] = feed_->last_unusable;
+  if (feed_->last_resync_ms) j["last_resync_s_ago"] = (now_ms() - feed_->last_resync_ms) / 1000;
+  return j;
+}
+
+}  // namespace routerd
