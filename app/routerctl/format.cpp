@@ -145,9 +145,10 @@ std::string links(const json& d) {
     if (l.contains("kernel") && l["kernel"].is_object()) {
       const json& k = l["kernel"];
       const std::string ns = str(k, "netns");
-      out += fmt::format("    kernel {} ifindex {}{} state {} addresses {}\n", str(k, "name"),
-                         k.value("ifindex", 0), ns.empty() ? "" : " netns " + ns, str(k, "link"),
-                         k.value("addresses", 0u));
+      out += fmt::format("    kernel {} ifindex {}{} state {} addresses {} frames to {} from {}\n",
+                         str(k, "name"), k.value("ifindex", 0), ns.empty() ? "" : " netns " + ns,
+                         str(k, "link"), k.value("addresses", 0u), k.value("to_kernel", 0ull),
+                         k.value("from_kernel", 0ull));
     }
   }
   return out;

@@ -283,7 +283,8 @@ TEST_CASE("link show prints how each port receives multicast, and why when not f
       R"([{"port_id":0,"name":"p0","link":"up","mtu":1500,"mac":"02:00:00:00:00:01",)"
       R"("device":"net_tap0","driver":"net_tap","rx_queues":1,"tx_queues":1,"speed_mbps":0,)"
       R"("multicast":{"mode":"filter","groups":4},)"
-      R"("kernel":{"name":"p0","ifindex":7,"netns":"cp","link":"up","addresses":3}},)"
+      R"("kernel":{"name":"p0","ifindex":7,"netns":"cp","link":"up","addresses":3,)"
+      R"("to_kernel":12,"from_kernel":9}},)"
       R"({"port_id":1,"name":"p1","link":"up","mtu":1500,"mac":"02:00:00:00:00:02",)"
       R"("device":"net_null1","driver":"net_null","rx_queues":1,"tx_queues":1,"speed_mbps":0,)"
       R"("multicast":{"mode":"allmulticast","groups":3,)"
@@ -292,7 +293,7 @@ TEST_CASE("link show prints how each port receives multicast, and why when not f
         "0: p0: state up mtu 1500 link/ether 02:00:00:00:00:01\n"
         "    net_tap0 (net_tap) rxq 1 txq 1\n"
         "    multicast filter (4 groups)\n"
-        "    kernel p0 ifindex 7 netns cp state up addresses 3\n"
+        "    kernel p0 ifindex 7 netns cp state up addresses 3 frames to 12 from 9\n"
         "1: p1: state up mtu 1500 link/ether 02:00:00:00:00:02\n"
         "    net_null1 (net_null) rxq 1 txq 1\n"
         "    multicast allmulticast (3 groups): the device has no multicast filter\n");

@@ -514,11 +514,11 @@ class Control {
   nlohmann::json fpm_json() const;
   void register_fpm_commands(CommandTable& t);
 
-  struct Mirror;
-  struct MirrorFree {
-    void operator()(Mirror* m) const;
+  struct RouteMirror;
+  struct RouteMirrorFree {
+    void operator()(RouteMirror* m) const;
   };
-  std::unique_ptr<Mirror, MirrorFree> mirror_;
+  std::unique_ptr<RouteMirror, RouteMirrorFree> mirror_;
   void mirror_init(const Config& cfg);
   bool mirror_poll(uint64_t now_ms);
   void mirror_start_resync(const std::string& why);

@@ -27,7 +27,8 @@ struct Control::KernelIfs {
     std::set<std::pair<Ipv6, uint8_t>> v6;
     uint16_t mtu = 0;
     bool up = false;
-    bool synced = false;  // link state and MTU given at least once
+    bool synced = false;                      // link state and MTU given at least once
+    uint64_t to_kernel = 0, from_kernel = 0;  // frames each way (link show; stats has totals)
   };
   std::string netns;
   bool follow_link = true;
@@ -65,7 +66,9 @@ void Control::kernel_init(const Config& cfg) {
                             {},
                             0,
                             false,
-                            false});
+                            false,
+                            0,
+                            0});
     }
     kifs_ = std::move(k);
     for (const auto& m : kifs_->ports) kernel_fds_.push_back(m.tap.fd());
@@ -146,6 +149,7 @@ bool Control::kernel_copy(const rte_mbuf* m, uint16_t in_port, uint64_t now_ms) 
     return false;
   }
   event(Event::punt_kernel);
+  ++k.to_kernel;
   return true;
 }
 
@@ -219,11 +223,12 @@ bool Control::kernel_poll(uint64_t now_ms) {
         continue;
       }
       if (!from_kernel_limit_.take(now_ms)) {
-        dp_.control_stats().drop[size_t(Drop::cp_rate_limited)].add();
+        dp_.control_stats().count_drop(Drop::cp_rate_limited, p.ref.id);
         rte_pktmbuf_free(m);
         continue;
       }
       event(Event::from_kernel);
+      ++k.from_kernel;
       transmit(p.ref.id, m);
     }
   }
@@ -250,7 +255,9 @@ nlohmann::json Control::kernel_json(uint16_t port) const {
           {"ifindex", k.tap.ifindex()},
           {"netns", kifs_->netns},
           {"link", k.up ? "up" : "down"},
-          {"addresses", k.v4.size() + k.v6.size()}};
+          {"addresses", k.v4.size() + k.v6.size()},
+          {"to_kernel", k.to_kernel},
+          {"from_kernel", k.from_kernel}};
 }
 
 }  // namespace routerd

@@ -27,7 +27,7 @@ constexpr int kMirrorRcvbuf = 256 << 20;
 // Datagrams read per poll: the punt ring and the API get their turn between.
 constexpr int kMirrorReads = 64;
 
-struct Control::Mirror {
+struct Control::RouteMirror {
   std::string netns;
   uint32_t table = RT_TABLE_MAIN;
   std::array<bool, 256> protocols{};  // by rtm_protocol: mirrored or not
@@ -44,7 +44,7 @@ struct Control::Mirror {
   std::vector<uint8_t> buf = std::vector<uint8_t>(1 << 16);
 };
 
-void Control::MirrorFree::operator()(Mirror* m) const {
+void Control::RouteMirrorFree::operator()(RouteMirror* m) const {
   delete m;
 }
 
@@ -54,7 +54,7 @@ int Control::mirror_fd() const {
 
 void Control::mirror_init(const Config& cfg) {
   if (!cfg.kernel_routes) return;
-  std::unique_ptr<Mirror, MirrorFree> m(new Mirror);
+  std::unique_ptr<RouteMirror, RouteMirrorFree> m(new RouteMirror);
   m->netns = cfg.cp_netns;
   m->table = cfg.kernel_routes_table;
   if (cfg.kernel_routes_protocols.empty()) {
@@ -81,7 +81,7 @@ void Control::mirror_init(const Config& cfg) {
 
 // Starts a fresh dump: what the feed holds is stale until the dump names it again.
 void Control::mirror_start_resync(const std::string& why) {
-  Mirror& m = *mirror_;
+  RouteMirror& m = *mirror_;
   if (m.resyncs > 0) spdlog::info("kernel routes: resync ({})", why);
   ++m.resyncs;
   m.feed.mark_stale();
@@ -90,7 +90,7 @@ void Control::mirror_start_resync(const std::string& why) {
   m.feed.shadow6.clear();
   m.interrupted = false;
   m.dump_routes = 0;
-  m.phase = Mirror::Phase::nexthops;
+  m.phase = RouteMirror::Phase::nexthops;
   m.dump_seq = m.mon->request_dump(RTM_GETNEXTHOP, AF_UNSPEC);
 }
 
@@ -98,7 +98,7 @@ void Control::mirror_start_resync(const std::string& why) {
 // routerd has. A route that leaves the protocols (replaced by another protocol's, which the
 // kernel does without a delete) is a delete of the one held.
 void Control::mirror_filter(std::vector<fpm::Message>& msgs) {
-  Mirror& m = *mirror_;
+  RouteMirror& m = *mirror_;
   std::vector<fpm::Message> out;
   out.reserve(msgs.size());
   for (fpm::Message& msg : msgs) {
@@ -141,8 +141,8 @@ void Control::mirror_filter(std::vector<fpm::Message>& msgs) {
 
 bool Control::mirror_poll(uint64_t now) {
   if (!mirror_) return false;
-  Mirror& m = *mirror_;
-  if (!m.resync_wanted.empty() && m.phase == Mirror::Phase::none) {
+  RouteMirror& m = *mirror_;
+  if (!m.resync_wanted.empty() && m.phase == RouteMirror::Phase::none) {
     const std::string why = std::move(m.resync_wanted);
     m.resync_wanted.clear();
     mirror_start_resync(why);
@@ -165,7 +165,7 @@ bool Control::mirror_poll(uint64_t now) {
       feed_apply(msgs, m.table, now);
       m.mon = std::make_unique<kif::RouteMonitor>(m.netns, kMirrorRcvbuf);
       fpm_fds();
-      m.phase = Mirror::Phase::none;
+      m.phase = RouteMirror::Phase::none;
       m.resync_wanted = "overrun";
       return true;
     }
@@ -179,13 +179,13 @@ bool Control::mirror_poll(uint64_t now) {
       const auto* h = reinterpret_cast<const nlmsghdr*>(m.buf.data() + off);
       if (h->nlmsg_len < sizeof(nlmsghdr) || h->nlmsg_len > n - off) break;  // decode says why
       off += NLMSG_ALIGN(h->nlmsg_len);
-      const bool ours = m.phase != Mirror::Phase::none && h->nlmsg_seq == m.dump_seq;
+      const bool ours = m.phase != RouteMirror::Phase::none && h->nlmsg_seq == m.dump_seq;
       if (ours && (h->nlmsg_flags & NLM_F_DUMP_INTR)) m.interrupted = true;
       if (ours && (h->nlmsg_type == RTM_NEWROUTE)) ++m.dump_routes;
       if (ours && h->nlmsg_type == NLMSG_ERROR) {
         const auto* e = reinterpret_cast<const nlmsgerr*>(NLMSG_DATA(h));
         // A kernel without next-hop objects (before 5.3) refuses that dump: no loss.
-        if (m.phase != Mirror::Phase::nexthops)
+        if (m.phase != RouteMirror::Phase::nexthops)
           spdlog::warn("kernel routes: the dump failed: {}", std::strerror(-e->error));
         dump_done = true;
       }
@@ -214,16 +214,16 @@ bool Control::mirror_poll(uint64_t now) {
       feed_apply(msgs, m.table, now);
       msgs.clear();
       switch (m.phase) {
-        case Mirror::Phase::nexthops:
-          m.phase = Mirror::Phase::ipv4;
+        case RouteMirror::Phase::nexthops:
+          m.phase = RouteMirror::Phase::ipv4;
           m.dump_seq = m.mon->request_dump(RTM_GETROUTE, AF_INET);
           break;
-        case Mirror::Phase::ipv4:
-          m.phase = Mirror::Phase::ipv6;
+        case RouteMirror::Phase::ipv4:
+          m.phase = RouteMirror::Phase::ipv6;
           m.dump_seq = m.mon->request_dump(RTM_GETROUTE, AF_INET6);
           break;
         default: {
-          m.phase = Mirror::Phase::none;
+          m.phase = RouteMirror::Phase::none;
           if (m.interrupted) {
             m.resync_wanted = "the table changed during the dump";
             break;
@@ -245,7 +245,7 @@ bool Control::mirror_poll(uint64_t now) {
 
 nlohmann::json Control::mirror_json() const {
   if (!mirror_) return nullptr;
-  const Mirror& m = *mirror_;
+  const RouteMirror& m = *mirror_;
   nlohmann::json protocols = nlohmann::json::array();
   for (unsigned p = 0; p < 256; ++p)
     if (m.protocols[p]) protocols.push_back(rtproto_name(uint8_t(p)));
@@ -255,7 +255,7 @@ nlohmann::json Control::mirror_json() const {
                       {"table", m.table},
                       {"protocols", all_but_kernel ? nlohmann::json("all but kernel") : protocols},
                       {"receive_buffer", m.mon->rcvbuf()},
-                      {"dumping", m.phase != Mirror::Phase::none},
+                      {"dumping", m.phase != RouteMirror::Phase::none},
                       {"datagrams", m.datagrams},
                       {"overruns", m.overruns},
                       {"resyncs", m.resyncs},

@@ -108,4 +108,7 @@ tb_check "events.punt_kernel and events.from_kernel count both directions" \
   tb_stat_rose "$TB_DIR/before.json" "$TB_DIR/after.json" 10 .events.punt_kernel .events.from_kernel
 tb_check "the kernel's ARP replies and NAs were suppressed, not sent (routerd answers)" \
   tb_stat_rose "$TB_DIR/before.json" "$TB_DIR/after.json" 1 .events.from_kernel_suppressed
+rctl link show | grep -E '^[^ ]|kernel' | tb_indent
+tb_check "link show counts frames each way per port, adding up to the totals" \
+  eval "rctl_j link show | jq -e --slurpfile s '$TB_DIR/after.json' 'all(.[]; .kernel.to_kernel > 0 and .kernel.from_kernel > 0) and ([.[].kernel.to_kernel] | add) <= \$s[0].events.punt_kernel' >/dev/null"
 tb_finish
