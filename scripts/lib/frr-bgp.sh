@@ -111,9 +111,12 @@ EOF
   chown frr:frr "$BGP_DIR/h$i-bgpd.conf"
 }
 
+# bgp_start_router: zebra and bgpd in the control namespace. (zebra's stderr goes to
+# cp-zebra.stderr: it says there "Disabling MPLS support" when the kernel has none.)
 bgp_start_router() {
   ip netns exec "$BGP_CP" /usr/lib/frr/zebra -N "$BGP_CP" -M dplane_fpm_nl -d \
-    -f "$BGP_DIR/cp-zebra.conf" -i "/var/run/frr/$BGP_CP/zebra.pid" --log "file:$BGP_DIR/cp-zebra.log"
+    -f "$BGP_DIR/cp-zebra.conf" -i "/var/run/frr/$BGP_CP/zebra.pid" --log "file:$BGP_DIR/cp-zebra.log" \
+    2>>"$BGP_DIR/cp-zebra.stderr"
   ip netns exec "$BGP_CP" /usr/lib/frr/bgpd -N "$BGP_CP" -d \
     -f "$BGP_DIR/cp-bgpd.conf" -i "/var/run/frr/$BGP_CP/bgpd.pid" --log "file:$BGP_DIR/cp-bgpd.log"
 }
