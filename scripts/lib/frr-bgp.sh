@@ -6,9 +6,10 @@
 # The router: zebra (-M dplane_fpm_nl: its routes go to routerd over FPM) and bgpd, AS 65000,
 # in routerd's control namespace, peering over routerd's ports. It collects routes and
 # announces none, and keeps up to 4 equal paths, from different neighbour ASes too.
-# Peer I: bgpd alone (-Z: no zebra, so it installs nothing and needs its router id given and
-# `no bgp network import-check`) in host namespace I, AS 65001+I, with an IPv4 session to
-# 10.(I+1).0.1 and an IPv6 one to 2001:db8:(I+1)::1. Its configs are docs/operations.md's.
+# Peer I: bgpd in host namespace I, AS 65001+I, with an IPv4 session to 10.(I+1).0.1 and an
+# IPv6 one to 2001:db8:(I+1)::1; alone (-Z: no zebra, so it installs nothing and needs its
+# router id given and `no bgp network import-check`) or beside a zebra of its own. The
+# configs are docs/operations.md's.
 
 BGP_DIR=
 BGP_CP=
@@ -121,10 +122,19 @@ bgp_start_router() {
     -f "$BGP_DIR/cp-bgpd.conf" -i "/var/run/frr/$BGP_CP/bgpd.pid" --log "file:$BGP_DIR/cp-bgpd.log"
 }
 
-# bgp_start_peer I: peer I's bgpd, without zebra.
+# bgp_start_peer I [zebra]: peer I's bgpd, without zebra; with "zebra", beside a zebra of its
+# own: bgpd then knows its interface and sends its link-local address as a second IPv6 next
+# hop, which the router's zebra prefers (the route goes via fe80::... dev pI).
 bgp_start_peer() {
-  local ns=${TB_HOSTS[$1]}
-  ip netns exec "$ns" /usr/lib/frr/bgpd -N "$ns" -Z -d -f "$BGP_DIR/h$1-bgpd.conf" \
+  local ns=${TB_HOSTS[$1]} z=-Z
+  if [[ ${2:-} == zebra ]]; then
+    : >"$BGP_DIR/h$1-zebra.conf"
+    chown frr:frr "$BGP_DIR/h$1-zebra.conf"
+    ip netns exec "$ns" /usr/lib/frr/zebra -N "$ns" -d -f "$BGP_DIR/h$1-zebra.conf" \
+      -i "/var/run/frr/$ns/zebra.pid" --log "file:$BGP_DIR/h$1-zebra.log" 2>>"$BGP_DIR/h$1-zebra.stderr"
+    z=
+  fi
+  ip netns exec "$ns" /usr/lib/frr/bgpd -N "$ns" $z -d -f "$BGP_DIR/h$1-bgpd.conf" \
     -i "/var/run/frr/$ns/bgpd.pid" --log "file:$BGP_DIR/h$1-bgpd.log"
 }
 

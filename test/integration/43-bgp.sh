@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # 43-bgp: BGP through routerd with real daemons (issue 16, "Tests: real daemons" 1 and 4).
 # FRR's zebra (-M dplane_fpm_nl) and bgpd (AS 65000) run in routerd's control namespace and
-# peer over routerd's ports with FRR bgpd instances (-Z: no zebra, nothing installed) in h0
-# (AS 65001) and h1 (AS 65002), over IPv4 and IPv6 sessions, and with a small BGP speaker
-# (bgp_speaker.py, AS 65003) in h2. Checked: the sessions come up through the punt path;
-# prefixes a peer announces arrive in routerd as proto bgp and carry traffic to the peer's
-# loopback (both families), and a withdraw removes them; one prefix from two peers becomes
-# a 2-way ECMP route; the peer a live ping flow uses withdraws it and the flow moves to the
-# other peer without loss; 100,000 prefixes from the speaker converge in routerd (the time
-# is printed), their count agrees with zebra's, and they go when the session closes.
+# peer over routerd's ports with FRR bgpd in h0 (AS 65001, -Z: no zebra, nothing installed)
+# and h1 (AS 65002, beside a zebra: its IPv6 next hop is link-local), over IPv4 and IPv6
+# sessions, and with a small BGP speaker (bgp_speaker.py, AS 65003) in h2. Checked: the
+# sessions come up through the punt path; prefixes a peer announces arrive in routerd as
+# proto bgp and carry traffic to the peer's loopback (both families), and a withdraw
+# removes them; one prefix from two peers becomes a 2-way ECMP route; the peer a live ping
+# flow uses withdraws it and the flow moves to the other peer without loss; 100,000
+# prefixes from the speaker converge in routerd (the time is printed), their count agrees
+# with zebra's, and they go when the session closes. About 40 s when it passes.
 # it-timeout: 240
 set -euo pipefail
 # shellcheck source=../../scripts/lib/testbed.sh
@@ -54,7 +55,7 @@ tb_stats "$TB_DIR/before.json"
 step "FRR starts in $CP, h0 and h1; the speaker in h2"
 bgp_start_router
 bgp_start_peer 0
-bgp_start_peer 1
+bgp_start_peer 1 zebra # so it announces its link-local next hop too, as a real router does
 tb_bg_host "$TB_DIR/speaker.log" 2 "$TB_PY" "$SPEAKER" 10.3.0.2 10.3.0.1 65003 65000 100000 20.0.0.0
 SPK=$TB_LAST_PID
 
@@ -104,8 +105,10 @@ tb_check "h1 -> 10.101.0.1 is unreachable now" \
 step "the same prefix from h0 and h1: ECMP"
 tb_check "10.99.0.0/24: two next hops, 10.1.0.2 (p0) and 10.2.0.2 (p1)" \
   route_is 10.99.0.0/24 '[.nexthops[] | "\(.via) \(.dev)"] | sort == ["10.1.0.2 p0", "10.2.0.2 p1"]'
-tb_check "2001:db8:99::/48: two next hops, 2001:db8:1::2 and 2001:db8:2::2" \
-  route_is 2001:db8:99::/48 '[.nexthops[].via] | sort == ["2001:db8:1::2", "2001:db8:2::2"]'
+# h1's bgpd has a zebra: it sends its link-local address too, and zebra routes via that.
+h1_ll=$(hx 1 ip -j -6 addr show dev eth0 | jq -r '[.[].addr_info[] | select(.scope == "link") | .local][0]')
+tb_check "2001:db8:99::/48: two next hops, 2001:db8:1::2 dev p0 and h1's link-local $h1_ll dev p1" \
+  route_is 2001:db8:99::/48 "[.nexthops[] | \"\\(.via) \\(.dev)\"] | sort == [\"2001:db8:1::2 p0\", \"$h1_ll p1\"]"
 rctl route show proto bgp | tb_indent
 bgp_router 'show ip route 10.99.0.0/24' | grep -E 'via|B>' | tb_indent
 tb_check "h2 pings 10.99.0.1 and 2001:db8:99::1 through the ECMP routes" \
