@@ -414,6 +414,15 @@ tb_setup_host() {
     ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 \
       net.ipv6.conf.default.disable_ipv6=1 net.ipv4.icmp_ratelimit=0
   fi
+  tb_attach_host "$i"
+}
+
+# tb_attach_host I: moves port I's host-side interface into host namespace I as eth0, with
+# the host's MAC, addresses and default routes (tb_setup_host; again after a restart of
+# routerd, whose TAPs are new interfaces).
+tb_attach_host() {
+  local i=$1 ns=${TB_HOSTS[$1]} ifc
+  ifc=$(tb_host_side_if "$i")
   ip link set "$ifc" netns "$ns"
   ip -n "$ns" link set "$ifc" name eth0
   # The TAP PMD gives the kernel side of the TAP the port's own MAC; a host with its own
@@ -484,6 +493,17 @@ tb_start() {
   local i
   if tb_is_routerd; then tb_start_routerd; else tb_start_linux_router; fi
   for ((i = 0; i < TB_NPORTS; i++)); do tb_setup_host "$i"; done
+  tb_wait_gateways
+}
+
+# tb_restart_routerd: stops routerd (its TAPs go with it) and starts it again on the same
+# config, with each host given its new TAP as before.
+tb_restart_routerd() {
+  local i
+  tb_stop_routerd TERM 20
+  [[ $TB_ROUTERD_RC == 0 ]] || tb_die "routerd exited with status $TB_ROUTERD_RC on SIGTERM"
+  tb_start_routerd
+  for ((i = 0; i < TB_NPORTS; i++)); do tb_attach_host "$i"; done
   tb_wait_gateways
 }
 

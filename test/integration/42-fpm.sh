@@ -6,7 +6,8 @@
 # change and a delete follow; routerd's own static route for the same prefix wins and the
 # daemon's comes back when it goes; zebra killed: routes kept and traffic to them flows; a
 # malformed frame from another client is refused and changes nothing; zebra restarted with a
-# config lacking one route: the rest replayed, that one swept; a second client is refused.
+# config lacking one route: the rest replayed, that one swept; a second client is refused;
+# routerd restarted: zebra reconnects and replays everything, and traffic flows again.
 # it-timeout: 180
 set -euo pipefail
 # shellcheck source=../../scripts/lib/testbed.sh
@@ -151,5 +152,15 @@ wait "$PING" || true
 tb_check "the live ping to 10.50.0.1 lost nothing across zebra's restart" \
   grep -q ' 0% packet loss' "$TB_DIR/ping-live.log"
 grep 'packet loss' "$TB_DIR/ping-live.log" | tb_indent
+rctl fpm show | tb_indent
+
+step "routerd restarts: zebra reconnects and replays everything"
+tb_restart_routerd
+tb_check "fpm show: zebra connected to the new routerd" \
+  tb_wait_until 30 eval "fpm | jq -e '.connected and .connects == 1' >/dev/null"
+tb_check "the replay brings back 10.50.0.0/16, 2001:db8:50::/48 and the IPv6 blackhole" \
+  eval "route_is 10.50.0.0/16 '.via == \"10.2.0.2\" and .origin == \"fpm\"' && route_is 2001:db8:50::/48 '.origin == \"fpm\"' && route_is 2001:db8:70::/48 '.type == \"blackhole\"'"
+tb_check "h0 pings 10.50.0.1 and 2001:db8:50::1 through the replayed routes" \
+  eval "tb_ping 0 10.50.0.1 3 && hx 0 ping -n -c3 -i 0.2 -W 2 2001:db8:50::1 >/dev/null"
 rctl fpm show | tb_indent
 tb_finish
