@@ -120,8 +120,8 @@ Control::Control(SharedState& dp, const Config& cfg, std::vector<PortRef> ports,
     if (!commands_.on_control[v] && !commands_.on_caller[v])
       throw std::logic_error(std::string("routerctl verb '") + verb_name(Verb(v)) +
                              "' has no handler");
+  kernel_init(cfg);  // first: publish_ifs tells the workers whether the kernel takes multicast
   publish_ifs();
-  kernel_init(cfg);
   fpm_init(cfg);
 }
 
@@ -342,6 +342,7 @@ void Control::publish_ifs() {
     PortFastInfo& f = s->ports[p.ref.id];
     f.mac = p.ref.mac;
     f.enabled = true;
+    f.link_multicast = cp_enabled();
     for (const auto& pa : p.addrs)
       if (pa.subnet.len <= 30 && f.nbcast < std::size(f.bcast)) {
         f.bcast[f.nbcast++] = pa.subnet.broadcast().v;

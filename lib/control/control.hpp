@@ -462,6 +462,10 @@ class Control {
   // Whether a TCP/UDP/other packet for the router goes to the kernel (and is consumed).
   bool kernel_takes(rte_mbuf* m, uint8_t proto, const uint8_t* l4, size_t l4_len, uint16_t in_port,
                     uint64_t now_ms);
+  // A link-local multicast packet (Punt::link_multicast, either family) for in_port's kernel
+  // interface if the allow list names it (the kernel keeps what its groups want), else
+  // dropped as cp_denied; freed either way.
+  void kernel_multicast(rte_mbuf* m, uint16_t in_port, uint64_t now_ms);
   bool cp_enabled() const { return kifs_ != nullptr; }
   int kernel_fd(size_t port_index) const;       // the TAP of ports_[port_index]
   int kernel_ifindex(size_t port_index) const;  // its interface index in the namespace

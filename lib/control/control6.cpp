@@ -176,6 +176,8 @@ void Control::handle_punt6(const PuntEntry& e, uint64_t now) {
       return reject6(m, NhKind::unreachable, in, now);
     case Punt::redirect:
       return handle_redirect6(m, in, now);
+    case Punt::link_multicast:
+      return kernel_multicast(m, in, now);
     default:
       return drop(m, Drop::local_unhandled, in);
   }

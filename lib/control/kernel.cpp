@@ -172,6 +172,34 @@ bool Control::kernel_takes(rte_mbuf* m, uint8_t proto, const uint8_t* l4, size_t
   return false;
 }
 
+void Control::kernel_multicast(rte_mbuf* m, uint16_t in_port, uint64_t now_ms) {
+  // Workers punt it only while the kernel interfaces are on, and they never go off.
+  if (!kifs_) return drop(m, Drop::multicast_destination, in_port);
+  // The worker checked that the IP header is in the first segment and the datagram whole.
+  const size_t l3 = rte_pktmbuf_data_len(m) - RTE_ETHER_HDR_LEN;
+  const uint8_t* ip = rte_pktmbuf_mtod_offset(m, const uint8_t*, RTE_ETHER_HDR_LEN);
+  uint8_t proto;
+  size_t hlen, total;
+  if (rte_pktmbuf_mtod(m, const rte_ether_hdr*)->ether_type == RTE_BE16(RTE_ETHER_TYPE_IPV6)) {
+    const auto* h = reinterpret_cast<const rte_ipv6_hdr*>(ip);
+    proto = h->proto;
+    hlen = sizeof(rte_ipv6_hdr);
+    total = hlen + rte_be_to_cpu_16(h->payload_len);
+  } else {
+    const auto* h = reinterpret_cast<const rte_ipv4_hdr*>(ip);
+    proto = h->next_proto_id;
+    hlen = size_t(h->version_ihl & 0xf) * 4;
+    total = rte_be_to_cpu_16(h->total_length);
+    // A later fragment has no ports to match: only a port-less rule (ospf, vrrp) takes it.
+    if (h->fragment_offset & RTE_BE16(RTE_IPV4_HDR_OFFSET_MASK)) total = hlen;
+  }
+  if (total > l3) return drop(m, Drop::local_unhandled, in_port);  // not in one segment
+  // Not allowed: cp_denied (kernel_takes), as unicast for the router is. Not
+  // multicast_destination: that is what the workers count with the interfaces off, and an
+  // operator whose OSPF stays down wants to see its Hellos refused by the allow list.
+  if (!kernel_takes(m, proto, ip + hlen, total - hlen, in_port, now_ms)) rte_pktmbuf_free(m);
+}
+
 bool Control::kernel_poll(uint64_t now_ms) {
   if (!kifs_) return false;
   bool busy = false;
