@@ -13,8 +13,10 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -26,13 +28,13 @@ using nlohmann::json;
 
 namespace {
 
-#define CP_NEED_ROOT()                                                          \
-  do {                                                                          \
-    if (::geteuid() != 0) {                                                     \
+#define CP_NEED_ROOT()                                                           \
+  do {                                                                           \
+    if (::geteuid() != 0) {                                                      \
       WARN("SKIPPED: control-plane interface tests create namespaces and TAPs"); \
-      SUCCEED("skipped");                                                       \
-      return;                                                                   \
-    }                                                                           \
+      SUCCEED("skipped");                                                        \
+      return;                                                                    \
+    }                                                                            \
   } while (0)
 
 // A namespace of this test alone, removed at the end as `ip netns del` does (routerd never
@@ -53,8 +55,8 @@ struct TestNs {
   TestNs& operator=(const TestNs&) = delete;
 };
 
-Config cp_config(const std::string& ns, const std::vector<std::string>& allow, uint32_t rate = 10000,
-                 uint32_t burst = 1000) {
+Config cp_config(const std::string& ns, const std::vector<std::string>& allow,
+                 uint32_t rate = 10000, uint32_t burst = 1000) {
   Config c;
   c.cp_enabled = true;
   c.cp_netns = ns;
@@ -91,6 +93,7 @@ struct CpRig : testing::ControlRig {
 };
 
 constexpr uint8_t kOspf = 89;
+constexpr uint8_t kPeerMac[6] = {0x02, 0x5b, 0x00, 0x00, 0x00, 0x02};  // the neighbour's
 
 // An OSPF-like datagram to a link-local group, as it arrives from the wire.
 rte_mbuf* v4_frame(rte_mempool* pool, Ipv4 dst, const std::string& payload, uint8_t proto = kOspf) {
@@ -99,10 +102,10 @@ rte_mbuf* v4_frame(rte_mempool* pool, Ipv4 dst, const std::string& payload, uint
   const size_t len = 14 + 20 + payload.size();
   auto* p = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(m, uint16_t(len)));
   std::memset(p, 0, len);
-  const uint8_t mac[6] = {0x01, 0x00, 0x5e, uint8_t((dst.v >> 16) & 0x7f), uint8_t(dst.v >> 8),
-                          uint8_t(dst.v)};
+  const uint8_t mac[6] = {
+      0x01, 0x00, 0x5e, uint8_t((dst.v >> 16) & 0x7f), uint8_t(dst.v >> 8), uint8_t(dst.v)};
   std::memcpy(p, mac, 6);
-  std::memcpy(p + 6, "\x02\x5b\x00\x00\x00\x02", 6);
+  std::copy(std::begin(kPeerMac), std::end(kPeerMac), p + 6);
   p[12] = 0x08;
   auto* ip = reinterpret_cast<rte_ipv4_hdr*>(p + 14);
   ip->version_ihl = 0x45;
@@ -112,7 +115,7 @@ rte_mbuf* v4_frame(rte_mempool* pool, Ipv4 dst, const std::string& payload, uint
   ip->src_addr = rte_cpu_to_be_32(Ipv4(10, 1, 0, 2).v);
   ip->dst_addr = rte_cpu_to_be_32(dst.v);
   ip->hdr_checksum = rte_ipv4_cksum(ip);
-  std::memcpy(p + 34, payload.data(), payload.size());
+  std::copy(payload.begin(), payload.end(), p + 34);
   return m;
 }
 
@@ -124,7 +127,7 @@ rte_mbuf* v6_frame(rte_mempool* pool, const Ipv6& dst, const std::string& payloa
   std::memset(p, 0, len);
   const uint8_t mac[6] = {0x33, 0x33, dst.b[12], dst.b[13], dst.b[14], dst.b[15]};
   std::memcpy(p, mac, 6);
-  std::memcpy(p + 6, "\x02\x5b\x00\x00\x00\x02", 6);
+  std::copy(std::begin(kPeerMac), std::end(kPeerMac), p + 6);
   p[12] = 0x86;
   p[13] = 0xdd;
   uint8_t* ip = p + 14;
@@ -136,7 +139,7 @@ rte_mbuf* v6_frame(rte_mempool* pool, const Ipv6& dst, const std::string& payloa
   const Ipv6 src = *Ipv6::parse("fe80::5b:2");
   std::memcpy(ip + 8, src.b.data(), 16);
   std::memcpy(ip + 24, dst.b.data(), 16);
-  std::memcpy(ip + 40, payload.data(), payload.size());
+  std::copy(payload.begin(), payload.end(), ip + 40);
   return m;
 }
 
@@ -260,7 +263,7 @@ TEST_CASE("link-local multicast to the kernel is held to control_plane.punt_rate
   const uint64_t to_kernel = r.stat("events", "punt_kernel");
   for (int i = 0; i < 5; ++i)
     r.hand_over(v4_frame(r.pool.get(), Ipv4(224, 0, 0, 5), "flood" + std::to_string(i)),
-           r.ports[1]->id());
+                r.ports[1]->id());
   r.ctl->poll_once(r.now);
   CHECK(r.stat("events", "punt_kernel") == to_kernel + 2);
   CHECK(r.stat("drops", "cp_rate_limited") == 3);
