@@ -95,7 +95,7 @@ Control::Control(SharedState& dp, const Config& cfg, std::vector<PortRef> ports,
       icmp6_burst_(cfg.icmp6_burst),
       echo_reply_(cfg.echo_reply),
       epoch_(std::chrono::steady_clock::now()) {
-  for (auto& p : ports) ports_.push_back(PortCtl{std::move(p), {}, {}, {}});
+  for (auto& p : ports) ports_.push_back(PortCtl{std::move(p), {}, {}, {}, {}});
   // 64 buckets x 4 entries, at most 256 datagrams in reassembly, each kept 2 s at most.
   frag_tbl_.reset(rte_ip_frag_table_create(64, 4, 256, rte_get_tsc_hz() * 2, SOCKET_ID_ANY));
   if (!frag_tbl_) throw std::runtime_error("cannot create the reassembly table");

@@ -139,6 +139,8 @@ class Control {
     std::vector<PortAddr> addrs;
     Ipv6 ll;  // link-local address: configured, or EUI-64 of the MAC
     std::vector<PortAddr6> addrs6;
+    // Link-layer groups the port's kernel interface joined (kernel_sync): received too.
+    std::vector<Mac> kernel_groups;
   };
   // --- what the FIB and next hops should hold, handed to the publisher (control.cpp)
   NextHopState* nh_build(uint32_t id, const NhKey& key) const;

@@ -317,3 +317,27 @@ TEST_CASE("the kernel's multicast (OSPF Hellos) goes out the port with the group
   ::close(fd4);
   ::close(fd6);
 }
+
+TEST_CASE("the groups the kernel joins are added to the port's multicast reception",
+          "[control][kernel]") {
+  CP_NEED_ROOT();
+  TestNs ns;
+  CpRig r(cp_config(ns.name, {"ospf"}));
+  const Port& p0 = *r.ports[0];
+  const Port& p1 = *r.ports[1];
+  const size_t before0 = p0.rx_multicast().groups, before1 = p1.rx_multicast().groups;
+  // A NIC with an exact filter would drop OSPF's frames otherwise: ospfd joins 224.0.0.5
+  // and 224.0.0.6 (01:00:5e:00:00:05/06), ospf6d ff02::5 (33:33:00:00:00:05), on p0 only.
+  const int a = daemon_socket(ns.name, "p0", AF_INET, "224.0.0.5");
+  const int b = daemon_socket(ns.name, "p0", AF_INET, "224.0.0.6");
+  const int c = daemon_socket(ns.name, "p0", AF_INET6, "ff02::5");
+  r.ctl->poll_once(r.now += 100);  // a tick: kernel_sync
+  CHECK(p0.rx_multicast().groups == before0 + 3);
+  CHECK(p1.rx_multicast().groups == before1);
+  // Left again when the daemon goes.
+  ::close(a);
+  ::close(b);
+  ::close(c);
+  r.ctl->poll_once(r.now += 100);
+  CHECK(p0.rx_multicast().groups == before0);
+}
