@@ -95,7 +95,7 @@ Control::Control(SharedState& dp, const Config& cfg, std::vector<PortRef> ports,
       icmp6_burst_(cfg.icmp6_burst),
       echo_reply_(cfg.echo_reply),
       epoch_(std::chrono::steady_clock::now()) {
-  for (auto& p : ports) ports_.push_back(PortCtl{std::move(p), {}, {}, {}});
+  for (auto& p : ports) ports_.push_back(PortCtl{std::move(p), {}, {}, {}, {}});
   // 64 buckets x 4 entries, at most 256 datagrams in reassembly, each kept 2 s at most.
   frag_tbl_.reset(rte_ip_frag_table_create(64, 4, 256, rte_get_tsc_hz() * 2, SOCKET_ID_ANY));
   if (!frag_tbl_) throw std::runtime_error("cannot create the reassembly table");
@@ -121,8 +121,8 @@ Control::Control(SharedState& dp, const Config& cfg, std::vector<PortRef> ports,
     if (!commands_.on_control[v] && !commands_.on_caller[v])
       throw std::logic_error(std::string("routerctl verb '") + verb_name(Verb(v)) +
                              "' has no handler");
+  kernel_init(cfg);  // first: publish_ifs tells the workers whether the kernel takes multicast
   publish_ifs();
-  kernel_init(cfg);
   fpm_init(cfg);
   mirror_init(cfg);
 }
@@ -344,6 +344,7 @@ void Control::publish_ifs() {
     PortFastInfo& f = s->ports[p.ref.id];
     f.mac = p.ref.mac;
     f.enabled = true;
+    f.link_multicast = cp_enabled();
     for (const auto& pa : p.addrs)
       if (pa.subnet.len <= 30 && f.nbcast < std::size(f.bcast)) {
         f.bcast[f.nbcast++] = pa.subnet.broadcast().v;

@@ -139,6 +139,8 @@ class Control {
     std::vector<PortAddr> addrs;
     Ipv6 ll;  // link-local address: configured, or EUI-64 of the MAC
     std::vector<PortAddr6> addrs6;
+    // Link-layer groups the port's kernel interface joined (kernel_sync): received too.
+    std::vector<Mac> kernel_groups;
   };
   // --- what the FIB and next hops should hold, handed to the publisher (control.cpp)
   NextHopState* nh_build(uint32_t id, const NhKey& key) const;
@@ -462,6 +464,10 @@ class Control {
   // Whether a TCP/UDP/other packet for the router goes to the kernel (and is consumed).
   bool kernel_takes(rte_mbuf* m, uint8_t proto, const uint8_t* l4, size_t l4_len, uint16_t in_port,
                     uint64_t now_ms);
+  // A link-local multicast packet (Punt::link_multicast, either family) for in_port's kernel
+  // interface if the allow list names it (the kernel keeps what its groups want), else
+  // dropped as cp_denied; freed either way.
+  void kernel_multicast(rte_mbuf* m, uint16_t in_port, uint64_t now_ms);
   bool cp_enabled() const { return kifs_ != nullptr; }
   int kernel_fd(size_t port_index) const;       // the TAP of ports_[port_index]
   int kernel_ifindex(size_t port_index) const;  // its interface index in the namespace

@@ -83,7 +83,13 @@ void Control::sync_rx_groups(PortCtl& p) {
   if (!p.ref.port) return;
   std::vector<Ipv6> addrs{p.ll};
   for (const auto& pa : p.addrs6) addrs.push_back(pa.addr);
-  p.ref.port->set_rx_groups(ipv6_rx_groups(addrs));
+  std::vector<Mac> g = ipv6_rx_groups(addrs);
+  if (!p.kernel_groups.empty()) {
+    g.insert(g.end(), p.kernel_groups.begin(), p.kernel_groups.end());
+    std::sort(g.begin(), g.end(), [](const Mac& x, const Mac& y) { return x.b < y.b; });
+    g.erase(std::unique(g.begin(), g.end()), g.end());
+  }
+  p.ref.port->set_rx_groups(g);
 }
 
 // ---------------------------------------------------------------- FIB derivation
@@ -176,6 +182,8 @@ void Control::handle_punt6(const PuntEntry& e, uint64_t now) {
       return reject6(m, NhKind::unreachable, in, now);
     case Punt::redirect:
       return handle_redirect6(m, in, now);
+    case Punt::link_multicast:
+      return kernel_multicast(m, in, now);
     default:
       return drop(m, Drop::local_unhandled, in);
   }

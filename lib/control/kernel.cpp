@@ -4,14 +4,21 @@
 // itself, copies ARP and NDP to the kernel so that its stack resolves too, hands it only what
 // the allow list names, and sends what the kernel sends out the port, both ways under a
 // token bucket, so a flood to port 179 costs a bounded share of the control thread.
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <rte_arp.h>
 #include <rte_ether.h>
 #include <rte_ip.h>
 #include <spdlog/spdlog.h>
 
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
 #include <cstring>
 #include <set>
+#include <sstream>
 
 #include "control.hpp"
 #include "kernel_if.hpp"
@@ -34,8 +41,55 @@ struct Control::KernelIfs {
   bool follow_link = true;
   kif::Rtnl rtnl;
   std::vector<Mirror> ports;  // by index in ports_
+  // The namespace's /proc/net/dev_mcast (opened there: a procfs net file shows the
+  // namespace it was opened in), -1 when it could not be opened.
+  int dev_mcast = -1;
   explicit KernelIfs(const std::string& ns) : netns(ns), rtnl(ns) {}
+  ~KernelIfs() {
+    if (dev_mcast >= 0) ::close(dev_mcast);
+  }
+  KernelIfs(const KernelIfs&) = delete;
+  KernelIfs& operator=(const KernelIfs&) = delete;
 };
+
+namespace {
+
+// The link-layer groups each interface joined, from dev_mcast's lines ("ifindex name users
+// global 01005e000005"), for the interfaces in `ifindexes`: sorted, without duplicates.
+std::vector<std::vector<Mac>> joined_groups(int fd, const std::vector<int>& ifindexes) {
+  std::vector<std::vector<Mac>> out(ifindexes.size());
+  std::string text;
+  char buf[4096];
+  ssize_t n = 0;
+  if (::lseek(fd, 0, SEEK_SET) != 0) return out;
+  while ((n = ::read(fd, buf, sizeof buf)) > 0 && text.size() < (1u << 20))
+    text.append(buf, size_t(n));
+  std::istringstream lines(text);
+  std::string line;
+  while (std::getline(lines, line)) {
+    std::istringstream f(line);
+    int ifx = 0;
+    std::string name, users, global, hex;
+    if (!(f >> ifx >> name >> users >> global >> hex) || hex.size() != 12) continue;
+    const auto it = std::find(ifindexes.begin(), ifindexes.end(), ifx);
+    if (it == ifindexes.end()) continue;
+    Mac m;
+    bool ok = true;
+    for (size_t i = 0; i < 6 && ok; ++i) {
+      const auto [end, ec] =
+          std::from_chars(hex.data() + 2 * i, hex.data() + 2 * i + 2, m.b[i], 16);
+      ok = ec == std::errc() && end == hex.data() + 2 * i + 2;
+    }
+    if (ok) out[size_t(it - ifindexes.begin())].push_back(m);
+  }
+  for (auto& g : out) {
+    std::sort(g.begin(), g.end(), [](const Mac& x, const Mac& y) { return x.b < y.b; });
+    g.erase(std::unique(g.begin(), g.end()), g.end());
+  }
+  return out;
+}
+
+}  // namespace
 
 void Control::KernelIfsFree::operator()(KernelIfs* k) const {
   delete k;
@@ -70,6 +124,14 @@ void Control::kernel_init(const Config& cfg) {
                             0,
                             0});
     }
+    // The groups the kernel joins on the interfaces (OSPF's, VRRP's...) are added to the
+    // ports' multicast filters (kernel_sync), or a NIC with an exact filter drops them.
+    kif::in_netns(cfg.cp_netns, [&] {
+      k->dev_mcast = ::open("/proc/thread-self/net/dev_mcast", O_RDONLY | O_CLOEXEC);
+    });
+    if (k->dev_mcast < 0)
+      spdlog::warn("control plane: cannot read the kernel interfaces' multicast groups: {}",
+                   std::strerror(errno));
     kifs_ = std::move(k);
     for (const auto& m : kifs_->ports) kernel_fds_.push_back(m.tap.fd());
   } catch (const kif::KernelError& e) {
@@ -126,6 +188,15 @@ void Control::kernel_sync() {
     k.v6 = std::move(v6);
     k.synced = true;
   }
+  if (kifs_->dev_mcast < 0) return;
+  std::vector<int> ifx;
+  for (const auto& k : kifs_->ports) ifx.push_back(k.tap.ifindex());
+  auto joined = joined_groups(kifs_->dev_mcast, ifx);
+  for (size_t i = 0; i < ports_.size(); ++i)
+    if (joined[i] != ports_[i].kernel_groups) {
+      ports_[i].kernel_groups = std::move(joined[i]);
+      sync_rx_groups(ports_[i]);
+    }
 }
 
 bool Control::kernel_allows(uint8_t proto, uint16_t sport, uint16_t dport) const {
@@ -174,6 +245,34 @@ bool Control::kernel_takes(rte_mbuf* m, uint8_t proto, const uint8_t* l4, size_t
   // Unreachable for UDP, nothing for TCP), counted apart so a scan shows.
   dp_.control_stats().count_drop(Drop::cp_denied, in_port);
   return false;
+}
+
+void Control::kernel_multicast(rte_mbuf* m, uint16_t in_port, uint64_t now_ms) {
+  // Workers punt it only while the kernel interfaces are on, and they never go off.
+  if (!kifs_) return drop(m, Drop::multicast_destination, in_port);
+  // The worker checked that the IP header is in the first segment and the datagram whole.
+  const size_t l3 = rte_pktmbuf_data_len(m) - RTE_ETHER_HDR_LEN;
+  const uint8_t* ip = rte_pktmbuf_mtod_offset(m, const uint8_t*, RTE_ETHER_HDR_LEN);
+  uint8_t proto;
+  size_t hlen, total;
+  if (rte_pktmbuf_mtod(m, const rte_ether_hdr*)->ether_type == RTE_BE16(RTE_ETHER_TYPE_IPV6)) {
+    const auto* h = reinterpret_cast<const rte_ipv6_hdr*>(ip);
+    proto = h->proto;
+    hlen = sizeof(rte_ipv6_hdr);
+    total = hlen + rte_be_to_cpu_16(h->payload_len);
+  } else {
+    const auto* h = reinterpret_cast<const rte_ipv4_hdr*>(ip);
+    proto = h->next_proto_id;
+    hlen = size_t(h->version_ihl & 0xf) * 4;
+    total = rte_be_to_cpu_16(h->total_length);
+    // A later fragment has no ports to match: only a port-less rule (ospf, vrrp) takes it.
+    if (h->fragment_offset & RTE_BE16(RTE_IPV4_HDR_OFFSET_MASK)) total = hlen;
+  }
+  if (total > l3) return drop(m, Drop::local_unhandled, in_port);  // not in one segment
+  // Not allowed: cp_denied (kernel_takes), as unicast for the router is. Not
+  // multicast_destination: that is what the workers count with the interfaces off, and an
+  // operator whose OSPF stays down wants to see its Hellos refused by the allow list.
+  if (!kernel_takes(m, proto, ip + hlen, total - hlen, in_port, now_ms)) rte_pktmbuf_free(m);
 }
 
 bool Control::kernel_poll(uint64_t now_ms) {

@@ -106,6 +106,8 @@ void Control::handle_punt(const PuntEntry& e, uint64_t now) {
       return reject(m, NhKind::prohibit, e.in_port, now);
     case Punt::unreachable:
       return reject(m, NhKind::unreachable, e.in_port, now);
+    case Punt::link_multicast:
+      return kernel_multicast(m, e.in_port, now);
     case Punt::ndp:  // IPv6 only
     case Punt::beyond_scope:
     case Punt::hop_by_hop:

@@ -69,6 +69,9 @@ inline const RefusedSources RefusedSources::kEmpty{};
 struct PortFastInfo {
   Mac mac;
   bool enabled = false;
+  // Control-plane interfaces are on: link-local multicast (224.0.0.0/24, ff02::/16 not
+  // ICMPv6) goes to control for the port's kernel interface, rather than being dropped.
+  bool link_multicast = false;
   uint8_t nbcast = 0;
   // Subnet broadcast addresses of this port; unused entries are 0, which the fast path may
   // compare against harmlessly (0/8 sources are martian anyway).

@@ -92,11 +92,12 @@ enum class Drop : uint8_t {
   X(frag_needed, "DF set and too big: Frag Needed")                 \
   X(param_problem, "bad options: Parameter Problem")                \
   X(redirect, "leaves by its input port: forwarded, Redirect sent") \
-  X(ndp, "NDP or link-scope multicast for the router")              \
+  X(ndp, "NDP or link-scope ICMPv6 multicast for the router")       \
   X(beyond_scope, "link-local source off its link: Unreachable 2")  \
   X(hop_by_hop, "IPv6 Hop-by-Hop options: looked at by control")    \
   X(prohibited, "prohibit route: Administratively Prohibited")      \
-  X(unreachable, "unreachable route: Host Unreachable")
+  X(unreachable, "unreachable route: Host Unreachable")             \
+  X(link_multicast, "link-local multicast for the kernel interfaces (OSPF...)")
 
 enum class Punt : uint8_t {
 #define X(name, desc) name,

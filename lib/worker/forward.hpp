@@ -65,6 +65,7 @@ inline constexpr PuntAsDrop kIcmpRefusedAs[] = {
     {Punt::hop_by_hop, Drop::count},
     {Punt::prohibited, Drop::prohibited},
     {Punt::unreachable, Drop::unreachable},
+    {Punt::link_multicast, Drop::count},
 };
 static_assert(sizeof(kIcmpRefusedAs) / sizeof(kIcmpRefusedAs[0]) == kPuntCount,
               "one row per Punt value");
@@ -82,6 +83,14 @@ ROUTERD_ALWAYS_INLINE Drop icmp_refused_as(Punt p) {
 
 ROUTERD_ALWAYS_INLINE bool mac_equal(const rte_ether_addr& a, const Mac& b) {
   return std::memcmp(a.addr_bytes, b.b.data(), 6) == 0;
+}
+
+// A subnet broadcast address never identifies a sender (RFC 1812 5.3.7), whichever of the
+// router's subnets it belongs to; nor does one of the router's own addresses.
+ROUTERD_ALWAYS_INLINE bool ipv4_source_refused(uint32_t s, const PortFastInfo& in) {
+  for (uint8_t i = 0; i < in.nbcast; ++i)
+    if (s == in.bcast[i]) return true;
+  return in.refused_src->contains(s);
 }
 
 // Stage 1: L2 checks, RFC 1812 validation, address checks, options. On `forward` the
@@ -114,15 +123,17 @@ ROUTERD_ALWAYS_INLINE Verdict classify(rte_mbuf* m, const PortFastInfo& in, bool
   uint32_t d = rte_be_to_cpu_32(ip->dst_addr);
   Ipv4Verdict av = ipv4_check_addresses(s, d);
   if (!av.ok) {
+    // 224.0.0.0/24 is link-local multicast, never forwarded (RFC 5771): OSPF, VRRP, RIP to
+    // the kernel interfaces when they are on (control checks the allow list). The source
+    // passed the martian checks, as a multicast destination is judged after them.
+    if (av.reason == Drop::multicast_destination && in.link_multicast && (d >> 8) == 0xe00000)
+      return ipv4_source_refused(s, in) ? v_drop(Drop::martian_source)
+                                        : v_punt(Punt::link_multicast);
     bool martian = av.reason == Drop::martian_source || av.reason == Drop::martian_destination ||
                    av.reason == Drop::link_local;
     if (drop_martians || !martian) return v_drop(av.reason);
   }
-  // A subnet broadcast address never identifies a sender (RFC 1812 5.3.7), whichever of
-  // the router's subnets it belongs to; nor does one of the router's own addresses.
-  for (uint8_t i = 0; i < in.nbcast; ++i)
-    if (s == in.bcast[i]) return v_drop(Drop::martian_source);
-  if (in.refused_src->contains(s)) return v_drop(Drop::martian_source);
+  if (ipv4_source_refused(s, in)) return v_drop(Drop::martian_source);
   // 5.3.4: a link-layer broadcast must not be forwarded unless the IP destination is
   // multicast, which was dropped above.
   if (l2_group) return v_drop(Drop::l2_bcast_unicast_ip);
@@ -605,8 +616,8 @@ constexpr uint8_t kIpProtoIcmp6 = 58;
 
 // Stage 1 for a frame classify() found to be IPv6. On `forward` the packet is a whole IPv6
 // datagram (padding trimmed) whose destination is copied to dst. Link-scope multicast ICMPv6
-// (NDP, and echo to all-nodes) is handed to control, which checks it in full; other
-// multicast is not routed.
+// (NDP, and echo to all-nodes) is handed to control, which checks it in full; so is other
+// link-scope multicast when control-plane interfaces are on; other multicast is not routed.
 ROUTERD_ALWAYS_INLINE Verdict classify6(rte_mbuf* m, const PortFastInfo& in, uint8_t* dst) {
   const uint32_t seg = rte_pktmbuf_data_len(m);
   const uint32_t len = rte_pktmbuf_pkt_len(m);
@@ -630,6 +641,13 @@ ROUTERD_ALWAYS_INLINE Verdict classify6(rte_mbuf* m, const PortFastInfo& in, uin
     if ((d.b[1] & 0x0f) <= 2 && (ip->proto == kIpProtoIcmp6 || ip->proto == kIpProtoHopByHop) &&
         !src.is_multicast())
       return v_punt(Punt::ndp);
+    // Other link-scope groups (OSPFv3's ff02::5/6, RIPng's ff02::9) go to the kernel
+    // interfaces when they are on; scope 1 (interface-local) never comes from the wire.
+    if (in.link_multicast && (d.b[1] & 0x0f) == 2) {
+      if (src.is_multicast() || src.is_unspecified() || src.is_loopback())
+        return v_drop(Drop::ipv6_bad_source);
+      return v_punt(Punt::link_multicast);
+    }
     return v_drop(Drop::multicast_destination);
   }
   if (src.is_multicast() || src.is_unspecified() || src.is_loopback())
@@ -638,7 +656,6 @@ ROUTERD_ALWAYS_INLINE Verdict classify6(rte_mbuf* m, const PortFastInfo& in, uin
     return v_drop(Drop::ipv6_bad_destination);
   // RFC 4861 and plain Ethernet: a unicast datagram in a group frame is not forwarded.
   if (l2_group) return v_drop(Drop::l2_bcast_unicast_ip);
-  (void)in;
   std::memcpy(dst, ip->dst_addr, 16);
   return kForward;
 }

@@ -63,12 +63,15 @@ PortFastInfo port_info() {
   return pi;
 }
 
-Verdict classify_frame(const Frame6& f, uint8_t* dst = nullptr) {
+// link_multicast: the port's control-plane interfaces are on.
+Verdict classify_frame(const Frame6& f, uint8_t* dst = nullptr, bool link_multicast = false) {
   rte_mbuf* m = f.build();
   uint8_t d[16] = {};
   uint32_t d4 = 0;
-  Verdict v = classify(m, port_info(), true, &d4);
-  if (v.action == Verdict::ipv6) v = classify6(m, port_info(), d);
+  PortFastInfo pi = port_info();
+  pi.link_multicast = link_multicast;
+  Verdict v = classify(m, pi, true, &d4);
+  if (v.action == Verdict::ipv6) v = classify6(m, pi, d);
   if (dst) std::memcpy(dst, d, 16);
   rte_pktmbuf_free(m);
   return v;
@@ -166,6 +169,59 @@ TEST_CASE("classify6: link-scope ICMPv6 multicast goes to control, other multica
   SECTION("site scope") {
     f.dst_ip = *Ipv6::parse("ff05::2");
     CHECK(is_drop(classify_frame(f), Drop::multicast_destination));
+  }
+}
+
+TEST_CASE(
+    "classify6: other link-scope multicast goes to control only with control-plane "
+    "interfaces on",
+    "[worker][ipv6]") {
+  // An OSPFv3 Hello as ospf6d sends it: ff02::5 from a link-local address, next header 89.
+  Frame6 f;
+  f.dst = *Mac::parse("33:33:00:00:00:05");
+  f.dst_ip = *Ipv6::parse("ff02::5");
+  f.src = *Ipv6::parse("fe80::2");
+  f.next_header = 89;
+  f.hop_limit = 1;
+  {
+    rte_mbuf* m = f.build();
+    Dst6 d;
+    CHECK_FALSE(classify6_fast(m, fast_key6(port_info()), &d));  // multicast: classify6 judges
+    rte_pktmbuf_free(m);
+  }
+  CHECK(is_punt(classify_frame(f, nullptr, true), Punt::link_multicast));
+  CHECK(is_drop(classify_frame(f, nullptr, false), Drop::multicast_destination));
+  SECTION("every link-scope group, any protocol; a global source too") {
+    for (const char* g : {"ff02::6", "ff02::9", "ff02::1:2", "ff12::1234"}) {
+      f.dst_ip = *Ipv6::parse(g);
+      f.next_header = 17;
+      f.src = *Ipv6::parse("2001:db8:1::2");
+      INFO(g);
+      CHECK(is_punt(classify_frame(f, nullptr, true), Punt::link_multicast));
+      CHECK(is_drop(classify_frame(f, nullptr, false), Drop::multicast_destination));
+    }
+  }
+  SECTION("wider scopes and interface-local scope are still dropped") {
+    for (const char* g : {"ff05::5", "ff0e::5", "ff01::5", "ff00::5"}) {
+      f.dst_ip = *Ipv6::parse(g);
+      INFO(g);
+      CHECK(is_drop(classify_frame(f, nullptr, true), Drop::multicast_destination));
+    }
+  }
+  SECTION("bad sources are dropped") {
+    for (const char* s : {"ff02::1", "::", "::1"}) {
+      f.src = *Ipv6::parse(s);
+      INFO(s);
+      CHECK(is_drop(classify_frame(f, nullptr, true), Drop::ipv6_bad_source));
+      CHECK(is_drop(classify_frame(f, nullptr, false), Drop::multicast_destination));
+    }
+  }
+  SECTION("ICMPv6 and Hop-by-Hop stay NDP's, on or off") {
+    for (uint8_t nh : {uint8_t(58), uint8_t(0)}) {
+      f.next_header = nh;
+      CHECK(is_punt(classify_frame(f, nullptr, true), Punt::ndp));
+      CHECK(is_punt(classify_frame(f, nullptr, false), Punt::ndp));
+    }
   }
 }
 

@@ -225,6 +225,96 @@ TEST_CASE("classify: martians, broadcasts, multicast", "[worker]") {
         Drop::limited_broadcast);
 }
 
+TEST_CASE("classify: link-local multicast goes to control only with control-plane interfaces on",
+          "[worker]") {
+  // An OSPF Hello as ospfd sends it: 224.0.0.5 in a group frame, protocol 89, TTL 1.
+  Frame hello;
+  hello.dst = *Mac::parse("01:00:5e:00:00:05");
+  hello.dst_ip = Ipv4(224, 0, 0, 5);
+  hello.proto = 89;
+  hello.ttl = 1;
+  auto verdict = [](const Frame& f, bool on, bool martians = true) {
+    PortFastInfo pi = port_info();
+    pi.link_multicast = on;
+    rte_mbuf* m = f.build();
+    uint32_t d = 0;
+    // Multicast never takes the fast path: classify() judges it.
+    CHECK_FALSE(classify_fast(m, fast_key(pi), &d));
+    const Verdict v = classify(m, pi, martians, &d);
+    rte_pktmbuf_free(m);
+    return v;
+  };
+  auto punted = [](const Verdict& v) {
+    return v.action == Verdict::punt && Punt(v.reason) == Punt::link_multicast;
+  };
+  auto dropped = [](const Verdict& v, Drop d) {
+    INFO("action " << int(v.action) << " reason " << int(v.reason));
+    return v.action == Verdict::drop && Drop(v.reason) == d;
+  };
+  CHECK(punted(verdict(hello, true)));
+  CHECK(dropped(verdict(hello, false), Drop::multicast_destination));
+  CHECK(dropped(verdict(hello, false, false), Drop::multicast_destination));
+  // The whole of 224.0.0.0/24, whatever the protocol (the allow list is control's): OSPF's
+  // AllDRouters, VRRP, RIPv2, the top of the block; also in a frame to the router's MAC.
+  for (const auto& [d, proto] : std::vector<std::pair<Ipv4, uint8_t>>{{Ipv4(224, 0, 0, 6), 89},
+                                                                      {Ipv4(224, 0, 0, 18), 112},
+                                                                      {Ipv4(224, 0, 0, 9), 17},
+                                                                      {Ipv4(224, 0, 0, 255), 17},
+                                                                      {Ipv4(224, 0, 0, 0), 2}}) {
+    Frame f = hello;
+    f.dst_ip = d;
+    f.proto = proto;
+    INFO(d.str());
+    CHECK(punted(verdict(f, true)));
+    CHECK(dropped(verdict(f, false), Drop::multicast_destination));
+  }
+  Frame to_mac = hello;
+  to_mac.dst = kRouterMac;
+  CHECK(punted(verdict(to_mac, true)));
+  // Beyond 224.0.0.0/24 multicast may be routed elsewhere, never here: still dropped.
+  for (Ipv4 d : {Ipv4(224, 0, 1, 1), Ipv4(224, 0, 1, 5), Ipv4(224, 1, 0, 5), Ipv4(239, 0, 0, 5),
+                 Ipv4(225, 0, 0, 5)}) {
+    Frame f = hello;
+    f.dst_ip = d;
+    INFO(d.str());
+    CHECK(dropped(verdict(f, true), Drop::multicast_destination));
+  }
+  // A link-local source is a sender on the link (OSPF from an unnumbered neighbour).
+  Frame ll = hello;
+  ll.src = Ipv4(169, 254, 7, 7);
+  CHECK(punted(verdict(ll, true)));
+  // Bad sources are dropped as they are for unicast, drop_martians or not.
+  RefusedSources own;
+  REQUIRE(own.add(Ipv4(10, 1, 0, 1).v));  // the router's address
+  for (Ipv4 s : {Ipv4(0, 0, 0, 0), Ipv4(127, 0, 0, 1), Ipv4(224, 0, 0, 5), Ipv4(240, 0, 0, 1),
+                 Ipv4(255, 255, 255, 255), Ipv4(10, 1, 0, 255)}) {
+    Frame f = hello;
+    f.src = s;
+    INFO(s.str());
+    CHECK(dropped(verdict(f, true), Drop::martian_source));
+    CHECK_FALSE(punted(verdict(f, true, false)));
+  }
+  {
+    PortFastInfo pi = port_info();
+    pi.link_multicast = true;
+    pi.refused_src = &own;
+    Frame f = hello;
+    f.src = Ipv4(10, 1, 0, 1);  // looped back, or spoofed
+    rte_mbuf* m = f.build();
+    uint32_t d = 0;
+    CHECK(Drop(classify(m, pi, true, &d).reason) == Drop::martian_source);
+    rte_pktmbuf_free(m);
+  }
+  // A broken header is dropped before any of this.
+  rte_mbuf* m = hello.build();
+  rte_pktmbuf_mtod(m, uint8_t*)[14 + 10] ^= 0x55;
+  PortFastInfo pi = port_info();
+  pi.link_multicast = true;
+  uint32_t d = 0;
+  CHECK(Drop(classify(m, pi, true, &d).reason) == Drop::ipv4_bad_checksum);
+  rte_pktmbuf_free(m);
+}
+
 TEST_CASE("classify: IPv4 options", "[worker]") {
   Frame rr;
   rr.ihl = 6;
@@ -392,8 +482,8 @@ TEST_CASE("a punt the ICMP budget refuses is counted under the drop naming its c
   CHECK(icmp_refused_as(Punt::prohibited) == Drop::prohibited);
   CHECK(icmp_refused_as(Punt::unreachable) == Drop::unreachable);
   // ...and no other is ever refused.
-  for (Punt p :
-       {Punt::arp, Punt::local, Punt::unresolved, Punt::redirect, Punt::ndp, Punt::hop_by_hop}) {
+  for (Punt p : {Punt::arp, Punt::local, Punt::unresolved, Punt::redirect, Punt::ndp,
+                 Punt::hop_by_hop, Punt::link_multicast}) {
     INFO(punt_name(p));
     CHECK(icmp_refused_as(p) == Drop::count);
   }
