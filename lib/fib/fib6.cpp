@@ -364,7 +364,9 @@ void Fib6::stage(std::span<const Fib6Op> batch) {
   const int spare = int(active_.load(std::memory_order_relaxed) ^ 1);
   // Every way out of stage() waits for the fill first (Fill's destructor).
   Fill fill;
-  if (spare_core_ && wide(ops.size())) start_fill(fill, spare ^ 1, ops);
+  // Asked first: with the workers running no lcore is idle, and building the table for a
+  // fill nobody takes cost 5 % of a full-table load (a third fib6 created and freed).
+  if (spare_core_ && wide(ops.size()) && spare_core_->available()) start_fill(fill, spare ^ 1, ops);
   // The spare copy has had no readers since the grace period before the last catch_up().
   if (due(spare)) rebuild(spare, {});
   try {

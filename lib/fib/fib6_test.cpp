@@ -366,12 +366,15 @@ void flip_to_other(Fib6& fib, Qsbr& q) {
   fib.apply(op, q);
 }
 
+// Says it is free (or not) and then refuses every job: a lcore taken between the two calls.
 struct RefusingCore : SpareCore {
+  bool free = true;
   int offered = 0;
   bool start(std::function<void()>) override {
     ++offered;
     return false;
   }
+  bool available() const override { return free; }
   void wait() override {}
 };
 
@@ -428,6 +431,19 @@ TEST_CASE("Fib6: a full-table batch fills the copy readers leave on a spare core
     fib.apply(table, q);
     ref.apply(table, q);
     CHECK(busy.offered == 1);
+    CHECK(fib.parallel_fills() == 2);
+    check_same(fib, ref, table, rng);
+    flip_to_other(fib, q);
+    flip_to_other(ref, q);
+    check_same(fib, ref, table, rng);
+  }
+  SECTION("a core that says it is busy is not offered the fill at all") {
+    RefusingCore busy;
+    busy.free = false;
+    fib.set_spare_core(&busy);
+    fib.apply(table, q);  // wide: the section above has it offered
+    ref.apply(table, q);
+    CHECK(busy.offered == 0);
     CHECK(fib.parallel_fills() == 2);
     check_same(fib, ref, table, rng);
     flip_to_other(fib, q);

@@ -21,6 +21,15 @@ bool IdleLcore::start(std::function<void()> job) {
   return false;
 }
 
+bool IdleLcore::available() const {
+  if (busy_ || rte_lcore_id() != rte_get_main_lcore()) return false;
+  unsigned l;
+  RTE_LCORE_FOREACH_WORKER(l) {
+    if (rte_eal_get_lcore_state(l) == WAIT) return true;
+  }
+  return false;
+}
+
 void IdleLcore::wait() {
   if (!busy_) return;
   rte_eal_wait_lcore(lcore_);

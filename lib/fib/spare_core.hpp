@@ -15,6 +15,8 @@ class SpareCore {
   // Starts job elsewhere (true), or returns false at once without running it. The job must
   // not throw.
   virtual bool start(std::function<void()> job) = 0;
+  // Whether start() would take a job now: a caller asks before preparing one that costs.
+  virtual bool available() const = 0;
   // After a true start(): returns once the job has returned.
   virtual void wait() = 0;
 };
@@ -24,6 +26,7 @@ class SpareCore {
 class IdleLcore final : public SpareCore {
  public:
   bool start(std::function<void()> job) override;
+  bool available() const override;
   void wait() override;
 
  private:
@@ -42,6 +45,7 @@ class SpareThread final : public SpareCore {
     t_ = std::thread(std::move(job));
     return true;
   }
+  bool available() const override { return !t_.joinable(); }
   void wait() override {
     if (t_.joinable()) t_.join();
   }
