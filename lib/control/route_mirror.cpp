@@ -101,6 +101,8 @@ void Control::mirror_filter(std::vector<fpm::Message>& msgs) {
   RouteMirror& m = *mirror_;
   std::vector<fpm::Message> out;
   out.reserve(msgs.size());
+  // IPv6 multipath routes this batch added, for a delete of one of their paths later in it.
+  std::unordered_map<Prefix6, fpm::RouteMsg, Prefix6Hash> multipath6;
   for (fpm::Message& msg : msgs) {
     if (auto* ig = std::get_if<fpm::IgnoredMsg>(&msg)) {
       // Routes and next hops routerd does not take are counted; the dump's end, errors, and
@@ -133,6 +135,36 @@ void Control::mirror_filter(std::vector<fpm::Message>& msgs) {
       }
       if (!r->add || !held || held->priority != r->priority) continue;
       r->add = false;
+    }
+    if (r->family == AF_INET6) {
+      if (r->add && r->paths.size() > 1) multipath6[r->prefix6] = *r;
+      // The kernel deletes one path of an IPv6 multipath route (`ip -6 route del P via G`)
+      // with an RTM_DELROUTE naming only that path, and keeps the others: the route held
+      // loses that path. (A new or appended route is always notified whole.)
+      if (!r->add && r->paths.size() == 1 && r->nh_id == 0) {
+        const fpm::RouteMsg* held = nullptr;
+        if (auto it = multipath6.find(r->prefix6); it != multipath6.end()) {
+          held = &it->second;
+        } else if (auto h = m.feed.routes6.find(r->prefix6); h != m.feed.routes6.end()) {
+          held = &h->second;
+        }
+        if (held && held->priority == r->priority && held->paths.size() > 1) {
+          fpm::RouteMsg rest = *held;
+          const fpm::Path& gone = r->paths[0];
+          std::erase_if(rest.paths, [&](const fpm::Path& x) {
+            return x.gw6 == gone.gw6 && x.ifindex == gone.ifindex;
+          });
+          if (rest.paths.size() == held->paths.size()) continue;  // not one of its paths
+          if (!rest.paths.empty()) {
+            rest.add = true;
+            if (rest.paths.size() > 1)
+              multipath6[rest.prefix6] = rest;
+            else
+              multipath6.erase(rest.prefix6);
+            *r = std::move(rest);
+          }
+        }
+      }
     }
     out.push_back(std::move(msg));
   }

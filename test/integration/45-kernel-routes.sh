@@ -4,7 +4,8 @@
 # way); routerd mirrors the main table. Checked: BIRD's IPv4, IPv6, ECMP and blackhole routes
 # appear with proto bird and origin kernel and carry traffic; the kernel's connected routes
 # are not taken; a route added with ip(8) under another protocol is, and its delete follows;
-# of two metrics for one prefix the lower is used and the higher takes over when it goes; a
+# of two metrics for one prefix the lower is used and the higher takes over when it goes; an
+# IPv6 multipath route keeps its other path when one is deleted; a
 # BIRD reconfiguration without a route removes it; a protocol filter leaves others out; a link
 # taken down in the namespace (the kernel drops its IPv4 routes silently) resyncs the copy.
 # it-timeout: 150
@@ -72,7 +73,7 @@ V4='  route 10.80.0.0/16 via 10.2.0.2;
 bird_conf "$V4"
 ip netns exec "$CP" bird -c "$BIRD_DIR/bird.conf" -s "$BIRD_DIR/bird.ctl" -P "$BIRD_DIR/bird.pid"
 tb_check "BIRD is in the kernel table (ip route show proto bird)" \
-  tb_wait_until 10 eval "ip -n $CP route show proto bird | grep -q 10.80.0.0/16"
+  tb_wait_until 10 eval "ip -n $CP route show proto bird | grep 10.80.0.0/16 >/dev/null"
 ip -n "$CP" route show proto bird | tb_indent
 ip -n "$CP" -6 route show proto bird | tb_indent
 tb_check "10.80.0.0/16 via 10.2.0.2, proto bird, origin kernel" \
@@ -86,7 +87,7 @@ tb_check "2001:db8:80::/48 via 2001:db8:2::2 (IPv6)" \
 tb_check "h0 pings 10.80.0.1 and 2001:db8:80::1 through the mirrored routes" \
   eval "tb_ping 0 10.80.0.1 3 && hx 0 ping -n -c3 -i 0.2 -W 2 2001:db8:80::1 >/dev/null"
 tb_check "the kernel's connected routes are not taken: 10.1.0.0/24 is routerd's own" \
-  eval "rctl_j route show | jq -e '.[] | select(.prefix == \"10.1.0.0/24\") | .proto == \"connected\"' >/dev/null && ip -n $CP route show proto kernel | grep -q 10.1.0.0/24"
+  eval "rctl_j route show | jq -e '.[] | select(.prefix == \"10.1.0.0/24\") | .proto == \"connected\"' >/dev/null && ip -n $CP route show proto kernel | grep 10.1.0.0/24 >/dev/null"
 tb_check "route summary counts them by protocol (3 IPv4, 2 IPv6 bird)" \
   eval "rctl_j route summary | jq -e '.daemon.bird == 3 and .ipv6.daemon.bird == 2' >/dev/null"
 
@@ -104,6 +105,17 @@ ip -n "$CP" route del 10.84.0.0/16 via 10.1.0.2 metric 100
 tb_check "deleted: metric 200 (via 10.2.0.2) takes over" route_is 10.84.0.0/16 '.via == "10.2.0.2"'
 ip -n "$CP" route del 10.84.0.0/16 via 10.2.0.2 metric 200
 tb_check "both gone: the prefix is gone" no_route 10.84.0.0/16
+
+step "IPv6 multipath: one path deleted, the other stays"
+ip -n "$CP" -6 route add 2001:db8:85::/48 proto static nexthop via 2001:db8:1::2 dev p0 nexthop via 2001:db8:2::2 dev p1
+tb_check "2001:db8:85::/48: an ECMP route over both hosts" \
+  route_is 2001:db8:85::/48 '[.nexthops[].via] | sort == ["2001:db8:1::2", "2001:db8:2::2"]'
+# The kernel notifies this delete naming the one path, and keeps the other.
+ip -n "$CP" -6 route del 2001:db8:85::/48 via 2001:db8:1::2 dev p0 proto static
+tb_check "after deleting the path via 2001:db8:1::2: a plain route via 2001:db8:2::2, as in the kernel" \
+  eval "route_is 2001:db8:85::/48 '.via == \"2001:db8:2::2\" and (.nexthops | not)' && ip -n $CP -6 route show 2001:db8:85::/48 | grep 'via 2001:db8:2::2' >/dev/null"
+ip -n "$CP" -6 route del 2001:db8:85::/48
+tb_check "the last path deleted: gone" no_route 2001:db8:85::/48
 
 step "BIRD reconfigured without 10.81.0.0/16"
 bird_conf '  route 10.80.0.0/16 via 10.2.0.2;
