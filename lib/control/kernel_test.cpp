@@ -22,38 +22,13 @@
 
 #include "control_rig.hpp"
 #include "kernel_if.hpp"
+#include "test_netns.hpp"
 
 using namespace routerd;
 using nlohmann::json;
+using routerd::kif::testing::TestNs;
 
 namespace {
-
-#define CP_NEED_ROOT()                                                           \
-  do {                                                                           \
-    if (::geteuid() != 0) {                                                      \
-      WARN("SKIPPED: control-plane interface tests create namespaces and TAPs"); \
-      SUCCEED("skipped");                                                        \
-      return;                                                                    \
-    }                                                                            \
-  } while (0)
-
-// A namespace of this test alone, removed at the end as `ip netns del` does (routerd never
-// deletes one).
-struct TestNs {
-  std::string name;
-  TestNs() {
-    static int n = 0;
-    name = "rtd-cp-test-" + std::to_string(::getpid()) + "-" + std::to_string(++n);
-    kif::ensure_netns(name);
-  }
-  ~TestNs() {
-    const std::string path = "/run/netns/" + name;
-    ::umount2(path.c_str(), MNT_DETACH);
-    ::unlink(path.c_str());
-  }
-  TestNs(const TestNs&) = delete;
-  TestNs& operator=(const TestNs&) = delete;
-};
 
 Config cp_config(const std::string& ns, const std::vector<std::string>& allow,
                  uint32_t rate = 10000, uint32_t burst = 1000) {
@@ -189,13 +164,13 @@ std::string receive(int fd, int timeout_ms) {
 
 TEST_CASE("control-plane interfaces on: the workers are told to punt link-local multicast",
           "[control][kernel]") {
-  CP_NEED_ROOT();
+  KIF_NEED_ROOT();
   {
     testing::ControlRig off(testing::ControlRig::Options{});
     const IfSnapshot* ifs = off.dp.ifs.load();
     for (const auto& p : off.ports) CHECK_FALSE(ifs->ports[p->id()].link_multicast);
   }
-  TestNs ns;
+  TestNs ns("cp-test");
   CpRig r(cp_config(ns.name, {"ospf"}));
   const IfSnapshot* ifs = r.dp.ifs.load();
   for (const auto& p : r.ports) CHECK(ifs->ports[p->id()].link_multicast);
@@ -207,8 +182,8 @@ TEST_CASE("control-plane interfaces on: the workers are told to punt link-local 
 
 TEST_CASE("link-local multicast reaches the kernel interface when the allow list names it",
           "[control][kernel]") {
-  CP_NEED_ROOT();
-  TestNs ns;
+  KIF_NEED_ROOT();
+  TestNs ns("cp-test");
   CpRig r(cp_config(ns.name, {"ospf"}));
   const uint16_t p0 = r.ports[0]->id();
   const int fd4 = daemon_socket(ns.name, "p0", AF_INET, "224.0.0.5");
@@ -255,8 +230,8 @@ TEST_CASE("link-local multicast reaches the kernel interface when the allow list
 
 TEST_CASE("link-local multicast to the kernel is held to control_plane.punt_rate",
           "[control][kernel]") {
-  CP_NEED_ROOT();
-  TestNs ns;
+  KIF_NEED_ROOT();
+  TestNs ns("cp-test");
   // One a second, two at once; the rig's settling left the bucket full.
   CpRig r(cp_config(ns.name, {"ospf"}, 1, 2));
   const int fd4 = daemon_socket(ns.name, "p1", AF_INET, "224.0.0.5");
@@ -275,8 +250,8 @@ TEST_CASE("link-local multicast to the kernel is held to control_plane.punt_rate
 
 TEST_CASE("the kernel's multicast (OSPF Hellos) goes out the port with the group's MAC",
           "[control][kernel]") {
-  CP_NEED_ROOT();
-  TestNs ns;
+  KIF_NEED_ROOT();
+  TestNs ns("cp-test");
   CpRig r(cp_config(ns.name, {"ospf"}));
   const uint16_t p1 = r.ports[1]->id();
   const int fd4 = daemon_socket(ns.name, "p1", AF_INET, "224.0.0.5");
@@ -320,8 +295,8 @@ TEST_CASE("the kernel's multicast (OSPF Hellos) goes out the port with the group
 
 TEST_CASE("the groups the kernel joins are added to the port's multicast reception",
           "[control][kernel]") {
-  CP_NEED_ROOT();
-  TestNs ns;
+  KIF_NEED_ROOT();
+  TestNs ns("cp-test");
   CpRig r(cp_config(ns.name, {"ospf"}));
   const Port& p0 = *r.ports[0];
   const Port& p1 = *r.ports[1];

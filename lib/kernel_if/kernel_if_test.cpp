@@ -22,37 +22,13 @@
 #include <string>
 #include <vector>
 
+#include "test_netns.hpp"
+
 using namespace routerd;
 using namespace routerd::kif;
+using routerd::kif::testing::TestNs;
 
 namespace {
-
-#define KIF_NEED_ROOT()                                                 \
-  do {                                                                  \
-    if (::geteuid() != 0) {                                             \
-      WARN("SKIPPED: kernel_if tests create namespaces and need root"); \
-      SUCCEED("skipped");                                               \
-      return;                                                           \
-    }                                                                   \
-  } while (0)
-
-// A namespace of this test alone, removed at the end as `ip netns del` does (routerd itself
-// never deletes one).
-struct TestNs {
-  std::string name;
-  TestNs() {
-    static int n = 0;
-    name = "rtd-kif-test-" + std::to_string(::getpid()) + "-" + std::to_string(++n);
-    ensure_netns(name);
-  }
-  ~TestNs() {
-    const std::string path = "/run/netns/" + name;
-    ::umount2(path.c_str(), MNT_DETACH);
-    ::unlink(path.c_str());
-  }
-  TestNs(const TestNs&) = delete;
-  TestNs& operator=(const TestNs&) = delete;
-};
 
 std::string run(const std::string& cmd) {
   std::string out;
@@ -223,7 +199,7 @@ bool same(const std::vector<uint8_t>& f, size_t off, const uint8_t* p, size_t n)
 
 TEST_CASE("kernel_if: a namespace is created once and then found again", "[kernel_if]") {
   KIF_NEED_ROOT();
-  TestNs ns;
+  TestNs ns("kif-test");
   const std::string path = "/run/netns/" + ns.name;
   struct statfs sf {};
   REQUIRE(::statfs(path.c_str(), &sf) == 0);
@@ -247,7 +223,7 @@ TEST_CASE("kernel_if: a namespace is created once and then found again", "[kerne
 TEST_CASE("kernel_if: a TAP starts down with the MAC, MTU and IPv6 settings asked for",
           "[kernel_if]") {
   KIF_NEED_ROOT();
-  TestNs ns;
+  TestNs ns("kif-test");
   Tap tap = Tap::create(ns.name, "rtd0", kTapMac, 1400);
   CHECK(tap.fd() >= 0);
   CHECK(tap.name() == "rtd0");
@@ -282,7 +258,7 @@ TEST_CASE("kernel_if: a TAP starts down with the MAC, MTU and IPv6 settings aske
 
 TEST_CASE("kernel_if: Rtnl mirrors link state, MTU, MAC and addresses", "[kernel_if]") {
   KIF_NEED_ROOT();
-  TestNs ns;
+  TestNs ns("kif-test");
   Tap tap = Tap::create(ns.name, "rtd0", kTapMac, 1500);
   Rtnl nl(ns.name);
   const int ix = tap.ifindex();
@@ -360,7 +336,7 @@ TEST_CASE("kernel_if: Rtnl mirrors link state, MTU, MAC and addresses", "[kernel
 
 TEST_CASE("kernel_if: the kernel answers ARP and NDP written to the TAP", "[kernel_if]") {
   KIF_NEED_ROOT();
-  TestNs ns;
+  TestNs ns("kif-test");
   Tap tap = Tap::create(ns.name, "rtd0", kTapMac, 1500);
   Rtnl nl(ns.name);
   const Ipv4 mine(10, 9, 0, 1), peer(10, 9, 0, 2);
@@ -408,7 +384,7 @@ TEST_CASE("kernel_if: the kernel answers ARP and NDP written to the TAP", "[kern
 
 TEST_CASE("kernel_if: bad names and taken names are refused and change nothing", "[kernel_if]") {
   KIF_NEED_ROOT();
-  TestNs ns;
+  TestNs ns("kif-test");
 
   SECTION("namespace names") {
     for (const char* bad : {".", "..", "a/b", "../x"}) {
@@ -457,7 +433,7 @@ TEST_CASE("kernel_if: bad names and taken names are refused and change nothing",
 
 TEST_CASE("kernel_if: a Tap's interface lives as long as the Tap", "[kernel_if]") {
   KIF_NEED_ROOT();
-  TestNs ns;
+  TestNs ns("kif-test");
 
   SECTION("the destructor removes it") {
     {

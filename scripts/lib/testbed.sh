@@ -321,7 +321,7 @@ tb_start_routerd() {
   done
   tb_info "starting $ROUTERD -c $TB_CONF --log-level ${TB_LOG_LEVEL:-info}"
   "$ROUTERD" -c "$TB_CONF" --log-level "${TB_LOG_LEVEL:-info}" \
-    >"$TB_DIR/routerd.stdout" 2>"$TB_LOG" </dev/null &
+    >>"$TB_DIR/routerd.stdout" 2>>"$TB_LOG" </dev/null &
   TB_ROUTERD_PID=$!
   local deadline=$((SECONDS + 60))
   until [[ -S $TB_SOCK ]] && rctl link show >/dev/null 2>&1; do
@@ -563,6 +563,18 @@ tb_router_mac() {
 
 # --- routerd counters -------------------------------------------------------------------------
 # tb_stats FILE: saves `routerctl -j stats` into FILE.
+# tb_route_is PREFIX JQ: waits up to 10 s for routerd's route for PREFIX (either family) to
+# satisfy the jq expression JQ; tb_no_route PREFIX: for routerd to have no route for it.
+tb_route_is() {
+  local fam=-4
+  [[ $1 == *:* ]] && fam=-6
+  tb_wait_until 10 eval "rctl_j $fam route show | jq -e --arg p '$1' '.[] | select(.prefix == \$p) | $2' >/dev/null"
+}
+tb_no_route() {
+  local fam=-4
+  [[ $1 == *:* ]] && fam=-6
+  tb_wait_until 10 eval "! rctl_j $fam route show | jq -e --arg p '$1' '.[] | select(.prefix == \$p)' >/dev/null"
+}
 tb_stats() { rctl_j stats >"$1"; }
 # tb_stat FILE JQ-PATH: one number from a saved stats file (0 when absent).
 tb_stat() { jq -r "($2) // 0" "$1"; }

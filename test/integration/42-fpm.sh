@@ -50,24 +50,15 @@ start_frr() { # start_frr STATICD_CONF_LINES...
 }
 stop_frr() {
   local p
-  for p in "$RUN/staticd.pid" "$RUN/zebra.pid"; do
+  # zebra first: killed after staticd, a zebra still running removes staticd's routes as the
+  # client goes (deletes over FPM), which is not the loss of zebra this test is about.
+  for p in "$RUN/zebra.pid" "$RUN/staticd.pid"; do
     [[ -f $p ]] && kill "$(cat "$p")" 2>/dev/null || true
   done
   tb_wait_until 10 eval "! pgrep -f 'zebra -N $CP' >/dev/null" || true
 }
 v() { vtysh -N "$CP" -c 'configure terminal' "${@/#/-c}" >/dev/null; }
 fpm() { rctl_j fpm show; }
-# route_is PREFIX JQ: routerd's route for PREFIX satisfies JQ (waits up to 5 s).
-route_is() {
-  local fam=-4
-  [[ $1 == *:* ]] && fam=-6
-  tb_wait_until 5 eval "rctl_j $fam route show | jq -e --arg p '$1' '.[] | select(.prefix == \$p) | $2' >/dev/null"
-}
-no_route() {
-  local fam=-4
-  [[ $1 == *:* ]] && fam=-6
-  tb_wait_until 5 eval "! rctl_j $fam route show | jq -e --arg p '$1' '.[] | select(.prefix == \$p)' >/dev/null"
-}
 
 step "zebra connects"
 start_frr
@@ -78,13 +69,13 @@ v 'ip route 10.50.0.0/16 10.2.0.2' 'ipv6 route 2001:db8:50::/48 2001:db8:2::2' \
   'ip route 10.60.0.0/16 10.1.0.2' 'ip route 10.60.0.0/16 10.2.0.2' \
   'ip route 10.70.0.0/16 blackhole' 'ipv6 route 2001:db8:70::/48 blackhole'
 tb_check "10.50.0.0/16 via 10.2.0.2, proto static, origin fpm" \
-  route_is 10.50.0.0/16 '.via == "10.2.0.2" and .proto == "static" and .origin == "fpm"'
+  tb_route_is 10.50.0.0/16 '.via == "10.2.0.2" and .proto == "static" and .origin == "fpm"'
 tb_check "2001:db8:50::/48 via 2001:db8:2::2 (IPv6)" \
-  route_is 2001:db8:50::/48 '.via == "2001:db8:2::2" and .origin == "fpm"'
+  tb_route_is 2001:db8:50::/48 '.via == "2001:db8:2::2" and .origin == "fpm"'
 tb_check "10.60.0.0/16: an ECMP route over 10.1.0.2 and 10.2.0.2" \
-  route_is 10.60.0.0/16 '[.nexthops[].via] | sort == ["10.1.0.2", "10.2.0.2"]'
+  tb_route_is 10.60.0.0/16 '[.nexthops[].via] | sort == ["10.1.0.2", "10.2.0.2"]'
 tb_check "10.70.0.0/16 and 2001:db8:70::/48 blackhole" \
-  eval "route_is 10.70.0.0/16 '.type == \"blackhole\"' && route_is 2001:db8:70::/48 '.type == \"blackhole\"'"
+  eval "tb_route_is 10.70.0.0/16 '.type == \"blackhole\"' && tb_route_is 2001:db8:70::/48 '.type == \"blackhole\"'"
 rctl route show | grep -E 'proto static' | tb_indent || true
 tb_check "h0 pings 10.50.0.1 through the FPM route" tb_ping 0 10.50.0.1 3
 tb_check "h0 pings 2001:db8:50::1 through the FPM route" \
@@ -99,22 +90,22 @@ tb_check "zebra's link-local fe80::/64 routes are not taken (never routed)" \
 
 step "changes and deletes follow"
 v 'ip route 10.50.0.0/16 10.1.0.2' 'no ip route 10.50.0.0/16 10.2.0.2' 'no ip route 10.60.0.0/16 10.1.0.2'
-tb_check "10.50.0.0/16 moved to 10.1.0.2" route_is 10.50.0.0/16 '.via == "10.1.0.2"'
+tb_check "10.50.0.0/16 moved to 10.1.0.2" tb_route_is 10.50.0.0/16 '.via == "10.1.0.2"'
 tb_check "10.60.0.0/16 is a plain route via 10.2.0.2 now" \
-  route_is 10.60.0.0/16 '.via == "10.2.0.2" and (.nexthops | not)'
+  tb_route_is 10.60.0.0/16 '.via == "10.2.0.2" and (.nexthops | not)'
 v 'no ip route 10.70.0.0/16 blackhole'
-tb_check "10.70.0.0/16 is gone" no_route 10.70.0.0/16
+tb_check "10.70.0.0/16 is gone" tb_no_route 10.70.0.0/16
 v 'ip route 10.50.0.0/16 10.2.0.2' 'no ip route 10.50.0.0/16 10.1.0.2'
-tb_check "10.50.0.0/16 back on 10.2.0.2" route_is 10.50.0.0/16 '.via == "10.2.0.2"'
+tb_check "10.50.0.0/16 back on 10.2.0.2" tb_route_is 10.50.0.0/16 '.via == "10.2.0.2"'
 
 step "the router's own route wins"
 rctl route add 10.50.0.0/16 via 10.1.0.2
 tb_check "route add over the daemon's route: routerd's static route holds the prefix" \
-  route_is 10.50.0.0/16 '.via == "10.1.0.2" and .origin == null'
+  tb_route_is 10.50.0.0/16 '.via == "10.1.0.2" and .origin == null'
 tb_check "route del of the daemon's route by routerctl is refused" \
   eval "out=\$(rctl route del 10.60.0.0/16 2>&1); echo \"     | \$out\"; [[ \$out == *'withdraw it there'* ]]"
 rctl route del 10.50.0.0/16
-tb_check "deleted: the daemon's route is back" route_is 10.50.0.0/16 '.via == "10.2.0.2" and .origin == "fpm"'
+tb_check "deleted: the daemon's route is back" tb_route_is 10.50.0.0/16 '.via == "10.2.0.2" and .origin == "fpm"'
 
 step "zebra goes away: routes are kept, traffic flows"
 tb_bg "$TB_DIR/ping-live.log" ip netns exec "${TB_HOSTS[0]}" ping -n -i 0.05 -c 400 -W 1 10.50.0.1
@@ -122,7 +113,7 @@ PING=$TB_LAST_PID
 stop_frr
 tb_check "fpm show: no peer; the routes are still installed" \
   tb_wait_until 5 eval "fpm | jq -e '(.connected | not) and .installed.ipv4 >= 2' >/dev/null"
-tb_check "10.50.0.0/16 still there" route_is 10.50.0.0/16 '.origin == "fpm"'
+tb_check "10.50.0.0/16 still there" tb_route_is 10.50.0.0/16 '.origin == "fpm"'
 
 step "a malformed frame changes nothing"
 before=$(rctl_j route show | jq -c '[.[] | select(.origin == "fpm")]')
@@ -147,7 +138,7 @@ tb_check "a second client is refused while zebra is connected" \
 tb_check "10.60.0.0/16, not replayed, is swept after the replay went quiet" \
   tb_wait_until 15 eval "fpm | jq -e '.resync == \"done\" and .swept >= 1' >/dev/null && ! rctl_j route show | jq -e '.[] | select(.prefix == \"10.60.0.0/16\")' >/dev/null"
 tb_check "the replayed routes stayed" \
-  eval "route_is 10.50.0.0/16 '.origin == \"fpm\"' && route_is 2001:db8:50::/48 '.origin == \"fpm\"'"
+  eval "tb_route_is 10.50.0.0/16 '.origin == \"fpm\"' && tb_route_is 2001:db8:50::/48 '.origin == \"fpm\"'"
 wait "$PING" || true
 tb_check "the live ping to 10.50.0.1 lost nothing across zebra's restart" \
   grep -q ' 0% packet loss' "$TB_DIR/ping-live.log"
@@ -159,7 +150,7 @@ tb_restart_routerd
 tb_check "fpm show: zebra connected to the new routerd" \
   tb_wait_until 30 eval "fpm | jq -e '.connected and .connects == 1' >/dev/null"
 tb_check "the replay brings back 10.50.0.0/16, 2001:db8:50::/48 and the IPv6 blackhole" \
-  eval "route_is 10.50.0.0/16 '.via == \"10.2.0.2\" and .origin == \"fpm\"' && route_is 2001:db8:50::/48 '.origin == \"fpm\"' && route_is 2001:db8:70::/48 '.type == \"blackhole\"'"
+  eval "tb_route_is 10.50.0.0/16 '.via == \"10.2.0.2\" and .origin == \"fpm\"' && tb_route_is 2001:db8:50::/48 '.origin == \"fpm\"' && tb_route_is 2001:db8:70::/48 '.type == \"blackhole\"'"
 tb_check "h0 pings 10.50.0.1 and 2001:db8:50::1 through the replayed routes" \
   eval "tb_ping 0 10.50.0.1 3 && hx 0 ping -n -c3 -i 0.2 -W 2 2001:db8:50::1 >/dev/null"
 rctl fpm show | tb_indent

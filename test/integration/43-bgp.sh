@@ -72,17 +72,8 @@ tb_check "the sessions went through the ports: events.punt_kernel and events.fro
 tb_check "no frame to or from the kernel was dropped (cp_rate_limited, cp_kernel_full)" \
   eval "[[ \$(tb_stat_delta $TB_DIR/before.json $TB_DIR/up.json '.drops.cp_rate_limited + .drops.cp_kernel_full') == 0 ]]"
 
-# route_is PREFIX JQ: routerd's route for PREFIX satisfies JQ (waits up to 10 s).
-route_is() {
-  local fam=-4
-  [[ $1 == *:* ]] && fam=-6
-  tb_wait_until 10 eval "rctl_j $fam route show proto bgp | jq -e --arg p '$1' '.[] | select(.prefix == \$p) | $2' >/dev/null"
-}
-no_route() {
-  local fam=-4
-  [[ $1 == *:* ]] && fam=-6
-  tb_wait_until 10 eval "! rctl_j $fam route show | jq -e --arg p '$1' '.[] | select(.prefix == \$p)' >/dev/null"
-}
+route_is() { tb_route_is "$1" "(.proto == \"bgp\") and ($2)"; }
+no_route() { tb_no_route "$1"; }
 ping6_ok() { tb_expect_match ' 0% packet loss' hx "$1" ping -n -c3 -i 0.2 -W 2 "$2"; }
 
 step "h0's prefixes arrive and carry traffic"
