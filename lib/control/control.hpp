@@ -462,6 +462,9 @@ class Control {
   // Whether a TCP/UDP/other packet for the router goes to the kernel (and is consumed).
   bool kernel_takes(rte_mbuf* m, uint8_t proto, const uint8_t* l4, size_t l4_len, uint16_t in_port,
                     uint64_t now_ms);
+  // The reason a packet kernel_takes refused is dropped under: with control-plane interfaces
+  // on, cp_denied (the allow list does not name it), counted once, not also local_unhandled.
+  Drop not_taken() const { return kifs_ ? Drop::cp_denied : Drop::local_unhandled; }
   bool cp_enabled() const { return kifs_ != nullptr; }
   int kernel_fd(size_t port_index) const;       // the TAP of ports_[port_index]
   int kernel_ifindex(size_t port_index) const;  // its interface index in the namespace
