@@ -300,6 +300,15 @@ class Control {
   void guarded(const char* what, F&& f);  // runs f; a failure is counted and logged, not thrown
   void log_limited(const std::string& what, const std::string& why);
   void drop(rte_mbuf* m, Drop d, uint16_t in_port);
+  // A packet for the router that kernel_takes refused: with control-plane interfaces on it
+  // counted it as cp_denied, so it is only freed (one packet, one reason); without, it is
+  // local_unhandled.
+  void drop_not_taken(rte_mbuf* m, uint16_t in_port) {
+    if (kifs_)
+      rte_pktmbuf_free(m);
+    else
+      drop(m, Drop::local_unhandled, in_port);
+  }
   void event(Event e, uint64_t n = 1);
 
   // --- routerctl verbs (cmd_*.cpp). Each file defines its handlers as specialisations of
@@ -462,9 +471,6 @@ class Control {
   // Whether a TCP/UDP/other packet for the router goes to the kernel (and is consumed).
   bool kernel_takes(rte_mbuf* m, uint8_t proto, const uint8_t* l4, size_t l4_len, uint16_t in_port,
                     uint64_t now_ms);
-  // The reason a packet kernel_takes refused is dropped under: with control-plane interfaces
-  // on, cp_denied (the allow list does not name it), counted once, not also local_unhandled.
-  Drop not_taken() const { return kifs_ ? Drop::cp_denied : Drop::local_unhandled; }
   bool cp_enabled() const { return kifs_ != nullptr; }
   int kernel_fd(size_t port_index) const;       // the TAP of ports_[port_index]
   int kernel_ifindex(size_t port_index) const;  // its interface index in the namespace

@@ -171,8 +171,8 @@ bool Control::kernel_takes(rte_mbuf* m, uint8_t proto, const uint8_t* l4, size_t
     return true;
   }
   // Not for the kernel: the caller answers as without control-plane interfaces (Port
-  // Unreachable for UDP, nothing for TCP) and drops it under not_taken() (cp_denied), apart
-  // from local_unhandled so a scan shows.
+  // Unreachable for UDP, nothing for TCP), counted apart so a scan shows.
+  dp_.control_stats().count_drop(Drop::cp_denied, in_port);
   return false;
 }
 
