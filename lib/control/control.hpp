@@ -302,6 +302,15 @@ class Control {
   void guarded(const char* what, F&& f);  // runs f; a failure is counted and logged, not thrown
   void log_limited(const std::string& what, const std::string& why);
   void drop(rte_mbuf* m, Drop d, uint16_t in_port);
+  // A packet for the router that kernel_takes refused: with control-plane interfaces on it
+  // counted it as cp_denied, so it is only freed (one packet, one reason); without, it is
+  // local_unhandled.
+  void drop_not_taken(rte_mbuf* m, uint16_t in_port) {
+    if (kifs_)
+      rte_pktmbuf_free(m);
+    else
+      drop(m, Drop::local_unhandled, in_port);
+  }
   void event(Event e, uint64_t n = 1);
 
   // --- routerctl verbs (cmd_*.cpp). Each file defines its handlers as specialisations of

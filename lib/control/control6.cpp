@@ -482,7 +482,9 @@ void Control::handle_local6(rte_mbuf* m, uint16_t in_port, uint64_t now) {
       // Nothing listens: Port Unreachable, which also ends a traceroute at the router.
       send_icmp6_error(m, icmp6::dest_unreachable, icmp6::code_port_unreachable, 0, in_port, now);
     }
-    return drop(m, Drop::local_unhandled, in_port);
+    // Multicast never reaches kernel_takes: not the allow list's refusal.
+    if (d.is_multicast()) return drop(m, Drop::local_unhandled, in_port);
+    return drop_not_taken(m, in_port);
   }
   const uint8_t* ic = reinterpret_cast<const uint8_t*>(ip) + sizeof(rte_ipv6_hdr);
   const size_t icmp_len = total - sizeof(rte_ipv6_hdr);

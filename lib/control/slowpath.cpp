@@ -387,15 +387,15 @@ void Control::handle_local(rte_mbuf* m, uint16_t in_port, uint64_t now) {
       if (kernel_takes(m, IPPROTO_UDP, l4, total - ihl, in_port, now)) return;
       // Nothing listens: Port Unreachable, which also ends a traceroute at the router.
       send_icmp_error(m, icmp::dest_unreachable, icmp::code_port_unreachable, 0, in_port, dst, now);
-      return drop(m, Drop::local_unhandled, in_port);
+      return drop_not_taken(m, in_port);
     case IPPROTO_TCP:
       if (kernel_takes(m, IPPROTO_TCP, l4, total - ihl, in_port, now)) return;
-      return drop(m, Drop::local_unhandled, in_port);
+      return drop_not_taken(m, in_port);
     default:
       if (kernel_takes(m, ip->next_proto_id, l4, total - ihl, in_port, now)) return;
       send_icmp_error(m, icmp::dest_unreachable, icmp::code_protocol_unreachable, 0, in_port, dst,
                       now);
-      return drop(m, Drop::local_unhandled, in_port);
+      return drop_not_taken(m, in_port);
   }
 }
 

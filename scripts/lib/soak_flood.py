@@ -9,7 +9,8 @@ scapy manages a few thousand frames a second, this a few hundred thousand.
 
     soak_flood.py KIND --iface eth0 --router-mac MAC --seconds S [--pps N] [--json FILE]
                   [--src IP] [--router-ips A,B,..] [--arp-net NET/LEN] [--scan-net NET/LEN]
-                  [--sink IP] [--seed N]
+                  [--sink IP] [--syn-net NET/LEN | --syn-from-src] [--syn-dst IP]
+                  [--closed-port N] [--seed N]
 
 KIND (what each frame is):
   arp      ARP request for the router's address, from a random sender in --arp-net (a
@@ -27,6 +28,14 @@ KIND (what each frame is):
            packet from the sink).
   ttl1     UDP from --src to --sink (or a random host beyond the router) with TTL 1: transit
            traffic that expires at the router, which owes a rate-limited Time Exceeded.
+  syn179   TCP SYNs to --syn-dst (default: the first of --router-ips, the router's port-0
+           address) port 179 (BGP, in the control-plane allow list), each from a random
+           source address of --syn-net (default --arp-net: spoofed on-link senders the
+           kernel has to resolve to answer) and a random source port, random sequence
+           number, an MSS option and a correct checksum; with --syn-from-src from --src.
+           With [control_plane] on, routerd hands them to the kernel under its token bucket.
+  synclosed  the same SYNs to --closed-port (default 8080), a port the allow list does not
+           name: routerd drops each (drops.cp_denied) and answers nothing.
   null     the scan's UDP frames, but to a MAC address nobody has: the router drops them at
            its first check (l2_other_host). The generator and the TAP pay what they pay for
            any flood, the router's control thread nothing: the soak's second baseline.
@@ -55,7 +64,8 @@ ETH_P_ARP = 0x0806
 PACKET_OUTGOING = 4
 BCAST = b"\xff" * 6
 FRAG_PAYLOAD = bytes(1000)
-KINDS = ("arp", "scan", "ptb", "frag", "icmperr", "ttl1", "null")
+KINDS = ("arp", "scan", "ptb", "frag", "icmperr", "ttl1", "syn179", "synclosed", "null")
+TCP_SYN = 0x02
 # A unicast MAC nobody on the link has: the router drops such frames at its first check.
 FOREIGN_MAC = b"\x02\x00\x00\x5e\xed\x01"
 
@@ -93,6 +103,15 @@ def icmp(typ, code, rest, data):
 
 def udp(sport, dport, payload):
     return struct.pack("!HHHH", sport, dport, 8 + len(payload), 0) + payload  # no checksum (RFC 768)
+
+
+def tcp_syn(src, dst, sport, dport, seq):
+    """A TCP SYN with an MSS option (1460) and a correct checksum over the pseudo-header: the
+    kernel verifies it on a TAP, and a SYN with a bad one would never reach the socket."""
+    opts = struct.pack("!BBH", 2, 4, 1460)
+    h = struct.pack("!HHIIBBHHH", sport, dport, seq, 0, (5 + len(opts) // 4) << 4, TCP_SYN, 64240, 0, 0) + opts
+    pseudo = ip2b(src) + ip2b(dst) + struct.pack("!BBH", 0, 6, len(h))
+    return h[:16] + struct.pack("!H", csum(pseudo + h)) + h[18:]
 
 
 def eth(dst, src, etype, payload):
@@ -149,6 +168,8 @@ class Builder:
         # The router's address on the ARP subnet: the target of every request.
         n = ipaddress.ip_network(a.arp_net, strict=False)
         self.arp_target = next(r for r in self.rips if ipaddress.ip_address(r) in n)
+        self.syn_net = None if a.syn_from_src else Net(a.syn_net or a.arp_net, avoid)
+        self.syn_dst = int(ipaddress.ip_address(a.syn_dst)) if a.syn_dst else self.rips[0]
 
     def frame(self, kind):
         return getattr(self, "f_" + kind)()
@@ -202,6 +223,19 @@ class Builder:
                      ident=r.getrandbits(16))
         return self.ip_frame(ipv4(self.src, self.sink, 1, icmp(typ, code, rest, inner), ident=r.getrandbits(16)))
 
+    def syn(self, dport):
+        r = self.rng
+        src = self.src if self.syn_net is None else self.syn_net.pick(r)
+        return self.ip_frame(ipv4(src, self.syn_dst, 6,
+                                  tcp_syn(src, self.syn_dst, r.randrange(1024, 65536), dport, r.getrandbits(32)),
+                                  ident=r.getrandbits(16), flags_frag=0x4000))
+
+    def f_syn179(self):
+        return self.syn(179)
+
+    def f_synclosed(self):
+        return self.syn(self.a.closed_port)
+
     def f_null(self):
         r = self.rng
         return eth(FOREIGN_MAC, self.my, ETH_P_IP,
@@ -217,7 +251,8 @@ class Builder:
 
 
 def classify(f):
-    """A name for a received frame: arp-reply, arp-request, icmp-T-C, ip-P, other."""
+    """A name for a received frame: arp-reply, arp-request, icmp-T-C, tcp-FLAGS (tcp-SA: a
+    SYN-ACK, tcp-RA: a reset), ip-P, other."""
     if len(f) < 14:
         return "other"
     et = struct.unpack_from("!H", f, 12)[0]
@@ -227,6 +262,9 @@ def classify(f):
         ihl = (f[14] & 0xF) * 4
         if f[23] == 1 and len(f) >= 14 + ihl + 2:
             return f"icmp-{f[14 + ihl]}-{f[15 + ihl]}"
+        if f[23] == 6 and len(f) >= 14 + ihl + 14:
+            fl = f[14 + ihl + 13]
+            return "tcp-" + "".join(c for c, bit in zip("FSRPAU", (1, 2, 4, 8, 16, 32)) if fl & bit)
         return f"ip-{f[23]}"
     return "other"
 
@@ -241,6 +279,10 @@ def main():
     ap.add_argument("--arp-net", default="10.100.0.0/16")
     ap.add_argument("--scan-net", default="10.200.0.0/16")
     ap.add_argument("--sink", default="10.3.0.3")
+    ap.add_argument("--syn-net", default=None, help="sources of the SYN floods (default: --arp-net)")
+    ap.add_argument("--syn-from-src", action="store_true", help="SYN floods from --src, random ports")
+    ap.add_argument("--syn-dst", default=None, help="default: the first of --router-ips")
+    ap.add_argument("--closed-port", type=int, default=8080)
     ap.add_argument("--seconds", type=float, default=10)
     ap.add_argument("--pps", type=int, default=5000, help="0: unpaced")
     ap.add_argument("--seed", type=int, default=None)
