@@ -19,10 +19,19 @@ using namespace routerd;
 namespace {
 
 std::string line_of(const RouteSpec& s) {
+  if (s.type != RouteType::unicast)
+    return std::string(route_type_name(s.type)) + " " + route_prefix_str(s);
   std::string l = route_prefix_str(s);
+  for (const NexthopSpec& n : s.nexthops) {
+    l += " nexthop";
+    if (n.via) l += " via " + n.via->str();
+    if (n.via6) l += " via " + n.via6->str();
+    if (!n.dev.empty()) l += " dev " + n.dev;
+    l += " weight " + std::to_string(n.weight);
+  }
   if (s.via) l += " via " + s.via->str();
   if (s.via6) l += " via " + s.via6->str();
-  if (!s.dev.empty() || (!s.via && !s.via6)) l += " dev " + s.dev;
+  if (!s.dev.empty() || (!s.via && !s.via6 && s.nexthops.empty())) l += " dev " + s.dev;
   if (s.mtu) l += " mtu " + std::to_string(s.mtu);
   return l;
 }
@@ -53,7 +62,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (size_t i = 0; i < specs.size(); ++i) {
     const RouteSpec& s = specs[i];
     FUZZ_CHECK(i == 0 || route_prefix_less(specs[i - 1], s), "not sorted, or a prefix twice");
-    FUZZ_CHECK(s.via || s.via6 || !s.dev.empty(), "a route with neither gateway nor port");
+    // A rejecting type has neither; an ECMP route has them in its next hops.
+    FUZZ_CHECK(
+        s.via || s.via6 || !s.dev.empty() || s.type != RouteType::unicast || s.nexthops.size() >= 2,
+        "a unicast route with neither gateway nor port");
+    FUZZ_CHECK(s.type == RouteType::unicast || (!s.via && !s.via6 && s.dev.empty()),
+               "a rejecting route with a gateway or port");
     FUZZ_CHECK(s.mtu == 0 || s.mtu >= (s.family == 6 ? 1280 : 68));
     FUZZ_CHECK(s.line >= 1 && s.line <= lines, "route from line %u of %zu", s.line, lines);
     if (s.family == 4) {
@@ -80,7 +94,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     FUZZ_CHECK(back[i].family == specs[i].family && back[i].prefix == specs[i].prefix &&
                    back[i].via == specs[i].via && back[i].prefix6 == specs[i].prefix6 &&
                    back[i].via6 == specs[i].via6 && back[i].dev == specs[i].dev &&
-                   back[i].mtu == specs[i].mtu,
+                   back[i].mtu == specs[i].mtu && back[i].type == specs[i].type &&
+                   back[i].nexthops.size() == specs[i].nexthops.size(),
                "route %zu changed when written back: %s", i, line_of(specs[i]).c_str());
   return 0;
 }
