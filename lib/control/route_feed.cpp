@@ -280,6 +280,18 @@ void Control::feed_nexthop_users(uint32_t id, std::vector<Prefix4>& v4, std::vec
 
 namespace {
 
+// Takes the lowest-metric route out of a prefix's shadow entry (erased once empty).
+template <class Shadow>
+fpm::RouteMsg take_best(Shadow& shadow, typename Shadow::iterator sh) {
+  auto best =
+      std::min_element(sh->second.begin(), sh->second.end(),
+                       [](const auto& a, const auto& b) { return a.priority < b.priority; });
+  fpm::RouteMsg r = std::move(*best);
+  sh->second.erase(best);
+  if (sh->second.empty()) shadow.erase(sh);
+  return r;
+}
+
 // Whether r (for a by_priority feed) is about the route the kernel uses for its prefix, and so
 // goes on to the RIB; a route behind it goes to or leaves the shadow instead. A delete of the
 // used route brings the best shadowed one forward: r becomes its add.
@@ -305,13 +317,7 @@ bool through_shadow(Routes& routes, Shadow& shadow, const P& p, fpm::RouteMsg& r
   }
   auto sh = shadow.find(p);
   if (cur != routes.end() && cur->second.priority == r.priority) {
-    if (sh == shadow.end()) return true;
-    auto best =
-        std::min_element(sh->second.begin(), sh->second.end(),
-                         [](const auto& a, const auto& b) { return a.priority < b.priority; });
-    r = std::move(*best);
-    sh->second.erase(best);
-    if (sh->second.empty()) shadow.erase(sh);
+    if (sh != shadow.end()) r = take_best(shadow, sh);
     return true;
   }
   if (sh != shadow.end()) {
@@ -424,12 +430,7 @@ size_t Control::feed_remove(bool stale_only, uint64_t now) {
   auto replace = [&dels](auto& shadow, const auto& p) {
     auto sh = shadow.find(p);
     if (sh == shadow.end()) return false;
-    auto best =
-        std::min_element(sh->second.begin(), sh->second.end(),
-                         [](const auto& a, const auto& b) { return a.priority < b.priority; });
-    dels.emplace_back(std::move(*best));
-    sh->second.erase(best);
-    if (sh->second.empty()) shadow.erase(sh);
+    dels.emplace_back(take_best(shadow, sh));
     return true;
   };
   if (stale_only) {
