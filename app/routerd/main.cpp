@@ -162,11 +162,11 @@ int run(const Config& cfg, const std::vector<Preset>& presets,
     spdlog::warn(
         "munmap is not interposed in this build: a memif peer that disconnects while "
         "workers poll can crash routerd (DPDK 22.11 memif PMD)");
-  spdlog::info("FIB: DIR-24-8, two copies, about {} MiB; {} next-hop slots; tbl24 prefetch {}",
+  spdlog::info("FIB: DIR-24-8, two copies, about {} MiB; {} next-hop slots; tbl24 read {}",
                dp.fib.memory_bytes() >> 20, cfg.max_next_hops,
-               dp.fib.prefetch_enabled() ? "on"
-                                         : "off (this DPDK's table layout is not the "
-                                           "one routerd knows; lookups unaffected)");
+               dp.fib.tbl24_readable() ? "inline"
+                                       : "through DPDK only (this DPDK's table layout is not "
+                                         "the one routerd knows; answers unaffected)");
   spdlog::info("IPv6 FIB: TRIE, two copies, about {} MiB ({} routes, {} tbl8 groups)",
                dp.fib6.memory_bytes() >> 20, cfg.fib6_max_routes, cfg.fib6_tbl8_groups);
   if (cfg.route_cache)

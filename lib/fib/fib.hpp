@@ -60,15 +60,23 @@ class Fib {
   // Reader side: the copy to use for this burst. Must not be held across a quiescent state.
   rte_fib* reader() const { return copies_[active_.load(std::memory_order_acquire)]; }
 
-  // Reader side, for prefetching only: the tbl24 of the copy in use, where the entry for
-  // address a is tbl24[a >> 8]; nullptr when the startup self-check did not confirm where
-  // DPDK keeps it (its layout is private; a prefetch of a wrong address is harmless but
-  // useless). Prefetching these lines while a burst is still being classified overlaps
-  // their cache misses with that work, which is most of the cost of random destinations.
-  const uint32_t* tbl24_for_prefetch() const {
-    return tbl24_[active_.load(std::memory_order_relaxed)];
+  // Whether workers read tbl24 themselves (view().tbl24 non-null): the startup self-check
+  // confirmed where DPDK keeps it (its layout is private). Without it every lookup goes
+  // through rte_fib_lookup_bulk: the same answers, a little slower.
+  bool tbl24_readable() const { return tbl24_[0] != nullptr; }
+
+  // Reader side: the copy to use for this burst together with its tbl24 (nullptr unless
+  // tbl24_readable()), from one acquire load, so that a worker can read the entries of /24
+  // and shorter prefixes itself, where tbl24[a >> 8] is next hop << 1 | "extended", and ask
+  // DPDK only for the rest (see fib_states). Not to be held across a quiescent state.
+  struct View {
+    rte_fib* fib;
+    const uint32_t* tbl24;
+  };
+  View view() const {
+    const uint32_t a = active_.load(std::memory_order_acquire);
+    return {copies_[a], tbl24_[a]};
   }
-  bool prefetch_enabled() const { return tbl24_[0] != nullptr; }
 
   // Writer side (one thread), in steps, so that one grace period can cover several tables:
   //   stage(ops)  applies every op to the copy no reader uses, or none: on failure that copy

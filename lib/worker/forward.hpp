@@ -276,18 +276,14 @@ ROUTERD_ALWAYS_INLINE bool classify_fast(const rte_mbuf* m, const FastKey& key, 
 }
 
 // Stage 1 over a burst, fast path only: dst[i] for every packet, and a bit per packet that
-// classify_fast did not pass (for classify() to judge). With tbl24 (Fib::tbl24_for_prefetch)
-// it starts fetching each destination's FIB line as soon as it is known.
-// With `cache` instead, the burst is to be looked up through that route cache, and it
-// fetches each destination's cache set instead.
+// classify_fast did not pass (for classify() to judge). With `cache`, the burst is to be
+// looked up through that route cache, and it starts fetching each destination's cache set.
 template <CkFlags Ck>
 ROUTERD_ALWAYS_INLINE uint64_t classify_burst(rte_mbuf* const* pkts, uint16_t n, const FastKey& key,
-                                              uint32_t* dst, const uint32_t* tbl24,
-                                              const RouteCache* cache = nullptr) {
+                                              uint32_t* dst, const RouteCache* cache = nullptr) {
   uint64_t slow = 0;
   for (uint16_t i = 0; i < n; ++i) {
     slow |= uint64_t(!classify_fast<Ck>(pkts[i], key, &dst[i])) << i;
-    if (tbl24) rte_prefetch0(tbl24 + (dst[i] >> 8));
     if (cache) cache->prefetch(dst[i]);
   }
   return slow;
@@ -416,13 +412,38 @@ ROUTERD_ALWAYS_INLINE uint32_t cache_key(uint32_t d) {
 ROUTERD_ALWAYS_INLINE const uint8_t* cache_key(const Dst6& d) {
   return d.b;
 }
-ROUTERD_ALWAYS_INLINE void fib_lookup_bulk(const SharedState& dp, uint32_t* dst, uint64_t* nh,
-                                           uint16_t k) {
-  rte_fib_lookup_bulk(dp.fib.reader(), dst, nh, k);
+// The next-hop states of k <= 64 IPv4 destinations straight from the FIB. A tbl24 entry
+// without the "extended" bit is the answer (next hop << 1), read here with each line
+// prefetched kAhead destinations early; only the others (prefixes longer than /24) go
+// through DPDK's lookup. One pass instead of rte_fib_lookup_bulk's plus a decoding one,
+// and no call: on uniform destinations, prefetching all tbl24 lines of a burst before the
+// lookup stalled on the prefetches themselves (docs/performance.md, "issue 18").
+ROUTERD_ALWAYS_INLINE void fib_states(const SharedState& dp, const uint32_t* dst, uint16_t k,
+                                      const NextHopState** out) {
+  const Fib::View v = dp.fib.view();
+  if (__builtin_expect(v.tbl24 == nullptr, 0)) {
+    uint64_t nh[64];
+    rte_fib_lookup_bulk(v.fib, const_cast<uint32_t*>(dst), nh, k);
+    for (uint16_t i = 0; i < k; ++i) out[i] = state_of(dp, nh[i]);
+    return;
+  }
+  constexpr uint16_t kAhead = 8;
+  for (uint16_t i = 0; i < k && i < kAhead; ++i) rte_prefetch0(v.tbl24 + (dst[i] >> 8));
+  for (uint16_t i = 0; i < k; ++i) {
+    if (i + kAhead < k) rte_prefetch0(v.tbl24 + (dst[i + kAhead] >> 8));
+    const uint32_t e = v.tbl24[dst[i] >> 8];
+    uint64_t stored = e >> 1;
+    if (__builtin_expect(e & 1, 0))
+      rte_fib_lookup_bulk(v.fib, const_cast<uint32_t*>(dst + i), &stored, 1);
+    out[i] = state_of(dp, stored);
+  }
 }
-ROUTERD_ALWAYS_INLINE void fib_lookup_bulk(const SharedState& dp, Dst6* dst, uint64_t* nh,
-                                           uint16_t k) {
-  rte_fib6_lookup_bulk(dp.fib6.reader(), reinterpret_cast<uint8_t(*)[16]>(dst), nh, k);
+ROUTERD_ALWAYS_INLINE void fib_states(const SharedState& dp, const Dst6* dst, uint16_t k,
+                                      const NextHopState** out) {
+  uint64_t nh[64];
+  rte_fib6_lookup_bulk(dp.fib6.reader(), reinterpret_cast<uint8_t(*)[16]>(const_cast<Dst6*>(dst)),
+                       nh, k);
+  for (uint16_t i = 0; i < k; ++i) out[i] = state_of(dp, nh[i]);
 }
 
 // Before an uncached bulk lookup of k <= 64 IPv6 destinations whose tbl24 entries were
@@ -468,10 +489,8 @@ template <class Cache, class Key>
 ROUTERD_ALWAYS_INLINE void lookup_states_in(const SharedState& dp, Cache* cache, uint64_t gen,
                                             const Key* dst, uint16_t k, const NextHopState** out,
                                             CacheTally* t, const uint32_t* sets = nullptr) {
-  uint64_t nh[64];
   if (cache == nullptr) {
-    fib_lookup_bulk(dp, const_cast<Key*>(dst), nh, k);
-    for (uint16_t i = 0; i < k; ++i) out[i] = state_of(dp, nh[i]);
+    fib_states(dp, dst, k, out);
     return;
   }
   uint32_t own[64];
@@ -496,10 +515,11 @@ ROUTERD_ALWAYS_INLINE void lookup_states_in(const SharedState& dp, Cache* cache,
   }
   if (nm) {
     Key miss_dst[64];
+    const NextHopState* miss_state[64];
     for (uint16_t j = 0; j < nm; ++j) miss_dst[j] = dst[miss_at[j]];
-    fib_lookup_bulk(dp, miss_dst, nh, nm);
+    fib_states(dp, miss_dst, nm, miss_state);
     for (uint16_t j = 0; j < nm; ++j) {
-      const NextHopState* s = state_of(dp, nh[j]);
+      const NextHopState* s = miss_state[j];
       const uint16_t i = miss_at[j];
       out[i] = s;
       // "No route" is not cached: it is rare on a router with a default route, and is

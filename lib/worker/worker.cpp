@@ -312,21 +312,19 @@ void Worker::process(uint16_t in_port, rte_mbuf** pkts, uint16_t n) {
   // compacting in place so that packets keep their order.
   uint32_t dst[kMaxBurst];
   uint64_t slow;
-  // Through the route cache the FIB is read only for its misses: stage 1 fetches the cache
-  // sets instead of the FIB's lines. While probing too, so that the governor compares the
-  // two ways each with its own memory fetched as early (with only the FIB's lines fetched
-  // during stage 1, the cache arm alone paid its misses inside the timed lookup).
+  // Through the route cache, stage 1 fetches each destination's cache set. The FIB's lines
+  // are fetched by fib_states, a few destinations ahead: fetching a whole burst's during
+  // stage 1 stalled on the prefetches (docs/performance.md, "issue 18").
   const RouteCache* warm = governor_.next_uses_cache() ? cache_.get() : nullptr;
-  const uint32_t* tbl24 = warm ? nullptr : dp_.fib.tbl24_for_prefetch();
   switch (ck) {
     case CkFlags::none:
-      slow = classify_burst<CkFlags::none>(pkts, n, key, dst, tbl24, warm);
+      slow = classify_burst<CkFlags::none>(pkts, n, key, dst, warm);
       break;
     case CkFlags::good:
-      slow = classify_burst<CkFlags::good>(pkts, n, key, dst, tbl24, warm);
+      slow = classify_burst<CkFlags::good>(pkts, n, key, dst, warm);
       break;
     default:
-      slow = classify_burst<CkFlags::mixed>(pkts, n, key, dst, tbl24, warm);
+      slow = classify_burst<CkFlags::mixed>(pkts, n, key, dst, warm);
       break;
   }
   rte_mbuf** cand = pkts;
