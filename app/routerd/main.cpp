@@ -107,7 +107,7 @@ std::string presets_dir(const Config& cfg) {
 }
 
 int run(const Config& cfg, const std::vector<Preset>& presets,
-        const std::vector<Control::RouteFile>& route_files, std::vector<std::string> eal_args) {
+        std::vector<Control::RouteFile> route_files, std::vector<std::string> eal_args) {
   for (const auto& p : cfg.ports) {
     eal_args.emplace_back(port_device_is_vdev(p.device) ? "--vdev" : "-a");
     eal_args.push_back(p.device);
@@ -210,7 +210,7 @@ int run(const Config& cfg, const std::vector<Preset>& presets,
   // Until the workers are launched their lcores are idle: a full IPv6 table fills its two
   // copies side by side. Later loads find no idle lcore (unless one has no worker).
   dp.fib6.set_spare_core(&idle);
-  ctl.load(cfg, route_files);
+  ctl.load(cfg, std::move(route_files));  // Control keeps them for reload: one copy
 
   // RX queues go round-robin over workers, so every queue is polled.
   std::vector<std::vector<Worker::RxQueue>> rx(workers);
@@ -404,7 +404,7 @@ static int main_(int argc, char** argv) {
   if (!eal_args.empty()) spdlog::info("EAL options from the command line replace dataplane.eal");
 
   try {
-    return run(cfg, presets, route_files, eal_args.empty() ? cfg.eal : eal_args);
+    return run(cfg, presets, std::move(route_files), eal_args.empty() ? cfg.eal : eal_args);
   } catch (const ConfigError& e) {
     // Found once the ports exist (a gateway off every subnet, a FIB too small): still the
     // config's fault, and everything started has been stopped again.

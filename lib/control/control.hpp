@@ -94,9 +94,11 @@ class Control {
   Control& operator=(const Control&) = delete;
 
   // Applies the config's addresses, static neighbours, routes and the already parsed route
-  // files (startup). Throws ConfigError naming the config entry or file line.
+  // files (startup), which it keeps for reload() (taken, not copied: a full table of ECMP
+  // routes is several hundred MiB of specs). Throws ConfigError naming the config entry or
+  // file line.
   using RouteFile = std::pair<std::string, std::vector<RouteSpec>>;
-  void load(const Config& cfg, const std::vector<RouteFile>& route_files);
+  void load(const Config& cfg, std::vector<RouteFile> route_files);
 
   // Re-reads the config this Control was loaded from (parsed on the caller's thread) and
   // applies the difference in port addresses, static neighbours and routes ([[route]] and
@@ -119,7 +121,7 @@ class Control {
   nlohmann::json execute(const Request& r);
   bool poll_once(uint64_t now_ms);  // one loop iteration: punts, commands, timers; false if idle
   // What reload() submits: applies an already parsed config and its route files.
-  nlohmann::json reload_apply(const Config& next, const std::vector<RouteFile>& files);
+  nlohmann::json reload_apply(const Config& next, std::vector<RouteFile> files);
   nlohmann::json stats_json() const;
 
   // Counters summed over every lcore, for the final log line.

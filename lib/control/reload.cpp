@@ -207,9 +207,9 @@ std::vector<std::string> restart_needed(const Config& a, const Config& b) {
 
 }  // namespace
 
-void Control::load(const Config& cfg, const std::vector<RouteFile>& route_files) {
+void Control::load(const Config& cfg, std::vector<RouteFile> route_files) {
   loaded_ = cfg;
-  loaded_files_ = route_files;
+  loaded_files_ = std::move(route_files);
   auto run = [&](const std::string& where, const std::vector<std::string>& argv) {
     try {
       execute(parse_request(argv));
@@ -248,7 +248,7 @@ void Control::load(const Config& cfg, const std::vector<RouteFile>& route_files)
   }
   for (size_t i = 0; i < cfg.routes.size(); ++i)
     run("route[" + std::to_string(i) + "]", route_add_argv(cfg.routes[i]));
-  for (const auto& [path, specs] : route_files) {
+  for (const auto& [path, specs] : loaded_files_) {
     try {
       route_load(specs, path);
     } catch (const CommandError& e) {
@@ -270,10 +270,10 @@ nlohmann::json Control::reload() {
     throw CommandError("reload: " + config_path_ + ": route_files: " + e.what() +
                        "; nothing changed");
   }
-  return submit([this, next] { return reload_apply(next->first, next->second); });
+  return submit([this, next] { return reload_apply(next->first, std::move(next->second)); });
 }
 
-nlohmann::json Control::reload_apply(const Config& next, const std::vector<RouteFile>& files) {
+nlohmann::json Control::reload_apply(const Config& next, std::vector<RouteFile> files) {
   const auto t0 = std::chrono::steady_clock::now();
   auto run = [&](const std::vector<std::string>& argv) { execute(parse_request(argv)); };
   // Each step that succeeded leaves how to take it back; a failure takes them back newest
@@ -468,7 +468,7 @@ nlohmann::json Control::reload_apply(const Config& next, const std::vector<Route
 
   const std::vector<std::string> restart = restart_needed(loaded_, next);
   loaded_ = next;
-  loaded_files_ = files;
+  loaded_files_ = std::move(files);
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   spdlog::info("reload {}: addresses +{} -{}, neighbours ~{} -{}, routes +{} ~{} -{} in {:.3f} s{}",
                config_path_, addr_added, addr_removed, neigh_set, neigh_removed, routes_added,
