@@ -36,6 +36,8 @@ KIND (what each frame is):
            With [control_plane] on, routerd hands them to the kernel under its token bucket.
   synclosed  the same SYNs to --closed-port (default 8080), a port the allow list does not
            name: routerd drops each (drops.cp_denied) and answers nothing.
+  syn179v6, synclosedv6  the same over IPv6: to --syn6-dst, from random interface ids of
+           --syn6-net (spoofed on-link senders), or with --syn-from-src from --src6.
   null     the scan's UDP frames, but to a MAC address nobody has: the router drops them at
            its first check (l2_other_host). The generator and the TAP pay what they pay for
            any flood, the router's control thread nothing: the soak's second baseline.
@@ -60,11 +62,13 @@ import time
 
 ETH_P_ALL = 0x0003
 ETH_P_IP = 0x0800
+ETH_P_IPV6 = 0x86DD
 ETH_P_ARP = 0x0806
 PACKET_OUTGOING = 4
 BCAST = b"\xff" * 6
 FRAG_PAYLOAD = bytes(1000)
-KINDS = ("arp", "scan", "ptb", "frag", "icmperr", "ttl1", "syn179", "synclosed", "null")
+KINDS = ("arp", "scan", "ptb", "frag", "icmperr", "ttl1", "syn179", "synclosed", "syn179v6",
+         "synclosedv6", "null")
 TCP_SYN = 0x02
 # A unicast MAC nobody on the link has: the router drops such frames at its first check.
 FOREIGN_MAC = b"\x02\x00\x00\x5e\xed\x01"
@@ -105,13 +109,22 @@ def udp(sport, dport, payload):
     return struct.pack("!HHHH", sport, dport, 8 + len(payload), 0) + payload  # no checksum (RFC 768)
 
 
-def tcp_syn(src, dst, sport, dport, seq):
+def tcp_syn(src, dst, sport, dport, seq, v6=False):
     """A TCP SYN with an MSS option (1460) and a correct checksum over the pseudo-header: the
-    kernel verifies it on a TAP, and a SYN with a bad one would never reach the socket."""
-    opts = struct.pack("!BBH", 2, 4, 1460)
+    kernel verifies it on a TAP, and a SYN with a bad one would never reach the socket.
+    v6: src and dst are 16-byte IPv6 addresses (RFC 8200 8.1 pseudo-header)."""
+    opts = struct.pack("!BBH", 2, 4, 1440 if v6 else 1460)
     h = struct.pack("!HHIIBBHHH", sport, dport, seq, 0, (5 + len(opts) // 4) << 4, TCP_SYN, 64240, 0, 0) + opts
-    pseudo = ip2b(src) + ip2b(dst) + struct.pack("!BBH", 0, 6, len(h))
+    if v6:
+        pseudo = src + dst + struct.pack("!IxxxB", len(h), 6)
+    else:
+        pseudo = ip2b(src) + ip2b(dst) + struct.pack("!BBH", 0, 6, len(h))
     return h[:16] + struct.pack("!H", csum(pseudo + h)) + h[18:]
+
+
+def ipv6(src, dst, nxt, payload, hops=64):
+    """An IPv6 header (16-byte addresses, no flow label) followed by payload."""
+    return struct.pack("!IHBB16s16s", 6 << 28, len(payload), nxt, hops, src, dst) + payload
 
 
 def eth(dst, src, etype, payload):
@@ -170,6 +183,9 @@ class Builder:
         self.arp_target = next(r for r in self.rips if ipaddress.ip_address(r) in n)
         self.syn_net = None if a.syn_from_src else Net(a.syn_net or a.arp_net, avoid)
         self.syn_dst = int(ipaddress.ip_address(a.syn_dst)) if a.syn_dst else self.rips[0]
+        self.src6 = ipaddress.IPv6Address(a.src6).packed if a.src6 else None
+        self.syn6_dst = ipaddress.IPv6Address(a.syn6_dst).packed if a.syn6_dst else None
+        self.syn6_net = ipaddress.IPv6Network(a.syn6_net, strict=False) if a.syn6_net else None
 
     def frame(self, kind):
         return getattr(self, "f_" + kind)()
@@ -236,6 +252,23 @@ class Builder:
     def f_synclosed(self):
         return self.syn(self.a.closed_port)
 
+    def syn6(self, dport):
+        r = self.rng
+        if self.a.syn_from_src:
+            src = self.src6
+        else:  # a random interface id of the on-link /64: never the router's ::1
+            n = self.syn6_net
+            src = (n.network_address + r.randrange(2, min(n.num_addresses, 1 << 64) - 1)).packed
+        return eth(self.rmac, self.my, ETH_P_IPV6,
+                   ipv6(src, self.syn6_dst, 6,
+                        tcp_syn(src, self.syn6_dst, r.randrange(1024, 65536), dport, r.getrandbits(32), v6=True)))
+
+    def f_syn179v6(self):
+        return self.syn6(179)
+
+    def f_synclosedv6(self):
+        return self.syn6(self.a.closed_port)
+
     def f_null(self):
         r = self.rng
         return eth(FOREIGN_MAC, self.my, ETH_P_IP,
@@ -283,6 +316,10 @@ def main():
     ap.add_argument("--syn-from-src", action="store_true", help="SYN floods from --src, random ports")
     ap.add_argument("--syn-dst", default=None, help="default: the first of --router-ips")
     ap.add_argument("--closed-port", type=int, default=8080)
+    ap.add_argument("--src6", default="2001:db8:1::2", help="this host's IPv6 address")
+    ap.add_argument("--syn6-dst", default="2001:db8:1::1", help="the IPv6 SYN floods' target")
+    ap.add_argument("--syn6-net", default="2001:db8:1::/64",
+                    help="sources of the IPv6 SYN floods (random interface ids)")
     ap.add_argument("--seconds", type=float, default=10)
     ap.add_argument("--pps", type=int, default=5000, help="0: unpaced")
     ap.add_argument("--seed", type=int, default=None)
