@@ -493,8 +493,12 @@ void Control::handle_local6(rte_mbuf* m, uint16_t in_port, uint64_t now) {
   if (icmp_len < icmp6::header_len) return drop(m, Drop::local_unhandled, in_port);
   const uint8_t type = ic[0];
   if (type >= nd::router_solicit && type <= nd::redirect) {
-    // As ARP: the kernel interface resolves from copies of solicitations and adverts.
-    if (cp_enabled() && (type == nd::neighbor_solicit || type == nd::neighbor_advert))
+    // As ARP: the kernel interface resolves from copies of solicitations and adverts. Router
+    // Advertisements are copied too: a routing daemon's BGP unnumbered peering (FRR's
+    // `neighbor PORT interface`) learns the peer's link-local address from them. The kernel
+    // interfaces take nothing from them themselves (accept_ra 0, lib/kernel_if).
+    if (cp_enabled() &&
+        (type == nd::neighbor_solicit || type == nd::neighbor_advert || type == nd::router_advert))
       kernel_copy(m, in_port, now);
     return handle_ndp(m, in_port, now);
   }
