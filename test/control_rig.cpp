@@ -63,6 +63,21 @@ nlohmann::json ControlRig::run(const std::vector<std::string>& argv) {
   return ctl->execute(parse_request(argv));
 }
 
+std::vector<std::vector<uint8_t>> ControlRig::sent_frames(std::vector<uint16_t>* out_ports) {
+  std::vector<std::vector<uint8_t>> out;
+  if (out_ports) out_ports->clear();
+  TxEntry t;
+  while (rte_ring_dequeue_elem(ctl_tx.get(), &t, sizeof t) == 0) {
+    const auto* p = rte_pktmbuf_mtod(t.m, const uint8_t*);
+    if (!is_ipv6_startup(p, rte_pktmbuf_data_len(t.m))) {
+      if (out_ports) out_ports->push_back(t.port);
+      out.emplace_back(p, p + rte_pktmbuf_data_len(t.m));
+    }
+    rte_pktmbuf_free(t.m);
+  }
+  return out;
+}
+
 std::string ControlRig::fails(const std::vector<std::string>& argv) {
   try {
     run(argv);

@@ -49,6 +49,10 @@ struct ControlRig {
   nlohmann::json run(const std::vector<std::string>& argv);
   // The refusal's message, or "" when the command was applied.
   std::string fails(const std::vector<std::string>& argv);
+  // The frames control sent since the last call, oldest first, and (into ports, when
+  // given) the port of each; the router's own IPv6 start-up traffic (is_ipv6_startup) is
+  // left out. Every frame is freed.
+  std::vector<std::vector<uint8_t>> sent_frames(std::vector<uint16_t>* ports = nullptr);
 };
 
 // An ARP request (or reply) from `sender` (by default a host on p1's 10.2.0.0/24) for the

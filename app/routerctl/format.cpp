@@ -25,11 +25,18 @@ std::string route_type_prefix(const json& r) {
   return type.empty() || type == "unicast" ? "" : type + " ";
 }
 
+// " via 10.2.0.2", or for an IPv4 route's IPv6 gateway (RFC 5549: "via_family" 6) as
+// ip-route(8) prints RTA_VIA: " via inet6 fe80::2".
+std::string via(const json& j) {
+  if (!j.contains("via")) return "";
+  return std::string(" via ") + (j.value("via_family", 0) == 6 ? "inet6 " : "") + str(j, "via");
+}
+
 std::string routes(const json& d) {
   std::string out;
   for (const auto& r : d) {
     out += route_type_prefix(r) + str(r, "prefix");
-    if (r.contains("via")) out += " via " + str(r, "via");
+    out += via(r);
     if (r.contains("dev")) out += " dev " + str(r, "dev");
     out += " proto " + str(r, "proto");
     if (r.contains("src")) out += " src " + str(r, "src");
@@ -37,7 +44,7 @@ std::string routes(const json& d) {
     // ECMP, as ip-route(8) prints a multipath route, with each member's state and share.
     if (r.contains("nexthops"))
       for (const auto& n : r["nexthops"]) {
-        out += "\tnexthop via " + str(n, "via") + " dev " + str(n, "dev") +
+        out += "\tnexthop" + via(n) + " dev " + str(n, "dev") +
                fmt::format(" weight {}", n.value("weight", 1u));
         if (n.contains("state")) out += " " + str(n, "state");
         if (n.contains("buckets")) out += fmt::format(" buckets {}", n["buckets"].get<unsigned>());
@@ -58,7 +65,7 @@ std::string route_get(const json& d) {
     out += " " + type + " route " + str(d, "route") + " proto " + str(d, "proto");
   if (type == "broadcast") out += " broadcast (directed broadcasts are not forwarded)";
   if (type == "unicast") {
-    if (d.contains("via")) out += " via " + str(d, "via");
+    out += via(d);
     out += " dev " + str(d, "dev");
     if (d.contains("src")) out += " src " + str(d, "src");
     out += " route " + str(d, "route") + " proto " + str(d, "proto");
@@ -223,6 +230,8 @@ std::string route_summary(const json& d) {
     if (by.contains(std::to_string(len)))
       out += fmt::format(" /{} {}", len, by[std::to_string(len)].get<uint64_t>());
   out += "\n";
+  if (d.value("via_ipv6", 0ull))
+    out += fmt::format("through IPv6 gateways (RFC 5549): {}\n", d["via_ipv6"].get<uint64_t>());
   // Routes from a routing daemon (FPM), by protocol.
   if (d.contains("daemon") && d["daemon"].is_object() && !d["daemon"].empty()) {
     out += "from the routing daemon:";

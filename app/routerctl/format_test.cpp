@@ -320,3 +320,36 @@ TEST_CASE("route show and route get print ECMP routes as ip-route(8) does, with 
         "    group 12 bucket 77 of 128 (2 next hops, 2 alive)\n"
         "    nexthop 9 forward neighbour 10.3.0.2 lladdr 02:00:00:00:02:02 mtu 1500\n");
 }
+
+TEST_CASE("RFC 5549: an IPv4 route's IPv6 gateway prints as ip-route(8) prints RTA_VIA",
+          "[routerctl][rfc5549]") {
+  const char* summary =
+      R"({"routes":5,"connected":2,"static":3,"via_ipv6":2,"by_length":{"16":3,"24":2},)"
+      R"("fib_prefixes":7,"next_hops":5,"generation":9,"commits":8,"route_updates":12})";
+  CHECK(format_text(Verb::route_summary, nlohmann::json::parse(summary)) ==
+        "5 routes (2 connected, 3 static), 7 FIB prefixes, 5 next hops\n"
+        "generation 9, 8 commits, 12 route updates\nby prefix length: /16 3 /24 2\n"
+        "through IPv6 gateways (RFC 5549): 2\n");
+  const char* show =
+      R"([{"type":"unicast","family":4,"prefix":"10.9.0.0/16","via":"fe80::2","via_family":6,)"
+      R"("dev":"p1","proto":"bgp","origin":"fpm"},)"
+      R"({"type":"unicast","family":4,"prefix":"10.8.0.0/16","proto":"static","group":3,)"
+      R"("nexthops":[{"via":"10.1.0.2","dev":"p0","weight":1,"state":"alive","buckets":64,)"
+      R"("packets":5},{"via":"fe80::2","via_family":6,"dev":"p1","weight":2,"state":"dead",)"
+      R"("buckets":0,"packets":0}]},)"
+      R"({"type":"unicast","family":6,"prefix":"2001:db8::/32","via":"fe80::2","dev":"p1",)"
+      R"("proto":"static"}])";
+  CHECK(format_text(Verb::route_show, nlohmann::json::parse(show)) ==
+        "10.9.0.0/16 via inet6 fe80::2 dev p1 proto bgp\n"
+        "10.8.0.0/16 proto static\n"
+        "\tnexthop via 10.1.0.2 dev p0 weight 1 alive buckets 64 packets 5\n"
+        "\tnexthop via inet6 fe80::2 dev p1 weight 2 dead buckets 0 packets 0\n"
+        "2001:db8::/32 via fe80::2 dev p1 proto static\n");
+  const char* get =
+      R"({"dst":"10.9.7.7","type":"unicast","via":"fe80::2","via_family":6,"dev":"p1",)"
+      R"("src":"10.2.0.1","route":"10.9.0.0/16","proto":"static","nexthop":{"id":9,)"
+      R"("state":"forward","neighbour":"fe80::2","lladdr":"02:00:00:00:02:02","mtu":1500}})";
+  CHECK(format_text(Verb::route_get, nlohmann::json::parse(get)) ==
+        "10.9.7.7 via inet6 fe80::2 dev p1 src 10.2.0.1 route 10.9.0.0/16 proto static\n"
+        "    nexthop 9 forward neighbour fe80::2 lladdr 02:00:00:00:02:02 mtu 1500\n");
+}

@@ -141,24 +141,52 @@ void parse_route_prefix(const std::string& cmd, std::string_view s, uint8_t want
   check_family(cmd, want, r.family, route_prefix_str(r));
 }
 
+// ip-route(8)'s family word before a gateway ("via inet6 fe80::1"): 4 for inet, 6 for
+// inet6, 0 for anything else (the word is then the address).
+uint8_t gateway_family_word(std::string_view s) {
+  return s == "inet" ? 4 : s == "inet6" ? 6 : 0;
+}
+
 // A gateway word of either family into r (via or via6), which must match the family of the
-// prefix, when that is known.
-void parse_gateway(const std::string& cmd, std::string_view s, uint8_t want, RouteSpec& r) {
+// prefix, when that is known: but for an IPv4 route, whose gateway may be IPv6 when the
+// family word says so (RFC 5549, "via inet6 fe80::1"; r.via6 set, r.family stays 4). kw:
+// that word's family (0: none given).
+void parse_gateway(const std::string& cmd, std::string_view s, uint8_t want, RouteSpec& r,
+                   uint8_t kw = 0) {
   Ipv4 v4;
   Ipv6 v6;
-  const uint8_t fam = parse_any_addr(cmd, "the gateway", s, r.family ? r.family : want, &v4, &v6);
+  const uint8_t hint = kw ? kw : r.family ? r.family : want;
+  const uint8_t fam = parse_any_addr(cmd, "the gateway", s, hint, &v4, &v6);
   const std::string gw = fam == 6 ? v6.str() : v4.str();
-  if (r.family && r.family != fam)
+  if (kw && kw != fam)
+    fail(cmd, q(s) + " is not an " + family_name(kw) + " address (the gateway after '" +
+                  (kw == 6 ? "inet6" : "inet") + "')");
+  const bool v4_over_v6 = r.family == 4 && fam == 6 && kw == 6;
+  if (r.family && r.family != fam && !v4_over_v6)
     fail(cmd, "gateway " + gw + " is " + family_name(fam) + " but " + route_prefix_str(r) + " is " +
-                  family_name(r.family));
-  check_family(cmd, want, fam, "gateway " + gw);
+                  family_name(r.family) +
+                  (r.family == 4 ? " (an IPv4 route through an IPv6 gateway, RFC 5549, is written "
+                                   "'via inet6 " +
+                                       gw + "')"
+                                 : " (only an IPv4 route may have a gateway of the other family)"));
+  if (!v4_over_v6) check_family(cmd, want, fam, "gateway " + gw);
   if (fam == 6) {
     if (const char* why = not_unicast(v6)) fail(cmd, "gateway " + gw + " is " + why);
     r.via6 = v6;
   } else {
     r.via = v4;
   }
-  r.family = fam;
+  if (!v4_over_v6) r.family = fam;
+}
+
+// "via [inet|inet6] GATEWAY" from w[i] (the word after "via"): into r as parse_gateway
+// reads it; returns the number of words it took (1 or 2).
+size_t parse_via(const std::string& cmd, std::span<const std::string_view> w, size_t i,
+                 uint8_t want, RouteSpec& r) {
+  const uint8_t kw = gateway_family_word(w[i]);
+  if (kw && i + 1 >= w.size()) fail(cmd, "'via " + std::string(w[i]) + "' needs an address");
+  parse_gateway(cmd, w[i + (kw ? 1 : 0)], want, r, kw);
+  return kw ? 2 : 1;
 }
 
 // ip-route(8)'s [TYPE] before PREFIX: the type it names, or unicast when w[0] is not one (it
@@ -236,7 +264,7 @@ size_t parse_nexthop(const std::string& cmd, std::span<const std::string_view> w
     if ((via && (gw.via || gw.via6)) || (dev && !nh.dev.empty()) || (weight && have_weight))
       fail(cmd, what + ": " + q(w[i]) + " given twice");
     if (via) {
-      parse_gateway(cmd, w[i + 1], want, gw);
+      i += parse_via(cmd, w, i + 1, want, gw) - 1;
     } else if (dev) {
       nh.dev = std::string(w[i + 1]);
     } else {
@@ -292,7 +320,7 @@ RouteSpec parse_route_spec(const std::string& cmd, std::span<const std::string_v
       r.mtu = parse_mtu(cmd, w[i + 1], r.family);
       mtu_word = w[i + 1];
     } else if (via) {
-      parse_gateway(cmd, w[i + 1], want, r);
+      i += parse_via(cmd, w, i + 1, want, r) - 1;
     } else {
       r.dev = std::string(w[i + 1]);
       have_dev = true;
@@ -436,14 +464,28 @@ void parse_route_del(Request& r, const std::string& cmd, Args a) {
   a = a.subspan(typed ? 1 : 0);
   RouteSpec spec;
   parse_route_prefix(cmd, a[0], r.family, spec);
-  auto kv = keywords(cmd, a.subspan(1), {"via", "dev"});
-  if (kv.count("via")) parse_gateway(cmd, kv["via"], r.family, spec);
+  // [via [inet|inet6] GATEWAY] [dev PORT], in either order.
+  std::vector<std::string_view> rest(a.begin() + 1, a.end());
+  bool have_via = false, have_dev = false;
+  for (size_t i = 0; i < rest.size(); i += 2) {
+    const bool via = rest[i] == "via", dev = rest[i] == "dev";
+    if (!via && !dev) fail(cmd, "unexpected " + q(rest[i]));
+    if (i + 1 >= rest.size()) fail(cmd, q(rest[i]) + " needs a value");
+    if ((via && have_via) || (dev && have_dev)) fail(cmd, q(rest[i]) + " given twice");
+    if (via) {
+      i += parse_via(cmd, rest, i + 1, r.family, spec) - 1;
+      have_via = true;
+    } else {
+      r.dev = std::string(rest[i + 1]);
+      have_dev = true;
+    }
+  }
   r.family = spec.family ? spec.family : 4;  // "route del default": IPv4 unless -6 or via
   r.prefix = spec.prefix;
   r.prefix6 = spec.prefix6;
   r.via = spec.via;
   r.via6 = spec.via6;
-  r.dev = kv.count("dev") ? kv["dev"] : "";
+  if (!have_dev) r.dev.clear();
 }
 
 // "route show cache" is a verb of its own, but iproute2 spells it as an argument of show.

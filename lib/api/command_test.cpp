@@ -512,13 +512,17 @@ TEST_CASE("IPv6 errors, word for word", "[api][command]") {
   const Bad bad[] = {
       // routes: families mixed, link-local gateways, host bits, MTUs
       {{"route", "add", "2001:db8::/32", "via", "10.0.0.1"},
-       "route add: gateway 10.0.0.1 is IPv4 but 2001:db8::/32 is IPv6"},
+       "route add: gateway 10.0.0.1 is IPv4 but 2001:db8::/32 is IPv6"
+       " (only an IPv4 route may have a gateway of the other family)"},
       {{"route", "add", "10.0.0.0/8", "via", "2001:db8::1"},
-       "route add: gateway 2001:db8::1 is IPv6 but 10.0.0.0/8 is IPv4"},
+       "route add: gateway 2001:db8::1 is IPv6 but 10.0.0.0/8 is IPv4"
+       " (an IPv4 route through an IPv6 gateway, RFC 5549, is written 'via inet6 2001:db8::1')"},
       {{"route", "replace", "2001:db8::/32", "via", "10.0.0.1", "dev", "p1"},
-       "route replace: gateway 10.0.0.1 is IPv4 but 2001:db8::/32 is IPv6"},
+       "route replace: gateway 10.0.0.1 is IPv4 but 2001:db8::/32 is IPv6"
+       " (only an IPv4 route may have a gateway of the other family)"},
       {{"route", "del", "2001:db8::/32", "via", "10.0.0.1"},
-       "route del: gateway 10.0.0.1 is IPv4 but 2001:db8::/32 is IPv6"},
+       "route del: gateway 10.0.0.1 is IPv4 but 2001:db8::/32 is IPv6"
+       " (only an IPv4 route may have a gateway of the other family)"},
       {{"route", "add", "2001:db8::/32", "via", "fe80::2"},
        "route add: a link-local gateway (fe80::2) needs dev PORT"},
       {{"route", "replace", "default", "via", "FE80::2", "mtu", "1400"},
@@ -561,9 +565,11 @@ TEST_CASE("IPv6 errors, word for word", "[api][command]") {
       {{"-4", "route", "add", "2001:db8::/32", "dev", "p1"},
        "route add: -4 given but 2001:db8::/32 is IPv6"},
       {{"-6", "route", "add", "default", "via", "10.0.0.1"},
-       "route add: gateway 10.0.0.1 is IPv4 but ::/0 is IPv6"},
+       "route add: gateway 10.0.0.1 is IPv4 but ::/0 is IPv6"
+       " (only an IPv4 route may have a gateway of the other family)"},
       {{"-4", "route", "add", "default", "via", "fe80::1", "dev", "p1"},
-       "route add: gateway fe80::1 is IPv6 but 0.0.0.0/0 is IPv4"},
+       "route add: gateway fe80::1 is IPv6 but 0.0.0.0/0 is IPv4"
+       " (an IPv4 route through an IPv6 gateway, RFC 5549, is written 'via inet6 fe80::1')"},
       {{"-6", "route", "add", "x", "dev", "p1"}, "route add: 'x' is not an IPv6 prefix"},
       {{"-6", "route", "del", "10.0.0.0/8"}, "route del: -6 given but 10.0.0.0/8 is IPv4"},
       {{"-6", "route", "get", "10.0.0.1"}, "route get: -6 given but 10.0.0.1 is IPv4"},
@@ -659,7 +665,8 @@ TEST_CASE("IPv6 errors, word for word", "[api][command]") {
       {{"ping", "2001:db8::2::"}, "ping: '2001:db8::2::' is not an IPv6 address (the destination)"},
       // batch lines are parsed as commands
       {{"batch", "route add 2001:db8::/32 dev p1", "route add 2001:db8::/32 via 10.1.0.2"},
-       "line 2: route add: gateway 10.1.0.2 is IPv4 but 2001:db8::/32 is IPv6"},
+       "line 2: route add: gateway 10.1.0.2 is IPv4 but 2001:db8::/32 is IPv6"
+       " (only an IPv4 route may have a gateway of the other family)"},
       {{"batch", "-6 route add 10.0.0.0/8 dev p1"},
        "line 1: route add: -6 given but 10.0.0.0/8 is IPv4"},
       {{"batch", "-6 route show"},
@@ -780,4 +787,100 @@ TEST_CASE("route types: a gateway, port or MTU on a reject route is refused by n
   // A word that is no type where the prefix goes keeps the prefix's error.
   CHECK_THROWS_WITH(parse({"route", "add", "x", "via", "10.1.0.2"}),
                     "route add: 'x' is not an IPv4 prefix");
+}
+
+TEST_CASE("RFC 5549: an IPv4 route through an IPv6 gateway is written 'via inet6'",
+          "[api][command][rfc5549]") {
+  auto line = [](const char* l) { return parse_request(split_command_line(l)); };
+  Request r = line("route add 10.9.0.0/16 via inet6 fe80::2 dev p1");
+  CHECK(r.verb == Verb::route_add);
+  CHECK(r.family == 4);
+  CHECK(r.prefix.str() == "10.9.0.0/16");
+  CHECK_FALSE(r.via);
+  REQUIRE(r.via6);
+  CHECK(r.via6->str() == "fe80::2");
+  CHECK(r.dev == "p1");
+  CHECK(r.prefix6 == Prefix6{});
+  r = line("route replace 10.9.0.0/16 via inet6 2001:db8:2::2 mtu 1400");
+  CHECK(r.family == 4);
+  CHECK(r.via6->str() == "2001:db8:2::2");
+  CHECK(r.mtu == 1400);
+  CHECK(r.dev.empty());
+  // The family word is optional where the families agree ("via inet 10.1.0.2").
+  r = line("route add 10.9.0.0/16 via inet 10.1.0.2");
+  CHECK(r.via == Ipv4(10, 1, 0, 2));
+  CHECK_FALSE(r.via6);
+  r = line("route add 2001:db8::/32 via inet6 fe80::2 dev p1");
+  CHECK(r.family == 6);
+  CHECK(r.via6->str() == "fe80::2");
+  // "default via inet6": IPv6 (as ip-route(8)) unless -4 says otherwise.
+  CHECK(line("route add default via inet6 fe80::1 dev p1").family == 6);
+  r = line("-4 route add default via inet6 fe80::1 dev p1");
+  CHECK(r.family == 4);
+  CHECK(r.prefix.str() == "0.0.0.0/0");
+  CHECK(r.via6->str() == "fe80::1");
+  // ECMP: members of either family, each with its own dev and weight.
+  r = line(
+      "route add 10.9.0.0/16 nexthop via inet6 fe80::2 dev p1 weight 2 nexthop via 10.1.0.2 "
+      "nexthop via inet6 2001:db8:2::3");
+  CHECK(r.family == 4);
+  REQUIRE(r.nexthops.size() == 3);
+  CHECK(r.nexthops[0].via6->str() == "fe80::2");
+  CHECK(r.nexthops[0].dev == "p1");
+  CHECK(r.nexthops[0].weight == 2);
+  CHECK(r.nexthops[1].via == Ipv4(10, 1, 0, 2));
+  CHECK_FALSE(r.nexthops[1].via6);
+  CHECK(r.nexthops[2].via6->str() == "2001:db8:2::3");
+  // One nexthop is a plain route.
+  r = line("route add 10.9.0.0/16 nexthop via inet6 fe80::2 dev p1");
+  CHECK(r.nexthops.empty());
+  CHECK(r.via6->str() == "fe80::2");
+  CHECK(r.dev == "p1");
+  // route del narrows by the gateway the same way, dev before or after it.
+  r = line("route del 10.9.0.0/16 dev p1 via inet6 fe80::2");
+  CHECK(r.verb == Verb::route_del);
+  CHECK(r.family == 4);
+  CHECK(r.via6->str() == "fe80::2");
+  CHECK(r.dev == "p1");
+  // A batch line takes the same words.
+  r = parse({"batch", "route add 10.9.0.0/16 via inet6 fe80::2 dev p1"});
+  REQUIRE(r.batch.size() == 1);
+  CHECK(r.batch[0].req.via6->str() == "fe80::2");
+  CHECK(r.batch[0].req.family == 4);
+}
+
+TEST_CASE("RFC 5549: gateway errors, word for word", "[api][command][rfc5549]") {
+  auto err = [](const char* l) {
+    try {
+      parse_request(split_command_line(l));
+    } catch (const CommandError& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  CHECK(err("route add 10.9.0.0/16 via inet6 fe80::2") ==
+        "route add: a link-local gateway (fe80::2) needs dev PORT");
+  CHECK(err("route add 10.9.0.0/16 nexthop via inet6 fe80::2 nexthop via 10.1.0.2") ==
+        "route add: nexthop 1: a link-local gateway (fe80::2) needs dev PORT");
+  CHECK(err("route add 10.9.0.0/16 via inet6 10.1.0.2") ==
+        "route add: '10.1.0.2' is not an IPv6 address (the gateway after 'inet6')");
+  CHECK(err("route add 10.9.0.0/16 via inet fe80::2 dev p1") ==
+        "route add: 'fe80::2' is not an IPv4 address (the gateway after 'inet')");
+  CHECK(err("route add 10.9.0.0/16 via inet6") == "route add: 'via inet6' needs an address");
+  CHECK(err("route add 10.9.0.0/16 via inet6 ff02::1") ==
+        "route add: gateway ff02::1 is a multicast address");
+  CHECK(err("route add 10.9.0.0/16 via fe80::2 dev p1") ==
+        "route add: gateway fe80::2 is IPv6 but 10.9.0.0/16 is IPv4 (an IPv4 route through an "
+        "IPv6 gateway, RFC 5549, is written 'via inet6 fe80::2')");
+  // The reverse has no standard: an IPv6 route's gateway is IPv6, whatever the word says.
+  CHECK(err("route add 2001:db8::/32 via inet 10.1.0.2") ==
+        "route add: gateway 10.1.0.2 is IPv4 but 2001:db8::/32 is IPv6 (only an IPv4 route may "
+        "have a gateway of the other family)");
+  CHECK(err("route del 10.9.0.0/16 via inet6 fe80::2 via inet6 fe80::3") ==
+        "route del: 'via' given twice");
+  CHECK(err("route del 10.9.0.0/16 via inet6") == "route del: 'via inet6' needs an address");
+  CHECK(err("route add 10.9.0.0/16 nexthop via inet6 fe80::2 dev p1 nexthop via inet6 fe80::2 "
+            "dev p1") ==
+        "route add: nexthop 1 and nexthop 2 are the same gateway (give it one nexthop with the "
+        "sum of the weights)");
 }

@@ -204,9 +204,11 @@ TEST_CASE("route files: IPv6 errors name the line; duplicates within a family on
   CHECK(err("default via 10.1.0.2\n::/0 dev p1\n0.0.0.0/0 dev p0\n") ==
         "f:3: 0.0.0.0/0 already given on line 1");
   CHECK(err("10.0.0.0/8 dev p0\n2001:db8::/32 via 10.1.0.2\n") ==
-        "f:2: gateway 10.1.0.2 is IPv4 but 2001:db8::/32 is IPv6");
+        "f:2: gateway 10.1.0.2 is IPv4 but 2001:db8::/32 is IPv6"
+        " (only an IPv4 route may have a gateway of the other family)");
   CHECK(err("10.0.0.0/8 via 2001:db8::1\n") ==
-        "f:1: gateway 2001:db8::1 is IPv6 but 10.0.0.0/8 is IPv4");
+        "f:1: gateway 2001:db8::1 is IPv6 but 10.0.0.0/8 is IPv4"
+        " (an IPv4 route through an IPv6 gateway, RFC 5549, is written 'via inet6 2001:db8::1')");
   CHECK(err("2001:db8::/32 via fe80::2\n") == "f:1: a link-local gateway (fe80::2) needs dev PORT");
   CHECK(err("2001:db8::1/32 dev p1\n") ==
         "f:1: '2001:db8::1/32' has host bits set (did you mean 2001:db8::/32?)");
@@ -281,4 +283,36 @@ TEST_CASE("route files: ECMP lines, up to 64 nexthops with dev and weight",
   // A 65th is refused by the grammar, with the line named.
   CHECK_THROWS_WITH(parse_route_text(line + " nexthop via 10.3.0.2\n", "t"),
                     Catch::Contains("t:1: more than 64 nexthops"));
+}
+
+TEST_CASE("route files: RFC 5549 lines, an IPv4 route through an IPv6 gateway",
+          "[api][routefile][rfc5549]") {
+  const std::string text =
+      "10.9.0.0/16 via inet6 fe80::2 dev p1\n"
+      "10.8.0.0/16 nexthop via inet6 fe80::2 dev p1 nexthop via 10.1.0.2 weight 3\n"
+      "2001:db8::/32 via inet6 fe80::2 dev p1\n";
+  auto v = parse_route_text(text, "f");
+  REQUIRE(v.size() == 3);
+  CHECK(v[0].family == 4);
+  CHECK(v[0].prefix.str() == "10.8.0.0/16");
+  REQUIRE(v[0].nexthops.size() == 2);
+  CHECK(v[0].nexthops[0].via6 == Ipv6::parse("fe80::2"));
+  CHECK(v[0].nexthops[1].via == Ipv4(10, 1, 0, 2));
+  CHECK(v[1].family == 4);
+  CHECK(v[1].prefix.str() == "10.9.0.0/16");
+  CHECK_FALSE(v[1].via);
+  CHECK(v[1].via6 == Ipv6::parse("fe80::2"));
+  CHECK(v[1].dev == "p1");
+  CHECK(v[2].family == 6);
+  CHECK(v[2].via6 == Ipv6::parse("fe80::2"));
+  auto err = [](const std::string& t) {
+    try {
+      parse_route_text(t, "f");
+    } catch (const CommandError& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  CHECK(err("10.0.0.0/8 dev p0\n10.9.0.0/16 via inet6 fe80::2\n") ==
+        "f:2: a link-local gateway (fe80::2) needs dev PORT");
 }

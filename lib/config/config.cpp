@@ -826,10 +826,12 @@ class Parser {
       const std::string via = require_string(*e, at, "via");
       if (auto dev = read_string(*e, at, "dev")) h.dev = *dev;
       read_int(*e, at, "weight", 1, 256, h.weight);
-      h.via = read(at, via, h.dev);
+      read(at, via, h);  // sets via, or (an IPv4 route's IPv6 gateway) via6
       for (const auto& o : out)
-        if (o.via == h.via && (o.dev == h.dev || o.dev.empty() || h.dev.empty()))
-          fail(at + ".via", h.via.str() + " is named twice (give it one next hop with the sum " +
+        if (o.via == h.via && o.via6 == h.via6 &&
+            (o.dev == h.dev || o.dev.empty() || h.dev.empty()))
+          fail(at + ".via", (h.via6 ? h.via6->str() : h.via.str()) +
+                                " is named twice (give it one next hop with the sum " +
                                 "of the weights)");
       out.push_back(std::move(h));
     }
@@ -877,13 +879,14 @@ class Parser {
 
     r.type = type;
     r.nexthops = nexthops<Ipv4>(
-        t, path, [&](const std::string& at, const std::string& v, const std::string& d) {
-          const PortConfig* port = d.empty() ? nullptr : &existing_port(c, at + ".dev", d);
-          if (Ipv6::parse(v))
-            fail(at + ".via", quoted(v) + " is IPv6 but prefix " + quoted(prefix) + " is IPv4");
-          const Ipv4 gw = address(at + ".via", v);
-          check_on_link(at + ".via", gw, port, c);
-          return gw;
+        t, path, [&](const std::string& at, const std::string& v, NexthopConfig<Ipv4>& h) {
+          const PortConfig* port = h.dev.empty() ? nullptr : &existing_port(c, at + ".dev", h.dev);
+          if (looks_ipv6(v)) {
+            h.via6 = gateway6(at + ".via", v, port, c);  // RFC 5549
+            return;
+          }
+          h.via = address(at + ".via", v);
+          check_on_link(at + ".via", h.via, port, c);
         });
     check_nexthops(path, !r.nexthops.empty(), via, dev, type);
     if (!via && !dev && type == RouteType::unicast && r.nexthops.empty())
@@ -893,14 +896,38 @@ class Parser {
       port = &existing_port(c, path + ".dev", *dev);
       r.dev = *dev;
     }
-    if (via) {
-      if (Ipv6::parse(*via))
-        fail(path + ".via", quoted(*via) + " is IPv6 but prefix " + quoted(prefix) + " is IPv4");
+    if (via && looks_ipv6(*via)) {
+      // RFC 5549 (BGP unnumbered): an IPv4 route through an IPv6 gateway, resolved by NDP.
+      r.via6 = gateway6(path + ".via", *via, port, c);
+    } else if (via) {
       r.via = address(path + ".via", *via);
       check_on_link(path + ".via", *r.via, port, c);
     }
     routes_.emplace(r.prefix, route_index(c));
     c.routes.push_back(std::move(r));
+  }
+
+  // Only an IPv4 route may have a gateway of the other family (RFC 5549); the reverse has
+  // no standard and no use.
+  static std::string ipv4_gateway_of_ipv6(const std::string& via, const std::string& prefix) {
+    return quoted(via) + " is IPv4 but prefix " + quoted(prefix) +
+           " is IPv6 (an IPv6 route needs an IPv6 gateway; only IPv4 routes may have one of the "
+           "other family, RFC 5549)";
+  }
+
+  // An IPv6 gateway (of an IPv6 route, or of an IPv4 one: RFC 5549): a global one on a
+  // subnet of port (of any port without one), a link-local one with its port.
+  Ipv6 gateway6(const std::string& at, const std::string& v, const PortConfig* port,
+                const Config& c) const {
+    const Ipv6 gw = address6(at, v, "gateway");
+    if (kLinkLocal10.contains(gw)) {
+      // fe80::/64 is on every link: only the port says which one (RFC 4291 2.5.6).
+      if (!port) fail(at, gw.str() + " is link-local: a link-local gateway needs dev (its port)");
+      check_link_local_peer(at, gw, *port);
+    } else {
+      check_on_link6(at, gw, port, c);
+    }
+    return gw;
   }
 
   // nexthops replace via and dev, and a reject type has neither.
@@ -935,20 +962,10 @@ class Parser {
                                  std::to_string(it->second) + "])");
 
     r.nexthops = nexthops<Ipv6>(
-        t, path, [&](const std::string& at, const std::string& v, const std::string& d) {
-          const PortConfig* port = d.empty() ? nullptr : &existing_port(c, at + ".dev", d);
-          if (Ipv4::parse(v))
-            fail(at + ".via", quoted(v) + " is IPv4 but prefix " + quoted(prefix) + " is IPv6");
-          const Ipv6 gw = address6(at + ".via", v, "gateway");
-          if (kLinkLocal10.contains(gw)) {
-            if (!port)
-              fail(at + ".via",
-                   gw.str() + " is link-local: a link-local gateway needs dev (its port)");
-            check_link_local_peer(at + ".via", gw, *port);
-          } else {
-            check_on_link6(at + ".via", gw, port, c);
-          }
-          return gw;
+        t, path, [&](const std::string& at, const std::string& v, NexthopConfig<Ipv6>& h) {
+          const PortConfig* port = h.dev.empty() ? nullptr : &existing_port(c, at + ".dev", h.dev);
+          if (Ipv4::parse(v)) fail(at + ".via", ipv4_gateway_of_ipv6(v, prefix));
+          h.via = gateway6(at + ".via", v, port, c);
         });
     check_nexthops(path, !r.nexthops.empty(), via, dev, type);
     if (!via && !dev && type == RouteType::unicast && r.nexthops.empty())
@@ -959,18 +976,8 @@ class Parser {
       r.dev = *dev;
     }
     if (via) {
-      if (Ipv4::parse(*via))
-        fail(path + ".via", quoted(*via) + " is IPv4 but prefix " + quoted(prefix) + " is IPv6");
-      r.via = address6(path + ".via", *via, "gateway");
-      if (kLinkLocal10.contains(*r.via)) {
-        // fe80::/64 is on every link: only the port says which one (RFC 4291 2.5.6).
-        if (!port)
-          fail(path + ".via",
-               r.via->str() + " is link-local: a link-local gateway needs dev (its port)");
-        check_link_local_peer(path + ".via", *r.via, *port);
-      } else {
-        check_on_link6(path + ".via", *r.via, port, c);
-      }
+      if (Ipv4::parse(*via)) fail(path + ".via", ipv4_gateway_of_ipv6(*via, prefix));
+      r.via = gateway6(path + ".via", *via, port, c);
     }
     routes6_.emplace(r.prefix, route_index(c));
     c.routes6.push_back(std::move(r));

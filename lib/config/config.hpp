@@ -43,11 +43,13 @@ struct PortConfig {
 };
 
 // One of a [[route]]'s `nexthops` (ECMP): a gateway, optionally its port, and its weight.
+// RFC 5549: an IPv4 route's may be IPv6 (via6; via is then 0.0.0.0).
 template <class A>
 struct NexthopConfig {
   A via;
   std::string dev;
   uint16_t weight = 1;
+  std::optional<Ipv6> via6{};  // IPv4 routes only
 };
 
 struct RouteConfig {
@@ -56,6 +58,8 @@ struct RouteConfig {
   std::string dev;                      // ...except that both may be set (gateway on that port)
   RouteType type = RouteType::unicast;  // key `type`; not unicast: neither via nor dev
   std::vector<NexthopConfig<Ipv4>> nexthops;  // ECMP: two or more; then neither via nor dev
+  // RFC 5549: `via` is an IPv6 address (a link-local one with dev); via is then empty.
+  std::optional<Ipv6> via6{};
 };
 
 struct NeighbourConfig {

@@ -915,9 +915,13 @@ TEST_CASE("an IPv6 gateway is of the prefix's family and on the link", "[config]
   };
   const std::string at = "t.toml: route[2].via: ";
   CHECK(route("via = \"10.0.0.1\"\n") ==
-        at + "'10.0.0.1' is IPv4 but prefix '2001:db8::/32' is IPv6");
+        at + "'10.0.0.1' is IPv4 but prefix '2001:db8::/32' is IPv6 (an IPv6 route needs an IPv6 "
+             "gateway; only IPv4 routes may have one of the other family, RFC 5549)");
+  // RFC 5549: an IPv4 route's gateway may be IPv6, checked as an IPv6 route's would be.
   CHECK(error_of(kTwoPorts6 + "[[route]]\nprefix = \"10.9.0.0/16\"\nvia = \"2001:db8:1::2\"\n") ==
-        "t.toml: route[0].via: '2001:db8:1::2' is IPv6 but prefix '10.9.0.0/16' is IPv4");
+        "");
+  CHECK(error_of(kTwoPorts6 + "[[route]]\nprefix = \"10.9.0.0/16\"\nvia = \"2001:db8:5::2\"\n") ==
+        "t.toml: route[0].via: 2001:db8:5::2 is not on any port subnet");
   CHECK(route("via = \"2001:db8:1::2\"\n") == "");
   CHECK(route("via = \"2001:db8:2::2\"\ndev = \"p1\"\n") == "");
   CHECK(route("via = \"2001:db8:2::2\"\ndev = \"p0\"\n") ==
@@ -1173,7 +1177,8 @@ nexthops = [{ via = "fe80::2", dev = "p1" }, { via = "2001:db8:1::2", weight = 2
       route("via = \"10.1.0.2\"\nnexthops = [{ via = \"10.1.0.2\" }, { via = \"10.2.0.2\" }]\n") ==
       "t.toml: route[0].via: give the gateways and ports in 'nexthops' only (remove via)");
   CHECK(route("nexthops = [{ via = \"fe80::2\" }, { via = \"10.2.0.2\" }]\n") ==
-        "t.toml: route[0].nexthops[0].via: 'fe80::2' is IPv6 but prefix '10.9.0.0/16' is IPv4");
+        "t.toml: route[0].nexthops[0].via: fe80::2 is link-local: a link-local gateway needs dev "
+        "(its port)");
   CHECK(error_of(kTwoPorts6 +
                  "[[route]]\nprefix = \"2001:db8:9::/48\"\n"
                  "nexthops = [{ via = \"fe80::2\" }, { via = \"2001:db8:1::2\" }]\n") ==
@@ -1266,4 +1271,52 @@ TEST_CASE("[control_plane]: the allow list by service names, and what is refused
     CHECK(rtproto_numbers("proto-7") == std::vector<uint8_t>{7});
     CHECK(rtproto_numbers("").empty());
   }
+}
+
+TEST_CASE("RFC 5549: an IPv4 [[route]] may have an IPv6 gateway, never the reverse",
+          "[config][ipv6][rfc5549]") {
+  const Config c = parse_config(kTwoPorts6 +
+                                    "[[route]]\nprefix = \"10.9.0.0/16\"\nvia = \"fe80::2\"\n"
+                                    "dev = \"p1\"\n"
+                                    "[[route]]\nprefix = \"10.8.0.0/16\"\n"
+                                    "nexthops = [{ via = \"fe80::2\", dev = \"p1\", weight = 2 },"
+                                    " { via = \"10.1.0.2\" }, { via = \"2001:db8:1::2\" }]\n",
+                                "t.toml");
+  REQUIRE(c.routes.size() == 2);
+  CHECK(c.routes6.empty());
+  CHECK(c.routes[0].prefix.str() == "10.9.0.0/16");
+  CHECK_FALSE(c.routes[0].via);
+  CHECK(c.routes[0].via6 == ip6("fe80::2"));
+  CHECK(c.routes[0].dev == "p1");
+  REQUIRE(c.routes[1].nexthops.size() == 3);
+  CHECK(c.routes[1].nexthops[0].via6 == ip6("fe80::2"));
+  CHECK(c.routes[1].nexthops[0].weight == 2);
+  CHECK_FALSE(c.routes[1].nexthops[1].via6);
+  CHECK(c.routes[1].nexthops[1].via == Ipv4(10, 1, 0, 2));
+  CHECK(c.routes[1].nexthops[2].via6 == ip6("2001:db8:1::2"));
+
+  auto route = [](const std::string& body) {
+    return error_of(kTwoPorts6 + "[[route]]\nprefix = \"10.9.0.0/16\"\n" + body);
+  };
+  // Checked as an IPv6 route's gateway is: a link-local one needs its port and must not be
+  // the port's own address; a global one must be on a subnet.
+  CHECK(route("via = \"fe80::2\"\n") ==
+        "t.toml: route[0].via: fe80::2 is link-local: a link-local gateway needs dev (its port)");
+  CHECK(route("via = \"fe80::1\"\ndev = \"p0\"\n") ==
+        "t.toml: route[0].via: fe80::1 is the link-local address of port p0");
+  CHECK(route("via = \"2001:db8:2::2\"\ndev = \"p0\"\n") ==
+        "t.toml: route[0].via: 2001:db8:2::2 is not on a subnet of port p0");
+  CHECK(route("via = \"2001:db8:1::1\"\n") ==
+        "t.toml: route[0].via: 2001:db8:1::1 is an address of port p0");
+  CHECK(route("nexthops = [{ via = \"fe80::2\", dev = \"p1\" }, { via = \"fe80::2\", dev = \"p1\" "
+              "}]\n") ==
+        "t.toml: route[0].nexthops[1].via: fe80::2 is named twice (give it one next hop with the "
+        "sum of the weights)");
+  // An IPv6 route's gateway stays IPv6.
+  CHECK(error_of(kTwoPorts6 +
+                 "[[route]]\nprefix = \"2001:db8:9::/48\"\n"
+                 "nexthops = [{ via = \"2001:db8:1::2\" }, { via = \"10.1.0.2\" }]\n") ==
+        "t.toml: route[0].nexthops[1].via: '10.1.0.2' is IPv4 but prefix '2001:db8:9::/48' is "
+        "IPv6 (an IPv6 route needs an IPv6 gateway; only IPv4 routes may have one of the other "
+        "family, RFC 5549)");
 }

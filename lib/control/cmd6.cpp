@@ -104,20 +104,35 @@ nlohmann::json Control::addr_del6(const Request& r) {
       for (const auto& path : *rt.paths) ok &= reachable(path.port, path.via);
     if (!ok) dead.push_back(rt);
   });
+  // IPv4 routes through global IPv6 gateways (RFC 5549) go the same way.
+  std::vector<Route> dead4;
+  rib_.for_each([&](const Route& rt) {
+    if (rt.proto != RouteProto::static_route) return;
+    bool ok = !rt.via6 || reachable(rt.port, *rt.via6);
+    if (rt.paths)
+      for (const auto& path : *rt.paths) ok &= !path.via6 || reachable(path.port, *path.via6);
+    if (!ok) dead4.push_back(rt);
+  });
   for (const auto& d : dead) {
     removed.push_back(route_json(d));
     rib6_.erase(d.prefix);
+  }
+  for (const auto& d : dead4) {
+    removed.push_back(route_json(d));
+    rib_.erase(d.prefix);
   }
   try {
     sync(Prefix6{gone.addr, 128});
     sync_covered(gone.subnet);
     for (const auto& d : dead) sync_covered(d.prefix);
+    for (const auto& d : dead4) sync_covered(d.prefix);
     pub_.commit();
   } catch (const FibError& e) {
     pub_.rollback();
     p->addrs6.insert(p->addrs6.begin() + at, gone);
     rib6_.set(connected);
     for (const auto& d : dead) rib6_.set(d);
+    for (const auto& d : dead4) rib_.set(d);
     pub_.commit();
     refuse(cmd, e.what());
   }

@@ -102,6 +102,7 @@ nlohmann::json Control::handle<Verb::addr_del>(const Request& r) {
   nlohmann::json removed = nlohmann::json::array();
   std::vector<Route> dead;
   // An ECMP route goes when any of its gateways does (its set is what was asked for).
+  // IPv6 gateways (RFC 5549) do not depend on IPv4 addresses.
   auto reachable = [&](uint16_t port, Ipv4 gw) {
     if (port != p->ref.id) return true;
     bool on = false;
@@ -109,10 +110,10 @@ nlohmann::json Control::handle<Verb::addr_del>(const Request& r) {
     return on;
   };
   rib_.for_each([&](const Route& rt) {
-    if (rt.proto != RouteProto::static_route || !rt.via) return;
-    bool ok = reachable(rt.port, *rt.via);
+    if (rt.proto != RouteProto::static_route || !rt.has_gateway()) return;
+    bool ok = !rt.via || reachable(rt.port, *rt.via);
     if (rt.paths)
-      for (const auto& path : *rt.paths) ok &= reachable(path.port, path.via);
+      for (const auto& path : *rt.paths) ok &= path.via6 || reachable(path.port, path.via);
     if (!ok) dead.push_back(rt);
   });
   for (const auto& d : dead) {

@@ -158,7 +158,7 @@ nlohmann::json Control::ping_send(uint16_t ident, uint16_t seq, Ipv4 dst, uint16
   if (s->kind == NhKind::local || s->kind == NhKind::broadcast)
     return {{"error", dst.str() + " is an address of this router or a broadcast"}};
   const Ipv4 first_hop = s->gateway.v ? s->gateway : dst;
-  auto src = icmp_select_source(port_addresses(s->port), first_hop);
+  auto src = source_for(s->port, first_hop);
   if (!src) return {{"error", "the egress port has no address"}};
   const uint32_t ip_len = 20 + icmp::header_len + size;
   const uint32_t room = rte_pktmbuf_data_room_size(pool_) - RTE_PKTMBUF_HEADROOM;

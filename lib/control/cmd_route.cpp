@@ -20,6 +20,10 @@ nlohmann::json route_json_common(const R& rt, const std::string& dev, const char
                       {"family", std::is_same_v<R, Route6> ? 6 : 4},
                       {"prefix", rt.prefix.str()}};
   if (rt.via) j["via"] = rt.via->str();
+  if (rt.via6) {  // RFC 5549: an IPv4 route's IPv6 gateway
+    j["via"] = rt.via6->str();
+    j["via_family"] = 6;
+  }
   if (!route_type_rejects(rt.type)) j["dev"] = dev;
   // A daemon's route shows as the daemon's protocol ("bgp"), as `ip route` does, and says it
   // came from the routing daemon.
@@ -84,7 +88,8 @@ uint16_t Control::gateway_port(const std::string& where, const Ipv6& gw, const s
   return best->ref.id;
 }
 
-// An ECMP route's next hops from the request, each checked as a lone gateway would be.
+// An ECMP route's next hops from the request, each checked as a lone gateway would be. An
+// IPv4 route's may be IPv6 (RFC 5549).
 template <class R>
 void Control::set_paths(R& nr, const Request& r, const std::string& where) {
   using A = std::remove_cvref_t<decltype(nr.via.value())>;
@@ -94,22 +99,32 @@ void Control::set_paths(R& nr, const Request& r, const std::string& where) {
     const std::string at = where + ": nexthop " + std::to_string(i + 1);
     if (!h.dev.empty()) port_named(at, h.dev);
     BasicPath<A> p;
-    if constexpr (std::is_same_v<A, Ipv6>)
+    std::string gw;
+    if constexpr (std::is_same_v<A, Ipv6>) {
       p.via = *h.via6;
-    else
+      p.port = gateway_port(at, p.via, h.dev);
+      gw = p.via.str();
+    } else if (h.via6) {
+      p.via6 = h.via6;
+      p.port = gateway_port(at, *h.via6, h.dev);
+      gw = "inet6 " + h.via6->str();
+    } else {
       p.via = *h.via;
-    p.port = gateway_port(at, p.via, h.dev);
+      p.port = gateway_port(at, p.via, h.dev);
+      gw = p.via.str();
+    }
     p.weight = h.weight;
     for (const auto& q : *paths)
-      if (q.via == p.via && q.port == p.port)
-        refuse(where, "gateway " + p.via.str() + " is named twice (give it one nexthop with the " +
+      if (q.via == p.via && q.via6 == p.via6 && q.port == p.port)
+        refuse(where, "gateway " + gw + " is named twice (give it one nexthop with the " +
                           "sum of the weights)");
     paths->push_back(p);
   }
-  std::sort(paths->begin(), paths->end(), [](const auto& a, const auto& b) {
-    return std::tie(a.port, a.via) < std::tie(b.port, b.via);
-  });
-  nr.via = paths->front().via;
+  std::sort(paths->begin(), paths->end());
+  if (paths->front().via6)
+    nr.via6 = paths->front().via6;
+  else
+    nr.via = paths->front().via;
   nr.port = paths->front().port;
   // Routes with the same next hops share one read-only list: a full table through one
   // group took 1.1 GiB more heap with a list per route (ECMP bench). The last list built
@@ -149,6 +164,8 @@ void Control::rib_apply(const Request& r, const std::string& where, RibChanges& 
     check_del_type(where, r, existing->type, r.prefix.str());
     if (r.via && !route_uses_gateway(*existing, *r.via))
       refuse(where, "the route for " + r.prefix.str() + " is not via " + r.via->str());
+    if (r.via6 && !route_uses_gateway6(*existing, *r.via6))
+      refuse(where, "the route for " + r.prefix.str() + " is not via inet6 " + r.via6->str());
     if (!r.dev.empty() &&
         (route_type_rejects(existing->type) || port_by_id(existing->port)->ref.name != r.dev))
       refuse(where, "the route for " + r.prefix.str() + " does not use " + r.dev);
@@ -178,6 +195,9 @@ void Control::rib_apply(const Request& r, const std::string& where, RibChanges& 
   } else if (r.via) {
     nr.via = r.via;
     nr.port = gateway_port(where, *r.via, r.dev);
+  } else if (r.via6) {  // RFC 5549: resolved by NDP, a link-local one on dev
+    nr.via6 = r.via6;
+    nr.port = gateway_port(where, *r.via6, r.dev);
   } else {
     nr.port = port_by_name(r.dev)->ref.id;
   }
@@ -351,7 +371,8 @@ template nlohmann::json rib_summary(const BasicRib<Ipv6>&);
 template <>
 nlohmann::json Control::handle<Verb::route_summary>(const Request&) {
   nlohmann::json j = rib_summary(rib_);
-  j.update(nlohmann::json{{"fib_prefixes", dp_.fib.routes()},
+  j.update(nlohmann::json{{"via_ipv6", rib_.count_via_ipv6()},  // RFC 5549
+                          {"fib_prefixes", dp_.fib.routes()},
                           {"ipv6", route_summary6()},
                           {"next_hops", pub_.slots_used()},
                           {"generation", pub_.generation()},
@@ -391,6 +412,7 @@ nlohmann::json Control::handle<Verb::route_get>(const Request& r) {
     if (s->kind != NhKind::local && s->kind != NhKind::broadcast && !nh_rejects(s->kind))
       n["mtu"] = s->mtu;
     if (s->gateway.v) n["neighbour"] = s->gateway.str();
+    if (!s->gateway6.is_unspecified()) n["neighbour"] = s->gateway6.str();  // RFC 5549
     return n;
   };
   if (local_address_port(a, &lp)) {
@@ -419,16 +441,24 @@ nlohmann::json Control::handle<Verb::route_get>(const Request& r) {
     return j;
   }
   Ipv4 via = rt->via.value_or(Ipv4());
+  std::optional<Ipv6> via6 = rt->via6;  // RFC 5549
   uint16_t port = rt->port;
   if (const NextHopState* s = pub_.state(id); s && s->kind == NhKind::group) {
     id = flow_member(r, id, j);  // the member this flow takes
-    via = Ipv4(pub_.key(id).ip);
-    port = pub_.key(id).port;
+    const NhKey& k = pub_.key(id);
+    via = Ipv4(k.ip);
+    via6 = k.ndp() ? std::optional<Ipv6>(k.ip6) : std::nullopt;
+    port = k.port;
   }
-  if (rt->via) j["via"] = via.str();
+  if (via6) {
+    j["via"] = via6->str();
+    j["via_family"] = 6;
+  } else if (rt->has_gateway()) {
+    j["via"] = via.str();
+  }
   j["dev"] = port_by_id(port)->ref.name;
   if (rt->mtu()) j["route_mtu"] = rt->mtu();
-  if (auto src = icmp_select_source(port_addresses(port), rt->via ? via : a)) j["src"] = src->str();
+  if (auto src = source_for(port, rt->has_gateway() && !via6 ? via : a)) j["src"] = src->str();
   j["nexthop"] = nh_json(id);
   // find() may drop an expired entry: exceptions are control-thread state, and route get
   // runs there.

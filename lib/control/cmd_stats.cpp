@@ -91,6 +91,7 @@ nlohmann::json Control::stats_json() const {
           {"route_cache", cache},
           {"route_cache6", cache6},
           {"routes", rib_.size()},
+          {"routes_via_ipv6", rib_.count_via_ipv6()},
           {"fib_prefixes", dp_.fib.routes()},
           {"next_hops", pub_.slots_used()},
           {"neighbours", neigh_.entries().size()},

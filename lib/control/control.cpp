@@ -210,6 +210,16 @@ const Control::PortCtl* Control::port_for_gateway(Ipv4 gw, const std::string& de
   return best;
 }
 
+std::optional<Ipv4> Control::source_for(uint16_t port, Ipv4 dst) const {
+  if (auto a = icmp_select_source(port_addresses(port), dst)) return a;
+  // An unnumbered port (BGP unnumbered: IPv4 routes through IPv6 gateways, RFC 5549) has no
+  // IPv4 address: the router's first one on another port, as Linux's inet_select_addr()
+  // takes one from any interface, rather than no packet at all (RFC 1812 2.2.7).
+  for (const auto& p : ports_)
+    if (!p.addrs.empty()) return p.addrs.front().addr;
+  return std::nullopt;
+}
+
 std::vector<PortAddress> Control::port_addresses(uint16_t port) const {
   std::vector<PortAddress> v;
   if (const PortCtl* p = port_by_id(port))
@@ -255,14 +265,19 @@ NextHopState* Control::nh_build(uint32_t id, const NhKey& key) const {
       s->kind = NhKind::unresolved;
       break;
     case NhType::adjacency: {
-      if (key.family == 6) {
+      if (key.ndp()) {
+        // An IPv6 neighbour: of an IPv6 route, or (RFC 5549) of an IPv4 one, whose packets
+        // keep their IPv4 EtherType.
         const auto* n = neigh6_.find(key.ip6, key.port);  // a link-local one: this port's
+        s->dead = (n && n->state == NeighState::failed) ||
+                  dead6_.count(NeighbourTable6::key_of(key.ip6, key.port));
         if (p && n && n->usable() && n->port == key.port) {
+          const uint16_t type = key.family == 6 ? RTE_ETHER_TYPE_IPV6 : RTE_ETHER_TYPE_IPV4;
           s->kind = NhKind::forward;
           std::memcpy(s->l2, n->mac.b.data(), 6);
           std::memcpy(s->l2 + 6, p->ref.mac.b.data(), 6);
-          s->l2[12] = RTE_ETHER_TYPE_IPV6 >> 8;
-          s->l2[13] = RTE_ETHER_TYPE_IPV6 & 0xff;
+          s->l2[12] = uint8_t(type >> 8);
+          s->l2[13] = uint8_t(type & 0xff);
         } else {
           s->kind = NhKind::unresolved;
         }
@@ -304,15 +319,21 @@ uint32_t Control::desired_nh(const Prefix4& p) {
   }
   if (const Route* r = rib_.find(p)) {
     if (route_type_rejects(r->type)) return pub_.acquire(reject_key(r->type, 4));
+    // RFC 5549: a gateway may be IPv6 (via6), an adjacency with an IPv6 neighbour, which
+    // (as for an IPv6 route) NDP re-confirms from now on, even if it was learnt from its NS.
+    auto adjacency = [&](uint16_t port, Ipv4 via, const std::optional<Ipv6>& via6) {
+      if (!via6) return NhKey{NhType::adjacency, port, via.v, r->mtu()};
+      neigh6_.use(*via6, port);
+      return NhKey{NhType::adjacency, port, 0, r->mtu(), 4, *via6};
+    };
     if (r->paths) {
       std::vector<GroupMember> ms;
       for (const auto& path : *r->paths)
-        ms.push_back(
-            {pub_.acquire(NhKey{NhType::adjacency, path.port, path.via.v, r->mtu()}), path.weight});
+        ms.push_back({pub_.acquire(adjacency(path.port, path.via, path.via6)), path.weight});
       // Seeded from the group the prefix has now: a changed set moves only what it must.
       return pub_.acquire_group(std::move(ms), 4, pub_.route(p));
     }
-    if (r->via) return pub_.acquire(NhKey{NhType::adjacency, r->port, r->via->v, r->mtu()});
+    if (r->has_gateway()) return pub_.acquire(adjacency(r->port, r->via.value_or(Ipv4()), r->via6));
     return pub_.acquire(NhKey{NhType::glean, r->port, 0, r->mtu()});
   }
   if (p.len == 32) {
@@ -320,7 +341,7 @@ uint32_t Control::desired_nh(const Prefix4& p) {
     if (n && n->usable()) {
       const Route* lpm = rib_.lookup(p.addr);
       // Not under a reject route, whose port (0) means nothing.
-      if (lpm && lpm->type == RouteType::unicast && !lpm->via && lpm->port == n->port)
+      if (lpm && lpm->type == RouteType::unicast && !lpm->has_gateway() && lpm->port == n->port)
         return pub_.acquire(NhKey{NhType::adjacency, n->port, p.addr.v});
     }
   }

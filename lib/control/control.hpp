@@ -276,6 +276,9 @@ class Control {
   bool is_subnet_broadcast(Ipv4 a) const;
   const PortCtl* port_for_gateway(Ipv4 gw, const std::string& dev) const;
   std::vector<PortAddress> port_addresses(uint16_t port) const;
+  // The source of a router-made IPv4 packet leaving by port for dst: the port's address
+  // (icmp_select_source), or on a port without one (unnumbered) the first of another port.
+  std::optional<Ipv4> source_for(uint16_t port, Ipv4 dst) const;
 
   // --- slow path (slowpath.cpp; send_icmp_error, output and send_via in originate.cpp)
   void handle_punt(const PuntEntry& e, uint64_t now_ms);
@@ -496,6 +499,7 @@ class Control {
     bool has_via = false;
     uint16_t port = 0;
     uint16_t weight = 1;
+    std::optional<Ipv6> via6{};  // RFC 5549: an IPv4 route's IPv6 gateway (has_via set)
   };
   // Applies a poll's messages as one batch; routes of tables other than `table` are ignored.
   void feed_apply(std::vector<fpm::Message>& msgs, uint32_t table, uint64_t now_ms);

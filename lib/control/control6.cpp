@@ -10,7 +10,9 @@
 
 #include "commands.hpp"
 #include "control.hpp"
+#include "icmp.hpp"
 #include "icmp6.hpp"
+#include "ipv4.hpp"
 #include "ipv6_ext.hpp"
 #include "ndp.hpp"
 #include "slowpath.hpp"
@@ -491,8 +493,12 @@ void Control::handle_local6(rte_mbuf* m, uint16_t in_port, uint64_t now) {
   if (icmp_len < icmp6::header_len) return drop(m, Drop::local_unhandled, in_port);
   const uint8_t type = ic[0];
   if (type >= nd::router_solicit && type <= nd::redirect) {
-    // As ARP: the kernel interface resolves from copies of solicitations and adverts.
-    if (cp_enabled() && (type == nd::neighbor_solicit || type == nd::neighbor_advert))
+    // As ARP: the kernel interface resolves from copies of solicitations and adverts. Router
+    // Advertisements are copied too: a routing daemon's BGP unnumbered peering (FRR's
+    // `neighbor PORT interface`) learns the peer's link-local address from them. The kernel
+    // interfaces take nothing from them themselves (accept_ra 0, lib/kernel_if).
+    if (cp_enabled() &&
+        (type == nd::neighbor_solicit || type == nd::neighbor_advert || type == nd::router_advert))
       kernel_copy(m, in_port, now);
     return handle_ndp(m, in_port, now);
   }
@@ -655,15 +661,19 @@ void Control::apply_neighbour_effects(NeighbourTable6::Effects& fx, uint64_t now
         drop(m, Drop::neighbour_failed, m->port);
         continue;
       }
+      // RFC 5549: IPv4 packets wait for IPv6 gateways of IPv4 routes too.
+      const bool v4 = ip_version(m) == 4;
       if (m->hash.usr == kTransit) {
-        auto* ip = ip6_of(m);
-        if (ip->hop_limits <= 1) {
+        if (v4 ? ip_of(m)->time_to_live <= 1 : ip6_of(m)->hop_limits <= 1) {
           drop(m, Drop::ttl_exceeded, m->port);
           continue;
         }
-        ip->hop_limits--;
+        if (v4)
+          ipv4_decrement_ttl(ip_of(m));
+        else
+          ip6_of(m)->hop_limits--;
       }
-      write_l2(m, n->mac, p->ref.mac, RTE_ETHER_TYPE_IPV6);
+      write_l2(m, n->mac, p->ref.mac, v4 ? RTE_ETHER_TYPE_IPV4 : RTE_ETHER_TYPE_IPV6);
       event(Event::neighbour_released);
       transmit(n->port, m);
     }
@@ -672,17 +682,24 @@ void Control::apply_neighbour_effects(NeighbourTable6::Effects& fx, uint64_t now
     const auto* n = neigh6_.find(key);
     event(n && n->usable() ? Event::neighbour_resolved : Event::neighbour_failed);
     note_liveness(key, n);
-    // A link-local neighbour is the next hop of its own port's slots only.
+    // A link-local neighbour is the next hop of its own port's slots only; IPv4 slots
+    // through it (RFC 5549) are rebuilt with the IPv6 ones.
     pub_.refresh_if([key](const NhKey& k) {
-      return k.family == 6 && k.type == NhType::adjacency && k.ip6 == key.ip &&
+      return k.ndp() && k.type == NhType::adjacency && k.ip6 == key.ip &&
              (key.zone == ScopedIpv6::kNoZone || k.port == key.zone);
     });
   }
   for (rte_mbuf* m : fx.failed) {
-    // RFC 4443 3.1 / RFC 4861 7.2.2: code 3, address unreachable.
-    if (m->hash.usr == kTransit)
-      send_icmp6_error(m, icmp6::dest_unreachable, icmp6::code_address_unreachable, 0, m->port,
-                       now);
+    // RFC 4443 3.1 / RFC 4861 7.2.2: code 3, address unreachable. An IPv4 packet through an
+    // IPv6 gateway (RFC 5549): Host Unreachable, as when ARP fails (RFC 1812 4.3.3.1).
+    if (m->hash.usr == kTransit) {
+      if (ip_version(m) == 4)
+        send_icmp_error(m, icmp::dest_unreachable, icmp::code_host_unreachable, 0, m->port,
+                        std::nullopt, now);
+      else
+        send_icmp6_error(m, icmp6::dest_unreachable, icmp6::code_address_unreachable, 0, m->port,
+                         now);
+    }
     drop(m, Drop::neighbour_failed, m->port);
   }
   drop_unsent(fx);

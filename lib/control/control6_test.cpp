@@ -54,20 +54,7 @@ struct Rig6 : testing::ControlRig {
     ctl->poll_once(now);
     return sent();
   }
-  std::vector<std::vector<uint8_t>> sent() {
-    std::vector<std::vector<uint8_t>> out;
-    sent_ports.clear();
-    TxEntry t;
-    while (rte_ring_dequeue_elem(ctl_tx.get(), &t, sizeof t) == 0) {
-      const auto* p = rte_pktmbuf_mtod(t.m, const uint8_t*);
-      if (!testing::is_ipv6_startup(p, rte_pktmbuf_data_len(t.m))) {
-        sent_ports.push_back(t.port);
-        out.emplace_back(p, p + rte_pktmbuf_data_len(t.m));
-      }
-      rte_pktmbuf_free(t.m);
-    }
-    return out;
-  }
+  std::vector<std::vector<uint8_t>> sent() { return sent_frames(&sent_ports); }
   std::vector<uint16_t> sent_ports;  // the port of each frame the last sent() returned
 };
 

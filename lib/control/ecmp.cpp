@@ -16,7 +16,8 @@ bool Control::group_gateway(uint8_t family, uint16_t port, const Ipv6& ip6, uint
     if (found) return;
     for (const GroupMember& m : *pub_.group_members(g)) {
       const NhKey& k = pub_.key(m.id);
-      if (k.type != NhType::adjacency || k.family != family) continue;
+      // family: the neighbour's (an IPv4 group's member may have an IPv6 one, RFC 5549).
+      if (k.type != NhType::adjacency || k.ndp() != (family == 6)) continue;
       if (family == 4 ? k.ip == ip4
                       : k.ip6 == ip6 && (port == ScopedIpv6::kNoZone || k.port == port)) {
         found = true;
@@ -65,7 +66,7 @@ void Control::probe_dead_members(uint64_t now) {
     pub_.for_each_group([&](uint32_t g) {
       for (const GroupMember& m : *pub_.group_members(g)) {
         const NhKey& k = pub_.key(m.id);
-        if (k.type == NhType::adjacency && k.family == 4 && k.ip == *it) {
+        if (k.type == NhType::adjacency && !k.ndp() && k.ip == *it) {
           if (!used) neigh_.resolve(Ipv4(*it), k.port, nullptr, now, fx);
           used = true;
         }
@@ -80,7 +81,7 @@ void Control::probe_dead_members(uint64_t now) {
     pub_.for_each_group([&](uint32_t g) {
       for (const GroupMember& m : *pub_.group_members(g)) {
         const NhKey& k = pub_.key(m.id);
-        if (k.type == NhType::adjacency && k.family == 6 && k.ip6 == it->ip &&
+        if (k.type == NhType::adjacency && k.ndp() && k.ip6 == it->ip &&
             (it->zone == ScopedIpv6::kNoZone || it->zone == k.port)) {
           if (!used) neigh6_.resolve(it->ip, k.port, nullptr, now, fx6);
           used = true;
@@ -110,7 +111,7 @@ nlohmann::json Control::group_json(uint32_t id) const {
     const PortCtl* p = port_by_id(k.port);
     uint64_t packets = 0;
     for (uint32_t w = 0; w <= dp_.workers; ++w) packets += dp_.stats[w].via_group[m.id].get();
-    out.push_back({{"via", k.family == 6 ? k.ip6.str() : Ipv4(k.ip).str()},
+    out.push_back({{"via", k.ndp() ? k.ip6.str() : Ipv4(k.ip).str()},
                    {"dev", p ? p->ref.name : "?"},
                    {"weight", m.weight},
                    {"state", !s                           ? "?"
@@ -120,6 +121,7 @@ nlohmann::json Control::group_json(uint32_t id) const {
                    {"buckets", count[i]},
                    {"packets", packets},
                    {"id", m.id}});
+    if (k.family == 4 && k.ndp()) out.back()["via_family"] = 6;  // RFC 5549
   }
   return {{"id", id}, {"buckets", buckets.size()}, {"members", out}};
 }
@@ -177,13 +179,16 @@ nlohmann::json Control::groups_json(uint8_t family) const {
 template <class R>
 void Control::paths_json(const R& rt, nlohmann::json& j) const {
   j.erase("via");
+  j.erase("via_family");
   j.erase("dev");
   const nlohmann::json g = group_json(pub_.route(rt.prefix));
   nlohmann::json out = nlohmann::json::array();
   for (const auto& path : *rt.paths) {
     const PortCtl* p = port_by_id(path.port);
-    nlohmann::json m = {
-        {"via", path.via.str()}, {"dev", p ? p->ref.name : "?"}, {"weight", path.weight}};
+    nlohmann::json m = {{"via", path.via6 ? path.via6->str() : path.via.str()},
+                        {"dev", p ? p->ref.name : "?"},
+                        {"weight", path.weight}};
+    if (path.via6) m["via_family"] = 6;  // RFC 5549: an IPv4 route's IPv6 gateway
     if (!g.is_null())
       for (const auto& gm : g["members"])
         if (gm["via"] == m["via"] && gm["dev"] == m["dev"]) {

@@ -163,7 +163,8 @@ TEST_CASE("ECMP: bad nexthop sets are refused with the reason and change nothing
              Contains("does not apply to a blackhole route"));
   CHECK_THAT(r.fails({"route", "add", "10.9.0.0/16", "nexthop", "via", "2001:db8::1", "nexthop",
                       "via", "10.2.0.2"}),
-             Contains("is IPv6 but 10.9.0.0/16 is IPv4"));
+             Contains("is IPv6 but 10.9.0.0/16 is IPv4 (an IPv4 route through an IPv6 gateway, "
+                      "RFC 5549, is written 'via inet6 2001:db8::1')"));
   std::vector<std::string> many = {"route", "add", "10.9.0.0/16"};
   for (int i = 0; i < 65; ++i)
     many.insert(many.end(), {"nexthop", "via", "10.2.0." + std::to_string(i + 2)});

@@ -22,6 +22,7 @@
 
 #include "control_rig.hpp"
 #include "kernel_if.hpp"
+#include "ndp.hpp"
 #include "test_netns.hpp"
 
 using namespace routerd;
@@ -315,4 +316,50 @@ TEST_CASE("the groups the kernel joins are added to the port's multicast recepti
   ::close(c);
   r.ctl->poll_once(r.now += 100);
   CHECK(p0.rx_multicast().groups == before0);
+}
+
+TEST_CASE("a Router Advertisement from the wire reaches the kernel interface (BGP unnumbered)",
+          "[control][kernel][rfc5549]") {
+  KIF_NEED_ROOT();
+  TestNs ns("cp-test");
+  CpRig r(cp_config(ns.name, {"bgp"}));
+  const uint16_t p0 = r.ports[0]->id();
+  // An ICMPv6 raw socket on p0, as zebra's router-advertisement socket is: the allow list
+  // does not name ICMPv6, the copy is made all the same (as for NS and NA).
+  int fd = -1;
+  kif::in_netns(ns.name, [&] {
+    fd = ::socket(AF_INET6, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_ICMPV6);
+    if (fd >= 0) ::setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, "p0", 3);
+  });
+  REQUIRE(fd >= 0);
+  const uint64_t to_kernel = r.stat("events", "punt_kernel");
+  const Mac peer{{kPeerMac[0], kPeerMac[1], kPeerMac[2], kPeerMac[3], kPeerMac[4], kPeerMac[5]}};
+  const Ipv6 peer_ll = *Ipv6::parse("fe80::5b:2");
+  uint8_t ra[kNdMaxFrame];
+  const size_t len = ndp_build_ra(ra, peer, peer_ll, *Ipv6::parse("ff02::1"),
+                                  *Mac::parse("33:33:00:00:00:01"), 1800, 0, {});
+  rte_mbuf* m = rte_pktmbuf_alloc(r.pool.get());
+  REQUIRE(m);
+  std::memcpy(rte_pktmbuf_append(m, uint16_t(len)), ra, len);
+  m->port = p0;
+  PuntEntry e{m, 0, uint8_t(Punt::ndp), 0, p0};
+  REQUIRE(rte_ring_enqueue_elem(r.punt.get(), &e, sizeof e) == 0);
+  r.ctl->poll_once(r.now);
+  // The daemon sees the RA as it came (type 134 from the peer's link-local address), and
+  // routerd took it in too (the peer is a router neighbour on p0).
+  pollfd pf{fd, POLLIN, 0};
+  REQUIRE(::poll(&pf, 1, 1000) == 1);
+  uint8_t buf[2048];
+  sockaddr_in6 from{};
+  socklen_t fl = sizeof from;
+  const ssize_t n = ::recvfrom(fd, buf, sizeof buf, 0, reinterpret_cast<sockaddr*>(&from), &fl);
+  REQUIRE(n >= 16);
+  CHECK(buf[0] == 134);
+  CHECK(Ipv6::from_bytes(from.sin6_addr.s6_addr) == peer_ll);
+  CHECK(r.stat("events", "punt_kernel") == to_kernel + 1);
+  bool router = false;
+  for (const auto& nb : r.run({"neigh", "show"}))
+    router |= nb["dst"] == "fe80::5b:2" && nb["dev"] == "p0" && nb.value("router", false);
+  CHECK(router);
+  ::close(fd);
 }

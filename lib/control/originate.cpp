@@ -48,7 +48,7 @@ void Control::send_icmp_error(rte_mbuf* orig, uint8_t type, uint8_t code, uint32
   if (!src) {
     const NextHopState* back = resolve(s);
     if (back && back->kind != NhKind::local && back->kind != NhKind::broadcast)
-      src = icmp_select_source(port_addresses(back->port), s);
+      src = source_for(back->port, s);
   }
   if (!src) {
     st.drop[size_t(Drop::icmp_no_source)].add();
@@ -174,6 +174,13 @@ bool Control::send_via(rte_mbuf* m, const NextHopState* s, Ipv4 dst, uint64_t no
       transmit(s->port, m);
       return true;
     case NhKind::unresolved:
+      if (!s->gateway6.is_unspecified()) {
+        // RFC 5549: the IPv4 packet waits for NDP; released with its own EtherType.
+        NeighbourTable6::Effects fx6;
+        neigh6_.resolve(s->gateway6, s->port, m, now, fx6);
+        apply_neighbour_effects(fx6, now);
+        return true;
+      }
       neigh_.resolve(s->gateway, s->port, m, now, fx);
       break;
     case NhKind::glean:
@@ -282,10 +289,12 @@ void Control::learn_redirect(Ipv4 dst, Ipv4 gw, Ipv4 from, uint64_t now) {
   }
   const Route* rt = rib_.lookup(dst);
   // RFC 1122 3.2.2.2: only from the current first hop, naming a gateway on the same link.
+  // A route through an IPv6 gateway (RFC 5549) has no IPv4 first hop a redirect could come
+  // from: none is taken for it.
   const Ipv4 first = rt && rt->via ? *rt->via : dst;
   const PortCtl* gp = rt ? port_for_gateway(gw, "") : nullptr;
-  if (!accept_redirects_ || !rt || route_type_rejects(rt->type) || from != first || !gp ||
-      gp->ref.id != rt->port || local_address_port(gw)) {
+  if (!accept_redirects_ || !rt || route_type_rejects(rt->type) || rt->via6 || from != first ||
+      !gp || gp->ref.id != rt->port || local_address_port(gw)) {
     event(Event::redirect_ignored);
     return;
   }

@@ -59,6 +59,15 @@ std::vector<std::string> neigh_add_argv(const StaticNeighbour& n) {
   return {"neigh", "add", n.address, "lladdr", n.lladdr.str(), "dev", n.port};
 }
 
+// "via X", or for an IPv6 gateway of an IPv4 prefix (RFC 5549) "via inet6 X", as
+// ip-route(8) and routerctl's grammar spell it.
+void via_words(std::vector<std::string>& w, const std::string& prefix, const std::string& via) {
+  w.emplace_back("via");
+  if (via.find(':') != std::string::npos && prefix.find(':') == std::string::npos)
+    w.emplace_back("inet6");
+  w.push_back(via);
+}
+
 // A route of either family as a batch line takes it.
 struct RouteLine {
   uint8_t family = 4;
@@ -76,7 +85,8 @@ struct RouteLine {
   // The words "nexthop via X [dev P] weight W" for each next hop.
   void nh_words(std::vector<std::string>& w) const {
     for (const Nh& h : nh) {
-      w.insert(w.end(), {"nexthop", "via", h.via});
+      w.emplace_back("nexthop");
+      via_words(w, prefix, h.via);
       if (!h.dev.empty()) w.insert(w.end(), {"dev", h.dev});
       w.insert(w.end(), {"weight", std::to_string(h.weight)});
     }
@@ -95,12 +105,9 @@ struct RouteLine {
 };
 
 RouteLine route_line(const RouteSpec& s) {
-  RouteLine r =
-      s.family == 6
-          ? RouteLine{6, s.prefix6.str(), s.via6 ? s.via6->str() : "", s.dev, s.mtu, s.line, s.type,
-                      {}}
-          : RouteLine{4, s.prefix.str(), s.via ? s.via->str() : "", s.dev, s.mtu, s.line, s.type,
-                      {}};
+  // An IPv6 route's gateway is via6; an IPv4 route's is via, or via6 (RFC 5549).
+  const std::string via = s.via ? s.via->str() : s.via6 ? s.via6->str() : "";
+  RouteLine r{s.family, route_prefix_str(s), via, s.dev, s.mtu, s.line, s.type, {}};
   for (const NexthopSpec& h : s.nexthops)
     r.nh.push_back({h.via6 ? h.via6->str() : h.via ? h.via->str() : "", h.dev, h.weight});
   return r;
@@ -109,7 +116,10 @@ RouteLine route_line(const RouteSpec& s) {
 template <class R>
 RouteLine config_line(const R& r, uint8_t family) {
   RouteLine l{family, r.prefix.str(), r.via ? r.via->str() : "", r.dev, 0, 0, r.type, {}};
-  for (const auto& h : r.nexthops) l.nh.push_back({h.via.str(), h.dev, h.weight});
+  if constexpr (std::is_same_v<R, RouteConfig>)
+    if (r.via6) l.via = r.via6->str();  // RFC 5549
+  for (const auto& h : r.nexthops)
+    l.nh.push_back({h.via6 ? h.via6->str() : h.via.str(), h.dev, h.weight});
   return l;
 }
 
@@ -119,9 +129,10 @@ std::vector<std::string> route_add_argv(const R& rt) {
   std::vector<std::string> argv = {"route", "add"};
   if (route_type_rejects(rt.type)) argv.emplace_back(route_type_name(rt.type));
   argv.push_back(rt.prefix.str());
-  if (rt.via) argv.insert(argv.end(), {"via", rt.via->str()});
+  const RouteLine l = config_line(rt, 4);
+  if (!l.via.empty()) via_words(argv, l.prefix, l.via);
   if (!rt.dev.empty()) argv.insert(argv.end(), {"dev", rt.dev});
-  config_line(rt, 4).nh_words(argv);
+  l.nh_words(argv);
   return argv;
 }
 
@@ -310,7 +321,9 @@ nlohmann::json Control::reload_apply(const Config& next, std::vector<RouteFile> 
     auto line = [this](const auto& rt, uint8_t fam) {
       RouteLine l{fam,
                   rt.prefix.str(),
-                  rt.via ? rt.via->str() : "",
+                  rt.via    ? rt.via->str()
+                  : rt.via6 ? rt.via6->str()
+                            : "",
                   route_type_rejects(rt.type) ? "" : port_by_id(rt.port)->ref.name,
                   rt.mtu(),
                   0,
@@ -320,7 +333,8 @@ nlohmann::json Control::reload_apply(const Config& next, std::vector<RouteFile> 
         l.via.clear();
         l.dev.clear();
         for (const auto& p : *rt.paths)
-          l.nh.push_back({p.via.str(), port_by_id(p.port)->ref.name, p.weight});
+          l.nh.push_back(
+              {p.via6 ? p.via6->str() : p.via.str(), port_by_id(p.port)->ref.name, p.weight});
       }
       return l;
     };
@@ -375,7 +389,7 @@ nlohmann::json Control::reload_apply(const Config& next, std::vector<RouteFile> 
       if (!del && route_type_rejects(r.type)) w.emplace_back(route_type_name(r.type));
       w.push_back(r.prefix);
       if (!del) {
-        if (!r.via.empty()) w.insert(w.end(), {"via", r.via});
+        if (!r.via.empty()) via_words(w, r.prefix, r.via);
         if (!r.dev.empty()) w.insert(w.end(), {"dev", r.dev});
         if (r.mtu) w.insert(w.end(), {"mtu", std::to_string(r.mtu)});
         r.nh_words(w);

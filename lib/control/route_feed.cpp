@@ -85,9 +85,17 @@ std::vector<Control::FeedHop<A>> Control::feed_paths(const fpm::RouteMsg& m, boo
     FeedHop<A> bp{};
     bp.weight = p.weight;
     const uint8_t want = v6 ? AF_INET6 : AF_INET;
-    if (p.gw_family != 0 && p.gw_family != want) {
-      why = v6 ? "IPv4 gateway for an IPv6 prefix"
-               : "IPv6 gateway for an IPv4 prefix (RFC 5549: not supported yet)";
+    // RFC 5549 (BGP unnumbered): an IPv4 route may go through an IPv6 gateway (RTA_VIA).
+    const bool v4_over_v6 = !v6 && p.gw_family == AF_INET6;
+    if (p.gw_family != 0 && p.gw_family != want && !v4_over_v6) {
+      why = "IPv4 gateway for an IPv6 prefix";
+      return {};
+    }
+    // FRR's zebra writes an IPv4 route through an IPv6 next hop (RFC 5549) as "via
+    // 169.254.0.1 onlink" and puts the peer's MAC in a kernel neighbour entry routerd does
+    // not have: installed, it would ask ARP for an address nobody holds.
+    if (!v6 && p.gw_family == AF_INET && p.onlink && p.gw4 == Ipv4(169, 254, 0, 1)) {
+      why = "169.254.0.1 onlink: FRR's encoding of an IPv6 next hop (RFC 5549), not mapped yet";
       return {};
     }
     const std::optional<uint16_t> port = p.ifindex ? port_of_ifindex(p.ifindex) : std::nullopt;
@@ -102,19 +110,20 @@ std::vector<Control::FeedHop<A>> Control::feed_paths(const fpm::RouteMsg& m, boo
       }
       bp.port = *port;
     } else {
-      A gw;
-      if constexpr (v6)
-        gw = p.gw6;
-      else
-        gw = p.gw4;
-      bp.via = gw;
       bp.has_via = true;
+      if constexpr (v6)
+        bp.via = p.gw6;
+      else if (v4_over_v6)
+        bp.via6 = p.gw6;
+      else
+        bp.via = p.gw4;
       if (port) {
         bp.port = *port;
       } else {
-        // No interface: the port whose subnet holds the gateway.
+        // No interface: the port whose subnet holds the gateway (a link-local one needs it).
         try {
-          bp.port = gateway_port(feed_->origin, gw, "");
+          bp.port = bp.via6 ? gateway_port(feed_->origin, *bp.via6, "")
+                            : gateway_port(feed_->origin, bp.via, "");
         } catch (const std::exception& e) {
           why = e.what();
           return {};
@@ -152,7 +161,10 @@ std::optional<R> Control::feed_route(const fpm::RouteMsg& m, std::string& why) {
   }
   if (hops.empty()) return std::nullopt;
   if (hops.size() == 1) {
-    if (hops[0].has_via) r.via = hops[0].via;
+    if (hops[0].via6)
+      r.via6 = hops[0].via6;
+    else if (hops[0].has_via)
+      r.via = hops[0].via;
     r.port = hops[0].port;
   } else {
     std::vector<BasicPath<A>> paths;
@@ -161,12 +173,13 @@ std::optional<R> Control::feed_route(const fpm::RouteMsg& m, std::string& why) {
         why = "a multipath member without a gateway";
         return std::nullopt;
       }
-      paths.push_back(BasicPath<A>{h.via, h.port, h.weight});
+      paths.push_back(BasicPath<A>{h.via, h.port, h.weight, h.via6});
     }
-    std::sort(paths.begin(), paths.end(), [](const auto& a, const auto& b) {
-      return std::tie(a.port, a.via) < std::tie(b.port, b.via);
-    });
-    r.via = paths[0].via;
+    std::sort(paths.begin(), paths.end());
+    if (paths[0].via6)
+      r.via6 = paths[0].via6;
+    else
+      r.via = paths[0].via;
     r.port = paths[0].port;
     r.paths = std::make_shared<const std::vector<BasicPath<A>>>(std::move(paths));
   }
@@ -237,8 +250,8 @@ void Control::feed_apply_prefix(const P& p, RibChanges& changes) {
   }
   if (!existing && !want) return;
   if (existing && want && existing->type == want->type && existing->via == want->via &&
-      existing->port == want->port && existing->rtproto == want->rtproto &&
-      existing->mtu() == want->mtu() &&
+      existing->via6 == want->via6 && existing->port == want->port &&
+      existing->rtproto == want->rtproto && existing->mtu() == want->mtu() &&
       (existing->paths == want->paths ||
        (existing->paths && want->paths && *existing->paths == *want->paths)))
     return;  // a replay of what is installed: nothing to publish

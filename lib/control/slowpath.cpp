@@ -156,8 +156,10 @@ void Control::handle_redirect(rte_mbuf* m, uint16_t in_port, uint64_t now) {
   // RFC 1812 5.2.7.2: only to a source on the subnet the packet came from, whose better
   // first hop is on that subnet too; at most one per second per source (a small fixed
   // table: memory stays bounded however many sources there are).
+  // An IPv4 redirect names an IPv4 gateway: a route through an IPv6 one (RFC 5549) gets
+  // none, its packets are only forwarded.
   std::optional<Ipv4> our_addr;
-  if (const PortCtl* p = port_by_id(in_port))
+  if (const PortCtl* p = port_by_id(in_port); p && s->gateway6.is_unspecified())
     for (const auto& pa : p->addrs)
       if (pa.subnet.contains(src) && pa.subnet.contains(s->gateway)) our_addr = pa.addr;
   auto& slot = redirect_last_[(src.v * 2654435761u) >> (32 - kRedirectSlotsLog2)];

@@ -22,6 +22,12 @@ inline rte_ipv4_hdr* ip_of(rte_mbuf* m) {
   return rte_pktmbuf_mtod_offset(m, rte_ipv4_hdr*, RTE_ETHER_HDR_LEN);
 }
 
+// The IP version of the datagram after the Ethernet header: 4 or 6. An NDP entry may hold
+// IPv4 packets too (RFC 5549: an IPv4 route through an IPv6 gateway).
+inline uint8_t ip_version(const rte_mbuf* m) {
+  return *rte_pktmbuf_mtod_offset(m, const uint8_t*, RTE_ETHER_HDR_LEN) >> 4;
+}
+
 inline void write_l2(rte_mbuf* m, const Mac& dst, const Mac& src,
                      uint16_t ether_type = RTE_ETHER_TYPE_IPV4) {
   auto* eth = rte_pktmbuf_mtod(m, rte_ether_hdr*);

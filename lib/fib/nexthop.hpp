@@ -14,7 +14,7 @@ namespace routerd {
 
 enum class NhKind : uint8_t {
   forward,     // resolved neighbour: rewrite L2 and send on `port`
-  unresolved,  // neighbour `gateway` on `port` needs ARP: hand to control
+  unresolved,  // neighbour `gateway` (or gateway6) on `port` needs ARP (NDP): hand to control
   glean,       // connected subnet on `port`: the destination itself needs ARP
   local,       // an address of the router: deliver to control
   broadcast,   // directed broadcast of a connected subnet: not forwarded
@@ -64,7 +64,9 @@ struct alignas(64) NextHopState {
   uint16_t mtu;        // IP MTU of the egress port
   uint32_t id;         // slot index, for handing packets to control
   Ipv4 gateway;        // the neighbour this state resolves (0 for glean, local, broadcast, rejects)
-  Ipv6 gateway6;       // family 6: the same
+  // Family 6: the same. Family 4: an IPv6 neighbour (RFC 5549: an IPv4 route via an IPv6
+  // gateway, resolved by NDP), then gateway is 0.
+  Ipv6 gateway6;
   // The neighbour's resolution failed: an ECMP group gives this member no buckets until it
   // answers again (its state is still `unresolved`).
   bool dead = false;

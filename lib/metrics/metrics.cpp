@@ -203,6 +203,8 @@ std::string prometheus_text(const json& s) {
   };
   static constexpr Scalar kScalars[] = {
       {"routes", "routerd_routes", "gauge", "Routes in the RIB (connected and static)."},
+      {"routes_via_ipv6", "routerd_routes_via_ipv6", "gauge",
+       "IPv4 routes with an IPv6 gateway (RFC 5549)."},
       {"fib_prefixes", "routerd_fib_prefixes", "gauge", "Prefixes installed in the FIB."},
       {"next_hops", "routerd_next_hops", "gauge", "Next-hop states in use."},
       {"neighbours", "routerd_neighbours", "gauge", "Neighbour (ARP) entries."},

@@ -30,6 +30,7 @@ json sample_stats() {
       {"commits", 7},
       {"route_updates", 13},
       {"routes", 4},
+      {"routes_via_ipv6", 2},
       {"fib_prefixes", 13},
       {"next_hops", 8},
       {"neighbours", 3},
@@ -72,6 +73,8 @@ TEST_CASE("Prometheus exposition of routerd's counters", "[metrics]") {
     CHECK(t.find(line + "\n") != std::string::npos);
   };
   has("# TYPE routerd_port_rx_packets_total counter");
+  has("# TYPE routerd_routes_via_ipv6 gauge");
+  has("routerd_routes_via_ipv6 2");
   has("routerd_port_rx_packets_total{port=\"p0\"} 26");
   has("routerd_port_tx_packets_total{port=\"p0\"} 24");
   has("routerd_port_tx_originated_packets_total{port=\"p0\"} 3");

@@ -38,21 +38,25 @@ enum class NhType : uint8_t {
   unreachable
 };
 // IPv6 slots (family 6) are never shared with IPv4 ones: their states carry the IPv6
-// EtherType and neighbour.
+// EtherType and neighbour. RFC 5549: an IPv4 adjacency (family 4) may name an IPv6
+// neighbour (ip6, and ip 0): its state carries the IPv4 EtherType and the MAC NDP found.
 struct NhKey {
   NhType type;
   uint16_t port;
   uint32_t ip;
   uint16_t mtu = 0;  // the route's MTU metric; 0: none
   uint8_t family = 4;
-  Ipv6 ip6{};  // family 6: the neighbour
+  Ipv6 ip6{};  // family 6, or an IPv4 adjacency through an IPv6 gateway: the neighbour
   bool operator==(const NhKey&) const = default;
+  // The neighbour (of an adjacency) is an IPv6 one: resolved by NDP, whatever the family.
+  bool ndp() const { return family == 6 || !ip6.is_unspecified(); }
 };
 struct NhKeyHash {
   size_t operator()(const NhKey& k) const noexcept {
     return std::hash<uint64_t>{}(uint64_t(k.ip) << 32 ^ uint64_t(k.mtu) << 16 ^
-                                 uint64_t(k.port) << 3 ^ uint64_t(k.type)) ^
-           (k.family == 6 ? Ipv6Hash{}(k.ip6) * 3 : 0);
+                                 uint64_t(k.port) << 3 ^ uint64_t(k.type) ^
+                                 uint64_t(k.family) << 8) ^
+           (k.ip6.is_unspecified() ? 0 : Ipv6Hash{}(k.ip6) * 3);
   }
 };
 

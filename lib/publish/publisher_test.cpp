@@ -370,3 +370,32 @@ TEST_CASE(
   CHECK(f.publisher.groups_used() == 2);
   CHECK(f.publisher.route_updates() == updates + 2);
 }
+
+TEST_CASE("RFC 5549: an IPv4 adjacency through an IPv6 neighbour is a slot of its own",
+          "[publish][rfc5549]") {
+  Fixture f;
+  const Ipv6 gw = *Ipv6::parse("fe80::2");
+  const NhKey v4_over_v6{NhType::adjacency, 1, 0, 0, 4, gw};
+  const NhKey v6{NhType::adjacency, 1, 0, 0, 6, gw};
+  CHECK(v4_over_v6.ndp());
+  CHECK(v6.ndp());
+  CHECK_FALSE(Fixture::key(7).ndp());
+  // Equal keys hash alike; the families never share a slot (their EtherTypes differ).
+  CHECK(NhKeyHash{}(v4_over_v6) == NhKeyHash{}(NhKey{NhType::adjacency, 1, 0, 0, 4, gw}));
+  const uint32_t a = f.publisher.acquire(v4_over_v6);
+  const uint32_t b = f.publisher.acquire(v6);
+  CHECK(a != b);
+  CHECK(f.publisher.acquire(NhKey{NhType::adjacency, 1, 0, 0, 4, gw}) == a);
+  CHECK(f.publisher.acquire(NhKey{NhType::adjacency, 2, 0, 0, 4, gw}) != a);  // another port
+  CHECK(f.publisher.key(a) == v4_over_v6);
+  // An IPv4 group may hold it beside an IPv4 gateway's slot.
+  const uint32_t c = f.publisher.acquire(Fixture::key(9));
+  const uint32_t g = f.publisher.acquire_group({{a, 1}, {c, 2}}, 4);
+  f.publisher.set_route(Fixture::prefix("10.9.0.0/16"), g);
+  f.publisher.set_route(*Prefix6::parse("2001:db8::/32"), b);
+  f.publisher.commit();
+  REQUIRE(f.publisher.group_members(g));
+  CHECK(f.publisher.group_members(g)->size() == 2);
+  CHECK(f.publisher.groups_of(a) == std::vector<uint32_t>{g});
+  CHECK(f.publisher.groups_of(b).empty());
+}

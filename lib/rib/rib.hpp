@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <unordered_map>
 #include <vector>
 
@@ -52,13 +53,19 @@ struct Family<Ipv6> {
   }
 };
 
-// One next hop of an ECMP route: a gateway, its port and its weight (1-256).
+// One next hop of an ECMP route: a gateway, its port and its weight (1-256). RFC 5549: a
+// path of an IPv4 route may have an IPv6 gateway instead (via6; via is then 0.0.0.0).
 template <class A>
 struct BasicPath {
   A via;
   uint16_t port = 0;
   uint16_t weight = 1;
+  std::optional<Ipv6> via6{};  // IPv4 routes only
   bool operator==(const BasicPath&) const = default;
+  // The order of a route's paths: by port, then gateway.
+  bool operator<(const BasicPath& o) const {
+    return std::tie(port, via, via6) < std::tie(o.port, o.via, o.via6);
+  }
 };
 
 template <class A>
@@ -69,13 +76,19 @@ struct BasicRoute {
   uint16_t port = 0;     // egress port
   A src{};               // connected: the router's address on that subnet
   std::shared_ptr<const RouteMetrics> metrics = default_metrics();
+  // ECMP: the next hops (two or more, sorted, shared read-only by copies of the route); via
+  // (or via6) and port then hold the first of them, for what needs one gateway (the first
+  // hop of the router's own packets when no flow picks one, a gateway check on address
+  // removal).
+  std::shared_ptr<const std::vector<BasicPath<A>>> paths{};
   // Not unicast (static routes only): no via, no port, no metrics; packets are rejected.
   RouteType type = RouteType::unicast;
-  // ECMP: the next hops (two or more, sorted, shared read-only by copies of the route); via
-  // and port then hold the first of them, for what needs one gateway (the first hop of the
-  // router's own packets when no flow picks one, a gateway check on address removal).
-  std::shared_ptr<const std::vector<BasicPath<A>>> paths{};
-  uint8_t rtproto = 0;  // daemon routes: the daemon's rtm_protocol (last: aggregate inits)
+  uint8_t rtproto = 0;  // daemon routes: the daemon's rtm_protocol
+  // RFC 5549 (IPv4 routes only; BGP unnumbered): an IPv6 gateway, resolved by NDP; via is
+  // then empty. Beside type and rtproto (moved after paths for it): a route grows by 8
+  // bytes, where appending it alone would have cost 16.
+  std::optional<Ipv6> via6{};
+  bool has_gateway() const { return via || via6; }
   uint16_t mtu() const { return metrics->mtu; }
   void set_mtu(uint16_t mtu) {  // copy-on-write
     if (metrics->mtu == mtu) return;
@@ -89,7 +102,24 @@ template <class A>
 bool route_uses_gateway(const BasicRoute<A>& r, const A& gw) {
   if (!r.paths) return r.via == gw;
   for (const auto& p : *r.paths)
-    if (p.via == gw) return true;
+    if (!p.via6 && p.via == gw) return true;
+  return false;
+}
+// RFC 5549: whether an IPv4 route has an IPv6 gateway (any of its next hops).
+template <class A>
+bool route_has_gateway6(const BasicRoute<A>& r) {
+  if (r.via6) return true;
+  if (r.paths)
+    for (const auto& p : *r.paths)
+      if (p.via6) return true;
+  return false;
+}
+// RFC 5549: whether gw is an IPv4 route's IPv6 gateway, or one of them.
+template <class A>
+bool route_uses_gateway6(const BasicRoute<A>& r, const Ipv6& gw) {
+  if (!r.paths) return r.via6 == gw;
+  for (const auto& p : *r.paths)
+    if (p.via6 == gw) return true;
   return false;
 }
 using Route = BasicRoute<Ipv4>;
@@ -133,6 +163,8 @@ class BasicRib {
   // Routes by source, and a routing daemon's by its protocol: kept as routes come and go,
   // so a summary or `fpm show` never walks a full table on the control thread.
   size_t count(RouteProto p) const { return per_proto_[size_t(p)]; }
+  // Routes with an IPv6 gateway (RFC 5549: IPv4 routes only).
+  size_t count_via_ipv6() const { return via6_; }
   const std::array<uint32_t, 256>& daemon_per_protocol() const { return per_rtproto_; }
   size_t size() const { return routes_.size(); }
   const std::array<uint32_t, F::kBits + 1>& per_length() const { return per_len_; }
@@ -163,6 +195,7 @@ class BasicRib {
   void count(const R& r, int d) {
     per_proto_[size_t(r.proto)] += uint32_t(d);
     if (r.proto == RouteProto::daemon) per_rtproto_[r.rtproto] += uint32_t(d);
+    if (route_has_gateway6(r)) via6_ += uint32_t(d);
   }
   void uncount(const R& r) { count(r, -1); }
 
@@ -170,6 +203,7 @@ class BasicRib {
   std::array<uint32_t, F::kBits + 1> per_len_{};
   std::array<uint32_t, 3> per_proto_{};
   std::array<uint32_t, 256> per_rtproto_{};
+  uint32_t via6_ = 0;
 };
 using Rib = BasicRib<Ipv4>;
 using Rib6 = BasicRib<Ipv6>;

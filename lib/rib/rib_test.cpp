@@ -95,3 +95,40 @@ TEST_CASE("routes are counted by source and daemon protocol as they come and go"
   CHECK(rib.count(RouteProto::daemon) == 1);
   CHECK(rib.size() == 4);
 }
+
+TEST_CASE("RFC 5549: IPv6 gateways of IPv4 routes, counted as routes come and go",
+          "[rib][rfc5549]") {
+  Rib rib;
+  const Ipv6 ll = *Ipv6::parse("fe80::2");
+  Route a = route("10.9.0.0/16", 1);
+  a.via6 = ll;
+  CHECK(a.has_gateway());
+  CHECK(route_has_gateway6(a));
+  CHECK(route_uses_gateway6(a, ll));
+  CHECK_FALSE(route_uses_gateway(a, Ipv4()));  // via is empty, not 0.0.0.0
+  rib.set(a);
+  CHECK(rib.count_via_ipv6() == 1);
+  // An ECMP route with one IPv6 member: counted once; its IPv4 member is found by address.
+  Route b = route("10.8.0.0/16", 1);
+  b.paths = std::make_shared<const std::vector<BasicPath<Ipv4>>>(
+      std::vector<BasicPath<Ipv4>>{{Ipv4(10, 1, 0, 2), 1, 1, std::nullopt}, {Ipv4(), 2, 3, ll}});
+  b.via = Ipv4(10, 1, 0, 2);
+  CHECK(route_has_gateway6(b));
+  CHECK(route_uses_gateway6(b, ll));
+  CHECK(route_uses_gateway(b, Ipv4(10, 1, 0, 2)));
+  CHECK_FALSE(route_uses_gateway(b, Ipv4()));  // the IPv6 member's 0.0.0.0 is no gateway
+  rib.set(b);
+  CHECK(rib.count_via_ipv6() == 2);
+  // Replaced by an IPv4 gateway, then erased: the count follows.
+  Route c = route("10.9.0.0/16", 1);
+  c.via = Ipv4(10, 1, 0, 3);
+  CHECK_FALSE(route_has_gateway6(c));
+  rib.set(c);
+  CHECK(rib.count_via_ipv6() == 1);
+  CHECK(rib.erase(b.prefix));
+  CHECK(rib.count_via_ipv6() == 0);
+  // The paths' order: by port, then gateway (an IPv6 one after 0.0.0.0 of the same port).
+  const BasicPath<Ipv4> p1{Ipv4(), 1, 1, ll}, p2{Ipv4(10, 1, 0, 2), 1, 1, std::nullopt};
+  CHECK(p1 < p2);
+  CHECK_FALSE(p2 < p1);
+}

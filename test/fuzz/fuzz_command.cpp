@@ -51,6 +51,7 @@ std::vector<std::string> canonical(const Request& r) {
       w.push_back(v6 ? r.prefix6.str() : r.prefix.str());
       if (r.via || r.via6) {
         w.push_back("via");
+        if (r.via6 && !v6) w.emplace_back("inet6");  // RFC 5549
         w.push_back(r.via ? r.via->str() : r.via6->str());
       }
       dev(r.verb != Verb::route_del && !r.via && !r.via6);

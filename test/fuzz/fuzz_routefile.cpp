@@ -2,9 +2,9 @@
 // route_files read them.
 // Invariants: only CommandError escapes, naming the file and a line that exists; an accepted
 // file gives routes sorted by prefix (IPv4 first) with no prefix twice, each with a gateway or
-// a port, only its own family's fields, no host bits, an MTU of 0 or 68..65535 (IPv6:
-// 1280..), a port for a link-local gateway, each from a line that exists; the routes written
-// back one per line parse to the same routes.
+// a port, only its own family's fields (but an IPv4 route's IPv6 gateway), no host bits, an MTU of
+// 0 or 68..65535 (IPv6: 1280..), a port for a link-local gateway, each from a line that exists; the
+// routes written back one per line parse to the same routes.
 #include <tbb/global_control.h>
 
 #include <cstdlib>
@@ -22,15 +22,17 @@ std::string line_of(const RouteSpec& s) {
   if (s.type != RouteType::unicast)
     return std::string(route_type_name(s.type)) + " " + route_prefix_str(s);
   std::string l = route_prefix_str(s);
+  // RFC 5549: an IPv4 route's IPv6 gateway is written "via inet6 X".
+  const std::string via6 = s.family == 4 ? " via inet6 " : " via ";
   for (const NexthopSpec& n : s.nexthops) {
     l += " nexthop";
     if (n.via) l += " via " + n.via->str();
-    if (n.via6) l += " via " + n.via6->str();
+    if (n.via6) l += via6 + n.via6->str();
     if (!n.dev.empty()) l += " dev " + n.dev;
     l += " weight " + std::to_string(n.weight);
   }
   if (s.via) l += " via " + s.via->str();
-  if (s.via6) l += " via " + s.via6->str();
+  if (s.via6) l += via6 + s.via6->str();
   if (!s.dev.empty() || (!s.via && !s.via6 && s.nexthops.empty())) l += " dev " + s.dev;
   if (s.mtu) l += " mtu " + std::to_string(s.mtu);
   return l;
@@ -72,15 +74,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     FUZZ_CHECK(s.line >= 1 && s.line <= lines, "route from line %u of %zu", s.line, lines);
     if (s.family == 4) {
       FUZZ_CHECK((s.prefix.addr.v & ~prefix_mask(s.prefix.len)) == 0 && s.prefix.len <= 32);
-      FUZZ_CHECK(!s.via6 && s.prefix6 == Prefix6{}, "an IPv4 route with IPv6 fields");
+      // An IPv6 gateway (RFC 5549) is the only IPv6 field an IPv4 route may have.
+      FUZZ_CHECK(s.prefix6 == Prefix6{}, "an IPv4 route with an IPv6 prefix");
+      FUZZ_CHECK(!(s.via && s.via6), "an IPv4 route with two gateways");
     } else {
       FUZZ_CHECK(s.family == 6, "family %u", unsigned(s.family));
       FUZZ_CHECK(ipv6_mask(s.prefix6.addr, s.prefix6.len) == s.prefix6.addr &&
                  s.prefix6.len <= 128);
       FUZZ_CHECK(!s.via && s.prefix == Prefix4{}, "an IPv6 route with IPv4 fields");
-      FUZZ_CHECK(!s.via6 || !s.via6->is_link_local() || !s.dev.empty(),
-                 "a link-local gateway without a port");
     }
+    FUZZ_CHECK(!s.via6 || !s.via6->is_link_local() || !s.dev.empty(),
+               "a link-local gateway without a port");
     again += line_of(s) + "\n";
   }
   std::vector<RouteSpec> back;
