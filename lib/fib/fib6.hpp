@@ -8,6 +8,7 @@
 #pragma once
 
 #include <rte_fib6.h>
+#include <rte_prefetch.h>
 
 #include <atomic>
 #include <cstdint>
@@ -16,6 +17,7 @@
 #include <span>
 #include <vector>
 
+#include "compiler.hpp"
 #include "fib.hpp"  // FibError
 #include "inet6.hpp"
 #include "qsbr.hpp"  // apply() only
@@ -73,7 +75,7 @@ class Fib6 {
   // Fib::tbl24_for_prefetch, a prefetch through a wrong address is harmless but useless;
   // `groups` bounds every tbl8 index a reader computes). A lookup walks these levels one
   // dependent read after another, each a cache miss for a random destination; fetching
-  // them for a whole burst side by side, ahead of rte_fib6_lookup_bulk, overlaps the misses.
+  // them for a whole burst side by side (fib_states in lib/worker) overlaps the misses.
   // The view of a copy changes only when that copy is rebuilt, which it is only while no
   // reader uses it.
   struct TrieView {
@@ -88,6 +90,70 @@ class Fib6 {
     return view_[active_.load(std::memory_order_relaxed)];
   }
   const uint32_t* tbl24_for_prefetch() const { return trie_for_prefetch().tbl24; }
+
+  // Reader side: the copy to use for this burst and its trie, from one acquire load, so that
+  // a worker can walk the levels itself and take the answer where the walk ends (entry >> 1,
+  // as rte_fib6_lookup_bulk returns it) instead of walking them twice. trie.tbl24 is null
+  // when the self-check did not confirm the layout: then only rte_fib6_lookup_bulk.
+  struct View {
+    rte_fib6* fib;
+    TrieView trie;
+  };
+  View view() const {
+    const uint32_t a = active_.load(std::memory_order_acquire);
+    return {copies_[a], view_[a]};
+  }
+  // Reader side: what rte_fib6_lookup_bulk would answer for k <= 64 addresses of copy v.
+  // The levels are walked for all of them side by side: each level's entries are read and
+  // their next level's prefetched, and a walk ends at an entry without the "extended" bit.
+  // With random destinations every level is a cache miss; one address at a time (DPDK's
+  // loop) they come one after another, here a level's misses overlap. A group index out of
+  // bounds (which a confirmed layout never gives) sends that address to DPDK's lookup
+  // instead of reading outside the table.
+  ROUTERD_ALWAYS_INLINE static void lookup_bulk(const View& v, const uint8_t (*ips)[16],
+                                                uint64_t* nh, uint32_t k) {
+    auto by_dpdk = [&](uint32_t i) {
+      rte_fib6_lookup_bulk(v.fib, const_cast<uint8_t(*)[16]>(ips + i), nh + i, 1);
+    };
+    if (__builtin_expect(v.trie.tbl24 == nullptr, 0)) {
+      rte_fib6_lookup_bulk(v.fib, const_cast<uint8_t(*)[16]>(ips), nh, k);
+      return;
+    }
+    const uint32_t* const tbl8 = v.trie.tbl8;
+    const uint32_t groups = v.trie.groups;
+    uint32_t at[64];  // tbl8 index of each walking address's entry at this level
+    uint8_t who[64];  // which address
+    uint32_t m = 0;
+    for (uint32_t i = 0; i < k; ++i) {
+      const uint32_t e = v.trie.tbl24[tbl24_index(ips[i])];
+      if (!(e & 1)) {
+        nh[i] = e >> 1;
+      } else if (__builtin_expect((e >> 1) >= groups, 0)) {
+        by_dpdk(i);
+      } else {
+        at[m] = (e >> 1) * 256 + ips[i][3];
+        who[m++] = uint8_t(i);
+        rte_prefetch0(tbl8 + at[m - 1]);
+      }
+    }
+    for (uint32_t byte = 4; m != 0; ++byte) {
+      uint32_t m2 = 0;
+      for (uint32_t q = 0; q < m; ++q) {
+        const uint32_t e = tbl8[at[q]];
+        const uint32_t i = who[q];
+        if (!(e & 1)) {
+          nh[i] = e >> 1;
+        } else if (__builtin_expect(byte >= 16 || (e >> 1) >= groups, 0)) {
+          by_dpdk(i);
+        } else {
+          at[m2] = (e >> 1) * 256 + ips[i][byte];
+          who[m2++] = uint8_t(i);
+          rte_prefetch0(tbl8 + at[m2 - 1]);
+        }
+      }
+      m = m2;
+    }
+  }
 
   // Writer side (one thread), the steps and guarantees of Fib's: stage() applies every op to
   // the copy no reader uses or none (FibError); abort(); flip(); catch_up() after every

@@ -163,6 +163,55 @@ TEST_CASE("Fib6: the tbl24 the workers prefetch is where this DPDK keeps it, in 
   }
 }
 
+TEST_CASE("Fib6::lookup_bulk answers what rte_fib6_lookup_bulk answers", "[fib]") {
+  testing::test_eal();
+  Qsbr q(1);
+  Fib6 fib("t6_walk", Fib6::Params{8192, 8192, SOCKET_ID_ANY});
+  // Nested prefixes of every length from /8 to /128 in a few /16s, so that walks end at
+  // every trie level, next to addresses under no route at all.
+  std::mt19937_64 rng(7);
+  std::vector<Fib6Op> ops = {add6("2001::/16", 1)};
+  std::vector<Ipv6> near;
+  for (uint32_t i = 0; i < 400; ++i) {
+    Ipv6 a = a6("2001::");
+    a.b[1] = uint8_t(rng() % 4);
+    for (size_t b = 2; b < 16; ++b) a.b[b] = uint8_t(rng() % 3);
+    const auto len = uint8_t(8 + rng() % 121);
+    ops.push_back(Fib6Op{Prefix6{ipv6_mask(a, len), len}, false, 2 + i});
+    near.push_back(a);
+  }
+  fib.apply(ops, q);
+  for (int round = 0; round < 2; ++round) {  // each apply swaps copies: check both
+    const Fib6::View v = fib.view();
+    REQUIRE(v.trie.tbl24 != nullptr);
+    std::vector<uint8_t> addrs;
+    for (uint32_t i = 0; i < 64 * 200; ++i) {
+      Ipv6 a = near[rng() % near.size()];
+      if (i % 3 == 0) a.b[15 - rng() % 14] ^= uint8_t(1u << (rng() % 8));  // off a prefix's end
+      if (i % 7 == 0) a.b[0] = uint8_t(rng());                             // mostly no route
+      addrs.insert(addrs.end(), a.b.begin(), a.b.end());
+    }
+    const auto* ips = reinterpret_cast<const uint8_t(*)[16]>(addrs.data());
+    size_t differ = 0;
+    size_t extended = 0;
+    for (uint32_t at = 0; at < 64 * 200; at += 64) {
+      const uint32_t k = 1 + uint32_t(rng() % 64);
+      uint64_t ours[64];
+      uint64_t dpdk[64];
+      Fib6::lookup_bulk(v, ips + at, ours, k);
+      rte_fib6_lookup_bulk(v.fib, const_cast<uint8_t(*)[16]>(ips + at), dpdk, k);
+      for (uint32_t i = 0; i < k; ++i) {
+        differ += ours[i] != dpdk[i];
+        extended += v.trie.tbl24[Fib6::tbl24_index(ips[at + i])] & 1;
+      }
+    }
+    CHECK(differ == 0);
+    CHECK(extended > 1000);  // the walks went below tbl24
+    std::vector<Fib6Op> again = {add6("2001::/16", 1)};
+    fib.apply(again, q);
+  }
+}
+
 TEST_CASE("Fib6: a batch too big for the groups is refused and changes nothing", "[fib]") {
   testing::test_eal();
   Qsbr q(1);

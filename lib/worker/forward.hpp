@@ -438,44 +438,13 @@ ROUTERD_ALWAYS_INLINE void fib_states(const SharedState& dp, const uint32_t* dst
     out[i] = state_of(dp, stored);
   }
 }
+// The next-hop states of k <= 64 IPv6 destinations straight from the FIB (Fib6::lookup_bulk:
+// the trie's levels walked for the whole burst side by side).
 ROUTERD_ALWAYS_INLINE void fib_states(const SharedState& dp, const Dst6* dst, uint16_t k,
                                       const NextHopState** out) {
   uint64_t nh[64];
-  rte_fib6_lookup_bulk(dp.fib6.reader(), reinterpret_cast<uint8_t(*)[16]>(const_cast<Dst6*>(dst)),
-                       nh, k);
+  Fib6::lookup_bulk(dp.fib6.view(), reinterpret_cast<const uint8_t(*)[16]>(dst), nh, k);
   for (uint16_t i = 0; i < k; ++i) out[i] = state_of(dp, nh[i]);
-}
-
-// Before an uncached bulk lookup of k <= 64 IPv6 destinations whose tbl24 entries were
-// prefetched (see Fib6::TrieView): walks their tries level by level side by side, reading
-// each level's entries (fetched a round earlier) and prefetching the next level's, so that the
-// lookup's dependent reads, one address at a time, find their lines in cache. Reads only;
-// an index outside the groups ends that walk.
-ROUTERD_ALWAYS_INLINE void trie_warm(const Fib6::TrieView& v, const Dst6* dst, uint16_t k) {
-  uint32_t at[64];  // tbl8 index of each walking destination's entry at this level
-  uint8_t who[64];  // which destination
-  uint32_t m = 0;
-  for (uint16_t i = 0; i < k; ++i) {
-    const uint32_t e = v.tbl24[Fib6::tbl24_index(dst[i].b)];
-    if ((e & 1) && (e >> 1) < v.groups) {
-      at[m] = (e >> 1) * 256 + dst[i].b[3];
-      who[m++] = uint8_t(i);
-      rte_prefetch0(v.tbl8 + at[m - 1]);
-    }
-  }
-  for (uint32_t byte = 4; m != 0 && byte < 16; ++byte) {
-    uint32_t m2 = 0;
-    for (uint32_t q = 0; q < m; ++q) {
-      const uint32_t e = v.tbl8[at[q]];
-      if ((e & 1) && (e >> 1) < v.groups) {
-        at[m2] = (e >> 1) * 256 + dst[who[q]].b[byte];
-        who[m2] = who[q];
-        rte_prefetch0(v.tbl8 + at[m2]);
-        ++m2;
-      }
-    }
-    m = m2;
-  }
 }
 
 // Stage 2: the next-hop states of k <= 64 destinations (Key: uint32_t with RouteCache, Dst6

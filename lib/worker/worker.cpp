@@ -417,9 +417,8 @@ void Worker::process6(uint16_t in_port, const PortFastInfo& in, rte_mbuf** pkts,
       governor6_.mode() != RouteCacheGovernor::Mode::off ? cache6_.get() : nullptr;
   // Likewise each destination's tbl24 entry in the trie, unless the cache answers (nearly)
   // every lookup: with random destinations the first miss of every lookup overlaps the rest
-  // of the burst's stage 1 instead of stalling the bulk lookup one address at a time.
-  const Fib6::TrieView& trie = dp_.fib6.trie_for_prefetch();
-  const uint32_t* const tbl24 = governor6_.on() ? nullptr : trie.tbl24;
+  // of the burst's stage 1 instead of stalling the trie walk's first level.
+  const uint32_t* const tbl24 = governor6_.on() ? nullptr : dp_.fib6.tbl24_for_prefetch();
   uint64_t slow = 0;
   for (uint16_t i = 0; i < n; ++i) {
     slow |= uint64_t(!classify6_fast(pkts[i], key, &dst[i])) << i;
@@ -503,7 +502,6 @@ void Worker::process6(uint16_t in_port, const PortFastInfo& in, rte_mbuf** pkts,
     for (uint16_t i = 1; i < k; ++i) nhs[i] = s0;
   } else {
     RouteCache6* cache = governor6_.begin() ? cache6_.get() : nullptr;
-    if (cache == nullptr && tbl24) trie_warm(trie, dst, k);
     lookup_states6(dp_, cache, gen, dst, k, nhs, &t, warm ? set : nullptr);
     governor6_.end(k, t);
   }

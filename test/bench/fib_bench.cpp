@@ -163,28 +163,38 @@ uint32_t nh_for6(const Prefix6& p) {
   return 1 + (h * 2654435761u >> 8) % 4096;
 }
 
-LookupResult bench_lookups6(rte_fib6* fib, std::vector<Ipv6>& dst, int rounds) {
-  constexpr uint32_t kBulk = 32;  // a worker's burst, one rte_fib6_lookup_bulk as in process6
+// DPDK's bulk lookup and routerd's own walk (Fib6::lookup_bulk, what the worker runs)
+// alternately, round by round, so that both meet the same machine.
+struct Lookup6Results {
+  LookupResult dpdk, walk;
+};
+Lookup6Results bench_lookups6(const Fib6& fib, std::vector<Ipv6>& dst, int rounds) {
+  constexpr uint32_t kBulk = 32;  // a worker's burst
   static_assert(sizeof(Ipv6) == 16);
   std::vector<uint64_t> nh(kBulk);
-  std::vector<double> rates, cycles;
+  std::vector<double> rates[2], cycles[2];
   uint64_t sink = 0;
-  for (int r = 0; r < rounds; ++r) {
+  const Fib6::View v = fib.view();
+  for (int r = 0; r < 2 * rounds; ++r) {
+    const int walk = r & 1;
     uint64_t c0 = rte_rdtsc_precise();
     auto t0 = std::chrono::steady_clock::now();
     for (size_t i = 0; i + kBulk <= dst.size(); i += kBulk) {
-      rte_fib6_lookup_bulk(fib, reinterpret_cast<uint8_t(*)[16]>(dst[i].b.data()), nh.data(),
-                           kBulk);
+      auto* ips = reinterpret_cast<uint8_t(*)[16]>(dst[i].b.data());
+      if (walk)
+        Fib6::lookup_bulk(v, ips, nh.data(), kBulk);
+      else
+        rte_fib6_lookup_bulk(v.fib, ips, nh.data(), kBulk);
       sink += nh[0];
     }
     uint64_t c1 = rte_rdtsc_precise();
     double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     size_t n = dst.size() / kBulk * kBulk;
-    rates.push_back(double(n) / s / 1e6);
-    cycles.push_back(double(c1 - c0) / double(n));
+    rates[walk].push_back(double(n) / s / 1e6);
+    cycles[walk].push_back(double(c1 - c0) / double(n));
   }
   if (sink == 42) std::puts("");
-  return {median(rates), median(cycles)};
+  return {{median(rates[0]), median(cycles[0])}, {median(rates[1]), median(cycles[1])}};
 }
 
 // --family 6: the full IPv6 table through routerd's Fib6 at its default size ([fib6]
@@ -225,12 +235,12 @@ int bench6(const Args& a) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   };
   std::vector<double> t_add, t_rep, t_del;
-  LookupResult lu{}, lz{};
+  Lookup6Results lu{}, lz{};
   for (int r = 0; r < 3; ++r) {  // the full table in and out three times: medians
     t_add.push_back(time(adds));
     if (r == 0) {
-      lu = bench_lookups6(fib.reader(), uniform, a.rounds);
-      lz = bench_lookups6(fib.reader(), zipf, a.rounds);
+      lu = bench_lookups6(fib, uniform, a.rounds);
+      lz = bench_lookups6(fib, zipf, a.rounds);
     }
     t_rep.push_back(time(replaces));
     t_del.push_back(time(deletes));
@@ -243,9 +253,13 @@ int bench6(const Args& a) {
               {"fib6_params", {{"max_routes", fp.max_routes}, {"tbl8_groups", fp.tbl8_groups}}},
               {"rebuilds", fib.rebuilds()},
               {"memory_mib", fib.memory_bytes() >> 20}};
-  out["lookup"] = {
-      {"uniform", {{"mlookups_per_s", lu.mlookups_per_s}, {"cycles", lu.cycles_per_lookup}}},
-      {"zipf", {{"mlookups_per_s", lz.mlookups_per_s}, {"cycles", lz.cycles_per_lookup}}}};
+  auto row = [](const LookupResult& d, const LookupResult& w) {
+    return json{{"mlookups_per_s", d.mlookups_per_s},
+                {"cycles", d.cycles_per_lookup},
+                {"walk_mlookups_per_s", w.mlookups_per_s},
+                {"walk_cycles", w.cycles_per_lookup}};
+  };
+  out["lookup"] = {{"uniform", row(lu.dpdk, lu.walk)}, {"zipf", row(lz.dpdk, lz.walk)}};
   out["left_right"] = {{"insert_s", median(t_add)}, {"replace_s", median(t_rep)},
                        {"delete_s", median(t_del)}, {"insert_s_all", t_add},
                        {"replace_s_all", t_rep},    {"delete_s_all", t_del}};
@@ -255,10 +269,15 @@ int bench6(const Args& a) {
       table.size(), fp.max_routes, fp.tbl8_groups, a.huge ? "hugepages" : "no-huge",
       double(rte_get_tsc_hz()) / 1e9);
   std::printf(
-      "| lookups (rte_fib6_lookup_bulk, 32) | Mlookups/s | cycles/lookup |\n|---|---:|---:|\n");
-  for (const char* p : {"uniform", "zipf"})
-    std::printf("| %s | %.1f | %.1f |\n", p, out["lookup"][p]["mlookups_per_s"].get<double>(),
-                out["lookup"][p]["cycles"].get<double>());
+      "| lookups (bulks of 32) | rte_fib6_lookup_bulk Mlookups/s | cycles/lookup | "
+      "Fib6::lookup_bulk (the worker's) Mlookups/s | cycles/lookup |\n"
+      "|---|---:|---:|---:|---:|\n");
+  for (const char* p : {"uniform", "zipf"}) {
+    const auto& l = out["lookup"][p];
+    std::printf("| %s | %.1f | %.1f | %.1f | %.1f |\n", p, l["mlookups_per_s"].get<double>(),
+                l["cycles"].get<double>(), l["walk_mlookups_per_s"].get<double>(),
+                l["walk_cycles"].get<double>());
+  }
   std::printf(
       "\n| full table, one Fib6::apply (both copies) | median of 3 | runs |\n|---|---:|---|\n");
   for (const char* op : {"insert", "replace", "delete"}) {
