@@ -336,6 +336,10 @@ std::string feed_lines(const json& d, const std::string& extra) {
 
 std::string feed_errors(const json& d) {
   std::string out;
+  if (d.contains("ipv4ll") &&
+      (d["ipv4ll"].value("mapped", 0ull) != 0 || d["ipv4ll"].value("waiting", 0ull) != 0))
+    out += fmt::format("  169.254.0.1 onlink (RFC 5549): {} routes mapped, {} waiting\n",
+                       d["ipv4ll"].value("mapped", 0ull), d["ipv4ll"].value("waiting", 0ull));
   if (d.contains("last_error")) out += "  last error: " + str(d, "last_error") + "\n";
   if (d.contains("last_unusable")) out += "  last unusable: " + str(d, "last_unusable") + "\n";
   return out;

@@ -506,6 +506,7 @@ bool Control::poll_once(uint64_t now) {
     guarded("probing dead ECMP members", [&] { probe_dead_members(now); });
     guarded("mirroring the ports onto their kernel interfaces", [&] { kernel_sync(); });
     guarded("the FPM sweep", [&] { fpm_tick(now); });
+    guarded("routes waiting for their 169.254.0.1 gateway", [&] { feed_retry(now); });
     // Route exceptions are read only by the router's own traffic: their changes publish
     // nothing, so they bump no generation and flush no worker's cache.
     exc_.expire(now);

@@ -485,6 +485,9 @@ class Control {
   bool cp_enabled() const { return kifs_ != nullptr; }
   int kernel_fd(size_t port_index) const;       // the TAP of ports_[port_index]
   int kernel_ifindex(size_t port_index) const;  // its interface index in the namespace
+  // The MAC of the kernel's IPv4 neighbour entry for addr on the port's kernel interface
+  // (nullopt: none, or no control-plane interfaces). Throws kif::KernelError.
+  std::optional<Mac> kernel_neighbour_mac(uint16_t port, Ipv4 addr);
 
   // ---- routes from a routing daemon (route_feed.cpp): FRR's zebra over FPM (fpm_server.cpp,
   // control_plane.fpm_listen) or the kernel route mirror (route_mirror.cpp,
@@ -511,6 +514,8 @@ class Control {
   template <class R>
   std::optional<R> feed_route(const fpm::RouteMsg& m, std::string& why);
   size_t feed_remove(bool stale_only, uint64_t now_ms);
+  std::optional<Ipv6> ipv4ll_gateway(uint16_t port, std::string& why);
+  void feed_retry(uint64_t now_ms);
   nlohmann::json feed_json() const;
   std::optional<uint16_t> port_of_ifindex(uint32_t ifindex) const;
   // The daemon's route for p as the RIB would hold it, if the daemon asked for one.

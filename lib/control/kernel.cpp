@@ -346,6 +346,13 @@ int Control::kernel_ifindex(size_t i) const {
   return kifs_->ports[i].tap.ifindex();
 }
 
+std::optional<Mac> Control::kernel_neighbour_mac(uint16_t port, Ipv4 addr) {
+  if (!kifs_) return std::nullopt;
+  for (size_t i = 0; i < ports_.size(); ++i)
+    if (ports_[i].ref.id == port) return kifs_->rtnl.neighbour_mac(kernel_ifindex(i), addr);
+  return std::nullopt;
+}
+
 nlohmann::json Control::kernel_json(uint16_t port) const {
   const PortCtl* p = port_by_id(port);
   if (!kifs_ || !p) return nullptr;

@@ -91,17 +91,31 @@ std::vector<Control::FeedHop<A>> Control::feed_paths(const fpm::RouteMsg& m, boo
       why = "IPv4 gateway for an IPv6 prefix";
       return {};
     }
-    // FRR's zebra writes an IPv4 route through an IPv6 next hop (RFC 5549) as "via
-    // 169.254.0.1 onlink" and puts the peer's MAC in a kernel neighbour entry routerd does
-    // not have: installed, it would ask ARP for an address nobody holds.
-    if (!v6 && p.gw_family == AF_INET && p.onlink && p.gw4 == Ipv4(169, 254, 0, 1)) {
-      why = "169.254.0.1 onlink: FRR's encoding of an IPv6 next hop (RFC 5549), not mapped yet";
-      return {};
-    }
     const std::optional<uint16_t> port = p.ifindex ? port_of_ifindex(p.ifindex) : std::nullopt;
     if (p.ifindex && !port) {
       why = "interface " + std::to_string(p.ifindex) + " is not a port's kernel interface";
       return {};
+    }
+    // FRR's zebra writes an IPv4 route through an IPv6 next hop (RFC 5549), when it does not
+    // use next-hop objects, as "via 169.254.0.1 onlink dev P" and keeps the peer's MAC in a
+    // kernel neighbour entry. Nobody holds 169.254.0.1: the route goes through the IPv6
+    // neighbour on P with that MAC instead, as an RFC 5549 route.
+    if (!v6 && p.gw_family == AF_INET && p.onlink && p.gw4 == Ipv4(169, 254, 0, 1)) {
+      if (!port) {
+        why = "169.254.0.1 onlink without an interface";
+        return {};
+      }
+      const std::optional<Ipv6> gw = ipv4ll_gateway(*port, why);
+      if (!gw) {
+        feed_->ipv4ll_unresolved = true;
+        return {};
+      }
+      feed_->ipv4ll_used = true;
+      bp.has_via = true;
+      bp.via6 = *gw;
+      bp.port = *port;
+      out.push_back(bp);
+      continue;
     }
     if (p.gw_family == 0) {
       if (!port) {
@@ -134,6 +148,58 @@ std::vector<Control::FeedHop<A>> Control::feed_paths(const fpm::RouteMsg& m, boo
   }
   if (out.empty()) why = "no path";
   return out;
+}
+
+// The gateway of FRR's "via 169.254.0.1 onlink dev P": the usable IPv6 neighbour on P whose
+// MAC is the one zebra gave 169.254.0.1 in the kernel (the BGP unnumbered peer's), a
+// link-local one first. Asked of the kernel at most once a second per port: a full table
+// arrives through the same neighbour.
+std::optional<Ipv6> Control::ipv4ll_gateway(uint16_t port, std::string& why) {
+  RouteFeed::Ipv4ll& c = feed_->ipv4ll[port];
+  const uint64_t now = now_ms();
+  if (c.checked_ms == 0 || now - c.checked_ms >= 1000) {
+    c.checked_ms = now;
+    c.via6.reset();
+    c.why.clear();
+    const PortCtl* pc = port_by_id(port);
+    const std::string name = pc ? pc->ref.name : std::to_string(port);
+    std::optional<Mac> mac;
+    try {
+      mac = kernel_neighbour_mac(port, Ipv4(169, 254, 0, 1));
+      if (!mac) c.why = "no kernel neighbour entry for it on " + name + " yet";
+    } catch (const std::exception& e) {
+      c.why = e.what();
+    }
+    if (mac) {
+      for (const auto& [key, nb] : neigh6_.entries())
+        if (nb.port == port && nb.mac == *mac && nb.usable() &&
+            (!c.via6 || (nb.ip.is_link_local() && !c.via6->is_link_local())))
+          c.via6 = nb.ip;
+      if (!c.via6) c.why = "no IPv6 neighbour on " + name + " has its MAC " + mac->str() + " yet";
+    }
+  }
+  if (!c.via6) why = "169.254.0.1 onlink (FRR's form of an IPv6 next hop): " + c.why;
+  return c.via6;
+}
+
+// Routes that wait for their 169.254.0.1 gateway: tried again once a second, as one batch.
+void Control::feed_retry(uint64_t now) {
+  if (!feed_ || feed_->ipv4ll_wait.empty() || now - feed_->ipv4ll_retry_ms < 1000) return;
+  feed_->ipv4ll_retry_ms = now;
+  std::vector<Prefix4> wait(feed_->ipv4ll_wait.begin(), feed_->ipv4ll_wait.end());
+  std::sort(wait.begin(), wait.end());
+  RibChanges changes;
+  const uint64_t unusable = feed_->unusable;
+  for (const Prefix4& p : wait) feed_apply_prefix(p, changes);
+  feed_->unusable = unusable;  // counted once, when the route came
+  if (changes.v4.empty()) return;
+  ++feed_->batches;
+  try {
+    commit_routes(changes, feed_->origin, "");
+  } catch (const std::exception& e) {
+    ++feed_->batch_failures;
+    feed_->last_error = e.what();
+  }
 }
 
 // The RIB route a message asks for, or nullopt (why set) when it cannot be installed.
@@ -242,11 +308,21 @@ void Control::feed_apply_prefix(const P& p, RibChanges& changes) {
   std::optional<R> want;
   if (auto it = routes.find(p); it != routes.end()) {
     std::string why;
+    feed_->ipv4ll_unresolved = feed_->ipv4ll_used = false;
     want = feed_route<R>(it->second, why);
     if (!want) {
       ++feed_->unusable;
       feed_->last_unusable = p.str() + ": " + why;
     }
+    if constexpr (!v6) {
+      if (want && feed_->ipv4ll_used) ++feed_->ipv4ll_mapped;
+      if (!want && feed_->ipv4ll_unresolved)
+        feed_->ipv4ll_wait.insert(p);
+      else
+        feed_->ipv4ll_wait.erase(p);
+    }
+  } else if constexpr (!v6) {
+    feed_->ipv4ll_wait.erase(p);
   }
   if (!existing && !want) return;
   if (existing && want && existing->type == want->type && existing->via == want->via &&
@@ -492,6 +568,7 @@ nlohmann::json Control::feed_json() const {
       {"batches", feed_->batches},
       {"batch_failures", feed_->batch_failures},
       {"unusable", feed_->unusable},
+      {"ipv4ll", {{"mapped", feed_->ipv4ll_mapped}, {"waiting", feed_->ipv4ll_wait.size()}}},
       {"resync", feed_->resync ? "replaying" : "done"},
       {"stale", feed_->stale4.size() + feed_->stale6.size()},
       {"swept", feed_->swept}};

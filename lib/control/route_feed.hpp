@@ -40,6 +40,19 @@ struct Control::RouteFeed {
   uint64_t route_adds = 0, route_dels = 0, nh_adds = 0, nh_dels = 0, ignored = 0, unusable = 0,
            swept = 0, batches = 0, batch_failures = 0;
   std::string last_error, last_unusable;
+  // FRR's "via 169.254.0.1 onlink dev P" (RFC 5549 without next-hop objects): the IPv6
+  // gateway found for each port, looked up again at most once a second, and the routes that
+  // wait for one (tried again each second: zebra may send the route before the neighbour).
+  struct Ipv4ll {
+    uint64_t checked_ms = 0;
+    std::optional<Ipv6> via6;
+    std::string why;
+  };
+  std::unordered_map<uint16_t, Ipv4ll> ipv4ll;
+  std::unordered_set<Prefix4, Prefix4Hash> ipv4ll_wait;
+  bool ipv4ll_unresolved = false;  // the last feed_route needed one and found none
+  bool ipv4ll_used = false;        // the last feed_route went through one
+  uint64_t ipv4ll_mapped = 0, ipv4ll_retry_ms = 0;
 
   // Everything held becomes stale until sent again (a reconnect's replay, a new dump).
   void mark_stale() {

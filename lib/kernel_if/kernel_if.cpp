@@ -12,6 +12,7 @@
 #include <linux/if_arp.h>
 #include <linux/if_tun.h>
 #include <linux/magic.h>
+#include <linux/neighbour.h>
 #include <linux/nexthop.h>
 #include <linux/rtnetlink.h>
 #include <sched.h>
@@ -294,7 +295,7 @@ void Rtnl::request(struct nlmsghdr* nlh, const std::string& what, int ok1, int o
   fail("rtnl: " + what + (netns_.empty() ? "" : " in netns " + netns_), err);
 }
 
-int Rtnl::exchange(struct nlmsghdr* nlh) {
+int Rtnl::exchange(struct nlmsghdr* nlh, int (*cb)(const struct nlmsghdr*, void*), void* data) {
   nlh->nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
   nlh->nlmsg_seq = ++seq_;
   if (mnl_socket_sendto(nl_, nlh, nlh->nlmsg_len) < 0) return errno;
@@ -308,7 +309,7 @@ int Rtnl::exchange(struct nlmsghdr* nlh) {
     // errno set to the kernel's reason. ESRCH is a reply to an older sequence number (a
     // request whose wait timed out): skip it and keep waiting for ours.
     const int ret =
-        mnl_cb_run(buf.data(), static_cast<size_t>(n), nlh->nlmsg_seq, portid_, nullptr, nullptr);
+        mnl_cb_run(buf.data(), static_cast<size_t>(n), nlh->nlmsg_seq, portid_, cb, data);
     if (ret == MNL_CB_STOP) return 0;
     if (ret == MNL_CB_ERROR && errno != ESRCH) return errno;
   }
@@ -380,6 +381,39 @@ void Rtnl::add_addr(int ifindex, Ipv4 addr, uint8_t len) {
   // derive one, and without it a directed broadcast to the link is not taken as local.
   if (len <= 30) mnl_attr_put_u32(m.nlh, IFA_BROADCAST, htonl(addr.v | ~prefix_mask(len)));
   request(m.nlh, "add " + describe(ifindex, addr.str(), len), EEXIST, 0);
+}
+
+std::optional<Mac> Rtnl::neighbour_mac(int ifindex, Ipv4 addr) {
+  Msg m(RTM_GETNEIGH);
+  auto* nd = static_cast<struct ndmsg*>(mnl_nlmsg_put_extra_header(m.nlh, sizeof(ndmsg)));
+  nd->ndm_family = AF_INET;
+  nd->ndm_ifindex = ifindex;
+  mnl_attr_put_u32(m.nlh, NDA_DST, htonl(addr.v));
+  struct Found {
+    std::optional<Mac> mac;
+  } found;
+  auto cb = [](const struct nlmsghdr* reply, void* data) -> int {
+    if (reply->nlmsg_type != RTM_NEWNEIGH) return MNL_CB_OK;
+    const auto* n = static_cast<const struct ndmsg*>(mnl_nlmsg_get_payload(reply));
+    if (n->ndm_state & (NUD_INCOMPLETE | NUD_FAILED)) return MNL_CB_OK;
+    auto attr = [](const struct nlattr* a, void* d) -> int {
+      if (mnl_attr_get_type(a) == NDA_LLADDR && mnl_attr_get_payload_len(a) == 6) {
+        Mac mac;
+        std::memcpy(mac.b.data(), mnl_attr_get_payload(a), 6);
+        static_cast<Found*>(d)->mac = mac;
+      }
+      return MNL_CB_OK;
+    };
+    mnl_attr_parse(reply, sizeof(ndmsg), attr, data);
+    return MNL_CB_OK;
+  };
+  const int err = exchange(m.nlh, cb, &found);
+  if (err == ENOENT) return std::nullopt;
+  if (err != 0)
+    fail("rtnl: get neighbour " + describe(ifindex, addr.str(), 32) +
+             (netns_.empty() ? "" : " in netns " + netns_),
+         err);
+  return found.mac;
 }
 
 void Rtnl::del_addr(int ifindex, Ipv4 addr, uint8_t len) {

@@ -95,6 +95,11 @@ class Rtnl {
   void del_addr(int ifindex, Ipv4 addr, uint8_t len);
   void add_addr(int ifindex, const Ipv6& addr, uint8_t len);
   void del_addr(int ifindex, const Ipv6& addr, uint8_t len);
+  // The link-layer address of the kernel's IPv4 neighbour entry for addr on ifindex
+  // (RTM_GETNEIGH), or nullopt when there is none or it has no address yet (incomplete,
+  // failed). FRR's zebra keeps the peer's MAC of a BGP unnumbered session there, under
+  // 169.254.0.1.
+  std::optional<Mac> neighbour_mac(int ifindex, Ipv4 addr);
 
  private:
   struct mnl_socket* nl_ = nullptr;
@@ -105,7 +110,9 @@ class Rtnl {
   // kernel's error is 0, ok1 or ok2 (exchange returns that error instead of throwing).
   void request(struct nlmsghdr* nlh, const std::string& what);
   void request(struct nlmsghdr* nlh, const std::string& what, int ok1, int ok2);
-  int exchange(struct nlmsghdr* nlh);
+  // With cb, each reply message before the acknowledgement goes to cb(nlh, data).
+  int exchange(struct nlmsghdr* nlh, int (*cb)(const struct nlmsghdr*, void*) = nullptr,
+               void* data = nullptr);
 };
 
 // A route netlink socket (libmnl) in one namespace that hears its IPv4 and IPv6 route and

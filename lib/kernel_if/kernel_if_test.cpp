@@ -278,6 +278,20 @@ TEST_CASE("kernel_if: Rtnl mirrors link state, MTU, MAC and addresses", "[kernel
     nl.set_up(ix, false);
     CHECK_FALSE(has_flag(link_of(ns.name, "rtd0"), "UP"));
   }
+  SECTION("the neighbour entry FRR's zebra keeps for a BGP unnumbered peer") {
+    nl.set_up(ix, true);
+    const Ipv4 ll4(169, 254, 0, 1);
+    CHECK_FALSE(nl.neighbour_mac(ix, ll4).has_value());  // none yet: ENOENT is not an error
+    run("ip -n " + ns.name +
+        " neigh add 169.254.0.1 lladdr 02:00:00:00:01:02 dev rtd0 nud permanent");
+    const std::optional<Mac> mac = nl.neighbour_mac(ix, ll4);
+    REQUIRE(mac.has_value());
+    CHECK(mac->str() == "02:00:00:00:01:02");
+    CHECK_FALSE(nl.neighbour_mac(ix, Ipv4(169, 254, 0, 2)).has_value());
+    run("ip -n " + ns.name + " neigh del 169.254.0.1 dev rtd0");
+    CHECK_FALSE(nl.neighbour_mac(ix, ll4).has_value());
+    CHECK_THROWS_AS(nl.neighbour_mac(ix + 1000, ll4), KernelError);  // no such interface
+  }
   SECTION("addresses, added twice and deleted twice") {
     nl.add_addr(ix, Ipv4(10, 9, 0, 1), 24);
     nl.add_addr(ix, Ipv4(10, 9, 0, 1), 24);  // idempotent

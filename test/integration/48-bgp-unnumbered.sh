@@ -8,7 +8,11 @@
 # IPv4 family of that IPv6 session, with its link-local address as the next hop. Checked:
 # the session is Established; 10.95.0.1/32 arrives over FPM as `proto bgp` via inet6 <h1's
 # link-local address> dev p1, `fpm show` has nothing unusable, and h0 pings 10.95.0.1
-# through it; h1 withdraws it: the route goes and 10.95.0.1 is Net Unreachable.
+# through it; h1 withdraws it: the route goes and 10.95.0.1 is Net Unreachable. Then zebra
+# stops using next-hop objects (`no fpm use-next-hop-groups`) and h1 announces it again:
+# zebra now writes `via 169.254.0.1 onlink dev p1` with h1's MAC in a kernel neighbour entry
+# for 169.254.0.1; routerd maps it to the IPv6 neighbour with that MAC (`fpm show` counts
+# it), installs the same route and h0 pings through it.
 # it-timeout: 180
 set -euo pipefail
 # shellcheck source=../../scripts/lib/testbed.sh
@@ -117,5 +121,25 @@ bgp_peer_network 1 no 10.95.0.1/32
 tb_check "10.95.0.1/32 is gone" tb_no_route 10.95.0.1/32
 tb_check "10.95.0.1 is Net Unreachable" \
   tb_expect_match 'From 10\.1\.0\.1 .*Destination Net Unreachable' hx 0 ping -n -c1 -W2 10.95.0.1
+step "zebra without next-hop objects: the route comes as 'via 169.254.0.1 onlink dev p1'"
+bgp_router 'configure terminal' 'no fpm use-next-hop-groups' >/dev/null
+bgp_peer_network 1 "" 10.95.0.1/32
+H1MAC=$(hx 1 cat /sys/class/net/eth0/address)
+tb_check "$CP's kernel: 169.254.0.1 on p1 is h1's MAC $H1MAC (zebra's entry)" \
+  tb_wait_until 30 bash -c "ip -n $CP neigh show 169.254.0.1 dev p1 | grep -q 'lladdr $H1MAC'"
+ip -n "$CP" route show 10.95.0.1/32 | tb_indent
+ipv4ll_mapped() {
+  local out
+  out=$(rctl_j fpm show)
+  jq -c '{ipv4ll, unusable, last_unusable}' <<<"$out" | tb_indent
+  jq -e '.ipv4ll.mapped >= 1 and .ipv4ll.waiting == 0' <<<"$out" >/dev/null
+}
+tb_check "fpm show: the 169.254.0.1 onlink route was mapped, none waiting" \
+  tb_wait_until 30 ipv4ll_mapped
+rctl fpm show | tb_indent
+tb_check "10.95.0.1/32 proto bgp via inet6 $LL1 dev p1 again, through h1's MAC" \
+  tb_route_is 10.95.0.1/32 ".proto == \"bgp\" and .via == \"$LL1\" and .via_family == 6 and
+    .dev == \"p1\""
+tb_check "h0 -> 10.95.0.1 through the mapped route: 5 pings, 0% loss" tb_ping 0 10.95.0.1 5
 tb_check "routerd is still running" tb_routerd_alive
 tb_finish
