@@ -318,11 +318,11 @@ void Control::feed_apply_prefix(const P& p, RibChanges& changes) {
       if (want && feed_->ipv4ll_used) ++feed_->ipv4ll_mapped;
       if (!want && feed_->ipv4ll_unresolved)
         feed_->ipv4ll_wait.insert(p);
-      else
+      else if (!feed_->ipv4ll_wait.empty())  // a full table passes here
         feed_->ipv4ll_wait.erase(p);
     }
   } else if constexpr (!v6) {
-    feed_->ipv4ll_wait.erase(p);
+    if (!feed_->ipv4ll_wait.empty()) feed_->ipv4ll_wait.erase(p);
   }
   if (!existing && !want) return;
   if (existing && want && existing->type == want->type && existing->via == want->via &&
