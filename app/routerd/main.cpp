@@ -9,6 +9,7 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <atomic>
@@ -16,6 +17,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <thread>
@@ -274,7 +276,10 @@ int run(const Config& cfg, const std::vector<Preset>& presets,
     ++w;
   }
   api.start();
-  spdlog::info("forwarding with {} worker(s); control socket {}", workers, cfg.socket);
+  const char* tun = std::getenv("GLIBC_TUNABLES");
+  spdlog::info("forwarding with {} worker(s); control socket {}; malloc in {} pages", workers,
+               cfg.socket,
+               tun && std::strstr(tun, "glibc.malloc.hugetlb=1") ? "transparent huge" : "4 KiB");
 
   ctl.run(g_stop);
 
@@ -418,7 +423,40 @@ static int main_(int argc, char** argv) {
 
 // Anything not handled where it arose still ends with a message and exit status 1, not an
 // abort.
+// glibc's malloc asks for transparent huge pages only when told at startup
+// (GLIBC_TUNABLES=glibc.malloc.hugetlb=1; it reads the tunable before main). A full table
+// load allocates hundreds of MiB of RIB, undo records and FIB ops; in 4 KiB pages each is a
+// page fault, and on a VM a fault is dear (docs/performance.md, "Huge pages for malloc").
+// So routerd re-executes itself once, same PID and arguments, with the tunable added, when
+// the kernel gives huge pages only where asked (THP "madvise"; "always" needs nothing,
+// "never" allows nothing). ROUTERD_MALLOC_THP=0 keeps the 4 KiB pages; a routerd not run
+// as itself (under valgrind /proc/self/exe is the tool) is left alone.
+static void malloc_huge_pages(char** argv) {
+  const char* opt = std::getenv("ROUTERD_MALLOC_THP");
+  if (opt && std::string(opt) == "0") return;
+  const char* have = std::getenv("GLIBC_TUNABLES");
+  const std::string tunables = have ? have : "";
+  if (tunables.find("glibc.malloc.hugetlb") != std::string::npos) return;
+  std::string thp;
+  std::getline(std::ifstream("/sys/kernel/mm/transparent_hugepage/enabled"), thp);
+  if (thp.find("[madvise]") == std::string::npos) return;
+  char exe[4096];
+  const ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  if (n <= 0) return;
+  exe[n] = 0;
+  const char* base = std::strrchr(exe, '/');
+  if (std::string(base ? base + 1 : exe).rfind("routerd", 0) != 0) return;
+  const std::string value = (tunables.empty() ? "" : tunables + ":") + "glibc.malloc.hugetlb=1";
+  setenv("GLIBC_TUNABLES", value.c_str(), 1);
+  setenv("ROUTERD_MALLOC_THP", "0", 1);  // never twice
+  execv(exe, argv);
+  // Not fatal: routerd runs as it would have (the tunable stays set for its children).
+  std::fprintf(stderr, "routerd: re-executing with huge pages for malloc failed: %s\n",
+               std::strerror(errno));
+}
+
 int main(int argc, char** argv) {
+  malloc_huge_pages(argv);
   try {
     return main_(argc, argv);
   } catch (const std::exception& e) {
