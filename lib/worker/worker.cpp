@@ -200,9 +200,29 @@ ROUTERD_ALWAYS_INLINE void Worker::forward_looked_up(uint16_t in_port, rte_mbuf*
   uint16_t nout = 0;
   uint32_t picked[kMaxBurst];
   uint16_t npicked = 0;
+  // ECMP: each group's member for its packet's flow, picked for all of them in a pass of
+  // their own, so that one packet's hash and bucket read overlap the next one's instead of
+  // waiting inside the forward loop; plain next hops pay one test each.
+  const NextHopState* const* hops = nhs;
+  [[maybe_unused]] const NextHopState* members[kMaxBurst];
+  if constexpr (!OneHop) {
+    uint64_t groups = 0;
+    for (uint16_t i = 0; i < k; ++i)
+      groups |= uint64_t(nhs[i] != nullptr && nhs[i]->kind == NhKind::group) << i;
+    if (groups) {
+      std::memcpy(members, nhs, k * sizeof(nhs[0]));
+      for (uint64_t g = groups; g; g &= g - 1) {
+        const unsigned i = unsigned(__builtin_ctzll(g));
+        members[i] = group_member(dp_, nhs[i],
+                                  flow_hash4(cand[i], dp_.params.flow_key, dp_.params.ecmp_use_rss),
+                                  picked, npicked);
+      }
+      hops = members;
+    }
+  }
   for (uint16_t i = 0; i < k; ++i) {
     rte_mbuf* m = cand[i];
-    const NextHopState* s = OneHop ? s0 : nhs[i];
+    const NextHopState* s = OneHop ? s0 : hops[i];
     if (__builtin_expect(!forwards(m, OneHop ? limit0 : forward_limit(s, in_port)), 0)) {
       // An ECMP group fails the next hop's half of the decision (it is no next hop itself):
       // its member for this flow is decided here, off the path single next hops take.
@@ -510,6 +530,16 @@ void Worker::process6(uint16_t in_port, const PortFastInfo& in, rte_mbuf** pkts,
   uint16_t nout = 0;
   uint32_t picked[kMaxBurst];
   uint16_t npicked = 0;
+  // ECMP: the members in a pass of their own, as in forward_looked_up.
+  uint64_t groups = 0;
+  for (uint16_t i = 0; i < k; ++i)
+    groups |= uint64_t(nhs[i] != nullptr && nhs[i]->kind == NhKind::group) << i;
+  for (uint64_t g = groups; g; g &= g - 1) {
+    const unsigned i = unsigned(__builtin_ctzll(g));
+    nhs[i] =
+        group_member(dp_, nhs[i], flow_hash6(cand[i], dp_.params.flow_key, dp_.params.ecmp_use_rss),
+                     picked, npicked);
+  }
   for (uint16_t i = 0; i < k; ++i) {
     rte_mbuf* m = cand[i];
     const NextHopState* s = nhs[i];
