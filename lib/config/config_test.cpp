@@ -271,8 +271,8 @@ TEST_CASE("every key in config_keys() is read by the parser", "[config]") {
   auto render = [](const std::map<std::string, std::map<std::string, std::string>>& m) {
     std::string out;
     for (const auto& [section, keys] : m) {
-      bool array = section == "port" || section == "route" || section == "neighbour" ||
-                   section == "tunnel";
+      bool array =
+          section == "port" || section == "route" || section == "neighbour" || section == "tunnel";
       out += array ? "[[" : "[";
       out += section;
       out += array ? "]]\n" : "]\n";
@@ -295,8 +295,8 @@ TEST_CASE("every key in config_keys() is read by the parser", "[config]") {
     auto m = base;
     m[section][name] = "{ x = 1 }";
     std::string err = error_of(render(m));
-    bool array = section == "port" || section == "route" || section == "neighbour" ||
-                 section == "tunnel";
+    bool array =
+        section == "port" || section == "route" || section == "neighbour" || section == "tunnel";
     std::string expect = "t.toml: " + section;
     expect += array ? "[0]." : ".";
     expect += name;
