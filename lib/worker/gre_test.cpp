@@ -198,6 +198,27 @@ TEST_CASE("gre: IPv4 and IPv6 routed into a tunnel leave encapsulated toward the
   CHECK(rig.resolved() == 1);  // one resolution, both packets through it
 }
 
+TEST_CASE("gre: a tunnel's IPv6 addresses skip DAD: usable at once, nothing probes the tunnel",
+          "[tunnel][control]") {
+  GreRig rig;
+  // The ports' own addresses (and gre1's link-local) have been through DAD by then.
+  for (uint64_t t = 100; t < 5000; t += 100) rig.ctl->poll_once(t);
+  auto solicits = [&] {
+    return rig.dp.control_stats().event[size_t(Event::ndp_solicit_sent)].get();
+  };
+  const uint64_t before = solicits();
+  rig.run({"addr", "add", "2001:db8:99::1/64", "dev", "gre1"});
+  const std::string shown = rig.run({"addr", "show", "dev", "gre1"}).dump();
+  INFO(shown);
+  CHECK(shown.find("2001:db8:99::1") != std::string::npos);
+  CHECK(shown.find("tentative") == std::string::npos);
+  const std::string got = rig.run({"route", "get", "2001:db8:99::1"}).dump();
+  INFO(got);
+  CHECK(got.find("local") != std::string::npos);
+  for (uint64_t t = 5000; t < 9000; t += 100) rig.ctl->poll_once(t);
+  CHECK(solicits() == before);
+}
+
 TEST_CASE("gre: the outer path is resolved once per generation and follows a route change",
           "[tunnel][worker]") {
   GreRig rig;
@@ -447,9 +468,10 @@ TEST_CASE("gre: tunnel add and del refuse bad input and change nothing", "[tunne
   CHECK(rig.run({"addr", "show", "dev", "p1"}).dump().find("10.99.0.1") == std::string::npos);
 }
 
-// Not run by default ([.]): cycles per packet of plain forwarding against encapsulation, on
-// the same packets (32-packet bursts of distinct destinations), p1 a net_null port.
-TEST_CASE("gre: cycles per packet, plain against into a tunnel", "[.][gre-perf]") {
+// Not run by default ([.]): cycles per packet of plain forwarding against encapsulation and
+// decapsulation, on the same packets (32-packet bursts of distinct destinations), p1 a
+// net_null port.
+TEST_CASE("gre: cycles per packet, plain against into and out of a tunnel", "[.][gre-perf]") {
   testing::ControlRig rig(testing::ControlRig::Options{.mbufs = 8192});
   rig.run({"neigh", "add", "10.2.0.2", "lladdr", kNbr2.str(), "dev", "p1"});
   rig.run({"route", "add", "10.20.0.0/24", "via", "10.2.0.2"});
@@ -460,10 +482,15 @@ TEST_CASE("gre: cycles per packet, plain against into a tunnel", "[.][gre-perf]"
   const uint16_t p0 = rig.ports[0]->id();
   Worker w(rig.dp, 0, std::vector<Worker::RxQueue>{{p0, 0}}, 0);
   const Mac mac = rig.ports[0]->mac();
-  for (uint32_t net : {0x0a090000u, 0x0a320000u}) {
+  // plain: to 10.9/16; gre: to 10.50/16, into gre1; decap: plain's packets inside GRE
+  // from gre1's remote.
+  for (const char* what : {"plain", "gre", "decap"}) {
+    const bool decap = std::string(what) == "decap";
+    const uint32_t net = std::string(what) == "gre" ? 0x0a320000u : 0x0a090000u;
     std::vector<std::vector<uint8_t>> tmpl;
     for (uint32_t i = 0; i < 32; ++i) {
       rte_mbuf* m = ipv4(rig.pool.get(), mac, 0x0a010002, net + i * 97 + 1, 64);
+      if (decap) m = gre(rig.pool.get(), mac, ip_bytes(m), 0x0800, std::nullopt);
       const uint8_t* p = rte_pktmbuf_mtod(m, const uint8_t*);
       tmpl.emplace_back(p, p + rte_pktmbuf_pkt_len(m));
       rte_pktmbuf_free(m);
@@ -484,7 +511,6 @@ TEST_CASE("gre: cycles per packet, plain against into a tunnel", "[.][gre-perf]"
         pkts += 32;
       }
     }
-    WARN((net == 0x0a090000u ? "plain" : "gre  ")
-         << ": " << double(cycles) / double(pkts) << " cycles/packet");
+    WARN(what << ": " << double(cycles) / double(pkts) << " cycles/packet");
   }
 }

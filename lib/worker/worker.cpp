@@ -159,7 +159,7 @@ void Worker::drain_control_tx() {
     // The control thread's packets into a tunnel (ICMP errors, pings, replies through it)
     // are encapsulated here: the outer path is the workers' to know.
     if (is_tunnel_port(e[i].port))
-      tunnel_out(e[i].m, e[i].port, e[i].port, false);
+      tunnel_out(e[i].m, e[i].port, e[i].port, false, true);
     else
       send(e[i].port, e[i].m);
   }
@@ -244,7 +244,8 @@ ROUTERD_ALWAYS_INLINE int Worker::encap_fast(rte_mbuf* m, uint16_t tport) {
   return op.port;
 }
 
-void Worker::tunnel_out(rte_mbuf* m, uint16_t tport, uint16_t in_port, bool forwarded) {
+void Worker::tunnel_out(rte_mbuf* m, uint16_t tport, uint16_t in_port, bool forwarded,
+                        bool originated) {
   // The generation first: the snapshot and FIB read after it are at least as new, so a
   // path stamped with it never holds older state than the stamp says.
   const uint64_t gen = dp_.generation.read();
@@ -297,7 +298,10 @@ void Worker::tunnel_out(rte_mbuf* m, uint16_t tport, uint16_t in_port, bool forw
     if (__builtin_expect(!gre_encap(m, ti, op.l2, type, outer_id_++, gre_seq_[t]++), 0))
       return drop_packet(m, Drop::no_mbuf, in_port);
     st_.tx[kTunnelBase + t].add();
-    if (op.kind == OuterPath::direct) return send(op.port, m);
+    if (op.kind == OuterPath::direct) {
+      if (originated) st_.originated[op.port].add();
+      return send(op.port, m);
+    }
     if (op.kind == OuterPath::unresolved) {
       // Control resolves the outer next hop and sends the packet when it answers.
       if (npunts_ == kMaxBurst) flush_punts();
@@ -341,7 +345,10 @@ void Worker::tunnel_in(rte_mbuf* m, uint16_t in_port) {
   std::memcpy(eth->dst_addr.addr_bytes, ifs.ports[tport].mac.b.data(), 6);
   std::memset(eth->src_addr.addr_bytes, 0, 6);
   eth->ether_type = g.proto;
-  m->ol_flags &= ~(RTE_MBUF_F_RX_IP_CKSUM_MASK | RTE_MBUF_F_RX_L4_CKSUM_MASK);
+  // The NIC's checksum flags and RSS hash were the outer packet's: ECMP must hash the inner
+  // flows, not the tunnel's one outer flow.
+  m->ol_flags &=
+      ~(RTE_MBUF_F_RX_IP_CKSUM_MASK | RTE_MBUF_F_RX_L4_CKSUM_MASK | RTE_MBUF_F_RX_RSS_HASH);
   decap_[ndecap_] = m;
   decap_port_[ndecap_++] = tport;
 }

@@ -79,7 +79,10 @@ class Worker {
   // decrements and which may get an ICMP error (Fragmentation Needed, Packet Too Big) rather
   // than only be dropped. tunnel_in: GRE for the router, matched to its tunnel, stripped and
   // queued in decap_ for process() to run through the stages again.
-  void tunnel_out(rte_mbuf* m, uint16_t tport, uint16_t in_port, bool forwarded);
+  // originated: the control thread's packet, counted as originated on the egress port too
+  // (as the ports count what control sends through them).
+  void tunnel_out(rte_mbuf* m, uint16_t tport, uint16_t in_port, bool forwarded,
+                  bool originated = false);
   void tunnel_in(rte_mbuf* m, uint16_t in_port);
   int encap_fast(rte_mbuf* m, uint16_t tport);
   const OuterPath& outer_path(uint32_t t, uint64_t gen, const IfSnapshot& ifs);
