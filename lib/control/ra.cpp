@@ -57,17 +57,17 @@ bool Control::dad_failed(uint16_t port, const Ipv6& a) const {
 }
 
 // An address DAD has not seen yet (added since the last tick) is tentative too, unless DAD
-// is off.
+// is off, or the address is a tunnel's (dad_tick never probes those).
 bool Control::assigned6(uint16_t port, const Ipv6& a) const {
   for (const auto& e : dad_)
     if (e.port == port && e.addr == a) return e.state == DadState::ok;
-  return ra_config().dad_transmits == 0;
+  return ra_config().dad_transmits == 0 || is_tunnel_port(port);
 }
 
 bool Control::tentative6(uint16_t port, const Ipv6& a) const {
   for (const auto& e : dad_)
     if (e.port == port && e.addr == a) return e.state == DadState::tentative;
-  return ra_config().dad_transmits != 0;
+  return ra_config().dad_transmits != 0 && !is_tunnel_port(port);
 }
 
 bool Control::in_use6(const Ipv6& a) const {
@@ -102,13 +102,16 @@ void Control::dad_tick(uint64_t now) {
     const uint64_t start = init ? now + random_between(0, kMaxRtrSolicitationDelayMs) : now;
     std::vector<Ipv6> addrs{p.ll};
     for (const auto& pa : p.addrs6) addrs.push_back(pa.addr);
+    // A tunnel has no link-layer neighbours to collide with: no DAD, as Linux skips it on
+    // its NOARP GRE devices (addrconf_dad_begin), so no solicitation goes into the tunnel.
+    const uint32_t transmits = p.tunnel ? 0 : c.dad_transmits;
     for (const Ipv6& a : addrs) {
       const bool known = std::any_of(dad_.begin(), dad_.end(), [&](const DadEntry& e) {
         return e.port == p.ref.id && e.addr == a;
       });
       if (known) continue;
-      dad_.push_back(DadEntry{a, p.ref.id, c.dad_transmits ? DadState::tentative : DadState::ok,
-                              start, start, c.dad_transmits});
+      dad_.push_back(DadEntry{a, p.ref.id, transmits ? DadState::tentative : DadState::ok, start,
+                              start, transmits});
     }
   }
   mld_tick(now);
