@@ -12,7 +12,7 @@ makes a TUN device (default gre0p) with the given MTU, addresses and routes, the
 
 - decapsulates: a raw IPv4 socket for protocol 47, bound to A, takes every GRE packet to A
   (the kernel reassembles outer fragments first). A packet from B whose GRE header is valid
-  (version 0, reserved bits zero, RFC 2784 2.5 / RFC 2890), whose key is the one required
+  (version 0, bits 1-5 zero but K and S: RFC 2784 2.3, RFC 2890), whose key is the one required
   (none without --recv-key: a keyed packet is then as wrong as a wrong key), whose checksum
   (when present, or required with --require-csum) is right and whose protocol is IPv4
   (0x0800) or IPv6 (0x86DD) matching the inner version nibble, goes into the TUN. Every
@@ -49,7 +49,9 @@ GRE_C = 0x8000  # checksum present (RFC 2784)
 GRE_R = 0x4000  # routing present (RFC 1701, must be zero in RFC 2784)
 GRE_K = 0x2000  # key present (RFC 2890)
 GRE_S = 0x1000  # sequence number present (RFC 2890)
-GRE_RESERVED0 = 0x4FF8  # R, strict source route, recursion, flags (RFC 2784 Reserved0 minus K, S)
+# RFC 2784 2.3: a receiver discards a packet with any of bits 1-5 set (R, strict source route
+# and the top recursion bit of RFC 1701) other than K and S (RFC 2890); bits 6-12 are ignored.
+GRE_MUST_BE_ZERO = GRE_R | 0x0800 | 0x0400
 GRE_VERSION = 0x0007
 ETH_P_IP = 0x0800
 ETH_P_IPV6 = 0x86DD
@@ -59,7 +61,7 @@ COUNTERS = (
     "rx_not_from_remote",              # GRE to our address from another source
     "rx_short",                        # too short for its own GRE header
     "rx_bad_version",                  # GRE version not 0
-    "rx_bad_reserved",                 # R, strict route, recursion or reserved flag bits set
+    "rx_bad_reserved",                 # one of bits 1-5 set, other than K and S (RFC 2784 2.3)
     "rx_bad_key",                      # key missing, unexpected or not the required one
     "rx_bad_csum",                     # checksum present and wrong
     "rx_no_csum",                      # no checksum with --require-csum
@@ -172,7 +174,7 @@ class Peer:
         flags, proto = struct.unpack("!HH", g[:4])
         if flags & GRE_VERSION:
             return self.count("rx_bad_version")
-        if flags & GRE_RESERVED0:
+        if flags & GRE_MUST_BE_ZERO:
             return self.count("rx_bad_reserved")
         hlen = 4 + 4 * bool(flags & GRE_C) + 4 * bool(flags & GRE_K) + 4 * bool(flags & GRE_S)
         if len(g) < hlen:
