@@ -16,7 +16,7 @@
 #   PMTU: tracepath reports 1476 (1472 keyed); Frag Needed / Packet Too Big at the tunnel MTU;
 #     no DF: fragmented and answered; h1 lowers its link to gp to 1400: routerd learns it from
 #     h1's Fragmentation Needed, the next big DF packet gets mtu 1376, and after
-#     exceptions.pmtu_expires (6 s here) the tunnel is back at 1476;
+#     exceptions.pmtu_expires (10 s here) the tunnel is back at 1476;
 #   outer route change while 2,000 pings run: >= 99.5 % answered, no packet on the old path
 #     after the first on the new one, the ports' counters moved (p1 tx stops, p2 tx rises);
 #   loops: a tunnel routed through itself and two through each other: tunnel_loop, a
@@ -28,11 +28,11 @@ set -euo pipefail
 source "$(dirname "$0")/../../scripts/lib/testbed.sh"
 tb_require_routerd_mode
 tb_require_cmds iperf3 tracepath tcpdump curl dpdk-telemetry.py
-tb_require_scapy # only for the Python gre_peer.py runs on (/usr/bin/python3), not scapy itself
+[[ -x $TB_PY ]] || tb_skip "$TB_PY missing (gre_peer.py runs on it)"
 export TB_IPV6=1 TB_TELEMETRY=1
 MPORT=$((20000 + $$ % 20000))
 export TB_TOP_TOML="metrics_listen = \"127.0.0.1:$MPORT\""
-PMTU_EXPIRES=6
+PMTU_EXPIRES=10
 export TB_EXTRA_TOML="[exceptions]
 pmtu_expires = $PMTU_EXPIRES
 
@@ -237,7 +237,7 @@ key_peer() {  # key_peer ARGS...: (re)starts gre2p (remote 10.20.0.3) with ARGS
   gx ip route replace 10.1.0.0/24 dev gre2p table 102
   gx ip -6 route replace 2001:db8:1::/64 dev gre2p table 102
 }
-key_peer --key 42 --csum
+key_peer --key 42 --csum --seq
 tb_check "tunnel show: gre2 with key 42" \
   jq_check '[.[] | select(.name == "gre2" and .key == 42 and .remote == "10.20.0.3")] | length == 1' tunnel show
 cap_start keyed 1 "proto gre"
@@ -246,8 +246,8 @@ tb_check "h0 -> 2001:db8:31::2 through gre2: ping" ping_ok h0 2001:db8:31::2 5
 cap_stop keyed
 tb_check "tcpdump: routerd sends 'Flags [key present], key=0x2a'" \
   gre_then keyed '10\.2\.0\.1 > 10\.20\.0\.3: GREv0, Flags \[key present\], key=0x2a, length' 'echo request' 10
-tb_check "tcpdump: the peer's checksummed frames (checksum, key 0x2a) were taken: echo replies came back" \
-  gre_then keyed '10\.20\.0\.3 > 10\.2\.0\.1: GREv0, Flags \[checksum present, key present\], sum 0x[0-9a-f]+, off 0x0, key=0x2a' 'echo reply' 10
+tb_check "tcpdump: the peer's frames with checksum, key 0x2a and sequence numbers were taken: echo replies came back" \
+  gre_then keyed '10\.20\.0\.3 > 10\.2\.0\.1: GREv0, Flags \[checksum present, key present, sequence# present\], sum 0x[0-9a-f]+, off 0x0, key=0x2a, seq [0-9]+' 'echo reply' 10
 tb_check "the peer took every packet of routerd's with its key 42" \
   eval 'peer_clean gre2p && (($(pc gre2p rx_key_present) >= 10))'
 
@@ -318,10 +318,11 @@ T_LEARNT=$SECONDS
 tb_stats "$TB_DIR/m1.json"
 tb_check "routerd learnt it from h1's Fragmentation Needed (events.pmtu_learned rose)" \
   tb_stat_rose "$TB_DIR/m0.json" "$TB_DIR/m1.json" 1 .events.pmtu_learned
-tb_check "routerctl shows it: route get 10.20.0.2 exception mtu 1400, or tunnel show gre1 mtu 1376" \
+tb_check "route get 10.20.0.2: exception mtu 1400; tunnel show gre1: pmtu 1400, mtu 1376; gre2 (10.20.0.3) unchanged" \
   eval 'rctl route get 10.20.0.2 | tb_indent; rctl tunnel show | tb_indent;
-    rctl_j route get 10.20.0.2 | jq -e ".exception.mtu == 1400" >/dev/null ||
-    rctl_j tunnel show | jq -e ".[] | select(.name == \"gre1\") | .mtu == 1376" >/dev/null'
+    rctl_j route get 10.20.0.2 | jq -e ".exception.mtu == 1400" >/dev/null &&
+    rctl_j tunnel show | jq -e "(.[] | select(.name == \"gre1\") | .pmtu == 1400 and .mtu == 1376) and
+      (.[] | select(.name == \"gre2\") | .pmtu == null and .mtu == 1472)" >/dev/null'
 tb_check "IPv6 inner: 1448-byte ping gets Packet too big (mtu=1376)" \
   tb_expect_match 'Packet too big: mtu=1376' hx 0 ping -n -c1 -W2 -Mdo -s 1400 2001:db8:40::1
 tb_check "a 1376-byte DF ping fits the learnt MTU: answered" ping_ok h0 10.40.0.1 2 -Mdo -s 1348
@@ -334,10 +335,14 @@ tb_check "h1's link back at 1500, within ${PMTU_EXPIRES} s: routerd still says m
 hx 0 ip route flush cache
 tb_check "after exceptions.pmtu_expires: the learnt MTU expired, 1448-byte DF pings answered" \
   ping_ok h0 10.40.0.1 3 -Mdo -s 1420
+tb_check "tunnel show gre1: pmtu null, mtu 1476 again" \
+  jq_check '.[] | select(.name == "gre1") | .pmtu == null and .mtu == 1476' tunnel show
 
 # --- outer route change --------------------------------------------------------------------
 step "outer route change under a flow"
 rctl ping 10.3.0.2 count 1 >/dev/null 2>&1 || true # h2's MAC known before the switch
+tb_check "tunnel show gre1: outer path via 10.2.0.2 dev p1" \
+  jq_check '.[] | select(.name == "gre1") | .outer.gateway == "10.2.0.2" and .outer.dev == "p1"' tunnel show
 cap_start via1 1 "proto gre and src 10.2.0.1"
 cap_start via2 2 "proto gre and src 10.2.0.1"
 NPING=2000
@@ -386,6 +391,8 @@ order() {  # every echo request seen on h2 comes after the last seen on h1
 tb_check "tcpdump on h1 and h2: the flow moved once, no request on h1 after the first on h2" order
 tb_check "route get 10.20.0.2 via 10.3.0.2 dev p2" \
   tb_expect_match '^10\.20\.0\.2 via 10\.3\.0\.2 dev p2' rctl route get 10.20.0.2
+tb_check "tunnel show gre1: outer path via 10.3.0.2 dev p2" \
+  jq_check '.[] | select(.name == "gre1") | .outer.gateway == "10.3.0.2" and .outer.dev == "p2"' tunnel show
 rctl route replace 10.20.0.0/24 via 10.2.0.2
 
 # --- loops ---------------------------------------------------------------------------------
