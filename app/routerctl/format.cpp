@@ -161,6 +161,33 @@ std::string links(const json& d) {
   return out;
 }
 
+// As ip-tunnel(8) prints them ("gre1: gre/ip remote B local A ttl 64 key 7"), then the MTU
+// and the outer path the control thread sees.
+std::string tunnels(const json& d) {
+  std::string out;
+  for (const auto& t : d) {
+    const json& ttl = t["ttl"];
+    out += fmt::format("{}: gre/ip remote {} local {} ttl {}{}\n", str(t, "name"), str(t, "remote"),
+                       str(t, "local"), ttl.is_string() ? ttl.get<std::string>() : ttl.dump(),
+                       t.contains("key") && t["key"].is_number() ? " key " + t["key"].dump() : "");
+    out += fmt::format("    mtu {}{}", t.value("mtu", 0u),
+                       t.contains("pmtu") && t["pmtu"].is_number()
+                           ? " (path MTU " + t["pmtu"].dump() + " learnt)"
+                           : "");
+    if (t.contains("outer") && t["outer"].is_object()) {
+      const json& o = t["outer"];
+      out += " outer " + str(o, "kind");
+      if (o.contains("gateway") && o["gateway"].is_string()) out += " via " + str(o, "gateway");
+      if (o.contains("dev") && o["dev"].is_string()) out += " dev " + str(o, "dev");
+    } else {
+      out += " outer unreachable";
+    }
+    out += fmt::format("\n    rx {} tx {} dropped {}\n", t.value("rx_packets", 0ull),
+                       t.value("tx_packets", 0ull), t.value("dropped", 0ull));
+  }
+  return out;
+}
+
 std::string stats(const json& d) {
   std::string out = fmt::format("{:<10} {:>14} {:>14} {:>12} {:>12} {:>12}\n", "port", "rx_packets",
                                 "tx_packets", "dropped", "hw_imissed", "hw_ierrors");
@@ -413,6 +440,9 @@ constexpr Format kFormats[] = {
     {Verb::reload, reload},
     {Verb::fpm_show, fpm_show},
     {Verb::mirror_show, mirror_show},
+    {Verb::tunnel_add, nothing},
+    {Verb::tunnel_del, nothing},
+    {Verb::tunnel_show, tunnels},
 };
 static_assert(std::size(kFormats) == kVerbCount, "every Verb needs a row in kFormats");
 static_assert(

@@ -11,6 +11,7 @@
 #include <sys/resource.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -109,6 +110,7 @@ std::string presets_dir(const Config& cfg) {
 int run(const Config& cfg, const std::vector<Preset>& presets,
         std::vector<Control::RouteFile> route_files, std::vector<std::string> eal_args) {
   for (const auto& p : cfg.ports) {
+    if (p.tunnel) continue;  // [[tunnel]]: an interface of routerd's own, no device
     eal_args.emplace_back(port_device_is_vdev(p.device) ? "--vdev" : "-a");
     eal_args.push_back(p.device);
   }
@@ -118,12 +120,14 @@ int run(const Config& cfg, const std::vector<Preset>& presets,
   if (rte_lcore_count() < 2)
     throw std::runtime_error(
         "routerd needs at least two lcores (EAL -l): one for control, one or more workers");
-  if (cfg.ports.empty()) throw std::runtime_error(cfg.path + ": no [[port]] configured");
+  if (std::all_of(cfg.ports.begin(), cfg.ports.end(), [](const PortConfig& p) { return p.tunnel; }))
+    throw std::runtime_error(cfg.path + ": no [[port]] configured");
   const uint32_t workers = rte_lcore_count() - 1;
   const int socket = int(rte_socket_id());
 
   uint16_t max_mtu = 0;
-  for (const auto& p : cfg.ports) max_mtu = std::max(max_mtu, p.mtu);
+  for (const auto& p : cfg.ports)
+    if (!p.tunnel) max_mtu = std::max(max_mtu, p.mtu);
   Mempool pool =
       make_pktmbuf_pool("routerd_mbufs", cfg.mbufs, mbuf_data_room_for_mtu(max_mtu), socket);
   Ring punt = make_ring("routerd_punt", 4096, sizeof(PuntEntry), socket, RING_F_SC_DEQ);
@@ -201,6 +205,7 @@ int run(const Config& cfg, const std::vector<Preset>& presets,
   std::vector<std::unique_ptr<Port>> ports;
   std::vector<Control::PortRef> refs;
   for (size_t i = 0; i < cfg.ports.size(); ++i) {
+    if (cfg.ports[i].tunnel) continue;  // Control creates tunnels in load()
     ports.push_back(std::make_unique<Port>(cfg.ports[i], presets[i], uint16_t(workers),
                                            pool_for(cfg.ports[i])));
     const Port& p = *ports.back();

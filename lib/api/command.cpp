@@ -1,6 +1,7 @@
 #include "command.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <map>
 
@@ -646,6 +647,72 @@ void parse_ping(Request& r, const std::string& cmd, Args a) {
   }
 }
 
+// Interface names as [[port]] and [[tunnel]] take them: [A-Za-z][A-Za-z0-9_-]{0,14}.
+void check_if_name(const std::string& cmd, const std::string& n) {
+  bool ok = !n.empty() && n.size() <= 15 && std::isalpha(static_cast<unsigned char>(n[0]));
+  for (char c : n) ok &= std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
+  if (!ok)
+    fail(cmd, q(n) + " is not an interface name (a letter, then letters, digits, '_' or '-'; " +
+                  "at most 15)");
+}
+
+// tunnel add NAME mode gre local A remote B [key K] [ttl T|inherit] [mtu N], in any order
+// after the name, as ip-tunnel(8) takes them; key as a number or dotted quad.
+void parse_tunnel_add(Request& r, const std::string& cmd, Args a) {
+  if (a.empty()) fail(cmd, "missing NAME");
+  r.dev = a[0];
+  check_if_name(cmd, r.dev);
+  auto kv = keywords(cmd, a.subspan(1), {"mode", "local", "remote", "key", "ttl", "mtu"});
+  if (!kv.count("mode")) fail(cmd, "missing 'mode gre'");
+  if (kv["mode"] != "gre") fail(cmd, "mode " + q(kv["mode"]) + " is not supported (gre)");
+  auto addr = [&](const char* what) {
+    if (!kv.count(what)) fail(cmd, std::string("missing '") + what + " ADDRESS'");
+    auto v = Ipv4::parse(kv[what]);
+    if (!v) fail(cmd, std::string(what) + " " + q(kv[what]) + " is not an IPv4 address");
+    return *v;
+  };
+  r.tunnel.local = addr("local");
+  r.tunnel.remote = addr("remote");
+  const uint8_t o = uint8_t(r.tunnel.remote.v >> 24);
+  if (r.tunnel.remote.v == 0 || o == 127 || o >= 224)
+    fail(cmd, "remote " + r.tunnel.remote.str() + " is not a unicast address");
+  if (r.tunnel.remote == r.tunnel.local) fail(cmd, "local and remote are the same address");
+  if (kv.count("key")) {
+    const std::string& v = kv["key"];
+    uint64_t n = 0;
+    auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+    if (ec == std::errc() && end == v.data() + v.size() && n <= UINT32_MAX)
+      r.tunnel.key = uint32_t(n);
+    else if (auto d = Ipv4::parse(v); d && v.find('.') != std::string::npos)
+      r.tunnel.key = d->v;
+    else
+      fail(cmd, "key " + q(v) + " is not a key (0..4294967295, or a dotted quad)");
+  }
+  if (kv.count("ttl")) {
+    const std::string& v = kv["ttl"];
+    uint32_t n = 0;
+    auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+    if (v == "inherit")
+      r.tunnel.ttl = 0;
+    else if (ec == std::errc() && end == v.data() + v.size() && n >= 1 && n <= 255)
+      r.tunnel.ttl = uint8_t(n);
+    else
+      fail(cmd, "ttl " + q(v) + " is not a TTL (1..255, or inherit)");
+  }
+  if (kv.count("mtu")) r.mtu = parse_mtu(cmd, kv["mtu"]);
+}
+
+void parse_tunnel_name(Request& r, const std::string& cmd, Args a) {
+  if (a.empty()) fail(cmd, "missing NAME");
+  if (a.size() > 1) fail(cmd, "unexpected " + q(a[1]));
+  r.dev = a[0];
+}
+
+void parse_tunnel_show(Request& r, const std::string& cmd, Args a) {
+  if (a.size() > 1) fail(cmd, "unexpected " + q(a[1]));
+  r.dev = a.empty() ? "" : a[0];
+}
+
 // On the wire, argv is "batch" followed by the lines of the file, verbatim.
 void parse_batch(Request& r, const std::string& cmd, Args lines) {
   if (lines.size() > kMaxBatchLines)
@@ -714,6 +781,7 @@ constexpr Object kObjects[] = {
     {"link", "l", "show, set"},
     {"fpm", "", "show"},
     {"mirror", "", "show"},
+    {"tunnel", "tun tunl", "add, del, show"},
 };
 
 const Object* find_object(std::string_view s) {

@@ -79,7 +79,14 @@ class CommandError : public std::runtime_error {
     "the FPM session with zebra: peer, messages, routes held and installed, resync")               \
   X(mirror_show, parse_nothing, "mirror show", "",                                                 \
     "the kernel route mirror (BIRD): table, protocols, messages, routes held and installed, "      \
-    "resyncs")
+    "resyncs")                                                                                     \
+  X(tunnel_add, parse_tunnel_add, "tunnel add",                                                    \
+    "NAME mode gre local ADDRESS remote ADDRESS [key N] [ttl N|inherit] [mtu N]",                  \
+    "add a GRE tunnel interface (RFC 2784, keys of RFC 2890)")                                     \
+  X(tunnel_del, parse_tunnel_name, "tunnel del", "NAME",                                           \
+    "delete a tunnel with its addresses and the routes through it")                                \
+  X(tunnel_show, parse_tunnel_show, "tunnel show", "[NAME]",                                       \
+    "list tunnels: endpoints, key, TTL, MTU and each one's outer path")
 
 #define ROUTERD_VERB_ENUMERATOR_(name, parser, words, synopsis, help) name,
 enum class Verb { ROUTERD_VERBS(ROUTERD_VERB_ENUMERATOR_) };
@@ -141,6 +148,13 @@ struct Request {
     uint16_t sport = 0, dport = 0;
     uint32_t flowlabel = 0;
   } flow;
+  // tunnel add (the name in dev): the endpoints, the key (RFC 2890), the outer TTL (0:
+  // inherit the inner packet's) and the MTU in `mtu` (0: derived from the outer path).
+  struct Tunnel {
+    Ipv4 local, remote;
+    std::optional<uint32_t> key;
+    uint8_t ttl = 64;
+  } tunnel;
 };
 
 // The verbs -4/-6 filter (addr show, route show [cache], route summary, neigh show): their

@@ -307,7 +307,7 @@ TEST_CASE("error messages, word for word", "[api]") {
 }
 
 TEST_CASE("the verb table: names, lookup, help", "[api]") {
-  CHECK(kVerbCount == 23);
+  CHECK(kVerbCount == 26);
   CHECK(std::string(verb_name(Verb::addr_add)) == "addr add");
   CHECK(std::string(verb_name(Verb::route_show_exceptions)) == "route show cache");
   CHECK(std::string(verb_name(Verb::reload)) == "reload");
@@ -324,6 +324,8 @@ TEST_CASE("the verb table: names, lookup, help", "[api]") {
       {Verb::neigh_del, "10.1.0.9"},
       {Verb::link_set, "p0 mtu 1500"},
       {Verb::ping, "10.1.0.2"},
+      {Verb::tunnel_add, "gre1 mode gre local 10.1.0.1 remote 10.9.0.2"},
+      {Verb::tunnel_del, "gre1"},
   };
   for (size_t v = 0; v < kVerbCount; ++v) {
     std::string line = verb_name(Verb(v));

@@ -47,6 +47,8 @@ constexpr std::string_view kArpKeys[] = {
     "resolve_burst",  "source_rate",     "source_burst"};
 constexpr std::string_view kPortKeys[] = {"name", "device",    "preset",     "mtu",
                                           "mac",  "addresses", "link_local", "ra"};
+constexpr std::string_view kTunnelKeys[] = {"name", "type", "local", "remote",
+                                            "key",  "ttl",  "mtu",   "addresses"};
 constexpr std::string_view kRouteKeys[] = {"prefix", "via", "dev", "type", "nexthops"};
 constexpr std::string_view kNexthopKeys[] = {"via", "dev", "weight"};
 constexpr std::string_view kEcmpKeys[] = {"hash_key", "use_rss"};
@@ -86,6 +88,7 @@ constexpr Section kSections[] = {
     {"control_plane", kControlPlaneKeys, false},
     {"exceptions", kExceptionKeys, false},
     {"port", kPortKeys, true},
+    {"tunnel", kTunnelKeys, true},
     {"route", kRouteKeys, true},
     {"neighbour", kNeighbourKeys, true},
 };
@@ -345,6 +348,9 @@ class Parser {
     }
     for_each_entry(root, "port",
                    [&](const toml::table& t, const std::string& p) { port(t, p, c); });
+    // After the ports: a tunnel's local address is one of theirs.
+    for_each_entry(root, "tunnel",
+                   [&](const toml::table& t, const std::string& p) { tunnel(t, p, c); });
     for_each_entry(root, "route",
                    [&](const toml::table& t, const std::string& p) { route(t, p, c); });
     for_each_entry(root, "neighbour",
@@ -679,6 +685,72 @@ class Parser {
       fail("arp.failed_time_ms", std::to_string(c.arp_failed_ms) +
                                      " is less than arp.retrans_time_ms (" +
                                      std::to_string(c.arp_retrans_ms) + ")");
+  }
+
+  void tunnel(const toml::table& t, const std::string& path, Config& c) {
+    PortConfig p;
+    p.name = require_string(t, path, "name");
+    if (!valid_port_name(p.name))
+      fail(path + ".name", quoted(p.name) +
+                               " is not an interface name (a letter, then up to 14 letters, "
+                               "digits, '_' or '-')");
+    size_t tunnels = 0;
+    for (const auto& o : c.ports) {
+      if (o.name == p.name)
+        fail(path + ".name", "duplicate name " + quoted(p.name) + " (also a " +
+                                 (o.tunnel ? "tunnel" : "port") + ")");
+      tunnels += o.tunnel.has_value();
+    }
+    if (tunnels == kMaxConfigTunnels)
+      fail(path, "at most " + std::to_string(kMaxConfigTunnels) + " tunnels");
+    const std::string type = require_string(t, path, "type");
+    if (type != "gre") fail(path + ".type", quoted(type) + " is not a tunnel type (gre)");
+    TunnelConfig tc;
+    tc.local = address(path + ".local", require_string(t, path, "local"));
+    if (!owner_of(tc.local))
+      fail(path + ".local", tc.local.str() + " is not an address of the router (a [[port]]'s)");
+    tc.remote = address(path + ".remote", require_string(t, path, "remote"));
+    for (const auto& r : kReserved)
+      if (r.net.contains(tc.remote))
+        fail(path + ".remote", tc.remote.str() + " is in " + r.net.str() + " (" + r.what + ")");
+    if (const Owned* o = owner_of(tc.remote))
+      fail(path + ".remote",
+           tc.remote.str() + " is an address of the router (port " + o->port + ")");
+    int64_t key = 0;
+    if (read_int(t, path, "key", 0, int64_t(UINT32_MAX), key)) tc.key = uint32_t(key);
+    if (const toml::node* n = t.get("ttl")) {
+      if (const auto* s = n->as_string()) {
+        if (s->get() != "inherit")
+          fail(path + ".ttl", quoted(s->get()) + " is not a TTL (1..255, or \"inherit\")");
+        tc.ttl = 0;
+      } else {
+        read_int(t, path, "ttl", 1, 255, tc.ttl);
+      }
+    }
+    read_int(t, path, "mtu", 68, 65535, tc.mtu);
+    for (const auto& o : c.ports)
+      if (o.tunnel && o.tunnel->local == tc.local && o.tunnel->remote == tc.remote &&
+          o.tunnel->key == tc.key)
+        fail(path, "tunnel " + o.name +
+                       " has the same local, remote and key: received packets could not tell "
+                       "them apart");
+    p.tunnel = tc;
+    auto addresses = read_strings(t, path, "addresses");
+    for (size_t i = 0; i < addresses.size(); ++i) {
+      const std::string ap = indexed(path + ".addresses", i);
+      if (looks_ipv6(addresses[i])) {
+        if (p.addresses6.size() == kMaxPortAddresses)
+          fail(ap, "tunnel " + p.name + " already has the maximum of " +
+                       std::to_string(kMaxPortAddresses) + " IPv6 addresses");
+        p.addresses6.push_back(interface_address6(ap, addresses[i], path, p));
+      } else {
+        if (p.addresses.size() == kMaxPortAddresses)
+          fail(ap, "tunnel " + p.name + " already has the maximum of " +
+                       std::to_string(kMaxPortAddresses) + " IPv4 addresses");
+        p.addresses.push_back(interface_address(ap, addresses[i], p));
+      }
+    }
+    c.ports.push_back(std::move(p));
   }
 
   void port(const toml::table& t, const std::string& path, Config& c) {

@@ -29,6 +29,20 @@ class ConfigError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// Most [[tunnel]] entries (lib/tunnel's kMaxTunnels: the port ids they take).
+constexpr size_t kMaxConfigTunnels = 16;
+
+// A [[tunnel]]: a GRE interface (RFC 2784, RFC 2890 keys) between one of the router's
+// addresses and a remote one. It is a PortConfig whose `tunnel` is set (name and addresses
+// as a port's; no device).
+struct TunnelConfig {
+  Ipv4 local, remote;
+  std::optional<uint32_t> key;  // RFC 2890; none: no key
+  uint8_t ttl = 64;             // outer TTL; 0: "inherit" the inner packet's
+  uint16_t mtu = 0;             // 0: derived from the outer path (its MTU - 24, - 28 with a key)
+  bool operator==(const TunnelConfig&) const = default;
+};
+
 struct PortConfig {
   std::string name;        // routerctl name, e.g. "p0": [A-Za-z][A-Za-z0-9_-]{0,14}
   std::string device;      // vdev arguments ("net_tap0,iface=x") or a PCI address ("0000:03:00.0")
@@ -40,6 +54,7 @@ struct PortConfig {
   std::optional<Ipv6> link_local;  // key `link_local`, in fe80::/64; none: EUI-64 of the MAC
                                    // (decided at runtime)
   bool ra = false;  // key `ra`: send Router Advertisements on this port (RFC 4861 6.2)
+  std::optional<TunnelConfig> tunnel;  // a [[tunnel]]: no ethdev, device empty
 };
 
 // One of a [[route]]'s `nexthops` (ECMP): a gateway, optionally its port, and its weight.

@@ -261,11 +261,18 @@ TEST_CASE("every key in config_keys() is read by the parser", "[config]") {
       {"route", {{"prefix", "\"10.9.0.0/16\""}, {"via", "\"10.1.0.2\""}}},
       {"neighbour",
        {{"address", "\"10.1.0.2\""}, {"lladdr", "\"02:00:00:00:00:02\""}, {"port", "\"p0\""}}},
+      {"tunnel",
+       {{"name", "\"gre1\""},
+        {"type", "\"gre\""},
+        {"local", "\"10.1.0.1\""},
+        {"remote", "\"10.9.0.2\""},
+        {"addresses", "[\"10.99.0.1/30\"]"}}},
   };
   auto render = [](const std::map<std::string, std::map<std::string, std::string>>& m) {
     std::string out;
     for (const auto& [section, keys] : m) {
-      bool array = section == "port" || section == "route" || section == "neighbour";
+      bool array =
+          section == "port" || section == "route" || section == "neighbour" || section == "tunnel";
       out += array ? "[[" : "[";
       out += section;
       out += array ? "]]\n" : "]\n";
@@ -279,7 +286,7 @@ TEST_CASE("every key in config_keys() is read by the parser", "[config]") {
     return out;
   };
   REQUIRE(error_of(render(base)) == "");
-  REQUIRE(config_keys().size() == 86);
+  REQUIRE(config_keys().size() == 94);
   for (const auto& key : config_keys()) {
     INFO(key);
     auto dot = key.find('.');
@@ -288,7 +295,8 @@ TEST_CASE("every key in config_keys() is read by the parser", "[config]") {
     auto m = base;
     m[section][name] = "{ x = 1 }";
     std::string err = error_of(render(m));
-    bool array = section == "port" || section == "route" || section == "neighbour";
+    bool array =
+        section == "port" || section == "route" || section == "neighbour" || section == "tunnel";
     std::string expect = "t.toml: " + section;
     expect += array ? "[0]." : ".";
     expect += name;

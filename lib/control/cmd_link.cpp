@@ -24,6 +24,17 @@ nlohmann::json Control::handle<Verb::link_set>(const Request& r) {
   const std::string cmd = "link set";
   PortCtl* p = &port_named(cmd, r.dev);
   const uint16_t old = p->ref.mtu;
+  if (p->tunnel) {
+    // A tunnel's MTU is its own setting (the derived one stays the bound): published for the
+    // workers, and carried by control's next hops into it.
+    p->tunnel->mtu = r.mtu;
+    p->ref.mtu = tunnel_mtu_estimate(*p->tunnel);
+    publish_ifs();
+    pub_.refresh_if([port = p->ref.id](const NhKey& k) { return k.port == port; });
+    pub_.commit();
+    spdlog::info("{}: MTU {} -> {}", p->ref.name, old, p->ref.mtu);
+    return {{"port", p->ref.name}, {"mtu", p->ref.mtu}, {"old_mtu", old}};
+  }
   std::string warning;
   try {
     warning = p->ref.port->set_mtu(r.mtu, pool_);
@@ -48,6 +59,22 @@ nlohmann::json Control::handle<Verb::link_show>(const Request& r) {
   for (const auto& p : ports_) {
     if (!r.dev.empty() && p.ref.name != r.dev) continue;
     const Port* port = p.ref.port;
+    if (p.tunnel) {
+      out.push_back({{"name", p.ref.name},
+                     {"port_id", p.ref.id},
+                     {"driver", "gre"},
+                     {"device", p.tunnel->local.str() + " -> " + p.tunnel->remote.str()},
+                     {"mac", p.ref.mac.str()},
+                     {"mtu", tunnel_mtu_estimate(*p.tunnel)},
+                     {"link", "up"},
+                     {"speed_mbps", 0},
+                     {"rx_queues", 0},
+                     {"tx_queues", 0},
+                     {"multicast", nullptr},
+                     {"kernel", nullptr},
+                     {"tunnel", tunnel_json(p)}});
+      continue;
+    }
     out.push_back({{"name", p.ref.name},
                    {"port_id", p.ref.id},
                    {"driver", port ? port->driver() : "?"},

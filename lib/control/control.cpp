@@ -95,7 +95,13 @@ Control::Control(SharedState& dp, const Config& cfg, std::vector<PortRef> ports,
       icmp6_burst_(cfg.icmp6_burst),
       echo_reply_(cfg.echo_reply),
       epoch_(std::chrono::steady_clock::now()) {
-  for (auto& p : ports) ports_.push_back(PortCtl{std::move(p), {}, {}, {}, {}});
+  for (auto& p : ports) {
+    // Tunnels take the port ids from kTunnelBase up (lib/tunnel).
+    if (p.id >= kTunnelBase)
+      throw std::runtime_error("port " + p.name + " has ethdev id " + std::to_string(p.id) +
+                               "; routerd supports ids below " + std::to_string(kTunnelBase));
+    ports_.push_back(PortCtl{std::move(p), {}, {}, {}, {}, std::nullopt});
+  }
   // 64 buckets x 4 entries, at most 256 datagrams in reassembly, each kept 2 s at most.
   frag_tbl_.reset(rte_ip_frag_table_create(64, 4, 256, rte_get_tsc_hz() * 2, SOCKET_ID_ANY));
   if (!frag_tbl_) throw std::runtime_error("cannot create the reassembly table");
@@ -117,6 +123,7 @@ Control::Control(SharedState& dp, const Config& cfg, std::vector<PortRef> ports,
   register_reload_commands(commands_);
   register_fpm_commands(commands_);
   register_mirror_commands(commands_);
+  register_tunnel_commands(commands_);
   for (size_t v = 0; v < kVerbCount; ++v)
     if (!commands_.on_control[v] && !commands_.on_caller[v])
       throw std::logic_error(std::string("routerctl verb '") + verb_name(Verb(v)) +
@@ -241,7 +248,14 @@ NextHopState* Control::nh_build(uint32_t id, const NhKey& key) const {
                        key.type == NhType::unreachable;
   const PortCtl* p = rejects ? nullptr : port_by_id(key.port);
   s->mtu = p ? p->ref.mtu : 0;
+  if (p && p->tunnel) s->mtu = tunnel_mtu_estimate(*p->tunnel);
   if (key.mtu && key.mtu < s->mtu) s->mtu = key.mtu;  // the smaller of route and port
+  // Into a tunnel, a gateway or a connected subnet alike: no neighbour to resolve, the
+  // worker encapsulates.
+  if (p && p->tunnel && (key.type == NhType::adjacency || key.type == NhType::glean)) {
+    s->kind = NhKind::tunnel;
+    return s;
+  }
   switch (key.type) {
     case NhType::blackhole:
       s->kind = NhKind::blackhole;
@@ -373,6 +387,20 @@ void Control::publish_ifs() {
         s->refused.add(pa.subnet.broadcast().v);
       }
     for (const auto& pa : p.addrs) s->refused.add(pa.addr.v);
+    if (p.tunnel) {
+      f.link_multicast = false;  // no kernel interface
+      const uint32_t slot = p.ref.id - kTunnelBase;
+      TunnelFastInfo& t = s->tunnels[slot];
+      t.enabled = true;
+      t.local = p.tunnel->local.v;
+      t.remote = p.tunnel->remote.v;
+      t.has_key = p.tunnel->key.has_value();
+      t.key = p.tunnel->key.value_or(0);
+      t.ttl = p.tunnel->ttl;
+      t.mtu = p.tunnel->mtu;
+      t.pmtu = p.tunnel->pmtu;
+      s->tunnel_slots = std::max(s->tunnel_slots, slot + 1);
+    }
   }
   for (auto& f : s->ports) f.refused_src = &s->refused;
   pub_.replace_ifs(s);
@@ -510,6 +538,7 @@ bool Control::poll_once(uint64_t now) {
     // nothing, so they bump no generation and flush no worker's cache.
     exc_.expire(now);
     exc6_.expire(now);
+    guarded("tunnels", [&] { tunnel_tick(now); });
     // The reassembly table reclaims an expired entry only when a fragment lands in its
     // bucket: without this sweep, fragments whose rest never came would hold mbufs forever.
     // Each call stops when the death row is full: sweep until it finds nothing more.

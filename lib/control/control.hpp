@@ -43,6 +43,7 @@
 #include "route_exception.hpp"
 #include "routefile.hpp"
 #include "shared_state.hpp"
+#include "tunnel.hpp"
 
 namespace routerd {
 
@@ -86,6 +87,14 @@ class Control {
     std::string name;
     Mac mac;
     uint16_t mtu;
+  };
+  // A GRE tunnel (lib/tunnel) as control keeps it: what `tunnel add` or [[tunnel]] gave.
+  struct TunnelConf {
+    Ipv4 local, remote;
+    std::optional<uint32_t> key;
+    uint8_t ttl = 64;   // 0: inherit the inner packet's
+    uint16_t mtu = 0;   // configured; 0: derived from the outer path
+    uint16_t pmtu = 0;  // the learnt path MTU to remote, as last published (0: none)
   };
 
   Control(SharedState& dp, const Config& cfg, std::vector<PortRef> ports, rte_mempool* pool);
@@ -137,13 +146,25 @@ class Control {
     Prefix6 subnet;
   };
   struct PortCtl {
-    PortRef ref;
+    PortRef ref;  // a tunnel: port nullptr, id kTunnelBase + its slot
     std::vector<PortAddr> addrs;
     Ipv6 ll;  // link-local address: configured, or EUI-64 of the MAC
     std::vector<PortAddr6> addrs6;
     // Link-layer groups the port's kernel interface joined (kernel_sync): received too.
     std::vector<Mac> kernel_groups;
+    std::optional<TunnelConf> tunnel;  // set: this interface is a tunnel, not an ethdev
   };
+  // --- tunnels (tunnel.cpp): interfaces in ports_ whose packets workers encapsulate
+  void tunnel_create(const std::string& cmd, const std::string& name, const TunnelConf& t);
+  void tunnel_delete(const std::string& cmd, const std::string& name);
+  // The MTU control assumes for its own packets into the tunnel (workers use their own).
+  uint16_t tunnel_mtu_estimate(const TunnelConf& t) const;
+  // Publishes the PMTUs learnt for tunnels' remotes when they changed (learnt, expired).
+  void tunnel_pmtu_sync(uint64_t now_ms);
+  void tunnel_tick(uint64_t now_ms);  // the above, and the rate-limited tunnel_loop log line
+  nlohmann::json tunnel_json(const PortCtl& p) const;
+  uint64_t tunnel_loops_seen_ = 0, tunnel_loop_logged_ms_ = 0;
+  bool kernel_mirrors(size_t port_index) const;  // ports_[i] has a kernel interface
   // --- what the FIB and next hops should hold, handed to the publisher (control.cpp)
   NextHopState* nh_build(uint32_t id, const NhKey& key) const;
   static NhKey reject_key(RouteType t, uint8_t family);  // one shared slot per type and family
@@ -345,6 +366,7 @@ class Control {
   void register_stats_commands(CommandTable& t);
   void register_ping_commands(CommandTable& t);
   void register_reload_commands(CommandTable& t);
+  void register_tunnel_commands(CommandTable& t);
   CommandTable commands_;
 
   // Shared by several verbs.

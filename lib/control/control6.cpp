@@ -342,6 +342,9 @@ void Control::send_via6(rte_mbuf* m, const NextHopState* s, const Ipv6& dst, uin
     case NhKind::prohibit:
     case NhKind::unreachable:
       return reject6(m, s->kind, m->hash.usr == kTransit ? m->port : uint16_t(kMaxPorts), now);
+    case NhKind::tunnel:  // worker 0 encapsulates it (drain_control_tx)
+      if (m->hash.usr == kTransit) ip6_of(m)->hop_limits--;
+      return transmit(s->port, m);
     default:
       return drop(m, Drop::local_unhandled, m->port);
   }

@@ -91,7 +91,7 @@ void Control::fpm_init(const Config& cfg) {
 void Control::fpm_fds() {
   kernel_fds_.clear();
   if (kifs_)
-    for (size_t i = 0; i < ports_.size(); ++i) kernel_fds_.push_back(kernel_fd(i));
+    for (size_t i = 0; kernel_mirrors(i); ++i) kernel_fds_.push_back(kernel_fd(i));
   if (fpm_) {
     kernel_fds_.push_back(fpm_->listen_fd);
     if (fpm_->client_fd >= 0) kernel_fds_.push_back(fpm_->client_fd);

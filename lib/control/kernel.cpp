@@ -150,7 +150,7 @@ void Control::kernel_init(const Config& cfg) {
 
 void Control::kernel_sync() {
   if (!kifs_) return;
-  for (size_t i = 0; i < ports_.size(); ++i) {
+  for (size_t i = 0; i < kifs_->ports.size(); ++i) {
     const PortCtl& p = ports_[i];
     KernelIfs::Mirror& k = kifs_->ports[i];
     const int ifx = k.tap.ifindex();
@@ -192,7 +192,7 @@ void Control::kernel_sync() {
   std::vector<int> ifx;
   for (const auto& k : kifs_->ports) ifx.push_back(k.tap.ifindex());
   auto joined = joined_groups(kifs_->dev_mcast, ifx);
-  for (size_t i = 0; i < ports_.size(); ++i)
+  for (size_t i = 0; i < kifs_->ports.size(); ++i)
     if (joined[i] != ports_[i].kernel_groups) {
       ports_[i].kernel_groups = std::move(joined[i]);
       sync_rx_groups(ports_[i]);
@@ -208,7 +208,7 @@ bool Control::kernel_allows(uint8_t proto, uint16_t sport, uint16_t dport) const
 
 bool Control::kernel_copy(const rte_mbuf* m, uint16_t in_port, uint64_t now_ms) {
   const PortCtl* p = port_by_id(in_port);
-  if (!kifs_ || !p) return false;
+  if (!kifs_ || !p || !kernel_mirrors(size_t(p - ports_.data()))) return false;
   KernelIfs::Mirror& k = kifs_->ports[size_t(p - ports_.data())];
   if (!to_kernel_limit_.take(now_ms)) {
     dp_.control_stats().count_drop(Drop::cp_rate_limited, in_port);
@@ -278,7 +278,7 @@ void Control::kernel_multicast(rte_mbuf* m, uint16_t in_port, uint64_t now_ms) {
 bool Control::kernel_poll(uint64_t now_ms) {
   if (!kifs_) return false;
   bool busy = false;
-  for (size_t i = 0; i < ports_.size(); ++i) {
+  for (size_t i = 0; i < kifs_->ports.size(); ++i) {
     KernelIfs::Mirror& k = kifs_->ports[i];
     const PortCtl& p = ports_[i];
     for (int n = 0; n < kFromKernelBurst; ++n) {
@@ -338,6 +338,11 @@ bool Control::kernel_poll(uint64_t now_ms) {
 
 namespace routerd {
 
+// Tunnels have none: they come after the ethdevs in ports_, which have one each.
+bool Control::kernel_mirrors(size_t i) const {
+  return kifs_ && i < kifs_->ports.size();
+}
+
 int Control::kernel_fd(size_t i) const {
   return kifs_->ports[i].tap.fd();
 }
@@ -348,7 +353,7 @@ int Control::kernel_ifindex(size_t i) const {
 
 nlohmann::json Control::kernel_json(uint16_t port) const {
   const PortCtl* p = port_by_id(port);
-  if (!kifs_ || !p) return nullptr;
+  if (!kifs_ || !p || !kernel_mirrors(size_t(p - ports_.data()))) return nullptr;
   const KernelIfs::Mirror& k = kifs_->ports[size_t(p - ports_.data())];
   return {{"name", k.tap.name()},
           {"ifindex", k.tap.ifindex()},

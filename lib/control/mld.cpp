@@ -78,6 +78,7 @@ void Control::mld_tick(uint64_t now) {
   mld_.resize(ports_.size());
   for (size_t i = 0; i < ports_.size(); ++i) {
     const PortCtl& p = ports_[i];
+    if (p.tunnel) continue;  // GRE tunnels carry no link-layer multicast to report for
     MldPort& s = mld_[i];
     const std::vector<Ipv6> want = mld_groups(p, now);
     auto change = [&](const Ipv6& g, bool join) {

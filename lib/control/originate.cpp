@@ -186,6 +186,9 @@ bool Control::send_via(rte_mbuf* m, const NextHopState* s, Ipv4 dst, uint64_t no
     case NhKind::glean:
       neigh_.resolve(dst, s->port, m, now, fx);
       break;
+    case NhKind::tunnel:  // worker 0 encapsulates it (drain_control_tx)
+      transmit(s->port, m);
+      return true;
     case NhKind::local:
     case NhKind::broadcast:
     case NhKind::blackhole:  // callers reject() these first
@@ -280,6 +283,8 @@ void Control::learn_pmtu(Ipv4 dst, uint16_t mtu, Ipv4 from, uint64_t now) {
   e.metrics.mtu = mtu;
   e.pmtu_expires_ms = now + uint64_t(pmtu_expires_s_) * 1000;
   event(Event::pmtu_learned);
+  // A tunnel to dst carries its packets in DF outer packets: the tunnel MTU drops now.
+  tunnel_pmtu_sync(now);
 }
 
 void Control::learn_redirect(Ipv4 dst, Ipv4 gw, Ipv4 from, uint64_t now) {

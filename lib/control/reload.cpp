@@ -200,9 +200,12 @@ std::vector<std::string> restart_needed(const Config& a, const Config& b) {
   for (size_t i = 0; !ports_differ && i < a.ports.size(); ++i) {
     const auto &x = a.ports[i], &y = b.ports[i];
     ports_differ = x.name != y.name || x.device != y.device || x.preset != y.preset ||
-                   x.mtu != y.mtu || x.mac != y.mac || x.link_local != y.link_local;
+                   x.mtu != y.mtu || x.mac != y.mac || x.link_local != y.link_local ||
+                   x.tunnel != y.tunnel;
   }
-  check(ports_differ, "port (name, device, preset, mtu, mac or link_local)");
+  check(ports_differ,
+        "port or tunnel (name, device, preset, mtu, mac, link_local; a tunnel's "
+        "endpoints, key, ttl or mtu)");
   check(a.fib6_max_routes != b.fib6_max_routes, "fib6.max_routes");
   check(a.fib6_tbl8_groups != b.fib6_tbl8_groups, "fib6.tbl8_groups");
   check(a.ipv6_send_redirects != b.ipv6_send_redirects, "ipv6.send_redirects");
@@ -234,6 +237,20 @@ void Control::load(const Config& cfg, std::vector<RouteFile> route_files) {
   for (const auto& p : ports_) sync(Prefix6{p.ll, 128});
   pub_.commit();
   for (size_t i = 0; i < cfg.ports.size(); ++i) {
+    // Tunnels come after the ports, whose addresses their local ones are.
+    if (const auto& tc = cfg.ports[i].tunnel) {
+      TunnelConf t;
+      t.local = tc->local;
+      t.remote = tc->remote;
+      t.key = tc->key;
+      t.ttl = tc->ttl;
+      t.mtu = tc->mtu;
+      try {
+        tunnel_create("tunnel", cfg.ports[i].name, t);
+      } catch (const CommandError& e) {
+        throw ConfigError(cfg.path + ": tunnel " + cfg.ports[i].name + ": " + e.what());
+      }
+    }
     for (size_t j = 0; j < cfg.ports[i].addresses.size(); ++j) {
       const auto& [a, sn] = cfg.ports[i].addresses[j];
       run("port[" + std::to_string(i) + "].addresses[" + std::to_string(j) + "]",

@@ -34,8 +34,8 @@ RouteType route_type_of(uint8_t rtm_type) {
 
 // The port of a kernel interface index, from the control-plane interfaces.
 std::optional<uint16_t> Control::port_of_ifindex(uint32_t ifindex) const {
-  for (size_t i = 0; i < ports_.size(); ++i)
-    if (kifs_ && uint32_t(kernel_ifindex(i)) == ifindex) return ports_[i].ref.id;
+  for (size_t i = 0; kernel_mirrors(i); ++i)
+    if (uint32_t(kernel_ifindex(i)) == ifindex) return ports_[i].ref.id;
   return std::nullopt;
 }
 

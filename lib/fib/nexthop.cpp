@@ -24,6 +24,8 @@ const char* nh_kind_name(NhKind k) {
       return "unreachable";
     case NhKind::group:
       return "group";
+    case NhKind::tunnel:
+      return "tunnel";
   }
   return "?";
 }

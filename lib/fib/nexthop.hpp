@@ -25,6 +25,9 @@ enum class NhKind : uint8_t {
   // ECMP: the packet's flow picks one member slot out of `group` (pick_member); every other
   // kind is the packet's own next hop.
   group,
+  // A tunnel (port is its port id, lib/tunnel): encapsulated by the worker, which resolves
+  // the outer path itself; mtu is control's estimate of the tunnel MTU, for its own packets.
+  tunnel,
 };
 
 const char* nh_kind_name(NhKind k);  // the reject kinds as iproute2 names their route types

@@ -12,6 +12,7 @@
 #include "nexthop.hpp"
 #include "qsbr.hpp"
 #include "stats.hpp"
+#include "tunnel.hpp"
 
 namespace routerd {
 
@@ -84,6 +85,10 @@ struct PortFastInfo {
 struct IfSnapshot {
   PortFastInfo ports[kMaxPorts];
   RefusedSources refused;
+  // Tunnels by port id - kTunnelBase; tunnel_slots: one past the highest in use (0: none,
+  // and GRE to the router goes to control like any other protocol).
+  TunnelFastInfo tunnels[kMaxTunnels];
+  uint32_t tunnel_slots = 0;
 };
 
 // Everything a worker reads that the control thread publishes.

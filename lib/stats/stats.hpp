@@ -73,7 +73,14 @@ namespace routerd {
   X(icmp_source_limited, "ICMP error suppressed: its destination is over icmp.source_rate")        \
   X(icmp_suppressed, "ICMP error not allowed (about an ICMP error, fragment, broadcast...)")       \
   X(icmp_no_source, "ICMP error not sent: egress port has no address")                             \
-  X(port_down, "egress port stopped")
+  X(port_down, "egress port stopped")                                                              \
+  X(gre_no_tunnel, "GRE to the router from a remote (or to a local address) no tunnel has")        \
+  X(gre_bad_key, "GRE between a tunnel's endpoints with another key, or none (RFC 2890 2.1)")      \
+  X(gre_bad_header, "GRE with routing/recursion bits, a version not 0, or cut short (RFC 2784)")   \
+  X(gre_bad_checksum, "GRE checksum wrong (RFC 2784 2.5)")                                         \
+  X(gre_bad_protocol, "GRE payload neither IPv4 nor IPv6")                                         \
+  X(tunnel_loop, "a tunnel's outer route leads back into it (or nests too deep)")                  \
+  X(tunnel_no_route, "a tunnel's remote has no usable route")
 
 enum class Drop : uint8_t {
 #define X(name, desc) name,
@@ -158,7 +165,8 @@ enum class Punt : uint8_t {
   X(control_error, "punted packets or timer runs the control thread could not finish")             \
   X(punt_kernel, "packets for the router handed to the ports' kernel interfaces")                  \
   X(from_kernel, "frames the kernel interfaces sent, out their ports")                             \
-  X(from_kernel_suppressed, "ARP replies and NAs from the kernel not sent: routerd answers")
+  X(from_kernel_suppressed, "ARP replies and NAs from the kernel not sent: routerd answers")       \
+  X(tunnel_path_resolved, "tunnel outer paths (re)resolved by a worker after a generation change")
 
 enum class Event : uint8_t {
 #define X(name, desc) name,

@@ -23,12 +23,15 @@
 #include "route_cache.hpp"
 #include "shared_state.hpp"
 #include "stats.hpp"
+#include "tunnel.hpp"
 
 namespace routerd {
 
 struct Verdict {
-  // ipv6: classify() found an IPv6 frame; classify6() judges it.
-  enum Action : uint8_t { forward, drop, punt, fragment, ipv6 } action;
+  // ipv6: classify() found an IPv6 frame; classify6() judges it. tunnel: into the tunnel
+  // the next hop names (lib/tunnel: encapsulated there); decap: GRE for the router, to be
+  // matched to a tunnel and decapsulated.
+  enum Action : uint8_t { forward, drop, punt, fragment, ipv6, tunnel, decap } action;
   uint8_t reason;  // Drop or Punt, by action
   uint32_t aux;    // punt: see PuntEntry; fragment: the MTU
 };
@@ -558,7 +561,10 @@ ROUTERD_ALWAYS_INLINE Verdict decide(const rte_mbuf* m, const NextHopState* nh) 
   auto* ip = rte_pktmbuf_mtod_offset(m, const rte_ipv4_hdr*, RTE_ETHER_HDR_LEN);
   switch (nh->kind) {
     case NhKind::local:
-      // RFC 1812 5.3.1: datagrams for the router are accepted whatever their TTL.
+      // RFC 1812 5.3.1: datagrams for the router are accepted whatever their TTL. GRE that
+      // is not a fragment goes to the tunnels (the worker falls back to control when the
+      // router has none).
+      if (ip->next_proto_id == kIpProtoGre && !ipv4_is_fragment(ip)) return {Verdict::decap, 0, 0};
       return v_punt(Punt::local);
     case NhKind::broadcast:
       return v_drop(Drop::directed_broadcast);
@@ -571,6 +577,8 @@ ROUTERD_ALWAYS_INLINE Verdict decide(const rte_mbuf* m, const NextHopState* nh) 
   }
   // 5.3.1: a router must not forward a datagram whose TTL would reach zero.
   if (ip->time_to_live <= 1) return v_punt(Punt::ttl_exceeded);
+  // The tunnel's MTU depends on its outer path, which the worker knows: checked there.
+  if (nh->kind == NhKind::tunnel) return {Verdict::tunnel, 0, 0};
   if (nh->kind != NhKind::forward) return v_punt(Punt::unresolved, nh->id);
   if (rte_be_to_cpu_16(ip->total_length) > nh->mtu) {
     if (ipv4_df(ip)) return v_punt(Punt::frag_needed, nh->mtu);
@@ -696,6 +704,7 @@ ROUTERD_ALWAYS_INLINE Verdict decide6(const rte_mbuf* m, const NextHopState* nh)
   if (ip->src_addr[0] == 0xfe && (ip->src_addr[1] & 0xc0) == 0x80)
     return v_punt(Punt::beyond_scope);
   if (ip->proto == kIpProtoHopByHop) return v_punt(Punt::hop_by_hop);
+  if (nh->kind == NhKind::tunnel) return {Verdict::tunnel, 0, 0};
   if (nh->kind != NhKind::forward) return v_punt(Punt::unresolved, nh->id);
   // RFC 8200 5: routers never fragment; the source learns the MTU from Packet Too Big.
   if (rte_pktmbuf_pkt_len(m) - RTE_ETHER_HDR_LEN > nh->mtu)

@@ -156,8 +156,169 @@ void Worker::drain_control_tx() {
   unsigned n = rte_ring_sc_dequeue_burst_elem(dp_.ctl_tx, e, sizeof(TxEntry), 32, nullptr);
   for (unsigned i = 0; i < n; ++i) {
     st_.originated[e[i].port].add();
-    send(e[i].port, e[i].m);
+    // The control thread's packets into a tunnel (ICMP errors, pings, replies through it)
+    // are encapsulated here: the outer path is the workers' to know.
+    if (is_tunnel_port(e[i].port))
+      tunnel_out(e[i].m, e[i].port, e[i].port, false);
+    else
+      send(e[i].port, e[i].m);
   }
+}
+
+void Worker::drop_packet(rte_mbuf* m, Drop d, uint16_t in_port) {
+  st_.count_drop(d, in_port);
+  rte_pktmbuf_free(m);
+}
+
+// ---------------------------------------------------------------- tunnels
+
+// The outer path of tunnel t at generation gen: the cached one while gen is its generation,
+// else resolved again from the FIB (the route and neighbour to the remote) and the tunnel's
+// learnt PMTU. A route or neighbour change bumps the generation, so the first packet after
+// it, within one burst, takes the new path.
+const OuterPath& Worker::outer_path(uint32_t t, uint64_t gen, const IfSnapshot& ifs) {
+  OuterPath& p = outer_[t];
+  if (__builtin_expect(p.gen == gen, 1)) return p;
+  st_.event[size_t(Event::tunnel_path_resolved)].add();
+  p = OuterPath{};
+  p.gen = gen;
+  // Handed to control or to another tunnel, the outer packet is an IPv4 frame.
+  p.l2[12] = RTE_ETHER_TYPE_IPV4 >> 8;
+  p.l2[13] = RTE_ETHER_TYPE_IPV4 & 0xff;
+  const TunnelFastInfo& ti = ifs.tunnels[t];
+  if (!ti.enabled) return p;
+  const uint32_t d = ti.remote;
+  const NextHopState* s = nullptr;
+  CacheTally tally;
+  lookup_states(dp_, nullptr, gen, &d, 1, &s, &tally);
+  // An ECMP group: one member for the tunnel, as for one flow (the outer header's
+  // addresses never change).
+  if (s != nullptr && s->kind == NhKind::group)
+    s = dp_.nexthops.get(s->group->pick(d * 0x9e3779b1u));
+  if (s == nullptr) return p;
+  switch (s->kind) {
+    case NhKind::forward:
+      p.kind = OuterPath::direct;
+      std::memcpy(p.l2, s->l2, sizeof p.l2);
+      break;
+    case NhKind::unresolved:
+    case NhKind::glean:
+      p.kind = OuterPath::unresolved;
+      p.nh_id = s->id;
+      break;
+    case NhKind::tunnel:
+      p.via = uint16_t(s->port - kTunnelBase);
+      p.kind = p.via == t ? OuterPath::loop : OuterPath::via_tunnel;
+      return p;
+    default:  // local, broadcast, reject routes: no way to the remote
+      return p;
+  }
+  p.port = s->port;
+  p.mtu = s->mtu;
+  if (ti.pmtu && ti.pmtu < p.mtu) p.mtu = ti.pmtu;
+  return p;
+}
+
+void Worker::tunnel_out(rte_mbuf* m, uint16_t tport, uint16_t in_port, bool forwarded) {
+  // The generation first: the snapshot and FIB read after it are at least as new, so a
+  // path stamped with it never holds older state than the stamp says.
+  const uint64_t gen = dp_.generation.read();
+  const IfSnapshot& ifs = *dp_.ifs.load(std::memory_order_acquire);
+  uint32_t t = tport - kTunnelBase;
+  uint32_t seen = 0;  // tunnels this packet went into, to catch a chain back to one
+  for (uint32_t depth = 0; depth < kMaxTunnelNest; ++depth) {
+    seen |= 1u << t;
+    const TunnelFastInfo& ti = ifs.tunnels[t];
+    const OuterPath& op = outer_path(t, gen, ifs);
+    if (op.kind == OuterPath::none) return drop_packet(m, Drop::tunnel_no_route, in_port);
+    if (op.kind == OuterPath::loop || (op.kind == OuterPath::via_tunnel && ((seen >> op.via) & 1)))
+      break;
+    const uint8_t* inner = rte_pktmbuf_mtod_offset(m, const uint8_t*, RTE_ETHER_HDR_LEN);
+    const bool v6 = (inner[0] >> 4) == 6;
+    const uint32_t len = rte_pktmbuf_pkt_len(m) - RTE_ETHER_HDR_LEN;
+    // Through another tunnel, that tunnel checks the outer packet against its own MTU.
+    const uint32_t mtu = tunnel_mtu(ti, op.kind == OuterPath::via_tunnel ? 65535 : op.mtu);
+    if (__builtin_expect(len > mtu, 0)) {
+      if (depth > 0 || !forwarded) return drop_packet(m, Drop::frag_needed, in_port);
+      auto* ip4 = reinterpret_cast<rte_ipv4_hdr*>(const_cast<uint8_t*>(inner));
+      if (v6 || ipv4_df(ip4)) {
+        // Fragmentation Needed (IPv4 DF) or Packet Too Big (IPv6) with the tunnel's MTU.
+        if (npunts_ == kMaxBurst) flush_punts();
+        return punt(m, v_punt(Punt::frag_needed, mtu), in_port);
+      }
+      // IPv4 without DF: fragmented to the tunnel's MTU, then each fragment encapsulated.
+      ipv4_decrement_ttl(ip4);
+      rte_mbuf* frags[kMaxFragments];
+      const int n = dp_.pool ? fragment_ipv4(m, uint16_t(mtu), op.l2, dp_.pool, frags) : -ENOMEM;
+      rte_pktmbuf_free(m);
+      if (n <= 0) {
+        st_.count_drop(Drop::fragment_failed, in_port);
+        return;
+      }
+      st_.fragmented.add();
+      st_.fragments.add(uint64_t(n));
+      for (int i = 0; i < n; ++i) tunnel_out(frags[i], tport, in_port, false);
+      return;
+    }
+    if (depth == 0 && forwarded) {
+      // Routed into the tunnel: TTL or hop limit as for any forwarded packet (decide() and
+      // decide6() saw it above 1).
+      if (v6)
+        rte_pktmbuf_mtod_offset(m, rte_ipv6_hdr*, RTE_ETHER_HDR_LEN)->hop_limits--;
+      else
+        ipv4_decrement_live_ttl(rte_pktmbuf_mtod_offset(m, rte_ipv4_hdr*, RTE_ETHER_HDR_LEN));
+    }
+    const uint16_t type = v6 ? RTE_BE16(RTE_ETHER_TYPE_IPV6) : RTE_BE16(RTE_ETHER_TYPE_IPV4);
+    if (__builtin_expect(!gre_encap(m, ti, op.l2, type, outer_id_++, gre_seq_[t]++), 0))
+      return drop_packet(m, Drop::no_mbuf, in_port);
+    st_.tx[kTunnelBase + t].add();
+    if (op.kind == OuterPath::direct) return send(op.port, m);
+    if (op.kind == OuterPath::unresolved) {
+      // Control resolves the outer next hop and sends the packet when it answers.
+      if (npunts_ == kMaxBurst) flush_punts();
+      return punt(m, v_punt(Punt::unresolved, op.nh_id), in_port);
+    }
+    t = op.via;  // nested: the outer packet goes into the next tunnel
+  }
+  // A loop (control logs it, rate-limited, from the counter).
+  drop_packet(m, Drop::tunnel_loop, uint16_t(kTunnelBase + t));
+}
+
+void Worker::tunnel_in(rte_mbuf* m, uint16_t in_port) {
+  const IfSnapshot& ifs = *dp_.ifs.load(std::memory_order_acquire);
+  if (ifs.tunnel_slots == 0) {  // no tunnels: GRE is the kernel's business, as before
+    if (npunts_ == kMaxBurst) flush_punts();
+    return punt(m, v_punt(Punt::local), in_port);
+  }
+  const auto* ip = rte_pktmbuf_mtod_offset(m, const rte_ipv4_hdr*, RTE_ETHER_HDR_LEN);
+  const uint32_t ihl = uint32_t(ip->version_ihl & 0xf) * 4;
+  const uint32_t total = rte_be_to_cpu_16(ip->total_length);
+  // classify() trimmed the frame to the datagram; the GRE header and payload must be in
+  // the first segment (the checksum is summed over them).
+  if (rte_pktmbuf_data_len(m) != rte_pktmbuf_pkt_len(m))
+    return drop_packet(m, Drop::gre_bad_header, in_port);
+  GreInfo g;
+  const GreParse r = gre_parse(reinterpret_cast<const uint8_t*>(ip) + ihl, total - ihl, &g);
+  if (r != GreParse::ok)
+    return drop_packet(
+        m, r == GreParse::bad_checksum ? Drop::gre_bad_checksum : Drop::gre_bad_header, in_port);
+  bool other_key = false;
+  const int t = tunnel_match(ifs.tunnels, ifs.tunnel_slots, rte_be_to_cpu_32(ip->dst_addr),
+                             rte_be_to_cpu_32(ip->src_addr), g, &other_key);
+  if (t < 0) return drop_packet(m, other_key ? Drop::gre_bad_key : Drop::gre_no_tunnel, in_port);
+  if (g.proto != RTE_BE16(RTE_ETHER_TYPE_IPV4) && g.proto != RTE_BE16(RTE_ETHER_TYPE_IPV6))
+    return drop_packet(m, Drop::gre_bad_protocol, in_port);
+  const uint16_t tport = uint16_t(kTunnelBase + t);
+  // The outer headers go; an Ethernet header addressed to the tunnel's interface takes the
+  // last 14 bytes of their room, so the inner packet enters the stages like a received one.
+  rte_pktmbuf_adj(m, uint16_t(ihl + g.hlen));
+  auto* eth = rte_pktmbuf_mtod(m, rte_ether_hdr*);
+  std::memcpy(eth->dst_addr.addr_bytes, ifs.ports[tport].mac.b.data(), 6);
+  std::memset(eth->src_addr.addr_bytes, 0, 6);
+  eth->ether_type = g.proto;
+  m->ol_flags &= ~(RTE_MBUF_F_RX_IP_CKSUM_MASK | RTE_MBUF_F_RX_L4_CKSUM_MASK);
+  decap_[ndecap_] = m;
+  decap_port_[ndecap_++] = tport;
 }
 
 // The exact verdict for a looked-up packet that forwards() did not pass: decide()'s, except
@@ -179,6 +340,10 @@ void Worker::divert(rte_mbuf* m, const Verdict& v, const NextHopState* s, uint16
   } else if (v.action == Verdict::drop) {
     st_.count_drop(Drop(v.reason), in_port);
     rte_pktmbuf_free(m);
+  } else if (v.action == Verdict::tunnel) {
+    tunnel_out(m, s->port, in_port, true);
+  } else if (v.action == Verdict::decap) {
+    tunnel_in(m, in_port);
   } else {
     punt(m, v, in_port);
   }
@@ -287,6 +452,30 @@ ROUTERD_ALWAYS_INLINE void Worker::lookup_governed(const uint32_t* dst, uint16_t
 }
 
 void Worker::process(uint16_t in_port, rte_mbuf** pkts, uint16_t n) {
+  process_burst(in_port, pkts, n);
+  // What tunnels decapsulated enters again, in runs of one tunnel: each round peels one
+  // level of nesting, and a packet still nested after kMaxTunnelNest rounds is a loop.
+  for (uint32_t round = 0; ndecap_ != 0; ++round) {
+    rte_mbuf* in[kMaxBurst];
+    uint16_t port[kMaxBurst];
+    const uint16_t k = ndecap_;
+    std::copy_n(decap_, k, in);
+    std::copy_n(decap_port_, k, port);
+    ndecap_ = 0;
+    if (round == kMaxTunnelNest) {
+      for (uint16_t i = 0; i < k; ++i) drop_packet(in[i], Drop::tunnel_loop, port[i]);
+      break;
+    }
+    for (uint16_t i = 0; i < k;) {
+      uint16_t j = uint16_t(i + 1);
+      while (j < k && port[j] == port[i]) ++j;
+      process_burst(port[i], in + i, uint16_t(j - i));
+      i = j;
+    }
+  }
+}
+
+void Worker::process_burst(uint16_t in_port, rte_mbuf** pkts, uint16_t n) {
   const IfSnapshot* ifs = dp_.ifs.load(std::memory_order_acquire);
   const PortFastInfo& in = ifs->ports[in_port];
   const bool martians = dp_.params.drop_martians;

@@ -12,6 +12,7 @@
 #include "governor.hpp"
 #include "route_cache.hpp"
 #include "shared_state.hpp"
+#include "tunnel.hpp"
 
 namespace routerd {
 
@@ -36,6 +37,8 @@ class Worker {
   // hand to control. Flushes nothing; flush() sends what is buffered. The array pkts is
   // scratch: its entries are overwritten (every mbuf is still sent, dropped or punted). Public
   // for tests.
+  // Packets it decapsulates from tunnels go through the same stages again, as bursts from
+  // their tunnel's port, before it returns.
   void process(uint16_t in_port, rte_mbuf** pkts, uint16_t n);
   void process4_looked_up(uint16_t in_port, rte_mbuf** cand, const uint32_t* dst, uint16_t k);
   void process6(uint16_t in_port, const PortFastInfo& in, rte_mbuf** pkts, uint16_t n);
@@ -70,6 +73,16 @@ class Worker {
   void fragment(rte_mbuf* m, const NextHopState* s, uint16_t mtu, uint16_t in_port);
   void flush_punts();
   void drain_control_tx();  // worker 0 only
+  void process_burst(uint16_t in_port, rte_mbuf** pkts, uint16_t n);
+  // Tunnels (lib/tunnel). tunnel_out: m (an IP packet behind a 14-byte Ethernet header) into
+  // the tunnel with port id `tport`; forwarded: a transit packet, whose TTL or hop limit it
+  // decrements and which may get an ICMP error (Fragmentation Needed, Packet Too Big) rather
+  // than only be dropped. tunnel_in: GRE for the router, matched to its tunnel, stripped and
+  // queued in decap_ for process() to run through the stages again.
+  void tunnel_out(rte_mbuf* m, uint16_t tport, uint16_t in_port, bool forwarded);
+  void tunnel_in(rte_mbuf* m, uint16_t in_port);
+  const OuterPath& outer_path(uint32_t t, uint64_t gen, const IfSnapshot& ifs);
+  void drop_packet(rte_mbuf* m, Drop d, uint16_t in_port);
   bool icmp_token();
 
   SharedState& dp_;
@@ -87,6 +100,16 @@ class Worker {
   uint64_t tokens_ = 0, token_max_ = 0, last_tsc_ = 0, tsc_per_token_ = 1;
   bool redirects_ = true;
   bool redirects6_ = true;
+
+  // Each tunnel's outer path as this worker last resolved it (by port id - kTunnelBase),
+  // stamped with the generation it was resolved at: while that is current, encapsulation
+  // looks nothing up in the FIB.
+  OuterPath outer_[kMaxTunnels];
+  uint32_t gre_seq_[kMaxTunnels] = {};
+  uint16_t outer_id_ = 0;  // the outer headers' identification
+  rte_mbuf* decap_[kMaxBurst];
+  uint16_t decap_port_[kMaxBurst];
+  uint16_t ndecap_ = 0;
 
   std::unique_ptr<RouteCache> cache_;    // null when route_cache.enabled is false
   std::unique_ptr<RouteCache6> cache6_;  // the same for IPv6
