@@ -139,12 +139,14 @@ iperf_ok() {  # iperf_ok DST [-R]: h0 -> gp's DST (gp -> h0 with -R) for 2 s, > 
 # into $TB_DIR/TAG.pcap; cap_stop TAG: ends it and writes tcpdump -v's decoding to TAG.txt.
 declare -A CAP_PID
 cap_start() {
-  tb_bg_host "$TB_DIR/$1.tcpdump.log" "$2" tcpdump -n -U -i eth0 -w "$TB_DIR/$1.pcap" "$3"
+  tb_bg_host "$TB_DIR/$1.tcpdump.log" "$2" tcpdump -n -U --immediate-mode -i eth0 -w "$TB_DIR/$1.pcap" "$3"
   CAP_PID[$1]=$TB_LAST_PID
   tb_wait_until 5 grep -q 'listening on' "$TB_DIR/$1.tcpdump.log" || tb_die "tcpdump $1 did not start"
 }
 cap_stop() {
-  sleep 0.3
+  # --immediate-mode hands each packet over at once (TPACKET_V3 otherwise holds a block up
+  # to a second); the pause lets the last one be written.
+  sleep 0.5
   tb_bg_stop "${CAP_PID[$1]}"
   tcpdump -v -n -r "$TB_DIR/$1.pcap" >"$TB_DIR/$1.txt" 2>/dev/null || true
 }

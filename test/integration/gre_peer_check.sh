@@ -90,13 +90,13 @@ iperf_ok() {  # iperf_ok DST [-R]: a 2 s TCP stream from A to B's DST (-R: B to 
 CAP_PID=
 capture_start() {  # captures GRE on B's veth into $TB_DIR/gre.pcap
   rm -f "$TB_DIR/gre.pcap" "$TB_DIR/tcpdump.log"
-  ip netns exec "$B" tcpdump -n -U -i "$VB" -w "$TB_DIR/gre.pcap" proto gre >"$TB_DIR/tcpdump.log" 2>&1 &
+  ip netns exec "$B" tcpdump -n -U --immediate-mode -i "$VB" -w "$TB_DIR/gre.pcap" proto gre >"$TB_DIR/tcpdump.log" 2>&1 &
   CAP_PID=$!
   TB_BG_PIDS+=("$CAP_PID")
   tb_wait_until 5 grep -q 'listening on' "$TB_DIR/tcpdump.log" || tb_die "tcpdump did not start"
 }
 capture_stop() {
-  sleep 0.3
+  sleep 0.5
   tb_bg_stop "$CAP_PID"
   tcpdump -v -n -r "$TB_DIR/gre.pcap" >"$TB_DIR/gre.txt" 2>/dev/null
 }
