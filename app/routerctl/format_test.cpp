@@ -184,6 +184,21 @@ const Case
                  "  resync: replaying, stale 0, swept 0; resyncs 1, overruns 0 (receive buffer 512 "
                  "MiB), unusable 0, batches 1 (failed 0)\n"
                  "  last error: x\n"},
+                {Verb::tunnel_add, R"({"name":"gre1"})", ""},
+                {Verb::tunnel_del, R"({})", ""},
+                {Verb::tunnel_show,
+                 R"([{"name":"gre1","mode":"gre","local":"10.2.0.1","remote":"10.20.0.2",)"
+                 R"("key":42,"ttl":64,"mtu":1372,"pmtu":1400,"outer":{"kind":"forward",)"
+                 R"("dev":"p1","gateway":"10.2.0.2","mtu":1500},"rx_packets":3,)"
+                 R"("tx_packets":4,"dropped":1},{"name":"gre2","local":"10.2.0.1",)"
+                 R"("remote":"10.20.0.3","key":null,"ttl":"inherit","mtu":1476,"pmtu":null,)"
+                 R"("outer":null,"rx_packets":0,"tx_packets":0,"dropped":0}])",
+                 "gre1: gre/ip remote 10.20.0.2 local 10.2.0.1 ttl 64 key 42\n"
+                 "    mtu 1372 (path MTU 1400 learnt) outer forward via 10.2.0.2 dev p1\n"
+                 "    rx 3 tx 4 dropped 1\n"
+                 "gre2: gre/ip remote 10.20.0.3 local 10.2.0.1 ttl inherit\n"
+                 "    mtu 1476 outer unreachable\n"
+                 "    rx 0 tx 0 dropped 0\n"},
 };
 
 }  // namespace

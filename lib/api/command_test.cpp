@@ -886,3 +886,68 @@ TEST_CASE("RFC 5549: gateway errors, word for word", "[api][command][rfc5549]") 
         "route add: nexthop 1 and nexthop 2 are the same gateway (give it one nexthop with the "
         "sum of the weights)");
 }
+
+TEST_CASE("tunnel add|del|show: ip-tunnel(8)'s words, errors word for word",
+          "[api][command][tunnel]") {
+  Request r = parse_request({"tunnel", "add", "gre1", "mode", "gre", "remote", "10.20.0.2", "local",
+                             "10.2.0.1", "key", "42", "ttl", "inherit", "mtu", "1400"});
+  CHECK(r.verb == Verb::tunnel_add);
+  CHECK(r.dev == "gre1");
+  CHECK(r.tunnel.local == Ipv4(10, 2, 0, 1));
+  CHECK(r.tunnel.remote == Ipv4(10, 20, 0, 2));
+  CHECK(r.tunnel.key == 42u);
+  CHECK(r.tunnel.ttl == 0);
+  CHECK(r.mtu == 1400);
+  r = parse_request({"tun", "add", "g", "mode", "gre", "local", "10.2.0.1", "remote", "10.20.0.2"});
+  CHECK_FALSE(r.tunnel.key);
+  CHECK(r.tunnel.ttl == 64);
+  CHECK(r.mtu == 0);
+  CHECK(parse_request({"tunnel", "add", "g", "mode", "gre", "local", "10.2.0.1", "remote",
+                       "10.20.0.2", "key", "1.2.3.4"})
+            .tunnel.key == 0x01020304u);
+  CHECK(parse_request({"tunnel"}).verb == Verb::tunnel_show);
+  CHECK(parse_request({"tunnel", "show", "gre1"}).dev == "gre1");
+  CHECK(parse_request({"tunnel", "del", "gre1"}).verb == Verb::tunnel_del);
+  auto err = [](const std::vector<std::string>& w) {
+    try {
+      parse_request(w);
+    } catch (const CommandError& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  const std::vector<std::string> ok = {"mode", "gre", "local", "10.2.0.1", "remote", "10.20.0.2"};
+  auto add = [&](std::vector<std::string> more, const char* name = "gre1") {
+    std::vector<std::string> w = {"tunnel", "add", name};
+    w.insert(w.end(), ok.begin(), ok.end());
+    w.insert(w.end(), more.begin(), more.end());
+    return err(w);
+  };
+  CHECK(err({"tunnel", "add"}) == "tunnel add: missing NAME");
+  CHECK(add({}, "1gre") ==
+        "tunnel add: '1gre' is not an interface name (a letter, then letters, digits, '_' or '-'; "
+        "at most 15)");
+  CHECK(add({}, "gre_with_a_long_name") ==
+        "tunnel add: 'gre_with_a_long_name' is not an interface name (a letter, then letters, "
+        "digits, '_' or '-'; at most 15)");
+  CHECK(err({"tunnel", "add", "gre1", "local", "10.2.0.1", "remote", "10.20.0.2"}) ==
+        "tunnel add: missing 'mode gre'");
+  CHECK(err({"tunnel", "add", "gre1", "mode", "gre", "local", "10.2.0.1"}) ==
+        "tunnel add: missing 'remote ADDRESS'");
+  CHECK(err({"tunnel", "add", "gre1", "mode", "gre", "local", "x", "remote", "10.20.0.2"}) ==
+        "tunnel add: local 'x' is not an IPv4 address");
+  CHECK(err({"tunnel", "add", "gre1", "mode", "gre", "local", "10.2.0.1", "remote", "224.0.0.5"}) ==
+        "tunnel add: remote 224.0.0.5 is not a unicast address");
+  CHECK(err({"tunnel", "add", "gre1", "mode", "gre", "local", "10.2.0.1", "remote", "10.2.0.1"}) ==
+        "tunnel add: local and remote are the same address");
+  CHECK(add({"key", "-1"}) ==
+        "tunnel add: key '-1' is not a key (0..4294967295, or a dotted quad)");
+  CHECK(add({"ttl", "256"}) == "tunnel add: ttl '256' is not a TTL (1..255, or inherit)");
+  CHECK(add({"mtu", "67"}) == "tunnel add: '67' is not an MTU (68..65535)");
+  CHECK(add({"key", "1", "key", "2"}) == "tunnel add: 'key' given twice");
+  CHECK(add({"csum"}) == "tunnel add: unexpected 'csum'");
+  CHECK(err({"tunnel", "del"}) == "tunnel del: missing NAME");
+  CHECK(err({"tunnel", "del", "a", "b"}) == "tunnel del: unexpected 'b'");
+  CHECK(err({"tunnel", "show", "a", "b"}) == "tunnel show: unexpected 'b'");
+  CHECK(err({"tunnel", "change", "a"}) == "tunnel: unknown action 'change' (add, del, show)");
+}

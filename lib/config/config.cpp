@@ -735,6 +735,7 @@ class Parser {
                        " has the same local, remote and key: received packets could not tell "
                        "them apart");
     p.tunnel = tc;
+    p.preset = "default";  // unused: a tunnel has no device, but presets are loaded per entry
     auto addresses = read_strings(t, path, "addresses");
     for (size_t i = 0; i < addresses.size(); ++i) {
       const std::string ap = indexed(path + ".addresses", i);

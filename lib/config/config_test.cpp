@@ -1328,3 +1328,65 @@ TEST_CASE("RFC 5549: an IPv4 [[route]] may have an IPv6 gateway, never the rever
         "IPv6 (an IPv6 route needs an IPv6 gateway; only IPv4 routes may have one of the other "
         "family, RFC 5549)");
 }
+
+TEST_CASE("[[tunnel]]: a GRE interface, its keys checked one by one", "[config][tunnel]") {
+  const std::string t = kTwoPorts + R"(
+[[tunnel]]
+name = "gre1"
+type = "gre"
+local = "10.2.0.1"
+remote = "10.20.0.2"
+key = 42
+ttl = "inherit"
+mtu = 1400
+addresses = ["10.99.0.1/30", "2001:db8:99::1/64"]
+[[route]]
+prefix = "10.50.0.0/16"
+dev = "gre1"
+)";
+  const Config c = parse_config(t, "t.toml");
+  REQUIRE(c.ports.size() == 3);
+  const PortConfig& g = c.ports[2];
+  CHECK(g.name == "gre1");
+  REQUIRE(g.tunnel);
+  CHECK(g.tunnel->local == Ipv4(10, 2, 0, 1));
+  CHECK(g.tunnel->remote == Ipv4(10, 20, 0, 2));
+  CHECK(g.tunnel->key == 42u);
+  CHECK(g.tunnel->ttl == 0);
+  CHECK(g.tunnel->mtu == 1400);
+  CHECK(g.addresses.size() == 1);
+  CHECK(g.addresses6.size() == 1);
+  CHECK(g.device.empty());
+  CHECK_FALSE(c.ports[0].tunnel);
+  auto tun = [&](const std::string& body) {
+    return error_of(kTwoPorts + "[[tunnel]]\nname = \"gre1\"\ntype = \"gre\"\n" + body);
+  };
+  const std::string ends = "local = \"10.2.0.1\"\nremote = \"10.20.0.2\"\n";
+  CHECK(tun(ends) == "");
+  CHECK(tun("local = \"10.2.0.9\"\nremote = \"10.20.0.2\"\n") ==
+        "t.toml: tunnel[0].local: 10.2.0.9 is not an address of the router (a [[port]]'s)");
+  CHECK(tun("local = \"10.2.0.1\"\nremote = \"10.1.0.1\"\n") ==
+        "t.toml: tunnel[0].remote: 10.1.0.1 is an address of the router (port p0)");
+  CHECK(tun("local = \"10.2.0.1\"\nremote = \"224.0.0.1\"\n") ==
+        "t.toml: tunnel[0].remote: 224.0.0.1 is in 224.0.0.0/4 (multicast)");
+  CHECK(tun("remote = \"10.20.0.2\"\n") == "t.toml: tunnel[0].local: missing (required)");
+  CHECK(tun(ends + "key = 4294967296\n") ==
+        "t.toml: tunnel[0].key: 4294967296 is out of range 0..4294967295");
+  CHECK(tun(ends + "ttl = 0\n") == "t.toml: tunnel[0].ttl: 0 is out of range 1..255");
+  CHECK(tun(ends + "ttl = \"copy\"\n") ==
+        "t.toml: tunnel[0].ttl: 'copy' is not a TTL (1..255, or \"inherit\")");
+  CHECK(tun(ends + "mtu = 67\n") == "t.toml: tunnel[0].mtu: 67 is out of range 68..65535");
+  CHECK(tun(ends + "csum = true\n") == "t.toml: tunnel[0].csum: unknown key");
+  CHECK(error_of(kTwoPorts + "[[tunnel]]\nname = \"gre1\"\ntype = \"ipip\"\n" + ends) ==
+        "t.toml: tunnel[0].type: 'ipip' is not a tunnel type (gre)");
+  CHECK(error_of(kTwoPorts + "[[tunnel]]\nname = \"p1\"\ntype = \"gre\"\n" + ends) ==
+        "t.toml: tunnel[0].name: duplicate name 'p1' (also a port)");
+  CHECK(tun(ends + "[[tunnel]]\nname = \"gre2\"\ntype = \"gre\"\n" + ends) ==
+        "t.toml: tunnel[1]: tunnel gre1 has the same local, remote and key: received packets "
+        "could not tell them apart");
+  CHECK(tun(ends + "[[tunnel]]\nname = \"gre2\"\ntype = \"gre\"\nkey = 1\n" + ends) == "");
+  CHECK(tun(ends + "addresses = [\"10.2.0.5/24\"]\n") ==
+        "t.toml: tunnel[0].addresses[0]: subnet 10.2.0.0/24 overlaps 10.2.0.0/24 on port p1");
+  CHECK(error_of(kTwoPorts + "[[route]]\nprefix = \"10.50.0.0/16\"\ndev = \"gre1\"\n") ==
+        "t.toml: route[0].dev: unknown port 'gre1'");
+}

@@ -858,5 +858,5 @@ TEST_CASE("every Drop reason has a unique, non-empty name and a description", "[
   CHECK(kDropCount > 30);
   CHECK(drop_name(Drop::ipv4_bad_checksum) == "ipv4_bad_checksum");
   CHECK(drop_name(Drop::l2_too_short) == "l2_too_short");
-  CHECK(drop_name(Drop(kDropCount - 1)) == "port_down");
+  CHECK(drop_name(Drop(kDropCount - 1)) == "tunnel_no_route");
 }
