@@ -76,6 +76,14 @@ struct OuterPath {
   uint16_t mtu = 0;  // outer path MTU: the next hop's, lowered by the learnt PMTU
   uint16_t via = 0;
   uint32_t nh_id = 0;
+  // A direct path of a tunnel with a fixed TTL and neither checksum nor sequence numbers
+  // (hlen != 0): the whole header, Ethernet + outer IPv4 + GRE, as every packet gets it but
+  // for the IPv4 total length, identification and checksum (zero here; sum0 is the one's
+  // complement sum of the rest), and the tunnel MTU. gre_encap_fast writes it.
+  uint8_t hlen = 0;  // 14 + the tunnel's overhead; 0: no template, use gre_encap
+  uint16_t tmtu = 0;
+  uint32_t sum0 = 0;
+  alignas(16) uint8_t hdr[64] = {};
 };
 
 // The inner MTU of a tunnel whose outer path MTU is outer_mtu: the configured one if it is
@@ -142,6 +150,58 @@ ROUTERD_ALWAYS_INLINE bool gre_encap(rte_mbuf* m, const TunnelFastInfo& t, const
     const uint16_t c = uint16_t(~sum);
     std::memcpy(ck, &c, 2);
   }
+  return true;
+}
+
+// Fills p's header template (see OuterPath) for tunnel t when its options allow one; the
+// path's kind, l2 and mtu must be set.
+inline void outer_template(OuterPath& p, const TunnelFastInfo& t) {
+  p.hlen = 0;
+  if (p.kind != OuterPath::direct || t.ttl == 0 || t.csum || t.seq) return;
+  p.tmtu = uint16_t(tunnel_mtu(t, p.mtu));
+  std::memcpy(p.hdr, p.l2, RTE_ETHER_HDR_LEN);
+  auto* ip = reinterpret_cast<rte_ipv4_hdr*>(p.hdr + RTE_ETHER_HDR_LEN);
+  std::memset(ip, 0, sizeof *ip);
+  ip->version_ihl = RTE_IPV4_VHL_DEF;
+  ip->fragment_offset = RTE_BE16(RTE_IPV4_HDR_DF_FLAG);
+  ip->time_to_live = t.ttl;
+  ip->next_proto_id = kIpProtoGre;
+  ip->src_addr = rte_cpu_to_be_32(t.local);
+  ip->dst_addr = rte_cpu_to_be_32(t.remote);
+  p.sum0 = rte_raw_cksum(ip, sizeof *ip);
+  uint8_t* gre = p.hdr + RTE_ETHER_HDR_LEN + sizeof *ip;
+  const uint16_t fl = rte_cpu_to_be_16(t.has_key ? kGreFlagK : 0);
+  const uint16_t proto = RTE_BE16(RTE_ETHER_TYPE_IPV4);
+  std::memcpy(gre, &fl, 2);
+  std::memcpy(gre + 2, &proto, 2);
+  if (t.has_key) {
+    const uint32_t k = rte_cpu_to_be_32(t.key);
+    std::memcpy(gre + 4, &k, 4);
+  }
+  p.hlen = uint8_t(RTE_ETHER_HDR_LEN + gre_overhead(t));
+}
+
+// gre_encap through a path's template: the same bytes for the tunnels it serves, with the
+// header copied whole and the checksum finished from sum0. v6: the inner packet is IPv6.
+// False, m unchanged, without the headroom.
+ROUTERD_ALWAYS_INLINE bool gre_encap_fast(rte_mbuf* m, const OuterPath& p, bool v6,
+                                          uint16_t ip_id) {
+  const uint32_t total = rte_pktmbuf_pkt_len(m) - RTE_ETHER_HDR_LEN + (p.hlen - RTE_ETHER_HDR_LEN);
+  auto* eth =
+      reinterpret_cast<uint8_t*>(rte_pktmbuf_prepend(m, uint16_t(p.hlen - RTE_ETHER_HDR_LEN)));
+  if (__builtin_expect(eth == nullptr, 0)) return false;
+  // 38 to 42 bytes: no checksum, no sequence number. A fixed 32 and the rest, so as not to
+  // overwrite the inner packet that follows.
+  std::memcpy(eth, p.hdr, 32);
+  std::memcpy(eth + 32, p.hdr + 32, size_t(p.hlen) - 32);
+  auto* ip = reinterpret_cast<rte_ipv4_hdr*>(eth + RTE_ETHER_HDR_LEN);
+  ip->total_length = rte_cpu_to_be_16(uint16_t(total));
+  ip->packet_id = rte_cpu_to_be_16(ip_id);
+  uint32_t sum = p.sum0 + ip->total_length + ip->packet_id;
+  sum = (sum & 0xffff) + (sum >> 16);
+  sum = (sum & 0xffff) + (sum >> 16);
+  ip->hdr_checksum = uint16_t(~sum);
+  if (v6) reinterpret_cast<uint16_t*>(ip + 1)[1] = RTE_BE16(RTE_ETHER_TYPE_IPV6);
   return true;
 }
 

@@ -216,7 +216,32 @@ const OuterPath& Worker::outer_path(uint32_t t, uint64_t gen, const IfSnapshot& 
   p.port = s->port;
   p.mtu = s->mtu;
   if (ti.pmtu && ti.pmtu < p.mtu) p.mtu = ti.pmtu;
+  outer_template(p, ti);
   return p;
+}
+
+// The common case of tunnel_out, inline in the forwarding loops: a transit packet into a
+// tunnel whose outer path is resolved at the current generation, direct, with a header
+// template, and that fits the tunnel MTU with a TTL (hop limit) to spare. Its TTL is
+// decremented and the header written; returns the egress port. -1, having changed nothing:
+// anything else, for exact() and tunnel_out.
+ROUTERD_ALWAYS_INLINE int Worker::encap_fast(rte_mbuf* m, uint16_t tport) {
+  const uint32_t t = tport - kTunnelBase;
+  const OuterPath& op = outer_[t];
+  if (op.gen != dp_.generation.read() || op.hlen == 0) return -1;
+  uint8_t* inner = rte_pktmbuf_mtod_offset(m, uint8_t*, RTE_ETHER_HDR_LEN);
+  const bool v6 = (inner[0] >> 4) == 6;
+  const uint8_t ttl = v6 ? inner[7] : inner[8];
+  if ((rte_pktmbuf_pkt_len(m) - RTE_ETHER_HDR_LEN > op.tmtu) | (ttl <= 1) |
+      (rte_pktmbuf_headroom(m) < uint32_t(op.hlen - RTE_ETHER_HDR_LEN)))
+    return -1;
+  if (v6)
+    inner[7] = uint8_t(ttl - 1);
+  else
+    ipv4_decrement_live_ttl(reinterpret_cast<rte_ipv4_hdr*>(inner));
+  gre_encap_fast(m, op, v6, outer_id_++);  // cannot fail: the headroom is there
+  st_.tx[tport].add();
+  return op.port;
 }
 
 void Worker::tunnel_out(rte_mbuf* m, uint16_t tport, uint16_t in_port, bool forwarded) {
@@ -376,6 +401,16 @@ ROUTERD_ALWAYS_INLINE void Worker::forward_looked_up(uint16_t in_port, rte_mbuf*
         s = group_member(dp_, s, flow_hash4(m, dp_.params.flow_key, dp_.params.ecmp_use_rss),
                          picked, npicked);
         pass = forwards(m, forward_limit(s, in_port));
+      }
+      // Into a tunnel: encapsulated here when its cached outer path allows (tunnel_out
+      // through divert() otherwise), and sent in the run of its egress port.
+      if (!OneHop && !pass && s != nullptr && s->kind == NhKind::tunnel) {
+        const int eg = encap_fast(m, s->port);
+        if (eg >= 0) {
+          out_port[nout] = uint16_t(eg);
+          out[nout++] = m;
+          continue;
+        }
       }
       if (!pass) {
         const Verdict v = exact(m, s, in_port);
@@ -709,6 +744,15 @@ void Worker::process6(uint16_t in_port, const PortFastInfo& in, rte_mbuf** pkts,
       if (s != nullptr && s->kind == NhKind::group)
         s = group_member(dp_, s, flow_hash6(m, dp_.params.flow_key, dp_.params.ecmp_use_rss),
                          picked, npicked);
+      // As for IPv4; a packet classify6_fast passed needs no other check of decide6()'s.
+      if (s != nullptr && s->kind == NhKind::tunnel && !((exact >> i) & 1)) {
+        const int eg = encap_fast(m, s->port);
+        if (eg >= 0) {
+          out[nout] = m;
+          out_port[nout++] = uint16_t(eg);
+          continue;
+        }
+      }
       if ((((exact >> i) & 1) | !forwards6(m, forward_limit(s, in_port))) && !exact6(m, s, in_port))
         continue;
     }

@@ -81,6 +81,7 @@ class Worker {
   // queued in decap_ for process() to run through the stages again.
   void tunnel_out(rte_mbuf* m, uint16_t tport, uint16_t in_port, bool forwarded);
   void tunnel_in(rte_mbuf* m, uint16_t in_port);
+  int encap_fast(rte_mbuf* m, uint16_t tport);
   const OuterPath& outer_path(uint32_t t, uint64_t gen, const IfSnapshot& ifs);
   void drop_packet(rte_mbuf* m, Drop d, uint16_t in_port);
   bool icmp_token();
