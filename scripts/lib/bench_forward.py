@@ -23,6 +23,19 @@ with every route through one 8-way ECMP group (gen-trace --nexthops 8, 8 static
 neighbours on p1). Each round runs testpmd, then routerd with that table and routerd with
 the pattern's single-next-hop table (uniform's or zipf's own route file, same trace),
 in alternating order; the figure is the median over the rounds of ECMP / single.
+
+Patterns gre and gre-decap (issue 17), IPv4 only, each against routerd's plain forwarding
+of uniform's packets and table in the same round (back to back, alternating order; the
+figure is the median over the rounds of GRE / plain):
+  gre        uniform's packets, every route `dev gre1` (the route file rewritten), gre1 a
+             tunnel from 10.2.0.1 to 10.9.9.2 (no key) whose outer route goes via 10.2.0.2,
+             a static neighbour on p1: each packet is routed, encapsulated (24 bytes more)
+             and sent out p1. Target: GRE / plain >= 0.75.
+  gre-decap  uniform's packets, each inside GRE (outer IPv4 10.1.0.9 -> 10.1.0.1, protocol
+             0x0800, no key, no checksum; gre_trace) as a tunnel peer on p0's link sends
+             them; routerd has gre1 from 10.1.0.1 to 10.1.0.9 and uniform's table: each
+             packet is matched to the tunnel, decapsulated and the inner packet routed out
+             p1. The decapsulation rate, and its ratio to plain forwarding.
 """
 import datetime
 import hashlib
@@ -41,7 +54,7 @@ import time
 from bench_dpdk import (BenchError, Memory, Telemetry, bench_session, cleanup_prefix,
                         stop_process)
 
-PATTERNS = ["uniform", "zipf", "single", "ecmp", "ecmp-zipf"]
+PATTERNS = ["uniform", "zipf", "single", "ecmp", "ecmp-zipf", "gre", "gre-decap"]
 # ECMP patterns (issue 15): the destinations of the base pattern, every route via one group
 # of ECMP_NEXTHOPS gateways, compared with the base pattern's single-next-hop routes.
 ECMP_BASE = {"ecmp": "uniform", "ecmp-zipf": "zipf"}
@@ -51,7 +64,17 @@ ECMP_TARGET = 0.9       # routerd ECMP / routerd single next hop, same trace, sa
 # (30-40 cycles a packet); 131,072 stored mbufs (300 MiB) make it cost ~58 and hide the
 # forwarder's own work. The larger size stays available with --count 131072.
 DEFAULT_COUNT = {"uniform": 32768, "zipf": 32768, "single": 4096, "ecmp": 32768,
-                 "ecmp-zipf": 32768}
+                 "ecmp-zipf": 32768, "gre": 32768, "gre-decap": 32768}
+# GRE patterns (issue 17): the base pattern's packets into (gre) or out of (gre-decap) a
+# tunnel, compared with routerd's plain forwarding of the base pattern in the same round.
+GRE_BASE = {"gre": "uniform", "gre-decap": "uniform"}
+GRE_TARGET = {"gre": 0.75}   # routerd GRE / routerd plain, same packets, same run
+# gre: the tunnel's remote, routed via GATEWAYS[0] (a static neighbour on p1).
+GRE_ENCAP = {"name": "gre1", "local": "10.2.0.1", "remote": "10.9.9.2",
+             "outer_route": "10.9.9.0/24", "outer_via": "10.2.0.2"}
+# gre-decap: a peer on p0's link sending to p0's address.
+GRE_DECAP = {"name": "gre1", "local": "10.1.0.1", "remote": "10.1.0.9"}
+GRE_TRACE_VERSION = 1
 TARGETS = {"uniform": 0.55, "zipf": 0.7, "single": 0.75}
 # routerd / l3fwd FIB, same trace, same run (issue 18): routerd does the RFC 1812 checks
 # l3fwd skips, so its lookup, burst handling and rewrite have to be leaner to make up.
@@ -206,6 +229,98 @@ def ensure_trace(repo, cache, pattern, count, seed, table, table_sha, family=4, 
 
 def family_text(family):
     return {4: "IPv4", 6: "IPv6", 46: "mixed IPv4 + IPv6"}[family]
+
+
+def ipv4_checksum(hdr):
+    s = sum(int.from_bytes(hdr[i:i + 2], "big") for i in range(0, len(hdr), 2))
+    while s >> 16:
+        s = (s & 0xFFFF) + (s >> 16)
+    return ~s & 0xFFFF
+
+
+def gre_wrap(frame, ident, src, dst):
+    """The Ethernet/IPv4 frame `frame` as a GRE peer sends it: the same Ethernet header,
+    then an outer IPv4 header (src -> dst, protocol 47, TTL 64, DF, identification ident)
+    and a 4-byte GRE header (no flags, protocol 0x0800) before the inner IPv4 packet."""
+    inner = frame[14:]
+    ip = bytearray(20)
+    ip[0], ip[8], ip[9] = 0x45, 64, 47
+    ip[2:4] = (20 + 4 + len(inner)).to_bytes(2, "big")
+    ip[4:6] = (ident & 0xFFFF).to_bytes(2, "big")
+    ip[6:8] = (0x4000).to_bytes(2, "big")
+    ip[12:16] = bytes(int(x) for x in src.split("."))
+    ip[16:20] = bytes(int(x) for x in dst.split("."))
+    ip[10:12] = ipv4_checksum(bytes(ip)).to_bytes(2, "big")
+    return frame[:14] + bytes(ip) + b"\x00\x00\x08\x00" + inner
+
+
+def ensure_gre_trace(cache, pattern, base_trace, base_meta):
+    """The files of a GRE pattern, derived from its base pattern's (cached beside them):
+    gre: the same pcap, every route of the route file `dev gre1`; gre-decap: every frame of
+    the pcap wrapped in GRE (gre_wrap), the same route file. meta["tunnel"] is what
+    routerd_config adds for it."""
+    if base_meta.get("family", 4) != 4:
+        raise BenchError(f"{pattern}: IPv4 traces only (--family 4)")
+    prefix = base_trace + f"-{pattern}"
+    src_sha = file_sha256(base_trace + ".pcap") + file_sha256(base_trace + ".routes")
+    meta_path = prefix + ".json"
+    try:
+        meta = json.load(open(meta_path))
+        fresh = meta.get("gre_trace_version") == GRE_TRACE_VERSION and \
+            meta.get("base_sha256") == src_sha and \
+            all(os.path.exists(prefix + e) for e in (".pcap", ".routes"))
+    except (OSError, ValueError):
+        fresh = False
+    if not fresh:
+        log(f"deriving the {pattern} trace from {os.path.basename(base_trace)}")
+        name = GRE_ENCAP["name"]
+        if pattern == "gre":
+            shutil.copyfile(base_trace + ".pcap", prefix + ".pcap")
+            n = 0
+            with open(base_trace + ".routes") as src, open(prefix + ".routes", "w") as dst:
+                for line in src:
+                    w = line.split()
+                    if not w or line.startswith("#"):
+                        dst.write(line)
+                        continue
+                    if len(w) != 3 or w[1] != "via":
+                        raise BenchError(f"{base_trace}.routes: unexpected line {line.strip()!r}")
+                    dst.write(f"{w[0]} dev {name}\n")
+                    n += 1
+            if n != base_meta["routes"]:
+                raise BenchError(f"gre routes: {n} written, the base has {base_meta['routes']}")
+        else:
+            shutil.copyfile(base_trace + ".routes", prefix + ".routes")
+            with open(base_trace + ".pcap", "rb") as f:
+                data = f.read()
+            out = bytearray(data[:24])          # pcap global header (link type Ethernet)
+            le = data[:4] == b"\xd4\xc3\xb2\xa1"
+            order = "little" if le else "big"
+            off, k = 24, 0
+            while off + 16 <= len(data):
+                incl = int.from_bytes(data[off + 8:off + 12], order)
+                frame = data[off + 16:off + 16 + incl]
+                g = gre_wrap(frame, k, GRE_DECAP["remote"], GRE_DECAP["local"])
+                out += data[off:off + 8] + len(g).to_bytes(4, order) + len(g).to_bytes(4, order)
+                out += g
+                off += 16 + incl
+                k += 1
+            if k != base_meta["count"]:
+                raise BenchError(f"gre-decap: {k} frames wrapped, the base has "
+                                 f"{base_meta['count']}")
+            with open(prefix + ".pcap", "wb") as f:
+                f.write(out)
+        meta = dict(base_meta)
+        meta.pop("cached", None)
+        meta.update(pattern=pattern, base=os.path.basename(base_trace), base_sha256=src_sha,
+                    gre_trace_version=GRE_TRACE_VERSION,
+                    tunnel=dict(GRE_ENCAP if pattern == "gre" else GRE_DECAP))
+        with open(meta_path, "w") as f:
+            json.dump(meta, f, indent=1)
+            f.write("\n")
+    meta = json.load(open(meta_path))
+    meta["cached"] = fresh
+    return prefix, meta
 
 
 # ----------------------------------------------------------------------------- sampling
@@ -610,6 +725,15 @@ def routerd_config(path, sock, prefix, eal_mem, trace, meta, mbufs, route_cache=
         last = int(gw.rsplit(":", 1)[1], 16) if ":" in gw else int(gw.split(".")[3])
         lines += ["", "[[neighbour]]", f"address = {toml_str(gw)}",
                   f'lladdr = "02:00:00:00:cc:{last:02x}"', 'port = "p1"']
+    t = meta.get("tunnel")
+    if t:
+        # GRE patterns (issue 17): the tunnel, and for encapsulation its outer route through
+        # a static neighbour (so nothing waits for ARP).
+        lines += ["", "[[tunnel]]", f"name = {toml_str(t['name'])}", 'type = "gre"',
+                  f"local = {toml_str(t['local'])}", f"remote = {toml_str(t['remote'])}"]
+        if t.get("outer_route"):
+            lines += ["", "[[route]]", f"prefix = {toml_str(t['outer_route'])}",
+                      f"via = {toml_str(t['outer_via'])}"]
     with open(path, "w") as f:
         f.write("\n".join(lines) + "\n")
     return eal
@@ -659,6 +783,52 @@ def ecmp_check(meta, live):
                     "packets": sum(packets),
                     "max_over_min": max(packets) / min(packets)}
     return out
+
+
+def gre_check(meta, live):
+    """With a GRE pattern: the tunnel must have carried (nearly) every packet p0 received,
+    with no GRE or tunnel drop; else the figures would not measure GRE. Returns what the
+    bench records."""
+    t = meta.get("tunnel")
+    if not t:
+        return None
+    ports = {p["name"]: p for p in live.get("ports", [])}
+    if t["name"] not in ports:
+        raise BenchError(f"routerctl stats has no port {t['name']} (ports: {sorted(ports)})")
+    tun, p0 = ports[t["name"]], ports["p0"]
+    field = "tx_packets" if t.get("outer_route") else "rx_packets"
+    drops = {k: v for k, v in live.get("drops", {}).items()
+             if (k.startswith("gre_") or k.startswith("tunnel_")) and v}
+    out = {"tunnel": t["name"], field: tun.get(field, 0), "p0_rx": p0.get("rx_packets", 0),
+           "drops": drops, "events": {k: v for k, v in live.get("events", {}).items()
+                                      if k.startswith("tunnel_") and v}}
+    if drops or out[field] < 0.9 * out["p0_rx"]:
+        raise BenchError(f"{t['name']} carried {out[field]} packets ({field}) of {out['p0_rx']} "
+                         f"p0 received, GRE/tunnel drops {drops}")
+    return out
+
+
+def gre_table(results):
+    rows = ["| pattern | testpmd io Mpps | routerd plain Mpps | routerd GRE Mpps | "
+            "GRE / plain (median of rounds) | per round | target | cycles/packet plain / GRE "
+            "/ added | unexplained plain / GRE |",
+            "|---|---|---|---|---|---|---|---|---|"]
+    for r in results:
+        if "gre_over_plain" not in r:
+            continue
+        one, rd = r["routerd_plain"], r["routerd"]
+        t = r["gre_target"]
+        verdict = "none" if t is None else \
+            f"{t:.2f}: {'met' if r['gre_over_plain'] >= t else '**not met**'}"
+        cyc = (f"{r['plain_cycles_per_packet']:.0f} / {r['cycles_per_packet']:.0f} / "
+               f"{r['gre_added_cycles_per_packet']:+.0f}"
+               if r.get("gre_added_cycles_per_packet") is not None else "n/a")
+        rows.append(f"| {r['pattern']} | {fmt_mpps(r['testpmd']['out_pps_median'])} | "
+                    f"{fmt_mpps(one['out_pps_median'])} | {fmt_mpps(rd['out_pps_median'])} | "
+                    f"{r['gre_over_plain']:.3f} | "
+                    + ", ".join(f"{x:.3f}" for x in r["gre_pair_ratios"])
+                    + f" | {verdict} | {cyc} | {one['unexplained']} / {rd['unexplained']} |")
+    return "\n".join(rows)
 
 
 def peak_rss_kib(pid):
@@ -785,6 +955,9 @@ def run_routerd(ctx, pattern, tag, trace, meta, mbufs, mem_mb, route_cache=None)
         ecmp = ecmp_check(meta, live)
         if ecmp is not None:
             result["ecmp"] = ecmp
+        gre = gre_check(meta, live)
+        if gre is not None:
+            result["gre"] = gre
         rc_stats = live.get("route_cache")
         if route_cache is not None and rc_stats is not None \
                 and bool(rc_stats.get("enabled")) != route_cache:
@@ -1059,7 +1232,7 @@ def run(args, repo):
     counts = {p: args.count or DEFAULT_COUNT[p] for p in patterns}
     # [route_cache] enabled = true (True) / false (False); both: the two, every round.
     cache_modes = {"on": [True], "off": [False], "both": [True, False]}[args.route_cache]
-    ecmp_patterns = [p for p in patterns if p in ECMP_BASE]
+    ecmp_patterns = [p for p in patterns if p in ECMP_BASE or p in GRE_BASE]
     if ecmp_patterns and len(cache_modes) > 1:
         raise BenchError(f"--route-cache both does not combine with {ecmp_patterns} (they "
                          "compare ECMP with single next hops, with the cache on or off)")
@@ -1082,8 +1255,16 @@ def run(args, repo):
         table_sha = file_sha256(table_path)
         for p in patterns:
             base = ECMP_BASE.get(p)
-            trace, meta = ensure_trace(repo, cache, base or p, counts[p], args.seed, table_path,
-                                       table_sha, family, ECMP_NEXTHOPS if base else 1)
+            gbase = GRE_BASE.get(p)
+            if gbase:
+                # The plain twin is the base pattern itself; the GRE files derive from it.
+                trace1, meta1 = ensure_trace(repo, cache, gbase, counts[p], args.seed,
+                                             table_path, table_sha, family)
+                trace, meta = ensure_gre_trace(cache, p, trace1, meta1)
+            else:
+                trace, meta = ensure_trace(repo, cache, base or p, counts[p], args.seed,
+                                           table_path, table_sha, family,
+                                           ECMP_NEXTHOPS if base else 1)
             if base:
                 # The single-next-hop twin: the base pattern's own files (shared cache entry).
                 trace1, meta1 = ensure_trace(repo, cache, base, counts[p], args.seed,
@@ -1098,20 +1279,22 @@ def run(args, repo):
             for k in range(args.rounds):
                 tag = p if args.rounds == 1 else f"{p}-r{k + 1}"
                 tps.append(run_testpmd(ctx, p, tag, trace, mbufs, testpmd_mb))
-                if base:
-                    # ECMP and single next hop back to back, which one first alternating from
-                    # round to round (an order effect cancels with drift).
+                if base or gbase:
+                    # ECMP (GRE) and single next hop (plain) back to back, which one first
+                    # alternating from round to round (an order effect cancels with drift).
                     m = cache_modes[0]
                     for ecmp in ([True, False] if k % 2 == 0 else [False, True]):
                         if ecmp:
                             by_mode[m].append(run_routerd(ctx, p, tag, trace, meta, mbufs,
                                                           routerd_mb, m))
                         else:
-                            singles.append(run_routerd(ctx, p, f"{tag}-single", trace1, meta1,
-                                                       mbufs, routerd_mb, m))
+                            singles.append(run_routerd(
+                                ctx, p, f"{tag}-{'plain' if gbase else 'single'}", trace1,
+                                meta1, mbufs, routerd_mb, m))
                 # --route-cache both: cache on and off in every round, which one first
                 # alternating from round to round (an order effect cancels with drift).
-                for m in ([] if base else cache_modes if k % 2 == 0 else cache_modes[::-1]):
+                for m in ([] if base or gbase else
+                          cache_modes if k % 2 == 0 else cache_modes[::-1]):
                     by_mode[m].append(run_routerd(ctx, p, tag if m else f"{tag}-nocache", trace,
                                                   meta, mbufs, routerd_mb, m))
                 # l3fwd after routerd, the lookups in turn, every round.
@@ -1176,6 +1359,26 @@ def run(args, repo):
                           "ecmp_members": [r.get("ecmp") for r in rds]}
             if base and cpp and extra["single_cycles_per_packet"]:
                 extra["ecmp_added_cycles_per_packet"] = cpp - extra["single_cycles_per_packet"]
+            if gbase:
+                one = pool(singles)
+                one["unexplained"] = sum(r["final_accounting"]["unexplained"] for r in singles)
+                cpp1 = machine["tsc_hz"] / one["out_pps_median"] \
+                    if machine["tsc_hz"] and one["out_pps_median"] else None
+                pairs = [a["out_pps_median"] / b["out_pps_median"] if b["out_pps_median"] else 0
+                         for a, b in zip(rds, singles)]
+                extra |= {"gre_base": gbase, "tunnel": meta["tunnel"],
+                          "routerd_plain": one,
+                          "ratio_plain": one["out_pps_median"] / tp["out_pps_median"]
+                          if tp["out_pps_median"] else 0,
+                          "plain_cycles_per_packet": cpp1,
+                          # per round (the two run back to back), then the median
+                          "gre_pair_ratios": pairs,
+                          "gre_over_plain": statistics.median(pairs),
+                          "gre_over_plain_pooled": rd["out_pps_median"] / one["out_pps_median"]
+                          if one["out_pps_median"] else 0,
+                          "gre_target": GRE_TARGET.get(p),
+                          "gre_added_cycles_per_packet": cpp - cpp1 if cpp and cpp1 else None,
+                          "gre_tunnel": [r.get("gre") for r in rds]}
             results.append({"pattern": p, "family": family, "trace": meta, "testpmd": tp,
                             "routerd": rd,
                             "route_cache": args.route_cache != "off", **extra,
@@ -1190,6 +1393,8 @@ def run(args, repo):
                    f"{extra['cache_on_off']:.3f}" if off is not None else "")
                 + (f"; single next hop {fmt_mpps(extra['routerd_single']['out_pps_median'])} "
                    f"Mpps, ECMP/single {extra['ecmp_over_single']:.3f}" if base else "")
+                + (f"; plain {fmt_mpps(extra['routerd_plain']['out_pps_median'])} Mpps, "
+                   f"{p}/plain {extra['gre_over_plain']:.3f}" if gbase else "")
                 + "".join(f"; l3fwd {lk} {fmt_mpps(extra['l3fwd'][lk]['out_pps_median'])} Mpps"
                           f" (routerd/l3fwd {extra['routerd_over_l3fwd'][lk]:.3f})"
                           for lk in lookups))
@@ -1277,6 +1482,16 @@ def run(args, repo):
               "both back to back, ECMP first in odd rounds; ECMP/single = median over the "
               "rounds of their ratio; added cycles = the difference of cycles/packet "
               "(medians); members max/min = packets of the busiest / the idlest member.")
+        print()
+    if any("gre_over_plain" in r for r in results):
+        print(gre_table(results))
+        print()
+        print("GRE: routerd with the tunnel (gre: every route `dev gre1`, the tunnel's outer next "
+              "hop a static neighbour on p1; gre-decap: the trace's packets inside GRE to p0's "
+              "address, gre1 matching them, the inner packets routed by the full table) "
+              "against routerd forwarding the base pattern plainly, same packets; every round "
+              "ran both back to back, GRE first in odd rounds; GRE/plain = median over the "
+              "rounds of their ratio; added cycles = the difference of cycles/packet (medians).")
         print()
     if args.route_cache == "both":
         print(cache_table(results))
