@@ -192,13 +192,23 @@ void Control::feed_retry(uint64_t now) {
   const uint64_t unusable = feed_->unusable;
   for (const Prefix4& p : wait) feed_apply_prefix(p, changes);
   feed_->unusable = unusable;  // counted once, when the route came
-  if (changes.v4.empty()) return;
+  feed_commit(changes);
+}
+
+// One batch of a feed's route changes: one commit, one generation bump.
+void Control::feed_commit(RibChanges& changes) {
+  if (changes.v4.empty() && changes.v6.empty()) return;
   ++feed_->batches;
   try {
     commit_routes(changes, feed_->origin, "");
   } catch (const std::exception& e) {
+    // The RIB is as it was; the requests stay, and are tried again with the next change
+    // of their prefix or a reconnect's replay.
     ++feed_->batch_failures;
     feed_->last_error = e.what();
+    log_limited(std::string(feed_->origin) + ": a batch of " +
+                    std::to_string(changes.v4.size() + changes.v6.size()) + " route changes",
+                e.what());
   }
 }
 
@@ -485,19 +495,7 @@ void Control::feed_apply(std::vector<fpm::Message>& msgs, uint32_t table, uint64
   for (const auto& p : touched4) feed_apply_prefix(p, changes);
   for (const auto& p : touched6) feed_apply_prefix(p, changes);
   feed_->last_msg_ms = now;
-  if (changes.v4.empty() && changes.v6.empty()) return;
-  ++feed_->batches;
-  try {
-    commit_routes(changes, feed_->origin, "");
-  } catch (const std::exception& e) {
-    // The RIB is as it was; the requests stay, and are tried again with the next change
-    // of their prefix or a reconnect's replay.
-    ++feed_->batch_failures;
-    feed_->last_error = e.what();
-    log_limited(std::string(feed_->origin) + ": a batch of " +
-                    std::to_string(changes.v4.size() + changes.v6.size()) + " route changes",
-                e.what());
-  }
+  feed_commit(changes);
 }
 
 // Removes what the feed holds as if the daemon had sent the deletes: only the stale (a resync
