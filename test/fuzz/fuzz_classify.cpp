@@ -134,6 +134,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     case Verdict::fragment:
       FUZZ_CHECK(false, "classify never asks to fragment");
       break;
+    case Verdict::tunnel:
+    case Verdict::decap:
+      // Both come from the next hop (decide), never from the packet alone.
+      FUZZ_CHECK(false, "classify never says tunnel or decap, here %d", int(v.action));
+      break;
     case Verdict::ipv6: {
       uint8_t d6[16] = {};
       const Verdict v6 = classify6(m, pi, d6);

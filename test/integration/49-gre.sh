@@ -85,6 +85,10 @@ peer_start() {
   local name=$1
   shift
   [[ -z ${PEER_PID[$name]:-} ]] || tb_kill_pid "${PEER_PID[$name]}" 3
+  # The old peer's TUN goes away after it exits; a new one opened under the same name
+  # before that attaches to the dying device and vanishes with it (seen once in CI).
+  tb_wait_until 10 bash -c "! ip netns exec $GP ip link show $name" ||
+    tb_die "gre_peer $name: the old TUN device is still there"
   rm -f "$TB_DIR/$name.json"
   # ip netns exec execs the program: $! is the peer itself.
   ip netns exec "$GP" stdbuf -oL "${PEER[@]}" --tun "$name" --remote 10.2.0.1 \
