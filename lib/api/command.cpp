@@ -706,11 +706,13 @@ void parse_tunnel_name(Request& r, const std::string& cmd, Args a) {
   if (a.empty()) fail(cmd, "missing NAME");
   if (a.size() > 1) fail(cmd, "unexpected " + q(a[1]));
   r.dev = a[0];
+  check_if_name(cmd, r.dev);
 }
 
 void parse_tunnel_show(Request& r, const std::string& cmd, Args a) {
   if (a.size() > 1) fail(cmd, "unexpected " + q(a[1]));
   r.dev = a.empty() ? "" : a[0];
+  if (!a.empty()) check_if_name(cmd, r.dev);
 }
 
 // On the wire, argv is "batch" followed by the lines of the file, verbatim.

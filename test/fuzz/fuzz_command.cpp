@@ -81,6 +81,19 @@ std::vector<std::string> canonical(const Request& r) {
       w.insert(w.end(), {target, "size", std::to_string(r.size), "count", std::to_string(r.count)});
       if (r.df) w.push_back("df");
       break;
+    case Verb::tunnel_add:
+      w.insert(w.end(), {r.dev, "mode", "gre", "local", r.tunnel.local.str(), "remote",
+                         r.tunnel.remote.str()});
+      if (r.tunnel.key) w.insert(w.end(), {"key", std::to_string(*r.tunnel.key)});
+      w.insert(w.end(), {"ttl", r.tunnel.ttl ? std::to_string(r.tunnel.ttl) : "inherit"});
+      if (r.mtu) w.insert(w.end(), {"mtu", std::to_string(r.mtu)});
+      break;
+    case Verb::tunnel_del:
+      w.push_back(r.dev);
+      break;
+    case Verb::tunnel_show:
+      if (!r.dev.empty()) w.push_back(r.dev);
+      break;
     case Verb::batch:
       for (const BatchLine& b : r.batch) {
         std::string line;
@@ -99,6 +112,8 @@ bool same(const Request& a, const Request& b) {
       a.mtu != b.mtu || a.dev != b.dev || a.lladdr != b.lladdr || a.path != b.path ||
       a.size != b.size || a.df != b.df || a.count != b.count || a.family != b.family ||
       a.prefix6 != b.prefix6 || a.addr6 != b.addr6 || a.via6 != b.via6 ||
+      a.tunnel.local != b.tunnel.local || a.tunnel.remote != b.tunnel.remote ||
+      a.tunnel.key != b.tunnel.key || a.tunnel.ttl != b.tunnel.ttl ||
       a.batch.size() != b.batch.size())
     return false;
   for (size_t i = 0; i < a.batch.size(); ++i)
