@@ -98,6 +98,15 @@ peer_start() {
   tb_wait_until 10 grep -q '^ready' "$TB_DIR/$name.log" ||
     tb_die "gre_peer $name did not start: $(cat "$TB_DIR/$name.log")"
 }
+# gx_peer NAME CMD...: a command in gp about peer NAME's TUN; when it fails, say why the TUN
+# is not there (is the peer alive, what it printed).
+gx_peer() {
+  local name=$1
+  shift
+  gx "$@" && return 0
+  tb_die "gp: '$*' failed; gre_peer $name (pid ${PEER_PID[$name]}) $(kill -0 "${PEER_PID[$name]}" 2>/dev/null &&
+    echo alive || echo gone); its TUN: $(gx ip -d link show "$name" 2>&1); its log: $(cat "$TB_DIR/$name.log")"
+}
 pc() { jq -r ".$2" "$TB_DIR/$1.json"; } # pc NAME COUNTER: a peer's counter
 peer_clean() {  # peer_clean NAME: the peer refused nothing routerd sent
   local bad
@@ -240,8 +249,8 @@ gx ip rule add from 10.31.0.2 lookup 102
 gx ip -6 rule add from 2001:db8:31::2 lookup 102
 key_peer() {  # key_peer ARGS...: (re)starts gre2p (remote 10.20.0.3) with ARGS
   peer_start gre2p --local 10.20.0.3 --addr 10.31.0.2/30 --addr 2001:db8:31::2/64 "$@"
-  gx ip route replace 10.1.0.0/24 dev gre2p table 102
-  gx ip -6 route replace 2001:db8:1::/64 dev gre2p table 102
+  gx_peer gre2p ip route replace 10.1.0.0/24 dev gre2p table 102
+  gx_peer gre2p ip -6 route replace 2001:db8:1::/64 dev gre2p table 102
 }
 key_peer --key 42 --csum --seq
 tb_check "tunnel show: gre2 with key 42" \
@@ -439,8 +448,17 @@ tb_check "during a 1,000 pps flood into the loop routerctl answers (each within 
 tb_check "and gre1 still carries pings" ping_ok h0 10.40.0.1 5
 tb_wait_until 30 eval '! kill -0 $LF' || true
 tb_stats "$TB_DIR/l3.json"
-tb_check "the flood counted as tunnel_loop (>= 2,500 of 3,000)" \
-  tb_stat_rose "$TB_DIR/l2.json" "$TB_DIR/l3.json" 2500 .drops.tunnel_loop
+# Under CPU contention h0's kernel may drop some of the flood at the TAP before routerd reads
+# it: what routerd received on p0 is the measure (besides the flood: gre1's 5 pings).
+flood_counted() {
+  local rx loop
+  rx=$(tb_stat_delta "$TB_DIR/l2.json" "$TB_DIR/l3.json" '.ports[] | select(.name == "p0") | .rx_packets')
+  loop=$(tb_stat_delta "$TB_DIR/l2.json" "$TB_DIR/l3.json" .drops.tunnel_loop)
+  tb_say "     ping: $(grep -m1 transmitted "$TB_DIR/loopflood.log" || echo '(no summary)')"
+  tb_say "     p0 received $rx packets meanwhile; drops.tunnel_loop rose by $loop (expected >= 1000 and >= $rx - 50)"
+  ((loop >= 1000 && loop >= rx - 50))
+}
+tb_check "the flood counted as tunnel_loop: every packet of it routerd received" flood_counted
 tb_check "the log names the loop, rate-limited (1 to 20 lines for 3,040 drops)" \
   eval 'n=$(($(grep -ci loop "$TB_LOG" || true) - LOGLINES0)); grep -i loop "$TB_LOG" | tail -2 | tb_indent; tb_say "     $n new lines"; ((n >= 1 && n <= 20))'
 tb_check "routerd is still running" tb_routerd_alive

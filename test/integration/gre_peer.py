@@ -75,6 +75,8 @@ COUNTERS = (
     "tx_not_ip",                       # TUN packet neither IPv4 nor IPv6
     "tx_too_big",                      # sendto EMSGSIZE (outer larger than the kernel's path MTU)
     "tx_errors",                       # other sendto errors
+    "socket_errors",                   # recv errors (ICMP errors reported on the raw socket)
+    "tun_errors",                      # TUN read errors
 )
 
 
@@ -293,9 +295,14 @@ class Peer:
                             self.encap(os.read(self.tun, 65536))
                         else:
                             self.decap(self.sock.recv(65536))
-                    except BlockingIOError:
+                    except (BlockingIOError, InterruptedError):
                         break
-                    except InterruptedError:
+                    except OSError as e:
+                        # An ICMP error about what we sent (a hard one, e.g. protocol
+                        # unreachable) is reported on the raw socket's next call: note it and
+                        # go on, as a tunnel end would.
+                        print(f"{key.data}: {e}", file=sys.stderr, flush=True)
+                        self.count("socket_errors" if key.data == "sock" else "tun_errors")
                         break
             now = time.monotonic()
             if self.dirty and now >= next_write:
