@@ -146,6 +146,7 @@ int run(const Config& cfg, const std::vector<Preset>& presets,
   dpp.send_redirects6 = cfg.ipv6_send_redirects;
   dpp.route_cache = cfg.route_cache;
   dpp.route_cache_sets = cfg.route_cache_sets;
+  dpp.tunnel_outer_path_cache = cfg.tunnel_outer_path_cache;
   dpp.route_cache6_sets = cfg.route_cache6_sets;
   dpp.route_cache_keys = route_cache_keys();
   // Random unless configured: two routerd in a row must not split flows the same way.
@@ -184,6 +185,10 @@ int run(const Config& cfg, const std::vector<Preset>& presets,
         cfg.route_cache6_sets * sizeof(RouteCache6Set) >> 10);
   else
     spdlog::info("route cache: off");
+  if (!cfg.tunnel_outer_path_cache)
+    spdlog::warn(
+        "tunnel outer-path cache: off (route_cache.tunnel_outer_path = false): every packet "
+        "into a tunnel looks its outer path up in the FIB");
 
   // A port receives into mbufs on its own NUMA socket: one pool per socket that has ports
   // (dataplane.mbufs each), the main one serving the main lcore's socket.

@@ -38,7 +38,7 @@ constexpr std::string_view kNdpKeys[] = {"reachable_ms", "retrans_ms", "probes",
                                          "stale_ms"};
 constexpr std::string_view kExceptionKeys[] = {"max_entries",      "pmtu_min",    "pmtu_expires",
                                                "redirect_expires", "source_rate", "source_burst"};
-constexpr std::string_view kRouteCacheKeys[] = {"enabled", "sets"};
+constexpr std::string_view kRouteCacheKeys[] = {"enabled", "sets", "sets6", "tunnel_outer_path"};
 constexpr std::string_view kIcmpKeys[] = {"rate", "burst", "echo_reply", "source_rate",
                                           "source_burst"};
 constexpr std::string_view kArpKeys[] = {
@@ -277,6 +277,7 @@ class Parser {
       read_int(*t, "route_cache", "sets6", 2, 1 << 22, c.route_cache6_sets);
       if (c.route_cache6_sets & (c.route_cache6_sets - 1))
         fail("route_cache.sets6", std::to_string(c.route_cache6_sets) + " is not a power of two");
+      read_bool(*t, "route_cache", "tunnel_outer_path", c.tunnel_outer_path_cache);
     }
     if (auto* t = section(root, "ecmp")) {
       read_bool(*t, "ecmp", "use_rss", c.ecmp_use_rss);

@@ -178,6 +178,7 @@ std::vector<std::string> restart_needed(const Config& a, const Config& b) {
   check(a.route_cache != b.route_cache, "route_cache.enabled");
   check(a.route_cache_sets != b.route_cache_sets, "route_cache.sets");
   check(a.route_cache6_sets != b.route_cache6_sets, "route_cache.sets6");
+  check(a.tunnel_outer_path_cache != b.tunnel_outer_path_cache, "route_cache.tunnel_outer_path");
   check(a.arp_reachable_s != b.arp_reachable_s, "arp.reachable_time");
   check(a.arp_retrans_ms != b.arp_retrans_ms, "arp.retrans_time_ms");
   check(a.arp_probes != b.arp_probes, "arp.probes");

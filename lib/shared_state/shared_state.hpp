@@ -49,9 +49,10 @@ struct DataplaneParams {
   uint32_t icmp_rate = 1000;    // the control thread's bucket; workers pre-filter at 2x
   uint32_t icmp_burst = 50;
   bool route_cache = true;
-  uint32_t route_cache_sets = 4096;   // 4 ways each: 16,384 destinations, 256 KiB per worker
-  uint32_t route_cache6_sets = 4096;  // 2 ways each: 8,192 destinations, 256 KiB per worker
-  RouteCacheKeys route_cache_keys;    // hash secrets
+  uint32_t route_cache_sets = 4096;     // 4 ways each: 16,384 destinations, 256 KiB per worker
+  uint32_t route_cache6_sets = 4096;    // 2 ways each: 8,192 destinations, 256 KiB per worker
+  RouteCacheKeys route_cache_keys;      // hash secrets
+  bool tunnel_outer_path_cache = true;  // false: tunnels resolve the outer path per packet
   // ECMP: the flow hash's secret (random at startup unless configured), and whether a NIC's
   // RSS hash stands in for it when the port delivers one.
   ecmp::FlowKey flow_key{0x9e3779b97f4a7c15ull, 0xc2b2ae3d27d4eb4full};

@@ -166,7 +166,9 @@ enum class Punt : uint8_t {
   X(punt_kernel, "packets for the router handed to the ports' kernel interfaces")                  \
   X(from_kernel, "frames the kernel interfaces sent, out their ports")                             \
   X(from_kernel_suppressed, "ARP replies and NAs from the kernel not sent: routerd answers")       \
-  X(tunnel_path_resolved, "tunnel outer paths (re)resolved by a worker after a generation change")
+  X(tunnel_path_resolved,                                                                          \
+    "tunnel outer paths (re)resolved by a worker after a generation change (for every packet "     \
+    "with route_cache.tunnel_outer_path = false)")
 
 enum class Event : uint8_t {
 #define X(name, desc) name,

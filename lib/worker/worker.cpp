@@ -32,6 +32,8 @@ Worker::Worker(SharedState& dp, uint32_t index, std::span<const RxQueue> rx, uin
   tokens_ = token_max_;
   redirects_ = dp.params.send_redirects;
   redirects6_ = dp.params.send_redirects6;
+  // A stamp no generation equals: encap_fast never matches and outer_path resolves again.
+  outer_stamp_mask_ = dp.params.tunnel_outer_path_cache ? 0 : ~uint64_t(0);
   tsc_per_token_ = rate ? std::max<uint64_t>(1, rte_get_tsc_hz() / rate) : 1;
   last_tsc_ = rte_rdtsc();
   if (dp.params.route_cache) {
@@ -181,7 +183,7 @@ const OuterPath& Worker::outer_path(uint32_t t, uint64_t gen, const IfSnapshot& 
   if (__builtin_expect(p.gen == gen, 1)) return p;
   st_.event[size_t(Event::tunnel_path_resolved)].add();
   p = OuterPath{};
-  p.gen = gen;
+  p.gen = gen ^ outer_stamp_mask_;
   // Handed to control or to another tunnel, the outer packet is an IPv4 frame.
   p.l2[12] = RTE_ETHER_TYPE_IPV4 >> 8;
   p.l2[13] = RTE_ETHER_TYPE_IPV4 & 0xff;
@@ -216,7 +218,7 @@ const OuterPath& Worker::outer_path(uint32_t t, uint64_t gen, const IfSnapshot& 
   p.port = s->port;
   p.mtu = s->mtu;
   if (ti.pmtu && ti.pmtu < p.mtu) p.mtu = ti.pmtu;
-  outer_template(p, ti);
+  if (outer_stamp_mask_ == 0) outer_template(p, ti);  // used only while the stamp holds
   return p;
 }
 

@@ -104,6 +104,7 @@ class Worker {
   uint64_t tokens_ = 0, token_max_ = 0, last_tsc_ = 0, tsc_per_token_ = 1;
   bool redirects_ = true;
   bool redirects6_ = true;
+  uint64_t outer_stamp_mask_ = 0;  // ~0: route_cache.tunnel_outer_path = false
 
   // Each tunnel's outer path as this worker last resolved it (by port id - kTunnelBase),
   // stamped with the generation it was resolved at: while that is current, encapsulation

@@ -30,7 +30,9 @@ figure is the median over the rounds of GRE / plain):
   gre        uniform's packets, every route `dev gre1` (the route file rewritten), gre1 a
              tunnel from 10.2.0.1 to 10.9.9.2 (no key) whose outer route goes via 10.2.0.2,
              a static neighbour on p1: each packet is routed, encapsulated (24 bytes more)
-             and sent out p1. Target: GRE / plain >= 0.75.
+             and sent out p1. Target: GRE / plain >= 0.75. Every round also runs the
+             tunnel with route_cache.tunnel_outer_path = false (its remote looked up in
+             the FIB per packet): the cycles the outer-path cache saves.
   gre-decap  uniform's packets, each inside GRE (outer IPv4 10.1.0.9 -> 10.1.0.1, protocol
              0x0800, no key, no checksum; gre_trace) as a tunnel peer on p0's link sends
              them; routerd has gre1 from 10.1.0.1 to 10.1.0.9 and uniform's table: each
@@ -69,6 +71,9 @@ DEFAULT_COUNT = {"uniform": 32768, "zipf": 32768, "single": 4096, "ecmp": 32768,
 # tunnel, compared with routerd's plain forwarding of the base pattern in the same round.
 GRE_BASE = {"gre": "uniform", "gre-decap": "uniform"}
 GRE_TARGET = {"gre": 0.75}   # routerd GRE / routerd plain, same packets, same run
+# Patterns that also run routerd with route_cache.tunnel_outer_path = false every round:
+# what the outer-path cache saves against a FIB lookup per packet.
+GRE_UNCACHED = {"gre"}
 # gre: the tunnel's remote, routed via GATEWAYS[0] (a static neighbour on p1).
 GRE_ENCAP = {"name": "gre1", "local": "10.2.0.1", "remote": "10.9.9.2",
              "outer_route": "10.9.9.0/24", "outer_via": "10.2.0.2"}
@@ -681,8 +686,10 @@ def toml_str(s):
 
 
 def routerd_config(path, sock, prefix, eal_mem, trace, meta, mbufs, route_cache=None,
-                   generator="scripts/bench forward"):
+                   generator="scripts/bench forward", tunnel_outer_path=True):
     """route_cache: None (no [route_cache] table: routerd's default), True or False.
+    tunnel_outer_path=False: route_cache.tunnel_outer_path = false (every packet into a
+    tunnel resolves its outer path in the FIB).
     An IPv6 trace (meta family 6) gets IPv6 port addresses and neighbours, the IPv4 FIB
     at its default size and [fib6] at its defaults (room for the full IPv6 table). A
     mixed trace (46) gets both families' addresses and neighbours, [fib] sized for the
@@ -704,8 +711,10 @@ def routerd_config(path, sock, prefix, eal_mem, trace, meta, mbufs, route_cache=
         f"mbufs = {mbufs}",
         "",
         *(["[fib]", "max_routes = 1048576", ""] if not v6 else []),
-        *([] if route_cache is None else
-          ["[route_cache]", f"enabled = {'true' if route_cache else 'false'}", ""]),
+        *([] if route_cache is None and tunnel_outer_path else
+          ["[route_cache]",
+           *([] if route_cache is None else [f"enabled = {'true' if route_cache else 'false'}"]),
+           *([] if tunnel_outer_path else ["tunnel_outer_path = false"]), ""]),
         "# p0: the trace is addressed to this MAC (see bench_forward.PORT_MAC).",
         "[[port]]",
         'name = "p0"',
@@ -785,10 +794,12 @@ def ecmp_check(meta, live):
     return out
 
 
-def gre_check(meta, live):
+def gre_check(meta, live, tunnel_outer_path=True):
     """With a GRE pattern: the tunnel must have carried (nearly) every packet p0 received,
-    with no GRE or tunnel drop; else the figures would not measure GRE. Returns what the
-    bench records."""
+    with no GRE or tunnel drop; else the figures would not measure GRE. With the outer-path
+    cache off (tunnel_outer_path False), the tunnel must have resolved its outer path about
+    once per packet; with it on, only at generation changes. Returns what the bench
+    records."""
     t = meta.get("tunnel")
     if not t:
         return None
@@ -805,6 +816,13 @@ def gre_check(meta, live):
     if drops or out[field] < 0.9 * out["p0_rx"]:
         raise BenchError(f"{t['name']} carried {out[field]} packets ({field}) of {out['p0_rx']} "
                          f"p0 received, GRE/tunnel drops {drops}")
+    if t.get("outer_route"):
+        resolved = out["events"].get("tunnel_path_resolved", 0)
+        per_packet = resolved >= 0.9 * out[field]
+        if per_packet == tunnel_outer_path:
+            raise BenchError(f"{t['name']} resolved its outer path {resolved} times for "
+                             f"{out[field]} packets, with the outer-path cache "
+                             f"{'on' if tunnel_outer_path else 'off'}")
     return out
 
 
@@ -828,6 +846,25 @@ def gre_table(results):
                     f"{r['gre_over_plain']:.3f} | "
                     + ", ".join(f"{x:.3f}" for x in r["gre_pair_ratios"])
                     + f" | {verdict} | {cyc} | {one['unexplained']} / {rd['unexplained']} |")
+    return "\n".join(rows)
+
+
+def gre_cache_table(results):
+    rows = ["| pattern | routerd GRE Mpps (outer path cached) | routerd GRE Mpps (FIB lookup "
+            "per packet) | cached / per packet (median of rounds) | per round | cycles/packet "
+            "cached / per packet / saved |",
+            "|---|---|---|---|---|---|"]
+    for r in results:
+        if "gre_cached_over_uncached" not in r:
+            continue
+        saved = r["gre_cache_saved_cycles_per_packet"]
+        cyc = (f"{r['cycles_per_packet']:.0f} / {r['gre_uncached_cycles_per_packet']:.0f} / "
+               f"{saved:.0f}" if saved is not None else "n/a")
+        rows.append(f"| {r['pattern']} | {fmt_mpps(r['routerd']['out_pps_median'])} | "
+                    f"{fmt_mpps(r['routerd_gre_uncached']['out_pps_median'])} | "
+                    f"{r['gre_cached_over_uncached']:.3f} | "
+                    + ", ".join(f"{x:.3f}" for x in r["gre_cached_over_uncached_pairs"])
+                    + f" | {cyc} |")
     return "\n".join(rows)
 
 
@@ -882,7 +919,8 @@ def routes_wanted(meta):
     return [("routes6" if family == 6 else "routes", meta["routes"])]
 
 
-def run_routerd(ctx, pattern, tag, trace, meta, mbufs, mem_mb, route_cache=None):
+def run_routerd(ctx, pattern, tag, trace, meta, mbufs, mem_mb, route_cache=None,
+                tunnel_outer_path=True):
     prefix = f"rbench{os.getpid()}rd{tag}"
     cleanup_prefix(prefix)
     work = ctx["tmp"]
@@ -890,17 +928,18 @@ def run_routerd(ctx, pattern, tag, trace, meta, mbufs, mem_mb, route_cache=None)
     conf = os.path.join(work, f"{tag}-routerd.toml")
     logf = os.path.join(ctx["logdir"], f"{tag}-routerd.log")
     routerd_config(conf, sock, prefix, ctx["mem"].eal_args(mem_mb), trace, meta, mbufs,
-                   route_cache)
+                   route_cache, tunnel_outer_path=tunnel_outer_path)
     shutil.copy(conf, os.path.join(ctx["logdir"], os.path.basename(conf)))
     cmd = [ctx["routerd"], "-c", conf]
     cache_text = "" if route_cache is None else f", route cache {'on' if route_cache else 'off'}"
+    cache_text += "" if tunnel_outer_path else ", tunnel outer path per packet"
     log(f"{tag}: routerd ({meta['routes']} routes{cache_text})")
     quiet = wait_quiet(ctx["wait_quiet"], f"{tag} routerd") if ctx["wait_quiet"] > 0 else None
     ctx["mem"].ensure(mem_mb)
     proc = None
     tel = None
     result = {"command": cmd, "config": conf, "log": logf, "quiet": quiet,
-              "route_cache": route_cache}
+              "route_cache": route_cache, "tunnel_outer_path": tunnel_outer_path}
     try:
         with open(logf, "w") as lf:
             t_start = time.monotonic()
@@ -955,7 +994,7 @@ def run_routerd(ctx, pattern, tag, trace, meta, mbufs, mem_mb, route_cache=None)
         ecmp = ecmp_check(meta, live)
         if ecmp is not None:
             result["ecmp"] = ecmp
-        gre = gre_check(meta, live)
+        gre = gre_check(meta, live, tunnel_outer_path)
         if gre is not None:
             result["gre"] = gre
         rc_stats = live.get("route_cache")
@@ -1274,19 +1313,26 @@ def run(args, repo):
                                      f"({trace}.pcap, {trace1}.pcap)")
             mbufs = meta["count"] + EXTRA_MBUFS
             tps, by_mode = [], {m: [] for m in cache_modes}
-            singles = []
+            singles, uncached = [], []
             l3 = {lk: [] for lk in lookups}
             for k in range(args.rounds):
                 tag = p if args.rounds == 1 else f"{p}-r{k + 1}"
                 tps.append(run_testpmd(ctx, p, tag, trace, mbufs, testpmd_mb))
                 if base or gbase:
                     # ECMP (GRE) and single next hop (plain) back to back, which one first
-                    # alternating from round to round (an order effect cancels with drift).
+                    # alternating from round to round (an order effect cancels with drift);
+                    # GRE_UNCACHED: the tunnel without its outer-path cache as a third run,
+                    # at the other end of the round from the cached one.
                     m = cache_modes[0]
-                    for ecmp in ([True, False] if k % 2 == 0 else [False, True]):
-                        if ecmp:
+                    runs = ["pattern", "twin"] + (["uncached"] if p in GRE_UNCACHED else [])
+                    for kind in (runs if k % 2 == 0 else runs[::-1]):
+                        if kind == "pattern":
                             by_mode[m].append(run_routerd(ctx, p, tag, trace, meta, mbufs,
                                                           routerd_mb, m))
+                        elif kind == "uncached":
+                            uncached.append(run_routerd(ctx, p, f"{tag}-uncached", trace, meta,
+                                                        mbufs, routerd_mb, m,
+                                                        tunnel_outer_path=False))
                         else:
                             singles.append(run_routerd(
                                 ctx, p, f"{tag}-{'plain' if gbase else 'single'}", trace1,
@@ -1379,6 +1425,22 @@ def run(args, repo):
                           "gre_target": GRE_TARGET.get(p),
                           "gre_added_cycles_per_packet": cpp - cpp1 if cpp and cpp1 else None,
                           "gre_tunnel": [r.get("gre") for r in rds]}
+                if uncached:
+                    un = pool(uncached)
+                    un["unexplained"] = sum(r["final_accounting"]["unexplained"]
+                                            for r in uncached)
+                    cpp_un = machine["tsc_hz"] / un["out_pps_median"] \
+                        if machine["tsc_hz"] and un["out_pps_median"] else None
+                    # per round, cached over uncached (the same packets and tunnel)
+                    upairs = [a["out_pps_median"] / b["out_pps_median"] if b["out_pps_median"]
+                              else 0 for a, b in zip(rds, uncached)]
+                    extra |= {"routerd_gre_uncached": un,
+                              "gre_uncached_cycles_per_packet": cpp_un,
+                              "gre_cached_over_uncached_pairs": upairs,
+                              "gre_cached_over_uncached": statistics.median(upairs),
+                              "gre_cache_saved_cycles_per_packet":
+                                  cpp_un - cpp if cpp and cpp_un else None,
+                              "gre_uncached_tunnel": [r.get("gre") for r in uncached]}
             results.append({"pattern": p, "family": family, "trace": meta, "testpmd": tp,
                             "routerd": rd,
                             "route_cache": args.route_cache != "off", **extra,
@@ -1395,6 +1457,10 @@ def run(args, repo):
                    f"Mpps, ECMP/single {extra['ecmp_over_single']:.3f}" if base else "")
                 + (f"; plain {fmt_mpps(extra['routerd_plain']['out_pps_median'])} Mpps, "
                    f"{p}/plain {extra['gre_over_plain']:.3f}" if gbase else "")
+                + (f"; outer path per packet "
+                   f"{fmt_mpps(extra['routerd_gre_uncached']['out_pps_median'])} Mpps, "
+                   f"cached/per-packet {extra['gre_cached_over_uncached']:.3f}"
+                   if "routerd_gre_uncached" in extra else "")
                 + "".join(f"; l3fwd {lk} {fmt_mpps(extra['l3fwd'][lk]['out_pps_median'])} Mpps"
                           f" (routerd/l3fwd {extra['routerd_over_l3fwd'][lk]:.3f})"
                           for lk in lookups))
@@ -1492,6 +1558,14 @@ def run(args, repo):
               "against routerd forwarding the base pattern plainly, same packets; every round "
               "ran both back to back, GRE first in odd rounds; GRE/plain = median over the "
               "rounds of their ratio; added cycles = the difference of cycles/packet (medians).")
+        print()
+    if any("gre_cached_over_uncached" in r for r in results):
+        print(gre_cache_table(results))
+        print()
+        print("Outer-path cache: every round also ran routerd with route_cache.tunnel_outer_path "
+              "= false (the tunnel's remote looked up in the FIB for every packet), at the other "
+              "end of the round from the cached run; saved = the difference of cycles/packet "
+              "(medians).")
         print()
     if args.route_cache == "both":
         print(cache_table(results))
