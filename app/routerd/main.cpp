@@ -27,6 +27,7 @@
 #include "config.hpp"
 #include "control.hpp"
 #include "dpdk.hpp"
+#include "isa.hpp"
 #include "metrics.hpp"
 #include "port.hpp"
 #include "preset.hpp"
@@ -118,6 +119,8 @@ int run(const Config& cfg, const std::vector<Preset>& presets,
   }
   Eal eal("routerd", eal_args);
   spdlog::info("routerd {} starting; memory: {}", ROUTERD_VERSION, Eal::memory_mode());
+  spdlog::info("built for x86 extensions: {} (the CPU has them; lib/isa checked at load)",
+               isa::names(isa::kBuiltFor));
   PdumpServer pdump;
   if (rte_lcore_count() < 2)
     throw std::runtime_error(
