@@ -826,6 +826,18 @@ def gre_check(meta, live, tunnel_outer_path=True):
     return out
 
 
+def paired(runs, twins, tsc_hz):
+    """A comparison of routerd runs with their twins, round by round (each pair ran back to
+    back): the twins pooled (with their unexplained packets summed), the twins' cycles per
+    packet, and the per-round ratios runs / twins (the median of these is the figure)."""
+    one = pool(twins)
+    one["unexplained"] = sum(r["final_accounting"]["unexplained"] for r in twins)
+    cpp = tsc_hz / one["out_pps_median"] if tsc_hz and one["out_pps_median"] else None
+    pairs = [a["out_pps_median"] / b["out_pps_median"] if b["out_pps_median"] else 0
+             for a, b in zip(runs, twins)]
+    return one, cpp, pairs
+
+
 def gre_table(results):
     rows = ["| pattern | testpmd io Mpps | routerd plain Mpps | routerd GRE Mpps | "
             "GRE / plain (median of rounds) | per round | target | cycles/packet plain / GRE "
@@ -1382,15 +1394,10 @@ def run(args, repo):
                           "cache_on_off_pooled": rd["out_pps_median"] / off["out_pps_median"]}
                 extra["cache_on_off"] = statistics.median(extra["cache_pair_ratios"])
             if base:
-                one = pool(singles)
-                one["unexplained"] = sum(r["final_accounting"]["unexplained"] for r in singles)
+                one, cpp1, pairs = paired(rds, singles, machine["tsc_hz"])
                 loads1 = [r["route_load"]["seconds"] for r in singles if "route_load" in r]
                 if loads1:
                     one["route_load_seconds"] = statistics.median(loads1)
-                cpp1 = machine["tsc_hz"] / one["out_pps_median"] \
-                    if machine["tsc_hz"] and one["out_pps_median"] else None
-                pairs = [a["out_pps_median"] / b["out_pps_median"] if b["out_pps_median"] else 0
-                         for a, b in zip(rds, singles)]
                 extra |= {"ecmp_base": base, "nexthops": ECMP_NEXTHOPS,
                           "routerd_single": one,
                           "ratio_single": one["out_pps_median"] / tp["out_pps_median"]
@@ -1406,12 +1413,7 @@ def run(args, repo):
             if base and cpp and extra["single_cycles_per_packet"]:
                 extra["ecmp_added_cycles_per_packet"] = cpp - extra["single_cycles_per_packet"]
             if gbase:
-                one = pool(singles)
-                one["unexplained"] = sum(r["final_accounting"]["unexplained"] for r in singles)
-                cpp1 = machine["tsc_hz"] / one["out_pps_median"] \
-                    if machine["tsc_hz"] and one["out_pps_median"] else None
-                pairs = [a["out_pps_median"] / b["out_pps_median"] if b["out_pps_median"] else 0
-                         for a, b in zip(rds, singles)]
+                one, cpp1, pairs = paired(rds, singles, machine["tsc_hz"])
                 extra |= {"gre_base": gbase, "tunnel": meta["tunnel"],
                           "routerd_plain": one,
                           "ratio_plain": one["out_pps_median"] / tp["out_pps_median"]
@@ -1426,14 +1428,8 @@ def run(args, repo):
                           "gre_added_cycles_per_packet": cpp - cpp1 if cpp and cpp1 else None,
                           "gre_tunnel": [r.get("gre") for r in rds]}
                 if uncached:
-                    un = pool(uncached)
-                    un["unexplained"] = sum(r["final_accounting"]["unexplained"]
-                                            for r in uncached)
-                    cpp_un = machine["tsc_hz"] / un["out_pps_median"] \
-                        if machine["tsc_hz"] and un["out_pps_median"] else None
                     # per round, cached over uncached (the same packets and tunnel)
-                    upairs = [a["out_pps_median"] / b["out_pps_median"] if b["out_pps_median"]
-                              else 0 for a, b in zip(rds, uncached)]
+                    un, cpp_un, upairs = paired(rds, uncached, machine["tsc_hz"])
                     extra |= {"routerd_gre_uncached": un,
                               "gre_uncached_cycles_per_packet": cpp_un,
                               "gre_cached_over_uncached_pairs": upairs,
