@@ -2,18 +2,23 @@
 """A minimal BGP-4 speaker that announces many IPv4 prefixes (43-bgp's scale peer).
 
 bgp_speaker.py LOCAL PEER LOCAL_AS PEER_AS COUNT BASE
+bgp_speaker.py LOCAL PEER LOCAL_AS PEER_AS @FILE
 
 Connects from LOCAL to PEER:179, opens a session (RFC 4271; capabilities: IPv4 unicast
 and 4-octet AS numbers, RFC 6793, which FRR always offers) and keeps it up with
 keepalives. On SIGUSR1 it announces COUNT consecutive /24 prefixes from BASE (BASE,
-BASE+256, ...) with next hop LOCAL and AS path LOCAL_AS, packed about 1,000 to an UPDATE,
-then an End-of-RIB marker. SIGTERM closes the session (the peer withdraws everything).
+BASE+256, ...), or every IPv4 prefix of FILE (one per line, "1.0.4.0/22"; gzip when it
+ends in .gz; IPv6 lines skipped; scripts/bench bgp gives it the shared full table), with
+next hop LOCAL and AS path LOCAL_AS, packed into UPDATEs of up to 4,096 bytes (about
+1,000 /24s each), then an End-of-RIB marker. SIGTERM closes the session (the peer
+withdraws everything).
 
 What it prints, one line each, for the test to read: "established", then
 "announce_start EPOCH" just before the first UPDATE is written and "announce_sent EPOCH
 UPDATES" after the last. Whatever the peer sends is read and dropped; a NOTIFICATION
 from it ends the program with status 1. This is no router: it never installs a route.
 """
+import gzip
 import ipaddress
 import select
 import signal
@@ -39,19 +44,46 @@ def open_msg(local_as, router_id):
     return msg(OPEN, struct.pack("!BHH4sB", 4, as2, HOLD, router_id, len(opt)) + opt)
 
 
-def updates(local_as, next_hop, count, base):
+def consecutive(count, base):
+    """(length, address) of COUNT consecutive /24s from BASE."""
+    first = int(ipaddress.IPv4Address(base))
+    return [(24, first + (i << 8)) for i in range(count)]
+
+
+def from_file(path):
+    """(length, address) of every IPv4 prefix in PATH; a bad line stops the program."""
+    opener = gzip.open if path.endswith(".gz") else open
+    out = []
+    with opener(path, "rt") as f:
+        for n, line in enumerate(f, 1):
+            line = line.strip()
+            if not line or line.startswith("#") or ":" in line:
+                continue
+            try:
+                net = ipaddress.IPv4Network(line)
+            except ValueError as e:
+                sys.exit(f"bgp_speaker: {path}:{n}: {e}")
+            out.append((net.prefixlen, int(net.network_address)))
+    return out
+
+
+def updates(local_as, next_hop, prefixes):
     attrs = bytes([0x40, 1, 1, 0])  # ORIGIN IGP
     attrs += bytes([0x40, 2, 6, 2, 1]) + struct.pack("!I", local_as)  # AS_SEQUENCE, 4-octet
     attrs += bytes([0x40, 3, 4]) + next_hop  # NEXT_HOP
     room = MAX_MSG - 19 - 2 - 2 - len(attrs)
-    per = room // 4  # a /24 is one length octet and three address octets
-    first = int(ipaddress.IPv4Address(base))
-    for start in range(0, count, per):
-        nlri = b"".join(
-            bytes([24]) + struct.pack("!I", first + (i << 8))[:3]
-            for i in range(start, min(count, start + per))
-        )
-        yield msg(UPDATE, struct.pack("!H", 0) + struct.pack("!H", len(attrs)) + attrs + nlri)
+    head = struct.pack("!H", 0) + struct.pack("!H", len(attrs)) + attrs
+    nlri, size = [], 0
+    for plen, addr in prefixes:
+        # RFC 4271 4.3: the length, then as few octets as hold it.
+        e = bytes([plen]) + struct.pack("!I", addr)[:(plen + 7) // 8]
+        if size + len(e) > room:
+            yield msg(UPDATE, head + b"".join(nlri))
+            nlri, size = [], 0
+        nlri.append(e)
+        size += len(e)
+    if nlri:
+        yield msg(UPDATE, head + b"".join(nlri))
     yield msg(UPDATE, struct.pack("!HH", 0, 0))  # End-of-RIB (RFC 4724)
 
 
@@ -77,8 +109,15 @@ class Reader:
 
 
 def main():
-    local, peer, local_as, peer_as, count, base = sys.argv[1:7]
-    local_as, count = int(local_as), int(count)
+    local, peer, local_as, peer_as = sys.argv[1:5]
+    local_as = int(local_as)
+    if len(sys.argv) == 6 and sys.argv[5].startswith("@"):
+        prefixes = from_file(sys.argv[5][1:])
+    elif len(sys.argv) == 7:
+        prefixes = consecutive(int(sys.argv[5]), sys.argv[6])
+    else:
+        sys.exit(__doc__.split("\n\n")[1])
+    print(f"prefixes {len(prefixes)}", flush=True)
     flags = {"announce": False, "stop": False}
     signal.signal(signal.SIGUSR1, lambda *_: flags.update(announce=True))
     signal.signal(signal.SIGTERM, lambda *_: flags.update(stop=True))
@@ -106,7 +145,7 @@ def main():
             flags["announce"] = False
             print(f"announce_start {time.time():.6f}", flush=True)
             n = 0
-            for m in updates(local_as, nh, count, base):
+            for m in updates(local_as, nh, prefixes):
                 s.sendall(m)
                 n += 1
             print(f"announce_sent {time.time():.6f} {n}", flush=True)
