@@ -613,7 +613,7 @@ TEST_CASE("every key docs/config.md documents is one the parser accepts", "[conf
   std::string doc = read_source_file("docs/config.md");
   REQUIRE(doc.find("\n## Presets") != std::string::npos);
   doc.resize(doc.find("\n## Presets"));
-  const auto keys = config_keys();
+  const auto& keys = config_keys();
   std::istringstream in(doc);
   std::string line;
   size_t rows = 0;

@@ -225,6 +225,7 @@ TEST_CASE("gre: the outer path is resolved once per generation and follows a rou
   const Mac p0mac = rig.ports[0]->mac();
   auto burst = [&] {
     std::vector<rte_mbuf*> v;
+    v.reserve(8);
     for (int i = 0; i < 8; ++i)
       v.push_back(ipv4(rig.pool.get(), p0mac, 0x0a010002, 0x0a320000 + uint32_t(i)));
     return rig.through(rig.p0(), v);
@@ -265,6 +266,7 @@ TEST_CASE("gre: with route_cache.tunnel_outer_path = false every packet resolves
   const Mac p0mac = rig.ports[0]->mac();
   auto frames = [&](Worker& w) {
     std::vector<rte_mbuf*> v;
+    v.reserve(9);
     for (int i = 0; i < 8; ++i)
       v.push_back(ipv4(rig.pool.get(), p0mac, 0x0a010002, 0x0a320000 + uint32_t(i)));
     v.push_back(ipv6(rig.pool.get(), p0mac, "2001:db8:50::7"));
@@ -462,7 +464,7 @@ TEST_CASE("gre: a remote routed into its own tunnel, or through a chain back, is
 
 TEST_CASE("gre: tunnel add and del refuse bad input and change nothing", "[tunnel][control]") {
   GreRig rig(1024);
-  auto fails = [&](std::vector<std::string> argv) { return rig.fails(argv); };
+  auto fails = [&](const std::vector<std::string>& argv) { return rig.fails(argv); };
   CHECK(fails({"tunnel", "add", "gre1", "mode", "gre", "local", "10.2.0.1", "remote",
                "10.20.0.9"}) == "tunnel add: gre1 exists (a tunnel)");
   CHECK(fails({"tunnel", "add", "p0", "mode", "gre", "local", "10.2.0.1", "remote", "10.20.0.9"}) ==

@@ -409,7 +409,7 @@ ROUTERD_ALWAYS_INLINE void Worker::forward_looked_up(uint16_t in_port, rte_mbuf*
     for (uint16_t i = 0; i < k; ++i)
       groups |= uint64_t(nhs[i] != nullptr && nhs[i]->kind == NhKind::group) << i;
     if (groups) {
-      std::memcpy(members, nhs, k * sizeof(nhs[0]));
+      std::copy(nhs, nhs + k, members);
       for (uint64_t g = groups; g; g &= g - 1) {
         const unsigned i = unsigned(__builtin_ctzll(g));
         members[i] = group_member(dp_, nhs[i],

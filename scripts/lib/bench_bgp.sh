@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
-# scripts/bench bgp: issue 16's "end to end": a full IPv4 table from a BGP peer through real
-# FRR (bgpd + zebra with dplane_fpm_nl, in routerd's control namespace, peering over
-# routerd's port p2) into routerd's FIB. The peer is test/integration/bgp_speaker.py in h2,
-# announcing every IPv4 prefix of the table (next hop 10.3.0.2) as fast as bgpd reads.
+# scripts/bench bgp: issue 16's "end to end": a full table from a BGP peer through real FRR
+# (bgpd + zebra with dplane_fpm_nl, in routerd's control namespace, peering over routerd's
+# port p2) into routerd's FIB. The peer is test/integration/bgp_speaker.py in h2, twice: an
+# IPv4 session announcing every IPv4 prefix of the table (next hop 10.3.0.2), an IPv6 one
+# every IPv6 prefix (next hop 2001:db8:3::2), both at once, as fast as bgpd reads.
 #
 #   scripts/bench bgp [--table FILE] [--rounds N] [--poll S] [--timeout S] [--huge]
 #                     [--build-dir DIR] [--out DIR]
 #
 # Per round (a fresh routerd, FRR and speaker each): from the speaker's first UPDATE to
-#   - bgp:     bgpd has received every prefix (show bgp summary: pfxRcd),
-#   - zebra:   zebra's RIB holds them (show ip route summary: bgp routes, fib),
-#   - routerd: routerd's RIB holds as many bgp routes as zebra sent to its FIB
+#   - bgp:     bgpd has received every prefix (show bgp ... summary: pfxRcd),
+#   - zebra:   zebra's FIB holds them (show ip[v6] route summary: bgp routes, fib),
+#   - routerd: routerd's RIBs hold as many bgp routes as zebra's FIB, in both families
 #              (routerctl route summary), the figure of the run;
 # and the CPU seconds each of bgpd, zebra and routerd's control thread spent meanwhile
 # (routerd's worker busy-polls its own core and is not counted). routerd's share: its
@@ -45,8 +46,9 @@ case $BUILD in /*) ;; *) BUILD=$REPO/$BUILD ;; esac
 OUT=${OUT:-$BUILD/bench/bgp-$(date +%Y%m%d-%H%M%S)}
 mkdir -p "$OUT"
 SPEAKER=$REPO/test/integration/bgp_speaker.py
-WANT=$(zcat -f "$TABLE" | grep -cv ':')
-echo "bench bgp: $WANT IPv4 prefixes from $TABLE, $ROUNDS round(s), results in $OUT" >&2
+WANT4=$(zcat -f "$TABLE" | grep -cv ':' || true)
+WANT6=$(zcat -f "$TABLE" | grep -c ':' || true)
+echo "bench bgp: $WANT4 IPv4 + $WANT6 IPv6 prefixes from $TABLE, $ROUNDS round(s), results in $OUT" >&2
 
 # cpu PID [TID]: user + system seconds of a process (or one of its threads).
 cpu() {
@@ -75,37 +77,46 @@ max_routes = 1048576"
   tb_init
   tb_start
   bgp_init "$TB_DIR/frr" "$cp"
-  bgp_router_conf 2/4
+  bgp_router_conf 2
   bgp_start_router
   tb_bg_host "$TB_DIR/speaker.log" 2 "$TB_PY" "$SPEAKER" 10.3.0.2 10.3.0.1 65003 65000 "@$TABLE"
   local spk=$TB_LAST_PID
-  tb_wait_until 60 bgp_established ipv4Unicast 10.3.0.2 || tb_die "the session with the speaker did not come up"
+  tb_bg_host "$TB_DIR/speaker6.log" 2 "$TB_PY" "$SPEAKER" 2001:db8:3::2 2001:db8:3::1 65003 65000 "@$TABLE"
+  local spk6=$TB_LAST_PID
+  tb_wait_until 60 bgp_established ipv4Unicast 10.3.0.2 || tb_die "the IPv4 session with the speaker did not come up"
+  tb_wait_until 60 bgp_established ipv6Unicast 2001:db8:3::2 || tb_die "the IPv6 session with the speaker did not come up"
   tb_wait_until 60 grep -q '^established' "$TB_DIR/speaker.log" || tb_die "the speaker is not established"
+  tb_wait_until 60 grep -q '^established' "$TB_DIR/speaker6.log" || tb_die "the IPv6 speaker is not established"
   local bgpd zebra rd
   bgpd=$(cat "/var/run/frr/$cp/bgpd.pid") zebra=$(cat "/var/run/frr/$cp/zebra.pid") rd=$TB_ROUTERD_PID
   local c0_bgpd c0_zebra c0_rd
   c0_bgpd=$(cpu "$bgpd") c0_zebra=$(cpu "$zebra") c0_rd=$(cpu "$rd" "$rd")
-  kill -USR1 "$spk"
+  kill -USR1 "$spk" "$spk6"
   tb_wait_until 30 grep -q '^announce_start' "$TB_DIR/speaker.log" || tb_die "the speaker did not announce"
+  tb_wait_until 30 grep -q '^announce_start' "$TB_DIR/speaker6.log" || tb_die "the IPv6 speaker did not announce"
   local t0 tl=$TB_DIR/timeline.tsv
   t0=$(awk '/^announce_start/ { print $2 }' "$TB_DIR/speaker.log")
-  echo -e "t\troutes_routerd\tpfx_bgp\tfib_zebra" >"$tl"
-  local t n_rd=0 n_bgp=0 n_zebra=0 t_bgp="" t_zebra="" t_rd="" last_vty=0 stable_since=""
+  echo -e "t\troutes_routerd\tpfx_bgp\tfib_zebra\troutes_routerd_v4\troutes_routerd_v6\tfib_zebra_v4\tfib_zebra_v6" >"$tl"
+  local t n_rd=0 n_bgp=0 n_zebra=0 rd4=0 rd6=0 z4=0 z6=0 t_bgp="" t_zebra="" t_rd="" last_vty=0 stable_since=""
+  local zsum='[.routes[] | select(.type == "ebgp" or .type == "ibgp") | .fib] | add // 0'
   while :; do
     t=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }')
-    n_rd=$(rctl_j route summary | jq '.daemon.bgp // 0')
+    read -r rd4 rd6 < <(rctl_j route summary | jq -r '"\(.daemon.bgp // 0) \(.ipv6.daemon.bgp // 0)"')
+    n_rd=$((rd4 + rd6))
     # bgpd and zebra answer vtysh from their main threads, busy with the load: every 2 s.
     if awk -v t="$t" -v l="$last_vty" 'BEGIN { exit !(t - l >= 2) }'; then
       last_vty=$t
-      n_bgp=$(bgp_router 'show bgp ipv4 unicast summary json' | jq '.peers["10.3.0.2"].pfxRcd // 0')
-      n_zebra=$(bgp_router 'show ip route summary json' |
-        jq '[.routes[] | select(.type == "ebgp" or .type == "ibgp") | .fib] | add // 0')
-      [[ -n $t_bgp ]] || ((n_bgp < WANT)) || t_bgp=$t
+      n_bgp=$(($(bgp_router 'show bgp ipv4 unicast summary json' | jq '.peers["10.3.0.2"].pfxRcd // 0') +
+        $(bgp_router 'show bgp ipv6 unicast summary json' | jq '.peers["2001:db8:3::2"].pfxRcd // 0')))
+      z4=$(bgp_router 'show ip route summary json' | jq "$zsum")
+      z6=$(bgp_router 'show ipv6 route summary json' | jq "$zsum")
+      n_zebra=$((z4 + z6))
+      [[ -n $t_bgp ]] || ((n_bgp < WANT4 + WANT6)) || t_bgp=$t
     fi
-    echo -e "$t\t$n_rd\t$n_bgp\t$n_zebra" >>"$tl"
-    # Done: bgpd has every prefix, and routerd holds what zebra has in its FIB, unchanged
-    # for 3 s (zebra's count is read every 2 s: it must have caught up too).
-    if [[ -n $t_bgp ]] && ((n_zebra > 0 && n_rd == n_zebra)); then
+    echo -e "$t\t$n_rd\t$n_bgp\t$n_zebra\t$rd4\t$rd6\t$z4\t$z6" >>"$tl"
+    # Done: bgpd has every prefix, and routerd holds what zebra has in its FIB, in each
+    # family, unchanged for 3 s (zebra's count is read every 2 s: it must have caught up too).
+    if [[ -n $t_bgp ]] && ((n_zebra > 0 && rd4 == z4 && rd6 == z6)); then
       [[ -n $t_rd ]] || t_rd=$t
       [[ -n $stable_since ]] || stable_since=$t
       awk -v t="$t" -v s="$stable_since" 'BEGIN { exit !(t - s >= 3) }' && break
@@ -125,19 +136,21 @@ max_routes = 1048576"
   local fpm
   fpm=$(rctl_j fpm show | jq -c '{installed, unusable, batches, batch_failures}' 2>/dev/null || echo null)
   cp "$tl" "$OUT/timeline-r$k.tsv"
-  jq -n --argjson k "$k" --argjson want "$WANT" --argjson n_rd "$n_rd" --argjson n_bgp "$n_bgp" \
+  jq -n --argjson k "$k" --argjson want "$((WANT4 + WANT6))" --argjson n_rd "$n_rd" --argjson n_bgp "$n_bgp" \
+    --argjson rd4 "$rd4" --argjson rd6 "$rd6" --argjson z4 "$z4" --argjson z6 "$z6" \
     --argjson n_zebra "$n_zebra" --argjson t_bgp "$t_bgp" --argjson t_zebra "$t_zebra" \
     --argjson t_rd "$t_rd" --argjson sent "${sent:-null}" --argjson fpm "$fpm" \
     --argjson cpu_bgpd "$(awk -v a="$c0_bgpd" -v b="$c1_bgpd" 'BEGIN { printf "%.2f", b - a }')" \
     --argjson cpu_zebra "$(awk -v a="$c0_zebra" -v b="$c1_zebra" 'BEGIN { printf "%.2f", b - a }')" \
     --argjson cpu_rd "$(awk -v a="$c0_rd" -v b="$c1_rd" 'BEGIN { printf "%.2f", b - a }')" \
     '{round: $k, prefixes: $want, bgpd_received: $n_bgp, zebra_fib: $n_zebra, routerd: $n_rd,
+      routerd_by_family: {ipv4: $rd4, ipv6: $rd6}, zebra_fib_by_family: {ipv4: $z4, ipv6: $z6},
       speaker_sent_s: $sent, bgpd_all_s: $t_bgp, zebra_all_s: $t_zebra, routerd_all_s: $t_rd,
       routerd_after_zebra_s: ($t_rd - $t_zebra), routes_per_s: ($n_rd / $t_rd),
       cpu_s: {bgpd: $cpu_bgpd, zebra: $cpu_zebra, routerd_control: $cpu_rd},
       routerd_cpu_share: ($cpu_rd / ($cpu_bgpd + $cpu_zebra + $cpu_rd)), fpm: $fpm}' \
     >"$OUT/round-$k.json"
-  kill -TERM "$spk" 2>/dev/null || true
+  kill -TERM "$spk" "$spk6" 2>/dev/null || true
   tb_finish
 }
 
@@ -154,5 +167,5 @@ jq -s '{rounds: ., host: {cpu: "'"$(grep -m1 'model name' /proc/cpuinfo | cut -d
   echo "|---|---:|---:|---:|---:|---:|---:|---|---:|"
   jq -r '.rounds[] | "| \(.round) | \(.speaker_sent_s) | \(.bgpd_all_s) | \(.zebra_all_s) | \(.routerd_all_s) | \(.routerd_after_zebra_s * 100 | round / 100) | \(.routes_per_s | round) | \(.cpu_s.bgpd) / \(.cpu_s.zebra) / \(.cpu_s.routerd_control) | \(.routerd_cpu_share * 1000 | round / 1000) |"' "$OUT/bgp.json"
   echo
-  echo "$WANT IPv4 prefixes ($(jq -r '.rounds[0].routerd' "$OUT/bgp.json") installed by zebra and held by routerd); times from the speaker's first UPDATE; polled every ${POLL} s (zebra and bgpd every 2 s). JSON: $OUT/bgp.json"
+  echo "$WANT4 IPv4 + $WANT6 IPv6 prefixes (round 1: $(jq -r '.rounds[0] | "\(.routerd_by_family.ipv4) + \(.routerd_by_family.ipv6)"' "$OUT/bgp.json") in zebra's FIB and in routerd); times from the IPv4 speaker's first UPDATE (both start together); polled every ${POLL} s (zebra and bgpd every 2 s). JSON: $OUT/bgp.json"
 } | tee "$OUT/bgp.md"

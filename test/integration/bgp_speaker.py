@@ -4,14 +4,15 @@
 bgp_speaker.py LOCAL PEER LOCAL_AS PEER_AS COUNT BASE
 bgp_speaker.py LOCAL PEER LOCAL_AS PEER_AS @FILE
 
-Connects from LOCAL to PEER:179, opens a session (RFC 4271; capabilities: IPv4 unicast
-and 4-octet AS numbers, RFC 6793, which FRR always offers) and keeps it up with
-keepalives. On SIGUSR1 it announces COUNT consecutive /24 prefixes from BASE (BASE,
-BASE+256, ...), or every IPv4 prefix of FILE (one per line, "1.0.4.0/22"; gzip when it
-ends in .gz; IPv6 lines skipped; scripts/bench bgp gives it the shared full table), with
-next hop LOCAL and AS path LOCAL_AS, packed into UPDATEs of up to 4,096 bytes (about
-1,000 /24s each), then an End-of-RIB marker. SIGTERM closes the session (the peer
-withdraws everything).
+Connects from LOCAL to PEER:179, opens a session (RFC 4271; capabilities: unicast of
+LOCAL's family, and 4-octet AS numbers, RFC 6793, which FRR always offers) and keeps it up
+with keepalives. On SIGUSR1 it announces COUNT consecutive /24 prefixes from BASE (BASE,
+BASE+256, ...), or every prefix of FILE of LOCAL's family (one per line, "1.0.4.0/22",
+"2001:db8::/32"; gzip when it ends in .gz; scripts/bench bgp gives it the shared full
+table), with next hop LOCAL and AS path LOCAL_AS, packed into UPDATEs of up to 4,096
+bytes (about 1,000 /24s each), then an End-of-RIB marker. With IPv6 addresses the
+session carries IPv6 unicast only (RFC 4760: the prefixes and next hop in MP_REACH_NLRI),
+and the BGP identifier is 10.255.0.N, N the last octet of LOCAL. SIGTERM closes the session (the peer withdraws everything).
 
 What it prints, one line each, for the test to read: "established", then
 "announce_start EPOCH" just before the first UPDATE is written and "announce_sent EPOCH
@@ -36,8 +37,8 @@ def msg(kind, body=b""):
     return b"\xff" * 16 + struct.pack("!HB", 19 + len(body), kind) + body
 
 
-def open_msg(local_as, router_id):
-    caps = bytes([1, 4, 0, 1, 0, 1])  # multiprotocol: AFI 1 (IPv4), SAFI 1 (unicast)
+def open_msg(local_as, router_id, afi=1):
+    caps = bytes([1, 4, 0, afi, 0, 1])  # multiprotocol: AFI 1 (IPv4) or 2 (IPv6), SAFI 1
     caps += bytes([65, 4]) + struct.pack("!I", local_as)  # 4-octet AS
     opt = bytes([2, len(caps)]) + caps  # one Capabilities parameter (RFC 5492)
     as2 = local_as if local_as < 65536 else 23456  # AS_TRANS
@@ -50,17 +51,18 @@ def consecutive(count, base):
     return [(24, first + (i << 8)) for i in range(count)]
 
 
-def from_file(path):
-    """(length, address) of every IPv4 prefix in PATH; a bad line stops the program."""
+def from_file(path, family=4):
+    """(length, address) of every prefix of the family in PATH; a bad line stops the
+    program."""
     opener = gzip.open if path.endswith(".gz") else open
     out = []
     with opener(path, "rt") as f:
         for n, line in enumerate(f, 1):
             line = line.strip()
-            if not line or line.startswith("#") or ":" in line:
+            if not line or line.startswith("#") or (":" in line) != (family == 6):
                 continue
             try:
-                net = ipaddress.IPv4Network(line)
+                net = (ipaddress.IPv6Network if family == 6 else ipaddress.IPv4Network)(line)
             except ValueError as e:
                 sys.exit(f"bgp_speaker: {path}:{n}: {e}")
             out.append((net.prefixlen, int(net.network_address)))
@@ -68,23 +70,40 @@ def from_file(path):
 
 
 def updates(local_as, next_hop, prefixes):
+    """UPDATEs carrying prefixes, then End-of-RIB (RFC 4724). An IPv4 next hop: NEXT_HOP and
+    the NLRI field; an IPv6 one: MP_REACH_NLRI (RFC 4760) holds both."""
+    v6 = len(next_hop) == 16
     attrs = bytes([0x40, 1, 1, 0])  # ORIGIN IGP
     attrs += bytes([0x40, 2, 6, 2, 1]) + struct.pack("!I", local_as)  # AS_SEQUENCE, 4-octet
-    attrs += bytes([0x40, 3, 4]) + next_hop  # NEXT_HOP
-    room = MAX_MSG - 19 - 2 - 2 - len(attrs)
-    head = struct.pack("!H", 0) + struct.pack("!H", len(attrs)) + attrs
+    if not v6:
+        attrs += bytes([0x40, 3, 4]) + next_hop  # NEXT_HOP
+    # MP_REACH_NLRI (optional, extended length): AFI 2, SAFI 1, next hop, reserved, NLRI.
+    mp_head = struct.pack("!HBB", 2, 1, 16) + next_hop + b"\0"
+    room = MAX_MSG - 19 - 2 - 2 - len(attrs) - (4 + len(mp_head) if v6 else 0)
+
+    def update(nlri):
+        if not v6:
+            return msg(UPDATE, struct.pack("!HH", 0, len(attrs)) + attrs + nlri)
+        mp = mp_head + nlri
+        a = attrs + bytes([0x90, 14]) + struct.pack("!H", len(mp)) + mp
+        return msg(UPDATE, struct.pack("!HH", 0, len(a)) + a)
+
     nlri, size = [], 0
     for plen, addr in prefixes:
         # RFC 4271 4.3: the length, then as few octets as hold it.
-        e = bytes([plen]) + struct.pack("!I", addr)[:(plen + 7) // 8]
+        raw = addr.to_bytes(16 if v6 else 4, "big")
+        e = bytes([plen]) + raw[:(plen + 7) // 8]
         if size + len(e) > room:
-            yield msg(UPDATE, head + b"".join(nlri))
+            yield update(b"".join(nlri))
             nlri, size = [], 0
         nlri.append(e)
         size += len(e)
     if nlri:
-        yield msg(UPDATE, head + b"".join(nlri))
-    yield msg(UPDATE, struct.pack("!HH", 0, 0))  # End-of-RIB (RFC 4724)
+        yield update(b"".join(nlri))
+    if v6:  # End-of-RIB for IPv6 unicast: an empty MP_UNREACH_NLRI
+        yield msg(UPDATE, struct.pack("!HH", 0, 6) + bytes([0x80, 15, 3]) + struct.pack("!HB", 2, 1))
+    else:
+        yield msg(UPDATE, struct.pack("!HH", 0, 0))
 
 
 class Reader:
@@ -111,9 +130,10 @@ class Reader:
 def main():
     local, peer, local_as, peer_as = sys.argv[1:5]
     local_as = int(local_as)
+    family = 6 if ":" in local else 4
     if len(sys.argv) == 6 and sys.argv[5].startswith("@"):
-        prefixes = from_file(sys.argv[5][1:])
-    elif len(sys.argv) == 7:
+        prefixes = from_file(sys.argv[5][1:], family)
+    elif len(sys.argv) == 7 and family == 4:
         prefixes = consecutive(int(sys.argv[5]), sys.argv[6])
     else:
         sys.exit(__doc__.split("\n\n")[1])
@@ -121,7 +141,8 @@ def main():
     flags = {"announce": False, "stop": False}
     signal.signal(signal.SIGUSR1, lambda *_: flags.update(announce=True))
     signal.signal(signal.SIGTERM, lambda *_: flags.update(stop=True))
-    nh = ipaddress.IPv4Address(local).packed
+    nh = ipaddress.ip_address(local).packed
+    router_id = nh if family == 4 else bytes([10, 255, 0, nh[-1]])
     while True:  # the peer may not listen yet
         try:
             s = socket.create_connection((peer, 179), timeout=2, source_address=(local, 0))
@@ -132,7 +153,7 @@ def main():
             time.sleep(0.5)
     s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     s.settimeout(None)
-    s.sendall(open_msg(local_as, nh))
+    s.sendall(open_msg(local_as, router_id, 2 if family == 6 else 1))
     reader = Reader(s)
     state, last_ka = "opensent", 0.0
     print(f"connected to {peer} (AS {peer_as})", flush=True)
