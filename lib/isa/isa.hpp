@@ -6,6 +6,18 @@
 #include <cstdint>
 #include <string>
 
+// The extensions, in bit order: __builtin_cpu_supports' names, which it takes only as
+// string literals (hence a macro). isa_built.cpp's #ifdef list follows the same order.
+// clang-format does not settle on one layout for this list.
+// clang-format off
+#define ROUTERD_ISA_FEATURES(X)                                                              \
+  X("popcnt") X("sse3") X("ssse3") X("sse4.1") X("sse4.2") X("avx") X("avx2") X("fma")       \
+  X("bmi") X("bmi2") X("aes") X("pclmul") X("avx512f") X("avx512vl") X("avx512bw")           \
+  X("avx512dq") X("avx512cd") X("avx512vbmi") X("avx512vbmi2") X("avx512vnni")               \
+  X("avx512bitalg") X("avx512vpopcntdq") X("avx512ifma") X("gfni") X("vpclmulqdq")           \
+  X("avx512er")
+// clang-format on
+
 namespace routerd::isa {
 
 // Bits of kFeatureNames, in its order.

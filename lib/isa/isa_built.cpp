@@ -12,19 +12,9 @@ constexpr uint32_t bit(uint32_t i) {
 
 }  // namespace
 
-const char* const kFeatureNames[] = {"popcnt",       "sse3",
-                                     "ssse3",        "sse4.1",
-                                     "sse4.2",       "avx",
-                                     "avx2",         "fma",
-                                     "bmi",          "bmi2",
-                                     "aes",          "pclmul",
-                                     "avx512f",      "avx512vl",
-                                     "avx512bw",     "avx512dq",
-                                     "avx512cd",     "avx512vbmi",
-                                     "avx512vbmi2",  "avx512vnni",
-                                     "avx512bitalg", "avx512vpopcntdq",
-                                     "avx512ifma",   "gfni",
-                                     "vpclmulqdq",   "avx512er"};
+#define ROUTERD_ISA_NAME(name) name,
+const char* const kFeatureNames[] = {ROUTERD_ISA_FEATURES(ROUTERD_ISA_NAME)};
+#undef ROUTERD_ISA_NAME
 const uint32_t kFeatureCount = sizeof kFeatureNames / sizeof kFeatureNames[0];
 
 const uint32_t kBuiltFor = 0

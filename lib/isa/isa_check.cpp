@@ -9,22 +9,10 @@ namespace routerd::isa {
 
 uint32_t cpu_supports() {
   __builtin_cpu_init();
-  // __builtin_cpu_supports takes only string literals: one line per kFeatureNames entry.
-  const int has[] = {
-      __builtin_cpu_supports("popcnt"),       __builtin_cpu_supports("sse3"),
-      __builtin_cpu_supports("ssse3"),        __builtin_cpu_supports("sse4.1"),
-      __builtin_cpu_supports("sse4.2"),       __builtin_cpu_supports("avx"),
-      __builtin_cpu_supports("avx2"),         __builtin_cpu_supports("fma"),
-      __builtin_cpu_supports("bmi"),          __builtin_cpu_supports("bmi2"),
-      __builtin_cpu_supports("aes"),          __builtin_cpu_supports("pclmul"),
-      __builtin_cpu_supports("avx512f"),      __builtin_cpu_supports("avx512vl"),
-      __builtin_cpu_supports("avx512bw"),     __builtin_cpu_supports("avx512dq"),
-      __builtin_cpu_supports("avx512cd"),     __builtin_cpu_supports("avx512vbmi"),
-      __builtin_cpu_supports("avx512vbmi2"),  __builtin_cpu_supports("avx512vnni"),
-      __builtin_cpu_supports("avx512bitalg"), __builtin_cpu_supports("avx512vpopcntdq"),
-      __builtin_cpu_supports("avx512ifma"),   __builtin_cpu_supports("gfni"),
-      __builtin_cpu_supports("vpclmulqdq"),   __builtin_cpu_supports("avx512er")};
-  static_assert(sizeof has / sizeof has[0] == 26);
+#define ROUTERD_ISA_HAS(name) __builtin_cpu_supports(name),
+  const int has[] = {ROUTERD_ISA_FEATURES(ROUTERD_ISA_HAS)};
+#undef ROUTERD_ISA_HAS
+  static_assert(sizeof has / sizeof has[0] <= 32);
   uint32_t m = 0;
   for (uint32_t i = 0; i < sizeof has / sizeof has[0]; ++i) m |= uint32_t(has[i] != 0) << i;
   return m;
