@@ -1,4 +1,5 @@
 #include "isa.hpp"
+#include "isa_probe_path.h"
 
 #include <sys/wait.h>
 
