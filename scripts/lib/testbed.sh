@@ -512,6 +512,10 @@ tb_restart_routerd() {
 tb_bg() {
   local log=$1
   shift
+  # Removed here, not truncated by the redirection: the background shell truncates only when
+  # it gets to run, and a caller waiting for a line could read the previous run's first.
+  # Only a regular file: a caller may hand /dev/null.
+  [[ ! -f $log ]] || rm -f "$log"
   "$@" >"$log" 2>&1 </dev/null &
   TB_LAST_PID=$!
   TB_BG_PIDS+=("$TB_LAST_PID")
@@ -523,6 +527,7 @@ tb_bg() {
 tb_bg_host() {
   local log=$1 i=$2
   shift 2
+  [[ ! -f $log ]] || rm -f "$log" # see tb_bg
   ip netns exec "${TB_HOSTS[$i]}" stdbuf -oL -eL "$@" >"$log" 2>&1 </dev/null &
   TB_LAST_PID=$!
   TB_BG_PIDS+=("$TB_LAST_PID")

@@ -89,7 +89,9 @@ peer_start() {
   # before that attaches to the dying device and vanishes with it (seen once in CI).
   tb_wait_until 10 bash -c "! ip netns exec $GP ip link show $name" ||
     tb_die "gre_peer $name: the old TUN device is still there"
-  rm -f "$TB_DIR/$name.json"
+  # The log goes first: the background shell truncates it only when it gets to run, and a
+  # wait that starts before that would read the old peer's "ready".
+  rm -f "$TB_DIR/$name.json" "$TB_DIR/$name.log"
   # ip netns exec execs the program: $! is the peer itself.
   ip netns exec "$GP" stdbuf -oL "${PEER[@]}" --tun "$name" --remote 10.2.0.1 \
     --stats "$TB_DIR/$name.json" "$@" >"$TB_DIR/$name.log" 2>&1 </dev/null &
