@@ -324,11 +324,15 @@ std::string ping(const json& d) {
 }
 
 std::string batch(const json& d) {
-  return fmt::format(
+  std::string out = fmt::format(
       "batch: {} changes ({} added, {} replaced, {} deleted), {} FIB prefixes "
-      "changed in {:.3f} s\n",
+      "changed in {:.3f} s",
       d.value("changes", 0ull), d.value("added", 0ull), d.value("replaced", 0ull),
       d.value("deleted", 0ull), d.value("fib_changes", 0ull), d.value("seconds", 0.0));
+  if (d.contains("generation"))
+    out += fmt::format(", generation {} (+{})", d["generation"].get<uint64_t>(),
+                       d.value("generation_bumps", 0ull));
+  return out + "\n";
 }
 
 std::string reload(const json& d) {

@@ -128,9 +128,9 @@ const Case
                  "queued)\nworker 1: 1000 polls, 10 with packets\nworker 2: 2000 polls, 0 with "
                  "packets\n"},
                 {Verb::batch,
-                 R"({"changes":3,"added":1,"replaced":1,"deleted":1,"fib_changes":4,"seconds":0.00123})",
+                 R"({"changes":3,"added":1,"replaced":1,"deleted":1,"fib_changes":4,"seconds":0.00123,"generation":12,"generation_bumps":1})",
                  "batch: 3 changes (1 added, 1 replaced, 1 deleted), 4 FIB prefixes changed in "
-                 "0.001 s\n"},
+                 "0.001 s, generation 12 (+1)\n"},
                 {Verb::reload,
                  R"({"file":"/etc/routerd/routerd.conf","addresses_added":1,"addresses_removed":0,"neighbours_set":2,"neighbours_removed":1,"routes_added":3,"routes_replaced":4,"routes_deleted":5,"seconds":0.0456,"restart_needed":["dataplane.workers","ports"]})",
                  "reloaded /etc/routerd/routerd.conf: addresses +1 -0, neighbours set 2 removed 1, "

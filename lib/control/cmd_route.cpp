@@ -280,6 +280,9 @@ nlohmann::json Control::route_batch(const Request& r) {
   RibChanges undo;
   BatchCounts n;
   const uint64_t fib_before = pub_.route_updates();
+  // Counted here, not from two reads of `stats`: a neighbour or address event between those
+  // bumps the generation too. Nothing else runs on this thread during the batch.
+  const uint64_t bumps_before = pub_.commits();
   try {
     for (const BatchLine& b : r.batch) {
       const char* verb = verb_name(b.req.verb);
@@ -297,6 +300,8 @@ nlohmann::json Control::route_batch(const Request& r) {
           {"replaced", n.replaced},
           {"deleted", n.deleted},
           {"fib_changes", pub_.route_updates() - fib_before},
+          {"generation", pub_.generation()},
+          {"generation_bumps", pub_.commits() - bumps_before},
           {"seconds", secs}};
 }
 
