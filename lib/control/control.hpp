@@ -395,7 +395,10 @@ class Control {
   void rib_apply(const Request& r, const std::string& where, RibChanges& undo, BatchCounts& n);
   void rib_apply6(const Request& r, const std::string& where, RibChanges& undo, BatchCounts& n);
   void rib_undo(const RibChanges& undo);  // newest first
-  void commit_routes(RibChanges& undo, const std::string& where, const std::string& suffix);
+  // synced: the caller already derived the FIB entry of every prefix in undo (route_load
+  // does it route by route, while each RIB entry is still in cache).
+  void commit_routes(RibChanges& undo, const std::string& where, const std::string& suffix,
+                     bool synced = false);
   // A gateway's port (dev narrows it; a link-local IPv6 one needs it), or CommandError.
   uint16_t gateway_port(const std::string& where, Ipv4 gw, const std::string& dev);
   uint16_t gateway_port(const std::string& where, const Ipv6& gw, const std::string& dev);

@@ -243,6 +243,54 @@ TEST_CASE("route load applies a file as one batch, or nothing of it", "[control]
     CHECK(r.nh("10.9.1.1")->gateway == Ipv4(10, 2, 0, 2));
     std::remove(path.c_str());
   }
+  // route_load derives each route's next hop as it goes: a refusal after that must take
+  // back what was derived, in both families, and leave the next-hop slots free. (The
+  // generation may move: the publisher retires the slots it took back behind a bump.)
+  SECTION("a bad line after good ones, in either family, changes nothing") {
+    r.run({"addr", "add", "2001:db8:1::1/64", "dev", "p0"});
+    const std::string path = "/tmp/routerd-ctl-test-bad.routes";
+    const json before = r.run({"route", "show"});
+    const size_t slots = r.run({"stats"})["next_hops"].get<size_t>();
+    for (const char* bad : {"10.99.0.0/16 via 10.77.0.1\n", "2001:db8:99::/48 via 2001:db8:77::1\n"}) {
+      FILE* f = std::fopen(path.c_str(), "w");
+      std::fputs(("20.0.0.0/24 via 10.1.0.7\n10.9.0.0/16 via 10.1.0.8\n"
+                  "2001:db8:20::/48 via 2001:db8:1::9\n" + std::string(bad))
+                     .c_str(),
+                 f);
+      std::fclose(f);
+      CHECK_THAT(r.fails({"route", "load", path}), Catch::Contains(".routes:4: gateway") &&
+                                                       Catch::Contains("not on a connected subnet") &&
+                                                       Catch::Contains("nothing from the file was applied"));
+      CHECK(r.run({"route", "show"}) == before);
+      CHECK(r.run({"stats"})["next_hops"].get<size_t>() == slots);
+      CHECK(r.fib("20.0.0.1") == Fib::kNoRoute);
+      CHECK(r.nh("10.9.1.1")->gateway == Ipv4(10, 2, 0, 2));
+    }
+    // And the same file without its bad line then loads.
+    FILE* f = std::fopen(path.c_str(), "w");
+    std::fputs("20.0.0.0/24 via 10.1.0.7\n2001:db8:20::/48 via 2001:db8:1::9\n", f);
+    std::fclose(f);
+    CHECK(r.run({"route", "load", path})["added"] == 2);
+    CHECK(r.nh("20.0.0.1")->gateway == Ipv4(10, 1, 0, 7));
+    std::remove(path.c_str());
+  }
+  SECTION("a file with more gateways than next-hop slots changes nothing") {
+    const std::string path = "/tmp/routerd-ctl-test-slots.routes";
+    std::string text;
+    for (int i = 0; i < 100; ++i)  // 64 slots in this rig
+      text += "40.0." + std::to_string(i) + ".0/24 via 10.1.0." + std::to_string(10 + i) + "\n";
+    FILE* f = std::fopen(path.c_str(), "w");
+    std::fputs(text.c_str(), f);
+    std::fclose(f);
+    const json before = r.run({"route", "show"});
+    const size_t slots = r.run({"stats"})["next_hops"].get<size_t>();
+    CHECK_THAT(r.fails({"route", "load", path}), Catch::Contains("next-hop table full") &&
+                                                     Catch::Contains("nothing from the file was applied"));
+    CHECK(r.run({"route", "show"}) == before);
+    CHECK(r.run({"stats"})["next_hops"].get<size_t>() == slots);
+    CHECK(r.fib("40.0.0.1") == Fib::kNoRoute);
+    std::remove(path.c_str());
+  }
 }
 
 TEST_CASE("a batch applies its route changes in order, as one commit, or not at all", "[control]") {
