@@ -169,7 +169,7 @@ void Control::rib_apply6(const Request& r, const std::string& where, RibChanges&
     if (!r.dev.empty() &&
         (route_type_rejects(existing->type) || port_by_id(existing->port)->ref.name != r.dev))
       refuse(where, "the route for " + pf.str() + " does not use " + r.dev);
-    changes.v6.push_back(RibUndo6{pf, *existing});
+    changes.record(pf, existing);
     rib_erase_own(pf);
     ++n.deleted;
     return;
@@ -200,7 +200,7 @@ void Control::rib_apply6(const Request& r, const std::string& where, RibChanges&
     nr.port = port_by_name(r.dev)->ref.id;
   }
   if (r.mtu) nr.set_mtu(r.mtu);
-  changes.v6.push_back(RibUndo6{pf, existing ? std::optional<Route6>(*existing) : std::nullopt});
+  changes.record(pf, existing);
   ++(existing ? n.replaced : n.added);
   rib6_.set(nr);
 }

@@ -152,7 +152,6 @@ template void Control::set_paths(Route6&, const Request&, const std::string&);
 void Control::rib_apply(const Request& r, const std::string& where, RibChanges& changes,
                         BatchCounts& n) {
   if (r.family == 6) return rib_apply6(r, where, changes, n);
-  auto& undo = changes.v4;
   const Route* existing = rib_.find(r.prefix);
   if (r.verb == Verb::route_del) {
     if (!existing) refuse(where, "no route for " + r.prefix.str());
@@ -169,7 +168,7 @@ void Control::rib_apply(const Request& r, const std::string& where, RibChanges& 
     if (!r.dev.empty() &&
         (route_type_rejects(existing->type) || port_by_id(existing->port)->ref.name != r.dev))
       refuse(where, "the route for " + r.prefix.str() + " does not use " + r.dev);
-    undo.push_back(RibUndo{r.prefix, *existing});
+    changes.record(r.prefix, existing);
     rib_erase_own(r.prefix);
     ++n.deleted;
     return;
@@ -202,7 +201,7 @@ void Control::rib_apply(const Request& r, const std::string& where, RibChanges& 
     nr.port = port_by_name(r.dev)->ref.id;
   }
   if (r.mtu) nr.set_mtu(r.mtu);
-  undo.push_back(RibUndo{r.prefix, existing ? std::optional<Route>(*existing) : std::nullopt});
+  changes.record(r.prefix, existing);
   ++(existing ? n.replaced : n.added);
   rib_.set(nr);
 }
@@ -210,14 +209,14 @@ void Control::rib_apply(const Request& r, const std::string& where, RibChanges& 
 void Control::rib_undo(const RibChanges& undo) {
   // The families' RIBs are independent: each is undone newest first.
   for (auto it = undo.v4.rbegin(); it != undo.v4.rend(); ++it) {
-    if (it->old)
-      rib_.set(*it->old);
+    if (it->old != it->kNew)
+      rib_.set(undo.old4[it->old]);
     else
       rib_.erase(it->prefix);
   }
   for (auto it = undo.v6.rbegin(); it != undo.v6.rend(); ++it) {
-    if (it->old)
-      rib6_.set(*it->old);
+    if (it->old != it->kNew)
+      rib6_.set(undo.old6[it->old]);
     else
       rib6_.erase(it->prefix);
   }

@@ -375,19 +375,36 @@ class Control {
   std::set<std::pair<std::string, std::string>> live_addresses() const;  // port, "addr/len"
   void fault(const char* step);
   void free_reassembly_drops();  // throws when a test's reload_fault asks it to
-  // A RIB change of the current batch, for rollback.
+  // A RIB change of the current batch, for rollback: the prefix, and where its route before
+  // the change is kept (kNew: it had none). Routes replaced are kept apart, so that a load
+  // of new prefixes records 12 (IPv4) or 24 (IPv6) bytes per route instead of an empty
+  // optional route of 104 or 144: a full table writes 94 MB less.
+  template <class P>
   struct RibUndo {
-    Prefix4 prefix;
-    std::optional<Route> old;
-  };
-  struct RibUndo6 {
-    Prefix6 prefix;
-    std::optional<Route6> old;
+    static constexpr uint32_t kNew = UINT32_MAX;
+    P prefix;
+    uint32_t old;
   };
   // The RIB changes of one batch, both families: committed together, one generation bump.
   struct RibChanges {
-    std::vector<RibUndo> v4;
-    std::vector<RibUndo6> v6;
+    std::vector<RibUndo<Prefix4>> v4;
+    std::vector<RibUndo<Prefix6>> v6;
+    std::vector<Route> old4;
+    std::vector<Route6> old6;
+    // Called before the RIB changes p; old is its route then, if any.
+    void record(const Prefix4& p, const Route* old) {
+      v4.push_back({p, old ? keep(old4, *old) : RibUndo<Prefix4>::kNew});
+    }
+    void record(const Prefix6& p, const Route6* old) {
+      v6.push_back({p, old ? keep(old6, *old) : RibUndo<Prefix6>::kNew});
+    }
+
+   private:
+    template <class R>
+    static uint32_t keep(std::vector<R>& v, const R& r) {
+      v.push_back(r);
+      return uint32_t(v.size() - 1);
+    }
   };
   struct BatchCounts {
     size_t added = 0, replaced = 0, deleted = 0;

@@ -341,11 +341,7 @@ void Control::feed_apply_prefix(const P& p, RibChanges& changes) {
       (existing->paths == want->paths ||
        (existing->paths && want->paths && *existing->paths == *want->paths)))
     return;  // a replay of what is installed: nothing to publish
-  auto old = existing ? std::optional<R>(*existing) : std::nullopt;
-  if constexpr (v6)
-    changes.v6.push_back(RibUndo6{p, old});
-  else
-    changes.v4.push_back(RibUndo{p, old});
+  changes.record(p, existing);
   if (want)
     rib.set(*want);
   else
