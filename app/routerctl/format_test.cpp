@@ -128,7 +128,8 @@ const Case
                  "queued)\nworker 1: 1000 polls, 10 with packets\nworker 2: 2000 polls, 0 with "
                  "packets\n"},
                 {Verb::batch,
-                 R"({"changes":3,"added":1,"replaced":1,"deleted":1,"fib_changes":4,"seconds":0.00123,"generation":12,"generation_bumps":1})",
+                 R"({"changes":3,"added":1,"replaced":1,"deleted":1,"fib_changes":4,"seconds":0.00123,)"
+                 R"("generation":12,"generation_bumps":1})",
                  "batch: 3 changes (1 added, 1 replaced, 1 deleted), 4 FIB prefixes changed in "
                  "0.001 s, generation 12 (+1)\n"},
                 {Verb::reload,

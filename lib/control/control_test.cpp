@@ -251,16 +251,19 @@ TEST_CASE("route load applies a file as one batch, or nothing of it", "[control]
     const std::string path = "/tmp/routerd-ctl-test-bad.routes";
     const json before = r.run({"route", "show"});
     const size_t slots = r.run({"stats"})["next_hops"].get<size_t>();
-    for (const char* bad : {"10.99.0.0/16 via 10.77.0.1\n", "2001:db8:99::/48 via 2001:db8:77::1\n"}) {
+    for (const char* bad :
+         {"10.99.0.0/16 via 10.77.0.1\n", "2001:db8:99::/48 via 2001:db8:77::1\n"}) {
       FILE* f = std::fopen(path.c_str(), "w");
       std::fputs(("20.0.0.0/24 via 10.1.0.7\n10.9.0.0/16 via 10.1.0.8\n"
-                  "2001:db8:20::/48 via 2001:db8:1::9\n" + std::string(bad))
+                  "2001:db8:20::/48 via 2001:db8:1::9\n" +
+                  std::string(bad))
                      .c_str(),
                  f);
       std::fclose(f);
-      CHECK_THAT(r.fails({"route", "load", path}), Catch::Contains(".routes:4: gateway") &&
-                                                       Catch::Contains("not on a connected subnet") &&
-                                                       Catch::Contains("nothing from the file was applied"));
+      CHECK_THAT(r.fails({"route", "load", path}),
+                 Catch::Contains(".routes:4: gateway") &&
+                     Catch::Contains("not on a connected subnet") &&
+                     Catch::Contains("nothing from the file was applied"));
       CHECK(r.run({"route", "show"}) == before);
       CHECK(r.run({"stats"})["next_hops"].get<size_t>() == slots);
       CHECK(r.fib("20.0.0.1") == Fib::kNoRoute);
@@ -284,8 +287,9 @@ TEST_CASE("route load applies a file as one batch, or nothing of it", "[control]
     std::fclose(f);
     const json before = r.run({"route", "show"});
     const size_t slots = r.run({"stats"})["next_hops"].get<size_t>();
-    CHECK_THAT(r.fails({"route", "load", path}), Catch::Contains("next-hop table full") &&
-                                                     Catch::Contains("nothing from the file was applied"));
+    CHECK_THAT(r.fails({"route", "load", path}),
+               Catch::Contains("next-hop table full") &&
+                   Catch::Contains("nothing from the file was applied"));
     CHECK(r.run({"route", "show"}) == before);
     CHECK(r.run({"stats"})["next_hops"].get<size_t>() == slots);
     CHECK(r.fib("40.0.0.1") == Fib::kNoRoute);
