@@ -314,6 +314,11 @@ nlohmann::json Control::route_load(const std::vector<RouteSpec>& specs, const st
   const size_t n4 = specs.size() - n6;
   undo.v4.reserve(n4);
   undo.v6.reserve(n6);
+  // At most one replaced route per route in the file, and no more than the RIB holds: a
+  // reload of a full table replaces them all, and growing these by doubling moved each
+  // route up to 17 times (0.09 -> 0.18 s for the IPv6 table). Reserving writes nothing.
+  undo.old4.reserve(std::min(n4, rib_.size()));
+  undo.old6.reserve(std::min(n6, rib6_.size()));
   if (n4) rib_.reserve(rib_.size() + n4);
   if (n6) rib6_.reserve(rib6_.size() + n6);
   pub_.reserve(n4, n6);
