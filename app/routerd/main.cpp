@@ -473,7 +473,7 @@ static void malloc_huge_pages(char** argv) {
 // default serves blocks over a threshold that starts at 128 KiB with mmap and gives the
 // pages back on free, raising the threshold only after such a free: whether a reload's
 // blocks came from the heap, already faulted in, or from fresh pages depended on what the
-// loads before it had freed (a full IPv6 reload took 0.13 or 0.19 s by that alone). Fixed
+// loads before it had freed (docs/performance.md, "Smaller undo records"). Fixed
 // at glibc's largest here: blocks up to 32 MiB from the heap, and up to 64 MiB free at its
 // top kept for the next load rather than trimmed.
 static void malloc_thresholds() {

@@ -316,7 +316,7 @@ nlohmann::json Control::route_load(const std::vector<RouteSpec>& specs, const st
   undo.v6.reserve(n6);
   // At most one replaced route per route in the file, and no more than the RIB holds: a
   // reload of a full table replaces them all, and growing these by doubling moved each
-  // route up to 17 times (0.09 -> 0.18 s for the IPv6 table). Reserving writes nothing.
+  // route up to 17 times (a full IPv6 reload: 0.10-0.15 -> 0.16-0.22 s). Reserving writes nothing.
   undo.old4.reserve(std::min(n4, rib_.size()));
   undo.old6.reserve(std::min(n6, rib6_.size()));
   if (n4) rib_.reserve(rib_.size() + n4);
