@@ -283,7 +283,7 @@ rctl() { "$ROUTERCTL" -s "$TB_SOCK" "$@"; }
 rctl_j() { "$ROUTERCTL" -s "$TB_SOCK" -j "$@"; }
 
 # tb_write_config [FILE] [EXTRA_TOML]: the standard three-port testbed config, plus EXTRA_TOML
-# appended verbatim. The worker pauses TB_IDLE_SLEEP_US (50) after 1,000 empty polls: a
+# appended verbatim. The worker pauses TB_IDLE_SLEEP_US (500) after 1,000 empty polls: a
 # busy-polling worker would hold one of CI's two cores for the whole run, which the sanitizer
 # builds beside the tests need; tests of throughput and overload set 0 (busy polling).
 tb_write_config() {
@@ -294,7 +294,7 @@ tb_write_config() {
 [dataplane]
 eal = ["-l", "0-1"$([[ ${TB_HUGE:-0} == 1 ]] || printf ', "--no-huge"'), "-m", "2048", "--no-pci", "--file-prefix", "rtrit$TB_ID"$([[ ${TB_TELEMETRY:-0} == 1 ]] || printf ', "--no-telemetry"')]
 socket = "$TB_SOCK"
-idle_sleep_us = ${TB_IDLE_SLEEP_US:-50}
+idle_sleep_us = ${TB_IDLE_SLEEP_US:-500}
 EOF
     for ((i = 0; i < TB_NPORTS; i++)); do
       cat <<EOF
