@@ -79,10 +79,14 @@ std::string family_name(uint8_t family) {
   return family == 6 ? "IPv6" : "IPv4";
 }
 
-// "-6 given but 10.0.0.0/8 is IPv4": a -4/-6 that contradicts the address typed.
-void check_family(const std::string& cmd, uint8_t want, uint8_t got, const std::string& what) {
+// "-6 given but 10.0.0.0/8 is IPv4": a -4/-6 that contradicts the address typed. `what`
+// gives that address as text, built only for the error: a route file of a million lines
+// passes here twice per line (formatting them up front was a fifth of parsing a full table).
+template <class What>
+void check_family(const std::string& cmd, uint8_t want, uint8_t got, What&& what) {
   if (want && want != got)
-    fail(cmd, "-" + std::to_string(want) + " given but " + what + " is " + family_name(got));
+    fail(cmd, "-" + std::to_string(want) + " given but " + std::string(what()) + " is " +
+                  family_name(got));
 }
 
 // Why an IPv6 address cannot be a host's (neighbour, gateway, ping target, router
@@ -139,7 +143,7 @@ void parse_route_prefix(const std::string& cmd, std::string_view s, uint8_t want
     r.prefix = parse_prefix(cmd, s);
     r.family = 4;
   }
-  check_family(cmd, want, r.family, route_prefix_str(r));
+  check_family(cmd, want, r.family, [&] { return route_prefix_str(r); });
 }
 
 // ip-route(8)'s family word before a gateway ("via inet6 fe80::1"): 4 for inet, 6 for
@@ -158,21 +162,23 @@ void parse_gateway(const std::string& cmd, std::string_view s, uint8_t want, Rou
   Ipv6 v6;
   const uint8_t hint = kw ? kw : r.family ? r.family : want;
   const uint8_t fam = parse_any_addr(cmd, "the gateway", s, hint, &v4, &v6);
-  const std::string gw = fam == 6 ? v6.str() : v4.str();
+  auto gw_text = [&] { return fam == 6 ? v6.str() : v4.str(); };
   if (kw && kw != fam)
     fail(cmd, q(s) + " is not an " + family_name(kw) + " address (the gateway after '" +
                   (kw == 6 ? "inet6" : "inet") + "')");
   const bool v4_over_v6 = r.family == 4 && fam == 6 && kw == 6;
-  if (r.family && r.family != fam && !v4_over_v6)
+  if (r.family && r.family != fam && !v4_over_v6) {
+    const std::string gw = gw_text();
     fail(cmd, "gateway " + gw + " is " + family_name(fam) + " but " + route_prefix_str(r) + " is " +
                   family_name(r.family) +
                   (r.family == 4 ? " (an IPv4 route through an IPv6 gateway, RFC 5549, is written "
                                    "'via inet6 " +
                                        gw + "')"
                                  : " (only an IPv4 route may have a gateway of the other family)"));
-  if (!v4_over_v6) check_family(cmd, want, fam, "gateway " + gw);
+  }
+  if (!v4_over_v6) check_family(cmd, want, fam, [&] { return "gateway " + gw_text(); });
   if (fam == 6) {
-    if (const char* why = not_unicast(v6)) fail(cmd, "gateway " + gw + " is " + why);
+    if (const char* why = not_unicast(v6)) fail(cmd, "gateway " + gw_text() + " is " + why);
     r.via6 = v6;
   } else {
     r.via = v4;
@@ -383,7 +389,7 @@ void parse_nothing(Request&, const std::string& cmd, Args a) {
 // r.family: the -4/-6 given, then the family of the address.
 void parse_target(Request& r, const std::string& cmd, const std::string& what, std::string_view s) {
   const uint8_t fam = parse_any_addr(cmd, what, s, r.family, &r.addr, &r.addr6);
-  check_family(cmd, r.family, fam, fam == 6 ? r.addr6.str() : r.addr.str());
+  check_family(cmd, r.family, fam, [&] { return fam == 6 ? r.addr6.str() : r.addr.str(); });
   r.family = fam;
 }
 
@@ -394,7 +400,7 @@ void parse_addr6(Request& r, const std::string& cmd, const std::string& s) {
   auto p = Prefix6::parse_interface(s, &host);
   if (!p) fail(cmd, q(s) + " is not an address with prefix length (e.g. 2001:db8:1::1/64)");
   const std::string text = host.str() + "/" + std::to_string(p->len);
-  check_family(cmd, r.family, 6, text);
+  check_family(cmd, r.family, 6, [&] { return text; });
   if (host.is_link_local())
     fail(cmd, text +
                   " is link-local: a port's link-local address is set with the config key "
@@ -423,7 +429,7 @@ void parse_addr_change(Request& r, const std::string& cmd, Args a) {
     parse_addr6(r, cmd, a[0]);
   } else {
     if (!p) fail(cmd, q(a[0]) + " is not an address with prefix length (e.g. 10.1.0.1/24)");
-    check_family(cmd, r.family, 4, host.str() + "/" + std::to_string(p->len));
+    check_family(cmd, r.family, 4, [&] { return host.str() + "/" + std::to_string(p->len); });
     r.family = 4;
     r.prefix = *p;
     r.addr = host;
