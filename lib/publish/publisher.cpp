@@ -289,7 +289,10 @@ void Publisher::set_route(const Prefix4& p, uint32_t want) {
   if (want == have) return;
   journal_.push_back({p, have, want});
   if (want != Fib::kNoRoute) {
-    fib_[p] = want;
+    if (it != fib_.end())
+      it->second = want;
+    else
+      fib_.emplace(p, want);
     ops_.push_back(FibOp{p.addr.v, p.len, false, want});
   } else {
     fib_.erase(it);
@@ -309,7 +312,10 @@ void Publisher::set_route(const Prefix6& p, uint32_t want) {
   if (want == have) return;
   journal6_.push_back({p, have, want});
   if (want != Fib6::kNoRoute) {
-    fib6_[p] = want;
+    if (it != fib6_.end())
+      it->second = want;
+    else
+      fib6_.emplace(p, want);
     ops6_.push_back(Fib6Op{p, false, want});
   } else {
     fib6_.erase(it);

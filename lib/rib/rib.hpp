@@ -141,10 +141,9 @@ class BasicRib {
   }
   // Longest match strictly shorter than p (what p's addresses fall back to without it).
   const R* lookup_parent(const Prefix& p) const { return longest(p.addr, int(p.len) - 1); }
-  void set(const R& r) {  // insert or replace
-    auto it = routes_.find(r.prefix);
-    if (it == routes_.end()) {
-      routes_.emplace(r.prefix, r);
+  void set(const R& r) {  // insert or replace; one hash lookup either way
+    auto [it, inserted] = routes_.try_emplace(r.prefix, r);
+    if (inserted) {
       per_len_[r.prefix.len]++;
     } else {
       uncount(it->second);
