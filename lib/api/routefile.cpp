@@ -51,39 +51,37 @@ std::vector<RouteSpec> parse_route_text(std::string_view text, const std::string
   std::vector<RouteSpec> specs(starts.size());
   std::vector<uint8_t> used(starts.size(), 0);
   tbb::concurrent_vector<std::pair<size_t, std::string>> errors;
-  tbb::parallel_for(tbb::blocked_range<size_t>(0, starts.size(), 4096),
-                    [&](const tbb::blocked_range<size_t>& r) {
-                      // The longest line: [TYPE] PREFIX mtu N, then 64 x "nexthop via G dev P
-                      // weight W", and room for a 65th, which the grammar refuses by name.
-                      constexpr size_t kMaxWords = 4 + (kMaxNexthops + 1) * 7;
-                      std::string_view words[kMaxWords + 1];
-                      // "<name>:<line>" for error messages, rewritten in place for each line: a
-                      // string built per line was a tenth of parsing a full table.
-                      std::string where = name + ":";
-                      const size_t where_len = where.size();
-                      for (size_t i = r.begin(); i != r.end(); ++i) {
-                        size_t end = i + 1 < starts.size() ? starts[i + 1] : text.size();
-                        std::string_view line = text.substr(starts[i], end - starts[i]);
-                        while (!line.empty() && (line.back() == '\n' || line.back() == '\r'))
-                          line.remove_suffix(1);
-                        size_t n = split_words(line, words, kMaxWords + 1);
-                        if (n == 0 || words[0][0] == '#') continue;
-                        try {
-                          where.resize(where_len);
-                          where += std::to_string(i + 1);
-                          if (n > kMaxWords) throw CommandError(where + ": too many words");
-                          specs[i] = parse_route_spec(where, {words, n});
-                          specs[i].line = uint32_t(i + 1);
-                          used[i] = 1;
-                        } catch (const CommandError& e) {
-                          // Only the first bad line is reported, and no later line of this range
-                          // can be it: stop here rather than throw once per line of a file of
-                          // garbage.
-                          errors.push_back({i, e.what()});
-                          break;
-                        }
-                      }
-                    });
+  auto parse_lines = [&](const tbb::blocked_range<size_t>& r) {
+    // The longest line: [TYPE] PREFIX mtu N, then 64 x "nexthop via G dev P weight W", and
+    // room for a 65th, which the grammar refuses by name.
+    constexpr size_t kMaxWords = 4 + (kMaxNexthops + 1) * 7;
+    std::string_view words[kMaxWords + 1];
+    // "<name>:<line>" for error messages, rewritten in place for each line: a string built
+    // per line was a tenth of parsing a full table.
+    std::string where = name + ":";
+    const size_t where_len = where.size();
+    for (size_t i = r.begin(); i != r.end(); ++i) {
+      size_t end = i + 1 < starts.size() ? starts[i + 1] : text.size();
+      std::string_view line = text.substr(starts[i], end - starts[i]);
+      while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.remove_suffix(1);
+      size_t n = split_words(line, words, kMaxWords + 1);
+      if (n == 0 || words[0][0] == '#') continue;
+      try {
+        where.resize(where_len);
+        where += std::to_string(i + 1);
+        if (n > kMaxWords) throw CommandError(where + ": too many words");
+        specs[i] = parse_route_spec(where, {words, n});
+        specs[i].line = uint32_t(i + 1);
+        used[i] = 1;
+      } catch (const CommandError& e) {
+        // Only the first bad line is reported, and no later line of this range can be it:
+        // stop here rather than throw once per line of a file of garbage.
+        errors.push_back({i, e.what()});
+        break;
+      }
+    }
+  };
+  tbb::parallel_for(tbb::blocked_range<size_t>(0, starts.size(), 4096), parse_lines);
   if (!errors.empty()) {
     // Report the first bad line, whichever thread found it.
     auto first = std::min_element(errors.begin(), errors.end());
