@@ -558,7 +558,9 @@ class Control {
   size_t feed_remove(bool stale_only, uint64_t now_ms);
   std::optional<Ipv6> ipv4ll_gateway(uint16_t port, std::string& why);
   void feed_retry(uint64_t now_ms);
-  void feed_commit(RibChanges& changes);
+  // Makes the RIB and FIB hold what the feed asks for these prefixes, as one batch: one
+  // commit, or (on failure) nothing, counted and logged.
+  void feed_commit(const std::vector<Prefix4>& v4, const std::vector<Prefix6>& v6);
   nlohmann::json feed_json() const;
   std::optional<uint16_t> port_of_ifindex(uint32_t ifindex) const;
   // The daemon's route for p as the RIB would hold it, if the daemon asked for one.
