@@ -97,12 +97,16 @@ def read_routes(path):
 
 
 class Churn:
-    """The update stream: which lines go into the next batch."""
+    """The update stream: which lines go into the next batch. The generator shares CPU 0
+    with routerd's control thread, so every line costs it: lines are built from strings
+    made once (a per-line method call and f-string took 1.3 us a line, 2.6 ms of each
+    10 ms slot at 200k/s)."""
 
     def __init__(self, prefixes, gw_idx, gateways, seed):
         self.prefixes = prefixes
         self.gw = gw_idx                      # current gateway (index) of every prefix
         self.gateways = gateways
+        self.vias = [" via " + g for g in gateways]
         self.order = list(range(len(prefixes)))
         random.Random(seed).shuffle(self.order)
         self.cursor = 0
@@ -110,23 +114,35 @@ class Churn:
         self.del_credit = 0.0
         self.counts = {"replace": 0, "del": 0, "add": 0}
 
-    def _next_prefix(self, busy):
-        while True:
-            i = self.order[self.cursor]
-            self.cursor = (self.cursor + 1) % len(self.order)
-            if i not in busy:
-                return i
+    def _take(self, k, busy):
+        """The next k prefixes in the order that are not busy (and makes them busy)."""
+        out = []
+        order, total = self.order, len(self.order)
+        while len(out) < k:
+            end = min(total, self.cursor + k - len(out))
+            chunk = order[self.cursor:end]
+            self.cursor = end % total
+            if not busy.isdisjoint(chunk):
+                chunk = [i for i in chunk if i not in busy]
+            busy.update(chunk)
+            out.extend(chunk)
+        return out
 
-    def _move(self, i):
-        self.gw[i] = (self.gw[i] + 1) % len(self.gateways)
-        return self.gateways[self.gw[i]]
+    def _moved(self, head, idx):
+        """head + PREFIX via GW for each prefix, its gateway moved to the next one."""
+        P, G, V = self.prefixes, self.gw, self.vias
+        ng = len(V)
+        lines = []
+        for i in idx:
+            g = (G[i] + 1) % ng
+            G[i] = g
+            lines.append(head + P[i] + V[g])
+        return lines
 
     def batch(self, n):
         """n lines (the re-adds of the previous batch's deletes come first, even if more)."""
-        lines = []
         busy = set(self.pending_add)
-        for i in self.pending_add:
-            lines.append(f"route add {self.prefixes[i]} via {self._move(i)}")
+        lines = self._moved("route add ", self.pending_add)
         self.counts["add"] += len(self.pending_add)
         self.pending_add = []
         room = max(0, n - len(lines))
@@ -134,22 +150,17 @@ class Churn:
         self.del_credit += n / 4
         dels = min(int(self.del_credit), room)
         self.del_credit -= dels
-        for _ in range(dels):
-            i = self._next_prefix(busy)
-            busy.add(i)
-            lines.append(f"route del {self.prefixes[i]}")
-            self.pending_add.append(i)
+        gone = self._take(dels, busy)
+        lines += ["route del " + self.prefixes[i] for i in gone]
+        self.pending_add = gone
         self.counts["del"] += dels
-        for _ in range(room - dels):
-            i = self._next_prefix(busy)
-            busy.add(i)
-            lines.append(f"route replace {self.prefixes[i]} via {self._move(i)}")
-            self.counts["replace"] += 1
+        lines += self._moved("route replace ", self._take(room - dels, busy))
+        self.counts["replace"] += room - dels
         return lines
 
     def finish(self):
         """The re-adds still owed, so the table is whole again."""
-        lines = [f"route add {self.prefixes[i]} via {self._move(i)}" for i in self.pending_add]
+        lines = self._moved("route add ", self.pending_add)
         self.counts["add"] += len(self.pending_add)
         self.pending_add = []
         return lines
