@@ -274,8 +274,8 @@ void Publisher::release_unused_slots() {
 // ---------------------------------------------------------------- FIB entries
 
 uint32_t Publisher::route(const Prefix4& p) const {
-  auto it = fib_.find(p);
-  return it == fib_.end() ? Fib::kNoRoute : it->second;
+  const uint32_t* nh = fib_.find(p);
+  return nh ? *nh : Fib::kNoRoute;
 }
 
 void Publisher::ref_changed(uint32_t have, uint32_t want) {
@@ -284,43 +284,47 @@ void Publisher::ref_changed(uint32_t have, uint32_t want) {
 }
 
 void Publisher::set_route(const Prefix4& p, uint32_t want) {
-  auto it = fib_.find(p);
-  const uint32_t have = it == fib_.end() ? Fib::kNoRoute : it->second;
-  if (want == have) return;
-  journal_.push_back({p, have, want});
+  uint32_t have;
   if (want != Fib::kNoRoute) {
-    if (it != fib_.end())
-      it->second = want;
-    else
-      fib_.emplace(p, want);
+    // One probe whether p is new or not.
+    auto [nh, inserted] = fib_.try_emplace(p, want);
+    have = inserted ? Fib::kNoRoute : *nh;
+    if (want == have) return;
+    *nh = want;
     ops_.push_back(FibOp{p.addr.v, p.len, false, want});
   } else {
-    fib_.erase(it);
+    const uint32_t* nh = fib_.find(p);
+    if (!nh) return;
+    have = *nh;
+    fib_.erase(p);
     ops_.push_back(FibOp{p.addr.v, p.len, true, 0});
   }
+  journal_.push_back({p, have, want});
   ref_changed(have, want);
 }
 
 uint32_t Publisher::route(const Prefix6& p) const {
-  auto it = fib6_.find(p);
-  return it == fib6_.end() ? Fib6::kNoRoute : it->second;
+  const uint32_t* nh = fib6_.find(p);
+  return nh ? *nh : Fib6::kNoRoute;
 }
 
 void Publisher::set_route(const Prefix6& p, uint32_t want) {
-  auto it = fib6_.find(p);
-  const uint32_t have = it == fib6_.end() ? Fib6::kNoRoute : it->second;
-  if (want == have) return;
-  journal6_.push_back({p, have, want});
+  uint32_t have;
   if (want != Fib6::kNoRoute) {
-    if (it != fib6_.end())
-      it->second = want;
-    else
-      fib6_.emplace(p, want);
+    // One probe whether p is new or not.
+    auto [nh, inserted] = fib6_.try_emplace(p, want);
+    have = inserted ? Fib6::kNoRoute : *nh;
+    if (want == have) return;
+    *nh = want;
     ops6_.push_back(Fib6Op{p, false, want});
   } else {
-    fib6_.erase(it);
+    const uint32_t* nh = fib6_.find(p);
+    if (!nh) return;
+    have = *nh;
+    fib6_.erase(p);
     ops6_.push_back(Fib6Op{p, true, 0});
   }
+  journal6_.push_back({p, have, want});
   ref_changed(have, want);
 }
 

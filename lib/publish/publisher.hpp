@@ -16,6 +16,7 @@
 #include "inet.hpp"
 #include "inet6.hpp"
 #include "nexthop.hpp"
+#include "prefix_map.hpp"
 #include "published.hpp"
 #include "reclaimer.hpp"
 #include "stats.hpp"
@@ -237,10 +238,10 @@ class Publisher {
   template <class Map, class Journ>
   void undo(Map& fib, Journ& journal);
 
-  std::unordered_map<Prefix4, uint32_t, Prefix4Hash> fib_;  // what the FIB holds
+  PrefixMap<Prefix4> fib_;  // what the FIB holds
   std::vector<FibOp> ops_;
   std::vector<Journal<Prefix4>> journal_;
-  std::unordered_map<Prefix6, uint32_t, Prefix6Hash> fib6_;  // what the IPv6 FIB holds
+  PrefixMap<Prefix6> fib6_;  // what the IPv6 FIB holds
   std::vector<Fib6Op> ops6_;
   std::vector<Journal<Prefix6>> journal6_;
 

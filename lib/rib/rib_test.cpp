@@ -132,3 +132,45 @@ TEST_CASE("RFC 5549: IPv6 gateways of IPv4 routes, counted as routes come and go
   CHECK(p1 < p2);
   CHECK_FALSE(p2 < p1);
 }
+
+TEST_CASE("a route stays where it is while others come and go; erased places are reused", "[rib]") {
+  Rib rib;
+  auto pfx = [](uint32_t i) { return Prefix4{Ipv4((10u << 24) | (i << 8)), 24}; };
+  auto make = [&](uint32_t i, uint16_t port) {
+    Route r;
+    r.prefix = pfx(i);
+    r.port = port;
+    r.via = Ipv4(i);
+    return r;
+  };
+  rib.set(make(0, 7));
+  const Route* first = rib.find(pfx(0));
+  // Past several chunks and several index rebuilds.
+  for (uint32_t i = 1; i < 20000; ++i) rib.set(make(i, uint16_t(i % 5)));
+  CHECK(rib.find(pfx(0)) == first);
+  CHECK(first->port == 7);
+  for (uint32_t i = 1; i < 20000; i += 2) CHECK(rib.erase(pfx(i)));
+  CHECK(rib.size() == 10000);
+  CHECK(rib.find(pfx(0)) == first);
+  for (uint32_t i = 1; i < 20000; i += 2) CHECK(rib.find(pfx(i)) == nullptr);
+  // Replacing in place keeps the address; the erased places take the new routes.
+  rib.set(make(0, 9));
+  CHECK(rib.find(pfx(0)) == first);
+  CHECK(first->port == 9);
+  for (uint32_t i = 20000; i < 30000; ++i) rib.set(make(i, 1));
+  CHECK(rib.size() == 20000);
+  size_t seen = 0;
+  rib.for_each([&](const Route& r) {
+    ++seen;
+    const uint32_t i = (r.prefix.addr.v >> 8) & 0xffff;
+    CHECK(r.via == Ipv4(i));
+    CHECK((i % 2 == 0 || i >= 20000));
+  });
+  CHECK(seen == 20000);
+  const auto sorted = rib.sorted();
+  REQUIRE(sorted.size() == 20000);
+  CHECK(std::is_sorted(sorted.begin(), sorted.end(),
+                       [](const Route* a, const Route* b) { return a->prefix < b->prefix; }));
+  CHECK(rib.per_length()[24] == 20000);
+  CHECK(rib.count(RouteProto::static_route) == 20000);
+}
