@@ -273,19 +273,19 @@ std::optional<R> Control::feed_route(const fpm::RouteMsg& m, std::string& why) {
 
 const Route* Control::feed_find(const Prefix4& p) {
   if (!feed_) return nullptr;
-  auto it = feed_->routes4.find(p);
-  if (it == feed_->routes4.end()) return nullptr;
+  const fpm::RouteMsg* m = feed_->routes4.find(p);
+  if (!m) return nullptr;
   std::string why;
-  feed_scratch4_ = feed_route<Route>(it->second, why);
+  feed_scratch4_ = feed_route<Route>(*m, why);
   return feed_scratch4_ ? &*feed_scratch4_ : nullptr;
 }
 
 const Route6* Control::feed_find(const Prefix6& p) {
   if (!feed_) return nullptr;
-  auto it = feed_->routes6.find(p);
-  if (it == feed_->routes6.end()) return nullptr;
+  const fpm::RouteMsg* m = feed_->routes6.find(p);
+  if (!m) return nullptr;
   std::string why;
-  feed_scratch6_ = feed_route<Route6>(it->second, why);
+  feed_scratch6_ = feed_route<Route6>(*m, why);
   return feed_scratch6_ ? &*feed_scratch6_ : nullptr;
 }
 
@@ -324,10 +324,10 @@ void Control::feed_apply_prefix(const P& p, RibChanges& changes) {
   const R* existing = rib.find(p);
   if (existing && existing->proto != RouteProto::daemon) return;  // the router's own wins
   std::optional<R> want;
-  if (auto it = routes.find(p); it != routes.end()) {
+  if (const fpm::RouteMsg* m = routes.find(p)) {
     std::string why;
     feed_->ipv4ll_unresolved = feed_->ipv4ll_used = false;
-    want = feed_route<R>(it->second, why);
+    want = feed_route<R>(*m, why);
     if (!want) {
       ++feed_->unusable;
       feed_->last_unusable = p.str() + ": " + why;
@@ -371,16 +371,14 @@ void Control::feed_nexthop_users(uint32_t id, std::vector<Prefix4>& v4, std::vec
     if (auto it = feed_->users4.find(i); it != feed_->users4.end()) {
       std::vector<Prefix4> still;
       for (const auto& p : it->second)
-        if (auto r = feed_->routes4.find(p); r != feed_->routes4.end() && r->second.nh_id == i)
-          still.push_back(p);
+        if (const fpm::RouteMsg* r = feed_->routes4.find(p); r && r->nh_id == i) still.push_back(p);
       v4.insert(v4.end(), still.begin(), still.end());
       it->second = std::move(still);
     }
     if (auto it = feed_->users6.find(i); it != feed_->users6.end()) {
       std::vector<Prefix6> still;
       for (const auto& p : it->second)
-        if (auto r = feed_->routes6.find(p); r != feed_->routes6.end() && r->second.nh_id == i)
-          still.push_back(p);
+        if (const fpm::RouteMsg* r = feed_->routes6.find(p); r && r->nh_id == i) still.push_back(p);
       v6.insert(v6.end(), still.begin(), still.end());
       it->second = std::move(still);
     }
@@ -414,18 +412,18 @@ bool through_shadow(Routes& routes, Shadow& shadow, const P& p, fpm::RouteMsg& r
       }
     v.push_back(std::move(m));
   };
-  auto cur = routes.find(p);
+  fpm::RouteMsg* cur = routes.find(p);
   if (r.add) {
-    if (cur == routes.end() || cur->second.priority == r.priority) return true;
-    if (r.priority < cur->second.priority) {
-      put(shadow[p], std::move(cur->second));
+    if (!cur || cur->priority == r.priority) return true;
+    if (r.priority < cur->priority) {
+      put(shadow[p], std::move(*cur));
       return true;
     }
     put(shadow[p], std::move(r));
     return false;
   }
   auto sh = shadow.find(p);
-  if (cur != routes.end() && cur->second.priority == r.priority) {
+  if (cur && cur->priority == r.priority) {
     if (sh != shadow.end()) r = take_best(shadow, sh);
     return true;
   }
@@ -536,8 +534,8 @@ size_t Control::feed_remove(bool stale_only, uint64_t now) {
     feed_->resync = false;
     feed_->last_resync_ms = now;
   } else {
-    for (const auto& [p, r] : feed_->routes4) del(p);
-    for (const auto& [p, r] : feed_->routes6) del(p);
+    feed_->routes4.for_each([&](const Prefix4& p, const fpm::RouteMsg&) { del(p); });
+    feed_->routes6.for_each([&](const Prefix6& p, const fpm::RouteMsg&) { del(p); });
     feed_->shadow4.clear();
     feed_->shadow6.clear();
   }

@@ -11,6 +11,7 @@
 
 #include "control.hpp"
 #include "fpm.hpp"
+#include "prefix_map.hpp"
 
 namespace routerd {
 
@@ -19,8 +20,8 @@ struct Control::RouteFeed {
   const char* origin;  // "fpm" or "kernel": routerctl's `origin`, and log lines
   // What the daemon asked for, installed or not (hidden by the router's own route, or not
   // resolvable): a hidden one comes back when the router's route goes.
-  std::unordered_map<Prefix4, fpm::RouteMsg, Prefix4Hash> routes4;
-  std::unordered_map<Prefix6, fpm::RouteMsg, Prefix6Hash> routes6;
+  PrefixStore<Prefix4, fpm::RouteMsg> routes4;
+  PrefixStore<Prefix6, fpm::RouteMsg> routes6;
   std::unordered_map<uint32_t, fpm::NexthopMsg> nexthops;
   // Prefixes that named each next-hop id when they came (checked again when used).
   std::unordered_map<uint32_t, std::vector<Prefix4>> users4;
@@ -58,8 +59,8 @@ struct Control::RouteFeed {
   void mark_stale() {
     stale4.clear();
     stale6.clear();
-    for (const auto& [p, r] : routes4) stale4.insert(p);
-    for (const auto& [p, r] : routes6) stale6.insert(p);
+    routes4.for_each([this](const Prefix4& p, const fpm::RouteMsg&) { stale4.insert(p); });
+    routes6.for_each([this](const Prefix6& p, const fpm::RouteMsg&) { stale6.insert(p); });
     resync = true;
   }
 };

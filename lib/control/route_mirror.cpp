@@ -127,11 +127,9 @@ void Control::mirror_filter(std::vector<fpm::Message>& msgs) {
       ++m.feed.ignored;
       const fpm::RouteMsg* held = nullptr;
       if (r->family == AF_INET) {
-        auto it = m.feed.routes4.find(r->prefix4);
-        if (it != m.feed.routes4.end()) held = &it->second;
+        held = m.feed.routes4.find(r->prefix4);
       } else {
-        auto it = m.feed.routes6.find(r->prefix6);
-        if (it != m.feed.routes6.end()) held = &it->second;
+        held = m.feed.routes6.find(r->prefix6);
       }
       if (!r->add || !held || held->priority != r->priority) continue;
       r->add = false;
@@ -145,8 +143,8 @@ void Control::mirror_filter(std::vector<fpm::Message>& msgs) {
         const fpm::RouteMsg* held = nullptr;
         if (auto it = multipath6.find(r->prefix6); it != multipath6.end()) {
           held = &it->second;
-        } else if (auto h = m.feed.routes6.find(r->prefix6); h != m.feed.routes6.end()) {
-          held = &h->second;
+        } else {
+          held = m.feed.routes6.find(r->prefix6);
         }
         if (held && held->priority == r->priority && held->paths.size() > 1) {
           fpm::RouteMsg rest = *held;

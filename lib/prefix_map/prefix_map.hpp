@@ -1,11 +1,12 @@
-// prefix_map: an open-addressing hash map from an IPv4 or IPv6 prefix to a 32-bit value, for
-// the control plane's per-prefix tables of full Internet tables. Control-thread only; a
-// pointer into it is good until the next insert or erase.
+// prefix_map: hash maps keyed by an IPv4 or IPv6 prefix for the control plane's tables of full
+// Internet tables: PrefixMap (to a 32-bit value; a pointer into it is good until the next
+// insert or erase) and PrefixStore (to any value, which never moves until erased).
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <stdexcept>
 #include <utility>
 #include <vector>
@@ -131,6 +132,95 @@ class PrefixMap {
   std::vector<Slot> slots_;  // a power of two of them; none until the first insert
   size_t mask_ = 0;
   size_t size_ = 0;
+};
+
+// A value per prefix, kept in fixed chunks that never move: a value's address stays good
+// until its prefix is erased (what code written for std::unordered_map relies on), and an
+// erased value's place is reused. A PrefixMap finds the place.
+template <class P, class V>
+class PrefixStore {
+ public:
+  PrefixStore() = default;
+  PrefixStore(const PrefixStore&) = delete;
+  PrefixStore& operator=(const PrefixStore&) = delete;
+  ~PrefixStore() { clear(); }
+
+  size_t size() const { return index_.size(); }
+  bool empty() const { return index_.empty(); }
+  void reserve(size_t n) { index_.reserve(n); }
+
+  const V* find(const P& p) const {
+    const uint32_t* i = index_.find(p);
+    return i ? &at(*i) : nullptr;
+  }
+  V* find(const P& p) { return const_cast<V*>(std::as_const(*this).find(p)); }
+  // p's value, made from args if p had none. Returns it and whether it was made.
+  template <class... Args>
+  std::pair<V*, bool> try_emplace(const P& p, Args&&... args) {
+    auto [i, inserted] = index_.try_emplace(p, 0);
+    if (!inserted) return {&at(*i), false};
+    try {
+      *i = take(std::forward<Args>(args)...);
+    } catch (...) {  // no room for the value: nor for its prefix
+      index_.erase(p);
+      throw;
+    }
+    return {&at(*i), true};
+  }
+  V& operator[](const P& p) { return *try_emplace(p).first; }
+  bool erase(const P& p) {
+    const uint32_t* i = index_.find(p);
+    if (!i) return false;
+    const uint32_t place = *i;
+    std::destroy_at(&at(place));
+    free_.push_back(place);
+    index_.erase(p);
+    return true;
+  }
+  void clear() {
+    index_.for_each([this](const P&, uint32_t i) { std::destroy_at(&at(i)); });
+    for (V* c : chunks_) std::allocator<V>().deallocate(c, kChunk);
+    chunks_.clear();
+    free_.clear();
+    used_ = 0;
+    index_.clear();
+  }
+  // f(prefix, value), in no particular order; f must not insert or erase.
+  template <class Fn>
+  void for_each(Fn&& f) const {
+    index_.for_each([&](const P& p, uint32_t i) { f(p, at(i)); });
+  }
+  template <class Fn>
+  void for_each(Fn&& f) {
+    index_.for_each([&](const P& p, uint32_t i) { f(p, at(i)); });
+  }
+
+ private:
+  static constexpr uint32_t kChunk = 4096;
+
+  V& at(uint32_t i) { return chunks_[i / kChunk][i % kChunk]; }
+  const V& at(uint32_t i) const { return chunks_[i / kChunk][i % kChunk]; }
+  template <class... Args>
+  uint32_t take(Args&&... args) {
+    uint32_t i;
+    if (!free_.empty()) {
+      i = free_.back();
+      std::construct_at(&at(i), std::forward<Args>(args)...);
+      free_.pop_back();
+      return i;
+    }
+    if (used_ == chunks_.size() * kChunk) {
+      chunks_.reserve(chunks_.size() + 1);  // so push_back cannot throw and leak the chunk
+      chunks_.push_back(std::allocator<V>().allocate(kChunk));
+    }
+    std::construct_at(&at(used_), std::forward<Args>(args)...);
+    return used_++;
+  }
+
+  PrefixMap<P> index_;          // prefix -> place in chunks_
+  std::vector<V*> chunks_;      // kChunk places each, constructed only while in use
+  std::vector<uint32_t> free_;  // places of erased values
+  uint32_t used_ = 0;           // places ever handed out
 };
 
 }  // namespace routerd

@@ -105,3 +105,37 @@ TEST_CASE("a prefix map reserves once, and refuses the length it uses as a marke
   CHECK(m.empty());
   CHECK(m.find(Prefix4{Ipv4(999u << 8), 24}) == nullptr);
 }
+
+TEST_CASE("a prefix store keeps each value where it is until its prefix goes, and destroys it",
+          "[prefix_map]") {
+  auto token = std::make_shared<int>(0);
+  auto pfx = [](uint32_t i) { return Prefix4{Ipv4(i << 8), 24}; };
+  {
+    PrefixStore<Prefix4, std::shared_ptr<int>> s;
+    auto [first, made] = s.try_emplace(pfx(0), token);
+    CHECK(made);
+    for (uint32_t i = 1; i < 10000; ++i) s[pfx(i)] = token;  // several chunks and rebuilds
+    CHECK(s.find(pfx(0)) == first);
+    CHECK(token.use_count() == 10001);
+    CHECK_FALSE(s.try_emplace(pfx(0), nullptr).second);
+    CHECK(*first == token);
+    for (uint32_t i = 1; i < 10000; i += 2) CHECK(s.erase(pfx(i)));
+    CHECK_FALSE(s.erase(pfx(1)));
+    CHECK(token.use_count() == 5001);
+    CHECK(s.size() == 5000);
+    CHECK(s.find(pfx(0)) == first);
+    for (uint32_t i = 10000; i < 15000; ++i) s[pfx(i)] = token;  // into the erased places
+    CHECK(token.use_count() == 10001);
+    size_t n = 0;
+    s.for_each([&](const Prefix4& p, const std::shared_ptr<int>& v) {
+      ++n;
+      CHECK(v == token);
+      CHECK(s.find(p) == &v);
+    });
+    CHECK(n == 10000);
+    s.clear();
+    CHECK(token.use_count() == 1);
+    s[pfx(3)] = token;
+  }
+  CHECK(token.use_count() == 1);  // the destructor destroys what is left
+}

@@ -125,8 +125,6 @@ bool route_uses_gateway6(const BasicRoute<A>& r, const Ipv6& gw) {
 using Route = BasicRoute<Ipv4>;
 using Route6 = BasicRoute<Ipv6>;
 
-// Routes live in fixed chunks that never move, so a route's address stays good until the
-// route is erased (as with the node-based map this replaced); a prefix map finds them.
 template <class A>
 class BasicRib {
  public:
@@ -134,47 +132,28 @@ class BasicRib {
   using Prefix = typename F::Prefix;
   using R = BasicRoute<A>;
 
-  BasicRib() = default;
-  BasicRib(const BasicRib&) = delete;
-  BasicRib& operator=(const BasicRib&) = delete;
-  ~BasicRib() {
-    index_.for_each([this](const Prefix&, uint32_t i) { std::destroy_at(&at(i)); });
-    for (R* c : chunks_) std::allocator<R>().deallocate(c, kChunk);
-  }
-
-  const R* find(const Prefix& p) const {
-    const uint32_t* i = index_.find(p);
-    return i ? &at(*i) : nullptr;
-  }
+  // A route's address stays good until the route is erased (PrefixStore).
+  const R* find(const Prefix& p) const { return routes_.find(p); }
   const R* lookup(const A& a) const {  // longest match
     return longest(a, F::kBits);
   }
   // Longest match strictly shorter than p (what p's addresses fall back to without it).
   const R* lookup_parent(const Prefix& p) const { return longest(p.addr, int(p.len) - 1); }
   void set(const R& r) {  // insert or replace; one probe either way
-    auto [i, inserted] = index_.try_emplace(r.prefix, 0);
+    auto [have, inserted] = routes_.try_emplace(r.prefix, r);
     if (inserted) {
-      try {
-        *i = take(r);
-      } catch (...) {  // no room for the route: nor for its prefix
-        index_.erase(r.prefix);
-        throw;
-      }
       per_len_[r.prefix.len]++;
     } else {
-      uncount(at(*i));
-      at(*i) = r;
+      uncount(*have);
+      *have = r;
     }
     count(r, 1);
   }
   bool erase(const Prefix& p) {
-    const uint32_t* i = index_.find(p);
-    if (!i) return false;
-    const uint32_t slot = *i;
-    uncount(at(slot));
-    std::destroy_at(&at(slot));
-    free_.push_back(slot);
-    index_.erase(p);
+    const R* have = routes_.find(p);
+    if (!have) return false;
+    uncount(*have);
+    routes_.erase(p);
     per_len_[p.len]--;
     return true;
   }
@@ -184,41 +163,23 @@ class BasicRib {
   // Routes with an IPv6 gateway (RFC 5549: IPv4 routes only).
   size_t count_via_ipv6() const { return via6_; }
   const std::array<uint32_t, 256>& daemon_per_protocol() const { return per_rtproto_; }
-  size_t size() const { return index_.size(); }
+  size_t size() const { return routes_.size(); }
   const std::array<uint32_t, F::kBits + 1>& per_length() const { return per_len_; }
-  void reserve(size_t n) { index_.reserve(n); }
+  void reserve(size_t n) { routes_.reserve(n); }
   // Sorted by prefix address then length, for display.
   std::vector<const R*> sorted() const {
     std::vector<const R*> v;
-    v.reserve(index_.size());
+    v.reserve(routes_.size());
     for_each([&v](const R& r) { v.push_back(&r); });
     std::sort(v.begin(), v.end(), [](const R* a, const R* b) { return a->prefix < b->prefix; });
     return v;
   }
   template <typename Fn>
   void for_each(Fn&& f) const {
-    index_.for_each([&](const Prefix&, uint32_t i) { f(at(i)); });
+    routes_.for_each([&](const Prefix&, const R& r) { f(r); });
   }
 
  private:
-  static constexpr uint32_t kChunk = 4096;
-
-  R& at(uint32_t i) { return chunks_[i / kChunk][i % kChunk]; }
-  const R& at(uint32_t i) const { return chunks_[i / kChunk][i % kChunk]; }
-  // A free place for r (an erased route's first), constructed from r.
-  uint32_t take(const R& r) {
-    uint32_t i;
-    if (!free_.empty()) {
-      i = free_.back();
-      free_.pop_back();
-    } else {
-      if (used_ == chunks_.size() * kChunk) chunks_.push_back(std::allocator<R>().allocate(kChunk));
-      i = used_++;
-    }
-    std::construct_at(&at(i), r);
-    return i;
-  }
-
   // Probes only the prefix lengths that hold routes, longest first.
   const R* longest(const A& a, int from) const {
     for (int len = from; len >= 0; --len) {
@@ -235,10 +196,7 @@ class BasicRib {
   }
   void uncount(const R& r) { count(r, -1); }
 
-  PrefixMap<Prefix> index_;     // prefix -> place in chunks_
-  std::vector<R*> chunks_;      // kChunk places each, constructed only while in use
-  std::vector<uint32_t> free_;  // places of erased routes
-  uint32_t used_ = 0;           // places ever handed out
+  PrefixStore<Prefix, R> routes_;
   std::array<uint32_t, F::kBits + 1> per_len_{};
   std::array<uint32_t, 3> per_proto_{};
   std::array<uint32_t, 256> per_rtproto_{};
