@@ -215,8 +215,11 @@ def run_round(ctx, framing, stream, meta, tag, mem_mb):
         # The sender: in the control namespace, like zebra.
         c0 = cpu_times(proc.pid)
         ct0 = thread_ticks(proc.pid, proc.pid)
+        # Pinned beside the control thread (EAL -l 0-1: lcore 0 is CPU 0), as bench churn's
+        # generator: a deployment keeps the routing daemon off the workers' cores.
+        pin = ([] if ctx["sender_cpu"] < 0 else ["taskset", "-c", str(ctx["sender_cpu"])])
         sender = subprocess.Popen(
-            ["ip", "netns", "exec", netns, "/usr/bin/python3", ctx["fpm_stream"], "send",
+            ["ip", "netns", "exec", netns, *pin, "/usr/bin/python3", ctx["fpm_stream"], "send",
              FPM_LISTEN, *files], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             stderr=subprocess.PIPE, text=True)
         perf = None
@@ -477,7 +480,7 @@ def run(args, repo):
     ctx = {"tmp": tmp, "logdir": os.path.join(out, "logs"), "procs": [],
            "wait_quiet": args.wait_quiet, "poll": args.poll_ms / 1000.0,
            "timeout": args.timeout, "out": out, "perf": args.perf,
-           "perf_tag": f"{framings[0]}-r1",
+           "perf_tag": f"{framings[0]}-r1", "sender_cpu": args.sender_cpu,
            "fpm_stream": os.path.join(repo, "scripts", "lib", "fpm_stream.py")}
     os.makedirs(ctx["logdir"], exist_ok=True)
     copy_binaries(ctx, routerd=routerd_bin, routerctl=routerctl_bin)
