@@ -165,8 +165,11 @@ def run_round(ctx, framing, stream, meta, tag, mem_mb):
     proc = sender = tel = None
     try:
         with open(logf, "w") as lf:
+            # routerd places its own lcores: it gets every CPU the bench was given.
+            cpus = ctx["cpus"]
             proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=lf,
-                                    stderr=subprocess.STDOUT)
+                                    stderr=subprocess.STDOUT,
+                                    preexec_fn=lambda: os.sched_setaffinity(0, cpus))
         ctx["procs"].append(proc)
         deadline = time.monotonic() + 120
         while True:
@@ -215,11 +218,9 @@ def run_round(ctx, framing, stream, meta, tag, mem_mb):
         # The sender: in the control namespace, like zebra.
         c0 = cpu_times(proc.pid)
         ct0 = thread_ticks(proc.pid, proc.pid)
-        # Pinned beside the control thread (EAL -l 0-1: lcore 0 is CPU 0), as bench churn's
-        # generator: a deployment keeps the routing daemon off the workers' cores.
-        pin = ([] if ctx["sender_cpu"] < 0 else ["taskset", "-c", str(ctx["sender_cpu"])])
+        # On --client-cpu, as the bench itself (run()).
         sender = subprocess.Popen(
-            ["ip", "netns", "exec", netns, *pin, "/usr/bin/python3", ctx["fpm_stream"], "send",
+            ["ip", "netns", "exec", netns, "/usr/bin/python3", ctx["fpm_stream"], "send",
              FPM_LISTEN, *files], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             stderr=subprocess.PIPE, text=True)
         perf = None
@@ -470,6 +471,13 @@ def run(args, repo):
     if os.geteuid() != 0:
         raise BenchError("must run as root (DPDK, network namespaces)")
     framings = [x.strip() for x in args.framing.split(",") if x.strip()]
+    if args.client_cpu >= 0:
+        # The bench, its routerctl polls and telemetry reads, and the FPM sender beside
+        # routerd's control thread (EAL -l 0-1: lcore 0 is CPU 0), as a deployment keeps a
+        # routing daemon off the workers' cores. Unpinned, perf of CPU 1 found the polls
+        # there, on the worker's core, during the forwarding measurement.
+        if args.client_cpu not in os.sched_getaffinity(0):
+            raise BenchError(f"--client-cpu {args.client_cpu}: not a CPU this bench may use")
     if not framings or any(x not in fpm_stream.FRAMINGS for x in framings):
         raise BenchError(f"--framing: choose from {list(fpm_stream.FRAMINGS)}")
     table_path, build, routerd_bin, routerctl_bin = table_and_binaries(args, repo)
@@ -480,9 +488,11 @@ def run(args, repo):
     ctx = {"tmp": tmp, "logdir": os.path.join(out, "logs"), "procs": [],
            "wait_quiet": args.wait_quiet, "poll": args.poll_ms / 1000.0,
            "timeout": args.timeout, "out": out, "perf": args.perf,
-           "perf_tag": f"{framings[0]}-r1", "sender_cpu": args.sender_cpu,
+           "perf_tag": f"{framings[0]}-r1", "cpus": os.sched_getaffinity(0),
            "fpm_stream": os.path.join(repo, "scripts", "lib", "fpm_stream.py")}
     os.makedirs(ctx["logdir"], exist_ok=True)
+    if args.client_cpu >= 0:
+        os.sched_setaffinity(0, {args.client_cpu})
     copy_binaries(ctx, routerd=routerd_bin, routerctl=routerctl_bin)
     table_sha = file_sha256(table_path)
     streams = {fr: fpm_stream.ensure_stream(os.path.join(build, "bench", "fpm"), table_path,
