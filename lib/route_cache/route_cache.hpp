@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include "compiler.hpp"
+
 #ifdef __SSE2__
 #include <emmintrin.h>
 #endif
@@ -59,7 +61,7 @@ class RouteCache {
     return uint32_t(((h ^ (h >> 32)) * k3_) >> shift_);
   }
   void prefetch(uint32_t dst) const { prefetch_set(set_of(dst)); }
-  void prefetch_set(uint32_t set) const { __builtin_prefetch(&sets_[set]); }
+  void prefetch_set(uint32_t set) const { prefetch_line(sets_ + set); }
 
   // The cached state for dst if it was filled in generation `gen`; else nullptr, with
   // *stale set when dst was present from an older generation.
@@ -159,7 +161,7 @@ class RouteCache6 {
     const uint64_t g = (h ^ k2_) * k1_;
     return uint32_t(((g ^ (g >> 32)) * k3_) >> shift_);
   }
-  void prefetch_set(uint32_t set) const { __builtin_prefetch(&sets_[set]); }
+  void prefetch_set(uint32_t set) const { prefetch_line(sets_ + set); }
 
   // The cached state for dst if it was filled in generation `gen`; else nullptr, with
   // *stale set when dst was present from an older generation.
