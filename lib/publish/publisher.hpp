@@ -142,6 +142,9 @@ class Publisher {
   uint32_t route(const Prefix4& p) const;         // what the FIB holds once staged ones commit
   // Room for this many more prefixes of each family, before a large change (a table load).
   void reserve(size_t prefixes4, size_t prefixes6);
+  // Starts loading p's entry in the record of the FIB, for a set_route a few routes later.
+  void prefetch_route(const Prefix4& p) const { fib_.prefetch(p); }
+  void prefetch_route(const Prefix6& p) const { fib6_.prefetch(p); }
   // The same for the IPv6 FIB; one commit applies both tables or neither.
   void set_route(const Prefix6& p, uint32_t nh);
   uint32_t route(const Prefix6& p) const;

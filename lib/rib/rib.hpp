@@ -134,6 +134,7 @@ class BasicRib {
 
   // A route's address stays good until the route is erased (PrefixStore).
   const R* find(const Prefix& p) const { return routes_.find(p); }
+  void prefetch(const Prefix& p) const { routes_.prefetch(p); }
   const R* lookup(const A& a) const {  // longest match
     return longest(a, F::kBits);
   }
