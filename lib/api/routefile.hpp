@@ -16,8 +16,11 @@ namespace routerd {
 // CommandError("<name>:<line>: <problem>"), also for a prefix given on two lines.
 std::vector<RouteSpec> parse_route_text(std::string_view text, const std::string& name);
 // Only a regular file of at most kMaxRouteFileBytes; errors quote at most a short excerpt of
-// a line (the file may be one the caller could not read itself).
+// a line (the file may be one the caller could not read itself). Read piece_bytes at a time
+// (tests pass small pieces), and so a line longer than that is refused.
 constexpr size_t kMaxRouteFileBytes = size_t(256) << 20;  // a full table is about 20 MiB
-std::vector<RouteSpec> parse_route_file(const std::string& path);
+constexpr size_t kRouteFilePieceBytes = size_t(4) << 20;  // the longest valid line is ~6 KiB
+std::vector<RouteSpec> parse_route_file(const std::string& path,
+                                        size_t piece_bytes = kRouteFilePieceBytes);
 
 }  // namespace routerd

@@ -5,6 +5,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <string>
@@ -315,4 +316,44 @@ TEST_CASE("route files: RFC 5549 lines, an IPv4 route through an IPv6 gateway",
   };
   CHECK(err("10.0.0.0/8 dev p0\n10.9.0.0/16 via inet6 fe80::2\n") ==
         "f:2: a link-local gateway (fe80::2) needs dev PORT");
+}
+
+// Files are read a piece at a time; a piece ends at its last whole line. Whatever the piece
+// size, a file gives what its text gives, and an error names the same line.
+TEST_CASE("route files: read in pieces, the result does not depend on where they end",
+          "[api][routefile]") {
+  using Catch::Contains;
+  const std::string path = "/tmp/routerd-routefile-pieces-" + std::to_string(getpid());
+  std::string text = "# header\r\n\n";
+  for (int i = 0; i < 300; ++i) {
+    text += fmt_v4(i);
+    if (i % 7 == 0) text += "   # a comment\n\n";
+    if (i % 5 == 0) text += "2001:db8:" + hex(i) + "::/48 via fe80::1 dev p1\r\n";
+  }
+  text += "blackhole 192.0.2.0/24";  // the last line without its '\n'
+  std::ofstream(path, std::ios::binary) << text;
+  const auto want = parse_route_text(text, path);
+  REQUIRE(want.size() == 361);
+  for (size_t piece : {size_t(40), size_t(64), size_t(97), size_t(4096), kRouteFilePieceBytes}) {
+    INFO("piece " << piece);
+    const auto got = parse_route_file(path, piece);
+    REQUIRE(got.size() == want.size());
+    for (size_t i = 0; i < got.size(); ++i) {
+      REQUIRE(route_prefix_str(got[i]) == route_prefix_str(want[i]));
+      REQUIRE(got[i].line == want[i].line);
+      REQUIRE(got[i].type == want[i].type);
+    }
+  }
+  // A bad line near the end: the same line number whatever the pieces.
+  std::ofstream(path, std::ios::binary) << text << "\n10.0.0.1/8 via 10.1.0.2\n";
+  const size_t bad_line = size_t(std::count(text.begin(), text.end(), '\n')) + 2;
+  for (size_t piece : {size_t(40), size_t(97), kRouteFilePieceBytes})
+    CHECK_THROWS_WITH(parse_route_file(path, piece),
+                      Contains(path + ":" + std::to_string(bad_line) + ": '10.0.0.1/8' has host"));
+  // A line longer than a piece is refused by its number, not cut in two.
+  std::ofstream(path, std::ios::binary) << "10.0.0.0/8 via 10.1.0.2\n"
+                                        << "10.1.0.0/16      via         10.1.0.2\n";
+  CHECK_THROWS_WITH(parse_route_file(path, 30), Contains(path + ":2: longer than 30 bytes"));
+  CHECK(parse_route_file(path, 64).size() == 2);
+  unlink(path.c_str());
 }
