@@ -329,12 +329,9 @@ nlohmann::json Control::route_load(const std::vector<RouteSpec>& specs, const st
     r.verb = Verb::route_replace;
     std::string where = source + ":";
     const size_t where_len = where.size();
-    // Each route's slots in the RIB's and the publisher's hash maps are cache and TLB misses
-    // on a full table: start loading them this many routes ahead.
-    constexpr size_t kAhead = 8;
     for (size_t i = 0; i < specs.size(); ++i) {
-      if (i + kAhead < specs.size()) {
-        const RouteSpec& a = specs[i + kAhead];
+      if (i + kPrefetchAhead < specs.size()) {
+        const RouteSpec& a = specs[i + kPrefetchAhead];
         if (a.family == 6) {
           rib6_.prefetch(a.prefix6);
           pub_.prefetch_route(a.prefix6);

@@ -198,8 +198,20 @@ void Control::feed_commit(const std::vector<Prefix4>& v4, const std::vector<Pref
   RibChanges changes;
   try {
     try {
-      for (const auto& p : v4) feed_apply_prefix(p, changes);
-      for (const auto& p : v6) feed_apply_prefix(p, changes);
+      // A full table's batches: each prefix's slots in the RIB, the feed's requests and the
+      // publisher's record are misses (as in route_load).
+      auto apply = [&](const auto& v, const auto& rib, const auto& routes) {
+        for (size_t i = 0; i < v.size(); ++i) {
+          if (i + kPrefetchAhead < v.size()) {
+            rib.prefetch(v[i + kPrefetchAhead]);
+            routes.prefetch(v[i + kPrefetchAhead]);
+            pub_.prefetch_route(v[i + kPrefetchAhead]);
+          }
+          feed_apply_prefix(v[i], changes);
+        }
+      };
+      apply(v4, rib_, feed_->routes4);
+      apply(v6, rib6_, feed_->routes6);
     } catch (const std::exception&) {  // FibError from a sync: no room for a next hop
       ++feed_->batches;
       pub_.rollback();
