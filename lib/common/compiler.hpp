@@ -15,7 +15,9 @@ namespace routerd {
 // of a table load's were missing from the binary.
 ROUTERD_ALWAYS_INLINE void prefetch_line(const void* p) {
 #if defined(__x86_64__) || defined(__i386__)
-  asm volatile("prefetcht0 %0" : : "m"(*static_cast<const char*>(p)));
+  // The address in a register, not *p as a memory operand: p may be null (an empty table),
+  // and a dereference of it is undefined, which UBSan would stop on.
+  asm volatile("prefetcht0 (%0)" : : "r"(p));
 #else
   __builtin_prefetch(p);
 #endif

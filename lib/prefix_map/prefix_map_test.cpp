@@ -106,6 +106,22 @@ TEST_CASE("a prefix map reserves once, and refuses the length it uses as a marke
   CHECK(m.find(Prefix4{Ipv4(999u << 8), 24}) == nullptr);
 }
 
+// Loops prefetch the slots of prefixes a few ahead, whether the map has them or not, and on
+// a map with no slots at all (its table is null): that must neither fault (UBSan's null
+// check included) nor change anything.
+TEST_CASE("a prefix map's prefetch changes nothing, also on an empty map", "[prefix_map]") {
+  PrefixMap<Prefix6> empty;
+  empty.prefetch(Prefix6{Ipv6::parse("2001:db8::").value(), 32});
+  CHECK(empty.empty());
+  CHECK(empty.capacity() == 0);
+  PrefixStore<Prefix4, int> s;
+  s.prefetch(Prefix4{Ipv4(10, 0, 0, 0), 8});
+  s.try_emplace(Prefix4{Ipv4(10, 0, 0, 0), 8}, 7);
+  for (uint32_t i = 0; i < 64; ++i) s.prefetch(Prefix4{Ipv4(i << 24), 8});
+  CHECK(s.size() == 1);
+  CHECK(*s.find(Prefix4{Ipv4(10, 0, 0, 0), 8}) == 7);
+}
+
 TEST_CASE("a prefix store keeps each value where it is until its prefix goes, and destroys it",
           "[prefix_map]") {
   auto token = std::make_shared<int>(0);
