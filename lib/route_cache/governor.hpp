@@ -44,17 +44,28 @@ class RouteCacheGovernor {
     return enabled_ && (mode_ == Mode::on || (mode_ == Mode::probe && (probe_i_ & 1) == 0));
   }
 
-  // Before a governed lookup: whether this burst looks up with the cache.
-  ROUTERD_ALWAYS_INLINE bool begin() {
+  // While probing, the TSC now, for a begin() after the burst's first stage: when that stage
+  // does one arm's work (hashing and fetching the cache sets for the cache arm), the probe
+  // must time it too. Zero when not probing (no TSC read).
+  ROUTERD_ALWAYS_INLINE uint64_t stamp() const {
+    return enabled_ && mode_ == Mode::probe ? rte_rdtsc() : 0;
+  }
+  // Before a governed lookup: whether this burst looks up with the cache. A probe arm is
+  // timed from `since` (a stamp()) if given, else from here.
+  ROUTERD_ALWAYS_INLINE bool begin(uint64_t since = 0) {
     if (!enabled_) return false;
     if (mode_ != Mode::probe) return mode_ == Mode::on;
     arm_ = probe_i_++ & 1;
-    tsc0_ = rte_rdtsc();
+    tsc0_ = since ? since : rte_rdtsc();
     return arm_ == 0;
   }
   // After it: k destinations looked up, t what the cache did (zero when begin() said no).
   ROUTERD_ALWAYS_INLINE void end(uint16_t k, const CacheTally& t) {
     end(k, t, enabled_ && mode_ == Mode::probe ? rte_rdtsc() - tsc0_ : 0);
+  }
+  // The same with the TSC at the end given, for tests of begin(since) with a clock of their own.
+  void end_at(uint16_t k, const CacheTally& t, uint64_t now) {
+    end(k, t, enabled_ && mode_ == Mode::probe ? now - tsc0_ : 0);
   }
   // The same with the lookup's cost given in cycles, so tests can drive the governor with
   // timings of their choosing.

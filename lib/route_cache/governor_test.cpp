@@ -165,3 +165,38 @@ TEST_CASE("governor: next_uses_cache foretells every begin(), in every mode", "[
   RouteCacheGovernor off{false, st->cache};
   CHECK_FALSE(off.next_uses_cache());
 }
+
+// The worker stamps the TSC before its first stage, which hashes and fetches the cache sets
+// only for the cache arm: a probe must time from that stamp, or that arm's share is free.
+TEST_CASE("governor: a probe times from the stamp it is given", "[route_cache]") {
+  // Each arm's burst on a clock of the test's own: `before` cycles from the stamp to
+  // begin() (its first stage), then `during` in the lookup. Returns the mode the probe
+  // ends in.
+  auto probe = [](uint64_t cache_before, uint64_t cache_during, uint64_t fib_before,
+                  uint64_t fib_during) {
+    Rig r;
+    uint64_t clock = 1'000'000;
+    for (uint32_t i = 0; i < RouteCacheGovernor::kProbeBursts; ++i) {
+      const bool cache_arm = r.g.next_uses_cache();
+      const uint64_t since = clock;
+      clock += cache_arm ? cache_before : fib_before;
+      REQUIRE(r.g.begin(since) == cache_arm);
+      clock += cache_arm ? cache_during : fib_during;
+      CacheTally t;
+      t.hits = cache_arm ? kK : 0;
+      r.g.end_at(kK, t, clock);
+      clock += 100;
+    }
+    return r.g.mode();
+  };
+  // The cache arm's lookup is faster, but its first stage costs more than it saves: off.
+  CHECK(probe(20000, 1000, 0, 5000) == Mode::off);
+  // The other way round: on. Timed from begin() alone, both would come out the opposite.
+  CHECK(probe(0, 5000, 20000, 1000) == Mode::on);
+  // stamp() reads the TSC only while probing.
+  Rig r;
+  CHECK(r.g.stamp() != 0);
+  run_length(r.g, kCachePays);
+  REQUIRE(r.g.mode() == Mode::on);
+  CHECK(r.g.stamp() == 0);
+}

@@ -40,7 +40,9 @@ class Worker {
   // Packets it decapsulates from tunnels go through the same stages again, as bursts from
   // their tunnel's port, before it returns.
   void process(uint16_t in_port, rte_mbuf** pkts, uint16_t n);
-  void process4_looked_up(uint16_t in_port, rte_mbuf** cand, const uint32_t* dst, uint16_t k);
+  // probe_since: the route cache governor's stamp() from before stage 1 (0: from the lookup).
+  void process4_looked_up(uint16_t in_port, rte_mbuf** cand, const uint32_t* dst, uint16_t k,
+                          uint64_t probe_since = 0);
   void process6(uint16_t in_port, const PortFastInfo& in, rte_mbuf** pkts, uint16_t n);
   void flush();
 
@@ -58,7 +60,8 @@ class Worker {
   };
   template <CkFlags Ck>
   uint16_t forward_train(uint16_t in_port, rte_mbuf** pkts, uint16_t n, const FastKey& key);
-  void lookup_governed(const uint32_t* dst, uint16_t k, uint64_t gen, const NextHopState** nhs);
+  void lookup_governed(const uint32_t* dst, uint16_t k, uint64_t gen, const NextHopState** nhs,
+                       uint64_t since);
   void send_runs(rte_mbuf* const* out, const uint16_t* out_port, uint16_t n);
   template <bool OneHop>
   void forward_looked_up(uint16_t in_port, rte_mbuf* const* cand, uint16_t k,
