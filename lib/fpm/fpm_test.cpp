@@ -802,9 +802,17 @@ TEST_CASE("malformed netlink refuses the whole frame, naming what was wrong", "[
       {"NHA_BLACKHOLE with a payload",
        [] { return nh(AF_INET, 9, [](Nl& nl) { mnl_attr_put_u32(nl.cur(), NHA_BLACKHOLE, 1); }); },
        "NHA_BLACKHOLE of 4 bytes, expected 0"},
-      {"NHA_GATEWAY in a next hop of no family",
-       [] { return nh(AF_UNSPEC, 9, [](Nl& nl) { put_gw4(nl, NHA_GATEWAY, Ipv4(10, 0, 1, 2)); }); },
-       "NHA_GATEWAY in a next hop of family 0"},
+      {"NHA_GATEWAY of no address's length in a next hop of no family",
+       [] {
+         return nh(AF_UNSPEC, 9, [](Nl& nl) {
+           const uint8_t b[5] = {10, 0, 1, 2, 0};
+           mnl_attr_put(nl.cur(), NHA_GATEWAY, sizeof b, b);
+         });
+       },
+       "NHA_GATEWAY of 5 bytes in a next hop of family 0"},
+      {"NHA_GATEWAY in a next hop of another family",
+       [] { return nh(AF_BRIDGE, 9, [](Nl& nl) { put_gw4(nl, NHA_GATEWAY, Ipv4(10, 0, 1, 2)); }); },
+       "NHA_GATEWAY in a next hop of family 7"},
       {"an IPv6 NHA_GATEWAY of 4 bytes",
        [] {
          return nh(AF_INET6, 9, [](Nl& nl) {
@@ -849,4 +857,23 @@ TEST_CASE("a frame that does not start 4-byte aligned decodes the same", "[fpm]"
   CHECK(as_nh(b[0]).gw4 == as_nh(a[0]).gw4);
   CHECK(as_route(b[2]).prefix4 == as_route(a[2]).prefix4);
   CHECK(as_route(b[2]).nh_id == 17);
+}
+
+// FRR 8.4.4's zebra, replaying to a restarted routerd, sent next hops with nh_family 0 and a
+// gateway (integration test 42 in CI: refused as malformed, zebra reconnected and sent the
+// same every 3 s, and no route came back). The gateway's length gives the family.
+TEST_CASE("a next hop of family 0 with a gateway takes the gateway's family", "[fpm]") {
+  Nl nl;
+  nexthop(nl, true, AF_UNSPEC, 30);
+  put_gw4(nl, NHA_GATEWAY, Ipv4(10, 0, 1, 2));
+  mnl_attr_put_u32(nl.cur(), NHA_OIF, 3);
+  nexthop(nl, true, AF_UNSPEC, 31);
+  put_addr6(nl, NHA_GATEWAY, kGw6);
+  mnl_attr_put_u32(nl.cur(), NHA_OIF, 5);
+  const auto msgs = decode(nl.payload());
+  REQUIRE(msgs.size() == 2);
+  const NexthopMsg& a = as_nh(msgs[0]);
+  CHECK((a.id == 30 && a.gw_family == AF_INET && a.gw4 == Ipv4(10, 0, 1, 2) && a.ifindex == 3));
+  const NexthopMsg& b = as_nh(msgs[1]);
+  CHECK((b.id == 31 && b.gw_family == AF_INET6 && b.gw6 == kGw6 && b.ifindex == 5));
 }
