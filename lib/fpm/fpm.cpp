@@ -380,19 +380,18 @@ void decode_nexthop(const Where& w, const nlmsghdr* nlh, std::vector<Message>& o
                    // FRR 8.4.4's zebra sent nh_family 0 with a gateway when it replayed to a
                    // restarted routerd (after learning next-hop groups from the kernel);
                    // refused, it reconnected and sent the same for ever. The gateway's
-                   // length then says its family.
-                   uint8_t fam = n.family;
-                   if (fam == AF_UNSPEC) {
+                   // length then says its family, the next hop's as well as the gateway's.
+                   if (n.family == AF_UNSPEC) {
                      const size_t len = mnl_attr_get_payload_len(a);
-                     fam = len == 4 ? AF_INET : len == 16 ? AF_INET6 : AF_UNSPEC;
-                     if (fam == AF_UNSPEC)
+                     n.family = len == 4 ? AF_INET : len == 16 ? AF_INET6 : AF_UNSPEC;
+                     if (n.family == AF_UNSPEC)
                        w.bad("NHA_GATEWAY of {} bytes in a next hop of family 0", len);
                    }
-                   if (fam != AF_INET && fam != AF_INET6)
+                   if (n.family != AF_INET && n.family != AF_INET6)
                      w.bad("NHA_GATEWAY in a next hop of family {}", n.family);
-                   need_addr(w, a, "NHA_GATEWAY", fam);
-                   n.gw_family = fam;
-                   read_addr(fam, mnl_attr_get_payload(a), n.gw4, n.gw6);
+                   need_addr(w, a, "NHA_GATEWAY", n.family);
+                   n.gw_family = n.family;
+                   read_addr(n.family, mnl_attr_get_payload(a), n.gw4, n.gw6);
                    break;
                  }
                  case NHA_FDB:

@@ -98,7 +98,8 @@ struct GroupMember {
 struct NexthopMsg {
   bool add = false;
   uint32_t id = 0;        // NHA_ID, never 0
-  uint8_t family = 0;     // nh_family: AF_INET, AF_INET6, or AF_UNSPEC for groups and deletes
+  uint8_t family = 0;     // AF_INET or AF_INET6 (nh_family, or the gateway's when that is 0), or
+                          // AF_UNSPEC for groups and deletes
   uint8_t gw_family = 0;  // NHA_GATEWAY: AF_INET or AF_INET6 (the nexthop's family), 0 if none
   Ipv4 gw4;
   Ipv6 gw6;

@@ -873,7 +873,9 @@ TEST_CASE("a next hop of family 0 with a gateway takes the gateway's family", "[
   const auto msgs = decode(nl.payload());
   REQUIRE(msgs.size() == 2);
   const NexthopMsg& a = as_nh(msgs[0]);
-  CHECK((a.id == 30 && a.gw_family == AF_INET && a.gw4 == Ipv4(10, 0, 1, 2) && a.ifindex == 3));
+  CHECK((a.id == 30 && a.family == AF_INET && a.gw_family == AF_INET &&
+         a.gw4 == Ipv4(10, 0, 1, 2) && a.ifindex == 3));
   const NexthopMsg& b = as_nh(msgs[1]);
-  CHECK((b.id == 31 && b.gw_family == AF_INET6 && b.gw6 == kGw6 && b.ifindex == 5));
+  CHECK((b.id == 31 && b.family == AF_INET6 && b.gw_family == AF_INET6 && b.gw6 == kGw6 &&
+         b.ifindex == 5));
 }
