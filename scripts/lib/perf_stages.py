@@ -82,6 +82,8 @@ def main():
     ap.add_argument("--binary", required=True, help="the forwarder the profile ran")
     ap.add_argument("--pps", type=float)
     ap.add_argument("--tsc-hz", type=float)
+    ap.add_argument("--functions", type=int, default=0, metavar="N",
+                    help="also list the N functions (innermost inlined) with the most samples")
     a = ap.parse_args()
     r = subprocess.run(["perf", "script", "-i", a.data, "-F", "ip,sym,symoff,dso"],
                        capture_output=True, text=True)
@@ -113,8 +115,10 @@ def main():
         else:
             stages["other (" + base + ")"] += 1
     names = innermost(a.binary, sorted(own))
+    funcs = collections.Counter()
     for addr, n in own.items():
         f = names.get(addr, "")
+        funcs[f or "?"] += n
         stages[FUNC_OF_STAGE.get(f) or LIB_STAGE.get(f) or "burst loop, glue"] += n
     cpp = a.tsc_hz / a.pps if a.pps and a.tsc_hz else None
     print("| stage | share of the worker's samples | cycles/packet |")
@@ -124,6 +128,13 @@ def main():
         print(f"| {s} | {100 * share:.1f} % | " + (f"{cpp * share:.1f} |" if cpp else "- |"))
     if cpp:
         print(f"| total ({total} samples) | 100 % | {cpp:.1f} |")
+    if a.functions:
+        print("\n| function (innermost inlined) | stage | share | cycles/packet |")
+        print("|---|---|---|---|")
+        for f, n in funcs.most_common(a.functions):
+            share = n / total if total else 0
+            st = FUNC_OF_STAGE.get(f) or LIB_STAGE.get(f) or "burst loop, glue"
+            print(f"| {f} | {st} | {100 * share:.1f} % | " + (f"{cpp * share:.1f} |" if cpp else "- |"))
 
 
 if __name__ == "__main__":
