@@ -103,12 +103,16 @@ class Churn:
     10 ms slot at 200k/s)."""
 
     def __init__(self, prefixes, gw_idx, gateways, seed):
-        self.prefixes = prefixes
-        self.gw = gw_idx                      # current gateway (index) of every prefix
+        order = list(range(len(prefixes)))
+        random.Random(seed).shuffle(order)
+        # Stored in the order the stream visits them, as objects made in that order, so that
+        # a batch reads memory in sequence: visited through a shuffled index, every line cost
+        # a few cache misses (1.25 ms a batch of 2,000 lines for the full table).
+        self.prefixes = [(" " + prefixes[i])[1:] for i in order]
+        self.gw = bytearray(gw_idx[i] for i in order)   # current gateway (index) of each
         self.gateways = gateways
         self.vias = [" via " + g for g in gateways]
-        self.order = list(range(len(prefixes)))
-        random.Random(seed).shuffle(self.order)
+        self.total = len(prefixes)
         self.cursor = 0
         self.pending_add = []                 # deleted in the previous batch
         self.del_credit = 0.0
@@ -117,10 +121,10 @@ class Churn:
     def _take(self, k, busy):
         """The next k prefixes in the order that are not busy (and makes them busy)."""
         out = []
-        order, total = self.order, len(self.order)
+        total = self.total
         while len(out) < k:
             end = min(total, self.cursor + k - len(out))
-            chunk = order[self.cursor:end]
+            chunk = range(self.cursor, end)
             self.cursor = end % total
             if not busy.isdisjoint(chunk):
                 chunk = [i for i in chunk if i not in busy]
@@ -219,6 +223,9 @@ def generator_main(argv):
     prefixes, gw_idx, gateways = read_routes(a.routes)
     if len(gateways) < 2 or not prefixes:
         say(json.dumps({"error": f"{a.routes}: need routes via at least two gateways"}))
+        return 1
+    if len(gateways) > 256:
+        say(json.dumps({"error": f"{a.routes}: {len(gateways)} gateways, at most 256"}))
         return 1
     churn = Churn(prefixes, gw_idx, gateways, a.seed)
     slot = a.slot_ms / 1000.0
