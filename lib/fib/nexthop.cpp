@@ -43,7 +43,7 @@ void poison(const void* obj, size_t n) {
 }  // namespace
 
 NhGroup* NhGroup::make(uint32_t buckets) {
-  void* mem = ::operator new(sizeof(NhGroup) + buckets, std::align_val_t(64));
+  void* mem = ::operator new(sizeof(NhGroup) + buckets * sizeof(uint32_t), std::align_val_t(64));
   auto* g = new (mem) NhGroup{};
   g->mask = buckets - 1;
   return g;
@@ -51,7 +51,7 @@ NhGroup* NhGroup::make(uint32_t buckets) {
 
 void NhGroup::destroy(const NhGroup* g) {
   if (!g) return;
-  poison(g, sizeof(NhGroup) + g->mask + 1);
+  poison(g, sizeof(NhGroup) + (size_t(g->mask) + 1) * sizeof(uint32_t));
   ::operator delete(const_cast<NhGroup*>(g), std::align_val_t(64));
 }
 

@@ -43,18 +43,19 @@ constexpr bool nh_rejects(NhKind k) {
 constexpr uint8_t kPoisonByte = 0xdd;
 
 // An ECMP group's published table: immutable, owned by the group's NextHopState and freed
-// with it. A flow hashes to a bucket, the bucket names a member, the member a next-hop slot;
-// members are slots rather than states so that a member's neighbour changing its MAC
-// republishes only that member's state. Allocated with its buckets after it (make()).
+// with it. A flow hashes to a bucket, the bucket names its member's next-hop slot (the
+// member's id copied in, not its index: one dependent load fewer per packet); members are
+// slots rather than states so that a member's neighbour changing its MAC republishes only
+// that member's state. Allocated with its buckets after it (make()).
 struct NhGroup {
   static constexpr uint32_t kMaxMembers = 64;
   uint32_t mask;     // buckets - 1 (a power of two, at most 4096)
   uint16_t members;  // member_id[0 .. members-1]
   uint16_t alive;    // members with buckets
   uint32_t member_id[kMaxMembers];
-  const uint8_t* buckets() const { return reinterpret_cast<const uint8_t*>(this + 1); }
-  uint8_t* buckets() { return reinterpret_cast<uint8_t*>(this + 1); }
-  uint32_t pick(uint32_t hash) const { return member_id[buckets()[hash & mask]]; }
+  const uint32_t* bucket_slot() const { return reinterpret_cast<const uint32_t*>(this + 1); }
+  uint32_t* bucket_slot() { return reinterpret_cast<uint32_t*>(this + 1); }
+  uint32_t pick(uint32_t hash) const { return bucket_slot()[hash & mask]; }
   static NhGroup* make(uint32_t buckets);
   static void destroy(const NhGroup* g);
 };

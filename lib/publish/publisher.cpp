@@ -217,7 +217,7 @@ NextHopState* Publisher::build_group(uint32_t id, const Slot& s, const std::vect
     alive = uint16_t(alive + ms[i].alive);
   }
   g->alive = any ? alive : 0;
-  std::memcpy(g->buckets(), table.data(), nb);
+  for (uint32_t b = 0; b < nb; ++b) g->bucket_slot()[b] = g->member_id[table[b]];
   auto* st = new NextHopState{};
   st->kind = NhKind::group;
   st->family = s.key.family;
