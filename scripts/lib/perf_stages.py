@@ -47,6 +47,11 @@ LIB_STAGE = {"rte_prefetch0": "lookup", "rte_eth_tx_burst": "tx hand-off",
              "rte_eth_rx_burst": "burst loop, glue"}
 
 
+def stage_of(func):
+    """The stage an innermost function's samples are charged to."""
+    return FUNC_OF_STAGE.get(func) or LIB_STAGE.get(func) or "burst loop, glue"
+
+
 def symbol_addresses(binary):
     """demangled name without parameters -> address, for the binary's functions."""
     out = {}
@@ -119,7 +124,7 @@ def main():
     for addr, n in own.items():
         f = names.get(addr, "")
         funcs[f or "?"] += n
-        stages[FUNC_OF_STAGE.get(f) or LIB_STAGE.get(f) or "burst loop, glue"] += n
+        stages[stage_of(f)] += n
     cpp = a.tsc_hz / a.pps if a.pps and a.tsc_hz else None
     print("| stage | share of the worker's samples | cycles/packet |")
     print("|---|---|---|")
@@ -133,8 +138,7 @@ def main():
         print("|---|---|---|---|")
         for f, n in funcs.most_common(a.functions):
             share = n / total if total else 0
-            st = FUNC_OF_STAGE.get(f) or LIB_STAGE.get(f) or "burst loop, glue"
-            print(f"| {f} | {st} | {100 * share:.1f} % | " + (f"{cpp * share:.1f} |" if cpp else "- |"))
+            print(f"| {f} | {stage_of(f)} | {100 * share:.1f} % | " + (f"{cpp * share:.1f} |" if cpp else "- |"))
 
 
 if __name__ == "__main__":
