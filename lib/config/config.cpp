@@ -26,8 +26,9 @@ using config_detail::printable;
 
 // The accepted keys of each table. Unknown-key checks and config_keys() both read these
 // lists, so the parser, the documentation test and the documentation cannot drift apart.
-constexpr std::string_view kDataplaneKeys[] = {"eal",           "socket",      "mbufs",    "burst",
-                                               "idle_sleep_us", "presets_dir", "log_level"};
+constexpr std::string_view kDataplaneKeys[] = {"eal",         "socket",        "mbufs",
+                                               "burst",       "idle_sleep_us", "heap_reserve_mib",
+                                               "presets_dir", "log_level"};
 constexpr std::string_view kFibKeys[] = {"max_routes", "tbl8_groups", "max_next_hops"};
 constexpr std::string_view kFib6Keys[] = {"max_routes", "tbl8_groups"};
 constexpr std::string_view kIpv4Keys[] = {"drop_martians", "send_redirects", "accept_redirects"};
@@ -614,6 +615,7 @@ class Parser {
     read_int(t, path, "mbufs", 1024, 16777216, c.mbufs);
     read_int(t, path, "burst", 1, 64, c.burst);
     read_int(t, path, "idle_sleep_us", 0, 100000, c.idle_sleep_us);
+    read_int(t, path, "heap_reserve_mib", 0, 1048576, c.heap_reserve_mib);
     if (auto s = read_string(t, path, "presets_dir")) c.presets_dir = *s;
     if (auto s = read_string(t, path, "log_level")) {
       bool known = false;

@@ -134,10 +134,11 @@ struct Config {
   // [dataplane]
   std::vector<std::string> eal;  // EAL arguments used when the command line gives none
   std::string socket = "/run/routerd/routerd.sock";
-  uint32_t mbufs = 16384;      // mbufs per NUMA socket in use
-  uint16_t burst = 32;         // 1..64
-  uint32_t idle_sleep_us = 0;  // 0: workers poll without pause
-  std::string presets_dir;     // empty: the installed or source drivers-config/
+  uint32_t mbufs = 16384;         // mbufs per NUMA socket in use
+  uint16_t burst = 32;            // 1..64
+  uint32_t idle_sleep_us = 0;     // 0: workers poll without pause
+  uint32_t heap_reserve_mib = 0;  // control heap faulted in at startup for table loads; 0: none
+  std::string presets_dir;        // empty: the installed or source drivers-config/
   std::string log_level = "info";
 
   // [fib]

@@ -100,6 +100,7 @@ TEST_CASE("every section and key is read", "[config]") {
 mbufs = 2048
 burst = 64
 idle_sleep_us = 100
+heap_reserve_mib = 512
 presets_dir = "/etc/routerd/presets"
 log_level = "debug"
 [fib]
@@ -139,6 +140,7 @@ dev = "uplink_2-b"
   CHECK(c.mbufs == 2048);
   CHECK(c.burst == 64);
   CHECK(c.idle_sleep_us == 100);
+  CHECK(c.heap_reserve_mib == 512);
   CHECK(c.presets_dir == "/etc/routerd/presets");
   CHECK(c.log_level == "debug");
   CHECK(c.max_routes == 1000);
@@ -175,6 +177,7 @@ TEST_CASE("absent sections keep the defaults", "[config]") {
   CHECK(c.mbufs == d.mbufs);
   CHECK(c.burst == d.burst);
   CHECK(c.idle_sleep_us == d.idle_sleep_us);
+  CHECK(c.heap_reserve_mib == 0);
   CHECK(c.presets_dir.empty());
   CHECK(c.log_level == "info");
   CHECK(c.max_routes == d.max_routes);
@@ -286,7 +289,7 @@ TEST_CASE("every key in config_keys() is read by the parser", "[config]") {
     return out;
   };
   REQUIRE(error_of(render(base)) == "");
-  REQUIRE(config_keys().size() == 96);
+  REQUIRE(config_keys().size() == 97);
   for (const auto& key : config_keys()) {
     INFO(key);
     auto dot = key.find('.');
@@ -312,6 +315,8 @@ TEST_CASE("integers outside their range are rejected with the range", "[config]"
         "t.toml: port[0].mtu: 9001 is out of range 68..9000");
   CHECK(error_of("[[port]]\nname = \"p0\"\ndevice = \"x\"\nmtu = 68\n") == "");
   CHECK(error_of("[dataplane]\nburst = 0\n") == "t.toml: dataplane.burst: 0 is out of range 1..64");
+  CHECK(error_of("[dataplane]\nheap_reserve_mib = -1\n") ==
+        "t.toml: dataplane.heap_reserve_mib: -1 is out of range 0..1048576");
   CHECK(error_of("[dataplane]\nmbufs = -1\n") ==
         "t.toml: dataplane.mbufs: -1 is out of range 1024..16777216");
   CHECK(error_of("[fib]\ntbl8_groups = 1048577\n") ==

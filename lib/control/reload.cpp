@@ -160,6 +160,7 @@ std::vector<std::string> restart_needed(const Config& a, const Config& b) {
   check(a.mbufs != b.mbufs, "dataplane.mbufs");
   check(a.burst != b.burst, "dataplane.burst");
   check(a.idle_sleep_us != b.idle_sleep_us, "dataplane.idle_sleep_us");
+  check(a.heap_reserve_mib != b.heap_reserve_mib, "dataplane.heap_reserve_mib");
   check(a.presets_dir != b.presets_dir, "dataplane.presets_dir");
   check(a.log_level != b.log_level, "dataplane.log_level");
   check(a.max_routes != b.max_routes, "fib.max_routes");

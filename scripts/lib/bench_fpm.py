@@ -65,7 +65,7 @@ def thread_ticks(pid, tid):
         return 0
 
 
-def routerd_config(path, sock, prefix, eal_mem, netns, mbufs, trace=None):
+def routerd_config(path, sock, prefix, eal_mem, netns, mbufs, heap_reserve_mib, trace=None):
     eal = ["-l", "0-1", *eal_mem, "--no-pci", "--file-prefix", prefix]
     p0 = ['device = "net_null0,no-rx=1"', 'preset = "null"'] if trace is None else [
         f"device = {toml_str('net_pcap0,rx_pcap=' + trace + '.pcap,infinite_rx=1')}",
@@ -76,6 +76,7 @@ def routerd_config(path, sock, prefix, eal_mem, netns, mbufs, trace=None):
         f"eal = [{', '.join(toml_str(a) for a in eal)}]",
         f"socket = {toml_str(sock)}",
         f"mbufs = {mbufs}",
+        f"heap_reserve_mib = {heap_reserve_mib}",
         "",
         "[fib]",
         "max_routes = 1048576",
@@ -149,7 +150,7 @@ def run_round(ctx, framing, stream, meta, tag, mem_mb):
     logf = os.path.join(ctx["logdir"], f"{tag}-routerd.log")
     traffic = ctx["trace"] is not None
     routerd_config(conf, sock, prefix, ctx["mem"].eal_args(mem_mb), netns, ctx["mbufs"],
-                   ctx["trace"])
+                   ctx["heap_reserve_mib"], ctx["trace"])
     shutil.copy(conf, os.path.join(ctx["logdir"], os.path.basename(conf)))
     # A fresh namespace with its loopback up (fpm_listen is on 127.0.0.1 there).
     subprocess.run(["ip", "netns", "del", netns], capture_output=True)
@@ -421,7 +422,7 @@ def worker_cores(cores):
     return sum(v for k, v in cores.items() if k.startswith("rte-worker"))
 
 
-def table(results, mem_mode):
+def table(results, mem_mode, heap_mib):
     rows = ["| framing | rounds | routes | routes/s per round | median routes/s | target | "
             "routes per control-thread CPU s (median) | peak RSS (MiB) | batches | "
             "batch failures | unusable | other processes (cores) |",
@@ -463,7 +464,7 @@ def table(results, mem_mode):
                 f"| {r['framing']} | {ups_t} | {statistics.median(ups):,.0f} | {before_t} | "
                 f"{ratios_t} | {statistics.median(ratios):.3f} | {mean_q:.3f} | {core_q:.3f} | "
                 f"{wcores} | {FORWARD_TARGET} |")
-    return "\n".join(rows) + f"\n\nMemory: {mem_mode}."
+    return "\n".join(rows) + f"\n\nMemory: {mem_mode}; routerd heap reserve {heap_mib} MiB."
 
 
 def run(args, repo):
@@ -499,6 +500,7 @@ def run(args, repo):
                                             table_sha, fr, log) for fr in framings}
     ctx["trace"] = None
     ctx["mbufs"] = MBUFS
+    ctx["heap_reserve_mib"] = args.heap_reserve_mib
     ctx["samples"] = args.samples
     if args.traffic:
         trace, tmeta = ensure_trace(repo, os.path.join(build, "bench", "traces"), "uniform",
@@ -541,7 +543,7 @@ def run(args, repo):
            "parameters": {"framing": framings, "rounds": args.rounds, "poll_ms": args.poll_ms,
                           "wait_quiet": args.wait_quiet, "table": table_path,
                           "table_sha256": table_sha, "traffic": args.traffic,
-                          "samples": args.samples},
+                          "samples": args.samples, "heap_reserve_mib": args.heap_reserve_mib},
            "results": results, "bench_seconds": time.monotonic() - t_begin}
     json_path = os.path.join(out, "fpm.json")
     with open(json_path, "w") as f:
@@ -550,6 +552,6 @@ def run(args, repo):
     print(f"## scripts/bench fpm: {machine['cpu_model']}, {machine['nproc']} CPUs, "
           f"commit {machine['git_commit']}{' (dirty)' if machine['git_dirty'] else ''}, "
           f"{machine['date']}\n")
-    print(table(results, mode_text))
+    print(table(results, mode_text, args.heap_reserve_mib))
     print(f"\nJSON: {json_path}; logs: {ctx['logdir']}")
     return 0
