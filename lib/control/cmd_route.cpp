@@ -284,10 +284,20 @@ nlohmann::json Control::route_batch(const Request& r) {
   // bumps the generation too. Nothing else runs on this thread during the batch.
   const uint64_t bumps_before = pub_.commits();
   try {
+    // Each line's name is needed only if it fails, but is built for every line: in one
+    // reused string, as "line 1234: route replace" is past the short-string size.
+    std::string where;
     for (const BatchLine& b : r.batch) {
-      const char* verb = verb_name(b.req.verb);
-      rib_apply(b.req, (b.where.empty() ? "line " + std::to_string(b.line) : b.where) + ": " + verb,
-                undo, n);
+      where.clear();
+      if (b.where.empty()) {
+        where += "line ";
+        where += std::to_string(b.line);
+      } else {
+        where += b.where;
+      }
+      where += ": ";
+      where += verb_name(b.req.verb);
+      rib_apply(b.req, where, undo, n);
     }
   } catch (const CommandError& e) {
     rib_undo(undo);
