@@ -139,4 +139,32 @@ check_flag() {
   ! ip link show "$IF0" >/dev/null 2>&1
 }
 tb_check "--check accepts the good config and refuses a bad one, creating nothing" check_flag
+
+# dataplane.heap_reserve_mib: the reserve is faulted in at startup (the log says so and the
+# memory is resident), and one larger than the machine's available memory stops routerd
+# with the reason, before any interface exists.
+check_heap_reserve() {
+  local avail_mib rc=0 err rss_kib
+  avail_mib=$(awk '/^MemAvailable:/ {print int($2 / 1024)}' /proc/meminfo)
+  sed "s/^socket = .*/&\nheap_reserve_mib = $((avail_mib + 4096))/" "$TB_DIR/good.toml" >"$TB_DIR/heap-big.toml"
+  err=$(timeout 20 "$ROUTERD" -c "$TB_DIR/heap-big.toml" 2>&1 >/dev/null </dev/null) || rc=$?
+  tb_say "     $((avail_mib + 4096)) MiB (available $avail_mib): exit $rc: $err"
+  ((rc == 1)) && grep -q 'dataplane.heap_reserve_mib: .* MiB is more than the .* MiB this machine has available' <<<"$err" || return 1
+  ! ip link show "$IF0" >/dev/null 2>&1 || { tb_say "     a TAP interface was created"; return 1; }
+  sed "s/^socket = .*/&\nheap_reserve_mib = 96/" "$TB_DIR/good.toml" >"$TB_DIR/heap.toml"
+  "$ROUTERD" -c "$TB_DIR/heap.toml" >/dev/null 2>"$TB_LOG" </dev/null &
+  TB_ROUTERD_PID=$!
+  if ! tb_wait_until 60 rctl link show; then
+    tb_say "     routerd did not come up with heap_reserve_mib = 96:"
+    tail -20 "$TB_LOG" | tb_indent
+    return 1
+  fi
+  # The heap mapping's own resident size: VmRSS also counts the EAL's --no-huge memory.
+  rss_kib=$(awk '/\[heap\]$/ {h = 1; next} /^[0-9a-f]+-/ {h = 0} h && /^Rss:/ {print $2}' \
+    "/proc/$TB_ROUTERD_PID/smaps")
+  tb_say "     96 MiB: $(grep -o 'heap: .*' "$TB_LOG"); [heap] resident $((${rss_kib:-0} / 1024)) MiB"
+  tb_stop_routerd TERM 10
+  grep -q 'heap: 96 MiB reserved and faulted in for table loads in' "$TB_LOG" && ((${rss_kib:-0} >= 96 * 1024))
+}
+tb_check "heap_reserve_mib: faulted in at startup; beyond the available memory, refused" check_heap_reserve
 tb_finish
