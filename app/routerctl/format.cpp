@@ -212,6 +212,13 @@ std::string stats(const json& d) {
       "queued)\n",
       d.value("generation", 0ull), d.value("routes", 0ull), d.value("fib_prefixes", 0ull),
       d.value("next_hops", 0ull), d.value("neighbours", 0ull), d.value("neighbour_queued", 0ull));
+  if (d.contains("memory")) {
+    const json& m = d["memory"];
+    out += fmt::format("memory: resident {} MiB", m.value("resident_bytes", 0ull) >> 20);
+    if (uint64_t r = m.value("heap_reserved_bytes", 0ull))
+      out += fmt::format(", heap reserved at startup {} MiB", r >> 20);
+    out += "\n";
+  }
   for (const auto& w : d["workers"])
     out += fmt::format("worker {}: {} polls, {} with packets\n", w.value("worker", 0u),
                        w.value("polls", 0ull), w.value("busy_polls", 0ull));

@@ -474,6 +474,8 @@ class Control {
   // against this, so routes and neighbours added with routerctl stay unless the file names
   // the same prefix or address.
   const std::string config_path_;  // the file reload reads again
+  // dataplane.heap_reserve_mib as routerd started (a reload's new value waits for a restart).
+  const uint64_t heap_reserved_bytes_;
   Config loaded_;
   std::vector<RouteFile> loaded_files_;
   NeighbourTable neigh_;

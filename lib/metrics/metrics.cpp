@@ -242,6 +242,14 @@ std::string prometheus_text(const json& s) {
     e.sample(field(s, m.key));
   }
 
+  const json& mem = field(s, "memory");
+  e.family("routerd_resident_memory_bytes", "gauge",
+           "Resident memory of the process (DPDK's hugepages not included).");
+  e.sample(field(mem, "resident_bytes"));
+  e.family("routerd_heap_reserved_bytes", "gauge",
+           "Heap faulted in at startup for table loads (dataplane.heap_reserve_mib).");
+  e.sample(field(mem, "heap_reserved_bytes"));
+
   e.family("routerd_ecmp_member_packets_total", "counter",
            "Packets ECMP groups sent through each member next hop.");
   if (s.contains("ecmp"))

@@ -39,6 +39,7 @@ json sample_stats() {
       {"reclaim_pending", 1},
       {"fragmented", 2},
       {"fragments", 4},
+      {"memory", {{"resident_bytes", 567279616}, {"heap_reserved_bytes", 536870912}}},
       {"invalidation",
        {{"samples", 4}, {"p50_ns", 2170}, {"p99_ns", 34440}, {"max_ns", 34440}, {"unobserved", 0}}},
       {"route_cache", {{"enabled", true}, {"hits", 21}}},
@@ -100,6 +101,8 @@ TEST_CASE("Prometheus exposition of routerd's counters", "[metrics]") {
   has("routerd_routes 4");
   has("routerd_commits_total 7");
   has("routerd_fragments_sent_total 4");
+  has("# TYPE routerd_resident_memory_bytes gauge\nrouterd_resident_memory_bytes 567279616");
+  has("# TYPE routerd_heap_reserved_bytes gauge\nrouterd_heap_reserved_bytes 536870912");
   has("routerd_invalidation_latency_seconds{quantile=\"0.99\"} 3.444e-05");
 
   // Every sample line belongs to a family declared once, before its samples, with HELP.

@@ -163,8 +163,15 @@ check_heap_reserve() {
   rss_kib=$(awk '/\[heap\]$/ {h = 1; next} /^[0-9a-f]+-/ {h = 0} h && /^Rss:/ {print $2}' \
     "/proc/$TB_ROUTERD_PID/smaps")
   tb_say "     96 MiB: $(grep -o 'heap: .*' "$TB_LOG"); [heap] resident $((${rss_kib:-0} / 1024)) MiB"
+  local text json
+  text=$(rctl stats | grep '^memory:')
+  json=$(rctl -j stats | jq -c .memory)
+  tb_say "     routerctl stats: $text; -j: $json"
   tb_stop_routerd TERM 10
-  grep -q 'heap: 96 MiB reserved and faulted in for table loads in' "$TB_LOG" && ((${rss_kib:-0} >= 96 * 1024))
+  grep -q 'heap: 96 MiB reserved and faulted in for table loads in' "$TB_LOG" && ((${rss_kib:-0} >= 96 * 1024)) &&
+    [[ $text == *"heap reserved at startup 96 MiB"* ]] &&
+    [[ $(jq .heap_reserved_bytes <<<"$json") == $((96 << 20)) ]] &&
+    (($(jq .resident_bytes <<<"$json") >= 96 << 20))
 }
 tb_check "heap_reserve_mib: faulted in at startup; beyond the available memory, refused" check_heap_reserve
 tb_finish
