@@ -111,15 +111,19 @@ tb_check "missing config file: exit 2, one line naming the file" check_missing
 
 # Sanity: the same template with nothing wrong does start (so the failures above are the
 # keys', not the template's).
-check_good() {
-  conf "$TB_DIR/good.toml" '' '"10.2.0.1/24"' ''
-  "$ROUTERD" -c "$TB_DIR/good.toml" >/dev/null 2>"$TB_LOG" </dev/null &
+# start_on FILE WHAT: routerd on FILE, answering within 60 s (else its log, and false).
+start_on() {
+  "$ROUTERD" -c "$1" >/dev/null 2>"$TB_LOG" </dev/null &
   TB_ROUTERD_PID=$!
   if ! tb_wait_until 60 rctl link show; then
-    tb_say "     routerd did not come up on the good config:"
+    tb_say "     routerd did not come up $2:"
     tail -20 "$TB_LOG" | tb_indent
     return 1
   fi
+}
+check_good() {
+  conf "$TB_DIR/good.toml" '' '"10.2.0.1/24"' ''
+  start_on "$TB_DIR/good.toml" "on the good config" || return 1
   tb_say "     routerd answers on the good config; interfaces: $(ip -br link show | awk '{print $1}' | grep -E "$IF0|$IF1" | tr '\n' ' ')"
   tb_stop_routerd TERM 10
   tb_say "     and exits with $TB_ROUTERD_RC on SIGTERM"
@@ -152,13 +156,7 @@ check_heap_reserve() {
   ((rc == 1)) && grep -q 'dataplane.heap_reserve_mib: .* MiB is more than the .* MiB this machine has available' <<<"$err" || return 1
   ! ip link show "$IF0" >/dev/null 2>&1 || { tb_say "     a TAP interface was created"; return 1; }
   sed "s/^socket = .*/&\nheap_reserve_mib = 96/" "$TB_DIR/good.toml" >"$TB_DIR/heap.toml"
-  "$ROUTERD" -c "$TB_DIR/heap.toml" >/dev/null 2>"$TB_LOG" </dev/null &
-  TB_ROUTERD_PID=$!
-  if ! tb_wait_until 60 rctl link show; then
-    tb_say "     routerd did not come up with heap_reserve_mib = 96:"
-    tail -20 "$TB_LOG" | tb_indent
-    return 1
-  fi
+  start_on "$TB_DIR/heap.toml" "with heap_reserve_mib = 96" || return 1
   # The heap mapping's own resident size: VmRSS also counts the EAL's --no-huge memory.
   rss_kib=$(awk '/\[heap\]$/ {h = 1; next} /^[0-9a-f]+-/ {h = 0} h && /^Rss:/ {print $2}' \
     "/proc/$TB_ROUTERD_PID/smaps")
