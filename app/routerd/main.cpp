@@ -359,8 +359,8 @@ static void raise_fd_limit() {
 // here 0.4-1.2 GB/s, a third of the load's time (docs/performance.md, "The heap reserved at
 // startup"). So the heap is grown and touched once at startup, in blocks below the mmap
 // threshold so that they come from the heap, then freed into it, and never trimmed: later
-// allocations of the main thread (the control thread) reuse those pages. Blocks above 32
-// MiB are still mapped on demand. Throws if the memory cannot be had.
+// allocations of the main thread (the control thread) reuse those pages. Throws if the
+// memory cannot be had.
 static void reserve_heap(uint32_t mib) {
   if (mib == 0) return;
   // Overcommit would let the mallocs succeed and the touching end in the OOM killer.
@@ -378,6 +378,11 @@ static void reserve_heap(uint32_t mib) {
                              " MiB is more than the " + std::to_string(avail_kib / 1024) +
                              " MiB this machine has available");
   mallopt(M_TRIM_THRESHOLD, -1);  // mallopt(3): -1 disables trimming
+  // And no block of its own mapping: glibc then serves the main thread's blocks over 32 MiB
+  // (a full table's largest hash tables) from the heap, and another thread's blocks too big
+  // for its arena (the API thread's route specs of a parsed full table, 108 MiB) from the
+  // main one, so those come out of the reserve as well.
+  mallopt(M_MMAP_MAX, 0);
   constexpr size_t block = 16 << 20;
   const size_t bytes = size_t(mib) << 20;
   const long page = sysconf(_SC_PAGESIZE);
