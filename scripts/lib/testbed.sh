@@ -31,6 +31,7 @@
 #   TB_IPV6=1          dual-stack: router ports also get 2001:db8:I+1::1/64 and hosts
 #                      2001:db8:I+1::2/64 with a default route to it (otherwise hosts run
 #                      without IPv6, so no stray solicitation shows in the counters)
+#   TB_FIB6_ROUTES, TB_FIB6_TBL8  [fib6] sizes when no [fib6] is given (16384, 4096)
 
 # --- constants --------------------------------------------------------------------------------
 TB_SKIP=77
@@ -306,6 +307,11 @@ preset = "tap"
 addresses = ["$(tb_router_ip $i)/24"$(tb_ipv6 && printf ', "%s/64"' "$(tb_router_ip6 $i)")]
 EOF
     done
+    # The IPv6 FIB sized for a few thousand routes unless the test sizes it: the default (room
+    # for the full table, 736 MiB in two copies) made each of a run's 50-odd starts take 2.8 s
+    # instead of 2.1, faulting in memory no test fills (first touch is slow in this VM).
+    [[ $extra$'\n'${TB_EXTRA_TOML:-} == *"[fib6]"* ]] ||
+      printf '\n[fib6]\nmax_routes = %s\ntbl8_groups = %s\n' "${TB_FIB6_ROUTES:-16384}" "${TB_FIB6_TBL8:-4096}"
     [[ -z $extra ]] || printf '\n%s\n' "$extra"
     [[ -z ${TB_EXTRA_TOML:-} ]] || printf '\n%s\n' "$TB_EXTRA_TOML"
   } >"$f"
