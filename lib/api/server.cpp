@@ -352,10 +352,17 @@ void ApiServer::serve(int fd) {
 nlohmann::json api_call(const std::string& path, const std::vector<std::string>& argv,
                         int timeout_ms) {
   sockaddr_un addr = make_addr(path);
+  auto refuse = [](const std::string& size) {
+    return std::runtime_error("the request is " + size + "; routerd takes at most " +
+                              mib(kMaxRequestBytes) + " per request (split the batch)");
+  };
+  // The words alone (each quoted, comma after) say whether the JSON can fit: a batch far too
+  // large is refused without first encoding all of it.
+  size_t least = sizeof "{\"argv\":[]}\n" - 1;
+  for (const auto& w : argv) least += w.size() + 3;
+  if (least > kMaxRequestBytes + 1) throw refuse("at least " + mib(least - 1));
   std::string req = nlohmann::json{{"argv", argv}}.dump() + "\n";
-  if (req.size() > kMaxRequestBytes)
-    throw std::runtime_error("the request is " + mib(req.size()) + "; routerd takes at most " +
-                             mib(kMaxRequestBytes) + " per request (split the batch)");
+  if (req.size() > kMaxRequestBytes) throw refuse(mib(req.size()));
   int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) throw std::runtime_error("socket: " + errstr());
   if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
