@@ -127,7 +127,7 @@ TEST_CASE("requests and answers above 1 MiB get through; too large ones are refu
   CHECK(r["data"][59999]["prefix"] == "10.0.234.0/24");
   // A 30,000-line batch is about 1.3 MiB on the wire; this one about 5 MiB.
   std::vector<std::string> words = {"count"};
-  for (int i = 0; i < 119999; ++i) words.push_back("route add 10.0.0.0/24 via 10.1.0.2");
+  for (int i = 0; i < 119999; ++i) words.emplace_back("route add 10.0.0.0/24 via 10.1.0.2");
   r = api_call(path, words);
   REQUIRE(r["ok"] == true);
   CHECK(r["data"]["words"] == 120000);
