@@ -237,12 +237,16 @@ TEST_CASE("link-local multicast to the kernel is held to control_plane.punt_rate
   CpRig r(cp_config(ns.name, {"ospf"}, 1, 2));
   const int fd4 = daemon_socket(ns.name, "p1", AF_INET, "224.0.0.5");
   const uint64_t to_kernel = r.stat("events", "punt_kernel");
+  const uint64_t limited = r.stat("drops", "cp_rate_limited");
   for (int i = 0; i < 5; ++i)
     r.hand_over(v4_frame(r.pool.get(), Ipv4(224, 0, 0, 5), "flood" + std::to_string(i)),
                 r.ports[1]->id());
   r.ctl->poll_once(r.now);
   CHECK(r.stat("events", "punt_kernel") == to_kernel + 2);
-  CHECK(r.stat("drops", "cp_rate_limited") == 3);
+  // At least the flood's 3: frames the kernel sends (the join's IGMP reports, IPv6's MLD and
+  // solicitations, on the kernel's own clock) have a bucket of the same size and count here
+  // too when it is empty; CI once saw 4.
+  CHECK(r.stat("drops", "cp_rate_limited") >= limited + 3);
   CHECK(receive(fd4, 1000).substr(20) == "flood0");
   CHECK(receive(fd4, 1000).substr(20) == "flood1");
   CHECK(receive(fd4, 200).empty());
