@@ -119,7 +119,7 @@ TEST_CASE("requests and answers above 1 MiB get through; too large ones are refu
   ApiServer srv(path, handler);
   srv.start();
   // About 4 MiB of answer (a 1 MiB line limit made this "no answer"). The sizes here stay a
-  // few MiB: this file's JSON code runs at -O0, and 16 and 45 MiB took 20 s of every unit
+  // few MiB: this file's JSON code runs at -O0, and 16 and 45 MiB took 17 s of every unit
   // test run; test 25 sends a real 1,048,576-line batch (45 MiB) through routerctl.
   json r = api_call(path, {"big", "60000"});
   REQUIRE(r["ok"] == true);
