@@ -322,7 +322,7 @@ bool Control::kernel_poll(uint64_t now_ms) {
         continue;
       }
       if (!from_kernel_limit_.take(now_ms)) {
-        dp_.control_stats().count_drop(Drop::cp_rate_limited, p.ref.id);
+        dp_.control_stats().count_drop(Drop::cp_from_kernel_limited, p.ref.id);
         rte_pktmbuf_free(m);
         continue;
       }

@@ -63,7 +63,8 @@ namespace routerd {
   X(no_mbuf, "mbuf pool empty while building a reply")                                             \
   X(local_unhandled, "addressed to the router, protocol not served")                               \
   X(cp_denied, "for the router, not in control_plane.allow (control-plane interfaces on)")         \
-  X(cp_rate_limited, "for a kernel interface (or from one), over control_plane.punt_rate")         \
+  X(cp_rate_limited, "for a kernel interface, over control_plane.punt_rate")                       \
+  X(cp_from_kernel_limited, "from a kernel interface, over control_plane.punt_rate")               \
   X(cp_kernel_full, "for a kernel interface whose queue was full")                                 \
   X(cp_bad_frame, "from a kernel interface: too short, too long for the port, or no mbuf")         \
   X(reassembly_dropped, "fragment to the router dropped: reassembly table full or timed out")      \
