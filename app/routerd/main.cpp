@@ -112,6 +112,26 @@ std::string presets_dir(const Config& cfg) {
   return ROUTERD_PRESETS_DIR;
 }
 
+// Parsing the route files takes several times the memory that stays (a full table of ECMP
+// lines: 0.67 GB freed after the load, 0.24 GB kept), and malloc keeps what is freed: give
+// it back, unless dataplane.heap_reserve_mib asked to keep a heap for table loads.
+static void return_startup_heap(uint32_t reserve_mib) {
+  if (reserve_mib != 0) return;
+  auto resident_mib = [] {
+    std::ifstream statm("/proc/self/statm");
+    uint64_t size = 0, pages = 0;
+    statm >> size >> pages;
+    return pages * uint64_t(sysconf(_SC_PAGESIZE)) >> 20;
+  };
+  const uint64_t before = resident_mib();
+  const auto t0 = std::chrono::steady_clock::now();
+  malloc_trim(0);
+  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  spdlog::info(
+      "heap: returned what parsing the route files freed: resident {} -> {} MiB ({:.3f} s)", before,
+      resident_mib(), s);
+}
+
 int run(const Config& cfg, const std::vector<Preset>& presets,
         std::vector<Control::RouteFile> route_files, std::vector<std::string> eal_args) {
   for (const auto& p : cfg.ports) {
@@ -228,6 +248,7 @@ int run(const Config& cfg, const std::vector<Preset>& presets,
   // copies side by side. Later loads find no idle lcore (unless one has no worker).
   dp.fib6.set_spare_core(&idle);
   ctl.load(cfg, std::move(route_files));  // Control keeps them for reload: one copy
+  if (!cfg.route_files.empty()) return_startup_heap(cfg.heap_reserve_mib);
 
   // RX queues go round-robin over workers, so every queue is polled.
   std::vector<std::vector<Worker::RxQueue>> rx(workers);
@@ -465,7 +486,7 @@ static int main_(int argc, char** argv) {
   }
   if (check_only) {
     size_t routes = cfg.routes.size();
-    for (const auto& [f, specs] : route_files) routes += specs.size();
+    for (const auto& f : route_files) routes += f.specs.size();
     std::printf("%s: fine: %zu ports, %zu routes (%zu route files), %zu static neighbours\n",
                 config_path.c_str(), cfg.ports.size(), routes, route_files.size(),
                 cfg.neighbours.size());

@@ -110,6 +110,7 @@ struct NexthopSpec {
   std::optional<Ipv6> via6;
   std::string dev;
   uint16_t weight = 1;
+  bool operator==(const NexthopSpec&) const = default;
 };
 constexpr size_t kMaxNexthops = 64;
 constexpr uint16_t kMaxNexthopWeight = 256;

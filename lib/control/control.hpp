@@ -106,7 +106,23 @@ class Control {
   // files (startup), which it keeps for reload() (taken, not copied: a full table of ECMP
   // routes is several hundred MiB of specs). Throws ConfigError naming the config entry or
   // file line.
-  using RouteFile = std::pair<std::string, std::vector<RouteSpec>>;
+  // A route file as parsed, kept for reload's diff. Once applied, share_nexthops() keeps one
+  // list per distinct next-hop set: a full table of ECMP lines otherwise holds ~600 bytes of
+  // specs a route for as long as routerd runs (docs/performance.md, "Both families at once").
+  struct RouteFile {
+    std::string path;
+    std::vector<RouteSpec> specs;
+    RouteFile(std::string p, std::vector<RouteSpec> s) : path(std::move(p)), specs(std::move(s)) {}
+    // specs[i]'s next hops (its ECMP set; empty for a single next hop), shared or not.
+    const std::vector<NexthopSpec>& nexthops(size_t i) const {
+      return set_.empty() || set_[i] == 0 ? specs[i].nexthops : sets_[set_[i] - 1];
+    }
+    void share_nexthops();
+
+   private:
+    std::vector<uint32_t> set_;  // per spec: 1 + its index in sets_, or 0; empty: not shared
+    std::vector<std::vector<NexthopSpec>> sets_;
+  };
   void load(const Config& cfg, std::vector<RouteFile> route_files);
 
   // Re-reads the config this Control was loaded from (parsed on the caller's thread) and

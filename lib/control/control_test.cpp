@@ -5,7 +5,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <future>
 #include <thread>
 
@@ -15,6 +17,7 @@
 #include "control_rig.hpp"
 #include "dpdk.hpp"
 #include "icmp.hpp"
+#include "routefile.hpp"
 
 using namespace routerd;
 using nlohmann::json;
@@ -685,6 +688,63 @@ TEST_CASE("reload applies ECMP [[route]]s: changed members or weights replace, t
   CHECK(ecmp()["via"] == "10.2.0.2");
   CHECK_FALSE(ecmp().contains("nexthops"));
   CHECK(r.run({"stats"})["ecmp_groups"] == 0);
+}
+
+TEST_CASE("a route file kept for reload shares its next-hop sets and still diffs exactly",
+          "[control][reload][ecmp]") {
+  char path[] = "/tmp/routerd-test-routes.XXXXXX";
+  const int fd = ::mkstemp(path);
+  REQUIRE(fd >= 0);
+  ::close(fd);
+  auto write = [&](const std::string& weight) {
+    std::ofstream(path) << "192.0.2.0/24 nexthop via 10.1.0.2 nexthop via 10.2.0.2 weight 3\n"
+                           "198.51.100.0/24 nexthop via 10.1.0.2 nexthop via 10.2.0.2 weight 3\n"
+                           "10.9.0.0/16 via 10.2.0.2\n"
+                           "203.0.113.0/24 nexthop via 10.2.0.2 nexthop via 10.1.0.2\n"
+                           "198.18.0.0/24 nexthop via 10.1.0.2 nexthop via 10.2.0.2 weight " +
+                               weight + "\n";
+  };
+  write("3");
+  Control::RouteFile f(path, parse_route_file(path));
+  std::vector<std::vector<NexthopSpec>> parsed;
+  for (const RouteSpec& sp : f.specs) parsed.push_back(sp.nexthops);
+  f.share_nexthops();
+  for (size_t i = 0; i < f.specs.size(); ++i) {
+    INFO("line " << i + 1);
+    CHECK(f.nexthops(i) == parsed[i]);
+    CHECK(f.specs[i].nexthops.empty());
+  }
+  // Lines 1, 2 and 5 name one set: one list (whatever order the parse keeps them in).
+  auto of = [&](const char* prefix) -> const std::vector<NexthopSpec>* {
+    for (size_t i = 0; i < f.specs.size(); ++i)
+      if (route_prefix_str(f.specs[i]) == prefix) return &f.nexthops(i);
+    return nullptr;
+  };
+  REQUIRE(of("192.0.2.0/24"));
+  CHECK(of("192.0.2.0/24")->size() == 2);
+  CHECK(of("192.0.2.0/24") == of("198.51.100.0/24"));
+  CHECK(of("192.0.2.0/24") == of("198.18.0.0/24"));
+  CHECK(of("192.0.2.0/24") != of("203.0.113.0/24"));
+  CHECK(of("10.9.0.0/16")->empty());
+
+  const std::string cfg_text = reload_config(R"("10.2.0.1/24")", "");
+  Rig r(cfg_text);
+  const Config cfg = parse_config(cfg_text, "t.toml");
+  auto files = [&] { return std::vector<Control::RouteFile>{{path, parse_route_file(path)}}; };
+  json out = r.ctl->reload_apply(cfg, files());
+  CHECK(out["routes_added"] == 5);
+  CHECK(r.nh("198.18.0.1")->kind == NhKind::group);
+  // The kept (shared) copy against the same file parsed again: nothing to do.
+  out = r.ctl->reload_apply(cfg, files());
+  CHECK(out["routes_added"] == 0);
+  CHECK(out["routes_replaced"] == 0);
+  CHECK(out["routes_deleted"] == 0);
+  // One line's weight changed: that route, and only it, is replaced.
+  write("2");
+  out = r.ctl->reload_apply(cfg, files());
+  CHECK(out["routes_replaced"] == 1);
+  CHECK(out["routes_added"] == 0);
+  ::unlink(path);
 }
 
 namespace {

@@ -10,6 +10,7 @@
 #include <map>
 #include <set>
 #include <tuple>
+#include <unordered_map>
 
 #include "control.hpp"
 
@@ -104,11 +105,11 @@ struct RouteLine {
   }
 };
 
-RouteLine route_line(const RouteSpec& s) {
+RouteLine route_line(const RouteSpec& s, const std::vector<NexthopSpec>& nexthops) {
   // An IPv6 route's gateway is via6; an IPv4 route's is via, or via6 (RFC 5549).
   const std::string via = s.via ? s.via->str() : s.via6 ? s.via6->str() : "";
   RouteLine r{s.family, route_prefix_str(s), via, s.dev, s.mtu, s.line, s.type, {}};
-  for (const NexthopSpec& h : s.nexthops)
+  for (const NexthopSpec& h : nexthops)
     r.nh.push_back({h.via6 ? h.via6->str() : h.via ? h.via->str() : "", h.dev, h.weight});
   return r;
 }
@@ -143,8 +144,12 @@ std::map<std::string, RouteLine> routes_of(const Config& c,
   std::map<std::string, RouteLine> m;
   for (const auto& r : c.routes) m[r.prefix.str()] = config_line(r, 4);
   for (const auto& r : c.routes6) m[r.prefix.str()] = config_line(r, 6);
-  for (const auto& [path, specs] : files)
-    for (const auto& sp : specs) m[route_line(sp).prefix] = route_line(sp);
+  for (const auto& f : files)
+    for (size_t i = 0; i < f.specs.size(); ++i) {
+      RouteLine l = route_line(f.specs[i], f.nexthops(i));
+      std::string prefix = l.prefix;
+      m[std::move(prefix)] = std::move(l);
+    }
   return m;
 }
 
@@ -278,13 +283,40 @@ void Control::load(const Config& cfg, std::vector<RouteFile> route_files) {
   }
   for (size_t i = 0; i < cfg.routes.size(); ++i)
     run("route[" + std::to_string(i) + "]", route_add_argv(cfg.routes[i]));
-  for (const auto& [path, specs] : loaded_files_) {
+  for (const auto& f : loaded_files_) {
     try {
-      route_load(specs, path);
+      route_load(f.specs, f.path);
     } catch (const CommandError& e) {
       throw ConfigError(cfg.path + ": route_files: " + e.what());
     }
   }
+  for (auto& f : loaded_files_) f.share_nexthops();
+}
+
+void Control::RouteFile::share_nexthops() {
+  if (!set_.empty()) return;
+  set_.assign(specs.size(), 0);
+  std::unordered_map<std::string, uint32_t> index;
+  std::string key;
+  for (size_t i = 0; i < specs.size(); ++i) {
+    std::vector<NexthopSpec>& nh = specs[i].nexthops;
+    if (nh.empty()) continue;
+    if (i > 0 && set_[i - 1] != 0 && sets_[set_[i - 1] - 1] == nh) {
+      set_[i] = set_[i - 1];  // a table through one group: consecutive lines share their set
+    } else {
+      key.clear();
+      for (const NexthopSpec& h : nh)
+        key += (h.via    ? h.via->str()
+                : h.via6 ? h.via6->str()
+                         : "") +
+               ' ' + h.dev + ' ' + std::to_string(h.weight) + ';';
+      const auto [it, fresh] = index.try_emplace(key, uint32_t(sets_.size() + 1));
+      if (fresh) sets_.push_back(std::move(nh));
+      set_[i] = it->second;
+    }
+    std::vector<NexthopSpec>().swap(nh);
+  }
+  if (sets_.empty()) std::vector<uint32_t>().swap(set_);
 }
 
 nlohmann::json Control::reload() {
@@ -399,9 +431,9 @@ nlohmann::json Control::reload_apply(const Config& next, std::vector<RouteFile> 
       source[r.prefix.str()] = config_path_ + ": [[route]] " + r.prefix.str();
     for (const auto& r : next.routes6)
       source[r.prefix.str()] = config_path_ + ": [[route]] " + r.prefix.str();
-    for (const auto& [path, specs] : files)
-      for (const auto& sp : specs)
-        source[route_line(sp).prefix] = path + ":" + std::to_string(sp.line);
+    for (const auto& f : files)
+      for (const auto& sp : f.specs)
+        source[route_prefix_str(sp)] = f.path + ":" + std::to_string(sp.line);
     // A batch line through the grammar routerctl uses, so either family parses as typed.
     auto line_of = [&source](const RouteLine& r, bool del) {
       std::vector<std::string> w = {"route", del ? "del" : "replace"};
@@ -502,6 +534,7 @@ nlohmann::json Control::reload_apply(const Config& next, std::vector<RouteFile> 
   const std::vector<std::string> restart = restart_needed(loaded_, next);
   loaded_ = next;
   loaded_files_ = std::move(files);
+  for (auto& f : loaded_files_) f.share_nexthops();
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   spdlog::info("reload {}: addresses +{} -{}, neighbours ~{} -{}, routes +{} ~{} -{} in {:.3f} s{}",
                config_path_, addr_added, addr_removed, neigh_set, neigh_removed, routes_added,
