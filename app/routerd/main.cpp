@@ -117,19 +117,13 @@ std::string presets_dir(const Config& cfg) {
 // it back, unless dataplane.heap_reserve_mib asked to keep a heap for table loads.
 static void return_startup_heap(uint32_t reserve_mib) {
   if (reserve_mib != 0) return;
-  auto resident_mib = [] {
-    std::ifstream statm("/proc/self/statm");
-    uint64_t size = 0, pages = 0;
-    statm >> size >> pages;
-    return pages * uint64_t(sysconf(_SC_PAGESIZE)) >> 20;
-  };
-  const uint64_t before = resident_mib();
+  const uint64_t before = Control::resident_bytes() >> 20;
   const auto t0 = std::chrono::steady_clock::now();
   malloc_trim(0);
   const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   spdlog::info(
       "heap: returned what parsing the route files freed: resident {} -> {} MiB ({:.3f} s)", before,
-      resident_mib(), s);
+      Control::resident_bytes() >> 20, s);
 }
 
 int run(const Config& cfg, const std::vector<Preset>& presets,

@@ -21,15 +21,15 @@ const std::pair<const char*, Counter CacheCounters::*> kCacheCounters[] = {
     {"runs_on", &CacheCounters::runs_on}, {"runs_off", &CacheCounters::runs_off},
 };
 
-// The process's resident memory: statm's second field, in pages; 0 if unreadable. DPDK's
-// hugepages are not in it (the kernel counts them apart); with --no-huge its memory is.
-uint64_t resident_bytes() {
+}  // namespace
+
+// statm's second field, in pages (the kernel counts hugepages apart).
+uint64_t Control::resident_bytes() {
   std::ifstream statm("/proc/self/statm");
   uint64_t size = 0, resident = 0;
   if (!(statm >> size >> resident)) return 0;
   return resident * uint64_t(sysconf(_SC_PAGESIZE));
 }
-}  // namespace
 
 nlohmann::json Control::stats_json() const {
   const uint32_t blocks = dp_.workers + 1;

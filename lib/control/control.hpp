@@ -102,10 +102,6 @@ class Control {
   Control(const Control&) = delete;
   Control& operator=(const Control&) = delete;
 
-  // Applies the config's addresses, static neighbours, routes and the already parsed route
-  // files (startup), which it keeps for reload() (taken, not copied: a full table of ECMP
-  // routes is several hundred MiB of specs). Throws ConfigError naming the config entry or
-  // file line.
   // A route file as parsed, kept for reload's diff. Once applied, share_nexthops() keeps one
   // list per distinct next-hop set: a full table of ECMP lines otherwise holds ~600 bytes of
   // specs a route for as long as routerd runs (docs/performance.md, "Both families at once").
@@ -123,7 +119,13 @@ class Control {
     std::vector<uint32_t> set_;  // per spec: 1 + its index in sets_, or 0; empty: not shared
     std::vector<std::vector<NexthopSpec>> sets_;
   };
+  // Applies the config's addresses, static neighbours, routes and the already parsed route
+  // files (startup), which it keeps for reload() (taken, not copied; next-hop sets shared
+  // once applied). Throws ConfigError naming the config entry or file line.
   void load(const Config& cfg, std::vector<RouteFile> route_files);
+  // The process's resident memory (statm), in bytes; 0 if unreadable. DPDK's hugepages are
+  // not in it; with --no-huge its memory is.
+  static uint64_t resident_bytes();
 
   // Re-reads the config this Control was loaded from (parsed on the caller's thread) and
   // applies the difference in port addresses, static neighbours and routes ([[route]] and
