@@ -278,16 +278,34 @@ ROUTERD_ALWAYS_INLINE bool classify_fast(const rte_mbuf* m, const FastKey& key, 
   return bad == 0;
 }
 
+// The flow hash of a classified IPv4 packet: the NIC's RSS hash, keyed, when the port
+// delivered one and `rss` allows it, else routerd's own. A fragment always gets routerd's
+// L3-only hash, whatever the NIC did (NICs hash a first fragment with its ports and the
+// rest without), so a datagram's fragments never split across paths.
+ROUTERD_ALWAYS_INLINE uint32_t flow_hash4(const rte_mbuf* m, const ecmp::FlowKey& key, bool rss) {
+  auto* ip = rte_pktmbuf_mtod_offset(m, const rte_ipv4_hdr*, RTE_ETHER_HDR_LEN);
+  const bool frag = (ip->fragment_offset & RTE_BE16(0x3fff)) != 0;
+  if (rss && (m->ol_flags & RTE_MBUF_F_RX_RSS_HASH) && !frag)
+    return ecmp::mix_rss(key, m->hash.rss);
+  return ecmp::flow_hash4(key, ip, rte_pktmbuf_data_len(m) - RTE_ETHER_HDR_LEN);
+}
 // Stage 1 over a burst, fast path only: dst[i] for every packet, and a bit per packet that
 // classify_fast did not pass (for classify() to judge). With `cache`, the burst is to be
 // looked up through that route cache, and it starts fetching each destination's cache set.
+// With `flows`, flows[i] is packet i's ECMP flow hash (flow_hash4 under fkey and rss; only
+// meaningful for the packets it passes): here each hash's multiplies overlap independent
+// work, where after the lookup they lengthen the chain that picks the member.
 template <CkFlags Ck>
 ROUTERD_ALWAYS_INLINE uint64_t classify_burst(rte_mbuf* const* pkts, uint16_t n, const FastKey& key,
-                                              uint32_t* dst, const RouteCache* cache = nullptr) {
+                                              uint32_t* dst, const RouteCache* cache = nullptr,
+                                              uint32_t* flows = nullptr,
+                                              const ecmp::FlowKey* fkey = nullptr,
+                                              bool rss = false) {
   uint64_t slow = 0;
   for (uint16_t i = 0; i < n; ++i) {
     slow |= uint64_t(!classify_fast<Ck>(pkts[i], key, &dst[i])) << i;
     if (cache) cache->prefetch(dst[i]);
+    if (flows) flows[i] = flow_hash4(pkts[i], *fkey, rss);
   }
   return slow;
 }
@@ -365,17 +383,6 @@ ROUTERD_ALWAYS_INLINE const NextHopState* state_of(const SharedState& dp, uint64
 
 // ---------------------------------------------------------------- ECMP
 
-// The flow hash of a classified IPv4 packet: the NIC's RSS hash, keyed, when the port
-// delivered one and `rss` allows it, else routerd's own. A fragment always gets routerd's
-// L3-only hash, whatever the NIC did (NICs hash a first fragment with its ports and the
-// rest without), so a datagram's fragments never split across paths.
-ROUTERD_ALWAYS_INLINE uint32_t flow_hash4(const rte_mbuf* m, const ecmp::FlowKey& key, bool rss) {
-  auto* ip = rte_pktmbuf_mtod_offset(m, const rte_ipv4_hdr*, RTE_ETHER_HDR_LEN);
-  const bool frag = (ip->fragment_offset & RTE_BE16(0x3fff)) != 0;
-  if (rss && (m->ol_flags & RTE_MBUF_F_RX_RSS_HASH) && !frag)
-    return ecmp::mix_rss(key, m->hash.rss);
-  return ecmp::flow_hash4(key, ip, rte_pktmbuf_data_len(m) - RTE_ETHER_HDR_LEN);
-}
 // IPv6: a Fragment header straight after the fixed one makes it a fragment.
 ROUTERD_ALWAYS_INLINE uint32_t flow_hash6(const rte_mbuf* m, const ecmp::FlowKey& key, bool rss) {
   auto* ip = rte_pktmbuf_mtod_offset(m, const rte_ipv6_hdr*, RTE_ETHER_HDR_LEN);

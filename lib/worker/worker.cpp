@@ -390,7 +390,8 @@ void Worker::divert(rte_mbuf* m, const Verdict& v, const NextHopState* s, uint16
 // Ethernet header are made once, and whatever is forwarded leaves as one run on its port.
 template <bool OneHop>
 ROUTERD_ALWAYS_INLINE void Worker::forward_looked_up(uint16_t in_port, rte_mbuf* const* cand,
-                                                     uint16_t k, const NextHopState* const* nhs) {
+                                                     uint16_t k, const NextHopState* const* nhs,
+                                                     const uint32_t* flows) {
   const NextHopState* const s0 = nhs[0];
   const uint32_t limit0 = OneHop ? forward_limit(s0, in_port) : 0;
   [[maybe_unused]] const L2Words l2 = OneHop ? L2Words(s0) : L2Words();
@@ -412,12 +413,14 @@ ROUTERD_ALWAYS_INLINE void Worker::forward_looked_up(uint16_t in_port, rte_mbuf*
       std::copy(nhs, nhs + k, members);
       for (uint64_t g = groups; g; g &= g - 1) {
         const unsigned i = unsigned(__builtin_ctzll(g));
-        members[i] = group_member(dp_, nhs[i],
-                                  flow_hash4(cand[i], dp_.params.flow_key, dp_.params.ecmp_use_rss),
-                                  picked, npicked);
+        const uint32_t h =
+            flows ? flows[i] : flow_hash4(cand[i], dp_.params.flow_key, dp_.params.ecmp_use_rss);
+        members[i] = group_member(dp_, nhs[i], h, picked, npicked);
       }
       hops = members;
     }
+    // The next burst's stage 1 hashes the flows when this one had group routes.
+    hash_flows_ = groups != 0;
   }
   for (uint16_t i = 0; i < k; ++i) {
     rte_mbuf* m = cand[i];
@@ -573,15 +576,19 @@ void Worker::process_burst(uint16_t in_port, rte_mbuf** pkts, uint16_t n) {
   // arm fetches its lines inside the lookup). Timed from the lookup alone, the cache won
   // every probe of a zipf trace whose whole rate it lowered by 6 %.
   const uint64_t probe_since = governor_.stamp();
+  uint32_t fh[kMaxBurst];
+  uint32_t* const flows = hash_flows_ ? fh : nullptr;
+  const ecmp::FlowKey* const fkey = &dp_.params.flow_key;
+  const bool rss = dp_.params.ecmp_use_rss;
   switch (ck) {
     case CkFlags::none:
-      slow = classify_burst<CkFlags::none>(pkts, n, key, dst, warm);
+      slow = classify_burst<CkFlags::none>(pkts, n, key, dst, warm, flows, fkey, rss);
       break;
     case CkFlags::good:
-      slow = classify_burst<CkFlags::good>(pkts, n, key, dst, warm);
+      slow = classify_burst<CkFlags::good>(pkts, n, key, dst, warm, flows, fkey, rss);
       break;
     default:
-      slow = classify_burst<CkFlags::mixed>(pkts, n, key, dst, warm);
+      slow = classify_burst<CkFlags::mixed>(pkts, n, key, dst, warm, flows, fkey, rss);
       break;
   }
   rte_mbuf** cand = pkts;
@@ -594,32 +601,35 @@ void Worker::process_burst(uint16_t in_port, rte_mbuf** pkts, uint16_t n) {
       rte_mbuf* m = pkts[i];
       if (!((slow >> i) & 1)) {
         dst[k] = dst[i];
+        if (flows) flows[k] = flows[i];
         cand[k++] = m;
         continue;
       }
       const Verdict v = classify(m, in, martians, &dst[k]);
-      if (v.action == Verdict::forward)
+      if (v.action == Verdict::forward) {
+        // Its stage-1 hash read a header classify_fast did not vouch for.
+        if (flows) flows[k] = flow_hash4(m, *fkey, rss);
         cand[k++] = m;
-      else if (v.action == Verdict::ipv6)
+      } else if (v.action == Verdict::ipv6)
         v6[n6++] = m;
       else
         divert(m, v, nullptr, in_port);
     }
     // IPv6 goes after the burst's IPv4 packets: each family keeps its own order.
     if (n6) {
-      if (k) process4_looked_up(in_port, cand, dst, k, probe_since);
+      if (k) process4_looked_up(in_port, cand, dst, k, probe_since, flows);
       process6(in_port, in, v6, n6);
       return;
     }
   }
   if (k == 0) return;
-  process4_looked_up(in_port, cand, dst, k, probe_since);
+  process4_looked_up(in_port, cand, dst, k, probe_since, flows);
 }
 
 // Stages 2 and 3 for the burst's k classified IPv4 packets.
 ROUTERD_ALWAYS_INLINE void Worker::process4_looked_up(uint16_t in_port, rte_mbuf** cand,
                                                       const uint32_t* dst, uint16_t k,
-                                                      uint64_t probe_since) {
+                                                      uint64_t probe_since, const uint32_t* flows) {
   const uint64_t gen = observe_generation();
   const NextHopState* nhs[kMaxBurst];
   uint32_t differ = 0;
@@ -630,14 +640,14 @@ ROUTERD_ALWAYS_INLINE void Worker::process4_looked_up(uint16_t in_port, rte_mbuf
     lookup_states(dp_, nullptr, gen, dst, 1, nhs, &t);
     governor_.bypassed();
     if (forward_limit(nhs[0], in_port) != 0) {
-      forward_looked_up<true>(in_port, cand, k, nhs);
+      forward_looked_up<true>(in_port, cand, k, nhs, nullptr);
       return;
     }
     for (uint16_t i = 1; i < k; ++i) nhs[i] = nhs[0];
   } else {
     lookup_governed(dst, k, gen, nhs, probe_since);
   }
-  forward_looked_up<false>(in_port, cand, k, nhs);
+  forward_looked_up<false>(in_port, cand, k, nhs, flows);
 }
 
 // The exact verdict for an IPv6 packet the forward decision did not pass (classify6_fast did
@@ -677,9 +687,15 @@ void Worker::process6(uint16_t in_port, const PortFastInfo& in, rte_mbuf** pkts,
   // every lookup: with random destinations the first miss of every lookup overlaps the rest
   // of the burst's stage 1 instead of stalling the trie walk's first level.
   const uint32_t* const tbl24 = governor6_.on() ? nullptr : dp_.fib6.tbl24_for_prefetch();
+  // ECMP, as for IPv4 (classify_burst): the flows hashed here when the last burst had groups.
+  uint32_t fh[kMaxBurst];
+  uint32_t* const flows = hash_flows6_ ? fh : nullptr;
+  const ecmp::FlowKey& fkey = dp_.params.flow_key;
+  const bool rss = dp_.params.ecmp_use_rss;
   uint64_t slow = 0;
   for (uint16_t i = 0; i < n; ++i) {
     slow |= uint64_t(!classify6_fast(pkts[i], key, &dst[i])) << i;
+    if (flows) flows[i] = flow_hash6(pkts[i], fkey, rss);
     if (warm) {
       set[i] = warm->set_of(dst[i].b);
       warm->prefetch_set(set[i]);
@@ -700,6 +716,7 @@ void Worker::process6(uint16_t in_port, const PortFastInfo& in, rte_mbuf** pkts,
       if (!((slow >> i) & 1)) {
         dst[k] = dst[i];
         if (warm) set[k] = set[i];
+        if (flows) flows[k] = flows[i];
         cand[k++] = m;
         continue;
       }
@@ -717,6 +734,7 @@ void Worker::process6(uint16_t in_port, const PortFastInfo& in, rte_mbuf** pkts,
         set[k] = warm->set_of(dst[k].b);
         warm->prefetch_set(set[k]);
       }
+      if (flows) flows[k] = flow_hash6(m, fkey, rss);  // classify6() may have trimmed it
       exact |= uint64_t(1) << k;
       cand[k++] = m;
     }
@@ -774,10 +792,10 @@ void Worker::process6(uint16_t in_port, const PortFastInfo& in, rte_mbuf** pkts,
     groups |= uint64_t(nhs[i] != nullptr && nhs[i]->kind == NhKind::group) << i;
   for (uint64_t g = groups; g; g &= g - 1) {
     const unsigned i = unsigned(__builtin_ctzll(g));
-    nhs[i] =
-        group_member(dp_, nhs[i], flow_hash6(cand[i], dp_.params.flow_key, dp_.params.ecmp_use_rss),
-                     picked, npicked);
+    const uint32_t h = flows ? flows[i] : flow_hash6(cand[i], fkey, rss);
+    nhs[i] = group_member(dp_, nhs[i], h, picked, npicked);
   }
+  hash_flows6_ = groups != 0;
   for (uint16_t i = 0; i < k; ++i) {
     rte_mbuf* m = cand[i];
     const NextHopState* s = nhs[i];

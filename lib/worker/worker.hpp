@@ -41,8 +41,9 @@ class Worker {
   // their tunnel's port, before it returns.
   void process(uint16_t in_port, rte_mbuf** pkts, uint16_t n);
   // probe_since: the route cache governor's stamp() from before stage 1 (0: from the lookup).
+  // flows: each candidate's flow_hash4, when stage 1 computed them (else null).
   void process4_looked_up(uint16_t in_port, rte_mbuf** cand, const uint32_t* dst, uint16_t k,
-                          uint64_t probe_since = 0);
+                          uint64_t probe_since = 0, const uint32_t* flows = nullptr);
   void process6(uint16_t in_port, const PortFastInfo& in, rte_mbuf** pkts, uint16_t n);
   void flush();
 
@@ -65,7 +66,7 @@ class Worker {
   void send_runs(rte_mbuf* const* out, const uint16_t* out_port, uint16_t n);
   template <bool OneHop>
   void forward_looked_up(uint16_t in_port, rte_mbuf* const* cand, uint16_t k,
-                         const NextHopState* const* nhs);
+                         const NextHopState* const* nhs, const uint32_t* flows);
   Verdict exact(const rte_mbuf* m, const NextHopState* s, uint16_t in_port);
   bool exact6(rte_mbuf* m, const NextHopState* s, uint16_t in_port);
   void divert(rte_mbuf* m, const Verdict& v, const NextHopState* s, uint16_t in_port);
@@ -118,6 +119,10 @@ class Worker {
   rte_mbuf* decap_[kMaxBurst];
   uint16_t decap_port_[kMaxBurst];
   uint16_t ndecap_ = 0;
+  // The last IPv4 burst through the pick pass had ECMP routes: stage 1 hashes the next one's
+  // flows (a guess that only moves work; a burst without groups ignores the hashes).
+  bool hash_flows_ = false;
+  bool hash_flows6_ = false;  // the same for IPv6 (process6)
 
   std::unique_ptr<RouteCache> cache_;    // null when route_cache.enabled is false
   std::unique_ptr<RouteCache6> cache6_;  // the same for IPv6
