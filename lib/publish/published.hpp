@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <string>
 
 #include "fib.hpp"
 #include "fib6.hpp"
@@ -94,7 +95,7 @@ struct IfSnapshot {
 // Everything a worker reads that the control thread publishes.
 struct Published {
   Published(uint32_t readers, uint32_t next_hops, const Fib::Params& fp, const Fib6::Params& fp6)
-      : rcu(readers), fib("routerd_fib", fp), fib6("routerd_fib6", fp6), nexthops(next_hops) {}
+      : Published(readers, next_hops, fp, fp6, instance_suffix()) {}
 
   Qsbr rcu;  // one reader slot per worker
   Fib fib;
@@ -102,6 +103,21 @@ struct Published {
   NextHopTable nexthops;
   Generation generation;
   std::atomic<const IfSnapshot*> ifs{nullptr};
+
+ private:
+  // DPDK names its tables process-wide: a second instance alive at once (worker-bench holds
+  // one per route table it compares) needs other names. The first keeps the plain ones.
+  static std::string instance_suffix() {
+    static std::atomic<unsigned> n{0};
+    const unsigned i = n.fetch_add(1);
+    return i == 0 ? std::string() : "_" + std::to_string(i + 1);
+  }
+  Published(uint32_t readers, uint32_t next_hops, const Fib::Params& fp, const Fib6::Params& fp6,
+            const std::string& sfx)
+      : rcu(readers),
+        fib(("routerd_fib" + sfx).c_str(), fp),
+        fib6(("routerd_fib6" + sfx).c_str(), fp6),
+        nexthops(next_hops) {}
 };
 
 }  // namespace routerd

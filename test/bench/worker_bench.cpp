@@ -1,0 +1,368 @@
+// worker-bench: routerd's worker without devices. A trace's frames are copied into fresh mbufs
+// as net_pcap's infinite_rx does, run through Worker::process and sent to net_null; the same
+// copy-and-send loop without routing ("io") is timed in the same rounds, so each config's own
+// cycles per packet are its loop's minus io's, paired in time. One process holds a routerd
+// set-up per config (route table, neighbours, caches), so two tables compare round by round.
+// A benchmark, not a test: it prints figures and never fails on them.
+#include <rte_bus_vdev.h>
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+#include <rte_lcore.h>
+#include <rte_mbuf.h>
+#include <rte_memcpy.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "config.hpp"
+#include "control.hpp"
+#include "dpdk.hpp"
+#include "port.hpp"
+#include "preset.hpp"
+#include "routefile.hpp"
+#include "routerd_build.h"
+#include "shared_state.hpp"
+#include "worker.hpp"
+
+using namespace routerd;
+using nlohmann::json;
+
+namespace {
+
+// A trace's frames, each at the start of its own 64-byte-aligned slot.
+struct Frames {
+  std::vector<uint8_t> bytes;
+  std::vector<uint32_t> off;
+  std::vector<uint16_t> len;
+  size_t size() const { return off.size(); }
+};
+
+Frames read_pcap(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) throw std::runtime_error(path + ": cannot open");
+  uint8_t gh[24];
+  if (!f.read(reinterpret_cast<char*>(gh), sizeof gh)) throw std::runtime_error(path + ": short");
+  uint32_t magic;
+  std::memcpy(&magic, gh, 4);
+  const bool swapped = magic == 0xd4c3b2a1 || magic == 0x4d3cb2a1;
+  if (!swapped && magic != 0xa1b2c3d4 && magic != 0xa1b23c4d)
+    throw std::runtime_error(path + ": not a pcap file");
+  auto u32 = [swapped](const uint8_t* p) {
+    uint32_t v;
+    std::memcpy(&v, p, 4);
+    return swapped ? __builtin_bswap32(v) : v;
+  };
+  Frames fr;
+  uint8_t rh[16];
+  std::vector<uint8_t> buf;
+  while (f.read(reinterpret_cast<char*>(rh), sizeof rh)) {
+    const uint32_t incl = u32(rh + 8);
+    if (incl > 9018)
+      throw std::runtime_error(path + ": a record of " + std::to_string(incl) + " bytes");
+    buf.resize(incl);
+    if (!f.read(reinterpret_cast<char*>(buf.data()), incl))
+      throw std::runtime_error(path + ": truncated record");
+    const size_t at = fr.bytes.size();
+    fr.bytes.resize(at + ((incl + 63) & ~size_t(63)));
+    std::memcpy(fr.bytes.data() + at, buf.data(), incl);
+    fr.off.push_back(uint32_t(at));
+    fr.len.push_back(uint16_t(incl));
+  }
+  if (fr.size() == 0) throw std::runtime_error(path + ": no packets");
+  return fr;
+}
+
+// One routerd as routerd's main() builds it, minus the API and the workers' lcores: its
+// ports are net_null devices, and this thread is its one worker.
+struct Setup {
+  std::string path;
+  Config cfg;
+  Mempool pool;
+  Ring punt, ctl_tx;
+  std::unique_ptr<SharedState> dp;
+  std::vector<std::string> devices;
+  std::vector<std::unique_ptr<Port>> ports;
+  std::unique_ptr<Control> ctl;
+  std::unique_ptr<Worker> worker;
+  uint64_t packets = 0;  // sent through process() so far
+
+  Setup(const std::string& config_path, int index) : path(config_path) {
+    cfg = load_config(config_path);
+    const std::string tag = "wb" + std::to_string(index);
+    uint16_t max_mtu = 0;
+    for (const auto& p : cfg.ports)
+      if (!p.tunnel) max_mtu = std::max(max_mtu, p.mtu);
+    const int socket = int(rte_socket_id());
+    pool = make_pktmbuf_pool(tag + "_mbufs", 8192, mbuf_data_room_for_mtu(max_mtu), socket);
+    punt = make_ring(tag + "_punt", 4096, sizeof(PuntEntry), socket, RING_F_SC_DEQ);
+    ctl_tx =
+        make_ring(tag + "_ctl_tx", 1024, sizeof(TxEntry), socket, RING_F_SP_ENQ | RING_F_SC_DEQ);
+    DataplaneParams dpp;
+    dpp.burst = cfg.burst;
+    dpp.drop_martians = cfg.drop_martians;
+    dpp.icmp_rate = cfg.icmp_rate;
+    dpp.icmp_burst = cfg.icmp_burst;
+    dpp.send_redirects = cfg.send_redirects;
+    dpp.send_redirects6 = cfg.ipv6_send_redirects;
+    dpp.route_cache = cfg.route_cache;
+    dpp.route_cache_sets = cfg.route_cache_sets;
+    dpp.tunnel_outer_path_cache = cfg.tunnel_outer_path_cache;
+    dpp.route_cache6_sets = cfg.route_cache6_sets;
+    dpp.route_cache_keys = route_cache_keys();
+    const RouteCacheKeys r = route_cache_keys();
+    dpp.flow_key = ecmp::FlowKey{r.k2, (uint64_t(r.w[0]) << 32 | r.w[1]) ^ r.k1};
+    dpp.ecmp_use_rss = cfg.ecmp_use_rss;
+    dp = std::make_unique<SharedState>(
+        dpp, 1, cfg.max_next_hops, Fib::Params{cfg.max_routes, cfg.tbl8_groups, socket},
+        Fib6::Params{cfg.fib6_max_routes, cfg.fib6_tbl8_groups, socket}, punt.get(), ctl_tx.get());
+    dp->pool = pool.get();
+    const Preset preset = load_preset(ROUTERD_SOURCE_PRESETS_DIR, "null");
+    std::vector<Control::PortRef> refs;
+    for (auto& pc : cfg.ports) {
+      if (pc.tunnel) continue;
+      devices.push_back("net_null_" + tag + "_" + std::to_string(devices.size()));
+      if (rte_vdev_init(devices.back().c_str(), nullptr) != 0)
+        throw std::runtime_error("cannot create " + devices.back());
+      pc.device = devices.back();
+      ports.push_back(std::make_unique<Port>(pc, preset, 1, pool.get()));
+      const Port& p = *ports.back();
+      refs.push_back(Control::PortRef{ports.back().get(), p.id(), p.name(), p.mac(), p.mtu()});
+    }
+    if (ports.size() < 2) throw std::runtime_error(config_path + ": needs two ports");
+    ctl = std::make_unique<Control>(*dp, cfg, refs, pool.get());
+    std::vector<Control::RouteFile> files;
+    for (const auto& f : cfg.route_files) files.emplace_back(f, parse_route_file(f));
+    ctl->load(cfg, std::move(files));
+    const Worker::RxQueue rx[] = {{ports[0]->id(), 0}};
+    worker = std::make_unique<Worker>(*dp, 0, rx, 0);
+    dp->rcu.register_reader(0);
+    dp->rcu.online(0);
+  }
+  ~Setup() {
+    if (dp) {
+      dp->rcu.offline(0);
+      dp->rcu.unregister_reader(0);
+    }
+    worker.reset();
+    ctl.reset();
+    for (size_t i = 0; i < ports.size(); ++i) {
+      ports[i].reset();
+      rte_vdev_uninit(devices[i].c_str());
+    }
+  }
+  Setup(const Setup&) = delete;
+  Setup& operator=(const Setup&) = delete;
+
+  uint16_t in_port() const { return ports[0]->id(); }
+  uint16_t out_port() const { return ports[1]->id(); }
+
+  // Packets the worker did not send on p1: dropped, punted, or sent elsewhere.
+  uint64_t not_forwarded() const {
+    const LcoreStats& st = dp->stats[0];
+    const uint64_t sent = st.tx[out_port()].get() - st.originated[out_port()].get();
+    return packets > sent ? packets - sent : 0;
+  }
+};
+
+// Fills n fresh mbufs with the next frames, as net_pcap's infinite_rx does (its frames sit in
+// stored mbufs; here in one array, so the source's misses are not part of the figure).
+inline bool receive(rte_mempool* mp, const Frames& fr, size_t& pos, uint16_t port, rte_mbuf** m,
+                    uint16_t n) {
+  if (rte_pktmbuf_alloc_bulk(mp, m, n) != 0) return false;
+  for (uint16_t i = 0; i < n; ++i) {
+    rte_memcpy(rte_pktmbuf_mtod(m[i], void*), fr.bytes.data() + fr.off[pos], fr.len[pos]);
+    m[i]->data_len = fr.len[pos];
+    m[i]->pkt_len = fr.len[pos];
+    m[i]->port = port;
+    if (++pos == fr.size()) pos = 0;
+  }
+  return true;
+}
+
+// `cycles` worth of bursts through s's worker, or (io) straight to its output port. Adds to
+// the cycles and packets spent.
+void run_slice(Setup& s, bool io, const Frames& fr, size_t& pos, uint16_t burst, uint64_t cycles,
+               uint64_t& spent, uint64_t& packets) {
+  rte_mbuf* m[Worker::kMaxBurst];
+  uint64_t n = 0;
+  const uint64_t t0 = rte_rdtsc();
+  uint64_t t = t0;
+  while (t - t0 < cycles) {
+    for (int b = 0; b < 8; ++b) {
+      if (!receive(s.pool.get(), fr, pos, s.in_port(), m, burst))
+        throw std::runtime_error("mbuf pool empty: the worker holds packets it should not");
+      if (io) {
+        const uint16_t sent = rte_eth_tx_burst(s.out_port(), 0, m, burst);
+        for (uint16_t i = sent; i < burst; ++i) rte_pktmbuf_free(m[i]);
+      } else {
+        s.worker->process(s.in_port(), m, burst);
+        s.worker->flush();
+        s.dp->rcu.quiescent(0);
+      }
+      n += burst;
+    }
+    t = rte_rdtsc();
+  }
+  if (!io) s.packets += n;
+  spent += t - t0;
+  packets += n;
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const size_t h = v.size() / 2;
+  return v.size() % 2 ? v[h] : (v[h - 1] + v[h]) / 2;
+}
+
+int run(int argc, char** argv) {
+  CLI::App app{
+      "worker-bench: routerd's worker on a trace's frames without devices; cycles per packet "
+      "above a copy-and-send loop, round by round, for each config"};
+  std::vector<std::string> configs;
+  std::string trace, json_out;
+  int rounds = 9;
+  double round_ms = 1000;
+  double slice_us = 2000;
+  bool huge = false;
+  uint16_t burst = 32;
+  app.add_option("--config", configs,
+                 "a routerd config (scripts/bench forward writes them under DIR/logs); its "
+                 "ports become net_null devices; repeat to compare")
+      ->required();
+  app.add_option("--trace", trace, "pcap of frames addressed to the first port's MAC")->required();
+  app.add_option("--rounds", rounds, "rounds (each times io and every config once)")
+      ->check(CLI::Range(1, 1000));
+  app.add_option("--round-ms", round_ms, "time per config (and io) per round")
+      ->check(CLI::Range(10, 60000));
+  app.add_option("--slice-us", slice_us, "time of one turn; the turns alternate within a round")
+      ->check(CLI::Range(50, 1000000));
+  app.add_option("--burst", burst, "packets per burst")->check(CLI::Range(1, 64));
+  app.add_flag("--huge", huge, "hugepages (else --no-huge)");
+  app.add_option("--json", json_out, "write every round's figures here");
+  CLI11_PARSE(app, argc, argv);
+
+  {
+    const std::string prefix = "worker-bench-" + std::to_string(getpid());
+    std::vector<std::string> eal_args = {"-l",          "0",      "--no-pci",      "--no-telemetry",
+                                         "--log-level", "notice", "--file-prefix", prefix};
+    if (huge) {
+      eal_args.emplace_back("--huge-unlink");
+    } else {
+      eal_args.insert(eal_args.end(), {"--no-huge", "-m", std::to_string(3072 * configs.size())});
+    }
+    Eal eal("worker-bench", eal_args);
+    const Frames fr = read_pcap(trace);
+    std::vector<std::unique_ptr<Setup>> setups;
+    for (size_t i = 0; i < configs.size(); ++i) {
+      const auto t0 = std::chrono::steady_clock::now();
+      setups.push_back(std::make_unique<Setup>(configs[i], int(i)));
+      std::printf("config %zu: %s (loaded in %.2f s)\n", i, configs[i].c_str(),
+                  std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    }
+    // This host's speed moves by 2x within a second, so each round interleaves io and the
+    // configs slice by slice (their caches disturb each other only at the switches), and a
+    // round's figures are sums over its slices.
+    const double hz0 = double(rte_get_tsc_hz());
+    const uint64_t round_cycles = uint64_t(round_ms / 1000.0 * hz0);
+    const uint64_t slice_cycles = uint64_t(slice_us / 1e6 * hz0);
+    size_t pos = 0;
+    const size_t np = setups.size() + 1;  // participant 0: io; i + 1: config i
+    auto round = [&](std::vector<double>& out) {
+      std::vector<uint64_t> spent(np), pkts(np);
+      for (size_t k = 0; spent[0] < round_cycles; ++k)
+        for (size_t j = 0; j < np; ++j) {
+          const size_t p = (j + k) % np;  // who goes first rotates
+          run_slice(*setups[p ? p - 1 : 0], p == 0, fr, pos, burst, slice_cycles, spent[p],
+                    pkts[p]);
+        }
+      out.resize(np);
+      for (size_t p = 0; p < np; ++p) out[p] = double(spent[p]) / double(pkts[p]);
+    };
+    std::vector<double> warm;
+    round(warm);  // caches, the route cache governor's first probes
+    std::vector<double> io;
+    std::vector<std::vector<double>> cyc(setups.size());
+    json jr = json::array();
+    for (int r = 0; r < rounds; ++r) {
+      std::vector<double> c;
+      round(c);
+      io.push_back(c[0]);
+      json row;
+      row["io"] = c[0];
+      std::printf("round %d: io %.1f", r + 1, c[0]);
+      for (size_t i = 0; i < setups.size(); ++i) {
+        cyc[i].push_back(c[i + 1]);
+        row["config"][std::to_string(i)] = c[i + 1];
+        std::printf("  config %zu %.1f (own %.1f)", i, c[i + 1], c[i + 1] - c[0]);
+      }
+      std::printf("  cycles/packet\n");
+      jr.push_back(row);
+    }
+    const double hz = double(rte_get_tsc_hz());
+    const double io_m = median(io);
+    std::printf("\nmedians of %d rounds (TSC %.1f MHz, %zu frames, burst %u):\n", rounds, hz / 1e6,
+                fr.size(), burst);
+    std::printf("  io (copy into mbufs, send to net_null): %.1f cycles/packet, %.2f Mpps\n", io_m,
+                hz / io_m / 1e6);
+    json js = json::array();
+    for (size_t i = 0; i < setups.size(); ++i) {
+      std::vector<double> own, ratio;
+      for (int r = 0; r < rounds; ++r) {
+        own.push_back(cyc[i][size_t(r)] - io[size_t(r)]);
+        ratio.push_back(cyc[0][size_t(r)] / cyc[i][size_t(r)]);
+      }
+      const double m = median(cyc[i]);
+      std::printf(
+          "  config %zu: %.1f cycles/packet, %.2f Mpps; own (above io, paired) %.1f; rate "
+          "against config 0 (paired) %.3f; not forwarded %lu of %lu\n",
+          i, m, hz / m / 1e6, median(own), median(ratio),
+          static_cast<unsigned long>(setups[i]->not_forwarded()),
+          static_cast<unsigned long>(setups[i]->packets));
+      js.push_back({{"config", setups[i]->path},
+                    {"cycles_per_packet", cyc[i]},
+                    {"own_median", median(own)},
+                    {"rate_vs_config0_median", median(ratio)},
+                    {"packets", setups[i]->packets},
+                    {"not_forwarded", setups[i]->not_forwarded()}});
+    }
+    if (!json_out.empty()) {
+      std::ofstream o(json_out);
+      o << json{{"trace", trace},
+                {"frames", fr.size()},
+                {"burst", burst},
+                {"round_ms", round_ms},
+                {"tsc_hz", hz},
+                {"huge", huge},
+                {"io_cycles_per_packet", io},
+                {"configs", js},
+                {"rounds", jr}}
+               .dump(1)
+        << "\n";
+    }
+    setups.clear();
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "worker-bench: %s\n", e.what());
+  } catch (...) {
+    std::fprintf(stderr, "worker-bench: unknown error\n");
+  }
+  return 1;
+}
