@@ -22,17 +22,26 @@ struct FlowKey {
 // Why not CRC (or Toeplitz) with a seed: both are affine over GF(2), h_seed(x) = L(x) ^ c(seed),
 // so two routers with different seeds make bucket choices that differ by a constant XOR: the
 // flows the first router sent to bucket i all reach the second in bucket i ^ c, and the
-// second router's other next hops get none of them (polarisation). Here the key goes in through XOR
-// before multiplies; their carries make the output a non-linear function of key and tuple together,
-// so the second router's choice among the first router's flows is as good as random (flow_hash_test
-// checks 50% agreement on 2 buckets).
+// second router's other next hops get none of them (polarisation). Here key and tuple meet in
+// the operands of wide multiplies (a key word XORed into one operand, a tuple word into the
+// other), so a key bit changes the product by a multiple of a flow-dependent operand, and the
+// second router's choice among the first router's flows is as good as random (flow_hash_test
+// checks 50% agreement on 2 buckets). A multiply by a constant would not do: a key bit would
+// shift every flow's output alike.
 //
 // Buckets are picked with hash & (buckets - 1): the low bits must be as good as the high
-// ones. Each is a low bit of the last product XOR a high one, which depends on every input bit.
+// ones. A 64 x 64 -> 128-bit product folded (low half XOR high half) has low bits that depend
+// on every bit of both operands, and the last fold brings the high half down once more.
+//
+// Why wide multiplies: this hash runs for every packet of an ECMP route, and a chain of
+// 64-bit multiplies with folds between them cost about 11 cycles a packet (worker-bench,
+// docs/performance.md); two wide ones in a row (three for IPv6, two of them side by side)
+// cost less than half of that.
 namespace detail {
 
-// Odd, about half their bits set, drawn at random once. Fixed rather than taken from the key:
-// a key-chosen multiplier could be 1 or a power of two (a config key of zeros) and stop mixing.
+// Odd, about half their bits set, drawn at random once. Fixed rather than taken from the key,
+// and XORed into operands: with a key of zeros (a careless config) no operand is a constant
+// the tuple does not reach, such as a word of ICMP's zero ports.
 constexpr uint64_t kMulWord = 0xa229b75217eca705ULL;
 constexpr uint64_t kMulFinal1 = 0x8479dd9ec39f4a03ULL;
 constexpr uint64_t kMulFinal2 = 0xeabe9e8a00798bc7ULL;
@@ -61,16 +70,36 @@ inline uint32_t load32(const uint8_t* p) {
   return rte_le_to_cpu_32(v);
 }
 
-// One word into the state. A multiply only carries upward, so the fold brings the high half
-// back down before the next word lands on it.
+// The full product of a and b, its halves folded.
+inline uint64_t mum(uint64_t a, uint64_t b) {
+  const unsigned __int128 p = static_cast<unsigned __int128>(a) * b;
+  return uint64_t(p) ^ uint64_t(p >> 64);
+}
+
+inline uint32_t fold32(uint64_t h) {
+  return uint32_t(h ^ (h >> 32));
+}
+
+// Two words (IPv4): key and both words in the first product, the first word again in the
+// second, so that a word which left an operand near zero still reaches the output.
+inline uint32_t hash2(const FlowKey& key, uint64_t w0, uint64_t w1) {
+  const uint64_t h = mum(w0 ^ key.k0, w1 ^ key.k1 ^ kMulWord);
+  return fold32(mum(h ^ kMulFinal1, w0 ^ key.k1));
+}
+
+// Five words (IPv6): the source and destination in two products side by side, then both with
+// the fifth word.
+inline uint32_t hash5(const FlowKey& key, const uint64_t* w) {
+  const uint64_t a = mum(w[0] ^ key.k0, w[1] ^ key.k1 ^ kMulWord);
+  const uint64_t b = mum(w[2] ^ key.k1, w[3] ^ key.k0 ^ kMulFinal1);
+  return fold32(mum(a ^ w[4], b ^ kMulFinal2));
+}
+
+// One word into the state, and the finish after it: mix_rss's hash of one 32-bit value.
 inline uint64_t absorb(uint64_t h, uint64_t w) {
   h = (h ^ w) * kMulWord;
   return h ^ (h >> 32);
 }
-
-// The second key half goes in here. A multiply alone would leave a change in a high bit (of
-// the key too: keys one bit apart) in the high bits, so each multiply sits between folds that
-// bring high bits down; two rounds make every low output bit depend on every state bit.
 inline uint32_t finish(const FlowKey& key, uint64_t h) {
   h ^= key.k1;
   h ^= h >> 32;
@@ -82,12 +111,11 @@ inline uint32_t finish(const FlowKey& key, uint64_t h) {
 
 }  // namespace detail
 
-// The words hashed, in order, starting from key.k0; each is the little-endian integer of the
-// bytes named. Public so that tests and tools can hash a tuple without building a packet.
+// The hash of a tuple given as its words (2 for IPv4, 5 for IPv6; each the little-endian
+// integer of the bytes named below). Public so that tests and tools can hash a tuple without
+// building a packet.
 inline uint32_t hash_words(const FlowKey& key, const uint64_t* words, size_t n) {
-  uint64_t h = key.k0;
-  for (size_t i = 0; i < n; ++i) h = detail::absorb(h, words[i]);
-  return detail::finish(key, h);
+  return n == 5 ? detail::hash5(key, words) : detail::hash2(key, words[0], n > 1 ? words[1] : 0);
 }
 
 // IPv4, two words: bytes 12..19 of the header (source then destination), then
@@ -103,9 +131,21 @@ inline uint32_t flow_hash4(const FlowKey& key, const rte_ipv4_hdr* ip, uint32_t 
                          rte_cpu_to_be_16(RTE_IPV4_HDR_MF_FLAG | RTE_IPV4_HDR_OFFSET_MASK)) != 0;
   const bool with_ports = detail::has_ports(proto) & !fragment & (ihl + 4 <= l3_len);
   const uint32_t ports = with_ports ? detail::load32(p + ihl) : 0;
-  uint64_t h = detail::absorb(key.k0, detail::load64(p + 12));
-  h = detail::absorb(h, (uint64_t(proto) << 32) | ports);
-  return detail::finish(key, h);
+  return detail::hash2(key, detail::load64(p + 12), (uint64_t(proto) << 32) | ports);
+}
+
+// flow_hash4 of a header without options (IHL 5), with no branch: the four bytes after the
+// header are read whatever l3_len says, and count only where flow_hash4 would read them. The
+// caller guarantees they are readable (the worker's packets sit in mbufs whose data room is
+// far larger). Same value as flow_hash4 for every such header (flow_hash_test).
+inline uint32_t flow_hash4_ihl5(const FlowKey& key, const rte_ipv4_hdr* ip, uint32_t l3_len) {
+  const auto* p = reinterpret_cast<const uint8_t*>(ip);
+  const uint8_t proto = ip->next_proto_id;
+  const bool fragment = (ip->fragment_offset &
+                         rte_cpu_to_be_16(RTE_IPV4_HDR_MF_FLAG | RTE_IPV4_HDR_OFFSET_MASK)) != 0;
+  const bool with_ports = detail::has_ports(proto) & !fragment & (l3_len >= 24);
+  const uint32_t ports = detail::load32(p + 20) & (0u - uint32_t(with_ports));
+  return detail::hash2(key, detail::load64(p + 12), (uint64_t(proto) << 32) | ports);
 }
 
 // IPv6, five words: source bytes 0..7 and 8..15, destination bytes 0..7 and 8..15, then
@@ -121,12 +161,10 @@ inline uint32_t flow_hash6(const FlowKey& key, const rte_ipv6_hdr* ip, uint32_t 
   const uint32_t flow = rte_be_to_cpu_32(ip->vtc_flow) & 0xfffff;
   const bool with_ports = detail::has_ports(nh) & (sizeof(rte_ipv6_hdr) + 4 <= l3_len);
   const uint32_t ports = with_ports ? detail::load32(p + sizeof(rte_ipv6_hdr)) : 0;
-  uint64_t h = detail::absorb(key.k0, detail::load64(p + 8));
-  h = detail::absorb(h, detail::load64(p + 16));
-  h = detail::absorb(h, detail::load64(p + 24));
-  h = detail::absorb(h, detail::load64(p + 32));
-  h = detail::absorb(h, (uint64_t(ports) << 32) | (uint64_t(nh) << 20) | flow);
-  return detail::finish(key, h);
+  const uint64_t w[5] = {detail::load64(p + 8), detail::load64(p + 16), detail::load64(p + 24),
+                         detail::load64(p + 32),
+                         (uint64_t(ports) << 32) | (uint64_t(nh) << 20) | flow};
+  return detail::hash5(key, w);
 }
 
 // The NIC's RSS hash, keyed. Two reasons not to index buckets with it directly: routers in a
@@ -137,7 +175,7 @@ inline uint32_t mix_rss(const FlowKey& key, uint32_t rss) {
   return detail::finish(key, detail::absorb(key.k0, rss));
 }
 
-// Cost: IPv4 is 4 multiplies and IPv6 7 in one dependency chain, a few nanoseconds; no
-// benchmark here, timing goals are not unit tests.
+// Cost: IPv4 is two wide multiplies in a row, IPv6 three (the first two independent); measured
+// by worker-bench, not here: timing goals are not unit tests.
 
 }  // namespace routerd::ecmp

@@ -302,11 +302,24 @@ ROUTERD_ALWAYS_INLINE uint64_t classify_burst(rte_mbuf* const* pkts, uint16_t n,
                                               const ecmp::FlowKey* fkey = nullptr,
                                               bool rss = false) {
   uint64_t slow = 0;
+  uint64_t any_flags = 0;
   for (uint16_t i = 0; i < n; ++i) {
     slow |= uint64_t(!classify_fast<Ck>(pkts[i], key, &dst[i])) << i;
     if (cache) cache->prefetch(dst[i]);
-    if (flows) flows[i] = flow_hash4(pkts[i], *fkey, rss);
+    if (flows) {
+      // flow_hash4(m) for the packets classify_fast passes (IHL 5), with no branch; the RSS
+      // case is decided after the loop.
+      const rte_mbuf* m = pkts[i];
+      flows[i] = ecmp::flow_hash4_ihl5(
+          *fkey, rte_pktmbuf_mtod_offset(m, const rte_ipv4_hdr*, RTE_ETHER_HDR_LEN),
+          rte_pktmbuf_data_len(m) - RTE_ETHER_HDR_LEN);
+      any_flags |= m->ol_flags;
+    }
   }
+  // A port that delivers RSS hashes: the whole burst again through flow_hash4(m), which uses
+  // them (except for fragments); other ports pay only the OR above.
+  if (flows && rss && (any_flags & RTE_MBUF_F_RX_RSS_HASH))
+    for (uint16_t i = 0; i < n; ++i) flows[i] = flow_hash4(pkts[i], *fkey, rss);
   return slow;
 }
 
