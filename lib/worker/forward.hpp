@@ -289,6 +289,16 @@ ROUTERD_ALWAYS_INLINE uint32_t flow_hash4(const rte_mbuf* m, const ecmp::FlowKey
     return ecmp::mix_rss(key, m->hash.rss);
   return ecmp::flow_hash4(key, ip, rte_pktmbuf_data_len(m) - RTE_ETHER_HDR_LEN);
 }
+// Stage 1 hashes every packet with routerd's own hash (the branch-free variants). A port
+// that delivers RSS hashes then has the burst hashed again by flow_hash4(m) / flow_hash6(m),
+// which use them as they would anywhere; other ports pay one OR a packet, off the loop.
+ROUTERD_ALWAYS_INLINE void rss_flows4(rte_mbuf* const* pkts, uint16_t n, uint32_t* flows,
+                                      const ecmp::FlowKey& key) {
+  uint64_t any = 0;
+  for (uint16_t i = 0; i < n; ++i) any |= pkts[i]->ol_flags;
+  if (__builtin_expect((any & RTE_MBUF_F_RX_RSS_HASH) != 0, 0))
+    for (uint16_t i = 0; i < n; ++i) flows[i] = flow_hash4(pkts[i], key, true);
+}
 // Stage 1 over a burst, fast path only: dst[i] for every packet, and a bit per packet that
 // classify_fast did not pass (for classify() to judge). With `cache`, the burst is to be
 // looked up through that route cache, and it starts fetching each destination's cache set.
@@ -302,24 +312,17 @@ ROUTERD_ALWAYS_INLINE uint64_t classify_burst(rte_mbuf* const* pkts, uint16_t n,
                                               const ecmp::FlowKey* fkey = nullptr,
                                               bool rss = false) {
   uint64_t slow = 0;
-  uint64_t any_flags = 0;
   for (uint16_t i = 0; i < n; ++i) {
     slow |= uint64_t(!classify_fast<Ck>(pkts[i], key, &dst[i])) << i;
     if (cache) cache->prefetch(dst[i]);
-    if (flows) {
-      // flow_hash4(m) for the packets classify_fast passes (IHL 5), with no branch; the RSS
-      // case is decided after the loop.
-      const rte_mbuf* m = pkts[i];
+    // flow_hash4(m) for the packets classify_fast passes (IHL 5), with no branch; the RSS
+    // case is decided after the loop.
+    if (flows)
       flows[i] = ecmp::flow_hash4_ihl5(
-          *fkey, rte_pktmbuf_mtod_offset(m, const rte_ipv4_hdr*, RTE_ETHER_HDR_LEN),
-          rte_pktmbuf_data_len(m) - RTE_ETHER_HDR_LEN);
-      any_flags |= m->ol_flags;
-    }
+          *fkey, rte_pktmbuf_mtod_offset(pkts[i], const rte_ipv4_hdr*, RTE_ETHER_HDR_LEN),
+          rte_pktmbuf_data_len(pkts[i]) - RTE_ETHER_HDR_LEN);
   }
-  // A port that delivers RSS hashes: the whole burst again through flow_hash4(m), which uses
-  // them (except for fragments); other ports pay only the OR above.
-  if (flows && rss && (any_flags & RTE_MBUF_F_RX_RSS_HASH))
-    for (uint16_t i = 0; i < n; ++i) flows[i] = flow_hash4(pkts[i], *fkey, rss);
+  if (flows && rss) rss_flows4(pkts, n, flows, *fkey);
   return slow;
 }
 
@@ -402,6 +405,14 @@ ROUTERD_ALWAYS_INLINE uint32_t flow_hash6(const rte_mbuf* m, const ecmp::FlowKey
   if (rss && (m->ol_flags & RTE_MBUF_F_RX_RSS_HASH) && ip->proto != IPPROTO_FRAGMENT)
     return ecmp::mix_rss(key, m->hash.rss);
   return ecmp::flow_hash6(key, ip, rte_pktmbuf_data_len(m) - RTE_ETHER_HDR_LEN);
+}
+// As rss_flows4, for IPv6 (process6).
+ROUTERD_ALWAYS_INLINE void rss_flows6(rte_mbuf* const* pkts, uint16_t n, uint32_t* flows,
+                                      const ecmp::FlowKey& key) {
+  uint64_t any = 0;
+  for (uint16_t i = 0; i < n; ++i) any |= pkts[i]->ol_flags;
+  if (__builtin_expect((any & RTE_MBUF_F_RX_RSS_HASH) != 0, 0))
+    for (uint16_t i = 0; i < n; ++i) flows[i] = flow_hash6(pkts[i], key, true);
 }
 // The member of group state g that a flow hashing to h takes, its slot id appended to
 // picked[] for count_members() after the burst. nullptr when the member's slot has just

@@ -695,13 +695,17 @@ void Worker::process6(uint16_t in_port, const PortFastInfo& in, rte_mbuf** pkts,
   uint64_t slow = 0;
   for (uint16_t i = 0; i < n; ++i) {
     slow |= uint64_t(!classify6_fast(pkts[i], key, &dst[i])) << i;
-    if (flows) flows[i] = flow_hash6(pkts[i], fkey, rss);
+    if (flows)
+      flows[i] = ecmp::flow_hash6_padded(
+          fkey, rte_pktmbuf_mtod_offset(pkts[i], const rte_ipv6_hdr*, RTE_ETHER_HDR_LEN),
+          rte_pktmbuf_data_len(pkts[i]) - RTE_ETHER_HDR_LEN);
     if (warm) {
       set[i] = warm->set_of(dst[i].b);
       warm->prefetch_set(set[i]);
     }
     if (tbl24) rte_prefetch0(tbl24 + Fib6::tbl24_index(dst[i].b));
   }
+  if (flows && rss) rss_flows6(pkts, n, flows, fkey);
   rte_mbuf** cand = pkts;
   uint16_t k = n;
   uint64_t exact = 0;  // bit i: candidate i needs decide6()'s exact verdict

@@ -578,6 +578,65 @@ TEST_CASE("worker: an ECMP group spreads flows as route get says, fragments on o
   }
   CHECK(used6.size() == 2);
 
+  // A port that delivers RSS hashes: a packet with one takes the member of the keyed RSS
+  // hash, one without it (or a fragment) the member route get names. Bursts mix both, after
+  // bursts of group routes (stage 1 hashes) and after one without (the pick pass hashes).
+  const NextHopState* group4 = nullptr;
+  for (uint32_t id = 1; id < 64 && !group4; ++id) {
+    const NextHopState* s = rig.dp.nexthops.get(id);
+    if (s && s->kind == NhKind::group && s->family == 4) group4 = s;
+  }
+  REQUIRE(group4 != nullptr);
+  std::set<std::string> rss_macs;
+  uint64_t plain = 0;  // sent through a plain route: not counted per member
+  for (int b = 0; b < 8; ++b) {
+    if (b == 4) {  // a burst with no group route: the next one's stage 1 does not hash
+      Pkt k;
+      k.dst_mac = p0mac;
+      k.dst = Ipv4(10, 9, 1, 1).v;
+      rte_mbuf* one[1] = {k.build(rig.pool.get())};
+      rig.worker->process(rig.p0(), one, 1);
+      rig.worker->flush();
+      for (rte_mbuf* m : rig.sent()) rte_pktmbuf_free(m);
+      ++plain;
+    }
+    std::vector<rte_mbuf*> burst;
+    std::vector<Expect> want;
+    for (uint16_t i = 0; i < 32; ++i) {
+      Pkt k;
+      k.dst_mac = p0mac;
+      k.dst = Ipv4(10, 7, uint8_t(i), uint8_t(100 + b)).v;
+      k.sport = uint16_t(7000 + b * 32 + i);
+      const bool rss = i % 3 != 2;
+      if (rss) k.flags = RTE_MBUF_F_RX_RSS_HASH;
+      rte_mbuf* m = k.build(rig.pool.get());
+      Mac to;
+      if (rss) {
+        m->hash.rss = uint32_t(0x9e3779b9u * uint32_t(b * 32 + i + 1));
+        const NextHopState* ms = rig.dp.nexthops.get(
+            group4->group->pick(ecmp::mix_rss(rig.dp.params.flow_key, m->hash.rss)));
+        REQUIRE(ms != nullptr);
+        std::memcpy(to.b.data(), ms->l2, 6);
+        rss_macs.insert(to.str());
+      } else {
+        const std::string via =
+            rig.run({"route", "get", Ipv4(k.dst).str(), "from", "10.1.0.2", "proto", "udp", "sport",
+                     std::to_string(k.sport), "dport", "0"})["via"];
+        to = mac_of(via);
+      }
+      burst.push_back(m);
+      want.push_back(expect_forwarded(m, to, p1mac));
+      sent4 += 1;
+    }
+    rig.worker->process(rig.p0(), burst.data(), uint16_t(burst.size()));
+    rig.worker->flush();
+    auto sent = rig.sent();
+    INFO("RSS burst " << b);
+    check_sent(sent, want);
+    for (rte_mbuf* m : sent) rte_pktmbuf_free(m);
+  }
+  CHECK(rss_macs.size() == 2);
+
   // Every packet counted against the member it took, and shown per member.
   uint64_t counted = 0;
   const nlohmann::json st = rig.run({"stats"});
@@ -585,7 +644,7 @@ TEST_CASE("worker: an ECMP group spreads flows as route get says, fragments on o
     for (const auto& g : st["ecmp"][fam])
       for (const auto& m : g["members"]) counted += m["packets"].get<uint64_t>();
   CHECK(counted == sent4 + sent6);
-  CHECK(rig.dp.stats[0].tx[rig.p1()].get() == sent4 + sent6);
+  CHECK(rig.dp.stats[0].tx[rig.p1()].get() == sent4 + sent6 + plain);
   CHECK(rig.drops() == bad4);  // the bad checksums and versions, nothing else
   CHECK(rig.punts() == 0);
 }
