@@ -372,6 +372,33 @@ TEST_CASE("two keys choose unrelated buckets (no polarisation)", "[ecmp]") {
   const Hash h6 = [](const FlowKey& k, const Packet& p) { return flow_hash6(k, p.v6(), p.len); };
   std::vector<Packet> flows;
   Hash hash;
+  // Asserted inside each section (with --warn NoAssertions, a section must assert).
+  auto judge = [&] {
+    auto hash_all = [&](const FlowKey& k) {
+      std::vector<uint32_t> out;
+      out.reserve(flows.size());
+      for (const auto& p : flows) out.push_back(hash(k, p));
+      return out;
+    };
+    const auto ha = hash_all(a);
+    const double n = double(flows.size());
+    for (const FlowKey& other : {b, a_bit, a_bit1}) {
+      const auto hb = hash_all(other);
+      // 2 buckets: a fair coin agrees half the time; 6 standard deviations of the agreement.
+      const double agree2 = agreement(ha, hb, 2);
+      CHECK(std::abs(agree2 - 0.5) < 6 * std::sqrt(0.25 / n));
+      const double agree4 = agreement(ha, hb, 4);
+      CHECK(std::abs(agree4 - 0.25) < 6 * std::sqrt(0.25 * 0.75 / n));
+      // The flows the first router sent to its bucket 0 of 16, spread by the second router.
+      std::vector<uint32_t> second;
+      for (size_t i = 0; i < ha.size(); ++i) {
+        if ((ha[i] & 15) == 0) second.push_back(hb[i]);
+      }
+      const Spread s = spread(second, 16);
+      INFO("agreement on 2 buckets " << agree2 << ", on 4 " << agree4 << ", chi2 " << s.chi2);
+      CHECK(s.chi2 < s.bound);
+    }
+  };
   // Where flows differ in some words only, the others are constants in the products, which
   // must not let a key bit move every flow alike.
   SECTION("IPv4 TCP, many hosts and ports") {
@@ -379,11 +406,13 @@ TEST_CASE("two keys choose unrelated buckets (no polarisation)", "[ecmp]") {
     for (uint32_t i = 0; i < 100000; ++i)
       flows.push_back(tcp4(rng, 0x0a000000 + i % 997, 0xc6336400 + i % 31, uint16_t(1024 + i),
                            uint16_t(80 + i % 3)));
+    judge();
   }
   SECTION("IPv4, one client and one server, source ports only") {
     hash = h4;
     for (uint32_t i = 0; i < 60000; ++i)
       flows.push_back(tcp4(rng, 0x0a000001, 0xc6336401, uint16_t(1024 + i), 443));
+    judge();
   }
   SECTION("IPv4 ICMP, destinations only (no ports)") {
     hash = h4;
@@ -392,6 +421,7 @@ TEST_CASE("two keys choose unrelated buckets (no polarisation)", "[ecmp]") {
       p.b[9] = 1;
       flows.push_back(p);
     }
+    judge();
   }
   SECTION("IPv6 UDP, one pair of hosts, source ports only") {
     hash = h6;
@@ -408,6 +438,7 @@ TEST_CASE("two keys choose unrelated buckets (no polarisation)", "[ecmp]") {
       p.len = 48;
       flows.push_back(p);
     }
+    judge();
   }
   SECTION("IPv6, hosts numbered in sequence (no ports)") {
     hash = h6;
@@ -422,30 +453,7 @@ TEST_CASE("two keys choose unrelated buckets (no polarisation)", "[ecmp]") {
       p.b[37] = uint8_t(i >> 16);
       flows.push_back(p);
     }
-  }
-  auto hash_all = [&](const FlowKey& k) {
-    std::vector<uint32_t> out;
-    out.reserve(flows.size());
-    for (const auto& p : flows) out.push_back(hash(k, p));
-    return out;
-  };
-  const auto ha = hash_all(a);
-  const double n = double(flows.size());
-  for (const FlowKey& other : {b, a_bit, a_bit1}) {
-    const auto hb = hash_all(other);
-    // 2 buckets: a fair coin agrees half the time; 6 standard deviations of the agreement.
-    const double agree2 = agreement(ha, hb, 2);
-    CHECK(std::abs(agree2 - 0.5) < 6 * std::sqrt(0.25 / n));
-    const double agree4 = agreement(ha, hb, 4);
-    CHECK(std::abs(agree4 - 0.25) < 6 * std::sqrt(0.25 * 0.75 / n));
-    // The flows the first router sent to its bucket 0 of 16, spread by the second router.
-    std::vector<uint32_t> second;
-    for (size_t i = 0; i < ha.size(); ++i) {
-      if ((ha[i] & 15) == 0) second.push_back(hb[i]);
-    }
-    const Spread s = spread(second, 16);
-    INFO("agreement on 2 buckets " << agree2 << ", on 4 " << agree4 << ", chi2 " << s.chi2);
-    CHECK(s.chi2 < s.bound);
+    judge();
   }
 }
 
