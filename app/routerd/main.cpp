@@ -155,27 +155,7 @@ int run(const Config& cfg, const std::vector<Preset>& presets,
   Ring ctl_tx =
       make_ring("routerd_ctl_tx", 1024, sizeof(TxEntry), socket, RING_F_SP_ENQ | RING_F_SC_DEQ);
 
-  DataplaneParams dpp;
-  dpp.burst = cfg.burst;
-  dpp.idle_sleep_us = cfg.idle_sleep_us;
-  dpp.drop_martians = cfg.drop_martians;
-  dpp.icmp_rate = cfg.icmp_rate;
-  dpp.icmp_burst = cfg.icmp_burst;
-  dpp.send_redirects = cfg.send_redirects;
-  dpp.send_redirects6 = cfg.ipv6_send_redirects;
-  dpp.route_cache = cfg.route_cache;
-  dpp.route_cache_sets = cfg.route_cache_sets;
-  dpp.tunnel_outer_path_cache = cfg.tunnel_outer_path_cache;
-  dpp.route_cache6_sets = cfg.route_cache6_sets;
-  dpp.route_cache_keys = route_cache_keys();
-  // Random unless configured: two routerd in a row must not split flows the same way.
-  if (cfg.ecmp_hash_key) {
-    dpp.flow_key = ecmp::FlowKey{(*cfg.ecmp_hash_key)[0], (*cfg.ecmp_hash_key)[1]};
-  } else {
-    const RouteCacheKeys r = route_cache_keys();  // getrandom()
-    dpp.flow_key = ecmp::FlowKey{r.k2, (uint64_t(r.w[0]) << 32 | r.w[1]) ^ r.k1};
-  }
-  dpp.ecmp_use_rss = cfg.ecmp_use_rss;
+  const DataplaneParams dpp = dataplane_params(cfg);
   IdleLcore idle;  // outlives dp, which keeps a pointer to it
   SharedState dp(
       dpp, workers, cfg.max_next_hops, Fib::Params{cfg.max_routes, cfg.tbl8_groups, socket},

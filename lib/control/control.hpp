@@ -662,4 +662,8 @@ class Control {
   std::atomic<bool> running_{true};  // false once run() returned: call() fails fast
 };
 
+// The workers' parameters as the config gives them, with fresh secrets for the route cache
+// and (unless ecmp.hash_key is set) the flow hash: routerd and worker-bench build the same.
+DataplaneParams dataplane_params(const Config& cfg);
+
 }  // namespace routerd

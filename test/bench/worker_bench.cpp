@@ -108,21 +108,7 @@ struct Setup {
     punt = make_ring(tag + "_punt", 4096, sizeof(PuntEntry), socket, RING_F_SC_DEQ);
     ctl_tx =
         make_ring(tag + "_ctl_tx", 1024, sizeof(TxEntry), socket, RING_F_SP_ENQ | RING_F_SC_DEQ);
-    DataplaneParams dpp;
-    dpp.burst = cfg.burst;
-    dpp.drop_martians = cfg.drop_martians;
-    dpp.icmp_rate = cfg.icmp_rate;
-    dpp.icmp_burst = cfg.icmp_burst;
-    dpp.send_redirects = cfg.send_redirects;
-    dpp.send_redirects6 = cfg.ipv6_send_redirects;
-    dpp.route_cache = cfg.route_cache;
-    dpp.route_cache_sets = cfg.route_cache_sets;
-    dpp.tunnel_outer_path_cache = cfg.tunnel_outer_path_cache;
-    dpp.route_cache6_sets = cfg.route_cache6_sets;
-    dpp.route_cache_keys = route_cache_keys();
-    const RouteCacheKeys r = route_cache_keys();
-    dpp.flow_key = ecmp::FlowKey{r.k2, (uint64_t(r.w[0]) << 32 | r.w[1]) ^ r.k1};
-    dpp.ecmp_use_rss = cfg.ecmp_use_rss;
+    const DataplaneParams dpp = dataplane_params(cfg);
     dp = std::make_unique<SharedState>(
         dpp, 1, cfg.max_next_hops, Fib::Params{cfg.max_routes, cfg.tbl8_groups, socket},
         Fib6::Params{cfg.fib6_max_routes, cfg.fib6_tbl8_groups, socket}, punt.get(), ctl_tx.get());
