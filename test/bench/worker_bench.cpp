@@ -276,8 +276,9 @@ int run(int argc, char** argv) {
                   std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     }
     // This host's speed moves by 2x within a second, so each round interleaves io and the
-    // configs slice by slice (their caches disturb each other only at the switches), and a
-    // round's figures are sums over its slices.
+    // configs turn by turn, and a round's figures are sums over its turns. The start of a turn
+    // is not timed (run_slice), but set-ups still share the L3, where the one with more turns
+    // keeps more of its FIB: compare set-ups with equal turns (docs/performance.md).
     const double hz0 = double(rte_get_tsc_hz());
     const uint64_t round_cycles = uint64_t(round_ms / 1000.0 * hz0);
     const uint64_t slice_cycles = uint64_t(slice_us / 1e6 * hz0);
