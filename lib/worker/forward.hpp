@@ -301,20 +301,24 @@ ROUTERD_ALWAYS_INLINE void rss_flows4(rte_mbuf* const* pkts, uint16_t n, uint32_
 }
 // Stage 1 over a burst, fast path only: dst[i] for every packet, and a bit per packet that
 // classify_fast did not pass (for classify() to judge). With `cache`, the burst is to be
-// looked up through that route cache, and it starts fetching each destination's cache set.
+// looked up through that route cache: sets[i] is destination i's set, already being fetched
+// (the lookup takes them rather than hashing every destination again).
 // With `flows`, flows[i] is packet i's ECMP flow hash (flow_hash4 under fkey and rss; only
 // meaningful for the packets it passes): here each hash's multiplies overlap independent
 // work, where after the lookup they lengthen the chain that picks the member.
 template <CkFlags Ck>
 ROUTERD_ALWAYS_INLINE uint64_t classify_burst(rte_mbuf* const* pkts, uint16_t n, const FastKey& key,
                                               uint32_t* dst, const RouteCache* cache = nullptr,
-                                              uint32_t* flows = nullptr,
+                                              uint32_t* sets = nullptr, uint32_t* flows = nullptr,
                                               const ecmp::FlowKey* fkey = nullptr,
                                               bool rss = false) {
   uint64_t slow = 0;
   for (uint16_t i = 0; i < n; ++i) {
     slow |= uint64_t(!classify_fast<Ck>(pkts[i], key, &dst[i])) << i;
-    if (cache) cache->prefetch(dst[i]);
+    if (cache) {
+      sets[i] = cache->set_of(dst[i]);
+      cache->prefetch_set(sets[i]);
+    }
     // flow_hash4(m) for the packets classify_fast passes (IHL 5), with no branch; the RSS
     // case is decided after the loop.
     if (flows)
@@ -537,8 +541,8 @@ ROUTERD_ALWAYS_INLINE void lookup_states_in(const SharedState& dp, Cache* cache,
 
 ROUTERD_ALWAYS_INLINE void lookup_states(const SharedState& dp, RouteCache* cache, uint64_t gen,
                                          const uint32_t* dst, uint16_t k, const NextHopState** out,
-                                         CacheTally* t) {
-  lookup_states_in(dp, cache, gen, dst, k, out, t);
+                                         CacheTally* t, const uint32_t* sets = nullptr) {
+  lookup_states_in(dp, cache, gen, dst, k, out, t, sets);
 }
 ROUTERD_ALWAYS_INLINE void lookup_states6(const SharedState& dp, RouteCache6* cache, uint64_t gen,
                                           const Dst6* dst, uint16_t k, const NextHopState** out,

@@ -511,10 +511,11 @@ ROUTERD_ALWAYS_INLINE uint16_t Worker::forward_train(uint16_t in_port, rte_mbuf*
 // Stage 2 for a burst of several destinations, with the route cache or without it as the
 // governor says.
 ROUTERD_ALWAYS_INLINE void Worker::lookup_governed(const uint32_t* dst, uint16_t k, uint64_t gen,
-                                                   const NextHopState** nhs, uint64_t since) {
+                                                   const NextHopState** nhs, uint64_t since,
+                                                   const uint32_t* sets) {
   RouteCache* cache = governor_.begin(since) ? cache_.get() : nullptr;
   CacheTally t;
-  lookup_states(dp_, cache, gen, dst, k, nhs, &t);
+  lookup_states(dp_, cache, gen, dst, k, nhs, &t, cache ? sets : nullptr);
   governor_.end(k, t);
 }
 
@@ -576,19 +577,21 @@ void Worker::process_burst(uint16_t in_port, rte_mbuf** pkts, uint16_t n) {
   // arm fetches its lines inside the lookup). Timed from the lookup alone, the cache won
   // every probe of a zipf trace whose whole rate it lowered by 6 %.
   const uint64_t probe_since = governor_.stamp();
+  uint32_t set_buf[kMaxBurst];
+  uint32_t* const sets = warm ? set_buf : nullptr;
   uint32_t fh[kMaxBurst];
   uint32_t* const flows = hash_flows_ ? fh : nullptr;
   const ecmp::FlowKey* const fkey = &dp_.params.flow_key;
   const bool rss = dp_.params.ecmp_use_rss;
   switch (ck) {
     case CkFlags::none:
-      slow = classify_burst<CkFlags::none>(pkts, n, key, dst, warm, flows, fkey, rss);
+      slow = classify_burst<CkFlags::none>(pkts, n, key, dst, warm, sets, flows, fkey, rss);
       break;
     case CkFlags::good:
-      slow = classify_burst<CkFlags::good>(pkts, n, key, dst, warm, flows, fkey, rss);
+      slow = classify_burst<CkFlags::good>(pkts, n, key, dst, warm, sets, flows, fkey, rss);
       break;
     default:
-      slow = classify_burst<CkFlags::mixed>(pkts, n, key, dst, warm, flows, fkey, rss);
+      slow = classify_burst<CkFlags::mixed>(pkts, n, key, dst, warm, sets, flows, fkey, rss);
       break;
   }
   rte_mbuf** cand = pkts;
@@ -601,12 +604,17 @@ void Worker::process_burst(uint16_t in_port, rte_mbuf** pkts, uint16_t n) {
       rte_mbuf* m = pkts[i];
       if (!((slow >> i) & 1)) {
         dst[k] = dst[i];
+        if (sets) sets[k] = sets[i];
         if (flows) flows[k] = flows[i];
         cand[k++] = m;
         continue;
       }
       const Verdict v = classify(m, in, martians, &dst[k]);
       if (v.action == Verdict::forward) {
+        if (sets) {
+          sets[k] = warm->set_of(dst[k]);
+          warm->prefetch_set(sets[k]);
+        }
         // Its stage-1 hash read a header classify_fast did not vouch for.
         if (flows) flows[k] = flow_hash4(m, *fkey, rss);
         cand[k++] = m;
@@ -617,19 +625,20 @@ void Worker::process_burst(uint16_t in_port, rte_mbuf** pkts, uint16_t n) {
     }
     // IPv6 goes after the burst's IPv4 packets: each family keeps its own order.
     if (n6) {
-      if (k) process4_looked_up(in_port, cand, dst, k, probe_since, flows);
+      if (k) process4_looked_up(in_port, cand, dst, k, probe_since, flows, sets);
       process6(in_port, in, v6, n6);
       return;
     }
   }
   if (k == 0) return;
-  process4_looked_up(in_port, cand, dst, k, probe_since, flows);
+  process4_looked_up(in_port, cand, dst, k, probe_since, flows, sets);
 }
 
 // Stages 2 and 3 for the burst's k classified IPv4 packets.
 ROUTERD_ALWAYS_INLINE void Worker::process4_looked_up(uint16_t in_port, rte_mbuf** cand,
                                                       const uint32_t* dst, uint16_t k,
-                                                      uint64_t probe_since, const uint32_t* flows) {
+                                                      uint64_t probe_since, const uint32_t* flows,
+                                                      const uint32_t* sets) {
   const uint64_t gen = observe_generation();
   const NextHopState* nhs[kMaxBurst];
   uint32_t differ = 0;
@@ -645,7 +654,7 @@ ROUTERD_ALWAYS_INLINE void Worker::process4_looked_up(uint16_t in_port, rte_mbuf
     }
     for (uint16_t i = 1; i < k; ++i) nhs[i] = nhs[0];
   } else {
-    lookup_governed(dst, k, gen, nhs, probe_since);
+    lookup_governed(dst, k, gen, nhs, probe_since, sets);
   }
   forward_looked_up<false>(in_port, cand, k, nhs, flows);
 }

@@ -41,9 +41,11 @@ class Worker {
   // their tunnel's port, before it returns.
   void process(uint16_t in_port, rte_mbuf** pkts, uint16_t n);
   // probe_since: the route cache governor's stamp() from before stage 1 (0: from the lookup).
-  // flows: each candidate's flow_hash4, when stage 1 computed them (else null).
+  // flows: each candidate's flow_hash4, when stage 1 computed them (else null); sets: each
+  // candidate's route cache set, when stage 1 hashed and fetched them (else null).
   void process4_looked_up(uint16_t in_port, rte_mbuf** cand, const uint32_t* dst, uint16_t k,
-                          uint64_t probe_since = 0, const uint32_t* flows = nullptr);
+                          uint64_t probe_since = 0, const uint32_t* flows = nullptr,
+                          const uint32_t* sets = nullptr);
   void process6(uint16_t in_port, const PortFastInfo& in, rte_mbuf** pkts, uint16_t n);
   void flush();
 
@@ -62,7 +64,7 @@ class Worker {
   template <CkFlags Ck>
   uint16_t forward_train(uint16_t in_port, rte_mbuf** pkts, uint16_t n, const FastKey& key);
   void lookup_governed(const uint32_t* dst, uint16_t k, uint64_t gen, const NextHopState** nhs,
-                       uint64_t since);
+                       uint64_t since, const uint32_t* sets);
   void send_runs(rte_mbuf* const* out, const uint16_t* out_port, uint16_t n);
   template <bool OneHop>
   void forward_looked_up(uint16_t in_port, rte_mbuf* const* cand, uint16_t k,
