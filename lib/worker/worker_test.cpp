@@ -163,6 +163,16 @@ void check_sent(const std::vector<rte_mbuf*>& sent, const std::vector<Expect>& w
   }
 }
 
+// One burst through the worker as an RX burst from p0; what it sent on p1 must be `want`, in
+// order (and is freed).
+void forward_burst(WorkerRig& rig, std::vector<rte_mbuf*>& burst, const std::vector<Expect>& want) {
+  rig.worker->process(rig.p0(), burst.data(), uint16_t(burst.size()));
+  rig.worker->flush();
+  const auto sent = rig.sent();
+  check_sent(sent, want);
+  for (rte_mbuf* m : sent) rte_pktmbuf_free(m);
+}
+
 }  // namespace
 
 TEST_CASE("worker: a flow's train leaves whole, in order, each packet rewritten", "[worker]") {
@@ -179,11 +189,7 @@ TEST_CASE("worker: a flow's train leaves whole, in order, each packet rewritten"
       burst.push_back(k.build(rig.pool.get()));
       want.push_back(expect_forwarded(burst.back(), kNbr2, p1mac));
     }
-    rig.worker->process(rig.p0(), burst.data(), uint16_t(burst.size()));
-    rig.worker->flush();
-    auto sent = rig.sent();
-    check_sent(sent, want);
-    for (rte_mbuf* m : sent) rte_pktmbuf_free(m);
+    forward_burst(rig, burst, want);
   }
   CHECK(rig.dp.stats[0].rx[rig.p0()].get() == 64);
   CHECK(rig.dp.stats[0].tx[rig.p1()].get() == 64);
@@ -251,12 +257,8 @@ TEST_CASE("worker: mixed bursts keep their order and account for every packet", 
       if (fwd) want.push_back(expect_forwarded(burst.back(), *nbr, p1mac));
     }
     (lead >= 2 && mode != 2 ? trains : generals)++;
-    rig.worker->process(rig.p0(), burst.data(), n);
-    rig.worker->flush();
-    auto sent = rig.sent();
     INFO("iteration " << iter << ": " << n << " packets, lead " << lead << ", flags mode " << mode);
-    check_sent(sent, want);
-    for (rte_mbuf* m : sent) rte_pktmbuf_free(m);
+    forward_burst(rig, burst, want);
     rig.drain_punts();
     in += n;
     forwarded += want.size();
@@ -299,12 +301,8 @@ TEST_CASE("worker: IPv4 bursts through the route cache, with packets stage 1 cou
       burst.push_back(k.build(rig.pool.get()));
       if (!other) want.push_back(expect_forwarded(burst.back(), padded ? kNbr3 : kNbr2, p1mac));
     }
-    rig.worker->process(rig.p0(), burst.data(), uint16_t(burst.size()));
-    rig.worker->flush();
-    auto sent = rig.sent();
     INFO("burst " << b);
-    check_sent(sent, want);
-    for (rte_mbuf* m : sent) rte_pktmbuf_free(m);
+    forward_burst(rig, burst, want);
     in += 32;
   }
   CHECK(rig.worker->cache_mode() == RouteCacheGovernor::Mode::probe);
@@ -378,12 +376,8 @@ TEST_CASE("worker: IPv6 bursts go through the route cache and see a route change
         burst.push_back(build6(rig.pool.get(), p0mac, d));
         want.push_back(expect_forwarded6(burst.back(), nbr, p1mac));
       }
-      rig.worker->process(rig.p0(), burst.data(), uint16_t(burst.size()));
-      rig.worker->flush();
-      auto sent = rig.sent();
       INFO("burst " << b);
-      check_sent(sent, want);
-      for (rte_mbuf* m : sent) rte_pktmbuf_free(m);
+      forward_burst(rig, burst, want);
       in += 32;
     }
   };
@@ -409,11 +403,7 @@ TEST_CASE("worker: IPv6 bursts go through the route cache and see a route change
       burst.push_back(build6(rig.pool.get(), p0mac, *Ipv6::parse("2001:db8:90::7")));
       want.push_back(expect_forwarded6(burst.back(), kNbr3, p1mac));
     }
-    rig.worker->process(rig.p0(), burst.data(), uint16_t(burst.size()));
-    rig.worker->flush();
-    auto sent = rig.sent();
-    check_sent(sent, want);
-    for (rte_mbuf* m : sent) rte_pktmbuf_free(m);
+    forward_burst(rig, burst, want);
     in += 8;
   }
   CHECK(st.cache6.bypassed_bursts.get() == bypassed + 1);
@@ -553,12 +543,8 @@ TEST_CASE("worker: an ECMP group spreads flows as route get says, fragments on o
       sent4 += 1;
       want.push_back(expect_forwarded(burst.back(), mac_of(via), p1mac));
     }
-    rig.worker->process(rig.p0(), burst.data(), uint16_t(burst.size()));
-    rig.worker->flush();
-    auto sent = rig.sent();
     INFO("burst " << b);
-    check_sent(sent, want);
-    for (rte_mbuf* m : sent) rte_pktmbuf_free(m);
+    forward_burst(rig, burst, want);
   }
   CHECK(std::abs(double(to3) / double(sent4) - 0.75) < 0.05);
 
@@ -617,12 +603,8 @@ TEST_CASE("worker: an ECMP group spreads flows as route get says, fragments on o
       if (b % 4 == 3 && i % 5 == 0) REQUIRE(rte_pktmbuf_append(m, 6) != nullptr);
       sent6 += 1;
     }
-    rig.worker->process(rig.p0(), burst.data(), uint16_t(burst.size()));
-    rig.worker->flush();
-    auto sent = rig.sent();
     INFO("IPv6 burst " << b);
-    check_sent(sent, want);
-    for (rte_mbuf* m : sent) rte_pktmbuf_free(m);
+    forward_burst(rig, burst, want);
   }
   CHECK(used6.size() == 2);
 
@@ -676,12 +658,8 @@ TEST_CASE("worker: an ECMP group spreads flows as route get says, fragments on o
       want.push_back(expect_forwarded(m, to, p1mac));
       sent4 += 1;
     }
-    rig.worker->process(rig.p0(), burst.data(), uint16_t(burst.size()));
-    rig.worker->flush();
-    auto sent = rig.sent();
     INFO("RSS burst " << b);
-    check_sent(sent, want);
-    for (rte_mbuf* m : sent) rte_pktmbuf_free(m);
+    forward_burst(rig, burst, want);
   }
   CHECK(rss_macs.size() == 2);
 
