@@ -290,14 +290,16 @@ ROUTERD_ALWAYS_INLINE uint32_t flow_hash4(const rte_mbuf* m, const ecmp::FlowKey
   return ecmp::flow_hash4(key, ip, rte_pktmbuf_data_len(m) - RTE_ETHER_HDR_LEN);
 }
 // Stage 1 hashes every packet with routerd's own hash (the branch-free variants). A port
-// that delivers RSS hashes then has the burst hashed again by flow_hash4(m) / flow_hash6(m),
-// which use them as they would anywhere; other ports pay one OR a packet, off the loop.
-ROUTERD_ALWAYS_INLINE void rss_flows4(rte_mbuf* const* pkts, uint16_t n, uint32_t* flows,
-                                      const ecmp::FlowKey& key) {
+// that delivers RSS hashes then has the burst hashed again by flow_hash4(m) / flow_hash6(m)
+// (`hash`), which use them as they would anywhere; other ports pay one OR a packet, off the
+// loop.
+template <class Hash>
+ROUTERD_ALWAYS_INLINE void rss_flows(rte_mbuf* const* pkts, uint16_t n, uint32_t* flows,
+                                     Hash hash) {
   uint64_t any = 0;
   for (uint16_t i = 0; i < n; ++i) any |= pkts[i]->ol_flags;
   if (__builtin_expect((any & RTE_MBUF_F_RX_RSS_HASH) != 0, 0))
-    for (uint16_t i = 0; i < n; ++i) flows[i] = flow_hash4(pkts[i], key, true);
+    for (uint16_t i = 0; i < n; ++i) flows[i] = hash(pkts[i]);
 }
 // Stage 1 over a burst, fast path only: dst[i] for every packet, and a bit per packet that
 // classify_fast did not pass (for classify() to judge). With `cache`, the burst is to be
@@ -326,7 +328,8 @@ ROUTERD_ALWAYS_INLINE uint64_t classify_burst(rte_mbuf* const* pkts, uint16_t n,
           *fkey, rte_pktmbuf_mtod_offset(pkts[i], const rte_ipv4_hdr*, RTE_ETHER_HDR_LEN),
           rte_pktmbuf_data_len(pkts[i]) - RTE_ETHER_HDR_LEN);
   }
-  if (flows && rss) rss_flows4(pkts, n, flows, *fkey);
+  if (flows && rss)
+    rss_flows(pkts, n, flows, [fkey](const rte_mbuf* m) { return flow_hash4(m, *fkey, true); });
   return slow;
 }
 
@@ -409,14 +412,6 @@ ROUTERD_ALWAYS_INLINE uint32_t flow_hash6(const rte_mbuf* m, const ecmp::FlowKey
   if (rss && (m->ol_flags & RTE_MBUF_F_RX_RSS_HASH) && ip->proto != IPPROTO_FRAGMENT)
     return ecmp::mix_rss(key, m->hash.rss);
   return ecmp::flow_hash6(key, ip, rte_pktmbuf_data_len(m) - RTE_ETHER_HDR_LEN);
-}
-// As rss_flows4, for IPv6 (process6).
-ROUTERD_ALWAYS_INLINE void rss_flows6(rte_mbuf* const* pkts, uint16_t n, uint32_t* flows,
-                                      const ecmp::FlowKey& key) {
-  uint64_t any = 0;
-  for (uint16_t i = 0; i < n; ++i) any |= pkts[i]->ol_flags;
-  if (__builtin_expect((any & RTE_MBUF_F_RX_RSS_HASH) != 0, 0))
-    for (uint16_t i = 0; i < n; ++i) flows[i] = flow_hash6(pkts[i], key, true);
 }
 // The member of group state g that a flow hashing to h takes, its slot id appended to
 // picked[] for count_members() after the burst. nullptr when the member's slot has just

@@ -716,7 +716,8 @@ void Worker::process6(uint16_t in_port, const PortFastInfo& in, rte_mbuf** pkts,
     }
     if (tbl24) rte_prefetch0(tbl24 + Fib6::tbl24_index(dst[i].b));
   }
-  if (flows && rss) rss_flows6(pkts, n, flows, fkey);
+  if (flows && rss)
+    rss_flows(pkts, n, flows, [&fkey](const rte_mbuf* m) { return flow_hash6(m, fkey, true); });
   rte_mbuf** cand = pkts;
   uint16_t k = n;
   uint64_t exact = 0;  // bit i: candidate i needs decide6()'s exact verdict
