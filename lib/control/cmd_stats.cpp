@@ -105,6 +105,8 @@ nlohmann::json Control::stats_json() const {
           {"routes", rib_.size()},
           {"routes_via_ipv6", rib_.count_via_ipv6()},
           {"fib_prefixes", dp_.fib.routes()},
+          {"fib_in_place", dp_.fib.in_place()},
+          {"fib_flips", dp_.fib.flips()},
           {"next_hops", pub_.slots_used()},
           {"neighbours", neigh_.entries().size()},
           {"neighbour_queued", neigh_.queued_packets()},

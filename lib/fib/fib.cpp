@@ -4,7 +4,9 @@
 #include <rte_rib.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
+#include <unordered_map>
 #include <vector>
 
 #include "inet.hpp"
@@ -44,6 +46,7 @@ struct Fib::Pending {
   std::vector<Fib4Undo> undo;  // emptied by flip(): from then on only catch_up() may follow
   int64_t delta = 0;
   bool flipped = false;
+  bool in_place = false;  // staging freed no tbl8 group: flip() writes the live copy itself
 };
 
 namespace {
@@ -118,7 +121,12 @@ namespace {
 // Applies ops to one copy and returns the change in route count; on failure undoes what it
 // did to that copy and throws. Without `undo_out` (the second copy, which the same ops were
 // already applied to successfully) nothing is recorded and rte_fib does its own lookups.
-int64_t apply_to(rte_fib* fib, std::span<const FibOp> ops, std::vector<Fib4Undo>* undo_out) {
+// With `tbl24` (that copy's) and `freed`, sets *freed when an op released a tbl8 group. Only
+// a prefix longer than /24 can: it lives in its /24's group, whose tbl24 entry then loses
+// the "extended" bit. A shorter prefix writes into groups only around longer ones, whose
+// entries (Fib::encode) never equal its own, so the group never becomes uniform.
+int64_t apply_to(rte_fib* fib, std::span<const FibOp> ops, std::vector<Fib4Undo>* undo_out,
+                 const uint32_t* tbl24 = nullptr, bool* freed = nullptr) {
   const bool undoable = undo_out != nullptr;
   int64_t delta = 0;
   rte_rib* rib = rte_fib_get_rib(fib);
@@ -134,6 +142,8 @@ int64_t apply_to(rte_fib* fib, std::span<const FibOp> ops, std::vector<Fib4Undo>
     rte_rib_node* node = undoable ? rte_rib_lookup_exact(rib, op.prefix, op.len) : nullptr;
     Fib4Undo u{op.prefix, op.len, node != nullptr, 0};
     if (node) rte_rib_get_nh(node, &u.old_nh);
+    const bool watch = tbl24 && op.len > 24;
+    const bool extended = watch && (tbl24[op.prefix >> 8] & 1) != 0;
     int rc;
     if (op.remove) {
       rc = node || !undoable ? rte_fib_delete(fib, op.prefix, op.len) : 0;
@@ -152,6 +162,7 @@ int64_t apply_to(rte_fib* fib, std::span<const FibOp> ops, std::vector<Fib4Undo>
                                         : std::string(rte_strerror(-rc));
       throw FibError("cannot install " + op_str(op) + ": " + why);
     }
+    if (extended && (tbl24[op.prefix >> 8] & 1) == 0) *freed = true;
     if (undoable) {
       undo.push_back(u);
       if (op.remove && node) --delta;
@@ -162,12 +173,54 @@ int64_t apply_to(rte_fib* fib, std::span<const FibOp> ops, std::vector<Fib4Undo>
   return delta;
 }
 
+// The batch as the live copy can take it in place: one op per prefix (the last, which alone
+// decides the result), adds and replaces longest first, then deletes shortest first. Then
+// each tbl24 or tbl8 entry is written at most once, from its old answer to its final one:
+// an add writes only where no longer prefix covers the entry (a longer add came first), and a
+// delete writes the covering answer only once no shorter delete is left to change it.
+std::vector<FibOp> in_place_order(std::span<const FibOp> ops) {
+  std::unordered_map<uint64_t, size_t> last;
+  last.reserve(ops.size());
+  for (size_t i = 0; i < ops.size(); ++i) last[uint64_t(ops[i].prefix) << 8 | ops[i].len] = i;
+  std::vector<FibOp> seq;
+  seq.reserve(last.size());
+  for (size_t i = 0; i < ops.size(); ++i)
+    if (last[uint64_t(ops[i].prefix) << 8 | ops[i].len] == i) seq.push_back(ops[i]);
+  std::stable_sort(seq.begin(), seq.end(), [](const FibOp& a, const FibOp& b) {
+    if (a.remove != b.remove) return !a.remove;
+    return a.remove ? a.len < b.len : a.len > b.len;
+  });
+  return seq;
+}
+
 }  // namespace
 
 void Fib::stage(std::span<const FibOp> ops) {
   if (pending_) throw std::logic_error("Fib::stage: the previous batch is not caught up");
   auto p = std::make_unique<Pending>();
   const uint32_t spare = active_.load(std::memory_order_relaxed) ^ 1;
+  if (tbl24_readable()) {
+    std::vector<FibOp> seq = in_place_order(ops);
+    const auto adds =
+        size_t(std::count_if(seq.begin(), seq.end(), [](auto& o) { return !o.remove; }));
+    // Adds go first, so the table must hold them all before any delete makes room (rte_rib
+    // has two nodes per route).
+    if (routes_ + adds <= params_.max_routes) {
+      bool freed = false;
+      try {
+        p->delta = apply_to(copies_[spare], seq, &p->undo, tbl24_[spare], &freed);
+        p->ops = std::move(seq);
+        // The live copy holds the same routes, so the same ops take the same paths there,
+        // freeing no group either.
+        p->in_place = !freed;
+        pending_ = std::move(p);
+        return;
+      } catch (const FibError&) {
+        // The copy is unchanged. Adds first can need more tbl8 groups at once than the
+        // batch's own order: that order decides.
+      }
+    }
+  }
   p->delta = apply_to(copies_[spare], ops, &p->undo);  // throws with the copy unchanged
   p->ops.assign(ops.begin(), ops.end());
   pending_ = std::move(p);
@@ -181,10 +234,25 @@ void Fib::abort() {
 
 void Fib::flip() {
   if (!pending_ || pending_->flipped) throw std::logic_error("Fib::flip: nothing staged");
+  if (pending_->in_place) {
+    // Next-hop slots the batch names were published before the commit: keep those stores
+    // ahead of the entries that name them (free on x86; readers depend on the id's address).
+    std::atomic_thread_fence(std::memory_order_release);
+    try {
+      apply_to(copies_[active_.load(std::memory_order_relaxed)], pending_->ops, nullptr);
+    } catch (const FibError& e) {
+      throw std::logic_error(std::string("FIB copies diverged: ") + e.what());
+    }
+    routes_ = size_t(int64_t(routes_) + pending_->delta);
+    ++in_place_;
+    pending_.reset();
+    return;
+  }
   active_.store(active_.load(std::memory_order_relaxed) ^ 1, std::memory_order_release);
   routes_ = size_t(int64_t(routes_) + pending_->delta);
   pending_->flipped = true;
   pending_->undo = {};
+  ++flips_;
 }
 
 bool Fib::caught_up() const {
@@ -207,6 +275,7 @@ void Fib::apply(std::span<const FibOp> ops, Qsbr& rcu) {
   if (ops.empty()) return;
   stage(ops);
   flip();
+  if (caught_up()) return;  // applied in place
   // Readers that loaded the old copy before the flip finish their burst, report quiescent,
   // and never see it again; only then may it be written.
   rcu.synchronize();

@@ -1,8 +1,10 @@
 // fib: the IPv4 forwarding table workers look destinations up in (rte_fib DIR-24-8).
 // rte_fib in DPDK 22.11 frees and zeroes tbl8 groups under concurrent readers, so the table
-// is kept twice (left-right): a batch is staged on the copy no reader uses, readers are
-// flipped to it, and only after a grace period is the other copy caught up. The publisher
-// (lib/publish) drives the three steps; Fib itself never waits for readers.
+// is kept twice (left-right): a batch is staged on the copy no reader uses; if staging freed
+// no tbl8 group it is then applied to the copy readers use, in place, each entry going from
+// its old answer to its final one; otherwise readers are flipped to the staged copy and only
+// after a grace period is the other copy caught up. The publisher (lib/publish) drives the
+// steps; Fib itself never waits for readers.
 #pragma once
 
 #include <rte_fib.h>
@@ -82,10 +84,16 @@ class Fib {
   //   stage(ops)  applies every op to the copy no reader uses, or none: on failure that copy
   //               is unchanged and FibError says which op failed and why;
   //   abort()     undoes a staged batch (another table of the same commit failed);
-  //   flip()      switches readers to the staged copy (one release store);
-  //   catch_up()  applies the batch to the copy readers left; only once every reader has
-  //               passed a quiescent state after flip().
-  // One batch at a time: stage() after flip() needs catch_up() first (caught_up()).
+  //   flip()      makes the staged batch what readers see: in place on their copy when
+  //               staging freed no tbl8 group (then both copies are done: caught_up()), else
+  //               by switching readers to the staged copy (one release store);
+  //   catch_up()  after a switch, applies the batch to the copy readers left; only once every
+  //               reader has passed a quiescent state after flip().
+  // One batch at a time: stage() after flip() needs caught_up() (catch_up() if not).
+  // Why in place at all: after a switch readers find none of their lines in the CPU caches
+  // (measured: 6 % of the uniform forwarding rate at 100 switches a second), and a batch
+  // that frees no tbl8 group writes nothing a reader could see torn: 4-byte entries, and new
+  // groups filled before the tbl24 entry that points at them (as rte_lpm's readers rely on).
   void stage(std::span<const FibOp> ops);
   void abort();
   void flip();
@@ -97,6 +105,9 @@ class Fib {
   // Writer-side lookup on the current copy.
   uint32_t lookup(uint32_t ip) const;
   size_t routes() const { return routes_; }
+  // Batches published by switching readers to the other copy, and in place.
+  uint64_t flips() const { return flips_; }
+  uint64_t in_place() const { return in_place_; }
   size_t memory_bytes() const;
   const Params& params() const { return params_; }
 
@@ -109,6 +120,8 @@ class Fib {
   const uint32_t* tbl24_[2] = {nullptr, nullptr};
   std::atomic<uint32_t> active_{0};
   size_t routes_ = 0;
+  uint64_t flips_ = 0;
+  uint64_t in_place_ = 0;
 };
 
 }  // namespace routerd

@@ -158,7 +158,10 @@ TEST_CASE("concurrent readers never see a zeroed or foreign tbl8 entry", "[fib][
     ops.reserve(32);
     // Toggling one /25 many times in a batch recycles (zeroes) and reallocates the same
     // tbl8 group: the exact window in which a single rte_fib returns next hop 0.
-    for (int i = 0; i < 32; ++i) ops.push_back(FibOp{ip("20.0.0.128"), 25, (i & 1) == 1, 2000});
+    // (Only the last toggle reaches the tables: it alternates between add and delete, so
+    // some batches free groups and switch copies, and the others are applied in place.)
+    for (int i = 0; i < 32 + int(batches & 1); ++i)
+      ops.push_back(FibOp{ip("20.0.0.128"), 25, (i & 1) == 1, 2000});
     for (int i = 0; i < 8; ++i) {
       uint32_t s = rng() & 15, h = rng() & 0xff;
       uint32_t net = ip("20.0.0.0") + (s << 8);
@@ -172,8 +175,11 @@ TEST_CASE("concurrent readers never see a zeroed or foreign tbl8 entry", "[fib][
   }
   stop = true;
   for (auto& t : readers) t.join();
-  INFO("lookups " << lookups.load() << ", batches " << batches);
+  INFO("lookups " << lookups.load() << ", batches " << batches << ", switched " << fib.flips()
+                  << ", in place " << fib.in_place());
   CHECK(lookups.load() > 0);
+  CHECK(fib.flips() > 0);
+  CHECK(fib.in_place() > 0);
   CHECK(bad.load() == 0);
 }
 
@@ -258,7 +264,8 @@ TEST_CASE("the tbl24 the workers read is where this DPDK keeps it, in both copie
   std::vector<FibOp> ops = {add("0.0.0.0/0", 1), add("10.0.0.0/8", 2), add("10.1.0.0/16", 3),
                             add("10.1.2.128/25", 4)};
   fib.apply(ops, q);
-  // Each apply swaps the copy readers use: check both.
+  // Deleting the /25 frees its group, so readers switch copies; adding it back is done in
+  // place. Check both copies.
   for (int round = 0; round < 2; ++round) {
     const Fib::View v = fib.view();
     REQUIRE(v.tbl24 != nullptr);
@@ -271,7 +278,131 @@ TEST_CASE("the tbl24 the workers read is where this DPDK keeps it, in both copie
       CHECK(Fib::decode(e >> 1) == fib.lookup(ip(a)));
     }
     CHECK((t[ip("10.1.2.0") >> 8] & 1) == 1);  // the /25 made this /24 extended
-    FibOp again = add("10.0.0.0/8", 2);
-    fib.apply({&again, 1}, q);
+    FibOp gone = del("10.1.2.128/25"), back = add("10.1.2.128/25", 4);
+    fib.apply({&gone, 1}, q);
+    fib.apply({&back, 1}, q);
+    CHECK(fib.view().fib != v.fib);
   }
+  CHECK(fib.flips() == 2);
+}
+
+TEST_CASE("a batch that frees no tbl8 group is applied in place, one that frees one is not",
+          "[fib]") {
+  testing::test_eal();
+  Qsbr q(1);
+  Fib fib("t_inplace", small());
+  REQUIRE(fib.tbl24_readable());
+  std::vector<FibOp> base = {add("10.0.0.0/8", 1), add("10.1.0.0/16", 2), add("10.1.2.0/24", 3)};
+  fib.apply(base, q);
+  const rte_fib* live = fib.reader();
+  CHECK(fib.in_place() == 1);
+  CHECK(fib.flips() == 0);
+
+  // Replaces, deletes, adds of /24s and shorter, a new /32 (a group allocated) and its
+  // replace: all in place, on the copy readers already use.
+  std::vector<FibOp> b1 = {add("10.1.2.0/24", 4), del("10.1.0.0/16"), add("10.2.0.0/15", 5),
+                           add("10.1.2.9/32", 6)};
+  fib.apply(b1, q);
+  FibOp r32 = add("10.1.2.9/32", 7);
+  fib.apply({&r32, 1}, q);
+  CHECK(fib.reader() == live);
+  CHECK(fib.in_place() == 3);
+  CHECK(fib.lookup(ip("10.1.2.9")) == 7);
+  CHECK(fib.lookup(ip("10.1.2.10")) == 4);
+  CHECK(fib.lookup(ip("10.1.3.1")) == 1);
+  CHECK(fib.lookup(ip("10.3.0.1")) == 5);
+  CHECK(fib.routes() == 4);
+
+  // Deleting the /24's only longer prefix frees its group: readers switch copies.
+  FibOp d32 = del("10.1.2.9/32");
+  fib.apply({&d32, 1}, q);
+  CHECK(fib.reader() != live);
+  CHECK(fib.flips() == 1);
+  CHECK(fib.lookup(ip("10.1.2.9")) == 4);
+
+  // Within one batch only the last op on a prefix counts, whichever path it takes.
+  std::vector<FibOp> b2 = {add("10.9.0.0/16", 8), del("10.9.0.0/16"), add("10.9.0.0/16", 9)};
+  fib.apply(b2, q);
+  CHECK(fib.lookup(ip("10.9.1.1")) == 9);
+  CHECK(fib.routes() == 4);
+  std::vector<FibOp> b3 = {add("10.9.0.0/16", 10), del("10.9.0.0/16")};
+  fib.apply(b3, q);
+  CHECK(fib.lookup(ip("10.9.1.1")) == 1);
+  CHECK(fib.routes() == 3);
+  CHECK(fib.in_place() == 5);
+  // Both copies agree: switch once more and look again.
+  FibOp a32 = add("10.1.2.9/32", 6);
+  fib.apply({&a32, 1}, q);
+  fib.apply({&d32, 1}, q);
+  CHECK(fib.flips() == 2);
+  CHECK(fib.lookup(ip("10.1.3.1")) == 1);
+  CHECK(fib.lookup(ip("10.3.0.1")) == 5);
+  CHECK(fib.lookup(ip("10.1.2.9")) == 4);
+}
+
+// In place, readers see entries change one by one; each must go from its old answer straight
+// to its final one. Each batch here would show an answer that is neither to a reader if
+// applied in its own order: deleting a /24 before its covering /22 shows the /22's answer,
+// adding a /22 before the /24 inside it too.
+TEST_CASE("readers of a batch applied in place see only old or final answers", "[fib][stress]") {
+  testing::test_eal();
+  Qsbr q(1);
+  constexpr uint32_t kBlocks = 4096;
+  Fib fib("t_inplace_rd", Fib::Params{4 * kBlocks, 64, SOCKET_ID_ANY});
+  // Block b: a /20 (answer 1000 + b), a /22 inside it (20000 + b), a /24 inside that
+  // (40000 + b). The probe address sits in the /24.
+  auto block = [](uint32_t b) { return ip("40.0.0.0") + (b << 12); };
+  std::vector<FibOp> base, full, bare;
+  for (uint32_t b = 0; b < kBlocks; ++b) base.push_back(FibOp{block(b), 20, false, 1000 + b});
+  for (uint32_t b = 0; b < kBlocks; ++b) {
+    bare.push_back(FibOp{block(b), 24, true, 0});
+    full.push_back(FibOp{block(b), 22, false, 20000 + b});
+  }
+  for (uint32_t b = 0; b < kBlocks; ++b) {
+    bare.push_back(FibOp{block(b), 22, true, 0});
+    full.push_back(FibOp{block(b), 24, false, 40000 + b});
+  }
+  fib.apply(base, q);
+  fib.apply(full, q);
+
+  std::atomic<int> phase{0};  // even: the table is full; odd: a batch is being applied
+  std::atomic<bool> stop{false};
+  std::atomic<uint64_t> during{0}, bad{0};
+  q.register_reader(0);
+  std::thread reader([&] {
+    q.online(0);
+    uint64_t d = 0, b = 0;
+    while (!stop.load(std::memory_order_relaxed)) {
+      for (uint32_t i = 0; i < kBlocks; i += 32) {
+        const bool busy = phase.load(std::memory_order_acquire) & 1;
+        uint32_t addrs[32];
+        uint64_t nhs[32];
+        for (uint32_t k = 0; k < 32; ++k) addrs[k] = block(i + k) + 9;
+        rte_fib_lookup_bulk(fib.reader(), addrs, nhs, 32);
+        for (uint32_t k = 0; k < 32; ++k) {
+          const uint64_t nh = Fib::decode(nhs[k]);
+          b += nh != 1000 + i + k && nh != 40000 + i + k;
+        }
+        d += busy;
+        q.quiescent(0);
+      }
+    }
+    q.offline(0);
+    during = d;
+    bad = b;
+  });
+  for (int round = 0; round < 10; ++round) {
+    phase.fetch_add(1, std::memory_order_release);
+    fib.apply(bare, q);
+    phase.fetch_add(1, std::memory_order_release);
+    fib.apply(full, q);
+  }
+  stop = true;
+  reader.join();
+  q.unregister_reader(0);
+  CHECK(fib.flips() == 0);
+  CHECK(fib.in_place() == 22);
+  INFO("bursts during batches " << during.load());
+  CHECK(during.load() > 0);
+  CHECK(bad.load() == 0);
 }

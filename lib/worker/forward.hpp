@@ -464,7 +464,8 @@ ROUTERD_ALWAYS_INLINE void fib_states(const SharedState& dp, const uint32_t* dst
   for (uint16_t i = 0; i < k && i < kAhead; ++i) rte_prefetch0(v.tbl24 + (dst[i] >> 8));
   for (uint16_t i = 0; i < k; ++i) {
     if (i + kAhead < k) rte_prefetch0(v.tbl24 + (dst[i + kAhead] >> 8));
-    const uint32_t e = v.tbl24[dst[i] >> 8];
+    // The control thread may be writing this entry (Fib::flip in place): one 4-byte load.
+    const uint32_t e = __atomic_load_n(v.tbl24 + (dst[i] >> 8), __ATOMIC_RELAXED);
     uint64_t stored = e >> 1;
     if (__builtin_expect(e & 1, 0))
       rte_fib_lookup_bulk(v.fib, const_cast<uint32_t*>(dst + i), &stored, 1);
