@@ -212,6 +212,9 @@ std::string stats(const json& d) {
       "queued)\n",
       d.value("generation", 0ull), d.value("routes", 0ull), d.value("fib_prefixes", 0ull),
       d.value("next_hops", 0ull), d.value("neighbours", 0ull), d.value("neighbour_queued", 0ull));
+  if (d.contains("fib_in_place") || d.contains("fib_flips"))
+    out += fmt::format("IPv4 FIB batches: {} in place, {} by switching copies\n",
+                       d.value("fib_in_place", 0ull), d.value("fib_flips", 0ull));
   if (d.contains("memory")) {
     const json& m = d["memory"];
     out += fmt::format("memory: resident {} MiB", m.value("resident_bytes", 0ull) >> 20);

@@ -115,7 +115,7 @@ const Case
                  "ttl=64 "
                  "time=0.500 ms\n1 packets transmitted, 1 received, 70 other answers ignored\n"},
                 {Verb::stats,
-                 R"({"ports":[{"name":"p0","rx_packets":123456789,"tx_packets":42,"dropped":7,"hw":{"imissed":1,"ierrors":0}},{"name":"p1","rx_packets":0,"tx_packets":0,"dropped":0,"hw":{"imissed":0,"ierrors":0}}],"drops":{"ttl_exceeded":3,"no_route":0},"punts":{},"events":{"arp_requests":12},"generation":6,"routes":4,"fib_prefixes":9,"next_hops":5,"neighbours":2,"neighbour_queued":1,"memory":{"resident_bytes":567279616,"heap_reserved_bytes":536870912},"workers":[{"worker":1,"polls":1000,"busy_polls":10},{"worker":2,"polls":2000,"busy_polls":0}]})",
+                 R"({"ports":[{"name":"p0","rx_packets":123456789,"tx_packets":42,"dropped":7,"hw":{"imissed":1,"ierrors":0}},{"name":"p1","rx_packets":0,"tx_packets":0,"dropped":0,"hw":{"imissed":0,"ierrors":0}}],"drops":{"ttl_exceeded":3,"no_route":0},"punts":{},"events":{"arp_requests":12},"generation":6,"routes":4,"fib_prefixes":9,"fib_in_place":11,"fib_flips":2,"next_hops":5,"neighbours":2,"neighbour_queued":1,"memory":{"resident_bytes":567279616,"heap_reserved_bytes":536870912},"workers":[{"worker":1,"polls":1000,"busy_polls":10},{"worker":2,"polls":2000,"busy_polls":0}]})",
                  "port           rx_packets     tx_packets      dropped   hw_imissed   "
                  "hw_ierrors\np0          "
                  "    123456789             42            7            1            0\np1          "
@@ -125,7 +125,8 @@ const Case
                  "                3\nto control: none\nevents:\n  arp_requests                     "
                  "        "
                  "12\ngeneration 6  routes 4  fib prefixes 9  next hops 5  neighbours 2 (1 packets "
-                 "queued)\nmemory: resident 541 MiB, heap reserved at startup 512 MiB\nworker 1: "
+                 "queued)\nIPv4 FIB batches: 11 in place, 2 by switching copies\nmemory: resident "
+                 "541 MiB, heap reserved at startup 512 MiB\nworker 1: "
                  "1000 polls, 10 with packets\nworker 2: 2000 polls, 0 with "
                  "packets\n"},
                 {Verb::batch,

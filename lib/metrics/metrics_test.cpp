@@ -29,6 +29,8 @@ json sample_stats() {
       {"generation", 8},
       {"commits", 7},
       {"route_updates", 13},
+      {"fib_in_place", 11},
+      {"fib_flips", 2},
       {"routes", 4},
       {"routes_via_ipv6", 2},
       {"fib_prefixes", 13},
@@ -100,6 +102,8 @@ TEST_CASE("Prometheus exposition of routerd's counters", "[metrics]") {
   has("# TYPE routerd_routes gauge");
   has("routerd_routes 4");
   has("routerd_commits_total 7");
+  has("routerd_fib_in_place_total 11");
+  has("routerd_fib_flips_total 2");
   has("routerd_fragments_sent_total 4");
   has("# TYPE routerd_resident_memory_bytes gauge\nrouterd_resident_memory_bytes 567279616");
   has("# TYPE routerd_heap_reserved_bytes gauge\nrouterd_heap_reserved_bytes 536870912");
