@@ -176,6 +176,32 @@ inline bool receive(rte_mempool* mp, const Frames& fr, size_t& pos, uint16_t por
   return true;
 }
 
+// What a turn does to the FIB before it is timed: nothing, one IPv4 batch the FIB applies in
+// place, or one that makes readers switch copies (as a route change under churn does).
+enum class TurnChange { none, in_place, switch_copies };
+
+// One change of the kind asked for, through the FIB alone (a route no packet of the trace
+// uses: 240.0.0.0/4 is reserved). Adding a /32 in a fresh /24 fills a new tbl8 group (in
+// place); deleting it again frees the group, which makes readers switch copies, so a switch
+// is a pair of batches. The worker is offline meanwhile: this thread is its only reader.
+void change_fib(Setup& s, TurnChange c) {
+  if (c == TurnChange::none) return;
+  const uint32_t nh = s.dp->fib.lookup(0x0a020002u);  // 10.2.0.2: p1's first neighbour
+  if (nh == Fib::kNoRoute) throw std::runtime_error("--turn-*: no route to 10.2.0.2 to reuse");
+  s.dp->rcu.offline(0);
+  if (c == TurnChange::in_place) {
+    // A /24 added or deleted in turn: no tbl8 group involved.
+    const bool there = s.dp->fib.lookup(0xf0000101u) != Fib::kNoRoute;
+    const FibOp net{0xf0000100u, 24, there, nh};
+    s.dp->fib.apply(std::span<const FibOp>(&net, 1), s.dp->rcu);
+  } else {
+    const FibOp host{0xf0000001u, 32, false, nh}, gone{0xf0000001u, 32, true, 0};
+    s.dp->fib.apply(std::span<const FibOp>(&host, 1), s.dp->rcu);
+    s.dp->fib.apply(std::span<const FibOp>(&gone, 1), s.dp->rcu);
+  }
+  s.dp->rcu.online(0);
+}
+
 // `cycles` worth of bursts through s's worker, or (io) straight to its output port. Adds to
 // the cycles and packets spent.
 // The first `warm` cycles are not counted: whoever ran before left its own lines in the CPU
@@ -232,6 +258,7 @@ int run(int argc, char** argv) {
   double warm_us = 1000;
   bool huge = false;
   uint16_t burst = 32;
+  std::vector<size_t> turn_in_place, turn_switch;
   app.add_option("--config", configs,
                  "a routerd config (scripts/bench forward writes them under DIR/logs); its "
                  "ports become net_null devices; repeat to compare")
@@ -247,6 +274,12 @@ int run(int argc, char** argv) {
       ->check(CLI::Range(0, 1000000));
   app.add_option("--burst", burst, "packets per burst")->check(CLI::Range(1, 64));
   app.add_flag("--huge", huge, "hugepages (else --no-huge)");
+  app.add_option("--turn-in-place", turn_in_place,
+                 "config numbers (from 0) whose turns each start with an IPv4 FIB batch applied "
+                 "in place (untimed); repeat the config to compare with itself");
+  app.add_option("--turn-switch", turn_switch,
+                 "config numbers whose turns each start with FIB batches that switch the "
+                 "workers' copy once (untimed), as a route change that frees a tbl8 group does");
   app.add_option("--json", json_out, "write every round's figures here");
   CLI11_PARSE(app, argc, argv);
 
@@ -286,6 +319,17 @@ int run(int argc, char** argv) {
     std::mt19937_64 rng(1);
     size_t pos = 0;
     const size_t np = setups.size() + 1;  // participant 0: io; i + 1: config i
+    std::vector<TurnChange> change(np, TurnChange::none);
+    for (const size_t i : turn_in_place) {
+      if (i >= setups.size())
+        throw std::runtime_error("--turn-in-place: no config " + std::to_string(i));
+      change[i + 1] = TurnChange::in_place;
+    }
+    for (const size_t i : turn_switch) {
+      if (i >= setups.size())
+        throw std::runtime_error("--turn-switch: no config " + std::to_string(i));
+      change[i + 1] = TurnChange::switch_copies;
+    }
     auto round = [&](std::vector<double>& out) {
       std::vector<uint64_t> spent(np), pkts(np);
       std::vector<size_t> order(np);
@@ -294,6 +338,7 @@ int run(int argc, char** argv) {
         // A fresh order each turn: nobody always follows the same one.
         std::shuffle(order.begin(), order.end(), rng);
         for (const size_t p : order) {
+          if (p) change_fib(*setups[p - 1], change[p]);
           run_slice(*setups[p ? p - 1 : 0], p == 0, fr, pos, burst, warm_cycles, slice_cycles,
                     spent[p], pkts[p]);
         }
