@@ -1,10 +1,10 @@
 #include "fib.hpp"
 
+#include <rte_atomic.h>
 #include <rte_errno.h>
 #include <rte_rib.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cstring>
 #include <vector>
 
@@ -243,8 +243,9 @@ void Fib::flip() {
   if (!pending_ || pending_->flipped) throw std::logic_error("Fib::flip: nothing staged");
   if (pending_->in_place) {
     // Next-hop slots the batch names were published before the commit: keep those stores
-    // ahead of the entries that name them (free on x86; readers depend on the id's address).
-    std::atomic_thread_fence(std::memory_order_release);
+    // ahead of the entries that name them (a compiler barrier on x86; readers depend on the
+    // id's address). DPDK's barrier rather than a C++ fence, which TSan builds refuse.
+    rte_smp_wmb();
     try {
       apply_to(copies_[active_.load(std::memory_order_relaxed)], pending_->ops, nullptr);
     } catch (const FibError& e) {
