@@ -123,7 +123,9 @@ namespace {
 // With `tbl24` (that copy's) and `freed`, sets *freed when an op released a tbl8 group. Only
 // a prefix longer than /24 can: it lives in its /24's group, whose tbl24 entry then loses
 // the "extended" bit. A shorter prefix writes into groups only around longer ones, whose
-// entries (Fib::encode) never equal its own, so the group never becomes uniform.
+// entries (Fib::encode) never equal its own, so the group never becomes uniform. Nor is a
+// group freed and refilled within one op: an op writes several ranges of its /24 only around
+// longer prefixes inside its own, whose entries differ from what it writes.
 int64_t apply_to(rte_fib* fib, std::span<const FibOp> ops, std::vector<Fib4Undo>* undo_out,
                  const uint32_t* tbl24 = nullptr, bool* freed = nullptr) {
   const bool undoable = undo_out != nullptr;

@@ -91,9 +91,10 @@ class Fib {
   //               reader has passed a quiescent state after flip().
   // One batch at a time: stage() after flip() needs caught_up() (catch_up() if not).
   // Why in place at all: after a switch readers find none of their lines in the CPU caches
-  // (measured: 6 % of the uniform forwarding rate at 100 switches a second), and a batch
-  // that frees no tbl8 group writes nothing a reader could see torn: 4-byte entries, and new
-  // groups filled before the tbl24 entry that points at them (as rte_lpm's readers rely on).
+  // (7.3 % of the uniform forwarding rate at 100 switches a second: worker-bench
+  // --turn-switch), and a batch that frees no tbl8 group writes nothing a reader could see
+  // torn: 4-byte entries, and new groups filled before the tbl24 entry that points at them
+  // (as rte_lpm's readers rely on).
   void stage(std::span<const FibOp> ops);
   void abort();
   void flip();
