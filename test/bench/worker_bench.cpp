@@ -328,6 +328,9 @@ int run(int argc, char** argv) {
     for (const size_t i : turn_switch) {
       if (i >= setups.size())
         throw std::runtime_error("--turn-switch: no config " + std::to_string(i));
+      if (change[i + 1] != TurnChange::none)
+        throw std::runtime_error("config " + std::to_string(i) +
+                                 " is in both --turn-in-place and --turn-switch");
       change[i + 1] = TurnChange::switch_copies;
     }
     auto round = [&](std::vector<double>& out) {
