@@ -125,8 +125,11 @@ void RibWarmer::warm(rte_rib* rib, std::span<const FibOp> ops) {
   // All paths advance one level per round, so the misses of a round overlap instead of
   // following each other.
   std::array<const NodeView*, kGroup> cur{};
+  // Below each op's node: the subtree rte_fib scans for longer prefixes to write around.
+  std::array<const NodeView*, kSubtreeNodes> front{}, next{};
   for (size_t base = 0; base < ops.size(); base += kGroup) {
     const size_t n = std::min(kGroup, ops.size() - base);
+    size_t nf = 0;
     for (size_t g = 0; g < n; ++g) cur[g] = root;
     for (size_t live = n; live;) {
       live = 0;
@@ -136,13 +139,36 @@ void RibWarmer::warm(rte_rib* rib, std::span<const FibOp> ops) {
         const FibOp& op = ops[base + g];
         if (c->depth >= op.len || ((op.prefix ^ c->ip) & mask(c->depth))) {
           cur[g] = nullptr;
+          // The op's own node, or the top of the subtree its new node will hold.
+          if (c->depth >= op.len && ((op.prefix ^ c->ip) & mask(op.len)) == 0)
+            for (const NodeView* k : {c->left, c->right})
+              if (k && nf < front.size()) {
+                rte_prefetch0(k);
+                front[nf++] = k;
+              }
           continue;
         }
-        const NodeView* next = op.prefix & (1u << (31 - c->depth)) ? c->right : c->left;
-        rte_prefetch0(next);
-        cur[g] = next;
-        live += next != nullptr;
+        const NodeView* nx = op.prefix & (1u << (31 - c->depth)) ? c->right : c->left;
+        rte_prefetch0(nx);
+        cur[g] = nx;
+        live += nx != nullptr;
       }
+    }
+    // rte_fib's scan (rte_rib_get_nxt, COVER) goes down to the first route on each branch:
+    // the same nodes, a level per round.
+    while (nf) {
+      size_t nn = 0;
+      for (size_t i = 0; i < nf; ++i) {
+        const NodeView* c = front[i];
+        if (c->flag & 1) continue;
+        for (const NodeView* k : {c->left, c->right})
+          if (k && nn < next.size()) {
+            rte_prefetch0(k);
+            next[nn++] = k;
+          }
+      }
+      std::swap(front, next);
+      nf = nn;
     }
   }
 }

@@ -17,6 +17,9 @@ class RibWarmer {
   // How many paths are walked side by side: enough to keep the core's outstanding misses
   // busy, few enough that a group's nodes stay in L1/L2 until its ops run.
   static constexpr size_t kGroup = 16;
+  // At most this many nodes a level below a group's own nodes are warmed: a short prefix
+  // can cover thousands of routes, and the scan over those is long anyway.
+  static constexpr size_t kSubtreeNodes = 256;
 
   // Runs the layout self-check once per process; false means warm() does nothing.
   static bool enabled();
