@@ -231,7 +231,12 @@ void Control::commit_routes(RibChanges& changes, const std::string& where,
   // (every neighbour once when the batch is large).
   auto recheck = [this, synced](const auto& undo, const auto& neighbours, auto host) {
     if (!synced)
-      for (const auto& u : undo) sync(u.prefix);
+      for (size_t i = 0; i < undo.size(); ++i) {
+        // A second pass over the batch's prefixes: their RIB and publisher entries are out
+        // of cache again on a large table.
+        prefetch_ahead(i, undo.size(), [&undo](size_t j) { return undo[j].prefix; });
+        sync(undo[i].prefix);
+      }
     if (undo.size() <= 16) {
       for (const auto& [key, nb] : neighbours)
         for (const auto& u : undo)
@@ -287,7 +292,12 @@ nlohmann::json Control::route_batch(const Request& r) {
     // Each line's name is needed only if it fails, but is built for every line: in one
     // reused string, as "line 1234: route replace" is past the short-string size.
     std::string where;
-    for (const BatchLine& b : r.batch) {
+    for (size_t i = 0; i < r.batch.size(); ++i) {
+      // The churn a routing daemon sends hits random routes of a full table: cache misses
+      // in the RIB and the publisher's route map per line, unless fetched ahead.
+      prefetch_changes(i, r.batch.size(),
+                       [&r](size_t j) -> const Request& { return r.batch[j].req; });
+      const BatchLine& b = r.batch[i];
       where.clear();
       if (b.where.empty()) {
         where += "line ";
@@ -303,6 +313,8 @@ nlohmann::json Control::route_batch(const Request& r) {
     rib_undo(undo);
     throw CommandError(std::string(e.what()) + "; nothing in the batch was applied");
   }
+  // Every line is checked before any FIB entry is derived (commit_routes): a refused line
+  // leaves the publisher, and so the generation, untouched.
   commit_routes(undo, "batch", "; nothing in the batch was applied");
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return {{"changes", r.batch.size()},
@@ -340,16 +352,8 @@ nlohmann::json Control::route_load(const std::vector<RouteSpec>& specs, const st
     std::string where = source + ":";
     const size_t where_len = where.size();
     for (size_t i = 0; i < specs.size(); ++i) {
-      if (i + kPrefetchAhead < specs.size()) {
-        const RouteSpec& a = specs[i + kPrefetchAhead];
-        if (a.family == 6) {
-          rib6_.prefetch(a.prefix6);
-          pub_.prefetch_route(a.prefix6);
-        } else {
-          rib_.prefetch(a.prefix);
-          pub_.prefetch_route(a.prefix);
-        }
-      }
+      prefetch_changes(i, specs.size(),
+                       [&specs](size_t j) -> const RouteSpec& { return specs[j]; });
       const RouteSpec& s = specs[i];
       r.family = s.family;
       r.prefix = s.prefix;

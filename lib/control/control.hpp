@@ -31,6 +31,7 @@
 #include <nlohmann/json.hpp>
 
 #include "command.hpp"
+#include "compiler.hpp"
 #include "config.hpp"
 #include "dpdk.hpp"
 #include "fpm.hpp"
@@ -431,6 +432,50 @@ class Control {
   // Loops over a table's worth of routes start each route's hash-map slots (RIB, publisher,
   // feed) this many routes ahead: on a large table every one is a cache and TLB miss.
   static constexpr size_t kPrefetchAhead = 8;
+  // What rib_apply and sync touch for prefix p: its hash slots in the RIB and the
+  // publisher, then (a few prefixes later, once the slot is in) its RIB route.
+  void prefetch_slots(const Prefix4& p) const {
+    rib_.prefetch(p);
+    pub_.prefetch_route(p);
+  }
+  void prefetch_slots(const Prefix6& p) const {
+    rib6_.prefetch(p);
+    pub_.prefetch_route(p);
+  }
+  void prefetch_route(const Prefix4& p) const { rib_.prefetch_route(p); }
+  void prefetch_route(const Prefix6& p) const { rib6_.prefetch_route(p); }
+  // For item i of n, prefix(j) the j-th item's prefix: the slots kPrefetchAhead items on,
+  // the route kPrefetchAhead / 2 on.
+  template <class PrefixOf>
+  void prefetch_ahead(size_t i, size_t n, PrefixOf&& prefix) const {
+    if (i + kPrefetchAhead < n) prefetch_slots(prefix(i + kPrefetchAhead));
+    if (i + kPrefetchAhead / 2 < n) prefetch_route(prefix(i + kPrefetchAhead / 2));
+  }
+  // The same over a batch's or a file's changes (get(j): a Request or RouteSpec, either
+  // family), and the change itself further on: a batch's requests (hundreds of bytes
+  // each) were written by the parsing thread and are out of cache by now.
+  template <class Get>
+  void prefetch_changes(size_t i, size_t n, Get&& get) const {
+    if (i + 2 * kPrefetchAhead < n) {
+      const auto& a = get(i + 2 * kPrefetchAhead);
+      prefetch_line(&a.prefix);
+      prefetch_line(&a.family);
+    }
+    if (i + kPrefetchAhead < n) {
+      const auto& a = get(i + kPrefetchAhead);
+      if (a.family == 6)
+        prefetch_slots(a.prefix6);
+      else
+        prefetch_slots(a.prefix);
+    }
+    if (i + kPrefetchAhead / 2 < n) {
+      const auto& a = get(i + kPrefetchAhead / 2);
+      if (a.family == 6)
+        prefetch_route(a.prefix6);
+      else
+        prefetch_route(a.prefix);
+    }
+  }
   void rib_apply6(const Request& r, const std::string& where, RibChanges& undo, BatchCounts& n);
   void rib_undo(const RibChanges& undo);  // newest first
   // synced: the caller already derived the FIB entry of every prefix in undo (route_load

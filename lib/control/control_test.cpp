@@ -347,6 +347,23 @@ TEST_CASE("a batch applies its route changes in order, as one commit, or not at 
     CHECK(r.fib("30.0.0.1") == Fib::kNoRoute);
     CHECK(r.nh("10.9.1.1")->gateway == Ipv4(10, 2, 0, 2));
   }
+  SECTION("a batch that runs out of next-hop slots part-way changes nothing") {
+    // Each MTU is its own next hop: the rig's 256 slots run out part-way through the
+    // batch's FIB entries, after some were derived.
+    std::vector<std::string> argv = {"batch", "route del 10.9.0.0/16",
+                                     "route replace 10.8.0.0/16 via 10.1.0.3"};
+    for (int i = 0; i < 300; ++i)
+      argv.push_back("route add 31." + std::to_string(i / 256) + "." + std::to_string(i % 256) +
+                     ".0/24 via 10.2.0.2 mtu " + std::to_string(1000 + i));
+    json before = r.run({"route", "show"});
+    CHECK_THAT(r.fails(argv), Catch::Contains("next-hop table full") &&
+                                  Catch::Contains("nothing in the batch was applied"));
+    CHECK(r.run({"route", "show"}) == before);
+    CHECK(r.fib("31.0.0.1") == Fib::kNoRoute);
+    CHECK(r.fib("31.0.255.1") == Fib::kNoRoute);
+    CHECK(r.nh("10.9.1.1")->gateway == Ipv4(10, 2, 0, 2));
+    CHECK(r.nh("10.8.1.1")->gateway == Ipv4(10, 2, 0, 2));
+  }
 }
 
 TEST_CASE("route MTU metrics give next hops the smaller MTU; link set republishes", "[control]") {

@@ -207,6 +207,7 @@ void Control::feed_commit(const std::vector<Prefix4>& v4, const std::vector<Pref
             routes.prefetch(v[i + kPrefetchAhead]);
             pub_.prefetch_route(v[i + kPrefetchAhead]);
           }
+          if (i + kPrefetchAhead / 2 < v.size()) prefetch_route(v[i + kPrefetchAhead / 2]);
           feed_apply_prefix(v[i], changes);
         }
       };

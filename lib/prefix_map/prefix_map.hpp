@@ -156,6 +156,11 @@ class PrefixStore {
   bool empty() const { return index_.empty(); }
   void reserve(size_t n) { index_.reserve(n); }
   void prefetch(const P& p) const { index_.prefetch(p); }
+  // The second step, a few lookups after prefetch(p): p's value, found through the slot
+  // that is in cache by then (values live apart from the slots, a second miss).
+  void prefetch_value(const P& p) const {
+    if (const uint32_t* i = index_.find(p)) prefetch_line(&at(*i));
+  }
 
   const V* find(const P& p) const {
     const uint32_t* i = index_.find(p);

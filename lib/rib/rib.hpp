@@ -135,6 +135,8 @@ class BasicRib {
   // A route's address stays good until the route is erased (PrefixStore).
   const R* find(const Prefix& p) const { return routes_.find(p); }
   void prefetch(const Prefix& p) const { routes_.prefetch(p); }
+  // The route itself, a few prefixes after prefetch(p).
+  void prefetch_route(const Prefix& p) const { routes_.prefetch_value(p); }
   const R* lookup(const A& a) const {  // longest match
     return longest(a, F::kBits);
   }
