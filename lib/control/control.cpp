@@ -438,7 +438,8 @@ nlohmann::json Control::call(const std::vector<std::string>& argv) {
   // Verbs that wait (ping) or read files (route load, reload) do that part here, on the
   // caller's thread, and submit only the change: the control thread keeps serving the slow path.
   if (Handler h = commands_.on_caller[size_t(r.verb)]) return (this->*h)(r);
-  return submit([this, r] { return execute(r); });
+  // Moved, not copied: a batch's lines are a full copy of the request otherwise.
+  return submit([this, r = std::move(r)] { return execute(r); });
 }
 
 nlohmann::json Control::execute(const Request& r) {
