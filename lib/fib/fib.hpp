@@ -36,6 +36,9 @@ class Fib {
   static constexpr uint32_t kNoRoute = 0;  // what a lookup returns when nothing matches
   static constexpr uint32_t kIdBits = 24;
   static constexpr uint32_t kMaxNextHop = (1u << kIdBits) - 1;
+  // Batches of at most this many ops may be written into the copy readers use (apply());
+  // larger ones always switch copies.
+  static constexpr size_t kInPlaceMaxOps = size_t(1) << 16;
 
   // What the table stores for next hop `nh` at prefix length `len`: prefixes longer than
   // /24 carry their length above the id, so a more-specific never stores the same value as

@@ -340,6 +340,29 @@ TEST_CASE("a batch that frees no tbl8 group is applied in place, one that frees 
   CHECK(fib.lookup(ip("10.1.2.9")) == 4);
 }
 
+TEST_CASE("a batch larger than kInPlaceMaxOps switches copies, in its own order", "[fib]") {
+  testing::test_eal();
+  Qsbr q(1);
+  constexpr uint32_t kOps = Fib::kInPlaceMaxOps + 1;
+  Fib fib("t_inplace_max", Fib::Params{2 * kOps, 64, SOCKET_ID_ANY});
+  REQUIRE(fib.tbl24_readable());
+  // /24s from 20.0.0.0 up: none frees a tbl8 group, so only the size decides.
+  std::vector<FibOp> load;
+  for (uint32_t i = 0; i < kOps; ++i)
+    load.push_back(FibOp{ip("20.0.0.0") + (i << 8), 24, false, 1 + i % 1000});
+  fib.apply(load, q);
+  CHECK(fib.flips() == 1);
+  CHECK(fib.in_place() == 0);
+  CHECK(fib.routes() == kOps);
+  load.pop_back();
+  for (auto& op : load) op.nh = 2000;
+  fib.apply(load, q);
+  CHECK(fib.flips() == 1);
+  CHECK(fib.in_place() == 1);
+  CHECK(fib.lookup(ip("20.0.0.1")) == 2000);
+  CHECK(fib.lookup(ip("20.0.0.0") + ((kOps - 1) << 8) + 1) == 1 + (kOps - 1) % 1000);
+}
+
 // In place, readers see entries change one by one; each must go from its old answer straight
 // to its final one. Each batch here would show an answer that is neither to a reader if
 // applied in its own order: deleting a /24 before its covering /22 shows the /22's answer,
@@ -350,10 +373,14 @@ TEST_CASE("readers of a batch applied in place see only old or final answers", "
   constexpr uint32_t kBlocks = 4096;
   Fib fib("t_inplace_rd", Fib::Params{4 * kBlocks, 64, SOCKET_ID_ANY});
   // Block b: a /20 (answer 1000 + b), a /22 inside it (20000 + b), a /24 inside that
-  // (40000 + b). The probe address sits in the /24.
+  // (40000 + b). The probe address sits in the /24. A /12 (60000 + g) over every 256
+  // blocks: in address order a wrong nesting rule would show its answer for hundreds of
+  // ops, not for one.
   auto block = [](uint32_t b) { return ip("40.0.0.0") + (b << 12); };
   std::vector<FibOp> base, full, bare;
   for (uint32_t b = 0; b < kBlocks; ++b) base.push_back(FibOp{block(b), 20, false, 1000 + b});
+  for (uint32_t g = 0; g < kBlocks / 256; ++g)
+    full.push_back(FibOp{block(g * 256), 12, false, 60000 + g});
   for (uint32_t b = 0; b < kBlocks; ++b) {
     bare.push_back(FibOp{block(b), 24, true, 0});
     full.push_back(FibOp{block(b), 22, false, 20000 + b});
@@ -362,6 +389,7 @@ TEST_CASE("readers of a batch applied in place see only old or final answers", "
     bare.push_back(FibOp{block(b), 22, true, 0});
     full.push_back(FibOp{block(b), 24, false, 40000 + b});
   }
+  for (uint32_t g = 0; g < kBlocks / 256; ++g) bare.push_back(FibOp{block(g * 256), 12, true, 0});
   fib.apply(base, q);
   fib.apply(full, q);
 
