@@ -185,7 +185,8 @@ int64_t apply_to(rte_fib* fib, std::span<const FibOp> ops, std::vector<Fib4Undo>
 }
 
 uint32_t last_address(const FibOp& op) {
-  return op.len == 0 ? ~uint32_t(0) : op.prefix | (~uint32_t(0) >> op.len);
+  // A shift by 32 is undefined (x86 makes it 0, which put every /32 last).
+  return op.len >= 32 ? op.prefix : op.prefix | (~uint32_t(0) >> op.len);
 }
 
 // The batch as the live copy can take it in place: one op per prefix (the last, which alone
