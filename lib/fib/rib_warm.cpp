@@ -125,8 +125,12 @@ void RibWarmer::warm(rte_rib* rib, std::span<const FibOp> ops) {
   // All paths advance one level per round, so the misses of a round overlap instead of
   // following each other.
   std::array<const NodeView*, kGroup> cur{};
-  // Below each op's node: the subtree rte_fib scans for longer prefixes to write around.
-  std::array<const NodeView*, kSubtreeNodes> front{}, next{};
+  // Below each op's node: the subtree rte_fib scans for longer prefixes to write around,
+  // one level in `front`, the next filled into `next`; the two swap as pointers. Left
+  // unset: only the first nf / nn entries are ever read.
+  std::array<std::array<const NodeView*, kSubtreeNodes>, 2> levels;  // NOLINT(*-member-init)
+  const NodeView** front = levels[0].data();
+  const NodeView** next = levels[1].data();
   for (size_t base = 0; base < ops.size(); base += kGroup) {
     const size_t n = std::min(kGroup, ops.size() - base);
     size_t nf = 0;
@@ -142,7 +146,7 @@ void RibWarmer::warm(rte_rib* rib, std::span<const FibOp> ops) {
           // The op's own node, or the top of the subtree its new node will hold.
           if (c->depth >= op.len && ((op.prefix ^ c->ip) & mask(op.len)) == 0)
             for (const NodeView* k : {c->left, c->right})
-              if (k && nf < front.size()) {
+              if (k && nf < kSubtreeNodes) {
                 rte_prefetch0(k);
                 front[nf++] = k;
               }
@@ -162,7 +166,7 @@ void RibWarmer::warm(rte_rib* rib, std::span<const FibOp> ops) {
         const NodeView* c = front[i];
         if (c->flag & 1) continue;
         for (const NodeView* k : {c->left, c->right})
-          if (k && nn < next.size()) {
+          if (k && nn < kSubtreeNodes) {
             rte_prefetch0(k);
             next[nn++] = k;
           }
