@@ -3,10 +3,12 @@
 #include <catch2/catch.hpp>
 
 #include <atomic>
+#include <map>
 #include <random>
 #include <thread>
 #include <vector>
 
+#include "rib_warm.hpp"
 #include "spare_core.hpp"
 #include "test_eal.hpp"
 
@@ -498,5 +500,67 @@ TEST_CASE("Fib6: a full-table batch fills the copy readers leave on a spare core
     flip_to_other(fib, q);
     flip_to_other(ref, q);
     check_same(fib, ref, table, rng);
+  }
+}
+
+TEST_CASE("Fib6: the trie warmer recognises this DPDK's rte_rib6 and leaves results unchanged",
+          "[fib]") {
+  testing::test_eal();
+  // Disabled would still be correct, only slower: fail loudly so that a DPDK upgrade that
+  // moves rte_rib6's fields is noticed.
+  REQUIRE(Rib6Warmer::enabled());
+  Qsbr q(1);
+  Fib6 fib("t6_warm", Fib6::Params{8192, 16384, SOCKET_ID_ANY});
+  std::mt19937 rng(11);
+  // Nested prefixes of every length, /0 and /128 included, under a few /16s, so that paths
+  // end at inner nodes, at leaves and below them.
+  std::vector<Prefix6> prefixes;
+  for (int i = 0; i < 2000; ++i) {
+    Ipv6 a{};
+    a.b[0] = 0x24;
+    a.b[1] = uint8_t(rng() % 4);
+    for (size_t k = 2; k < 16; ++k) a.b[k] = uint8_t(rng() % 3 ? rng() % 4 : rng());
+    const auto len = uint8_t(i % 97 == 0 ? rng() % 17 : 16 + rng() % 113);
+    prefixes.push_back(Prefix6{ipv6_mask(a, len), len});
+  }
+  std::map<Prefix6, uint32_t> want;
+  auto expect = [&](const Ipv6& a) {
+    for (int len = 128; len >= 0; --len) {
+      auto it = want.find(Prefix6{ipv6_mask(a, uint8_t(len)), uint8_t(len)});
+      if (it != want.end()) return it->second;
+    }
+    return Fib6::kNoRoute;
+  };
+  for (int round = 0; round < 20; ++round) {
+    // Adds, replaces, deletes (of absent prefixes too), several ops per prefix.
+    std::vector<Fib6Op> ops;
+    for (int k = 0; k < 300; ++k) {
+      const Prefix6& p = prefixes[rng() % prefixes.size()];
+      if (rng() % 3 == 0) {
+        ops.push_back(Fib6Op{p, true, 0});
+        want.erase(p);
+      } else {
+        const uint32_t nh = 1 + rng() % 1000;
+        ops.push_back(Fib6Op{p, false, nh});
+        want[p] = nh;
+      }
+    }
+    fib.apply(ops, q);
+  }
+  REQUIRE(fib.routes() == want.size());
+  for (int copy = 0; copy < 2; ++copy) {
+    INFO("copy " << copy);
+    size_t differ = 0;
+    for (const Prefix6& p : prefixes) {
+      Ipv6 last = p.addr;
+      for (int b = p.len; b < 128; ++b) last.b[size_t(b / 8)] |= uint8_t(0x80 >> (b % 8));
+      differ += fib.lookup(p.addr) != expect(p.addr);
+      differ += fib.lookup(last) != expect(last);
+    }
+    CHECK(differ == 0);
+    // Readers to the other copy; a short prefix above may cover this one's addresses.
+    const Fib6Op other = add6("3fff::/16", 77);
+    fib.apply(std::vector<Fib6Op>{other}, q);
+    want[other.prefix] = other.nh;
   }
 }

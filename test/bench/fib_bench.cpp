@@ -234,13 +234,30 @@ int bench6(const Args& a) {
     fib.apply(ops, rcu);
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   };
-  std::vector<double> t_add, t_rep, t_del;
+  std::vector<double> t_add, t_rep, t_del, churn;
   Lookup6Results lu{}, lz{};
   for (int r = 0; r < 3; ++r) {  // the full table in and out three times: medians
     t_add.push_back(time(adds));
     if (r == 0) {
       lu = bench_lookups6(fib, uniform, a.rounds);
       lz = bench_lookups6(fib, zipf, a.rounds);
+      // Churn as for IPv4: batches of 1000 replaces of random prefixes, each batch one
+      // apply, each replace a change of next hop. The table is back as loaded afterwards.
+      std::vector<uint8_t> moved(table.size());
+      std::vector<Fib6Op> batch;
+      for (int b = 0; b < a.churn_batches; ++b) {
+        batch.clear();
+        for (int k = 0; k < 1000; ++k) {
+          const size_t i = rng() % table.size();
+          batch.push_back(moved[i] ? adds[i] : replaces[i]);
+          moved[i] ^= 1;
+        }
+        churn.push_back(time(batch) / double(batch.size()) * 1e6);
+      }
+      batch.clear();
+      for (size_t i = 0; i < table.size(); ++i)
+        if (moved[i]) batch.push_back(adds[i]);
+      if (!batch.empty()) time(batch);
     }
     t_rep.push_back(time(replaces));
     t_del.push_back(time(deletes));
@@ -263,6 +280,7 @@ int bench6(const Args& a) {
   out["left_right"] = {{"insert_s", median(t_add)}, {"replace_s", median(t_rep)},
                        {"delete_s", median(t_del)}, {"insert_s_all", t_add},
                        {"replace_s_all", t_rep},    {"delete_s_all", t_del}};
+  if (!churn.empty()) out["left_right"]["churn_us_per_update"] = median(churn);
   std::printf(
       "FIB6 micro-benchmark: %zu IPv6 routes, Fib6 max_routes %u tbl8_groups %u, %s, "
       "TSC %.2f GHz\n\n",
@@ -288,6 +306,11 @@ int bench6(const Args& a) {
                 rate_k(table.size(), out["left_right"][k].get<double>()), all[0].get<double>(),
                 all[1].get<double>(), all[2].get<double>());
   }
+  if (!churn.empty())
+    std::printf(
+        "\nRandom churn, batches of 1000 replaces, left-right FIB: %.2f us per update (median "
+        "of %zu batches)\n",
+        median(churn), churn.size());
   std::printf("\nFib6 rebuilds: %llu; memory %zu MiB\n", (unsigned long long)fib.rebuilds(),
               fib.memory_bytes() >> 20);
   if (!a.json_out.empty()) {
