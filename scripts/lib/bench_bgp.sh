@@ -69,7 +69,12 @@ follow_link = false
 fpm_listen = \"127.0.0.1:2620\"
 
 [fib]
-max_routes = 1048576"
+max_routes = 1048576
+
+# The testbed's small IPv6 FIB (for tests) has no room for the full table: routerd's defaults.
+[fib6]
+max_routes = 262144
+tbl8_groups = 262144"
   # shellcheck source=scripts/lib/testbed.sh
   source "$REPO/scripts/lib/testbed.sh"
   # shellcheck source=scripts/lib/frr-bgp.sh
@@ -123,7 +128,7 @@ max_routes = 1048576"
     else
       t_rd="" stable_since=""
     fi
-    awk -v t="$t" -v m="$TIMEOUT" 'BEGIN { exit !(t > m) }' && tb_die "not done after $TIMEOUT s (routerd $n_rd, bgpd $n_bgp, zebra $n_zebra)"
+    awk -v t="$t" -v m="$TIMEOUT" 'BEGIN { exit !(t > m) }' && tb_die "not done after $TIMEOUT s (routerd $n_rd, bgpd $n_bgp, zebra $n_zebra; routerd's fpm show: $(rctl_j fpm show | jq -c '{batch_failures, refused, last_error}'))"
     sleep "$POLL"
   done
   # Each reached its final count at the first poll that showed it (routerd's every poll,
