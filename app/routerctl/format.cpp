@@ -396,10 +396,10 @@ std::string fpm_show(const json& d) {
   out += feed_lines(d, fmt::format("; frames {}", d.value("frames", 0ull)));
   out += fmt::format(
       "  resync: {}, stale {}, swept {}; connects {}, refused {}, errors {}, unusable {}, "
-      "batches {} (failed {})\n",
+      "batches {} (failed {}, routes refused {})\n",
       str(d, "resync"), d.value("stale", 0ull), d.value("swept", 0ull), d.value("connects", 0ull),
       d.value("refused", 0ull), d.value("errors", 0ull), d.value("unusable", 0ull),
-      d.value("batches", 0ull), d.value("batch_failures", 0ull));
+      d.value("batches", 0ull), d.value("batch_failures", 0ull), d.value("routes_refused", 0ull));
   return out + feed_errors(d);
 }
 
@@ -419,10 +419,10 @@ std::string mirror_show(const json& d) {
   out += feed_lines(d, fmt::format("; datagrams {}", d.value("datagrams", 0ull)));
   out += fmt::format(
       "  resync: {}, stale {}, swept {}; resyncs {}, overruns {} (receive buffer {} MiB), "
-      "unusable {}, batches {} (failed {})\n",
+      "unusable {}, batches {} (failed {}, routes refused {})\n",
       str(d, "resync"), d.value("stale", 0ull), d.value("swept", 0ull), d.value("resyncs", 0ull),
       d.value("overruns", 0ull), d.value("receive_buffer", 0ull) >> 20, d.value("unusable", 0ull),
-      d.value("batches", 0ull), d.value("batch_failures", 0ull));
+      d.value("batches", 0ull), d.value("batch_failures", 0ull), d.value("routes_refused", 0ull));
   return out + feed_errors(d);
 }
 

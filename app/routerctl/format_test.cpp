@@ -149,7 +149,8 @@ const Case
                  R"({"listen":"127.0.0.1:2620","connected":true,"peer":"127.0.0.1:40312",)"
                  R"("connected_for_s":42,"connects":2,"refused":0,"frames":22,"messages":{"route_add":12,)"
                  R"("route_del":2,"nexthop_add":9,"nexthop_del":1,"ignored":0},"routes":{"ipv4":8,"ipv6":4},)"
-                 R"("installed":{"ipv4":6,"ipv6":4},"nexthops":8,"batches":14,"batch_failures":0,)"
+                 R"("installed":{"ipv4":6,"ipv6":4},"nexthops":8,"batches":14,"batch_failures":1,)"
+                 R"("routes_refused":3,)"
                  R"("unusable":1,"errors":0,"resync":"done","stale":0,"swept":1,)"
                  R"x("last_unusable":"10.9.0.0/16: IPv6 gateway for an IPv4 prefix (RFC 5549: not supported yet)"})x",
                  "fpm 127.0.0.1:2620 (peer 127.0.0.1:40312, connected 42 s)\n"
@@ -157,7 +158,7 @@ const Case
                  "  routes: 8 IPv4 4 IPv6 held, 6 IPv4 4 IPv6 installed, 8 next hops\n"
                  "  resync: done, stale 0, swept 1; connects 2, refused 0, errors 0, unusable 1, "
                  "batches 14 "
-                 "(failed 0)\n"
+                 "(failed 1, routes refused 3)\n"
                  "  last unusable: 10.9.0.0/16: IPv6 gateway for an IPv4 prefix (RFC 5549: not "
                  "supported "
                  "yet)\n"},
@@ -172,7 +173,7 @@ const Case
                  "  messages: route add 30 del 3, nexthop add 0 del 0, ignored 7; datagrams 40\n"
                  "  routes: 20 IPv4 5 IPv6 held, 20 IPv4 5 IPv6 installed, 0 next hops\n"
                  "  resync: done, stale 0, swept 2; resyncs 2, overruns 1 (receive buffer 512 "
-                 "MiB), unusable 0, batches 9 (failed 0)\n"},
+                 "MiB), unusable 0, batches 9 (failed 0, routes refused 0)\n"},
                 {Verb::mirror_show,
                  R"({"netns":"","table":100,"protocols":"all but kernel",)"
                  R"("receive_buffer":536870912,"dumping":true,"datagrams":4,"overruns":0,)"
@@ -185,7 +186,7 @@ const Case
                  "  messages: route add 3 del 0, nexthop add 0 del 0, ignored 0; datagrams 4\n"
                  "  routes: 3 IPv4 0 IPv6 held, 3 IPv4 0 IPv6 installed, 0 next hops\n"
                  "  resync: replaying, stale 0, swept 0; resyncs 1, overruns 0 (receive buffer 512 "
-                 "MiB), unusable 0, batches 1 (failed 0)\n"
+                 "MiB), unusable 0, batches 1 (failed 0, routes refused 0)\n"
                  "  last error: x\n"},
                 {Verb::tunnel_add, R"({"name":"gre1"})", ""},
                 {Verb::tunnel_del, R"({})", ""},

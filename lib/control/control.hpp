@@ -20,6 +20,7 @@
 #include <mutex>
 #include <optional>
 #include <set>
+#include <span>
 #include <string>
 #include <string_view>
 #include <tuple>
@@ -627,8 +628,11 @@ class Control {
   std::optional<Ipv6> ipv4ll_gateway(uint16_t port, std::string& why);
   void feed_retry(uint64_t now_ms);
   // Makes the RIB and FIB hold what the feed asks for these prefixes, as one batch: one
-  // commit, or (on failure) nothing, counted and logged.
+  // commit. A batch the FIB refuses (counted and logged) is split until every route that
+  // fits is in; a route refused on its own is counted and stays asked for.
   void feed_commit(const std::vector<Prefix4>& v4, const std::vector<Prefix6>& v6);
+  bool feed_try_commit(std::span<const Prefix4> v4, std::span<const Prefix6> v6, std::string& why);
+  void feed_split(std::span<const Prefix4> v4, std::span<const Prefix6> v6);
   nlohmann::json feed_json() const;
   std::optional<uint16_t> port_of_ifindex(uint32_t ifindex) const;
   // The daemon's route for p as the RIB would hold it, if the daemon asked for one.

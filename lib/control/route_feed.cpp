@@ -193,8 +193,53 @@ void Control::feed_retry(uint64_t now) {
   feed_->unusable = unusable;  // counted once, when the route came
 }
 
-// One batch of a feed's route changes: one commit, one generation bump.
+// One batch of a feed's route changes: one commit, one generation bump. Coalescing what
+// arrives within a few milliseconds into one batch is routerd's doing, not the daemon's:
+// zebra installs each route on its own, so one route the FIB has no room for must not keep
+// out the thousands it was coalesced with (a full IPv6 table into a FIB sized for less
+// held back 20,000 IPv4 routes that way). A refused batch is split, first by family, then
+// in halves, down to the routes that do not fit.
 void Control::feed_commit(const std::vector<Prefix4>& v4, const std::vector<Prefix6>& v6) {
+  std::string why;
+  if (feed_try_commit(v4, v6, why)) return;
+  ++feed_->batch_failures;
+  feed_->last_error = why;
+  log_limited(std::string(feed_->origin) + ": a batch of " + std::to_string(v4.size() + v6.size()) +
+                  " prefixes (split, to install what fits)",
+              why);
+  feed_split(v4, v6);
+}
+
+// Each part of a refused batch that fits is committed. A route refused on its own keeps
+// its request: it is tried again with the next change of its prefix or the next replay.
+void Control::feed_split(std::span<const Prefix4> v4, std::span<const Prefix6> v6) {
+  if (v4.size() + v6.size() <= 1) {
+    ++feed_->routes_refused;
+    return;
+  }
+  auto part = [this](std::span<const Prefix4> a, std::span<const Prefix6> b) {
+    std::string why;
+    pub_.reclaim_now();
+    if (feed_try_commit(a, b, why)) return;
+    feed_->last_error = why;
+    if (a.size() + b.size() == 1)
+      log_limited(std::string(feed_->origin) + ": a route the FIB refused", why);
+    feed_split(a, b);
+  };
+  if (!v4.empty() && !v6.empty()) {
+    part(v4, {});
+    part({}, v6);
+  } else if (!v4.empty()) {
+    part(v4.first(v4.size() / 2), {});
+    part(v4.subspan(v4.size() / 2), {});
+  } else {
+    part({}, v6.first(v6.size() / 2));
+    part({}, v6.subspan(v6.size() / 2));
+  }
+}
+
+bool Control::feed_try_commit(std::span<const Prefix4> v4, std::span<const Prefix6> v6,
+                              std::string& why) {
   RibChanges changes;
   try {
     try {
@@ -219,17 +264,14 @@ void Control::feed_commit(const std::vector<Prefix4>& v4, const std::vector<Pref
       rib_undo(changes);
       throw;
     }
-    if (changes.v4.empty() && changes.v6.empty()) return;
+    if (changes.v4.empty() && changes.v6.empty()) return true;
     ++feed_->batches;
     commit_routes(changes, feed_->origin, "", /*synced=*/true);
+    return true;
   } catch (const std::exception& e) {
-    // The RIB is as it was; the requests stay, and are tried again with the next change
-    // of their prefix or a reconnect's replay.
-    ++feed_->batch_failures;
-    feed_->last_error = e.what();
-    log_limited(std::string(feed_->origin) + ": a batch of " +
-                    std::to_string(v4.size() + v6.size()) + " prefixes",
-                e.what());
+    // The RIB is as it was; the requests stay.
+    why = e.what();
+    return false;
   }
 }
 
@@ -583,6 +625,7 @@ nlohmann::json Control::feed_json() const {
       {"nexthops", feed_->nexthops.size()},
       {"batches", feed_->batches},
       {"batch_failures", feed_->batch_failures},
+      {"routes_refused", feed_->routes_refused},
       {"unusable", feed_->unusable},
       {"ipv4ll", {{"mapped", feed_->ipv4ll_mapped}, {"waiting", feed_->ipv4ll_wait.size()}}},
       {"resync", feed_->resync ? "replaying" : "done"},

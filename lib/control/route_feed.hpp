@@ -40,6 +40,8 @@ struct Control::RouteFeed {
   uint64_t last_msg_ms = 0, last_resync_ms = 0;
   uint64_t route_adds = 0, route_dels = 0, nh_adds = 0, nh_dels = 0, ignored = 0, unusable = 0,
            swept = 0, batches = 0, batch_failures = 0;
+  // Routes a refused batch was split down to and that the FIB refused on their own.
+  uint64_t routes_refused = 0;
   std::string last_error, last_unusable;
   // FRR's "via 169.254.0.1 onlink dev P" (RFC 5549 without next-hop objects): the IPv6
   // gateway found for each port, looked up again at most once a second, and the routes that

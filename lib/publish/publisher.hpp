@@ -163,6 +163,10 @@ class Publisher {
 
   // Runs what is past its grace period and times invalidations; on every control loop.
   void poll();
+  // Waits for a grace period and runs everything retired: the next-hop slots a refused
+  // change took are free again before the control loop comes round (a batch split after a
+  // refusal tries its parts at once).
+  void reclaim_now() { reclaimer_.drain(); }
   // Startup commits happen before workers run: they would time worker startup.
   void forget_latency_samples() { pending_gens_.clear(); }
 
