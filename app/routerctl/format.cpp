@@ -222,6 +222,17 @@ std::string stats(const json& d) {
       out += fmt::format(", heap reserved at startup {} MiB", r >> 20);
     out += "\n";
   }
+  if (const auto f = d.find("route_feed"); f != d.end() && f->is_object()) {
+    const json& held = (*f)["held"];
+    const json& inst = (*f)["installed"];
+    out += fmt::format(
+        "route feed {} ({}): held {} IPv4 {} IPv6, installed {} IPv4 {} IPv6; batches {} (failed "
+        "{}, routes refused {}), unusable {}\n",
+        str(*f, "feed"), f->value("connected", false) ? "connected" : "not connected",
+        held.value("ipv4", 0ull), held.value("ipv6", 0ull), inst.value("ipv4", 0ull),
+        inst.value("ipv6", 0ull), f->value("batches", 0ull), f->value("batch_failures", 0ull),
+        f->value("routes_refused", 0ull), f->value("unusable", 0ull));
+  }
   for (const auto& w : d["workers"])
     out += fmt::format("worker {}: {} polls, {} with packets\n", w.value("worker", 0u),
                        w.value("polls", 0ull), w.value("busy_polls", 0ull));

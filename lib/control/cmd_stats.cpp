@@ -130,6 +130,7 @@ nlohmann::json Control::stats_json() const {
           {"drops", drops},
           {"punts", punts},
           {"events", events},
+          {"route_feed", feed_ ? feed_stats_json() : nlohmann::json(nullptr)},
           {"workers", lcores}};
 }
 

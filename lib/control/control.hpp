@@ -634,6 +634,9 @@ class Control {
   bool feed_try_commit(std::span<const Prefix4> v4, std::span<const Prefix6> v6, std::string& why);
   void feed_split(std::span<const Prefix4> v4, std::span<const Prefix6> v6);
   nlohmann::json feed_json() const;
+  // The feed's counters for stats, Prometheus and telemetry: what an operator alerts on.
+  nlohmann::json feed_stats_json() const;
+  bool feed_connected() const;  // zebra is (the kernel mirror's source always is)
   std::optional<uint16_t> port_of_ifindex(uint32_t ifindex) const;
   // The daemon's route for p as the RIB would hold it, if the daemon asked for one.
   const Route* feed_find(const Prefix4& p);

@@ -199,6 +199,10 @@ void Control::fpm_tick(uint64_t now) {
   }
 }
 
+bool Control::feed_connected() const {
+  return !fpm_ || fpm_->client_fd >= 0;
+}
+
 nlohmann::json Control::fpm_json() const {
   if (!fpm_) return nullptr;
   nlohmann::json j = {

@@ -609,6 +609,20 @@ const char* Control::feed_origin() const {
   return feed_ ? feed_->origin : "fpm";
 }
 
+nlohmann::json Control::feed_stats_json() const {
+  return {{"feed", feed_->origin},
+          {"connected", feed_connected()},
+          {"held", {{"ipv4", feed_->routes4.size()}, {"ipv6", feed_->routes6.size()}}},
+          {"installed",
+           {{"ipv4", rib_.count(RouteProto::daemon)}, {"ipv6", rib6_.count(RouteProto::daemon)}}},
+          {"batches", feed_->batches},
+          {"batch_failures", feed_->batch_failures},
+          {"routes_refused", feed_->routes_refused},
+          {"unusable", feed_->unusable},
+          {"stale", feed_->stale4.size() + feed_->stale6.size()},
+          {"swept", feed_->swept}};
+}
+
 // What `fpm show` and `mirror show` have in common.
 nlohmann::json Control::feed_json() const {
   // Counted by the RIBs as routes come and go: this must not walk a full table.

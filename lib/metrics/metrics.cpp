@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <cerrno>
 #include <chrono>
@@ -264,6 +265,37 @@ std::string prometheus_text(const json& s) {
                                   {"group", std::to_string(g["id"].get<uint32_t>())},
                                   {"via", m["via"].get<std::string>()},
                                   {"dev", m["dev"].get<std::string>()}});
+  // A routing daemon's feed (FPM or the kernel mirror), when one is configured.
+  if (const json& f = field(s, "route_feed"); f.is_object()) {
+    const std::string feed = f.value("feed", "");
+    e.family("routerd_route_feed_connected", "gauge",
+             "1 while the feed's source is connected (zebra over FPM; the kernel always).");
+    e.sample(json(f.value("connected", false) ? 1 : 0), {{"feed", feed}});
+    e.family("routerd_route_feed_routes", "gauge",
+             "Routes the feed asked for (held) and those in the RIB and FIB (installed).");
+    for (const char* state : {"held", "installed"})
+      for (const char* fam : {"ipv4", "ipv6"})
+        e.sample(
+            field(field(f, state), fam),
+            {{"feed", feed}, {"family", fam == std::string("ipv4") ? "4" : "6"}, {"state", state}});
+    e.family("routerd_route_feed_stale_routes", "gauge",
+             "Routes held from before a resync and not sent again yet.");
+    e.sample(field(f, "stale"), {{"feed", feed}});
+    static constexpr std::array<std::array<const char*, 3>, 5> kFeedCounters = {{
+        {"batches", "routerd_route_feed_batches_total", "Batches of the feed's changes tried."},
+        {"batch_failures", "routerd_route_feed_batch_failures_total",
+         "Batches the FIB refused whole (then split to install what fits)."},
+        {"routes_refused", "routerd_route_feed_routes_refused_total",
+         "Routes the FIB refused on their own (no room): held, not installed."},
+        {"unusable", "routerd_route_feed_unusable_total",
+         "Routes the feed sent that routerd cannot use (docs/cli.md, fpm show)."},
+        {"swept", "routerd_route_feed_swept_total", "Stale routes removed after a resync."},
+    }};
+    for (const auto& [key, name, help] : kFeedCounters) {
+      e.family(name, "counter", help);
+      e.sample(field(f, key), {{"feed", feed}});
+    }
+  }
   const json& inv = field(s, "invalidation");
   e.family("routerd_invalidation_latency_seconds", "gauge",
            "From a commit to every worker seeing its generation, over the last 8192 commits.");

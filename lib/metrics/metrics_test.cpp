@@ -45,6 +45,17 @@ json sample_stats() {
       {"invalidation",
        {{"samples", 4}, {"p50_ns", 2170}, {"p99_ns", 34440}, {"max_ns", 34440}, {"unobserved", 0}}},
       {"route_cache", {{"enabled", true}, {"hits", 21}}},
+      {"route_feed",
+       {{"feed", "fpm"},
+        {"connected", false},
+        {"held", {{"ipv4", 901899}, {"ipv6", 160147}}},
+        {"installed", {{"ipv4", 901899}, {"ipv6", 150000}}},
+        {"batches", 59},
+        {"batch_failures", 1},
+        {"routes_refused", 10147},
+        {"unusable", 3},
+        {"stale", 0},
+        {"swept", 12}}},
       {"ports", json::array({{{"name", "p0"},
                               {"rx_packets", 26},
                               {"tx_packets", 24},
@@ -108,6 +119,17 @@ TEST_CASE("Prometheus exposition of routerd's counters", "[metrics]") {
   has("# TYPE routerd_resident_memory_bytes gauge\nrouterd_resident_memory_bytes 567279616");
   has("# TYPE routerd_heap_reserved_bytes gauge\nrouterd_heap_reserved_bytes 536870912");
   has("routerd_invalidation_latency_seconds{quantile=\"0.99\"} 3.444e-05");
+  has("# TYPE routerd_route_feed_connected gauge\nrouterd_route_feed_connected{feed=\"fpm\"} 0");
+  has("routerd_route_feed_routes{feed=\"fpm\",family=\"6\",state=\"held\"} 160147");
+  has("routerd_route_feed_routes{feed=\"fpm\",family=\"6\",state=\"installed\"} 150000");
+  has("routerd_route_feed_routes{feed=\"fpm\",family=\"4\",state=\"installed\"} 901899");
+  has("routerd_route_feed_batch_failures_total{feed=\"fpm\"} 1");
+  has("routerd_route_feed_routes_refused_total{feed=\"fpm\"} 10147");
+  has("routerd_route_feed_swept_total{feed=\"fpm\"} 12");
+  // Without a feed (stats' route_feed is null), no feed family at all.
+  json none = sample_stats();
+  none["route_feed"] = nullptr;
+  CHECK(prometheus_text(none).find("routerd_route_feed") == std::string::npos);
 
   // Every sample line belongs to a family declared once, before its samples, with HELP.
   std::istringstream in(t);

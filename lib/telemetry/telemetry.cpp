@@ -170,6 +170,9 @@ const std::vector<std::pair<std::string, std::string>>& Telemetry::commands() {
       {"/routerd/cache", "Route cache counters and invalidation latency"},
       {"/routerd/neighbours", "Neighbours and their state. Parameter: a port name"},
       {"/routerd/ecmp", "ECMP groups: members, weights, states, buckets, packets"},
+      {"/routerd/route_feed",
+       "The routing daemon's feed (FPM or kernel mirror): connected, routes held and "
+       "installed, batches, failures, refused routes"},
   };
   return k;
 }
@@ -200,6 +203,10 @@ json Telemetry::answer(const Call& call, const std::string& request) {
     out["member_downs"] = s["ecmp_member_downs"];
     out["member_ups"] = s["ecmp_member_ups"];
     return require_no_params(cmd, params, out);
+  }
+  if (cmd == "/routerd/route_feed") {
+    json f = call({"stats"})["route_feed"];
+    return require_no_params(cmd, params, f.is_object() ? f : json{{"feed", "none"}});
   }
   if (cmd == "/routerd/neighbours") {
     if (params.empty()) return call({"neigh", "show"});

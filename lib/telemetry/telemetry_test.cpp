@@ -11,8 +11,9 @@ using nlohmann::json;
 namespace {
 
 // Answers like the control thread would, and records what it was asked.
-struct FakeControl {
+struct FakeControl {  // NOLINT(bugprone-exception-escape): json members, a test double
   std::vector<std::vector<std::string>> asked;
+  json feed = nullptr;  // stats' route_feed: null when no feed is configured
   Telemetry::Call call() {
     return [this](const std::vector<std::string>& argv) -> json {
       asked.push_back(argv);
@@ -22,6 +23,7 @@ struct FakeControl {
                 {"route_cache", {{"hits", 10}, {"misses", 2}}},
                 {"invalidation", {{"p99_ns", 1500}}},
                 {"ports", json::array({{{"name", "p0"}, {"hw", {{"ipackets", 5}}}}})},
+                {"route_feed", feed},
                 {"workers", json::array({{{"worker", 0}, {"polls", 99}}})}};
       if (argv[0] == "route") return {{"routes", 4}, {"by_length", {{"24", 3}, {"0", 1}}}};
       return json::array({{{"dst", "10.1.0.2"}, {"dev", argv.size() > 3 ? argv[3] : "p0"}}});
@@ -52,6 +54,15 @@ TEST_CASE("telemetry commands map to routerctl commands", "[telemetry]") {
   CHECK(cache["hits"] == 10);
   CHECK(cache["invalidation"]["p99_ns"] == 1500);
   CHECK(cache["generation"] == 7);
+
+  // No routing daemon feed configured: said so, not an error.
+  json feed = Telemetry::answer(call, "/routerd/route_feed");
+  CHECK(fc.asked.back() == std::vector<std::string>{"stats"});
+  CHECK(feed == json{{"feed", "none"}});
+  fc.feed = {{"feed", "fpm"}, {"connected", true}, {"routes_refused", 2}};
+  feed = Telemetry::answer(call, "/routerd/route_feed");
+  CHECK(feed["feed"] == "fpm");
+  CHECK(feed["routes_refused"] == 2);
 
   Telemetry::answer(call, "/routerd/neighbours,p1");
   CHECK(fc.asked.back() == std::vector<std::string>{"neigh", "show", "dev", "p1"});

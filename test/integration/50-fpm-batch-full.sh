@@ -17,6 +17,9 @@ tb_require_routerd_mode
 TB_NPORTS=2
 export TB_IPV6=1
 CP=$TB_PREFIX-cp
+tb_require_cmds curl
+PORT=$((20000 + TB_ID % 20000))
+export TB_TOP_TOML="metrics_listen = \"127.0.0.1:$PORT\""
 # 2 x arp.max_entries + 10 + 17 per port = 76 is the smallest table routerd accepts.
 export TB_EXTRA_TOML="[control_plane]
 enabled = true
@@ -99,6 +102,10 @@ refused=$(fpm | jq '.routes_refused')
 echo "IPv6 routes of the batch installed: $in6; refused: $refused" | tb_indent
 tb_check "some IPv6 routes fit, the rest are counted as refused: $in6 + $refused = 60" \
   eval "(( in6 > 0 && refused > 0 && in6 + refused == 60 ))"
+tb_check "stats and Prometheus say the same: one failed batch, $refused routes refused, 42 IPv4 and $((1 + in6)) IPv6 routes of the feed installed" \
+  eval "rctl_j stats | jq -e '.route_feed | .feed == \"fpm\" and .batch_failures == 1 and .routes_refused == $refused and .installed.ipv4 == 42 and .installed.ipv6 == $((1 + in6))' >/dev/null &&
+    curl -sf --max-time 5 http://127.0.0.1:$PORT/metrics | grep -qx 'routerd_route_feed_routes_refused_total{feed=\"fpm\"} $refused' &&
+    curl -sf --max-time 5 http://127.0.0.1:$PORT/metrics | grep -qx 'routerd_route_feed_batch_failures_total{feed=\"fpm\"} 1'"
 # One the FIB refused: the first of the 60 not in the RIB.
 have6=$(rctl_j -6 route show | jq -r '.[].prefix')
 gone=""
