@@ -104,6 +104,25 @@ def routerd_config(path, sock, prefix, eal_mem, netns, mbufs, heap_reserve_mib, 
         f.write("\n".join(lines) + "\n")
 
 
+def wait_answering(ctx, proc, sock, timeout=120):
+    """Until a starting routerd answers: (its `stats`, its ports by name from `link show`)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc.poll() is not None:
+            raise BenchError(f"routerd exited with status {proc.returncode} during startup"
+                             + ctx["mem"].hint())
+        st, _ = routerctl(ctx, sock, "stats") if os.path.exists(sock) else (None, None)
+        if st:
+            break
+        if time.monotonic() > deadline:
+            raise BenchError(f"routerd did not answer within {timeout} s")
+        time.sleep(0.2)
+    links, err = routerctl(ctx, sock, "link", "show")
+    if links is None:
+        raise BenchError(f"routerctl link show: {err}")
+    return st, {l["name"]: l for l in links}
+
+
 def threads(pid):
     """{thread name: CPU ticks} of a process's threads (a name's threads summed)."""
     out = {}
@@ -172,21 +191,7 @@ def run_round(ctx, framing, stream, meta, tag, mem_mb):
                                     stderr=subprocess.STDOUT,
                                     preexec_fn=lambda: os.sched_setaffinity(0, cpus))
         ctx["procs"].append(proc)
-        deadline = time.monotonic() + 120
-        while True:
-            if proc.poll() is not None:
-                raise BenchError(f"routerd exited with status {proc.returncode} during startup"
-                                 + ctx["mem"].hint())
-            st, _ = routerctl(ctx, sock, "stats") if os.path.exists(sock) else (None, None)
-            if st:
-                break
-            if time.monotonic() > deadline:
-                raise BenchError("routerd did not answer within 120 s")
-            time.sleep(0.2)
-        links, err = routerctl(ctx, sock, "link", "show")
-        if links is None:
-            raise BenchError(f"routerctl link show: {err}")
-        by_name = {l["name"]: l for l in links}
+        st, by_name = wait_answering(ctx, proc, sock)
         try:
             ifindex = [int(by_name[p]["kernel"]["ifindex"]) for p in ("p0", "p1")]
         except (KeyError, TypeError, ValueError):

@@ -33,7 +33,7 @@ from bench_forward import (EXTRA_MBUFS, FIB_MB, MARGIN_MB, MBUF_KIB, copy_binari
                            cpu_times, ensure_trace, family_text, file_sha256, load_report, log,
                            machine_info, peak_rss_kib, routerctl, routerd_config,
                            table_and_binaries, tail, toml_str, trace_gateways, wait_quiet)
-from bench_fpm import no_update_rate
+from bench_fpm import no_update_rate, wait_answering
 
 # End to end, seconds (issue 16 for IPv4, issue 14 for IPv6); none for both at once.
 TARGET_SECONDS = {4: 1.0, 6: 0.5}
@@ -93,21 +93,7 @@ def run_round(ctx, tag, mem_mb):
                                     stderr=subprocess.STDOUT)
         ctx["procs"].append(proc)
         alive = lambda: proc.poll() is None
-        deadline = time.monotonic() + 120
-        while True:
-            if not alive():
-                raise BenchError(f"routerd exited with status {proc.returncode} during startup"
-                                 + ctx["mem"].hint())
-            st, _ = routerctl(ctx, sock, "stats") if os.path.exists(sock) else (None, None)
-            if st:
-                break
-            if time.monotonic() > deadline:
-                raise BenchError("routerd did not answer within 120 s")
-            time.sleep(0.2)
-        links, err = routerctl(ctx, sock, "link", "show")
-        if links is None:
-            raise BenchError(f"routerctl link show: {err}")
-        by_name = {l["name"]: l for l in links}
+        st, by_name = wait_answering(ctx, proc, sock)
         out_port = by_name["p1"]["port_id"]
         tel = Telemetry(prefix, timeout=30, alive=alive)
         wait_forwarding(tel, out_port, alive)
