@@ -629,10 +629,13 @@ class Control {
   void feed_retry(uint64_t now_ms);
   // Makes the RIB and FIB hold what the feed asks for these prefixes, as one batch: one
   // commit. A batch the FIB refuses (counted and logged) is split until every route that
-  // fits is in; a route refused on its own is counted and stays asked for.
+  // fits is in, within kFeedSplitTries refused tries; a route refused is counted and stays
+  // asked for.
   void feed_commit(const std::vector<Prefix4>& v4, const std::vector<Prefix6>& v6);
   bool feed_try_commit(std::span<const Prefix4> v4, std::span<const Prefix6> v6, std::string& why);
-  void feed_split(std::span<const Prefix4> v4, std::span<const Prefix6> v6);
+  // Refused tries a refused batch may make while it is split (see feed_split).
+  static constexpr int kFeedSplitTries = 8;
+  void feed_split(std::span<const Prefix4> v4, std::span<const Prefix6> v6, int& tries);
   nlohmann::json feed_json() const;
   // The feed's counters for stats, Prometheus and telemetry: what an operator alerts on.
   nlohmann::json feed_stats_json() const;
