@@ -215,6 +215,9 @@ std::string stats(const json& d) {
   if (d.contains("fib_in_place") || d.contains("fib_flips"))
     out += fmt::format("IPv4 FIB batches: {} in place, {} by switching copies\n",
                        d.value("fib_in_place", 0ull), d.value("fib_flips", 0ull));
+  if (d.value("fib_standby_behind", 0ull) + d.value("fib6_standby_behind", 0ull) != 0)
+    out += fmt::format("FIB copies left by workers: {} IPv4 and {} IPv6 ops still to apply\n",
+                       d.value("fib_standby_behind", 0ull), d.value("fib6_standby_behind", 0ull));
   if (d.contains("memory")) {
     const json& m = d["memory"];
     out += fmt::format("memory: resident {} MiB", m.value("resident_bytes", 0ull) >> 20);

@@ -112,7 +112,7 @@ const Case kCases[] = {
      "ttl=64 "
      "time=0.500 ms\n1 packets transmitted, 1 received, 70 other answers ignored\n"},
     {Verb::stats,
-     R"({"ports":[{"name":"p0","rx_packets":123456789,"tx_packets":42,"dropped":7,"hw":{"imissed":1,"ierrors":0}},{"name":"p1","rx_packets":0,"tx_packets":0,"dropped":0,"hw":{"imissed":0,"ierrors":0}}],"drops":{"ttl_exceeded":3,"no_route":0},"punts":{},"events":{"arp_requests":12},"generation":6,"routes":4,"fib_prefixes":9,"fib_in_place":11,"fib_flips":2,"next_hops":5,"neighbours":2,"neighbour_queued":1,"memory":{"resident_bytes":567279616,"heap_reserved_bytes":536870912},"route_feed":{"feed":"fpm","connected":true,"held":{"ipv4":900,"ipv6":160},"installed":{"ipv4":900,"ipv6":150},"batches":59,"batch_failures":1,"routes_refused":10,"unusable":2,"stale":0,"swept":0},"workers":[{"worker":1,"polls":1000,"busy_polls":10},{"worker":2,"polls":2000,"busy_polls":0}]})",
+     R"({"ports":[{"name":"p0","rx_packets":123456789,"tx_packets":42,"dropped":7,"hw":{"imissed":1,"ierrors":0}},{"name":"p1","rx_packets":0,"tx_packets":0,"dropped":0,"hw":{"imissed":0,"ierrors":0}}],"drops":{"ttl_exceeded":3,"no_route":0},"punts":{},"events":{"arp_requests":12},"generation":6,"routes":4,"fib_prefixes":9,"fib_in_place":11,"fib_flips":2,"fib_standby_behind":0,"fib6_standby_behind":4096,"next_hops":5,"neighbours":2,"neighbour_queued":1,"memory":{"resident_bytes":567279616,"heap_reserved_bytes":536870912},"route_feed":{"feed":"fpm","connected":true,"held":{"ipv4":900,"ipv6":160},"installed":{"ipv4":900,"ipv6":150},"batches":59,"batch_failures":1,"routes_refused":10,"unusable":2,"stale":0,"swept":0},"workers":[{"worker":1,"polls":1000,"busy_polls":10},{"worker":2,"polls":2000,"busy_polls":0}]})",
      "port           rx_packets     tx_packets      dropped   hw_imissed   "
      "hw_ierrors\np0          "
      "    123456789             42            7            1            0\np1          "
@@ -122,7 +122,8 @@ const Case kCases[] = {
      "                3\nto control: none\nevents:\n  arp_requests                     "
      "        "
      "12\ngeneration 6  routes 4  fib prefixes 9  next hops 5  neighbours 2 (1 packets "
-     "queued)\nIPv4 FIB batches: 11 in place, 2 by switching copies\nmemory: resident "
+     "queued)\nIPv4 FIB batches: 11 in place, 2 by switching copies\nFIB copies left by "
+     "workers: 0 IPv4 and 4096 IPv6 ops still to apply\nmemory: resident "
      "541 MiB, heap reserved at startup 512 MiB\nroute feed fpm (connected): held 900 "
      "IPv4 160 IPv6, installed 900 IPv4 150 IPv6; batches 59 (failed 1, routes refused "
      "10), unusable 2\nworker 1: "

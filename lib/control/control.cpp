@@ -569,6 +569,8 @@ void Control::run(const std::atomic<bool>& stop) {
   pub_.forget_latency_samples();
   while (!stop.load(std::memory_order_relaxed)) {
     if (poll_once(now_ms())) continue;
+    // Only with nothing else to do: punts and commands wait at most one slice.
+    if (pub_.catch_up_some()) continue;
     // The control thread is not a poll-mode worker: when idle it sleeps until a worker punts
     // or a caller submits (the doorbell), or the next timer tick. Sleeping a fixed 200 us
     // instead cost most of a core on a 2-core VM (issue 13's soak), in context switches alone.

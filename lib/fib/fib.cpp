@@ -47,6 +47,8 @@ struct Fib::Pending {
   int64_t delta = 0;
   bool flipped = false;
   bool in_place = false;  // staging freed no tbl8 group: flip() writes the live copy itself
+  bool left = false;      // readers_left(): the copy readers left may be written
+  size_t caught = 0;      // ops of the batch that copy has taken
 };
 
 namespace {
@@ -226,6 +228,7 @@ std::vector<FibOp> in_place_order(std::span<const FibOp> ops) {
 }  // namespace
 
 void Fib::stage(std::span<const FibOp> ops) {
+  if (pending_ && pending_->left) catch_up();
   if (pending_) throw std::logic_error("Fib::stage: the previous batch is not caught up");
   auto p = std::make_unique<Pending>();
   const uint32_t spare = active_.load(std::memory_order_relaxed) ^ 1;
@@ -294,16 +297,36 @@ bool Fib::caught_up() const {
   return !pending_;
 }
 
-void Fib::catch_up() {
-  if (!pending_ || !pending_->flipped) throw std::logic_error("Fib::catch_up: nothing flipped");
+void Fib::readers_left() {
+  if (!pending_ || !pending_->flipped) throw std::logic_error("Fib::readers_left: nothing flipped");
+  pending_->left = true;
+}
+
+size_t Fib::behind() const {
+  return pending_ && pending_->flipped ? pending_->ops.size() - pending_->caught : 0;
+}
+
+bool Fib::catch_up_some(size_t max_ops) {
+  if (!pending_ || !pending_->left)
+    throw std::logic_error("Fib::catch_up: no flipped batch whose readers left");
+  Pending& p = *pending_;
   const uint32_t behind = active_.load(std::memory_order_relaxed) ^ 1;
+  const size_t n = std::min(max_ops, p.ops.size() - p.caught);
   try {
-    apply_to(copies_[behind], pending_->ops, nullptr, tbl24_[behind]);
+    apply_to(copies_[behind], std::span<const FibOp>(p.ops).subspan(p.caught, n), nullptr,
+             tbl24_[behind]);
   } catch (const FibError& e) {
     // Both copies held the same routes, so the same ops cannot fail here.
     throw std::logic_error(std::string("FIB copies diverged: ") + e.what());
   }
+  p.caught += n;
+  if (p.caught < p.ops.size()) return false;
   pending_.reset();
+  return true;
+}
+
+void Fib::catch_up() {
+  catch_up_some(SIZE_MAX);
 }
 
 void Fib::apply(std::span<const FibOp> ops, Qsbr& rcu) {
@@ -314,6 +337,7 @@ void Fib::apply(std::span<const FibOp> ops, Qsbr& rcu) {
   // Readers that loaded the old copy before the flip finish their burst, report quiescent,
   // and never see it again; only then may it be written.
   rcu.synchronize();
+  readers_left();
   catch_up();
 }
 

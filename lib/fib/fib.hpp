@@ -90,9 +90,11 @@ class Fib {
   //   flip()      makes the staged batch what readers see: in place on their copy when
   //               staging freed no tbl8 group (then both copies are done: caught_up()), else
   //               by switching readers to the staged copy (one release store);
-  //   catch_up()  after a switch, applies the batch to the copy readers left; only once every
-  //               reader has passed a quiescent state after flip().
-  // One batch at a time: stage() after flip() needs caught_up() (catch_up() if not).
+  //   readers_left() says that every reader has passed a quiescent state since flip();
+  //   catch_up()  after a switch and readers_left(), applies the batch to the copy readers
+  //               left, or catch_up_some() at most max_ops more of it (true once done).
+  // One batch at a time: stage() after flip() finishes the catch-up first, so a commit can
+  // leave the catch-up to idle moments of the writer's thread (Publisher::catch_up_some).
   // Why in place at all: after a switch readers find none of their lines in the CPU caches
   // (7.3 % of the uniform forwarding rate at 100 switches a second: worker-bench
   // --turn-switch), and a batch that frees no tbl8 group writes nothing a reader could see
@@ -101,8 +103,12 @@ class Fib {
   void stage(std::span<const FibOp> ops);
   void abort();
   void flip();
+  void readers_left();
   void catch_up();
+  bool catch_up_some(size_t max_ops);
   bool caught_up() const;
+  // Ops of the last switched batch the copy readers left has yet to take (0: caught up).
+  size_t behind() const;
   // The four in a row, waiting for the grace period on `rcu`: for tests and tools.
   void apply(std::span<const FibOp> ops, Qsbr& rcu);
 

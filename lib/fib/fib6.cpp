@@ -102,6 +102,9 @@ struct Fib6::Pending {
   std::vector<Fib6Undo> undo;  // emptied by flip()
   bool rebuilt = false;        // stage() rebuilt the copy with the batch: abort() rebuilds again
   bool flipped = false;
+  bool dense = false;  // most of the table: not warmed (see apply_to)
+  bool left = false;   // readers_left(): the copy readers left may be written
+  size_t caught = 0;   // ops of the batch that copy has taken
   // The whole table after the batch, filled on the spare core: catch_up() puts it in place
   // of the copy readers left instead of applying the batch there.
   std::unique_ptr<rte_fib6, Free> fresh;
@@ -249,15 +252,15 @@ bool dense(size_t ops, size_t routes) {
 }
 
 // ops must be net_ops()'s: one per prefix, in address order.
+// `walk`: the batch (ops may be a slice of it) is dense(), so its ops are not warmed.
 void apply_to(rte_fib6* fib, const uint32_t* tbl24, std::span<const Fib6Op> ops,
               const std::map<Prefix6, uint32_t>& routes, std::vector<Fib6Undo>* undo_out,
-              uint64_t* leaked) {
+              uint64_t* leaked, bool walk) {
   std::vector<Fib6Undo> undo;
   if (undo_out) undo.reserve(ops.size());
   // ops and routes are both in address order: one merged walk finds each prefix's state
   // before the batch (a catch-up, with no undo to record, needs none).
   auto r = routes.begin();
-  const bool walk = dense(ops.size(), routes.size());
   for (size_t i = 0; i < ops.size(); ++i) {
     // A dense batch (a table load) walks paths the previous op just warmed: in address
     // order consecutive prefixes share most of theirs (fib-bench: warming a full-table
@@ -381,6 +384,7 @@ void Fib6::start_fill(Fill& f, int copy, std::span<const Fib6Op> ops) {
 }
 
 void Fib6::stage(std::span<const Fib6Op> batch) {
+  if (pending_ && pending_->left) catch_up();
   if (pending_) throw std::logic_error("Fib6::stage: the previous batch is not caught up");
   auto p = std::make_unique<Pending>();
   p->ops = net_ops(batch);
@@ -393,8 +397,9 @@ void Fib6::stage(std::span<const Fib6Op> batch) {
   if (spare_core_ && wide(ops.size()) && spare_core_->available()) start_fill(fill, spare ^ 1, ops);
   // The spare copy has had no readers since the grace period before the last catch_up().
   if (due(spare)) rebuild(spare, {});
+  p->dense = dense(ops.size(), routes_.size());
   try {
-    apply_to(copies_[spare], view_[spare].tbl24, ops, routes_, &p->undo, &leaked_[spare]);
+    apply_to(copies_[spare], view_[spare].tbl24, ops, routes_, &p->undo, &leaked_[spare], p->dense);
   } catch (const ApplyError& e) {
     restore(spare, p->undo);
     if (e.rc != -ENOSPC) throw;
@@ -448,30 +453,55 @@ void Fib6::flip() {
   pending_->undo = {};
 }
 
-void Fib6::catch_up() {
-  if (!pending_ || !pending_->flipped) throw std::logic_error("Fib6::catch_up: nothing flipped");
+bool Fib6::catch_up_some(size_t max_ops) {
+  if (!pending_ || !pending_->left)
+    throw std::logic_error("Fib6::catch_up: no flipped batch whose readers left");
   const int behind = int(active_.load(std::memory_order_relaxed) ^ 1);
-  // routes_ already holds the batch: a rebuild needs no ops.
-  if (pending_->fresh) {
+  Pending& p = *pending_;
+  // routes_ already holds the batch: a rebuild needs no ops, and replaces a copy that had
+  // part of the batch as well as one that had none.
+  if (p.fresh) {
     rte_fib6_free(copies_[behind]);
-    copies_[behind] = pending_->fresh.release();
-    view_[behind] = pending_->fresh_view;  // no reader uses this copy
-    leaked_[behind] = pending_->fresh_leak;
+    copies_[behind] = p.fresh.release();
+    view_[behind] = p.fresh_view;  // no reader uses this copy
+    leaked_[behind] = p.fresh_leak;
     ++parallel_fills_;
-  } else if (pending_->rebuilt || due(behind)) {
+  } else if (p.rebuilt || (p.caught == 0 && due(behind))) {
     rebuild(behind, {});
   } else {
+    const size_t n = std::min(max_ops, p.ops.size() - p.caught);
     try {
-      apply_to(copies_[behind], view_[behind].tbl24, pending_->ops, routes_, nullptr,
-               &leaked_[behind]);
+      apply_to(copies_[behind], view_[behind].tbl24,
+               std::span<const Fib6Op>(p.ops).subspan(p.caught, n), routes_, nullptr,
+               &leaked_[behind], p.dense);
     } catch (const ApplyError& e) {
       // The copies' leaks differ after a rebuild: this one may lack groups the other had.
       if (e.rc != -ENOSPC)
         throw std::logic_error(std::string("IPv6 FIB copies diverged: ") + e.what());
       rebuild(behind, {});
+      pending_.reset();
+      return true;
     }
+    p.caught += n;
+    if (p.caught < p.ops.size()) return false;
   }
   pending_.reset();
+  return true;
+}
+
+void Fib6::readers_left() {
+  if (!pending_ || !pending_->flipped)
+    throw std::logic_error("Fib6::readers_left: nothing flipped");
+  pending_->left = true;
+}
+
+size_t Fib6::behind() const {
+  if (!pending_ || !pending_->flipped) return 0;
+  return pending_->ops.size() - pending_->caught;
+}
+
+void Fib6::catch_up() {
+  catch_up_some(SIZE_MAX);
 }
 
 void Fib6::apply(std::span<const Fib6Op> ops, Qsbr& rcu) {
@@ -479,6 +509,7 @@ void Fib6::apply(std::span<const Fib6Op> ops, Qsbr& rcu) {
   stage(ops);
   flip();
   rcu.synchronize();
+  readers_left();
   catch_up();
 }
 

@@ -159,11 +159,19 @@ class Fib6 {
   // the copy no reader uses or none (FibError); abort(); flip(); catch_up() after every
   // reader passed a quiescent state. stage() and catch_up() may rebuild the copy they write:
   // it has no readers then.
+  // readers_left() says that every reader has passed a quiescent state since flip(); from
+  // then on the batch may be caught up at once or in slices: catch_up_some() applies at most
+  // max_ops more of it (true once done; a rebuild or a copy filled on the spare core is one
+  // step), and stage() first finishes whatever is left.
   void stage(std::span<const Fib6Op> ops);
   void abort();
   void flip();
+  void readers_left();
   void catch_up();
+  bool catch_up_some(size_t max_ops);
   bool caught_up() const { return !pending_; }
+  // Ops of the last flipped batch the copy readers left has yet to take (0: caught up).
+  size_t behind() const;
   void apply(std::span<const Fib6Op> ops, Qsbr& rcu);
 
   uint32_t lookup(const Ipv6& ip) const;  // writer side, current copy

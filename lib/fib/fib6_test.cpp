@@ -431,6 +431,59 @@ struct RefusingCore : SpareCore {
 
 }  // namespace
 
+TEST_CASE("Fib6: a catch-up in slices, or finished by the next stage, leaves both copies alike",
+          "[fib]") {
+  testing::test_eal();
+  Qsbr q(1);
+  std::mt19937 rng(20261206);
+  Fib6 fib("t6_slice", Fib6::Params{1 << 14, 1 << 15, SOCKET_ID_ANY});
+  Fib6 ref("t6_sliceref", Fib6::Params{1 << 14, 1 << 15, SOCKET_ID_ANY});
+  std::vector<Fib6Op> table = random_table(rng, 3000);
+  ref.apply(table, q);
+  fib.stage(table);
+  fib.flip();
+  // Before the grace period the copy readers left must not be written.
+  CHECK_THROWS_AS(fib.catch_up_some(100), std::logic_error);
+  CHECK_THROWS_AS(fib.stage(std::vector<Fib6Op>{add6("3fff::/16", 1)}), std::logic_error);
+  q.synchronize();
+  fib.readers_left();
+  const size_t net = fib.behind();
+  CHECK(net > 2900);  // a few random prefixes repeat
+  CHECK(net <= table.size());
+  int slices = 1;
+  while (!fib.catch_up_some(100)) {
+    ++slices;
+    CHECK(fib.behind() == net - size_t(slices - 1) * 100);
+  }
+  CHECK(slices == int((net + 99) / 100));
+  CHECK(fib.behind() == 0);
+  CHECK(fib.caught_up());
+  check_same(fib, ref, table, rng);
+  flip_to_other(fib, q);
+  flip_to_other(ref, q);
+  check_same(fib, ref, table, rng);  // the copy caught up in slices
+
+  // Half of the next batch caught up, then the batch after it staged: stage() finishes it.
+  std::vector<Fib6Op> again;
+  for (size_t i = 0; i < table.size(); ++i)
+    again.push_back(i % 3 ? Fib6Op{table[i].prefix, false, table[i].nh % 50 + 1}
+                          : Fib6Op{table[i].prefix, true, 0});
+  ref.apply(again, q);
+  fib.stage(again);
+  fib.flip();
+  q.synchronize();
+  fib.readers_left();
+  CHECK_FALSE(fib.catch_up_some(fib.behind() / 2));
+  CHECK(fib.behind() > 0);
+  flip_to_other(fib, q);  // its stage() catches the rest up first
+  flip_to_other(ref, q);
+  CHECK(fib.caught_up());
+  check_same(fib, ref, again, rng);
+  flip_to_other(fib, q);
+  flip_to_other(ref, q);
+  check_same(fib, ref, again, rng);
+}
+
 TEST_CASE("Fib6: a full-table batch fills the copy readers leave on a spare core", "[fib]") {
   testing::test_eal();
   Qsbr q(1);

@@ -218,6 +218,9 @@ std::string prometheus_text(const json& s) {
        "IPv6 FIB copies rebuilt to return DPDK 22.11's leaked tbl8 groups."},
       {"fib6_parallel_fills", "routerd_ipv6_fib_parallel_fills_total", "counter",
        "IPv6 table loads whose second FIB copy was filled on an idle lcore."},
+      {"fib6_standby_behind", "routerd_ipv6_fib_standby_behind_ops", "gauge",
+       "IPv6 FIB ops the copy workers left has yet to take (done while the control thread "
+       "is idle)."},
       {"ecmp_groups", "routerd_ecmp_groups", "gauge", "ECMP next-hop groups in use."},
       {"ecmp_member_downs", "routerd_ecmp_member_downs_total", "counter",
        "Group members taken out of their buckets (gateway resolution failed)."},
@@ -238,6 +241,9 @@ std::string prometheus_text(const json& s) {
        "IPv4 FIB batches written into the copy workers read (they freed no tbl8 group)."},
       {"fib_flips", "routerd_fib_flips_total", "counter",
        "IPv4 FIB batches published by switching workers to the other copy."},
+      {"fib_standby_behind", "routerd_fib_standby_behind_ops", "gauge",
+       "IPv4 FIB ops the copy workers left has yet to take (done while the control thread "
+       "is idle)."},
       {"fragmented", "routerd_fragmented_packets_total", "counter",
        "Datagrams fragmented to fit the egress MTU."},
       {"fragments", "routerd_fragments_sent_total", "counter", "Fragments sent for them."},

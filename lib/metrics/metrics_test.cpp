@@ -31,6 +31,8 @@ json sample_stats() {
       {"route_updates", 13},
       {"fib_in_place", 11},
       {"fib_flips", 2},
+      {"fib_standby_behind", 0},
+      {"fib6_standby_behind", 4096},
       {"routes", 4},
       {"routes_via_ipv6", 2},
       {"fib_prefixes", 13},
@@ -115,6 +117,8 @@ TEST_CASE("Prometheus exposition of routerd's counters", "[metrics]") {
   has("routerd_commits_total 7");
   has("routerd_fib_in_place_total 11");
   has("routerd_fib_flips_total 2");
+  has("# TYPE routerd_ipv6_fib_standby_behind_ops gauge\nrouterd_ipv6_fib_standby_behind_ops 4096");
+  has("routerd_fib_standby_behind_ops 0");
   has("routerd_fragments_sent_total 4");
   has("# TYPE routerd_resident_memory_bytes gauge\nrouterd_resident_memory_bytes 567279616");
   has("# TYPE routerd_heap_reserved_bytes gauge\nrouterd_heap_reserved_bytes 536870912");

@@ -14,13 +14,16 @@ Then: the forwarding rate without updates (p1's opackets, --samples 1 s samples)
 route load` of the trace's route file (every prefix of the table for that family, each via
 one of the trace's gateways), timed end to end around the routerctl process (reading and
 parsing the file on routerd's API thread, the commit on its control thread, the answer), the
-forwarding rate over that window, routerd's own `seconds` from the answer, and the rate
-again after. A round fails unless the answer says every route of the file was added and
+forwarding rate over that window, routerd's own `seconds` from the answer, the time from
+the commit until routerd had also brought the FIB copy the workers left up to date (its log
+line; it does that when idle, after answering: docs/architecture.md, "Batches and the
+left-right FIB"), and the rate again after. A round fails unless the answer says every route of the file was added and
 `routerctl stats` then holds them all.
 """
 import datetime
 import json
 import os
+import re
 import shutil
 import signal
 import statistics
@@ -72,6 +75,23 @@ def wait_forwarding(tel, out_port, alive, timeout=30):
             raise BenchError(f"nothing forwarded out of p1 within {timeout} s (default route)")
 
 
+CAUGHT_UP = re.compile(r"FIB standby copies caught up ([0-9.]+) s after the commit")
+
+
+def caught_up_after(logf, alive, timeout=30):
+    """Seconds from the load's commit until routerd had also brought the FIB copies the
+    workers left up to date (its log line; the answer comes before that: the routes are
+    forwarded from the other copy already)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and alive():
+        with open(logf) as f:
+            found = CAUGHT_UP.findall(f.read())
+        if found:
+            return float(found[-1])
+        time.sleep(0.05)
+    raise BenchError(f"no 'FIB standby copies caught up' line within {timeout} s")
+
+
 def run_round(ctx, tag, mem_mb):
     trace, meta = ctx["trace"], ctx["meta"]
     prefix = f"rbench{os.getpid()}ld{tag}"
@@ -119,6 +139,7 @@ def run_round(ctx, tag, mem_mb):
         held = st["routes"] - base["ipv4"] + st["routes6"] - base["ipv6"]
         if held != want:
             raise BenchError(f"after the load routerd holds {held} more routes, not {want}")
+        result["caught_up_s"] = caught_up_after(logf, alive) if ctx["logs_catch_up"] else 0.0
         result["after"] = no_update_rate(tel, out_port, ctx["samples"], pid=proc.pid)
         during = (b["opackets"] - a["opackets"]) / (t_b - t_a)
         before = result["before"]["pps_median"]
@@ -157,20 +178,23 @@ def run_round(ctx, tag, mem_mb):
 def table(runs, family, mem_text, heap_mib):
     target = TARGET_SECONDS.get(family)
     rows = ["| round | routes | end to end (s) | in routerd (s) | routes/s end to end | "
+            "second FIB copy caught up (s after the commit) | "
             "forwarding before / during / after (Mpps) | during / before | "
             "during / mean of before and after | other processes (cores) |",
-            "|---|---:|---:|---:|---:|---|---:|---:|---:|"]
+            "|---|---:|---:|---:|---:|---:|---|---:|---:|---:|"]
     for i, r in enumerate(runs):
         rows.append(
             f"| {i + 1} | {r['routes']:,} | {r['wall_seconds']:.3f} | "
-            f"{r['routerd_seconds']:.3f} | {r['routes_per_s']:,.0f} | "
+            f"{r['routerd_seconds']:.3f} | {r['routes_per_s']:,.0f} | {r['caught_up_s']:.3f} | "
             f"{r['before']['pps_median'] / 1e6:.2f} / {r['during_pps'] / 1e6:.2f} / "
             f"{r['after']['pps_median'] / 1e6:.2f} | {r['during_over_before'] or 0:.3f} | "
             f"{r['during_over_before_after_mean'] or 0:.3f} | "
             f"{r['load']['other_processes_cores']:.2f} |")
     wall = statistics.median(r["wall_seconds"] for r in runs)
     inside = statistics.median(r["routerd_seconds"] for r in runs)
-    rows.append(f"\nMedian: {wall:.3f} s end to end, {inside:.3f} s in routerd"
+    behind = statistics.median(r["caught_up_s"] for r in runs)
+    rows.append(f"\nMedian: {wall:.3f} s end to end, {inside:.3f} s in routerd, the copy "
+                f"workers left caught up {behind:.3f} s after the commit"
                 + (f" (target: under {target} s end to end: "
                    f"{'met' if wall < target else 'NOT met'})" if target else "")
                 + f". Memory: {mem_text}; routerd heap reserve {heap_mib} MiB.")
@@ -190,6 +214,10 @@ def run(args, repo):
            "heap_reserve_mib": args.heap_reserve_mib}
     os.makedirs(ctx["logdir"], exist_ok=True)
     copy_binaries(ctx, routerd=routerd_bin, routerctl=routerctl_bin)
+    # A build from before the copy left behind was caught up after the answer (--build-dir
+    # of an older tree, to compare) has no such line: its answer came after both copies.
+    with open(routerd_bin, "rb") as f:
+        ctx["logs_catch_up"] = CAUGHT_UP.pattern.split(" (")[0].encode() in f.read()
     table_sha = file_sha256(table_path)
     trace, meta = ensure_trace(repo, os.path.join(build, "bench", "traces"), "uniform",
                                args.count, 1, table_path, table_sha, args.family)
@@ -219,6 +247,7 @@ def run(args, repo):
            "runs": runs,
            "wall_seconds_median": statistics.median(r["wall_seconds"] for r in runs),
            "routerd_seconds_median": statistics.median(r["routerd_seconds"] for r in runs),
+           "caught_up_seconds_median": statistics.median(r["caught_up_s"] for r in runs),
            "target_seconds": TARGET_SECONDS.get(args.family),
            "bench_seconds": time.monotonic() - t_begin}
     json_path = os.path.join(out, "load.json")
