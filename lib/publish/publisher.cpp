@@ -395,6 +395,7 @@ void Publisher::commit() {
       finish();
       throw;
     }
+    log_caught_up("by the next batch");  // stage() finished what was left
     if (!ops_.empty()) pub_.fib.flip();
     if (!ops6_.empty()) pub_.fib6.flip();
     // The copies readers left are written only once every reader has passed a quiescent
@@ -433,13 +434,16 @@ bool Publisher::catch_up_some() {
     pub_.fib.catch_up_some(kCatchUpSlice4);
   else
     pub_.fib6.catch_up_some(kCatchUpSlice6);
-  if (!behind_logged_ && pub_.fib.caught_up() && pub_.fib6.caught_up()) {
-    behind_logged_ = true;
-    const double s =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - behind_since_).count();
-    spdlog::info("FIB standby copies caught up {:.3f} s after the commit", s);
-  }
+  log_caught_up("while idle");
   return true;
+}
+
+void Publisher::log_caught_up(const char* how) {
+  if (behind_logged_ || pub_.fib.behind() != 0 || pub_.fib6.behind() != 0) return;
+  behind_logged_ = true;
+  const double s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - behind_since_).count();
+  spdlog::info("FIB standby copies caught up {:.3f} s after the commit ({})", s, how);
 }
 
 void Publisher::rollback() {

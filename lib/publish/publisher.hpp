@@ -231,6 +231,8 @@ class Publisher {
   void release_unused_slots();
   void finish();  // bump if anything was published, then retire
   Bumped bump();
+  // Logs, once, that a large catch-up (kCatchUpLogOps) is done.
+  void log_caught_up(const char* how);
   void hand_over(const Bumped&);
   void measure_invalidation();
 
