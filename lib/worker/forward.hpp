@@ -289,10 +289,30 @@ ROUTERD_ALWAYS_INLINE uint32_t flow_hash4(const rte_mbuf* m, const ecmp::FlowKey
     return ecmp::mix_rss(key, m->hash.rss);
   return ecmp::flow_hash4(key, ip, rte_pktmbuf_data_len(m) - RTE_ETHER_HDR_LEN);
 }
-// Stage 1 hashes every packet with routerd's own hash (the branch-free variants). A port
-// that delivers RSS hashes then has the burst hashed again by flow_hash4(m) / flow_hash6(m)
-// (`hash`), which use them as they would anywhere; other ports pay one OR a packet, off the
-// loop.
+// Stage 1 hashes every packet with routerd's own hash (the branch-free variants), unless the
+// burst's first packet carries an RSS hash (rss_burst): then it mixes each packet's RSS
+// hash (rss_flow) and marks the packets that need routerd's own instead, a fragment or one
+// without an RSS hash, for redo_flows. A burst whose first packet had none but others do is
+// hashed again by flow_hash4(m) / flow_hash6(m) (rss_flows, `hash`), which use them as they
+// would anywhere; other bursts pay one OR a packet for that check, off the loop.
+ROUTERD_ALWAYS_INLINE bool rss_burst(rte_mbuf* const* pkts, uint16_t n, const uint32_t* flows,
+                                     bool rss) {
+  return flows && rss && n != 0 && (pkts[0]->ol_flags & RTE_MBUF_F_RX_RSS_HASH) != 0;
+}
+// flows[i] from packet i's RSS hash; bit i of the answer set when that is not the flow's hash.
+ROUTERD_ALWAYS_INLINE uint64_t rss_flow(const rte_mbuf* m, const ecmp::FlowKey& key, bool frag,
+                                        uint32_t* flow, uint16_t i) {
+  *flow = ecmp::mix_rss(key, m->hash.rss);
+  return uint64_t(((m->ol_flags & RTE_MBUF_F_RX_RSS_HASH) == 0) | frag) << i;
+}
+template <class Hash>
+ROUTERD_ALWAYS_INLINE void redo_flows(rte_mbuf* const* pkts, uint64_t redo, uint32_t* flows,
+                                      Hash hash) {
+  for (; redo != 0; redo &= redo - 1) {
+    const unsigned i = unsigned(__builtin_ctzll(redo));
+    flows[i] = hash(pkts[i]);
+  }
+}
 template <class Hash>
 ROUTERD_ALWAYS_INLINE void rss_flows(rte_mbuf* const* pkts, uint16_t n, uint32_t* flows,
                                      Hash hash) {
@@ -315,21 +335,33 @@ ROUTERD_ALWAYS_INLINE uint64_t classify_burst(rte_mbuf* const* pkts, uint16_t n,
                                               const ecmp::FlowKey* fkey = nullptr,
                                               bool rss = false) {
   uint64_t slow = 0;
+  // A burst from a port that delivers RSS hashes (its first packet has one) takes them
+  // instead of routerd's own hash, most of what ECMP costs a packet (docs/performance.md,
+  // "ECMP").
+  const bool from_rss = rss_burst(pkts, n, flows, rss);
+  uint64_t redo = 0;
   for (uint16_t i = 0; i < n; ++i) {
     slow |= uint64_t(!classify_fast<Ck>(pkts[i], key, &dst[i])) << i;
     if (cache) {
       sets[i] = cache->set_of(dst[i]);
       cache->prefetch_set(sets[i]);
     }
-    // flow_hash4(m) for the packets classify_fast passes (IHL 5), with no branch; the RSS
-    // case is decided after the loop.
-    if (flows)
-      flows[i] = ecmp::flow_hash4_ihl5(
-          *fkey, rte_pktmbuf_mtod_offset(pkts[i], const rte_ipv4_hdr*, RTE_ETHER_HDR_LEN),
-          rte_pktmbuf_data_len(pkts[i]) - RTE_ETHER_HDR_LEN);
+    // flow_hash4(m) for the packets classify_fast passes (IHL 5), with no branch.
+    if (flows) {
+      auto* ip = rte_pktmbuf_mtod_offset(pkts[i], const rte_ipv4_hdr*, RTE_ETHER_HDR_LEN);
+      if (from_rss)
+        redo |=
+            rss_flow(pkts[i], *fkey, (ip->fragment_offset & RTE_BE16(0x3fff)) != 0, &flows[i], i);
+      else
+        flows[i] =
+            ecmp::flow_hash4_ihl5(*fkey, ip, rte_pktmbuf_data_len(pkts[i]) - RTE_ETHER_HDR_LEN);
+    }
   }
-  if (flows && rss)
-    rss_flows(pkts, n, flows, [fkey](const rte_mbuf* m) { return flow_hash4(m, *fkey, true); });
+  auto own = [fkey](const rte_mbuf* m) { return flow_hash4(m, *fkey, true); };
+  if (from_rss)
+    redo_flows(pkts, redo, flows, own);
+  else if (flows && rss)
+    rss_flows(pkts, n, flows, own);
   return slow;
 }
 

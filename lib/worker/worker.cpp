@@ -704,20 +704,29 @@ void Worker::process6(uint16_t in_port, const PortFastInfo& in, rte_mbuf** pkts,
   const ecmp::FlowKey& fkey = dp_.params.flow_key;
   const bool rss = dp_.params.ecmp_use_rss;
   uint64_t slow = 0;
+  const bool from_rss = rss_burst(pkts, n, flows, rss);  // as for IPv4 (classify_burst)
+  uint64_t redo = 0;
   for (uint16_t i = 0; i < n; ++i) {
     slow |= uint64_t(!classify6_fast(pkts[i], key, &dst[i])) << i;
-    if (flows)
-      flows[i] = ecmp::flow_hash6_padded(
-          fkey, rte_pktmbuf_mtod_offset(pkts[i], const rte_ipv6_hdr*, RTE_ETHER_HDR_LEN),
-          rte_pktmbuf_data_len(pkts[i]) - RTE_ETHER_HDR_LEN);
+    if (flows) {
+      auto* ip = rte_pktmbuf_mtod_offset(pkts[i], const rte_ipv6_hdr*, RTE_ETHER_HDR_LEN);
+      if (from_rss)
+        redo |= rss_flow(pkts[i], fkey, ip->proto == IPPROTO_FRAGMENT, &flows[i], i);
+      else
+        flows[i] =
+            ecmp::flow_hash6_padded(fkey, ip, rte_pktmbuf_data_len(pkts[i]) - RTE_ETHER_HDR_LEN);
+    }
     if (warm) {
       set[i] = warm->set_of(dst[i].b);
       warm->prefetch_set(set[i]);
     }
     if (tbl24) rte_prefetch0(tbl24 + Fib6::tbl24_index(dst[i].b));
   }
-  if (flows && rss)
-    rss_flows(pkts, n, flows, [&fkey](const rte_mbuf* m) { return flow_hash6(m, fkey, true); });
+  auto own = [&fkey](const rte_mbuf* m) { return flow_hash6(m, fkey, true); };
+  if (from_rss)
+    redo_flows(pkts, redo, flows, own);
+  else if (flows && rss)
+    rss_flows(pkts, n, flows, own);
   rte_mbuf** cand = pkts;
   uint16_t k = n;
   uint64_t exact = 0;  // bit i: candidate i needs decide6()'s exact verdict

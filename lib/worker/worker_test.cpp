@@ -637,11 +637,29 @@ TEST_CASE("worker: an ECMP group spreads flows as route get says, fragments on o
       k.dst_mac = p0mac;
       k.dst = Ipv4(10, 7, uint8_t(i), uint8_t(100 + b)).v;
       k.sport = uint16_t(7000 + b * 32 + i);
-      const bool rss = i % 3 != 2;
+      // Even bursts start with an RSS hash (stage 1 skips routerd's own hash), odd ones
+      // without (stage 1 hashes, then the RSS packets are hashed again).
+      const bool rss = b % 2 == 0 ? i % 3 != 2 : i % 3 != 0;
+      // Some are fragments, with or without an RSS hash: routerd's L3-only hash either way.
+      const bool frag = i % 8 == 5;
       if (rss) k.flags = RTE_MBUF_F_RX_RSS_HASH;
       rte_mbuf* m = k.build(rig.pool.get());
       Mac to;
-      if (rss) {
+      if (frag) {
+        auto* ip = rte_pktmbuf_mtod_offset(m, rte_ipv4_hdr*, 14);
+        ip->fragment_offset = rte_cpu_to_be_16(RTE_IPV4_HDR_MF_FLAG | 4);
+        ip->hdr_checksum = 0;
+        ip->hdr_checksum = rte_ipv4_cksum(ip);
+        const uint32_t l3 = group4->group->pick(
+            ecmp::flow_hash4(rig.dp.params.flow_key, ip, rte_pktmbuf_data_len(m) - 14));
+        // An RSS hash that would pick another member: taking it would show.
+        if (rss)
+          while (group4->group->pick(ecmp::mix_rss(rig.dp.params.flow_key, m->hash.rss)) == l3)
+            ++m->hash.rss;
+        const NextHopState* ms = rig.dp.nexthops.get(l3);
+        REQUIRE(ms != nullptr);
+        std::memcpy(to.b.data(), ms->l2, 6);
+      } else if (rss) {
         m->hash.rss = uint32_t(0x9e3779b9u * uint32_t(b * 32 + i + 1));
         const NextHopState* ms = rig.dp.nexthops.get(
             group4->group->pick(ecmp::mix_rss(rig.dp.params.flow_key, m->hash.rss)));
@@ -662,6 +680,47 @@ TEST_CASE("worker: an ECMP group spreads flows as route get says, fragments on o
     forward_burst(rig, burst, want);
   }
   CHECK(rss_macs.size() == 2);
+
+  // The same over IPv6.
+  const NextHopState* group6 = nullptr;
+  for (uint32_t id = 1; id < 64 && !group6; ++id) {
+    const NextHopState* s = rig.dp.nexthops.get(id);
+    if (s && s->kind == NhKind::group && s->family == 6) group6 = s;
+  }
+  REQUIRE(group6 != nullptr);
+  std::set<std::string> rss6_macs;
+  for (int b = 0; b < 4; ++b) {
+    std::vector<rte_mbuf*> burst;
+    std::vector<Expect> want;
+    for (uint16_t i = 0; i < 32; ++i) {
+      const uint16_t sport = uint16_t(9000 + b * 32 + i);
+      const std::string dst = "2001:db8:70::" + std::to_string(i + 1);
+      rte_mbuf* m = build6(rig.pool.get(), p0mac, *Ipv6::parse(dst));
+      uint8_t* udp = rte_pktmbuf_mtod_offset(m, uint8_t*, 14 + 40);
+      udp[0] = uint8_t(sport >> 8);
+      udp[1] = uint8_t(sport);
+      const bool rss = b % 2 == 0 ? i % 3 != 2 : i % 3 != 0;
+      Mac to;
+      if (rss) {
+        m->ol_flags |= RTE_MBUF_F_RX_RSS_HASH;
+        m->hash.rss = uint32_t(0x85ebca6bu * uint32_t(b * 32 + i + 1));
+        const NextHopState* ms = rig.dp.nexthops.get(
+            group6->group->pick(ecmp::mix_rss(rig.dp.params.flow_key, m->hash.rss)));
+        REQUIRE(ms != nullptr);
+        std::memcpy(to.b.data(), ms->l2, 6);
+        rss6_macs.insert(to.str());
+      } else {
+        to = mac_of(rig.run({"route", "get", dst, "from", "2001:db8:1::2", "proto", "udp", "sport",
+                             std::to_string(sport), "dport", "0"})["via"]);
+      }
+      burst.push_back(m);
+      want.push_back(expect_forwarded6(m, to, p1mac));
+      sent6 += 1;
+    }
+    INFO("IPv6 RSS burst " << b);
+    forward_burst(rig, burst, want);
+  }
+  CHECK(rss6_macs.size() == 2);
 
   // Every packet counted against the member it took, and shown per member.
   uint64_t counted = 0;

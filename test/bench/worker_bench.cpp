@@ -10,6 +10,7 @@
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
 #include <rte_memcpy.h>
+#include <rte_thash.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -45,8 +46,41 @@ struct Frames {
   std::vector<uint8_t> bytes;
   std::vector<uint32_t> off;
   std::vector<uint16_t> len;
+  std::vector<uint32_t> rss;  // with --rss(-config): each frame's RSS hash, as a NIC gives it
   size_t size() const { return off.size(); }
 };
+
+// The Toeplitz hash a NIC with RSS computes (the common 40-byte key), over the addresses and,
+// for TCP and UDP without fragmentation, the ports; only what --rss needs of it: IPv4 with
+// IHL 5 and IPv6 without extension headers, anything else hashed as 0.
+uint32_t nic_rss(const uint8_t* f, size_t len) {
+  static const uint8_t kKey[40] = {0x6d, 0x5a, 0x56, 0xda, 0x25, 0x5b, 0x0e, 0xc2, 0x41, 0x67,
+                                   0x25, 0x3d, 0x43, 0xa3, 0x8f, 0xb0, 0xd0, 0xca, 0x2b, 0xcb,
+                                   0xae, 0x7b, 0x30, 0xb4, 0x77, 0xcb, 0x2d, 0xa3, 0x80, 0x30,
+                                   0xf2, 0x0c, 0x6a, 0x42, 0xb7, 0x3b, 0xbe, 0xac, 0x01, 0xfa};
+  auto be32 = [](const uint8_t* p) { return uint32_t(p[0]) << 24 | p[1] << 16 | p[2] << 8 | p[3]; };
+  uint32_t t[9];
+  uint32_t words = 0;
+  const uint16_t type = uint16_t(f[12] << 8 | f[13]);
+  bool ports = false;
+  const uint8_t* l4 = nullptr;
+  if (type == 0x0800 && len >= 38 && (f[14] & 0x0f) == 5) {
+    t[0] = be32(f + 26);
+    t[1] = be32(f + 30);
+    words = 2;
+    ports = (f[23] == 6 || f[23] == 17) && (be32(f + 18) & 0x3fff) == 0;
+    l4 = f + 34;
+  } else if (type == 0x86dd && len >= 58) {
+    for (int i = 0; i < 8; ++i) t[i] = be32(f + 22 + 4 * i);
+    words = 8;
+    ports = f[20] == 6 || f[20] == 17;
+    l4 = f + 54;
+  } else {
+    return 0;
+  }
+  if (ports) t[words++] = be32(l4);
+  return rte_softrss(t, words, kKey);
+}
 
 Frames read_pcap(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
@@ -164,13 +198,17 @@ struct Setup {
 // Fills n fresh mbufs with the next frames, as net_pcap's infinite_rx does (its frames sit in
 // stored mbufs; here in one array, so the source's misses are not part of the figure).
 inline bool receive(rte_mempool* mp, const Frames& fr, size_t& pos, uint16_t port, rte_mbuf** m,
-                    uint16_t n) {
+                    uint16_t n, bool rss) {
   if (rte_pktmbuf_alloc_bulk(mp, m, n) != 0) return false;
   for (uint16_t i = 0; i < n; ++i) {
     rte_memcpy(rte_pktmbuf_mtod(m[i], void*), fr.bytes.data() + fr.off[pos], fr.len[pos]);
     m[i]->data_len = fr.len[pos];
     m[i]->pkt_len = fr.len[pos];
     m[i]->port = port;
+    if (rss) {  // the same branch for io and every config
+      m[i]->hash.rss = fr.rss[pos];
+      m[i]->ol_flags |= RTE_MBUF_F_RX_RSS_HASH;
+    }
     if (++pos == fr.size()) pos = 0;
   }
   return true;
@@ -207,8 +245,8 @@ void change_fib(Setup& s, TurnChange c) {
 // The first `warm` cycles are not counted: whoever ran before left its own lines in the CPU
 // caches and TLBs, and refilling them cost the next one about 12 cycles a packet over a 2 ms
 // slice (measured: one set-up timed after io and after another set-up).
-void run_slice(Setup& s, bool io, const Frames& fr, size_t& pos, uint16_t burst, uint64_t warm,
-               uint64_t cycles, uint64_t& spent, uint64_t& packets) {
+void run_slice(Setup& s, bool io, const Frames& fr, bool rss, size_t& pos, uint16_t burst,
+               uint64_t warm, uint64_t cycles, uint64_t& spent, uint64_t& packets) {
   rte_mbuf* m[Worker::kMaxBurst];
   uint64_t n = 0;
   uint64_t t0 = rte_rdtsc();
@@ -221,7 +259,7 @@ void run_slice(Setup& s, bool io, const Frames& fr, size_t& pos, uint16_t burst,
       n = 0;
     }
     for (int b = 0; b < 8; ++b) {
-      if (!receive(s.pool.get(), fr, pos, s.in_port(), m, burst))
+      if (!receive(s.pool.get(), fr, pos, s.in_port(), m, burst, rss))
         throw std::runtime_error("mbuf pool empty: the worker holds packets it should not");
       if (io) {
         const uint16_t sent = rte_eth_tx_burst(s.out_port(), 0, m, burst);
@@ -274,6 +312,14 @@ int run(int argc, char** argv) {
       ->check(CLI::Range(0, 1000000));
   app.add_option("--burst", burst, "packets per burst")->check(CLI::Range(1, 64));
   app.add_flag("--huge", huge, "hugepages (else --no-huge)");
+  bool rss = false;
+  std::vector<size_t> rss_configs;
+  app.add_flag("--rss", rss,
+               "frames carry an RSS hash (Toeplitz, computed when the trace is read), as from a "
+               "NIC with RSS: io and every config copy it");
+  app.add_option("--rss-config", rss_configs,
+                 "config numbers whose frames alone carry the RSS hash; repeat a config to "
+                 "compare it with and without in the same rounds");
   app.add_option("--turn-in-place", turn_in_place,
                  "config numbers (from 0) whose turns each start with an IPv4 FIB batch applied "
                  "in place (untimed); repeat the config to compare with itself");
@@ -293,7 +339,10 @@ int run(int argc, char** argv) {
       eal_args.insert(eal_args.end(), {"--no-huge", "-m", std::to_string(3072 * configs.size())});
     }
     Eal eal("worker-bench", eal_args);
-    const Frames fr = read_pcap(trace);
+    Frames fr = read_pcap(trace);
+    if (rss || !rss_configs.empty())
+      for (size_t i = 0; i < fr.size(); ++i)
+        fr.rss.push_back(nic_rss(fr.bytes.data() + fr.off[i], fr.len[i]));
     std::vector<std::shared_ptr<Setup>> setups;
     for (size_t i = 0; i < configs.size(); ++i) {
       const auto t0 = std::chrono::steady_clock::now();
@@ -320,6 +369,12 @@ int run(int argc, char** argv) {
     size_t pos = 0;
     const size_t np = setups.size() + 1;  // participant 0: io; i + 1: config i
     std::vector<TurnChange> change(np, TurnChange::none);
+    std::vector<char> with_rss(np, rss);
+    for (const size_t i : rss_configs) {
+      if (i >= setups.size())
+        throw std::runtime_error("--rss-config: no config " + std::to_string(i));
+      with_rss[i + 1] = 1;
+    }
     for (const size_t i : turn_in_place) {
       if (i >= setups.size())
         throw std::runtime_error("--turn-in-place: no config " + std::to_string(i));
@@ -342,8 +397,8 @@ int run(int argc, char** argv) {
         std::shuffle(order.begin(), order.end(), rng);
         for (const size_t p : order) {
           if (p) change_fib(*setups[p - 1], change[p]);
-          run_slice(*setups[p ? p - 1 : 0], p == 0, fr, pos, burst, warm_cycles, slice_cycles,
-                    spent[p], pkts[p]);
+          run_slice(*setups[p ? p - 1 : 0], p == 0, fr, with_rss[p] != 0, pos, burst, warm_cycles,
+                    slice_cycles, spent[p], pkts[p]);
         }
       }
       out.resize(np);
@@ -404,6 +459,8 @@ int run(int argc, char** argv) {
                 {"round_ms", round_ms},
                 {"tsc_hz", hz},
                 {"huge", huge},
+                {"rss", rss},
+                {"rss_configs", rss_configs},
                 {"io_cycles_per_packet", io},
                 {"configs", js},
                 {"rounds", jr}}
