@@ -346,7 +346,7 @@ ROUTERD_ALWAYS_INLINE uint64_t classify_burst(rte_mbuf* const* pkts, uint16_t n,
       sets[i] = cache->set_of(dst[i]);
       cache->prefetch_set(sets[i]);
     }
-    // flow_hash4(m) for the packets classify_fast passes (IHL 5), with no branch.
+    // flow_hash4(m) for the packets classify_fast passes (IHL 5), with no branch per packet.
     if (flows) {
       auto* ip = rte_pktmbuf_mtod_offset(pkts[i], const rte_ipv4_hdr*, RTE_ETHER_HDR_LEN);
       if (from_rss)
