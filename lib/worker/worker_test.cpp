@@ -611,11 +611,14 @@ TEST_CASE("worker: an ECMP group spreads flows as route get says, fragments on o
   // A port that delivers RSS hashes: a packet with one takes the member of the keyed RSS
   // hash, one without it (or a fragment) the member route get names. Bursts mix both, after
   // bursts of group routes (stage 1 hashes) and after one without (the pick pass hashes).
-  const NextHopState* group4 = nullptr;
-  for (uint32_t id = 1; id < 64 && !group4; ++id) {
-    const NextHopState* s = rig.dp.nexthops.get(id);
-    if (s && s->kind == NhKind::group && s->family == 4) group4 = s;
-  }
+  auto group_of = [&rig](uint8_t family) {
+    for (uint32_t id = 1; id < 64; ++id) {
+      const NextHopState* s = rig.dp.nexthops.get(id);
+      if (s && s->kind == NhKind::group && s->family == family) return s;
+    }
+    return static_cast<const NextHopState*>(nullptr);
+  };
+  const NextHopState* group4 = group_of(4);
   REQUIRE(group4 != nullptr);
   std::set<std::string> rss_macs;
   uint64_t plain = 0;  // sent through a plain route: not counted per member
@@ -682,11 +685,7 @@ TEST_CASE("worker: an ECMP group spreads flows as route get says, fragments on o
   CHECK(rss_macs.size() == 2);
 
   // The same over IPv6.
-  const NextHopState* group6 = nullptr;
-  for (uint32_t id = 1; id < 64 && !group6; ++id) {
-    const NextHopState* s = rig.dp.nexthops.get(id);
-    if (s && s->kind == NhKind::group && s->family == 6) group6 = s;
-  }
+  const NextHopState* group6 = group_of(6);
   REQUIRE(group6 != nullptr);
   std::set<std::string> rss6_macs;
   for (int b = 0; b < 4; ++b) {
