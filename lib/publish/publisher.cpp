@@ -398,17 +398,17 @@ void Publisher::commit() {
     log_caught_up("by the next batch");  // stage() finished what was left
     if (!ops_.empty()) pub_.fib.flip();
     if (!ops6_.empty()) pub_.fib6.flip();
-    // The copies readers left are written only once every reader has passed a quiescent
-    // state after the flip. Done here rather than deferred to the reclaimer: a deferred
-    // catch-up showed one invalid answer in 3 million under the TSan safety test, not yet
-    // explained. An IPv4 batch applied in place left no copy behind, but the wait stays:
-    // release_unused_slots() below unpublishes the slots the batch stopped using, and a
-    // reader may hold such an id from an entry it read just before that entry was rewritten
-    // (without the wait the safety test saw "no route" answers).
+    // The copies readers left may be written only once every reader has passed a quiescent
+    // state after the flip: the wait is here, and readers_left() says it is over. An IPv4
+    // batch applied in place left no copy behind, but the wait stays: release_unused_slots()
+    // below unpublishes the slots the batch stopped using, and a reader may hold such an id
+    // from an entry it read just before that entry was rewritten (without the wait the
+    // safety test saw "no route" answers).
     pub_.rcu.synchronize();
-    // The copies readers left are caught up later, by catch_up_some() when the control loop
-    // is idle or by the next batch's stage(): the batch is what readers see already, and a
-    // full IPv6 table's catch-up is a third of its load (docs/performance.md).
+    // The catch-up itself comes later, by catch_up_some() when the control loop is idle or
+    // by the next batch's stage(), on this thread either way (docs/architecture.md): the
+    // batch is what readers see already, and a full IPv6 table's catch-up is a third of its
+    // load (docs/performance.md).
     if (!pub_.fib.caught_up()) pub_.fib.readers_left();
     if (!pub_.fib6.caught_up()) pub_.fib6.readers_left();
     if (pub_.fib.behind() + pub_.fib6.behind() >= kCatchUpLogOps) {
