@@ -131,15 +131,25 @@ std::string addresses(const json& d) {
   return out;
 }
 
+// " rss ipv4,nonfrag_ipv4_tcp" (the hash types the device uses), " rss off", or nothing for
+// a port without a device (a tunnel) or an older routerd.
+std::string rss_text(const json& l) {
+  if (!l.contains("rss") || !l["rss"].is_array()) return "";
+  std::string types;
+  for (const auto& t : l["rss"]) types += (types.empty() ? "" : ",") + t.get<std::string>();
+  return " rss " + (types.empty() ? std::string("off") : types);
+}
+
 std::string links(const json& d) {
   std::string out;
   for (const auto& l : d) {
     out += fmt::format(
-        "{}: {}: state {} mtu {} link/ether {}\n    {} ({}) rxq {} txq {}{}\n",
+        "{}: {}: state {} mtu {} link/ether {}\n    {} ({}) rxq {} txq {}{}{}\n",
         l.value("port_id", 0u), str(l, "name"), str(l, "link"), l.value("mtu", 0u), str(l, "mac"),
         str(l, "device"), str(l, "driver"), l.value("rx_queues", 0u), l.value("tx_queues", 0u),
         l.value("speed_mbps", 0u) ? fmt::format(" speed {} Mb/s", l["speed_mbps"].get<unsigned>())
-                                  : "");
+                                  : "",
+        rss_text(l));
     // How the port receives multicast: "filter" is exact, the other modes wider (the reason
     // says why the filter was not used).
     if (l.contains("multicast") && l["multicast"].is_object()) {

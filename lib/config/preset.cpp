@@ -130,6 +130,10 @@ const std::vector<std::string>& preset_rss_hash_names() {
                                                  "nonfrag_ipv4_udp",
                                                  "nonfrag_ipv4_other",
                                                  "ipv6",
+                                                 "frag_ipv6",
+                                                 "nonfrag_ipv6_tcp",
+                                                 "nonfrag_ipv6_udp",
+                                                 "nonfrag_ipv6_other",
                                                  "tcp",
                                                  "udp",
                                                  "ip"};

@@ -96,14 +96,21 @@ TEST_CASE("shipped presets carry the driver facts", "[config]") {
   CHECK(vu.rx_offloads.empty());
   CHECK(vu.tx_offloads.empty());
 
-  // NIC presets: the RX checksum flags routerd uses, RSS where the NIC hashes IPv4, and
-  // never a TX checksum offload, since routerd sets no per-packet offload flags (it updates
-  // the checksum itself): asking for one would promise work nobody does.
+  // NIC presets: the RX checksum flags routerd uses, RSS over both families (a flow type
+  // the NIC does not hash lands on queue 0: IPv6 would get one worker), and never a TX
+  // checksum offload, since routerd sets no per-packet offload flags (it updates the
+  // checksum itself): asking for one would promise work nobody does.
+  auto has = [](const std::vector<std::string>& v, const char* n) {
+    return std::find(v.begin(), v.end(), n) != v.end();
+  };
   for (const char* nic : {"ixgbe", "i40e", "ice", "mlx5", "vmxnet3"}) {
     INFO(nic);
     Preset p = load_preset(kShipped, nic);
     CHECK(p.rss);
-    CHECK_FALSE(p.rss_hash.empty());
+    CHECK((has(p.rss_hash, "ipv4") || has(p.rss_hash, "frag_ipv4")));
+    CHECK((has(p.rss_hash, "ipv6") || has(p.rss_hash, "frag_ipv6")));
+    CHECK(has(p.rss_hash, "nonfrag_ipv4_tcp"));
+    CHECK(has(p.rss_hash, "nonfrag_ipv6_tcp"));
     CHECK(std::count(p.rx_offloads.begin(), p.rx_offloads.end(), "ipv4_cksum") == 1);
   }
   CHECK(load_preset(kShipped, "virtio-pci").symmetric_queues);  // virtqueues come in pairs
@@ -169,8 +176,9 @@ TEST_CASE("the name lists hold what the presets accept", "[config]") {
   auto has = [](const std::vector<std::string>& v, const char* n) {
     return std::find(v.begin(), v.end(), n) != v.end();
   };
-  CHECK(preset_rss_hash_names().size() == 9);
+  CHECK(preset_rss_hash_names().size() == 13);
   CHECK(has(preset_rss_hash_names(), "nonfrag_ipv4_other"));
+  CHECK(has(preset_rss_hash_names(), "nonfrag_ipv6_udp"));
   CHECK(preset_rx_offload_names().size() == 7);
   CHECK(has(preset_rx_offload_names(), "keep_crc"));
   CHECK(preset_tx_offload_names().size() == 5);

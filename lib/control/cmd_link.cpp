@@ -1,5 +1,5 @@
-// routerctl link show|set: ports as ethdevs (driver, queues, link, how they receive multicast)
-// and their MTU, which every next hop out of the port carries.
+// routerctl link show|set: ports as ethdevs (driver, queues, link, how they receive multicast,
+// what RSS hashes on) and their MTU, which every next hop out of the port carries.
 #include <rte_ethdev.h>
 #include <spdlog/spdlog.h>
 
@@ -17,6 +17,11 @@ nlohmann::json rx_multicast_json(const Port* port) {
   nlohmann::json j = {{"mode", rx_multicast_mode_name(m.mode)}, {"groups", m.groups}};
   if (!m.why.empty()) j["reason"] = m.why;
   return j;
+}
+
+nlohmann::json rss_json(const Port* port) {
+  if (!port) return nullptr;
+  return rss_type_names(port->rss_hf());
 }
 
 template <>
@@ -71,6 +76,7 @@ nlohmann::json Control::handle<Verb::link_show>(const Request& r) {
                      {"rx_queues", 0},
                      {"tx_queues", 0},
                      {"multicast", nullptr},
+                     {"rss", nullptr},
                      {"kernel", nullptr},
                      {"tunnel", tunnel_json(p)}});
       continue;
@@ -86,6 +92,7 @@ nlohmann::json Control::handle<Verb::link_show>(const Request& r) {
                    {"rx_queues", port ? port->queues().rx : 0},
                    {"tx_queues", port ? port->queues().tx : 0},
                    {"multicast", rx_multicast_json(port)},
+                   {"rss", rss_json(port)},
                    {"kernel", kernel_json(p.ref.id)}});
   }
   return out;

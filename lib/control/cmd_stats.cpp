@@ -54,7 +54,8 @@ nlohmann::json Control::stats_json() const {
          {"tx_originated", sum([&](const LcoreStats& s) { return s.originated[id].get(); })},
          {"dropped", sum([&](const LcoreStats& s) { return s.dropped[id].get(); })},
          {"hw", hw},
-         {"multicast", rx_multicast_json(p.ref.port)}});
+         {"multicast", rx_multicast_json(p.ref.port)},
+         {"rss", rss_json(p.ref.port)}});
   }
   nlohmann::json drops = nlohmann::json::object(), punts = nlohmann::json::object(),
                  events = nlohmann::json::object();

@@ -32,5 +32,7 @@ void check_del_type(const std::string& where, const Request& r, RouteType have,
 // How a port receives multicast, for link show and stats (cmd_link.cpp): {"mode", "groups",
 // "reason" when the mode is not the exact filter}; null without a device.
 nlohmann::json rx_multicast_json(const Port* port);
+// The RSS hash types the port's device uses, by name ([] without RSS; null without a port).
+nlohmann::json rss_json(const Port* port);
 
 }  // namespace routerd

@@ -64,7 +64,8 @@ json sample_stats() {
                               {"tx_originated", 3},
                               {"dropped", 2},
                               {"hw", {{"ipackets", 28}, {"obytes", 2500}}},
-                              {"multicast", {{"mode", "filter"}, {"groups", 4}}}},
+                              {"multicast", {{"mode", "filter"}, {"groups", 4}}},
+                              {"rss", {"ipv4", "nonfrag_ipv6_udp"}}},
                              {{"name", "we\"ird"}, {"rx_packets", 1}, {"hw", nullptr}}})},
       {"drops", {{"no_route", 5}, {"ttl_exceeded", 0}}},
       {"punts", {{"arp", 3}}},
@@ -101,6 +102,9 @@ TEST_CASE("Prometheus exposition of routerd's counters", "[metrics]") {
   has("# TYPE routerd_port_multicast_mode gauge");
   has("routerd_port_multicast_mode{port=\"p0\",mode=\"filter\"} 1");
   has("routerd_port_multicast_groups{port=\"p0\"} 4");
+  has("# TYPE routerd_port_rss_hash_type gauge");
+  has("routerd_port_rss_hash_type{port=\"p0\",type=\"ipv4\"} 1");
+  has("routerd_port_rss_hash_type{port=\"p0\",type=\"nonfrag_ipv6_udp\"} 1");
   CHECK(t.find("routerd_port_multicast_groups{port=\"we") == std::string::npos);  // none given
   has("routerd_dropped_packets_total{reason=\"no_route\"} 5");
   has("routerd_dropped_packets_total{reason=\"ttl_exceeded\"} 0");

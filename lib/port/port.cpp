@@ -1,5 +1,7 @@
 #include "port.hpp"
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <rte_errno.h>
 #include <spdlog/spdlog.h>
 
@@ -34,24 +36,38 @@ const std::map<std::string, uint64_t>& tx_offload_bits() {
   return m;
 }
 
+// The single hash types, in bit order (rss_type_names prints these).
+struct RssType {
+  const char* name;
+  uint64_t bit;
+};
+constexpr RssType kRssTypes[] = {
+    {"ipv4", RTE_ETH_RSS_IPV4},
+    {"frag_ipv4", RTE_ETH_RSS_FRAG_IPV4},
+    {"nonfrag_ipv4_tcp", RTE_ETH_RSS_NONFRAG_IPV4_TCP},
+    {"nonfrag_ipv4_udp", RTE_ETH_RSS_NONFRAG_IPV4_UDP},
+    {"nonfrag_ipv4_other", RTE_ETH_RSS_NONFRAG_IPV4_OTHER},
+    {"ipv6", RTE_ETH_RSS_IPV6},
+    {"frag_ipv6", RTE_ETH_RSS_FRAG_IPV6},
+    {"nonfrag_ipv6_tcp", RTE_ETH_RSS_NONFRAG_IPV6_TCP},
+    {"nonfrag_ipv6_udp", RTE_ETH_RSS_NONFRAG_IPV6_UDP},
+    {"nonfrag_ipv6_other", RTE_ETH_RSS_NONFRAG_IPV6_OTHER},
+};
+
 const std::map<std::string, uint64_t>& rss_bits() {
-  static const std::map<std::string, uint64_t> m = {
-      {"ipv4", RTE_ETH_RSS_IPV4},
-      {"frag_ipv4", RTE_ETH_RSS_FRAG_IPV4},
-      {"nonfrag_ipv4_tcp", RTE_ETH_RSS_NONFRAG_IPV4_TCP},
-      {"nonfrag_ipv4_udp", RTE_ETH_RSS_NONFRAG_IPV4_UDP},
-      {"nonfrag_ipv4_other", RTE_ETH_RSS_NONFRAG_IPV4_OTHER},
-      {"ipv6", RTE_ETH_RSS_IPV6},
-      {"tcp", RTE_ETH_RSS_TCP},
-      {"udp", RTE_ETH_RSS_UDP},
-      {"ip", RTE_ETH_RSS_IP},
-  };
+  static const std::map<std::string, uint64_t> m = [] {
+    std::map<std::string, uint64_t> b = {
+        {"tcp", RTE_ETH_RSS_TCP}, {"udp", RTE_ETH_RSS_UDP}, {"ip", RTE_ETH_RSS_IP}};
+    for (const RssType& t : kRssTypes) b.emplace(t.name, t.bit);
+    return b;
+  }();
   return m;
 }
 
-// Asks for what the preset names, keeps what the device offers, logs the rest.
+// Asks for what the preset names and the device offers; a note for each of the rest.
 uint64_t offloads(const std::string& port, const char* dir, const std::vector<std::string>& names,
-                  const std::map<std::string, uint64_t>& bits, uint64_t capa) {
+                  const std::map<std::string, uint64_t>& bits, uint64_t capa,
+                  std::vector<std::string>& notes) {
   uint64_t want = 0;
   for (const auto& n : names) {
     auto it = bits.find(n);
@@ -59,7 +75,8 @@ uint64_t offloads(const std::string& port, const char* dir, const std::vector<st
     if (it->second & capa)
       want |= it->second;
     else
-      spdlog::info("port {}: {} offload '{}' not supported by the device, not used", port, dir, n);
+      notes.push_back(fmt::format("port {}: {} offload '{}' not supported by the device, not used",
+                                  port, dir, n));
   }
   return want;
 }
@@ -69,6 +86,38 @@ uint64_t offloads(const std::string& port, const char* dir, const std::vector<st
 }
 
 }  // namespace
+
+RxSetup rx_setup(const std::string& port, const Preset& preset, uint64_t offload_capa,
+                 uint64_t rss_capa) {
+  RxSetup r;
+  r.offloads = offloads(port, "rx", preset.rx_offloads, rx_offload_bits(), offload_capa, r.notes);
+  if (preset.rss) {
+    for (const auto& n : preset.rss_hash)
+      if (auto it = rss_bits().find(n); it != rss_bits().end()) r.rss_hf |= it->second;
+    r.rss_hf &= rss_capa;
+    if (r.rss_hf == 0)
+      r.notes.push_back(fmt::format(
+          "port {}: device hashes none of the preset's RSS types: no RSS, so RX queues are not "
+          "balanced and ECMP hashes every packet itself",
+          port));
+  }
+  if (r.rss_hf == 0 && (r.offloads & RTE_ETH_RX_OFFLOAD_RSS_HASH)) {
+    r.offloads &= ~RTE_ETH_RX_OFFLOAD_RSS_HASH;
+    r.notes.push_back(fmt::format("port {}: rx offload 'rss_hash' needs RSS, not used", port));
+  }
+  return r;
+}
+
+std::vector<std::string> rss_type_names(uint64_t hf) {
+  std::vector<std::string> out;
+  for (const RssType& t : kRssTypes)
+    if (hf & t.bit) {
+      out.emplace_back(t.name);
+      hf &= ~t.bit;
+    }
+  if (hf) out.push_back(fmt::format("{:#x}", hf));
+  return out;
+}
 
 std::vector<Mac> ipv6_rx_groups(const std::vector<Ipv6>& addrs) {
   std::vector<Mac> g = {Mac{{0x33, 0x33, 0, 0, 0, 1}}, Mac{{0x33, 0x33, 0, 0, 0, 2}}};
@@ -233,28 +282,29 @@ Port::Port(const PortConfig& cfg, const Preset& preset, uint16_t workers, rte_me
 
   rte_eth_conf conf;
   std::memset(&conf, 0, sizeof conf);
-  rx_offloads_ = offloads(name_, "rx", preset.rx_offloads, rx_offload_bits(), info.rx_offload_capa);
-  tx_offloads_ = offloads(name_, "tx", preset.tx_offloads, tx_offload_bits(), info.tx_offload_capa);
+  const RxSetup rx = rx_setup(name_, preset, info.rx_offload_capa, info.flow_type_rss_offloads);
+  std::vector<std::string> notes = rx.notes;
+  rx_offloads_ = rx.offloads;
+  tx_offloads_ =
+      offloads(name_, "tx", preset.tx_offloads, tx_offload_bits(), info.tx_offload_capa, notes);
+  for (const auto& n : notes) spdlog::info("{}", n);
   conf.rxmode.offloads = rx_offloads_;
   conf.txmode.offloads = tx_offloads_;
   conf.rxmode.mtu = cfg.mtu;
-  if (preset.rss && queues_.rx > 1) {
-    uint64_t hf = 0;
-    for (const auto& n : preset.rss_hash)
-      if (auto it = rss_bits().find(n); it != rss_bits().end()) hf |= it->second;
-    hf &= info.flow_type_rss_offloads;
-    if (hf) {
-      conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
-      conf.rx_adv_conf.rss_conf.rss_hf = hf;
-    } else {
-      spdlog::warn(
-          "port {}: device supports none of the preset's RSS hash types; RX queues "
-          "will not be balanced by RSS",
-          name_);
-    }
+  if (rx.rss_hf) {
+    conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+    conf.rx_adv_conf.rss_conf.rss_hf = rx.rss_hf;
   }
   if (int rc = rte_eth_dev_configure(id_, queues_.rx, queues_.tx, &conf); rc != 0)
     fail(name_, "rte_eth_dev_configure", rc);
+  rss_hf_ = rx.rss_hf;
+  // A driver may turn RSS off by itself (vmxnet3 does on one RX queue).
+  if (rte_eth_conf now; rss_hf_ && rte_eth_dev_conf_get(id_, &now) == 0 &&
+                        (now.rxmode.mq_mode & RTE_ETH_MQ_RX_RSS_FLAG) == 0) {
+    spdlog::info("port {}: the driver turned RSS off ({} RX queue{})", name_, queues_.rx,
+                 queues_.rx == 1 ? "" : "s");
+    rss_hf_ = 0;
+  }
 
   bool software_mac = false;
   try {
@@ -290,6 +340,9 @@ Port::Port(const PortConfig& cfg, const Preset& preset, uint16_t workers, rte_me
     }
     if (int rc = rte_eth_dev_start(id_); rc != 0) fail(name_, "cannot start", rc);
     started_ = true;
+    // What the device hashes on, where it says (some narrow or widen the request).
+    if (rte_eth_rss_conf rc{}; rss_hf_ && rte_eth_dev_rss_hash_conf_get(id_, &rc) == 0)
+      rss_hf_ = rc.rss_hf;
     // Multicast groups (IPv6 neighbour discovery) come with the addresses: the control
     // thread sets them with set_rx_groups as it gives the port its link-local address.
     if (software_mac) {
@@ -306,9 +359,10 @@ Port::Port(const PortConfig& cfg, const Preset& preset, uint16_t workers, rte_me
     uint16_t mtu = 0;
     if (rte_eth_dev_get_mtu(id_, &mtu) == 0 && mtu != cfg.mtu)
       spdlog::warn("port {}: asked for MTU {}, device reports {}", name_, cfg.mtu, mtu);
-    spdlog::info("port {}: {} ({}) id {} mac {} mtu {} rxq {} txq {} desc {}/{} socket {}", name_,
-                 device_, driver_, id_, mac_.str(), mtu_, queues_.rx, queues_.tx, nrx, ntx,
-                 socket_);
+    spdlog::info("port {}: {} ({}) id {} mac {} mtu {} rxq {} txq {} desc {}/{} socket {} rss {}",
+                 name_, device_, driver_, id_, mac_.str(), mtu_, queues_.rx, queues_.tx, nrx, ntx,
+                 socket_,
+                 rss_hf_ ? fmt::format("{}", fmt::join(rss_type_names(rss_hf_), ",")) : "off");
   } catch (...) {
     if (started_) rte_eth_dev_stop(id_);
     rte_eth_dev_close(id_);

@@ -67,6 +67,23 @@ struct RxMulticastOps {
 RxMulticast choose_rx_multicast(const std::vector<Mac>& groups, bool promiscuous_on,
                                 const RxMulticastOps& ops);
 
+// ---- receive set-up
+// What a port asks of its device on receive: the preset's RX offloads and RSS hash types,
+// less what the device lacks. RSS is asked for whenever the preset has it and the device
+// hashes one of its types, with one RX queue too: a NIC then hands over each packet's hash
+// (RTE_MBUF_F_RX_RSS_HASH), which ECMP takes instead of hashing again. Without RSS the
+// rss_hash offload is left out, since ethdev refuses it outside the RSS mode.
+struct RxSetup {
+  uint64_t offloads = 0;           // RTE_ETH_RX_OFFLOAD_*
+  uint64_t rss_hf = 0;             // RTE_ETH_RSS_* (0: no RSS)
+  std::vector<std::string> notes;  // what was left out and why, one log line each
+};
+RxSetup rx_setup(const std::string& port, const Preset& preset, uint64_t offload_capa,
+                 uint64_t rss_capa);
+// The hash types in hf by the names presets use (each one type), and any other bits as
+// one hex number, in bit order: what `link show` prints.
+std::vector<std::string> rss_type_names(uint64_t hf);
+
 class Port {
  public:
   Port(const PortConfig& cfg, const Preset& preset, uint16_t workers, rte_mempool* pool);
@@ -84,6 +101,9 @@ class Port {
   PortQueues queues() const { return queues_; }
   uint64_t rx_offloads() const { return rx_offloads_; }
   uint64_t tx_offloads() const { return tx_offloads_; }
+  // The RSS hash types the device uses (0: no RSS), as it reports them after start where
+  // it can, else as configured.
+  uint64_t rss_hf() const { return rss_hf_; }
   bool link_up() const;
   uint32_t link_speed_mbps() const;
   void stop();
@@ -106,7 +126,7 @@ class Port {
   uint16_t mtu_ = 1500;
   int socket_ = 0;
   PortQueues queues_{};
-  uint64_t rx_offloads_ = 0, tx_offloads_ = 0;
+  uint64_t rx_offloads_ = 0, tx_offloads_ = 0, rss_hf_ = 0;
   bool started_ = false;
   bool software_promiscuous_ = false;              // promiscuous for a MAC the device cannot take
   bool allmulti_on_ = false, promisc_on_ = false;  // enabled by set_rx_groups

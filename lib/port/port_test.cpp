@@ -1,8 +1,12 @@
 // Multicast reception: the groups a port's IPv6 addresses need, and how the port falls back
-// from an exact filter to wider modes when the device refuses one.
+// from an exact filter to wider modes when the device refuses one. The receive set-up: what
+// RSS and RX offloads a preset gets from a device.
 #include <catch2/catch.hpp>
 
+#include <fmt/format.h>
+
 #include <cerrno>
+#include <ios>
 #include <string>
 #include <vector>
 
@@ -115,4 +119,103 @@ TEST_CASE("multicast reception falls back from the filter to wider modes", "[por
   }
   CHECK(std::string(rx_multicast_mode_name(RxMulticastMode::filter)) == "filter");
   CHECK(std::string(rx_multicast_mode_name(RxMulticastMode::none)) == "none");
+}
+
+// ---- receive set-up
+
+namespace {
+
+Preset nic_preset(std::vector<std::string> hash, std::vector<std::string> rx) {
+  Preset p;
+  p.rss = !hash.empty();
+  p.rss_hash = std::move(hash);
+  p.rx_offloads = std::move(rx);
+  return p;
+}
+
+}  // namespace
+
+TEST_CASE("RSS is asked for what the preset names and the device hashes, on any queue count",
+          "[port][rss]") {
+  const Preset p = nic_preset({"ipv4", "tcp", "nonfrag_ipv6_udp"}, {"ipv4_cksum", "rss_hash"});
+  const uint64_t capa = RTE_ETH_RX_OFFLOAD_IPV4_CKSUM | RTE_ETH_RX_OFFLOAD_RSS_HASH;
+  // The device hashes IPv4, IPv6 UDP and both TCP types, not IPv6 addresses alone.
+  const uint64_t types = RTE_ETH_RSS_IPV4 | RTE_ETH_RSS_NONFRAG_IPV4_TCP |
+                         RTE_ETH_RSS_NONFRAG_IPV6_TCP | RTE_ETH_RSS_NONFRAG_IPV6_UDP |
+                         RTE_ETH_RSS_FRAG_IPV6;
+  const RxSetup r = rx_setup("p0", p, capa, types);
+  CHECK(r.offloads == capa);
+  CHECK(r.rss_hf == (RTE_ETH_RSS_IPV4 | RTE_ETH_RSS_NONFRAG_IPV4_TCP |
+                     RTE_ETH_RSS_NONFRAG_IPV6_TCP | RTE_ETH_RSS_NONFRAG_IPV6_UDP));
+  CHECK(r.notes.empty());
+  CHECK(rss_type_names(r.rss_hf) == std::vector<std::string>{"ipv4", "nonfrag_ipv4_tcp",
+                                                             "nonfrag_ipv6_tcp",
+                                                             "nonfrag_ipv6_udp"});
+}
+
+TEST_CASE("without RSS the rss_hash offload is left out, which ethdev would refuse",
+          "[port][rss]") {
+  const uint64_t capa = RTE_ETH_RX_OFFLOAD_IPV4_CKSUM | RTE_ETH_RX_OFFLOAD_RSS_HASH;
+  SECTION("the device hashes none of the preset's types") {
+    const RxSetup r =
+        rx_setup("p1", nic_preset({"ipv6"}, {"ipv4_cksum", "rss_hash"}), capa, RTE_ETH_RSS_IPV4);
+    CHECK(r.rss_hf == 0);
+    CHECK(r.offloads == RTE_ETH_RX_OFFLOAD_IPV4_CKSUM);
+    REQUIRE(r.notes.size() == 2);
+    CHECK(r.notes[0] ==
+          "port p1: device hashes none of the preset's RSS types: no RSS, so RX queues are not "
+          "balanced and ECMP hashes every packet itself");
+    CHECK(r.notes[1] == "port p1: rx offload 'rss_hash' needs RSS, not used");
+  }
+  SECTION("the preset asks for the offload without RSS") {
+    const RxSetup r = rx_setup("p2", nic_preset({}, {"rss_hash"}), capa, ~uint64_t(0));
+    CHECK(r.rss_hf == 0);
+    CHECK(r.offloads == 0);
+    CHECK(r.notes ==
+          std::vector<std::string>{"port p2: rx offload 'rss_hash' needs RSS, not used"});
+  }
+  SECTION("the device lacks the offload: said once, as for any offload") {
+    const RxSetup r = rx_setup("p3", nic_preset({"ipv4"}, {"rss_hash"}), 0, RTE_ETH_RSS_IPV4);
+    CHECK(r.rss_hf == RTE_ETH_RSS_IPV4);
+    CHECK(r.offloads == 0);
+    CHECK(r.notes ==
+          std::vector<std::string>{"port p3: rx offload 'rss_hash' not supported by the device, "
+                                   "not used"});
+  }
+}
+
+TEST_CASE("every shipped preset gives ethdev a receive set-up it accepts", "[port][rss]") {
+  // ethdev's rule (rte_eth_dev_configure): the rss_hash offload only with RSS, and only hash
+  // types the device offers. Devices that hash everything, only IPv4, only IPv6, nothing.
+  const std::string dir = std::string(ROUTERD_SOURCE_ROOT) + "/drivers-config";
+  const uint64_t v4 = RTE_ETH_RSS_IPV4 | RTE_ETH_RSS_FRAG_IPV4 | RTE_ETH_RSS_NONFRAG_IPV4_TCP |
+                      RTE_ETH_RSS_NONFRAG_IPV4_UDP | RTE_ETH_RSS_NONFRAG_IPV4_OTHER;
+  const uint64_t v6 = RTE_ETH_RSS_IPV6 | RTE_ETH_RSS_FRAG_IPV6 | RTE_ETH_RSS_NONFRAG_IPV6_TCP |
+                      RTE_ETH_RSS_NONFRAG_IPV6_UDP | RTE_ETH_RSS_NONFRAG_IPV6_OTHER;
+  for (const char* name : {"default", "tap", "null", "pcap", "ring", "memif", "virtio-user",
+                           "ixgbe", "i40e", "ice", "mlx5", "virtio-pci", "vmxnet3"}) {
+    const Preset p = load_preset(dir, name);
+    for (uint64_t types : {~uint64_t(0), v4, v6, uint64_t(0)}) {
+      INFO(name << " device types " << std::hex << types);
+      const RxSetup r = rx_setup("p0", p, ~uint64_t(0), types);
+      CHECK((r.rss_hf & ~types) == 0);
+      if (r.offloads & RTE_ETH_RX_OFFLOAD_RSS_HASH) CHECK(r.rss_hf != 0);
+      // A NIC preset on a NIC that hashes both families: both are spread.
+      if (p.rss && types == ~uint64_t(0)) {
+        CHECK((r.rss_hf & v4) != 0);
+        CHECK((r.rss_hf & v6) != 0);
+      }
+    }
+  }
+}
+
+TEST_CASE("hash types print by name, unknown bits as one number", "[port][rss]") {
+  CHECK(rss_type_names(0).empty());
+  CHECK(rss_type_names(RTE_ETH_RSS_FRAG_IPV6 | RTE_ETH_RSS_IPV4) ==
+        std::vector<std::string>{"ipv4", "frag_ipv6"});
+  CHECK(rss_type_names(RTE_ETH_RSS_NONFRAG_IPV6_OTHER | RTE_ETH_RSS_L2_PAYLOAD |
+                       RTE_ETH_RSS_NONFRAG_IPV4_SCTP) ==
+        std::vector<std::string>{
+            "nonfrag_ipv6_other",
+            fmt::format("{:#x}", RTE_ETH_RSS_L2_PAYLOAD | RTE_ETH_RSS_NONFRAG_IPV4_SCTP)});
 }

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # 23-nic-presets: the NIC presets start on a device that lacks most of what they ask for
 # (TAP): each missing offload or RSS setting is dropped with a log line, never a failure,
-# and the router forwards.
+# and the router forwards. RSS is set up on one RX queue too (TAP takes the setting), with
+# the IPv6 flow types beside the IPv4 ones, and link show, stats and Prometheus say so.
 set -euo pipefail
 # shellcheck source=../../scripts/lib/testbed.sh
 source "$(dirname "$0")/../../scripts/lib/testbed.sh"
 tb_require_routerd_mode
 tb_init
+export TB_IPV6=1
 tb_write_config "$TB_CONF"
 # p0 mlx5, p1 i40e, p2 vmxnet3 instead of tap.
 awk 'BEGIN { n = 0; split("mlx5 i40e vmxnet3", p, " ") }
@@ -21,6 +23,24 @@ dropped_logged() {
 }
 tb_check "offloads TAP lacks are logged and dropped" dropped_logged
 tb_check "no port failed to start" bash -c "! grep -Eq 'critical|cannot start' $TB_LOG"
+
+# p0 (mlx5) asks for both families' types, all of which TAP offers (IP, TCP, UDP);
+# p2 (vmxnet3) for IPv4, IPv6 and TCP over each.
+rss_of() { rctl_j link show "$1" | jq -c '.[0].rss'; }
+rss_shown() {
+  local p0 p2 text
+  p0=$(rss_of p0) p2=$(rss_of p2) text=$(rctl link show p0)
+  tb_info "p0 rss $p0; p2 rss $p2"
+  [[ $p0 == '["ipv4","frag_ipv4","nonfrag_ipv4_tcp","nonfrag_ipv4_udp","nonfrag_ipv4_other","ipv6","frag_ipv6","nonfrag_ipv6_tcp","nonfrag_ipv6_udp","nonfrag_ipv6_other"]' ]] &&
+    [[ $p2 == '["ipv4","nonfrag_ipv4_tcp","ipv6","nonfrag_ipv6_tcp"]' ]] &&
+    grep -q "rxq 1 txq 1 .*rss ipv4,frag_ipv4,.*nonfrag_ipv6_other$" <<<"$text" &&
+    grep -q 'port p0: .* rxq 1 txq 1 .* rss ipv4,frag_ipv4,' "$TB_LOG" &&
+    rctl_j stats | jq -e '[.ports[] | select(.name == "p2") | .rss | length] == [4]' >/dev/null &&
+    ! grep -q "needs RSS, not used" "$TB_LOG"
+}
+tb_check "RSS on one RX queue over IPv4 and IPv6 types (link show -j, text, log, stats)" rss_shown
 tb_check "h0 pings h2 through mlx5- and vmxnet3-preset ports" tb_ping 0 10.3.0.2 5
 tb_check "h1 pings h0 through i40e- and mlx5-preset ports" tb_ping 1 10.1.0.2 5
+tb_check "h0 pings h2 over IPv6 (2001:db8:3::2)" tb_ping 0 2001:db8:3::2 5
+tb_check "h1 pings h0 over IPv6 (2001:db8:1::2)" tb_ping 1 2001:db8:1::2 5
 tb_finish
