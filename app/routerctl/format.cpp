@@ -131,13 +131,19 @@ std::string addresses(const json& d) {
   return out;
 }
 
-// " rss ipv4,nonfrag_ipv4_tcp" (the hash types the device uses), " rss off", or nothing for
-// a port without a device (a tunnel) or an older routerd.
+// " rss ipv4,nonfrag_ipv4_tcp, ECMP takes it for IPv4" (the hash types the device uses, and
+// the families whose hash ECMP takes instead of its own), " rss off", or nothing for a port
+// without a device (a tunnel) or an older routerd.
 std::string rss_text(const json& l) {
-  if (!l.contains("rss") || !l["rss"].is_array()) return "";
-  std::string types;
-  for (const auto& t : l["rss"]) types += (types.empty() ? "" : ",") + t.get<std::string>();
-  return " rss " + (types.empty() ? std::string("off") : types);
+  if (!l.contains("rss") || !l["rss"].is_object()) return "";
+  const json& r = l["rss"];
+  std::string types, fams;
+  for (const auto& t : r.value("types", json::array()))
+    types += (types.empty() ? "" : ",") + t.get<std::string>();
+  if (types.empty()) return " rss off";
+  for (const auto& f : r.value("ecmp", json::array()))
+    fams += fmt::format("{}IPv{}", fams.empty() ? "" : " and ", f.get<unsigned>());
+  return " rss " + types + (fams.empty() ? ", ECMP hashes itself" : ", ECMP takes it for " + fams);
 }
 
 std::string links(const json& d) {

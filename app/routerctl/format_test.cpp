@@ -301,26 +301,40 @@ TEST_CASE("link show prints how each port receives multicast and what RSS hashes
   const char* data =
       R"([{"port_id":0,"name":"p0","link":"up","mtu":1500,"mac":"02:00:00:00:00:01",)"
       R"("device":"net_tap0","driver":"net_tap","rx_queues":1,"tx_queues":1,"speed_mbps":0,)"
-      R"("multicast":{"mode":"filter","groups":4},"rss":[],)"
+      R"("multicast":{"mode":"filter","groups":4},"rss":{"types":[],"ecmp":[]},)"
       R"("kernel":{"name":"p0","ifindex":7,"netns":"cp","link":"up","addresses":3,)"
       R"("to_kernel":12,"from_kernel":9}},)"
       R"({"port_id":1,"name":"p1","link":"up","mtu":1500,"mac":"02:00:00:00:00:02",)"
       R"("device":"net_null1","driver":"net_null","rx_queues":1,"tx_queues":1,"speed_mbps":0,)"
       R"("multicast":{"mode":"allmulticast","groups":3,)"
-      R"("reason":"the device has no multicast filter"},"rss":["ipv4","nonfrag_ipv6_udp"]},)"
+      R"("reason":"the device has no multicast filter"},)"
+      R"("rss":{"types":["ipv4","nonfrag_ipv4_tcp","nonfrag_ipv4_udp"],"ecmp":[4]}},)"
+      R"({"port_id":3,"name":"p3","link":"up","mtu":1500,"mac":"02:00:00:00:00:04",)"
+      R"("device":"0000:03:00.0","driver":"net_mlx5","rx_queues":2,"tx_queues":2,)"
+      R"("speed_mbps":100000,"multicast":null,"rss":{"types":["ipv4","ipv6"],"ecmp":[]}},)"
+      R"({"port_id":4,"name":"p4","link":"up","mtu":1500,"mac":"02:00:00:00:00:05",)"
+      R"("device":"0000:03:00.1","driver":"net_mlx5","rx_queues":2,"tx_queues":2,)"
+      R"("speed_mbps":0,"multicast":null,"rss":{"types":["ipv4","ipv6"],"ecmp":[4,6]}},)"
       R"({"port_id":2,"name":"gre1","link":"up","mtu":1476,"mac":"02:00:00:00:00:03",)"
       R"("device":"10.0.0.1 -> 10.0.0.2","driver":"gre","rx_queues":0,"tx_queues":0,)"
       R"("speed_mbps":0,"multicast":null,"rss":null,"kernel":null}])";
-  CHECK(format_text(Verb::link_show, nlohmann::json::parse(data)) ==
-        "0: p0: state up mtu 1500 link/ether 02:00:00:00:00:01\n"
-        "    net_tap0 (net_tap) rxq 1 txq 1 rss off\n"
-        "    multicast filter (4 groups)\n"
-        "    kernel p0 ifindex 7 netns cp state up addresses 3 frames to 12 from 9\n"
-        "1: p1: state up mtu 1500 link/ether 02:00:00:00:00:02\n"
-        "    net_null1 (net_null) rxq 1 txq 1 rss ipv4,nonfrag_ipv6_udp\n"
-        "    multicast allmulticast (3 groups): the device has no multicast filter\n"
-        "2: gre1: state up mtu 1476 link/ether 02:00:00:00:00:03\n"
-        "    10.0.0.1 -> 10.0.0.2 (gre) rxq 0 txq 0\n");
+  CHECK(
+      format_text(Verb::link_show, nlohmann::json::parse(data)) ==
+      "0: p0: state up mtu 1500 link/ether 02:00:00:00:00:01\n"
+      "    net_tap0 (net_tap) rxq 1 txq 1 rss off\n"
+      "    multicast filter (4 groups)\n"
+      "    kernel p0 ifindex 7 netns cp state up addresses 3 frames to 12 from 9\n"
+      "1: p1: state up mtu 1500 link/ether 02:00:00:00:00:02\n"
+      "    net_null1 (net_null) rxq 1 txq 1 rss ipv4,nonfrag_ipv4_tcp,nonfrag_ipv4_udp, ECMP takes "
+      "it for IPv4\n"
+      "    multicast allmulticast (3 groups): the device has no multicast filter\n"
+      "3: p3: state up mtu 1500 link/ether 02:00:00:00:00:04\n"
+      "    0000:03:00.0 (net_mlx5) rxq 2 txq 2 speed 100000 Mb/s rss ipv4,ipv6, ECMP hashes "
+      "itself\n"
+      "4: p4: state up mtu 1500 link/ether 02:00:00:00:00:05\n"
+      "    0000:03:00.1 (net_mlx5) rxq 2 txq 2 rss ipv4,ipv6, ECMP takes it for IPv4 and IPv6\n"
+      "2: gre1: state up mtu 1476 link/ether 02:00:00:00:00:03\n"
+      "    10.0.0.1 -> 10.0.0.2 (gre) rxq 0 txq 0\n");
 }
 
 TEST_CASE("route show and route get print ECMP routes as ip-route(8) does, with each member",

@@ -19,9 +19,20 @@ nlohmann::json rx_multicast_json(const Port* port) {
   return j;
 }
 
-nlohmann::json rss_json(const Port* port) {
+nlohmann::json rss_json(const Port* port, uint8_t ecmp_families) {
   if (!port) return nullptr;
-  return rss_type_names(port->rss_hf());
+  nlohmann::json ecmp = nlohmann::json::array();
+  if (port->rss_hf() != 0) {
+    if (ecmp_families & kRssFlows4) ecmp.push_back(4);
+    if (ecmp_families & kRssFlows6) ecmp.push_back(6);
+  }
+  return {{"types", rss_type_names(port->rss_hf())}, {"ecmp", ecmp}};
+}
+
+static_assert(kRssFlows4 == kEcmpRss4 && kRssFlows6 == kEcmpRss6);
+
+uint8_t Control::ecmp_rss_families(const Port* port) const {
+  return port ? routerd::ecmp_rss_families(dp_.params.ecmp_use_rss, port->rss_hf()) : 0;
 }
 
 template <>
@@ -92,7 +103,7 @@ nlohmann::json Control::handle<Verb::link_show>(const Request& r) {
                    {"rx_queues", port ? port->queues().rx : 0},
                    {"tx_queues", port ? port->queues().tx : 0},
                    {"multicast", rx_multicast_json(port)},
-                   {"rss", rss_json(port)},
+                   {"rss", rss_json(port, ecmp_rss_families(port))},
                    {"kernel", kernel_json(p.ref.id)}});
   }
   return out;

@@ -55,7 +55,7 @@ nlohmann::json Control::stats_json() const {
          {"dropped", sum([&](const LcoreStats& s) { return s.dropped[id].get(); })},
          {"hw", hw},
          {"multicast", rx_multicast_json(p.ref.port)},
-         {"rss", rss_json(p.ref.port)}});
+         {"rss", rss_json(p.ref.port, ecmp_rss_families(p.ref.port))}});
   }
   nlohmann::json drops = nlohmann::json::object(), punts = nlohmann::json::object(),
                  events = nlohmann::json::object();

@@ -32,7 +32,9 @@ void check_del_type(const std::string& where, const Request& r, RouteType have,
 // How a port receives multicast, for link show and stats (cmd_link.cpp): {"mode", "groups",
 // "reason" when the mode is not the exact filter}; null without a device.
 nlohmann::json rx_multicast_json(const Port* port);
-// The RSS hash types the port's device uses, by name ([] without RSS; null without a port).
-nlohmann::json rss_json(const Port* port);
+// What RSS hashes on and what ECMP takes from it, for link show and stats (cmd_link.cpp):
+// {"types": the device's hash types by name ([] without RSS), "ecmp": the families (4, 6)
+// whose hash ECMP takes instead of its own}; null without a device (a tunnel).
+nlohmann::json rss_json(const Port* port, uint8_t ecmp_families);
 
 }  // namespace routerd

@@ -381,6 +381,7 @@ void Control::publish_ifs() {
     f.mac = p.ref.mac;
     f.enabled = true;
     f.link_multicast = cp_enabled();
+    f.ecmp_rss = ecmp_rss_families(p.ref.port);
     for (const auto& pa : p.addrs)
       if (pa.subnet.len <= 30 && f.nbcast < std::size(f.bcast)) {
         f.bcast[f.nbcast++] = pa.subnet.broadcast().v;

@@ -192,6 +192,9 @@ class Control {
   void sync(const Prefix4& p);  // stages the FIB entry p should have now
   void sync_covered(const Prefix4& p);
   void publish_ifs();
+  // The families whose NIC RSS hash ECMP takes on a port (PortFastInfo::ecmp_rss; see
+  // ::ecmp_rss_families); none for a tunnel, whose decapsulation drops the outer hash.
+  uint8_t ecmp_rss_families(const Port* port) const;
   // The FIB's answer for the slow path; for an ECMP group, the member m's flow takes (or,
   // without a packet, one picked by the destination).
   const NextHopState* resolve(Ipv4 dst, rte_mbuf* m = nullptr) const;

@@ -140,15 +140,25 @@ std::string prometheus_text(const json& s) {
     e.sample(field(field(p, "multicast"), "groups"),
              {{"port", field(p, "name").get<std::string>()}});
   // What RSS hashes on (routerctl link show): 1 per port and hash type; none without RSS.
+  // And the families whose hash ECMP takes instead of its own.
   e.family("routerd_port_rss_hash_type", "gauge",
            "1 for each RSS hash type the port's device uses (no sample: no RSS, so one RX queue "
            "takes everything and ECMP hashes each packet itself).");
   for (const auto& p : ports)
-    if (const json& types = field(p, "rss"); types.is_array())
+    if (const json& types = field(field(p, "rss"), "types"); types.is_array())
       for (const auto& t : types)
         if (t.is_string())
           e.sample(1,
                    {{"port", field(p, "name").get<std::string>()}, {"type", t.get<std::string>()}});
+  e.family("routerd_port_ecmp_rss", "gauge",
+           "1 for each family (4, 6) whose NIC RSS hash ECMP takes on the port instead of "
+           "computing its own (ecmp.use_rss, and a hash that covers TCP and UDP ports).");
+  for (const auto& p : ports)
+    if (const json& fams = field(field(p, "rss"), "ecmp"); fams.is_array())
+      for (const auto& f : fams)
+        if (f.is_number_integer())
+          e.sample(1, {{"port", field(p, "name").get<std::string>()},
+                       {"family", std::to_string(f.get<int>())}});
 
   e.family("routerd_dropped_packets_total", "counter", "Packets routerd dropped, by reason.");
   for (const auto& [k, v] : field(s, "drops").items()) e.sample(v, {{"reason", k}});

@@ -65,7 +65,7 @@ json sample_stats() {
                               {"dropped", 2},
                               {"hw", {{"ipackets", 28}, {"obytes", 2500}}},
                               {"multicast", {{"mode", "filter"}, {"groups", 4}}},
-                              {"rss", {"ipv4", "nonfrag_ipv6_udp"}}},
+                              {"rss", {{"types", {"ipv4", "nonfrag_ipv6_udp"}}, {"ecmp", {6}}}}},
                              {{"name", "we\"ird"}, {"rx_packets", 1}, {"hw", nullptr}}})},
       {"drops", {{"no_route", 5}, {"ttl_exceeded", 0}}},
       {"punts", {{"arp", 3}}},
@@ -105,6 +105,9 @@ TEST_CASE("Prometheus exposition of routerd's counters", "[metrics]") {
   has("# TYPE routerd_port_rss_hash_type gauge");
   has("routerd_port_rss_hash_type{port=\"p0\",type=\"ipv4\"} 1");
   has("routerd_port_rss_hash_type{port=\"p0\",type=\"nonfrag_ipv6_udp\"} 1");
+  has("# TYPE routerd_port_ecmp_rss gauge");
+  has("routerd_port_ecmp_rss{port=\"p0\",family=\"6\"} 1");
+  CHECK(t.find("routerd_port_ecmp_rss{port=\"p0\",family=\"4\"}") == std::string::npos);
   CHECK(t.find("routerd_port_multicast_groups{port=\"we") == std::string::npos);  // none given
   has("routerd_dropped_packets_total{reason=\"no_route\"} 5");
   has("routerd_dropped_packets_total{reason=\"ttl_exceeded\"} 0");

@@ -108,6 +108,25 @@ RxSetup rx_setup(const std::string& port, const Preset& preset, uint64_t offload
   return r;
 }
 
+uint8_t rss_flow_families(uint64_t hf) {
+  auto all = [hf](uint64_t tcp, uint64_t udp, uint64_t l3) {
+    return (hf & tcp) != 0 && (hf & udp) != 0 && (hf & l3) != 0;
+  };
+  uint8_t f = 0;
+  if (all(RTE_ETH_RSS_NONFRAG_IPV4_TCP, RTE_ETH_RSS_NONFRAG_IPV4_UDP,
+          RTE_ETH_RSS_IPV4 | RTE_ETH_RSS_NONFRAG_IPV4_OTHER))
+    f |= kRssFlows4;
+  if (all(RTE_ETH_RSS_NONFRAG_IPV6_TCP, RTE_ETH_RSS_NONFRAG_IPV6_UDP,
+          RTE_ETH_RSS_IPV6 | RTE_ETH_RSS_NONFRAG_IPV6_OTHER))
+    f |= kRssFlows6;
+  return f;
+}
+
+uint8_t ecmp_rss_families(bool use_rss, uint64_t hf) {
+  if (!use_rss) return 0;
+  return hf == 0 ? kRssFlows4 | kRssFlows6 : rss_flow_families(hf);
+}
+
 std::vector<std::string> rss_type_names(uint64_t hf) {
   std::vector<std::string> out;
   for (const RssType& t : kRssTypes)

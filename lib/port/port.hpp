@@ -80,6 +80,16 @@ struct RxSetup {
 };
 RxSetup rx_setup(const std::string& port, const Preset& preset, uint64_t offload_capa,
                  uint64_t rss_capa);
+// The families (bit 0 IPv4, bit 1 IPv6) for which a device hashing hf covers a flow as
+// ECMP's own hash does: TCP and UDP with their ports, everything else by its addresses. A
+// device that hashes UDP on addresses alone (vmxnet3 before version 4) would send every UDP
+// flow between two hosts to one member: ECMP then hashes that family itself.
+constexpr uint8_t kRssFlows4 = 1, kRssFlows6 = 2;
+uint8_t rss_flow_families(uint64_t hf);
+// The families whose RSS hash ECMP takes on a port whose device hashes hf: none without
+// ecmp.use_rss; with RSS, rss_flow_families(hf); without RSS both, as the device delivers no
+// hash (a vdev that sets one anyway is taken at its word, as the worker tests do).
+uint8_t ecmp_rss_families(bool use_rss, uint64_t hf);
 // The hash types in hf by the names presets use (each one type), and any other bits as
 // one hex number, in bit order: what `link show` prints.
 std::vector<std::string> rss_type_names(uint64_t hf);

@@ -219,3 +219,36 @@ TEST_CASE("hash types print by name, unknown bits as one number", "[port][rss]")
             "nonfrag_ipv6_other",
             fmt::format("{:#x}", RTE_ETH_RSS_L2_PAYLOAD | RTE_ETH_RSS_NONFRAG_IPV4_SCTP)});
 }
+
+TEST_CASE("ECMP takes a device's RSS hash only where it covers the flow's ports",
+          "[port][rss][ecmp]") {
+  const uint64_t v4 =
+      RTE_ETH_RSS_IPV4 | RTE_ETH_RSS_NONFRAG_IPV4_TCP | RTE_ETH_RSS_NONFRAG_IPV4_UDP;
+  const uint64_t v6 = RTE_ETH_RSS_FRAG_IPV6 | RTE_ETH_RSS_NONFRAG_IPV6_TCP |
+                      RTE_ETH_RSS_NONFRAG_IPV6_UDP | RTE_ETH_RSS_NONFRAG_IPV6_OTHER;
+  CHECK(rss_flow_families(v4) == kRssFlows4);
+  CHECK(rss_flow_families(v6) == kRssFlows6);
+  CHECK(rss_flow_families(v4 | v6) == (kRssFlows4 | kRssFlows6));
+  CHECK(rss_flow_families(RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP | RTE_ETH_RSS_UDP) ==
+        (kRssFlows4 | kRssFlows6));
+  // vmxnet3 before version 4: UDP by addresses alone. Or ports but no type for the rest.
+  CHECK(rss_flow_families(RTE_ETH_RSS_IPV4 | RTE_ETH_RSS_NONFRAG_IPV4_TCP | RTE_ETH_RSS_IPV6 |
+                          RTE_ETH_RSS_NONFRAG_IPV6_TCP) == 0);
+  CHECK(rss_flow_families(v4 & ~RTE_ETH_RSS_IPV4) == 0);
+  CHECK(rss_flow_families(v6 & ~RTE_ETH_RSS_NONFRAG_IPV6_TCP) == 0);
+  CHECK(rss_flow_families(RTE_ETH_RSS_IP) == 0);
+
+  CHECK(ecmp_rss_families(true, v4) == kRssFlows4);
+  CHECK(ecmp_rss_families(false, v4 | v6) == 0);
+  CHECK(ecmp_rss_families(true, 0) == (kRssFlows4 | kRssFlows6));
+  CHECK(ecmp_rss_families(false, 0) == 0);
+  // Every shipped NIC preset on a device that takes all its types: both families but
+  // vmxnet3's (no UDP type).
+  const std::string dir = std::string(ROUTERD_SOURCE_ROOT) + "/drivers-config";
+  for (const char* name : {"ixgbe", "i40e", "ice", "mlx5", "vmxnet3"}) {
+    INFO(name);
+    const RxSetup r = rx_setup("p0", load_preset(dir, name), ~uint64_t(0), ~uint64_t(0));
+    CHECK(rss_flow_families(r.rss_hf) ==
+          (std::string(name) == "vmxnet3" ? 0 : kRssFlows4 | kRssFlows6));
+  }
+}

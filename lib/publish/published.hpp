@@ -68,12 +68,17 @@ inline const RefusedSources RefusedSources::kEmpty{};
 
 // What the fast path needs to know about an input port. Published as a whole; replaced
 // (never edited) when addresses change.
+constexpr uint8_t kEcmpRss4 = 1, kEcmpRss6 = 2;
+
 struct PortFastInfo {
   Mac mac;
   bool enabled = false;
   // Control-plane interfaces are on: link-local multicast (224.0.0.0/24, ff02::/16 not
   // ICMPv6) goes to control for the port's kernel interface, rather than being dropped.
   bool link_multicast = false;
+  // The families whose NIC RSS hash ECMP takes on this port (kEcmpRss4 | kEcmpRss6 bits:
+  // ecmp.use_rss, and whether what the device hashes on covers the flow's ports).
+  uint8_t ecmp_rss = 3;
   uint8_t nbcast = 0;
   // Subnet broadcast addresses of this port; unused entries are 0, which the fast path may
   // compare against harmlessly (0/8 sources are martian anyway).

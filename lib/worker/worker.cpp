@@ -415,7 +415,7 @@ ROUTERD_ALWAYS_INLINE void Worker::forward_looked_up(uint16_t in_port, rte_mbuf*
       groups |= uint64_t(group) << i;
       if (group) {
         const uint32_t h =
-            flows ? flows[i] : flow_hash4(cand[i], dp_.params.flow_key, dp_.params.ecmp_use_rss);
+            flows ? flows[i] : flow_hash4(cand[i], dp_.params.flow_key, (rss_ & kEcmpRss4) != 0);
         s = group_member(dp_, s, h, picked, npicked);
       }
       members[i] = s;
@@ -432,7 +432,7 @@ ROUTERD_ALWAYS_INLINE void Worker::forward_looked_up(uint16_t in_port, rte_mbuf*
       // its member for this flow is decided here, off the path single next hops take.
       bool pass = false;
       if (!OneHop && s != nullptr && s->kind == NhKind::group) {
-        s = group_member(dp_, s, flow_hash4(m, dp_.params.flow_key, dp_.params.ecmp_use_rss),
+        s = group_member(dp_, s, flow_hash4(m, dp_.params.flow_key, (rss_ & kEcmpRss4) != 0),
                          picked, npicked);
         pass = forwards(m, forward_limit(s, in_port));
       }
@@ -550,6 +550,7 @@ void Worker::process_burst(uint16_t in_port, rte_mbuf** pkts, uint16_t n) {
   const PortFastInfo& in = ifs->ports[in_port];
   const bool martians = dp_.params.drop_martians;
   st_.rx[in_port].add(n);
+  rss_ = in.ecmp_rss;
 
   const CkFlags ck = scan_burst(pkts, n);
   // A burst that starts with IPv6 is most likely all IPv6: its own stage 1 takes it, rather
@@ -584,7 +585,7 @@ void Worker::process_burst(uint16_t in_port, rte_mbuf** pkts, uint16_t n) {
   uint32_t fh[kMaxBurst];
   uint32_t* const flows = hash_flows_ ? fh : nullptr;
   const ecmp::FlowKey* const fkey = &dp_.params.flow_key;
-  const bool rss = dp_.params.ecmp_use_rss;
+  const bool rss = (rss_ & kEcmpRss4) != 0;
   switch (ck) {
     case CkFlags::none:
       slow = classify_burst<CkFlags::none>(pkts, n, key, dst, warm, sets, flows, fkey, rss);
@@ -702,7 +703,7 @@ void Worker::process6(uint16_t in_port, const PortFastInfo& in, rte_mbuf** pkts,
   uint32_t fh[kMaxBurst];
   uint32_t* const flows = hash_flows6_ ? fh : nullptr;
   const ecmp::FlowKey& fkey = dp_.params.flow_key;
-  const bool rss = dp_.params.ecmp_use_rss;
+  const bool rss = (rss_ & kEcmpRss6) != 0;
   uint64_t slow = 0;
   const bool from_rss = rss_burst(pkts, n, flows, rss);  // as for IPv4 (classify_burst)
   uint64_t redo = 0;
@@ -828,8 +829,7 @@ void Worker::process6(uint16_t in_port, const PortFastInfo& in, rte_mbuf** pkts,
     if (__builtin_expect(((exact >> i) & 1) | !forwards6(m, forward_limit(s, in_port)), 0)) {
       // As for IPv4: a group's member is picked off the single next hop's path.
       if (s != nullptr && s->kind == NhKind::group)
-        s = group_member(dp_, s, flow_hash6(m, dp_.params.flow_key, dp_.params.ecmp_use_rss),
-                         picked, npicked);
+        s = group_member(dp_, s, flow_hash6(m, fkey, rss), picked, npicked);
       // As for IPv4; a packet classify6_fast passed needs no other check of decide6()'s.
       if (s != nullptr && s->kind == NhKind::tunnel && !((exact >> i) & 1)) {
         const int eg = encap_fast(m, s->port);

@@ -124,7 +124,9 @@ class Worker {
   // The last IPv4 burst through the pick pass had ECMP routes: stage 1 hashes the next one's
   // flows (a guess that only moves work; a burst without groups ignores the hashes).
   bool hash_flows_ = false;
-  bool hash_flows6_ = false;  // the same for IPv6 (process6)
+  bool hash_flows6_ = false;
+  // The families whose RSS hash ECMP takes on the current burst's port (PortFastInfo::ecmp_rss).
+  uint8_t rss_ = 0;  // the same for IPv6 (process6)
 
   std::unique_ptr<RouteCache> cache_;    // null when route_cache.enabled is false
   std::unique_ptr<RouteCache6> cache6_;  // the same for IPv6

@@ -721,6 +721,62 @@ TEST_CASE("worker: an ECMP group spreads flows as route get says, fragments on o
   }
   CHECK(rss6_macs.size() == 2);
 
+  // A port whose hash ECMP must not take (ecmp.use_rss off here; a device that hashes UDP on
+  // its addresses alone is the same to the worker: PortFastInfo::ecmp_rss): every packet
+  // takes the member route get names, whatever RSS hash it carries, in both families. A
+  // burst that starts with IPv4 sends its IPv4 packets first, then its IPv6 ones.
+  rig.dp.params.ecmp_use_rss = false;
+  rig.run({"addr", "add", "10.1.0.9/24", "dev", "p0"});  // republishes the ports
+  // The worker goes by what was published for the port, as for a device whose hash falls
+  // short, not by the switch itself.
+  rig.dp.params.ecmp_use_rss = true;
+  for (int b = 0; b < 2; ++b) {
+    std::vector<rte_mbuf*> burst;
+    std::vector<Expect> want, want6;
+    for (uint16_t i = 0; i < 32; ++i) {
+      const uint16_t sport = uint16_t(11000 + b * 32 + i);
+      rte_mbuf* m;
+      std::string via;
+      if (i % 2 == 0) {
+        Pkt k;
+        k.dst_mac = p0mac;
+        k.dst = Ipv4(10, 7, uint8_t(i), uint8_t(200 + b)).v;
+        k.sport = sport;
+        k.flags = RTE_MBUF_F_RX_RSS_HASH;
+        m = k.build(rig.pool.get());
+        via = rig.run({"route", "get", Ipv4(k.dst).str(), "from", "10.1.0.2", "proto", "udp",
+                       "sport", std::to_string(sport), "dport", "0"})["via"];
+        const uint32_t own = group4->group->pick(
+            ecmp::flow_hash4(rig.dp.params.flow_key, rte_pktmbuf_mtod_offset(m, rte_ipv4_hdr*, 14),
+                             rte_pktmbuf_data_len(m) - 14));
+        while (group4->group->pick(ecmp::mix_rss(rig.dp.params.flow_key, m->hash.rss)) == own)
+          ++m->hash.rss;
+        want.push_back(expect_forwarded(m, mac_of(via), p1mac));
+        sent4 += 1;
+      } else {
+        const std::string dst = "2001:db8:70::" + std::to_string(i + 100);
+        m = build6(rig.pool.get(), p0mac, *Ipv6::parse(dst));
+        uint8_t* udp = rte_pktmbuf_mtod_offset(m, uint8_t*, 14 + 40);
+        udp[0] = uint8_t(sport >> 8);
+        udp[1] = uint8_t(sport);
+        m->ol_flags |= RTE_MBUF_F_RX_RSS_HASH;
+        via = rig.run({"route", "get", dst, "from", "2001:db8:1::2", "proto", "udp", "sport",
+                       std::to_string(sport), "dport", "0"})["via"];
+        const uint32_t own = group6->group->pick(
+            ecmp::flow_hash6(rig.dp.params.flow_key, rte_pktmbuf_mtod_offset(m, rte_ipv6_hdr*, 14),
+                             rte_pktmbuf_data_len(m) - 14));
+        while (group6->group->pick(ecmp::mix_rss(rig.dp.params.flow_key, m->hash.rss)) == own)
+          ++m->hash.rss;
+        want6.push_back(expect_forwarded6(m, mac_of(via), p1mac));
+        sent6 += 1;
+      }
+      burst.push_back(m);
+    }
+    want.insert(want.end(), want6.begin(), want6.end());
+    INFO("burst " << b << " with RSS hashes ECMP must not take");
+    forward_burst(rig, burst, want);
+  }
+
   // Every packet counted against the member it took, and shown per member.
   uint64_t counted = 0;
   const nlohmann::json st = rig.run({"stats"});

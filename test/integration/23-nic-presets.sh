@@ -24,21 +24,24 @@ dropped_logged() {
 tb_check "offloads TAP lacks are logged and dropped" dropped_logged
 tb_check "no port failed to start" bash -c "! grep -Eq 'critical|cannot start' $TB_LOG"
 
-# p0 (mlx5) asks for both families' types, all of which TAP offers (IP, TCP, UDP);
-# p2 (vmxnet3) for IPv4, IPv6 and TCP over each.
+# p0 (mlx5) asks for both families' types, all of which TAP offers (IP, TCP, UDP), so ECMP
+# takes the hash for both; p2 (vmxnet3) for IPv4, IPv6 and TCP over each: no UDP type, so
+# UDP would hash on addresses alone and ECMP keeps its own hash there.
 rss_of() { rctl_j link show "$1" | jq -c '.[0].rss'; }
 rss_shown() {
   local p0 p2 text
-  p0=$(rss_of p0) p2=$(rss_of p2) text=$(rctl link show p0)
+  p0=$(rss_of p0) p2=$(rss_of p2) text=$(rctl link show p0; rctl link show p2)
   tb_info "p0 rss $p0; p2 rss $p2"
-  [[ $p0 == '["ipv4","frag_ipv4","nonfrag_ipv4_tcp","nonfrag_ipv4_udp","nonfrag_ipv4_other","ipv6","frag_ipv6","nonfrag_ipv6_tcp","nonfrag_ipv6_udp","nonfrag_ipv6_other"]' ]] &&
-    [[ $p2 == '["ipv4","nonfrag_ipv4_tcp","ipv6","nonfrag_ipv6_tcp"]' ]] &&
-    grep -q "rxq 1 txq 1 .*rss ipv4,frag_ipv4,.*nonfrag_ipv6_other$" <<<"$text" &&
+  tb_indent <<<"$text"
+  [[ $p0 == '{"ecmp":[4,6],"types":["ipv4","frag_ipv4","nonfrag_ipv4_tcp","nonfrag_ipv4_udp","nonfrag_ipv4_other","ipv6","frag_ipv6","nonfrag_ipv6_tcp","nonfrag_ipv6_udp","nonfrag_ipv6_other"]}' ]] &&
+    [[ $p2 == '{"ecmp":[],"types":["ipv4","nonfrag_ipv4_tcp","ipv6","nonfrag_ipv6_tcp"]}' ]] &&
+    grep -q "rxq 1 txq 1 .*rss ipv4,frag_ipv4,.*nonfrag_ipv6_other, ECMP takes it for IPv4 and IPv6$" <<<"$text" &&
+    grep -q "rss ipv4,nonfrag_ipv4_tcp,ipv6,nonfrag_ipv6_tcp, ECMP hashes itself$" <<<"$text" &&
     grep -q 'port p0: .* rxq 1 txq 1 .* rss ipv4,frag_ipv4,' "$TB_LOG" &&
-    rctl_j stats | jq -e '[.ports[] | select(.name == "p2") | .rss | length] == [4]' >/dev/null &&
+    rctl_j stats | jq -e '[.ports[] | select(.name == "p2") | .rss.types | length] == [4]' >/dev/null &&
     ! grep -q "needs RSS, not used" "$TB_LOG"
 }
-tb_check "RSS on one RX queue over IPv4 and IPv6 types (link show -j, text, log, stats)" rss_shown
+tb_check "RSS on one RX queue over IPv4 and IPv6 types, and which ECMP takes (link show, log, stats)" rss_shown
 tb_check "h0 pings h2 through mlx5- and vmxnet3-preset ports" tb_ping 0 10.3.0.2 5
 tb_check "h1 pings h0 through i40e- and mlx5-preset ports" tb_ping 1 10.1.0.2 5
 tb_check "h0 pings h2 over IPv6 (2001:db8:3::2)" tb_ping 0 2001:db8:3::2 5
