@@ -267,11 +267,28 @@ std::string Port::set_mtu(uint16_t mtu, rte_mempool* pool) {
   std::string warning;
   if (int rc = rte_eth_dev_set_mtu(id_, mtu); rc != 0) {
     std::string why = "the device refused MTU " + std::to_string(mtu) + ": " + rte_strerror(-rc);
+    if (rte_eth_dev_info info; rc == -EINVAL && rte_eth_dev_info_get(id_, &info) == 0)
+      if (std::string range = mtu_refusal(mtu, info); !range.empty())
+        why = "the device refused it: " + range;
     if (mtu > mtu_) throw std::runtime_error(why);
     warning = why + "; routerd enforces it on egress itself";
   }
   mtu_ = mtu;
   return warning;
+}
+
+std::string mtu_refusal(uint16_t mtu, const rte_eth_dev_info& info) {
+  // As ethdev's eth_dev_get_overhead_len: the device's own overhead when it states a max MTU.
+  const uint32_t overhead = info.max_mtu != UINT16_MAX && info.max_rx_pktlen > info.max_mtu
+                                ? info.max_rx_pktlen - info.max_mtu
+                                : RTE_ETHER_HDR_LEN + RTE_ETHER_CRC_LEN;
+  const uint32_t lo = std::max<uint32_t>(
+      info.min_mtu, RTE_ETHER_MIN_LEN > overhead ? RTE_ETHER_MIN_LEN - overhead : 0);
+  const uint32_t hi = std::min<uint32_t>(
+      info.max_mtu, info.max_rx_pktlen > overhead ? info.max_rx_pktlen - overhead : 0);
+  if (mtu >= lo && mtu <= hi) return "";
+  return fmt::format("mtu {} is outside what the device takes: {}..{} (frames of at most {} bytes)",
+                     mtu, lo, hi, info.max_rx_pktlen);
 }
 
 uint16_t mbuf_data_room_for_mtu(uint16_t mtu) {
@@ -289,6 +306,8 @@ Port::Port(const PortConfig& cfg, const Preset& preset, uint16_t workers, rte_me
   if (int rc = rte_eth_dev_info_get(id_, &info); rc != 0)
     fail(name_, "cannot read device info", rc);
   driver_ = info.driver_name ? info.driver_name : "?";
+  if (std::string why = mtu_refusal(cfg.mtu, info); !why.empty())
+    throw DpdkError("port " + name_ + " (" + driver_ + "): " + why);
   socket_ = rte_eth_dev_socket_id(id_);
   if (socket_ < 0) socket_ = 0;
 

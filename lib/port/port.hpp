@@ -145,6 +145,11 @@ class Port {
   RxMulticast rx_mc_;
 };
 
+// Why a device with this info refuses an MTU ("" when it takes it), by ethdev's own rule:
+// min_mtu..max_mtu, and the frame (MTU plus the device's overhead) within max_rx_pktlen.
+// ethdev says only EINVAL; this says the range the device takes.
+std::string mtu_refusal(uint16_t mtu, const rte_eth_dev_info& info);
+
 // Buffer size an mbuf needs to hold a whole frame of this IP MTU in one segment.
 uint16_t mbuf_data_room_for_mtu(uint16_t mtu);
 

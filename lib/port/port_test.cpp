@@ -252,3 +252,26 @@ TEST_CASE("ECMP takes a device's RSS hash only where it covers the flow's ports"
           (std::string(name) == "vmxnet3" ? 0 : kRssFlows4 | kRssFlows6));
   }
 }
+
+TEST_CASE("an MTU the device cannot take is refused with the range it takes", "[port][mtu]") {
+  rte_eth_dev_info info{};
+  info.min_mtu = RTE_ETHER_MIN_MTU;
+  // net_tap: no max MTU of its own, frames of up to 1522 bytes (1500 + VLAN tag + CRC).
+  info.max_mtu = UINT16_MAX;
+  info.max_rx_pktlen = 1522;
+  CHECK(mtu_refusal(1500, info).empty());
+  CHECK(mtu_refusal(1504, info).empty());
+  CHECK(mtu_refusal(68, info).empty());
+  CHECK(mtu_refusal(9000, info) ==
+        "mtu 9000 is outside what the device takes: 68..1504 (frames of at most 1522 bytes)");
+  CHECK_FALSE(mtu_refusal(1505, info).empty());
+  // A NIC that states its max MTU: its overhead is max_rx_pktlen - max_mtu (here 26: VLAN).
+  info.max_mtu = 9702;
+  info.max_rx_pktlen = 9728;
+  CHECK(mtu_refusal(9702, info).empty());
+  CHECK(mtu_refusal(9703, info) ==
+        "mtu 9703 is outside what the device takes: 68..9702 (frames of at most 9728 bytes)");
+  info.min_mtu = 1280;
+  CHECK(mtu_refusal(1279, info) ==
+        "mtu 1279 is outside what the device takes: 1280..9702 (frames of at most 9728 bytes)");
+}

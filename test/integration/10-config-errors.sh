@@ -172,4 +172,17 @@ check_heap_reserve() {
     (($(jq .resident_bytes <<<"$json") >= 96 << 20))
 }
 tb_check "heap_reserve_mib: faulted in at startup; beyond the available memory, refused" check_heap_reserve
+
+# A port MTU its device cannot take stops routerd with the range the device takes (ethdev
+# itself says only "Invalid argument"). TAP frames are at most 1522 bytes: MTU 1504.
+check_device_mtu() {
+  local rc=0 err
+  sed '0,/^addresses = \["10.1.0.1\/24"\]$/s//&\nmtu = 9000/' "$TB_DIR/good.toml" >"$TB_DIR/mtu-9000.toml"
+  grep -q '^mtu = 9000$' "$TB_DIR/mtu-9000.toml" || { tb_say "     no mtu line written"; return 1; }
+  err=$(timeout 30 "$ROUTERD" -c "$TB_DIR/mtu-9000.toml" 2>&1 >/dev/null </dev/null) || rc=$?
+  tb_say "     exit $rc: $(grep -E 'critical|error' <<<"$err" | grep -v 'dpdk:' | tail -1)"
+  ((rc == 1)) &&
+    grep -q 'port p0 (net_tap): mtu 9000 is outside what the device takes: [0-9]*\.\.1504 (frames of at most 1522 bytes)' <<<"$err"
+}
+tb_check "port mtu 9000 on TAP: refused with the device's range, not EINVAL" check_device_mtu
 tb_finish

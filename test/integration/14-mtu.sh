@@ -49,4 +49,12 @@ check_link_set() {
 tb_check "link set p2 mtu 1300: DF packets over 1300 to p2 get Frag needed mtu = 1300" check_link_set
 tb_check "link set p2 mtu 99999 is refused" \
   tb_expect_match "not an MTU" rctl link set p2 mtu 99999
+# Within the packet buffers but above what TAP takes (frames of 1522 bytes): the reason names
+# the device's range, and the port keeps its MTU.
+check_device_refuses() {
+  tb_expect_match 'the device refused it: mtu 1600 is outside what the device takes: [0-9]+\.\.1504' \
+    rctl link set p2 mtu 1600 &&
+    rctl_j link show | jq -e '.[] | select(.name == "p2") | .mtu == 1300' >/dev/null
+}
+tb_check "link set p2 mtu 1600 on TAP: refused with the device's range, MTU unchanged" check_device_refuses
 tb_finish
