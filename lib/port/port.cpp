@@ -326,6 +326,12 @@ Port::Port(const PortConfig& cfg, const Preset& preset, uint16_t workers, rte_me
   tx_offloads_ =
       offloads(name_, "tx", preset.tx_offloads, tx_offload_bits(), info.tx_offload_capa, notes);
   for (const auto& n : notes) spdlog::info("{}", n);
+  // The preset counted on RSS to spread its queues: without it queue 0 gets every packet.
+  if (preset.rss && rx.rss_hf == 0 && queues_.rx > 1)
+    spdlog::warn(
+        "port {}: {} RX queues but no RSS: the device delivers every packet to queue 0, "
+        "so one worker does all of this port's receiving",
+        name_, queues_.rx);
   conf.rxmode.offloads = rx_offloads_;
   conf.txmode.offloads = tx_offloads_;
   conf.rxmode.mtu = cfg.mtu;
