@@ -281,6 +281,15 @@ int run(const Config& cfg, const std::vector<Preset>& presets,
     for (const auto& q : rx[w]) queues += fmt::format(" {}/{}", q.port, q.queue);
     spdlog::info("worker {} on lcore {}: rx queues (port/queue){}, tx queue {}", w, lcore, queues,
                  w);
+    // Every worker polls a queue of every port: one on another NUMA socket than a port reads
+    // each of its packets across the interconnect (docs/hardware.md, "NUMA").
+    const int ls = int(rte_lcore_to_socket_id(lcore));
+    for (const auto& p : ports)
+      if (p->socket() != ls && rte_eth_dev_socket_id(p->id()) >= 0)
+        spdlog::warn(
+            "worker {} on lcore {} (NUMA socket {}) polls port {} on socket {}: each of "
+            "its packets crosses the interconnect",
+            w, lcore, ls, p->name(), p->socket());
     if (rte_eal_remote_launch(worker_main, ws[w].get(), lcore) != 0)
       throw std::runtime_error("cannot launch worker on lcore " + std::to_string(lcore));
     ++w;
