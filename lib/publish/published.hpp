@@ -66,10 +66,11 @@ struct RefusedSources {
 };
 inline const RefusedSources RefusedSources::kEmpty{};
 
-// What the fast path needs to know about an input port. Published as a whole; replaced
-// (never edited) when addresses change.
+// PortFastInfo::ecmp_rss bits.
 constexpr uint8_t kEcmpRss4 = 1, kEcmpRss6 = 2;
 
+// What the fast path needs to know about an input port. Published as a whole; replaced
+// (never edited) when addresses change.
 struct PortFastInfo {
   Mac mac;
   bool enabled = false;
