@@ -79,6 +79,13 @@ std::string route_get(const json& d) {
     out += fmt::format("\n    group {} bucket {} of {} ({} next hops, {} alive)", g.value("id", 0u),
                        g.value("bucket", 0u), g.value("buckets", 0u), g.value("members", 0u),
                        g.value("alive", 0u));
+    // Where this answer may not hold: ports whose NIC hash the workers take instead.
+    std::string rss;
+    if (g.contains("rss_ports") && g["rss_ports"].is_array())
+      for (const auto& p : g["rss_ports"]) rss += (rss.empty() ? "" : ", ") + p.get<std::string>();
+    if (!rss.empty())
+      out += "\n    (by routerd's own hash: arriving on " + rss +
+             ", the flow takes the member of the NIC's RSS hash instead)";
   }
   if (d.contains("nexthop")) {
     const json& n = d["nexthop"];

@@ -357,6 +357,18 @@ TEST_CASE("route show and route get print ECMP routes as ip-route(8) does, with 
         "10.9.7.7 via 10.3.0.2 dev p2 src 10.3.0.1 route 10.9.0.0/16 proto static\n"
         "    group 12 bucket 77 of 128 (2 next hops, 2 alive)\n"
         "    nexthop 9 forward neighbour 10.3.0.2 lladdr 02:00:00:00:02:02 mtu 1500\n");
+  // Ports whose NIC hash the workers take: the answer says where it may not hold.
+  nlohmann::json rss = nlohmann::json::parse(get);
+  rss["group"]["rss_ports"] = {"p0", "p1"};
+  CHECK(format_text(Verb::route_get, rss) ==
+        "10.9.7.7 via 10.3.0.2 dev p2 src 10.3.0.1 route 10.9.0.0/16 proto static\n"
+        "    group 12 bucket 77 of 128 (2 next hops, 2 alive)\n"
+        "    (by routerd's own hash: arriving on p0, p1, the flow takes the member of the NIC's "
+        "RSS hash instead)\n"
+        "    nexthop 9 forward neighbour 10.3.0.2 lladdr 02:00:00:00:02:02 mtu 1500\n");
+  rss["group"]["rss_ports"] = nlohmann::json::array();
+  CHECK(format_text(Verb::route_get, rss) ==
+        format_text(Verb::route_get, nlohmann::json::parse(get)));
 }
 
 TEST_CASE("RFC 5549: an IPv4 route's IPv6 gateway prints as ip-route(8) prints RTA_VIA",

@@ -127,8 +127,8 @@ nlohmann::json Control::group_json(uint32_t id) const {
 }
 
 // route get's flow through the group in slot gid: the member it takes, as a worker's own
-// hash picks it (a port that delivers RSS hashes may pick another: see docs/architecture.md),
-// with the group's part of the answer in j["group"].
+// hash picks it, with the group's part of the answer in j["group"]; its "rss_ports" are the
+// ports whose NIC hash a worker takes instead, where the flow may take another member.
 uint32_t Control::flow_member(const Request& r, uint32_t gid, nlohmann::json& j) const {
   const NextHopState* g = pub_.state(gid);
   if (!g || g->kind != NhKind::group) return gid;
@@ -158,11 +158,19 @@ uint32_t Control::flow_member(const Request& r, uint32_t gid, nlohmann::json& j)
     h = ecmp::flow_hash4(dp_.params.flow_key, ip, sizeof(rte_ipv4_hdr) + 8);
   }
   const NhGroup& grp = *g->group;
+  // The ports where a worker takes the NIC's hash for this family instead: there this
+  // answer may not hold, and the user should be told so rather than trust it.
+  nlohmann::json rss_ports = nlohmann::json::array();
+  for (const auto& p : ports_)
+    if (p.ref.port && p.ref.port->rss_hf() != 0 &&
+        (ecmp_rss_families(p.ref.port) & (r.family == 6 ? kEcmpRss6 : kEcmpRss4)))
+      rss_ports.push_back(p.ref.name);
   j["group"] = {{"id", gid},
                 {"bucket", h & grp.mask},
                 {"buckets", grp.mask + 1},
                 {"members", grp.members},
-                {"alive", grp.alive}};
+                {"alive", grp.alive},
+                {"rss_ports", rss_ports}};
   return grp.pick(h);
 }
 

@@ -42,6 +42,21 @@ rss_shown() {
     ! grep -q "needs RSS, not used" "$TB_LOG"
 }
 tb_check "RSS on one RX queue over IPv4 and IPv6 types, and which ECMP takes (link show, log, stats)" rss_shown
+# route get through an ECMP group names the ports where the workers take the NIC's hash
+# instead of the answer's own: p0 (mlx5) and p1 (i40e), not p2 (vmxnet3), in both families.
+rss_route_get() {
+  rctl route add 10.77.0.0/16 nexthop via 10.2.0.2 nexthop via 10.3.0.2 &&
+    rctl route add 2001:db8:77::/48 nexthop via 2001:db8:2::2 nexthop via 2001:db8:3::2 || return 1
+  local v4 v6 text
+  v4=$(rctl_j route get 10.77.1.1 from 10.1.0.2 proto udp sport 4000 dport 53 | jq -c '.group.rss_ports')
+  v6=$(rctl_j route get 2001:db8:77::1 from 2001:db8:1::2 proto udp sport 4000 dport 53 | jq -c '.group.rss_ports')
+  text=$(rctl route get 10.77.1.1 from 10.1.0.2 proto udp sport 4000 dport 53)
+  tb_info "rss_ports: IPv4 $v4, IPv6 $v6"
+  tb_indent <<<"$text"
+  [[ $v4 == '["p0","p1"]' && $v6 == '["p0","p1"]' ]] &&
+    grep -q "arriving on p0, p1, the flow takes the member of the NIC's RSS hash instead" <<<"$text"
+}
+tb_check "route get through a group names the ports whose NIC hash ECMP takes" rss_route_get
 tb_check "h0 pings h2 through mlx5- and vmxnet3-preset ports" tb_ping 0 10.3.0.2 5
 tb_check "h1 pings h0 through i40e- and mlx5-preset ports" tb_ping 1 10.1.0.2 5
 tb_check "h0 pings h2 over IPv6 (2001:db8:3::2)" tb_ping 0 2001:db8:3::2 5
