@@ -120,6 +120,16 @@ Preset load_preset(const std::string& dir, const std::string& name) {
   p.tx_offloads = r.names(t, "tx_offloads", preset_tx_offload_names(), "TX offload");
   // Asking for RSS without saying what to hash on would leave the choice to each driver.
   if (p.rss && p.rss_hash.empty()) r.fail("rss_hash", "must not be empty when rss = true");
+  // The offload promises every mbuf on a TX queue comes from one pool with refcnt 1, and the
+  // driver then returns them all to the first one's pool. routerd's queues carry buffers of
+  // several pools (one per NUMA socket with ports, and reassembled datagrams' copies), so it
+  // would corrupt them: refused, rather than dropped with a log line as a missing one is.
+  for (size_t i = 0; i < p.tx_offloads.size(); ++i)
+    if (p.tx_offloads[i] == "mbuf_fast_free")
+      r.fail("tx_offloads[" + std::to_string(i) + "]",
+             "'mbuf_fast_free' cannot be used: routerd sends buffers from several pools on one "
+             "TX queue (one per NUMA socket with ports, and copies of reassembled datagrams), "
+             "and the device would return them all to one pool");
   return p;
 }
 

@@ -130,7 +130,7 @@ symmetric_queues = true
 rss = true
 rss_hash = ["ipv4", "nonfrag_ipv4_tcp", "udp"]
 rx_offloads = ["ipv4_cksum", "scatter"]
-tx_offloads = ["mbuf_fast_free", "multi_segs"]
+tx_offloads = ["multi_segs"]
 )");
   Preset p = load_preset(d.dir(), "full");
   CHECK(p.rx_descriptors == 64);
@@ -139,7 +139,7 @@ tx_offloads = ["mbuf_fast_free", "multi_segs"]
   CHECK(p.rss);
   CHECK(p.rss_hash == std::vector<std::string>{"ipv4", "nonfrag_ipv4_tcp", "udp"});
   CHECK(p.rx_offloads == std::vector<std::string>{"ipv4_cksum", "scatter"});
-  CHECK(p.tx_offloads == std::vector<std::string>{"mbuf_fast_free", "multi_segs"});
+  CHECK(p.tx_offloads == std::vector<std::string>{"multi_segs"});
 
   Preset empty = load_preset(d.dir(), (d.write("empty", ""), "empty"));
   CHECK(empty.rx_descriptors == 1024);
@@ -155,6 +155,10 @@ tx_offloads = ["mbuf_fast_free", "multi_segs"]
   CHECK(d.error_of("rx_offloads = \"scatter\"\n") == "rx_offloads: expected an array of strings");
   CHECK(d.error_of("rss = true\n") == "rss_hash: must not be empty when rss = true");
   CHECK(d.error_of("rss_hash = [\"ip\", \"ip\"]\n") == "rss_hash[1]: 'ip' is listed twice");
+  CHECK(d.error_of("tx_offloads = [\"multi_segs\", \"mbuf_fast_free\"]\n") ==
+        "tx_offloads[1]: 'mbuf_fast_free' cannot be used: routerd sends buffers from several "
+        "pools on one TX queue (one per NUMA socket with ports, and copies of reassembled "
+        "datagrams), and the device would return them all to one pool");
 }
 
 TEST_CASE("unknown offload and hash names are rejected", "[config]") {
