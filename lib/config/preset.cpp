@@ -130,6 +130,21 @@ Preset load_preset(const std::string& dir, const std::string& name) {
              "'mbuf_fast_free' cannot be used: routerd sends buffers from several pools on one "
              "TX queue (one per NUMA socket with ports, and copies of reassembled datagrams), "
              "and the device would return them all to one pool");
+  // Two RX offloads change what the workers see. routerd routes no VLANs: a tagged frame is
+  // not its port's, and stripping the tag would put every VLAN of a trunk on the port's one
+  // network. A kept CRC makes every frame 4 bytes longer than its IP datagram, which the
+  // fast path takes for padding to check: every packet would go the slow way.
+  for (size_t i = 0; i < p.rx_offloads.size(); ++i) {
+    const std::string at = "rx_offloads[" + std::to_string(i) + "]";
+    if (p.rx_offloads[i] == "vlan_strip")
+      r.fail(at,
+             "'vlan_strip' cannot be used: routerd does not route VLANs, and stripped tags "
+             "would put every VLAN's frames on the port's one network");
+    if (p.rx_offloads[i] == "keep_crc")
+      r.fail(at,
+             "'keep_crc' cannot be used: a kept CRC makes every frame longer than its "
+             "datagram, and every packet would take the slow path");
+  }
   return p;
 }
 

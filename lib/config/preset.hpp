@@ -18,7 +18,7 @@ struct Preset {
   bool symmetric_queues = false;
   bool rss = false;                      // spread RX over queues with RSS
   std::vector<std::string> rss_hash;     // "ipv4", "tcp", "udp", "ipv6"...
-  std::vector<std::string> rx_offloads;  // "ipv4_cksum", "udp_cksum", "tcp_cksum", "scatter"...
+  std::vector<std::string> rx_offloads;  // "ipv4_cksum", "scatter"... (never vlan_strip, keep_crc)
   std::vector<std::string> tx_offloads;  // "ipv4_cksum", "multi_segs"... (never mbuf_fast_free)
 };
 

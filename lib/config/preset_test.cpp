@@ -155,6 +155,12 @@ tx_offloads = ["multi_segs"]
   CHECK(d.error_of("rx_offloads = \"scatter\"\n") == "rx_offloads: expected an array of strings");
   CHECK(d.error_of("rss = true\n") == "rss_hash: must not be empty when rss = true");
   CHECK(d.error_of("rss_hash = [\"ip\", \"ip\"]\n") == "rss_hash[1]: 'ip' is listed twice");
+  CHECK(d.error_of("rx_offloads = [\"scatter\", \"vlan_strip\"]\n") ==
+        "rx_offloads[1]: 'vlan_strip' cannot be used: routerd does not route VLANs, and "
+        "stripped tags would put every VLAN's frames on the port's one network");
+  CHECK(d.error_of("rx_offloads = [\"keep_crc\"]\n") ==
+        "rx_offloads[0]: 'keep_crc' cannot be used: a kept CRC makes every frame longer than "
+        "its datagram, and every packet would take the slow path");
   CHECK(d.error_of("tx_offloads = [\"multi_segs\", \"mbuf_fast_free\"]\n") ==
         "tx_offloads[1]: 'mbuf_fast_free' cannot be used: routerd sends buffers from several "
         "pools on one TX queue (one per NUMA socket with ports, and copies of reassembled "
