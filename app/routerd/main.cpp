@@ -210,12 +210,28 @@ int run(const Config& cfg, const std::vector<Preset>& presets,
   };
   std::vector<std::unique_ptr<Port>> ports;
   std::vector<Control::PortRef> refs;
+  // What each pool's users can hold at once: the rings of its ports, every lcore's cache,
+  // and for the main pool the punt and control rings and the packets waiting for ARP.
+  std::map<rte_mempool*, uint64_t> held = {
+      {pool.get(), 4096 + 1024 + cfg.arp_queue_total_for(cfg.mbufs)}};
   for (size_t i = 0; i < cfg.ports.size(); ++i) {
     if (cfg.ports[i].tunnel) continue;  // Control creates tunnels in load()
-    ports.push_back(std::make_unique<Port>(cfg.ports[i], presets[i], uint16_t(workers),
-                                           pool_for(cfg.ports[i])));
+    rte_mempool* mp = pool_for(cfg.ports[i]);
+    ports.push_back(std::make_unique<Port>(cfg.ports[i], presets[i], uint16_t(workers), mp));
     const Port& p = *ports.back();
     refs.push_back(Control::PortRef{ports.back().get(), p.id(), p.name(), p.mac(), p.mtu()});
+    held[mp] += p.ring_mbufs();
+  }
+  // A pool smaller than that runs dry under load: RX finds no buffer (the ports' rx_nombuf
+  // and imissed count it) while TX rings and queues hold the rest. Said once, at startup.
+  for (auto& [mp, n] : held) {
+    n += uint64_t(mp->cache_size) * rte_lcore_count();
+    if (n > mp->size)
+      spdlog::warn(
+          "mbuf pool {}: {} buffers, but the rings of its ports, the lcores' caches and the "
+          "queues can hold {} at once: under load RX may find none (rx_nombuf); raise "
+          "dataplane.mbufs to at least {}",
+          mp->name, mp->size, n, n + n / 4);
   }
   Control ctl(dp, cfg, refs, pool.get());
   // Until the workers are launched their lcores are idle: a full IPv6 table fills its two

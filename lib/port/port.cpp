@@ -370,6 +370,8 @@ Port::Port(const PortConfig& cfg, const Preset& preset, uint16_t workers, rte_me
     uint16_t nrx = preset.rx_descriptors, ntx = preset.tx_descriptors;
     if (int rc = rte_eth_dev_adjust_nb_rx_tx_desc(id_, &nrx, &ntx); rc != 0)
       fail(name_, "cannot adjust descriptor counts", rc);
+    rx_desc_ = nrx;
+    tx_desc_ = ntx;
     for (uint16_t q = 0; q < queues_.rx; ++q) {
       rte_eth_rxconf rxc = info.default_rxconf;
       rxc.offloads = rx_offloads_;

@@ -109,6 +109,10 @@ class Port {
   uint16_t mtu() const { return mtu_; }
   int socket() const { return socket_; }
   PortQueues queues() const { return queues_; }
+  // The most mbufs its rings can hold at once: every RX and TX descriptor of every queue.
+  uint32_t ring_mbufs() const {
+    return uint32_t(queues_.rx) * rx_desc_ + uint32_t(queues_.tx) * tx_desc_;
+  }
   uint64_t rx_offloads() const { return rx_offloads_; }
   uint64_t tx_offloads() const { return tx_offloads_; }
   // The RSS hash types the device uses (0: no RSS), as it reports them after start where
@@ -136,6 +140,7 @@ class Port {
   uint16_t mtu_ = 1500;
   int socket_ = 0;
   PortQueues queues_{};
+  uint16_t rx_desc_ = 0, tx_desc_ = 0;  // per queue, as the driver adjusted them
   uint64_t rx_offloads_ = 0, tx_offloads_ = 0, rss_hf_ = 0;
   bool started_ = false;
   bool software_promiscuous_ = false;              // promiscuous for a MAC the device cannot take

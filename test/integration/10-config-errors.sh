@@ -185,4 +185,15 @@ check_device_mtu() {
     grep -q 'port p0 (net_tap): mtu 9000 is outside what the device takes: [0-9]*\.\.1504 (frames of at most 1522 bytes)' <<<"$err"
 }
 tb_check "port mtu 9000 on TAP: refused with the device's range, not EINVAL" check_device_mtu
+
+# A pool smaller than what the rings can hold starts, with a warning that says how many to
+# give: two TAP ports of 1024 + 1024 descriptors hold 4096 buffers, 2048 is too few.
+check_small_pool() {
+  sed "s/^socket = .*/&\nmbufs = 2048/" "$TB_DIR/good.toml" >"$TB_DIR/small-pool.toml"
+  start_on "$TB_DIR/small-pool.toml" "with mbufs = 2048" || return 1
+  tb_stop_routerd TERM 10
+  tb_say "     $(grep -o 'mbuf pool routerd_mbufs: .*' "$TB_LOG")"
+  grep -Eq 'warning mbuf pool routerd_mbufs: 2048 buffers, but the rings of its ports, the lcores. caches and the queues can hold [0-9]+ at once: under load RX may find none \(rx_nombuf\); raise dataplane.mbufs to at least [0-9]+' "$TB_LOG"
+}
+tb_check "mbufs = 2048 for two TAP ports: starts, with a warning naming the size to give" check_small_pool
 tb_finish
