@@ -695,17 +695,19 @@ ROUTERD_ALWAYS_INLINE Verdict classify6(rte_mbuf* m, const PortFastInfo& in, uin
   const Ipv6 src = Ipv6::from_bytes(ip->src_addr);
   const Ipv6 d = Ipv6::from_bytes(ip->dst_addr);
   if (d.is_multicast()) {
+    // A group or loopback source never comes from a wire (RFC 4291 2.5.3, 2.7); answered,
+    // ::1 would be routed off the box. The unspecified source is valid here: DAD (RFC 4862
+    // 5.4.2) and MLD (RFC 3810 5.2.13) use it, and control judges it per message.
+    const bool scoped = (d.b[1] & 0x0f) <= 2;
+    if (scoped && (src.is_multicast() || src.is_loopback())) return v_drop(Drop::ipv6_bad_source);
     // Scope 1 (interface) and 2 (link): for the router, if it is ICMPv6 at all, or may be
-    // (MLD Queries come behind a Hop-by-Hop header, RFC 3810 5). A DAD solicitation comes
-    // from the unspecified address, so the source is left to control.
-    if ((d.b[1] & 0x0f) <= 2 && (ip->proto == kIpProtoIcmp6 || ip->proto == kIpProtoHopByHop) &&
-        !src.is_multicast())
+    // (MLD Queries come behind a Hop-by-Hop header, RFC 3810 5).
+    if (scoped && (ip->proto == kIpProtoIcmp6 || ip->proto == kIpProtoHopByHop))
       return v_punt(Punt::ndp);
     // Other link-scope groups (OSPFv3's ff02::5/6, RIPng's ff02::9) go to the kernel
     // interfaces when they are on; scope 1 (interface-local) never comes from the wire.
     if (in.link_multicast && (d.b[1] & 0x0f) == 2) {
-      if (src.is_multicast() || src.is_unspecified() || src.is_loopback())
-        return v_drop(Drop::ipv6_bad_source);
+      if (src.is_unspecified()) return v_drop(Drop::ipv6_bad_source);
       return v_punt(Punt::link_multicast);
     }
     return v_drop(Drop::multicast_destination);

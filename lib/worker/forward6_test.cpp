@@ -162,6 +162,15 @@ TEST_CASE("classify6: link-scope ICMPv6 multicast goes to control, other multica
     f.next_header = 0;
     CHECK(is_punt(classify_frame(f), Punt::ndp));
   }
+  SECTION("not from a group or loopback source, which would be answered off the box") {
+    for (const char* s : {"::1", "ff02::1", "ff0e::1"}) {
+      f.src = *Ipv6::parse(s);
+      INFO(s);
+      CHECK(is_drop(classify_frame(f), Drop::ipv6_bad_source));
+      f.dst_ip = kAllNodes;
+      CHECK(is_drop(classify_frame(f), Drop::ipv6_bad_source));
+    }
+  }
   SECTION("not ICMPv6") {
     f.next_header = 17;
     CHECK(is_drop(classify_frame(f), Drop::multicast_destination));
@@ -209,12 +218,15 @@ TEST_CASE(
     }
   }
   SECTION("bad sources are dropped") {
-    for (const char* s : {"ff02::1", "::", "::1"}) {
+    for (const char* s : {"ff02::1", "::1"}) {
       f.src = *Ipv6::parse(s);
       INFO(s);
       CHECK(is_drop(classify_frame(f, nullptr, true), Drop::ipv6_bad_source));
-      CHECK(is_drop(classify_frame(f, nullptr, false), Drop::multicast_destination));
+      CHECK(is_drop(classify_frame(f, nullptr, false), Drop::ipv6_bad_source));
     }
+    f.src = Ipv6();
+    CHECK(is_drop(classify_frame(f, nullptr, true), Drop::ipv6_bad_source));
+    CHECK(is_drop(classify_frame(f, nullptr, false), Drop::multicast_destination));
   }
   SECTION("ICMPv6 and Hop-by-Hop stay NDP's, on or off") {
     for (uint8_t nh : {uint8_t(58), uint8_t(0)}) {
