@@ -132,8 +132,9 @@ ROUTERD_ALWAYS_INLINE Verdict classify(rte_mbuf* m, const PortFastInfo& in, bool
     if (av.reason == Drop::multicast_destination && in.link_multicast && (d >> 8) == 0xe00000)
       return ipv4_source_refused(s, in) ? v_drop(Drop::martian_source)
                                         : v_punt(Punt::link_multicast);
-    bool martian = av.reason == Drop::martian_source || av.reason == Drop::martian_destination ||
-                   av.reason == Drop::link_local;
+    // 169.254/16 is not a martian the switch may let through: RFC 3927 7 forbids forwarding
+    // it whatever the configuration.
+    bool martian = av.reason == Drop::martian_source || av.reason == Drop::martian_destination;
     if (drop_martians || !martian) return v_drop(av.reason);
   }
   if (ipv4_source_refused(s, in)) return v_drop(Drop::martian_source);

@@ -223,6 +223,9 @@ TEST_CASE("classify: martians, broadcasts, multicast", "[worker]") {
   CHECK(run_classify(with_src(Ipv4(127, 0, 0, 1)), false).action == Verdict::forward);
   CHECK(Drop(run_classify(with_dst(Ipv4(255, 255, 255, 255)), false).reason) ==
         Drop::limited_broadcast);
+  // 169.254/16 is never forwarded, whatever the switch says (RFC 3927 7).
+  CHECK(Drop(run_classify(with_dst(Ipv4(169, 254, 1, 1)), false).reason) == Drop::link_local);
+  CHECK(Drop(run_classify(with_src(Ipv4(169, 254, 1, 1)), false).reason) == Drop::link_local);
 }
 
 TEST_CASE("classify: link-local multicast goes to control only with control-plane interfaces on",
