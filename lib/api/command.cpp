@@ -607,6 +607,7 @@ void parse_link_set(Request& r, const std::string& cmd, Args a) {
   r.dev = a[at];
   if (a.size() != at + 3 || a[at + 1] != "mtu") fail(cmd, "expected: link set PORT mtu N");
   r.mtu = parse_mtu(cmd, a[at + 2]);
+  if (r.mtu < kMinPortMtu) fail(cmd, port_mtu_too_small(r.mtu));
 }
 
 // ping ADDRESS [size N] [df] [count N]; df is IPv4's alone.

@@ -161,6 +161,10 @@ TEST_CASE("route mtu and link set mtu", "[api]") {
   CHECK(err({"link", "set", "p1", "mtu", "65536"}) ==
         "link set: '65536' is not an MTU (68..65535)");
   CHECK(err({"link", "set", "p1", "mtu"}) == "link set: expected: link set PORT mtu N");
+  CHECK(err({"link", "set", "p1", "mtu", "1279"}) ==
+        "link set: mtu 1279 is below 1280, the least IPv6 takes (RFC 8200 5), and every port "
+        "carries IPv6");
+  CHECK(parse({"link", "set", "p1", "mtu", "1280"}).mtu == 1280);
   CHECK(err({"link", "set"}) == "link set: missing PORT");
 }
 

@@ -781,7 +781,7 @@ class Parser {
       fail(path + ".preset",
            quoted(p.preset) + " is not a preset name (letters, digits, '_' and '-')");
 
-    read_int(t, path, "mtu", 68, 9000, p.mtu);
+    read_int(t, path, "mtu", kMinPortMtu, 9000, p.mtu);  // the floor: inet6.hpp
     if (auto s = read_string(t, path, "mac")) p.mac = unicast_mac(path + ".mac", *s);
 
     if (auto s = read_string(t, path, "link_local"))

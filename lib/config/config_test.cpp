@@ -310,10 +310,13 @@ TEST_CASE("every key in config_keys() is read by the parser", "[config]") {
 
 TEST_CASE("integers outside their range are rejected with the range", "[config]") {
   CHECK(error_of("[[port]]\nname = \"p0\"\ndevice = \"x\"\nmtu = 10\n") ==
-        "t.toml: port[0].mtu: 10 is out of range 68..9000");
+        "t.toml: port[0].mtu: 10 is out of range 1280..9000");
   CHECK(error_of("[[port]]\nname = \"p0\"\ndevice = \"x\"\nmtu = 9001\n") ==
-        "t.toml: port[0].mtu: 9001 is out of range 68..9000");
-  CHECK(error_of("[[port]]\nname = \"p0\"\ndevice = \"x\"\nmtu = 68\n") == "");
+        "t.toml: port[0].mtu: 9001 is out of range 1280..9000");
+  // Every port carries IPv6 (RFC 8200 5).
+  CHECK(error_of("[[port]]\nname = \"p0\"\ndevice = \"x\"\nmtu = 1279\n") ==
+        "t.toml: port[0].mtu: 1279 is out of range 1280..9000");
+  CHECK(error_of("[[port]]\nname = \"p0\"\ndevice = \"x\"\nmtu = 1280\n") == "");
   CHECK(error_of("[dataplane]\nburst = 0\n") == "t.toml: dataplane.burst: 0 is out of range 1..64");
   CHECK(error_of("[dataplane]\nheap_reserve_mib = -1\n") ==
         "t.toml: dataplane.heap_reserve_mib: -1 is out of range 0..1048576");

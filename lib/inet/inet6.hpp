@@ -87,6 +87,14 @@ struct Ipv6 {
 };
 
 // RFC 4291 2.7.1's link-scope groups every node (routers: both) listens to.
+// RFC 8200 5: a link that carries IPv6 takes datagrams of this size. Every port does (its
+// link-local address at least), so no port's MTU may be smaller.
+inline constexpr uint16_t kMinPortMtu = 1280;
+inline std::string port_mtu_too_small(uint32_t mtu) {
+  return "mtu " + std::to_string(mtu) +
+         " is below 1280, the least IPv6 takes (RFC 8200 5), and every port carries IPv6";
+}
+
 inline constexpr Ipv6 kAllNodes = Ipv6::of(0xff02, 0, 0, 0, 0, 0, 0, 1);
 inline constexpr Ipv6 kAllRouters = Ipv6::of(0xff02, 0, 0, 0, 0, 0, 0, 2);
 
