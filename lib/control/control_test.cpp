@@ -931,6 +931,40 @@ TEST_CASE("a redirect punt is judged by the route as it is now, not by the id it
   CHECK(forwarded == 1);
 }
 
+TEST_CASE("a redirect punt whose route now waits for ARP takes its TTL once", "[control]") {
+  Rig r;
+  r.run({"neigh", "add", "10.2.0.9", "lladdr", "02:00:00:00:02:09", "dev", "p1"});  // the sender
+  // Since the worker punted it, 12/8 moved to a gateway on p0 nobody has resolved yet.
+  r.run({"route", "add", "12.0.0.0/8", "via", "10.1.0.7"});
+  TxEntry t;
+  while (rte_ring_dequeue_elem(r.ctl_tx.get(), &t, sizeof t) == 0) rte_pktmbuf_free(t.m);
+  PuntEntry e = ip_to(r.pool.get(), Ipv4(10, 2, 0, 9), Ipv4(12, 0, 0, 1), Punt::redirect, 2);
+  e.m->port = 1;
+  e.in_port = 1;
+  REQUIRE(rte_ring_enqueue_elem(r.punt.get(), &e, sizeof e) == 0);
+  r.ctl->poll_once(1000);
+  r.run({"neigh", "add", "10.1.0.7", "lladdr", "02:00:00:00:01:07", "dev", "p0"});
+  r.ctl->poll_once(1001);
+  // Released on the gateway's resolution with TTL 1: one hop, one decrement (it was
+  // taken twice, and the packet dropped on release as ttl_exceeded).
+  int forwarded = 0;
+  while (rte_ring_dequeue_elem(r.ctl_tx.get(), &t, sizeof t) == 0) {
+    const uint8_t* f = rte_pktmbuf_mtod(t.m, const uint8_t*);
+    if (f[12] == 0x08 && f[13] == 0x00) {
+      const auto* h = rte_pktmbuf_mtod_offset(t.m, const rte_ipv4_hdr*, 14);
+      if (h->dst_addr == rte_cpu_to_be_32(Ipv4(12, 0, 0, 1).v)) {
+        ++forwarded;
+        CHECK(t.port == r.ports[0]->id());
+        CHECK(h->time_to_live == 1);
+        CHECK(rte_ipv4_cksum(h) == 0);
+        CHECK(std::memcmp(f, Mac::parse("02:00:00:00:01:07")->b.data(), 6) == 0);
+      }
+    }
+    rte_pktmbuf_free(t.m);
+  }
+  CHECK(forwarded == 1);
+}
+
 // Issue 13, defect 2: one host sending 20,000 packets to 2,500 absent addresses of a
 // connected /16 had 13,315 packets queued for ARP, emptied the mbuf pool and stalled
 // forwarding. The rig's pool has 2,048 mbufs: before the fix the scan took them all.

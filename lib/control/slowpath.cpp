@@ -142,16 +142,11 @@ void Control::handle_redirect(rte_mbuf* m, uint16_t in_port, uint64_t now) {
   // Look again rather than trust the next-hop id the worker saw: while the packet waited
   // in the ring, that slot may have been freed and given to another next hop.
   const NextHopState* s = resolve(Ipv4(rte_be_to_cpu_32(ip->dst_addr)), m);
-  if (!s || s->kind != NhKind::forward || s->port != in_port) {
-    // The route changed since: the packet takes the path the FIB gives now, no redirect.
-    m->hash.usr = kTransit;
-    if (!s) return drop(m, Drop::no_route, in_port);
-    if (nh_rejects(s->kind)) return reject(m, s->kind, in_port, now);
-    ipv4_decrement_ttl(ip);
-    if (!send_via(m, s, Ipv4(rte_be_to_cpu_32(ip->dst_addr)), now))
-      drop(m, Drop::local_unhandled, in_port);
-    return;
-  }
+  // The route changed since: the packet takes the path the FIB gives now, no redirect, as
+  // a punted unresolved one does (its TTL taken once: a packet that waits for the
+  // neighbour has it taken when it is released).
+  if (!s || s->kind != NhKind::forward || s->port != in_port)
+    return handle_unresolved(m, in_port, now);
   const Ipv4 src(rte_be_to_cpu_32(ip->src_addr));
   // RFC 1812 5.2.7.2: only to a source on the subnet the packet came from, whose better
   // first hop is on that subnet too; at most one per second per source (a small fixed
@@ -188,9 +183,10 @@ void Control::handle_unresolved(rte_mbuf* m, uint16_t in_port, uint64_t now) {
     return drop(m, Drop::no_route, in_port);
   }
   // Resolved since the worker looked: forward it as the worker would have (queued packets
-  // get their TTL decremented when they are released).
+  // get their TTL decremented when they are released; worker 0 puts a tunnel's packets in
+  // their outer header as it does the router's own, TTL untouched).
   if (nh_rejects(s->kind)) return reject(m, s->kind, in_port, now);
-  if (s->kind == NhKind::forward) ipv4_decrement_ttl(ip_of(m));
+  if (s->kind == NhKind::forward || s->kind == NhKind::tunnel) ipv4_decrement_ttl(ip_of(m));
   if (send_via(m, s, d, now)) return;
   if (s->kind == NhKind::local) return handle_local(m, in_port, now);
   drop(m, Drop::directed_broadcast, in_port);
