@@ -667,6 +667,25 @@ TEST_CASE("reload diffs against the live state; a failed one puts everything bac
   CHECK(again["routes_deleted"] == 0);
 }
 
+TEST_CASE("reload names the keys read only at startup, and applies nothing of them",
+          "[control][reload]") {
+  Rig r(reload_config(R"("10.2.0.1/24")", ""));
+  const Config next = parse_config(
+      reload_config(R"("10.2.0.1/24")",
+                    "[ecmp]\nhash_key = \"0123456789abcdef0123456789abcdef\"\nuse_rss = false\n"
+                    "[control_plane]\npunt_rate = 5\n"),
+      "next.toml");
+  const json out = r.ctl->reload_apply(next, {});
+  const auto& v = out["restart_needed"];
+  auto has = [&v](const std::string& key) {
+    return std::any_of(v.begin(), v.end(), [&](const json& k) { return k == key; });
+  };
+  CHECK(has("ecmp.hash_key"));
+  CHECK(has("ecmp.use_rss"));
+  CHECK(has("control_plane (enabled, netns, allow, follow_link, punt_rate, punt_burst)"));
+  CHECK(v.size() == 3);
+}
+
 TEST_CASE("reload applies ECMP [[route]]s: changed members or weights replace, the same keep",
           "[control][reload][ecmp]") {
   auto cfg = [](const std::string& nexthops) {

@@ -223,6 +223,20 @@ std::vector<std::string> restart_needed(const Config& a, const Config& b) {
             a.ndp_probes != b.ndp_probes || a.ndp_delay_ms != b.ndp_delay_ms ||
             a.ndp_stale_ms != b.ndp_stale_ms,
         "ndp");
+  // Read once at startup: the flow hash's key and RSS use are in every worker's parameters,
+  // the kernel interfaces, the FPM server and the route mirror are set up once.
+  check(a.ecmp_hash_key != b.ecmp_hash_key, "ecmp.hash_key");
+  check(a.ecmp_use_rss != b.ecmp_use_rss, "ecmp.use_rss");
+  check(a.cp_enabled != b.cp_enabled || a.cp_netns != b.cp_netns || a.cp_allow != b.cp_allow ||
+            a.cp_follow_link != b.cp_follow_link || a.cp_punt_rate != b.cp_punt_rate ||
+            a.cp_punt_burst != b.cp_punt_burst,
+        "control_plane (enabled, netns, allow, follow_link, punt_rate, punt_burst)");
+  check(a.fpm_listen != b.fpm_listen || a.fpm_sweep_s != b.fpm_sweep_s ||
+            a.fpm_hold_s != b.fpm_hold_s,
+        "control_plane.fpm_*");
+  check(a.kernel_routes != b.kernel_routes || a.kernel_routes_table != b.kernel_routes_table ||
+            a.kernel_routes_protocols != b.kernel_routes_protocols,
+        "control_plane.kernel_routes*");
   return v;
 }
 
