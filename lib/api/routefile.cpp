@@ -67,9 +67,9 @@ class LineParser {
     used_.resize(base + starts_.size(), 0);
     tbb::concurrent_vector<std::pair<size_t, std::string>> errors;
     auto parse_lines = [&](const tbb::blocked_range<size_t>& r) {
-      // The longest line: [TYPE] PREFIX mtu N, then 64 x "nexthop via G dev P weight W", and
-      // room for a 65th, which the grammar refuses by name.
-      constexpr size_t kMaxWords = 4 + (kMaxNexthops + 1) * 7;
+      // The longest line: [TYPE] PREFIX mtu N, then 64 x "nexthop via inet6 G dev P weight W"
+      // (RFC 5549), and room for a 65th, which the grammar refuses by name.
+      constexpr size_t kMaxWords = 4 + (kMaxNexthops + 1) * 8;
       std::string_view words[kMaxWords + 1];
       // "<name>:<line>" for error messages, rewritten in place for each line: a string built
       // per line was a tenth of parsing a full table.

@@ -69,21 +69,24 @@ TEST_CASE("route files: ECMP lines of up to 64 next hops with dev and weight",
   CHECK(v[0].nexthops[7].weight == 9);
   CHECK(v[0].mtu == 1400);
   CHECK(v[1].via == Ipv4(10, 1, 0, 2));
-  // The longest line there can be: 64 next hops of 7 words, and mtu.
+  // The longest line there can be: 64 RFC 5549 next hops of 8 words, and mtu (as the CLI
+  // and batch take it).
   std::string full = "10.0.0.0/8";
   for (int i = 0; i < 64; ++i)
-    full += " nexthop via 10.1." + std::to_string(i) + ".2 dev p1 weight 256";
+    full += " nexthop via inet6 fe80::" + std::to_string(i + 1) + " dev p1 weight 256";
   v = parse_route_text(full + " mtu 9000\n", "t");
   REQUIRE(v.size() == 1);
   CHECK(v[0].nexthops.size() == 64);
+  CHECK(v[0].nexthops[63].via6 == Ipv6::parse("fe80::64"));
   CHECK_THROWS_WITH(parse_route_text(full + " nexthop via 10.2.0.2\n", "t"),
                     Contains("t:1:") && Contains("more than 64 nexthops"));
   // Beyond what the split keeps (a 65th next hop fits, for the grammar to name), the line
   // is refused as too long.
-  CHECK_THROWS_WITH(parse_route_text(full + " nexthop via 10.2.0.2 dev p1 weight 1 nexthop via " +
-                                         "10.2.0.3 dev p1 weight 1\n",
-                                     "t"),
-                    Contains("t:1: too many words"));
+  CHECK_THROWS_WITH(
+      parse_route_text(full + " nexthop via inet6 fe80::99 dev p1 weight 1 nexthop via " +
+                           "10.2.0.3 dev p1 weight 1\n",
+                       "t"),
+      Contains("t:1: too many words"));
 }
 
 TEST_CASE("route files: the first bad line is named and nothing is returned", "[api][routefile]") {
