@@ -444,12 +444,33 @@ int run(int argc, char** argv) {
           i, m, hz / m / 1e6, median(own), median(ratio),
           static_cast<unsigned long>(setups[i]->not_forwarded()),
           static_cast<unsigned long>(setups[i]->packets));
+      // What each family's route cache governor chose, over warm-up and rounds alike: a
+      // figure read without it can be the cache's or the FIB's.
+      const LcoreStats& st = setups[i]->dp->stats[0];
+      json caches = json::object();
+      for (const auto& [fam, c] : {std::pair{"4", &st.cache}, std::pair{"6", &st.cache6}}) {
+        const uint64_t hits = c->hits.get(), looked = hits + c->misses.get();
+        if (looked == 0 && c->bypassed_bursts.get() == 0) continue;
+        std::printf(
+            "    IPv%s route cache: hits %.1f %% of %lu lookups, probes chose it %lu times and "
+            "the FIB %lu times, %lu bursts bypassed it\n",
+            fam, looked ? 100.0 * double(hits) / double(looked) : 0.0,
+            static_cast<unsigned long>(looked), static_cast<unsigned long>(c->runs_on.get()),
+            static_cast<unsigned long>(c->runs_off.get()),
+            static_cast<unsigned long>(c->bypassed_bursts.get()));
+        caches[fam] = {{"hits", hits},
+                       {"lookups", looked},
+                       {"runs_on", c->runs_on.get()},
+                       {"runs_off", c->runs_off.get()},
+                       {"bypassed_bursts", c->bypassed_bursts.get()}};
+      }
       js.push_back({{"config", setups[i]->path},
                     {"cycles_per_packet", cyc[i]},
                     {"own_median", median(own)},
                     {"rate_vs_config0_median", median(ratio)},
                     {"packets", setups[i]->packets},
-                    {"not_forwarded", setups[i]->not_forwarded()}});
+                    {"not_forwarded", setups[i]->not_forwarded()},
+                    {"route_cache", caches}});
     }
     if (!json_out.empty()) {
       std::ofstream o(json_out);
