@@ -123,16 +123,45 @@ std::vector<uint8_t> Publisher::renamed(const Slot& from, const std::vector<Grou
   return prev;
 }
 
+// Whether a route that had `prev` (a bucket table in this set's member indexes, kNone where
+// the member left) keeps every flow of a staying member by switching to group slot g.
+bool Publisher::keeps_flows(const Slot& g, const std::vector<uint8_t>& prev) {
+  if (prev.empty()) return true;
+  // A flow's bucket is its hash masked by the table's size; a table at least as large
+  // refines prev's, so bucket b of g holds the flows of prev's b % prev.size().
+  if (g.buckets.size() < prev.size()) return false;
+  for (size_t b = 0; b < g.buckets.size(); ++b) {
+    const uint8_t p = prev[b % prev.size()];
+    if (p != ecmp::kNone && g.buckets[b] != p) return false;
+  }
+  return true;
+}
+
+void Publisher::forget_group(const Slot& s, uint32_t id) {
+  auto [lo, hi] = groups_by_set_.equal_range(std::make_pair(s.key.family, s.members));
+  for (auto it = lo; it != hi; ++it)
+    if (it->second == id) {
+      groups_by_set_.erase(it);
+      return;
+    }
+}
+
 uint32_t Publisher::acquire_group(std::vector<GroupMember> members, uint8_t family, uint32_t seed) {
   check_members(members, next_, slots_);
   auto key = std::make_pair(family, members);
-  if (auto it = groups_by_set_.find(key); it != groups_by_set_.end()) return it->second;
   const bool seeded = seed && seed < next_ && slots_[seed].is_group();
+  // Routes with one member set share a group, unless the route would then move flows whose
+  // member stays: a group of that set with another history (filled fresh, or from another
+  // route's old set) may give their buckets to other members. Resilience comes first.
+  std::vector<uint8_t> prev;
+  if (seeded) prev = renamed(slots_[seed], members);
+  auto [lo, hi] = groups_by_set_.equal_range(key);
+  for (auto it = lo; it != hi; ++it)
+    if (keeps_flows(slots_[it->second], prev)) return it->second;
   if (seeded && slots_[seed].refs == 1 && slots_[seed].key.family == family) {
     // The route is the seed's only user: change the group, not the route.
     Slot& s = slots_[seed];
     regrouped_.push_back({seed, s.members, s.buckets});
-    const std::vector<uint8_t> prev = renamed(s, members);
     rekey(seed, std::move(members), prev);
     return seed;
   }
@@ -142,10 +171,8 @@ uint32_t Publisher::acquire_group(std::vector<GroupMember> members, uint8_t fami
   s.refs = 0;
   s.used = true;
   s.members = std::move(members);
-  // The seed's buckets, renamed to this group's member indexes; a member the seed had and
-  // this group has not leaves its buckets for the fill to hand out (kNone).
-  std::vector<uint8_t> prev;
-  if (seeded) prev = renamed(slots_[seed], s.members);
+  // prev: the seed's buckets, renamed to this group's member indexes; a member the seed had
+  // and this group has not leaves its buckets for the fill to hand out (kNone).
   s.state = build_group(id, s, prev, s.buckets);
   for (const GroupMember& m : s.members) {
     slots_[m.id].refs++;
@@ -176,7 +203,7 @@ void Publisher::rekey(uint32_t id, std::vector<GroupMember> members,
       std::erase(ms.groups, id);
       if (--ms.refs == 0) maybe_unused_.push_back(m.id);
     }
-  groups_by_set_.erase(std::make_pair(s.key.family, s.members));
+  forget_group(s, id);
   s.members = std::move(members);
   groups_by_set_.emplace(std::make_pair(s.key.family, s.members), id);
   std::vector<uint8_t> table;
@@ -251,7 +278,7 @@ void Publisher::release_unused_slots() {
     Slot& s = slots_[id];
     if (!s.used || s.refs != 0) continue;
     if (s.is_group()) {
-      groups_by_set_.erase(std::make_pair(s.key.family, s.members));
+      forget_group(s, id);
       for (const GroupMember& m : s.members) {
         Slot& ms = slots_[m.id];
         std::erase(ms.groups, id);

@@ -106,13 +106,15 @@ class Publisher {
 
   // ---- ECMP groups
   // The group slot for this member set (1 to 64 members, distinct slots from acquire(),
-  // weights 1-256): shared by every route with the same set and family, released like any
+  // weights 1-256): shared by the routes with the same set and family, released like any
   // slot when no FIB entry uses it. A new group holds a reference on each member, and its
   // buckets start from those of `seed` (the group slot the route had before, or 0), so a
-  // route whose set changes moves only the flows it must. Throws FibError (table full) or
+  // route whose set changes moves only the flows it must; an existing group of the set is
+  // shared only if it gives every bucket of a staying member to that member, else the route
+  // gets a group of its own with the same set. Throws FibError (table full) or
   // std::invalid_argument (a bad set).
   //
-  // When no group has the new set and the route is the seed's only user, the seed itself
+  // When no such group exists and the route is the seed's only user, the seed itself
   // takes the new set: a new group object is published under the same slot id, so the
   // route's FIB entry is not rewritten (a member or weight change costs one bump, no FIB
   // batch). commit() keeps it; rollback() or a failed commit() restores the old set and
@@ -203,6 +205,9 @@ class Publisher {
                             const std::vector<Slot>& slots);
   // `from`'s bucket table in the member indexes of `to` (kNone for members `to` lacks).
   static std::vector<uint8_t> renamed(const Slot& from, const std::vector<GroupMember>& to);
+  static bool keeps_flows(const Slot& g, const std::vector<uint8_t>& prev);
+  // Removes group slot id (with s's current set) from groups_by_set_.
+  void forget_group(const Slot& s, uint32_t id);
   // Gives group slot id a new member set, its buckets filled from prev (in the new set's
   // indexes), and publishes it under the same id.
   void rekey(uint32_t id, std::vector<GroupMember> members, const std::vector<uint8_t>& prev);
@@ -244,7 +249,9 @@ class Publisher {
 
   std::vector<Slot> slots_;
   std::unordered_map<NhKey, uint32_t, NhKeyHash> by_key_;
-  std::map<std::pair<uint8_t, std::vector<GroupMember>>, uint32_t> groups_by_set_;
+  // Group slots by (family, member set): usually one each; more when sharing one would have
+  // moved a route's flows (acquire_group).
+  std::multimap<std::pair<uint8_t, std::vector<GroupMember>>, uint32_t> groups_by_set_;
   uint64_t member_downs_ = 0, member_ups_ = 0;
   std::vector<uint32_t> free_;
   std::vector<uint32_t> maybe_unused_;  // refs dropped to 0 or never taken: check at commit

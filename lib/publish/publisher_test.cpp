@@ -306,6 +306,53 @@ TEST_CASE(
   CHECK(f.publisher.group_members(g) == nullptr);
 }
 
+TEST_CASE("ECMP groups: a route whose new set another route's group already has keeps its flows",
+          "[publish][ecmp]") {
+  Fixture f;
+  for (uint32_t ip : {2u, 3u, 4u}) f.mtu_of[ip] = 1500;
+  const uint32_t a = f.publisher.acquire(Fixture::key(2));
+  const uint32_t b = f.publisher.acquire(Fixture::key(3));
+  const uint32_t c = f.publisher.acquire(Fixture::key(4));
+  const Prefix4 p = Fixture::prefix("10.9.0.0/16"), q = Fixture::prefix("10.8.0.0/16");
+  // q's {a, b} was filled fresh; p's {a, b, c} is 1:1:1, so about a third of p's buckets of
+  // a and b sit where q's group has the other one.
+  const uint32_t two = f.publisher.acquire_group({{a, 1}, {b, 1}}, 4);
+  f.publisher.set_route(q, two);
+  const uint32_t three = f.publisher.acquire_group({{a, 1}, {b, 1}, {c, 1}}, 4);
+  f.publisher.set_route(p, three);
+  f.publisher.commit();
+  const auto before = owners(f.publisher, three);
+  const auto other = owners(f.publisher, two);
+  // (Tables of different sizes: a flow in p's bucket i is in q's bucket i % q's size.)
+  size_t differ = 0;
+  for (size_t i = 0; i < before.size(); ++i)
+    differ += before[i] != c && before[i] != other[i % other.size()];
+  REQUIRE(differ > 0);  // else this test shows nothing
+
+  // c leaves p: p must not take q's group, which would move `differ` flows of a and b.
+  const uint32_t g = f.publisher.acquire_group({{a, 1}, {b, 1}}, 4, three);
+  f.publisher.set_route(p, g);
+  f.publisher.commit();
+  CHECK(g != two);
+  const auto after = owners(f.publisher, g);
+  REQUIRE(after.size() == before.size());
+  for (size_t i = 0; i < after.size(); ++i)
+    if (before[i] != c) CHECK(after[i] == before[i]);
+  CHECK(owners(f.publisher, two) == other);  // q's flows did not move either
+  CHECK(f.publisher.groups_used() == 2);     // two groups of one set
+
+  // A new route with that set shares one of them; when one route goes, its group goes
+  // and the set's other group stays found.
+  const uint32_t r = f.publisher.acquire_group({{a, 1}, {b, 1}}, 4);
+  CHECK((r == g || r == two));
+  f.publisher.set_route(p, Fib::kNoRoute);
+  f.publisher.commit();
+  CHECK(f.publisher.groups_used() == 1);
+  CHECK(f.publisher.acquire_group({{a, 1}, {b, 1}}, 4) == two);
+  // A route moving to a set whose group keeps its flows shares it: q's own set again.
+  CHECK(f.publisher.acquire_group({{a, 1}, {b, 1}}, 4, two) == two);
+}
+
 TEST_CASE("ECMP groups: a bad member set is refused and changes nothing", "[publish][ecmp]") {
   Fixture f;
   const uint32_t a = f.publisher.acquire(Fixture::key(2));
