@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <iterator>
+#include <set>
 
 namespace routerd {
 
@@ -258,6 +259,20 @@ std::string stats(const json& d) {
         held.value("ipv4", 0ull), held.value("ipv6", 0ull), inst.value("ipv4", 0ull),
         inst.value("ipv6", 0ull), f->value("batches", 0ull), f->value("batch_failures", 0ull),
         f->value("routes_refused", 0ull), f->value("unusable", 0ull));
+  }
+  // ECMP: the groups in one line, then each member next hop's packets once (a gateway in
+  // two groups is counted once: the workers count per next hop).
+  if (uint64_t g = d.value("ecmp_groups", 0ull)) {
+    out += fmt::format("ecmp: {} groups, member downs {} ups {}\n", g,
+                       d.value("ecmp_member_downs", 0ull), d.value("ecmp_member_ups", 0ull));
+    std::set<uint32_t> seen;
+    if (const auto e = d.find("ecmp"); e != d.end() && e->is_object())
+      for (const char* fam : {"ipv4", "ipv6"})
+        for (const auto& grp : e->value(fam, json::array()))
+          for (const auto& m : grp.value("members", json::array()))
+            if (seen.insert(m.value("id", 0u)).second)
+              out += fmt::format("  nexthop via {} dev {}: {} packets ({})\n", str(m, "via"),
+                                 str(m, "dev"), m.value("packets", 0ull), str(m, "state"));
   }
   for (const auto& w : d["workers"])
     out += fmt::format("worker {}: {} polls, {} with packets\n", w.value("worker", 0u),

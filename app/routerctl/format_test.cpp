@@ -129,6 +129,22 @@ const Case kCases[] = {
      "10), unusable 2\nworker 1: "
      "1000 polls, 10 with packets\nworker 2: 2000 polls, 0 with "
      "packets\n"},
+    // ECMP: one line for the groups, each member next hop once (10.2.0.2 is in both groups).
+    {Verb::stats,
+     R"({"ports":[],"drops":{},"punts":{},"events":{},"generation":1,"routes":2,"fib_prefixes":2,)"
+     R"("next_hops":5,"neighbours":0,"neighbour_queued":0,"ecmp_groups":3,"ecmp_member_downs":1,)"
+     R"("ecmp_member_ups":1,"ecmp":{"ipv4":[{"id":4,"buckets":128,"members":[{"id":1,"via":)"
+     R"("10.2.0.2","dev":"p1","weight":1,"state":"alive","buckets":64,"packets":700},{"id":2,)"
+     R"("via":"10.3.0.2","dev":"p2","weight":1,"state":"dead","buckets":0,"packets":300}]},)"
+     R"({"id":5,"buckets":128,"members":[{"id":1,"via":"10.2.0.2","dev":"p1","weight":1,)"
+     R"("state":"alive","buckets":128,"packets":700}]}],"ipv6":[{"id":6,"buckets":128,)"
+     R"("members":[{"id":3,"via":"fe80::2","dev":"p1","weight":2,"state":"alive","buckets":)"
+     R"(128,"packets":9}]}]},"workers":[]})",
+     "port           rx_packets     tx_packets      dropped   hw_imissed   hw_ierrors\n"
+     "drops: none\nto control: none\nevents: none\ngeneration 1  routes 2  fib prefixes 2  "
+     "next hops 5  neighbours 0 (0 packets queued)\necmp: 3 groups, member downs 1 ups 1\n"
+     "  nexthop via 10.2.0.2 dev p1: 700 packets (alive)\n  nexthop via 10.3.0.2 dev p2: 300 "
+     "packets (dead)\n  nexthop via fe80::2 dev p1: 9 packets (alive)\n"},
     {Verb::batch,
      R"({"changes":3,"added":1,"replaced":1,"deleted":1,"fib_changes":4,"seconds":0.00123,)"
      R"("generation":12,"generation_bumps":1})",

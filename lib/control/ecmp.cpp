@@ -109,8 +109,7 @@ nlohmann::json Control::group_json(uint32_t id) const {
     const NhKey& k = pub_.key(m.id);
     const NextHopState* s = pub_.state(m.id);
     const PortCtl* p = port_by_id(k.port);
-    uint64_t packets = 0;
-    for (uint32_t w = 0; w <= dp_.workers; ++w) packets += dp_.stats[w].via_group[m.id].get();
+    const uint64_t packets = pub_.via_packets(m.id);
     out.push_back({{"via", k.ndp() ? k.ip6.str() : Ipv4(k.ip).str()},
                    {"dev", p ? p->ref.name : "?"},
                    {"weight", m.weight},

@@ -17,6 +17,7 @@
 #include <cstring>
 #include <map>
 #include <memory>
+#include <set>
 #include <sstream>
 #include <stdexcept>
 
@@ -281,16 +282,20 @@ std::string prometheus_text(const json& s) {
            "Heap faulted in at startup for table loads (dataplane.heap_reserve_mib).");
   e.sample(field(mem, "heap_reserved_bytes"));
 
+  // Counted per member next hop, whichever of its groups picked it: one sample each, so a
+  // sum over the samples counts every packet once.
   e.family("routerd_ecmp_member_packets_total", "counter",
            "Packets ECMP groups sent through each member next hop.");
-  if (s.contains("ecmp"))
+  if (s.contains("ecmp")) {
+    std::set<uint32_t> seen;
     for (const char* fam : {"ipv4", "ipv6"})
       for (const auto& g : s["ecmp"].value(fam, json::array()))
         for (const auto& m : g["members"])
-          e.sample(m["packets"], {{"family", fam == std::string("ipv4") ? "4" : "6"},
-                                  {"group", std::to_string(g["id"].get<uint32_t>())},
-                                  {"via", m["via"].get<std::string>()},
-                                  {"dev", m["dev"].get<std::string>()}});
+          if (seen.insert(m.value("id", 0u)).second)
+            e.sample(m["packets"], {{"family", fam == std::string("ipv4") ? "4" : "6"},
+                                    {"via", m["via"].get<std::string>()},
+                                    {"dev", m["dev"].get<std::string>()}});
+  }
   // A routing daemon's feed (FPM or the kernel mirror), when one is configured.
   if (const json& f = field(s, "route_feed"); f.is_object()) {
     const std::string feed = f.value("feed", "");

@@ -46,7 +46,16 @@ uint32_t Publisher::take_slot() {
     throw FibError("next-hop table full (" + std::to_string(slots_.size() - 1) +
                    " slots; raise fib.max_next_hops)");
   }
+  // A reused slot's counter still holds what groups sent through its last next hop.
+  slots_[id].via_base = via_counted(id);
   return id;
+}
+
+uint64_t Publisher::via_counted(uint32_t id) const {
+  uint64_t n = 0;
+  for (uint32_t w = 0; workers_ && w < nworkers_; ++w)
+    if (workers_[w].via_group) n += workers_[w].via_group[id].get();
+  return n;
 }
 
 uint32_t Publisher::acquire(const NhKey& key) {

@@ -135,6 +135,11 @@ class Publisher {
   void for_each_group(F&& f) const {
     for (const auto& [k, id] : groups_by_set_) f(id);
   }
+  // Packets ECMP groups sent through next-hop slot id since it took its present next hop
+  // (the workers count per slot, whichever of the slot's groups picked it).
+  uint64_t via_packets(uint32_t id) const {
+    return id < slots_.size() && slots_[id].used ? via_counted(id) - slots_[id].via_base : 0;
+  }
   // Members taken out of (or put back into) their groups' buckets since startup.
   uint64_t member_downs() const { return member_downs_; }
   uint64_t member_ups() const { return member_ups_; }
@@ -195,9 +200,11 @@ class Publisher {
     std::vector<GroupMember> members;  // a group: its members, sorted by id
     std::vector<uint8_t> buckets;      // a group: the published bucket table
     std::vector<uint32_t> groups;      // a member: the group slots holding it
+    uint64_t via_base = 0;             // via_counted() when the slot was taken
     bool is_group() const { return used && key.type == NhType::group; }
   };
   uint32_t take_slot();
+  uint64_t via_counted(uint32_t id) const;  // the workers' group counters for slot id
   NextHopState* build_group(uint32_t id, const Slot& s, const std::vector<uint8_t>& prev,
                             std::vector<uint8_t>& table) const;
   void rebuild_group(uint32_t id);

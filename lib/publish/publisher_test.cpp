@@ -353,6 +353,32 @@ TEST_CASE("ECMP groups: a route whose new set another route's group already has 
   CHECK(f.publisher.acquire_group({{a, 1}, {b, 1}}, 4, two) == two);
 }
 
+TEST_CASE("ECMP groups: a member's packet count starts at zero, also in a reused slot",
+          "[publish][ecmp]") {
+  Fixture f;
+  for (uint32_t ip : {2u, 3u, 4u}) f.mtu_of[ip] = 1500;
+  f.workers[0].via_group = std::make_unique<Counter[]>(16);
+  const Prefix4 p = Fixture::prefix("10.9.0.0/16");
+  const uint32_t a = f.publisher.acquire(Fixture::key(2));
+  const uint32_t b = f.publisher.acquire(Fixture::key(3));
+  f.publisher.set_route(p, f.publisher.acquire_group({{a, 1}, {b, 1}}, 4));
+  f.publisher.commit();
+  f.workers[0].via_group[b].add(500);  // what the workers counted for b
+  CHECK(f.publisher.via_packets(b) == 500);
+  CHECK(f.publisher.via_packets(a) == 0);
+  // b leaves; its slot goes back after the grace period and is taken by a new gateway.
+  f.publisher.set_route(p, f.publisher.acquire_group({{a, 1}}, 4, f.publisher.route(p)));
+  f.publisher.commit();
+  f.publisher.reclaim_now();  // a grace period, and b's slot is free
+  const uint32_t c = f.publisher.acquire(Fixture::key(4));
+  REQUIRE(c == b);  // the same slot, which is the point
+  f.publisher.set_route(p, f.publisher.acquire_group({{a, 1}, {c, 1}}, 4, f.publisher.route(p)));
+  f.publisher.commit();
+  CHECK(f.publisher.via_packets(c) == 0);  // not b's 500
+  f.workers[0].via_group[c].add(7);
+  CHECK(f.publisher.via_packets(c) == 7);
+}
+
 TEST_CASE("ECMP groups: a bad member set is refused and changes nothing", "[publish][ecmp]") {
   Fixture f;
   const uint32_t a = f.publisher.acquire(Fixture::key(2));
