@@ -235,8 +235,11 @@ class Control {
   void send_via6(rte_mbuf* m, const NextHopState* s, const Ipv6& dst, uint64_t now_ms);
   void output6(rte_mbuf* m, uint16_t port, uint64_t now_ms);
   bool icmp6_bucket(uint64_t now_ms);
+  // from: the source, when the error is about a datagram to one of the router's unicast
+  // addresses, which RFC 4443 2.2 (a) makes the source; else one chosen for the sender.
   void send_icmp6_error(rte_mbuf* orig, uint8_t type, uint8_t code, uint32_t param,
-                        uint16_t in_port, uint64_t now_ms);
+                        uint16_t in_port, uint64_t now_ms,
+                        const std::optional<Ipv6>& from = std::nullopt);
   void send_ns(uint16_t port, const Ipv6& target, const std::optional<Mac>& unicast);
   void apply_neighbour_effects(NeighbourTable6::Effects& fx, uint64_t now_ms);
   // --- Router Advertisements (RFC 4861 6.2) and DAD of the router's own addresses

@@ -404,7 +404,7 @@ bool Control::icmp6_bucket(uint64_t now) {
 // Too Big) a multicast destination; limited per destination and in all (2.4 f). The source
 // is the router's address on the port the offending packet came in by (RFC 4443 2.2).
 void Control::send_icmp6_error(rte_mbuf* orig, uint8_t type, uint8_t code, uint32_t param,
-                               uint16_t in_port, uint64_t now) {
+                               uint16_t in_port, uint64_t now, const std::optional<Ipv6>& from) {
   auto* eth = rte_pktmbuf_mtod(orig, rte_ether_hdr*);
   const auto* ip = reinterpret_cast<const uint8_t*>(eth + 1);
   const size_t len = rte_pktmbuf_data_len(orig) - RTE_ETHER_HDR_LEN;
@@ -422,7 +422,7 @@ void Control::send_icmp6_error(rte_mbuf* orig, uint8_t type, uint8_t code, uint3
     st.drop[size_t(Drop::icmp_rate_limited)].add();
     return;
   }
-  const std::optional<Ipv6> src = select_source6(in_port, to);
+  const std::optional<Ipv6> src = from ? from : select_source6(in_port, to);
   if (!src) {
     st.drop[size_t(Drop::icmp_no_source)].add();
     return;
@@ -460,6 +460,33 @@ void Control::send_icmp6_error(rte_mbuf* orig, uint8_t type, uint8_t code, uint3
 
 // ---------------------------------------------------------------- to the router
 
+namespace {
+
+// What the router as a host understands after the fixed header: TCP, UDP, ICMPv6, No Next
+// Header, and the extension headers RFC 8200 4 lists (it drops what they carry to it).
+bool known_next_header(uint8_t nh) {
+  switch (nh) {
+    case IPPROTO_TCP:
+    case IPPROTO_UDP:
+    case icmp6::next_header:
+    case 59:  // No Next Header
+    case ipv6_ext::hop_by_hop:
+    case 43:   // Routing
+    case 44:   // Fragment
+    case 50:   // ESP
+    case 51:   // AH
+    case 60:   // Destination Options
+    case 135:  // Mobility
+    case 139:  // HIP
+    case 140:  // Shim6
+      return true;
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
 void Control::handle_local6(rte_mbuf* m, uint16_t in_port, uint64_t now) {
   auto* ip = ip6_of(m);
   const size_t len = rte_pktmbuf_data_len(m) - RTE_ETHER_HDR_LEN;
@@ -485,7 +512,14 @@ void Control::handle_local6(rte_mbuf* m, uint16_t in_port, uint64_t now) {
       return;
     if (ip->proto == IPPROTO_UDP && !d.is_multicast()) {
       // Nothing listens: Port Unreachable, which also ends a traceroute at the router.
-      send_icmp6_error(m, icmp6::dest_unreachable, icmp6::code_port_unreachable, 0, in_port, now);
+      send_icmp6_error(m, icmp6::dest_unreachable, icmp6::code_port_unreachable, 0, in_port, now,
+                       d);
+    } else if (!d.is_multicast() && !known_next_header(ip->proto)) {
+      // RFC 8200 4 and RFC 4443 3.4: a next header the router does not know, pointed at in the
+      // fixed header (IPv4's Protocol Unreachable). Extension headers and TCP are known:
+      // dropped as before, without an error.
+      send_icmp6_error(m, icmp6::param_problem, icmp6::code_unrecognized_next_header,
+                       offsetof(rte_ipv6_hdr, proto), in_port, now, d);
     }
     // Multicast never reaches kernel_takes: not the allow list's refusal.
     if (d.is_multicast()) return drop(m, Drop::local_unhandled, in_port);

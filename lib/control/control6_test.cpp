@@ -254,6 +254,37 @@ TEST_CASE("echo to the router is answered; hop limit 1 and no route earn ICMPv6 
                Punt::beyond_scope, r.ports[0]->id());
   REQUIRE(out.size() == 1);
   CHECK(out[0][14 + 41] == icmp6::code_beyond_scope);
+
+  // A next header the router does not know (RFC 8200 4): Parameter Problem code 1 pointing
+  // at the fixed header's Next Header field; TCP, No Next Header and an extension header
+  // are known and get nothing.
+  auto with_next = [&](uint8_t nh) {
+    std::vector<uint8_t> f = icmp_frame(*Ipv6::parse("2001:db8:2::1"), icmp6::echo_request, 64);
+    f[14 + 6] = nh;
+    return f;
+  };
+  out = r.hand(with_next(253), Punt::local, r.ports[0]->id());
+  REQUIRE(out.size() == 1);
+  ip = out[0].data() + 14;
+  CHECK(ip[40] == icmp6::param_problem);
+  CHECK(ip[41] == icmp6::code_unrecognized_next_header);
+  CHECK(ip[44] == 0);
+  CHECK(ip[47] == 6);  // the pointer: Next Header is byte 6 of the datagram
+  CHECK(Ipv6::from_bytes(ip + 8) == *Ipv6::parse("2001:db8:2::1"));
+  CHECK(Ipv6::from_bytes(ip + 24) == host);
+  CHECK(ip[48 + 6] == 253);  // the quote
+  // UDP nobody listens to: Port Unreachable, also from the address the datagram was for
+  // (RFC 4443 2.2 (a)), not from the input port's.
+  out = r.hand(with_next(17), Punt::local, r.ports[0]->id());
+  REQUIRE(out.size() == 1);
+  ip = out[0].data() + 14;
+  CHECK(ip[40] == icmp6::dest_unreachable);
+  CHECK(ip[41] == icmp6::code_port_unreachable);
+  CHECK(Ipv6::from_bytes(ip + 8) == *Ipv6::parse("2001:db8:2::1"));
+  for (uint8_t nh : {uint8_t(6), uint8_t(59), uint8_t(60)}) {
+    INFO(int(nh));
+    CHECK(r.hand(with_next(nh), Punt::local, r.ports[0]->id()).empty());
+  }
 }
 
 TEST_CASE("a batch mixing families is one commit, or nothing of it", "[control][ipv6]") {
