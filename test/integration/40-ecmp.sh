@@ -31,7 +31,8 @@ failed_time_ms = 1000'
 tb_init
 tb_start
 
-step() { tb_step "$* (at ${SECONDS} s)"; }
+# shellcheck source=ecmp_lib.sh
+source "$(dirname "$0")/ecmp_lib.sh"
 FLOWS=("$TB_PY" "$(cd "$(dirname "$0")" && pwd)/ecmp_flows.py")
 CAP=$TB_DIR/cap
 mkdir -p "$CAP"
@@ -55,10 +56,6 @@ send() {
     --tag "$tag" "$@" | tb_indent
   sleep 0.5 # the sinks flush within 0.1 s of a quiet link
 }
-# flows TAG: {"h1": {"SPORT": datagrams}, "h2": ..., "h3": ...} of what arrived with TAG.
-flows() { "${FLOWS[@]}" flows --tag "$1" "$CAP"/h{1,2,3}.log; }
-# path_of FILE: {"SPORT": "hN"} (a flow on several paths: the last; see dup_flows).
-path_of() { jq 'to_entries | map(.key as $p | .value | keys | map({(.): $p}) | add // {}) | add' "$1"; }
 
 # warm DST PREFIX: a few datagrams to DST, then until no member of PREFIX is unresolved: the
 # first packets to a gateway nobody asked for yet wait for ARP/NDP, and the queue holds 8.
@@ -67,30 +64,6 @@ warm() {
   tb_wait_until 5 eval "rctl_j route show | jq -e --arg p '$2' '.[] | select(.prefix == \$p) |
     all(.nexthops[]; .state == \"alive\")'" ||
     tb_say "     (members of $2 not all alive after 5 s)"
-}
-
-# spread TAG EXPECTED...: EXPECTED is "hN:PERCENT" per member; each within +-10 points,
-# all 1,000 flows arrived, none on two paths, every datagram arrived (2 per flow).
-spread() {
-  local tag=$1 f=$CAP/$1.json rc=0 e host pct got
-  shift
-  flows "$tag" >"$f"
-  jq -r --argjson n $NFLOWS 'to_entries[] | "     \(.key): \(.value | length) flows (\(.value | length * 1000 / $n | round / 10)%), \([.value[]] | add // 0) datagrams"' "$f"
-  local union dup dgrams
-  union=$(jq '[.[] | keys[]] | unique | length' "$f")
-  dup=$(jq '[.[] | keys[]] | group_by(.) | map(select(length > 1)) | length' "$f")
-  dgrams=$(jq '[.[][]] | add // 0' "$f")
-  tb_say "     $union of $NFLOWS flows arrived, $dup on more than one path, $dgrams of $((2 * NFLOWS)) datagrams"
-  ((union == NFLOWS && dup == 0 && dgrams == 2 * NFLOWS)) || rc=1
-  for e in "$@"; do
-    host=${e%%:*} pct=${e#*:}
-    got=$(jq --arg h "$host" '.[$h] // {} | length' "$f")
-    if ((got * 100 < (pct - 10) * NFLOWS || got * 100 > (pct + 10) * NFLOWS)); then
-      tb_say "     $host carries $got flows, expected $pct% +- 10%"
-      rc=1
-    fi
-  done
-  return $rc
 }
 
 # route_get_agrees TAG: for 25 flows of TAG, `route get` names the gateway they arrived at.
@@ -111,11 +84,6 @@ route_get_agrees() {
   ((bad == 0))
 }
 
-# moved A B: prints "MOVED FROM_HOST_COUNTS" comparisons of flows' paths between two tags.
-moved_json() {
-  jq -n --argjson a "$(path_of "$CAP/$1.json")" --argjson b "$(path_of "$CAP/$2.json")" '
-    [$a | keys[] | select($b[.] != null and $a[.] != $b[.]) | {f: ., from: $a[.], to: $b[.]}]'
-}
 
 member_state() {  # member_state PREFIX VIA: the member's state in route show
   rctl_j route show | jq -r --arg p "$1" --arg v "$2" \

@@ -33,7 +33,8 @@ probes = $NDP_PROBES"
 tb_init
 tb_start
 
-step() { tb_step "$* (at ${SECONDS} s)"; }
+# shellcheck source=ecmp_lib.sh
+source "$(dirname "$0")/ecmp_lib.sh"
 FLOWS=("$TB_PY" "$(cd "$(dirname "$0")" && pwd)/ecmp_flows.py")
 CAP=$TB_DIR/cap
 mkdir -p "$CAP"
@@ -84,10 +85,6 @@ send() {
     --pps 2500 --tag "$tag" "$@" | tb_indent
   arrived "\$1 == 6 && \$3 ~ /^$tag:/" $((2 * NFLOWS)) >/dev/null
 }
-# flows TAG: {"h1": {"SPORT": datagrams}, "h2": ..., "h3": ...} of what arrived with TAG.
-flows() { "${FLOWS[@]}" flows --tag "$1" "$CAP"/h{1,2,3}.log; }
-# path_of FILE: {"SPORT": "hN"} (a flow on several paths: the last; spread counts those).
-path_of() { jq 'to_entries | map(.key as $p | .value | keys | map({(.): $p}) | add // {}) | add' "$1"; }
 
 # ecmp_route: the route's JSON in route show.
 ecmp_route() { rctl_j -6 route show | jq -c --arg p "$PFX" '.[] | select(.prefix == $p)'; }
@@ -104,30 +101,6 @@ warm() {
     { tb_say "     (members not all alive after 5 s)"; show_members; }
 }
 
-# spread TAG EXPECTED...: EXPECTED is "hN:PERCENT" per member; each within +-10 points,
-# all 1,000 flows arrived, none on two paths, every datagram arrived (2 per flow).
-spread() {
-  local tag=$1 f=$CAP/$1.json rc=0 e host pct got
-  shift
-  flows "$tag" >"$f"
-  jq -r --argjson n "$NFLOWS" 'to_entries[] | "     \(.key): \(.value | length) flows (\(.value | length * 1000 / $n | round / 10)%), \([.value[]] | add // 0) datagrams"' "$f"
-  local union dup dgrams
-  union=$(jq '[.[] | keys[]] | unique | length' "$f")
-  dup=$(jq '[.[] | keys[]] | group_by(.) | map(select(length > 1)) | length' "$f")
-  dgrams=$(jq '[.[][]] | add // 0' "$f")
-  tb_say "     $union of $NFLOWS flows arrived, $dup on more than one path, $dgrams of $((2 * NFLOWS)) datagrams"
-  ((union == NFLOWS && dup == 0 && dgrams == 2 * NFLOWS)) || rc=1
-  for e in "$@"; do
-    host=${e%%:*} pct=${e#*:}
-    got=$(jq --arg h "$host" '.[$h] // {} | length' "$f")
-    if ((got * 100 < (pct - 10) * NFLOWS || got * 100 > (pct + 10) * NFLOWS)); then
-      tb_say "     $host carries $got flows, expected $pct% +- 10%"
-      rc=1
-    fi
-  done
-  return "$rc"
-}
-
 # labels_kept TAG...: every flow kept its flow label across the TAGs (Linux derives it from the
 # 5-tuple); the label is part of the flow hash, so a flow whose label changed may move rightly.
 labels_kept() {
@@ -139,11 +112,6 @@ labels_kept() {
   ((n == 0))
 }
 
-# moved_json A B: [{f: SPORT, from: HOST, to: HOST}] of the flows whose path differs.
-moved_json() {
-  jq -n --argjson a "$(path_of "$CAP/$1.json")" --argjson b "$(path_of "$CAP/$2.json")" '
-    [$a | keys[] | select($b[.] != null and $a[.] != $b[.]) | {f: ., from: $a[.], to: $b[.]}]'
-}
 by_to() { jq -c 'group_by(.to) | map({(.[0].to): length}) | add // {}'; }
 
 # only_left_moved A B: between A and B, the flows h3 carried in A moved (to h1/h2, 50/50),
