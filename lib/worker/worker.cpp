@@ -693,12 +693,16 @@ void Worker::process6(uint16_t in_port, const PortFastInfo& in, rte_mbuf** pkts,
   uint32_t set[kMaxBurst];
   // The cache sets are hashed and prefetched as destinations come out of stage 1, a loop
   // ahead of their lookup (prefetched only there, the set's first read stalled: perf, zipf).
-  RouteCache6* const warm =
-      governor6_.mode() != RouteCacheGovernor::Mode::off ? cache6_.get() : nullptr;
-  // Likewise each destination's tbl24 entry in the trie, unless the cache answers (nearly)
-  // every lookup: with random destinations the first miss of every lookup overlaps the rest
-  // of the burst's stage 1 instead of stalling the trie walk's first level.
-  const uint32_t* const tbl24 = governor6_.on() ? nullptr : dp_.fib6.tbl24_for_prefetch();
+  RouteCache6* const warm = governor6_.next_uses_cache() ? cache6_.get() : nullptr;
+  // Without the cache, each destination's tbl24 entry in the trie instead: with random
+  // destinations the first miss of every lookup overlaps the rest of the burst's stage 1
+  // instead of stalling the trie walk's first level.
+  const uint32_t* const tbl24 = warm ? nullptr : dp_.fib6.tbl24_for_prefetch();
+  // A probe times from here, each arm with only its own fetches, as for IPv4 (a33dfb7).
+  // With both arms' fetches in stage 1 and the time taken from the lookup, the cache arm
+  // was timed without its sets' hashing and fetching, and its misses found their tbl24
+  // lines fetched, which they are not once the cache is on.
+  const uint64_t probe_since = governor6_.stamp();
   // ECMP, as for IPv4 (classify_burst): the flows hashed here when the last burst had groups.
   uint32_t fh[kMaxBurst];
   uint32_t* const flows = hash_flows6_ ? fh : nullptr;
@@ -803,7 +807,7 @@ void Worker::process6(uint16_t in_port, const PortFastInfo& in, rte_mbuf** pkts,
     }
     for (uint16_t i = 1; i < k; ++i) nhs[i] = s0;
   } else {
-    RouteCache6* cache = governor6_.begin() ? cache6_.get() : nullptr;
+    RouteCache6* cache = governor6_.begin(probe_since) ? cache6_.get() : nullptr;
     lookup_states6(dp_, cache, gen, dst, k, nhs, &t, warm ? set : nullptr);
     governor6_.end(k, t);
   }
