@@ -259,6 +259,15 @@ void Control::handle_hop_by_hop(rte_mbuf* m, uint16_t in_port, uint64_t now) {
 // is on the link, else the next router, which must be named by its link-local address (a
 // host could not tell routers apart otherwise; Linux does not redirect to a global one
 // either). At most one redirect per second per source (a small fixed table).
+// RFC 4007 9, as the worker's decide6 judges it: a packet from a link-local source leaves
+// by no port but the one it came in on. True when it was answered (code 2) and dropped.
+bool Control::refused_scope6(rte_mbuf* m, const NextHopState* s, uint16_t in_port, uint64_t now) {
+  if (!src6(m).is_link_local() || (s->kind != NhKind::tunnel && s->port == in_port)) return false;
+  send_icmp6_error(m, icmp6::dest_unreachable, icmp6::code_beyond_scope, 0, in_port, now);
+  drop(m, Drop::beyond_scope, in_port);
+  return true;
+}
+
 void Control::handle_redirect6(rte_mbuf* m, uint16_t in_port, uint64_t now) {
   m->hash.usr = kTransit;
   const Ipv6 d = dst6(m), s6 = src6(m);
@@ -269,6 +278,7 @@ void Control::handle_redirect6(rte_mbuf* m, uint16_t in_port, uint64_t now) {
     return drop(m, Drop::no_route, in_port);
   }
   if (nh_rejects(s->kind)) return reject6(m, s->kind, in_port, now);
+  if (s->kind != NhKind::local && refused_scope6(m, s, in_port, now)) return;
   const PortCtl* p = port_by_id(in_port);
   if (s->kind == NhKind::forward && s->port == in_port && p) {
     bool on_link = s6.is_link_local();
@@ -316,6 +326,7 @@ void Control::handle_unresolved6(rte_mbuf* m, uint16_t in_port, uint64_t now) {
   }
   if (s->kind == NhKind::local) return handle_local6(m, in_port, now);
   if (nh_rejects(s->kind)) return reject6(m, s->kind, in_port, now);
+  if (refused_scope6(m, s, in_port, now)) return;  // the route moved while it waited
   send_via6(m, s, d, now);
 }
 

@@ -317,7 +317,7 @@ TEST_CASE("a packet back out of its input port is forwarded and its source redir
   r.run({"route", "add", "2001:db8:70::/48", "via", "fe80::3", "dev", "p0"});
   r.run({"neigh", "add", "2001:db8:1::4", "lladdr", "02:00:00:00:00:04", "dev", "p0"});
   r.run({"route", "add", "2001:db8:71::/48", "via", "2001:db8:1::4"});
-  auto packet = [](const char* to) {
+  auto packet = [](const char* to, const char* from = "2001:db8:1::2") {
     std::vector<uint8_t> f = frame(14 + 40 + 16);
     std::memcpy(f.data() + 6, kHost.b.data(), 6);
     f[12] = 0x86;
@@ -326,7 +326,7 @@ TEST_CASE("a packet back out of its input port is forwarded and its source redir
     f[14 + 5] = 16;
     f[14 + 6] = 17;
     f[14 + 7] = 64;
-    const Ipv6 s = *Ipv6::parse("2001:db8:1::2"), d = *Ipv6::parse(to);
+    const Ipv6 s = *Ipv6::parse(from), d = *Ipv6::parse(to);
     std::memcpy(&f[14 + 8], s.b.data(), 16);
     std::memcpy(&f[14 + 24], d.b.data(), 16);
     return f;
@@ -351,6 +351,25 @@ TEST_CASE("a packet back out of its input port is forwarded and its source redir
     CHECK(out.size() == 1);
     out = r.hand(packet("2001:db8:70::2"), Punt::redirect, r.ports[0]->id(), 2100);
     CHECK(out.size() == 2);
+  }
+  SECTION("from a link-local source too: it stays on its link (RFC 4007 9)") {
+    out = r.hand(packet("2001:db8:70::5", "fe80::9"), Punt::redirect, r.ports[0]->id(), 7000);
+    REQUIRE(out.size() == 2);
+    red = ndp_parse(out[0].data() + 14, out[0].size() - 14);
+    REQUIRE(red);
+    CHECK(red->type == nd::redirect);
+    CHECK(red->dst == *Ipv6::parse("fe80::9"));
+    CHECK(out[1][14 + 7] == 63);
+    // Its route moved to p1 while it waited: it may not leave its link, code 2 (to a
+    // neighbour known already, so that the error leaves at once).
+    r.run({"neigh", "add", "fe80::9", "lladdr", "02:00:00:00:00:09", "dev", "p0"});
+    r.run({"neigh", "add", "2001:db8:2::7", "lladdr", "02:00:00:00:02:07", "dev", "p1"});
+    r.run({"route", "replace", "2001:db8:70::/48", "via", "2001:db8:2::7"});
+    out = r.hand(packet("2001:db8:70::5", "fe80::9"), Punt::redirect, r.ports[0]->id(), 9000);
+    REQUIRE(out.size() == 1);
+    CHECK(out[0][14 + 40] == icmp6::dest_unreachable);
+    CHECK(out[0][14 + 41] == icmp6::code_beyond_scope);
+    CHECK(Ipv6::from_bytes(out[0].data() + 14 + 24) == *Ipv6::parse("fe80::9"));
   }
   SECTION("a router named by a global address is not a redirect target (RFC 4861 8.2)") {
     out = r.hand(packet("2001:db8:71::1"), Punt::redirect, r.ports[0]->id(), 5000);

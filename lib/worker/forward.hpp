@@ -723,10 +723,10 @@ ROUTERD_ALWAYS_INLINE Verdict classify6(rte_mbuf* m, const PortFastInfo& in, uin
   return kForward;
 }
 
-// Stage 2 for IPv6: what the looked-up next hop means. Hop-by-Hop options are looked at
-// by control (RFC 8200 4.3: the only header a router examines), after the checks every
-// forwarded packet passes.
-ROUTERD_ALWAYS_INLINE Verdict decide6(const rte_mbuf* m, const NextHopState* nh) {
+// Stage 2 for IPv6: what the looked-up next hop means, for a packet in on in_port. Hop-by-Hop
+// options are looked at by control (RFC 8200 4.3: the only header a router examines), after
+// the checks every forwarded packet passes.
+ROUTERD_ALWAYS_INLINE Verdict decide6(const rte_mbuf* m, const NextHopState* nh, uint16_t in_port) {
   auto* ip = rte_pktmbuf_mtod_offset(m, const rte_ipv6_hdr*, RTE_ETHER_HDR_LEN);
   const bool dst_ll = ip->dst_addr[0] == 0xfe && (ip->dst_addr[1] & 0xc0) == 0x80;
   if (nh != nullptr && nh->kind == NhKind::local) return v_punt(Punt::local);
@@ -735,8 +735,10 @@ ROUTERD_ALWAYS_INLINE Verdict decide6(const rte_mbuf* m, const NextHopState* nh)
   if (nh == nullptr) return v_punt(Punt::no_route);
   if (nh_rejects(nh->kind)) return reject_verdict(nh->kind);
   if (ip->hop_limits <= 1) return v_punt(Punt::ttl_exceeded);
-  // RFC 4007 9: a packet from a link-local source never leaves its link.
-  if (ip->src_addr[0] == 0xfe && (ip->src_addr[1] & 0xc0) == 0x80)
+  // RFC 4007 9: a packet from a link-local source never leaves its link; back out of the
+  // port it came in on it stays there (and its source may hear of a better first hop).
+  if (ip->src_addr[0] == 0xfe && (ip->src_addr[1] & 0xc0) == 0x80 &&
+      (nh->kind == NhKind::tunnel || nh->port != in_port))
     return v_punt(Punt::beyond_scope);
   if (ip->proto == kIpProtoHopByHop) return v_punt(Punt::hop_by_hop);
   if (nh->kind == NhKind::tunnel) return {Verdict::tunnel, 0, 0};

@@ -253,7 +253,7 @@ TEST_CASE("decide6: next-hop kinds, hop limit, scope, Hop-by-Hop and MTU", "[wor
   const NextHopState fwd = state(NhKind::forward);
   auto decide_frame = [&](const NextHopState* s) {
     rte_mbuf* m = f.build();
-    const Verdict v = decide6(m, s);
+    const Verdict v = decide6(m, s, 0);
     rte_pktmbuf_free(m);
     return v;
   };
@@ -276,9 +276,15 @@ TEST_CASE("decide6: next-hop kinds, hop limit, scope, Hop-by-Hop and MTU", "[wor
     CHECK(is_drop(decide_frame(nullptr), Drop::link_local));
     CHECK(is_punt(decide_frame(&local), Punt::local));
   }
-  SECTION("a link-local source never leaves its link") {
+  SECTION("a link-local source never leaves its link, and may go back out on it") {
     f.src = *Ipv6::parse("fe80::2");
-    CHECK(is_punt(decide_frame(&fwd), Punt::beyond_scope));
+    CHECK(is_punt(decide_frame(&fwd), Punt::beyond_scope));  // in on port 0, out on 1
+    const NextHopState back = state(NhKind::forward, 0);
+    CHECK(decide_frame(&back).action == Verdict::forward);
+    const NextHopState tunnel = state(NhKind::tunnel, 0);
+    CHECK(is_punt(decide_frame(&tunnel), Punt::beyond_scope));
+    const NextHopState waiting = state(NhKind::unresolved, 0);
+    CHECK(is_punt(decide_frame(&waiting), Punt::unresolved));
   }
   SECTION("Hop-by-Hop options go to control") {
     f.next_header = 0;
@@ -395,7 +401,7 @@ TEST_CASE("classify6_fast only ever agrees with classify, classify6 and decide6"
     // decide6 does and the next hop does not lead back out of the input port (0).
     for (const NextHopState& s : hops) {
       const bool got = forwards6(m, forward_limit(&s, 0));
-      const Verdict dv = decide6(m, &s);
+      const Verdict dv = decide6(m, &s, 0);
       INFO("kind " << int(s.kind) << " port " << s.port << " mtu " << s.mtu);
       REQUIRE(got == (dv.action == Verdict::forward && s.port != 0));
       forwarded += got;

@@ -668,7 +668,7 @@ ROUTERD_ALWAYS_INLINE void Worker::process4_looked_up(uint16_t in_port, rte_mbuf
 // handed to control, which forwards it and tells the source about the better first hop (RFC
 // 4861 8.2), within the ICMP budget; beyond it, it is just forwarded.
 bool Worker::exact6(rte_mbuf* m, const NextHopState* s, uint16_t in_port) {
-  const Verdict v = decide6(m, s);
+  const Verdict v = decide6(m, s, in_port);
   if (v.action != Verdict::forward) {
     divert(m, v, s, in_port);
     return false;
