@@ -880,8 +880,9 @@ class Parser {
     return k;
   }
 
-  // route.nexthops: [{ via = "...", dev = "...", weight = N }, ...], two to 64 of them;
-  // each is checked as a lone gateway would be by read(via, dev).
+  // route.nexthops: [{ via = "...", dev = "...", weight = N }, ...], one to 64 of them (one is
+  // a plain route, as `routerctl route add P nexthop via G` makes one); each is checked as a
+  // lone gateway would be by read(via, dev).
   template <class A, class Read>
   std::vector<NexthopConfig<A>> nexthops(const toml::table& t, const std::string& path,
                                          Read&& read) const {
@@ -891,8 +892,8 @@ class Parser {
     const toml::array* a = n->as_array();
     const std::string key = join(path, "nexthops");
     if (!a) fail(key, "expected an array of tables ({ via = \"...\", weight = N })");
-    if (a->size() < 2 || a->size() > 64)
-      fail(key, std::to_string(a->size()) + " next hops: an ECMP route has 2 to 64");
+    if (a->empty() || a->size() > 64)
+      fail(key, std::to_string(a->size()) + " next hops: a route has 1 to 64");
     for (size_t i = 0; i < a->size(); ++i) {
       const std::string at = indexed(key, i);
       const toml::table* e = (*a)[i].as_table();
@@ -967,6 +968,14 @@ class Parser {
     check_nexthops(path, !r.nexthops.empty(), via, dev, type);
     if (!via && !dev && type == RouteType::unicast && r.nexthops.empty())
       fail(path, "needs 'via', 'dev' or both");
+    if (r.nexthops.size() == 1) {  // checked as a next hop already; its weight means nothing
+      if (r.nexthops[0].via6)
+        r.via6 = r.nexthops[0].via6;
+      else
+        r.via = r.nexthops[0].via;
+      r.dev = r.nexthops[0].dev;
+      r.nexthops.clear();
+    }
     const PortConfig* port = nullptr;
     if (dev) {
       port = &existing_port(c, path + ".dev", *dev);
@@ -1046,6 +1055,11 @@ class Parser {
     check_nexthops(path, !r.nexthops.empty(), via, dev, type);
     if (!via && !dev && type == RouteType::unicast && r.nexthops.empty())
       fail(path, "needs 'via', 'dev' or both");
+    if (r.nexthops.size() == 1) {  // as for IPv4
+      r.via = r.nexthops[0].via;
+      r.dev = r.nexthops[0].dev;
+      r.nexthops.clear();
+    }
     const PortConfig* port = nullptr;
     if (dev) {
       port = &existing_port(c, path + ".dev", *dev);

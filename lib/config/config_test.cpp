@@ -1200,8 +1200,25 @@ nexthops = [{ via = "fe80::2", dev = "p1" }, { via = "2001:db8:1::2", weight = 2
   auto route = [](const std::string& body) {
     return error_of(kTwoPorts6 + "[[route]]\nprefix = \"10.9.0.0/16\"\n" + body);
   };
-  CHECK(route("nexthops = [{ via = \"10.1.0.2\" }]\n") ==
-        "t.toml: route[0].nexthops: 1 next hops: an ECMP route has 2 to 64");
+  CHECK(route("nexthops = []\n") == "t.toml: route[0].nexthops: 0 next hops: a route has 1 to 64");
+  // One next hop is a plain route, as routerctl's `route add P nexthop via G` makes one.
+  {
+    const Config one =
+        parse_config(kTwoPorts6 +
+                         "[[route]]\nprefix = \"10.9.0.0/16\"\n"
+                         "nexthops = [{ via = \"10.1.0.2\", dev = \"p0\", weight = 5 }]\n"
+                         "[[route]]\nprefix = \"2001:db8:9::/48\"\n"
+                         "nexthops = [{ via = \"fe80::2\", dev = \"p1\" }]\n",
+                     "t.toml");
+    REQUIRE(one.routes.size() == 1);
+    CHECK(one.routes[0].nexthops.empty());
+    CHECK(one.routes[0].via == Ipv4(10, 1, 0, 2));
+    CHECK(one.routes[0].dev == "p0");
+    REQUIRE(one.routes6.size() == 1);
+    CHECK(one.routes6[0].nexthops.empty());
+    CHECK(one.routes6[0].via == Ipv6::parse("fe80::2"));
+    CHECK(one.routes6[0].dev == "p1");
+  }
   CHECK(route("nexthops = [{ via = \"10.1.0.2\" }, { via = \"10.2.0.2\", weight = 0 }]\n") ==
         "t.toml: route[0].nexthops[1].weight: 0 is out of range 1..256");
   CHECK(route("nexthops = [{ via = \"10.1.0.2\" }, { via = \"10.1.0.2\", weight = 2 }]\n") ==
