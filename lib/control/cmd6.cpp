@@ -246,8 +246,11 @@ nlohmann::json Control::route_get6(const Request& r) {
   if (p) j["src"] = select_source6(p->ref.id, a).value_or(Ipv6()).str();
   j["nexthop"] = nh;
   // What the router's own packets to a use instead (originate6.cpp), as IPv4's answer shows.
-  if (const RouteException6* e = exc6_.find(a, now_ms()))
-    j["exception"] = exception_json(*e, now_ms());
+  if (const RouteException6* e = exc6_.find(a, now_ms())) {
+    RouteException6 shown = *e;  // as IPv4's: a stale redirect is not used, nor shown
+    if (!rt->via || !route_redirect_current(shown, rt, *rt->via)) shown.gateway = {};
+    if (shown.metrics.mtu || shown.has_gateway()) j["exception"] = exception_json(shown, now_ms());
+  }
   return j;
 }
 

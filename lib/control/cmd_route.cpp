@@ -510,8 +510,12 @@ nlohmann::json Control::handle<Verb::route_get>(const Request& r) {
   j["nexthop"] = nh_json(id);
   // find() may drop an expired entry: exceptions are control-thread state, and route get
   // runs there.
-  if (const RouteException* e = exc_.find(a.v, now_ms()))
-    j["exception"] = exception_json(*e, now_ms());
+  if (const RouteException* e = exc_.find(a.v, now_ms())) {
+    // A redirect learnt for another route, or another first hop, is not used: not shown.
+    RouteException shown = *e;
+    if (!redirect_current(shown, a)) shown.gateway = {};
+    if (shown.metrics.mtu || shown.has_gateway()) j["exception"] = exception_json(shown, now_ms());
+  }
   return j;
 }
 

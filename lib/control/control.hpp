@@ -237,6 +237,7 @@ class Control {
   bool icmp6_bucket(uint64_t now_ms);
   // from: the source, when the error is about a datagram to one of the router's unicast
   // addresses, which RFC 4443 2.2 (a) makes the source; else one chosen for the sender.
+  bool redirect_current(const RouteException& e, Ipv4 dst) const;
   bool refused_scope6(rte_mbuf* m, const NextHopState* s, uint16_t in_port, uint64_t now_ms);
   void send_icmp6_error(rte_mbuf* orig, uint8_t type, uint8_t code, uint32_t param,
                         uint16_t in_port, uint64_t now_ms,

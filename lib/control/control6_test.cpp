@@ -852,6 +852,26 @@ TEST_CASE("IPv6 redirects about the router's own traffic: learnt only when accep
     CHECK(r.run({"route", "flush", "cache"})["flushed"] == 1);
     CHECK(route_get(r).count("exception") == 0);
   }
+  SECTION("on: a redirect stands only while its route keeps the first hop it replaced") {
+    Rig6 r(cfg);
+    route_beyond(r);
+    const uint16_t p1 = r.ports[1]->id();
+    r.hand(redirect6("fe80::2", kGw, "fe80::3", "2001:db8:9::5"), Punt::local, p1);
+    REQUIRE(route_get(r)["exception"]["gateway"] == "fe80::3");
+    // The route moves to another gateway: the router's own packets follow the route, not
+    // the redirect learnt for the old one.
+    const Mac other = *Mac::parse("02:00:00:00:00:04");
+    r.run({"neigh", "add", "fe80::4", "lladdr", "02:00:00:00:00:04", "dev", "p1"});
+    r.run({"route", "replace", "2001:db8:9::/48", "via", "fe80::4", "dev", "p1"});
+    auto out = r.hand(echo_from_beyond(), Punt::local, p1);
+    REQUIRE(out.size() == 1);
+    CHECK(std::memcmp(out[0].data(), other.b.data(), 6) == 0);
+    // ...and a redirect from the old first hop is not taken as from the current one.
+    r.hand(redirect6("fe80::3", kBetter, "fe80::5", "2001:db8:9::5"), Punt::local, p1);
+    out = r.hand(echo_from_beyond(), Punt::local, p1);
+    REQUIRE(out.size() == 1);
+    CHECK(std::memcmp(out[0].data(), other.b.data(), 6) == 0);
+  }
   SECTION("on: redirects failing RFC 4861 8.1 are ignored and counted") {
     Rig6 r(cfg);
     route_beyond(r);

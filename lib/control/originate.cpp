@@ -111,8 +111,10 @@ uint16_t Control::output_originated(rte_mbuf* m, uint64_t now) {
     rte_pktmbuf_free(m);
     return mtu;
   }
-  // A learnt first hop (accept_redirects) replaces the route's gateway for this destination.
-  if (e && e->gateway && (s->kind == NhKind::forward || s->kind == NhKind::unresolved)) {
+  // A learnt first hop (accept_redirects) replaces the route's gateway for this destination,
+  // while the route is the one it was learnt for.
+  if (e && e->gateway && (s->kind == NhKind::forward || s->kind == NhKind::unresolved) &&
+      redirect_current(*e, d)) {
     const Neighbour* n = neigh_.find(Ipv4(e->gateway));
     const PortCtl* p = port_by_id(s->port);
     if (n && n->usable() && p && n->port == s->port) {
@@ -287,6 +289,11 @@ void Control::learn_pmtu(Ipv4 dst, uint16_t mtu, Ipv4 from, uint64_t now) {
   tunnel_pmtu_sync(now);
 }
 
+bool Control::redirect_current(const RouteException& e, Ipv4 dst) const {
+  const Route* rt = rib_.lookup(dst);
+  return rt && !rt->via6 && route_redirect_current(e, rt, rt->via ? rt->via->v : dst.v);
+}
+
 void Control::learn_redirect(Ipv4 dst, Ipv4 gw, Ipv4 from, uint64_t now) {
   if (!learn_limit_.allow(from.v, now)) {
     event(Event::icmp_learn_limited);
@@ -305,6 +312,7 @@ void Control::learn_redirect(Ipv4 dst, Ipv4 gw, Ipv4 from, uint64_t now) {
   }
   RouteException& e = exc_.upsert(dst.v, *rt, now);
   e.gateway = gw.v;
+  e.replaced = first.v;
   e.redirect_expires_ms = now + uint64_t(redirect_expires_s_) * 1000;
   event(Event::redirect_learned);
 }

@@ -64,7 +64,9 @@ void Control::learn_redirect6(const NdMessage& msg, uint16_t port, const Mac& se
   const Route6* rt = dst.is_link_local() ? nullptr : rib6_.lookup(dst);
   const RouteException6* old = rt ? exc6_.find(dst, now) : nullptr;
   const bool usable_route = rt && !route_type_rejects(rt->type) && rt->via && rt->port == port;
-  const Ipv6 first = !usable_route ? Ipv6() : old && old->has_gateway() ? old->gateway : *rt->via;
+  const bool chained =
+      usable_route && old && old->has_gateway() && route_redirect_current(*old, rt, *rt->via);
+  const Ipv6 first = !usable_route ? Ipv6() : chained ? old->gateway : *rt->via;
   bool from_first = usable_route && msg.src == first;
   if (usable_route && !from_first && !first.is_link_local()) {
     const auto* n = neigh6_.find(first, port);
@@ -76,6 +78,7 @@ void Control::learn_redirect6(const NdMessage& msg, uint16_t port, const Mac& se
   }
   RouteException6& e = exc6_.upsert(dst, *rt, now);
   e.gateway = msg.target;
+  e.replaced = *rt->via;
   e.redirect_expires_ms = now + uint64_t(redirect_expires_s_) * 1000;
   event(Event::redirect6_learned);
   // RFC 4861 8.3: the target's link-layer address, when given, goes into the neighbour
@@ -87,6 +90,9 @@ bool Control::send_redirected6(rte_mbuf* m, const NextHopState* s, const Ipv6& d
   if (s->kind != NhKind::forward && s->kind != NhKind::unresolved) return false;
   const RouteException6* e = exc6_.find(d, now);
   if (!e || !e->has_gateway()) return false;
+  // Only while the route is the one it was learnt for (route_redirect_current).
+  const Route6* rt = rib6_.lookup(d);
+  if (!rt || !rt->via || !route_redirect_current(*e, rt, *rt->via)) return false;
   const PortCtl* p = port_by_id(s->port);
   if (!p) return false;
   const auto* n = neigh6_.find(e->gateway, s->port);  // a link-local gateway: this port's

@@ -46,10 +46,22 @@ struct BasicRouteException {
   typename ExceptionKey<K>::Prefix route;  // the route this one was cloned from
   RouteMetrics metrics;                    // its own copy (mtu: the learnt path MTU, 0: none)
   K gateway{};                             // learnt first hop (redirect); K{}: none
+  // The route's own first hop when the redirect was learnt: the redirect stands for that
+  // route through that gateway only (route_redirect_current), as Linux keeps it on the
+  // next hop it came for.
+  K replaced{};
   uint64_t pmtu_expires_ms = 0, redirect_expires_ms = 0;  // 0: not set
   uint64_t updated_ms = 0;
   bool has_gateway() const { return !(gateway == K{}); }
 };
+// Whether e's learnt gateway still applies to dst: the route that covers dst now is the one
+// it was learnt for, through the same first hop (its gateway, or dst itself on a connected
+// route). A route replaced or removed since, or moved to another gateway, makes it stale.
+template <class K, class R, class A>
+bool route_redirect_current(const BasicRouteException<K>& e, const R* rt, const A& first_of_dst) {
+  return rt && rt->prefix == e.route && first_of_dst == e.replaced;
+}
+
 using RouteException = BasicRouteException<uint32_t>;
 using RouteException6 = BasicRouteException<Ipv6>;
 

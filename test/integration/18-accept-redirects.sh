@@ -36,5 +36,19 @@ tb_check "forwarded traffic still follows the route (via h1, a dead end here): h
   eval '! hx 0 ping -n -c1 -W 1 10.6.0.1 >/dev/null 2>&1'
 tb_check "stats: exactly one first hop learnt from a redirect" \
   eval '(( $(rctl_j stats | jq .events.redirect_learned) == 1 ))'
+# The redirect was learnt for the route via 10.2.0.2: once the route names another first hop
+# (10.2.0.9, which nobody answers), the router's own packets follow the route again.
+stale_redirect() {
+  rctl route replace 10.6.0.0/24 via 10.2.0.9 || return 1
+  rctl route get 10.6.0.1 | tb_indent
+  rctl_j route get 10.6.0.1 | jq -e '.via == "10.2.0.9" and (.exception.gateway == null)' >/dev/null ||
+    return 1
+  local out
+  out=$(rctl ping 10.6.0.1 count 1 2>&1) || true
+  tb_indent <<<"$out"
+  grep -q '1 packets transmitted, 0 received' <<<"$out"
+}
+tb_check "after route replace via 10.2.0.9 the redirect is stale: not shown, pings unanswered" \
+  stale_redirect
 ip netns del "$NSC" 2>/dev/null || true
 tb_finish
