@@ -254,11 +254,6 @@ void Control::handle_hop_by_hop(rte_mbuf* m, uint16_t in_port, uint64_t now) {
   send_via6(m, s, d, now);
 }
 
-// A packet that leaves by the port it came in on (RFC 4861 8.2): forwarded, and its source,
-// when it is on that link, told about the better first hop: the destination itself when it
-// is on the link, else the next router, which must be named by its link-local address (a
-// host could not tell routers apart otherwise; Linux does not redirect to a global one
-// either). At most one redirect per second per source (a small fixed table).
 // RFC 4007 9, as the worker's decide6 judges it: a packet from a link-local source leaves
 // by no port but the one it came in on. True when it was answered (code 2) and dropped.
 bool Control::refused_scope6(rte_mbuf* m, const NextHopState* s, uint16_t in_port, uint64_t now) {
@@ -268,6 +263,11 @@ bool Control::refused_scope6(rte_mbuf* m, const NextHopState* s, uint16_t in_por
   return true;
 }
 
+// A packet that leaves by the port it came in on (RFC 4861 8.2): forwarded, and its source,
+// when it is on that link, told about the better first hop: the destination itself when it
+// is on the link, else the next router, which must be named by its link-local address (a
+// host could not tell routers apart otherwise; Linux does not redirect to a global one
+// either). At most one redirect per second per source (a small fixed table).
 void Control::handle_redirect6(rte_mbuf* m, uint16_t in_port, uint64_t now) {
   m->hash.usr = kTransit;
   const Ipv6 d = dst6(m), s6 = src6(m);

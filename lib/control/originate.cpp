@@ -289,6 +289,8 @@ void Control::learn_pmtu(Ipv4 dst, uint16_t mtu, Ipv4 from, uint64_t now) {
   tunnel_pmtu_sync(now);
 }
 
+// Whether e's learnt first hop still applies to dst (route_redirect_current): an RFC 5549
+// route has no IPv4 first hop a redirect could stand for.
 bool Control::redirect_current(const RouteException& e, Ipv4 dst) const {
   const Route* rt = rib_.lookup(dst);
   return rt && !rt->via6 && route_redirect_current(e, rt, rt->via ? rt->via->v : dst.v);

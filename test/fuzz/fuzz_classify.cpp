@@ -7,8 +7,8 @@
 // the same way; forwards()/forward_limit() pass exactly what decide() forwards out of
 // another port. IPv6 frames (classify() says `ipv6`) go through classify6() and decide6():
 // a forwarded one is exactly its datagram, with the destination given, and decide6 forwards
-// only through a forward next hop, within its MTU, with hop limit to spare and no
-// link-local address.
+// only through a forward next hop, within its MTU, with hop limit to spare, no link-local
+// destination, and a link-local source only back out of its input port.
 #include <algorithm>
 #include <cstdint>
 #include <vector>
@@ -158,14 +158,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       st.mtu = nh_mtu;
       st.port = nh_port;
       st.id = 7;
-      const Verdict dv = decide6(m, nh_kind < 5 ? &st : nullptr);
+      const Verdict dv = decide6(m, nh_kind < 5 ? &st : nullptr, in_port);
       if (dv.action == Verdict::forward) {
         FUZZ_CHECK(nh_kind == uint8_t(NhKind::forward) && ip[7] > 1 &&
                        rte_pktmbuf_pkt_len(m) - RTE_ETHER_HDR_LEN <= nh_mtu,
                    "decide6 forwards what it must not");
-        FUZZ_CHECK(
-            !Ipv6::from_bytes(ip + 8).is_link_local() && !Ipv6::from_bytes(ip + 24).is_link_local(),
-            "decide6 forwards a link-local address off its link");
+        // RFC 4007 9: a link-local source only back out of the port it came in on.
+        FUZZ_CHECK(!Ipv6::from_bytes(ip + 24).is_link_local() &&
+                       (!Ipv6::from_bytes(ip + 8).is_link_local() || nh_port == in_port),
+                   "decide6 forwards a link-local address off its link");
       }
       break;
     }

@@ -173,7 +173,7 @@ void inject(Rig& r, int port, bool to_port, const uint8_t* p, size_t len) {
       uint64_t nh = 0;
       rte_fib6_lookup_bulk(r.dp.fib6.reader(), &d6, &nh, 1);
       s = state_of(r.dp, nh);
-      v = decide6(m, s);
+      v = decide6(m, s, in);
       if (v.action == Verdict::forward && s->port == in) v = v_punt(Punt::redirect, s->id);
     }
   } else if (v.action == Verdict::forward) {
