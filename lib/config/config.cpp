@@ -52,7 +52,7 @@ constexpr std::string_view kTunnelKeys[] = {"name", "type", "local", "remote",
                                             "key",  "ttl",  "mtu",   "addresses"};
 constexpr std::string_view kRouteKeys[] = {"prefix", "via", "dev", "type", "nexthops"};
 constexpr std::string_view kNexthopKeys[] = {"via", "dev", "weight"};
-constexpr std::string_view kEcmpKeys[] = {"hash_key", "use_rss"};
+constexpr std::string_view kEcmpKeys[] = {"hash_key", "use_rss", "follow_link"};
 constexpr std::string_view kControlPlaneKeys[] = {"enabled",
                                                   "netns",
                                                   "allow",
@@ -282,6 +282,7 @@ class Parser {
     }
     if (auto* t = section(root, "ecmp")) {
       read_bool(*t, "ecmp", "use_rss", c.ecmp_use_rss);
+      read_bool(*t, "ecmp", "follow_link", c.ecmp_follow_link);
       if (auto k = read_string(*t, "ecmp", "hash_key")) c.ecmp_hash_key = hash_key(*k);
     }
     if (auto* t = section(root, "control_plane")) {

@@ -186,6 +186,8 @@ struct Config {
   // stands in for routerd's own hash.
   std::optional<std::array<uint64_t, 2>> ecmp_hash_key;
   bool ecmp_use_rss = true;
+  // Members on a port whose link is down are out of their groups until it is up again.
+  bool ecmp_follow_link = true;
   // [control_plane] (docs/config.md): a kernel interface per port in namespace cp_netns
   // ("": routerd's own), and the traffic for the router that is handed to it.
   bool cp_enabled = false;

@@ -289,7 +289,7 @@ TEST_CASE("every key in config_keys() is read by the parser", "[config]") {
     return out;
   };
   REQUIRE(error_of(render(base)) == "");
-  REQUIRE(config_keys().size() == 97);
+  REQUIRE(config_keys().size() == 98);
   for (const auto& key : config_keys()) {
     INFO(key);
     auto dot = key.find('.');
@@ -1176,6 +1176,7 @@ TEST_CASE("[[route]] nexthops: ECMP routes in the config, checked as routerctl c
 [ecmp]
 hash_key = "00112233445566778899aabbccddeeff"
 use_rss = false
+follow_link = false
 [[route]]
 prefix = "10.9.0.0/16"
 nexthops = [{ via = "10.1.0.2" }, { via = "10.2.0.2", dev = "p1", weight = 3 }]
@@ -1196,6 +1197,8 @@ nexthops = [{ via = "fe80::2", dev = "p1" }, { via = "2001:db8:1::2", weight = 2
   CHECK((*c.ecmp_hash_key)[0] == 0x0011223344556677ull);
   CHECK((*c.ecmp_hash_key)[1] == 0x8899aabbccddeeffull);
   CHECK_FALSE(c.ecmp_use_rss);
+  CHECK_FALSE(c.ecmp_follow_link);
+  CHECK(Config{}.ecmp_follow_link);  // the default
 
   auto route = [](const std::string& body) {
     return error_of(kTwoPorts6 + "[[route]]\nprefix = \"10.9.0.0/16\"\n" + body);

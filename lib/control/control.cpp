@@ -82,6 +82,7 @@ Control::Control(SharedState& dp, const Config& cfg, std::vector<PortRef> ports,
       exc_(cfg.exc_max_entries, exception_key(0), exception_key(1)),
       // NOLINTNEXTLINE(bugprone-throw-keyword-missing): as exc_
       exc6_(cfg.exc_max_entries, exception_key(1), exception_key(0)),
+      follow_link_(cfg.ecmp_follow_link),
       accept_redirects_(cfg.accept_redirects),
       accept_redirects6_(cfg.ipv6_accept_redirects),
       pmtu_min_(uint16_t(cfg.pmtu_min)),
@@ -285,7 +286,8 @@ NextHopState* Control::nh_build(uint32_t id, const NhKey& key) const {
         // keep their IPv4 EtherType.
         const auto* n = neigh6_.find(key.ip6, key.port);  // a link-local one: this port's
         s->dead = (n && n->state == NeighState::failed) ||
-                  dead6_.count(NeighbourTable6::key_of(key.ip6, key.port));
+                  dead6_.count(NeighbourTable6::key_of(key.ip6, key.port)) ||
+                  (key.port < kMaxPorts && link_down_[key.port]);
         if (p && n && n->usable() && n->port == key.port) {
           const uint16_t type = key.family == 6 ? RTE_ETHER_TYPE_IPV6 : RTE_ETHER_TYPE_IPV4;
           s->kind = NhKind::forward;
@@ -299,7 +301,8 @@ NextHopState* Control::nh_build(uint32_t id, const NhKey& key) const {
         break;
       }
       const Neighbour* n = neigh_.find(Ipv4(key.ip));
-      s->dead = (n && n->state == NeighState::failed) || dead4_.count(key.ip);
+      s->dead = (n && n->state == NeighState::failed) || dead4_.count(key.ip) ||
+                (key.port < kMaxPorts && link_down_[key.port]);
       if (p && n && n->usable() && n->port == key.port) {
         s->kind = NhKind::forward;
         std::memcpy(s->l2, n->mac.b.data(), 6);
@@ -535,6 +538,7 @@ bool Control::poll_once(uint64_t now) {
     });
     guarded("router advertisements and DAD", [&] { ra_tick(now); });
     guarded("probing dead ECMP members", [&] { probe_dead_members(now); });
+    guarded("following the ports' links", [&] { follow_links(); });
     guarded("mirroring the ports onto their kernel interfaces", [&] { kernel_sync(); });
     guarded("the FPM sweep", [&] { fpm_tick(now); });
     guarded("routes waiting for their 169.254.0.1 gateway", [&] { feed_retry(now); });

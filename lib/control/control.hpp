@@ -201,6 +201,7 @@ class Control {
   const NextHopState* group_pick(const NextHopState* s, rte_mbuf* m, uint32_t fallback) const;
   // ECMP liveness: gateways of group members whose resolution failed. They stay out of their
   // groups, and are probed once a second, until they answer (ecmp.cpp).
+  void follow_links();  // ecmp.follow_link (ecmp.cpp)
   std::unordered_set<uint32_t> dead4_;
   std::unordered_set<ScopedIpv6, ScopedIpv6Hash> dead6_;
   uint64_t dead_probe_ms_ = 0;
@@ -566,6 +567,9 @@ class Control {
   std::unique_ptr<rte_ip_frag_tbl, FragTblFree> frag_tbl_;
   rte_ip_frag_death_row death_row_{};
   Mempool big_pool_;  // one-segment copies of reassembled datagrams
+  // Ports whose link is down (ecmp.follow_link): their next hops are dead members too.
+  bool follow_link_;
+  std::array<bool, kMaxPorts> link_down_{};
   bool accept_redirects_;
   bool accept_redirects6_;  // [ipv6] accept_redirects
   uint16_t pmtu_min_;

@@ -54,6 +54,28 @@ void Control::note_liveness(const ScopedIpv6& key, const Neighbour6* n) {
   }
 }
 
+// A port whose link went down takes its next hops out of their groups (the same `dead` as a
+// gateway that stopped answering), and back when it comes up: a lost link would otherwise
+// blackhole its members' flows until their neighbours time out (a minute and more). A link
+// the device cannot read (Port::LinkState::unknown) counts as up.
+void Control::follow_links() {
+  if (!follow_link_) return;
+  for (const PortCtl& p : ports_) {
+    if (!p.ref.port || p.ref.id >= kMaxPorts) continue;  // a tunnel has no link of its own
+    const bool down = p.ref.port->link_state() == Port::LinkState::down;
+    if (down == link_down_[p.ref.id]) continue;
+    link_down_[p.ref.id] = down;
+    if (down)
+      spdlog::warn("ecmp: port {} link down: its next hops are out of their groups until it is up",
+                   p.ref.name);
+    else
+      spdlog::info("ecmp: port {} link up: its next hops are back in their groups", p.ref.name);
+    const uint16_t id = p.ref.id;
+    pub_.refresh_if([id](const NhKey& k) { return k.type == NhType::adjacency && k.port == id; });
+    pub_.commit();
+  }
+}
+
 // A dead member carries no traffic, so nothing would ask for its resolution again: ask once
 // a second (the neighbour table spaces requests by its retransmit timer). A gateway no group
 // uses any more is forgotten.

@@ -1,6 +1,7 @@
 // ECMP routes through the control thread: the nexthop grammar, one published group per
 // member set, what route show and route get say, minimal disruption when the set changes,
 // and members leaving their group when their gateway stops answering, and coming back.
+#include <rte_ethdev.h>
 #include <rte_ip.h>
 
 #include <map>
@@ -17,8 +18,9 @@ using nlohmann::json;
 namespace {
 
 struct EcmpRig : testing::ControlRig {
-  explicit EcmpRig(uint32_t next_hops = 64)
-      : ControlRig(Options{.readers = 1, .next_hops = next_hops, .tbl8 = 64}) {
+  explicit EcmpRig(uint32_t next_hops = 64, const std::string& p1_driver = "net_null")
+      : ControlRig(
+            Options{.readers = 1, .next_hops = next_hops, .tbl8 = 64, .p1_driver = p1_driver}) {
     ctl->poll_once(100);  // DAD of the link-local addresses starts; its frames are dropped
     drain();
   }
@@ -259,6 +261,35 @@ TEST_CASE("ECMP: a member whose gateway stops answering ARP leaves its group unt
   CHECK(rt["nexthops"][1]["state"] == "alive");
   CHECK(rt["nexthops"][1]["buckets"].get<uint32_t>() > 0);
   CHECK(r.run({"stats"})["ecmp_member_ups"] == 1);
+}
+
+TEST_CASE("ECMP: members on a port whose link goes down leave their groups until it is up",
+          "[control][ecmp]") {
+  EcmpRig r(64, "net_ring");  // net_ring takes set_link_down (net_null does not)
+  r.run({"neigh", "add", "10.1.0.2", "lladdr", "02:00:00:00:00:02", "dev", "p0"});
+  r.run({"neigh", "add", "10.2.0.2", "lladdr", "02:00:00:00:00:03", "dev", "p1"});
+  r.run(
+      {"route", "add", "10.9.0.0/16", "nexthop", "via", "10.1.0.2", "nexthop", "via", "10.2.0.2"});
+  uint64_t now = 1000;
+  r.ctl->poll_once(now);
+  REQUIRE(r.route("10.9.0.0/16")["nexthops"][1]["state"] == "alive");
+  // What a NIC reports when its cable is pulled.
+  const uint16_t p1 = r.ports[1]->id();
+  REQUIRE(rte_eth_dev_set_link_down(p1) == 0);
+  r.ctl->poll_once(now += 200);
+  json rt = r.route("10.9.0.0/16");
+  CHECK(rt["nexthops"][1]["state"] == "dead");
+  CHECK(rt["nexthops"][1]["buckets"] == 0);
+  CHECK(rt["nexthops"][0]["state"] == "alive");
+  CHECK(r.run({"stats"})["ecmp_member_downs"] == 1);
+  for (int i = 0; i < 300; ++i) CHECK(r.via_of("10.9.1.1", uint16_t(i)) == "10.1.0.2");
+  REQUIRE(rte_eth_dev_set_link_up(p1) == 0);
+  r.ctl->poll_once(now += 200);
+  rt = r.route("10.9.0.0/16");
+  CHECK(rt["nexthops"][1]["state"] == "alive");
+  CHECK(rt["nexthops"][1]["buckets"].get<uint32_t>() > 0);
+  CHECK(r.run({"stats"})["ecmp_member_ups"] == 1);
+  r.drain();
 }
 
 TEST_CASE("ECMP: a batch mixing families and ECMP lines is one commit, or nothing",

@@ -227,6 +227,7 @@ std::vector<std::string> restart_needed(const Config& a, const Config& b) {
   // the kernel interfaces, the FPM server and the route mirror are set up once.
   check(a.ecmp_hash_key != b.ecmp_hash_key, "ecmp.hash_key");
   check(a.ecmp_use_rss != b.ecmp_use_rss, "ecmp.use_rss");
+  check(a.ecmp_follow_link != b.ecmp_follow_link, "ecmp.follow_link");
   check(a.cp_enabled != b.cp_enabled || a.cp_netns != b.cp_netns || a.cp_allow != b.cp_allow ||
             a.cp_follow_link != b.cp_follow_link || a.cp_punt_rate != b.cp_punt_rate ||
             a.cp_punt_burst != b.cp_punt_burst,

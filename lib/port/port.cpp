@@ -5,6 +5,8 @@
 #include <rte_errno.h>
 #include <spdlog/spdlog.h>
 
+#include <net/if.h>
+
 #include <algorithm>
 #include <cstring>
 #include <map>
@@ -431,6 +433,21 @@ Port::~Port() {
 bool Port::link_up() const {
   rte_eth_link l;
   return rte_eth_link_get_nowait(id_, &l) == 0 && l.link_status == RTE_ETH_LINK_UP;
+}
+
+Port::LinkState Port::link_state() const {
+  rte_eth_link l;
+  if (rte_eth_link_get_nowait(id_, &l) != 0) return LinkState::unknown;
+  if (l.link_status == RTE_ETH_LINK_UP) return LinkState::up;
+  if (driver_ == "net_tap") {
+    const size_t at = device_.find("iface=");
+    if (at != std::string::npos) {
+      const size_t from = at + 6;
+      const std::string iface = device_.substr(from, device_.find(',', from) - from);
+      if (if_nametoindex(iface.c_str()) == 0) return LinkState::unknown;
+    }
+  }
+  return LinkState::down;
 }
 
 uint32_t Port::link_speed_mbps() const {

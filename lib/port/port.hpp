@@ -119,6 +119,11 @@ class Port {
   // it can, else as configured.
   uint64_t rss_hf() const { return rss_hf_; }
   bool link_up() const;
+  // What the device says of its link, and `unknown` where it cannot know: net_tap reads its
+  // interface's flags by name in routerd's network namespace, so once the interface moved
+  // to another one (the testbeds do) it reads as down whatever it is.
+  enum class LinkState : uint8_t { up, down, unknown };
+  LinkState link_state() const;
   uint32_t link_speed_mbps() const;
   void stop();
   // Changes the MTU at run time. Throws std::runtime_error (port unchanged) when a frame
