@@ -542,6 +542,17 @@ tb_bg_host() {
   TB_BG_PIDS+=("$TB_LAST_PID")
 }
 
+# tb_capture LOG HOST PCAP FILTER [TCPDUMP ARGS...]: tcpdump on host HOST's eth0 into PCAP,
+# packets written as they come (-U --immediate-mode: otherwise they can reach the file up to
+# a second late), started in the background (TB_LAST_PID) and listening when this returns.
+tb_capture() {
+  local log=$1 host=$2 pcap=$3 filter=$4
+  shift 4
+  tb_bg_host "$log" "$host" tcpdump -Z root -i eth0 -n -U --immediate-mode -w "$pcap" "$@" "$filter"
+  tb_wait_until 10 grep -q 'listening on' "$log" ||
+    tb_die "tcpdump on host $host did not start: $(cat "$log")"
+}
+
 tb_bg_stop() {  # tb_bg_stop PID: INT (so tools print their summary), then TERM/KILL
   local pid=$1 i
   kill -INT "$pid" 2>/dev/null || return 0

@@ -59,11 +59,9 @@ tb_check "transit traffic ignores the exception: h0's 1400-byte DF ping gets mtu
 # requests to 10.5.0.2 (from 10.2.0.1), captured on h1. Only the quoted header tells routerd
 # what a message is about (Control::handle_icmp_to_us), so the same quote serves each MTU.
 QUOTE=$TB_DIR/quote.pcap
-tb_bg_host "$TB_DIR/tcpdump-quote.log" 1 \
-  tcpdump -Z root -i eth0 -n -U --immediate-mode -c 1 -w "$QUOTE" 'icmp[icmptype] == icmp-echo and src 10.2.0.1 and dst 10.5.0.2'
+tb_capture "$TB_DIR/tcpdump-quote.log" 1 "$QUOTE" \
+  'icmp[icmptype] == icmp-echo and src 10.2.0.1 and dst 10.5.0.2' -c 1
 QPID=$TB_LAST_PID
-tb_wait_until 10 grep -q 'listening on' "$TB_DIR/tcpdump-quote.log" ||
-  tb_die "tcpdump on h1 did not start: $(cat "$TB_DIR/tcpdump-quote.log")"
 rctl ping 10.5.0.2 count 1 >/dev/null 2>&1 || true
 tb_wait_until 5 grep -q '^1 packet captured' "$TB_DIR/tcpdump-quote.log" ||
   tb_die "routerd's echo request to 10.5.0.2 was not seen on h1: $(cat "$TB_DIR/tcpdump-quote.log")"

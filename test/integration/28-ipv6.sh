@@ -81,16 +81,10 @@ else
   ip -n "$TB_RTR_NS" -6 route add 2001:db8:66::/48 via 2001:db8:2::99 dev "$(tb_tap 1)"
 fi
 NDF0=$TB_DIR/ndfail-h0.pcap NDF1=$TB_DIR/ndfail-h1.pcap
-tb_bg_host "$TB_DIR/ndfail-h0.log" 0 tcpdump -Z root -i eth0 -n -U --immediate-mode -w "$NDF0" \
-  'icmp6 and (ip6[40] == 1 or ip6[40] == 128)'
+tb_capture "$TB_DIR/ndfail-h0.log" 0 "$NDF0" 'icmp6 and (ip6[40] == 1 or ip6[40] == 128)'
 NPID0=$TB_LAST_PID
-tb_bg_host "$TB_DIR/ndfail-h1.log" 1 tcpdump -Z root -i eth0 -n -U --immediate-mode -w "$NDF1" \
-  'icmp6 and ip6[40] == 135'
+tb_capture "$TB_DIR/ndfail-h1.log" 1 "$NDF1" 'icmp6 and ip6[40] == 135'
 NPID1=$TB_LAST_PID
-tb_wait_until 10 grep -q 'listening on' "$TB_DIR/ndfail-h0.log" ||
-  tb_die "tcpdump on h0 did not start: $(cat "$TB_DIR/ndfail-h0.log")"
-tb_wait_until 10 grep -q 'listening on' "$TB_DIR/ndfail-h1.log" ||
-  tb_die "tcpdump on h1 did not start: $(cat "$TB_DIR/ndfail-h1.log")"
 ! tb_is_routerd || tb_stats "$TB_DIR/nd0"
 tb_check "unanswered next hop 2001:db8:2::99: ping 2001:db8:66::1 gets Address unreachable" \
   tb_expect_match 'From 2001:db8:1::1 icmp_seq=1 Destination unreachable: Address unreachable' \
@@ -261,16 +255,10 @@ if tb_is_routerd; then
   # Unreachable code 2 (RFC 4443 3.1, RFC 4007 9) back to h0's link-local address.
   ll0=$(hx 0 ip -6 -o addr show dev eth0 scope link | awk '{print $4}' | cut -d/ -f1 | head -n1)
   SCOPE0=$TB_DIR/scope-h0.pcap SCOPE1=$TB_DIR/scope-h1.pcap
-  tb_bg_host "$TB_DIR/scope-h0.log" 0 tcpdump -Z root -i eth0 -n -U --immediate-mode -w "$SCOPE0" \
-    'icmp6 and ip6[40] == 1'
+  tb_capture "$TB_DIR/scope-h0.log" 0 "$SCOPE0" 'icmp6 and ip6[40] == 1'
   SPID0=$TB_LAST_PID
-  tb_bg_host "$TB_DIR/scope-h1.log" 1 tcpdump -Z root -i eth0 -n -U --immediate-mode -w "$SCOPE1" \
-    'icmp6 and ip6[40] == 128 and ip6 dst 2001:db8:2::2'
+  tb_capture "$TB_DIR/scope-h1.log" 1 "$SCOPE1" 'icmp6 and ip6[40] == 128 and ip6 dst 2001:db8:2::2'
   SPID1=$TB_LAST_PID
-  tb_wait_until 10 grep -q 'listening on' "$TB_DIR/scope-h0.log" ||
-    tb_die "tcpdump on h0 did not start: $(cat "$TB_DIR/scope-h0.log")"
-  tb_wait_until 10 grep -q 'listening on' "$TB_DIR/scope-h1.log" ||
-    tb_die "tcpdump on h1 did not start: $(cat "$TB_DIR/scope-h1.log")"
   echo "{}" >"$TB_DIR/zero"
   tb_stats "$TB_DIR/s0"
   hx 0 "$TB_PY" - "$(tb_router_mac 0)" "$ll0" <<'PY' >/dev/null 2>&1 || true
