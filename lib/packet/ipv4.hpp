@@ -166,6 +166,11 @@ inline bool ipv4_is_fragment(const rte_ipv4_hdr* ip) {
 inline bool ipv4_is_later_fragment(const rte_ipv4_hdr* ip) {
   return (ip->fragment_offset & rte_cpu_to_be_16(RTE_IPV4_HDR_OFFSET_MASK)) != 0;
 }
+// One past the last byte of the datagram this fragment carries (offset + payload).
+inline uint32_t ipv4_fragment_end(const rte_ipv4_hdr* ip) {
+  return uint32_t(rte_be_to_cpu_16(ip->fragment_offset) & RTE_IPV4_HDR_OFFSET_MASK) * 8 +
+         rte_be_to_cpu_16(ip->total_length) - uint32_t(ip->version_ihl & 0xf) * 4;
+}
 inline bool ipv4_df(const rte_ipv4_hdr* ip) {
   return (ip->fragment_offset & rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG)) != 0;
 }

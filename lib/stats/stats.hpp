@@ -24,6 +24,7 @@ namespace routerd {
   X(ipv4_bad_checksum, "header checksum wrong")                                                    \
   X(ipv4_bad_length, "total length below the header length")                                       \
   X(ipv4_truncated, "frame shorter than the total length")                                         \
+  X(ipv4_bad_fragment, "fragment ends past byte 65,535 of its datagram (RFC 791)")                 \
   X(ipv4_headers_split, "IPv4 header not contiguous in the first segment")                         \
   X(ipv6_too_short, "frame shorter than an IPv6 header")                                           \
   X(ipv6_bad_version, "IPv6 EtherType, IP version not 6")                                          \

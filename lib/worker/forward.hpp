@@ -116,6 +116,11 @@ ROUTERD_ALWAYS_INLINE Verdict classify(rte_mbuf* m, const PortFastInfo& in, bool
                                  m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK);
   if (!iv.ok) return v_drop(iv.reason);
   uint32_t total = rte_be_to_cpu_16(ip->total_length);
+  // RFC 791: a datagram is at most 65,535 bytes, so no fragment of one ends past that. One
+  // that does (the "ping of death") would overflow a reassembly buffer downstream, and
+  // refragmenting it here would wrap the 13-bit offset.
+  if (ipv4_is_later_fragment(ip) && ipv4_fragment_end(ip) > 65535)
+    return v_drop(Drop::ipv4_bad_fragment);
   if (len - RTE_ETHER_HDR_LEN > total) {
     // RFC 1812 5.2.2: link-layer padding is not part of the datagram.
     if (rte_pktmbuf_trim(m, uint16_t(len - RTE_ETHER_HDR_LEN - total)) != 0)
@@ -229,6 +234,8 @@ ROUTERD_ALWAYS_INLINE bool classify_fast(const rte_mbuf* m, const FastKey& key, 
   std::memcpy(&h1, p + 22, 8);  // TTL, protocol, checksum, source
   std::memcpy(&h2, p + 30, 4);  // destination
   const uint32_t total = rte_be_to_cpu_16(uint16_t(h0 >> 16));
+  // A later fragment (offset not 0) asks classify(), which checks where it ends.
+  uint64_t later = (h0 >> 48) & RTE_BE16(RTE_IPV4_HDR_OFFSET_MASK);
 #if defined(__SSE2__)
   // Nine bytes of L2 and IP header compared at once, then four address equalities.
   const __m128i l2 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
@@ -270,7 +277,7 @@ ROUTERD_ALWAYS_INLINE bool classify_fast(const rte_mbuf* m, const FastKey& key, 
   bad |= ((uint64_t(rte_pktmbuf_data_len(m)) - (RTE_ETHER_HDR_LEN + sizeof(rte_ipv4_hdr))) >> 63) |
          (rte_pktmbuf_pkt_len(m) ^ (total + RTE_ETHER_HDR_LEN));
   // The first octets of source (byte 26) and destination (byte 30).
-  bad |= kFirstOctet.c[p[26]] | kFirstOctet.c[p[30]] | key.slow;
+  bad |= kFirstOctet.c[p[26]] | kFirstOctet.c[p[30]] | key.slow | later;
   // A source that may be a broadcast or address of the router (one L1-resident bit; see
   // RefusedSources).
   const uint32_t bslot = RefusedSources::slot(rte_be_to_cpu_32(uint32_t(h1 >> 32)));

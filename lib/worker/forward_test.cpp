@@ -228,6 +228,36 @@ TEST_CASE("classify: martians, broadcasts, multicast", "[worker]") {
   CHECK(Drop(run_classify(with_src(Ipv4(169, 254, 1, 1)), false).reason) == Drop::link_local);
 }
 
+TEST_CASE("classify: a fragment that ends past byte 65,535 is dropped", "[worker]") {
+  // Offset 8189 x 8 = 65,512, with 30 bytes of payload: ends at 65,542.
+  auto verdict = [](uint16_t frag, size_t payload, bool* fast) {
+    Frame f;
+    f.frag = frag;
+    f.payload = payload;
+    rte_mbuf* m = f.build();
+    uint32_t d = 0;
+    *fast = classify_fast(m, fast_key(port_info()), &d);
+    const Verdict v = classify(m, port_info(), true, &d);
+    rte_pktmbuf_free(m);
+    return v;
+  };
+  bool fast = true;
+  Verdict v = verdict(8189, 30, &fast);
+  CHECK_FALSE(fast);
+  CHECK(v.action == Verdict::drop);
+  CHECK(Drop(v.reason) == Drop::ipv4_bad_fragment);
+  // MF set too (a middle fragment): the same.
+  CHECK(Drop(verdict(0x2000 | 8189, 30, &fast).reason) == Drop::ipv4_bad_fragment);
+  // One that ends exactly at 65,535 is whole (8189 x 8 + 23).
+  v = verdict(8189, 23, &fast);
+  CHECK(v.action == Verdict::forward);
+  CHECK_FALSE(fast);  // later fragments ask classify()
+  // First fragments (offset 0, MF) stay on the fast path.
+  v = verdict(0x2000, 30, &fast);
+  CHECK(v.action == Verdict::forward);
+  CHECK(fast);
+}
+
 TEST_CASE("classify: link-local multicast goes to control only with control-plane interfaces on",
           "[worker]") {
   // An OSPF Hello as ospfd sends it: 224.0.0.5 in a group frame, protocol 89, TTL 1.
@@ -528,6 +558,8 @@ TEST_CASE("classify_fast only ever agrees with classify", "[worker]") {
     f.dst_ip = rng() % 3 == 0 ? addrs[rng() % kAddrs] : Ipv4(10, 2, 0, 2);
     f.payload = rng() % 64;
     f.pad = rng() % 4 == 0 ? rng() % 20 : 0;
+    // Fragments: first (MF), later, and later ones ending past 65,535.
+    if (rng() % 8 == 0) f.frag = uint16_t(rng() % 3 == 0 ? 0x2000 : 8180 + rng() % 12);
     rte_mbuf* m = f.build();
     uint8_t* p = rte_pktmbuf_mtod(m, uint8_t*);
     switch (rng() % 10) {

@@ -22,18 +22,20 @@ declare -A REASON=(
   [martian_destination]=martian_destination
   [other_port_broadcast]=martian_source
   [own_address_source]=martian_source
+  [bad_fragment]=ipv4_bad_fragment
 )
 declare -A PORT=(
   [bad_checksum]=40001 [bad_ihl]=40002 [bad_version]=40003 [truncated]=40004
   [too_short]=40005 [bad_length]=40006 [martian_source]=40007 [martian_destination]=40008
-  [other_port_broadcast]=40009 [own_address_source]=40010
+  [other_port_broadcast]=40009 [own_address_source]=40010 [bad_fragment]=40011
 )
 KINDS=(bad_checksum bad_ihl bad_version truncated too_short bad_length martian_source martian_destination)
 # RFC 1812 5.3.7: no subnet broadcast of the router's is a valid source, including those of
 # ports other than the input one (p2's 10.3.0.255 arriving on p0); nor is an address of
 # the router's own (10.3.0.1). Linux forwards the first with rp_filter off, so the
-# reference router is not held to these.
-if tb_is_routerd; then KINDS+=(other_port_broadcast own_address_source); fi
+# reference router is not held to these. Nor to RFC 791's bound on a fragment's end (the
+# requirements' case 60): Linux checks it only when it reassembles.
+if tb_is_routerd; then KINDS+=(other_port_broadcast own_address_source bad_fragment); fi
 
 # The router's MAC on p0 as h0 learnt it by ARP.
 hx 0 ping -n -c1 -W 2 10.1.0.1 >/dev/null
@@ -50,7 +52,8 @@ tb_check "the MAC h0 resolved for 10.1.0.1 is the router's p0 MAC" check_mac
 
 # Capture on h1 whatever of our UDP probes gets through.
 CAP=$TB_DIR/h1.tcpdump
-tb_bg_host "$CAP" 1 tcpdump -Z root -i eth0 -n -l 'udp and dst portrange 40000-40099'
+# Later fragments carry no ports: all of them are caught, and none should arrive.
+tb_bg_host "$CAP" 1 tcpdump -Z root -i eth0 -n -l 'udp and (dst portrange 40000-40099 or ip[6:2] & 0x1fff != 0)'
 TCPDUMP_PID=$TB_LAST_PID
 tb_wait_until 10 grep -q 'listening on' "$CAP" || tb_die "tcpdump did not start: $(cat "$CAP")"
 
@@ -113,6 +116,9 @@ check_none_forwarded() {
     n=$(seen "${PORT[$k]}")
     ((n == 0)) || { tb_say "     $n x $k reached h1"; bad=1; }
   done
+  # A later fragment prints without ports ("10.1.0.2 > 10.2.0.2: ip-proto-17").
+  n=$(grep -c '> 10\.2\.0\.2: ' "$CAP" || true)
+  ((n == 0)) || { tb_say "     $n later fragments reached h1"; bad=1; }
   # A martian destination would never reach h1 anyway; any frame it produced would show here.
   n=$(grep -c '0\.1\.2\.3' "$CAP" || true)
   ((n == 0)) || { tb_say "     $n frames to 0.1.2.3 reached h1"; bad=1; }

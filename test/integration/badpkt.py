@@ -19,6 +19,8 @@ reason each one must hit (RFC 1812 section 5.2.2 / 5.3.7):
     martian_destination  martian_destination  destination 0.1.2.3
     other_port_broadcast martian_source       source 10.3.0.255, another port's subnet broadcast
     own_address_source   martian_source       source 10.3.0.1, one of the router's addresses
+    bad_fragment         ipv4_bad_fragment    a later fragment at offset 65,512 with 25 bytes
+                                              of payload: it would end past byte 65,535
     valid                (forwarded)          a well-formed control packet
 """
 import argparse
@@ -37,6 +39,7 @@ PORTS = {
     "martian_destination": 40008,
     "other_port_broadcast": 40009,
     "own_address_source": 40010,
+    "bad_fragment": 40011,
     "valid": 40099,
 }
 PAYLOAD = b"routerd-it-badpkt"
@@ -80,6 +83,10 @@ def build(kind, src, dst):
         return ip_bytes("10.3.0.255", dst, port)
     if kind == "own_address_source":
         return ip_bytes("10.3.0.1", dst, port)
+    if kind == "bad_fragment":
+        b = ip_bytes(src, dst, port, frag=8189)
+        assert 8189 * 8 + len(b) - 20 > 65535
+        return b
     raise ValueError(kind)
 
 
