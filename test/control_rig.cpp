@@ -108,15 +108,19 @@ PuntEntry arp_from(rte_mempool* pool, Ipv4 sender, uint16_t mac_id, ArpPacket::O
   return PuntEntry{m, 0, uint8_t(Punt::arp), 0, in_port};
 }
 
-PuntEntry ip_to(rte_mempool* pool, Ipv4 src, Ipv4 dst, Punt why, uint8_t ttl) {
+PuntEntry ip_to(rte_mempool* pool, Ipv4 src, Ipv4 dst, Punt why, uint8_t ttl, uint16_t total,
+                bool df) {
   rte_mbuf* m = rte_pktmbuf_alloc(pool);
   REQUIRE(m);
-  auto* p = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(m, 14 + 20 + 8));
-  std::memset(p, 0, 14 + 20 + 8);
+  REQUIRE(total >= 28);
+  auto* p = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(m, uint16_t(14 + total)));
+  REQUIRE(p);
+  std::memset(p, 0, 14 + total);
   p[12] = 0x08;
   auto* ip = reinterpret_cast<rte_ipv4_hdr*>(p + 14);
   ip->version_ihl = 0x45;
-  ip->total_length = rte_cpu_to_be_16(28);
+  ip->total_length = rte_cpu_to_be_16(total);
+  if (df) ip->fragment_offset = RTE_BE16(RTE_IPV4_HDR_DF_FLAG);
   ip->time_to_live = ttl;
   ip->next_proto_id = IPPROTO_ICMP;
   ip->src_addr = rte_cpu_to_be_32(src.v);

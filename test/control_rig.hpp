@@ -60,10 +60,10 @@ struct ControlRig {
 PuntEntry arp_from(rte_mempool* pool, Ipv4 sender, uint16_t mac_id,
                    ArpPacket::Op op = ArpPacket::request, Ipv4 target = Ipv4(10, 2, 0, 1),
                    uint16_t in_port = 1);
-// An IPv4 ICMP echo request src -> dst (TTL 64) that arrived on p0, handed over by a worker
-// for `why` (default: its next hop needs ARP).
+// An IPv4 ICMP echo request src -> dst (TTL 64, `total` bytes of datagram) that arrived on
+// p0, handed over by a worker for `why` (default: its next hop needs ARP).
 PuntEntry ip_to(rte_mempool* pool, Ipv4 src, Ipv4 dst, Punt why = Punt::unresolved,
-                uint8_t ttl = 64);
+                uint8_t ttl = 64, uint16_t total = 28, bool df = false);
 
 // The router's own IPv6 start-up traffic in a frame it sent: a DAD probe (an NS from ::) or
 // an MLD Report or Done. Tests about other traffic skip these, wherever the random DAD delay

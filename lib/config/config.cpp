@@ -31,7 +31,8 @@ constexpr std::string_view kDataplaneKeys[] = {"eal",         "socket",        "
                                                "presets_dir", "log_level"};
 constexpr std::string_view kFibKeys[] = {"max_routes", "tbl8_groups", "max_next_hops"};
 constexpr std::string_view kFib6Keys[] = {"max_routes", "tbl8_groups"};
-constexpr std::string_view kIpv4Keys[] = {"drop_martians", "send_redirects", "accept_redirects"};
+constexpr std::string_view kIpv4Keys[] = {"drop_martians", "send_redirects", "accept_redirects",
+                                          "forward_directed_broadcast"};
 constexpr std::string_view kIpv6Keys[] = {"send_redirects", "accept_redirects", "icmp_rate",
                                           "icmp_burst",     "ra_interval_s",    "ra_lifetime_s",
                                           "ra_mtu",         "dad_transmits"};
@@ -240,6 +241,7 @@ class Parser {
     if (auto* t = section(root, "ipv4")) {
       read_bool(*t, "ipv4", "drop_martians", c.drop_martians);
       read_bool(*t, "ipv4", "send_redirects", c.send_redirects);
+      read_bool(*t, "ipv4", "forward_directed_broadcast", c.forward_directed_broadcast);
       read_bool(*t, "ipv4", "accept_redirects", c.accept_redirects);
     }
     if (auto* t = section(root, "ipv6")) {

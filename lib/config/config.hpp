@@ -153,7 +153,9 @@ struct Config {
 
   // [ipv4]
   bool drop_martians = true;
-  bool send_redirects = true;     // RFC 1812 5.2.7.2
+  bool send_redirects = true;  // RFC 1812 5.2.7.2
+  // RFC 1812 5.3.5.2: forward directed broadcasts; off by default (RFC 2644).
+  bool forward_directed_broadcast = false;
   bool accept_redirects = false;  // for the router's own traffic (RFC 1812 5.2.7.2: off)
 
   // [ipv6]

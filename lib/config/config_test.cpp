@@ -289,7 +289,7 @@ TEST_CASE("every key in config_keys() is read by the parser", "[config]") {
     return out;
   };
   REQUIRE(error_of(render(base)) == "");
-  REQUIRE(config_keys().size() == 98);
+  REQUIRE(config_keys().size() == 99);
   for (const auto& key : config_keys()) {
     INFO(key);
     auto dot = key.find('.');

@@ -596,6 +596,7 @@ DataplaneParams dataplane_params(const Config& cfg) {
   dpp.icmp_rate = cfg.icmp_rate;
   dpp.icmp_burst = cfg.icmp_burst;
   dpp.send_redirects = cfg.send_redirects;
+  dpp.forward_directed_broadcast = cfg.forward_directed_broadcast;
   dpp.send_redirects6 = cfg.ipv6_send_redirects;
   dpp.route_cache = cfg.route_cache;
   dpp.route_cache_sets = cfg.route_cache_sets;

@@ -335,6 +335,10 @@ class Control {
   void handle_arp(rte_mbuf* m, uint16_t in_port, uint64_t now_ms);
   void handle_local(rte_mbuf* m, uint16_t in_port, uint64_t now_ms);
   void handle_unresolved(rte_mbuf* m, uint16_t in_port, uint64_t now_ms);
+  // A datagram to a subnet broadcast of the router's (Punt::broadcast): a copy for the
+  // kernel interfaces if the allow list takes it, and forwarded as a link broadcast when
+  // ipv4.forward_directed_broadcast is on and it came from another link.
+  void handle_broadcast(rte_mbuf* m, uint16_t in_port, uint64_t now_ms);
   void handle_redirect(rte_mbuf* m, uint16_t in_port, uint64_t now_ms);
   // A packet whose route rejects it (nh_rejects(k)), as Linux's ip_error(): one that came in
   // (in_port < kMaxPorts) gets the kind's ICMP error (none for blackhole); the router's own

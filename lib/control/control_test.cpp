@@ -950,6 +950,71 @@ TEST_CASE("a redirect punt is judged by the route as it is now, not by the id it
   CHECK(forwarded == 1);
 }
 
+TEST_CASE("a directed broadcast is forwarded as a link broadcast only when switched on",
+          "[control]") {
+  Rig r;
+  // The frames control sends for one punt of a datagram to 10.2.0.255 (p1's subnet
+  // broadcast), each checked to leave by p1.
+  uint64_t now = 1000;
+  auto punt = [&](uint16_t in_port, uint8_t ttl, uint16_t total, bool df) {
+    PuntEntry e = ip_to(r.pool.get(), Ipv4(10, 1, 0, 2), Ipv4(10, 2, 0, 255), Punt::broadcast, ttl,
+                        total, df);
+    e.m->port = in_port;
+    e.in_port = in_port;
+    REQUIRE(rte_ring_enqueue_elem(r.punt.get(), &e, sizeof e) == 0);
+    r.ctl->poll_once(now++);
+    std::vector<uint16_t> ports;
+    auto frames = r.sent_frames(&ports);
+    for (uint16_t p : ports) CHECK(p == r.ports[1]->id());
+    return frames;
+  };
+  auto ip = [](const std::vector<uint8_t>& f) {
+    return reinterpret_cast<const rte_ipv4_hdr*>(f.data() + 14);
+  };
+  const uint8_t bcast[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+  auto stat = [&](const char* name) { return drops(r.run({"stats"}), name); };
+
+  // Off by default (RFC 2644): dropped, counted.
+  uint64_t before = stat("directed_broadcast");
+  CHECK(punt(0, 64, 28, false).empty());
+  CHECK(stat("directed_broadcast") == before + 1);
+
+  r.dp.params.forward_directed_broadcast = true;
+  {
+    auto out = punt(0, 64, 28, false);
+    REQUIRE(out.size() == 1);
+    CHECK(std::memcmp(out[0].data(), bcast, 6) == 0);
+    CHECK(std::memcmp(out[0].data() + 6, r.ports[1]->mac().b.data(), 6) == 0);
+    CHECK(ip(out[0])->time_to_live == 63);
+    CHECK(rte_ipv4_cksum(ip(out[0])) == 0);
+  }
+  // From its own link it is there already; an expired TTL or DF on one too big gets no ICMP
+  // (RFC 1812 4.3.2.7: none about a broadcast).
+  before = stat("directed_broadcast");
+  CHECK(punt(1, 64, 28, false).empty());
+  CHECK(stat("directed_broadcast") == before + 1);
+  before = stat("ttl_exceeded");
+  CHECK(punt(0, 1, 28, false).empty());
+  CHECK(stat("ttl_exceeded") == before + 1);
+  r.run({"link", "set", "p1", "mtu", "1280"});
+  before = stat("frag_needed");
+  CHECK(punt(0, 64, 1400, true).empty());
+  CHECK(stat("frag_needed") == before + 1);
+  // DF clear: in fragments, every one a link broadcast, that add up to the datagram.
+  {
+    auto out = punt(0, 64, 1400, false);
+    REQUIRE(out.size() == 2);
+    size_t payload = 0;
+    for (const auto& f : out) {
+      CHECK(std::memcmp(f.data(), bcast, 6) == 0);
+      CHECK(rte_be_to_cpu_16(ip(f)->total_length) <= 1280);
+      payload += rte_be_to_cpu_16(ip(f)->total_length) - 20u;
+    }
+    CHECK(payload == 1380);
+  }
+  CHECK(r.run({"stats"})["events"]["directed_broadcast_forwarded"] == 2);
+}
+
 TEST_CASE("a redirect punt whose route now waits for ARP takes its TTL once", "[control]") {
   Rig r;
   r.run({"neigh", "add", "10.2.0.9", "lladdr", "02:00:00:00:02:09", "dev", "p1"});  // the sender

@@ -173,6 +173,8 @@ std::vector<std::string> restart_needed(const Config& a, const Config& b) {
   check(a.max_next_hops != b.max_next_hops, "fib.max_next_hops");
   check(a.drop_martians != b.drop_martians, "ipv4.drop_martians");
   check(a.send_redirects != b.send_redirects, "ipv4.send_redirects");
+  check(a.forward_directed_broadcast != b.forward_directed_broadcast,
+        "ipv4.forward_directed_broadcast");
   check(a.accept_redirects != b.accept_redirects, "ipv4.accept_redirects");
   check(a.exc_max_entries != b.exc_max_entries, "exceptions.max_entries");
   check(a.pmtu_min != b.pmtu_min, "exceptions.pmtu_min");

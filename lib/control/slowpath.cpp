@@ -108,6 +108,8 @@ void Control::handle_punt(const PuntEntry& e, uint64_t now) {
       return reject(m, NhKind::unreachable, e.in_port, now);
     case Punt::link_multicast:
       return kernel_multicast(m, e.in_port, now);
+    case Punt::broadcast:
+      return handle_broadcast(m, e.in_port, now);
     case Punt::ndp:  // IPv6 only
     case Punt::beyond_scope:
     case Punt::hop_by_hop:
@@ -190,6 +192,64 @@ void Control::handle_unresolved(rte_mbuf* m, uint16_t in_port, uint64_t now) {
   if (send_via(m, s, d, now)) return;
   if (s->kind == NhKind::local) return handle_local(m, in_port, now);
   drop(m, Drop::directed_broadcast, in_port);
+}
+
+void Control::handle_broadcast(rte_mbuf* m, uint16_t in_port, uint64_t now) {
+  m->hash.usr = kTransit;
+  rte_ipv4_hdr* ip = ip_of(m);
+  const Ipv4 d(rte_be_to_cpu_32(ip->dst_addr));
+  const PortCtl* out = nullptr;
+  for (const auto& p : ports_)
+    for (const auto& pa : p.addrs)
+      if (!p.tunnel && pa.subnet.len <= 30 && pa.subnet.broadcast() == d) out = &p;
+  // The route moved while the packet waited: it goes where the FIB says now.
+  if (!out) return handle_unresolved(m, in_port, now);
+  // The router is one of the subnet's hosts (RFC 1812 5.3.5.2), and Linux delivers its own
+  // copy too; the kernel's allow list decides as for unicast (no cp_denied count: the
+  // datagram was for the subnet, not aimed at the router).
+  if (cp_enabled()) {
+    const size_t ihl = size_t(ip->version_ihl & 0xf) * 4;
+    const auto* l4 = reinterpret_cast<const uint8_t*>(ip) + ihl;
+    const size_t l4_len = rte_pktmbuf_data_len(m) - RTE_ETHER_HDR_LEN - ihl;
+    uint16_t sport = 0, dport = 0;
+    if ((ip->next_proto_id == IPPROTO_TCP || ip->next_proto_id == IPPROTO_UDP) && l4_len >= 4 &&
+        !ipv4_is_later_fragment(ip)) {
+      sport = uint16_t(l4[0] << 8 | l4[1]);
+      dport = uint16_t(l4[2] << 8 | l4[3]);
+    }
+    if (kernel_allows(ip->next_proto_id, sport, dport)) kernel_copy(m, in_port, now);
+  }
+  // Off (RFC 2644's default), or already on its subnet's own link: no further.
+  if (!dp_.params.forward_directed_broadcast || out->ref.id == in_port)
+    return drop(m, Drop::directed_broadcast, in_port);
+  // Forwarded as any datagram is, except that no ICMP error is ever about a broadcast
+  // (RFC 1812 4.3.2.7): an expired TTL or DF on one too big is dropped, counted.
+  if (ip->time_to_live <= 1) return drop(m, Drop::ttl_exceeded, in_port);
+  ipv4_decrement_ttl(ip);
+  uint8_t l2[RTE_ETHER_HDR_LEN];
+  std::memset(l2, 0xff, 6);
+  std::memcpy(l2 + 6, out->ref.mac.b.data(), 6);
+  l2[12] = 0x08;
+  l2[13] = 0x00;
+  if (rte_be_to_cpu_16(ip->total_length) > out->ref.mtu) {
+    if (ipv4_df(ip)) return drop(m, Drop::frag_needed, in_port);
+    rte_mbuf* frags[kMaxFragments];
+    const int n = fragment_ipv4(m, out->ref.mtu, l2, pool_, frags);
+    rte_pktmbuf_free(m);
+    if (n <= 0) {
+      dp_.control_stats().drop[size_t(Drop::fragment_failed)].add();
+      return;
+    }
+    for (int i = 0; i < n; ++i) {
+      frags[i]->hash.usr = kTransit;
+      transmit(out->ref.id, frags[i]);
+    }
+    event(Event::directed_broadcast_forwarded);
+    return;
+  }
+  std::memcpy(rte_pktmbuf_mtod(m, uint8_t*), l2, RTE_ETHER_HDR_LEN);
+  transmit(out->ref.id, m);
+  event(Event::directed_broadcast_forwarded);
 }
 
 void Control::apply_neighbour_effects(NeighbourTable::Effects& fx, uint64_t now) {

@@ -106,9 +106,19 @@ struct FirstOctetTable {
 };
 inline constexpr FirstOctetTable kFirstOctet{};
 
+// The destination's half of ipv4_check_addresses.
+ROUTERD_ALWAYS_INLINE Ipv4Verdict ipv4_check_destination(uint32_t dst) {
+  const uint8_t dc = kFirstOctet.c[dst >> 24];
+  if (dst == 0xffffffffu) return {false, Drop::limited_broadcast};
+  if (dc & addr_class::martian_dst) return {false, Drop::martian_destination};
+  if (dc & addr_class::multicast) return {false, Drop::multicast_destination};
+  if ((dst >> 16) == 0xa9fe) return {false, Drop::link_local};
+  return kIpv4Ok;
+}
+
 // RFC 1812 5.3.7 and 4.2.2.11 (martians), 5.3.5.1 (limited broadcast), RFC 3927
-// (link-local). Addresses in host byte order. Subnet broadcasts are checked by the caller,
-// which knows its subnets.
+// (link-local). Addresses in host byte order. A martian source is reported before anything
+// the destination has. Subnet broadcasts are checked by the caller, which knows its subnets.
 ROUTERD_ALWAYS_INLINE Ipv4Verdict ipv4_check_addresses(uint32_t src, uint32_t dst) {
   uint8_t sc = kFirstOctet.c[src >> 24];
   uint8_t dc = kFirstOctet.c[dst >> 24];
@@ -116,10 +126,9 @@ ROUTERD_ALWAYS_INLINE Ipv4Verdict ipv4_check_addresses(uint32_t src, uint32_t ds
   if (__builtin_expect((sc | dc) == 0 && (src >> 16) != 0xa9fe && (dst >> 16) != 0xa9fe, 1))
     return kIpv4Ok;
   if (sc & addr_class::martian_src) return {false, Drop::martian_source};
-  if (dst == 0xffffffffu) return {false, Drop::limited_broadcast};
-  if (dc & addr_class::martian_dst) return {false, Drop::martian_destination};
-  if (dc & addr_class::multicast) return {false, Drop::multicast_destination};
-  return {false, Drop::link_local};
+  const Ipv4Verdict dv = ipv4_check_destination(dst);
+  if (!dv.ok) return dv;
+  return {false, Drop::link_local};  // the source is 169.254/16
 }
 
 // RFC 1624 eqn. 3: HC' = ~(~HC + ~m + m'). Decrementing the TTL lowers the 16-bit word

@@ -45,8 +45,9 @@ struct DataplaneParams {
   uint32_t idle_sleep_us = 0;
   bool drop_martians = true;
   bool send_redirects = true;
-  bool send_redirects6 = true;  // RFC 4861 8.2
-  uint32_t icmp_rate = 1000;    // the control thread's bucket; workers pre-filter at 2x
+  bool forward_directed_broadcast = false;  // RFC 2644: off
+  bool send_redirects6 = true;              // RFC 4861 8.2
+  uint32_t icmp_rate = 1000;                // the control thread's bucket; workers pre-filter at 2x
   uint32_t icmp_burst = 50;
   bool route_cache = true;
   uint32_t route_cache_sets = 4096;     // 4 ways each: 16,384 destinations, 256 KiB per worker

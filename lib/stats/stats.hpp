@@ -42,8 +42,10 @@ namespace routerd {
   X(martian_destination, "destination in 0/8, 127/8 or 240/4 (RFC 1812 5.3.7)")                    \
   X(link_local, "169.254/16 (RFC 3927) or fe80::/10 destination not the router's own")             \
   X(multicast_destination, "multicast destination (no multicast routing)")                         \
-  X(limited_broadcast, "255.255.255.255 is never forwarded (RFC 1812 5.3.5.1)")                    \
+  X(limited_broadcast,                                                                             \
+    "255.255.255.255: for the router only, nothing takes it (RFC 1812 5.3.5.1)")                   \
   X(directed_broadcast, "directed broadcast to a connected subnet (off, RFC 2644)")                \
+  X(link_broadcast, "broadcast to the input port's subnet: for the router, nothing takes it")      \
   X(source_route, "LSRR/SSRR option (dropped by default, RFC 7126)")                               \
   X(ttl_exceeded, "TTL expired in transit")                                                        \
   X(no_route, "no route to the destination")                                                       \
@@ -92,21 +94,22 @@ enum class Drop : uint8_t {
 };
 
 // Packets a worker hands to the control thread, by reason.
-#define ROUTERD_PUNT_REASONS(X)                                     \
-  X(arp, "ARP")                                                     \
-  X(local, "addressed to the router")                               \
-  X(ttl_exceeded, "TTL expired: Time Exceeded")                     \
-  X(no_route, "no route: Net Unreachable")                          \
-  X(unresolved, "next hop needs ARP")                               \
-  X(frag_needed, "DF set and too big: Frag Needed")                 \
-  X(param_problem, "bad options: Parameter Problem")                \
-  X(redirect, "leaves by its input port: forwarded, Redirect sent") \
-  X(ndp, "NDP or link-scope ICMPv6 multicast for the router")       \
-  X(beyond_scope, "link-local source off its link: Unreachable 2")  \
-  X(hop_by_hop, "IPv6 Hop-by-Hop options: looked at by control")    \
-  X(prohibited, "prohibit route: Administratively Prohibited")      \
-  X(unreachable, "unreachable route: Host Unreachable")             \
-  X(link_multicast, "link-local multicast for the kernel interfaces (OSPF...)")
+#define ROUTERD_PUNT_REASONS(X)                                                                \
+  X(arp, "ARP")                                                                                \
+  X(local, "addressed to the router")                                                          \
+  X(ttl_exceeded, "TTL expired: Time Exceeded")                                                \
+  X(no_route, "no route: Net Unreachable")                                                     \
+  X(unresolved, "next hop needs ARP")                                                          \
+  X(frag_needed, "DF set and too big: Frag Needed")                                            \
+  X(param_problem, "bad options: Parameter Problem")                                           \
+  X(redirect, "leaves by its input port: forwarded, Redirect sent")                            \
+  X(ndp, "NDP or link-scope ICMPv6 multicast for the router")                                  \
+  X(beyond_scope, "link-local source off its link: Unreachable 2")                             \
+  X(hop_by_hop, "IPv6 Hop-by-Hop options: looked at by control")                               \
+  X(prohibited, "prohibit route: Administratively Prohibited")                                 \
+  X(unreachable, "unreachable route: Host Unreachable")                                        \
+  X(link_multicast, "link-local multicast or a broadcast for the kernel interfaces (OSPF...)") \
+  X(broadcast, "directed broadcast: ipv4.forward_directed_broadcast, kernel interfaces")
 
 enum class Punt : uint8_t {
 #define X(name, desc) name,
@@ -131,6 +134,7 @@ enum class Punt : uint8_t {
   X(icmp_param_problem_sent, "Parameter Problem sent")                                             \
   X(icmp_redirect_sent, "Redirects sent")                                                          \
   X(redirect_suppressed, "Redirects not sent (per-host limit, source off-link)")                   \
+  X(directed_broadcast_forwarded, "directed broadcasts forwarded (forward_directed_broadcast)")    \
   X(ndp_solicit_sent, "Neighbor Solicitations sent")                                               \
   X(ndp_advert_sent, "Neighbor Advertisements sent")                                               \
   X(ndp_ra_sent, "Router Advertisements sent (port.ra)")                                           \

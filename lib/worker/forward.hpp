@@ -69,6 +69,7 @@ inline constexpr PuntAsDrop kIcmpRefusedAs[] = {
     {Punt::prohibited, Drop::prohibited},
     {Punt::unreachable, Drop::unreachable},
     {Punt::link_multicast, Drop::count},
+    {Punt::broadcast, Drop::count},
 };
 static_assert(sizeof(kIcmpRefusedAs) / sizeof(kIcmpRefusedAs[0]) == kPuntCount,
               "one row per Punt value");
@@ -130,22 +131,35 @@ ROUTERD_ALWAYS_INLINE Verdict classify(rte_mbuf* m, const PortFastInfo& in, bool
   uint32_t s = rte_be_to_cpu_32(ip->src_addr);
   uint32_t d = rte_be_to_cpu_32(ip->dst_addr);
   Ipv4Verdict av = ipv4_check_addresses(s, d);
+  // The martian switch lets a martian source through to be forwarded, not what its
+  // destination is, and not to the kernel interfaces.
+  const bool martian_src = !av.ok && av.reason == Drop::martian_source;
+  if (martian_src && !drop_martians) av = ipv4_check_destination(d);
   if (!av.ok) {
     // 224.0.0.0/24 is link-local multicast, never forwarded (RFC 5771): OSPF, VRRP, RIP to
-    // the kernel interfaces when they are on (control checks the allow list). The source
-    // passed the martian checks, as a multicast destination is judged after them.
-    if (av.reason == Drop::multicast_destination && in.link_multicast && (d >> 8) == 0xe00000)
+    // the kernel interfaces when they are on (control checks the allow list). So is
+    // 255.255.255.255, which is for the router alone (RFC 1812 5.3.5.1): DHCP, RIPv1.
+    const bool for_kernel =
+        !martian_src && ((av.reason == Drop::multicast_destination && (d >> 8) == 0xe00000) ||
+                         av.reason == Drop::limited_broadcast);
+    if (for_kernel && in.link_multicast)
       return ipv4_source_refused(s, in) ? v_drop(Drop::martian_source)
                                         : v_punt(Punt::link_multicast);
     // 169.254/16 is not a martian the switch may let through: RFC 3927 7 forbids forwarding
     // it whatever the configuration.
-    bool martian = av.reason == Drop::martian_source || av.reason == Drop::martian_destination;
-    if (drop_martians || !martian) return v_drop(av.reason);
+    if (drop_martians || av.reason != Drop::martian_destination) return v_drop(av.reason);
   }
   if (ipv4_source_refused(s, in)) return v_drop(Drop::martian_source);
   // 5.3.4: a link-layer broadcast must not be forwarded unless the IP destination is
-  // multicast, which was dropped above.
-  if (l2_group) return v_drop(Drop::l2_bcast_unicast_ip);
+  // multicast, which was dropped above. A broadcast to this link's own subnet is for the
+  // router (5.3.5.2), like 255.255.255.255.
+  if (l2_group) {
+    for (uint8_t i = 0; i < in.nbcast; ++i)
+      if (d == in.bcast[i])
+        return in.link_multicast && !martian_src ? v_punt(Punt::link_multicast)
+                                                 : v_drop(Drop::link_broadcast);
+    return v_drop(Drop::l2_bcast_unicast_ip);
+  }
   if (__builtin_expect(ip->version_ihl != RTE_IPV4_VHL_DEF, 0)) {
     OptionsVerdict ov = ipv4_check_options(ip);
     if (ov.kind == OptionsVerdict::source_route) return v_drop(Drop::source_route);

@@ -228,6 +228,23 @@ TEST_CASE("classify: martians, broadcasts, multicast", "[worker]") {
   CHECK(Drop(run_classify(with_src(Ipv4(169, 254, 1, 1)), false).reason) == Drop::link_local);
 }
 
+namespace {
+
+// classify() on port_info() with control-plane interfaces on or off, for a frame that never
+// takes the fast path (multicast and broadcasts do not: classify() judges them).
+Verdict classify_on_port(const Frame& f, bool link_multicast, bool martians) {
+  PortFastInfo pi = port_info();
+  pi.link_multicast = link_multicast;
+  rte_mbuf* m = f.build();
+  uint32_t d = 0;
+  CHECK_FALSE(classify_fast(m, fast_key(pi), &d));
+  const Verdict v = classify(m, pi, martians, &d);
+  rte_pktmbuf_free(m);
+  return v;
+}
+
+}  // namespace
+
 TEST_CASE("classify: a fragment that ends past byte 65,535 is dropped", "[worker]") {
   // Offset 8189 x 8 = 65,512, with 30 bytes of payload: ends at 65,542.
   auto verdict = [](uint16_t frag, size_t payload, bool* fast) {
@@ -258,6 +275,44 @@ TEST_CASE("classify: a fragment that ends past byte 65,535 is dropped", "[worker
   CHECK(fast);
 }
 
+TEST_CASE("classify: broadcasts for the router go to the kernel interfaces when they are on",
+          "[worker]") {
+  auto verdict = [](const Frame& f, bool on, bool martians = true) {
+    return classify_on_port(f, on, martians);
+  };
+  auto is = [](const Verdict& v, Verdict::Action a, uint8_t reason) {
+    INFO("action " << int(v.action) << " reason " << int(v.reason));
+    return v.action == a && v.reason == reason;
+  };
+  // A DHCP discover: 255.255.255.255 in a broadcast frame (RFC 1812 5.3.5.1: local only).
+  Frame dhcp;
+  dhcp.dst = *Mac::parse("ff:ff:ff:ff:ff:ff");
+  dhcp.dst_ip = Ipv4(255, 255, 255, 255);
+  CHECK(is(verdict(dhcp, true), Verdict::punt, uint8_t(Punt::link_multicast)));
+  CHECK(is(verdict(dhcp, false), Verdict::drop, uint8_t(Drop::limited_broadcast)));
+  // A RIPv1 update to this port's subnet broadcast, in a broadcast frame (5.3.5.2).
+  Frame rip = dhcp;
+  rip.dst_ip = Ipv4(10, 1, 0, 255);
+  CHECK(is(verdict(rip, true), Verdict::punt, uint8_t(Punt::link_multicast)));
+  CHECK(is(verdict(rip, false), Verdict::drop, uint8_t(Drop::link_broadcast)));
+  // Another subnet's broadcast in a broadcast frame is still not for this link.
+  Frame other = dhcp;
+  other.dst_ip = Ipv4(10, 2, 0, 255);
+  CHECK(is(verdict(other, true), Verdict::drop, uint8_t(Drop::l2_bcast_unicast_ip)));
+  // With the martian switch off a martian source passes, but 255.255.255.255, a group and
+  // 169.254/16 are still never forwarded (they were, in a frame to the router's MAC).
+  Frame lab;
+  lab.src = Ipv4(127, 0, 0, 1);
+  lab.dst_ip = Ipv4(255, 255, 255, 255);
+  CHECK(is(verdict(lab, false, false), Verdict::drop, uint8_t(Drop::limited_broadcast)));
+  lab.dst_ip = Ipv4(239, 1, 1, 1);
+  CHECK(is(verdict(lab, false, false), Verdict::drop, uint8_t(Drop::multicast_destination)));
+  lab.dst_ip = Ipv4(169, 254, 1, 1);
+  CHECK(is(verdict(lab, false, false), Verdict::drop, uint8_t(Drop::link_local)));
+  lab.dst_ip = Ipv4(10, 2, 0, 2);
+  CHECK(verdict(lab, false, false).action == Verdict::forward);
+}
+
 TEST_CASE("classify: link-local multicast goes to control only with control-plane interfaces on",
           "[worker]") {
   // An OSPF Hello as ospfd sends it: 224.0.0.5 in a group frame, protocol 89, TTL 1.
@@ -267,15 +322,7 @@ TEST_CASE("classify: link-local multicast goes to control only with control-plan
   hello.proto = 89;
   hello.ttl = 1;
   auto verdict = [](const Frame& f, bool on, bool martians = true) {
-    PortFastInfo pi = port_info();
-    pi.link_multicast = on;
-    rte_mbuf* m = f.build();
-    uint32_t d = 0;
-    // Multicast never takes the fast path: classify() judges it.
-    CHECK_FALSE(classify_fast(m, fast_key(pi), &d));
-    const Verdict v = classify(m, pi, martians, &d);
-    rte_pktmbuf_free(m);
-    return v;
+    return classify_on_port(f, on, martians);
   };
   auto punted = [](const Verdict& v) {
     return v.action == Verdict::punt && Punt(v.reason) == Punt::link_multicast;

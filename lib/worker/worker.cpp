@@ -32,6 +32,7 @@ Worker::Worker(SharedState& dp, uint32_t index, std::span<const RxQueue> rx, uin
   tokens_ = token_max_;
   redirects_ = dp.params.send_redirects;
   redirects6_ = dp.params.send_redirects6;
+  directed_bcast_ = dp.params.forward_directed_broadcast;
   // A stamp no generation equals: encap_fast never matches and outer_path resolves again.
   outer_stamp_mask_ = dp.params.tunnel_outer_path_cache ? 0 : ~uint64_t(0);
   tsc_per_token_ = rate ? std::max<uint64_t>(1, rte_get_tsc_hz() / rate) : 1;
@@ -361,6 +362,11 @@ void Worker::tunnel_in(rte_mbuf* m, uint16_t in_port) {
 // checked that the source is on-link). Beyond the budget it is just forwarded.
 Verdict Worker::exact(const rte_mbuf* m, const NextHopState* s, uint16_t in_port) {
   const Verdict v = decide(m, s);
+  // A subnet broadcast of the router's: control forwards it when that is on, and hands it
+  // to the kernel interfaces when they are on (RFC 1812 5.3.5.2); else it is dropped here.
+  if (v.action == Verdict::drop && Drop(v.reason) == Drop::directed_broadcast &&
+      (directed_bcast_ || dp_.ifs.load(std::memory_order_acquire)->ports[in_port].link_multicast))
+    return v_punt(Punt::broadcast);
   if (v.action == Verdict::forward && s->port == in_port && redirects_ && icmp_token() &&
       npunts_ < kMaxBurst)
     return v_punt(Punt::redirect, s->id);

@@ -109,6 +109,7 @@ class Worker {
   // expiring TTLs cannot fill the punt ring; control applies the real limit.
   uint64_t tokens_ = 0, token_max_ = 0, last_tsc_ = 0, tsc_per_token_ = 1;
   bool redirects_ = true;
+  bool directed_bcast_ = false;  // ipv4.forward_directed_broadcast
   bool redirects6_ = true;
   uint64_t outer_stamp_mask_ = 0;  // ~0: route_cache.tunnel_outer_path = false
 

@@ -4,7 +4,8 @@
 # a TCP and a UDP service listen as a routing daemon would. Checked: each kernel interface
 # has its port's MAC, MTU, link and addresses, and follows `addr add/del` and `link set mtu`;
 # TCP to an allowed port (BGP's 179) and UDP to an allowed port reach the service from a host
-# behind the router and are answered, over IPv4 and IPv6; the kernel's own pings go out the
+# behind the router and are answered, over IPv4 and IPv6, and UDP to 255.255.255.255 and to
+# the port's subnet broadcast reaches it too; the kernel's own pings go out the
 # ports and their replies come back to it; TCP to a port the allow list does not name never
 # reaches the listener and is counted; routerd still answers echo and ARP/NDP itself.
 # it-timeout: 150
@@ -77,6 +78,21 @@ tb_check "h0 -> 10.1.0.1:5000 (UDP, allowed by udp:5000)" \
   tb_expect_ok hx 0 "${PEER[@]}" send udp 10.1.0.1 5000 dgram-v4
 tb_check "h0 -> [2001:db8:1::1]:5000 (UDP over IPv6)" \
   tb_expect_ok hx 0 "${PEER[@]}" send udp 2001:db8:1::1 5000 dgram-v6
+# RFC 1812 5.3.5: 255.255.255.255 and the link's own subnet broadcast are for the router
+# (DHCP, RIPv1): with kernel interfaces on, they reach its services as unicast does.
+bcast() {
+  hx 0 "$TB_PY" -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, b"eth0")
+s.sendto(sys.argv[2].encode(), (sys.argv[1], 5000))
+' "$1" "$2"
+}
+tb_check "h0 -> 255.255.255.255:5000 (limited broadcast): reaches the listener in $CP" \
+  eval "bcast 255.255.255.255 limited-bcast && tb_wait_until 3 grep -q limited-bcast '$LOG'"
+tb_check "h0 -> 10.1.0.255:5000 (p0's subnet broadcast): reaches the listener in $CP" \
+  eval "bcast 10.1.0.255 subnet-bcast && tb_wait_until 3 grep -q subnet-bcast '$LOG'"
 tb_stats "$TB_DIR/mid.json"
 tb_check "h0 -> 10.1.0.1:8080 (not allowed): no answer, though a listener is there" \
   eval "! hx 0 ${PEER[*]} send tcp 10.1.0.1 8080 denied 2"
