@@ -59,6 +59,10 @@ SourceLimiter source_limiter(uint32_t rate, uint32_t burst) {
   const RouteCacheKeys k = route_cache_keys();
   return SourceLimiter(rate, burst, k.k1, k.k2);
 }
+RedirectBackoff redirect_backoff() {
+  const RouteCacheKeys k = route_cache_keys();
+  return RedirectBackoff(k.k1, k.k2);
+}
 }  // namespace
 
 namespace {
@@ -91,6 +95,7 @@ Control::Control(SharedState& dp, const Config& cfg, std::vector<PortRef> ports,
       arp_limit_(source_limiter(cfg.arp_source_rate, cfg.arp_source_burst)),
       icmp_limit_(source_limiter(cfg.icmp_source_rate, cfg.icmp_source_burst)),
       learn_limit_(source_limiter(cfg.exc_source_rate, cfg.exc_source_burst)),
+      redirect_backoff_(redirect_backoff()),
       icmp_rate_(cfg.icmp_rate),
       icmp_burst_(cfg.icmp_burst),
       icmp6_rate_(cfg.icmp6_rate),

@@ -698,18 +698,13 @@ class Control {
   // exceptions, reassembly, every 100 ms) and reclamation run at least this often.
   static constexpr int kIdleWaitMs = 10;
 
-  // Last redirect per source, hashed into a fixed table (collisions only loosen the limit).
-  static constexpr uint32_t kRedirectSlotsLog2 = 10;
-  struct RedirectSlot {
-    uint32_t ip = 0;
-    uint64_t ms = 0;
-  };
-  std::array<RedirectSlot, 1u << kRedirectSlotsLog2> redirect_last_{};
 
   // Per-source budgets (fixed hashed tables, lib/ratelimit): ARP by sender MAC, ICMP errors
   // by their destination (the offending packet's source), PTBs and redirects by their sender.
   // Each is checked before the shared budget, so one flooding source cannot spend it.
   SourceLimiter arp_limit_, icmp_limit_, learn_limit_;
+  // Redirects per source, both families (lib/ratelimit): at most one a second, 9 in a row.
+  RedirectBackoff redirect_backoff_;
 
   // ICMP error token bucket (RFC 1812 4.3.2.8), in milli-tokens.
   uint64_t icmp_tokens_ = 0, icmp_last_ms_ = 0;

@@ -284,12 +284,9 @@ void Control::handle_redirect6(rte_mbuf* m, uint16_t in_port, uint64_t now) {
     bool on_link = s6.is_link_local();
     for (const auto& pa : p->addrs6) on_link |= pa.subnet.contains(s6);
     const Ipv6 target = s->gateway6 == d ? d : s->gateway6;
-    auto& slot = redirect_last_[uint32_t(key_of(s6) * 2654435761u) >> (32 - kRedirectSlotsLog2)];
-    const auto tag = uint32_t(key_of(s6));
     // A Redirect comes from the link-local address, so not while it is tentative.
     if (on_link && (target == d || target.is_link_local()) && assigned6(in_port, p->ll) &&
-        !(slot.ip == tag && now - slot.ms < 1000)) {
-      slot = {tag, now};
+        redirect_backoff_.allow(key_of(s6), now)) {
       rte_mbuf* r;
       if (uint8_t* out = new_frame(r, kNdRedirectMaxFrame)) {
         const Mac to_mac = [&] {

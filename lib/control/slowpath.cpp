@@ -151,17 +151,15 @@ void Control::handle_redirect(rte_mbuf* m, uint16_t in_port, uint64_t now) {
     return handle_unresolved(m, in_port, now);
   const Ipv4 src(rte_be_to_cpu_32(ip->src_addr));
   // RFC 1812 5.2.7.2: only to a source on the subnet the packet came from, whose better
-  // first hop is on that subnet too; at most one per second per source (a small fixed
-  // table: memory stays bounded however many sources there are).
+  // first hop is on that subnet too; at most one per second per source and 9 in a row
+  // (RedirectBackoff: a fixed table, bounded however many sources there are).
   // An IPv4 redirect names an IPv4 gateway: a route through an IPv6 one (RFC 5549) gets
   // none, its packets are only forwarded.
   std::optional<Ipv4> our_addr;
   if (const PortCtl* p = port_by_id(in_port); p && s->gateway6.is_unspecified())
     for (const auto& pa : p->addrs)
       if (pa.subnet.contains(src) && pa.subnet.contains(s->gateway)) our_addr = pa.addr;
-  auto& slot = redirect_last_[(src.v * 2654435761u) >> (32 - kRedirectSlotsLog2)];
-  if (our_addr && !(slot.ip == src.v && now - slot.ms < 1000)) {
-    slot = {src.v, now};
+  if (our_addr && redirect_backoff_.allow(src.v, now)) {
     // Code 1: redirect for the host; the gateway goes in the second word.
     send_icmp_error(m, icmp::redirect, 1, s->gateway.v, in_port, our_addr, now);
   } else {

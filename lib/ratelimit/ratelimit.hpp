@@ -76,4 +76,54 @@ class SourceLimiter {
   std::vector<Slot> slots_;  // sized once
 };
 
+// Redirects per source with Linux's backoff (ip_rt_send_redirect): the first at once, the
+// n-th after a gap of 20 ms << n, at most 9 in a row; then none while the source keeps
+// earning them, until it has earned none for 20.48 s, so a host that ignores redirects is
+// not told again and again. Unlike Linux, no gap is under a second (routerd's limit
+// before it had a backoff, and what RFC 1812 5.2.7.2 implementations commonly keep): 9
+// redirects span about 14 s. Fixed hashed slots keyed as SourceLimiter's: a source takes a
+// slot over only from an owner silent that long, so alternating sources cannot reset a
+// backoff; a quiet source that lands on a busy slot shares it.
+class RedirectBackoff {
+ public:
+  static constexpr uint32_t kSlotsLog2 = 12;
+  static constexpr uint32_t kNumber = 9;   // ip_rt_redirect_number
+  static constexpr uint64_t kLoadMs = 20;  // ip_rt_redirect_load (HZ/50)
+  static constexpr uint64_t kMinGapMs = 1000;
+  static constexpr uint64_t kSilenceMs = 20480;  // ip_rt_redirect_silence (load << 10)
+
+  RedirectBackoff(uint64_t k1, uint64_t k2) : k1_(k1 | 1), k2_(k2), slots_(1u << kSlotsLog2) {}
+
+  // Whether a redirect to `source` may be sent now (and, if so, it counts as sent).
+  bool allow(uint64_t source, uint64_t now_ms) {
+    uint64_t h = (source ^ k2_) * k1_;
+    h ^= h >> 29;
+    Slot& s = slots_[size_t((h * 0x9e3779b97f4a7c15ull) >> (64 - kSlotsLog2))];
+    const bool silent = now_ms > s.last_ms + kSilenceMs;
+    if (!s.used || (s.source != source && silent)) {
+      s = Slot{source, 0, 0, true};
+    } else if (silent) {
+      s.sent = 0;
+    }
+    if (s.sent >= kNumber) {
+      s.last_ms = now_ms;  // still earning them: the silence starts again
+      return false;
+    }
+    if (s.sent != 0 && now_ms < s.last_ms + std::max(kMinGapMs, kLoadMs << s.sent)) return false;
+    s.last_ms = now_ms;
+    ++s.sent;
+    return true;
+  }
+
+ private:
+  struct Slot {
+    uint64_t source = 0;
+    uint64_t last_ms = 0;
+    uint32_t sent = 0;
+    bool used = false;
+  };
+  uint64_t k1_, k2_;
+  std::vector<Slot> slots_;  // sized once
+};
+
 }  // namespace routerd

@@ -2,6 +2,9 @@
 
 #include <catch2/catch.hpp>
 
+#include <map>
+#include <vector>
+
 using namespace routerd;
 
 TEST_CASE("a token bucket passes its burst, then its rate", "[ratelimit]") {
@@ -42,4 +45,46 @@ TEST_CASE("per-source limits are bounded however many sources send", "[ratelimit
   CHECK(passed > (1u << SourceLimiter::kSlotsLog2) / 2);
   SourceLimiter off(0, 1, 1, 2);
   for (int i = 0; i < 100; ++i) CHECK(off.allow(7, 0));
+}
+
+TEST_CASE("redirect backoff: at most one a second, 9 in a row, again after 20 s of silence",
+          "[ratelimit]") {
+  RedirectBackoff b(0x1234567, 0x89abcdef);
+  // A host that ignores redirects and keeps sending every 100 ms for a minute.
+  std::vector<uint64_t> sent;
+  for (uint64_t t = 1000; t < 61000; t += 100)
+    if (b.allow(7, t)) sent.push_back(t);
+  // Gaps of max(1 s, 20 ms << n): 1 s five times, then 1.28, 2.56 and 5.12 s.
+  REQUIRE(sent.size() == RedirectBackoff::kNumber);
+  const std::vector<uint64_t> gaps = {1000, 1000, 1000, 1000, 1000, 1300, 2600, 5200};
+  for (size_t i = 1; i < sent.size(); ++i) {
+    INFO("redirect " << i);
+    CHECK(sent[i] - sent[i - 1] == gaps[i - 1]);
+  }
+  // Still sending for two silences more: the silence never came, so none.
+  int more = 0;
+  for (uint64_t t = 61000; t < 61000 + 2 * RedirectBackoff::kSilenceMs; t += 100)
+    more += b.allow(7, t);
+  CHECK(more == 0);
+  // Quiet for longer than the silence: it starts over.
+  const uint64_t back = 61000 + 3 * RedirectBackoff::kSilenceMs + 1;
+  CHECK(b.allow(7, back));
+  CHECK_FALSE(b.allow(7, back + 999));
+  CHECK(b.allow(7, back + 1000));
+  // Another source has a backoff of its own.
+  CHECK(b.allow(8, back + 1001));
+}
+
+TEST_CASE("redirect backoff: alternating sources cannot reset each other's", "[ratelimit]") {
+  RedirectBackoff b(3, 5);
+  // Many sources, each asking every 50 ms for 30 s: none gets more than 9, whichever slot
+  // it shares (a shared slot gives its sources 9 between them).
+  std::map<uint64_t, int> got;
+  for (uint64_t t = 0; t < 30000; t += 50)
+    for (uint64_t s = 0; s < 20000; s += 997) got[s] += b.allow(s, t);
+  for (const auto& [s, n] : got) {
+    INFO("source " << s);
+    CHECK(n <= int(RedirectBackoff::kNumber));
+  }
+  CHECK(got[0] == int(RedirectBackoff::kNumber));
 }

@@ -46,4 +46,21 @@ check_limit() {
 }
 tb_check "at most one redirect per second per source" check_limit
 
+# The requirements' case 32: a host that keeps earning redirects gets 9 in a row (gaps of
+# 1 s, then 1.28, 2.56 and 5.12 s: about 14 s), then none until it has earned none for
+# 20 s. 80 pings over 16 s: without the backoff that was one a second, 16 or more.
+check_backoff() {
+  local s0 s1 q0 q1 b0 b1
+  s0=$(rctl_j stats | jq ".events.icmp_redirect_sent")
+  q0=$(rctl_j stats | jq ".events.redirect_suppressed")
+  b0=$(rx_b)
+  hx 0 ping -n -q -c 80 -i 0.2 -W 1 10.7.0.1 >/dev/null 2>&1 || true
+  s1=$(rctl_j stats | jq ".events.icmp_redirect_sent")
+  q1=$(rctl_j stats | jq ".events.redirect_suppressed")
+  b1=$(rx_b)
+  tb_say "     over 16 s: redirects sent $((s1 - s0)) (since the first: $s1), suppressed $((q1 - q0)), packets forwarded to 10.1.0.3 $((b1 - b0))"
+  ((s1 <= 9 && q1 - q0 >= 40 && b1 - b0 >= 60))
+}
+tb_check "a host that keeps earning them gets at most 9 redirects in all, the rest suppressed" check_backoff
+
 tb_finish
