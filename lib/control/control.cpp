@@ -96,10 +96,8 @@ Control::Control(SharedState& dp, const Config& cfg, std::vector<PortRef> ports,
       icmp_limit_(source_limiter(cfg.icmp_source_rate, cfg.icmp_source_burst)),
       learn_limit_(source_limiter(cfg.exc_source_rate, cfg.exc_source_burst)),
       redirect_backoff_(redirect_backoff()),
-      icmp_rate_(cfg.icmp_rate),
-      icmp_burst_(cfg.icmp_burst),
-      icmp6_rate_(cfg.icmp6_rate),
-      icmp6_burst_(cfg.icmp6_burst),
+      icmp_budget_(cfg.icmp_rate, cfg.icmp_burst, route_cache_keys().k1),
+      icmp6_budget_(cfg.icmp6_rate, cfg.icmp6_burst, route_cache_keys().k1),
       echo_reply_(cfg.echo_reply),
       epoch_(std::chrono::steady_clock::now()) {
   for (auto& p : ports) {
@@ -117,8 +115,6 @@ Control::Control(SharedState& dp, const Config& cfg, std::vector<PortRef> ports,
   static std::atomic<unsigned> instances{0};
   big_pool_ =
       make_pktmbuf_pool("ctl_big" + std::to_string(instances++), 31, UINT16_MAX, SOCKET_ID_ANY);
-  icmp_tokens_ = uint64_t(icmp_burst_) * 1000;
-  icmp6_tokens_ = uint64_t(icmp6_burst_) * 1000;
   for (auto& p : ports_) set_link_local(p, std::nullopt);
   ra_init(cfg);
   register_addr_commands(commands_);

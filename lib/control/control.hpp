@@ -235,7 +235,6 @@ class Control {
   void reject6(rte_mbuf* m, NhKind k, uint16_t in_port, uint64_t now_ms);  // as reject()
   void send_via6(rte_mbuf* m, const NextHopState* s, const Ipv6& dst, uint64_t now_ms);
   void output6(rte_mbuf* m, uint16_t port, uint64_t now_ms);
-  bool icmp6_bucket(uint64_t now_ms);
   // from: the source, when the error is about a datagram to one of the router's unicast
   // addresses, which RFC 4443 2.2 (a) makes the source; else one chosen for the sender.
   bool redirect_current(const RouteException& e, Ipv4 dst) const;
@@ -356,7 +355,6 @@ class Control {
   void apply_neighbour_effects(NeighbourTable::Effects& fx, uint64_t now_ms);
   template <class Fx>
   void drop_unsent(Fx& fx);
-  bool icmp_bucket(uint64_t now_ms);
   template <class F>
   void guarded(const char* what, F&& f);  // runs f; a failure is counted and logged, not thrown
   void log_limited(const std::string& what, const std::string& why);
@@ -698,7 +696,6 @@ class Control {
   // exceptions, reassembly, every 100 ms) and reclamation run at least this often.
   static constexpr int kIdleWaitMs = 10;
 
-
   // Per-source budgets (fixed hashed tables, lib/ratelimit): ARP by sender MAC, ICMP errors
   // by their destination (the offending packet's source), PTBs and redirects by their sender.
   // Each is checked before the shared budget, so one flooding source cannot spend it.
@@ -706,11 +703,9 @@ class Control {
   // Redirects per source, both families (lib/ratelimit): at most one a second, 9 in a row.
   RedirectBackoff redirect_backoff_;
 
-  // ICMP error token bucket (RFC 1812 4.3.2.8), in milli-tokens.
-  uint64_t icmp_tokens_ = 0, icmp_last_ms_ = 0;
-  uint32_t icmp_rate_, icmp_burst_;
-  uint64_t icmp6_tokens_ = 0, icmp6_last_ms_ = 0;  // [ipv6] icmp_rate's bucket
-  uint32_t icmp6_rate_, icmp6_burst_;
+  // The shared ICMP error budgets (RFC 1812 4.3.2.8, RFC 4443 2.4 f), each message costing
+  // a random 0-2 tokens (lib/ratelimit): [icmp] and [ipv6] icmp_rate.
+  JitteredBucket icmp_budget_, icmp6_budget_;
   bool echo_reply_;
   uint16_t ip_id_ = 0;
   uint64_t last_tick_ms_ = 0;

@@ -398,16 +398,6 @@ void Control::output6(rte_mbuf* m, uint16_t port, uint64_t now) {
 
 // ---------------------------------------------------------------- ICMPv6 errors
 
-bool Control::icmp6_bucket(uint64_t now) {
-  if (icmp6_rate_ == 0) return false;
-  const uint64_t cap = uint64_t(icmp6_burst_) * 1000;
-  icmp6_tokens_ = std::min(cap, icmp6_tokens_ + (now - icmp6_last_ms_) * icmp6_rate_);
-  icmp6_last_ms_ = now;
-  if (icmp6_tokens_ < 1000) return false;
-  icmp6_tokens_ -= 1000;
-  return true;
-}
-
 // RFC 4443 2.4: never about an error, a multicast or unspecified source, or (but for Packet
 // Too Big) a multicast destination; limited per destination and in all (2.4 f). The source
 // is the router's address on the port the offending packet came in by (RFC 4443 2.2).
@@ -426,7 +416,7 @@ void Control::send_icmp6_error(rte_mbuf* orig, uint8_t type, uint8_t code, uint3
     st.drop[size_t(Drop::icmp_source_limited)].add();
     return;
   }
-  if (!icmp6_bucket(now)) {
+  if (!icmp6_budget_.take(now)) {
     st.drop[size_t(Drop::icmp_rate_limited)].add();
     return;
   }

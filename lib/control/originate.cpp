@@ -39,7 +39,7 @@ void Control::send_icmp_error(rte_mbuf* orig, uint8_t type, uint8_t code, uint32
     st.drop[size_t(Drop::icmp_source_limited)].add();
     return;
   }
-  if (!icmp_bucket(now)) {
+  if (!icmp_budget_.take(now)) {
     st.drop[size_t(Drop::icmp_rate_limited)].add();
     return;
   }

@@ -49,17 +49,6 @@ void Control::transmit(uint16_t port, rte_mbuf* m) {
   if (rte_ring_sp_enqueue_elem(dp_.ctl_tx, &e, sizeof e) != 0) drop(m, Drop::tx_full, port);
 }
 
-bool Control::icmp_bucket(uint64_t now) {
-  if (icmp_rate_ == 0) return false;
-  // Milli-tokens: rate tokens per second is rate milli-tokens per millisecond.
-  uint64_t cap = uint64_t(icmp_burst_) * 1000;
-  icmp_tokens_ = std::min(cap, icmp_tokens_ + (now - icmp_last_ms_) * icmp_rate_);
-  icmp_last_ms_ = now;
-  if (icmp_tokens_ < 1000) return false;
-  icmp_tokens_ -= 1000;
-  return true;
-}
-
 void Control::handle_punt(const PuntEntry& e, uint64_t now) {
   rte_mbuf* m = e.m;
   if (rte_pktmbuf_mtod(m, const rte_ether_hdr*)->ether_type == RTE_BE16(RTE_ETHER_TYPE_IPV6))

@@ -37,6 +37,41 @@ class TokenBucket {
   uint64_t last_ms_ = 0;
 };
 
+// The shared ICMP budget: `rate` messages a second on average up to `burst`, where each
+// message costs 0, 1 or 2 tokens at random, as Linux's icmp_global_allow has since
+// CVE-2020-25705. With a fixed cost, a sender that counts the errors it gets back for
+// probes of its own learns how many others earned (SAD DNS: which UDP ports are open); the
+// random cost hides that. A message needs one whole token: a burst passes `burst` messages
+// on average, never a count a sender can rely on. rate 0: nothing passes (ICMP errors off).
+class JitteredBucket {
+ public:
+  JitteredBucket(uint32_t rate, uint32_t burst, uint64_t seed)
+      : rate_(rate), cap_(int64_t(burst) * 1000), milli_(cap_), rng_(seed | 1) {}
+
+  bool take(uint64_t now_ms) {
+    if (rate_ == 0) return false;
+    if (now_ms > last_ms_) milli_ = std::min(cap_, milli_ + int64_t(now_ms - last_ms_) * rate_);
+    last_ms_ = std::max(last_ms_, now_ms);
+    if (milli_ < 1000) return false;
+    // A cost of 2 may leave one token owed: refilled before the next message, so the
+    // average cost stays 1 (Linux clamps at 0 instead, and under steady demand passes about
+    // 1.5 x its rate).
+    milli_ -= int64_t(next() % 3) * 1000;
+    return true;
+  }
+
+ private:
+  uint64_t next() {  // xorshift64: not for secrets, only to make the cost unpredictable
+    rng_ ^= rng_ << 13;
+    rng_ ^= rng_ >> 7;
+    rng_ ^= rng_ << 17;
+    return rng_;
+  }
+  int64_t rate_, cap_, milli_;
+  uint64_t last_ms_ = 0;
+  uint64_t rng_;
+};
+
 // One token bucket per source, in 2^kSlotsLog2 slots chosen by a keyed hash (secrets from
 // the caller, so a sender cannot pick sources that share a slot). A source takes over a
 // slot only when the slot's bucket has refilled, i.e. its owner has been quiet: a source

@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include <map>
+#include <set>
 #include <vector>
 
 using namespace routerd;
@@ -87,4 +88,34 @@ TEST_CASE("redirect backoff: alternating sources cannot reset each other's", "[r
     CHECK(n <= int(RedirectBackoff::kNumber));
   }
   CHECK(got[0] == int(RedirectBackoff::kNumber));
+}
+
+TEST_CASE("the shared ICMP budget: the configured rate on average, never a fixed count",
+          "[ratelimit]") {
+  // rate 0 turns ICMP errors off.
+  JitteredBucket off(0, 50, 1);
+  CHECK_FALSE(off.take(1));
+  CHECK_FALSE(off.take(100000));
+
+  // A burst at once from a full bucket: about 50, and not the same count for every seed
+  // (Linux since CVE-2020-25705; with a fixed cost a prober can count others' errors).
+  std::set<int> bursts;
+  for (uint64_t seed = 1; seed <= 20; ++seed) {
+    JitteredBucket b(1000, 50, seed * 0x9e3779b97f4a7c15ull);
+    int n = 0;
+    for (int i = 0; i < 1000; ++i) n += b.take(0);
+    INFO("seed " << seed);
+    CHECK(n >= 25);
+    CHECK(n <= 100);
+    bursts.insert(n);
+  }
+  CHECK(bursts.size() > 1);
+
+  // Constant demand for 20 s at 1000/s: about 20,000 pass.
+  JitteredBucket b(1000, 50, 12345);
+  int n = 0;
+  for (uint64_t t = 0; t < 20000; ++t)
+    for (int i = 0; i < 5; ++i) n += b.take(t);
+  CHECK(n > 19000);
+  CHECK(n < 21100);
 }
