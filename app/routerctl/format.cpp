@@ -280,11 +280,13 @@ std::string stats(const json& d) {
   return out;
 }
 
-// " mtu 1300 expires 597s via 10.2.0.3 expires 299s\n": an exception's learnt parts.
+// " mtu 1300 expires 597s via 10.2.0.3 expires 299s\n": an exception's learnt parts ("mtu
+// lock 552" when it was reported lower, as iproute2 shows a locked MTU).
 std::string exception(const json& e) {
   std::string out;
   if (e.contains("mtu"))
-    out += fmt::format(" mtu {} expires {}s", e.value("mtu", 0), e.value("mtu_expires_s", 0));
+    out += fmt::format(" mtu {}{} expires {}s", e.value("mtu_locked", false) ? "lock " : "",
+                       e.value("mtu", 0), e.value("mtu_expires_s", 0));
   if (e.contains("gateway"))
     out += fmt::format(" via {} expires {}s", str(e, "gateway"), e.value("gateway_expires_s", 0));
   return out + "\n";

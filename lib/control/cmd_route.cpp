@@ -529,6 +529,7 @@ nlohmann::json exception_json_of(const BasicRouteException<K>& e, uint64_t now, 
   if (e.metrics.mtu) {
     j["mtu"] = e.metrics.mtu;
     j["mtu_expires_s"] = (e.pmtu_expires_ms - now + 999) / 1000;
+    if (e.mtu_locked) j["mtu_locked"] = true;
   }
   if (e.has_gateway()) {
     j["gateway"] = str(e.gateway);

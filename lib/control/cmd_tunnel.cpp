@@ -137,10 +137,13 @@ void Control::tunnel_pmtu_sync(uint64_t now) {
     if (!p.tunnel) continue;
     const RouteException* e = exc_.find(p.tunnel->remote.v, now);
     const uint16_t v = e && e->pmtu_expires_ms ? e->metrics.mtu : 0;
-    if (v == p.tunnel->pmtu) continue;
-    spdlog::info("tunnel {}: path MTU to {} {}", p.ref.name, p.tunnel->remote.str(),
-                 v ? "learnt: " + std::to_string(v) : std::string("expired"));
+    const bool locked = v && e->mtu_locked;
+    if (v == p.tunnel->pmtu && locked == p.tunnel->pmtu_locked) continue;
+    spdlog::info("tunnel {}: path MTU to {} {}{}", p.ref.name, p.tunnel->remote.str(),
+                 v ? "learnt: " + std::to_string(v) : std::string("expired"),
+                 locked ? " (reported lower: outer packets without DF)" : "");
     p.tunnel->pmtu = v;
+    p.tunnel->pmtu_locked = locked;
     changed = true;
   }
   if (!changed) return;
@@ -206,6 +209,7 @@ nlohmann::json Control::tunnel_json(const PortCtl& p) const {
           {"mtu", tunnel_mtu_estimate(t)},
           {"mtu_configured", t.mtu ? nlohmann::json(t.mtu) : nullptr},
           {"pmtu", t.pmtu ? nlohmann::json(t.pmtu) : nullptr},
+          {"pmtu_locked", t.pmtu_locked},
           {"overhead", gre_overhead(fast_info(t))},
           {"outer", outer},
           {"rx_packets", sum([&](const LcoreStats& s) { return s.rx[id].get(); })},

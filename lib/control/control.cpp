@@ -405,6 +405,7 @@ void Control::publish_ifs() {
       t.ttl = p.tunnel->ttl;
       t.mtu = p.tunnel->mtu;
       t.pmtu = p.tunnel->pmtu;
+      t.pmtu_locked = p.tunnel->pmtu_locked;
       s->tunnel_slots = std::max(s->tunnel_slots, slot + 1);
     }
   }

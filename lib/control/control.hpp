@@ -94,9 +94,10 @@ class Control {
   struct TunnelConf {
     Ipv4 local, remote;
     std::optional<uint32_t> key;
-    uint8_t ttl = 64;   // 0: inherit the inner packet's
-    uint16_t mtu = 0;   // configured; 0: derived from the outer path
-    uint16_t pmtu = 0;  // the learnt path MTU to remote, as last published (0: none)
+    uint8_t ttl = 64;          // 0: inherit the inner packet's
+    uint16_t mtu = 0;          // configured; 0: derived from the outer path
+    uint16_t pmtu = 0;         // the learnt path MTU to remote, as last published (0: none)
+    bool pmtu_locked = false;  // the learnt one was under the floor: outer packets without DF
   };
 
   Control(SharedState& dp, const Config& cfg, std::vector<PortRef> ports, rte_mempool* pool);

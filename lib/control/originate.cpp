@@ -276,6 +276,7 @@ void Control::learn_pmtu(Ipv4 dst, uint16_t mtu, Ipv4 from, uint64_t now) {
     event(Event::pmtu_ignored);
     return;
   }
+  const bool locked = mtu < pmtu_min_;
   mtu = std::max(mtu, pmtu_min_);
   if (cur && mtu >= cur) {
     event(Event::pmtu_ignored);
@@ -283,6 +284,7 @@ void Control::learn_pmtu(Ipv4 dst, uint16_t mtu, Ipv4 from, uint64_t now) {
   }
   RouteException& e = exc_.upsert(dst.v, *rt, now);
   e.metrics.mtu = mtu;
+  e.mtu_locked = locked;
   e.pmtu_expires_ms = now + uint64_t(pmtu_expires_s_) * 1000;
   event(Event::pmtu_learned);
   // A tunnel to dst carries its packets in DF outer packets: the tunnel MTU drops now.

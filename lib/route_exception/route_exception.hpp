@@ -52,6 +52,10 @@ struct BasicRouteException {
   K replaced{};
   uint64_t pmtu_expires_ms = 0, redirect_expires_ms = 0;  // 0: not set
   uint64_t updated_ms = 0;
+  // IPv4: the path MTU was reported below the floor (exceptions.pmtu_min) and raised to
+  // it. As Linux's "mtu lock", the router's own DF packets to dst go without DF then, so
+  // the hop that cannot carry them fragments them (RFC 1191 7: never below 68).
+  bool mtu_locked = false;
   bool has_gateway() const { return !(gateway == K{}); }
 };
 // Whether e's learnt gateway still applies to dst: the route that covers dst now is the one

@@ -51,7 +51,14 @@ struct TunnelFastInfo {
   uint32_t key = 0;
   uint16_t mtu = 0;   // configured tunnel MTU; 0: derived from the outer path
   uint16_t pmtu = 0;  // path MTU to `remote` learnt from Fragmentation Needed; 0: none
+  // pmtu was reported below the floor and raised to it: the outer header goes without DF,
+  // so the hop that reported it can fragment what the floor lets through.
+  bool pmtu_locked = false;
 };
+// The outer header's fragment field: DF, unless the path MTU is locked.
+constexpr uint16_t outer_frag_field(const TunnelFastInfo& t) {
+  return t.pmtu_locked ? 0 : RTE_BE16(RTE_IPV4_HDR_DF_FLAG);
+}
 
 // Bytes the tunnel adds in front of the inner packet: outer IPv4 header and GRE header.
 constexpr uint32_t gre_overhead(const TunnelFastInfo& t) {
@@ -98,8 +105,8 @@ constexpr uint32_t tunnel_mtu(const TunnelFastInfo& t, uint32_t outer_mtu) {
 // 14-byte Ethernet header, and writes `l2` (the outer next hop's Ethernet header) in front.
 // inner_type: the inner EtherType in network order (GRE's protocol type); ip_id: the outer
 // identification; seq: the sequence number, when t.seq. DF is set on the outer header so
-// the underlay's Fragmentation Needed teaches the tunnel its path MTU. False, with m
-// unchanged, when m lacks the headroom (the caller drops it).
+// the underlay's Fragmentation Needed teaches the tunnel its path MTU (unless it is locked). False,
+// with m unchanged, when m lacks the headroom (the caller drops it).
 ROUTERD_ALWAYS_INLINE bool gre_encap(rte_mbuf* m, const TunnelFastInfo& t, const uint8_t* l2,
                                      uint16_t inner_type, uint16_t ip_id, uint32_t seq) {
   const uint32_t oh = gre_overhead(t);
@@ -115,7 +122,7 @@ ROUTERD_ALWAYS_INLINE bool gre_encap(rte_mbuf* m, const TunnelFastInfo& t, const
   ip->type_of_service = 0;
   ip->total_length = rte_cpu_to_be_16(uint16_t(inner_len + oh));
   ip->packet_id = rte_cpu_to_be_16(ip_id);
-  ip->fragment_offset = RTE_BE16(RTE_IPV4_HDR_DF_FLAG);
+  ip->fragment_offset = outer_frag_field(t);
   ip->time_to_live = t.ttl ? t.ttl : inner_ttl;
   ip->next_proto_id = kIpProtoGre;
   ip->hdr_checksum = 0;
@@ -163,7 +170,7 @@ inline void outer_template(OuterPath& p, const TunnelFastInfo& t) {
   auto* ip = reinterpret_cast<rte_ipv4_hdr*>(p.hdr + RTE_ETHER_HDR_LEN);
   std::memset(ip, 0, sizeof *ip);
   ip->version_ihl = RTE_IPV4_VHL_DEF;
-  ip->fragment_offset = RTE_BE16(RTE_IPV4_HDR_DF_FLAG);
+  ip->fragment_offset = outer_frag_field(t);
   ip->time_to_live = t.ttl;
   ip->next_proto_id = kIpProtoGre;
   ip->src_addr = rte_cpu_to_be_32(t.local);

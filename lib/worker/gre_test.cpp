@@ -366,6 +366,32 @@ TEST_CASE("gre: without tunnels GRE to the router goes to control as before", "[
   CHECK(punted[0].reason == uint8_t(Punt::local));
 }
 
+namespace {
+
+// A Frag Needed from 10.2.0.2 (the underlay's next hop) quoting an outer packet of gre1's,
+// reporting `mtu`, handed to control at t = 1000 ms.
+void underlay_frag_needed(GreRig& rig, uint16_t mtu) {
+  rte_mbuf* fn = rte_pktmbuf_alloc(rig.pool.get());
+  REQUIRE(fn);
+  const uint16_t total = 20 + 8 + 28;
+  auto* p = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(fn, 14 + total));
+  std::memset(p, 0, 14 + total);
+  std::memcpy(p, rig.ports[1]->mac().b.data(), 6);
+  p[12] = 0x08;
+  put_ip(p + 14, 0x0a020002, kLocal, 1, total, 64, false);
+  uint8_t* ic = p + 34;
+  ic[0] = 3;
+  ic[1] = 4;
+  put16(ic + 6, mtu);
+  put_ip(ic + 8, kLocal, kRemote, 47, 1500, 64, true);
+  put16(ic + 2, uint16_t(~ref_sum(ic, 8 + 28)));
+  PuntEntry e{fn, 0, uint8_t(Punt::local), 0, rig.p1()};
+  REQUIRE(rte_ring_enqueue_elem(rig.punt.get(), &e, sizeof e) == 0);
+  rig.ctl->poll_once(1000);
+}
+
+}  // namespace
+
 TEST_CASE(
     "gre: tunnel MTU: Frag Needed, Packet Too Big, fragments, and a PMTU the underlay "
     "teaches",
@@ -401,23 +427,8 @@ TEST_CASE(
   CHECK(carried == 2000 - 20);
   free_all(out);
 
-  // The underlay says 1400: a Frag Needed from 10.2.0.2 quoting an outer packet.
-  rte_mbuf* fn = rte_pktmbuf_alloc(rig.pool.get());
-  const uint16_t total = 20 + 8 + 28;
-  auto* p = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(fn, 14 + total));
-  std::memset(p, 0, 14 + total);
-  std::memcpy(p, rig.ports[1]->mac().b.data(), 6);
-  p[12] = 0x08;
-  put_ip(p + 14, 0x0a020002, kLocal, 1, total, 64, false);
-  uint8_t* ic = p + 34;
-  ic[0] = 3;
-  ic[1] = 4;
-  put16(ic + 6, 1400);
-  put_ip(ic + 8, kLocal, kRemote, 47, 1500, 64, true);
-  put16(ic + 2, uint16_t(~ref_sum(ic, 8 + 28)));
-  PuntEntry e{fn, 0, uint8_t(Punt::local), 0, rig.p1()};
-  REQUIRE(rte_ring_enqueue_elem(rig.punt.get(), &e, sizeof e) == 0);
-  rig.ctl->poll_once(1000);
+  // The underlay says 1400.
+  underlay_frag_needed(rig, 1400);
   CHECK(rig.run({"tunnel", "show", "gre1"})[0]["pmtu"] == 1400);
   CHECK(rig.run({"tunnel", "show", "gre1"})[0]["mtu"] == 1372);
   const uint64_t before = rig.resolved();
@@ -432,6 +443,41 @@ TEST_CASE(
   CHECK(rig.run({"tunnel", "show", "gre1"})[0]["pmtu"].is_null());
   out = rig.through(rig.p0(), {ipv4(rig.pool.get(), p0mac, 0x0a010002, 0x0a320007, 1472)});
   CHECK(out.size() == 1);
+  free_all(out);
+}
+
+TEST_CASE("gre: a path MTU reported under the floor is raised to it and locked: outer DF off",
+          "[tunnel][worker]") {
+  GreRig rig;
+  const Mac p0mac = rig.ports[0]->mac();
+  auto outer_frag = [](rte_mbuf* m) { return get16(rte_pktmbuf_mtod(m, const uint8_t*) + 20); };
+  auto out = rig.through(rig.p0(), {ipv4(rig.pool.get(), p0mac, 0x0a010002, 0x0a320007, 500)});
+  REQUIRE(out.size() == 1);
+  CHECK(outer_frag(out[0]) == 0x4000);  // DF, so the underlay can report its MTU
+  free_all(out);
+  // 300 is under exceptions.pmtu_min (552, RFC 1191's floor as Linux keeps it): the tunnel
+  // takes 552 - 28, and its outer packets go without DF, so that the hop that cannot carry
+  // 552 fragments them rather than dropping them all (Linux's "mtu lock").
+  underlay_frag_needed(rig, 300);
+  const auto t = rig.run({"tunnel", "show", "gre1"})[0];
+  CHECK(t["pmtu"] == 552);
+  CHECK(t["pmtu_locked"] == true);
+  CHECK(t["mtu"] == 524);
+  const auto g = rig.run({"route", "get", "10.20.0.2"});
+  INFO(g.dump());
+  CHECK(g["exception"]["mtu"] == 552);
+  CHECK(g["exception"]["mtu_locked"] == true);
+  out = rig.through(rig.p0(), {ipv4(rig.pool.get(), p0mac, 0x0a010002, 0x0a320007, 524)});
+  REQUIRE(out.size() == 1);
+  CHECK(outer_frag(out[0]) == 0);
+  CHECK(rte_pktmbuf_pkt_len(out[0]) == 14 + 552);
+  free_all(out);
+  // The lock goes with the learnt MTU when it expires: DF again.
+  rig.ctl->poll_once(1000 + 600000 + 200);
+  CHECK(rig.run({"tunnel", "show", "gre1"})[0]["pmtu_locked"] == false);
+  out = rig.through(rig.p0(), {ipv4(rig.pool.get(), p0mac, 0x0a010002, 0x0a320007, 500)});
+  REQUIRE(out.size() == 1);
+  CHECK(outer_frag(out[0]) == 0x4000);
   free_all(out);
 }
 
