@@ -503,6 +503,41 @@ void Control::handle_local6(rte_mbuf* m, uint16_t in_port, uint64_t now) {
   }
   // MLD Queries come behind a Hop-by-Hop header with Router Alert (mld.cpp).
   if (ip->proto == ipv6_ext::hop_by_hop && d.is_multicast()) return handle_mld(m, in_port, now);
+  // RFC 8200 4.3: every node examines Hop-by-Hop options, the router too when a datagram is
+  // for it. They decide as in transit (handle_hop_by_hop); then the header goes and what
+  // follows is delivered (an echo request, TCP for the kernel interfaces). Errors about
+  // what follows quote the datagram without it.
+  if (ip->proto == ipv6_ext::hop_by_hop) {
+    const HbhVerdict v = ipv6_hop_by_hop(reinterpret_cast<const uint8_t*>(ip), len);
+    switch (v.action) {
+      case HbhAction::forward:
+        break;
+      case HbhAction::malformed:
+        send_icmp6_error(m, icmp6::param_problem, icmp6::code_erroneous_header, v.pointer, in_port,
+                         now, d);
+        return drop(m, Drop::ipv6_bad_ext_header, in_port);
+      case HbhAction::unrecognized:
+        send_icmp6_error(m, icmp6::param_problem, icmp6::code_unrecognized_option, v.pointer,
+                         in_port, now, d);
+        return drop(m, Drop::ipv6_option_discard, in_port);
+      case HbhAction::discard:
+        return drop(m, Drop::ipv6_option_discard, in_port);
+    }
+    // RFC 8200 4.1: Hop-by-Hop comes first only; another one is an unknown next header.
+    if (v.next_header == ipv6_ext::hop_by_hop) {
+      send_icmp6_error(m, icmp6::param_problem, icmp6::code_unrecognized_next_header,
+                       sizeof(rte_ipv6_hdr), in_port, now, d);
+      return drop(m, Drop::ipv6_bad_ext_header, in_port);
+    }
+    const uint16_t payload = uint16_t(total - sizeof(rte_ipv6_hdr) - v.length);
+    auto* front = rte_pktmbuf_mtod(m, uint8_t*);
+    std::memmove(front + v.length, front, RTE_ETHER_HDR_LEN + sizeof(rte_ipv6_hdr));
+    rte_pktmbuf_adj(m, uint16_t(v.length));
+    ip = ip6_of(m);
+    ip->proto = v.next_header;
+    ip->payload_len = rte_cpu_to_be_16(payload);
+    return handle_local6(m, in_port, now);
+  }
   if (ip->proto != icmp6::next_header) {
     const uint8_t* l4 = reinterpret_cast<const uint8_t*>(ip) + sizeof(rte_ipv6_hdr);
     if (!d.is_multicast() &&

@@ -505,6 +505,52 @@ TEST_CASE("Hop-by-Hop options: Router Alert forwarded, unrecognised and malforme
     CHECK(count("drops", "ipv6_option_discard") == before + 1);
     CHECK(count("events", "icmp6_param_problem_sent") == pp);
   }
+  SECTION("to the router: options walked, then the echo request behind them answered") {
+    // 2001:db8:1::2 -> 2001:db8:1::1 (p0's address): Hop-by-Hop with PadN, then an echo
+    // request of 16 bytes, its checksum over those 16 (RFC 8200 8.1).
+    const Ipv6 host = *Ipv6::parse("2001:db8:1::2"), us = *Ipv6::parse("2001:db8:1::1");
+    auto echo = [&](uint8_t option) {
+      std::vector<uint8_t> ip(40 + 8 + 16, 0);
+      ip[0] = 0x60;
+      ip[5] = 24;
+      ip[6] = 0;  // Hop-by-Hop
+      ip[7] = 64;
+      std::memcpy(&ip[8], host.b.data(), 16);
+      std::memcpy(&ip[24], us.b.data(), 16);
+      ip[40] = icmp6::next_header;
+      ip[42] = option;  // 0x01: PadN of 4 zero bytes; else an unknown type, 4 bytes of data
+      ip[43] = 4;
+      ip[48] = icmp6::echo_request;
+      ip[52] = 0x12;  // ident
+      const uint16_t ck = icmp6_checksum(host, us, &ip[48], 16);
+      ip[50] = uint8_t(ck >> 8);
+      ip[51] = uint8_t(ck);
+      return eth(ip);
+    };
+    auto out = r.hand(echo(0x01), Punt::local, p0);
+    REQUIRE(out.size() == 1);
+    const uint8_t* ip = out[0].data() + 14;
+    CHECK(ip[6] == icmp6::next_header);
+    CHECK(ip[40] == icmp6::echo_reply);
+    CHECK(ip[44] == 0x12);
+    CHECK(Ipv6::from_bytes(ip + 8) == us);
+    CHECK(Ipv6::from_bytes(ip + 24) == host);
+    CHECK(icmp6_checksum(us, host, ip + 40, out[0].size() - 54) == 0);
+    // An unknown option of action 10: Parameter Problem code 2 at its type byte (42), from
+    // the address the datagram was for; nothing else.
+    const uint64_t before = count("drops", "ipv6_option_discard");
+    out = r.hand(echo(0x9e), Punt::local, p0);
+    REQUIRE(out.size() == 1);
+    ip = out[0].data() + 14;
+    CHECK(ip[40] == icmp6::param_problem);
+    CHECK(ip[41] == icmp6::code_unrecognized_option);
+    CHECK(testing::get32(ip + 44) == 42);
+    CHECK(Ipv6::from_bytes(ip + 8) == us);
+    CHECK(count("drops", "ipv6_option_discard") == before + 1);
+    // Action 01: dropped, no answer.
+    CHECK(r.hand(echo(0x5e), Punt::local, p0).empty());
+    CHECK(count("drops", "ipv6_option_discard") == before + 2);
+  }
   SECTION("an option past the header's end: Parameter Problem code 0 at its length byte") {
     auto bad = unknown;
     bad[44] = 5;

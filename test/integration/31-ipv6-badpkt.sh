@@ -210,6 +210,32 @@ check_quiet() {
 }
 tb_check "no ICMPv6 error about: ${QUIET[*]}" check_quiet
 
+# RFC 8200 4.3: the router examines Hop-by-Hop options on a datagram for itself too, then
+# takes what follows: an echo request behind PadN is answered (Linux does the same).
+hbh_echo() {
+  hx 0 "$TB_PY" - "$(tb_router_ip6 0)" "$RMAC" "$SRC" <<'PY'
+import sys
+import time
+from scapy.all import (AsyncSniffer, Ether, ICMPv6EchoReply, ICMPv6EchoRequest, IPv6,
+                       IPv6ExtHdrHopByHop, PadN, conf, sendp)
+conf.verb = 0
+# Sniffed, not sr1(): scapy 2.5 does not pair a reply with a request behind Hop-by-Hop.
+sn = AsyncSniffer(iface="eth0", filter="icmp6",
+                  lfilter=lambda p: ICMPv6EchoReply in p and p[ICMPv6EchoReply].id == 0x4242)
+sn.start()
+time.sleep(0.3)
+sendp(Ether(dst=sys.argv[2]) / IPv6(src=sys.argv[3], dst=sys.argv[1]) /
+      IPv6ExtHdrHopByHop(options=[PadN(optdata=b"\0\0\0\0")]) /
+      ICMPv6EchoRequest(id=0x4242, seq=7, data=b"routerd-hbh"), iface="eth0")
+time.sleep(1.5)
+got = sn.stop()
+print("replies:", [p.summary() for p in got])
+sys.exit(0 if got else 1)
+PY
+}
+tb_check "an echo request to $(tb_router_ip6 0) behind a Hop-by-Hop header (PadN) is answered" \
+  tb_expect_ok hbh_echo
+
 if tb_is_routerd; then
   tb_check "routerd still running" tb_routerd_alive
 fi
