@@ -404,15 +404,20 @@ void Control::output6(rte_mbuf* m, uint16_t port, uint64_t now) {
 void Control::send_icmp6_error(rte_mbuf* orig, uint8_t type, uint8_t code, uint32_t param,
                                uint16_t in_port, uint64_t now, const std::optional<Ipv6>& from) {
   auto* eth = rte_pktmbuf_mtod(orig, rte_ether_hdr*);
-  const auto* ip = reinterpret_cast<const uint8_t*>(eth + 1);
-  const size_t len = rte_pktmbuf_data_len(orig) - RTE_ETHER_HDR_LEN;
+  // As much as fits in 1,280 bytes (2.4 c), past the first segment too.
+  alignas(8) uint8_t whole[icmp6::min_mtu];
+  size_t len;
+  const uint8_t* ip = datagram_for_quote(orig, whole, sizeof whole, &len);
   LcoreStats& st = dp_.control_stats();
   if (!icmp6_error_allowed(ip, len, type, code, rte_is_multicast_ether_addr(&eth->dst_addr))) {
     st.drop[size_t(Drop::icmp_suppressed)].add();
     return;
   }
   const Ipv6 to = src6(orig);
-  if (!icmp_limit_.allow(key_of(to), now)) {
+  // Packet Too Big is exempt from the per-destination limit, as in Linux (icmpv6_mask_allow):
+  // a host opening many flows through a narrower link needs each one, or its flows stall in
+  // a black hole. The shared budget still bounds them.
+  if (type != icmp6::packet_too_big && !icmp_limit_.allow(key_of(to), now)) {
     st.drop[size_t(Drop::icmp_source_limited)].add();
     return;
   }

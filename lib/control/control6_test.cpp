@@ -287,6 +287,38 @@ TEST_CASE("echo to the router is answered; hop limit 1 and no route earn ICMPv6 
   }
 }
 
+TEST_CASE("Packet Too Big is held to the shared ICMPv6 budget only, not the sender's share",
+          "[control][ipv6]") {
+  Rig6 r;
+  r.run({"neigh", "add", "2001:db8:1::2", "lladdr", "02:00:00:00:01:02", "dev", "p0"});
+  const Ipv6 host = *Ipv6::parse("2001:db8:1::2"), far = *Ipv6::parse("2001:db8:2::2");
+  // 1,400 bytes of UDP from one host that the worker found too big for p1.
+  std::vector<uint8_t> f = frame(14 + 1400);
+  f[12] = 0x86;
+  f[13] = 0xdd;
+  f[14] = 0x60;
+  f[14 + 4] = (1400 - 40) >> 8;
+  f[14 + 5] = (1400 - 40) & 0xff;
+  f[14 + 6] = 17;
+  f[14 + 7] = 64;
+  std::memcpy(&f[14 + 8], host.b.data(), 16);
+  std::memcpy(&f[14 + 24], far.b.data(), 16);
+  auto count = [&](const char* group, const char* name) {
+    return r.run({"stats"})[group][name].get<uint64_t>();
+  };
+  const uint64_t ptb0 = count("events", "icmp6_too_big_sent");
+  const uint64_t src0 = count("drops", "icmp_source_limited");
+  size_t frames = 0;
+  for (int i = 0; i < 100; ++i) frames += r.hand(f, Punt::frag_needed, r.ports[0]->id()).size();
+  // More than the sender's share (icmp.source_burst, 20), as Linux sends (icmpv6_mask_allow);
+  // the shared burst of 50 holds them.
+  const uint64_t sent = count("events", "icmp6_too_big_sent") - ptb0;
+  INFO("sent " << sent);
+  CHECK(sent > 20);
+  CHECK(sent == frames);
+  CHECK(count("drops", "icmp_source_limited") == src0);
+}
+
 TEST_CASE("a batch mixing families is one commit, or nothing of it", "[control][ipv6]") {
   Rig6 r;
   const uint64_t g0 = r.run({"stats"})["generation"];

@@ -1186,6 +1186,69 @@ TEST_CASE("ICMP errors are limited per destination before the shared budget", "[
   CHECK(drops(s2, "icmp_rate_limited") == drops(s0, "icmp_rate_limited"));
 }
 
+TEST_CASE("Frag Needed is not held to the per-destination limit, only to the shared budget",
+          "[control]") {
+  Rig r;
+  r.run({"neigh", "add", "10.2.0.2", "lladdr", "02:00:00:00:01:02", "dev", "p1"});
+  r.run({"link", "set", "p1", "mtu", "1280"});
+  const json s0 = r.run({"stats"});
+  // 10.1.0.2 sends 100 DF datagrams of 1400 bytes at once: its per-destination share is 20
+  // (icmp.source_burst), but a host with many flows needs every Frag Needed (Linux exempts
+  // them too); the shared burst of 50 (each costing a random 0-2) is what holds them.
+  punt_all(r, 100, 1000, [&](uint32_t) {
+    PuntEntry e = ip_to(r.pool.get(), Ipv4(10, 1, 0, 2), Ipv4(10, 2, 0, 2), Punt::frag_needed, 64,
+                        1400, true);
+    e.aux = 1280;
+    return e;
+  });
+  const json s1 = r.run({"stats"});
+  const uint64_t sent = events(s1, "icmp_frag_needed_sent") - events(s0, "icmp_frag_needed_sent");
+  INFO("sent " << sent);
+  CHECK(sent > 20);
+  CHECK(sent + drops(s1, "icmp_rate_limited") - drops(s0, "icmp_rate_limited") == 100);
+  CHECK(drops(s1, "icmp_source_limited") == drops(s0, "icmp_source_limited"));
+  // Time Exceeded from the same source is still held to its share.
+  punt_all(r, 100, 100000, [&](uint32_t) {
+    return ip_to(r.pool.get(), Ipv4(10, 1, 0, 2), Ipv4(10, 2, 0, 2), Punt::ttl_exceeded, 1);
+  });
+  const json s2 = r.run({"stats"});
+  CHECK(events(s2, "icmp_time_exceeded_sent") - events(s1, "icmp_time_exceeded_sent") == 20);
+}
+
+TEST_CASE("an ICMP error about a frame in two segments quotes past the first", "[control]") {
+  Rig r;
+  r.run({"neigh", "add", "10.1.0.2", "lladdr", "02:00:00:00:01:02", "dev", "p0"});
+  r.sent_frames();
+  // A UDP datagram of 528 bytes whose TTL runs out: headers in one segment (42 bytes, as
+  // a NIC with scatter RX and small buffers could split it), the payload in a second.
+  PuntEntry e =
+      ip_to(r.pool.get(), Ipv4(10, 1, 0, 2), Ipv4(10, 2, 0, 9), Punt::ttl_exceeded, 1, 28 + 500);
+  rte_mbuf* m = e.m;
+  rte_mbuf* tail = rte_pktmbuf_alloc(r.pool.get());
+  REQUIRE(tail);
+  auto* payload = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(tail, 500));
+  for (int i = 0; i < 500; ++i) payload[i] = uint8_t(i);
+  REQUIRE(rte_pktmbuf_trim(m, 500) == 0);
+  REQUIRE(rte_pktmbuf_chain(m, tail) == 0);
+  REQUIRE(rte_pktmbuf_data_len(m) == 14 + 28);
+  REQUIRE(rte_pktmbuf_pkt_len(m) == 14 + 528);
+  REQUIRE(rte_ring_enqueue_elem(r.punt.get(), &e, sizeof e) == 0);
+  r.ctl->poll_once(1000);
+  const auto out = r.sent_frames();
+  REQUIRE(out.size() == 1);
+  const uint8_t* ip = out[0].data() + 14;
+  CHECK(ip[20] == 11);  // Time Exceeded
+  // The quote: all 528 bytes (they fit in 576), the second segment's included.
+  REQUIRE(out[0].size() == 14 + 20 + 8 + 528);
+  const uint8_t* quoted = ip + 28;
+  CHECK(quoted[2] == 528 >> 8);
+  CHECK(quoted[3] == (528 & 0xff));
+  for (int i = 0; i < 500; ++i) {
+    INFO("payload byte " << i);
+    REQUIRE(quoted[28 + i] == uint8_t(i));
+  }
+}
+
 TEST_CASE("PTBs are considered up to each sender's share", "[control]") {
   Rig r;
   r.run({"route", "add", "0.0.0.0/0", "via", "10.2.0.2"});

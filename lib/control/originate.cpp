@@ -23,8 +23,9 @@ void Control::send_icmp_error(rte_mbuf* orig, uint8_t type, uint8_t code, uint32
                               uint16_t in_port, std::optional<Ipv4> src, uint64_t now) {
   (void)in_port;
   auto* eth = rte_pktmbuf_mtod(orig, rte_ether_hdr*);
-  const auto* ip = reinterpret_cast<const uint8_t*>(eth + 1);
-  size_t len = rte_pktmbuf_data_len(orig) - RTE_ETHER_HDR_LEN;
+  alignas(8) uint8_t whole[icmp::max_error_len];
+  size_t len;
+  const uint8_t* ip = datagram_for_quote(orig, whole, sizeof whole, &len);
   auto* h = reinterpret_cast<const rte_ipv4_hdr*>(ip);
   Ipv4 s(rte_be_to_cpu_32(h->src_addr)), d(rte_be_to_cpu_32(h->dst_addr));
   LcoreStats& st = dp_.control_stats();
@@ -35,7 +36,10 @@ void Control::send_icmp_error(rte_mbuf* orig, uint8_t type, uint8_t code, uint32
   }
   // Per destination first (Linux: icmp_ratelimit per peer), then the shared budget (Linux:
   // icmp_msgs_per_sec): a source flooding packets that earn errors spends only its own share.
-  if (!icmp_limit_.allow(s.v, now)) {
+  // Frag Needed is exempt from the first, as in Linux (icmpv4_mask_allow): a host opening
+  // many flows through a narrower link needs each one, or its flows stall in a black hole.
+  const bool pmtud = type == icmp::dest_unreachable && code == icmp::code_frag_needed;
+  if (!pmtud && !icmp_limit_.allow(s.v, now)) {
     st.drop[size_t(Drop::icmp_source_limited)].add();
     return;
   }

@@ -6,6 +6,7 @@
 #include <rte_ip.h>
 #include <rte_mbuf.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "inet.hpp"
@@ -34,6 +35,18 @@ inline void write_l2(rte_mbuf* m, const Mac& dst, const Mac& src,
   std::memcpy(eth->dst_addr.addr_bytes, dst.b.data(), 6);
   std::memcpy(eth->src_addr.addr_bytes, src.b.data(), 6);
   eth->ether_type = rte_cpu_to_be_16(ether_type);
+}
+
+// The datagram m carries (after its Ethernet header) as one piece of *len bytes, for an
+// ICMP error to quote: m's first segment when it holds all of it, else a copy of at most
+// `cap` bytes in buf (a frame in several segments, from scatter RX), so that the quote goes
+// past the first segment.
+inline const uint8_t* datagram_for_quote(const rte_mbuf* m, uint8_t* buf, size_t cap, size_t* len) {
+  *len = rte_pktmbuf_data_len(m) - RTE_ETHER_HDR_LEN;
+  if (rte_pktmbuf_pkt_len(m) == rte_pktmbuf_data_len(m))
+    return rte_pktmbuf_mtod_offset(m, const uint8_t*, RTE_ETHER_HDR_LEN);
+  *len = std::min<size_t>(rte_pktmbuf_pkt_len(m) - RTE_ETHER_HDR_LEN, cap);
+  return static_cast<const uint8_t*>(rte_pktmbuf_read(m, RTE_ETHER_HDR_LEN, uint32_t(*len), buf));
 }
 
 // The 64-bit key per-source limiters (lib/ratelimit) take for an IPv6 address. Here, not in
