@@ -33,16 +33,18 @@ const Case kCases[] = {
      "proto "
      "static\n"},
     {Verb::route_show_exceptions,
-     R"([{"dst":"10.5.0.2","route":"10.5.0.0/24","mtu":1300,"mtu_expires_s":597},{"dst":"10.6.0.9","route":"0.0.0.0/0","gateway":"10.2.0.3","gateway_expires_s":299,"mtu":1400,"mtu_expires_s":12},{"dst":"10.7.0.1","route":"0.0.0.0/0","mtu":552,"mtu_locked":true,"mtu_expires_s":9}])",
+     R"([{"dst":"10.5.0.2","route":"10.5.0.0/24","mtu":1300,"mtu_expires_s":597},{"dst":"10.6.0.9","route":"0.0.0.0/0","gateway":"10.2.0.3","gateway_expires_s":299,"mtu":1400,"mtu_expires_s":12}])",
      "10.5.0.2 (route 10.5.0.0/24) mtu 1300 expires 597s\n10.6.0.9 (route 0.0.0.0/0) "
      "mtu 1400 "
-     "expires 12s via 10.2.0.3 expires 299s\n10.7.0.1 (route 0.0.0.0/0) mtu lock 552 "
-     "expires 9s\n"},
+     "expires 12s via 10.2.0.3 expires 299s\n"},
     {Verb::route_summary,
      R"({"routes":5,"connected":3,"static":2,"by_length":{"0":1,"24":3,"25":1},"fib_prefixes":4,"next_hops":5,"generation":6,"commits":5,"route_updates":9})",
      "5 routes (3 connected, 2 static), 4 FIB prefixes, 5 next hops\ngeneration 6, 5 "
      "commits, 9 "
      "route updates\nby prefix length: /0 1 /24 3 /25 1\n"},
+    {Verb::route_show_exceptions,
+     R"([{"dst":"10.7.0.1","route":"0.0.0.0/0","mtu":552,"mtu_locked":true,"mtu_expires_s":9}])",
+     "10.7.0.1 (route 0.0.0.0/0) mtu lock 552 expires 9s\n"},
     {Verb::route_flush_exceptions, R"({"flushed":2})", "flushed 2 exceptions\n"},
     {Verb::route_get,
      R"({"dst":"10.9.0.1","type":"unicast","via":"10.2.0.2","dev":"p1","src":"10.2.0.1","route":"10.9.0.0/16","proto":"static","nexthop":{"id":6,"state":"forward","neighbour":"10.2.0.2","lladdr":"02:00:00:00:01:02","mtu":1500},"exception":{"dst":"10.9.0.1","mtu":1300,"mtu_expires_s":596}})",
