@@ -37,6 +37,7 @@
 #include "dpdk.hpp"
 #include "fpm.hpp"
 #include "icmp.hpp"
+#include "ipv6_ext.hpp"
 #include "neighbour.hpp"
 #include "port.hpp"
 #include "publisher.hpp"
@@ -232,6 +233,11 @@ class Control {
   void handle_ndp(rte_mbuf* m, uint16_t in_port, uint64_t now_ms);
   void handle_unresolved6(rte_mbuf* m, uint16_t in_port, uint64_t now_ms);
   void handle_hop_by_hop(rte_mbuf* m, uint16_t in_port, uint64_t now_ms);
+  // What a Hop-by-Hop verdict other than `forward` calls for (RFC 8200 4.2): Parameter
+  // Problem (from `from` when the datagram was for the router) and a counted drop. True when
+  // m was dropped.
+  bool refused_hop_by_hop(rte_mbuf* m, const HbhVerdict& v, uint16_t in_port, uint64_t now_ms,
+                          const std::optional<Ipv6>& from = std::nullopt);
   void handle_redirect6(rte_mbuf* m, uint16_t in_port, uint64_t now_ms);
   void reject6(rte_mbuf* m, NhKind k, uint16_t in_port, uint64_t now_ms);  // as reject()
   void send_via6(rte_mbuf* m, const NextHopState* s, const Ipv6& dst, uint64_t now_ms);

@@ -224,20 +224,7 @@ void Control::handle_hop_by_hop(rte_mbuf* m, uint16_t in_port, uint64_t now) {
   const uint32_t n = std::min<uint32_t>(avail, sizeof copy);
   const auto* ip = static_cast<const uint8_t*>(rte_pktmbuf_read(m, RTE_ETHER_HDR_LEN, n, copy));
   const HbhVerdict v = ip ? ipv6_hop_by_hop(ip, n) : HbhVerdict{HbhAction::malformed};
-  switch (v.action) {
-    case HbhAction::forward:
-      break;
-    case HbhAction::malformed:
-      send_icmp6_error(m, icmp6::param_problem, icmp6::code_erroneous_header, v.pointer, in_port,
-                       now);
-      return drop(m, Drop::ipv6_bad_ext_header, in_port);
-    case HbhAction::unrecognized:
-      send_icmp6_error(m, icmp6::param_problem, icmp6::code_unrecognized_option, v.pointer, in_port,
-                       now);
-      return drop(m, Drop::ipv6_option_discard, in_port);
-    case HbhAction::discard:
-      return drop(m, Drop::ipv6_option_discard, in_port);
-  }
+  if (refused_hop_by_hop(m, v, in_port, now)) return;
   const Ipv6 d = dst6(m);
   const NextHopState* s = resolve6(d, m);
   if (!s) {
@@ -252,6 +239,28 @@ void Control::handle_hop_by_hop(rte_mbuf* m, uint16_t in_port, uint64_t now) {
   }
   if (v.router_alert) event(Event::ipv6_router_alert_forwarded);
   send_via6(m, s, d, now);
+}
+
+bool Control::refused_hop_by_hop(rte_mbuf* m, const HbhVerdict& v, uint16_t in_port, uint64_t now,
+                                 const std::optional<Ipv6>& from) {
+  switch (v.action) {
+    case HbhAction::forward:
+      return false;
+    case HbhAction::malformed:
+      send_icmp6_error(m, icmp6::param_problem, icmp6::code_erroneous_header, v.pointer, in_port,
+                       now, from);
+      drop(m, Drop::ipv6_bad_ext_header, in_port);
+      return true;
+    case HbhAction::unrecognized:
+      send_icmp6_error(m, icmp6::param_problem, icmp6::code_unrecognized_option, v.pointer, in_port,
+                       now, from);
+      drop(m, Drop::ipv6_option_discard, in_port);
+      return true;
+    case HbhAction::discard:
+      drop(m, Drop::ipv6_option_discard, in_port);
+      return true;
+  }
+  return false;
 }
 
 // RFC 4007 9, as the worker's decide6 judges it: a packet from a link-local source leaves
@@ -514,20 +523,7 @@ void Control::handle_local6(rte_mbuf* m, uint16_t in_port, uint64_t now) {
   // what follows quote the datagram without it.
   if (ip->proto == ipv6_ext::hop_by_hop) {
     const HbhVerdict v = ipv6_hop_by_hop(reinterpret_cast<const uint8_t*>(ip), len);
-    switch (v.action) {
-      case HbhAction::forward:
-        break;
-      case HbhAction::malformed:
-        send_icmp6_error(m, icmp6::param_problem, icmp6::code_erroneous_header, v.pointer, in_port,
-                         now, d);
-        return drop(m, Drop::ipv6_bad_ext_header, in_port);
-      case HbhAction::unrecognized:
-        send_icmp6_error(m, icmp6::param_problem, icmp6::code_unrecognized_option, v.pointer,
-                         in_port, now, d);
-        return drop(m, Drop::ipv6_option_discard, in_port);
-      case HbhAction::discard:
-        return drop(m, Drop::ipv6_option_discard, in_port);
-    }
+    if (refused_hop_by_hop(m, v, in_port, now, d)) return;
     // RFC 8200 4.1: Hop-by-Hop comes first only; another one is an unknown next header.
     if (v.next_header == ipv6_ext::hop_by_hop) {
       send_icmp6_error(m, icmp6::param_problem, icmp6::code_unrecognized_next_header,
