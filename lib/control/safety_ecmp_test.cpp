@@ -55,7 +55,7 @@ void ecmp_reader(testing::ControlRig& rig, uint32_t id, const std::atomic<bool>&
     for (uint16_t i = 0; i < kBurst; ++i) {
       const NextHopState* s = out[i];
       if (s && s->kind == NhKind::group) {
-        s = group_member(rig.dp, s, uint32_t(x >> 32) * (i + 1), picked, npicked);
+        s = group_member(States(rig.dp), s, uint32_t(x >> 32) * (i + 1), picked, npicked);
         res.picks.fetch_add(1, std::memory_order_relaxed);
       }
       if (!s) {

@@ -91,6 +91,8 @@ class NextHopTable {
 
   uint32_t size() const { return size_; }
   const NextHopState* get(uint32_t id) const { return slots_[id].load(std::memory_order_acquire); }
+  // For a loop of get()s: each acquire load would otherwise reload the table's address.
+  const std::atomic<const NextHopState*>* slots() const { return slots_.get(); }
   void publish(uint32_t id, const NextHopState* s) {
     slots_[id].store(s, std::memory_order_release);
   }

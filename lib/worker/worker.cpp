@@ -414,6 +414,7 @@ ROUTERD_ALWAYS_INLINE void Worker::forward_looked_up(uint16_t in_port, rte_mbuf*
   const NextHopState* const* hops = nhs;
   [[maybe_unused]] const NextHopState* members[kMaxBurst];
   if constexpr (!OneHop) {
+    const States states(dp_);
     uint64_t groups = 0;
     for (uint16_t i = 0; i < k; ++i) {
       const NextHopState* s = nhs[i];
@@ -422,7 +423,7 @@ ROUTERD_ALWAYS_INLINE void Worker::forward_looked_up(uint16_t in_port, rte_mbuf*
       if (group) {
         const uint32_t h =
             flows ? flows[i] : flow_hash4(cand[i], dp_.params.flow_key, (rss_ & kEcmpRss4) != 0);
-        s = group_member(dp_, s, h, picked, npicked);
+        s = group_member(states, s, h, picked, npicked);
       }
       members[i] = s;
     }
@@ -438,8 +439,9 @@ ROUTERD_ALWAYS_INLINE void Worker::forward_looked_up(uint16_t in_port, rte_mbuf*
       // its member for this flow is decided here, off the path single next hops take.
       bool pass = false;
       if (!OneHop && s != nullptr && s->kind == NhKind::group) {
-        s = group_member(dp_, s, flow_hash4(m, dp_.params.flow_key, (rss_ & kEcmpRss4) != 0),
-                         picked, npicked);
+        s = group_member(States(dp_), s,
+                         flow_hash4(m, dp_.params.flow_key, (rss_ & kEcmpRss4) != 0), picked,
+                         npicked);
         pass = forwards(m, forward_limit(s, in_port));
       }
       // Into a tunnel: encapsulated here when its cached outer path allows (tunnel_out
@@ -823,14 +825,15 @@ void Worker::process6(uint16_t in_port, const PortFastInfo& in, rte_mbuf** pkts,
   uint32_t picked[kMaxBurst];
   uint16_t npicked = 0;
   // ECMP: the members in a pass of their own, as in forward_looked_up.
+  const States states(dp_);
   uint64_t groups = 0;
   for (uint16_t i = 0; i < k; ++i) {
     const NextHopState* s = nhs[i];
     const bool group = s != nullptr && s->kind == NhKind::group;
     groups |= uint64_t(group) << i;
     if (group)
-      nhs[i] =
-          group_member(dp_, s, flows ? flows[i] : flow_hash6(cand[i], fkey, rss), picked, npicked);
+      nhs[i] = group_member(states, s, flows ? flows[i] : flow_hash6(cand[i], fkey, rss), picked,
+                            npicked);
   }
   hash_flows6_ = groups != 0;
   for (uint16_t i = 0; i < k; ++i) {
@@ -839,7 +842,7 @@ void Worker::process6(uint16_t in_port, const PortFastInfo& in, rte_mbuf** pkts,
     if (__builtin_expect(((exact >> i) & 1) | !forwards6(m, forward_limit(s, in_port)), 0)) {
       // As for IPv4: a group's member is picked off the single next hop's path.
       if (s != nullptr && s->kind == NhKind::group)
-        s = group_member(dp_, s, flow_hash6(m, fkey, rss), picked, npicked);
+        s = group_member(states, s, flow_hash6(m, fkey, rss), picked, npicked);
       // As for IPv4; a packet classify6_fast passed needs no other check of decide6()'s.
       if (s != nullptr && s->kind == NhKind::tunnel && !((exact >> i) & 1)) {
         const int eg = encap_fast(m, s->port);
