@@ -214,7 +214,7 @@ struct Config {
   // [route_cache]
   bool route_cache = true;
   uint32_t route_cache_sets = 4096;   // power of two, 4 entries per set
-  uint32_t route_cache6_sets = 4096;  // power of two, 2 IPv6 entries per set
+  uint32_t route_cache6_sets = 4096;  // power of two, 3 IPv6 entries per set
   // false: every packet into a tunnel resolves the outer path in the FIB (to measure what
   // the per-tunnel outer-path cache saves).
   bool tunnel_outer_path_cache = true;

@@ -40,6 +40,11 @@ RouteCache6::~RouteCache6() {
   rte_free(sets_);
 }
 
+void RouteCache6::new_epoch(uint64_t epoch) {
+  std::memset(static_cast<void*>(sets_), 0, bytes());
+  epoch_ = epoch;
+}
+
 RouteCacheKeys route_cache_keys() {
   uint64_t k[5];
   if (getrandom(k, sizeof k, 0) != ssize_t(sizeof k)) throw std::runtime_error("getrandom failed");

@@ -129,39 +129,74 @@ std::array<uint8_t, 16> v6(uint64_t hi, uint64_t lo) {
   std::array<uint8_t, 16> a{};
   for (int i = 0; i < 8; ++i) {
     a[size_t(i)] = uint8_t(hi >> (56 - 8 * i));
-    a[size_t(8 + i)] = uint8_t(lo >> (56 - 8 * i));
+    a[size_t(i) + 8] = uint8_t(lo >> (56 - 8 * i));
   }
   return a;
+}
+
+// The id the IPv6 cache holds for d in generation gen, kMiss when it holds none.
+constexpr uint32_t kMiss = ~0u;
+uint32_t get6(const RouteCache6& c, const std::array<uint8_t, 16>& d, uint64_t gen, bool* stale) {
+  bool hit = false;
+  const uint32_t id = c.lookup(d.data(), gen, &hit, stale);
+  return hit ? id : kMiss;
 }
 }  // namespace
 
 TEST_CASE("IPv6 cache: a hit needs all 128 bits and the generation", "[route_cache][ipv6]") {
   testing::test_eal();
   RouteCache6 c(1024, route_cache_keys(), SOCKET_ID_ANY);
-  NextHopState a = state(1), b = state(2);
   const auto d = v6(0x20010db800000001ull, 0x1);
   bool stale = false;
-  CHECK(c.lookup(d.data(), 3, &stale) == nullptr);
-  c.fill(d.data(), 3, &a);
-  CHECK(c.lookup(d.data(), 3, &stale) == &a);
+  CHECK(get6(c, d, 3, &stale) == kMiss);
+  c.fill(d.data(), 3, 11);
+  CHECK(get6(c, d, 3, &stale) == 11);
   CHECK_FALSE(stale);
   // Any one bit different is another destination.
   for (int bit = 0; bit < 128; ++bit) {
     auto e = d;
     e[size_t(bit / 8)] ^= uint8_t(0x80 >> (bit % 8));
     INFO("bit " << bit);
-    CHECK(c.lookup(e.data(), 3, &stale) == nullptr);
+    CHECK(get6(c, e, 3, &stale) == kMiss);
   }
   CHECK_FALSE(stale);
-  CHECK(c.lookup(d.data(), 4, &stale) == nullptr);  // the generation moved on
+  CHECK(get6(c, d, 4, &stale) == kMiss);  // the generation moved on
   CHECK(stale);
-  c.fill(d.data(), 4, &b);
-  CHECK(c.lookup(d.data(), 4, &stale) == &b);
-  c.fill(d.data(), 3, &a);  // an older generation's answer changes nothing
-  CHECK(c.lookup(d.data(), 4, &stale) == &b);
+  c.fill(d.data(), 4, 12);
+  CHECK(get6(c, d, 4, &stale) == 12);
+  c.fill(d.data(), 3, 11);  // an older generation's answer changes nothing
+  CHECK(get6(c, d, 4, &stale) == 12);
+  // Id 0 is an id like any other (the cache tells empty ways by their zero destination).
+  c.fill(d.data(), 4, 0);
+  CHECK(get6(c, d, 4, &stale) == 0);
 }
 
-TEST_CASE("IPv6 cache: a set keeps its two most recent destinations", "[route_cache][ipv6]") {
+TEST_CASE("IPv6 cache: a generation 2^30 or 2^32 later never revalidates an old entry",
+          "[route_cache][ipv6]") {
+  testing::test_eal();
+  // A set keeps only the generation's low 30 bits: the cache must tell the rest itself.
+  RouteCache6 c(64, route_cache_keys(), SOCKET_ID_ANY);
+  const auto d = v6(0x20010db800000001ull, 0x1), e = v6(0x20010db800000002ull, 0x2);
+  const uint64_t g = 5;
+  bool stale = false;
+  c.fill(d.data(), g, 7);
+  CHECK(get6(c, d, g, &stale) == 7);
+  for (uint64_t later : {g + (1ull << 30), g + (1ull << 32), g + (3ull << 30)}) {
+    INFO("generation " << later);
+    CHECK(get6(c, d, later, &stale) == kMiss);
+  }
+  // The first fill in a new epoch empties every set, the untouched ones included.
+  c.fill(e.data(), g + (1ull << 30), 8);
+  CHECK(get6(c, e, g + (1ull << 30), &stale) == 8);
+  CHECK(get6(c, d, g + (1ull << 30), &stale) == kMiss);
+  CHECK(get6(c, d, g, &stale) == kMiss);
+  // An older epoch's answer changes nothing.
+  c.fill(d.data(), g, 7);
+  CHECK(get6(c, d, g, &stale) == kMiss);
+  CHECK(get6(c, e, g + (1ull << 30), &stale) == 8);
+}
+
+TEST_CASE("IPv6 cache: a set keeps its three most recent destinations", "[route_cache][ipv6]") {
   testing::test_eal();
   RouteCache6 c(64, route_cache_keys(), SOCKET_ID_ANY);
   std::map<uint32_t, std::vector<std::array<uint8_t, 16>>> by_set;
@@ -170,18 +205,30 @@ TEST_CASE("IPv6 cache: a set keeps its two most recent destinations", "[route_ca
     auto d = v6(0x20010db8ull << 32, i);
     auto& v = by_set[c.set_of(d.data())];
     v.push_back(d);
-    if (v.size() == 3) same = v;
+    if (v.size() == 5) same = v;
   }
-  std::vector<NextHopState> st = {state(1), state(2), state(3)};
-  for (int i = 0; i < 3; ++i) c.fill(same[size_t(i)].data(), 9, &st[size_t(i)]);
+  for (uint32_t i = 0; i < 4; ++i) c.fill(same[i].data(), 9, 100 + i);
   bool stale = false;
-  CHECK(c.lookup(same[0].data(), 9, &stale) == nullptr);  // the oldest was replaced
-  CHECK(c.lookup(same[1].data(), 9, &stale) == &st[1]);
-  CHECK(c.lookup(same[2].data(), 9, &stale) == &st[2]);
+  CHECK(get6(c, same[0], 9, &stale) == kMiss);  // the oldest was replaced
+  CHECK(get6(c, same[1], 9, &stale) == 101);
+  CHECK(get6(c, same[2], 9, &stale) == 102);
+  CHECK(get6(c, same[3], 9, &stale) == 103);
   // Refilling a present destination updates its way, not a second copy.
-  c.fill(same[1].data(), 9, &st[0]);
-  CHECK(c.lookup(same[1].data(), 9, &stale) == &st[0]);
-  CHECK(c.lookup(same[2].data(), 9, &stale) == &st[2]);
+  c.fill(same[2].data(), 9, 200);
+  CHECK(get6(c, same[2], 9, &stale) == 200);
+  CHECK(get6(c, same[1], 9, &stale) == 101);
+  CHECK(get6(c, same[3], 9, &stale) == 103);
+  // Round robin goes on where it was: the next new one replaces the second oldest.
+  c.fill(same[4].data(), 9, 104);
+  CHECK(get6(c, same[1], 9, &stale) == kMiss);
+  CHECK(get6(c, same[2], 9, &stale) == 200);
+  CHECK(get6(c, same[3], 9, &stale) == 103);
+  CHECK(get6(c, same[4], 9, &stale) == 104);
+  CHECK_FALSE(stale);
+  // A new generation empties the set at its first fill.
+  c.fill(same[0].data(), 10, 100);
+  CHECK(get6(c, same[0], 10, &stale) == 100);
+  CHECK(get6(c, same[3], 10, &stale) == kMiss);
 }
 
 TEST_CASE("IPv6 cache: structured destinations spread over the sets, whatever the keys",

@@ -51,7 +51,7 @@ struct DataplaneParams {
   uint32_t icmp_burst = 50;
   bool route_cache = true;
   uint32_t route_cache_sets = 4096;     // 4 ways each: 16,384 destinations, 256 KiB per worker
-  uint32_t route_cache6_sets = 4096;    // 2 ways each: 8,192 destinations, 256 KiB per worker
+  uint32_t route_cache6_sets = 4096;    // 3 ways each: 12,288 destinations, 256 KiB per worker
   RouteCacheKeys route_cache_keys;      // hash secrets
   bool tunnel_outer_path_cache = true;  // false: tunnels resolve the outer path per packet
   // ECMP: the flow hash's secret (random at startup unless configured), and whether a NIC's

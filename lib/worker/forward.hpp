@@ -510,6 +510,29 @@ ROUTERD_ALWAYS_INLINE uint32_t cache_key(uint32_t d) {
 ROUTERD_ALWAYS_INLINE const uint8_t* cache_key(const Dst6& d) {
   return d.b;
 }
+// A cache hit's state, nullptr on a miss. The IPv6 cache holds next-hop ids: a hit reads the
+// id's slot as a FIB answer would (an empty slot then reads as a miss).
+ROUTERD_ALWAYS_INLINE const NextHopState* cache_get(const States&, const RouteCache& c,
+                                                    uint32_t set, uint32_t dst, uint64_t gen,
+                                                    bool* stale) {
+  return c.lookup_in(set, dst, gen, stale);
+}
+ROUTERD_ALWAYS_INLINE const NextHopState* cache_get(const States& states, const RouteCache6& c,
+                                                    uint32_t set, const uint8_t* dst, uint64_t gen,
+                                                    bool* stale) {
+  bool hit = false;
+  const NextHopState* s =
+      states.slots[c.lookup_in(set, dst, gen, &hit, stale)].load(std::memory_order_acquire);
+  return hit ? s : nullptr;
+}
+ROUTERD_ALWAYS_INLINE void cache_put(RouteCache& c, uint32_t set, uint32_t dst, uint64_t gen,
+                                     const NextHopState* s) {
+  c.fill_in(set, dst, gen, s);
+}
+ROUTERD_ALWAYS_INLINE void cache_put(RouteCache6& c, uint32_t set, const uint8_t* dst, uint64_t gen,
+                                     const NextHopState* s) {
+  c.fill_in(set, dst, gen, s->id);
+}
 // The next-hop states of k <= 64 IPv4 destinations straight from the FIB. A tbl24 entry
 // without the "extended" bit is the answer (next hop << 1), read here with each line
 // prefetched kAhead destinations early; only the others (prefixes longer than /24) go
@@ -576,9 +599,10 @@ ROUTERD_ALWAYS_INLINE void lookup_states_in(const SharedState& dp, Cache* cache,
   uint16_t miss_at[64];
   uint16_t nm = 0;
   uint32_t stale = 0;
+  const States states(dp);
   for (uint16_t i = 0; i < k; ++i) {
     bool st = false;
-    const NextHopState* s = cache->lookup_in(set[i], cache_key(dst[i]), gen, &st);
+    const NextHopState* s = cache_get(states, *cache, set[i], cache_key(dst[i]), gen, &st);
     out[i] = s;
     miss_at[nm] = i;
     nm = uint16_t(nm + (s == nullptr));  // branch-free append of a miss
@@ -595,7 +619,7 @@ ROUTERD_ALWAYS_INLINE void lookup_states_in(const SharedState& dp, Cache* cache,
       out[i] = s;
       // "No route" is not cached: it is rare on a router with a default route, and is
       // handed to control anyway.
-      if (s) cache->fill_in(set[i], cache_key(dst[i]), gen, s);
+      if (s) cache_put(*cache, set[i], cache_key(dst[i]), gen, s);
     }
   }
   t->hits += k - nm;
