@@ -452,7 +452,7 @@ struct Train {
 };
 
 // The next-hop table's address and size, read once for a loop of lookups: each acquire
-// load would otherwise make the compiler read both again (worker-bench: 1.5-2 % of the
+// load would otherwise make the compiler read both again (worker-bench: 1.1-2.2 % of the
 // uniform rate, with one next hop and with ECMP).
 struct States {
   const std::atomic<const NextHopState*>* slots;
