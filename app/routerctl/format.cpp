@@ -260,6 +260,25 @@ std::string stats(const json& d) {
         inst.value("ipv6", 0ull), f->value("batches", 0ull), f->value("batch_failures", 0ull),
         f->value("routes_refused", 0ull), f->value("unusable", 0ull));
   }
+  // The route caches, one line a family: their size, what the lookups found, and what the
+  // governor chose.
+  for (const auto& [key, fam] :
+       {std::pair{"route_cache", "IPv4"}, std::pair{"route_cache6", "IPv6"}}) {
+    const auto c = d.find(key);
+    if (c == d.end() || !c->is_object()) continue;
+    if (!c->value("enabled", false)) {
+      out += fmt::format("route cache {}: off\n", fam);
+      continue;
+    }
+    const uint64_t hits = c->value("hits", 0ull), misses = c->value("misses", 0ull),
+                   stale = c->value("stale", 0ull), all = hits + misses + stale;
+    out += fmt::format(
+        "route cache {}: {} sets x {} ways; hits {}{}, misses {}, stale {}; bursts past it {}; "
+        "governor on {} off {}\n",
+        fam, c->value("sets", 0ull), c->value("ways", 0ull), hits,
+        all ? fmt::format(" ({:.1f} %)", 100.0 * double(hits) / double(all)) : "", misses, stale,
+        c->value("bypassed_bursts", 0ull), c->value("runs_on", 0ull), c->value("runs_off", 0ull));
+  }
   // ECMP: the groups in one line, then each member next hop's packets once (a gateway in
   // two groups is counted once: the workers count per next hop).
   if (uint64_t g = d.value("ecmp_groups", 0ull)) {

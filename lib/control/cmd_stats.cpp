@@ -9,6 +9,7 @@
 
 #include "commands.hpp"
 #include "control.hpp"
+#include "route_cache.hpp"
 
 namespace routerd {
 
@@ -83,10 +84,13 @@ nlohmann::json Control::stats_json() const {
     }
     lcores.push_back(std::move(w));
   }
-  nlohmann::json cache = {{"enabled", dp_.params.route_cache},
-                          {"sets", dp_.params.route_cache ? dp_.params.route_cache_sets : 0}};
-  nlohmann::json cache6 = {{"enabled", dp_.params.route_cache},
-                           {"sets", dp_.params.route_cache ? dp_.params.route_cache6_sets : 0}};
+  const bool on = dp_.params.route_cache;
+  nlohmann::json cache = {{"enabled", on},
+                          {"sets", on ? dp_.params.route_cache_sets : 0},
+                          {"ways", on ? RouteCache::kWays : 0}};
+  nlohmann::json cache6 = {{"enabled", on},
+                           {"sets", on ? dp_.params.route_cache6_sets : 0},
+                           {"ways", on ? RouteCache6::kWays : 0}};
   for (const auto& [name, counter] : kCacheCounters) {
     cache[name] = sum([c = counter](const LcoreStats& s) { return (s.cache.*c).get(); });
     cache6[name] = sum([c = counter](const LcoreStats& s) { return (s.cache6.*c).get(); });

@@ -191,6 +191,7 @@ json Telemetry::answer(const Call& call, const std::string& request) {
   if (cmd == "/routerd/cache") {
     json s = call({"stats"});
     json out = s["route_cache"];
+    out["ipv6"] = s["route_cache6"];  // the IPv6 cache's own size and counters
     out["invalidation"] = s["invalidation"];
     out["generation"] = s["generation"];
     out["commits"] = s["commits"];

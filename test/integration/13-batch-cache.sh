@@ -105,7 +105,12 @@ check_cache() {
   jq -c '{generation, commits, route_updates, route_cache, invalidation}' <<<"$s" | tb_indent
   jq -e '.route_cache.enabled and .route_cache.hits > 0 and .route_cache.stale > 0 and
          .route_updates >= 6 and .invalidation.samples > 0 and .invalidation.unobserved == 0' \
-    <<<"$s" >/dev/null
+    <<<"$s" >/dev/null || return 1
+  # The text output: one line a family, with the cache's shape.
+  s=$(rctl stats)
+  grep '^route cache' <<<"$s" | tb_indent
+  grep -Eq '^route cache IPv4: 4096 sets x 4 ways; hits [1-9][0-9]* \([0-9.]+ %\), misses [0-9]+, stale [1-9]' <<<"$s" &&
+    grep -Eq '^route cache IPv6: 4096 sets x 3 ways; hits [0-9]+' <<<"$s"
 }
 tb_check "stats: route cache hits and stale misses, invalidation latency samples" check_cache
 tb_finish

@@ -85,7 +85,7 @@ rctl route add 192.0.2.0/25 via 10.2.0.2
 tb_check "/routerd/routes follows a route add" tel_expect /routerd/routes \
   '.routes == 4 and .static == 1 and .by_length."25" == 1'
 tb_check "/routerd/cache: counters and invalidation latency" tel_expect /routerd/cache \
-  '.enabled == 1 and (.hits + .misses + .bypassed_bursts) > 0 and .invalidation.p50_ns >= 0 and .commits >= 1'
+  '.enabled == 1 and (.hits + .misses + .bypassed_bursts) > 0 and .invalidation.p50_ns >= 0 and .commits >= 1 and .sets == 4096 and .ways == 4 and .ipv6.sets == 4096 and .ipv6.ways == 3'
 tb_check "/routerd/neighbours: h0 and h2 resolved" tel_expect /routerd/neighbours \
   '[.[] | select(.dst == "10.1.0.2" or .dst == "10.3.0.2")] | length == 2'
 tb_check "/routerd/neighbours,p2 filters by port" \
