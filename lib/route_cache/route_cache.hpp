@@ -133,7 +133,7 @@ class RouteCache {
 // The IPv6 sibling: one cache line holds three 128-bit destinations, their next-hop ids and
 // the set's generation. Three ways, not two: a zipf mix of 4,000 hot destinations over 4,096
 // sets of two ways kept evicting the few sets that drew three or more (1.7 % of lookups
-// missed, each a walk of cold trie lines); three ways in the same line miss about 0.2 %.
+// missed, each a walk of cold trie lines); three ways in the same line miss 0.3-0.5 %.
 // To fit, a way holds the next hop's id (the worker reads the slot, as after a FIB lookup)
 // and the set holds the generation's low 30 bits with the replacement pointer; the cache
 // remembers the rest (the epoch) and empties itself when it changes, once in 2^30 bumps.
