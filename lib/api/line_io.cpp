@@ -6,7 +6,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstring>
 
 namespace routerd {
 
@@ -36,8 +35,8 @@ ReadResult read_line(int fd, std::string& out, int timeout_ms, size_t max_bytes)
   // Only new bytes are searched for the newline: a 100 MiB batch is scanned once.
   size_t scanned = 0;
   for (;;) {
-    if (const void* nl = std::memchr(out.data() + scanned, '\n', out.size() - scanned)) {
-      out.resize(size_t(static_cast<const char*>(nl) - out.data()));
+    if (const size_t nl = out.find('\n', scanned); nl != std::string::npos) {
+      out.resize(nl);
       return ReadResult::line;
     }
     scanned = out.size();

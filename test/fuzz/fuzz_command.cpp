@@ -24,13 +24,13 @@ void add_words(std::vector<std::string>& w, const char* s) {
 std::vector<std::string> canonical(const Request& r) {
   std::vector<std::string> w;
   // The -4/-6 filter of a show; elsewhere the address says the family.
-  if (takes_family_filter(r.verb) && r.family) w.push_back(r.family == 6 ? "-6" : "-4");
+  if (takes_family_filter(r.verb) && r.family) w.emplace_back(r.family == 6 ? "-6" : "-4");
   add_words(w, verb_name(r.verb));
   const bool v6 = r.family == 6;
   const std::string target = v6 ? r.addr6.str() : r.addr.str();
   auto dev = [&](bool always) {
     if (always || !r.dev.empty()) {
-      w.push_back("dev");
+      w.emplace_back("dev");
       w.push_back(r.dev);
     }
   };
@@ -50,13 +50,13 @@ std::vector<std::string> canonical(const Request& r) {
     case Verb::route_del:
       w.push_back(v6 ? r.prefix6.str() : r.prefix.str());
       if (r.via || r.via6) {
-        w.push_back("via");
+        w.emplace_back("via");
         if (r.via6 && !v6) w.emplace_back("inet6");  // RFC 5549
         w.push_back(r.via ? r.via->str() : r.via6->str());
       }
       dev(r.verb != Verb::route_del && !r.via && !r.via6);
       if (r.mtu) {
-        w.push_back("mtu");
+        w.emplace_back("mtu");
         w.push_back(std::to_string(r.mtu));
       }
       break;
@@ -79,7 +79,7 @@ std::vector<std::string> canonical(const Request& r) {
       break;
     case Verb::ping:
       w.insert(w.end(), {target, "size", std::to_string(r.size), "count", std::to_string(r.count)});
-      if (r.df) w.push_back("df");
+      if (r.df) w.emplace_back("df");
       break;
     case Verb::tunnel_add:
       w.insert(w.end(), {r.dev, "mode", "gre", "local", r.tunnel.local.str(), "remote",
