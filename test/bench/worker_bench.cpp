@@ -3,6 +3,8 @@
 // copy-and-send loop without routing ("io") is timed in the same rounds, so each config's own
 // cycles per packet are its loop's minus io's, paired in time. One process holds a routerd
 // set-up per config (route table, neighbours, caches), so two tables compare round by round.
+// With --l3fwd-model, a model of DPDK l3fwd's FIB path runs on the first set-up's table in
+// the same rounds: the peer the device bench compares with, without that bench's swings.
 // A benchmark, not a test: it prints figures and never fails on them.
 #include <rte_bus_vdev.h>
 #include <rte_cycles.h>
@@ -240,12 +242,82 @@ void change_fib(Setup& s, TurnChange c) {
   s.dp->rcu.online(0);
 }
 
-// `cycles` worth of bursts through s's worker, or (io) straight to its output port. Adds to
-// the cycles and packets spent.
+// A model of DPDK 22.11 l3fwd's FIB path (examples/l3fwd, --lookup fib --parse-ptype) for one
+// burst, on s's table and ports: its Rx callback's ptype parse, the destinations gathered
+// with the data prefetched 4 packets ahead, one rte_fib_lookup_bulk on the copy routerd's
+// worker reads, then per packet its rfc1812_process (TTL and checksum, the header length
+// and total length tests) and the MAC rewrite from a per-port table, and one Tx burst.
+// Timed beside routerd's worker on the same frames, so the two paths' own cycles compare
+// without the device bench's run-to-run swings. A model, not l3fwd itself: the device
+// bench runs the real one.
+void l3fwd_model_burst(Setup& s, rte_mbuf** m, uint16_t n) {
+  constexpr uint16_t kBad = 0xffff;
+  constexpr int kPrefetch = 4;
+  for (uint16_t i = 0; i < n; ++i) {
+    const auto* eth = rte_pktmbuf_mtod(m[i], const rte_ether_hdr*);
+    uint32_t ptype = RTE_PTYPE_UNKNOWN;
+    if (eth->ether_type == RTE_BE16(RTE_ETHER_TYPE_IPV4))
+      ptype = RTE_PTYPE_L3_IPV4_EXT_UNKNOWN;
+    else if (eth->ether_type == RTE_BE16(RTE_ETHER_TYPE_IPV6))
+      ptype = RTE_PTYPE_L3_IPV6_EXT_UNKNOWN;
+    m[i]->packet_type = ptype;
+  }
+  uint32_t dst[Worker::kMaxBurst];
+  uint64_t nh[Worker::kMaxBurst];
+  uint16_t hop[Worker::kMaxBurst];
+  uint32_t n4 = 0;
+  for (int i = 0; i < kPrefetch && i < n; ++i) rte_prefetch0(rte_pktmbuf_mtod(m[i], void*));
+  for (uint16_t i = 0; i < n; ++i) {
+    if (i + kPrefetch < n) rte_prefetch0(rte_pktmbuf_mtod(m[i + kPrefetch], void*));
+    if (RTE_ETH_IS_IPV4_HDR(m[i]->packet_type)) {
+      const auto* ip = rte_pktmbuf_mtod_offset(m[i], const rte_ipv4_hdr*, RTE_ETHER_HDR_LEN);
+      dst[n4++] = rte_be_to_cpu_32(ip->dst_addr);
+    }
+  }
+  if (n4) rte_fib_lookup_bulk(s.dp->fib.reader(), dst, nh, n4);
+  const uint16_t out = s.out_port(), in = s.in_port();
+  uint32_t j = 0;
+  for (uint16_t i = 0; i < n; ++i) {
+    const bool v4 = RTE_ETH_IS_IPV4_HDR(m[i]->packet_type);
+    hop[i] = v4 && nh[j] != Fib::kNoRoute ? out : in;
+    j += v4;
+  }
+  uint16_t k = 0;
+  for (uint16_t i = 0; i < n; ++i) {
+    auto* eth = rte_pktmbuf_mtod(m[i], rte_ether_hdr*);
+    if (RTE_ETH_IS_IPV4_HDR(m[i]->packet_type)) {
+      auto* ip = reinterpret_cast<rte_ipv4_hdr*>(eth + 1);
+      const uint8_t ihl = uint8_t(ip->version_ihl - RTE_IPV4_VHL_DEF);
+      ip->time_to_live--;
+      ip->hdr_checksum++;
+      if (ihl > 10 || (uint8_t(ip->total_length) == 0 && ip->total_length < RTE_BE16(20)))
+        hop[i] = kBad;
+    }
+    if (hop[i] != out) {
+      rte_pktmbuf_free(m[i]);
+      continue;
+    }
+    // l3fwd's per-port tables (dest_eth_addr, ports_eth_addr; their values do not matter to
+    // net_null): 8 bytes stored for the next hop's MAC, as l3fwd does, then the port's own.
+    static uint64_t next_hop_mac[RTE_MAX_ETHPORTS];
+    static rte_ether_addr own_mac[RTE_MAX_ETHPORTS];
+    std::memcpy(&eth->dst_addr, &next_hop_mac[out], sizeof(uint64_t));
+    rte_ether_addr_copy(&own_mac[out], &eth->src_addr);
+    m[k++] = m[i];
+  }
+  const uint16_t sent = rte_eth_tx_burst(out, 0, m, k);
+  for (uint16_t i = sent; i < k; ++i) rte_pktmbuf_free(m[i]);
+}
+
+// What a turn runs: the copy-and-send loop alone, routerd's worker, or the l3fwd model.
+enum class Path { io, worker, l3fwd };
+
+// `cycles` worth of bursts through the path, on s's ports. Adds to the cycles and packets
+// spent.
 // The first `warm` cycles are not counted: whoever ran before left its own lines in the CPU
 // caches and TLBs, and refilling them cost the next one about 12 cycles a packet over a 2 ms
 // slice (measured: one set-up timed after io and after another set-up).
-void run_slice(Setup& s, bool io, const Frames& fr, bool rss, size_t& pos, uint16_t burst,
+void run_slice(Setup& s, Path path, const Frames& fr, bool rss, size_t& pos, uint16_t burst,
                uint64_t warm, uint64_t cycles, uint64_t& spent, uint64_t& packets) {
   rte_mbuf* m[Worker::kMaxBurst];
   uint64_t n = 0;
@@ -261,9 +333,11 @@ void run_slice(Setup& s, bool io, const Frames& fr, bool rss, size_t& pos, uint1
     for (int b = 0; b < 8; ++b) {
       if (!receive(s.pool.get(), fr, pos, s.in_port(), m, burst, rss))
         throw std::runtime_error("mbuf pool empty: the worker holds packets it should not");
-      if (io) {
+      if (path == Path::io) {
         const uint16_t sent = rte_eth_tx_burst(s.out_port(), 0, m, burst);
         for (uint16_t i = sent; i < burst; ++i) rte_pktmbuf_free(m[i]);
+      } else if (path == Path::l3fwd) {
+        l3fwd_model_burst(s, m, burst);
       } else {
         s.worker->process(s.in_port(), m, burst);
         s.worker->flush();
@@ -273,7 +347,7 @@ void run_slice(Setup& s, bool io, const Frames& fr, bool rss, size_t& pos, uint1
     }
     t = rte_rdtsc();
   }
-  if (!io) s.packets += n;
+  if (path == Path::worker) s.packets += n;
   spent += t - t0;
   packets += n;
 }
@@ -326,6 +400,10 @@ int run(int argc, char** argv) {
   app.add_option("--turn-switch", turn_switch,
                  "config numbers whose turns each start with FIB batches that switch the "
                  "workers' copy once (untimed), as a route change that frees a tbl8 group does");
+  bool l3fwd_model = false;
+  app.add_flag("--l3fwd-model", l3fwd_model,
+               "also time a model of DPDK l3fwd's FIB path (--lookup fib) on config 0's table "
+               "and ports, in the same rounds");
   app.add_option("--json", json_out, "write every round's figures here");
   CLI11_PARSE(app, argc, argv);
 
@@ -367,7 +445,9 @@ int run(int argc, char** argv) {
     const uint64_t warm_cycles = uint64_t(warm_us / 1e6 * hz0);
     std::mt19937_64 rng(1);
     size_t pos = 0;
-    const size_t np = setups.size() + 1;  // participant 0: io; i + 1: config i
+    // Participant 0: io; i + 1: config i; then the l3fwd model, if asked for.
+    const size_t model = l3fwd_model ? setups.size() + 1 : 0;
+    const size_t np = setups.size() + 1 + (l3fwd_model ? 1 : 0);
     std::vector<TurnChange> change(np, TurnChange::none);
     std::vector<char> with_rss(np, rss);
     for (const size_t i : rss_configs) {
@@ -396,9 +476,13 @@ int run(int argc, char** argv) {
         // A fresh order each turn: nobody always follows the same one.
         std::shuffle(order.begin(), order.end(), rng);
         for (const size_t p : order) {
-          if (p) change_fib(*setups[p - 1], change[p]);
-          run_slice(*setups[p ? p - 1 : 0], p == 0, fr, with_rss[p] != 0, pos, burst, warm_cycles,
-                    slice_cycles, spent[p], pkts[p]);
+          const bool config = p != 0 && p != model;
+          if (config) change_fib(*setups[p - 1], change[p]);
+          run_slice(*setups[config ? p - 1 : 0],
+                    p == 0   ? Path::io
+                    : config ? Path::worker
+                             : Path::l3fwd,
+                    fr, with_rss[p] != 0, pos, burst, warm_cycles, slice_cycles, spent[p], pkts[p]);
         }
       }
       out.resize(np);
@@ -408,6 +492,7 @@ int run(int argc, char** argv) {
     round(warm);  // caches, the route cache governor's first probes
     std::vector<double> io;
     std::vector<std::vector<double>> cyc(setups.size());
+    std::vector<double> model_cyc;
     json jr = json::array();
     for (int r = 0; r < rounds; ++r) {
       std::vector<double> c;
@@ -420,6 +505,11 @@ int run(int argc, char** argv) {
         cyc[i].push_back(c[i + 1]);
         row["config"][std::to_string(i)] = c[i + 1];
         std::printf("  config %zu %.1f (own %.1f)", i, c[i + 1], c[i + 1] - c[0]);
+      }
+      if (model) {
+        model_cyc.push_back(c[model]);
+        row["l3fwd_model"] = c[model];
+        std::printf("  l3fwd model %.1f (own %.1f)", c[model], c[model] - c[0]);
       }
       std::printf("  cycles/packet\n");
       jr.push_back(row);
@@ -472,6 +562,22 @@ int run(int argc, char** argv) {
                     {"not_forwarded", setups[i]->not_forwarded()},
                     {"route_cache", caches}});
     }
+    json jm = nullptr;
+    if (model) {
+      std::vector<double> own, ratio;
+      for (int r = 0; r < rounds; ++r) {
+        own.push_back(model_cyc[size_t(r)] - io[size_t(r)]);
+        ratio.push_back(model_cyc[size_t(r)] / cyc[0][size_t(r)]);
+      }
+      const double m = median(model_cyc);
+      std::printf(
+          "  l3fwd model on config 0: %.1f cycles/packet, %.2f Mpps; own (above io, paired) "
+          "%.1f; config 0's rate against it (paired) %.3f\n",
+          m, hz / m / 1e6, median(own), median(ratio));
+      jm = {{"cycles_per_packet", model_cyc},
+            {"own_median", median(own)},
+            {"config0_rate_vs_model_median", median(ratio)}};
+    }
     if (!json_out.empty()) {
       std::ofstream o(json_out);
       o << json{{"trace", trace},
@@ -484,6 +590,7 @@ int run(int argc, char** argv) {
                 {"rss_configs", rss_configs},
                 {"io_cycles_per_packet", io},
                 {"configs", js},
+                {"l3fwd_model", jm},
                 {"rounds", jr}}
                .dump(1)
         << "\n";
