@@ -243,10 +243,12 @@ void change_fib(Setup& s, TurnChange c) {
 }
 
 // A model of DPDK 22.11 l3fwd's FIB path (examples/l3fwd, --lookup fib --parse-ptype) for one
-// burst, on s's table and ports: its Rx callback's ptype parse, the destinations gathered
-// with the data prefetched 4 packets ahead, one rte_fib_lookup_bulk on the copy routerd's
-// worker reads, then per packet its rfc1812_process (TTL and checksum, the header length
-// and total length tests) and the MAC rewrite from a per-port table, and one Tx burst.
+// burst, on s's tables and ports: its Rx callback's ptype parse, the destinations gathered
+// with the data prefetched 4 packets ahead, one rte_fib_lookup_bulk and one
+// rte_fib6_lookup_bulk on the copies routerd's worker reads, then per packet its
+// rfc1812_process (IPv4 only: TTL and checksum, the header length and total length tests;
+// l3fwd leaves IPv6's hop limit alone) and the MAC rewrite from a per-port table, and one
+// Tx burst.
 // Timed beside routerd's worker on the same frames, so the two paths' own cycles compare
 // without the device bench's run-to-run swings. A model, not l3fwd itself: the device
 // bench runs the real one.
@@ -263,24 +265,28 @@ void l3fwd_model_burst(Setup& s, rte_mbuf** m, uint16_t n) {
     m[i]->packet_type = ptype;
   }
   uint32_t dst[Worker::kMaxBurst];
-  uint64_t nh[Worker::kMaxBurst];
+  uint8_t dst6[Worker::kMaxBurst][RTE_FIB6_IPV6_ADDR_SIZE];
+  uint64_t nh[Worker::kMaxBurst], nh6[Worker::kMaxBurst];
   uint16_t hop[Worker::kMaxBurst];
-  uint32_t n4 = 0;
+  uint32_t n4 = 0, n6 = 0;
   for (int i = 0; i < kPrefetch && i < n; ++i) rte_prefetch0(rte_pktmbuf_mtod(m[i], void*));
   for (uint16_t i = 0; i < n; ++i) {
     if (i + kPrefetch < n) rte_prefetch0(rte_pktmbuf_mtod(m[i + kPrefetch], void*));
     if (RTE_ETH_IS_IPV4_HDR(m[i]->packet_type)) {
       const auto* ip = rte_pktmbuf_mtod_offset(m[i], const rte_ipv4_hdr*, RTE_ETHER_HDR_LEN);
       dst[n4++] = rte_be_to_cpu_32(ip->dst_addr);
+    } else {
+      const auto* ip = rte_pktmbuf_mtod_offset(m[i], const rte_ipv6_hdr*, RTE_ETHER_HDR_LEN);
+      rte_mov16(dst6[n6++], ip->dst_addr);
     }
   }
   if (n4) rte_fib_lookup_bulk(s.dp->fib.reader(), dst, nh, n4);
+  if (n6) rte_fib6_lookup_bulk(s.dp->fib6.reader(), dst6, nh6, n6);
   const uint16_t out = s.out_port(), in = s.in_port();
-  uint32_t j = 0;
+  uint32_t j4 = 0, j6 = 0;
   for (uint16_t i = 0; i < n; ++i) {
-    const bool v4 = RTE_ETH_IS_IPV4_HDR(m[i]->packet_type);
-    hop[i] = v4 && nh[j] != Fib::kNoRoute ? out : in;
-    j += v4;
+    const uint64_t found = RTE_ETH_IS_IPV4_HDR(m[i]->packet_type) ? nh[j4++] : nh6[j6++];
+    hop[i] = found != Fib::kNoRoute ? out : in;
   }
   uint16_t k = 0;
   for (uint16_t i = 0; i < n; ++i) {
