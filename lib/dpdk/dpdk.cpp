@@ -1,12 +1,18 @@
 #include "dpdk.hpp"
 
+#include <dirent.h>
 #include <rte_eal.h>
 #include <rte_errno.h>
+#include <rte_lcore.h>
 #include <rte_log.h>
+#include <sched.h>
 #include <spdlog/spdlog.h>
 #include <stdio.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstdlib>
 #include <cstring>
 
 namespace routerd {
@@ -54,10 +60,75 @@ FILE* log_stream() {
   return f;
 }
 
+// This process's threads, by kernel thread id.
+std::vector<pid_t> process_threads() {
+  std::vector<pid_t> ids;
+  if (DIR* d = opendir("/proc/self/task")) {
+    while (const dirent* e = readdir(d))
+      if (e->d_name[0] != '.') ids.push_back(pid_t(std::strtol(e->d_name, nullptr, 10)));
+    closedir(d);
+  }
+  return ids;
+}
+
+std::string cpu_list(const cpu_set_t& set) {
+  std::string out;
+  for (int c = 0; c < CPU_SETSIZE; ++c) {
+    if (!CPU_ISSET(c, &set)) continue;
+    int last = c;
+    while (last + 1 < CPU_SETSIZE && CPU_ISSET(last + 1, &set)) ++last;
+    if (!out.empty()) out += ',';
+    out += std::to_string(c);
+    if (last > c) out += '-' + std::to_string(last);
+    c = last;
+  }
+  return out;
+}
+
+// The CPUs for threads that are not lcores: the process's, less every worker lcore's (a
+// worker busy-polls its CPU, so anything else scheduled there stalls its queues); the main
+// lcore's when that leaves none.
+cpu_set_t control_cpus(const cpu_set_t& process) {
+  cpu_set_t set = process;
+  unsigned lcore;
+  RTE_LCORE_FOREACH_WORKER(lcore) {
+    const rte_cpuset_t w = rte_lcore_cpuset(lcore);
+    for (int c = 0; c < CPU_SETSIZE; ++c)
+      if (CPU_ISSET(c, &w)) CPU_CLR(c, &set);
+  }
+  if (CPU_COUNT(&set) == 0) set = rte_lcore_cpuset(rte_get_main_lcore());
+  return set;
+}
+
+// Threads started before the EAL (oneTBB's, which parse the route files before startup)
+// kept every CPU of the process, the worker lcores' too, and threads they start inherit
+// that: a route load at runtime then ran its parse on a worker's CPU and stalled its
+// queues for tens of milliseconds. The EAL pins only what it starts and the calling thread.
+void keep_off_workers(const std::vector<pid_t>& before, const cpu_set_t& process) {
+  const cpu_set_t to = control_cpus(process);
+  const pid_t self = gettid();
+  size_t moved = 0;
+  for (const pid_t tid : before) {
+    if (tid == self) continue;
+    if (sched_setaffinity(tid, sizeof to, &to) == 0)
+      ++moved;
+    else if (errno != ESRCH)  // ESRCH: it ended meanwhile
+      spdlog::warn("cannot keep thread {} off the worker lcores' CPUs: {}", tid,
+                   std::strerror(errno));
+  }
+  if (moved)
+    spdlog::info("{} thread(s) started before the EAL moved to CPUs {}, off the worker lcores'",
+                 moved, cpu_list(to));
+}
+
 }  // namespace
 
 Eal::Eal(const std::string& program, const std::vector<std::string>& args) {
   if (FILE* s = log_stream()) rte_openlog_stream(s);
+  cpu_set_t process;
+  CPU_ZERO(&process);
+  const bool have_mask = sched_getaffinity(0, sizeof process, &process) == 0;
+  const std::vector<pid_t> before = process_threads();
   std::vector<std::string> owned;
   owned.push_back(program);
   owned.insert(owned.end(), args.begin(), args.end());
@@ -67,6 +138,7 @@ Eal::Eal(const std::string& program, const std::vector<std::string>& args) {
   argv.push_back(nullptr);
   if (rte_eal_init(int(owned.size()), argv.data()) < 0)
     throw_rte_error("EAL initialisation failed");
+  if (have_mask) keep_off_workers(before, process);
 }
 
 Eal::~Eal() {

@@ -563,6 +563,33 @@ tb_bg_stop() {  # tb_bg_stop PID: INT (so tools print their summary), then TERM/
   tb_kill_pid "$pid" 2
 }
 
+# tb_threads_off_workers: true when no thread of routerd but its worker lcores ("rte-worker-N")
+# may run on a worker lcore's CPU. A worker busy-polls its CPU: anything else the kernel
+# schedules there stalls its queues (a runtime route load's parse did, before the EAL kept
+# the threads started ahead of it off those CPUs).
+tb_threads_off_workers() {
+  /usr/bin/python3 - "$TB_ROUTERD_PID" <<'PY'
+import os, sys
+pid = sys.argv[1]
+threads = {}
+for tid in os.listdir(f"/proc/{pid}/task"):
+    try:
+        with open(f"/proc/{pid}/task/{tid}/comm") as f:
+            threads[int(tid)] = (f.read().strip(), os.sched_getaffinity(int(tid)))
+    except (FileNotFoundError, ProcessLookupError):
+        pass  # it ended meanwhile
+workers = set()
+for name, cpus in threads.values():
+    if name.startswith("rte-worker"):
+        workers |= cpus
+bad = [f"{name} (thread {tid}, CPUs {sorted(cpus)})" for tid, (name, cpus) in threads.items()
+       if not name.startswith("rte-worker") and cpus & workers]
+print(f"     {len(threads)} threads; the workers' CPUs {sorted(workers)}; "
+      f"others allowed there: {', '.join(bad) or 'none'}")
+sys.exit(1 if bad or not workers else 0)
+PY
+}
+
 # --- traffic helpers --------------------------------------------------------------------------
 # tb_ping I DST [COUNT]: ping from host I; 0% loss required. Prints the summary as evidence.
 tb_ping() {

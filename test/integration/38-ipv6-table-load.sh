@@ -5,7 +5,8 @@
 # staged, and, after one more route flips readers over, the one filled on the idle lcore.
 # Traffic goes through both copies too. Then a file that moves every prefix to the other
 # gateway, loaded at runtime: the answer comes before the copy the workers left is caught up
-# (in slices, while the control thread is idle); both copies then hold the new table.
+# (in slices, while the control thread is idle); both copies then hold the new table. The
+# threads that parsed it never run on the worker's CPU.
 set -euo pipefail
 # shellcheck source=../../scripts/lib/testbed.sh
 source "$(dirname "$0")/../../scripts/lib/testbed.sh"
@@ -70,6 +71,9 @@ ROUTES2=$TB_DIR/v6-flipped.routes
 write_routes >"$ROUTES2"
 tb_check "route load at runtime: $N replaced" \
   tb_expect_match "^$N\$" bash -c "$ROUTERCTL -s $TB_SOCK -j route load $ROUTES2 | jq .replaced"
+# The parse ran on oneTBB's threads, started when the startup load parsed the first file.
+tb_check "after the runtime parse, no routerd thread but the worker may run on its CPU" \
+  tb_threads_off_workers
 caught_up() { [[ $($ROUTERCTL -s "$TB_SOCK" -j stats | jq '.fib6_standby_behind') == 0 ]]; }
 tb_check "stats: fib6_standby_behind back to 0 (the copy the workers left caught up)" \
   tb_wait_until 10 caught_up
