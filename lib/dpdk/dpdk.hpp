@@ -22,7 +22,8 @@ class DpdkError : public std::runtime_error {
 [[noreturn]] void throw_rte_error(const std::string& what);
 
 // Initialises the EAL with argv[0] = program and args; cleans it up on destruction.
-// DPDK's own log lines go to spdlog with their DPDK level mapped.
+// DPDK's own log lines go to spdlog with their DPDK level mapped. Threads that were alive
+// before it are moved off the worker lcores' CPUs, as the EAL's own non-lcore threads are.
 class Eal {
  public:
   Eal(const std::string& program, const std::vector<std::string>& args);
